@@ -1,0 +1,58 @@
+/** Why a peer's bytes or behaviour broke the protocol. Each code is stable and documented. */
+export const ProtocolErrorCode = {
+  FRAME_TOO_LARGE: 'FRAME_TOO_LARGE',
+  EMPTY_FRAME: 'EMPTY_FRAME',
+  BAD_UTF8: 'BAD_UTF8',
+  BAD_JSON: 'BAD_JSON',
+  BAD_MESSAGE: 'BAD_MESSAGE',
+  VERSION: 'VERSION',
+  NO_HELLO: 'NO_HELLO',
+  UNEXPECTED: 'UNEXPECTED',
+  HANDSHAKE_TIMEOUT: 'HANDSHAKE_TIMEOUT',
+  SELF: 'SELF',
+} as const
+export type ProtocolErrorCode = (typeof ProtocolErrorCode)[keyof typeof ProtocolErrorCode]
+
+export class ProtocolError extends Error {
+  override name = 'ProtocolError'
+  constructor(
+    readonly code: ProtocolErrorCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options)
+  }
+}
+
+/** Why a listen or a dial failed. Transports map their platform errors onto these codes. */
+export const TransportErrorCode = {
+  ADDRESS_IN_USE: 'ADDRESS_IN_USE',
+  ADDRESS_NOT_AVAILABLE: 'ADDRESS_NOT_AVAILABLE',
+  PERMISSION_DENIED: 'PERMISSION_DENIED',
+  HOST_NOT_FOUND: 'HOST_NOT_FOUND',
+  CONNECTION_REFUSED: 'CONNECTION_REFUSED',
+  UNREACHABLE: 'UNREACHABLE',
+  TIMEOUT: 'TIMEOUT',
+  ABORTED: 'ABORTED',
+  RESET: 'RESET',
+  CLOSED: 'CLOSED',
+  UNKNOWN: 'UNKNOWN',
+} as const
+export type TransportErrorCode = (typeof TransportErrorCode)[keyof typeof TransportErrorCode]
+
+export class TransportError extends Error {
+  override name = 'TransportError'
+  constructor(
+    readonly code: TransportErrorCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options)
+  }
+}
+
+/** A HOST:PORT that cannot be understood. */
+export class AddressError extends Error {
+  override name = 'AddressError'
+  readonly code = 'BAD_ADDRESS'
+}

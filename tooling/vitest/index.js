@@ -1,0 +1,18 @@
+// Shared by every package's vitest.config.ts: tests read each workspace package's src/
+// through the "@parley/source" export condition, so no build is needed first.
+export const sourceConditions = ['@parley/source', 'module', 'node', 'development|production']
+
+/** @param {string} name @param {import('vitest/config').UserConfig['test']} [test] */
+export function packageConfig(name, test = {}) {
+  return {
+    resolve: { conditions: sourceConditions },
+    ssr: { resolve: { conditions: sourceConditions, externalConditions: ['@parley/source'] } },
+    test: {
+      name,
+      include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+      testTimeout: 20_000,
+      hookTimeout: 20_000,
+      ...test,
+    },
+  }
+}
