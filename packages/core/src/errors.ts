@@ -10,6 +10,7 @@ export const ProtocolErrorCode = {
   UNEXPECTED: 'UNEXPECTED',
   HANDSHAKE_TIMEOUT: 'HANDSHAKE_TIMEOUT',
   SELF: 'SELF',
+  SILENT: 'SILENT',
 } as const
 export type ProtocolErrorCode = (typeof ProtocolErrorCode)[keyof typeof ProtocolErrorCode]
 

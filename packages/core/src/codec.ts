@@ -1,0 +1,140 @@
+import { ProtocolError } from './errors.js'
+import { type Message, parseMessage } from './schema.js'
+
+/** Default upper bound on one frame's body, checked against the length prefix before the body is buffered. */
+export const DEFAULT_MAX_FRAME = 64 * 1024
+const HEADER = 4
+
+const encoder = new TextEncoder()
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/** Encodes one message as a frame: a uint32 big-endian length, then the UTF-8 JSON body. */
+export function encodeFrame(message: Message, maxFrame = DEFAULT_MAX_FRAME): Uint8Array {
+  const body = encoder.encode(JSON.stringify(message))
+  if (body.length > maxFrame) {
+    throw new ProtocolError('FRAME_TOO_LARGE', `message of ${body.length} bytes exceeds the ${maxFrame}-byte frame limit`)
+  }
+  const frame = new Uint8Array(HEADER + body.length)
+  new DataView(frame.buffer).setUint32(0, body.length)
+  frame.set(body, HEADER)
+  return frame
+}
+
+/** Parses one frame body into a message; `undefined` means a message type this version ignores. */
+export function decodeBody(body: Uint8Array): Message | undefined {
+  let text: string
+  try {
+    text = utf8.decode(body)
+  } catch (cause) {
+    throw new ProtocolError('BAD_UTF8', 'frame body is not valid UTF-8', { cause })
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (cause) {
+    throw new ProtocolError('BAD_JSON', 'frame body is not valid JSON', { cause })
+  }
+  return parseMessage(value)
+}
+
+export interface DecodeResult {
+  messages: Message[]
+  /** Set once the stream is broken; the decoder then ignores everything after it. */
+  error?: ProtocolError
+}
+
+type DecoderState = { status: 'header' } | { status: 'body'; length: number } | { status: 'failed'; error: ProtocolError }
+
+/**
+ * Incremental frame decoder: feed it chunks as they arrive, split or merged anywhere.
+ * @example const d = new FrameDecoder(); const { messages, error } = d.push(chunk)
+ */
+export class FrameDecoder {
+  private state: DecoderState = { status: 'header' }
+  private chunks: Uint8Array[] = []
+  private buffered = 0
+
+  constructor(private readonly maxFrame = DEFAULT_MAX_FRAME) {}
+
+  /** Bytes held while waiting for the rest of a frame. */
+  get pendingBytes(): number {
+    return this.buffered
+  }
+
+  push(chunk: Uint8Array): DecodeResult {
+    const messages: Message[] = []
+    if (this.state.status === 'failed') return { messages }
+    if (chunk.length > 0) {
+      this.chunks.push(chunk)
+      this.buffered += chunk.length
+    }
+    try {
+      this.drain(messages)
+    } catch (err) {
+      const error =
+        err instanceof ProtocolError ? err : new ProtocolError('BAD_MESSAGE', 'undecodable frame', { cause: err })
+      this.fail(error)
+      return { messages, error }
+    }
+    return { messages }
+  }
+
+  private drain(messages: Message[]): void {
+    for (;;) {
+      const state = this.state
+      switch (state.status) {
+        case 'header': {
+          if (this.buffered < HEADER) return
+          const header = this.take(HEADER)
+          const length = new DataView(header.buffer, header.byteOffset, HEADER).getUint32(0)
+          if (length > this.maxFrame) {
+            throw new ProtocolError('FRAME_TOO_LARGE', `peer announced a ${length}-byte frame; the limit is ${this.maxFrame}`)
+          }
+          if (length === 0) throw new ProtocolError('EMPTY_FRAME', 'peer sent an empty frame')
+          this.state = { status: 'body', length }
+          break
+        }
+        case 'body': {
+          if (this.buffered < state.length) return
+          const message = decodeBody(this.take(state.length))
+          this.state = { status: 'header' }
+          if (message) messages.push(message)
+          break
+        }
+        case 'failed':
+          return
+        default: {
+          const _exhaustive: never = state
+          return _exhaustive
+        }
+      }
+    }
+  }
+
+  private take(n: number): Uint8Array {
+    const first = this.chunks[0]!
+    this.buffered -= n
+    if (first.length >= n) {
+      if (first.length === n) this.chunks.shift()
+      else this.chunks[0] = first.subarray(n)
+      return first.subarray(0, n)
+    }
+    const out = new Uint8Array(n)
+    let filled = 0
+    while (filled < n) {
+      const chunk = this.chunks[0]!
+      const part = Math.min(chunk.length, n - filled)
+      out.set(chunk.subarray(0, part), filled)
+      filled += part
+      if (part === chunk.length) this.chunks.shift()
+      else this.chunks[0] = chunk.subarray(part)
+    }
+    return out
+  }
+
+  private fail(error: ProtocolError): void {
+    this.state = { status: 'failed', error }
+    this.chunks = []
+    this.buffered = 0
+  }
+}

@@ -1,0 +1,640 @@
+/**
+ * The peer runtime: one node listening on its own address and dialing its peers at the same time.
+ * It drives the pure peer and link machines, performs their effects over a Transport, and keeps one
+ * session per remote node id, so it holds many peers at once.
+ */
+import { type Address, formatAddress } from './address.js'
+import { type Clock, systemClock } from './clock.js'
+import { DEFAULT_MAX_FRAME, encodeFrame, FrameDecoder } from './codec.js'
+import { ProtocolError, TransportError } from './errors.js'
+import {
+  initialLinkState,
+  type LinkCloseReason,
+  type LinkContext,
+  type LinkEffect,
+  type LinkEvent,
+  type LinkState,
+  linkTransition,
+  makeHello,
+} from './link-machine.js'
+import {
+  type Backoff,
+  DEFAULT_BACKOFF,
+  initialPeerState,
+  type PeerEffect,
+  type PeerEvent,
+  type PeerInfo,
+  type PeerState,
+  peerTransition,
+} from './peer-machine.js'
+import { MAX_BODY_LENGTH, type Message, type Msg } from './schema.js'
+import type { Link, Listener, Transport } from './transport.js'
+
+export interface NodeOptions {
+  transport: Transport
+  /** Display name sent in the handshake. */
+  name: string
+  listen: Address
+  /** Peers to dial and keep dialing until they answer. */
+  peers?: readonly Address[]
+  /** This node's id (lowercase hex). A random one is made when absent. */
+  id?: string
+  clock?: Clock
+  /** Source of randomness in [0, 1) for backoff jitter. */
+  random?: () => number
+  backoff?: Backoff
+  /** Links that have not finished the handshake by then are dropped. */
+  handshakeTimeoutMs?: number
+  dialTimeoutMs?: number
+  /** A ping goes out on every quiet link this often. */
+  keepaliveMs?: number
+  /** A link that has been silent this long is considered dead and is dropped. */
+  deadAfterMs?: number
+  maxFrame?: number
+  caps?: string[]
+}
+
+/** A remote end that broke the protocol, or a transport failure on a link. */
+export interface LinkProblem {
+  readonly address: string
+  readonly code: string
+  readonly message: string
+}
+
+export type NodeEvent =
+  | { readonly type: 'listening'; readonly address: string }
+  /** A peer this node dials changed state. `target` is the address it dials. */
+  | { readonly type: 'peer-state'; readonly target: string; readonly state: PeerState }
+  | {
+      readonly type: 'connected'
+      readonly peer: PeerInfo
+      readonly address: string
+      readonly direction: 'inbound' | 'outbound'
+    }
+  | { readonly type: 'disconnected'; readonly peer: PeerInfo; readonly reason: string }
+  | {
+      readonly type: 'message'
+      readonly id: string
+      readonly seq: number
+      readonly ts: number
+      readonly from: PeerInfo
+      readonly body: string
+    }
+  | { readonly type: 'delivered'; readonly id: string; readonly seq: number; readonly to: PeerInfo }
+  | ({ readonly type: 'link-error' } & LinkProblem)
+  | { readonly type: 'closed' }
+
+export interface SentMessage {
+  readonly id: string
+  readonly seq: number
+  readonly ts: number
+}
+
+export interface SessionInfo {
+  readonly peer: PeerInfo
+  readonly connected: boolean
+  readonly address?: string
+}
+
+interface LinkRecord {
+  readonly id: number
+  readonly link: Link
+  readonly decoder: FrameDecoder
+  state: LinkState
+  slot?: DialSlot
+  /** Who the peer said it is, once its hello arrived. */
+  hello?: { peer: PeerInfo; listen?: string }
+  handshakeTimer?: unknown
+  lastHeard: number
+  ackDue: boolean
+}
+
+interface DialSlot {
+  readonly target: Address
+  readonly key: string
+  state: PeerState
+  peerId?: string
+  timer?: unknown
+  abort?: AbortController
+}
+
+interface Session {
+  peer: PeerInfo
+  instance: string
+  link?: number
+  address?: string
+  /** Highest seq of ours that the peer has acknowledged. */
+  acked: number
+  /** Highest contiguous seq received from the peer. */
+  received: number
+}
+
+type Lifecycle = 'new' | 'starting' | 'running' | 'closing' | 'closed'
+
+const DEFAULTS = {
+  handshakeTimeoutMs: 10_000,
+  dialTimeoutMs: 5_000,
+  keepaliveMs: 5_000,
+  deadAfterMs: 15_000,
+}
+
+/**
+ * A parley node.
+ * @example
+ * const node = new ParleyNode({ transport: createTcpTransport(), name: 'alice', listen, peers: [bob] })
+ * node.on((e) => e.type === 'message' && console.log(e.from.name, e.body))
+ * await node.start(); node.send('hi')
+ */
+export class ParleyNode {
+  readonly id: string
+  readonly instance: string
+  private nameValue: string
+  private readonly transport: Transport
+  private readonly clock: Clock
+  private readonly random: () => number
+  private readonly backoff: Backoff
+  private readonly limits: typeof DEFAULTS
+  private readonly maxFrame: number
+  private readonly caps: string[]
+  private readonly listeners = new Set<(event: NodeEvent) => void>()
+  private readonly links = new Map<number, LinkRecord>()
+  private readonly slots = new Map<string, DialSlot>()
+  private readonly sessions = new Map<string, Session>()
+  private readonly outbox: Msg[] = []
+  private readonly initialPeers: readonly Address[]
+  private listenAddress: Address
+  private listener?: Listener
+  private lifecycle: Lifecycle = 'new'
+  private nextLinkId = 1
+  private nextSeq = 1
+  private pingCounter = 0
+  private keepaliveTimer?: unknown
+  private readonly linkContext: LinkContext
+
+  constructor(options: NodeOptions) {
+    this.transport = options.transport
+    this.nameValue = options.name
+    this.listenAddress = options.listen
+    this.initialPeers = options.peers ?? []
+    this.clock = options.clock ?? systemClock
+    this.random = options.random ?? Math.random
+    this.backoff = options.backoff ?? DEFAULT_BACKOFF
+    this.maxFrame = options.maxFrame ?? DEFAULT_MAX_FRAME
+    this.caps = options.caps ?? []
+    this.limits = {
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULTS.handshakeTimeoutMs,
+      dialTimeoutMs: options.dialTimeoutMs ?? DEFAULTS.dialTimeoutMs,
+      keepaliveMs: options.keepaliveMs ?? DEFAULTS.keepaliveMs,
+      deadAfterMs: options.deadAfterMs ?? DEFAULTS.deadAfterMs,
+    }
+    this.id = options.id ?? randomHex(16)
+    this.instance = randomHex(8)
+    this.linkContext = {
+      self: { id: this.id },
+      openSession: (peerId) => {
+        const session = this.sessions.get(peerId)
+        return session?.link !== undefined ? { instance: session.instance } : undefined
+      },
+    }
+  }
+
+  get name(): string {
+    return this.nameValue
+  }
+
+  /** The address the node really listens on (port 0 resolved), once started. */
+  get address(): Address {
+    return this.listenAddress
+  }
+
+  /** Messages sent by this node that some peer has not acknowledged yet. */
+  get pending(): number {
+    return this.outbox.length
+  }
+
+  /** Subscribes to node events; returns the unsubscribe function. */
+  on(listener: (event: NodeEvent) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  /**
+   * Listens first (so a taken port fails before anything else happens), then dials every peer.
+   * Rejects with a TransportError when the address cannot be bound.
+   */
+  async start(): Promise<Address> {
+    if (this.lifecycle !== 'new') throw new Error('a node can only be started once')
+    this.lifecycle = 'starting'
+    const listener = this.transport.createListener((link) => this.adopt(link))
+    try {
+      this.listenAddress = await listener.listen(this.listenAddress)
+    } catch (error) {
+      this.lifecycle = 'closed'
+      throw error
+    }
+    this.listener = listener
+    this.lifecycle = 'running'
+    this.emit({ type: 'listening', address: formatAddress(this.listenAddress) })
+    for (const peer of this.initialPeers) this.connect(peer)
+    this.scheduleKeepalive()
+    return this.listenAddress
+  }
+
+  /** Starts dialing another peer (and keeps redialing it until it answers). Dialing the same address twice is a no-op. */
+  connect(target: Address): void {
+    if (this.lifecycle !== 'running') throw new Error('the node is not running')
+    const key = formatAddress(target)
+    if (this.slots.has(key)) return
+    const slot: DialSlot = { target, key, state: initialPeerState }
+    this.slots.set(key, slot)
+    this.peerStep(slot, { type: 'start' })
+  }
+
+  /** Sends a chat message to every peer; peers not connected yet get it when they connect. */
+  send(body: string): SentMessage {
+    if (this.lifecycle === 'closing' || this.lifecycle === 'closed') throw new Error('the node is closed')
+    if (body.length > MAX_BODY_LENGTH) {
+      throw new ProtocolError('BAD_MESSAGE', `a message is at most ${MAX_BODY_LENGTH} characters long`)
+    }
+    const msg: Msg = { type: 'msg', id: randomHex(8), seq: this.nextSeq++, ts: this.clock.now(), from: this.id, body }
+    this.outbox.push(msg)
+    for (const session of this.sessions.values()) {
+      if (session.link !== undefined) this.write(session.link, msg)
+    }
+    return { id: msg.id, seq: msg.seq, ts: msg.ts }
+  }
+
+  /** Changes the display name used in later handshakes. */
+  rename(name: string): void {
+    this.nameValue = name
+  }
+
+  sessionsSnapshot(): SessionInfo[] {
+    return [...this.sessions.values()].map((s) => ({
+      peer: s.peer,
+      connected: s.link !== undefined,
+      ...(s.address ? { address: s.address } : {}),
+    }))
+  }
+
+  peerStates(): { target: string; state: PeerState }[] {
+    return [...this.slots.values()].map((slot) => ({ target: slot.key, state: slot.state }))
+  }
+
+  /**
+   * Resolves once every sent message is acknowledged, or after `timeoutMs` with how many were not.
+   * @returns the number of messages still undelivered (0 on success)
+   */
+  whenDelivered(timeoutMs: number): Promise<number> {
+    if (this.outbox.length === 0) return Promise.resolve(0)
+    return new Promise((resolve) => {
+      const finish = () => {
+        off()
+        this.clock.clearTimeout(timer)
+        resolve(this.outbox.length)
+      }
+      const off = this.on((event) => {
+        if ((event.type === 'delivered' && this.outbox.length === 0) || event.type === 'closed') finish()
+      })
+      const timer = this.clock.setTimeout(finish, timeoutMs)
+    })
+  }
+
+  /** Says `bye` on every link, stops listening and dialing, and releases every timer. */
+  async close(reason = 'quit'): Promise<void> {
+    if (this.lifecycle === 'closing' || this.lifecycle === 'closed') return
+    const wasRunning = this.lifecycle === 'running'
+    this.lifecycle = 'closing'
+    if (this.keepaliveTimer !== undefined) this.clock.clearTimeout(this.keepaliveTimer)
+    for (const slot of this.slots.values()) this.peerStep(slot, { type: 'close', reason })
+    for (const record of [...this.links.values()]) this.linkStep(record, { type: 'close', reason })
+    for (const slot of this.slots.values()) this.peerStep(slot, { type: 'closed' })
+    if (wasRunning) await this.listener?.close().catch(() => undefined)
+    this.lifecycle = 'closed'
+    this.emit({ type: 'closed' })
+  }
+
+  // ---- links -------------------------------------------------------------------------------------
+
+  private adopt(link: Link, slot?: DialSlot): LinkRecord | undefined {
+    if (this.lifecycle !== 'running') {
+      link.destroy()
+      return undefined
+    }
+    const record: LinkRecord = {
+      id: this.nextLinkId++,
+      link,
+      decoder: new FrameDecoder(this.maxFrame),
+      state: initialLinkState,
+      lastHeard: this.clock.now(),
+      ackDue: false,
+      ...(slot ? { slot } : {}),
+    }
+    this.links.set(record.id, record)
+    record.handshakeTimer = this.clock.setTimeout(
+      () => this.linkStep(record, { type: 'handshake-timeout' }),
+      this.limits.handshakeTimeoutMs,
+    )
+    link.attach({
+      data: (chunk) => this.onData(record, chunk),
+      drain: () => undefined,
+      close: (error) => this.linkStep(record, { type: 'transport-closed', ...(error ? { error } : {}) }),
+    })
+    const listen = formatAddress(this.listenAddress)
+    this.writeTo(record, makeHello({ id: this.id, name: this.nameValue, instance: this.instance }, this.caps, listen))
+    return record
+  }
+
+  private onData(record: LinkRecord, chunk: Uint8Array): void {
+    record.lastHeard = this.clock.now()
+    const { messages, error } = record.decoder.push(chunk)
+    for (const message of messages) {
+      if (record.state.status === 'closed') return
+      if (message.type === 'hello') {
+        record.hello = { peer: { id: message.id, name: message.name }, ...(message.listen ? { listen: message.listen } : {}) }
+      }
+      this.linkStep(record, { type: 'received', message })
+    }
+    if (error && record.state.status !== 'closed') this.linkStep(record, { type: 'protocol-error', error })
+    this.flushAck(record)
+  }
+
+  private linkStep(record: LinkRecord, event: LinkEvent): void {
+    const step = linkTransition(record.state, event, this.linkContext)
+    if (!step.ok) return
+    record.state = step.state
+    for (const effect of step.effects) this.performLinkEffect(record, effect)
+  }
+
+  private performLinkEffect(record: LinkRecord, effect: LinkEffect): void {
+    switch (effect.type) {
+      case 'send':
+        this.writeTo(record, effect.message)
+        return
+      case 'cancel-handshake-timer':
+        if (record.handshakeTimer !== undefined) this.clock.clearTimeout(record.handshakeTimer)
+        record.handshakeTimer = undefined
+        return
+      case 'open':
+        this.openSession(record, effect.peer, effect.instance)
+        return
+      case 'deliver':
+        this.deliver(record, effect.message)
+        return
+      case 'close':
+        this.closeLink(record, effect.reason)
+        return
+      default: {
+        const _exhaustive: never = effect
+        return _exhaustive
+      }
+    }
+  }
+
+  private closeLink(record: LinkRecord, reason: LinkCloseReason): void {
+    this.links.delete(record.id)
+    if (reason.code === 'TRANSPORT') record.link.destroy()
+    else {
+      record.link.end()
+      // A remote end that never closes its side must not hold the socket forever.
+      this.clock.setTimeout(() => record.link.destroy(), 2_000)
+    }
+    const address = record.link.remoteAddress
+    if (reason.protocolError) this.emit({ type: 'link-error', address, code: reason.code, message: reason.message })
+
+    const peer = record.hello?.peer
+    const session = peer ? this.sessions.get(peer.id) : undefined
+    if (session && session.link === record.id) {
+      session.link = undefined
+      const why = reason.code === 'BYE' ? `${session.peer.name} left (${reason.message})` : reason.message
+      this.emit({ type: 'disconnected', peer: session.peer, reason: why })
+      for (const slot of this.slotsFor(session.peer.id)) {
+        this.peerStep(slot, { type: 'session-lost', link: record.id, reason: why })
+      }
+    }
+    const slot = record.slot
+    if (!slot || slot.state.status !== 'handshaking' || slot.state.link !== record.id) return
+    if (reason.code === 'DUPLICATE' && peer && session?.link !== undefined) {
+      // Our dial reached a peer we already chat with over its own dial: adopt that session.
+      slot.peerId = peer.id
+      this.peerStep(slot, { type: 'session-open', link: session.link, peer: session.peer })
+      return
+    }
+    this.peerStep(slot, {
+      type: 'handshake-failed',
+      link: record.id,
+      code: reason.code,
+      message: reason.message,
+      fatal: reason.code === 'VERSION' || reason.code === 'SELF',
+      random: this.random(),
+    })
+  }
+
+  private writeTo(record: LinkRecord, message: Message): void {
+    if (record.state.status === 'closed' && message.type !== 'bye') return
+    try {
+      record.link.write(encodeFrame(message, this.maxFrame))
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error
+      this.linkStep(record, { type: 'protocol-error', error })
+    }
+  }
+
+  private write(linkId: number, message: Message): void {
+    const record = this.links.get(linkId)
+    if (record) this.writeTo(record, message)
+  }
+
+  // ---- sessions ----------------------------------------------------------------------------------
+
+  private openSession(record: LinkRecord, peer: PeerInfo, instance: string): void {
+    let session = this.sessions.get(peer.id)
+    if (!session) {
+      session = { peer, instance, acked: 0, received: 0 }
+      this.sessions.set(peer.id, session)
+    }
+    const previous = session.link
+    session.peer = peer
+    session.instance = instance
+    session.link = record.id
+    session.address = record.link.remoteAddress
+    if (previous !== undefined && previous !== record.id) {
+      const old = this.links.get(previous)
+      // The old link is replaced, not lost: the session already points at the new one when it closes.
+      if (old) this.linkStep(old, { type: 'close', reason: 'replaced by a newer link' })
+    }
+    this.emit({ type: 'connected', peer, address: record.link.remoteAddress, direction: record.link.direction })
+    for (const slot of this.slots.values()) {
+      const dialedIt = slot.state.status === 'handshaking' && slot.state.link === record.id
+      const announced = slot.peerId === undefined && record.hello?.listen === slot.key
+      if (dialedIt || announced || slot.peerId === peer.id) {
+        slot.peerId = peer.id
+        this.peerStep(slot, { type: 'session-open', link: record.id, peer })
+      }
+    }
+    // Resume: tell the peer what we have, and resend everything it has not acknowledged, in order.
+    this.writeTo(record, { type: 'ack', upTo: session.received })
+    for (const msg of this.outbox) if (msg.seq > session.acked) this.writeTo(record, msg)
+  }
+
+  private deliver(record: LinkRecord, message: Message): void {
+    const peerId = record.hello?.peer.id
+    const session = peerId ? this.sessions.get(peerId) : undefined
+    if (!session || session.link !== record.id) return
+    switch (message.type) {
+      case 'msg': {
+        if (message.from !== session.peer.id) {
+          const error = new ProtocolError('BAD_MESSAGE', 'peer sent a message claiming another sender')
+          this.linkStep(record, { type: 'protocol-error', error })
+          return
+        }
+        record.ackDue = true
+        // Duplicates (seq already seen) are dropped; a gap waits for the resend after the next reconnect.
+        if (message.seq !== session.received + 1) return
+        session.received = message.seq
+        this.emit({
+          type: 'message',
+          id: message.id,
+          seq: message.seq,
+          ts: message.ts,
+          from: session.peer,
+          body: message.body,
+        })
+        return
+      }
+      case 'ack':
+        this.acknowledge(session, message.upTo)
+        return
+      case 'ping':
+        this.writeTo(record, { type: 'pong', n: message.n })
+        return
+      case 'pong':
+        return
+      default:
+        return
+    }
+  }
+
+  private flushAck(record: LinkRecord): void {
+    if (!record.ackDue) return
+    record.ackDue = false
+    const session = record.hello ? this.sessions.get(record.hello.peer.id) : undefined
+    if (session && session.link === record.id) this.writeTo(record, { type: 'ack', upTo: session.received })
+  }
+
+  private acknowledge(session: Session, upTo: number): void {
+    if (upTo <= session.acked) return
+    const from = session.acked
+    session.acked = Math.min(upTo, this.nextSeq - 1)
+    const newlyAcked = this.outbox.filter((m) => m.seq > from && m.seq <= session.acked)
+    // A message leaves the outbox once every peer this node has a session with has it.
+    let lowest = Number.POSITIVE_INFINITY
+    for (const s of this.sessions.values()) lowest = Math.min(lowest, s.acked)
+    let drop = 0
+    while (drop < this.outbox.length && this.outbox[drop]!.seq <= lowest) drop++
+    this.outbox.splice(0, drop)
+    for (const m of newlyAcked) this.emit({ type: 'delivered', id: m.id, seq: m.seq, to: session.peer })
+  }
+
+  // ---- dialing -----------------------------------------------------------------------------------
+
+  private slotsFor(peerId: string): DialSlot[] {
+    return [...this.slots.values()].filter((slot) => slot.peerId === peerId)
+  }
+
+  private peerStep(slot: DialSlot, event: PeerEvent): void {
+    const step = peerTransition(slot.state, event, this.backoff)
+    if (!step.ok) return
+    const before = slot.state.status
+    slot.state = step.state
+    for (const effect of step.effects) this.performPeerEffect(slot, effect)
+    if (before !== step.state.status) this.emit({ type: 'peer-state', target: slot.key, state: slot.state })
+  }
+
+  private performPeerEffect(slot: DialSlot, effect: PeerEffect): void {
+    switch (effect.type) {
+      case 'dial':
+        this.dial(slot)
+        return
+      case 'abort-dial':
+        slot.abort?.abort()
+        slot.abort = undefined
+        return
+      case 'start-timer':
+        slot.timer = this.clock.setTimeout(() => {
+          slot.timer = undefined
+          this.peerStep(slot, { type: 'retry-timer' })
+        }, effect.ms)
+        return
+      case 'cancel-timer':
+        if (slot.timer !== undefined) this.clock.clearTimeout(slot.timer)
+        slot.timer = undefined
+        return
+      case 'close-link': {
+        const record = this.links.get(effect.link)
+        if (record) this.linkStep(record, { type: 'close', reason: effect.reason })
+        return
+      }
+      default: {
+        const _exhaustive: never = effect
+        return _exhaustive
+      }
+    }
+  }
+
+  private dial(slot: DialSlot): void {
+    const abort = new AbortController()
+    slot.abort = abort
+    this.transport.dial(slot.target, { signal: abort.signal, timeoutMs: this.limits.dialTimeoutMs }).then(
+      (link) => {
+        if (abort.signal.aborted || slot.abort !== abort) {
+          link.destroy()
+          return
+        }
+        slot.abort = undefined
+        const record = this.adopt(link, slot)
+        if (record) this.peerStep(slot, { type: 'dialed', link: record.id })
+      },
+      (error: unknown) => {
+        if (abort.signal.aborted || slot.abort !== abort) return
+        slot.abort = undefined
+        const message = error instanceof TransportError || error instanceof Error ? error.message : String(error)
+        this.peerStep(slot, { type: 'dial-failed', error: message, random: this.random() })
+      },
+    )
+  }
+
+  // ---- keepalive ---------------------------------------------------------------------------------
+
+  private scheduleKeepalive(): void {
+    this.keepaliveTimer = this.clock.setTimeout(() => {
+      this.keepalive()
+      if (this.lifecycle === 'running') this.scheduleKeepalive()
+    }, this.limits.keepaliveMs)
+  }
+
+  private keepalive(): void {
+    const now = this.clock.now()
+    for (const record of [...this.links.values()]) {
+      if (record.state.status !== 'open') continue
+      if (now - record.lastHeard >= this.limits.deadAfterMs) {
+        const error = new ProtocolError('SILENT', `peer sent nothing for ${this.limits.deadAfterMs} ms`)
+        this.linkStep(record, { type: 'protocol-error', error })
+        continue
+      }
+      this.writeTo(record, { type: 'ping', n: ++this.pingCounter })
+    }
+  }
+
+  private emit(event: NodeEvent): void {
+    for (const listener of [...this.listeners]) listener(event)
+  }
+}
+
+function randomHex(bytes: number): string {
+  const buffer = new Uint8Array(bytes)
+  globalThis.crypto.getRandomValues(buffer)
+  let out = ''
+  for (const b of buffer) out += b.toString(16).padStart(2, '0')
+  return out
+}

@@ -1,0 +1,109 @@
+import { z } from 'zod'
+import { ProtocolError } from './errors.js'
+
+/** The protocol this build speaks. Peers with another major version are refused; minor versions interoperate. */
+export const PROTOCOL_VERSION = '1.0'
+export const PROTOCOL_MAJOR = 1
+
+/** Upper bound on a message body, in UTF-16 code units, so any valid message fits a default frame. */
+export const MAX_BODY_LENGTH = 16_000
+
+const nodeId = z.string().regex(/^[0-9a-f]{16,128}$/, 'a node id is 16-128 lowercase hex digits')
+const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
+
+export const HelloSchema = z.object({
+  type: z.literal('hello'),
+  /** Protocol version as MAJOR.MINOR. */
+  v: z.string().regex(/^\d{1,4}\.\d{1,4}$/),
+  id: nodeId,
+  name: z.string().min(1).max(64),
+  caps: z.array(z.string().max(32)).max(32),
+  /** The address this node listens on, so a peer can tell an inbound link from a peer it also dials. */
+  listen: z.string().max(300).optional(),
+})
+
+/** Sent by the node with the lower id on the link it keeps; the other side waits for it before chatting. */
+export const AcceptSchema = z.object({
+  type: z.literal('accept'),
+})
+
+export const MsgSchema = z.object({
+  type: z.literal('msg'),
+  id: z.string().min(1).max(64),
+  /** Position in the sender's own stream of messages, from 1. */
+  seq: seq.min(1),
+  /** Milliseconds since the epoch, at the sender. */
+  ts: z.number().int().min(0),
+  from: nodeId,
+  body: z.string().max(MAX_BODY_LENGTH),
+})
+
+/** Cumulative: the receiver has every message of the link's peer up to and including `upTo`. */
+export const AckSchema = z.object({
+  type: z.literal('ack'),
+  upTo: seq,
+})
+
+export const PingSchema = z.object({ type: z.literal('ping'), n: seq })
+export const PongSchema = z.object({ type: z.literal('pong'), n: seq })
+
+export const ByeSchema = z.object({
+  type: z.literal('bye'),
+  reason: z.string().max(200),
+})
+
+export const MessageSchema = z.discriminatedUnion('type', [
+  HelloSchema,
+  AcceptSchema,
+  MsgSchema,
+  AckSchema,
+  PingSchema,
+  PongSchema,
+  ByeSchema,
+])
+
+export type Hello = z.infer<typeof HelloSchema>
+export type Accept = z.infer<typeof AcceptSchema>
+export type Msg = z.infer<typeof MsgSchema>
+export type Ack = z.infer<typeof AckSchema>
+export type Ping = z.infer<typeof PingSchema>
+export type Pong = z.infer<typeof PongSchema>
+export type Bye = z.infer<typeof ByeSchema>
+export type Message = z.infer<typeof MessageSchema>
+export type MessageType = Message['type']
+
+const KNOWN_TYPES: ReadonlySet<string> = new Set<MessageType>(['hello', 'accept', 'msg', 'ack', 'ping', 'pong', 'bye'])
+
+/**
+ * Checks a parsed JSON value against the schema.
+ * Returns `undefined` for a well-formed message of a type this version does not know (forward compatibility),
+ * and throws a ProtocolError for anything else that is wrong.
+ */
+export function parseMessage(value: unknown): Message | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ProtocolError('BAD_MESSAGE', 'a message must be a JSON object')
+  }
+  const type = (value as { type?: unknown }).type
+  if (typeof type !== 'string') throw new ProtocolError('BAD_MESSAGE', 'a message needs a string "type"')
+  if (!KNOWN_TYPES.has(type)) return undefined
+  if (type === 'hello') checkVersion((value as { v?: unknown }).v)
+  const result = MessageSchema.safeParse(value)
+  if (!result.success) {
+    const issue = result.error.issues[0]
+    const where = issue?.path.length ? ` at "${issue.path.join('.')}"` : ''
+    throw new ProtocolError('BAD_MESSAGE', `invalid ${type} message${where}: ${issue?.message ?? 'schema mismatch'}`)
+  }
+  return result.data
+}
+
+/** Refuses a hello from another major version before the rest of it is judged, since its shape may differ. */
+function checkVersion(v: unknown): void {
+  const major = typeof v === 'string' ? Number.parseInt(v, 10) : Number.NaN
+  if (!Number.isInteger(major)) throw new ProtocolError('BAD_MESSAGE', 'hello has no protocol version "v"')
+  if (major !== PROTOCOL_MAJOR) {
+    throw new ProtocolError(
+      'VERSION',
+      `peer speaks protocol ${String(v)}, this node speaks ${PROTOCOL_VERSION}; both must run the same major version of parley`,
+    )
+  }
+}
