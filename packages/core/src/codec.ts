@@ -88,6 +88,12 @@ export class FrameDecoder {
           const header = this.take(HEADER)
           const length = new DataView(header.buffer, header.byteOffset, HEADER).getUint32(0)
           if (length > this.maxFrame) {
+            if (isText(header)) {
+              throw new ProtocolError(
+                'NOT_PARLEY',
+                `peer is not speaking the parley protocol (it sent text starting ${JSON.stringify(String.fromCharCode(...header))})`,
+              )
+            }
             throw new ProtocolError('FRAME_TOO_LARGE', `peer announced a ${length}-byte frame; the limit is ${this.maxFrame}`)
           }
           if (length === 0) throw new ProtocolError('EMPTY_FRAME', 'peer sent an empty frame')
@@ -137,4 +143,9 @@ export class FrameDecoder {
     this.chunks = []
     this.buffered = 0
   }
+}
+
+/** Printable ASCII or whitespace: what a line-based client (netcat, telnet, HTTP) sends first. */
+function isText(bytes: Uint8Array): boolean {
+  return bytes.every((b) => (b >= 0x20 && b < 0x7f) || b === 0x09 || b === 0x0a || b === 0x0d)
 }

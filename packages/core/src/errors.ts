@@ -1,6 +1,8 @@
 /** Why a peer's bytes or behaviour broke the protocol. Each code is stable and documented. */
 export const ProtocolErrorCode = {
   FRAME_TOO_LARGE: 'FRAME_TOO_LARGE',
+  /** The first bytes look like text: the remote end speaks a line protocol, not parley frames. */
+  NOT_PARLEY: 'NOT_PARLEY',
   EMPTY_FRAME: 'EMPTY_FRAME',
   BAD_UTF8: 'BAD_UTF8',
   BAD_JSON: 'BAD_JSON',

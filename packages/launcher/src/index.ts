@@ -1,1 +1,4 @@
-export {}
+export * from './exit-codes.js'
+export * from './flags.js'
+export * from './session.js'
+export * from './display.js'

@@ -1,0 +1,66 @@
+import { clockTime, describeEvent, type StatusLine, terminalSafe } from '@parley/launcher'
+import type { NodeEvent, SentMessage } from '@parley/core'
+
+/** One JSON object per event, as documented in the README's CLI reference. */
+export function jsonEvent(event: NodeEvent): Record<string, unknown> {
+  switch (event.type) {
+    case 'message':
+      return {
+        type: 'message',
+        from: event.from.name,
+        fromId: event.from.id,
+        body: event.body,
+        id: event.id,
+        seq: event.seq,
+        ts: event.ts,
+      }
+    case 'delivered':
+      return { type: 'delivered', id: event.id, seq: event.seq, to: event.to.name, toId: event.to.id }
+    case 'peer-state':
+      return {
+        type: 'state',
+        target: event.target,
+        state: event.state.status,
+        ...('peer' in event.state && event.state.peer ? { peer: event.state.peer.name } : {}),
+        ...(event.state.status === 'failed' ? { code: event.state.error.code, reason: event.state.error.message } : {}),
+      }
+    case 'connected':
+      return {
+        type: 'connected',
+        peer: event.peer.name,
+        peerId: event.peer.id,
+        address: event.address,
+        direction: event.direction,
+      }
+    case 'disconnected':
+      return { type: 'disconnected', peer: event.peer.name, peerId: event.peer.id, reason: event.reason }
+    case 'link-error':
+      return { type: 'error', address: event.address, code: event.code, message: event.message }
+    case 'listening':
+      return { type: 'listening', address: event.address }
+    case 'closed':
+      return { type: 'closed' }
+    default: {
+      const _exhaustive: never = event
+      return _exhaustive
+    }
+  }
+}
+
+export function jsonSent(sent: SentMessage, body: string): Record<string, unknown> {
+  return { type: 'sent', id: sent.id, seq: sent.seq, ts: sent.ts, body }
+}
+
+/** `[HH:MM:SS] <name> text` (timestamp on a terminal only); continuation lines are indented under the text. */
+export function formatMessage(name: string, body: string, ts: number, withTime: boolean): string {
+  const prefix = `${withTime ? `[${clockTime(ts)}] ` : ''}<${terminalSafe(name)}> `
+  const lines = terminalSafe(body).split('\n')
+  const indent = ' '.repeat(prefix.length)
+  return lines.map((line, i) => (i === 0 ? prefix : indent) + line).join('\n')
+}
+
+export function formatStatus(status: StatusLine): string {
+  return `parley: ${terminalSafe(status.text)}`
+}
+
+export { describeEvent }

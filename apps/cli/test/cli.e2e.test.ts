@@ -1,0 +1,148 @@
+import { createServer, type Server } from 'node:net'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { assertBuilt, freePort, listeningPort, type Proc, spawnParley } from './harness.js'
+
+const running: Proc[] = []
+const start = (args: string[], env?: NodeJS.ProcessEnv) => {
+  const proc = spawnParley(args, env)
+  running.push(proc)
+  return proc
+}
+
+beforeAll(() => assertBuilt())
+afterEach(async () => {
+  for (const proc of running.splice(0)) {
+    proc.kill('SIGKILL')
+    await proc.exited
+  }
+})
+
+describe('parley between two real processes', () => {
+  it('carries lines both ways, whichever side starts first', async () => {
+    for (const order of ['alice-first', 'bob-first'] as const) {
+      const [pa, pb] = [await freePort(), await freePort()]
+      const aliceArgs = ['--listen', `127.0.0.1:${pa}`, '--peer', `127.0.0.1:${pb}`, '--name', 'alice']
+      const bobArgs = ['--listen', `127.0.0.1:${pb}`, '--peer', `127.0.0.1:${pa}`, '--name', 'bob']
+      const first = start(order === 'alice-first' ? aliceArgs : bobArgs)
+      await first.waitFor('stderr', /listening on/)
+      const second = start(order === 'alice-first' ? bobArgs : aliceArgs)
+      const [alice, bob] = order === 'alice-first' ? [first, second] : [second, first]
+      await alice.waitFor('stderr', /connected to bob/)
+      await bob.waitFor('stderr', /connected to alice/)
+      alice.send('hello bob')
+      bob.send('hi alice')
+      expect(await bob.waitFor('stdout', /hello bob/)).toBe('<alice> hello bob')
+      expect(await alice.waitFor('stdout', /hi alice/)).toBe('<bob> hi alice')
+      // Own messages are not echoed, status lines stay off stdout.
+      expect(alice.stdout).toEqual(['<bob> hi alice'])
+      expect(bob.stdout).toEqual(['<alice> hello bob'])
+      alice.kill()
+      bob.kill()
+      expect(await alice.exited).toBe(0)
+      expect(await bob.exited).toBe(0)
+    }
+  })
+
+  it('delivers piped input before exiting: echo hi | parley --peer', async () => {
+    const receiver = start(['--listen', '127.0.0.1:0', '--name', 'bob'])
+    const port = await listeningPort(receiver)
+    const sender = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    sender.send('hi')
+    sender.send('second line')
+    sender.end()
+    expect(await sender.exited).toBe(0)
+    expect(sender.stderr.join('\n')).toMatch(/all 2 message\(s\) delivered/)
+    await receiver.waitFor('stdout', /second line/)
+    expect(receiver.stdout).toEqual(['<alice> hi', '<alice> second line'])
+  })
+
+  it('delivers to a peer that comes up two seconds later', async () => {
+    const port = await freePort()
+    const sender = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'early'])
+    sender.send('waited for you')
+    sender.end()
+    await new Promise((r) => setTimeout(r, 2_000))
+    const receiver = start(['--listen', `127.0.0.1:${port}`, '--name', 'late'])
+    expect(await receiver.waitFor('stdout', /waited/)).toBe('<early> waited for you')
+    expect(await sender.exited).toBe(0)
+  })
+
+  it('exits 4 and says how many were lost when no peer ever acknowledges', async () => {
+    const port = await freePort()
+    const sender = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--wait', '0.5'])
+    sender.send('into the void')
+    sender.end()
+    expect(await sender.exited).toBe(4)
+    expect(sender.stderr.join('\n')).toMatch(/1 of 1 message\(s\) were not delivered/)
+  })
+
+  it('prints one JSON object per event with --json', async () => {
+    const receiver = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--json'])
+    const listening = JSON.parse(await receiver.waitFor('stdout', /"listening"/))
+    const port = Number(String(listening.address).split(':').pop())
+    const sender = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice', '--json'])
+    sender.send('structured')
+    const message = JSON.parse(await receiver.waitFor('stdout', /"message"/))
+    expect(message).toMatchObject({ type: 'message', from: 'alice', body: 'structured', seq: 1 })
+    expect(typeof message.id).toBe('string')
+    const sent = JSON.parse(await sender.waitFor('stdout', /"sent"/))
+    const delivered = JSON.parse(await sender.waitFor('stdout', /"delivered"/))
+    expect(delivered).toMatchObject({ type: 'delivered', id: sent.id, to: 'bob' })
+    for (const line of [...receiver.stdout, ...sender.stdout]) expect(() => JSON.parse(line)).not.toThrow()
+  })
+})
+
+describe('parley refuses bad input with a clear line and its own exit code', () => {
+  it('exits 2 with a usage line for a bad flag', async () => {
+    const proc = start(['--frobnicate'])
+    expect(await proc.exited).toBe(2)
+    expect(proc.stderr.join('\n')).toMatch(/^parley: .*frobnicate.*\(see --help\)$/m)
+    expect(proc.stderr.join('\n')).not.toMatch(/\bat .*\.js:\d+/)
+  })
+
+  it('exits 2 for a malformed address', async () => {
+    const proc = start(['--peer', 'localhost'])
+    expect(await proc.exited).toBe(2)
+    expect(proc.stderr.join('\n')).toMatch(/--peer: bad address "localhost"/)
+  })
+
+  it('exits 3 naming the address when the port is taken', async () => {
+    const blocker: Server = createServer()
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r))
+    const port = (blocker.address() as { port: number }).port
+    try {
+      const proc = start(['--listen', `127.0.0.1:${port}`])
+      expect(await proc.exited).toBe(3)
+      const text = proc.stderr.join('\n')
+      expect(text).toMatch(new RegExp(`127\\.0\\.0\\.1:${port}.*in use`))
+      expect(text).toMatch(/--listen 127\.0\.0\.1:0/)
+      expect(proc.stderr).toHaveLength(1)
+    } finally {
+      blocker.close()
+    }
+  })
+
+  it('prints help and version, exiting 0', async () => {
+    const help = start(['--help'])
+    expect(await help.exited).toBe(0)
+    expect(help.stdout.join('\n')).toMatch(/--listen HOST:PORT/)
+    const version = start(['-V'])
+    expect(await version.exited).toBe(0)
+    expect(version.stdout[0]).toMatch(/^parley \d+\.\d+\.\d+$/)
+  })
+
+  it('names a garbage-sending peer, drops it, and keeps chatting with the real one', async () => {
+    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob'])
+    const port = await listeningPort(bob)
+    const { connect } = await import('node:net')
+    const garbage = connect(port, '127.0.0.1')
+    await new Promise((r) => garbage.once('connect', r))
+    garbage.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+    const warning = await bob.waitFor('stderr', /was dropped/)
+    expect(warning).toMatch(/peer at 127\.0\.0\.1:\d+ was dropped/)
+    garbage.destroy()
+    const alice = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    alice.send('still here?')
+    expect(await bob.waitFor('stdout', /still here/)).toBe('<alice> still here?')
+  })
+})

@@ -1,0 +1,109 @@
+/** Spawns the built `parley` binary and reads its output line by line, for end-to-end tests. */
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
+
+export const PARLEY_BIN = fileURLToPath(new URL('../bin/parley.js', import.meta.url))
+const BUILT = fileURLToPath(new URL('../dist/index.js', import.meta.url))
+
+export function assertBuilt(): void {
+  if (!existsSync(BUILT)) throw new Error('apps/cli is not built: run `pnpm build` before the end-to-end tests')
+}
+
+export interface Proc {
+  readonly child: ChildProcessWithoutNullStreams
+  readonly stdout: string[]
+  readonly stderr: string[]
+  /** Resolves with the first line (on the stream) matching `pattern`, waiting for it if needed. */
+  waitFor(stream: 'stdout' | 'stderr', pattern: RegExp, timeoutMs?: number): Promise<string>
+  send(line: string): void
+  end(): void
+  readonly exited: Promise<number | null>
+  kill(signal?: NodeJS.Signals): void
+}
+
+export function spawnParley(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
+  const child = spawn(process.execPath, [PARLEY_BIN, ...args], {
+    env: { ...process.env, PARLEY_DEBUG: '', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+  const lines = { stdout: [] as string[], stderr: [] as string[] }
+  const waiters: { stream: 'stdout' | 'stderr'; pattern: RegExp; resolve: (line: string) => void }[] = []
+  for (const stream of ['stdout', 'stderr'] as const) {
+    let partial = ''
+    child[stream].setEncoding('utf8')
+    child[stream].on('data', (chunk: string) => {
+      partial += chunk
+      const parts = partial.split('\n')
+      partial = parts.pop() ?? ''
+      for (const line of parts) {
+        lines[stream].push(line)
+        for (const w of [...waiters]) {
+          if (w.stream === stream && w.pattern.test(line)) {
+            waiters.splice(waiters.indexOf(w), 1)
+            w.resolve(line)
+          }
+        }
+      }
+    })
+  }
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  return {
+    child,
+    stdout: lines.stdout,
+    stderr: lines.stderr,
+    exited,
+    waitFor(stream, pattern, timeoutMs = 10_000) {
+      const found = lines[stream].find((l) => pattern.test(l))
+      if (found !== undefined) return Promise.resolve(found)
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          reject(
+            new Error(
+              `no ${stream} line matching ${pattern} within ${timeoutMs} ms\nstdout:\n${lines.stdout.join('\n')}\nstderr:\n${lines.stderr.join('\n')}`,
+            ),
+          )
+        }, timeoutMs)
+        waiters.push({
+          stream,
+          pattern,
+          resolve: (line) => {
+            clearTimeout(timer)
+            resolve(line)
+          },
+        })
+      })
+    },
+    send(line) {
+      child.stdin.write(`${line}\n`)
+    },
+    end() {
+      child.stdin.end()
+    },
+    kill(signal = 'SIGTERM') {
+      if (child.exitCode === null) child.kill(signal)
+    },
+  }
+}
+
+/** The port a process reported in its "listening on HOST:PORT" line. */
+export async function listeningPort(proc: Proc): Promise<number> {
+  const line = await proc.waitFor('stderr', /listening on /)
+  const match = /:(\d+)$/.exec(line)
+  if (!match) throw new Error(`no port in "${line}"`)
+  return Number(match[1])
+}
+
+/** A port that was free a moment ago (bind to 0, read, release). */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, host, () => {
+      const address = server.address()
+      const port = typeof address === 'object' && address ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+}

@@ -1,0 +1,25 @@
+/** Process exit codes shared by every parley frontend; each failure class has its own. */
+export const ExitCode = {
+  OK: 0,
+  /** An unexpected internal error (a bug: please report it). */
+  INTERNAL: 1,
+  /** A bad flag, address or argument. */
+  USAGE: 2,
+  /** The listen address could not be bound (in use, no permission, not on this machine). */
+  LISTEN: 3,
+  /** Input ended but some messages were never acknowledged by a peer. */
+  UNDELIVERED: 4,
+} as const
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
+
+/** A failure that ends the program with a one-line explanation and a specific exit code. */
+export class FatalError extends Error {
+  override name = 'FatalError'
+  constructor(
+    readonly exitCode: ExitCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options)
+  }
+}
