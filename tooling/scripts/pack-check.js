@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// Proves that the published packages work outside the workspace: pack every public package,
+// install the tarballs into an empty folder, and run `npx parley --help` and `--version` there.
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const work = mkdtempSync(join(tmpdir(), 'parley-pack-'))
+const tarballs = join(work, 'tarballs')
+const app = join(work, 'app')
+const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+
+try {
+  const publishable = []
+  for (const group of ['packages', 'apps']) {
+    for (const dir of readdirSync(join(root, group))) {
+      const manifest = JSON.parse(readFileSync(join(root, group, dir, 'package.json'), 'utf8'))
+      if (!manifest.private) publishable.push({ dir: join(root, group, dir), name: manifest.name })
+    }
+  }
+  for (const pkg of publishable) run('pnpm', ['pack', '--pack-destination', tarballs], pkg.dir)
+  const files = readdirSync(tarballs).map((f) => join(tarballs, f))
+  console.log(`packed ${files.length} packages: ${readdirSync(tarballs).join(', ')}`)
+
+  run('mkdir', ['-p', app], work)
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'parley-pack-check', private: true }))
+  run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...files], app)
+
+  const help = run('npx', ['--no-install', 'parley', '--help'], app)
+  if (!help.includes('--listen HOST:PORT')) throw new Error(`unexpected --help output:\n${help}`)
+  const version = run('npx', ['--no-install', 'parley', '--version'], app).trim()
+  if (!/^parley \d+\.\d+\.\d+/.test(version)) throw new Error(`unexpected --version output: ${version}`)
+  for (const pkg of publishable.filter((p) => p.name !== '@parley/cli')) {
+    run('node', ['--input-type=module', '-e', `await import(${JSON.stringify(pkg.name)})`], app)
+  }
+  console.log(`pack check passed: ${version}; every package imports outside the workspace`)
+} catch (error) {
+  console.error(`pack check failed: ${error.stderr || error.message}`)
+  process.exitCode = 1
+} finally {
+  rmSync(work, { recursive: true, force: true })
+}
