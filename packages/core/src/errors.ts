@@ -39,6 +39,12 @@ export const TransportErrorCode = {
   ABORTED: 'ABORTED',
   RESET: 'RESET',
   CLOSED: 'CLOSED',
+  /** The remote end does not speak the secure protocol (a plain node, or not parley at all). */
+  NOT_SECURE: 'NOT_SECURE',
+  /** The remote end proved a key this node does not trust (pinned key mismatch, not on the allowlist). */
+  UNTRUSTED: 'UNTRUSTED',
+  /** The secure handshake failed or a record failed to authenticate (tampering, corruption). */
+  CRYPTO: 'CRYPTO',
   UNKNOWN: 'UNKNOWN',
 } as const
 export type TransportErrorCode = (typeof TransportErrorCode)[keyof typeof TransportErrorCode]

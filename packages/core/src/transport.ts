@@ -15,6 +15,11 @@ export interface Link {
   /** The remote end as `HOST:PORT`. */
   readonly remoteAddress: string
   readonly localAddress: string
+  /**
+   * The remote node's public key (lowercase hex), when the transport authenticated it (a secure transport).
+   * The runtime then refuses a hello whose id is not this key.
+   */
+  readonly remoteKey?: string
   /** Starts the flow of events; data that arrived before is delivered first. */
   attach(handlers: LinkHandlers): void
   /** Queues bytes; returns false when the caller should wait for `drain`. */
