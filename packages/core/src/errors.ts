@@ -13,6 +13,8 @@ export const ProtocolErrorCode = {
   HANDSHAKE_TIMEOUT: 'HANDSHAKE_TIMEOUT',
   SELF: 'SELF',
   SILENT: 'SILENT',
+  /** The hello's node id is not the key the secure transport authenticated. */
+  IDENTITY: 'IDENTITY',
 } as const
 export type ProtocolErrorCode = (typeof ProtocolErrorCode)[keyof typeof ProtocolErrorCode]
 

@@ -16,7 +16,8 @@ export interface LinkCloseReason {
 }
 
 export type LinkState =
-  | { readonly status: 'awaiting-hello' }
+  /** `expectedId` is the key the transport authenticated; the hello must claim exactly that id. */
+  | { readonly status: 'awaiting-hello'; readonly expectedId?: string }
   | { readonly status: 'awaiting-accept'; readonly peer: PeerInfo; readonly instance: string }
   | { readonly status: 'open'; readonly peer: PeerInfo; readonly instance: string }
   | { readonly status: 'closed'; readonly reason: LinkCloseReason }
@@ -45,6 +46,11 @@ export interface LinkContext {
 }
 
 export const initialLinkState: LinkState = { status: 'awaiting-hello' }
+
+/** The starting state of a link whose transport proved the remote key (if it did). */
+export function newLinkState(remoteKey?: string): LinkState {
+  return remoteKey ? { status: 'awaiting-hello', expectedId: remoteKey } : initialLinkState
+}
 
 /** The hello this node sends first on every link. */
 export function makeHello(self: { id: string; name: string; instance: string }, caps: string[], listen?: string): Hello {
@@ -116,6 +122,9 @@ export function linkTransition(state: LinkState, event: LinkEvent, ctx: LinkCont
         if (message.type !== 'hello') return broken('NO_HELLO', `peer sent "${message.type}" before "hello"`)
         const peer: PeerInfo = { id: message.id, name: message.name }
         const instance = helloInstance(message)
+        if (current.expectedId !== undefined && peer.id !== current.expectedId) {
+          return broken('IDENTITY', 'peer claimed a node id that is not the key it proved in the secure handshake')
+        }
         if (peer.id === ctx.self.id) return broken('SELF', 'this node dialed itself (its --peer is its own address)')
         if (ctx.self.id > peer.id) return ok({ status: 'awaiting-accept', peer, instance })
         const existing = ctx.openSession(peer.id)

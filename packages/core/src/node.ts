@@ -7,8 +7,8 @@ import { type Address, formatAddress } from './address.js'
 import { type Clock, systemClock } from './clock.js'
 import { DEFAULT_MAX_FRAME, encodeFrame, FrameDecoder } from './codec.js'
 import { ProtocolError, TransportError } from './errors.js'
+import type { HistoryEntry, Journal, JournalRecord, RestoredState } from './journal.js'
 import {
-  initialLinkState,
   type LinkCloseReason,
   type LinkContext,
   type LinkEffect,
@@ -16,6 +16,7 @@ import {
   type LinkState,
   linkTransition,
   makeHello,
+  newLinkState,
 } from './link-machine.js'
 import {
   type Backoff,
@@ -52,6 +53,12 @@ export interface NodeOptions {
   deadAfterMs?: number
   maxFrame?: number
   caps?: string[]
+  /** Where accepted messages, receipts and acks are made durable. Without one, nothing survives a restart. */
+  journal?: Journal
+  /** State replayed from the journal at start-up (`restore(records)`). */
+  restored?: RestoredState
+  /** How many history entries to keep in memory. */
+  historyLimit?: number
 }
 
 /** A remote end that broke the protocol, or a transport failure on a link. */
@@ -82,12 +89,35 @@ export type NodeEvent =
     }
   | { readonly type: 'delivered'; readonly id: string; readonly seq: number; readonly to: PeerInfo }
   | ({ readonly type: 'link-error' } & LinkProblem)
+  /** The journal could not be written: messages are no longer made durable. */
+  | { readonly type: 'journal-error'; readonly message: string }
   | { readonly type: 'closed' }
 
 export interface SentMessage {
   readonly id: string
   readonly seq: number
   readonly ts: number
+  /** Resolves once the message is durable in the outbox (at once without a journal). */
+  readonly durable: Promise<void>
+}
+
+/** What every frontend drives: a parley node (`ParleyNode`) or a plain-text one (`PlainNode`). */
+export interface ChatNode {
+  readonly id: string
+  readonly name: string
+  readonly self: PeerInfo
+  readonly address: Address
+  readonly pending: number
+  readonly history: readonly HistoryEntry[]
+  on(listener: (event: NodeEvent) => void): () => void
+  start(): Promise<Address>
+  connect(target: Address): void
+  send(body: string): SentMessage
+  rename(name: string): void
+  sessionsSnapshot(): SessionInfo[]
+  peerStates(): { target: string; state: PeerState }[]
+  whenDelivered(timeoutMs: number): Promise<number>
+  close(reason?: string): Promise<void>
 }
 
 export interface SessionInfo {
@@ -125,8 +155,14 @@ interface Session {
   address?: string
   /** Highest seq of ours that the peer has acknowledged. */
   acked: number
-  /** Highest contiguous seq received from the peer. */
+  /** Highest contiguous seq accepted from the peer (maybe not yet durable). */
   received: number
+  /** Highest seq from the peer that is durable and shown: what our acks claim. */
+  shown: number
+  /** Highest seq of ours written on the current link. */
+  sentUpTo: number
+  /** False until the peer's first ack on the current link says where to resume. */
+  resumed: boolean
 }
 
 type Lifecycle = 'new' | 'starting' | 'running' | 'closing' | 'closed'
@@ -145,7 +181,7 @@ const DEFAULTS = {
  * node.on((e) => e.type === 'message' && console.log(e.from.name, e.body))
  * await node.start(); node.send('hi')
  */
-export class ParleyNode {
+export class ParleyNode implements ChatNode {
   readonly id: string
   readonly instance: string
   private nameValue: string
@@ -161,6 +197,12 @@ export class ParleyNode {
   private readonly slots = new Map<string, DialSlot>()
   private readonly sessions = new Map<string, Session>()
   private readonly outbox: Msg[] = []
+  /** Seqs of ours accepted but not yet durable: they go on the wire only once the journal has them. */
+  private durableUpTo = 0
+  private readonly journal?: Journal
+  private readonly historyEntries: HistoryEntry[] = []
+  private readonly historyLimit: number
+  private journalChain: Promise<void> = Promise.resolve()
   private readonly initialPeers: readonly Address[]
   private listenAddress: Address
   private listener?: Listener
@@ -189,6 +231,9 @@ export class ParleyNode {
     }
     this.id = options.id ?? randomHex(16)
     this.instance = randomHex(8)
+    this.historyLimit = options.historyLimit ?? 10_000
+    if (options.journal) this.journal = options.journal
+    if (options.restored) this.adoptRestored(options.restored)
     this.linkContext = {
       self: { id: this.id },
       openSession: (peerId) => {
@@ -258,10 +303,22 @@ export class ParleyNode {
     }
     const msg: Msg = { type: 'msg', id: randomHex(8), seq: this.nextSeq++, ts: this.clock.now(), from: this.id, body }
     this.outbox.push(msg)
-    for (const session of this.sessions.values()) {
-      if (session.link !== undefined) this.write(session.link, msg)
-    }
-    return { id: msg.id, seq: msg.seq, ts: msg.ts }
+    this.remember({ direction: 'out', id: msg.id, seq: msg.seq, ts: msg.ts, from: this.self, body })
+    const durable = this.persist([{ t: 'sent', msg }]).then(() => {
+      this.durableUpTo = Math.max(this.durableUpTo, msg.seq)
+      for (const session of this.sessions.values()) this.pump(session)
+    })
+    return { id: msg.id, seq: msg.seq, ts: msg.ts, durable }
+  }
+
+  /** This node as peers see it. */
+  get self(): PeerInfo {
+    return { id: this.id, name: this.nameValue }
+  }
+
+  /** Recent messages in and out, oldest first (restored from the journal, then live). */
+  get history(): readonly HistoryEntry[] {
+    return this.historyEntries
   }
 
   /** Changes the display name used in later handshakes. */
@@ -325,7 +382,7 @@ export class ParleyNode {
       id: this.nextLinkId++,
       link,
       decoder: new FrameDecoder(this.maxFrame),
-      state: initialLinkState,
+      state: newLinkState(link.remoteKey),
       lastHeard: this.clock.now(),
       ackDue: false,
       ...(slot ? { slot } : {}),
@@ -450,9 +507,11 @@ export class ParleyNode {
   private openSession(record: LinkRecord, peer: PeerInfo, instance: string): void {
     let session = this.sessions.get(peer.id)
     if (!session) {
-      session = { peer, instance, acked: 0, received: 0 }
+      session = { peer, instance, acked: 0, received: 0, shown: 0, sentUpTo: 0, resumed: false }
       this.sessions.set(peer.id, session)
     }
+    session.resumed = false
+    session.sentUpTo = session.acked
     const previous = session.link
     session.peer = peer
     session.instance = instance
@@ -472,9 +531,21 @@ export class ParleyNode {
         this.peerStep(slot, { type: 'session-open', link: record.id, peer })
       }
     }
-    // Resume: tell the peer what we have, and resend everything it has not acknowledged, in order.
-    this.writeTo(record, { type: 'ack', upTo: session.received })
-    for (const msg of this.outbox) if (msg.seq > session.acked) this.writeTo(record, msg)
+    // Resume: tell the peer what we have; its first ack on this link says which of ours to resend.
+    this.writeTo(record, { type: 'ack', upTo: session.shown })
+  }
+
+  /** Writes, in order, every durable message of ours the session's link has not carried yet. */
+  private pump(session: Session): void {
+    if (session.link === undefined || !session.resumed) return
+    const record = this.links.get(session.link)
+    if (!record) return
+    for (const msg of this.outbox) {
+      if (msg.seq <= session.sentUpTo) continue
+      if (msg.seq > this.durableUpTo) break
+      this.writeTo(record, msg)
+      session.sentUpTo = msg.seq
+    }
   }
 
   private deliver(record: LinkRecord, message: Message): void {
@@ -492,18 +563,16 @@ export class ParleyNode {
         // Duplicates (seq already seen) are dropped; a gap waits for the resend after the next reconnect.
         if (message.seq !== session.received + 1) return
         session.received = message.seq
-        this.emit({
-          type: 'message',
-          id: message.id,
-          seq: message.seq,
-          ts: message.ts,
-          from: session.peer,
-          body: message.body,
-        })
+        this.accept(session, message)
         return
       }
       case 'ack':
         this.acknowledge(session, message.upTo)
+        if (!session.resumed) {
+          session.resumed = true
+          session.sentUpTo = Math.max(session.sentUpTo, Math.min(message.upTo, this.nextSeq - 1))
+          this.pump(session)
+        }
         return
       case 'ping':
         this.writeTo(record, { type: 'pong', n: message.n })
@@ -519,7 +588,60 @@ export class ParleyNode {
     if (!record.ackDue) return
     record.ackDue = false
     const session = record.hello ? this.sessions.get(record.hello.peer.id) : undefined
-    if (session && session.link === record.id) this.writeTo(record, { type: 'ack', upTo: session.received })
+    if (!session) return
+    // Acks claim only what is durable and shown, so they wait for the journal (one wait per chunk).
+    void this.journalChain.then(() => {
+      if (session.link === record.id) this.writeTo(record, { type: 'ack', upTo: session.shown })
+    })
+  }
+
+  /** Persists a peer's message, then shows it; the ack follows from `flushAck`. */
+  private accept(session: Session, msg: Msg): void {
+    const peer = session.peer
+    void this.persist([{ t: 'received', msg, name: peer.name }]).then(() => {
+      session.shown = Math.max(session.shown, msg.seq)
+      this.remember({ direction: 'in', id: msg.id, seq: msg.seq, ts: msg.ts, from: peer, body: msg.body })
+      this.emit({ type: 'message', id: msg.id, seq: msg.seq, ts: msg.ts, from: peer, body: msg.body })
+    })
+  }
+
+  /** Appends to the journal in call order; without a journal, resolves in order at once. */
+  private persist(records: JournalRecord[]): Promise<void> {
+    const journal = this.journal
+    const write = journal ? journal.append(records) : Promise.resolve()
+    const done = this.journalChain.then(
+      () => write,
+      () => write,
+    )
+    this.journalChain = done.catch((error: unknown) => {
+      this.emit({ type: 'journal-error', message: error instanceof Error ? error.message : String(error) })
+    })
+    return done
+  }
+
+  private remember(entry: HistoryEntry): void {
+    this.historyEntries.push(entry)
+    if (this.historyEntries.length > this.historyLimit * 2) {
+      this.historyEntries.splice(0, this.historyEntries.length - this.historyLimit)
+    }
+  }
+
+  private adoptRestored(restored: RestoredState): void {
+    this.nextSeq = restored.nextSeq
+    this.durableUpTo = restored.nextSeq - 1
+    this.outbox.push(...restored.outbox)
+    for (const p of restored.peers.values()) {
+      this.sessions.set(p.peer.id, {
+        peer: p.peer,
+        instance: '',
+        acked: p.acked,
+        received: p.received,
+        shown: p.received,
+        sentUpTo: p.acked,
+        resumed: false,
+      })
+    }
+    this.historyEntries.push(...restored.history.slice(-this.historyLimit))
   }
 
   private acknowledge(session: Session, upTo: number): void {
@@ -533,6 +655,7 @@ export class ParleyNode {
     let drop = 0
     while (drop < this.outbox.length && this.outbox[drop]!.seq <= lowest) drop++
     this.outbox.splice(0, drop)
+    void this.persist([{ t: 'acked', peer: session.peer, upTo: session.acked }])
     for (const m of newlyAcked) this.emit({ type: 'delivered', id: m.id, seq: m.seq, to: session.peer })
   }
 

@@ -55,6 +55,8 @@ export function describeEvent(event: NodeEvent): StatusLine | undefined {
       return { level: 'warn', text: `disconnected from ${event.peer.name}: ${event.reason}` }
     case 'link-error':
       return { level: 'warn', text: `peer at ${event.address} was dropped: ${event.message} [${event.code}]` }
+    case 'journal-error':
+      return { level: 'warn', text: `cannot write the data dir: ${event.message}` }
     case 'closed':
       return { level: 'info', text: 'closed' }
     case 'message':

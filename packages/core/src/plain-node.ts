@@ -1,0 +1,335 @@
+/**
+ * Plain mode: no handshake, no encryption, no acknowledgements. Each line is a message, so a node
+ * interoperates with netcat, socat and telnet. Every link is kept until its remote end closes it, since
+ * a raw peer that listens and dials at once may close whichever link it did not prefer.
+ */
+import { type Address, formatAddress } from './address.js'
+import { type Clock, systemClock } from './clock.js'
+import { DEFAULT_MAX_FRAME } from './codec.js'
+import { ProtocolError } from './errors.js'
+import type { HistoryEntry } from './journal.js'
+import type { ChatNode, NodeEvent, SentMessage, SessionInfo } from './node.js'
+import {
+  type Backoff,
+  DEFAULT_BACKOFF,
+  initialPeerState,
+  type PeerEffect,
+  type PeerEvent,
+  type PeerInfo,
+  type PeerState,
+  peerTransition,
+} from './peer-machine.js'
+import { MAX_BODY_LENGTH } from './schema.js'
+import type { Link, Listener, Transport } from './transport.js'
+
+export interface PlainNodeOptions {
+  transport: Transport
+  name: string
+  listen: Address
+  peers?: readonly Address[]
+  clock?: Clock
+  random?: () => number
+  backoff?: Backoff
+  dialTimeoutMs?: number
+  /** Longest line accepted from a peer, in bytes; a longer one closes that link. */
+  maxLine?: number
+}
+
+interface PlainLink {
+  readonly id: number
+  readonly link: Link
+  readonly peer: PeerInfo
+  readonly slot?: PlainSlot
+  partial: string
+  nextSeq: number
+  open: boolean
+}
+
+interface PlainSlot {
+  readonly target: Address
+  readonly key: string
+  state: PeerState
+  timer?: unknown
+  abort?: AbortController
+}
+
+/** A node that speaks newline-separated text instead of parley frames. */
+export class PlainNode implements ChatNode {
+  readonly id: string
+  private nameValue: string
+  private readonly transport: Transport
+  private readonly clock: Clock
+  private readonly random: () => number
+  private readonly backoff: Backoff
+  private readonly dialTimeoutMs: number
+  private readonly maxLine: number
+  private readonly listeners = new Set<(event: NodeEvent) => void>()
+  private readonly links = new Map<number, PlainLink>()
+  private readonly slots = new Map<string, PlainSlot>()
+  private readonly queue: { body: string; id: string; seq: number }[] = []
+  private readonly historyEntries: HistoryEntry[] = []
+  private readonly initialPeers: readonly Address[]
+  private listenAddress: Address
+  private listener?: Listener
+  private running = false
+  private closed = false
+  private nextLinkId = 1
+  private nextSeq = 1
+  private readonly decoder = new TextDecoder('utf-8')
+
+  constructor(options: PlainNodeOptions) {
+    this.transport = options.transport
+    this.nameValue = options.name
+    this.listenAddress = options.listen
+    this.initialPeers = options.peers ?? []
+    this.clock = options.clock ?? systemClock
+    this.random = options.random ?? Math.random
+    this.backoff = options.backoff ?? DEFAULT_BACKOFF
+    this.dialTimeoutMs = options.dialTimeoutMs ?? 5_000
+    this.maxLine = options.maxLine ?? DEFAULT_MAX_FRAME
+    this.id = 'plain'
+  }
+
+  get name(): string {
+    return this.nameValue
+  }
+
+  get self(): PeerInfo {
+    return { id: this.id, name: this.nameValue }
+  }
+
+  get address(): Address {
+    return this.listenAddress
+  }
+
+  /** Lines typed while no link was open, waiting for the first one. */
+  get pending(): number {
+    return this.queue.length
+  }
+
+  get history(): readonly HistoryEntry[] {
+    return this.historyEntries
+  }
+
+  on(listener: (event: NodeEvent) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  async start(): Promise<Address> {
+    const listener = this.transport.createListener((link) => this.adopt(link))
+    this.listenAddress = await listener.listen(this.listenAddress)
+    this.listener = listener
+    this.running = true
+    this.emit({ type: 'listening', address: formatAddress(this.listenAddress) })
+    for (const peer of this.initialPeers) this.connect(peer)
+    return this.listenAddress
+  }
+
+  connect(target: Address): void {
+    if (!this.running) throw new Error('the node is not running')
+    const key = formatAddress(target)
+    if (this.slots.has(key)) return
+    const slot: PlainSlot = { target, key, state: initialPeerState }
+    this.slots.set(key, slot)
+    this.step(slot, { type: 'start' })
+  }
+
+  /** Writes the text to every open link, one line per line of text; queues it while none is open. */
+  send(body: string): SentMessage {
+    if (this.closed) throw new Error('the node is closed')
+    if (body.length > MAX_BODY_LENGTH) {
+      throw new ProtocolError('BAD_MESSAGE', `a message is at most ${MAX_BODY_LENGTH} characters long`)
+    }
+    const entry = { body, id: `plain-${this.nextSeq}`, seq: this.nextSeq++ }
+    const ts = this.clock.now()
+    this.historyEntries.push({ direction: 'out', id: entry.id, seq: entry.seq, ts, from: this.self, body })
+    if (this.openLinks().length > 0) this.transmit(entry)
+    else this.queue.push(entry)
+    return { id: entry.id, seq: entry.seq, ts, durable: Promise.resolve() }
+  }
+
+  rename(name: string): void {
+    this.nameValue = name
+  }
+
+  sessionsSnapshot(): SessionInfo[] {
+    return this.openLinks().map((l) => ({ peer: l.peer, connected: true, address: l.link.remoteAddress }))
+  }
+
+  peerStates(): { target: string; state: PeerState }[] {
+    return [...this.slots.values()].map((slot) => ({ target: slot.key, state: slot.state }))
+  }
+
+  whenDelivered(timeoutMs: number): Promise<number> {
+    if (this.queue.length === 0) return Promise.resolve(0)
+    return new Promise((resolve) => {
+      const finish = () => {
+        off()
+        this.clock.clearTimeout(timer)
+        resolve(this.queue.length)
+      }
+      const off = this.on((event) => {
+        if ((event.type === 'delivered' && this.queue.length === 0) || event.type === 'closed') finish()
+      })
+      const timer = this.clock.setTimeout(finish, timeoutMs)
+    })
+  }
+
+  async close(reason = 'quit'): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    for (const slot of this.slots.values()) this.step(slot, { type: 'close', reason })
+    for (const l of [...this.links.values()]) this.drop(l, reason, false)
+    for (const slot of this.slots.values()) this.step(slot, { type: 'closed' })
+    if (this.running) await this.listener?.close().catch(() => undefined)
+    this.running = false
+    this.emit({ type: 'closed' })
+  }
+
+  private openLinks(): PlainLink[] {
+    return [...this.links.values()].filter((l) => l.open)
+  }
+
+  private adopt(link: Link, slot?: PlainSlot): PlainLink | undefined {
+    if (!this.running || this.closed) {
+      link.destroy()
+      return undefined
+    }
+    const address = slot ? slot.key : link.remoteAddress
+    const record: PlainLink = {
+      id: this.nextLinkId++,
+      link,
+      peer: { id: `plain:${link.remoteAddress}`, name: address },
+      partial: '',
+      nextSeq: 1,
+      open: true,
+      ...(slot ? { slot } : {}),
+    }
+    this.links.set(record.id, record)
+    link.attach({
+      data: (chunk) => this.onData(record, chunk),
+      drain: () => undefined,
+      close: (error) => this.drop(record, error ? error.message : 'connection closed', true),
+    })
+    this.emit({ type: 'connected', peer: record.peer, address: link.remoteAddress, direction: link.direction })
+    for (const s of this.slots.values()) {
+      // Plain links carry no identity: any open link satisfies the peer we dial.
+      if (s === slot || s.state.status === 'connecting' || s.state.status === 'reconnecting') {
+        this.step(s, { type: 'session-open', link: record.id, peer: record.peer })
+      }
+    }
+    for (const entry of this.queue.splice(0)) this.transmit(entry)
+    return record
+  }
+
+  private onData(record: PlainLink, chunk: Uint8Array): void {
+    if (!record.open) return
+    record.partial += this.decoder.decode(chunk, { stream: true })
+    const lines = record.partial.split('\n')
+    record.partial = lines.pop() ?? ''
+    for (const raw of lines) this.receive(record, raw.endsWith('\r') ? raw.slice(0, -1) : raw)
+    if (record.partial.length > this.maxLine) {
+      this.emit({
+        type: 'link-error',
+        address: record.link.remoteAddress,
+        code: 'FRAME_TOO_LARGE',
+        message: `peer sent a line longer than ${this.maxLine} bytes`,
+      })
+      this.drop(record, 'line too long', false)
+    }
+  }
+
+  private receive(record: PlainLink, body: string): void {
+    const seq = record.nextSeq++
+    const ts = this.clock.now()
+    const id = `${record.id}-${seq}`
+    this.historyEntries.push({ direction: 'in', id, seq, ts, from: record.peer, body })
+    this.emit({ type: 'message', id, seq, ts, from: record.peer, body })
+  }
+
+  private transmit(entry: { body: string; id: string; seq: number }): void {
+    const bytes = new TextEncoder().encode(`${entry.body}\n`)
+    for (const l of this.openLinks()) {
+      l.link.write(bytes)
+      this.emit({ type: 'delivered', id: entry.id, seq: entry.seq, to: l.peer })
+    }
+  }
+
+  private drop(record: PlainLink, reason: string, remote: boolean): void {
+    if (!record.open) return
+    record.open = false
+    this.links.delete(record.id)
+    if (remote) record.link.destroy()
+    else record.link.end()
+    if (record.partial.length > 0 && remote) this.receive(record, record.partial)
+    this.emit({ type: 'disconnected', peer: record.peer, reason: remote ? `${record.peer.name} closed the link` : reason })
+    if (this.openLinks().length > 0) return
+    for (const slot of this.slots.values()) {
+      if (slot.state.status === 'connected') this.step(slot, { type: 'session-lost', link: slot.state.link, reason })
+    }
+  }
+
+  private step(slot: PlainSlot, event: PeerEvent): void {
+    const step = peerTransition(slot.state, event, this.backoff)
+    if (!step.ok) return
+    const before = slot.state.status
+    slot.state = step.state
+    for (const effect of step.effects) this.perform(slot, effect)
+    if (before !== step.state.status) this.emit({ type: 'peer-state', target: slot.key, state: slot.state })
+  }
+
+  private perform(slot: PlainSlot, effect: PeerEffect): void {
+    switch (effect.type) {
+      case 'dial': {
+        const abort = new AbortController()
+        slot.abort = abort
+        this.transport.dial(slot.target, { signal: abort.signal, timeoutMs: this.dialTimeoutMs }).then(
+          (link) => {
+            if (abort.signal.aborted || slot.abort !== abort) {
+              link.destroy()
+              return
+            }
+            slot.abort = undefined
+            const record = this.adopt(link, slot)
+            if (record) this.step(slot, { type: 'dialed', link: record.id })
+          },
+          (error: unknown) => {
+            if (abort.signal.aborted || slot.abort !== abort) return
+            slot.abort = undefined
+            const message = error instanceof Error ? error.message : String(error)
+            this.step(slot, { type: 'dial-failed', error: message, random: this.random() })
+          },
+        )
+        return
+      }
+      case 'abort-dial':
+        slot.abort?.abort()
+        slot.abort = undefined
+        return
+      case 'start-timer':
+        slot.timer = this.clock.setTimeout(() => {
+          slot.timer = undefined
+          this.step(slot, { type: 'retry-timer' })
+        }, effect.ms)
+        return
+      case 'cancel-timer':
+        if (slot.timer !== undefined) this.clock.clearTimeout(slot.timer)
+        slot.timer = undefined
+        return
+      case 'close-link': {
+        const record = this.links.get(effect.link)
+        if (record) this.drop(record, effect.reason, false)
+        return
+      }
+      default: {
+        const _exhaustive: never = effect
+        return _exhaustive
+      }
+    }
+  }
+
+  private emit(event: NodeEvent): void {
+    for (const listener of [...this.listeners]) listener(event)
+  }
+}
