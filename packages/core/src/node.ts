@@ -123,7 +123,10 @@ export interface ChatNode {
 export interface SessionInfo {
   readonly peer: PeerInfo
   readonly connected: boolean
+  /** The remote end of the session's link. */
   readonly address?: string
+  /** This node's end of the session's link. */
+  readonly localAddress?: string
 }
 
 interface LinkRecord {
@@ -327,11 +330,14 @@ export class ParleyNode implements ChatNode {
   }
 
   sessionsSnapshot(): SessionInfo[] {
-    return [...this.sessions.values()].map((s) => ({
-      peer: s.peer,
-      connected: s.link !== undefined,
-      ...(s.address ? { address: s.address } : {}),
-    }))
+    return [...this.sessions.values()].map((s) => {
+      const link = s.link === undefined ? undefined : this.links.get(s.link)?.link
+      return {
+        peer: s.peer,
+        connected: link !== undefined,
+        ...(link ? { address: link.remoteAddress, localAddress: link.localAddress } : {}),
+      }
+    })
   }
 
   peerStates(): { target: string; state: PeerState }[] {

@@ -154,7 +154,12 @@ export class PlainNode implements ChatNode {
   }
 
   sessionsSnapshot(): SessionInfo[] {
-    return this.openLinks().map((l) => ({ peer: l.peer, connected: true, address: l.link.remoteAddress }))
+    return this.openLinks().map((l) => ({
+      peer: l.peer,
+      connected: true,
+      address: l.link.remoteAddress,
+      localAddress: l.link.localAddress,
+    }))
   }
 
   peerStates(): { target: string; state: PeerState }[] {

@@ -1,0 +1,294 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import {
+  type Backoff,
+  backoffDelay,
+  DEFAULT_BACKOFF,
+  initialPeerState,
+  type PeerEffect,
+  type PeerEvent,
+  type PeerInfo,
+  type PeerState,
+  peerTransition,
+} from './peer-machine.js'
+
+const bob: PeerInfo = { id: 'b0b0b0b0b0b0b0b0', name: 'bob' }
+const bobRenamed: PeerInfo = { id: 'b0b0b0b0b0b0b0b0', name: 'robert' }
+
+// With random 0.5 the jitter cancels out, so every delay below is exactly baseMs * 2^attempt (capped).
+const backoff: Backoff = DEFAULT_BACKOFF
+
+const states = {
+  idle: { status: 'idle' },
+  'connecting (dialing)': { status: 'connecting', attempt: 2, dialing: true },
+  'connecting (waiting to retry)': { status: 'connecting', attempt: 2, dialing: false },
+  'handshaking (first contact)': { status: 'handshaking', attempt: 2, link: 7 },
+  'handshaking (known peer)': { status: 'handshaking', attempt: 2, link: 7, peer: bob },
+  connected: { status: 'connected', link: 7, peer: bob },
+  'reconnecting (dialing)': { status: 'reconnecting', attempt: 3, dialing: true, peer: bob },
+  'reconnecting (waiting to retry)': { status: 'reconnecting', attempt: 3, dialing: false, peer: bob },
+  closing: { status: 'closing', reason: 'quit' },
+  closed: { status: 'closed', reason: 'quit' },
+  failed: { status: 'failed', error: { code: 'SELF', message: 'dialed itself' } },
+} satisfies Record<string, PeerState>
+type StateName = keyof typeof states
+
+const events = {
+  start: { type: 'start' },
+  'dialed link 7': { type: 'dialed', link: 7 },
+  'dial-failed': { type: 'dial-failed', error: 'ECONNREFUSED', random: 0.5 },
+  'retry-timer': { type: 'retry-timer' },
+  'handshake-failed on link 7 (fatal)': {
+    type: 'handshake-failed',
+    link: 7,
+    code: 'VERSION',
+    message: 'speaks 2.0',
+    fatal: true,
+    random: 0.5,
+  },
+  'handshake-failed on link 7': {
+    type: 'handshake-failed',
+    link: 7,
+    code: 'HANDSHAKE_TIMEOUT',
+    message: 'too slow',
+    fatal: false,
+    random: 0.5,
+  },
+  'handshake-failed on stale link 9': {
+    type: 'handshake-failed',
+    link: 9,
+    code: 'HANDSHAKE_TIMEOUT',
+    message: 'too slow',
+    fatal: false,
+    random: 0.5,
+  },
+  'session-open on link 8': { type: 'session-open', link: 8, peer: bobRenamed },
+  'session-lost on link 7': { type: 'session-lost', link: 7, reason: 'bob left' },
+  'session-lost on stale link 9': { type: 'session-lost', link: 9, reason: 'old link' },
+  close: { type: 'close', reason: 'bye all' },
+  closed: { type: 'closed' },
+} satisfies Record<string, PeerEvent>
+type EventName = keyof typeof events
+
+interface Accepted {
+  readonly state: PeerState
+  readonly effects: readonly PeerEffect[]
+}
+
+const dial: PeerEffect = { type: 'dial' }
+const abortDial: PeerEffect = { type: 'abort-dial' }
+const cancelTimer: PeerEffect = { type: 'cancel-timer', timer: 'retry' }
+const retryIn = (ms: number): PeerEffect => ({ type: 'start-timer', timer: 'retry', ms })
+const closeLink7: PeerEffect = { type: 'close-link', link: 7, reason: 'bye all' }
+const closing: PeerState = { status: 'closing', reason: 'bye all' }
+const connectedOn8: PeerState = { status: 'connected', link: 8, peer: bobRenamed }
+
+/** Every accepted (state, event) pair and what it must do; every pair missing here must be rejected. */
+const accepted: { [S in StateName]: Partial<Record<EventName, Accepted>> } = {
+  idle: {
+    start: { state: { status: 'connecting', attempt: 0, dialing: true }, effects: [dial] },
+    close: { state: { status: 'closed', reason: 'bye all' }, effects: [] },
+  },
+  'connecting (dialing)': {
+    'dialed link 7': { state: { status: 'handshaking', attempt: 2, link: 7 }, effects: [] },
+    'dial-failed': { state: { status: 'connecting', attempt: 2, dialing: false }, effects: [retryIn(400)] },
+    'session-open on link 8': { state: connectedOn8, effects: [cancelTimer, abortDial] },
+    close: { state: closing, effects: [cancelTimer, abortDial] },
+  },
+  'connecting (waiting to retry)': {
+    'retry-timer': { state: { status: 'connecting', attempt: 3, dialing: true }, effects: [dial] },
+    'session-open on link 8': { state: connectedOn8, effects: [cancelTimer] },
+    close: { state: closing, effects: [cancelTimer] },
+  },
+  'handshaking (first contact)': {
+    'handshake-failed on link 7 (fatal)': {
+      state: { status: 'failed', error: { code: 'VERSION', message: 'speaks 2.0' } },
+      effects: [],
+    },
+    'handshake-failed on link 7': {
+      state: { status: 'connecting', attempt: 2, dialing: false },
+      effects: [retryIn(400)],
+    },
+    'session-open on link 8': { state: connectedOn8, effects: [] },
+    close: { state: closing, effects: [cancelTimer, closeLink7] },
+  },
+  'handshaking (known peer)': {
+    'handshake-failed on link 7 (fatal)': {
+      state: { status: 'failed', error: { code: 'VERSION', message: 'speaks 2.0' } },
+      effects: [],
+    },
+    'handshake-failed on link 7': {
+      state: { status: 'reconnecting', attempt: 2, dialing: false, peer: bob },
+      effects: [retryIn(400)],
+    },
+    'session-open on link 8': { state: connectedOn8, effects: [] },
+    close: { state: closing, effects: [cancelTimer, closeLink7] },
+  },
+  connected: {
+    'session-open on link 8': { state: connectedOn8, effects: [] },
+    'session-lost on link 7': {
+      state: { status: 'reconnecting', attempt: 0, dialing: true, peer: bob },
+      effects: [dial],
+    },
+    close: { state: closing, effects: [closeLink7] },
+  },
+  'reconnecting (dialing)': {
+    'dialed link 7': { state: { status: 'handshaking', attempt: 3, link: 7, peer: bob }, effects: [] },
+    'dial-failed': {
+      state: { status: 'reconnecting', attempt: 3, dialing: false, peer: bob },
+      effects: [retryIn(800)],
+    },
+    'session-open on link 8': { state: connectedOn8, effects: [cancelTimer, abortDial] },
+    close: { state: closing, effects: [cancelTimer, abortDial] },
+  },
+  'reconnecting (waiting to retry)': {
+    'retry-timer': { state: { status: 'reconnecting', attempt: 4, dialing: true, peer: bob }, effects: [dial] },
+    'session-open on link 8': { state: connectedOn8, effects: [cancelTimer] },
+    close: { state: closing, effects: [cancelTimer] },
+  },
+  closing: {
+    closed: { state: { status: 'closed', reason: 'quit' }, effects: [] },
+  },
+  closed: {},
+  failed: {},
+}
+
+const table = (Object.keys(states) as StateName[]).flatMap((stateName) =>
+  (Object.keys(events) as EventName[]).map((eventName) => ({
+    stateName,
+    eventName,
+    expected: accepted[stateName][eventName],
+  })),
+)
+
+describe('peerTransition', () => {
+  it('starts idle', () => {
+    expect(initialPeerState).toEqual({ status: 'idle' })
+  })
+
+  it('lists only real state and event names in its table of accepted transitions', () => {
+    for (const [stateName, row] of Object.entries(accepted)) {
+      expect(Object.keys(states)).toContain(stateName)
+      for (const eventName of Object.keys(row)) expect(Object.keys(events)).toContain(eventName)
+    }
+    expect(table).toHaveLength(Object.keys(states).length * Object.keys(events).length)
+  })
+
+  it.each(table.filter((row) => row.expected))('while $stateName, accepts $eventName', ({
+    stateName,
+    eventName,
+    expected,
+  }) => {
+    const before = structuredClone(states[stateName])
+    const step = peerTransition(states[stateName], events[eventName], backoff)
+    expect(step).toEqual({ ok: true, ...expected })
+    expect(states[stateName]).toEqual(before)
+  })
+
+  it.each(table.filter((row) => !row.expected))('while $stateName, rejects $eventName and keeps the state', ({
+    stateName,
+    eventName,
+  }) => {
+    const state = states[stateName]
+    const step = peerTransition(state, events[eventName], backoff)
+    expect(step.ok).toBe(false)
+    expect(step.state).toBe(state)
+    if (!step.ok) expect(step.reason).toContain(`${events[eventName].type} is not valid while ${state.status}`)
+  })
+
+  it('follows a peer from first dial through failures, a session, a drop and a shutdown', () => {
+    const script: [PeerEvent, PeerStatus, PeerEffect[]][] = [
+      [{ type: 'start' }, 'connecting', [dial]],
+      [{ type: 'dial-failed', error: 'refused', random: 0.5 }, 'connecting', [retryIn(100)]],
+      [{ type: 'retry-timer' }, 'connecting', [dial]],
+      [{ type: 'dial-failed', error: 'refused', random: 0.5 }, 'connecting', [retryIn(200)]],
+      [{ type: 'retry-timer' }, 'connecting', [dial]],
+      [{ type: 'dialed', link: 1 }, 'handshaking', []],
+      [{ type: 'session-open', link: 1, peer: bob }, 'connected', []],
+      [{ type: 'session-lost', link: 1, reason: 'reset' }, 'reconnecting', [dial]],
+      [{ type: 'dial-failed', error: 'refused', random: 0.5 }, 'reconnecting', [retryIn(100)]],
+      [{ type: 'close', reason: 'quit' }, 'closing', [cancelTimer]],
+      [{ type: 'closed' }, 'closed', []],
+    ]
+    let state: PeerState = initialPeerState
+    for (const [event, status, effects] of script) {
+      const step = peerTransition(state, event, backoff)
+      expect(step.ok, `${event.type} while ${state.status}`).toBe(true)
+      if (!step.ok) return
+      expect(step.state.status).toBe(status)
+      expect(step.effects).toEqual(effects)
+      state = step.state
+    }
+  })
+
+  it('uses the default backoff when none is given', () => {
+    const step = peerTransition(states['connecting (dialing)'], events['dial-failed'])
+    expect(step).toMatchObject({ ok: true, effects: [retryIn(400)] })
+  })
+
+  it('never throws and only ever moves to a known status, whatever the sequence of events', () => {
+    const eventArb = fc.constantFrom(...Object.values(events))
+    const statuses = ['idle', 'connecting', 'handshaking', 'connected', 'reconnecting', 'closing', 'closed', 'failed']
+    fc.assert(
+      fc.property(fc.array(eventArb, { maxLength: 40 }), (script) => {
+        let state: PeerState = initialPeerState
+        for (const event of script) {
+          const step = peerTransition(state, event, backoff)
+          if (!step.ok) expect(step.state).toBe(state)
+          state = step.state
+          expect(statuses).toContain(state.status)
+        }
+      }),
+      { numRuns: 500 },
+    )
+  })
+})
+
+type PeerStatus = PeerState['status']
+
+describe('backoffDelay', () => {
+  const noJitter: Backoff = { baseMs: 100, maxMs: 1000, jitter: 0 }
+
+  it('doubles the delay with each attempt, from baseMs', () => {
+    expect([0, 1, 2, 3].map((attempt) => backoffDelay(noJitter, attempt, 0.5))).toEqual([100, 200, 400, 800])
+  })
+
+  it('caps the delay at maxMs, however many attempts were made', () => {
+    for (const attempt of [4, 5, 10, 30, 31, 1000, Number.MAX_SAFE_INTEGER]) {
+      expect(backoffDelay(noJitter, attempt, 0.5)).toBe(1000)
+    }
+  })
+
+  it('spreads a capped delay by the jitter fraction around maxMs', () => {
+    const b: Backoff = { baseMs: 100, maxMs: 1000, jitter: 0.3 }
+    expect(backoffDelay(b, 50, 0)).toBe(700)
+    expect(backoffDelay(b, 50, 0.5)).toBe(1000)
+    expect(backoffDelay(b, 50, 0.999_999)).toBe(1300)
+  })
+
+  it('keeps every delay within raw × (1 ± jitter) for random in [0, 1)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 10_000 }),
+        fc.integer({ min: 1, max: 100_000 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.integer({ min: 0, max: 100 }),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        (baseMs, extra, jitter, attempt, random) => {
+          const b: Backoff = { baseMs, maxMs: baseMs + extra, jitter }
+          const raw = Math.min(b.maxMs, baseMs * 2 ** Math.min(attempt, 30))
+          const delay = backoffDelay(b, attempt, random)
+          expect(delay).toBeGreaterThanOrEqual(Math.floor(raw * (1 - jitter)))
+          expect(delay).toBeLessThanOrEqual(Math.ceil(raw * (1 + jitter)))
+          expect(Number.isInteger(delay)).toBe(true)
+        },
+      ),
+      { numRuns: 1000 },
+    )
+  })
+
+  it('waits exactly baseMs for the first retry when jitter is off', () => {
+    expect(backoffDelay(noJitter, 0, 0)).toBe(100)
+    expect(backoffDelay(noJitter, 0, 0.99)).toBe(100)
+  })
+})

@@ -1,0 +1,170 @@
+/** The runtime over real TCP on loopback: connect orders, late peers, simultaneous open, hostile peers. */
+import { connect as tcpConnect, createServer } from 'node:net'
+import { type Address, type NodeEvent, ParleyNode } from '@parley/core'
+import { createTcpTransport } from '@parley/transport-tcp'
+import { afterEach, describe, expect, it } from 'vitest'
+
+const nodes: ParleyNode[] = []
+afterEach(async () => {
+  await Promise.all(nodes.splice(0).map((n) => n.close()))
+})
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+function makeNode(name: string, listen: Address, peers: Address[] = [], seed = 1): ParleyNode {
+  let state = seed
+  const random = () => {
+    state = (state * 1103515245 + 12345) % 2 ** 31
+    return state / 2 ** 31
+  }
+  const node = new ParleyNode({ transport: createTcpTransport(), name, listen, peers, random })
+  nodes.push(node)
+  return node
+}
+
+function next<T extends NodeEvent['type']>(
+  node: ParleyNode,
+  type: T,
+  match: (e: Extract<NodeEvent, { type: T }>) => boolean = () => true,
+  timeoutMs = 8_000,
+): Promise<Extract<NodeEvent, { type: T }>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off()
+      reject(new Error(`${node.name}: no ${type} event within ${timeoutMs} ms`))
+    }, timeoutMs)
+    const off = node.on((event) => {
+      if (event.type === type && match(event as Extract<NodeEvent, { type: T }>)) {
+        clearTimeout(timer)
+        off()
+        resolve(event as Extract<NodeEvent, { type: T }>)
+      }
+    })
+  })
+}
+
+const local = (port: number): Address => ({ host: '127.0.0.1', port })
+
+describe('two nodes over loopback TCP', () => {
+  it.each(['listener first', 'dialer first'])('connect and chat both ways (%s)', async (order) => {
+    const [pa, pb] = [await freePort(), await freePort()]
+    const alice = makeNode('alice', local(pa), [local(pb)])
+    const bob = makeNode('bob', local(pb), [local(pa)])
+    const [first, second] = order === 'listener first' ? [alice, bob] : [bob, alice]
+    const connected = Promise.all([next(alice, 'connected'), next(bob, 'connected')])
+    await first.start()
+    await new Promise((r) => setTimeout(r, 300))
+    await second.start()
+    await connected
+    const toBob = next(bob, 'message')
+    const toAlice = next(alice, 'message')
+    alice.send('hi bob')
+    bob.send('hi alice')
+    expect((await toBob).body).toBe('hi bob')
+    expect((await toBob).from.name).toBe('alice')
+    expect((await toAlice).body).toBe('hi alice')
+  })
+
+  it('reaches a peer that comes up two seconds late and delivers what was typed meanwhile', async () => {
+    const port = await freePort()
+    const alice = makeNode('alice', local(0), [local(port)])
+    await alice.start()
+    alice.send('typed before bob was up')
+    await new Promise((r) => setTimeout(r, 2_000))
+    expect(alice.pending).toBe(1)
+    const bob = makeNode('bob', local(port))
+    const received = next(bob, 'message')
+    await bob.start()
+    expect((await received).body).toBe('typed before bob was up')
+    expect(await alice.whenDelivered(5_000)).toBe(0)
+  })
+
+  it('resolves a simultaneous open to one identical link on both sides, every time', async () => {
+    for (let round = 0; round < 25; round++) {
+      const [pa, pb] = [await freePort(), await freePort()]
+      const alice = makeNode('alice', local(pa), [local(pb)], round + 1)
+      const bob = makeNode('bob', local(pb), [local(pa)], round + 100)
+      const connects = { alice: 0, bob: 0 }
+      alice.on((e) => e.type === 'connected' && connects.alice++)
+      bob.on((e) => e.type === 'connected' && connects.bob++)
+      await Promise.all([alice.start(), bob.start()])
+      await Promise.all([next(alice, 'connected'), next(bob, 'connected')])
+      // Let any losing link finish its handshake and be refused.
+      await new Promise((r) => setTimeout(r, 150))
+      const [a] = alice.sessionsSnapshot()
+      const [b] = bob.sessionsSnapshot()
+      expect(alice.sessionsSnapshot()).toHaveLength(1)
+      expect(bob.sessionsSnapshot()).toHaveLength(1)
+      expect(a?.connected && b?.connected).toBe(true)
+      expect(a?.address).toBe(b?.localAddress)
+      expect(b?.address).toBe(a?.localAddress)
+      expect(connects).toEqual({ alice: 1, bob: 1 })
+      const got = next(bob, 'message')
+      alice.send(`round ${round}`)
+      expect((await got).body).toBe(`round ${round}`)
+      await Promise.all(nodes.splice(0).map((n) => n.close()))
+    }
+  }, 60_000)
+
+  it('drops a garbage-sending peer with a clear error and keeps serving a good one', async () => {
+    const bob = makeNode('bob', local(0))
+    const { port } = await bob.start()
+    const problems: string[] = []
+    bob.on((e) => e.type === 'link-error' && problems.push(`${e.address} ${e.code}`))
+    const garbage = tcpConnect(port, '127.0.0.1')
+    garbage.on('error', () => undefined)
+    await new Promise((r) => garbage.once('connect', r))
+    garbage.write(Buffer.from([0, 0, 0, 5, 0xff, 0xfe, 0xfd, 0xfc, 0xfb]))
+    const error = await next(bob, 'link-error')
+    expect(error.code).toBe('BAD_UTF8')
+    expect(error.address).toMatch(/^127\.0\.0\.1:\d+$/)
+    const alice = makeNode('alice', local(0), [local(port)])
+    await alice.start()
+    const got = next(bob, 'message')
+    alice.send('still serving?')
+    expect((await got).body).toBe('still serving?')
+    expect(problems).toHaveLength(1)
+    garbage.destroy()
+  })
+
+  it('refuses a peer speaking another major protocol version, naming both versions', async () => {
+    const bob = makeNode('bob', local(0))
+    const { port } = await bob.start()
+    const client = tcpConnect(port, '127.0.0.1')
+    client.on('error', () => undefined)
+    await new Promise((r) => client.once('connect', r))
+    const hello = Buffer.from(JSON.stringify({ type: 'hello', v: '2.0', id: 'ab'.repeat(16), name: 'future', caps: [] }))
+    const header = Buffer.alloc(4)
+    header.writeUInt32BE(hello.length)
+    client.write(Buffer.concat([header, hello]))
+    const error = await next(bob, 'link-error')
+    expect(error.code).toBe('VERSION')
+    expect(error.message).toMatch(/2\.0.*1\.0/)
+    client.destroy()
+  })
+
+  it('reconnects after the peer restarts and resends what the peer missed', async () => {
+    const port = await freePort()
+    const alice = makeNode('alice', local(0), [local(port)])
+    await alice.start()
+    let bob = makeNode('bob', local(port))
+    await bob.start()
+    await next(alice, 'connected')
+    await bob.close('restart')
+    await next(alice, 'disconnected')
+    alice.send('while you were away')
+    bob = makeNode('bob', local(port))
+    const got = next(bob, 'message')
+    await bob.start()
+    expect((await got).body).toBe('while you were away')
+  })
+})
