@@ -7,11 +7,13 @@ import { MAX_BODY_LENGTH, type Message, MessageSchema } from './schema.js'
 // ---- arbitraries for valid messages ------------------------------------------------------------------
 
 /** Any UTF-16 code unit, lone surrogates included, weighted towards printable ASCII. */
-const codeUnit = fc.oneof(
-  { weight: 4, arbitrary: fc.integer({ min: 0x20, max: 0x7e }) },
-  { weight: 1, arbitrary: fc.integer({ min: 0, max: 0x1f }) },
-  { weight: 2, arbitrary: fc.integer({ min: 0x80, max: 0xffff }) },
-).map((code) => String.fromCharCode(code))
+const codeUnit = fc
+  .oneof(
+    { weight: 4, arbitrary: fc.integer({ min: 0x20, max: 0x7e }) },
+    { weight: 1, arbitrary: fc.integer({ min: 0, max: 0x1f }) },
+    { weight: 2, arbitrary: fc.integer({ min: 0x80, max: 0xffff }) },
+  )
+  .map((code) => String.fromCharCode(code))
 
 /** A string of `min..max` UTF-16 code units, the way zod counts length. */
 const text = (minLength: number, maxLength: number) => fc.string({ unit: codeUnit, minLength, maxLength })
@@ -47,7 +49,15 @@ const pingArb = fc.record({ type: fc.constant('ping' as const), n: seq })
 const pongArb = fc.record({ type: fc.constant('pong' as const), n: seq })
 const byeArb = fc.record({ type: fc.constant('bye' as const), reason: text(0, 200) })
 
-const messageArb: fc.Arbitrary<Message> = fc.oneof(helloArb, acceptArb, msgArb, ackArb, pingArb, pongArb, byeArb)
+const messageArb: fc.Arbitrary<Message> = fc.oneof(
+  helloArb,
+  acceptArb,
+  msgArb,
+  ackArb,
+  pingArb,
+  pongArb,
+  byeArb,
+)
 
 /** A message that fits a default frame (see the schema tests for the ones that do not). */
 const frameableArb = messageArb.filter((m) => encodedLength(m) <= DEFAULT_MAX_FRAME)
@@ -100,18 +110,22 @@ function expectProtocolError(error: unknown): void {
 describe('FrameDecoder properties', () => {
   it('decodes any sequence of valid messages, cut anywhere, back to the same messages', () => {
     fc.assert(
-      fc.property(fc.array(frameableArb, { maxLength: 12 }), fc.array(fc.nat(), { maxLength: 20 }), (messages, cuts) => {
-        const stream = concat(messages.map((m) => encodeFrame(m)))
-        const decoder = new FrameDecoder()
-        const out: Message[] = []
-        for (const part of cutAt(stream, cuts)) {
-          const { messages: decoded, error } = decoder.push(part)
-          expect(error).toBeUndefined()
-          out.push(...decoded)
-        }
-        expect(out).toEqual(messages)
-        expect(decoder.pendingBytes).toBe(0)
-      }),
+      fc.property(
+        fc.array(frameableArb, { maxLength: 12 }),
+        fc.array(fc.nat(), { maxLength: 20 }),
+        (messages, cuts) => {
+          const stream = concat(messages.map((m) => encodeFrame(m)))
+          const decoder = new FrameDecoder()
+          const out: Message[] = []
+          for (const part of cutAt(stream, cuts)) {
+            const { messages: decoded, error } = decoder.push(part)
+            expect(error).toBeUndefined()
+            out.push(...decoded)
+          }
+          expect(out).toEqual(messages)
+          expect(decoder.pendingBytes).toBe(0)
+        },
+      ),
       { numRuns: 4000 },
     )
   })
@@ -151,7 +165,10 @@ describe('FrameDecoder properties', () => {
         return { ...message, [key.length % 3 === 0 ? key : target]: value }
       })
     const shaped = fc
-      .tuple(knownType, fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 6 }))
+      .tuple(
+        knownType,
+        fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 6 }),
+      )
       .map(([type, rest]) => ({ ...rest, type }))
     const value = fc.oneof(fc.jsonValue(), shaped, mutated)
     fc.assert(

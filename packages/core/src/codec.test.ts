@@ -121,7 +121,9 @@ describe('FrameDecoder', () => {
     it('decodes a frame of exactly the limit and refuses one byte more', () => {
       const limit = 64
       const body = (n: number) => `{"type":"pong","n":1}${' '.repeat(n - 21)}`
-      expect(new FrameDecoder(limit).push(rawFrame(body(limit)))).toEqual({ messages: [{ type: 'pong', n: 1 }] })
+      expect(new FrameDecoder(limit).push(rawFrame(body(limit)))).toEqual({
+        messages: [{ type: 'pong', n: 1 }],
+      })
       expect(new FrameDecoder(limit).push(rawFrame(body(limit + 1))).error?.code).toBe('FRAME_TOO_LARGE')
     })
   })
@@ -193,7 +195,12 @@ describe('FrameDecoder', () => {
     })
 
     it('returns the messages that came before a bad frame in the same chunk, with the error', () => {
-      const chunk = concat([encodeFrame(sample[4]!), encodeFrame(sample[5]!), rawFrame('{'), encodeFrame(sample[6]!)])
+      const chunk = concat([
+        encodeFrame(sample[4]!),
+        encodeFrame(sample[5]!),
+        rawFrame('{'),
+        encodeFrame(sample[6]!),
+      ])
       const { messages, error } = new FrameDecoder().push(chunk)
       expect(messages).toEqual([sample[4], sample[5]])
       expect(error?.code).toBe('BAD_JSON')

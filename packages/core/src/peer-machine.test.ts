@@ -142,7 +142,10 @@ const accepted: { [S in StateName]: Partial<Record<EventName, Accepted>> } = {
     close: { state: closing, effects: [cancelTimer, abortDial] },
   },
   'reconnecting (waiting to retry)': {
-    'retry-timer': { state: { status: 'reconnecting', attempt: 4, dialing: true, peer: bob }, effects: [dial] },
+    'retry-timer': {
+      state: { status: 'reconnecting', attempt: 4, dialing: true, peer: bob },
+      effects: [dial],
+    },
     'session-open on link 8': { state: connectedOn8, effects: [cancelTimer] },
     close: { state: closing, effects: [cancelTimer] },
   },
@@ -174,27 +177,27 @@ describe('peerTransition', () => {
     expect(table).toHaveLength(Object.keys(states).length * Object.keys(events).length)
   })
 
-  it.each(table.filter((row) => row.expected))('while $stateName, accepts $eventName', ({
-    stateName,
-    eventName,
-    expected,
-  }) => {
-    const before = structuredClone(states[stateName])
-    const step = peerTransition(states[stateName], events[eventName], backoff)
-    expect(step).toEqual({ ok: true, ...expected })
-    expect(states[stateName]).toEqual(before)
-  })
+  it.each(table.filter((row) => row.expected))(
+    'while $stateName, accepts $eventName',
+    ({ stateName, eventName, expected }) => {
+      const before = structuredClone(states[stateName])
+      const step = peerTransition(states[stateName], events[eventName], backoff)
+      expect(step).toEqual({ ok: true, ...expected })
+      expect(states[stateName]).toEqual(before)
+    },
+  )
 
-  it.each(table.filter((row) => !row.expected))('while $stateName, rejects $eventName and keeps the state', ({
-    stateName,
-    eventName,
-  }) => {
-    const state = states[stateName]
-    const step = peerTransition(state, events[eventName], backoff)
-    expect(step.ok).toBe(false)
-    expect(step.state).toBe(state)
-    if (!step.ok) expect(step.reason).toContain(`${events[eventName].type} is not valid while ${state.status}`)
-  })
+  it.each(table.filter((row) => !row.expected))(
+    'while $stateName, rejects $eventName and keeps the state',
+    ({ stateName, eventName }) => {
+      const state = states[stateName]
+      const step = peerTransition(state, events[eventName], backoff)
+      expect(step.ok).toBe(false)
+      expect(step.state).toBe(state)
+      if (!step.ok)
+        expect(step.reason).toContain(`${events[eventName].type} is not valid while ${state.status}`)
+    },
+  )
 
   it('follows a peer from first dial through failures, a session, a drop and a shutdown', () => {
     const script: [PeerEvent, PeerStatus, PeerEffect[]][] = [
@@ -228,7 +231,16 @@ describe('peerTransition', () => {
 
   it('never throws and only ever moves to a known status, whatever the sequence of events', () => {
     const eventArb = fc.constantFrom(...Object.values(events))
-    const statuses = ['idle', 'connecting', 'handshaking', 'connected', 'reconnecting', 'closing', 'closed', 'failed']
+    const statuses = [
+      'idle',
+      'connecting',
+      'handshaking',
+      'connected',
+      'reconnecting',
+      'closing',
+      'closed',
+      'failed',
+    ]
     fc.assert(
       fc.property(fc.array(eventArb, { maxLength: 40 }), (script) => {
         let state: PeerState = initialPeerState

@@ -202,7 +202,11 @@ describe('message schema on the wire', () => {
       ['ping', { type: 'ping', n: 1, sentAt: 5 }, { type: 'ping', n: 1 }],
       ['accept', { type: 'accept', options: { compress: true } }, { type: 'accept' }],
       ['msg', { ...msg, replyTo: 'm0', attachments: [] }, msg],
-      ['hello', { ...hello, pubkey: 'abc', caps: [...hello.caps, 'emoji'] }, { ...hello, caps: [...hello.caps, 'emoji'] }],
+      [
+        'hello',
+        { ...hello, pubkey: 'abc', caps: [...hello.caps, 'emoji'] },
+        { ...hello, caps: [...hello.caps, 'emoji'] },
+      ],
     ])('tolerates unknown extra fields on a %s', (_, value, expected) => {
       const { messages, error } = decode(value)
       expect(error).toBeUndefined()

@@ -1,0 +1,619 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { flushMicrotasks, ManualClock } from '../test/manual-clock.js'
+import { MemoryNetwork, type MemoryNetwork as Network, seededRandom } from '../test/memory-transport.js'
+import { type Address, formatAddress } from './address.js'
+import { encodeFrame, FrameDecoder } from './codec.js'
+import { ProtocolError, TransportError } from './errors.js'
+import { makeHello } from './link-machine.js'
+import { type NodeEvent, type NodeOptions, ParleyNode } from './node.js'
+import { MAX_BODY_LENGTH, type Message } from './schema.js'
+import type { Link } from './transport.js'
+
+const LOW = '1111111111111111'
+const MID = '8888888888888888'
+const HIGH = 'eeeeeeeeeeeeeeee'
+
+const at = (port: number): Address => ({ host: '127.0.0.1', port })
+const A = at(4001)
+const B = at(4002)
+const C = at(4003)
+
+type EventOf<T extends NodeEvent['type']> = Extract<NodeEvent, { type: T }>
+
+/** Everything a node emitted, for assertions. */
+class Recorder {
+  readonly events: NodeEvent[] = []
+
+  constructor(node: ParleyNode) {
+    node.on((event) => this.events.push(event))
+  }
+
+  of<T extends NodeEvent['type']>(type: T): EventOf<T>[] {
+    return this.events.filter((e): e is EventOf<T> => e.type === type)
+  }
+
+  bodies(): string[] {
+    return this.of('message').map((m) => m.body)
+  }
+}
+
+interface TestNode {
+  readonly node: ParleyNode
+  readonly events: Recorder
+}
+
+const running: ParleyNode[] = []
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((n) => n.close('test over')))
+})
+
+function world(options: ConstructorParameters<typeof MemoryNetwork>[0] = {}) {
+  const network = new MemoryNetwork(options)
+  const clock = new ManualClock()
+  const node = (name: string, listen: Address, extra: Partial<NodeOptions> = {}): TestNode => {
+    const n = new ParleyNode({
+      transport: network.transport(),
+      clock,
+      name,
+      listen,
+      random: () => 0.5,
+      ...extra,
+    })
+    running.push(n)
+    return { node: n, events: new Recorder(n) }
+  }
+  return { network, clock, node }
+}
+
+/** A hand-driven remote end over a raw Link: it sends what the test tells it and records what it gets. */
+class RawPeer {
+  readonly received: Message[] = []
+  readonly decoder = new FrameDecoder()
+  closed = false
+
+  constructor(readonly link: Link) {
+    link.attach({
+      data: (chunk) => this.received.push(...this.decoder.push(chunk).messages),
+      drain: () => undefined,
+      close: () => {
+        this.closed = true
+      },
+    })
+  }
+
+  static async dial(network: Network, to: Address): Promise<RawPeer> {
+    return new RawPeer(await network.transport('127.0.0.1').dial(to))
+  }
+
+  send(message: Message): void {
+    this.link.write(encodeFrame(message))
+  }
+
+  sendBytes(bytes: number[]): void {
+    this.link.write(new Uint8Array(bytes))
+  }
+
+  hello(id: string, name = 'raw'): void {
+    this.send(makeHello({ id, name, instance: 'raw-1' }, []))
+  }
+
+  types(): string[] {
+    return this.received.map((m) => m.type)
+  }
+}
+
+/** A remote end that listens on `address` and runs `onLink` for every link it accepts. */
+async function rawListener(network: Network, address: Address, onLink: (peer: RawPeer) => void) {
+  const accepted: RawPeer[] = []
+  const listener = network.transport().createListener((link) => {
+    const peer = new RawPeer(link)
+    accepted.push(peer)
+    onLink(peer)
+  })
+  await listener.listen(address)
+  return { accepted, listener }
+}
+
+describe('ParleyNode over an in-memory transport', () => {
+  describe('connecting and chatting', () => {
+    it.each([
+      { first: 'listener', dialerId: LOW, listenerId: HIGH },
+      { first: 'listener', dialerId: HIGH, listenerId: LOW },
+      { first: 'dialer', dialerId: LOW, listenerId: HIGH },
+      { first: 'dialer', dialerId: HIGH, listenerId: LOW },
+    ])(
+      'connects and chats both ways when the $first starts first (dialer id $dialerId)',
+      async ({ first, dialerId, listenerId }) => {
+        const { clock, node } = world()
+        const alice = node('alice', A, { id: dialerId, peers: [B] })
+        const bob = node('bob', B, { id: listenerId })
+        const order = first === 'listener' ? [bob, alice] : [alice, bob]
+        for (const n of order) await n.node.start()
+        await clock.advance(1_000)
+
+        expect(alice.events.of('connected')).toMatchObject([
+          { peer: { id: listenerId, name: 'bob' }, direction: 'outbound' },
+        ])
+        expect(bob.events.of('connected')).toMatchObject([
+          { peer: { id: dialerId, name: 'alice' }, direction: 'inbound' },
+        ])
+        expect(alice.node.peerStates()).toMatchObject([
+          { target: '127.0.0.1:4002', state: { status: 'connected' } },
+        ])
+
+        alice.node.send('hi bob')
+        bob.node.send('hi alice')
+        alice.node.send('how are you?')
+        await flushMicrotasks()
+        expect(bob.events.bodies()).toEqual(['hi bob', 'how are you?'])
+        expect(alice.events.bodies()).toEqual(['hi alice'])
+        expect(bob.events.of('message')[0]).toMatchObject({ from: { id: dialerId, name: 'alice' }, seq: 1 })
+        expect(alice.events.of('link-error')).toEqual([])
+        expect(bob.events.of('link-error')).toEqual([])
+      },
+    )
+
+    it('delivers a message sent before the peer was up once the peer comes up', async () => {
+      const { clock, node } = world()
+      const alice = node('alice', A, { peers: [B] })
+      await alice.node.start()
+      await flushMicrotasks()
+      expect(alice.node.peerStates()[0]?.state.status).toBe('connecting')
+      const sent = alice.node.send('are you there?')
+      expect(alice.node.pending).toBe(1)
+
+      const bob = node('bob', B)
+      await bob.node.start()
+      await clock.advance(2_000)
+      expect(bob.events.of('message')).toMatchObject([{ id: sent.id, seq: 1, body: 'are you there?' }])
+      expect(alice.events.of('delivered')).toMatchObject([{ id: sent.id, to: { name: 'bob' } }])
+      expect(alice.node.pending).toBe(0)
+    })
+
+    it('reaches several peers at once and counts a message delivered only when all of them have it', async () => {
+      const { clock, node } = world()
+      const bob = node('bob', B)
+      const carol = node('carol', C)
+      await bob.node.start()
+      await carol.node.start()
+      const alice = node('alice', A, { peers: [B, C] })
+      await alice.node.start()
+      await clock.advance(0)
+      expect(alice.events.of('connected').map((e) => e.peer.name)).toEqual(
+        expect.arrayContaining(['bob', 'carol']),
+      )
+      alice.node.send('hello both')
+      expect(await alice.node.whenDelivered(1_000)).toBe(0)
+      expect(bob.events.bodies()).toEqual(['hello both'])
+      expect(carol.events.bodies()).toEqual(['hello both'])
+      expect(
+        alice.events
+          .of('delivered')
+          .map((d) => d.to.name)
+          .sort(),
+      ).toEqual(['bob', 'carol'])
+    })
+  })
+
+  describe('whenDelivered', () => {
+    it('resolves 0 at once when nothing is pending', async () => {
+      const { node } = world()
+      const alice = node('alice', A)
+      await alice.node.start()
+      expect(await alice.node.whenDelivered(1_000)).toBe(0)
+    })
+
+    it('resolves 0 once the peer acknowledges every message', async () => {
+      const { clock, node } = world()
+      const bob = node('bob', B)
+      await bob.node.start()
+      const alice = node('alice', A, { peers: [B] })
+      await alice.node.start()
+      await clock.advance(0)
+      alice.node.send('one')
+      alice.node.send('two')
+      const done = alice.node.whenDelivered(5_000)
+      expect(await done).toBe(0)
+      expect(alice.events.of('delivered').map((d) => d.seq)).toEqual([1, 2])
+      expect(clock.now()).toBe(0)
+    })
+
+    it('resolves with the number still undelivered when the time runs out', async () => {
+      const { clock, node } = world()
+      const alice = node('alice', A, { peers: [B] })
+      await alice.node.start()
+      alice.node.send('one')
+      alice.node.send('two')
+      let result: number | undefined
+      void alice.node.whenDelivered(500).then((n) => {
+        result = n
+      })
+      await clock.advance(499)
+      expect(result).toBeUndefined()
+      await clock.advance(1)
+      expect(result).toBe(2)
+    })
+  })
+
+  describe('simultaneous open', () => {
+    const seeds = Array.from({ length: 50 }, (_, i) => 1000 + i * 7919)
+
+    it.each(seeds)(
+      'settles on exactly one shared link when both nodes dial each other at once (seed %i)',
+      async (seed) => {
+        const random = seededRandom(seed)
+        const hex = () => Array.from({ length: 16 }, () => Math.floor(random() * 16).toString(16)).join('')
+        const { network, clock, node } = world({ random, maxHops: 6 })
+        const alice = node('alice', A, { id: hex(), random })
+        const bob = node('bob', B, { id: hex(), random })
+        await alice.node.start()
+        await bob.node.start()
+        alice.node.connect(B)
+        bob.node.connect(A)
+        await clock.advance(0)
+        // Long enough for handshake timers, keepalives and retries to have fired if anything was left over.
+        await clock.advance(30_000)
+
+        for (const side of [alice, bob]) {
+          expect(side.events.of('connected'), `${side.node.name} connected events`).toHaveLength(1)
+          expect(side.events.of('disconnected')).toEqual([])
+          expect(side.events.of('link-error')).toEqual([])
+          expect(side.node.peerStates().map((p) => p.state.status)).toEqual(['connected'])
+          expect(side.node.sessionsSnapshot().map((s) => s.connected)).toEqual([true])
+        }
+        expect(network.openLinkCount()).toBe(1)
+        const [aliceSaw] = alice.events.of('connected')
+        const [bobSaw] = bob.events.of('connected')
+        expect(aliceSaw?.direction).not.toBe(bobSaw?.direction)
+
+        alice.node.send('ping from alice')
+        bob.node.send('ping from bob')
+        await flushMicrotasks()
+        expect(bob.events.bodies()).toEqual(['ping from alice'])
+        expect(alice.events.bodies()).toEqual(['ping from bob'])
+      },
+    )
+  })
+
+  describe('misbehaving peers', () => {
+    it.each<[string, number[], string]>([
+      ['bytes that are not JSON', [0, 0, 0, 3, 0x7b, 0x7b, 0x7b], 'BAD_JSON'],
+      ['a 1 GiB frame header', [0x40, 0, 0, 0], 'FRAME_TOO_LARGE'],
+      ['invalid UTF-8', [0, 0, 0, 2, 0xff, 0xfe], 'BAD_UTF8'],
+      ['an empty frame', [0, 0, 0, 0], 'EMPTY_FRAME'],
+      ['a line of text', [...new TextEncoder().encode('HELLO\n')], 'NOT_PARLEY'],
+      ['a chat message before hello', [...encodeFrame({ type: 'ping', n: 1 })], 'NO_HELLO'],
+    ])(
+      'drops a peer that sends %s with a link-error, and keeps serving a good peer',
+      async (_, bytes, code) => {
+        const { network, clock, node } = world()
+        const bob = node('bob', B)
+        await bob.node.start()
+        const alice = node('alice', A, { peers: [B] })
+        await alice.node.start()
+        await clock.advance(0)
+
+        const rogue = await RawPeer.dial(network, A)
+        rogue.sendBytes(bytes)
+        await flushMicrotasks()
+        expect(alice.events.of('link-error')).toEqual([
+          { type: 'link-error', address: rogue.link.localAddress, code, message: expect.any(String) },
+        ])
+        expect(rogue.types()).toEqual(['hello', 'bye'])
+        expect(rogue.closed).toBe(true)
+
+        alice.node.send('still here')
+        bob.node.send('me too')
+        await flushMicrotasks()
+        expect(bob.events.bodies()).toEqual(['still here'])
+        expect(alice.events.bodies()).toEqual(['me too'])
+        expect(alice.events.of('disconnected')).toEqual([])
+      },
+    )
+
+    it('drops a link that never completes the handshake when the handshake timeout expires', async () => {
+      const { network, clock, node } = world()
+      const alice = node('alice', A, { handshakeTimeoutMs: 2_000 })
+      await alice.node.start()
+      const silent = await RawPeer.dial(network, A)
+      await clock.advance(1_999)
+      expect(alice.events.of('link-error')).toEqual([])
+      expect(silent.closed).toBe(false)
+      await clock.advance(1)
+      expect(alice.events.of('link-error')).toMatchObject([
+        { code: 'HANDSHAKE_TIMEOUT', address: silent.link.localAddress },
+      ])
+      expect(silent.types()).toEqual(['hello', 'bye'])
+      expect(silent.closed).toBe(true)
+    })
+
+    it('drops an open link that stays silent for deadAfterMs, and keeps one that answers pings', async () => {
+      const { network, clock, node } = world()
+      const alice = node('alice', A, { id: LOW, keepaliveMs: 1_000, deadAfterMs: 3_000 })
+      await alice.node.start()
+      const bob = node('bob', B, { id: MID, peers: [A], keepaliveMs: 1_000, deadAfterMs: 3_000 })
+      await bob.node.start()
+      const mute = await RawPeer.dial(network, A)
+      mute.hello(HIGH, 'mute')
+      await clock.advance(0)
+      expect(
+        alice.events
+          .of('connected')
+          .map((e) => e.peer.name)
+          .sort(),
+      ).toEqual(['bob', 'mute'])
+
+      await clock.advance(2_999)
+      expect(alice.events.of('link-error')).toEqual([])
+      expect(mute.types().filter((t) => t === 'ping')).toHaveLength(2)
+
+      await clock.advance(1_001)
+      expect(alice.events.of('link-error')).toMatchObject([
+        { code: 'SILENT', address: mute.link.localAddress },
+      ])
+      expect(alice.events.of('disconnected')).toMatchObject([{ peer: { name: 'mute' } }])
+      expect(mute.closed).toBe(true)
+
+      await clock.advance(10_000)
+      expect(alice.events.of('disconnected').map((e) => e.peer.name)).toEqual(['mute'])
+      alice.node.send('bob is still here')
+      await flushMicrotasks()
+      expect(bob.events.bodies()).toEqual(['bob is still here'])
+    })
+
+    it('gives up for good on a peer that speaks another major protocol version', async () => {
+      const { network, clock, node } = world()
+      const future = await rawListener(network, B, (peer) =>
+        peer.send({ ...makeHello({ id: HIGH, name: 'future', instance: 'x' }, []), v: '2.0' }),
+      )
+      const alice = node('alice', A, { peers: [B] })
+      await alice.node.start()
+      await clock.advance(10_000)
+      expect(alice.node.peerStates()).toMatchObject([
+        { state: { status: 'failed', error: { code: 'VERSION' } } },
+      ])
+      expect(alice.events.of('link-error')).toMatchObject([{ code: 'VERSION' }])
+      expect(future.accepted).toHaveLength(1)
+    })
+
+    it('gives up for good when told to dial its own address', async () => {
+      const { clock, node } = world()
+      const alice = node('alice', A)
+      await alice.node.start()
+      alice.node.connect(A)
+      await clock.advance(10_000)
+      expect(alice.node.peerStates()).toMatchObject([
+        { state: { status: 'failed', error: { code: 'SELF' } } },
+      ])
+      expect(alice.events.of('connected')).toEqual([])
+      expect(alice.events.of('peer-state').filter((e) => e.state.status === 'connecting')).toHaveLength(1)
+    })
+
+    it('backs off instead of redialing in a loop when a peer drops every session right after the handshake', async () => {
+      const { network, clock, node } = world()
+      // The peer completes the handshake (alice has the lower id, so she opens at once), then sends garbage.
+      const flaky = await rawListener(network, B, (peer) => {
+        peer.hello(HIGH, 'flaky')
+        peer.sendBytes([0, 0, 0, 1, 0x7b])
+      })
+      const alice = node('alice', A, { id: LOW, peers: [B] })
+      await alice.node.start()
+      await clock.advance(0)
+      // One dial, maybe one immediate redial; the rest must wait for the retry timer.
+      expect(flaky.accepted.length).toBeLessThanOrEqual(2)
+      await clock.advance(10_000)
+      // With a 1 s cap on the retry delay (±30 %), ten seconds leave room for at most about 20 dials.
+      expect(flaky.accepted.length).toBeLessThanOrEqual(20)
+    })
+  })
+
+  describe('leaving and coming back', () => {
+    it('says bye on close, so the peer sees the name and "left"', async () => {
+      const { clock, node } = world()
+      const bob = node('bob', B)
+      await bob.node.start()
+      const alice = node('alice', A, { peers: [B] })
+      await alice.node.start()
+      await clock.advance(0)
+
+      await bob.node.close('see you')
+      await flushMicrotasks()
+      const [gone] = alice.events.of('disconnected')
+      expect(gone?.peer.name).toBe('bob')
+      expect(gone?.reason).toContain('bob')
+      expect(gone?.reason).toContain('left')
+      expect(gone?.reason).toContain('see you')
+      expect(alice.events.of('link-error')).toEqual([])
+      expect(bob.events.events.at(-1)).toEqual({ type: 'closed' })
+    })
+
+    it('keeps a long quit reason a clean goodbye on the peer’s side', async () => {
+      const { clock, node } = world()
+      const bob = node('bob', B)
+      await bob.node.start()
+      const alice = node('alice', A, { peers: [B] })
+      await alice.node.start()
+      await clock.advance(0)
+      await bob.node.close(`gone fishing ${'.'.repeat(300)}`)
+      await flushMicrotasks()
+      expect(alice.events.of('link-error')).toEqual([])
+      expect(alice.events.of('disconnected')[0]?.reason).toMatch(/^bob left/)
+    })
+
+    it('reconnects to a peer that left once it comes back', async () => {
+      const { clock, node } = world()
+      const bob = node('bob', B)
+      await bob.node.start()
+      const alice = node('alice', A, { peers: [B] })
+      await alice.node.start()
+      await clock.advance(0)
+
+      await bob.node.close()
+      await flushMicrotasks()
+      expect(alice.node.peerStates()[0]?.state.status).toBe('reconnecting')
+      expect(alice.events.of('peer-state').map((e) => e.state.status)).toContain('reconnecting')
+      await clock.advance(5_000)
+      expect(alice.node.peerStates()[0]?.state.status).toBe('reconnecting')
+
+      const bob2 = node('bob', B)
+      await bob2.node.start()
+      await clock.advance(2_000)
+      expect(alice.node.peerStates()[0]?.state.status).toBe('connected')
+      expect(alice.events.of('connected').map((e) => e.peer.id)).toEqual([bob.node.id, bob2.node.id])
+      bob2.node.send('back again')
+      alice.node.send('welcome back')
+      await flushMicrotasks()
+      expect(alice.events.bodies()).toEqual(['back again'])
+      expect(bob2.events.bodies()).toEqual(['welcome back'])
+    })
+
+    it('resends what a peer missed while the link was down, in order and only once', async () => {
+      const { network, clock, node } = world()
+      const bob = node('bob', B)
+      await bob.node.start()
+      const alice = node('alice', A, { peers: [B] })
+      await alice.node.start()
+      await clock.advance(0)
+      alice.node.send('one')
+      await flushMicrotasks()
+      expect(bob.events.bodies()).toEqual(['one'])
+
+      network.partition(B)
+      await flushMicrotasks()
+      expect(alice.events.of('disconnected')).toHaveLength(1)
+      alice.node.send('two')
+      alice.node.send('three')
+      await clock.advance(3_000)
+      expect(alice.node.peerStates()[0]?.state.status).toBe('reconnecting')
+
+      network.heal(B)
+      await clock.advance(2_000)
+      expect(alice.node.peerStates()[0]?.state.status).toBe('connected')
+      expect(bob.events.bodies()).toEqual(['one', 'two', 'three'])
+      expect(await alice.node.whenDelivered(1_000)).toBe(0)
+    })
+
+    it('delivers to a peer that restarted with the same id and no journal', async () => {
+      const { clock, node } = world()
+      const bob = node('bob', B, { id: HIGH })
+      await bob.node.start()
+      const alice = node('alice', A, { id: LOW, peers: [B] })
+      await alice.node.start()
+      await clock.advance(0)
+      alice.node.send('one')
+      await flushMicrotasks()
+      expect(bob.events.bodies()).toEqual(['one'])
+
+      await bob.node.close()
+      alice.node.send('two')
+      const bob2 = node('bob', B, { id: HIGH })
+      await bob2.node.start()
+      await clock.advance(2_000)
+      expect(alice.node.peerStates()[0]?.state.status).toBe('connected')
+      // bob2 starts its stream of alice's messages from scratch; seq 2 must not wait forever for a seq 1.
+      expect(bob2.events.bodies()).toEqual(['two'])
+    })
+
+    it('does not drop or falsely confirm messages from a peer that restarted with the same id and no journal', async () => {
+      const { clock, node } = world()
+      const alice = node('alice', A, { id: LOW })
+      await alice.node.start()
+      const bob = node('bob', B, { id: HIGH, peers: [A] })
+      await bob.node.start()
+      await clock.advance(0)
+      bob.node.send('first')
+      bob.node.send('second')
+      await flushMicrotasks()
+      expect(alice.events.bodies()).toEqual(['first', 'second'])
+
+      await bob.node.close()
+      const bob2 = node('bob', B, { id: HIGH, peers: [A] })
+      await bob2.node.start()
+      await clock.advance(2_000)
+      expect(alice.events.of('connected')).toHaveLength(2)
+      bob2.node.send('after the restart')
+      await flushMicrotasks()
+      expect(alice.events.bodies()).toEqual(['first', 'second', 'after the restart'])
+    })
+  })
+
+  describe('sending', () => {
+    it('refuses a body longer than MAX_BODY_LENGTH', async () => {
+      const { node } = world()
+      const alice = node('alice', A)
+      await alice.node.start()
+      expect(() => alice.node.send('x'.repeat(MAX_BODY_LENGTH + 1))).toThrow(ProtocolError)
+      expect(alice.node.pending).toBe(0)
+    })
+
+    it('refuses up front a message too large to frame, instead of blaming the peer and dropping the link', async () => {
+      const { clock, node } = world()
+      const bob = node('bob', B)
+      await bob.node.start()
+      const alice = node('alice', A, { peers: [B] })
+      await alice.node.start()
+      await clock.advance(0)
+
+      let refused: unknown
+      try {
+        // Within MAX_BODY_LENGTH, but JSON writes each control character as \u0001: six bytes apiece.
+        alice.node.send('\u0001'.repeat(MAX_BODY_LENGTH))
+      } catch (error) {
+        refused = error
+      }
+      await flushMicrotasks()
+      expect(alice.events.of('link-error')).toEqual([])
+      expect(bob.events.of('disconnected')).toEqual([])
+      expect(refused).toBeInstanceOf(ProtocolError)
+    })
+
+    it('refuses to send once closed', async () => {
+      const { node } = world()
+      const alice = node('alice', A)
+      await alice.node.start()
+      await alice.node.close()
+      expect(() => alice.node.send('too late')).toThrow(/closed/)
+    })
+  })
+
+  describe('lifecycle', () => {
+    it('fails to start when its address is taken, with the transport’s error', async () => {
+      const { node } = world()
+      await node('first', A).node.start()
+      await expect(node('second', A).node.start()).rejects.toBeInstanceOf(TransportError)
+    })
+
+    it('announces where it listens', async () => {
+      const { node } = world()
+      const alice = node('alice', at(0))
+      const bound = await alice.node.start()
+      expect(bound.port).not.toBe(0)
+      expect(alice.events.of('listening')).toEqual([{ type: 'listening', address: formatAddress(bound) }])
+      expect(alice.node.address).toEqual(bound)
+    })
+
+    it('releases every timer when closed', async () => {
+      const { clock, node } = world()
+      const alice = node('alice', A, { peers: [B, C] })
+      await alice.node.start()
+      await clock.advance(150)
+      await alice.node.close()
+      await clock.advance(60_000)
+      expect(clock.pendingTimers).toBe(0)
+      expect(alice.events.of('peer-state').filter((e) => e.state.status === 'closed')).toHaveLength(2)
+    })
+
+    it('sends its hello first even when the transport hands over buffered data inside attach', async () => {
+      // The Link contract allows attach() to deliver data that arrived earlier synchronously.
+      const { clock, node } = world({ deliverOnAttach: 'sync', acceptHops: 50 })
+      const alice = node('alice', A, { id: LOW })
+      await alice.node.start()
+      const bob = node('bob', B, { id: HIGH, peers: [A] })
+      await bob.node.start()
+      await clock.advance(0)
+      expect(bob.events.of('link-error')).toEqual([])
+      expect(bob.events.of('connected')).toHaveLength(1)
+      expect(alice.events.of('connected')).toHaveLength(1)
+    })
+  })
+})
