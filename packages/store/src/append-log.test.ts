@@ -1,0 +1,267 @@
+import { mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { AppendLog } from './append-log.js'
+import { LogError } from './errors.js'
+import { LOG_HEADER } from './log-format.js'
+
+let dir: string
+let path: string
+const warnings: string[] = []
+const onWarning = (message: string) => warnings.push(message)
+const open = (options = {}) => AppendLog.open(path, { onWarning, ...options })
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'parley-store-'))
+  path = join(dir, 'journal.log')
+  warnings.length = 0
+})
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
+
+async function reopen(): Promise<unknown[]> {
+  const log = await open()
+  await log.close()
+  return log.records
+}
+
+describe('AppendLog', () => {
+  it('creates a log holding only its header, and replays appends in order after a reopen', async () => {
+    const log = await open()
+    expect(log.records).toEqual([])
+    expect(log.size).toBe(LOG_HEADER.length)
+    await log.append([{ n: 1 }, { n: 2 }])
+    await log.append(['three'])
+    await log.close()
+    expect(await reopen()).toEqual([{ n: 1 }, { n: 2 }, 'three'])
+    expect(warnings).toEqual([])
+    expect((await stat(path)).size).toBe(log.size)
+  })
+
+  it('writes appends issued together with one flush, not one fsync each', async () => {
+    const log = await open()
+    const appends = Array.from({ length: 1000 }, (_, i) => log.append([i]))
+    await Promise.all(appends)
+    expect(log.stats).toMatchObject({ appends: 1000, records: 1000, flushes: 1 })
+    await log.close()
+    expect(await reopen()).toEqual(Array.from({ length: 1000 }, (_, i) => i))
+  })
+
+  it('gathers appends made during a flush into the next one', async () => {
+    const log = await open()
+    let issued = 0
+    // 20 writers, each appending as soon as its previous append is durable.
+    const writer = async () => {
+      for (let i = 0; i < 50; i++) await log.append([issued++])
+    }
+    await Promise.all(Array.from({ length: 20 }, writer))
+    const { appends, flushes } = log.stats
+    expect(appends).toBe(1000)
+    expect(flushes).toBeLessThan(200)
+    await log.close()
+    expect(await reopen()).toEqual(Array.from({ length: 1000 }, (_, i) => i))
+  })
+
+  it('fsyncs once per append when each append waits for the previous one', async () => {
+    const log = await open()
+    for (let i = 0; i < 5; i++) await log.append([i])
+    expect(log.stats.flushes).toBe(5)
+    await log.close()
+  })
+
+  it('resolves an empty append once earlier appends are durable, without writing', async () => {
+    const log = await open()
+    const first = log.append(['a'])
+    let firstDone = false
+    void first.then(() => {
+      firstDone = true
+    })
+    await log.append([])
+    expect(firstDone).toBe(true)
+    await log.append([])
+    expect(log.stats.flushes).toBe(1)
+    await log.close()
+  })
+
+  it('refuses records JSON cannot encode without disturbing the appends around them', async () => {
+    const log = await open()
+    const before = log.append(['before'])
+    const bad = log.append(['ok', 10n])
+    const after = log.append(['after'])
+    await expect(bad).rejects.toMatchObject({ name: 'LogError', code: 'NOT_JSON' })
+    await Promise.all([before, after])
+    await log.close()
+    expect(await reopen()).toEqual(['before', 'after'])
+  })
+
+  it('refuses an append larger than maxRecordBytes', async () => {
+    const log = await open({ maxRecordBytes: 100 })
+    await expect(log.append(['x'.repeat(200)])).rejects.toMatchObject({ code: 'TOO_LARGE' })
+    await log.close()
+  })
+
+  it('flushes what was appended before close and refuses appends after it', async () => {
+    const log = await open()
+    const pending = log.append(['last'])
+    const closed = log.close()
+    await expect(log.append(['late'])).rejects.toMatchObject({ code: 'CLOSED' })
+    await Promise.all([pending, closed])
+    await log.close()
+    expect(await reopen()).toEqual(['last'])
+  })
+
+  describe('after a crash', () => {
+    const earlier = [
+      { n: 1, body: 'first' },
+      { n: 2, body: 'second' },
+      { n: 3, body: 'third, with ünïcödé' },
+    ]
+    const last = { n: 4, body: 'the last one, torn' }
+
+    async function writeLog(): Promise<{ lastStart: number; end: number }> {
+      const log = await open()
+      for (const record of earlier) await log.append([record])
+      const lastStart = log.size
+      await log.append([last])
+      await log.close()
+      return { lastStart, end: log.size }
+    }
+
+    it('keeps every earlier record when the file is cut at any byte of the last one, and appends again', async () => {
+      const { lastStart, end } = await writeLog()
+      const original = await readFile(path)
+      for (let cut = lastStart; cut < end; cut++) {
+        await writeFile(path, original.subarray(0, cut))
+        warnings.length = 0
+        const log = await open()
+        expect(log.records, `cut at ${cut}`).toEqual(earlier)
+        if (cut === lastStart) {
+          expect(warnings).toEqual([])
+        } else {
+          expect(warnings).toHaveLength(1)
+          expect(warnings[0]).toContain(`dropped ${cut - lastStart} bytes at offset ${lastStart}`)
+        }
+        expect(log.size).toBe(lastStart)
+        await log.append([{ n: 5, body: 'after the crash' }])
+        await log.close()
+        expect(await reopen(), `cut at ${cut}, reopened`).toEqual([
+          ...earlier,
+          { n: 5, body: 'after the crash' },
+        ])
+      }
+    })
+
+    it('drops a last record whose payload was damaged, with a warning', async () => {
+      const { lastStart, end } = await writeLog()
+      const damaged = await readFile(path)
+      const inPayload = lastStart + 8 + 10
+      damaged[inPayload] = (damaged[inPayload] as number) ^ 0x01
+      await writeFile(path, damaged)
+      const log = await open()
+      expect(log.records).toEqual(earlier)
+      expect(warnings).toEqual([
+        expect.stringMatching(
+          `dropped ${end - lastStart} bytes at offset ${lastStart} \\(checksum mismatch\\)`,
+        ),
+      ])
+      await log.close()
+      expect((await stat(path)).size).toBe(lastStart)
+    })
+
+    it('drops a tail of zeros, as a file system may leave after power loss', async () => {
+      const { end } = await writeLog()
+      await writeFile(path, Buffer.concat([await readFile(path), Buffer.alloc(4096)]))
+      expect(await reopen()).toEqual([...earlier, last])
+      expect(warnings).toEqual([
+        expect.stringContaining(`dropped 4096 bytes at offset ${end} (implausible frame length 0)`),
+      ])
+    })
+
+    it('keeps all or none of the records of one append', async () => {
+      const log = await open()
+      await log.append(['alone'])
+      const start = log.size
+      await log.append(['a', 'b', 'c'])
+      await log.close()
+      for (let cut = start; cut < log.size; cut++) {
+        await truncate(path, cut)
+        expect(await reopen()).toEqual(['alone'])
+      }
+    })
+
+    it('starts over a log whose header was cut during creation', async () => {
+      await writeFile(path, LOG_HEADER.subarray(0, 4))
+      const log = await open()
+      expect(log.records).toEqual([])
+      expect(warnings).toHaveLength(1)
+      await log.append(['fresh'])
+      await log.close()
+      expect(await reopen()).toEqual(['fresh'])
+    })
+  })
+
+  it('refuses to open a file that is not a log, and leaves it alone', async () => {
+    await writeFile(path, '{"not":"a log"}\n')
+    await expect(open()).rejects.toMatchObject({ name: 'LogError', code: 'NOT_A_LOG' })
+    expect(await readFile(path, 'utf8')).toBe('{"not":"a log"}\n')
+  })
+
+  it('refuses a log of a newer format version, saying which', async () => {
+    await writeFile(path, 'parley-log 2\nwhatever')
+    const error = await open().catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(LogError)
+    expect(error).toMatchObject({ code: 'VERSION', message: expect.stringContaining('format version 2') })
+  })
+
+  it('reports a file it cannot open as an IO error naming the path', async () => {
+    await expect(AppendLog.open(dir)).rejects.toMatchObject({
+      code: 'IO',
+      message: expect.stringContaining(dir),
+    })
+  })
+
+  describe('rewrite', () => {
+    it('replaces the contents, keeps appends made before and after it in order', async () => {
+      const log = await open()
+      await log.append(['old-1', 'old-2'])
+      const before = log.append(['old-3'])
+      const rewritten = log.rewrite(['compacted'])
+      const after = log.append(['new-1'])
+      await Promise.all([before, rewritten, after])
+      expect(log.size).toBe((await stat(path)).size)
+      await log.close()
+      expect(await reopen()).toEqual(['compacted', 'new-1'])
+    })
+
+    it('shrinks the file and leaves no temporary file behind', async () => {
+      const log = await open()
+      await Promise.all(Array.from({ length: 100 }, (_, i) => log.append([{ i, padding: 'x'.repeat(100) }])))
+      const grown = log.size
+      await log.rewrite([{ summary: 100 }])
+      expect(log.size).toBeLessThan(grown / 10)
+      await log.close()
+      expect(await reopen()).toEqual([{ summary: 100 }])
+      await expect(stat(`${path}.rewrite`)).rejects.toMatchObject({ code: 'ENOENT' })
+    })
+
+    it('leaves the log unchanged and usable when a record cannot be encoded', async () => {
+      const log = await open()
+      await log.append(['kept'])
+      await expect(log.rewrite(['fine', 1n])).rejects.toMatchObject({ code: 'NOT_JSON' })
+      await log.append(['still works'])
+      await log.close()
+      expect(await reopen()).toEqual(['kept', 'still works'])
+    })
+
+    it('ignores a temporary file left by a crash during a rewrite', async () => {
+      const log = await open()
+      await log.append(['real'])
+      await log.close()
+      await writeFile(`${path}.rewrite`, 'half a rewrite')
+      expect(await reopen()).toEqual(['real'])
+      await expect(stat(`${path}.rewrite`)).rejects.toMatchObject({ code: 'ENOENT' })
+    })
+  })
+})

@@ -1,0 +1,289 @@
+import { type FileHandle, open, rename, rm } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { errorCode, LogError } from './errors.js'
+import { syncDirectory, writeAll } from './fs-sync.js'
+import { checkHeader, DEFAULT_MAX_RECORD_BYTES, encodeFrame, LOG_HEADER, scanFrames } from './log-format.js'
+
+export interface AppendLogOptions {
+  /** Told when open cuts off a torn or corrupt tail; defaults to `process.emitWarning`. */
+  onWarning?: (message: string) => void
+  /** The largest encoded append (and the largest frame open accepts); default 16 MiB. */
+  maxRecordBytes?: number
+}
+
+export interface AppendLogStats {
+  /** Calls to `append` that completed. */
+  appends: number
+  records: number
+  /** Flushes that wrote something: each is one `write` and one `fdatasync`. */
+  flushes: number
+  /** Bytes appended (rewrites not included). */
+  bytes: number
+}
+
+interface Waiter {
+  resolve: () => void
+  reject: (error: Error) => void
+}
+
+/** Appends that will be written together by one flush. */
+interface Batch {
+  frames: Buffer[]
+  bytes: number
+  records: number
+  waiters: Waiter[]
+}
+
+/**
+ * A file of JSON records that survives `kill -9` and power loss: every append whose promise resolved
+ * is on disk, and a torn tail is cut off on the next open. Appends made while a flush is running share
+ * the next flush (group commit).
+ *
+ * @example
+ * const log = await AppendLog.open(dir.file('journal.log'))
+ * for (const record of log.records) replay(record)
+ * await log.append([{ t: 'sent', seq: 1 }])
+ */
+export class AppendLog {
+  /** Everything read at open, in append order. */
+  readonly records: unknown[]
+  readonly #path: string
+  readonly #maxRecordBytes: number
+  #file: FileHandle
+  #size: number
+  /** The batch new appends join; null once its flush has started (or a rewrite or close sealed it). */
+  #open: Batch | null = null
+  /** Flushes, rewrites and the close run one after another on this chain, in call order. */
+  #work: Promise<void> = Promise.resolve()
+  #failure: LogError | null = null
+  #closing: Promise<void> | null = null
+  readonly #stats: AppendLogStats = { appends: 0, records: 0, flushes: 0, bytes: 0 }
+
+  private constructor(
+    path: string,
+    file: FileHandle,
+    size: number,
+    records: unknown[],
+    maxRecordBytes: number,
+  ) {
+    this.#path = path
+    this.#file = file
+    this.#size = size
+    this.records = records
+    this.#maxRecordBytes = maxRecordBytes
+  }
+
+  /** Opens (or creates) the log at `path` and replays its records; a torn tail is cut off with a warning. */
+  static async open(path: string, options: AppendLogOptions = {}): Promise<AppendLog> {
+    const warn =
+      options.onWarning ?? ((message: string) => process.emitWarning(message, 'ParleyStoreWarning'))
+    const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES
+    const file = await openOrCreate(path)
+    try {
+      const bytes = await file.readFile()
+      const header = checkHeader(bytes)
+      switch (header.status) {
+        case 'incomplete':
+          if (bytes.length > 0)
+            warn(`${path}: the log header was incomplete (${bytes.length} bytes); rewrote it`)
+          await file.truncate(0)
+          await writeAll(file, LOG_HEADER, 0)
+          await file.sync()
+          return new AppendLog(path, file, LOG_HEADER.length, [], maxRecordBytes)
+        case 'version':
+          throw new LogError(
+            'VERSION',
+            `${path} is a parley log of format version ${header.found}, this parley reads version 1; upgrade parley`,
+          )
+        case 'foreign':
+          throw new LogError('NOT_A_LOG', `${path} is not a parley log; move it away or use another data dir`)
+        case 'ok':
+          break
+        default: {
+          const _exhaustive: never = header
+          return _exhaustive
+        }
+      }
+      const scan = scanFrames(bytes, LOG_HEADER.length, maxRecordBytes)
+      if (scan.end < bytes.length) {
+        await file.truncate(scan.end)
+        await file.sync()
+        warn(
+          `${path}: dropped ${bytes.length - scan.end} bytes at offset ${scan.end} (${scan.problem}), ` +
+            'a write torn by a crash; every earlier record is intact',
+        )
+      }
+      await rm(`${path}.rewrite`, { force: true })
+      return new AppendLog(path, file, scan.end, scan.records, maxRecordBytes)
+    } catch (error) {
+      await file.close()
+      throw error instanceof LogError ? error : ioError(`cannot open ${path}`, error)
+    }
+  }
+
+  get path(): string {
+    return this.#path
+  }
+
+  /** Bytes on disk, header included; compare with the size after the last `rewrite` to decide when to compact. */
+  get size(): number {
+    return this.#size
+  }
+
+  get stats(): Readonly<AppendLogStats> {
+    return { ...this.#stats }
+  }
+
+  /**
+   * Resolves once `records` are on disk, after every earlier append. Appends made while a flush runs are
+   * written together by the next one. After a crash, an append is either wholly there or wholly absent.
+   */
+  append(records: readonly unknown[]): Promise<void> {
+    const refusal = this.#refusal()
+    if (refusal) return Promise.reject(refusal)
+    let frame: Buffer | undefined
+    try {
+      if (records.length > 0) frame = encodeFrame(records, this.#maxRecordBytes)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const batch = this.#batch()
+    if (frame) {
+      batch.frames.push(frame)
+      batch.bytes += frame.length
+      batch.records += records.length
+    }
+    return new Promise((resolve, reject) => batch.waiters.push({ resolve, reject }))
+  }
+
+  /**
+   * Atomically replaces the whole log with `records` (compaction): a crash leaves either the old log or
+   * the new one. Appends made before this call are flushed first; appends made after it follow the new records.
+   */
+  rewrite(records: readonly unknown[]): Promise<void> {
+    const refusal = this.#refusal()
+    if (refusal) return Promise.reject(refusal)
+    let frames: Buffer[]
+    try {
+      frames = records.map((record) => encodeFrame([record], this.#maxRecordBytes))
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    this.#open = null
+    return this.#enqueue(() => this.#replace(frames))
+  }
+
+  /** Flushes what was appended before this call and closes the file; later appends are refused. */
+  close(): Promise<void> {
+    if (!this.#closing) {
+      this.#open = null
+      this.#closing = this.#enqueue(() => this.#file.close())
+    }
+    return this.#closing
+  }
+
+  #refusal(): LogError | null {
+    if (this.#closing) return new LogError('CLOSED', `${this.#path} is closed`)
+    return this.#failure
+  }
+
+  #batch(): Batch {
+    if (this.#open) return this.#open
+    const batch: Batch = { frames: [], bytes: 0, records: 0, waiters: [] }
+    this.#open = batch
+    this.#enqueue(() => {
+      if (this.#open === batch) this.#open = null
+      return this.#flush(batch)
+    })
+    return batch
+  }
+
+  #enqueue(task: () => Promise<void>): Promise<void> {
+    const run = this.#work.then(task)
+    this.#work = run.catch(() => {})
+    return run
+  }
+
+  async #flush(batch: Batch): Promise<void> {
+    try {
+      if (this.#failure) throw this.#failure
+      if (batch.bytes > 0) {
+        const bytes =
+          batch.frames.length === 1 ? (batch.frames[0] as Buffer) : Buffer.concat(batch.frames, batch.bytes)
+        try {
+          await writeAll(this.#file, bytes, this.#size)
+          await this.#file.datasync()
+        } catch (cause) {
+          this.#failure = ioError(`cannot append to ${this.#path}`, cause, 'reopen the log to continue')
+          // Take back whatever part of the batch reached the file, so no rejected append reappears on reopen.
+          await this.#file.truncate(this.#size).catch(() => {})
+          throw this.#failure
+        }
+        this.#size += bytes.length
+        this.#stats.flushes++
+        this.#stats.bytes += bytes.length
+      }
+      this.#stats.appends += batch.waiters.length
+      this.#stats.records += batch.records
+      for (const waiter of batch.waiters) waiter.resolve()
+    } catch (error) {
+      for (const waiter of batch.waiters) waiter.reject(error as Error)
+    }
+  }
+
+  async #replace(frames: Buffer[]): Promise<void> {
+    if (this.#failure) throw this.#failure
+    const temp = `${this.#path}.rewrite`
+    const bytes = Buffer.concat([LOG_HEADER, ...frames])
+    try {
+      const file = await open(temp, 'w')
+      try {
+        await writeAll(file, bytes, 0)
+        await file.sync()
+      } finally {
+        await file.close()
+      }
+      await rename(temp, this.#path)
+    } catch (cause) {
+      await rm(temp, { force: true }).catch(() => {})
+      throw ioError(`cannot rewrite ${this.#path}`, cause, 'the log is unchanged')
+    }
+    // The new file is in place: from here a failure leaves the log unusable until it is reopened.
+    try {
+      await syncDirectory(dirname(this.#path))
+      const next = await open(this.#path, 'r+')
+      await this.#file.close()
+      this.#file = next
+      this.#size = bytes.length
+    } catch (cause) {
+      this.#failure = ioError(
+        `cannot reopen ${this.#path} after a rewrite`,
+        cause,
+        'reopen the log to continue',
+      )
+      throw this.#failure
+    }
+  }
+}
+
+async function openOrCreate(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, 'r+')
+  } catch (error) {
+    if (errorCode(error) !== 'ENOENT') throw ioError(`cannot open ${path}`, error)
+  }
+  try {
+    const file = await open(path, 'wx+')
+    await syncDirectory(dirname(path))
+    return file
+  } catch (error) {
+    // Another opener created it first: use theirs.
+    if (errorCode(error) === 'EEXIST') return open(path, 'r+')
+    throw ioError(`cannot create ${path}`, error)
+  }
+}
+
+function ioError(what: string, cause: unknown, advice?: string): LogError {
+  const detail = errorCode(cause) ?? (cause as Error).message
+  return new LogError('IO', `${what} (${detail})${advice ? `; ${advice}` : ''}`, { cause })
+}

@@ -1,0 +1,218 @@
+import { readFileSync, unlinkSync } from 'node:fs'
+import { link, lstat, mkdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { basename, isAbsolute, join, resolve } from 'node:path'
+import { DataDirError, errorCode } from './errors.js'
+
+export interface DataDir {
+  /** Absolute path of the directory. */
+  readonly path: string
+  /** The path of a file directly inside the directory: `dir.file('journal.log')`. */
+  file(name: string): string
+  /** Removes the lock; idempotent. Also done on process exit. */
+  release(): void
+}
+
+export interface DataDirOptions {
+  /** Told when a stale lock is taken over; defaults to `process.emitWarning`. */
+  onWarning?: (message: string) => void
+}
+
+export const LOCK_FILE = 'lock'
+
+/** `$XDG_DATA_HOME/parley`, or `~/.local/share/parley` when it is unset (or not absolute, as the XDG spec says). */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, home: string = homedir()): string {
+  const xdg = env.XDG_DATA_HOME
+  return xdg && isAbsolute(xdg) ? join(xdg, 'parley') : join(home, '.local', 'share', 'parley')
+}
+
+/**
+ * Creates `dir` if needed (mode 0700), checks that it is a writable directory and locks it for this
+ * process, so two nodes cannot share it. Throws `DataDirError` (`NOT_A_DIRECTORY`, `UNWRITABLE`, `LOCKED`).
+ */
+export async function openDataDir(dir: string, options: DataDirOptions = {}): Promise<DataDir> {
+  const warn = options.onWarning ?? ((message: string) => process.emitWarning(message, 'ParleyStoreWarning'))
+  const path = resolve(dir)
+  await ensureDirectory(path)
+  await probeWritable(path)
+  const lockPath = join(path, LOCK_FILE)
+  await acquireLock(path, lockPath, warn)
+  return lockedDataDir(path, lockPath)
+}
+
+async function ensureDirectory(path: string): Promise<void> {
+  try {
+    await mkdir(path, { recursive: true, mode: 0o700 })
+  } catch (error) {
+    const code = errorCode(error)
+    if (code === 'ENOTDIR') {
+      throw new DataDirError(
+        'NOT_A_DIRECTORY',
+        `data dir ${path} cannot be created: a parent of it is a file; give another --data-dir`,
+        { cause: error },
+      )
+    }
+    if (code !== 'EEXIST') throw unwritable(`data dir ${path} cannot be created`, error)
+  }
+  const info = await stat(path).catch((error: unknown) => {
+    throw unwritable(`data dir ${path} cannot be read`, error)
+  })
+  if (!info.isDirectory()) {
+    throw new DataDirError(
+      'NOT_A_DIRECTORY',
+      `data dir ${path} is a file, not a directory; give another --data-dir`,
+    )
+  }
+}
+
+async function probeWritable(path: string): Promise<void> {
+  const probe = join(path, `.probe-${process.pid}`)
+  try {
+    await writeFile(probe, '')
+    await rm(probe)
+  } catch (error) {
+    throw unwritable(`data dir ${path} is not writable`, error)
+  }
+}
+
+function unwritable(what: string, cause: unknown): DataDirError {
+  const code = errorCode(cause)
+  const advice =
+    code === 'EROFS'
+      ? 'it is on a read-only file system; give another --data-dir'
+      : 'fix its permissions or give another --data-dir'
+  return new DataDirError('UNWRITABLE', `${what} (${code ?? (cause as Error).message}); ${advice}`, { cause })
+}
+
+/**
+ * The lock file holds the owner's pid. It is created complete and atomically (hard link of a written
+ * file), so nobody can read it half-written and mistake it for stale.
+ */
+async function acquireLock(dir: string, lockPath: string, warn: (message: string) => void): Promise<void> {
+  const draft = `${lockPath}.${process.pid}`
+  await writeFile(draft, `${process.pid}\n`).catch((error: unknown) => {
+    throw unwritable(`data dir ${dir} is not writable`, error)
+  })
+  try {
+    // A few rounds: each failed one means another process took or released the lock meanwhile.
+    for (let round = 0; round < 5; round++) {
+      if (await createLock(draft, lockPath)) return
+      const holder = await readLock(lockPath)
+      if (!holder) continue
+      if (holder.pid !== undefined && isHeld(lockPath, holder.pid)) throw lockedBy(dir, lockPath, holder.pid)
+      if (!(await removeIfSame(lockPath, holder.ino))) continue
+      const owner =
+        holder.pid === undefined ? 'an unreadable lock' : `a lock of pid ${holder.pid}, which is not running`
+      warn(`data dir ${dir}: took over ${owner} (a parley that did not exit cleanly)`)
+    }
+    throw lockedBy(dir, lockPath, undefined)
+  } finally {
+    await rm(draft, { force: true })
+  }
+}
+
+async function createLock(draft: string, lockPath: string): Promise<boolean> {
+  try {
+    await link(draft, lockPath)
+    return true
+  } catch (error) {
+    const code = errorCode(error)
+    if (code === 'EEXIST') return false
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS')
+      throw unwritable('cannot create the lock', error)
+  }
+  // A file system without hard links: exclusive create, then write (a tiny window where the lock is empty).
+  try {
+    await writeFile(lockPath, `${process.pid}\n`, { flag: 'wx' })
+    return true
+  } catch (error) {
+    if (errorCode(error) === 'EEXIST') return false
+    throw unwritable('cannot create the lock', error)
+  }
+}
+
+async function readLock(lockPath: string): Promise<{ pid: number | undefined; ino: number } | null> {
+  try {
+    const { ino } = await lstat(lockPath)
+    const text = (await readFile(lockPath, 'utf8')).trim()
+    const pid = /^\d{1,10}$/.test(text) ? Number(text) : undefined
+    return { pid: pid !== undefined && pid > 0 ? pid : undefined, ino }
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return null
+    throw error
+  }
+}
+
+/** Removes the stale lock we inspected, not one another process created since. */
+async function removeIfSame(lockPath: string, ino: number): Promise<boolean> {
+  try {
+    if ((await lstat(lockPath)).ino !== ino) return false
+    await unlink(lockPath)
+    return true
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return false
+    throw error
+  }
+}
+
+function isHeld(lockPath: string, pid: number): boolean {
+  // Our own pid in a lock we do not hold: a previous process that had the same pid (pid 1 in a container).
+  if (pid === process.pid) return held.has(lockPath)
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    // EPERM: it exists but belongs to another user.
+    return errorCode(error) === 'EPERM'
+  }
+}
+
+function lockedBy(dir: string, lockPath: string, pid: number | undefined): DataDirError {
+  if (pid === process.pid) {
+    return new DataDirError(
+      'LOCKED',
+      `data dir ${dir} is already open in this process; open it once and share it`,
+    )
+  }
+  const who = pid === undefined ? 'another parley' : `another parley (pid ${pid})`
+  const unless = pid === undefined ? '' : ` (or delete ${lockPath} if pid ${pid} is not parley)`
+  return new DataDirError(
+    'LOCKED',
+    `data dir ${dir} is in use by ${who}; give each node its own --data-dir${unless}`,
+  )
+}
+
+/** Locks this process holds, released synchronously when it exits. */
+const held = new Set<string>()
+let exitHookInstalled = false
+
+function lockedDataDir(path: string, lockPath: string): DataDir {
+  held.add(lockPath)
+  if (!exitHookInstalled) {
+    exitHookInstalled = true
+    process.on('exit', () => {
+      for (const lock of held) releaseLock(lock)
+    })
+  }
+  return {
+    path,
+    file(name: string) {
+      if (name === '' || name === '.' || name === '..' || basename(name) !== name) {
+        throw new TypeError(`not a plain file name: ${JSON.stringify(name)}`)
+      }
+      return join(path, name)
+    },
+    release() {
+      if (held.delete(lockPath)) releaseLock(lockPath)
+    },
+  }
+}
+
+function releaseLock(lockPath: string): void {
+  try {
+    // After a take-over the file may be someone else's: only remove our own.
+    if (readFileSync(lockPath, 'utf8').trim() === String(process.pid)) unlinkSync(lockPath)
+  } catch {
+    // Already gone, or the directory went away: nothing left to release.
+  }
+}
