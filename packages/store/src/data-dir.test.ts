@@ -125,7 +125,7 @@ describe('openDataDir', () => {
     expect((await refusal(join(root, 'file'))).code).toBe('NOT_A_DIRECTORY')
   })
 
-  it('refuses a directory it cannot write to (unless running as root, see test/unwritable.test.ts)', async (context) => {
+  it('refuses a directory it cannot write to (as root, see the read-only mount in test/data-dir.test.ts)', async (context) => {
     if (process.getuid?.() === 0) context.skip('root writes through file modes')
     const path = join(root, 'readonly')
     await mkdir(path, { mode: 0o500 })

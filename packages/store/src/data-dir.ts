@@ -1,7 +1,7 @@
 import { readFileSync, unlinkSync } from 'node:fs'
 import { link, lstat, mkdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
-import { basename, isAbsolute, join, resolve } from 'node:path'
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
 import { DataDirError, errorCode } from './errors.js'
 
 export interface DataDir {
@@ -42,7 +42,7 @@ export async function openDataDir(dir: string, options: DataDirOptions = {}): Pr
 
 async function ensureDirectory(path: string): Promise<void> {
   try {
-    await mkdir(path, { recursive: true, mode: 0o700 })
+    await makeDirectory(path)
   } catch (error) {
     const code = errorCode(error)
     if (code === 'ENOTDIR') {
@@ -52,7 +52,7 @@ async function ensureDirectory(path: string): Promise<void> {
         { cause: error },
       )
     }
-    if (code !== 'EEXIST') throw unwritable(`data dir ${path} cannot be created`, error)
+    throw unwritable(`data dir ${path} cannot be created`, error)
   }
   const info = await stat(path).catch((error: unknown) => {
     throw unwritable(`data dir ${path} cannot be read`, error)
@@ -62,6 +62,24 @@ async function ensureDirectory(path: string): Promise<void> {
       'NOT_A_DIRECTORY',
       `data dir ${path} is a file, not a directory; give another --data-dir`,
     )
+  }
+}
+
+/**
+ * `mkdir -p` with mode 0700. Not `mkdir({ recursive: true })`: that reports ENOENT for a read-only
+ * file system or a full disk (nodejs/node#47098), which would make our error message lie.
+ */
+async function makeDirectory(path: string): Promise<void> {
+  try {
+    await mkdir(path, { mode: 0o700 })
+  } catch (error) {
+    const code = errorCode(error)
+    if (code === 'EEXIST') return
+    if (code !== 'ENOENT' || dirname(path) === path) throw error
+    await makeDirectory(dirname(path))
+    await mkdir(path, { mode: 0o700 }).catch((again: unknown) => {
+      if (errorCode(again) !== 'EEXIST') throw again
+    })
   }
 }
 

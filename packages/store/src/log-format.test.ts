@@ -10,7 +10,7 @@ const jsonValue = fc.jsonValue({ maxDepth: 3 })
 const appends = fc.array(fc.array(jsonValue, { minLength: 1, maxLength: 4 }), { maxLength: 8 })
 
 function encodeLog(batches: unknown[][]): { bytes: Buffer; ends: number[] } {
-  const parts = [LOG_HEADER]
+  const parts: Buffer[] = [LOG_HEADER]
   const ends: number[] = []
   let end = LOG_HEADER.length
   for (const batch of batches) {
