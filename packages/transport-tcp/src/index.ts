@@ -1,1 +1,1 @@
-export {}
+export { createTcpTransport, type TcpTransportOptions } from './transport.js'
