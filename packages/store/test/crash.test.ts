@@ -1,7 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtemp, readFile, rm, truncate } from 'node:fs/promises'
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process'
+import { mkdtemp, readFile, rm, stat, truncate } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AppendLog } from '../src/index.js'
 import { FRAME_HEADER_BYTES, LOG_HEADER } from '../src/log-format.js'
@@ -135,4 +136,37 @@ describe('an append log written by a process killed with SIGKILL', () => {
       }
     },
   )
+})
+
+describe('an append log whose file cannot grow', () => {
+  it('rejects the whole batch, takes back its partial write and refuses later appends', async (context) => {
+    if (spawnSync('prlimit', ['--version']).error)
+      context.skip('needs prlimit (util-linux) to cap the file size')
+    const path = join(dir, 'full.log')
+    const { stdout } = await promisify(execFile)('prlimit', [
+      '--fsize=4096',
+      process.execPath,
+      fixture('append-past-size-limit.mjs'),
+      store.url,
+      path,
+    ])
+    const result = JSON.parse(stdout)
+    expect(result.before).toBe('ok')
+    expect(result.batch).toEqual([
+      expect.stringMatching(
+        `^LogError IO: cannot append to ${path} \\(EFBIG\\); reopen the log to continue$`,
+      ),
+      expect.stringMatching('^LogError IO'),
+    ])
+    expect(result.after).toMatch(/^LogError IO/)
+    expect(result.sizeAfter).toBe(result.sizeBefore)
+    expect((await stat(path)).size).toBe(result.sizeBefore)
+    const reopened = await AppendLog.open(path)
+    expect(reopened.records).toEqual(['before'])
+    await reopened.append(['after reopening'])
+    await reopened.close()
+    const again = await AppendLog.open(path)
+    expect(again.records).toEqual(['before', 'after reopening'])
+    await again.close()
+  })
 })
