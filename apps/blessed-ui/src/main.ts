@@ -1,0 +1,58 @@
+import { readFileSync } from 'node:fs'
+import type { ParleyNode } from '@parley/core'
+import { ExitCode, FatalError, type Flags, parseFlags, startNode, usage } from '@parley/launcher'
+import { restoreTerminal } from './view/terminal.js'
+import { runTui, type TuiIo } from './view/tui.js'
+
+export const SUMMARY = 'peer-to-peer chat for the terminal, full screen'
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string
+  }
+  return pkg.version
+}
+
+/** Runs parley-tui; resolves with the process exit code. */
+export async function main(argv: readonly string[], io: TuiIo): Promise<number> {
+  let flags: Flags
+  let node: ParleyNode | undefined
+  try {
+    flags = parseFlags(argv, io.env)
+    if (flags.help) {
+      io.stdout.write(`${usage('parley-tui', SUMMARY)}\n`)
+      return ExitCode.OK
+    }
+    if (flags.version) {
+      io.stdout.write(`parley-tui ${version()}\n`)
+      return ExitCode.OK
+    }
+    if (flags.json)
+      throw new FatalError(ExitCode.USAGE, '--json is for line mode: use parley --json (see --help)')
+    if (!io.stdin.isTTY || !io.stdout.isTTY) {
+      throw new FatalError(
+        ExitCode.USAGE,
+        'parley-tui needs a terminal; for pipes and scripts use parley (line mode)',
+      )
+    }
+    // Listen before taking over the screen, so a taken port is one plain line on a normal terminal.
+    node = await startNode(flags)
+    return await runTui(node, flags, io)
+  } catch (error) {
+    await node?.close('error').catch(() => undefined)
+    return fail(error)
+  }
+}
+
+/** Gives the terminal back, then prints one line; returns the exit code for `error`. */
+export function fail(error: unknown): number {
+  restoreTerminal()
+  if (error instanceof FatalError) {
+    process.stderr.write(`parley-tui: ${error.message}\n`)
+    return error.exitCode
+  }
+  const message = error instanceof Error ? error.message : String(error)
+  process.stderr.write(`parley-tui: internal error: ${message} (please report this)\n`)
+  if (process.env.PARLEY_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`)
+  return ExitCode.INTERNAL
+}

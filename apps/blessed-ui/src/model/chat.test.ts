@@ -1,0 +1,262 @@
+import { createHash } from 'node:crypto'
+import type { NodeEvent, PeerInfo } from '@parley/core'
+import { describe, expect, it } from 'vitest'
+import type { KeyEvent } from '../input/key-decoder.js'
+import { graphemeWidth } from '../text/width.js'
+import { ChatModel, nickColour } from './chat.js'
+import { rowText } from './rows.js'
+
+const alice: PeerInfo = { id: 'a'.repeat(32), name: 'alice' }
+const bob: PeerInfo = { id: 'b'.repeat(32), name: 'bob' }
+
+function setup(awayAfterMs = 60_000) {
+  let now = 1_000_000
+  const model = new ChatModel({
+    self: alice,
+    width: graphemeWidth(),
+    now: () => now,
+    time: () => '12:00:00',
+    awayAfterMs,
+  })
+  return {
+    model,
+    advance: (ms: number) => {
+      now += ms
+    },
+    type: (text: string) => model.key({ type: 'text', text }),
+    press: (name: string) => model.key({ type: 'key', name }),
+    receive: (body: string, from = bob) =>
+      model.nodeEvent({ type: 'message', id: 'x', seq: 1, ts: now, from, body } as NodeEvent),
+    screen: (cols = 60, rows = 10) => {
+      const frame = model.frame(cols, rows)
+      return {
+        ...frame,
+        lines: frame.messages.map(rowText),
+        status: rowText(frame.status),
+        input: rowText(frame.input),
+      }
+    },
+  }
+}
+
+describe('chat model', () => {
+  it('shows a received line with a timestamp and the sender name in its own colour', () => {
+    const { receive, screen, model } = setup()
+    receive('hello alice? no, hello everyone')
+    expect(screen().lines[0]).toBe('12:00:00 <bob> hello alice? no, hello everyone')
+    const nick = model.frame(60, 10).messages[0]!.find((s) => s.text === '<bob> ')
+    expect(nick?.style).toEqual({ kind: 'nick', colour: nickColour(bob.id) })
+  })
+
+  it('gives a peer the same colour every time, and different peers (usually) different ones', () => {
+    expect(nickColour(bob.id)).toBe(nickColour(bob.id))
+    const ids = Array.from({ length: 24 }, (_, i) =>
+      createHash('sha256').update(String(i)).digest('hex').slice(0, 32),
+    )
+    expect(new Set(ids.map(nickColour)).size).toBeGreaterThan(6)
+  })
+
+  it('sends a typed line on Enter and shows it set apart as our own', () => {
+    const { type, press, screen, model } = setup()
+    type('hi bob')
+    expect(press('enter')).toEqual([{ type: 'send', body: 'hi bob' }])
+    expect(screen().lines[0]).toBe('12:00:00 <alice> hi bob')
+    expect(model.frame(60, 10).messages[0]![1]!.style).toEqual({ kind: 'own' })
+    expect(screen().input).toBe('> ')
+  })
+
+  it('sends a multi-line paste as one message', () => {
+    const { model, press, screen } = setup()
+    model.key({ type: 'paste', text: 'line1\nline2\nline3' })
+    expect(screen().input).toBe('> line1↵line2↵line3')
+    expect(press('enter')).toEqual([{ type: 'send', body: 'line1\nline2\nline3' }])
+    expect(screen().lines.slice(0, 3)).toEqual([
+      '12:00:00 <alice> line1',
+      '                 line2',
+      '                 line3',
+    ])
+  })
+
+  it('never sends an unknown command: one hint line instead', () => {
+    const { type, press, screen } = setup()
+    type('/frob')
+    expect(press('enter')).toEqual([])
+    expect(screen(200).lines[0]).toMatch(/^12:00:00 -- unknown command \/frob/)
+  })
+
+  it('turns /me into an action line and a CTCP ACTION body', () => {
+    const { type, press, screen, receive } = setup()
+    type('/me waves')
+    expect(press('enter')).toEqual([{ type: 'send', body: '\u0001ACTION waves\u0001' }])
+    receive('\u0001ACTION waves back\u0001')
+    expect(screen().lines.slice(0, 2)).toEqual(['12:00:00  * alice waves', '12:00:00  * bob waves back'])
+  })
+
+  it('renames with /nick and quits with /quit or Ctrl-C', () => {
+    const { type, press, model } = setup()
+    type('/nick carol')
+    expect(press('enter')).toEqual([{ type: 'rename', name: 'carol' }])
+    expect(model.name).toBe('carol')
+    type('/quit')
+    expect(press('enter')).toEqual([{ type: 'quit' }])
+    expect(press('C-c')).toEqual([{ type: 'quit' }])
+  })
+
+  it('clears the pane with /clear', () => {
+    const { type, press, screen, receive } = setup()
+    receive('old')
+    type('/clear')
+    press('enter')
+    expect(screen().lines.every((l) => l === '')).toBe(true)
+  })
+
+  it('rings the bell when someone says our name, and highlights the line', () => {
+    const { receive, model } = setup()
+    expect(receive('ping Alice, you there?')).toEqual([{ type: 'bell' }])
+    expect(receive('nothing for you')).toEqual([])
+    const rows = model.frame(60, 10).messages
+    expect(rows[0]!.at(-1)!.style).toEqual({ kind: 'mention' })
+  })
+
+  it('completes names with Tab and cycles through candidates', () => {
+    const { type, press, receive, model } = setup()
+    receive('hi', bob)
+    receive('hi', { id: 'c'.repeat(32), name: 'bea' })
+    type('b')
+    press('tab')
+    expect(model.input.text).toBe('bea: ')
+    press('tab')
+    expect(model.input.text).toBe('bob: ')
+  })
+
+  it('shows a "new below" marker while scrolled up, with the count', () => {
+    const { receive, press, screen } = setup()
+    for (let i = 0; i < 30; i++) receive(`m${i}`)
+    press('pageup')
+    receive('late 1')
+    receive('late 2')
+    const s = screen()
+    expect(s.lines.at(-1)).toMatch(/2 new below · PgDn/)
+    press('pagedown')
+    press('pagedown')
+    expect(screen().lines.at(-1)).toBe('12:00:00 <bob> late 2')
+  })
+
+  it('puts a read marker before the first message that arrives while the terminal is unfocused', () => {
+    const { receive, model, screen } = setup()
+    receive('seen')
+    model.key({ type: 'focus', focused: false })
+    receive('unseen 1')
+    receive('unseen 2')
+    expect(
+      screen()
+        .lines.slice(0, 4)
+        .map((l) => l.replace(/─+/g, '─')),
+    ).toEqual([
+      '12:00:00 <bob> seen',
+      '─ new since 12:00 ─',
+      '12:00:00 <bob> unseen 1',
+      '12:00:00 <bob> unseen 2',
+    ])
+  })
+
+  it('moves the read marker after a later time away, counting idle time as away', () => {
+    const { receive, model, screen, advance, type } = setup(60_000)
+    receive('one')
+    advance(61_000)
+    receive('two')
+    type('x')
+    receive('three')
+    advance(61_000)
+    receive('four')
+    const lines = screen().lines.filter((l) => l !== '')
+    expect(lines.map((l) => (l.startsWith('─') ? 'MARKER' : l))).toEqual([
+      '12:00:00 <bob> one',
+      '12:00:00 <bob> two',
+      '12:00:00 <bob> three',
+      'MARKER',
+      '12:00:00 <bob> four',
+    ])
+    expect(model.list.size).toBe(6)
+  })
+
+  it('says how connected we are in the status bar', () => {
+    const { model, screen } = setup()
+    model.nodeEvent({ type: 'listening', address: '127.0.0.1:4001' })
+    expect(screen(80).status).toMatch(/^ listening +│ alice @ 127.0.0.1:4001/)
+    model.nodeEvent({
+      type: 'peer-state',
+      target: '127.0.0.1:4002',
+      state: { status: 'connecting', attempt: 1, dialing: true },
+    })
+    expect(screen(80).status).toMatch(/^ dialing {2}127.0.0.1:4002 │ alice @ 127.0.0.1:4001/)
+    model.nodeEvent({ type: 'connected', peer: bob, address: '127.0.0.1:4002', direction: 'outbound' })
+    model.setUndelivered(2)
+    expect(screen(80).status).toMatch(
+      /^ connected {2}bob 127.0.0.1:4002 │ alice @ 127.0.0.1:4001 │ 2 undelivered/,
+    )
+    expect(screen(80).status).toHaveLength(80)
+    model.nodeEvent({ type: 'disconnected', peer: bob, reason: 'gone' })
+    model.nodeEvent({
+      type: 'peer-state',
+      target: '127.0.0.1:4002',
+      state: { status: 'reconnecting', attempt: 1, dialing: true, peer: bob },
+    })
+    expect(screen(80).status).toMatch(/^ reconnecting {2}bob 127.0.0.1:4002/)
+  })
+
+  it('writes system lines for joins, leaves and errors in the launcher wording', () => {
+    const { model, screen } = setup()
+    model.nodeEvent({ type: 'connected', peer: bob, address: '127.0.0.1:4002', direction: 'inbound' })
+    model.nodeEvent({ type: 'disconnected', peer: bob, reason: 'bob left (quit)' })
+    expect(screen(80).lines.slice(0, 2)).toEqual([
+      '12:00:00 -- connected to bob at 127.0.0.1:4002',
+      '12:00:00 !! disconnected from bob: bob left (quit)',
+    ])
+  })
+
+  it('shows network text safely: control characters become visible', () => {
+    const { receive, screen } = setup()
+    receive('evil \x1b[2J')
+    expect(screen().lines[0]).toBe('12:00:00 <bob> evil ^[[2J')
+  })
+
+  it('scrolls long input horizontally and keeps the cursor on screen', () => {
+    const { type, screen, press } = setup()
+    type('x'.repeat(100))
+    const end = screen(40)
+    expect(end.cursor).toBeLessThan(40)
+    expect(end.input.length).toBeLessThanOrEqual(40)
+    press('C-a')
+    const start = screen(40)
+    expect(start.cursor).toBe(2)
+    expect(start.input.startsWith('> xxx')).toBe(true)
+  })
+
+  it('puts the cursor after wide characters by cells, not code units', () => {
+    const { type, screen } = setup()
+    type('日本👨‍👩‍👧')
+    expect(screen().cursor).toBe(2 + 6)
+  })
+
+  it('wraps and re-wraps on resize without losing history', () => {
+    const { receive, screen } = setup()
+    for (let i = 0; i < 50; i++) receive(`message number ${i} with some words to wrap around`)
+    const wide = screen(120, 10).lines
+    const narrow = screen(30, 10).lines
+    expect(wide.at(-1)).toContain('message number 49')
+    expect(narrow.at(-1)).toContain('around')
+    expect(narrow.join(' ')).toMatch(/\b49\b/)
+    expect(screen(120, 10).lines).toEqual(wide)
+  })
+
+  it('ignores mouse wheel when there is nothing to scroll and scrolls when there is', () => {
+    const { receive, model, screen } = setup()
+    for (let i = 0; i < 30; i++) receive(`m${i}`)
+    screen()
+    model.key({ type: 'wheel', direction: 'up' } as KeyEvent)
+    expect(model.list.scrolled).toBe(true)
+    model.key({ type: 'wheel', direction: 'down' } as KeyEvent)
+    expect(model.list.scrolled).toBe(false)
+  })
+})

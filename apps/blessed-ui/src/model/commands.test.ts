@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest'
+import { actionBody, completions, parseAction, parseSubmission } from './commands.js'
+import { isMention } from './mentions.js'
+
+describe('commands', () => {
+  it('sends ordinary text, and //text as a line starting with /', () => {
+    expect(parseSubmission('hello')).toEqual({ type: 'message', body: 'hello' })
+    expect(parseSubmission('//etc/hosts')).toEqual({ type: 'message', body: '/etc/hosts' })
+    expect(parseSubmission('   ')).toEqual({ type: 'empty' })
+  })
+
+  it('understands /help, /nick, /connect, /me, /clear and /quit', () => {
+    expect(parseSubmission('/help')).toEqual({ type: 'help' })
+    expect(parseSubmission('/nick carol')).toEqual({ type: 'nick', name: 'carol' })
+    expect(parseSubmission('/connect 127.0.0.1:4002')).toEqual({
+      type: 'connect',
+      address: { host: '127.0.0.1', port: 4002 },
+    })
+    expect(parseSubmission('/me waves')).toEqual({ type: 'me', action: 'waves' })
+    expect(parseSubmission('/clear')).toEqual({ type: 'clear' })
+    expect(parseSubmission('/QUIT')).toEqual({ type: 'quit' })
+  })
+
+  it('answers an unknown command with a one-line hint instead of sending it', () => {
+    const result = parseSubmission('/frobnicate now')
+    expect(result.type).toBe('invalid')
+    expect(result.type === 'invalid' && result.hint).toMatch(/^unknown command \/frobnicate .*\/help/)
+    expect(result.type === 'invalid' && result.hint).not.toContain('\n')
+  })
+
+  it('explains bad arguments', () => {
+    expect(parseSubmission('/nick')).toMatchObject({ type: 'invalid', hint: 'usage: /nick NAME' })
+    expect(parseSubmission(`/nick ${'x'.repeat(65)}`)).toMatchObject({ type: 'invalid' })
+    expect(parseSubmission('/connect nowhere')).toMatchObject({
+      type: 'invalid',
+      hint: expect.stringMatching(/^\/connect: bad address/),
+    })
+    expect(parseSubmission('/me')).toMatchObject({ type: 'invalid' })
+  })
+
+  it('never sends a trailing, half-typed joiner', () => {
+    expect(parseSubmission('hi 👨\u200d')).toEqual({ type: 'message', body: 'hi 👨' })
+  })
+
+  it('carries /me as a CTCP ACTION body and reads it back', () => {
+    expect(actionBody('waves')).toBe('\u0001ACTION waves\u0001')
+    expect(parseAction(actionBody('waves'))).toBe('waves')
+    expect(parseAction('\u0001ACTION shrugs')).toBe('shrugs')
+    expect(parseAction('ACTION not really')).toBeUndefined()
+  })
+})
+
+describe('tab completion', () => {
+  it('completes command names at the start of the line', () => {
+    expect(completions('/co', 3, [])?.candidates).toEqual(['/connect '])
+    expect(completions('/', 1, [])?.candidates).toHaveLength(6)
+    expect(completions('/zz', 3, [])).toBeUndefined()
+  })
+
+  it('completes peer names, with ": " at the start of the line', () => {
+    expect(completions('bo', 2, ['bob', 'alice'])).toEqual({ from: 0, to: 2, candidates: ['bob: '] })
+    expect(completions('hi B', 4, ['bob', 'Bea'])?.candidates).toEqual(['Bea ', 'bob '])
+    expect(completions('hi ', 3, ['bob'])).toBeUndefined()
+  })
+})
+
+describe('mentions', () => {
+  it('finds the name as a word of its own, in any case', () => {
+    expect(isMention('hi alice!', 'alice')).toBe(true)
+    expect(isMention('@Alice: look', 'alice')).toBe(true)
+    expect(isMention('malice aforethought', 'alice')).toBe(false)
+    expect(isMention('alice2 is not you', 'alice')).toBe(false)
+    expect(isMention('a.b is here', 'a.b')).toBe(true)
+    expect(isMention('axb is not', 'a.b')).toBe(false)
+  })
+})

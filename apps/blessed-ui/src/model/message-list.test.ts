@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest'
+import { type ListEntry, MessageList } from './message-list.js'
+import { TEXT } from './rows.js'
+
+interface Line extends ListEntry {
+  text: string
+  /** How many rows this entry takes. */
+  height?: number
+}
+
+let id = 1
+const line = (text: string, height = 1): Line => ({ id: id++, text, height })
+
+function list(cap?: number) {
+  const l = new MessageList<Line>(
+    (entry) =>
+      Array.from({ length: entry.height ?? 1 }, (_, i) => [
+        { text: i === 0 ? entry.text : `${entry.text}+${i}`, style: TEXT },
+      ]),
+    cap,
+  )
+  l.setSize(80, 5)
+  return l
+}
+const shown = (l: MessageList<Line>) => l.page().rows.map((row) => row.map((s) => s.text).join(''))
+
+describe('message list', () => {
+  it('shows the newest rows, padded at the bottom while the history is short', () => {
+    const l = list()
+    l.add(line('a'))
+    l.add(line('b'))
+    expect(shown(l)).toEqual(['a', 'b', '', '', ''])
+    for (const t of ['c', 'd', 'e', 'f']) l.add(line(t))
+    expect(shown(l)).toEqual(['b', 'c', 'd', 'e', 'f'])
+  })
+
+  it('keeps at most `cap` entries, dropping the oldest', () => {
+    const l = list(100)
+    for (let i = 0; i < 10_000; i++) l.add(line(`m${i}`))
+    expect(l.size).toBe(100)
+    expect(l.all()[0]!.text).toBe('m9900')
+    expect(shown(l)[4]).toBe('m9999')
+  })
+
+  it('defaults to a cap of 10,000 entries', () => {
+    const l = list()
+    for (let i = 0; i < 10_050; i++) l.add(line(`m${i}`))
+    expect(l.size).toBe(10_000)
+  })
+
+  it('scrolls up a page and stays put while new messages arrive, counting them', () => {
+    const l = list()
+    for (let i = 0; i < 20; i++) l.add(line(`m${i}`))
+    l.scrollUp(4)
+    expect(shown(l)).toEqual(['m11', 'm12', 'm13', 'm14', 'm15'])
+    l.add(line('new1'))
+    l.add(line('new2'))
+    expect(shown(l)).toEqual(['m11', 'm12', 'm13', 'm14', 'm15'])
+    expect(l.page()).toMatchObject({ scrolled: true, newBelow: 2 })
+  })
+
+  it('returns to the bottom and forgets the count when scrolled all the way down', () => {
+    const l = list()
+    for (let i = 0; i < 20; i++) l.add(line(`m${i}`))
+    l.scrollUp(4)
+    l.add(line('new'))
+    l.scrollDown(2)
+    expect(l.scrolled).toBe(true)
+    l.scrollDown(10)
+    expect(l.page()).toMatchObject({ scrolled: false, newBelow: 0 })
+    expect(shown(l)[4]).toBe('new')
+  })
+
+  it('does not scroll past the oldest row', () => {
+    const l = list()
+    for (let i = 0; i < 8; i++) l.add(line(`m${i}`))
+    l.scrollUp(100)
+    expect(shown(l)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4'])
+  })
+
+  it('does not scroll when everything fits', () => {
+    const l = list()
+    l.add(line('only'))
+    l.scrollUp(3)
+    expect(l.scrolled).toBe(false)
+    expect(shown(l)[0]).toBe('only')
+  })
+
+  it('scrolls by rows inside an entry that wraps', () => {
+    const l = list()
+    l.add(line('a'))
+    l.add(line('long', 6))
+    l.add(line('z'))
+    l.scrollUp(1)
+    expect(shown(l)).toEqual(['long+1', 'long+2', 'long+3', 'long+4', 'long+5'])
+  })
+
+  it('keeps the history and the scroll position when the size changes', () => {
+    const l = list()
+    for (let i = 0; i < 30; i++) l.add(line(`m${i}`))
+    l.scrollUp(10)
+    const bottom = shown(l)[4]
+    l.setSize(40, 10)
+    const rows = shown(l)
+    expect(rows).toHaveLength(10)
+    expect(rows[9]).toBe(bottom)
+    expect(l.size).toBe(30)
+  })
+
+  it('skips hidden entries', () => {
+    const l = list()
+    const a = line('a')
+    l.add(a)
+    l.add(line('b'))
+    a.hidden = true
+    expect(shown(l)[0]).toBe('b')
+  })
+
+  it('moves the view to the oldest entry left when the one it showed is trimmed', () => {
+    const l = list(10)
+    for (let i = 0; i < 10; i++) l.add(line(`m${i}`))
+    l.scrollUp(100)
+    for (let i = 0; i < 20; i++) l.add(line(`n${i}`))
+    expect(l.size).toBe(10)
+    expect(shown(l)).toEqual(['n10', 'n11', 'n12', 'n13', 'n14'])
+  })
+
+  it('empties on clear', () => {
+    const l = list()
+    l.add(line('a'))
+    l.clear()
+    expect(l.size).toBe(0)
+    expect(shown(l)).toEqual(['', '', '', '', ''])
+  })
+})

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest'
+import { graphemeWidth } from '../text/width.js'
+import { rowText, rowWidth, TEXT, wrap } from './rows.js'
+
+const width = graphemeWidth()
+const plain = (text: string) => [{ text, style: TEXT }]
+
+describe('wrapping', () => {
+  it('breaks after spaces when it can', () => {
+    expect(wrap(plain('the quick brown fox'), 10, width).map(rowText)).toEqual(['the quick ', 'brown fox'])
+  })
+
+  it('breaks inside a word that is longer than a row', () => {
+    expect(wrap(plain('abcdefghijkl'), 5, width).map(rowText)).toEqual(['abcde', 'fghij', 'kl'])
+  })
+
+  it('indents continuation rows under the text', () => {
+    const rows = wrap([{ text: '<bob> ', style: TEXT }, ...plain('one two three four')], 14, width, 6)
+    expect(rows.map(rowText)).toEqual(['<bob> one two ', '      three ', '      four'])
+  })
+
+  it('never splits or overflows a wide character', () => {
+    const rows = wrap(plain('日本語のテキスト😀👨‍👩‍👧'), 5, width)
+    expect(rows.map(rowText)).toEqual(['日本', '語の', 'テキ', 'スト', '😀👨‍👩‍👧'])
+    for (const row of rows) expect(rowWidth(row, width)).toBeLessThanOrEqual(5)
+  })
+
+  it('keeps rows within the width for text full of emoji, CJK and combining marks', () => {
+    const text = 'é😀 日本 👍🏽x 👨‍👩‍👧 cafe\u0301 '.repeat(20)
+    for (const cols of [7, 13, 40, 119]) {
+      const rows = wrap(plain(text), cols, width)
+      for (const row of rows) expect(rowWidth(row, width)).toBeLessThanOrEqual(cols)
+      expect(rows.map(rowText).join('').replace(/ /g, '')).toBe(text.replace(/ /g, ''))
+    }
+  })
+
+  it('gives an empty line one empty row', () => {
+    expect(wrap(plain(''), 10, width)).toEqual([[]])
+  })
+})

@@ -1,0 +1,116 @@
+import { graphemes } from '../text/graphemes.js'
+import type { GraphemeWidth } from '../text/width.js'
+
+/** How a piece of text looks; the view maps each style to colours. `nick` carries a palette index. */
+export type Style =
+  | { readonly kind: 'text' }
+  | { readonly kind: 'time' }
+  | { readonly kind: 'nick'; readonly colour: number }
+  | { readonly kind: 'own' }
+  | { readonly kind: 'action'; readonly colour: number }
+  | { readonly kind: 'mention' }
+  | { readonly kind: 'info' }
+  | { readonly kind: 'warn' }
+  | { readonly kind: 'marker' }
+  | { readonly kind: 'hint' }
+  | { readonly kind: 'status'; readonly tone: 'ok' | 'busy' | 'idle' | 'bad' }
+  | { readonly kind: 'status-text' }
+
+export interface Span {
+  readonly text: string
+  readonly style: Style
+}
+
+/** One screen row: spans whose total width never exceeds the row it was laid out for. */
+export type Row = readonly Span[]
+
+export const TEXT: Style = { kind: 'text' }
+
+interface Cell {
+  readonly g: string
+  readonly w: number
+  readonly style: Style
+}
+
+/** Tabs become spaces for display; everything else was made terminal-safe before it got here. */
+export function displayGraphemes(text: string): string[] {
+  return graphemes(text.includes('\t') ? text.replace(/\t/g, '    ') : text)
+}
+
+function cellsOf(spans: readonly Span[], width: GraphemeWidth, cols: number): Cell[] {
+  const cells: Cell[] = []
+  for (const span of spans) {
+    for (const g of displayGraphemes(span.text)) {
+      const w = width(g)
+      if (w === 0) continue
+      // A grapheme wider than the whole row can never be placed: show a marker instead.
+      if (w > cols) cells.push({ g: '?', w: 1, style: span.style })
+      else cells.push({ g, w, style: span.style })
+    }
+  }
+  return cells
+}
+
+function toRow(cells: readonly Cell[]): Row {
+  const row: Span[] = []
+  let text = ''
+  let style: Style | undefined
+  for (const cell of cells) {
+    if (style !== undefined && cell.style !== style) {
+      row.push({ text, style })
+      text = ''
+    }
+    style = cell.style
+    text += cell.g
+  }
+  if (style !== undefined && text !== '') row.push({ text, style })
+  return row
+}
+
+/**
+ * Lays out one logical line in rows of at most `cols` cells, breaking after spaces when it can and inside
+ * words when it must. Rows after the first start with `indent` spaces (dropped when the row is too narrow).
+ */
+export function wrap(spans: readonly Span[], cols: number, width: GraphemeWidth, indent = 0): Row[] {
+  if (cols < 1) return []
+  const cells = cellsOf(spans, width, cols)
+  const pad = indent > 0 && indent <= cols / 2 ? indent : 0
+  const rows: Row[] = []
+  let start = 0
+  let first = true
+  while (start < cells.length || first) {
+    const room = first ? cols : cols - pad
+    let used = 0
+    let end = start
+    let lastBreak = -1
+    while (end < cells.length && used + cells[end]!.w <= room) {
+      used += cells[end]!.w
+      if (cells[end]!.g === ' ') lastBreak = end + 1
+      end++
+    }
+    // Only a pane narrower than one wide character gets here; move on rather than loop forever.
+    if (end === start && start < cells.length) end = start + 1
+    let skipSpace = false
+    if (end < cells.length) {
+      if (cells[end]!.g === ' ') skipSpace = true
+      else if (lastBreak > start) end = lastBreak
+    }
+    const piece = cells.slice(start, end)
+    rows.push(first || pad === 0 ? toRow(piece) : [{ text: ' '.repeat(pad), style: TEXT }, ...toRow(piece)])
+    first = false
+    start = skipSpace ? end + 1 : end
+  }
+  return rows
+}
+
+/** Cells used by a row. */
+export function rowWidth(row: Row, width: GraphemeWidth): number {
+  let total = 0
+  for (const span of row) for (const g of displayGraphemes(span.text)) total += width(g)
+  return total
+}
+
+/** Plain text of a row (for tests and captures). */
+export function rowText(row: Row): string {
+  return row.map((s) => s.text).join('')
+}

@@ -1,0 +1,94 @@
+import type { NodeEvent, PeerInfo, PeerState } from '@parley/core'
+
+export type ConnectionState =
+  | 'listening'
+  | 'dialing'
+  | 'handshaking'
+  | 'connected'
+  | 'reconnecting'
+  | 'failed'
+  | 'closed'
+
+export interface StatusSummary {
+  readonly state: ConnectionState
+  /** The peer the state is about (the first connected one, else the one being dialed). */
+  readonly peer?: { readonly name?: string; readonly address: string }
+  /** How many more peers are connected besides `peer`. */
+  readonly others: number
+  readonly listen?: string
+  readonly undelivered: number
+}
+
+interface SessionView {
+  peer: PeerInfo
+  address: string
+  connected: boolean
+}
+
+/** Follows node events to say, in one line, how connected this node is. Pure. */
+export class ConnectionStatus {
+  private listen: string | undefined
+  private closed = false
+  private readonly targets = new Map<string, PeerState>()
+  private readonly sessions = new Map<string, SessionView>()
+  /** Messages sent and not yet acknowledged (the runtime reads `node.pending`). */
+  undelivered = 0
+
+  apply(event: NodeEvent): void {
+    switch (event.type) {
+      case 'listening':
+        this.listen = event.address
+        return
+      case 'peer-state':
+        this.targets.set(event.target, event.state)
+        return
+      case 'connected':
+        this.sessions.set(event.peer.id, { peer: event.peer, address: event.address, connected: true })
+        return
+      case 'disconnected': {
+        const session = this.sessions.get(event.peer.id)
+        if (session) session.connected = false
+        return
+      }
+      case 'closed':
+        this.closed = true
+        return
+      default:
+        // Messages, deliveries and errors do not change the connection state.
+        return
+    }
+  }
+
+  /** Names of every peer this node has had a session with (for Tab completion). */
+  peerNames(): string[] {
+    return [...this.sessions.values()].map((s) => s.peer.name)
+  }
+
+  summary(): StatusSummary {
+    const base = { undelivered: this.undelivered, ...(this.listen ? { listen: this.listen } : {}) }
+    if (this.closed) return { state: 'closed', others: 0, ...base }
+    const connected = [...this.sessions.values()].filter((s) => s.connected)
+    const first = connected[0]
+    if (first) {
+      return {
+        state: 'connected',
+        peer: { name: first.peer.name, address: first.address },
+        others: connected.length - 1,
+        ...base,
+      }
+    }
+    for (const wanted of ['reconnecting', 'handshaking', 'connecting', 'failed'] as const) {
+      for (const [target, state] of this.targets) {
+        if (state.status !== wanted) continue
+        const name = state.status === 'reconnecting' ? state.peer.name : undefined
+        return {
+          state: wanted === 'connecting' ? 'dialing' : wanted,
+          peer: { address: target, ...(name ? { name } : {}) },
+          others: 0,
+          ...base,
+        }
+      }
+    }
+    return { state: 'listening', others: 0, ...base }
+  }
+}

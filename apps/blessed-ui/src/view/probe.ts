@@ -1,0 +1,47 @@
+import { EMOJI_SAMPLES, type EmojiKind, ruleFromProbe, type TerminalWidths } from '../text/width.js'
+
+export interface ProbeResult {
+  readonly widths: TerminalWidths
+  /** Input that arrived during the probe and is not a reply to it (keys typed early). */
+  readonly leftover: string
+}
+
+const REPLY = /\x1b\[(\d+);(\d+)R/
+
+/**
+ * Asks the terminal how wide it draws each kind of emoji: prints a sample at the start of the line, then asks
+ * for the cursor position (DSR). Terminals differ (tmux 3.3a draws 👍🏽 in 4 cells). Without an answer within
+ * `timeoutMs` the kinds stay unknown and `string-width` decides. The line is erased afterwards.
+ */
+export function probeWidths(
+  input: NodeJS.ReadableStream,
+  output: NodeJS.WritableStream,
+  timeoutMs = 400,
+): Promise<ProbeResult> {
+  const kinds = Object.keys(EMOJI_SAMPLES) as EmojiKind[]
+  return new Promise((resolve) => {
+    const widths: TerminalWidths = {}
+    let buffer = ''
+    let leftover = ''
+    let answered = 0
+    const finish = () => {
+      clearTimeout(timer)
+      input.removeListener('data', onData)
+      output.write('\r\x1b[2K')
+      resolve({ widths, leftover: leftover + buffer })
+    }
+    const onData = (chunk: string | Buffer) => {
+      buffer += chunk.toString()
+      for (let match = REPLY.exec(buffer); match; match = REPLY.exec(buffer)) {
+        leftover += buffer.slice(0, match.index)
+        buffer = buffer.slice(match.index + match[0].length)
+        const kind = kinds[answered++]
+        if (kind) widths[kind] = ruleFromProbe(EMOJI_SAMPLES[kind], Number(match[2]) - 1)
+        if (answered === kinds.length) return finish()
+      }
+    }
+    const timer = setTimeout(finish, timeoutMs)
+    input.on('data', onData)
+    output.write(kinds.map((kind) => `\r\x1b[2K${EMOJI_SAMPLES[kind]}\x1b[6n`).join(''))
+  })
+}

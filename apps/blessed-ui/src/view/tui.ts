@@ -1,0 +1,302 @@
+import { appendFileSync } from 'node:fs'
+import { PassThrough } from 'node:stream'
+import { formatAddress, type NodeEvent, type ParleyNode } from '@parley/core'
+import { type Flags, splitBody } from '@parley/launcher'
+import blessed from 'blessed'
+import { KeyDecoder } from '../input/key-decoder.js'
+import { ChatModel, type Effect } from '../model/chat.js'
+import { type GraphemeWidth, graphemeWidth } from '../text/width.js'
+import { probeWidths } from './probe.js'
+import { type BlessedUnicode, StandIns, terminalWrites } from './stand-ins.js'
+import { rowContent } from './styles.js'
+import { ENTER_MODES, onRestore, RESTORE_MODES } from './terminal.js'
+
+export interface TuiIo {
+  readonly stdin: NodeJS.ReadStream
+  readonly stdout: NodeJS.WriteStream
+  readonly env: NodeJS.ProcessEnv
+  /** Resolves when the process is asked to stop (SIGTERM, SIGHUP, SIGINT). */
+  readonly interrupted: Promise<void>
+}
+
+/** At most this many frames a second: a flood of messages costs one layout per frame, not one per message. */
+const FRAME_MS = 33
+/** How long a lone ESC waits to become the start of a key sequence. */
+const ESC_WAIT_MS = 30
+
+interface Box {
+  setContent(text: string): void
+  top: number | string
+  height: number | string
+}
+
+interface ProgramLike {
+  _owrite(text: string): unknown
+  write(text: string): unknown
+  flush(): void
+  cup(row: number, col: number): void
+  showCursor(): void
+  bell(): void
+}
+
+interface ScreenLike {
+  readonly width: number
+  readonly height: number
+  render(): void
+  realloc(): void
+  destroy(): void
+  on(event: string, listener: () => void): void
+}
+
+/**
+ * The blessed side: three one-purpose boxes (messages, status, input) that receive only the rows on screen,
+ * already laid out by the model and mapped to stand-ins. Renders are batched to one per frame.
+ */
+class BlessedView {
+  private readonly screen: ScreenLike
+  private readonly program: ProgramLike
+  private readonly messages: Box
+  private readonly statusBar: Box
+  private readonly inputBar: Box
+  private readonly standIns: StandIns
+  private timer: NodeJS.Timeout | undefined
+  private lastRender = 0
+  private destroyed = false
+  private readonly trace: string | undefined
+
+  constructor(
+    private readonly model: ChatModel,
+    width: GraphemeWidth,
+    private readonly stdout: NodeJS.WriteStream,
+    env: NodeJS.ProcessEnv,
+  ) {
+    this.trace = env.PARLEY_TUI_TRACE || undefined
+    const unicode = (blessed as unknown as { unicode: BlessedUnicode }).unicode
+    this.standIns = new StandIns(width, unicode)
+    // blessed never reads the keyboard: the KeyDecoder does, so pastes, focus and wheel events are ours.
+    const program = blessed.program({
+      input: new PassThrough(),
+      output: stdout,
+      buffer: true,
+      zero: true,
+      tput: true,
+      forceUnicode: true,
+    } as never) as unknown as ProgramLike
+    program._owrite = program.write = (text: string) => this.write(text)
+    this.program = program
+    this.screen = blessed.screen({
+      program,
+      fullUnicode: true,
+      forceUnicode: true,
+      autoPadding: false,
+      warnings: false,
+      smartCSR: false,
+      title: 'parley',
+    } as never) as unknown as ScreenLike
+    // Box-drawing characters go out as UTF-8, not through the VT100 alternate character set.
+    ;(this.screen as unknown as { tput: { brokenACS: boolean } }).tput.brokenACS = true
+    const box = (top: number | string, height: number | string) =>
+      blessed.box({
+        parent: this.screen,
+        top,
+        left: 0,
+        width: '100%',
+        height,
+        tags: false,
+        wrap: false,
+      } as never) as unknown as Box
+    this.messages = box(0, '100%-2')
+    this.statusBar = box('100%-2', 1)
+    this.inputBar = box('100%-1', 1)
+    this.screen.on('resize', () => this.renderNow())
+    stdout.write(ENTER_MODES)
+  }
+
+  /** Asks for a frame; several requests within one frame interval make one render. */
+  schedule(): void {
+    if (this.timer || this.destroyed) return
+    const wait = Math.max(0, this.lastRender + FRAME_MS - Date.now())
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.renderNow()
+    }, wait)
+  }
+
+  renderNow(): void {
+    if (this.destroyed) return
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+    this.lastRender = Date.now()
+    const generation = this.standIns.generation
+    this.fill()
+    if (this.standIns.generation !== generation) {
+      // The stand-in pools ran out mid-frame: every cell must be drawn again with the new mapping.
+      this.screen.realloc()
+      this.fill()
+    }
+    this.screen.render()
+    const frame = this.lastCursor
+    this.program.cup(this.screen.height - 1, frame)
+    this.program.showCursor()
+    this.program.flush()
+    if (this.trace) {
+      appendFileSync(
+        this.trace,
+        `${Date.now()} render ${this.model.received} ${JSON.stringify(this.model.input.text)}\n`,
+      )
+    }
+  }
+
+  redraw(): void {
+    this.screen.realloc()
+    this.renderNow()
+  }
+
+  bell(): void {
+    this.program.bell()
+  }
+
+  destroy(): void {
+    if (this.destroyed) return
+    this.destroyed = true
+    if (this.timer) clearTimeout(this.timer)
+    this.screen.destroy()
+    this.stdout.write(RESTORE_MODES)
+  }
+
+  private lastCursor = 0
+
+  private fill(): void {
+    const frame = this.model.frame(this.screen.width, this.screen.height)
+    const encode = (text: string) => this.standIns.encode(text)
+    this.messages.setContent(frame.messages.map((row) => rowContent(row, encode)).join('\n'))
+    this.statusBar.setContent(rowContent(frame.status, encode))
+    this.inputBar.setContent(rowContent(frame.input, encode))
+    this.lastCursor = frame.cursor
+  }
+
+  private write(text: string): boolean {
+    if (!text) return true
+    for (const piece of terminalWrites(text, this.standIns)) this.stdout.write(piece)
+    return true
+  }
+}
+
+/** What the node already did before the screen subscribed (startNode starts it): as events, for the same wording. */
+function eventsSoFar(node: ParleyNode): NodeEvent[] {
+  const events: NodeEvent[] = [{ type: 'listening', address: formatAddress(node.address) }]
+  for (const { target, state } of node.peerStates()) events.push({ type: 'peer-state', target, state })
+  return events
+}
+
+/** Runs the full-screen chat on a started node until /quit, Ctrl-C or a signal; resolves with the exit code. */
+export async function runTui(node: ParleyNode, flags: Flags, io: TuiIo): Promise<number> {
+  const { stdin, stdout } = io
+  stdin.setRawMode(true)
+  stdin.setEncoding('utf8')
+  stdin.resume()
+  const removeRawRestore = onRestore(() => {
+    if (stdin.isTTY) stdin.setRawMode(false)
+  })
+  const probe = await probeWidths(stdin, stdout)
+  const width = graphemeWidth(probe.widths)
+  const model = new ChatModel({ self: { id: node.id, name: node.name }, width })
+  for (const event of eventsSoFar(node)) model.nodeEvent(event)
+
+  const view = new BlessedView(model, width, stdout, io.env)
+  const removeViewRestore = onRestore(() => view.destroy())
+
+  let quitRequests = 0
+  let quitNow: () => void = () => undefined
+  const quitRequested = new Promise<void>((resolve) => {
+    quitNow = resolve
+  })
+  let secondQuit: () => void = () => undefined
+  const secondQuitRequested = new Promise<void>((resolve) => {
+    secondQuit = resolve
+  })
+  const requestQuit = () => {
+    quitRequests++
+    if (quitRequests === 1) quitNow()
+    else secondQuit()
+  }
+
+  const perform = (effects: readonly Effect[]) => {
+    for (const effect of effects) {
+      switch (effect.type) {
+        case 'send':
+          try {
+            for (const body of splitBody(effect.body)) node.send(body)
+          } catch (error) {
+            model.note(`not sent: ${error instanceof Error ? error.message : String(error)}`, 'warn')
+          }
+          model.setUndelivered(node.pending)
+          break
+        case 'rename':
+          node.rename(effect.name)
+          break
+        case 'connect':
+          try {
+            node.connect(effect.address)
+          } catch (error) {
+            model.note(`cannot connect: ${error instanceof Error ? error.message : String(error)}`, 'warn')
+          }
+          break
+        case 'quit':
+          requestQuit()
+          break
+        case 'bell':
+          view.bell()
+          break
+        case 'redraw':
+          view.redraw()
+          break
+        default: {
+          const _exhaustive: never = effect
+          return _exhaustive
+        }
+      }
+    }
+    view.schedule()
+  }
+
+  const unsubscribe = node.on((event) => {
+    const effects = model.nodeEvent(event)
+    if (event.type === 'delivered') model.setUndelivered(node.pending)
+    perform(effects)
+  })
+
+  const decoder = new KeyDecoder()
+  let escTimer: NodeJS.Timeout | undefined
+  const onKeys = (chunk: string) => {
+    if (escTimer) clearTimeout(escTimer)
+    for (const key of decoder.push(chunk)) perform(model.key(key))
+    if (decoder.hasPending) {
+      escTimer = setTimeout(() => {
+        for (const key of decoder.flush()) perform(model.key(key))
+      }, ESC_WAIT_MS)
+    }
+  }
+  stdin.on('data', onKeys)
+  if (probe.leftover) onKeys(probe.leftover)
+  view.renderNow()
+
+  await Promise.race([quitRequested, io.interrupted])
+  if (node.pending > 0 && flags.waitMs > 0) {
+    model.note(
+      `waiting up to ${flags.waitMs / 1000}s for ${node.pending} message(s) to be acknowledged (Ctrl-C again to leave now)`,
+    )
+    view.renderNow()
+    await Promise.race([node.whenDelivered(flags.waitMs), secondQuitRequested])
+  }
+  stdin.removeListener('data', onKeys)
+  if (escTimer) clearTimeout(escTimer)
+  unsubscribe()
+  await node.close('quit')
+  removeViewRestore()
+  view.destroy()
+  removeRawRestore()
+  if (stdin.isTTY) stdin.setRawMode(false)
+  stdin.pause()
+  return 0
+}
