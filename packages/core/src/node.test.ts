@@ -546,25 +546,27 @@ describe('ParleyNode over an in-memory transport', () => {
       expect(alice.node.pending).toBe(0)
     })
 
-    it('refuses up front a message too large to frame, instead of blaming the peer and dropping the link', async () => {
+    it('refuses up front a message too large for its frame limit, instead of blaming the peer and dropping the link', async () => {
       const { clock, node } = world()
       const bob = node('bob', B)
       await bob.node.start()
-      const alice = node('alice', A, { peers: [B] })
+      const alice = node('alice', A, { peers: [B], maxFrame: 2_048 })
       await alice.node.start()
       await clock.advance(0)
 
       let refused: unknown
       try {
-        // Within MAX_BODY_LENGTH, but JSON writes each control character as \u0001: six bytes apiece.
-        alice.node.send('\u0001'.repeat(MAX_BODY_LENGTH))
+        // Within MAX_BODY_LENGTH, but over this node's own 2 KiB frame limit.
+        alice.node.send('x'.repeat(4_000))
       } catch (error) {
         refused = error
       }
-      await flushMicrotasks()
+      await clock.advance(1_000)
       expect(alice.events.of('link-error')).toEqual([])
       expect(bob.events.of('disconnected')).toEqual([])
       expect(refused).toBeInstanceOf(ProtocolError)
+      expect((refused as ProtocolError).code).toBe('FRAME_TOO_LARGE')
+      expect(alice.node.pending).toBe(0)
     })
 
     it('refuses to send once closed', async () => {
