@@ -13,6 +13,12 @@ export type JournalRecord =
   | { readonly t: 'received'; readonly msg: Msg; readonly name: string }
   /** A peer acknowledged our messages up to `upTo`. */
   | { readonly t: 'acked'; readonly peer: PeerInfo; readonly upTo: number }
+  /** A peer's sequence epoch; a new one resets what we know of it (it restarted without its journal). */
+  | { readonly t: 'peer'; readonly peer: PeerInfo; readonly epoch: string }
+  /** The peer said its stream to us starts after `seq`: what came before was settled earlier. */
+  | { readonly t: 'base'; readonly peer: PeerInfo; readonly seq: number }
+  /** This node's own sequence epoch, written once when its journal starts. */
+  | { readonly t: 'self'; readonly epoch: string }
 
 /** Makes journal records durable. */
 export interface Journal {
@@ -36,6 +42,8 @@ export interface PeerProgress {
   acked: number
   /** Highest contiguous seq received from the peer. */
   received: number
+  /** The peer's sequence epoch as last seen. */
+  epoch: string
 }
 
 /** The node's state rebuilt from its journal. */
@@ -47,6 +55,8 @@ export interface RestoredState {
   readonly peers: Map<string, PeerProgress>
   /** The newest messages in and out, oldest first, at most `historyLimit`. */
   readonly history: HistoryEntry[]
+  /** This node's sequence epoch, if the journal recorded one. */
+  readonly epoch?: string
 }
 
 /**
@@ -59,6 +69,7 @@ export function restore(
   historyLimit = 10_000,
 ): RestoredState {
   let nextSeq = 1
+  let epoch: string | undefined
   const sent: Msg[] = []
   const peers = new Map<string, PeerProgress>()
   const history: HistoryEntry[] = []
@@ -69,7 +80,7 @@ export function restore(
   const progress = (peer: PeerInfo): PeerProgress => {
     let p = peers.get(peer.id)
     if (!p) {
-      p = { peer, acked: 0, received: 0 }
+      p = { peer, acked: 0, received: 0, epoch: '' }
       peers.set(peer.id, p)
     }
     p.peer = peer
@@ -95,6 +106,23 @@ export function restore(
         p.acked = Math.max(p.acked, record.upTo)
         break
       }
+      case 'peer': {
+        const p = progress(record.peer)
+        if (p.epoch !== '' && p.epoch !== record.epoch) {
+          p.acked = 0
+          p.received = 0
+        }
+        p.epoch = record.epoch
+        break
+      }
+      case 'base': {
+        const p = progress(record.peer)
+        p.received = Math.max(p.received, record.seq)
+        break
+      }
+      case 'self':
+        epoch ??= record.epoch
+        break
       default: {
         const _exhaustive: never = record
         return _exhaustive
@@ -105,7 +133,7 @@ export function restore(
   for (const p of peers.values()) lowest = Math.min(lowest, p.acked)
   const outbox = sent.filter((m) => m.seq > lowest)
   if (history.length > historyLimit) history.splice(0, history.length - historyLimit)
-  return { nextSeq, outbox, peers, history }
+  return { nextSeq, outbox, peers, history, ...(epoch ? { epoch } : {}) }
 }
 
 function pick(msg: Msg) {

@@ -66,8 +66,13 @@ export function makeHello(self: { id: string; name: string; instance: string }, 
 
 /** The process instance a hello announces (a restarted peer has a new one). */
 export function helloInstance(hello: Hello): string {
-  const cap = hello.caps.find((c) => c.startsWith('instance:'))
-  return cap ? cap.slice('instance:'.length) : ''
+  return helloCap(hello, 'instance') ?? ''
+}
+
+/** The value of a `key:value` capability in a hello, if present. */
+export function helloCap(hello: Hello, key: string): string | undefined {
+  const cap = hello.caps.find((c) => c.startsWith(`${key}:`))
+  return cap === undefined ? undefined : cap.slice(key.length + 1)
 }
 
 export function linkTransition(state: LinkState, event: LinkEvent, ctx: LinkContext): Step<LinkState, LinkEffect> {
@@ -101,7 +106,7 @@ export function linkTransition(state: LinkState, event: LinkEvent, ctx: LinkCont
     case 'close':
       return close(
         { code: 'LOCAL', message: event.reason, protocolError: false },
-        { type: 'send', message: { type: 'bye', reason: event.reason } },
+        { type: 'send', message: { type: 'bye', reason: event.reason.slice(0, 200) } },
       )
     case 'handshake-timeout':
       if (state.status === 'open') return reject('the handshake is over')

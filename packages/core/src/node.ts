@@ -15,6 +15,8 @@ import {
   type LinkEvent,
   type LinkState,
   linkTransition,
+  helloCap,
+  helloInstance,
   makeHello,
   newLinkState,
 } from './link-machine.js'
@@ -136,7 +138,7 @@ interface LinkRecord {
   state: LinkState
   slot?: DialSlot
   /** Who the peer said it is, once its hello arrived. */
-  hello?: { peer: PeerInfo; listen?: string }
+  hello?: { peer: PeerInfo; listen?: string; epoch: string }
   handshakeTimer?: unknown
   lastHeard: number
   ackDue: boolean
@@ -166,6 +168,10 @@ interface Session {
   sentUpTo: number
   /** False until the peer's first ack on the current link says where to resume. */
   resumed: boolean
+  /** When the current link opened (clock ms). */
+  openedAt: number
+  /** The peer's sequence epoch: a new one means its seq numbering restarted (state lost). */
+  epoch: string
 }
 
 type Lifecycle = 'new' | 'starting' | 'running' | 'closing' | 'closed'
@@ -187,6 +193,8 @@ const DEFAULTS = {
 export class ParleyNode implements ChatNode {
   readonly id: string
   readonly instance: string
+  /** Names this node's sequence numbering: it changes only when the seqs start over (no journal). */
+  readonly epoch: string
   private nameValue: string
   private readonly transport: Transport
   private readonly clock: Clock
@@ -200,6 +208,7 @@ export class ParleyNode implements ChatNode {
   private readonly slots = new Map<string, DialSlot>()
   private readonly sessions = new Map<string, Session>()
   private readonly outbox: Msg[] = []
+  private readonly frames = new WeakMap<Msg, Uint8Array>()
   /** Seqs of ours accepted but not yet durable: they go on the wire only once the journal has them. */
   private durableUpTo = 0
   private readonly journal?: Journal
@@ -236,7 +245,9 @@ export class ParleyNode implements ChatNode {
     this.instance = randomHex(8)
     this.historyLimit = options.historyLimit ?? 10_000
     if (options.journal) this.journal = options.journal
+    this.epoch = options.restored?.epoch ?? this.instance
     if (options.restored) this.adoptRestored(options.restored)
+    if (this.journal && !options.restored?.epoch) void this.persist([{ t: 'self', epoch: this.epoch }])
     this.linkContext = {
       self: { id: this.id },
       openSession: (peerId) => {
@@ -304,7 +315,10 @@ export class ParleyNode implements ChatNode {
     if (body.length > MAX_BODY_LENGTH) {
       throw new ProtocolError('BAD_MESSAGE', `a message is at most ${MAX_BODY_LENGTH} characters long`)
     }
-    const msg: Msg = { type: 'msg', id: randomHex(8), seq: this.nextSeq++, ts: this.clock.now(), from: this.id, body }
+    const msg: Msg = { type: 'msg', id: randomHex(8), seq: this.nextSeq, ts: this.clock.now(), from: this.id, body }
+    // Encoding checks the frame limit before the message is accepted, and the frame is reused on every link.
+    this.frames.set(msg, encodeFrame(msg, this.maxFrame))
+    this.nextSeq++
     this.outbox.push(msg)
     this.remember({ direction: 'out', id: msg.id, seq: msg.seq, ts: msg.ts, from: this.self, body })
     const durable = this.persist([{ t: 'sent', msg }]).then(() => {
@@ -398,13 +412,15 @@ export class ParleyNode implements ChatNode {
       () => this.linkStep(record, { type: 'handshake-timeout' }),
       this.limits.handshakeTimeoutMs,
     )
+    // Our hello goes out before anything the transport already buffered is read.
+    const listen = formatAddress(this.listenAddress)
+    const caps = [`epoch:${this.epoch}`, ...this.caps]
+    this.writeTo(record, makeHello({ id: this.id, name: this.nameValue, instance: this.instance }, caps, listen))
     link.attach({
       data: (chunk) => this.onData(record, chunk),
       drain: () => undefined,
       close: (error) => this.linkStep(record, { type: 'transport-closed', ...(error ? { error } : {}) }),
     })
-    const listen = formatAddress(this.listenAddress)
-    this.writeTo(record, makeHello({ id: this.id, name: this.nameValue, instance: this.instance }, this.caps, listen))
     return record
   }
 
@@ -413,8 +429,12 @@ export class ParleyNode implements ChatNode {
     const { messages, error } = record.decoder.push(chunk)
     for (const message of messages) {
       if (record.state.status === 'closed') return
-      if (message.type === 'hello') {
-        record.hello = { peer: { id: message.id, name: message.name }, ...(message.listen ? { listen: message.listen } : {}) }
+      if (message.type === 'hello' && record.hello === undefined) {
+        record.hello = {
+          peer: { id: message.id, name: message.name },
+          ...(message.listen ? { listen: message.listen } : {}),
+          epoch: helloCap(message, 'epoch') ?? helloInstance(message),
+        }
       }
       this.linkStep(record, { type: 'received', message })
     }
@@ -472,7 +492,13 @@ export class ParleyNode implements ChatNode {
       const why = reason.code === 'BYE' ? `${session.peer.name} left (${reason.message})` : reason.message
       this.emit({ type: 'disconnected', peer: session.peer, reason: why })
       for (const slot of this.slotsFor(session.peer.id)) {
-        this.peerStep(slot, { type: 'session-lost', link: record.id, reason: why })
+        this.peerStep(slot, {
+          type: 'session-lost',
+          link: record.id,
+          reason: why,
+          lastedMs: this.clock.now() - session.openedAt,
+          random: this.random(),
+        })
       }
     }
     const slot = record.slot
@@ -496,7 +522,8 @@ export class ParleyNode implements ChatNode {
   private writeTo(record: LinkRecord, message: Message): void {
     if (record.state.status === 'closed' && message.type !== 'bye') return
     try {
-      record.link.write(encodeFrame(message, this.maxFrame))
+      const cached = message.type === 'msg' ? this.frames.get(message) : undefined
+      record.link.write(cached ?? encodeFrame(message, this.maxFrame))
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error
       this.linkStep(record, { type: 'protocol-error', error })
@@ -511,11 +538,21 @@ export class ParleyNode implements ChatNode {
   // ---- sessions ----------------------------------------------------------------------------------
 
   private openSession(record: LinkRecord, peer: PeerInfo, instance: string): void {
+    const epoch = record.hello?.epoch ?? instance
     let session = this.sessions.get(peer.id)
     if (!session) {
-      session = { peer, instance, acked: 0, received: 0, shown: 0, sentUpTo: 0, resumed: false }
+      session = { peer, instance, acked: 0, received: 0, shown: 0, sentUpTo: 0, resumed: false, openedAt: 0, epoch }
       this.sessions.set(peer.id, session)
+      void this.persist([{ t: 'peer', peer, epoch }])
+    } else if (session.epoch !== epoch) {
+      // The peer restarted without its journal: its seqs start over and it remembers nothing of ours.
+      session.epoch = epoch
+      session.received = 0
+      session.shown = 0
+      session.acked = 0
+      void this.persist([{ t: 'peer', peer, epoch }])
     }
+    session.openedAt = this.clock.now()
     session.resumed = false
     session.sentUpTo = session.acked
     const previous = session.link
@@ -537,8 +574,10 @@ export class ParleyNode implements ChatNode {
         this.peerStep(slot, { type: 'session-open', link: record.id, peer })
       }
     }
-    // Resume: tell the peer what we have; its first ack on this link says which of ours to resend.
-    this.writeTo(record, { type: 'ack', upTo: session.shown })
+    // Resume: tell the peer what we have and where our stream to it starts; its first ack on this
+    // link says which of ours to resend.
+    const base = (this.outbox[0]?.seq ?? this.nextSeq) - 1
+    this.writeTo(record, { type: 'ack', upTo: session.shown, base })
   }
 
   /** Writes, in order, every durable message of ours the session's link has not carried yet. */
@@ -573,6 +612,11 @@ export class ParleyNode implements ChatNode {
         return
       }
       case 'ack':
+        if (message.base !== undefined && message.base > session.received) {
+          session.received = message.base
+          session.shown = message.base
+          void this.persist([{ t: 'base', peer: session.peer, seq: message.base }])
+        }
         this.acknowledge(session, message.upTo)
         if (!session.resumed) {
           session.resumed = true
@@ -645,6 +689,8 @@ export class ParleyNode implements ChatNode {
         shown: p.received,
         sentUpTo: p.acked,
         resumed: false,
+        openedAt: 0,
+        epoch: p.epoch,
       })
     }
     this.historyEntries.push(...restored.history.slice(-this.historyLimit))

@@ -24,7 +24,7 @@ const states = {
   'connecting (waiting to retry)': { status: 'connecting', attempt: 2, dialing: false },
   'handshaking (first contact)': { status: 'handshaking', attempt: 2, link: 7 },
   'handshaking (known peer)': { status: 'handshaking', attempt: 2, link: 7, peer: bob },
-  connected: { status: 'connected', link: 7, peer: bob },
+  connected: { status: 'connected', link: 7, peer: bob, attempt: 2 },
   'reconnecting (dialing)': { status: 'reconnecting', attempt: 3, dialing: true, peer: bob },
   'reconnecting (waiting to retry)': { status: 'reconnecting', attempt: 3, dialing: false, peer: bob },
   closing: { status: 'closing', reason: 'quit' },
@@ -63,8 +63,21 @@ const events = {
     random: 0.5,
   },
   'session-open on link 8': { type: 'session-open', link: 8, peer: bobRenamed },
-  'session-lost on link 7': { type: 'session-lost', link: 7, reason: 'bob left' },
-  'session-lost on stale link 9': { type: 'session-lost', link: 9, reason: 'old link' },
+  'session-lost on link 7 after a short session': {
+    type: 'session-lost',
+    link: 7,
+    reason: 'bob left',
+    lastedMs: 100,
+    random: 0.5,
+  },
+  'session-lost on link 7 after a stable session': {
+    type: 'session-lost',
+    link: 7,
+    reason: 'bob left',
+    lastedMs: 60_000,
+    random: 0.5,
+  },
+  'session-lost on stale link 9': { type: 'session-lost', link: 9, reason: 'old link', lastedMs: 0, random: 0.5 },
   close: { type: 'close', reason: 'bye all' },
   closed: { type: 'closed' },
 } satisfies Record<string, PeerEvent>
@@ -81,7 +94,7 @@ const cancelTimer: PeerEffect = { type: 'cancel-timer', timer: 'retry' }
 const retryIn = (ms: number): PeerEffect => ({ type: 'start-timer', timer: 'retry', ms })
 const closeLink7: PeerEffect = { type: 'close-link', link: 7, reason: 'bye all' }
 const closing: PeerState = { status: 'closing', reason: 'bye all' }
-const connectedOn8: PeerState = { status: 'connected', link: 8, peer: bobRenamed }
+const connectedOn8 = (attempt: number): PeerState => ({ status: 'connected', link: 8, peer: bobRenamed, attempt })
 
 /** Every accepted (state, event) pair and what it must do; every pair missing here must be rejected. */
 const accepted: { [S in StateName]: Partial<Record<EventName, Accepted>> } = {
@@ -92,12 +105,12 @@ const accepted: { [S in StateName]: Partial<Record<EventName, Accepted>> } = {
   'connecting (dialing)': {
     'dialed link 7': { state: { status: 'handshaking', attempt: 2, link: 7 }, effects: [] },
     'dial-failed': { state: { status: 'connecting', attempt: 2, dialing: false }, effects: [retryIn(400)] },
-    'session-open on link 8': { state: connectedOn8, effects: [cancelTimer, abortDial] },
+    'session-open on link 8': { state: connectedOn8(2), effects: [cancelTimer, abortDial] },
     close: { state: closing, effects: [cancelTimer, abortDial] },
   },
   'connecting (waiting to retry)': {
     'retry-timer': { state: { status: 'connecting', attempt: 3, dialing: true }, effects: [dial] },
-    'session-open on link 8': { state: connectedOn8, effects: [cancelTimer] },
+    'session-open on link 8': { state: connectedOn8(2), effects: [cancelTimer] },
     close: { state: closing, effects: [cancelTimer] },
   },
   'handshaking (first contact)': {
@@ -109,7 +122,7 @@ const accepted: { [S in StateName]: Partial<Record<EventName, Accepted>> } = {
       state: { status: 'connecting', attempt: 2, dialing: false },
       effects: [retryIn(400)],
     },
-    'session-open on link 8': { state: connectedOn8, effects: [] },
+    'session-open on link 8': { state: connectedOn8(2), effects: [] },
     close: { state: closing, effects: [cancelTimer, closeLink7] },
   },
   'handshaking (known peer)': {
@@ -121,14 +134,18 @@ const accepted: { [S in StateName]: Partial<Record<EventName, Accepted>> } = {
       state: { status: 'reconnecting', attempt: 2, dialing: false, peer: bob },
       effects: [retryIn(400)],
     },
-    'session-open on link 8': { state: connectedOn8, effects: [] },
+    'session-open on link 8': { state: connectedOn8(2), effects: [] },
     close: { state: closing, effects: [cancelTimer, closeLink7] },
   },
   connected: {
-    'session-open on link 8': { state: connectedOn8, effects: [] },
-    'session-lost on link 7': {
-      state: { status: 'reconnecting', attempt: 0, dialing: true, peer: bob },
-      effects: [dial],
+    'session-open on link 8': { state: connectedOn8(2), effects: [] },
+    'session-lost on link 7 after a short session': {
+      state: { status: 'reconnecting', attempt: 3, dialing: false, peer: bob },
+      effects: [retryIn(800)],
+    },
+    'session-lost on link 7 after a stable session': {
+      state: { status: 'reconnecting', attempt: 0, dialing: false, peer: bob },
+      effects: [retryIn(100)],
     },
     close: { state: closing, effects: [closeLink7] },
   },
@@ -138,7 +155,7 @@ const accepted: { [S in StateName]: Partial<Record<EventName, Accepted>> } = {
       state: { status: 'reconnecting', attempt: 3, dialing: false, peer: bob },
       effects: [retryIn(800)],
     },
-    'session-open on link 8': { state: connectedOn8, effects: [cancelTimer, abortDial] },
+    'session-open on link 8': { state: connectedOn8(3), effects: [cancelTimer, abortDial] },
     close: { state: closing, effects: [cancelTimer, abortDial] },
   },
   'reconnecting (waiting to retry)': {
@@ -146,7 +163,7 @@ const accepted: { [S in StateName]: Partial<Record<EventName, Accepted>> } = {
       state: { status: 'reconnecting', attempt: 4, dialing: true, peer: bob },
       effects: [dial],
     },
-    'session-open on link 8': { state: connectedOn8, effects: [cancelTimer] },
+    'session-open on link 8': { state: connectedOn8(3), effects: [cancelTimer] },
     close: { state: closing, effects: [cancelTimer] },
   },
   closing: {
@@ -208,8 +225,9 @@ describe('peerTransition', () => {
       [{ type: 'retry-timer' }, 'connecting', [dial]],
       [{ type: 'dialed', link: 1 }, 'handshaking', []],
       [{ type: 'session-open', link: 1, peer: bob }, 'connected', []],
-      [{ type: 'session-lost', link: 1, reason: 'reset' }, 'reconnecting', [dial]],
-      [{ type: 'dial-failed', error: 'refused', random: 0.5 }, 'reconnecting', [retryIn(100)]],
+      [{ type: 'session-lost', link: 1, reason: 'reset', lastedMs: 60_000, random: 0.5 }, 'reconnecting', [retryIn(100)]],
+      [{ type: 'retry-timer' }, 'reconnecting', [dial]],
+      [{ type: 'dial-failed', error: 'refused', random: 0.5 }, 'reconnecting', [retryIn(200)]],
       [{ type: 'close', reason: 'quit' }, 'closing', [cancelTimer]],
       [{ type: 'closed' }, 'closed', []],
     ]
@@ -259,7 +277,7 @@ describe('peerTransition', () => {
 type PeerStatus = PeerState['status']
 
 describe('backoffDelay', () => {
-  const noJitter: Backoff = { baseMs: 100, maxMs: 1000, jitter: 0 }
+  const noJitter: Backoff = { baseMs: 100, maxMs: 1000, jitter: 0, stableMs: 5000 }
 
   it('doubles the delay with each attempt, from baseMs', () => {
     expect([0, 1, 2, 3].map((attempt) => backoffDelay(noJitter, attempt, 0.5))).toEqual([100, 200, 400, 800])
@@ -272,7 +290,7 @@ describe('backoffDelay', () => {
   })
 
   it('spreads a capped delay by the jitter fraction around maxMs', () => {
-    const b: Backoff = { baseMs: 100, maxMs: 1000, jitter: 0.3 }
+    const b: Backoff = { baseMs: 100, maxMs: 1000, jitter: 0.3, stableMs: 5000 }
     expect(backoffDelay(b, 50, 0)).toBe(700)
     expect(backoffDelay(b, 50, 0.5)).toBe(1000)
     expect(backoffDelay(b, 50, 0.999_999)).toBe(1300)
@@ -287,7 +305,7 @@ describe('backoffDelay', () => {
         fc.integer({ min: 0, max: 100 }),
         fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
         (baseMs, extra, jitter, attempt, random) => {
-          const b: Backoff = { baseMs, maxMs: baseMs + extra, jitter }
+          const b: Backoff = { baseMs, maxMs: baseMs + extra, jitter, stableMs: 5000 }
           const raw = Math.min(b.maxMs, baseMs * 2 ** Math.min(attempt, 30))
           const delay = backoffDelay(b, attempt, random)
           expect(delay).toBeGreaterThanOrEqual(Math.floor(raw * (1 - jitter)))

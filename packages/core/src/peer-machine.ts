@@ -15,15 +15,17 @@ export interface Backoff {
   readonly maxMs: number
   /** Fraction of the delay that is randomised, 0..1, so two nodes don't redial in lockstep. */
   readonly jitter: number
+  /** A session that lasted this long resets the backoff; a shorter one counts as a failed attempt. */
+  readonly stableMs: number
 }
 
-export const DEFAULT_BACKOFF: Backoff = { baseMs: 100, maxMs: 1000, jitter: 0.3 }
+export const DEFAULT_BACKOFF: Backoff = { baseMs: 100, maxMs: 1000, jitter: 0.3, stableMs: 5000 }
 
 export type PeerState =
   | { readonly status: 'idle' }
   | { readonly status: 'connecting'; readonly attempt: number; readonly dialing: boolean }
   | { readonly status: 'handshaking'; readonly attempt: number; readonly link: number; readonly peer?: PeerInfo }
-  | { readonly status: 'connected'; readonly link: number; readonly peer: PeerInfo }
+  | { readonly status: 'connected'; readonly link: number; readonly peer: PeerInfo; readonly attempt: number }
   | { readonly status: 'reconnecting'; readonly attempt: number; readonly dialing: boolean; readonly peer: PeerInfo }
   | { readonly status: 'closing'; readonly reason: string }
   | { readonly status: 'closed'; readonly reason: string }
@@ -49,7 +51,14 @@ export type PeerEvent =
     }
   /** A link to this peer (dialed by either side) became the session's link. */
   | { readonly type: 'session-open'; readonly link: number; readonly peer: PeerInfo }
-  | { readonly type: 'session-lost'; readonly link: number; readonly reason: string }
+  /** `lastedMs` is how long the session was up; `random` drives the jitter of the redial delay. */
+  | {
+      readonly type: 'session-lost'
+      readonly link: number
+      readonly reason: string
+      readonly lastedMs: number
+      readonly random: number
+    }
   | { readonly type: 'close'; readonly reason: string }
   /** Everything this peer held is released. */
   | { readonly type: 'closed' }
@@ -149,7 +158,7 @@ export function peerTransition(
           return ok({ ...state, attempt: state.attempt + 1, dialing: true }, { type: 'dial' })
         case 'session-open':
           return ok(
-            { status: 'connected', link: event.link, peer: event.peer },
+            { status: 'connected', link: event.link, peer: event.peer, attempt: state.attempt },
             { type: 'cancel-timer', timer: 'retry' },
             ...(state.dialing ? [{ type: 'abort-dial' } as const] : []),
           )
@@ -160,7 +169,7 @@ export function peerTransition(
     case 'handshaking':
       switch (event.type) {
         case 'session-open':
-          return ok({ status: 'connected', link: event.link, peer: event.peer })
+          return ok({ status: 'connected', link: event.link, peer: event.peer, attempt: state.attempt })
         case 'handshake-failed': {
           if (event.link !== state.link) return reject(`link ${event.link} is not the one handshaking`)
           if (event.fatal) return ok({ status: 'failed', error: { code: event.code, message: event.message } })
@@ -181,10 +190,16 @@ export function peerTransition(
       switch (event.type) {
         case 'session-open':
           // The peer's session moved to a newer link, for example after the peer restarted.
-          return ok({ status: 'connected', link: event.link, peer: event.peer })
-        case 'session-lost':
+          return ok({ ...state, link: event.link, peer: event.peer })
+        case 'session-lost': {
           if (event.link !== state.link) return reject(`link ${event.link} is not the session's link`)
-          return ok({ status: 'reconnecting', attempt: 0, dialing: true, peer: state.peer }, { type: 'dial' })
+          // A peer that drops every session right away must not be redialed in a tight loop.
+          const attempt = event.lastedMs >= backoff.stableMs ? 0 : state.attempt + 1
+          return ok(
+            { status: 'reconnecting', attempt, dialing: false, peer: state.peer },
+            { type: 'start-timer', timer: 'retry', ms: backoffDelay(backoff, attempt, event.random) },
+          )
+        }
         default:
           return reject('the peer is already connected')
       }

@@ -75,6 +75,8 @@ export class PlainNode implements ChatNode {
   private closed = false
   private nextLinkId = 1
   private nextSeq = 1
+  /** When the first of the currently open links opened. */
+  private connectedSince = 0
   private readonly decoder = new TextDecoder('utf-8')
 
   constructor(options: PlainNodeOptions) {
@@ -217,6 +219,7 @@ export class PlainNode implements ChatNode {
       drain: () => undefined,
       close: (error) => this.drop(record, error ? error.message : 'connection closed', true),
     })
+    if (this.openLinks().length === 1) this.connectedSince = this.clock.now()
     this.emit({ type: 'connected', peer: record.peer, address: link.remoteAddress, direction: link.direction })
     for (const s of this.slots.values()) {
       // Plain links carry no identity: any open link satisfies the peer we dial.
@@ -271,7 +274,9 @@ export class PlainNode implements ChatNode {
     this.emit({ type: 'disconnected', peer: record.peer, reason: remote ? `${record.peer.name} closed the link` : reason })
     if (this.openLinks().length > 0) return
     for (const slot of this.slots.values()) {
-      if (slot.state.status === 'connected') this.step(slot, { type: 'session-lost', link: slot.state.link, reason })
+      if (slot.state.status !== 'connected') continue
+      const lastedMs = this.clock.now() - this.connectedSince
+      this.step(slot, { type: 'session-lost', link: slot.state.link, reason, lastedMs, random: this.random() })
     }
   }
 

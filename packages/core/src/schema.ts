@@ -5,8 +5,11 @@ import { ProtocolError } from './errors.js'
 export const PROTOCOL_VERSION = '1.0'
 export const PROTOCOL_MAJOR = 1
 
-/** Upper bound on a message body, in UTF-16 code units, so any valid message fits a default frame. */
-export const MAX_BODY_LENGTH = 16_000
+/**
+ * Upper bound on a message body, in UTF-16 code units. JSON escapes a control character or a lone
+ * surrogate as six bytes, so even the worst body (60,000 bytes) fits a default 64 KiB frame.
+ */
+export const MAX_BODY_LENGTH = 10_000
 
 const nodeId = z.string().regex(/^[0-9a-f]{16,128}$/, 'a node id is 16-128 lowercase hex digits')
 const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
@@ -42,6 +45,11 @@ export const MsgSchema = z.object({
 export const AckSchema = z.object({
   type: z.literal('ack'),
   upTo: seq,
+  /**
+   * Sent once when a link opens: the sender will never send seqs up to `base` on this session (they were
+   * settled before the receiver's current state began), so the receiver expects `base + 1` next.
+   */
+  base: seq.optional(),
 })
 
 export const PingSchema = z.object({ type: z.literal('ping'), n: seq })
