@@ -96,10 +96,21 @@ describe('AppendLog', () => {
     expect(await reopen()).toEqual(['before', 'after'])
   })
 
-  it('refuses an append larger than maxRecordBytes', async () => {
-    const log = await open({ maxRecordBytes: 100 })
-    await expect(log.append(['x'.repeat(200)])).rejects.toMatchObject({ code: 'TOO_LARGE' })
-    await log.close()
+  it('refuses an append larger than maxRecordBytes, yet reads larger records written with a higher limit', async () => {
+    const big = 'x'.repeat(200)
+    const generous = await open()
+    await generous.append([big])
+    await generous.close()
+    const strict = await open({ maxRecordBytes: 100 })
+    expect(strict.records).toEqual([big])
+    await expect(strict.append([big])).rejects.toMatchObject({ code: 'TOO_LARGE' })
+    await strict.close()
+    expect(warnings).toEqual([])
+  })
+
+  it('creates the log readable by its owner only', async () => {
+    await (await open()).close()
+    expect((await stat(path)).mode & 0o777).toBe(0o600)
   })
 
   it('flushes what was appended before close and refuses appends after it', async () => {

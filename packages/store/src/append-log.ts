@@ -2,12 +2,19 @@ import { type FileHandle, open, rename, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { errorCode, LogError } from './errors.js'
 import { syncDirectory, writeAll } from './fs-sync.js'
-import { checkHeader, DEFAULT_MAX_RECORD_BYTES, encodeFrame, LOG_HEADER, scanFrames } from './log-format.js'
+import {
+  checkHeader,
+  DEFAULT_MAX_RECORD_BYTES,
+  encodeFrame,
+  LOG_HEADER,
+  MAX_FRAME_BYTES,
+  scanFrames,
+} from './log-format.js'
 
 export interface AppendLogOptions {
   /** Told when open cuts off a torn or corrupt tail; defaults to `process.emitWarning`. */
   onWarning?: (message: string) => void
-  /** The largest encoded append (and the largest frame open accepts); default 16 MiB. */
+  /** The largest encoded append; default 16 MiB. Reading accepts any frame up to the format's 1 GiB. */
   maxRecordBytes?: number
 }
 
@@ -52,7 +59,7 @@ export class AppendLog {
   #file: FileHandle
   #size: number
   /** The batch new appends join; null once its flush has started (or a rewrite or close sealed it). */
-  #open: Batch | null = null
+  #pending: Batch | null = null
   /** Flushes, rewrites and the close run one after another on this chain, in call order. */
   #work: Promise<void> = Promise.resolve()
   #failure: LogError | null = null
@@ -78,6 +85,9 @@ export class AppendLog {
     const warn =
       options.onWarning ?? ((message: string) => process.emitWarning(message, 'ParleyStoreWarning'))
     const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES
+    if (!(maxRecordBytes >= 2 && maxRecordBytes <= MAX_FRAME_BYTES)) {
+      throw new RangeError(`maxRecordBytes must be between 2 and ${MAX_FRAME_BYTES}`)
+    }
     const file = await openOrCreate(path)
     try {
       const bytes = await file.readFile()
@@ -104,7 +114,7 @@ export class AppendLog {
           return _exhaustive
         }
       }
-      const scan = scanFrames(bytes, LOG_HEADER.length, maxRecordBytes)
+      const scan = scanFrames(bytes, LOG_HEADER.length)
       if (scan.end < bytes.length) {
         await file.truncate(scan.end)
         await file.sync()
@@ -116,7 +126,7 @@ export class AppendLog {
       await rm(`${path}.rewrite`, { force: true })
       return new AppendLog(path, file, scan.end, scan.records, maxRecordBytes)
     } catch (error) {
-      await file.close()
+      await file.close().catch(() => {})
       throw error instanceof LogError ? error : ioError(`cannot open ${path}`, error)
     }
   }
@@ -169,14 +179,14 @@ export class AppendLog {
     } catch (error) {
       return Promise.reject(error)
     }
-    this.#open = null
+    this.#pending = null
     return this.#enqueue(() => this.#replace(frames))
   }
 
   /** Flushes what was appended before this call and closes the file; later appends are refused. */
   close(): Promise<void> {
     if (!this.#closing) {
-      this.#open = null
+      this.#pending = null
       this.#closing = this.#enqueue(() => this.#file.close())
     }
     return this.#closing
@@ -188,11 +198,11 @@ export class AppendLog {
   }
 
   #batch(): Batch {
-    if (this.#open) return this.#open
+    if (this.#pending) return this.#pending
     const batch: Batch = { frames: [], bytes: 0, records: 0, waiters: [] }
-    this.#open = batch
+    this.#pending = batch
     this.#enqueue(() => {
-      if (this.#open === batch) this.#open = null
+      if (this.#pending === batch) this.#pending = null
       return this.#flush(batch)
     })
     return batch
@@ -236,7 +246,7 @@ export class AppendLog {
     const temp = `${this.#path}.rewrite`
     const bytes = Buffer.concat([LOG_HEADER, ...frames])
     try {
-      const file = await open(temp, 'w')
+      const file = await open(temp, 'w', FILE_MODE)
       try {
         await writeAll(file, bytes, 0)
         await file.sync()
@@ -266,6 +276,9 @@ export class AppendLog {
   }
 }
 
+/** The log holds private history: readable by its owner only, even in a shared directory. */
+const FILE_MODE = 0o600
+
 async function openOrCreate(path: string): Promise<FileHandle> {
   try {
     return await open(path, 'r+')
@@ -273,7 +286,7 @@ async function openOrCreate(path: string): Promise<FileHandle> {
     if (errorCode(error) !== 'ENOENT') throw ioError(`cannot open ${path}`, error)
   }
   try {
-    const file = await open(path, 'wx+')
+    const file = await open(path, 'wx+', FILE_MODE)
     await syncDirectory(dirname(path))
     return file
   } catch (error) {

@@ -10,8 +10,13 @@ export const FORMAT_VERSION = 1
 export const LOG_HEADER = Buffer.from(`parley-log ${FORMAT_VERSION}\n`, 'latin1')
 const HEADER_PREFIX = Buffer.from('parley-log ', 'latin1')
 export const FRAME_HEADER_BYTES = 8
-/** Large enough for any sane append, small enough that a corrupt length cannot make us allocate gigabytes. */
+/** The default limit on one append: far above any chat record, far below what would strain memory. */
 export const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
+/**
+ * The format's limit on a frame. Reading checks against this, not the writer's configured limit, so
+ * opening a log with a smaller `maxRecordBytes` can never cut off good records.
+ */
+export const MAX_FRAME_BYTES = 1024 * 1024 * 1024
 
 export function encodeFrame(records: readonly unknown[], maxPayloadBytes: number): Buffer {
   let json: string
@@ -66,7 +71,7 @@ export interface FrameScan {
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /** Reads good frames from `start` and stops at the first one that is torn or corrupt. */
-export function scanFrames(bytes: Buffer, start: number, maxPayloadBytes: number): FrameScan {
+export function scanFrames(bytes: Buffer, start: number): FrameScan {
   const records: unknown[] = []
   let offset = start
   const stop = (problem: string): FrameScan => ({ records, end: offset, problem })
@@ -74,7 +79,7 @@ export function scanFrames(bytes: Buffer, start: number, maxPayloadBytes: number
     if (bytes.length - offset < FRAME_HEADER_BYTES) return stop('incomplete frame header')
     const length = bytes.readUInt32BE(offset)
     // "[]" is the smallest payload we write; zero usually means a zero-filled tail.
-    if (length < 2 || length > maxPayloadBytes) return stop(`implausible frame length ${length}`)
+    if (length < 2 || length > MAX_FRAME_BYTES) return stop(`implausible frame length ${length}`)
     const payloadStart = offset + FRAME_HEADER_BYTES
     if (bytes.length - payloadStart < length) return stop('incomplete frame payload')
     const payload = bytes.subarray(payloadStart, payloadStart + length)
