@@ -605,6 +605,22 @@ describe('ParleyNode over an in-memory transport', () => {
       expect(alice.events.of('peer-state').filter((e) => e.state.status === 'closed')).toHaveLength(2)
     })
 
+    it('leaves no timer behind once closed, when every peer closed its side of the links', async () => {
+      const { clock, node } = world()
+      const bob = node('bob', B)
+      await bob.node.start()
+      const aliceClock = new ManualClock()
+      const alice = node('alice', A, { peers: [B], clock: aliceClock })
+      await alice.node.start()
+      await clock.advance(0)
+      expect(alice.events.of('connected')).toHaveLength(1)
+      await alice.node.close()
+      await flushMicrotasks()
+      expect(bob.events.of('disconnected')).toHaveLength(1)
+      // A pending timer would keep a real process alive after quitting.
+      expect(aliceClock.pendingTimers).toBe(0)
+    })
+
     it('sends its hello first even when the transport hands over buffered data inside attach', async () => {
       // The Link contract allows attach() to deliver data that arrived earlier synchronously.
       const { clock, node } = world({ deliverOnAttach: 'sync', acceptHops: 50 })
