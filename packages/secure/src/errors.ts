@@ -1,0 +1,43 @@
+/** Why the node's own key pair cannot be used. */
+export class IdentityError extends Error {
+  override name = 'IdentityError'
+  constructor(
+    readonly code: 'KEY_PERMISSIONS' | 'KEY_CORRUPT' | 'KEY_IO',
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options)
+  }
+}
+
+/** Text that should name a public key (hex or fingerprint) but does not. */
+export class KeyFormatError extends Error {
+  override name = 'KeyFormatError'
+  constructor(
+    readonly code: 'BAD_KEY' | 'SHORT_FINGERPRINT' | 'BAD_CHECKSUM',
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options)
+  }
+}
+
+/** An invite code that cannot be decoded (or an invite that cannot be made). */
+export class InviteError extends Error {
+  override name = 'InviteError'
+  readonly code = 'BAD_INVITE'
+}
+
+/** A malformed line in known_peers or an allow file; the message starts with `FILE:LINE:`. */
+export class TrustFileError extends Error {
+  override name = 'TrustFileError'
+  constructor(
+    readonly code: 'BAD_LINE' | 'READ_FAILED',
+    message: string,
+    readonly file: string,
+    readonly line?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options)
+  }
+}

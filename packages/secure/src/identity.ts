@@ -1,0 +1,148 @@
+import { randomBytes } from 'node:crypto'
+import { chmod, link, mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import SecretStream from '@hyperswarm/secret-stream'
+import { IdentityError } from './errors.js'
+import { fingerprint } from './fingerprint.js'
+
+/** An ed25519 key pair (libsodium layout: the 64-byte secret key is seed + public key). */
+export interface KeyPair {
+  publicKey: Uint8Array
+  secretKey: Uint8Array
+}
+
+export interface Identity extends KeyPair {
+  /** The public key as lowercase hex: the node id. */
+  id: string
+  /** True when this call made the key pair (first use of `dir`). */
+  created: boolean
+}
+
+export const IDENTITY_KEY_FILE = 'identity.key'
+export const IDENTITY_PUB_FILE = 'identity.pub'
+
+/** A fresh random key pair, for tests and ephemeral nodes. */
+export function generateKeyPair(): KeyPair {
+  return SecretStream.keyPair()
+}
+
+/**
+ * Loads the node's long-term key pair from `dir/identity.key`, creating it (and `dir`) on first use.
+ * Refuses a secret key file that group or others can read, and a file that is not a valid key.
+ * @example const me = await loadOrCreateIdentity(dataDir) // me.id is the node id
+ */
+export async function loadOrCreateIdentity(dir: string): Promise<Identity> {
+  const keyFile = join(dir, IDENTITY_KEY_FILE)
+  let created = false
+  let text = await readIfExists(keyFile)
+  if (text === undefined) {
+    created = await createKeyFile(dir, keyFile)
+    text = (await readIfExists(keyFile)) ?? ''
+  }
+  await checkPermissions(keyFile)
+  const keyPair = parseSecretKey(text, keyFile)
+  const id = Buffer.from(keyPair.publicKey).toString('hex')
+  await writePublicKey(join(dir, IDENTITY_PUB_FILE), id)
+  return { ...keyPair, id, created }
+}
+
+async function readIfExists(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8')
+  } catch (err) {
+    if (isCode(err, 'ENOENT')) return undefined
+    throw new IdentityError('KEY_IO', `cannot read identity key ${file}: ${(err as Error).message}`, {
+      cause: err,
+    })
+  }
+}
+
+/** Writes a new key to a private temporary file, then links it into place, so a reader never sees half a key. */
+async function createKeyFile(dir: string, keyFile: string): Promise<boolean> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    const keyPair = generateKeyPair()
+    const temp = join(dir, `.${IDENTITY_KEY_FILE}.${process.pid}.${randomBytes(4).toString('hex')}`)
+    const handle = await open(temp, 'wx', 0o600)
+    try {
+      await handle.chmod(0o600)
+      await handle.writeFile(formatSecretKey(keyPair))
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    try {
+      await link(temp, keyFile)
+      return true
+    } catch (err) {
+      // Another process created the key first: use theirs.
+      if (isCode(err, 'EEXIST')) return false
+      if (isCode(err, 'EPERM') || isCode(err, 'ENOTSUP') || isCode(err, 'EXDEV')) {
+        await rename(temp, keyFile)
+        return true
+      }
+      throw err
+    } finally {
+      await unlink(temp).catch(() => {})
+    }
+  } catch (err) {
+    if (err instanceof IdentityError) throw err
+    throw new IdentityError('KEY_IO', `cannot create identity key ${keyFile}: ${(err as Error).message}`, {
+      cause: err,
+    })
+  }
+}
+
+async function checkPermissions(keyFile: string): Promise<void> {
+  if (process.platform === 'win32') return
+  const { mode } = await stat(keyFile)
+  if ((mode & 0o077) !== 0) {
+    const octal = (mode & 0o777).toString(8).padStart(4, '0')
+    throw new IdentityError(
+      'KEY_PERMISSIONS',
+      `identity key ${keyFile} is accessible by other users (mode ${octal}); fix it with: chmod 600 ${keyFile}`,
+    )
+  }
+}
+
+function formatSecretKey(keyPair: KeyPair): string {
+  return [
+    '# parley identity: ed25519 secret key. Keep it private (mode 0600): whoever has it can act as this node.',
+    Buffer.from(keyPair.secretKey).toString('hex'),
+    '',
+  ].join('\n')
+}
+
+function parseSecretKey(text: string, keyFile: string): KeyPair {
+  const hex = text
+    .split('\n')
+    .filter((line) => !line.trimStart().startsWith('#'))
+    .join('')
+    .trim()
+  const corrupt = (why: string) =>
+    new IdentityError(
+      'KEY_CORRUPT',
+      `identity key ${keyFile} is damaged (${why}); restore it from a backup, or move it away to create a new identity`,
+    )
+  if (!/^[0-9a-f]{128}$/i.test(hex)) throw corrupt('expected 128 hex characters')
+  const secretKey = Buffer.from(hex, 'hex')
+  const derived = SecretStream.keyPair(secretKey.subarray(0, 32))
+  if (!derived.secretKey.equals(secretKey)) throw corrupt('its public half does not match its seed')
+  return { publicKey: derived.publicKey, secretKey: derived.secretKey }
+}
+
+/** The public half is derived data: rewritten whenever it is missing or stale. */
+async function writePublicKey(pubFile: string, id: string): Promise<void> {
+  const text = `# parley public key (node id); fingerprint ${fingerprint(id).full}\n${id}\n`
+  if ((await readFile(pubFile, 'utf8').catch(() => undefined)) === text) return
+  try {
+    await writeFile(pubFile, text, { mode: 0o644 })
+    await chmod(pubFile, 0o644)
+  } catch (err) {
+    throw new IdentityError('KEY_IO', `cannot write ${pubFile}: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+function isCode(err: unknown, code: string): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === code
+}

@@ -1,0 +1,64 @@
+import { formatAddress, parseAddress } from '@parley/core'
+import { InviteError } from './errors.js'
+import { fingerprint, parseKeyOrFingerprint } from './fingerprint.js'
+
+export interface Invite {
+  /** Where the inviting node listens, `HOST:PORT`. */
+  address: string
+  /** Its public key, lowercase hex (pin it when dialing `address`). */
+  key: string
+}
+
+const SCHEME = 'parley://'
+const WILDCARDS = new Set(['0.0.0.0', '::', '0:0:0:0:0:0:0:0'])
+
+/**
+ * One line that tells a friend where to dial and which key to expect there.
+ * @example encodeInvite({ address: '203.0.113.7:4001', key }) // 'parley://203.0.113.7:4001/abcd-efgh-…'
+ */
+export function encodeInvite(invite: Invite): string {
+  let address: string
+  try {
+    const parsed = parseAddress(invite.address)
+    if (WILDCARDS.has(parsed.host)) {
+      throw new InviteError(
+        `${invite.address} means "every interface"; an invite needs an address others can dial, such as your LAN or public IP`,
+      )
+    }
+    if (parsed.port === 0) throw new InviteError(`${invite.address} has port 0; use the port actually bound`)
+    address = formatAddress(parsed)
+  } catch (err) {
+    if (err instanceof InviteError) throw err
+    throw new InviteError(`cannot make an invite: ${(err as Error).message}`, { cause: err })
+  }
+  return `${SCHEME}${address}/${fingerprint(parseKeyOrFingerprint(invite.key)).full}`
+}
+
+/**
+ * Reads an invite code made by `encodeInvite`, checking the address and the fingerprint's checksum.
+ * @example decodeInvite('parley://[::1]:4001/abcd-…') // { address: '[::1]:4001', key: '…' }
+ */
+export function decodeInvite(code: string): Invite {
+  const text = code.trim()
+  if (!text.toLowerCase().startsWith(SCHEME)) {
+    throw new InviteError(`"${shorten(text)}" is not a parley invite (it should start with ${SCHEME})`)
+  }
+  const rest = text.slice(SCHEME.length)
+  const slash = rest.lastIndexOf('/')
+  if (slash < 0) throw new InviteError('invite is incomplete: expected parley://HOST:PORT/FINGERPRINT')
+  let address: string
+  try {
+    address = formatAddress(parseAddress(rest.slice(0, slash)))
+  } catch (err) {
+    throw new InviteError(`invite has a bad address: ${(err as Error).message}`, { cause: err })
+  }
+  try {
+    return { address, key: parseKeyOrFingerprint(rest.slice(slash + 1)) }
+  } catch (err) {
+    throw new InviteError(`invite has a bad fingerprint: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+function shorten(text: string): string {
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text
+}

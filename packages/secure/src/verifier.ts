@@ -1,0 +1,86 @@
+import { fingerprint, parseKeyOrFingerprint } from './fingerprint.js'
+import { type KnownPeers, normalizeAddress } from './known-peers.js'
+
+/** What `verify` decides about a peer that proved `remoteKey`: accept, or refuse and say why. */
+export type Verdict = 'ok' | { refuse: string }
+
+export interface VerifyInfo {
+  /** The key the peer proved it holds (lowercase hex). */
+  remoteKey: string
+  /** The dialed `HOST:PORT` for outbound links; the remote socket address for inbound ones. */
+  address: string
+  direction: 'inbound' | 'outbound'
+}
+
+export type Verify = (info: VerifyInfo) => Verdict | Promise<Verdict>
+
+export interface VerifierOptions {
+  /** Trust on first use for dialed addresses: new keys are remembered, changed keys refused. */
+  knownPeers?: KnownPeers
+  /** `--peer-key`: the key expected at a dialed address (hex or full fingerprint). Overrides known_peers. */
+  pins?: ReadonlyMap<string, string>
+  /** `--allow` / `--allow-file`: when set, only these keys are accepted (a pinned key counts as allowed). */
+  allow?: ReadonlySet<string>
+}
+
+/**
+ * Builds the `verify` callback for `createSecureTransport` from the node's trust settings.
+ * Only dialed links have a meaningful address, so pins and known peers apply to outbound links;
+ * inbound links are checked against the allowlist alone.
+ * @example createSecureTransport(tcp, { keyPair, verify: makeVerifier({ knownPeers, pins }) })
+ */
+export function makeVerifier(options: VerifierOptions): Verify {
+  const pins = new Map<string, string>()
+  for (const [address, key] of options.pins ?? [])
+    pins.set(normalizeAddress(address), parseKeyOrFingerprint(key))
+  const allow = options.allow
+    ? new Set([...options.allow].map((key) => parseKeyOrFingerprint(key)))
+    : undefined
+  const knownPeers = options.knownPeers
+
+  return async ({ remoteKey, address, direction }) => {
+    const key = remoteKey.toLowerCase()
+    if (direction === 'inbound') {
+      return allow && !allow.has(key) ? { refuse: notAllowed() } : 'ok'
+    }
+    const target = normalizeAddress(address)
+    const pinned = pins.get(target)
+    if (pinned !== undefined) {
+      if (pinned !== key) return { refuse: pinMismatch(pinned, key) }
+      if (knownPeers && knownPeers.check(target, key) !== 'match') await knownPeers.remember(target, key)
+      return 'ok'
+    }
+    if (knownPeers) {
+      const known = knownPeers.check(target, key)
+      if (typeof known === 'object') {
+        return { refuse: keyChanged(target, known.mismatch, key, known.line, knownPeers.file) }
+      }
+    }
+    if (allow && !allow.has(key)) return { refuse: notAllowed() }
+    if (knownPeers && knownPeers.check(target, key) === 'new') await knownPeers.remember(target, key)
+    return 'ok'
+  }
+}
+
+function notAllowed(): string {
+  return 'its key is not on the allowlist (--allow / --allow-file)'
+}
+
+function pinMismatch(pinned: string, presented: string): string {
+  return `it proved a different key than the one pinned with --peer-key (pinned ${fingerprint(pinned).full}, presented ${fingerprint(presented).full}): someone may be intercepting the connection`
+}
+
+function keyChanged(address: string, stored: string, presented: string, line: number, file: string): string {
+  return [
+    'the key at this address has CHANGED since it was first seen',
+    '@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@',
+    `@  WARNING: THE KEY OF PEER ${address} HAS CHANGED!`,
+    '@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@',
+    'Someone may be intercepting this connection (a man-in-the-middle attack),',
+    'or the peer may have created a new identity.',
+    `  known key (${file} line ${line}): ${fingerprint(stored).full}`,
+    `  key presented now:           ${fingerprint(presented).full}`,
+    'The link was refused. If you trust the new key, remove',
+    `line ${line} (${address}) from ${file}, or pass --peer-key ${fingerprint(presented).full}`,
+  ].join('\n')
+}

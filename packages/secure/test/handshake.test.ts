@@ -1,0 +1,43 @@
+import { TransportError } from '@parley/core'
+import { afterEach, describe, expect, it } from 'vitest'
+import { accepting, closeAll, record, secureNode, text, track } from './helpers.js'
+
+afterEach(closeAll)
+
+describe('secure links', () => {
+  it('carries bytes both ways and names each end by the key it proved', async () => {
+    const alice = secureNode()
+    const bob = secureNode()
+    const server = await accepting(bob.transport)
+
+    const dialed = await alice.transport.dial(server.address)
+    track(() => dialed.destroy())
+    const accepted = await server.nextLink()
+
+    expect(dialed.remoteKey).toBe(bob.id)
+    expect(accepted.remoteKey).toBe(alice.id)
+    expect(dialed.direction).toBe('outbound')
+    expect(accepted.direction).toBe('inbound')
+
+    const atBob = record(accepted)
+    const atAlice = record(dialed)
+    dialed.write(text('hello bob'))
+    accepted.write(text('hello alice'))
+    expect((await atBob.waitForBytes(9)).toString()).toBe('hello bob')
+    expect((await atAlice.waitForBytes(11)).toString()).toBe('hello alice')
+
+    dialed.end()
+    expect(await atBob.closed).toBeUndefined()
+    expect(await atAlice.closed).toBeUndefined()
+    expect(atBob.closes).toHaveLength(1)
+    expect(atAlice.closes).toHaveLength(1)
+  })
+
+  it('rejects a dial to a closed port with the inner transport error', async () => {
+    const alice = secureNode()
+    const bob = secureNode()
+    const server = await accepting(bob.transport)
+    await server.listener.close()
+    await expect(alice.transport.dial(server.address)).rejects.toBeInstanceOf(TransportError)
+  })
+})
