@@ -44,7 +44,10 @@ const msgArb = fc.record({
     { weight: 1, arbitrary: fc.string({ unit: codeUnit, maxLength: MAX_BODY_LENGTH, size: 'max' }) },
   ),
 })
-const ackArb = fc.record({ type: fc.constant('ack' as const), upTo: seq })
+const ackArb = fc.record(
+  { type: fc.constant('ack' as const), upTo: seq, base: seq },
+  { requiredKeys: ['type', 'upTo'] },
+)
 const pingArb = fc.record({ type: fc.constant('ping' as const), n: seq })
 const pongArb = fc.record({ type: fc.constant('pong' as const), n: seq })
 const byeArb = fc.record({ type: fc.constant('bye' as const), reason: text(0, 200) })

@@ -77,7 +77,13 @@ const events = {
     lastedMs: 60_000,
     random: 0.5,
   },
-  'session-lost on stale link 9': { type: 'session-lost', link: 9, reason: 'old link', lastedMs: 0, random: 0.5 },
+  'session-lost on stale link 9': {
+    type: 'session-lost',
+    link: 9,
+    reason: 'old link',
+    lastedMs: 0,
+    random: 0.5,
+  },
   close: { type: 'close', reason: 'bye all' },
   closed: { type: 'closed' },
 } satisfies Record<string, PeerEvent>
@@ -94,7 +100,12 @@ const cancelTimer: PeerEffect = { type: 'cancel-timer', timer: 'retry' }
 const retryIn = (ms: number): PeerEffect => ({ type: 'start-timer', timer: 'retry', ms })
 const closeLink7: PeerEffect = { type: 'close-link', link: 7, reason: 'bye all' }
 const closing: PeerState = { status: 'closing', reason: 'bye all' }
-const connectedOn8 = (attempt: number): PeerState => ({ status: 'connected', link: 8, peer: bobRenamed, attempt })
+const connectedOn8 = (attempt: number): PeerState => ({
+  status: 'connected',
+  link: 8,
+  peer: bobRenamed,
+  attempt,
+})
 
 /** Every accepted (state, event) pair and what it must do; every pair missing here must be rejected. */
 const accepted: { [S in StateName]: Partial<Record<EventName, Accepted>> } = {
@@ -225,7 +236,11 @@ describe('peerTransition', () => {
       [{ type: 'retry-timer' }, 'connecting', [dial]],
       [{ type: 'dialed', link: 1 }, 'handshaking', []],
       [{ type: 'session-open', link: 1, peer: bob }, 'connected', []],
-      [{ type: 'session-lost', link: 1, reason: 'reset', lastedMs: 60_000, random: 0.5 }, 'reconnecting', [retryIn(100)]],
+      [
+        { type: 'session-lost', link: 1, reason: 'reset', lastedMs: 60_000, random: 0.5 },
+        'reconnecting',
+        [retryIn(100)],
+      ],
       [{ type: 'retry-timer' }, 'reconnecting', [dial]],
       [{ type: 'dial-failed', error: 'refused', random: 0.5 }, 'reconnecting', [retryIn(200)]],
       [{ type: 'close', reason: 'quit' }, 'closing', [cancelTimer]],
