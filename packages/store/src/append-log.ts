@@ -6,6 +6,7 @@ import {
   checkHeader,
   DEFAULT_MAX_RECORD_BYTES,
   encodeFrame,
+  FORMAT_VERSION,
   LOG_HEADER,
   MAX_FRAME_BYTES,
   scanFrames,
@@ -103,7 +104,7 @@ export class AppendLog {
         case 'version':
           throw new LogError(
             'VERSION',
-            `${path} is a parley log of format version ${header.found}, this parley reads version 1; upgrade parley`,
+            `${path} is a parley log of format version ${header.found}, this parley reads version ${FORMAT_VERSION}; upgrade parley`,
           )
         case 'foreign':
           throw new LogError('NOT_A_LOG', `${path} is not a parley log; move it away or use another data dir`)
