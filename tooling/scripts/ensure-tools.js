@@ -14,7 +14,9 @@ if (missing.length === 0) process.exit(0)
 const names = missing.map((m) => m.apt)
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
 if (!isRoot) {
-  console.error(`ensure-tools: the tests need ${names.join(', ')}; install them with: sudo apt-get install -y ${names.join(' ')}`)
+  console.error(
+    `ensure-tools: the tests need ${names.join(', ')}; install them with: sudo apt-get install -y ${names.join(' ')}`,
+  )
   process.exit(1)
 }
 console.error(`ensure-tools: installing ${names.join(', ')}`)

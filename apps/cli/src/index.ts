@@ -1,7 +1,7 @@
 import { main } from './main.js'
 
-export { main, SUMMARY, version } from './main.js'
 export type { Io } from './main.js'
+export { main, SUMMARY, version } from './main.js'
 
 /** The `parley` executable: wires the process to `main` and exits with its code. Never prints a stack trace. */
 export function run(argv: readonly string[]): void {
@@ -24,12 +24,15 @@ export function run(argv: readonly string[]): void {
   process.on('uncaughtException', crash)
   process.on('unhandledRejection', crash)
   process.stdout.on('error', () => process.exit(0))
-  main(argv, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, interrupted }).then(
-    (code) => {
-      process.exitCode = code
-      // Flush stdout/stderr, then leave even if a socket or timer is still winding down.
-      setImmediate(() => process.exit(code))
-    },
-    crash,
-  )
+  main(argv, {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    interrupted,
+  }).then((code) => {
+    process.exitCode = code
+    // Flush stdout/stderr, then leave even if a socket or timer is still winding down.
+    setImmediate(() => process.exit(code))
+  }, crash)
 }

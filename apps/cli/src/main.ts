@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import * as readline from 'node:readline'
-import type { ParleyNode } from '@parley/core'
+import type { NodeEvent, ParleyNode } from '@parley/core'
 import {
   describeEvent,
   ExitCode,
@@ -25,7 +25,9 @@ export interface Io {
 export const SUMMARY = 'peer-to-peer chat for the terminal; each line you type is one message'
 
 export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string
+  }
   return pkg.version
 }
 
@@ -45,21 +47,12 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     io.stdout.write(`parley ${version()}\n`)
     return ExitCode.OK
   }
-  let node: ParleyNode
-  try {
-    node = await startNode(flags)
-  } catch (error) {
-    return fail(io, error)
-  }
-  return chat(node, flags, io)
-}
-
-async function chat(node: ParleyNode, flags: Flags, io: Io): Promise<number> {
   const interactive = Boolean(io.stdin.isTTY && io.stdout.isTTY) && !flags.json
   const rl = readline.createInterface({
     input: io.stdin,
     ...(interactive ? { output: io.stdout, terminal: true, prompt: '> ' } : { terminal: false }),
   })
+  rl.pause()
   // Incoming lines are printed above the prompt, then the prompt and the half-typed line are redrawn.
   const print = (stream: NodeJS.WritableStream, text: string) => {
     if (!interactive) {
@@ -72,8 +65,7 @@ async function chat(node: ParleyNode, flags: Flags, io: Io): Promise<number> {
     rl.prompt(true)
   }
   const json = (value: Record<string, unknown>) => io.stdout.write(`${JSON.stringify(value)}\n`)
-
-  node.on((event) => {
+  const onEvent = (event: NodeEvent) => {
     if (flags.json) {
       json(jsonEvent(event))
       if (event.type === 'link-error') io.stderr.write(`${formatStatus(describeEvent(event)!)}\n`)
@@ -85,8 +77,25 @@ async function chat(node: ParleyNode, flags: Flags, io: Io): Promise<number> {
     }
     const status = describeEvent(event)
     if (status) print(io.stderr, formatStatus(status))
-  })
+  }
+  let node: ParleyNode
+  try {
+    node = await startNode(flags, onEvent)
+  } catch (error) {
+    rl.close()
+    return fail(io, error)
+  }
+  return chat(node, flags, io, rl, json)
+}
 
+async function chat(
+  node: ParleyNode,
+  flags: Flags,
+  io: Io,
+  rl: readline.Interface,
+  json: (value: Record<string, unknown>) => void,
+): Promise<number> {
+  const interactive = Boolean(io.stdin.isTTY && io.stdout.isTTY) && !flags.json
   let sent = 0
   rl.on('line', (line) => {
     for (const body of splitBody(line)) {
@@ -99,17 +108,25 @@ async function chat(node: ParleyNode, flags: Flags, io: Io): Promise<number> {
   if (interactive) rl.prompt()
 
   const inputEnded = new Promise<'eof'>((resolve) => rl.once('close', () => resolve('eof')))
+  rl.resume()
   const reason = await Promise.race([inputEnded, io.interrupted.then(() => 'interrupt' as const)])
   rl.close()
 
   let code: number = ExitCode.OK
   if (reason === 'eof' && node.pending > 0) {
     const note = (text: string) => io.stderr.write(`parley: ${text}\n`)
-    note(`input ended; waiting up to ${flags.waitMs / 1000}s for ${node.pending} message(s) to be acknowledged`)
-    const left = await Promise.race([node.whenDelivered(flags.waitMs), io.interrupted.then(() => node.pending)])
+    note(
+      `input ended; waiting up to ${flags.waitMs / 1000}s for ${node.pending} message(s) to be acknowledged`,
+    )
+    const left = await Promise.race([
+      node.whenDelivered(flags.waitMs),
+      io.interrupted.then(() => node.pending),
+    ])
     if (left === 0) note(`all ${sent} message(s) delivered`)
     else {
-      note(`${left} of ${sent} message(s) were not delivered: no peer acknowledged them (is the peer running?)`)
+      note(
+        `${left} of ${sent} message(s) were not delivered: no peer acknowledged them (is the peer running?)`,
+      )
       code = ExitCode.UNDELIVERED
     }
   }

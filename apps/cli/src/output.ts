@@ -1,5 +1,5 @@
-import { clockTime, describeEvent, type StatusLine, terminalSafe } from '@parley/launcher'
 import type { NodeEvent, SentMessage } from '@parley/core'
+import { clockTime, describeEvent, type StatusLine, terminalSafe } from '@parley/launcher'
 
 /** One JSON object per event, as documented in the README's CLI reference. */
 export function jsonEvent(event: NodeEvent): Record<string, unknown> {
@@ -22,7 +22,9 @@ export function jsonEvent(event: NodeEvent): Record<string, unknown> {
         target: event.target,
         state: event.state.status,
         ...('peer' in event.state && event.state.peer ? { peer: event.state.peer.name } : {}),
-        ...(event.state.status === 'failed' ? { code: event.state.error.code, reason: event.state.error.message } : {}),
+        ...(event.state.status === 'failed'
+          ? { code: event.state.error.code, reason: event.state.error.message }
+          : {}),
       }
     case 'connected':
       return {

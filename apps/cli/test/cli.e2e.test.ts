@@ -80,7 +80,15 @@ describe('parley between two real processes', () => {
     const receiver = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--json'])
     const listening = JSON.parse(await receiver.waitFor('stdout', /"listening"/))
     const port = Number(String(listening.address).split(':').pop())
-    const sender = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice', '--json'])
+    const sender = start([
+      '--listen',
+      '127.0.0.1:0',
+      '--peer',
+      `127.0.0.1:${port}`,
+      '--name',
+      'alice',
+      '--json',
+    ])
     sender.send('structured')
     const message = JSON.parse(await receiver.waitFor('stdout', /"message"/))
     expect(message).toMatchObject({ type: 'message', from: 'alice', body: 'structured', seq: 1 })

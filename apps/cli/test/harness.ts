@@ -8,7 +8,8 @@ export const PARLEY_BIN = fileURLToPath(new URL('../bin/parley.js', import.meta.
 const BUILT = fileURLToPath(new URL('../dist/index.js', import.meta.url))
 
 export function assertBuilt(): void {
-  if (!existsSync(BUILT)) throw new Error('apps/cli is not built: run `pnpm build` before the end-to-end tests')
+  if (!existsSync(BUILT))
+    throw new Error('apps/cli is not built: run `pnpm build` before the end-to-end tests')
 }
 
 export interface Proc {

@@ -12,7 +12,10 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
 export function encodeFrame(message: Message, maxFrame = DEFAULT_MAX_FRAME): Uint8Array {
   const body = encoder.encode(JSON.stringify(message))
   if (body.length > maxFrame) {
-    throw new ProtocolError('FRAME_TOO_LARGE', `message of ${body.length} bytes exceeds the ${maxFrame}-byte frame limit`)
+    throw new ProtocolError(
+      'FRAME_TOO_LARGE',
+      `message of ${body.length} bytes exceeds the ${maxFrame}-byte frame limit`,
+    )
   }
   const frame = new Uint8Array(HEADER + body.length)
   new DataView(frame.buffer).setUint32(0, body.length)
@@ -43,7 +46,11 @@ export interface DecodeResult {
   error?: ProtocolError
 }
 
-type DecoderState = { status: 'header' } | { status: 'body'; length: number } | { status: 'failed'; error: ProtocolError }
+type DecoderState =
+  | { status: 'header' }
+  /** `partial` collects a body that arrives over several chunks, so each byte is copied once. */
+  | { status: 'body'; length: number; partial?: Uint8Array; filled: number }
+  | { status: 'failed'; error: ProtocolError }
 
 /**
  * Incremental frame decoder: feed it chunks as they arrive, split or merged anywhere.
@@ -58,7 +65,7 @@ export class FrameDecoder {
 
   /** Bytes held while waiting for the rest of a frame. */
   get pendingBytes(): number {
-    return this.buffered
+    return this.buffered + (this.state.status === 'body' ? this.state.filled : 0)
   }
 
   push(chunk: Uint8Array): DecodeResult {
@@ -72,7 +79,9 @@ export class FrameDecoder {
       this.drain(messages)
     } catch (err) {
       const error =
-        err instanceof ProtocolError ? err : new ProtocolError('BAD_MESSAGE', 'undecodable frame', { cause: err })
+        err instanceof ProtocolError
+          ? err
+          : new ProtocolError('BAD_MESSAGE', 'undecodable frame', { cause: err })
       this.fail(error)
       return { messages, error }
     }
@@ -94,16 +103,20 @@ export class FrameDecoder {
                 `peer is not speaking the parley protocol (it sent text starting ${JSON.stringify(String.fromCharCode(...header))})`,
               )
             }
-            throw new ProtocolError('FRAME_TOO_LARGE', `peer announced a ${length}-byte frame; the limit is ${this.maxFrame}`)
+            throw new ProtocolError(
+              'FRAME_TOO_LARGE',
+              `peer announced a ${length}-byte frame; the limit is ${this.maxFrame}`,
+            )
           }
           if (length === 0) throw new ProtocolError('EMPTY_FRAME', 'peer sent an empty frame')
-          this.state = { status: 'body', length }
+          this.state = { status: 'body', length, filled: 0 }
           break
         }
         case 'body': {
-          if (this.buffered < state.length) return
-          const message = decodeBody(this.take(state.length))
+          const body = this.collect(state)
+          if (!body) return
           this.state = { status: 'header' }
+          const message = decodeBody(body)
           if (message) messages.push(message)
           break
         }
@@ -111,10 +124,25 @@ export class FrameDecoder {
           return
         default: {
           const _exhaustive: never = state
-          return _exhaustive
         }
       }
     }
+  }
+
+  /** The whole body once it has arrived; until then, buffered chunks are copied into one allocation. */
+  private collect(state: { length: number; partial?: Uint8Array; filled: number }): Uint8Array | undefined {
+    if (state.filled === 0 && this.buffered >= state.length) return this.take(state.length)
+    state.partial ??= new Uint8Array(state.length)
+    while (state.filled < state.length && this.chunks.length > 0) {
+      const chunk = this.chunks[0]!
+      const part = Math.min(chunk.length, state.length - state.filled)
+      state.partial.set(chunk.subarray(0, part), state.filled)
+      state.filled += part
+      this.buffered -= part
+      if (part === chunk.length) this.chunks.shift()
+      else this.chunks[0] = chunk.subarray(part)
+    }
+    return state.filled === state.length ? state.partial : undefined
   }
 
   private take(n: number): Uint8Array {

@@ -53,7 +53,11 @@ export function newLinkState(remoteKey?: string): LinkState {
 }
 
 /** The hello this node sends first on every link. */
-export function makeHello(self: { id: string; name: string; instance: string }, caps: string[], listen?: string): Hello {
+export function makeHello(
+  self: { id: string; name: string; instance: string },
+  caps: string[],
+  listen?: string,
+): Hello {
   return {
     type: 'hello',
     v: PROTOCOL_VERSION,
@@ -75,7 +79,11 @@ export function helloCap(hello: Hello, key: string): string | undefined {
   return cap === undefined ? undefined : cap.slice(key.length + 1)
 }
 
-export function linkTransition(state: LinkState, event: LinkEvent, ctx: LinkContext): Step<LinkState, LinkEffect> {
+export function linkTransition(
+  state: LinkState,
+  event: LinkEvent,
+  ctx: LinkContext,
+): Step<LinkState, LinkEffect> {
   const ok = (next: LinkState, ...effects: LinkEffect[]): Step<LinkState, LinkEffect> => ({
     ok: true,
     state: next,
@@ -90,7 +98,10 @@ export function linkTransition(state: LinkState, event: LinkEvent, ctx: LinkCont
     ok({ status: 'closed', reason }, ...before, { type: 'cancel-handshake-timer' }, { type: 'close', reason })
   // The peer is told why before the link closes, so a person on the other end sees a reason too.
   const broken = (code: ProtocolErrorCode, message: string) =>
-    close({ code, message, protocolError: true }, { type: 'send', message: { type: 'bye', reason: message.slice(0, 200) } })
+    close(
+      { code, message, protocolError: true },
+      { type: 'send', message: { type: 'bye', reason: message.slice(0, 200) } },
+    )
 
   if (state.status === 'closed') return reject('the link is closed')
 
@@ -117,7 +128,10 @@ export function linkTransition(state: LinkState, event: LinkEvent, ctx: LinkCont
       return exhaustive(event)
   }
 
-  function onMessage(current: Exclude<LinkState, { status: 'closed' }>, message: Message): Step<LinkState, LinkEffect> {
+  function onMessage(
+    current: Exclude<LinkState, { status: 'closed' }>,
+    message: Message,
+  ): Step<LinkState, LinkEffect> {
     if (message.type === 'bye') {
       const duplicate = message.reason === DUPLICATE_REASON
       return close({ code: duplicate ? 'DUPLICATE' : 'BYE', message: message.reason, protocolError: false })
@@ -128,14 +142,22 @@ export function linkTransition(state: LinkState, event: LinkEvent, ctx: LinkCont
         const peer: PeerInfo = { id: message.id, name: message.name }
         const instance = helloInstance(message)
         if (current.expectedId !== undefined && peer.id !== current.expectedId) {
-          return broken('IDENTITY', 'peer claimed a node id that is not the key it proved in the secure handshake')
+          return broken(
+            'IDENTITY',
+            'peer claimed a node id that is not the key it proved in the secure handshake',
+          )
         }
-        if (peer.id === ctx.self.id) return broken('SELF', 'this node dialed itself (its --peer is its own address)')
+        if (peer.id === ctx.self.id)
+          return broken('SELF', 'this node dialed itself (its --peer is its own address)')
         if (ctx.self.id > peer.id) return ok({ status: 'awaiting-accept', peer, instance })
         const existing = ctx.openSession(peer.id)
         if (existing && existing.instance === instance) {
           return close(
-            { code: 'DUPLICATE', message: 'already connected to this peer on another link', protocolError: false },
+            {
+              code: 'DUPLICATE',
+              message: 'already connected to this peer on another link',
+              protocolError: false,
+            },
             { type: 'send', message: { type: 'bye', reason: DUPLICATE_REASON } },
           )
         }
@@ -147,7 +169,8 @@ export function linkTransition(state: LinkState, event: LinkEvent, ctx: LinkCont
         )
       }
       case 'awaiting-accept':
-        if (message.type !== 'accept') return broken('UNEXPECTED', `peer sent "${message.type}" before "accept"`)
+        if (message.type !== 'accept')
+          return broken('UNEXPECTED', `peer sent "${message.type}" before "accept"`)
         return ok(
           { status: 'open', peer: current.peer, instance: current.instance },
           { type: 'cancel-handshake-timer' },

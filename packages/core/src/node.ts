@@ -9,14 +9,14 @@ import { DEFAULT_MAX_FRAME, encodeFrame, FrameDecoder } from './codec.js'
 import { ProtocolError, TransportError } from './errors.js'
 import type { HistoryEntry, Journal, JournalRecord, RestoredState } from './journal.js'
 import {
+  helloCap,
+  helloInstance,
   type LinkCloseReason,
   type LinkContext,
   type LinkEffect,
   type LinkEvent,
   type LinkState,
   linkTransition,
-  helloCap,
-  helloInstance,
   makeHello,
   newLinkState,
 } from './link-machine.js'
@@ -142,6 +142,8 @@ interface LinkRecord {
   handshakeTimer?: unknown
   lastHeard: number
   ackDue: boolean
+  /** Set after we end a link: forces it shut if the remote end never closes its side. */
+  destroyTimer?: unknown
 }
 
 interface DialSlot {
@@ -315,7 +317,14 @@ export class ParleyNode implements ChatNode {
     if (body.length > MAX_BODY_LENGTH) {
       throw new ProtocolError('BAD_MESSAGE', `a message is at most ${MAX_BODY_LENGTH} characters long`)
     }
-    const msg: Msg = { type: 'msg', id: randomHex(8), seq: this.nextSeq, ts: this.clock.now(), from: this.id, body }
+    const msg: Msg = {
+      type: 'msg',
+      id: randomHex(8),
+      seq: this.nextSeq,
+      ts: this.clock.now(),
+      from: this.id,
+      body,
+    }
     // Encoding checks the frame limit before the message is accepted, and the frame is reused on every link.
     this.frames.set(msg, encodeFrame(msg, this.maxFrame))
     this.nextSeq++
@@ -415,11 +424,17 @@ export class ParleyNode implements ChatNode {
     // Our hello goes out before anything the transport already buffered is read.
     const listen = formatAddress(this.listenAddress)
     const caps = [`epoch:${this.epoch}`, ...this.caps]
-    this.writeTo(record, makeHello({ id: this.id, name: this.nameValue, instance: this.instance }, caps, listen))
+    this.writeTo(
+      record,
+      makeHello({ id: this.id, name: this.nameValue, instance: this.instance }, caps, listen),
+    )
     link.attach({
       data: (chunk) => this.onData(record, chunk),
       drain: () => undefined,
-      close: (error) => this.linkStep(record, { type: 'transport-closed', ...(error ? { error } : {}) }),
+      close: (error) => {
+        if (record.destroyTimer !== undefined) this.clock.clearTimeout(record.destroyTimer)
+        this.linkStep(record, { type: 'transport-closed', ...(error ? { error } : {}) })
+      },
     })
     return record
   }
@@ -469,7 +484,6 @@ export class ParleyNode implements ChatNode {
         return
       default: {
         const _exhaustive: never = effect
-        return _exhaustive
       }
     }
   }
@@ -480,10 +494,11 @@ export class ParleyNode implements ChatNode {
     else {
       record.link.end()
       // A remote end that never closes its side must not hold the socket forever.
-      this.clock.setTimeout(() => record.link.destroy(), 2_000)
+      record.destroyTimer = this.clock.setTimeout(() => record.link.destroy(), 2_000)
     }
     const address = record.link.remoteAddress
-    if (reason.protocolError) this.emit({ type: 'link-error', address, code: reason.code, message: reason.message })
+    if (reason.protocolError)
+      this.emit({ type: 'link-error', address, code: reason.code, message: reason.message })
 
     const peer = record.hello?.peer
     const session = peer ? this.sessions.get(peer.id) : undefined
@@ -502,7 +517,7 @@ export class ParleyNode implements ChatNode {
       }
     }
     const slot = record.slot
-    if (!slot || slot.state.status !== 'handshaking' || slot.state.link !== record.id) return
+    if (slot?.state.status !== 'handshaking' || slot.state.link !== record.id) return
     if (reason.code === 'DUPLICATE' && peer && session?.link !== undefined) {
       // Our dial reached a peer we already chat with over its own dial: adopt that session.
       slot.peerId = peer.id
@@ -541,7 +556,17 @@ export class ParleyNode implements ChatNode {
     const epoch = record.hello?.epoch ?? instance
     let session = this.sessions.get(peer.id)
     if (!session) {
-      session = { peer, instance, acked: 0, received: 0, shown: 0, sentUpTo: 0, resumed: false, openedAt: 0, epoch }
+      session = {
+        peer,
+        instance,
+        acked: 0,
+        received: 0,
+        shown: 0,
+        sentUpTo: 0,
+        resumed: false,
+        openedAt: 0,
+        epoch,
+      }
       this.sessions.set(peer.id, session)
       void this.persist([{ t: 'peer', peer, epoch }])
     } else if (session.epoch !== epoch) {
@@ -565,7 +590,12 @@ export class ParleyNode implements ChatNode {
       // The old link is replaced, not lost: the session already points at the new one when it closes.
       if (old) this.linkStep(old, { type: 'close', reason: 'replaced by a newer link' })
     }
-    this.emit({ type: 'connected', peer, address: record.link.remoteAddress, direction: record.link.direction })
+    this.emit({
+      type: 'connected',
+      peer,
+      address: record.link.remoteAddress,
+      direction: record.link.direction,
+    })
     for (const slot of this.slots.values()) {
       const dialedIt = slot.state.status === 'handshaking' && slot.state.link === record.id
       const announced = slot.peerId === undefined && record.hello?.listen === slot.key
@@ -752,7 +782,6 @@ export class ParleyNode implements ChatNode {
       }
       default: {
         const _exhaustive: never = effect
-        return _exhaustive
       }
     }
   }
@@ -773,7 +802,8 @@ export class ParleyNode implements ChatNode {
       (error: unknown) => {
         if (abort.signal.aborted || slot.abort !== abort) return
         slot.abort = undefined
-        const message = error instanceof TransportError || error instanceof Error ? error.message : String(error)
+        const message =
+          error instanceof TransportError || error instanceof Error ? error.message : String(error)
         this.peerStep(slot, { type: 'dial-failed', error: message, random: this.random() })
       },
     )

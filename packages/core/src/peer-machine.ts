@@ -24,9 +24,19 @@ export const DEFAULT_BACKOFF: Backoff = { baseMs: 100, maxMs: 1000, jitter: 0.3,
 export type PeerState =
   | { readonly status: 'idle' }
   | { readonly status: 'connecting'; readonly attempt: number; readonly dialing: boolean }
-  | { readonly status: 'handshaking'; readonly attempt: number; readonly link: number; readonly peer?: PeerInfo }
+  | {
+      readonly status: 'handshaking'
+      readonly attempt: number
+      readonly link: number
+      readonly peer?: PeerInfo
+    }
   | { readonly status: 'connected'; readonly link: number; readonly peer: PeerInfo; readonly attempt: number }
-  | { readonly status: 'reconnecting'; readonly attempt: number; readonly dialing: boolean; readonly peer: PeerInfo }
+  | {
+      readonly status: 'reconnecting'
+      readonly attempt: number
+      readonly dialing: boolean
+      readonly peer: PeerInfo
+    }
   | { readonly status: 'closing'; readonly reason: string }
   | { readonly status: 'closed'; readonly reason: string }
   | { readonly status: 'failed'; readonly error: { readonly code: string; readonly message: string } }
@@ -112,7 +122,10 @@ export function peerTransition(
       case 'idle':
         return ok({ status: 'closed', reason: event.reason })
       case 'connected':
-        return ok({ status: 'closing', reason: event.reason }, { type: 'close-link', link: state.link, reason: event.reason })
+        return ok(
+          { status: 'closing', reason: event.reason },
+          { type: 'close-link', link: state.link, reason: event.reason },
+        )
       case 'handshaking':
         return ok(
           { status: 'closing', reason: event.reason },
@@ -133,7 +146,8 @@ export function peerTransition(
 
   switch (state.status) {
     case 'idle':
-      if (event.type === 'start') return ok({ status: 'connecting', attempt: 0, dialing: true }, { type: 'dial' })
+      if (event.type === 'start')
+        return ok({ status: 'connecting', attempt: 0, dialing: true }, { type: 'dial' })
       return reject('the peer has not been started')
 
     case 'connecting':
@@ -172,7 +186,8 @@ export function peerTransition(
           return ok({ status: 'connected', link: event.link, peer: event.peer, attempt: state.attempt })
         case 'handshake-failed': {
           if (event.link !== state.link) return reject(`link ${event.link} is not the one handshaking`)
-          if (event.fatal) return ok({ status: 'failed', error: { code: event.code, message: event.message } })
+          if (event.fatal)
+            return ok({ status: 'failed', error: { code: event.code, message: event.message } })
           const wait: PeerEffect = {
             type: 'start-timer',
             timer: 'retry',

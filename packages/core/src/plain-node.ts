@@ -220,7 +220,12 @@ export class PlainNode implements ChatNode {
       close: (error) => this.drop(record, error ? error.message : 'connection closed', true),
     })
     if (this.openLinks().length === 1) this.connectedSince = this.clock.now()
-    this.emit({ type: 'connected', peer: record.peer, address: link.remoteAddress, direction: link.direction })
+    this.emit({
+      type: 'connected',
+      peer: record.peer,
+      address: link.remoteAddress,
+      direction: link.direction,
+    })
     for (const s of this.slots.values()) {
       // Plain links carry no identity: any open link satisfies the peer we dial.
       if (s === slot || s.state.status === 'connecting' || s.state.status === 'reconnecting') {
@@ -271,12 +276,22 @@ export class PlainNode implements ChatNode {
     if (remote) record.link.destroy()
     else record.link.end()
     if (record.partial.length > 0 && remote) this.receive(record, record.partial)
-    this.emit({ type: 'disconnected', peer: record.peer, reason: remote ? `${record.peer.name} closed the link` : reason })
+    this.emit({
+      type: 'disconnected',
+      peer: record.peer,
+      reason: remote ? `${record.peer.name} closed the link` : reason,
+    })
     if (this.openLinks().length > 0) return
     for (const slot of this.slots.values()) {
       if (slot.state.status !== 'connected') continue
       const lastedMs = this.clock.now() - this.connectedSince
-      this.step(slot, { type: 'session-lost', link: slot.state.link, reason, lastedMs, random: this.random() })
+      this.step(slot, {
+        type: 'session-lost',
+        link: slot.state.link,
+        reason,
+        lastedMs,
+        random: this.random(),
+      })
     }
   }
 
@@ -334,7 +349,6 @@ export class PlainNode implements ChatNode {
       }
       default: {
         const _exhaustive: never = effect
-        return _exhaustive
       }
     }
   }

@@ -80,7 +80,15 @@ export type Bye = z.infer<typeof ByeSchema>
 export type Message = z.infer<typeof MessageSchema>
 export type MessageType = Message['type']
 
-const KNOWN_TYPES: ReadonlySet<string> = new Set<MessageType>(['hello', 'accept', 'msg', 'ack', 'ping', 'pong', 'bye'])
+const KNOWN_TYPES: ReadonlySet<string> = new Set<MessageType>([
+  'hello',
+  'accept',
+  'msg',
+  'ack',
+  'ping',
+  'pong',
+  'bye',
+])
 
 /**
  * Checks a parsed JSON value against the schema.
@@ -99,7 +107,10 @@ export function parseMessage(value: unknown): Message | undefined {
   if (!result.success) {
     const issue = result.error.issues[0]
     const where = issue?.path.length ? ` at "${issue.path.join('.')}"` : ''
-    throw new ProtocolError('BAD_MESSAGE', `invalid ${type} message${where}: ${issue?.message ?? 'schema mismatch'}`)
+    throw new ProtocolError(
+      'BAD_MESSAGE',
+      `invalid ${type} message${where}: ${issue?.message ?? 'schema mismatch'}`,
+    )
   }
   return result.data
 }

@@ -13,9 +13,14 @@ import type { Flags } from './flags.js'
 
 /**
  * Builds a node from parsed flags and starts it: it listens first, then dials every --peer.
+ * `onEvent` is subscribed before the start, so it sees the `listening` event too.
  * @throws FatalError with exit code LISTEN when the listen address cannot be bound
  */
-export async function startNode(flags: Flags, overrides: Partial<NodeOptions> = {}): Promise<ParleyNode> {
+export async function startNode(
+  flags: Flags,
+  onEvent: (event: NodeEvent) => void,
+  overrides: Partial<NodeOptions> = {},
+): Promise<ParleyNode> {
   const node = new ParleyNode({
     transport: createTcpTransport(),
     name: flags.name,
@@ -23,13 +28,18 @@ export async function startNode(flags: Flags, overrides: Partial<NodeOptions> = 
     peers: flags.peers,
     ...overrides,
   })
+  node.on(onEvent)
   try {
     await node.start()
   } catch (error) {
     if (error instanceof TransportError) {
-      throw new FatalError(ExitCode.LISTEN, `cannot listen on ${formatAddress(flags.listen)}: ${error.message}`, {
-        cause: error,
-      })
+      throw new FatalError(
+        ExitCode.LISTEN,
+        `cannot listen on ${formatAddress(flags.listen)}: ${error.message}`,
+        {
+          cause: error,
+        },
+      )
     }
     throw error
   }

@@ -1,5 +1,5 @@
 /** The runtime over real TCP on loopback: connect orders, late peers, simultaneous open, hostile peers. */
-import { connect as tcpConnect, createServer } from 'node:net'
+import { createServer, connect as tcpConnect } from 'node:net'
 import { type Address, type NodeEvent, ParleyNode } from '@parley/core'
 import { createTcpTransport } from '@parley/transport-tcp'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -142,7 +142,9 @@ describe('two nodes over loopback TCP', () => {
     const client = tcpConnect(port, '127.0.0.1')
     client.on('error', () => undefined)
     await new Promise((r) => client.once('connect', r))
-    const hello = Buffer.from(JSON.stringify({ type: 'hello', v: '2.0', id: 'ab'.repeat(16), name: 'future', caps: [] }))
+    const hello = Buffer.from(
+      JSON.stringify({ type: 'hello', v: '2.0', id: 'ab'.repeat(16), name: 'future', caps: [] }),
+    )
     const header = Buffer.alloc(4)
     header.writeUInt32BE(hello.length)
     client.write(Buffer.concat([header, hello]))
