@@ -12,6 +12,10 @@ export interface VerifyInfo {
   direction: 'inbound' | 'outbound'
 }
 
+/**
+ * Sync or async. TypeScript widens `'ok'` returned from an async arrow to `string`, so annotate it:
+ * `async (info): Promise<Verdict> => ...`.
+ */
 export type Verify = (info: VerifyInfo) => Verdict | Promise<Verdict>
 
 export interface VerifierOptions {

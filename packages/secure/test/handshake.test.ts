@@ -1,5 +1,11 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { TransportError } from '@parley/core'
 import { afterEach, describe, expect, it } from 'vitest'
+import { loadOrCreateIdentity } from '../src/identity.js'
+import { KnownPeers } from '../src/known-peers.js'
+import { makeVerifier } from '../src/verifier.js'
 import { accepting, closeAll, record, secureNode, text, track } from './helpers.js'
 
 afterEach(closeAll)
@@ -39,5 +45,30 @@ describe('secure links', () => {
     const server = await accepting(bob.transport)
     await server.listener.close()
     await expect(alice.transport.dial(server.address)).rejects.toBeInstanceOf(TransportError)
+  })
+
+  it("keeps a node's key across restarts, so a peer that remembered it still accepts it", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'parley-restart-'))
+    track(() => rm(dir, { recursive: true, force: true }))
+    const knownPeers = await KnownPeers.open(join(dir, 'alice'))
+    const alice = secureNode({ verify: makeVerifier({ knownPeers }) })
+
+    const bobDir = join(dir, 'bob')
+    const firstRun = secureNode({ keyPair: await loadOrCreateIdentity(bobDir) })
+    const first = await accepting(firstRun.transport)
+    ;(await alice.transport.dial(first.address)).destroy()
+    await first.listener.close()
+
+    const identity = await loadOrCreateIdentity(bobDir)
+    expect(identity.id).toBe(firstRun.id)
+    const secondRun = secureNode({ keyPair: identity }).transport.createListener((link) =>
+      track(() => link.destroy()),
+    )
+    track(() => secondRun.close())
+    await secondRun.listen(first.address)
+    const link = await alice.transport.dial(first.address)
+    track(() => link.destroy())
+    expect(link.remoteKey).toBe(identity.id)
+    expect(knownPeers.entries()).toHaveLength(1)
   })
 })

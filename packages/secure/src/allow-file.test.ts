@@ -1,0 +1,37 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { readAllowFile } from './allow-file.js'
+import { fingerprint } from './fingerprint.js'
+
+const A = 'aa'.repeat(32)
+const B = 'bb'.repeat(32)
+
+let dir: string
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'parley-allow-'))
+})
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
+
+describe('allow files', () => {
+  it('reads hex keys and full fingerprints, with labels and comments', async () => {
+    const file = join(dir, 'allow')
+    await writeFile(file, `# friends\n${A} alice\n\n  ${fingerprint(B).full}   # bob\n`)
+    expect(await readAllowFile(file)).toEqual(new Set([A, B]))
+  })
+
+  it('names the file and line of an entry that is not a key', async () => {
+    const file = join(dir, 'allow')
+    await writeFile(file, `${A}\n${fingerprint(B).short} bob\n`)
+    await expect(readAllowFile(file)).rejects.toThrow(new RegExp(`${file}:2: .*short fingerprint`))
+    await writeFile(file, `# x\n\nnot-a-key\n`)
+    await expect(readAllowFile(file)).rejects.toMatchObject({ code: 'BAD_LINE', line: 3 })
+  })
+
+  it('says when the file does not exist', async () => {
+    await expect(readAllowFile(join(dir, 'missing'))).rejects.toThrow(/does not exist/)
+  })
+})

@@ -1,0 +1,79 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { fingerprint } from './fingerprint.js'
+import { KnownPeers } from './known-peers.js'
+import { makeVerifier } from './verifier.js'
+
+const A = 'aa'.repeat(32)
+const B = 'bb'.repeat(32)
+const C = 'cc'.repeat(32)
+const BOB = '127.0.0.1:4002'
+const out = (remoteKey: string, address = BOB) => ({ remoteKey, address, direction: 'outbound' as const })
+const inb = (remoteKey: string) => ({ remoteKey, address: '127.0.0.1:51234', direction: 'inbound' as const })
+
+let dir: string
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'parley-verify-'))
+})
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
+
+describe('makeVerifier', () => {
+  it('accepts anyone when nothing is configured', async () => {
+    const verify = makeVerifier({})
+    expect(await verify(out(A))).toBe('ok')
+    expect(await verify(inb(A))).toBe('ok')
+  })
+
+  it('trusts a dialed address on first use and refuses a changed key loudly', async () => {
+    const knownPeers = await KnownPeers.open(dir)
+    const verify = makeVerifier({ knownPeers })
+    expect(await verify(out(A))).toBe('ok')
+    expect(knownPeers.check(BOB, A)).toBe('match')
+    const verdict = await verify(out(B))
+    expect(verdict).toHaveProperty('refuse')
+    const reason = (verdict as { refuse: string }).refuse
+    expect(reason).toContain('HAS CHANGED')
+    expect(reason).toContain(fingerprint(A).full)
+    expect(reason).toContain(fingerprint(B).full)
+    expect(reason).toContain(`from ${knownPeers.file}`)
+    expect(reason).toContain(`--peer-key ${fingerprint(B).full}`)
+    expect(knownPeers.check(BOB, A)).toBe('match')
+  })
+
+  it('refuses a key other than the pinned one, even one known_peers has', async () => {
+    const knownPeers = await KnownPeers.open(dir)
+    await knownPeers.remember(BOB, B)
+    const verify = makeVerifier({ knownPeers, pins: new Map([[BOB, fingerprint(A).full]]) })
+    const verdict = await verify(out(B))
+    expect((verdict as { refuse: string }).refuse).toMatch(/--peer-key.*pinned/)
+  })
+
+  it('accepts the pinned key over a stale known_peers entry, and updates it', async () => {
+    const knownPeers = await KnownPeers.open(dir)
+    await knownPeers.remember(BOB, B)
+    const verify = makeVerifier({ knownPeers, pins: new Map([[BOB, A]]) })
+    expect(await verify(out(A))).toBe('ok')
+    expect(knownPeers.check(BOB, A)).toBe('match')
+  })
+
+  it('applies the allowlist both ways, with pinned keys counting as allowed', async () => {
+    const verify = makeVerifier({ allow: new Set([A]), pins: new Map([['127.0.0.1:9', C]]) })
+    expect(await verify(inb(A))).toBe('ok')
+    expect(await verify(inb(B))).toEqual({ refuse: expect.stringContaining('allowlist') })
+    expect(await verify(out(A))).toBe('ok')
+    expect(await verify(out(B))).toEqual({ refuse: expect.stringContaining('allowlist') })
+    expect(await verify(out(C, '127.0.0.1:9'))).toBe('ok')
+  })
+
+  it('checks inbound links against the allowlist only, never against known_peers', async () => {
+    const knownPeers = await KnownPeers.open(dir)
+    await knownPeers.remember('127.0.0.1:51234', A)
+    const verify = makeVerifier({ knownPeers })
+    expect(await verify(inb(B))).toBe('ok')
+    expect(knownPeers.entries()).toHaveLength(1)
+  })
+})
