@@ -52,7 +52,7 @@ describe('identity', () => {
       const attempt = loadOrCreateIdentity(dir)
       await expect(attempt).rejects.toBeInstanceOf(IdentityError)
       await expect(attempt).rejects.toMatchObject({ code: 'KEY_PERMISSIONS' })
-      const error = await attempt.catch((err: Error) => err)
+      const error = (await attempt.catch((err: unknown) => err)) as Error
       expect(error.message).toContain(`chmod 600 ${file}`)
       expect(error.message).toContain('0644')
       expect(error.message).not.toContain('\n')
