@@ -40,6 +40,8 @@ export function jsonEvent(event: NodeEvent): Record<string, unknown> {
       return { type: 'error', address: event.address, code: event.code, message: event.message }
     case 'listening':
       return { type: 'listening', address: event.address }
+    case 'dial-error':
+      return { type: 'dial-error', target: event.target, code: event.code, message: event.message }
     case 'journal-error':
       return { type: 'journal-error', message: event.message }
     case 'closed':

@@ -93,6 +93,8 @@ export type NodeEvent =
   | ({ readonly type: 'link-error' } & LinkProblem)
   /** The journal could not be written: messages are no longer made durable. */
   | { readonly type: 'journal-error'; readonly message: string }
+  /** Dialing `target` failed for a new reason (repeats of the same reason are not reported again). */
+  | { readonly type: 'dial-error'; readonly target: string; readonly code: string; readonly message: string }
   | { readonly type: 'closed' }
 
 export interface SentMessage {
@@ -153,6 +155,8 @@ interface DialSlot {
   peerId?: string
   timer?: unknown
   abort?: AbortController
+  /** The code of the last dial failure reported, so a peer that stays down is reported once. */
+  lastDialError?: string
 }
 
 interface Session {
@@ -796,15 +800,22 @@ export class ParleyNode implements ChatNode {
           return
         }
         slot.abort = undefined
+        slot.lastDialError = undefined
         const record = this.adopt(link, slot)
         if (record) this.peerStep(slot, { type: 'dialed', link: record.id })
       },
       (error: unknown) => {
         if (abort.signal.aborted || slot.abort !== abort) return
         slot.abort = undefined
-        const message =
-          error instanceof TransportError || error instanceof Error ? error.message : String(error)
-        this.peerStep(slot, { type: 'dial-failed', error: message, random: this.random() })
+        const message = error instanceof Error ? error.message : String(error)
+        const code = error instanceof TransportError ? error.code : 'UNKNOWN'
+        if (code !== slot.lastDialError) {
+          slot.lastDialError = code
+          this.emit({ type: 'dial-error', target: slot.key, code, message })
+        }
+        // A peer that proved an untrusted key is refused for good: redialing would only repeat it.
+        const fatal = code === 'UNTRUSTED'
+        this.peerStep(slot, { type: 'dial-failed', error: message, code, fatal, random: this.random() })
       },
     )
   }

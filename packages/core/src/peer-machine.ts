@@ -47,8 +47,17 @@ export type PeerEvent =
   | { readonly type: 'start' }
   /** Our dial reached the peer's transport; the handshake on `link` begins. */
   | { readonly type: 'dialed'; readonly link: number }
-  /** `random` is in [0, 1) and drives the jitter. */
-  | { readonly type: 'dial-failed'; readonly error: string; readonly random: number }
+  /**
+   * `random` is in [0, 1) and drives the jitter. `fatal` (for example the peer proved a key this node
+   * does not trust) stops redialing; `code` says why.
+   */
+  | {
+      readonly type: 'dial-failed'
+      readonly error: string
+      readonly random: number
+      readonly code?: string
+      readonly fatal?: boolean
+    }
   | { readonly type: 'retry-timer' }
   /** The handshake on our dialed link failed; `fatal` stops redialing (the peer can never be talked to). */
   | {
@@ -163,6 +172,7 @@ export function peerTransition(
           })
         case 'dial-failed':
           if (!state.dialing) return reject('no dial is in flight')
+          if (event.fatal) return ok({ status: 'failed', error: { code: event.code ?? 'DIAL', message: event.error } })
           return ok(
             { ...state, dialing: false },
             { type: 'start-timer', timer: 'retry', ms: backoffDelay(backoff, state.attempt, event.random) },

@@ -65,6 +65,10 @@ export function describeEvent(event: NodeEvent): StatusLine | undefined {
       return { level: 'warn', text: `disconnected from ${event.peer.name}: ${event.reason}` }
     case 'link-error':
       return { level: 'warn', text: `peer at ${event.address} was dropped: ${event.message} [${event.code}]` }
+    case 'dial-error':
+      return event.code === 'CONNECTION_REFUSED'
+        ? { level: 'info', text: `${event.target} is not answering yet; will keep trying` }
+        : { level: 'warn', text: `cannot reach ${event.target}: ${event.message}` }
     case 'journal-error':
       return { level: 'warn', text: `cannot write the data dir: ${event.message}` }
     case 'closed':
