@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import type { ParleyNode } from '@parley/core'
+import type { NodeEvent, ParleyNode } from '@parley/core'
 import { ExitCode, FatalError, type Flags, parseFlags, startNode, usage } from '@parley/launcher'
 import { restoreTerminal } from './view/terminal.js'
 import { runTui, type TuiIo } from './view/tui.js'
@@ -36,8 +36,16 @@ export async function main(argv: readonly string[], io: TuiIo): Promise<number> 
       )
     }
     // Listen before taking over the screen, so a taken port is one plain line on a normal terminal.
-    node = await startNode(flags)
-    return await runTui(node, flags, io)
+    // Events that come before the screen exists wait in `early` and are replayed to it.
+    const early: NodeEvent[] = []
+    let deliver: (event: NodeEvent) => void = (event) => {
+      early.push(event)
+    }
+    node = await startNode(flags, (event) => deliver(event))
+    return await runTui(node, flags, io, (handler) => {
+      for (const event of early.splice(0)) handler(event)
+      deliver = handler
+    })
   } catch (error) {
     await node?.close('error').catch(() => undefined)
     return fail(error)

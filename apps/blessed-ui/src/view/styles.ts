@@ -7,9 +7,9 @@ const NICK_SGR = [36, 35, 32, 33, 34, 31, 96, 95, 92, 93, 94, 91]
 export function sgr(style: Style): string {
   switch (style.kind) {
     case 'text':
-      return ''
     case 'time':
-      return '\x1b[90m'
+      // Grey would be the natural choice, but on 8-colour terminals (TERM=screen) blessed turns it into black.
+      return ''
     case 'nick':
     case 'action':
       return `\x1b[${NICK_SGR[style.colour % NICK_SGR.length]}m`

@@ -1,6 +1,6 @@
 import { appendFileSync } from 'node:fs'
 import { PassThrough } from 'node:stream'
-import { formatAddress, type NodeEvent, type ParleyNode } from '@parley/core'
+import type { NodeEvent, ParleyNode } from '@parley/core'
 import { type Flags, splitBody } from '@parley/launcher'
 import blessed from 'blessed'
 import { KeyDecoder } from '../input/key-decoder.js'
@@ -21,6 +21,8 @@ export interface TuiIo {
 
 /** At most this many frames a second: a flood of messages costs one layout per frame, not one per message. */
 const FRAME_MS = 33
+/** A key is echoed at once unless a frame was drawn this recently, so typing stays quick during a flood. */
+const KEY_FRAME_MS = 8
 /** How long a lone ESC waits to become the start of a key sequence. */
 const ESC_WAIT_MS = 30
 
@@ -71,6 +73,7 @@ class BlessedView {
     env: NodeJS.ProcessEnv,
   ) {
     this.trace = env.PARLEY_TUI_TRACE || undefined
+    if (this.trace) appendFileSync(this.trace, `${Date.now()} start ${process.pid}\n`)
     const unicode = (blessed as unknown as { unicode: BlessedUnicode }).unicode
     this.standIns = new StandIns(width, unicode)
     // blessed never reads the keyboard: the KeyDecoder does, so pastes, focus and wheel events are ours.
@@ -112,10 +115,19 @@ class BlessedView {
     stdout.write(ENTER_MODES)
   }
 
-  /** Asks for a frame; several requests within one frame interval make one render. */
-  schedule(): void {
-    if (this.timer || this.destroyed) return
-    const wait = Math.max(0, this.lastRender + FRAME_MS - Date.now())
+  /**
+   * Asks for a frame; several requests within one frame interval make one render. `urgent` (a key press) draws
+   * now unless a frame has just been drawn.
+   */
+  schedule(urgent = false): void {
+    if (this.destroyed) return
+    const since = Date.now() - this.lastRender
+    if (urgent && since >= KEY_FRAME_MS) {
+      this.renderNow()
+      return
+    }
+    if (this.timer) return
+    const wait = Math.max(0, (urgent ? KEY_FRAME_MS : FRAME_MS) - since)
     this.timer = setTimeout(() => {
       this.timer = undefined
       this.renderNow()
@@ -152,6 +164,11 @@ class BlessedView {
     this.renderNow()
   }
 
+  /** Notes in the trace file (PARLEY_TUI_TRACE) when input arrived, for the flood benchmark. */
+  traceInput(): void {
+    if (this.trace) appendFileSync(this.trace, `${Date.now()} input\n`)
+  }
+
   bell(): void {
     this.program.bell()
   }
@@ -182,15 +199,16 @@ class BlessedView {
   }
 }
 
-/** What the node already did before the screen subscribed (startNode starts it): as events, for the same wording. */
-function eventsSoFar(node: ParleyNode): NodeEvent[] {
-  const events: NodeEvent[] = [{ type: 'listening', address: formatAddress(node.address) }]
-  for (const { target, state } of node.peerStates()) events.push({ type: 'peer-state', target, state })
-  return events
-}
-
-/** Runs the full-screen chat on a started node until /quit, Ctrl-C or a signal; resolves with the exit code. */
-export async function runTui(node: ParleyNode, flags: Flags, io: TuiIo): Promise<number> {
+/**
+ * Runs the full-screen chat on a started node until /quit, Ctrl-C or a signal; resolves with the exit code.
+ * `subscribe` hands node events (including those from before the screen existed) to the screen.
+ */
+export async function runTui(
+  node: ParleyNode,
+  flags: Flags,
+  io: TuiIo,
+  subscribe: (handler: (event: NodeEvent) => void) => void,
+): Promise<number> {
   const { stdin, stdout } = io
   stdin.setRawMode(true)
   stdin.setEncoding('utf8')
@@ -201,7 +219,6 @@ export async function runTui(node: ParleyNode, flags: Flags, io: TuiIo): Promise
   const probe = await probeWidths(stdin, stdout)
   const width = graphemeWidth(probe.widths)
   const model = new ChatModel({ self: { id: node.id, name: node.name }, width })
-  for (const event of eventsSoFar(node)) model.nodeEvent(event)
 
   const view = new BlessedView(model, width, stdout, io.env)
   const removeViewRestore = onRestore(() => view.destroy())
@@ -221,7 +238,7 @@ export async function runTui(node: ParleyNode, flags: Flags, io: TuiIo): Promise
     else secondQuit()
   }
 
-  const perform = (effects: readonly Effect[]) => {
+  const perform = (effects: readonly Effect[], urgent = false) => {
     for (const effect of effects) {
       switch (effect.type) {
         case 'send':
@@ -257,10 +274,12 @@ export async function runTui(node: ParleyNode, flags: Flags, io: TuiIo): Promise
         }
       }
     }
-    view.schedule()
+    view.schedule(urgent)
   }
 
-  const unsubscribe = node.on((event) => {
+  let subscribed = true
+  subscribe((event) => {
+    if (!subscribed) return
     const effects = model.nodeEvent(event)
     if (event.type === 'delivered') model.setUndelivered(node.pending)
     perform(effects)
@@ -269,11 +288,12 @@ export async function runTui(node: ParleyNode, flags: Flags, io: TuiIo): Promise
   const decoder = new KeyDecoder()
   let escTimer: NodeJS.Timeout | undefined
   const onKeys = (chunk: string) => {
+    view.traceInput()
     if (escTimer) clearTimeout(escTimer)
-    for (const key of decoder.push(chunk)) perform(model.key(key))
+    for (const key of decoder.push(chunk)) perform(model.key(key), true)
     if (decoder.hasPending) {
       escTimer = setTimeout(() => {
-        for (const key of decoder.flush()) perform(model.key(key))
+        for (const key of decoder.flush()) perform(model.key(key), true)
       }, ESC_WAIT_MS)
     }
   }
@@ -291,7 +311,7 @@ export async function runTui(node: ParleyNode, flags: Flags, io: TuiIo): Promise
   }
   stdin.removeListener('data', onKeys)
   if (escTimer) clearTimeout(escTimer)
-  unsubscribe()
+  subscribed = false
   await node.close('quit')
   removeViewRestore()
   view.destroy()

@@ -1,0 +1,170 @@
+#!/usr/bin/env node
+// Flood benchmark (not a test): 10,000 messages arrive from a parley CLI peer while keys are typed into
+// parley-tui running in tmux. Reports how fast the messages reached the screen and how long a typed key took
+// to be echoed (median and p90), next to the same key echo with no flood. Needs `pnpm build` and tmux.
+import { execFileSync, spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const MESSAGES = Number(process.env.FLOOD_MESSAGES ?? 10_000)
+// FLOOD_PROFILE=DIR writes a CPU profile of parley-tui there.
+const profile = process.env.FLOOD_PROFILE ? `--cpu-prof --cpu-prof-dir=${process.env.FLOOD_PROFILE}` : ''
+const TUI = fileURLToPath(new URL('../bin/parley-tui.js', import.meta.url))
+const CLI = fileURLToPath(new URL('../../cli/bin/parley.js', import.meta.url))
+for (const built of ['../dist/index.js', '../../cli/dist/index.js']) {
+  if (!existsSync(fileURLToPath(new URL(built, import.meta.url)))) {
+    console.error('bench: run `pnpm build` first')
+    process.exit(1)
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'parley-flood-'))
+const trace = join(dir, 'trace')
+const socket = `parley-bench-${process.pid}`
+const tmux = (...args) =>
+  execFileSync('tmux', ['-L', socket, '-f', '/dev/null', ...args], { encoding: 'utf8' })
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+const p90 = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)]
+
+async function until(what, probe, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = probe()
+    if (value) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(5)
+  }
+}
+
+/** Trace lines written by parley-tui: "<ms> render <received> <input as JSON>". */
+function renders() {
+  if (!existsSync(trace)) return []
+  return readFileSync(trace, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(' render '))
+    .map((l) => {
+      const [t, , received, ...rest] = l.split(' ')
+      return { t: Number(t), received: Number(received), input: JSON.parse(rest.join(' ')) }
+    })
+}
+
+function inputs() {
+  if (!existsSync(trace)) return []
+  return readFileSync(trace, 'utf8')
+    .split('\n')
+    .filter((l) => l.endsWith(' input'))
+    .map((l) => Number(l.split(' ')[0]))
+}
+
+/** Types `count` keys, one every `gapMs`, and measures each key's echo from the render trace. */
+async function typeKeys(count, gapMs, keepGoing = () => false) {
+  const latencies = []
+  const inside = []
+  let typed = renders().at(-1)?.input.length ?? 0
+  for (let i = 0; i < count || keepGoing(); i++) {
+    const sent = Date.now()
+    tmux('send-keys', '-t', 'tui', '-l', 'x')
+    typed++
+    const shown = await until(
+      'the key echo',
+      () => renders().find((r) => r.t >= sent && r.input.length >= typed),
+      10_000,
+    )
+    latencies.push(shown.t - sent)
+    const arrived = inputs().find((t) => t >= sent)
+    if (arrived !== undefined) inside.push(shown.t - arrived)
+    await sleep(gapMs)
+  }
+  return { latencies, inside }
+}
+
+const cli = spawn(process.execPath, [CLI, '--listen', '127.0.0.1:0', '--name', 'flood', '--json'], {
+  stdio: 'pipe',
+})
+let cliOut = ''
+cli.stdout.setEncoding('utf8').on('data', (c) => {
+  cliOut += c
+})
+try {
+  const port = await until(
+    'the CLI to listen',
+    () => /"listening","address":"[^"]*:(\d+)"/.exec(cliOut)?.[1],
+    10_000,
+  )
+  tmux(
+    'new-session',
+    '-d',
+    '-x',
+    '120',
+    '-y',
+    '40',
+    '-s',
+    'tui',
+    `PARLEY_TUI_TRACE=${trace} ${process.execPath} ${profile} ${TUI} --listen 127.0.0.1:0 --peer 127.0.0.1:${port} --name bench`,
+  )
+  await until('the connection', () => cliOut.includes('"type":"connected"'), 10_000)
+  await until('the first frame', () => renders().length > 0, 10_000)
+  const pid = Number(/ start (\d+)/.exec(readFileSync(trace, 'utf8'))[1])
+
+  const { latencies: idle, inside: idleInside } = await typeKeys(15, 40)
+  tmux('send-keys', '-t', 'tui', 'C-u')
+  await sleep(200)
+
+  const lines = Array.from(
+    { length: MESSAGES },
+    (_, i) => `flood ${i + 1} of ${MESSAGES}: the quick brown fox 😀 日本語`,
+  )
+  const started = Date.now()
+  cli.stdin.write(`${lines.join('\n')}\n`)
+  const flooding = typeKeys(10, 30, () => (renders().at(-1)?.received ?? 0) < MESSAGES)
+  const done = await until(
+    'every message on screen',
+    () => renders().find((r) => r.received >= MESSAGES),
+    120_000,
+  )
+  const { latencies: during, inside: duringInside } = await flooding
+  const screen = tmux('capture-pane', '-p', '-t', 'tui')
+  if (!screen.includes(`flood ${MESSAGES} of ${MESSAGES}`))
+    throw new Error(`last message not on screen:\n${screen}`)
+  const frames = renders().filter((r) => r.t >= started && r.t <= done.t).length
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  const cpu = (Number(stat[11]) + Number(stat[12])) / 100
+  const seconds = (done.t - started) / 1000
+
+  console.log(`flood benchmark: ${MESSAGES} messages from a parley CLI peer into parley-tui (tmux 120x40)`)
+  console.log(
+    `  last message on screen after   ${seconds.toFixed(2)} s  (${Math.round(MESSAGES / seconds)} messages rendered/s)`,
+  )
+  console.log(`  frames drawn meanwhile          ${frames}`)
+  console.log(
+    `  key echo while flooding         median ${median(during)} ms, p90 ${p90(during)} ms (${during.length} keys)`,
+  )
+  if (process.env.FLOOD_VERBOSE)
+    console.log(`  samples: ${during.join(' ')}; inside ${duringInside.join(' ')}`)
+  console.log(
+    `    of which inside parley-tui    median ${median(duringInside)} ms, p90 ${p90(duringInside)} ms`,
+  )
+  console.log(
+    `  key echo with no flood          median ${median(idle)} ms, p90 ${p90(idle)} ms (${idle.length} keys)`,
+  )
+  console.log(`    of which inside parley-tui    median ${median(idleInside)} ms, p90 ${p90(idleInside)} ms`)
+  console.log(`  parley-tui CPU time (total)     ${cpu.toFixed(2)} s`)
+  console.log(
+    `  parley-tui peak RSS             ${Math.round(Number(/VmHWM:\s+(\d+)/.exec(status)[1]) / 1024)} MB`,
+  )
+  console.log('  (key echo = tmux send-keys until parley-tui has written the frame showing the key)')
+} finally {
+  try {
+    tmux('send-keys', '-t', 'tui', 'C-c')
+    await sleep(500)
+    tmux('kill-server')
+  } catch {
+    // The server is already gone.
+  }
+  cli.kill('SIGKILL')
+  rmSync(dir, { recursive: true, force: true })
+}

@@ -1,0 +1,34 @@
+import { spawnSync } from 'node:child_process'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { assertBuilt, TUI_BIN } from './harness.js'
+
+const run = (args: string[]) =>
+  spawnSync(process.execPath, [TUI_BIN, ...args], {
+    encoding: 'utf8',
+    stdio: ['pipe', 'pipe', 'pipe'],
+    timeout: 10_000,
+  })
+
+describe('parley-tui outside a terminal', () => {
+  beforeAll(() => assertBuilt())
+
+  it('prints the shared flag reference with --help', () => {
+    const result = run(['--help'])
+    expect(result.status).toBe(0)
+    expect(result.stdout).toMatch(/^parley-tui: /)
+    expect(result.stdout).toContain('--listen HOST:PORT')
+  })
+
+  it('rejects a bad flag with exit code 2 and one line', () => {
+    const result = run(['--listen', 'nowhere'])
+    expect(result.status).toBe(2)
+    expect(result.stderr.trim().split('\n')).toHaveLength(1)
+    expect(result.stderr).toMatch(/^parley-tui: --listen: bad address/)
+  })
+
+  it('says to use parley when stdin or stdout is not a terminal', () => {
+    const result = run(['--listen', '127.0.0.1:0'])
+    expect(result.status).toBe(2)
+    expect(result.stderr).toMatch(/needs a terminal; for pipes and scripts use parley/)
+  })
+})

@@ -1,0 +1,196 @@
+/** Drives the built parley-tui inside a private tmux server, with the built parley CLI as the peer. */
+import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const TUI_BIN = fileURLToPath(new URL('../bin/parley-tui.js', import.meta.url))
+export const CLI_BIN = fileURLToPath(new URL('../../cli/bin/parley.js', import.meta.url))
+const BUILT = [
+  fileURLToPath(new URL('../dist/index.js', import.meta.url)),
+  fileURLToPath(new URL('../../cli/dist/index.js', import.meta.url)),
+]
+
+export function assertBuilt(): void {
+  const missing = BUILT.filter((file) => !existsSync(file))
+  if (missing.length > 0) {
+    throw new Error(`not built (${missing.join(', ')}): run \`pnpm build\` before the end-to-end tests`)
+  }
+}
+
+export function hasTmux(): boolean {
+  try {
+    execFileSync('tmux', ['-V'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+export async function until<T>(
+  what: string,
+  probe: () => T | undefined | false,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = probe()
+    if (value !== undefined && value !== false) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+/** One tmux server on its own socket, so parallel test runs never meet. */
+export class Tmux {
+  readonly socket = `parley-test-${process.pid}-${Math.random().toString(36).slice(2, 10)}`
+  readonly dir = mkdtempSync(join(tmpdir(), 'parley-tui-'))
+  readonly exitFile = join(this.dir, 'exit-code')
+  readonly traceFile = join(this.dir, 'trace')
+
+  tmux(...args: string[]): string {
+    return execFileSync('tmux', ['-L', this.socket, '-f', '/dev/null', ...args], { encoding: 'utf8' })
+  }
+
+  /** Starts parley-tui in a cols x rows window; its exit code lands in `exitFile`. */
+  startTui(args: string[], cols = 120, rows = 40, env: Record<string, string> = {}): void {
+    const quoted = [process.execPath, TUI_BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')
+    const vars = Object.entries({ PARLEY_TUI_TRACE: this.traceFile, ...env })
+      .map(([k, v]) => `${k}='${v}'`)
+      .join(' ')
+    const command = `env ${vars} ${quoted} 2>${this.dir}/stderr; echo $? > ${this.exitFile}; sleep 600`
+    this.tmux('new-session', '-d', '-x', String(cols), '-y', String(rows), '-s', 'tui', command)
+  }
+
+  screen(): string[] {
+    return this.tmux('capture-pane', '-p', '-t', 'tui').replace(/\n$/, '').split('\n')
+  }
+
+  cursor(): { x: number; y: number } {
+    const [x, y] = this.tmux('display-message', '-p', '-t', 'tui', '#{cursor_x} #{cursor_y}')
+      .trim()
+      .split(' ')
+      .map(Number)
+    return { x: x!, y: y! }
+  }
+
+  /** Keys by tmux name ("Enter", "C-c", "BSpace") or literal text with `literal`. */
+  keys(...keys: string[]): void {
+    this.tmux('send-keys', '-t', 'tui', ...keys)
+  }
+
+  type(text: string): void {
+    this.tmux('send-keys', '-t', 'tui', '-l', text)
+  }
+
+  resize(cols: number, rows: number): void {
+    this.tmux('resize-window', '-t', 'tui', '-x', String(cols), '-y', String(rows))
+  }
+
+  exitCode(): number | undefined {
+    if (!existsSync(this.exitFile)) return undefined
+    const text = readFileSync(this.exitFile, 'utf8').trim()
+    return text === '' ? undefined : Number(text)
+  }
+
+  stderr(): string {
+    const file = join(this.dir, 'stderr')
+    return existsSync(file) ? readFileSync(file, 'utf8') : ''
+  }
+
+  async waitForScreen(
+    what: string,
+    test: (lines: string[]) => boolean,
+    timeoutMs = 10_000,
+  ): Promise<string[]> {
+    try {
+      return await until(
+        what,
+        () => {
+          const lines = this.screen()
+          return test(lines) ? lines : undefined
+        },
+        timeoutMs,
+      )
+    } catch (error) {
+      throw new Error(
+        `${(error as Error).message}\nscreen:\n${this.screen().join('\n')}\nstderr: ${this.stderr()}`,
+      )
+    }
+  }
+
+  kill(): void {
+    try {
+      this.tmux('kill-server')
+    } catch {
+      // Already gone.
+    }
+    rmSync(this.dir, { recursive: true, force: true })
+  }
+}
+
+export interface CliPeer {
+  readonly child: ChildProcessWithoutNullStreams
+  /** Parsed --json events from stdout. */
+  readonly events: Record<string, unknown>[]
+  readonly stderr: string[]
+  send(line: string): void
+  waitForEvent(
+    what: string,
+    test: (event: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>
+  port(): Promise<number>
+  stop(): Promise<void>
+}
+
+/** The parley CLI in --json mode, listening on a free loopback port. */
+export function startCli(name: string, extra: string[] = []): CliPeer {
+  const child = spawn(
+    process.execPath,
+    [CLI_BIN, '--listen', '127.0.0.1:0', '--name', name, '--json', ...extra],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, PARLEY_DEBUG: '' },
+    },
+  )
+  const events: Record<string, unknown>[] = []
+  const stderr: string[] = []
+  let out = ''
+  let err = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk
+    const lines = out.split('\n')
+    out = lines.pop() ?? ''
+    for (const line of lines) if (line.trim()) events.push(JSON.parse(line) as Record<string, unknown>)
+  })
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    err += chunk
+    const lines = err.split('\n')
+    err = lines.pop() ?? ''
+    stderr.push(...lines)
+  })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const waitForEvent: CliPeer['waitForEvent'] = (what, test, timeoutMs = 10_000) =>
+    until(`the CLI to report ${what}`, () => events.find(test), timeoutMs).catch((error: Error) => {
+      throw new Error(
+        `${error.message}\nevents: ${JSON.stringify(events.slice(-5))}\nstderr: ${stderr.join('\n')}`,
+      )
+    })
+  return {
+    child,
+    events,
+    stderr,
+    send: (line) => child.stdin.write(`${line}\n`),
+    waitForEvent,
+    async port() {
+      const event = await waitForEvent('listening', (e) => e.type === 'listening')
+      return Number(/:(\d+)$/.exec(String(event.address))![1])
+    },
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGKILL')
+      await exited
+    },
+  }
+}

@@ -1,0 +1,176 @@
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { assertBuilt, type CliPeer, hasTmux, startCli, Tmux, until } from './harness.js'
+
+const TMUX = hasTmux()
+const title = TMUX
+  ? 'parley-tui in a real terminal (tmux)'
+  : 'parley-tui in a real terminal: SKIPPED, tmux is not installed'
+
+let tmux: Tmux | undefined
+const peers: CliPeer[] = []
+
+afterEach(async () => {
+  tmux?.kill()
+  tmux = undefined
+  for (const peer of peers.splice(0)) await peer.stop()
+})
+
+const isMessageRow = (line: string) => /^\d\d:\d\d:\d\d /.test(line)
+
+/** A TUI named alice dialing a CLI named bob; resolves once both say they are connected. */
+async function chat(cols = 120, rows = 40) {
+  const bob = startCli('bob')
+  peers.push(bob)
+  const port = await bob.port()
+  tmux = new Tmux()
+  tmux.startTui(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'], cols, rows)
+  await bob.waitForEvent('alice connecting', (e) => e.type === 'connected' && e.peer === 'alice')
+  const screen = await tmux.waitForScreen('the connected status bar', (lines) =>
+    lines.some((l) => l.startsWith(' connected ')),
+  )
+  return { bob, tui: tmux, screen }
+}
+
+describe.skipIf(!TMUX)(title, () => {
+  beforeAll(() => assertBuilt())
+
+  it('shows a line from the CLI with the sender name, and a status bar with both ends', async () => {
+    const { bob, tui, screen } = await chat()
+    expect(screen.find((l) => l.startsWith(' connected '))).toMatch(
+      /^ connected {2}bob 127\.0\.0\.1:\d+ │ alice @ 127\.0\.0\.1:\d+/,
+    )
+    bob.send('hello from bob')
+    const lines = await tui.waitForScreen('the message', (ls) => ls.some((l) => l.includes('hello from bob')))
+    expect(lines.find((l) => l.includes('hello from bob'))).toMatch(/^\d\d:\d\d:\d\d <bob> hello from bob$/)
+  })
+
+  it('sends a line typed in the TUI to the CLI', async () => {
+    const { bob, tui } = await chat()
+    tui.type('hi from alice')
+    tui.keys('Enter')
+    const message = await bob.waitForEvent('the message', (e) => e.type === 'message')
+    expect(message).toMatchObject({ from: 'alice', body: 'hi from alice' })
+    await tui.waitForScreen('our own line', (ls) => ls.some((l) => /<alice> hi from alice$/.test(l)))
+  })
+
+  it('sends a multi-line bracketed paste as one message', async () => {
+    const { bob, tui } = await chat()
+    tui.type('\x1b[200~line1\nline2\nline3\x1b[201~')
+    await tui.waitForScreen('the paste in the input line', (ls) => ls.at(-1) === '> line1↵line2↵line3')
+    tui.keys('Enter')
+    await bob.waitForEvent('the pasted message', (e) => e.type === 'message')
+    tui.type('after')
+    tui.keys('Enter')
+    await bob.waitForEvent('the next message', (e) => e.type === 'message' && e.body === 'after')
+    const bodies = bob.events.filter((e) => e.type === 'message').map((e) => e.body)
+    expect(bodies).toEqual(['line1\nline2\nline3', 'after'])
+  })
+
+  it('keeps the history through resizes, re-wrapping it', async () => {
+    const { bob, tui } = await chat()
+    for (let i = 1; i <= 30; i++) bob.send(`message ${String(i).padStart(2, '0')} ${'word '.repeat(12)}end`)
+    await tui.waitForScreen('all 30 messages', (ls) => ls.some((l) => l.includes('message 30')))
+    tui.resize(50, 20)
+    const narrow = await tui.waitForScreen(
+      'the narrow layout',
+      (ls) => ls.length === 20 && ls.at(-2)!.startsWith(' connected'),
+    )
+    expect(narrow.join('\n')).toContain('message 30')
+    for (const line of narrow) expect(line.length).toBeLessThanOrEqual(50)
+    tui.resize(120, 40)
+    const wide = await tui.waitForScreen(
+      'the wide layout',
+      (ls) => ls.length === 40 && ls.filter((l) => l.includes('<bob> message')).length === 30,
+    )
+    const numbers = wide
+      .filter((l) => l.includes('<bob> message'))
+      .map((l) => Number(/message (\d+)/.exec(l)![1]))
+    expect(numbers).toEqual(Array.from({ length: 30 }, (_, i) => i + 1))
+  })
+
+  it('exits 0 on /quit, saying bye to the peer and giving the terminal back', async () => {
+    const { bob, tui } = await chat()
+    tui.type('/quit')
+    tui.keys('Enter')
+    expect(await until('the exit code', () => tui.exitCode())).toBe(0)
+    const left = await bob.waitForEvent('alice leaving', (e) => e.type === 'disconnected')
+    expect(String(left.reason)).toMatch(/alice left \(quit\)/)
+    // The alternate screen is gone: no status bar, no input line.
+    await tui.waitForScreen(
+      'the normal screen',
+      (ls) => !ls.some((l) => l.startsWith(' connected') || l.startsWith('> ')),
+    )
+  })
+
+  it('exits 0 on Ctrl-C too', async () => {
+    const { tui } = await chat()
+    tui.keys('C-c')
+    expect(await until('the exit code', () => tui.exitCode())).toBe(0)
+  })
+
+  it('exits 3 with one plain line when the port is taken, leaving the terminal as it was', async () => {
+    const bob = startCli('bob')
+    peers.push(bob)
+    const port = await bob.port()
+    tmux = new Tmux()
+    tmux.startTui(['--listen', `127.0.0.1:${port}`, '--name', 'alice'])
+    const tui = tmux
+    expect(await until('the exit code', () => tui.exitCode())).toBe(3)
+    expect(tui.stderr().trim()).toMatch(
+      new RegExp(`^parley-tui: cannot listen on 127\\.0\\.0\\.1:${port}: .*in use`),
+    )
+    expect(tui.stderr().trim().split('\n')).toHaveLength(1)
+  })
+
+  it('never sends an unknown command, and explains it in one line', async () => {
+    const { bob, tui } = await chat()
+    tui.type('/frobnicate')
+    tui.keys('Enter')
+    await tui.waitForScreen('the hint', (ls) => ls.some((l) => l.includes('unknown command /frobnicate')))
+    tui.type('real')
+    tui.keys('Enter')
+    await bob.waitForEvent('the real message', (e) => e.type === 'message')
+    expect(bob.events.filter((e) => e.type === 'message').map((e) => e.body)).toEqual(['real'])
+  })
+
+  it('keeps rows aligned through a scrolling emoji flood, and while typing and deleting emoji', async () => {
+    const { bob, tui } = await chat(100, 30)
+    const bodies = Array.from({ length: 600 }, (_, i) =>
+      i % 3 === 0 ? `${i} 😀 🎉 👍🏽 👨‍👩‍👧 日本語 é end` : `${i} plain line ${'x'.repeat(i % 40)}`,
+    )
+    for (const body of bodies) bob.send(body)
+    const screen = await tui.waitForScreen(
+      'the last flood line',
+      (ls) => ls.some((l) => l.includes('599 plain')),
+      30_000,
+    )
+    const rows = screen.filter(isMessageRow).filter((l) => l.includes('<bob>'))
+    expect(rows.length).toBeGreaterThan(20)
+    for (const row of rows) {
+      const body = /^\d\d:\d\d:\d\d <bob> (.*)$/.exec(row)?.[1]
+      const n = Number(body?.split(' ')[0])
+      expect(body, `row "${row}"`).toBe(bodies[n])
+    }
+    expect(screen.at(-2)).toMatch(/^ connected /)
+
+    tui.type('a😀b👍🏽c👨‍👩‍👧d')
+    await tui.waitForScreen('the typed emoji', (ls) => ls.at(-1) === '> a😀b👍🏽c👨‍👩‍👧d')
+    const typed = tui.cursor()
+    tui.keys('BSpace', 'BSpace', 'BSpace')
+    await tui.waitForScreen('the deleted emoji', (ls) => ls.at(-1) === '> a😀b👍🏽')
+    const deleted = tui.cursor()
+    tui.keys('Left', 'Left')
+    tui.type('日')
+    await tui.waitForScreen('a character inserted before the emoji', (ls) => ls.at(-1) === '> a😀日b👍🏽')
+    // The cursor sits where tmux itself puts the next cell: after "> a😀日b👍🏽" it is one cell per
+    // ASCII character, two for 😀 and 日, and whatever tmux gives 👍🏽 (measured at start-up).
+    const thumb = deleted.x - 2 - 1 - 2 - 1
+    expect(thumb === 2 || thumb === 4).toBe(true)
+    expect(typed.x).toBe(deleted.x + 1 + 2 + 1)
+    tui.keys('End')
+    await until('the cursor at the end', () => tui.cursor().x === deleted.x + 2 || undefined)
+    tui.keys('Enter')
+    const sent = await bob.waitForEvent('the emoji message', (e) => e.type === 'message')
+    expect(sent.body).toBe('a😀日b👍🏽')
+  })
+})
