@@ -210,11 +210,6 @@ export class SecureLink implements Link {
     this.stream.destroy()
   }
 
-  /** Encrypted bytes this end has written and read, records and headers included. */
-  get rawBytes(): { written: number; read: number } {
-    return { written: this.stream.rawBytesWritten, read: this.stream.rawBytesRead }
-  }
-
   private flush(): void {
     this.flushScheduled = false
     if (this.outboxBytes === 0 || this.state.status !== 'open') return

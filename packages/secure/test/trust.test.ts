@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { formatAddress, TransportError } from '@parley/core'
 import { createTcpTransport } from '@parley/transport-tcp'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { fingerprint } from '../src/fingerprint.js'
 import { generateKeyPair } from '../src/identity.js'
 import { KnownPeers } from '../src/known-peers.js'
@@ -145,5 +145,21 @@ describe('trust', () => {
     release()
     await dial
     await server.nextLink()
+  })
+
+  it('drops a handshake still waiting for its verdict when the listener closes', async () => {
+    let verdicts = 0
+    const bob = secureNode({
+      verify: () => {
+        verdicts++
+        return new Promise<Verdict>(() => {})
+      },
+    })
+    const server = await accepting(bob.transport)
+    const dial = secureNode().transport.dial(server.address)
+    await vi.waitFor(() => expect(verdicts).toBe(1))
+    await server.listener.close()
+    await expect(dial).rejects.toBeInstanceOf(TransportError)
+    expect(server.accepted).toHaveLength(0)
   })
 })
