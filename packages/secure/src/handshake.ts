@@ -1,3 +1,4 @@
+/// <reference path="./types/secret-stream.d.ts" />
 import curve from 'noise-curve-ed'
 import Noise from 'noise-handshake'
 import type { KeyPair } from './identity.js'

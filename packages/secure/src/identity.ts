@@ -1,3 +1,4 @@
+/// <reference path="./types/secret-stream.d.ts" />
 import { randomBytes } from 'node:crypto'
 import { chmod, link, mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'

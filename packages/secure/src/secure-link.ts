@@ -1,3 +1,4 @@
+/// <reference path="./types/secret-stream.d.ts" />
 import { EventEmitter } from 'node:events'
 import SecretStream from '@hyperswarm/secret-stream'
 import type { Link, LinkHandlers } from '@parley/core'
