@@ -1,17 +1,21 @@
 import { readFileSync } from 'node:fs'
 import * as readline from 'node:readline'
-import type { NodeEvent, ParleyNode } from '@parley/core'
+import type { ChatNode, HistoryEntry, NodeEvent } from '@parley/core'
 import {
   describeEvent,
   ExitCode,
   FatalError,
   type Flags,
+  PeerLabels,
   parseFlags,
+  type StartedNode,
+  showIdentity,
   splitBody,
   startNode,
   usage,
 } from '@parley/launcher'
-import { formatMessage, formatStatus, jsonEvent, jsonSent } from './output.js'
+import { encodeInvite } from '@parley/secure'
+import { formatMessage, formatStatus, jsonEvent, jsonHistory, jsonSent } from './output.js'
 
 export interface Io {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean }
@@ -31,23 +35,65 @@ export function version(): string {
   return pkg.version
 }
 
-/** Runs the line-mode chat; resolves with the process exit code. */
+/** Runs `parley` with its arguments; resolves with the process exit code. */
 export async function main(argv: readonly string[], io: Io): Promise<number> {
-  let flags: Flags
   try {
-    flags = parseFlags(argv, io.env)
+    const flags = parseFlags(argv, io.env)
+    if (flags.help) {
+      io.stdout.write(`${usage('parley', SUMMARY)}\n`)
+      return ExitCode.OK
+    }
+    if (flags.version) {
+      io.stdout.write(`parley ${version()}\n`)
+      return ExitCode.OK
+    }
+    switch (flags.command) {
+      case 'id':
+        return await printIdentity(flags, io)
+      case 'invite':
+        return await printInvite(flags, io)
+      case 'chat':
+        return await chat(flags, io)
+      default: {
+        const _exhaustive: never = flags.command
+        return _exhaustive
+      }
+    }
   } catch (error) {
     return fail(io, error)
   }
-  if (flags.help) {
-    io.stdout.write(`${usage('parley', SUMMARY)}\n`)
-    return ExitCode.OK
+}
+
+/** `parley id`: the fingerprint on the last line of stdout, stable across runs. */
+async function printIdentity(flags: Flags, io: Io): Promise<number> {
+  const { id, fingerprint, dataDir } = await showIdentity(flags, io.env)
+  if (flags.json)
+    io.stdout.write(`${JSON.stringify({ type: 'id', id, fingerprint: fingerprint.full, dataDir })}\n`)
+  else io.stdout.write(`node id (public key): ${id}\ndata dir: ${dataDir}\n${fingerprint.full}\n`)
+  return ExitCode.OK
+}
+
+/** `parley invite`: one line holding the listen address and this node's key. */
+async function printInvite(flags: Flags, io: Io): Promise<number> {
+  const { id } = await showIdentity(flags, io.env)
+  const { formatAddress } = await import('@parley/core')
+  let code: string
+  try {
+    code = encodeInvite({ address: formatAddress(flags.listen), key: id })
+  } catch (error) {
+    throw new FatalError(
+      ExitCode.USAGE,
+      `${error instanceof Error ? error.message : String(error)} (see --help)`,
+    )
   }
-  if (flags.version) {
-    io.stdout.write(`parley ${version()}\n`)
-    return ExitCode.OK
-  }
+  io.stdout.write(`${code}\n`)
+  io.stderr.write(`parley: give this to your peer; they run: parley --join ${code}\n`)
+  return ExitCode.OK
+}
+
+async function chat(flags: Flags, io: Io): Promise<number> {
   const interactive = Boolean(io.stdin.isTTY && io.stdout.isTTY) && !flags.json
+  const withTime = Boolean(io.stdout.isTTY)
   const rl = readline.createInterface({
     input: io.stdin,
     ...(interactive ? { output: io.stdout, terminal: true, prompt: '> ' } : { terminal: false }),
@@ -65,37 +111,40 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     rl.prompt(true)
   }
   const json = (value: Record<string, unknown>) => io.stdout.write(`${JSON.stringify(value)}\n`)
+  const labels = new PeerLabels()
   const onEvent = (event: NodeEvent) => {
+    labels.observe(event)
     if (flags.json) {
       json(jsonEvent(event))
       if (event.type === 'link-error') io.stderr.write(`${formatStatus(describeEvent(event)!)}\n`)
       return
     }
     if (event.type === 'message') {
-      print(io.stdout, formatMessage(event.from.name, event.body, event.ts, Boolean(io.stdout.isTTY)))
+      print(io.stdout, formatMessage(labels.label(event.from), event.body, event.ts, withTime))
       return
     }
     const status = describeEvent(event)
     if (status) print(io.stderr, formatStatus(status))
   }
-  let node: ParleyNode
+
+  let started: StartedNode
   try {
-    node = await startNode(flags, onEvent)
+    started = await startNode(flags, onEvent, {}, io.env)
   } catch (error) {
     rl.close()
-    return fail(io, error)
+    throw error
   }
-  return chat(node, flags, io, rl, json)
-}
+  const { node } = started
+  const note = (text: string) => print(io.stderr, `parley: ${text}`)
+  if (!started.secure) {
+    note('PLAIN MODE: nothing is encrypted or authenticated; anyone on the path can read and forge messages')
+  } else if (!flags.json) {
+    note(`you are ${flags.name} [${started.fingerprint?.short}] (full fingerprint: parley id)`)
+    if (started.restoredPending > 0)
+      note(`${started.restoredPending} message(s) from an earlier run wait in the outbox`)
+  }
+  showHistory(node, flags, json, (text) => print(io.stdout, text), note, labels, withTime)
 
-async function chat(
-  node: ParleyNode,
-  flags: Flags,
-  io: Io,
-  rl: readline.Interface,
-  json: (value: Record<string, unknown>) => void,
-): Promise<number> {
-  const interactive = Boolean(io.stdin.isTTY && io.stdout.isTTY) && !flags.json
   let sent = 0
   rl.on('line', (line) => {
     for (const body of splitBody(line)) {
@@ -111,27 +160,64 @@ async function chat(
   rl.resume()
   const reason = await Promise.race([inputEnded, io.interrupted.then(() => 'interrupt' as const)])
   rl.close()
-
-  let code: number = ExitCode.OK
-  if (reason === 'eof' && node.pending > 0) {
-    const note = (text: string) => io.stderr.write(`parley: ${text}\n`)
-    note(
-      `input ended; waiting up to ${flags.waitMs / 1000}s for ${node.pending} message(s) to be acknowledged`,
-    )
-    const left = await Promise.race([
-      node.whenDelivered(flags.waitMs),
-      io.interrupted.then(() => node.pending),
-    ])
-    if (left === 0) note(`all ${sent} message(s) delivered`)
-    else {
-      note(
-        `${left} of ${sent} message(s) were not delivered: no peer acknowledged them (is the peer running?)`,
-      )
-      code = ExitCode.UNDELIVERED
-    }
-  }
+  const code = reason === 'eof' ? await drain(node, started, flags, sent, note, io) : ExitCode.OK
   await node.close(reason === 'interrupt' ? 'quit' : 'input ended')
   return code
+}
+
+/**
+ * Input ended: wait for acknowledgements. With a durable outbox, what is still unacknowledged is safe
+ * on disk and goes out next time, so that is a success too; in plain mode nothing can wait.
+ */
+async function drain(
+  node: ChatNode,
+  started: StartedNode,
+  flags: Flags,
+  sent: number,
+  note: (text: string) => void,
+  io: Io,
+): Promise<number> {
+  if (node.pending === 0) return ExitCode.OK
+  note(`input ended; waiting up to ${flags.waitMs / 1000}s for ${node.pending} message(s) to be acknowledged`)
+  const left = await Promise.race([node.whenDelivered(flags.waitMs), io.interrupted.then(() => node.pending)])
+  if (left === 0) {
+    note(`all ${sent} message(s) delivered`)
+    return ExitCode.OK
+  }
+  if (started.dataDir) {
+    note(
+      `${left} message(s) not acknowledged yet are safe in the outbox (${started.dataDir}); they are sent when parley next runs with this --data-dir`,
+    )
+    return ExitCode.OK
+  }
+  note(`${left} of ${sent} message(s) were not delivered: no peer acknowledged them (is the peer running?)`)
+  return ExitCode.UNDELIVERED
+}
+
+function showHistory(
+  node: ChatNode,
+  flags: Flags,
+  json: (value: Record<string, unknown>) => void,
+  out: (text: string) => void,
+  note: (text: string) => void,
+  labels: PeerLabels,
+  withTime: boolean,
+): void {
+  if (flags.history === 0) return
+  const entries: readonly HistoryEntry[] = node.history.slice(-flags.history)
+  for (const entry of entries) {
+    if (flags.json) json(jsonHistory(entry))
+    else
+      out(
+        formatMessage(
+          entry.direction === 'out' ? `${labels.label(entry.from)} (you)` : labels.label(entry.from),
+          entry.body,
+          entry.ts,
+          withTime,
+        ),
+      )
+  }
+  if (!flags.json) note(`--- ${entries.length} message(s) of history above; new session starts here ---`)
 }
 
 function fail(io: Io, error: unknown): number {
@@ -141,6 +227,6 @@ function fail(io: Io, error: unknown): number {
   }
   const message = error instanceof Error ? error.message : String(error)
   io.stderr.write(`parley: internal error: ${message} (please report this)\n`)
-  if (process.env.PARLEY_DEBUG && error instanceof Error) io.stderr.write(`${error.stack}\n`)
+  if (io.env.PARLEY_DEBUG && error instanceof Error) io.stderr.write(`${error.stack}\n`)
   return ExitCode.INTERNAL
 }

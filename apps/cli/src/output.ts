@@ -1,4 +1,4 @@
-import type { NodeEvent, SentMessage } from '@parley/core'
+import type { HistoryEntry, NodeEvent, SentMessage } from '@parley/core'
 import { clockTime, describeEvent, type StatusLine, terminalSafe } from '@parley/launcher'
 
 /** One JSON object per event, as documented in the README's CLI reference. */
@@ -33,6 +33,7 @@ export function jsonEvent(event: NodeEvent): Record<string, unknown> {
         peerId: event.peer.id,
         address: event.address,
         direction: event.direction,
+        ...(event.sameNameAs ? { sameNameAs: event.sameNameAs } : {}),
       }
     case 'disconnected':
       return { type: 'disconnected', peer: event.peer.name, peerId: event.peer.id, reason: event.reason }
@@ -50,6 +51,19 @@ export function jsonEvent(event: NodeEvent): Record<string, unknown> {
       const _exhaustive: never = event
       return _exhaustive
     }
+  }
+}
+
+export function jsonHistory(entry: HistoryEntry): Record<string, unknown> {
+  return {
+    type: 'history',
+    direction: entry.direction,
+    from: entry.from.name,
+    fromId: entry.from.id,
+    body: entry.body,
+    id: entry.id,
+    seq: entry.seq,
+    ts: entry.ts,
   }
 }
 

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:net'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { assertBuilt, freePort, listeningPort, type Proc, spawnParley } from './harness.js'
+import { assertBuilt, freePort, listeningPort, type Proc, spawnParley, tempDir } from './harness.js'
 
 const running: Proc[] = []
 const start = (args: string[], env?: NodeJS.ProcessEnv) => {
@@ -67,13 +67,49 @@ describe('parley between two real processes', () => {
     expect(await sender.exited).toBe(0)
   })
 
-  it('exits 4 and says how many were lost when no peer ever acknowledges', async () => {
+  it('in plain mode, exits 4 and says how many were lost when no peer ever reads them', async () => {
     const port = await freePort()
-    const sender = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--wait', '0.5'])
+    const sender = start([
+      '--plain',
+      '--listen',
+      '127.0.0.1:0',
+      '--peer',
+      `127.0.0.1:${port}`,
+      '--wait',
+      '0.5',
+    ])
     sender.send('into the void')
     sender.end()
     expect(await sender.exited).toBe(4)
     expect(sender.stderr.join('\n')).toMatch(/1 of 1 message\(s\) were not delivered/)
+  })
+
+  it('keeps unacknowledged lines in the durable outbox, exits 0, and delivers them on the next run', async () => {
+    const port = await freePort()
+    const dataDir = tempDir()
+    const args = [
+      '--listen',
+      '127.0.0.1:0',
+      '--peer',
+      `127.0.0.1:${port}`,
+      '--data-dir',
+      dataDir,
+      '--wait',
+      '0.3',
+    ]
+    const first = start(args)
+    first.send('kept for later')
+    first.end()
+    expect(await first.exited).toBe(0)
+    expect(first.stderr.join('\n')).toMatch(/1 message\(s\) not acknowledged yet are safe in the outbox/)
+    const receiver = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob'])
+    await receiver.waitFor('stderr', /listening on/)
+    const second = start(args)
+    await second.waitFor('stderr', /1 message\(s\) from an earlier run wait in the outbox/)
+    expect(await receiver.waitFor('stdout', /kept for later/)).toMatch(/> kept for later$/)
+    second.end()
+    expect(await second.exited).toBe(0)
+    expect(receiver.stdout.filter((l) => l.includes('kept for later'))).toHaveLength(1)
   })
 
   it('prints one JSON object per event with --json', async () => {

@@ -1,7 +1,9 @@
 /** Spawns the built `parley` binary and reads its output line by line, for end-to-end tests. */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdtempSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const PARLEY_BIN = fileURLToPath(new URL('../bin/parley.js', import.meta.url))
@@ -24,9 +26,18 @@ export interface Proc {
   kill(signal?: NodeJS.Signals): void
 }
 
+/** A fresh, empty folder under the system temp dir. */
+export function tempDir(prefix = 'parley-e2e-'): string {
+  return mkdtempSync(join(tmpdir(), prefix))
+}
+
+/**
+ * Starts the built `parley`. Unless `env` says otherwise, each process gets its own empty
+ * XDG_DATA_HOME, so its default data dir never collides with another test's or the user's.
+ */
 export function spawnParley(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
   const child = spawn(process.execPath, [PARLEY_BIN, ...args], {
-    env: { ...process.env, PARLEY_DEBUG: '', ...env },
+    env: { ...process.env, PARLEY_DEBUG: '', XDG_DATA_HOME: tempDir(), ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   })
   const lines = { stdout: [] as string[], stderr: [] as string[] }

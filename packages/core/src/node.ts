@@ -79,6 +79,8 @@ export type NodeEvent =
       readonly peer: PeerInfo
       readonly address: string
       readonly direction: 'inbound' | 'outbound'
+      /** Ids of other peers this node knows under the same name: never the same person by name alone. */
+      readonly sameNameAs?: readonly string[]
     }
   | { readonly type: 'disconnected'; readonly peer: PeerInfo; readonly reason: string }
   | {
@@ -594,11 +596,15 @@ export class ParleyNode implements ChatNode {
       // The old link is replaced, not lost: the session already points at the new one when it closes.
       if (old) this.linkStep(old, { type: 'close', reason: 'replaced by a newer link' })
     }
+    const sameNameAs = [...this.sessions.values()]
+      .filter((s) => s.peer.id !== peer.id && s.peer.name === peer.name)
+      .map((s) => s.peer.id)
     this.emit({
       type: 'connected',
       peer,
       address: record.link.remoteAddress,
       direction: record.link.direction,
+      ...(sameNameAs.length > 0 ? { sameNameAs } : {}),
     })
     for (const slot of this.slots.values()) {
       const dialedIt = slot.state.status === 'handshaking' && slot.state.link === record.id

@@ -9,6 +9,10 @@ export const ExitCode = {
   LISTEN: 3,
   /** Input ended but some messages were never acknowledged by a peer. */
   UNDELIVERED: 4,
+  /** The data dir cannot be used: locked by another running node, unwritable, not a directory. */
+  DATA_DIR: 5,
+  /** The identity key, known_peers or an allow file cannot be used (permissions, malformed). */
+  TRUST: 6,
 } as const
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
 

@@ -3,27 +3,55 @@ import { parseArgs } from 'node:util'
 import { type Address, AddressError, parseAddress } from '@parley/core'
 import { ExitCode, FatalError } from './exit-codes.js'
 
+/** What the program was asked to do: chat (the default), print this node's id, or print an invite. */
+export type Command = 'chat' | 'id' | 'invite'
+
 /** Everything a frontend needs to start a node, parsed and checked. */
 export interface Flags {
+  command: Command
   listen: Address
   peers: Address[]
+  /** `--peer-key`: the i-th key pins the i-th `--peer`. `--join` adds its own pairs. */
+  pins: { address: Address; key: string }[]
   name: string
   json: boolean
   /** How long to wait for acknowledgements when input ends (ms). */
   waitMs: number
+  /** Where identity, known peers, history and the outbox live; undefined means the XDG default. */
+  dataDir?: string
+  /** No handshake, no encryption: newline-separated text, for netcat and friends. */
+  plain: boolean
+  /** `--allow` keys or fingerprints; when any are given (or an allow file), only those peers are accepted. */
+  allow: string[]
+  allowFile?: string
+  /** `--join` invite codes, decoded by the node wiring (they need the secure package). */
+  joins: string[]
+  /** Print this many messages of history at start. */
+  history: number
+  /** A link silent this long is dropped and redialed (ms). */
+  deadAfterMs: number
   help: boolean
   version: boolean
 }
 
 export const DEFAULT_LISTEN = '127.0.0.1:1235'
 export const DEFAULT_WAIT_MS = 10_000
+export const DEFAULT_DEAD_AFTER_MS = 15_000
 
 const OPTIONS = {
   listen: { type: 'string', short: 'l' },
   peer: { type: 'string', short: 'p', multiple: true },
+  'peer-key': { type: 'string', multiple: true },
   name: { type: 'string', short: 'n' },
   json: { type: 'boolean' },
   wait: { type: 'string' },
+  'data-dir': { type: 'string', short: 'd' },
+  plain: { type: 'boolean' },
+  allow: { type: 'string', multiple: true },
+  'allow-file': { type: 'string' },
+  join: { type: 'string', short: 'j', multiple: true },
+  history: { type: 'string' },
+  'dead-after': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const
@@ -33,18 +61,34 @@ export function usage(program: string, summary: string): string {
   return `${program}: ${summary}
 
 Usage: ${program} [--listen HOST:PORT] [--peer HOST:PORT]... [--name NAME] [options]
+       ${program} --join INVITE [options]
+       ${program} id [--data-dir DIR]          print this node's fingerprint
+       ${program} invite [--listen HOST:PORT]  print a one-line invite to this node
 
-Options:
+Connecting:
   -l, --listen HOST:PORT  address to listen on (default ${DEFAULT_LISTEN}; port 0 picks a free port)
   -p, --peer HOST:PORT    peer to dial, redialed until it answers; repeatable
+      --peer-key KEY      the key (full fingerprint or hex) expected at the --peer in the same position
+  -j, --join INVITE       dial the address in an invite, with its key pinned; repeatable
   -n, --name NAME         display name (default: your user name)
+
+Trust and storage:
+  -d, --data-dir DIR      identity, known peers, history and outbox (default $XDG_DATA_HOME/parley)
+      --allow KEY         accept only these peers (full fingerprint or hex key); repeatable
+      --allow-file FILE   accept only the peers listed in FILE, one key per line
+      --plain             no encryption, no handshake: plain lines, for nc, socat and telnet
+
+Output:
       --json              one JSON object per line on stdout for every event
+      --history N         show the last N messages of history at start (default 0)
       --wait SECONDS      when input ends, wait this long for acknowledgements (default ${DEFAULT_WAIT_MS / 1000})
+      --dead-after SECS   drop and redial a link silent this long (default ${DEFAULT_DEAD_AFTER_MS / 1000})
   -h, --help              show this help
   -V, --version           show the version
 
 IPv6 addresses are written in brackets: [::1]:4001.
-Exit codes: 0 ok, 1 internal error, 2 bad usage, 3 cannot listen, 4 messages left undelivered.`
+Exit codes: 0 ok, 1 internal error, 2 bad usage, 3 cannot listen, 4 messages left undelivered,
+5 data dir unusable (locked, unwritable), 6 key or trust file unusable.`
 }
 
 /**
@@ -52,39 +96,67 @@ Exit codes: 0 ok, 1 internal error, 2 bad usage, 3 cannot listen, 4 messages lef
  * @throws FatalError with exit code USAGE and a one-line reason
  */
 export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Flags {
-  let values: ReturnType<typeof parse>['values']
+  let parsed: ReturnType<typeof parse>
   try {
-    values = parse(argv).values
+    parsed = parse(argv)
   } catch (error) {
     throw usageError(error instanceof Error ? simplifyParseError(error.message) : String(error))
   }
+  const { values, positionals } = parsed
+  const command = commandOf(positionals)
   const listen = address('--listen', values.listen ?? DEFAULT_LISTEN)
   const peers = (values.peer ?? []).map((p) => address('--peer', p))
+  const keys = values['peer-key'] ?? []
+  if (keys.length > peers.length) {
+    throw usageError(
+      `--peer-key was given ${keys.length} time(s) but --peer only ${peers.length}; each key pins one --peer`,
+    )
+  }
+  const pins = keys.map((key, i) => ({ address: peers[i]!, key }))
   const name = values.name ?? defaultName(env)
   if (name.trim() === '' || name.length > 64 || /[\p{Cc}]/u.test(name)) {
     throw usageError(`--name must be 1-64 printable characters, got ${JSON.stringify(name)}`)
   }
-  let waitMs = DEFAULT_WAIT_MS
-  if (values.wait !== undefined) {
-    const seconds = Number(values.wait)
-    if (!Number.isFinite(seconds) || seconds < 0 || seconds > 86_400) {
-      throw usageError(`--wait takes a number of seconds (0-86400), got "${values.wait}"`)
-    }
-    waitMs = Math.round(seconds * 1000)
+  const plain = values.plain ?? false
+  const allow = values.allow ?? []
+  const joins = values.join ?? []
+  if (plain && (keys.length > 0 || allow.length > 0 || values['allow-file'] || joins.length > 0)) {
+    throw usageError(
+      '--plain has no keys: it cannot be combined with --peer-key, --allow, --allow-file or --join',
+    )
   }
   return {
+    command,
     listen,
     peers,
+    pins,
     name: name.trim(),
     json: values.json ?? false,
-    waitMs,
+    waitMs: seconds('--wait', values.wait, DEFAULT_WAIT_MS, 0),
+    ...(values['data-dir'] !== undefined ? { dataDir: nonEmpty('--data-dir', values['data-dir']) } : {}),
+    plain,
+    allow,
+    ...(values['allow-file'] !== undefined
+      ? { allowFile: nonEmpty('--allow-file', values['allow-file']) }
+      : {}),
+    joins,
+    history: count('--history', values.history),
+    deadAfterMs: seconds('--dead-after', values['dead-after'], DEFAULT_DEAD_AFTER_MS, 1),
     help: values.help ?? false,
     version: values.version ?? false,
   }
 }
 
 function parse(argv: readonly string[]) {
-  return parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false })
+  return parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: true })
+}
+
+function commandOf(positionals: string[]): Command {
+  if (positionals.length === 0) return 'chat'
+  const [first, ...rest] = positionals
+  if (rest.length > 0) throw usageError(`unexpected argument "${rest[0]}"`)
+  if (first === 'id' || first === 'invite') return first
+  throw usageError(`unknown command "${first}"; the commands are "id" and "invite"`)
 }
 
 function address(flag: string, text: string): Address {
@@ -94,6 +166,26 @@ function address(flag: string, text: string): Address {
     if (error instanceof AddressError) throw usageError(`${flag}: ${error.message}`)
     throw error
   }
+}
+
+function seconds(flag: string, text: string | undefined, fallbackMs: number, minimum: number): number {
+  if (text === undefined) return fallbackMs
+  const value = Number(text)
+  if (text.trim() === '' || !Number.isFinite(value) || value < minimum || value > 86_400) {
+    throw usageError(`${flag} takes a number of seconds (${minimum}-86400), got "${text}"`)
+  }
+  return Math.round(value * 1000)
+}
+
+function count(flag: string, text: string | undefined): number {
+  if (text === undefined) return 0
+  if (!/^\d{1,6}$/.test(text)) throw usageError(`${flag} takes a whole number (0-999999), got "${text}"`)
+  return Number(text)
+}
+
+function nonEmpty(flag: string, text: string): string {
+  if (text.trim() === '') throw usageError(`${flag} needs a path`)
+  return text
 }
 
 function defaultName(env: NodeJS.ProcessEnv): string {

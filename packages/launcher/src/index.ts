@@ -1,4 +1,5 @@
 export * from './display.js'
 export * from './exit-codes.js'
 export * from './flags.js'
+export * from './node-setup.js'
 export * from './session.js'

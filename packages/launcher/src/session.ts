@@ -1,50 +1,5 @@
-import {
-  formatAddress,
-  MAX_BODY_LENGTH,
-  type NodeEvent,
-  type NodeOptions,
-  ParleyNode,
-  type PeerState,
-  TransportError,
-} from '@parley/core'
-import { createTcpTransport } from '@parley/transport-tcp'
-import { ExitCode, FatalError } from './exit-codes.js'
-import type { Flags } from './flags.js'
-
-/**
- * Builds a node from parsed flags and starts it: it listens first, then dials every --peer.
- * `onEvent` is subscribed before the start, so it sees the `listening` event too.
- * @throws FatalError with exit code LISTEN when the listen address cannot be bound
- */
-export async function startNode(
-  flags: Flags,
-  onEvent: (event: NodeEvent) => void,
-  overrides: Partial<NodeOptions> = {},
-): Promise<ParleyNode> {
-  const node = new ParleyNode({
-    transport: createTcpTransport(),
-    name: flags.name,
-    listen: flags.listen,
-    peers: flags.peers,
-    ...overrides,
-  })
-  node.on(onEvent)
-  try {
-    await node.start()
-  } catch (error) {
-    if (error instanceof TransportError) {
-      throw new FatalError(
-        ExitCode.LISTEN,
-        `cannot listen on ${formatAddress(flags.listen)}: ${error.message}`,
-        {
-          cause: error,
-        },
-      )
-    }
-    throw error
-  }
-  return node
-}
+import { MAX_BODY_LENGTH, type NodeEvent, type PeerInfo, type PeerState } from '@parley/core'
+import { fingerprint, isKeyHex } from '@parley/secure'
 
 /** A status line for people, or undefined for events that are not status (messages, deliveries). */
 export interface StatusLine {
@@ -60,7 +15,16 @@ export function describeEvent(event: NodeEvent): StatusLine | undefined {
     case 'peer-state':
       return describePeerState(event.target, event.state)
     case 'connected':
-      return { level: 'info', text: `connected to ${event.peer.name} at ${event.address}` }
+      if (event.sameNameAs) {
+        return {
+          level: 'warn',
+          text: `connected to ${event.peer.name} [${shortId(event.peer.id)}] at ${event.address}; WARNING: a different key used the name "${event.peer.name}" before [${event.sameNameAs.map(shortId).join(', ')}]: this may not be who you think`,
+        }
+      }
+      return {
+        level: 'info',
+        text: `connected to ${event.peer.name} [${shortId(event.peer.id)}] at ${event.address}`,
+      }
     case 'disconnected':
       return { level: 'warn', text: `disconnected from ${event.peer.name}: ${event.reason}` }
     case 'link-error':
@@ -117,4 +81,27 @@ export function splitBody(text: string, limit = MAX_BODY_LENGTH): string[] {
     start = end
   }
   return parts
+}
+
+/** A peer's short fingerprint (secure ids) or the start of its id. */
+export function shortId(id: string): string {
+  return isKeyHex(id) ? fingerprint(id).short : id.slice(0, 9)
+}
+
+/**
+ * Display names that never merge two keys: a name used by more than one key gets the key's short
+ * fingerprint as a suffix (`bob~r4kq-2xbm`). Feed it every node event.
+ */
+export class PeerLabels {
+  private readonly ambiguous = new Set<string>()
+
+  observe(event: NodeEvent): void {
+    if (event.type !== 'connected' || !event.sameNameAs) return
+    this.ambiguous.add(event.peer.id)
+    for (const id of event.sameNameAs) this.ambiguous.add(id)
+  }
+
+  label(peer: PeerInfo): string {
+    return this.ambiguous.has(peer.id) ? `${peer.name}~${shortId(peer.id)}` : peer.name
+  }
 }

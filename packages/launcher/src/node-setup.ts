@@ -1,0 +1,221 @@
+/**
+ * Turns parsed flags into a running node: the data dir (locked), the identity key, the trust settings,
+ * the secure transport over TCP, and the journal that makes the outbox and history durable.
+ * Every failure becomes a FatalError with its own exit code and a one-line reason.
+ */
+import {
+  type Address,
+  type ChatNode,
+  formatAddress,
+  type JournalRecord,
+  type NodeEvent,
+  type NodeOptions,
+  ParleyNode,
+  PlainNode,
+  parseAddress,
+  restore,
+  TransportError,
+} from '@parley/core'
+import {
+  createSecureTransport,
+  decodeInvite,
+  fingerprint,
+  type Identity,
+  IdentityError,
+  InviteError,
+  KeyFormatError,
+  KnownPeers,
+  loadOrCreateIdentity,
+  makeVerifier,
+  parseKeyOrFingerprint,
+  readAllowFile,
+  TrustFileError,
+} from '@parley/secure'
+import { AppendLog, type DataDir, DataDirError, defaultDataDir, LogError, openDataDir } from '@parley/store'
+import { createTcpTransport } from '@parley/transport-tcp'
+import { ExitCode, FatalError } from './exit-codes.js'
+import type { Flags } from './flags.js'
+
+export const JOURNAL_FILE = 'journal.log'
+
+/** A started node and what frontends show about it. */
+export interface StartedNode {
+  readonly node: ChatNode
+  /** False in --plain mode: frontends must say that nothing is encrypted. */
+  readonly secure: boolean
+  readonly dataDir?: string
+  /** This node's fingerprint (secure mode). */
+  readonly fingerprint?: { full: string; short: string }
+  /** Messages that were waiting in the outbox from an earlier run. */
+  readonly restoredPending: number
+}
+
+/** Where a node keeps its files: `--data-dir`, else `$XDG_DATA_HOME/parley` or `~/.local/share/parley`. */
+export function dataDirOf(flags: Flags, env: NodeJS.ProcessEnv = process.env): string {
+  return flags.dataDir ?? defaultDataDir(env)
+}
+
+/**
+ * Builds the node the flags describe and starts it: it listens first, then dials every peer.
+ * `onEvent` is subscribed before the start, so it sees `listening` too, and it also receives the
+ * connections the secure transport refused (as `link-error`).
+ * @throws FatalError (LISTEN, DATA_DIR, TRUST, USAGE) with a one-line reason
+ */
+export async function startNode(
+  flags: Flags,
+  onEvent: (event: NodeEvent) => void,
+  overrides: Partial<NodeOptions> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<StartedNode> {
+  if (flags.plain) {
+    const node = new PlainNode({
+      transport: createTcpTransport(),
+      name: flags.name,
+      listen: flags.listen,
+      peers: flags.peers,
+    })
+    node.on(onEvent)
+    await listenOrFail(node, flags.listen)
+    return { node, secure: false, restoredPending: 0 }
+  }
+
+  const joins = flags.joins.map(decodeJoin)
+  const dir = await openDir(dataDirOf(flags, env), onEvent)
+  try {
+    const identity = await trust(() => loadOrCreateIdentity(dir.path))
+    const verify = await trust(async () =>
+      makeVerifier({
+        knownPeers: await KnownPeers.open(dir.path),
+        pins: new Map(
+          [...flags.pins, ...joins].map((p) => [formatAddress(p.address), parseKeyOrFingerprint(p.key)]),
+        ),
+        ...(await allowList(flags)),
+      }),
+    )
+    const transport = createSecureTransport(createTcpTransport(), {
+      keyPair: identity,
+      verify,
+      onRefused: (info) =>
+        onEvent({ type: 'link-error', address: info.address, code: info.code, message: info.reason }),
+    })
+    const log = await openJournal(dir)
+    const self = { id: identity.id, name: flags.name }
+    const restored = restore(log.records as JournalRecord[], self)
+    const peers = uniqueAddresses([...flags.peers, ...joins.map((j) => j.address)])
+    const node = new ParleyNode({
+      transport,
+      id: identity.id,
+      name: flags.name,
+      listen: flags.listen,
+      peers,
+      journal: { append: (records) => log.append(records) },
+      restored,
+      deadAfterMs: flags.deadAfterMs,
+      keepaliveMs: Math.max(250, Math.floor(flags.deadAfterMs / 3)),
+      ...overrides,
+    })
+    node.on(onEvent)
+    node.on((event) => {
+      if (event.type === 'closed') void log.close().finally(() => dir.release())
+    })
+    await listenOrFail(node, flags.listen)
+    return {
+      node,
+      secure: true,
+      dataDir: dir.path,
+      fingerprint: fingerprint(identity.id),
+      restoredPending: restored.outbox.length,
+    }
+  } catch (error) {
+    dir.release()
+    throw error
+  }
+}
+
+/** `parley id`: the node's identity, created on first use. */
+export async function showIdentity(flags: Flags, env: NodeJS.ProcessEnv = process.env) {
+  const path = dataDirOf(flags, env)
+  const dir = await openDir(path)
+  try {
+    const identity: Identity = await trust(() => loadOrCreateIdentity(dir.path))
+    return { id: identity.id, fingerprint: fingerprint(identity.id), dataDir: dir.path }
+  } finally {
+    dir.release()
+  }
+}
+
+async function listenOrFail(node: ChatNode, listen: Address): Promise<void> {
+  try {
+    await node.start()
+  } catch (error) {
+    if (error instanceof TransportError) {
+      throw new FatalError(ExitCode.LISTEN, `cannot listen on ${formatAddress(listen)}: ${error.message}`, {
+        cause: error,
+      })
+    }
+    throw error
+  }
+}
+
+async function openDir(path: string, onEvent?: (event: NodeEvent) => void): Promise<DataDir> {
+  try {
+    return await openDataDir(path, {
+      onWarning: (message) => onEvent?.({ type: 'journal-error', message }),
+    })
+  } catch (error) {
+    if (error instanceof DataDirError)
+      throw new FatalError(ExitCode.DATA_DIR, error.message, { cause: error })
+    throw error
+  }
+}
+
+async function openJournal(dir: DataDir): Promise<AppendLog> {
+  try {
+    return await AppendLog.open(dir.file(JOURNAL_FILE))
+  } catch (error) {
+    if (error instanceof LogError) {
+      throw new FatalError(ExitCode.DATA_DIR, `cannot use ${dir.file(JOURNAL_FILE)}: ${error.message}`, {
+        cause: error,
+      })
+    }
+    throw error
+  }
+}
+
+/** Runs a step that reads keys or trust files, turning its typed errors into exit code TRUST. */
+async function trust<T>(step: () => Promise<T> | T): Promise<T> {
+  try {
+    return await step()
+  } catch (error) {
+    if (error instanceof IdentityError || error instanceof TrustFileError) {
+      throw new FatalError(ExitCode.TRUST, error.message, { cause: error })
+    }
+    if (error instanceof KeyFormatError) throw new FatalError(ExitCode.USAGE, `${error.message} (see --help)`)
+    throw error
+  }
+}
+
+async function allowList(flags: Flags): Promise<{ allow?: Set<string> }> {
+  if (flags.allow.length === 0 && !flags.allowFile) return {}
+  const allow = new Set<string>()
+  for (const key of flags.allow) allow.add(parseKeyOrFingerprint(key))
+  if (flags.allowFile) for (const key of await readAllowFile(flags.allowFile)) allow.add(key)
+  return { allow }
+}
+
+function decodeJoin(code: string): { address: Address; key: string } {
+  try {
+    const invite = decodeInvite(code)
+    return { address: parseAddress(invite.address), key: invite.key }
+  } catch (error) {
+    if (error instanceof InviteError)
+      throw new FatalError(ExitCode.USAGE, `--join: ${error.message} (see --help)`)
+    throw error
+  }
+}
+
+function uniqueAddresses(addresses: Address[]): Address[] {
+  const seen = new Map<string, Address>()
+  for (const a of addresses) seen.set(formatAddress(a), a)
+  return [...seen.values()]
+}
