@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:net'
+import { assertBuilt, freePort, listeningPort, type Proc, spawnParley, tempDir } from '@parley/testkit'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { assertBuilt, freePort, listeningPort, type Proc, spawnParley, tempDir } from './harness.js'
 
 const running: Proc[] = []
 const start = (args: string[], env?: NodeJS.ProcessEnv) => {

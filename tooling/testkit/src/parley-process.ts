@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-export const PARLEY_BIN = fileURLToPath(new URL('../bin/parley.js', import.meta.url))
-const BUILT = fileURLToPath(new URL('../dist/index.js', import.meta.url))
+export const PARLEY_BIN = fileURLToPath(new URL('../../../apps/cli/bin/parley.js', import.meta.url))
+const BUILT = fileURLToPath(new URL('../../../apps/cli/dist/index.js', import.meta.url))
 
 export function assertBuilt(): void {
   if (!existsSync(BUILT))
