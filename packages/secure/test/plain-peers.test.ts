@@ -127,6 +127,8 @@ describe('peers that do not speak the secure protocol', () => {
       ),
       { numRuns: 40 },
     )
+    expect(refused.all).toHaveLength(40)
+    for (const { code } of refused.all) expect(['NOT_SECURE', 'CLOSED', 'CRYPTO', 'TIMEOUT']).toContain(code)
     await servesGoodPeer(server)
   })
 })
