@@ -238,6 +238,17 @@ export class PlainNode implements ChatNode {
 
   private onData(record: PlainLink, chunk: Uint8Array): void {
     if (!record.open) return
+    if (record.nextSeq === 1 && record.partial === '' && looksBinary(chunk)) {
+      // A parley node without --plain opens with a binary handshake; say so instead of printing noise.
+      this.emit({
+        type: 'link-error',
+        address: record.link.remoteAddress,
+        code: 'NOT_PLAIN',
+        message: `peer at ${record.link.remoteAddress} is not sending plain text (is it a parley node running without --plain?)`,
+      })
+      this.drop(record, 'not plain text', false)
+      return
+    }
     record.partial += this.decoder.decode(chunk, { stream: true })
     const lines = record.partial.split('\n')
     record.partial = lines.pop() ?? ''
@@ -356,4 +367,10 @@ export class PlainNode implements ChatNode {
   private emit(event: NodeEvent): void {
     for (const listener of [...this.listeners]) listener(event)
   }
+}
+
+/** True when the bytes cannot be a line of text: NUL or other C0 controls besides tab, CR, LF, ESC, BS. */
+function looksBinary(bytes: Uint8Array): boolean {
+  const sample = bytes.subarray(0, 64)
+  return sample.some((b) => b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0x1b && b !== 0x08)
 }

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest'
+import { type JournalRecord, restore } from './journal.js'
+import type { Msg } from './schema.js'
+
+const self = { id: 'a'.repeat(64), name: 'alice' }
+const bob = { id: 'b'.repeat(64), name: 'bob' }
+const msg = (seq: number, from = self.id): Msg => ({
+  type: 'msg',
+  id: `m${seq}`,
+  seq,
+  ts: seq,
+  from,
+  body: `body ${seq}`,
+})
+
+describe('restore: the node state rebuilt from its journal', () => {
+  it('starts empty with seq 1', () => {
+    const state = restore([], self)
+    expect(state.nextSeq).toBe(1)
+    expect(state.outbox).toEqual([])
+    expect(state.history).toEqual([])
+  })
+
+  it('keeps every sent message in the outbox until the peer acks it, and continues the seq', () => {
+    const records: JournalRecord[] = [
+      { t: 'self', epoch: 'e1' },
+      { t: 'sent', msg: msg(1) },
+      { t: 'sent', msg: msg(2) },
+      { t: 'peer', peer: bob, epoch: 'b1' },
+      { t: 'acked', peer: bob, upTo: 1 },
+      { t: 'sent', msg: msg(3) },
+    ]
+    const state = restore(records, self)
+    expect(state.nextSeq).toBe(4)
+    expect(state.outbox.map((m) => m.seq)).toEqual([2, 3])
+    expect(state.epoch).toBe('e1')
+    expect(state.peers.get(bob.id)).toMatchObject({ acked: 1, received: 0, epoch: 'b1' })
+  })
+
+  it('rebuilds the dedup watermark from contiguous receipts and ignores a gap or a repeat', () => {
+    const records: JournalRecord[] = [
+      { t: 'received', msg: msg(1, bob.id), name: 'bob' },
+      { t: 'received', msg: msg(2, bob.id), name: 'bob' },
+      { t: 'received', msg: msg(2, bob.id), name: 'bob' },
+      { t: 'received', msg: msg(4, bob.id), name: 'bob' },
+    ]
+    const state = restore(records, self)
+    expect(state.peers.get(bob.id)?.received).toBe(2)
+    expect(state.history.map((h) => h.seq)).toEqual([1, 2])
+  })
+
+  it('resets what it knows of a peer whose seq epoch changed (it restarted without its journal)', () => {
+    const records: JournalRecord[] = [
+      { t: 'peer', peer: bob, epoch: 'old' },
+      { t: 'received', msg: msg(1, bob.id), name: 'bob' },
+      { t: 'acked', peer: bob, upTo: 5 },
+      { t: 'peer', peer: bob, epoch: 'new' },
+    ]
+    expect(restore(records, self).peers.get(bob.id)).toMatchObject({ acked: 0, received: 0, epoch: 'new' })
+  })
+
+  it('moves the watermark forward on a base record, so the next receipt after it counts', () => {
+    const records: JournalRecord[] = [
+      { t: 'base', peer: bob, seq: 10 },
+      { t: 'received', msg: msg(11, bob.id), name: 'bob' },
+    ]
+    expect(restore(records, self).peers.get(bob.id)?.received).toBe(11)
+  })
+
+  it('keeps only the newest history entries', () => {
+    const records: JournalRecord[] = Array.from({ length: 50 }, (_, i) => ({
+      t: 'sent' as const,
+      msg: msg(i + 1),
+    }))
+    const state = restore(records, self, 10)
+    expect(state.history.map((h) => h.seq)).toEqual([41, 42, 43, 44, 45, 46, 47, 48, 49, 50])
+    expect(state.outbox).toHaveLength(50)
+  })
+})

@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest'
+import { flushMicrotasks, ManualClock } from '../test/manual-clock.js'
+import { MemoryNetwork } from '../test/memory-transport.js'
+import type { Address } from './address.js'
+import type { NodeEvent } from './node.js'
+import { PlainNode } from './plain-node.js'
+import type { Link } from './transport.js'
+
+const A: Address = { host: '127.0.0.1', port: 5001 }
+const B: Address = { host: '127.0.0.1', port: 5002 }
+const text = (s: string) => new TextEncoder().encode(s)
+
+function setup() {
+  const network = new MemoryNetwork()
+  const clock = new ManualClock()
+  const make = (listen: Address, peers: Address[] = []) => {
+    const node = new PlainNode({
+      transport: network.transport(),
+      clock,
+      name: 'me',
+      listen,
+      peers,
+      random: () => 0.5,
+    })
+    const events: NodeEvent[] = []
+    node.on((e) => events.push(e))
+    return { node, events, bodies: () => events.flatMap((e) => (e.type === 'message' ? [e.body] : [])) }
+  }
+  /** A raw text client, like netcat, connected to `to`. */
+  const raw = async (to: Address) => {
+    const link: Link = await network.transport().dial(to)
+    const got: string[] = []
+    let closed = false
+    link.attach({
+      data: (chunk) => got.push(new TextDecoder().decode(chunk)),
+      drain: () => undefined,
+      close: () => {
+        closed = true
+      },
+    })
+    return { link, received: () => got.join(''), closed: () => closed }
+  }
+  return { network, clock, make, raw }
+}
+
+describe('PlainNode: newline-separated text, for netcat and friends', () => {
+  it('turns each line from a raw client into a message, including CRLF lines and a split line', async () => {
+    const { make, raw } = setup()
+    const a = make(A)
+    await a.node.start()
+    const nc = await raw(A)
+    nc.link.write(text('hello\r\nsplit '))
+    nc.link.write(text('line\n'))
+    await flushMicrotasks()
+    expect(a.bodies()).toEqual(['hello', 'split line'])
+    const message = a.events.find((e) => e.type === 'message')
+    expect(message?.type === 'message' && message.from.name).toMatch(/^127\.0\.0\.1:\d+$/)
+  })
+
+  it('writes each sent message as a line to every open link', async () => {
+    const { make, raw } = setup()
+    const a = make(A)
+    await a.node.start()
+    const one = await raw(A)
+    const two = await raw(A)
+    await flushMicrotasks()
+    a.node.send('to everyone')
+    await flushMicrotasks()
+    expect(one.received()).toBe('to everyone\n')
+    expect(two.received()).toBe('to everyone\n')
+  })
+
+  it('queues lines typed before any link exists and sends them when the first one opens', async () => {
+    const { make, clock } = setup()
+    const a = make(A, [B])
+    await a.node.start()
+    a.node.send('early')
+    expect(a.node.pending).toBe(1)
+    const b = make(B)
+    await b.node.start()
+    await clock.advance(2_000)
+    expect(b.bodies()).toEqual(['early'])
+    expect(await a.node.whenDelivered(10)).toBe(0)
+  })
+
+  it('keeps the peer when it closes one of two links, and redials only once every link is gone', async () => {
+    const { make, raw, network, clock } = setup()
+    const a = make(A, [B])
+    // The raw peer listens at B: parley's dial lands here; it also dials parley.
+    const accepted: Link[] = []
+    await new Promise<Address>((resolve) =>
+      network
+        .transport()
+        .createListener((link) => {
+          link.attach({ data: () => undefined, drain: () => undefined, close: () => undefined })
+          accepted.push(link)
+        })
+        .listen(B)
+        .then(resolve),
+    )
+    await a.node.start()
+    const inbound = await raw(A)
+    await clock.advance(0)
+    expect(accepted).toHaveLength(1)
+    // The raw peer keeps the link it dialed and closes the one parley dialed.
+    accepted[0]!.destroy()
+    await flushMicrotasks()
+    expect(a.node.peerStates()[0]?.state.status).toBe('connected')
+    a.node.send('still there?')
+    await flushMicrotasks()
+    expect(inbound.received()).toBe('still there?\n')
+    inbound.link.destroy()
+    await flushMicrotasks()
+    expect(a.node.peerStates()[0]?.state.status).toBe('reconnecting')
+  })
+
+  it('refuses a peer that opens with binary bytes, naming it as a parley node without --plain', async () => {
+    const { make, raw } = setup()
+    const a = make(A)
+    await a.node.start()
+    const secure = await raw(A)
+    secure.link.write(new Uint8Array([0x20, 0x00, 0x00, 0x01, 0x99, 0x00]))
+    await flushMicrotasks()
+    const error = a.events.find((e) => e.type === 'link-error')
+    expect(error).toMatchObject({ type: 'link-error', code: 'NOT_PLAIN' })
+    expect(error?.type === 'link-error' && error.message).toMatch(/without --plain/)
+    expect(a.bodies()).toEqual([])
+  })
+
+  it('drops a link that sends an endless line instead of buffering it without bound', async () => {
+    const { network, clock } = setup()
+    const node = new PlainNode({ transport: network.transport(), clock, name: 'me', listen: A, maxLine: 100 })
+    const events: NodeEvent[] = []
+    node.on((e) => events.push(e))
+    await node.start()
+    const link = await network.transport().dial(A)
+    link.attach({ data: () => undefined, drain: () => undefined, close: () => undefined })
+    link.write(text('x'.repeat(150)))
+    await flushMicrotasks()
+    expect(events.some((e) => e.type === 'link-error' && e.code === 'FRAME_TOO_LARGE')).toBe(true)
+    expect(node.sessionsSnapshot()).toEqual([])
+  })
+})
