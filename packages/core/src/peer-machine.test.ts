@@ -337,3 +337,25 @@ describe('backoffDelay', () => {
     expect(backoffDelay(noJitter, 0, 0.99)).toBe(100)
   })
 })
+
+describe('a dial refused for good', () => {
+  it('fails the peer, with the code and reason, when a dial fails fatally (an untrusted key)', () => {
+    for (const state of [
+      { status: 'connecting', attempt: 1, dialing: true },
+      { status: 'reconnecting', attempt: 1, dialing: true, peer: { id: 'b0b0b0b0b0b0b0b0', name: 'bob' } },
+    ] satisfies PeerState[]) {
+      const step = peerTransition(state, {
+        type: 'dial-failed',
+        error: 'key mismatch',
+        code: 'UNTRUSTED',
+        fatal: true,
+        random: 0.5,
+      })
+      expect(step).toEqual({
+        ok: true,
+        state: { status: 'failed', error: { code: 'UNTRUSTED', message: 'key mismatch' } },
+        effects: [],
+      })
+    }
+  })
+})

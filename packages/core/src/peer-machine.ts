@@ -172,7 +172,8 @@ export function peerTransition(
           })
         case 'dial-failed':
           if (!state.dialing) return reject('no dial is in flight')
-          if (event.fatal) return ok({ status: 'failed', error: { code: event.code ?? 'DIAL', message: event.error } })
+          if (event.fatal)
+            return ok({ status: 'failed', error: { code: event.code ?? 'DIAL', message: event.error } })
           return ok(
             { ...state, dialing: false },
             { type: 'start-timer', timer: 'retry', ms: backoffDelay(backoff, state.attempt, event.random) },
