@@ -128,9 +128,9 @@ export class SecureLink implements Link {
     this.stream.on('drain', () => this.onStreamDrain())
   }
 
-  /** Bytes from the inner link (everything after the handshake). */
+  /** Bytes from the inner link (everything after the handshake). A refused peer's bytes are never read. */
   receive(chunk: Uint8Array): void {
-    this.raw.feed(chunk)
+    if (this.state.status !== 'refusing') this.raw.feed(chunk)
   }
 
   /** The inner link closed; an error means it broke rather than ended. */

@@ -198,11 +198,10 @@ class Upgrade {
           `peer at ${this.address} refused the link: it does not trust this node's key (${fingerprint(this.settings.localKey).full})`,
         ),
     })
-    for (const chunk of state.held) link.receive(chunk)
-    if (state.closed) link.innerClosed(state.closed.error)
     if (verdict !== 'ok') {
       this.state = { status: 'done', link }
       link.refuse()
+      if (state.closed) link.innerClosed(state.closed.error)
       this.raw.resume()
       this.fail(
         new TransportError(
@@ -214,6 +213,8 @@ class Upgrade {
     }
     this.state = { status: 'confirming', link }
     link.accept()
+    for (const chunk of state.held) link.receive(chunk)
+    if (state.closed) link.innerClosed(state.closed.error)
     this.raw.resume()
     link.ready.then(
       () => this.succeed(link),
