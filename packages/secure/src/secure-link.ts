@@ -163,7 +163,8 @@ export class SecureLink implements Link {
   }
 
   attach(handlers: LinkHandlers): void {
-    if (this.handlers) throw new Error('link already attached')
+    if (this.handlers)
+      throw new TransportError('UNKNOWN', `the secure link to ${this.info.address} is already attached`)
     this.handlers = handlers
     queueMicrotask(() => {
       if (!this.paused && this.state.status !== 'closed') this.inner.resume()

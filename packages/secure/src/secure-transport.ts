@@ -37,6 +37,10 @@ export interface SecureOptions {
  * @example const transport = createSecureTransport(createTcpTransport(), { keyPair: identity, verify })
  */
 export function createSecureTransport(inner: Transport, options: SecureOptions): Transport {
+  const { publicKey, secretKey } = options.keyPair
+  if (publicKey?.length !== 32 || secretKey?.length !== 64) {
+    throw new TypeError('keyPair must be an ed25519 key pair: a 32-byte publicKey and a 64-byte secretKey')
+  }
   const settings: UpgradeSettings = {
     keyPair: options.keyPair,
     verify: options.verify ?? (() => 'ok'),
@@ -125,7 +129,7 @@ class Upgrade {
     })
     const handshake = new NoiseHandshake(direction === 'outbound', settings.keyPair)
     this.state = { status: 'handshaking', handshake }
-    this.timer = setTimeout(() => this.onTimeout(), settings.timeoutMs)
+    this.timer = setTimeout(() => this.onTimeout(), settings.timeoutMs).unref()
     signal?.addEventListener('abort', this.onAbort, { once: true })
     raw.attach({
       data: (chunk) => this.onData(chunk),

@@ -2,9 +2,11 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { TransportError } from '@parley/core'
+import { createTcpTransport } from '@parley/transport-tcp'
 import { afterEach, describe, expect, it } from 'vitest'
 import { loadOrCreateIdentity } from '../src/identity.js'
 import { KnownPeers } from '../src/known-peers.js'
+import { createSecureTransport } from '../src/secure-transport.js'
 import { makeVerifier } from '../src/verifier.js'
 import { accepting, closeAll, record, secureNode, text, track } from './helpers.js'
 
@@ -37,6 +39,14 @@ describe('secure links', () => {
     expect(await atAlice.closed).toBeUndefined()
     expect(atBob.closes).toHaveLength(1)
     expect(atAlice.closes).toHaveLength(1)
+  })
+
+  it('refuses to start without a whole ed25519 key pair', () => {
+    expect(() =>
+      createSecureTransport(createTcpTransport(), {
+        keyPair: { publicKey: new Uint8Array(32), secretKey: new Uint8Array(32) },
+      }),
+    ).toThrow(/64-byte secretKey/)
   })
 
   it('rejects a dial to a closed port with the inner transport error', async () => {
