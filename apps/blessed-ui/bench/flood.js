@@ -81,19 +81,27 @@ async function typeKeys(count, gapMs, keepGoing = () => false) {
   return { latencies, inside }
 }
 
+// Each node gets its own data dir: two nodes on one machine must not share (and lock) the default one.
 const cli = spawn(process.execPath, [CLI, '--listen', '127.0.0.1:0', '--name', 'flood', '--json'], {
   stdio: 'pipe',
+  env: { ...process.env, XDG_DATA_HOME: join(dir, 'cli-data') },
 })
 let cliOut = ''
+let cliErr = ''
 cli.stdout.setEncoding('utf8').on('data', (c) => {
   cliOut += c
+})
+cli.stderr.setEncoding('utf8').on('data', (c) => {
+  cliErr += c
 })
 try {
   const port = await until(
     'the CLI to listen',
     () => /"listening","address":"[^"]*:(\d+)"/.exec(cliOut)?.[1],
     10_000,
-  )
+  ).catch((error) => {
+    throw new Error(`${error.message}: ${cliErr}`)
+  })
   tmux(
     'new-session',
     '-d',
@@ -103,7 +111,7 @@ try {
     '40',
     '-s',
     'tui',
-    `PARLEY_TUI_TRACE=${trace} ${process.execPath} ${profile} ${TUI} --listen 127.0.0.1:0 --peer 127.0.0.1:${port} --name bench`,
+    `PARLEY_TUI_TRACE=${trace} XDG_DATA_HOME=${join(dir, 'tui-data')} ${process.execPath} ${profile} ${TUI} --listen 127.0.0.1:0 --peer 127.0.0.1:${port} --name bench`,
   )
   await until('the connection', () => cliOut.includes('"type":"connected"'), 10_000)
   await until('the first frame', () => renders().length > 0, 10_000)
@@ -126,9 +134,12 @@ try {
     120_000,
   )
   const { latencies: during, inside: duringInside } = await flooding
-  const screen = tmux('capture-pane', '-p', '-t', 'tui')
-  if (!screen.includes(`flood ${MESSAGES} of ${MESSAGES}`))
-    throw new Error(`last message not on screen:\n${screen}`)
+  // tmux may still be drawing what parley-tui wrote: wait until the last message is really visible.
+  const visible = await until(
+    'the last message in the tmux pane',
+    () => tmux('capture-pane', '-p', '-t', 'tui').includes(`flood ${MESSAGES} of ${MESSAGES}`) && Date.now(),
+    30_000,
+  )
   const frames = renders().filter((r) => r.t >= started && r.t <= done.t).length
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
@@ -137,8 +148,9 @@ try {
 
   console.log(`flood benchmark: ${MESSAGES} messages from a parley CLI peer into parley-tui (tmux 120x40)`)
   console.log(
-    `  last message on screen after   ${seconds.toFixed(2)} s  (${Math.round(MESSAGES / seconds)} messages rendered/s)`,
+    `  last message written after      ${seconds.toFixed(2)} s  (${Math.round(MESSAGES / seconds)} messages rendered/s)`,
   )
+  console.log(`  …visible in the tmux pane after ${((visible - started) / 1000).toFixed(2)} s`)
   console.log(`  frames drawn meanwhile          ${frames}`)
   console.log(
     `  key echo while flooding         median ${median(during)} ms, p90 ${p90(during)} ms (${during.length} keys)`,
@@ -161,7 +173,7 @@ try {
   try {
     tmux('send-keys', '-t', 'tui', 'C-c')
     await sleep(500)
-    tmux('kill-server')
+    execFileSync('tmux', ['-L', socket, 'kill-server'], { stdio: 'ignore' })
   } catch {
     // The server is already gone.
   }

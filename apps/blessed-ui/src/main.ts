@@ -1,6 +1,14 @@
 import { readFileSync } from 'node:fs'
-import type { NodeEvent, ParleyNode } from '@parley/core'
-import { ExitCode, FatalError, type Flags, parseFlags, startNode, usage } from '@parley/launcher'
+import type { NodeEvent } from '@parley/core'
+import {
+  ExitCode,
+  FatalError,
+  type Flags,
+  parseFlags,
+  type StartedNode,
+  startNode,
+  usage,
+} from '@parley/launcher'
 import { restoreTerminal } from './view/terminal.js'
 import { runTui, type TuiIo } from './view/tui.js'
 
@@ -16,7 +24,7 @@ export function version(): string {
 /** Runs parley-tui; resolves with the process exit code. */
 export async function main(argv: readonly string[], io: TuiIo): Promise<number> {
   let flags: Flags
-  let node: ParleyNode | undefined
+  let started: StartedNode | undefined
   try {
     flags = parseFlags(argv, io.env)
     if (flags.help) {
@@ -26,6 +34,12 @@ export async function main(argv: readonly string[], io: TuiIo): Promise<number> 
     if (flags.version) {
       io.stdout.write(`parley-tui ${version()}\n`)
       return ExitCode.OK
+    }
+    if (flags.command !== 'chat') {
+      throw new FatalError(
+        ExitCode.USAGE,
+        `"${flags.command}" is a line-mode command: run parley ${flags.command}`,
+      )
     }
     if (flags.json)
       throw new FatalError(ExitCode.USAGE, '--json is for line mode: use parley --json (see --help)')
@@ -41,13 +55,13 @@ export async function main(argv: readonly string[], io: TuiIo): Promise<number> 
     let deliver: (event: NodeEvent) => void = (event) => {
       early.push(event)
     }
-    node = await startNode(flags, (event) => deliver(event))
-    return await runTui(node, flags, io, (handler) => {
+    started = await startNode(flags, (event) => deliver(event), {}, io.env)
+    return await runTui(started, flags, io, (handler) => {
       for (const event of early.splice(0)) handler(event)
       deliver = handler
     })
   } catch (error) {
-    await node?.close('error').catch(() => undefined)
+    await started?.node.close('error').catch(() => undefined)
     return fail(error)
   }
 }

@@ -56,7 +56,12 @@ export class Tmux {
   /** Starts parley-tui in a cols x rows window; its exit code lands in `exitFile`. */
   startTui(args: string[], cols = 120, rows = 40, env: Record<string, string> = {}): void {
     const quoted = [process.execPath, TUI_BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')
-    const vars = Object.entries({ PARLEY_TUI_TRACE: this.traceFile, ...env })
+    // Each node gets its own data dir: two nodes on one machine must not share (and lock) the default one.
+    const vars = Object.entries({
+      PARLEY_TUI_TRACE: this.traceFile,
+      XDG_DATA_HOME: join(this.dir, 'data'),
+      ...env,
+    })
       .map(([k, v]) => `${k}='${v}'`)
       .join(' ')
     const command = `env ${vars} ${quoted} 2>${this.dir}/stderr; echo $? > ${this.exitFile}; sleep 600`
@@ -147,12 +152,14 @@ export interface CliPeer {
 
 /** The parley CLI in --json mode, listening on a free loopback port. */
 export function startCli(name: string, extra: string[] = []): CliPeer {
+  // Each node gets its own data dir: two nodes on one machine must not share (and lock) the default one.
+  const data = mkdtempSync(join(tmpdir(), 'parley-cli-'))
   const child = spawn(
     process.execPath,
     [CLI_BIN, '--listen', '127.0.0.1:0', '--name', name, '--json', ...extra],
     {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, PARLEY_DEBUG: '' },
+      env: { ...process.env, PARLEY_DEBUG: '', XDG_DATA_HOME: data },
     },
   )
   const events: Record<string, unknown>[] = []
@@ -191,6 +198,7 @@ export function startCli(name: string, extra: string[] = []): CliPeer {
     async stop() {
       if (child.exitCode === null) child.kill('SIGKILL')
       await exited
+      rmSync(data, { recursive: true, force: true })
     },
   }
 }

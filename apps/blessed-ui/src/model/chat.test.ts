@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { NodeEvent, PeerInfo } from '@parley/core'
+import { describeEvent } from '@parley/launcher'
 import { describe, expect, it } from 'vitest'
 import type { KeyEvent } from '../input/key-decoder.js'
 import { graphemeWidth } from '../text/width.js'
@@ -190,7 +191,12 @@ describe('chat model', () => {
       state: { status: 'connecting', attempt: 1, dialing: true },
     })
     expect(screen(80).status).toMatch(/^ dialing {2}127.0.0.1:4002 │ alice @ 127.0.0.1:4001/)
-    model.nodeEvent({ type: 'connected', peer: bob, address: '127.0.0.1:4002', direction: 'outbound' })
+    model.nodeEvent({
+      type: 'connected',
+      peer: bob,
+      address: '127.0.0.1:4002',
+      direction: 'outbound',
+    } as NodeEvent)
     model.setUndelivered(2)
     expect(screen(80).status).toMatch(
       /^ connected {2}bob 127.0.0.1:4002 │ alice @ 127.0.0.1:4001 │ 2 undelivered/,
@@ -207,12 +213,37 @@ describe('chat model', () => {
 
   it('writes system lines for joins, leaves and errors in the launcher wording', () => {
     const { model, screen } = setup()
-    model.nodeEvent({ type: 'connected', peer: bob, address: '127.0.0.1:4002', direction: 'inbound' })
-    model.nodeEvent({ type: 'disconnected', peer: bob, reason: 'bob left (quit)' })
-    expect(screen(80).lines.slice(0, 2)).toEqual([
-      '12:00:00 -- connected to bob at 127.0.0.1:4002',
-      '12:00:00 !! disconnected from bob: bob left (quit)',
+    const joined = {
+      type: 'connected',
+      peer: bob,
+      address: '127.0.0.1:4002',
+      direction: 'inbound',
+    } as NodeEvent
+    const left = { type: 'disconnected', peer: bob, reason: 'bob left (quit)' } as NodeEvent
+    model.nodeEvent(joined)
+    model.nodeEvent(left)
+    expect(screen(200).lines.slice(0, 2)).toEqual([
+      `12:00:00 -- ${describeEvent(joined)!.text}`,
+      `12:00:00 !! ${describeEvent(left)!.text}`,
     ])
+  })
+
+  it('shows history from an earlier run, ours set apart, without counting it as new', () => {
+    const { model, screen } = setup()
+    model.showHistory([
+      { direction: 'in', id: '1', seq: 1, ts: 0, from: bob, body: 'from before' },
+      { direction: 'out', id: '2', seq: 1, ts: 0, from: alice, body: 'my answer' },
+    ])
+    expect(screen().lines.slice(0, 3)).toEqual([
+      '12:00:00 -- the last 2 message(s) from history:',
+      '12:00:00 <bob> from before',
+      '12:00:00 <alice> my answer',
+    ])
+  })
+
+  it('says in the status bar when links are not encrypted', () => {
+    const model = new ChatModel({ self: alice, width: graphemeWidth(), secure: false })
+    expect(rowText(model.frame(80, 10).status)).toContain('PLAIN: not encrypted')
   })
 
   it('shows network text safely: control characters become visible', () => {

@@ -1,5 +1,5 @@
-import type { Address, NodeEvent, PeerInfo } from '@parley/core'
-import { clockTime, describeEvent, terminalSafe } from '@parley/launcher'
+import type { Address, HistoryEntry, NodeEvent, PeerInfo } from '@parley/core'
+import { clockTime, describeEvent, PeerLabels, terminalSafe } from '@parley/launcher'
 import type { KeyEvent } from '../input/key-decoder.js'
 import { graphemes } from '../text/graphemes.js'
 import type { GraphemeWidth } from '../text/width.js'
@@ -21,6 +21,8 @@ export type Entry =
       readonly kind: 'message'
       readonly ts: number
       readonly from: PeerInfo
+      /** The name shown: a name shared by two keys gets a fingerprint suffix (launcher's PeerLabels). */
+      readonly label: string
       readonly body: string
       readonly own: boolean
       readonly mention: boolean
@@ -62,6 +64,8 @@ export interface ChatOptions {
   readonly awayAfterMs?: number
   /** Formats a timestamp; local `HH:MM:SS` by default. */
   readonly time?: (ts: number) => string
+  /** False in --plain mode: the status bar then says that nothing is encrypted. */
+  readonly secure?: boolean
 }
 
 const PROMPT = '> '
@@ -98,6 +102,8 @@ export class ChatModel {
     | { from: number; rest: string; head: string; candidates: readonly string[]; index: number }
     | undefined
   private readonly senders = new Set<string>()
+  private readonly labels = new PeerLabels()
+  private readonly secure: boolean
   private paneHeight = 20
   private inputScroll = 0
   /** Messages received from peers (for the flood benchmark's trace). */
@@ -109,6 +115,7 @@ export class ChatModel {
     this.now = options.now ?? Date.now
     this.time = options.time ?? clockTime
     this.awayAfterMs = options.awayAfterMs ?? DEFAULT_AWAY_AFTER_MS
+    this.secure = options.secure ?? true
     this.lastActive = this.now()
     this.list = new MessageList<Entry>((entry, cols) => this.layout(entry, cols), options.cap ?? DEFAULT_CAP)
   }
@@ -126,8 +133,30 @@ export class ChatModel {
     this.status.undelivered = count
   }
 
+  /** Messages from an earlier run (`--history N`), shown above everything else. */
+  showHistory(entries: readonly HistoryEntry[]): void {
+    if (entries.length === 0) return
+    this.note(`the last ${entries.length} message(s) from history:`)
+    for (const e of entries) {
+      const own = e.direction === 'out'
+      const from = own ? this.self : e.from
+      const entry = {
+        id: this.nextId++,
+        kind: 'message',
+        ts: e.ts,
+        from,
+        label: from.name,
+        body: e.body,
+        own,
+        mention: false,
+      } as const
+      this.list.add(entry, false)
+    }
+  }
+
   nodeEvent(event: NodeEvent): Effect[] {
     this.status.apply(event)
+    this.labels.observe(event)
     if (event.type === 'message') return this.incoming(event.from, event.body, event.ts)
     const line = describeEvent(event)
     if (line) this.note(line.text, line.level)
@@ -348,6 +377,7 @@ export class ChatModel {
         kind: 'message',
         ts: this.now(),
         from: this.self,
+        label: this.self.name,
         body,
         own: true,
         mention: false,
@@ -358,10 +388,11 @@ export class ChatModel {
 
   private incoming(from: PeerInfo, body: string, ts: number): Effect[] {
     this.received++
-    this.senders.add(from.name)
+    const label = this.labels.label(from)
+    this.senders.add(label)
     if (this.away() && !this.markedThisAway) this.placeMarker()
     const mention = isMention(body, this.self.name)
-    this.list.add({ id: this.nextId++, kind: 'message', ts, from, body, own: false, mention })
+    this.list.add({ id: this.nextId++, kind: 'message', ts, from, label, body, own: false, mention })
     return mention ? [{ type: 'bell' }] : []
   }
 
@@ -400,7 +431,7 @@ export class ChatModel {
       }
       case 'message': {
         const colour = nickColour(entry.from.id)
-        const name = terminalSafe(entry.from.name)
+        const name = terminalSafe(entry.label)
         const action = parseAction(entry.body)
         if (action !== undefined) {
           const style: Style = { kind: 'action', colour }
@@ -462,6 +493,7 @@ export class ChatModel {
             : 'busy'
     const plain: Style = { kind: 'status-text' }
     const spans: Span[] = [{ text: ` ${s.state} `, style: { kind: 'status', tone } }]
+    if (!this.secure) spans.push({ text: ' PLAIN: not encrypted ', style: { kind: 'status', tone: 'bad' } })
     if (s.peer) {
       const who = s.peer.name ? `${terminalSafe(s.peer.name)} ${s.peer.address}` : s.peer.address
       spans.push({ text: ` ${who}${s.others > 0 ? ` (+${s.others})` : ''} `, style: plain })

@@ -1,7 +1,7 @@
 import { appendFileSync } from 'node:fs'
 import { PassThrough } from 'node:stream'
-import type { NodeEvent, ParleyNode } from '@parley/core'
-import { type Flags, splitBody } from '@parley/launcher'
+import type { NodeEvent } from '@parley/core'
+import { type Flags, type StartedNode, splitBody } from '@parley/launcher'
 import blessed from 'blessed'
 import { KeyDecoder } from '../input/key-decoder.js'
 import { ChatModel, type Effect } from '../model/chat.js'
@@ -204,12 +204,13 @@ class BlessedView {
  * `subscribe` hands node events (including those from before the screen existed) to the screen.
  */
 export async function runTui(
-  node: ParleyNode,
+  started: StartedNode,
   flags: Flags,
   io: TuiIo,
   subscribe: (handler: (event: NodeEvent) => void) => void,
 ): Promise<number> {
   const { stdin, stdout } = io
+  const { node } = started
   stdin.setRawMode(true)
   stdin.setEncoding('utf8')
   stdin.resume()
@@ -218,7 +219,20 @@ export async function runTui(
   })
   const probe = await probeWidths(stdin, stdout)
   const width = graphemeWidth(probe.widths)
-  const model = new ChatModel({ self: { id: node.id, name: node.name }, width })
+  const model = new ChatModel({ self: { id: node.id, name: node.name }, width, secure: started.secure })
+  if (!started.secure) {
+    model.note(
+      'PLAIN MODE: nothing is encrypted or authenticated; anyone on the path can read and forge messages',
+      'warn',
+    )
+  } else if (started.fingerprint) {
+    model.note(`you are ${node.name} [${started.fingerprint.short}] (full fingerprint: parley id)`)
+  }
+  if (started.restoredPending > 0) {
+    model.note(`${started.restoredPending} message(s) from an earlier run wait in the outbox`)
+  }
+  model.showHistory(flags.history > 0 ? node.history.slice(-flags.history) : [])
+  model.setUndelivered(node.pending)
 
   const view = new BlessedView(model, width, stdout, io.env)
   const removeViewRestore = onRestore(() => view.destroy())
