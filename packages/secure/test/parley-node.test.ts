@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer } from 'node:net'
 import { type NodeEvent, ParleyNode } from '@parley/core'
 import { createTcpTransport } from '@parley/transport-tcp'
 import { afterEach, describe, expect, it, vi } from 'vitest'
@@ -7,14 +8,26 @@ import { closeAll, hex, LOOPBACK, rawProxy, track } from './helpers.js'
 
 afterEach(closeAll)
 
-function secureParley(name: string, peers: Array<{ host: string; port: number }> = []) {
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+function secureParley(
+  name: string,
+  peers: Array<{ host: string; port: number }> = [],
+  listen: { host: string; port: number } = LOOPBACK,
+) {
   const keyPair = generateKeyPair()
   const events: NodeEvent[] = []
   const node = new ParleyNode({
     transport: createSecureTransport(createTcpTransport(), { keyPair }),
     id: hex(keyPair.publicKey),
     name,
-    listen: LOOPBACK,
+    listen,
     peers,
   })
   node.on((event) => events.push(event))
@@ -57,5 +70,30 @@ describe('parley nodes over secure links', () => {
     // Noise XX encrypts both static keys: a passive observer does not learn who is talking.
     expect(all.includes(Buffer.from(alice.id, 'hex'))).toBe(false)
     expect(all.includes(Buffer.from(bob.id, 'hex'))).toBe(false)
+  })
+
+  it('settle on one chat when both nodes dial each other at once', async () => {
+    const a = { host: '127.0.0.1', port: await freePort() }
+    const b = { host: '127.0.0.1', port: await freePort() }
+    const alice = secureParley('alice', [b], a)
+    const bob = secureParley('bob', [a], b)
+    await Promise.all([alice.node.start(), bob.node.start()])
+    alice.node.send('from alice')
+    bob.node.send('from bob')
+    await vi.waitFor(
+      () => {
+        expect(
+          bob.events.filter((e) => e.type === 'message').map((e) => (e as { body: string }).body),
+        ).toEqual(['from alice'])
+        expect(
+          alice.events.filter((e) => e.type === 'message').map((e) => (e as { body: string }).body),
+        ).toEqual(['from bob'])
+        expect(alice.events.some((e) => e.type === 'delivered')).toBe(true)
+        expect(bob.events.some((e) => e.type === 'delivered')).toBe(true)
+      },
+      { timeout: 10_000 },
+    )
+    const connected = alice.events.find((e) => e.type === 'connected')
+    expect(connected).toMatchObject({ peer: { id: bob.id, name: 'bob' } })
   })
 })
