@@ -28,6 +28,10 @@ export interface Io {
 
 export const SUMMARY = 'peer-to-peer chat for the terminal; each line you type is one message'
 
+/** stdin is paused while this many messages wait for acknowledgement, and resumed below the low mark. */
+export const OUTBOX_HIGH_WATER = 10_000
+export const OUTBOX_LOW_WATER = 5_000
+
 export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
     version: string
@@ -146,11 +150,23 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   showHistory(node, flags, json, (text) => print(io.stdout, text), note, labels, withTime)
 
   let sent = 0
+  // Backpressure to stdin: while the outbox is this full, stop reading input instead of growing memory.
+  let inputPaused = false
+  node.on((event) => {
+    if (event.type === 'delivered' && inputPaused && node.pending <= OUTBOX_LOW_WATER) {
+      inputPaused = false
+      rl.resume()
+    }
+  })
   rl.on('line', (line) => {
     for (const body of splitBody(line)) {
       const message = node.send(body)
       sent++
       if (flags.json) json(jsonSent(message, body))
+    }
+    if (!inputPaused && node.pending >= OUTBOX_HIGH_WATER) {
+      inputPaused = true
+      rl.pause()
     }
     if (interactive) rl.prompt()
   })

@@ -41,6 +41,10 @@ export function jsonEvent(event: NodeEvent): Record<string, unknown> {
       return { type: 'error', address: event.address, code: event.code, message: event.message }
     case 'listening':
       return { type: 'listening', address: event.address }
+    case 'throttled':
+      return { type: 'throttled', peer: event.peer.name, peerId: event.peer.id, retryMs: event.retryMs }
+    case 'backpressure':
+      return { type: 'backpressure', peer: event.peer.name, peerId: event.peer.id, blocked: event.blocked }
     case 'dial-error':
       return { type: 'dial-error', target: event.target, code: event.code, message: event.message }
     case 'journal-error':

@@ -61,7 +61,22 @@ export interface NodeOptions {
   restored?: RestoredState
   /** How many history entries to keep in memory. */
   historyLimit?: number
+  /** Links still in their handshake, at most, across the node (more are refused). Default 64. */
+  maxHandshaking?: number
+  /** Links still in their handshake, at most, from one source host. Default 8. */
+  maxHandshakingPerSource?: number
+  /** Messages accepted from one peer: a sustained rate and a burst allowance. `false` disables it. */
+  rateLimit?: RateLimit | false
 }
+
+export interface RateLimit {
+  /** Messages per second, sustained. */
+  readonly perSecond: number
+  /** Messages that may arrive at once before the rate applies. */
+  readonly burst: number
+}
+
+export const DEFAULT_RATE_LIMIT: RateLimit = { perSecond: 200, burst: 1000 }
 
 /** A remote end that broke the protocol, or a transport failure on a link. */
 export interface LinkProblem {
@@ -95,6 +110,10 @@ export type NodeEvent =
   | ({ readonly type: 'link-error' } & LinkProblem)
   /** The journal could not be written: messages are no longer made durable. */
   | { readonly type: 'journal-error'; readonly message: string }
+  /** A peer is rate-limiting our messages: they wait in the outbox, none is lost. */
+  | { readonly type: 'throttled'; readonly peer: PeerInfo; readonly retryMs: number }
+  /** A peer stopped reading (its socket buffer is full), or started again. */
+  | { readonly type: 'backpressure'; readonly peer: PeerInfo; readonly blocked: boolean }
   /** Dialing `target` failed for a new reason (repeats of the same reason are not reported again). */
   | { readonly type: 'dial-error'; readonly target: string; readonly code: string; readonly message: string }
   | { readonly type: 'closed' }
@@ -148,6 +167,14 @@ interface LinkRecord {
   ackDue: boolean
   /** Set after we end a link: forces it shut if the remote end never closes its side. */
   destroyTimer?: unknown
+  /** Decoded messages waiting for the peer's rate limit to allow them. */
+  backlog: Message[]
+  /** The link is paused until this timer refills the peer's allowance. */
+  throttleTimer?: unknown
+  /** The remote end is not reading: our last write hit a full buffer. */
+  blocked: boolean
+  /** Source host, for the per-source handshake cap (inbound links only). */
+  source?: string
 }
 
 interface DialSlot {
@@ -180,6 +207,11 @@ interface Session {
   openedAt: number
   /** The peer's sequence epoch: a new one means its seq numbering restarted (state lost). */
   epoch: string
+  /** Token bucket for the peer's messages. */
+  tokens: number
+  refilledAt: number
+  /** When the peer last told us it throttles us (clock ms). */
+  throttledAt: number
 }
 
 type Lifecycle = 'new' | 'starting' | 'running' | 'closing' | 'closed'
@@ -189,6 +221,8 @@ const DEFAULTS = {
   dialTimeoutMs: 5_000,
   keepaliveMs: 5_000,
   deadAfterMs: 15_000,
+  maxHandshaking: 64,
+  maxHandshakingPerSource: 8,
 }
 
 /**
@@ -210,6 +244,7 @@ export class ParleyNode implements ChatNode {
   private readonly backoff: Backoff
   private readonly limits: typeof DEFAULTS
   private readonly maxFrame: number
+  private readonly rateLimit: RateLimit | false
   private readonly caps: string[]
   private readonly listeners = new Set<(event: NodeEvent) => void>()
   private readonly links = new Map<number, LinkRecord>()
@@ -248,7 +283,10 @@ export class ParleyNode implements ChatNode {
       dialTimeoutMs: options.dialTimeoutMs ?? DEFAULTS.dialTimeoutMs,
       keepaliveMs: options.keepaliveMs ?? DEFAULTS.keepaliveMs,
       deadAfterMs: options.deadAfterMs ?? DEFAULTS.deadAfterMs,
+      maxHandshaking: options.maxHandshaking ?? DEFAULTS.maxHandshaking,
+      maxHandshakingPerSource: options.maxHandshakingPerSource ?? DEFAULTS.maxHandshakingPerSource,
     }
+    this.rateLimit = options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit
     this.id = options.id ?? randomHex(16)
     this.instance = randomHex(8)
     this.historyLimit = options.historyLimit ?? 10_000
@@ -413,6 +451,13 @@ export class ParleyNode implements ChatNode {
       link.destroy()
       return undefined
     }
+    const source = slot ? undefined : hostOf(link.remoteAddress)
+    const refusal = source === undefined ? undefined : this.admission(source)
+    if (refusal) {
+      link.destroy()
+      this.emit({ type: 'link-error', address: link.remoteAddress, code: 'TOO_MANY', message: refusal })
+      return undefined
+    }
     const record: LinkRecord = {
       id: this.nextLinkId++,
       link,
@@ -420,7 +465,10 @@ export class ParleyNode implements ChatNode {
       state: newLinkState(link.remoteKey),
       lastHeard: this.clock.now(),
       ackDue: false,
+      backlog: [],
+      blocked: false,
       ...(slot ? { slot } : {}),
+      ...(source !== undefined ? { source } : {}),
     }
     this.links.set(record.id, record)
     record.handshakeTimer = this.clock.setTimeout(
@@ -436,9 +484,10 @@ export class ParleyNode implements ChatNode {
     )
     link.attach({
       data: (chunk) => this.onData(record, chunk),
-      drain: () => undefined,
+      drain: () => this.onDrain(record),
       close: (error) => {
         if (record.destroyTimer !== undefined) this.clock.clearTimeout(record.destroyTimer)
+        if (record.throttleTimer !== undefined) this.clock.clearTimeout(record.throttleTimer)
         this.linkStep(record, { type: 'transport-closed', ...(error ? { error } : {}) })
       },
     })
@@ -448,8 +497,24 @@ export class ParleyNode implements ChatNode {
   private onData(record: LinkRecord, chunk: Uint8Array): void {
     record.lastHeard = this.clock.now()
     const { messages, error } = record.decoder.push(chunk)
-    for (const message of messages) {
-      if (record.state.status === 'closed') return
+    record.backlog.push(...messages)
+    this.processBacklog(record)
+    if (error && record.state.status !== 'closed') this.linkStep(record, { type: 'protocol-error', error })
+  }
+
+  /**
+   * Feeds decoded messages to the link machine while the peer's rate allows. When it does not, the link
+   * is paused (TCP pushes back on the sender), the peer is told, and reading resumes once tokens refill.
+   */
+  private processBacklog(record: LinkRecord): void {
+    while (record.backlog.length > 0) {
+      if (record.state.status === 'closed') {
+        record.backlog.length = 0
+        return
+      }
+      const message = record.backlog[0]!
+      if (message.type === 'msg' && !this.takeToken(record)) return
+      record.backlog.shift()
       if (message.type === 'hello' && record.hello === undefined) {
         record.hello = {
           peer: { id: message.id, name: message.name },
@@ -459,8 +524,62 @@ export class ParleyNode implements ChatNode {
       }
       this.linkStep(record, { type: 'received', message })
     }
-    if (error && record.state.status !== 'closed') this.linkStep(record, { type: 'protocol-error', error })
     this.flushAck(record)
+  }
+
+  private takeToken(record: LinkRecord): boolean {
+    const limit = this.rateLimit
+    const session = record.hello ? this.sessions.get(record.hello.peer.id) : undefined
+    if (!limit || !session || session.link !== record.id) return true
+    const now = this.clock.now()
+    session.tokens = Math.min(
+      limit.burst,
+      session.tokens + ((now - session.refilledAt) * limit.perSecond) / 1000,
+    )
+    session.refilledAt = now
+    if (session.tokens >= 1) {
+      session.tokens -= 1
+      return true
+    }
+    if (record.throttleTimer === undefined) {
+      const retryMs = Math.ceil(((1 - session.tokens) * 1000) / limit.perSecond)
+      this.flushAck(record)
+      record.link.pause()
+      this.writeTo(record, { type: 'throttle', retryMs })
+      record.throttleTimer = this.clock.setTimeout(() => {
+        record.throttleTimer = undefined
+        record.link.resume()
+        this.processBacklog(record)
+      }, retryMs)
+    }
+    return false
+  }
+
+  private onDrain(record: LinkRecord): void {
+    if (!record.blocked) return
+    record.blocked = false
+    const session = record.hello ? this.sessions.get(record.hello.peer.id) : undefined
+    if (!session || session.link !== record.id) return
+    this.emit({ type: 'backpressure', peer: session.peer, blocked: false })
+    this.pump(session)
+  }
+
+  /** Why a new inbound link from `source` is refused, if it is: too many links still in their handshake. */
+  private admission(source: string): string | undefined {
+    let total = 0
+    let fromSource = 0
+    for (const record of this.links.values()) {
+      if (record.state.status === 'open' || record.source === undefined) continue
+      total++
+      if (record.source === source) fromSource++
+    }
+    if (fromSource >= this.limits.maxHandshakingPerSource) {
+      return `too many connections from ${source} still in their handshake (limit ${this.limits.maxHandshakingPerSource}); refused`
+    }
+    if (total >= this.limits.maxHandshaking) {
+      return `too many connections still in their handshake (limit ${this.limits.maxHandshaking}); refused`
+    }
+    return undefined
   }
 
   private linkStep(record: LinkRecord, event: LinkEvent): void {
@@ -544,7 +663,12 @@ export class ParleyNode implements ChatNode {
     if (record.state.status === 'closed' && message.type !== 'bye') return
     try {
       const cached = message.type === 'msg' ? this.frames.get(message) : undefined
-      record.link.write(cached ?? encodeFrame(message, this.maxFrame))
+      const accepted = record.link.write(cached ?? encodeFrame(message, this.maxFrame))
+      if (!accepted && !record.blocked && record.state.status === 'open') {
+        // The peer is not reading: stop feeding it chat messages until the buffer drains.
+        record.blocked = true
+        this.emit({ type: 'backpressure', peer: record.state.peer, blocked: true })
+      }
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error
       this.linkStep(record, { type: 'protocol-error', error })
@@ -572,6 +696,9 @@ export class ParleyNode implements ChatNode {
         resumed: false,
         openedAt: 0,
         epoch,
+        tokens: this.rateLimit ? this.rateLimit.burst : 0,
+        refilledAt: this.clock.now(),
+        throttledAt: Number.NEGATIVE_INFINITY,
       }
       this.sessions.set(peer.id, session)
       void this.persist([{ t: 'peer', peer, epoch }])
@@ -626,6 +753,7 @@ export class ParleyNode implements ChatNode {
     const record = this.links.get(session.link)
     if (!record) return
     for (const msg of this.outbox) {
+      if (record.blocked) return
       if (msg.seq <= session.sentUpTo) continue
       if (msg.seq > this.durableUpTo) break
       this.writeTo(record, msg)
@@ -669,6 +797,15 @@ export class ParleyNode implements ChatNode {
         return
       case 'pong':
         return
+      case 'throttle': {
+        // One notice every few seconds is enough for a person; the peer may send many.
+        const now = this.clock.now()
+        if (now - session.throttledAt >= 3_000) {
+          session.throttledAt = now
+          this.emit({ type: 'throttled', peer: session.peer, retryMs: message.retryMs })
+        }
+        return
+      }
       default:
         return
     }
@@ -731,6 +868,9 @@ export class ParleyNode implements ChatNode {
         resumed: false,
         openedAt: 0,
         epoch: p.epoch,
+        tokens: this.rateLimit ? this.rateLimit.burst : 0,
+        refilledAt: this.clock.now(),
+        throttledAt: Number.NEGATIVE_INFINITY,
       })
     }
     this.historyEntries.push(...restored.history.slice(-this.historyLimit))
@@ -859,4 +999,10 @@ function randomHex(bytes: number): string {
   let out = ''
   for (const b of buffer) out += b.toString(16).padStart(2, '0')
   return out
+}
+
+/** The host part of `HOST:PORT` or `[V6]:PORT`. */
+function hostOf(address: string): string {
+  const colon = address.lastIndexOf(':')
+  return (colon < 0 ? address : address.slice(0, colon)).replace(/^\[|\]$/g, '')
 }

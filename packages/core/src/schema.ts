@@ -55,6 +55,12 @@ export const AckSchema = z.object({
 export const PingSchema = z.object({ type: z.literal('ping'), n: seq })
 export const PongSchema = z.object({ type: z.literal('pong'), n: seq })
 
+/** The receiver is rate-limiting this link: nothing is dropped, it reads again after `retryMs`. */
+export const ThrottleSchema = z.object({
+  type: z.literal('throttle'),
+  retryMs: z.number().int().min(0).max(3_600_000),
+})
+
 export const ByeSchema = z.object({
   type: z.literal('bye'),
   reason: z.string().max(200),
@@ -67,6 +73,7 @@ export const MessageSchema = z.discriminatedUnion('type', [
   AckSchema,
   PingSchema,
   PongSchema,
+  ThrottleSchema,
   ByeSchema,
 ])
 
@@ -77,6 +84,7 @@ export type Ack = z.infer<typeof AckSchema>
 export type Ping = z.infer<typeof PingSchema>
 export type Pong = z.infer<typeof PongSchema>
 export type Bye = z.infer<typeof ByeSchema>
+export type Throttle = z.infer<typeof ThrottleSchema>
 export type Message = z.infer<typeof MessageSchema>
 export type MessageType = Message['type']
 
@@ -87,6 +95,7 @@ const KNOWN_TYPES: ReadonlySet<string> = new Set<MessageType>([
   'ack',
   'ping',
   'pong',
+  'throttle',
   'bye',
 ])
 

@@ -29,6 +29,18 @@ export function describeEvent(event: NodeEvent): StatusLine | undefined {
       return { level: 'warn', text: `disconnected from ${event.peer.name}: ${event.reason}` }
     case 'link-error':
       return { level: 'warn', text: `peer at ${event.address} was dropped: ${event.message} [${event.code}]` }
+    case 'throttled':
+      return {
+        level: 'warn',
+        text: `${event.peer.name} is throttling you (you send faster than it accepts); your messages wait in the outbox, none is lost`,
+      }
+    case 'backpressure':
+      return event.blocked
+        ? {
+            level: 'warn',
+            text: `${event.peer.name} is not reading; holding your messages until it catches up`,
+          }
+        : { level: 'info', text: `${event.peer.name} is reading again` }
     case 'dial-error':
       return event.code === 'CONNECTION_REFUSED'
         ? { level: 'info', text: `${event.target} is not answering yet; will keep trying` }
