@@ -1,0 +1,429 @@
+/**
+ * Issue 4 ("Private by default") end to end: real `parley` processes on loopback, with their own data
+ * dirs, talking through the secure transport (and, for the wire tests, through the fault proxy).
+ */
+import { chmodSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import {
+  assertBuilt,
+  type FaultProxy,
+  freePort,
+  listeningPort,
+  type Proc,
+  spawnParley,
+  startFaultProxy,
+  tempDir,
+} from '@parley/testkit'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+
+const FINGERPRINT = /^([a-z2-7]{4}-){13}[a-z2-7]{4}$/
+
+const running: Proc[] = []
+const proxies: FaultProxy[] = []
+const start = (args: string[], env?: NodeJS.ProcessEnv) => {
+  const proc = spawnParley(args, env)
+  running.push(proc)
+  return proc
+}
+
+beforeAll(() => assertBuilt())
+afterEach(async () => {
+  for (const proc of running.splice(0)) {
+    proc.kill('SIGKILL')
+    await proc.exited
+  }
+  for (const proxy of proxies.splice(0)) await proxy.close()
+})
+
+/** A data dir that does not exist yet, so the first run has to create it. */
+const newDataDir = () => join(tempDir(), 'data')
+
+/** Runs `parley id --json` on `dataDir` and returns the node id (hex) and full fingerprint. */
+async function identityOf(dataDir: string): Promise<{ id: string; fingerprint: string }> {
+  const proc = start(['id', '--json', '--data-dir', dataDir])
+  expect(await proc.exited).toBe(0)
+  const parsed = JSON.parse(proc.stdout.at(-1) ?? '') as { id: string; fingerprint: string }
+  expect(parsed.fingerprint).toMatch(FINGERPRINT)
+  return parsed
+}
+
+const json = (line: string) => JSON.parse(line) as Record<string, unknown>
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const count = (lines: string[], text: string) => lines.filter((l) => l.includes(text)).length
+const isRunning = (proc: Proc) => proc.child.exitCode === null && proc.child.signalCode === null
+
+describe('identity: parley id and the key file', () => {
+  it('creates the key on first use, prints the fingerprint last, and prints the same line again', async () => {
+    const dataDir = newDataDir()
+    const first = start(['id', '--data-dir', dataDir])
+    expect(await first.exited).toBe(0)
+    const line = first.stdout.at(-1) ?? ''
+    expect(line).toMatch(FINGERPRINT)
+    const keyFile = join(dataDir, 'identity.key')
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600)
+
+    const second = start(['id', '--data-dir', dataDir])
+    expect(await second.exited).toBe(0)
+    expect(second.stdout.at(-1)).toBe(line)
+    // A different data dir is a different identity.
+    const other = start(['id', '--data-dir', newDataDir()])
+    expect(await other.exited).toBe(0)
+    expect(other.stdout.at(-1)).not.toBe(line)
+  })
+
+  it('refuses a key file others can read, for id and for chat, with one line naming the file and chmod 600 (exit 6)', async () => {
+    const dataDir = newDataDir()
+    await identityOf(dataDir)
+    const keyFile = join(dataDir, 'identity.key')
+    chmodSync(keyFile, 0o644)
+    for (const args of [
+      ['id', '--data-dir', dataDir],
+      ['--data-dir', dataDir, '--listen', '127.0.0.1:0'],
+    ]) {
+      const proc = start(args)
+      expect(await proc.exited).toBe(6)
+      expect(proc.stderr).toHaveLength(1)
+      expect(proc.stderr[0]).toMatch(/^parley: /)
+      expect(proc.stderr[0]).toContain(keyFile)
+      expect(proc.stderr[0]).toContain(`chmod 600 ${keyFile}`)
+      expect(proc.stdout).toEqual([])
+    }
+    // Group-readable alone is refused as well, and fixing the mode is enough.
+    chmodSync(keyFile, 0o640)
+    const group = start(['id', '--data-dir', dataDir])
+    expect(await group.exited).toBe(6)
+    chmodSync(keyFile, 0o600)
+    const fixed = start(['id', '--data-dir', dataDir])
+    expect(await fixed.exited).toBe(0)
+  })
+})
+
+describe('secure links between two real nodes', () => {
+  it('completes the handshake and keeps each identity across restarts on the same data dir', async () => {
+    const [bobDir, aliceDir] = [newDataDir(), newDataDir()]
+    const bobId = (await identityOf(bobDir)).id
+    const aliceId = (await identityOf(aliceDir)).id
+    const port = await freePort()
+    const bobArgs = ['--listen', `127.0.0.1:${port}`, '--name', 'bob', '--data-dir', bobDir, '--json']
+    const aliceArgs = [
+      ...['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'],
+      ...['--data-dir', aliceDir, '--json'],
+    ]
+    let bob = start(bobArgs)
+    await bob.waitFor('stdout', /"type":"listening"/)
+    const alice = start(aliceArgs)
+    expect(json(await alice.waitFor('stdout', /"type":"connected"/))).toMatchObject({
+      peer: 'bob',
+      peerId: bobId,
+    })
+    expect(json(await bob.waitFor('stdout', /"type":"connected"/))).toMatchObject({
+      peer: 'alice',
+      peerId: aliceId,
+    })
+    alice.send('before restart')
+    expect(json(await bob.waitFor('stdout', /"type":"message"/))).toMatchObject({
+      body: 'before restart',
+      fromId: aliceId,
+    })
+
+    bob.kill()
+    expect(await bob.exited).toBe(0)
+    await alice.waitFor('stdout', /"type":"disconnected"/)
+    bob = start(bobArgs)
+    const connectedEvents = () => alice.stdout.map(json).filter((e) => e.type === 'connected')
+    const again = connectedEvents().length
+    await waitUntil(() => connectedEvents().length > again)
+    const reconnected = connectedEvents().at(-1)
+    // Same data dir, same key: known_peers accepts it and the peer id is unchanged.
+    expect(reconnected).toMatchObject({ peer: 'bob', peerId: bobId })
+    expect(json(await bob.waitFor('stdout', /"type":"connected"/))).toMatchObject({ peerId: aliceId })
+    alice.send('after restart')
+    expect(json(await bob.waitFor('stdout', /after restart/))).toMatchObject({ fromId: aliceId })
+    expect(alice.stderr.join('\n')).not.toMatch(/CHANGED|refused/)
+  })
+
+  it('refuses a peer whose key differs from --peer-key, loudly with both fingerprints, and keeps running', async () => {
+    const [bobDir, malloryDir] = [newDataDir(), newDataDir()]
+    const bobFp = (await identityOf(bobDir)).fingerprint
+    const malloryFp = (await identityOf(malloryDir)).fingerprint
+    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--data-dir', bobDir])
+    const port = await listeningPort(bob)
+    const alice = start([
+      ...['--listen', '127.0.0.1:0', '--name', 'alice', '--data-dir', newDataDir()],
+      ...['--peer', `127.0.0.1:${port}`, '--peer-key', malloryFp],
+    ])
+    const alicePort = await listeningPort(alice)
+    alice.send('must not reach bob')
+    const warning = await alice.waitFor('stderr', /pinned/)
+    expect(warning).toContain(`127.0.0.1:${port}`)
+    expect(warning).toContain(malloryFp)
+    expect(warning).toContain(bobFp)
+    await sleep(1_500)
+    expect(bob.stdout).toEqual([])
+    expect(bob.stderr.join('\n')).not.toMatch(/connected to alice/)
+    expect(alice.stderr.join('\n')).not.toMatch(/connected to bob/)
+    expect(isRunning(alice)).toBe(true)
+    // Still serving: a good peer can reach alice and chat.
+    const carol = start(['--listen', '127.0.0.1:0', '--name', 'carol', '--peer', `127.0.0.1:${alicePort}`])
+    await alice.waitFor('stderr', /connected to carol/)
+    carol.send('hello alice')
+    expect(await alice.waitFor('stdout', /hello alice/)).toBe('<carol> hello alice')
+  })
+
+  it('refuses a changed key at a known address, saying how to accept the new key', async () => {
+    const [bobDir, newBobDir, aliceDir] = [newDataDir(), newDataDir(), newDataDir()]
+    const oldFp = (await identityOf(bobDir)).fingerprint
+    const newFp = (await identityOf(newBobDir)).fingerprint
+    const port = await freePort()
+    const bob = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob', '--data-dir', bobDir])
+    await bob.waitFor('stderr', /listening on/)
+    const alice = start([
+      ...['--listen', '127.0.0.1:0', '--name', 'alice', '--data-dir', aliceDir],
+      ...['--peer', `127.0.0.1:${port}`],
+    ])
+    await alice.waitFor('stderr', /connected to bob/)
+    bob.kill()
+    await bob.exited
+    await alice.waitFor('stderr', /disconnected from bob/)
+    alice.send('only for the real bob')
+
+    const impostor = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob', '--data-dir', newBobDir])
+    await alice.waitFor('stderr', /CHANGED/)
+    await sleep(500)
+    const text = alice.stderr.join('\n')
+    expect(text).toContain(`127.0.0.1:${port}`)
+    expect(text).toContain(oldFp)
+    expect(text).toContain(newFp)
+    expect(text).toContain(join(aliceDir, 'known_peers'))
+    expect(text).toContain(`--peer-key ${newFp}`)
+    expect(count(alice.stderr, 'connected to bob')).toBe(1)
+    await sleep(1_000)
+    expect(impostor.stdout).toEqual([])
+    expect(isRunning(alice)).toBe(true)
+  })
+})
+
+describe('allowlists', () => {
+  for (const via of ['--allow', '--allow-file'] as const) {
+    it(`accepts a peer on ${via} and refuses one off it before reading anything, naming it on stderr`, async () => {
+      const [aliceDir, malloryDir] = [newDataDir(), newDataDir()]
+      const alice = await identityOf(aliceDir)
+      const mallory = await identityOf(malloryDir)
+      let trust: string[]
+      if (via === '--allow') trust = ['--allow', alice.fingerprint]
+      else {
+        const file = join(tempDir(), 'friends.txt')
+        writeFileSync(file, `# people I chat with\n${alice.fingerprint} alice\n`)
+        trust = ['--allow-file', file]
+      }
+      const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--json', ...trust])
+      const port = Number(
+        String(json(await bob.waitFor('stdout', /"type":"listening"/)).address)
+          .split(':')
+          .pop(),
+      )
+
+      // Mallory's line is queued before the link exists, so it would go out with the first frames.
+      const intruder = start([
+        ...['--listen', '127.0.0.1:0', '--name', 'mallory', '--data-dir', malloryDir],
+        ...['--peer', `127.0.0.1:${port}`],
+      ])
+      intruder.send('let me in')
+      const refusal = await bob.waitFor('stderr', /refused/)
+      expect(refusal).toContain(mallory.fingerprint)
+      expect(refusal).toMatch(/allowlist/)
+      expect(refusal).toMatch(/127\.0\.0\.1:\d+/)
+      // The refused side is told too, and gives up rather than hammering.
+      expect(await intruder.waitFor('stderr', /refused|does not trust/)).toMatch(/does not trust/)
+
+      const friend = start([
+        ...['--listen', '127.0.0.1:0', '--name', 'alice', '--data-dir', aliceDir],
+        ...['--peer', `127.0.0.1:${port}`],
+      ])
+      friend.send('hello bob')
+      expect(json(await bob.waitFor('stdout', /"type":"message"/))).toMatchObject({
+        from: 'alice',
+        fromId: alice.id,
+        body: 'hello bob',
+      })
+      const events = bob.stdout.map(json)
+      expect(events.filter((e) => e.type === 'message')).toHaveLength(1)
+      expect(events.some((e) => e.peerId === mallory.id || e.fromId === mallory.id)).toBe(false)
+      expect(bob.stdout.join('\n')).not.toContain('let me in')
+    })
+  }
+})
+
+describe('invites', () => {
+  it('parley invite prints a code; --join dials it with the key pinned and chats both ways', async () => {
+    const [bobDir, malloryDir] = [newDataDir(), newDataDir()]
+    const bobFp = (await identityOf(bobDir)).fingerprint
+    const port = await freePort()
+    const invite = start(['invite', '--listen', `127.0.0.1:${port}`, '--data-dir', bobDir])
+    expect(await invite.exited).toBe(0)
+    expect(invite.stdout).toHaveLength(1)
+    const code = invite.stdout[0] ?? ''
+    expect(code).toBe(`parley://127.0.0.1:${port}/${bobFp}`)
+
+    const bob = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob', '--data-dir', bobDir])
+    await bob.waitFor('stderr', /listening on/)
+    const alice = start(['--join', code, '--listen', '127.0.0.1:0', '--name', 'alice'])
+    await alice.waitFor('stderr', /connected to bob/)
+    alice.send('joined by invite')
+    bob.send('welcome')
+    expect(await bob.waitFor('stdout', /joined by invite/)).toBe('<alice> joined by invite')
+    expect(await alice.waitFor('stdout', /welcome/)).toBe('<bob> welcome')
+
+    // An invite made by another identity for bob's address: the key at that address does not match.
+    const forged = start(['invite', '--listen', `127.0.0.1:${port}`, '--data-dir', malloryDir])
+    expect(await forged.exited).toBe(0)
+    const forgedCode = forged.stdout[0] ?? ''
+    const malloryFp = forgedCode.split('/').at(-1) ?? ''
+    expect(malloryFp).toMatch(FINGERPRINT)
+    const victim = start(['--join', forgedCode, '--listen', '127.0.0.1:0', '--name', 'victim'])
+    victim.send('for the invite maker only')
+    const warning = await victim.waitFor('stderr', /pinned/)
+    expect(warning).toContain(malloryFp)
+    expect(warning).toContain(bobFp)
+    await sleep(1_000)
+    expect(bob.stdout.join('\n')).not.toContain('for the invite maker only')
+    expect(victim.stderr.join('\n')).not.toMatch(/connected to bob/)
+    expect(isRunning(victim)).toBe(true)
+  })
+})
+
+describe('on the wire', () => {
+  /** Bob listens; alice dials him through the fault proxy. */
+  async function throughProxy(names = { alice: 'alice', bob: 'bob' }) {
+    const bob = start(['--listen', '127.0.0.1:0', '--name', names.bob])
+    const bobPort = await listeningPort(bob)
+    const proxy = await startFaultProxy({ host: '127.0.0.1', port: bobPort })
+    proxies.push(proxy)
+    const alice = start([
+      '--listen',
+      '127.0.0.1:0',
+      '--name',
+      names.alice,
+      '--peer',
+      `127.0.0.1:${proxy.port}`,
+    ])
+    await alice.waitFor('stderr', new RegExp(`connected to ${names.bob}`))
+    await bob.waitFor('stderr', new RegExp(`connected to ${names.alice}`))
+    return { alice, bob, proxy }
+  }
+
+  it('carries neither message bodies nor names in the clear', async () => {
+    const { alice, bob, proxy } = await throughProxy({ alice: 'alice-name-xyz', bob: 'bob-name-xyz' })
+    alice.send('supersecret-body-123')
+    bob.send('supersecret-body-123 back')
+    expect(await bob.waitFor('stdout', /supersecret/)).toBe('<alice-name-xyz> supersecret-body-123')
+    expect(await alice.waitFor('stdout', /supersecret/)).toBe('<bob-name-xyz> supersecret-body-123 back')
+    await sleep(200) // the acks
+    const toBob = Buffer.concat(proxy.recorded.toTarget)
+    const toAlice = Buffer.concat(proxy.recorded.fromTarget)
+    // Enough bytes crossed both ways for the check to mean something.
+    expect(toBob.length).toBeGreaterThan(100)
+    expect(toAlice.length).toBeGreaterThan(100)
+    for (const wire of [toBob, toAlice]) {
+      for (const secret of ['supersecret', 'alice-name-xyz', 'bob-name-xyz', '"hello"', '"msg"']) {
+        expect(wire.includes(Buffer.from(secret)), `"${secret}" seen on the wire`).toBe(false)
+        expect(wire.includes(Buffer.from(secret, 'utf16le'))).toBe(false)
+      }
+    }
+  })
+
+  for (const direction of ['toTarget', 'fromTarget'] as const) {
+    it(`closes the link on a flipped ciphertext bit (${direction}), reconnects, and delivers later lines exactly once`, async () => {
+      const { alice, bob, proxy } = await throughProxy()
+      alice.send('first')
+      await bob.waitFor('stdout', /first/)
+      bob.send('reply')
+      await alice.waitFor('stdout', /reply/)
+      await sleep(100) // acks settle, so the next chunk is the one we send
+
+      const [sender, receiver] = direction === 'toTarget' ? [alice, bob] : [bob, alice]
+      const acceptedBefore = proxy.accepted
+      proxy.flipBitOnNextChunk(direction)
+      sender.send('corrupted in flight')
+      const error = await receiver.waitFor('stderr', /dropped|decrypt|authenticat|corrupt|CRYPTO/i)
+      expect(error).toMatch(/127\.0\.0\.1:\d+/)
+      await alice.waitFor('stderr', /disconnected from bob/)
+      await bob.waitFor('stderr', /disconnected from alice/)
+      // Alice redials through the proxy by herself.
+      await waitUntil(() => proxy.accepted > acceptedBefore)
+      await waitUntil(
+        () => count(alice.stderr, 'connected to bob') >= 2 && count(bob.stderr, 'connected to alice') >= 2,
+      )
+      sender.send('after the flip')
+      await receiver.waitFor('stdout', /after the flip/)
+      await sleep(500)
+      const name = sender === alice ? 'alice' : 'bob'
+      // The corrupted record was never shown; its message was resent once over the new link.
+      expect(receiver.stdout).toEqual([
+        `<${name}> ${sender === alice ? 'first' : 'reply'}`,
+        `<${name}> corrupted in flight`,
+        `<${name}> after the flip`,
+      ])
+    })
+  }
+})
+
+describe('names that come back with another key', () => {
+  it('flags a second "bob" with a different key, in the status line and in --json, never merging them', async () => {
+    const [carolDir, bobADir, bobBDir] = [newDataDir(), newDataDir(), newDataDir()]
+    const bobA = await identityOf(bobADir)
+    const bobB = await identityOf(bobBDir)
+    const port = await freePort()
+    const carolArgs = ['--listen', `127.0.0.1:${port}`, '--name', 'carol', '--data-dir', carolDir]
+    const bobArgs = (dir: string) => [
+      '--listen',
+      '127.0.0.1:0',
+      '--name',
+      'bob',
+      '--data-dir',
+      dir,
+      '--peer',
+      `127.0.0.1:${port}`,
+    ]
+
+    let carol = start(carolArgs)
+    await carol.waitFor('stderr', /listening on/)
+    const first = start(bobArgs(bobADir))
+    first.send('i am the first bob')
+    await carol.waitFor('stdout', /first bob/)
+    first.end()
+    expect(await first.exited).toBe(0)
+    await carol.waitFor('stderr', /disconnected from bob/)
+
+    const second = start(bobArgs(bobBDir))
+    const line = await carol.waitFor('stderr', /WARNING/)
+    expect(line).toMatch(/connected to bob/)
+    expect(line).toContain(`"bob"`)
+    second.send('i am the second bob')
+    // Shown with the key's short fingerprint, not as the first bob.
+    const shown = await carol.waitFor('stdout', /second bob/)
+    expect(shown).not.toBe('<bob> i am the second bob')
+    expect(shown).toMatch(/^<bob~[a-z2-7]{4}-[a-z2-7]{4}> i am the second bob$/)
+    second.kill()
+    await second.exited
+
+    // Carol restarts on her data dir: the first bob coming back is flagged in --json too.
+    carol.kill()
+    await carol.exited
+    carol = start([...carolArgs, '--json'])
+    await carol.waitFor('stdout', /"type":"listening"/)
+    const back = start(bobArgs(bobADir))
+    const connected = json(await carol.waitFor('stdout', /"type":"connected"/))
+    expect(connected).toMatchObject({ peer: 'bob', peerId: bobA.id, sameNameAs: [bobB.id] })
+    back.kill()
+  })
+})
+
+/** Polls `condition` every 50 ms for up to `timeoutMs`. */
+async function waitUntil(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  for (let waited = 0; waited < timeoutMs; waited += 50) {
+    if (condition()) return
+    await sleep(50)
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms: ${condition.toString()}`)
+}
