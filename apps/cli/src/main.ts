@@ -162,7 +162,8 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     for (const body of splitBody(line)) {
       const message = node.send(body)
       sent++
-      if (flags.json) json(jsonSent(message, body))
+      // "sent" means accepted: durable in the outbox, so it survives a crash from here on.
+      if (flags.json) void message.durable.then(() => json(jsonSent(message, body)))
     }
     if (!inputPaused && node.pending >= OUTBOX_HIGH_WATER) {
       inputPaused = true

@@ -30,6 +30,15 @@ export interface Flags {
   history: number
   /** A link silent this long is dropped and redialed (ms). */
   deadAfterMs: number
+  /** Where the structured event log goes; undefined means DATA_DIR/parley.log (none in plain mode). */
+  logFile?: string
+  /** Messages per second accepted from one peer (0: no limit), and the burst allowed on top. */
+  rate: number
+  burst: number
+  /** A link must finish its handshake within this long (ms). */
+  handshakeTimeoutMs: number
+  /** Largest frame accepted from a peer, in bytes. */
+  maxFrame: number
   help: boolean
   version: boolean
 }
@@ -37,6 +46,10 @@ export interface Flags {
 export const DEFAULT_LISTEN = '127.0.0.1:1235'
 export const DEFAULT_WAIT_MS = 10_000
 export const DEFAULT_DEAD_AFTER_MS = 15_000
+export const DEFAULT_RATE = 200
+export const DEFAULT_BURST = 1000
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000
+export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024
 
 const OPTIONS = {
   listen: { type: 'string', short: 'l' },
@@ -52,6 +65,11 @@ const OPTIONS = {
   join: { type: 'string', short: 'j', multiple: true },
   history: { type: 'string' },
   'dead-after': { type: 'string' },
+  'log-file': { type: 'string' },
+  rate: { type: 'string' },
+  burst: { type: 'string' },
+  'handshake-timeout': { type: 'string' },
+  'max-frame': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const
@@ -83,6 +101,13 @@ Output:
       --history N         show the last N messages of history at start (default 0)
       --wait SECONDS      when input ends, wait this long for acknowledgements (default ${DEFAULT_WAIT_MS / 1000})
       --dead-after SECS   drop and redial a link silent this long (default ${DEFAULT_DEAD_AFTER_MS / 1000})
+      --log-file FILE     structured log of connections and refusals (default DATA_DIR/parley.log)
+
+Limits (see "Limits and abuse" in the README):
+      --rate N            messages per second accepted from one peer, 0 for no limit (default ${DEFAULT_RATE})
+      --burst N           messages a peer may send at once on top of --rate (default ${DEFAULT_BURST})
+      --handshake-timeout SECS  drop links that have not finished the handshake (default ${DEFAULT_HANDSHAKE_TIMEOUT_MS / 1000})
+      --max-frame BYTES   largest frame accepted from a peer (default ${DEFAULT_MAX_FRAME_BYTES})
   -h, --help              show this help
   -V, --version           show the version
 
@@ -142,6 +167,16 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     joins,
     history: count('--history', values.history),
     deadAfterMs: seconds('--dead-after', values['dead-after'], DEFAULT_DEAD_AFTER_MS, 1),
+    ...(values['log-file'] !== undefined ? { logFile: nonEmpty('--log-file', values['log-file']) } : {}),
+    rate: bounded('--rate', values.rate, DEFAULT_RATE, 0, 1_000_000),
+    burst: bounded('--burst', values.burst, DEFAULT_BURST, 1, 1_000_000),
+    handshakeTimeoutMs: seconds(
+      '--handshake-timeout',
+      values['handshake-timeout'],
+      DEFAULT_HANDSHAKE_TIMEOUT_MS,
+      1,
+    ),
+    maxFrame: bounded('--max-frame', values['max-frame'], DEFAULT_MAX_FRAME_BYTES, 1024, 16 * 1024 * 1024),
     help: values.help ?? false,
     version: values.version ?? false,
   }
@@ -180,6 +215,14 @@ function seconds(flag: string, text: string | undefined, fallbackMs: number, min
 function count(flag: string, text: string | undefined): number {
   if (text === undefined) return 0
   if (!/^\d{1,6}$/.test(text)) throw usageError(`${flag} takes a whole number (0-999999), got "${text}"`)
+  return Number(text)
+}
+
+function bounded(flag: string, text: string | undefined, fallback: number, min: number, max: number): number {
+  if (text === undefined) return fallback
+  if (!/^\d{1,9}$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw usageError(`${flag} takes a whole number from ${min} to ${max}, got "${text}"`)
+  }
   return Number(text)
 }
 

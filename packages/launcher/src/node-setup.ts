@@ -33,10 +33,12 @@ import {
 } from '@parley/secure'
 import { AppendLog, type DataDir, DataDirError, defaultDataDir, LogError, openDataDir } from '@parley/store'
 import { createTcpTransport } from '@parley/transport-tcp'
+import { EventLog } from './event-log.js'
 import { ExitCode, FatalError } from './exit-codes.js'
 import type { Flags } from './flags.js'
 
 export const JOURNAL_FILE = 'journal.log'
+export const LOG_FILE = 'parley.log'
 
 /** A started node and what frontends show about it. */
 export interface StartedNode {
@@ -73,8 +75,10 @@ export async function startNode(
       name: flags.name,
       listen: flags.listen,
       peers: flags.peers,
+      maxLine: flags.maxFrame,
     })
     node.on(onEvent)
+    if (flags.logFile) attachLog(node, flags.logFile)
     await listenOrFail(node, flags.listen)
     return { node, secure: false, restoredPending: 0 }
   }
@@ -92,15 +96,25 @@ export async function startNode(
         ...(await allowList(flags)),
       }),
     )
+    const log = new EventLog(flags.logFile ?? dir.file(LOG_FILE))
     const transport = createSecureTransport(createTcpTransport(), {
       keyPair: identity,
       verify,
-      onRefused: (info) =>
-        onEvent({ type: 'link-error', address: info.address, code: info.code, message: info.reason }),
+      handshakeTimeoutMs: flags.handshakeTimeoutMs,
+      onRefused: (info) => {
+        const event: NodeEvent = {
+          type: 'link-error',
+          address: info.address,
+          code: info.code,
+          message: info.reason,
+        }
+        log.record(event)
+        onEvent(event)
+      },
     })
-    const log = await openJournal(dir)
+    const journal = await openJournal(dir)
     const self = { id: identity.id, name: flags.name }
-    const restored = restore(log.records as JournalRecord[], self)
+    const restored = restore(journal.records as JournalRecord[], self)
     const peers = uniqueAddresses([...flags.peers, ...joins.map((j) => j.address)])
     const node = new ParleyNode({
       transport,
@@ -108,15 +122,20 @@ export async function startNode(
       name: flags.name,
       listen: flags.listen,
       peers,
-      journal: { append: (records) => log.append(records) },
+      journal: { append: (records) => journal.append(records) },
       restored,
       deadAfterMs: flags.deadAfterMs,
       keepaliveMs: Math.max(250, Math.floor(flags.deadAfterMs / 3)),
+      handshakeTimeoutMs: flags.handshakeTimeoutMs,
+      maxFrame: flags.maxFrame,
+      rateLimit: flags.rate === 0 ? false : { perSecond: flags.rate, burst: flags.burst },
       ...overrides,
     })
     node.on(onEvent)
+    node.on((event) => log.record(event))
     node.on((event) => {
-      if (event.type === 'closed') void log.close().finally(() => dir.release())
+      if (event.type === 'closed')
+        void Promise.all([journal.close(), log.close()]).finally(() => dir.release())
     })
     await listenOrFail(node, flags.listen)
     return {
@@ -142,6 +161,14 @@ export async function showIdentity(flags: Flags, env: NodeJS.ProcessEnv = proces
   } finally {
     dir.release()
   }
+}
+
+function attachLog(node: ChatNode, file: string): void {
+  const log = new EventLog(file)
+  node.on((event) => {
+    log.record(event)
+    if (event.type === 'closed') void log.close()
+  })
 }
 
 async function listenOrFail(node: ChatNode, listen: Address): Promise<void> {
