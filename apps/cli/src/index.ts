@@ -24,6 +24,11 @@ export function run(argv: readonly string[]): void {
   process.on('uncaughtException', crash)
   process.on('unhandledRejection', crash)
   process.stdout.on('error', () => process.exit(0))
+  // On Linux, Node writes to a pipe asynchronously: a line "shown" could still sit in this process when it
+  // dies, after its ack went out. Blocking writes put every shown line in the kernel before the ack.
+  for (const stream of [process.stdout, process.stderr]) {
+    ;(stream as unknown as { _handle?: { setBlocking?: (on: boolean) => void } })._handle?.setBlocking?.(true)
+  }
   main(argv, {
     stdin: process.stdin,
     stdout: process.stdout,
