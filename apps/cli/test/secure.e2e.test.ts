@@ -139,7 +139,25 @@ describe('secure links between two real nodes', () => {
     expect(json(await bob.waitFor('stdout', /"type":"connected"/))).toMatchObject({ peerId: aliceId })
     alice.send('after restart')
     expect(json(await bob.waitFor('stdout', /after restart/))).toMatchObject({ fromId: aliceId })
-    expect(alice.stderr.join('\n')).not.toMatch(/CHANGED|refused/)
+    // No refusal or trust warning on the way (bob being down for a moment is not one).
+    const problems = (proc: Proc) =>
+      proc.stdout
+        .map(json)
+        .filter((e) => e.type === 'error' || (e.type === 'dial-error' && e.code !== 'CONNECTION_REFUSED'))
+    expect(problems(alice)).toEqual([])
+    expect(problems(bob)).toEqual([])
+    expect(alice.stderr).toEqual([])
+
+    // And the other way round: alice restarts, bob sees the same id.
+    alice.kill()
+    await alice.exited
+    await bob.waitFor('stdout', /"type":"disconnected"/)
+    const bobConnected = () => bob.stdout.map(json).filter((e) => e.type === 'connected')
+    const before = bobConnected().length
+    const aliceAgain = start(aliceArgs)
+    await waitUntil(() => bobConnected().length > before)
+    expect(bobConnected().at(-1)).toMatchObject({ peer: 'alice', peerId: aliceId })
+    expect(json(await aliceAgain.waitFor('stdout', /"type":"connected"/))).toMatchObject({ peerId: bobId })
   })
 
   it('refuses a peer whose key differs from --peer-key, loudly with both fingerprints, and keeps running', async () => {
@@ -200,6 +218,124 @@ describe('secure links between two real nodes', () => {
     await sleep(1_000)
     expect(impostor.stdout).toEqual([])
     expect(isRunning(alice)).toBe(true)
+  })
+})
+
+describe('trust decisions a user acts on', () => {
+  it('pins each --peer-key to the --peer in the same position', async () => {
+    const [bobDir, carolDir] = [newDataDir(), newDataDir()]
+    const bobFp = (await identityOf(bobDir)).fingerprint
+    const carolFp = (await identityOf(carolDir)).fingerprint
+    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--data-dir', bobDir])
+    const carol = start(['--listen', '127.0.0.1:0', '--name', 'carol', '--data-dir', carolDir])
+    const peers = [
+      '--peer',
+      `127.0.0.1:${await listeningPort(bob)}`,
+      '--peer',
+      `127.0.0.1:${await listeningPort(carol)}`,
+    ]
+    const swapped = start(['--listen', '127.0.0.1:0', ...peers, '--peer-key', carolFp, '--peer-key', bobFp])
+    await waitUntil(() => count(swapped.stderr, 'pinned') >= 2)
+    expect(swapped.stderr.join('\n')).not.toMatch(/connected to/)
+    const right = start(['--listen', '127.0.0.1:0', ...peers, '--peer-key', bobFp, '--peer-key', carolFp])
+    await right.waitFor('stderr', /connected to bob/)
+    await right.waitFor('stderr', /connected to carol/)
+    expect(right.stderr.join('\n')).not.toMatch(/pinned/)
+  })
+
+  it('accepts a changed key once the user follows the warning (--peer-key NEW), and remembers it', async () => {
+    const [bobDir, newBobDir, aliceDir] = [newDataDir(), newDataDir(), newDataDir()]
+    const newFp = (await identityOf(newBobDir)).fingerprint
+    const port = await freePort()
+    const aliceArgs = [
+      '--listen',
+      '127.0.0.1:0',
+      '--name',
+      'alice',
+      '--data-dir',
+      aliceDir,
+      '--peer',
+      `127.0.0.1:${port}`,
+    ]
+    const bob = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob', '--data-dir', bobDir])
+    await bob.waitFor('stderr', /listening on/)
+    let alice = start(aliceArgs)
+    await alice.waitFor('stderr', /connected to bob/)
+    alice.kill()
+    await alice.exited
+    bob.kill()
+    await bob.exited
+
+    start(['--listen', `127.0.0.1:${port}`, '--name', 'bob', '--data-dir', newBobDir])
+    alice = start(aliceArgs)
+    await alice.waitFor('stderr', /CHANGED/)
+    alice.kill()
+    await alice.exited
+    // What the warning says to do:
+    alice = start([...aliceArgs, '--peer-key', newFp])
+    await alice.waitFor('stderr', /connected to bob/)
+    alice.kill()
+    await alice.exited
+    // ...and from then on the new key is the known one.
+    alice = start(aliceArgs)
+    await alice.waitFor('stderr', /connected to bob/)
+    expect(alice.stderr.join('\n')).not.toMatch(/CHANGED/)
+  })
+
+  it('refuses a changed key that dials in instead, announcing the known address as its own', async () => {
+    const [bobDir, newBobDir, aliceDir] = [newDataDir(), newDataDir(), newDataDir()]
+    const newShort = (await identityOf(newBobDir)).fingerprint.slice(0, 9)
+    const port = await freePort()
+    const bob = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob', '--data-dir', bobDir])
+    await bob.waitFor('stderr', /listening on/)
+    const alice = start([
+      ...['--listen', '127.0.0.1:0', '--name', 'alice', '--data-dir', aliceDir],
+      ...['--peer', `127.0.0.1:${port}`],
+    ])
+    const alicePort = await listeningPort(alice)
+    await alice.waitFor('stderr', /connected to bob/)
+    bob.kill()
+    await bob.exited
+    await alice.waitFor('stderr', /disconnected from bob/)
+    alice.send('only for the real bob')
+    // The new key takes bob's address and also dials alice, the way two parley users normally connect.
+    const impostor = start([
+      ...['--listen', `127.0.0.1:${port}`, '--name', 'bob', '--data-dir', newBobDir],
+      ...['--peer', `127.0.0.1:${alicePort}`],
+    ])
+    await alice.waitFor('stderr', /CHANGED/)
+    await sleep(1_500)
+    expect.soft(alice.stderr.join('\n')).not.toContain(`connected to bob [${newShort}]`)
+    expect(impostor.stdout.join('\n')).not.toContain('only for the real bob')
+  })
+
+  it('rejects a recorded session replayed at the node, showing nothing from it', async () => {
+    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob'])
+    const bobPort = await listeningPort(bob)
+    const proxy = await startFaultProxy({ host: '127.0.0.1', port: bobPort })
+    proxies.push(proxy)
+    const alice = start(['--listen', '127.0.0.1:0', '--name', 'alice', '--peer', `127.0.0.1:${proxy.port}`])
+    alice.send('recorded once')
+    await bob.waitFor('stdout', /recorded once/)
+    await sleep(200)
+    alice.kill()
+    await alice.exited
+    await bob.waitFor('stderr', /disconnected from alice/)
+
+    const { connect } = await import('node:net')
+    const replay = connect(bobPort, '127.0.0.1')
+    replay.on('error', () => undefined)
+    await new Promise((r) => replay.once('connect', r))
+    for (const chunk of proxy.recorded.toTarget) {
+      replay.write(chunk)
+      await sleep(20)
+    }
+    const error = await bob.waitFor('stderr', /was dropped/)
+    expect(error).toMatch(/peer at 127\.0\.0\.1:\d+ was dropped: .*secure handshake/)
+    await sleep(300)
+    replay.destroy()
+    expect(bob.stdout).toEqual(['<alice> recorded once'])
+    expect(count(bob.stderr, 'connected to alice')).toBe(1)
   })
 })
 
