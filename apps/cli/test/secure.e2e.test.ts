@@ -428,6 +428,22 @@ describe('invites', () => {
   })
 })
 
+describe('invites over IPv6 loopback', () => {
+  it('makes and joins an invite for [::1]', async () => {
+    const bobDir = newDataDir()
+    const port = await freePort('::1')
+    const invite = start(['invite', '--listen', `[::1]:${port}`, '--data-dir', bobDir])
+    expect(await invite.exited).toBe(0)
+    const code = invite.stdout[0] ?? ''
+    expect(code).toMatch(new RegExp(`^parley://\\[::1\\]:${port}/([a-z2-7]{4}-){13}[a-z2-7]{4}$`))
+    const bob = start(['--listen', `[::1]:${port}`, '--name', 'bob', '--data-dir', bobDir])
+    await bob.waitFor('stderr', /listening on/)
+    const alice = start(['--join', code, '--listen', '[::1]:0', '--name', 'alice'])
+    alice.send('hello over ipv6')
+    expect(await bob.waitFor('stdout', /ipv6/)).toBe('<alice> hello over ipv6')
+  })
+})
+
 describe('on the wire', () => {
   /** Bob listens; alice dials him through the fault proxy. */
   async function throughProxy(names = { alice: 'alice', bob: 'bob' }) {

@@ -1,0 +1,333 @@
+/**
+ * Plain mode end to end (issue 4): real `parley --plain` processes talking newline-separated text to
+ * the real OpenBSD `nc`, to a minimal raw-socket peer, and to secure nodes that speak another protocol.
+ */
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process'
+import { connect, createServer, type Server, type Socket } from 'node:net'
+import { assertBuilt, freePort, listeningPort, type Proc, spawnParley } from '@parley/testkit'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+
+const running: Proc[] = []
+const cleanups: (() => void | Promise<void>)[] = []
+const start = (args: string[], env?: NodeJS.ProcessEnv) => {
+  const proc = spawnParley(args, env)
+  running.push(proc)
+  return proc
+}
+
+beforeAll(() => assertBuilt())
+afterEach(async () => {
+  for (const proc of running.splice(0)) {
+    proc.kill('SIGKILL')
+    await proc.exited
+  }
+  for (const cleanup of cleanups.splice(0)) await cleanup()
+})
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const count = (lines: string[], pattern: RegExp) => lines.filter((l) => pattern.test(l)).length
+const isRunning = (proc: Proc) => proc.child.exitCode === null && proc.child.signalCode === null
+const NOT_SECURE = 'is not speaking the parley secure protocol (is it running with --plain?)'
+
+/** Polls `condition` every 25 ms for up to `timeoutMs`. */
+async function waitUntil(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  for (let waited = 0; waited < timeoutMs; waited += 25) {
+    if (condition()) return
+    await sleep(25)
+  }
+  throw new Error(`${what}: not within ${timeoutMs} ms`)
+}
+
+// ---- the real netcat --------------------------------------------------------------------------------
+
+const NC = spawnSync('sh', ['-c', 'command -v nc'], { encoding: 'utf8' }).stdout.trim()
+const NC_FLAVOUR = NC ? spawnSync(NC, ['-h'], { encoding: 'utf8' }).stderr : ''
+const NC_MISSING =
+  '(SKIPPED: `nc` is not on PATH; tooling/scripts/ensure-tools.js installs netcat-openbsd, or: apt-get install netcat-openbsd)'
+
+interface Netcat {
+  readonly child: ChildProcessWithoutNullStreams
+  readonly lines: string[]
+  send(line: string): void
+  end(): void
+  readonly exited: Promise<number | null>
+}
+
+function netcat(args: string[]): Netcat {
+  const child = spawn(NC, args, { stdio: ['pipe', 'pipe', 'pipe'] })
+  const lines: string[] = []
+  let partial = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    partial += chunk
+    const parts = partial.split('\n')
+    partial = parts.pop() ?? ''
+    lines.push(...parts)
+  })
+  child.stdin.on('error', () => undefined)
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  cleanups.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    await exited
+  })
+  return {
+    child,
+    lines,
+    exited,
+    send: (line) => child.stdin.write(`${line}\n`),
+    end: () => child.stdin.end(),
+  }
+}
+
+describe.skipIf(!NC)(`plain mode with the real nc ${NC ? '' : NC_MISSING}`, () => {
+  it('is driven with the OpenBSD netcat that CI installs', () => {
+    expect(NC_FLAVOUR, 'these tests use OpenBSD nc flags (-l HOST PORT, -N); install netcat-openbsd').toMatch(
+      /OpenBSD netcat/,
+    )
+  })
+
+  it('nc dials parley --plain --listen: nc lines are printed, parley lines reach nc, and EOF ends the link', async () => {
+    const parley = start(['--plain', '--listen', '127.0.0.1:0'])
+    const port = await listeningPort(parley)
+    const nc = netcat(['-N', '127.0.0.1', String(port)])
+    await parley.waitFor('stderr', /connected/)
+    nc.send('hello from nc')
+    nc.send('second line, with spaces and ümlauts')
+    expect(await parley.waitFor('stdout', /hello from nc/)).toMatch(/^<127\.0\.0\.1:\d+> hello from nc$/)
+    expect(await parley.waitFor('stdout', /second line/)).toMatch(/> second line, with spaces and ümlauts$/)
+    parley.send('hello from parley')
+    await waitUntil(() => nc.lines.includes('hello from parley'), 'nc prints the line parley sent')
+    expect(nc.lines).toEqual(['hello from parley'])
+    // -N: nc shuts its side down at EOF; parley closes the link, so nc exits cleanly, and parley lives on.
+    nc.end()
+    expect(await nc.exited).toBe(0)
+    await parley.waitFor('stderr', /disconnected/)
+    expect(isRunning(parley)).toBe(true)
+    expect(parley.stdout).toHaveLength(2)
+  })
+
+  it('parley --plain --peer dials nc -l: both directions carry lines', async () => {
+    const port = await freePort()
+    const nc = netcat(['-l', '127.0.0.1', String(port)])
+    const parley = start(['--plain', '--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`])
+    await parley.waitFor('stderr', /connected/)
+    parley.send('ping from parley')
+    await waitUntil(() => nc.lines.includes('ping from parley'), 'nc -l prints the line parley sent')
+    nc.send('pong from nc')
+    expect(await parley.waitFor('stdout', /pong/)).toMatch(/^<127\.0\.0\.1:\d+> pong from nc$/)
+    expect(nc.lines).toEqual(['ping from parley'])
+  })
+
+  it('works over IPv6 loopback: nc -6 to parley --plain --listen [::1]:0', async () => {
+    const parley = start(['--plain', '--listen', '[::1]:0'])
+    const port = await listeningPort(parley)
+    const nc = netcat(['-6', '-N', '::1', String(port)])
+    await parley.waitFor('stderr', /connected/)
+    nc.send('over ipv6')
+    expect(await parley.waitFor('stdout', /over ipv6/)).toMatch(/^<\[::1\]:\d+> over ipv6$/)
+    parley.send('back over ipv6')
+    await waitUntil(() => nc.lines.includes('back over ipv6'), 'nc prints the line parley sent')
+  })
+
+  it('a line nc sends without a final newline is still shown when nc hangs up', async () => {
+    const parley = start(['--plain', '--listen', '127.0.0.1:0'])
+    const port = await listeningPort(parley)
+    const nc = netcat(['-N', '127.0.0.1', String(port)])
+    await parley.waitFor('stderr', /connected/)
+    nc.child.stdin.end('no newline at the end')
+    expect(await parley.waitFor('stdout', /no newline/)).toMatch(/> no newline at the end$/)
+    expect(await nc.exited).toBe(0)
+  })
+})
+
+// ---- a raw peer that listens and dials at once -----------------------------------------------------
+
+/**
+ * The simplest raw-socket chat peer: it listens and dials, keeps whichever socket connects first, and
+ * closes the other. "First" is in the order its event loop notices them: while `holdAccepts` is on,
+ * sockets the kernel accepted wait unnoticed, which is how both ends of a crossing dial can each see
+ * their own dial win.
+ */
+function rawPeer() {
+  const lines: string[] = []
+  const state = { how: '' as 'accepted' | 'dialed' | '', closed: 0 }
+  let kept: Socket | undefined
+  let held: Socket[] | undefined
+  const adopt = (socket: Socket, how: 'accepted' | 'dialed') => {
+    socket.on('error', () => undefined)
+    if (kept) {
+      state.closed++
+      socket.destroy()
+      return
+    }
+    kept = socket
+    state.how = how
+    let partial = ''
+    socket.setEncoding('utf8').on('data', (chunk: string) => {
+      const parts = (partial + chunk).split('\n')
+      partial = parts.pop() ?? ''
+      lines.push(...parts)
+    })
+  }
+  const server: Server = createServer((socket) => (held ? held.push(socket) : adopt(socket, 'accepted')))
+  cleanups.push(() => {
+    kept?.destroy()
+    for (const socket of held ?? []) socket.destroy()
+    return new Promise<void>((resolve) => server.close(() => resolve()))
+  })
+  return {
+    lines,
+    state,
+    holdAccepts() {
+      held = []
+    },
+    noticeAccepts() {
+      const waiting = held ?? []
+      held = undefined
+      for (const socket of waiting) adopt(socket, 'accepted')
+      return waiting.length
+    },
+    listen: (port: number) => new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve)),
+    dial: (port: number) =>
+      new Promise<void>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          adopt(socket, 'dialed')
+          resolve()
+        })
+        socket.once('error', reject)
+      }),
+    send: (line: string) => kept?.write(`${line}\n`),
+  }
+}
+
+describe('plain mode with a raw peer that listens and dials at once', () => {
+  /** Text both ways over whatever link the raw peer kept. */
+  async function chatsBothWays(parley: Proc, raw: ReturnType<typeof rawPeer>) {
+    raw.send('from the raw peer')
+    expect(await parley.waitFor('stdout', /from the raw peer/)).toMatch(/> from the raw peer$/)
+    parley.send('from parley')
+    parley.send('and another')
+    await waitUntil(() => raw.lines.length >= 2, 'the raw peer receives both lines')
+    await sleep(100)
+    expect(raw.lines).toEqual(['from parley', 'and another'])
+    expect(parley.stdout).toHaveLength(1)
+  }
+
+  it("keeps the raw peer when it closes the link parley dialed (parley's preferred one)", async () => {
+    const raw = rawPeer()
+    const rawPort = await freePort()
+    raw.holdAccepts()
+    await raw.listen(rawPort)
+    const parley = start(['--plain', '--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${rawPort}`])
+    const parleyPort = await listeningPort(parley)
+    // Parley's dial is through (the kernel accepted it); the raw peer has not noticed it yet.
+    await parley.waitFor('stderr', /connected to/)
+    await raw.dial(parleyPort)
+    await waitUntil(() => count(parley.stderr, /connected to/) === 2, 'parley holds both links')
+    // The raw peer's own dial came first in its loop, so it closes the one parley dialed.
+    expect(raw.noticeAccepts()).toBe(1)
+    expect(raw.state).toEqual({ how: 'dialed', closed: 1 })
+    await parley.waitFor('stderr', /disconnected/)
+    await sleep(300)
+    await chatsBothWays(parley, raw)
+    // The surviving link is the peer: parley neither redials nor reports losing it.
+    expect(count(parley.stderr, /reconnecting|gave up/)).toBe(0)
+  })
+
+  it('keeps the raw peer when it closes the link it dialed itself', async () => {
+    const raw = rawPeer()
+    const rawPort = await freePort()
+    await raw.listen(rawPort)
+    const parley = start(['--plain', '--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${rawPort}`])
+    const parleyPort = await listeningPort(parley)
+    await waitUntil(() => raw.state.how === 'accepted', 'parley reaches the raw peer')
+    await raw.dial(parleyPort)
+    expect(raw.state).toEqual({ how: 'accepted', closed: 1 })
+    await parley.waitFor('stderr', /disconnected/)
+    await sleep(300)
+    await chatsBothWays(parley, raw)
+    expect(count(parley.stderr, /reconnecting|gave up/)).toBe(0)
+  })
+
+  it('settles on the link the raw peer dialed while its own port was still closed', async () => {
+    const raw = rawPeer()
+    const rawPort = await freePort()
+    const parley = start(['--plain', '--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${rawPort}`])
+    const parleyPort = await listeningPort(parley)
+    await raw.dial(parleyPort)
+    await raw.listen(rawPort)
+    await sleep(1_500)
+    // Whether or not a redial got through, the raw peer kept its own link and parley still has it.
+    expect(raw.state.how).toBe('dialed')
+    await chatsBothWays(parley, raw)
+    expect(count(parley.stderr, /reconnecting|gave up/)).toBe(0)
+  })
+})
+
+// ---- plain and secure side by side -----------------------------------------------------------------
+
+describe('mixing plain and secure nodes', () => {
+  it('marks plain mode as unencrypted on stderr, with and without --json', async () => {
+    for (const extra of [[], ['--json']]) {
+      const parley = start(['--plain', '--listen', '127.0.0.1:0', ...extra])
+      const line = await parley.waitFor('stderr', /PLAIN MODE/)
+      expect(line).toMatch(/^parley: PLAIN MODE: nothing is encrypted or authenticated/)
+      expect(parley.stdout.join('\n')).not.toMatch(/PLAIN MODE/)
+    }
+    // A secure node says nothing of the sort.
+    const secure = start(['--listen', '127.0.0.1:0'])
+    await secure.waitFor('stderr', /you are/)
+    expect(secure.stderr.join('\n')).not.toMatch(/PLAIN MODE|unencrypted/i)
+  })
+
+  it('a secure node dialed by a plain node and by nc names them and keeps serving a secure peer', async () => {
+    const secure = start(['--listen', '127.0.0.1:0', '--name', 'bob'])
+    const port = await listeningPort(secure)
+
+    const plain = start(['--plain', '--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`])
+    plain.send('hello, anyone?')
+    const first = await secure.waitFor('stderr', /not speaking/)
+    expect(first).toMatch(/^parley: peer at 127\.0\.0\.1:\d+ /)
+    expect(first).toContain(NOT_SECURE)
+    plain.kill('SIGKILL')
+
+    if (NC) {
+      const nc = netcat(['-N', '127.0.0.1', String(port)])
+      nc.send('hi there')
+      nc.end()
+      await waitUntil(() => count(secure.stderr, /not speaking/) >= 2, 'the secure node names nc too')
+      await nc.exited
+    }
+
+    const alice = start(['--listen', '127.0.0.1:0', '--name', 'alice', '--peer', `127.0.0.1:${port}`])
+    alice.send('still serving?')
+    expect(await secure.waitFor('stdout', /still serving/)).toBe('<alice> still serving?')
+    expect(secure.stdout).toEqual(['<alice> still serving?'])
+    expect(isRunning(secure)).toBe(true)
+  })
+
+  it('a secure node dialing a plain node says it is not speaking the secure protocol, and the plain node says why', async () => {
+    const plain = start(['--plain', '--listen', '127.0.0.1:0'])
+    const plainPort = await listeningPort(plain)
+    const secure = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--peer', `127.0.0.1:${plainPort}`])
+    const dialer = await secure.waitFor('stderr', /--plain/)
+    expect(dialer).toContain(`127.0.0.1:${plainPort}`)
+    expect.soft(dialer).toContain(NOT_SECURE)
+    const receiver = await plain.waitFor('stderr', /not sending plain text/)
+    expect(receiver).toMatch(
+      /peer at 127\.0\.0\.1:\d+ is not sending plain text \(is it a parley node running without --plain\?\)/,
+    )
+    // The handshake bytes are not printed as chat text.
+    expect(plain.stdout).toEqual([])
+    expect(isRunning(plain) && isRunning(secure)).toBe(true)
+  })
+
+  it('while a secure node keeps redialing it, the plain node warns once instead of on every attempt', async () => {
+    const plain = start(['--plain', '--listen', '127.0.0.1:0'])
+    const plainPort = await listeningPort(plain)
+    const secure = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--peer', `127.0.0.1:${plainPort}`])
+    await plain.waitFor('stderr', /not sending plain text/)
+    await sleep(3_000)
+    expect(count(plain.stderr, /not sending plain text/)).toBe(1)
+    expect(count(secure.stderr, /--plain/)).toBe(1)
+  })
+})
