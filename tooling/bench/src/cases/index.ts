@@ -1,0 +1,14 @@
+import type { BenchCase } from '../pair.js'
+import { plainCase, plainLinesCase, secureCase, secureDurableCase } from './parley.js'
+import { rawCase } from './raw.js'
+import { secretStreamCase } from './secret-stream.js'
+
+/** Every case, in the order the table shows them. */
+export const CASES: readonly BenchCase[] = [
+  rawCase,
+  secretStreamCase,
+  plainCase,
+  plainLinesCase,
+  secureCase,
+  secureDurableCase,
+]

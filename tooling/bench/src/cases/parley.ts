@@ -1,0 +1,163 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type Address, type ChatNode, type NodeEvent, ParleyNode, PlainNode } from '@parley/core'
+import { parseFlags, startNode } from '@parley/launcher'
+import { createSecureTransport, generateKeyPair } from '@parley/secure'
+import { createTcpTransport } from '@parley/transport-tcp'
+import {
+  type BenchCase,
+  IDLE_HANDLERS,
+  LOOPBACK,
+  type OpenedPair,
+  type PairHandlers,
+  type SideName,
+} from '../pair.js'
+import { randomHex } from '../shape.js'
+
+const ANY_PORT: Address = { host: LOOPBACK, port: 0 }
+
+/**
+ * parley over plain TCP: ParleyNode (hello, schema checks, frames, acks) over createTcpTransport(), no
+ * encryption: the runtime's own protocol. `parley --plain` is the line-mode PlainNode, measured apart.
+ */
+export const plainCase: BenchCase = {
+  key: 'plain',
+  label: 'parley plain (framed, acked)',
+  open: () => openPair(launchParley('plain'), 'both'),
+}
+
+/** `parley --plain`: PlainNode, one line per message and no acks (a message counts when it arrives). */
+export const plainLinesCase: BenchCase = {
+  key: 'plainLines',
+  label: 'parley --plain (lines, no acks)',
+  // One dial only: plain links carry no identity, so a second link would carry every line twice.
+  open: () => openPair(launchPlainLines, 'one', { acks: false }),
+}
+
+/** ParleyNode over createSecureTransport(createTcpTransport()): Noise XX, then secret-stream records. */
+export const secureCase: BenchCase = {
+  key: 'secure',
+  label: 'parley secure',
+  open: () => openPair(launchParley('secure'), 'both'),
+}
+
+/**
+ * What `parley` runs: the launcher's startNode with a fresh data dir, so the identity file, trust store,
+ * event log and the durable journal (AppendLog, group commit) are all on, with `--rate 0`.
+ */
+export const secureDurableCase: BenchCase = {
+  key: 'secureDurable',
+  label: 'parley secure + durable (launcher)',
+  open: () => openPair(launchDurable, 'both'),
+}
+
+interface Launched {
+  node: ChatNode
+  cleanup: () => Promise<void>
+}
+
+type Launch = (name: string) => Promise<Launched>
+
+/**
+ * The runtime's per-peer rate limit (200 msg/s by default) is policy, not cost: it is off here, as
+ * `--rate 0` turns it off, so the figures show what the stack can carry.
+ */
+function launchParley(flavour: 'plain' | 'secure'): Launch {
+  return async (name) => {
+    const common = { name, listen: ANY_PORT, rateLimit: false as const }
+    let node: ParleyNode
+    if (flavour === 'plain') {
+      // A 64-hex-digit id, as a secure node's key, so both put the same bytes on the wire.
+      node = new ParleyNode({ ...common, transport: createTcpTransport(), id: randomHex(32) })
+    } else {
+      const keyPair = generateKeyPair()
+      const transport = createSecureTransport(createTcpTransport(), { keyPair })
+      node = new ParleyNode({ ...common, transport, id: Buffer.from(keyPair.publicKey).toString('hex') })
+    }
+    await node.start()
+    return { node, cleanup: async () => {} }
+  }
+}
+
+async function launchPlainLines(name: string): Promise<Launched> {
+  const node = new PlainNode({ transport: createTcpTransport(), name, listen: ANY_PORT })
+  await node.start()
+  return { node, cleanup: async () => {} }
+}
+
+async function launchDurable(name: string): Promise<Launched> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'parley-bench-'))
+  const flags = parseFlags([
+    '--listen',
+    `${LOOPBACK}:0`,
+    '--name',
+    name,
+    '--data-dir',
+    dataDir,
+    '--rate',
+    '0',
+  ])
+  const started = await startNode(flags, () => {})
+  return {
+    node: started.node,
+    // The launcher releases the data dir once the node is closed; the directory goes after that.
+    cleanup: () => rm(dataDir, { recursive: true, force: true }),
+  }
+}
+
+/**
+ * Launches two nodes (listening), then times from the dials to both ends connected. `both`: each dials the
+ * other at once, as two people running `parley --peer` do; `one`: only a dials b.
+ */
+async function openPair(
+  launch: Launch,
+  dials: 'both' | 'one',
+  options = { acks: true },
+): Promise<OpenedPair> {
+  const [a, b] = await Promise.all([launch('alice'), launch('bob')])
+  const connected = Promise.all([connectedOnce(a.node), connectedOnce(b.node)])
+  const start = performance.now()
+  a.node.connect(b.node.address)
+  if (dials === 'both') b.node.connect(a.node.address)
+  await connected
+  const connectMs = performance.now() - start
+  let handlers: PairHandlers = IDLE_HANDLERS
+  const listen = (at: SideName, node: ChatNode) => {
+    const other: SideName = at === 'a' ? 'b' : 'a'
+    node.on((event) => {
+      if (event.type === 'message') {
+        handlers.received(at, event.body)
+        if (!options.acks) handlers.acknowledged(other, 1)
+      } else if (event.type === 'delivered' && options.acks) handlers.acknowledged(at, 1)
+    })
+  }
+  listen('a', a.node)
+  listen('b', b.node)
+  const nodes = { a: a.node, b: b.node }
+  return {
+    connectMs,
+    pair: {
+      send: (from, body) => {
+        nodes[from].send(body)
+      },
+      setHandlers: (next) => {
+        handlers = next
+      },
+      close: async () => {
+        await Promise.all([a.node.close('benchmark done'), b.node.close('benchmark done')])
+        await Promise.all([a.cleanup(), b.cleanup()])
+      },
+    },
+  }
+}
+
+function connectedOnce(node: ChatNode): Promise<void> {
+  return new Promise((resolve) => {
+    const off = node.on((event: NodeEvent) => {
+      if (event.type !== 'connected') return
+      off()
+      resolve()
+    })
+  })
+}

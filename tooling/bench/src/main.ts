@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+/**
+ * parley's benchmark: baselines and parley side by side in one run, with ratios to the issue's targets.
+ * Run after `pnpm build`: `pnpm bench` (or `pnpm bench --quick` for the CI smoke run, `--json` for a
+ * machine-readable last line).
+ */
+import { cpus } from 'node:os'
+import { CASES } from './cases/index.js'
+import { measureIdleLinks } from './idle-links.js'
+import { CASE_KEYS, type Options, parseOptions, USAGE, UsageError } from './options.js'
+import { type Extras, renderTable, summary } from './report.js'
+import { runCases } from './run-cases.js'
+import { BODY, MESSAGE_BYTES } from './shape.js'
+import { measureStartup } from './startup.js'
+import { measureTui } from './tui.js'
+
+function progress(line: string): void {
+  process.stderr.write(`${line}\n`)
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
+
+async function main(options: Options): Promise<void> {
+  const began = performance.now()
+  const cases = options.only.length === 0 ? CASES : CASES.filter((c) => options.only.includes(c.key))
+  const extrasWanted = options.only.length === 0
+  progress(
+    `bench: ${cases.length} cases × (1 warm-up + ${options.reps}) rounds, ${options.messages} messages, window ${options.window}`,
+  )
+  const results = await runCases(cases, options, progress)
+
+  const extras: Extras = {}
+  if (extrasWanted && !options.skip.has('startup')) {
+    progress(`bench: start-up, ${options.startupReps} spawns each`)
+    extras.startup = await measureStartup(options.startupReps).catch((e: unknown) => ({
+      error: errorText(e),
+    }))
+  }
+  if (extrasWanted && !options.skip.has('links')) {
+    progress(`bench: ${options.links} idle secure links`)
+    extras.links = await measureIdleLinks(options.links, 120_000).catch((e: unknown) => ({
+      error: errorText(e),
+    }))
+  }
+  if (extrasWanted && !options.skip.has('tui')) {
+    progress(`bench: TUI flood, ${options.tuiMessages} messages`)
+    extras.tui = await measureTui(options.tuiMessages, 180_000)
+  }
+
+  const seconds = (performance.now() - began) / 1000
+  const cpu = cpus()
+  const header = {
+    title: `parley bench: medians of ${options.reps} rounds after 1 warm-up round${options.quick ? ' (--quick: smoke run, figures are noise)' : ''}`,
+    lines: [
+      `Node ${process.version}, ${process.platform} ${process.arch}, ${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}; loopback 127.0.0.1, port 0`,
+      `${options.messages.toLocaleString('en-US')} messages per run, window ${options.window}, up to ${options.rtt} round trips per run; took ${seconds.toFixed(0)} s`,
+      `message: a parley msg of a secure node as JSON, ${MESSAGE_BYTES} bytes (64-hex-digit sender id, ${BODY.length}-character body)`,
+    ],
+  }
+  process.stdout.write(`${renderTable(header, results, extras)}\n`)
+  if (options.json) {
+    const config = {
+      messages: options.messages,
+      reps: options.reps,
+      rtt: options.rtt,
+      window: options.window,
+      links: options.links,
+      quick: options.quick,
+      node: process.version,
+      cpus: cpu.length,
+      cases: cases.map((c) => c.key),
+    }
+    process.stdout.write(`${JSON.stringify(summary(results, extras, config))}\n`)
+  }
+  const failed = results.filter((r) => r.error).map((r) => r.key)
+  if (failed.length > 0) {
+    progress(`bench: failed cases: ${failed.join(', ')}`)
+    process.exitCode = 1
+  }
+}
+
+let options: Options | 'help'
+try {
+  options = parseOptions(process.argv.slice(2))
+} catch (error) {
+  progress(`bench: ${errorText(error)}\n${USAGE}`)
+  process.exit(error instanceof UsageError || error instanceof TypeError ? 2 : 1)
+}
+if (options === 'help') {
+  process.stdout.write(`${USAGE}\n  cases: ${CASE_KEYS.join(', ')}\n`)
+  process.exit(0)
+}
+main(options).then(
+  // Closed nodes may hold a socket's 2-second destroy timer; the figures are out, so leave now.
+  () => process.exit(process.exitCode ?? 0),
+  (error: unknown) => {
+    progress(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
+    process.exit(1)
+  },
+)

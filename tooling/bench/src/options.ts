@@ -1,0 +1,107 @@
+import { parseArgs } from 'node:util'
+import type { CaseKey } from './pair.js'
+
+export interface Options {
+  messages: number
+  reps: number
+  rtt: number
+  window: number
+  links: number
+  startupReps: number
+  tuiMessages: number
+  /** Cases to run; the extras (startup, links, tui) run only when `only` is empty. */
+  only: CaseKey[]
+  skip: Set<'startup' | 'links' | 'tui'>
+  json: boolean
+  quick: boolean
+}
+
+export const CASE_KEYS: readonly CaseKey[] = [
+  'raw',
+  'cryptoBaseline',
+  'plain',
+  'plainLines',
+  'secure',
+  'secureDurable',
+]
+
+export const USAGE = `usage: pnpm bench [options]
+  --messages N      messages per throughput run (default 50000)
+  --reps N          measured repetitions per case, after one warm-up (default 5)
+  --rtt N           round trips per RTT run (default 2000, at most 2 s per run)
+  --window N        unacknowledged messages allowed in flight (default 1000)
+  --links N         idle secure links for the memory figure (default 1000)
+  --startup-reps N  spawns of each process for the start-up ratio (default 10)
+  --tui-messages N  messages for the TUI flood (default 5000)
+  --only a,b        run only these cases: ${CASE_KEYS.join(', ')} (skips the extras)
+  --skip x,y        skip extras: startup, links, tui
+  --quick           tiny counts for a CI smoke run (no TUI); no assertions on speed
+  --json            also print one JSON object as stdout's last line
+  -h, --help`
+
+export class UsageError extends Error {
+  override name = 'UsageError'
+}
+
+export function parseOptions(argv: readonly string[]): Options | 'help' {
+  const { values } = parseArgs({
+    args: [...argv],
+    allowPositionals: false,
+    options: {
+      messages: { type: 'string' },
+      reps: { type: 'string' },
+      rtt: { type: 'string' },
+      window: { type: 'string' },
+      links: { type: 'string' },
+      'startup-reps': { type: 'string' },
+      'tui-messages': { type: 'string' },
+      only: { type: 'string' },
+      skip: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  })
+  if (values.help) return 'help'
+  const quick = values.quick === true
+  const count = (name: keyof typeof values, normal: number, tiny: number, min = 1): number => {
+    const raw = values[name]
+    if (raw === undefined) return quick ? tiny : normal
+    const n = Number(raw)
+    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} needs a whole number ≥ ${min}`)
+    return n
+  }
+  const only = list(values.only).map((key) => {
+    if (!CASE_KEYS.includes(key as CaseKey)) throw new UsageError(`--only: unknown case ${key}`)
+    return key as CaseKey
+  })
+  const skip = new Set(
+    list(values.skip).map((name) => {
+      if (name !== 'startup' && name !== 'links' && name !== 'tui')
+        throw new UsageError(`--skip: unknown extra ${name}`)
+      return name
+    }),
+  )
+  if (quick && values['tui-messages'] === undefined) skip.add('tui')
+  return {
+    messages: count('messages', 50_000, 2_000),
+    reps: count('reps', 5, 1),
+    rtt: count('rtt', 2_000, 100),
+    window: count('window', 1_000, 200),
+    links: count('links', 1_000, 20),
+    startupReps: count('startup-reps', 10, 2),
+    tuiMessages: count('tui-messages', 5_000, 200),
+    only,
+    skip,
+    json: values.json === true,
+    quick,
+  }
+}
+
+function list(value: string | boolean | undefined): string[] {
+  if (typeof value !== 'string') return []
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+}

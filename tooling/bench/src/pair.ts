@@ -1,0 +1,41 @@
+/**
+ * What every case provides: two connected ends in this process. Drivers send through `a` and `b` and
+ * learn what arrived and what was acknowledged through the handlers, so the same flood and ping-pong
+ * loops measure every case.
+ */
+export type SideName = 'a' | 'b'
+
+export interface PairHandlers {
+  /** A message arrived at `at`. */
+  received(at: SideName, body: string): void
+  /** `count` messages sent by `from` are acknowledged (for cases without acks: arrived at the other end). */
+  acknowledged(from: SideName, count: number): void
+}
+
+export interface Pair {
+  send(from: SideName, body: string): void
+  setHandlers(handlers: PairHandlers): void
+  close(): Promise<void>
+}
+
+export interface OpenedPair {
+  pair: Pair
+  /** From the moment both ends start to both ends connected (ms). */
+  connectMs: number
+}
+
+export type CaseKey = 'raw' | 'cryptoBaseline' | 'plain' | 'plainLines' | 'secure' | 'secureDurable'
+
+export interface BenchCase {
+  readonly key: CaseKey
+  readonly label: string
+  open(): Promise<OpenedPair>
+}
+
+export const IDLE_HANDLERS: PairHandlers = { received() {}, acknowledged() {} }
+
+export const LOOPBACK = '127.0.0.1'
+
+export function once<T>(register: (resolve: (value: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve) => register(resolve))
+}

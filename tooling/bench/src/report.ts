@@ -1,0 +1,220 @@
+import type { IdleLinksResult } from './idle-links.js'
+import type { CaseKey } from './pair.js'
+import type { CaseResult } from './run-cases.js'
+import type { StartupResult } from './startup.js'
+import { ratio, round } from './stats.js'
+import type { TuiOutcome } from './tui.js'
+
+export interface Extras {
+  startup?: StartupResult | { error: string }
+  links?: IdleLinksResult | { error: string }
+  tui?: TuiOutcome
+}
+
+export interface Header {
+  title: string
+  lines: string[]
+}
+
+/** Which baseline each case is compared with in the table, and the issue's target for that ratio. */
+const COMPARE: Partial<Record<CaseKey, { against: CaseKey; name: string }>> = {
+  cryptoBaseline: { against: 'raw', name: 'raw' },
+  plain: { against: 'raw', name: 'raw' },
+  plainLines: { against: 'raw', name: 'raw' },
+  secure: { against: 'cryptoBaseline', name: 'crypto' },
+  secureDurable: { against: 'secure', name: 'secure' },
+}
+
+interface Target {
+  figure: string
+  value: number | undefined
+  target: string
+  met: (v: number) => boolean
+  detail: string
+}
+
+function byKey(results: readonly CaseResult[]) {
+  return (key: CaseKey) => results.find((r) => r.key === key)
+}
+
+export function targets(results: readonly CaseResult[], extras: Extras): Target[] {
+  const get = byKey(results)
+  const t = (key: CaseKey) => get(key)?.throughput
+  const startup = extras.startup && 'ratio' in extras.startup ? extras.startup : undefined
+  const links = extras.links && 'rssPerLinkKiB' in extras.links ? extras.links : undefined
+  return [
+    {
+      figure: 'secure / crypto baseline, throughput',
+      value: ratio(t('secure'), t('cryptoBaseline')),
+      target: '≥ 1.0',
+      met: (v) => v >= 1,
+      detail: '',
+    },
+    {
+      figure: 'plain (framed) / raw, throughput',
+      value: ratio(t('plain'), t('raw')),
+      target: '≥ 0.7',
+      met: (v) => v >= 0.7,
+      detail: `--plain lines / raw: ${fmtRatio(ratio(t('plainLines'), t('raw')))}`,
+    },
+    {
+      figure: 'secureDurable / secure, throughput',
+      value: ratio(t('secureDurable'), t('secure')),
+      target: '≥ 0.5',
+      met: (v) => v >= 0.5,
+      detail: '',
+    },
+    {
+      figure: 'RTT p50 secure / raw',
+      value: ratio(get('secure')?.rttP50Us, get('raw')?.rttP50Us),
+      target: '≤ 1.5',
+      met: (v) => v <= 1.5,
+      detail: '',
+    },
+    {
+      figure: 'start-up parley --version / node -e 0',
+      value: startup?.ratio,
+      target: '≤ 2.0',
+      met: (v) => v <= 2,
+      detail: startup ? `${startup.parleyMs.toFixed(0)} ms vs ${startup.nodeMs.toFixed(0)} ms` : '',
+    },
+    {
+      figure: 'RSS per idle secure link (KiB)',
+      value: links?.rssPerLinkKiB,
+      target: '≤ 64',
+      met: (v) => v <= 64,
+      detail: links
+        ? `${links.links} links; JS heap ${links.heapPerLinkKiB.toFixed(1)} + external ${links.externalPerLinkKiB.toFixed(1)} KiB/link`
+        : '',
+    },
+  ]
+}
+
+export function renderTable(header: Header, results: readonly CaseResult[], extras: Extras): string {
+  const get = byKey(results)
+  const out: string[] = [header.title, ...header.lines.map((l) => `  ${l}`), '']
+  const rows: string[][] = [['case', 'msg/s', 'vs baseline', 'RTT p50', 'RTT p99', 'connect', 'msg/s runs']]
+  for (const r of results) {
+    if (r.error) {
+      rows.push([r.label, 'failed', r.error.slice(0, 60), '', '', '', ''])
+      continue
+    }
+    const compare = COMPARE[r.key]
+    const vs = compare ? ratio(r.throughput, get(compare.against)?.throughput) : undefined
+    rows.push([
+      r.label,
+      fmtInt(r.throughput),
+      vs === undefined || !compare ? '' : `${vs.toFixed(2)}× ${compare.name}`,
+      `${fmtNum(r.rttP50Us, 0)} µs`,
+      `${fmtNum(r.rttP99Us, 0)} µs`,
+      `${fmtNum(r.connectMs, 1)} ms`,
+      r.runs.map((run) => `${Math.round(run.throughput / 1000)}k`).join(' '),
+    ])
+  }
+  out.push(...grid(rows, [false, true, true, true, true, true, false]), '')
+
+  const targetRows: string[][] = [['target (issue 9)', 'value', 'target', 'met', 'detail']]
+  for (const t of targets(results, extras)) {
+    const met = t.value === undefined ? '—' : t.met(t.value) ? 'yes' : 'NO'
+    targetRows.push([t.figure, fmtNum(t.value, 2), t.target, met, t.detail])
+  }
+  out.push(...grid(targetRows, [false, true, false, false, false]), '')
+
+  if (extras.startup && 'error' in extras.startup)
+    out.push(`start-up: not measured (${extras.startup.error})`)
+  if (extras.links && 'error' in extras.links) out.push(`idle links: not measured (${extras.links.error})`)
+  if (extras.tui?.status === 'measured') {
+    const tui = extras.tui.result
+    out.push(
+      `TUI flood (apps/blessed-ui/bench/flood.js, ${tui.messages} messages): ${tui.renderedPerSec.toLocaleString('en-US')} messages rendered/s; ` +
+        `key echo while flooding p50 ${tui.keyEchoP50Ms} ms, p90 ${tui.keyEchoP90Ms} ms` +
+        (tui.idleKeyEchoP50Ms === undefined ? '' : ` (idle p50 ${tui.idleKeyEchoP50Ms} ms)`),
+    )
+  } else if (extras.tui) out.push(`TUI flood: skipped (${extras.tui.reason})`)
+  out.push('', ...FOOTNOTES)
+  return out.join('\n')
+}
+
+const FOOTNOTES = [
+  'notes',
+  '  msg/s: one way, a→b, counting only acknowledged messages: `delivered` events for ParleyNode (b acked them);',
+  '    for the baselines and --plain, which have no acks, a message counts once b has parsed it. At most --window',
+  '    messages are unacknowledged at once; each half-window acknowledged releases the next half in one burst.',
+  "  plain (framed, acked): ParleyNode over createTcpTransport() without encryption: the runtime's framed protocol",
+  '    with hello, schema checks and acks. `parley --plain` is the line-mode PlainNode (no frames, no acks),',
+  '    shown as "--plain (lines, no acks)"; the "plain" figure of the targets is the framed one.',
+  '  RTT: a sends a message, b replies with send() as soon as its `message` event fires, a waits for the reply;',
+  '    percentiles over every round trip of every measured repetition.',
+  '  connect: from the dials to both ends connected, both ends already listening. parley nodes dial each other',
+  '    at once (one link survives); the baselines and --plain dial once. Secure: Noise XX handshake, key check, hello.',
+  "  secure + durable: the launcher's startNode, as `parley --data-dir DIR --rate 0` runs it: identity, trust",
+  '    store, event log and the AppendLog journal (outbox and history, group commit) in a fresh dir under os.tmpdir().',
+  '  Every parley case runs with the per-peer rate limit off (default --rate 200 msg/s would cap a flood at that).',
+]
+
+function grid(rows: string[][], rightAligned: boolean[]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)))
+  return rows.map((r, rowIndex) => {
+    const line = r
+      .map((cell, i) =>
+        rightAligned[i] && rowIndex > 0 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!),
+      )
+      .join('  ')
+      .trimEnd()
+    return rowIndex === 0 ? `${line}\n${'-'.repeat(line.length)}` : line
+  })
+}
+
+function fmtInt(value: number | undefined): string {
+  return value === undefined ? '—' : Math.round(value).toLocaleString('en-US')
+}
+
+function fmtNum(value: number | undefined, digits: number): string {
+  return value === undefined || !Number.isFinite(value) ? '—' : value.toFixed(digits)
+}
+
+function fmtRatio(value: number | undefined): string {
+  return value === undefined ? '—' : value.toFixed(2)
+}
+
+/** The machine-readable summary: the issue's fields first, then ratios and extras. */
+export function summary(results: readonly CaseResult[], extras: Extras, config: Record<string, unknown>) {
+  const pick = (field: 'throughput' | 'rttP50Us' | 'rttP99Us' | 'connectMs', digits: number) =>
+    Object.fromEntries(results.map((r) => [r.key, round(r[field], digits) ?? null]))
+  const startup = extras.startup && 'ratio' in extras.startup ? extras.startup : undefined
+  const links = extras.links && 'rssPerLinkKiB' in extras.links ? extras.links : undefined
+  const ratios = Object.fromEntries(
+    targets(results, extras).map((t, i) => [RATIO_KEYS[i], round(t.value, 3) ?? null]),
+  )
+  return {
+    throughput: pick('throughput', 0),
+    rttP50Us: pick('rttP50Us', 1),
+    rttP99Us: pick('rttP99Us', 1),
+    connectMs: pick('connectMs', 2),
+    startupRatio: round(startup?.ratio, 3) ?? null,
+    rssPerLinkKiB: round(links?.rssPerLinkKiB, 1) ?? null,
+    ...(extras.tui?.status === 'measured' ? { tui: extras.tui.result } : {}),
+    ratios,
+    ...(startup ? { startupMs: { parley: round(startup.parleyMs, 1), node: round(startup.nodeMs, 1) } } : {}),
+    ...(links
+      ? {
+          idleLinks: {
+            links: links.links,
+            heapPerLinkKiB: round(links.heapPerLinkKiB, 1),
+            externalPerLinkKiB: round(links.externalPerLinkKiB, 1),
+          },
+        }
+      : {}),
+    errors: Object.fromEntries(results.filter((r) => r.error).map((r) => [r.key, r.error])),
+    config,
+  }
+}
+
+const RATIO_KEYS = [
+  'secureOverCrypto',
+  'plainOverRaw',
+  'durableOverSecure',
+  'rttP50SecureOverRaw',
+  'startup',
+  'rssPerLinkKiB',
+]
