@@ -13,6 +13,8 @@ export const ProtocolErrorCode = {
   HANDSHAKE_TIMEOUT: 'HANDSHAKE_TIMEOUT',
   SELF: 'SELF',
   SILENT: 'SILENT',
+  /** The peer's key is not the one trusted for the address it announces. */
+  UNTRUSTED: 'UNTRUSTED',
   /** The hello's node id is not the key the secure transport authenticated. */
   IDENTITY: 'IDENTITY',
 } as const

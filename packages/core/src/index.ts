@@ -1,6 +1,7 @@
 export * from './address.js'
 export * from './clock.js'
 export * from './codec.js'
+export * from './dialer.js'
 export * from './errors.js'
 export * from './journal.js'
 export * from './link-machine.js'

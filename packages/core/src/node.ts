@@ -6,7 +6,9 @@
 import { type Address, formatAddress } from './address.js'
 import { type Clock, systemClock } from './clock.js'
 import { DEFAULT_MAX_FRAME, encodeFrame, FrameDecoder } from './codec.js'
-import { ProtocolError, TransportError } from './errors.js'
+import { waitForDelivery } from './delivery.js'
+import { Dialer, type DialSlot } from './dialer.js'
+import { ProtocolError } from './errors.js'
 import type { HistoryEntry, Journal, JournalRecord, RestoredState } from './journal.js'
 import {
   helloCap,
@@ -23,12 +25,9 @@ import {
 import {
   type Backoff,
   DEFAULT_BACKOFF,
-  initialPeerState,
-  type PeerEffect,
   type PeerEvent,
   type PeerInfo,
   type PeerState,
-  peerTransition,
 } from './peer-machine.js'
 import { MAX_BODY_LENGTH, type Message, type Msg } from './schema.js'
 import type { Link, Listener, Transport } from './transport.js'
@@ -67,6 +66,11 @@ export interface NodeOptions {
   maxHandshakingPerSource?: number
   /** Messages accepted from one peer: a sustained rate and a burst allowance. `false` disables it. */
   rateLimit?: RateLimit | false
+  /**
+   * Vets a peer that dialed in, by its id and the listen address it announces: a reason to refuse it
+   * (say, that address is known to hold another key), or undefined to accept.
+   */
+  checkPeer?: (peerId: string, announcedListen: string | undefined) => string | undefined
 }
 
 export interface RateLimit {
@@ -177,17 +181,6 @@ interface LinkRecord {
   source?: string
 }
 
-interface DialSlot {
-  readonly target: Address
-  readonly key: string
-  state: PeerState
-  peerId?: string
-  timer?: unknown
-  abort?: AbortController
-  /** The code of the last dial failure reported, so a peer that stays down is reported once. */
-  lastDialError?: string
-}
-
 interface Session {
   peer: PeerInfo
   instance: string
@@ -245,10 +238,11 @@ export class ParleyNode implements ChatNode {
   private readonly limits: typeof DEFAULTS
   private readonly maxFrame: number
   private readonly rateLimit: RateLimit | false
+  private readonly checkPeer: NodeOptions['checkPeer']
   private readonly caps: string[]
   private readonly listeners = new Set<(event: NodeEvent) => void>()
   private readonly links = new Map<number, LinkRecord>()
-  private readonly slots = new Map<string, DialSlot>()
+  private readonly dialer: Dialer
   private readonly sessions = new Map<string, Session>()
   private readonly outbox: Msg[] = []
   private readonly frames = new WeakMap<Msg, Uint8Array>()
@@ -287,6 +281,21 @@ export class ParleyNode implements ChatNode {
       maxHandshakingPerSource: options.maxHandshakingPerSource ?? DEFAULTS.maxHandshakingPerSource,
     }
     this.rateLimit = options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit
+    this.checkPeer = options.checkPeer
+    this.dialer = new Dialer({
+      transport: this.transport,
+      clock: this.clock,
+      random: this.random,
+      backoff: this.backoff,
+      dialTimeoutMs: this.limits.dialTimeoutMs,
+      adopt: (link, slot) => this.adopt(link, slot)?.id,
+      closeLink: (id, reason) => {
+        const record = this.links.get(id)
+        if (record) this.linkStep(record, { type: 'close', reason })
+      },
+      stateChanged: (slot) => this.emit({ type: 'peer-state', target: slot.key, state: slot.state }),
+      dialFailed: (slot, code, message) => this.emit({ type: 'dial-error', target: slot.key, code, message }),
+    })
     this.id = options.id ?? randomHex(16)
     this.instance = randomHex(8)
     this.historyLimit = options.historyLimit ?? 10_000
@@ -348,11 +357,7 @@ export class ParleyNode implements ChatNode {
   /** Starts dialing another peer (and keeps redialing it until it answers). Dialing the same address twice is a no-op. */
   connect(target: Address): void {
     if (this.lifecycle !== 'running') throw new Error('the node is not running')
-    const key = formatAddress(target)
-    if (this.slots.has(key)) return
-    const slot: DialSlot = { target, key, state: initialPeerState }
-    this.slots.set(key, slot)
-    this.peerStep(slot, { type: 'start' })
+    this.dialer.add(target)
   }
 
   /** Sends a chat message to every peer; peers not connected yet get it when they connect. */
@@ -408,7 +413,7 @@ export class ParleyNode implements ChatNode {
   }
 
   peerStates(): { target: string; state: PeerState }[] {
-    return [...this.slots.values()].map((slot) => ({ target: slot.key, state: slot.state }))
+    return this.dialer.states()
   }
 
   /**
@@ -416,18 +421,12 @@ export class ParleyNode implements ChatNode {
    * @returns the number of messages still undelivered (0 on success)
    */
   whenDelivered(timeoutMs: number): Promise<number> {
-    if (this.outbox.length === 0) return Promise.resolve(0)
-    return new Promise((resolve) => {
-      const finish = () => {
-        off()
-        this.clock.clearTimeout(timer)
-        resolve(this.outbox.length)
-      }
-      const off = this.on((event) => {
-        if ((event.type === 'delivered' && this.outbox.length === 0) || event.type === 'closed') finish()
-      })
-      const timer = this.clock.setTimeout(finish, timeoutMs)
-    })
+    return waitForDelivery(
+      () => this.outbox.length,
+      (listener) => this.on(listener),
+      this.clock,
+      timeoutMs,
+    )
   }
 
   /** Says `bye` on every link, stops listening and dialing, and releases every timer. */
@@ -436,9 +435,8 @@ export class ParleyNode implements ChatNode {
     const wasRunning = this.lifecycle === 'running'
     this.lifecycle = 'closing'
     if (this.keepaliveTimer !== undefined) this.clock.clearTimeout(this.keepaliveTimer)
-    for (const slot of this.slots.values()) this.peerStep(slot, { type: 'close', reason })
     for (const record of [...this.links.values()]) this.linkStep(record, { type: 'close', reason })
-    for (const slot of this.slots.values()) this.peerStep(slot, { type: 'closed' })
+    this.dialer.closeAll(reason)
     if (wasRunning) await this.listener?.close().catch(() => undefined)
     this.lifecycle = 'closed'
     this.emit({ type: 'closed' })
@@ -520,6 +518,11 @@ export class ParleyNode implements ChatNode {
           peer: { id: message.id, name: message.name },
           ...(message.listen ? { listen: message.listen } : {}),
           epoch: helloCap(message, 'epoch') ?? helloInstance(message),
+        }
+        const refusal = record.slot ? undefined : this.checkPeer?.(record.hello.peer.id, message.listen)
+        if (refusal) {
+          this.linkStep(record, { type: 'protocol-error', error: new ProtocolError('UNTRUSTED', refusal) })
+          return
         }
       }
       this.linkStep(record, { type: 'received', message })
@@ -893,77 +896,16 @@ export class ParleyNode implements ChatNode {
 
   // ---- dialing -----------------------------------------------------------------------------------
 
+  private get slots(): Map<string, DialSlot> {
+    return this.dialer.slots
+  }
+
   private slotsFor(peerId: string): DialSlot[] {
-    return [...this.slots.values()].filter((slot) => slot.peerId === peerId)
+    return this.dialer.slotsFor(peerId)
   }
 
   private peerStep(slot: DialSlot, event: PeerEvent): void {
-    const step = peerTransition(slot.state, event, this.backoff)
-    if (!step.ok) return
-    const before = slot.state.status
-    slot.state = step.state
-    for (const effect of step.effects) this.performPeerEffect(slot, effect)
-    if (before !== step.state.status) this.emit({ type: 'peer-state', target: slot.key, state: slot.state })
-  }
-
-  private performPeerEffect(slot: DialSlot, effect: PeerEffect): void {
-    switch (effect.type) {
-      case 'dial':
-        this.dial(slot)
-        return
-      case 'abort-dial':
-        slot.abort?.abort()
-        slot.abort = undefined
-        return
-      case 'start-timer':
-        slot.timer = this.clock.setTimeout(() => {
-          slot.timer = undefined
-          this.peerStep(slot, { type: 'retry-timer' })
-        }, effect.ms)
-        return
-      case 'cancel-timer':
-        if (slot.timer !== undefined) this.clock.clearTimeout(slot.timer)
-        slot.timer = undefined
-        return
-      case 'close-link': {
-        const record = this.links.get(effect.link)
-        if (record) this.linkStep(record, { type: 'close', reason: effect.reason })
-        return
-      }
-      default: {
-        const _exhaustive: never = effect
-      }
-    }
-  }
-
-  private dial(slot: DialSlot): void {
-    const abort = new AbortController()
-    slot.abort = abort
-    this.transport.dial(slot.target, { signal: abort.signal, timeoutMs: this.limits.dialTimeoutMs }).then(
-      (link) => {
-        if (abort.signal.aborted || slot.abort !== abort) {
-          link.destroy()
-          return
-        }
-        slot.abort = undefined
-        slot.lastDialError = undefined
-        const record = this.adopt(link, slot)
-        if (record) this.peerStep(slot, { type: 'dialed', link: record.id })
-      },
-      (error: unknown) => {
-        if (abort.signal.aborted || slot.abort !== abort) return
-        slot.abort = undefined
-        const message = error instanceof Error ? error.message : String(error)
-        const code = error instanceof TransportError ? error.code : 'UNKNOWN'
-        if (code !== slot.lastDialError) {
-          slot.lastDialError = code
-          this.emit({ type: 'dial-error', target: slot.key, code, message })
-        }
-        // A peer that proved an untrusted key is refused for good: redialing would only repeat it.
-        const fatal = code === 'UNTRUSTED'
-        this.peerStep(slot, { type: 'dial-failed', error: message, code, fatal, random: this.random() })
-      },
-    )
+    this.dialer.step(slot, event)
   }
 
   // ---- keepalive ---------------------------------------------------------------------------------

@@ -6,18 +6,17 @@
 import { type Address, formatAddress } from './address.js'
 import { type Clock, systemClock } from './clock.js'
 import { DEFAULT_MAX_FRAME } from './codec.js'
+import { waitForDelivery } from './delivery.js'
+import { Dialer, type DialSlot } from './dialer.js'
 import { ProtocolError } from './errors.js'
 import type { HistoryEntry } from './journal.js'
 import type { ChatNode, NodeEvent, SentMessage, SessionInfo } from './node.js'
 import {
   type Backoff,
   DEFAULT_BACKOFF,
-  initialPeerState,
-  type PeerEffect,
   type PeerEvent,
   type PeerInfo,
   type PeerState,
-  peerTransition,
 } from './peer-machine.js'
 import { MAX_BODY_LENGTH } from './schema.js'
 import type { Link, Listener, Transport } from './transport.js'
@@ -39,19 +38,15 @@ interface PlainLink {
   readonly id: number
   readonly link: Link
   readonly peer: PeerInfo
-  readonly slot?: PlainSlot
+  readonly slot?: DialSlot
   partial: string
   nextSeq: number
   open: boolean
 }
 
-interface PlainSlot {
-  readonly target: Address
-  readonly key: string
-  state: PeerState
-  timer?: unknown
-  abort?: AbortController
-}
+/** What a plain node answers to a peer that opened with binary bytes (a secure parley node). */
+export const NOT_SECURE_REPLY =
+  'parley: this node runs --plain and does not speak the parley secure protocol\n'
 
 /** A node that speaks newline-separated text instead of parley frames. */
 export class PlainNode implements ChatNode {
@@ -65,7 +60,7 @@ export class PlainNode implements ChatNode {
   private readonly maxLine: number
   private readonly listeners = new Set<(event: NodeEvent) => void>()
   private readonly links = new Map<number, PlainLink>()
-  private readonly slots = new Map<string, PlainSlot>()
+  private readonly dialer: Dialer
   private readonly queue: { body: string; id: string; seq: number }[] = []
   private readonly historyEntries: HistoryEntry[] = []
   private readonly initialPeers: readonly Address[]
@@ -78,6 +73,8 @@ export class PlainNode implements ChatNode {
   /** When the first of the currently open links opened. */
   private connectedSince = 0
   private readonly decoder = new TextDecoder('utf-8')
+  /** Hosts already told they are not speaking plain text. */
+  private readonly warnedHosts = new Set<string>()
 
   constructor(options: PlainNodeOptions) {
     this.transport = options.transport
@@ -90,6 +87,20 @@ export class PlainNode implements ChatNode {
     this.dialTimeoutMs = options.dialTimeoutMs ?? 5_000
     this.maxLine = options.maxLine ?? DEFAULT_MAX_FRAME
     this.id = 'plain'
+    this.dialer = new Dialer({
+      transport: this.transport,
+      clock: this.clock,
+      random: this.random,
+      backoff: this.backoff,
+      dialTimeoutMs: this.dialTimeoutMs,
+      adopt: (link, slot) => this.adopt(link, slot)?.id,
+      closeLink: (id, reason) => {
+        const record = this.links.get(id)
+        if (record) this.drop(record, reason, false)
+      },
+      stateChanged: (slot) => this.emit({ type: 'peer-state', target: slot.key, state: slot.state }),
+      dialFailed: (slot, code, message) => this.emit({ type: 'dial-error', target: slot.key, code, message }),
+    })
   }
 
   get name(): string {
@@ -130,11 +141,7 @@ export class PlainNode implements ChatNode {
 
   connect(target: Address): void {
     if (!this.running) throw new Error('the node is not running')
-    const key = formatAddress(target)
-    if (this.slots.has(key)) return
-    const slot: PlainSlot = { target, key, state: initialPeerState }
-    this.slots.set(key, slot)
-    this.step(slot, { type: 'start' })
+    this.dialer.add(target)
   }
 
   /** Writes the text to every open link, one line per line of text; queues it while none is open. */
@@ -165,30 +172,23 @@ export class PlainNode implements ChatNode {
   }
 
   peerStates(): { target: string; state: PeerState }[] {
-    return [...this.slots.values()].map((slot) => ({ target: slot.key, state: slot.state }))
+    return this.dialer.states()
   }
 
   whenDelivered(timeoutMs: number): Promise<number> {
-    if (this.queue.length === 0) return Promise.resolve(0)
-    return new Promise((resolve) => {
-      const finish = () => {
-        off()
-        this.clock.clearTimeout(timer)
-        resolve(this.queue.length)
-      }
-      const off = this.on((event) => {
-        if ((event.type === 'delivered' && this.queue.length === 0) || event.type === 'closed') finish()
-      })
-      const timer = this.clock.setTimeout(finish, timeoutMs)
-    })
+    return waitForDelivery(
+      () => this.queue.length,
+      (listener) => this.on(listener),
+      this.clock,
+      timeoutMs,
+    )
   }
 
   async close(reason = 'quit'): Promise<void> {
     if (this.closed) return
     this.closed = true
-    for (const slot of this.slots.values()) this.step(slot, { type: 'close', reason })
     for (const l of [...this.links.values()]) this.drop(l, reason, false)
-    for (const slot of this.slots.values()) this.step(slot, { type: 'closed' })
+    this.dialer.closeAll(reason)
     if (this.running) await this.listener?.close().catch(() => undefined)
     this.running = false
     this.emit({ type: 'closed' })
@@ -198,7 +198,7 @@ export class PlainNode implements ChatNode {
     return [...this.links.values()].filter((l) => l.open)
   }
 
-  private adopt(link: Link, slot?: PlainSlot): PlainLink | undefined {
+  private adopt(link: Link, slot?: DialSlot): PlainLink | undefined {
     if (!this.running || this.closed) {
       link.destroy()
       return undefined
@@ -226,7 +226,7 @@ export class PlainNode implements ChatNode {
       address: link.remoteAddress,
       direction: link.direction,
     })
-    for (const s of this.slots.values()) {
+    for (const s of this.dialer.slots.values()) {
       // Plain links carry no identity: any open link satisfies the peer we dial.
       if (s === slot || s.state.status === 'connecting' || s.state.status === 'reconnecting') {
         this.step(s, { type: 'session-open', link: record.id, peer: record.peer })
@@ -239,14 +239,20 @@ export class PlainNode implements ChatNode {
   private onData(record: PlainLink, chunk: Uint8Array): void {
     if (!record.open) return
     if (record.nextSeq === 1 && record.partial === '' && looksBinary(chunk)) {
-      // A parley node without --plain opens with a binary handshake; say so instead of printing noise.
-      this.emit({
-        type: 'link-error',
-        address: record.link.remoteAddress,
-        code: 'NOT_PLAIN',
-        message: `peer at ${record.link.remoteAddress} is not sending plain text (is it a parley node running without --plain?)`,
-      })
-      this.drop(record, 'not plain text', false)
+      // A parley node without --plain opens with a binary handshake: tell it in words it can report,
+      // and say so here once per host instead of printing noise on every redial.
+      record.link.write(new TextEncoder().encode(NOT_SECURE_REPLY))
+      const host = record.link.remoteAddress.replace(/:\d+$/, '')
+      if (!this.warnedHosts.has(host)) {
+        this.warnedHosts.add(host)
+        this.emit({
+          type: 'link-error',
+          address: record.link.remoteAddress,
+          code: 'NOT_PLAIN',
+          message: `peer at ${record.link.remoteAddress} is not sending plain text (is it a parley node running without --plain?)`,
+        })
+      }
+      this.drop(record, 'not plain text', false, true)
       return
     }
     record.partial += this.decoder.decode(chunk, { stream: true })
@@ -280,20 +286,19 @@ export class PlainNode implements ChatNode {
     }
   }
 
-  private drop(record: PlainLink, reason: string, remote: boolean): void {
+  private drop(record: PlainLink, reason: string, remote: boolean, quiet = false): void {
     if (!record.open) return
     record.open = false
     this.links.delete(record.id)
     if (remote) record.link.destroy()
     else record.link.end()
     if (record.partial.length > 0 && remote) this.receive(record, record.partial)
-    this.emit({
-      type: 'disconnected',
-      peer: record.peer,
-      reason: remote ? `${record.peer.name} closed the link` : reason,
-    })
+    if (!quiet) {
+      const why = remote ? `${record.peer.name} closed the link` : reason
+      this.emit({ type: 'disconnected', peer: record.peer, reason: why })
+    }
     if (this.openLinks().length > 0) return
-    for (const slot of this.slots.values()) {
+    for (const slot of this.dialer.slots.values()) {
       if (slot.state.status !== 'connected') continue
       const lastedMs = this.clock.now() - this.connectedSince
       this.step(slot, {
@@ -306,62 +311,8 @@ export class PlainNode implements ChatNode {
     }
   }
 
-  private step(slot: PlainSlot, event: PeerEvent): void {
-    const step = peerTransition(slot.state, event, this.backoff)
-    if (!step.ok) return
-    const before = slot.state.status
-    slot.state = step.state
-    for (const effect of step.effects) this.perform(slot, effect)
-    if (before !== step.state.status) this.emit({ type: 'peer-state', target: slot.key, state: slot.state })
-  }
-
-  private perform(slot: PlainSlot, effect: PeerEffect): void {
-    switch (effect.type) {
-      case 'dial': {
-        const abort = new AbortController()
-        slot.abort = abort
-        this.transport.dial(slot.target, { signal: abort.signal, timeoutMs: this.dialTimeoutMs }).then(
-          (link) => {
-            if (abort.signal.aborted || slot.abort !== abort) {
-              link.destroy()
-              return
-            }
-            slot.abort = undefined
-            const record = this.adopt(link, slot)
-            if (record) this.step(slot, { type: 'dialed', link: record.id })
-          },
-          (error: unknown) => {
-            if (abort.signal.aborted || slot.abort !== abort) return
-            slot.abort = undefined
-            const message = error instanceof Error ? error.message : String(error)
-            this.step(slot, { type: 'dial-failed', error: message, random: this.random() })
-          },
-        )
-        return
-      }
-      case 'abort-dial':
-        slot.abort?.abort()
-        slot.abort = undefined
-        return
-      case 'start-timer':
-        slot.timer = this.clock.setTimeout(() => {
-          slot.timer = undefined
-          this.step(slot, { type: 'retry-timer' })
-        }, effect.ms)
-        return
-      case 'cancel-timer':
-        if (slot.timer !== undefined) this.clock.clearTimeout(slot.timer)
-        slot.timer = undefined
-        return
-      case 'close-link': {
-        const record = this.links.get(effect.link)
-        if (record) this.drop(record, effect.reason, false)
-        return
-      }
-      default: {
-        const _exhaustive: never = effect
-      }
-    }
+  private step(slot: DialSlot, event: PeerEvent): void {
+    this.dialer.step(slot, event)
   }
 
   private emit(event: NodeEvent): void {

@@ -26,6 +26,7 @@ import {
   KeyFormatError,
   KnownPeers,
   loadOrCreateIdentity,
+  makeAnnouncementCheck,
   makeVerifier,
   parseKeyOrFingerprint,
   readAllowFile,
@@ -87,15 +88,15 @@ export async function startNode(
   const dir = await openDir(dataDirOf(flags, env), onEvent)
   try {
     const identity = await trust(() => loadOrCreateIdentity(dir.path))
-    const verify = await trust(async () =>
-      makeVerifier({
-        knownPeers: await KnownPeers.open(dir.path),
-        pins: new Map(
+    const knownPeers = await trust(() => KnownPeers.open(dir.path))
+    const pins = await trust(
+      () =>
+        new Map(
           [...flags.pins, ...joins].map((p) => [formatAddress(p.address), parseKeyOrFingerprint(p.key)]),
         ),
-        ...(await allowList(flags)),
-      }),
     )
+    const verify = makeVerifier({ knownPeers, pins, ...(await trust(() => allowList(flags))) })
+    const checkPeer = makeAnnouncementCheck({ knownPeers, pins })
     const log = new EventLog(flags.logFile ?? dir.file(LOG_FILE))
     const transport = createSecureTransport(createTcpTransport(), {
       keyPair: identity,
@@ -129,6 +130,7 @@ export async function startNode(
       handshakeTimeoutMs: flags.handshakeTimeoutMs,
       maxFrame: flags.maxFrame,
       rateLimit: flags.rate === 0 ? false : { perSecond: flags.rate, burst: flags.burst },
+      checkPeer,
       ...overrides,
     })
     node.on(onEvent)

@@ -66,7 +66,10 @@ function describePeerState(target: string, state: PeerState): StatusLine | undef
     case 'reconnecting':
       return { level: 'info', text: `reconnecting to ${state.peer.name} at ${target}` }
     case 'failed':
-      return { level: 'warn', text: `gave up on ${target}: ${state.error.message}` }
+      // An untrusted key was already explained in full when the dial failed; don't repeat the block.
+      return state.error.code === 'UNTRUSTED'
+        ? { level: 'warn', text: `gave up on ${target}: its key is not trusted (see above)` }
+        : { level: 'warn', text: `gave up on ${target}: ${state.error.message}` }
     case 'idle':
     case 'handshaking':
     case 'connected':
@@ -97,7 +100,8 @@ export function splitBody(text: string, limit = MAX_BODY_LENGTH): string[] {
 
 /** A peer's short fingerprint (secure ids) or the start of its id. */
 export function shortId(id: string): string {
-  return isKeyHex(id) ? fingerprint(id).short : id.slice(0, 9)
+  if (isKeyHex(id)) return fingerprint(id).short
+  return id.startsWith('plain') ? 'unencrypted' : id.slice(0, 9)
 }
 
 /**

@@ -88,3 +88,34 @@ function keyChanged(address: string, stored: string, presented: string, line: nu
     `line ${line} (${address}) from ${file}, or pass --peer-key ${fingerprint(presented).full}`,
   ].join('\n')
 }
+
+/**
+ * Vets a peer that dialed in and announced `listen` as its own address: an address this node pinned or
+ * has seen before must present the same key, whichever side dialed. Returns a reason to refuse, or
+ * undefined. Inbound links carry no dialed address, so this closes the gap a changed key could use by
+ * dialing in instead of being dialed.
+ */
+export function makeAnnouncementCheck(options: Pick<VerifierOptions, 'knownPeers' | 'pins'>) {
+  const pins = new Map<string, string>()
+  for (const [address, key] of options.pins ?? [])
+    pins.set(normalizeAddress(address), parseKeyOrFingerprint(key))
+  const knownPeers = options.knownPeers
+  return (peerId: string, listen: string | undefined): string | undefined => {
+    if (listen === undefined) return undefined
+    let target: string
+    try {
+      target = normalizeAddress(listen)
+    } catch {
+      return undefined
+    }
+    const key = peerId.toLowerCase()
+    const pinned = pins.get(target)
+    if (pinned !== undefined)
+      return pinned === key ? undefined : `peer announcing ${target}: ${pinMismatch(pinned, key)}`
+    const known = knownPeers?.check(target, key)
+    if (known && typeof known === 'object') {
+      return `peer announcing ${target}: ${keyChanged(target, known.mismatch, key, known.line, knownPeers!.file)}`
+    }
+    return undefined
+  }
+}

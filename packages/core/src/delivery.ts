@@ -1,0 +1,26 @@
+import type { Clock } from './clock.js'
+import type { NodeEvent } from './node.js'
+
+/**
+ * Resolves once `pending()` reaches 0 after a delivery, or when the node closes, or after `timeoutMs`,
+ * with what is still pending then.
+ */
+export function waitForDelivery(
+  pending: () => number,
+  on: (listener: (event: NodeEvent) => void) => () => void,
+  clock: Clock,
+  timeoutMs: number,
+): Promise<number> {
+  if (pending() === 0) return Promise.resolve(0)
+  return new Promise((resolve) => {
+    const finish = () => {
+      off()
+      clock.clearTimeout(timer)
+      resolve(pending())
+    }
+    const off = on((event) => {
+      if ((event.type === 'delivered' && pending() === 0) || event.type === 'closed') finish()
+    })
+    const timer = clock.setTimeout(finish, timeoutMs)
+  })
+}

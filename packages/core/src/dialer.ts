@@ -1,0 +1,141 @@
+/**
+ * The peers a node dials: one pure peer machine each, whose effects (dial, retry timers, aborts) this
+ * performs over the transport. Shared by every node kind, so redialing behaves the same everywhere.
+ */
+import { type Address, formatAddress } from './address.js'
+import type { Clock } from './clock.js'
+import { TransportError } from './errors.js'
+import {
+  type Backoff,
+  initialPeerState,
+  type PeerEffect,
+  type PeerEvent,
+  type PeerState,
+  peerTransition,
+} from './peer-machine.js'
+import type { Link, Transport } from './transport.js'
+
+export interface DialSlot {
+  readonly target: Address
+  /** The target as `HOST:PORT`. */
+  readonly key: string
+  state: PeerState
+  /** The node id found at the target, once a handshake told us. */
+  peerId?: string
+  timer?: unknown
+  abort?: AbortController
+  /** The code of the last dial failure reported, so a peer that stays down is reported once. */
+  lastDialError?: string
+}
+
+/** What the dialer needs from the node that owns it. */
+export interface DialerHost {
+  readonly transport: Transport
+  readonly clock: Clock
+  readonly random: () => number
+  readonly backoff: Backoff
+  readonly dialTimeoutMs: number
+  /** Takes over a link our dial produced; returns its link id, or undefined when the node refused it. */
+  adopt(link: Link, slot: DialSlot): number | undefined
+  closeLink(linkId: number, reason: string): void
+  /** A slot changed status, or a dial failed for a new reason. */
+  stateChanged(slot: DialSlot): void
+  dialFailed(slot: DialSlot, code: string, message: string): void
+}
+
+export class Dialer {
+  readonly slots = new Map<string, DialSlot>()
+
+  constructor(private readonly host: DialerHost) {}
+
+  /** Starts dialing `target` (and redialing it until it answers). The same address twice is a no-op. */
+  add(target: Address): void {
+    const key = formatAddress(target)
+    if (this.slots.has(key)) return
+    const slot: DialSlot = { target, key, state: initialPeerState }
+    this.slots.set(key, slot)
+    this.step(slot, { type: 'start' })
+  }
+
+  states(): { target: string; state: PeerState }[] {
+    return [...this.slots.values()].map((slot) => ({ target: slot.key, state: slot.state }))
+  }
+
+  /** Every slot whose peer has this node id. */
+  slotsFor(peerId: string): DialSlot[] {
+    return [...this.slots.values()].filter((slot) => slot.peerId === peerId)
+  }
+
+  /** Stops every dial and timer (links are the node's to close). */
+  closeAll(reason: string): void {
+    for (const slot of this.slots.values()) this.step(slot, { type: 'close', reason })
+    for (const slot of this.slots.values()) this.step(slot, { type: 'closed' })
+  }
+
+  step(slot: DialSlot, event: PeerEvent): void {
+    const step = peerTransition(slot.state, event, this.host.backoff)
+    if (!step.ok) return
+    const before = slot.state.status
+    slot.state = step.state
+    for (const effect of step.effects) this.perform(slot, effect)
+    if (before !== step.state.status) this.host.stateChanged(slot)
+  }
+
+  private perform(slot: DialSlot, effect: PeerEffect): void {
+    switch (effect.type) {
+      case 'dial':
+        this.dial(slot)
+        return
+      case 'abort-dial':
+        slot.abort?.abort()
+        slot.abort = undefined
+        return
+      case 'start-timer':
+        slot.timer = this.host.clock.setTimeout(() => {
+          slot.timer = undefined
+          this.step(slot, { type: 'retry-timer' })
+        }, effect.ms)
+        return
+      case 'cancel-timer':
+        if (slot.timer !== undefined) this.host.clock.clearTimeout(slot.timer)
+        slot.timer = undefined
+        return
+      case 'close-link':
+        this.host.closeLink(effect.link, effect.reason)
+        return
+      default: {
+        const _exhaustive: never = effect
+      }
+    }
+  }
+
+  private dial(slot: DialSlot): void {
+    const abort = new AbortController()
+    slot.abort = abort
+    this.host.transport.dial(slot.target, { signal: abort.signal, timeoutMs: this.host.dialTimeoutMs }).then(
+      (link) => {
+        if (abort.signal.aborted || slot.abort !== abort) {
+          link.destroy()
+          return
+        }
+        slot.abort = undefined
+        slot.lastDialError = undefined
+        const id = this.host.adopt(link, slot)
+        if (id !== undefined) this.step(slot, { type: 'dialed', link: id })
+      },
+      (error: unknown) => {
+        if (abort.signal.aborted || slot.abort !== abort) return
+        slot.abort = undefined
+        const message = error instanceof Error ? error.message : String(error)
+        const code = error instanceof TransportError ? error.code : 'UNKNOWN'
+        if (code !== slot.lastDialError) {
+          slot.lastDialError = code
+          this.host.dialFailed(slot, code, message)
+        }
+        // A peer that proved an untrusted key is refused for good: redialing would only repeat it.
+        const fatal = code === 'UNTRUSTED'
+        this.step(slot, { type: 'dial-failed', error: message, code, fatal, random: this.host.random() })
+      },
+    )
+  }
+}
