@@ -1,4 +1,5 @@
-import { fail, main } from './main.js'
+import { runProgram } from '@parley/launcher'
+import { main } from './main.js'
 import { restoreTerminal } from './view/terminal.js'
 
 export { KeyDecoder, type KeyEvent } from './input/key-decoder.js'
@@ -12,24 +13,9 @@ export type { TuiIo } from './view/tui.js'
 
 /** The `parley-tui` executable: wires the process to `main`, restores the terminal on every way out, exits. */
 export function run(argv: readonly string[]): void {
-  const interrupted = new Promise<void>((resolve) => {
-    let count = 0
-    const onSignal = () => {
-      count++
-      if (count === 1) resolve()
-      else {
-        restoreTerminal()
-        process.exit(130)
-      }
-    }
-    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal)
-  })
-  const crash = (error: unknown) => process.exit(fail(error))
-  process.on('uncaughtException', crash)
-  process.on('unhandledRejection', crash)
-  process.on('exit', restoreTerminal)
-  main(argv, { stdin: process.stdin, stdout: process.stdout, env: process.env, interrupted }).then((code) => {
-    process.exitCode = code
-    setImmediate(() => process.exit(code))
-  }, crash)
+  runProgram(
+    { name: 'parley-tui', signals: ['SIGINT', 'SIGTERM', 'SIGHUP'], cleanup: restoreTerminal },
+    (interrupted) =>
+      main(argv, { stdin: process.stdin, stdout: process.stdout, env: process.env, interrupted }),
+  )
 }

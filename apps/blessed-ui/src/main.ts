@@ -1,10 +1,11 @@
-import { readFileSync } from 'node:fs'
 import type { NodeEvent } from '@parley/core'
 import {
   ExitCode,
   FatalError,
   type Flags,
+  packageVersion,
   parseFlags,
+  reportFailure,
   type StartedNode,
   startNode,
   usage,
@@ -15,10 +16,7 @@ import { runTui, type TuiIo } from './view/tui.js'
 export const SUMMARY = 'peer-to-peer chat for the terminal, full screen'
 
 export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
-    version: string
-  }
-  return pkg.version
+  return packageVersion(new URL('../package.json', import.meta.url))
 }
 
 /** Runs parley-tui; resolves with the process exit code. */
@@ -69,12 +67,5 @@ export async function main(argv: readonly string[], io: TuiIo): Promise<number> 
 /** Gives the terminal back, then prints one line; returns the exit code for `error`. */
 export function fail(error: unknown): number {
   restoreTerminal()
-  if (error instanceof FatalError) {
-    process.stderr.write(`parley-tui: ${error.message}\n`)
-    return error.exitCode
-  }
-  const message = error instanceof Error ? error.message : String(error)
-  process.stderr.write(`parley-tui: internal error: ${message} (please report this)\n`)
-  if (process.env.PARLEY_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`)
-  return ExitCode.INTERNAL
+  return reportFailure('parley-tui', error)
 }

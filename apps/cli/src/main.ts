@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs'
 import * as readline from 'node:readline'
 import type { ChatNode, HistoryEntry, NodeEvent } from '@parley/core'
 import {
@@ -7,7 +6,9 @@ import {
   FatalError,
   type Flags,
   PeerLabels,
+  packageVersion,
   parseFlags,
+  reportFailure,
   type StartedNode,
   showIdentity,
   splitBody,
@@ -33,10 +34,7 @@ export const OUTBOX_HIGH_WATER = 10_000
 export const OUTBOX_LOW_WATER = 5_000
 
 export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
-    version: string
-  }
-  return pkg.version
+  return packageVersion(new URL('../package.json', import.meta.url))
 }
 
 /** Runs `parley` with its arguments; resolves with the process exit code. */
@@ -238,12 +236,5 @@ function showHistory(
 }
 
 function fail(io: Io, error: unknown): number {
-  if (error instanceof FatalError) {
-    io.stderr.write(`parley: ${error.message}\n`)
-    return error.exitCode
-  }
-  const message = error instanceof Error ? error.message : String(error)
-  io.stderr.write(`parley: internal error: ${message} (please report this)\n`)
-  if (io.env.PARLEY_DEBUG && error instanceof Error) io.stderr.write(`${error.stack}\n`)
-  return ExitCode.INTERNAL
+  return reportFailure('parley', error, io.stderr, io.env)
 }
