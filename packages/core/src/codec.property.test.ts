@@ -1,8 +1,26 @@
+import { isUtf8 } from 'node:buffer'
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { DEFAULT_MAX_FRAME, encodeFrame, FrameDecoder } from './codec.js'
 import { ProtocolError, ProtocolErrorCode } from './errors.js'
 import { MAX_BODY_LENGTH, type Message, MessageSchema } from './schema.js'
+
+/** Generated cases run in this file; checked at the end so a property cannot silently run fewer. */
+let cases = 0
+const RUNS = {
+  roundTrip: 4000,
+  randomBytes: 7000,
+  jsonValues: 6000,
+  lengthPrefix: 3000,
+  invalidUtf8: 5000,
+  truncated: 4000,
+  brokenMidStream: 4000,
+  deepOrHuge: 1200,
+} as const
+afterAll(() => {
+  const expected = Object.values(RUNS).reduce((a, b) => a + b, 0)
+  expect(cases).toBeGreaterThanOrEqual(expected)
+})
 
 // ---- arbitraries for valid messages ------------------------------------------------------------------
 
@@ -117,6 +135,7 @@ describe('FrameDecoder properties', () => {
         fc.array(frameableArb, { maxLength: 12 }),
         fc.array(fc.nat(), { maxLength: 20 }),
         (messages, cuts) => {
+          cases++
           const stream = concat(messages.map((m) => encodeFrame(m)))
           const decoder = new FrameDecoder()
           const out: Message[] = []
@@ -129,7 +148,7 @@ describe('FrameDecoder properties', () => {
           expect(decoder.pendingBytes).toBe(0)
         },
       ),
-      { numRuns: 4000 },
+      { numRuns: RUNS.roundTrip },
     )
   })
 
@@ -141,6 +160,7 @@ describe('FrameDecoder properties', () => {
     const bytes = fc.oneof(fc.uint8Array({ maxLength: 200 }), plausible)
     fc.assert(
       fc.property(bytes, fc.array(fc.nat(), { maxLength: 8 }), (input, cuts) => {
+        cases++
         const decoder = new FrameDecoder(256)
         let failed = false
         for (const part of cutAt(input, cuts)) {
@@ -153,7 +173,7 @@ describe('FrameDecoder properties', () => {
           }
         }
       }),
-      { numRuns: 7000 },
+      { numRuns: RUNS.randomBytes },
     )
   })
 
@@ -176,6 +196,7 @@ describe('FrameDecoder properties', () => {
     const value = fc.oneof(fc.jsonValue(), shaped, mutated)
     fc.assert(
       fc.property(value, (json) => {
+        cases++
         const body = new TextEncoder().encode(JSON.stringify(json))
         fc.pre(body.length > 0 && body.length <= DEFAULT_MAX_FRAME)
         const { messages, error } = new FrameDecoder().push(frameOf(body))
@@ -197,7 +218,7 @@ describe('FrameDecoder properties', () => {
           expect(['hello', 'accept', 'msg', 'ack', 'ping', 'pong', 'bye']).not.toContain(type)
         }
       }),
-      { numRuns: 6000 },
+      { numRuns: RUNS.jsonValues },
     )
   })
 
@@ -215,6 +236,7 @@ describe('FrameDecoder properties', () => {
       fc.property(
         limitArb.chain((limit) => fc.tuple(fc.constant(limit), prefixArb(limit))),
         ([limit, length]) => {
+          cases++
           const decoder = new FrameDecoder(limit)
           const first = decoder.push(lengthPrefix(length))
           expect(first.messages).toEqual([])
@@ -237,7 +259,198 @@ describe('FrameDecoder properties', () => {
           else expect(second.error?.code).toBe('BAD_JSON')
         },
       ),
-      { numRuns: 3000 },
+      { numRuns: RUNS.lengthPrefix },
+    )
+  })
+})
+
+describe('FrameDecoder properties on broken streams', () => {
+  it('refuses a frame whose body is not valid UTF-8 with BAD_UTF8, wherever the bad bytes sit', () => {
+    const invalid = fc.constantFrom(
+      [0x80],
+      [0xbf],
+      [0xc0, 0x80],
+      [0xc1, 0xbf],
+      [0xe0, 0x80, 0x80],
+      [0xf0, 0x80, 0x80, 0x80],
+      [0xed, 0xa0, 0x80],
+      [0xed, 0xbf, 0xbf],
+      [0xf4, 0x90, 0x80, 0x80],
+      [0xf5],
+      [0xfe],
+      [0xff],
+      [0xe2, 0x82],
+      [0xf0, 0x9f, 0x98],
+    )
+    fc.assert(
+      fc.property(
+        frameableArb,
+        fc.array(fc.tuple(fc.nat(), invalid), { minLength: 1, maxLength: 3 }),
+        (message, bad) => {
+          cases++
+          let body: Uint8Array = new TextEncoder().encode(JSON.stringify(message))
+          for (const [at, bytes] of bad) {
+            const i = at % (body.length + 1)
+            body = concat([body.subarray(0, i), Uint8Array.from(bytes), body.subarray(i)])
+          }
+          // Judged by node's own validator (simdutf), not by the TextDecoder the codec uses.
+          fc.pre(!isUtf8(body) && body.length <= DEFAULT_MAX_FRAME)
+          const { messages, error } = new FrameDecoder().push(frameOf(body))
+          expect(messages).toEqual([])
+          expect(error?.code).toBe('BAD_UTF8')
+        },
+      ),
+      { numRuns: RUNS.invalidUtf8 },
+    )
+  })
+
+  it('holds a stream cut short as pending bytes, never more than one frame, and decodes every whole frame before it', () => {
+    fc.assert(
+      fc.property(
+        fc.array(frameableArb, { minLength: 1, maxLength: 8 }),
+        fc.nat(),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        (messages, cutAt_, cuts) => {
+          cases++
+          const frames = messages.map((m) => encodeFrame(m))
+          const stream = concat(frames)
+          const end = cutAt_ % (stream.length + 1)
+          let whole = 0
+          let wholeBytes = 0
+          for (const frame of frames) {
+            if (wholeBytes + frame.length > end) break
+            wholeBytes += frame.length
+            whole++
+          }
+          const decoder = new FrameDecoder()
+          const out: Message[] = []
+          for (const part of cutAt(stream.subarray(0, end), cuts)) {
+            const result = decoder.push(part)
+            expect(result.error).toBeUndefined()
+            out.push(...result.messages)
+            expect(decoder.pendingBytes).toBeLessThan(4 + DEFAULT_MAX_FRAME)
+          }
+          expect(out).toEqual(messages.slice(0, whole))
+          // A partial frame's header is consumed once whole; only its body bytes are held.
+          const rest = end - wholeBytes
+          expect(decoder.pendingBytes).toBe(rest >= 4 ? rest - 4 : rest)
+        },
+      ),
+      { numRuns: RUNS.truncated },
+    )
+  })
+
+  it('stops at the first broken frame with its code, after the frames before it, whatever follows and however it is cut', () => {
+    const text = (t: string) => new TextEncoder().encode(t)
+    const broken = fc.oneof(
+      fc.constant({ code: 'EMPTY_FRAME', bytes: lengthPrefix(0) }),
+      fc
+        .integer({ min: DEFAULT_MAX_FRAME + 1, max: 0xffff_ffff })
+        .map((n) => ({
+          code: ['FRAME_TOO_LARGE', 'NOT_PARLEY'],
+          bytes: concat([lengthPrefix(n), text('{}')]),
+        })),
+      fc.constant({ code: 'BAD_UTF8', bytes: frameOf(Uint8Array.of(0x7b, 0xff, 0x7d)) }),
+      // A raw control character is invalid anywhere in JSON, inside strings too.
+      fc.string({ maxLength: 20 }).map((t) => ({ code: 'BAD_JSON', bytes: frameOf(text(`{${t}\u0001`)) })),
+      fc
+        .jsonValue({ maxDepth: 2 })
+        .map((v) => ({ code: 'BAD_MESSAGE', bytes: frameOf(text(JSON.stringify([v]))) })),
+      fc.integer({ min: 2, max: 9999 }).map((major) => ({
+        code: 'VERSION',
+        bytes: frameOf(text(JSON.stringify({ type: 'hello', v: `${major}.0`, id: 'x', name: '', caps: 1 }))),
+      })),
+    )
+    fc.assert(
+      fc.property(
+        fc.array(frameableArb, { maxLength: 5 }),
+        broken,
+        fc.array(frameableArb, { maxLength: 3 }),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        (before, bad, after, cuts) => {
+          cases++
+          const stream = concat([
+            ...before.map((m) => encodeFrame(m)),
+            bad.bytes,
+            ...after.map((m) => encodeFrame(m)),
+          ])
+          const decoder = new FrameDecoder()
+          const out: Message[] = []
+          let error: ProtocolError | undefined
+          for (const part of cutAt(stream, cuts)) {
+            const result = decoder.push(part)
+            if (error) expect(result).toEqual({ messages: [] })
+            out.push(...result.messages)
+            if (result.error) {
+              expect(error).toBeUndefined()
+              error = result.error
+            }
+          }
+          expect(out).toEqual(before)
+          expectProtocolError(error)
+          expect(([] as string[]).concat(bad.code)).toContain(error!.code)
+          expect(decoder.pendingBytes).toBe(0)
+        },
+      ),
+      { numRuns: RUNS.brokenMidStream },
+    )
+  })
+
+  it('answers deep or huge JSON, up to the frame limit, with a message or BAD_MESSAGE', () => {
+    const nest = (depth: number, open: string, close: string, inner: string) =>
+      open.repeat(depth) + inner + close.repeat(depth)
+    const deep = fc.oneof(
+      fc.integer({ min: 1, max: 32_000 }).map((d) => nest(d, '[', ']', '1')),
+      fc.integer({ min: 1, max: 10_000 }).map((d) => nest(d, '{"a":', '}', 'null')),
+      fc.integer({ min: 1, max: 16_000 }).map((d) => nest(d, '[{"type":"msg"},', ']', '0')),
+    )
+    const huge = fc.oneof(
+      fc
+        .integer({ min: 1, max: 13_000 })
+        .map((n) => `[${Array.from({ length: n }, (_, i) => i % 10).join(',')}]`),
+      fc.integer({ min: MAX_BODY_LENGTH + 1, max: 60_000 }).map((n) => JSON.stringify('x'.repeat(n))),
+      fc
+        .integer({ min: 1, max: 5_000 })
+        .map((n) => JSON.stringify(Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i])))),
+    )
+    const value = fc.oneof(deep, huge)
+    const valid = fc.constantFrom<Message>(
+      { type: 'ping', n: 1 },
+      { type: 'hello', v: '1.0', id: '0123456789abcdef', name: 'x', caps: [] },
+      { type: 'msg', id: 'm', seq: 1, ts: 0, from: '0123456789abcdef', body: '' },
+    )
+    const placed = fc.oneof(
+      value.map((json) => ({ json, expected: 'BAD_MESSAGE' as const })),
+      fc.tuple(valid, value).map(([message, json]) => ({
+        json: `${JSON.stringify(message).slice(0, -1)},"extra":${json}}`,
+        expected: message,
+      })),
+      fc.tuple(valid, value).map(([message, json]) => {
+        const field = Object.keys(message).find((k) => k !== 'type')!
+        return {
+          json: JSON.stringify({ ...message, [field]: '@' }).replace('"@"', json),
+          expected: 'BAD_MESSAGE' as const,
+        }
+      }),
+    )
+    fc.assert(
+      fc.property(placed, ({ json, expected }) => {
+        cases++
+        const body = new TextEncoder().encode(json)
+        const { messages, error } = new FrameDecoder().push(frameOf(body))
+        if (body.length > DEFAULT_MAX_FRAME) {
+          expect(error?.code).toBe('FRAME_TOO_LARGE')
+          return
+        }
+        if (expected === 'BAD_MESSAGE') {
+          expect(messages).toEqual([])
+          expect(error?.code).toBe('BAD_MESSAGE')
+        } else {
+          expect(error).toBeUndefined()
+          expect(messages).toEqual([expected])
+        }
+      }),
+      { numRuns: RUNS.deepOrHuge },
     )
   })
 })
