@@ -344,12 +344,10 @@ describe('FrameDecoder properties on broken streams', () => {
     const text = (t: string) => new TextEncoder().encode(t)
     const broken = fc.oneof(
       fc.constant({ code: 'EMPTY_FRAME', bytes: lengthPrefix(0) }),
-      fc
-        .integer({ min: DEFAULT_MAX_FRAME + 1, max: 0xffff_ffff })
-        .map((n) => ({
-          code: ['FRAME_TOO_LARGE', 'NOT_PARLEY'],
-          bytes: concat([lengthPrefix(n), text('{}')]),
-        })),
+      fc.integer({ min: DEFAULT_MAX_FRAME + 1, max: 0xffff_ffff }).map((n) => ({
+        code: ['FRAME_TOO_LARGE', 'NOT_PARLEY'],
+        bytes: concat([lengthPrefix(n), text('{}')]),
+      })),
       fc.constant({ code: 'BAD_UTF8', bytes: frameOf(Uint8Array.of(0x7b, 0xff, 0x7d)) }),
       // A raw control character is invalid anywhere in JSON, inside strings too.
       fc.string({ maxLength: 20 }).map((t) => ({ code: 'BAD_JSON', bytes: frameOf(text(`{${t}\u0001`)) })),
