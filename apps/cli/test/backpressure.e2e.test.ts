@@ -1,0 +1,128 @@
+/**
+ * End-to-end backpressure: a receiver that stops reading (SIGSTOP) must not make the sender grow without
+ * bound. The sender's outbox fills to its high-water mark, then the CLI stops reading stdin, so our writes
+ * to its stdin stop draining; its memory (VmRSS from /proc) stays flat. After SIGCONT every line arrives
+ * exactly once, in order.
+ */
+import { readFileSync } from 'node:fs'
+import { assertBuilt, listeningPort, type Proc, spawnParley } from '@parley/testkit'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+
+const running: Proc[] = []
+const start = (args: string[]) => {
+  const proc = spawnParley(args)
+  running.push(proc)
+  return proc
+}
+
+beforeAll(() => assertBuilt())
+afterEach(async () => {
+  for (const proc of running.splice(0)) {
+    if (proc.child.pid !== undefined && proc.child.exitCode === null) process.kill(proc.child.pid, 'SIGCONT')
+    proc.kill('SIGKILL')
+    await proc.exited
+  }
+})
+
+/** The outbox size at which the CLI pauses stdin (`OUTBOX_HIGH_WATER` in src/main.ts). */
+const HIGH_WATER = 10_000
+/** 2,000-character lines: 10,000 of them (20 MB) are more than the loopback socket buffers hold. */
+const LINE_CHARS = 2_000
+/** Never write more than this, whatever happens: the test is bounded even if stdin is never paused. */
+const MAX_LINES = 30_000
+/** Memory the sender may hold with a full outbox, on top of what it used while idle. */
+const RSS_BOUND_MB = 200
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+function memoryMb(pid: number): { rss: number; hwm: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const field = (name: string) =>
+    Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) / 1024
+  return { rss: field('VmRSS'), hwm: field('VmHWM') }
+}
+
+const lineOf = (i: number) => {
+  const head = `line ${i} `
+  return head + 'x'.repeat(LINE_CHARS - head.length)
+}
+
+/** Writes one line; false when stdin did not drain within `stallMs` after a full write. */
+async function writeLine(proc: Proc, i: number, stallMs: number): Promise<boolean> {
+  if (proc.child.stdin.write(`${lineOf(i)}\n`)) return true
+  return Promise.race([
+    new Promise<boolean>((resolve) => proc.child.stdin.once('drain', () => resolve(true))),
+    sleep(stallMs).then(() => false),
+  ])
+}
+
+describe('backpressure from a peer that stops reading', () => {
+  it('stops reading stdin with a full outbox, keeps the sender small, and delivers every line once after the peer resumes', async () => {
+    const receiver = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--rate', '0'])
+    const port = await listeningPort(receiver)
+    const sender = start([
+      '--listen',
+      '127.0.0.1:0',
+      '--peer',
+      `127.0.0.1:${port}`,
+      '--name',
+      'alice',
+      '--wait',
+      '90',
+    ])
+    await sender.waitFor('stderr', /connected to bob/)
+    await receiver.waitFor('stderr', /connected to alice/)
+    // If the sender dies mid-test, writing to its stdin fails; the assertions say why, not an EPIPE.
+    sender.child.stdin.on('error', () => undefined)
+    const senderPid = sender.child.pid!
+    const idle = memoryMb(senderPid)
+
+    process.kill(receiver.child.pid!, 'SIGSTOP')
+    let written = 0
+    let stalled = false
+    const samples: number[] = []
+    const sampler = setInterval(() => samples.push(memoryMb(senderPid).rss), 100)
+    try {
+      while (written < MAX_LINES) {
+        const drained = await writeLine(sender, written, 3_000)
+        written++
+        if (!drained) {
+          stalled = true
+          break
+        }
+      }
+      // Stdin stays blocked: no drain for a further two seconds, and memory does not grow meanwhile.
+      const atStall = memoryMb(senderPid).rss
+      const drainedLate = await Promise.race([
+        new Promise<boolean>((resolve) => sender.child.stdin.once('drain', () => resolve(true))),
+        sleep(2_000).then(() => false),
+      ])
+      const afterWait = memoryMb(senderPid).rss
+      expect(stalled).toBe(true)
+      expect(drainedLate).toBe(false)
+      // The CLI read at least up to its high-water mark, and not much past it (pipe and stream buffers).
+      expect(written).toBeGreaterThanOrEqual(HIGH_WATER)
+      expect(written).toBeLessThan(HIGH_WATER + 1_000)
+      expect(afterWait - atStall).toBeLessThan(10)
+      expect(Math.max(...samples, memoryMb(senderPid).hwm) - idle.rss).toBeLessThan(RSS_BOUND_MB)
+      // The sender writes only what its journal made durable, so the link may block a little later.
+      await sender.waitFor('stderr', /bob is not reading/, 10_000)
+    } finally {
+      clearInterval(sampler)
+      process.kill(receiver.child.pid!, 'SIGCONT')
+    }
+
+    // Once the receiver reads again, the outbox drains, stdin is read again, and the rest goes through.
+    const total = written + 2_000
+    while (written < total) {
+      expect(await writeLine(sender, written, 60_000)).toBe(true)
+      written++
+    }
+    sender.end()
+    expect(await sender.exited).toBe(0)
+    expect(sender.stderr.join('\n')).toMatch(new RegExp(`all ${total} message\\(s\\) delivered`))
+    await receiver.waitFor('stdout', new RegExp(`^<alice> line ${total - 1} `), 30_000)
+    expect(receiver.stdout).toHaveLength(total)
+    expect(receiver.stdout).toEqual(Array.from({ length: total }, (_, i) => `<alice> ${lineOf(i)}`))
+  }, 150_000)
+})
