@@ -1,2 +1,3 @@
 export * from './fault-proxy.js'
 export * from './parley-process.js'
+export * from './process-faults.js'

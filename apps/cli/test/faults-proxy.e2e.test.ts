@@ -1,0 +1,195 @@
+/**
+ * Issue 5, network faults: two parley processes that dial each other only through fault-injecting
+ * proxies on loopback. Each fault (cut, stall, delay, reset mid-frame, flipped bit) lands while lines
+ * flow, and the receiver must still show every line exactly once, in order.
+ */
+import {
+  assertBuilt,
+  bodiesOf,
+  CLEAN_DELIVERY,
+  deliveryReport,
+  type FaultProxy,
+  feedLines,
+  finished,
+  freePort,
+  jsonEvents,
+  type Proc,
+  spawnParley,
+  startFaultProxy,
+  tempDir,
+  waitUntil,
+} from '@parley/testkit'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+
+const running: Proc[] = []
+const proxies: FaultProxy[] = []
+const start = (args: string[]) => {
+  const proc = spawnParley(args)
+  proc.child.stdin.on('error', () => undefined)
+  running.push(proc)
+  return proc
+}
+
+beforeAll(() => assertBuilt())
+afterEach(async () => {
+  for (const proc of running.splice(0)) {
+    proc.kill('SIGKILL')
+    await proc.exited
+  }
+  for (const proxy of proxies.splice(0)) await proxy.close()
+})
+
+interface Chat {
+  sender: Proc
+  receiver: Proc
+  /** Every link crosses one of them: sender to receiver, then (when both dial) receiver to sender. */
+  proxies: FaultProxy[]
+  lines: string[]
+  /** Feeds lines [from, to) (paced); the sender's input ends after the last line. */
+  feed(from?: number, to?: number): Promise<number>
+}
+
+/**
+ * Alice sends `count` lines to bob, both keeping their state in a data dir. Alice dials bob through a
+ * proxy; with `bothDial`, bob also dials alice through a second one, so whichever link wins the
+ * handshake, it crosses a proxy. With one dialer there is one link at a time, so a one-shot fault
+ * (a reset, a flipped bit) surely lands on the chat's link.
+ */
+async function chatThroughProxies(
+  tag: string,
+  count: number,
+  { bothDial = true, extraArgs = [] }: { bothDial?: boolean; extraArgs?: string[] } = {},
+): Promise<Chat> {
+  const [alicePort, bobPort] = [await freePort(), await freePort()]
+  const toBob = await startFaultProxy({ host: '127.0.0.1', port: bobPort })
+  const toAlice = bothDial ? await startFaultProxy({ host: '127.0.0.1', port: alicePort }) : undefined
+  const used = toAlice ? [toBob, toAlice] : [toBob]
+  proxies.push(...used)
+  const common = ['--json', '--wait', '30', ...extraArgs]
+  const receiver = start([
+    ...['--listen', `127.0.0.1:${bobPort}`, ...(toAlice ? ['--peer', `127.0.0.1:${toAlice.port}`] : [])],
+    ...['--data-dir', tempDir(), '--name', 'bob', ...common],
+  ])
+  const sender = start([
+    ...['--listen', `127.0.0.1:${alicePort}`, '--peer', `127.0.0.1:${toBob.port}`],
+    ...['--data-dir', tempDir(), '--name', 'alice', ...common],
+  ])
+  await receiver.waitFor('stdout', /"type":"connected"/)
+  await sender.waitFor('stdout', /"type":"connected"/)
+  const lines = Array.from({ length: count }, (_, i) => `${tag}-${i}`)
+  return {
+    sender,
+    receiver,
+    proxies: used,
+    lines,
+    feed: (from = 0, to = count) =>
+      feedLines(sender, lines.slice(from, to), { batch: 20, pauseMs: 10, end: to >= count }),
+  }
+}
+
+const shownCount = (chat: Chat) => jsonEvents(chat.receiver, 'message').length
+const connections = (proc: Proc) => jsonEvents(proc, 'connected').length
+
+/** Waits until the sender has every line acknowledged and exited, then reads all the receiver showed. */
+async function expectEveryLineOnce(chat: Chat): Promise<void> {
+  expect(await chat.sender.exited).toBe(0)
+  const delivered = jsonEvents(chat.sender, 'delivered').map((e) => e.id)
+  expect(new Set(delivered).size).toBe(delivered.length)
+  expect(delivered).toHaveLength(chat.lines.length)
+  chat.receiver.kill('SIGTERM')
+  await finished(chat.receiver)
+  const shown = bodiesOf(chat.receiver)
+  expect(deliveryReport(chat.lines, shown)).toEqual(CLEAN_DELIVERY)
+  expect(shown).toHaveLength(chat.lines.length)
+}
+
+describe('through a fault-injecting proxy, every line arrives once and in order', () => {
+  it('when every connection is cut mid-stream, both sides reconnect', async () => {
+    const chat = await chatThroughProxies('cut', 2_000)
+    const feeding = chat.feed()
+    for (const [i, at] of [300, 900, 1500].entries()) {
+      await waitUntil(() => shownCount(chat) >= at, 15_000, `${at} lines shown`)
+      for (const proxy of chat.proxies) proxy.cutAll()
+      await waitUntil(
+        () => connections(chat.sender) >= i + 2 && connections(chat.receiver) >= i + 2,
+        10_000,
+        `reconnect ${i + 1} on both sides`,
+      )
+    }
+    await feeding
+    await expectEveryLineOnce(chat)
+    expect(jsonEvents(chat.sender, 'disconnected').length).toBeGreaterThanOrEqual(3)
+    expect(jsonEvents(chat.receiver, 'disconnected').length).toBeGreaterThanOrEqual(3)
+  })
+
+  it('when traffic stalls without a close, keepalive drops the silent link within --dead-after and redials', async () => {
+    const chat = await chatThroughProxies('stall', 1_000, { extraArgs: ['--dead-after', '2'] })
+    const feeding = chat.feed()
+    await waitUntil(() => shownCount(chat) >= 300, 15_000, '300 lines shown')
+    const stalledAt = Date.now()
+    for (const proxy of chat.proxies) proxy.stall(true)
+    const [senderDrop, receiverDrop] = await Promise.all(
+      [chat.sender, chat.receiver].map(async (proc) => {
+        const line = await proc.waitFor('stdout', /"type":"disconnected"/, 6_000)
+        return { ms: Date.now() - stalledAt, reason: String(JSON.parse(line).reason) }
+      }),
+    )
+    // Silence is measured from the last byte heard and checked every dead-after/3. The first side to
+    // notice closes its link, and the proxy passes that close on to the other side.
+    const drops = [senderDrop!, receiverDrop!]
+    expect(drops.some((drop) => /sent nothing for 2000 ms/.test(drop.reason))).toBe(true)
+    for (const drop of drops) {
+      expect(drop.ms).toBeGreaterThanOrEqual(1_000)
+      expect(drop.ms).toBeLessThan(5_000)
+    }
+    const accepted = chat.proxies.reduce((n, proxy) => n + proxy.accepted, 0)
+    for (const proxy of chat.proxies) proxy.stall(false)
+    await waitUntil(
+      () => connections(chat.sender) >= 2 && connections(chat.receiver) >= 2,
+      10_000,
+      'the redial after the stall',
+    )
+    expect(chat.proxies.reduce((n, proxy) => n + proxy.accepted, 0)).toBeGreaterThan(accepted)
+    await feeding
+    await expectEveryLineOnce(chat)
+  })
+
+  it('when every byte is delayed, lines still arrive in order', async () => {
+    const chat = await chatThroughProxies('delay', 1_000)
+    for (const proxy of chat.proxies) proxy.delay(40)
+    await chat.feed()
+    await expectEveryLineOnce(chat)
+    expect(connections(chat.sender)).toBe(1)
+  })
+
+  it('when a connection is reset in the middle of a frame, the link is redialed and resumed', async () => {
+    const chat = await chatThroughProxies('reset', 1_600, { bothDial: false })
+    for (let round = 0; round < 3; round++) {
+      // The next chunk towards bob, part of the lines fed next, is cut in half; then both ends are reset.
+      chat.proxies[0]!.resetMidFrameOnNextChunk()
+      await chat.feed(round * 400, round * 400 + 400)
+      await waitUntil(
+        () => connections(chat.sender) >= round + 2 && connections(chat.receiver) >= round + 2,
+        10_000,
+        `reconnect ${round + 1} on both sides`,
+      )
+    }
+    await chat.feed(1_200)
+    await expectEveryLineOnce(chat)
+    expect(chat.receiver.stderr.join('\n')).not.toMatch(/internal error/)
+  })
+
+  it('when a bit is flipped in transit, the corrupt frame is refused and nothing corrupt is shown', async () => {
+    const chat = await chatThroughProxies('flip', 1_000, { bothDial: false })
+    await chat.feed(0, 300)
+    chat.proxies[0]!.flipBitOnNextChunk('toTarget')
+    await chat.feed(300, 600)
+    await waitUntil(
+      () => connections(chat.sender) >= 2 && connections(chat.receiver) >= 2,
+      10_000,
+      'the redial after the corrupt frame',
+    )
+    await chat.feed(600)
+    await expectEveryLineOnce(chat)
+  })
+})
