@@ -114,15 +114,33 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   }
   const json = (value: Record<string, unknown>) => io.stdout.write(`${JSON.stringify(value)}\n`)
   const labels = new PeerLabels()
+  // Received messages are written a batch at a time, each write followed by its display mark.
+  // Lines shown again while the node starts (journaled but unmarked last time) are marked once it is up.
+  const earlyMarks = new Map<string, number>()
+  let markShown: StartedNode['markShown'] = (marks) => {
+    for (const [peer, seq] of marks) earlyMarks.set(peer, Math.max(earlyMarks.get(peer) ?? 0, seq))
+  }
+  const display = new LineBatch(
+    (text) => print(io.stdout, text),
+    (marks) => markShown(marks),
+  )
   const onEvent = (event: NodeEvent) => {
     labels.observe(event)
     if (flags.json) {
+      if (event.type === 'message') {
+        display.add(JSON.stringify(jsonEvent(event)), event.from.id, event.seq)
+        return
+      }
       json(jsonEvent(event))
       if (event.type === 'link-error') io.stderr.write(`${formatStatus(describeEvent(event)!)}\n`)
       return
     }
     if (event.type === 'message') {
-      print(io.stdout, formatMessage(labels.label(event.from), event.body, event.ts, withTime))
+      display.add(
+        formatMessage(labels.label(event.from), event.body, event.ts, withTime),
+        event.from.id,
+        event.seq,
+      )
       return
     }
     const status = describeEvent(event)
@@ -132,6 +150,8 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   let started: StartedNode
   try {
     started = await startNode(flags, onEvent, {}, io.env)
+    markShown = started.markShown
+    if (earlyMarks.size > 0) markShown(earlyMarks)
   } catch (error) {
     rl.close()
     throw error
@@ -238,3 +258,50 @@ function showHistory(
 function fail(io: Io, error: unknown): number {
   return reportFailure('parley', error, io.stderr, io.env)
 }
+
+/**
+ * Received lines collected during one turn of the event loop and written in as few calls as possible,
+ * each call at most one pipe buffer (so the kernel takes it whole or not at all) and followed at once
+ * by the display mark of the lines it carried: a kill -9 can then cost at most the span between two
+ * system calls, never a half-written batch shown twice.
+ */
+class LineBatch {
+  private lines: { text: string; from: string; seq: number }[] = []
+
+  constructor(
+    private readonly write: (text: string) => void,
+    private readonly mark: (marks: ReadonlyMap<string, number>) => void,
+  ) {}
+
+  add(text: string, from: string, seq: number): void {
+    this.lines.push({ text, from, seq })
+    if (this.lines.length === 1) queueMicrotask(() => this.flush())
+  }
+
+  flush(): void {
+    const lines = this.lines
+    this.lines = []
+    let chunk: string[] = []
+    let bytes = 0
+    let marks = new Map<string, number>()
+    const send = () => {
+      if (chunk.length === 0) return
+      this.write(chunk.join('\n'))
+      this.mark(marks)
+      chunk = []
+      bytes = 0
+      marks = new Map()
+    }
+    for (const line of lines) {
+      const size = Buffer.byteLength(line.text) + 1
+      if (bytes + size > PIPE_CHUNK) send()
+      chunk.push(line.text)
+      bytes += size
+      marks.set(line.from, Math.max(marks.get(line.from) ?? 0, line.seq))
+    }
+    send()
+  }
+}
+
+/** Linux writes up to PIPE_BUF (4096) bytes to a pipe atomically. */
+const PIPE_CHUNK = 4000

@@ -71,6 +71,11 @@ export interface NodeOptions {
    * (say, that address is known to hold another key), or undefined to accept.
    */
   checkPeer?: (peerId: string, announcedListen: string | undefined) => string | undefined
+  /**
+   * Display marks: the highest seq per sender that a frontend has shown (the frontend records them as
+   * it writes). Messages journaled but not shown when the process died are shown again at start.
+   */
+  displayed?: ReadonlyMap<string, number>
 }
 
 export interface RateLimit {
@@ -239,6 +244,7 @@ export class ParleyNode implements ChatNode {
   private readonly maxFrame: number
   private readonly rateLimit: RateLimit | false
   private readonly checkPeer: NodeOptions['checkPeer']
+  private readonly displayed: NodeOptions['displayed']
   private readonly caps: string[]
   private readonly listeners = new Set<(event: NodeEvent) => void>()
   private readonly links = new Map<number, LinkRecord>()
@@ -282,6 +288,7 @@ export class ParleyNode implements ChatNode {
     }
     this.rateLimit = options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit
     this.checkPeer = options.checkPeer
+    this.displayed = options.displayed
     this.dialer = new Dialer({
       transport: this.transport,
       clock: this.clock,
@@ -349,6 +356,7 @@ export class ParleyNode implements ChatNode {
     this.listener = listener
     this.lifecycle = 'running'
     this.emit({ type: 'listening', address: formatAddress(this.listenAddress) })
+    this.showUnshown()
     for (const peer of this.initialPeers) this.connect(peer)
     this.scheduleKeepalive()
     return this.listenAddress
@@ -831,8 +839,23 @@ export class ParleyNode implements ChatNode {
     void this.persist([{ t: 'received', msg, name: peer.name }]).then(() => {
       session.shown = Math.max(session.shown, msg.seq)
       this.remember({ direction: 'in', id: msg.id, seq: msg.seq, ts: msg.ts, from: peer, body: msg.body })
-      this.emit({ type: 'message', id: msg.id, seq: msg.seq, ts: msg.ts, from: peer, body: msg.body })
+      this.show(peer, msg)
     })
+  }
+
+  private show(peer: PeerInfo, msg: { id: string; seq: number; ts: number; body: string }): void {
+    this.emit({ type: 'message', id: msg.id, seq: msg.seq, ts: msg.ts, from: peer, body: msg.body })
+  }
+
+  /** Messages the journal holds but no frontend showed before the last run ended (it was killed). */
+  private showUnshown(): void {
+    const displayed = this.displayed
+    if (!displayed) return
+    for (const entry of this.historyEntries) {
+      if (entry.direction !== 'in') continue
+      const mark = displayed.get(entry.from.id) ?? 0
+      if (entry.seq > mark) this.show(entry.from, entry)
+    }
   }
 
   /** Appends to the journal in call order; without a journal, resolves in order at once. */

@@ -1,4 +1,5 @@
 export * from './display.js'
+export * from './display-marks.js'
 export * from './event-log.js'
 export * from './exit-codes.js'
 export * from './flags.js'

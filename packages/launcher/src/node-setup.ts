@@ -34,6 +34,7 @@ import {
 } from '@parley/secure'
 import { AppendLog, type DataDir, DataDirError, defaultDataDir, LogError, openDataDir } from '@parley/store'
 import { createTcpTransport } from '@parley/transport-tcp'
+import { DISPLAY_MARKS_FILE, DisplayMarks } from './display-marks.js'
 import { EventLog } from './event-log.js'
 import { ExitCode, FatalError } from './exit-codes.js'
 import type { Flags } from './flags.js'
@@ -51,6 +52,12 @@ export interface StartedNode {
   readonly fingerprint?: { full: string; short: string }
   /** Messages that were waiting in the outbox from an earlier run. */
   readonly restoredPending: number
+  /**
+   * Records how far each sender's messages have been shown. Call it right after writing them: messages
+   * journaled but never marked are shown again on the next start, so a crash costs at most what lay
+   * between the write and the mark.
+   */
+  readonly markShown: (shown: ReadonlyMap<string, number>) => void
 }
 
 /** Where a node keeps its files: `--data-dir`, else `$XDG_DATA_HOME/parley` or `~/.local/share/parley`. */
@@ -81,7 +88,7 @@ export async function startNode(
     node.on(onEvent)
     if (flags.logFile) attachLog(node, flags.logFile)
     await listenOrFail(node, flags.listen)
-    return { node, secure: false, restoredPending: 0 }
+    return { node, secure: false, restoredPending: 0, markShown: () => undefined }
   }
 
   const joins = flags.joins.map(decodeJoin)
@@ -114,6 +121,7 @@ export async function startNode(
       },
     })
     const journal = await openJournal(dir)
+    const marks = new DisplayMarks(dir.file(DISPLAY_MARKS_FILE))
     const self = { id: identity.id, name: flags.name }
     const restored = restore(journal.records as JournalRecord[], self)
     const peers = uniqueAddresses([...flags.peers, ...joins.map((j) => j.address)])
@@ -131,13 +139,15 @@ export async function startNode(
       maxFrame: flags.maxFrame,
       rateLimit: flags.rate === 0 ? false : { perSecond: flags.rate, burst: flags.burst },
       checkPeer,
+      ...(marks.marks ? { displayed: marks.marks } : {}),
       ...overrides,
     })
     node.on(onEvent)
     node.on((event) => log.record(event))
     node.on((event) => {
-      if (event.type === 'closed')
-        void Promise.all([journal.close(), log.close()]).finally(() => dir.release())
+      if (event.type !== 'closed') return
+      marks.close()
+      void Promise.all([journal.close(), log.close()]).finally(() => dir.release())
     })
     await listenOrFail(node, flags.listen)
     return {
@@ -146,6 +156,7 @@ export async function startNode(
       dataDir: dir.path,
       fingerprint: fingerprint(identity.id),
       restoredPending: restored.outbox.length,
+      markShown: (shown) => marks.mark(shown),
     }
   } catch (error) {
     dir.release()

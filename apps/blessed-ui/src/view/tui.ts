@@ -295,6 +295,8 @@ export async function runTui(
   subscribe((event) => {
     if (!subscribed) return
     const effects = model.nodeEvent(event)
+    // In the model is on screen at the next frame; mark it, so a restart does not show it again.
+    if (event.type === 'message') started.markShown(new Map([[event.from.id, event.seq]]))
     if (event.type === 'delivered') model.setUndelivered(node.pending)
     perform(effects)
   })
