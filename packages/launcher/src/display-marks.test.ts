@@ -1,0 +1,54 @@
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { DisplayMarks } from './display-marks.js'
+
+const alice = 'a'.repeat(64)
+const bob = 'b'.repeat(64)
+const fresh = () => join(mkdtempSync(join(tmpdir(), 'parley-marks-')), 'shown')
+
+describe('display marks: how far each sender was shown', () => {
+  it('says nothing for a data dir from before the marks existed, so nothing is shown twice', () => {
+    const marks = new DisplayMarks(fresh())
+    expect(marks.marks).toBeUndefined()
+    marks.close()
+  })
+
+  it('keeps the highest mark per sender across reopenings', () => {
+    const file = fresh()
+    const first = new DisplayMarks(file)
+    first.mark(new Map([[alice, 3]]))
+    first.mark(
+      new Map([
+        [alice, 7],
+        [bob, 2],
+      ]),
+    )
+    first.close()
+    const again = new DisplayMarks(file)
+    expect(again.marks).toEqual(
+      new Map([
+        [alice, 7],
+        [bob, 2],
+      ]),
+    )
+    again.close()
+  })
+
+  it('ignores a line torn by a crash in the middle of a write', () => {
+    const file = fresh()
+    writeFileSync(file, `${alice} 5\n`)
+    appendFileSync(file, `${alice} 9`.slice(0, 40))
+    const marks = new DisplayMarks(file)
+    expect(marks.marks?.get(alice)).toBe(5)
+    marks.close()
+  })
+
+  it('compacts a large file to one line per sender', () => {
+    const file = fresh()
+    writeFileSync(file, `${alice} 1\n`.repeat(20_000))
+    new DisplayMarks(file).close()
+    expect(readFileSync(file, 'utf8')).toBe(`${alice} 1\n`)
+  })
+})
