@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Summarises V8 CPU profiles (`node --cpu-prof`): the functions with the most self time, the most inclusive
- * time, and self time by package. Usage: node dist/profile.js FILE.cpuprofile... [--top N] [--match TEXT]
+ * time, and self time by package. Usage: pnpm --filter @parley/bench run profile FILE.cpuprofile... [--top N] [--match TEXT]
  * (`--match` keeps only samples whose stack contains a frame whose function or file contains TEXT).
  */
 import { readFileSync } from 'node:fs'
