@@ -74,9 +74,12 @@ async function main(options: Options): Promise<void> {
     }
     process.stdout.write(`${JSON.stringify(summary(results, extras, config))}\n`)
   }
-  const failed = results.filter((r) => r.error).map((r) => r.key)
+  // A bench that cannot measure something has rotted: fail, so the CI smoke run says so. A skipped TUI is fine.
+  const failed: string[] = results.filter((r) => r.error).map((r) => r.key)
+  if (extras.startup && 'error' in extras.startup) failed.push('startup')
+  if (extras.links && 'error' in extras.links) failed.push('links')
   if (failed.length > 0) {
-    progress(`bench: failed cases: ${failed.join(', ')}`)
+    progress(`bench: failed: ${failed.join(', ')}`)
     process.exitCode = 1
   }
 }
