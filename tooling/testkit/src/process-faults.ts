@@ -92,19 +92,26 @@ export async function crash(proc: Proc): Promise<void> {
 
 /**
  * Writes `lines` to the process's stdin, `batch` lines at a time with `pauseMs` between batches, so a
- * fault can land while input is still arriving. Stops early once the process has exited.
+ * fault can land while input is still arriving. Stops early once the process has exited. `progress`
+ * is updated after every batch, so a test can act at a given point of the feed.
  * @returns how many lines were written
  */
 export async function feedLines(
   proc: Proc,
   lines: readonly string[],
-  { batch = 50, pauseMs = 5, end = false }: { batch?: number; pauseMs?: number; end?: boolean } = {},
+  {
+    batch = 50,
+    pauseMs = 5,
+    end = false,
+    progress,
+  }: { batch?: number; pauseMs?: number; end?: boolean; progress?: { written: number } } = {},
 ): Promise<number> {
   let written = 0
   while (written < lines.length && alive(proc)) {
     const chunk = lines.slice(written, written + batch)
     proc.child.stdin.write(`${chunk.join('\n')}\n`)
     written += chunk.length
+    if (progress) progress.written = written
     await sleep(pauseMs)
   }
   if (end && alive(proc)) proc.end()
