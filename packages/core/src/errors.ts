@@ -49,6 +49,8 @@ export const TransportErrorCode = {
   UNTRUSTED: 'UNTRUSTED',
   /** The secure handshake failed or a record failed to authenticate (tampering, corruption). */
   CRYPTO: 'CRYPTO',
+  /** Too many connections are still in their handshake (per node or per source host). */
+  TOO_MANY: 'TOO_MANY',
   UNKNOWN: 'UNKNOWN',
 } as const
 export type TransportErrorCode = (typeof TransportErrorCode)[keyof typeof TransportErrorCode]

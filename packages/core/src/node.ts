@@ -401,7 +401,7 @@ export class ParleyNode implements ChatNode {
 
   /** Recent messages in and out, oldest first (restored from the journal, then live). */
   get history(): readonly HistoryEntry[] {
-    return this.historyEntries
+    return this.historyEntries.slice(-this.historyLimit)
   }
 
   /** Changes the display name used in later handshakes. */
@@ -672,6 +672,10 @@ export class ParleyNode implements ChatNode {
 
   private writeTo(record: LinkRecord, message: Message): void {
     if (record.state.status === 'closed' && message.type !== 'bye') return
+    // A peer that does not read gets no more answers: pongs and acks would pile up without bound, and a
+    // later cumulative ack says everything the dropped ones would have.
+    if (record.blocked && (message.type === 'pong' || message.type === 'ack' || message.type === 'ping'))
+      return
     try {
       const cached = message.type === 'msg' ? this.frames.get(message) : undefined
       const accepted = record.link.write(cached ?? encodeFrame(message, this.maxFrame))

@@ -42,7 +42,14 @@ interface PlainLink {
   partial: string
   nextSeq: number
   open: boolean
+  /** Each link decodes its own UTF-8, so one client's split character never mixes with another's. */
+  readonly decoder: { decode(bytes: Uint8Array, options?: { stream?: boolean }): string }
+  /** The remote end is not reading: lines wait here instead of piling up in the socket. */
+  blocked: boolean
+  waiting: { bytes: Uint8Array; id: string; seq: number }[]
 }
+
+const HISTORY_LIMIT = 10_000
 
 /** What a plain node answers to a peer that opened with binary bytes (a secure parley node). */
 export const NOT_SECURE_REPLY =
@@ -72,7 +79,6 @@ export class PlainNode implements ChatNode {
   private nextSeq = 1
   /** When the first of the currently open links opened. */
   private connectedSince = 0
-  private readonly decoder = new TextDecoder('utf-8')
   /** Hosts already told they are not speaking plain text. */
   private readonly warnedHosts = new Set<string>()
 
@@ -116,12 +122,15 @@ export class PlainNode implements ChatNode {
   }
 
   /** Lines typed while no link was open, waiting for the first one. */
+  /** Lines not yet handed to any link: typed before one opened, or waiting for a peer that does not read. */
   get pending(): number {
-    return this.queue.length
+    let waiting = 0
+    for (const l of this.links.values()) waiting = Math.max(waiting, l.waiting.length)
+    return this.queue.length + waiting
   }
 
   get history(): readonly HistoryEntry[] {
-    return this.historyEntries
+    return this.historyEntries.slice(-HISTORY_LIMIT)
   }
 
   on(listener: (event: NodeEvent) => void): () => void {
@@ -152,7 +161,7 @@ export class PlainNode implements ChatNode {
     }
     const entry = { body, id: `plain-${this.nextSeq}`, seq: this.nextSeq++ }
     const ts = this.clock.now()
-    this.historyEntries.push({ direction: 'out', id: entry.id, seq: entry.seq, ts, from: this.self, body })
+    this.remember({ direction: 'out', id: entry.id, seq: entry.seq, ts, from: this.self, body })
     if (this.openLinks().length > 0) this.transmit(entry)
     else this.queue.push(entry)
     return { id: entry.id, seq: entry.seq, ts, durable: Promise.resolve() }
@@ -211,12 +220,15 @@ export class PlainNode implements ChatNode {
       partial: '',
       nextSeq: 1,
       open: true,
+      decoder: new TextDecoder('utf-8'),
+      blocked: false,
+      waiting: [],
       ...(slot ? { slot } : {}),
     }
     this.links.set(record.id, record)
     link.attach({
       data: (chunk) => this.onData(record, chunk),
-      drain: () => undefined,
+      drain: () => this.onDrain(record),
       close: (error) => this.drop(record, error ? error.message : 'connection closed', true),
     })
     if (this.openLinks().length === 1) this.connectedSince = this.clock.now()
@@ -255,7 +267,7 @@ export class PlainNode implements ChatNode {
       this.drop(record, 'not plain text', false, true)
       return
     }
-    record.partial += this.decoder.decode(chunk, { stream: true })
+    record.partial += record.decoder.decode(chunk, { stream: true })
     const lines = record.partial.split('\n')
     record.partial = lines.pop() ?? ''
     for (const raw of lines) this.receive(record, raw.endsWith('\r') ? raw.slice(0, -1) : raw)
@@ -274,16 +286,31 @@ export class PlainNode implements ChatNode {
     const seq = record.nextSeq++
     const ts = this.clock.now()
     const id = `${record.id}-${seq}`
-    this.historyEntries.push({ direction: 'in', id, seq, ts, from: record.peer, body })
+    this.remember({ direction: 'in', id, seq, ts, from: record.peer, body })
     this.emit({ type: 'message', id, seq, ts, from: record.peer, body })
   }
 
   private transmit(entry: { body: string; id: string; seq: number }): void {
     const bytes = new TextEncoder().encode(`${entry.body}\n`)
     for (const l of this.openLinks()) {
-      l.link.write(bytes)
-      this.emit({ type: 'delivered', id: entry.id, seq: entry.seq, to: l.peer })
+      if (l.blocked) l.waiting.push({ bytes, id: entry.id, seq: entry.seq })
+      else this.writeLine(l, { bytes, id: entry.id, seq: entry.seq })
     }
+  }
+
+  private writeLine(l: PlainLink, line: { bytes: Uint8Array; id: string; seq: number }): void {
+    if (!l.link.write(line.bytes)) l.blocked = true
+    this.emit({ type: 'delivered', id: line.id, seq: line.seq, to: l.peer })
+  }
+
+  private onDrain(l: PlainLink): void {
+    l.blocked = false
+    while (!l.blocked && l.waiting.length > 0) this.writeLine(l, l.waiting.shift()!)
+  }
+
+  private remember(entry: HistoryEntry): void {
+    this.historyEntries.push(entry)
+    if (this.historyEntries.length > HISTORY_LIMIT * 2) this.historyEntries.splice(0, HISTORY_LIMIT)
   }
 
   private drop(record: PlainLink, reason: string, remote: boolean, quiet = false): void {

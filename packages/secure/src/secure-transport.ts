@@ -28,6 +28,10 @@ export interface SecureOptions {
   onRefused?: (info: RefusedInfo) => void
   /** From TCP connect to an accepted secure link. Default 10 s. */
   handshakeTimeoutMs?: number
+  /** Inbound connections still in the secure handshake, at most (more are refused at once). Default 64. */
+  maxPendingHandshakes?: number
+  /** The same, per source host. Default 8. */
+  maxPendingPerSource?: number
 }
 
 /**
@@ -50,20 +54,45 @@ export function createSecureTransport(inner: Transport, options: SecureOptions):
   return {
     createListener(onLink: (link: Link) => void): Listener {
       const pending = new Set<AbortController>()
+      const perSource = new Map<string, number>()
+      const maxPending = options.maxPendingHandshakes ?? 64
+      const maxPerSource = options.maxPendingPerSource ?? 8
       let closed = false
       const listener = inner.createListener((raw) => {
         if (closed) return raw.destroy()
+        // Unauthenticated connections cost a handshake each: cap them per node and per source host.
+        const source = raw.remoteAddress.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')
+        const fromSource = perSource.get(source) ?? 0
+        if (pending.size >= maxPending || fromSource >= maxPerSource) {
+          raw.destroy()
+          const limit = fromSource >= maxPerSource ? `${maxPerSource} from ${source}` : `${maxPending}`
+          options.onRefused?.({
+            address: raw.remoteAddress,
+            direction: 'inbound',
+            code: 'TOO_MANY',
+            reason: `too many connections still in the secure handshake (limit ${limit}); refused`,
+          })
+          return
+        }
+        perSource.set(source, fromSource + 1)
+        const release = () => {
+          const left = (perSource.get(source) ?? 1) - 1
+          if (left <= 0) perSource.delete(source)
+          else perSource.set(source, left)
+        }
         const abort = new AbortController()
         pending.add(abort)
         const upgrade = new Upgrade(raw, 'inbound', raw.remoteAddress, settings, abort.signal)
         upgrade.result.then(
           (link) => {
             pending.delete(abort)
+            release()
             if (closed) link.destroy()
             else onLink(link)
           },
           (error: TransportError) => {
             pending.delete(abort)
+            release()
             if (abort.signal.aborted) return
             options.onRefused?.({
               address: raw.remoteAddress,
