@@ -103,6 +103,7 @@ export class SecureLink implements Link {
   private ending = false
   private failure: Error | undefined
   private settleReady!: (error?: Error) => void
+  private readonly records = new RecordLengths()
 
   constructor(
     private readonly inner: Link,
@@ -130,7 +131,19 @@ export class SecureLink implements Link {
 
   /** Bytes from the inner link (everything after the handshake). A refused peer's bytes are never read. */
   receive(chunk: Uint8Array): void {
-    if (this.state.status !== 'refusing') this.raw.feed(chunk)
+    if (this.state.status === 'refusing') return
+    const oversize = this.records.check(chunk)
+    if (oversize !== undefined) {
+      // The record layer would allocate whatever a record announces: refuse before it gets the bytes.
+      this.fail(
+        new TransportError(
+          'CRYPTO',
+          `peer at ${this.info.address} announced a ${oversize}-byte secure record; the limit is ${RECORD_LIMIT}`,
+        ),
+      )
+      return
+    }
+    this.raw.feed(chunk)
   }
 
   /** The inner link closed; an error means it broke rather than ended. */
@@ -306,5 +319,34 @@ export class SecureLink implements Link {
       `secure link with ${this.info.address} failed: a record did not authenticate (corrupted or tampered with in transit)`,
       { cause: err },
     )
+  }
+}
+
+/** The largest record a peer may announce: what this package ever writes, plus the cipher's overhead. */
+const RECORD_LIMIT = MAX_RECORD + 1024
+
+/** Follows the 3-byte little-endian length prefixes of the inbound record stream, to vet each length. */
+class RecordLengths {
+  private header: number[] = []
+  private remaining = 0
+
+  /** The first announced length over the limit in `chunk`, if any. */
+  check(chunk: Uint8Array): number | undefined {
+    let offset = 0
+    while (offset < chunk.length) {
+      if (this.remaining > 0) {
+        const skip = Math.min(this.remaining, chunk.length - offset)
+        this.remaining -= skip
+        offset += skip
+        continue
+      }
+      this.header.push(chunk[offset++]!)
+      if (this.header.length < 3) continue
+      const length = this.header[0]! | (this.header[1]! << 8) | (this.header[2]! << 16)
+      this.header = []
+      if (length > RECORD_LIMIT) return length
+      this.remaining = length
+    }
+    return undefined
   }
 }
