@@ -72,6 +72,10 @@ describe('backpressure from a peer that stops reading', () => {
     ])
     await sender.waitFor('stderr', /connected to bob/)
     await receiver.waitFor('stderr', /connected to alice/)
+    // The sender writes nothing until the receiver's first ack says where to resume: make sure it came
+    // before the receiver is stopped, or nothing at all would go out.
+    sender.send('warm up')
+    await receiver.waitFor('stdout', /^<alice> warm up$/)
     // If the sender dies mid-test, writing to its stdin fails; the assertions say why, not an EPIPE.
     sender.child.stdin.on('error', () => undefined)
     const senderPid = sender.child.pid!
@@ -105,8 +109,8 @@ describe('backpressure from a peer that stops reading', () => {
       expect(written).toBeLessThan(HIGH_WATER + 1_000)
       expect(afterWait - atStall).toBeLessThan(10)
       expect(Math.max(...samples, memoryMb(senderPid).hwm) - idle.rss).toBeLessThan(RSS_BOUND_MB)
-      // The sender writes only what its journal made durable, so the link may block a little later.
-      await sender.waitFor('stderr', /bob is not reading/, 10_000)
+      // The sender writes only what its journal made durable, so on a busy disk the link blocks later.
+      await sender.waitFor('stderr', /bob is not reading/, 30_000)
     } finally {
       clearInterval(sampler)
       process.kill(receiver.child.pid!, 'SIGCONT')
@@ -120,9 +124,12 @@ describe('backpressure from a peer that stops reading', () => {
     }
     sender.end()
     expect(await sender.exited).toBe(0)
-    expect(sender.stderr.join('\n')).toMatch(new RegExp(`all ${total} message\\(s\\) delivered`))
+    expect(sender.stderr.join('\n')).toMatch(new RegExp(`all ${total + 1} message\\(s\\) delivered`))
     await receiver.waitFor('stdout', new RegExp(`^<alice> line ${total - 1} `), 30_000)
-    expect(receiver.stdout).toHaveLength(total)
-    expect(receiver.stdout).toEqual(Array.from({ length: total }, (_, i) => `<alice> ${lineOf(i)}`))
+    expect(receiver.stdout).toHaveLength(total + 1)
+    expect(receiver.stdout).toEqual([
+      '<alice> warm up',
+      ...Array.from({ length: total }, (_, i) => `<alice> ${lineOf(i)}`),
+    ])
   }, 150_000)
 })
