@@ -8,18 +8,47 @@ const HEADER = 4
 const encoder = new TextEncoder()
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
+/**
+ * Small frames are carved out of a shared 64 KiB block, as Buffer.allocUnsafe does: a fresh ArrayBuffer
+ * per frame (zeroed, with its own backing store) cost more than the JSON.
+ */
+const POOL_BYTES = 64 * 1024
+const SMALL_FRAME = 4 * 1024
+let pool = new Uint8Array(POOL_BYTES)
+let poolUsed = 0
+
 /** Encodes one message as a frame: a uint32 big-endian length, then the UTF-8 JSON body. */
 export function encodeFrame(message: Message, maxFrame = DEFAULT_MAX_FRAME): Uint8Array {
-  const body = encoder.encode(JSON.stringify(message))
-  if (body.length > maxFrame) {
+  const json = JSON.stringify(message)
+  // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+  const worst = HEADER + json.length * 3
+  let frame: Uint8Array
+  let length: number
+  if (worst <= SMALL_FRAME) {
+    if (poolUsed + worst > POOL_BYTES) {
+      pool = new Uint8Array(POOL_BYTES)
+      poolUsed = 0
+    }
+    length = encoder.encodeInto(json, pool.subarray(poolUsed + HEADER, poolUsed + worst)).written
+    frame = pool.subarray(poolUsed, poolUsed + HEADER + length)
+    // Keep the next frame 8-byte aligned.
+    poolUsed += (HEADER + length + 7) & ~7
+  } else {
+    const body = encoder.encode(json)
+    length = body.length
+    frame = new Uint8Array(HEADER + length)
+    frame.set(body, HEADER)
+  }
+  if (length > maxFrame) {
     throw new ProtocolError(
       'FRAME_TOO_LARGE',
-      `message of ${body.length} bytes exceeds the ${maxFrame}-byte frame limit`,
+      `message of ${length} bytes exceeds the ${maxFrame}-byte frame limit`,
     )
   }
-  const frame = new Uint8Array(HEADER + body.length)
-  new DataView(frame.buffer).setUint32(0, body.length)
-  frame.set(body, HEADER)
+  frame[0] = length >>> 24
+  frame[1] = (length >>> 16) & 0xff
+  frame[2] = (length >>> 8) & 0xff
+  frame[3] = length & 0xff
   return frame
 }
 

@@ -192,7 +192,9 @@ export class SecureLink implements Link {
       this.outboxBytes += chunk.length
       if (!this.flushScheduled) {
         this.flushScheduled = true
-        queueMicrotask(() => this.flush())
+        // After every promise continuation of this turn: the runtime writes from chained continuations,
+        // which a microtask would cut into one record each.
+        process.nextTick(() => this.flush())
       }
     }
     const ok = !this.streamBlocked && this.outboxBytes < MAX_RECORD
