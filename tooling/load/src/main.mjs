@@ -160,17 +160,42 @@ async function run(opts, dir, procs) {
   const chatting = chat('attack', opts.messages, () => attacking)
   const held = { deadlineMs: timeoutMs + 4_000, dripMs: 250 }
   const prompt = { deadlineMs: 5_000, dripMs: 0 }
-  const waves = await Promise.all([
-    wave('silent', { port, count: opts.perKind, concurrency: opts.perKind, ...held }),
-    wave('slowloris', { port, count: opts.perKind, concurrency: opts.perKind, ...held }),
+  // First the connections the target drops on their first bytes, then the ones it must wait out. Held
+  // together, the second kind fills the handshake caps and the first would only meet TOO_MANY.
+  const dropped = await Promise.all([
     wave('garbage', { port, count: opts.perKind, concurrency: 50, ...prompt }),
     wave('oversize', { port, count: opts.perKind, concurrency: 50, ...prompt }),
     wave('storm', { port, count: opts.storm, concurrency: 50, ...prompt }),
+  ])
+  const droppedMs = Date.now() - attackStarted
+  // A newcomer dials in while silent sockets hold the handshake slots: how long until it gets in?
+  const newcomer = (async () => {
+    await sleep(300)
+    const started = Date.now()
+    const carol = startParley('carol', peerArgs('carol'))
+    procs.push(carol)
+    const connected = await nextEvent(
+      target,
+      (e) => e.type === 'connected' && e.peer === 'carol',
+      opts.handshakeTimeout * 1000 * 2 + 20_000,
+      'carol connected',
+    ).then(
+      () => Date.now() - started,
+      () => Number.NaN,
+    )
+    return { carol, connectedAfterMs: connected }
+  })()
+  const waited = await Promise.all([
+    wave('silent', { port, count: opts.perKind, concurrency: opts.perKind, ...held }),
+    wave('slowloris', { port, count: opts.perKind, concurrency: opts.perKind, ...held }),
     wave('silent', { port, count: CROWD, concurrency: CROWD, sources: 1, base: CROWD_SOURCE, ...held }),
   ])
+  const waves = [...dropped, ...waited]
   const attackMs = Date.now() - attackStarted
+  const heldMs = attackMs - droppedMs
   attacking = false
   await chatting
+  const { carol, connectedAfterMs: newcomerMs } = await newcomer
 
   const everything = () =>
     bodies(target, 'alice').length >= sent.alice.length &&
@@ -182,7 +207,7 @@ async function run(opts, dir, procs) {
   const end = memoryOf(target.child.pid)
   const targetAlive = target.alive()
 
-  for (const proc of [alice, bob, target]) await stop(proc)
+  for (const proc of [alice, bob, carol, target]) await stop(proc)
   const log = readLog(logFile)
   return {
     opts,
@@ -194,6 +219,9 @@ async function run(opts, dir, procs) {
     target,
     waves,
     attackMs,
+    droppedMs,
+    heldMs,
+    newcomerMs,
     idle,
     peakRss,
     end,
@@ -240,12 +268,13 @@ function evaluate(r) {
     )
   }
   check(r.targetAlive, 'the target exited during the run')
+  check(Number.isFinite(r.newcomerMs), 'a peer that dialed in during the attack was never let in')
   check(
     r.end.hwm <= r.opts.rssBoundMb,
     `the target's peak RSS ${fixed(r.end.hwm)} MB is over ${r.opts.rssBoundMb} MB`,
   )
 
-  const [crowd] = r.waves.splice(KINDS.length, 1)
+  const crowd = r.waves.pop()
   const kinds = {}
   for (const w of r.waves) {
     const closedBy = countBy(w.results, (x) => (x.closedBy === 'error' ? `error ${x.code}` : x.closedBy))
@@ -290,12 +319,20 @@ function evaluate(r) {
     hostileConnections: hostile,
     attackMs: r.attackMs,
     connectionsPerSecond: (hostile * 1000) / r.attackMs,
+    droppedPhase: {
+      connections: r.waves
+        .filter((w) => ['garbage', 'oversize', 'storm'].includes(w.kind))
+        .reduce((n, w) => n + w.results.length, 0),
+      ms: r.droppedMs,
+    },
+    heldPhaseMs: r.heldMs,
     kinds,
     oneSource: {
       silent: CROWD,
       heldUntilTimeout: crowd.results.filter((x) => x.closedBy === 'node' && x.ms >= r.timeoutMs / 2).length,
       closedEarly: crowd.results.filter((x) => x.closedBy === 'node' && x.ms < r.timeoutMs / 2).length,
     },
+    newcomerConnectedAfterMs: r.newcomerMs,
     refusedByCode: countBy(refused, (e) => e.code),
     refusedLogged: refused.length,
     targetStderrLines: r.target.stderrLines,
@@ -325,6 +362,8 @@ function print(figures, failures) {
   const lines = [
     `parley load (${f.preset}): ${f.hostileConnections} hostile connections in ${fixed(f.attackMs / 1000, 1)} s ` +
       `(${fixed(f.connectionsPerSecond)}/s), handshake timeout ${f.handshakeTimeoutMs} ms`,
+    `  first ${f.droppedPhase.connections} garbage, oversize and storm connections in ${fixed(f.droppedPhase.ms / 1000, 1)} s ` +
+      `(${fixed((f.droppedPhase.connections * 1000) / f.droppedPhase.ms)}/s), then silent and slow-drip ones for ${fixed(f.heldPhaseMs / 1000, 1)} s`,
     '',
     'kind        count   wall s   conn/s   closed by                          close ms (median / p95 / max)',
   ]
@@ -341,7 +380,8 @@ function print(figures, failures) {
   lines.push(
     '',
     `one source, ${f.oneSource.silent} silent sockets at once: ${f.oneSource.heldUntilTimeout} held until the handshake timeout, ` +
-      `${f.oneSource.closedEarly} refused early (the per-source cap on links in their handshake is 8)`,
+      `${f.oneSource.closedEarly} refused early (at most 8 per source and 64 in all may be in their handshake)`,
+    `a newcomer dialing in 0.3 s after the silent sockets arrived was let in after ${fixed(f.newcomerConnectedAfterMs)} ms`,
     `refusals in the target's log (${f.refusedLogged}): ${Object.entries(f.refusedByCode)
       .map(([code, n]) => `${code} ${n}`)
       .join(', ')}`,
