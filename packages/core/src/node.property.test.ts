@@ -606,3 +606,27 @@ describe('ParleyNode under hostile input: known holes', () => {
     }
   })
 })
+
+describe('ParleyNode after a peer that stopped reading reads again', () => {
+  it('acknowledges what that peer sent while the node could not write to it', async () => {
+    const w = await world(3, { rateLimit: false }, { rateLimit: false })
+    try {
+      const link = w.watch.links.find((l) => l.handlers)!
+      link.stalled = []
+      // A write that finds the buffer full marks the link blocked.
+      w.node.send('to a peer that does not read')
+      await w.clock.advance(10)
+      w.good.send('sent while the node was blocked')
+      await w.clock.advance(10)
+      expect(bodies(w.events)).toContain('sent while the node was blocked')
+      unstall(link)
+      for (let i = 0; i < 20 && !w.goodEvents.some((e) => e.type === 'delivered'); i++)
+        await w.clock.advance(500)
+      // The ack the node held back while blocked must follow once it can write again.
+      expect(w.goodEvents.filter((e) => e.type === 'delivered')).toHaveLength(1)
+      expect(w.good.pending).toBe(0)
+    } finally {
+      await shutdown(w)
+    }
+  })
+})
