@@ -115,7 +115,7 @@ describe('PlainNode under hostile input', () => {
 
   it('decodes each raw client on its own, whatever another client sends between its chunks', async () => {
     // One client ends a chunk inside a multi-byte character; another client's chunk arrives before the
-    // rest of it. Each link needs its own UTF-8 decoder state; today the node shares one.
+    // rest of it. Each link needs its own UTF-8 decoder state (one shared decoder gave "\ufffdhi").
     const w = await plainWorld()
     try {
       const alice = await w.client()
@@ -159,8 +159,8 @@ describe('PlainNode under hostile input', () => {
       const line = 'y'.repeat(1_000)
       for (let i = 0; i < 1_000; i++) w.node.send(line)
       await flushMicrotasks(2)
-      // Today every line is written into the full socket buffer (1 MB here, without bound in general),
-      // and `pending` stays 0, so the CLI never stops reading stdin in plain mode.
+      // Writing every line into the full socket buffer would queue 1 MB here (without bound in general),
+      // with `pending` at 0, so the CLI would never stop reading stdin in plain mode.
       expect(w.stall.writtenWhileFull).toBeLessThan(64 * 1024)
     } finally {
       await w.node.close()

@@ -359,8 +359,8 @@ describe.each<Kind>(['tcp', 'secure'])('a node on loopback (%s transport) under 
     const probes = await Promise.all(Array.from({ length: 20 }, () => probe(hub.port, source)))
     await sleep(300)
     const open = probes.filter((p) => !p.isClosed()).length
-    // Over the secure transport the Noise handshake comes first, and nothing caps it per source: all 20
-    // sockets stay open until the secure handshake timeout (see the hostile-input report).
+    // Over the secure transport the Noise handshake comes first: it needs the cap too, or all 20 sockets
+    // stay open until the secure handshake timeout.
     expect(open).toBeLessThanOrEqual(PER_SOURCE)
     await Promise.all(probes.map((p) => p.closedAfter))
     // Another source is not affected.
@@ -465,7 +465,7 @@ describe('a secure node and oversize records from authenticated strangers', () =
     await sleep(300)
     const held = process.memoryUsage().arrayBuffers - before
     // Parley never writes a record over 64 KiB, and --max-frame is 64 KiB: 8 links need well under
-    // 16 MiB. Today each announcement allocates its full 16 MiB at once (see the hostile-input report).
+    // 16 MiB. The record layer alone would allocate the full 16 MiB of each announcement at once.
     expect(held).toBeLessThan(16 * 1024 * 1024)
     for (const socket of sockets) socket.destroy()
   }, 20_000)
@@ -487,8 +487,7 @@ describe('a peer that floods pings and reads nothing', () => {
     }
     await sleep(200)
     const held = Math.max(0, ...hub.backlog.values())
-    // The node should stop reading a peer it cannot write to; today it answers every ping, and the pongs
-    // pile up in its memory (see the hostile-input report).
+    // A node that answered every ping of a peer it cannot write to would pile the pongs up in memory.
     expect(held).toBeLessThan(1024 * 1024)
   }, 30_000)
 })
