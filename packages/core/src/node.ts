@@ -572,6 +572,8 @@ export class ParleyNode implements ChatNode {
     const session = record.hello ? this.sessions.get(record.hello.peer.id) : undefined
     if (!session || session.link !== record.id) return
     this.emit({ type: 'backpressure', peer: session.peer, blocked: false })
+    // Acks were held back while the peer did not read; one cumulative ack covers them all.
+    this.writeTo(record, { type: 'ack', upTo: session.shown })
     this.pump(session)
   }
 
