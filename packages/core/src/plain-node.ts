@@ -8,7 +8,7 @@ import { type Clock, systemClock } from './clock.js'
 import { DEFAULT_MAX_FRAME } from './codec.js'
 import { ProtocolError } from './errors.js'
 import type { HistoryEntry } from './journal.js'
-import type { ChatNode, NodeEvent, SentMessage, SessionInfo } from './node.js'
+import type { ChatNode, MemberInfo, NodeEvent, SentMessage, SessionInfo } from './node.js'
 import {
   type Backoff,
   DEFAULT_BACKOFF,
@@ -161,6 +161,16 @@ export class PlainNode implements ChatNode {
       connected: true,
       address: l.link.remoteAddress,
       localAddress: l.link.localAddress,
+    }))
+  }
+
+  /** Plain mode relays nothing: the members are the open links. */
+  members(): MemberInfo[] {
+    return this.openLinks().map((l) => ({
+      peer: l.peer,
+      direct: true,
+      connected: true,
+      address: l.link.remoteAddress,
     }))
   }
 

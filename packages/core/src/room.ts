@@ -405,7 +405,9 @@ export class Room {
   /** The message `seq` of `origin` is durable and shown. */
   markShown(originId: string, seq: number): void {
     const origin = this.origins.get(originId)
-    if (origin) origin.shown = Math.max(origin.shown, Math.min(seq, origin.received))
+    if (!origin) return
+    origin.shown = Math.max(origin.shown, Math.min(seq, origin.received))
+    this.trim(origin)
   }
 
   /**
@@ -436,6 +438,7 @@ export class Room {
         const copy = this.forwardCopy(origin, msg)
         if (copy) yield { kind: 'msg', msg: copy }
         raise(neighbor.sentUpTo, originId, next)
+        this.trim(origin)
       }
     }
   }
@@ -671,7 +674,7 @@ export class Room {
     origin.received = msg.seq
     origin.head = hash
     origin.log.push(msg)
-    if (origin.log.length > this.windowSize) origin.log.shift()
+    this.trim(origin)
     if (msg.name !== undefined && msg.name !== origin.peer.name && !this.neighbors.get(origin.peer.id)?.open)
       origin.peer = { id: origin.peer.id, name: msg.name }
     if (!origin.known) {
@@ -680,6 +683,33 @@ export class Room {
       out.joined.push(origin.peer)
     }
     out.accepted.push(msg)
+  }
+
+  /**
+   * Keeps the newest `windowSize` messages of a member. An older one stays while it is not shown and
+   * verified yet, or while a connected neighbour still has to be sent it, up to twice the window: a
+   * neighbour that falls further behind than that is told to jump.
+   */
+  private trim(origin: Origin): void {
+    if (origin === this.own) return
+    const log = origin.log
+    while (log.length > this.windowSize) {
+      const first = log[0]!.seq
+      if (log.length <= this.windowSize * 2) {
+        if (first > Math.min(origin.shown, origin.verified)) return
+        if (this.stillOwed(origin, first)) return
+      }
+      log.shift()
+    }
+  }
+
+  private stillOwed(origin: Origin, seq: number): boolean {
+    const originId = origin.peer.id
+    for (const n of this.neighbors.values()) {
+      if (!n.open || !n.relays || n.id === originId) continue
+      if (Math.max(n.sentUpTo.get(originId) ?? 0, n.has.get(originId) ?? 0) < seq) return true
+    }
+    return false
   }
 
   /** The origin's window moved on past what we have: continue after `base`. */
