@@ -111,6 +111,11 @@ Limits (see "Limits and abuse" in the README):
   -h, --help              show this help
   -V, --version           show the version
 
+While chatting, a line that is exactly one of these is a command, not a message:
+  /peers                  list the room's members: name, fingerprint, direct or through a relay, state
+  /connect HOST:PORT      dial another peer now (redialed until it answers)
+  //text                  sends "/text"
+
 IPv6 addresses are written in brackets: [::1]:4001.
 Exit codes: 0 ok, 1 internal error, 2 bad usage, 3 cannot listen, 4 messages left undelivered,
 5 data dir unusable (locked, unwritable), 6 key or trust file unusable.`

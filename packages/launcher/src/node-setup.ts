@@ -17,6 +17,7 @@ import {
   TransportError,
 } from '@parley/core'
 import {
+  createMessageAuth,
   createSecureTransport,
   decodeInvite,
   fingerprint,
@@ -124,6 +125,8 @@ export async function startNode(
       peers,
       journal: { append: (records) => journal.append(records) },
       restored,
+      // Our messages are signed with the identity key, and relayed ones checked against their origin's.
+      auth: createMessageAuth(identity),
       deadAfterMs: flags.deadAfterMs,
       keepaliveMs: Math.max(250, Math.floor(flags.deadAfterMs / 3)),
       handshakeTimeoutMs: flags.handshakeTimeoutMs,
