@@ -185,8 +185,8 @@ export class Room {
       origin.known = true
       origin.log = r.log.slice(-this.windowSize)
       origin.head = this.hashOf(r.log.at(-1))
-      // The journal holds what was shown; only what a signature covers is relayed again.
-      if (this.auth) origin.verified = lastSigned(origin.log) ?? r.received
+      // What the journal holds was checked before it was shown; a tail still waiting for its burst's
+      // signature is relayed as is, and the next signed message vouches for it downstream.
       this.origins.set(r.peer.id, origin)
       if (r.neighbor) this.neighbor(r.peer.id)
     }
@@ -810,9 +810,4 @@ function outcome(): RoomOutcome {
 
 function raise(map: Map<string, number>, key: string, value: number): void {
   if (value > (map.get(key) ?? 0)) map.set(key, value)
-}
-
-function lastSigned(log: readonly Msg[]): number | undefined {
-  for (let i = log.length - 1; i >= 0; i--) if (log[i]!.sig !== undefined) return log[i]!.seq
-  return undefined
 }

@@ -117,6 +117,29 @@ describe('catch-up across the mesh', () => {
     ])
   })
 
+  it('relays from its journal after a restart: a member that was away catches up from history', async () => {
+    mesh = new Mesh(3)
+    const m = mesh
+    await m.start(topologies.line(3))
+    // Node 1 dials node 2: refusing that address keeps node 2 away.
+    m.network.partition(m.nodes[2]!.address)
+    await m.until(() => !m.linked([[1, 2]]), 'node 2 to be away')
+    for (const body of ['one', 'two', 'three']) m.nodes[0]!.node.send(body)
+    await m.until(
+      () => m.nodes[1]!.shown.length === 3 && m.nodes[0]!.node.pending === 0,
+      'node 1 to have them',
+    )
+    // Node 0 is done with them (its only neighbour acked) and leaves: only node 1's journal has them.
+    await m.nodes[0]!.node.close('gone')
+    await m.restart(1, [2])
+    m.network.heal(m.nodes[2]!.address)
+    await m.until(() => m.nodes[2]!.shown.length === 3, 'node 2 to catch up from node 1’s history')
+    await m.clock.advance(2_000)
+    expect(m.nodes[2]!.shown.map((e) => e.body)).toEqual(['one', 'two', 'three'])
+    // The restarted relay does not show them again.
+    expect(m.nodes[1]!.shown.map((e) => e.body)).toEqual(['one', 'two', 'three'])
+  })
+
   it('catches a member that joins later up on the window of each origin', async () => {
     mesh = new Mesh(4, { node: { windowSize: 3 } })
     const m = mesh

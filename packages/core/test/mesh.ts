@@ -1,5 +1,6 @@
 /** Many ParleyNodes on one in-memory network, wired in a chosen topology: the room's test bench. */
 import { type Address, formatAddress } from '../src/address.js'
+import { type JournalRecord, restore } from '../src/journal.js'
 import { type NodeEvent, type NodeOptions, ParleyNode } from '../src/node.js'
 import type { MessageAuth } from '../src/room.js'
 import { fakeAuth } from './fake-auth.js'
@@ -30,7 +31,7 @@ export const topologies = {
 
 export interface MeshNode {
   readonly index: number
-  readonly node: ParleyNode
+  node: ParleyNode
   readonly address: Address
   readonly events: NodeEvent[]
   readonly shown: Extract<NodeEvent, { type: 'message' }>[]
@@ -57,6 +58,8 @@ export class Mesh {
   readonly clock = new ManualClock()
   readonly network: MemoryNetwork
   readonly nodes: MeshNode[] = []
+  /** Every node's journal, kept across restarts. */
+  readonly journals: JournalRecord[][] = []
 
   constructor(
     readonly size: number,
@@ -66,31 +69,56 @@ export class Mesh {
   }
 
   async start(edges: readonly Edge[]): Promise<void> {
-    const mode = this.options.auth ?? 'keys'
     for (let i = 0; i < this.size; i++) {
-      const id = idFor(i, this.options.seed ?? 1)
-      const auth: MessageAuth | undefined = mode === 'none' ? undefined : fakeAuth(id)
-      const node = new ParleyNode({
-        transport: this.network.transport('127.0.0.1', mode === 'keys' ? id : undefined),
-        clock: this.clock,
-        name: `n${i}`,
-        id,
-        listen: { host: '127.0.0.1', port: 5000 + i },
-        random: seededRandom(i + 1),
-        ...(auth ? { auth } : {}),
-        ...this.options.node,
-      })
+      this.journals.push([])
       const events: NodeEvent[] = []
       const shown: MeshNode['shown'] = []
-      node.on((e) => {
-        events.push(e)
-        if (e.type === 'message') shown.push(e)
-      })
+      const node = this.makeNode(i, events, shown)
       const address = await node.start()
       this.nodes.push({ index: i, node, address, events, shown })
     }
     for (const [a, b] of edges) this.link(a, b)
     await this.until(() => this.linked(edges), 'every link up')
+  }
+
+  /** Closes node `index` and starts it again from its journal, on the same address, dialing `peers`. */
+  async restart(index: number, peers: number[] = []): Promise<void> {
+    const n = this.nodes[index]!
+    await n.node.close('restart')
+    n.node = this.makeNode(index, n.events, n.shown, true)
+    await n.node.start()
+    for (const p of peers) this.link(index, p)
+  }
+
+  private makeNode(i: number, events: NodeEvent[], shown: MeshNode['shown'], restored = false): ParleyNode {
+    const mode = this.options.auth ?? 'keys'
+    const id = idFor(i, this.options.seed ?? 1)
+    const auth: MessageAuth | undefined = mode === 'none' ? undefined : fakeAuth(id)
+    const journal = this.journals[i]!
+    const name = this.options.node?.name ?? `n${i}`
+    const node = new ParleyNode({
+      transport: this.network.transport('127.0.0.1', mode === 'keys' ? id : undefined),
+      clock: this.clock,
+      name,
+      id,
+      listen: { host: '127.0.0.1', port: 5000 + i },
+      random: seededRandom(i + 1),
+      ...(auth ? { auth } : {}),
+      journal: {
+        append: async (records) => {
+          journal.push(...records)
+        },
+      },
+      ...(restored
+        ? { restored: restore(journal, { id, name }, 10_000, this.options.node?.windowSize) }
+        : {}),
+      ...this.options.node,
+    })
+    node.on((e) => {
+      events.push(e)
+      if (e.type === 'message') shown.push(e)
+    })
+    return node
   }
 
   /** Node `a` dials node `b` (and keeps redialing it). */
