@@ -85,6 +85,8 @@ export interface NodeOptions {
 
 /** Our messages sent in one tick form a burst; a longer one is cut here, so relays never wait on more. */
 export const MAX_BURST = 100
+/** Frames of recent messages kept for reuse: a message usually goes out on every link within moments. */
+const FRAME_CACHE = 1024
 /** Bytes kept free in a frame for the chain hash, the signature and a relay's hop count. */
 const SEAL_ROOM = 600
 
@@ -289,7 +291,8 @@ export class ParleyNode implements ChatNode {
   /** Who has which message of which member, and what each link still has to carry. */
   private readonly room: Room
   private readonly auth?: MessageAuth
-  private readonly frames = new WeakMap<Msg, Uint8Array>()
+  /** Encoded chat messages, so one written to several links is encoded once; the newest few only. */
+  private readonly frames = new Map<Msg, Uint8Array>()
   /** Our messages sent this tick, signed together once the tick ends (or MAX_BURST is reached). */
   private burst?: { size: number; promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void }
   private readonly lastSeen = new Map<string, number>()
@@ -786,6 +789,7 @@ export class ParleyNode implements ChatNode {
     if (!frame) {
       frame = encodeFrame(message, this.maxFrame)
       this.frames.set(message, frame)
+      if (this.frames.size > FRAME_CACHE) this.frames.delete(this.frames.keys().next().value!)
     }
     return frame
   }

@@ -162,7 +162,6 @@ export class Room {
   private readonly own: Origin
   private readonly origins = new Map<string, Origin>()
   private readonly neighbors = new Map<string, Neighbor>()
-  private readonly copies = new WeakMap<Msg, Msg>()
   /** Our own messages up to this seq are signed (sealed). */
   private sealedUpTo = 0
 
@@ -673,6 +672,11 @@ export class Room {
     }
     origin.received = msg.seq
     origin.head = hash
+    // Each decoded message carries its own copy of the origin's id and name: keep one per origin.
+    msg.from = origin.peer.id
+    if (msg.name !== undefined && msg.name === origin.peer.name) msg.name = origin.peer.name
+    // Kept as it goes on: with one hop fewer (the hops are not signed), so relaying needs no copy.
+    msg.hops = this.hopsLeft(msg)
     origin.log.push(msg)
     this.trim(origin)
     if (msg.name !== undefined && msg.name !== origin.peer.name && !this.neighbors.get(origin.peer.id)?.open)
@@ -725,16 +729,15 @@ export class Room {
     else origin.jumpedTo = base
   }
 
-  /** The copy of a message we send on: one hop fewer, or nothing once its hops are spent. */
+  /** What we send on: the kept message (its hops already lowered), or nothing once its hops are spent. */
   private forwardCopy(origin: Origin, msg: Msg): Msg | undefined {
     if (origin === this.own) return msg
-    const cached = this.copies.get(msg)
-    if (cached) return cached
-    const hops = Math.min(msg.hops ?? DEFAULT_HOPS, this.hopLimit) - 1
-    if (hops < 1) return undefined
-    const copy = { ...msg, hops }
-    this.copies.set(msg, copy)
-    return copy
+    return (msg.hops ?? DEFAULT_HOPS) >= 1 ? msg : undefined
+  }
+
+  /** The hops a received message has left once we send it on. */
+  private hopsLeft(msg: Msg): number {
+    return Math.min(msg.hops ?? DEFAULT_HOPS, this.hopLimit) - 1
   }
 
   /** A second copy that may travel further than the first replaces it, so the hop limit counts the shorter path. */
@@ -743,8 +746,9 @@ export class Room {
     if (first === undefined || msg.seq < first) return
     const index = msg.seq - first
     const kept = origin.log[index]
-    if (!kept || (msg.hops ?? DEFAULT_HOPS) <= (kept.hops ?? DEFAULT_HOPS) || kept.id !== msg.id) return
-    origin.log[index] = msg.hops === undefined ? { ...kept, hops: DEFAULT_HOPS } : { ...kept, hops: msg.hops }
+    const hops = this.hopsLeft(msg)
+    if (!kept || hops <= (kept.hops ?? DEFAULT_HOPS) || kept.id !== msg.id) return
+    origin.log[index] = { ...kept, hops }
   }
 
   private hashOf(msg: Msg | undefined): string | undefined {
