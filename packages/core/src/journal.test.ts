@@ -104,6 +104,7 @@ describe('restore: the node state rebuilt from its journal', () => {
       ]
       const state = restore(records, self)
       expect(state.outbox).toEqual([])
+      expect(state.recent.map((m) => m.seq)).toEqual([1])
       expect(state.lastSent?.seq).toBe(1)
       expect(state.peers.get(bob.id)?.neighbor).toBe(true)
     })

@@ -60,6 +60,8 @@ export interface RestoredState {
   readonly nextSeq: number
   /** Our messages some neighbour has not acknowledged, in seq order. */
   readonly outbox: Msg[]
+  /** Our newest messages, acknowledged or not: the outbox, or the window if that is longer. */
+  readonly recent: Msg[]
   /** Our newest message, acknowledged or not: our hash chain continues from it. */
   readonly lastSent?: Msg
   readonly peers: Map<string, PeerProgress>
@@ -156,11 +158,13 @@ export function restore(
   for (const p of peers.values()) if (p.neighbor) lowest = Math.min(lowest, p.acked)
   if (lowest === Number.POSITIVE_INFINITY) lowest = 0
   const outbox = sent.filter((m) => m.seq > lowest)
+  const recent = sent.slice(-Math.max(windowSize, outbox.length))
   const lastSent = sent.at(-1)
   if (history.length > historyLimit) history.splice(0, history.length - historyLimit)
   return {
     nextSeq,
     outbox,
+    recent,
     peers,
     history,
     ...(lastSent ? { lastSent } : {}),

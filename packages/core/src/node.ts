@@ -351,6 +351,7 @@ export class ParleyNode implements ChatNode {
             origins: restored.peers.values(),
             nextSeq: restored.nextSeq,
             outbox: restored.outbox,
+            recent: restored.recent,
             ...(restored.lastSent ? { lastSent: restored.lastSent } : {}),
           }
         : undefined,
@@ -377,7 +378,7 @@ export class ParleyNode implements ChatNode {
 
   /** Messages sent by this node that some peer has not acknowledged yet. */
   get pending(): number {
-    return this.room.outbox.length
+    return this.room.pending
   }
 
   /** Subscribes to node events; returns the unsubscribe function. */
@@ -854,11 +855,10 @@ export class ParleyNode implements ChatNode {
     }
     // Resume: tell the peer what we have of every member and where our streams to it start; its
     // first ack on this link says which of ours, and of the room's, to send.
-    const base = (this.room.outbox[0]?.seq ?? this.room.nextSeq) - 1
     const relays = record.hello?.relays ?? false
-    const opening = this.room.linkOpened(peer.id, { name: peer.name, relays, ownBase: base })
+    const opening = this.room.linkOpened(peer.id, { name: peer.name, relays })
     const acks = ackFrames(
-      { type: 'ack', upTo: this.room.shownOf(peer.id), base },
+      { type: 'ack', upTo: this.room.shownOf(peer.id), base: opening.base },
       opening.have,
       opening.bases,
     )
@@ -1043,7 +1043,7 @@ export class ParleyNode implements ChatNode {
     // A message leaves the outbox once every peer this node has a session with has it.
     let lowest = Number.POSITIVE_INFINITY
     for (const s of this.sessions.values()) lowest = Math.min(lowest, s.acked)
-    this.room.trimOwn(lowest)
+    this.room.settleOwn(lowest)
     void this.persist([{ t: 'acked', peer: session.peer, upTo: session.acked }])
     for (const m of newlyAcked) this.emit({ type: 'delivered', id: m.id, seq: m.seq, to: session.peer })
   }

@@ -30,7 +30,7 @@ function author(peer: PeerInfo, auth?: MessageAuth) {
 function relay(options: Partial<RoomOptions> = {}, neighbors: PeerInfo[] = [ALICE, CAROL]) {
   const room = new Room({ self: BOB, ...options })
   for (const n of neighbors) {
-    room.linkOpened(n.id, { name: n.name, relays: true, ownBase: 0 })
+    room.linkOpened(n.id, { name: n.name, relays: true })
     room.onAck(n.id, { type: 'ack', upTo: 0 })
   }
   return room
@@ -109,7 +109,7 @@ describe('Room: one room across the mesh', () => {
       expect(sent(room, CAROL.id)).toEqual(['3@63'])
 
       room.linkClosed(CAROL.id)
-      room.linkOpened(CAROL.id, { name: 'carol', relays: true, ownBase: 0 })
+      room.linkOpened(CAROL.id, { name: 'carol', relays: true })
       expect(sent(room, CAROL.id)).toEqual([])
       room.onAck(CAROL.id, { type: 'ack', upTo: 0, have: { [DAVE.id]: 1 }, more: true })
       expect(sent(room, CAROL.id)).toEqual([])
@@ -120,9 +120,9 @@ describe('Room: one room across the mesh', () => {
 
     it('sends a neighbour that does not speak the room protocol only our own messages', () => {
       const room = new Room({ self: BOB })
-      room.linkOpened(CAROL.id, { name: 'carol', relays: false, ownBase: 0 })
+      room.linkOpened(CAROL.id, { name: 'carol', relays: false })
       room.onAck(CAROL.id, { type: 'ack', upTo: 0 })
-      room.linkOpened(ALICE.id, { name: 'alice', relays: true, ownBase: 0 })
+      room.linkOpened(ALICE.id, { name: 'alice', relays: true })
       room.onAck(ALICE.id, { type: 'ack', upTo: 0 })
       take(room, ALICE.id, author(DAVE).burst('relayed'))
       room.compose({ id: 'b1', ts: 1, body: 'own' })
@@ -140,7 +140,7 @@ describe('Room: one room across the mesh', () => {
       expect(room.haveDelta(CAROL.id)).toEqual({ [EVE.id]: 1 })
       // Nobody is told about its own stream.
       expect(room.haveDelta(DAVE.id)).toEqual({})
-      const opening = room.linkOpened(CAROL.id, { name: 'carol', relays: true, ownBase: 0 })
+      const opening = room.linkOpened(CAROL.id, { name: 'carol', relays: true })
       expect(opening.have).toEqual({ [DAVE.id]: 2, [EVE.id]: 1 })
     })
   })
@@ -176,7 +176,7 @@ describe('Room: one room across the mesh', () => {
       const room = relay({ windowSize: 3 }, [ALICE])
       take(room, ALICE.id, author(DAVE).burst('1', '2', '3', '4', '5'))
       expect(room.logOf(DAVE.id).map((m) => m.body)).toEqual(['3', '4', '5'])
-      const opening = room.linkOpened(EVE.id, { name: 'eve', relays: true, ownBase: 0 })
+      const opening = room.linkOpened(EVE.id, { name: 'eve', relays: true })
       expect(opening.bases).toEqual({ [DAVE.id]: 2 })
       room.onAck(EVE.id, { type: 'ack', upTo: 0 })
       expect(sent(room, EVE.id)).toEqual(['3@63', '4@63', '5@63'])
@@ -218,13 +218,25 @@ describe('Room: one room across the mesh', () => {
       expect(out).toEqual(['base 2', 3, 4, 5, 6])
     })
 
-    it('does not resend our own acknowledged messages to a new neighbour (ownBase)', () => {
+    it('gives a new neighbour our recent messages, but one that restarted without its journal only the outbox', () => {
       const room = new Room({ self: BOB })
+      room.linkOpened(ALICE.id, { name: 'alice', relays: true })
+      room.onAck(ALICE.id, { type: 'ack', upTo: 0 })
+      take(room, ALICE.id, author(DAVE).burst('d1'))
       for (const body of ['1', '2']) room.compose({ id: body, ts: 0, body })
       room.seal()
       room.ownDurable(2)
-      room.trimOwn(1)
-      room.linkOpened(CAROL.id, { name: 'carol', relays: true, ownBase: 1 })
+      room.settleOwn(1)
+      expect(room.outbox.map((m) => m.body)).toEqual(['2'])
+      expect(room.pending).toBe(1)
+
+      expect(room.linkOpened(CAROL.id, { name: 'carol', relays: true })).toMatchObject({ base: 0, bases: {} })
+      room.onAck(CAROL.id, { type: 'ack', upTo: 0 })
+      expect(sent(room, CAROL.id)).toEqual(['1@-', '2@-', 'd1@63'])
+
+      room.peerRestarted(CAROL.id)
+      const opening = room.linkOpened(CAROL.id, { name: 'carol', relays: true })
+      expect(opening).toMatchObject({ base: 1, bases: { [DAVE.id]: 1 } })
       room.onAck(CAROL.id, { type: 'ack', upTo: 0 })
       expect(sent(room, CAROL.id)).toEqual(['2@-'])
     })
@@ -404,7 +416,7 @@ describe('Room: one room across the mesh', () => {
       )
       const next = room.compose({ id: 'b2', ts: 2, body: 'after' })
       expect(next.prev).toBe(auth.chain(last!.prev!, last!))
-      room.linkOpened(CAROL.id, { name: 'carol', relays: true, ownBase: 1 })
+      room.linkOpened(CAROL.id, { name: 'carol', relays: true })
       room.onAck(CAROL.id, { type: 'ack', upTo: 0 })
       expect(sent(room, CAROL.id)).toEqual(['d1@63', 'd2@63'])
     })

@@ -59,6 +59,8 @@ export interface RestoredRoom {
   readonly nextSeq: number
   /** Our messages some neighbour has not acknowledged, oldest first. */
   readonly outbox: readonly Msg[]
+  /** Our newest messages (at least the outbox, at most the window or the outbox), oldest first. */
+  readonly recent?: readonly Msg[]
   /** Our newest message, acknowledged or not: our chain continues from it. */
   readonly lastSent?: Msg
 }
@@ -137,6 +139,8 @@ interface Neighbor {
   readonly bases: Map<string, number>
   /** It speaks the room protocol: it takes messages of other origins. */
   relays: boolean
+  /** It restarted without its journal: on its next link it gets only what is new, as it already saw the rest. */
+  restarted: boolean
   open: boolean
   /** Its first ack on the current link arrived: it said what it has, so we may send. */
   resumed: boolean
@@ -164,6 +168,8 @@ export class Room {
   private readonly neighbors = new Map<string, Neighbor>()
   /** Our own messages up to this seq are signed (sealed). */
   private sealedUpTo = 0
+  /** Every neighbour acknowledged our messages up to this seq: the rest is the outbox. */
+  private ownSettled = 0
 
   constructor(options: RoomOptions, restored?: RestoredRoom) {
     this.self = options.self
@@ -175,7 +181,8 @@ export class Room {
     const sent = (restored?.nextSeq ?? 1) - 1
     this.own = newOrigin(this.self, sent)
     this.own.known = true
-    this.own.log = [...(restored?.outbox ?? [])]
+    this.own.log = [...(restored?.recent ?? restored?.outbox ?? [])]
+    this.ownSettled = (restored?.outbox[0]?.seq ?? sent + 1) - 1
     this.own.head = this.hashOf(restored?.lastSent)
     this.sealedUpTo = sent
     this.origins.set(this.self.id, this.own)
@@ -200,7 +207,13 @@ export class Room {
 
   /** Our messages some neighbour has not acknowledged, oldest first. */
   get outbox(): readonly Msg[] {
-    return this.own.log
+    const first = this.own.log[0]?.seq ?? this.own.received + 1
+    return this.own.log.slice(Math.max(0, this.ownSettled + 1 - first))
+  }
+
+  /** How many messages the outbox holds. */
+  get pending(): number {
+    return this.own.received - this.ownSettled
   }
 
   /** Adds one of our messages (its seq, `from` and chain link are filled in); it goes out once sealed and durable. */
@@ -251,23 +264,27 @@ export class Room {
     this.own.verified = this.own.shown
   }
 
-  /** Every neighbour has our messages up to `seq`: they leave the outbox. */
-  trimOwn(seq: number): void {
-    let drop = 0
-    while (drop < this.own.log.length && this.own.log[drop]!.seq <= seq) drop++
-    if (drop > 0) this.own.log.splice(0, drop)
+  /**
+   * Every neighbour has our messages up to `seq`: they leave the outbox, and stay in our window only, for
+   * members who connect later.
+   */
+  settleOwn(seq: number): void {
+    this.ownSettled = Math.max(this.ownSettled, Math.min(seq, this.own.received))
+    const log = this.own.log
+    while (log.length > this.windowSize && log[0]!.seq <= this.ownSettled) log.shift()
   }
 
   // ---- neighbours ----------------------------------------------------------------------------------
 
   /**
-   * A link to neighbour `id` opened. Returns the watermarks for its opening ack: what we have of every
-   * other origin, and where our window of each starts.
+   * A link to neighbour `id` opened. Returns what its opening ack carries: where our own stream starts
+   * (`base`), what we have of every other origin (`have`), and where our window of each starts (`bases`).
+   * A neighbour that restarted without its journal gets only what is new (and our outbox).
    */
   linkOpened(
     id: string,
-    info: { name: string; relays: boolean; ownBase: number },
-  ): { have: Record<string, number>; bases: Record<string, number> } {
+    info: { name: string; relays: boolean },
+  ): { base: number; have: Record<string, number>; bases: Record<string, number> } {
     const neighbor = this.neighbor(id)
     neighbor.relays = info.relays
     neighbor.open = true
@@ -280,17 +297,20 @@ export class Room {
     const origin = this.originFor({ id, name: info.name })
     origin.known = true
     origin.peer = { id, name: info.name }
-    neighbor.floor.set(this.self.id, info.ownBase)
+    const fresh = neighbor.restarted
+    neighbor.restarted = false
+    const base = fresh ? this.ownSettled : (this.own.log[0]?.seq ?? this.own.received + 1) - 1
+    neighbor.floor.set(this.self.id, base)
     const bases: Record<string, number> = {}
     if (neighbor.relays) {
       for (const o of this.origins.values()) {
         if (o === this.own || o.peer.id === id || !o.known) continue
-        const first = o.log[0]?.seq ?? o.received + 1
-        neighbor.floor.set(o.peer.id, first - 1)
-        if (first > 1) bases[o.peer.id] = first - 1
+        const floor = fresh ? o.received : (o.log[0]?.seq ?? o.received + 1) - 1
+        neighbor.floor.set(o.peer.id, floor)
+        if (floor > 0) bases[o.peer.id] = floor
       }
     }
-    return { have: neighbor.relays ? this.haveDelta(id) : {}, bases }
+    return { base, have: neighbor.relays ? this.haveDelta(id) : {}, bases }
   }
 
   /** The neighbour restarted without its journal: it has nothing, and its own seqs start over. */
@@ -298,6 +318,7 @@ export class Room {
     const neighbor = this.neighbor(id)
     neighbor.has.clear()
     neighbor.told.clear()
+    neighbor.restarted = true
     const origin = this.origins.get(id)
     if (!origin) return
     this.dropAllCandidates(origin)
@@ -515,6 +536,7 @@ export class Room {
         floor: new Map(),
         bases: new Map(),
         relays: false,
+        restarted: false,
         open: false,
         resumed: false,
         waiting: 0,

@@ -140,15 +140,24 @@ describe('catch-up across the mesh', () => {
     expect(m.nodes[1]!.shown.map((e) => e.body)).toEqual(['one', 'two', 'three'])
   })
 
-  it('catches a member that joins later up on the window of each origin', async () => {
+  it('catches a member that joins later up on the window of each origin, its neighbour’s own included', async () => {
     mesh = new Mesh(4, { node: { windowSize: 3 } })
     const m = mesh
     await m.start(topologies.line(3))
     for (let k = 1; k <= 5; k++) m.nodes[0]!.node.send(`old ${k}`)
-    await m.until(() => m.nodes[2]!.shown.length === 5, 'the line to have it')
+    m.nodes[2]!.node.send('from its neighbour')
+    await m.until(
+      () => m.nodes[2]!.shown.length === 5 && m.nodes[0]!.shown.length === 1,
+      'the line to have them',
+    )
     m.link(3, 2)
-    await m.until(() => m.nodes[3]!.shown.length === 3, 'the newcomer to catch up')
+    await m.until(() => m.nodes[3]!.shown.length === 4, 'the newcomer to catch up')
     await m.clock.advance(2_000)
-    expect(m.nodes[3]!.shown.map((e) => e.body)).toEqual(['old 3', 'old 4', 'old 5'])
+    expect(m.nodes[3]!.shown.map((e) => e.body).sort()).toEqual([
+      'from its neighbour',
+      'old 3',
+      'old 4',
+      'old 5',
+    ])
   })
 })
