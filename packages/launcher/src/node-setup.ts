@@ -115,7 +115,7 @@ export async function startNode(
     })
     const journal = await openJournal(dir)
     const self = { id: identity.id, name: flags.name }
-    const restored = restore(journal.records as JournalRecord[], self)
+    const restored = restore(journal.records as JournalRecord[], self, undefined, flags.window)
     const peers = uniqueAddresses([...flags.peers, ...joins.map((j) => j.address)])
     const node = new ParleyNode({
       transport,
@@ -127,6 +127,7 @@ export async function startNode(
       restored,
       // Our messages are signed with the identity key, and relayed ones checked against their origin's.
       auth: createMessageAuth(identity),
+      windowSize: flags.window,
       deadAfterMs: flags.deadAfterMs,
       keepaliveMs: Math.max(250, Math.floor(flags.deadAfterMs / 3)),
       handshakeTimeoutMs: flags.handshakeTimeoutMs,
