@@ -374,6 +374,8 @@ describe('Room: one room across the mesh', () => {
       expect(take(room, ALICE.id, msgs.slice(1, 4)).refusals).toEqual([])
       expect(take(room, ALICE.id, msgs.slice(4, 5)).refusals).toEqual(['FLOOD:a'])
       expect(room.waitingCount).toBe(0)
+      // Nothing of the refused message is left behind: the rest of the room goes on.
+      expect(take(room, CAROL.id, msgs).bodies).toEqual(['1', '2', '3', '4', '5', '6'])
     })
   })
 

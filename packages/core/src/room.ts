@@ -401,11 +401,7 @@ export class Room {
       return out
     }
     let slot = origin.waiting.get(msg.seq)
-    if (!slot) {
-      slot = new Map()
-      origin.waiting.set(msg.seq, slot)
-    }
-    if (!slot.has(id)) {
+    if (!slot?.has(id)) {
       if (neighbor.waiting >= this.waitingCap) {
         this.dropCandidates(origin, id)
         out.refusals.push({
@@ -416,6 +412,10 @@ export class Room {
         return out
       }
       neighbor.waiting++
+    }
+    if (!slot) {
+      slot = new Map()
+      origin.waiting.set(msg.seq, slot)
     }
     slot.set(id, { msg, trusted })
     this.settle(origin, out)
