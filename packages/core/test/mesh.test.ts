@@ -47,6 +47,25 @@ describe('one room across an in-memory mesh', () => {
     expect(m.problems(PER_NODE)).toEqual([])
   })
 
+  it('delivers messages sent while the mesh is still forming', async () => {
+    mesh = new Mesh(12)
+    const m = mesh
+    await m.start(topologies.random(12, 11), false)
+    m.sendAll(PER_NODE)
+    await m.until(() => m.complete(PER_NODE), 'every message everywhere')
+    await m.clock.advance(1_000)
+    expect(m.problems(PER_NODE)).toEqual([])
+  })
+
+  it.each([1, 2, 3, 4, 5, 6])(
+    'delivers over random graphs with randomly interleaved links (seed %i)',
+    async (seed) => {
+      const random = seededRandom(seed * 7919)
+      const m = await run(12, topologies.random(12, seed), { seed, network: { random, maxHops: 5 } })
+      expect(m.problems(PER_NODE)).toEqual([])
+    },
+  )
+
   it('signs one message per burst, not every message', async () => {
     const m = await run(10, topologies.ring(10))
     const shown = m.nodes[1]!.shown.filter((e) => e.from.id === m.nodes[0]!.node.id)

@@ -68,7 +68,7 @@ export class Mesh {
     this.network = new MemoryNetwork(options.network ?? {})
   }
 
-  async start(edges: readonly Edge[]): Promise<void> {
+  async start(edges: readonly Edge[], waitForLinks = true): Promise<void> {
     for (let i = 0; i < this.size; i++) {
       this.journals.push([])
       const events: NodeEvent[] = []
@@ -78,7 +78,7 @@ export class Mesh {
       this.nodes.push({ index: i, node, address, events, shown })
     }
     for (const [a, b] of edges) this.link(a, b)
-    await this.until(() => this.linked(edges), 'every link up')
+    if (waitForLinks) await this.until(() => this.linked(edges), 'every link up')
   }
 
   /** Closes node `index` and starts it again from its journal, on the same address, dialing `peers`. */
