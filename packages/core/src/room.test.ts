@@ -344,6 +344,13 @@ describe('Room: one room across the mesh', () => {
       expect(sent(room, CAROL.id)).toEqual([])
     })
 
+    it('shows what a neighbour that does not sign (an older parley) says itself, and never relays it', () => {
+      const room = signedRelay([ALICE, CAROL, DAVE])
+      const out = take(room, DAVE.id, author(DAVE).burst('from an old version'), true)
+      expect(out).toEqual({ bodies: ['from an old version'], refusals: [] })
+      expect(sent(room, CAROL.id)).toEqual([])
+    })
+
     it('refuses a relayed message without a chain hash, which nothing could vouch for', () => {
       const room = signedRelay()
       const [m] = author(DAVE).burst('no signature')

@@ -660,17 +660,19 @@ export class Room {
   /** A message straight from its origin: accepted now; its chain and signature are checked as they come. */
   private acceptTrusted(origin: Origin, msg: Msg, out: RoomOutcome): void {
     const auth = this.auth!
-    const openRun = origin.verified < origin.received
-    let hash: string | undefined
-    let broken: string | undefined
-    if (msg.prev === undefined) broken = 'its messages carry no chain hash'
-    else {
-      if (openRun && origin.head !== undefined && msg.prev !== origin.head)
-        broken = 'its messages break their own chain'
-      hash = auth.chain(msg.prev, msg)
-      if (!broken && msg.sig !== undefined && !auth.verify(origin.peer.id, hash, msg.sig))
-        broken = 'its signature does not check'
+    if (msg.prev === undefined) {
+      // A neighbour that does not sign (an older parley): its link vouches for its words, but nothing
+      // downstream could check them, so they are shown here and never relayed.
+      this.accept(origin, msg, undefined, out)
+      return
     }
+    const openRun = origin.verified < origin.received
+    let broken: string | undefined
+    if (openRun && origin.head !== undefined && msg.prev !== origin.head)
+      broken = 'its messages break their own chain'
+    const hash = auth.chain(msg.prev, msg)
+    if (!broken && msg.sig !== undefined && !auth.verify(origin.peer.id, hash, msg.sig))
+      broken = 'its signature does not check'
     this.accept(origin, msg, hash, out)
     if (broken) {
       out.refusals.push({
