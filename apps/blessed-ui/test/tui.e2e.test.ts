@@ -122,6 +122,34 @@ describe.skipIf(!TMUX)(title, () => {
     expect(tui.stderr().trim().split('\n')).toHaveLength(1)
   })
 
+  it('shows a member reached through a relay, in the pane and in the member panel (F2)', async () => {
+    const { bob, tui } = await chat()
+    const carol = startCli('carol', ['--peer', `127.0.0.1:${await bob.port()}`])
+    peers.push(carol)
+    await carol.waitForEvent('carol connecting', (e) => e.type === 'connected' && e.peer === 'bob')
+    carol.send('hello from behind bob')
+    await tui.waitForScreen('the relayed message', (ls) =>
+      ls.some((l) => /<carol> hello from behind bob$/.test(l)),
+    )
+    const lines = await tui.waitForScreen('the join notice', (ls) =>
+      ls.some((l) => /-- carol \[[a-z2-7]{4}-[a-z2-7]{4}\] is in the room \(through a relay\)/.test(l)),
+    )
+    expect(lines.filter((l) => l.includes('hello from behind bob'))).toHaveLength(1)
+    tui.keys('F2')
+    const withPanel = await tui.waitForScreen('the member panel', (ls) =>
+      ls.some((l) => /│ ~ carol /.test(l)),
+    )
+    expect(withPanel.some((l) => /│ ● bob /.test(l))).toBe(true)
+    expect(withPanel.some((l) => /│ ● alice \(you\)/.test(l))).toBe(true)
+    tui.type('/peers')
+    tui.keys('Enter')
+    await tui.waitForScreen('the /peers answer', (ls) =>
+      ls.some((l) => /-- carol \[.*\] relay, reachable/.test(l)),
+    )
+    tui.keys('F2')
+    await tui.waitForScreen('the panel to close', (ls) => !ls.some((l) => /│ ~ carol /.test(l)))
+  })
+
   it('never sends an unknown command, and explains it in one line', async () => {
     const { bob, tui } = await chat()
     tui.type('/frobnicate')

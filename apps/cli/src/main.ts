@@ -1,10 +1,19 @@
 import * as readline from 'node:readline'
-import type { ChatNode, HistoryEntry, NodeEvent } from '@parley/core'
+import {
+  AddressError,
+  type ChatNode,
+  formatAddress,
+  type HistoryEntry,
+  type NodeEvent,
+  parseAddress,
+} from '@parley/core'
 import {
   describeEvent,
+  describeMembers,
   ExitCode,
   FatalError,
   type Flags,
+  jsonMember,
   PeerLabels,
   packageVersion,
   parseFlags,
@@ -176,7 +185,32 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       rl.resume()
     }
   })
-  rl.on('line', (line) => {
+  const command = (line: string): boolean => {
+    if (line === '/peers') {
+      const members = node.members()
+      if (flags.json) json({ type: 'peers', members: members.map(jsonMember) })
+      else for (const text of describeMembers(members, labels)) note(text)
+      return true
+    }
+    const connect = /^\/connect(?:\s+(\S*))?\s*$/.exec(line)
+    if (!connect) return false
+    try {
+      const target = parseAddress(connect[1] ?? '')
+      node.connect(target)
+      note(`dialing ${formatAddress(target)} (keeps retrying until it answers)`)
+    } catch (error) {
+      if (!(error instanceof AddressError)) throw error
+      note(`/connect needs HOST:PORT, as in /connect 127.0.0.1:4002 (${error.message})`)
+    }
+    return true
+  }
+  rl.on('line', (raw) => {
+    if (command(raw)) {
+      if (interactive) rl.prompt()
+      return
+    }
+    // `//text` sends `/text`, so a line that looks like a command can still be said.
+    const line = raw.startsWith('//') ? raw.slice(1) : raw
     for (const body of splitBody(line)) {
       const message = node.send(body)
       sent++

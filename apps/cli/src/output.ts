@@ -37,6 +37,14 @@ export function jsonEvent(event: NodeEvent): Record<string, unknown> {
       }
     case 'disconnected':
       return { type: 'disconnected', peer: event.peer.name, peerId: event.peer.id, reason: event.reason }
+    case 'member':
+      return {
+        type: 'member',
+        peer: event.peer.name,
+        peerId: event.peer.id,
+        via: event.via,
+        ...(event.sameNameAs ? { sameNameAs: event.sameNameAs } : {}),
+      }
     case 'link-error':
       return { type: 'error', address: event.address, code: event.code, message: event.message }
     case 'listening':

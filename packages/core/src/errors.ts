@@ -17,6 +17,12 @@ export const ProtocolErrorCode = {
   UNTRUSTED: 'UNTRUSTED',
   /** The hello's node id is not the key the secure transport authenticated. */
   IDENTITY: 'IDENTITY',
+  /** A relayed message does not carry its origin's valid signature: the relay forged or altered it. */
+  FORGED: 'FORGED',
+  /** A relay introduced a new member while the room already holds the most members this node keeps. */
+  TOO_MANY_ORIGINS: 'TOO_MANY_ORIGINS',
+  /** A relay sent more unverified or out-of-order messages than this node buffers for one member. */
+  FLOOD: 'FLOOD',
 } as const
 export type ProtocolErrorCode = (typeof ProtocolErrorCode)[keyof typeof ProtocolErrorCode]
 

@@ -76,4 +76,57 @@ describe('restore: the node state rebuilt from its journal', () => {
     expect(state.history.map((h) => h.seq)).toEqual([41, 42, 43, 44, 45, 46, 47, 48, 49, 50])
     expect(state.outbox).toHaveLength(50)
   })
+
+  describe('the room: members reached through relays', () => {
+    const carol = { id: 'c'.repeat(64), name: 'carol' }
+    const fromCarol = (seq: number): Msg => ({ ...msg(seq, carol.id), name: 'carol', prev: `p${seq}` })
+
+    it('rebuilds each origin’s window of recent messages, so a restarted node can catch others up', () => {
+      const records: JournalRecord[] = Array.from({ length: 7 }, (_, i) => ({
+        t: 'received' as const,
+        msg: fromCarol(i + 1),
+        name: 'carol',
+      }))
+      const state = restore(records, self, 100, 3)
+      const p = state.peers.get(carol.id)
+      expect(p?.received).toBe(7)
+      expect(p?.log.map((m) => m.seq)).toEqual([5, 6, 7])
+      expect(p?.log[2]?.prev).toBe('p7')
+      expect(p?.neighbor).toBe(false)
+    })
+
+    it('keeps the outbox for neighbours only: a relayed member never acks our stream', () => {
+      const records: JournalRecord[] = [
+        { t: 'peer', peer: bob, epoch: 'b1' },
+        { t: 'sent', msg: msg(1) },
+        { t: 'received', msg: fromCarol(1), name: 'carol' },
+        { t: 'acked', peer: bob, upTo: 1 },
+      ]
+      const state = restore(records, self)
+      expect(state.outbox).toEqual([])
+      expect(state.recent.map((m) => m.seq)).toEqual([1])
+      expect(state.lastSent?.seq).toBe(1)
+      expect(state.peers.get(bob.id)?.neighbor).toBe(true)
+    })
+
+    it('starts an origin’s window over after a jump, so it stays contiguous', () => {
+      const records: JournalRecord[] = [
+        { t: 'received', msg: fromCarol(1), name: 'carol' },
+        { t: 'base', peer: carol, seq: 10 },
+        { t: 'received', msg: fromCarol(11), name: 'carol' },
+      ]
+      const p = restore(records, self).peers.get(carol.id)
+      expect(p?.received).toBe(11)
+      expect(p?.log.map((m) => m.seq)).toEqual([11])
+    })
+
+    it('forgets a neighbour’s window when it restarted without its journal', () => {
+      const records: JournalRecord[] = [
+        { t: 'peer', peer: bob, epoch: 'old' },
+        { t: 'received', msg: msg(1, bob.id), name: 'bob' },
+        { t: 'peer', peer: bob, epoch: 'new' },
+      ]
+      expect(restore(records, self).peers.get(bob.id)?.log).toEqual([])
+    })
+  })
 })

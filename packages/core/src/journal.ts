@@ -9,13 +9,16 @@ import type { Msg } from './schema.js'
 export type JournalRecord =
   /** One of our messages was accepted for delivery: it is in the outbox until every peer acks it. */
   | { readonly t: 'sent'; readonly msg: Msg }
-  /** A peer's message was accepted and shown; its seq is the new dedup watermark for that sender. */
+  /**
+   * A member's message was accepted and shown; its seq is the new dedup watermark for its origin
+   * (`msg.from`, a neighbour or a member reached through relays). `name` is the origin's display name.
+   */
   | { readonly t: 'received'; readonly msg: Msg; readonly name: string }
   /** A peer acknowledged our messages up to `upTo`. */
   | { readonly t: 'acked'; readonly peer: PeerInfo; readonly upTo: number }
   /** A peer's sequence epoch; a new one resets what we know of it (it restarted without its journal). */
   | { readonly t: 'peer'; readonly peer: PeerInfo; readonly epoch: string }
-  /** The peer said its stream to us starts after `seq`: what came before was settled earlier. */
+  /** Our stream of this origin continues after `seq`: what came before was settled, or left every window. */
   | { readonly t: 'base'; readonly peer: PeerInfo; readonly seq: number }
   /** This node's own sequence epoch, written once when its journal starts. */
   | { readonly t: 'self'; readonly epoch: string }
@@ -36,22 +39,31 @@ export interface HistoryEntry {
   readonly body: string
 }
 
+/** What the journal says of one member: a neighbour, or an origin known through relays. */
 export interface PeerProgress {
   peer: PeerInfo
-  /** Highest seq of ours the peer acknowledged. */
+  /** Highest seq of ours the peer acknowledged (neighbours only). */
   acked: number
   /** Highest contiguous seq received from the peer. */
   received: number
-  /** The peer's sequence epoch as last seen. */
+  /** The peer's sequence epoch as last seen (neighbours only). */
   epoch: string
+  /** Its newest messages, ending at `received`, at most the window size: what this node can relay again. */
+  log: Msg[]
+  /** This node had a session with it (it acked us or we recorded its epoch), rather than only relayed messages. */
+  neighbor: boolean
 }
 
 /** The node's state rebuilt from its journal. */
 export interface RestoredState {
   /** The seq the next message sent will get. */
   readonly nextSeq: number
-  /** Our messages some known peer has not acknowledged, in seq order. */
+  /** Our messages some neighbour has not acknowledged, in seq order. */
   readonly outbox: Msg[]
+  /** Our newest messages, acknowledged or not: the outbox, or the window if that is longer. */
+  readonly recent: Msg[]
+  /** Our newest message, acknowledged or not: our hash chain continues from it. */
+  readonly lastSent?: Msg
   readonly peers: Map<string, PeerProgress>
   /** The newest messages in and out, oldest first, at most `historyLimit`. */
   readonly history: HistoryEntry[]
@@ -59,14 +71,19 @@ export interface RestoredState {
   readonly epoch?: string
 }
 
+/** Messages kept per origin for relaying, unless the node says otherwise. */
+export const DEFAULT_WINDOW = 1000
+
 /**
  * Replays journal records in order. Pure; tolerant of records written by a node that crashed between
  * any two appends (a `received` seq that is not the next one is ignored, as the runtime would have).
+ * Each origin's newest `windowSize` messages come back too, so a restarted node can catch others up.
  */
 export function restore(
   records: Iterable<JournalRecord>,
   self: PeerInfo,
   historyLimit = 10_000,
+  windowSize = DEFAULT_WINDOW,
 ): RestoredState {
   let nextSeq = 1
   let epoch: string | undefined
@@ -80,7 +97,7 @@ export function restore(
   const progress = (peer: PeerInfo): PeerProgress => {
     let p = peers.get(peer.id)
     if (!p) {
-      p = { peer, acked: 0, received: 0, epoch: '' }
+      p = { peer, acked: 0, received: 0, epoch: '', log: [], neighbor: false }
       peers.set(peer.id, p)
     }
     p.peer = peer
@@ -98,12 +115,15 @@ export function restore(
         const p = progress({ id: record.msg.from, name: record.name })
         if (record.msg.seq !== p.received + 1) break
         p.received = record.msg.seq
+        p.log.push(record.msg)
+        if (p.log.length > windowSize) p.log.shift()
         remember({ direction: 'in', ...pick(record.msg), from: p.peer })
         break
       }
       case 'acked': {
         const p = progress(record.peer)
         p.acked = Math.max(p.acked, record.upTo)
+        p.neighbor = true
         break
       }
       case 'peer': {
@@ -111,13 +131,18 @@ export function restore(
         if (p.epoch !== '' && p.epoch !== record.epoch) {
           p.acked = 0
           p.received = 0
+          p.log = []
         }
         p.epoch = record.epoch
+        p.neighbor = true
         break
       }
       case 'base': {
         const p = progress(record.peer)
-        p.received = Math.max(p.received, record.seq)
+        if (record.seq > p.received) {
+          p.received = record.seq
+          p.log = []
+        }
         break
       }
       case 'self':
@@ -129,11 +154,22 @@ export function restore(
       }
     }
   }
-  let lowest = peers.size === 0 ? 0 : Number.POSITIVE_INFINITY
-  for (const p of peers.values()) lowest = Math.min(lowest, p.acked)
+  let lowest = Number.POSITIVE_INFINITY
+  for (const p of peers.values()) if (p.neighbor) lowest = Math.min(lowest, p.acked)
+  if (lowest === Number.POSITIVE_INFINITY) lowest = 0
   const outbox = sent.filter((m) => m.seq > lowest)
+  const recent = sent.slice(-Math.max(windowSize, outbox.length))
+  const lastSent = sent.at(-1)
   if (history.length > historyLimit) history.splice(0, history.length - historyLimit)
-  return { nextSeq, outbox, peers, history, ...(epoch ? { epoch } : {}) }
+  return {
+    nextSeq,
+    outbox,
+    recent,
+    peers,
+    history,
+    ...(lastSent ? { lastSent } : {}),
+    ...(epoch ? { epoch } : {}),
+  }
 }
 
 function pick(msg: Msg) {

@@ -43,6 +43,7 @@ const EVENT_TYPES = new Set<string>([
   'throttled',
   'backpressure',
   'dial-error',
+  'member',
   'closed',
 ])
 const LINK_ERROR_CODES = new Set<string>([

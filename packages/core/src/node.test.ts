@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import { fakeAuth } from '../test/fake-auth.js'
 import { flushMicrotasks, ManualClock } from '../test/manual-clock.js'
 import { MemoryNetwork, type MemoryNetwork as Network, seededRandom } from '../test/memory-transport.js'
 import { type Address, formatAddress } from './address.js'
@@ -273,6 +274,32 @@ describe('ParleyNode over an in-memory transport', () => {
         expect(alice.events.bodies()).toEqual(['ping from bob'])
       },
     )
+  })
+
+  describe('older peers', () => {
+    it('chats with a peer that speaks 1.0 without the room: shows its unsigned words, relays none of them', async () => {
+      const { network, clock, node } = world()
+      const alice = node('alice', A, { id: LOW, auth: fakeAuth(LOW) })
+      await alice.node.start()
+      const carol = node('carol', C, { id: MID, peers: [A], auth: fakeAuth(MID) })
+      await carol.node.start()
+      await clock.advance(0)
+      const old = new RawPeer(await network.transport('127.0.0.1', HIGH).dial(A))
+      old.hello(HIGH, 'old')
+      await clock.advance(0)
+      old.send({ type: 'ack', upTo: 0, base: 0 })
+      old.send({ type: 'msg', id: 'o1', seq: 1, ts: 0, from: HIGH, body: 'hello from 1.0' })
+      alice.node.send('hi all')
+      await clock.advance(0)
+      expect(alice.events.bodies()).toEqual(['hello from 1.0'])
+      expect(alice.events.of('link-error')).toEqual([])
+      // The old peer gets alice's own message (signed fields it ignores), nothing relayed;
+      // carol gets alice's message, not the old peer's unverifiable one.
+      const toOld = old.received.filter((m) => m.type === 'msg')
+      expect(toOld).toMatchObject([{ from: LOW, body: 'hi all' }])
+      expect(old.received.find((m) => m.type === 'ack' && m.have !== undefined)).toBeUndefined()
+      expect(carol.events.bodies()).toEqual(['hi all'])
+    })
   })
 
   describe('misbehaving peers', () => {

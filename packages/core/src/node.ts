@@ -1,7 +1,7 @@
 /**
  * The peer runtime: one node listening on its own address and dialing its peers at the same time.
- * It drives the pure peer and link machines, performs their effects over a Transport, and keeps one
- * session per remote node id, so it holds many peers at once.
+ * It drives the pure peer and link machines and the room, performs their effects over a Transport, and
+ * keeps one session per remote node id, so it holds many peers at once and relays the room between them.
  */
 import { type Address, formatAddress } from './address.js'
 import { type Clock, systemClock } from './clock.js'
@@ -29,7 +29,8 @@ import {
   type PeerInfo,
   type PeerState,
 } from './peer-machine.js'
-import { MAX_BODY_LENGTH, type Message, type Msg } from './schema.js'
+import { type MessageAuth, type Refusal, Room, type RoomOutcome } from './room.js'
+import { type Ack, MAX_BODY_LENGTH, MAX_ORIGINS_PER_ACK, type Message, type Msg } from './schema.js'
 import type { Link, Listener, Transport } from './transport.js'
 
 export interface NodeOptions {
@@ -76,6 +77,39 @@ export interface NodeOptions {
    * it writes). Messages journaled but not shown when the process died are shown again at start.
    */
   displayed?: ReadonlyMap<string, number>
+  /**
+   * Signs our messages and checks relayed ones (see `MessageAuth`). Without one, nothing is signed and
+   * relayed messages are taken as they come: fine for tests and trusted networks only.
+   */
+  auth?: MessageAuth
+  /** Recent messages kept per member, to relay and to catch neighbours up. Default 1000. */
+  windowSize?: number
+  /** Members kept at most (a relay introducing more is dropped). Default 1000. */
+  maxOrigins?: number
+  /** Out-of-order or unverified messages buffered from one neighbour at most. Default 4096. */
+  waitingCap?: number
+  /** Hops a relayed message may still travel, at most. Default 64. */
+  hopLimit?: number
+}
+
+/** Our messages sent in one tick form a burst; a longer one is cut here, so relays never wait on more. */
+export const MAX_BURST = 100
+/** Frames of recent messages kept for reuse: a message usually goes out on every link within moments. */
+const FRAME_CACHE = 1024
+/** Bytes kept free in a frame for the chain hash, the signature and a relay's hop count. */
+const SEAL_ROOM = 600
+
+/** One member of the room, as `members()` lists it. */
+export interface MemberInfo {
+  readonly peer: PeerInfo
+  /** This node has (had) a link to it; otherwise its messages reach us through relays. */
+  readonly direct: boolean
+  /** Direct: its link is open now. Relayed: some neighbour that relays is connected. */
+  readonly connected: boolean
+  /** The remote end of its link, when direct and connected. */
+  readonly address?: string
+  /** When its last message was shown (clock ms), if one was this run. */
+  readonly lastSeen?: number
 }
 
 export interface RateLimit {
@@ -107,6 +141,16 @@ export type NodeEvent =
       readonly sameNameAs?: readonly string[]
     }
   | { readonly type: 'disconnected'; readonly peer: PeerInfo; readonly reason: string }
+  /**
+   * A member seen for the first time this run: `relay` when its first message came through another
+   * node (a join notice), `direct` when it first connected. Departures of relayed members are not visible.
+   */
+  | {
+      readonly type: 'member'
+      readonly peer: PeerInfo
+      readonly via: 'direct' | 'relay'
+      readonly sameNameAs?: readonly string[]
+    }
   | {
       readonly type: 'message'
       readonly id: string
@@ -149,6 +193,8 @@ export interface ChatNode {
   send(body: string): SentMessage
   rename(name: string): void
   sessionsSnapshot(): SessionInfo[]
+  /** Every member of the room this node knows of, direct or relayed. */
+  members(): MemberInfo[]
   peerStates(): { target: string; state: PeerState }[]
   whenDelivered(timeoutMs: number): Promise<number>
   close(reason?: string): Promise<void>
@@ -169,8 +215,8 @@ interface LinkRecord {
   readonly decoder: FrameDecoder
   state: LinkState
   slot?: DialSlot
-  /** Who the peer said it is, once its hello arrived. */
-  hello?: { peer: PeerInfo; listen?: string; epoch: string }
+  /** Who the peer said it is, once its hello arrived; `relays` when it speaks the room protocol. */
+  hello?: { peer: PeerInfo; listen?: string; epoch: string; relays: boolean }
   handshakeTimer?: unknown
   lastHeard: number
   ackDue: boolean
@@ -193,14 +239,6 @@ interface Session {
   address?: string
   /** Highest seq of ours that the peer has acknowledged. */
   acked: number
-  /** Highest contiguous seq accepted from the peer (maybe not yet durable). */
-  received: number
-  /** Highest seq from the peer that is durable and shown: what our acks claim. */
-  shown: number
-  /** Highest seq of ours written on the current link. */
-  sentUpTo: number
-  /** False until the peer's first ack on the current link says where to resume. */
-  resumed: boolean
   /** When the current link opened (clock ms). */
   openedAt: number
   /** The peer's sequence epoch: a new one means its seq numbering restarted (state lost). */
@@ -250,10 +288,16 @@ export class ParleyNode implements ChatNode {
   private readonly links = new Map<number, LinkRecord>()
   private readonly dialer: Dialer
   private readonly sessions = new Map<string, Session>()
-  private readonly outbox: Msg[] = []
-  private readonly frames = new WeakMap<Msg, Uint8Array>()
-  /** Seqs of ours accepted but not yet durable: they go on the wire only once the journal has them. */
-  private durableUpTo = 0
+  /** Who has which message of which member, and what each link still has to carry. */
+  private readonly room: Room
+  private readonly auth?: MessageAuth
+  /** Encoded chat messages, so one written to several links is encoded once; the newest few only. */
+  private readonly frames = new Map<Msg, Uint8Array>()
+  /** Our messages sent this tick, signed together once the tick ends (or MAX_BURST is reached). */
+  private burst?: { size: number; promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void }
+  private readonly lastSeen = new Map<string, number>()
+  /** Members already announced this run. */
+  private readonly announced = new Set<string>()
   private readonly journal?: Journal
   private readonly historyEntries: HistoryEntry[] = []
   private readonly historyLimit: number
@@ -263,7 +307,6 @@ export class ParleyNode implements ChatNode {
   private listener?: Listener
   private lifecycle: Lifecycle = 'new'
   private nextLinkId = 1
-  private nextSeq = 1
   private pingCounter = 0
   private keepaliveTimer?: unknown
   private readonly linkContext: LinkContext
@@ -308,7 +351,28 @@ export class ParleyNode implements ChatNode {
     this.historyLimit = options.historyLimit ?? 10_000
     if (options.journal) this.journal = options.journal
     this.epoch = options.restored?.epoch ?? this.instance
-    if (options.restored) this.adoptRestored(options.restored)
+    if (options.auth) this.auth = options.auth
+    const restored = options.restored
+    this.room = new Room(
+      {
+        self: { id: this.id, name: this.nameValue },
+        ...(options.auth ? { auth: options.auth } : {}),
+        ...(options.windowSize !== undefined ? { windowSize: options.windowSize } : {}),
+        ...(options.maxOrigins !== undefined ? { maxOrigins: options.maxOrigins } : {}),
+        ...(options.waitingCap !== undefined ? { waitingCap: options.waitingCap } : {}),
+        ...(options.hopLimit !== undefined ? { hopLimit: options.hopLimit } : {}),
+      },
+      restored
+        ? {
+            origins: restored.peers.values(),
+            nextSeq: restored.nextSeq,
+            outbox: restored.outbox,
+            recent: restored.recent,
+            ...(restored.lastSent ? { lastSent: restored.lastSent } : {}),
+          }
+        : undefined,
+    )
+    if (restored) this.adoptRestored(restored)
     if (this.journal && !options.restored?.epoch) void this.persist([{ t: 'self', epoch: this.epoch }])
     this.linkContext = {
       self: { id: this.id },
@@ -330,7 +394,7 @@ export class ParleyNode implements ChatNode {
 
   /** Messages sent by this node that some peer has not acknowledged yet. */
   get pending(): number {
-    return this.outbox.length
+    return this.room.pending
   }
 
   /** Subscribes to node events; returns the unsubscribe function. */
@@ -374,24 +438,67 @@ export class ParleyNode implements ChatNode {
     if (body.length > MAX_BODY_LENGTH) {
       throw new ProtocolError('BAD_MESSAGE', `a message is at most ${MAX_BODY_LENGTH} characters long`)
     }
-    const msg: Msg = {
-      type: 'msg',
-      id: randomHex(8),
-      seq: this.nextSeq,
-      ts: this.clock.now(),
-      from: this.id,
-      body,
-    }
-    // Encoding checks the frame limit before the message is accepted, and the frame is reused on every link.
-    this.frames.set(msg, encodeFrame(msg, this.maxFrame))
-    this.nextSeq++
-    this.outbox.push(msg)
+    const fields = { id: randomHex(8), ts: this.clock.now(), body, name: this.nameValue }
+    // The frame limit is checked before the message is accepted, with room for what sealing adds.
+    const probe: Msg = { type: 'msg', seq: this.room.nextSeq, from: this.id, ...fields }
+    encodeFrame(probe, this.maxFrame - (this.auth ? SEAL_ROOM : 0))
+    const msg = this.room.compose(fields)
     this.remember({ direction: 'out', id: msg.id, seq: msg.seq, ts: msg.ts, from: this.self, body })
-    const durable = this.persist([{ t: 'sent', msg }]).then(() => {
-      this.durableUpTo = Math.max(this.durableUpTo, msg.seq)
-      for (const session of this.sessions.values()) this.pump(session)
+    const burst = this.burst ?? this.openBurst()
+    burst.size++
+    if (burst.size >= MAX_BURST) this.sealBurst()
+    return { id: msg.id, seq: msg.seq, ts: msg.ts, durable: burst.promise }
+  }
+
+  /** Every member of the room this node knows of: neighbours and the origins relayed to it. */
+  members(): MemberInfo[] {
+    return this.room.members().map((m) => {
+      const session = this.sessions.get(m.peer.id)
+      const link = session?.link === undefined ? undefined : this.links.get(session.link)?.link
+      const seen = this.lastSeen.get(m.peer.id)
+      return {
+        peer: m.peer,
+        direct: m.direct,
+        connected: m.direct ? link !== undefined : m.connected,
+        ...(link ? { address: link.remoteAddress } : {}),
+        ...(seen !== undefined ? { lastSeen: seen } : {}),
+      }
     })
-    return { id: msg.id, seq: msg.seq, ts: msg.ts, durable }
+  }
+
+  private openBurst(): NonNullable<ParleyNode['burst']> {
+    let resolve!: () => void
+    let reject!: (e: unknown) => void
+    const promise = new Promise<void>((yes, no) => {
+      resolve = yes
+      reject = no
+    })
+    const burst = { size: 0, promise, resolve, reject }
+    this.burst = burst
+    // Messages sent in the same tick share one signature: sealed once the tick's code has run.
+    queueMicrotask(() => {
+      if (this.burst === burst) this.sealBurst()
+    })
+    return burst
+  }
+
+  /** Signs the burst's last message, makes the burst durable, then lets it go out. */
+  private sealBurst(): void {
+    const burst = this.burst
+    if (!burst) return
+    this.burst = undefined
+    const sealed = this.room.seal()
+    const last = sealed.at(-1)
+    if (!last) {
+      burst.resolve()
+      return
+    }
+    this.persist(sealed.map((msg) => ({ t: 'sent' as const, msg })))
+      .then(() => {
+        this.room.ownDurable(last.seq)
+        for (const session of this.sessions.values()) this.pump(session, this.id)
+      })
+      .then(burst.resolve, burst.reject)
   }
 
   /** This node as peers see it. */
@@ -430,7 +537,7 @@ export class ParleyNode implements ChatNode {
    */
   whenDelivered(timeoutMs: number): Promise<number> {
     return waitForDelivery(
-      () => this.outbox.length,
+      () => this.pending,
       (listener) => this.on(listener),
       this.clock,
       timeoutMs,
@@ -483,7 +590,7 @@ export class ParleyNode implements ChatNode {
     )
     // Our hello goes out before anything the transport already buffered is read.
     const listen = formatAddress(this.listenAddress)
-    const caps = [`epoch:${this.epoch}`, ...this.caps]
+    const caps = [`epoch:${this.epoch}`, ROOM_CAP, ...this.caps]
     this.writeTo(
       record,
       makeHello({ id: this.id, name: this.nameValue, instance: this.instance }, caps, listen),
@@ -526,6 +633,7 @@ export class ParleyNode implements ChatNode {
           peer: { id: message.id, name: message.name },
           ...(message.listen ? { listen: message.listen } : {}),
           epoch: helloCap(message, 'epoch') ?? helloInstance(message),
+          relays: message.caps.includes(ROOM_CAP),
         }
         const refusal = record.slot ? undefined : this.checkPeer?.(record.hello.peer.id, message.listen)
         if (refusal) {
@@ -573,7 +681,8 @@ export class ParleyNode implements ChatNode {
     if (!session || session.link !== record.id) return
     this.emit({ type: 'backpressure', peer: session.peer, blocked: false })
     // Acks were held back while the peer did not read; one cumulative ack covers them all.
-    this.writeTo(record, { type: 'ack', upTo: session.shown })
+    record.ackDue = true
+    this.flushAck(record)
     this.pump(session)
   }
 
@@ -642,6 +751,8 @@ export class ParleyNode implements ChatNode {
     const session = peer ? this.sessions.get(peer.id) : undefined
     if (session && session.link === record.id) {
       session.link = undefined
+      this.room.linkClosed(session.peer.id)
+      this.settle()
       const why = reason.code === 'BYE' ? `${session.peer.name} left (${reason.message})` : reason.message
       this.emit({ type: 'disconnected', peer: session.peer, reason: why })
       for (const slot of this.slotsFor(session.peer.id)) {
@@ -679,8 +790,7 @@ export class ParleyNode implements ChatNode {
     if (record.blocked && (message.type === 'pong' || message.type === 'ack' || message.type === 'ping'))
       return
     try {
-      const cached = message.type === 'msg' ? this.frames.get(message) : undefined
-      const accepted = record.link.write(cached ?? encodeFrame(message, this.maxFrame))
+      const accepted = record.link.write(this.frameOf(message))
       if (!accepted && !record.blocked && record.state.status === 'open') {
         // The peer is not reading: stop feeding it chat messages until the buffer drains.
         record.blocked = true
@@ -690,6 +800,18 @@ export class ParleyNode implements ChatNode {
       if (!(error instanceof ProtocolError)) throw error
       this.linkStep(record, { type: 'protocol-error', error })
     }
+  }
+
+  /** A chat message's frame is encoded once and reused on every link that carries it. */
+  private frameOf(message: Message): Uint8Array {
+    if (message.type !== 'msg') return encodeFrame(message, this.maxFrame)
+    let frame = this.frames.get(message)
+    if (!frame) {
+      frame = encodeFrame(message, this.maxFrame)
+      this.frames.set(message, frame)
+      if (this.frames.size > FRAME_CACHE) this.frames.delete(this.frames.keys().next().value!)
+    }
+    return frame
   }
 
   private write(linkId: number, message: Message): void {
@@ -707,10 +829,6 @@ export class ParleyNode implements ChatNode {
         peer,
         instance,
         acked: 0,
-        received: 0,
-        shown: 0,
-        sentUpTo: 0,
-        resumed: false,
         openedAt: 0,
         epoch,
         tokens: this.rateLimit ? this.rateLimit.burst : 0,
@@ -722,14 +840,11 @@ export class ParleyNode implements ChatNode {
     } else if (session.epoch !== epoch) {
       // The peer restarted without its journal: its seqs start over and it remembers nothing of ours.
       session.epoch = epoch
-      session.received = 0
-      session.shown = 0
       session.acked = 0
+      this.room.peerRestarted(peer.id)
       void this.persist([{ t: 'peer', peer, epoch }])
     }
     session.openedAt = this.clock.now()
-    session.resumed = false
-    session.sentUpTo = session.acked
     const previous = session.link
     session.peer = peer
     session.instance = instance
@@ -740,9 +855,7 @@ export class ParleyNode implements ChatNode {
       // The old link is replaced, not lost: the session already points at the new one when it closes.
       if (old) this.linkStep(old, { type: 'close', reason: 'replaced by a newer link' })
     }
-    const sameNameAs = [...this.sessions.values()]
-      .filter((s) => s.peer.id !== peer.id && s.peer.name === peer.name)
-      .map((s) => s.peer.id)
+    const sameNameAs = this.sameNameAs(peer)
     this.emit({
       type: 'connected',
       peer,
@@ -750,6 +863,7 @@ export class ParleyNode implements ChatNode {
       direction: record.link.direction,
       ...(sameNameAs.length > 0 ? { sameNameAs } : {}),
     })
+    this.announce(peer, 'direct')
     for (const slot of this.slots.values()) {
       const dialedIt = slot.state.status === 'handshaking' && slot.state.link === record.id
       const announced = slot.peerId === undefined && record.hello?.listen === slot.key
@@ -758,23 +872,55 @@ export class ParleyNode implements ChatNode {
         this.peerStep(slot, { type: 'session-open', link: record.id, peer })
       }
     }
-    // Resume: tell the peer what we have and where our stream to it starts; its first ack on this
-    // link says which of ours to resend.
-    const base = (this.outbox[0]?.seq ?? this.nextSeq) - 1
-    this.writeTo(record, { type: 'ack', upTo: session.shown, base })
+    // Resume: tell the peer what we have of every member and where our streams to it start; its
+    // first ack on this link says which of ours, and of the room's, to send.
+    const relays = record.hello?.relays ?? false
+    const opening = this.room.linkOpened(peer.id, { name: peer.name, relays })
+    const acks = ackFrames(
+      { type: 'ack', upTo: this.room.shownOf(peer.id), base: opening.base },
+      opening.have,
+      opening.bases,
+    )
+    for (const ack of acks) this.writeTo(record, ack)
   }
 
-  /** Writes, in order, every durable message of ours the session's link has not carried yet. */
-  private pump(session: Session): void {
-    if (session.link === undefined || !session.resumed) return
+  /** Ids of other members known under the same name: never the same person by name alone. */
+  private sameNameAs(peer: PeerInfo): string[] {
+    const ids = new Set<string>()
+    for (const s of this.sessions.values())
+      if (s.peer.id !== peer.id && s.peer.name === peer.name) ids.add(s.peer.id)
+    for (const m of this.room.members())
+      if (m.peer.id !== peer.id && m.peer.name === peer.name) ids.add(m.peer.id)
+    return [...ids]
+  }
+
+  /** Emits `member` the first time this run that a member shows up. */
+  private announce(peer: PeerInfo, via: 'direct' | 'relay'): void {
+    if (this.announced.has(peer.id)) return
+    this.announced.add(peer.id)
+    const sameNameAs = this.sameNameAs(peer)
+    this.emit({ type: 'member', peer, via, ...(sameNameAs.length > 0 ? { sameNameAs } : {}) })
+  }
+
+  /**
+   * Writes, in order per member, every durable and verified message the session's link has not carried
+   * and its peer does not have: ours, and (if it relays) the room's. `only` limits it to one member.
+   */
+  private pump(session: Session, only?: string): void {
+    if (session.link === undefined) return
     const record = this.links.get(session.link)
     if (!record) return
-    for (const msg of this.outbox) {
-      if (record.blocked) return
-      if (msg.seq <= session.sentUpTo) continue
-      if (msg.seq > this.durableUpTo) break
-      this.writeTo(record, msg)
-      session.sentUpTo = msg.seq
+    const peerId = session.peer.id
+    for (const item of this.room.outgoing(peerId, only)) {
+      // Stop before writing, never after: the room counts an item as sent once the loop moves past it.
+      if (record.blocked || record.state.status !== 'open') return
+      if (item.kind === 'msg') this.writeTo(record, item.msg)
+      else
+        this.writeTo(record, {
+          type: 'ack',
+          upTo: this.room.shownOf(peerId),
+          bases: { [item.origin]: item.seq },
+        })
     }
   }
 
@@ -784,31 +930,20 @@ export class ParleyNode implements ChatNode {
     if (!session || session.link !== record.id) return
     switch (message.type) {
       case 'msg': {
-        if (message.from !== session.peer.id) {
-          const error = new ProtocolError('BAD_MESSAGE', 'peer sent a message claiming another sender')
-          this.linkStep(record, { type: 'protocol-error', error })
-          return
-        }
         record.ackDue = true
-        // Duplicates (seq already seen) are dropped; a gap waits for the resend after the next reconnect.
-        if (message.seq !== session.received + 1) return
-        session.received = message.seq
-        this.accept(session, message)
+        // Straight from its origin over a link that proved the origin's key: shown at once.
+        const trusted =
+          message.from === session.peer.id && (!this.auth || record.link.remoteKey === message.from)
+        this.apply(this.room.receive(session.peer.id, message, trusted))
         return
       }
-      case 'ack':
-        if (message.base !== undefined && message.base > session.received) {
-          session.received = message.base
-          session.shown = message.base
-          void this.persist([{ t: 'base', peer: session.peer, seq: message.base }])
-        }
+      case 'ack': {
+        const outcome = this.room.onAck(session.peer.id, message)
         this.acknowledge(session, message.upTo)
-        if (!session.resumed) {
-          session.resumed = true
-          session.sentUpTo = Math.max(session.sentUpTo, Math.min(message.upTo, this.nextSeq - 1))
-          this.pump(session)
-        }
+        this.apply(outcome)
+        if (outcome.resumed) this.pump(session)
         return
+      }
       case 'ping':
         this.writeTo(record, { type: 'pong', n: message.n })
         return
@@ -835,22 +970,50 @@ export class ParleyNode implements ChatNode {
     if (!session) return
     // Acks claim only what is durable and shown, so they wait for the journal (one wait per chunk).
     void this.journalChain.then(() => {
-      if (session.link === record.id) this.writeTo(record, { type: 'ack', upTo: session.shown })
+      if (session.link !== record.id) return
+      const peerId = session.peer.id
+      const have = this.room.haveDelta(peerId)
+      for (const ack of ackFrames({ type: 'ack', upTo: this.room.shownOf(peerId) }, have))
+        this.writeTo(record, ack)
     })
   }
 
-  /** Persists a peer's message, then shows it; the ack follows from `flushAck`. */
-  private accept(session: Session, msg: Msg): void {
-    const peer = session.peer
-    void this.persist([{ t: 'received', msg, name: peer.name }]).then(() => {
-      session.shown = Math.max(session.shown, msg.seq)
-      this.remember({ direction: 'in', id: msg.id, seq: msg.seq, ts: msg.ts, from: peer, body: msg.body })
-      this.show(peer, msg)
+  /**
+   * Performs what the room decided: closes the links it refused, persists what it accepted (and any
+   * jump past a moved window), then shows each message and relays it to the neighbours that lack it.
+   */
+  private apply(outcome: RoomOutcome): void {
+    for (const refusal of outcome.refusals) this.refuse(refusal)
+    const { accepted, jumps, joined } = outcome
+    if (accepted.length === 0 && jumps.length === 0) return
+    const records: JournalRecord[] = jumps.map((j) => ({ t: 'base' as const, peer: j.peer, seq: j.seq }))
+    for (const msg of accepted) records.push({ t: 'received', msg, name: this.memberOf(msg).name })
+    void this.persist(records).then(() => {
+      for (const peer of joined) this.announce(peer, 'relay')
+      const origins = new Set<string>()
+      for (const msg of accepted) {
+        this.room.markShown(msg.from, msg.seq)
+        this.lastSeen.set(msg.from, this.clock.now())
+        const from = this.memberOf(msg)
+        this.remember({ direction: 'in', id: msg.id, seq: msg.seq, ts: msg.ts, from, body: msg.body })
+        this.emit({ type: 'message', id: msg.id, seq: msg.seq, ts: msg.ts, from, body: msg.body })
+        origins.add(msg.from)
+      }
+      for (const session of this.sessions.values()) for (const origin of origins) this.pump(session, origin)
     })
   }
 
-  private show(peer: PeerInfo, msg: { id: string; seq: number; ts: number; body: string }): void {
-    this.emit({ type: 'message', id: msg.id, seq: msg.seq, ts: msg.ts, from: peer, body: msg.body })
+  private memberOf(msg: Msg): PeerInfo {
+    return this.room.peerOf(msg.from) ?? { id: msg.from, name: msg.name ?? msg.from.slice(0, 8) }
+  }
+
+  /** A neighbour broke the room's rules (forged, flooded, too many members): its link is closed and reported. */
+  private refuse(refusal: Refusal): void {
+    const session = this.sessions.get(refusal.neighbor)
+    const record = session?.link === undefined ? undefined : this.links.get(session.link)
+    if (!record) return
+    const error = new ProtocolError(refusal.code, refusal.message)
+    this.linkStep(record, { type: 'protocol-error', error })
   }
 
   /** Messages the journal holds but no frontend showed before the last run ended (it was killed). */
@@ -860,7 +1023,16 @@ export class ParleyNode implements ChatNode {
     for (const entry of this.historyEntries) {
       if (entry.direction !== 'in') continue
       const mark = displayed.get(entry.from.id) ?? 0
-      if (entry.seq > mark) this.show(entry.from, entry)
+      if (entry.seq > mark) {
+        this.emit({
+          type: 'message',
+          id: entry.id,
+          seq: entry.seq,
+          ts: entry.ts,
+          from: entry.from,
+          body: entry.body,
+        })
+      }
     }
   }
 
@@ -886,18 +1058,12 @@ export class ParleyNode implements ChatNode {
   }
 
   private adoptRestored(restored: RestoredState): void {
-    this.nextSeq = restored.nextSeq
-    this.durableUpTo = restored.nextSeq - 1
-    this.outbox.push(...restored.outbox)
     for (const p of restored.peers.values()) {
+      if (!p.neighbor) continue
       this.sessions.set(p.peer.id, {
         peer: p.peer,
         instance: '',
         acked: p.acked,
-        received: p.received,
-        shown: p.received,
-        sentUpTo: p.acked,
-        resumed: false,
         openedAt: 0,
         epoch: p.epoch,
         tokens: this.rateLimit ? this.rateLimit.burst : 0,
@@ -911,16 +1077,25 @@ export class ParleyNode implements ChatNode {
   private acknowledge(session: Session, upTo: number): void {
     if (upTo <= session.acked) return
     const from = session.acked
-    session.acked = Math.min(upTo, this.nextSeq - 1)
-    const newlyAcked = this.outbox.filter((m) => m.seq > from && m.seq <= session.acked)
-    // A message leaves the outbox once every peer this node has a session with has it.
-    let lowest = Number.POSITIVE_INFINITY
-    for (const s of this.sessions.values()) lowest = Math.min(lowest, s.acked)
-    let drop = 0
-    while (drop < this.outbox.length && this.outbox[drop]!.seq <= lowest) drop++
-    this.outbox.splice(0, drop)
+    session.acked = Math.min(upTo, this.room.nextSeq - 1)
+    const newlyAcked = this.room.outbox.filter((m) => m.seq > from && m.seq <= session.acked)
+    this.settle()
     void this.persist([{ t: 'acked', peer: session.peer, upTo: session.acked }])
     for (const m of newlyAcked) this.emit({ type: 'delivered', id: m.id, seq: m.seq, to: session.peer })
+  }
+
+  /**
+   * A message leaves the outbox once every neighbour we wait for has it: those connected now, and those
+   * we dial (they will be back). A neighbour that dialed us and left is not waited for, or any stranger
+   * who once connected would pin the outbox forever; it catches up from the window when it returns.
+   */
+  private settle(): void {
+    let lowest = Number.POSITIVE_INFINITY
+    for (const s of this.sessions.values()) {
+      if (s.link !== undefined || this.dialer.slotsFor(s.peer.id).length > 0)
+        lowest = Math.min(lowest, s.acked)
+    }
+    if (lowest !== Number.POSITIVE_INFINITY) this.room.settleOwn(lowest)
   }
 
   // ---- dialing -----------------------------------------------------------------------------------
@@ -962,6 +1137,33 @@ export class ParleyNode implements ChatNode {
   private emit(event: NodeEvent): void {
     for (const listener of [...this.listeners]) listener(event)
   }
+}
+
+/** The hello capability of nodes that relay the room (and take relayed messages). */
+export const ROOM_CAP = 'room'
+
+/** An ack, split over several frames when its `have` or `bases` map is long; opening acks mark all but the last. */
+function ackFrames(ack: Ack, have: Record<string, number> = {}, bases: Record<string, number> = {}): Ack[] {
+  const haves = chunks(Object.entries(have))
+  const baseChunks = chunks(Object.entries(bases))
+  const count = Math.max(1, haves.length, baseChunks.length)
+  const opening = ack.base !== undefined
+  const frames: Ack[] = []
+  for (let i = 0; i < count; i++) {
+    const frame: Ack = { ...ack }
+    if (haves[i]) frame.have = Object.fromEntries(haves[i]!)
+    if (baseChunks[i]) frame.bases = Object.fromEntries(baseChunks[i]!)
+    if (opening && i < count - 1) frame.more = true
+    frames.push(frame)
+  }
+  return frames
+}
+
+function chunks<T>(items: T[]): T[][] {
+  const out: T[][] = []
+  for (let i = 0; i < items.length; i += MAX_ORIGINS_PER_ACK)
+    out.push(items.slice(i, i + MAX_ORIGINS_PER_ACK))
+  return out
 }
 
 /** Random bytes are drawn 4 KiB at a time: one getRandomValues call per message cost ~5 µs. */

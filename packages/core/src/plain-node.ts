@@ -10,7 +10,7 @@ import { waitForDelivery } from './delivery.js'
 import { Dialer, type DialSlot } from './dialer.js'
 import { ProtocolError } from './errors.js'
 import type { HistoryEntry } from './journal.js'
-import type { ChatNode, NodeEvent, SentMessage, SessionInfo } from './node.js'
+import type { ChatNode, MemberInfo, NodeEvent, SentMessage, SessionInfo } from './node.js'
 import {
   type Backoff,
   DEFAULT_BACKOFF,
@@ -177,6 +177,16 @@ export class PlainNode implements ChatNode {
       connected: true,
       address: l.link.remoteAddress,
       localAddress: l.link.localAddress,
+    }))
+  }
+
+  /** Plain mode relays nothing: the members are the open links. */
+  members(): MemberInfo[] {
+    return this.openLinks().map((l) => ({
+      peer: l.peer,
+      direct: true,
+      connected: true,
+      address: l.link.remoteAddress,
     }))
   }
 

@@ -13,6 +13,13 @@ export const MAX_BODY_LENGTH = 10_000
 
 const nodeId = z.string().regex(/^[0-9a-f]{16,128}$/, 'a node id is 16-128 lowercase hex digits')
 const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
+/** Chain hashes and signatures: opaque to core, made and checked by a MessageAuth. */
+const token = z.string().regex(/^[0-9a-zA-Z_:.+/=-]{1,256}$/, 'a hash or signature is 1-256 token characters')
+
+/** Hops a message may still travel when `hops` is absent: enough for any chain of relays up to 64 long. */
+export const DEFAULT_HOPS = 64
+/** A `have` or `bases` map lists at most this many origins per frame; a longer one is split over frames. */
+export const MAX_ORIGINS_PER_ACK = 256
 
 export const HelloSchema = z.object({
   type: z.literal('hello'),
@@ -39,7 +46,20 @@ export const MsgSchema = z.object({
   ts: z.number().int().min(0),
   from: nodeId,
   body: z.string().max(MAX_BODY_LENGTH),
+  /** The origin's display name, so members who are not directly connected can name it. */
+  name: z.string().min(1).max(64).optional(),
+  /** How many more links the message may cross; absent means DEFAULT_HOPS. Relays lower it by one. */
+  hops: z.number().int().min(0).max(255).optional(),
+  /** The origin's chain hash of the message before this one (the genesis hash for its first). */
+  prev: token.optional(),
+  /** The origin's signature over this message's chain hash; present on the last message of each burst. */
+  sig: token.optional(),
 })
+
+/** Origin id to seq: a watermark per member of the room. */
+const watermarks = z
+  .record(nodeId, seq)
+  .refine((map) => Object.keys(map).length <= MAX_ORIGINS_PER_ACK, 'too many origins in one ack')
 
 /** Cumulative: the receiver has every message of the link's peer up to and including `upTo`. */
 export const AckSchema = z.object({
@@ -50,6 +70,12 @@ export const AckSchema = z.object({
    * settled before the receiver's current state began), so the receiver expects `base + 1` next.
    */
   base: seq.optional(),
+  /** What the sender has shown of each other origin (not its own, not the receiver's): all on open, then changes. */
+  have: watermarks.optional(),
+  /** Sent on open: the sender can no longer send seqs up to `bases[origin]` of that origin (its window moved on). */
+  bases: watermarks.optional(),
+  /** More opening acks follow (a long `have` map is split); the receiver resumes on the last one. */
+  more: z.literal(true).optional(),
 })
 
 export const PingSchema = z.object({ type: z.literal('ping'), n: seq })

@@ -33,16 +33,21 @@ export function seededRandom(seed: number): () => number {
  */
 export class MemoryNetwork {
   private readonly listeners = new Map<string, (link: Link) => void>()
+  /** The key each listening address proves, for transports made with one. */
+  private readonly keys = new Map<string, string>()
   private readonly pairs = new Set<[MemoryLink, MemoryLink]>()
   private nextPort = 40_000
 
   constructor(private readonly options: MemoryNetworkOptions = {}) {}
 
-  /** A Transport whose dialed links come from `host` (an ephemeral port is picked per dial). */
-  transport(host = '127.0.0.1'): Transport {
+  /**
+   * A Transport whose dialed links come from `host` (an ephemeral port is picked per dial). With `key`,
+   * it stands in for a secure transport: both ends of its links learn the other's key as `remoteKey`.
+   */
+  transport(host = '127.0.0.1', key?: string): Transport {
     return {
-      createListener: (onLink) => this.createListener(onLink),
-      dial: (address, options) => this.dial(host, address, options),
+      createListener: (onLink) => this.createListener(onLink, key),
+      dial: (address, options) => this.dial(host, address, options, key),
     }
   }
 
@@ -86,7 +91,7 @@ export class MemoryNetwork {
     return this.options.deliverOnAttach ?? 'async'
   }
 
-  private createListener(onLink: (link: Link) => void): Listener {
+  private createListener(onLink: (link: Link) => void, proves?: string): Listener {
     let bound: string | undefined
     return {
       listen: async (address: Address) => {
@@ -95,17 +100,26 @@ export class MemoryNetwork {
         const key = formatAddress(actual)
         if (this.listeners.has(key)) throw new TransportError('ADDRESS_IN_USE', `${key} is already in use`)
         this.listeners.set(key, onLink)
+        if (proves !== undefined) this.keys.set(key, proves)
         bound = key
         return actual
       },
       close: async () => {
-        if (bound !== undefined && this.listeners.get(bound) === onLink) this.listeners.delete(bound)
+        if (bound !== undefined && this.listeners.get(bound) === onLink) {
+          this.listeners.delete(bound)
+          this.keys.delete(bound)
+        }
         bound = undefined
       },
     }
   }
 
-  private async dial(host: string, address: Address, options: DialOptions = {}): Promise<Link> {
+  private async dial(
+    host: string,
+    address: Address,
+    options: DialOptions = {},
+    proves?: string,
+  ): Promise<Link> {
     const key = formatAddress(address)
     // A dial takes a macrotask, as a real connect does, so a node that redials in a loop cannot starve
     // the event loop (and the test) with microtasks alone.
@@ -117,6 +131,9 @@ export class MemoryNetwork {
     const local = formatAddress({ host, port: this.nextPort++ })
     const outbound = new MemoryLink(this, 'outbound', local, key)
     const inbound = new MemoryLink(this, 'inbound', key, local)
+    const listenerKey = this.keys.get(key)
+    if (listenerKey !== undefined) outbound.remoteKey = listenerKey
+    if (proves !== undefined) inbound.remoteKey = proves
     outbound.remote = inbound
     inbound.remote = outbound
     this.pairs.add([outbound, inbound])
@@ -128,6 +145,7 @@ export class MemoryNetwork {
 /** One end of an in-memory connection. */
 export class MemoryLink implements Link {
   remote!: MemoryLink
+  remoteKey?: string
   private handlers?: LinkHandlers
   /** Chunks that arrived while unattached or paused. */
   private readonly inbox: Uint8Array[] = []

@@ -108,6 +108,15 @@ function logEntry(event: NodeEvent): Record<string, unknown> | undefined {
         event: event.blocked ? 'peer-not-reading' : 'peer-reading',
         peerId: event.peer.id,
       }
+    case 'member':
+      return {
+        level: event.sameNameAs ? 'warn' : 'info',
+        event: 'member',
+        via: event.via,
+        peer: event.peer.name,
+        peerId: event.peer.id,
+        ...(event.sameNameAs ? { sameNameAs: event.sameNameAs } : {}),
+      }
     case 'journal-error':
       return { level: 'error', event: 'journal-error', reason: event.message }
     case 'closed':

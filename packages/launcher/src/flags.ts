@@ -39,6 +39,8 @@ export interface Flags {
   handshakeTimeoutMs: number
   /** Largest frame accepted from a peer, in bytes. */
   maxFrame: number
+  /** Recent messages kept per member of the room, to relay and to catch others up. */
+  window: number
   help: boolean
   version: boolean
 }
@@ -50,6 +52,7 @@ export const DEFAULT_RATE = 200
 export const DEFAULT_BURST = 1000
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024
+export const DEFAULT_WINDOW = 1000
 
 const OPTIONS = {
   listen: { type: 'string', short: 'l' },
@@ -70,6 +73,7 @@ const OPTIONS = {
   burst: { type: 'string' },
   'handshake-timeout': { type: 'string' },
   'max-frame': { type: 'string' },
+  window: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const
@@ -108,8 +112,15 @@ Limits (see "Limits and abuse" in the README):
       --burst N           messages a peer may send at once on top of --rate (default ${DEFAULT_BURST})
       --handshake-timeout SECS  drop links that have not finished the handshake (default ${DEFAULT_HANDSHAKE_TIMEOUT_MS / 1000})
       --max-frame BYTES   largest frame accepted from a peer (default ${DEFAULT_MAX_FRAME_BYTES})
+      --window N          recent messages kept per member, to relay and to catch up members who were
+                          away or join later (default ${DEFAULT_WINDOW})
   -h, --help              show this help
   -V, --version           show the version
+
+While chatting, a line that is exactly one of these is a command, not a message:
+  /peers                  list the room's members: name, fingerprint, direct or through a relay, state
+  /connect HOST:PORT      dial another peer now (redialed until it answers)
+  //text                  sends "/text"
 
 IPv6 addresses are written in brackets: [::1]:4001.
 Exit codes: 0 ok, 1 internal error, 2 bad usage, 3 cannot listen, 4 messages left undelivered,
@@ -177,6 +188,7 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       1,
     ),
     maxFrame: bounded('--max-frame', values['max-frame'], DEFAULT_MAX_FRAME_BYTES, 1024, 16 * 1024 * 1024),
+    window: bounded('--window', values.window, DEFAULT_WINDOW, 1, 100_000),
     help: values.help ?? false,
     version: values.version ?? false,
   }

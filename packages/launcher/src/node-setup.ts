@@ -17,6 +17,7 @@ import {
   TransportError,
 } from '@parley/core'
 import {
+  createMessageAuth,
   createSecureTransport,
   decodeInvite,
   fingerprint,
@@ -123,7 +124,7 @@ export async function startNode(
     const journal = await openJournal(dir)
     const marks = new DisplayMarks(dir.file(DISPLAY_MARKS_FILE))
     const self = { id: identity.id, name: flags.name }
-    const restored = restore(journal.records as JournalRecord[], self)
+    const restored = restore(journal.records as JournalRecord[], self, undefined, flags.window)
     const peers = uniqueAddresses([...flags.peers, ...joins.map((j) => j.address)])
     const node = new ParleyNode({
       transport,
@@ -133,6 +134,9 @@ export async function startNode(
       peers,
       journal: { append: (records) => journal.append(records) },
       restored,
+      // Our messages are signed with the identity key, and relayed ones checked against their origin's.
+      auth: createMessageAuth(identity),
+      windowSize: flags.window,
       deadAfterMs: flags.deadAfterMs,
       keepaliveMs: Math.max(250, Math.floor(flags.deadAfterMs / 3)),
       handshakeTimeoutMs: flags.handshakeTimeoutMs,

@@ -1,4 +1,4 @@
-import { MAX_BODY_LENGTH, type NodeEvent, type PeerInfo, type PeerState } from '@parley/core'
+import { MAX_BODY_LENGTH, type MemberInfo, type NodeEvent, type PeerInfo, type PeerState } from '@parley/core'
 import { fingerprint, isKeyHex } from '@parley/secure'
 
 /** A status line for people, or undefined for events that are not status (messages, deliveries). */
@@ -27,6 +27,19 @@ export function describeEvent(event: NodeEvent): StatusLine | undefined {
       }
     case 'disconnected':
       return { level: 'warn', text: `disconnected from ${event.peer.name}: ${event.reason}` }
+    case 'member':
+      // A direct member is announced by "connected"; a relayed one only here. Its leaving is not visible.
+      if (event.via === 'direct') return undefined
+      if (event.sameNameAs) {
+        return {
+          level: 'warn',
+          text: `${event.peer.name} [${shortId(event.peer.id)}] is in the room (through a relay); WARNING: a different key used the name "${event.peer.name}" before [${event.sameNameAs.map(shortId).join(', ')}]: this may not be who you think`,
+        }
+      }
+      return {
+        level: 'info',
+        text: `${event.peer.name} [${shortId(event.peer.id)}] is in the room (through a relay)`,
+      }
     case 'link-error':
       return { level: 'warn', text: `peer at ${event.address} was dropped: ${event.message} [${event.code}]` }
     case 'throttled':
@@ -112,12 +125,41 @@ export class PeerLabels {
   private readonly ambiguous = new Set<string>()
 
   observe(event: NodeEvent): void {
-    if (event.type !== 'connected' || !event.sameNameAs) return
+    if ((event.type !== 'connected' && event.type !== 'member') || !event.sameNameAs) return
     this.ambiguous.add(event.peer.id)
     for (const id of event.sameNameAs) this.ambiguous.add(id)
   }
 
   label(peer: PeerInfo): string {
     return this.ambiguous.has(peer.id) ? `${peer.name}~${shortId(peer.id)}` : peer.name
+  }
+}
+
+/** One line per member for `/peers`: name (told apart when ambiguous), short fingerprint, how it is reached, state. */
+export function describeMembers(members: readonly MemberInfo[], labels: PeerLabels): string[] {
+  if (members.length === 0) return ['no members yet: nobody is connected']
+  return members.map((m) => {
+    const how = m.direct ? 'direct' : 'relay'
+    const state = m.direct
+      ? m.connected
+        ? `connected${m.address ? ` at ${m.address}` : ''}`
+        : 'disconnected'
+      : m.connected
+        ? 'reachable through the mesh'
+        : 'unreachable (no neighbour connected)'
+    return `${labels.label(m.peer)} [${shortId(m.peer.id)}] ${how}, ${state}`
+  })
+}
+
+/** A member as `--json` frontends print it. */
+export function jsonMember(m: MemberInfo): Record<string, unknown> {
+  return {
+    name: m.peer.name,
+    id: m.peer.id,
+    fingerprint: shortId(m.peer.id),
+    via: m.direct ? 'direct' : 'relay',
+    connected: m.connected,
+    ...(m.address ? { address: m.address } : {}),
+    ...(m.lastSeen !== undefined ? { lastSeen: m.lastSeen } : {}),
   }
 }

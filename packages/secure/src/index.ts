@@ -5,6 +5,7 @@ export { isSecureHandshakeStart, SECURE_HANDSHAKE_PREFIX } from './handshake.js'
 export * from './identity.js'
 export * from './invite.js'
 export * from './known-peers.js'
+export * from './message-auth.js'
 export { SecureLink } from './secure-link.js'
 export {
   createSecureTransport,

@@ -37,6 +37,10 @@ describe('key decoder', () => {
     ])
   })
 
+  it('reads F2 (the member panel) in both encodings, with modifiers', () => {
+    expect(decode('\x1bOQ\x1b[Q\x1b[1;2Q')).toEqual([key('f2'), key('f2'), key('S-f2')])
+  })
+
   it('reads meta keys as ESC + key', () => {
     expect(decode('\x1bb\x1bf\x1bd\x1b\x7f')).toEqual([
       key('M-b'),

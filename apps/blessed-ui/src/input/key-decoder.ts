@@ -26,9 +26,18 @@ const CSI_KEYS: Record<string, string> = {
   '3~': 'delete',
   '5~': 'pageup',
   '6~': 'pagedown',
+  Q: 'f2',
 }
 
-const SS3_KEYS: Record<string, string> = { A: 'up', B: 'down', C: 'right', D: 'left', H: 'home', F: 'end' }
+const SS3_KEYS: Record<string, string> = {
+  A: 'up',
+  B: 'down',
+  C: 'right',
+  D: 'left',
+  H: 'home',
+  F: 'end',
+  Q: 'f2',
+}
 
 /** xterm modifier parameter (1 + bits: shift 1, alt 2, ctrl 4) as a name prefix. */
 function modifierPrefix(param: number): string {

@@ -290,4 +290,52 @@ describe('chat model', () => {
     model.key({ type: 'wheel', direction: 'down' } as KeyEvent)
     expect(model.list.scrolled).toBe(false)
   })
+
+  describe('members of the room', () => {
+    const carol: PeerInfo = { id: 'c'.repeat(64), name: 'carol' }
+    const members = [
+      { peer: bob, direct: true, connected: true, address: '127.0.0.1:4002' },
+      { peer: carol, direct: false, connected: true },
+    ]
+
+    it('asks the node for the members on /peers and lists them in the pane', () => {
+      const { model, type, press, screen } = setup()
+      type('/peers')
+      expect(press('enter')).toEqual([{ type: 'members', list: true }])
+      model.setMembers(members)
+      model.listMembers()
+      const lines = screen(100, 10).lines.join('\n')
+      expect(lines).toContain('-- bob [bbbbbbbbb] direct, connected at 127.0.0.1:4002')
+      expect(lines).toMatch(/-- carol \[[a-z2-7]{4}-[a-z2-7]{4}\] relay, reachable through the mesh/)
+    })
+
+    it('opens a member panel with F2 or /members, and the messages make room for it', () => {
+      const { model, press, type, receive, screen } = setup()
+      receive('x'.repeat(70))
+      expect(screen(90, 10).panel).toBeUndefined()
+      expect(press('f2')).toEqual([{ type: 'members', list: false }])
+      model.setMembers(members)
+      const open = screen(90, 10)
+      expect(open.panel?.width).toBe(30)
+      expect(open.panel?.rows).toHaveLength(8)
+      const panel = open.panel!.rows.map(rowText)
+      expect(panel.slice(0, 4)).toEqual([
+        '│ members (3) · F2',
+        '│ ● alice (you)',
+        '│ ● bob bbbbbbbbb',
+        expect.stringMatching(/^│ ~ carol [a-z2-7]{4}-[a-z2-7]{4}$/),
+      ])
+      // The 70-character line now wraps within the 60 columns left for messages.
+      expect(open.lines.filter((l) => l.includes('x'))).toHaveLength(2)
+      type('/members')
+      expect(press('enter')).toEqual([])
+      expect(screen(90, 10).panel).toBeUndefined()
+    })
+
+    it('keeps the panel closed on a terminal too narrow for it', () => {
+      const { press, screen } = setup()
+      press('f2')
+      expect(screen(39, 10).panel).toBeUndefined()
+    })
+  })
 })

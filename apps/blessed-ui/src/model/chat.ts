@@ -1,5 +1,12 @@
-import type { Address, HistoryEntry, NodeEvent, PeerInfo } from '@parley/core'
-import { clockTime, describeEvent, PeerLabels, terminalSafe } from '@parley/launcher'
+import type { Address, HistoryEntry, MemberInfo, NodeEvent, PeerInfo } from '@parley/core'
+import {
+  clockTime,
+  describeEvent,
+  describeMembers,
+  PeerLabels,
+  shortId,
+  terminalSafe,
+} from '@parley/launcher'
 import type { KeyEvent } from '../input/key-decoder.js'
 import { graphemes } from '../text/graphemes.js'
 import type { GraphemeWidth } from '../text/width.js'
@@ -43,6 +50,8 @@ export type Effect =
   | { readonly type: 'send'; readonly body: string }
   | { readonly type: 'rename'; readonly name: string }
   | { readonly type: 'connect'; readonly address: Address }
+  /** Refresh the member list from the node (`setMembers`); with `list`, also print it (`listMembers`). */
+  | { readonly type: 'members'; readonly list: boolean }
   | { readonly type: 'quit' }
   | { readonly type: 'bell' }
   | { readonly type: 'redraw' }
@@ -54,7 +63,13 @@ export interface Frame {
   readonly input: Row
   /** Column of the cursor in the input row. */
   readonly cursor: number
+  /** The member panel on the right of the messages, when it is open and the terminal is wide enough. */
+  readonly panel?: { readonly width: number; readonly rows: Row[] }
 }
+
+/** The member panel takes at most this many columns, and opens only on terminals this wide. */
+const PANEL_MAX = 30
+const PANEL_MIN_COLS = 40
 
 export interface ChatOptions {
   readonly self: PeerInfo
@@ -106,6 +121,9 @@ export class ChatModel {
   private readonly secure: boolean
   private paneHeight = 20
   private inputScroll = 0
+  /** The room's members as the node last listed them (the runtime keeps this fresh). */
+  private members: readonly MemberInfo[] = []
+  private panel = false
   /** Messages received from peers (for the flood benchmark's trace). */
   received = 0
 
@@ -131,6 +149,20 @@ export class ChatModel {
 
   setUndelivered(count: number): void {
     this.status.undelivered = count
+  }
+
+  /** The room's members, from `node.members()`. */
+  setMembers(members: readonly MemberInfo[]): void {
+    this.members = members
+  }
+
+  /** Prints the member list in the message pane (the answer to /peers). */
+  listMembers(): void {
+    for (const line of describeMembers(this.members, this.labels)) this.note(line)
+  }
+
+  get panelOpen(): boolean {
+    return this.panel
   }
 
   /** Messages from an earlier run (`--history N`), shown above everything else. */
@@ -196,15 +228,48 @@ export class ChatModel {
   frame(cols: number, rows: number): Frame {
     const paneHeight = Math.max(1, rows - 2)
     this.paneHeight = paneHeight
-    this.list.setSize(cols, paneHeight)
+    const panelWidth = this.panel && cols >= PANEL_MIN_COLS ? Math.min(PANEL_MAX, Math.floor(cols / 3)) : 0
+    const paneCols = cols - panelWidth
+    this.list.setSize(paneCols, paneHeight)
     const page = this.list.page()
     const messages = page.rows
     if (page.scrolled) {
       const text = page.newBelow > 0 ? ` ${page.newBelow} new below · PgDn ` : ' more below · PgDn '
-      messages[messages.length - 1] = this.rule(text, cols, { kind: 'marker' })
+      messages[messages.length - 1] = this.rule(text, paneCols, { kind: 'marker' })
     }
     const { row: input, cursor } = this.inputRow(cols)
-    return { messages, status: this.statusRow(this.status.summary(), cols), input, cursor }
+    const status = this.statusRow(this.status.summary(), cols)
+    if (panelWidth === 0) return { messages, status, input, cursor }
+    return {
+      messages,
+      status,
+      input,
+      cursor,
+      panel: { width: panelWidth, rows: this.panelRows(panelWidth, paneHeight) },
+    }
+  }
+
+  /** The member panel: you first, then neighbours (● connected, ○ not) and members reached through relays (~). */
+  private panelRows(width: number, height: number): Row[] {
+    const border: Span = { text: '│ ', style: { kind: 'hint' } }
+    const line = (text: string, style: Style): Row =>
+      wrap([border, { text, style }], width, this.width)[0] ?? []
+    const rows: Row[] = [
+      line(`members (${this.members.length + 1}) · F2`, { kind: 'info' }),
+      line(`● ${terminalSafe(this.self.name)} (you)`, { kind: 'own' }),
+    ]
+    const members = [...this.members].sort((a, b) => Number(b.direct) - Number(a.direct))
+    for (const m of members) {
+      const mark = m.direct ? (m.connected ? '●' : '○') : '~'
+      const style: Style = m.direct ? (m.connected ? TEXT : { kind: 'warn' }) : { kind: 'hint' }
+      rows.push(line(`${mark} ${terminalSafe(this.labels.label(m.peer))} ${shortId(m.peer.id)}`, style))
+    }
+    if (rows.length > height) {
+      const hidden = rows.length - height + 1
+      rows.splice(height - 1, rows.length, line(`… ${hidden} more (/peers)`, { kind: 'hint' }))
+    }
+    while (rows.length < height) rows.push([border])
+    return rows
   }
 
   // ---- keys -------------------------------------------------------------------------------------
@@ -294,6 +359,8 @@ export class ChatModel {
         return [{ type: 'quit' }]
       case 'C-l':
         return [{ type: 'redraw' }]
+      case 'f2':
+        return this.togglePanel()
       default:
         return []
     }
@@ -343,6 +410,10 @@ export class ChatModel {
         return [{ type: 'rename', name: what.name }]
       case 'connect':
         return [{ type: 'connect', address: what.address }]
+      case 'peers':
+        return [{ type: 'members', list: true }]
+      case 'members':
+        return this.togglePanel()
       case 'clear':
         this.list.clear()
         this.marker = undefined
@@ -359,9 +430,17 @@ export class ChatModel {
     }
   }
 
+  private togglePanel(): Effect[] {
+    this.panel = !this.panel
+    return this.panel ? [{ type: 'members', list: false }] : []
+  }
+
   private help(): void {
     for (const c of COMMANDS) this.note(`${c.usage.padEnd(20)} ${c.about}`, 'hint')
-    this.note('Enter send · Tab complete · ↑/↓ history · PgUp/PgDn or wheel scroll · Ctrl-C quit', 'hint')
+    this.note(
+      'Enter send · Tab complete · ↑/↓ history · PgUp/PgDn or wheel scroll · F2 members · Ctrl-C quit',
+      'hint',
+    )
     this.note(
       'C-a/C-e start/end · C-b/C-f M-b/M-f move · C-k/C-u/C-w/M-d kill · C-y yank · M-Enter newline',
       'hint',

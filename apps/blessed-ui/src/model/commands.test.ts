@@ -21,6 +21,12 @@ describe('commands', () => {
     expect(parseSubmission('/QUIT')).toEqual({ type: 'quit' })
   })
 
+  it('understands /peers and /members, and //peers is a message', () => {
+    expect(parseSubmission('/peers')).toEqual({ type: 'peers' })
+    expect(parseSubmission('/members')).toEqual({ type: 'members' })
+    expect(parseSubmission('//peers')).toEqual({ type: 'message', body: '/peers' })
+  })
+
   it('answers an unknown command with a one-line hint instead of sending it', () => {
     const result = parseSubmission('/frobnicate now')
     expect(result.type).toBe('invalid')
@@ -53,7 +59,8 @@ describe('commands', () => {
 describe('tab completion', () => {
   it('completes command names at the start of the line', () => {
     expect(completions('/co', 3, [])?.candidates).toEqual(['/connect '])
-    expect(completions('/', 1, [])?.candidates).toHaveLength(6)
+    expect(completions('/', 1, [])?.candidates).toHaveLength(8)
+    expect(completions('/pe', 3, [])?.candidates).toEqual(['/peers '])
     expect(completions('/zz', 3, [])).toBeUndefined()
   })
 

@@ -9,6 +9,12 @@ export const COMMANDS = [
     about: 'change your display name (peers see it when they next connect)',
   },
   { name: 'connect', usage: '/connect HOST:PORT', about: 'dial another peer (redialed until it answers)' },
+  {
+    name: 'peers',
+    usage: '/peers',
+    about: "list the room's members: name, fingerprint, direct or through a relay, state",
+  },
+  { name: 'members', usage: '/members', about: 'show or hide the member panel (also F2)' },
   { name: 'me', usage: '/me ACTION', about: 'send an action, shown as "* alice waves"' },
   { name: 'clear', usage: '/clear', about: 'clear the message pane (nothing is sent)' },
   { name: 'quit', usage: '/quit', about: 'say bye to every peer and leave' },
@@ -22,6 +28,8 @@ export type Submission =
   | { readonly type: 'help' }
   | { readonly type: 'nick'; readonly name: string }
   | { readonly type: 'connect'; readonly address: Address }
+  | { readonly type: 'peers' }
+  | { readonly type: 'members' }
   | { readonly type: 'me'; readonly action: string }
   | { readonly type: 'clear' }
   | { readonly type: 'quit' }
@@ -67,6 +75,10 @@ export function parseSubmission(line: string): Submission {
       return { type: 'quit' }
     case 'clear':
       return { type: 'clear' }
+    case 'peers':
+      return { type: 'peers' }
+    case 'members':
+      return { type: 'members' }
     case 'nick': {
       if (rest === '') return { type: 'invalid', hint: 'usage: /nick NAME' }
       const problem = nameProblem(rest)

@@ -29,7 +29,11 @@ const ESC_WAIT_MS = 30
 interface Box {
   setContent(text: string): void
   top: number | string
+  left: number | string
+  width: number | string
   height: number | string
+  show(): void
+  hide(): void
 }
 
 interface ProgramLike {
@@ -51,13 +55,14 @@ interface ScreenLike {
 }
 
 /**
- * The blessed side: three one-purpose boxes (messages, status, input) that receive only the rows on screen,
- * already laid out by the model and mapped to stand-ins. Renders are batched to one per frame.
+ * The blessed side: one-purpose boxes (messages, the member panel, status, input) that receive only the
+ * rows on screen, already laid out by the model and mapped to stand-ins. Renders are batched to one per frame.
  */
 class BlessedView {
   private readonly screen: ScreenLike
   private readonly program: ProgramLike
   private readonly messages: Box
+  private readonly panel: Box
   private readonly statusBar: Box
   private readonly inputBar: Box
   private readonly standIns: StandIns
@@ -109,6 +114,8 @@ class BlessedView {
         wrap: false,
       } as never) as unknown as Box
     this.messages = box(0, '100%-2')
+    this.panel = box(0, '100%-2')
+    this.panel.hide()
     this.statusBar = box('100%-2', 1)
     this.inputBar = box('100%-1', 1)
     this.screen.on('resize', () => this.renderNow())
@@ -187,6 +194,16 @@ class BlessedView {
     const frame = this.model.frame(this.screen.width, this.screen.height)
     const encode = (text: string) => this.standIns.encode(text)
     this.messages.setContent(frame.messages.map((row) => rowContent(row, encode)).join('\n'))
+    if (frame.panel) {
+      this.messages.width = this.screen.width - frame.panel.width
+      this.panel.left = this.screen.width - frame.panel.width
+      this.panel.width = frame.panel.width
+      this.panel.setContent(frame.panel.rows.map((row) => rowContent(row, encode)).join('\n'))
+      this.panel.show()
+    } else {
+      this.messages.width = '100%'
+      this.panel.hide()
+    }
     this.statusBar.setContent(rowContent(frame.status, encode))
     this.inputBar.setContent(rowContent(frame.input, encode))
     this.lastCursor = frame.cursor
@@ -273,6 +290,10 @@ export async function runTui(
             model.note(`cannot connect: ${error instanceof Error ? error.message : String(error)}`, 'warn')
           }
           break
+        case 'members':
+          model.setMembers(node.members())
+          if (effect.list) model.listMembers()
+          break
         case 'quit':
           requestQuit()
           break
@@ -298,6 +319,9 @@ export async function runTui(
     // In the model is on screen at the next frame; mark it, so a restart does not show it again.
     if (event.type === 'message') started.markShown(new Map([[event.from.id, event.seq]]))
     if (event.type === 'delivered') model.setUndelivered(node.pending)
+    // The member panel follows joins and leaves as they happen.
+    if (event.type === 'connected' || event.type === 'disconnected' || event.type === 'member')
+      model.setMembers(node.members())
     perform(effects)
   })
 

@@ -1,0 +1,166 @@
+/**
+ * Issue 8 ("Group chat") end to end: four real `parley` processes in a line a-b-c-d, each with its own
+ * data dir, over secure links. Only neighbours are connected; the room reaches everyone.
+ */
+import { join } from 'node:path'
+import { assertBuilt, freePort, type Proc, spawnParley, tempDir } from '@parley/testkit'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+
+const running: Proc[] = []
+beforeAll(() => assertBuilt())
+afterEach(async () => {
+  for (const proc of running.splice(0)) {
+    proc.kill('SIGKILL')
+    await proc.exited
+  }
+})
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const count = (proc: Proc, text: string) => proc.stdout.filter((l) => l.includes(text)).length
+
+interface Member {
+  readonly name: string
+  readonly port: number
+  readonly dataDir: string
+  readonly peer?: number
+  readonly proc: Proc
+}
+
+/** Starts (or restarts, on the same port and data dir) one member of the line. */
+function launch(m: Omit<Member, 'proc'>): Member {
+  const args = ['--listen', `127.0.0.1:${m.port}`, '--name', m.name, '--data-dir', m.dataDir]
+  if (m.peer !== undefined) args.push('--peer', `127.0.0.1:${m.peer}`)
+  // A short dead-link timeout keeps the test quick should a FIN ever go missing.
+  args.push('--dead-after', '3')
+  const proc = spawnParley(args)
+  running.push(proc)
+  return { ...m, proc }
+}
+
+async function line(names: string[]): Promise<Member[]> {
+  const ports = await Promise.all(names.map(() => freePort()))
+  // Each member dials the next one: a-b, b-c, c-d. Nobody else is connected.
+  const members = names.map((name, i) =>
+    launch({
+      name,
+      port: ports[i]!,
+      dataDir: join(tempDir(), name),
+      ...(i + 1 < names.length ? { peer: ports[i + 1]! } : {}),
+    }),
+  )
+  for (let i = 0; i + 1 < members.length; i++) {
+    await members[i]!.proc.waitFor('stderr', new RegExp(`connected to ${members[i + 1]!.name} `), 15_000)
+  }
+  return members
+}
+
+describe('a group of four parley processes in a line', () => {
+  it('carries a line typed at one end to the other end once, survives losing the middle, and catches up after', async () => {
+    const [a, b, c, d] = await line(['a', 'b', 'c', 'd'])
+
+    a!.proc.send('hello from a')
+    expect(await d!.proc.waitFor('stdout', /hello from a/)).toBe('<a> hello from a')
+    d!.proc.send('hello from d')
+    expect(await a!.proc.waitFor('stdout', /hello from d/)).toBe('<d> hello from d')
+    // The far end is announced as a member reached through relays.
+    await d!.proc.waitFor('stderr', /a \[[a-z2-7]{4}-[a-z2-7]{4}\] is in the room \(through a relay\)/)
+
+    // The middle goes down hard: the two sides go on separately.
+    b!.proc.kill('SIGKILL')
+    await b!.proc.exited
+    await c!.proc.waitFor('stderr', /disconnected from b/)
+    a!.proc.send('a during the split')
+    c!.proc.send('c during the split')
+    d!.proc.send('d during the split')
+    expect(await d!.proc.waitFor('stdout', /c during the split/)).toBe('<c> c during the split')
+    expect(await c!.proc.waitFor('stdout', /d during the split/)).toBe('<d> d during the split')
+    await sleep(500)
+    expect(count(a!.proc, 'during the split')).toBe(0)
+    expect(count(d!.proc, 'a during the split')).toBe(0)
+
+    // Back on its data dir: what each side said during the split reaches the other side, once.
+    const again = launch({ name: 'b', port: b!.port, dataDir: b!.dataDir, peer: c!.port })
+    await again.proc.waitFor('stderr', /connected to c /, 15_000)
+    await a!.proc.waitFor('stdout', /d during the split/, 15_000)
+    await a!.proc.waitFor('stdout', /c during the split/)
+    await d!.proc.waitFor('stdout', /a during the split/, 15_000)
+    await c!.proc.waitFor('stdout', /a during the split/)
+    await sleep(1_000)
+    for (const m of [a!, c!, d!]) {
+      for (const text of [
+        'hello from a',
+        'hello from d',
+        'a during the split',
+        'c during the split',
+        'd during the split',
+      ]) {
+        const own = text.includes(`from ${m.name}`) || text.startsWith(`${m.name} during`)
+        expect(count(m.proc, text), `${m.name} shows "${text}"`).toBe(own ? 0 : 1)
+      }
+    }
+    // The restarted middle shows only what it missed while it was down, nothing twice.
+    for (const text of ['a during the split', 'c during the split', 'd during the split'])
+      expect(count(again.proc, text), `b shows "${text}"`).toBe(1)
+    expect(count(again.proc, 'hello from')).toBe(0)
+  })
+
+  it('answers /peers with every member, direct or relayed, and /connect adds a peer at run time', async () => {
+    const [a, , c] = await line(['a', 'b', 'c'])
+    a!.proc.send('ping')
+    await c!.proc.waitFor('stdout', /ping/)
+    c!.proc.send('/peers')
+    await c!.proc.waitFor('stderr', /parley: a \[.*\] relay, reachable/)
+    expect(c!.proc.stderr.join('\n')).toMatch(
+      /parley: b \[[a-z2-7-]+\] direct, connected at 127\.0\.0\.1:\d+/,
+    )
+    // Not sent: a command is never a message.
+    await sleep(300)
+    expect(count(a!.proc, '/peers')).toBe(0)
+
+    c!.proc.send(`/connect 127.0.0.1:${a!.port}`)
+    await c!.proc.waitFor('stderr', /connected to a /, 15_000)
+    c!.proc.send('//peers is what I typed')
+    expect(await a!.proc.waitFor('stdout', /is what I typed/)).toBe('<c> /peers is what I typed')
+    c!.proc.send('/connect nowhere')
+    await c!.proc.waitFor('stderr', /\/connect needs HOST:PORT/)
+  })
+
+  it('prints the member list as JSON with --json', async () => {
+    const ports = [await freePort(), await freePort()]
+    const one = spawnParley([
+      '--listen',
+      `127.0.0.1:${ports[0]}`,
+      '--name',
+      'one',
+      '--json',
+      '--data-dir',
+      join(tempDir(), 'one'),
+    ])
+    running.push(one)
+    const two = spawnParley([
+      '--listen',
+      `127.0.0.1:${ports[1]}`,
+      '--name',
+      'two',
+      '--peer',
+      `127.0.0.1:${ports[0]}`,
+      '--data-dir',
+      join(tempDir(), 'two'),
+    ])
+    running.push(two)
+    await one.waitFor('stdout', /"type":"connected"/, 15_000)
+    one.send('/peers')
+    const line = await one.waitFor('stdout', /"type":"peers"/)
+    expect(JSON.parse(line)).toMatchObject({
+      type: 'peers',
+      members: [
+        {
+          name: 'two',
+          via: 'direct',
+          connected: true,
+          fingerprint: expect.stringMatching(/^[a-z2-7]{4}-[a-z2-7]{4}$/),
+        },
+      ],
+    })
+  })
+})

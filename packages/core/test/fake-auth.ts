@@ -1,0 +1,26 @@
+import { createHash } from 'node:crypto'
+import { canonicalMsg, type MessageAuth } from '../src/room.js'
+
+/**
+ * A MessageAuth for tests: real sha256 chain hashes, and a "signature" that only says who signed what.
+ * It cannot stop a determined forger, but a relay that alters a body or invents a message without
+ * knowing the scheme is caught exactly as the real one would catch it.
+ */
+export function fakeAuth(selfId: string): MessageAuth & { signed: number; verified: number } {
+  const auth = {
+    signed: 0,
+    verified: 0,
+    genesis: (originId: string) => createHash('sha256').update(`genesis:${originId}`).digest('hex'),
+    chain: (prev: string, msg: Parameters<MessageAuth['chain']>[1]) =>
+      createHash('sha256').update(prev).update(canonicalMsg(msg)).digest('hex'),
+    sign: (hash: string) => {
+      auth.signed++
+      return `sig:${selfId.slice(0, 16)}:${hash}`
+    },
+    verify: (originId: string, hash: string, sig: string) => {
+      auth.verified++
+      return sig === `sig:${originId.slice(0, 16)}:${hash}`
+    },
+  }
+  return auth
+}

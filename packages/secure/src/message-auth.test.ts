@@ -1,0 +1,76 @@
+import type { Msg } from '@parley/core'
+import { describe, expect, it } from 'vitest'
+import { generateKeyPair } from './identity.js'
+import { createMessageAuth } from './message-auth.js'
+
+const alice = generateKeyPair()
+const bob = generateKeyPair()
+const aliceId = Buffer.from(alice.publicKey).toString('hex')
+const bobId = Buffer.from(bob.publicKey).toString('hex')
+const msg: Msg = {
+  type: 'msg',
+  id: 'm1',
+  seq: 1,
+  ts: 1_700_000_000_000,
+  from: aliceId,
+  body: 'hi',
+  name: 'alice',
+}
+
+describe('createMessageAuth: signed hash chains with the node identity', () => {
+  const auth = createMessageAuth(alice)
+  const other = createMessageAuth(bob)
+
+  it('verifies its own signature over a chain hash under its node id, from any node', () => {
+    const hash = auth.chain(auth.genesis(aliceId), msg)
+    const sig = auth.sign(hash)
+    expect(other.verify(aliceId, hash, sig)).toBe(true)
+    expect(auth.verify(aliceId, hash, sig)).toBe(true)
+  })
+
+  it('refuses the signature under another id, over another hash, or tampered with', () => {
+    const hash = auth.chain(auth.genesis(aliceId), msg)
+    const sig = auth.sign(hash)
+    expect(other.verify(bobId, hash, sig)).toBe(false)
+    expect(other.verify(aliceId, auth.chain(hash, msg), sig)).toBe(false)
+    const flipped = Buffer.from(sig, 'base64url')
+    flipped[10]! ^= 1
+    expect(other.verify(aliceId, hash, flipped.toString('base64url'))).toBe(false)
+  })
+
+  it('refuses malformed signatures and ids instead of throwing', () => {
+    const hash = auth.chain('x', msg)
+    expect(other.verify(aliceId, hash, 'short')).toBe(false)
+    expect(other.verify('not-a-key', hash, auth.sign(hash))).toBe(false)
+    expect(other.verify('ab'.repeat(8), hash, auth.sign(hash))).toBe(false)
+  })
+
+  it('chains every field the origin wrote, but not the hops a relay lowers or the signature', () => {
+    const prev = auth.genesis(aliceId)
+    const base = auth.chain(prev, msg)
+    const changed: Partial<Msg>[] = [
+      { body: 'hi!' },
+      { seq: 2 },
+      { id: 'm2' },
+      { ts: 1 },
+      { name: 'mallory' },
+      { from: bobId },
+    ]
+    for (const change of changed) expect(auth.chain(prev, { ...msg, ...change })).not.toBe(base)
+    expect(auth.chain('other', msg)).not.toBe(base)
+    expect(auth.chain(prev, { ...msg, hops: 3, sig: 'x', prev: 'y' })).toBe(base)
+  })
+
+  it('gives each origin its own genesis, and fits the wire format (base64url, short)', () => {
+    expect(auth.genesis(aliceId)).not.toBe(auth.genesis(bobId))
+    const sig = auth.sign(auth.genesis(aliceId))
+    expect(sig).toMatch(/^[A-Za-z0-9_-]{86}$/)
+    expect(auth.genesis(aliceId)).toMatch(/^[A-Za-z0-9_-]{43}$/)
+  })
+
+  it('refuses a key pair that is not ed25519', () => {
+    expect(() => createMessageAuth({ publicKey: new Uint8Array(32), secretKey: new Uint8Array(10) })).toThrow(
+      TypeError,
+    )
+  })
+})
