@@ -1,21 +1,8 @@
 import { createServer, type Server } from 'node:net'
-import { assertBuilt, freePort, listeningPort, type Proc, spawnParley, tempDir } from '@parley/testkit'
-import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { freePort, listeningPort, tempDir, useBuiltParley } from '@parley/testkit'
+import { describe, expect, it } from 'vitest'
 
-const running: Proc[] = []
-const start = (args: string[], env?: NodeJS.ProcessEnv) => {
-  const proc = spawnParley(args, env)
-  running.push(proc)
-  return proc
-}
-
-beforeAll(() => assertBuilt())
-afterEach(async () => {
-  for (const proc of running.splice(0)) {
-    proc.kill('SIGKILL')
-    await proc.exited
-  }
-})
+const { start, defer } = useBuiltParley()
 
 describe('parley between two real processes', () => {
   it('carries lines both ways, whichever side starts first', async () => {

@@ -4,25 +4,10 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process'
 import { connect, createServer, type Server, type Socket } from 'node:net'
-import { assertBuilt, freePort, listeningPort, type Proc, spawnParley } from '@parley/testkit'
-import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { freePort, listeningPort, type Proc, useBuiltParley } from '@parley/testkit'
+import { describe, expect, it } from 'vitest'
 
-const running: Proc[] = []
-const cleanups: (() => void | Promise<void>)[] = []
-const start = (args: string[], env?: NodeJS.ProcessEnv) => {
-  const proc = spawnParley(args, env)
-  running.push(proc)
-  return proc
-}
-
-beforeAll(() => assertBuilt())
-afterEach(async () => {
-  for (const proc of running.splice(0)) {
-    proc.kill('SIGKILL')
-    await proc.exited
-  }
-  for (const cleanup of cleanups.splice(0)) await cleanup()
-})
+const { start, defer } = useBuiltParley()
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const count = (lines: string[], pattern: RegExp) => lines.filter((l) => pattern.test(l)).length
@@ -65,7 +50,7 @@ function netcat(args: string[]): Netcat {
   })
   child.stdin.on('error', () => undefined)
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-  cleanups.push(async () => {
+  defer(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
     await exited
   })
@@ -169,7 +154,7 @@ function rawPeer() {
     })
   }
   const server: Server = createServer((socket) => (held ? held.push(socket) : adopt(socket, 'accepted')))
-  cleanups.push(() => {
+  defer(() => {
     kept?.destroy()
     for (const socket of held ?? []) socket.destroy()
     return new Promise<void>((resolve) => server.close(() => resolve()))

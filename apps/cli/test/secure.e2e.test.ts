@@ -4,36 +4,12 @@
  */
 import { chmodSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import {
-  assertBuilt,
-  type FaultProxy,
-  freePort,
-  listeningPort,
-  type Proc,
-  spawnParley,
-  startFaultProxy,
-  tempDir,
-} from '@parley/testkit'
-import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { freePort, listeningPort, type Proc, startFaultProxy, tempDir, useBuiltParley } from '@parley/testkit'
+import { describe, expect, it } from 'vitest'
 
 const FINGERPRINT = /^([a-z2-7]{4}-){13}[a-z2-7]{4}$/
 
-const running: Proc[] = []
-const proxies: FaultProxy[] = []
-const start = (args: string[], env?: NodeJS.ProcessEnv) => {
-  const proc = spawnParley(args, env)
-  running.push(proc)
-  return proc
-}
-
-beforeAll(() => assertBuilt())
-afterEach(async () => {
-  for (const proc of running.splice(0)) {
-    proc.kill('SIGKILL')
-    await proc.exited
-  }
-  for (const proxy of proxies.splice(0)) await proxy.close()
-})
+const { start, defer } = useBuiltParley()
 
 /** A data dir that does not exist yet, so the first run has to create it. */
 const newDataDir = () => join(tempDir(), 'data')
@@ -313,7 +289,7 @@ describe('trust decisions a user acts on', () => {
     const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob'])
     const bobPort = await listeningPort(bob)
     const proxy = await startFaultProxy({ host: '127.0.0.1', port: bobPort })
-    proxies.push(proxy)
+    defer(() => proxy.close())
     const alice = start(['--listen', '127.0.0.1:0', '--name', 'alice', '--peer', `127.0.0.1:${proxy.port}`])
     alice.send('recorded once')
     await bob.waitFor('stdout', /recorded once/)
@@ -450,7 +426,7 @@ describe('on the wire', () => {
     const bob = start(['--listen', '127.0.0.1:0', '--name', names.bob])
     const bobPort = await listeningPort(bob)
     const proxy = await startFaultProxy({ host: '127.0.0.1', port: bobPort })
-    proxies.push(proxy)
+    defer(() => proxy.close())
     const alice = start([
       '--listen',
       '127.0.0.1:0',

@@ -1,0 +1,37 @@
+/** The processes (and proxies, servers…) a test file starts, all stopped after each test. */
+import { afterEach, beforeAll } from 'vitest'
+import { assertBuilt, type Proc, spawnParley } from './parley-process.js'
+
+export interface TestProcesses {
+  /** Spawns the built `parley`; it is killed after the current test. */
+  start(args: string[], env?: NodeJS.ProcessEnv): Proc
+  /** Runs `cleanup` after the current test, once every process is gone. */
+  defer(cleanup: () => void | Promise<void>): void
+}
+
+/**
+ * For an end-to-end test file: checks the binaries are built, and stops what each test started.
+ * @example const { start, defer } = useBuiltParley()
+ */
+export function useBuiltParley(): TestProcesses {
+  const running: Proc[] = []
+  const cleanups: (() => void | Promise<void>)[] = []
+  beforeAll(() => assertBuilt())
+  afterEach(async () => {
+    for (const proc of running.splice(0)) {
+      proc.kill('SIGKILL')
+      await proc.exited
+    }
+    for (const cleanup of cleanups.splice(0)) await cleanup()
+  })
+  return {
+    start(args, env) {
+      const proc = spawnParley(args, env)
+      running.push(proc)
+      return proc
+    },
+    defer(cleanup) {
+      cleanups.push(cleanup)
+    },
+  }
+}
