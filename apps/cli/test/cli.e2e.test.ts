@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:net'
 import { freePort, listeningPort, tempDir, useBuiltParley } from '@parley/testkit'
 import { describe, expect, it } from 'vitest'
 
-const { start, defer } = useBuiltParley()
+const { start } = useBuiltParley()
 
 describe('parley between two real processes', () => {
   it('carries lines both ways, whichever side starts first', async () => {
