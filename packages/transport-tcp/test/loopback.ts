@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import type { Address, Link, Listener, Transport } from '@parley/core'
-import { vi } from 'vitest'
 import { createTcpTransport } from '../src/index.js'
 
 export const LOOPBACK = { host: '127.0.0.1', port: 0 } as const
@@ -92,42 +91,7 @@ export async function connectedPair(at: Address = LOOPBACK): Promise<{ dialed: L
   return { dialed, accepted: await nextLink() }
 }
 
-export interface Recording {
-  bytes(): Buffer
-  closes: Array<Error | undefined>
-  drains(): number
-  closed: Promise<Error | undefined>
-  waitForBytes(count: number): Promise<Buffer>
-}
-
-/** Attaches to a link and records everything it reports. */
-export function record(link: Link): Recording {
-  const chunks: Uint8Array[] = []
-  const closes: Array<Error | undefined> = []
-  let drains = 0
-  let onClose: (error: Error | undefined) => void = () => {}
-  const closed = new Promise<Error | undefined>((resolve) => {
-    onClose = resolve
-  })
-  link.attach({
-    data: (chunk) => chunks.push(chunk),
-    drain: () => drains++,
-    close: (error) => {
-      closes.push(error)
-      onClose(error)
-    },
-  })
-  const bytes = () => Buffer.concat(chunks)
-  const waitForBytes = (count: number) =>
-    vi.waitFor(
-      () => {
-        if (bytes().length < count) throw new Error(`got ${bytes().length} of ${count} bytes`)
-        return bytes()
-      },
-      { timeout: 15_000, interval: 5 },
-    )
-  return { bytes, closes, drains: () => drains, closed, waitForBytes }
-}
+export { type Recording, record } from '@parley/testkit'
 
 /** A raw client socket, connected. */
 export async function rawClient(port: number, host = '127.0.0.1'): Promise<Socket> {

@@ -1,4 +1,5 @@
 export * from './fault-proxy.js'
+export * from './link-recorder.js'
 export * from './parley-process.js'
 export * from './process-faults.js'
 export * from './test-processes.js'
