@@ -1,8 +1,10 @@
 /**
  * Issue 5, one kill -9 placed exactly: after the write that shows a received line and before the write
  * that records it as shown (DATA_DIR/shown). strace holds back every write to that file for a while, so
- * the test can kill the receiver with the line out and its mark not. Skipped where strace cannot trace
- * (not installed, or ptrace not permitted).
+ * the test can kill the receiver with the line out and its mark not. Writing and marking are two system
+ * calls, so the contract there is "never lost, shown at most once more"; the random kills in
+ * faults.e2e.test.ts reach this instant only now and then. Skipped where strace cannot trace (not
+ * installed, or ptrace not permitted).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -97,7 +99,7 @@ function slowWriter(args: string[], path: string, delayMs: number) {
 }
 
 describe('a kill -9 between showing a line and recording it as shown', () => {
-  it('leaves the line shown once, not again by the restarted receiver', async (ctx) => {
+  it('shows the line at most once more after the restart, and nothing else twice', async (ctx) => {
     if (!straceWorks()) ctx.skip('strace cannot trace here (not installed, or ptrace not permitted)')
     const port = await freePort()
     const dataDir = tempDir()
@@ -119,12 +121,16 @@ describe('a kill -9 between showing a line and recording it as shown', () => {
 
     const second = start(receiverArgs)
     await waitUntil(() => jsonEvents(sender, 'delivered').length === 1, 10_000, 'the line acknowledged')
+    sender.send('after the restart')
+    await second.waitFor('stdout', /after the restart/)
     second.kill('SIGTERM')
     await second.exited
-    const shown = [
-      ...first.lines.filter((l) => l.includes('"message"')).map((l) => String(JSON.parse(l).body)),
-      ...bodiesOf(second),
-    ]
-    expect(shown).toEqual(['exactly once, please'])
+    const before = first.lines.filter((l) => l.includes('"message"')).map((l) => String(JSON.parse(l).body))
+    expect(before).toEqual(['exactly once, please'])
+    // The restarted receiver may show the unmarked line again, once, before anything new.
+    expect([['after the restart'], ['exactly once, please', 'after the restart']]).toContainEqual(
+      bodiesOf(second),
+    )
+    expect(jsonEvents(sender, 'delivered')).toHaveLength(2)
   }, 60_000)
 })
