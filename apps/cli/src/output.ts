@@ -13,6 +13,7 @@ export function jsonEvent(event: NodeEvent): Record<string, unknown> {
         id: event.id,
         seq: event.seq,
         ts: event.ts,
+        ...(event.replayed ? { replayed: true } : {}),
       }
     case 'delivered':
       return { type: 'delivered', id: event.id, seq: event.seq, to: event.to.name, toId: event.to.id }

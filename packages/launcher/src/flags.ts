@@ -47,7 +47,7 @@ export interface Flags {
 
 export const DEFAULT_LISTEN = '127.0.0.1:1235'
 export const DEFAULT_WAIT_MS = 10_000
-export const DEFAULT_DEAD_AFTER_MS = 15_000
+export const DEFAULT_DEAD_AFTER_MS = 14_000
 export const DEFAULT_RATE = 200
 export const DEFAULT_BURST = 1000
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000

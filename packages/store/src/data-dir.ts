@@ -178,7 +178,8 @@ function isHeld(lockPath: string, pid: number): boolean {
   if (pid === process.pid) return held.has(lockPath)
   try {
     process.kill(pid, 0)
-    return true
+    // A process that died but was never reaped (a zombie, as under a PID 1 that does not reap) holds nothing.
+    return !isZombie(pid)
   } catch (error) {
     // EPERM: it exists but belongs to another user.
     return errorCode(error) === 'EPERM'
@@ -232,5 +233,15 @@ function releaseLock(lockPath: string): void {
     if (readFileSync(lockPath, 'utf8').trim() === String(process.pid)) unlinkSync(lockPath)
   } catch {
     // Already gone, or the directory went away: nothing left to release.
+  }
+}
+
+/** True when /proc says the process has exited and waits to be reaped (Linux; elsewhere false). */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')
+  } catch {
+    return false
   }
 }
