@@ -7,7 +7,6 @@ import { spawn, spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
-  assertBuilt,
   bodiesOf,
   CLEAN_DELIVERY,
   crash,
@@ -18,32 +17,18 @@ import {
   freePort,
   jsonEvents,
   PARLEY_BIN,
-  type Proc,
   Restartable,
-  spawnParley,
   startFaultProxy,
   tempDir,
+  useBuiltParley,
   waitUntil,
 } from '@parley/testkit'
-import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 
-const running: Proc[] = []
-const proxies: FaultProxy[] = []
-const start = (args: string[]) => {
-  const proc = spawnParley(args)
-  proc.child.stdin.on('error', () => undefined)
-  running.push(proc)
-  return proc
+const { start, defer } = useBuiltParley()
+const rememberProxy = (...made: FaultProxy[]) => {
+  for (const proxy of made) defer(() => proxy.close())
 }
-
-beforeAll(() => assertBuilt())
-afterEach(async () => {
-  for (const proc of running.splice(0)) {
-    proc.kill('SIGKILL')
-    await proc.exited
-  }
-  for (const proxy of proxies.splice(0)) await proxy.close()
-})
 
 const DATA_DIR_EXIT = 5
 
@@ -115,7 +100,7 @@ describe('history and resume after a receiver crash', () => {
   it('--history N prints the last N messages of both directions, and the reconnect resends nothing already acknowledged', async () => {
     const bobPort = await freePort()
     const proxy = await startFaultProxy({ host: '127.0.0.1', port: bobPort })
-    proxies.push(proxy)
+    rememberProxy(proxy)
     const bobDir = tempDir()
     const bob = new Restartable(
       // No rate limit: 2,000 lines at the default 200/s would take 5 s.

@@ -4,7 +4,6 @@
  * flow, and the receiver must still show every line exactly once, in order.
  */
 import {
-  assertBuilt,
   bodiesOf,
   CLEAN_DELIVERY,
   deliveryReport,
@@ -14,30 +13,17 @@ import {
   freePort,
   jsonEvents,
   type Proc,
-  spawnParley,
   startFaultProxy,
   tempDir,
+  useBuiltParley,
   waitUntil,
 } from '@parley/testkit'
-import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 
-const running: Proc[] = []
-const proxies: FaultProxy[] = []
-const start = (args: string[]) => {
-  const proc = spawnParley(args)
-  proc.child.stdin.on('error', () => undefined)
-  running.push(proc)
-  return proc
+const { start, defer } = useBuiltParley()
+const rememberProxy = (...made: FaultProxy[]) => {
+  for (const proxy of made) defer(() => proxy.close())
 }
-
-beforeAll(() => assertBuilt())
-afterEach(async () => {
-  for (const proc of running.splice(0)) {
-    proc.kill('SIGKILL')
-    await proc.exited
-  }
-  for (const proxy of proxies.splice(0)) await proxy.close()
-})
 
 interface Chat {
   sender: Proc
@@ -64,7 +50,7 @@ async function chatThroughProxies(
   const toBob = await startFaultProxy({ host: '127.0.0.1', port: bobPort })
   const toAlice = bothDial ? await startFaultProxy({ host: '127.0.0.1', port: alicePort }) : undefined
   const used = toAlice ? [toBob, toAlice] : [toBob]
-  proxies.push(...used)
+  rememberProxy(...used)
   const common = ['--json', '--wait', '30', ...extraArgs]
   const receiver = start([
     ...['--listen', `127.0.0.1:${bobPort}`, ...(toAlice ? ['--peer', `127.0.0.1:${toAlice.port}`] : [])],

@@ -4,7 +4,6 @@
  * exactly once, in order.
  */
 import {
-  assertBuilt,
   bodiesOf,
   CLEAN_DELIVERY,
   crash,
@@ -18,32 +17,17 @@ import {
   Restartable,
   seededRandom,
   sleep,
-  spawnParley,
   tempDir,
+  useBuiltParley,
   waitUntil,
 } from '@parley/testkit'
-import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 
 const LINES = 3_000
 const KILLS = 3
 const SEEDS = [1, 2, 3]
 
-const running: Proc[] = []
-const start = (args: string[]) => {
-  const proc = spawnParley(args)
-  // A killed process closes its stdin pipe; a write racing the kill must not crash the test run.
-  proc.child.stdin.on('error', () => undefined)
-  running.push(proc)
-  return proc
-}
-
-beforeAll(() => assertBuilt())
-afterEach(async () => {
-  for (const proc of running.splice(0)) {
-    proc.kill('SIGKILL')
-    await proc.exited
-  }
-})
+const { start } = useBuiltParley()
 
 /** Distinct bodies of varied length, the same for a given seed. */
 function linesFor(tag: string, random: () => number): string[] {

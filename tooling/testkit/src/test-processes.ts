@@ -27,6 +27,8 @@ export function useBuiltParley(): TestProcesses {
   return {
     start(args, env) {
       const proc = spawnParley(args, env)
+      // A test may kill a process while still writing to it.
+      proc.child.stdin.on('error', () => undefined)
       running.push(proc)
       return proc
     },
