@@ -257,6 +257,6 @@ function usageError(reason: string): FatalError {
 
 /** node:util's messages mention internals ("To specify an option argument..."); keep the first sentence. */
 function simplifyParseError(message: string): string {
-  const first = message.split('. ')[0] ?? message
+  const first = message.split(/\.\s|\n/)[0] ?? message
   return first.replace(/\.$/, '')
 }

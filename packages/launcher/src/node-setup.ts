@@ -193,7 +193,9 @@ async function listenOrFail(node: ChatNode, listen: Address): Promise<void> {
     await node.start()
   } catch (error) {
     if (error instanceof TransportError) {
-      throw new FatalError(ExitCode.LISTEN, `cannot listen on ${formatAddress(listen)}: ${error.message}`, {
+      const where = `cannot listen on ${formatAddress(listen)}: `
+      const why = error.message.startsWith(where) ? error.message.slice(where.length) : error.message
+      throw new FatalError(ExitCode.LISTEN, `${where}${why}`, {
         cause: error,
       })
     }
