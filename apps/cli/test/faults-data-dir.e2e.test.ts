@@ -11,7 +11,6 @@ import {
   CLEAN_DELIVERY,
   crash,
   deliveryReport,
-  type FaultProxy,
   feedLines,
   finished,
   freePort,
@@ -25,10 +24,7 @@ import {
 } from '@parley/testkit'
 import { describe, expect, it } from 'vitest'
 
-const { start, defer } = useBuiltParley()
-const rememberProxy = (...made: FaultProxy[]) => {
-  for (const proxy of made) defer(() => proxy.close())
-}
+const { start, closeAfter } = useBuiltParley()
 
 const DATA_DIR_EXIT = 5
 
@@ -100,7 +96,7 @@ describe('history and resume after a receiver crash', () => {
   it('--history N prints the last N messages of both directions, and the reconnect resends nothing already acknowledged', async () => {
     const bobPort = await freePort()
     const proxy = await startFaultProxy({ host: '127.0.0.1', port: bobPort })
-    rememberProxy(proxy)
+    closeAfter(proxy)
     const bobDir = tempDir()
     const bob = new Restartable(
       // No rate limit: 2,000 lines at the default 200/s would take 5 s.

@@ -20,10 +20,7 @@ import {
 } from '@parley/testkit'
 import { describe, expect, it } from 'vitest'
 
-const { start, defer } = useBuiltParley()
-const rememberProxy = (...made: FaultProxy[]) => {
-  for (const proxy of made) defer(() => proxy.close())
-}
+const { start, closeAfter } = useBuiltParley()
 
 interface Chat {
   sender: Proc
@@ -50,7 +47,7 @@ async function chatThroughProxies(
   const toBob = await startFaultProxy({ host: '127.0.0.1', port: bobPort })
   const toAlice = bothDial ? await startFaultProxy({ host: '127.0.0.1', port: alicePort }) : undefined
   const used = toAlice ? [toBob, toAlice] : [toBob]
-  rememberProxy(...used)
+  closeAfter(...used)
   const common = ['--json', '--wait', '30', ...extraArgs]
   const receiver = start([
     ...['--listen', `127.0.0.1:${bobPort}`, ...(toAlice ? ['--peer', `127.0.0.1:${toAlice.port}`] : [])],

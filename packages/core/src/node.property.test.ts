@@ -8,8 +8,9 @@ import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
 import { flushMicrotasks, ManualClock } from '../test/manual-clock.js'
 import { MemoryNetwork, seededRandom } from '../test/memory-transport.js'
+import { RawPeer } from '../test/raw-peer.js'
 import type { Address } from './address.js'
-import { encodeFrame, FrameDecoder } from './codec.js'
+import { encodeFrame } from './codec.js'
 import { ProtocolErrorCode, TransportErrorCode } from './errors.js'
 import { makeHello } from './link-machine.js'
 import { type NodeEvent, type NodeOptions, ParleyNode } from './node.js'
@@ -114,30 +115,6 @@ function unstall(entry: WatchedLink): void {
 }
 
 // ---- a hand-driven remote end -------------------------------------------------------------------------
-
-class RawPeer {
-  readonly received: Message[] = []
-  private readonly decoder = new FrameDecoder()
-  closed = false
-
-  constructor(readonly link: Link) {
-    link.attach({
-      data: (chunk) => this.received.push(...this.decoder.push(chunk).messages),
-      drain: () => undefined,
-      close: () => {
-        this.closed = true
-      },
-    })
-  }
-
-  static async dial(network: MemoryNetwork, host: string): Promise<RawPeer> {
-    return new RawPeer(await network.transport(host).dial(NODE_AT))
-  }
-
-  write(bytes: Uint8Array): void {
-    if (!this.closed) this.link.write(bytes)
-  }
-}
 
 function frameOf(body: Uint8Array): Uint8Array {
   const frame = new Uint8Array(4 + body.length)
@@ -363,12 +340,12 @@ describe('ParleyNode under hostile input', () => {
           })
           try {
             const peers: RawPeer[] = []
-            for (const host of HOSTS) peers.push(await RawPeer.dial(w.network, host))
+            for (const host of HOSTS) peers.push(await RawPeer.dial(w.network, NODE_AT, host))
             for (const a of actions) {
               switch (a.kind) {
                 case 'dial':
                   peers[a.peer]!.link.destroy()
-                  peers[a.peer] = await RawPeer.dial(w.network, a.host)
+                  peers[a.peer] = await RawPeer.dial(w.network, NODE_AT, a.host)
                   break
                 case 'handshake':
                   peers[a.peer]!.write(encodeFrame(makeHello({ id: a.id, name: 'rogue', instance: 'r' }, [])))
@@ -425,7 +402,7 @@ describe('ParleyNode under hostile input', () => {
           try {
             const silent: { peer: RawPeer; host: string }[] = []
             for (const a of arrivals) {
-              const peer = await RawPeer.dial(w.network, a.host)
+              const peer = await RawPeer.dial(w.network, NODE_AT, a.host)
               // A hello from a lower id leaves the link waiting for an accept that never comes.
               if (a.hello)
                 peer.write(encodeFrame(makeHello({ id: LOWER_ID, name: 'slow', instance: a.host }, [])))
@@ -558,7 +535,7 @@ describe('ParleyNode under hostile input', () => {
 describe('ParleyNode under hostile input: holes found', () => {
   /** A stranger that completes the handshake (any key is accepted inbound) and stops reading. */
   async function strangerThatStopsReading(w: World): Promise<{ peer: RawPeer; link: WatchedLink }> {
-    const peer = await RawPeer.dial(w.network, '10.0.0.9')
+    const peer = await RawPeer.dial(w.network, NODE_AT, '10.0.0.9')
     // A higher id than the node's: the node decides, and accepts at once.
     peer.write(encodeFrame(makeHello({ id: HIGHER_ID, name: 'stranger', instance: 's1' }, [])))
     await w.clock.advance(10)
@@ -589,7 +566,7 @@ describe('ParleyNode under hostile input: holes found', () => {
   it('lets go of messages every connected peer has acknowledged, after a stranger that completed a handshake has left', async () => {
     const w = await world(2)
     try {
-      const peer = await RawPeer.dial(w.network, '10.0.0.9')
+      const peer = await RawPeer.dial(w.network, NODE_AT, '10.0.0.9')
       peer.write(encodeFrame(makeHello({ id: HIGHER_ID, name: 'stranger', instance: 's1' }, [])))
       await w.clock.advance(10)
       peer.link.destroy()

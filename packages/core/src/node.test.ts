@@ -2,13 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { fakeAuth } from '../test/fake-auth.js'
 import { flushMicrotasks, ManualClock } from '../test/manual-clock.js'
 import { MemoryNetwork, type MemoryNetwork as Network, seededRandom } from '../test/memory-transport.js'
+import { RawPeer } from '../test/raw-peer.js'
 import { type Address, formatAddress } from './address.js'
-import { encodeFrame, FrameDecoder } from './codec.js'
+import { encodeFrame } from './codec.js'
 import { ProtocolError, TransportError } from './errors.js'
 import { makeHello } from './link-machine.js'
 import { type NodeEvent, type NodeOptions, ParleyNode } from './node.js'
-import { MAX_BODY_LENGTH, type Message } from './schema.js'
-import type { Link } from './transport.js'
+import { MAX_BODY_LENGTH } from './schema.js'
 
 const LOW = '1111111111111111'
 const MID = '8888888888888888'
@@ -64,43 +64,6 @@ function world(options: ConstructorParameters<typeof MemoryNetwork>[0] = {}) {
     return { node: n, events: new Recorder(n) }
   }
   return { network, clock, node }
-}
-
-/** A hand-driven remote end over a raw Link: it sends what the test tells it and records what it gets. */
-class RawPeer {
-  readonly received: Message[] = []
-  readonly decoder = new FrameDecoder()
-  closed = false
-
-  constructor(readonly link: Link) {
-    link.attach({
-      data: (chunk) => this.received.push(...this.decoder.push(chunk).messages),
-      drain: () => undefined,
-      close: () => {
-        this.closed = true
-      },
-    })
-  }
-
-  static async dial(network: Network, to: Address): Promise<RawPeer> {
-    return new RawPeer(await network.transport('127.0.0.1').dial(to))
-  }
-
-  send(message: Message): void {
-    this.link.write(encodeFrame(message))
-  }
-
-  sendBytes(bytes: number[]): void {
-    this.link.write(new Uint8Array(bytes))
-  }
-
-  hello(id: string, name = 'raw'): void {
-    this.send(makeHello({ id, name, instance: 'raw-1' }, []))
-  }
-
-  types(): string[] {
-    return this.received.map((m) => m.type)
-  }
 }
 
 /** A remote end that listens on `address` and runs `onLink` for every link it accepts. */

@@ -7,6 +7,8 @@ export interface TestProcesses {
   start(args: string[], env?: NodeJS.ProcessEnv): Proc
   /** Runs `cleanup` after the current test, once every process is gone. */
   defer(cleanup: () => void | Promise<void>): void
+  /** Closes these (proxies, servers) after the current test. */
+  closeAfter(...closables: { close(): unknown }[]): void
 }
 
 /**
@@ -34,6 +36,9 @@ export function useBuiltParley(): TestProcesses {
     },
     defer(cleanup) {
       cleanups.push(cleanup)
+    },
+    closeAfter(...closables) {
+      for (const c of closables) cleanups.push(async () => void (await c.close()))
     },
   }
 }
