@@ -6,6 +6,7 @@ import { RawPeer } from '../test/raw-peer.js'
 import { type Address, formatAddress } from './address.js'
 import { encodeFrame } from './codec.js'
 import { ProtocolError, TransportError } from './errors.js'
+import type { JournalRecord } from './journal.js'
 import { makeHello } from './link-machine.js'
 import { type NodeEvent, type NodeOptions, ParleyNode } from './node.js'
 import { MAX_BODY_LENGTH } from './schema.js'
@@ -262,6 +263,41 @@ describe('ParleyNode over an in-memory transport', () => {
       expect(toOld).toMatchObject([{ from: LOW, body: 'hi all' }])
       expect(old.received.find((m) => m.type === 'ack' && m.have !== undefined)).toBeUndefined()
       expect(carol.events.bodies()).toEqual(['hi all'])
+    })
+  })
+
+  describe('reads', () => {
+    it('persists a read of many messages with one journal append, then shows them in order and acks once', async () => {
+      const { network, clock, node } = world()
+      const appends: JournalRecord[][] = []
+      const alice = node('alice', A, {
+        id: LOW,
+        journal: {
+          append: async (records) => {
+            appends.push([...records])
+          },
+        },
+      })
+      await alice.node.start()
+      const peer = new RawPeer(await network.transport('127.0.0.1', HIGH).dial(A))
+      peer.hello(HIGH, 'raw')
+      await clock.advance(0)
+      peer.send({ type: 'ack', upTo: 0, base: 0 })
+      await clock.advance(0)
+      appends.length = 0
+      const frames = Array.from({ length: 50 }, (_, i) =>
+        encodeFrame({ type: 'msg', id: `m${i}`, seq: i + 1, ts: 0, from: HIGH, body: `line ${i + 1}` }),
+      )
+      peer.write(Buffer.concat(frames))
+      await clock.advance(0)
+      expect(appends).toHaveLength(1)
+      expect(appends[0]?.map((r) => (r.t === 'received' ? r.msg.seq : r.t))).toEqual(
+        Array.from({ length: 50 }, (_, i) => i + 1),
+      )
+      expect(alice.events.bodies()).toEqual(Array.from({ length: 50 }, (_, i) => `line ${i + 1}`))
+      const acks = peer.received.filter((m) => m.type === 'ack')
+      expect(acks.at(-1)).toMatchObject({ type: 'ack', upTo: 50 })
+      expect(acks.filter((m) => m.type === 'ack' && m.upTo > 0)).toHaveLength(1)
     })
   })
 

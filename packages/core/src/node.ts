@@ -98,6 +98,8 @@ export const MAX_BURST = 100
 const FRAME_CACHE = 1024
 /** Bytes kept free in a frame for the chain hash, the signature and a relay's hop count. */
 const SEAL_ROOM = 600
+/** A msg frame's bytes besides its strings: keys, quotes, a 16-digit seq and ts, the 16-char id and the length prefix. */
+const FIXED_MSG_BYTES = 160
 
 /** One member of the room, as `members()` lists it. */
 export interface MemberInfo {
@@ -307,6 +309,8 @@ export class ParleyNode implements ChatNode {
   private readonly historyEntries: HistoryEntry[] = []
   private readonly historyLimit: number
   private journalChain: Promise<void> = Promise.resolve()
+  /** What the room accepted during the current read, applied together when the read is done. */
+  private gathered: { accepted: Msg[]; jumps: RoomOutcome['jumps'][number][]; joined: PeerInfo[] } | undefined
   private readonly initialPeers: readonly Address[]
   private listenAddress: Address
   private listener?: Listener
@@ -445,9 +449,13 @@ export class ParleyNode implements ChatNode {
       throw new ProtocolError('BAD_MESSAGE', `a message is at most ${MAX_BODY_LENGTH} characters long`)
     }
     const fields = { id: randomHex(8), ts: this.clock.now(), body, name: this.nameValue }
-    // The frame limit is checked before the message is accepted, with room for what sealing adds.
-    const probe: Msg = { type: 'msg', seq: this.room.nextSeq, from: this.id, ...fields }
-    encodeFrame(probe, this.maxFrame - (this.auth ? SEAL_ROOM : 0))
+    // The frame limit is checked before the message is accepted, with room for what sealing adds. A JSON
+    // string takes at most 6 bytes per UTF-16 unit (\uXXXX), so most messages are proven to fit without
+    // being encoded a second time.
+    const limit = this.maxFrame - (this.auth ? SEAL_ROOM : 0)
+    if (6 * (body.length + this.nameValue.length + this.id.length) + FIXED_MSG_BYTES > limit) {
+      encodeFrame({ type: 'msg', seq: this.room.nextSeq, from: this.id, ...fields }, limit)
+    }
     const msg = this.room.compose(fields)
     this.remember({ direction: 'out', id: msg.id, seq: msg.seq, ts: msg.ts, from: this.self, body })
     const burst = this.burst ?? this.openBurst()
@@ -626,6 +634,11 @@ export class ParleyNode implements ChatNode {
    * is paused (TCP pushes back on the sender), the peer is told, and reading resumes once tokens refill.
    */
   private processBacklog(record: LinkRecord): void {
+    this.feedBacklog(record)
+    this.applyGathered()
+  }
+
+  private feedBacklog(record: LinkRecord): void {
     while (record.backlog.length > 0) {
       if (record.state.status === 'closed') {
         record.backlog.length = 0
@@ -970,6 +983,8 @@ export class ParleyNode implements ChatNode {
   }
 
   private flushAck(record: LinkRecord): void {
+    // What was accepted goes to the journal before the ack that claims it waits on the journal.
+    this.applyGathered()
     if (!record.ackDue) return
     record.ackDue = false
     const session = record.hello ? this.sessions.get(record.hello.peer.id) : undefined
@@ -990,8 +1005,30 @@ export class ParleyNode implements ChatNode {
    */
   private apply(outcome: RoomOutcome): void {
     for (const refusal of outcome.refusals) this.refuse(refusal)
-    const { accepted, jumps, joined } = outcome
-    if (accepted.length === 0 && jumps.length === 0) return
+    if (outcome.accepted.length === 0 && outcome.jumps.length === 0) return
+    const gathered = this.gathered
+    if (!gathered) {
+      this.gathered = {
+        accepted: [...outcome.accepted],
+        jumps: [...outcome.jumps],
+        joined: [...outcome.joined],
+      }
+      return
+    }
+    gathered.accepted.push(...outcome.accepted)
+    gathered.jumps.push(...outcome.jumps)
+    gathered.joined.push(...outcome.joined)
+  }
+
+  /**
+   * Persists, then shows and relays, what the room accepted from the frames read so far: once per read,
+   * not once per message, so a burst costs one journal append and one pass over the neighbours.
+   */
+  private applyGathered(): void {
+    const gathered = this.gathered
+    if (!gathered) return
+    this.gathered = undefined
+    const { accepted, jumps, joined } = gathered
     const records: JournalRecord[] = jumps.map((j) => ({ t: 'base' as const, peer: j.peer, seq: j.seq }))
     for (const msg of accepted) records.push({ t: 'received', msg, name: this.memberOf(msg).name })
     void this.persist(records).then(() => {
@@ -1085,7 +1122,7 @@ export class ParleyNode implements ChatNode {
     if (upTo <= session.acked) return
     const from = session.acked
     session.acked = Math.min(upTo, this.room.nextSeq - 1)
-    const newlyAcked = this.room.outbox.filter((m) => m.seq > from && m.seq <= session.acked)
+    const newlyAcked = this.room.outboxBetween(from, session.acked)
     this.settle()
     void this.persist([{ t: 'acked', peer: session.peer, upTo: session.acked }])
     for (const m of newlyAcked) this.emit({ type: 'delivered', id: m.id, seq: m.seq, to: session.peer })

@@ -218,6 +218,23 @@ describe('Room: one room across the mesh', () => {
       expect(out).toEqual(['base 2', 3, 4, 5, 6])
     })
 
+    it('lists the outbox between two seqs without settled messages or ones past the range', () => {
+      const room = new Room({ self: BOB, windowSize: 3 })
+      for (const body of ['1', '2', '3', '4', '5', '6']) room.compose({ id: body, ts: 0, body })
+      room.seal()
+      room.ownDurable(6)
+      room.settleOwn(2)
+      const bodies = (after: number, upTo: number) => room.outboxBetween(after, upTo).map((m) => m.body)
+      expect(bodies(0, 6)).toEqual(['3', '4', '5', '6'])
+      expect(bodies(3, 5)).toEqual(['4', '5'])
+      expect(bodies(5, 9)).toEqual(['6'])
+      expect(bodies(4, 4)).toEqual([])
+      expect(bodies(6, 6)).toEqual([])
+      room.settleOwn(6)
+      expect(bodies(0, 6)).toEqual([])
+      expect(new Room({ self: BOB }).outboxBetween(0, 5)).toEqual([])
+    })
+
     it('gives a new neighbour our recent messages, but one that restarted without its journal only the outbox', () => {
       const room = new Room({ self: BOB })
       room.linkOpened(ALICE.id, { name: 'alice', relays: true })

@@ -211,6 +211,15 @@ export class Room {
     return this.own.log.slice(Math.max(0, this.ownSettled + 1 - first))
   }
 
+  /** Our messages in the outbox with a seq in (`after`, `upTo`], oldest first, without copying the whole outbox. */
+  outboxBetween(after: number, upTo: number): Msg[] {
+    const log = this.own.log
+    const first = log[0]?.seq
+    if (first === undefined) return []
+    const from = Math.max(after, this.ownSettled) + 1
+    return log.slice(Math.max(0, from - first), Math.max(0, upTo - first + 1))
+  }
+
   /** How many messages the outbox holds. */
   get pending(): number {
     return this.own.received - this.ownSettled
