@@ -84,6 +84,13 @@ export function linkTransition(
   event: LinkEvent,
   ctx: LinkContext,
 ): Step<LinkState, LinkEffect> {
+  // The frequent case first, before any closure below is made: on an open link, a chat message is
+  // delivered and changes nothing (hello, accept and bye take the general path).
+  if (event.type === 'received' && state.status === 'open') {
+    const type = event.message.type
+    if (type !== 'hello' && type !== 'accept' && type !== 'bye')
+      return { ok: true, state, effects: [{ type: 'deliver', message: event.message }] }
+  }
   const ok = (next: LinkState, ...effects: LinkEffect[]): Step<LinkState, LinkEffect> => ({
     ok: true,
     state: next,

@@ -310,7 +310,7 @@ export class ParleyNode implements ChatNode {
   private readonly historyLimit: number
   private journalChain: Promise<void> = Promise.resolve()
   /** What the room accepted during the current read, applied together when the read is done. */
-  private gathered: { accepted: Msg[]; jumps: RoomOutcome['jumps'][number][]; joined: PeerInfo[] } | undefined
+  private gathered: RoomOutcome | undefined
   private readonly initialPeers: readonly Address[]
   private listenAddress: Address
   private listener?: Listener
@@ -823,7 +823,8 @@ export class ParleyNode implements ChatNode {
 
   /** A chat message's frame is encoded once and reused on every link that carries it. */
   private frameOf(message: Message): Uint8Array {
-    if (message.type !== 'msg') return encodeFrame(message, this.maxFrame)
+    // With one neighbour a frame goes out once (a resend after a reconnect is rare): nothing to share.
+    if (message.type !== 'msg' || this.sessions.size < 2) return encodeFrame(message, this.maxFrame)
     let frame = this.frames.get(message)
     if (!frame) {
       frame = encodeFrame(message, this.maxFrame)
@@ -953,7 +954,10 @@ export class ParleyNode implements ChatNode {
         // Straight from its origin over a link that proved the origin's key: shown at once.
         const trusted =
           message.from === session.peer.id && (!this.auth || record.link.remoteKey === message.from)
-        this.apply(this.room.receive(session.peer.id, message, trusted))
+        // Accepted messages gather in one outcome for the whole read; refusals act at once.
+        const gathered = (this.gathered ??= { accepted: [], jumps: [], joined: [], refusals: [] })
+        this.room.receive(session.peer.id, message, trusted, gathered)
+        if (gathered.refusals.length > 0) for (const r of gathered.refusals.splice(0)) this.refuse(r)
         return
       }
       case 'ack': {
@@ -1006,15 +1010,7 @@ export class ParleyNode implements ChatNode {
   private apply(outcome: RoomOutcome): void {
     for (const refusal of outcome.refusals) this.refuse(refusal)
     if (outcome.accepted.length === 0 && outcome.jumps.length === 0) return
-    const gathered = this.gathered
-    if (!gathered) {
-      this.gathered = {
-        accepted: [...outcome.accepted],
-        jumps: [...outcome.jumps],
-        joined: [...outcome.joined],
-      }
-      return
-    }
+    const gathered = (this.gathered ??= { accepted: [], jumps: [], joined: [], refusals: [] })
     gathered.accepted.push(...outcome.accepted)
     gathered.jumps.push(...outcome.jumps)
     gathered.joined.push(...outcome.joined)
@@ -1029,6 +1025,7 @@ export class ParleyNode implements ChatNode {
     if (!gathered) return
     this.gathered = undefined
     const { accepted, jumps, joined } = gathered
+    if (accepted.length === 0 && jumps.length === 0) return
     const records: JournalRecord[] = jumps.map((j) => ({ t: 'base' as const, peer: j.peer, seq: j.seq }))
     for (const msg of accepted) records.push({ t: 'received', msg, name: this.memberOf(msg).name })
     void this.persist(records).then(() => {

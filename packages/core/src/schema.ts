@@ -199,6 +199,16 @@ function fastParse(type: string, v: Record<string, unknown>): Message | undefine
     ) {
       return undefined
     }
+    // JSON.parse made a fresh plain object: when it holds no key besides the known ones, it is the result.
+    let keys = 0
+    for (const _ in v) keys++
+    const known =
+      6 +
+      (name !== undefined ? 1 : 0) +
+      (hops !== undefined ? 1 : 0) +
+      (prev !== undefined ? 1 : 0) +
+      (sig !== undefined ? 1 : 0)
+    if (keys === known) return v as Msg
     return {
       type,
       id,
