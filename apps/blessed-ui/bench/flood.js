@@ -2,6 +2,8 @@
 // Flood benchmark (not a test): 10,000 messages arrive from a parley CLI peer while keys are typed into
 // parley-tui running in tmux. Reports how fast the messages reached the screen and how long a typed key took
 // to be echoed (median and p90), next to the same key echo with no flood. Needs `pnpm build` and tmux.
+// parley-tui runs with --rate 0: the default per-peer limit (200 msg/s after a burst of 1,000) would make
+// "rendered/s" a measure of that policy, not of the renderer. FLOOD_RATE=N runs it with --rate N instead.
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -9,6 +11,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const MESSAGES = Number(process.env.FLOOD_MESSAGES ?? 10_000)
+const RATE = Number(process.env.FLOOD_RATE ?? 0)
 // FLOOD_PROFILE=DIR writes a CPU profile of parley-tui there.
 const profile = process.env.FLOOD_PROFILE ? `--cpu-prof --cpu-prof-dir=${process.env.FLOOD_PROFILE}` : ''
 const TUI = fileURLToPath(new URL('../bin/parley-tui.js', import.meta.url))
@@ -59,10 +62,12 @@ function inputs() {
     .map((l) => Number(l.split(' ')[0]))
 }
 
-/** Types `count` keys, one every `gapMs`, and measures each key's echo from the render trace. */
+/**
+ * Types `count` keys (more while `keepGoing()`), one every `gapMs` after the last echo, and measures each
+ * key's echo from the render trace: in total, and inside parley-tui (from its input handler to the frame).
+ */
 async function typeKeys(count, gapMs, keepGoing = () => false) {
-  const latencies = []
-  const inside = []
+  const keys = []
   let typed = renders().at(-1)?.input.length ?? 0
   for (let i = 0; i < count || keepGoing(); i++) {
     const sent = Date.now()
@@ -73,13 +78,19 @@ async function typeKeys(count, gapMs, keepGoing = () => false) {
       () => renders().find((r) => r.t >= sent && r.input.length >= typed),
       10_000,
     )
-    latencies.push(shown.t - sent)
     const arrived = inputs().find((t) => t >= sent)
-    if (arrived !== undefined) inside.push(shown.t - arrived)
+    keys.push({
+      sent,
+      latency: shown.t - sent,
+      inside: arrived === undefined ? undefined : shown.t - arrived,
+    })
     await sleep(gapMs)
   }
-  return { latencies, inside }
+  return keys
 }
+
+const latencies = (keys) => keys.map((k) => k.latency)
+const insides = (keys) => keys.filter((k) => k.inside !== undefined).map((k) => k.inside)
 
 // Each node gets its own data dir: two nodes on one machine must not share (and lock) the default one.
 const cli = spawn(process.execPath, [CLI, '--listen', '127.0.0.1:0', '--name', 'flood', '--json'], {
@@ -111,13 +122,13 @@ try {
     '40',
     '-s',
     'tui',
-    `PARLEY_TUI_TRACE=${trace} XDG_DATA_HOME=${join(dir, 'tui-data')} ${process.execPath} ${profile} ${TUI} --listen 127.0.0.1:0 --peer 127.0.0.1:${port} --name bench`,
+    `PARLEY_TUI_TRACE=${trace} XDG_DATA_HOME=${join(dir, 'tui-data')} ${process.execPath} ${profile} ${TUI} --rate ${RATE} --listen 127.0.0.1:0 --peer 127.0.0.1:${port} --name bench`,
   )
   await until('the connection', () => cliOut.includes('"type":"connected"'), 10_000)
   await until('the first frame', () => renders().length > 0, 10_000)
   const pid = Number(/ start (\d+)/.exec(readFileSync(trace, 'utf8'))[1])
 
-  const { latencies: idle, inside: idleInside } = await typeKeys(15, 40)
+  const idleKeys = await typeKeys(15, 40)
   tmux('send-keys', '-t', 'tui', 'C-u')
   await sleep(200)
 
@@ -127,13 +138,14 @@ try {
   )
   const started = Date.now()
   cli.stdin.write(`${lines.join('\n')}\n`)
-  const flooding = typeKeys(10, 30, () => (renders().at(-1)?.received ?? 0) < MESSAGES)
+  // Keys are typed until the last message is drawn; only those sent before then count as "while flooding".
+  const flooding = typeKeys(1, 30, () => (renders().at(-1)?.received ?? 0) < MESSAGES)
   const done = await until(
     'every message on screen',
     () => renders().find((r) => r.received >= MESSAGES),
     120_000,
   )
-  const { latencies: during, inside: duringInside } = await flooding
+  const duringKeys = (await flooding).filter((k) => k.sent < done.t)
   // tmux may still be drawing what parley-tui wrote: wait until the last message is really visible.
   const visible = await until(
     'the last message in the tmux pane',
@@ -144,9 +156,19 @@ try {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
   const cpu = (Number(stat[11]) + Number(stat[12])) / 100
+  const cliStat = readFileSync(`/proc/${cli.pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  const cliCpu = (Number(cliStat[11]) + Number(cliStat[12])) / 100
+  const [during, duringInside, idle, idleInside] = [
+    latencies(duringKeys),
+    insides(duringKeys),
+    latencies(idleKeys),
+    insides(idleKeys),
+  ]
   const seconds = (done.t - started) / 1000
 
-  console.log(`flood benchmark: ${MESSAGES} messages from a parley CLI peer into parley-tui (tmux 120x40)`)
+  console.log(
+    `flood benchmark: ${MESSAGES} messages from a parley CLI peer into parley-tui (tmux 120x40, ${RATE === 0 ? 'no rate limit: --rate 0' : `--rate ${RATE}`})`,
+  )
   console.log(
     `  last message written after      ${seconds.toFixed(2)} s  (${Math.round(MESSAGES / seconds)} messages rendered/s)`,
   )
@@ -165,10 +187,12 @@ try {
   )
   console.log(`    of which inside parley-tui    median ${median(idleInside)} ms, p90 ${p90(idleInside)} ms`)
   console.log(`  parley-tui CPU time (total)     ${cpu.toFixed(2)} s`)
+  console.log(`  parley CLI peer CPU time        ${cliCpu.toFixed(2)} s`)
   console.log(
     `  parley-tui peak RSS             ${Math.round(Number(/VmHWM:\s+(\d+)/.exec(status)[1]) / 1024)} MB`,
   )
-  console.log('  (key echo = tmux send-keys until parley-tui has written the frame showing the key)')
+  console.log('  (key echo = tmux send-keys until parley-tui has written the frame showing the key;')
+  console.log('   "while flooding" counts the keys sent before the last message was written)')
 } finally {
   try {
     tmux('send-keys', '-t', 'tui', 'C-c')

@@ -19,14 +19,22 @@ const BUILT = ['apps/blessed-ui/dist/index.js', 'apps/cli/dist/index.js'].map((f
   fileURLToPath(new URL(f, ROOT)),
 )
 
-/** Runs the blessed-ui flood bench with `messages` messages and reads its figures from its report. */
+/**
+ * Runs the blessed-ui flood bench with `messages` messages and reads its figures from its report. parley-tui
+ * runs with `--rate 0`, like every parley case here: the default per-peer limit (200 msg/s after a burst of
+ * 1,000) would make rendered/s a measure of that policy, not of the renderer.
+ */
 export async function measureTui(messages: number, timeoutMs: number): Promise<TuiOutcome> {
   if (!existsSync(FLOOD)) return { status: 'skipped', reason: 'apps/blessed-ui/bench/flood.js is missing' }
   const missing = BUILT.find((file) => !existsSync(file))
   if (missing) return { status: 'skipped', reason: `not built (${missing}); run pnpm build` }
   if (spawnSync('sh', ['-c', 'command -v tmux']).status !== 0)
     return { status: 'skipped', reason: 'tmux is not installed' }
-  const { code, stdout, stderr } = await run(FLOOD, { FLOOD_MESSAGES: String(messages) }, timeoutMs)
+  const { code, stdout, stderr } = await run(
+    FLOOD,
+    { FLOOD_MESSAGES: String(messages), FLOOD_RATE: '0' },
+    timeoutMs,
+  )
   if (code !== 0)
     return { status: 'skipped', reason: `the flood bench failed (${code}): ${lastLine(stderr)}` }
   const result = parseFlood(stdout, messages)
@@ -35,7 +43,11 @@ export async function measureTui(messages: number, timeoutMs: number): Promise<T
   return { status: 'measured', result }
 }
 
-/** Reads "(N messages rendered/s)" and the key-echo medians from flood.js's human report. */
+/**
+ * Reads "(N messages rendered/s)" and the key-echo medians from flood.js's human report. rendered/s is end to
+ * end: the CLI peer sends as fast as it can and parley-tui decrypts, checks and draws; "while flooding" counts
+ * only the keys typed before the last message was drawn.
+ */
 export function parseFlood(text: string, messages: number): TuiResult | undefined {
   const rate = /\((\d+) messages rendered\/s\)/.exec(text)
   const flooding = /key echo while flooding\s+median (\d+(?:\.\d+)?) ms, p90 (\d+(?:\.\d+)?) ms/.exec(text)
