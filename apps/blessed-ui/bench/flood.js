@@ -77,7 +77,12 @@ async function typeKeys(count, gapMs, keepGoing = () => false) {
     await sleep(gapMs)
   }
   const typed = before + sent.length
-  await until('the last key echo', () => renders().some((r) => r.input.length >= typed), 10_000)
+  const last = sent.at(-1)
+  await until(
+    'the last key echo',
+    () => renders().some((r) => r.t >= last && r.input.length >= typed),
+    10_000,
+  )
   const frames = renders()
   const arrivals = inputs()
   return sent.map((at, i) => {
