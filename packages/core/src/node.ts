@@ -896,6 +896,7 @@ export class ParleyNode implements ChatNode {
     // first ack on this link says which of ours, and of the room's, to send.
     const relays = record.hello?.relays ?? false
     const opening = this.room.linkOpened(peer.id, { name: peer.name, relays })
+    for (const refusal of opening.refusals) this.refuse(refusal)
     const acks = ackFrames(
       { type: 'ack', upTo: this.room.shownOf(peer.id), base: opening.base },
       opening.have,

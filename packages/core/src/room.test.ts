@@ -361,6 +361,65 @@ describe('Room: one room across the mesh', () => {
       expect(sent(room, CAROL.id)).toEqual([])
     })
 
+    describe('with nobody to relay to', () => {
+      /** Bob's only neighbour is Dave, the origin; Carol links later. */
+      const alone = (windowSize?: number) => {
+        const auth = fakeAuth(BOB.id)
+        const room = relay({ auth, ...(windowSize ? { windowSize } : {}) }, [DAVE])
+        const carolLinks = () => {
+          const opening = room.linkOpened(CAROL.id, { name: 'carol', relays: true })
+          room.onAck(CAROL.id, { type: 'ack', upTo: 0 })
+          return opening.refusals.map((r) => `${r.code}:${r.neighbor.slice(0, 1)}`)
+        }
+        return { room, auth, carolLinks }
+      }
+
+      it('shows the origin’s words without hashing or verifying them', () => {
+        const { room, auth } = alone()
+        const out = take(room, DAVE.id, author(DAVE, fakeAuth(DAVE.id)).burst('1', '2', '3'), true)
+        expect(out).toEqual({ bodies: ['1', '2', '3'], refusals: [] })
+        expect(auth.verified).toBe(0)
+      })
+
+      it('checks them once a neighbour that relays links, and then relays them', () => {
+        const { room, auth, carolLinks } = alone()
+        const dave = author(DAVE, fakeAuth(DAVE.id))
+        take(room, DAVE.id, [...dave.burst('1', '2'), ...dave.burst('3')], true)
+        expect(carolLinks()).toEqual([])
+        expect(auth.verified).toBe(1)
+        expect(sent(room, CAROL.id)).toEqual(['1@63', '2@63', '3@63'])
+        // From now on each message is checked as it comes.
+        take(room, DAVE.id, dave.burst('4'), true)
+        expect(auth.verified).toBe(2)
+        expect(sent(room, CAROL.id)).toEqual(['4@63'])
+      })
+
+      it('refuses the origin when a neighbour links and its signature does not check, and relays none of it', () => {
+        const { room, carolLinks } = alone()
+        const [m] = author(DAVE, fakeAuth(DAVE.id)).burst('signed badly')
+        expect(take(room, DAVE.id, [{ ...m!, sig: 'sig:nonsense' }], true).refusals).toEqual([])
+        expect(carolLinks()).toEqual(['FORGED:d'])
+        expect(sent(room, CAROL.id)).toEqual([])
+      })
+
+      it('refuses the origin when a neighbour links and its chain is broken', () => {
+        const { room, carolLinks } = alone()
+        const msgs = author(DAVE, fakeAuth(DAVE.id)).burst('1', '2', '3')
+        take(room, DAVE.id, [msgs[0]!, { ...msgs[1]!, prev: msgs[0]!.prev! }, msgs[2]!], true)
+        expect(carolLinks()).toEqual(['FORGED:d'])
+        expect(sent(room, CAROL.id)).toEqual([])
+      })
+
+      it('keeps only its window of them, and a neighbour that links later gets that window', () => {
+        const { room, carolLinks } = alone(3)
+        const dave = author(DAVE, fakeAuth(DAVE.id))
+        for (let i = 1; i <= 10; i++) take(room, DAVE.id, dave.burst(String(i)), true)
+        expect(carolLinks()).toEqual([])
+        expect(room.logOf(DAVE.id).map((m) => m.body)).toEqual(['8', '9', '10'])
+        expect(sent(room, CAROL.id)).toEqual(['8@63', '9@63', '10@63'])
+      })
+    })
+
     it('shows what a neighbour that does not sign (an older parley) says itself, and never relays it', () => {
       const room = signedRelay([ALICE, CAROL, DAVE])
       const out = take(room, DAVE.id, author(DAVE).burst('from an old version'), true)
@@ -445,6 +504,19 @@ describe('Room: one room across the mesh', () => {
       room.linkOpened(CAROL.id, { name: 'carol', relays: true })
       room.onAck(CAROL.id, { type: 'ack', upTo: 0 })
       expect(sent(room, CAROL.id)).toEqual(['d1@63', 'd2@63'])
+    })
+
+    it('checks restored messages before relaying them: a bad signature in the journal is never sent on', () => {
+      const dave = author(DAVE, fakeAuth(DAVE.id)).burst('d1', 'd2')
+      const forged = dave.map((m, i) => ({ ...m, hops: 63, ...(i === 1 ? { sig: 'sig:nonsense' } : {}) }))
+      const room = new Room(
+        { self: BOB, auth: fakeAuth(BOB.id) },
+        { nextSeq: 1, outbox: [], origins: [{ peer: DAVE, received: 2, log: forged, neighbor: true }] },
+      )
+      const opening = room.linkOpened(CAROL.id, { name: 'carol', relays: true })
+      room.onAck(CAROL.id, { type: 'ack', upTo: 0 })
+      expect(opening.refusals.map((r) => r.code)).toEqual(['FORGED'])
+      expect(sent(room, CAROL.id)).toEqual([])
     })
   })
 })

@@ -115,6 +115,11 @@ interface Origin {
   verified: number
   /** Chain hash of message `received`, when known. */
   head?: string
+  /**
+   * Messages after `verified` were taken straight from the origin without checking their chain, since no
+   * neighbour could be sent them: they are checked (`checkDeferred`) before any is relayed.
+   */
+  deferred?: boolean
   /** Recent messages, ascending and contiguous, ending at `received`. */
   log: Msg[]
   /** Candidates for seqs after `received`, per neighbour that sent them. */
@@ -190,9 +195,13 @@ export class Room {
       const origin = newOrigin(r.peer, r.received)
       origin.known = true
       origin.log = r.log.slice(-this.windowSize)
-      origin.head = this.hashOf(r.log.at(-1))
-      // What the journal holds was checked before it was shown; a tail still waiting for its burst's
-      // signature is relayed as is, and the next signed message vouches for it downstream.
+      const first = origin.log[0]
+      if (this.auth && first) {
+        // The journal may hold messages taken unchecked from their origin: they are checked, as any
+        // deferred run is, before the first of them is relayed.
+        origin.verified = first.seq - 1
+        origin.deferred = true
+      }
       this.origins.set(r.peer.id, origin)
       if (r.neighbor) this.neighbor(r.peer.id)
     }
@@ -228,7 +237,7 @@ export class Room {
   /** Adds one of our messages (its seq, `from` and chain link are filled in); it goes out once sealed and durable. */
   compose(fields: { id: string; ts: number; body: string; name?: string }): Msg {
     const seq = this.own.received + 1
-    const base: Msg = {
+    const msg: Msg = {
       type: 'msg',
       id: fields.id,
       seq,
@@ -236,11 +245,11 @@ export class Room {
       from: this.self.id,
       body: fields.body,
     }
-    if (fields.name !== undefined) base.name = fields.name
-    let msg = base
+    if (fields.name !== undefined) msg.name = fields.name
     if (this.auth) {
-      msg = { ...base, prev: this.own.head ?? this.auth.genesis(this.self.id) }
-      this.own.head = this.auth.chain(msg.prev!, msg)
+      const prev = this.own.head ?? this.auth.genesis(this.self.id)
+      msg.prev = prev
+      this.own.head = this.auth.chain(prev, msg)
     }
     this.own.received = seq
     this.own.log.push(msg)
@@ -288,12 +297,14 @@ export class Room {
   /**
    * A link to neighbour `id` opened. Returns what its opening ack carries: where our own stream starts
    * (`base`), what we have of every other origin (`have`), and where our window of each starts (`bases`).
-   * A neighbour that restarted without its journal gets only what is new (and our outbox).
+   * A neighbour that restarted without its journal gets only what is new (and our outbox). A neighbour
+   * that relays may be sent what other origins gave us unchecked, so that is checked now: `refusals`
+   * names the origins whose runs do not check.
    */
   linkOpened(
     id: string,
     info: { name: string; relays: boolean },
-  ): { base: number; have: Record<string, number>; bases: Record<string, number> } {
+  ): { base: number; have: Record<string, number>; bases: Record<string, number>; refusals: Refusal[] } {
     const neighbor = this.neighbor(id)
     neighbor.relays = info.relays
     neighbor.open = true
@@ -311,15 +322,17 @@ export class Room {
     const base = fresh ? this.ownSettled : (this.own.log[0]?.seq ?? this.own.received + 1) - 1
     neighbor.floor.set(this.self.id, base)
     const bases: Record<string, number> = {}
+    const checks = outcome()
     if (neighbor.relays) {
       for (const o of this.origins.values()) {
         if (o === this.own || o.peer.id === id || !o.known) continue
+        if (o.deferred) this.checkDeferred(o, checks)
         const floor = fresh ? o.received : (o.log[0]?.seq ?? o.received + 1) - 1
         neighbor.floor.set(o.peer.id, floor)
         if (floor > 0) bases[o.peer.id] = floor
       }
     }
-    return { base, have: neighbor.relays ? this.haveDelta(id) : {}, bases }
+    return { base, have: neighbor.relays ? this.haveDelta(id) : {}, bases, refusals: checks.refusals }
   }
 
   /** The neighbour restarted without its journal: it has nothing, and its own seqs start over. */
@@ -580,6 +593,8 @@ export class Room {
 
   /** Accepts whatever the buffer now allows, in order, for as long as it can. */
   private settle(origin: Origin, out: RoomOutcome): void {
+    // A relayed run must extend a checked chain, or its signature would vouch for what was never checked.
+    if (origin.deferred) this.checkDeferred(origin, out)
     for (;;) {
       const slot = origin.waiting.get(origin.received + 1)
       if (!slot) {
@@ -689,6 +704,13 @@ export class Room {
       this.accept(origin, msg, undefined, out)
       return
     }
+    if (!this.relayWanted(origin)) {
+      // Shown on the strength of the link alone; hashing and the signature wait until someone needs them.
+      this.accept(origin, msg, undefined, out)
+      origin.deferred = true
+      return
+    }
+    if (origin.deferred) this.checkDeferred(origin, out)
     const openRun = origin.verified < origin.received
     let broken: string | undefined
     if (openRun && origin.head !== undefined && msg.prev !== origin.head)
@@ -704,6 +726,54 @@ export class Room {
         message: `${origin.peer.name}: ${broken}`,
       })
     } else if (msg.sig !== undefined) origin.verified = origin.received
+  }
+
+  /** Some open neighbour other than the origin relays, so the origin's messages may have to be forwarded. */
+  private relayWanted(origin: Origin): boolean {
+    for (const n of this.neighbors.values()) if (n.open && n.relays && n.id !== origin.peer.id) return true
+    return false
+  }
+
+  /**
+   * Checks the run of messages taken unchecked from the origin, as a run from a relay is checked: each must
+   * link to the one before it (the first one's `prev` is taken as given, as after a verified message), and
+   * the newest signature vouches for the run up to it. A broken run closes the origin's link (FORGED).
+   */
+  private checkDeferred(origin: Origin, out: RoomOutcome): void {
+    origin.deferred = false
+    const auth = this.auth!
+    const log = origin.log
+    let expected: string | undefined
+    let signed: { seq: number; hash: string; sig: string } | undefined
+    let broken: string | undefined
+    const start = this.indexOf(origin, origin.verified + 1)
+    for (let i = start; i < log.length; i++) {
+      const msg = log[i]!
+      if (msg.prev === undefined) {
+        // An older parley's words are never relayed; nothing after them can be linked either.
+        origin.head = undefined
+        return
+      }
+      if (expected !== undefined && msg.prev !== expected) {
+        broken = 'its messages break their own chain'
+        break
+      }
+      expected = auth.chain(msg.prev, msg)
+      if (msg.sig !== undefined) signed = { seq: msg.seq, hash: expected, sig: msg.sig }
+    }
+    if (!broken && signed && !auth.verify(origin.peer.id, signed.hash, signed.sig))
+      broken = 'its signature does not check'
+    if (broken) {
+      origin.head = undefined
+      out.refusals.push({
+        neighbor: origin.peer.id,
+        code: 'FORGED',
+        message: `${origin.peer.name}: ${broken}`,
+      })
+      return
+    }
+    if (expected !== undefined) origin.head = expected
+    if (signed) origin.verified = signed.seq
   }
 
   private accept(origin: Origin, msg: Msg, hash: string | undefined, out: RoomOutcome): void {
@@ -747,7 +817,8 @@ export class Room {
     while (log.length > this.windowSize) {
       const first = log[0]!.seq
       if (log.length <= this.windowSize * 2) {
-        if (first > Math.min(origin.shown, origin.verified)) return
+        const checked = origin.deferred ? origin.received : origin.verified
+        if (first > Math.min(origin.shown, checked)) return
         if (this.stillOwed(origin, first)) return
       }
       log.shift()

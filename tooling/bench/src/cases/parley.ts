@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Address, type ChatNode, type NodeEvent, ParleyNode, PlainNode } from '@parley/core'
 import { parseFlags, startNode } from '@parley/launcher'
-import { createSecureTransport, generateKeyPair } from '@parley/secure'
+import { createMessageAuth, createSecureTransport, generateKeyPair } from '@parley/secure'
 import { createTcpTransport } from '@parley/transport-tcp'
 import {
   type BenchCase,
@@ -35,7 +35,10 @@ export const plainLinesCase: BenchCase = {
   open: () => openPair(launchPlainLines, 'one', { acks: false }),
 }
 
-/** ParleyNode over createSecureTransport(createTcpTransport()): Noise XX, then secret-stream records. */
+/**
+ * ParleyNode over createSecureTransport(createTcpTransport()) with signed hash chains
+ * (createMessageAuth), as `parley` runs it, only without a data dir: Noise XX, then secret-stream records.
+ */
 export const secureCase: BenchCase = {
   key: 'secure',
   label: 'parley secure',
@@ -73,7 +76,8 @@ function launchParley(flavour: 'plain' | 'secure'): Launch {
     } else {
       const keyPair = generateKeyPair()
       const transport = createSecureTransport(createTcpTransport(), { keyPair })
-      node = new ParleyNode({ ...common, transport, id: Buffer.from(keyPair.publicKey).toString('hex') })
+      const id = Buffer.from(keyPair.publicKey).toString('hex')
+      node = new ParleyNode({ ...common, transport, id, auth: createMessageAuth(keyPair) })
     }
     await node.start()
     return { node, cleanup: async () => {} }
