@@ -161,6 +161,32 @@ describe.skipIf(!TMUX)(title, () => {
     expect(bob.events.filter((e) => e.type === 'message').map((e) => e.body)).toEqual(['real'])
   })
 
+  it('draws keys typed during a flood, emoji included, while the flood keeps scrolling in aligned rows', async () => {
+    const { bob, tui } = await chat(100, 30)
+    const bodies = Array.from({ length: 880 }, (_, i) =>
+      i % 2 === 0 ? `${i} 👨‍👩‍👧 日本語 😀 end` : `${i} plain line`,
+    )
+    // Keys go in between batches of the flood, each in its own write: most are drawn as the input line alone.
+    for (const [n, key] of ['t', 'y', 'p', 'e', '😀', 'd', '👍🏽', '!'].entries()) {
+      for (const body of bodies.slice(n * 110, (n + 1) * 110)) bob.send(body)
+      tui.type(key)
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    const screen = await tui.waitForScreen(
+      'the last flood line and every typed key',
+      (ls) => ls.some((l) => l.includes('879 plain')) && ls.at(-1) === '> type😀d👍🏽!',
+      30_000,
+    )
+    const rows = screen.filter(isMessageRow)
+    expect(rows.length).toBeGreaterThan(20)
+    for (const row of rows) {
+      const body = /^\d\d:\d\d:\d\d <bob> (.*)$/.exec(row)?.[1]
+      expect(body, `row "${row}"`).toBe(bodies[Number(body?.split(' ')[0])])
+    }
+    tui.keys('BSpace', 'BSpace')
+    await tui.waitForScreen('two keys deleted', (ls) => ls.at(-1) === '> type😀d')
+  })
+
   it('keeps rows aligned through a scrolling emoji flood, and while typing and deleting emoji', async () => {
     const { bob, tui } = await chat(100, 30)
     const bodies = Array.from({ length: 600 }, (_, i) =>

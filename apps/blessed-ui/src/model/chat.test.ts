@@ -291,6 +291,29 @@ describe('chat model', () => {
     expect(model.list.scrolled).toBe(false)
   })
 
+  it('moves its revision for everything a key changes beyond the input line, and only then', () => {
+    const { model, type, press, receive, screen } = setup()
+    for (let i = 0; i < 30; i++) receive(`m${i}`)
+    screen()
+    const changesScreen = (act: () => unknown) => {
+      const before = model.revision
+      act()
+      return model.revision !== before
+    }
+    expect(changesScreen(() => type('hello'))).toBe(false)
+    expect(changesScreen(() => press('backspace'))).toBe(false)
+    expect(changesScreen(() => press('C-a'))).toBe(false)
+    expect(changesScreen(() => press('C-end'))).toBe(false)
+    expect(changesScreen(() => model.key({ type: 'focus', focused: true }))).toBe(false)
+    expect(changesScreen(() => screen(80, 20))).toBe(false)
+    expect(changesScreen(() => press('pageup'))).toBe(true)
+    expect(changesScreen(() => press('C-end'))).toBe(true)
+    expect(changesScreen(() => press('enter'))).toBe(true)
+    expect(changesScreen(() => press('f2'))).toBe(true)
+    expect(changesScreen(() => model.setUndelivered(1))).toBe(true)
+    expect(changesScreen(() => receive('one more'))).toBe(true)
+  })
+
   describe('members of the room', () => {
     const carol: PeerInfo = { id: 'c'.repeat(64), name: 'carol' }
     const members = [

@@ -124,6 +124,7 @@ export class ChatModel {
   /** The room's members as the node last listed them (the runtime keeps this fresh). */
   private members: readonly MemberInfo[] = []
   private panel = false
+  private changes = 0
   /** Messages received from peers (for the flood benchmark's trace). */
   received = 0
 
@@ -142,17 +143,27 @@ export class ChatModel {
     return this.self.name
   }
 
+  /**
+   * Counts changes to everything on screen but the input line. A key that leaves it as it was needs only the
+   * input line drawn again.
+   */
+  get revision(): number {
+    return this.list.revision + this.changes
+  }
+
   /** A status line of our own (not from the node), such as a hint or a progress note. */
   note(text: string, level: 'info' | 'warn' | 'hint' = 'info'): void {
     this.list.add({ id: this.nextId++, kind: 'system', ts: this.now(), level, text }, false)
   }
 
   setUndelivered(count: number): void {
+    if (count !== this.status.undelivered) this.changes++
     this.status.undelivered = count
   }
 
   /** The room's members, from `node.members()`. */
   setMembers(members: readonly MemberInfo[]): void {
+    this.changes++
     this.members = members
   }
 
@@ -187,6 +198,7 @@ export class ChatModel {
   }
 
   nodeEvent(event: NodeEvent): Effect[] {
+    this.changes++
     this.status.apply(event)
     this.labels.observe(event)
     if (event.type === 'message') return this.incoming(event.from, event.body, event.ts)
@@ -237,7 +249,7 @@ export class ChatModel {
       const text = page.newBelow > 0 ? ` ${page.newBelow} new below · PgDn ` : ' more below · PgDn '
       messages[messages.length - 1] = this.rule(text, paneCols, { kind: 'marker' })
     }
-    const { row: input, cursor } = this.inputRow(cols)
+    const { row: input, cursor } = this.inputLine(cols)
     const status = this.statusRow(this.status.summary(), cols)
     if (panelWidth === 0) return { messages, status, input, cursor }
     return {
@@ -406,6 +418,7 @@ export class ChatModel {
         return []
       case 'nick':
         this.self = { ...this.self, name: what.name }
+        this.changes++
         this.note(`you are now ${what.name} (peers see the new name when they next connect)`)
         return [{ type: 'rename', name: what.name }]
       case 'connect':
@@ -431,6 +444,7 @@ export class ChatModel {
   }
 
   private togglePanel(): Effect[] {
+    this.changes++
     this.panel = !this.panel
     return this.panel ? [{ type: 'members', list: false }] : []
   }
@@ -584,7 +598,8 @@ export class ChatModel {
     return wrap(spans, cols, this.width)[0] ?? []
   }
 
-  private inputRow(cols: number): { row: Row; cursor: number } {
+  /** The input line alone, as `frame` lays it out: what a key usually changes. */
+  inputLine(cols: number): { row: Row; cursor: number } {
     const room = Math.max(1, cols - PROMPT.length - 1)
     const parts = graphemes(this.input.text).map((g) => {
       const shown = g === '\n' ? '↵' : g === '\t' ? '→' : terminalSafe(g)

@@ -48,6 +48,21 @@ describe('message list', () => {
     expect(l.size).toBe(10_000)
   })
 
+  it('moves its revision when entries or the scroll position change, not when a page is laid out', () => {
+    const l = list()
+    for (let i = 0; i < 20; i++) l.add(line(`m${i}`))
+    const at = l.revision
+    l.setSize(40, 5)
+    l.page()
+    l.scrollToBottom()
+    expect(l.revision).toBe(at)
+    l.scrollUp(1)
+    expect(l.revision).toBeGreaterThan(at)
+    const scrolled = l.revision
+    l.add(line('new'))
+    expect(l.revision).toBeGreaterThan(scrolled)
+  })
+
   it('scrolls up a page and stays put while new messages arrive, counting them', () => {
     const l = list()
     for (let i = 0; i < 20; i++) l.add(line(`m${i}`))

@@ -41,6 +41,7 @@ export class MessageList<E extends ListEntry> {
   private unseen = 0
   private cols = 80
   private height = 24
+  private changes = 0
 
   constructor(
     private readonly layout: (entry: E, cols: number) => Row[],
@@ -59,6 +60,11 @@ export class MessageList<E extends ListEntry> {
     return this.unseen
   }
 
+  /** Counts changes to what the list shows (entries, scrolling); a new size is not one. */
+  get revision(): number {
+    return this.changes
+  }
+
   /** Oldest first. */
   all(): E[] {
     return this.entries.slice(this.head)
@@ -70,6 +76,7 @@ export class MessageList<E extends ListEntry> {
 
   /** Appends an entry; `countsAsNew` feeds the "new messages below" marker while scrolled up. */
   add(entry: E, countsAsNew = true): void {
+    this.changes++
     this.entries.push(entry)
     if (this.anchor && countsAsNew) this.unseen++
     while (this.size > this.cap) this.head++
@@ -84,6 +91,7 @@ export class MessageList<E extends ListEntry> {
   }
 
   clear(): void {
+    this.changes++
     this.entries = []
     this.head = 0
     this.anchor = undefined
@@ -92,6 +100,7 @@ export class MessageList<E extends ListEntry> {
 
   /** A previously laid-out entry changed (hidden, renamed): lay it out again next time. */
   invalidate(entry: E): void {
+    this.changes++
     this.laid.delete(entry)
   }
 
@@ -102,6 +111,7 @@ export class MessageList<E extends ListEntry> {
 
   scrollUp(rows: number): void {
     if (this.size === 0) return
+    this.changes++
     let at = this.anchor ?? this.bottom()
     if (!at) return
     at = this.walkUp(at, rows)
@@ -111,6 +121,7 @@ export class MessageList<E extends ListEntry> {
 
   scrollDown(rows: number): void {
     if (!this.anchor) return
+    this.changes++
     let at = this.anchor
     let left = rows
     while (left > 0) {
@@ -134,6 +145,7 @@ export class MessageList<E extends ListEntry> {
   }
 
   scrollToBottom(): void {
+    if (this.anchor !== undefined || this.unseen !== 0) this.changes++
     this.anchor = undefined
     this.unseen = 0
   }

@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream'
 import type { NodeEvent } from '@parley/core'
 import { type Flags, type StartedNode, splitBody } from '@parley/launcher'
 import blessed from 'blessed'
-import { KeyDecoder } from '../input/key-decoder.js'
+import { KeyDecoder, type KeyEvent } from '../input/key-decoder.js'
 import { ChatModel, type Effect } from '../model/chat.js'
 import { type GraphemeWidth, graphemeWidth } from '../text/width.js'
 import { probeWidths } from './probe.js'
@@ -21,8 +21,6 @@ export interface TuiIo {
 
 /** At most this many frames a second: a flood of messages costs one layout per frame, not one per message. */
 const FRAME_MS = 33
-/** A key is echoed at once unless a frame was drawn this recently, so typing stays quick during a flood. */
-const KEY_FRAME_MS = 8
 /** How long a lone ESC waits to become the start of a key sequence. */
 const ESC_WAIT_MS = 30
 
@@ -70,6 +68,9 @@ class BlessedView {
   private lastRender = 0
   private destroyed = false
   private readonly trace: string | undefined
+  /** Messages received as of the last full frame, for the trace: an input-line frame draws no new ones. */
+  private receivedShown = 0
+  private lastCursor = 0
 
   constructor(
     private readonly model: ChatModel,
@@ -122,25 +123,17 @@ class BlessedView {
     stdout.write(ENTER_MODES)
   }
 
-  /**
-   * Asks for a frame; several requests within one frame interval make one render. `urgent` (a key press) draws
-   * now unless a frame has just been drawn.
-   */
-  schedule(urgent = false): void {
-    if (this.destroyed) return
-    const since = Date.now() - this.lastRender
-    if (urgent && since >= KEY_FRAME_MS) {
-      this.renderNow()
-      return
-    }
-    if (this.timer) return
-    const wait = Math.max(0, (urgent ? KEY_FRAME_MS : FRAME_MS) - since)
+  /** Asks for a frame: every change within one frame interval is drawn by a single render. */
+  schedule(): void {
+    if (this.destroyed || this.timer) return
+    const wait = Math.max(0, FRAME_MS - (Date.now() - this.lastRender))
     this.timer = setTimeout(() => {
       this.timer = undefined
       this.renderNow()
     }, wait)
   }
 
+  /** Draws the whole screen now; a scheduled frame is no longer needed. */
   renderNow(): void {
     if (this.destroyed) return
     if (this.timer) clearTimeout(this.timer)
@@ -153,17 +146,26 @@ class BlessedView {
       this.screen.realloc()
       this.fill()
     }
-    this.screen.render()
-    const frame = this.lastCursor
-    this.program.cup(this.screen.height - 1, frame)
-    this.program.showCursor()
-    this.program.flush()
-    if (this.trace) {
-      appendFileSync(
-        this.trace,
-        `${Date.now()} render ${this.model.received} ${JSON.stringify(this.model.input.text)}\n`,
-      )
+    this.receivedShown = this.model.received
+    this.draw()
+  }
+
+  /**
+   * Draws the input line now and nothing else, so a key is echoed at once without laying out the messages
+   * that a flood brought since the last frame; those keep their scheduled frame.
+   */
+  renderInput(): void {
+    if (this.destroyed) return
+    const generation = this.standIns.generation
+    const { row, cursor } = this.model.inputLine(this.screen.width)
+    this.inputBar.setContent(rowContent(row, (text) => this.standIns.encode(text)))
+    if (this.standIns.generation !== generation) {
+      // New stand-ins for the typed text changed the mapping: the rest of the screen must be drawn with it.
+      this.redraw()
+      return
     }
+    this.lastCursor = cursor
+    this.draw()
   }
 
   redraw(): void {
@@ -188,7 +190,19 @@ class BlessedView {
     this.stdout.write(RESTORE_MODES)
   }
 
-  private lastCursor = 0
+  /** Writes out what changed on the blessed screen and puts the cursor in the input line. */
+  private draw(): void {
+    this.screen.render()
+    this.program.cup(this.screen.height - 1, this.lastCursor)
+    this.program.showCursor()
+    this.program.flush()
+    if (this.trace) {
+      appendFileSync(
+        this.trace,
+        `${Date.now()} render ${this.receivedShown} ${JSON.stringify(this.model.input.text)}\n`,
+      )
+    }
+  }
 
   private fill(): void {
     const frame = this.model.frame(this.screen.width, this.screen.height)
@@ -269,7 +283,7 @@ export async function runTui(
     else secondQuit()
   }
 
-  const perform = (effects: readonly Effect[], urgent = false) => {
+  const perform = (effects: readonly Effect[]) => {
     for (const effect of effects) {
       switch (effect.type) {
         case 'send':
@@ -309,7 +323,6 @@ export async function runTui(
         }
       }
     }
-    view.schedule(urgent)
   }
 
   let subscribed = true
@@ -323,19 +336,25 @@ export async function runTui(
     if (event.type === 'connected' || event.type === 'disconnected' || event.type === 'member')
       model.setMembers(node.members())
     perform(effects)
+    view.schedule()
   })
 
+  // Keys are drawn at once, never left for the next frame: only the input line when that is all they
+  // changed (typing during a flood), the whole screen when they changed more (Enter, scrolling, F2).
+  const onKeyEvents = (keys: readonly KeyEvent[]) => {
+    if (keys.length === 0) return
+    const revision = model.revision
+    for (const key of keys) perform(model.key(key))
+    if (model.revision === revision) view.renderInput()
+    else view.renderNow()
+  }
   const decoder = new KeyDecoder()
   let escTimer: NodeJS.Timeout | undefined
   const onKeys = (chunk: string) => {
     view.traceInput()
     if (escTimer) clearTimeout(escTimer)
-    for (const key of decoder.push(chunk)) perform(model.key(key), true)
-    if (decoder.hasPending) {
-      escTimer = setTimeout(() => {
-        for (const key of decoder.flush()) perform(model.key(key), true)
-      }, ESC_WAIT_MS)
-    }
+    onKeyEvents(decoder.push(chunk))
+    if (decoder.hasPending) escTimer = setTimeout(() => onKeyEvents(decoder.flush()), ESC_WAIT_MS)
   }
   stdin.on('data', onKeys)
   if (probe.leftover) onKeys(probe.leftover)
