@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { assertBuilt, type CliPeer, hasTmux, startCli, Tmux, until } from './harness.js'
 
@@ -106,6 +109,39 @@ describe.skipIf(!TMUX)(title, () => {
     const { tui } = await chat()
     tui.keys('C-c')
     expect(await until('the exit code', () => tui.exitCode())).toBe(0)
+  })
+
+  it('does not show again after a restart the messages it had drawn', async () => {
+    const bob = startCli('bob')
+    peers.push(bob)
+    const port = await bob.port()
+    const data = mkdtempSync(join(tmpdir(), 'parley-tui-data-'))
+    const start = async () => {
+      tmux?.kill()
+      tmux = new Tmux()
+      tmux.startTui(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'], 120, 40, {
+        XDG_DATA_HOME: data,
+      })
+      await tmux.waitForScreen('the connected status bar', (ls) =>
+        ls.some((l) => l.startsWith(' connected ')),
+      )
+      return tmux
+    }
+    try {
+      const first = await start()
+      bob.send('seen once')
+      await first.waitForScreen('the message', (ls) => ls.some((l) => l.includes('seen once')))
+      first.keys('C-c')
+      expect(await until('the exit code', () => first.exitCode())).toBe(0)
+      const second = await start()
+      bob.send('after the restart')
+      const screen = await second.waitForScreen('the next message', (ls) =>
+        ls.some((l) => l.includes('after the restart')),
+      )
+      expect(screen.filter((l) => l.includes('seen once'))).toEqual([])
+    } finally {
+      rmSync(data, { recursive: true, force: true })
+    }
   })
 
   it('exits 3 with one plain line when the port is taken, leaving the terminal as it was', async () => {

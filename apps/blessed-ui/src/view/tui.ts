@@ -77,6 +77,8 @@ class BlessedView {
     width: GraphemeWidth,
     private readonly stdout: NodeJS.WriteStream,
     env: NodeJS.ProcessEnv,
+    /** Called once a full frame, with every message received so far, has been written to the terminal. */
+    private readonly drawn: () => void,
   ) {
     this.trace = env.PARLEY_TUI_TRACE || undefined
     if (this.trace) appendFileSync(this.trace, `${Date.now()} start ${process.pid}\n`)
@@ -148,6 +150,7 @@ class BlessedView {
     }
     this.receivedShown = this.model.received
     this.draw()
+    this.drawn()
   }
 
   /**
@@ -265,7 +268,15 @@ export async function runTui(
   model.showHistory(flags.history > 0 ? node.history.slice(-flags.history) : [])
   model.setUndelivered(node.pending)
 
-  const view = new BlessedView(model, width, stdout, io.env)
+  // Display marks (how far each sender's messages were shown) are written once a frame has shown them: one
+  // write per frame rather than one per message, and a crash before the frame shows them again on restart.
+  let unmarked = new Map<string, number>()
+  const markShown = () => {
+    if (unmarked.size === 0) return
+    started.markShown(unmarked)
+    unmarked = new Map()
+  }
+  const view = new BlessedView(model, width, stdout, io.env, markShown)
   const removeViewRestore = onRestore(() => view.destroy())
 
   let quitRequests = 0
@@ -329,8 +340,8 @@ export async function runTui(
   subscribe((event) => {
     if (!subscribed) return
     const effects = model.nodeEvent(event)
-    // In the model is on screen at the next frame; mark it, so a restart does not show it again.
-    if (event.type === 'message') started.markShown(new Map([[event.from.id, event.seq]]))
+    if (event.type === 'message')
+      unmarked.set(event.from.id, Math.max(unmarked.get(event.from.id) ?? 0, event.seq))
     if (event.type === 'delivered') model.setUndelivered(node.pending)
     // The member panel follows joins and leaves as they happen.
     if (event.type === 'connected' || event.type === 'disconnected' || event.type === 'member')
