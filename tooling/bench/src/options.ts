@@ -21,6 +21,7 @@ export const CASE_KEYS: readonly CaseKey[] = [
   'cryptoBaseline',
   'plain',
   'plainLines',
+  'secureUnsigned',
   'secure',
   'secureDurable',
 ]

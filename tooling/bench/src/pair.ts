@@ -24,7 +24,14 @@ export interface OpenedPair {
   connectMs: number
 }
 
-export type CaseKey = 'raw' | 'cryptoBaseline' | 'plain' | 'plainLines' | 'secure' | 'secureDurable'
+export type CaseKey =
+  | 'raw'
+  | 'cryptoBaseline'
+  | 'plain'
+  | 'plainLines'
+  | 'secureUnsigned'
+  | 'secure'
+  | 'secureDurable'
 
 export interface BenchCase {
   readonly key: CaseKey

@@ -1,5 +1,5 @@
 import type { BenchCase } from '../pair.js'
-import { plainCase, plainLinesCase, secureCase, secureDurableCase } from './parley.js'
+import { plainCase, plainLinesCase, secureCase, secureDurableCase, secureUnsignedCase } from './parley.js'
 import { rawCase } from './raw.js'
 import { secretStreamCase } from './secret-stream.js'
 
@@ -9,6 +9,7 @@ export const CASES: readonly BenchCase[] = [
   secretStreamCase,
   plainCase,
   plainLinesCase,
+  secureUnsignedCase,
   secureCase,
   secureDurableCase,
 ]

@@ -36,6 +36,16 @@ export const plainLinesCase: BenchCase = {
 }
 
 /**
+ * The secure case without the room's signed hash chains (no MessageAuth): what encryption, framing and
+ * acks cost alone. Shown to explain the gap to the crypto baseline; parley itself always signs.
+ */
+export const secureUnsignedCase: BenchCase = {
+  key: 'secureUnsigned',
+  label: 'parley secure, unsigned (explains)',
+  open: () => openPair(launchParley('unsigned'), 'both'),
+}
+
+/**
  * ParleyNode over createSecureTransport(createTcpTransport()) with signed hash chains
  * (createMessageAuth), as `parley` runs it, only without a data dir: Noise XX, then secret-stream records.
  */
@@ -66,7 +76,7 @@ type Launch = (name: string) => Promise<Launched>
  * The runtime's per-peer rate limit (200 msg/s by default) is policy, not cost: it is off here, as
  * `--rate 0` turns it off, so the figures show what the stack can carry.
  */
-function launchParley(flavour: 'plain' | 'secure'): Launch {
+function launchParley(flavour: 'plain' | 'unsigned' | 'secure'): Launch {
   return async (name) => {
     const common = { name, listen: ANY_PORT, rateLimit: false as const }
     let node: ParleyNode
@@ -77,7 +87,8 @@ function launchParley(flavour: 'plain' | 'secure'): Launch {
       const keyPair = generateKeyPair()
       const transport = createSecureTransport(createTcpTransport(), { keyPair })
       const id = Buffer.from(keyPair.publicKey).toString('hex')
-      node = new ParleyNode({ ...common, transport, id, auth: createMessageAuth(keyPair) })
+      const auth = flavour === 'secure' ? { auth: createMessageAuth(keyPair) } : {}
+      node = new ParleyNode({ ...common, transport, id, ...auth })
     }
     await node.start()
     return { node, cleanup: async () => {} }
