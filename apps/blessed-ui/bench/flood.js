@@ -42,11 +42,16 @@ async function until(what, probe, timeoutMs = 60_000) {
   }
 }
 
-/** Trace lines written by parley-tui: "<ms> render <received> <input as JSON>". */
-function renders() {
+/** Complete lines of the trace parley-tui writes; a line it is still writing is left for the next read. */
+function traceLines() {
   if (!existsSync(trace)) return []
-  return readFileSync(trace, 'utf8')
-    .split('\n')
+  const text = readFileSync(trace, 'utf8')
+  return text.slice(0, text.lastIndexOf('\n') + 1).split('\n')
+}
+
+/** Frames written by parley-tui: "<ms> render <received> <input as JSON>". */
+function renders() {
+  return traceLines()
     .filter((l) => l.includes(' render '))
     .map((l) => {
       const [t, , received, ...rest] = l.split(' ')
@@ -54,10 +59,9 @@ function renders() {
     })
 }
 
+/** When input reached parley-tui's key handler: "<ms> input". */
 function inputs() {
-  if (!existsSync(trace)) return []
-  return readFileSync(trace, 'utf8')
-    .split('\n')
+  return traceLines()
     .filter((l) => l.endsWith(' input'))
     .map((l) => Number(l.split(' ')[0]))
 }
