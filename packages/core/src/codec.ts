@@ -19,7 +19,11 @@ let poolUsed = 0
 
 /** Encodes one message as a frame: a uint32 big-endian length, then the UTF-8 JSON body. */
 export function encodeFrame(message: Message, maxFrame = DEFAULT_MAX_FRAME): Uint8Array {
-  const json = JSON.stringify(message)
+  return encodeJsonFrame(JSON.stringify(message), maxFrame)
+}
+
+/** A frame whose body is `json`, a message already encoded with JSON.stringify (which must be valid). */
+export function encodeJsonFrame(json: string, maxFrame = DEFAULT_MAX_FRAME): Uint8Array {
   // UTF-8 takes at most 3 bytes per UTF-16 code unit.
   const worst = HEADER + json.length * 3
   let frame: Uint8Array
@@ -54,23 +58,32 @@ export function encodeFrame(message: Message, maxFrame = DEFAULT_MAX_FRAME): Uin
 
 /** Parses one frame body into a message; `undefined` means a message type this version ignores. */
 export function decodeBody(body: Uint8Array): Message | undefined {
-  let text: string
+  return parseMessage(parseJson(decodeText(body)))
+}
+
+function decodeText(body: Uint8Array): string {
   try {
-    text = utf8.decode(body)
+    return utf8.decode(body)
   } catch (cause) {
     throw new ProtocolError('BAD_UTF8', 'frame body is not valid UTF-8', { cause })
   }
-  let value: unknown
+}
+
+function parseJson(text: string): unknown {
   try {
-    value = JSON.parse(text)
+    return JSON.parse(text)
   } catch (cause) {
     throw new ProtocolError('BAD_JSON', 'frame body is not valid JSON', { cause })
   }
-  return parseMessage(value)
 }
 
 export interface DecodeResult {
   messages: Message[]
+  /**
+   * With `keepJson`, one entry per message: the frame's JSON text when it encodes exactly that message
+   * (no key the schema drops), so it can be stored without encoding the message again.
+   */
+  json?: (string | undefined)[]
   /** Set once the stream is broken; the decoder then ignores everything after it. */
   error?: ProtocolError
 }
@@ -90,7 +103,10 @@ export class FrameDecoder {
   private chunks: Uint8Array[] = []
   private buffered = 0
 
-  constructor(private readonly maxFrame = DEFAULT_MAX_FRAME) {}
+  constructor(
+    private readonly maxFrame = DEFAULT_MAX_FRAME,
+    private readonly keepJson = false,
+  ) {}
 
   /** Bytes held while waiting for the rest of a frame. */
   get pendingBytes(): number {
@@ -99,25 +115,26 @@ export class FrameDecoder {
 
   push(chunk: Uint8Array): DecodeResult {
     const messages: Message[] = []
-    if (this.state.status === 'failed') return { messages }
+    const json = this.keepJson ? [] : undefined
+    const result: DecodeResult = json ? { messages, json } : { messages }
+    if (this.state.status === 'failed') return result
     if (chunk.length > 0) {
       this.chunks.push(chunk)
       this.buffered += chunk.length
     }
     try {
-      this.drain(messages)
+      this.drain(messages, json)
     } catch (err) {
-      const error =
+      result.error =
         err instanceof ProtocolError
           ? err
           : new ProtocolError('BAD_MESSAGE', 'undecodable frame', { cause: err })
-      this.fail(error)
-      return { messages, error }
+      this.fail(result.error)
     }
-    return { messages }
+    return result
   }
 
-  private drain(messages: Message[]): void {
+  private drain(messages: Message[], json: (string | undefined)[] | undefined): void {
     for (;;) {
       const state = this.state
       switch (state.status) {
@@ -145,8 +162,13 @@ export class FrameDecoder {
           const body = this.collect(state)
           if (!body) return
           this.state = { status: 'header' }
-          const message = decodeBody(body)
-          if (message) messages.push(message)
+          const text = decodeText(body)
+          const value = parseJson(text)
+          const message = parseMessage(value)
+          if (!message) break
+          messages.push(message)
+          // The parser hands back the parsed object itself when the text holds nothing it drops.
+          json?.push(message === value ? text : undefined)
           break
         }
         case 'failed':
