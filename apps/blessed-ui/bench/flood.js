@@ -188,14 +188,20 @@ try {
   )
   console.log(`  …visible in the tmux pane after ${((visible - started) / 1000).toFixed(2)} s`)
   console.log(`  frames drawn meanwhile          ${frames}`)
-  console.log(
-    `  key echo while flooding         median ${median(during)} ms, p90 ${p90(during)} ms (${during.length} keys)`,
-  )
-  if (process.env.FLOOD_VERBOSE)
-    console.log(`  samples: ${during.join(' ')}; inside ${duringInside.join(' ')}`)
-  console.log(
-    `    of which inside parley-tui    median ${median(duringInside)} ms, p90 ${p90(duringInside)} ms`,
-  )
+  if (during.length === 0) {
+    console.log(
+      '  key echo while flooding         none: the flood was over before a key got into it (0 keys)',
+    )
+  } else {
+    console.log(
+      `  key echo while flooding         median ${median(during)} ms, p90 ${p90(during)} ms (${during.length} keys)`,
+    )
+    if (process.env.FLOOD_VERBOSE)
+      console.log(`  samples: ${during.join(' ')}; inside ${duringInside.join(' ')}`)
+    console.log(
+      `    of which inside parley-tui    median ${median(duringInside)} ms, p90 ${p90(duringInside)} ms`,
+    )
+  }
   console.log(
     `  key echo with no flood          median ${median(idle)} ms, p90 ${p90(idle)} ms (${idle.length} keys)`,
   )

@@ -38,6 +38,11 @@ export async function measureTui(messages: number, timeoutMs: number): Promise<T
   if (code !== 0)
     return { status: 'skipped', reason: `the flood bench failed (${code}): ${lastLine(stderr)}` }
   const result = parseFlood(stdout, messages)
+  if (!result && /while flooding\s+none/.test(stdout))
+    return {
+      status: 'skipped',
+      reason: `the flood was over before a key got into it; try --tui-messages 10000`,
+    }
   if (!result)
     return { status: 'skipped', reason: `could not read the flood bench's report: ${lastLine(stdout)}` }
   return { status: 'measured', result }
