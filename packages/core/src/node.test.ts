@@ -266,24 +266,27 @@ describe('ParleyNode over an in-memory transport', () => {
     })
   })
 
+  /** Alice (the lower id) with `journal`, and a raw peer past its handshake and opening ack. */
+  async function journaledWithPeer(journal: NonNullable<NodeOptions['journal']>) {
+    const { network, clock, node } = world()
+    const alice = node('alice', A, { id: LOW, journal })
+    await alice.node.start()
+    const peer = new RawPeer(await network.transport('127.0.0.1', HIGH).dial(A))
+    peer.hello(HIGH, 'raw')
+    await clock.advance(0)
+    peer.send({ type: 'ack', upTo: 0, base: 0 })
+    await clock.advance(0)
+    return { alice, peer, clock }
+  }
+
   describe('reads', () => {
     it('persists a read of many messages with one journal append, then shows them in order and acks once', async () => {
-      const { network, clock, node } = world()
       const appends: JournalRecord[][] = []
-      const alice = node('alice', A, {
-        id: LOW,
-        journal: {
-          append: async (records) => {
-            appends.push([...records])
-          },
+      const { alice, peer, clock } = await journaledWithPeer({
+        append: async (records) => {
+          appends.push([...records])
         },
       })
-      await alice.node.start()
-      const peer = new RawPeer(await network.transport('127.0.0.1', HIGH).dial(A))
-      peer.hello(HIGH, 'raw')
-      await clock.advance(0)
-      peer.send({ type: 'ack', upTo: 0, base: 0 })
-      await clock.advance(0)
       appends.length = 0
       const frames = Array.from({ length: 50 }, (_, i) =>
         encodeFrame({ type: 'msg', id: `m${i}`, seq: i + 1, ts: 0, from: HIGH, body: `line ${i + 1}` }),
@@ -303,26 +306,16 @@ describe('ParleyNode over an in-memory transport', () => {
 
   describe('a journal that takes JSON text', () => {
     it('stores messages as they arrived and as they are sent, and restores the same state from that text', async () => {
-      const { network, clock, node } = world()
       const texts: string[] = []
       const records: JournalRecord[] = []
-      const alice = node('alice', A, {
-        id: LOW,
-        journal: {
-          append: async (r) => {
-            records.push(...r)
-          },
-          appendJson: async (t) => {
-            texts.push(...t)
-          },
+      const { alice, peer, clock } = await journaledWithPeer({
+        append: async (r) => {
+          records.push(...r)
+        },
+        appendJson: async (t) => {
+          texts.push(...t)
         },
       })
-      await alice.node.start()
-      const peer = new RawPeer(await network.transport('127.0.0.1', HIGH).dial(A))
-      peer.hello(HIGH, 'raw')
-      await clock.advance(0)
-      peer.send({ type: 'ack', upTo: 0, base: 0 })
-      await clock.advance(0)
       const m1 = {
         type: 'msg',
         id: 'm1',
