@@ -152,6 +152,8 @@ try {
   // Keys are typed until the last message is drawn. Those sent between the first frame that shows a message
   // and the last count as "while flooding"; the CLI peer takes a moment to start sending.
   const flooding = typeKeys(1, 30, () => (renders().at(-1)?.received ?? 0) < MESSAGES)
+  // Its failure is awaited below; until then it must not crash the bench past the clean-up.
+  flooding.catch(() => undefined)
   const done = await until(
     'every message on screen',
     () => renders().find((r) => r.received >= MESSAGES),
