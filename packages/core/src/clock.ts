@@ -3,10 +3,18 @@ export interface Clock {
   now(): number
   setTimeout(callback: () => void, ms: number): unknown
   clearTimeout(handle: unknown): void
+  /**
+   * Runs `callback` once pending I/O has had its turn (setImmediate). Optional: without it the runtime
+   * uses `setTimeout(callback, 0)`.
+   */
+  defer?(callback: () => void): void
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  defer: (callback) => {
+    setImmediate(callback)
+  },
 }

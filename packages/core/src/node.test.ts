@@ -304,6 +304,42 @@ describe('ParleyNode over an in-memory transport', () => {
     })
   })
 
+  describe('turns', () => {
+    it('takes at most 1,000 messages per turn of the event loop and the rest on the next turns, in order', async () => {
+      const { network, clock, node } = world()
+      const deferred: (() => void)[] = []
+      const turns = Object.assign(Object.create(clock) as ManualClock, {
+        defer: (callback: () => void) => deferred.push(callback),
+      })
+      const alice = node('alice', A, { id: LOW, clock: turns, rateLimit: false })
+      await alice.node.start()
+      const peer = new RawPeer(await network.transport('127.0.0.1', HIGH).dial(A))
+      peer.hello(HIGH, 'raw')
+      peer.send({ type: 'ack', upTo: 0, base: 0 })
+      await flushMicrotasks()
+      const nextTurn = async () => {
+        for (const callback of deferred.splice(0)) callback()
+        await flushMicrotasks()
+      }
+      await nextTurn()
+      const bodies = Array.from({ length: 2_500 }, (_, i) => `line ${i + 1}`)
+      peer.write(
+        Buffer.concat(
+          bodies.map((body, i) =>
+            encodeFrame({ type: 'msg', id: `m${i}`, seq: i + 1, ts: 0, from: HIGH, body }),
+          ),
+        ),
+      )
+      await flushMicrotasks()
+      expect(alice.events.bodies()).toHaveLength(1_000)
+      await nextTurn()
+      expect(alice.events.bodies()).toHaveLength(2_000)
+      await nextTurn()
+      expect(alice.events.bodies()).toEqual(bodies)
+      expect(peer.received.filter((m) => m.type === 'ack').at(-1)).toMatchObject({ upTo: 2_500 })
+    })
+  })
+
   describe('a journal that takes JSON text', () => {
     it('stores messages as they arrived and as they are sent, and restores the same state from that text', async () => {
       const texts: string[] = []

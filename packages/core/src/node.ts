@@ -98,6 +98,11 @@ export const MAX_BURST = 100
 const FRAME_CACHE = 1024
 /** Bytes kept free in a frame for the chain hash, the signature and a relay's hop count. */
 const SEAL_ROOM = 600
+/**
+ * Messages taken from all links in one turn of the event loop; the rest wait for the next turn, so a
+ * flood read in one go cannot keep the process from its other input (a person typing) for long.
+ */
+const TURN_BUDGET = 1_000
 /** A msg frame's bytes besides its strings: keys, quotes, a 16-digit seq and ts, the 16-char id and the length prefix. */
 const FIXED_MSG_BYTES = 160
 
@@ -324,6 +329,10 @@ export class ParleyNode implements ChatNode {
   private nextLinkId = 1
   private pingCounter = 0
   private keepaliveTimer?: unknown
+  /** Messages taken this turn (see TURN_BUDGET), and the links paused until the next turn. */
+  private turnTaken = 0
+  private turnTimer?: unknown
+  private readonly waitingTurn = new Set<LinkRecord>()
   private lastPingAt = 0
   private readonly linkContext: LinkContext
 
@@ -575,6 +584,7 @@ export class ParleyNode implements ChatNode {
     const wasRunning = this.lifecycle === 'running'
     this.lifecycle = 'closing'
     if (this.keepaliveTimer !== undefined) this.clock.clearTimeout(this.keepaliveTimer)
+    if (this.turnTimer !== undefined) this.clock.clearTimeout(this.turnTimer)
     for (const record of [...this.links.values()]) this.linkStep(record, { type: 'close', reason })
     this.dialer.closeAll(reason)
     if (wasRunning) await this.listener?.close().catch(() => undefined)
@@ -662,6 +672,7 @@ export class ParleyNode implements ChatNode {
         return
       }
       const message = record.backlog[0]!
+      if (!this.takeTurn(record)) return
       if (message.type === 'msg' && !this.takeToken(record)) return
       record.backlog.shift()
       if (message.type === 'hello' && record.hello === undefined) {
@@ -680,6 +691,37 @@ export class ParleyNode implements ChatNode {
       this.linkStep(record, { type: 'received', message })
     }
     this.flushAck(record)
+  }
+
+  /** Counts one message against this turn's budget; when it is spent the link waits for the next turn. */
+  private takeTurn(record: LinkRecord): boolean {
+    if (this.turnTaken === 0) {
+      const next = () => this.nextTurn()
+      if (this.clock.defer) this.clock.defer(next)
+      else this.turnTimer = this.clock.setTimeout(next, 0)
+    }
+    if (this.turnTaken < TURN_BUDGET) {
+      this.turnTaken++
+      return true
+    }
+    if (!this.waitingTurn.has(record)) {
+      this.waitingTurn.add(record)
+      record.link.pause()
+    }
+    return false
+  }
+
+  private nextTurn(): void {
+    this.turnTimer = undefined
+    this.turnTaken = 0
+    const waiting = [...this.waitingTurn]
+    this.waitingTurn.clear()
+    for (const record of waiting) {
+      if (record.state.status === 'closed' || this.lifecycle !== 'running') continue
+      // A link the peer's rate limit paused stays paused; its own timer resumes it.
+      if (record.throttleTimer === undefined) record.link.resume()
+      this.processBacklog(record)
+    }
   }
 
   private takeToken(record: LinkRecord): boolean {

@@ -42,6 +42,11 @@ export class ManualClock implements Clock {
     this.timers.delete(handle as number)
   }
 
+  /** Not a matter of time: deferred work runs on the next turn of the real event loop, as flushMicrotasks waits for. */
+  defer(callback: () => void): void {
+    setImmediate(callback)
+  }
+
   /** How many timers are scheduled and not yet fired or cleared. */
   get pendingTimers(): number {
     return this.timers.size
