@@ -102,7 +102,7 @@ const SEAL_ROOM = 600
  * Messages taken from all links in one turn of the event loop; the rest wait for the next turn, so a
  * flood read in one go cannot keep the process from its other input (a person typing) for long.
  */
-const TURN_BUDGET = 1_000
+const TURN_BUDGET = 256
 /** A msg frame's bytes besides its strings: keys, quotes, a 16-digit seq and ts, the 16-char id and the length prefix. */
 const FIXED_MSG_BYTES = 160
 
