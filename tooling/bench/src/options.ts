@@ -33,7 +33,7 @@ export const USAGE = `usage: pnpm bench [options]
   --window N        unacknowledged messages allowed in flight (default 1000)
   --links N         idle secure links for the memory figure (default 1000)
   --startup-reps N  spawns of each process for the start-up ratio (default 10)
-  --tui-messages N  messages for the TUI flood (default 2000)
+  --tui-messages N  messages for the TUI flood (default 10000)
   --only a,b        run only these cases: ${CASE_KEYS.join(', ')} (skips the extras)
   --skip x,y        skip extras: startup, links, tui
   --quick           tiny counts for a CI smoke run (no TUI); no assertions on speed
@@ -91,7 +91,7 @@ export function parseOptions(argv: readonly string[]): Options | 'help' {
     window: count('window', 1_000, 200),
     links: count('links', 1_000, 20),
     startupReps: count('startup-reps', 10, 2),
-    tuiMessages: count('tui-messages', 2_000, 200),
+    tuiMessages: count('tui-messages', 10_000, 200),
     only,
     skip,
     json: values.json === true,

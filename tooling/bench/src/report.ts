@@ -155,8 +155,8 @@ const FOOTNOTES = [
   '    store, event log and the AppendLog journal (outbox and history, group commit) in a fresh dir under os.tmpdir().',
   '  Every parley case runs with the per-peer rate limit off (default --rate 200 msg/s would cap a flood at that).',
   '  The raw baseline grows with the window (about 450k msg/s at --window 5000 here); parley does not, since its',
-  '    outbox work grows with what is in flight. The TUI flood runs parley-tui with its default --rate, so its',
-  '    rendered/s includes the 200 msg/s limit past the first 1,000 messages.',
+  '    outbox work grows with what is in flight. The TUI flood runs parley-tui with --rate 0 too, so rendered/s',
+  '    measures the screen, not the limit; "while flooding" counts keys typed between the first and last message drawn.',
 ]
 
 function grid(rows: string[][], rightAligned: boolean[]): string[] {
