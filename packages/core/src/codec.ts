@@ -94,13 +94,17 @@ type DecoderState =
   | { status: 'body'; length: number; partial?: Uint8Array; filled: number }
   | { status: 'failed'; error: ProtocolError }
 
+const AT_HEADER: DecoderState = { status: 'header' }
+
 /**
  * Incremental frame decoder: feed it chunks as they arrive, split or merged anywhere.
  * @example const d = new FrameDecoder(); const { messages, error } = d.push(chunk)
  */
 export class FrameDecoder {
-  private state: DecoderState = { status: 'header' }
+  private state: DecoderState = AT_HEADER
   private chunks: Uint8Array[] = []
+  /** Bytes of `chunks[0]` already taken. */
+  private head = 0
   private buffered = 0
 
   constructor(
@@ -140,9 +144,14 @@ export class FrameDecoder {
       switch (state.status) {
         case 'header': {
           if (this.buffered < HEADER) return
-          const header = this.take(HEADER)
-          const length = new DataView(header.buffer, header.byteOffset, HEADER).getUint32(0)
+          const length = this.takeLength()
           if (length > this.maxFrame) {
+            const header = Uint8Array.of(
+              length >>> 24,
+              (length >>> 16) & 0xff,
+              (length >>> 8) & 0xff,
+              length & 0xff,
+            )
             if (isText(header)) {
               throw new ProtocolError(
                 'NOT_PARLEY',
@@ -155,20 +164,19 @@ export class FrameDecoder {
             )
           }
           if (length === 0) throw new ProtocolError('EMPTY_FRAME', 'peer sent an empty frame')
+          if (this.buffered >= length) {
+            // The whole body is here (the usual case): no state to keep between chunks.
+            this.decode(this.take(length), messages, json)
+            break
+          }
           this.state = { status: 'body', length, filled: 0 }
           break
         }
         case 'body': {
           const body = this.collect(state)
           if (!body) return
-          this.state = { status: 'header' }
-          const text = decodeText(body)
-          const value = parseJson(text)
-          const message = parseMessage(value)
-          if (!message) break
-          messages.push(message)
-          // The parser hands back the parsed object itself when the text holds nothing it drops.
-          json?.push(message === value ? text : undefined)
+          this.state = AT_HEADER
+          this.decode(body, messages, json)
           break
         }
         case 'failed':
@@ -180,46 +188,74 @@ export class FrameDecoder {
     }
   }
 
+  private decode(body: Uint8Array, messages: Message[], json: (string | undefined)[] | undefined): void {
+    const text = decodeText(body)
+    const value = parseJson(text)
+    const message = parseMessage(value)
+    if (!message) return
+    messages.push(message)
+    // The parser hands back the parsed object itself when the text holds nothing it drops.
+    json?.push(message === value ? text : undefined)
+  }
+
   /** The whole body once it has arrived; until then, buffered chunks are copied into one allocation. */
   private collect(state: { length: number; partial?: Uint8Array; filled: number }): Uint8Array | undefined {
     if (state.filled === 0 && this.buffered >= state.length) return this.take(state.length)
     state.partial ??= new Uint8Array(state.length)
-    while (state.filled < state.length && this.chunks.length > 0) {
-      const chunk = this.chunks[0]!
-      const part = Math.min(chunk.length, state.length - state.filled)
-      state.partial.set(chunk.subarray(0, part), state.filled)
-      state.filled += part
-      this.buffered -= part
-      if (part === chunk.length) this.chunks.shift()
-      else this.chunks[0] = chunk.subarray(part)
-    }
+    state.filled = this.fill(state.partial, state.filled)
     return state.filled === state.length ? state.partial : undefined
   }
 
+  /** The next four bytes, as the big-endian length of a frame. */
+  private takeLength(): number {
+    let length = 0
+    for (let i = 0; i < HEADER; i++) {
+      const chunk = this.chunks[0]!
+      length = length * 256 + chunk[this.head++]!
+      if (this.head === chunk.length) this.dropFirst()
+    }
+    this.buffered -= HEADER
+    return length
+  }
+
+  /** The next `n` buffered bytes: a view into the chunk that holds them all, else a copy. */
   private take(n: number): Uint8Array {
     const first = this.chunks[0]!
+    if (first.length - this.head < n) {
+      const out = new Uint8Array(n)
+      this.fill(out, 0)
+      return out
+    }
+    const view = first.subarray(this.head, this.head + n)
+    this.head += n
     this.buffered -= n
-    if (first.length >= n) {
-      if (first.length === n) this.chunks.shift()
-      else this.chunks[0] = first.subarray(n)
-      return first.subarray(0, n)
-    }
-    const out = new Uint8Array(n)
-    let filled = 0
-    while (filled < n) {
+    if (this.head === first.length) this.dropFirst()
+    return view
+  }
+
+  /** Copies buffered bytes into `out` from `filled` on, as far as they go; returns how far it is filled. */
+  private fill(out: Uint8Array, filled: number): number {
+    while (filled < out.length && this.chunks.length > 0) {
       const chunk = this.chunks[0]!
-      const part = Math.min(chunk.length, n - filled)
-      out.set(chunk.subarray(0, part), filled)
+      const part = Math.min(chunk.length - this.head, out.length - filled)
+      out.set(chunk.subarray(this.head, this.head + part), filled)
       filled += part
-      if (part === chunk.length) this.chunks.shift()
-      else this.chunks[0] = chunk.subarray(part)
+      this.head += part
+      this.buffered -= part
+      if (this.head === chunk.length) this.dropFirst()
     }
-    return out
+    return filled
+  }
+
+  private dropFirst(): void {
+    this.chunks.shift()
+    this.head = 0
   }
 
   private fail(error: ProtocolError): void {
     this.state = { status: 'failed', error }
     this.chunks = []
+    this.head = 0
     this.buffered = 0
   }
 }
