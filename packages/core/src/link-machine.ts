@@ -79,18 +79,24 @@ export function helloCap(hello: Hello, key: string): string | undefined {
   return cap === undefined ? undefined : cap.slice(key.length + 1)
 }
 
+/**
+ * On an open link, a chat message (anything but hello, accept and bye) is delivered and changes nothing.
+ * The runtime asks this first, so the most frequent step needs no step object.
+ */
+export function isPlainDelivery(state: LinkState, message: Message): boolean {
+  return (
+    state.status === 'open' && message.type !== 'hello' && message.type !== 'accept' && message.type !== 'bye'
+  )
+}
+
 export function linkTransition(
   state: LinkState,
   event: LinkEvent,
   ctx: LinkContext,
 ): Step<LinkState, LinkEffect> {
-  // The frequent case first, before any closure below is made: on an open link, a chat message is
-  // delivered and changes nothing (hello, accept and bye take the general path).
-  if (event.type === 'received' && state.status === 'open') {
-    const type = event.message.type
-    if (type !== 'hello' && type !== 'accept' && type !== 'bye')
-      return { ok: true, state, effects: [{ type: 'deliver', message: event.message }] }
-  }
+  // The frequent case first, before any closure below is made.
+  if (event.type === 'received' && isPlainDelivery(state, event.message))
+    return { ok: true, state, effects: [{ type: 'deliver', message: event.message }] }
   const ok = (next: LinkState, ...effects: LinkEffect[]): Step<LinkState, LinkEffect> => ({
     ok: true,
     state: next,

@@ -13,6 +13,7 @@ import type { HistoryEntry, Journal, JournalRecord, RestoredState } from './jour
 import {
   helloCap,
   helloInstance,
+  isPlainDelivery,
   type LinkCloseReason,
   type LinkContext,
   type LinkEffect,
@@ -688,7 +689,8 @@ export class ParleyNode implements ChatNode {
           return
         }
       }
-      this.linkStep(record, { type: 'received', message })
+      if (isPlainDelivery(record.state, message)) this.deliver(record, message)
+      else this.linkStep(record, { type: 'received', message })
     }
     this.flushAck(record)
   }
