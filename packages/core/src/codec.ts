@@ -19,11 +19,7 @@ let poolUsed = 0
 
 /** Encodes one message as a frame: a uint32 big-endian length, then the UTF-8 JSON body. */
 export function encodeFrame(message: Message, maxFrame = DEFAULT_MAX_FRAME): Uint8Array {
-  return encodeJsonFrame(JSON.stringify(message), maxFrame)
-}
-
-/** A frame whose body is `json`, a message already encoded with JSON.stringify (which must be valid). */
-export function encodeJsonFrame(json: string, maxFrame = DEFAULT_MAX_FRAME): Uint8Array {
+  const json = JSON.stringify(message)
   // UTF-8 takes at most 3 bytes per UTF-16 code unit.
   const worst = HEADER + json.length * 3
   let frame: Uint8Array
@@ -79,11 +75,6 @@ function parseJson(text: string): unknown {
 
 export interface DecodeResult {
   messages: Message[]
-  /**
-   * With `keepJson`, one entry per message: the frame's JSON text when it encodes exactly that message
-   * (no key the schema drops), so it can be stored without encoding the message again.
-   */
-  json?: (string | undefined)[]
   /** Set once the stream is broken; the decoder then ignores everything after it. */
   error?: ProtocolError
 }
@@ -107,10 +98,7 @@ export class FrameDecoder {
   private head = 0
   private buffered = 0
 
-  constructor(
-    private readonly maxFrame = DEFAULT_MAX_FRAME,
-    private readonly keepJson = false,
-  ) {}
+  constructor(private readonly maxFrame = DEFAULT_MAX_FRAME) {}
 
   /** Bytes held while waiting for the rest of a frame. */
   get pendingBytes(): number {
@@ -119,15 +107,14 @@ export class FrameDecoder {
 
   push(chunk: Uint8Array): DecodeResult {
     const messages: Message[] = []
-    const json = this.keepJson ? [] : undefined
-    const result: DecodeResult = json ? { messages, json } : { messages }
+    const result: DecodeResult = { messages }
     if (this.state.status === 'failed') return result
     if (chunk.length > 0) {
       this.chunks.push(chunk)
       this.buffered += chunk.length
     }
     try {
-      this.drain(messages, json)
+      this.drain(messages)
     } catch (err) {
       result.error =
         err instanceof ProtocolError
@@ -138,7 +125,7 @@ export class FrameDecoder {
     return result
   }
 
-  private drain(messages: Message[], json: (string | undefined)[] | undefined): void {
+  private drain(messages: Message[]): void {
     for (;;) {
       const state = this.state
       switch (state.status) {
@@ -166,7 +153,7 @@ export class FrameDecoder {
           if (length === 0) throw new ProtocolError('EMPTY_FRAME', 'peer sent an empty frame')
           if (this.buffered >= length) {
             // The whole body is here (the usual case): no state to keep between chunks.
-            this.decode(this.take(length), messages, json)
+            this.decode(this.take(length), messages)
             break
           }
           this.state = { status: 'body', length, filled: 0 }
@@ -176,7 +163,7 @@ export class FrameDecoder {
           const body = this.collect(state)
           if (!body) return
           this.state = AT_HEADER
-          this.decode(body, messages, json)
+          this.decode(body, messages)
           break
         }
         case 'failed':
@@ -188,14 +175,9 @@ export class FrameDecoder {
     }
   }
 
-  private decode(body: Uint8Array, messages: Message[], json: (string | undefined)[] | undefined): void {
-    const text = decodeText(body)
-    const value = parseJson(text)
-    const message = parseMessage(value)
-    if (!message) return
-    messages.push(message)
-    // The parser hands back the parsed object itself when the text holds nothing it drops.
-    json?.push(message === value ? text : undefined)
+  private decode(body: Uint8Array, messages: Message[]): void {
+    const message = decodeBody(body)
+    if (message) messages.push(message)
   }
 
   /** The whole body once it has arrived; until then, buffered chunks are copied into one allocation. */

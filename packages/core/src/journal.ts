@@ -13,13 +13,7 @@ export type JournalRecord =
    * A member's message was accepted and shown; its seq is the new dedup watermark for its origin
    * (`msg.from`, a neighbour or a member reached through relays). `name` is the origin's display name.
    */
-  | {
-      readonly t: 'received'
-      readonly msg: Msg
-      readonly name: string
-      /** The hops the message has left as it goes on, when `msg` is kept as it arrived (older journals lower `msg.hops`). */
-      readonly hops?: number
-    }
+  | { readonly t: 'received'; readonly msg: Msg; readonly name: string }
   /** A peer acknowledged our messages up to `upTo`. */
   | { readonly t: 'acked'; readonly peer: PeerInfo; readonly upTo: number }
   /** A peer's sequence epoch; a new one resets what we know of it (it restarted without its journal). */
@@ -33,11 +27,6 @@ export type JournalRecord =
 export interface Journal {
   /** Resolves once the records are on disk; appends made close together share one flush (group commit). */
   append(records: readonly JournalRecord[]): Promise<void>
-  /**
-   * The same as `append`, with each record already encoded as JSON text (the runtime reuses the text a
-   * message arrived as, or is sent as, instead of encoding it again). Optional: without it, `append` is used.
-   */
-  appendJson?(records: readonly string[]): Promise<void>
 }
 
 export interface HistoryEntry {
@@ -126,7 +115,7 @@ export function restore(
         const p = progress({ id: record.msg.from, name: record.name })
         if (record.msg.seq !== p.received + 1) break
         p.received = record.msg.seq
-        p.log.push(record.hops === undefined ? record.msg : { ...record.msg, hops: record.hops })
+        p.log.push(record.msg)
         if (p.log.length > windowSize) p.log.shift()
         remember({ direction: 'in', ...pick(record.msg), from: p.peer })
         break

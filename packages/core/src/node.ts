@@ -5,7 +5,7 @@
  */
 import { type Address, formatAddress } from './address.js'
 import { type Clock, systemClock } from './clock.js'
-import { DEFAULT_MAX_FRAME, encodeFrame, encodeJsonFrame, FrameDecoder } from './codec.js'
+import { DEFAULT_MAX_FRAME, encodeFrame, FrameDecoder } from './codec.js'
 import { waitForDelivery } from './delivery.js'
 import { Dialer, type DialSlot } from './dialer.js'
 import { ProtocolError } from './errors.js'
@@ -312,12 +312,6 @@ export class ParleyNode implements ChatNode {
   /** Members already announced this run. */
   private readonly announced = new Set<string>()
   private readonly journal?: Journal
-  /**
-   * With a journal that takes JSON text: the text messages of the current read arrived as, and our newest
-   * messages' text from when they were journaled, so neither is encoded twice.
-   */
-  private readonly receivedJson = new Map<Msg, string>()
-  private readonly sentJson = new Map<Msg, string>()
   private readonly historyEntries: HistoryEntry[] = []
   private readonly historyLimit: number
   private journalChain: Promise<void> = Promise.resolve()
@@ -523,12 +517,7 @@ export class ParleyNode implements ChatNode {
       burst.resolve()
       return
     }
-    this.persist(
-      sealed.map((msg) => ({ t: 'sent' as const, msg })),
-      this.journal?.appendJson
-        ? sealed.map((msg) => `{"t":"sent","msg":${this.sentJsonOf(msg)}}`)
-        : undefined,
-    )
+    this.persist(sealed.map((msg) => ({ t: 'sent' as const, msg })))
       .then(() => {
         this.room.ownDurable(last.seq)
         for (const session of this.sessions.values()) this.pump(session, this.id)
@@ -610,7 +599,7 @@ export class ParleyNode implements ChatNode {
     const record: LinkRecord = {
       id: this.nextLinkId++,
       link,
-      decoder: new FrameDecoder(this.maxFrame, this.journal?.appendJson !== undefined),
+      decoder: new FrameDecoder(this.maxFrame),
       state: newLinkState(link.remoteKey),
       lastHeard: this.clock.now(),
       ackDue: false,
@@ -645,13 +634,7 @@ export class ParleyNode implements ChatNode {
 
   private onData(record: LinkRecord, chunk: Uint8Array): void {
     record.lastHeard = this.clock.now()
-    const { messages, json, error } = record.decoder.push(chunk)
-    if (json) {
-      for (let i = 0; i < messages.length; i++) {
-        const text = json[i]
-        if (text !== undefined) this.receivedJson.set(messages[i] as Msg, text)
-      }
-    }
+    const { messages, error } = record.decoder.push(chunk)
     record.backlog.push(...messages)
     this.processBacklog(record)
     if (error && record.state.status !== 'closed') this.linkStep(record, { type: 'protocol-error', error })
@@ -886,21 +869,14 @@ export class ParleyNode implements ChatNode {
   private frameOf(message: Message): Uint8Array {
     if (message.type !== 'msg') return encodeFrame(message, this.maxFrame)
     // With one neighbour a frame goes out once (a resend after a reconnect is rare): nothing to share.
-    if (this.sessions.size < 2) return this.encodeMsg(message)
+    if (this.sessions.size < 2) return encodeFrame(message, this.maxFrame)
     let frame = this.frames.get(message)
     if (!frame) {
-      frame = this.encodeMsg(message)
+      frame = encodeFrame(message, this.maxFrame)
       this.frames.set(message, frame)
       if (this.frames.size > FRAME_CACHE) this.frames.delete(this.frames.keys().next().value!)
     }
     return frame
-  }
-
-  private encodeMsg(msg: Msg): Uint8Array {
-    const json = this.sentJson.get(msg)
-    if (json === undefined) return encodeFrame(msg, this.maxFrame)
-    this.sentJson.delete(msg)
-    return encodeJsonFrame(json, this.maxFrame)
   }
 
   private write(linkId: number, message: Message): void {
@@ -1103,9 +1079,7 @@ export class ParleyNode implements ChatNode {
     if (accepted.length === 0 && jumps.length === 0) return
     const records: JournalRecord[] = jumps.map((j) => ({ t: 'base' as const, peer: j.peer, seq: j.seq }))
     for (const msg of accepted) records.push({ t: 'received', msg, name: this.memberOf(msg).name })
-    const texts = this.journal?.appendJson ? records.map((r) => this.receivedRecordJson(r)) : undefined
-    this.receivedJson.clear()
-    void this.persist(records, texts).then(() => {
+    void this.persist(records).then(() => {
       for (const peer of joined) this.announce(peer, 'relay')
       const origins = new Set<string>()
       for (const msg of accepted) {
@@ -1155,13 +1129,9 @@ export class ParleyNode implements ChatNode {
   }
 
   /** Appends to the journal in call order; without a journal, resolves in order at once. */
-  private persist(records: JournalRecord[], texts?: string[]): Promise<void> {
+  private persist(records: JournalRecord[]): Promise<void> {
     const journal = this.journal
-    const write = !journal
-      ? Promise.resolve()
-      : texts && journal.appendJson
-        ? journal.appendJson(texts)
-        : journal.append(records)
+    const write = journal ? journal.append(records) : Promise.resolve()
     const done = this.journalChain.then(
       () => write,
       () => write,
@@ -1170,23 +1140,6 @@ export class ParleyNode implements ChatNode {
       this.emit({ type: 'journal-error', message: error instanceof Error ? error.message : String(error) })
     })
     return done
-  }
-
-  /** Our message's JSON text, kept until its frame is made from it. */
-  private sentJsonOf(msg: Msg): string {
-    const json = JSON.stringify(msg)
-    this.sentJson.set(msg, json)
-    // Messages waiting for a peer that is away are encoded again when it comes back.
-    if (this.sentJson.size > FRAME_CACHE) this.sentJson.delete(this.sentJson.keys().next().value!)
-    return json
-  }
-
-  /** A `received` record as JSON, around the text its message arrived as (its hops go beside it). */
-  private receivedRecordJson(record: JournalRecord): string {
-    const text = record.t === 'received' ? this.receivedJson.get(record.msg) : undefined
-    if (record.t !== 'received' || text === undefined) return JSON.stringify(record)
-    const hops = record.msg.hops === undefined ? '' : `,"hops":${record.msg.hops}`
-    return `{"t":"received","name":${JSON.stringify(record.name)}${hops},"msg":${text}}`
   }
 
   private remember(entry: HistoryEntry): void {

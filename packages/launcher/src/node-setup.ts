@@ -132,10 +132,7 @@ export async function startNode(
       name: flags.name,
       listen: flags.listen,
       peers,
-      journal: {
-        append: (records) => journal.append(records),
-        appendJson: (records) => journal.appendJson(records),
-      },
+      journal: { append: (records) => journal.append(records) },
       restored,
       // Our messages are signed with the identity key, and relayed ones checked against their origin's.
       auth: createMessageAuth(identity),

@@ -40,30 +40,6 @@ describe('AppendLog', () => {
     expect((await stat(path)).size).toBe(log.size)
   })
 
-  it('takes records already encoded as JSON text, in order with plain appends and in the same flush', async () => {
-    const log = await open()
-    await Promise.all([
-      log.append([{ n: 1 }]),
-      log.appendJson(['{"n":2}', JSON.stringify({ text: 'é "quoted" 😀' }), '[3,4]']),
-      log.appendJson([]),
-      log.append(['five']),
-    ])
-    expect(log.stats).toMatchObject({ appends: 4, records: 5, flushes: 1 })
-    await log.close()
-    expect(await reopen()).toEqual([{ n: 1 }, { n: 2 }, { text: 'é "quoted" 😀' }, [3, 4], 'five'])
-    expect(warnings).toEqual([])
-  })
-
-  it('refuses encoded records larger than maxRecordBytes', async () => {
-    const log = await open({ maxRecordBytes: 16 })
-    await expect(log.appendJson([JSON.stringify('x'.repeat(20))])).rejects.toMatchObject({
-      code: 'TOO_LARGE',
-    })
-    await log.appendJson(['1'])
-    await log.close()
-    expect(await reopen()).toEqual([1])
-  })
-
   it('writes appends issued together with one flush, not one fsync each', async () => {
     const log = await open()
     const appends = Array.from({ length: 1000 }, (_, i) => log.append([i]))

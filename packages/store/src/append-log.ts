@@ -6,7 +6,6 @@ import {
   checkHeader,
   DEFAULT_MAX_RECORD_BYTES,
   encodeFrame,
-  encodeJsonFrame,
   FORMAT_VERSION,
   LOG_HEADER,
   MAX_FRAME_BYTES,
@@ -151,24 +150,11 @@ export class AppendLog {
    * written together by the next one. After a crash, an append is either wholly there or wholly absent.
    */
   append(records: readonly unknown[]): Promise<void> {
-    return this.#append(records.length, () => encodeFrame(records, this.#maxRecordBytes))
-  }
-
-  /**
-   * `append` for records already encoded: each string is one record's JSON text, as `JSON.stringify`
-   * makes it. Nothing re-checks the text: text that is not JSON makes the log unreadable from that
-   * append on, so pass only what JSON.stringify produced or JSON.parse accepted.
-   */
-  appendJson(records: readonly string[]): Promise<void> {
-    return this.#append(records.length, () => encodeJsonFrame(`[${records.join(',')}]`, this.#maxRecordBytes))
-  }
-
-  #append(count: number, encode: () => Buffer): Promise<void> {
     const refusal = this.#refusal()
     if (refusal) return Promise.reject(refusal)
     let frame: Buffer | undefined
     try {
-      if (count > 0) frame = encode()
+      if (records.length > 0) frame = encodeFrame(records, this.#maxRecordBytes)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -176,7 +162,7 @@ export class AppendLog {
     if (frame) {
       batch.frames.push(frame)
       batch.bytes += frame.length
-      batch.records += count
+      batch.records += records.length
     }
     return new Promise((resolve, reject) => batch.waiters.push({ resolve, reject }))
   }

@@ -27,11 +27,6 @@ export function encodeFrame(records: readonly unknown[], maxPayloadBytes: number
       cause,
     })
   }
-  return encodeJsonFrame(json, maxPayloadBytes)
-}
-
-/** A frame around `json`, the JSON text of an array of records (the caller vouches that it is valid JSON). */
-export function encodeJsonFrame(json: string, maxPayloadBytes: number): Buffer {
   const length = Buffer.byteLength(json)
   if (length > maxPayloadBytes) {
     throw new LogError(
