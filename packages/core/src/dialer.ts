@@ -62,6 +62,12 @@ export class Dialer {
   }
 
   /** Every slot whose peer has this node id. */
+  /** Whether some slot dials `peerId`. */
+  dials(peerId: string): boolean {
+    for (const slot of this.slots.values()) if (slot.peerId === peerId) return true
+    return false
+  }
+
   slotsFor(peerId: string): DialSlot[] {
     return [...this.slots.values()].filter((slot) => slot.peerId === peerId)
   }

@@ -1131,7 +1131,9 @@ export class ParleyNode implements ChatNode {
   /** Appends to the journal in call order; without a journal, resolves in order at once. */
   private persist(records: JournalRecord[]): Promise<void> {
     const journal = this.journal
-    const write = journal ? journal.append(records) : Promise.resolve()
+    // Without a journal the chain never fails: callbacks on it run in the order they were added.
+    if (!journal) return this.journalChain
+    const write = journal.append(records)
     const done = this.journalChain.then(
       () => write,
       () => write,
@@ -1184,8 +1186,7 @@ export class ParleyNode implements ChatNode {
   private settle(): void {
     let lowest = Number.POSITIVE_INFINITY
     for (const s of this.sessions.values()) {
-      if (s.link !== undefined || this.dialer.slotsFor(s.peer.id).length > 0)
-        lowest = Math.min(lowest, s.acked)
+      if (s.link !== undefined || this.dialer.dials(s.peer.id)) lowest = Math.min(lowest, s.acked)
     }
     if (lowest !== Number.POSITIVE_INFINITY) this.room.settleOwn(lowest)
   }
