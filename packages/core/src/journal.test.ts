@@ -77,6 +77,15 @@ describe('restore: the node state rebuilt from its journal', () => {
     expect(state.outbox).toHaveLength(50)
   })
 
+  it('skips a record type written by a newer version', () => {
+    const records = [
+      { t: 'sent', msg: msg(1) },
+      { t: 'future', x: 1 },
+      { t: 'sent', msg: msg(2) },
+    ] as unknown as JournalRecord[]
+    expect(restore(records, self).nextSeq).toBe(3)
+  })
+
   describe('the room: members reached through relays', () => {
     const carol = { id: 'c'.repeat(64), name: 'carol' }
     const fromCarol = (seq: number): Msg => ({ ...msg(seq, carol.id), name: 'carol', prev: `p${seq}` })

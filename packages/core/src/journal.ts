@@ -85,83 +85,142 @@ export function restore(
   historyLimit = 10_000,
   windowSize = DEFAULT_WINDOW,
 ): RestoredState {
+  return replayJournal(records, self, historyLimit, windowSize).state
+}
+
+/** A replayed journal, and which records (by index) the state still rests on. */
+export interface JournalReplay {
+  readonly state: RestoredState
+  /** The record behind each entry of `state.history`, in the same order. */
+  readonly historyFrom: number[]
+  /** The record behind each message of `state.recent`, in the same order. */
+  readonly recentFrom: number[]
+  /** The record behind `state.lastSent`. */
+  readonly lastSentFrom?: number
+  /** Per peer id: the record behind each message of its `log`, in the same order. */
+  readonly logFrom: Map<string, number[]>
+  /** Per peer id: the `acked` record that set its `acked` since its last epoch reset. */
+  readonly ackedFrom: Map<string, number>
+}
+
+interface Tracked {
+  readonly progress: PeerProgress
+  /** The records behind every receipt accepted since the log was last cleared; the log is its tail. */
+  accepted: number[]
+  ackedFrom?: number
+}
+
+/**
+ * `restore`, also naming the records its state came from, so that compaction can keep those and drop
+ * the rest (see `compactJournal`). One routine serves both, so they cannot drift apart.
+ */
+export function replayJournal(
+  records: Iterable<JournalRecord>,
+  self: PeerInfo,
+  historyLimit = 10_000,
+  windowSize = DEFAULT_WINDOW,
+): JournalReplay {
   let nextSeq = 1
   let epoch: string | undefined
+  let index = -1
   const sent: Msg[] = []
-  const peers = new Map<string, PeerProgress>()
+  const sentFrom: number[] = []
+  const tracked = new Map<string, Tracked>()
   const history: HistoryEntry[] = []
+  const historyFrom: number[] = []
   const remember = (entry: HistoryEntry) => {
     history.push(entry)
+    historyFrom.push(index)
     if (history.length > historyLimit * 2) history.splice(0, history.length - historyLimit)
   }
-  const progress = (peer: PeerInfo): PeerProgress => {
-    let p = peers.get(peer.id)
-    if (!p) {
-      p = { peer, acked: 0, received: 0, epoch: '', log: [], neighbor: false }
-      peers.set(peer.id, p)
+  const track = (peer: PeerInfo): Tracked => {
+    let t = tracked.get(peer.id)
+    if (!t) {
+      t = { progress: { peer, acked: 0, received: 0, epoch: '', log: [], neighbor: false }, accepted: [] }
+      tracked.set(peer.id, t)
     }
-    p.peer = peer
-    return p
+    t.progress.peer = peer
+    return t
   }
   for (const record of records) {
+    index++
     switch (record.t) {
       case 'sent':
         if (record.msg.seq < nextSeq) break
         nextSeq = record.msg.seq + 1
         sent.push(record.msg)
+        sentFrom.push(index)
         remember({ direction: 'out', ...pick(record.msg), from: self })
         break
       case 'received': {
-        const p = progress({ id: record.msg.from, name: record.name })
+        const t = track({ id: record.msg.from, name: record.name })
+        const p = t.progress
         if (record.msg.seq !== p.received + 1) break
         p.received = record.msg.seq
         p.log.push(record.msg)
+        t.accepted.push(index)
         if (p.log.length > windowSize) p.log.shift()
         remember({ direction: 'in', ...pick(record.msg), from: p.peer })
         break
       }
       case 'acked': {
-        const p = progress(record.peer)
+        const t = track(record.peer)
+        const p = t.progress
+        if (t.ackedFrom === undefined || record.upTo > p.acked) t.ackedFrom = index
         p.acked = Math.max(p.acked, record.upTo)
         p.neighbor = true
         break
       }
       case 'peer': {
-        const p = progress(record.peer)
+        const t = track(record.peer)
+        const p = t.progress
         if (p.epoch !== '' && p.epoch !== record.epoch) {
           p.acked = 0
           p.received = 0
           p.log = []
+          t.accepted = []
+          t.ackedFrom = undefined
         }
         p.epoch = record.epoch
         p.neighbor = true
         break
       }
       case 'base': {
-        const p = progress(record.peer)
+        const t = track(record.peer)
+        const p = t.progress
         if (record.seq > p.received) {
           p.received = record.seq
           p.log = []
+          t.accepted = []
         }
         break
       }
       case 'self':
         epoch ??= record.epoch
         break
-      default: {
-        const _exhaustive: never = record
-        return _exhaustive
-      }
+      default:
+        // A record type from a newer version: this one has no use for it.
+        unknownRecord(record)
     }
+  }
+  const peers = new Map<string, PeerProgress>()
+  const logFrom = new Map<string, number[]>()
+  const ackedFrom = new Map<string, number>()
+  for (const [id, t] of tracked) {
+    peers.set(id, t.progress)
+    logFrom.set(id, tail(t.accepted, t.progress.log.length))
+    if (t.ackedFrom !== undefined) ackedFrom.set(id, t.ackedFrom)
   }
   let lowest = Number.POSITIVE_INFINITY
   for (const p of peers.values()) if (p.neighbor) lowest = Math.min(lowest, p.acked)
   if (lowest === Number.POSITIVE_INFINITY) lowest = 0
   const outbox = sent.filter((m) => m.seq > lowest)
-  const recent = sent.slice(-Math.max(windowSize, outbox.length))
+  const keep = -Math.max(windowSize, outbox.length)
+  const recent = sent.slice(keep)
   const lastSent = sent.at(-1)
+  const lastSentFrom = sentFrom.at(-1)
   if (history.length > historyLimit) history.splice(0, history.length - historyLimit)
-  return {
+  const state: RestoredState = {
     nextSeq,
     outbox,
     recent,
@@ -170,6 +229,20 @@ export function restore(
     ...(lastSent ? { lastSent } : {}),
     ...(epoch ? { epoch } : {}),
   }
+  return {
+    state,
+    historyFrom: tail(historyFrom, history.length),
+    recentFrom: sentFrom.slice(keep),
+    ...(lastSentFrom === undefined ? {} : { lastSentFrom }),
+    logFrom,
+    ackedFrom,
+  }
+}
+
+function unknownRecord(_record: never): void {}
+
+function tail(items: number[], count: number): number[] {
+  return count === 0 ? [] : items.slice(-count)
 }
 
 function pick(msg: Msg) {
