@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest'
+import { type JournalRecord, restore } from './journal.js'
+import { compactJournal } from './journal-compact.js'
+import type { Msg } from './schema.js'
+
+const self = { id: 'a'.repeat(64), name: 'alice' }
+const bob = { id: 'b'.repeat(64), name: 'bob' }
+const carol = { id: 'c'.repeat(64), name: 'carol' }
+const msg = (seq: number, from = self.id, tag = ''): Msg => ({
+  type: 'msg',
+  id: `m${from[0]}${seq}${tag}`,
+  seq,
+  ts: seq,
+  from,
+  body: `body ${seq}${tag}`,
+})
+const sent = (seq: number): JournalRecord => ({ t: 'sent', msg: msg(seq) })
+const fromBob = (seq: number, tag = ''): JournalRecord => ({
+  t: 'received',
+  msg: msg(seq, bob.id, tag),
+  name: 'bob',
+})
+const fromCarol = (seq: number): JournalRecord => ({ t: 'received', msg: msg(seq, carol.id), name: 'carol' })
+
+function compactAndCheck(
+  records: JournalRecord[],
+  historyLimit: number,
+  windowSize: number,
+): JournalRecord[] {
+  const compacted = compactJournal(records, self, historyLimit, windowSize)
+  if (!compacted) throw new Error('compaction gave up')
+  expect(restore(compacted, self, historyLimit, windowSize)).toStrictEqual(
+    restore(records, self, historyLimit, windowSize),
+  )
+  return compacted
+}
+
+describe('compactJournal: the few records that restore the same state', () => {
+  it('drops acknowledged messages that left the history and every window', () => {
+    const records: JournalRecord[] = [
+      { t: 'self', epoch: 'e1' },
+      { t: 'peer', peer: bob, epoch: 'b1' },
+    ]
+    for (let seq = 1; seq <= 100; seq++) {
+      records.push(sent(seq), fromBob(seq), { t: 'acked', peer: bob, upTo: seq })
+    }
+    const compacted = compactAndCheck(records, 4, 3)
+    expect(compacted.length).toBeLessThan(15)
+    expect(compacted.filter((r) => r.t === 'acked')).toEqual([{ t: 'acked', peer: bob, upTo: 100 }])
+  })
+
+  it('keeps every message still in the outbox, however small the history', () => {
+    const records: JournalRecord[] = [{ t: 'peer', peer: bob, epoch: 'b1' }]
+    for (let seq = 1; seq <= 20; seq++) records.push(sent(seq))
+    records.push({ t: 'acked', peer: bob, upTo: 5 })
+    const compacted = compactAndCheck(records, 1, 1)
+    expect(compacted.filter((r) => r.t === 'sent')).toHaveLength(15)
+  })
+
+  it('bridges the receipts it drops with a base record, so the next kept one still counts', () => {
+    const records = Array.from({ length: 10 }, (_, i) => fromCarol(i + 1))
+    const compacted = compactAndCheck(records, 2, 2)
+    expect(compacted).toEqual([{ t: 'base', peer: carol, seq: 8 }, fromCarol(9), fromCarol(10)])
+  })
+
+  it('keeps the history across a peer that restarted its seqs under a new epoch', () => {
+    const records: JournalRecord[] = [{ t: 'peer', peer: bob, epoch: 'old' }]
+    for (let seq = 1; seq <= 5; seq++) records.push(fromBob(seq, 'old'))
+    records.push({ t: 'peer', peer: bob, epoch: 'new' })
+    for (let seq = 1; seq <= 3; seq++) records.push(fromBob(seq, 'new'))
+    const compacted = compactAndCheck(records, 5, 2)
+    const history = restore(compacted, self, 5, 2).history
+    expect(history.map((h) => h.id)).toEqual(['mb4old', 'mb5old', 'mb1new', 'mb2new', 'mb3new'])
+  })
+
+  it('keeps a watermark whose receipts were all dropped', () => {
+    const records: JournalRecord[] = [fromCarol(1), { t: 'base', peer: carol, seq: 40 }]
+    for (let seq = 1; seq <= 10; seq++) records.push(sent(seq))
+    const compacted = compactAndCheck(records, 2, 1)
+    expect(restore(compacted, self, 2, 1).peers.get(carol.id)).toMatchObject({ received: 40, log: [] })
+  })
+
+  it('gives up on a journal holding a record type it does not know', () => {
+    const records = [sent(1), { t: 'future', x: 1 } as unknown as JournalRecord]
+    expect(compactJournal(records, self, 10, 10)).toBeUndefined()
+  })
+})

@@ -1,0 +1,134 @@
+/**
+ * Journal compaction: the few records that rebuild the same state as the whole journal, so that a
+ * long-lived node's journal stops growing with all the traffic it ever carried. Pure; the store writes
+ * the result (for example with `AppendLog.rewrite`).
+ */
+import { DEFAULT_WINDOW, type JournalRecord, type RestoredState, replayJournal, restore } from './journal.js'
+import type { PeerInfo } from './peer-machine.js'
+
+/**
+ * The records `restore` needs to rebuild exactly the state it rebuilds from `records`, with the same
+ * `historyLimit` and `windowSize`: the messages still in the history, the outbox, the recent window or
+ * an origin's log, every `self` and `peer` record, each peer's deciding `acked`, and `base` records
+ * where dropped receipts would leave a gap. Returns undefined if the result cannot be proven to restore
+ * the same state (the caller keeps the journal as it is), or if the journal holds a record type this
+ * version does not know.
+ * @example
+ * const compacted = compactJournal(log.records, self, undefined, window)
+ * if (compacted && compacted.length * 2 < log.records.length) await log.rewrite(compacted)
+ */
+export function compactJournal(
+  records: readonly JournalRecord[],
+  self: PeerInfo,
+  historyLimit = 10_000,
+  windowSize = DEFAULT_WINDOW,
+): JournalRecord[] | undefined {
+  const whole = replayJournal(records, self, historyLimit, windowSize)
+  const needed = neededRecords(records.length, whole)
+  const kept = keepRecords(records, needed)
+  if (!kept) return undefined
+  const compacted = settlePeers(kept, whole.state, self, historyLimit, windowSize)
+  return sameValue(restore(compacted, self, historyLimit, windowSize), whole.state) ? compacted : undefined
+}
+
+function neededRecords(count: number, whole: ReturnType<typeof replayJournal>): Uint8Array {
+  const needed = new Uint8Array(count)
+  for (const i of whole.historyFrom) needed[i] = 1
+  for (const i of whole.recentFrom) needed[i] = 1
+  if (whole.lastSentFrom !== undefined) needed[whole.lastSentFrom] = 1
+  for (const from of whole.logFrom.values()) for (const i of from) needed[i] = 1
+  for (const i of whole.ackedFrom.values()) needed[i] = 1
+  return needed
+}
+
+/**
+ * The needed records in their order, each kept receipt preceded by a `base` when the receipt before it
+ * was dropped: `restore` ignores a receipt that does not follow the last one.
+ */
+function keepRecords(records: readonly JournalRecord[], needed: Uint8Array): JournalRecord[] | undefined {
+  const kept: JournalRecord[] = []
+  // The seq of the last receipt kept per origin since its last `peer` record (which may reset it).
+  const lastKept = new Map<string, number>()
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i] as JournalRecord
+    switch (record.t) {
+      case 'self':
+        kept.push(record)
+        break
+      case 'peer':
+        kept.push(record)
+        lastKept.delete(record.peer.id)
+        break
+      case 'received': {
+        if (!needed[i]) break
+        const { from, seq } = record.msg
+        if (seq > 1 && lastKept.get(from) !== seq - 1) {
+          kept.push({ t: 'base', peer: { id: from, name: record.name }, seq: seq - 1 })
+        }
+        kept.push(record)
+        lastKept.set(from, seq)
+        break
+      }
+      case 'sent':
+      case 'acked':
+        if (needed[i]) kept.push(record)
+        break
+      case 'base':
+        break
+      default:
+        return unknownRecord(record)
+    }
+  }
+  return kept
+}
+
+/**
+ * Makes every peer come out as in the whole journal: in the same order (nodes iterate them), under the
+ * same name, and with the same watermark even where the receipts or the `base` that set it were dropped.
+ */
+function settlePeers(
+  kept: JournalRecord[],
+  whole: RestoredState,
+  self: PeerInfo,
+  historyLimit: number,
+  windowSize: number,
+): JournalRecord[] {
+  const peers = restore(kept, self, historyLimit, windowSize).peers
+  const inOrder = sameValue([...peers.keys()], [...whole.peers.keys()])
+  const first: JournalRecord[] = inOrder
+    ? []
+    : [...whole.peers.values()].map((p) => ({ t: 'base', peer: p.peer, seq: 0 }))
+  const last: JournalRecord[] = []
+  for (const [id, p] of whole.peers) {
+    const q = peers.get(id)
+    if (!q || q.received !== p.received || !sameValue(q.peer, p.peer)) {
+      last.push({ t: 'base', peer: p.peer, seq: p.received })
+    }
+  }
+  return first.length === 0 && last.length === 0 ? kept : [...first, ...kept, ...last]
+}
+
+function unknownRecord(_record: never): undefined {
+  return undefined
+}
+
+/**
+ * Structural equality for restored states: plain objects by own keys (a missing key differs from an
+ * undefined one), arrays by element, Maps by entries in insertion order.
+ */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
+  if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false
+  if (a instanceof Map || a instanceof Set) return sameValue([...a], [...(b as Iterable<unknown>)])
+  if (Array.isArray(a)) {
+    const other = b as unknown[]
+    return a.length === other.length && a.every((value, i) => sameValue(value, other[i]))
+  }
+  const keys = Object.keys(a)
+  const otherKeys = Object.keys(b)
+  if (keys.length !== otherKeys.length) return false
+  const record = a as Record<string, unknown>
+  const other = b as Record<string, unknown>
+  return keys.every((key) => Object.hasOwn(other, key) && sameValue(record[key], other[key]))
+}
