@@ -6,11 +6,13 @@
 import {
   type Address,
   type ChatNode,
+  compactJournal,
   formatAddress,
   type JournalRecord,
   type NodeEvent,
   type NodeOptions,
   ParleyNode,
+  type PeerInfo,
   PlainNode,
   parseAddress,
   restore,
@@ -42,6 +44,16 @@ import type { Flags } from './flags.js'
 
 export const JOURNAL_FILE = 'journal.log'
 export const LOG_FILE = 'parley.log'
+/** A journal is compacted at startup once it is this large (override with `PARLEY_COMPACT_BYTES`). */
+export const COMPACT_JOURNAL_BYTES = 4 * 1024 * 1024
+
+/** What startup compaction did to the journal. */
+export interface JournalCompaction {
+  readonly records: number
+  readonly keptRecords: number
+  readonly bytes: number
+  readonly keptBytes: number
+}
 
 /** A started node and what frontends show about it. */
 export interface StartedNode {
@@ -53,6 +65,8 @@ export interface StartedNode {
   readonly fingerprint?: { full: string; short: string }
   /** Messages that were waiting in the outbox from an earlier run. */
   readonly restoredPending: number
+  /** Set when the journal was compacted at startup; frontends may show it as one info line. */
+  readonly compacted?: JournalCompaction
   /**
    * Records how far each sender's messages have been shown. Call it right after writing them: messages
    * journaled but never marked are shown again on the next start, so a crash costs at most what lay
@@ -121,10 +135,18 @@ export async function startNode(
         onEvent(event)
       },
     })
-    const journal = await openJournal(dir)
+    let journal = await openJournal(dir)
     const marks = new DisplayMarks(dir.file(DISPLAY_MARKS_FILE))
     const self = { id: identity.id, name: flags.name }
-    const restored = restore(journal.records as JournalRecord[], self, undefined, flags.window)
+    const compaction = await compactLargeJournal(journal, self, flags.window, compactAt(env))
+    if (compaction.status === 'failed') {
+      onEvent({ type: 'journal-error', message: compaction.message })
+      // A rewrite that failed after its rename leaves the log refusing appends: open whichever file is there.
+      await journal.close().catch(() => undefined)
+      journal = await openJournal(dir)
+    }
+    const records = compaction.status === 'done' ? compaction.kept : (journal.records as JournalRecord[])
+    const restored = restore(records, self, undefined, flags.window)
     const peers = uniqueAddresses([...flags.peers, ...joins.map((j) => j.address)])
     const node = new ParleyNode({
       transport,
@@ -160,6 +182,7 @@ export async function startNode(
       dataDir: dir.path,
       fingerprint: fingerprint(identity.id),
       restoredPending: restored.outbox.length,
+      ...(compaction.status === 'done' ? { compacted: compaction.report } : {}),
       markShown: (shown) => marks.mark(shown),
     }
   } catch (error) {
@@ -226,6 +249,41 @@ async function openJournal(dir: DataDir): Promise<AppendLog> {
     }
     throw error
   }
+}
+
+type CompactionResult =
+  | { readonly status: 'skipped' }
+  | { readonly status: 'done'; readonly kept: JournalRecord[]; readonly report: JournalCompaction }
+  | { readonly status: 'failed'; readonly message: string }
+
+/**
+ * Rewrites a journal past `threshold` bytes with the records that restore the same state, when that
+ * drops at least half of them. Never throws: a node with a long journal still starts.
+ */
+async function compactLargeJournal(
+  journal: AppendLog,
+  self: PeerInfo,
+  windowSize: number,
+  threshold: number,
+): Promise<CompactionResult> {
+  if (journal.size <= threshold) return { status: 'skipped' }
+  const records = journal.records as JournalRecord[]
+  try {
+    const kept = compactJournal(records, self, undefined, windowSize)
+    if (!kept || kept.length * 2 > records.length) return { status: 'skipped' }
+    const bytes = journal.size
+    await journal.rewrite(kept)
+    const report = { records: records.length, keptRecords: kept.length, bytes, keptBytes: journal.size }
+    return { status: 'done', kept, report }
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error)
+    return { status: 'failed', message: `journal compaction skipped: ${reason}` }
+  }
+}
+
+function compactAt(env: NodeJS.ProcessEnv): number {
+  const bytes = Number(env.PARLEY_COMPACT_BYTES)
+  return env.PARLEY_COMPACT_BYTES && Number.isFinite(bytes) && bytes >= 0 ? bytes : COMPACT_JOURNAL_BYTES
 }
 
 /** Runs a step that reads keys or trust files, turning its typed errors into exit code TRUST. */

@@ -1,0 +1,96 @@
+/** Startup compaction of a long journal, on a real data dir and a real node listening on loopback. */
+import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type JournalRecord, type Msg, type NodeEvent, restore } from '@parley/core'
+import { AppendLog } from '@parley/store'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { parseFlags } from '../src/flags.js'
+import { JOURNAL_FILE, showIdentity, startNode } from '../src/node-setup.js'
+
+const WINDOW = 5
+const dirs: string[] = []
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
+})
+
+async function dataDirWithLongJournal(rounds: number) {
+  const dir = await mkdtemp(join(tmpdir(), 'parley-compact-'))
+  dirs.push(dir)
+  const flags = parseFlags(
+    ['--data-dir', dir, '--listen', '127.0.0.1:0', '--name', 'alice', '--window', String(WINDOW)],
+    {},
+  )
+  const self = { id: (await showIdentity(flags, {})).id, name: 'alice' }
+  const bob = { id: 'b'.repeat(64), name: 'bob' }
+  const message = (seq: number, from: string): Msg => ({
+    type: 'msg',
+    id: `${from.slice(0, 4)}-${seq}`,
+    seq,
+    ts: 1_700_000_000_000 + seq,
+    from,
+    body: `message ${seq} `.padEnd(120, '.'),
+  })
+  const log = await AppendLog.open(join(dir, JOURNAL_FILE))
+  await log.append([
+    { t: 'self', epoch: 'alice-1' },
+    { t: 'peer', peer: bob, epoch: 'bob-1' },
+  ] satisfies JournalRecord[])
+  let batch: JournalRecord[] = []
+  for (let seq = 1; seq <= rounds; seq++) {
+    batch.push(
+      { t: 'sent', msg: message(seq, self.id) },
+      { t: 'received', msg: message(seq, bob.id), name: bob.name },
+      { t: 'acked', peer: bob, upTo: seq },
+    )
+    if (batch.length >= 3_000 || seq === rounds) {
+      await log.append(batch)
+      batch = []
+    }
+  }
+  await log.close()
+  return { dir, flags, self }
+}
+
+async function readJournal(dir: string) {
+  const log = await AppendLog.open(join(dir, JOURNAL_FILE))
+  await log.close()
+  return { records: log.records as JournalRecord[], size: (await stat(join(dir, JOURNAL_FILE))).size }
+}
+
+describe('journal compaction at startup', () => {
+  it('rewrites a long journal with the records that restore the same history, outbox and peers', async () => {
+    const { dir, flags, self } = await dataDirWithLongJournal(12_000)
+    const before = await readJournal(dir)
+    const events: NodeEvent[] = []
+    const started = await startNode(flags, (e) => events.push(e), {}, { PARLEY_COMPACT_BYTES: '65536' })
+    await started.node.close()
+    // The node releases the data dir once its journal is closed.
+    await vi.waitFor(() => showIdentity(flags, {}), { timeout: 5_000, interval: 20 })
+
+    const after = await readJournal(dir)
+    expect(after.size).toBeLessThan(before.size / 2)
+    expect(started.compacted).toEqual({
+      records: before.records.length,
+      keptRecords: after.records.length,
+      bytes: before.size,
+      keptBytes: after.size,
+    })
+    expect(restore(after.records, self, undefined, WINDOW)).toStrictEqual(
+      restore(before.records, self, undefined, WINDOW),
+    )
+    // The history holds 10,000 entries; the other 14,000 messages were acknowledged long ago.
+    expect(started.node.history).toHaveLength(10_000)
+    expect(events.filter((e) => e.type === 'journal-error')).toEqual([])
+  })
+
+  it('leaves a journal below the threshold as it is', async () => {
+    const { dir, flags } = await dataDirWithLongJournal(200)
+    const before = await readJournal(dir)
+    const started = await startNode(flags, () => undefined, {}, {})
+    await started.node.close()
+    await vi.waitFor(() => showIdentity(flags, {}), { timeout: 5_000, interval: 20 })
+    expect(started.compacted).toBeUndefined()
+    expect((await readJournal(dir)).records).toEqual(before.records)
+  })
+})
