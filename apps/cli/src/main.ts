@@ -22,6 +22,7 @@ import {
   showIdentity,
   splitBody,
   startNode,
+  startupNotes,
   usage,
 } from '@parley/launcher'
 import { encodeInvite } from '@parley/secure'
@@ -171,8 +172,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     note('PLAIN MODE: nothing is encrypted or authenticated; anyone on the path can read and forge messages')
   } else if (!flags.json) {
     note(`you are ${flags.name} [${started.fingerprint?.short}] (full fingerprint: parley id)`)
-    if (started.restoredPending > 0)
-      note(`${started.restoredPending} message(s) from an earlier run wait in the outbox`)
+    for (const text of startupNotes(started)) note(text)
   }
   showHistory(node, flags, json, (text) => print(io.stdout, text), note, labels, withTime)
 

@@ -55,6 +55,21 @@ export interface JournalCompaction {
   readonly keptBytes: number
 }
 
+/** The one-line notes a frontend shows once a node has started: the compacted journal, a waiting outbox. */
+export function startupNotes(started: StartedNode): string[] {
+  const notes: string[] = []
+  const c = started.compacted
+  if (c) {
+    const mb = (bytes: number) => `${(bytes / 1_048_576).toFixed(1)} MiB`
+    notes.push(
+      `journal compacted: ${c.records.toLocaleString('en-US')} → ${c.keptRecords.toLocaleString('en-US')} records, ${mb(c.bytes)} → ${mb(c.keptBytes)}`,
+    )
+  }
+  if (started.restoredPending > 0)
+    notes.push(`${started.restoredPending} message(s) from an earlier run wait in the outbox`)
+  return notes
+}
+
 /** A started node and what frontends show about it. */
 export interface StartedNode {
   readonly node: ChatNode
@@ -147,6 +162,8 @@ export async function startNode(
     }
     const records = compaction.status === 'done' ? compaction.kept : (journal.records as JournalRecord[])
     const restored = restore(records, self, undefined, flags.window)
+    // Replayed: the records need not stay in memory for the life of the process.
+    journal.forgetRecords()
     const peers = uniqueAddresses([...flags.peers, ...joins.map((j) => j.address)])
     const node = new ParleyNode({
       transport,
@@ -269,6 +286,12 @@ async function compactLargeJournal(
   if (journal.size <= threshold) return { status: 'skipped' }
   const records = journal.records as JournalRecord[]
   try {
+    // What a compacted journal holds at most, from a replay (cheaper than compacting): a journal that
+    // cannot be halved is left alone without paying for the compaction on every start.
+    const state = restore(records, self, undefined, windowSize)
+    let bound = state.history.length + state.recent.length + 3 * state.peers.size + 2
+    for (const p of state.peers.values()) bound += p.log.length
+    if (records.length < 2 * bound) return { status: 'skipped' }
     const kept = compactJournal(records, self, undefined, windowSize)
     if (!kept || kept.length * 2 > records.length) return { status: 'skipped' }
     const bytes = journal.size

@@ -6,7 +6,7 @@ import { type JournalRecord, type Msg, type NodeEvent, restore } from '@parley/c
 import { AppendLog } from '@parley/store'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { parseFlags } from '../src/flags.js'
-import { JOURNAL_FILE, showIdentity, startNode } from '../src/node-setup.js'
+import { JOURNAL_FILE, showIdentity, startNode, startupNotes } from '../src/node-setup.js'
 
 const WINDOW = 5
 const dirs: string[] = []
@@ -82,6 +82,21 @@ describe('journal compaction at startup', () => {
     // The history holds 10,000 entries; the other 14,000 messages were acknowledged long ago.
     expect(started.node.history).toHaveLength(10_000)
     expect(events.filter((e) => e.type === 'journal-error')).toEqual([])
+    expect(startupNotes(started)).toEqual([
+      expect.stringMatching(/^journal compacted: 36,002 → \d{2},\d{3} records, \d+\.\d MiB → \d+\.\d MiB$/),
+    ])
+  })
+
+  it('leaves a journal past the threshold alone when compacting could not halve it', async () => {
+    // 4,000 rounds: 12,002 records, of which the 8,000 messages of the history must stay.
+    const { dir, flags } = await dataDirWithLongJournal(4_000)
+    const before = await readJournal(dir)
+    const started = await startNode(flags, () => undefined, {}, { PARLEY_COMPACT_BYTES: '65536' })
+    await started.node.close()
+    await vi.waitFor(() => showIdentity(flags, {}), { timeout: 5_000, interval: 20 })
+    expect(started.compacted).toBeUndefined()
+    expect(startupNotes(started)).toEqual([])
+    expect((await readJournal(dir)).records).toEqual(before.records)
   })
 
   it('leaves a journal below the threshold as it is', async () => {

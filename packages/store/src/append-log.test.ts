@@ -40,6 +40,19 @@ describe('AppendLog', () => {
     expect((await stat(path)).size).toBe(log.size)
   })
 
+  it('lets go of the records read at open, and keeps appending', async () => {
+    const log = await open()
+    await log.append([1, 2])
+    await log.close()
+    const again = await open()
+    expect(again.records).toEqual([1, 2])
+    again.forgetRecords()
+    expect(again.records).toEqual([])
+    await again.append([3])
+    await again.close()
+    expect(await reopen()).toEqual([1, 2, 3])
+  })
+
   it('writes appends issued together with one flush, not one fsync each', async () => {
     const log = await open()
     const appends = Array.from({ length: 1000 }, (_, i) => log.append([i]))

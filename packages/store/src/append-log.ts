@@ -53,8 +53,8 @@ interface Batch {
  * await log.append([{ t: 'sent', seq: 1 }])
  */
 export class AppendLog {
-  /** Everything read at open, in append order. */
-  readonly records: unknown[]
+  /** Everything read at open, in append order (empty after `forgetRecords`). */
+  records: unknown[]
   readonly #path: string
   readonly #maxRecordBytes: number
   #file: FileHandle
@@ -130,6 +130,11 @@ export class AppendLog {
       await file.close().catch(() => {})
       throw error instanceof LogError ? error : ioError(`cannot open ${path}`, error)
     }
+  }
+
+  /** Lets go of the records read at open, once the caller has replayed them: a long log need not stay in memory. */
+  forgetRecords(): void {
+    this.records = []
   }
 
   get path(): string {

@@ -1,7 +1,7 @@
 import { appendFileSync } from 'node:fs'
 import { PassThrough } from 'node:stream'
 import type { NodeEvent } from '@parley/core'
-import { type Flags, type StartedNode, splitBody } from '@parley/launcher'
+import { type Flags, type StartedNode, splitBody, startupNotes } from '@parley/launcher'
 import blessed from 'blessed'
 import { KeyDecoder, type KeyEvent } from '../input/key-decoder.js'
 import { ChatModel, type Effect } from '../model/chat.js'
@@ -262,9 +262,7 @@ export async function runTui(
   } else if (started.fingerprint) {
     model.note(`you are ${node.name} [${started.fingerprint.short}] (full fingerprint: parley id)`)
   }
-  if (started.restoredPending > 0) {
-    model.note(`${started.restoredPending} message(s) from an earlier run wait in the outbox`)
-  }
+  for (const text of startupNotes(started)) model.note(text)
   model.showHistory(flags.history > 0 ? node.history.slice(-flags.history) : [])
   model.setUndelivered(node.pending)
 
