@@ -304,6 +304,31 @@ describe('ParleyNode over an in-memory transport', () => {
     })
   })
 
+  describe('handshake slots', () => {
+    it('drops the oldest link in its handshake when the node is full, but refuses a host over its own cap', async () => {
+      const { network, clock, node } = world()
+      const alice = node('alice', A, { id: LOW, maxHandshaking: 2, maxHandshakingPerSource: 1 })
+      await alice.node.start()
+      const first = await RawPeer.dial(network, A, '10.0.0.1')
+      const second = await RawPeer.dial(network, A, '10.0.0.2')
+      await flushMicrotasks()
+      const again = await RawPeer.dial(network, A, '10.0.0.2')
+      await flushMicrotasks()
+      expect(again.closed).toBe(true)
+      const third = await RawPeer.dial(network, A, '10.0.0.3')
+      await clock.advance(0)
+      expect(alice.events.of('link-error').map((e) => [e.address, e.message])).toEqual([
+        [again.link.localAddress, expect.stringContaining('from 10.0.0.2')],
+        [first.link.localAddress, expect.stringContaining('oldest of 2')],
+      ])
+      expect([first.closed, second.closed, third.closed]).toEqual([true, false, false])
+      // The newcomer completes its handshake in the slot it was given.
+      third.hello(HIGH, 'newcomer')
+      await clock.advance(0)
+      expect(alice.events.of('connected').map((e) => e.peer.name)).toEqual(['newcomer'])
+    })
+  })
+
   describe('turns', () => {
     it('takes at most 256 messages per turn of the event loop and the rest on the next turns, in order', async () => {
       const { network, clock, node } = world()

@@ -749,20 +749,30 @@ export class ParleyNode implements ChatNode {
     this.pump(session)
   }
 
-  /** Why a new inbound link from `source` is refused, if it is: too many links still in their handshake. */
+  /**
+   * Why a new inbound link from `source` is refused, if it is: too many from that host still in their
+   * handshake. When the node's own cap is full instead, the oldest link in its handshake is dropped to
+   * make room: an honest handshake takes milliseconds, so the oldest is the likeliest never to finish, and
+   * refusing the newest would keep everyone out until the squatters time out.
+   */
   private admission(source: string): string | undefined {
     let total = 0
     let fromSource = 0
+    let oldest: LinkRecord | undefined
     for (const record of this.links.values()) {
       if (record.state.status === 'open' || record.source === undefined) continue
       total++
+      oldest ??= record
       if (record.source === source) fromSource++
     }
     if (fromSource >= this.limits.maxHandshakingPerSource) {
       return `too many connections from ${source} still in their handshake (limit ${this.limits.maxHandshakingPerSource}); refused`
     }
-    if (total >= this.limits.maxHandshaking) {
-      return `too many connections still in their handshake (limit ${this.limits.maxHandshaking}); refused`
+    if (total >= this.limits.maxHandshaking && oldest) {
+      const why = `dropped as the oldest of ${this.limits.maxHandshaking} connections still in their handshake, to let a new one in`
+      const address = oldest.link.remoteAddress
+      this.linkStep(oldest, { type: 'close', reason: 'too many connections in their handshake' })
+      this.emit({ type: 'link-error', address, code: 'TOO_MANY', message: why })
     }
     return undefined
   }

@@ -28,10 +28,20 @@ export interface SecureOptions {
   onRefused?: (info: RefusedInfo) => void
   /** From TCP connect to an accepted secure link. Default 10 s. */
   handshakeTimeoutMs?: number
-  /** Inbound connections still in the secure handshake, at most (more are refused at once). Default 64. */
+  /**
+   * Inbound connections still in the secure handshake, at most; a new one past it drops the oldest.
+   * Default 64.
+   */
   maxPendingHandshakes?: number
-  /** The same, per source host. Default 8. */
+  /** The same per source host, past which a new one from that host is refused at once. Default 8. */
   maxPendingPerSource?: number
+}
+
+/** An inbound connection in the secure handshake. */
+interface Pending {
+  readonly abort: AbortController
+  readonly address: string
+  readonly source: string
 }
 
 /**
@@ -53,47 +63,62 @@ export function createSecureTransport(inner: Transport, options: SecureOptions):
   }
   return {
     createListener(onLink: (link: Link) => void): Listener {
-      const pending = new Set<AbortController>()
+      /** Connections still in the secure handshake, oldest first. */
+      const pending = new Set<Pending>()
       const perSource = new Map<string, number>()
       const maxPending = options.maxPendingHandshakes ?? 64
       const maxPerSource = options.maxPendingPerSource ?? 8
       let closed = false
+      const finish = (entry: Pending) => {
+        if (!pending.delete(entry)) return
+        const left = (perSource.get(entry.source) ?? 1) - 1
+        if (left <= 0) perSource.delete(entry.source)
+        else perSource.set(entry.source, left)
+      }
       const listener = inner.createListener((raw) => {
         if (closed) return raw.destroy()
         // Unauthenticated connections cost a handshake each: cap them per node and per source host.
         const source = raw.remoteAddress.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')
         const fromSource = perSource.get(source) ?? 0
-        if (pending.size >= maxPending || fromSource >= maxPerSource) {
+        if (fromSource >= maxPerSource) {
           raw.destroy()
-          const limit = fromSource >= maxPerSource ? `${maxPerSource} from ${source}` : `${maxPending}`
           options.onRefused?.({
             address: raw.remoteAddress,
             direction: 'inbound',
             code: 'TOO_MANY',
-            reason: `too many connections still in the secure handshake (limit ${limit}); refused`,
+            reason: `too many connections still in the secure handshake (limit ${maxPerSource} from ${source}); refused`,
           })
           return
         }
-        perSource.set(source, fromSource + 1)
-        const release = () => {
-          const left = (perSource.get(source) ?? 1) - 1
-          if (left <= 0) perSource.delete(source)
-          else perSource.set(source, left)
+        if (pending.size >= maxPending) {
+          // Full with connections from many sources: the oldest makes room. An honest handshake takes
+          // milliseconds, so the oldest is the likeliest to be one that never completes; refusing the
+          // newest instead would keep everyone out until the squatters time out.
+          const [oldest] = pending
+          if (oldest) {
+            finish(oldest)
+            oldest.abort.abort()
+            options.onRefused?.({
+              address: oldest.address,
+              direction: 'inbound',
+              code: 'TOO_MANY',
+              reason: `dropped as the oldest of ${maxPending} connections still in the secure handshake, to let a new one in`,
+            })
+          }
         }
-        const abort = new AbortController()
-        pending.add(abort)
-        const upgrade = new Upgrade(raw, 'inbound', raw.remoteAddress, settings, abort.signal)
+        perSource.set(source, fromSource + 1)
+        const entry: Pending = { abort: new AbortController(), address: raw.remoteAddress, source }
+        pending.add(entry)
+        const upgrade = new Upgrade(raw, 'inbound', raw.remoteAddress, settings, entry.abort.signal)
         upgrade.result.then(
           (link) => {
-            pending.delete(abort)
-            release()
+            finish(entry)
             if (closed) link.destroy()
             else onLink(link)
           },
           (error: TransportError) => {
-            pending.delete(abort)
-            release()
-            if (abort.signal.aborted) return
+            finish(entry)
+            if (entry.abort.signal.aborted) return
             options.onRefused?.({
               address: raw.remoteAddress,
               direction: 'inbound',
@@ -108,7 +133,7 @@ export function createSecureTransport(inner: Transport, options: SecureOptions):
         listen: (address: Address) => listener.listen(address),
         close: async () => {
           closed = true
-          for (const abort of pending) abort.abort()
+          for (const entry of pending) entry.abort.abort()
           pending.clear()
           await listener.close()
         },

@@ -24,6 +24,37 @@ afterEach(closeAll)
 const FIRST_DATA_FRAME = { 'to-server': 4, 'to-client': 3 } as const
 
 describe('attacks', () => {
+  it('lets a newcomer in while connections from many hosts squat on the handshake slots: the oldest goes', async () => {
+    const seen = refusals()
+    const server = secureNode({ maxPendingHandshakes: 4, maxPendingPerSource: 2, onRefused: seen.onRefused })
+    const listening = await accepting(server.transport)
+    const closedAt: number[] = []
+    const ports: (number | undefined)[] = []
+    for (const host of ['127.0.0.2', '127.0.0.2', '127.0.0.3', '127.0.0.3']) {
+      const socket = await rawClient(listening.address, host)
+      const index = ports.length
+      socket.on('close', () => closedAt.push(index))
+      ports.push(socket.localPort)
+    }
+    // A third from one host is refused at once: the per-host cap evicts nobody.
+    const third = await rawClient(listening.address, '127.0.0.2')
+    await new Promise((resolve) => third.once('close', resolve))
+    expect(await seen.next()).toMatchObject({
+      code: 'TOO_MANY',
+      reason: expect.stringContaining('2 from 127.0.0.2'),
+    })
+
+    // Four silent connections fill the node's slots; an honest dial still gets through, at once.
+    const client = secureNode()
+    const link = await client.transport.dial(listening.address)
+    track(() => link.destroy())
+    expect(await listening.nextLink()).toBeDefined()
+    const evicted = await seen.next()
+    expect(evicted).toMatchObject({ code: 'TOO_MANY', reason: expect.stringContaining('oldest of 4') })
+    expect(evicted.address).toBe(`127.0.0.2:${ports[0]}`)
+    await expect.poll(() => closedAt).toEqual([0])
+  })
+
   it('detects a man in the middle that terminates the handshake on both sides with its own key', async () => {
     const bob = secureNode()
     const server = await accepting(bob.transport)

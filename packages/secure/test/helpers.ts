@@ -183,8 +183,12 @@ export function portOf(server: Server): number {
 }
 
 /** A raw client socket, connected. */
-export async function rawClient(address: Address): Promise<Socket> {
-  const socket = connect({ host: address.host, port: address.port })
+export async function rawClient(address: Address, localAddress?: string): Promise<Socket> {
+  const socket = connect({
+    host: address.host,
+    port: address.port,
+    ...(localAddress ? { localAddress } : {}),
+  })
   socket.on('error', () => {})
   track(() => socket.destroy())
   await new Promise((resolve) => socket.once('connect', resolve))
