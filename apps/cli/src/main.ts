@@ -26,6 +26,7 @@ import {
   usage,
 } from '@parley/launcher'
 import { encodeInvite } from '@parley/secure'
+import { OutboxWatch } from './outbox-watch.js'
 import { formatMessage, formatStatus, jsonEvent, jsonHistory, jsonSent } from './output.js'
 
 export interface Io {
@@ -38,10 +39,6 @@ export interface Io {
 }
 
 export const SUMMARY = 'peer-to-peer chat for the terminal; each line you type is one message'
-
-/** stdin is paused while this many messages wait for acknowledgement, and resumed below the low mark. */
-export const OUTBOX_HIGH_WATER = 10_000
-export const OUTBOX_LOW_WATER = 5_000
 
 export function version(): string {
   return packageVersion(new URL('../package.json', import.meta.url))
@@ -179,8 +176,9 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   let sent = 0
   // Backpressure to stdin: while the outbox is this full, stop reading input instead of growing memory.
   let inputPaused = false
+  const outbox = new OutboxWatch()
   node.on((event) => {
-    if (event.type === 'delivered' && inputPaused && node.pending <= OUTBOX_LOW_WATER) {
+    if (event.type === 'delivered' && inputPaused && outbox.drained(node.pending)) {
       inputPaused = false
       rl.resume()
     }
@@ -213,11 +211,12 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     const line = raw.startsWith('//') ? raw.slice(1) : raw
     for (const body of splitBody(line)) {
       const message = node.send(body)
+      outbox.sent(body)
       sent++
       // "sent" means accepted: durable in the outbox, so it survives a crash from here on.
       if (flags.json) void message.durable.then(() => json(jsonSent(message, body)))
     }
-    if (!inputPaused && node.pending >= OUTBOX_HIGH_WATER) {
+    if (!inputPaused && outbox.full(node.pending)) {
       inputPaused = true
       rl.pause()
     }

@@ -24,10 +24,13 @@ afterEach(async () => {
   }
 })
 
-/** The outbox size at which the CLI pauses stdin (`OUTBOX_HIGH_WATER` in src/main.ts). */
-const HIGH_WATER = 10_000
-/** 2,000-character lines: 10,000 of them (20 MB) are more than the loopback socket buffers hold. */
+/**
+ * 2,000-character lines of a 3-byte character: the CLI pauses stdin at 8,000,000 characters waiting in the
+ * outbox (`OUTBOX_LIMITS` in src/outbox-watch.ts), 4,000 of these lines, long before its 10,000-message
+ * mark; on the wire they are 24 MB, more than the loopback socket buffers hold.
+ */
 const LINE_CHARS = 2_000
+const HIGH_WATER = 8_000_000 / LINE_CHARS
 /** Never write more than this, whatever happens: the test is bounded even if stdin is never paused. */
 const MAX_LINES = 30_000
 /** Memory the sender may hold with a full outbox, on top of what it used while idle. */
@@ -44,7 +47,7 @@ function memoryMb(pid: number): { rss: number; hwm: number } {
 
 const lineOf = (i: number) => {
   const head = `line ${i} `
-  return head + 'x'.repeat(LINE_CHARS - head.length)
+  return head + '漢'.repeat(LINE_CHARS - head.length)
 }
 
 /** Writes one line; false when stdin did not drain within `stallMs` after a full write. */
