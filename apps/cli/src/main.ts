@@ -8,12 +8,14 @@ import {
   parseAddress,
 } from '@parley/core'
 import {
+  DropDigest,
   describeEvent,
   describeMembers,
   ExitCode,
   FatalError,
   type Flags,
   jsonMember,
+  logFileOf,
   PeerLabels,
   packageVersion,
   parseFlags,
@@ -131,6 +133,12 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     (text) => print(io.stdout, text),
     (marks) => markShown(marks),
   )
+  // Under attack every dropped connection would be a line: a few per window, then one summary.
+  const logFile = logFileOf(flags, io.env)
+  const drops = new DropDigest(
+    (line) => print(io.stderr, formatStatus(line)),
+    logFile ? { log: logFile } : {},
+  )
   const onEvent = (event: NodeEvent) => {
     labels.observe(event)
     if (flags.json) {
@@ -139,7 +147,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
         return
       }
       json(jsonEvent(event))
-      if (event.type === 'link-error') io.stderr.write(`${formatStatus(describeEvent(event)!)}\n`)
+      if (event.type === 'link-error') drops.push(describeEvent(event)!)
       return
     }
     if (event.type === 'message') {
@@ -151,7 +159,8 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       return
     }
     const status = describeEvent(event)
-    if (status) print(io.stderr, formatStatus(status))
+    if (status && event.type === 'link-error') drops.push(status)
+    else if (status) print(io.stderr, formatStatus(status))
   }
 
   let started: StartedNode

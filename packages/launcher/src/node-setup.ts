@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 /**
  * Turns parsed flags into a running node: the data dir (locked), the identity key, the trust settings,
  * the secure transport over TCP, and the journal that makes the outbox and history durable.
@@ -88,6 +89,12 @@ export interface StartedNode {
    * between the write and the mark.
    */
   readonly markShown: (shown: ReadonlyMap<string, number>) => void
+}
+
+/** Where the node writes its structured log: `--log-file`, else DATA_DIR/parley.log (none in plain mode). */
+export function logFileOf(flags: Flags, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (flags.logFile) return flags.logFile
+  return flags.plain ? undefined : join(dataDirOf(flags, env), LOG_FILE)
 }
 
 /** Where a node keeps its files: `--data-dir`, else `$XDG_DATA_HOME/parley` or `~/.local/share/parley`. */

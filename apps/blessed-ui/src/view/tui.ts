@@ -1,7 +1,15 @@
 import { appendFileSync } from 'node:fs'
 import { PassThrough } from 'node:stream'
 import type { NodeEvent } from '@parley/core'
-import { type Flags, type StartedNode, splitBody, startupNotes } from '@parley/launcher'
+import {
+  DropDigest,
+  describeEvent,
+  type Flags,
+  logFileOf,
+  type StartedNode,
+  splitBody,
+  startupNotes,
+} from '@parley/launcher'
 import blessed from 'blessed'
 import { KeyDecoder, type KeyEvent } from '../input/key-decoder.js'
 import { ChatModel, type Effect } from '../model/chat.js'
@@ -335,8 +343,21 @@ export async function runTui(
   }
 
   let subscribed = true
+  // Under attack every dropped connection would be a line: a few per window, then one summary.
+  const logFile = logFileOf(flags)
+  const drops = new DropDigest(
+    (line) => {
+      model.note(line.text, line.level)
+      view.schedule()
+    },
+    logFile ? { log: logFile } : {},
+  )
   subscribe((event) => {
     if (!subscribed) return
+    if (event.type === 'link-error') {
+      drops.push(describeEvent(event)!)
+      return
+    }
     const effects = model.nodeEvent(event)
     if (event.type === 'message')
       unmarked.set(event.from.id, Math.max(unmarked.get(event.from.id) ?? 0, event.seq))

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest'
+import { DropDigest, type StatusLine } from './session.js'
+
+function digest(burst = 2, windowMs = 1_000) {
+  let now = 0
+  const shown: string[] = []
+  const timers: { at: number; run: () => void }[] = []
+  const drops = new DropDigest((line: StatusLine) => shown.push(line.text), {
+    burst,
+    windowMs,
+    log: '/data/parley.log',
+    now: () => now,
+    schedule: (run, ms) => timers.push({ at: now + ms, run }),
+  })
+  const line = (n: number): StatusLine => ({ level: 'warn', text: `drop ${n}` })
+  const advance = (to: number) => {
+    now = to
+    for (const timer of timers.splice(0)) {
+      if (timer.at <= now) timer.run()
+      else timers.push(timer)
+    }
+  }
+  return { drops, shown, line, advance }
+}
+
+describe('DropDigest', () => {
+  it('shows every drop while they are few', () => {
+    const { drops, shown, line, advance } = digest()
+    drops.push(line(1))
+    advance(1_500)
+    drops.push(line(2))
+    advance(3_000)
+    drops.push(line(3))
+    expect(shown).toEqual(['drop 1', 'drop 2', 'drop 3'])
+  })
+
+  it('shows the first few of a storm, then one line for the rest when the window ends', () => {
+    const { drops, shown, line, advance } = digest()
+    for (let n = 1; n <= 500; n++) drops.push(line(n))
+    expect(shown).toEqual(['drop 1', 'drop 2'])
+    advance(1_000)
+    expect(shown).toEqual([
+      'drop 1',
+      'drop 2',
+      '498 more connection(s) dropped in the last 1 s; each one is in /data/parley.log',
+    ])
+    // A new window starts afresh.
+    drops.push(line(501))
+    expect(shown.at(-1)).toBe('drop 501')
+  })
+
+  it('sums up a window whose timer did not run before the next drop is shown', () => {
+    const shown: string[] = []
+    let now = 0
+    const drops = new DropDigest((l) => shown.push(l.text), {
+      burst: 1,
+      windowMs: 1_000,
+      now: () => now,
+      schedule: () => undefined,
+    })
+    for (const [at, n] of [
+      [0, 1],
+      [600, 2],
+      [1_200, 3],
+    ] as const) {
+      now = at
+      drops.push({ level: 'warn', text: `drop ${n}` })
+    }
+    expect(shown).toEqual(['drop 1', '1 more connection(s) dropped in the last 1 s', 'drop 3'])
+  })
+})
