@@ -47,3 +47,9 @@ export function formatAddress(address: Address): string {
 function bad(text: string, why: string): AddressError {
   return new AddressError(`bad address "${text}": ${why}`)
 }
+
+/** The host part of `HOST:PORT` or `[V6]:PORT`, as a link's remote address is written. */
+export function hostOf(address: string): string {
+  const colon = address.lastIndexOf(':')
+  return (colon < 0 ? address : address.slice(0, colon)).replace(/^\[|\]$/g, '')
+}

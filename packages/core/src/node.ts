@@ -3,7 +3,7 @@
  * It drives the pure peer and link machines and the room, performs their effects over a Transport, and
  * keeps one session per remote node id, so it holds many peers at once and relays the room between them.
  */
-import { type Address, formatAddress } from './address.js'
+import { type Address, formatAddress, hostOf } from './address.js'
 import { type Clock, systemClock } from './clock.js'
 import { DEFAULT_MAX_FRAME, encodeFrame, FrameDecoder } from './codec.js'
 import { waitForDelivery } from './delivery.js'
@@ -1291,10 +1291,4 @@ function randomHex(bytes: number): string {
   // Each byte is handed out once, so ids stay as unpredictable as before.
   randomOffset += bytes
   return out
-}
-
-/** The host part of `HOST:PORT` or `[V6]:PORT`. */
-function hostOf(address: string): string {
-  const colon = address.lastIndexOf(':')
-  return (colon < 0 ? address : address.slice(0, colon)).replace(/^\[|\]$/g, '')
 }

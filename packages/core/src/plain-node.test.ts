@@ -127,6 +127,50 @@ describe('PlainNode: newline-separated text, for netcat and friends', () => {
     expect(a.bodies()).toEqual([])
   })
 
+  it('refuses connections past its caps with a line saying why, and keeps chatting with the rest', async () => {
+    const { network } = setup()
+    const node = new PlainNode({
+      transport: network.transport(),
+      name: 'me',
+      listen: A,
+      maxInbound: 3,
+      maxInboundPerHost: 2,
+    })
+    const events: NodeEvent[] = []
+    node.on((e) => events.push(e))
+    await node.start()
+    const dial = async (host: string) => {
+      const link = await network.transport(host).dial(A)
+      const got: string[] = []
+      let closed = false
+      link.attach({
+        data: (chunk) => got.push(new TextDecoder().decode(chunk)),
+        drain: () => undefined,
+        close: () => {
+          closed = true
+        },
+      })
+      return { link, got, closed: () => closed }
+    }
+    const first = await dial('10.0.0.1')
+    await dial('10.0.0.1')
+    const third = await dial('10.0.0.1')
+    await dial('10.0.0.2')
+    const fifth = await dial('10.0.0.3')
+    await flushMicrotasks()
+    expect(third.closed()).toBe(true)
+    expect(third.got.join('')).toBe('parley: too many connections from 10.0.0.1 (limit 2); refused\n')
+    expect(fifth.closed()).toBe(true)
+    expect(fifth.got.join('')).toBe('parley: too many connections (limit 3); refused\n')
+    expect(
+      events.filter((e) => e.type === 'link-error').map((e) => e.type === 'link-error' && e.code),
+    ).toEqual(['TOO_MANY', 'TOO_MANY'])
+    first.link.write(text('still here\n'))
+    await flushMicrotasks()
+    expect(events.flatMap((e) => (e.type === 'message' ? [e.body] : []))).toEqual(['still here'])
+    await node.close()
+  })
+
   it('drops a link that sends an endless line instead of buffering it without bound', async () => {
     const { network, clock } = setup()
     const node = new PlainNode({ transport: network.transport(), clock, name: 'me', listen: A, maxLine: 100 })

@@ -3,7 +3,7 @@
  * interoperates with netcat, socat and telnet. Every link is kept until its remote end closes it, since
  * a raw peer that listens and dials at once may close whichever link it did not prefer.
  */
-import { type Address, formatAddress } from './address.js'
+import { type Address, formatAddress, hostOf } from './address.js'
 import { type Clock, systemClock } from './clock.js'
 import { DEFAULT_MAX_FRAME } from './codec.js'
 import { waitForDelivery } from './delivery.js'
@@ -32,6 +32,10 @@ export interface PlainNodeOptions {
   dialTimeoutMs?: number
   /** Longest line accepted from a peer, in bytes; a longer one closes that link. */
   maxLine?: number
+  /** Connections accepted at once, at most; one more is refused with a line saying why. Default 64. */
+  maxInbound?: number
+  /** The same per source host. Default 8. */
+  maxInboundPerHost?: number
 }
 
 interface PlainLink {
@@ -39,6 +43,8 @@ interface PlainLink {
   readonly link: Link
   readonly peer: PeerInfo
   readonly slot?: DialSlot
+  /** The source host of an accepted connection, for the caps. */
+  readonly host?: string
   partial: string
   nextSeq: number
   open: boolean
@@ -65,6 +71,8 @@ export class PlainNode implements ChatNode {
   private readonly backoff: Backoff
   private readonly dialTimeoutMs: number
   private readonly maxLine: number
+  private readonly maxInbound: number
+  private readonly maxInboundPerHost: number
   private readonly listeners = new Set<(event: NodeEvent) => void>()
   private readonly links = new Map<number, PlainLink>()
   private readonly dialer: Dialer
@@ -92,6 +100,8 @@ export class PlainNode implements ChatNode {
     this.backoff = options.backoff ?? DEFAULT_BACKOFF
     this.dialTimeoutMs = options.dialTimeoutMs ?? 5_000
     this.maxLine = options.maxLine ?? DEFAULT_MAX_FRAME
+    this.maxInbound = options.maxInbound ?? 64
+    this.maxInboundPerHost = options.maxInboundPerHost ?? 8
     this.id = 'plain'
     this.dialer = new Dialer({
       transport: this.transport,
@@ -217,9 +227,33 @@ export class PlainNode implements ChatNode {
     return [...this.links.values()].filter((l) => l.open)
   }
 
+  /** Why a new connection from `host` is refused, if it is: every plain connection is a peer at once. */
+  private admission(host: string): string | undefined {
+    let total = 0
+    let fromHost = 0
+    for (const l of this.links.values()) {
+      if (!l.open || l.host === undefined) continue
+      total++
+      if (l.host === host) fromHost++
+    }
+    if (fromHost >= this.maxInboundPerHost)
+      return `too many connections from ${host} (limit ${this.maxInboundPerHost}); refused`
+    if (total >= this.maxInbound) return `too many connections (limit ${this.maxInbound}); refused`
+    return undefined
+  }
+
   private adopt(link: Link, slot?: DialSlot): PlainLink | undefined {
     if (!this.running || this.closed) {
       link.destroy()
+      return undefined
+    }
+    const host = slot ? undefined : hostOf(link.remoteAddress)
+    const refusal = host === undefined ? undefined : this.admission(host)
+    if (refusal) {
+      // Plain peers are people at netcat: tell them in their own terms, then hang up.
+      link.write(new TextEncoder().encode(`parley: ${refusal}\n`))
+      link.end()
+      this.emit({ type: 'link-error', address: link.remoteAddress, code: 'TOO_MANY', message: refusal })
       return undefined
     }
     const address = slot ? slot.key : link.remoteAddress
@@ -234,6 +268,7 @@ export class PlainNode implements ChatNode {
       blocked: false,
       waiting: [],
       ...(slot ? { slot } : {}),
+      ...(host !== undefined ? { host } : {}),
     }
     this.links.set(record.id, record)
     link.attach({
