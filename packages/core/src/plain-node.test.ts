@@ -26,9 +26,9 @@ function setup() {
     node.on((e) => events.push(e))
     return { node, events, bodies: () => events.flatMap((e) => (e.type === 'message' ? [e.body] : [])) }
   }
-  /** A raw text client, like netcat, connected to `to`. */
-  const raw = async (to: Address) => {
-    const link: Link = await network.transport().dial(to)
+  /** A raw text client, like netcat, connected to `to` (from `host`, for per-host limits). */
+  const raw = async (to: Address, host?: string) => {
+    const link: Link = await network.transport(host).dial(to)
     const got: string[] = []
     let closed = false
     link.attach({
@@ -128,7 +128,7 @@ describe('PlainNode: newline-separated text, for netcat and friends', () => {
   })
 
   it('refuses connections past its caps with a line saying why, and keeps chatting with the rest', async () => {
-    const { network } = setup()
+    const { network, raw } = setup()
     const node = new PlainNode({
       transport: network.transport(),
       name: 'me',
@@ -139,29 +139,16 @@ describe('PlainNode: newline-separated text, for netcat and friends', () => {
     const events: NodeEvent[] = []
     node.on((e) => events.push(e))
     await node.start()
-    const dial = async (host: string) => {
-      const link = await network.transport(host).dial(A)
-      const got: string[] = []
-      let closed = false
-      link.attach({
-        data: (chunk) => got.push(new TextDecoder().decode(chunk)),
-        drain: () => undefined,
-        close: () => {
-          closed = true
-        },
-      })
-      return { link, got, closed: () => closed }
-    }
-    const first = await dial('10.0.0.1')
-    await dial('10.0.0.1')
-    const third = await dial('10.0.0.1')
-    await dial('10.0.0.2')
-    const fifth = await dial('10.0.0.3')
+    const first = await raw(A, '10.0.0.1')
+    await raw(A, '10.0.0.1')
+    const third = await raw(A, '10.0.0.1')
+    await raw(A, '10.0.0.2')
+    const fifth = await raw(A, '10.0.0.3')
     await flushMicrotasks()
     expect(third.closed()).toBe(true)
-    expect(third.got.join('')).toBe('parley: too many connections from 10.0.0.1 (limit 2); refused\n')
+    expect(third.received()).toBe('parley: too many connections from 10.0.0.1 (limit 2); refused\n')
     expect(fifth.closed()).toBe(true)
-    expect(fifth.got.join('')).toBe('parley: too many connections (limit 3); refused\n')
+    expect(fifth.received()).toBe('parley: too many connections (limit 3); refused\n')
     expect(
       events.filter((e) => e.type === 'link-error').map((e) => e.type === 'link-error' && e.code),
     ).toEqual(['TOO_MANY', 'TOO_MANY'])
