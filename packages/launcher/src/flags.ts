@@ -257,6 +257,12 @@ function usageError(reason: string): FatalError {
 
 /** node:util's messages mention internals ("To specify an option argument..."); keep the first sentence. */
 function simplifyParseError(message: string): string {
+  // Node calls a value that starts with "-" ambiguous (it may be the next option): say what to type.
+  const ambiguous = /^Option '(-[\w-]+)' argument is ambiguous/.exec(message)
+  if (ambiguous) {
+    const flag = ambiguous[1]
+    return `${flag} needs a value after it; a value that starts with "-" is written ${flag}=-VALUE`
+  }
   const first = message.split(/\.\s|\n/)[0] ?? message
   return first.replace(/\.$/, '')
 }
