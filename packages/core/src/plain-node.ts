@@ -299,7 +299,7 @@ export class PlainNode implements ChatNode {
       // A parley node without --plain opens with a binary handshake: tell it in words it can report,
       // and say so here once per host instead of printing noise on every redial.
       record.link.write(new TextEncoder().encode(NOT_SECURE_REPLY))
-      const host = record.link.remoteAddress.replace(/:\d+$/, '')
+      const host = record.host ?? hostOf(record.link.remoteAddress)
       if (!this.warnedHosts.has(host)) {
         this.warnedHosts.add(host)
         this.emit({

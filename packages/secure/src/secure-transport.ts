@@ -1,5 +1,5 @@
 import type { Address, DialOptions, Link, Listener, Transport, TransportErrorCode } from '@parley/core'
-import { formatAddress, TransportError } from '@parley/core'
+import { formatAddress, hostOf, TransportError } from '@parley/core'
 import { fingerprint } from './fingerprint.js'
 import { type HandshakeResult, NoiseHandshake } from './handshake.js'
 import type { KeyPair } from './identity.js'
@@ -78,7 +78,7 @@ export function createSecureTransport(inner: Transport, options: SecureOptions):
       const listener = inner.createListener((raw) => {
         if (closed) return raw.destroy()
         // Unauthenticated connections cost a handshake each: cap them per node and per source host.
-        const source = raw.remoteAddress.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')
+        const source = hostOf(raw.remoteAddress)
         const fromSource = perSource.get(source) ?? 0
         if (fromSource >= maxPerSource) {
           raw.destroy()
