@@ -1,0 +1,145 @@
+import type { Link, LinkHandlers } from '@parley/core'
+import type HyperDHT from 'hyperdht'
+import { DhtError, describe, shortKey } from './errors.js'
+import { toHex } from './keys.js'
+
+/** How a DHT link reaches its peer, as the status line and `--json` show it. */
+export type LinkPath =
+  /** A UDP path straight to the peer's address as seen through its NAT (HyperDHT punched it when needed). */
+  | { kind: 'holepunched'; remoteHost: string; remotePort: number }
+  /** Through a blind relay; the relay forwards encrypted records it cannot read. */
+  | { kind: 'relayed'; relayKey: string; relayHost: string; relayPort: number }
+
+/** Why the link exists: a dial or an inbound connection by key, or a meeting in a room. */
+export type LinkPurpose = { kind: 'key' } | { kind: 'room'; code: string }
+
+/** Tells a link where its UDP path leads: to a relay (whose key it names) or to the peer. */
+export type PathResolver = (remoteHost: string, remotePort: number) => LinkPath
+
+type LinkState =
+  | { status: 'waiting' }
+  | { status: 'closed-unseen'; error: DhtError | undefined }
+  | { status: 'attached'; handlers: LinkHandlers }
+  | { status: 'closed' }
+
+/** Larger writes go out as several records: a record is authenticated only once it has fully arrived. */
+const RECORD_BYTES = 64 * 1024
+
+/**
+ * A `Link` over one HyperDHT connection. The connection is a Noise secret stream that already proved the
+ * peer's ed25519 key, so `remoteKey` is set and the link is not encrypted a second time.
+ */
+export class DhtLink implements Link {
+  readonly remoteKey: string
+  readonly localAddress: string
+  readonly purpose: LinkPurpose
+  #state: LinkState = { status: 'waiting' }
+  #early: Uint8Array[]
+  #error: DhtError | undefined
+  #paused = false
+  #needDrain = false
+
+  constructor(
+    private readonly stream: HyperDHT.SecretStream,
+    readonly direction: 'inbound' | 'outbound',
+    purpose: LinkPurpose,
+    private readonly resolvePath: PathResolver,
+    early: Uint8Array[] = [],
+  ) {
+    this.remoteKey = toHex(stream.remotePublicKey)
+    this.localAddress = `dht:${toHex(stream.publicKey)}`
+    this.purpose = purpose
+    this.#early = early
+    stream.pause()
+    stream.on('error', (error: unknown) => this.#onError(error))
+    stream.on('close', () => this.#onClose())
+    stream.on('drain', () => this.#onDrain())
+    // A link is not half-open: when the peer ends, end this side too so the stream closes, as TCP links do.
+    stream.on('end', () => this.end())
+  }
+
+  /** The peer as `dht:KEY`: its key is its address. */
+  get remoteAddress(): string {
+    return `dht:${this.remoteKey}`
+  }
+
+  /** How the link reaches its peer right now; a relayed link moves to a direct path when a later punch works. */
+  get path(): LinkPath {
+    const raw = this.stream.rawStream
+    return this.resolvePath(raw?.remoteHost ?? 'unknown', raw?.remotePort ?? 0)
+  }
+
+  attach(handlers: LinkHandlers): void {
+    const state = this.#state
+    switch (state.status) {
+      case 'waiting':
+        this.#state = { status: 'attached', handlers }
+        for (const chunk of this.#early.splice(0)) handlers.data(chunk)
+        this.stream.on('data', (chunk: Buffer) => handlers.data(chunk))
+        if (!this.#paused) this.stream.resume()
+        return
+      case 'closed-unseen':
+        this.#state = { status: 'closed' }
+        for (const chunk of this.#early.splice(0)) handlers.data(chunk)
+        queueMicrotask(() => handlers.close(state.error))
+        return
+      case 'attached':
+      case 'closed':
+        throw new DhtError('CLOSED', `the link to ${shortKey(this.remoteKey)} is already attached`)
+      default: {
+        const _exhaustive: never = state
+        throw new Error(`unexpected link state ${_exhaustive}`)
+      }
+    }
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.stream.destroyed || this.stream.destroying) return false
+    let ok = true
+    for (let start = 0; start < chunk.byteLength; start += RECORD_BYTES) {
+      ok = this.stream.write(chunk.subarray(start, start + RECORD_BYTES)) && ok
+    }
+    if (!ok) this.#needDrain = true
+    return ok
+  }
+
+  pause(): void {
+    this.#paused = true
+    this.stream.pause()
+  }
+
+  resume(): void {
+    this.#paused = false
+    if (this.#state.status === 'attached') this.stream.resume()
+  }
+
+  end(): void {
+    if (!this.stream.destroyed) this.stream.end()
+  }
+
+  destroy(): void {
+    this.stream.destroy()
+  }
+
+  #onError(error: unknown): void {
+    this.#error ??= new DhtError(
+      'LINK_LOST',
+      `the link to ${shortKey(this.remoteKey)} failed: ${describe(error)}`,
+      { cause: error },
+    )
+  }
+
+  #onDrain(): void {
+    if (!this.#needDrain) return
+    this.#needDrain = false
+    if (this.#state.status === 'attached') this.#state.handlers.drain()
+  }
+
+  #onClose(): void {
+    const state = this.#state
+    if (state.status === 'waiting') this.#state = { status: 'closed-unseen', error: this.#error }
+    if (state.status !== 'attached') return
+    this.#state = { status: 'closed' }
+    state.handlers.close(this.#error)
+  }
+}

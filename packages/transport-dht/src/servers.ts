@@ -1,0 +1,143 @@
+import { Server as BlindRelayServer } from 'blind-relay'
+import HyperDHT from 'hyperdht'
+import { type BootstrapNode, chooseBootstrap } from './bootstrap.js'
+import { DhtError, describe } from './errors.js'
+import { type KeyPair, toDhtKeyPair, toHex } from './keys.js'
+
+export interface BootstrapNodeOptions {
+  /** The IPv4 address others reach this node at (it binds there too). */
+  host: string
+  /** The UDP port (49737 is HyperDHT's usual one). */
+  port: number
+  /** Other bootstrap nodes of the same DHT, so that the first ones know each other. */
+  peers?: readonly BootstrapNode[]
+}
+
+export interface RunningBootstrapNode {
+  readonly address: BootstrapNode
+  close(): Promise<void>
+}
+
+/**
+ * Runs a bootstrap node of a private DHT on `host:port`, for `parley bootstrap`. Its id comes from its
+ * address, so it must be reachable at exactly that address; run three so that NAT typing has samples.
+ */
+export async function runBootstrapNode(options: BootstrapNodeOptions): Promise<RunningBootstrapNode> {
+  let dht: HyperDHT
+  try {
+    dht = HyperDHT.bootstrapper(options.port, options.host, {
+      host: options.host,
+      bootstrap: (options.peers ?? []).map((peer) => ({ ...peer })),
+    })
+    await dht.ready()
+  } catch (error) {
+    throw new DhtError(
+      'BOOTSTRAP_UNREACHABLE',
+      `cannot run a bootstrap node on ${options.host}:${options.port}: ${describe(error)}`,
+      { cause: error },
+    )
+  }
+  const node = dht
+  return {
+    address: { host: options.host, port: node.address().port },
+    close: () => node.destroy(),
+  }
+}
+
+export interface RelayOptions {
+  /** The relay's key pair; its public key is what users pass as `--relay`. Default: a new random one. */
+  keyPair?: KeyPair
+  bootstrap?: readonly BootstrapNode[]
+  host?: string
+  port?: number
+  env?: Readonly<Record<string, string | undefined>>
+}
+
+export interface RunningRelay {
+  /** The key to hand to `relayThrough` / `--relay` (lowercase hex). */
+  readonly publicKey: string
+  /** Relay pairings made so far, for status output. */
+  pairings(): number
+  close(): Promise<void>
+}
+
+/**
+ * Runs a blind relay for `parley relay`: it pairs two peers that cannot punch through their NATs and
+ * forwards their encrypted records, which it cannot read. Run it on a host reachable from everywhere.
+ */
+export async function runRelay(options: RelayOptions = {}): Promise<RunningRelay> {
+  const bootstrap = chooseBootstrap(options.bootstrap, options.env)
+  const keyPair = options.keyPair === undefined ? HyperDHT.keyPair() : toDhtKeyPair(options.keyPair)
+  const dht = new HyperDHT({
+    ...(bootstrap === undefined ? {} : { bootstrap }),
+    keyPair,
+    // A relay runs on a public host; saying so spares it the firewall probe that can misjudge it at first.
+    firewalled: false,
+    port: options.port ? options.port : [0, 0],
+    ...(options.host === undefined ? {} : { host: options.host }),
+  })
+  const relay = new BlindRelayServer({
+    createStream: (streamOptions) => dht.createRawStream({ ...streamOptions, framed: true }),
+  })
+  const server = dht.createServer({}, (socket) => {
+    socket.on('error', () => {})
+    socket.setKeepAlive(5000)
+    relay.accept(socket, { id: socket.remotePublicKey }).on('error', () => {})
+  })
+  try {
+    await dht.ready()
+    if (dht.nodes.length === 0) throw new Error('no bootstrap node answered')
+    await server.listen(keyPair)
+  } catch (error) {
+    await dht.destroy({ force: true }).catch(() => {})
+    throw new DhtError(
+      'BOOTSTRAP_UNREACHABLE',
+      `cannot start the relay: ${describe(error)}; name reachable bootstrap nodes with --bootstrap HOST:PORT`,
+      { cause: error },
+    )
+  }
+  return {
+    publicKey: toHex(keyPair.publicKey),
+    pairings: () => relay.stats.pairings.matched,
+    close: async () => {
+      await relay.close()
+      await dht.destroy()
+    },
+  }
+}
+
+export interface LocalTestnet {
+  /** Pass this as `bootstrap` to every node of the test. */
+  readonly bootstrap: BootstrapNode[]
+  destroy(): Promise<void>
+}
+
+/**
+ * A private DHT of `size` nodes on 127.0.0.1 with ports the OS picks, for tests: nothing leaves loopback.
+ * @example const testnet = await createLocalTestnet(); const node = await startDhtTransport({ bootstrap: testnet.bootstrap, … })
+ */
+export async function createLocalTestnet(size = 3): Promise<LocalTestnet> {
+  const nodes: HyperDHT[] = []
+  const bootstrap: BootstrapNode[] = []
+  const destroy = async () => {
+    for (const node of nodes.reverse()) await node.destroy()
+  }
+  try {
+    while (nodes.length < size) {
+      const node = new HyperDHT({
+        ephemeral: false,
+        firewalled: false,
+        bootstrap: bootstrap.map((entry) => ({ ...entry })),
+        host: '127.0.0.1',
+        port: [0, 0],
+      })
+      nodes.push(node)
+      await node.fullyBootstrapped()
+      if (bootstrap.length === 0) bootstrap.push({ host: '127.0.0.1', port: node.address().port })
+    }
+  } catch (error) {
+    await destroy()
+    throw error
+  }
+  return { bootstrap, destroy }
+}

@@ -1,0 +1,431 @@
+import type { DialOptions } from '@parley/core'
+import HyperDHT from 'hyperdht'
+import Hyperswarm from 'hyperswarm'
+import {
+  ADMISSION_BYTES,
+  type Admission,
+  decodeAdmission,
+  encodeAdmission,
+  Purpose,
+  proofMatches,
+  roomProof,
+} from './admission.js'
+import { type BootstrapNode, chooseBootstrap } from './bootstrap.js'
+import { DhtError, describe, dialError, isHolepunchFailure, shortKey } from './errors.js'
+import { type KeyPair, parsePublicKey, toDhtKeyPair, toHex } from './keys.js'
+import { DhtLink, type LinkPath, type LinkPurpose } from './link.js'
+import { openRoom, type Room } from './room-code.js'
+
+export interface DhtTransportOptions {
+  /** The node's identity: its ed25519 key pair is also its DHT key pair, so its key is its address. */
+  keyPair: KeyPair
+  /** Bootstrap nodes of the DHT to use. Without them the public HyperDHT nodes are used, unless the guard is on. */
+  bootstrap?: readonly BootstrapNode[]
+  /** A blind relay's public key (hex), used when holepunching fails or this node's NAT is randomized. */
+  relayThrough?: string
+  /** Set false on a host known to be reachable from anywhere (it then skips holepunching). */
+  firewalled?: boolean
+  /** The address to bind the UDP socket to. Default: every interface. */
+  host?: string
+  /** The UDP port to bind. Default: any free port. */
+  port?: number
+  /** Least time between two randomized-NAT punches (HyperDHT's default is 20 s; tests that repeat lower it). */
+  randomPunchIntervalMs?: number
+  /** Dial deadline when `dial` is given no `timeoutMs`. Default 30 000 ms. */
+  dialTimeoutMs?: number
+  /** How long a new connection may take to say what it is for before it is dropped. Default 10 000 ms. */
+  admissionTimeoutMs?: number
+  /** Where the guard looks for PARLEY_DHT_PRIVATE_ONLY. Default: `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>
+  /** Every link made by a dial, accepted by key, or found in a room. */
+  onLink(link: DhtLink): void
+  /** Inbound connections refused (no proof, or dialed by key while not listening). Default: ignored. */
+  onRefused?(error: DhtError, remoteKey: string): void
+}
+
+/** What the DHT tells this node about its own network position. */
+export interface DhtNetworkInfo {
+  /** This node's address as the DHT sees it, when its NAT keeps one port (undefined behind some NATs). */
+  publicAddress: { host: string; port: number } | undefined
+  firewalled: boolean
+  /** The NAT gives each destination a new port: holepunching then needs luck or a relay. */
+  randomized: boolean
+}
+
+const DEFAULT_DIAL_TIMEOUT_MS = 30_000
+const DEFAULT_ADMISSION_TIMEOUT_MS = 10_000
+/** Connections still in admission at once; more are dropped, so a flood cannot make the node hold more. */
+const MAX_PENDING_ADMISSIONS = 64
+/** Relays this node remembers by address; a peer may name any relay, so the map is bounded. */
+const MAX_KNOWN_RELAYS = 64
+
+/**
+ * HyperDHT connects to a blind relay through its own `connect(key)` with no options; noting the address of
+ * each such connection tells a link whether its UDP path leads to a relay or to the peer.
+ */
+class RelayAwareDHT extends HyperDHT {
+  readonly relays = new Map<string, string>()
+
+  override connect(remotePublicKey: Buffer, options?: HyperDHT.ConnectOptions): HyperDHT.SecretStream {
+    const socket = super.connect(remotePublicKey, options)
+    if (options === undefined) socket.once('open', () => this.#remember(socket, toHex(remotePublicKey)))
+    return socket
+  }
+
+  #remember(socket: HyperDHT.SecretStream, key: string): void {
+    const raw = socket.rawStream
+    if (raw?.remoteHost == null) return
+    if (this.relays.size >= MAX_KNOWN_RELAYS) this.relays.delete(this.relays.keys().next().value as string)
+    this.relays.set(`${raw.remoteHost}:${raw.remotePort}`, key)
+  }
+}
+
+/**
+ * Starts a node on the DHT: binds its UDP socket, bootstraps and checks that the DHT answered.
+ * Throws PUBLIC_BOOTSTRAP_REFUSED (guard on, no bootstrap) or BOOTSTRAP_UNREACHABLE.
+ * @example
+ * const dht = await startDhtTransport({ keyPair: identity, bootstrap: [{ host: '198.51.100.10', port: 49737 }], onLink })
+ * await dht.listen()                  // others can now dial this node by its key
+ * const link = await dht.dial(peerKey) // link.remoteKey === peerKey
+ */
+export async function startDhtTransport(options: DhtTransportOptions): Promise<DhtTransport> {
+  const bootstrap = chooseBootstrap(options.bootstrap, options.env)
+  const keyPair = toDhtKeyPair(options.keyPair)
+  const dht = new RelayAwareDHT({
+    ...(bootstrap === undefined ? {} : { bootstrap }),
+    keyPair,
+    port: options.port ? options.port : [0, 0],
+    ...(options.host === undefined ? {} : { host: options.host }),
+    ...(options.firewalled === undefined ? {} : { firewalled: options.firewalled }),
+    ...(options.randomPunchIntervalMs === undefined
+      ? {}
+      : { randomPunchInterval: options.randomPunchIntervalMs }),
+  })
+  try {
+    await dht.ready()
+  } catch (error) {
+    await dht.destroy({ force: true }).catch(() => {})
+    throw new DhtError('BOOTSTRAP_UNREACHABLE', `cannot join the DHT: ${describe(error)}`, { cause: error })
+  }
+  if (dht.nodes.length === 0) {
+    await dht.destroy({ force: true }).catch(() => {})
+    const where = bootstrap === undefined ? 'the public bootstrap nodes' : bootstrapList(bootstrap)
+    throw new DhtError(
+      'BOOTSTRAP_UNREACHABLE',
+      `no bootstrap node answered (${where}); check the network, or name reachable ones with --bootstrap HOST:PORT`,
+    )
+  }
+  return new DhtTransport(dht, keyPair, options)
+}
+
+type TransportState = { status: 'open' } | { status: 'closing'; done: Promise<void> }
+
+/** A parley node on HyperDHT: dial by key, be dialed by key, meet in rooms. Built by `startDhtTransport`. */
+export class DhtTransport {
+  /** This node's public key (lowercase hex): its address on the DHT. */
+  readonly publicKey: string
+  #state: TransportState = { status: 'open' }
+  #listening = false
+  readonly #swarm: Hyperswarm
+  readonly #relay: Buffer | undefined
+  readonly #rooms = new Map<string, Room>()
+  readonly #sockets = new Set<HyperDHT.SecretStream>()
+  #pendingAdmissions = 0
+
+  constructor(
+    private readonly dht: RelayAwareDHT,
+    private readonly keyPair: HyperDHT.KeyPair,
+    private readonly options: DhtTransportOptions,
+  ) {
+    this.publicKey = toHex(keyPair.publicKey)
+    this.#relay = options.relayThrough === undefined ? undefined : parsePublicKey(options.relayThrough)
+    const relay = this.#relay
+    this.#swarm = new Hyperswarm({
+      dht,
+      keyPair,
+      // Like Hyperswarm's own default: relay when this NAT is randomized, or after a punch failed.
+      relayThrough: relay === undefined ? null : (force) => (force || dht.randomized ? relay : null),
+    })
+    this.#swarm.on('connection', (socket, peer) => this.#onSwarmConnection(socket, peer))
+  }
+
+  /** Announces this node under its key, so that others can dial it. */
+  async listen(): Promise<void> {
+    this.#checkOpen()
+    this.#listening = true
+    await this.#swarm.listen()
+  }
+
+  /** Connects to the node that announces `key` (64 hex); rejects with a DhtError (PEER_NOT_FOUND, …). */
+  async dial(key: string, options: DialOptions = {}): Promise<DhtLink> {
+    this.#checkOpen()
+    const remote = parsePublicKey(key)
+    if (remote.equals(this.keyPair.publicKey))
+      throw new DhtError('BAD_KEY', 'that is this node’s own key; give the key of the node to reach')
+    const hex = toHex(remote)
+    const deadline = options.timeoutMs ?? this.options.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS
+    const relayFirst = this.#relay !== undefined && this.dht.randomized
+    try {
+      return await this.#dialOnce(remote, relayFirst ? this.#relay : undefined, deadline, options.signal)
+    } catch (error) {
+      if (error instanceof DhtError) throw error
+      if (this.#relay === undefined || relayFirst || !isHolepunchFailure(error))
+        throw dialError(error, hex, relayFirst)
+      try {
+        return await this.#dialOnce(remote, this.#relay, deadline, options.signal)
+      } catch (relayError) {
+        if (relayError instanceof DhtError) throw relayError
+        throw dialError(relayError, hex, true)
+      }
+    }
+  }
+
+  /**
+   * Joins the room a code stands for: announces this node on the room's topic and connects to every member
+   * found there, now and as they arrive. Resolves once the first announce and lookup are done.
+   */
+  async joinRoom(code: string): Promise<Room> {
+    this.#checkOpen()
+    const room = openRoom(code)
+    this.#rooms.set(room.topic.toString('hex'), room)
+    await this.#swarm.join(room.topic, { server: true, client: true }).flushed()
+    return room
+  }
+
+  /** Stops announcing on and looking up the room's topic; links already made stay open. */
+  async leaveRoom(code: string): Promise<void> {
+    const room = openRoom(code)
+    this.#rooms.delete(room.topic.toString('hex'))
+    await this.#swarm.leave(room.topic)
+  }
+
+  /** Resolves once every lookup and connection attempt started so far has finished. */
+  async flush(): Promise<void> {
+    this.#checkOpen()
+    await this.#swarm.flush()
+  }
+
+  network(): DhtNetworkInfo {
+    const address = this.dht.remoteAddress()
+    return {
+      publicAddress: address === null ? undefined : { host: address.host, port: address.port },
+      firewalled: this.dht.firewalled,
+      randomized: this.dht.randomized,
+    }
+  }
+
+  /** Unannounces, closes every link and releases the UDP socket. */
+  close(): Promise<void> {
+    if (this.#state.status === 'closing') return this.#state.done
+    const done = this.#close()
+    this.#state = { status: 'closing', done }
+    return done
+  }
+
+  async #close(): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy()
+    await this.#swarm.destroy()
+  }
+
+  #checkOpen(): void {
+    if (this.#state.status !== 'open') throw new DhtError('CLOSED', 'the DHT transport is closed')
+  }
+
+  #dialOnce(
+    remote: Buffer,
+    relayThrough: Buffer | undefined,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<DhtLink> {
+    const who = shortKey(toHex(remote))
+    if (signal?.aborted) return Promise.reject(new DhtError('ABORTED', `connecting to ${who} was cancelled`))
+    const socket = this.dht.connect(remote, { keyPair: this.keyPair, relayThrough: relayThrough ?? null })
+    this.#track(socket)
+    return new Promise<DhtLink>((resolve, reject) => {
+      let settled = false
+      const settle = (error: unknown, link?: DhtLink) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', onAbort)
+        socket.off('error', onError)
+        socket.off('close', onClose)
+        if (link) return resolve(link)
+        socket.destroy()
+        reject(error)
+      }
+      const onError = (error: unknown) => settle(error)
+      const onClose = () =>
+        settle(new DhtError('CONNECTION_FAILED', `${who} closed the connection while it was set up`))
+      const onAbort = () =>
+        settle(new DhtError('ABORTED', `connecting to ${who} was cancelled`, { cause: signal?.reason }))
+      const timer = setTimeout(
+        () =>
+          settle(
+            new DhtError(
+              'TIMEOUT',
+              `${who} did not answer within ${timeoutMs} ms; check that it is running with --dht`,
+            ),
+          ),
+        timeoutMs,
+      )
+      socket.on('error', onError)
+      socket.on('close', onClose)
+      signal?.addEventListener('abort', onAbort, { once: true })
+      socket.once('open', () => {
+        this.#admitAsClient(socket, { kind: 'key' }).then(
+          (link) => settle(undefined, link),
+          (error) => settle(error),
+        )
+      })
+    })
+  }
+
+  #onSwarmConnection(socket: HyperDHT.SecretStream, peer: Hyperswarm.PeerInfo): void {
+    this.#track(socket)
+    if (!peer.client) {
+      this.#admitAsServer(socket)
+      return
+    }
+    const room = peer.topics
+      .map((topic) => this.#rooms.get(topic.toString('hex')))
+      .find((r) => r !== undefined)
+    if (room === undefined) {
+      socket.destroy()
+      return
+    }
+    this.#admitAsClient(socket, { kind: 'room', code: room.code }).then(
+      (link) => this.options.onLink(link),
+      () => socket.destroy(),
+    )
+  }
+
+  async #admitAsClient(socket: HyperDHT.SecretStream, purpose: LinkPurpose): Promise<DhtLink> {
+    const room = purpose.kind === 'room' ? openRoom(purpose.code) : undefined
+    const hash = handshakeHash(socket)
+    socket.write(
+      room === undefined
+        ? encodeAdmission(Purpose.KEY)
+        : encodeAdmission(Purpose.ROOM, roomProof(room.proofKey, hash, 'CLIENT')),
+    )
+    const { admission, rest } = await this.#readAdmission(socket)
+    const expected = room === undefined ? Purpose.KEY : Purpose.ROOM
+    const proven =
+      admission.purpose === expected &&
+      (room === undefined || proofMatches(roomProof(room.proofKey, hash, 'SERVER'), admission.proof))
+    if (!proven) {
+      socket.destroy()
+      throw new DhtError(
+        'REFUSED',
+        `${shortKey(toHex(socket.remotePublicKey))} did not prove it is in the room`,
+      )
+    }
+    return new DhtLink(socket, 'outbound', purpose, (host, port) => this.#path(host, port), rest)
+  }
+
+  #admitAsServer(socket: HyperDHT.SecretStream): void {
+    if (this.#pendingAdmissions >= MAX_PENDING_ADMISSIONS) {
+      socket.destroy()
+      return
+    }
+    this.#pendingAdmissions++
+    const remoteKey = toHex(socket.remotePublicKey)
+    this.#readAdmission(socket)
+      .then(({ admission, rest }) => {
+        const purpose = this.#accept(admission, handshakeHash(socket))
+        if (purpose === undefined) {
+          const why =
+            admission.purpose === Purpose.KEY
+              ? 'dialed this node by key, but it does not accept dials (it is not listening with --dht)'
+              : 'tried to join a room without proving it knows the room code'
+          this.options.onRefused?.(new DhtError('REFUSED', `${shortKey(remoteKey)} ${why}`), remoteKey)
+          socket.destroy()
+          return
+        }
+        const room = purpose.kind === 'room' ? openRoom(purpose.code) : undefined
+        socket.write(
+          room === undefined
+            ? encodeAdmission(Purpose.KEY)
+            : encodeAdmission(Purpose.ROOM, roomProof(room.proofKey, handshakeHash(socket), 'SERVER')),
+        )
+        this.options.onLink(
+          new DhtLink(socket, 'inbound', purpose, (host, port) => this.#path(host, port), rest),
+        )
+      })
+      .catch(() => socket.destroy())
+      .finally(() => this.#pendingAdmissions--)
+  }
+
+  #accept(admission: Admission, hash: Buffer): LinkPurpose | undefined {
+    if (admission.purpose === Purpose.KEY) return this.#listening ? { kind: 'key' } : undefined
+    for (const room of this.#rooms.values()) {
+      if (proofMatches(roomProof(room.proofKey, hash, 'CLIENT'), admission.proof))
+        return { kind: 'room', code: room.code }
+    }
+    return undefined
+  }
+
+  /** The remote's first record(s) up to the admission's size; bytes after it belong to the link. */
+  #readAdmission(socket: HyperDHT.SecretStream): Promise<{ admission: Admission; rest: Uint8Array[] }> {
+    const timeoutMs = this.options.admissionTimeoutMs ?? DEFAULT_ADMISSION_TIMEOUT_MS
+    const who = shortKey(toHex(socket.remotePublicKey))
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = []
+      let size = 0
+      const finish = (error?: DhtError) => {
+        clearTimeout(timer)
+        socket.off('data', onData)
+        socket.off('close', onClose)
+        socket.pause()
+        if (error) return reject(error)
+        const all = Buffer.concat(chunks, size)
+        const admission = decodeAdmission(all.subarray(0, ADMISSION_BYTES))
+        if (admission === undefined)
+          return reject(new DhtError('REFUSED', `${who} does not speak parley's DHT admission`))
+        resolve({ admission, rest: size > ADMISSION_BYTES ? [all.subarray(ADMISSION_BYTES)] : [] })
+      }
+      const onData = (chunk: Buffer) => {
+        chunks.push(chunk)
+        size += chunk.byteLength
+        if (size >= ADMISSION_BYTES) finish()
+      }
+      const onClose = () =>
+        finish(new DhtError('CONNECTION_FAILED', `${who} closed the connection while it was set up`))
+      const timer = setTimeout(
+        () =>
+          finish(
+            new DhtError('TIMEOUT', `${who} did not say what the connection is for within ${timeoutMs} ms`),
+          ),
+        timeoutMs,
+      )
+      socket.on('data', onData)
+      socket.on('close', onClose)
+      socket.resume()
+    })
+  }
+
+  #path(host: string, port: number): LinkPath {
+    const relayKey = this.dht.relays.get(`${host}:${port}`)
+    return relayKey === undefined
+      ? { kind: 'holepunched', remoteHost: host, remotePort: port }
+      : { kind: 'relayed', relayKey, relayHost: host, relayPort: port }
+  }
+
+  #track(socket: HyperDHT.SecretStream): void {
+    this.#sockets.add(socket)
+    // Errors reach whoever holds the socket (a dial, an admission, a link) through 'close'; without a
+    // listener a late one would crash the process.
+    socket.on('error', () => {})
+    socket.once('close', () => this.#sockets.delete(socket))
+  }
+}
+
+function handshakeHash(socket: HyperDHT.SecretStream): Buffer {
+  if (socket.handshakeHash === null)
+    throw new DhtError('CONNECTION_FAILED', 'the connection has no handshake yet')
+  return socket.handshakeHash
+}
+
+function bootstrapList(nodes: readonly BootstrapNode[]): string {
+  return nodes.map((node) => `${node.host}:${node.port}`).join(', ')
+}

@@ -1,0 +1,154 @@
+// Hand-written declarations for the parts of these CommonJS packages that @parley/transport-dht uses.
+// Checked against hyperdht 6.34.0, hyperswarm 4.17.2, blind-relay 1.6.1 and @hyperswarm/secret-stream 6.9.2.
+
+declare module 'hyperdht' {
+  import type { EventEmitter } from 'node:events'
+
+  namespace HyperDHT {
+    interface KeyPair {
+      publicKey: Buffer
+      secretKey: Buffer
+    }
+
+    interface HostPort {
+      host: string
+      port: number
+    }
+
+    /** A UDX stream under a secret stream: `remoteHost/remotePort` is the far end of the UDP path. */
+    interface RawStream extends EventEmitter {
+      readonly remoteHost: string | null
+      readonly remotePort: number
+      readonly connected: boolean
+    }
+
+    /** A streamx Duplex; each `write` becomes one encrypted record, each record one `data` event. */
+    interface SecretStream extends EventEmitter {
+      readonly isInitiator: boolean
+      readonly publicKey: Buffer
+      readonly remotePublicKey: Buffer
+      readonly handshakeHash: Buffer | null
+      readonly rawStream: RawStream | null
+      readonly destroyed: boolean
+      readonly destroying: boolean
+      readonly opened: Promise<boolean>
+      write(data: Uint8Array): boolean
+      end(): this
+      destroy(error?: Error | null): void
+      pause(): this
+      resume(): this
+      setKeepAlive(ms: number): void
+    }
+
+    interface ConnectOptions {
+      keyPair?: KeyPair
+      relayThrough?: Buffer | null
+      localConnection?: boolean
+    }
+
+    interface ServerOptions {
+      firewall?: (remotePublicKey: Buffer, payload: unknown) => boolean
+      relayThrough?: Buffer | (() => Buffer | null) | null
+    }
+
+    interface Server extends EventEmitter {
+      readonly publicKey: Buffer
+      listen(keyPair?: KeyPair): Promise<void>
+      close(): Promise<void>
+    }
+
+    interface Options {
+      bootstrap?: readonly (HostPort | string)[]
+      keyPair?: KeyPair
+      /** A number tries that port first; `[0, 0]` binds any free port. */
+      port?: number | [number, number]
+      host?: string
+      ephemeral?: boolean
+      firewalled?: boolean
+      anyPort?: boolean
+      randomPunchInterval?: number
+      connectionKeepAlive?: number | false
+    }
+  }
+
+  class HyperDHT extends EventEmitter {
+    constructor(options?: HyperDHT.Options)
+    static keyPair(seed?: Buffer): HyperDHT.KeyPair
+    static bootstrapper(port: number, host: string, options?: HyperDHT.Options): HyperDHT
+    readonly defaultKeyPair: HyperDHT.KeyPair
+    readonly firewalled: boolean
+    readonly randomized: boolean
+    readonly destroyed: boolean
+    readonly nodes: { length: number }
+    ready(): Promise<void>
+    fullyBootstrapped(): Promise<void>
+    address(): { host: string; port: number }
+    remoteAddress(): HyperDHT.HostPort | null
+    connect(remotePublicKey: Buffer, options?: HyperDHT.ConnectOptions): HyperDHT.SecretStream
+    createServer(
+      options: HyperDHT.ServerOptions,
+      onConnection?: (socket: HyperDHT.SecretStream) => void,
+    ): HyperDHT.Server
+    createRawStream(options?: Record<string, unknown>): HyperDHT.RawStream
+    lookup(topic: Buffer): AsyncIterable<{ peers: { publicKey: Buffer }[] }>
+    destroy(options?: { force?: boolean }): Promise<void>
+  }
+
+  export = HyperDHT
+}
+
+declare module 'hyperswarm' {
+  import type { EventEmitter } from 'node:events'
+  import type HyperDHT from 'hyperdht'
+
+  namespace Hyperswarm {
+    interface PeerInfo {
+      readonly publicKey: Buffer
+      readonly client: boolean
+      readonly topics: Buffer[]
+    }
+
+    interface Discovery {
+      flushed(): Promise<void>
+      destroy(): Promise<void>
+    }
+
+    interface Options {
+      dht: HyperDHT
+      keyPair: HyperDHT.KeyPair
+      relayThrough?: Buffer | ((force: boolean) => Buffer | null) | null
+      maxPeers?: number
+      firewall?: (remotePublicKey: Buffer) => boolean
+    }
+  }
+
+  class Hyperswarm extends EventEmitter {
+    constructor(options: Hyperswarm.Options)
+    readonly dht: HyperDHT
+    readonly connections: Set<HyperDHT.SecretStream>
+    listen(): Promise<void>
+    join(topic: Buffer, options?: { server?: boolean; client?: boolean }): Hyperswarm.Discovery
+    leave(topic: Buffer): Promise<void>
+    flush(): Promise<boolean>
+    destroy(options?: { force?: boolean }): Promise<void>
+    on(
+      event: 'connection',
+      listener: (socket: HyperDHT.SecretStream, peer: Hyperswarm.PeerInfo) => void,
+    ): this
+  }
+
+  export = Hyperswarm
+}
+
+declare module 'blind-relay' {
+  import type { EventEmitter } from 'node:events'
+
+  class BlindRelayServer extends EventEmitter {
+    constructor(options: { createStream(options: Record<string, unknown>): unknown })
+    accept(stream: unknown, options: { id: Buffer }): EventEmitter
+    close(): Promise<void>
+    readonly stats: { pairings: { matched: number; active: number }; sessions: { active: number } }
+  }
+
+  export { BlindRelayServer as Server }
+}

@@ -1,0 +1,208 @@
+import { createHash } from 'node:crypto'
+import HyperDHT from 'hyperdht'
+import Hyperswarm from 'hyperswarm'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DhtError } from '../src/errors.js'
+import { createRoomCode, openRoom, parseRoomCode } from '../src/room-code.js'
+import type { LocalTestnet } from '../src/servers.js'
+import { startDhtTransport } from '../src/transport.js'
+import { collect, createLocalTestnet, startNode, type TestNode } from './nodes.js'
+
+let testnet: LocalTestnet
+const nodes: TestNode[] = []
+async function node(options: Parameters<typeof startNode>[1] = {}): Promise<TestNode> {
+  const started = await startNode(testnet, options)
+  nodes.push(started)
+  return started
+}
+
+beforeAll(async () => {
+  testnet = await createLocalTestnet(3)
+})
+
+afterAll(async () => {
+  for (const started of nodes) await started.transport.close()
+  await testnet?.destroy()
+})
+
+describe('dial by key on a loopback DHT', () => {
+  it('connects by key alone, both ways, and each side knows the other’s authenticated key', async () => {
+    const alice = await node()
+    const bob = await node()
+    await alice.transport.listen()
+    await bob.transport.listen()
+
+    const outbound = await bob.transport.dial(alice.key)
+    const inbound = await alice.nextLink()
+    expect(outbound.remoteKey).toBe(alice.key)
+    expect(inbound.remoteKey).toBe(bob.key)
+    expect(outbound.direction).toBe('outbound')
+    expect(inbound.direction).toBe('inbound')
+    expect(outbound.purpose).toEqual({ kind: 'key' })
+    expect(outbound.path).toMatchObject({ kind: 'holepunched', remoteHost: '127.0.0.1' })
+    expect(outbound.remoteAddress).toBe(`dht:${alice.key}`)
+
+    const atAlice = collect(inbound)
+    const atBob = collect(outbound)
+    outbound.write(Buffer.from('hello alice'))
+    inbound.write(Buffer.from('hello bob'))
+    expect((await atAlice.bytes(11)).toString()).toBe('hello alice')
+    expect((await atBob.bytes(9)).toString()).toBe('hello bob')
+
+    // The other way round: alice dials bob.
+    const back = await alice.transport.dial(bob.key.toUpperCase())
+    expect(back.remoteKey).toBe(bob.key)
+    expect((await bob.nextLink()).remoteKey).toBe(alice.key)
+
+    outbound.end()
+    expect(await atAlice.closed).toBeUndefined()
+  })
+
+  it('holds writes back while the reader pauses and delivers every byte in order after it resumes', async () => {
+    const alice = await node()
+    const bob = await node()
+    await alice.transport.listen()
+    const writer = await bob.transport.dial(alice.key)
+    const reader = await alice.nextLink()
+    const received = collect(reader)
+    const sent = collect(writer)
+    reader.pause()
+
+    // Write until the link asks us to wait; with the reader paused that must happen.
+    const chunk = Buffer.alloc(16 * 1024)
+    let total = 0
+    let ok = true
+    while (ok && total < 64 * 1024 * 1024) {
+      chunk.fill(total / chunk.byteLength)
+      ok = writer.write(chunk)
+      total += chunk.byteLength
+    }
+    expect(ok).toBe(false)
+    const drained = sent.drained()
+    reader.resume()
+    await drained
+    const bytes = await received.bytes(total)
+    expect(bytes.byteLength).toBe(total)
+    for (let i = 0; i < total / chunk.byteLength; i++) expect(bytes[i * chunk.byteLength]).toBe(i & 0xff)
+  })
+
+  it('says PEER_NOT_FOUND with a hint when no node announces the key', async () => {
+    const bob = await node()
+    const nobody = HyperDHT.keyPair().publicKey.toString('hex')
+    const error = await bob.transport.dial(nobody).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(DhtError)
+    expect((error as DhtError).code).toBe('PEER_NOT_FOUND')
+    expect((error as DhtError).message).toContain('--dht')
+  })
+
+  it('refuses a malformed key and its own key before touching the network', async () => {
+    const bob = await node()
+    await expect(bob.transport.dial('abc')).rejects.toMatchObject({ code: 'BAD_KEY' })
+    await expect(bob.transport.dial(bob.key)).rejects.toMatchObject({ code: 'BAD_KEY' })
+  })
+
+  it('does not accept a dial by key on a node that only joined a room', async () => {
+    const roomOnly = await node()
+    await roomOnly.transport.joinRoom(createRoomCode())
+    const bob = await node()
+    await expect(bob.transport.dial(roomOnly.key)).rejects.toBeInstanceOf(DhtError)
+    expect((await roomOnly.nextRefusal()).code).toBe('REFUSED')
+    expect(roomOnly.links).toHaveLength(0)
+  })
+})
+
+describe('rooms on a loopback DHT', () => {
+  it('lets two nodes with the same code meet, and keeps a node with another code out', async () => {
+    const code = createRoomCode()
+    const alice = await node()
+    const bob = await node()
+    const carol = await node()
+    await alice.transport.joinRoom(code)
+    await bob.transport.joinRoom(code.toUpperCase())
+    const [atAlice, atBob] = await Promise.all([alice.nextLink(), bob.nextLink()])
+    expect(atAlice.remoteKey).toBe(bob.key)
+    expect(atBob.remoteKey).toBe(alice.key)
+    expect(atAlice.purpose).toEqual({ kind: 'room', code })
+
+    const other = createRoomCode()
+    await carol.transport.joinRoom(other)
+    await Promise.all([alice, bob, carol].map((n) => n.transport.flush()))
+    expect(carol.links).toHaveLength(0)
+    expect(alice.links.map((l) => l.remoteKey)).toEqual([bob.key])
+  })
+
+  it('refuses a node that found the room’s topic on the DHT but does not know the code', async () => {
+    const code = createRoomCode()
+    const alice = await node()
+    await alice.transport.joinRoom(code)
+
+    // An observer who saw the topic joins it with plain Hyperswarm: it reaches alice but cannot prove the code.
+    const dht = new HyperDHT({ bootstrap: testnet.bootstrap, host: '127.0.0.1', port: [0, 0] })
+    const intruder = new Hyperswarm({ dht, keyPair: HyperDHT.keyPair() })
+    try {
+      intruder.on('connection', (socket) => {
+        socket.on('error', () => {})
+        socket.write(Buffer.alloc(34, 1))
+      })
+      intruder.join(openRoom(code).topic, { server: false, client: true })
+      const refusal = await alice.nextRefusal()
+      expect(refusal.code).toBe('REFUSED')
+      expect(alice.links).toHaveLength(0)
+    } finally {
+      await intruder.destroy()
+    }
+  })
+
+  it('announces only a keyed hash of the code: the secret, the code and their plain hashes never reach the DHT', async () => {
+    const code = createRoomCode()
+    const alice = await node()
+    const room = await alice.transport.joinRoom(code)
+    const secret = parseRoomCode(code)
+
+    // What the DHT holds is alice under the room's topic…
+    const probe = new HyperDHT({ bootstrap: testnet.bootstrap, host: '127.0.0.1', port: [0, 0] })
+    try {
+      const found: string[] = []
+      for await (const reply of probe.lookup(room.topic)) {
+        for (const peer of reply.peers) found.push(peer.publicKey.toString('hex'))
+      }
+      expect(found).toContain(alice.key)
+      // …and the topic is none of the things an observer could recover the code from.
+      for (const clear of [secret, Buffer.from(code), createHash('sha256').update(secret).digest()]) {
+        expect(room.topic.includes(clear)).toBe(false)
+        expect(room.topic.equals(createHash('sha256').update(clear).digest())).toBe(false)
+      }
+      expect(room.topic.equals(room.proofKey)).toBe(false)
+    } finally {
+      await probe.destroy()
+    }
+  })
+})
+
+describe('the public-DHT guard', () => {
+  it('is on in this test run', () => {
+    expect(process.env.PARLEY_DHT_PRIVATE_ONLY).toBe('1')
+  })
+
+  it('refuses to start without bootstrap nodes, before opening any socket', async () => {
+    const start = startDhtTransport({ keyPair: HyperDHT.keyPair(), onLink: () => {} })
+    await expect(start).rejects.toMatchObject({ code: 'PUBLIC_BOOTSTRAP_REFUSED' })
+    await expect(
+      startDhtTransport({ keyPair: HyperDHT.keyPair(), bootstrap: [], onLink: () => {} }),
+    ).rejects.toMatchObject({ code: 'PUBLIC_BOOTSTRAP_REFUSED' })
+  })
+
+  it('says BOOTSTRAP_UNREACHABLE with a hint when no bootstrap node answers', async () => {
+    const silent = await createLocalTestnet(1)
+    const [address] = silent.bootstrap
+    await silent.destroy()
+    const error = await startDhtTransport({
+      keyPair: HyperDHT.keyPair(),
+      bootstrap: [address!],
+      host: '127.0.0.1',
+      onLink: () => {},
+    }).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'BOOTSTRAP_UNREACHABLE' })
+    expect((error as Error).message).toContain('--bootstrap')
+  })
+})
