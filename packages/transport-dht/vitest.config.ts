@@ -1,7 +1,7 @@
 import { packageConfig } from '@parley/vitest-config'
 import { defineConfig } from 'vitest/config'
 
-// The guard: no test of this package may fall back to the public DHT.
+// The shared config turns on the guard (PARLEY_DHT_PRIVATE_ONLY=1); a test below checks that it is on.
 export default defineConfig(
   packageConfig('@parley/transport-dht', {
     env: { PARLEY_DHT_PRIVATE_ONLY: '1' },

@@ -13,6 +13,8 @@ export function packageConfig(name, test = {}) {
       testTimeout: 20_000,
       hookTimeout: 20_000,
       ...test,
+      // The guard of @parley/transport-dht: no test may ever reach the public DHT bootstrap nodes.
+      env: { PARLEY_DHT_PRIVATE_ONLY: '1', ...test.env },
     },
   }
 }

@@ -391,13 +391,12 @@ export class DhtTransport {
       }
       const onClose = () =>
         finish(new DhtError('CONNECTION_FAILED', `${who} closed the connection while it was set up`))
-      const timer = setTimeout(
-        () =>
-          finish(
-            new DhtError('TIMEOUT', `${who} did not say what the connection is for within ${timeoutMs} ms`),
-          ),
-        timeoutMs,
-      )
+      // A client's connection opens as soon as the handshake relayed over the DHT is done, before any
+      // packet has crossed the path: silence here usually means the UDP path does not work.
+      const silence = socket.isInitiator
+        ? `no data came through from ${who} within ${timeoutMs} ms; a firewall may block the UDP path (a relay may help: --relay KEY)`
+        : `${who} did not say what the connection is for within ${timeoutMs} ms`
+      const timer = setTimeout(() => finish(new DhtError('TIMEOUT', silence)), timeoutMs)
       socket.on('data', onData)
       socket.on('close', onClose)
       socket.resume()
