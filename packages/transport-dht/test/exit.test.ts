@@ -29,7 +29,8 @@ describe('a node process on the DHT', () => {
       createRoomCode(),
     ])
     agents.push(listener)
-    const key = (await listener.event('listening'), (await listener.event('ready')).key as string)
+    await listener.event('listening')
+    const key = (await listener.event('ready')).key as string
     const dialer = startAgent(['--bootstrap', bootstrap, '--host', '127.0.0.1', '--dial', key])
     agents.push(dialer)
     const greeting = await listener.event('data')

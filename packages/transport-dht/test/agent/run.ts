@@ -2,7 +2,6 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-export const AGENT = fileURLToPath(new URL('./agent.mjs', import.meta.url))
 const DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url))
 
 /** The agent runs the built package, as a user's node would. */
@@ -77,7 +76,13 @@ export class Agent {
 
 /** Starts the agent with `command` before it (such as `ip netns exec NS`), or directly when empty. */
 export function startAgent(args: readonly string[], command: readonly string[] = []): Agent {
-  const argv = [...command, process.execPath, AGENT, ...args]
+  return startScript('agent.mjs', args, command)
+}
+
+/** Starts one of the scripts next to this file (agent.mjs, services.mjs, probe.mjs). */
+export function startScript(script: string, args: readonly string[], command: readonly string[] = []): Agent {
+  const path = fileURLToPath(new URL(`./${script}`, import.meta.url))
+  const argv = [...command, process.execPath, path, ...args]
   const child = spawn(argv[0] as string, argv.slice(1), {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, PARLEY_DHT_PRIVATE_ONLY: '1' },
