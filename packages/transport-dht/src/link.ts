@@ -17,12 +17,15 @@ export type LinkPurpose = { kind: 'key' } | { kind: 'room'; code: string }
 export type PathResolver = (remoteHost: string, remotePort: number) => LinkPath
 
 type LinkState =
-  | { status: 'waiting' }
+  | { status: 'waiting'; missedDrain: boolean }
   | { status: 'closed-unseen'; error: DhtError | undefined }
   | { status: 'attached'; handlers: LinkHandlers }
   | { status: 'closed' }
 
-/** Larger writes go out as several records: a record is authenticated only once it has fully arrived. */
+/**
+ * Writes queued in one turn are sent together, in records of at most this size (a record is authenticated
+ * only once it has fully arrived); more queued than this asks the caller to wait for `drain`.
+ */
 const RECORD_BYTES = 64 * 1024
 
 /**
@@ -33,11 +36,15 @@ export class DhtLink implements Link {
   readonly remoteKey: string
   readonly localAddress: string
   readonly purpose: LinkPurpose
-  #state: LinkState = { status: 'waiting' }
+  #state: LinkState = { status: 'waiting', missedDrain: false }
   #early: Uint8Array[]
   #error: DhtError | undefined
   #paused = false
   #needDrain = false
+  #queue: Uint8Array[] = []
+  #queuedBytes = 0
+  #flushScheduled = false
+  #streamFull = false
 
   constructor(
     private readonly stream: HyperDHT.SecretStream,
@@ -76,6 +83,7 @@ export class DhtLink implements Link {
         this.#state = { status: 'attached', handlers }
         for (const chunk of this.#early.splice(0)) handlers.data(chunk)
         this.stream.on('data', (chunk: Buffer) => handlers.data(chunk))
+        if (state.missedDrain) queueMicrotask(() => handlers.drain())
         if (!this.#paused) this.stream.resume()
         return
       case 'closed-unseen':
@@ -95,10 +103,14 @@ export class DhtLink implements Link {
 
   write(chunk: Uint8Array): boolean {
     if (this.stream.destroyed || this.stream.destroying) return false
-    let ok = true
-    for (let start = 0; start < chunk.byteLength; start += RECORD_BYTES) {
-      ok = this.stream.write(chunk.subarray(start, start + RECORD_BYTES)) && ok
+    // Frames written in one turn leave as one record: each record costs a seal and a UDX message or more.
+    this.#queue.push(chunk)
+    this.#queuedBytes += chunk.byteLength
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true
+      process.nextTick(() => this.#flush())
     }
+    const ok = !this.#streamFull && this.#queuedBytes < RECORD_BYTES
     if (!ok) this.#needDrain = true
     return ok
   }
@@ -114,7 +126,23 @@ export class DhtLink implements Link {
   }
 
   end(): void {
+    this.#flush()
     if (!this.stream.destroyed) this.stream.end()
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false
+    if (this.#queuedBytes === 0 || this.stream.destroyed || this.stream.destroying) return
+    const data =
+      this.#queue.length === 1
+        ? (this.#queue[0] as Uint8Array)
+        : Buffer.concat(this.#queue, this.#queuedBytes)
+    this.#queue = []
+    this.#queuedBytes = 0
+    for (let start = 0; start < data.byteLength; start += RECORD_BYTES) {
+      if (!this.stream.write(data.subarray(start, start + RECORD_BYTES))) this.#streamFull = true
+    }
+    if (!this.#streamFull && this.#needDrain) this.#onDrain()
   }
 
   destroy(): void {
@@ -130,9 +158,12 @@ export class DhtLink implements Link {
   }
 
   #onDrain(): void {
-    if (!this.#needDrain) return
+    this.#streamFull = false
+    if (!this.#needDrain || this.#queuedBytes >= RECORD_BYTES) return
     this.#needDrain = false
-    if (this.#state.status === 'attached') this.#state.handlers.drain()
+    const state = this.#state
+    if (state.status === 'attached') state.handlers.drain()
+    else if (state.status === 'waiting') state.missedDrain = true
   }
 
   #onClose(): void {
