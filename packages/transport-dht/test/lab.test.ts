@@ -1,4 +1,12 @@
-import { buildLab, LAB_ADDRESSES, type Lab, type LabHost, labUnavailableReason } from '@parley/netlab'
+import { execFileSync } from 'node:child_process'
+import {
+  buildLab,
+  LAB_ADDRESSES,
+  type Lab,
+  type LabHost,
+  labUnavailableReason,
+  sweepStaleLabs,
+} from '@parley/netlab'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createRoomCode } from '../src/room-code.js'
 import { type Agent, type AgentEvent, assertBuilt, startAgent, startScript } from './agent/run.js'
@@ -150,5 +158,42 @@ describe.skipIf(unavailable !== undefined)('NAT lab', () => {
       await greeted(alice, bobKey)
       console.info(`lab: start to first relayed link by key ${atBob.ms} ms`)
     })
+  })
+})
+
+function namespacesNow(): string[] {
+  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .split('\n')
+    .map((line) => line.split(' ')[0] ?? '')
+    .filter((name) => name !== '')
+}
+
+describe.skipIf(unavailable !== undefined)('the NAT lab itself', () => {
+  it('removes its namespaces when its process is interrupted', async () => {
+    const keeper = startScript('lab-keeper.mjs', [])
+    const built = (await keeper.event('built')).namespaces as string[]
+    expect(built).toHaveLength(7)
+    expect(namespacesNow()).toEqual(expect.arrayContaining(built))
+    keeper.child.kill('SIGINT')
+    await keeper.exited
+    expect(namespacesNow().filter((name) => built.includes(name))).toEqual([])
+  })
+
+  it('sweeps the namespaces a killed run left behind, and leaves a live run’s alone', async () => {
+    const killed = startScript('lab-keeper.mjs', [])
+    const live = startScript('lab-keeper.mjs', [])
+    const [left, running] = await Promise.all(
+      [killed, live].map(async (keeper) => (await keeper.event('built')).namespaces as string[]),
+    )
+    killed.kill()
+    await killed.exited
+    expect(namespacesNow()).toEqual(expect.arrayContaining(left!))
+    const swept = await sweepStaleLabs()
+    expect(swept).toEqual(expect.arrayContaining(left!))
+    expect(swept.filter((name) => running!.includes(name))).toEqual([])
+    expect(namespacesNow().filter((name) => left!.includes(name))).toEqual([])
+    expect(namespacesNow()).toEqual(expect.arrayContaining(running!))
+    expect(await live.stop()).toBe(0)
+    expect(namespacesNow().filter((name) => running!.includes(name))).toEqual([])
   })
 })
