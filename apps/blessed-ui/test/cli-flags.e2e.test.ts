@@ -6,7 +6,7 @@ const run = (args: string[]) =>
   spawnSync(process.execPath, [TUI_BIN, ...args], {
     encoding: 'utf8',
     stdio: ['pipe', 'pipe', 'pipe'],
-    timeout: 10_000,
+    timeout: 30_000,
   })
 
 describe('parley-tui outside a terminal', () => {

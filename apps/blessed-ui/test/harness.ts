@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { afterEach } from 'vitest'
 
 export const TUI_BIN = fileURLToPath(new URL('../bin/parley-tui.js', import.meta.url))
 export const CLI_BIN = fileURLToPath(new URL('../../cli/bin/parley.js', import.meta.url))
@@ -31,7 +32,7 @@ export function hasTmux(): boolean {
 export async function until<T>(
   what: string,
   probe: () => T | undefined | false,
-  timeoutMs = 10_000,
+  timeoutMs = 30_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
@@ -42,12 +43,58 @@ export async function until<T>(
   }
 }
 
+// ---- on failure, the screen and every process's last output join the failure message ------------------
+
+const describers = new Set<() => string>()
+const tail = (lines: readonly string[], count = 40) =>
+  lines.length === 0
+    ? '    (nothing)'
+    : lines
+        .slice(-count)
+        .map((line) => `    ${line}`)
+        .join('\n')
+
+// Registered when a test file imports the harness, so it runs after the file's own afterEach hooks
+// have stopped everything: the TUI's last screen is kept by `kill` for this.
+afterEach((context) => {
+  const result = context.task.result
+  if (result?.state === 'fail' && describers.size > 0) {
+    const report = [...describers].map((describe) => describe()).join('\n\n')
+    for (const error of result.errors ?? []) error.message = `${error.message}\n\n${report}`
+  }
+  describers.clear()
+})
+
 /** One tmux server on its own socket, so parallel test runs never meet. */
 export class Tmux {
   readonly socket = `parley-test-${process.pid}-${Math.random().toString(36).slice(2, 10)}`
   readonly dir = mkdtempSync(join(tmpdir(), 'parley-tui-'))
   readonly exitFile = join(this.dir, 'exit-code')
   readonly traceFile = join(this.dir, 'trace')
+  /** The screen and stderr as `kill` found them, for the failure report. */
+  private last?: { screen: string[]; stderr: string; exit: number | undefined }
+
+  constructor() {
+    describers.add(() => {
+      const { screen, stderr, exit } = this.last ?? this.snapshot()
+      return [
+        `--- parley-tui (exit code ${exit ?? 'none yet'}), last screen:`,
+        tail(screen, 60),
+        '  stderr:',
+        tail(stderr.split('\n').filter(Boolean)),
+      ].join('\n')
+    })
+  }
+
+  private snapshot(): { screen: string[]; stderr: string; exit: number | undefined } {
+    let screen: string[]
+    try {
+      screen = this.screen()
+    } catch {
+      screen = ['(the tmux server is gone)']
+    }
+    return { screen, stderr: this.stderr(), exit: this.exitCode() }
+  }
 
   tmux(...args: string[]): string {
     return execFileSync('tmux', ['-L', this.socket, '-f', '/dev/null', ...args], { encoding: 'utf8' })
@@ -107,7 +154,7 @@ export class Tmux {
   async waitForScreen(
     what: string,
     test: (lines: string[]) => boolean,
-    timeoutMs = 10_000,
+    timeoutMs = 30_000,
   ): Promise<string[]> {
     try {
       return await until(
@@ -126,6 +173,7 @@ export class Tmux {
   }
 
   kill(): void {
+    this.last ??= this.snapshot()
     try {
       this.tmux('kill-server')
     } catch {
@@ -179,7 +227,19 @@ export function startCli(name: string, extra: string[] = []): CliPeer {
     stderr.push(...lines)
   })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const waitForEvent: CliPeer['waitForEvent'] = (what, test, timeoutMs = 10_000) =>
+  describers.add(() =>
+    [
+      `--- parley ${name} (the CLI peer, ${child.exitCode === null ? (child.signalCode ?? 'running') : `exit ${child.exitCode}`})`,
+      '  stderr:',
+      tail(stderr),
+      '  last --json events:',
+      tail(
+        events.map((event) => JSON.stringify(event)),
+        15,
+      ),
+    ].join('\n'),
+  )
+  const waitForEvent: CliPeer['waitForEvent'] = (what, test, timeoutMs = 30_000) =>
     until(`the CLI to report ${what}`, () => events.find(test), timeoutMs).catch((error: Error) => {
       throw new Error(
         `${error.message}\nevents: ${JSON.stringify(events.slice(-5))}\nstderr: ${stderr.join('\n')}`,

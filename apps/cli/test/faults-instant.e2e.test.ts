@@ -63,7 +63,7 @@ async function killTraced(child: ChildProcess, exited: Promise<void>): Promise<v
 
 function straceWorks(): boolean {
   const args = ['-f', '-qq', '-o', '/dev/null', '-e', 'inject=write:delay_exit=1', 'true']
-  const probe = spawnSync('strace', args, { timeout: 5_000 })
+  const probe = spawnSync('strace', args, { timeout: 30_000 })
   return probe.status === 0
 }
 
@@ -120,7 +120,7 @@ describe('a kill -9 between showing a line and recording it as shown', () => {
     await killTraced(first.child, first.exited)
 
     const second = start(receiverArgs)
-    await waitUntil(() => jsonEvents(sender, 'delivered').length === 1, 10_000, 'the line acknowledged')
+    await waitUntil(() => jsonEvents(sender, 'delivered').length === 1, 30_000, 'the line acknowledged')
     sender.send('after the restart')
     await second.waitFor('stdout', /after the restart/)
     second.kill('SIGTERM')
@@ -132,5 +132,5 @@ describe('a kill -9 between showing a line and recording it as shown', () => {
       bodiesOf(second),
     )
     expect(jsonEvents(sender, 'delivered')).toHaveLength(2)
-  }, 60_000)
+  }, 120_000)
 })

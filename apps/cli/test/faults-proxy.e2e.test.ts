@@ -11,6 +11,7 @@ import {
   feedLines,
   finished,
   freePort,
+  type JsonEvent,
   jsonEvents,
   type Proc,
   startFaultProxy,
@@ -87,6 +88,12 @@ function nextOnBothSides(chat: Chat, type: string) {
     )
 }
 
+/** Whether `proc` printed a `connected` event after the event `after`. */
+function reconnectedAfter(proc: Proc, after: JsonEvent): boolean {
+  const events = jsonEvents(proc)
+  return events.slice(events.indexOf(after) + 1).some((e) => e.type === 'connected')
+}
+
 /** Waits until the sender has every line acknowledged and exited, then reads all the receiver showed. */
 async function expectEveryLineOnce(chat: Chat): Promise<void> {
   expect(await chat.sender.exited).toBe(0)
@@ -105,10 +112,10 @@ describe('through a fault-injecting proxy, every line arrives once and in order'
     const chat = await chatThroughProxies('cut', 2_000)
     const feeding = chat.feed()
     for (const [i, at] of [300, 900, 1500].entries()) {
-      await waitUntil(() => shownCount(chat) >= at, 15_000, `${at} lines shown`)
+      await waitUntil(() => shownCount(chat) >= at, 30_000, `${at} lines shown`)
       const reconnected = nextOnBothSides(chat, 'connected')
       for (const proxy of chat.proxies) proxy.cutAll()
-      await reconnected(10_000, `reconnect ${i + 1} on both sides`)
+      await reconnected(30_000, `reconnect ${i + 1} on both sides`)
     }
     await feeding
     await expectEveryLineOnce(chat)
@@ -116,35 +123,33 @@ describe('through a fault-injecting proxy, every line arrives once and in order'
     expect(jsonEvents(chat.receiver, 'disconnected').length).toBeGreaterThanOrEqual(3)
   })
 
-  it('when traffic stalls without a close, keepalive drops the silent link within --dead-after and redials', async () => {
+  it('when traffic stalls without a close, keepalive drops the silent link (--dead-after) and redials', async () => {
     const chat = await chatThroughProxies('stall', 1_000, { extraArgs: ['--dead-after', '2'] })
     const feeding = chat.feed()
-    await waitUntil(() => shownCount(chat) >= 300, 15_000, '300 lines shown')
-    const before = [count(chat.sender, 'disconnected'), count(chat.receiver, 'disconnected')]
-    const reconnected = nextOnBothSides(chat, 'connected')
-    // A redial may be accepted (and wait on the stalled proxy) before the second side notices the
-    // silence, so the connections are counted from the moment of the stall.
-    const accepted = chat.proxies.reduce((n, proxy) => n + proxy.accepted, 0)
-    const stalledAt = Date.now()
+    await waitUntil(() => shownCount(chat) >= 300, 30_000, '300 lines shown')
+    const sides = [chat.sender, chat.receiver]
+    const before = sides.map((proc) => count(proc, 'disconnected'))
     for (const proxy of chat.proxies) proxy.stall(true)
-    const [senderDrop, receiverDrop] = await Promise.all(
-      [chat.sender, chat.receiver].map(async (proc, side) => {
-        await waitUntil(() => count(proc, 'disconnected') > before[side]!, 6_000, 'the silent link dropped')
-        const event = jsonEvents(proc, 'disconnected')[before[side]!]!
-        return { ms: Date.now() - stalledAt, reason: String(event.reason) }
+    // How soon the silence is noticed is the keepalive's business (its unit tests run on a manual
+    // clock); here the ceiling only catches a link that is never dropped.
+    const drops = await Promise.all(
+      sides.map(async (proc, side) => {
+        await waitUntil(() => count(proc, 'disconnected') > before[side]!, 30_000, 'the silent link dropped')
+        return jsonEvents(proc, 'disconnected')[before[side]!]!
       }),
     )
-    // Silence is measured from the last byte heard and checked every dead-after/3. The first side to
-    // notice closes its link, and the proxy passes that close on to the other side.
-    const drops = [senderDrop!, receiverDrop!]
-    expect(drops.some((drop) => /sent nothing for 2000 ms/.test(drop.reason))).toBe(true)
-    for (const drop of drops) {
-      expect(drop.ms).toBeGreaterThanOrEqual(1_000)
-      expect(drop.ms).toBeLessThan(5_000)
-    }
+    // The first side to notice closes its link, and the proxy passes that close on to the other side.
+    expect(drops.map((drop) => String(drop.reason))).toContainEqual(
+      expect.stringMatching(/sent nothing for 2000 ms/),
+    )
     for (const proxy of chat.proxies) proxy.stall(false)
-    await reconnected(10_000, 'the redial after the stall')
-    expect(chat.proxies.reduce((n, proxy) => n + proxy.accepted, 0)).toBeGreaterThan(accepted)
+    // Both sides open a session again after their drop: a redial (or one already under way when the
+    // stall began, which the stall held) completed its handshake.
+    await waitUntil(
+      () => sides.every((proc) => reconnectedAfter(proc, drops[sides.indexOf(proc)]!)),
+      30_000,
+      'a session after the drop on both sides',
+    )
     await feeding
     await expectEveryLineOnce(chat)
   })
@@ -167,7 +172,7 @@ describe('through a fault-injecting proxy, every line arrives once and in order'
       const reconnected = nextOnBothSides(chat, 'connected')
       chat.proxies[0]!.resetMidFrameOnNextChunk()
       await chat.feed(round * 400, round * 400 + 400)
-      await reconnected(10_000, `reconnect ${round + 1} on both sides`)
+      await reconnected(30_000, `reconnect ${round + 1} on both sides`)
     }
     await chat.feed(1_200)
     await expectEveryLineOnce(chat)
@@ -180,7 +185,7 @@ describe('through a fault-injecting proxy, every line arrives once and in order'
     const reconnected = nextOnBothSides(chat, 'connected')
     chat.proxies[0]!.flipBitOnNextChunk('toTarget')
     await chat.feed(300, 600)
-    await reconnected(10_000, 'the redial after the corrupt frame')
+    await reconnected(30_000, 'the redial after the corrupt frame')
     await chat.feed(600)
     await expectEveryLineOnce(chat)
   })

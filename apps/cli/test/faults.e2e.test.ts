@@ -73,7 +73,7 @@ async function expectDurableAndShownOnce(receiver: Restartable, args: string[], 
   await finished(receiver.current)
   const replay = start([...args, '--history', String(lines.length)])
   await listening(replay)
-  await waitUntil(() => jsonEvents(replay, 'history').length >= lines.length, 5_000, 'the whole history')
+  await waitUntil(() => jsonEvents(replay, 'history').length >= lines.length, 30_000, 'the whole history')
   expect(deliveryReport(lines, bodiesOf(replay, 'history'))).toEqual(CLEAN_DELIVERY)
   // Writing a batch of lines and recording them as shown are two system calls, so a kill -9 that falls
   // between them shows that one write again after the restart: a line may appear twice only if it was
@@ -210,7 +210,7 @@ describe('kill -9 during an exchange of thousands of lines', () => {
     first.child.stdout.pause()
     const sender = start(senderArgs(port, tempDir()))
     await feedLines(sender, lines, { batch: 200, pauseMs: 5, end: true })
-    await waitUntil(() => bodiesOf(sender, 'sent').length === lines.length, 10_000, 'every line accepted')
+    await waitUntil(() => bodiesOf(sender, 'sent').length === lines.length, 30_000, 'every line accepted')
     await sleep(500)
     first.kill('SIGKILL')
     await first.exited

@@ -15,7 +15,7 @@ const isRunning = (proc: Proc) => proc.child.exitCode === null && proc.child.sig
 const NOT_SECURE = 'is not speaking the parley secure protocol (is it running with --plain?)'
 
 /** Polls `condition` every 25 ms for up to `timeoutMs`. */
-async function waitUntil(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+async function waitUntil(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
   for (let waited = 0; waited < timeoutMs; waited += 25) {
     if (condition()) return
     await sleep(25)
@@ -311,6 +311,8 @@ describe('mixing plain and secure nodes', () => {
     const plainPort = await listeningPort(plain)
     const secure = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--peer', `127.0.0.1:${plainPort}`])
     await plain.waitFor('stderr', /not sending plain text/)
+    await secure.waitFor('stderr', /--plain/)
+    // Meanwhile the secure node redials: time for a few attempts, none of which may warn again.
     await sleep(3_000)
     expect(count(plain.stderr, /not sending plain text/)).toBe(1)
     expect(count(secure.stderr, /--plain/)).toBe(1)

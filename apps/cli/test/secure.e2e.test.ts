@@ -183,7 +183,8 @@ describe('secure links between two real nodes', () => {
 
     const impostor = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob', '--data-dir', newBobDir])
     await alice.waitFor('stderr', /CHANGED/)
-    await sleep(500)
+    // The warning spans several lines: wait for its last one, the command that accepts the new key.
+    await alice.waitFor('stderr', new RegExp(`--peer-key ${newFp}`))
     const text = alice.stderr.join('\n')
     expect(text).toContain(`127.0.0.1:${port}`)
     expect(text).toContain(oldFp)
@@ -548,7 +549,7 @@ describe('names that come back with another key', () => {
 })
 
 /** Polls `condition` every 50 ms for up to `timeoutMs`. */
-async function waitUntil(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+async function waitUntil(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
   for (let waited = 0; waited < timeoutMs; waited += 50) {
     if (condition()) return
     await sleep(50)

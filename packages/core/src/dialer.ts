@@ -75,7 +75,12 @@ export class Dialer {
   /** Stops every dial and timer (links are the node's to close). */
   closeAll(reason: string): void {
     for (const slot of this.slots.values()) this.step(slot, { type: 'close', reason })
-    for (const slot of this.slots.values()) this.step(slot, { type: 'closed' })
+    for (const slot of this.slots.values()) {
+      // A dial kept going past its session's start (plain mode) has no peer state left to abort it.
+      slot.abort?.abort()
+      slot.abort = undefined
+      this.step(slot, { type: 'closed' })
+    }
   }
 
   step(slot: DialSlot, event: PeerEvent): void {
@@ -116,6 +121,8 @@ export class Dialer {
   }
 
   private dial(slot: DialSlot): void {
+    // A dial kept going past a session's start is still in flight: its outcome answers this one too.
+    if (slot.abort) return
     const abort = new AbortController()
     slot.abort = abort
     this.host.transport.dial(slot.target, { signal: abort.signal, timeoutMs: this.host.dialTimeoutMs }).then(
@@ -132,6 +139,8 @@ export class Dialer {
       (error: unknown) => {
         if (abort.signal.aborted || slot.abort !== abort) return
         slot.abort = undefined
+        // Another link made the peer connected meanwhile: this failure changes nothing worth saying.
+        if (slot.state.status === 'connected') return
         const message = error instanceof Error ? error.message : String(error)
         const code = error instanceof TransportError ? error.code : 'UNKNOWN'
         if (code !== slot.lastDialError) {

@@ -63,6 +63,12 @@ const events = {
     random: 0.5,
   },
   'session-open on link 8': { type: 'session-open', link: 8, peer: bobRenamed },
+  'session-open on link 8 keeping the dial': {
+    type: 'session-open',
+    link: 8,
+    peer: bobRenamed,
+    keepDial: true,
+  },
   'session-lost on link 7 after a short session': {
     type: 'session-lost',
     link: 7,
@@ -117,11 +123,13 @@ const accepted: { [S in StateName]: Partial<Record<EventName, Accepted>> } = {
     'dialed link 7': { state: { status: 'handshaking', attempt: 2, link: 7 }, effects: [] },
     'dial-failed': { state: { status: 'connecting', attempt: 2, dialing: false }, effects: [retryIn(400)] },
     'session-open on link 8': { state: connectedOn8(2), effects: [cancelTimer, abortDial] },
+    'session-open on link 8 keeping the dial': { state: connectedOn8(2), effects: [cancelTimer] },
     close: { state: closing, effects: [cancelTimer, abortDial] },
   },
   'connecting (waiting to retry)': {
     'retry-timer': { state: { status: 'connecting', attempt: 3, dialing: true }, effects: [dial] },
     'session-open on link 8': { state: connectedOn8(2), effects: [cancelTimer] },
+    'session-open on link 8 keeping the dial': { state: connectedOn8(2), effects: [cancelTimer] },
     close: { state: closing, effects: [cancelTimer] },
   },
   'handshaking (first contact)': {
@@ -134,6 +142,7 @@ const accepted: { [S in StateName]: Partial<Record<EventName, Accepted>> } = {
       effects: [retryIn(400)],
     },
     'session-open on link 8': { state: connectedOn8(2), effects: [] },
+    'session-open on link 8 keeping the dial': { state: connectedOn8(2), effects: [] },
     close: { state: closing, effects: [cancelTimer, closeLink7] },
   },
   'handshaking (known peer)': {
@@ -146,10 +155,12 @@ const accepted: { [S in StateName]: Partial<Record<EventName, Accepted>> } = {
       effects: [retryIn(400)],
     },
     'session-open on link 8': { state: connectedOn8(2), effects: [] },
+    'session-open on link 8 keeping the dial': { state: connectedOn8(2), effects: [] },
     close: { state: closing, effects: [cancelTimer, closeLink7] },
   },
   connected: {
     'session-open on link 8': { state: connectedOn8(2), effects: [] },
+    'session-open on link 8 keeping the dial': { state: connectedOn8(2), effects: [] },
     'session-lost on link 7 after a short session': {
       state: { status: 'reconnecting', attempt: 3, dialing: false, peer: bob },
       effects: [retryIn(800)],
@@ -167,6 +178,7 @@ const accepted: { [S in StateName]: Partial<Record<EventName, Accepted>> } = {
       effects: [retryIn(800)],
     },
     'session-open on link 8': { state: connectedOn8(3), effects: [cancelTimer, abortDial] },
+    'session-open on link 8 keeping the dial': { state: connectedOn8(3), effects: [cancelTimer] },
     close: { state: closing, effects: [cancelTimer, abortDial] },
   },
   'reconnecting (waiting to retry)': {
@@ -175,6 +187,7 @@ const accepted: { [S in StateName]: Partial<Record<EventName, Accepted>> } = {
       effects: [dial],
     },
     'session-open on link 8': { state: connectedOn8(3), effects: [cancelTimer] },
+    'session-open on link 8 keeping the dial': { state: connectedOn8(3), effects: [cancelTimer] },
     close: { state: closing, effects: [cancelTimer] },
   },
   closing: {

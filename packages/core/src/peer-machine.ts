@@ -68,8 +68,17 @@ export type PeerEvent =
       readonly fatal: boolean
       readonly random: number
     }
-  /** A link to this peer (dialed by either side) became the session's link. */
-  | { readonly type: 'session-open'; readonly link: number; readonly peer: PeerInfo }
+  /**
+   * A link to this peer (dialed by either side) became the session's link. A dial still in flight is
+   * aborted, unless `keepDial`: a plain peer has no identity to tell links apart and may keep either
+   * end of a crossing dial, so its node lets the dial finish and adopts that link too.
+   */
+  | {
+      readonly type: 'session-open'
+      readonly link: number
+      readonly peer: PeerInfo
+      readonly keepDial?: boolean
+    }
   /** `lastedMs` is how long the session was up; `random` drives the jitter of the redial delay. */
   | {
       readonly type: 'session-lost'
@@ -185,7 +194,7 @@ export function peerTransition(
           return ok(
             { status: 'connected', link: event.link, peer: event.peer, attempt: state.attempt },
             { type: 'cancel-timer', timer: 'retry' },
-            ...(state.dialing ? [{ type: 'abort-dial' } as const] : []),
+            ...(state.dialing && !event.keepDial ? [{ type: 'abort-dial' } as const] : []),
           )
         default:
           return reject('the peer is not connected')

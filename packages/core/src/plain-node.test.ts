@@ -114,6 +114,100 @@ describe('PlainNode: newline-separated text, for netcat and friends', () => {
     expect(a.node.peerStates()[0]?.state.status).toBe('reconnecting')
   })
 
+  it('keeps the link it dialed when the raw peer dialed too and closes its own, even if that dial lands first', async () => {
+    const { raw, network, clock } = setup()
+    // Parley's dial to B reaches the raw peer, but parley only learns so once `release` is called: the
+    // raw peer's own dial to parley lands in between, as it does on a loaded machine.
+    let release = () => {}
+    const released = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const inner = network.transport()
+    const slowDialer = {
+      ...inner,
+      dial: async (...args: Parameters<typeof inner.dial>) => {
+        const link = await inner.dial(...args)
+        await released
+        return link
+      },
+    }
+    const accepted: Link[] = []
+    const rawGot: string[] = []
+    let keptClosed = false
+    await network
+      .transport()
+      .createListener((link) => {
+        link.attach({
+          data: (c) => rawGot.push(new TextDecoder().decode(c)),
+          drain: () => undefined,
+          close: () => {
+            keptClosed = true
+          },
+        })
+        accepted.push(link)
+      })
+      .listen(B)
+    const node = new PlainNode({
+      transport: slowDialer,
+      clock,
+      name: 'me',
+      listen: A,
+      peers: [B],
+      random: () => 0.5,
+    })
+    const events: NodeEvent[] = []
+    node.on((e) => events.push(e))
+    await node.start()
+    await flushMicrotasks()
+    expect(accepted).toHaveLength(1)
+    // The raw peer keeps the link it accepted and closes the one it dialed, right after dialing it.
+    const own = await raw(A)
+    await flushMicrotasks()
+    expect(node.peerStates()[0]?.state.status).toBe('connected')
+    release()
+    await flushMicrotasks()
+    own.link.destroy()
+    await clock.advance(5_000)
+    expect(keptClosed).toBe(false)
+    expect(node.peerStates()[0]?.state.status).toBe('connected')
+    node.send('still there?')
+    await flushMicrotasks()
+    expect(rawGot.join('')).toBe('still there?\n')
+    expect(
+      events.filter((e) => e.type === 'peer-state').map((e) => e.type === 'peer-state' && e.state.status),
+    ).toEqual(['connecting', 'connected'])
+    expect(network.openLinkCount()).toBe(1)
+    await node.close()
+  })
+
+  it('stops a dial it kept going when it closes', async () => {
+    const { network, clock } = setup()
+    let dials = 0
+    const inner = network.transport()
+    const hanging = {
+      ...inner,
+      dial: (_to: Address, options?: { signal?: AbortSignal }) => {
+        dials++
+        return new Promise<Link>((_resolve, reject) =>
+          options?.signal?.addEventListener('abort', () => reject(new Error('aborted'))),
+        )
+      },
+    }
+    const node = new PlainNode({ transport: hanging, clock, name: 'me', listen: A, peers: [B] })
+    await node.start()
+    const inbound = await network.transport().dial(A)
+    inbound.attach({ data: () => undefined, drain: () => undefined, close: () => undefined })
+    await flushMicrotasks()
+    expect(node.peerStates()[0]?.state.status).toBe('connected')
+    // The peer leaves: the redial waits for the dial still in flight instead of starting a second one.
+    inbound.destroy()
+    await clock.advance(5_000)
+    expect(dials).toBe(1)
+    expect(node.peerStates()[0]?.state.status).toBe('reconnecting')
+    await node.close()
+    expect(node.peerStates()[0]?.state.status).toBe('closed')
+  })
+
   it('refuses a peer that opens with binary bytes, naming it as a parley node without --plain', async () => {
     const { make, raw } = setup()
     const a = make(A)

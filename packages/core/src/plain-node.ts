@@ -284,9 +284,10 @@ export class PlainNode implements ChatNode {
       direction: link.direction,
     })
     for (const s of this.dialer.slots.values()) {
-      // Plain links carry no identity: any open link satisfies the peer we dial.
+      // Plain links carry no identity: any open link satisfies the peer we dial. A dial in flight goes
+      // on, since a raw peer that dialed us too may keep the link we dialed and close its own.
       if (s === slot || s.state.status === 'connecting' || s.state.status === 'reconnecting') {
-        this.step(s, { type: 'session-open', link: record.id, peer: record.peer })
+        this.step(s, { type: 'session-open', link: record.id, peer: record.peer, keepDial: true })
       }
     }
     for (const entry of this.queue.splice(0)) this.transmit(entry)

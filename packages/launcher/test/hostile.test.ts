@@ -102,7 +102,10 @@ function measuringBacklog(inner: Transport, backlog: Map<Link, number>): Transpo
   }
 }
 
-async function startHub(kind: Kind, options: { maxHandshaking?: number } = {}): Promise<Hub> {
+async function startHub(
+  kind: Kind,
+  options: { maxHandshaking?: number; handshakeMs?: number } = {},
+): Promise<Hub> {
   const refused: RefusedInfo[] = []
   const backlog = new Map<Link, number>()
   const { transport, id } = transportFor(kind, (info) => refused.push(info))
@@ -110,7 +113,7 @@ async function startHub(kind: Kind, options: { maxHandshaking?: number } = {}): 
     transport: measuringBacklog(transport, backlog),
     name: 'hub',
     listen: LOOPBACK,
-    handshakeTimeoutMs: HANDSHAKE_MS,
+    handshakeTimeoutMs: options.handshakeMs ?? HANDSHAKE_MS,
     maxHandshakingPerSource: PER_SOURCE,
     ...(options.maxHandshaking ? { maxHandshaking: options.maxHandshaking } : {}),
     ...(id ? { id } : {}),
@@ -150,6 +153,12 @@ async function until(condition: () => boolean, timeoutMs: number, what: string):
   }
 }
 
+/** Why the node, or the secure transport in front of it, turned connections away, in order. */
+const refusalCodes = (hub: Hub) => [
+  ...hub.events.flatMap((e) => (e.type === 'link-error' ? [e.code] : [])),
+  ...hub.refused.map((r) => r.code),
+]
+
 const bodiesFrom = (events: NodeEvent[], name: string) =>
   events.flatMap((e) => (e.type === 'message' && e.from.name === name ? [e.body] : []))
 
@@ -157,13 +166,13 @@ const bodiesFrom = (events: NodeEvent[], name: string) =>
 
 interface Probe {
   readonly socket: Socket
-  /** Milliseconds from connect to close; rejects if still open after `deadlineMs`. */
-  readonly closedAfter: Promise<number>
+  /** Resolves once the node closed it; rejects if it is still open after `ceilingMs` (a hang). */
+  readonly closed: Promise<void>
   readonly isClosed: () => boolean
 }
 
 /** A raw TCP connection from `source` that reads and discards whatever the node sends. */
-function probe(port: number, source: string, deadlineMs = HANDSHAKE_MS + 4_000): Promise<Probe> {
+function probe(port: number, source: string, ceilingMs = 20_000): Promise<Probe> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port, localAddress: source })
     cleanups.push(() => socket.destroy())
@@ -173,20 +182,19 @@ function probe(port: number, source: string, deadlineMs = HANDSHAKE_MS + 4_000):
     socket.once('connect', () => {
       socket.off('error', reject)
       socket.resume()
-      const openedAt = Date.now()
-      const closedAfter = new Promise<number>((done, fail) => {
+      const closedPromise = new Promise<void>((done, fail) => {
         const timer = setTimeout(() => {
           socket.destroy()
-          fail(new Error(`a connection from ${source} was still open after ${deadlineMs} ms`))
-        }, deadlineMs)
+          fail(new Error(`a connection from ${source} was still open after ${ceilingMs} ms`))
+        }, ceilingMs)
         socket.once('close', () => {
           closed = true
           clearTimeout(timer)
-          done(Date.now() - openedAt)
+          done()
         })
       })
-      closedAfter.catch(() => undefined)
-      resolve({ socket, closedAfter, isClosed: () => closed })
+      closedPromise.catch(() => undefined)
+      resolve({ socket, closed: closedPromise, isClosed: () => closed })
     })
   })
 }
@@ -208,9 +216,8 @@ interface AttackPlan {
 }
 
 interface AttackResult {
-  silentClosedAfter: number[]
-  slowlorisClosedAfter: number[]
-  promptClosedAfter: number[]
+  /** How many hostile sockets the node closed. */
+  closed: number
 }
 
 /**
@@ -231,12 +238,13 @@ async function attack(kind: Kind, port: number, plan: AttackPlan): Promise<Attac
     }
   })
 
-  const prompt: number[] = []
+  let closed = 0
   const burst = sources(40, 10)
   const oneShot = async (i: number, bytes: Buffer) => {
-    const p = await probe(port, burst(i), 3_000)
+    const p = await probe(port, burst(i))
     p.socket.write(bytes)
-    prompt.push(await p.closedAfter)
+    await p.closed
+    closed++
   }
   for (let i = 0; i < plan.garbage; i += 10) {
     await Promise.all(
@@ -260,17 +268,17 @@ async function attack(kind: Kind, port: number, plan: AttackPlan): Promise<Attac
   for (let i = 0; i < plan.storm; i += 20) {
     await Promise.all(
       Array.from({ length: Math.min(20, plan.storm - i) }, async (_, j) => {
-        const p = await probe(port, burst(i + j), 3_000)
+        const p = await probe(port, burst(i + j))
         if ((i + j) % 2 === 0) p.socket.destroy()
         else p.socket.resetAndDestroy()
-        await p.closedAfter
+        await p.closed
+        closed++
       }),
     )
   }
-  const silentClosedAfter = await Promise.all(silent.map((p) => p.closedAfter))
-  const slowlorisClosedAfter = await Promise.all(slowloris.map((p) => p.closedAfter))
+  await Promise.all([...silent, ...slowloris].map((p) => p.closed))
   await Promise.all(dripping)
-  return { silentClosedAfter, slowlorisClosedAfter, promptClosedAfter: prompt }
+  return { closed: closed + silent.length + slowloris.length }
 }
 
 // ---- tests ------------------------------------------------------------------------------------------
@@ -312,13 +320,8 @@ describe.each<Kind>(['tcp', 'secure'])('a node on loopback (%s transport) under 
     attacking = false
     await chatting
 
-    // Silent and slow-drip sockets last as long as the handshake timeout allows, and no longer.
-    for (const ms of [...result.silentClosedAfter, ...result.slowlorisClosedAfter]) {
-      expect(ms).toBeGreaterThanOrEqual(HANDSHAKE_MS - 200)
-      expect(ms).toBeLessThan(HANDSHAKE_MS + 1_500)
-    }
-    // Garbage and oversize prefixes are dropped on their first bytes.
-    expect(Math.max(...result.promptClosedAfter)).toBeLessThan(HANDSHAKE_MS)
+    // Every hostile socket was closed by the node (a probe still open after its ceiling fails the attack).
+    expect(result.closed).toBe(24 + 12 + 40 + 40 + 120)
 
     await until(
       () =>
@@ -326,7 +329,7 @@ describe.each<Kind>(['tcp', 'secure'])('a node on loopback (%s transport) under 
         bodiesFrom(hub.events, 'bob').length >= sent.bob.length &&
         bodiesFrom(alice.events, 'hub').length >= sent.hub.length &&
         bodiesFrom(bob.events, 'hub').length >= sent.hub.length,
-      10_000,
+      30_000,
       'every chat message',
     )
     expect(bodiesFrom(hub.events, 'alice')).toEqual(sent.alice)
@@ -346,28 +349,36 @@ describe.each<Kind>(['tcp', 'secure'])('a node on loopback (%s transport) under 
       kind === 'tcp' ? ['HANDSHAKE_TIMEOUT', 'FRAME_TOO_LARGE'] : ['TIMEOUT', 'NOT_SECURE', 'CLOSED']
     for (const code of expected) expect(reasons).toContain(code)
     expect(reasons.length).toBeGreaterThanOrEqual(24 + 12 + 40 + 40)
+    // Garbage and oversize prefixes are dropped for what they sent; silent and slow-drip sockets only
+    // by the handshake timeout. (How soon is the timers' business, tested on a manual clock.)
+    const [dropped, timedOut] =
+      kind === 'tcp' ? ['FRAME_TOO_LARGE', 'HANDSHAKE_TIMEOUT'] : ['NOT_SECURE', 'TIMEOUT']
+    expect(reasons.filter((code) => code === dropped)).toHaveLength(40 + 40)
+    expect(reasons.filter((code) => code === timedOut)).toHaveLength(24 + 12)
 
     // And the node still takes a newcomer.
     const carol = await startPeer(kind, 'carol', hub.port)
     carol.node.send('after the storm')
-    await until(() => bodiesFrom(hub.events, 'carol').length === 1, 8_000, "carol's message")
-  }, 40_000)
+    await until(() => bodiesFrom(hub.events, 'carol').length === 1, 30_000, "carol's message")
+  }, 90_000)
 
   it(`refuses connections from one source beyond ${PER_SOURCE} still in their handshake, at once`, async () => {
     const hub = await startHub(kind)
     const source = '127.0.0.200'
     const probes = await Promise.all(Array.from({ length: 20 }, () => probe(hub.port, source)))
-    await sleep(300)
-    const open = probes.filter((p) => !p.isClosed()).length
+    await Promise.all(probes.map((p) => p.closed))
     // Over the secure transport the Noise handshake comes first: it needs the cap too, or all 20 sockets
-    // stay open until the secure handshake timeout.
-    expect(open).toBeLessThanOrEqual(PER_SOURCE)
-    await Promise.all(probes.map((p) => p.closedAfter))
-    // Another source is not affected.
+    // would wait for the secure handshake timeout. The twelve past the cap are refused for the cap, at
+    // once, not left to time out.
+    const timedOut = kind === 'tcp' ? 'HANDSHAKE_TIMEOUT' : 'TIMEOUT'
+    expect(refusalCodes(hub).filter((code) => code === 'TOO_MANY')).toHaveLength(20 - PER_SOURCE)
+    expect(refusalCodes(hub).filter((code) => code === timedOut)).toHaveLength(PER_SOURCE)
+    // Another source is not affected: it is only closed by the handshake timeout.
     const other = await probe(hub.port, '127.0.0.201')
-    await sleep(100)
-    expect(other.isClosed()).toBe(false)
-  }, 20_000)
+    await other.closed
+    expect(refusalCodes(hub).filter((code) => code === 'TOO_MANY')).toHaveLength(20 - PER_SOURCE)
+    expect(refusalCodes(hub).filter((code) => code === timedOut)).toHaveLength(PER_SOURCE + 1)
+  }, 60_000)
 })
 
 describe('a secure node and authenticated strangers', () => {
@@ -390,31 +401,25 @@ describe('a secure node and authenticated strangers', () => {
   }
 
   it('times out strangers that finish the secure handshake and stay silent, caps them per source, and drops their garbage', async () => {
-    const hub = await startHub('secure')
+    // The parley handshake timeout is long enough that the first eight strangers are surely still
+    // held when the last four arrive, however slowly a busy machine runs their secure handshakes.
+    const hub = await startHub('secure', { handshakeMs: 6_000 })
     const alice = await startPeer('secure', 'alice', hub.port)
-    await until(() => hub.node.sessionsSnapshot().some((s) => s.connected), 8_000, 'alice')
+    await until(() => hub.node.sessionsSnapshot().some((s) => s.connected), 20_000, 'alice')
     const target = { host: '127.0.0.1', port: hub.port }
 
     // One after another, so each finishes the secure handshake before the next connects: the secure
     // layer never has more than one in progress, and the parley handshake cap is what decides.
-    const silent: Promise<number>[] = []
+    const silent: Promise<void>[] = []
     for (let i = 0; i < 12; i++) {
-      const start = Date.now()
       // Refused so fast that the stranger's own handshake saw the close first: that is refused too.
       const link = await strangerTransport('127.0.0.210')
         .dial(target)
         .catch(() => undefined)
-      if (!link) {
-        silent.push(Promise.resolve(Date.now() - start))
-        continue
-      }
+      if (!link) continue
       silent.push(
-        new Promise<number>((resolve) =>
-          link.attach({
-            data: () => undefined,
-            drain: () => undefined,
-            close: () => resolve(Date.now() - start),
-          }),
+        new Promise<void>((resolve) =>
+          link.attach({ data: () => undefined, drain: () => undefined, close: () => resolve() }),
         ),
       )
     }
@@ -425,11 +430,8 @@ describe('a secure node and authenticated strangers', () => {
     garbage.write(Uint8Array.of(0xff, 0xff, 0xff, 0xff))
     await garbageClosed
 
-    const closedAfter = await Promise.all(silent)
-    // Eight wait for the parley handshake timeout; the other four are refused at once.
-    expect(closedAfter.filter((ms) => ms < HANDSHAKE_MS / 2)).toHaveLength(12 - PER_SOURCE)
-    for (const ms of closedAfter.filter((ms) => ms >= HANDSHAKE_MS / 2))
-      expect(ms).toBeLessThan(HANDSHAKE_MS + 1_500)
+    // Eight wait for the parley handshake timeout; the other four are refused for the cap.
+    await Promise.all(silent)
     const codes = [
       ...hub.events.flatMap((e) => (e.type === 'link-error' ? [e.code] : [])),
       ...hub.refused.map((r) => r.code),
@@ -439,8 +441,8 @@ describe('a secure node and authenticated strangers', () => {
     expect(codes).toContain('FRAME_TOO_LARGE')
 
     alice.node.send('still here')
-    await until(() => bodiesFrom(hub.events, 'alice').includes('still here'), 5_000, "alice's message")
-  }, 20_000)
+    await until(() => bodiesFrom(hub.events, 'alice').includes('still here'), 20_000, "alice's message")
+  }, 60_000)
 })
 
 describe('a secure node and oversize records from authenticated strangers', () => {
@@ -480,7 +482,7 @@ describe('a secure node and oversize records from authenticated strangers', () =
     // 16 MiB. The record layer alone would allocate the full 16 MiB of each announcement at once.
     expect(held).toBeLessThan(16 * 1024 * 1024)
     for (const socket of sockets) socket.destroy()
-  }, 20_000)
+  }, 60_000)
 })
 
 describe('a peer that floods pings and reads nothing', () => {
@@ -489,7 +491,7 @@ describe('a peer that floods pings and reads nothing', () => {
     const p = await probe(hub.port, '127.0.0.220', 30_000)
     // A higher id than any random node id: the node decides, and opens the session at once.
     p.socket.write(encodeFrame(makeHello({ id: 'f'.repeat(64), name: 'flooder', instance: 'f' }, [])))
-    await until(() => hub.events.some((e) => e.type === 'connected'), 5_000, 'the flooder session')
+    await until(() => hub.events.some((e) => e.type === 'connected'), 30_000, 'the flooder session')
     p.socket.pause()
     const ping = encodeFrame({ type: 'ping', n: 1 })
     const chunk = Buffer.concat(Array.from({ length: 2_000 }, () => ping))
@@ -501,7 +503,7 @@ describe('a peer that floods pings and reads nothing', () => {
     const held = Math.max(0, ...hub.backlog.values())
     // A node that answered every ping of a peer it cannot write to would pile the pongs up in memory.
     expect(held).toBeLessThan(1024 * 1024)
-  }, 30_000)
+  }, 60_000)
 })
 
 /** A Link over a connected socket (the TCP transport cannot pick a source address). */

@@ -1,6 +1,6 @@
 /** The runtime over real TCP on loopback: connect orders, late peers, simultaneous open, hostile peers. */
 import { createServer, connect as tcpConnect } from 'node:net'
-import { type Address, type NodeEvent, ParleyNode } from '@parley/core'
+import { type Address, type Link, type NodeEvent, ParleyNode, type Transport } from '@parley/core'
 import { createTcpTransport } from '@parley/transport-tcp'
 import { afterEach, describe, expect, it } from 'vitest'
 
@@ -20,22 +20,66 @@ function freePort(): Promise<number> {
   })
 }
 
+/** How many links each node holds open (dialed or accepted, not yet closed). */
+const openLinks = new WeakMap<ParleyNode, { count: number }>()
+
+function countingLinks(inner: Transport, counter: { count: number }): Transport {
+  const wrap = (link: Link): Link => {
+    counter.count++
+    let open = true
+    const closed = () => {
+      if (open) counter.count--
+      open = false
+    }
+    const attach = link.attach.bind(link)
+    const destroy = link.destroy.bind(link)
+    link.attach = (handlers) =>
+      attach({
+        ...handlers,
+        close: (error) => {
+          closed()
+          handlers.close(error)
+        },
+      })
+    link.destroy = () => {
+      closed()
+      destroy()
+    }
+    return link
+  }
+  return {
+    createListener: (onLink) => inner.createListener((link) => onLink(wrap(link))),
+    dial: async (address, options) => wrap(await inner.dial(address, options)),
+  }
+}
+
 function makeNode(name: string, listen: Address, peers: Address[] = [], seed = 1): ParleyNode {
   let state = seed
   const random = () => {
     state = (state * 1103515245 + 12345) % 2 ** 31
     return state / 2 ** 31
   }
-  const node = new ParleyNode({ transport: createTcpTransport(), name, listen, peers, random })
+  const counter = { count: 0 }
+  const transport = countingLinks(createTcpTransport(), counter)
+  const node = new ParleyNode({ transport, name, listen, peers, random })
+  openLinks.set(node, counter)
   nodes.push(node)
   return node
+}
+
+/** Resolves once `condition()` holds; the ceiling only catches a hang. */
+async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !condition(); ) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
 }
 
 function next<T extends NodeEvent['type']>(
   node: ParleyNode,
   type: T,
   match: (e: Extract<NodeEvent, { type: T }>) => boolean = () => true,
-  timeoutMs = 8_000,
+  timeoutMs = 30_000,
 ): Promise<Extract<NodeEvent, { type: T }>> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -98,8 +142,11 @@ describe('two nodes over loopback TCP', () => {
       bob.on((e) => e.type === 'connected' && connects.bob++)
       await Promise.all([alice.start(), bob.start()])
       await Promise.all([next(alice, 'connected'), next(bob, 'connected')])
-      // Let any losing link finish its handshake and be refused.
-      await new Promise((r) => setTimeout(r, 150))
+      // Both dials connected: the losing link finishes its handshake and is refused, on both sides.
+      await until(
+        () => openLinks.get(alice)?.count === 1 && openLinks.get(bob)?.count === 1,
+        `round ${round}: one link left on each side`,
+      )
       const [a] = alice.sessionsSnapshot()
       const [b] = bob.sessionsSnapshot()
       expect(alice.sessionsSnapshot()).toHaveLength(1)
@@ -113,7 +160,7 @@ describe('two nodes over loopback TCP', () => {
       expect((await got).body).toBe(`round ${round}`)
       await Promise.all(nodes.splice(0).map((n) => n.close()))
     }
-  }, 60_000)
+  }, 120_000)
 
   it('drops a garbage-sending peer with a clear error and keeps serving a good one', async () => {
     const bob = makeNode('bob', local(0))

@@ -85,7 +85,7 @@ export function refusals(): {
           seen++
           return info
         },
-        { timeout: 15_000, interval: 5 },
+        { timeout: 30_000, interval: 5 },
       ),
   }
 }

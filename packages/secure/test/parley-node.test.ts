@@ -44,7 +44,7 @@ describe('parley nodes over secure links', () => {
     await alice.node.start()
 
     await vi.waitFor(() => expect(alice.events.some((e) => e.type === 'connected')).toBe(true), {
-      timeout: 10_000,
+      timeout: 30_000,
     })
     alice.node.send('supersecretbody')
     await vi.waitFor(
@@ -55,10 +55,10 @@ describe('parley nodes over secure links', () => {
           from: { id: alice.id, name: 'alice-name-xyz' },
         })
       },
-      { timeout: 10_000 },
+      { timeout: 30_000 },
     )
     await vi.waitFor(() => expect(alice.events.some((e) => e.type === 'delivered')).toBe(true), {
-      timeout: 10_000,
+      timeout: 30_000,
     })
 
     const wire = proxy.connections.flatMap((c) => [...c.captured['to-server'], ...c.captured['to-client']])
@@ -91,7 +91,7 @@ describe('parley nodes over secure links', () => {
         expect(alice.events.some((e) => e.type === 'delivered')).toBe(true)
         expect(bob.events.some((e) => e.type === 'delivered')).toBe(true)
       },
-      { timeout: 10_000 },
+      { timeout: 30_000 },
     )
     const connected = alice.events.find((e) => e.type === 'connected')
     expect(connected).toMatchObject({ peer: { id: bob.id, name: 'bob' } })

@@ -5,6 +5,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { showOnFailure, TAIL_LINES, tailOf } from './failure-report.js'
 
 export const PARLEY_BIN = fileURLToPath(new URL('../../../apps/cli/bin/parley.js', import.meta.url))
 const BUILT = fileURLToPath(new URL('../../../apps/cli/dist/index.js', import.meta.url))
@@ -15,11 +16,18 @@ export function assertBuilt(): void {
 }
 
 export interface Proc {
+  /** `parley#N` and its arguments, as failure reports name it. */
+  readonly label: string
   readonly child: ChildProcessWithoutNullStreams
   readonly stdout: string[]
   readonly stderr: string[]
-  /** Resolves with the first line (on the stream) matching `pattern`, waiting for it if needed. */
+  /**
+   * Resolves with the first line (on the stream) matching `pattern`, waiting for it if needed. The
+   * timeout is a ceiling that only catches a hang; the rejection names the process and shows its tail.
+   */
   waitFor(stream: 'stdout' | 'stderr', pattern: RegExp, timeoutMs?: number): Promise<string>
+  /** The process's exit status and the tail of both its streams, as a failure report shows them. */
+  describe(): string
   send(line: string): void
   end(): void
   readonly exited: Promise<number | null>
@@ -31,8 +39,14 @@ export function tempDir(prefix = 'parley-e2e-'): string {
   return mkdtempSync(join(tmpdir(), prefix))
 }
 
+/** A ceiling for waits on a process's output: long enough for a loaded machine, short of a test's. */
+export const WAIT_CEILING_MS = 30_000
+
+let spawned = 0
+
 /**
- * Starts the built `parley`. Unless `env` says otherwise, each process gets its own empty
+ * Starts the built `parley`. If the current test fails, the failure message ends with the tail of
+ * this process's stdout and stderr. Unless `env` says otherwise, each process gets its own empty
  * XDG_DATA_HOME, so its default data dir never collides with another test's or the user's.
  */
 export function spawnParley(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
@@ -61,19 +75,37 @@ export function spawnParley(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
     })
   }
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  const label = `parley#${++spawned} ${args.join(' ')}`
+  const status = () =>
+    child.exitCode !== null
+      ? `exited with ${child.exitCode}`
+      : child.signalCode !== null
+        ? `killed by ${child.signalCode}`
+        : 'still running'
+  const describe = () =>
+    [
+      `--- ${label} (pid ${child.pid}, ${status()})`,
+      `  stderr (last ${Math.min(lines.stderr.length, TAIL_LINES)} of ${lines.stderr.length} lines):`,
+      tailOf(lines.stderr),
+      `  stdout (last ${Math.min(lines.stdout.length, TAIL_LINES)} of ${lines.stdout.length} lines):`,
+      tailOf(lines.stdout),
+    ].join('\n')
+  showOnFailure(describe)
   return {
+    label,
+    describe,
     child,
     stdout: lines.stdout,
     stderr: lines.stderr,
     exited,
-    waitFor(stream, pattern, timeoutMs = 10_000) {
+    waitFor(stream, pattern, timeoutMs = WAIT_CEILING_MS) {
       const found = lines[stream].find((l) => pattern.test(l))
       if (found !== undefined) return Promise.resolve(found)
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
           reject(
             new Error(
-              `no ${stream} line matching ${pattern} within ${timeoutMs} ms\nstdout:\n${lines.stdout.join('\n')}\nstderr:\n${lines.stderr.join('\n')}`,
+              `expected a ${stream} line matching ${pattern} from ${label} within ${timeoutMs} ms (${status()})`,
             ),
           )
         }, timeoutMs)
