@@ -1,8 +1,13 @@
 import { Duplex } from 'node:stream'
 import type { Link } from '@parley/core'
 
-/** Bytes a stream holds in each direction before it pushes back (one full record and some). */
-const HIGH_WATER_MARK = 128 * 1024
+/**
+ * Bytes held from the remote end while nobody reads (an unverified peer, a paused link) before the link
+ * is paused: little, since each read from the link can bring up to 64 KiB more.
+ */
+const READ_HIGH_WATER_MARK = 16 * 1024
+/** Bytes queued for a link that is not taking more, before writers are told to wait: one full record. */
+const WRITE_HIGH_WATER_MARK = 65 * 1024
 
 /**
  * A Node Duplex stream over a core `Link`, so that stream libraries (here the record layer of
@@ -18,8 +23,8 @@ export class LinkStream extends Duplex {
   constructor(link: Link) {
     super({
       allowHalfOpen: true,
-      readableHighWaterMark: HIGH_WATER_MARK,
-      writableHighWaterMark: HIGH_WATER_MARK,
+      readableHighWaterMark: READ_HIGH_WATER_MARK,
+      writableHighWaterMark: WRITE_HIGH_WATER_MARK,
     })
     this.link = link
     link.attach({
