@@ -1,7 +1,7 @@
 import { encodeFrame } from '@parley/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { type HandshakeStep, isSecureHandshakeStart, NoiseHandshake } from './handshake.js'
+import { type HandshakeStep, NoiseHandshake } from './handshake.js'
 import { generateKeyPair } from './identity.js'
 
 /** Runs two handshakes against each other, feeding each one's output to the other in pieces of `split` bytes. */
@@ -106,12 +106,5 @@ describe('NoiseHandshake', () => {
       ),
       { numRuns: 300 },
     )
-  })
-
-  it('lets a plain node recognise a secure dialer from its first three bytes', () => {
-    expect(isSecureHandshakeStart(new NoiseHandshake(true, generateKeyPair()).start()!)).toBe(true)
-    const hello = encodeFrame({ type: 'hello', v: '1.0', id: 'ab'.repeat(32), name: 'x', caps: [] })
-    expect(isSecureHandshakeStart(hello)).toBe(false)
-    expect(isSecureHandshakeStart(Buffer.from('hi there\n'))).toBe(false)
   })
 })

@@ -11,17 +11,6 @@ export const LENGTH_BYTES = 3
 /** Noise XX sizes with ed25519 keys and empty payloads: -> e (32), <- e, ee, s, es (96), -> s, se (64). */
 const EXPECTED = { initiator: [96], responder: [32, 64] } as const
 
-/**
- * The first three bytes a secure dialer sends (the length prefix of Noise's 32-byte first message).
- * A plain node can test for them to say "this peer speaks the secure protocol (drop --plain)".
- */
-export const SECURE_HANDSHAKE_PREFIX: readonly number[] = [0x20, 0x00, 0x00]
-
-/** True when `bytes` (the first bytes from a remote end) start like a secure parley dialer's handshake. */
-export function isSecureHandshakeStart(bytes: Uint8Array): boolean {
-  return bytes.length >= 3 && SECURE_HANDSHAKE_PREFIX.every((byte, i) => bytes[i] === byte)
-}
-
 export interface HandshakeResult {
   tx: Buffer
   rx: Buffer

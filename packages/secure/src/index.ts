@@ -1,7 +1,6 @@
 export * from './allow-file.js'
 export * from './errors.js'
 export * from './fingerprint.js'
-export { isSecureHandshakeStart, SECURE_HANDSHAKE_PREFIX } from './handshake.js'
 export * from './identity.js'
 export * from './invite.js'
 export * from './known-peers.js'

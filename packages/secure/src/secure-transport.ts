@@ -1,10 +1,17 @@
-import type { Address, DialOptions, Link, Listener, Transport, TransportErrorCode } from '@parley/core'
-import { formatAddress, hostOf, TransportError } from '@parley/core'
-import { fingerprint } from './fingerprint.js'
-import { type HandshakeResult, NoiseHandshake } from './handshake.js'
+import type {
+  Address,
+  DialOptions,
+  Link,
+  Listener,
+  Transport,
+  TransportError,
+  TransportErrorCode,
+} from '@parley/core'
+import { formatAddress } from '@parley/core'
+import { HandshakeSlots } from './handshake-slots.js'
 import type { KeyPair } from './identity.js'
-import { SecureLink } from './secure-link.js'
-import type { Verdict, Verify } from './verifier.js'
+import { Upgrade, type UpgradeSettings } from './upgrade.js'
+import type { Verify } from './verifier.js'
 
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000
 
@@ -37,13 +44,6 @@ export interface SecureOptions {
   maxPendingPerSource?: number
 }
 
-/** An inbound connection in the secure handshake. */
-interface Pending {
-  readonly abort: AbortController
-  readonly address: string
-  readonly source: string
-}
-
 /**
  * Wraps a transport so that every link is encrypted and mutually authenticated with `keyPair`
  * (Noise XX, then libsodium secretstream records), and carries the peer's key as `remoteKey`.
@@ -61,71 +61,37 @@ export function createSecureTransport(inner: Transport, options: SecureOptions):
     timeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
     localKey: Buffer.from(options.keyPair.publicKey).toString('hex'),
   }
+  const refused = (address: string, code: TransportErrorCode, reason: string, remoteKey?: string) =>
+    options.onRefused?.({ address, direction: 'inbound', ...(remoteKey ? { remoteKey } : {}), code, reason })
   return {
     createListener(onLink: (link: Link) => void): Listener {
-      /** Connections still in the secure handshake, oldest first. */
-      const pending = new Set<Pending>()
-      const perSource = new Map<string, number>()
-      const maxPending = options.maxPendingHandshakes ?? 64
-      const maxPerSource = options.maxPendingPerSource ?? 8
+      // Unauthenticated connections cost a handshake each: they are capped per node and per source host.
+      const slots = new HandshakeSlots(
+        { perNode: options.maxPendingHandshakes ?? 64, perSource: options.maxPendingPerSource ?? 8 },
+        (slot, reason) => refused(slot.address, 'TOO_MANY', reason),
+      )
       let closed = false
-      const finish = (entry: Pending) => {
-        if (!pending.delete(entry)) return
-        const left = (perSource.get(entry.source) ?? 1) - 1
-        if (left <= 0) perSource.delete(entry.source)
-        else perSource.set(entry.source, left)
-      }
       const listener = inner.createListener((raw) => {
         if (closed) return raw.destroy()
-        // Unauthenticated connections cost a handshake each: cap them per node and per source host.
-        const source = hostOf(raw.remoteAddress)
-        const fromSource = perSource.get(source) ?? 0
-        if (fromSource >= maxPerSource) {
+        const admission = slots.admit(raw.remoteAddress)
+        if (!admission.admitted) {
           raw.destroy()
-          options.onRefused?.({
-            address: raw.remoteAddress,
-            direction: 'inbound',
-            code: 'TOO_MANY',
-            reason: `too many connections still in the secure handshake (limit ${maxPerSource} from ${source}); refused`,
-          })
+          refused(raw.remoteAddress, 'TOO_MANY', admission.reason)
           return
         }
-        if (pending.size >= maxPending) {
-          // Full with connections from many sources: the oldest makes room. An honest handshake takes
-          // milliseconds, so the oldest is the likeliest to be one that never completes; refusing the
-          // newest instead would keep everyone out until the squatters time out.
-          const [oldest] = pending
-          if (oldest) {
-            finish(oldest)
-            oldest.abort.abort()
-            options.onRefused?.({
-              address: oldest.address,
-              direction: 'inbound',
-              code: 'TOO_MANY',
-              reason: `dropped as the oldest of ${maxPending} connections still in the secure handshake, to let a new one in`,
-            })
-          }
-        }
-        perSource.set(source, fromSource + 1)
-        const entry: Pending = { abort: new AbortController(), address: raw.remoteAddress, source }
-        pending.add(entry)
-        const upgrade = new Upgrade(raw, 'inbound', raw.remoteAddress, settings, entry.abort.signal)
+        const { slot } = admission
+        const upgrade = new Upgrade(raw, 'inbound', raw.remoteAddress, settings, slot.dropped)
         upgrade.result.then(
           (link) => {
-            finish(entry)
+            slots.release(slot)
             if (closed) link.destroy()
             else onLink(link)
           },
           (error: TransportError) => {
-            finish(entry)
-            if (entry.abort.signal.aborted) return
-            options.onRefused?.({
-              address: raw.remoteAddress,
-              direction: 'inbound',
-              ...(upgrade.remoteKey ? { remoteKey: upgrade.remoteKey } : {}),
-              code: error.code,
-              reason: error.message,
-            })
+            slots.release(slot)
+            // A dropped handshake was reported when it was evicted, or needs no report (the listener closed).
+            if (slot.dropped.aborted) return
+            refused(raw.remoteAddress, error.code, error.message, upgrade.remoteKey)
           },
         )
       })
@@ -133,8 +99,7 @@ export function createSecureTransport(inner: Transport, options: SecureOptions):
         listen: (address: Address) => listener.listen(address),
         close: async () => {
           closed = true
-          for (const entry of pending) entry.abort.abort()
-          pending.clear()
+          slots.abortAll()
           await listener.close()
         },
       }
@@ -145,220 +110,4 @@ export function createSecureTransport(inner: Transport, options: SecureOptions):
       return new Upgrade(raw, 'outbound', formatAddress(address), settings, dialOptions?.signal).result
     },
   }
-}
-
-interface UpgradeSettings {
-  keyPair: KeyPair
-  verify: Verify
-  timeoutMs: number
-  localKey: string
-}
-
-type UpgradeState =
-  | { status: 'handshaking'; handshake: NoiseHandshake }
-  | { status: 'verifying'; held: Uint8Array[]; closed?: { error?: Error } }
-  | { status: 'confirming'; link: SecureLink }
-  | { status: 'done'; link?: SecureLink }
-
-/** Turns one raw link into a SecureLink: handshake, verify, exchange accept/refuse, or fail with one error. */
-class Upgrade {
-  readonly result: Promise<SecureLink>
-  remoteKey: string | undefined
-  private state: UpgradeState
-  private settled = false
-  private settle!: { resolve: (link: SecureLink) => void; reject: (error: TransportError) => void }
-  private readonly timer: NodeJS.Timeout
-  private readonly onAbort = () =>
-    this.fail(new TransportError('ABORTED', `secure handshake with ${this.address} aborted`))
-
-  constructor(
-    private readonly raw: Link,
-    private readonly direction: 'inbound' | 'outbound',
-    private readonly address: string,
-    private readonly settings: UpgradeSettings,
-    private readonly signal?: AbortSignal,
-  ) {
-    this.result = new Promise((resolve, reject) => {
-      this.settle = { resolve, reject }
-    })
-    const handshake = new NoiseHandshake(direction === 'outbound', settings.keyPair)
-    this.state = { status: 'handshaking', handshake }
-    this.timer = setTimeout(() => this.onTimeout(), settings.timeoutMs).unref()
-    signal?.addEventListener('abort', this.onAbort, { once: true })
-    raw.attach({
-      data: (chunk) => this.onData(chunk),
-      drain: () => this.linkOf()?.innerDrained(),
-      close: (error) => this.onClose(error),
-    })
-    if (signal?.aborted) this.onAbort()
-    else {
-      const first = handshake.start()
-      if (first) raw.write(first)
-    }
-  }
-
-  private linkOf(): SecureLink | undefined {
-    const state = this.state
-    return state.status === 'confirming' || state.status === 'done' ? state.link : undefined
-  }
-
-  private onData(chunk: Uint8Array): void {
-    const state = this.state
-    switch (state.status) {
-      case 'handshaking': {
-        const step = state.handshake.push(chunk)
-        if (step.status === 'failed') {
-          this.fail(this.handshakeError(step.code, step.detail))
-          return
-        }
-        if (step.send) this.raw.write(step.send)
-        if (step.status === 'done') {
-          this.remoteKey = step.result.remotePublicKey.toString('hex')
-          const held = step.rest.length > 0 ? [step.rest] : []
-          this.state = { status: 'verifying', held }
-          // Nothing from an unverified peer is read past the handshake: hold its bytes, and stop reading.
-          this.raw.pause()
-          void this.verify(step.result)
-        }
-        return
-      }
-      case 'verifying':
-        state.held.push(chunk)
-        return
-      case 'confirming':
-      case 'done':
-        state.link?.receive(chunk)
-        return
-      default: {
-        const _exhaustive: never = state
-        throw new Error(`unexpected state ${JSON.stringify(_exhaustive)}`)
-      }
-    }
-  }
-
-  private async verify(result: HandshakeResult): Promise<void> {
-    const remoteKey = this.remoteKey!
-    let verdict: Verdict
-    try {
-      verdict = await this.settings.verify({ remoteKey, address: this.address, direction: this.direction })
-    } catch (err) {
-      verdict = { refuse: `the trust check failed: ${(err as Error).message}` }
-    }
-    const state = this.state
-    if (state.status !== 'verifying') return
-    const link = new SecureLink(this.raw, result, {
-      direction: this.direction,
-      address: this.address,
-      remoteKey,
-      remoteRefused: () =>
-        new TransportError(
-          'UNTRUSTED',
-          `peer at ${this.address} refused the link: it does not trust this node's key (${fingerprint(this.settings.localKey).full})`,
-        ),
-    })
-    if (verdict !== 'ok') {
-      this.state = { status: 'done', link }
-      link.refuse()
-      if (state.closed) link.innerClosed(state.closed.error)
-      this.raw.resume()
-      this.fail(
-        new TransportError(
-          'UNTRUSTED',
-          `refused peer at ${this.address} with key ${fingerprint(remoteKey).full}: ${verdict.refuse}`,
-        ),
-      )
-      return
-    }
-    this.state = { status: 'confirming', link }
-    link.accept()
-    for (const chunk of state.held) link.receive(chunk)
-    if (state.closed) link.innerClosed(state.closed.error)
-    this.raw.resume()
-    link.ready.then(
-      () => this.succeed(link),
-      (error: TransportError) => this.fail(error),
-    )
-  }
-
-  private onClose(error?: Error): void {
-    const state = this.state
-    switch (state.status) {
-      case 'handshaking': {
-        const hint =
-          state.handshake.bytesReceived === 0 && this.direction === 'inbound'
-            ? 'before starting the secure handshake'
-            : 'during the secure handshake (is it running with --plain?)'
-        this.fail(
-          error
-            ? asTransportError(error, `secure handshake with ${this.address} failed`)
-            : new TransportError('CLOSED', `peer at ${this.address} closed the connection ${hint}`),
-        )
-        return
-      }
-      case 'verifying':
-        state.closed = error ? { error } : {}
-        return
-      case 'confirming':
-      case 'done':
-        state.link?.innerClosed(error)
-        return
-      default: {
-        const _exhaustive: never = state
-        throw new Error(`unexpected state ${JSON.stringify(_exhaustive)}`)
-      }
-    }
-  }
-
-  private onTimeout(): void {
-    this.fail(
-      new TransportError(
-        'TIMEOUT',
-        `secure handshake with ${this.address} did not complete within ${this.settings.timeoutMs} ms (is it running with --plain?)`,
-      ),
-    )
-  }
-
-  private handshakeError(code: 'NOT_SECURE' | 'CRYPTO', detail: string): TransportError {
-    if (code === 'NOT_SECURE') {
-      return new TransportError(
-        'NOT_SECURE',
-        `peer at ${this.address} is not speaking the parley secure protocol (is it running with --plain?)`,
-        { cause: new Error(detail) },
-      )
-    }
-    return new TransportError('CRYPTO', `secure handshake with ${this.address} failed: ${detail}`)
-  }
-
-  private succeed(link: SecureLink): void {
-    if (this.settled) return
-    this.settled = true
-    this.state = { status: 'done', link }
-    this.cleanup()
-    this.settle.resolve(link)
-  }
-
-  /** The one way an upgrade fails: tear down what exists (a refusal is left to flush) and reject once. */
-  private fail(error: TransportError): void {
-    if (this.settled) return
-    this.settled = true
-    this.cleanup()
-    const state = this.state
-    if (state.status === 'confirming') state.link.fail(error)
-    else if (state.status !== 'done') this.raw.destroy()
-    this.state = {
-      status: 'done',
-      ...(state.status === 'confirming' || state.status === 'done' ? { link: state.link } : {}),
-    }
-    this.settle.reject(error)
-  }
-
-  private cleanup(): void {
-    clearTimeout(this.timer)
-    this.signal?.removeEventListener('abort', this.onAbort)
-  }
-}
-
-function asTransportError(error: Error, context: string): TransportError {
-  if (error instanceof TransportError) return error
-  return new TransportError('UNKNOWN', `${context}: ${error.message}`, { cause: error })
 }

@@ -1,6 +1,7 @@
 import { formatAddress, TransportError } from '@parley/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import { fingerprint } from '../src/fingerprint.js'
+import { RECORD_LIMIT } from '../src/secure-link.js'
 import { makeVerifier } from '../src/verifier.js'
 import {
   accepting,
@@ -129,6 +130,35 @@ describe('attacks', () => {
     const second = record(await server.nextLink())
     again.write(text('back again'))
     expect((await second.waitForBytes(10)).toString()).toBe('back again')
+  })
+
+  it('refuses a record announcing more than the limit before reading it, and reads one at the limit', async () => {
+    const cases = [
+      { announced: RECORD_LIMIT + 1, refusedUnread: true },
+      { announced: 0xff_ff_ff, refusedUnread: true },
+      { announced: RECORD_LIMIT, refusedUnread: false },
+    ]
+    for (const { announced, refusedUnread } of cases) {
+      const server = await accepting(secureNode().transport)
+      const proxy = await rawProxy(server.address)
+      const link = await secureNode().transport.dial(proxy.address)
+      track(() => link.destroy())
+      const accepted = record(await server.nextLink())
+      // Below the encryption, straight into the dialer's stream of records: a length, then (for the
+      // record at the limit) that many bytes, which cannot authenticate.
+      const header = Buffer.alloc(3)
+      header.writeUIntLE(announced, 0, 3)
+      const upstream = proxy.connections[0]!.server
+      upstream.write(header)
+      if (!refusedUnread) upstream.write(Buffer.alloc(announced, 0x5a))
+      const error = await accepted.closed
+      expect(error, `a record of ${announced} bytes`).toMatchObject({
+        code: 'CRYPTO',
+        message: refusedUnread
+          ? expect.stringContaining(`the limit is ${RECORD_LIMIT}`)
+          : expect.stringContaining('did not authenticate'),
+      })
+    }
   })
 
   it('rejects a recorded session replayed at the listener, and delivers none of it', async () => {

@@ -9,7 +9,7 @@ declare module '@hyperswarm/secret-stream' {
     secretKey: Buffer
   }
 
-  /** A handshake done elsewhere (here: by our own Noise driver), handed to the record layer. */
+  /** A handshake done elsewhere (here: with parley's prologue), handed to the record layer. */
   interface CompletedHandshake {
     tx: Buffer
     rx: Buffer
@@ -28,7 +28,11 @@ declare module '@hyperswarm/secret-stream' {
     autoStart?: boolean
   }
 
-  /** A streamx Duplex: each `write` becomes one encrypted record on `rawStream`. */
+  /**
+   * A streamx Duplex: each `write` becomes one encrypted record on `rawStream`, each record read becomes
+   * one `data` event. A raw stream with `setContentSize(bytes)` is told how many more bytes a record
+   * needs once its length is read, before that record is allocated.
+   */
   class NoiseSecretStream extends EventEmitter {
     constructor(isInitiator: boolean, rawStream?: unknown, options?: SecretStreamOptions)
     static keyPair(seed?: Buffer): KeyPair
@@ -46,6 +50,7 @@ declare module '@hyperswarm/secret-stream' {
     destroy(error?: Error | null): void
     pause(): this
     resume(): this
+    unshift(data: Uint8Array): void
   }
 
   export = NoiseSecretStream
