@@ -3,7 +3,7 @@
 // busy CPU loops, then prints how often each test failed. A test that only fails on a loaded machine
 // fails here. The busy loops are this script's own children and are killed however it ends.
 //
-//   node tooling/scripts/stress.js [--rounds N] [--hogs N] [--minutes M] [FILTER...]
+//   node tooling/scripts/stress.js [--rounds N] [--hogs N] [--minutes M] [--workers N] [FILTER...]
 //
 // FILTER narrows the files as vitest does (a path or part of one). Exit code 0 when nothing failed,
 // 1 when a test failed, 2 on bad arguments.
@@ -17,13 +17,14 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const VITEST = join(ROOT, 'node_modules', 'vitest', 'vitest.mjs')
 // Every file in a `test/` folder: the integration and end-to-end tests (unit tests sit in `src/`).
 const DEFAULT_FILTERS = ['test/']
-const USAGE = 'usage: pnpm test:stress [--rounds N] [--hogs N] [--minutes M] [FILTER...]'
+const USAGE = 'usage: pnpm test:stress [--rounds N] [--hogs N] [--minutes M] [--workers N] [FILTER...]'
 
 function parseArgs(argv) {
-  const options = { rounds: 10, hogs: 2, minutes: 60, filters: [] }
+  // --workers: test files at once, as `pnpm test:e2e` runs them.
+  const options = { rounds: 10, hogs: 2, minutes: 60, workers: 3, filters: [] }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
-    const flag = /^--(rounds|hogs|minutes)(?:=(.*))?$/.exec(arg)
+    const flag = /^--(rounds|hogs|minutes|workers)(?:=(.*))?$/.exec(arg)
     if (flag) {
       const raw = flag[2] ?? argv[++i]
       const value = Number(raw)
@@ -86,6 +87,7 @@ function runRound(outFile) {
     '--reporter=dot',
     '--reporter=json',
     `--outputFile.json=${outFile}`,
+    `--maxWorkers=${options.workers}`,
     ...filters,
   ]
   return new Promise((resolve) => {
