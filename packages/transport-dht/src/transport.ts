@@ -96,7 +96,7 @@ export async function startDhtTransport(options: DhtTransportOptions): Promise<D
   // A DHT whose bootstrap nodes are all on loopback lives on this machine only: bind there, and skip the
   // firewall probe, which cannot tell loopback apart from a NAT and then punches where nothing is in the way
   // (and sometimes fails to).
-  const loopbackOnly = bootstrap !== undefined && bootstrap.every(isLoopback)
+  const loopbackOnly = bootstrap?.every(isLoopback) === true
   const host = options.host ?? (loopbackOnly ? '127.0.0.1' : undefined)
   const firewalled = options.firewalled ?? (loopbackOnly ? false : undefined)
   const dht = new RelayAwareDHT({
