@@ -23,9 +23,10 @@ export interface DhtTransportOptions {
   bootstrap?: readonly BootstrapNode[]
   /** A blind relay's public key (hex), used when holepunching fails or this node's NAT is randomized. */
   relayThrough?: string
-  /** Set false on a host known to be reachable from anywhere (it then skips holepunching). */
+  /** Set false on a host known to be reachable from anywhere (it then skips holepunching). Default: probed;
+   * false on a loopback DHT (every bootstrap node on 127.0.0.0/8), where nothing stands in the way. */
   firewalled?: boolean
-  /** The address to bind the UDP socket to. Default: every interface. */
+  /** The address to bind the UDP socket to. Default: 127.0.0.1 on a loopback DHT, else every interface. */
   host?: string
   /** The UDP port to bind. Default: any free port. */
   port?: number
@@ -91,12 +92,19 @@ class RelayAwareDHT extends HyperDHT {
 export async function startDhtTransport(options: DhtTransportOptions): Promise<DhtTransport> {
   const bootstrap = chooseBootstrap(options.bootstrap, options.env)
   const keyPair = toDhtKeyPair(options.keyPair)
+  if (options.relayThrough !== undefined) parsePublicKey(options.relayThrough)
+  // A DHT whose bootstrap nodes are all on loopback lives on this machine only: bind there, and skip the
+  // firewall probe, which cannot tell loopback apart from a NAT and then punches where nothing is in the way
+  // (and sometimes fails to).
+  const loopbackOnly = bootstrap?.every(isLoopback) === true
+  const host = options.host ?? (loopbackOnly ? '127.0.0.1' : undefined)
+  const firewalled = options.firewalled ?? (loopbackOnly ? false : undefined)
   const dht = new RelayAwareDHT({
     ...(bootstrap === undefined ? {} : { bootstrap }),
     keyPair,
     port: options.port ? options.port : [0, 0],
-    ...(options.host === undefined ? {} : { host: options.host }),
-    ...(options.firewalled === undefined ? {} : { firewalled: options.firewalled }),
+    ...(host === undefined ? {} : { host }),
+    ...(firewalled === undefined ? {} : { firewalled }),
     ...(options.randomPunchIntervalMs === undefined
       ? {}
       : { randomPunchInterval: options.randomPunchIntervalMs }),
@@ -423,6 +431,10 @@ function handshakeHash(socket: HyperDHT.SecretStream): Buffer {
   if (socket.handshakeHash === null)
     throw new DhtError('CONNECTION_FAILED', 'the connection has no handshake yet')
   return socket.handshakeHash
+}
+
+function isLoopback(node: BootstrapNode): boolean {
+  return /^127\./.test(node.host) || node.host === '::1' || node.host === 'localhost'
 }
 
 function bootstrapList(nodes: readonly BootstrapNode[]): string {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import { createRoomCode } from '../src/room-code.js'
 import { createLocalTestnet, type LocalTestnet } from '../src/servers.js'
 import { type Agent, assertBuilt, startAgent } from './agent/run.js'
@@ -11,6 +11,12 @@ beforeAll(async () => {
   testnet = await createLocalTestnet(3)
 })
 
+function explainFailure(): void {
+  onTestFailed(() => {
+    for (const agent of agents) console.error(JSON.stringify(agent.events), agent.stderr)
+  })
+}
+
 afterAll(async () => {
   for (const agent of agents) agent.kill()
   await testnet?.destroy()
@@ -18,6 +24,7 @@ afterAll(async () => {
 
 describe('a node process on the DHT', () => {
   it('exits by itself after close, with links, a room and an announce behind it: no handle is left', async () => {
+    explainFailure()
     const bootstrap = testnet.bootstrap.map((node) => `${node.host}:${node.port}`).join(',')
     const listener = startAgent([
       '--bootstrap',
@@ -31,7 +38,7 @@ describe('a node process on the DHT', () => {
     agents.push(listener)
     await listener.event('listening')
     const key = (await listener.event('ready')).key as string
-    const dialer = startAgent(['--bootstrap', bootstrap, '--host', '127.0.0.1', '--dial', key])
+    const dialer = startAgent(['--bootstrap', bootstrap, '--dial', key])
     agents.push(dialer)
     const greeting = await listener.event('data')
     expect(greeting.text).toMatch(/^hello from [0-9a-f]{64}$/)
