@@ -1,11 +1,14 @@
 #!/usr/bin/env node
-// Installs the system tools the test suite drives (tmux for the TUI tests, nc for plain-mode interop)
-// when they are missing, so the test command works on a fresh machine.
+// Installs the system tools the test suite drives (tmux for the TUI tests, nc for plain-mode interop,
+// ip and iptables for the NAT lab in network namespaces) when they are missing, so the test command
+// works on a fresh machine.
 import { execFileSync, spawnSync } from 'node:child_process'
 
 const needed = [
   { command: 'tmux', apt: 'tmux' },
   { command: 'nc', apt: 'netcat-openbsd' },
+  { command: 'ip', apt: 'iproute2' },
+  { command: 'iptables', apt: 'iptables' },
 ]
 
 const missing = needed.filter(({ command }) => spawnSync('sh', ['-c', `command -v ${command}`]).status !== 0)
