@@ -141,6 +141,25 @@ describe('message schema on the wire', () => {
     })
 
     it.each([
+      ['a newline', 'carol> ok\n<bob', 'U+000A'],
+      ['a bidi override', 'bob\u202e', 'U+202E'],
+      ['a zero-width space', 'bob\u200b', 'U+200B'],
+      ['a paragraph separator', 'bob\u2029', 'U+2029'],
+    ])('when the hello name has %s, and says which character and what to do', (_, name, code) => {
+      const error = rejection({ ...hello, name })
+      expect(error.code).toBe('BAD_MESSAGE')
+      expect(error.message).toContain(`at "name"`)
+      expect(error.message).toContain(code)
+      expect(error.message).toContain('pick another name')
+      // The reason travels in a bye, which holds 200 characters.
+      expect(error.message.length).toBeLessThanOrEqual(200)
+    })
+
+    it('accepts the same characters in a relayed msg name: the honest relay must not be refused for it', () => {
+      expect(parseMessage({ ...msg, name: 'carol> ok\n<bob' })).toMatchObject({ name: 'carol> ok\n<bob' })
+    })
+
+    it.each([
       ['missing', { type: 'hello', id: ALICE, name: 'a', caps: [] }],
       ['a number', { ...hello, v: 1 }],
       ['not a number at all', { ...hello, v: 'one.zero' }],

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { ProtocolError } from './errors.js'
+import { hiddenCharacterProblem, MAX_NAME_LENGTH } from './names.js'
 
 /** The protocol this build speaks. Peers with another major version are refused; minor versions interoperate. */
 export const PROTOCOL_VERSION = '1.0'
@@ -26,7 +27,18 @@ export const HelloSchema = z.object({
   /** Protocol version as MAJOR.MINOR. */
   v: z.string().regex(/^\d{1,4}\.\d{1,4}$/),
   id: nodeId,
-  name: z.string().min(1).max(64),
+  /**
+   * Refused when it could start a line or hide characters: the peer itself chose it, so only it is
+   * refused, and the `bye` tells it why. A relayed `msg` name is cleaned instead (see `shownName`).
+   */
+  name: z
+    .string()
+    .min(1)
+    .max(MAX_NAME_LENGTH)
+    .superRefine((name, ctx) => {
+      const problem = hiddenCharacterProblem(name)
+      if (problem) ctx.addIssue({ code: 'custom', message: `${problem}; pick another name (--name)` })
+    }),
   caps: z.array(z.string().max(32)).max(32),
   /** The address this node listens on, so a peer can tell an inbound link from a peer it also dials. */
   listen: z.string().max(300).optional(),
