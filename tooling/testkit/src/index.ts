@@ -1,4 +1,3 @@
-export * from './adversary.js'
 export * from './fault-proxy.js'
 export * from './link-recorder.js'
 export * from './parley-process.js'
