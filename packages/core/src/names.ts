@@ -66,9 +66,19 @@ export function shownName(name: string, fallback: string): string {
  * @example nameKey('Bоb\u200b') === nameKey('bob') // true
  */
 export function nameKey(name: string): string {
-  const visible = name.normalize('NFKC').replace(IGNORED, '').replace(BLANK, ' ').trim()
-  return skeleton(skeleton(visible).toLowerCase())
+  let key = keys.get(name)
+  if (key === undefined) {
+    const visible = name.normalize('NFKC').replace(IGNORED, '').replace(BLANK, ' ').trim()
+    key = skeleton(skeleton(visible).toLowerCase())
+    // Every same-name check compares against all members: each name is keyed once, not once per check.
+    if (keys.size >= KEY_CACHE) keys.clear()
+    keys.set(name, key)
+  }
+  return key
 }
+
+const KEY_CACHE = 4096
+const keys = new Map<string, string>()
 
 /** Ids of `others` (not `peer` itself) that show the same name as `peer` by `nameKey`. */
 export function namesakes(

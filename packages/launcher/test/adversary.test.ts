@@ -126,6 +126,32 @@ describe('finding 3: impersonation by rename', () => {
     expect(members).not.toMatch(/^bob \[/m)
   })
 
+  it('warns when a direct neighbour comes back under a name in use (a /nick, then a reconnect)', async () => {
+    const victim = await startVictim()
+    const bob = await adversary(victim, 'bob')
+    bob.say('hi')
+    await victim.event(messageFrom(bob.id, 'hi'))
+    const keyPair = generateKeyPair()
+    const first = await Adversary.dial(victim.address, { name: 'mallory', keyPair })
+    cleanups.push(() => first.close())
+    await first.join()
+    await victim.event((e) => e.type === 'connected' && e.peer.name === 'mallory')
+    first.close()
+    await victim.event((e) => e.type === 'disconnected' && e.peer.name === 'mallory')
+    const again = await Adversary.dial(victim.address, { name: 'bob', keyPair })
+    cleanups.push(() => again.close())
+    await again.join()
+    const renamed = await victim.event((e) => e.type === 'member' && e.renamedFrom === 'mallory')
+    expect(renamed).toMatchObject({
+      peer: { id: again.id, name: 'bob' },
+      via: 'direct',
+      sameNameAs: [bob.id],
+    })
+    expect(describeEvent(renamed)!.text).toContain('now calls itself bob')
+    const connected = victim.events.filter((e) => e.type === 'connected' && e.peer.id === again.id)
+    expect(connected.at(-1)).toMatchObject({ sameNameAs: [bob.id] })
+  })
+
   it('warns about a rename even when nobody else uses the new name', async () => {
     const victim = await startVictim()
     const relay = await adversary(victim, 'relay')
