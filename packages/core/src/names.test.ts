@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { restore } from './journal.js'
 import { nameKey, nameProblem, namesakes, shownName } from './names.js'
 
 describe('nameKey', () => {
@@ -127,5 +128,26 @@ describe('namesakes', () => {
       { id: 'me', name: 'bob' },
     ]
     expect(namesakes({ id: 'me', name: 'bob\u200b' }, others)).toEqual(['a', 'b'])
+  })
+})
+
+describe('names in journals of earlier releases', () => {
+  it('are cleaned on restore, as a live relayed name is', () => {
+    const from = 'ab'.repeat(32)
+    const msg = {
+      type: 'msg' as const,
+      id: 'm1',
+      seq: 1,
+      ts: 1,
+      from,
+      body: 'I am bob',
+      name: 'carol> ok\n<bob',
+    }
+    const restored = restore([{ t: 'received', msg, name: 'carol> ok\n<bob\u202e' }], {
+      id: 'cd'.repeat(32),
+      name: 'alice',
+    })
+    expect(restored.peers.get(from)?.peer).toEqual({ id: from, name: 'carol> ok\ufffd<bob' })
+    expect(restored.history.map((entry) => entry.from.name)).toEqual(['carol> ok\ufffd<bob'])
   })
 })
