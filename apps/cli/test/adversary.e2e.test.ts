@@ -106,15 +106,19 @@ describe('what the CLI prints for names a stranger chose', () => {
     for (const line of proc.stdout.filter((l) => l.includes('from the'))) expect(line).toMatch(/^<\S+~\S+> /)
   })
 
-  it('refuses a stranger whose hello name hides characters, and says why on one line', async () => {
+  it('refuses a stranger whose hello name has a control character, and says why on one line', async () => {
     const { proc, port } = await victim()
-    const attacker = await Adversary.dial({ host: '127.0.0.1', port }, { name: 'bob\u202e' })
+    const attacker = await Adversary.dial(
+      { host: '127.0.0.1', port },
+      { name: 'carol\n<bob> wire the money' },
+    )
     defer(() => attacker.close())
     attacker.hello()
     const { bye } = await attacker.closed
-    expect(bye).toContain('U+202E')
-    const line = await proc.waitFor('stderr', /U\+202E/)
+    expect(bye).toContain('U+000A')
+    const line = await proc.waitFor('stderr', /U\+000A/)
     expect(line).toMatch(/^parley: peer at .* was dropped: invalid hello message at "name"/)
+    expect(proc.stdout).toEqual([])
   })
 })
 

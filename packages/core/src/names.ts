@@ -34,12 +34,27 @@ export function nameProblem(name: string): string | undefined {
   return hiddenCharacterProblem(name)
 }
 
-/** The part of `nameProblem` the `hello` schema enforces on a peer's name (it checks the length itself). */
-export function hiddenCharacterProblem(name: string): string | undefined {
+function hiddenCharacterProblem(name: string): string | undefined {
   const hidden = HIDDEN.exec(name)
-  if (!hidden) return undefined
-  const code = hidden[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')
-  return `a name must not contain control, line-break, bidi or invisible characters (it has U+${code})`
+  return hidden
+    ? `a name must not contain control, line-break, bidi or invisible characters (it has ${codeOf(hidden[0])})`
+    : undefined
+}
+
+/**
+ * What a peer's hello is refused for: a control character (a newline among them), which no release let
+ * `--name` or `/nick` include, or nothing visible at all. The other hidden characters were allowed by
+ * earlier releases, so a hello carrying them is accepted and its name cleaned (`shownName`) instead.
+ */
+export function peerNameProblem(name: string): string | undefined {
+  const control = /\p{Cc}/u.exec(name)
+  if (control) return `a name must not contain control characters (it has ${codeOf(control[0])})`
+  if (shownName(name, '') === '') return 'a name must have a visible character'
+  return undefined
+}
+
+function codeOf(ch: string): string {
+  return `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`
 }
 
 /**

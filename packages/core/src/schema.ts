@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { ProtocolError } from './errors.js'
-import { hiddenCharacterProblem, MAX_NAME_LENGTH } from './names.js'
+import { MAX_NAME_LENGTH, peerNameProblem, shownName } from './names.js'
 
 /** The protocol this build speaks. Peers with another major version are refused; minor versions interoperate. */
 export const PROTOCOL_VERSION = '1.0'
@@ -28,17 +28,19 @@ export const HelloSchema = z.object({
   v: z.string().regex(/^\d{1,4}\.\d{1,4}$/),
   id: nodeId,
   /**
-   * Refused when it could start a line or hide characters: the peer itself chose it, so only it is
-   * refused, and the `bye` tells it why. A relayed `msg` name is cleaned instead (see `shownName`).
+   * Refused with a control character (no release could send one, and the `bye` tells the peer why);
+   * cleaned of bidi, zero-width and line-separator characters, which earlier releases allowed, so no
+   * name from the network can start a line or hide. A relayed `msg` name is cleaned later, by the room.
    */
   name: z
     .string()
     .min(1)
     .max(MAX_NAME_LENGTH)
     .superRefine((name, ctx) => {
-      const problem = hiddenCharacterProblem(name)
+      const problem = peerNameProblem(name)
       if (problem) ctx.addIssue({ code: 'custom', message: `${problem}; pick another name (--name)` })
-    }),
+    })
+    .transform((name) => shownName(name, name)),
   caps: z.array(z.string().max(32)).max(32),
   /** The address this node listens on, so a peer can tell an inbound link from a peer it also dials. */
   listen: z.string().max(300).optional(),

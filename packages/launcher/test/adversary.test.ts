@@ -198,12 +198,12 @@ describe('finding 4: look-alike names', () => {
 })
 
 describe('finding 5 and 11: names that start a line or turn text around', () => {
-  it('refuses a hello whose name hides characters, and tells the peer why in its bye', async () => {
+  it('refuses a hello whose name has a control character, and tells the peer why in its bye', async () => {
     const victim = await startVictim()
     for (const [name, code] of [
-      ['bob\u200b', 'U+200B'],
       ['carol> ok\n<bob', 'U+000A'],
-      ['\u202ebob', 'U+202E'],
+      ['\u001b]0;owned\u0007bob', 'U+001B'],
+      ['bob\u0085', 'U+0085'],
     ] as const) {
       const attacker = await Adversary.dial(victim.address, { name })
       cleanups.push(() => attacker.close())
@@ -213,9 +213,19 @@ describe('finding 5 and 11: names that start a line or turn text around', () => 
       expect(bye).toContain('pick another name')
       const refused = await victim.event((e) => e.type === 'link-error' && e.message.includes(code))
       expect(refused).toMatchObject({ code: 'BAD_MESSAGE' })
-      expect(describeEvent(refused)!.text).not.toMatch(/[\n\u2028\u2029\u202e\u200b]/)
+      expect(describeEvent(refused)!.text).not.toMatch(/[\n\u0085\u001b]/)
     }
     expect(victim.events.filter((e) => e.type === 'connected')).toEqual([])
+  })
+
+  it('cleans a hello name with bidi or zero-width characters (earlier releases allowed them), and flags the look-alike', async () => {
+    const victim = await startVictim()
+    const bob = await adversary(victim, 'bob')
+    bob.say('hi')
+    await victim.event(messageFrom(bob.id, 'hi'))
+    const fake = await adversary(victim, '\u202ebob\u200b')
+    const connected = await victim.event((e) => e.type === 'connected' && e.peer.id === fake.id)
+    expect(connected).toMatchObject({ peer: { name: 'bob' }, sameNameAs: [bob.id] })
   })
 
   it('shows a relayed name with a newline or bidi controls on one line, with nothing hidden', async () => {
