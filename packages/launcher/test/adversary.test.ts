@@ -292,6 +292,24 @@ describe('finding 9: what a peer says never reaches a shell', () => {
   })
 })
 
+describe('the adversary itself, as the budget tests will use it', () => {
+  it('floods signed messages under the victim rate limit without holding them itself, and all arrive', async () => {
+    const victim = await startVictim()
+    const attacker = await adversary(victim, 'flooder')
+    const origin = new ForgedOrigin('flood')
+    const body = 'x'.repeat(2_000)
+    let last = ''
+    for (let i = 1; i <= 1_500; i++) {
+      last = `${i} ${body}`
+      // Unsigned but the last: as a burst, which the victim verifies at its signature.
+      if (!attacker.send({ ...origin.say(last, { unsigned: i < 1_500 }) })) await attacker.drained()
+    }
+    await victim.event(messageFrom(origin.id, last), 30_000)
+    expect(victim.events.filter((e) => e.type === 'message' && e.from.id === origin.id)).toHaveLength(1_500)
+    expect(attacker.isOpen).toBe(true)
+  })
+})
+
 describe('next: the budget findings, for the adversary to prove once the limits exist', () => {
   it.todo(
     'finding 1: acks whose have/bases name 256 new origins each, sent without pause, keep RSS within the per-peer budget and the node alive',

@@ -98,6 +98,7 @@ export class Adversary {
   readonly closed: Promise<AdversaryClose>
   private readonly decoder: FrameDecoder
   private readonly waiters = new Set<() => void>()
+  private readonly drains: (() => void)[] = []
   private bye: string | undefined
   private isClosed = false
 
@@ -118,8 +119,11 @@ export class Adversary {
           }
           this.wake()
         },
-        drain: () => undefined,
+        drain: () => {
+          for (const resolve of this.drains.splice(0)) resolve()
+        },
         close: (error) => {
+          for (const resolve of this.drains.splice(0)) resolve()
           this.isClosed = true
           resolve({ ...(this.bye !== undefined ? { bye: this.bye } : {}), ...(error ? { error } : {}) })
           this.wake()
@@ -242,6 +246,15 @@ export class Adversary {
       const waiter = () => void check()
       if (!check()) this.waiters.add(waiter)
     })
+  }
+
+  /**
+   * Resolves when the socket buffer drained (or the link closed): a flood awaits it whenever `send`
+   * returns false, so the attacker's own memory stays small while the victim's is measured.
+   */
+  drained(): Promise<void> {
+    if (this.isClosed) return Promise.resolve()
+    return new Promise((resolve) => this.drains.push(resolve))
   }
 
   /** Drops the link at once. */
