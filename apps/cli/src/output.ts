@@ -1,5 +1,5 @@
 import type { HistoryEntry, NodeEvent, SentMessage } from '@parley/core'
-import { clockTime, describeEvent, type StatusLine, terminalSafe } from '@parley/launcher'
+import { clockTime, describeEvent, type StatusLine, terminalLine, terminalSafe } from '@parley/launcher'
 
 /** One JSON object per event, as documented in the README's CLI reference. */
 export function jsonEvent(event: NodeEvent): Record<string, unknown> {
@@ -45,6 +45,7 @@ export function jsonEvent(event: NodeEvent): Record<string, unknown> {
         peerId: event.peer.id,
         via: event.via,
         ...(event.sameNameAs ? { sameNameAs: event.sameNameAs } : {}),
+        ...(event.renamedFrom !== undefined ? { renamedFrom: event.renamedFrom } : {}),
       }
     case 'link-error':
       return { type: 'error', address: event.address, code: event.code, message: event.message }
@@ -86,14 +87,15 @@ export function jsonSent(sent: SentMessage, body: string): Record<string, unknow
 
 /** `[HH:MM:SS] <name> text` (timestamp on a terminal only); continuation lines are indented under the text. */
 export function formatMessage(name: string, body: string, ts: number, withTime: boolean): string {
-  const prefix = `${withTime ? `[${clockTime(ts)}] ` : ''}<${terminalSafe(name)}> `
+  // The name stays on its line: a newline in it would start a forged line at column 0.
+  const prefix = `${withTime ? `[${clockTime(ts)}] ` : ''}<${terminalLine(name)}> `
   const lines = terminalSafe(body).split('\n')
   const indent = ' '.repeat(prefix.length)
   return lines.map((line, i) => (i === 0 ? prefix : indent) + line).join('\n')
 }
 
 export function formatStatus(status: StatusLine): string {
-  return `parley: ${terminalSafe(status.text)}`
+  return `parley: ${terminalLine(status.text)}`
 }
 
 export { describeEvent }

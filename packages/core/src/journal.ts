@@ -3,6 +3,7 @@
  * and how it reads that back. Core only defines the records and their meaning; a store package
  * (for example `@parley/store`) makes them durable.
  */
+import { shownName } from './names.js'
 import type { PeerInfo } from './peer-machine.js'
 import type { Msg } from './schema.js'
 
@@ -133,7 +134,10 @@ export function replayJournal(
     historyFrom.push(index)
     if (history.length > historyLimit * 2) history.splice(0, history.length - historyLimit)
   }
-  const track = (peer: PeerInfo): Tracked => {
+  const track = (recorded: PeerInfo): Tracked => {
+    // Journals of earlier releases kept relayed names as sent: clean them as a live name is cleaned.
+    const name = shownName(recorded.name, recorded.id.slice(0, 8))
+    const peer = name === recorded.name ? recorded : { id: recorded.id, name }
     let t = tracked.get(peer.id)
     if (!t) {
       t = { progress: { peer, acked: 0, received: 0, epoch: '', log: [], neighbor: false }, accepted: [] }

@@ -23,6 +23,7 @@ import {
   makeHello,
   newLinkState,
 } from './link-machine.js'
+import { namesakes, shownName } from './names.js'
 import {
   type Backoff,
   DEFAULT_BACKOFF,
@@ -152,12 +153,14 @@ export type NodeEvent =
   /**
    * A member seen for the first time this run: `relay` when its first message came through another
    * node (a join notice), `direct` when it first connected. Departures of relayed members are not visible.
+   * Sent again when a member shows up under another name (`renamedFrom`): a rename is never silent.
    */
   | {
       readonly type: 'member'
       readonly peer: PeerInfo
       readonly via: 'direct' | 'relay'
       readonly sameNameAs?: readonly string[]
+      readonly renamedFrom?: string
     }
   | {
       readonly type: 'message'
@@ -309,8 +312,8 @@ export class ParleyNode implements ChatNode {
   /** Our messages sent this tick, signed together once the tick ends (or MAX_BURST is reached). */
   private burst?: { size: number; promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void }
   private readonly lastSeen = new Map<string, number>()
-  /** Members already announced this run. */
-  private readonly announced = new Set<string>()
+  /** Members already announced this run, with the name they were announced under. */
+  private readonly announced = new Map<string, string>()
   private readonly journal?: Journal
   private readonly historyEntries: HistoryEntry[] = []
   private readonly historyLimit: number
@@ -960,22 +963,26 @@ export class ParleyNode implements ChatNode {
     for (const ack of acks) this.writeTo(record, ack)
   }
 
-  /** Ids of other members known under the same name: never the same person by name alone. */
+  /** Ids of other members whose name looks the same (`nameKey`): never the same person by name alone. */
   private sameNameAs(peer: PeerInfo): string[] {
-    const ids = new Set<string>()
-    for (const s of this.sessions.values())
-      if (s.peer.id !== peer.id && s.peer.name === peer.name) ids.add(s.peer.id)
-    for (const m of this.room.members())
-      if (m.peer.id !== peer.id && m.peer.name === peer.name) ids.add(m.peer.id)
-    return [...ids]
+    const known = [...this.sessions.values()].map((s) => s.peer)
+    for (const m of this.room.members()) known.push(m.peer)
+    return namesakes(peer, known)
   }
 
-  /** Emits `member` the first time this run that a member shows up. */
+  /** Emits `member` the first time this run that a member shows up, and again under each new name. */
   private announce(peer: PeerInfo, via: 'direct' | 'relay'): void {
-    if (this.announced.has(peer.id)) return
-    this.announced.add(peer.id)
+    const before = this.announced.get(peer.id)
+    if (before === peer.name) return
+    this.announced.set(peer.id, peer.name)
     const sameNameAs = this.sameNameAs(peer)
-    this.emit({ type: 'member', peer, via, ...(sameNameAs.length > 0 ? { sameNameAs } : {}) })
+    this.emit({
+      type: 'member',
+      peer,
+      via,
+      ...(sameNameAs.length > 0 ? { sameNameAs } : {}),
+      ...(before !== undefined ? { renamedFrom: before } : {}),
+    })
   }
 
   /**
@@ -1096,6 +1103,8 @@ export class ParleyNode implements ChatNode {
         this.room.markShown(msg.from, msg.seq)
         this.lastSeen.set(msg.from, this.clock.now())
         const from = this.memberOf(msg)
+        // A member that signs a message under a new name is announced again, with the clash check.
+        this.announce(from, this.sessions.get(from.id)?.link !== undefined ? 'direct' : 'relay')
         this.remember({ direction: 'in', id: msg.id, seq: msg.seq, ts: msg.ts, from, body: msg.body })
         this.emit({ type: 'message', id: msg.id, seq: msg.seq, ts: msg.ts, from, body: msg.body })
         origins.add(msg.from)
@@ -1105,7 +1114,8 @@ export class ParleyNode implements ChatNode {
   }
 
   private memberOf(msg: Msg): PeerInfo {
-    return this.room.peerOf(msg.from) ?? { id: msg.from, name: msg.name ?? msg.from.slice(0, 8) }
+    const fallback = msg.from.slice(0, 8)
+    return this.room.peerOf(msg.from) ?? { id: msg.from, name: shownName(msg.name ?? fallback, fallback) }
   }
 
   /** A neighbour broke the room's rules (forged, flooded, too many members): its link is closed and reported. */

@@ -3,6 +3,8 @@
  * which it must still forward to each neighbour, and whether a relayed message really comes from its
  * origin. Pure: no I/O and no timers. The node feeds it what arrives and performs what it returns.
  */
+
+import { shownName } from './names.js'
 import type { PeerInfo } from './peer-machine.js'
 import { type Ack, DEFAULT_HOPS, type Msg } from './schema.js'
 
@@ -429,7 +431,7 @@ export class Room {
         })
         return out
       }
-      origin = this.originFor({ id: msg.from, name: msg.name ?? msg.from.slice(0, 8) })
+      origin = this.originFor({ id: msg.from, name: shownName(msg.name ?? '', msg.from.slice(0, 8)) })
     }
     if (msg.seq <= origin.received) {
       raise(neighbor.has, msg.from, msg.seq)
@@ -796,8 +798,15 @@ export class Room {
     msg.hops = this.hopsLeft(msg)
     origin.log.push(msg)
     this.trim(origin)
-    if (msg.name !== undefined && msg.name !== origin.peer.name && !this.neighbors.get(origin.peer.id)?.open)
-      origin.peer = { id: origin.peer.id, name: msg.name }
+    if (
+      msg.name !== undefined &&
+      msg.name !== origin.peer.name &&
+      !this.neighbors.get(origin.peer.id)?.open
+    ) {
+      // Signed names are relayed as sent; the one shown has nothing that could start a line or hide.
+      const name = shownName(msg.name, origin.peer.id.slice(0, 8))
+      if (name !== origin.peer.name) origin.peer = { id: origin.peer.id, name }
+    }
     if (!origin.known) {
       origin.known = true
       if (origin.jumpedTo !== undefined) out.jumps.push({ peer: origin.peer, seq: origin.jumpedTo })

@@ -141,6 +141,34 @@ describe('message schema on the wire', () => {
     })
 
     it.each([
+      ['a newline', 'carol> ok\n<bob', 'U+000A'],
+      ['a carriage return', 'bob\r', 'U+000D'],
+      ['a C1 control', 'bob\u0085', 'U+0085'],
+      ['an escape sequence', '\u001b[2Jbob', 'U+001B'],
+      ['nothing visible', '\u200b\u202e', 'visible'],
+    ])('when the hello name has %s, and says which character and what to do', (_, name, code) => {
+      const error = rejection({ ...hello, name })
+      expect(error.code).toBe('BAD_MESSAGE')
+      expect(error.message).toContain(`at "name"`)
+      expect(error.message).toContain(code)
+      expect(error.message).toContain('pick another name')
+      // The reason travels in a bye, which holds 200 characters.
+      expect(error.message.length).toBeLessThanOrEqual(200)
+    })
+
+    it.each([
+      ['a zero-width space', 'bob\u200b', 'bob'],
+      ['bidi controls', '\u202ebob\u2066\u2069', 'bob'],
+      ['a paragraph separator', 'bob\u2029smith', 'bob\ufffdsmith'],
+    ])('accepts a hello name with %s, which earlier releases allowed, and cleans it', (_, name, shown) => {
+      expect(parseMessage({ ...hello, name })).toMatchObject({ name: shown })
+    })
+
+    it('accepts the same characters in a relayed msg name: the honest relay must not be refused for it', () => {
+      expect(parseMessage({ ...msg, name: 'carol> ok\n<bob' })).toMatchObject({ name: 'carol> ok\n<bob' })
+    })
+
+    it.each([
       ['missing', { type: 'hello', id: ALICE, name: 'a', caps: [] }],
       ['a number', { ...hello, v: 1 }],
       ['not a number at all', { ...hello, v: 'one.zero' }],

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { ProtocolError } from './errors.js'
+import { MAX_NAME_LENGTH, peerNameProblem, shownName } from './names.js'
 
 /** The protocol this build speaks. Peers with another major version are refused; minor versions interoperate. */
 export const PROTOCOL_VERSION = '1.0'
@@ -26,7 +27,20 @@ export const HelloSchema = z.object({
   /** Protocol version as MAJOR.MINOR. */
   v: z.string().regex(/^\d{1,4}\.\d{1,4}$/),
   id: nodeId,
-  name: z.string().min(1).max(64),
+  /**
+   * Refused with a control character (no release could send one, and the `bye` tells the peer why);
+   * cleaned of bidi, zero-width and line-separator characters, which earlier releases allowed, so no
+   * name from the network can start a line or hide. A relayed `msg` name is cleaned later, by the room.
+   */
+  name: z
+    .string()
+    .min(1)
+    .max(MAX_NAME_LENGTH)
+    .superRefine((name, ctx) => {
+      const problem = peerNameProblem(name)
+      if (problem) ctx.addIssue({ code: 'custom', message: `${problem}; pick another name (--name)` })
+    })
+    .transform((name) => shownName(name, name)),
   caps: z.array(z.string().max(32)).max(32),
   /** The address this node listens on, so a peer can tell an inbound link from a peer it also dials. */
   listen: z.string().max(300).optional(),

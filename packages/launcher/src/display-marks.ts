@@ -3,7 +3,9 @@
  * synchronous write right after a line reaches the screen or stdout: a process killed at any instant has
  * at most the one line in flight between the two, instead of a whole journal batch.
  */
-import { closeSync, existsSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, readFileSync, writeSync } from 'node:fs'
+import { isLinkRefusal, linkAdvice, openForAppend, replaceFile } from '@parley/store'
+import { ExitCode, FatalError } from './exit-codes.js'
 
 export const DISPLAY_MARKS_FILE = 'shown'
 const COMPACT_ABOVE_BYTES = 1024 * 1024
@@ -17,7 +19,12 @@ export class DisplayMarks {
     const existed = existsSync(file)
     this.marks = existed ? parse(readFileSync(file, 'utf8')) : undefined
     if (existed && this.marks && readFileSync(file).length > COMPACT_ABOVE_BYTES) this.compact(this.marks)
-    this.fd = openSync(file, 'a', 0o600)
+    try {
+      this.fd = openForAppend(file, 0o600)
+    } catch (error) {
+      if (isLinkRefusal(error)) throw new FatalError(ExitCode.DATA_DIR, linkAdvice(file), { cause: error })
+      throw error
+    }
   }
 
   /** Records, in one write, how far each sender's messages were shown. */
@@ -32,11 +39,9 @@ export class DisplayMarks {
   }
 
   private compact(marks: Map<string, number>): void {
-    const tmp = `${this.file}.tmp`
-    const fd = openSync(tmp, 'w', 0o600)
-    for (const [peer, seq] of marks) writeSync(fd, `${peer} ${seq}\n`)
-    closeSync(fd)
-    renameSync(tmp, this.file)
+    let text = ''
+    for (const [peer, seq] of marks) text += `${peer} ${seq}\n`
+    replaceFile(this.file, text, 0o600)
   }
 }
 

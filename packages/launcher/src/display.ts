@@ -1,15 +1,34 @@
 /**
+ * Control characters (C0 but tab and newline, DEL, C1), bidi controls (they turn the rest of the line
+ * around: U+061C, U+200E-200F, U+202A-202E, U+2066-2069) and the line and paragraph separators.
+ */
+const UNSAFE_IN_TEXT =
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+/** The same, plus tab and newline: for text that must stay on one line (names, status lines). */
+const UNSAFE_IN_LINE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+
+/**
  * Makes text from the network safe to print on a terminal: control characters and escape sequences
- * become visible (`^[`), so a peer cannot move the cursor, recolour or retitle the screen.
- * Newlines and tabs are kept.
+ * become visible (`^[`), so a peer cannot move the cursor, recolour or retitle the screen, and bidi
+ * controls and line separators become visible (`\u202e`), so it cannot turn text around. Newlines and
+ * tabs are kept: use it for message bodies, whose continuation lines the frontend indents.
  */
 export function terminalSafe(text: string): string {
-  // C0 controls except \t and \n, DEL, and C1 controls.
-  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => {
-    const code = c.charCodeAt(0)
-    if (code < 0x20) return `^${String.fromCharCode(code + 0x40)}`
-    return `\\u${code.toString(16).padStart(4, '0')}`
-  })
+  return text.replace(UNSAFE_IN_TEXT, visible)
+}
+
+/**
+ * `terminalSafe` for text that must stay on one line: a name or a status line, where a newline from a
+ * peer would start a line of its own (`<bob> wire the money` at column 0). Newlines become `^J`.
+ */
+export function terminalLine(text: string): string {
+  return text.replace(UNSAFE_IN_LINE, visible)
+}
+
+function visible(c: string): string {
+  const code = c.charCodeAt(0)
+  if (code < 0x20) return `^${String.fromCharCode(code + 0x40)}`
+  return `\\u${code.toString(16).padStart(4, '0')}`
 }
 
 /** `HH:MM:SS` in local time. */

@@ -1,6 +1,6 @@
 import { userInfo } from 'node:os'
 import { parseArgs } from 'node:util'
-import { type Address, AddressError, parseAddress } from '@parley/core'
+import { type Address, AddressError, nameProblem, parseAddress } from '@parley/core'
 import { ExitCode, FatalError } from './exit-codes.js'
 
 /** What the program was asked to do: chat (the default), print this node's id, or print an invite. */
@@ -150,9 +150,8 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   }
   const pins = keys.map((key, i) => ({ address: peers[i]!, key }))
   const name = values.name ?? defaultName(env)
-  if (name.trim() === '' || name.length > 64 || /[\p{Cc}]/u.test(name)) {
-    throw usageError(`--name must be 1-64 printable characters, got ${JSON.stringify(name)}`)
-  }
+  const nameWrong = nameProblem(name.trim())
+  if (nameWrong) throw usageError(`--name: ${nameWrong}, got ${JSON.stringify(name)}`)
   const plain = values.plain ?? false
   const allow = values.allow ?? []
   const joins = values.join ?? []

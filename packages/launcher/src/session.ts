@@ -28,6 +28,8 @@ export function describeEvent(event: NodeEvent): StatusLine | undefined {
     case 'disconnected':
       return { level: 'warn', text: `disconnected from ${event.peer.name}: ${event.reason}` }
     case 'member':
+      if (event.renamedFrom !== undefined)
+        return describeRename(event.peer, event.renamedFrom, event.sameNameAs)
       // A direct member is announced by "connected"; a relayed one only here. Its leaving is not visible.
       if (event.via === 'direct') return undefined
       if (event.sameNameAs) {
@@ -69,6 +71,17 @@ export function describeEvent(event: NodeEvent): StatusLine | undefined {
       const _exhaustive: never = event
       return _exhaustive
     }
+  }
+}
+
+/** A rename is always a warning: a name is chosen by its owner, and only the fingerprint stays the same. */
+function describeRename(peer: PeerInfo, from: string, sameNameAs: readonly string[] | undefined): StatusLine {
+  const clash = sameNameAs
+    ? `; a different key used the name "${peer.name}" before [${sameNameAs.map(shortId).join(', ')}]`
+    : ''
+  return {
+    level: 'warn',
+    text: `WARNING: ${from} [${shortId(peer.id)}] now calls itself ${peer.name}${clash}: it is shown as ${peer.name}~${shortId(peer.id)} from now on; check the fingerprint, not the name`,
   }
 }
 
@@ -118,13 +131,15 @@ export function shortId(id: string): string {
 }
 
 /**
- * Display names that never merge two keys: a name used by more than one key gets the key's short
- * fingerprint as a suffix (`bob~r4kq-2xbm`). Feed it every node event.
+ * Display names that never merge two keys: a name that looks like another key's (core's `nameKey`), or
+ * that its key switched to, gets the key's short fingerprint as a suffix (`bob~r4kq-2xbm`). Feed it every
+ * node event.
  */
 export class PeerLabels {
   private readonly ambiguous = new Set<string>()
 
   observe(event: NodeEvent): void {
+    if (event.type === 'member' && event.renamedFrom !== undefined) this.ambiguous.add(event.peer.id)
     if ((event.type !== 'connected' && event.type !== 'member') || !event.sameNameAs) return
     this.ambiguous.add(event.peer.id)
     for (const id of event.sameNameAs) this.ambiguous.add(id)

@@ -1,6 +1,6 @@
 /// <reference path="./types/secret-stream.d.ts" />
 import { randomBytes } from 'node:crypto'
-import { chmod, link, mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
+import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import SecretStream from '@hyperswarm/secret-stream'
 import { IdentityError } from './errors.js'
@@ -136,10 +136,19 @@ function parseSecretKey(text: string, keyFile: string): KeyPair {
 async function writePublicKey(pubFile: string, id: string): Promise<void> {
   const text = `# parley public key (node id); fingerprint ${fingerprint(id).full}\n${id}\n`
   if ((await readFile(pubFile, 'utf8').catch(() => undefined)) === text) return
+  // A fresh file renamed into place: a link planted at either name is replaced, never written through.
+  const temp = `${pubFile}.${process.pid}.${randomBytes(4).toString('hex')}`
   try {
-    await writeFile(pubFile, text, { mode: 0o644 })
-    await chmod(pubFile, 0o644)
+    const handle = await open(temp, 'wx', 0o644)
+    try {
+      await handle.chmod(0o644)
+      await handle.writeFile(text)
+    } finally {
+      await handle.close()
+    }
+    await rename(temp, pubFile)
   } catch (err) {
+    await unlink(temp).catch(() => {})
     throw new IdentityError('KEY_IO', `cannot write ${pubFile}: ${(err as Error).message}`, { cause: err })
   }
 }

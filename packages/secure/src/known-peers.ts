@@ -90,7 +90,8 @@ export class KnownPeers {
     if (updated !== text) {
       await mkdir(dirname(this.file), { recursive: true, mode: 0o700 })
       const temp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}`
-      await writeFile(temp, updated, { mode: 0o600 })
+      // 'wx': a fresh file, never one a link planted at this name points to.
+      await writeFile(temp, updated, { mode: 0o600, flag: 'wx' })
       await rename(temp, this.file)
     }
     this.byAddress.clear()

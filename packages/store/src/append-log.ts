@@ -11,6 +11,7 @@ import {
   MAX_FRAME_BYTES,
   scanFrames,
 } from './log-format.js'
+import { isLinkRefusal, linkAdvice, OpenFlags } from './private-files.js'
 
 export interface AppendLogOptions {
   /** Told when open cuts off a torn or corrupt tail; defaults to `process.emitWarning`. */
@@ -252,7 +253,9 @@ export class AppendLog {
     const temp = `${this.#path}.rewrite`
     const bytes = Buffer.concat([LOG_HEADER, ...frames])
     try {
-      const file = await open(temp, 'w', FILE_MODE)
+      // A fresh file: a link planted at the temporary name must not be written through.
+      await rm(temp, { force: true })
+      const file = await open(temp, OpenFlags.createNew, FILE_MODE)
       try {
         await writeAll(file, bytes, 0)
         await file.sync()
@@ -267,7 +270,7 @@ export class AppendLog {
     // The new file is in place: from here a failure leaves the log unusable until it is reopened.
     try {
       await syncDirectory(dirname(this.#path))
-      const next = await open(this.#path, 'r+')
+      const next = await open(this.#path, OpenFlags.readWrite)
       await this.#file.close()
       this.#file = next
       this.#size = bytes.length
@@ -287,8 +290,9 @@ const FILE_MODE = 0o600
 
 async function openOrCreate(path: string): Promise<FileHandle> {
   try {
-    return await open(path, 'r+')
+    return await open(path, OpenFlags.readWrite)
   } catch (error) {
+    if (isLinkRefusal(error)) throw new LogError('IO', linkAdvice(path), { cause: error })
     if (errorCode(error) !== 'ENOENT') throw ioError(`cannot open ${path}`, error)
   }
   try {
@@ -297,7 +301,7 @@ async function openOrCreate(path: string): Promise<FileHandle> {
     return file
   } catch (error) {
     // Another opener created it first: use theirs.
-    if (errorCode(error) === 'EEXIST') return open(path, 'r+')
+    if (errorCode(error) === 'EEXIST') return open(path, OpenFlags.readWrite)
     throw ioError(`cannot create ${path}`, error)
   }
 }

@@ -3,6 +3,7 @@ import { link, lstat, mkdir, readFile, rm, stat, unlink, writeFile } from 'node:
 import { homedir } from 'node:os'
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
 import { DataDirError, errorCode } from './errors.js'
+import { OpenFlags } from './private-files.js'
 
 export interface DataDir {
   /** Absolute path of the directory. */
@@ -27,13 +28,15 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, home: strin
 }
 
 /**
- * Creates `dir` if needed (mode 0700), checks that it is a writable directory and locks it for this
- * process, so two nodes cannot share it. Throws `DataDirError` (`NOT_A_DIRECTORY`, `UNWRITABLE`, `LOCKED`).
+ * Creates `dir` if needed (mode 0700), checks that it is a writable directory that only this user can
+ * change, and locks it for this process, so two nodes cannot share it. Throws `DataDirError`
+ * (`NOT_A_DIRECTORY`, `NOT_OWNED`, `UNSAFE_PERMISSIONS`, `UNWRITABLE`, `LOCKED`).
  */
 export async function openDataDir(dir: string, options: DataDirOptions = {}): Promise<DataDir> {
   const warn = options.onWarning ?? ((message: string) => process.emitWarning(message, 'ParleyStoreWarning'))
   const path = resolve(dir)
   await ensureDirectory(path)
+  await checkOwnership(path)
   await probeWritable(path)
   const lockPath = join(path, LOCK_FILE)
   await acquireLock(path, lockPath, warn)
@@ -83,10 +86,51 @@ async function makeDirectory(path: string): Promise<void> {
   }
 }
 
+/**
+ * As ssh is strict about ~/.ssh: whoever can write the data dir can plant links where parley expects its
+ * files, or read the history. So it must belong to this user and be writable by no one else, and no
+ * directory above it may be writable by others (a sticky one such as /tmp excepted), or they could swap
+ * it. Every release created its data dir with mode 0700, so none of them is refused.
+ */
+async function checkOwnership(path: string): Promise<void> {
+  const uid = process.getuid?.()
+  if (uid === undefined) return
+  const info = await stat(path).catch((error: unknown) => {
+    throw unwritable(`data dir ${path} cannot be read`, error)
+  })
+  if (info.uid !== uid) {
+    throw new DataDirError(
+      'NOT_OWNED',
+      `data dir ${path} belongs to another user (uid ${info.uid}, you are ${uid}); give your own --data-dir, or if it is yours: chown -R ${uid} ${path}`,
+    )
+  }
+  if ((info.mode & 0o022) !== 0) {
+    throw new DataDirError(
+      'UNSAFE_PERMISSIONS',
+      `data dir ${path} can be written by other users (mode ${octal(info.mode)}); fix it with: chmod go-w ${path}`,
+    )
+  }
+  for (let above = dirname(path); ; above = dirname(above)) {
+    const parent = await stat(above).catch(() => undefined)
+    if (parent && (parent.mode & 0o002) !== 0 && (parent.mode & 0o1000) === 0) {
+      throw new DataDirError(
+        'UNSAFE_PERMISSIONS',
+        `data dir ${path} is inside ${above}, which any user can change (mode ${octal(parent.mode)}); fix it with: chmod o-w ${above}, or give another --data-dir`,
+      )
+    }
+    if (dirname(above) === above) return
+  }
+}
+
+function octal(mode: number): string {
+  return (mode & 0o7777).toString(8).padStart(4, '0')
+}
+
 async function probeWritable(path: string): Promise<void> {
   const probe = join(path, `.probe-${process.pid}`)
   try {
-    await writeFile(probe, '')
+    await rm(probe, { force: true })
+    await writeFile(probe, '', { flag: OpenFlags.createNew })
     await rm(probe)
   } catch (error) {
     throw unwritable(`data dir ${path} is not writable`, error)
@@ -108,9 +152,13 @@ function unwritable(what: string, cause: unknown): DataDirError {
  */
 async function acquireLock(dir: string, lockPath: string, warn: (message: string) => void): Promise<void> {
   const draft = `${lockPath}.${process.pid}`
-  await writeFile(draft, `${process.pid}\n`).catch((error: unknown) => {
-    throw unwritable(`data dir ${dir} is not writable`, error)
-  })
+  // Created afresh, never through a link left at its name.
+  await rm(draft, { force: true })
+  await writeFile(draft, `${process.pid}\n`, { flag: OpenFlags.createNew, mode: 0o600 }).catch(
+    (error: unknown) => {
+      throw unwritable(`data dir ${dir} is not writable`, error)
+    },
+  )
   try {
     // A few rounds: each failed one means another process took or released the lock meanwhile.
     for (let round = 0; round < 5; round++) {

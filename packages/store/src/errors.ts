@@ -1,4 +1,11 @@
-export type DataDirErrorCode = 'LOCKED' | 'UNWRITABLE' | 'NOT_A_DIRECTORY'
+export type DataDirErrorCode =
+  | 'LOCKED'
+  | 'UNWRITABLE'
+  | 'NOT_A_DIRECTORY'
+  /** The directory belongs to another user. */
+  | 'NOT_OWNED'
+  /** Other users can write the directory (or swap a directory above it). */
+  | 'UNSAFE_PERMISSIONS'
 
 /** The data directory cannot be used; the message is one line that says what to do. */
 export class DataDirError extends Error {

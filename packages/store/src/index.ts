@@ -2,3 +2,4 @@ export { AppendLog, type AppendLogOptions, type AppendLogStats } from './append-
 export { type DataDir, type DataDirOptions, defaultDataDir, LOCK_FILE, openDataDir } from './data-dir.js'
 export { DataDirError, type DataDirErrorCode, LogError, type LogErrorCode } from './errors.js'
 export { FORMAT_VERSION } from './log-format.js'
+export { isLinkRefusal, linkAdvice, OpenFlags, openForAppend, replaceFile } from './private-files.js'

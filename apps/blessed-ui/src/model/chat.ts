@@ -5,6 +5,7 @@ import {
   describeMembers,
   PeerLabels,
   shortId,
+  terminalLine,
   terminalSafe,
 } from '@parley/launcher'
 import type { KeyEvent } from '../input/key-decoder.js'
@@ -524,7 +525,7 @@ export class ChatModel {
       }
       case 'message': {
         const colour = nickColour(entry.from.id)
-        const name = terminalSafe(entry.label)
+        const name = terminalLine(entry.label)
         const action = parseAction(entry.body)
         if (action !== undefined) {
           const style: Style = { kind: 'action', colour }

@@ -1,4 +1,4 @@
-import { type Address, AddressError, parseAddress } from '@parley/core'
+import { type Address, AddressError, nameProblem, parseAddress } from '@parley/core'
 
 /** The commands typed in the input line. `//text` sends a line that starts with "/". */
 export const COMMANDS = [
@@ -48,13 +48,6 @@ export function actionBody(action: string): string {
 export function parseAction(body: string): string | undefined {
   const match = /^\u0001ACTION (.*?)\u0001?$/su.exec(body)
   return match ? match[1] : undefined
-}
-
-/** Checks a display name the same way `--name` is checked: 1-64 printable characters. */
-export function nameProblem(name: string): string | undefined {
-  if (name.trim() === '' || name.length > 64 || /[\p{Cc}]/u.test(name))
-    return 'a name is 1-64 printable characters'
-  return undefined
 }
 
 /** Turns what was typed into what to do. */

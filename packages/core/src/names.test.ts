@@ -1,0 +1,153 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { restore } from './journal.js'
+import { nameKey, nameProblem, namesakes, shownName } from './names.js'
+
+describe('nameKey', () => {
+  it.each([
+    ['bob', 'Bob'],
+    ['bob', 'BOB'],
+    ['bob', 'bob\u200b'],
+    ['bob', '\u200bb\u200co\u200db\ufeff'],
+    ['bob', 'b\u00adob'],
+    ['bob', '\u202ebob\u202c'],
+    ['bob', 'bob\u2066\u2069'],
+    ['bob', '\uff42\uff4f\uff42'],
+    ['bob', 'b\u043eb'],
+    ['bob', ' bob '],
+    ['bob smith', 'bob\u00a0\u00a0smith'],
+    ['AI', 'Al'],
+    ['mallory', 'rnallory'],
+    ['paypal', '\u0440\u0430\u0443\u0440\u0430l'],
+    ['é', 'e\u0301'],
+  ])('treats %j and %j as the same name', (a, b) => {
+    expect(nameKey(a)).toBe(nameKey(b))
+  })
+
+  it.each([
+    ['bob', 'rob'],
+    ['bob', 'bobby'],
+    ['alice', 'alice2'],
+    ['李', '季'],
+  ])('keeps %j and %j apart', (a, b) => {
+    expect(nameKey(a)).not.toBe(nameKey(b))
+  })
+
+  it('is the same for a name and every way of hiding characters in it', () => {
+    const hidden = fc.constantFrom(
+      '\u200b',
+      '\u200c',
+      '\u200d',
+      '\u2060',
+      '\ufeff',
+      '\u202e',
+      '\u2066',
+      '\u061c',
+    )
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[a-z]{1,12}$/),
+        fc.array(fc.tuple(fc.nat(), hidden), { maxLength: 5 }),
+        (name, inserts) => {
+          let disguised = name
+          for (const [at, ch] of inserts) {
+            const i = at % (disguised.length + 1)
+            disguised = disguised.slice(0, i) + ch + disguised.slice(i)
+          }
+          expect(nameKey(disguised)).toBe(nameKey(name))
+        },
+      ),
+    )
+  })
+})
+
+describe('nameProblem', () => {
+  it('accepts ordinary names in any script, emoji sequences included', () => {
+    for (const name of ['bob', 'Zoë', 'محمد', 'אבי', '李小龙', 'carol 👩‍💻', '❤️ fan', 'x'.repeat(64)])
+      expect(nameProblem(name)).toBeUndefined()
+  })
+
+  it.each([
+    ['bob\nalice', 'U+000A'],
+    ['bob\u0085', 'U+0085'],
+    ['bob\u2028', 'U+2028'],
+    ['\u202ebob', 'U+202E'],
+    ['bob\u2066', 'U+2066'],
+    ['bob\u200e', 'U+200E'],
+    ['bob\u200b', 'U+200B'],
+    ['bob\u2060', 'U+2060'],
+    ['bo\u00adb', 'U+00AD'],
+  ])('refuses %j and names the character', (name, code) => {
+    expect(nameProblem(name)).toContain(code)
+  })
+
+  it('refuses empty, blank and overlong names', () => {
+    expect(nameProblem('')).toBeDefined()
+    expect(nameProblem('   ')).toBeDefined()
+    expect(nameProblem('\u2800')).toBeDefined()
+    expect(nameProblem('x'.repeat(65))).toBeDefined()
+  })
+})
+
+describe('shownName', () => {
+  it('leaves clean names alone', () => {
+    expect(shownName('carol 👩‍💻', 'abc')).toBe('carol 👩‍💻')
+  })
+
+  it('makes a line break visible so it cannot start a line', () => {
+    const shown = shownName('carol> ok\n<bob', 'abc')
+    expect(shown).toBe('carol> ok\ufffd<bob')
+    expect(shown).not.toMatch(/[\n\r\u2028\u2029]/)
+  })
+
+  it('removes bidi and zero-width characters and trims blanks', () => {
+    expect(shownName('\u202e  bob\u200b  ', 'abc')).toBe('bob')
+  })
+
+  it('falls back when nothing visible is left', () => {
+    expect(shownName('\u200b\u202e', 'abc12345')).toBe('abc12345')
+  })
+
+  it('always returns a name nameProblem accepts, for any input', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 64 }), (name) => {
+        const shown = shownName(name, 'fallback')
+        expect(nameProblem(shown)).toBeUndefined()
+      }),
+    )
+  })
+})
+
+describe('namesakes', () => {
+  it('finds other ids under a look-alike name, never the peer itself', () => {
+    const others = [
+      { id: 'a', name: 'bob' },
+      { id: 'b', name: 'B\u043eb' },
+      { id: 'c', name: 'carol' },
+      { id: 'a', name: 'bob' },
+      { id: 'me', name: 'bob' },
+    ]
+    expect(namesakes({ id: 'me', name: 'bob\u200b' }, others)).toEqual(['a', 'b'])
+  })
+})
+
+describe('names in journals of earlier releases', () => {
+  it('are cleaned on restore, as a live relayed name is', () => {
+    const from = 'ab'.repeat(32)
+    const msg = {
+      type: 'msg' as const,
+      id: 'm1',
+      seq: 1,
+      ts: 1,
+      from,
+      body: 'I am bob',
+      name: 'carol> ok\n<bob',
+    }
+    const restored = restore([{ t: 'received', msg, name: 'carol> ok\n<bob\u202e' }], {
+      id: 'cd'.repeat(32),
+      name: 'alice',
+    })
+    expect(restored.peers.get(from)?.peer).toEqual({ id: from, name: 'carol> ok\ufffd<bob' })
+    expect(restored.history.map((entry) => entry.from.name)).toEqual(['carol> ok\ufffd<bob'])
+  })
+})

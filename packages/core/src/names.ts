@@ -1,0 +1,124 @@
+/**
+ * Display names are chosen by peers, so they are never proof of identity: two keys that *look* alike by name
+ * must be told apart on screen. This module says when two names look the same (`nameKey`), which names a
+ * node may announce (`nameProblem`), and how a name from the network is cleaned before anyone shows it
+ * (`shownName`). Pure: no I/O besides loading the confusables table once, on first use.
+ */
+import { createRequire } from 'node:module'
+
+/** The longest display name, in UTF-16 code units (as the schema counts). */
+export const MAX_NAME_LENGTH = 64
+
+/**
+ * Characters that start a line, turn text around or hide themselves: C0/C1 controls and DEL, line and
+ * paragraph separators, bidi controls, and the default-ignorable (zero-width) code points. The joiners
+ * (U+200C, U+200D), variation selectors and emoji tag characters are allowed: emoji and several scripts
+ * need them, and `nameKey` ignores them anyway.
+ */
+const HIDDEN =
+  /[\p{Cc}\p{Zl}\p{Zp}\p{Bidi_Control}]|(?!\u200c|\u200d|[\ufe00-\ufe0f]|[\u{e0020}-\u{e007f}]|[\u{e0100}-\u{e01ef}])\p{Default_Ignorable_Code_Point}/u
+const HIDDEN_ALL = new RegExp(HIDDEN.source, 'gu')
+/** Everything `nameKey` ignores: the hidden characters above, joiners and selectors included. */
+const IGNORED = /[\p{Cc}\p{Zl}\p{Zp}\p{Bidi_Control}\p{Default_Ignorable_Code_Point}]/gu
+/** Runs of anything that shows as blank space (NFKC already made most spaces U+0020). */
+const BLANK = /[\p{White_Space}\u2800]+/gu
+
+/**
+ * Why `name` cannot be announced, or undefined when it can: 1-64 characters, not blank, and none that
+ * start a line, turn text around or hide (see above). `--name` and `/nick` check it.
+ * @example nameProblem('bob\u200b') // 'a name must not contain ... (it has U+200B)'
+ */
+export function nameProblem(name: string): string | undefined {
+  if (name.length < 1 || name.length > MAX_NAME_LENGTH || name.replace(BLANK, '') === '')
+    return `a name is 1-${MAX_NAME_LENGTH} printable characters`
+  return hiddenCharacterProblem(name)
+}
+
+function hiddenCharacterProblem(name: string): string | undefined {
+  const hidden = HIDDEN.exec(name)
+  return hidden
+    ? `a name must not contain control, line-break, bidi or invisible characters (it has ${codeOf(hidden[0])})`
+    : undefined
+}
+
+/**
+ * What a peer's hello is refused for: a control character (a newline among them), which no release let
+ * `--name` or `/nick` include, or nothing visible at all. The other hidden characters were allowed by
+ * earlier releases, so a hello carrying them is accepted and its name cleaned (`shownName`) instead.
+ */
+export function peerNameProblem(name: string): string | undefined {
+  const control = /\p{Cc}/u.exec(name)
+  if (control) return `a name must not contain control characters (it has ${codeOf(control[0])})`
+  if (shownName(name, '') === '') return 'a name must have a visible character'
+  return undefined
+}
+
+function codeOf(ch: string): string {
+  return `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`
+}
+
+/**
+ * A name from the network as it may be shown: hidden characters removed, a control or line break made a
+ * visible U+FFFD, blank runs made one space. Names that old releases (or a hostile peer) signed into a
+ * relayed message cannot be refused without punishing the honest relay, so they are cleaned instead.
+ * An empty result falls back to `fallback` (the start of the id).
+ */
+export function shownName(name: string, fallback: string): string {
+  if (!HIDDEN.test(name) && !/^\s|\s$|\s\s|\u2800/u.test(name) && name !== '') return name
+  const cleaned = name
+    .replace(/[\p{Cc}\p{Zl}\p{Zp}]/gu, '\ufffd')
+    .replace(HIDDEN_ALL, '')
+    .replace(BLANK, ' ')
+    .trim()
+  return cleaned === '' ? fallback : cleaned
+}
+
+/**
+ * What a name looks like, for comparison: two names with the same key are the same name to a reader.
+ * NFKC (`ｂｏｂ` is `bob`), hidden and ignorable characters removed, blank runs made one space, case
+ * folded, and the UTS #39 confusable skeleton taken before and after folding (Cyrillic `о` is Latin `o`,
+ * `I` is `l`, `rn` is `m`). Deliberately generous: a false match costs a fingerprint on screen.
+ * @example nameKey('Bоb\u200b') === nameKey('bob') // true
+ */
+export function nameKey(name: string): string {
+  let key = keys.get(name)
+  if (key === undefined) {
+    const visible = name.normalize('NFKC').replace(IGNORED, '').replace(BLANK, ' ').trim()
+    key = skeleton(skeleton(visible).toLowerCase())
+    // Every same-name check compares against all members: each name is keyed once, not once per check.
+    if (keys.size >= KEY_CACHE) keys.clear()
+    keys.set(name, key)
+  }
+  return key
+}
+
+const KEY_CACHE = 4096
+const keys = new Map<string, string>()
+
+/** Ids of `others` (not `peer` itself) that show the same name as `peer` by `nameKey`. */
+export function namesakes(
+  peer: { readonly id: string; readonly name: string },
+  others: Iterable<{ readonly id: string; readonly name: string }>,
+): string[] {
+  const key = nameKey(peer.name)
+  const ids = new Set<string>()
+  for (const other of others) {
+    if (other.id !== peer.id && !ids.has(other.id) && nameKey(other.name) === key) ids.add(other.id)
+  }
+  return [...ids]
+}
+
+let prototypes: ReadonlyMap<string, string> | undefined
+
+/**
+ * UTS #39 skeleton: NFD, each code point replaced by its confusable prototype, NFD again. The table is
+ * Unicode's confusables.txt as the `unhomoglyph` package ships it, loaded on first use (it is 100 KB).
+ */
+function skeleton(text: string): string {
+  prototypes ??= new Map(
+    Object.entries(createRequire(import.meta.url)('unhomoglyph/data.json') as Record<string, string>),
+  )
+  let out = ''
+  for (const ch of text.normalize('NFD')) out += prototypes.get(ch) ?? ch
+  return out.normalize('NFD')
+}

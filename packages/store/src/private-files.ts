@@ -1,0 +1,52 @@
+/**
+ * Opening the files parley writes without ever following a symbolic link: a link planted where parley
+ * expects its log or journal would make it append to, or overwrite, whatever the link points at.
+ */
+import { closeSync, constants, openSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { errorCode } from './errors.js'
+
+// Windows has no O_NOFOLLOW; its links need privileges to create, so there is nothing to plant.
+const NOFOLLOW = constants.O_NOFOLLOW ?? 0
+
+/** open(2) flags for the files parley writes: the last path component is never followed if it is a link. */
+export const OpenFlags = {
+  /** Read and write an existing file. */
+  readWrite: constants.O_RDWR | NOFOLLOW,
+  /** Append, creating the file if it is missing. */
+  append: constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | NOFOLLOW,
+  /** Create a new file; fails if anything (a link included) is there already. */
+  createNew: constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NOFOLLOW,
+} as const
+
+/** True when an open failed because the path is a symbolic link (Linux says ELOOP, the BSDs EMLINK). */
+export function isLinkRefusal(error: unknown): boolean {
+  const code = errorCode(error)
+  return code === 'ELOOP' || code === 'EMLINK'
+}
+
+/** What to tell a person when `path` is a link: one line, with the fix. */
+export function linkAdvice(path: string): string {
+  return `${path} is a symbolic link, and parley never writes through one (it could point at any file of yours); remove the link`
+}
+
+/** Opens `path` for appending (created with `mode` if missing), never through a link. Returns the fd. */
+export function openForAppend(path: string, mode = 0o600): number {
+  return openSync(path, OpenFlags.append, mode)
+}
+
+/**
+ * Replaces `path` with `text` atomically: a fresh temporary file created exclusively (a link planted at
+ * its name makes this fail instead of writing through it), then renamed over `path` (which replaces a
+ * link at `path` itself, never its target).
+ */
+export function replaceFile(path: string, text: string, mode = 0o600): void {
+  const temp = `${path}.tmp`
+  rmSync(temp, { force: true })
+  const fd = openSync(temp, OpenFlags.createNew, mode)
+  try {
+    writeSync(fd, text)
+  } finally {
+    closeSync(fd)
+  }
+  renameSync(temp, path)
+}
