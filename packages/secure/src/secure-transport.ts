@@ -147,6 +147,10 @@ export function createSecureTransport(inner: Transport, options: SecureOptions):
   }
 }
 
+/** What a secure node answers to a peer that opened with text (nc, telnet, a --plain parley node). */
+export const TEXT_CLIENT_REPLY =
+  'parley: this is an encrypted parley node; talk to it with parley (parley --peer HOST:PORT), or run it with --plain for nc and telnet\n'
+
 interface UpgradeSettings {
   keyPair: KeyPair
   verify: Verify
@@ -208,6 +212,13 @@ class Upgrade {
       case 'handshaking': {
         const step = state.handshake.push(chunk)
         if (step.status === 'failed') {
+          // Someone typing at a secure node (nc, telnet) gets one line saying what they reached.
+          if (
+            step.code === 'NOT_SECURE' &&
+            this.direction === 'inbound' &&
+            step.detail.startsWith('it sent text')
+          )
+            this.raw.write(new TextEncoder().encode(TEXT_CLIENT_REPLY))
           this.fail(this.handshakeError(step.code, step.detail))
           return
         }
@@ -284,10 +295,11 @@ class Upgrade {
     const state = this.state
     switch (state.status) {
       case 'handshaking': {
+        // A plain node answers in text (NOT_SECURE, above); a bare close is usually a peer restarting.
         const hint =
           state.handshake.bytesReceived === 0 && this.direction === 'inbound'
             ? 'before starting the secure handshake'
-            : 'during the secure handshake (is it running with --plain?)'
+            : 'during the secure handshake'
         this.fail(
           error
             ? asTransportError(error, `secure handshake with ${this.address} failed`)
