@@ -1,9 +1,12 @@
 /**
  * How far each sender's messages have been shown, kept in DATA_DIR/shown. Written with a plain
  * synchronous write right after a line reaches the screen or stdout: a process killed at any instant has
- * at most the one line in flight between the two, instead of a whole journal batch.
+ * at most the one line in flight between the two, instead of a whole journal batch. The file is synced
+ * when it is closed, and a compaction reaches the disk (file, then directory) before it replaces the old
+ * file, so a machine crash can never leave an empty file that would show everything again.
  */
-import { closeSync, existsSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { dirname } from 'node:path'
 
 export const DISPLAY_MARKS_FILE = 'shown'
 const COMPACT_ABOVE_BYTES = 1024 * 1024
@@ -28,15 +31,38 @@ export class DisplayMarks {
   }
 
   close(): void {
-    closeSync(this.fd)
+    try {
+      fsyncSync(this.fd)
+    } finally {
+      closeSync(this.fd)
+    }
   }
 
   private compact(marks: Map<string, number>): void {
     const tmp = `${this.file}.tmp`
     const fd = openSync(tmp, 'w', 0o600)
-    for (const [peer, seq] of marks) writeSync(fd, `${peer} ${seq}\n`)
-    closeSync(fd)
+    try {
+      let text = ''
+      for (const [peer, seq] of marks) text += `${peer} ${seq}\n`
+      writeSync(fd, text)
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
     renameSync(tmp, this.file)
+    syncDirectory(dirname(this.file))
+  }
+}
+
+/** Makes a rename durable: syncing the file alone does not record its new name. */
+function syncDirectory(dir: string): void {
+  // Windows cannot open a directory for syncing, and NTFS journals renames anyway.
+  if (process.platform === 'win32') return
+  const fd = openSync(dir, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
   }
 }
 
