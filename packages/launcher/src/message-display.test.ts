@@ -31,7 +31,11 @@ function setup(policy: () => CatchUpPolicy = () => 'show') {
     schedule: (run, ms) => {
       const timer = { at: now + ms, run, cancelled: false }
       timers.push(timer)
-      return { cancel: () => void (timer.cancelled = true) }
+      return {
+        cancel: () => {
+          timer.cancelled = true
+        },
+      }
     },
   })
   display.bind({ markShown: (shown) => marks.push(new Map(shown)) })

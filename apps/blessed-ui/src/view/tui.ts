@@ -282,7 +282,7 @@ export async function runTui(
 
   // Messages reach the model through the launcher's display, which orders catch-up and records what a
   // drawn frame has shown.
-  let scheduleFrame = () => undefined as void
+  let scheduleFrame: () => void = () => undefined
   let performLater: (effects: readonly Effect[]) => void = () => undefined
   const display = new MessageDisplay({
     target: {
