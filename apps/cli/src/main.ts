@@ -305,19 +305,26 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   rl?.resume()
   const interrupted = io.interrupted.then(() => 'interrupt' as const)
   let reason = await Promise.race([inputEnded, interrupted, quit])
-  if (reason === 'eof' && sent === 0 && (mode as InputMode) === 'undecided') {
-    // Input ended before any line: this is a receiver (`< /dev/null`, a service); it runs until signalled.
+  if (
+    reason === 'eof' &&
+    sent === 0 &&
+    (mode as InputMode) === 'undecided' &&
+    started.restoredPending === 0
+  ) {
+    // Input ended before any line, and nothing waits from an earlier run: this is a receiver
+    // (`< /dev/null`, a service); it runs until signalled. With an outbox to deliver, it is a sender.
     mode = 'receive'
     note('no input to send: receiving until stopped (Ctrl-C or SIGTERM)')
     reason = await Promise.race([interrupted, quit])
   }
   closeInput(rl, interactive, io)
   promptShown = false
-  display.close()
   const code =
     reason === 'eof' || node.pending > 0
       ? await drain(node, started, flags, sent, note, io, reason)
       : ExitCode.OK
+  // Catch-up that came while waiting is shown (or, for a one-shot send, dropped) now.
+  display.close()
   closing = true
   flow.close()
   await node.close(reason === 'eof' ? 'input ended' : 'quit')

@@ -45,7 +45,9 @@ describe('commands', () => {
     expect(parseSubmission(`/nick ${'x'.repeat(65)}`)).toMatchObject({ type: 'invalid' })
     expect(parseSubmission('/connect nowhere')).toMatchObject({
       type: 'invalid',
-      hint: expect.stringMatching(/^\/connect: bad address/),
+      hint: expect.stringMatching(
+        /^\/connect needs HOST:PORT, as in \/connect 127\.0\.0\.1:4002 \(bad address/,
+      ),
     })
     expect(parseSubmission('/me')).toMatchObject({ type: 'invalid' })
   })

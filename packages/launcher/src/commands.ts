@@ -111,7 +111,11 @@ export function parseSubmission(line: string, options: ParseOptions = {}): Submi
       try {
         return { type: 'connect', address: parseAddress(rest) }
       } catch (error) {
-        if (error instanceof AddressError) return { type: 'invalid', hint: `/connect: ${error.message}` }
+        if (error instanceof AddressError)
+          return {
+            type: 'invalid',
+            hint: `/connect needs HOST:PORT, as in /connect 127.0.0.1:4002 (${error.message})`,
+          }
         throw error
       }
     }

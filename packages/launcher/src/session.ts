@@ -94,7 +94,7 @@ function describePeerState(target: string, state: PeerState): StatusLine | undef
       if (state.error.code === 'NOT_SECURE')
         return {
           level: 'warn',
-          text: `gave up on ${target}: it does not speak the parley secure protocol (a node running --plain, or not parley at all); to talk to a --plain node, run with --plain too`,
+          text: `gave up on ${target}: ${state.error.message}; to talk to a --plain node, run parley with --plain too`,
         }
       return state.error.code === 'UNTRUSTED'
         ? { level: 'warn', text: `gave up on ${target}: its key is not trusted (see above)` }

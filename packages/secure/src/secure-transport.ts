@@ -170,6 +170,8 @@ class Upgrade {
   remoteKey: string | undefined
   private state: UpgradeState
   private settled = false
+  /** A text client was told in words what it reached: the link ends after that line, not at once. */
+  private answered = false
   private settle!: { resolve: (link: SecureLink) => void; reject: (error: TransportError) => void }
   private readonly timer: NodeJS.Timeout
   private readonly onAbort = () =>
@@ -217,8 +219,10 @@ class Upgrade {
             step.code === 'NOT_SECURE' &&
             this.direction === 'inbound' &&
             step.detail.startsWith('it sent text')
-          )
+          ) {
             this.raw.write(new TextEncoder().encode(TEXT_CLIENT_REPLY))
+            this.answered = true
+          }
           this.fail(this.handshakeError(step.code, step.detail))
           return
         }
@@ -356,7 +360,12 @@ class Upgrade {
     this.cleanup()
     const state = this.state
     if (state.status === 'confirming') state.link.fail(error)
-    else if (state.status !== 'done') this.raw.destroy()
+    else if (state.status !== 'done' && this.answered) {
+      // Let the one line go out; a client that never closes its side is cut off a moment later.
+      this.raw.end()
+      const raw = this.raw
+      setTimeout(() => raw.destroy(), 1_000).unref()
+    } else if (state.status !== 'done') this.raw.destroy()
     this.state = {
       status: 'done',
       ...(state.status === 'confirming' || state.status === 'done' ? { link: state.link } : {}),
