@@ -5,7 +5,7 @@
  */
 import { createServer } from 'node:net'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { assertBuilt, type CliPeer, hasTmux, startCli, Tmux, until } from './harness.js'
+import { assertBuilt, CLI_BIN, type CliPeer, hasTmux, startCli, Tmux, until } from './harness.js'
 
 const TMUX = hasTmux()
 const title = TMUX
@@ -130,4 +130,28 @@ describe.skipIf(!TMUX)(title, () => {
     expect(screen.filter((l) => /is throttling you/.test(l))).toEqual([])
     await bob.waitForEvent('the last message', (e) => e.type === 'message' && e.body === 'm19', 60_000)
   }, 90_000)
+
+  it('the line-mode CLI on a terminal: a typo is a hint, not a message, and Ctrl-C leaves a clean line', async () => {
+    const bob = cli('bob')
+    const port = await bob.port()
+    tmux = new Tmux()
+    const term = tmux
+    const command = [process.execPath, CLI_BIN, '--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`]
+    const script = `env XDG_DATA_HOME='${term.dir}/cli' ${command.map((a) => `'${a}'`).join(' ')} --name alice; echo "exit=$?"; sleep 600`
+    term.tmux('new-session', '-d', '-x', '120', '-y', '30', '-s', 'tui', script)
+    await bob.waitForEvent('alice connecting', (e) => e.type === 'connected' && e.peer === 'alice')
+    term.type('/hlep')
+    term.keys('Enter')
+    await term.waitForScreen('the hint', (lines) => lines.some((l) => l.includes('unknown command /hlep')))
+    term.type('/me waves')
+    term.keys('Enter')
+    await bob.waitForEvent('the action', (e) => e.type === 'message' && e.action === true)
+    expect(bob.events.filter((e) => e.type === 'message').map((e) => e.body)).toEqual(['waves'])
+    const before = term.screen().filter((l) => l.trim() !== '').length
+    term.keys('C-c')
+    const screen = await term.waitForScreen('the exit', (lines) => lines.some((l) => l.startsWith('exit=')))
+    expect(screen.find((l) => l.includes('exit='))).toBe('exit=0')
+    const after = screen.filter((l) => l.trim() !== '').slice(before - 1)
+    expect(after.filter((l) => /disconnected|reconnecting/.test(l))).toEqual([])
+  }, 60_000)
 })
