@@ -112,11 +112,11 @@ async function printInvite(flags: Flags, io: Io): Promise<number> {
 type InputMode =
   /** A person at a terminal. */
   | 'chat'
-  /** Lines from a pipe or file, then exit: catch-up is not shown unless --history asks. */
+  /** Lines from a pipe or file that has ended: catch-up is not shown unless --history asks. */
   | 'one-shot'
   /** Nothing to send (--recv-only, or stdin ended before any line): receive until signalled. */
   | 'receive'
-  /** Stdin is not a terminal and has said nothing yet. */
+  /** Stdin is not a terminal and has not ended yet (`tail -f | parley` stays here). */
   | 'undecided'
 
 async function chat(flags: Flags, io: Io): Promise<number> {
@@ -287,7 +287,6 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   }
   rl?.on('line', (raw) => {
     // A piped line that is empty is still a line: the file arrives whole.
-    if (mode === 'undecided') mode = 'one-shot'
     const what = parseSubmission(raw, { commands: LINE_COMMANDS, lenient: !io.stdin.isTTY })
     if (what.type === 'empty' && !io.stdin.isTTY) send(raw)
     else perform(what)
@@ -300,7 +299,11 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   if (interactive) rl?.prompt()
 
   const inputEnded = new Promise<'eof'>((resolve) => {
-    if (rl) rl.once('close', () => resolve('eof'))
+    rl?.once('close', () => {
+      // Piped input that ends after sending is a one-shot send: the catch-up it got is not shown.
+      if (mode === 'undecided' && (sent > 0 || started.restoredPending > 0)) mode = 'one-shot'
+      resolve('eof')
+    })
   })
   rl?.resume()
   const interrupted = io.interrupted.then(() => 'interrupt' as const)
