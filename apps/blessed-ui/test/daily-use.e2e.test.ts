@@ -4,10 +4,12 @@
  * control summed up instead of narrated.
  */
 import { createServer } from 'node:net'
-import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { assertBuilt, CLI_BIN, type CliPeer, hasTmux, startCli, Tmux, until } from './harness.js'
 
 const TMUX = hasTmux()
+// Several real processes per test on a shared machine: a generous ceiling, only to catch hangs.
+vi.setConfig({ testTimeout: 60_000 })
 const title = TMUX
   ? 'parley-tui daily use in a real terminal (tmux)'
   : 'parley-tui daily use in a real terminal: SKIPPED, tmux is not installed'

@@ -7,9 +7,11 @@ import { existsSync, readFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { listeningPort, PARLEY_BIN, tempDir, useBuiltParley } from '@parley/testkit'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 
 const { start, defer } = useBuiltParley()
+// Several real processes per test on a shared machine: a generous ceiling, only to catch hangs.
+vi.setConfig({ testTimeout: 60_000 })
 
 async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs
