@@ -5,7 +5,6 @@ import { restoreTerminal } from './view/terminal.js'
 export { KeyDecoder, type KeyEvent } from './input/key-decoder.js'
 export { fail, main, SUMMARY, version } from './main.js'
 export { ChatModel, type ChatOptions, type Effect, type Entry, type Frame, nickColour } from './model/chat.js'
-export { actionBody, COMMANDS, parseAction, parseSubmission } from './model/commands.js'
 export { InputLine } from './model/input-line.js'
 export { DEFAULT_CAP, MessageList } from './model/message-list.js'
 export { type GraphemeWidth, graphemeWidth } from './text/width.js'
@@ -16,6 +15,12 @@ export function run(argv: readonly string[]): void {
   runProgram(
     { name: 'parley-tui', signals: ['SIGINT', 'SIGTERM', 'SIGHUP'], cleanup: restoreTerminal },
     (interrupted) =>
-      main(argv, { stdin: process.stdin, stdout: process.stdout, env: process.env, interrupted }),
+      main(argv, {
+        stdin: process.stdin,
+        stdout: process.stdout,
+        stderr: process.stderr,
+        env: process.env,
+        interrupted,
+      }),
   )
 }

@@ -1,35 +1,40 @@
 import * as readline from 'node:readline'
+import { type ChatNode, formatAddress, type HistoryEntry, type NodeEvent } from '@parley/core'
 import {
-  AddressError,
-  type ChatNode,
-  formatAddress,
-  type HistoryEntry,
-  type NodeEvent,
-  parseAddress,
-} from '@parley/core'
-import {
+  actionBody,
+  connectTo,
   DropDigest,
   describeEvent,
   describeMembers,
   ExitCode,
   FatalError,
   type Flags,
+  FlowSummary,
+  helpLines,
   jsonMember,
+  LINE_COMMANDS,
   logFileOf,
+  MessageDisplay,
+  OutboxWatch,
   PeerLabels,
   packageVersion,
+  parseAction,
   parseFlags,
+  parseSubmission,
   reportFailure,
+  type ShownMessage,
   type StartedNode,
+  type Submission,
   showIdentity,
   splitBody,
   startNode,
   startupNotes,
+  streamLines,
   usage,
+  waitWhileProgressing,
 } from '@parley/launcher'
 import { encodeInvite } from '@parley/secure'
-import { OutboxWatch } from './outbox-watch.js'
-import { formatMessage, formatStatus, jsonEvent, jsonHistory, jsonSent } from './output.js'
+import { formatMessage, formatStatus, jsonEvent, jsonHistory, jsonMessage, jsonSent } from './output.js'
 
 export interface Io {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean }
@@ -77,7 +82,8 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
 
 /** `parley id`: the fingerprint on the last line of stdout, stable across runs. */
 async function printIdentity(flags: Flags, io: Io): Promise<number> {
-  const { id, fingerprint, dataDir } = await showIdentity(flags, io.env)
+  const { id, fingerprint, dataDir, created } = await showIdentity(flags, io.env)
+  if (created) io.stderr.write(`parley: no identity in ${dataDir} yet: created a new one\n`)
   if (flags.json)
     io.stdout.write(`${JSON.stringify({ type: 'id', id, fingerprint: fingerprint.full, dataDir })}\n`)
   else io.stdout.write(`node id (public key): ${id}\ndata dir: ${dataDir}\n${fingerprint.full}\n`)
@@ -86,8 +92,8 @@ async function printIdentity(flags: Flags, io: Io): Promise<number> {
 
 /** `parley invite`: one line holding the listen address and this node's key. */
 async function printInvite(flags: Flags, io: Io): Promise<number> {
-  const { id } = await showIdentity(flags, io.env)
-  const { formatAddress } = await import('@parley/core')
+  const { id, dataDir, created } = await showIdentity(flags, io.env)
+  if (created) io.stderr.write(`parley: no identity in ${dataDir} yet: created a new one\n`)
   let code: string
   try {
     code = encodeInvite({ address: formatAddress(flags.listen), key: id })
@@ -102,60 +108,92 @@ async function printInvite(flags: Flags, io: Io): Promise<number> {
   return ExitCode.OK
 }
 
+/** How this run reads its input: see "Receivers and one-shot sends" in the README. */
+type InputMode =
+  /** A person at a terminal. */
+  | 'chat'
+  /** Lines from a pipe or file that has ended: catch-up is not shown unless --history asks. */
+  | 'one-shot'
+  /** Nothing to send (--recv-only, or stdin ended before any line): receive until signalled. */
+  | 'receive'
+  /** Stdin is not a terminal and has not ended yet (`tail -f | parley` stays here). */
+  | 'undecided'
+
 async function chat(flags: Flags, io: Io): Promise<number> {
   const interactive = Boolean(io.stdin.isTTY && io.stdout.isTTY) && !flags.json
   const withTime = Boolean(io.stdout.isTTY)
-  const rl = readline.createInterface({
-    input: io.stdin,
-    ...(interactive ? { output: io.stdout, terminal: true, prompt: '> ' } : { terminal: false }),
-  })
-  rl.pause()
+  let mode: InputMode = flags.recvOnly ? 'receive' : io.stdin.isTTY ? 'chat' : 'undecided'
+  const rl = flags.recvOnly
+    ? undefined
+    : readline.createInterface({
+        input: io.stdin,
+        ...(interactive ? { output: io.stdout, terminal: true, prompt: '> ' } : { terminal: false }),
+      })
+  rl?.pause()
   // Incoming lines are printed above the prompt, then the prompt and the half-typed line are redrawn.
+  let promptShown = interactive
   const print = (stream: NodeJS.WritableStream, text: string) => {
-    if (!interactive) {
+    if (!promptShown) {
       stream.write(`${text}\n`)
       return
     }
     readline.clearLine(io.stdout, 0)
     readline.cursorTo(io.stdout, 0)
     stream.write(`${text}\n`)
-    rl.prompt(true)
+    rl?.prompt(true)
   }
   const json = (value: Record<string, unknown>) => io.stdout.write(`${JSON.stringify(value)}\n`)
   const labels = new PeerLabels()
-  // Received messages are written a batch at a time, each write followed by its display mark.
-  // Lines shown again while the node starts (journaled but unmarked last time) are marked once it is up.
-  const earlyMarks = new Map<string, number>()
-  let markShown: StartedNode['markShown'] = (marks) => {
-    for (const [peer, seq] of marks) earlyMarks.set(peer, Math.max(earlyMarks.get(peer) ?? 0, seq))
-  }
-  const display = new LineBatch(
-    (text) => print(io.stdout, text),
-    (marks) => markShown(marks),
-  )
+  const note = (text: string) => print(io.stderr, `parley: ${text}`)
+  const formatShown = (m: ShownMessage) =>
+    flags.json
+      ? JSON.stringify(jsonMessage(m))
+      : formatMessage(labels.label(m.from), m.body, m.ts, withTime, m.action)
+  const lines = streamLines(io.stdout, formatShown, (count) => {
+    if (flags.json) json({ type: 'catch-up', count })
+    else note(`${count} message(s) from while you were away:`)
+  })
+  const display = new MessageDisplay({
+    target: {
+      ...lines,
+      // Received lines go above the prompt and the half-typed line, which are then redrawn.
+      write: (text) => {
+        if (promptShown) {
+          readline.clearLine(io.stdout, 0)
+          readline.cursorTo(io.stdout, 0)
+        }
+        lines.write(text)
+        if (promptShown) rl?.prompt(true)
+      },
+    },
+    catchUp: () => {
+      if (mode === 'undecided') return 'undecided'
+      return mode === 'one-shot' && flags.history === 0 ? 'hide' : 'show'
+    },
+  })
   // Under attack every dropped connection would be a line: a few per window, then one summary.
   const logFile = logFileOf(flags, io.env)
   const drops = new DropDigest(
     (line) => print(io.stderr, formatStatus(line)),
     logFile ? { log: logFile } : {},
   )
+  let pending = () => 0
+  const flow = new FlowSummary((line) => print(io.stderr, formatStatus(line)), { pending: () => pending() })
+  // Once this node is closing, its own links going down are not news.
+  let closing = false
   const onEvent = (event: NodeEvent) => {
     labels.observe(event)
-    if (flags.json) {
-      if (event.type === 'message') {
-        display.add(JSON.stringify(jsonEvent(event)), event.from.id, event.seq)
-        return
-      }
-      json(jsonEvent(event))
-      if (event.type === 'link-error') drops.push(describeEvent(event)!)
+    display.push(event)
+    if (event.type === 'message') return
+    if (closing && event.type !== 'journal-error') return
+    if (FlowSummary.handles(event)) {
+      flow.push(event)
+      if (flags.json) json(jsonEvent(event))
       return
     }
-    if (event.type === 'message') {
-      display.add(
-        formatMessage(labels.label(event.from), event.body, event.ts, withTime),
-        event.from.id,
-        event.seq,
-      )
+    if (flags.json) {
+      json(jsonEvent(event))
+      if (event.type === 'link-error') drops.push(describeEvent(event)!)
       return
     }
     const status = describeEvent(event)
@@ -166,14 +204,13 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   let started: StartedNode
   try {
     started = await startNode(flags, onEvent, {}, io.env)
-    markShown = started.markShown
-    if (earlyMarks.size > 0) markShown(earlyMarks)
+    display.bind(started)
   } catch (error) {
-    rl.close()
+    rl?.close()
     throw error
   }
   const { node } = started
-  const note = (text: string) => print(io.stderr, `parley: ${text}`)
+  pending = () => node.pending
   if (!started.secure) {
     note('PLAIN MODE: nothing is encrypted or authenticated; anyone on the path can read and forge messages')
   } else if (!flags.json) {
@@ -189,62 +226,128 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   node.on((event) => {
     if (event.type === 'delivered' && inputPaused && outbox.drained(node.pending)) {
       inputPaused = false
-      rl.resume()
+      rl?.resume()
     }
   })
-  const command = (line: string): boolean => {
-    if (line === '/peers') {
-      const members = node.members()
-      if (flags.json) json({ type: 'peers', members: members.map(jsonMember) })
-      else for (const text of describeMembers(members, labels)) note(text)
-      return true
-    }
-    const connect = /^\/connect(?:\s+(\S*))?\s*$/.exec(line)
-    if (!connect) return false
-    try {
-      const target = parseAddress(connect[1] ?? '')
-      node.connect(target)
-      note(`dialing ${formatAddress(target)} (keeps retrying until it answers)`)
-    } catch (error) {
-      if (!(error instanceof AddressError)) throw error
-      note(`/connect needs HOST:PORT, as in /connect 127.0.0.1:4002 (${error.message})`)
-    }
-    return true
-  }
-  rl.on('line', (raw) => {
-    if (command(raw)) {
-      if (interactive) rl.prompt()
-      return
-    }
-    // `//text` sends `/text`, so a line that looks like a command can still be said.
-    const line = raw.startsWith('//') ? raw.slice(1) : raw
-    for (const body of splitBody(line)) {
-      const message = node.send(body)
-      outbox.sent(body)
+  let quitAsked: () => void = () => undefined
+  const quit = new Promise<'quit'>((resolve) => {
+    quitAsked = () => resolve('quit')
+  })
+  const send = (body: string) => {
+    for (const part of splitBody(body)) {
+      const message = node.send(part)
+      outbox.sent(part)
       sent++
       // "sent" means accepted: durable in the outbox, so it survives a crash from here on.
-      if (flags.json) void message.durable.then(() => json(jsonSent(message, body)))
+      if (flags.json) void message.durable.then(() => json(jsonSent(message, part)))
     }
+  }
+  const perform = (what: Submission) => {
+    switch (what.type) {
+      case 'empty':
+        return
+      case 'message':
+        send(what.body)
+        return
+      case 'me':
+        send(actionBody(what.action))
+        return
+      case 'help':
+        for (const text of helpLines(LINE_COMMANDS)) note(text)
+        return
+      case 'nick':
+        node.rename(what.name)
+        note(`you are now ${what.name} (peers see it on your next messages)`)
+        return
+      case 'peers': {
+        const members = node.members()
+        if (flags.json) json({ type: 'peers', members: members.map(jsonMember) })
+        else for (const text of describeMembers(members, labels)) note(text)
+        return
+      }
+      case 'connect': {
+        const status = connectTo(node, what.address)
+        if (status) note(status.text)
+        return
+      }
+      case 'quit':
+        quitAsked()
+        return
+      case 'invalid':
+        note(what.hint)
+        return
+      case 'members':
+      case 'clear':
+        return
+      default: {
+        const _exhaustive: never = what
+        return _exhaustive
+      }
+    }
+  }
+  rl?.on('line', (raw) => {
+    // A piped line that is empty is still a line: the file arrives whole.
+    const what = parseSubmission(raw, { commands: LINE_COMMANDS, lenient: !io.stdin.isTTY })
+    if (what.type === 'empty' && !io.stdin.isTTY) send(raw)
+    else perform(what)
     if (!inputPaused && outbox.full(node.pending)) {
       inputPaused = true
       rl.pause()
     }
     if (interactive) rl.prompt()
   })
-  if (interactive) rl.prompt()
+  if (interactive) rl?.prompt()
 
-  const inputEnded = new Promise<'eof'>((resolve) => rl.once('close', () => resolve('eof')))
-  rl.resume()
-  const reason = await Promise.race([inputEnded, io.interrupted.then(() => 'interrupt' as const)])
-  rl.close()
-  const code = reason === 'eof' ? await drain(node, started, flags, sent, note, io) : ExitCode.OK
-  await node.close(reason === 'interrupt' ? 'quit' : 'input ended')
+  const inputEnded = new Promise<'eof'>((resolve) => {
+    rl?.once('close', () => {
+      // Piped input that ends after sending is a one-shot send: the catch-up it got is not shown.
+      if (mode === 'undecided' && (sent > 0 || started.restoredPending > 0)) mode = 'one-shot'
+      resolve('eof')
+    })
+  })
+  rl?.resume()
+  const interrupted = io.interrupted.then(() => 'interrupt' as const)
+  let reason = await Promise.race([inputEnded, interrupted, quit])
+  if (
+    reason === 'eof' &&
+    sent === 0 &&
+    (mode as InputMode) === 'undecided' &&
+    started.restoredPending === 0
+  ) {
+    // Input ended before any line, and nothing waits from an earlier run: this is a receiver
+    // (`< /dev/null`, a service); it runs until signalled. With an outbox to deliver, it is a sender.
+    mode = 'receive'
+    note('no input to send: receiving until stopped (Ctrl-C or SIGTERM)')
+    reason = await Promise.race([interrupted, quit])
+  }
+  closeInput(rl, interactive, io)
+  promptShown = false
+  const code =
+    reason === 'eof' || node.pending > 0
+      ? await drain(node, started, flags, sent, note, io, reason)
+      : ExitCode.OK
+  // Catch-up that came while waiting is shown (or, for a one-shot send, dropped) now.
+  display.close()
+  closing = true
+  flow.close()
+  await node.close(reason === 'eof' ? 'input ended' : 'quit')
   return code
 }
 
+/** Ends the input; on a terminal, also clears the prompt so the shell's prompt starts on a clean line. */
+function closeInput(rl: readline.Interface | undefined, interactive: boolean, io: Io): void {
+  if (!rl) return
+  if (interactive) {
+    readline.clearLine(io.stdout, 0)
+    readline.cursorTo(io.stdout, 0)
+  }
+  rl.close()
+}
+
 /**
- * Input ended: wait for acknowledgements. With a durable outbox, what is still unacknowledged is safe
- * on disk and goes out next time, so that is a success too; in plain mode nothing can wait.
+ * Input ended (or the user quit): wait for acknowledgements while they keep coming. Exit 0 only when
+ * everything was delivered. What is still unacknowledged is safe in the durable outbox and goes out on the
+ * next run (exit 7); in plain mode nothing keeps it (exit 4).
  */
 async function drain(
   node: ChatNode,
@@ -253,10 +356,16 @@ async function drain(
   sent: number,
   note: (text: string) => void,
   io: Io,
+  reason: 'eof' | 'interrupt' | 'quit',
 ): Promise<number> {
   if (node.pending === 0) return ExitCode.OK
-  note(`input ended; waiting up to ${flags.waitMs / 1000}s for ${node.pending} message(s) to be acknowledged`)
-  const left = await Promise.race([node.whenDelivered(flags.waitMs), io.interrupted.then(() => node.pending)])
+  let left = node.pending
+  if (reason !== 'interrupt' && flags.waitMs > 0) {
+    note(
+      `input ended; waiting for ${node.pending} message(s) to be acknowledged (gives up after ${flags.waitMs / 1000}s without progress)`,
+    )
+    left = await waitWhileProgressing(node, flags.waitMs, io.interrupted)
+  }
   if (left === 0) {
     note(`all ${sent} message(s) delivered`)
     return ExitCode.OK
@@ -265,7 +374,7 @@ async function drain(
     note(
       `${left} message(s) not acknowledged yet are safe in the outbox (${started.dataDir}); they are sent when parley next runs with this --data-dir`,
     )
-    return ExitCode.OK
+    return reason === 'interrupt' ? ExitCode.OK : ExitCode.QUEUED
   }
   note(`${left} of ${sent} message(s) were not delivered: no peer acknowledged them (is the peer running?)`)
   return ExitCode.UNDELIVERED
@@ -291,6 +400,7 @@ function showHistory(
           entry.body,
           entry.ts,
           withTime,
+          parseAction(entry.body),
         ),
       )
   }
@@ -300,50 +410,3 @@ function showHistory(
 function fail(io: Io, error: unknown): number {
   return reportFailure('parley', error, io.stderr, io.env)
 }
-
-/**
- * Received lines collected during one turn of the event loop and written in as few calls as possible,
- * each call at most one pipe buffer (so the kernel takes it whole or not at all) and followed at once
- * by the display mark of the lines it carried: a kill -9 can then cost at most the span between two
- * system calls, never a half-written batch shown twice.
- */
-class LineBatch {
-  private lines: { text: string; from: string; seq: number }[] = []
-
-  constructor(
-    private readonly write: (text: string) => void,
-    private readonly mark: (marks: ReadonlyMap<string, number>) => void,
-  ) {}
-
-  add(text: string, from: string, seq: number): void {
-    this.lines.push({ text, from, seq })
-    if (this.lines.length === 1) queueMicrotask(() => this.flush())
-  }
-
-  flush(): void {
-    const lines = this.lines
-    this.lines = []
-    let chunk: string[] = []
-    let bytes = 0
-    let marks = new Map<string, number>()
-    const send = () => {
-      if (chunk.length === 0) return
-      this.write(chunk.join('\n'))
-      this.mark(marks)
-      chunk = []
-      bytes = 0
-      marks = new Map()
-    }
-    for (const line of lines) {
-      const size = Buffer.byteLength(line.text) + 1
-      if (bytes + size > PIPE_CHUNK) send()
-      chunk.push(line.text)
-      bytes += size
-      marks.set(line.from, Math.max(marks.get(line.from) ?? 0, line.seq))
-    }
-    send()
-  }
-}
-
-/** Linux writes up to PIPE_BUF (4096) bytes to a pipe atomically. */
-const PIPE_CHUNK = 4000

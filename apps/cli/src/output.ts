@@ -1,5 +1,13 @@
 import type { HistoryEntry, NodeEvent, SentMessage } from '@parley/core'
-import { clockTime, describeEvent, type StatusLine, terminalLine, terminalSafe } from '@parley/launcher'
+import {
+  clockTime,
+  describeEvent,
+  parseAction,
+  type ShownMessage,
+  type StatusLine,
+  terminalLine,
+  terminalSafe,
+} from '@parley/launcher'
 
 /** One JSON object per event, as documented in the README's CLI reference. */
 export function jsonEvent(event: NodeEvent): Record<string, unknown> {
@@ -33,6 +41,7 @@ export function jsonEvent(event: NodeEvent): Record<string, unknown> {
         peer: event.peer.name,
         peerId: event.peer.id,
         address: event.address,
+        ...(event.listen ? { listen: event.listen } : {}),
         direction: event.direction,
         ...(event.sameNameAs ? { sameNameAs: event.sameNameAs } : {}),
       }
@@ -68,13 +77,30 @@ export function jsonEvent(event: NodeEvent): Record<string, unknown> {
   }
 }
 
+/** A received message; an action (`/me`) carries its text as `body` and `"action": true`. */
+export function jsonMessage(m: ShownMessage): Record<string, unknown> {
+  return {
+    type: 'message',
+    from: m.from.name,
+    fromId: m.from.id,
+    body: m.action ?? m.body,
+    ...(m.action !== undefined ? { action: true } : {}),
+    id: m.id,
+    seq: m.seq,
+    ts: m.ts,
+    ...(m.catchUp ? { catchUp: true } : {}),
+  }
+}
+
 export function jsonHistory(entry: HistoryEntry): Record<string, unknown> {
+  const action = parseAction(entry.body)
   return {
     type: 'history',
     direction: entry.direction,
     from: entry.from.name,
     fromId: entry.from.id,
-    body: entry.body,
+    body: action ?? entry.body,
+    ...(action !== undefined ? { action: true } : {}),
     id: entry.id,
     seq: entry.seq,
     ts: entry.ts,
@@ -85,11 +111,21 @@ export function jsonSent(sent: SentMessage, body: string): Record<string, unknow
   return { type: 'sent', id: sent.id, seq: sent.seq, ts: sent.ts, body }
 }
 
-/** `[HH:MM:SS] <name> text` (timestamp on a terminal only); continuation lines are indented under the text. */
-export function formatMessage(name: string, body: string, ts: number, withTime: boolean): string {
+/**
+ * `[HH:MM:SS] <name> text` (timestamp on a terminal only), or `* name waves` for an action; continuation
+ * lines are indented under the text.
+ */
+export function formatMessage(
+  name: string,
+  body: string,
+  ts: number,
+  withTime: boolean,
+  action?: string,
+): string {
+  const time = withTime ? `[${clockTime(ts)}] ` : ''
   // The name stays on its line: a newline in it would start a forged line at column 0.
-  const prefix = `${withTime ? `[${clockTime(ts)}] ` : ''}<${terminalLine(name)}> `
-  const lines = terminalSafe(body).split('\n')
+  const prefix = action === undefined ? `${time}<${terminalLine(name)}> ` : `${time}* ${terminalLine(name)} `
+  const lines = terminalSafe(action ?? body).split('\n')
   const indent = ' '.repeat(prefix.length)
   return lines.map((line, i) => (i === 0 ? prefix : indent) + line).join('\n')
 }

@@ -71,7 +71,7 @@ describe('parley between two real processes', () => {
     expect(sender.stderr.join('\n')).toMatch(/1 of 1 message\(s\) were not delivered/)
   })
 
-  it('keeps unacknowledged lines in the durable outbox, exits 0, and delivers them on the next run', async () => {
+  it('keeps unacknowledged lines in the durable outbox, exits 7 (kept), and delivers them on the next run', async () => {
     const port = await freePort()
     const dataDir = tempDir()
     const args = [
@@ -87,7 +87,7 @@ describe('parley between two real processes', () => {
     const first = start(args)
     first.send('kept for later')
     first.end()
-    expect(await first.exited).toBe(0)
+    expect(await first.exited).toBe(7)
     expect(first.stderr.join('\n')).toMatch(/1 message\(s\) not acknowledged yet are safe in the outbox/)
     const receiver = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob'])
     await receiver.waitFor('stderr', /listening on/)

@@ -148,7 +148,8 @@ export class Dialer {
           this.host.dialFailed(slot, code, message)
         }
         // A peer that proved an untrusted key is refused for good: redialing would only repeat it.
-        const fatal = code === 'UNTRUSTED'
+        // So is one that does not speak the secure protocol at all (a --plain node): it never will.
+        const fatal = code === 'UNTRUSTED' || code === 'NOT_SECURE'
         this.step(slot, { type: 'dial-failed', error: message, code, fatal, random: this.host.random() })
       },
     )

@@ -117,6 +117,8 @@ export interface MemberInfo {
   readonly connected: boolean
   /** The remote end of its link, when direct and connected. */
   readonly address?: string
+  /** The address it says it listens on (its hello), when direct and connected. */
+  readonly listen?: string
   /** When its last message was shown (clock ms), if one was this run. */
   readonly lastSeen?: number
 }
@@ -126,9 +128,25 @@ export interface RateLimit {
   readonly perSecond: number
   /** Messages that may arrive at once before the rate applies. */
   readonly burst: number
+  /**
+   * Bytes per second, sustained (a message counts its body and name, one byte per UTF-16 unit, plus a
+   * fixed 160): what the journal and the screen pay for. Absent: no byte limit.
+   */
+  readonly bytesPerSecond?: number
+  /** Bytes that may arrive at once before `bytesPerSecond` applies (default: 4 seconds' worth). */
+  readonly byteBurst?: number
 }
 
-export const DEFAULT_RATE_LIMIT: RateLimit = { perSecond: 200, burst: 1000 }
+/**
+ * Generous for people and pipes (a 20,000-line file fits in the burst), bounded for a flood: a peer
+ * that keeps sending gets 1 MiB a second of journal and screen at most, and 5,000 messages.
+ */
+export const DEFAULT_RATE_LIMIT: RateLimit = {
+  perSecond: 5_000,
+  burst: 20_000,
+  bytesPerSecond: 1_048_576,
+  byteBurst: 8_388_608,
+}
 
 /** A remote end that broke the protocol, or a transport failure on a link. */
 export interface LinkProblem {
@@ -146,6 +164,8 @@ export type NodeEvent =
       readonly peer: PeerInfo
       readonly address: string
       readonly direction: 'inbound' | 'outbound'
+      /** The address the peer says it listens on (its hello), to show instead of an ephemeral source port. */
+      readonly listen?: string
       /** Ids of other peers this node knows under the same name: never the same person by name alone. */
       readonly sameNameAs?: readonly string[]
     }
@@ -259,8 +279,9 @@ interface Session {
   openedAt: number
   /** The peer's sequence epoch: a new one means its seq numbering restarted (state lost). */
   epoch: string
-  /** Token bucket for the peer's messages. */
+  /** Token buckets for the peer's messages and their bytes. */
   tokens: number
+  bytes: number
   refilledAt: number
   /** When the peer last told us it throttles us (clock ms). */
   throttledAt: number
@@ -481,13 +502,16 @@ export class ParleyNode implements ChatNode {
   members(): MemberInfo[] {
     return this.room.members().map((m) => {
       const session = this.sessions.get(m.peer.id)
-      const link = session?.link === undefined ? undefined : this.links.get(session.link)?.link
+      const record = session?.link === undefined ? undefined : this.links.get(session.link)
+      const link = record?.link
+      const listen = record?.hello?.listen
       const seen = this.lastSeen.get(m.peer.id)
       return {
         peer: m.peer,
         direct: m.direct,
         connected: m.direct ? link !== undefined : m.connected,
         ...(link ? { address: link.remoteAddress } : {}),
+        ...(listen ? { listen } : {}),
         ...(seen !== undefined ? { lastSeen: seen } : {}),
       }
     })
@@ -660,7 +684,7 @@ export class ParleyNode implements ChatNode {
       }
       const message = record.backlog[0]!
       if (!this.takeTurn(record)) return
-      if (message.type === 'msg' && !this.takeToken(record)) return
+      if (message.type === 'msg' && !this.takeToken(record, message)) return
       record.backlog.shift()
       if (message.type === 'hello' && record.hello === undefined) {
         record.hello = {
@@ -712,22 +736,30 @@ export class ParleyNode implements ChatNode {
     }
   }
 
-  private takeToken(record: LinkRecord): boolean {
+  private takeToken(record: LinkRecord, message: Msg): boolean {
     const limit = this.rateLimit
     const session = record.hello ? this.sessions.get(record.hello.peer.id) : undefined
     if (!limit || !session || session.link !== record.id) return true
     const now = this.clock.now()
-    session.tokens = Math.min(
-      limit.burst,
-      session.tokens + ((now - session.refilledAt) * limit.perSecond) / 1000,
-    )
+    const elapsed = now - session.refilledAt
+    session.tokens = Math.min(limit.burst, session.tokens + (elapsed * limit.perSecond) / 1000)
     session.refilledAt = now
-    if (session.tokens >= 1) {
+    const byteRate = limit.bytesPerSecond
+    const byteBurst = byteBurstOf(limit)
+    const cost = FIXED_MSG_BYTES + message.body.length + (message.name?.length ?? 0)
+    if (byteRate) session.bytes = Math.min(byteBurst, session.bytes + (elapsed * byteRate) / 1000)
+    // A message larger than the whole byte burst could never pass: it waits for a full bucket instead.
+    const byteCost = Math.min(cost, byteBurst)
+    if (session.tokens >= 1 && (!byteRate || session.bytes >= byteCost)) {
       session.tokens -= 1
+      if (byteRate) session.bytes -= byteCost
       return true
     }
     if (record.throttleTimer === undefined) {
-      const retryMs = Math.ceil(((1 - session.tokens) * 1000) / limit.perSecond)
+      const waitMessages = session.tokens >= 1 ? 0 : ((1 - session.tokens) * 1000) / limit.perSecond
+      const waitBytes =
+        byteRate && session.bytes < byteCost ? ((byteCost - session.bytes) * 1000) / byteRate : 0
+      const retryMs = Math.max(1, Math.ceil(Math.max(waitMessages, waitBytes)))
       this.flushAck(record)
       record.link.pause()
       this.writeTo(record, { type: 'throttle', retryMs })
@@ -910,6 +942,7 @@ export class ParleyNode implements ChatNode {
         openedAt: 0,
         epoch,
         tokens: this.rateLimit ? this.rateLimit.burst : 0,
+        bytes: this.rateLimit ? byteBurstOf(this.rateLimit) : 0,
         refilledAt: this.clock.now(),
         throttledAt: Number.NEGATIVE_INFINITY,
       }
@@ -939,6 +972,7 @@ export class ParleyNode implements ChatNode {
       peer,
       address: record.link.remoteAddress,
       direction: record.link.direction,
+      ...(record.hello?.listen ? { listen: record.hello.listen } : {}),
       ...(sameNameAs.length > 0 ? { sameNameAs } : {}),
     })
     this.announce(peer, 'direct')
@@ -1095,22 +1129,30 @@ export class ParleyNode implements ChatNode {
     const { accepted, jumps, joined } = gathered
     if (accepted.length === 0 && jumps.length === 0) return
     const records: JournalRecord[] = jumps.map((j) => ({ t: 'base' as const, peer: j.peer, seq: j.seq }))
-    for (const msg of accepted) records.push({ t: 'received', msg, name: this.memberOf(msg).name })
+    for (const msg of accepted) records.push({ t: 'received', msg, name: this.sentAs(msg).name })
     void this.persist(records).then(() => {
       for (const peer of joined) this.announce(peer, 'relay')
       const origins = new Set<string>()
       for (const msg of accepted) {
         this.room.markShown(msg.from, msg.seq)
         this.lastSeen.set(msg.from, this.clock.now())
-        const from = this.memberOf(msg)
+        const member = this.memberOf(msg)
         // A member that signs a message under a new name is announced again, with the clash check.
-        this.announce(from, this.sessions.get(from.id)?.link !== undefined ? 'direct' : 'relay')
+        this.announce(member, this.sessions.get(member.id)?.link !== undefined ? 'direct' : 'relay')
+        const from = this.sentAs(msg)
         this.remember({ direction: 'in', id: msg.id, seq: msg.seq, ts: msg.ts, from, body: msg.body })
         this.emit({ type: 'message', id: msg.id, seq: msg.seq, ts: msg.ts, from, body: msg.body })
         origins.add(msg.from)
       }
       for (const session of this.sessions.values()) for (const origin of origins) this.pump(session, origin)
     })
+  }
+
+  /** The sender under the name it signed the message with (a later rename does not rewrite the past). */
+  private sentAs(msg: Msg): PeerInfo {
+    return msg.name === undefined
+      ? this.memberOf(msg)
+      : { id: msg.from, name: shownName(msg.name, msg.from.slice(0, 8)) }
   }
 
   private memberOf(msg: Msg): PeerInfo {
@@ -1181,6 +1223,7 @@ export class ParleyNode implements ChatNode {
         openedAt: 0,
         epoch: p.epoch,
         tokens: this.rateLimit ? this.rateLimit.burst : 0,
+        bytes: this.rateLimit ? byteBurstOf(this.rateLimit) : 0,
         refilledAt: this.clock.now(),
         throttledAt: Number.NEGATIVE_INFINITY,
       })
@@ -1257,6 +1300,10 @@ export class ParleyNode implements ChatNode {
   private emit(event: NodeEvent): void {
     for (const listener of [...this.listeners]) listener(event)
   }
+}
+
+function byteBurstOf(limit: RateLimit): number {
+  return limit.byteBurst ?? (limit.bytesPerSecond ?? 0) * 4
 }
 
 /** The hello capability of nodes that relay the room (and take relayed messages). */

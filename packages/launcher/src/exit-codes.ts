@@ -7,12 +7,14 @@ export const ExitCode = {
   USAGE: 2,
   /** The listen address could not be bound (in use, no permission, not on this machine). */
   LISTEN: 3,
-  /** Input ended but some messages were never acknowledged by a peer. */
+  /** Input ended but some messages were never acknowledged by a peer, and nothing keeps them (plain mode). */
   UNDELIVERED: 4,
   /** The data dir cannot be used: locked by another running node, unwritable, not a directory. */
   DATA_DIR: 5,
   /** The identity key, known_peers or an allow file cannot be used (permissions, malformed). */
   TRUST: 6,
+  /** Input ended with messages not acknowledged yet: they are safe in the outbox and go out on the next run. */
+  QUEUED: 7,
 } as const
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
 

@@ -1,6 +1,6 @@
 import { userInfo } from 'node:os'
 import { parseArgs } from 'node:util'
-import { type Address, AddressError, nameProblem, parseAddress } from '@parley/core'
+import { type Address, AddressError, DEFAULT_RATE_LIMIT, nameProblem, parseAddress } from '@parley/core'
 import { ExitCode, FatalError } from './exit-codes.js'
 
 /** What the program was asked to do: chat (the default), print this node's id, or print an invite. */
@@ -15,8 +15,10 @@ export interface Flags {
   pins: { address: Address; key: string }[]
   name: string
   json: boolean
-  /** How long to wait for acknowledgements when input ends (ms). */
+  /** When input ends, how long to wait without any new acknowledgement before giving up (ms). */
   waitMs: number
+  /** Never read stdin: receive until signalled (also the rule when stdin ends before any line was sent). */
+  recvOnly: boolean
   /** Where identity, known peers, history and the outbox live; undefined means the XDG default. */
   dataDir?: string
   /** No handshake, no encryption: newline-separated text, for netcat and friends. */
@@ -35,6 +37,8 @@ export interface Flags {
   /** Messages per second accepted from one peer (0: no limit), and the burst allowed on top. */
   rate: number
   burst: number
+  /** Bytes per second accepted from one peer (0: no byte limit); the burst is eight seconds' worth. */
+  rateBytes: number
   /** A link must finish its handshake within this long (ms). */
   handshakeTimeoutMs: number
   /** Largest frame accepted from a peer, in bytes. */
@@ -48,8 +52,9 @@ export interface Flags {
 export const DEFAULT_LISTEN = '127.0.0.1:1235'
 export const DEFAULT_WAIT_MS = 10_000
 export const DEFAULT_DEAD_AFTER_MS = 14_000
-export const DEFAULT_RATE = 200
-export const DEFAULT_BURST = 1000
+export const DEFAULT_RATE = DEFAULT_RATE_LIMIT.perSecond
+export const DEFAULT_BURST = DEFAULT_RATE_LIMIT.burst
+export const DEFAULT_RATE_BYTES = DEFAULT_RATE_LIMIT.bytesPerSecond ?? 0
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024
 export const DEFAULT_WINDOW = 1000
@@ -61,6 +66,7 @@ const OPTIONS = {
   name: { type: 'string', short: 'n' },
   json: { type: 'boolean' },
   wait: { type: 'string' },
+  'recv-only': { type: 'boolean' },
   'data-dir': { type: 'string', short: 'd' },
   plain: { type: 'boolean' },
   allow: { type: 'string', multiple: true },
@@ -71,6 +77,7 @@ const OPTIONS = {
   'log-file': { type: 'string' },
   rate: { type: 'string' },
   burst: { type: 'string' },
+  'rate-bytes': { type: 'string' },
   'handshake-timeout': { type: 'string' },
   'max-frame': { type: 'string' },
   window: { type: 'string' },
@@ -102,14 +109,20 @@ Trust and storage:
 
 Output:
       --json              one JSON object per line on stdout for every event
-      --history N         show the last N messages of history at start (default 0)
-      --wait SECONDS      when input ends, wait this long for acknowledgements (default ${DEFAULT_WAIT_MS / 1000})
+      --history N         show the last N messages of history at start (default 0); a one-shot send
+                          (input from a pipe or file) shows catch-up only with --history
+      --wait SECONDS      when input ends, give up after this long without a new acknowledgement
+                          (default ${DEFAULT_WAIT_MS / 1000})
+      --recv-only         never read stdin: receive until stopped (Ctrl-C, SIGTERM); stdin that
+                          ends before any line was sent (< /dev/null, systemd) means the same
       --dead-after SECS   drop and redial a link silent this long (default ${DEFAULT_DEAD_AFTER_MS / 1000})
       --log-file FILE     structured log of connections and refusals (default DATA_DIR/parley.log)
 
 Limits (see "Limits and abuse" in the README):
       --rate N            messages per second accepted from one peer, 0 for no limit (default ${DEFAULT_RATE})
       --burst N           messages a peer may send at once on top of --rate (default ${DEFAULT_BURST})
+      --rate-bytes N      bytes per second accepted from one peer, 0 for no limit; eight seconds'
+                          worth may come at once (default ${DEFAULT_RATE_BYTES})
       --handshake-timeout SECS  drop links that have not finished the handshake (default ${DEFAULT_HANDSHAKE_TIMEOUT_MS / 1000})
       --max-frame BYTES   largest frame accepted from a peer (default ${DEFAULT_MAX_FRAME_BYTES})
       --window N          recent messages kept per member, to relay and to catch up members who were
@@ -117,14 +130,19 @@ Limits (see "Limits and abuse" in the README):
   -h, --help              show this help
   -V, --version           show the version
 
-While chatting, a line that is exactly one of these is a command, not a message:
+While chatting, a line that starts with / is a command, not a message (/help lists them):
+  /me ACTION              send an action, shown as "* alice waves"
+  /nick NAME              change your display name
   /peers                  list the room's members: name, fingerprint, direct or through a relay, state
   /connect HOST:PORT      dial another peer now (redialed until it answers)
+  /quit                   leave
   //text                  sends "/text"
+On a terminal an unknown /word is never sent; from a pipe, a line that is not a command is sent as it is.
 
 IPv6 addresses are written in brackets: [::1]:4001.
-Exit codes: 0 ok, 1 internal error, 2 bad usage, 3 cannot listen, 4 messages left undelivered,
-5 data dir unusable (locked, unwritable), 6 key or trust file unusable.`
+Exit codes: 0 ok (everything delivered), 1 internal error, 2 bad usage, 3 cannot listen,
+4 messages lost (plain mode: nobody acknowledged them), 5 data dir unusable (locked, unwritable),
+6 key or trust file unusable, 7 messages not acknowledged yet, kept in the outbox for the next run.`
 }
 
 /**
@@ -168,6 +186,7 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     name: name.trim(),
     json: values.json ?? false,
     waitMs: seconds('--wait', values.wait, DEFAULT_WAIT_MS, 0),
+    recvOnly: values['recv-only'] ?? false,
     ...(values['data-dir'] !== undefined ? { dataDir: nonEmpty('--data-dir', values['data-dir']) } : {}),
     plain,
     allow,
@@ -180,6 +199,7 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     ...(values['log-file'] !== undefined ? { logFile: nonEmpty('--log-file', values['log-file']) } : {}),
     rate: bounded('--rate', values.rate, DEFAULT_RATE, 0, 1_000_000),
     burst: bounded('--burst', values.burst, DEFAULT_BURST, 1, 1_000_000),
+    rateBytes: bounded('--rate-bytes', values['rate-bytes'], DEFAULT_RATE_BYTES, 0, 1_000_000_000),
     handshakeTimeoutMs: seconds(
       '--handshake-timeout',
       values['handshake-timeout'],
@@ -262,6 +282,37 @@ function simplifyParseError(message: string): string {
     const flag = ambiguous[1]
     return `${flag} needs a value after it; a value that starts with "-" is written ${flag}=-VALUE`
   }
+  const unknown = /^Unknown option '(-[^']*)'/.exec(message)
+  if (unknown) {
+    const given = unknown[1]!
+    const closest = closestOption(given)
+    return `unknown option ${given}${closest ? `; did you mean ${closest}?` : ''}`
+  }
   const first = message.split(/\.\s|\n/)[0] ?? message
   return first.replace(/\.$/, '')
+}
+
+/** The long option nearest to a mistyped one (`--lissen` → `--listen`), when one is close enough. */
+export function closestOption(given: string): string | undefined {
+  const word = given.replace(/^-+/, '').split('=')[0]!.toLowerCase()
+  let best: { name: string; distance: number } | undefined
+  for (const name of Object.keys(OPTIONS)) {
+    const distance = name.startsWith(word) && word.length >= 3 ? 0.5 : editDistance(word, name)
+    if (!best || distance < best.distance) best = { name, distance }
+  }
+  if (!best || best.distance > Math.max(1, Math.floor(word.length / 3))) return undefined
+  return `--${best.name}`
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i]
+    for (let j = 1; j <= b.length; j++)
+      row.push(
+        Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)),
+      )
+    previous = row
+  }
+  return previous[b.length]!
 }

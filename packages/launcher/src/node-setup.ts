@@ -1,4 +1,5 @@
-import { join } from 'node:path'
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 /**
  * Turns parsed flags into a running node: the data dir (locked), the identity key, the trust settings,
  * the secure transport over TCP, and the journal that makes the outbox and history durable.
@@ -24,6 +25,7 @@ import {
   createSecureTransport,
   decodeInvite,
   fingerprint,
+  IDENTITY_KEY_FILE,
   type Identity,
   IdentityError,
   InviteError,
@@ -68,6 +70,7 @@ export function startupNotes(started: StartedNode): string[] {
   }
   if (started.restoredPending > 0)
     notes.push(`${started.restoredPending} message(s) from an earlier run wait in the outbox`)
+  notes.push(...started.notices)
   return notes
 }
 
@@ -89,6 +92,8 @@ export interface StartedNode {
    * between the write and the mark.
    */
   readonly markShown: (shown: ReadonlyMap<string, number>) => void
+  /** Things worth one info line that are not problems, such as a stale lock taken over after a crash. */
+  readonly notices: readonly string[]
 }
 
 /** Where the node writes its structured log: `--log-file`, else DATA_DIR/parley.log (none in plain mode). */
@@ -125,11 +130,12 @@ export async function startNode(
     node.on(onEvent)
     if (flags.logFile) attachLog(node, flags.logFile)
     await listenOrFail(node, flags.listen)
-    return { node, secure: false, restoredPending: 0, markShown: () => undefined }
+    return { node, secure: false, restoredPending: 0, markShown: () => undefined, notices: [] }
   }
 
   const joins = flags.joins.map(decodeJoin)
-  const dir = await openDir(dataDirOf(flags, env), onEvent)
+  const notices: string[] = []
+  const dir = await openDir(dataDirOf(flags, env), (message) => notices.push(staleLockNotice(message)))
   try {
     const identity = await trust(() => loadOrCreateIdentity(dir.path))
     const knownPeers = await trust(() => KnownPeers.open(dir.path))
@@ -187,7 +193,7 @@ export async function startNode(
       keepaliveMs: Math.max(250, Math.floor(flags.deadAfterMs / 3)),
       handshakeTimeoutMs: flags.handshakeTimeoutMs,
       maxFrame: flags.maxFrame,
-      rateLimit: flags.rate === 0 ? false : { perSecond: flags.rate, burst: flags.burst },
+      rateLimit: rateLimitOf(flags),
       checkPeer,
       ...(marks.marks ? { displayed: marks.marks } : {}),
       ...overrides,
@@ -208,6 +214,7 @@ export async function startNode(
       restoredPending: restored.outbox.length,
       ...(compaction.status === 'done' ? { compacted: compaction.report } : {}),
       markShown: (shown) => marks.mark(shown),
+      notices,
     }
   } catch (error) {
     dir.release()
@@ -215,16 +222,45 @@ export async function startNode(
   }
 }
 
-/** `parley id`: the node's identity, created on first use. */
+/**
+ * `parley id` and `parley invite`: the node's identity, created on first use (`created` says so, since a
+ * mistyped --data-dir is noticed that way). It works beside a running node: an existing key is only read,
+ * without the data dir's lock, and creating one is safe against a node starting at the same moment.
+ */
 export async function showIdentity(flags: Flags, env: NodeJS.ProcessEnv = process.env) {
-  const path = dataDirOf(flags, env)
-  const dir = await openDir(path)
-  try {
-    const identity: Identity = await trust(() => loadOrCreateIdentity(dir.path))
-    return { id: identity.id, fingerprint: fingerprint(identity.id), dataDir: dir.path }
-  } finally {
-    dir.release()
+  const path = resolve(dataDirOf(flags, env))
+  if (!existsSync(join(path, IDENTITY_KEY_FILE))) {
+    // A new data dir is created and checked the same way a node does it.
+    try {
+      const dir = await openDir(path)
+      dir.release()
+    } catch (error) {
+      // Locked: a node is starting there right now and makes the key itself; the key file is created
+      // atomically, so reading or creating it here is still safe.
+      if (!(error instanceof FatalError && (error.cause as DataDirError | undefined)?.code === 'LOCKED'))
+        throw error
+    }
   }
+  const identity: Identity = await trust(() => loadOrCreateIdentity(path))
+  return { id: identity.id, fingerprint: fingerprint(identity.id), dataDir: path, created: identity.created }
+}
+
+/** The rate limit the flags ask for (`--rate 0` turns every limit off). */
+function rateLimitOf(flags: Flags): NodeOptions['rateLimit'] {
+  if (flags.rate === 0) return false
+  return {
+    perSecond: flags.rate,
+    burst: flags.burst,
+    ...(flags.rateBytes > 0 ? { bytesPerSecond: flags.rateBytes, byteBurst: flags.rateBytes * 8 } : {}),
+  }
+}
+
+/** The store's warning about a stale lock, as a notice: the node is fine, it only did not exit cleanly last time. */
+function staleLockNotice(message: string): string {
+  const match = /took over (.*) \(a parley that did not exit cleanly\)/.exec(message)
+  return match
+    ? `the last parley on this data dir did not exit cleanly (${match[1]} was left); nothing is lost`
+    : message
 }
 
 function attachLog(node: ChatNode, file: string): void {
@@ -250,11 +286,9 @@ async function listenOrFail(node: ChatNode, listen: Address): Promise<void> {
   }
 }
 
-async function openDir(path: string, onEvent?: (event: NodeEvent) => void): Promise<DataDir> {
+async function openDir(path: string, onWarning?: (message: string) => void): Promise<DataDir> {
   try {
-    return await openDataDir(path, {
-      onWarning: (message) => onEvent?.({ type: 'journal-error', message }),
-    })
+    return await openDataDir(path, { onWarning: (message) => onWarning?.(message) })
   } catch (error) {
     if (error instanceof DataDirError)
       throw new FatalError(ExitCode.DATA_DIR, error.message, { cause: error })

@@ -1,4 +1,14 @@
-import { MAX_BODY_LENGTH, type MemberInfo, type NodeEvent, type PeerInfo, type PeerState } from '@parley/core'
+import {
+  type Address,
+  type ChatNode,
+  formatAddress,
+  MAX_BODY_LENGTH,
+  type MemberInfo,
+  type NodeEvent,
+  nameKey,
+  type PeerInfo,
+  type PeerState,
+} from '@parley/core'
 import { fingerprint, isKeyHex } from '@parley/secure'
 
 /** A status line for people, or undefined for events that are not status (messages, deliveries). */
@@ -18,12 +28,12 @@ export function describeEvent(event: NodeEvent): StatusLine | undefined {
       if (event.sameNameAs) {
         return {
           level: 'warn',
-          text: `connected to ${event.peer.name} [${shortId(event.peer.id)}] at ${event.address}; WARNING: a different key used the name "${event.peer.name}" before [${event.sameNameAs.map(shortId).join(', ')}]: this may not be who you think`,
+          text: `connected to ${event.peer.name} [${shortId(event.peer.id)}]${peerAt(event)}; WARNING: a different key used the name "${event.peer.name}" before [${event.sameNameAs.map(shortId).join(', ')}]: this may not be who you think`,
         }
       }
       return {
         level: 'info',
-        text: `connected to ${event.peer.name} [${shortId(event.peer.id)}] at ${event.address}`,
+        text: `connected to ${event.peer.name} [${shortId(event.peer.id)}]${peerAt(event)}`,
       }
     case 'disconnected':
       return { level: 'warn', text: `disconnected from ${event.peer.name}: ${event.reason}` }
@@ -57,6 +67,8 @@ export function describeEvent(event: NodeEvent): StatusLine | undefined {
           }
         : { level: 'info', text: `${event.peer.name} is reading again` }
     case 'dial-error':
+      // A peer that is not a secure parley node is given up on at once: "gave up" says it, once.
+      if (event.code === 'NOT_SECURE') return undefined
       return event.code === 'CONNECTION_REFUSED'
         ? { level: 'info', text: `${event.target} is not answering yet; will keep trying` }
         : { level: 'warn', text: `cannot reach ${event.target}: ${event.message}` }
@@ -93,6 +105,11 @@ function describePeerState(target: string, state: PeerState): StatusLine | undef
       return { level: 'info', text: `reconnecting to ${state.peer.name} at ${target}` }
     case 'failed':
       // An untrusted key was already explained in full when the dial failed; don't repeat the block.
+      if (state.error.code === 'NOT_SECURE')
+        return {
+          level: 'warn',
+          text: `gave up on ${target}: ${state.error.message}; to talk to a --plain node, run parley with --plain too`,
+        }
       return state.error.code === 'UNTRUSTED'
         ? { level: 'warn', text: `gave up on ${target}: its key is not trusted (see above)` }
         : { level: 'warn', text: `gave up on ${target}: ${state.error.message}` }
@@ -107,6 +124,30 @@ function describePeerState(target: string, state: PeerState): StatusLine | undef
       return _exhaustive
     }
   }
+}
+
+/**
+ * Where a peer is: the address it listens on (announced in its hello), never the ephemeral port it dialed
+ * from. An announced wildcard host (0.0.0.0, ::) is shown with the host the link came from.
+ */
+export function listenAddressOf(peer: {
+  readonly address?: string
+  readonly listen?: string
+  readonly direction?: 'inbound' | 'outbound'
+}): string | undefined {
+  if (peer.listen) {
+    const wildcard = /^(?:0\.0\.0\.0|\[::\]):(\d+)$/.exec(peer.listen)
+    if (!wildcard) return peer.listen
+    const host = peer.address ? /^(.*):\d+$/.exec(peer.address)?.[1] : undefined
+    return host ? `${host}:${wildcard[1]}` : peer.listen
+  }
+  // A link we dialed is at the address we dialed; an inbound one says nothing about where the peer listens.
+  return peer.direction === 'outbound' ? peer.address : undefined
+}
+
+function peerAt(event: { address: string; listen?: string; direction: 'inbound' | 'outbound' }): string {
+  const where = listenAddressOf(event)
+  return where ? ` at ${where}` : ''
 }
 
 /** Splits text into message bodies that fit the protocol's limit, never inside a surrogate pair. */
@@ -137,16 +178,34 @@ export function shortId(id: string): string {
  */
 export class PeerLabels {
   private readonly ambiguous = new Set<string>()
+  /** Every key seen under each name (handshakes, members and the names messages were sent with). */
+  private readonly keysByName = new Map<string, Set<string>>()
 
   observe(event: NodeEvent): void {
+    if (event.type === 'message') this.seen(event.from)
     if (event.type === 'member' && event.renamedFrom !== undefined) this.ambiguous.add(event.peer.id)
-    if ((event.type !== 'connected' && event.type !== 'member') || !event.sameNameAs) return
+    if (event.type !== 'connected' && event.type !== 'member') return
+    this.seen(event.peer)
+    if (!event.sameNameAs) return
     this.ambiguous.add(event.peer.id)
     for (const id of event.sameNameAs) this.ambiguous.add(id)
   }
 
   label(peer: PeerInfo): string {
-    return this.ambiguous.has(peer.id) ? `${peer.name}~${shortId(peer.id)}` : peer.name
+    this.seen(peer)
+    const shared = (this.keysByName.get(nameKey(peer.name))?.size ?? 0) > 1
+    return shared || this.ambiguous.has(peer.id) ? `${peer.name}~${shortId(peer.id)}` : peer.name
+  }
+
+  private seen(peer: PeerInfo): void {
+    const key = nameKey(peer.name)
+    let keys = this.keysByName.get(key)
+    if (!keys) {
+      if (this.keysByName.size >= 10_000) return
+      keys = new Set()
+      this.keysByName.set(key, keys)
+    }
+    if (keys.size < 16) keys.add(peer.id)
   }
 }
 
@@ -157,7 +216,7 @@ export function describeMembers(members: readonly MemberInfo[], labels: PeerLabe
     const how = m.direct ? 'direct' : 'relay'
     const state = m.direct
       ? m.connected
-        ? `connected${m.address ? ` at ${m.address}` : ''}`
+        ? `connected${listenAddressOf(m) ? ` at ${listenAddressOf(m)}` : ''}`
         : 'disconnected'
       : m.connected
         ? 'reachable through the mesh'
@@ -175,6 +234,7 @@ export function jsonMember(m: MemberInfo): Record<string, unknown> {
     via: m.direct ? 'direct' : 'relay',
     connected: m.connected,
     ...(m.address ? { address: m.address } : {}),
+    ...(m.listen ? { listen: m.listen } : {}),
     ...(m.lastSeen !== undefined ? { lastSeen: m.lastSeen } : {}),
   }
 }
@@ -249,4 +309,38 @@ export class DropDigest {
     })
     this.hidden = 0
   }
+}
+
+/**
+ * `/connect`: dials `target` unless it is already there. Returns a line to show when nothing new happens
+ * (already connected, already dialing); a new dial is announced by the node's own "dialing" event.
+ */
+export function connectTo(node: ChatNode, target: Address): StatusLine | undefined {
+  const key = formatAddress(target)
+  const member = node
+    .members()
+    .find((m) => m.direct && m.connected && (listenAddressOf(m) === key || m.address === key))
+  if (member)
+    return {
+      level: 'info',
+      text: `already connected to ${member.peer.name} [${shortId(member.peer.id)}] at ${key}`,
+    }
+  const dialing = node.peerStates().find((p) => p.target === key)
+  if (dialing) {
+    const state = dialing.state
+    if (state.status === 'connected')
+      return {
+        level: 'info',
+        text: `already connected to ${state.peer.name} [${shortId(state.peer.id)}] at ${key}`,
+      }
+    if (state.status === 'failed')
+      return { level: 'warn', text: `gave up on ${key} earlier: ${state.error.message}` }
+    if (state.status !== 'closed')
+      return {
+        level: 'info',
+        text: `already dialing ${key} (${state.status}); it keeps retrying until it answers`,
+      }
+  }
+  node.connect(target)
+  return undefined
 }

@@ -111,3 +111,6 @@ export function createSecureTransport(inner: Transport, options: SecureOptions):
     },
   }
 }
+
+
+export { TEXT_CLIENT_REPLY } from './upgrade.js'

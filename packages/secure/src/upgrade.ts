@@ -16,6 +16,10 @@ export interface UpgradeSettings {
   localKey: string
 }
 
+/** What a secure node answers to a peer that opened with text (nc, telnet, a --plain parley node). */
+export const TEXT_CLIENT_REPLY =
+  'parley: this is an encrypted parley node; talk to it with parley (parley --peer HOST:PORT), or run it with --plain for nc and telnet\n'
+
 /** How long a refused link may take to flush its refusal before it is destroyed. */
 const REFUSAL_GRACE_MS = 2000
 
@@ -37,6 +41,8 @@ export class Upgrade {
   readonly #stream: LinkStream
   #state: UpgradeState
   #settled = false
+  /** A text client was told in words what it reached: the link ends after that line, not at once. */
+  #answered = false
   #settle!: { resolve: (link: SecureLink) => void; reject: (error: TransportError) => void }
   readonly #timer: NodeJS.Timeout
   readonly #onAbort = () =>
@@ -76,6 +82,11 @@ export class Upgrade {
     if (state.status !== 'handshaking') return
     const step = state.handshake.push(chunk)
     if (step.status === 'failed') {
+      // Someone typing at a secure node (nc, telnet) gets one line saying what they reached.
+      if (step.code === 'NOT_SECURE' && this.direction === 'inbound' && step.detail.startsWith('it sent text')) {
+        this.#stream.write(new TextEncoder().encode(TEXT_CLIENT_REPLY))
+        this.#answered = true
+      }
       this.#fail(this.#handshakeError(step.code, step.detail))
       return
     }
@@ -163,10 +174,11 @@ export class Upgrade {
   #onEndBeforeRecords(): void {
     const state = this.#state
     if (state.status !== 'handshaking') return
+    // A plain node answers in text (NOT_SECURE, above); a bare close is usually a peer restarting.
     const hint =
       state.handshake.bytesReceived === 0 && this.direction === 'inbound'
         ? 'before starting the secure handshake'
-        : 'during the secure handshake (is it running with --plain?)'
+        : 'during the secure handshake'
     this.#fail(new TransportError('CLOSED', `peer at ${this.address} closed the connection ${hint}`))
   }
 
@@ -205,7 +217,12 @@ export class Upgrade {
     this.#cleanup()
     const state = this.#state
     if (state.status === 'confirming') state.link.fail(error)
-    else if (state.status !== 'done') this.#stream.destroy()
+    else if (state.status !== 'done' && this.#answered) {
+      // Let the one line go out; a client that never closes its side is cut off a moment later.
+      const stream = this.#stream
+      stream.end()
+      setTimeout(() => stream.destroy(), 1_000).unref()
+    } else if (state.status !== 'done') this.#stream.destroy()
     this.#state = { status: 'done', ...(state.status === 'confirming' ? { link: state.link } : {}) }
     this.#settle.reject(error)
   }

@@ -2,7 +2,8 @@
  * Opening the files parley writes without ever following a symbolic link: a link planted where parley
  * expects its log or journal would make it append to, or overwrite, whatever the link points at.
  */
-import { closeSync, constants, openSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, constants, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { errorCode } from './errors.js'
 
 // Windows has no O_NOFOLLOW; its links need privileges to create, so there is nothing to plant.
@@ -37,7 +38,8 @@ export function openForAppend(path: string, mode = 0o600): number {
 /**
  * Replaces `path` with `text` atomically: a fresh temporary file created exclusively (a link planted at
  * its name makes this fail instead of writing through it), then renamed over `path` (which replaces a
- * link at `path` itself, never its target).
+ * link at `path` itself, never its target). The file and then its directory reach the disk before this
+ * returns, so a machine crash leaves either the old file or the whole new one, never an empty one.
  */
 export function replaceFile(path: string, text: string, mode = 0o600): void {
   const temp = `${path}.tmp`
@@ -45,8 +47,21 @@ export function replaceFile(path: string, text: string, mode = 0o600): void {
   const fd = openSync(temp, OpenFlags.createNew, mode)
   try {
     writeSync(fd, text)
+    fsyncSync(fd)
   } finally {
     closeSync(fd)
   }
   renameSync(temp, path)
+  syncDirectorySync(dirname(path))
+}
+
+function syncDirectorySync(dir: string): void {
+  // Windows cannot open a directory for syncing, and NTFS journals renames anyway.
+  if (process.platform === 'win32') return
+  const fd = openSync(dir, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
 }

@@ -317,7 +317,7 @@ describe('chat model', () => {
   describe('members of the room', () => {
     const carol: PeerInfo = { id: 'c'.repeat(64), name: 'carol' }
     const members = [
-      { peer: bob, direct: true, connected: true, address: '127.0.0.1:4002' },
+      { peer: bob, direct: true, connected: true, address: '127.0.0.1:59404', listen: '127.0.0.1:4002' },
       { peer: carol, direct: false, connected: true },
     ]
 

@@ -1,9 +1,16 @@
 import type { Address, HistoryEntry, MemberInfo, NodeEvent, PeerInfo } from '@parley/core'
 import {
+  actionBody,
+  COMMANDS,
   clockTime,
+  completions,
   describeEvent,
   describeMembers,
+  helpLines,
   PeerLabels,
+  parseAction,
+  parseSubmission,
+  type ShownMessage,
   shortId,
   terminalLine,
   terminalSafe,
@@ -11,7 +18,6 @@ import {
 import type { KeyEvent } from '../input/key-decoder.js'
 import { graphemes } from '../text/graphemes.js'
 import type { GraphemeWidth } from '../text/width.js'
-import { actionBody, COMMANDS, completions, parseAction, parseSubmission } from './commands.js'
 import { InputLine } from './input-line.js'
 import { isMention } from './mentions.js'
 import { DEFAULT_CAP, MessageList } from './message-list.js'
@@ -45,6 +51,14 @@ export type Entry =
       hidden?: boolean
     }
   | { readonly id: number; readonly kind: 'marker'; readonly ts: number; hidden?: boolean }
+  /** A rule above a catch-up: "12 messages from while you were away". */
+  | {
+      readonly id: number
+      readonly kind: 'rule'
+      readonly ts: number
+      readonly text: string
+      hidden?: boolean
+    }
 
 /** What the runtime must do after an input or a node event; the model itself does no I/O. */
 export type Effect =
@@ -196,6 +210,24 @@ export class ChatModel {
       } as const
       this.list.add(entry, false)
     }
+  }
+
+  /**
+   * Received messages, from the launcher's MessageDisplay: live ones, or a catch-up (already in time
+   * order) that gets a rule above it.
+   */
+  showMessages(messages: readonly ShownMessage[], catchUp?: number): Effect[] {
+    this.changes++
+    if (catchUp !== undefined) {
+      const text = ` ${catchUp} message${catchUp === 1 ? '' : 's'} from while you were away `
+      this.list.add({ id: this.nextId++, kind: 'rule', ts: this.now(), text }, false)
+    }
+    const effects: Effect[] = []
+    for (const m of messages) {
+      for (const effect of this.incoming(m.from, m.body, m.ts))
+        if (!effects.some((e) => e.type === effect.type)) effects.push(effect)
+    }
+    return effects
   }
 
   nodeEvent(event: NodeEvent): Effect[] {
@@ -420,7 +452,7 @@ export class ChatModel {
       case 'nick':
         this.self = { ...this.self, name: what.name }
         this.changes++
-        this.note(`you are now ${what.name} (peers see the new name when they next connect)`)
+        this.note(`you are now ${what.name} (peers see it on your next messages)`)
         return [{ type: 'rename', name: what.name }]
       case 'connect':
         return [{ type: 'connect', address: what.address }]
@@ -451,7 +483,7 @@ export class ChatModel {
   }
 
   private help(): void {
-    for (const c of COMMANDS) this.note(`${c.usage.padEnd(20)} ${c.about}`, 'hint')
+    for (const line of helpLines(COMMANDS.map((c) => c.name))) this.note(line, 'hint')
     this.note(
       'Enter send · Tab complete · ↑/↓ history · PgUp/PgDn or wheel scroll · F2 members · Ctrl-C quit',
       'hint',
@@ -513,6 +545,8 @@ export class ChatModel {
     switch (entry.kind) {
       case 'marker':
         return [this.rule(` new since ${this.time(entry.ts).slice(0, 5)} `, cols, { kind: 'marker' })]
+      case 'rule':
+        return [this.rule(entry.text, cols, { kind: 'info' })]
       case 'system': {
         const style: Style =
           entry.level === 'warn'

@@ -2,13 +2,17 @@ import { appendFileSync } from 'node:fs'
 import { PassThrough } from 'node:stream'
 import type { NodeEvent } from '@parley/core'
 import {
+  connectTo,
   DropDigest,
   describeEvent,
   type Flags,
+  FlowSummary,
   logFileOf,
+  MessageDisplay,
   type StartedNode,
   splitBody,
   startupNotes,
+  waitWhileProgressing,
 } from '@parley/launcher'
 import blessed from 'blessed'
 import { KeyDecoder, type KeyEvent } from '../input/key-decoder.js'
@@ -22,6 +26,8 @@ import { ENTER_MODES, onRestore, RESTORE_MODES } from './terminal.js'
 export interface TuiIo {
   readonly stdin: NodeJS.ReadStream
   readonly stdout: NodeJS.WriteStream
+  /** Where the last words go once the screen is given back (undelivered messages). */
+  readonly stderr: NodeJS.WritableStream
   readonly env: NodeJS.ProcessEnv
   /** Resolves when the process is asked to stop (SIGTERM, SIGHUP, SIGINT). */
   readonly interrupted: Promise<void>
@@ -274,15 +280,22 @@ export async function runTui(
   model.showHistory(flags.history > 0 ? node.history.slice(-flags.history) : [])
   model.setUndelivered(node.pending)
 
-  // Display marks (how far each sender's messages were shown) are written once a frame has shown them: one
-  // write per frame rather than one per message, and a crash before the frame shows them again on restart.
-  let unmarked = new Map<string, number>()
-  const markShown = () => {
-    if (unmarked.size === 0) return
-    started.markShown(unmarked)
-    unmarked = new Map()
-  }
-  const view = new BlessedView(model, width, stdout, io.env, markShown)
+  // Messages reach the model through the launcher's display, which orders catch-up and records what a
+  // drawn frame has shown.
+  let scheduleFrame: () => void = () => undefined
+  let performLater: (effects: readonly Effect[]) => void = () => undefined
+  const display = new MessageDisplay({
+    target: {
+      kind: 'frames',
+      show: (messages, catchUp) => {
+        performLater(model.showMessages(messages, catchUp))
+        scheduleFrame()
+      },
+    },
+  })
+  display.bind(started)
+  const view = new BlessedView(model, width, stdout, io.env, () => display.drawn())
+  scheduleFrame = () => view.schedule()
   const removeViewRestore = onRestore(() => view.destroy())
 
   let quitRequests = 0
@@ -316,7 +329,8 @@ export async function runTui(
           break
         case 'connect':
           try {
-            node.connect(effect.address)
+            const status = connectTo(node, effect.address)
+            if (status) model.note(status.text, status.level)
           } catch (error) {
             model.note(`cannot connect: ${error instanceof Error ? error.message : String(error)}`, 'warn')
           }
@@ -352,15 +366,28 @@ export async function runTui(
     },
     logFile ? { log: logFile } : {},
   )
+  // Throttling and a peer not reading: one summary line every few seconds at most.
+  const flow = new FlowSummary(
+    (line) => {
+      model.note(line.text, line.level)
+      view.schedule()
+    },
+    { pending: () => node.pending },
+  )
+  performLater = perform
   subscribe((event) => {
     if (!subscribed) return
     if (event.type === 'link-error') {
       drops.push(describeEvent(event)!)
       return
     }
+    display.push(event)
+    if (event.type === 'message') return
+    if (FlowSummary.handles(event)) {
+      flow.push(event)
+      return
+    }
     const effects = model.nodeEvent(event)
-    if (event.type === 'message')
-      unmarked.set(event.from.id, Math.max(unmarked.get(event.from.id) ?? 0, event.seq))
     if (event.type === 'delivered') model.setUndelivered(node.pending)
     // The member panel follows joins and leaves as they happen.
     if (event.type === 'connected' || event.type === 'disconnected' || event.type === 'member')
@@ -393,19 +420,31 @@ export async function runTui(
   await Promise.race([quitRequested, io.interrupted])
   if (node.pending > 0 && flags.waitMs > 0) {
     model.note(
-      `waiting up to ${flags.waitMs / 1000}s for ${node.pending} message(s) to be acknowledged (Ctrl-C again to leave now)`,
+      `waiting for ${node.pending} message(s) to be acknowledged, up to ${flags.waitMs / 1000}s without progress (Ctrl-C again to leave now; they stay safe in the outbox)`,
     )
     view.renderNow()
-    await Promise.race([node.whenDelivered(flags.waitMs), secondQuitRequested])
+    await waitWhileProgressing(node, flags.waitMs, secondQuitRequested)
   }
+  const left = node.pending
   stdin.removeListener('data', onKeys)
   if (escTimer) clearTimeout(escTimer)
   subscribed = false
+  flow.close()
+  display.close()
   await node.close('quit')
   removeViewRestore()
   view.destroy()
   removeRawRestore()
   if (stdin.isTTY) stdin.setRawMode(false)
   stdin.pause()
+  // After the screen is gone, so it stays on the terminal, as the line-mode CLI says it.
+  if (left > 0) io.stderr.write(`parley-tui: ${undeliveredNote(left, started)}\n`)
   return 0
+}
+
+/** What became of messages no peer acknowledged before the TUI closed. */
+function undeliveredNote(left: number, started: StartedNode): string {
+  if (started.dataDir)
+    return `${left} message(s) not acknowledged yet are safe in the outbox (${started.dataDir}); they are sent when parley next runs with this --data-dir`
+  return `${left} message(s) were not delivered: no peer acknowledged them (plain mode keeps nothing)`
 }

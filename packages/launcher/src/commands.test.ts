@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { actionBody, completions, parseAction, parseSubmission } from './commands.js'
-import { isMention } from './mentions.js'
+import {
+  actionBody,
+  completions,
+  helpLines,
+  LINE_COMMANDS,
+  parseAction,
+  parseSubmission,
+} from './commands.js'
 
 describe('commands', () => {
   it('sends ordinary text, and //text as a line starting with /', () => {
@@ -39,7 +45,9 @@ describe('commands', () => {
     expect(parseSubmission(`/nick ${'x'.repeat(65)}`)).toMatchObject({ type: 'invalid' })
     expect(parseSubmission('/connect nowhere')).toMatchObject({
       type: 'invalid',
-      hint: expect.stringMatching(/^\/connect: bad address/),
+      hint: expect.stringMatching(
+        /^\/connect needs HOST:PORT, as in \/connect 127\.0\.0\.1:4002 \(bad address/,
+      ),
     })
     expect(parseSubmission('/me')).toMatchObject({ type: 'invalid' })
   })
@@ -71,13 +79,30 @@ describe('tab completion', () => {
   })
 })
 
-describe('mentions', () => {
-  it('finds the name as a word of its own, in any case', () => {
-    expect(isMention('hi alice!', 'alice')).toBe(true)
-    expect(isMention('@Alice: look', 'alice')).toBe(true)
-    expect(isMention('malice aforethought', 'alice')).toBe(false)
-    expect(isMention('alice2 is not you', 'alice')).toBe(false)
-    expect(isMention('a.b is here', 'a.b')).toBe(true)
-    expect(isMention('axb is not', 'a.b')).toBe(false)
+describe('the same commands in line mode', () => {
+  const line = { commands: LINE_COMMANDS }
+
+  it('understands /help, /me, /nick, /peers, /connect and /quit, and never sends a typo', () => {
+    expect(parseSubmission('/help', line)).toEqual({ type: 'help' })
+    expect(parseSubmission('/me waves', line)).toEqual({ type: 'me', action: 'waves' })
+    expect(parseSubmission('/quit', line)).toEqual({ type: 'quit' })
+    expect(parseSubmission('/members', line)).toMatchObject({ type: 'invalid' })
+    expect(parseSubmission('/hlep', line)).toMatchObject({
+      type: 'invalid',
+      hint: expect.stringMatching(/^unknown command \/hlep/),
+    })
+  })
+
+  it('sends a piped line that only looks like a command as it is, so a file arrives whole', () => {
+    const piped = { commands: LINE_COMMANDS, lenient: true }
+    expect(parseSubmission('/usr/bin/env', piped)).toEqual({ type: 'message', body: '/usr/bin/env' })
+    expect(parseSubmission('/me waves', piped)).toEqual({ type: 'me', action: 'waves' })
+  })
+
+  it('lists in /help only the commands the frontend has, and how to send a slash', () => {
+    const help = helpLines(LINE_COMMANDS).join('\n')
+    expect(help).toMatch(/\/me ACTION/)
+    expect(help).toMatch(/\/\/text/)
+    expect(help).not.toMatch(/\/members/)
   })
 })

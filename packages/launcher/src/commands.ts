@@ -1,26 +1,32 @@
+/**
+ * The commands typed while chatting, parsed the same way by every frontend. A line that starts with "/" is
+ * a command; `//text` sends `/text`. An unknown `/word` gets a one-line hint and nothing is sent.
+ */
 import { type Address, AddressError, nameProblem, parseAddress } from '@parley/core'
 
-/** The commands typed in the input line. `//text` sends a line that starts with "/". */
 export const COMMANDS = [
-  { name: 'help', usage: '/help', about: 'list commands and keys' },
+  { name: 'help', usage: '/help', about: 'list the commands' },
+  { name: 'me', usage: '/me ACTION', about: 'send an action, shown as "* alice waves"' },
   {
     name: 'nick',
     usage: '/nick NAME',
-    about: 'change your display name (peers see it when they next connect)',
+    about: 'change your display name (peers see it on your next messages)',
   },
-  { name: 'connect', usage: '/connect HOST:PORT', about: 'dial another peer (redialed until it answers)' },
   {
     name: 'peers',
     usage: '/peers',
     about: "list the room's members: name, fingerprint, direct or through a relay, state",
   },
+  { name: 'connect', usage: '/connect HOST:PORT', about: 'dial another peer (redialed until it answers)' },
   { name: 'members', usage: '/members', about: 'show or hide the member panel (also F2)' },
-  { name: 'me', usage: '/me ACTION', about: 'send an action, shown as "* alice waves"' },
   { name: 'clear', usage: '/clear', about: 'clear the message pane (nothing is sent)' },
   { name: 'quit', usage: '/quit', about: 'say bye to every peer and leave' },
 ] as const
 
 export type CommandName = (typeof COMMANDS)[number]['name']
+
+/** The commands of a line-mode frontend: no member panel, no pane to clear. */
+export const LINE_COMMANDS: readonly CommandName[] = ['help', 'me', 'nick', 'peers', 'connect', 'quit']
 
 export type Submission =
   | { readonly type: 'empty' }
@@ -36,42 +42,57 @@ export type Submission =
   /** Never sent: the user gets `hint` instead. */
   | { readonly type: 'invalid'; readonly hint: string }
 
+export interface ParseOptions {
+  /** The commands this frontend has (default: all). */
+  readonly commands?: readonly CommandName[]
+  /**
+   * Lines read from a pipe: a `/word` that is not a command is sent as it is (a file of paths arrives
+   * whole). On a terminal, it is a typo and gets a hint.
+   */
+  readonly lenient?: boolean
+}
+
 /**
- * `/me` travels as an ordinary message body in the CTCP convention IRC uses, so any client can show it raw.
+ * `/me` travels as an ordinary, signed message body in the CTCP convention IRC uses, so relays and older
+ * nodes carry it unchanged; frontends show it as an action.
  * @example actionBody('waves') // '\u0001ACTION waves\u0001'
  */
 export function actionBody(action: string): string {
   return `\u0001ACTION ${action}\u0001`
 }
 
-/** The action text of a `/me` body, or undefined for an ordinary message. */
+/** The action text of a `/me` body (the closing \u0001 is optional, as in IRC), or undefined. */
 export function parseAction(body: string): string | undefined {
   const match = /^\u0001ACTION (.*?)\u0001?$/su.exec(body)
   return match ? match[1] : undefined
 }
 
-/** Turns what was typed into what to do. */
-export function parseSubmission(line: string): Submission {
+/** Turns a typed (or piped) line into what to do. */
+export function parseSubmission(line: string, options: ParseOptions = {}): Submission {
   // A half-typed joiner at the end would glue the next emoji a peer sends onto ours.
   const text = line.replace(/\u200d+$/u, '')
   if (text.trim() === '') return { type: 'empty' }
   if (!text.startsWith('/')) return { type: 'message', body: text }
   if (text.startsWith('//')) return { type: 'message', body: text.slice(1) }
   const match = /^\/(\S*)\s*([\s\S]*)$/u.exec(text)
-  const name = (match?.[1] ?? '').toLowerCase()
+  const word = (match?.[1] ?? '').toLowerCase()
   const rest = (match?.[2] ?? '').trim()
+  const known = options.commands ?? COMMANDS.map((c) => c.name)
+  const name = (word === 'exit' ? 'quit' : word) as CommandName
+  if (!known.includes(name)) {
+    if (options.lenient) return { type: 'message', body: text }
+    return {
+      type: 'invalid',
+      hint: `unknown command /${word} (nothing was sent): type /help for the list, or // to send a line starting with /`,
+    }
+  }
   switch (name) {
     case 'help':
-      return { type: 'help' }
     case 'quit':
-    case 'exit':
-      return { type: 'quit' }
     case 'clear':
-      return { type: 'clear' }
     case 'peers':
-      return { type: 'peers' }
     case 'members':
-      return { type: 'members' }
+      return { type: name }
     case 'nick': {
       if (rest === '') return { type: 'invalid', hint: 'usage: /nick NAME' }
       const problem = nameProblem(rest)
@@ -83,18 +104,30 @@ export function parseSubmission(line: string): Submission {
       try {
         return { type: 'connect', address: parseAddress(rest) }
       } catch (error) {
-        if (error instanceof AddressError) return { type: 'invalid', hint: `/connect: ${error.message}` }
+        if (error instanceof AddressError)
+          return {
+            type: 'invalid',
+            hint: `/connect needs HOST:PORT, as in /connect 127.0.0.1:4002 (${error.message})`,
+          }
         throw error
       }
     }
     case 'me':
       return rest === '' ? { type: 'invalid', hint: 'usage: /me ACTION' } : { type: 'me', action: rest }
-    default:
-      return {
-        type: 'invalid',
-        hint: `unknown command /${name} (nothing was sent): type /help for the list, or // to send a line starting with /`,
-      }
+    default: {
+      const _exhaustive: never = name
+      return _exhaustive
+    }
   }
+}
+
+/** The `/help` lines for a frontend's commands. */
+export function helpLines(commands: readonly CommandName[]): string[] {
+  const lines = COMMANDS.filter((c) => commands.includes(c.name)).map(
+    (c) => `${c.usage.padEnd(20)} ${c.about}`,
+  )
+  lines.push(`${'//text'.padEnd(20)} send a line that starts with /`)
+  return lines
 }
 
 export interface Completion {
@@ -109,14 +142,21 @@ export interface Completion {
  * What Tab can put in place of the word before the cursor: a command name at the start of the line, else a
  * peer name (with ": " when it starts the line, as in IRC).
  */
-export function completions(line: string, cursor: number, names: readonly string[]): Completion | undefined {
+export function completions(
+  line: string,
+  cursor: number,
+  names: readonly string[],
+  commands: readonly CommandName[] = COMMANDS.map((c) => c.name),
+): Completion | undefined {
   const before = line.slice(0, cursor)
   const match = /(\S*)$/u.exec(before)
   const word = match?.[1] ?? ''
   const from = cursor - word.length
   if (from === 0 && word.startsWith('/') && !word.startsWith('//')) {
     const prefix = word.slice(1).toLowerCase()
-    const candidates = COMMANDS.filter((c) => c.name.startsWith(prefix)).map((c) => `/${c.name} `)
+    const candidates = COMMANDS.filter((c) => commands.includes(c.name) && c.name.startsWith(prefix)).map(
+      (c) => `/${c.name} `,
+    )
     return candidates.length > 0 ? { from, to: cursor, candidates } : undefined
   }
   if (word === '') return undefined

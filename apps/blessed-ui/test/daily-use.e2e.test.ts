@@ -1,0 +1,159 @@
+/**
+ * Daily use in the full-screen app, end to end in tmux with the built binaries: quitting with undelivered
+ * messages, actions both ways (an older TUI's raw CTCP body included), catch-up behind its rule, and flow
+ * control summed up instead of narrated.
+ */
+import { createServer } from 'node:net'
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { assertBuilt, CLI_BIN, type CliPeer, hasTmux, startCli, Tmux, until } from './harness.js'
+
+const TMUX = hasTmux()
+// Several real processes per test on a shared machine: a generous ceiling, only to catch hangs.
+vi.setConfig({ testTimeout: 60_000 })
+const title = TMUX
+  ? 'parley-tui daily use in a real terminal (tmux)'
+  : 'parley-tui daily use in a real terminal: SKIPPED, tmux is not installed'
+
+let tmux: Tmux | undefined
+const peers: CliPeer[] = []
+
+afterEach(async () => {
+  tmux?.kill()
+  tmux = undefined
+  for (const peer of peers.splice(0)) await peer.stop()
+})
+
+/** A loopback port nobody listens on (bound to 0, read, released). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
+    })
+  })
+}
+
+function cli(name: string, extra: string[] = []): CliPeer {
+  const peer = startCli(name, extra)
+  peers.push(peer)
+  return peer
+}
+
+describe.skipIf(!TMUX)(title, () => {
+  beforeAll(() => assertBuilt())
+
+  it('on Ctrl-C with undelivered messages, says on the terminal that they are safe in the outbox', async () => {
+    const nobody = await freePort()
+    tmux = new Tmux()
+    const tui = tmux
+    tui.startTui([
+      '--listen',
+      '127.0.0.1:0',
+      '--peer',
+      `127.0.0.1:${nobody}`,
+      '--name',
+      'alice',
+      '--wait',
+      '1',
+    ])
+    await tui.waitForScreen('the dialing line', (lines) => lines.some((l) => l.includes('-- dialing')))
+    tui.type('for later')
+    tui.keys('Enter')
+    await tui.waitForScreen('one undelivered', (lines) => lines.some((l) => l.includes('1 undelivered')))
+    tui.keys('C-c')
+    expect(await until('the exit code', () => tui.exitCode(), 20_000)).toBe(0)
+    expect(tui.stderr()).toMatch(
+      /^parley-tui: 1 message\(s\) not acknowledged yet are safe in the outbox \(.*\); they are sent when parley next runs with this --data-dir\n$/,
+    )
+  })
+
+  it('sends /me as an action a CLI marks as one, and shows an older TUI action as an action too', async () => {
+    const bob = cli('bob')
+    const port = await bob.port()
+    tmux = new Tmux()
+    const tui = tmux
+    tui.startTui(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    await bob.waitForEvent('alice connecting', (e) => e.type === 'connected' && e.peer === 'alice')
+    tui.type('/me waves')
+    tui.keys('Enter')
+    const action = await bob.waitForEvent('the action', (e) => e.type === 'message')
+    expect(action).toMatchObject({ from: 'alice', body: 'waves', action: true })
+    // What an older parley-tui sent for /me: the raw CTCP body.
+    bob.send('\u0001ACTION shrugs\u0001')
+    const screen = await tui.waitForScreen('the action from bob', (lines) =>
+      lines.some((l) => l.includes('* bob shrugs')),
+    )
+    expect(screen.join('\n')).not.toContain('ACTION')
+  })
+
+  it('shows catch-up under a rule that counts it, in time order', async () => {
+    const bob = cli('bob')
+    const port = await bob.port()
+    const carol = cli('carol', ['--peer', `127.0.0.1:${port}`])
+    await carol.waitForEvent('bob', (e) => e.type === 'connected')
+    bob.send('first from bob')
+    await carol.waitForEvent('the first line', (e) => e.type === 'message' && e.body === 'first from bob')
+    carol.send('then carol')
+    await bob.waitForEvent('carol', (e) => e.type === 'message' && e.body === 'then carol')
+    bob.send('bob again')
+    await carol.waitForEvent('the last line', (e) => e.type === 'message' && e.body === 'bob again')
+    // Catch-up is what was sent before this node started, by more than the clock slack it allows.
+    await new Promise((resolve) => setTimeout(resolve, 2_500))
+    tmux = new Tmux()
+    tmux.startTui(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    const screen = await tmux.waitForScreen('the catch-up', (lines) =>
+      lines.some((l) => l.includes('bob again')),
+    )
+    const rule = screen.findIndex((l) => /3 messages from while you were away/.test(l))
+    expect(rule).toBeGreaterThanOrEqual(0)
+    const order = ['first from bob', 'then carol', 'bob again'].map((text) =>
+      screen.findIndex((l) => l.includes(text)),
+    )
+    expect(order[0]).toBeGreaterThan(rule)
+    expect(order).toEqual([...order].sort((a, b) => a - b))
+  }, 60_000)
+
+  it('sums flow control up in a line every few seconds instead of one per throttle', async () => {
+    const bob = cli('bob', ['--rate', '2', '--burst', '1'])
+    const port = await bob.port()
+    tmux = new Tmux()
+    const tui = tmux
+    tui.startTui(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    await bob.waitForEvent('alice connecting', (e) => e.type === 'connected' && e.peer === 'alice')
+    for (let i = 0; i < 20; i++) {
+      tui.type(`m${i}`)
+      tui.keys('Enter')
+    }
+    const screen = await tui.waitForScreen('the summary', (lines) =>
+      lines.some((l) => l.includes('sending slower: bob limiting your rate')),
+    )
+    expect(screen.filter((l) => /is throttling you/.test(l))).toEqual([])
+    await bob.waitForEvent('the last message', (e) => e.type === 'message' && e.body === 'm19', 60_000)
+  }, 90_000)
+
+  it('the line-mode CLI on a terminal: a typo is a hint, not a message, and Ctrl-C leaves a clean line', async () => {
+    const bob = cli('bob')
+    const port = await bob.port()
+    tmux = new Tmux()
+    const term = tmux
+    const command = [process.execPath, CLI_BIN, '--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`]
+    const script = `env XDG_DATA_HOME='${term.dir}/cli' ${command.map((a) => `'${a}'`).join(' ')} --name alice; echo "exit=$?"; sleep 600`
+    term.tmux('new-session', '-d', '-x', '120', '-y', '30', '-s', 'tui', script)
+    await bob.waitForEvent('alice connecting', (e) => e.type === 'connected' && e.peer === 'alice')
+    term.type('/hlep')
+    term.keys('Enter')
+    await term.waitForScreen('the hint', (lines) => lines.some((l) => l.includes('unknown command /hlep')))
+    term.type('/me waves')
+    term.keys('Enter')
+    await bob.waitForEvent('the action', (e) => e.type === 'message' && e.action === true)
+    expect(bob.events.filter((e) => e.type === 'message').map((e) => e.body)).toEqual(['waves'])
+    const before = term.screen().filter((l) => l.trim() !== '').length
+    term.keys('C-c')
+    const screen = await term.waitForScreen('the exit', (lines) => lines.some((l) => l.startsWith('exit=')))
+    expect(screen.find((l) => l.includes('exit='))).toBe('exit=0')
+    const after = screen.filter((l) => l.trim() !== '').slice(before - 1)
+    expect(after.filter((l) => /disconnected|reconnecting/.test(l))).toEqual([])
+  }, 60_000)
+})

@@ -1,0 +1,374 @@
+/**
+ * Daily use, end to end with the built binaries: background receivers, piped files with default flags,
+ * `parley id` beside a running node, one-shot sends and catch-up, commands, and status lines.
+ */
+import { spawn } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { connect } from 'node:net'
+import { join } from 'node:path'
+import { listeningPort, PARLEY_BIN, tempDir, useBuiltParley } from '@parley/testkit'
+import { describe, expect, it, vi } from 'vitest'
+
+const { start, defer } = useBuiltParley()
+// Several real processes per test on a shared machine: a generous ceiling, only to catch hangs.
+vi.setConfig({ testTimeout: 60_000 })
+
+async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = probe()
+    if (value !== undefined && value !== false) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+/** `parley ARGS > out < /dev/null 2> err`, as a shell script, cron or systemd would start it. */
+function background(args: string[]) {
+  const dir = tempDir()
+  const out = join(dir, 'out.txt')
+  const err = join(dir, 'err.txt')
+  const quoted = [process.execPath, PARLEY_BIN, ...args].map((a) => `'${a}'`).join(' ')
+  const child = spawn('sh', ['-c', `exec ${quoted} > ${out} 2> ${err} < /dev/null`], {
+    env: { ...process.env, PARLEY_DEBUG: '', XDG_DATA_HOME: dir },
+    stdio: 'ignore',
+  })
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  const read = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8') : '')
+  defer(async () => {
+    if (child.exitCode === null) child.kill('SIGKILL')
+    await exited
+  })
+  return {
+    child,
+    exited,
+    stdout: () => read(out).split('\n').filter(Boolean),
+    stderr: () => read(err),
+    async port() {
+      const line = await until('listening', () => /listening on \S+:(\d+)/.exec(read(err)) ?? undefined)
+      return Number(line[1])
+    },
+  }
+}
+
+const count = (lines: readonly string[], pattern: RegExp) => lines.filter((l) => pattern.test(l)).length
+
+describe('receivers', () => {
+  it('keeps receiving with stdin from /dev/null until it is signalled, then exits 0', async () => {
+    const receiver = background(['--listen', '127.0.0.1:0', '--name', 'svc'])
+    const port = await receiver.port()
+    await until('the receive-only note', () => /receiving until stopped/.test(receiver.stderr()))
+    const sender = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    sender.send('to the service')
+    sender.end()
+    expect(await sender.exited).toBe(0)
+    await until('the line in out.txt', () => receiver.stdout().includes('<alice> to the service'))
+    expect(receiver.child.exitCode).toBeNull()
+    receiver.child.kill('SIGTERM')
+    expect(await receiver.exited).toBe(0)
+  })
+
+  it('with --recv-only never reads stdin, even when lines are written to it', async () => {
+    const receiver = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
+    const port = await listeningPort(receiver)
+    receiver.send('this is never sent')
+    receiver.end()
+    const sender = start([
+      '--listen',
+      '127.0.0.1:0',
+      '--peer',
+      `127.0.0.1:${port}`,
+      '--name',
+      'alice',
+      '--json',
+    ])
+    await sender.waitFor('stdout', /"type":"connected"/)
+    sender.send('ping')
+    sender.end()
+    expect(await sender.exited).toBe(0)
+    await receiver.waitFor('stdout', /<alice> ping/)
+    expect(sender.stdout.filter((l) => l.includes('never sent'))).toEqual([])
+    expect(receiver.child.exitCode).toBeNull()
+  })
+})
+
+describe('piping a file with default flags', () => {
+  it('delivers 20,000 lines whole, once and in order, and exits 0 with one summary', async () => {
+    const receiver = background(['--listen', '127.0.0.1:0', '--name', 'bob'])
+    const port = await receiver.port()
+    const lines = Array.from(
+      { length: 20_000 },
+      (_, i) => `line ${String(i).padStart(6, '0')} ${'x'.repeat(48)}`,
+    )
+    const sender = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    sender.child.stdin.end(`${lines.join('\n')}\n`)
+    expect(await sender.exited).toBe(0)
+    expect(sender.stderr.join('\n')).toMatch(/all 20000 message\(s\) delivered/)
+    // Flow control is summed up, never narrated line by line.
+    expect(count(sender.stderr, /sending slower|throttling|not reading|reading again/)).toBeLessThanOrEqual(
+      20,
+    )
+    const got = await until(
+      'every line',
+      () => {
+        const out = receiver.stdout()
+        return out.length >= 20_000 ? out : undefined
+      },
+      120_000,
+    )
+    expect(got).toEqual(lines.map((l) => `<alice> ${l}`))
+  }, 180_000)
+
+  it('exits 7 when input ends with messages kept in the outbox, and 0 once they go out', async () => {
+    const dataDir = tempDir()
+    const dead = background(['--listen', '127.0.0.1:0', '--name', 'nobody'])
+    const port = await dead.port()
+    dead.child.kill('SIGKILL')
+    await dead.exited
+    const args = [
+      '--listen',
+      '127.0.0.1:0',
+      '--peer',
+      `127.0.0.1:${port}`,
+      '--data-dir',
+      dataDir,
+      '--wait',
+      '0.5',
+    ]
+    const first = start(args)
+    first.send('kept for later')
+    first.end()
+    expect(await first.exited).toBe(7)
+    expect(first.stderr.join('\n')).toMatch(/1 message\(s\) not acknowledged yet are safe in the outbox/)
+    const receiver = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob'])
+    await receiver.waitFor('stderr', /listening on/)
+    const second = start(args.map((a) => (a === '0.5' ? '30' : a)))
+    second.end()
+    await receiver.waitFor('stdout', /kept for later/)
+    expect(await second.exited).toBe(0)
+  })
+})
+
+describe('parley id and invite beside a running node', () => {
+  it('reads the identity without the lock, and says when it had to create one', async () => {
+    const dataDir = tempDir()
+    const node = start(['--listen', '127.0.0.1:0', '--data-dir', dataDir, '--name', 'alice'])
+    const you = await node.waitFor('stderr', /you are alice \[/)
+    const short = /\[([a-z2-7]{4}-[a-z2-7]{4})\]/.exec(you)![1]!
+    const id = start(['id', '--data-dir', dataDir])
+    expect(await id.exited).toBe(0)
+    expect(id.stdout.at(-1)).toContain(short)
+    expect(id.stderr.join('\n')).not.toMatch(/created/)
+    const invite = start(['invite', '--data-dir', dataDir, '--listen', '127.0.0.1:4001'])
+    expect(await invite.exited).toBe(0)
+    expect(invite.stdout[0]).toMatch(/^\S{20,}$/)
+    const fresh = join(tempDir(), 'typo')
+    const created = start(['id', '--data-dir', fresh])
+    expect(await created.exited).toBe(0)
+    expect(created.stderr.join('\n')).toMatch(/no identity in .*typo yet: created a new one/)
+  })
+})
+
+describe('one-shot sends and catch-up', () => {
+  it('shows catch-up in time order behind a marker, under the names it was sent with; a one-shot send shows none', async () => {
+    const hub = start(['--listen', '127.0.0.1:0', '--name', 'hub', '--recv-only'])
+    const port = await listeningPort(hub)
+    const bob = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'bob'])
+    await bob.waitFor('stderr', /connected to hub/)
+    const carol = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'carol'])
+    await carol.waitFor('stderr', /connected to hub/)
+    // Interleaved in time: the hub hands them on one sender at a time.
+    bob.send('b1')
+    await hub.waitFor('stdout', /b1/)
+    carol.send('c1')
+    await hub.waitFor('stdout', /c1/)
+    bob.send('/nick robert')
+    bob.send('b2')
+    await hub.waitFor('stdout', /b2/)
+    carol.send('c2')
+    await hub.waitFor('stdout', /c2/)
+    // Catch-up is what was sent before a node started (by more than the clock slack it allows).
+    await new Promise((resolve) => setTimeout(resolve, 2_500))
+
+    const daveDir = tempDir()
+    const dave = [
+      '--listen',
+      '127.0.0.1:0',
+      '--peer',
+      `127.0.0.1:${port}`,
+      '--name',
+      'dave',
+      '--data-dir',
+      daveDir,
+    ]
+    const oneShot = start(dave)
+    oneShot.send('hi all')
+    oneShot.end()
+    expect(await oneShot.exited).toBe(0)
+    expect(oneShot.stdout).toEqual([])
+    expect(oneShot.stderr.join('\n')).not.toMatch(/while you were away/)
+
+    const returning = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'erin'])
+    returning.end()
+    await returning.waitFor('stdout', /c2/)
+    const marker = await returning.waitFor('stderr', /message\(s\) from while you were away/)
+    expect(marker).toMatch(/parley: [45] message\(s\) from while you were away/)
+    const shown = returning.stdout.filter((l) => /<\w+> [bc][12]$/.test(l))
+    expect(shown).toEqual(['<bob> b1', '<carol> c1', '<robert> b2', '<carol> c2'])
+
+    // Asked for, the history is there: what the one-shot send received is in its data dir.
+    const withHistory = start([...dave, '--history', '5'])
+    withHistory.send('me too')
+    withHistory.end()
+    expect(await withHistory.exited).toBe(0)
+    expect(withHistory.stdout).toContain('<carol> c2')
+  }, 60_000)
+})
+
+describe('commands in line mode', () => {
+  it('sends /me as an action, //text as /text, and a piped path as it is', async () => {
+    const receiver = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
+    const port = await listeningPort(receiver)
+    const json = start([
+      '--listen',
+      '127.0.0.1:0',
+      '--name',
+      'jay',
+      '--recv-only',
+      '--json',
+      '--peer',
+      `127.0.0.1:${port}`,
+    ])
+    await json.waitFor('stdout', /"type":"connected"/)
+    const sender = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    sender.send('/me waves')
+    sender.send('//help')
+    sender.send('/usr/bin/env')
+    sender.send('/help')
+    sender.end()
+    expect(await sender.exited).toBe(0)
+    await receiver.waitFor('stdout', /usr\/bin\/env/)
+    expect(receiver.stdout).toEqual(['* alice waves', '<alice> /help', '<alice> /usr/bin/env'])
+    expect(sender.stderr.join('\n')).toMatch(/\/me ACTION +send an action/)
+    const action = await json.waitFor('stdout', /"action":true/)
+    expect(JSON.parse(action)).toMatchObject({ type: 'message', from: 'alice', body: 'waves', action: true })
+  })
+
+  it('says "dialing" once for /connect, and something useful when the peer is already connected', async () => {
+    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
+    const port = await listeningPort(bob)
+    const alice = start(['--listen', '127.0.0.1:0', '--name', 'alice'])
+    alice.send(`/connect 127.0.0.1:${port}`)
+    await alice.waitFor('stderr', /connected to bob/)
+    alice.send(`/connect 127.0.0.1:${port}`)
+    await alice.waitFor('stderr', /already connected to bob \[[a-z2-7-]+\] at 127\.0\.0\.1:/)
+    expect(count(alice.stderr, /dialing 127\.0\.0\.1/)).toBe(1)
+  })
+})
+
+describe('status lines', () => {
+  it('shows a peer that dialed in at the address it listens on, not its source port', async () => {
+    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
+    const port = await listeningPort(bob)
+    const alice = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    const alicePort = await listeningPort(alice)
+    const line = await bob.waitFor('stderr', /connected to alice/)
+    expect(line).toMatch(new RegExp(`at 127\\.0\\.0\\.1:${alicePort}$`))
+  })
+
+  it('leaves quietly on Ctrl-C: no disconnected or reconnecting lines', async () => {
+    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
+    const port = await listeningPort(bob)
+    const alice = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    await alice.waitFor('stderr', /connected to bob/)
+    const before = alice.stderr.length
+    alice.kill('SIGINT')
+    expect(await alice.exited).toBe(0)
+    expect(alice.stderr.slice(before).filter((l) => /disconnected|reconnecting|dialing/.test(l))).toEqual([])
+  })
+
+  it('does not blame --plain when a peer restarts', async () => {
+    const bobDir = tempDir()
+    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only', '--data-dir', bobDir])
+    const port = await listeningPort(bob)
+    const alice = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    await alice.waitFor('stderr', /connected to bob/)
+    bob.kill('SIGKILL')
+    await bob.exited
+    await alice.waitFor('stderr', /reconnecting to bob|disconnected from bob/)
+    const again = start([
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--name',
+      'bob',
+      '--recv-only',
+      '--data-dir',
+      bobDir,
+    ])
+    await again.waitFor('stderr', /connected to alice/)
+    await alice.waitFor('stderr', /connected to bob/)
+    expect(alice.stderr.filter((l) => /--plain/.test(l))).toEqual([])
+  })
+
+  it('calls a stale lock after kill -9 a notice, not a failure', async () => {
+    const dataDir = tempDir()
+    const first = start(['--listen', '127.0.0.1:0', '--data-dir', dataDir, '--recv-only'])
+    await first.waitFor('stderr', /listening on/)
+    first.kill('SIGKILL')
+    await first.exited
+    const second = start(['--listen', '127.0.0.1:0', '--data-dir', dataDir, '--recv-only'])
+    const notice = await second.waitFor('stderr', /did not exit cleanly/)
+    expect(notice).toMatch(
+      /^parley: the last parley on this data dir did not exit cleanly .*nothing is lost$/,
+    )
+    expect(second.stderr.filter((l) => /cannot write the data dir/.test(l))).toEqual([])
+  })
+
+  it('gives up on a --plain node after one clear refusal instead of redialing it', async () => {
+    const plain = start(['--plain', '--listen', '127.0.0.1:0', '--name', 'old'])
+    plain.end()
+    const port = await listeningPort(plain)
+    const secure = start([
+      '--listen',
+      '127.0.0.1:0',
+      '--peer',
+      `127.0.0.1:${port}`,
+      '--name',
+      'new',
+      '--recv-only',
+    ])
+    const line = await secure.waitFor('stderr', /gave up on/)
+    expect(line).toMatch(/is not speaking the parley secure protocol.*run parley with --plain too/)
+    // Something that takes longer than several redials would: a full exchange with a second node.
+    const other = start(['--plain', '--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'x'])
+    other.send('after the refusal')
+    other.end()
+    await plain.waitFor('stdout', /after the refusal/)
+    expect(await other.exited).toBe(0)
+    expect(count(plain.stderr, /connected to .*unencrypted/)).toBeLessThanOrEqual(2)
+    expect(count(secure.stderr, /gave up|cannot reach|connected/)).toBe(1)
+  })
+
+  it('answers nc at a secure node with one line saying what it reached', async () => {
+    const node = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
+    const port = await listeningPort(node)
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write('hello?\n'))
+      let text = ''
+      socket.setEncoding('utf8')
+      socket.on('data', (chunk: string) => {
+        text += chunk
+      })
+      socket.on('close', () => resolve(text))
+      socket.on('error', reject)
+    })
+    expect(reply).toMatch(/^parley: this is an encrypted parley node; .*--plain.*\n$/)
+    expect(reply.split('\n')).toHaveLength(2)
+  })
+
+  it('suggests the closest option for a typo', async () => {
+    const typo = start(['--lissen', '127.0.0.1:0'])
+    expect(await typo.exited).toBe(2)
+    expect(typo.stderr).toEqual(['parley: unknown option --lissen; did you mean --listen? (see --help)'])
+  })
+})

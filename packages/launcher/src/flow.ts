@@ -1,0 +1,117 @@
+/**
+ * Flow control as people see it: a peer throttling us or not reading is summed up in at most one status
+ * line every few seconds, and the wait for acknowledgements when input ends is bounded by time without
+ * progress, not total time, so a long file still being acknowledged is never cut short.
+ */
+import type { ChatNode, NodeEvent } from '@parley/core'
+import type { StatusLine } from './session.js'
+
+export interface FlowSummaryOptions {
+  /** At most one line per this many ms (default 5,000). */
+  readonly everyMs?: number
+  readonly now?: () => number
+  readonly schedule?: (callback: () => void, ms: number) => void
+  /** Messages still waiting in the outbox, for the line. */
+  readonly pending?: () => number
+}
+
+/**
+ * Turns `throttled` and `backpressure` events into at most one summary line per interval.
+ * @example const flow = new FlowSummary((line) => print(line)); node.on((e) => flow.push(e))
+ */
+export class FlowSummary {
+  private readonly everyMs: number
+  private readonly now: () => number
+  private readonly schedule: (callback: () => void, ms: number) => void
+  private lastShown = Number.NEGATIVE_INFINITY
+  private due = false
+  private readonly throttling = new Set<string>()
+  private readonly notReading = new Map<string, boolean>()
+  private closed = false
+
+  constructor(
+    private readonly show: (line: StatusLine) => void,
+    private readonly options: FlowSummaryOptions = {},
+  ) {
+    this.everyMs = options.everyMs ?? 5_000
+    this.now = options.now ?? Date.now
+    this.schedule = options.schedule ?? ((callback, ms) => setTimeout(callback, ms).unref())
+  }
+
+  /** True for the events this summary takes over (the frontend shows nothing else for them). */
+  static handles(event: NodeEvent): boolean {
+    return event.type === 'throttled' || event.type === 'backpressure'
+  }
+
+  push(event: NodeEvent): void {
+    if (this.closed) return
+    if (event.type === 'throttled') this.throttling.add(event.peer.name)
+    else if (event.type === 'backpressure') {
+      if (event.blocked) this.notReading.set(event.peer.name, true)
+      else if (this.notReading.has(event.peer.name)) this.notReading.set(event.peer.name, false)
+    } else return
+    const wait = this.lastShown + this.everyMs - this.now()
+    if (wait <= 0) {
+      this.summarize()
+      return
+    }
+    if (this.due) return
+    this.due = true
+    this.schedule(() => {
+      this.due = false
+      if (!this.closed) this.summarize()
+    }, wait)
+  }
+
+  close(): void {
+    this.closed = true
+  }
+
+  private summarize(): void {
+    const blocked = [...this.notReading].filter(([, still]) => still).map(([name]) => name)
+    const parts: string[] = []
+    if (this.throttling.size > 0) parts.push(`${[...this.throttling].join(', ')} limiting your rate`)
+    if (blocked.length > 0) parts.push(`${blocked.join(', ')} not reading`)
+    this.throttling.clear()
+    for (const [name, still] of [...this.notReading]) if (!still) this.notReading.delete(name)
+    if (parts.length === 0) return
+    this.lastShown = this.now()
+    const pending = this.options.pending?.()
+    const waiting = pending ? `; ${pending.toLocaleString('en-US')} message(s) wait in the outbox` : ''
+    this.show({ level: 'info', text: `sending slower: ${parts.join(', ')}${waiting}; none is lost` })
+  }
+}
+
+/**
+ * Waits until every sent message is acknowledged, giving up only after `idleMs` without a single new
+ * acknowledgement (or when `stop` resolves).
+ * @returns how many messages are still unacknowledged (0: all delivered)
+ */
+export function waitWhileProgressing(
+  node: ChatNode,
+  idleMs: number,
+  stop: Promise<unknown>,
+): Promise<number> {
+  if (node.pending === 0) return Promise.resolve(0)
+  return new Promise((resolve) => {
+    let timer: NodeJS.Timeout | undefined
+    const finish = () => {
+      off()
+      if (timer) clearTimeout(timer)
+      resolve(node.pending)
+    }
+    const arm = () => {
+      if (timer) clearTimeout(timer)
+      timer = setTimeout(finish, idleMs)
+    }
+    const off = node.on((event) => {
+      if (event.type === 'closed') finish()
+      else if (event.type === 'delivered') {
+        if (node.pending === 0) finish()
+        else arm()
+      }
+    })
+    void stop.then(finish)
+    arm()
+  })
+}

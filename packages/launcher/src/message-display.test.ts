@@ -1,0 +1,138 @@
+import type { NodeEvent, PeerInfo } from '@parley/core'
+import { describe, expect, it } from 'vitest'
+import { actionBody } from './commands.js'
+import { type CatchUpPolicy, type LineTarget, MessageDisplay, type ShownMessage } from './message-display.js'
+
+const alice: PeerInfo = { id: 'a'.repeat(64), name: 'alice' }
+const bob: PeerInfo = { id: 'b'.repeat(64), name: 'bob' }
+const START = 1_000_000
+
+function message(from: PeerInfo, seq: number, ts: number, body = `${from.name} ${seq}`): NodeEvent {
+  return { type: 'message', id: `${from.name}-${seq}`, seq, ts, from, body }
+}
+
+/** A display over a manual clock and timers, writing lines to an array. */
+function setup(policy: () => CatchUpPolicy = () => 'show') {
+  let now = START
+  const timers: { at: number; run: () => void; cancelled: boolean }[] = []
+  const out: string[] = []
+  const markers: number[] = []
+  const marks: Map<string, number>[] = []
+  const target: LineTarget = {
+    kind: 'lines',
+    format: (m: ShownMessage) => `${m.catchUp ? 'old ' : ''}<${m.from.name}> ${m.action ?? m.body}`,
+    write: (text) => out.push(...text.trimEnd().split('\n')),
+    catchUp: (count) => markers.push(count),
+  }
+  const display = new MessageDisplay({
+    target,
+    catchUp: policy,
+    now: () => now,
+    schedule: (run, ms) => {
+      const timer = { at: now + ms, run, cancelled: false }
+      timers.push(timer)
+      return {
+        cancel: () => {
+          timer.cancelled = true
+        },
+      }
+    },
+  })
+  display.bind({ markShown: (shown) => marks.push(new Map(shown)) })
+  const advance = (ms: number) => {
+    now += ms
+    for (const t of timers.splice(0).sort((a, b) => a.at - b.at)) {
+      if (t.cancelled) continue
+      if (t.at <= now) t.run()
+      else timers.push(t)
+    }
+  }
+  return { display, out, markers, marks, advance }
+}
+
+describe('message display', () => {
+  it('shows catch-up in time order across senders, behind one marker with its count', () => {
+    const { display, out, markers, advance } = setup()
+    // A neighbour sends its backlog one sender at a time.
+    display.push(message(alice, 1, START - 60_000))
+    display.push(message(alice, 2, START - 20_000))
+    display.push(message(bob, 1, START - 40_000))
+    expect(out).toEqual([])
+    advance(300)
+    expect(markers).toEqual([3])
+    expect(out).toEqual(['old <alice> alice 1', 'old <bob> bob 1', 'old <alice> alice 2'])
+  })
+
+  it('shows live messages at once, after any catch-up still held', () => {
+    const { display, out, markers } = setup()
+    display.push(message(bob, 1, START - 30_000))
+    display.push(message(alice, 5, START + 10))
+    expect(markers).toEqual([1])
+    expect(out).toEqual(['old <bob> bob 1', '<alice> alice 5'])
+  })
+
+  it('hides catch-up from a one-shot send and leaves it unmarked, to be shown by a later run', () => {
+    const { display, out, markers, marks, advance } = setup(() => 'hide')
+    display.push(message(bob, 1, START - 30_000))
+    advance(300)
+    display.push(message(alice, 1, START + 5))
+    expect(markers).toEqual([])
+    expect(out).toEqual(['<alice> alice 1'])
+    expect(marks).toEqual([new Map([[alice.id, 1]])])
+  })
+
+  it('holds catch-up while the input has not said what it is, then shows it', () => {
+    let policy: CatchUpPolicy = 'undecided'
+    const { display, out, advance } = setup(() => policy)
+    display.push(message(bob, 1, START - 30_000))
+    advance(300)
+    expect(out).toEqual([])
+    policy = 'show'
+    advance(300)
+    expect(out).toEqual(['old <bob> bob 1'])
+  })
+
+  it('treats what a newly opened link brings from before it opened as catch-up', () => {
+    const { display, out, markers, advance } = setup()
+    advance(60_000)
+    display.push({
+      type: 'connected',
+      peer: bob,
+      address: '127.0.0.1:5000',
+      direction: 'outbound',
+    })
+    display.push(message(bob, 7, START + 30_000))
+    advance(300)
+    expect(markers).toEqual([1])
+    expect(out).toEqual(['old <bob> bob 7'])
+  })
+
+  it('marks a sender as shown right after its lines are written, never before', () => {
+    const { display, marks, out } = setup()
+    const written: number[] = []
+    display.push(message(alice, 1, START + 1))
+    written.push(out.length)
+    display.push(message(alice, 2, START + 2))
+    expect(marks).toEqual([new Map([[alice.id, 1]]), new Map([[alice.id, 2]])])
+    expect(written).toEqual([1])
+  })
+
+  it('shows an action as its text, from a new or an older frontend', () => {
+    const { display, out } = setup()
+    display.push(message(alice, 1, START + 1, actionBody('waves')))
+    display.push(message(alice, 2, START + 2, '\u0001ACTION shrugs'))
+    expect(out).toEqual(['<alice> waves', '<alice> shrugs'])
+  })
+
+  it('shows messages that arrive before the node is bound, and marks them once it is', () => {
+    const out: string[] = []
+    const marks: Map<string, number>[] = []
+    const display = new MessageDisplay({
+      target: { kind: 'lines', format: (m) => m.body, write: (t) => out.push(t), catchUp: () => undefined },
+    })
+    display.push(message(bob, 3, Date.now()))
+    expect(out).toEqual(['bob 3\n'])
+    display.bind({ markShown: (shown) => marks.push(new Map(shown)) })
+    expect(marks).toEqual([new Map([[bob.id, 3]])])
+  })
+})

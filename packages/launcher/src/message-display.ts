@@ -1,0 +1,245 @@
+/**
+ * What both frontends do between a node's `message` events and the screen: catch-up (messages from while
+ * this node was away) gathered, put in time order and announced by one marker line; live messages shown as
+ * they come; and the display marks (DATA_DIR/shown) written as soon as what was shown has left the
+ * process, so a restart never shows a message twice and never skips one. Frontends never see the marks.
+ */
+import type { NodeEvent, PeerInfo } from '@parley/core'
+import { parseAction } from './commands.js'
+import type { StartedNode } from './node-setup.js'
+
+/** A received message as frontends show it. */
+export interface ShownMessage {
+  readonly id: string
+  readonly seq: number
+  readonly ts: number
+  /** The sender, under the name the message was sent with. */
+  readonly from: PeerInfo
+  /** The body as sent (for an action, its raw CTCP form). */
+  readonly body: string
+  /** The action text of a `/me` message (`* alice waves`), else undefined. */
+  readonly action?: string
+  /** Part of a catch-up: sent while this node was away, shown behind a marker line. */
+  readonly catchUp: boolean
+}
+
+/** Where a line-mode frontend writes (stdout): every call must have handed the text to the kernel on return. */
+export interface LineTarget {
+  readonly kind: 'lines'
+  format(message: ShownMessage): string
+  write(text: string): void
+  /** Called right before a catch-up of `count` messages is written (the marker line). */
+  catchUp(count: number): void
+}
+
+/** A full-screen frontend: it draws what it is given in its next frame, then calls `drawn()`. */
+export interface FrameTarget {
+  readonly kind: 'frames'
+  /** `catchUp` is the size of the catch-up these messages start, when they start one. */
+  show(messages: readonly ShownMessage[], catchUp?: number): void
+}
+
+/** Whether catch-up is shown: not by a one-shot send (unless --history), held while that is not known yet. */
+export type CatchUpPolicy = 'show' | 'hide' | 'undecided'
+
+export interface MessageDisplayOptions {
+  readonly target: LineTarget | FrameTarget
+  readonly catchUp?: () => CatchUpPolicy
+  /** How long catch-up must be quiet before it is shown (ms, default 300), and its longest hold (default 3 s). */
+  readonly quietMs?: number
+  readonly maxHoldMs?: number
+  /** How long catch-up waits for an undecided policy before it is shown (default 1 s). */
+  readonly undecidedMs?: number
+  readonly now?: () => number
+  readonly schedule?: (callback: () => void, ms: number) => { cancel(): void }
+}
+
+/** A message sent more than this before the node started (or before its newest link opened) is catch-up. */
+export const CATCH_UP_SLACK_MS = 2_000
+/** Linux writes up to PIPE_BUF (4096) bytes to a pipe atomically: a chunk is written whole or not at all. */
+const LINE_CHUNK_BYTES = 4_000
+/** Catch-up held at most this many messages at once; more are shown in further batches. */
+const MAX_HELD = 20_000
+
+/**
+ * @example
+ * const display = new MessageDisplay({ target: { kind: 'lines', format, write, catchUp } })
+ * const started = await startNode(flags, (e) => display.push(e)); display.bind(started)
+ */
+export class MessageDisplay {
+  private readonly target: LineTarget | FrameTarget
+  private readonly policy: () => CatchUpPolicy
+  private readonly quietMs: number
+  private readonly maxHoldMs: number
+  private readonly undecidedMs: number
+  private readonly now: () => number
+  private readonly schedule: (callback: () => void, ms: number) => { cancel(): void }
+  /** Messages older than this are catch-up: the start, then each new link's opening. */
+  private since: number
+  private held: ShownMessage[] = []
+  private heldSince = 0
+  private timer: { cancel(): void } | undefined
+  /** Shown (or handed to a frame) and not yet recorded. */
+  private unmarked = new Map<string, number>()
+  private markShown: ((shown: ReadonlyMap<string, number>) => void) | undefined
+  private closed = false
+
+  constructor(options: MessageDisplayOptions) {
+    this.target = options.target
+    this.policy = options.catchUp ?? (() => 'show')
+    this.quietMs = options.quietMs ?? 300
+    this.maxHoldMs = options.maxHoldMs ?? 3_000
+    this.undecidedMs = options.undecidedMs ?? 1_000
+    this.now = options.now ?? Date.now
+    this.schedule =
+      options.schedule ??
+      ((callback, ms) => {
+        const timer = setTimeout(callback, ms)
+        timer.unref()
+        return { cancel: () => clearTimeout(timer) }
+      })
+    this.since = this.now()
+  }
+
+  /** Connects the display marks of a started node; what was shown before is recorded now. */
+  bind(started: Pick<StartedNode, 'markShown'>): void {
+    this.markShown = (shown) => started.markShown(shown)
+    if (this.target.kind === 'lines') this.commit()
+  }
+
+  /** Feed every node event: messages are shown, a link opening starts a new catch-up window. */
+  push(event: NodeEvent): void {
+    if (this.closed) return
+    if (event.type === 'connected') {
+      this.since = Math.max(this.since, this.now())
+      return
+    }
+    if (event.type !== 'message') return
+    const catchUp = event.replayed === true || event.ts < this.since - CATCH_UP_SLACK_MS
+    const action = parseAction(event.body)
+    const message: ShownMessage = {
+      id: event.id,
+      seq: event.seq,
+      ts: event.ts,
+      from: event.from,
+      body: event.body,
+      ...(action !== undefined ? { action } : {}),
+      catchUp,
+    }
+    if (catchUp) {
+      this.hold(message)
+      return
+    }
+    this.flushHeld(true)
+    this.show([message])
+  }
+
+  /** A frame showing everything handed to `show` is on the screen: record it. */
+  drawn(): void {
+    this.commit()
+  }
+
+  /** Shows held catch-up now (as at the end of a session), unless it is hidden. */
+  close(): void {
+    this.flushHeld(true)
+    this.timer?.cancel()
+    this.timer = undefined
+    this.closed = true
+  }
+
+  private hold(message: ShownMessage): void {
+    if (this.held.length === 0) this.heldSince = this.now()
+    this.held.push(message)
+    if (this.held.length >= MAX_HELD) {
+      this.flushHeld(true)
+      return
+    }
+    this.timer?.cancel()
+    const wait = Math.min(this.quietMs, Math.max(0, this.heldSince + this.maxHoldMs - this.now()))
+    this.timer = this.schedule(() => {
+      this.timer = undefined
+      this.flushHeld(false)
+    }, wait)
+  }
+
+  /**
+   * `force`: a live message or the end is here, so catch-up cannot wait for the policy any longer. Nor
+   * does it wait past `undecidedMs`: input that has said nothing by then is not a one-shot send.
+   */
+  private flushHeld(force: boolean): void {
+    if (this.held.length === 0) return
+    let policy = this.policy()
+    if (policy === 'undecided' && (force || this.now() - this.heldSince >= this.undecidedMs)) policy = 'show'
+    if (policy === 'undecided') {
+      this.timer = this.schedule(() => {
+        this.timer = undefined
+        this.flushHeld(false)
+      }, this.quietMs)
+      return
+    }
+    this.timer?.cancel()
+    this.timer = undefined
+    const held = this.held
+    this.held = []
+    // Not shown is not marked: the next run that shows catch-up shows these.
+    if (policy === 'hide') return
+    // Time order across senders; a sender's own order (seq) breaks ties and survives clock steps.
+    held.sort((a, b) => (a.from.id === b.from.id ? a.seq - b.seq : a.ts - b.ts))
+    this.show(held, held.length)
+  }
+
+  private show(messages: readonly ShownMessage[], catchUp?: number): void {
+    const target = this.target
+    if (target.kind === 'frames') {
+      target.show(messages, catchUp)
+      for (const m of messages) this.note(m)
+      return
+    }
+    if (catchUp !== undefined) target.catchUp(catchUp)
+    let chunk: string[] = []
+    let bytes = 0
+    for (const m of messages) {
+      const text = target.format(m)
+      const size = Buffer.byteLength(text) + 1
+      if (bytes + size > LINE_CHUNK_BYTES && chunk.length > 0) {
+        target.write(`${chunk.join('\n')}\n`)
+        this.commit()
+        chunk = []
+        bytes = 0
+      }
+      chunk.push(text)
+      bytes += size
+      this.note(m)
+    }
+    if (chunk.length > 0) {
+      target.write(`${chunk.join('\n')}\n`)
+      this.commit()
+    }
+  }
+
+  private note(message: ShownMessage): void {
+    const id = message.from.id
+    this.unmarked.set(id, Math.max(this.unmarked.get(id) ?? 0, message.seq))
+  }
+
+  private commit(): void {
+    if (!this.markShown || this.unmarked.size === 0) return
+    const marks = this.unmarked
+    this.unmarked = new Map()
+    this.markShown(marks)
+  }
+}
+
+/**
+ * A line target on a stream (stdout): the stream is switched to blocking writes, because on Linux Node
+ * writes to a pipe asynchronously, and a line counted as shown could still sit in this process when it
+ * dies. Blocking, every write is in the kernel when it returns, before its display mark is written.
+ */
+export function streamLines(
+  stream: NodeJS.WritableStream,
+  format: (message: ShownMessage) => string,
+  catchUp: (count: number) => void,
+): LineTarget {
+  ;(stream as unknown as { _handle?: { setBlocking?: (on: boolean) => void } })._handle?.setBlocking?.(true)
+  return { kind: 'lines', format, write: (text) => void stream.write(text), catchUp }
+}
