@@ -112,5 +112,4 @@ export function createSecureTransport(inner: Transport, options: SecureOptions):
   }
 }
 
-
 export { TEXT_CLIENT_REPLY } from './upgrade.js'

@@ -83,7 +83,11 @@ export class Upgrade {
     const step = state.handshake.push(chunk)
     if (step.status === 'failed') {
       // Someone typing at a secure node (nc, telnet) gets one line saying what they reached.
-      if (step.code === 'NOT_SECURE' && this.direction === 'inbound' && step.detail.startsWith('it sent text')) {
+      if (
+        step.code === 'NOT_SECURE' &&
+        this.direction === 'inbound' &&
+        step.detail.startsWith('it sent text')
+      ) {
         this.#stream.write(new TextEncoder().encode(TEXT_CLIENT_REPLY))
         this.#answered = true
       }
