@@ -361,10 +361,9 @@ class Upgrade {
     const state = this.state
     if (state.status === 'confirming') state.link.fail(error)
     else if (state.status !== 'done' && this.answered) {
-      // Let the one line go out; a client that never closes its side is cut off a moment later.
-      this.raw.end()
+      // The transport hands queued bytes to the socket on the next tick: close right after that.
       const raw = this.raw
-      setTimeout(() => raw.destroy(), 1_000).unref()
+      process.nextTick(() => process.nextTick(() => raw.destroy()))
     } else if (state.status !== 'done') this.raw.destroy()
     this.state = {
       status: 'done',
