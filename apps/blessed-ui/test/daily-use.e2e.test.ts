@@ -127,9 +127,10 @@ describe.skipIf(!TMUX)(title, () => {
       tui.keys('Enter')
     }
     const screen = await tui.waitForScreen('the summary', (lines) =>
-      lines.some((l) => l.includes('sending slower: bob limiting your rate')),
+      lines.some((l) => l.includes('sending slower: bob is throttling you')),
     )
-    expect(screen.filter((l) => /is throttling you/.test(l))).toEqual([])
+    // Not the old line per throttle notice.
+    expect(screen.filter((l) => /\(you send faster than it accepts\)/.test(l))).toEqual([])
     await bob.waitForEvent('the last message', (e) => e.type === 'message' && e.body === 'm19', 60_000)
   }, 90_000)
 

@@ -185,15 +185,15 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     labels.observe(event)
     display.push(event)
     if (event.type === 'message') return
+    if (flags.json) {
+      // Scripts get every event, the node's own closing included.
+      json(jsonEvent(event))
+      if (event.type === 'link-error') drops.push(describeEvent(event)!)
+      return
+    }
     if (closing && event.type !== 'journal-error') return
     if (FlowSummary.handles(event)) {
       flow.push(event)
-      if (flags.json) json(jsonEvent(event))
-      return
-    }
-    if (flags.json) {
-      json(jsonEvent(event))
-      if (event.type === 'link-error') drops.push(describeEvent(event)!)
       return
     }
     const status = describeEvent(event)

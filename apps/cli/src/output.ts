@@ -89,6 +89,7 @@ export function jsonMessage(m: ShownMessage): Record<string, unknown> {
     seq: m.seq,
     ts: m.ts,
     ...(m.catchUp ? { catchUp: true } : {}),
+    ...(m.replayed ? { replayed: true } : {}),
   }
 }
 

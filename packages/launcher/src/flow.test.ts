@@ -27,13 +27,13 @@ describe('flow summary', () => {
     }
     expect(lines).toHaveLength(1)
     expect(lines[0]!.text).toBe(
-      'sending slower: bob limiting your rate; 1,234 message(s) wait in the outbox; none is lost',
+      'sending slower: bob is throttling you; 1,234 message(s) queued; none is lost',
     )
     expect(scheduled).toHaveLength(1)
     now = scheduled[0]!.at
     scheduled[0]!.run()
     expect(lines).toHaveLength(2)
-    expect(lines[1]!.text).toMatch(/^sending slower: bob limiting your rate, bob not reading; /)
+    expect(lines[1]!.text).toMatch(/^sending slower: bob is throttling you, bob is not reading; /)
   })
 
   it('says nothing once closed, and takes over only flow events', () => {

@@ -70,14 +70,15 @@ export class FlowSummary {
   private summarize(): void {
     const blocked = [...this.notReading].filter(([, still]) => still).map(([name]) => name)
     const parts: string[] = []
-    if (this.throttling.size > 0) parts.push(`${[...this.throttling].join(', ')} limiting your rate`)
-    if (blocked.length > 0) parts.push(`${blocked.join(', ')} not reading`)
+    const who = (names: string[]) => `${names.join(', ')} ${names.length === 1 ? 'is' : 'are'}`
+    if (this.throttling.size > 0) parts.push(`${who([...this.throttling])} throttling you`)
+    if (blocked.length > 0) parts.push(`${who(blocked)} not reading`)
     this.throttling.clear()
     for (const [name, still] of [...this.notReading]) if (!still) this.notReading.delete(name)
     if (parts.length === 0) return
     this.lastShown = this.now()
     const pending = this.options.pending?.()
-    const waiting = pending ? `; ${pending.toLocaleString('en-US')} message(s) wait in the outbox` : ''
+    const waiting = pending ? `; ${pending.toLocaleString('en-US')} message(s) queued` : ''
     this.show({ level: 'info', text: `sending slower: ${parts.join(', ')}${waiting}; none is lost` })
   }
 }

@@ -21,6 +21,8 @@ export interface ShownMessage {
   readonly action?: string
   /** Part of a catch-up: sent while this node was away, shown behind a marker line. */
   readonly catchUp: boolean
+  /** Shown again at start: journaled but not marked as shown when the last run ended (see core). */
+  readonly replayed?: true
 }
 
 /** Where a line-mode frontend writes (stdout): every call must have handed the text to the kernel on return. */
@@ -125,6 +127,7 @@ export class MessageDisplay {
       body: event.body,
       ...(action !== undefined ? { action } : {}),
       catchUp,
+      ...(event.replayed ? { replayed: true as const } : {}),
     }
     if (catchUp) {
       this.hold(message)

@@ -259,7 +259,7 @@ function rateLimitOf(flags: Flags): NodeOptions['rateLimit'] {
 function staleLockNotice(message: string): string {
   const match = /took over (.*) \(a parley that did not exit cleanly\)/.exec(message)
   return match
-    ? `the last parley on this data dir did not exit cleanly (${match[1]} was left); nothing is lost`
+    ? `the last parley on this data dir did not exit cleanly: took over ${match[1]}; nothing is lost`
     : message
 }
 

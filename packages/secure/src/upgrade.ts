@@ -222,10 +222,9 @@ export class Upgrade {
     const state = this.#state
     if (state.status === 'confirming') state.link.fail(error)
     else if (state.status !== 'done' && this.#answered) {
-      // Let the one line go out; a client that never closes its side is cut off a moment later.
+      // The transport hands queued bytes to the socket on the next tick: close right after that.
       const stream = this.#stream
-      stream.end()
-      setTimeout(() => stream.destroy(), 1_000).unref()
+      process.nextTick(() => process.nextTick(() => stream.destroy()))
     } else if (state.status !== 'done') this.#stream.destroy()
     this.#state = { status: 'done', ...(state.status === 'confirming' ? { link: state.link } : {}) }
     this.#settle.reject(error)

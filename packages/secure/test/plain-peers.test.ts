@@ -40,12 +40,18 @@ describe('peers that do not speak the secure protocol', () => {
     const refused = refusals()
     const server = await accepting(secureNode({ onRefused: refused.onRefused }).transport)
     const nc = await rawClient(server.address)
+    // Like nc, it reads what it is sent: one line saying what it reached.
+    let heard = ''
+    nc.setEncoding('utf8').on('data', (text: string) => {
+      heard += text
+    })
     const hungUp = new Promise((resolve) => nc.once('close', resolve))
     nc.write('hi there, anyone?\n')
     const report = await refused.next()
     expect(report.code).toBe('NOT_SECURE')
     expect(report.reason).toMatch(NOT_SECURE)
     await hungUp
+    expect(heard).toMatch(/^parley: this is an encrypted parley node; .*\n$/)
     await servesGoodPeer(server)
   })
 
@@ -117,6 +123,8 @@ describe('peers that do not speak the secure protocol', () => {
         async (chunks) => {
           const before = refused.all.length
           const client = await rawClient(server.address)
+          // It reads (a text client is answered with a line), so it sees the end of the stream.
+          client.resume()
           for (const chunk of chunks) client.write(chunk)
           client.end()
           await new Promise((resolve) => client.once('close', resolve))
