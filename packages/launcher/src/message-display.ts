@@ -107,6 +107,7 @@ export class MessageDisplay {
   bind(started: Pick<StartedNode, 'markShown'>): void {
     this.markShown = (shown) => started.markShown(shown)
     if (this.target.kind === 'lines') this.commit()
+    this.flushHeld(false)
   }
 
   /** Feed every node event: messages are shown, a link opening starts a new catch-up window. */
@@ -171,6 +172,8 @@ export class MessageDisplay {
    */
   private flushHeld(force: boolean): void {
     if (this.held.length === 0) return
+    // Lines written before their marks can be would all show again after a kill: wait for `bind`.
+    if (this.target.kind === 'lines' && !this.markShown && !this.closed) return
     let policy = this.policy()
     if (policy === 'undecided' && (force || this.now() - this.heldSince >= this.undecidedMs)) policy = 'show'
     if (policy === 'undecided') {
