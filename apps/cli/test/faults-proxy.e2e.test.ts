@@ -148,7 +148,7 @@ describe('through a fault-injecting proxy, every line arrives once and in order'
     // stall began, which the stall held) completed its handshake.
     await waitUntil(
       () => sides.every((proc) => reconnectedAfter(proc, drops[sides.indexOf(proc)]!)),
-      30_000,
+      60_000,
       'a session after the drop on both sides',
     )
     await feeding
