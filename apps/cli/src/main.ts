@@ -123,12 +123,10 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   }
   const json = (value: Record<string, unknown>) => io.stdout.write(`${JSON.stringify(value)}\n`)
   const labels = new PeerLabels()
-  // Received messages are written a batch at a time, each write followed by its display mark.
-  // Lines shown again while the node starts (journaled but unmarked last time) are marked once it is up.
-  const earlyMarks = new Map<string, number>()
-  let markShown: StartedNode['markShown'] = (marks) => {
-    for (const [peer, seq] of marks) earlyMarks.set(peer, Math.max(earlyMarks.get(peer) ?? 0, seq))
-  }
+  // Received messages are written a batch at a time, each write followed by its display mark. Lines
+  // shown again while the node starts (journaled but unmarked last time) wait until the marks can be
+  // written too: a kill during that replay then shows again at most the one write it interrupted.
+  let markShown: StartedNode['markShown'] = () => undefined
   const display = new LineBatch(
     (text) => print(io.stdout, text),
     (marks) => markShown(marks),
@@ -167,7 +165,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   try {
     started = await startNode(flags, onEvent, {}, io.env)
     markShown = started.markShown
-    if (earlyMarks.size > 0) markShown(earlyMarks)
+    display.release()
   } catch (error) {
     rl.close()
     throw error
@@ -309,6 +307,8 @@ function fail(io: Io, error: unknown): number {
  */
 class LineBatch {
   private lines: { text: string; from: string; seq: number }[] = []
+  /** Until `release`, lines only collect: nothing can be marked as shown yet. */
+  private held = true
 
   constructor(
     private readonly write: (text: string) => void,
@@ -317,7 +317,13 @@ class LineBatch {
 
   add(text: string, from: string, seq: number): void {
     this.lines.push({ text, from, seq })
-    if (this.lines.length === 1) queueMicrotask(() => this.flush())
+    if (this.lines.length === 1 && !this.held) queueMicrotask(() => this.flush())
+  }
+
+  /** Writes what collected while held, and every later batch as it comes. */
+  release(): void {
+    this.held = false
+    this.flush()
   }
 
   flush(): void {
