@@ -12,8 +12,8 @@ export function packageConfig(name, test = {}) {
       include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
       // Ceilings that only catch a hang: end-to-end tests on a loaded 2-core machine run several times
       // slower than on a quiet one, and a test must not fail for being slow.
-      testTimeout: 60_000,
-      hookTimeout: 60_000,
+      testTimeout: 120_000,
+      hookTimeout: 120_000,
       ...test,
       // The guard of @parley/transport-dht: no test may ever reach the public DHT bootstrap nodes.
       env: { PARLEY_DHT_PRIVATE_ONLY: '1', ...test.env },

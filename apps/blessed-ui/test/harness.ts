@@ -32,7 +32,7 @@ export function hasTmux(): boolean {
 export async function until<T>(
   what: string,
   probe: () => T | undefined | false,
-  timeoutMs = 30_000,
+  timeoutMs = 60_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
@@ -154,7 +154,7 @@ export class Tmux {
   async waitForScreen(
     what: string,
     test: (lines: string[]) => boolean,
-    timeoutMs = 30_000,
+    timeoutMs = 60_000,
   ): Promise<string[]> {
     try {
       return await until(
@@ -239,7 +239,7 @@ export function startCli(name: string, extra: string[] = []): CliPeer {
       ),
     ].join('\n'),
   )
-  const waitForEvent: CliPeer['waitForEvent'] = (what, test, timeoutMs = 30_000) =>
+  const waitForEvent: CliPeer['waitForEvent'] = (what, test, timeoutMs = 60_000) =>
     until(`the CLI to report ${what}`, () => events.find(test), timeoutMs).catch((error: Error) => {
       throw new Error(
         `${error.message}\nevents: ${JSON.stringify(events.slice(-5))}\nstderr: ${stderr.join('\n')}`,

@@ -111,7 +111,7 @@ describe('backpressure from a peer that stops reading', () => {
       expect(written, 'the CLI kept reading stdin past its high-water mark').toBeLessThan(MAX_LINES)
       expect(Math.max(...samples, memoryMb(senderPid).hwm) - idle.rss).toBeLessThan(RSS_BOUND_MB)
       // The sender writes only what its journal made durable, so on a busy disk the link blocks later.
-      await sender.waitFor('stderr', /bob is not reading/, 30_000)
+      await sender.waitFor('stderr', /bob is not reading/, 60_000)
     } finally {
       clearInterval(sampler)
       process.kill(receiver.child.pid!, 'SIGCONT')
@@ -126,11 +126,11 @@ describe('backpressure from a peer that stops reading', () => {
     sender.end()
     expect(await sender.exited).toBe(0)
     expect(sender.stderr.join('\n')).toMatch(new RegExp(`all ${total + 1} message\\(s\\) delivered`))
-    await receiver.waitFor('stdout', new RegExp(`^<alice> line ${total - 1} `), 30_000)
+    await receiver.waitFor('stdout', new RegExp(`^<alice> line ${total - 1} `), 60_000)
     expect(receiver.stdout).toHaveLength(total + 1)
     expect(receiver.stdout).toEqual([
       '<alice> warm up',
       ...Array.from({ length: total }, (_, i) => `<alice> ${lineOf(i)}`),
     ])
-  }, 150_000)
+  }, 300_000)
 })

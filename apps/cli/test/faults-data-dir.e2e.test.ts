@@ -112,16 +112,16 @@ describe('history and resume after a receiver crash', () => {
     ])
     const before = Array.from({ length: 2_000 }, (_, i) => `before-${i} ${'.'.repeat(i % 50)}`)
     await feedLines(alice, before, { batch: 100, pauseMs: 2 })
-    await waitUntil(() => jsonEvents(alice, 'delivered').length === before.length, 30_000, 'all delivered')
+    await waitUntil(() => jsonEvents(alice, 'delivered').length === before.length, 60_000, 'all delivered')
     firstBob.send('reply-0')
     firstBob.send('reply-1')
-    await waitUntil(() => jsonEvents(firstBob, 'delivered').length === 2, 30_000, 'both replies delivered')
-    await waitUntil(() => bodiesOf(alice).length === 2, 30_000, 'alice to show both replies')
+    await waitUntil(() => jsonEvents(firstBob, 'delivered').length === 2, 60_000, 'both replies delivered')
+    await waitUntil(() => bodiesOf(alice).length === 2, 60_000, 'alice to show both replies')
 
     await crash(firstBob)
     const bytesBefore = proxy.recorded.toTarget.reduce((n, chunk) => n + chunk.length, 0)
     const secondBob = bob.start(['--json', '--history', '4'])
-    await waitUntil(() => jsonEvents(secondBob, 'history').length >= 4, 30_000, 'four history lines')
+    await waitUntil(() => jsonEvents(secondBob, 'history').length >= 4, 60_000, 'four history lines')
     const history = jsonEvents(secondBob, 'history').map((e) => [e.direction, e.body])
     expect(history).toEqual([
       ['in', before.at(-2)],
@@ -130,7 +130,7 @@ describe('history and resume after a receiver crash', () => {
       ['out', 'reply-1'],
     ])
     await secondBob.waitFor('stdout', /"type":"connected"/)
-    await waitUntil(() => jsonEvents(alice, 'connected').length === 2, 30_000, 'alice to reconnect')
+    await waitUntil(() => jsonEvents(alice, 'connected').length === 2, 60_000, 'alice to reconnect')
 
     const after = Array.from({ length: 10 }, (_, i) => `after-${i}`)
     await feedLines(alice, after, { batch: 10, end: true })

@@ -116,11 +116,11 @@ describe('a kill -9 between showing a line and recording it as shown', () => {
     ])
     sender.send('exactly once, please')
     // The line is out once its write completed; the write of its display mark is held back by strace.
-    await waitUntil(() => first.lines.some((l) => l.includes('"message"')), 30_000, 'the line shown')
+    await waitUntil(() => first.lines.some((l) => l.includes('"message"')), 60_000, 'the line shown')
     await killTraced(first.child, first.exited)
 
     const second = start(receiverArgs)
-    await waitUntil(() => jsonEvents(sender, 'delivered').length === 1, 30_000, 'the line acknowledged')
+    await waitUntil(() => jsonEvents(sender, 'delivered').length === 1, 60_000, 'the line acknowledged')
     sender.send('after the restart')
     await second.waitFor('stdout', /after the restart/)
     second.kill('SIGTERM')

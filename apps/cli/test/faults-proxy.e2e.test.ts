@@ -49,7 +49,8 @@ async function chatThroughProxies(
   const toAlice = bothDial ? await startFaultProxy({ host: '127.0.0.1', port: alicePort }) : undefined
   const used = toAlice ? [toBob, toAlice] : [toBob]
   closeAfter(...used)
-  const common = ['--json', '--wait', '30', ...extraArgs]
+  // --wait is how long a sender whose input ended waits for acknowledgements: a ceiling, not a pace.
+  const common = ['--json', '--wait', '120', ...extraArgs]
   const receiver = start([
     ...['--listen', `127.0.0.1:${bobPort}`, ...(toAlice ? ['--peer', `127.0.0.1:${toAlice.port}`] : [])],
     ...['--data-dir', tempDir(), '--name', 'bob', ...common],
@@ -112,10 +113,10 @@ describe('through a fault-injecting proxy, every line arrives once and in order'
     const chat = await chatThroughProxies('cut', 2_000)
     const feeding = chat.feed()
     for (const [i, at] of [300, 900, 1500].entries()) {
-      await waitUntil(() => shownCount(chat) >= at, 30_000, `${at} lines shown`)
+      await waitUntil(() => shownCount(chat) >= at, 60_000, `${at} lines shown`)
       const reconnected = nextOnBothSides(chat, 'connected')
       for (const proxy of chat.proxies) proxy.cutAll()
-      await reconnected(30_000, `reconnect ${i + 1} on both sides`)
+      await reconnected(60_000, `reconnect ${i + 1} on both sides`)
     }
     await feeding
     await expectEveryLineOnce(chat)
@@ -126,7 +127,7 @@ describe('through a fault-injecting proxy, every line arrives once and in order'
   it('when traffic stalls without a close, keepalive drops the silent link (--dead-after) and redials', async () => {
     const chat = await chatThroughProxies('stall', 1_000, { extraArgs: ['--dead-after', '2'] })
     const feeding = chat.feed()
-    await waitUntil(() => shownCount(chat) >= 300, 30_000, '300 lines shown')
+    await waitUntil(() => shownCount(chat) >= 300, 60_000, '300 lines shown')
     const sides = [chat.sender, chat.receiver]
     const before = sides.map((proc) => count(proc, 'disconnected'))
     for (const proxy of chat.proxies) proxy.stall(true)
@@ -134,7 +135,7 @@ describe('through a fault-injecting proxy, every line arrives once and in order'
     // clock); here the ceiling only catches a link that is never dropped.
     const drops = await Promise.all(
       sides.map(async (proc, side) => {
-        await waitUntil(() => count(proc, 'disconnected') > before[side]!, 30_000, 'the silent link dropped')
+        await waitUntil(() => count(proc, 'disconnected') > before[side]!, 60_000, 'the silent link dropped')
         return jsonEvents(proc, 'disconnected')[before[side]!]!
       }),
     )
@@ -147,7 +148,7 @@ describe('through a fault-injecting proxy, every line arrives once and in order'
     // stall began, which the stall held) completed its handshake.
     await waitUntil(
       () => sides.every((proc) => reconnectedAfter(proc, drops[sides.indexOf(proc)]!)),
-      30_000,
+      60_000,
       'a session after the drop on both sides',
     )
     await feeding
@@ -172,7 +173,7 @@ describe('through a fault-injecting proxy, every line arrives once and in order'
       const reconnected = nextOnBothSides(chat, 'connected')
       chat.proxies[0]!.resetMidFrameOnNextChunk()
       await chat.feed(round * 400, round * 400 + 400)
-      await reconnected(30_000, `reconnect ${round + 1} on both sides`)
+      await reconnected(60_000, `reconnect ${round + 1} on both sides`)
     }
     await chat.feed(1_200)
     await expectEveryLineOnce(chat)
@@ -185,7 +186,7 @@ describe('through a fault-injecting proxy, every line arrives once and in order'
     const reconnected = nextOnBothSides(chat, 'connected')
     chat.proxies[0]!.flipBitOnNextChunk('toTarget')
     await chat.feed(300, 600)
-    await reconnected(30_000, 'the redial after the corrupt frame')
+    await reconnected(60_000, 'the redial after the corrupt frame')
     await chat.feed(600)
     await expectEveryLineOnce(chat)
   })

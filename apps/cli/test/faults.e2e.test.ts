@@ -60,7 +60,7 @@ function senderArgs(port: number, dataDir: string): string[] {
     'alice',
     '--json',
     '--wait',
-    '30',
+    '120',
   ]
 }
 
@@ -73,20 +73,24 @@ async function expectDurableAndShownOnce(receiver: Restartable, args: string[], 
   await finished(receiver.current)
   const replay = start([...args, '--history', String(lines.length)])
   await listening(replay)
-  await waitUntil(() => jsonEvents(replay, 'history').length >= lines.length, 30_000, 'the whole history')
+  await waitUntil(() => jsonEvents(replay, 'history').length >= lines.length, 60_000, 'the whole history')
   expect(deliveryReport(lines, bodiesOf(replay, 'history'))).toEqual(CLEAN_DELIVERY)
   // Writing a batch of lines and recording them as shown are two system calls, so a kill -9 that falls
-  // between them shows that one write again after the restart: a line may appear twice only if it was
-  // in the last write of a life that was killed (one write holds at most 4,000 bytes: under 40 lines).
-  const lastWrites = new Set(receiver.lives.slice(0, -1).flatMap((life) => bodiesOf(life).slice(-40)))
+  // between them shows that one write again after the restart: a life may show again only what was in
+  // the last write of the life before it (one write holds at most 4,000 bytes: under 40 lines), once.
+  // A life killed right after re-showing such a write parts it from its mark in turn, so on a slow
+  // machine the same lines can come back once per kill.
   const seen = new Set<string>()
   const shown: string[] = []
   const again: string[] = []
-  for (const body of receiver.bodies()) {
-    if (seen.has(body) && lastWrites.has(body) && !again.includes(body)) again.push(body)
-    else shown.push(body)
-    seen.add(body)
-  }
+  receiver.lives.forEach((life, i) => {
+    const parted = new Set(i > 0 ? bodiesOf(receiver.lives[i - 1]!).slice(-40) : [])
+    for (const body of bodiesOf(life)) {
+      if (seen.has(body) && parted.delete(body)) again.push(body)
+      else shown.push(body)
+      seen.add(body)
+    }
+  })
   expect(deliveryReport(lines, shown)).toEqual(CLEAN_DELIVERY)
   expect(shown).toHaveLength(lines.length)
   expect(again.length).toBeLessThanOrEqual((receiver.lives.length - 1) * 40)
@@ -111,7 +115,7 @@ describe('kill -9 during an exchange of thousands of lines', () => {
         const life = receiver.current
         await waitUntil(
           () => progress.written > target && bodiesOf(life).length > 0,
-          20_000,
+          60_000,
           `line ${target} fed and the receiver showing lines`,
         )
         await sleep(Math.floor(random() * 50))
@@ -128,7 +132,7 @@ describe('kill -9 during an exchange of thousands of lines', () => {
       const killed = receiver.lives.slice(0, -1)
       expect(killed.map((life) => bodiesOf(life).length > 0)).toEqual(killed.map(() => true))
     },
-    40_000,
+    240_000,
   )
 
   it.each(SEEDS)(
@@ -165,7 +169,7 @@ describe('kill -9 during an exchange of thousands of lines', () => {
         const feeding = feedLines(proc, offered, { batch: 50, pauseMs: 5 })
         await waitUntil(
           () => durable + bodiesOf(proc, 'sent').length > target,
-          20_000,
+          60_000,
           `the sender to accept line ${target}`,
         )
         await sleep(Math.floor(random() * 20))
@@ -195,7 +199,7 @@ describe('kill -9 during an exchange of thousands of lines', () => {
       expect(deliveryReport(lines, shown)).toEqual(CLEAN_DELIVERY)
       expect(shown).toHaveLength(LINES)
     },
-    40_000,
+    240_000,
   )
 
   it('a receiver killed while its output is backed up shows, after its restart, the lines it had made durable but not shown', async () => {
@@ -210,7 +214,7 @@ describe('kill -9 during an exchange of thousands of lines', () => {
     first.child.stdout.pause()
     const sender = start(senderArgs(port, tempDir()))
     await feedLines(sender, lines, { batch: 200, pauseMs: 5, end: true })
-    await waitUntil(() => bodiesOf(sender, 'sent').length === lines.length, 30_000, 'every line accepted')
+    await waitUntil(() => bodiesOf(sender, 'sent').length === lines.length, 60_000, 'every line accepted')
     await sleep(500)
     first.kill('SIGKILL')
     await first.exited

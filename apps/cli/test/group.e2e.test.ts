@@ -49,7 +49,7 @@ async function line(names: string[]): Promise<Member[]> {
     }),
   )
   for (let i = 0; i + 1 < members.length; i++) {
-    await members[i]!.proc.waitFor('stderr', new RegExp(`connected to ${members[i + 1]!.name} `), 30_000)
+    await members[i]!.proc.waitFor('stderr', new RegExp(`connected to ${members[i + 1]!.name} `), 60_000)
   }
   return members
 }
@@ -80,10 +80,10 @@ describe('a group of four parley processes in a line', () => {
 
     // Back on its data dir: what each side said during the split reaches the other side, once.
     const again = launch({ name: 'b', port: b!.port, dataDir: b!.dataDir, peer: c!.port })
-    await again.proc.waitFor('stderr', /connected to c /, 30_000)
-    await a!.proc.waitFor('stdout', /d during the split/, 30_000)
+    await again.proc.waitFor('stderr', /connected to c /, 60_000)
+    await a!.proc.waitFor('stdout', /d during the split/, 60_000)
     await a!.proc.waitFor('stdout', /c during the split/)
-    await d!.proc.waitFor('stdout', /a during the split/, 30_000)
+    await d!.proc.waitFor('stdout', /a during the split/, 60_000)
     await c!.proc.waitFor('stdout', /a during the split/)
     for (const text of [/a during the split/, /c during the split/, /d during the split/])
       await again.proc.waitFor('stdout', text)
@@ -119,7 +119,7 @@ describe('a group of four parley processes in a line', () => {
     expect(count(a!.proc, '/peers')).toBe(0)
 
     c!.proc.send(`/connect 127.0.0.1:${a!.port}`)
-    await c!.proc.waitFor('stderr', /connected to a /, 30_000)
+    await c!.proc.waitFor('stderr', /connected to a /, 60_000)
     c!.proc.send('//peers is what I typed')
     expect(await a!.proc.waitFor('stdout', /is what I typed/)).toBe('<c> /peers is what I typed')
     c!.proc.send('/connect nowhere')
@@ -149,7 +149,7 @@ describe('a group of four parley processes in a line', () => {
       join(tempDir(), 'two'),
     ])
     running.push(two)
-    await one.waitFor('stdout', /"type":"connected"/, 30_000)
+    await one.waitFor('stdout', /"type":"connected"/, 60_000)
     one.send('/peers')
     const line = await one.waitFor('stdout', /"type":"peers"/)
     expect(JSON.parse(line)).toMatchObject({

@@ -15,7 +15,7 @@ const isRunning = (proc: Proc) => proc.child.exitCode === null && proc.child.sig
 const NOT_SECURE = 'is not speaking the parley secure protocol (is it running with --plain?)'
 
 /** Polls `condition` every 25 ms for up to `timeoutMs`. */
-async function waitUntil(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+async function waitUntil(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
   for (let waited = 0; waited < timeoutMs; waited += 25) {
     if (condition()) return
     await sleep(25)

@@ -549,7 +549,7 @@ describe('names that come back with another key', () => {
 })
 
 /** Polls `condition` every 50 ms for up to `timeoutMs`. */
-async function waitUntil(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
+async function waitUntil(condition: () => boolean, timeoutMs = 60_000): Promise<void> {
   for (let waited = 0; waited < timeoutMs; waited += 50) {
     if (condition()) return
     await sleep(50)

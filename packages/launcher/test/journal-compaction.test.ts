@@ -66,7 +66,7 @@ describe('journal compaction at startup', () => {
     const started = await startNode(flags, (e) => events.push(e), {}, { PARLEY_COMPACT_BYTES: '65536' })
     await started.node.close()
     // The node releases the data dir once its journal is closed.
-    await vi.waitFor(() => showIdentity(flags, {}), { timeout: 30_000, interval: 20 })
+    await vi.waitFor(() => showIdentity(flags, {}), { timeout: 60_000, interval: 20 })
 
     const after = await readJournal(dir)
     expect(after.size).toBeLessThan(before.size / 2)
@@ -93,7 +93,7 @@ describe('journal compaction at startup', () => {
     const before = await readJournal(dir)
     const started = await startNode(flags, () => undefined, {}, { PARLEY_COMPACT_BYTES: '65536' })
     await started.node.close()
-    await vi.waitFor(() => showIdentity(flags, {}), { timeout: 30_000, interval: 20 })
+    await vi.waitFor(() => showIdentity(flags, {}), { timeout: 60_000, interval: 20 })
     expect(started.compacted).toBeUndefined()
     expect(startupNotes(started)).toEqual([])
     expect((await readJournal(dir)).records).toEqual(before.records)
@@ -104,7 +104,7 @@ describe('journal compaction at startup', () => {
     const before = await readJournal(dir)
     const started = await startNode(flags, () => undefined, {}, {})
     await started.node.close()
-    await vi.waitFor(() => showIdentity(flags, {}), { timeout: 30_000, interval: 20 })
+    await vi.waitFor(() => showIdentity(flags, {}), { timeout: 60_000, interval: 20 })
     expect(started.compacted).toBeUndefined()
     expect((await readJournal(dir)).records).toEqual(before.records)
   })

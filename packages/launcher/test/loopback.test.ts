@@ -79,7 +79,7 @@ function next<T extends NodeEvent['type']>(
   node: ParleyNode,
   type: T,
   match: (e: Extract<NodeEvent, { type: T }>) => boolean = () => true,
-  timeoutMs = 30_000,
+  timeoutMs = 60_000,
 ): Promise<Extract<NodeEvent, { type: T }>> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

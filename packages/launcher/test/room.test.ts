@@ -41,7 +41,7 @@ describe('a room of ten parley nodes over secure loopback links', () => {
           expect(up.map((s) => s.peer.id)).toContain(members[b]!.node.id)
         }
       },
-      { timeout: 30_000, interval: 20 },
+      { timeout: 60_000, interval: 20 },
     )
     for (const m of members) for (let k = 1; k <= 5; k++) m.node.send(`${m.node.name} #${k}`)
     await vi.waitFor(() => expect(members.every((m) => m.shown.length === 45)).toBe(true), {

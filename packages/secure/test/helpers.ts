@@ -85,7 +85,7 @@ export function refusals(): {
           seen++
           return info
         },
-        { timeout: 30_000, interval: 5 },
+        { timeout: 60_000, interval: 5 },
       ),
   }
 }

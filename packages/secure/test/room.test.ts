@@ -23,7 +23,7 @@ import { closeAll, hex, LOOPBACK, track } from './helpers.js'
 
 afterEach(closeAll)
 
-const WAIT = { timeout: 30_000, interval: 10 }
+const WAIT = { timeout: 60_000, interval: 10 }
 
 function member(name: string) {
   const keyPair = generateKeyPair()

@@ -40,7 +40,7 @@ export function tempDir(prefix = 'parley-e2e-'): string {
 }
 
 /** A ceiling for waits on a process's output: long enough for a loaded machine, short of a test's. */
-export const WAIT_CEILING_MS = 30_000
+export const WAIT_CEILING_MS = 60_000
 
 let spawned = 0
 
