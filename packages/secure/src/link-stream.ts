@@ -18,6 +18,8 @@ export class LinkStream extends Duplex {
   readonly link: Link
   #waitingForDrain: ((error?: Error | null) => void) | undefined
   #discarding = false
+  /** Whether this stream paused the link (its read buffer was full). */
+  #linkPaused = false
   #contentSizeCheck: ((bytes: number) => void) | undefined
 
   constructor(link: Link) {
@@ -41,6 +43,7 @@ export class LinkStream extends Duplex {
   discardInput(): void {
     this.#discarding = true
     while (this.read() !== null) {}
+    this.#linkPaused = false
     this.link.resume()
   }
 
@@ -57,6 +60,8 @@ export class LinkStream extends Duplex {
   }
 
   override _read(): void {
+    if (!this.#linkPaused) return
+    this.#linkPaused = false
     this.link.resume()
   }
 
@@ -78,7 +83,9 @@ export class LinkStream extends Duplex {
 
   #onData(chunk: Uint8Array): void {
     if (this.#discarding) return
-    if (!this.push(chunk)) this.link.pause()
+    if (this.push(chunk)) return
+    this.#linkPaused = true
+    this.link.pause()
   }
 
   #onDrain(): void {
