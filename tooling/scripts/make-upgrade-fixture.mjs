@@ -4,10 +4,12 @@
  * the end-to-end tests can prove that the current build opens them with nothing lost
  * (`apps/cli/test/upgrade.e2e.test.ts`).
  *
- *   node tooling/scripts/make-upgrade-fixture.mjs [--release-dir DIR] [--out DIR]
+ *   node tooling/scripts/make-upgrade-fixture.mjs [--release COMMIT] [--release-dir DIR] [--out DIR]
  *
- * Without `--release-dir` it checks out RELEASE (a git worktree in the temp dir), installs and builds it,
- * and removes the worktree when done. With one, it uses that checkout's `apps/cli/bin/parley.js` as built.
+ * Without `--release-dir` it checks out the release (`--release`, default 79f2ecc, which made
+ * `datadir-0.1`) in a git worktree in the temp dir, installs and builds it, and removes the worktree when
+ * done. With one, it uses that checkout's `apps/cli/bin/parley.js` as built. A fixture is made once, by the
+ * release it stands for; never regenerate an old one with a newer build.
  * The scenario, on loopback with port 0 and each node's own data dir:
  *   - alice listens; bob dials alice; carol dials bob only, so alice and carol reach each other through bob;
  *   - all three chat, one line at a time, each line waited for everywhere before the next;
@@ -33,8 +35,6 @@ import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-/** The last landed release before the formats changed: the release this fixture stands for. */
-const RELEASE = '79f2ecc'
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const WAIT_MS = 30_000
 
@@ -43,6 +43,8 @@ const option = (name) => {
   const at = args.indexOf(name)
   return at === -1 ? undefined : args[at + 1]
 }
+/** The release the fixture stands for: 79f2ecc, the last landed release before the formats changed. */
+const RELEASE = option('--release') ?? '79f2ecc'
 const out = resolve(option('--out') ?? join(ROOT, 'apps/cli/test/fixtures/datadir-0.1'))
 
 const work = mkdtempSync(join(tmpdir(), 'parley-fixture-'))
