@@ -1,0 +1,274 @@
+#!/usr/bin/env node
+/**
+ * Makes the data dirs of `apps/cli/test/fixtures/datadir-0.1` with an earlier release of parley, so that
+ * the end-to-end tests can prove that the current build opens them with nothing lost
+ * (`apps/cli/test/upgrade.e2e.test.ts`).
+ *
+ *   node tooling/scripts/make-upgrade-fixture.mjs [--release COMMIT] [--release-dir DIR] [--out DIR]
+ *
+ * Without `--release-dir` it checks out the release (`--release`, default 79f2ecc, which made
+ * `datadir-0.1`) in a git worktree in the temp dir, installs and builds it, and removes the worktree when
+ * done. With one, it uses that checkout's `apps/cli/bin/parley.js` as built. A fixture is made once, by the
+ * release it stands for; never regenerate an old one with a newer build.
+ * The scenario, on loopback with port 0 and each node's own data dir:
+ *   - alice listens; bob dials alice; carol dials bob only, so alice and carol reach each other through bob;
+ *   - all three chat, one line at a time, each line waited for everywhere before the next;
+ *   - bob is stopped and started again with a tiny compaction threshold, so his journal goes through the
+ *     release's startup compaction, then carol and bob leave;
+ *   - alone, alice sends lines that stay unacknowledged in her outbox, and exits.
+ * `fixture.json` records what the tests compare against: ids and fingerprints as the release printed them,
+ * each dir's history as it was shown, alice's outbox, the addresses the release pinned, and file modes (git
+ * keeps none of 0600/0700).
+ */
+import { execFileSync, spawn } from 'node:child_process'
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, relative, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const WAIT_MS = 30_000
+
+const args = process.argv.slice(2)
+const option = (name) => {
+  const at = args.indexOf(name)
+  return at === -1 ? undefined : args[at + 1]
+}
+/** The release the fixture stands for: 79f2ecc, the last landed release before the formats changed. */
+const RELEASE = option('--release') ?? '79f2ecc'
+const out = resolve(option('--out') ?? join(ROOT, 'apps/cli/test/fixtures/datadir-0.1'))
+
+const work = mkdtempSync(join(tmpdir(), 'parley-fixture-'))
+let releaseDir = option('--release-dir')
+const ownCheckout = releaseDir === undefined
+const running = new Set()
+try {
+  if (ownCheckout) releaseDir = buildRelease(join(work, `parley-${RELEASE}`))
+  const bin = join(releaseDir, 'apps/cli/bin/parley.js')
+  if (!existsSync(join(releaseDir, 'apps/cli/dist/index.js'))) throw new Error(`${releaseDir} is not built`)
+  const manifest = await makeDirs(bin, join(work, 'dirs'))
+  rmSync(out, { recursive: true, force: true })
+  mkdirSync(out, { recursive: true })
+  for (const name of ['alice', 'bob', 'carol']) {
+    cpSync(join(work, 'dirs', name), join(out, name), { recursive: true })
+  }
+  manifest.modes = modesOf(join(work, 'dirs'))
+  // One history entry per line keeps the file short and its diffs readable.
+  const text = JSON.stringify(manifest, null, 2).replace(
+    /\{\n\s+"direction": ("\w+"),\n\s+"from": ("\w+"),\n\s+"body": (".*")\n\s+\}/g,
+    '{ "direction": $1, "from": $2, "body": $3 }',
+  )
+  writeFileSync(join(out, 'fixture.json'), `${text}\n`)
+  console.log(`fixture written to ${relative(ROOT, out)} from ${RELEASE}`)
+} finally {
+  for (const child of running) child.kill('SIGKILL')
+  if (ownCheckout && releaseDir) {
+    execFileSync('git', ['worktree', 'remove', '--force', releaseDir], { cwd: ROOT, stdio: 'inherit' })
+  }
+  rmSync(work, { recursive: true, force: true })
+}
+
+function buildRelease(dir) {
+  execFileSync('git', ['worktree', 'add', '--detach', dir, RELEASE], { cwd: ROOT, stdio: 'inherit' })
+  const env = { ...process.env, TURBO_TELEMETRY_DISABLED: '1' }
+  execFileSync('pnpm', ['install', '--frozen-lockfile'], { cwd: dir, stdio: 'inherit', env })
+  execFileSync('pnpm', ['build'], { cwd: dir, stdio: 'inherit', env })
+  return dir
+}
+
+/** The scenario. Returns what the tests need to know about the dirs it made. */
+async function makeDirs(bin, dirs) {
+  const dir = (name) => join(dirs, name)
+  const ids = {}
+  for (const name of ['alice', 'bob', 'carol']) {
+    const printed = JSON.parse(
+      execFileSync(process.execPath, [bin, 'id', '--json', '--data-dir', dir(name)], { encoding: 'utf8' }),
+    )
+    ids[name] = { id: printed.id, fingerprint: printed.fingerprint }
+  }
+  const node = (name, extra = [], env = {}) =>
+    start(bin, ['--listen', '127.0.0.1:0', '--name', name, '--data-dir', dir(name), '--json', ...extra], env)
+
+  const alice = node('alice', ['--wait', '1'])
+  const aliceAddress = (await alice.event('listening')).address
+  let bob = node('bob', ['--peer', aliceAddress])
+  const bobAddress = (await bob.event('listening')).address
+  await alice.event('connected')
+  const carol = node('carol', ['--peer', bobAddress])
+  await carol.event('connected')
+
+  const nodes = { alice, bob, carol }
+  const history = { alice: [], bob: [], carol: [] }
+  /** One line from `who`, waited for until every other node showed it. */
+  const neighbours = { alice: 1, bob: 2, carol: 1 }
+  const say = async (who, body, everyone = Object.keys(nodes)) => {
+    nodes[who].send(body)
+    const sent = await nodes[who].event('sent', (e) => e.body === body)
+    // Every neighbour's ack, one at a time: each is a journal record of its own.
+    await nodes[who].event('delivered', (e) => e.id === sent.id, neighbours[who])
+    for (const other of everyone) {
+      if (other === who) history[other].push({ direction: 'out', from: who, body })
+      else {
+        await nodes[other].event('message', (e) => e.body === body)
+        history[other].push({ direction: 'in', from: who, body })
+      }
+    }
+  }
+  await say('alice', 'hi bob, alice here')
+  await say('bob', 'hi alice! café at 10 ☕')
+  await say('carol', 'carol here, through bob 👋')
+  await say('alice', 'welcome carol: 東京 notes are in the doc')
+  // Bob's own lines, each acknowledged by both neighbours: the acks are what his compaction drops.
+  for (let i = 1; i <= 40; i++) await say('bob', `bob line ${i}`)
+  await say('carol', 'carol: bye for now')
+
+  // Bob stops, and starts once alone with a compaction threshold of one byte, so that the release rewrites
+  // his journal at startup; then he comes back as before and appends to the compacted journal.
+  bob.end()
+  await exitedCleanly(bob, 'bob')
+  // A small --window, as a user may run: the release halves a journal only when most records are spare.
+  const compacting = start(
+    bin,
+    ['--listen', '127.0.0.1:0', '--name', 'bob', '--data-dir', dir('bob'), '--window', '1'],
+    { PARLEY_COMPACT_BYTES: '1' },
+  )
+  compacting.end()
+  await compacting.line('stderr', /journal compacted: /)
+  await exitedCleanly(compacting, 'bob (compacting)')
+  bob = node('bob', ['--listen', bobAddress, '--peer', aliceAddress])
+  nodes.bob = bob
+  await alice.event('connected', (e) => e.peer === 'bob', 2)
+  await carol.event('connected', (e) => e.peer === 'bob', 2)
+  await say('bob', 'bob is back')
+
+  for (const who of ['carol', 'bob']) {
+    nodes[who].end()
+    await exitedCleanly(nodes[who], who)
+    delete nodes[who]
+  }
+  await alice.event('disconnected', (e) => e.peer === 'bob', 2)
+  const outbox = ['alice, unacknowledged 1', 'alice, unacknowledged 2: ünïcödé', 'alice, unacknowledged 3']
+  for (const body of outbox) {
+    alice.send(body)
+    await alice.event('sent', (e) => e.body === body)
+    history.alice.push({ direction: 'out', from: 'alice', body })
+  }
+  alice.end()
+  await alice.line('stderr', /3 message\(s\) not acknowledged yet are safe in the outbox/)
+  await exitedCleanly(alice, 'alice')
+
+  return {
+    release: RELEASE,
+    made: 'node tooling/scripts/make-upgrade-fixture.mjs',
+    addresses: { alice: aliceAddress, bob: bobAddress },
+    nodes: Object.fromEntries(
+      ['alice', 'bob', 'carol'].map((name) => [name, { ...ids[name], name, history: history[name] }]),
+    ),
+    outbox: { from: 'alice', to: 'bob', bodies: outbox },
+  }
+}
+
+async function exitedCleanly(proc, who) {
+  const code = await proc.exited
+  if (code !== 0) throw new Error(`${who} exited with ${code}`)
+}
+
+/** Every dir and file under `root` with its permission bits, as the release created them. */
+function modesOf(root) {
+  const modes = {}
+  const walk = (path) => {
+    for (const entry of readdirSync(path)) {
+      const full = join(path, entry)
+      const info = statSync(full)
+      modes[relative(root, full)] = (info.mode & 0o777).toString(8).padStart(4, '0')
+      if (info.isDirectory()) walk(full)
+    }
+  }
+  walk(root)
+  return modes
+}
+
+/** The release's parley, with its `--json` events and stderr lines to wait on. */
+function start(bin, argv, env = {}) {
+  const child = spawn(process.execPath, [bin, ...argv], {
+    env: { ...process.env, PARLEY_DEBUG: '', XDG_DATA_HOME: join(work, 'xdg'), ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+  running.add(child)
+  const lines = { stdout: [], stderr: [] }
+  const waiters = []
+  for (const stream of ['stdout', 'stderr']) {
+    let partial = ''
+    child[stream].setEncoding('utf8')
+    child[stream].on('data', (chunk) => {
+      const parts = (partial + chunk).split('\n')
+      partial = parts.pop()
+      for (const line of parts) {
+        lines[stream].push(line)
+        for (const wake of [...waiters]) wake()
+      }
+    })
+  }
+  const exited = new Promise((done) =>
+    child.on('exit', (code) => {
+      running.delete(child)
+      done(code)
+    }),
+  )
+  const label = argv.join(' ')
+  /** Resolves with the `count`th line that `match` accepts. */
+  const waitLine = (stream, match, count = 1) =>
+    new Promise((done, fail) => {
+      const check = () => {
+        const found = lines[stream].filter(match)
+        if (found.length < count) return false
+        waiters.splice(waiters.indexOf(check), 1)
+        clearTimeout(timer)
+        done(found[count - 1])
+        return true
+      }
+      const timer = setTimeout(() => {
+        fail(
+          new Error(
+            `${label}: no such ${stream} line\n${lines.stderr.join('\n')}\n${lines.stdout.join('\n')}`,
+          ),
+        )
+      }, WAIT_MS)
+      waiters.push(check)
+      check()
+    })
+  const parse = (line) => {
+    try {
+      return JSON.parse(line)
+    } catch {
+      return undefined
+    }
+  }
+  return {
+    child,
+    exited,
+    send: (line) => child.stdin.write(`${line}\n`),
+    end: () => child.stdin.end(),
+    line: (stream, pattern) => waitLine(stream, (l) => pattern.test(l)),
+    event: async (type, where = () => true, count = 1) =>
+      parse(
+        await waitLine(
+          'stdout',
+          (l) => {
+            const e = parse(l)
+            return e?.type === type && where(e)
+          },
+          count,
+        ),
+      ),
+  }
+}
