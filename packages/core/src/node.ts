@@ -1,15 +1,17 @@
 /**
- * The peer runtime: one node listening on its own address and dialing its peers at the same time.
- * It drives the pure peer and link machines and the room, performs their effects over a Transport, and
- * keeps one session per remote node id, so it holds many peers at once and relays the room between them.
+ * The peer runtime: one node listening on its own address and dialing its peers at the same time. It
+ * composes parts with one job each (the link table, the inbound gate, the dialer, persistence, the
+ * outbound pump) around the pure link machines and the room, and performs what they return. One session
+ * per remote node id, so it holds many peers at once and relays the room between them.
  */
-import { type Address, formatAddress, hostOf } from './address.js'
+import { type Address, formatAddress } from './address.js'
 import { type Clock, systemClock } from './clock.js'
 import { DEFAULT_MAX_FRAME, encodeFrame, FrameDecoder } from './codec.js'
 import { waitForDelivery } from './delivery.js'
 import { Dialer, type DialSlot } from './dialer.js'
 import { ProtocolError } from './errors.js'
-import type { HistoryEntry, Journal, JournalRecord, RestoredState } from './journal.js'
+import { DEFAULT_RATE_LIMIT, InboundGate, type TokenBucket } from './inbound-gate.js'
+import type { HistoryEntry, JournalRecord, RestoredState } from './journal.js'
 import {
   helloCap,
   helloInstance,
@@ -23,204 +25,31 @@ import {
   makeHello,
   newLinkState,
 } from './link-machine.js'
-import {
-  type Backoff,
-  DEFAULT_BACKOFF,
-  type PeerEvent,
-  type PeerInfo,
-  type PeerState,
-} from './peer-machine.js'
-import { type MessageAuth, type Refusal, Room, type RoomOutcome } from './room.js'
-import { type Ack, MAX_BODY_LENGTH, MAX_ORIGINS_PER_ACK, type Message, type Msg } from './schema.js'
+import { LinkTable } from './link-table.js'
+import type { ChatNode, MemberInfo, NodeEvent, NodeOptions, SentMessage, SessionInfo } from './node-types.js'
+import { dueAcks, FrameCache, pump } from './outbound.js'
+import { DEFAULT_BACKOFF, type PeerInfo, type PeerState } from './peer-machine.js'
+import { DEFAULT_HISTORY_LIMIT, Persistence } from './persistence.js'
+import { type MessageAuth, type Refusal, Room, type RoomEffect } from './room.js'
+import { MAX_BODY_LENGTH, type Message, type Msg } from './schema.js'
 import type { Link, Listener, Transport } from './transport.js'
-
-export interface NodeOptions {
-  transport: Transport
-  /** Display name sent in the handshake. */
-  name: string
-  listen: Address
-  /** Peers to dial and keep dialing until they answer. */
-  peers?: readonly Address[]
-  /** This node's id (lowercase hex). A random one is made when absent. */
-  id?: string
-  clock?: Clock
-  /** Source of randomness in [0, 1) for backoff jitter. */
-  random?: () => number
-  backoff?: Backoff
-  /** Links that have not finished the handshake by then are dropped. */
-  handshakeTimeoutMs?: number
-  dialTimeoutMs?: number
-  /** A ping goes out on every quiet link this often. */
-  keepaliveMs?: number
-  /** A link that has been silent this long is considered dead and is dropped. */
-  deadAfterMs?: number
-  maxFrame?: number
-  caps?: string[]
-  /** Where accepted messages, receipts and acks are made durable. Without one, nothing survives a restart. */
-  journal?: Journal
-  /** State replayed from the journal at start-up (`restore(records)`). */
-  restored?: RestoredState
-  /** How many history entries to keep in memory. */
-  historyLimit?: number
-  /** Links still in their handshake, at most, across the node (more are refused). Default 64. */
-  maxHandshaking?: number
-  /** Links still in their handshake, at most, from one source host. Default 8. */
-  maxHandshakingPerSource?: number
-  /** Messages accepted from one peer: a sustained rate and a burst allowance. `false` disables it. */
-  rateLimit?: RateLimit | false
-  /**
-   * Vets a peer that dialed in, by its id and the listen address it announces: a reason to refuse it
-   * (say, that address is known to hold another key), or undefined to accept.
-   */
-  checkPeer?: (peerId: string, announcedListen: string | undefined) => string | undefined
-  /**
-   * Display marks: the highest seq per sender that a frontend has shown (the frontend records them as
-   * it writes). Messages journaled but not shown when the process died are shown again at start.
-   */
-  displayed?: ReadonlyMap<string, number>
-  /**
-   * Signs our messages and checks relayed ones (see `MessageAuth`). Without one, nothing is signed and
-   * relayed messages are taken as they come: fine for tests and trusted networks only.
-   */
-  auth?: MessageAuth
-  /** Recent messages kept per member, to relay and to catch neighbours up. Default 1000. */
-  windowSize?: number
-  /** Members kept at most (a relay introducing more is dropped). Default 1000. */
-  maxOrigins?: number
-  /** Out-of-order or unverified messages buffered from one neighbour at most. Default 4096. */
-  waitingCap?: number
-  /** Hops a relayed message may still travel, at most. Default 64. */
-  hopLimit?: number
-}
 
 /** Our messages sent in one tick form a burst; a longer one is cut here, so relays never wait on more. */
 export const MAX_BURST = 100
-/** Frames of recent messages kept for reuse: a message usually goes out on every link within moments. */
-const FRAME_CACHE = 1024
 /** Bytes kept free in a frame for the chain hash, the signature and a relay's hop count. */
 const SEAL_ROOM = 600
-/**
- * Messages taken from all links in one turn of the event loop; the rest wait for the next turn, so a
- * flood read in one go cannot keep the process from its other input (a person typing) for long.
- */
-const TURN_BUDGET = 256
 /** A msg frame's bytes besides its strings: keys, quotes, a 16-digit seq and ts, the 16-char id and the length prefix. */
 const FIXED_MSG_BYTES = 160
+/** The hello capability of nodes that relay the room (and take relayed messages). */
+export const ROOM_CAP = 'room'
 
-/** One member of the room, as `members()` lists it. */
-export interface MemberInfo {
-  readonly peer: PeerInfo
-  /** This node has (had) a link to it; otherwise its messages reach us through relays. */
-  readonly direct: boolean
-  /** Direct: its link is open now. Relayed: some neighbour that relays is connected. */
-  readonly connected: boolean
-  /** The remote end of its link, when direct and connected. */
-  readonly address?: string
-  /** When its last message was shown (clock ms), if one was this run. */
-  readonly lastSeen?: number
-}
-
-export interface RateLimit {
-  /** Messages per second, sustained. */
-  readonly perSecond: number
-  /** Messages that may arrive at once before the rate applies. */
-  readonly burst: number
-}
-
-export const DEFAULT_RATE_LIMIT: RateLimit = { perSecond: 200, burst: 1000 }
-
-/** A remote end that broke the protocol, or a transport failure on a link. */
-export interface LinkProblem {
-  readonly address: string
-  readonly code: string
-  readonly message: string
-}
-
-export type NodeEvent =
-  | { readonly type: 'listening'; readonly address: string }
-  /** A peer this node dials changed state. `target` is the address it dials. */
-  | { readonly type: 'peer-state'; readonly target: string; readonly state: PeerState }
-  | {
-      readonly type: 'connected'
-      readonly peer: PeerInfo
-      readonly address: string
-      readonly direction: 'inbound' | 'outbound'
-      /** Ids of other peers this node knows under the same name: never the same person by name alone. */
-      readonly sameNameAs?: readonly string[]
-    }
-  | { readonly type: 'disconnected'; readonly peer: PeerInfo; readonly reason: string }
-  /**
-   * A member seen for the first time this run: `relay` when its first message came through another
-   * node (a join notice), `direct` when it first connected. Departures of relayed members are not visible.
-   */
-  | {
-      readonly type: 'member'
-      readonly peer: PeerInfo
-      readonly via: 'direct' | 'relay'
-      readonly sameNameAs?: readonly string[]
-    }
-  | {
-      readonly type: 'message'
-      readonly id: string
-      readonly seq: number
-      readonly ts: number
-      readonly from: PeerInfo
-      readonly body: string
-      /**
-       * Shown again at start: journaled but not marked as shown when the last run died, so it may (rarely,
-       * when the kill fell between a write and its mark) have been shown once already. Same `id`.
-       */
-      readonly replayed?: true
-    }
-  | { readonly type: 'delivered'; readonly id: string; readonly seq: number; readonly to: PeerInfo }
-  | ({ readonly type: 'link-error' } & LinkProblem)
-  /** The journal could not be written: messages are no longer made durable. */
-  | { readonly type: 'journal-error'; readonly message: string }
-  /** A peer is rate-limiting our messages: they wait in the outbox, none is lost. */
-  | { readonly type: 'throttled'; readonly peer: PeerInfo; readonly retryMs: number }
-  /** A peer stopped reading (its socket buffer is full), or started again. */
-  | { readonly type: 'backpressure'; readonly peer: PeerInfo; readonly blocked: boolean }
-  /** Dialing `target` failed for a new reason (repeats of the same reason are not reported again). */
-  | { readonly type: 'dial-error'; readonly target: string; readonly code: string; readonly message: string }
-  | { readonly type: 'closed' }
-
-export interface SentMessage {
-  readonly id: string
-  readonly seq: number
-  readonly ts: number
-  /** Resolves once the message is durable in the outbox (at once without a journal). */
-  readonly durable: Promise<void>
-}
-
-/** What every frontend drives: a parley node (`ParleyNode`) or a plain-text one (`PlainNode`). */
-export interface ChatNode {
-  readonly id: string
-  readonly name: string
-  readonly self: PeerInfo
-  readonly address: Address
-  readonly pending: number
-  readonly history: readonly HistoryEntry[]
-  on(listener: (event: NodeEvent) => void): () => void
-  start(): Promise<Address>
-  connect(target: Address): void
-  send(body: string): SentMessage
-  rename(name: string): void
-  sessionsSnapshot(): SessionInfo[]
-  /** Every member of the room this node knows of, direct or relayed. */
-  members(): MemberInfo[]
-  peerStates(): { target: string; state: PeerState }[]
-  whenDelivered(timeoutMs: number): Promise<number>
-  close(reason?: string): Promise<void>
-}
-
-export interface SessionInfo {
-  readonly peer: PeerInfo
-  readonly connected: boolean
-  /** The remote end of the session's link. */
-  readonly address?: string
-  /** This node's end of the session's link. */
-  readonly localAddress?: string
-}
+/** Timing defaults of every node. */
+export const NODE_DEFAULTS = {
+  handshakeTimeoutMs: 10_000,
+  dialTimeoutMs: 5_000,
+  keepaliveMs: 5_000,
+  deadAfterMs: 14_000,
+} as const
 
 interface LinkRecord {
   readonly id: number
@@ -235,44 +64,34 @@ interface LinkRecord {
   ackDue: boolean
   /** Set after we end a link: forces it shut if the remote end never closes its side. */
   destroyTimer?: unknown
-  /** Decoded messages waiting for the peer's rate limit to allow them. */
+  /** Decoded messages waiting for the inbound gate to let them in. */
   backlog: Message[]
   /** The link is paused until this timer refills the peer's allowance. */
   throttleTimer?: unknown
   /** The remote end is not reading: our last write hit a full buffer. */
   blocked: boolean
-  /** Source host, for the per-source handshake cap (inbound links only). */
-  source?: string
 }
 
 interface Session {
   peer: PeerInfo
   instance: string
   link?: number
-  address?: string
   /** Highest seq of ours that the peer has acknowledged. */
   acked: number
   /** When the current link opened (clock ms). */
   openedAt: number
   /** The peer's sequence epoch: a new one means its seq numbering restarted (state lost). */
   epoch: string
-  /** Token bucket for the peer's messages. */
-  tokens: number
-  refilledAt: number
+  /** The peer's allowance under the rate limit. */
+  bucket: TokenBucket
   /** When the peer last told us it throttles us (clock ms). */
   throttledAt: number
 }
 
-type Lifecycle = 'new' | 'starting' | 'running' | 'closing' | 'closed'
+/** Why a read of a link's backlog stopped. */
+type ReadStop = 'empty' | 'turn' | 'refused' | { readonly throttle: number }
 
-const DEFAULTS = {
-  handshakeTimeoutMs: 10_000,
-  dialTimeoutMs: 5_000,
-  keepaliveMs: 5_000,
-  deadAfterMs: 14_000,
-  maxHandshaking: 64,
-  maxHandshakingPerSource: 8,
-}
+type Lifecycle = 'new' | 'starting' | 'running' | 'closing' | 'closed'
 
 /**
  * A parley node.
@@ -287,77 +106,71 @@ export class ParleyNode implements ChatNode {
   /** Names this node's sequence numbering: it changes only when the seqs start over (no journal). */
   readonly epoch: string
   private nameValue: string
+  private readonly options: NodeOptions
   private readonly transport: Transport
   private readonly clock: Clock
   private readonly random: () => number
-  private readonly backoff: Backoff
-  private readonly limits: typeof DEFAULTS
+  private readonly timing: { -readonly [K in keyof typeof NODE_DEFAULTS]: number }
   private readonly maxFrame: number
-  private readonly rateLimit: RateLimit | false
-  private readonly checkPeer: NodeOptions['checkPeer']
-  private readonly displayed: NodeOptions['displayed']
-  private readonly caps: string[]
   private readonly listeners = new Set<(event: NodeEvent) => void>()
   private readonly links = new Map<number, LinkRecord>()
+  /** Every link's account, and the caps on links still in their handshake. */
+  private readonly table: LinkTable<number>
+  private readonly gate: InboundGate<LinkRecord>
   private readonly dialer: Dialer
   private readonly sessions = new Map<string, Session>()
   /** Who has which message of which member, and what each link still has to carry. */
   private readonly room: Room
   private readonly auth?: MessageAuth
-  /** Encoded chat messages, so one written to several links is encoded once; the newest few only. */
-  private readonly frames = new Map<Msg, Uint8Array>()
+  private readonly frames: FrameCache
+  private readonly store: Persistence
   /** Our messages sent this tick, signed together once the tick ends (or MAX_BURST is reached). */
   private burst?: { size: number; promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void }
   private readonly lastSeen = new Map<string, number>()
   /** Members already announced this run. */
   private readonly announced = new Set<string>()
-  private readonly journal?: Journal
-  private readonly historyEntries: HistoryEntry[] = []
-  private readonly historyLimit: number
-  private journalChain: Promise<void> = Promise.resolve()
-  /** What the room accepted during the current read, applied together when the read is done. */
-  private gathered: RoomOutcome | undefined
-  private readonly initialPeers: readonly Address[]
   private listenAddress: Address
   private listener?: Listener
   private lifecycle: Lifecycle = 'new'
   private nextLinkId = 1
   private pingCounter = 0
   private keepaliveTimer?: unknown
-  /** Messages taken this turn (see TURN_BUDGET), and the links paused until the next turn. */
-  private turnTaken = 0
-  private turnTimer?: unknown
-  private readonly waitingTurn = new Set<LinkRecord>()
   private lastPingAt = 0
   private readonly linkContext: LinkContext
 
   constructor(options: NodeOptions) {
+    this.options = options
     this.transport = options.transport
     this.nameValue = options.name
     this.listenAddress = options.listen
-    this.initialPeers = options.peers ?? []
     this.clock = options.clock ?? systemClock
     this.random = options.random ?? Math.random
-    this.backoff = options.backoff ?? DEFAULT_BACKOFF
     this.maxFrame = options.maxFrame ?? DEFAULT_MAX_FRAME
-    this.caps = options.caps ?? []
-    this.limits = {
-      handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULTS.handshakeTimeoutMs,
-      dialTimeoutMs: options.dialTimeoutMs ?? DEFAULTS.dialTimeoutMs,
-      keepaliveMs: options.keepaliveMs ?? DEFAULTS.keepaliveMs,
-      deadAfterMs: options.deadAfterMs ?? DEFAULTS.deadAfterMs,
-      maxHandshaking: options.maxHandshaking ?? DEFAULTS.maxHandshaking,
-      maxHandshakingPerSource: options.maxHandshakingPerSource ?? DEFAULTS.maxHandshakingPerSource,
+    this.timing = {
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? NODE_DEFAULTS.handshakeTimeoutMs,
+      dialTimeoutMs: options.dialTimeoutMs ?? NODE_DEFAULTS.dialTimeoutMs,
+      keepaliveMs: options.keepaliveMs ?? NODE_DEFAULTS.keepaliveMs,
+      deadAfterMs: options.deadAfterMs ?? NODE_DEFAULTS.deadAfterMs,
     }
-    this.rateLimit = options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit
-    this.checkPeer = options.checkPeer
-    this.displayed = options.displayed
+    this.table = new LinkTable({
+      limits: {
+        ...(options.maxHandshaking !== undefined ? { max: options.maxHandshaking } : {}),
+        ...(options.maxHandshakingPerSource !== undefined
+          ? { maxPerSource: options.maxHandshakingPerSource }
+          : {}),
+      },
+      whenFull: 'drop-oldest',
+      counting: 'still in their handshake',
+    })
+    const rateLimit = options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit
+    this.gate = new InboundGate(this.clock, rateLimit, (waited) => this.nextTurn(waited))
+    this.frames = new FrameCache(this.maxFrame)
     this.dialer = new Dialer({
       transport: this.transport,
       clock: this.clock,
       random: this.random,
-      backoff: this.backoff,
-      dialTimeoutMs: this.limits.dialTimeoutMs,
+      backoff: options.backoff ?? DEFAULT_BACKOFF,
+      dialTimeoutMs: this.timing.dialTimeoutMs,
       adopt: (link, slot) => this.adopt(link, slot)?.id,
       closeLink: (id, reason) => {
         const record = this.links.get(id)
@@ -368,11 +181,12 @@ export class ParleyNode implements ChatNode {
     })
     this.id = options.id ?? randomHex(16)
     this.instance = randomHex(8)
-    this.historyLimit = options.historyLimit ?? 10_000
-    if (options.journal) this.journal = options.journal
-    this.epoch = options.restored?.epoch ?? this.instance
-    if (options.auth) this.auth = options.auth
+    this.store = new Persistence(options.journal, options.historyLimit ?? DEFAULT_HISTORY_LIMIT, (message) =>
+      this.emit({ type: 'journal-error', message }),
+    )
     const restored = options.restored
+    this.epoch = restored?.epoch ?? this.instance
+    if (options.auth) this.auth = options.auth
     this.room = new Room(
       {
         self: { id: this.id, name: this.nameValue },
@@ -393,7 +207,7 @@ export class ParleyNode implements ChatNode {
         : undefined,
     )
     if (restored) this.adoptRestored(restored)
-    if (this.journal && !options.restored?.epoch) void this.persist([{ t: 'self', epoch: this.epoch }])
+    if (this.store.durable && !restored?.epoch) void this.store.append([{ t: 'self', epoch: this.epoch }])
     this.linkContext = {
       self: { id: this.id },
       openSession: (peerId) => {
@@ -415,6 +229,16 @@ export class ParleyNode implements ChatNode {
   /** Messages sent by this node that some peer has not acknowledged yet. */
   get pending(): number {
     return this.room.pending
+  }
+
+  /** This node as peers see it. */
+  get self(): PeerInfo {
+    return { id: this.id, name: this.nameValue }
+  }
+
+  /** Recent messages in and out, oldest first (restored from the journal, then live). */
+  get history(): readonly HistoryEntry[] {
+    return this.store.history()
   }
 
   /** Subscribes to node events; returns the unsubscribe function. */
@@ -441,7 +265,7 @@ export class ParleyNode implements ChatNode {
     this.lifecycle = 'running'
     this.emit({ type: 'listening', address: formatAddress(this.listenAddress) })
     this.showUnshown()
-    for (const peer of this.initialPeers) this.connect(peer)
+    for (const peer of this.options.peers ?? []) this.connect(peer)
     this.scheduleKeepalive()
     return this.listenAddress
   }
@@ -467,7 +291,7 @@ export class ParleyNode implements ChatNode {
       encodeFrame({ type: 'msg', seq: this.room.nextSeq, from: this.id, ...fields }, limit)
     }
     const msg = this.room.compose(fields)
-    this.remember({ direction: 'out', id: msg.id, seq: msg.seq, ts: msg.ts, from: this.self, body })
+    this.store.remember({ direction: 'out', id: msg.id, seq: msg.seq, ts: msg.ts, from: this.self, body })
     const burst = this.burst ?? this.openBurst()
     burst.size++
     if (burst.size >= MAX_BURST) this.sealBurst()
@@ -477,8 +301,7 @@ export class ParleyNode implements ChatNode {
   /** Every member of the room this node knows of: neighbours and the origins relayed to it. */
   members(): MemberInfo[] {
     return this.room.members().map((m) => {
-      const session = this.sessions.get(m.peer.id)
-      const link = session?.link === undefined ? undefined : this.links.get(session.link)?.link
+      const link = this.linkOf(this.sessions.get(m.peer.id))?.link
       const seen = this.lastSeen.get(m.peer.id)
       return {
         peer: m.peer,
@@ -490,51 +313,6 @@ export class ParleyNode implements ChatNode {
     })
   }
 
-  private openBurst(): NonNullable<ParleyNode['burst']> {
-    let resolve!: () => void
-    let reject!: (e: unknown) => void
-    const promise = new Promise<void>((yes, no) => {
-      resolve = yes
-      reject = no
-    })
-    const burst = { size: 0, promise, resolve, reject }
-    this.burst = burst
-    // Messages sent in the same tick share one signature: sealed once the tick's code has run.
-    queueMicrotask(() => {
-      if (this.burst === burst) this.sealBurst()
-    })
-    return burst
-  }
-
-  /** Signs the burst's last message, makes the burst durable, then lets it go out. */
-  private sealBurst(): void {
-    const burst = this.burst
-    if (!burst) return
-    this.burst = undefined
-    const sealed = this.room.seal()
-    const last = sealed.at(-1)
-    if (!last) {
-      burst.resolve()
-      return
-    }
-    this.persist(sealed.map((msg) => ({ t: 'sent' as const, msg })))
-      .then(() => {
-        this.room.ownDurable(last.seq)
-        for (const session of this.sessions.values()) this.pump(session, this.id)
-      })
-      .then(burst.resolve, burst.reject)
-  }
-
-  /** This node as peers see it. */
-  get self(): PeerInfo {
-    return { id: this.id, name: this.nameValue }
-  }
-
-  /** Recent messages in and out, oldest first (restored from the journal, then live). */
-  get history(): readonly HistoryEntry[] {
-    return this.historyEntries.slice(-this.historyLimit)
-  }
-
   /** Changes the display name used in later handshakes. */
   rename(name: string): void {
     this.nameValue = name
@@ -542,7 +320,7 @@ export class ParleyNode implements ChatNode {
 
   sessionsSnapshot(): SessionInfo[] {
     return [...this.sessions.values()].map((s) => {
-      const link = s.link === undefined ? undefined : this.links.get(s.link)?.link
+      const link = this.linkOf(s)?.link
       return {
         peer: s.peer,
         connected: link !== undefined,
@@ -574,12 +352,50 @@ export class ParleyNode implements ChatNode {
     const wasRunning = this.lifecycle === 'running'
     this.lifecycle = 'closing'
     if (this.keepaliveTimer !== undefined) this.clock.clearTimeout(this.keepaliveTimer)
-    if (this.turnTimer !== undefined) this.clock.clearTimeout(this.turnTimer)
+    this.gate.close()
     for (const record of [...this.links.values()]) this.linkStep(record, { type: 'close', reason })
     this.dialer.closeAll(reason)
     if (wasRunning) await this.listener?.close().catch(() => undefined)
     this.lifecycle = 'closed'
     this.emit({ type: 'closed' })
+  }
+
+  // ---- our own messages --------------------------------------------------------------------------
+
+  private openBurst(): NonNullable<ParleyNode['burst']> {
+    let resolve!: () => void
+    let reject!: (e: unknown) => void
+    const promise = new Promise<void>((yes, no) => {
+      resolve = yes
+      reject = no
+    })
+    const burst = { size: 0, promise, resolve, reject }
+    this.burst = burst
+    // Messages sent in the same tick share one signature: sealed once the tick's code has run.
+    queueMicrotask(() => {
+      if (this.burst === burst) this.sealBurst()
+    })
+    return burst
+  }
+
+  /** Signs the burst's last message, makes the burst durable, then lets it go out. */
+  private sealBurst(): void {
+    const burst = this.burst
+    if (!burst) return
+    this.burst = undefined
+    const sealed = this.room.seal()
+    const last = sealed.at(-1)
+    if (!last) {
+      burst.resolve()
+      return
+    }
+    this.store
+      .append(sealed.map((msg) => ({ t: 'sent' as const, msg })))
+      .then(() => {
+        this.room.ownDurable(last.seq)
+        for (const session of this.sessions.values()) this.pump(session, this.id)
+      })
+      .then(burst.resolve, burst.reject)
   }
 
   // ---- links -------------------------------------------------------------------------------------
@@ -589,15 +405,27 @@ export class ParleyNode implements ChatNode {
       link.destroy()
       return undefined
     }
-    const source = slot ? undefined : hostOf(link.remoteAddress)
-    const refusal = source === undefined ? undefined : this.admission(source)
-    if (refusal) {
+    const id = this.nextLinkId++
+    // Links we dialed are ours; an inbound one counts against its source's caps until its handshake ends.
+    const admission = this.table.admit(id, slot ? undefined : (link.source ?? link.remoteAddress))
+    if (!admission.ok) {
       link.destroy()
-      this.emit({ type: 'link-error', address: link.remoteAddress, code: 'TOO_MANY', message: refusal })
+      this.emit({
+        type: 'link-error',
+        address: link.remoteAddress,
+        code: 'TOO_MANY',
+        message: admission.reason,
+      })
       return undefined
     }
+    const dropped = admission.dropped === undefined ? undefined : this.links.get(admission.dropped)
+    if (dropped) {
+      const address = dropped.link.remoteAddress
+      this.linkStep(dropped, { type: 'close', reason: 'too many connections in their handshake' })
+      this.emit({ type: 'link-error', address, code: 'TOO_MANY', message: admission.droppedWhy ?? '' })
+    }
     const record: LinkRecord = {
-      id: this.nextLinkId++,
+      id,
       link,
       decoder: new FrameDecoder(this.maxFrame),
       state: newLinkState(link.remoteKey),
@@ -606,20 +434,16 @@ export class ParleyNode implements ChatNode {
       backlog: [],
       blocked: false,
       ...(slot ? { slot } : {}),
-      ...(source !== undefined ? { source } : {}),
     }
     this.links.set(record.id, record)
     record.handshakeTimer = this.clock.setTimeout(
       () => this.linkStep(record, { type: 'handshake-timeout' }),
-      this.limits.handshakeTimeoutMs,
+      this.timing.handshakeTimeoutMs,
     )
     // Our hello goes out before anything the transport already buffered is read.
-    const listen = formatAddress(this.listenAddress)
-    const caps = [`epoch:${this.epoch}`, ROOM_CAP, ...this.caps]
-    this.writeTo(
-      record,
-      makeHello({ id: this.id, name: this.nameValue, instance: this.instance }, caps, listen),
-    )
+    const caps = [`epoch:${this.epoch}`, ROOM_CAP, ...(this.options.caps ?? [])]
+    const self = { id: this.id, name: this.nameValue, instance: this.instance }
+    this.writeTo(record, makeHello(self, caps, formatAddress(this.listenAddress)))
     link.attach({
       data: (chunk) => this.onData(record, chunk),
       drain: () => this.onDrain(record),
@@ -636,112 +460,96 @@ export class ParleyNode implements ChatNode {
     record.lastHeard = this.clock.now()
     const { messages, error } = record.decoder.push(chunk)
     record.backlog.push(...messages)
-    this.processBacklog(record)
+    this.read(record)
     if (error && record.state.status !== 'closed') this.linkStep(record, { type: 'protocol-error', error })
   }
 
   /**
-   * Feeds decoded messages to the link machine while the peer's rate allows. When it does not, the link
-   * is paused (TCP pushes back on the sender), the peer is told, and reading resumes once tokens refill.
+   * Takes what the inbound gate lets in from the link's backlog, then, in this order: carries out what the
+   * room decided (so what was accepted is on its way to the journal), acks the link (the ack waits on the
+   * journal), and pauses the link if the gate said so (the peer is told when its rate is exceeded).
    */
-  private processBacklog(record: LinkRecord): void {
-    this.feedBacklog(record)
-    this.applyGathered()
+  private read(record: LinkRecord): void {
+    let stop: ReadStop
+    do {
+      const effects: RoomEffect[] = []
+      stop = this.take(record, effects)
+      this.perform(effects)
+    } while (stop === 'refused' && record.state.status !== 'closed')
+    this.flushAck(record)
+    if (typeof stop !== 'object' || record.throttleTimer !== undefined) return
+    const retryMs = stop.throttle
+    record.link.pause()
+    this.writeTo(record, { type: 'throttle', retryMs })
+    record.throttleTimer = this.clock.setTimeout(() => {
+      record.throttleTimer = undefined
+      record.link.resume()
+      this.read(record)
+    }, retryMs)
   }
 
-  private feedBacklog(record: LinkRecord): void {
+  /** Feeds the backlog to the link machine while the gate allows; stops early when the room refuses someone. */
+  private take(record: LinkRecord, effects: RoomEffect[]): ReadStop {
     while (record.backlog.length > 0) {
       if (record.state.status === 'closed') {
         record.backlog.length = 0
-        return
+        return 'empty'
       }
       const message = record.backlog[0]!
-      if (!this.takeTurn(record)) return
-      if (message.type === 'msg' && !this.takeToken(record)) return
-      record.backlog.shift()
-      if (message.type === 'hello' && record.hello === undefined) {
-        record.hello = {
-          peer: { id: message.id, name: message.name },
-          ...(message.listen ? { listen: message.listen } : {}),
-          epoch: helloCap(message, 'epoch') ?? helloInstance(message),
-          relays: message.caps.includes(ROOM_CAP),
-        }
-        const refusal = record.slot ? undefined : this.checkPeer?.(record.hello.peer.id, message.listen)
-        if (refusal) {
-          this.linkStep(record, { type: 'protocol-error', error: new ProtocolError('UNTRUSTED', refusal) })
-          return
-        }
+      const turn = this.gate.takeTurn(record)
+      if (!turn.ok) {
+        if (turn.paused) record.link.pause()
+        return 'turn'
       }
-      if (isPlainDelivery(record.state, message)) this.deliver(record, message)
-      else this.linkStep(record, { type: 'received', message })
+      if (message.type === 'msg') {
+        const retryMs = this.takeToken(record)
+        if (retryMs > 0) return { throttle: retryMs }
+      }
+      record.backlog.shift()
+      if (message.type === 'hello' && record.hello === undefined && !this.noteHello(record, message))
+        return 'empty'
+      const before = effects.length
+      if (isPlainDelivery(record.state, message)) this.deliver(record, message, effects)
+      else this.linkStep(record, { type: 'received', message }, effects)
+      for (let i = before; i < effects.length; i++) if (effects[i]!.type === 'refuse') return 'refused'
     }
-    this.flushAck(record)
+    return 'empty'
   }
 
-  /** Counts one message against this turn's budget; when it is spent the link waits for the next turn. */
-  private takeTurn(record: LinkRecord): boolean {
-    if (this.turnTaken === 0) {
-      const next = () => this.nextTurn()
-      if (this.clock.defer) this.clock.defer(next)
-      else this.turnTimer = this.clock.setTimeout(next, 0)
+  /** Records who the peer says it is; false when a peer that dialed in is refused (see `checkPeer`). */
+  private noteHello(record: LinkRecord, hello: Extract<Message, { type: 'hello' }>): boolean {
+    record.hello = {
+      peer: { id: hello.id, name: hello.name },
+      ...(hello.listen ? { listen: hello.listen } : {}),
+      epoch: helloCap(hello, 'epoch') ?? helloInstance(hello),
+      relays: hello.caps.includes(ROOM_CAP),
     }
-    if (this.turnTaken < TURN_BUDGET) {
-      this.turnTaken++
-      return true
-    }
-    if (!this.waitingTurn.has(record)) {
-      this.waitingTurn.add(record)
-      record.link.pause()
-    }
+    const refusal = record.slot ? undefined : this.options.checkPeer?.(record.hello.peer.id, hello.listen)
+    if (!refusal) return true
+    this.linkStep(record, { type: 'protocol-error', error: new ProtocolError('UNTRUSTED', refusal) })
     return false
   }
 
-  private nextTurn(): void {
-    this.turnTimer = undefined
-    this.turnTaken = 0
-    const waiting = [...this.waitingTurn]
-    this.waitingTurn.clear()
-    for (const record of waiting) {
+  private nextTurn(waited: LinkRecord[]): void {
+    for (const record of waited) {
       if (record.state.status === 'closed' || this.lifecycle !== 'running') continue
       // A link the peer's rate limit paused stays paused; its own timer resumes it.
       if (record.throttleTimer === undefined) record.link.resume()
-      this.processBacklog(record)
+      this.read(record)
     }
   }
 
-  private takeToken(record: LinkRecord): boolean {
-    const limit = this.rateLimit
-    const session = record.hello ? this.sessions.get(record.hello.peer.id) : undefined
-    if (!limit || !session || session.link !== record.id) return true
-    const now = this.clock.now()
-    session.tokens = Math.min(
-      limit.burst,
-      session.tokens + ((now - session.refilledAt) * limit.perSecond) / 1000,
-    )
-    session.refilledAt = now
-    if (session.tokens >= 1) {
-      session.tokens -= 1
-      return true
-    }
-    if (record.throttleTimer === undefined) {
-      const retryMs = Math.ceil(((1 - session.tokens) * 1000) / limit.perSecond)
-      this.flushAck(record)
-      record.link.pause()
-      this.writeTo(record, { type: 'throttle', retryMs })
-      record.throttleTimer = this.clock.setTimeout(() => {
-        record.throttleTimer = undefined
-        record.link.resume()
-        this.processBacklog(record)
-      }, retryMs)
-    }
-    return false
+  /** 0 when the peer's rate allows one more message now, else how long until it does. */
+  private takeToken(record: LinkRecord): number {
+    const session = this.sessionOf(record)
+    return session ? this.gate.takeToken(session.bucket) : 0
   }
 
   private onDrain(record: LinkRecord): void {
     if (!record.blocked) return
     record.blocked = false
-    const session = record.hello ? this.sessions.get(record.hello.peer.id) : undefined
-    if (!session || session.link !== record.id) return
+    const session = this.sessionOf(record)
+    if (!session) return
     this.emit({ type: 'backpressure', peer: session.peer, blocked: false })
     // Acks were held back while the peer did not read; one cumulative ack covers them all.
     record.ackDue = true
@@ -749,42 +557,15 @@ export class ParleyNode implements ChatNode {
     this.pump(session)
   }
 
-  /**
-   * Why a new inbound link from `source` is refused, if it is: too many from that host still in their
-   * handshake. When the node's own cap is full instead, the oldest link in its handshake is dropped to
-   * make room: an honest handshake takes milliseconds, so the oldest is the likeliest never to finish, and
-   * refusing the newest would keep everyone out until the squatters time out.
-   */
-  private admission(source: string): string | undefined {
-    let total = 0
-    let fromSource = 0
-    let oldest: LinkRecord | undefined
-    for (const record of this.links.values()) {
-      if (record.state.status === 'open' || record.source === undefined) continue
-      total++
-      oldest ??= record
-      if (record.source === source) fromSource++
-    }
-    if (fromSource >= this.limits.maxHandshakingPerSource) {
-      return `too many connections from ${source} still in their handshake (limit ${this.limits.maxHandshakingPerSource}); refused`
-    }
-    if (total >= this.limits.maxHandshaking && oldest) {
-      const why = `dropped as the oldest of ${this.limits.maxHandshaking} connections still in their handshake, to let a new one in`
-      const address = oldest.link.remoteAddress
-      this.linkStep(oldest, { type: 'close', reason: 'too many connections in their handshake' })
-      this.emit({ type: 'link-error', address, code: 'TOO_MANY', message: why })
-    }
-    return undefined
-  }
-
-  private linkStep(record: LinkRecord, event: LinkEvent): void {
+  /** Steps the link machine; the room effects of what it delivered go to `effects` (a read's batch). */
+  private linkStep(record: LinkRecord, event: LinkEvent, effects: RoomEffect[] = []): void {
     const step = linkTransition(record.state, event, this.linkContext)
     if (!step.ok) return
     record.state = step.state
-    for (const effect of step.effects) this.performLinkEffect(record, effect)
+    for (const effect of step.effects) this.performLinkEffect(record, effect, effects)
   }
 
-  private performLinkEffect(record: LinkRecord, effect: LinkEffect): void {
+  private performLinkEffect(record: LinkRecord, effect: LinkEffect, effects: RoomEffect[]): void {
     switch (effect.type) {
       case 'send':
         this.writeTo(record, effect.message)
@@ -794,10 +575,11 @@ export class ParleyNode implements ChatNode {
         record.handshakeTimer = undefined
         return
       case 'open':
+        this.table.settle(record.id)
         this.openSession(record, effect.peer, effect.instance)
         return
       case 'deliver':
-        this.deliver(record, effect.message)
+        this.deliver(record, effect.message, effects)
         return
       case 'close':
         this.closeLink(record, effect.reason)
@@ -810,6 +592,7 @@ export class ParleyNode implements ChatNode {
 
   private closeLink(record: LinkRecord, reason: LinkCloseReason): void {
     this.links.delete(record.id)
+    this.table.delete(record.id)
     if (reason.code === 'TRANSPORT') record.link.destroy()
     else {
       record.link.end()
@@ -828,12 +611,13 @@ export class ParleyNode implements ChatNode {
       this.settle()
       const why = reason.code === 'BYE' ? `${session.peer.name} left (${reason.message})` : reason.message
       this.emit({ type: 'disconnected', peer: session.peer, reason: why })
-      for (const slot of this.slotsFor(session.peer.id)) {
-        this.peerStep(slot, {
+      const lastedMs = this.clock.now() - session.openedAt
+      for (const slot of this.dialer.slotsFor(session.peer.id)) {
+        this.dialer.step(slot, {
           type: 'session-lost',
           link: record.id,
           reason: why,
-          lastedMs: this.clock.now() - session.openedAt,
+          lastedMs,
           random: this.random(),
         })
       }
@@ -843,10 +627,10 @@ export class ParleyNode implements ChatNode {
     if (reason.code === 'DUPLICATE' && peer && session?.link !== undefined) {
       // Our dial reached a peer we already chat with over its own dial: adopt that session.
       slot.peerId = peer.id
-      this.peerStep(slot, { type: 'session-open', link: session.link, peer: session.peer })
+      this.dialer.step(slot, { type: 'session-open', link: session.link, peer: session.peer })
       return
     }
-    this.peerStep(slot, {
+    this.dialer.step(slot, {
       type: 'handshake-failed',
       link: record.id,
       code: reason.code,
@@ -863,7 +647,8 @@ export class ParleyNode implements ChatNode {
     if (record.blocked && (message.type === 'pong' || message.type === 'ack' || message.type === 'ping'))
       return
     try {
-      const accepted = record.link.write(this.frameOf(message))
+      // With one neighbour a frame goes out once (a resend after a reconnect is rare): nothing to share.
+      const accepted = record.link.write(this.frames.frameOf(message, this.sessions.size > 1))
       if (!accepted && !record.blocked && record.state.status === 'open') {
         // The peer is not reading: stop feeding it chat messages until the buffer drains.
         record.blocked = true
@@ -875,56 +660,41 @@ export class ParleyNode implements ChatNode {
     }
   }
 
-  /** A chat message's frame is encoded once and reused on every link that carries it. */
-  private frameOf(message: Message): Uint8Array {
-    if (message.type !== 'msg') return encodeFrame(message, this.maxFrame)
-    // With one neighbour a frame goes out once (a resend after a reconnect is rare): nothing to share.
-    if (this.sessions.size < 2) return encodeFrame(message, this.maxFrame)
-    let frame = this.frames.get(message)
-    if (!frame) {
-      frame = encodeFrame(message, this.maxFrame)
-      this.frames.set(message, frame)
-      if (this.frames.size > FRAME_CACHE) this.frames.delete(this.frames.keys().next().value!)
-    }
-    return frame
-  }
-
-  private write(linkId: number, message: Message): void {
-    const record = this.links.get(linkId)
-    if (record) this.writeTo(record, message)
-  }
-
   // ---- sessions ----------------------------------------------------------------------------------
+
+  private sessionOf(record: LinkRecord): Session | undefined {
+    const session = record.hello ? this.sessions.get(record.hello.peer.id) : undefined
+    return session?.link === record.id ? session : undefined
+  }
+
+  private linkOf(session: Session | undefined): LinkRecord | undefined {
+    return session?.link === undefined ? undefined : this.links.get(session.link)
+  }
+
+  private newSession(peer: PeerInfo, instance: string, epoch: string, acked: number): Session {
+    const bucket = this.gate.newBucket()
+    return { peer, instance, acked, openedAt: 0, epoch, bucket, throttledAt: Number.NEGATIVE_INFINITY }
+  }
 
   private openSession(record: LinkRecord, peer: PeerInfo, instance: string): void {
     const epoch = record.hello?.epoch ?? instance
     let session = this.sessions.get(peer.id)
     if (!session) {
-      session = {
-        peer,
-        instance,
-        acked: 0,
-        openedAt: 0,
-        epoch,
-        tokens: this.rateLimit ? this.rateLimit.burst : 0,
-        refilledAt: this.clock.now(),
-        throttledAt: Number.NEGATIVE_INFINITY,
-      }
+      session = this.newSession(peer, instance, epoch, 0)
       this.sessions.set(peer.id, session)
-      void this.persist([{ t: 'peer', peer, epoch }])
+      void this.store.append([{ t: 'peer', peer, epoch }])
     } else if (session.epoch !== epoch) {
       // The peer restarted without its journal: its seqs start over and it remembers nothing of ours.
       session.epoch = epoch
       session.acked = 0
       this.room.peerRestarted(peer.id)
-      void this.persist([{ t: 'peer', peer, epoch }])
+      void this.store.append([{ t: 'peer', peer, epoch }])
     }
     session.openedAt = this.clock.now()
     const previous = session.link
     session.peer = peer
     session.instance = instance
     session.link = record.id
-    session.address = record.link.remoteAddress
     if (previous !== undefined && previous !== record.id) {
       const old = this.links.get(previous)
       // The old link is replaced, not lost: the session already points at the new one when it closes.
@@ -939,25 +709,17 @@ export class ParleyNode implements ChatNode {
       ...(sameNameAs.length > 0 ? { sameNameAs } : {}),
     })
     this.announce(peer, 'direct')
-    for (const slot of this.slots.values()) {
+    for (const slot of this.dialer.slots.values()) {
       const dialedIt = slot.state.status === 'handshaking' && slot.state.link === record.id
       const announced = slot.peerId === undefined && record.hello?.listen === slot.key
       if (dialedIt || announced || slot.peerId === peer.id) {
         slot.peerId = peer.id
-        this.peerStep(slot, { type: 'session-open', link: record.id, peer })
+        this.dialer.step(slot, { type: 'session-open', link: record.id, peer })
       }
     }
     // Resume: tell the peer what we have of every member and where our streams to it start; its
     // first ack on this link says which of ours, and of the room's, to send.
-    const relays = record.hello?.relays ?? false
-    const opening = this.room.linkOpened(peer.id, { name: peer.name, relays })
-    for (const refusal of opening.refusals) this.refuse(refusal)
-    const acks = ackFrames(
-      { type: 'ack', upTo: this.room.shownOf(peer.id), base: opening.base },
-      opening.have,
-      opening.bases,
-    )
-    for (const ack of acks) this.writeTo(record, ack)
+    this.perform(this.room.linkOpened(peer.id, { name: peer.name, relays: record.hello?.relays ?? false }))
   }
 
   /** Ids of other members known under the same name: never the same person by name alone. */
@@ -978,51 +740,33 @@ export class ParleyNode implements ChatNode {
     this.emit({ type: 'member', peer, via, ...(sameNameAs.length > 0 ? { sameNameAs } : {}) })
   }
 
-  /**
-   * Writes, in order per member, every durable and verified message the session's link has not carried
-   * and its peer does not have: ours, and (if it relays) the room's. `only` limits it to one member.
-   */
+  /** What the session's link should carry now, while it takes more. `only` limits it to one member. */
   private pump(session: Session, only?: string): void {
-    if (session.link === undefined) return
-    const record = this.links.get(session.link)
+    const record = this.linkOf(session)
     if (!record) return
-    const peerId = session.peer.id
-    for (const item of this.room.outgoing(peerId, only)) {
-      // Stop before writing, never after: the room counts an item as sent once the loop moves past it.
-      if (record.blocked || record.state.status !== 'open') return
-      if (item.kind === 'msg') this.writeTo(record, item.msg)
-      else
-        this.writeTo(record, {
-          type: 'ack',
-          upTo: this.room.shownOf(peerId),
-          bases: { [item.origin]: item.seq },
-        })
+    const target = {
+      writable: () => !record.blocked && record.state.status === 'open',
+      write: (message: Message) => this.writeTo(record, message),
     }
+    pump(this.room, session.peer.id, target, only)
   }
 
-  private deliver(record: LinkRecord, message: Message): void {
-    const peerId = record.hello?.peer.id
-    const session = peerId ? this.sessions.get(peerId) : undefined
-    if (!session || session.link !== record.id) return
+  private deliver(record: LinkRecord, message: Message, effects: RoomEffect[]): void {
+    const session = this.sessionOf(record)
+    if (!session) return
     switch (message.type) {
       case 'msg': {
         record.ackDue = true
         // Straight from its origin over a link that proved the origin's key: shown at once.
         const trusted =
           message.from === session.peer.id && (!this.auth || record.link.remoteKey === message.from)
-        // Accepted messages gather in one outcome for the whole read; refusals act at once.
-        const gathered = this.gatheredOutcome()
-        this.room.receive(session.peer.id, message, trusted, gathered)
-        if (gathered.refusals.length > 0) for (const r of gathered.refusals.splice(0)) this.refuse(r)
+        this.room.receive(session.peer.id, message, trusted, effects)
         return
       }
-      case 'ack': {
-        const outcome = this.room.onAck(session.peer.id, message)
+      case 'ack':
+        this.room.onAck(session.peer.id, message, effects)
         this.acknowledge(session, message.upTo)
-        this.apply(outcome)
-        if (outcome.resumed) this.pump(session)
         return
-      }
       case 'ping':
         this.writeTo(record, { type: 'pong', n: message.n })
         return
@@ -1042,61 +786,68 @@ export class ParleyNode implements ChatNode {
     }
   }
 
+  /** Acks claim only what is durable and shown, so they wait for the journal (one wait per read). */
   private flushAck(record: LinkRecord): void {
-    // What was accepted goes to the journal before the ack that claims it waits on the journal.
-    this.applyGathered()
     if (!record.ackDue) return
     record.ackDue = false
     const session = record.hello ? this.sessions.get(record.hello.peer.id) : undefined
     if (!session) return
-    // Acks claim only what is durable and shown, so they wait for the journal (one wait per chunk).
-    void this.journalChain.then(() => {
+    void this.store.settled().then(() => {
       if (session.link !== record.id) return
-      const peerId = session.peer.id
-      const have = this.room.haveDelta(peerId)
-      for (const ack of ackFrames({ type: 'ack', upTo: this.room.shownOf(peerId) }, have))
-        this.writeTo(record, ack)
+      for (const ack of dueAcks(this.room, session.peer.id)) this.writeTo(record, ack)
     })
   }
 
   /**
-   * Performs what the room decided: closes the links it refused, persists what it accepted (and any
-   * jump past a moved window), then shows each message and relays it to the neighbours that lack it.
+   * The one place the room's decisions are carried out, always in this order: refuse (close the links of
+   * neighbours that broke the rules), send what the room addressed to a neighbour, resume neighbours whose
+   * links may carry more now, then persist what was accepted (and any jump past a moved window) in one
+   * append, and once it is durable: announce members who joined, show each message, relay it.
    */
-  private apply(outcome: RoomOutcome): void {
-    for (const refusal of outcome.refusals) this.refuse(refusal)
-    if (outcome.accepted.length === 0 && outcome.jumps.length === 0) return
-    const gathered = this.gatheredOutcome()
-    gathered.accepted.push(...outcome.accepted)
-    gathered.jumps.push(...outcome.jumps)
-    gathered.joined.push(...outcome.joined)
-  }
-
-  private gatheredOutcome(): RoomOutcome {
-    if (!this.gathered) this.gathered = { accepted: [], jumps: [], joined: [], refusals: [] }
-    return this.gathered
-  }
-
-  /**
-   * Persists, then shows and relays, what the room accepted from the frames read so far: once per read,
-   * not once per message, so a burst costs one journal append and one pass over the neighbours.
-   */
-  private applyGathered(): void {
-    const gathered = this.gathered
-    if (!gathered) return
-    this.gathered = undefined
-    const { accepted, jumps, joined } = gathered
-    if (accepted.length === 0 && jumps.length === 0) return
-    const records: JournalRecord[] = jumps.map((j) => ({ t: 'base' as const, peer: j.peer, seq: j.seq }))
+  private perform(effects: readonly RoomEffect[]): void {
+    if (effects.length === 0) return
+    const accepted: Msg[] = []
+    const records: JournalRecord[] = []
+    const joined: PeerInfo[] = []
+    for (const effect of effects) if (effect.type === 'refuse') this.refuse(effect.refusal)
+    for (const effect of effects) {
+      switch (effect.type) {
+        case 'refuse':
+          break
+        case 'send': {
+          const record = this.linkOf(this.sessions.get(effect.neighbor))
+          if (record) this.writeTo(record, effect.message)
+          break
+        }
+        case 'resume': {
+          const session = this.sessions.get(effect.neighbor)
+          if (session) this.pump(session)
+          break
+        }
+        case 'jump':
+          records.push({ t: 'base', peer: effect.peer, seq: effect.seq })
+          break
+        case 'accept':
+          accepted.push(effect.msg)
+          break
+        case 'join':
+          joined.push(effect.peer)
+          break
+        default: {
+          const _exhaustive: never = effect
+        }
+      }
+    }
+    if (accepted.length === 0 && records.length === 0) return
     for (const msg of accepted) records.push({ t: 'received', msg, name: this.memberOf(msg).name })
-    void this.persist(records).then(() => {
+    void this.store.append(records).then(() => {
       for (const peer of joined) this.announce(peer, 'relay')
       const origins = new Set<string>()
       for (const msg of accepted) {
         this.room.markShown(msg.from, msg.seq)
         this.lastSeen.set(msg.from, this.clock.now())
         const from = this.memberOf(msg)
-        this.remember({ direction: 'in', id: msg.id, seq: msg.seq, ts: msg.ts, from, body: msg.body })
+        this.store.remember({ direction: 'in', id: msg.id, seq: msg.seq, ts: msg.ts, from, body: msg.body })
         this.emit({ type: 'message', id: msg.id, seq: msg.seq, ts: msg.ts, from, body: msg.body })
         origins.add(msg.from)
       }
@@ -1110,72 +861,26 @@ export class ParleyNode implements ChatNode {
 
   /** A neighbour broke the room's rules (forged, flooded, too many members): its link is closed and reported. */
   private refuse(refusal: Refusal): void {
-    const session = this.sessions.get(refusal.neighbor)
-    const record = session?.link === undefined ? undefined : this.links.get(session.link)
+    const record = this.linkOf(this.sessions.get(refusal.neighbor))
     if (!record) return
-    const error = new ProtocolError(refusal.code, refusal.message)
-    this.linkStep(record, { type: 'protocol-error', error })
+    this.linkStep(record, { type: 'protocol-error', error: new ProtocolError(refusal.code, refusal.message) })
   }
 
   /** Messages the journal holds but no frontend showed before the last run ended (it was killed). */
   private showUnshown(): void {
-    const displayed = this.displayed
+    const displayed = this.options.displayed
     if (!displayed) return
-    for (const entry of this.historyEntries) {
-      if (entry.direction !== 'in') continue
-      const mark = displayed.get(entry.from.id) ?? 0
-      if (entry.seq > mark) {
-        this.emit({
-          type: 'message',
-          id: entry.id,
-          seq: entry.seq,
-          ts: entry.ts,
-          from: entry.from,
-          body: entry.body,
-          replayed: true,
-        })
-      }
-    }
-  }
-
-  /** Appends to the journal in call order; without a journal, resolves in order at once. */
-  private persist(records: JournalRecord[]): Promise<void> {
-    const journal = this.journal
-    // Without a journal the chain never fails: callbacks on it run in the order they were added.
-    if (!journal) return this.journalChain
-    const write = journal.append(records)
-    const done = this.journalChain.then(
-      () => write,
-      () => write,
-    )
-    this.journalChain = done.catch((error: unknown) => {
-      this.emit({ type: 'journal-error', message: error instanceof Error ? error.message : String(error) })
-    })
-    return done
-  }
-
-  private remember(entry: HistoryEntry): void {
-    this.historyEntries.push(entry)
-    if (this.historyEntries.length > this.historyLimit * 2) {
-      this.historyEntries.splice(0, this.historyEntries.length - this.historyLimit)
+    for (const entry of this.store.unshown(displayed)) {
+      const { id, seq, ts, from, body } = entry
+      this.emit({ type: 'message', id, seq, ts, from, body, replayed: true })
     }
   }
 
   private adoptRestored(restored: RestoredState): void {
     for (const p of restored.peers.values()) {
-      if (!p.neighbor) continue
-      this.sessions.set(p.peer.id, {
-        peer: p.peer,
-        instance: '',
-        acked: p.acked,
-        openedAt: 0,
-        epoch: p.epoch,
-        tokens: this.rateLimit ? this.rateLimit.burst : 0,
-        refilledAt: this.clock.now(),
-        throttledAt: Number.NEGATIVE_INFINITY,
-      })
+      if (p.neighbor) this.sessions.set(p.peer.id, this.newSession(p.peer, '', p.epoch, p.acked))
     }
-    this.historyEntries.push(...restored.history.slice(-this.historyLimit))
+    for (const entry of restored.history.slice(-this.store.historyLimit)) this.store.remember(entry)
   }
 
   private acknowledge(session: Session, upTo: number): void {
@@ -1184,7 +889,7 @@ export class ParleyNode implements ChatNode {
     session.acked = Math.min(upTo, this.room.nextSeq - 1)
     const newlyAcked = this.room.outboxBetween(from, session.acked)
     this.settle()
-    void this.persist([{ t: 'acked', peer: session.peer, upTo: session.acked }])
+    void this.store.append([{ t: 'acked', peer: session.peer, upTo: session.acked }])
     for (const m of newlyAcked) this.emit({ type: 'delivered', id: m.id, seq: m.seq, to: session.peer })
   }
 
@@ -1201,20 +906,6 @@ export class ParleyNode implements ChatNode {
     if (lowest !== Number.POSITIVE_INFINITY) this.room.settleOwn(lowest)
   }
 
-  // ---- dialing -----------------------------------------------------------------------------------
-
-  private get slots(): Map<string, DialSlot> {
-    return this.dialer.slots
-  }
-
-  private slotsFor(peerId: string): DialSlot[] {
-    return this.dialer.slotsFor(peerId)
-  }
-
-  private peerStep(slot: DialSlot, event: PeerEvent): void {
-    this.dialer.step(slot, event)
-  }
-
   // ---- keepalive ---------------------------------------------------------------------------------
 
   /**
@@ -1222,7 +913,7 @@ export class ParleyNode implements ChatNode {
    * `deadAfterMs` after it went quiet for that long, not up to a whole ping interval later.
    */
   private scheduleKeepalive(): void {
-    const tick = Math.max(10, Math.min(this.limits.keepaliveMs, Math.floor(this.limits.deadAfterMs / 20)))
+    const tick = Math.max(10, Math.min(this.timing.keepaliveMs, Math.floor(this.timing.deadAfterMs / 20)))
     this.keepaliveTimer = this.clock.setTimeout(() => {
       this.keepalive()
       if (this.lifecycle === 'running') this.scheduleKeepalive()
@@ -1231,12 +922,12 @@ export class ParleyNode implements ChatNode {
 
   private keepalive(): void {
     const now = this.clock.now()
-    const ping = now - this.lastPingAt >= this.limits.keepaliveMs
+    const ping = now - this.lastPingAt >= this.timing.keepaliveMs
     if (ping) this.lastPingAt = now
     for (const record of [...this.links.values()]) {
       if (record.state.status !== 'open') continue
-      if (now - record.lastHeard >= this.limits.deadAfterMs) {
-        const error = new ProtocolError('SILENT', `peer sent nothing for ${this.limits.deadAfterMs} ms`)
+      if (now - record.lastHeard >= this.timing.deadAfterMs) {
+        const error = new ProtocolError('SILENT', `peer sent nothing for ${this.timing.deadAfterMs} ms`)
         this.linkStep(record, { type: 'protocol-error', error })
         continue
       }
@@ -1247,33 +938,6 @@ export class ParleyNode implements ChatNode {
   private emit(event: NodeEvent): void {
     for (const listener of [...this.listeners]) listener(event)
   }
-}
-
-/** The hello capability of nodes that relay the room (and take relayed messages). */
-export const ROOM_CAP = 'room'
-
-/** An ack, split over several frames when its `have` or `bases` map is long; opening acks mark all but the last. */
-function ackFrames(ack: Ack, have: Record<string, number> = {}, bases: Record<string, number> = {}): Ack[] {
-  const haves = chunks(Object.entries(have))
-  const baseChunks = chunks(Object.entries(bases))
-  const count = Math.max(1, haves.length, baseChunks.length)
-  const opening = ack.base !== undefined
-  const frames: Ack[] = []
-  for (let i = 0; i < count; i++) {
-    const frame: Ack = { ...ack }
-    if (haves[i]) frame.have = Object.fromEntries(haves[i]!)
-    if (baseChunks[i]) frame.bases = Object.fromEntries(baseChunks[i]!)
-    if (opening && i < count - 1) frame.more = true
-    frames.push(frame)
-  }
-  return frames
-}
-
-function chunks<T>(items: T[]): T[][] {
-  const out: T[][] = []
-  for (let i = 0; i < items.length; i += MAX_ORIGINS_PER_ACK)
-    out.push(items.slice(i, i + MAX_ORIGINS_PER_ACK))
-  return out
 }
 
 /** Random bytes are drawn 4 KiB at a time: one getRandomValues call per message cost ~5 µs. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { flushMicrotasks, ManualClock } from '../test/manual-clock.js'
 import { MemoryNetwork } from '../test/memory-transport.js'
 import type { Address } from './address.js'
-import type { NodeEvent } from './node.js'
+import type { NodeEvent } from './node-types.js'
 import { PlainNode } from './plain-node.js'
 import type { Link } from './transport.js'
 

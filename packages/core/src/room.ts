@@ -3,6 +3,8 @@
  * which it must still forward to each neighbour, and whether a relayed message really comes from its
  * origin. Pure: no I/O and no timers. The node feeds it what arrives and performs what it returns.
  */
+
+import { ackFrames } from './acks.js'
 import type { PeerInfo } from './peer-machine.js'
 import { type Ack, DEFAULT_HOPS, type Msg } from './schema.js'
 
@@ -74,16 +76,24 @@ export interface Refusal {
   readonly message: string
 }
 
-/** What the node must do after feeding the room something. */
-export interface RoomOutcome {
-  /** Messages now accepted, in order: persist them, then show them and call `markShown`. */
-  readonly accepted: Msg[]
-  /** Members seen for the first time, through a relay. */
-  readonly joined: PeerInfo[]
-  /** Origins whose watermark jumped forward (the window moved on): persist as journal `base` records. */
-  readonly jumps: { readonly peer: PeerInfo; readonly seq: number }[]
-  readonly refusals: Refusal[]
-}
+/**
+ * What the room decided, as data; the node carries the effects out in one place, in a fixed order:
+ * `refuse`, `send`, `resume`, then `jump` and `accept` are persisted together, and once durable, `join`
+ * is announced and each accepted message is shown (then `markShown`) and relayed.
+ */
+export type RoomEffect =
+  /** Close the neighbour's link: it broke the room's rules. */
+  | { readonly type: 'refuse'; readonly refusal: Refusal }
+  /** Write this to the neighbour's link now. */
+  | { readonly type: 'send'; readonly neighbor: string; readonly message: Ack }
+  /** The neighbour said what it has: its link may carry what it lacks (see `outgoing`). */
+  | { readonly type: 'resume'; readonly neighbor: string }
+  /** A message accepted, in order: persist it, then show it, call `markShown`, and relay it. */
+  | { readonly type: 'accept'; readonly msg: Msg }
+  /** An origin's watermark jumped forward (its window moved on): persist it as a journal `base` record. */
+  | { readonly type: 'jump'; readonly peer: PeerInfo; readonly seq: number }
+  /** A member seen for the first time, through a relay. */
+  | { readonly type: 'join'; readonly peer: PeerInfo }
 
 /** One thing to write on a neighbour's link: a message, or a notice that an origin's window moved on. */
 export type Outgoing =
@@ -295,16 +305,13 @@ export class Room {
   // ---- neighbours ----------------------------------------------------------------------------------
 
   /**
-   * A link to neighbour `id` opened. Returns what its opening ack carries: where our own stream starts
-   * (`base`), what we have of every other origin (`have`), and where our window of each starts (`bases`).
-   * A neighbour that restarted without its journal gets only what is new (and our outbox). A neighbour
-   * that relays may be sent what other origins gave us unchecked, so that is checked now: `refusals`
-   * names the origins whose runs do not check.
+   * A link to neighbour `id` opened: returns its opening ack (`send`), which says where our own stream
+   * starts (`base`), what we have of every other origin (`have`), and where our window of each starts
+   * (`bases`). A neighbour that restarted without its journal gets only what is new (and our outbox). A
+   * neighbour that relays may be sent what other origins gave us unchecked, so that is checked now, and
+   * the origins whose runs do not check are refused.
    */
-  linkOpened(
-    id: string,
-    info: { name: string; relays: boolean },
-  ): { base: number; have: Record<string, number>; bases: Record<string, number>; refusals: Refusal[] } {
+  linkOpened(id: string, info: { name: string; relays: boolean }, out: RoomEffect[] = []): RoomEffect[] {
     const neighbor = this.neighbor(id)
     neighbor.relays = info.relays
     neighbor.open = true
@@ -322,17 +329,19 @@ export class Room {
     const base = fresh ? this.ownSettled : (this.own.log[0]?.seq ?? this.own.received + 1) - 1
     neighbor.floor.set(this.self.id, base)
     const bases: Record<string, number> = {}
-    const checks = outcome()
     if (neighbor.relays) {
       for (const o of this.origins.values()) {
         if (o === this.own || o.peer.id === id || !o.known) continue
-        if (o.deferred) this.checkDeferred(o, checks)
+        if (o.deferred) this.checkDeferred(o, out)
         const floor = fresh ? o.received : (o.log[0]?.seq ?? o.received + 1) - 1
         neighbor.floor.set(o.peer.id, floor)
         if (floor > 0) bases[o.peer.id] = floor
       }
     }
-    return { base, have: neighbor.relays ? this.haveDelta(id) : {}, bases, refusals: checks.refusals }
+    const have = neighbor.relays ? this.haveDelta(id) : {}
+    for (const message of ackFrames({ type: 'ack', upTo: this.shownOf(id), base }, have, bases))
+      out.push({ type: 'send', neighbor: id, message })
+    return out
   }
 
   /** The neighbour restarted without its journal: it has nothing, and its own seqs start over. */
@@ -360,23 +369,12 @@ export class Room {
     this.dropCandidatesOf(neighbor)
   }
 
-  /** Whether the neighbour's first ack on its current link arrived (we may send to it). */
-  isResumed(id: string): boolean {
-    return this.neighbors.get(id)?.resumed ?? false
-  }
-
-  /** What the neighbour has of `origin`, as far as we know. */
-  hasOf(id: string, origin: string): number {
-    return this.neighbors.get(id)?.has.get(origin) ?? 0
-  }
-
   /**
    * Takes a neighbour's ack: what it has (its `upTo` of our stream, its `have` map), where its windows
    * start (`base`, `bases`: we jump forward past what it can no longer send), and, on the last opening
-   * ack of a link, where to resume sending.
+   * ack of a link, where to resume sending (`resume`).
    */
-  onAck(id: string, ack: Ack): RoomOutcome & { resumed: boolean } {
-    const out = outcome()
+  onAck(id: string, ack: Ack, out: RoomEffect[] = []): RoomEffect[] {
     const neighbor = this.neighbor(id)
     raise(neighbor.has, this.self.id, Math.min(ack.upTo, this.own.received))
     for (const [origin, seq] of Object.entries(ack.have ?? {})) raise(neighbor.has, origin, seq)
@@ -388,12 +386,12 @@ export class Room {
       const origin = this.origins.get(originId)
       if (origin) this.settle(origin, out)
     }
-    let resumed = false
     if (!neighbor.resumed && ack.more !== true && neighbor.open) {
-      neighbor.resumed = resumed = true
+      neighbor.resumed = true
       for (const [origin, seq] of neighbor.floor) raise(neighbor.sentUpTo, origin, seq)
+      out.push({ type: 'resume', neighbor: id })
     }
-    return { ...out, resumed }
+    return out
   }
 
   /**
@@ -401,7 +399,7 @@ export class Room {
    * authenticated the origin's key: it is shown at once, and its signature is checked when its burst ends.
    * A relayed message waits until a signed message of its origin vouches for it.
    */
-  receive(id: string, msg: Msg, trusted: boolean, out: RoomOutcome = outcome()): RoomOutcome {
+  receive(id: string, msg: Msg, trusted: boolean, out: RoomEffect[] = []): RoomEffect[] {
     if (msg.from === this.self.id) return out
     const neighbor = this.neighbor(id)
     let origin = this.origins.get(msg.from)
@@ -422,11 +420,13 @@ export class Room {
     }
     if (!origin) {
       if (this.origins.size - 1 >= this.maxOrigins) {
-        out.refusals.push({
-          neighbor: id,
-          code: 'TOO_MANY_ORIGINS',
-          message: `the room already has ${this.maxOrigins} members; refusing a new one`,
-        })
+        out.push(
+          refuse({
+            neighbor: id,
+            code: 'TOO_MANY_ORIGINS',
+            message: `the room already has ${this.maxOrigins} members; refusing a new one`,
+          }),
+        )
         return out
       }
       origin = this.originFor({ id: msg.from, name: msg.name ?? msg.from.slice(0, 8) })
@@ -440,11 +440,13 @@ export class Room {
     if (!slot?.has(id)) {
       if (neighbor.waiting >= this.waitingCap) {
         this.dropCandidates(origin, id)
-        out.refusals.push({
-          neighbor: id,
-          code: 'FLOOD',
-          message: `sent more than ${this.waitingCap} messages that cannot be shown yet`,
-        })
+        out.push(
+          refuse({
+            neighbor: id,
+            code: 'FLOOD',
+            message: `sent more than ${this.waitingCap} messages that cannot be shown yet`,
+          }),
+        )
         return out
       }
       neighbor.waiting++
@@ -592,7 +594,7 @@ export class Room {
   }
 
   /** Accepts whatever the buffer now allows, in order, for as long as it can. */
-  private settle(origin: Origin, out: RoomOutcome): void {
+  private settle(origin: Origin, out: RoomEffect[]): void {
     // A relayed run must extend a checked chain, or its signature would vouch for what was never checked.
     if (origin.deferred) this.checkDeferred(origin, out)
     for (;;) {
@@ -628,7 +630,7 @@ export class Room {
    * Nobody sent the next message, but a neighbour said its window of this origin starts later and sent
    * what follows: jump to its base (catch-up is within a window), if what it sent checks out.
    */
-  private jumpIfStuck(origin: Origin, out: RoomOutcome): boolean {
+  private jumpIfStuck(origin: Origin, out: RoomEffect[]): boolean {
     const originId = origin.peer.id
     for (const neighbor of this.neighbors.values()) {
       const base = neighbor.bases.get(originId)
@@ -651,13 +653,15 @@ export class Room {
     return false
   }
 
-  private refuseForged(origin: Origin, neighborId: string, out: RoomOutcome): void {
+  private refuseForged(origin: Origin, neighborId: string, out: RoomEffect[]): void {
     this.dropCandidates(origin, neighborId)
-    out.refusals.push({
-      neighbor: neighborId,
-      code: 'FORGED',
-      message: `relayed messages of ${origin.peer.name} [${origin.peer.id.slice(0, 8)}] do not carry its valid signature`,
-    })
+    out.push(
+      refuse({
+        neighbor: neighborId,
+        code: 'FORGED',
+        message: `relayed messages of ${origin.peer.name} [${origin.peer.id.slice(0, 8)}] do not carry its valid signature`,
+      }),
+    )
   }
 
   /**
@@ -668,7 +672,7 @@ export class Room {
   private tryRun(
     origin: Origin,
     neighborId: string,
-    out: RoomOutcome,
+    out: RoomEffect[],
     after = origin.received,
   ): 'accepted' | 'forged' | 'incomplete' {
     const auth = this.auth!
@@ -696,7 +700,7 @@ export class Room {
   }
 
   /** A message straight from its origin: accepted now; its chain and signature are checked as they come. */
-  private acceptTrusted(origin: Origin, msg: Msg, out: RoomOutcome): void {
+  private acceptTrusted(origin: Origin, msg: Msg, out: RoomEffect[]): void {
     const auth = this.auth!
     if (msg.prev === undefined) {
       // A neighbour that does not sign (an older parley): its link vouches for its words, but nothing
@@ -720,11 +724,13 @@ export class Room {
       broken = 'its signature does not check'
     this.accept(origin, msg, hash, out)
     if (broken) {
-      out.refusals.push({
-        neighbor: origin.peer.id,
-        code: 'FORGED',
-        message: `${origin.peer.name}: ${broken}`,
-      })
+      out.push(
+        refuse({
+          neighbor: origin.peer.id,
+          code: 'FORGED',
+          message: `${origin.peer.name}: ${broken}`,
+        }),
+      )
     } else if (msg.sig !== undefined) origin.verified = origin.received
   }
 
@@ -739,7 +745,7 @@ export class Room {
    * link to the one before it (the first one's `prev` is taken as given, as after a verified message), and
    * the newest signature vouches for the run up to it. A broken run closes the origin's link (FORGED).
    */
-  private checkDeferred(origin: Origin, out: RoomOutcome): void {
+  private checkDeferred(origin: Origin, out: RoomEffect[]): void {
     origin.deferred = false
     const auth = this.auth!
     const log = origin.log
@@ -765,45 +771,46 @@ export class Room {
       broken = 'its signature does not check'
     if (broken) {
       origin.head = undefined
-      out.refusals.push({
-        neighbor: origin.peer.id,
-        code: 'FORGED',
-        message: `${origin.peer.name}: ${broken}`,
-      })
+      out.push(
+        refuse({
+          neighbor: origin.peer.id,
+          code: 'FORGED',
+          message: `${origin.peer.name}: ${broken}`,
+        }),
+      )
       return
     }
     if (expected !== undefined) origin.head = expected
     if (signed) origin.verified = signed.seq
   }
 
-  private accept(origin: Origin, msg: Msg, hash: string | undefined, out: RoomOutcome): void {
-    const slot = origin.waiting.get(msg.seq)
+  private accept(origin: Origin, received: Msg, hash: string | undefined, out: RoomEffect[]): void {
+    const slot = origin.waiting.get(received.seq)
     if (slot) {
-      origin.waiting.delete(msg.seq)
+      origin.waiting.delete(received.seq)
       for (const neighborId of slot.keys()) {
         const neighbor = this.neighbors.get(neighborId)
         if (!neighbor) continue
         neighbor.waiting--
-        raise(neighbor.has, origin.peer.id, msg.seq)
+        raise(neighbor.has, origin.peer.id, received.seq)
       }
     }
-    origin.received = msg.seq
+    origin.received = received.seq
     origin.head = hash
-    // Each decoded message carries its own copy of the origin's id and name: keep one per origin.
-    msg.from = origin.peer.id
+    // The kept copy is the one that goes on: with one hop fewer (the hops are not signed), and with the
+    // origin's own id and name strings, so each decoded message need not keep its copies alive.
+    const msg: Msg = { ...received, from: origin.peer.id, hops: this.hopsLeft(received) }
     if (msg.name !== undefined && msg.name === origin.peer.name) msg.name = origin.peer.name
-    // Kept as it goes on: with one hop fewer (the hops are not signed), so relaying needs no copy.
-    msg.hops = this.hopsLeft(msg)
     origin.log.push(msg)
     this.trim(origin)
     if (msg.name !== undefined && msg.name !== origin.peer.name && !this.neighbors.get(origin.peer.id)?.open)
       origin.peer = { id: origin.peer.id, name: msg.name }
     if (!origin.known) {
       origin.known = true
-      if (origin.jumpedTo !== undefined) out.jumps.push({ peer: origin.peer, seq: origin.jumpedTo })
-      out.joined.push(origin.peer)
+      if (origin.jumpedTo !== undefined) out.push({ type: 'jump', peer: origin.peer, seq: origin.jumpedTo })
+      out.push({ type: 'join', peer: origin.peer })
     }
-    out.accepted.push(msg)
+    out.push({ type: 'accept', msg })
   }
 
   /**
@@ -835,7 +842,7 @@ export class Room {
   }
 
   /** The origin's window moved on past what we have: continue after `base`. */
-  private jump(origin: Origin, base: number, out: RoomOutcome): void {
+  private jump(origin: Origin, base: number, out: RoomEffect[]): void {
     for (const seq of [...origin.waiting.keys()]) if (seq <= base) this.dropSlot(origin, seq)
     origin.received = base
     origin.shown = Math.max(origin.shown, base)
@@ -843,7 +850,7 @@ export class Room {
     origin.head = undefined
     origin.log = []
     // A member first met through its window's start is persisted once its first message checks out.
-    if (origin.known) out.jumps.push({ peer: origin.peer, seq: base })
+    if (origin.known) out.push({ type: 'jump', peer: origin.peer, seq: base })
     else origin.jumpedTo = base
   }
 
@@ -926,8 +933,8 @@ function newOrigin(peer: PeerInfo, received: number): Origin {
   }
 }
 
-function outcome(): RoomOutcome {
-  return { accepted: [], joined: [], jumps: [], refusals: [] }
+function refuse(refusal: Refusal): RoomEffect {
+  return { type: 'refuse', refusal }
 }
 
 function raise(map: Map<string, number>, key: string, value: number): void {

@@ -16,6 +16,11 @@ export interface Link {
   readonly remoteAddress: string
   readonly localAddress: string
   /**
+   * Where the link came from, as the transport sees it, for the caps on connections per source: the
+   * remote host for TCP, the remote key for a transport that dials by key. Default: `remoteAddress`.
+   */
+  readonly source?: string
+  /**
    * The remote node's public key (lowercase hex), when the transport authenticated it (a secure transport).
    * The runtime then refuses a hello whose id is not this key.
    */

@@ -134,6 +134,9 @@ export class MemoryNetwork {
     const listenerKey = this.keys.get(key)
     if (listenerKey !== undefined) outbound.remoteKey = listenerKey
     if (proves !== undefined) inbound.remoteKey = proves
+    // Sources are hosts here, as over TCP.
+    inbound.source = host
+    outbound.source = address.host
     outbound.remote = inbound
     inbound.remote = outbound
     this.pairs.add([outbound, inbound])
@@ -146,6 +149,7 @@ export class MemoryNetwork {
 export class MemoryLink implements Link {
   remote!: MemoryLink
   remoteKey?: string
+  source?: string
   private handlers?: LinkHandlers
   /** Chunks that arrived while unattached or paused. */
   private readonly inbox: Uint8Array[] = []

@@ -1,7 +1,8 @@
 /** Many ParleyNodes on one in-memory network, wired in a chosen topology: the room's test bench. */
 import { type Address, formatAddress } from '../src/address.js'
 import { type JournalRecord, restore } from '../src/journal.js'
-import { type NodeEvent, type NodeOptions, ParleyNode } from '../src/node.js'
+import { ParleyNode } from '../src/node.js'
+import type { NodeEvent, NodeOptions } from '../src/node-types.js'
 import type { MessageAuth } from '../src/room.js'
 import { fakeAuth } from './fake-auth.js'
 import { flushMicrotasks, ManualClock } from './manual-clock.js'

@@ -84,6 +84,7 @@ export class SecureLink implements Link {
   readonly direction: 'inbound' | 'outbound'
   readonly remoteAddress: string
   readonly localAddress: string
+  readonly source: string | undefined
   readonly remoteKey: string
   /** Resolves when the remote end accepted this node's key; rejects when it refused or the link broke first. */
   readonly ready: Promise<void>
@@ -113,6 +114,7 @@ export class SecureLink implements Link {
     this.direction = info.direction
     this.remoteAddress = inner.remoteAddress
     this.localAddress = inner.localAddress
+    this.source = inner.source
     this.remoteKey = info.remoteKey
     this.ready = new Promise<void>((resolve, reject) => {
       this.settleReady = (error) => (error ? reject(error) : resolve())

@@ -1,5 +1,5 @@
 import type { Address, DialOptions, Link, Listener, Transport, TransportErrorCode } from '@parley/core'
-import { formatAddress, hostOf, TransportError } from '@parley/core'
+import { formatAddress, LinkTable, TransportError } from '@parley/core'
 import { fingerprint } from './fingerprint.js'
 import { type HandshakeResult, NoiseHandshake } from './handshake.js'
 import type { KeyPair } from './identity.js'
@@ -41,7 +41,6 @@ export interface SecureOptions {
 interface Pending {
   readonly abort: AbortController
   readonly address: string
-  readonly source: string
 }
 
 /**
@@ -63,52 +62,43 @@ export function createSecureTransport(inner: Transport, options: SecureOptions):
   }
   return {
     createListener(onLink: (link: Link) => void): Listener {
-      /** Connections still in the secure handshake, oldest first. */
-      const pending = new Set<Pending>()
-      const perSource = new Map<string, number>()
-      const maxPending = options.maxPendingHandshakes ?? 64
-      const maxPerSource = options.maxPendingPerSource ?? 8
+      /** Connections still in the secure handshake, oldest first, with the caps on them. */
+      const pending = new LinkTable<Pending>({
+        limits: {
+          ...(options.maxPendingHandshakes !== undefined ? { max: options.maxPendingHandshakes } : {}),
+          ...(options.maxPendingPerSource !== undefined ? { maxPerSource: options.maxPendingPerSource } : {}),
+        },
+        whenFull: 'drop-oldest',
+        counting: 'still in the secure handshake',
+      })
       let closed = false
-      const finish = (entry: Pending) => {
-        if (!pending.delete(entry)) return
-        const left = (perSource.get(entry.source) ?? 1) - 1
-        if (left <= 0) perSource.delete(entry.source)
-        else perSource.set(entry.source, left)
-      }
+      const finish = (entry: Pending) => pending.delete(entry)
       const listener = inner.createListener((raw) => {
         if (closed) return raw.destroy()
-        // Unauthenticated connections cost a handshake each: cap them per node and per source host.
-        const source = hostOf(raw.remoteAddress)
-        const fromSource = perSource.get(source) ?? 0
-        if (fromSource >= maxPerSource) {
+        // Unauthenticated connections cost a handshake each: cap them per node and per source.
+        const entry: Pending = { abort: new AbortController(), address: raw.remoteAddress }
+        const admission = pending.admit(entry, raw.source ?? raw.remoteAddress)
+        if (!admission.ok) {
           raw.destroy()
           options.onRefused?.({
             address: raw.remoteAddress,
             direction: 'inbound',
             code: 'TOO_MANY',
-            reason: `too many connections still in the secure handshake (limit ${maxPerSource} from ${source}); refused`,
+            reason: admission.reason,
           })
           return
         }
-        if (pending.size >= maxPending) {
-          // Full with connections from many sources: the oldest makes room. An honest handshake takes
-          // milliseconds, so the oldest is the likeliest to be one that never completes; refusing the
-          // newest instead would keep everyone out until the squatters time out.
-          const [oldest] = pending
-          if (oldest) {
-            finish(oldest)
-            oldest.abort.abort()
-            options.onRefused?.({
-              address: oldest.address,
-              direction: 'inbound',
-              code: 'TOO_MANY',
-              reason: `dropped as the oldest of ${maxPending} connections still in the secure handshake, to let a new one in`,
-            })
-          }
+        const oldest = admission.dropped
+        if (oldest) {
+          finish(oldest)
+          oldest.abort.abort()
+          options.onRefused?.({
+            address: oldest.address,
+            direction: 'inbound',
+            code: 'TOO_MANY',
+            reason: admission.droppedWhy ?? '',
+          })
         }
-        perSource.set(source, fromSource + 1)
-        const entry: Pending = { abort: new AbortController(), address: raw.remoteAddress, source }
-        pending.add(entry)
         const upgrade = new Upgrade(raw, 'inbound', raw.remoteAddress, settings, entry.abort.signal)
         upgrade.result.then(
           (link) => {
@@ -133,8 +123,10 @@ export function createSecureTransport(inner: Transport, options: SecureOptions):
         listen: (address: Address) => listener.listen(address),
         close: async () => {
           closed = true
-          for (const entry of pending) entry.abort.abort()
-          pending.clear()
+          for (const entry of [...pending.keys()]) {
+            pending.delete(entry)
+            entry.abort.abort()
+          }
           await listener.close()
         },
       }
