@@ -5,11 +5,13 @@
 import { type Address, formatAddress } from './address.js'
 import type { Clock } from './clock.js'
 import { TransportError } from './errors.js'
+import type { LinkCloseReason } from './link-machine.js'
 import {
   type Backoff,
   initialPeerState,
   type PeerEffect,
   type PeerEvent,
+  type PeerInfo,
   type PeerState,
   peerTransition,
 } from './peer-machine.js'
@@ -61,7 +63,6 @@ export class Dialer {
     return [...this.slots.values()].map((slot) => ({ target: slot.key, state: slot.state }))
   }
 
-  /** Every slot whose peer has this node id. */
   /** Whether some slot dials `peerId`. */
   dials(peerId: string): boolean {
     for (const slot of this.slots.values()) if (slot.peerId === peerId) return true
@@ -70,6 +71,56 @@ export class Dialer {
 
   slotsFor(peerId: string): DialSlot[] {
     return [...this.slots.values()].filter((slot) => slot.peerId === peerId)
+  }
+
+  /**
+   * A session opened on link `link`: every slot that dialed it, that dials the listen address the peer
+   * announced, or that already knew the peer, now holds it.
+   */
+  opened(link: number, peer: PeerInfo, announcedListen: string | undefined): void {
+    for (const slot of this.slots.values()) {
+      const dialedIt = slot.state.status === 'handshaking' && slot.state.link === link
+      const announced = slot.peerId === undefined && announcedListen === slot.key
+      if (dialedIt || announced || slot.peerId === peer.id) {
+        slot.peerId = peer.id
+        this.step(slot, { type: 'session-open', link, peer })
+      }
+    }
+  }
+
+  /** The session with `peerId` lost its link: its slots redial. */
+  lost(peerId: string, link: number, reason: string, lastedMs: number): void {
+    for (const slot of this.slotsFor(peerId)) {
+      this.step(slot, { type: 'session-lost', link, reason, lastedMs, random: this.host.random() })
+    }
+  }
+
+  /**
+   * Link `link`, which `slot` dialed, closed before it carried a session. `current` is the session the
+   * peer already has over another link, if any.
+   */
+  handshakeEnded(
+    slot: DialSlot,
+    link: number,
+    reason: LinkCloseReason,
+    current: { link: number; peer: PeerInfo } | undefined,
+  ): void {
+    if (slot.state.status !== 'handshaking' || slot.state.link !== link) return
+    if (reason.code === 'DUPLICATE' && current) {
+      // Our dial reached a peer we already chat with over its own dial: adopt that session.
+      slot.peerId = current.peer.id
+      this.step(slot, { type: 'session-open', link: current.link, peer: current.peer })
+      return
+    }
+    const fatal = reason.code === 'VERSION' || reason.code === 'SELF'
+    this.step(slot, {
+      type: 'handshake-failed',
+      link,
+      code: reason.code,
+      message: reason.message,
+      fatal,
+      random: this.host.random(),
+    })
   }
 
   /** Stops every dial and timer (links are the node's to close). */

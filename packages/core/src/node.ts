@@ -1,47 +1,37 @@
 /**
  * The peer runtime: one node listening on its own address and dialing its peers at the same time. It
- * composes parts with one job each (the link table, the inbound gate, the dialer, persistence, the
- * outbound pump) around the pure link machines and the room, and performs what they return. One session
- * per remote node id, so it holds many peers at once and relays the room between them.
+ * composes parts with one job each (`Links` with the link table and the inbound gate, the `Dialer`,
+ * `Sessions`, `Persistence`, the outbound pump) around the pure link machines and the room, and carries
+ * out what the room decides in one place (`perform`). One session per remote node id, so it holds many
+ * peers at once and relays the room between them.
  */
 import { type Address, formatAddress } from './address.js'
 import { type Clock, systemClock } from './clock.js'
-import { DEFAULT_MAX_FRAME, encodeFrame, FrameDecoder } from './codec.js'
+import { DEFAULT_MAX_FRAME, encodeFrame } from './codec.js'
 import { waitForDelivery } from './delivery.js'
-import { Dialer, type DialSlot } from './dialer.js'
+import { Dialer } from './dialer.js'
 import { ProtocolError } from './errors.js'
-import { DEFAULT_RATE_LIMIT, InboundGate, type TokenBucket } from './inbound-gate.js'
-import type { HistoryEntry, JournalRecord, RestoredState } from './journal.js'
-import {
-  helloCap,
-  helloInstance,
-  isPlainDelivery,
-  type LinkCloseReason,
-  type LinkContext,
-  type LinkEffect,
-  type LinkEvent,
-  type LinkState,
-  linkTransition,
-  makeHello,
-  newLinkState,
-} from './link-machine.js'
-import { LinkTable } from './link-table.js'
+import { DEFAULT_RATE_LIMIT } from './inbound-gate.js'
+import { type HistoryEntry, type JournalRecord, type RestoredState, restoredRoom } from './journal.js'
+import { type LinkCloseReason, makeHello } from './link-machine.js'
+import { type LinkRecord, Links, ROOM_CAP } from './links.js'
 import type { ChatNode, MemberInfo, NodeEvent, NodeOptions, SentMessage, SessionInfo } from './node-types.js'
-import { dueAcks, FrameCache, pump } from './outbound.js'
+import { Bursts, dueAcks, pump } from './outbound.js'
 import { DEFAULT_BACKOFF, type PeerInfo, type PeerState } from './peer-machine.js'
 import { DEFAULT_HISTORY_LIMIT, Persistence } from './persistence.js'
+import { randomHex } from './random-id.js'
 import { type MessageAuth, type Refusal, Room, type RoomEffect } from './room.js'
 import { MAX_BODY_LENGTH, type Message, type Msg } from './schema.js'
-import type { Link, Listener, Transport } from './transport.js'
+import { type Session, Sessions } from './sessions.js'
+import type { Listener, Transport } from './transport.js'
 
-/** Our messages sent in one tick form a burst; a longer one is cut here, so relays never wait on more. */
-export const MAX_BURST = 100
+export { ROOM_CAP } from './links.js'
+export { MAX_BURST } from './outbound.js'
+
 /** Bytes kept free in a frame for the chain hash, the signature and a relay's hop count. */
 const SEAL_ROOM = 600
 /** A msg frame's bytes besides its strings: keys, quotes, a 16-digit seq and ts, the 16-char id and the length prefix. */
 const FIXED_MSG_BYTES = 160
-/** The hello capability of nodes that relay the room (and take relayed messages). */
-export const ROOM_CAP = 'room'
 
 /** Timing defaults of every node. */
 export const NODE_DEFAULTS = {
@@ -50,46 +40,6 @@ export const NODE_DEFAULTS = {
   keepaliveMs: 5_000,
   deadAfterMs: 14_000,
 } as const
-
-interface LinkRecord {
-  readonly id: number
-  readonly link: Link
-  readonly decoder: FrameDecoder
-  state: LinkState
-  slot?: DialSlot
-  /** Who the peer said it is, once its hello arrived; `relays` when it speaks the room protocol. */
-  hello?: { peer: PeerInfo; listen?: string; epoch: string; relays: boolean }
-  handshakeTimer?: unknown
-  lastHeard: number
-  ackDue: boolean
-  /** Set after we end a link: forces it shut if the remote end never closes its side. */
-  destroyTimer?: unknown
-  /** Decoded messages waiting for the inbound gate to let them in. */
-  backlog: Message[]
-  /** The link is paused until this timer refills the peer's allowance. */
-  throttleTimer?: unknown
-  /** The remote end is not reading: our last write hit a full buffer. */
-  blocked: boolean
-}
-
-interface Session {
-  peer: PeerInfo
-  instance: string
-  link?: number
-  /** Highest seq of ours that the peer has acknowledged. */
-  acked: number
-  /** When the current link opened (clock ms). */
-  openedAt: number
-  /** The peer's sequence epoch: a new one means its seq numbering restarted (state lost). */
-  epoch: string
-  /** The peer's allowance under the rate limit. */
-  bucket: TokenBucket
-  /** When the peer last told us it throttles us (clock ms). */
-  throttledAt: number
-}
-
-/** Why a read of a link's backlog stopped. */
-type ReadStop = 'empty' | 'turn' | 'refused' | { readonly throttle: number }
 
 type Lifecycle = 'new' | 'starting' | 'running' | 'closing' | 'closed'
 
@@ -110,33 +60,22 @@ export class ParleyNode implements ChatNode {
   private readonly transport: Transport
   private readonly clock: Clock
   private readonly random: () => number
-  private readonly timing: { -readonly [K in keyof typeof NODE_DEFAULTS]: number }
   private readonly maxFrame: number
   private readonly listeners = new Set<(event: NodeEvent) => void>()
-  private readonly links = new Map<number, LinkRecord>()
-  /** Every link's account, and the caps on links still in their handshake. */
-  private readonly table: LinkTable<number>
-  private readonly gate: InboundGate<LinkRecord>
+  private readonly links: Links
   private readonly dialer: Dialer
-  private readonly sessions = new Map<string, Session>()
+  private readonly sessions: Sessions
   /** Who has which message of which member, and what each link still has to carry. */
   private readonly room: Room
   private readonly auth?: MessageAuth
-  private readonly frames: FrameCache
   private readonly store: Persistence
-  /** Our messages sent this tick, signed together once the tick ends (or MAX_BURST is reached). */
-  private burst?: { size: number; promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void }
+  private readonly bursts: Bursts
   private readonly lastSeen = new Map<string, number>()
   /** Members already announced this run. */
   private readonly announced = new Set<string>()
   private listenAddress: Address
   private listener?: Listener
   private lifecycle: Lifecycle = 'new'
-  private nextLinkId = 1
-  private pingCounter = 0
-  private keepaliveTimer?: unknown
-  private lastPingAt = 0
-  private readonly linkContext: LinkContext
 
   constructor(options: NodeOptions) {
     this.options = options
@@ -146,75 +85,56 @@ export class ParleyNode implements ChatNode {
     this.clock = options.clock ?? systemClock
     this.random = options.random ?? Math.random
     this.maxFrame = options.maxFrame ?? DEFAULT_MAX_FRAME
-    this.timing = {
-      handshakeTimeoutMs: options.handshakeTimeoutMs ?? NODE_DEFAULTS.handshakeTimeoutMs,
-      dialTimeoutMs: options.dialTimeoutMs ?? NODE_DEFAULTS.dialTimeoutMs,
-      keepaliveMs: options.keepaliveMs ?? NODE_DEFAULTS.keepaliveMs,
-      deadAfterMs: options.deadAfterMs ?? NODE_DEFAULTS.deadAfterMs,
-    }
-    this.table = new LinkTable({
+    this.id = options.id ?? randomHex(16)
+    this.instance = randomHex(8)
+    const restored = options.restored
+    this.epoch = restored?.epoch ?? this.instance
+    if (options.auth) this.auth = options.auth
+    this.links = new Links(this.linkHost(), {
+      maxFrame: this.maxFrame,
+      rateLimit: options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit,
       limits: {
         ...(options.maxHandshaking !== undefined ? { max: options.maxHandshaking } : {}),
         ...(options.maxHandshakingPerSource !== undefined
           ? { maxPerSource: options.maxHandshakingPerSource }
           : {}),
       },
-      whenFull: 'drop-oldest',
-      counting: 'still in their handshake',
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? NODE_DEFAULTS.handshakeTimeoutMs,
+      keepaliveMs: options.keepaliveMs ?? NODE_DEFAULTS.keepaliveMs,
+      deadAfterMs: options.deadAfterMs ?? NODE_DEFAULTS.deadAfterMs,
     })
-    const rateLimit = options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit
-    this.gate = new InboundGate(this.clock, rateLimit, (waited) => this.nextTurn(waited))
-    this.frames = new FrameCache(this.maxFrame)
+    this.sessions = new Sessions(() => this.links.newBucket())
     this.dialer = new Dialer({
       transport: this.transport,
       clock: this.clock,
       random: this.random,
       backoff: options.backoff ?? DEFAULT_BACKOFF,
-      dialTimeoutMs: this.timing.dialTimeoutMs,
-      adopt: (link, slot) => this.adopt(link, slot)?.id,
-      closeLink: (id, reason) => {
-        const record = this.links.get(id)
-        if (record) this.linkStep(record, { type: 'close', reason })
-      },
+      dialTimeoutMs: options.dialTimeoutMs ?? NODE_DEFAULTS.dialTimeoutMs,
+      adopt: (link, slot) => this.links.adopt(link, slot)?.id,
+      closeLink: (id, reason) => this.links.close(id, reason),
       stateChanged: (slot) => this.emit({ type: 'peer-state', target: slot.key, state: slot.state }),
       dialFailed: (slot, code, message) => this.emit({ type: 'dial-error', target: slot.key, code, message }),
     })
-    this.id = options.id ?? randomHex(16)
-    this.instance = randomHex(8)
     this.store = new Persistence(options.journal, options.historyLimit ?? DEFAULT_HISTORY_LIMIT, (message) =>
       this.emit({ type: 'journal-error', message }),
     )
-    const restored = options.restored
-    this.epoch = restored?.epoch ?? this.instance
-    if (options.auth) this.auth = options.auth
+    this.bursts = new Bursts(() => this.sealBurst())
+    const roomOptions = {
+      windowSize: options.windowSize,
+      maxOrigins: options.maxOrigins,
+      waitingCap: options.waitingCap,
+    }
     this.room = new Room(
       {
+        ...roomOptions,
+        hopLimit: options.hopLimit,
         self: { id: this.id, name: this.nameValue },
-        ...(options.auth ? { auth: options.auth } : {}),
-        ...(options.windowSize !== undefined ? { windowSize: options.windowSize } : {}),
-        ...(options.maxOrigins !== undefined ? { maxOrigins: options.maxOrigins } : {}),
-        ...(options.waitingCap !== undefined ? { waitingCap: options.waitingCap } : {}),
-        ...(options.hopLimit !== undefined ? { hopLimit: options.hopLimit } : {}),
+        auth: options.auth,
       },
-      restored
-        ? {
-            origins: restored.peers.values(),
-            nextSeq: restored.nextSeq,
-            outbox: restored.outbox,
-            recent: restored.recent,
-            ...(restored.lastSent ? { lastSent: restored.lastSent } : {}),
-          }
-        : undefined,
+      restored && restoredRoom(restored),
     )
     if (restored) this.adoptRestored(restored)
     if (this.store.durable && !restored?.epoch) void this.store.append([{ t: 'self', epoch: this.epoch }])
-    this.linkContext = {
-      self: { id: this.id },
-      openSession: (peerId) => {
-        const session = this.sessions.get(peerId)
-        return session?.link !== undefined ? { instance: session.instance } : undefined
-      },
-    }
   }
 
   get name(): string {
@@ -254,7 +174,7 @@ export class ParleyNode implements ChatNode {
   async start(): Promise<Address> {
     if (this.lifecycle !== 'new') throw new Error('a node can only be started once')
     this.lifecycle = 'starting'
-    const listener = this.transport.createListener((link) => this.adopt(link))
+    const listener = this.transport.createListener((link) => this.links.adopt(link))
     try {
       this.listenAddress = await listener.listen(this.listenAddress)
     } catch (error) {
@@ -266,7 +186,7 @@ export class ParleyNode implements ChatNode {
     this.emit({ type: 'listening', address: formatAddress(this.listenAddress) })
     this.showUnshown()
     for (const peer of this.options.peers ?? []) this.connect(peer)
-    this.scheduleKeepalive()
+    this.links.startKeepalive()
     return this.listenAddress
   }
 
@@ -292,10 +212,7 @@ export class ParleyNode implements ChatNode {
     }
     const msg = this.room.compose(fields)
     this.store.remember({ direction: 'out', id: msg.id, seq: msg.seq, ts: msg.ts, from: this.self, body })
-    const burst = this.burst ?? this.openBurst()
-    burst.size++
-    if (burst.size >= MAX_BURST) this.sealBurst()
-    return { id: msg.id, seq: msg.seq, ts: msg.ts, durable: burst.promise }
+    return { id: msg.id, seq: msg.seq, ts: msg.ts, durable: this.bursts.add() }
   }
 
   /** Every member of the room this node knows of: neighbours and the origins relayed to it. */
@@ -351,316 +268,55 @@ export class ParleyNode implements ChatNode {
     if (this.lifecycle === 'closing' || this.lifecycle === 'closed') return
     const wasRunning = this.lifecycle === 'running'
     this.lifecycle = 'closing'
-    if (this.keepaliveTimer !== undefined) this.clock.clearTimeout(this.keepaliveTimer)
-    this.gate.close()
-    for (const record of [...this.links.values()]) this.linkStep(record, { type: 'close', reason })
+    this.links.closeAll(reason)
     this.dialer.closeAll(reason)
     if (wasRunning) await this.listener?.close().catch(() => undefined)
     this.lifecycle = 'closed'
     this.emit({ type: 'closed' })
   }
 
-  // ---- our own messages --------------------------------------------------------------------------
-
-  private openBurst(): NonNullable<ParleyNode['burst']> {
-    let resolve!: () => void
-    let reject!: (e: unknown) => void
-    const promise = new Promise<void>((yes, no) => {
-      resolve = yes
-      reject = no
-    })
-    const burst = { size: 0, promise, resolve, reject }
-    this.burst = burst
-    // Messages sent in the same tick share one signature: sealed once the tick's code has run.
-    queueMicrotask(() => {
-      if (this.burst === burst) this.sealBurst()
-    })
-    return burst
-  }
-
-  /** Signs the burst's last message, makes the burst durable, then lets it go out. */
-  private sealBurst(): void {
-    const burst = this.burst
-    if (!burst) return
-    this.burst = undefined
+  /** Signs the burst of our messages just sent, makes it durable, then lets it go out. */
+  private sealBurst(): Promise<void> {
     const sealed = this.room.seal()
     const last = sealed.at(-1)
-    if (!last) {
-      burst.resolve()
-      return
-    }
-    this.store
-      .append(sealed.map((msg) => ({ t: 'sent' as const, msg })))
-      .then(() => {
-        this.room.ownDurable(last.seq)
-        for (const session of this.sessions.values()) this.pump(session, this.id)
-      })
-      .then(burst.resolve, burst.reject)
+    if (!last) return Promise.resolve()
+    return this.store.append(sealed.map((msg) => ({ t: 'sent' as const, msg }))).then(() => {
+      this.room.ownDurable(last.seq)
+      for (const session of this.sessions.values()) this.pump(session, this.id)
+    })
   }
 
-  // ---- links -------------------------------------------------------------------------------------
+  // ---- what the links hand over -------------------------------------------------------------------
 
-  private adopt(link: Link, slot?: DialSlot): LinkRecord | undefined {
-    if (this.lifecycle !== 'running') {
-      link.destroy()
-      return undefined
-    }
-    const id = this.nextLinkId++
-    // Links we dialed are ours; an inbound one counts against its source's caps until its handshake ends.
-    const admission = this.table.admit(id, slot ? undefined : (link.source ?? link.remoteAddress))
-    if (!admission.ok) {
-      link.destroy()
-      this.emit({
-        type: 'link-error',
-        address: link.remoteAddress,
-        code: 'TOO_MANY',
-        message: admission.reason,
-      })
-      return undefined
-    }
-    const dropped = admission.dropped === undefined ? undefined : this.links.get(admission.dropped)
-    if (dropped) {
-      const address = dropped.link.remoteAddress
-      this.linkStep(dropped, { type: 'close', reason: 'too many connections in their handshake' })
-      this.emit({ type: 'link-error', address, code: 'TOO_MANY', message: admission.droppedWhy ?? '' })
-    }
-    const record: LinkRecord = {
-      id,
-      link,
-      decoder: new FrameDecoder(this.maxFrame),
-      state: newLinkState(link.remoteKey),
-      lastHeard: this.clock.now(),
-      ackDue: false,
-      backlog: [],
-      blocked: false,
-      ...(slot ? { slot } : {}),
-    }
-    this.links.set(record.id, record)
-    record.handshakeTimer = this.clock.setTimeout(
-      () => this.linkStep(record, { type: 'handshake-timeout' }),
-      this.timing.handshakeTimeoutMs,
-    )
-    // Our hello goes out before anything the transport already buffered is read.
-    const caps = [`epoch:${this.epoch}`, ROOM_CAP, ...(this.options.caps ?? [])]
-    const self = { id: this.id, name: this.nameValue, instance: this.instance }
-    this.writeTo(record, makeHello(self, caps, formatAddress(this.listenAddress)))
-    link.attach({
-      data: (chunk) => this.onData(record, chunk),
-      drain: () => this.onDrain(record),
-      close: (error) => {
-        if (record.destroyTimer !== undefined) this.clock.clearTimeout(record.destroyTimer)
-        if (record.throttleTimer !== undefined) this.clock.clearTimeout(record.throttleTimer)
-        this.linkStep(record, { type: 'transport-closed', ...(error ? { error } : {}) })
+  private linkHost(): ConstructorParameters<typeof Links>[0] {
+    return {
+      clock: this.clock,
+      context: {
+        self: { id: this.id },
+        openSession: (peerId) => {
+          const session = this.sessions.get(peerId)
+          return session?.link !== undefined ? { instance: session.instance } : undefined
+        },
       },
-    })
-    return record
-  }
-
-  private onData(record: LinkRecord, chunk: Uint8Array): void {
-    record.lastHeard = this.clock.now()
-    const { messages, error } = record.decoder.push(chunk)
-    record.backlog.push(...messages)
-    this.read(record)
-    if (error && record.state.status !== 'closed') this.linkStep(record, { type: 'protocol-error', error })
-  }
-
-  /**
-   * Takes what the inbound gate lets in from the link's backlog, then, in this order: carries out what the
-   * room decided (so what was accepted is on its way to the journal), acks the link (the ack waits on the
-   * journal), and pauses the link if the gate said so (the peer is told when its rate is exceeded).
-   */
-  private read(record: LinkRecord): void {
-    let stop: ReadStop
-    do {
-      const effects: RoomEffect[] = []
-      stop = this.take(record, effects)
-      this.perform(effects)
-    } while (stop === 'refused' && record.state.status !== 'closed')
-    this.flushAck(record)
-    if (typeof stop !== 'object' || record.throttleTimer !== undefined) return
-    const retryMs = stop.throttle
-    record.link.pause()
-    this.writeTo(record, { type: 'throttle', retryMs })
-    record.throttleTimer = this.clock.setTimeout(() => {
-      record.throttleTimer = undefined
-      record.link.resume()
-      this.read(record)
-    }, retryMs)
-  }
-
-  /** Feeds the backlog to the link machine while the gate allows; stops early when the room refuses someone. */
-  private take(record: LinkRecord, effects: RoomEffect[]): ReadStop {
-    while (record.backlog.length > 0) {
-      if (record.state.status === 'closed') {
-        record.backlog.length = 0
-        return 'empty'
-      }
-      const message = record.backlog[0]!
-      const turn = this.gate.takeTurn(record)
-      if (!turn.ok) {
-        if (turn.paused) record.link.pause()
-        return 'turn'
-      }
-      if (message.type === 'msg') {
-        const retryMs = this.takeToken(record)
-        if (retryMs > 0) return { throttle: retryMs }
-      }
-      record.backlog.shift()
-      if (message.type === 'hello' && record.hello === undefined && !this.noteHello(record, message))
-        return 'empty'
-      const before = effects.length
-      if (isPlainDelivery(record.state, message)) this.deliver(record, message, effects)
-      else this.linkStep(record, { type: 'received', message }, effects)
-      for (let i = before; i < effects.length; i++) if (effects[i]!.type === 'refuse') return 'refused'
-    }
-    return 'empty'
-  }
-
-  /** Records who the peer says it is; false when a peer that dialed in is refused (see `checkPeer`). */
-  private noteHello(record: LinkRecord, hello: Extract<Message, { type: 'hello' }>): boolean {
-    record.hello = {
-      peer: { id: hello.id, name: hello.name },
-      ...(hello.listen ? { listen: hello.listen } : {}),
-      epoch: helloCap(hello, 'epoch') ?? helloInstance(hello),
-      relays: hello.caps.includes(ROOM_CAP),
-    }
-    const refusal = record.slot ? undefined : this.options.checkPeer?.(record.hello.peer.id, hello.listen)
-    if (!refusal) return true
-    this.linkStep(record, { type: 'protocol-error', error: new ProtocolError('UNTRUSTED', refusal) })
-    return false
-  }
-
-  private nextTurn(waited: LinkRecord[]): void {
-    for (const record of waited) {
-      if (record.state.status === 'closed' || this.lifecycle !== 'running') continue
-      // A link the peer's rate limit paused stays paused; its own timer resumes it.
-      if (record.throttleTimer === undefined) record.link.resume()
-      this.read(record)
+      running: () => this.lifecycle === 'running',
+      hello: () => {
+        const caps = [`epoch:${this.epoch}`, ROOM_CAP, ...(this.options.caps ?? [])]
+        const self = { id: this.id, name: this.nameValue, instance: this.instance }
+        return makeHello(self, caps, formatAddress(this.listenAddress))
+      },
+      checkPeer: (record, hello) =>
+        record.slot ? undefined : this.options.checkPeer?.(hello.id, hello.listen),
+      bucketOf: (record) => this.sessionOf(record)?.bucket,
+      shareFrames: () => this.sessions.size > 1,
+      opened: (record, peer, instance) => this.openSession(record, peer, instance),
+      deliver: (record, message, effects) => this.deliver(record, message, effects),
+      perform: (effects) => this.perform(effects),
+      readDone: (record) => this.flushAck(record),
+      drained: (record) => this.drained(record),
+      closed: (record, reason) => this.linkClosed(record, reason),
+      emit: (event) => this.emit(event),
     }
   }
-
-  /** 0 when the peer's rate allows one more message now, else how long until it does. */
-  private takeToken(record: LinkRecord): number {
-    const session = this.sessionOf(record)
-    return session ? this.gate.takeToken(session.bucket) : 0
-  }
-
-  private onDrain(record: LinkRecord): void {
-    if (!record.blocked) return
-    record.blocked = false
-    const session = this.sessionOf(record)
-    if (!session) return
-    this.emit({ type: 'backpressure', peer: session.peer, blocked: false })
-    // Acks were held back while the peer did not read; one cumulative ack covers them all.
-    record.ackDue = true
-    this.flushAck(record)
-    this.pump(session)
-  }
-
-  /** Steps the link machine; the room effects of what it delivered go to `effects` (a read's batch). */
-  private linkStep(record: LinkRecord, event: LinkEvent, effects: RoomEffect[] = []): void {
-    const step = linkTransition(record.state, event, this.linkContext)
-    if (!step.ok) return
-    record.state = step.state
-    for (const effect of step.effects) this.performLinkEffect(record, effect, effects)
-  }
-
-  private performLinkEffect(record: LinkRecord, effect: LinkEffect, effects: RoomEffect[]): void {
-    switch (effect.type) {
-      case 'send':
-        this.writeTo(record, effect.message)
-        return
-      case 'cancel-handshake-timer':
-        if (record.handshakeTimer !== undefined) this.clock.clearTimeout(record.handshakeTimer)
-        record.handshakeTimer = undefined
-        return
-      case 'open':
-        this.table.settle(record.id)
-        this.openSession(record, effect.peer, effect.instance)
-        return
-      case 'deliver':
-        this.deliver(record, effect.message, effects)
-        return
-      case 'close':
-        this.closeLink(record, effect.reason)
-        return
-      default: {
-        const _exhaustive: never = effect
-      }
-    }
-  }
-
-  private closeLink(record: LinkRecord, reason: LinkCloseReason): void {
-    this.links.delete(record.id)
-    this.table.delete(record.id)
-    if (reason.code === 'TRANSPORT') record.link.destroy()
-    else {
-      record.link.end()
-      // A remote end that never closes its side must not hold the socket forever.
-      record.destroyTimer = this.clock.setTimeout(() => record.link.destroy(), 2_000)
-    }
-    const address = record.link.remoteAddress
-    if (reason.protocolError)
-      this.emit({ type: 'link-error', address, code: reason.code, message: reason.message })
-
-    const peer = record.hello?.peer
-    const session = peer ? this.sessions.get(peer.id) : undefined
-    if (session && session.link === record.id) {
-      session.link = undefined
-      this.room.linkClosed(session.peer.id)
-      this.settle()
-      const why = reason.code === 'BYE' ? `${session.peer.name} left (${reason.message})` : reason.message
-      this.emit({ type: 'disconnected', peer: session.peer, reason: why })
-      const lastedMs = this.clock.now() - session.openedAt
-      for (const slot of this.dialer.slotsFor(session.peer.id)) {
-        this.dialer.step(slot, {
-          type: 'session-lost',
-          link: record.id,
-          reason: why,
-          lastedMs,
-          random: this.random(),
-        })
-      }
-    }
-    const slot = record.slot
-    if (slot?.state.status !== 'handshaking' || slot.state.link !== record.id) return
-    if (reason.code === 'DUPLICATE' && peer && session?.link !== undefined) {
-      // Our dial reached a peer we already chat with over its own dial: adopt that session.
-      slot.peerId = peer.id
-      this.dialer.step(slot, { type: 'session-open', link: session.link, peer: session.peer })
-      return
-    }
-    this.dialer.step(slot, {
-      type: 'handshake-failed',
-      link: record.id,
-      code: reason.code,
-      message: reason.message,
-      fatal: reason.code === 'VERSION' || reason.code === 'SELF',
-      random: this.random(),
-    })
-  }
-
-  private writeTo(record: LinkRecord, message: Message): void {
-    if (record.state.status === 'closed' && message.type !== 'bye') return
-    // A peer that does not read gets no more answers: pongs and acks would pile up without bound, and a
-    // later cumulative ack says everything the dropped ones would have.
-    if (record.blocked && (message.type === 'pong' || message.type === 'ack' || message.type === 'ping'))
-      return
-    try {
-      // With one neighbour a frame goes out once (a resend after a reconnect is rare): nothing to share.
-      const accepted = record.link.write(this.frames.frameOf(message, this.sessions.size > 1))
-      if (!accepted && !record.blocked && record.state.status === 'open') {
-        // The peer is not reading: stop feeding it chat messages until the buffer drains.
-        record.blocked = true
-        this.emit({ type: 'backpressure', peer: record.state.peer, blocked: true })
-      }
-    } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error
-      this.linkStep(record, { type: 'protocol-error', error })
-    }
-  }
-
-  // ---- sessions ----------------------------------------------------------------------------------
 
   private sessionOf(record: LinkRecord): Session | undefined {
     const session = record.hello ? this.sessions.get(record.hello.peer.id) : undefined
@@ -671,35 +327,13 @@ export class ParleyNode implements ChatNode {
     return session?.link === undefined ? undefined : this.links.get(session.link)
   }
 
-  private newSession(peer: PeerInfo, instance: string, epoch: string, acked: number): Session {
-    const bucket = this.gate.newBucket()
-    return { peer, instance, acked, openedAt: 0, epoch, bucket, throttledAt: Number.NEGATIVE_INFINITY }
-  }
-
   private openSession(record: LinkRecord, peer: PeerInfo, instance: string): void {
     const epoch = record.hello?.epoch ?? instance
-    let session = this.sessions.get(peer.id)
-    if (!session) {
-      session = this.newSession(peer, instance, epoch, 0)
-      this.sessions.set(peer.id, session)
-      void this.store.append([{ t: 'peer', peer, epoch }])
-    } else if (session.epoch !== epoch) {
-      // The peer restarted without its journal: its seqs start over and it remembers nothing of ours.
-      session.epoch = epoch
-      session.acked = 0
-      this.room.peerRestarted(peer.id)
-      void this.store.append([{ t: 'peer', peer, epoch }])
-    }
-    session.openedAt = this.clock.now()
-    const previous = session.link
-    session.peer = peer
-    session.instance = instance
-    session.link = record.id
-    if (previous !== undefined && previous !== record.id) {
-      const old = this.links.get(previous)
-      // The old link is replaced, not lost: the session already points at the new one when it closes.
-      if (old) this.linkStep(old, { type: 'close', reason: 'replaced by a newer link' })
-    }
+    const opening = this.sessions.open(record.id, peer, instance, epoch, this.clock.now())
+    if (opening.restarted) this.room.peerRestarted(peer.id)
+    if (opening.created || opening.restarted) void this.store.append([{ t: 'peer', peer, epoch }])
+    // The old link is replaced, not lost: the session already points at the new one when it closes.
+    if (opening.replaced !== undefined) this.links.close(opening.replaced, 'replaced by a newer link')
     const sameNameAs = this.sameNameAs(peer)
     this.emit({
       type: 'connected',
@@ -709,24 +343,40 @@ export class ParleyNode implements ChatNode {
       ...(sameNameAs.length > 0 ? { sameNameAs } : {}),
     })
     this.announce(peer, 'direct')
-    for (const slot of this.dialer.slots.values()) {
-      const dialedIt = slot.state.status === 'handshaking' && slot.state.link === record.id
-      const announced = slot.peerId === undefined && record.hello?.listen === slot.key
-      if (dialedIt || announced || slot.peerId === peer.id) {
-        slot.peerId = peer.id
-        this.dialer.step(slot, { type: 'session-open', link: record.id, peer })
-      }
-    }
+    this.dialer.opened(record.id, peer, record.hello?.listen)
     // Resume: tell the peer what we have of every member and where our streams to it start; its
     // first ack on this link says which of ours, and of the room's, to send.
     this.perform(this.room.linkOpened(peer.id, { name: peer.name, relays: record.hello?.relays ?? false }))
   }
 
+  private linkClosed(record: LinkRecord, reason: LinkCloseReason): void {
+    const peer = record.hello?.peer
+    const session = peer ? this.sessions.get(peer.id) : undefined
+    if (session && session.link === record.id) {
+      session.link = undefined
+      this.room.linkClosed(session.peer.id)
+      this.settle()
+      const why = reason.code === 'BYE' ? `${session.peer.name} left (${reason.message})` : reason.message
+      this.emit({ type: 'disconnected', peer: session.peer, reason: why })
+      this.dialer.lost(session.peer.id, record.id, why, this.clock.now() - session.openedAt)
+    }
+    const current = session?.link === undefined ? undefined : { link: session.link, peer: session.peer }
+    if (record.slot) this.dialer.handshakeEnded(record.slot, record.id, reason, current)
+  }
+
+  private drained(record: LinkRecord): void {
+    const session = this.sessionOf(record)
+    if (!session) return
+    this.emit({ type: 'backpressure', peer: session.peer, blocked: false })
+    // Acks were held back while the peer did not read; one cumulative ack covers them all.
+    record.ackDue = true
+    this.flushAck(record)
+    this.pump(session)
+  }
+
   /** Ids of other members known under the same name: never the same person by name alone. */
   private sameNameAs(peer: PeerInfo): string[] {
-    const ids = new Set<string>()
-    for (const s of this.sessions.values())
-      if (s.peer.id !== peer.id && s.peer.name === peer.name) ids.add(s.peer.id)
+    const ids = new Set(this.sessions.sameNameAs(peer))
     for (const m of this.room.members())
       if (m.peer.id !== peer.id && m.peer.name === peer.name) ids.add(m.peer.id)
     return [...ids]
@@ -745,8 +395,8 @@ export class ParleyNode implements ChatNode {
     const record = this.linkOf(session)
     if (!record) return
     const target = {
-      writable: () => !record.blocked && record.state.status === 'open',
-      write: (message: Message) => this.writeTo(record, message),
+      writable: () => this.links.writable(record),
+      write: (message: Message) => this.links.write(record, message),
     }
     pump(this.room, session.peer.id, target, only)
   }
@@ -768,7 +418,7 @@ export class ParleyNode implements ChatNode {
         this.acknowledge(session, message.upTo)
         return
       case 'ping':
-        this.writeTo(record, { type: 'pong', n: message.n })
+        this.links.write(record, { type: 'pong', n: message.n })
         return
       case 'pong':
         return
@@ -794,7 +444,7 @@ export class ParleyNode implements ChatNode {
     if (!session) return
     void this.store.settled().then(() => {
       if (session.link !== record.id) return
-      for (const ack of dueAcks(this.room, session.peer.id)) this.writeTo(record, ack)
+      for (const ack of dueAcks(this.room, session.peer.id)) this.links.write(record, ack)
     })
   }
 
@@ -816,7 +466,7 @@ export class ParleyNode implements ChatNode {
           break
         case 'send': {
           const record = this.linkOf(this.sessions.get(effect.neighbor))
-          if (record) this.writeTo(record, effect.message)
+          if (record) this.links.write(record, effect.message)
           break
         }
         case 'resume': {
@@ -863,7 +513,10 @@ export class ParleyNode implements ChatNode {
   private refuse(refusal: Refusal): void {
     const record = this.linkOf(this.sessions.get(refusal.neighbor))
     if (!record) return
-    this.linkStep(record, { type: 'protocol-error', error: new ProtocolError(refusal.code, refusal.message) })
+    this.links.step(record, {
+      type: 'protocol-error',
+      error: new ProtocolError(refusal.code, refusal.message),
+    })
   }
 
   /** Messages the journal holds but no frontend showed before the last run ended (it was killed). */
@@ -877,9 +530,7 @@ export class ParleyNode implements ChatNode {
   }
 
   private adoptRestored(restored: RestoredState): void {
-    for (const p of restored.peers.values()) {
-      if (p.neighbor) this.sessions.set(p.peer.id, this.newSession(p.peer, '', p.epoch, p.acked))
-    }
+    this.sessions.restore(restored)
     for (const entry of restored.history.slice(-this.store.historyLimit)) this.store.remember(entry)
   }
 
@@ -899,60 +550,11 @@ export class ParleyNode implements ChatNode {
    * who once connected would pin the outbox forever; it catches up from the window when it returns.
    */
   private settle(): void {
-    let lowest = Number.POSITIVE_INFINITY
-    for (const s of this.sessions.values()) {
-      if (s.link !== undefined || this.dialer.dials(s.peer.id)) lowest = Math.min(lowest, s.acked)
-    }
-    if (lowest !== Number.POSITIVE_INFINITY) this.room.settleOwn(lowest)
-  }
-
-  // ---- keepalive ---------------------------------------------------------------------------------
-
-  /**
-   * Silence is checked far more often than pings go out, so a dead link is dropped within a twentieth of
-   * `deadAfterMs` after it went quiet for that long, not up to a whole ping interval later.
-   */
-  private scheduleKeepalive(): void {
-    const tick = Math.max(10, Math.min(this.timing.keepaliveMs, Math.floor(this.timing.deadAfterMs / 20)))
-    this.keepaliveTimer = this.clock.setTimeout(() => {
-      this.keepalive()
-      if (this.lifecycle === 'running') this.scheduleKeepalive()
-    }, tick)
-  }
-
-  private keepalive(): void {
-    const now = this.clock.now()
-    const ping = now - this.lastPingAt >= this.timing.keepaliveMs
-    if (ping) this.lastPingAt = now
-    for (const record of [...this.links.values()]) {
-      if (record.state.status !== 'open') continue
-      if (now - record.lastHeard >= this.timing.deadAfterMs) {
-        const error = new ProtocolError('SILENT', `peer sent nothing for ${this.timing.deadAfterMs} ms`)
-        this.linkStep(record, { type: 'protocol-error', error })
-        continue
-      }
-      if (ping) this.writeTo(record, { type: 'ping', n: ++this.pingCounter })
-    }
+    const lowest = this.sessions.lowestAcked((peerId) => this.dialer.dials(peerId))
+    if (lowest !== undefined) this.room.settleOwn(lowest)
   }
 
   private emit(event: NodeEvent): void {
     for (const listener of [...this.listeners]) listener(event)
   }
-}
-
-/** Random bytes are drawn 4 KiB at a time: one getRandomValues call per message cost ~5 µs. */
-const randomPool = new Uint8Array(4096)
-let randomOffset = randomPool.length
-const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'))
-
-function randomHex(bytes: number): string {
-  if (randomOffset + bytes > randomPool.length) {
-    globalThis.crypto.getRandomValues(randomPool)
-    randomOffset = 0
-  }
-  let out = ''
-  for (let i = 0; i < bytes; i++) out += HEX[randomPool[randomOffset + i]!]
-  // Each byte is handed out once, so ids stay as unpredictable as before.
-  randomOffset += bytes
-  return out
 }

@@ -53,3 +53,51 @@ export function pump(room: Room, neighbor: string, target: PumpTarget, only?: st
 export function dueAcks(room: Room, neighbor: string): Ack[] {
   return ackFrames({ type: 'ack', upTo: room.shownOf(neighbor) }, room.haveDelta(neighbor))
 }
+
+/** Our messages sent in one tick form a burst; a longer one is cut here, so relays never wait on more. */
+export const MAX_BURST = 100
+
+/**
+ * Groups our messages into bursts: the messages sent in one tick share one signature, sealed once the
+ * tick's code has run (or at MAX_BURST). `seal` signs, persists and lets the burst out.
+ */
+export class Bursts {
+  private current?: {
+    size: number
+    promise: Promise<void>
+    resolve: () => void
+    reject: (e: unknown) => void
+  }
+
+  constructor(private readonly seal: () => Promise<void>) {}
+
+  /** Counts one more message in the current burst; resolves once that burst is durable. */
+  add(): Promise<void> {
+    const burst = this.current ?? this.open()
+    burst.size++
+    if (burst.size >= MAX_BURST) this.end()
+    return burst.promise
+  }
+
+  private open(): NonNullable<Bursts['current']> {
+    let resolve!: () => void
+    let reject!: (e: unknown) => void
+    const promise = new Promise<void>((yes, no) => {
+      resolve = yes
+      reject = no
+    })
+    const burst = { size: 0, promise, resolve, reject }
+    this.current = burst
+    queueMicrotask(() => {
+      if (this.current === burst) this.end()
+    })
+    return burst
+  }
+
+  private end(): void {
+    const burst = this.current
+    if (!burst) return
+    this.current = undefined
+    this.seal().then(burst.resolve, burst.reject)
+  }
+}
