@@ -20,7 +20,7 @@ import { Bursts, dueAcks, pump } from './outbound.js'
 import { DEFAULT_BACKOFF, type PeerInfo, type PeerState } from './peer-machine.js'
 import { DEFAULT_HISTORY_LIMIT, Persistence } from './persistence.js'
 import { randomHex } from './random-id.js'
-import { type MessageAuth, type Refusal, Room, type RoomEffect } from './room.js'
+import { type MessageAuth, planEffects, type Refusal, Room, type RoomEffect } from './room.js'
 import { MAX_BODY_LENGTH, type Message, type Msg } from './schema.js'
 import { type Session, Sessions } from './sessions.js'
 import type { Listener, Transport } from './transport.js'
@@ -456,39 +456,19 @@ export class ParleyNode implements ChatNode {
    */
   private perform(effects: readonly RoomEffect[]): void {
     if (effects.length === 0) return
-    const accepted: Msg[] = []
-    const records: JournalRecord[] = []
-    const joined: PeerInfo[] = []
-    for (const effect of effects) if (effect.type === 'refuse') this.refuse(effect.refusal)
-    for (const effect of effects) {
-      switch (effect.type) {
-        case 'refuse':
-          break
-        case 'send': {
-          const record = this.linkOf(this.sessions.get(effect.neighbor))
-          if (record) this.links.write(record, effect.message)
-          break
-        }
-        case 'resume': {
-          const session = this.sessions.get(effect.neighbor)
-          if (session) this.pump(session)
-          break
-        }
-        case 'jump':
-          records.push({ t: 'base', peer: effect.peer, seq: effect.seq })
-          break
-        case 'accept':
-          accepted.push(effect.msg)
-          break
-        case 'join':
-          joined.push(effect.peer)
-          break
-        default: {
-          const _exhaustive: never = effect
-        }
-      }
+    const plan = planEffects(effects)
+    for (const refusal of plan.refusals) this.refuse(refusal)
+    for (const { neighbor, message } of plan.sends) {
+      const record = this.linkOf(this.sessions.get(neighbor))
+      if (record) this.links.write(record, message)
     }
-    if (accepted.length === 0 && records.length === 0) return
+    for (const neighbor of plan.resumed) {
+      const session = this.sessions.get(neighbor)
+      if (session) this.pump(session)
+    }
+    const { accepted, joined } = plan
+    if (accepted.length === 0 && plan.jumps.length === 0) return
+    const records: JournalRecord[] = plan.jumps.map(({ peer, seq }) => ({ t: 'base', peer, seq }))
     for (const msg of accepted) records.push({ t: 'received', msg, name: this.memberOf(msg).name })
     void this.store.append(records).then(() => {
       for (const peer of joined) this.announce(peer, 'relay')
