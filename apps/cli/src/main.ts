@@ -1,12 +1,5 @@
 import * as readline from 'node:readline'
-import {
-  AddressError,
-  type ChatNode,
-  formatAddress,
-  type HistoryEntry,
-  type NodeEvent,
-  parseAddress,
-} from '@parley/core'
+import { AddressError, type ChatNode, type HistoryEntry, type NodeEvent } from '@parley/core'
 import {
   DropDigest,
   describeEvent,
@@ -18,6 +11,7 @@ import {
   logFileOf,
   PeerLabels,
   packageVersion,
+  parseAddress,
   parseFlags,
   reportFailure,
   type StartedNode,
@@ -87,10 +81,9 @@ async function printIdentity(flags: Flags, io: Io): Promise<number> {
 /** `parley invite`: one line holding the listen address and this node's key. */
 async function printInvite(flags: Flags, io: Io): Promise<number> {
   const { id } = await showIdentity(flags, io.env)
-  const { formatAddress } = await import('@parley/core')
   let code: string
   try {
-    code = encodeInvite({ address: formatAddress(flags.listen), key: id })
+    code = encodeInvite({ address: flags.listen, key: id })
   } catch (error) {
     throw new FatalError(
       ExitCode.USAGE,
@@ -204,7 +197,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     try {
       const target = parseAddress(connect[1] ?? '')
       node.connect(target)
-      note(`dialing ${formatAddress(target)} (keeps retrying until it answers)`)
+      note(`dialing ${target} (keeps retrying until it answers)`)
     } catch (error) {
       if (!(error instanceof AddressError)) throw error
       note(`/connect needs HOST:PORT, as in /connect 127.0.0.1:4002 (${error.message})`)

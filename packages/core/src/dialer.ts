@@ -2,7 +2,7 @@
  * The peers a node dials: one pure peer machine each, whose effects (dial, retry timers, aborts) this
  * performs over the transport. Shared by every node kind, so redialing behaves the same everywhere.
  */
-import { type Address, formatAddress } from './address.js'
+import type { Address } from './address.js'
 import type { Clock } from './clock.js'
 import { TransportError } from './errors.js'
 import type { LinkCloseReason } from './link-machine.js'
@@ -15,11 +15,12 @@ import {
   type PeerState,
   peerTransition,
 } from './peer-machine.js'
+import { platform } from './platform.js'
 import type { Link, Transport } from './transport.js'
 
 export interface DialSlot {
   readonly target: Address
-  /** The target as `HOST:PORT`. */
+  /** The target as written, which tells one slot from another. */
   readonly key: string
   state: PeerState
   /** The node id found at the target, once a handshake told us. */
@@ -52,7 +53,7 @@ export class Dialer {
 
   /** Starts dialing `target` (and redialing it until it answers). The same address twice is a no-op. */
   add(target: Address): void {
-    const key = formatAddress(target)
+    const key = target
     if (this.slots.has(key)) return
     const slot: DialSlot = { target, key, state: initialPeerState }
     this.slots.set(key, slot)
@@ -167,7 +168,7 @@ export class Dialer {
   }
 
   private dial(slot: DialSlot): void {
-    const abort = new AbortController()
+    const abort = new platform.AbortController()
     slot.abort = abort
     this.host.transport.dial(slot.target, { signal: abort.signal, timeoutMs: this.host.dialTimeoutMs }).then(
       (link) => {

@@ -5,7 +5,7 @@
  * out what the room decides in one place (`perform`). One session per remote node id, so it holds many
  * peers at once and relays the room between them.
  */
-import { type Address, formatAddress } from './address.js'
+import type { Address } from './address.js'
 import { type Clock, systemClock } from './clock.js'
 import { DEFAULT_MAX_FRAME, encodeFrame } from './codec.js'
 import { waitForDelivery } from './delivery.js'
@@ -183,7 +183,7 @@ export class ParleyNode implements ChatNode {
     }
     this.listener = listener
     this.lifecycle = 'running'
-    this.emit({ type: 'listening', address: formatAddress(this.listenAddress) })
+    this.emit({ type: 'listening', address: this.listenAddress })
     this.showUnshown()
     for (const peer of this.options.peers ?? []) this.connect(peer)
     this.links.startKeepalive()
@@ -302,7 +302,7 @@ export class ParleyNode implements ChatNode {
       hello: () => {
         const caps = [`epoch:${this.epoch}`, ROOM_CAP, ...(this.options.caps ?? [])]
         const self = { id: this.id, name: this.nameValue, instance: this.instance }
-        return makeHello(self, caps, formatAddress(this.listenAddress))
+        return makeHello(self, caps, this.listenAddress)
       },
       checkPeer: (record, hello) =>
         record.slot ? undefined : this.options.checkPeer?.(hello.id, hello.listen),

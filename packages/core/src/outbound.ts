@@ -6,6 +6,7 @@
 
 import { ackFrames } from './acks.js'
 import { encodeFrame } from './codec.js'
+import { platform } from './platform.js'
 import type { Room } from './room.js'
 import type { Ack, Message, Msg } from './schema.js'
 
@@ -88,7 +89,7 @@ export class Bursts {
     })
     const burst = { size: 0, promise, resolve, reject }
     this.current = burst
-    queueMicrotask(() => {
+    platform.queueMicrotask(() => {
       if (this.current === burst) this.end()
     })
     return burst

@@ -17,7 +17,7 @@ afterAll(() => {
   expect(cases).toBeGreaterThanOrEqual(RUNS.oneClient)
 })
 
-const NODE_AT: Address = { host: '127.0.0.1', port: 6000 }
+const NODE_AT: Address = '127.0.0.1:6000'
 const encoder = new TextEncoder()
 
 /** Text with characters of every UTF-8 length (1 to 4 bytes), and no newline or control character. */

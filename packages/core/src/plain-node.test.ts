@@ -6,8 +6,8 @@ import type { NodeEvent } from './node-types.js'
 import { PlainNode } from './plain-node.js'
 import type { Link } from './transport.js'
 
-const A: Address = { host: '127.0.0.1', port: 5001 }
-const B: Address = { host: '127.0.0.1', port: 5002 }
+const A: Address = '127.0.0.1:5001'
+const B: Address = '127.0.0.1:5002'
 const text = (s: string) => new TextEncoder().encode(s)
 
 function setup() {

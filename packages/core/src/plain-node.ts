@@ -3,7 +3,7 @@
  * interoperates with netcat, socat and telnet. Every link is kept until its remote end closes it, since
  * a raw peer that listens and dials at once may close whichever link it did not prefer.
  */
-import { type Address, formatAddress } from './address.js'
+import type { Address } from './address.js'
 import { type Clock, systemClock } from './clock.js'
 import { DEFAULT_MAX_FRAME } from './codec.js'
 import { waitForDelivery } from './delivery.js'
@@ -19,6 +19,7 @@ import {
   type PeerInfo,
   type PeerState,
 } from './peer-machine.js'
+import { platform } from './platform.js'
 import { MAX_BODY_LENGTH } from './schema.js'
 import type { Link, Listener, Transport } from './transport.js'
 
@@ -160,7 +161,7 @@ export class PlainNode implements ChatNode {
     this.listenAddress = await listener.listen(this.listenAddress)
     this.listener = listener
     this.running = true
-    this.emit({ type: 'listening', address: formatAddress(this.listenAddress) })
+    this.emit({ type: 'listening', address: this.listenAddress })
     for (const peer of this.initialPeers) this.connect(peer)
     return this.listenAddress
   }
@@ -245,7 +246,7 @@ export class PlainNode implements ChatNode {
     if (!admission.ok) {
       const refusal = admission.reason
       // Plain peers are people at netcat: tell them in their own terms, then hang up.
-      link.write(new TextEncoder().encode(`parley: ${refusal}\n`))
+      link.write(new platform.TextEncoder().encode(`parley: ${refusal}\n`))
       link.end()
       this.emit({ type: 'link-error', address: link.remoteAddress, code: 'TOO_MANY', message: refusal })
       return undefined
@@ -258,7 +259,7 @@ export class PlainNode implements ChatNode {
       partial: '',
       nextSeq: 1,
       open: true,
-      decoder: new TextDecoder('utf-8'),
+      decoder: new platform.TextDecoder('utf-8'),
       blocked: false,
       waiting: [],
       ...(slot ? { slot } : {}),
@@ -292,7 +293,7 @@ export class PlainNode implements ChatNode {
     if (record.nextSeq === 1 && record.partial === '' && looksBinary(chunk)) {
       // A parley node without --plain opens with a binary handshake: tell it in words it can report,
       // and say so here once per host instead of printing noise on every redial.
-      record.link.write(new TextEncoder().encode(NOT_SECURE_REPLY))
+      record.link.write(new platform.TextEncoder().encode(NOT_SECURE_REPLY))
       const source = record.source ?? record.link.source ?? record.link.remoteAddress
       if (!this.warnedSources.has(source)) {
         this.warnedSources.add(source)
@@ -330,7 +331,7 @@ export class PlainNode implements ChatNode {
   }
 
   private transmit(entry: { body: string; id: string; seq: number }): void {
-    const bytes = new TextEncoder().encode(`${entry.body}\n`)
+    const bytes = new platform.TextEncoder().encode(`${entry.body}\n`)
     for (const l of this.openLinks()) {
       if (l.blocked) l.waiting.push({ bytes, id: entry.id, seq: entry.seq })
       else this.writeLine(l, { bytes, id: entry.id, seq: entry.seq })

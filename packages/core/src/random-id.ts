@@ -1,3 +1,5 @@
+import { platform } from './platform.js'
+
 /** Ids drawn from the platform's cryptographic random source (Web Crypto, available in Node and browsers). */
 
 /** Random bytes are drawn 4 KiB at a time: one getRandomValues call per message cost ~5 µs. */
@@ -7,7 +9,7 @@ const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'
 
 export function randomHex(bytes: number): string {
   if (randomOffset + bytes > randomPool.length) {
-    globalThis.crypto.getRandomValues(randomPool)
+    platform.crypto.getRandomValues(randomPool)
     randomOffset = 0
   }
   let out = ''

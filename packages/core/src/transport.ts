@@ -12,7 +12,7 @@ export interface LinkHandlers {
 /** One duplex byte stream to a remote node: an accepted or a dialed connection. */
 export interface Link {
   readonly direction: 'inbound' | 'outbound'
-  /** The remote end as `HOST:PORT`. */
+  /** The remote end, as its transport writes addresses (`HOST:PORT` for TCP). */
   readonly remoteAddress: string
   readonly localAddress: string
   /**

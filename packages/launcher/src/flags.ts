@@ -1,7 +1,8 @@
 import { userInfo } from 'node:os'
 import { parseArgs } from 'node:util'
-import { type Address, AddressError, parseAddress } from '@parley/core'
+import { type Address, AddressError } from '@parley/core'
 import { ExitCode, FatalError } from './exit-codes.js'
+import { parseAddress } from './transports.js'
 
 /** What the program was asked to do: chat (the default), print this node's id, or print an invite. */
 export type Command = 'chat' | 'id' | 'invite'

@@ -1,5 +1,5 @@
 import type { Address, DialOptions, Link, Listener, Transport, TransportErrorCode } from '@parley/core'
-import { formatAddress, LinkTable, TransportError } from '@parley/core'
+import { LinkTable, TransportError } from '@parley/core'
 import { fingerprint } from './fingerprint.js'
 import { type HandshakeResult, NoiseHandshake } from './handshake.js'
 import type { KeyPair } from './identity.js'
@@ -134,7 +134,7 @@ export function createSecureTransport(inner: Transport, options: SecureOptions):
 
     async dial(address: Address, dialOptions?: DialOptions): Promise<Link> {
       const raw = await inner.dial(address, dialOptions)
-      return new Upgrade(raw, 'outbound', formatAddress(address), settings, dialOptions?.signal).result
+      return new Upgrade(raw, 'outbound', address, settings, dialOptions?.signal).result
     },
   }
 }

@@ -1,4 +1,5 @@
-import { type Address, AddressError, parseAddress } from '@parley/core'
+import { type Address, AddressError } from '@parley/core'
+import { parseAddress } from '@parley/launcher'
 
 /** The commands typed in the input line. `//text` sends a line that starts with "/". */
 export const COMMANDS = [
