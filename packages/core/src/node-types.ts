@@ -10,6 +10,14 @@ import type { Backoff, PeerInfo, PeerState } from './peer-machine.js'
 import type { MessageAuth } from './room.js'
 import type { Transport } from './transport.js'
 
+/** Timing defaults of every node. */
+export const NODE_DEFAULTS = {
+  handshakeTimeoutMs: 10_000,
+  dialTimeoutMs: 5_000,
+  keepaliveMs: 5_000,
+  deadAfterMs: 14_000,
+} as const
+
 export interface NodeOptions {
   transport: Transport
   /** Display name sent in the handshake. */

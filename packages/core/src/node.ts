@@ -15,7 +15,15 @@ import { DEFAULT_RATE_LIMIT } from './inbound-gate.js'
 import { type HistoryEntry, type JournalRecord, type RestoredState, restoredRoom } from './journal.js'
 import { type LinkCloseReason, makeHello } from './link-machine.js'
 import { type LinkRecord, Links, ROOM_CAP } from './links.js'
-import type { ChatNode, MemberInfo, NodeEvent, NodeOptions, SentMessage, SessionInfo } from './node-types.js'
+import {
+  type ChatNode,
+  type MemberInfo,
+  NODE_DEFAULTS,
+  type NodeEvent,
+  type NodeOptions,
+  type SentMessage,
+  type SessionInfo,
+} from './node-types.js'
 import { Bursts, dueAcks, pump } from './outbound.js'
 import { DEFAULT_BACKOFF, type PeerInfo, type PeerState } from './peer-machine.js'
 import { DEFAULT_HISTORY_LIMIT, Persistence } from './persistence.js'
@@ -32,14 +40,6 @@ export { MAX_BURST } from './outbound.js'
 const SEAL_ROOM = 600
 /** A msg frame's bytes besides its strings: keys, quotes, a 16-digit seq and ts, the 16-char id and the length prefix. */
 const FIXED_MSG_BYTES = 160
-
-/** Timing defaults of every node. */
-export const NODE_DEFAULTS = {
-  handshakeTimeoutMs: 10_000,
-  dialTimeoutMs: 5_000,
-  keepaliveMs: 5_000,
-  deadAfterMs: 14_000,
-} as const
 
 type Lifecycle = 'new' | 'starting' | 'running' | 'closing' | 'closed'
 

@@ -11,7 +11,14 @@ import { Dialer, type DialSlot } from './dialer.js'
 import { ProtocolError } from './errors.js'
 import type { HistoryEntry } from './journal.js'
 import { LinkTable } from './link-table.js'
-import type { ChatNode, MemberInfo, NodeEvent, SentMessage, SessionInfo } from './node-types.js'
+import {
+  type ChatNode,
+  type MemberInfo,
+  NODE_DEFAULTS,
+  type NodeEvent,
+  type SentMessage,
+  type SessionInfo,
+} from './node-types.js'
 import {
   type Backoff,
   DEFAULT_BACKOFF,
@@ -19,6 +26,7 @@ import {
   type PeerInfo,
   type PeerState,
 } from './peer-machine.js'
+import { DEFAULT_HISTORY_LIMIT } from './persistence.js'
 import { platform } from './platform.js'
 import { MAX_BODY_LENGTH } from './schema.js'
 import type { Link, Listener, Transport } from './transport.js'
@@ -57,7 +65,7 @@ interface PlainLink {
   waiting: { bytes: Uint8Array; id: string; seq: number }[]
 }
 
-const HISTORY_LIMIT = 10_000
+const HISTORY_LIMIT = DEFAULT_HISTORY_LIMIT
 
 /** What a plain node answers to a peer that opened with binary bytes (a secure parley node). */
 export const NOT_SECURE_REPLY =
@@ -100,7 +108,7 @@ export class PlainNode implements ChatNode {
     this.clock = options.clock ?? systemClock
     this.random = options.random ?? Math.random
     this.backoff = options.backoff ?? DEFAULT_BACKOFF
-    this.dialTimeoutMs = options.dialTimeoutMs ?? 5_000
+    this.dialTimeoutMs = options.dialTimeoutMs ?? NODE_DEFAULTS.dialTimeoutMs
     this.maxLine = options.maxLine ?? DEFAULT_MAX_FRAME
     this.table = new LinkTable({
       limits: {

@@ -1,4 +1,5 @@
 /** The room's vocabulary: its options, what it restores, the effects it returns, and its inner records. */
+import { DEFAULT_WINDOW } from './journal.js'
 import type { PeerInfo } from './peer-machine.js'
 import type { Ack, Msg } from './schema.js'
 
@@ -158,7 +159,7 @@ export interface Neighbor {
 }
 
 /** The room's limits when the options leave them out. */
-export const ROOM_DEFAULTS = { windowSize: 1000, waitingCap: 4096, maxOrigins: 1000 } as const
+export const ROOM_DEFAULTS = { windowSize: DEFAULT_WINDOW, waitingCap: 4096, maxOrigins: 1000 } as const
 
 export function newOrigin(peer: PeerInfo, received: number): Origin {
   return {
