@@ -31,6 +31,12 @@ describe('dialing', () => {
     expect(dialed.localAddress).toMatch(/^127\.0\.0\.1:\d+$/)
   })
 
+  it('names the remote host, without the port, as the source caps per source count by', async () => {
+    const { dialed, accepted } = await connectedPair()
+    expect(accepted.source).toBe('127.0.0.1')
+    expect(dialed.source).toBe('127.0.0.1')
+  })
+
   it('dials a host name', async () => {
     const transport = createTcpTransport()
     const { address, nextLink } = await accepting(transport, 'localhost:0')
