@@ -1,5 +1,5 @@
 import * as readline from 'node:readline'
-import { type ChatNode, formatAddress, type HistoryEntry, type NodeEvent } from '@parley/core'
+import type { ChatNode, HistoryEntry, NodeEvent } from '@parley/core'
 import {
   actionBody,
   connectTo,
@@ -96,7 +96,7 @@ async function printInvite(flags: Flags, io: Io): Promise<number> {
   if (created) io.stderr.write(`parley: no identity in ${dataDir} yet: created a new one\n`)
   let code: string
   try {
-    code = encodeInvite({ address: formatAddress(flags.listen), key: id })
+    code = encodeInvite({ address: flags.listen, key: id })
   } catch (error) {
     throw new FatalError(
       ExitCode.USAGE,

@@ -30,7 +30,7 @@ async function victim(dataDir = join(tempDir(), 'data')): Promise<{ proc: Proc; 
 }
 
 async function join_(port: number, name: string): Promise<Adversary> {
-  const attacker = await Adversary.dial({ host: '127.0.0.1', port }, { name })
+  const attacker = await Adversary.dial(`127.0.0.1:${port}`, { name })
   defer(() => attacker.close())
   await attacker.join()
   return attacker
@@ -108,10 +108,7 @@ describe('what the CLI prints for names a stranger chose', () => {
 
   it('refuses a stranger whose hello name has a control character, and says why on one line', async () => {
     const { proc, port } = await victim()
-    const attacker = await Adversary.dial(
-      { host: '127.0.0.1', port },
-      { name: 'carol\n<bob> wire the money' },
-    )
+    const attacker = await Adversary.dial(`127.0.0.1:${port}`, { name: 'carol\n<bob> wire the money' })
     defer(() => attacker.close())
     attacker.hello()
     const { bye } = await attacker.closed

@@ -181,17 +181,14 @@ describe.each(fixtureDirs)(
           const port = Number(/:(\d+)$/.exec(await listening(proc))![1])
 
           // A stranger announcing the pinned address is refused: it is not the key the release recorded there.
-          const impostor = await Adversary.dial(
-            { host: '127.0.0.1', port },
-            { name: 'alice', listen: address },
-          )
+          const impostor = await Adversary.dial(`127.0.0.1:${port}`, { name: 'alice', listen: address })
           defer(() => impostor.close())
           impostor.hello()
           await impostor.closed
           const refusal = await proc.waitFor('stdout', /"type":"error".*"code":"UNTRUSTED"/)
           expect(refusal).toContain(address)
           // A stranger of the same name announcing no address is let in: the pin is what refused the first.
-          const stranger = await Adversary.dial({ host: '127.0.0.1', port }, { name: 'alice' })
+          const stranger = await Adversary.dial(`127.0.0.1:${port}`, { name: 'alice' })
           defer(() => stranger.close())
           await stranger.join()
           await proc.waitFor('stdout', new RegExp(`"type":"connected".*"peerId":"${stranger.id}"`))

@@ -1,3 +1,5 @@
+import { platform } from './platform.js'
+
 /** Time as the runtime sees it; tests pass a manual clock so nothing waits on real timers. */
 export interface Clock {
   now(): number
@@ -12,9 +14,10 @@ export interface Clock {
 
 export const systemClock: Clock = {
   now: () => Date.now(),
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  setTimeout: (callback, ms) => platform.setTimeout(callback, ms),
+  clearTimeout: (handle) => platform.clearTimeout(handle),
   defer: (callback) => {
-    setImmediate(callback)
+    if (platform.setImmediate) platform.setImmediate(callback)
+    else platform.setTimeout(callback, 0)
   },
 }

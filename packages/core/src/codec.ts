@@ -1,12 +1,13 @@
 import { ProtocolError } from './errors.js'
+import { platform } from './platform.js'
 import { type Message, parseMessage } from './schema.js'
 
 /** Default upper bound on one frame's body, checked against the length prefix before the body is buffered. */
 export const DEFAULT_MAX_FRAME = 64 * 1024
 const HEADER = 4
 
-const encoder = new TextEncoder()
-const utf8 = new TextDecoder('utf-8', { fatal: true })
+const encoder = new platform.TextEncoder()
+const utf8 = new platform.TextDecoder('utf-8', { fatal: true })
 
 /**
  * Small frames are carved out of a shared 64 KiB block, as Buffer.allocUnsafe does: a fresh ArrayBuffer

@@ -1,5 +1,5 @@
 import type { Clock } from './clock.js'
-import type { NodeEvent } from './node.js'
+import type { NodeEvent } from './node-types.js'
 
 /**
  * Resolves once `pending()` reaches 0 after a delivery, or when the node closes, or after `timeoutMs`,

@@ -2,22 +2,25 @@
  * The peers a node dials: one pure peer machine each, whose effects (dial, retry timers, aborts) this
  * performs over the transport. Shared by every node kind, so redialing behaves the same everywhere.
  */
-import { type Address, formatAddress } from './address.js'
+import type { Address } from './address.js'
 import type { Clock } from './clock.js'
 import { TransportError } from './errors.js'
+import type { LinkCloseReason } from './link-machine.js'
 import {
   type Backoff,
   initialPeerState,
   type PeerEffect,
   type PeerEvent,
+  type PeerInfo,
   type PeerState,
   peerTransition,
 } from './peer-machine.js'
+import { platform } from './platform.js'
 import type { Link, Transport } from './transport.js'
 
 export interface DialSlot {
   readonly target: Address
-  /** The target as `HOST:PORT`. */
+  /** The target as written, which tells one slot from another. */
   readonly key: string
   state: PeerState
   /** The node id found at the target, once a handshake told us. */
@@ -50,7 +53,7 @@ export class Dialer {
 
   /** Starts dialing `target` (and redialing it until it answers). The same address twice is a no-op. */
   add(target: Address): void {
-    const key = formatAddress(target)
+    const key = target
     if (this.slots.has(key)) return
     const slot: DialSlot = { target, key, state: initialPeerState }
     this.slots.set(key, slot)
@@ -61,7 +64,6 @@ export class Dialer {
     return [...this.slots.values()].map((slot) => ({ target: slot.key, state: slot.state }))
   }
 
-  /** Every slot whose peer has this node id. */
   /** Whether some slot dials `peerId`. */
   dials(peerId: string): boolean {
     for (const slot of this.slots.values()) if (slot.peerId === peerId) return true
@@ -70,6 +72,56 @@ export class Dialer {
 
   slotsFor(peerId: string): DialSlot[] {
     return [...this.slots.values()].filter((slot) => slot.peerId === peerId)
+  }
+
+  /**
+   * A session opened on link `link`: every slot that dialed it, that dials the listen address the peer
+   * announced, or that already knew the peer, now holds it.
+   */
+  opened(link: number, peer: PeerInfo, announcedListen: string | undefined): void {
+    for (const slot of this.slots.values()) {
+      const dialedIt = slot.state.status === 'handshaking' && slot.state.link === link
+      const announced = slot.peerId === undefined && announcedListen === slot.key
+      if (dialedIt || announced || slot.peerId === peer.id) {
+        slot.peerId = peer.id
+        this.step(slot, { type: 'session-open', link, peer })
+      }
+    }
+  }
+
+  /** The session with `peerId` lost its link: its slots redial. */
+  lost(peerId: string, link: number, reason: string, lastedMs: number): void {
+    for (const slot of this.slotsFor(peerId)) {
+      this.step(slot, { type: 'session-lost', link, reason, lastedMs, random: this.host.random() })
+    }
+  }
+
+  /**
+   * Link `link`, which `slot` dialed, closed before it carried a session. `current` is the session the
+   * peer already has over another link, if any.
+   */
+  handshakeEnded(
+    slot: DialSlot,
+    link: number,
+    reason: LinkCloseReason,
+    current: { link: number; peer: PeerInfo } | undefined,
+  ): void {
+    if (slot.state.status !== 'handshaking' || slot.state.link !== link) return
+    if (reason.code === 'DUPLICATE' && current) {
+      // Our dial reached a peer we already chat with over its own dial: adopt that session.
+      slot.peerId = current.peer.id
+      this.step(slot, { type: 'session-open', link: current.link, peer: current.peer })
+      return
+    }
+    const fatal = reason.code === 'VERSION' || reason.code === 'SELF'
+    this.step(slot, {
+      type: 'handshake-failed',
+      link,
+      code: reason.code,
+      message: reason.message,
+      fatal,
+      random: this.host.random(),
+    })
   }
 
   /** Stops every dial and timer (links are the node's to close). */
@@ -123,7 +175,7 @@ export class Dialer {
   private dial(slot: DialSlot): void {
     // A dial kept going past a session's start is still in flight: its outcome answers this one too.
     if (slot.abort) return
-    const abort = new AbortController()
+    const abort = new platform.AbortController()
     slot.abort = abort
     this.host.transport.dial(slot.target, { signal: abort.signal, timeoutMs: this.host.dialTimeoutMs }).then(
       (link) => {

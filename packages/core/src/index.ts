@@ -1,15 +1,57 @@
-export * from './address.js'
-export * from './clock.js'
-export * from './codec.js'
-export * from './dialer.js'
-export * from './errors.js'
-export * from './journal.js'
-export * from './journal-compact.js'
-export * from './link-machine.js'
-export * from './names.js'
-export * from './node.js'
-export * from './peer-machine.js'
-export * from './plain-node.js'
-export * from './room.js'
-export * from './schema.js'
-export type * from './transport.js'
+// The public API of @parley/core: what frontends, transports and the launcher use. Each name is
+// described in README.md; everything else in src/ is internal and may change without notice.
+
+// The transport seam.
+export type { Address } from './address.js'
+export { type Clock, systemClock } from './clock.js'
+// The wire format, for tools and tests that speak it directly.
+export { DEFAULT_MAX_FRAME, encodeFrame, FrameDecoder } from './codec.js'
+export {
+  AddressError,
+  ProtocolError,
+  ProtocolErrorCode,
+  TransportError,
+  TransportErrorCode,
+} from './errors.js'
+export { DEFAULT_RATE_LIMIT, type RateLimit } from './inbound-gate.js'
+// Durability: the journal a store makes durable, and how it is read back.
+export {
+  DEFAULT_WINDOW,
+  type HistoryEntry,
+  type Journal,
+  type JournalRecord,
+  type PeerProgress,
+  type RestoredState,
+  restore,
+} from './journal.js'
+export { compactJournal } from './journal-compact.js'
+export { makeHello } from './link-machine.js'
+export {
+  type Admission,
+  DEFAULT_LINK_LIMITS,
+  type LinkAccount,
+  type LinkLimits,
+  LinkTable,
+  type LinkTableOptions,
+  type WhenFull,
+} from './link-table.js'
+// Names: what a reader sees, what is refused, and how a name from the network is shown.
+export { MAX_NAME_LENGTH, nameKey, nameProblem, namesakes, peerNameProblem, shownName } from './names.js'
+// Nodes and what they tell their frontends.
+export { MAX_BURST, ParleyNode, ROOM_CAP } from './node.js'
+export {
+  type ChatNode,
+  type LinkProblem,
+  type MemberInfo,
+  NODE_DEFAULTS,
+  type NodeEvent,
+  type NodeOptions,
+  type SentMessage,
+  type SessionInfo,
+} from './node-types.js'
+export { type Backoff, DEFAULT_BACKOFF, type PeerInfo, type PeerState } from './peer-machine.js'
+export { NOT_SECURE_REPLY, PlainNode, type PlainNodeOptions } from './plain-node.js'
+// Signing, which the secure package implements.
+export { canonicalMsg, type MessageAuth } from './room-types.js'
+export { MAX_BODY_LENGTH, type Message, type Msg, PROTOCOL_VERSION } from './schema.js'
+export type { DialOptions, Link, LinkHandlers, Listener, Transport } from './transport.js'

@@ -5,6 +5,7 @@
  */
 import { shownName } from './names.js'
 import type { PeerInfo } from './peer-machine.js'
+import type { RestoredRoom } from './room.js'
 import type { Msg } from './schema.js'
 
 export type JournalRecord =
@@ -251,4 +252,15 @@ function tail(items: number[], count: number): number[] {
 
 function pick(msg: Msg) {
   return { id: msg.id, seq: msg.seq, ts: msg.ts, body: msg.body }
+}
+
+/** What the room takes from the restored state. */
+export function restoredRoom(restored: RestoredState): RestoredRoom {
+  return {
+    origins: restored.peers.values(),
+    nextSeq: restored.nextSeq,
+    outbox: restored.outbox,
+    recent: restored.recent,
+    ...(restored.lastSent ? { lastSent: restored.lastSent } : {}),
+  }
 }

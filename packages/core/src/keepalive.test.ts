@@ -4,9 +4,10 @@ import { MemoryNetwork } from '../test/memory-transport.js'
 import type { Address } from './address.js'
 import { encodeFrame } from './codec.js'
 import { makeHello } from './link-machine.js'
-import { type NodeEvent, ParleyNode } from './node.js'
+import { ParleyNode } from './node.js'
+import type { NodeEvent } from './node-types.js'
 
-const A: Address = { host: '127.0.0.1', port: 7001 }
+const A: Address = '127.0.0.1:7001'
 
 describe('keepalive', () => {
   it('drops a peer that went silent within a twentieth of deadAfterMs after the deadline', async () => {

@@ -2,9 +2,10 @@
 import { describe, expect, it } from 'vitest'
 import { ManualClock } from '../test/manual-clock.js'
 import { MemoryNetwork, seededRandom } from '../test/memory-transport.js'
-import { type NodeEvent, ParleyNode } from './node.js'
+import { ParleyNode } from './node.js'
+import type { NodeEvent } from './node-types.js'
 
-const at = (port: number) => ({ host: '10.0.0.1', port })
+const at = (port: number) => `10.0.0.1:${port}`
 
 describe('the byte limit on what one peer sends', () => {
   it('accepts at most the byte burst plus the byte rate over time, and everything in the end, in order', async () => {

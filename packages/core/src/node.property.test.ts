@@ -13,7 +13,8 @@ import type { Address } from './address.js'
 import { encodeFrame } from './codec.js'
 import { ProtocolErrorCode, TransportErrorCode } from './errors.js'
 import { makeHello } from './link-machine.js'
-import { type NodeEvent, type NodeOptions, ParleyNode } from './node.js'
+import { ParleyNode } from './node.js'
+import type { NodeEvent, NodeOptions } from './node-types.js'
 import type { Message } from './schema.js'
 import type { Link, LinkHandlers, Transport } from './transport.js'
 
@@ -28,7 +29,7 @@ const NODE_ID = '8888888888888888'
 const GOOD_ID = 'cccccccccccccccc'
 const LOWER_ID = '1111111111111111'
 const HIGHER_ID = 'eeeeeeeeeeeeeeee'
-const at = (port: number): Address => ({ host: '127.0.0.1', port })
+const at = (port: number): Address => `127.0.0.1:${port}`
 const NODE_AT = at(5000)
 const GOOD_AT = at(5001)
 

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { flushMicrotasks, ManualClock } from '../test/manual-clock.js'
 import { MemoryNetwork } from '../test/memory-transport.js'
 import type { Address } from './address.js'
-import type { NodeEvent } from './node.js'
+import type { NodeEvent } from './node-types.js'
 import { PlainNode } from './plain-node.js'
 import type { Link, Transport } from './transport.js'
 
@@ -17,7 +17,7 @@ afterAll(() => {
   expect(cases).toBeGreaterThanOrEqual(RUNS.oneClient)
 })
 
-const NODE_AT: Address = { host: '127.0.0.1', port: 6000 }
+const NODE_AT: Address = '127.0.0.1:6000'
 const encoder = new TextEncoder()
 
 /** Text with characters of every UTF-8 length (1 to 4 bytes), and no newline or control character. */

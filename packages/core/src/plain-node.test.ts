@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest'
 import { flushMicrotasks, ManualClock } from '../test/manual-clock.js'
 import { MemoryNetwork } from '../test/memory-transport.js'
 import type { Address } from './address.js'
-import type { NodeEvent } from './node.js'
+import type { NodeEvent } from './node-types.js'
 import { PlainNode } from './plain-node.js'
 import type { Link } from './transport.js'
 
-const A: Address = { host: '127.0.0.1', port: 5001 }
-const B: Address = { host: '127.0.0.1', port: 5002 }
+const A: Address = '127.0.0.1:5001'
+const B: Address = '127.0.0.1:5002'
 const text = (s: string) => new TextEncoder().encode(s)
 
 function setup() {

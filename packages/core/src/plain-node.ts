@@ -3,14 +3,22 @@
  * interoperates with netcat, socat and telnet. Every link is kept until its remote end closes it, since
  * a raw peer that listens and dials at once may close whichever link it did not prefer.
  */
-import { type Address, formatAddress, hostOf } from './address.js'
+import type { Address } from './address.js'
 import { type Clock, systemClock } from './clock.js'
 import { DEFAULT_MAX_FRAME } from './codec.js'
 import { waitForDelivery } from './delivery.js'
 import { Dialer, type DialSlot } from './dialer.js'
 import { ProtocolError } from './errors.js'
 import type { HistoryEntry } from './journal.js'
-import type { ChatNode, MemberInfo, NodeEvent, SentMessage, SessionInfo } from './node.js'
+import { LinkTable } from './link-table.js'
+import {
+  type ChatNode,
+  type MemberInfo,
+  NODE_DEFAULTS,
+  type NodeEvent,
+  type SentMessage,
+  type SessionInfo,
+} from './node-types.js'
 import {
   type Backoff,
   DEFAULT_BACKOFF,
@@ -18,6 +26,8 @@ import {
   type PeerInfo,
   type PeerState,
 } from './peer-machine.js'
+import { DEFAULT_HISTORY_LIMIT } from './persistence.js'
+import { platform } from './platform.js'
 import { MAX_BODY_LENGTH } from './schema.js'
 import type { Link, Listener, Transport } from './transport.js'
 
@@ -43,8 +53,8 @@ interface PlainLink {
   readonly link: Link
   readonly peer: PeerInfo
   readonly slot?: DialSlot
-  /** The source host of an accepted connection, for the caps. */
-  readonly host?: string
+  /** Where an accepted connection came from (see `Link.source`). */
+  readonly source?: string
   partial: string
   nextSeq: number
   open: boolean
@@ -55,7 +65,7 @@ interface PlainLink {
   waiting: { bytes: Uint8Array; id: string; seq: number }[]
 }
 
-const HISTORY_LIMIT = 10_000
+const HISTORY_LIMIT = DEFAULT_HISTORY_LIMIT
 
 /** What a plain node answers to a peer that opened with binary bytes (a secure parley node). */
 export const NOT_SECURE_REPLY =
@@ -71,8 +81,8 @@ export class PlainNode implements ChatNode {
   private readonly backoff: Backoff
   private readonly dialTimeoutMs: number
   private readonly maxLine: number
-  private readonly maxInbound: number
-  private readonly maxInboundPerHost: number
+  /** Every link, and the caps on accepted ones: each is a peer at once, so each counts while open. */
+  private readonly table: LinkTable<number>
   private readonly listeners = new Set<(event: NodeEvent) => void>()
   private readonly links = new Map<number, PlainLink>()
   private readonly dialer: Dialer
@@ -87,8 +97,8 @@ export class PlainNode implements ChatNode {
   private nextSeq = 1
   /** When the first of the currently open links opened. */
   private connectedSince = 0
-  /** Hosts already told they are not speaking plain text. */
-  private readonly warnedHosts = new Set<string>()
+  /** Sources already told they are not speaking plain text. */
+  private readonly warnedSources = new Set<string>()
 
   constructor(options: PlainNodeOptions) {
     this.transport = options.transport
@@ -98,10 +108,16 @@ export class PlainNode implements ChatNode {
     this.clock = options.clock ?? systemClock
     this.random = options.random ?? Math.random
     this.backoff = options.backoff ?? DEFAULT_BACKOFF
-    this.dialTimeoutMs = options.dialTimeoutMs ?? 5_000
+    this.dialTimeoutMs = options.dialTimeoutMs ?? NODE_DEFAULTS.dialTimeoutMs
     this.maxLine = options.maxLine ?? DEFAULT_MAX_FRAME
-    this.maxInbound = options.maxInbound ?? 64
-    this.maxInboundPerHost = options.maxInboundPerHost ?? 8
+    this.table = new LinkTable({
+      limits: {
+        ...(options.maxInbound !== undefined ? { max: options.maxInbound } : {}),
+        ...(options.maxInboundPerHost !== undefined ? { maxPerSource: options.maxInboundPerHost } : {}),
+      },
+      whenFull: 'refuse',
+      counting: 'open',
+    })
     this.id = 'plain'
     this.dialer = new Dialer({
       transport: this.transport,
@@ -153,7 +169,7 @@ export class PlainNode implements ChatNode {
     this.listenAddress = await listener.listen(this.listenAddress)
     this.listener = listener
     this.running = true
-    this.emit({ type: 'listening', address: formatAddress(this.listenAddress) })
+    this.emit({ type: 'listening', address: this.listenAddress })
     for (const peer of this.initialPeers) this.connect(peer)
     return this.listenAddress
   }
@@ -227,48 +243,35 @@ export class PlainNode implements ChatNode {
     return [...this.links.values()].filter((l) => l.open)
   }
 
-  /** Why a new connection from `host` is refused, if it is: every plain connection is a peer at once. */
-  private admission(host: string): string | undefined {
-    let total = 0
-    let fromHost = 0
-    for (const l of this.links.values()) {
-      if (!l.open || l.host === undefined) continue
-      total++
-      if (l.host === host) fromHost++
-    }
-    if (fromHost >= this.maxInboundPerHost)
-      return `too many connections from ${host} (limit ${this.maxInboundPerHost}); refused`
-    if (total >= this.maxInbound) return `too many connections (limit ${this.maxInbound}); refused`
-    return undefined
-  }
-
   private adopt(link: Link, slot?: DialSlot): PlainLink | undefined {
     if (!this.running || this.closed) {
       link.destroy()
       return undefined
     }
-    const host = slot ? undefined : hostOf(link.remoteAddress)
-    const refusal = host === undefined ? undefined : this.admission(host)
-    if (refusal) {
+    const id = this.nextLinkId++
+    const source = slot ? undefined : (link.source ?? link.remoteAddress)
+    const admission = this.table.admit(id, source)
+    if (!admission.ok) {
+      const refusal = admission.reason
       // Plain peers are people at netcat: tell them in their own terms, then hang up.
-      link.write(new TextEncoder().encode(`parley: ${refusal}\n`))
+      link.write(new platform.TextEncoder().encode(`parley: ${refusal}\n`))
       link.end()
       this.emit({ type: 'link-error', address: link.remoteAddress, code: 'TOO_MANY', message: refusal })
       return undefined
     }
     const address = slot ? slot.key : link.remoteAddress
     const record: PlainLink = {
-      id: this.nextLinkId++,
+      id,
       link,
       peer: { id: `plain:${link.remoteAddress}`, name: address },
       partial: '',
       nextSeq: 1,
       open: true,
-      decoder: new TextDecoder('utf-8'),
+      decoder: new platform.TextDecoder('utf-8'),
       blocked: false,
       waiting: [],
       ...(slot ? { slot } : {}),
-      ...(host !== undefined ? { host } : {}),
+      ...(source !== undefined ? { source } : {}),
     }
     this.links.set(record.id, record)
     link.attach({
@@ -299,10 +302,10 @@ export class PlainNode implements ChatNode {
     if (record.nextSeq === 1 && record.partial === '' && looksBinary(chunk)) {
       // A parley node without --plain opens with a binary handshake: tell it in words it can report,
       // and say so here once per host instead of printing noise on every redial.
-      record.link.write(new TextEncoder().encode(NOT_SECURE_REPLY))
-      const host = record.host ?? hostOf(record.link.remoteAddress)
-      if (!this.warnedHosts.has(host)) {
-        this.warnedHosts.add(host)
+      record.link.write(new platform.TextEncoder().encode(NOT_SECURE_REPLY))
+      const source = record.source ?? record.link.source ?? record.link.remoteAddress
+      if (!this.warnedSources.has(source)) {
+        this.warnedSources.add(source)
         this.emit({
           type: 'link-error',
           address: record.link.remoteAddress,
@@ -337,7 +340,7 @@ export class PlainNode implements ChatNode {
   }
 
   private transmit(entry: { body: string; id: string; seq: number }): void {
-    const bytes = new TextEncoder().encode(`${entry.body}\n`)
+    const bytes = new platform.TextEncoder().encode(`${entry.body}\n`)
     for (const l of this.openLinks()) {
       if (l.blocked) l.waiting.push({ bytes, id: entry.id, seq: entry.seq })
       else this.writeLine(l, { bytes, id: entry.id, seq: entry.seq })
@@ -363,6 +366,7 @@ export class PlainNode implements ChatNode {
     if (!record.open) return
     record.open = false
     this.links.delete(record.id)
+    this.table.delete(record.id)
     if (remote) record.link.destroy()
     else record.link.end()
     if (record.partial.length > 0 && remote) this.receive(record, record.partial)

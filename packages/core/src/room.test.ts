@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { fakeAuth } from '../test/fake-auth.js'
 import type { PeerInfo } from './peer-machine.js'
-import { type MessageAuth, Room, type RoomOptions } from './room.js'
+import { type MessageAuth, type Refusal, Room, type RoomEffect, type RoomOptions } from './room.js'
 import type { Msg } from './schema.js'
 
 const id = (c: string) => c.repeat(64)
@@ -36,12 +36,35 @@ function relay(options: Partial<RoomOptions> = {}, neighbors: PeerInfo[] = [ALIC
   return room
 }
 
+/** The room's effects, gathered by kind, with the opening ack's maps merged. */
+function outcomeOf(effects: RoomEffect[]) {
+  const accepted: Msg[] = []
+  const joined: PeerInfo[] = []
+  const jumps: { peer: PeerInfo; seq: number }[] = []
+  const refusals: Refusal[] = []
+  let base: number | undefined
+  const have: Record<string, number> = {}
+  const bases: Record<string, number> = {}
+  for (const effect of effects) {
+    if (effect.type === 'accept') accepted.push(effect.msg)
+    else if (effect.type === 'join') joined.push(effect.peer)
+    else if (effect.type === 'jump') jumps.push({ peer: effect.peer, seq: effect.seq })
+    else if (effect.type === 'refuse') refusals.push(effect.refusal)
+    else if (effect.type === 'send') {
+      base ??= effect.message.base
+      Object.assign(have, effect.message.have)
+      Object.assign(bases, effect.message.bases)
+    }
+  }
+  return { accepted, joined, jumps, refusals, base, have, bases }
+}
+
 /** Accepts and shows, as the node does once the journal has the messages. */
 function take(room: Room, from: string, msgs: Msg[], trusted = false) {
   const accepted: Msg[] = []
   const refusals: string[] = []
   for (const msg of msgs) {
-    const out = room.receive(from, msg, trusted)
+    const out = outcomeOf(room.receive(from, msg, trusted))
     accepted.push(...out.accepted)
     refusals.push(...out.refusals.map((r) => `${r.code}:${r.neighbor.slice(0, 1)}`))
     for (const m of out.accepted) room.markShown(m.from, m.seq)
@@ -95,7 +118,7 @@ describe('Room: one room across the mesh', () => {
     it('waits for the journal: nothing goes on before the message is shown', () => {
       const room = relay()
       const [m] = author(DAVE).burst('not durable yet')
-      expect(room.receive(ALICE.id, m!, false).accepted).toHaveLength(1)
+      expect(outcomeOf(room.receive(ALICE.id, m!, false)).accepted).toHaveLength(1)
       expect(sent(room, CAROL.id)).toEqual([])
       room.markShown(DAVE.id, 1)
       expect(sent(room, CAROL.id)).toEqual(['not durable yet@63'])
@@ -140,7 +163,7 @@ describe('Room: one room across the mesh', () => {
       expect(room.haveDelta(CAROL.id)).toEqual({ [EVE.id]: 1 })
       // Nobody is told about its own stream.
       expect(room.haveDelta(DAVE.id)).toEqual({})
-      const opening = room.linkOpened(CAROL.id, { name: 'carol', relays: true })
+      const opening = outcomeOf(room.linkOpened(CAROL.id, { name: 'carol', relays: true }))
       expect(opening.have).toEqual({ [DAVE.id]: 2, [EVE.id]: 1 })
     })
   })
@@ -176,7 +199,7 @@ describe('Room: one room across the mesh', () => {
       const room = relay({ windowSize: 3 }, [ALICE])
       take(room, ALICE.id, author(DAVE).burst('1', '2', '3', '4', '5'))
       expect(room.logOf(DAVE.id).map((m) => m.body)).toEqual(['3', '4', '5'])
-      const opening = room.linkOpened(EVE.id, { name: 'eve', relays: true })
+      const opening = outcomeOf(room.linkOpened(EVE.id, { name: 'eve', relays: true }))
       expect(opening.bases).toEqual({ [DAVE.id]: 2 })
       room.onAck(EVE.id, { type: 'ack', upTo: 0 })
       expect(sent(room, EVE.id)).toEqual(['3@63', '4@63', '5@63'])
@@ -196,10 +219,10 @@ describe('Room: one room across the mesh', () => {
       const later = dave.burst('2', '3', '4')
       room.onAck(CAROL.id, { type: 'ack', upTo: 0, bases: { [DAVE.id]: 2 } })
       expect(room.receivedOf(DAVE.id)).toBe(1)
-      const out = room.receive(CAROL.id, later[1]!, false)
+      const out = outcomeOf(room.receive(CAROL.id, later[1]!, false))
       expect(out.jumps).toEqual([{ peer: expect.objectContaining({ id: DAVE.id }), seq: 2 }])
       expect(out.accepted.map((m) => m.body)).toEqual(['3'])
-      expect(room.receive(ALICE.id, later[0]!, false).accepted).toEqual([])
+      expect(outcomeOf(room.receive(ALICE.id, later[0]!, false)).accepted).toEqual([])
     })
 
     it('holds messages a connected neighbour still needs, up to twice the window', () => {
@@ -247,12 +270,15 @@ describe('Room: one room across the mesh', () => {
       expect(room.outbox.map((m) => m.body)).toEqual(['2'])
       expect(room.pending).toBe(1)
 
-      expect(room.linkOpened(CAROL.id, { name: 'carol', relays: true })).toMatchObject({ base: 0, bases: {} })
+      expect(outcomeOf(room.linkOpened(CAROL.id, { name: 'carol', relays: true }))).toMatchObject({
+        base: 0,
+        bases: {},
+      })
       room.onAck(CAROL.id, { type: 'ack', upTo: 0 })
       expect(sent(room, CAROL.id)).toEqual(['1@-', '2@-', 'd1@63'])
 
       room.peerRestarted(CAROL.id)
-      const opening = room.linkOpened(CAROL.id, { name: 'carol', relays: true })
+      const opening = outcomeOf(room.linkOpened(CAROL.id, { name: 'carol', relays: true }))
       expect(opening).toMatchObject({ base: 1, bases: { [DAVE.id]: 1 } })
       room.onAck(CAROL.id, { type: 'ack', upTo: 0 })
       expect(sent(room, CAROL.id)).toEqual(['2@-'])
@@ -367,7 +393,7 @@ describe('Room: one room across the mesh', () => {
         const auth = fakeAuth(BOB.id)
         const room = relay({ auth, ...(windowSize ? { windowSize } : {}) }, [DAVE])
         const carolLinks = () => {
-          const opening = room.linkOpened(CAROL.id, { name: 'carol', relays: true })
+          const opening = outcomeOf(room.linkOpened(CAROL.id, { name: 'carol', relays: true }))
           room.onAck(CAROL.id, { type: 'ack', upTo: 0 })
           return opening.refusals.map((r) => `${r.code}:${r.neighbor.slice(0, 1)}`)
         }
@@ -477,8 +503,8 @@ describe('Room: one room across the mesh', () => {
     it('reports a relayed member once, with the name it signed', () => {
       const room = relay()
       const dave = author(DAVE)
-      expect(room.receive(ALICE.id, dave.burst('1')[0]!, false).joined).toEqual([DAVE])
-      expect(room.receive(ALICE.id, dave.burst('2')[0]!, false).joined).toEqual([])
+      expect(outcomeOf(room.receive(ALICE.id, dave.burst('1')[0]!, false)).joined).toEqual([DAVE])
+      expect(outcomeOf(room.receive(ALICE.id, dave.burst('2')[0]!, false)).joined).toEqual([])
     })
   })
 
@@ -513,7 +539,7 @@ describe('Room: one room across the mesh', () => {
         { self: BOB, auth: fakeAuth(BOB.id) },
         { nextSeq: 1, outbox: [], origins: [{ peer: DAVE, received: 2, log: forged, neighbor: true }] },
       )
-      const opening = room.linkOpened(CAROL.id, { name: 'carol', relays: true })
+      const opening = outcomeOf(room.linkOpened(CAROL.id, { name: 'carol', relays: true }))
       room.onAck(CAROL.id, { type: 'ack', upTo: 0 })
       expect(opening.refusals.map((r) => r.code)).toEqual(['FORGED'])
       expect(sent(room, CAROL.id)).toEqual([])

@@ -12,9 +12,14 @@ export interface LinkHandlers {
 /** One duplex byte stream to a remote node: an accepted or a dialed connection. */
 export interface Link {
   readonly direction: 'inbound' | 'outbound'
-  /** The remote end as `HOST:PORT`. */
+  /** The remote end, as its transport writes addresses (`HOST:PORT` for TCP). */
   readonly remoteAddress: string
   readonly localAddress: string
+  /**
+   * Where the link came from, as the transport sees it, for the caps on connections per source: the
+   * remote host for TCP, the remote key for a transport that dials by key. Default: `remoteAddress`.
+   */
+  readonly source?: string
   /**
    * The remote node's public key (lowercase hex), when the transport authenticated it (a secure transport).
    * The runtime then refuses a hello whose id is not this key.

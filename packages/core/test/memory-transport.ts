@@ -1,4 +1,4 @@
-import { type Address, formatAddress } from '../src/address.js'
+import type { Address } from '../src/address.js'
 import { TransportError } from '../src/errors.js'
 import type { DialOptions, Link, LinkHandlers, Listener, Transport } from '../src/transport.js'
 
@@ -55,7 +55,7 @@ export class MemoryNetwork {
 
   /** Cuts every open link to `address` (both ends see a reset) and refuses new dials to it until `heal`. */
   partition(address: Address): void {
-    const key = formatAddress(address)
+    const key = address
     this.unreachable.add(key)
     for (const [outbound] of this.pairs) {
       if (outbound.remoteAddress === key && !outbound.isClosed) outbound.destroy()
@@ -63,7 +63,7 @@ export class MemoryNetwork {
   }
 
   heal(address: Address): void {
-    this.unreachable.delete(formatAddress(address))
+    this.unreachable.delete(address)
   }
 
   isListening(address: string): boolean {
@@ -95,14 +95,13 @@ export class MemoryNetwork {
     let bound: string | undefined
     return {
       listen: async (address: Address) => {
-        const port = address.port === 0 ? this.nextPort++ : address.port
-        const actual = { host: address.host, port }
-        const key = formatAddress(actual)
+        const { host, port: asked } = hostAndPort(address)
+        const key = `${host}:${asked === 0 ? this.nextPort++ : asked}`
         if (this.listeners.has(key)) throw new TransportError('ADDRESS_IN_USE', `${key} is already in use`)
         this.listeners.set(key, onLink)
         if (proves !== undefined) this.keys.set(key, proves)
         bound = key
-        return actual
+        return key
       },
       close: async () => {
         if (bound !== undefined && this.listeners.get(bound) === onLink) {
@@ -120,7 +119,7 @@ export class MemoryNetwork {
     options: DialOptions = {},
     proves?: string,
   ): Promise<Link> {
-    const key = formatAddress(address)
+    const key = address
     // A dial takes a macrotask, as a real connect does, so a node that redials in a loop cannot starve
     // the event loop (and the test) with microtasks alone.
     await new Promise<void>((resolve) => setImmediate(resolve))
@@ -128,12 +127,15 @@ export class MemoryNetwork {
     if (options.signal?.aborted) throw new TransportError('ABORTED', `dial to ${key} was aborted`)
     const onLink = this.unreachable.has(key) ? undefined : this.listeners.get(key)
     if (!onLink) throw new TransportError('CONNECTION_REFUSED', `nothing listens on ${key}`)
-    const local = formatAddress({ host, port: this.nextPort++ })
+    const local = `${host}:${this.nextPort++}`
     const outbound = new MemoryLink(this, 'outbound', local, key)
     const inbound = new MemoryLink(this, 'inbound', key, local)
     const listenerKey = this.keys.get(key)
     if (listenerKey !== undefined) outbound.remoteKey = listenerKey
     if (proves !== undefined) inbound.remoteKey = proves
+    // Sources are hosts here, as over TCP.
+    inbound.source = host
+    outbound.source = hostAndPort(address).host
     outbound.remote = inbound
     inbound.remote = outbound
     this.pairs.add([outbound, inbound])
@@ -146,6 +148,7 @@ export class MemoryNetwork {
 export class MemoryLink implements Link {
   remote!: MemoryLink
   remoteKey?: string
+  source?: string
   private handlers?: LinkHandlers
   /** Chunks that arrived while unattached or paused. */
   private readonly inbox: Uint8Array[] = []
@@ -248,4 +251,10 @@ export class MemoryLink implements Link {
     this.closeReported = true
     this.handlers.close(this.closeError)
   }
+}
+
+/** `HOST:PORT` split, as the TCP transport reads it (IPv4 and host names only: these tests use no IPv6). */
+function hostAndPort(address: Address): { host: string; port: number } {
+  const colon = address.lastIndexOf(':')
+  return { host: address.slice(0, colon) || '127.0.0.1', port: Number(address.slice(colon + 1)) }
 }

@@ -1,7 +1,8 @@
 /** Many ParleyNodes on one in-memory network, wired in a chosen topology: the room's test bench. */
-import { type Address, formatAddress } from '../src/address.js'
+import type { Address } from '../src/address.js'
 import { type JournalRecord, restore } from '../src/journal.js'
-import { type NodeEvent, type NodeOptions, ParleyNode } from '../src/node.js'
+import { ParleyNode } from '../src/node.js'
+import type { NodeEvent, NodeOptions } from '../src/node-types.js'
 import type { MessageAuth } from '../src/room.js'
 import { fakeAuth } from './fake-auth.js'
 import { flushMicrotasks, ManualClock } from './manual-clock.js'
@@ -101,7 +102,7 @@ export class Mesh {
       clock: this.clock,
       name,
       id,
-      listen: { host: '127.0.0.1', port: 5000 + i },
+      listen: `127.0.0.1:${5000 + i}`,
       random: seededRandom(i + 1),
       ...(auth ? { auth } : {}),
       journal: {
@@ -177,6 +178,6 @@ export class Mesh {
   }
 
   addressOf(index: number): string {
-    return formatAddress(this.nodes[index]!.address)
+    return this.nodes[index]!.address
   }
 }

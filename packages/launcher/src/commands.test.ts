@@ -20,7 +20,7 @@ describe('commands', () => {
     expect(parseSubmission('/nick carol')).toEqual({ type: 'nick', name: 'carol' })
     expect(parseSubmission('/connect 127.0.0.1:4002')).toEqual({
       type: 'connect',
-      address: { host: '127.0.0.1', port: 4002 },
+      address: '127.0.0.1:4002',
     })
     expect(parseSubmission('/me waves')).toEqual({ type: 'me', action: 'waves' })
     expect(parseSubmission('/clear')).toEqual({ type: 'clear' })

@@ -2,7 +2,8 @@
  * The commands typed while chatting, parsed the same way by every frontend. A line that starts with "/" is
  * a command; `//text` sends `/text`. An unknown `/word` gets a one-line hint and nothing is sent.
  */
-import { type Address, AddressError, nameProblem, parseAddress } from '@parley/core'
+import { type Address, AddressError, nameProblem } from '@parley/core'
+import { parseAddress } from './transports.js'
 
 export const COMMANDS = [
   { name: 'help', usage: '/help', about: 'list the commands' },

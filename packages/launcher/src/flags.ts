@@ -1,7 +1,16 @@
 import { userInfo } from 'node:os'
 import { parseArgs } from 'node:util'
-import { type Address, AddressError, DEFAULT_RATE_LIMIT, nameProblem, parseAddress } from '@parley/core'
+import {
+  type Address,
+  AddressError,
+  DEFAULT_WINDOW as CORE_DEFAULT_WINDOW,
+  DEFAULT_MAX_FRAME,
+  DEFAULT_RATE_LIMIT,
+  NODE_DEFAULTS,
+  nameProblem,
+} from '@parley/core'
 import { ExitCode, FatalError } from './exit-codes.js'
+import { parseAddress } from './transports.js'
 
 /** What the program was asked to do: chat (the default), print this node's id, or print an invite. */
 export type Command = 'chat' | 'id' | 'invite'
@@ -51,13 +60,14 @@ export interface Flags {
 
 export const DEFAULT_LISTEN = '127.0.0.1:1235'
 export const DEFAULT_WAIT_MS = 10_000
-export const DEFAULT_DEAD_AFTER_MS = 14_000
+// The node's own defaults, defined once in core.
+export const DEFAULT_DEAD_AFTER_MS = NODE_DEFAULTS.deadAfterMs
 export const DEFAULT_RATE = DEFAULT_RATE_LIMIT.perSecond
 export const DEFAULT_BURST = DEFAULT_RATE_LIMIT.burst
 export const DEFAULT_RATE_BYTES = DEFAULT_RATE_LIMIT.bytesPerSecond ?? 0
-export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000
-export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024
-export const DEFAULT_WINDOW = 1000
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = NODE_DEFAULTS.handshakeTimeoutMs
+export const DEFAULT_MAX_FRAME_BYTES = DEFAULT_MAX_FRAME
+export const DEFAULT_WINDOW = CORE_DEFAULT_WINDOW
 
 const OPTIONS = {
   listen: { type: 'string', short: 'l' },

@@ -9,14 +9,12 @@ import {
   type Address,
   type ChatNode,
   compactJournal,
-  formatAddress,
   type JournalRecord,
   type NodeEvent,
   type NodeOptions,
   ParleyNode,
   type PeerInfo,
   PlainNode,
-  parseAddress,
   restore,
   TransportError,
 } from '@parley/core'
@@ -39,11 +37,11 @@ import {
   TrustFileError,
 } from '@parley/secure'
 import { AppendLog, type DataDir, DataDirError, defaultDataDir, LogError, openDataDir } from '@parley/store'
-import { createTcpTransport } from '@parley/transport-tcp'
 import { DISPLAY_MARKS_FILE, DisplayMarks } from './display-marks.js'
 import { EventLog } from './event-log.js'
 import { ExitCode, FatalError } from './exit-codes.js'
 import type { Flags } from './flags.js'
+import { parseAddress, routedTransport, TRANSPORT_KINDS, verifiedTransport } from './transports.js'
 
 export const JOURNAL_FILE = 'journal.log'
 export const LOG_FILE = 'parley.log'
@@ -121,7 +119,7 @@ export async function startNode(
 ): Promise<StartedNode> {
   if (flags.plain) {
     const node = new PlainNode({
-      transport: createTcpTransport(),
+      transport: routedTransport(TRANSPORT_KINDS.map((kind) => ({ kind, transport: kind.create() }))),
       name: flags.name,
       listen: flags.listen,
       peers: flags.peers,
@@ -140,29 +138,30 @@ export async function startNode(
     const identity = await trust(() => loadOrCreateIdentity(dir.path))
     const knownPeers = await trust(() => KnownPeers.open(dir.path))
     const pins = await trust(
-      () =>
-        new Map(
-          [...flags.pins, ...joins].map((p) => [formatAddress(p.address), parseKeyOrFingerprint(p.key)]),
-        ),
+      () => new Map([...flags.pins, ...joins].map((p) => [p.address, parseKeyOrFingerprint(p.key)])),
     )
     const verify = makeVerifier({ knownPeers, pins, ...(await trust(() => allowList(flags))) })
     const checkPeer = makeAnnouncementCheck({ knownPeers, pins })
     const log = new EventLog(flags.logFile ?? dir.file(LOG_FILE))
-    const transport = createSecureTransport(createTcpTransport(), {
-      keyPair: identity,
-      verify,
-      handshakeTimeoutMs: flags.handshakeTimeoutMs,
-      onRefused: (info) => {
-        const event: NodeEvent = {
-          type: 'link-error',
-          address: info.address,
-          code: info.code,
-          message: info.reason,
-        }
-        log.record(event)
-        onEvent(event)
-      },
-    })
+    const refused = (address: string, code: string, message: string) => {
+      const event: NodeEvent = { type: 'link-error', address, code, message }
+      log.record(event)
+      onEvent(event)
+    }
+    // A transport that authenticates its links itself is not encrypted twice; both kinds pass `verify`.
+    const transport = routedTransport(
+      TRANSPORT_KINDS.map((kind) => ({
+        kind,
+        transport: kind.authenticated
+          ? verifiedTransport(kind.create(), verify, refused)
+          : createSecureTransport(kind.create(), {
+              keyPair: identity,
+              verify,
+              handshakeTimeoutMs: flags.handshakeTimeoutMs,
+              onRefused: (info) => refused(info.address, info.code, info.reason),
+            }),
+      })),
+    )
     let journal = await openJournal(dir)
     const marks = new DisplayMarks(dir.file(DISPLAY_MARKS_FILE))
     const self = { id: identity.id, name: flags.name }
@@ -276,7 +275,7 @@ async function listenOrFail(node: ChatNode, listen: Address): Promise<void> {
     await node.start()
   } catch (error) {
     if (error instanceof TransportError) {
-      const where = `cannot listen on ${formatAddress(listen)}: `
+      const where = `cannot listen on ${listen}: `
       const why = error.message.startsWith(where) ? error.message.slice(where.length) : error.message
       throw new FatalError(ExitCode.LISTEN, `${where}${why}`, {
         cause: error,
@@ -383,7 +382,5 @@ function decodeJoin(code: string): { address: Address; key: string } {
 }
 
 function uniqueAddresses(addresses: Address[]): Address[] {
-  const seen = new Map<string, Address>()
-  for (const a of addresses) seen.set(formatAddress(a), a)
-  return [...seen.values()]
+  return [...new Set(addresses)]
 }

@@ -1,7 +1,6 @@
 import {
   type Address,
   type ChatNode,
-  formatAddress,
   MAX_BODY_LENGTH,
   type MemberInfo,
   type NodeEvent,
@@ -316,7 +315,7 @@ export class DropDigest {
  * (already connected, already dialing); a new dial is announced by the node's own "dialing" event.
  */
 export function connectTo(node: ChatNode, target: Address): StatusLine | undefined {
-  const key = formatAddress(target)
+  const key = target
   const member = node
     .members()
     .find((m) => m.direct && m.connected && (listenAddressOf(m) === key || m.address === key))

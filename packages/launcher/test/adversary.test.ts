@@ -44,7 +44,7 @@ async function startVictim(): Promise<Victim> {
     transport: createSecureTransport(createTcpTransport(), { keyPair }),
     id: Buffer.from(keyPair.publicKey).toString('hex'),
     name: 'alice',
-    listen: { host: '127.0.0.1', port: 0 },
+    listen: '127.0.0.1:0',
     auth: createMessageAuth(keyPair),
   })
   cleanups.push(() => node.close())

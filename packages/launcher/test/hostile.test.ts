@@ -20,12 +20,12 @@ import {
   type Transport,
 } from '@parley/core'
 import { createSecureTransport, generateKeyPair, type RefusedInfo } from '@parley/secure'
-import { createTcpTransport } from '@parley/transport-tcp'
+import { createTcpTransport, parseAddress } from '@parley/transport-tcp'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 
 const HANDSHAKE_MS = 1_000
 const PER_SOURCE = 8
-const LOOPBACK: Address = { host: '127.0.0.1', port: 0 }
+const LOOPBACK: Address = '127.0.0.1:0'
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 // ---- nothing may escape as an uncaught exception or an unhandled rejection --------------------------
@@ -121,7 +121,7 @@ async function startHub(
   cleanups.push(() => node.close())
   const events: NodeEvent[] = []
   node.on((event) => events.push(event))
-  const { port } = await node.start()
+  const { port } = parseAddress(await node.start())
   return { node, port, events, refused, backlog }
 }
 
@@ -135,7 +135,7 @@ async function startPeer(
     transport,
     name,
     listen: LOOPBACK,
-    peers: [{ host: '127.0.0.1', port: hubPort }],
+    peers: [`127.0.0.1:${hubPort}`],
     ...(id ? { id } : {}),
   })
   cleanups.push(() => node.close())
@@ -390,7 +390,7 @@ describe('a secure node and authenticated strangers', () => {
       },
       dial: (address) =>
         new Promise((resolve, reject) => {
-          const socket = connect({ host: address.host, port: address.port, localAddress: source })
+          const socket = connect({ ...parseAddress(address), localAddress: source })
           cleanups.push(() => socket.destroy())
           socket.on('error', () => undefined)
           socket.once('error', reject)
@@ -406,7 +406,7 @@ describe('a secure node and authenticated strangers', () => {
     const hub = await startHub('secure', { handshakeMs: 6_000 })
     const alice = await startPeer('secure', 'alice', hub.port)
     await until(() => hub.node.sessionsSnapshot().some((s) => s.connected), 60_000, 'alice')
-    const target = { host: '127.0.0.1', port: hub.port }
+    const target = `127.0.0.1:${hub.port}`
 
     // One after another, so each finishes the secure handshake before the next connects: the secure
     // layer never has more than one in progress, and the parley handshake cap is what decides.
@@ -448,7 +448,7 @@ describe('a secure node and authenticated strangers', () => {
 describe('a secure node and oversize records from authenticated strangers', () => {
   it('holds no more than about one frame for a stranger that announces a huge secure record', async () => {
     const hub = await startHub('secure')
-    const target = { host: '127.0.0.1', port: hub.port }
+    const target = `127.0.0.1:${hub.port}`
     const before = process.memoryUsage().arrayBuffers
     const sockets: Socket[] = []
     for (let i = 0; i < 8; i++) {
@@ -460,7 +460,7 @@ describe('a secure node and oversize records from authenticated strangers', () =
         },
         dial: (address) =>
           new Promise((resolve, reject) => {
-            const socket = connect({ host: address.host, port: address.port, localAddress: source })
+            const socket = connect({ ...parseAddress(address), localAddress: source })
             cleanups.push(() => socket.destroy())
             socket.on('error', () => undefined)
             socket.once('error', reject)

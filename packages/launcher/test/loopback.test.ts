@@ -1,7 +1,7 @@
 /** The runtime over real TCP on loopback: connect orders, late peers, simultaneous open, hostile peers. */
 import { createServer, connect as tcpConnect } from 'node:net'
 import { type Address, type Link, type NodeEvent, ParleyNode, type Transport } from '@parley/core'
-import { createTcpTransport } from '@parley/transport-tcp'
+import { createTcpTransport, parseAddress } from '@parley/transport-tcp'
 import { afterEach, describe, expect, it } from 'vitest'
 
 const nodes: ParleyNode[] = []
@@ -96,7 +96,7 @@ function next<T extends NodeEvent['type']>(
   })
 }
 
-const local = (port: number): Address => ({ host: '127.0.0.1', port })
+const local = (port: number): Address => `127.0.0.1:${port}`
 
 describe('two nodes over loopback TCP', () => {
   it.each(['listener first', 'dialer first'])('connect and chat both ways (%s)', async (order) => {
@@ -164,7 +164,7 @@ describe('two nodes over loopback TCP', () => {
 
   it('drops a garbage-sending peer with a clear error and keeps serving a good one', async () => {
     const bob = makeNode('bob', local(0))
-    const { port } = await bob.start()
+    const { port } = parseAddress(await bob.start())
     const problems: string[] = []
     bob.on((e) => e.type === 'link-error' && problems.push(`${e.address} ${e.code}`))
     const garbage = tcpConnect(port, '127.0.0.1')
@@ -185,7 +185,7 @@ describe('two nodes over loopback TCP', () => {
 
   it('refuses a peer speaking another major protocol version, naming both versions', async () => {
     const bob = makeNode('bob', local(0))
-    const { port } = await bob.start()
+    const { port } = parseAddress(await bob.start())
     const client = tcpConnect(port, '127.0.0.1')
     client.on('error', () => undefined)
     await new Promise((r) => client.once('connect', r))

@@ -18,7 +18,7 @@ function member(name: string) {
     auth: createMessageAuth(keyPair),
     id: Buffer.from(keyPair.publicKey).toString('hex'),
     name,
-    listen: { host: '127.0.0.1', port: 0 },
+    listen: '127.0.0.1:0',
   })
   node.on((e) => {
     if (e.type === 'message') shown.push(e)

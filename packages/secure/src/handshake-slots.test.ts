@@ -5,11 +5,16 @@ function slots(perNode: number, perSource: number) {
   const evicted: Array<{ slot: Slot; reason: string }> = []
   const table = new HandshakeSlots({ perNode, perSource }, (slot, reason) => evicted.push({ slot, reason }))
   const admit = (address: string): Slot => {
-    const admission = table.admit(address)
+    const admission = table.admit(address, hostOf(address))
     if (!admission.admitted) throw new Error(`refused ${address}: ${admission.reason}`)
     return admission.slot
   }
   return { table, evicted, admit }
+}
+
+/** The source TCP reports for a link: its remote host, whatever the port. */
+function hostOf(address: string): string {
+  return address.slice(0, address.lastIndexOf(':'))
 }
 
 describe('HandshakeSlots', () => {
@@ -17,11 +22,11 @@ describe('HandshakeSlots', () => {
     const { table, evicted, admit } = slots(64, 2)
     admit('127.0.0.2:1000')
     admit('127.0.0.2:1001')
-    expect(table.admit('127.0.0.2:1002')).toEqual({
+    expect(table.admit('127.0.0.2:1002', hostOf('127.0.0.2:1002'))).toEqual({
       admitted: false,
       reason: expect.stringContaining('limit 2 from 127.0.0.2'),
     })
-    expect(table.admit('[::1]:1000')).toMatchObject({ admitted: true })
+    expect(table.admit('[::1]:1000', hostOf('[::1]:1000'))).toMatchObject({ admitted: true })
     expect(evicted).toEqual([])
   })
 
@@ -42,9 +47,9 @@ describe('HandshakeSlots', () => {
     table.release(slot)
     table.release(slot)
     const again = admit('127.0.0.2:2')
-    expect(table.admit('127.0.0.2:3')).toMatchObject({ admitted: false })
+    expect(table.admit('127.0.0.2:3', hostOf('127.0.0.2:3'))).toMatchObject({ admitted: false })
     table.release(again)
-    expect(table.admit('127.0.0.2:4')).toMatchObject({ admitted: true })
+    expect(table.admit('127.0.0.2:4', hostOf('127.0.0.2:4'))).toMatchObject({ admitted: true })
   })
 
   it('aborts every pending handshake when the listener closes, reporting none as evicted', () => {
@@ -53,6 +58,6 @@ describe('HandshakeSlots', () => {
     table.abortAll()
     expect(pending.map((slot) => slot.dropped.aborted)).toEqual([true, true])
     expect(evicted).toEqual([])
-    expect(table.admit('127.0.0.2:2')).toMatchObject({ admitted: true })
+    expect(table.admit('127.0.0.2:2', hostOf('127.0.0.2:2'))).toMatchObject({ admitted: true })
   })
 })

@@ -1,4 +1,4 @@
-import { formatAddress, parseAddress } from '@parley/core'
+import { formatAddress, parseAddress } from '@parley/transport-tcp'
 import { InviteError } from './errors.js'
 import { fingerprint, parseKeyOrFingerprint } from './fingerprint.js'
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, rename, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { formatAddress, parseAddress } from '@parley/core'
+import { formatAddress, parseAddress } from '@parley/transport-tcp'
 import { isKeyHex } from './fingerprint.js'
 import { badLine, readTextIfExists, splitTrustLines } from './trust-file.js'
 

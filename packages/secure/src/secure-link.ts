@@ -19,6 +19,8 @@ export interface SecureLinkInfo {
   address: string
   remoteAddress: string
   localAddress: string
+  /** Where the inner link came from, as its transport reports it (for caps). */
+  source: string | undefined
   remoteKey: string
   /** Builds the error reported when the remote end refuses this node's key. */
   remoteRefused: () => TransportError
@@ -36,6 +38,7 @@ export class SecureLink implements Link {
   readonly direction: 'inbound' | 'outbound'
   readonly remoteAddress: string
   readonly localAddress: string
+  readonly source: string | undefined
   readonly remoteKey: string
   /** Resolves when the remote end accepted this node's key; rejects when it refused or the link broke first. */
   readonly ready: Promise<void>
@@ -60,6 +63,7 @@ export class SecureLink implements Link {
     this.direction = info.direction
     this.remoteAddress = info.remoteAddress
     this.localAddress = info.localAddress
+    this.source = info.source
     this.remoteKey = info.remoteKey
     this.ready = new Promise<void>((resolve, reject) => {
       this.#settleReady = (error) => (error ? reject(error) : resolve())

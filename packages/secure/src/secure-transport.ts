@@ -7,7 +7,6 @@ import type {
   TransportError,
   TransportErrorCode,
 } from '@parley/core'
-import { formatAddress } from '@parley/core'
 import { HandshakeSlots } from './handshake-slots.js'
 import type { KeyPair } from './identity.js'
 import { Upgrade, type UpgradeSettings } from './upgrade.js'
@@ -40,7 +39,7 @@ export interface SecureOptions {
    * Default 64.
    */
   maxPendingHandshakes?: number
-  /** The same per source host, past which a new one from that host is refused at once. Default 8. */
+  /** The same per source (a host, for TCP), past which a new one from it is refused at once. Default 8. */
   maxPendingPerSource?: number
 }
 
@@ -65,7 +64,8 @@ export function createSecureTransport(inner: Transport, options: SecureOptions):
     options.onRefused?.({ address, direction: 'inbound', ...(remoteKey ? { remoteKey } : {}), code, reason })
   return {
     createListener(onLink: (link: Link) => void): Listener {
-      // Unauthenticated connections cost a handshake each: they are capped per node and per source host.
+      // Unauthenticated connections cost a handshake each: they are capped per node and per source (the
+      // link's `source` as the inner transport reports it).
       const slots = new HandshakeSlots(
         { perNode: options.maxPendingHandshakes ?? 64, perSource: options.maxPendingPerSource ?? 8 },
         (slot, reason) => refused(slot.address, 'TOO_MANY', reason),
@@ -73,7 +73,7 @@ export function createSecureTransport(inner: Transport, options: SecureOptions):
       let closed = false
       const listener = inner.createListener((raw) => {
         if (closed) return raw.destroy()
-        const admission = slots.admit(raw.remoteAddress)
+        const admission = slots.admit(raw.remoteAddress, raw.source ?? raw.remoteAddress)
         if (!admission.admitted) {
           raw.destroy()
           refused(raw.remoteAddress, 'TOO_MANY', admission.reason)
@@ -107,7 +107,7 @@ export function createSecureTransport(inner: Transport, options: SecureOptions):
 
     async dial(address: Address, dialOptions?: DialOptions): Promise<Link> {
       const raw = await inner.dial(address, dialOptions)
-      return new Upgrade(raw, 'outbound', formatAddress(address), settings, dialOptions?.signal).result
+      return new Upgrade(raw, 'outbound', address, settings, dialOptions?.signal).result
     },
   }
 }

@@ -130,6 +130,7 @@ export class Upgrade {
       address: this.address,
       remoteAddress: this.#stream.link.remoteAddress,
       localAddress: this.#stream.link.localAddress,
+      source: this.#stream.link.source,
       remoteKey,
       remoteRefused: () =>
         new TransportError(

@@ -1,4 +1,4 @@
-import { formatAddress, TransportError } from '@parley/core'
+import { TransportError } from '@parley/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import { fingerprint } from '../src/fingerprint.js'
 import { RECORD_LIMIT } from '../src/secure-link.js'
@@ -84,7 +84,7 @@ describe('attacks', () => {
 
     // Alice knows bob's key (from an invite or a pin) and dials what she thinks is bob.
     const alice = secureNode({
-      verify: makeVerifier({ pins: new Map([[formatAddress(proxy.address), bob.id]]) }),
+      verify: makeVerifier({ pins: new Map([[proxy.address, bob.id]]) }),
     })
     const error = (await alice.transport.dial(proxy.address).catch((err: unknown) => err)) as TransportError
     expect(error).toBeInstanceOf(TransportError)

@@ -1,11 +1,11 @@
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import type { Address, Link, Listener, Transport } from '@parley/core'
-import { createTcpTransport } from '@parley/transport-tcp'
+import { createTcpTransport, parseAddress } from '@parley/transport-tcp'
 import { vi } from 'vitest'
 import { generateKeyPair, type KeyPair } from '../src/identity.js'
 import { createSecureTransport, type RefusedInfo, type SecureOptions } from '../src/secure-transport.js'
 
-export const LOOPBACK = { host: '127.0.0.1', port: 0 } as const
+export const LOOPBACK = '127.0.0.1:0'
 export const text = (value: string) => new TextEncoder().encode(value)
 export const hex = (key: Uint8Array) => Buffer.from(key).toString('hex')
 
@@ -134,7 +134,7 @@ export async function rawProxy(
 ): Promise<{ address: Address; connections: ProxyConnection[] }> {
   const connections: ProxyConnection[] = []
   const server = createServer((client) => {
-    const upstream = connect({ host: target.host, port: target.port })
+    const upstream = connect(parseAddress(target))
     const connection: ProxyConnection = {
       client,
       server: upstream,
@@ -149,7 +149,7 @@ export async function rawProxy(
     pipe(upstream, client, 'to-client', connection, options)
   })
   await listenOn(server)
-  return { address: { host: '127.0.0.1', port: portOf(server) }, connections }
+  return { address: `127.0.0.1:${portOf(server)}`, connections }
 }
 
 function pipe(
@@ -184,11 +184,7 @@ export function portOf(server: Server): number {
 
 /** A raw client socket, connected. */
 export async function rawClient(address: Address, localAddress?: string): Promise<Socket> {
-  const socket = connect({
-    host: address.host,
-    port: address.port,
-    ...(localAddress ? { localAddress } : {}),
-  })
+  const socket = connect({ ...parseAddress(address), ...(localAddress ? { localAddress } : {}) })
   socket.on('error', () => {})
   track(() => socket.destroy())
   await new Promise((resolve) => socket.once('connect', resolve))

@@ -16,11 +16,7 @@ async function freePort(): Promise<number> {
   return port
 }
 
-function secureParley(
-  name: string,
-  peers: Array<{ host: string; port: number }> = [],
-  listen: { host: string; port: number } = LOOPBACK,
-) {
+function secureParley(name: string, peers: string[] = [], listen: string = LOOPBACK) {
   const keyPair = generateKeyPair()
   const events: NodeEvent[] = []
   const node = new ParleyNode({
@@ -73,8 +69,8 @@ describe('parley nodes over secure links', () => {
   })
 
   it('settle on one chat when both nodes dial each other at once', async () => {
-    const a = { host: '127.0.0.1', port: await freePort() }
-    const b = { host: '127.0.0.1', port: await freePort() }
+    const a = `127.0.0.1:${await freePort()}`
+    const b = `127.0.0.1:${await freePort()}`
     const alice = secureParley('alice', [b], a)
     const bob = secureParley('bob', [a], b)
     await Promise.all([alice.node.start(), bob.node.start()])

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { formatAddress, TransportError } from '@parley/core'
+import { TransportError } from '@parley/core'
 import { createTcpTransport } from '@parley/transport-tcp'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { fingerprint } from '../src/fingerprint.js'
@@ -28,7 +28,7 @@ describe('trust', () => {
     const wrongPin = generateKeyPair()
     const alice = secureNode({
       verify: makeVerifier({
-        pins: new Map([[formatAddress(server.address), Buffer.from(wrongPin.publicKey).toString('hex')]]),
+        pins: new Map([[server.address, Buffer.from(wrongPin.publicKey).toString('hex')]]),
       }),
     })
 
@@ -49,7 +49,7 @@ describe('trust', () => {
     const bob = secureNode()
     const server = await accepting(bob.transport)
     const alice = secureNode({
-      verify: makeVerifier({ pins: new Map([[formatAddress(server.address), bob.id]]) }),
+      verify: makeVerifier({ pins: new Map([[server.address, bob.id]]) }),
     })
     const link = await alice.transport.dial(server.address)
     track(() => link.destroy())
@@ -63,7 +63,7 @@ describe('trust', () => {
     const server = await accepting(bob.transport)
     const first = await alice.transport.dial(server.address)
     first.destroy()
-    expect(knownPeers.check(formatAddress(server.address), bob.id)).toBe('match')
+    expect(knownPeers.check(server.address, bob.id)).toBe('match')
 
     // Someone else now answers at bob's address.
     await server.listener.close()

@@ -1,5 +1,6 @@
 import { connect } from 'node:net'
-import { type Address, type DialOptions, formatAddress, type Link, type TransportError } from '@parley/core'
+import type { DialOptions, Link, TransportError } from '@parley/core'
+import { type TcpAddress as Address, formatAddress } from './address.js'
 import { abortedError, dialError, timeoutError } from './errors.js'
 import { TcpLink } from './link.js'
 

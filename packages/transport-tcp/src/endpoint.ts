@@ -1,4 +1,4 @@
-import { formatAddress } from '@parley/core'
+import { formatAddress } from './address.js'
 
 const IPV4_MAPPED = /^::ffff:(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})$/i
 

@@ -1,4 +1,5 @@
-import { type Address, formatAddress, TransportError, type TransportErrorCode } from '@parley/core'
+import { TransportError, type TransportErrorCode } from '@parley/core'
+import { type TcpAddress as Address, formatAddress } from './address.js'
 
 const CODES: Readonly<Record<string, TransportErrorCode>> = {
   EADDRINUSE: 'ADDRESS_IN_USE',

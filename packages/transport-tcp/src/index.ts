@@ -1,1 +1,2 @@
-export { createTcpTransport, type TcpTransportOptions } from './transport.js'
+export { formatAddress, hostOf, normalizeAddress, parseAddress, type TcpAddress } from './address.js'
+export { createTcpTransport, isTcpAddress, type TcpTransportOptions } from './transport.js'

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net'
 import { type Link, type LinkHandlers, TransportError } from '@parley/core'
-import { endpoint } from './endpoint.js'
+import { endpoint, plainHost } from './endpoint.js'
 import { linkError } from './errors.js'
 
 /**
@@ -20,6 +20,8 @@ const QUEUE_LIMIT = 64 * 1024
 export class TcpLink implements Link {
   readonly remoteAddress: string
   readonly localAddress: string
+  /** The remote host, so caps per source count every port of one machine together. */
+  readonly source: string
   #state: LinkState = { status: 'waiting', missedDrain: false }
   #error: TransportError | undefined
   #paused = false
@@ -36,6 +38,7 @@ export class TcpLink implements Link {
   ) {
     this.remoteAddress = endpoint(socket.remoteAddress, socket.remotePort) ?? fallbackRemote
     this.localAddress = endpoint(socket.localAddress, socket.localPort) ?? 'unknown'
+    this.source = socket.remoteAddress === undefined ? this.remoteAddress : plainHost(socket.remoteAddress)
     socket.setNoDelay(true)
     socket.pause()
     socket.on('error', (error) => this.#onError(error))

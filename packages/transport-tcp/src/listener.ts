@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net'
-import { type Address, formatAddress, type Link, type Listener, TransportError } from '@parley/core'
+import { type Link, TransportError } from '@parley/core'
+import { type TcpAddress as Address, formatAddress } from './address.js'
 import { plainHost } from './endpoint.js'
 import { listenError } from './errors.js'
 import { TcpLink } from './link.js'
@@ -14,7 +15,7 @@ type ListenerState =
 export type ListenerErrorHandler = (error: TransportError) => void
 
 /** A `Listener` over one `net.Server`. A failed `listen` leaves it idle, so it can try another address. */
-export class TcpListener implements Listener {
+export class TcpListener {
   #state: ListenerState = { status: 'idle' }
 
   constructor(

@@ -1,7 +1,7 @@
 import { Socket } from 'node:net'
-import { formatAddress, TransportError } from '@parley/core'
+import { TransportError } from '@parley/core'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { createTcpTransport } from '../src/index.js'
+import { createTcpTransport, formatAddress } from '../src/index.js'
 import { accepting, closeAll, closedPort, connectedPair, delay, record, silentPeer } from './loopback.js'
 
 afterEach(() => {
@@ -31,10 +31,16 @@ describe('dialing', () => {
     expect(dialed.localAddress).toMatch(/^127\.0\.0\.1:\d+$/)
   })
 
+  it('names the remote host, without the port, as the source caps per source count by', async () => {
+    const { dialed, accepted } = await connectedPair()
+    expect(accepted.source).toBe('127.0.0.1')
+    expect(dialed.source).toBe('127.0.0.1')
+  })
+
   it('dials a host name', async () => {
     const transport = createTcpTransport()
-    const { address, nextLink } = await accepting(transport, { host: 'localhost', port: 0 })
-    const dialed = await transport.dial({ host: 'localhost', port: address.port })
+    const { address, nextLink } = await accepting(transport, 'localhost:0')
+    const dialed = await transport.dial(`localhost:${address.port}`)
     expect(dialed.remoteAddress).toBe(formatAddress(address))
     const received = record(await nextLink())
     record(dialed)
@@ -49,19 +55,19 @@ describe('dialing', () => {
   })
 
   it('fails with CONNECTION_REFUSED when nobody listens on the port', async () => {
-    const address = { host: '127.0.0.1', port: await closedPort() }
+    const address = `127.0.0.1:${await closedPort()}`
     const error = await createTcpTransport()
       .dial(address)
       .catch((e: unknown) => e)
     expect(error).toBeInstanceOf(TransportError)
     expect(error).toMatchObject({ code: 'CONNECTION_REFUSED', cause: { code: 'ECONNREFUSED' } })
-    expect((error as Error).message).toContain(`nobody is listening at ${formatAddress(address)}`)
+    expect((error as Error).message).toContain(`nobody is listening at ${address}`)
   })
 
   it('fails with ABORTED when cancelled before the connection is made', async () => {
     const { address } = await accepting()
     const controller = new AbortController()
-    const dialing = createTcpTransport().dial(address, { signal: controller.signal })
+    const dialing = createTcpTransport().dial(formatAddress(address), { signal: controller.signal })
     const reason = new Error('changed my mind')
     controller.abort(reason)
     await expect(dialing).rejects.toMatchObject({ code: 'ABORTED', cause: reason })
@@ -69,7 +75,7 @@ describe('dialing', () => {
 
   it('fails with ABORTED at once when the signal was already aborted', async () => {
     const { address } = await accepting()
-    const dialing = createTcpTransport().dial(address, { signal: AbortSignal.abort() })
+    const dialing = createTcpTransport().dial(formatAddress(address), { signal: AbortSignal.abort() })
     await expect(dialing).rejects.toMatchObject({ code: 'ABORTED' })
   })
 
@@ -94,7 +100,7 @@ describe('dialing', () => {
       .dial(address, { timeoutMs: 200 })
       .catch((e: unknown) => e)
     expect(error).toMatchObject({ code: 'TIMEOUT' })
-    expect((error as Error).message).toContain(`${formatAddress(address)} did not answer within 200 ms`)
+    expect((error as Error).message).toContain(`${address} did not answer within 200 ms`)
   })
 
   it('applies the transport-wide dial timeout when the dial gives none', async () => {

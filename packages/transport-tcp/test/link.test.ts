@@ -1,6 +1,6 @@
 import { TransportError } from '@parley/core'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createTcpTransport } from '../src/index.js'
+import { createTcpTransport, formatAddress } from '../src/index.js'
 import {
   accepting,
   closeAll,
@@ -33,7 +33,7 @@ describe('links', () => {
 
   it('delivers bytes the listener sent before the dialer attached', async () => {
     const server = await rawServer('127.0.0.1', (socket) => socket.end('welcome'))
-    const dialed = await createTcpTransport().dial({ host: '127.0.0.1', port: portOf(server) })
+    const dialed = await createTcpTransport().dial(`127.0.0.1:${portOf(server)}`)
     await delay(50)
     const received = record(dialed)
     expect(await received.closed).toBeUndefined()
@@ -65,7 +65,7 @@ describe('links', () => {
   it('calls close with RESET on the dialing side when the remote closes with our bytes unread', async () => {
     const transport = createTcpTransport()
     const { address, nextLink } = await accepting(transport)
-    const dialed = await transport.dial(address)
+    const dialed = await transport.dial(formatAddress(address))
     const recording = record(dialed)
     const accepted = await nextLink()
     // The accepted link is never attached, so the bytes stay unread in its kernel buffer and closing it

@@ -1,7 +1,7 @@
 import { Server } from 'node:net'
-import { formatAddress, TransportError } from '@parley/core'
+import { TransportError } from '@parley/core'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { createTcpTransport } from '../src/index.js'
+import { createTcpTransport, formatAddress, parseAddress } from '../src/index.js'
 import {
   accepting,
   canBind,
@@ -30,9 +30,9 @@ describe('listening', () => {
   it.skipIf(!hasIPv6Loopback)(
     'listens on the IPv6 loopback and shows link addresses in brackets',
     async () => {
-      const { address } = await accepting(undefined, { host: '::1', port: 0 })
+      const { address } = await accepting(undefined, '[::1]:0')
       expect(address.host).toBe('::1')
-      const { dialed, accepted } = await connectedPair({ host: '::1', port: 0 })
+      const { dialed, accepted } = await connectedPair('[::1]:0')
       expect(dialed.remoteAddress).toMatch(/^\[::1\]:\d+$/)
       expect(dialed.localAddress).toMatch(/^\[::1\]:\d+$/)
       expect(accepted.remoteAddress).toBe(dialed.localAddress)
@@ -40,26 +40,26 @@ describe('listening', () => {
   )
 
   it('listens on a host name and reports the IP address it bound', async () => {
-    const { address } = await accepting(undefined, { host: 'localhost', port: 0 })
+    const { address } = await accepting(undefined, 'localhost:0')
     expect(['127.0.0.1', '::1']).toContain(address.host)
     expect(address.port).toBeGreaterThan(0)
   })
 
   it('refuses a port another program holds with ADDRESS_IN_USE and suggests port 0', async () => {
-    const taken = { host: '127.0.0.1', port: portOf(await rawServer('127.0.0.1')) }
+    const taken = `127.0.0.1:${portOf(await rawServer('127.0.0.1'))}`
     const listener = createTcpTransport().createListener(() => {})
     const error = await listener.listen(taken).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(TransportError)
     expect(error).toMatchObject({ code: 'ADDRESS_IN_USE', cause: { code: 'EADDRINUSE' } })
-    expect((error as Error).message).toContain(`${formatAddress(taken)} is already in use`)
+    expect((error as Error).message).toContain(`${taken} is already in use`)
     expect((error as Error).message).toContain('--listen 127.0.0.1:0')
   })
 
   it('can listen on another address after a failed listen', async () => {
-    const taken = { host: '127.0.0.1', port: portOf(await rawServer('127.0.0.1')) }
+    const taken = `127.0.0.1:${portOf(await rawServer('127.0.0.1'))}`
     const listener = createTcpTransport().createListener(() => {})
     await expect(listener.listen(taken)).rejects.toMatchObject({ code: 'ADDRESS_IN_USE' })
-    const address = await listener.listen(LOOPBACK)
+    const address = parseAddress(await listener.listen(LOOPBACK))
     expect(address.port).toBeGreaterThan(0)
     await listener.close()
   })
@@ -78,7 +78,7 @@ describe('listening', () => {
   it('rejects a pending listen with CLOSED when closed during the host name lookup', async () => {
     const listen = vi.spyOn(Server.prototype, 'listen')
     const listener = createTcpTransport().createListener(() => {})
-    const listening = listener.listen({ host: 'localhost', port: 0 })
+    const listening = listener.listen('localhost:0')
     const server = listen.mock.contexts[0] as Server
     listen.mockRestore()
     await listener.close()
@@ -89,12 +89,12 @@ describe('listening', () => {
   it('frees the port on close while links it accepted stay open', async () => {
     const transport = createTcpTransport()
     const { listener, address, nextLink } = await accepting(transport)
-    const dialed = await transport.dial(address)
+    const dialed = await transport.dial(formatAddress(address))
     const accepted = await nextLink()
     await listener.close()
 
     const rebound = createTcpTransport().createListener(() => {})
-    expect(await rebound.listen(address)).toEqual(address)
+    expect(parseAddress(await rebound.listen(formatAddress(address)))).toEqual(address)
     await rebound.close()
 
     const received = record(accepted)
@@ -115,7 +115,7 @@ describe('listening', () => {
     server.emit('error', Object.assign(new Error('accept EMFILE'), { code: 'EMFILE' }))
     expect(seen).toHaveLength(1)
     expect(seen[0]).toMatchObject({ code: 'UNKNOWN', cause: { code: 'EMFILE' } })
-    const link = await transport.dial(address)
+    const link = await transport.dial(formatAddress(address))
     link.destroy()
   })
 })

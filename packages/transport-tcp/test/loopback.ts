@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import type { Address, Link, Listener, Transport } from '@parley/core'
-import { createTcpTransport } from '../src/index.js'
+import { createTcpTransport, formatAddress, parseAddress, type TcpAddress } from '../src/index.js'
 
-export const LOOPBACK = { host: '127.0.0.1', port: 0 } as const
+export const LOOPBACK = '127.0.0.1:0'
 
 /** Things a test opened; `closeAll` runs in afterEach so a failing test leaks nothing. */
 const openThings: Array<() => void> = []
@@ -56,7 +56,8 @@ export async function closedPort(): Promise<number> {
 
 export interface Accepting {
   listener: Listener
-  address: Address
+  /** Where it listens, parsed (port 0 resolved). */
+  address: TcpAddress
   nextLink(): Promise<Link>
 }
 
@@ -74,7 +75,7 @@ export async function accepting(
     else links.push(link)
   })
   track(() => void listener.close())
-  const address = await listener.listen(at)
+  const address = parseAddress(await listener.listen(at))
   const nextLink = () => {
     const link = links.shift()
     return link ? Promise.resolve(link) : new Promise<Link>((resolve) => waiters.push(resolve))
@@ -86,7 +87,7 @@ export async function accepting(
 export async function connectedPair(at: Address = LOOPBACK): Promise<{ dialed: Link; accepted: Link }> {
   const transport = createTcpTransport()
   const { address, nextLink } = await accepting(transport, at)
-  const dialed = await transport.dial(address)
+  const dialed = await transport.dial(formatAddress(address))
   track(() => dialed.destroy())
   return { dialed, accepted: await nextLink() }
 }
@@ -121,7 +122,7 @@ export async function silentPeer(): Promise<Address> {
     child.stdout.once('data', (line) => resolve(Number(String(line)))),
   )
   await fillBacklog(port)
-  return { host: '127.0.0.1', port }
+  return `127.0.0.1:${port}`
 }
 
 async function fillBacklog(port: number): Promise<void> {

@@ -6,7 +6,7 @@
  */
 import { type Address, ParleyNode } from '@parley/core'
 import { createSecureTransport, generateKeyPair } from '@parley/secure'
-import { createTcpTransport } from '@parley/transport-tcp'
+import { createTcpTransport, parseAddress } from '@parley/transport-tcp'
 import type { ChildReply, ChildRequest } from './idle-protocol.js'
 
 const LOOPBACK = '127.0.0.1'
@@ -22,7 +22,7 @@ function secureNode(name: string, peers: Address[] = []): ParleyNode {
     transport: createSecureTransport(createTcpTransport(), { keyPair }),
     id: Buffer.from(keyPair.publicKey).toString('hex'),
     name,
-    listen: { host: LOOPBACK, port: 0 },
+    listen: `${LOOPBACK}:0`,
     peers,
   })
 }
@@ -58,7 +58,7 @@ async function holder(): Promise<void> {
       }
     }
   })
-  reply({ type: 'ready', port: address.port })
+  reply({ type: 'ready', port: parseAddress(address).port })
 }
 
 /** Memory after garbage collection has had its chance (the bench forks this with --expose-gc). */
@@ -75,7 +75,7 @@ async function dialers(): Promise<void> {
   const nodes: ParleyNode[] = []
   process.on('message', async (request: ChildRequest) => {
     if (request.type !== 'dial') return
-    const target = { host: LOOPBACK, port: request.port }
+    const target = `${LOOPBACK}:${request.port}`
     for (let done = 0; done < request.count; done += request.batch) {
       const batch = Array.from({ length: Math.min(request.batch, request.count - done) }, (_, i) =>
         secureNode(`idle-${nodes.length + i}`, [target]),

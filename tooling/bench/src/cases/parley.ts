@@ -15,7 +15,7 @@ import {
 } from '../pair.js'
 import { randomHex } from '../shape.js'
 
-const ANY_PORT: Address = { host: LOOPBACK, port: 0 }
+const ANY_PORT: Address = `${LOOPBACK}:0`
 
 /**
  * parley over plain TCP: ParleyNode (hello, schema checks, frames, acks) over createTcpTransport(), no

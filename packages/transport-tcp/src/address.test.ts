@@ -1,7 +1,7 @@
+import { AddressError } from '@parley/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { type Address, formatAddress, parseAddress } from './address.js'
-import { AddressError } from './errors.js'
+import { type TcpAddress as Address, formatAddress, parseAddress } from './address.js'
 
 function refusal(text: string): AddressError {
   let caught: unknown

@@ -1,0 +1,134 @@
+/**
+ * What the node lets in, and when: a budget of messages per turn of the event loop across all links (a
+ * flood read in one go cannot keep the process from its other input, a person typing, for long), and a
+ * token bucket per peer (a sustained rate and a burst allowance). Timers come from the injected clock.
+ */
+import type { Clock } from './clock.js'
+
+export interface RateLimit {
+  /** Messages per second, sustained. */
+  readonly perSecond: number
+  /** Messages that may arrive at once before the rate applies. */
+  readonly burst: number
+  /**
+   * Bytes per second, sustained (a message counts its body and name, one byte per UTF-16 unit, plus a
+   * fixed 160): what the journal and the screen pay for. Absent: no byte limit.
+   */
+  readonly bytesPerSecond?: number
+  /** Bytes that may arrive at once before `bytesPerSecond` applies (default: 4 seconds' worth). */
+  readonly byteBurst?: number
+}
+
+/**
+ * Generous for people and pipes (a 20,000-line file fits in the burst), bounded for a flood: a peer
+ * that keeps sending gets 1 MiB a second of journal and screen at most, and 5,000 messages.
+ */
+export const DEFAULT_RATE_LIMIT: RateLimit = {
+  perSecond: 5_000,
+  burst: 20_000,
+  bytesPerSecond: 1_048_576,
+  byteBurst: 8_388_608,
+}
+
+/** A msg frame's bytes besides its strings: keys, quotes, a 16-digit seq and ts, the 16-char id and the length prefix. */
+export const FIXED_MSG_BYTES = 160
+
+/** Messages taken from all links in one turn of the event loop; the rest wait for the next turn. */
+export const TURN_BUDGET = 256
+
+/** One peer's allowance under the rate limit, in messages and in bytes. */
+export interface TokenBucket {
+  tokens: number
+  bytes: number
+  refilledAt: number
+}
+
+/** What one message costs against a peer's byte allowance. */
+export interface Weighed {
+  readonly body: string
+  readonly name?: string | undefined
+}
+
+export class InboundGate<L> {
+  private taken = 0
+  private timer?: unknown
+  private readonly waiting = new Set<L>()
+
+  /** `nextTurn` gets the links that waited for the turn, in the order they started waiting. */
+  constructor(
+    private readonly clock: Clock,
+    readonly rateLimit: RateLimit | false,
+    private readonly nextTurn: (waited: L[]) => void,
+  ) {}
+
+  /**
+   * Counts one message against this turn's budget. False when it is spent: the link waits for the next
+   * turn, and `paused` is true the first time it does (the caller pauses it then).
+   */
+  takeTurn(link: L): { ok: true } | { ok: false; paused: boolean } {
+    if (this.taken === 0) {
+      const next = () => this.turn()
+      if (this.clock.defer) this.clock.defer(next)
+      else this.timer = this.clock.setTimeout(next, 0)
+    }
+    if (this.taken < TURN_BUDGET) {
+      this.taken++
+      return { ok: true }
+    }
+    if (this.waiting.has(link)) return { ok: false, paused: false }
+    this.waiting.add(link)
+    return { ok: false, paused: true }
+  }
+
+  /** A full bucket for a peer met now. */
+  newBucket(): TokenBucket {
+    const limit = this.rateLimit
+    return {
+      tokens: limit ? limit.burst : 0,
+      bytes: limit ? byteBurstOf(limit) : 0,
+      refilledAt: this.clock.now(),
+    }
+  }
+
+  /** Takes one token and the message's bytes: 0 when allowed, else how long (ms) until both suffice. */
+  takeToken(bucket: TokenBucket, message: Weighed): number {
+    const limit = this.rateLimit
+    if (!limit) return 0
+    const now = this.clock.now()
+    const elapsed = now - bucket.refilledAt
+    bucket.tokens = Math.min(limit.burst, bucket.tokens + (elapsed * limit.perSecond) / 1000)
+    bucket.refilledAt = now
+    const byteRate = limit.bytesPerSecond
+    const byteBurst = byteBurstOf(limit)
+    const cost = FIXED_MSG_BYTES + message.body.length + (message.name?.length ?? 0)
+    if (byteRate) bucket.bytes = Math.min(byteBurst, bucket.bytes + (elapsed * byteRate) / 1000)
+    // A message larger than the whole byte burst could never pass: it waits for a full bucket instead.
+    const byteCost = Math.min(cost, byteBurst)
+    if (bucket.tokens >= 1 && (!byteRate || bucket.bytes >= byteCost)) {
+      bucket.tokens -= 1
+      if (byteRate) bucket.bytes -= byteCost
+      return 0
+    }
+    const waitMessages = bucket.tokens >= 1 ? 0 : ((1 - bucket.tokens) * 1000) / limit.perSecond
+    const waitBytes = byteRate && bucket.bytes < byteCost ? ((byteCost - bucket.bytes) * 1000) / byteRate : 0
+    return Math.max(1, Math.ceil(Math.max(waitMessages, waitBytes)))
+  }
+
+  close(): void {
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer)
+    this.timer = undefined
+    this.waiting.clear()
+  }
+
+  private turn(): void {
+    this.timer = undefined
+    this.taken = 0
+    const waited = [...this.waiting]
+    this.waiting.clear()
+    this.nextTurn(waited)
+  }
+}
+
+function byteBurstOf(limit: RateLimit): number {
+  return limit.byteBurst ?? (limit.bytesPerSecond ?? 0) * 4
+}

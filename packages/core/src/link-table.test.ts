@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest'
+import { LinkTable } from './link-table.js'
+
+const handshakes = (max: number, maxPerSource: number) =>
+  new LinkTable<number>({
+    limits: { max, maxPerSource },
+    whenFull: 'drop-oldest',
+    counting: 'still in their handshake',
+  })
+
+describe('LinkTable', () => {
+  it('refuses one more from a source at its cap, and counts other sources apart', () => {
+    const table = handshakes(10, 2)
+    expect(table.admit(1, 'a').ok).toBe(true)
+    expect(table.admit(2, 'a').ok).toBe(true)
+    expect(table.admit(3, 'a')).toEqual({
+      ok: false,
+      reason: 'too many connections still in their handshake (limit 2 from a); refused',
+    })
+    expect(table.admit(4, 'b').ok).toBe(true)
+    expect(table.countedFrom('a')).toBe(2)
+    expect(table.countedFrom()).toBe(3)
+  })
+
+  it('drops the oldest counted link to let a new one in when the table is full', () => {
+    const table = handshakes(2, 2)
+    table.admit(1, 'a')
+    table.admit(2, 'b')
+    const admission = table.admit(3, 'c')
+    expect(admission).toMatchObject({
+      ok: true,
+      dropped: 1,
+      droppedWhy: expect.stringContaining('oldest of 2'),
+    })
+    expect(table.countedFrom()).toBe(2)
+    expect(table.countedFrom('a')).toBe(0)
+  })
+
+  it('frees a slot once a link settles or goes, and never counts links without a source', () => {
+    const table = handshakes(1, 1)
+    table.admit(1, 'a')
+    table.settle(1)
+    expect(table.admit(2, 'a').ok).toBe(true)
+    table.delete(2)
+    expect(table.admit(3, 'a')).toMatchObject({ ok: true })
+    for (let id = 10; id < 20; id++) expect(table.admit(id, undefined)).toMatchObject({ ok: true })
+    expect(table.countedFrom()).toBe(1)
+    expect(table.size).toBe(12)
+    expect(table.accountOf(10)).toEqual({ source: undefined, counted: false })
+  })
+
+  it('refuses instead of dropping when told to', () => {
+    const table = new LinkTable<number>({
+      limits: { max: 2, maxPerSource: 5 },
+      whenFull: 'refuse',
+      counting: 'open',
+    })
+    table.admit(1, 'a')
+    table.admit(2, 'b')
+    expect(table.admit(3, 'c')).toEqual({ ok: false, reason: 'too many connections (limit 2); refused' })
+    expect(table.has(3)).toBe(false)
+  })
+})

@@ -1,0 +1,384 @@
+/**
+ * The node's links: each one's record, its framing, its handshake (the link machine), what the inbound gate
+ * lets in from it, writes with backpressure, and keepalive. What a link carries once it is a session's
+ * link (messages, acks) is the node's: this part hands it over through `LinkHost`.
+ */
+import type { Clock } from './clock.js'
+import { FrameDecoder } from './codec.js'
+import type { DialSlot } from './dialer.js'
+import { ProtocolError } from './errors.js'
+import { InboundGate, type RateLimit, type TokenBucket } from './inbound-gate.js'
+import {
+  helloCap,
+  helloInstance,
+  isPlainDelivery,
+  type LinkCloseReason,
+  type LinkContext,
+  type LinkEffect,
+  type LinkEvent,
+  type LinkState,
+  linkTransition,
+  newLinkState,
+} from './link-machine.js'
+import { type LinkLimits, LinkTable } from './link-table.js'
+import type { NodeEvent } from './node-types.js'
+import { FrameCache } from './outbound.js'
+import type { PeerInfo } from './peer-machine.js'
+import type { RoomEffect } from './room.js'
+import type { Hello, Message } from './schema.js'
+import type { Link } from './transport.js'
+
+/** The hello capability of nodes that relay the room (and take relayed messages). */
+export const ROOM_CAP = 'room'
+
+export interface LinkRecord {
+  readonly id: number
+  readonly link: Link
+  readonly decoder: FrameDecoder
+  state: LinkState
+  readonly slot?: DialSlot
+  /** Who the peer said it is, once its hello arrived; `relays` when it speaks the room protocol. */
+  hello?: { peer: PeerInfo; listen?: string; epoch: string; relays: boolean }
+  handshakeTimer?: unknown
+  lastHeard: number
+  /** Messages arrived that the next ack should cover. */
+  ackDue: boolean
+  /** Set after we end a link: forces it shut if the remote end never closes its side. */
+  destroyTimer?: unknown
+  /** Decoded messages waiting for the inbound gate to let them in. */
+  backlog: Message[]
+  /** The link is paused until this timer refills the peer's allowance. */
+  throttleTimer?: unknown
+  /** The remote end is not reading: our last write hit a full buffer. */
+  blocked: boolean
+}
+
+/** What the links need from the node that owns them. */
+export interface LinkHost {
+  readonly clock: Clock
+  readonly context: LinkContext
+  running(): boolean
+  /** The hello this node sends first on every link. */
+  hello(): Hello
+  /** Vets a peer that dialed in by its hello: a reason to refuse it, or undefined. */
+  checkPeer(record: LinkRecord, hello: Hello): string | undefined
+  /** The rate-limit allowance of the session this link carries now, if it carries one. */
+  bucketOf(record: LinkRecord): TokenBucket | undefined
+  /** Whether frames may be shared between links (more than one neighbour). */
+  shareFrames(): boolean
+  opened(record: LinkRecord, peer: PeerInfo, instance: string): void
+  /** A message for the session: the room's effects go to `effects`, the read's batch. */
+  deliver(record: LinkRecord, message: Message, effects: RoomEffect[]): void
+  /** Carries out the room's effects (the node's one place for them). */
+  perform(effects: RoomEffect[]): void
+  /** A read of the link ended: ack what it took. */
+  readDone(record: LinkRecord): void
+  drained(record: LinkRecord): void
+  closed(record: LinkRecord, reason: LinkCloseReason): void
+  emit(event: NodeEvent): void
+}
+
+export interface LinksOptions {
+  readonly maxFrame: number
+  readonly rateLimit: RateLimit | false
+  readonly limits: Partial<LinkLimits>
+  readonly handshakeTimeoutMs: number
+  readonly keepaliveMs: number
+  readonly deadAfterMs: number
+}
+
+/** Why a read of a link's backlog stopped. */
+type ReadStop = 'empty' | 'turn' | 'refused' | { readonly throttle: number }
+
+export class Links {
+  private readonly records = new Map<number, LinkRecord>()
+  /** Every link's account, and the caps on links still in their handshake. */
+  private readonly table: LinkTable<number>
+  private readonly gate: InboundGate<LinkRecord>
+  private readonly frames: FrameCache
+  private readonly clock: Clock
+  private nextId = 1
+  private pingCounter = 0
+  private lastPingAt = 0
+  private keepaliveTimer?: unknown
+
+  constructor(
+    private readonly host: LinkHost,
+    private readonly options: LinksOptions,
+  ) {
+    this.clock = host.clock
+    this.table = new LinkTable({
+      limits: options.limits,
+      whenFull: 'drop-oldest',
+      counting: 'still in their handshake',
+    })
+    this.gate = new InboundGate(this.clock, options.rateLimit, (waited) => this.nextTurn(waited))
+    this.frames = new FrameCache(options.maxFrame)
+  }
+
+  get(id: number): LinkRecord | undefined {
+    return this.records.get(id)
+  }
+
+  newBucket(): TokenBucket {
+    return this.gate.newBucket()
+  }
+
+  /** Takes over a new link (ours when `slot` is set); undefined when it is refused. */
+  adopt(link: Link, slot?: DialSlot): LinkRecord | undefined {
+    if (!this.host.running()) {
+      link.destroy()
+      return undefined
+    }
+    const id = this.nextId++
+    // Links we dialed are ours; an inbound one counts against its source's caps until its handshake ends.
+    const admission = this.table.admit(id, slot ? undefined : (link.source ?? link.remoteAddress))
+    if (!admission.ok) {
+      link.destroy()
+      this.host.emit({
+        type: 'link-error',
+        address: link.remoteAddress,
+        code: 'TOO_MANY',
+        message: admission.reason,
+      })
+      return undefined
+    }
+    const dropped = admission.dropped === undefined ? undefined : this.records.get(admission.dropped)
+    if (dropped) {
+      const address = dropped.link.remoteAddress
+      this.step(dropped, { type: 'close', reason: 'too many connections in their handshake' })
+      this.host.emit({ type: 'link-error', address, code: 'TOO_MANY', message: admission.droppedWhy ?? '' })
+    }
+    const record: LinkRecord = {
+      id,
+      link,
+      decoder: new FrameDecoder(this.options.maxFrame),
+      state: newLinkState(link.remoteKey),
+      lastHeard: this.clock.now(),
+      ackDue: false,
+      backlog: [],
+      blocked: false,
+      ...(slot ? { slot } : {}),
+    }
+    this.records.set(record.id, record)
+    record.handshakeTimer = this.clock.setTimeout(
+      () => this.step(record, { type: 'handshake-timeout' }),
+      this.options.handshakeTimeoutMs,
+    )
+    // Our hello goes out before anything the transport already buffered is read.
+    this.write(record, this.host.hello())
+    link.attach({
+      data: (chunk) => this.onData(record, chunk),
+      drain: () => this.onDrain(record),
+      close: (error) => {
+        if (record.destroyTimer !== undefined) this.clock.clearTimeout(record.destroyTimer)
+        if (record.throttleTimer !== undefined) this.clock.clearTimeout(record.throttleTimer)
+        this.step(record, { type: 'transport-closed', ...(error ? { error } : {}) })
+      },
+    })
+    return record
+  }
+
+  /** Steps the link machine; the room effects of what it delivered go to `effects` (a read's batch). */
+  step(record: LinkRecord, event: LinkEvent, effects: RoomEffect[] = []): void {
+    const step = linkTransition(record.state, event, this.host.context)
+    if (!step.ok) return
+    record.state = step.state
+    for (const effect of step.effects) this.perform(record, effect, effects)
+  }
+
+  close(id: number, reason: string): void {
+    const record = this.records.get(id)
+    if (record) this.step(record, { type: 'close', reason })
+  }
+
+  /** Ends every link (`bye`) and stops the keepalive and the gate's timers. */
+  closeAll(reason: string): void {
+    if (this.keepaliveTimer !== undefined) this.clock.clearTimeout(this.keepaliveTimer)
+    this.gate.close()
+    for (const record of [...this.records.values()]) this.step(record, { type: 'close', reason })
+  }
+
+  write(record: LinkRecord, message: Message): void {
+    if (record.state.status === 'closed' && message.type !== 'bye') return
+    // A peer that does not read gets no more answers: pongs and acks would pile up without bound, and a
+    // later cumulative ack says everything the dropped ones would have.
+    if (record.blocked && (message.type === 'pong' || message.type === 'ack' || message.type === 'ping'))
+      return
+    try {
+      // With one neighbour a frame goes out once (a resend after a reconnect is rare): nothing to share.
+      const accepted = record.link.write(this.frames.frameOf(message, this.host.shareFrames()))
+      if (!accepted && !record.blocked && record.state.status === 'open') {
+        // The peer is not reading: stop feeding it chat messages until the buffer drains.
+        record.blocked = true
+        this.host.emit({ type: 'backpressure', peer: record.state.peer, blocked: true })
+      }
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error
+      this.step(record, { type: 'protocol-error', error })
+    }
+  }
+
+  /** Whether the link carries more now: open, and its remote end reads. */
+  writable(record: LinkRecord): boolean {
+    return !record.blocked && record.state.status === 'open'
+  }
+
+  /**
+   * Silence is checked far more often than pings go out, so a dead link is dropped within a twentieth of
+   * `deadAfterMs` after it went quiet for that long, not up to a whole ping interval later.
+   */
+  startKeepalive(): void {
+    const { keepaliveMs, deadAfterMs } = this.options
+    const tick = Math.max(10, Math.min(keepaliveMs, Math.floor(deadAfterMs / 20)))
+    this.keepaliveTimer = this.clock.setTimeout(() => {
+      this.keepalive()
+      if (this.host.running()) this.startKeepalive()
+    }, tick)
+  }
+
+  private keepalive(): void {
+    const now = this.clock.now()
+    const ping = now - this.lastPingAt >= this.options.keepaliveMs
+    if (ping) this.lastPingAt = now
+    for (const record of [...this.records.values()]) {
+      if (record.state.status !== 'open') continue
+      if (now - record.lastHeard >= this.options.deadAfterMs) {
+        const error = new ProtocolError('SILENT', `peer sent nothing for ${this.options.deadAfterMs} ms`)
+        this.step(record, { type: 'protocol-error', error })
+        continue
+      }
+      if (ping) this.write(record, { type: 'ping', n: ++this.pingCounter })
+    }
+  }
+
+  private onData(record: LinkRecord, chunk: Uint8Array): void {
+    record.lastHeard = this.clock.now()
+    const { messages, error } = record.decoder.push(chunk)
+    record.backlog.push(...messages)
+    this.read(record)
+    if (error && record.state.status !== 'closed') this.step(record, { type: 'protocol-error', error })
+  }
+
+  /**
+   * Takes what the inbound gate lets in from the link's backlog, then, in this order: carries out what the
+   * room decided (so what was accepted is on its way to the journal), acks the link (the ack waits on the
+   * journal), and pauses the link if the gate said so (the peer is told when its rate is exceeded).
+   */
+  private read(record: LinkRecord): void {
+    let stop: ReadStop
+    do {
+      const effects: RoomEffect[] = []
+      stop = this.take(record, effects)
+      this.host.perform(effects)
+    } while (stop === 'refused' && record.state.status !== 'closed')
+    this.host.readDone(record)
+    if (typeof stop !== 'object' || record.throttleTimer !== undefined) return
+    const retryMs = stop.throttle
+    record.link.pause()
+    this.write(record, { type: 'throttle', retryMs })
+    record.throttleTimer = this.clock.setTimeout(() => {
+      record.throttleTimer = undefined
+      record.link.resume()
+      this.read(record)
+    }, retryMs)
+  }
+
+  /** Feeds the backlog to the link machine while the gate allows; stops early when the room refuses someone. */
+  private take(record: LinkRecord, effects: RoomEffect[]): ReadStop {
+    while (record.backlog.length > 0) {
+      if (record.state.status === 'closed') {
+        record.backlog.length = 0
+        return 'empty'
+      }
+      const message = record.backlog[0]!
+      const turn = this.gate.takeTurn(record)
+      if (!turn.ok) {
+        if (turn.paused) record.link.pause()
+        return 'turn'
+      }
+      if (message.type === 'msg') {
+        const bucket = this.host.bucketOf(record)
+        const retryMs = bucket ? this.gate.takeToken(bucket, message) : 0
+        if (retryMs > 0) return { throttle: retryMs }
+      }
+      record.backlog.shift()
+      if (message.type === 'hello' && record.hello === undefined && !this.noteHello(record, message))
+        return 'empty'
+      const before = effects.length
+      if (isPlainDelivery(record.state, message)) this.host.deliver(record, message, effects)
+      else this.step(record, { type: 'received', message }, effects)
+      for (let i = before; i < effects.length; i++) if (effects[i]!.type === 'refuse') return 'refused'
+    }
+    return 'empty'
+  }
+
+  /** Records who the peer says it is; false when a peer that dialed in is refused. */
+  private noteHello(record: LinkRecord, hello: Hello): boolean {
+    record.hello = {
+      peer: { id: hello.id, name: hello.name },
+      ...(hello.listen ? { listen: hello.listen } : {}),
+      epoch: helloCap(hello, 'epoch') ?? helloInstance(hello),
+      relays: hello.caps.includes(ROOM_CAP),
+    }
+    const refusal = this.host.checkPeer(record, hello)
+    if (!refusal) return true
+    this.step(record, { type: 'protocol-error', error: new ProtocolError('UNTRUSTED', refusal) })
+    return false
+  }
+
+  private nextTurn(waited: LinkRecord[]): void {
+    for (const record of waited) {
+      if (record.state.status === 'closed' || !this.host.running()) continue
+      // A link the peer's rate limit paused stays paused; its own timer resumes it.
+      if (record.throttleTimer === undefined) record.link.resume()
+      this.read(record)
+    }
+  }
+
+  private onDrain(record: LinkRecord): void {
+    if (!record.blocked) return
+    record.blocked = false
+    this.host.drained(record)
+  }
+
+  private perform(record: LinkRecord, effect: LinkEffect, effects: RoomEffect[]): void {
+    switch (effect.type) {
+      case 'send':
+        this.write(record, effect.message)
+        return
+      case 'cancel-handshake-timer':
+        if (record.handshakeTimer !== undefined) this.clock.clearTimeout(record.handshakeTimer)
+        record.handshakeTimer = undefined
+        return
+      case 'open':
+        this.table.settle(record.id)
+        this.host.opened(record, effect.peer, effect.instance)
+        return
+      case 'deliver':
+        this.host.deliver(record, effect.message, effects)
+        return
+      case 'close':
+        this.closeLink(record, effect.reason)
+        return
+      default: {
+        const _exhaustive: never = effect
+      }
+    }
+  }
+
+  private closeLink(record: LinkRecord, reason: LinkCloseReason): void {
+    this.records.delete(record.id)
+    this.table.delete(record.id)
+    if (reason.code === 'TRANSPORT') record.link.destroy()
+    else {
+      record.link.end()
+      // A remote end that never closes its side must not hold the socket forever.
+      record.destroyTimer = this.clock.setTimeout(() => record.link.destroy(), 2_000)
+    }
+    const address = record.link.remoteAddress
+    if (reason.protocolError)
+      this.host.emit({ type: 'link-error', address, code: reason.code, message: reason.message })
+    this.host.closed(record, reason)
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * What a node is, seen from outside: its options, its events, and the `ChatNode` interface every
+ * frontend drives (a `ParleyNode` or a `PlainNode`).
+ */
+import type { Address } from './address.js'
+import type { Clock } from './clock.js'
+import type { RateLimit } from './inbound-gate.js'
+import type { HistoryEntry, Journal, RestoredState } from './journal.js'
+import type { Backoff, PeerInfo, PeerState } from './peer-machine.js'
+import type { MessageAuth } from './room.js'
+import type { Transport } from './transport.js'
+
+/** Timing defaults of every node. */
+export const NODE_DEFAULTS = {
+  handshakeTimeoutMs: 10_000,
+  dialTimeoutMs: 5_000,
+  keepaliveMs: 5_000,
+  deadAfterMs: 14_000,
+} as const
+
+export interface NodeOptions {
+  transport: Transport
+  /** Display name sent in the handshake. */
+  name: string
+  listen: Address
+  /** Peers to dial and keep dialing until they answer. */
+  peers?: readonly Address[]
+  /** This node's id (lowercase hex). A random one is made when absent. */
+  id?: string
+  clock?: Clock
+  /** Source of randomness in [0, 1) for backoff jitter. */
+  random?: () => number
+  backoff?: Backoff
+  /** Links that have not finished the handshake by then are dropped. */
+  handshakeTimeoutMs?: number
+  dialTimeoutMs?: number
+  /** A ping goes out on every quiet link this often. */
+  keepaliveMs?: number
+  /** A link that has been silent this long is considered dead and is dropped. */
+  deadAfterMs?: number
+  maxFrame?: number
+  caps?: string[]
+  /** Where accepted messages, receipts and acks are made durable. Without one, nothing survives a restart. */
+  journal?: Journal
+  /** State replayed from the journal at start-up (`restore(records)`). */
+  restored?: RestoredState
+  /** How many history entries to keep in memory. */
+  historyLimit?: number
+  /** Links still in their handshake, at most, across the node (more are refused). Default 64. */
+  maxHandshaking?: number
+  /** Links still in their handshake, at most, from one source host. Default 8. */
+  maxHandshakingPerSource?: number
+  /** Messages accepted from one peer: a sustained rate and a burst allowance. `false` disables it. */
+  rateLimit?: RateLimit | false
+  /**
+   * Vets a peer that dialed in, by its id and the listen address it announces: a reason to refuse it
+   * (say, that address is known to hold another key), or undefined to accept.
+   */
+  checkPeer?: (peerId: string, announcedListen: string | undefined) => string | undefined
+  /**
+   * Display marks: the highest seq per sender that a frontend has shown (the frontend records them as
+   * it writes). Messages journaled but not shown when the process died are shown again at start.
+   */
+  displayed?: ReadonlyMap<string, number>
+  /**
+   * Signs our messages and checks relayed ones (see `MessageAuth`). Without one, nothing is signed and
+   * relayed messages are taken as they come: fine for tests and trusted networks only.
+   */
+  auth?: MessageAuth
+  /** Recent messages kept per member, to relay and to catch neighbours up. Default 1000. */
+  windowSize?: number
+  /** Members kept at most (a relay introducing more is dropped). Default 1000. */
+  maxOrigins?: number
+  /** Out-of-order or unverified messages buffered from one neighbour at most. Default 4096. */
+  waitingCap?: number
+  /** Hops a relayed message may still travel, at most. Default 64. */
+  hopLimit?: number
+}
+
+/** One member of the room, as `members()` lists it. */
+export interface MemberInfo {
+  readonly peer: PeerInfo
+  /** This node has (had) a link to it; otherwise its messages reach us through relays. */
+  readonly direct: boolean
+  /** Direct: its link is open now. Relayed: some neighbour that relays is connected. */
+  readonly connected: boolean
+  /** The remote end of its link, when direct and connected. */
+  readonly address?: string
+  /** The address it says it listens on (its hello), when direct and connected. */
+  readonly listen?: string
+  /** When its last message was shown (clock ms), if one was this run. */
+  readonly lastSeen?: number
+}
+
+/** A remote end that broke the protocol, or a transport failure on a link. */
+export interface LinkProblem {
+  readonly address: string
+  readonly code: string
+  readonly message: string
+}
+
+export type NodeEvent =
+  | { readonly type: 'listening'; readonly address: string }
+  /** A peer this node dials changed state. `target` is the address it dials. */
+  | { readonly type: 'peer-state'; readonly target: string; readonly state: PeerState }
+  | {
+      readonly type: 'connected'
+      readonly peer: PeerInfo
+      readonly address: string
+      readonly direction: 'inbound' | 'outbound'
+      /** The address the peer says it listens on (its hello), to show instead of an ephemeral source port. */
+      readonly listen?: string
+      /** Ids of other peers this node knows under the same name: never the same person by name alone. */
+      readonly sameNameAs?: readonly string[]
+    }
+  | { readonly type: 'disconnected'; readonly peer: PeerInfo; readonly reason: string }
+  /**
+   * A member seen for the first time this run: `relay` when its first message came through another
+   * node (a join notice), `direct` when it first connected. Departures of relayed members are not visible.
+   * Sent again when a member shows up under another name (`renamedFrom`): a rename is never silent.
+   */
+  | {
+      readonly type: 'member'
+      readonly peer: PeerInfo
+      readonly via: 'direct' | 'relay'
+      readonly sameNameAs?: readonly string[]
+      readonly renamedFrom?: string
+    }
+  | {
+      readonly type: 'message'
+      readonly id: string
+      readonly seq: number
+      readonly ts: number
+      readonly from: PeerInfo
+      readonly body: string
+      /**
+       * Shown again at start: journaled but not marked as shown when the last run died, so it may (rarely,
+       * when the kill fell between a write and its mark) have been shown once already. Same `id`.
+       */
+      readonly replayed?: true
+    }
+  | { readonly type: 'delivered'; readonly id: string; readonly seq: number; readonly to: PeerInfo }
+  | ({ readonly type: 'link-error' } & LinkProblem)
+  /** The journal could not be written: messages are no longer made durable. */
+  | { readonly type: 'journal-error'; readonly message: string }
+  /** A peer is rate-limiting our messages: they wait in the outbox, none is lost. */
+  | { readonly type: 'throttled'; readonly peer: PeerInfo; readonly retryMs: number }
+  /** A peer stopped reading (its socket buffer is full), or started again. */
+  | { readonly type: 'backpressure'; readonly peer: PeerInfo; readonly blocked: boolean }
+  /** Dialing `target` failed for a new reason (repeats of the same reason are not reported again). */
+  | { readonly type: 'dial-error'; readonly target: string; readonly code: string; readonly message: string }
+  | { readonly type: 'closed' }
+
+export interface SentMessage {
+  readonly id: string
+  readonly seq: number
+  readonly ts: number
+  /** Resolves once the message is durable in the outbox (at once without a journal). */
+  readonly durable: Promise<void>
+}
+
+/** What every frontend drives: a parley node (`ParleyNode`) or a plain-text one (`PlainNode`). */
+export interface ChatNode {
+  readonly id: string
+  readonly name: string
+  readonly self: PeerInfo
+  readonly address: Address
+  readonly pending: number
+  readonly history: readonly HistoryEntry[]
+  on(listener: (event: NodeEvent) => void): () => void
+  start(): Promise<Address>
+  connect(target: Address): void
+  send(body: string): SentMessage
+  rename(name: string): void
+  sessionsSnapshot(): SessionInfo[]
+  /** Every member of the room this node knows of, direct or relayed. */
+  members(): MemberInfo[]
+  peerStates(): { target: string; state: PeerState }[]
+  whenDelivered(timeoutMs: number): Promise<number>
+  close(reason?: string): Promise<void>
+}
+
+export interface SessionInfo {
+  readonly peer: PeerInfo
+  readonly connected: boolean
+  /** The remote end of the session's link. */
+  readonly address?: string
+  /** This node's end of the session's link. */
+  readonly localAddress?: string
+}

@@ -1,0 +1,377 @@
+/**
+ * What one node's room knows: every origin's recent messages and watermarks, what each neighbour has and
+ * was sent, the candidates waiting to be checked, and our own stream. `Room` takes its decisions on top.
+ */
+import type { PeerInfo } from './peer-machine.js'
+import {
+  type MessageAuth,
+  type Neighbor,
+  newOrigin,
+  type Origin,
+  type Outgoing,
+  type RestoredRoom,
+  ROOM_DEFAULTS,
+  type RoomMember,
+  type RoomOptions,
+  raise,
+} from './room-types.js'
+import { DEFAULT_HOPS, type Msg } from './schema.js'
+
+export class RoomBook {
+  readonly self: PeerInfo
+  protected readonly auth?: MessageAuth
+  protected readonly windowSize: number
+  protected readonly waitingCap: number
+  protected readonly maxOrigins: number
+  protected readonly hopLimit: number
+  protected readonly own: Origin
+  protected readonly origins = new Map<string, Origin>()
+  protected readonly neighbors = new Map<string, Neighbor>()
+  /** Our own messages up to this seq are signed (sealed). */
+  protected sealedUpTo = 0
+  /** Every neighbour acknowledged our messages up to this seq: the rest is the outbox. */
+  protected ownSettled = 0
+
+  constructor(options: RoomOptions, restored?: RestoredRoom) {
+    this.self = options.self
+    if (options.auth) this.auth = options.auth
+    this.windowSize = Math.max(1, options.windowSize ?? ROOM_DEFAULTS.windowSize)
+    this.waitingCap = Math.max(1, options.waitingCap ?? ROOM_DEFAULTS.waitingCap)
+    this.maxOrigins = options.maxOrigins ?? ROOM_DEFAULTS.maxOrigins
+    this.hopLimit = Math.min(options.hopLimit ?? DEFAULT_HOPS, DEFAULT_HOPS)
+    const sent = (restored?.nextSeq ?? 1) - 1
+    this.own = newOrigin(this.self, sent)
+    this.own.known = true
+    this.own.log = [...(restored?.recent ?? restored?.outbox ?? [])]
+    this.ownSettled = (restored?.outbox[0]?.seq ?? sent + 1) - 1
+    this.own.head = this.hashOf(restored?.lastSent)
+    this.sealedUpTo = sent
+    this.origins.set(this.self.id, this.own)
+    for (const r of restored?.origins ?? []) {
+      const origin = newOrigin(r.peer, r.received)
+      origin.known = true
+      origin.log = r.log.slice(-this.windowSize)
+      const first = origin.log[0]
+      if (this.auth && first) {
+        // The journal may hold messages taken unchecked from their origin: they are checked, as any
+        // deferred run is, before the first of them is relayed.
+        origin.verified = first.seq - 1
+        origin.deferred = true
+      }
+      this.origins.set(r.peer.id, origin)
+      if (r.neighbor) this.neighbor(r.peer.id)
+    }
+  }
+
+  /** The seq our next message gets. */
+  get nextSeq(): number {
+    return this.own.received + 1
+  }
+
+  /** Our messages some neighbour has not acknowledged, oldest first. */
+  get outbox(): readonly Msg[] {
+    const first = this.own.log[0]?.seq ?? this.own.received + 1
+    return this.own.log.slice(Math.max(0, this.ownSettled + 1 - first))
+  }
+
+  /** Our messages in the outbox with a seq in (`after`, `upTo`], oldest first, without copying the whole outbox. */
+  outboxBetween(after: number, upTo: number): Msg[] {
+    const log = this.own.log
+    const first = log[0]?.seq
+    if (first === undefined) return []
+    const from = Math.max(after, this.ownSettled) + 1
+    return log.slice(Math.max(0, from - first), Math.max(0, upTo - first + 1))
+  }
+
+  /** How many messages the outbox holds. */
+  get pending(): number {
+    return this.own.received - this.ownSettled
+  }
+
+  /** Adds one of our messages (its seq, `from` and chain link are filled in); it goes out once sealed and durable. */
+  compose(fields: { id: string; ts: number; body: string; name?: string }): Msg {
+    const seq = this.own.received + 1
+    const msg: Msg = {
+      type: 'msg',
+      id: fields.id,
+      seq,
+      ts: fields.ts,
+      from: this.self.id,
+      body: fields.body,
+    }
+    if (fields.name !== undefined) msg.name = fields.name
+    if (this.auth) {
+      const prev = this.own.head ?? this.auth.genesis(this.self.id)
+      msg.prev = prev
+      this.own.head = this.auth.chain(prev, msg)
+    }
+    this.own.received = seq
+    this.own.log.push(msg)
+    return msg
+  }
+
+  /**
+   * Signs the newest of our messages, which ends a burst, and returns the burst (the messages composed
+   * since the last seal), the last one now carrying `sig`.
+   */
+  seal(): Msg[] {
+    const from = this.sealedUpTo + 1
+    const to = this.own.received
+    if (to < from) return []
+    this.sealedUpTo = to
+    const start = this.indexOf(this.own, from)
+    const burst = this.own.log.slice(start)
+    if (this.auth && this.own.head !== undefined) {
+      const last = burst.length - 1
+      const signed = { ...burst[last]!, sig: this.auth.sign(this.own.head) }
+      burst[last] = signed
+      this.own.log[start + last] = signed
+    }
+    return burst
+  }
+
+  /** Our messages up to `seq` are durable: they may go out. */
+  ownDurable(seq: number): void {
+    this.own.shown = Math.max(this.own.shown, seq)
+    this.own.verified = this.own.shown
+  }
+
+  /**
+   * Every neighbour has our messages up to `seq`: they leave the outbox, and stay in our window only, for
+   * members who connect later.
+   */
+  settleOwn(seq: number): void {
+    this.ownSettled = Math.max(this.ownSettled, Math.min(seq, this.own.received))
+    const log = this.own.log
+    while (log.length > this.windowSize && log[0]!.seq <= this.ownSettled) log.shift()
+  }
+
+  /** The message `seq` of `origin` is durable and shown. */
+  markShown(originId: string, seq: number): void {
+    const origin = this.origins.get(originId)
+    if (!origin) return
+    origin.shown = Math.max(origin.shown, Math.min(seq, origin.received))
+    this.trim(origin)
+  }
+
+  /**
+   * What the neighbour's link should carry next, in order per origin: every verified, shown message it
+   * does not have (never its own, never one whose hops are spent), as the copy to send.
+   * Call `markSent` after writing each item; stop early when the link pushes back.
+   */
+  *outgoing(id: string, only?: string): Generator<Outgoing> {
+    const neighbor = this.neighbors.get(id)
+    if (!neighbor?.open || !neighbor.resumed) return
+    const origins = only === undefined ? this.origins.values() : [this.origins.get(only)]
+    for (const origin of origins) {
+      if (!origin || origin.peer.id === id) continue
+      if (origin !== this.own && !neighbor.relays) continue
+      const originId = origin.peer.id
+      const limit = Math.min(origin.shown, origin.verified)
+      for (;;) {
+        const next = Math.max(neighbor.sentUpTo.get(originId) ?? 0, neighbor.has.get(originId) ?? 0) + 1
+        if (next > limit || origin.log.length === 0) break
+        const first = origin.log[0]!.seq
+        if (next < first) {
+          // Our window moved on while the neighbour lagged: it must jump, or it would wait forever.
+          yield { kind: 'base', origin: originId, seq: first - 1 }
+          raise(neighbor.sentUpTo, originId, first - 1)
+          continue
+        }
+        const msg = origin.log[next - first]!
+        const copy = this.forwardCopy(origin, msg)
+        if (copy) yield { kind: 'msg', msg: copy }
+        raise(neighbor.sentUpTo, originId, next)
+        this.trim(origin)
+      }
+    }
+  }
+
+  /** The `have` entries the neighbour has not been told yet (all of them right after `linkOpened`). */
+  haveDelta(id: string): Record<string, number> {
+    const neighbor = this.neighbors.get(id)
+    const delta: Record<string, number> = {}
+    if (!neighbor?.relays) return delta
+    for (const origin of this.origins.values()) {
+      const originId = origin.peer.id
+      if (origin === this.own || originId === id || origin.shown === 0) continue
+      if ((neighbor.told.get(originId) ?? 0) >= origin.shown) continue
+      neighbor.told.set(originId, origin.shown)
+      delta[originId] = origin.shown
+    }
+    return delta
+  }
+
+  /** Highest seq of `origin` durable and shown here. */
+  shownOf(originId: string): number {
+    return this.origins.get(originId)?.shown ?? 0
+  }
+
+  receivedOf(originId: string): number {
+    return this.origins.get(originId)?.received ?? 0
+  }
+
+  /** The member as this node knows it (the newest name it used), if it is a member. */
+  peerOf(originId: string): PeerInfo | undefined {
+    const origin = this.origins.get(originId)
+    return origin?.known ? origin.peer : undefined
+  }
+
+  /** The recent messages kept for `origin`, oldest first. */
+  logOf(originId: string): readonly Msg[] {
+    return this.origins.get(originId)?.log ?? []
+  }
+
+  /** Messages buffered because they are out of order or not verified yet, over all origins. */
+  get waitingCount(): number {
+    let count = 0
+    for (const neighbor of this.neighbors.values()) count += neighbor.waiting
+    return count
+  }
+
+  /** Every member but this node: every origin seen and every neighbour. */
+  members(): RoomMember[] {
+    const anyRelayOpen = [...this.neighbors.values()].some((n) => n.open && n.relays)
+    const out: RoomMember[] = []
+    for (const origin of this.origins.values()) {
+      if (origin === this.own || !origin.known) continue
+      const neighbor = this.neighbors.get(origin.peer.id)
+      out.push({
+        peer: origin.peer,
+        direct: neighbor !== undefined,
+        connected: neighbor ? neighbor.open : anyRelayOpen,
+      })
+    }
+    return out
+  }
+
+  protected neighbor(id: string): Neighbor {
+    let neighbor = this.neighbors.get(id)
+    if (!neighbor) {
+      neighbor = {
+        id,
+        has: new Map(),
+        sentUpTo: new Map(),
+        told: new Map(),
+        floor: new Map(),
+        bases: new Map(),
+        relays: false,
+        restarted: false,
+        open: false,
+        resumed: false,
+        waiting: 0,
+      }
+      this.neighbors.set(id, neighbor)
+    }
+    return neighbor
+  }
+
+  protected originFor(peer: PeerInfo): Origin {
+    let origin = this.origins.get(peer.id)
+    if (!origin) {
+      origin = newOrigin(peer, 0)
+      this.origins.set(peer.id, origin)
+    }
+    return origin
+  }
+
+  /** Some open neighbour other than the origin relays, so the origin's messages may have to be forwarded. */
+  protected relayWanted(origin: Origin): boolean {
+    for (const n of this.neighbors.values()) if (n.open && n.relays && n.id !== origin.peer.id) return true
+    return false
+  }
+
+  /**
+   * Keeps the newest `windowSize` messages of a member. An older one stays while it is not shown and
+   * verified yet, or while a connected neighbour still has to be sent it, up to twice the window: a
+   * neighbour that falls further behind than that is told to jump.
+   */
+  protected trim(origin: Origin): void {
+    if (origin === this.own) return
+    const log = origin.log
+    while (log.length > this.windowSize) {
+      const first = log[0]!.seq
+      if (log.length <= this.windowSize * 2) {
+        const checked = origin.deferred ? origin.received : origin.verified
+        if (first > Math.min(origin.shown, checked)) return
+        if (this.stillOwed(origin, first)) return
+      }
+      log.shift()
+    }
+  }
+
+  protected stillOwed(origin: Origin, seq: number): boolean {
+    const originId = origin.peer.id
+    for (const n of this.neighbors.values()) {
+      if (!n.open || !n.relays || n.id === originId) continue
+      if (Math.max(n.sentUpTo.get(originId) ?? 0, n.has.get(originId) ?? 0) < seq) return true
+    }
+    return false
+  }
+
+  /** What we send on: the kept message (its hops already lowered), or nothing once its hops are spent. */
+  protected forwardCopy(origin: Origin, msg: Msg): Msg | undefined {
+    if (origin === this.own) return msg
+    return (msg.hops ?? DEFAULT_HOPS) >= 1 ? msg : undefined
+  }
+
+  /** The hops a received message has left once we send it on. */
+  protected hopsLeft(msg: Msg): number {
+    return Math.min(msg.hops ?? DEFAULT_HOPS, this.hopLimit) - 1
+  }
+
+  /** A second copy that may travel further than the first replaces it, so the hop limit counts the shorter path. */
+  protected keepHigherHops(origin: Origin, msg: Msg): void {
+    const first = origin.log[0]?.seq
+    if (first === undefined || msg.seq < first) return
+    const index = msg.seq - first
+    const kept = origin.log[index]
+    const hops = this.hopsLeft(msg)
+    if (!kept || hops <= (kept.hops ?? DEFAULT_HOPS) || kept.id !== msg.id) return
+    origin.log[index] = { ...kept, hops }
+  }
+
+  protected hashOf(msg: Msg | undefined): string | undefined {
+    if (!this.auth || msg?.prev === undefined) return undefined
+    return this.auth.chain(msg.prev, msg)
+  }
+
+  protected indexOf(origin: Origin, seq: number): number {
+    const first = origin.log[0]?.seq ?? seq
+    return Math.max(0, seq - first)
+  }
+
+  protected dropSlot(origin: Origin, seq: number): void {
+    const slot = origin.waiting.get(seq)
+    if (!slot) return
+    origin.waiting.delete(seq)
+    for (const neighborId of slot.keys()) {
+      const neighbor = this.neighbors.get(neighborId)
+      if (neighbor) neighbor.waiting--
+    }
+  }
+
+  protected dropCandidates(origin: Origin, neighborId: string): void {
+    const neighbor = this.neighbors.get(neighborId)
+    for (const [seq, slot] of origin.waiting) {
+      if (!slot.delete(neighborId)) continue
+      if (neighbor) neighbor.waiting--
+      if (slot.size === 0) origin.waiting.delete(seq)
+    }
+    this.forgetIfInvented(origin)
+  }
+
+  protected dropCandidatesOf(neighbor: Neighbor): void {
+    if (neighbor.waiting === 0) return
+    for (const origin of [...this.origins.values()]) this.dropCandidates(origin, neighbor.id)
+  }
+
+  protected dropAllCandidates(origin: Origin): void {
+    for (const seq of [...origin.waiting.keys()]) this.dropSlot(origin, seq)
+  }
+
+  /** An origin that only a relay's unverified messages spoke of is forgotten with them. */
+  protected forgetIfInvented(origin: Origin): void {
+    if (!origin.known && origin.waiting.size === 0) this.origins.delete(origin.peer.id)
+  }
+}

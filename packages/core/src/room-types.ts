@@ -1,0 +1,222 @@
+/** The room's vocabulary: its options, what it restores, the effects it returns, and its inner records. */
+import { DEFAULT_WINDOW } from './journal.js'
+import type { PeerInfo } from './peer-machine.js'
+import type { Ack, Msg } from './schema.js'
+
+/**
+ * Signs and checks each origin's hash chain. Core knows no cryptography: the secure package implements
+ * this with sha256 and ed25519 (`createMessageAuth`); tests pass a fake.
+ */
+export interface MessageAuth {
+  /** The `prev` of an origin's first message. */
+  genesis(originId: string): string
+  /** The chain hash of `msg` given the hash before it: `H(prev || canonicalMsg(msg))`. */
+  chain(prev: string, msg: Msg): string
+  /** This node's signature over a chain hash. */
+  sign(hash: string): string
+  /** True when `sig` is `originId`'s signature over `hash`. */
+  verify(originId: string, hash: string, sig: string): boolean
+}
+
+/**
+ * The bytes a chain hash covers: everything the origin wrote except `prev` (hashed separately), and
+ * except `hops` and `sig`, which relays change or which sign the result.
+ */
+export function canonicalMsg(msg: Msg): string {
+  return JSON.stringify(['parley-msg/1', msg.from, msg.seq, msg.id, msg.ts, msg.name ?? null, msg.body])
+}
+
+export interface RoomOptions {
+  readonly self: PeerInfo
+  readonly auth?: MessageAuth
+  /** Recent messages kept per origin, for relaying and catching neighbours up. Default 1000. */
+  readonly windowSize?: number
+  /** Unverified or out-of-order messages buffered from one neighbour. Default 4096. */
+  readonly waitingCap?: number
+  /** Members (origins) this node keeps, besides itself. Default 1000. */
+  readonly maxOrigins?: number
+  /** Hops a message may still travel, at most, whatever it claims. Default DEFAULT_HOPS. */
+  readonly hopLimit?: number
+}
+
+/** What the journal knew of one origin at start-up. */
+export interface RestoredOrigin {
+  readonly peer: PeerInfo
+  /** Highest contiguous seq received (every one of them was shown). */
+  readonly received: number
+  /** The newest of them, oldest first, ending at `received`. */
+  readonly log: readonly Msg[]
+  /** This node had a link to it. */
+  readonly neighbor: boolean
+}
+
+export interface RestoredRoom {
+  readonly origins: Iterable<RestoredOrigin>
+  /** The seq our next message gets. */
+  readonly nextSeq: number
+  /** Our messages some neighbour has not acknowledged, oldest first. */
+  readonly outbox: readonly Msg[]
+  /** Our newest messages (at least the outbox, at most the window or the outbox), oldest first. */
+  readonly recent?: readonly Msg[]
+  /** Our newest message, acknowledged or not: our chain continues from it. */
+  readonly lastSent?: Msg
+}
+
+export type RefusalCode = 'FORGED' | 'TOO_MANY_ORIGINS' | 'FLOOD'
+
+/** A neighbour that broke the room's rules: the node closes its link with `code`. */
+export interface Refusal {
+  readonly neighbor: string
+  readonly code: RefusalCode
+  readonly message: string
+}
+
+/**
+ * What the room decided, as data; the node carries the effects out in one place, in a fixed order:
+ * `refuse`, `send`, `resume`, then `jump` and `accept` are persisted together, and once durable, `join`
+ * is announced and each accepted message is shown (then `markShown`) and relayed.
+ */
+export type RoomEffect =
+  /** Close the neighbour's link: it broke the room's rules. */
+  | { readonly type: 'refuse'; readonly refusal: Refusal }
+  /** Write this to the neighbour's link now. */
+  | { readonly type: 'send'; readonly neighbor: string; readonly message: Ack }
+  /** The neighbour said what it has: its link may carry what it lacks (see `outgoing`). */
+  | { readonly type: 'resume'; readonly neighbor: string }
+  /** A message accepted, in order: persist it, then show it, call `markShown`, and relay it. */
+  | { readonly type: 'accept'; readonly msg: Msg }
+  /** An origin's watermark jumped forward (its window moved on): persist it as a journal `base` record. */
+  | { readonly type: 'jump'; readonly peer: PeerInfo; readonly seq: number }
+  /** A member seen for the first time, through a relay. */
+  | { readonly type: 'join'; readonly peer: PeerInfo }
+
+/** One thing to write on a neighbour's link: a message, or a notice that an origin's window moved on. */
+export type Outgoing =
+  | { readonly kind: 'msg'; readonly msg: Msg }
+  | { readonly kind: 'base'; readonly origin: string; readonly seq: number }
+
+export interface RoomMember {
+  readonly peer: PeerInfo
+  /** A neighbour: this node has (had) a link to it. */
+  readonly direct: boolean
+  /** A neighbour: its link is open now. A relayed member: some neighbour that relays is connected. */
+  readonly connected: boolean
+}
+
+export interface Candidate {
+  readonly msg: Msg
+  readonly trusted: boolean
+  /** The chain hash, computed once. */
+  hash?: string
+}
+
+export interface Origin {
+  peer: PeerInfo
+  /** Highest contiguous seq accepted (maybe not durable yet). */
+  received: number
+  /** Highest seq durable and shown: what acks and `have` maps claim. */
+  shown: number
+  /** Highest seq whose origin signature checked (or every accepted one, without a MessageAuth). */
+  verified: number
+  /** Chain hash of message `received`, when known. */
+  head?: string
+  /**
+   * Messages after `verified` were taken straight from the origin without checking their chain, since no
+   * neighbour could be sent them: they are checked (`checkDeferred`) before any is relayed.
+   */
+  deferred?: boolean
+  /** Recent messages, ascending and contiguous, ending at `received`. */
+  log: Msg[]
+  /** Candidates for seqs after `received`, per neighbour that sent them. */
+  waiting: Map<number, Map<string, Candidate>>
+  /** At least one message accepted, or known from the journal or a link: not a relay's invention. */
+  known: boolean
+  /** The seq this not-yet-known origin started at (a jump), persisted once it becomes known. */
+  jumpedTo?: number
+}
+
+export interface Neighbor {
+  readonly id: string
+  /** What the neighbour has of each origin (learned from its acks and from what it sends). */
+  readonly has: Map<string, number>
+  /** What the current link carried of each origin. */
+  readonly sentUpTo: Map<string, number>
+  /** What our acks told it we have, for `have` deltas. */
+  readonly told: Map<string, number>
+  /** Where our stream of each origin starts on this link (we said so in `bases`). */
+  readonly floor: Map<string, number>
+  /** Where its stream of each origin starts on this link (it said so in `base` and `bases`). */
+  readonly bases: Map<string, number>
+  /** It speaks the room protocol: it takes messages of other origins. */
+  relays: boolean
+  /** It restarted without its journal: on its next link it gets only what is new, as it already saw the rest. */
+  restarted: boolean
+  open: boolean
+  /** Its first ack on the current link arrived: it said what it has, so we may send. */
+  resumed: boolean
+  /** Candidates it sent that wait in some origin's buffer. */
+  waiting: number
+}
+
+/** The room's limits when the options leave them out. */
+export const ROOM_DEFAULTS = { windowSize: DEFAULT_WINDOW, waitingCap: 4096, maxOrigins: 1000 } as const
+
+export function newOrigin(peer: PeerInfo, received: number): Origin {
+  return {
+    peer,
+    received,
+    shown: received,
+    verified: received,
+    log: [],
+    waiting: new Map(),
+    known: false,
+  }
+}
+
+export function refuse(refusal: Refusal): RoomEffect {
+  return { type: 'refuse', refusal }
+}
+
+export function raise(map: Map<string, number>, key: string, value: number): void {
+  if (value > (map.get(key) ?? 0)) map.set(key, value)
+}
+
+/** A batch of room effects sorted into the order the node carries them out (see `RoomEffect`). */
+export interface EffectPlan {
+  readonly refusals: Refusal[]
+  readonly sends: { readonly neighbor: string; readonly message: Ack }[]
+  readonly resumed: string[]
+  readonly jumps: { readonly peer: PeerInfo; readonly seq: number }[]
+  readonly accepted: Msg[]
+  readonly joined: PeerInfo[]
+}
+
+export function planEffects(effects: readonly RoomEffect[]): EffectPlan {
+  const plan: EffectPlan = { refusals: [], sends: [], resumed: [], jumps: [], accepted: [], joined: [] }
+  for (const effect of effects) {
+    switch (effect.type) {
+      case 'refuse':
+        plan.refusals.push(effect.refusal)
+        break
+      case 'send':
+        plan.sends.push(effect)
+        break
+      case 'resume':
+        plan.resumed.push(effect.neighbor)
+        break
+      case 'jump':
+        plan.jumps.push(effect)
+        break
+      case 'accept':
+        plan.accepted.push(effect.msg)
+        break
+      case 'join':
+        plan.joined.push(effect.peer)
+        break
+      default: {
+        const _exhaustive: never = effect
+      }
+    }
+  }
+  return plan
+}

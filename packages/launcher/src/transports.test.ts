@@ -1,0 +1,111 @@
+import type { Link, Transport } from '@parley/core'
+import { AddressError, TransportError } from '@parley/core'
+import { describe, expect, it } from 'vitest'
+import { parseAddress, routedTransport, TCP, type TransportKind, verifiedTransport } from './transports.js'
+
+/** A link that records whether it was destroyed; `remoteKey` as a transport that proved it would set. */
+function fakeLink(remoteAddress: string, remoteKey?: string, direction: 'inbound' | 'outbound' = 'outbound') {
+  const state = { destroyed: false }
+  const link: Link = {
+    direction,
+    remoteAddress,
+    localAddress: 'local',
+    ...(remoteKey ? { remoteKey } : {}),
+    attach: () => undefined,
+    write: () => true,
+    pause: () => undefined,
+    resume: () => undefined,
+    end: () => undefined,
+    destroy: () => {
+      state.destroyed = true
+    },
+  }
+  return { link, state }
+}
+
+/** A transport that dials by writing down the address, and whose listener hands over `inbound` links. */
+function fakeTransport(name: string, dialed: string[], inbound: Link[] = []): Transport {
+  return {
+    createListener: (onLink) => ({
+      listen: async (address) => {
+        for (const link of inbound) onLink(link)
+        return `${name}:${address}`
+      },
+      close: async () => undefined,
+    }),
+    dial: async (address) => {
+      dialed.push(`${name} ${address}`)
+      return fakeLink(address, 'a'.repeat(64)).link
+    },
+  }
+}
+
+const KEYED: TransportKind = {
+  name: 'keyed',
+  owns: (text) => /^[0-9a-f]{64}$/.test(text),
+  normalize: (text) => text.toLowerCase(),
+  create: () => fakeTransport('keyed', []),
+  authenticated: true,
+}
+
+describe('transports chosen by the form of the address', () => {
+  it('reads TCP addresses into one written form and keeps TCP’s own error for what no transport owns', () => {
+    expect(parseAddress(':4001')).toBe('127.0.0.1:4001')
+    expect(parseAddress(' [::1]:4001 ')).toBe('[::1]:4001')
+    expect(() => parseAddress('4001')).toThrow(AddressError)
+    expect(() => parseAddress('4001')).toThrow(/HOST:PORT/)
+    expect(parseAddress('b'.repeat(64), [TCP, KEYED])).toBe('b'.repeat(64))
+  })
+
+  it('dials each address with the transport that owns its form, and listens with the listen address’s', async () => {
+    const dialed: string[] = []
+    const transport = routedTransport([
+      { kind: TCP, transport: fakeTransport('tcp', dialed) },
+      { kind: KEYED, transport: fakeTransport('keyed', dialed) },
+    ])
+    await transport.dial('127.0.0.1:4001')
+    await transport.dial('c'.repeat(64))
+    expect(dialed).toEqual(['tcp 127.0.0.1:4001', `keyed ${'c'.repeat(64)}`])
+    const listener = transport.createListener(() => undefined)
+    expect(await listener.listen('d'.repeat(64))).toBe(`keyed:${'d'.repeat(64)}`)
+  })
+})
+
+describe('links a transport authenticated itself', () => {
+  const good = 'a'.repeat(64)
+  const verify = async ({ remoteKey }: { remoteKey: string }) =>
+    remoteKey === good ? ('ok' as const) : { refuse: `key ${remoteKey.slice(0, 4)} is not allowed` }
+
+  it('hands over an inbound link whose proven key passes verify, and closes and reports one that does not', async () => {
+    const accepted = fakeLink('peer-a', good, 'inbound')
+    const refused = fakeLink('peer-b', 'b'.repeat(64), 'inbound')
+    const keyless = fakeLink('peer-c', undefined, 'inbound')
+    const reports: string[] = []
+    const handed: Link[] = []
+    const transport = verifiedTransport(
+      fakeTransport('keyed', [], [accepted.link, refused.link, keyless.link]),
+      verify,
+      (address, code, reason) => reports.push(`${address} ${code} ${reason}`),
+    )
+    await transport.createListener((link) => handed.push(link)).listen('x')
+    await expect.poll(() => reports.length).toBe(2)
+    expect(handed).toEqual([accepted.link])
+    expect(refused.state.destroyed).toBe(true)
+    expect(keyless.state.destroyed).toBe(true)
+    expect(reports.sort()).toEqual([
+      'peer-b UNTRUSTED key bbbb is not allowed',
+      'peer-c UNTRUSTED the transport did not prove the peer’s key',
+    ])
+  })
+
+  it('rejects a dial whose proven key verify refuses, with UNTRUSTED', async () => {
+    const strict = verifiedTransport(
+      fakeTransport('keyed', []),
+      async () => ({ refuse: 'pinned to another key' }),
+      () => {},
+    )
+    const error = await strict.dial('e'.repeat(64)).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(TransportError)
+    expect(error).toMatchObject({ code: 'UNTRUSTED', message: 'pinned to another key' })
+  })
+})
