@@ -70,6 +70,11 @@ export class DhtLink implements Link {
     return `dht:${this.remoteKey}`
   }
 
+  /** Where it came from, for the caps on connections per source: the peer's proven key. */
+  get source(): string {
+    return this.remoteKey
+  }
+
   /** How the link reaches its peer right now; a relayed link moves to a direct path when a later punch works. */
   get path(): LinkPath {
     const raw = this.stream.rawStream
