@@ -268,7 +268,9 @@ describe.each(fixtureDirs)(
       // Nothing waits in alice's outbox any more.
       const again = node('alice', aliceDir)
       again.end()
-      expect(await again.exited).toBe(0)
+      // With nothing to deliver and no input, a node is a receiver: it says so and runs until stopped.
+      await again.waitFor('stderr', /no input to send: receiving until stopped/)
+      expect(await stop(again)).toBe(0)
       await finished(again)
       expect(again.stderr.filter((line) => /outbox|waiting/.test(line))).toEqual([])
     })
