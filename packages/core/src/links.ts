@@ -207,7 +207,8 @@ export class Links {
       return
     try {
       // With one neighbour a frame goes out once (a resend after a reconnect is rare): nothing to share.
-      const accepted = record.link.write(this.frames.frameOf(message, this.host.shareFrames()))
+      const shared = message.type === 'msg' && this.host.shareFrames()
+      const accepted = record.link.write(this.frames.frameOf(message, shared))
       if (!accepted && !record.blocked && record.state.status === 'open') {
         // The peer is not reading: stop feeding it chat messages until the buffer drains.
         record.blocked = true

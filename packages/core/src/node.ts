@@ -29,6 +29,7 @@ import { DEFAULT_BACKOFF, type PeerInfo, type PeerState } from './peer-machine.j
 import { DEFAULT_HISTORY_LIMIT, Persistence } from './persistence.js'
 import { randomHex } from './random-id.js'
 import { type MessageAuth, planEffects, type Refusal, Room, type RoomEffect } from './room.js'
+import { Roster } from './roster.js'
 import { MAX_BODY_LENGTH, type Message, type Msg } from './schema.js'
 import { type Session, Sessions } from './sessions.js'
 import type { Listener, Transport } from './transport.js'
@@ -70,9 +71,7 @@ export class ParleyNode implements ChatNode {
   private readonly auth?: MessageAuth
   private readonly store: Persistence
   private readonly bursts: Bursts
-  private readonly lastSeen = new Map<string, number>()
-  /** Members already announced this run. */
-  private readonly announced = new Set<string>()
+  private readonly roster: Roster
   private listenAddress: Address
   private listener?: Listener
   private lifecycle: Lifecycle = 'new'
@@ -132,6 +131,11 @@ export class ParleyNode implements ChatNode {
         auth: options.auth,
       },
       restored && restoredRoom(restored),
+    )
+    this.roster = new Roster(
+      this.room,
+      this.sessions,
+      (peerId) => this.linkOf(this.sessions.get(peerId))?.link,
     )
     if (restored) this.adoptRestored(restored)
     if (this.store.durable && !restored?.epoch) void this.store.append([{ t: 'self', epoch: this.epoch }])
@@ -217,17 +221,7 @@ export class ParleyNode implements ChatNode {
 
   /** Every member of the room this node knows of: neighbours and the origins relayed to it. */
   members(): MemberInfo[] {
-    return this.room.members().map((m) => {
-      const link = this.linkOf(this.sessions.get(m.peer.id))?.link
-      const seen = this.lastSeen.get(m.peer.id)
-      return {
-        peer: m.peer,
-        direct: m.direct,
-        connected: m.direct ? link !== undefined : m.connected,
-        ...(link ? { address: link.remoteAddress } : {}),
-        ...(seen !== undefined ? { lastSeen: seen } : {}),
-      }
-    })
+    return this.roster.list()
   }
 
   /** Changes the display name used in later handshakes. */
@@ -334,7 +328,7 @@ export class ParleyNode implements ChatNode {
     if (opening.created || opening.restarted) void this.store.append([{ t: 'peer', peer, epoch }])
     // The old link is replaced, not lost: the session already points at the new one when it closes.
     if (opening.replaced !== undefined) this.links.close(opening.replaced, 'replaced by a newer link')
-    const sameNameAs = this.sameNameAs(peer)
+    const sameNameAs = this.roster.sameNameAs(peer)
     this.emit({
       type: 'connected',
       peer,
@@ -374,20 +368,9 @@ export class ParleyNode implements ChatNode {
     this.pump(session)
   }
 
-  /** Ids of other members known under the same name: never the same person by name alone. */
-  private sameNameAs(peer: PeerInfo): string[] {
-    const ids = new Set(this.sessions.sameNameAs(peer))
-    for (const m of this.room.members())
-      if (m.peer.id !== peer.id && m.peer.name === peer.name) ids.add(m.peer.id)
-    return [...ids]
-  }
-
-  /** Emits `member` the first time this run that a member shows up. */
   private announce(peer: PeerInfo, via: 'direct' | 'relay'): void {
-    if (this.announced.has(peer.id)) return
-    this.announced.add(peer.id)
-    const sameNameAs = this.sameNameAs(peer)
-    this.emit({ type: 'member', peer, via, ...(sameNameAs.length > 0 ? { sameNameAs } : {}) })
+    const event = this.roster.arrived(peer, via)
+    if (event) this.emit(event)
   }
 
   /** What the session's link should carry now, while it takes more. `only` limits it to one member. */
@@ -475,7 +458,7 @@ export class ParleyNode implements ChatNode {
       const origins = new Set<string>()
       for (const msg of accepted) {
         this.room.markShown(msg.from, msg.seq)
-        this.lastSeen.set(msg.from, this.clock.now())
+        this.roster.heard(msg.from, this.clock.now())
         const from = this.memberOf(msg)
         this.store.remember({ direction: 'in', id: msg.id, seq: msg.seq, ts: msg.ts, from, body: msg.body })
         this.emit({ type: 'message', id: msg.id, seq: msg.seq, ts: msg.ts, from, body: msg.body })
