@@ -49,6 +49,10 @@ export interface Weighed {
   readonly name?: string | undefined
 }
 
+const TAKEN = { ok: true } as const
+const WAITING = { ok: false, paused: false } as const
+const PAUSED = { ok: false, paused: true } as const
+
 export class InboundGate<L> {
   private taken = 0
   private timer?: unknown
@@ -65,7 +69,7 @@ export class InboundGate<L> {
    * Counts one message against this turn's budget. False when it is spent: the link waits for the next
    * turn, and `paused` is true the first time it does (the caller pauses it then).
    */
-  takeTurn(link: L): { ok: true } | { ok: false; paused: boolean } {
+  takeTurn(link: L): { readonly ok: true } | { readonly ok: false; readonly paused: boolean } {
     if (this.taken === 0) {
       const next = () => this.turn()
       if (this.clock.defer) this.clock.defer(next)
@@ -73,11 +77,11 @@ export class InboundGate<L> {
     }
     if (this.taken < TURN_BUDGET) {
       this.taken++
-      return { ok: true }
+      return TAKEN
     }
-    if (this.waiting.has(link)) return { ok: false, paused: false }
+    if (this.waiting.has(link)) return WAITING
     this.waiting.add(link)
-    return { ok: false, paused: true }
+    return PAUSED
   }
 
   /** A full bucket for a peer met now. */

@@ -87,6 +87,9 @@ export interface LinksOptions {
   readonly deadAfterMs: number
 }
 
+/** For steps outside a read, which deliver nothing (only `received` delivers). */
+const NO_EFFECTS = Object.freeze([]) as unknown as RoomEffect[]
+
 /** Why a read of a link's backlog stopped. */
 type ReadStop = 'empty' | 'turn' | 'refused' | { readonly throttle: number }
 
@@ -180,7 +183,7 @@ export class Links {
   }
 
   /** Steps the link machine; the room effects of what it delivered go to `effects` (a read's batch). */
-  step(record: LinkRecord, event: LinkEvent, effects: RoomEffect[] = []): void {
+  step(record: LinkRecord, event: LinkEvent, effects: RoomEffect[] = NO_EFFECTS): void {
     const step = linkTransition(record.state, event, this.host.context)
     if (!step.ok) return
     record.state = step.state
@@ -207,7 +210,8 @@ export class Links {
       return
     try {
       // With one neighbour a frame goes out once (a resend after a reconnect is rare): nothing to share.
-      const accepted = record.link.write(this.frames.frameOf(message, this.host.shareFrames()))
+      const shared = message.type === 'msg' && this.host.shareFrames()
+      const accepted = record.link.write(this.frames.frameOf(message, shared))
       if (!accepted && !record.blocked && record.state.status === 'open') {
         // The peer is not reading: stop feeding it chat messages until the buffer drains.
         record.blocked = true

@@ -15,7 +15,7 @@ import { DEFAULT_RATE_LIMIT, FIXED_MSG_BYTES } from './inbound-gate.js'
 import { type HistoryEntry, type JournalRecord, type RestoredState, restoredRoom } from './journal.js'
 import { type LinkCloseReason, makeHello } from './link-machine.js'
 import { type LinkRecord, Links, ROOM_CAP } from './links.js'
-import { namesakes, shownName } from './names.js'
+import { shownName } from './names.js'
 import {
   type ChatNode,
   type MemberInfo,
@@ -30,6 +30,7 @@ import { DEFAULT_BACKOFF, type PeerInfo, type PeerState } from './peer-machine.j
 import { DEFAULT_HISTORY_LIMIT, Persistence } from './persistence.js'
 import { randomHex } from './random-id.js'
 import { type MessageAuth, planEffects, type Refusal, Room, type RoomEffect } from './room.js'
+import { Roster } from './roster.js'
 import { MAX_BODY_LENGTH, type Message, type Msg } from './schema.js'
 import { type Session, Sessions } from './sessions.js'
 import type { Listener, Transport } from './transport.js'
@@ -69,9 +70,7 @@ export class ParleyNode implements ChatNode {
   private readonly auth?: MessageAuth
   private readonly store: Persistence
   private readonly bursts: Bursts
-  private readonly lastSeen = new Map<string, number>()
-  /** Members already announced this run, with the name they were announced under. */
-  private readonly announced = new Map<string, string>()
+  private readonly roster: Roster
   private listenAddress: Address
   private listener?: Listener
   private lifecycle: Lifecycle = 'new'
@@ -132,6 +131,10 @@ export class ParleyNode implements ChatNode {
       },
       restored && restoredRoom(restored),
     )
+    this.roster = new Roster(this.room, this.sessions, (peerId) => {
+      const record = this.linkOf(this.sessions.get(peerId))
+      return record && { link: record.link, ...(record.hello?.listen ? { listen: record.hello.listen } : {}) }
+    })
     if (restored) this.adoptRestored(restored)
     if (this.store.durable && !restored?.epoch) void this.store.append([{ t: 'self', epoch: this.epoch }])
   }
@@ -216,20 +219,7 @@ export class ParleyNode implements ChatNode {
 
   /** Every member of the room this node knows of: neighbours and the origins relayed to it. */
   members(): MemberInfo[] {
-    return this.room.members().map((m) => {
-      const record = this.linkOf(this.sessions.get(m.peer.id))
-      const link = record?.link
-      const listen = record?.hello?.listen
-      const seen = this.lastSeen.get(m.peer.id)
-      return {
-        peer: m.peer,
-        direct: m.direct,
-        connected: m.direct ? link !== undefined : m.connected,
-        ...(link ? { address: link.remoteAddress } : {}),
-        ...(listen ? { listen } : {}),
-        ...(seen !== undefined ? { lastSeen: seen } : {}),
-      }
-    })
+    return this.roster.list()
   }
 
   /** Changes the display name used in later handshakes. */
@@ -336,7 +326,7 @@ export class ParleyNode implements ChatNode {
     if (opening.created || opening.restarted) void this.store.append([{ t: 'peer', peer, epoch }])
     // The old link is replaced, not lost: the session already points at the new one when it closes.
     if (opening.replaced !== undefined) this.links.close(opening.replaced, 'replaced by a newer link')
-    const sameNameAs = this.sameNameAs(peer)
+    const sameNameAs = this.roster.sameNameAs(peer)
     this.emit({
       type: 'connected',
       peer,
@@ -377,26 +367,9 @@ export class ParleyNode implements ChatNode {
     this.pump(session)
   }
 
-  /** Ids of other members whose name looks the same (`nameKey`): never the same person by name alone. */
-  private sameNameAs(peer: PeerInfo): string[] {
-    const known = [...this.sessions.values()].map((s) => s.peer)
-    for (const m of this.room.members()) known.push(m.peer)
-    return namesakes(peer, known)
-  }
-
-  /** Emits `member` the first time this run that a member shows up, and again under each new name. */
   private announce(peer: PeerInfo, via: 'direct' | 'relay'): void {
-    const before = this.announced.get(peer.id)
-    if (before === peer.name) return
-    this.announced.set(peer.id, peer.name)
-    const sameNameAs = this.sameNameAs(peer)
-    this.emit({
-      type: 'member',
-      peer,
-      via,
-      ...(sameNameAs.length > 0 ? { sameNameAs } : {}),
-      ...(before !== undefined ? { renamedFrom: before } : {}),
-    })
+    const event = this.roster.arrived(peer, via)
+    if (event) this.emit(event)
   }
 
   /** What the session's link should carry now, while it takes more. `only` limits it to one member. */
@@ -484,7 +457,7 @@ export class ParleyNode implements ChatNode {
       const origins = new Set<string>()
       for (const msg of accepted) {
         this.room.markShown(msg.from, msg.seq)
-        this.lastSeen.set(msg.from, this.clock.now())
+        this.roster.heard(msg.from, this.clock.now())
         const member = this.memberOf(msg)
         // A member that signs a message under a new name is announced again, with the clash check.
         this.announce(member, this.sessions.get(member.id)?.link !== undefined ? 'direct' : 'relay')

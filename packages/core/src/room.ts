@@ -6,6 +6,7 @@
  */
 import { ackFrames } from './acks.js'
 import { shownName } from './names.js'
+import type { PeerInfo } from './peer-machine.js'
 import { RoomBook } from './room-book.js'
 import { type Origin, type RoomEffect, raise, refuse } from './room-types.js'
 import type { Ack, Msg } from './schema.js'
@@ -375,8 +376,7 @@ export class Room extends RoomBook {
     origin.head = hash
     // The kept copy is the one that goes on: with one hop fewer (the hops are not signed), and with the
     // origin's own id and name strings, so each decoded message need not keep its copies alive.
-    const msg: Msg = { ...received, from: origin.peer.id, hops: this.hopsLeft(received) }
-    if (msg.name !== undefined && msg.name === origin.peer.name) msg.name = origin.peer.name
+    const msg = keptCopy(received, origin.peer, this.hopsLeft(received))
     origin.log.push(msg)
     this.trim(origin)
     if (
@@ -408,4 +408,21 @@ export class Room extends RoomBook {
     if (origin.known) out.push({ type: 'jump', peer: origin.peer, seq: base })
     else origin.jumpedTo = base
   }
+}
+
+/** A received message as it is kept and sent on: built field by field, so every kept copy has one shape. */
+function keptCopy(received: Msg, origin: PeerInfo, hops: number): Msg {
+  const msg: Msg = {
+    type: 'msg',
+    id: received.id,
+    seq: received.seq,
+    ts: received.ts,
+    from: origin.id,
+    body: received.body,
+    hops,
+  }
+  if (received.name !== undefined) msg.name = received.name === origin.name ? origin.name : received.name
+  if (received.prev !== undefined) msg.prev = received.prev
+  if (received.sig !== undefined) msg.sig = received.sig
+  return msg
 }
