@@ -268,9 +268,11 @@ describe.each(fixtureDirs)(
       const delivered = jsonEvents(alice, 'delivered').map((e) => [e.seq, e.to])
       expect(delivered).toEqual(seqs.map(([seq]) => [seq, 'bob']))
 
-      // Nothing waits in alice's outbox any more.
+      // Nothing waits in alice's outbox any more: with no input and nothing to resend, she only receives.
       const again = node('alice', aliceDir)
       again.end()
+      await again.waitFor('stderr', /no input to send: receiving until stopped/)
+      again.kill('SIGTERM')
       expect(await again.exited).toBe(0)
       await finished(again)
       expect(again.stderr.filter((line) => /outbox|waiting/.test(line))).toEqual([])
