@@ -4,7 +4,7 @@ import Hyperswarm from 'hyperswarm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DhtError } from '../src/errors.js'
 import { createRoomCode, openRoom, parseRoomCode } from '../src/room-code.js'
-import type { LocalTestnet } from '../src/servers.js'
+import { type LocalTestnet, runBootstrapNode } from '../src/servers.js'
 import { startDhtTransport } from '../src/transport.js'
 import { collect, createLocalTestnet, startNode, type TestNode } from './nodes.js'
 
@@ -205,5 +205,14 @@ describe('the public-DHT guard', () => {
     }).catch((e: unknown) => e)
     expect(error).toMatchObject({ code: 'BOOTSTRAP_UNREACHABLE' })
     expect((error as Error).message).toContain('--bootstrap')
+  })
+})
+
+describe('bootstrap nodes', () => {
+  it('need a fixed port, since others find them by address', async () => {
+    await expect(runBootstrapNode({ host: '127.0.0.1', port: 0 })).rejects.toMatchObject({
+      code: 'BAD_BOOTSTRAP',
+      message: expect.stringContaining('127.0.0.1:49737'),
+    })
   })
 })
