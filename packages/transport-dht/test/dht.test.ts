@@ -102,6 +102,30 @@ describe('dial by key on a loopback DHT', () => {
     await expect(bob.transport.dial(bob.key)).rejects.toMatchObject({ code: 'BAD_KEY' })
   })
 
+  it('reports a cancelled dial as ABORTED, and every call on a closed transport as CLOSED', async () => {
+    const bob = await node()
+    const nobody = HyperDHT.keyPair().publicKey.toString('hex')
+    await expect(bob.transport.dial(nobody, { signal: AbortSignal.abort() })).rejects.toMatchObject({
+      code: 'ABORTED',
+    })
+    await bob.transport.close()
+    await bob.transport.close()
+    await expect(bob.transport.dial(nobody)).rejects.toMatchObject({ code: 'CLOSED' })
+    await expect(bob.transport.listen()).rejects.toMatchObject({ code: 'CLOSED' })
+    await expect(bob.transport.joinRoom(createRoomCode())).rejects.toMatchObject({ code: 'CLOSED' })
+  })
+
+  it('closes the far end of every link when a transport closes', async () => {
+    const alice = await node()
+    const bob = await node()
+    await alice.transport.listen()
+    const outbound = await bob.transport.dial(alice.key)
+    const atBob = collect(outbound)
+    collect(await alice.nextLink())
+    await alice.transport.close()
+    await atBob.closed
+  })
+
   it('does not accept a dial by key on a node that only joined a room', async () => {
     const roomOnly = await node()
     await roomOnly.transport.joinRoom(createRoomCode())
