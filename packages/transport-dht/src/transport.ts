@@ -57,6 +57,8 @@ const DEFAULT_DIAL_TIMEOUT_MS = 30_000
 const DEFAULT_ADMISSION_TIMEOUT_MS = 10_000
 /** Connections still in admission at once; more are dropped, so a flood cannot make the node hold more. */
 const MAX_PENDING_ADMISSIONS = 64
+/** The largest first record accepted while waiting for an admission (an admission is 34 bytes). */
+const MAX_FIRST_RECORD_BYTES = 64 * 1024
 /** Relays this node remembers by address; a peer may name any relay, so the map is bounded. */
 const MAX_KNOWN_RELAYS = 64
 
@@ -360,7 +362,10 @@ export class DhtTransport {
           new DhtLink(socket, 'inbound', purpose, (host, port) => this.#path(host, port), rest),
         )
       })
-      .catch(() => socket.destroy())
+      .catch((error: unknown) => {
+        if (error instanceof DhtError && error.code === 'REFUSED') this.options.onRefused?.(error, remoteKey)
+        socket.destroy()
+      })
       .finally(() => this.#pendingAdmissions--)
   }
 
@@ -393,6 +398,15 @@ export class DhtTransport {
         resolve({ admission, rest: size > ADMISSION_BYTES ? [all.subarray(ADMISSION_BYTES)] : [] })
       }
       const onData = (chunk: Buffer) => {
+        // The admission is a record of its own; a first record far larger than it is not one of ours, and
+        // is dropped rather than held.
+        if (chunk.byteLength > MAX_FIRST_RECORD_BYTES)
+          return finish(
+            new DhtError(
+              'REFUSED',
+              `${who} sent ${chunk.byteLength} bytes before saying what the connection is for`,
+            ),
+          )
         chunks.push(chunk)
         size += chunk.byteLength
         if (size >= ADMISSION_BYTES) finish()

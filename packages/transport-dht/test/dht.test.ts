@@ -126,6 +126,34 @@ describe('dial by key on a loopback DHT', () => {
     await atBob.closed
   })
 
+  it('refuses a connection that does not open with an admission, and one that floods its first record', async () => {
+    const alice = await node()
+    await alice.transport.listen()
+    const dht = new HyperDHT({
+      bootstrap: testnet.bootstrap,
+      host: '127.0.0.1',
+      port: [0, 0],
+      firewalled: false,
+    })
+    try {
+      for (const [first, why] of [
+        [Buffer.alloc(34, 7), /does not speak/],
+        [Buffer.alloc(100 * 1024, 7), /102400 bytes before saying/],
+      ] as const) {
+        const socket = dht.connect(Buffer.from(alice.key, 'hex'))
+        socket.on('error', () => {})
+        socket.write(first)
+        const refusal = await alice.nextRefusal()
+        expect(refusal.code).toBe('REFUSED')
+        expect(refusal.message).toMatch(why)
+        socket.destroy()
+      }
+      expect(alice.links).toHaveLength(0)
+    } finally {
+      await dht.destroy()
+    }
+  })
+
   it('does not accept a dial by key on a node that only joined a room', async () => {
     const roomOnly = await node()
     await roomOnly.transport.joinRoom(createRoomCode())
