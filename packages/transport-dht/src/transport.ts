@@ -44,6 +44,12 @@ export interface DhtTransportOptions {
   onRefused?(error: DhtError, remoteKey: string): void
 }
 
+/** A room this node joined, and how many members it found there on joining. */
+export interface JoinedRoom extends Room {
+  /** Members this node connected to while joining; 0 means nobody else is in the room yet. */
+  membersFound: number
+}
+
 /** What the DHT tells this node about its own network position. */
 export interface DhtNetworkInfo {
   /** This node's address as the DHT sees it, when its NAT keeps one port (undefined behind some NATs). */
@@ -139,6 +145,8 @@ export class DhtTransport {
   readonly #swarm: Hyperswarm
   readonly #relay: Buffer | undefined
   readonly #rooms = new Map<string, Room>()
+  /** Per room topic: connections opened to members found on it since joining. */
+  readonly #membersFound = new Map<string, number>()
   readonly #sockets = new Set<HyperDHT.SecretStream>()
   #pendingAdmissions = 0
 
@@ -192,20 +200,25 @@ export class DhtTransport {
 
   /**
    * Joins the room a code stands for: announces this node on the room's topic and connects to every member
-   * found there, now and as they arrive. Resolves once the first announce and lookup are done.
+   * found there, now and as they arrive. Resolves once the first announce and lookup are done and the
+   * members found were dialed; `membersFound` 0 means nobody else is in the room yet.
    */
-  async joinRoom(code: string): Promise<Room> {
+  async joinRoom(code: string): Promise<JoinedRoom> {
     this.#checkOpen()
     const room = openRoom(code)
-    this.#rooms.set(room.topic.toString('hex'), room)
+    const topic = room.topic.toString('hex')
+    this.#rooms.set(topic, room)
+    this.#membersFound.set(topic, 0)
     await this.#swarm.join(room.topic, { server: true, client: true }).flushed()
-    return room
+    await this.#swarm.flush()
+    return { ...room, membersFound: this.#membersFound.get(topic) ?? 0 }
   }
 
   /** Stops announcing on and looking up the room's topic; links already made stay open. */
   async leaveRoom(code: string): Promise<void> {
     const room = openRoom(code)
     this.#rooms.delete(room.topic.toString('hex'))
+    this.#membersFound.delete(room.topic.toString('hex'))
     await this.#swarm.leave(room.topic)
   }
 
@@ -304,6 +317,8 @@ export class DhtTransport {
       socket.destroy()
       return
     }
+    const topic = room.topic.toString('hex')
+    this.#membersFound.set(topic, (this.#membersFound.get(topic) ?? 0) + 1)
     this.#admitAsClient(socket, { kind: 'room', code: room.code }).then(
       (link) => this.options.onLink(link),
       () => socket.destroy(),
