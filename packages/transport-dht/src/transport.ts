@@ -32,7 +32,7 @@ export interface DhtTransportOptions {
   port?: number
   /** Least time between two randomized-NAT punches (HyperDHT's default is 20 s; tests that repeat lower it). */
   randomPunchIntervalMs?: number
-  /** Dial deadline when `dial` is given no `timeoutMs`. Default 30 000 ms. */
+  /** Dial deadline when `dial` is given no `timeoutMs` (per attempt: direct, then relayed). Default 30 000 ms; `Infinity` waits. */
   dialTimeoutMs?: number
   /** How long a new connection may take to say what it is for before it is dropped. Default 10 000 ms. */
   admissionTimeoutMs?: number
@@ -60,6 +60,7 @@ export interface DhtNetworkInfo {
 }
 
 const DEFAULT_DIAL_TIMEOUT_MS = 30_000
+const MAX_TIMER_MS = 2 ** 31 - 1
 const DEFAULT_ADMISSION_TIMEOUT_MS = 10_000
 /** Connections still in admission at once; more are dropped, so a flood cannot make the node hold more. */
 const MAX_PENDING_ADMISSIONS = 64
@@ -282,16 +283,15 @@ export class DhtTransport {
         settle(new DhtError('CONNECTION_FAILED', `${who} closed the connection while it was set up`))
       const onAbort = () =>
         settle(new DhtError('ABORTED', `connecting to ${who} was cancelled`, { cause: signal?.reason }))
-      const timer = setTimeout(
-        () =>
-          settle(
-            new DhtError(
-              'TIMEOUT',
-              `${who} did not answer within ${timeoutMs} ms; check that it is running with --dht`,
-            ),
+      const onTimeout = () =>
+        settle(
+          new DhtError(
+            'TIMEOUT',
+            `${who} did not answer within ${timeoutMs} ms; check that it is running with --dht`,
           ),
-        timeoutMs,
-      )
+        )
+      // setTimeout fires at once for delays it cannot represent, so those mean "no deadline".
+      const timer = timeoutMs <= MAX_TIMER_MS ? setTimeout(onTimeout, Math.max(0, timeoutMs)) : undefined
       socket.on('error', onError)
       socket.on('close', onClose)
       signal?.addEventListener('abort', onAbort, { once: true })
