@@ -265,7 +265,7 @@ describe.each(fixtureDirs)(
       const delivered = jsonEvents(alice, 'delivered').map((e) => [e.seq, e.to])
       expect(delivered).toEqual(seqs.map(([seq]) => [seq, 'bob']))
 
-      // Nothing waits in alice's outbox any more.
+      // Nothing waits in alice's outbox any more: with no input and nothing to resend, she only receives.
       const again = node('alice', aliceDir)
       again.end()
       // With nothing to deliver and no input, a node is a receiver: it says so and runs until stopped.

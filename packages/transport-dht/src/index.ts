@@ -24,5 +24,6 @@ export {
   type DhtNetworkInfo,
   type DhtTransport,
   type DhtTransportOptions,
+  type JoinedRoom,
   startDhtTransport,
 } from './transport.js'

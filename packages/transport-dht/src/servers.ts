@@ -23,6 +23,11 @@ export interface RunningBootstrapNode {
  * address, so it must be reachable at exactly that address; run three so that NAT typing has samples.
  */
 export async function runBootstrapNode(options: BootstrapNodeOptions): Promise<RunningBootstrapNode> {
+  if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535)
+    throw new DhtError(
+      'BAD_BOOTSTRAP',
+      `a bootstrap node needs a fixed port from 1 to 65535 (got ${options.port}): others find it at HOST:PORT, such as ${options.host}:49737`,
+    )
   let dht: HyperDHT
   try {
     dht = HyperDHT.bootstrapper(options.port, options.host, {

@@ -32,7 +32,7 @@ export interface DhtTransportOptions {
   port?: number
   /** Least time between two randomized-NAT punches (HyperDHT's default is 20 s; tests that repeat lower it). */
   randomPunchIntervalMs?: number
-  /** Dial deadline when `dial` is given no `timeoutMs`. Default 30 000 ms. */
+  /** Dial deadline when `dial` is given no `timeoutMs` (per attempt: direct, then relayed). Default 30 000 ms; `Infinity` waits. */
   dialTimeoutMs?: number
   /** How long a new connection may take to say what it is for before it is dropped. Default 10 000 ms. */
   admissionTimeoutMs?: number
@@ -42,6 +42,12 @@ export interface DhtTransportOptions {
   onLink(link: DhtLink): void
   /** Inbound connections refused (no proof, or dialed by key while not listening). Default: ignored. */
   onRefused?(error: DhtError, remoteKey: string): void
+}
+
+/** A room this node joined, and how many members it found there on joining. */
+export interface JoinedRoom extends Room {
+  /** Members this node connected to while joining; 0 means nobody else is in the room yet. */
+  membersFound: number
 }
 
 /** What the DHT tells this node about its own network position. */
@@ -54,9 +60,12 @@ export interface DhtNetworkInfo {
 }
 
 const DEFAULT_DIAL_TIMEOUT_MS = 30_000
+const MAX_TIMER_MS = 2 ** 31 - 1
 const DEFAULT_ADMISSION_TIMEOUT_MS = 10_000
 /** Connections still in admission at once; more are dropped, so a flood cannot make the node hold more. */
 const MAX_PENDING_ADMISSIONS = 64
+/** The largest first record accepted while waiting for an admission (an admission is 34 bytes). */
+const MAX_FIRST_RECORD_BYTES = 64 * 1024
 /** Relays this node remembers by address; a peer may name any relay, so the map is bounded. */
 const MAX_KNOWN_RELAYS = 64
 
@@ -137,6 +146,8 @@ export class DhtTransport {
   readonly #swarm: Hyperswarm
   readonly #relay: Buffer | undefined
   readonly #rooms = new Map<string, Room>()
+  /** Per room topic: connections opened to members found on it since joining. */
+  readonly #membersFound = new Map<string, number>()
   readonly #sockets = new Set<HyperDHT.SecretStream>()
   #pendingAdmissions = 0
 
@@ -190,20 +201,25 @@ export class DhtTransport {
 
   /**
    * Joins the room a code stands for: announces this node on the room's topic and connects to every member
-   * found there, now and as they arrive. Resolves once the first announce and lookup are done.
+   * found there, now and as they arrive. Resolves once the first announce and lookup are done and the
+   * members found were dialed; `membersFound` 0 means nobody else is in the room yet.
    */
-  async joinRoom(code: string): Promise<Room> {
+  async joinRoom(code: string): Promise<JoinedRoom> {
     this.#checkOpen()
     const room = openRoom(code)
-    this.#rooms.set(room.topic.toString('hex'), room)
+    const topic = room.topic.toString('hex')
+    this.#rooms.set(topic, room)
+    this.#membersFound.set(topic, 0)
     await this.#swarm.join(room.topic, { server: true, client: true }).flushed()
-    return room
+    await this.#swarm.flush()
+    return { ...room, membersFound: this.#membersFound.get(topic) ?? 0 }
   }
 
   /** Stops announcing on and looking up the room's topic; links already made stay open. */
   async leaveRoom(code: string): Promise<void> {
     const room = openRoom(code)
     this.#rooms.delete(room.topic.toString('hex'))
+    this.#membersFound.delete(room.topic.toString('hex'))
     await this.#swarm.leave(room.topic)
   }
 
@@ -267,16 +283,15 @@ export class DhtTransport {
         settle(new DhtError('CONNECTION_FAILED', `${who} closed the connection while it was set up`))
       const onAbort = () =>
         settle(new DhtError('ABORTED', `connecting to ${who} was cancelled`, { cause: signal?.reason }))
-      const timer = setTimeout(
-        () =>
-          settle(
-            new DhtError(
-              'TIMEOUT',
-              `${who} did not answer within ${timeoutMs} ms; check that it is running with --dht`,
-            ),
+      const onTimeout = () =>
+        settle(
+          new DhtError(
+            'TIMEOUT',
+            `${who} did not answer within ${timeoutMs} ms; check that it is running with --dht`,
           ),
-        timeoutMs,
-      )
+        )
+      // setTimeout fires at once for delays it cannot represent, so those mean "no deadline".
+      const timer = timeoutMs <= MAX_TIMER_MS ? setTimeout(onTimeout, Math.max(0, timeoutMs)) : undefined
       socket.on('error', onError)
       socket.on('close', onClose)
       signal?.addEventListener('abort', onAbort, { once: true })
@@ -302,6 +317,8 @@ export class DhtTransport {
       socket.destroy()
       return
     }
+    const topic = room.topic.toString('hex')
+    this.#membersFound.set(topic, (this.#membersFound.get(topic) ?? 0) + 1)
     this.#admitAsClient(socket, { kind: 'room', code: room.code }).then(
       (link) => this.options.onLink(link),
       () => socket.destroy(),
@@ -360,7 +377,10 @@ export class DhtTransport {
           new DhtLink(socket, 'inbound', purpose, (host, port) => this.#path(host, port), rest),
         )
       })
-      .catch(() => socket.destroy())
+      .catch((error: unknown) => {
+        if (error instanceof DhtError && error.code === 'REFUSED') this.options.onRefused?.(error, remoteKey)
+        socket.destroy()
+      })
       .finally(() => this.#pendingAdmissions--)
   }
 
@@ -393,6 +413,15 @@ export class DhtTransport {
         resolve({ admission, rest: size > ADMISSION_BYTES ? [all.subarray(ADMISSION_BYTES)] : [] })
       }
       const onData = (chunk: Buffer) => {
+        // The admission is a record of its own; a first record far larger than it is not one of ours, and
+        // is dropped rather than held.
+        if (chunk.byteLength > MAX_FIRST_RECORD_BYTES)
+          return finish(
+            new DhtError(
+              'REFUSED',
+              `${who} sent ${chunk.byteLength} bytes before saying what the connection is for`,
+            ),
+          )
         chunks.push(chunk)
         size += chunk.byteLength
         if (size >= ADMISSION_BYTES) finish()

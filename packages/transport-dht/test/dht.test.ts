@@ -4,7 +4,7 @@ import Hyperswarm from 'hyperswarm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DhtError } from '../src/errors.js'
 import { createRoomCode, openRoom, parseRoomCode } from '../src/room-code.js'
-import type { LocalTestnet } from '../src/servers.js'
+import { type LocalTestnet, runBootstrapNode } from '../src/servers.js'
 import { startDhtTransport } from '../src/transport.js'
 import { collect, createLocalTestnet, startNode, type TestNode } from './nodes.js'
 
@@ -102,6 +102,58 @@ describe('dial by key on a loopback DHT', () => {
     await expect(bob.transport.dial(bob.key)).rejects.toMatchObject({ code: 'BAD_KEY' })
   })
 
+  it('reports a cancelled dial as ABORTED, and every call on a closed transport as CLOSED', async () => {
+    const bob = await node()
+    const nobody = HyperDHT.keyPair().publicKey.toString('hex')
+    await expect(bob.transport.dial(nobody, { signal: AbortSignal.abort() })).rejects.toMatchObject({
+      code: 'ABORTED',
+    })
+    await bob.transport.close()
+    await bob.transport.close()
+    await expect(bob.transport.dial(nobody)).rejects.toMatchObject({ code: 'CLOSED' })
+    await expect(bob.transport.listen()).rejects.toMatchObject({ code: 'CLOSED' })
+    await expect(bob.transport.joinRoom(createRoomCode())).rejects.toMatchObject({ code: 'CLOSED' })
+  })
+
+  it('closes the far end of every link when a transport closes', async () => {
+    const alice = await node()
+    const bob = await node()
+    await alice.transport.listen()
+    const outbound = await bob.transport.dial(alice.key)
+    const atBob = collect(outbound)
+    collect(await alice.nextLink())
+    await alice.transport.close()
+    await atBob.closed
+  })
+
+  it('refuses a connection that does not open with an admission, and one that floods its first record', async () => {
+    const alice = await node()
+    await alice.transport.listen()
+    const dht = new HyperDHT({
+      bootstrap: testnet.bootstrap,
+      host: '127.0.0.1',
+      port: [0, 0],
+      firewalled: false,
+    })
+    try {
+      for (const [first, why] of [
+        [Buffer.alloc(34, 7), /does not speak/],
+        [Buffer.alloc(100 * 1024, 7), /102400 bytes before saying/],
+      ] as const) {
+        const socket = dht.connect(Buffer.from(alice.key, 'hex'))
+        socket.on('error', () => {})
+        socket.write(first)
+        const refusal = await alice.nextRefusal()
+        expect(refusal.code).toBe('REFUSED')
+        expect(refusal.message).toMatch(why)
+        socket.destroy()
+      }
+      expect(alice.links).toHaveLength(0)
+    } finally {
+      await dht.destroy()
+    }
+  })
+
   it('does not accept a dial by key on a node that only joined a room', async () => {
     const roomOnly = await node()
     await roomOnly.transport.joinRoom(createRoomCode())
@@ -118,15 +170,16 @@ describe('rooms on a loopback DHT', () => {
     const alice = await node()
     const bob = await node()
     const carol = await node()
-    await alice.transport.joinRoom(code)
-    await bob.transport.joinRoom(code.toUpperCase())
+    // The first to join is told nobody else is there yet; the second finds the first.
+    expect((await alice.transport.joinRoom(code)).membersFound).toBe(0)
+    expect((await bob.transport.joinRoom(code.toUpperCase())).membersFound).toBe(1)
     const [atAlice, atBob] = await Promise.all([alice.nextLink(), bob.nextLink()])
     expect(atAlice.remoteKey).toBe(bob.key)
     expect(atBob.remoteKey).toBe(alice.key)
     expect(atAlice.purpose).toEqual({ kind: 'room', code })
 
     const other = createRoomCode()
-    await carol.transport.joinRoom(other)
+    expect((await carol.transport.joinRoom(other)).membersFound).toBe(0)
     await Promise.all([alice, bob, carol].map((n) => n.transport.flush()))
     expect(carol.links).toHaveLength(0)
     expect(alice.links.map((l) => l.remoteKey)).toEqual([bob.key])
@@ -205,5 +258,14 @@ describe('the public-DHT guard', () => {
     }).catch((e: unknown) => e)
     expect(error).toMatchObject({ code: 'BOOTSTRAP_UNREACHABLE' })
     expect((error as Error).message).toContain('--bootstrap')
+  })
+})
+
+describe('bootstrap nodes', () => {
+  it('need a fixed port, since others find them by address', async () => {
+    await expect(runBootstrapNode({ host: '127.0.0.1', port: 0 })).rejects.toMatchObject({
+      code: 'BAD_BOOTSTRAP',
+      message: expect.stringContaining('127.0.0.1:49737'),
+    })
   })
 })
