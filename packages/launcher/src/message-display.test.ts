@@ -1,7 +1,14 @@
 import type { NodeEvent, PeerInfo } from '@parley/core'
 import { describe, expect, it } from 'vitest'
 import { actionBody } from './commands.js'
-import { type CatchUpPolicy, type LineTarget, MessageDisplay, type ShownMessage } from './message-display.js'
+import {
+  CATCH_UP_SLACK_MS,
+  type CatchUpPolicy,
+  clockSlackFrom,
+  type LineTarget,
+  MessageDisplay,
+  type ShownMessage,
+} from './message-display.js'
 
 const alice: PeerInfo = { id: 'a'.repeat(64), name: 'alice' }
 const bob: PeerInfo = { id: 'b'.repeat(64), name: 'bob' }
@@ -12,7 +19,7 @@ function message(from: PeerInfo, seq: number, ts: number, body = `${from.name} $
 }
 
 /** A display over a manual clock and timers, writing lines to an array. */
-function setup(policy: () => CatchUpPolicy = () => 'show') {
+function setup(policy: () => CatchUpPolicy = () => 'show', clockSlackMs = CATCH_UP_SLACK_MS) {
   let now = START
   const timers: { at: number; run: () => void; cancelled: boolean }[] = []
   const out: string[] = []
@@ -27,6 +34,7 @@ function setup(policy: () => CatchUpPolicy = () => 'show') {
   const display = new MessageDisplay({
     target,
     catchUp: policy,
+    clockSlackMs,
     now: () => now,
     schedule: (run, ms) => {
       const timer = { at: now + ms, run, cancelled: false }
@@ -134,5 +142,27 @@ describe('message display', () => {
     expect(out).toEqual(['bob 3\n'])
     display.bind({ markShown: (shown) => marks.push(new Map(shown)) })
     expect(marks).toEqual([new Map([[bob.id, 3]])])
+  })
+})
+
+describe('clock slack', () => {
+  it('treats a message sent within the slack before the start as live, and one sent earlier as catch-up', () => {
+    const loose = setup()
+    loose.display.push(message(alice, 1, START - CATCH_UP_SLACK_MS + 1))
+    expect(loose.out).toEqual(['<alice> alice 1'])
+    const exact = setup(() => 'show', 0)
+    exact.display.push(message(alice, 1, START - 1))
+    expect(exact.out).toEqual([])
+    exact.advance(5_000)
+    expect(exact.out).toEqual(['old <alice> alice 1'])
+    expect(exact.markers).toEqual([1])
+  })
+
+  it('reads PARLEY_CLOCK_SLACK_MS as whole milliseconds, and falls back to the default on anything else', () => {
+    expect(clockSlackFrom({ PARLEY_CLOCK_SLACK_MS: '0' })).toBe(0)
+    expect(clockSlackFrom({ PARLEY_CLOCK_SLACK_MS: '15000' })).toBe(15_000)
+    for (const bad of [undefined, '', '-1', '1.5', 'soon']) {
+      expect(clockSlackFrom({ PARLEY_CLOCK_SLACK_MS: bad })).toBe(CATCH_UP_SLACK_MS)
+    }
   })
 })

@@ -52,12 +52,24 @@ export interface MessageDisplayOptions {
   readonly maxHoldMs?: number
   /** How long catch-up waits for an undecided policy before it is shown (default 1 s). */
   readonly undecidedMs?: number
+  /**
+   * How far apart two clocks may be (ms): a message sent less than this before the node started is live,
+   * not catch-up. Default `CATCH_UP_SLACK_MS`, or `PARLEY_CLOCK_SLACK_MS` from the environment.
+   */
+  readonly clockSlackMs?: number
   readonly now?: () => number
   readonly schedule?: (callback: () => void, ms: number) => { cancel(): void }
 }
 
 /** A message sent more than this before the node started (or before its newest link opened) is catch-up. */
 export const CATCH_UP_SLACK_MS = 2_000
+
+/** The clock slack from `PARLEY_CLOCK_SLACK_MS` (whole ms, 0 or more), else the default. */
+export function clockSlackFrom(env: Readonly<Record<string, string | undefined>>): number {
+  const raw = env.PARLEY_CLOCK_SLACK_MS
+  const value = Number(raw)
+  return raw !== undefined && raw !== '' && Number.isInteger(value) && value >= 0 ? value : CATCH_UP_SLACK_MS
+}
 /** Linux writes up to PIPE_BUF (4096) bytes to a pipe atomically: a chunk is written whole or not at all. */
 const LINE_CHUNK_BYTES = 4_000
 /** Catch-up held at most this many messages at once; more are shown in further batches. */
@@ -74,6 +86,7 @@ export class MessageDisplay {
   private readonly quietMs: number
   private readonly maxHoldMs: number
   private readonly undecidedMs: number
+  private readonly clockSlackMs: number
   private readonly now: () => number
   private readonly schedule: (callback: () => void, ms: number) => { cancel(): void }
   /** Messages older than this are catch-up: the start, then each new link's opening. */
@@ -92,6 +105,7 @@ export class MessageDisplay {
     this.quietMs = options.quietMs ?? 300
     this.maxHoldMs = options.maxHoldMs ?? 3_000
     this.undecidedMs = options.undecidedMs ?? 1_000
+    this.clockSlackMs = options.clockSlackMs ?? clockSlackFrom(process.env)
     this.now = options.now ?? Date.now
     this.schedule =
       options.schedule ??
@@ -118,7 +132,7 @@ export class MessageDisplay {
       return
     }
     if (event.type !== 'message') return
-    const catchUp = event.replayed === true || event.ts < this.since - CATCH_UP_SLACK_MS
+    const catchUp = event.replayed === true || event.ts < this.since - this.clockSlackMs
     const action = parseAction(event.body)
     const message: ShownMessage = {
       id: event.id,
