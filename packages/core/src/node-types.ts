@@ -58,6 +58,11 @@ export interface NodeOptions {
    */
   checkPeer?: (peerId: string, announcedListen: string | undefined) => string | undefined
   /**
+   * True when a pin names key `peerId` at address `listen`: only then does a peer that dialed in,
+   * announcing an address this node dials, stand for that dial (a first contact is never taken over).
+   */
+  pinnedAt?: (peerId: string, listen: string) => boolean
+  /**
    * Display marks: the highest seq per sender that a frontend has shown (the frontend records them as
    * it writes). Messages journaled but not shown when the process died are shown again at start.
    */

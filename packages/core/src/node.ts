@@ -112,6 +112,7 @@ export class ParleyNode implements ChatNode {
       closeLink: (id, reason) => this.links.close(id, reason),
       stateChanged: (slot) => this.emit({ type: 'peer-state', target: slot.key, state: slot.state }),
       dialFailed: (slot, code, message) => this.emit({ type: 'dial-error', target: slot.key, code, message }),
+      ...(options.pinnedAt ? { pinnedAt: options.pinnedAt } : {}),
     })
     this.store = new Persistence(options.journal, options.historyLimit ?? DEFAULT_HISTORY_LIMIT, (message) =>
       this.emit({ type: 'journal-error', message }),
