@@ -193,9 +193,23 @@ export class Roster implements MemberDoor {
     if (this.room.holds(peerId)) this.activeAt.set(peerId, this.rules.now())
   }
 
-  /** Forgets members until the table is within its capacity (after a restart restored more). */
+  /**
+   * Forgets members until the table is within its capacity, after a restart restored more: those that
+   * spoke least recently first (by their last message kept, never later than now). One sort, however
+   * many the journal held.
+   */
   trim(): void {
-    while (this.room.memberCount > this.room.capacity && this.forgetOne()) {}
+    const now = this.rules.now()
+    const excess = this.room.memberCount - this.room.capacity
+    if (excess <= 0) return
+    const ranked: { id: string; active: number }[] = []
+    for (const id of this.room.memberIds()) {
+      const active = Math.min(this.room.logOf(id).at(-1)?.ts ?? Number.NEGATIVE_INFINITY, now)
+      this.activeAt.set(id, active)
+      ranked.push({ id, active })
+    }
+    ranked.sort((a, b) => (a.active < b.active ? -1 : a.active > b.active ? 1 : 0))
+    for (const { id } of ranked.slice(0, excess)) this.forget(id)
   }
 
   /** Every member of the room: neighbours and the origins relayed to this node. */
