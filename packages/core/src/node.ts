@@ -138,9 +138,7 @@ export class ParleyNode implements ChatNode {
       now: () => this.clock.now(),
       reachOf: (peerId) => {
         const record = this.linkOf(this.sessions.get(peerId))
-        return (
-          record && { link: record.link, ...(record.hello?.listen ? { listen: record.hello.listen } : {}) }
-        )
+        return record && { link: record.link, listen: record.hello?.listen }
       },
     })
     if (restored) this.adoptRestored(restored)
@@ -359,10 +357,9 @@ export class ParleyNode implements ChatNode {
       this.room.linkClosed(session.peer.id)
       this.settle()
       const why = reason.code === 'BYE' ? `${session.peer.name} left (${reason.message})` : reason.message
-      const lastedMs = this.clock.now() - session.openedAt
-      this.roster.left(session.peer.id, lastedMs)
+      this.roster.left(session)
       this.emit({ type: 'disconnected', peer: session.peer, reason: why })
-      this.dialer.lost(session.peer.id, record.id, why, lastedMs)
+      this.dialer.lost(session.peer.id, record.id, why, this.clock.now() - session.openedAt)
     }
     const current = session?.link === undefined ? undefined : { link: session.link, peer: session.peer }
     if (record.slot) this.dialer.handshakeEnded(record.slot, record.id, reason, current)

@@ -12,7 +12,7 @@ import type { PeerInfo } from './peer-machine.js'
 import { Room } from './room.js'
 import { newOrigin, type RoomEffect } from './room-types.js'
 import type { Msg } from './schema.js'
-import type { Sessions } from './sessions.js'
+import type { Session, Sessions } from './sessions.js'
 import type { Link } from './transport.js'
 
 /** How members earn and keep a place, unless the node says otherwise. */
@@ -28,7 +28,7 @@ export const MEMBER_DEFAULTS = {
 /** How a direct member is reached now: its open link, and the address it says it listens on. */
 export interface Reach {
   readonly link: Link
-  readonly listen?: string
+  readonly listen?: string | undefined
 }
 
 export interface MemberRules {
@@ -187,10 +187,12 @@ export class Roster implements MemberDoor {
     if (!this.room.holds(peerId)) this.admitting(peerId)
   }
 
-  /** A neighbour's link closed after `lastedMs`. */
-  left(peerId: string, lastedMs: number): void {
-    if (lastedMs >= this.rules.vouchAfterMs) this.longLived.add(peerId)
-    if (this.room.holds(peerId)) this.activeAt.set(peerId, this.rules.now())
+  /** A neighbour's link closed (its session's `openedAt` still says when that link opened). */
+  left(session: Session): void {
+    const peerId = session.peer.id
+    const now = this.rules.now()
+    if (now - session.openedAt >= this.rules.vouchAfterMs) this.longLived.add(peerId)
+    if (this.room.holds(peerId)) this.activeAt.set(peerId, now)
   }
 
   /**
