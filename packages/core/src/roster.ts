@@ -245,6 +245,7 @@ export class Roster implements MemberDoor {
   /** `id` is about to become a member: make a place for it, and bring back what was known of it. */
   admitting(id: string): void {
     while (this.room.memberCount >= this.room.capacity && this.forgetOne()) {}
+    this.pruneStrangers()
     this.activeAt.set(id, this.rules.now())
     const back = this.forgotten.get(id)
     if (!back) return
@@ -252,6 +253,17 @@ export class Roster implements MemberDoor {
     this.room.readmit(back.peer, back.received)
     if (back.announced !== undefined) this.announced.set(id, back.announced)
     if (back.session) this.sessions.revive(back.peer, back.session.epoch, back.session.acked)
+  }
+
+  /**
+   * Drops what is kept of ids the room does not hold: a newcomer refused, or one a relay only claimed and
+   * that was dropped with its unchecked messages. Amortised: only once the maps outgrow the table.
+   */
+  private pruneStrangers(): void {
+    const limit = 2 * this.room.capacity + 16
+    if (this.activeAt.size <= limit && this.announced.size <= limit) return
+    for (const map of [this.activeAt, this.announced, this.lastSeen])
+      for (const id of map.keys()) if (!this.room.holds(id)) map.delete(id)
   }
 
   /** Forgets the member that least deserves its place; false when every member must stay. */
