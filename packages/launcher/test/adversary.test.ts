@@ -24,6 +24,7 @@ import {
 import { createMessageAuth, createSecureTransport, generateKeyPair } from '@parley/secure'
 import { createTcpTransport } from '@parley/transport-tcp'
 import { afterEach, describe, expect, it } from 'vitest'
+import { parseFlags } from '../src/flags.js'
 import {
   describeEvent,
   describeMembers,
@@ -33,6 +34,7 @@ import {
   terminalLine,
   terminalSafe,
 } from '../src/index.js'
+import { startNode } from '../src/node-setup.js'
 
 const cleanups: (() => unknown)[] = []
 afterEach(async () => {
@@ -492,6 +494,53 @@ describe('findings 2 and 10: membership strangers cannot fill, first contacts th
     expect(stranger.isOpen).toBe(true)
     expect(alice.node.peerStates().map((p) => p.state)).toMatchObject([
       { status: 'connected', peer: { id: bob.node.id } },
+    ])
+  })
+
+  it('finding 10, as the launcher wires it: a pin (--peer-key) lets the pinned key dialing in stand for the dial, and nobody else', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'parley-adversary-pin-'))
+    cleanups.push(() => rm(dir, { recursive: true, force: true }))
+    // Nothing answers behind the door: only a peer dialing in can make alice's dial connected.
+    const door = await heldDoor('127.0.0.1:9')
+    const bobKeys = generateKeyPair()
+    const bobId = Buffer.from(bobKeys.publicKey).toString('hex')
+    const flags = parseFlags(
+      [
+        '--data-dir',
+        dir,
+        '--listen',
+        '127.0.0.1:0',
+        '--name',
+        'alice',
+        '--peer',
+        door.address,
+        '--peer-key',
+        bobId,
+      ],
+      {},
+    )
+    const events: NodeEvent[] = []
+    const started = await startNode(flags, (e) => events.push(e))
+    cleanups.push(() => started.node.close())
+    const address = started.node.address
+    await door.knocked
+
+    const stranger = await Adversary.dial(address, { name: 'bob', listen: door.address })
+    cleanups.push(() => stranger.close())
+    stranger.hello()
+    // The stranger announces the pinned address with another key: refused, and the dial untouched.
+    const { bye } = await stranger.closed
+    expect(bye).toContain('pinned')
+    expect(started.node.peerStates()).toMatchObject([
+      { target: door.address, state: { status: 'connecting' } },
+    ])
+
+    const bob = await Adversary.dial(address, { name: 'bob', keyPair: bobKeys, listen: door.address })
+    cleanups.push(() => bob.close())
+    await bob.join()
+    await bob.waitFor((m) => m.type === 'ack')
+    expect(started.node.peerStates()).toMatchObject([
+      { target: door.address, state: { status: 'connected', peer: { id: bobId } } },
     ])
   })
 })
