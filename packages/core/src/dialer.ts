@@ -44,6 +44,11 @@ export interface DialerHost {
   /** A slot changed status, or a dial failed for a new reason. */
   stateChanged(slot: DialSlot): void
   dialFailed(slot: DialSlot, code: string, message: string): void
+  /**
+   * True when a pin names key `peerId` at address `listen`. Only then may a peer that dialed in and
+   * announces `listen` stand for our dial to it: anyone can announce any address.
+   */
+  pinnedAt?(peerId: string, listen: string): boolean
 }
 
 export class Dialer {
@@ -75,13 +80,18 @@ export class Dialer {
   }
 
   /**
-   * A session opened on link `link`: every slot that dialed it, that dials the listen address the peer
-   * announced, or that already knew the peer, now holds it.
+   * A session opened on link `link`: every slot that dialed it, or that already knew the peer, now holds
+   * it. So does a slot that dials the listen address the peer announced, but only when a pin names the
+   * peer's key there: without one, a stranger announcing the address would take over a first contact,
+   * so the slot keeps dialing the real address and the stranger is just another member.
    */
   opened(link: number, peer: PeerInfo, announcedListen: string | undefined): void {
     for (const slot of this.slots.values()) {
       const dialedIt = slot.state.status === 'handshaking' && slot.state.link === link
-      const announced = slot.peerId === undefined && announcedListen === slot.key
+      const announced =
+        slot.peerId === undefined &&
+        announcedListen === slot.key &&
+        this.host.pinnedAt?.(peer.id, announcedListen) === true
       if (dialedIt || announced || slot.peerId === peer.id) {
         slot.peerId = peer.id
         this.step(slot, { type: 'session-open', link, peer })

@@ -58,6 +58,11 @@ export interface NodeOptions {
    */
   checkPeer?: (peerId: string, announcedListen: string | undefined) => string | undefined
   /**
+   * True when a pin names key `peerId` at address `listen`: only then does a peer that dialed in,
+   * announcing an address this node dials, stand for that dial (a first contact is never taken over).
+   */
+  pinnedAt?: (peerId: string, listen: string) => boolean
+  /**
    * Display marks: the highest seq per sender that a frontend has shown (the frontend records them as
    * it writes). Messages journaled but not shown when the process died are shown again at start.
    */
@@ -69,8 +74,16 @@ export interface NodeOptions {
   auth?: MessageAuth
   /** Recent messages kept per member, to relay and to catch neighbours up. Default 1000. */
   windowSize?: number
-  /** Members kept at most (a relay introducing more is dropped). Default 1000. */
+  /**
+   * Members kept at most, neighbours included. Default 1000. When the table is full a member is forgotten
+   * to make room (never one whose link is open or that this node dials): first those no long-lived
+   * neighbour vouches for, then the longest idle. Its watermark is kept, so nothing is shown twice.
+   */
   maxOrigins?: number
+  /** A neighbour whose link stayed up this long vouches for itself and the members it relays. Default 60 s. */
+  memberVouchMs?: number
+  /** A vouched member silent this long is ranked with unvouched ones for eviction. Default 24 h. */
+  memberIdleMs?: number
   /** Out-of-order or unverified messages buffered from one neighbour at most. Default 4096. */
   waitingCap?: number
   /** Hops a relayed message may still travel, at most. Default 64. */

@@ -15,7 +15,6 @@ import { DEFAULT_RATE_LIMIT, FIXED_MSG_BYTES } from './inbound-gate.js'
 import { type HistoryEntry, type JournalRecord, type RestoredState, restoredRoom } from './journal.js'
 import { type LinkCloseReason, makeHello } from './link-machine.js'
 import { type LinkRecord, Links, ROOM_CAP } from './links.js'
-import { shownName } from './names.js'
 import {
   type ChatNode,
   type MemberInfo,
@@ -29,9 +28,9 @@ import { Bursts, dueAcks, pump } from './outbound.js'
 import { DEFAULT_BACKOFF, type PeerInfo, type PeerState } from './peer-machine.js'
 import { DEFAULT_HISTORY_LIMIT, Persistence } from './persistence.js'
 import { randomHex } from './random-id.js'
-import { type MessageAuth, planEffects, type Refusal, Room, type RoomEffect } from './room.js'
-import { Roster } from './roster.js'
-import { MAX_BODY_LENGTH, type Message, type Msg } from './schema.js'
+import { type MessageAuth, planEffects, type Refusal, type RoomEffect } from './room.js'
+import { MEMBER_DEFAULTS, MemberRoom, Roster } from './roster.js'
+import { MAX_BODY_LENGTH, type Message } from './schema.js'
 import { type Session, Sessions } from './sessions.js'
 import type { Listener, Transport } from './transport.js'
 
@@ -66,7 +65,7 @@ export class ParleyNode implements ChatNode {
   private readonly dialer: Dialer
   private readonly sessions: Sessions
   /** Who has which message of which member, and what each link still has to carry. */
-  private readonly room: Room
+  private readonly room: MemberRoom
   private readonly auth?: MessageAuth
   private readonly store: Persistence
   private readonly bursts: Bursts
@@ -112,6 +111,7 @@ export class ParleyNode implements ChatNode {
       closeLink: (id, reason) => this.links.close(id, reason),
       stateChanged: (slot) => this.emit({ type: 'peer-state', target: slot.key, state: slot.state }),
       dialFailed: (slot, code, message) => this.emit({ type: 'dial-error', target: slot.key, code, message }),
+      ...(options.pinnedAt ? { pinnedAt: options.pinnedAt } : {}),
     })
     this.store = new Persistence(options.journal, options.historyLimit ?? DEFAULT_HISTORY_LIMIT, (message) =>
       this.emit({ type: 'journal-error', message }),
@@ -122,7 +122,7 @@ export class ParleyNode implements ChatNode {
       maxOrigins: options.maxOrigins,
       waitingCap: options.waitingCap,
     }
-    this.room = new Room(
+    this.room = new MemberRoom(
       {
         ...roomOptions,
         hopLimit: options.hopLimit,
@@ -131,9 +131,15 @@ export class ParleyNode implements ChatNode {
       },
       restored && restoredRoom(restored),
     )
-    this.roster = new Roster(this.room, this.sessions, (peerId) => {
-      const record = this.linkOf(this.sessions.get(peerId))
-      return record && { link: record.link, ...(record.hello?.listen ? { listen: record.hello.listen } : {}) }
+    this.roster = new Roster(this.room, this.sessions, {
+      vouchAfterMs: options.memberVouchMs ?? MEMBER_DEFAULTS.vouchAfterMs,
+      idleMs: options.memberIdleMs ?? MEMBER_DEFAULTS.idleMs,
+      dials: (peerId) => this.dialer.dials(peerId),
+      now: () => this.clock.now(),
+      reachOf: (peerId) => {
+        const record = this.linkOf(this.sessions.get(peerId))
+        return record && { link: record.link, listen: record.hello?.listen }
+      },
     })
     if (restored) this.adoptRestored(restored)
     if (this.store.durable && !restored?.epoch) void this.store.append([{ t: 'self', epoch: this.epoch }])
@@ -321,6 +327,7 @@ export class ParleyNode implements ChatNode {
 
   private openSession(record: LinkRecord, peer: PeerInfo, instance: string): void {
     const epoch = record.hello?.epoch ?? instance
+    this.roster.connecting(peer.id)
     const opening = this.sessions.open(record.id, peer, instance, epoch, this.clock.now())
     if (opening.restarted) this.room.peerRestarted(peer.id)
     if (opening.created || opening.restarted) void this.store.append([{ t: 'peer', peer, epoch }])
@@ -350,6 +357,7 @@ export class ParleyNode implements ChatNode {
       this.room.linkClosed(session.peer.id)
       this.settle()
       const why = reason.code === 'BYE' ? `${session.peer.name} left (${reason.message})` : reason.message
+      this.roster.left(session)
       this.emit({ type: 'disconnected', peer: session.peer, reason: why })
       this.dialer.lost(session.peer.id, record.id, why, this.clock.now() - session.openedAt)
     }
@@ -393,6 +401,7 @@ export class ParleyNode implements ChatNode {
         const trusted =
           message.from === session.peer.id && (!this.auth || record.link.remoteKey === message.from)
         this.room.receive(session.peer.id, message, trusted, effects)
+        this.roster.relayed(message.from, session.peer.id)
         return
       }
       case 'ack':
@@ -451,35 +460,23 @@ export class ParleyNode implements ChatNode {
     const { accepted, joined } = plan
     if (accepted.length === 0 && plan.jumps.length === 0) return
     const records: JournalRecord[] = plan.jumps.map(({ peer, seq }) => ({ t: 'base', peer, seq }))
-    for (const msg of accepted) records.push({ t: 'received', msg, name: this.sentAs(msg).name })
+    for (const msg of accepted) records.push({ t: 'received', msg, name: this.roster.sentAs(msg).name })
     void this.store.append(records).then(() => {
       for (const peer of joined) this.announce(peer, 'relay')
       const origins = new Set<string>()
       for (const msg of accepted) {
         this.room.markShown(msg.from, msg.seq)
         this.roster.heard(msg.from, this.clock.now())
-        const member = this.memberOf(msg)
+        const member = this.roster.memberOf(msg)
         // A member that signs a message under a new name is announced again, with the clash check.
         this.announce(member, this.sessions.get(member.id)?.link !== undefined ? 'direct' : 'relay')
-        const from = this.sentAs(msg)
+        const from = this.roster.sentAs(msg)
         this.store.remember({ direction: 'in', id: msg.id, seq: msg.seq, ts: msg.ts, from, body: msg.body })
         this.emit({ type: 'message', id: msg.id, seq: msg.seq, ts: msg.ts, from, body: msg.body })
         origins.add(msg.from)
       }
       for (const session of this.sessions.values()) for (const origin of origins) this.pump(session, origin)
     })
-  }
-
-  /** The sender under the name it signed the message with (a later rename does not rewrite the past). */
-  private sentAs(msg: Msg): PeerInfo {
-    return msg.name === undefined
-      ? this.memberOf(msg)
-      : { id: msg.from, name: shownName(msg.name, msg.from.slice(0, 8)) }
-  }
-
-  private memberOf(msg: Msg): PeerInfo {
-    const fallback = msg.from.slice(0, 8)
-    return this.room.peerOf(msg.from) ?? { id: msg.from, name: shownName(msg.name ?? fallback, fallback) }
   }
 
   /** A neighbour broke the room's rules (forged, flooded, too many members): its link is closed and reported. */
@@ -504,6 +501,7 @@ export class ParleyNode implements ChatNode {
 
   private adoptRestored(restored: RestoredState): void {
     this.sessions.restore(restored)
+    this.roster.trim()
     for (const entry of restored.history.slice(-this.store.historyLimit)) this.store.remember(entry)
   }
 

@@ -1,32 +1,150 @@
 /**
- * The room as frontends see it: every member with how it is reached and when it was last heard, each
- * announced once per run and again under each new name, and the other members whose names look the same
- * (`nameKey`: never the same person by name alone).
+ * The room's members: who they are as frontends see them (each announced once per run and again under
+ * each new name, with the other members whose names look the same), and who keeps a place when the
+ * member table is full. Throwaway keys must never lock out honest members, so a full table forgets
+ * someone rather than refusing a newcomer: never a member whose link is open or that this node dials,
+ * first the members no long-lived neighbour vouches for, then those idle the longest. What a forgotten
+ * member had reached is kept (its watermark), so its messages are never shown twice when it returns.
  */
-import { namesakes } from './names.js'
+import { namesakes, shownName } from './names.js'
 import type { MemberInfo, NodeEvent } from './node-types.js'
 import type { PeerInfo } from './peer-machine.js'
-import type { Room } from './room.js'
-import type { Sessions } from './sessions.js'
+import { Room } from './room.js'
+import { newOrigin, type RoomEffect } from './room-types.js'
+import type { Msg } from './schema.js'
+import type { Session, Sessions } from './sessions.js'
 import type { Link } from './transport.js'
+
+/** How members earn and keep a place, unless the node says otherwise. */
+export const MEMBER_DEFAULTS = {
+  /** A neighbour whose link stayed up this long vouches for itself and for the members it relays. */
+  vouchAfterMs: 60_000,
+  /** A vouched member silent this long loses its vouch: it is forgotten as readily as a stranger. */
+  idleMs: 24 * 60 * 60_000,
+  /** Watermarks of forgotten members kept, per place in the member table. */
+  forgottenPerPlace: 10,
+} as const
 
 /** How a direct member is reached now: its open link, and the address it says it listens on. */
 export interface Reach {
   readonly link: Link
-  readonly listen?: string
+  readonly listen?: string | undefined
 }
 
-export class Roster {
+export interface MemberRules {
+  readonly vouchAfterMs: number
+  readonly idleMs: number
+  /** Members this node dials: they are never forgotten. */
+  dials(peerId: string): boolean
+  now(): number
+  /** The open link of a peer's session, if it has one. */
+  reachOf(peerId: string): Reach | undefined
+}
+
+/** What the room asks before it takes a member it does not hold. */
+interface MemberDoor {
+  admitting(id: string): void
+}
+
+/**
+ * The room with a door: before it takes a member it does not hold (a new neighbour, or the first message
+ * of a relayed origin), the roster makes a place for it, and brings back what it knew of it.
+ */
+export class MemberRoom extends Room {
+  door?: MemberDoor
+
+  override linkOpened(id: string, info: { name: string; relays: boolean }, out: RoomEffect[] = []) {
+    if (!this.origins.has(id)) this.door?.admitting(id)
+    return super.linkOpened(id, info, out)
+  }
+
+  override receive(id: string, msg: Msg, trusted: boolean, out: RoomEffect[] = []) {
+    if (msg.from !== this.self.id && !this.origins.has(msg.from)) this.door?.admitting(msg.from)
+    return super.receive(id, msg, trusted, out)
+  }
+
+  get capacity(): number {
+    return this.maxOrigins
+  }
+
+  /** Members held, besides this node (maybe not announced yet). */
+  get memberCount(): number {
+    return this.origins.size - 1
+  }
+
+  holds(id: string): boolean {
+    return id !== this.self.id && this.origins.has(id)
+  }
+
+  *memberIds(): Generator<string> {
+    for (const id of this.origins.keys()) if (id !== this.self.id) yield id
+  }
+
+  isOpen(id: string): boolean {
+    return this.neighbors.get(id)?.open === true
+  }
+
+  /**
+   * Forgets member `id` and everything the room holds for it; returns its name and watermark (undefined
+   * when it was never more than a relay's unchecked claim). A neighbour whose link is open is kept.
+   */
+  forget(id: string): { peer: PeerInfo; received: number } | undefined {
+    const origin = this.origins.get(id)
+    if (!origin || origin === this.own || this.isOpen(id)) return undefined
+    this.dropAllCandidates(origin)
+    this.origins.delete(id)
+    this.neighbors.delete(id)
+    for (const n of this.neighbors.values()) {
+      n.has.delete(id)
+      n.sentUpTo.delete(id)
+      n.told.delete(id)
+      n.floor.delete(id)
+      n.bases.delete(id)
+    }
+    return origin.known ? { peer: origin.peer, received: origin.received } : undefined
+  }
+
+  /** A forgotten member is back: what it sent up to `received` was shown, so it is dropped if sent again. */
+  readmit(peer: PeerInfo, received: number): void {
+    if (this.origins.has(peer.id)) return
+    const origin = newOrigin(peer, received)
+    origin.known = true
+    this.origins.set(peer.id, origin)
+  }
+}
+
+/** What is kept of a forgotten member. */
+interface Forgotten {
+  readonly peer: PeerInfo
+  readonly received: number
+  readonly announced?: string
+  readonly session?: { readonly epoch: string; readonly acked: number }
+}
+
+export class Roster implements MemberDoor {
   /** Members already announced this run, with the name they were announced under. */
   private readonly announced = new Map<string, string>()
   private readonly lastSeen = new Map<string, number>()
+  /** When each member last did something: joined, spoke, connected or left. */
+  private readonly activeAt = new Map<string, number>()
+  /** Neighbours whose link once stayed up long enough to vouch. */
+  private readonly longLived = new Set<string>()
+  /** The neighbour that last relayed each member's messages. */
+  private readonly relayedBy = new Map<string, string>()
+  /** Forgotten members, oldest first, up to `forgottenCap`. */
+  private readonly forgotten = new Map<string, Forgotten>()
 
   constructor(
-    private readonly room: Room,
+    private readonly room: MemberRoom,
     private readonly sessions: Sessions,
-    /** The open link of a peer's session, if it has one. */
-    private readonly reachOf: (peerId: string) => Reach | undefined,
-  ) {}
+    private readonly rules: MemberRules,
+  ) {
+    room.door = this
+  }
+
+  private get forgottenCap(): number {
+    return Math.max(1, this.room.capacity) * MEMBER_DEFAULTS.forgottenPerPlace
+  }
 
   /** Ids of other members whose name looks the same as `peer`'s. */
   sameNameAs(peer: PeerInfo): string[] {
@@ -54,13 +172,52 @@ export class Roster {
   }
 
   heard(peerId: string, now: number): void {
+    if (!this.room.holds(peerId)) return
     this.lastSeen.set(peerId, now)
+    this.activeAt.set(peerId, now)
+  }
+
+  /** `neighborId` sent a message of member `originId`. */
+  relayed(originId: string, neighborId: string): void {
+    if (originId !== neighborId && this.room.holds(originId)) this.relayedBy.set(originId, neighborId)
+  }
+
+  /** A peer connects: it gets a place (and what was known of it, if it was forgotten) before its session opens. */
+  connecting(peerId: string): void {
+    if (!this.room.holds(peerId)) this.admitting(peerId)
+  }
+
+  /** A neighbour's link closed (its session's `openedAt` still says when that link opened). */
+  left(session: Session): void {
+    const peerId = session.peer.id
+    const now = this.rules.now()
+    if (now - session.openedAt >= this.rules.vouchAfterMs) this.longLived.add(peerId)
+    if (this.room.holds(peerId)) this.activeAt.set(peerId, now)
+  }
+
+  /**
+   * Forgets members until the table is within its capacity, after a restart restored more: those that
+   * spoke least recently first (by their last message kept, never later than now). One sort, however
+   * many the journal held.
+   */
+  trim(): void {
+    const now = this.rules.now()
+    const excess = this.room.memberCount - this.room.capacity
+    if (excess <= 0) return
+    const ranked: { id: string; active: number }[] = []
+    for (const id of this.room.memberIds()) {
+      const active = Math.min(this.room.logOf(id).at(-1)?.ts ?? Number.NEGATIVE_INFINITY, now)
+      this.activeAt.set(id, active)
+      ranked.push({ id, active })
+    }
+    ranked.sort((a, b) => (a.active < b.active ? -1 : a.active > b.active ? 1 : 0))
+    for (const { id } of ranked.slice(0, excess)) this.forget(id)
   }
 
   /** Every member of the room: neighbours and the origins relayed to this node. */
   list(): MemberInfo[] {
     return this.room.members().map((m) => {
-      const reach = this.reachOf(m.peer.id)
+      const reach = this.rules.reachOf(m.peer.id)
       const seen = this.lastSeen.get(m.peer.id)
       return {
         peer: m.peer,
@@ -71,5 +228,96 @@ export class Roster {
         ...(seen !== undefined ? { lastSeen: seen } : {}),
       }
     })
+  }
+
+  /** The sender under the name it signed the message with (a later rename does not rewrite the past). */
+  sentAs(msg: Msg): PeerInfo {
+    return msg.name === undefined
+      ? this.memberOf(msg)
+      : { id: msg.from, name: shownName(msg.name, msg.from.slice(0, 8)) }
+  }
+
+  memberOf(msg: Msg): PeerInfo {
+    const fallback = msg.from.slice(0, 8)
+    return this.room.peerOf(msg.from) ?? { id: msg.from, name: shownName(msg.name ?? fallback, fallback) }
+  }
+
+  /** `id` is about to become a member: make a place for it, and bring back what was known of it. */
+  admitting(id: string): void {
+    while (this.room.memberCount >= this.room.capacity && this.forgetOne()) {}
+    this.pruneStrangers()
+    this.activeAt.set(id, this.rules.now())
+    const back = this.forgotten.get(id)
+    if (!back) return
+    this.forgotten.delete(id)
+    this.room.readmit(back.peer, back.received)
+    if (back.announced !== undefined) this.announced.set(id, back.announced)
+    if (back.session) this.sessions.revive(back.peer, back.session.epoch, back.session.acked)
+  }
+
+  /**
+   * Drops what is kept of ids the room does not hold: a newcomer refused, or one a relay only claimed and
+   * that was dropped with its unchecked messages. Amortised: only once the maps outgrow the table.
+   */
+  private pruneStrangers(): void {
+    const limit = 2 * this.room.capacity + 16
+    if (this.activeAt.size <= limit && this.announced.size <= limit) return
+    for (const map of [this.activeAt, this.announced, this.lastSeen])
+      for (const id of map.keys()) if (!this.room.holds(id)) map.delete(id)
+  }
+
+  /** Forgets the member that least deserves its place; false when every member must stay. */
+  private forgetOne(): boolean {
+    const now = this.rules.now()
+    let victim: string | undefined
+    let victimRank = Number.POSITIVE_INFINITY
+    let victimActive = Number.POSITIVE_INFINITY
+    for (const id of this.room.memberIds()) {
+      if (this.room.isOpen(id) || this.rules.dials(id) || this.sessions.get(id)?.link !== undefined) continue
+      const active = this.activeAt.get(id) ?? Number.NEGATIVE_INFINITY
+      // A vouch lapses with inactivity: a member silent that long goes before a fresh newcomer.
+      const rank = this.vouched(id) && now - active < this.rules.idleMs ? 1 : 0
+      if (rank < victimRank || (rank === victimRank && active < victimActive)) {
+        victim = id
+        victimRank = rank
+        victimActive = active
+      }
+    }
+    if (victim === undefined) return false
+    this.forget(victim)
+    return true
+  }
+
+  /** A long-lived neighbour, one this node dials, or a member such a neighbour relayed. */
+  private vouched(id: string): boolean {
+    if (this.vouchesDirectly(id)) return true
+    const relay = this.relayedBy.get(id)
+    return relay !== undefined && this.vouchesDirectly(relay)
+  }
+
+  private vouchesDirectly(id: string): boolean {
+    if (this.longLived.has(id) || this.rules.dials(id)) return true
+    const session = this.sessions.get(id)
+    return session?.link !== undefined && this.rules.now() - session.openedAt >= this.rules.vouchAfterMs
+  }
+
+  private forget(id: string): void {
+    const kept = this.room.forget(id)
+    const session = this.sessions.delete(id)
+    if (kept) {
+      const announced = this.announced.get(id)
+      this.forgotten.set(id, {
+        peer: kept.peer,
+        received: kept.received,
+        ...(announced !== undefined ? { announced } : {}),
+        ...(session ? { session: { epoch: session.epoch, acked: session.acked } } : {}),
+      })
+      if (this.forgotten.size > this.forgottenCap) this.forgotten.delete(this.forgotten.keys().next().value!)
+    }
+    this.announced.delete(id)
+    this.lastSeen.delete(id)
+    this.activeAt.delete(id)
+    this.longLived.delete(id)
+    this.relayedBy.delete(id)
   }
 }

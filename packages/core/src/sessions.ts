@@ -57,6 +57,18 @@ export class Sessions {
       if (p.neighbor) this.byPeer.set(p.peer.id, this.create(p.peer, '', p.epoch, p.acked))
   }
 
+  /** Forgets the session with `peerId` (a member forgotten to make room); what it was, if it had one. */
+  delete(peerId: string): Session | undefined {
+    const session = this.byPeer.get(peerId)
+    this.byPeer.delete(peerId)
+    return session
+  }
+
+  /** Brings back a forgotten neighbour's session, so that its next link still sees whether it restarted. */
+  revive(peer: PeerInfo, epoch: string, acked: number): void {
+    if (!this.byPeer.has(peer.id)) this.byPeer.set(peer.id, this.create(peer, '', epoch, acked))
+  }
+
   /** Link `link` now carries the session with `peer`. */
   open(link: number, peer: PeerInfo, instance: string, epoch: string, now: number): SessionOpening {
     let session = this.byPeer.get(peer.id)

@@ -31,6 +31,7 @@ import {
   KnownPeers,
   loadOrCreateIdentity,
   makeAnnouncementCheck,
+  makePinCheck,
   makeVerifier,
   parseKeyOrFingerprint,
   readAllowFile,
@@ -142,6 +143,7 @@ export async function startNode(
     )
     const verify = makeVerifier({ knownPeers, pins, ...(await trust(() => allowList(flags))) })
     const checkPeer = makeAnnouncementCheck({ knownPeers, pins })
+    const pinnedAt = makePinCheck({ knownPeers, pins })
     const log = new EventLog(flags.logFile ?? dir.file(LOG_FILE))
     const refused = (address: string, code: string, message: string) => {
       const event: NodeEvent = { type: 'link-error', address, code, message }
@@ -194,6 +196,7 @@ export async function startNode(
       maxFrame: flags.maxFrame,
       rateLimit: rateLimitOf(flags),
       checkPeer,
+      pinnedAt,
       ...(marks.marks ? { displayed: marks.marks } : {}),
       ...overrides,
     })

@@ -7,13 +7,24 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Adversary, ForgedOrigin } from '@parley/adversary'
-import { type Address, type NodeEvent, ParleyNode } from '@parley/core'
+import {
+  type Address,
+  type JournalRecord,
+  type Msg,
+  type NodeEvent,
+  type NodeOptions,
+  ParleyNode,
+  ROOM_CAP,
+  restore,
+} from '@parley/core'
 import { createMessageAuth, createSecureTransport, generateKeyPair } from '@parley/secure'
 import { createTcpTransport } from '@parley/transport-tcp'
 import { afterEach, describe, expect, it } from 'vitest'
+import { parseFlags } from '../src/flags.js'
 import {
   describeEvent,
   describeMembers,
@@ -23,6 +34,7 @@ import {
   terminalLine,
   terminalSafe,
 } from '../src/index.js'
+import { startNode } from '../src/node-setup.js'
 
 const cleanups: (() => unknown)[] = []
 afterEach(async () => {
@@ -315,9 +327,6 @@ describe('next: the budget findings, for the adversary to prove once the limits 
     'finding 1: acks whose have/bases name 256 new origins each, sent without pause, keep RSS within the per-peer budget and the node alive',
   )
   it.todo(
-    'finding 2: 1,100 throwaway keys that each send one line and leave never make an honest member that joins later refused with TOO_MANY_ORIGINS, before or after a restart',
-  )
-  it.todo(
     'finding 6: a relay that withholds message 1 of an origin and claims bases {origin: 1} does not make the node skip message 1 when an honest neighbour has it',
   )
   it.todo(
@@ -326,7 +335,265 @@ describe('next: the budget findings, for the adversary to prove once the limits 
   it.todo(
     'finding 8: identities sending signed 10,000-character messages are refused with a typed code once over the per-origin and total disk quotas',
   )
-  it.todo(
-    'finding 10: an inbound stranger announcing the address being dialed without a pin does not satisfy the dial; the real peer still gets its session',
-  )
 })
+
+describe('findings 2 and 10: membership strangers cannot fill, first contacts they cannot take', () => {
+  interface Member {
+    readonly node: ParleyNode
+    readonly events: NodeEvent[]
+    /** Resolves with the first event (already seen or later) that `match` accepts. */
+    event(match: (event: NodeEvent) => boolean, timeoutMs?: number): Promise<NodeEvent>
+  }
+
+  /** An honest node over the real secure transport, signing its messages. */
+  async function member(name: string, options: Partial<NodeOptions> = {}): Promise<Member> {
+    const keyPair = generateKeyPair()
+    const node = new ParleyNode({
+      transport: createSecureTransport(createTcpTransport(), { keyPair }),
+      id: Buffer.from(keyPair.publicKey).toString('hex'),
+      name,
+      listen: '127.0.0.1:0',
+      auth: createMessageAuth(keyPair),
+      ...options,
+    })
+    cleanups.push(() => node.close())
+    const events: NodeEvent[] = []
+    const waiters = new Set<() => void>()
+    node.on((event) => {
+      events.push(event)
+      for (const waiter of [...waiters]) waiter()
+    })
+    await node.start()
+    const event = (match: (event: NodeEvent) => boolean, timeoutMs = 30_000) =>
+      new Promise<NodeEvent>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.delete(check)
+          reject(new Error(`no such event within ${timeoutMs} ms; got ${JSON.stringify(events.slice(-6))}`))
+        }, timeoutMs)
+        const check = () => {
+          const found = events.find(match)
+          if (!found) return
+          clearTimeout(timer)
+          waiters.delete(check)
+          resolve(found)
+        }
+        waiters.add(check)
+        check()
+      })
+    return { node, events, event }
+  }
+
+  const tooManyMembers = (e: NodeEvent) => e.type === 'link-error' && e.code === 'TOO_MANY_ORIGINS'
+
+  /** The hello of a throwaway key: it keeps one epoch, so coming back is not a restart. */
+  const throwawayHello = (i: number) => ({ caps: [`instance:t${i}`, `epoch:t${i}`, ROOM_CAP] })
+
+  /** Throwaway keys, one after another: each completes the handshake, says one line and leaves. */
+  async function throwaways(victim: Member, count: number, tag: string) {
+    const keys: { attacker: Adversary; line: Msg }[] = []
+    for (let i = 0; i < count; i++) {
+      const attacker = await Adversary.dial(victim.node.address, { name: `${tag}${i}` })
+      cleanups.push(() => attacker.close())
+      await attacker.join(throwawayHello(i))
+      const line = attacker.say(`${tag} ${i}`)
+      await victim.event(messageFrom(attacker.id, `${tag} ${i}`))
+      attacker.close()
+      await victim.event((e) => e.type === 'disconnected' && e.peer.id === attacker.id)
+      keys.push({ attacker, line })
+    }
+    return keys
+  }
+
+  it('finding 2 (cap 100 and 110 throwaway keys, the finding scaled down from 1,000 and 1,100): an honest member who joins later is never refused, before or after a restart', async () => {
+    const cap = 100
+    const records: JournalRecord[] = []
+    const journal = { append: async (r: readonly JournalRecord[]) => void records.push(...r) }
+    const aliceKeys = generateKeyPair()
+    const aliceId = Buffer.from(aliceKeys.publicKey).toString('hex')
+    const aliceOptions = (listen: Address) => ({
+      transport: createSecureTransport(createTcpTransport(), { keyPair: aliceKeys }),
+      id: aliceId,
+      listen,
+      auth: createMessageAuth(aliceKeys),
+      maxOrigins: cap,
+      journal,
+    })
+    const alice = await member('alice', aliceOptions('127.0.0.1:0'))
+    const bob = await member('bob', { peers: [alice.node.address] })
+    await alice.event((e) => e.type === 'connected' && e.peer.id === bob.node.id)
+
+    const spam = await throwaways(alice, cap + cap / 10, 'spam')
+    // Carol joins through bob afterwards: her words reach alice, and bob, the honest relay, stays.
+    const carol = await member('carol', { peers: [bob.node.address] })
+    await bob.event((e) => e.type === 'connected' && e.peer.id === carol.node.id)
+    carol.node.send('hi from carol')
+    await alice.event(messageFrom(carol.node.id, 'hi from carol'))
+    // Dave dials alice himself: a newcomer neighbour gets a place too.
+    const dave = await member('dave', { peers: [alice.node.address] })
+    dave.node.send('hi from dave')
+    await alice.event(messageFrom(dave.node.id, 'hi from dave'))
+    expect(alice.events.filter(tooManyMembers)).toEqual([])
+    expect(alice.events.filter((e) => e.type === 'disconnected' && e.peer.id === bob.node.id)).toEqual([])
+    expect(alice.node.members().length).toBeLessThanOrEqual(cap)
+    const held = alice.node.members().map((m) => m.peer.id)
+    expect(held).toEqual(expect.arrayContaining([bob.node.id, carol.node.id, dave.node.id]))
+
+    // The restart: the journal holds every stranger, the restored node must not be full of them.
+    await alice.node.close()
+    const restored = restore(records, { id: aliceId, name: 'alice' })
+    expect(restored.peers.size).toBeGreaterThan(cap)
+    const again = await member('alice', { ...aliceOptions('127.0.0.1:0'), restored })
+    expect(again.node.members().length).toBeLessThanOrEqual(cap)
+    bob.node.connect(again.node.address)
+    await again.event((e) => e.type === 'connected' && e.peer.id === bob.node.id)
+    // A stranger of before the restart comes back and repeats its line: it is dropped, its next one shown.
+    const [first] = spam
+    const repeat = await Adversary.dial(again.node.address, { keyPair: first!.attacker.self.keyPair })
+    cleanups.push(() => repeat.close())
+    await repeat.join(throwawayHello(0))
+    repeat.relay(first!.line)
+    repeat.relay(first!.attacker.self.say('spam 0, the next line'))
+    await again.event(messageFrom(repeat.id, 'spam 0, the next line'))
+    expect(again.events.filter((e) => e.type === 'message' && e.body === 'spam 0')).toEqual([])
+    // Erin, new, joins through bob after the restart.
+    const erin = await member('erin', { peers: [bob.node.address] })
+    await bob.event((e) => e.type === 'connected' && e.peer.id === erin.node.id)
+    erin.node.send('hi from erin')
+    await again.event(messageFrom(erin.node.id, 'hi from erin'))
+    expect(again.events.filter(tooManyMembers)).toEqual([])
+    expect(again.node.members().length).toBeLessThanOrEqual(cap)
+  }, 120_000)
+
+  it('finding 10: a stranger that dials in announcing the address being dialed (no pin) does not take the dial; the real peer gets its session', async () => {
+    const bob = await member('bob')
+    // Alice reaches bob through a door that holds her connection until the stranger is in.
+    const door = await heldDoor(bob.node.address)
+    const alice = await member('alice', { peers: [door.address] })
+    await door.knocked
+    const stranger = await Adversary.dial(alice.node.address, { name: 'bob', listen: door.address })
+    cleanups.push(() => stranger.close())
+    await stranger.join()
+    await alice.event((e) => e.type === 'connected' && e.peer.id === stranger.id)
+    // Her opening ack to the stranger comes after the session opened: the dial rule has run by then.
+    await stranger.waitFor((m) => m.type === 'ack')
+    expect(alice.node.peerStates()).toMatchObject([{ target: door.address, state: { status: 'connecting' } }])
+
+    door.open()
+    await alice.event((e) => e.type === 'connected' && e.peer.id === bob.node.id)
+    await alice.event(
+      (e) =>
+        e.type === 'peer-state' &&
+        e.target === door.address &&
+        e.state.status === 'connected' &&
+        e.state.peer.id === bob.node.id,
+    )
+    await bob.event((e) => e.type === 'connected' && e.peer.id === alice.node.id)
+    alice.node.send('hello bob')
+    await bob.event((e) => e.type === 'message' && e.body === 'hello bob')
+    // The stranger is just another member: still connected, never the peer alice dialed.
+    expect(stranger.isOpen).toBe(true)
+    expect(alice.node.peerStates().map((p) => p.state)).toMatchObject([
+      { status: 'connected', peer: { id: bob.node.id } },
+    ])
+  })
+
+  it('finding 10, as the launcher wires it: a pin (--peer-key) lets the pinned key dialing in stand for the dial, and nobody else', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'parley-adversary-pin-'))
+    cleanups.push(() => rm(dir, { recursive: true, force: true }))
+    // Nothing answers behind the door: only a peer dialing in can make alice's dial connected.
+    const door = await heldDoor('127.0.0.1:9')
+    const bobKeys = generateKeyPair()
+    const bobId = Buffer.from(bobKeys.publicKey).toString('hex')
+    const flags = parseFlags(
+      [
+        '--data-dir',
+        dir,
+        '--listen',
+        '127.0.0.1:0',
+        '--name',
+        'alice',
+        '--peer',
+        door.address,
+        '--peer-key',
+        bobId,
+      ],
+      {},
+    )
+    const events: NodeEvent[] = []
+    const started = await startNode(flags, (e) => events.push(e))
+    cleanups.push(() => started.node.close())
+    const address = started.node.address
+    await door.knocked
+
+    const stranger = await Adversary.dial(address, { name: 'bob', listen: door.address })
+    cleanups.push(() => stranger.close())
+    stranger.hello()
+    // The stranger announces the pinned address with another key: refused, and the dial untouched.
+    const { bye } = await stranger.closed
+    expect(bye).toContain('pinned')
+    expect(started.node.peerStates()).toMatchObject([
+      { target: door.address, state: { status: 'connecting' } },
+    ])
+
+    const bob = await Adversary.dial(address, { name: 'bob', keyPair: bobKeys, listen: door.address })
+    cleanups.push(() => bob.close())
+    await bob.join()
+    await bob.waitFor((m) => m.type === 'ack')
+    expect(started.node.peerStates()).toMatchObject([
+      { target: door.address, state: { status: 'connected', peer: { id: bobId } } },
+    ])
+  })
+})
+
+/**
+ * A TCP door to `target` on port 0: it accepts at once but forwards nothing until `open()`, so a dial
+ * through it stays in flight as long as a test needs.
+ */
+async function heldDoor(target: Address) {
+  const [host, port] = [
+    target.slice(0, target.lastIndexOf(':')),
+    Number(target.slice(target.lastIndexOf(':') + 1)),
+  ]
+  const held: Socket[] = []
+  let opened = false
+  let knock: () => void = () => undefined
+  const knocked = new Promise<void>((resolve) => {
+    knock = resolve
+  })
+  const forward = (socket: Socket) => {
+    const upstream = connect(port, host)
+    socket.pipe(upstream).pipe(socket)
+    const end = () => {
+      socket.destroy()
+      upstream.destroy()
+    }
+    socket.on('error', end).on('close', end)
+    upstream.on('error', end).on('close', end)
+  }
+  const server = createServer((socket) => {
+    socket.on('error', () => socket.destroy())
+    knock()
+    if (opened) forward(socket)
+    else {
+      socket.pause()
+      held.push(socket)
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const socket of held) socket.destroy()
+        server.close(() => resolve())
+      }),
+  )
+  const { port: doorPort } = server.address() as AddressInfo
+  return {
+    address: `127.0.0.1:${doorPort}` as Address,
+    knocked,
+    open() {
+      opened = true
+      for (const socket of held.splice(0)) forward(socket)
+    },
+  }
+}

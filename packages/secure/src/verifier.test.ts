@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { fingerprint } from './fingerprint.js'
 import { KnownPeers } from './known-peers.js'
-import { makeVerifier } from './verifier.js'
+import { makePinCheck, makeVerifier } from './verifier.js'
 
 const A = 'aa'.repeat(32)
 const B = 'bb'.repeat(32)
@@ -75,5 +75,20 @@ describe('makeVerifier', () => {
     const verify = makeVerifier({ knownPeers })
     expect(await verify(inb(B))).toBe('ok')
     expect(knownPeers.entries()).toHaveLength(1)
+  })
+})
+
+describe('makePinCheck', () => {
+  it('names a key as pinned at an address only when a pin or a known_peers line says so', async () => {
+    const knownPeers = await KnownPeers.open(dir)
+    await knownPeers.remember('127.0.0.1:4003', C)
+    const pinned = makePinCheck({ knownPeers, pins: new Map([[BOB, fingerprint(A).full]]) })
+    expect(pinned(A, BOB)).toBe(true)
+    expect(pinned(B, BOB)).toBe(false)
+    expect(pinned(C, '127.0.0.1:4003')).toBe(true)
+    expect(pinned(B, '127.0.0.1:4003')).toBe(false)
+    // No pin and no known key: a first contact, which an announcement never stands for.
+    expect(pinned(A, '127.0.0.1:4009')).toBe(false)
+    expect(pinned(A, 'not an address')).toBe(false)
   })
 })

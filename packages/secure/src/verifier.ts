@@ -119,3 +119,26 @@ export function makeAnnouncementCheck(options: Pick<VerifierOptions, 'knownPeers
     return undefined
   }
 }
+
+/**
+ * Whether a pin (`--peer-key`, an invite, or a known_peers line) names `peerId` at the address `listen`:
+ * only then may a peer that dialed in, announcing an address this node dials, stand for that dial.
+ */
+export function makePinCheck(options: Pick<VerifierOptions, 'knownPeers' | 'pins'>) {
+  const pins = new Map<string, string>()
+  for (const [address, key] of options.pins ?? [])
+    pins.set(normalizeAddress(address), parseKeyOrFingerprint(key))
+  const knownPeers = options.knownPeers
+  return (peerId: string, listen: string): boolean => {
+    let target: string
+    try {
+      target = normalizeAddress(listen)
+    } catch {
+      return false
+    }
+    const key = peerId.toLowerCase()
+    const pinned = pins.get(target)
+    if (pinned !== undefined) return pinned === key
+    return knownPeers?.check(target, key) === 'match'
+  }
+}
