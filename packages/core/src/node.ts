@@ -389,7 +389,7 @@ export class ParleyNode implements ChatNode {
     switch (message.type) {
       case 'msg': {
         record.ackDue = true
-        if (this.store.overQuota(session.peer.id, message.from, effects)) return
+        if (this.store.overQuota(session.peer.id, message, effects)) return
         // Straight from its origin over a link that proved the origin's key: shown at once.
         const trusted =
           message.from === session.peer.id && (!this.auth || record.link.remoteKey === message.from)

@@ -8,6 +8,7 @@ import { ParleyNode } from './node.js'
 import type { NodeEvent, NodeOptions } from './node-types.js'
 import { DEFAULT_JOURNAL_QUOTA, Persistence } from './persistence.js'
 import type { RoomEffect } from './room-types.js'
+import type { Msg } from './schema.js'
 
 /** A journal in memory that counts bytes as a store does: the JSON of each record, against its origin. */
 class CountingJournal implements Journal {
@@ -167,15 +168,16 @@ describe('Persistence.overQuota', () => {
 
   it('refuses the link of a neighbour over its own quota, and only drops what a relay brings of it', () => {
     const p = persistence({ mallory: 100, bob: 10 })
+    const of = (from: string): Msg => ({ type: 'msg', id: 'm1', seq: 1, ts: 0, from, body: 'hi' })
     const direct: RoomEffect[] = []
-    expect(p.overQuota('mallory', 'mallory', direct)).toBe(true)
+    expect(p.overQuota('mallory', of('mallory'), direct)).toBe(true)
     expect(direct).toEqual([
       { type: 'refuse', refusal: expect.objectContaining({ neighbor: 'mallory', code: 'OVER_QUOTA' }) },
     ])
     const relayed: RoomEffect[] = []
-    expect(p.overQuota('bob', 'mallory', relayed)).toBe(true)
+    expect(p.overQuota('bob', of('mallory'), relayed)).toBe(true)
     expect(relayed).toEqual([])
-    expect(p.overQuota('bob', 'bob', relayed)).toBe(false)
+    expect(p.overQuota('bob', of('bob'), relayed)).toBe(false)
     expect(relayed).toEqual([])
   })
 
@@ -184,12 +186,13 @@ describe('Persistence.overQuota', () => {
     const uncounted = new Persistence({ append: () => Promise.resolve() }, 10, () => undefined, {
       perOrigin: 0,
     })
-    expect(uncounted.overQuota('x', 'x', [])).toBe(false)
+    const msg: Msg = { type: 'msg', id: 'm1', seq: 1, ts: 0, from: 'x', body: 'hi' }
+    expect(uncounted.overQuota('x', msg, [])).toBe(false)
     const full = new Persistence(
       { append: () => Promise.resolve(), usage: usage({ a: DEFAULT_JOURNAL_QUOTA.total }) },
       10,
       () => undefined,
     )
-    expect(full.overQuota('b', 'b', [])).toBe(true)
+    expect(full.overQuota('x', msg, [])).toBe(true)
   })
 })

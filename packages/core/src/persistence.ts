@@ -5,6 +5,7 @@
  */
 import type { HistoryEntry, Journal, JournalRecord } from './journal.js'
 import { type RoomEffect, refuse } from './room-types.js'
+import type { Msg } from './schema.js'
 
 /** History entries kept in memory by default. */
 export const DEFAULT_HISTORY_LIMIT = 10_000
@@ -25,6 +26,12 @@ export class Persistence {
   private chain: Promise<void> = Promise.resolve()
   private readonly entries: HistoryEntry[] = []
   private readonly quota: JournalQuota
+  /**
+   * Bytes of messages let through this turn, not journaled yet: a read hands the room many messages
+   * before their records are appended, and each must count against the quota as it is let in.
+   */
+  private readonly admitted = new Map<string, number>()
+  private admittedTotal = 0
 
   constructor(
     private readonly journal: Journal | undefined,
@@ -37,25 +44,51 @@ export class Persistence {
   }
 
   /**
-   * Whether a message of `origin` that neighbour `neighbor` sent must be turned away because the journal
-   * already holds the quota of that origin, or of all other members. Checked before the room takes the
-   * message, so it is never stored, shown or acknowledged. A neighbour that sent its own message past its
-   * quota is refused (`OVER_QUOTA` in `effects`: its link closes); a relayed one is only dropped, so an
-   * honest relay is not cut off for what another member sent through it.
+   * Whether a message that neighbour `neighbor` sent must be turned away because the journal already
+   * holds the quota of its origin, or of all other members. Checked before the room takes the message,
+   * so it is never stored, shown or acknowledged. A neighbour that sent its own message past its quota is
+   * refused (`OVER_QUOTA` in `effects`: its link closes); a relayed one is only dropped, so an honest
+   * relay is not cut off for what another member sent through it.
    */
-  overQuota(neighbor: string, origin: string, effects: RoomEffect[]): boolean {
+  overQuota(neighbor: string, msg: Msg, effects: RoomEffect[]): boolean {
     const usage = this.journal?.usage
     if (!usage) return false
-    const held = usage.bytesOf(origin)
+    const origin = msg.from
+    const held = usage.bytesOf(origin) + (this.admitted.get(origin) ?? 0)
+    const total = usage.total + this.admittedTotal
     let why: string | undefined
     if (held >= this.quota.perOrigin) {
       why = `its messages fill its share of this node's disk (${mib(held)} of ${mib(this.quota.perOrigin)})`
-    } else if (usage.total >= this.quota.total) {
-      why = `other members' messages fill this node's disk quota (${mib(usage.total)} of ${mib(this.quota.total)})`
+    } else if (total >= this.quota.total) {
+      why = `other members' messages fill this node's disk quota (${mib(total)} of ${mib(this.quota.total)})`
     }
-    if (why === undefined) return false
+    if (why === undefined) {
+      this.admit(origin, recordBytes(msg))
+      return false
+    }
     if (origin === neighbor) effects.push(refuse({ neighbor, code: 'OVER_QUOTA', message: why }))
     return true
+  }
+
+  private admit(origin: string, bytes: number): void {
+    // By the next microtask the turn's records are appended (and counted by the journal), or were dropped.
+    if (this.admittedTotal === 0) queueMicrotask(() => this.forgetAdmitted())
+    this.admitted.set(origin, (this.admitted.get(origin) ?? 0) + bytes)
+    this.admittedTotal += bytes
+  }
+
+  private journaled(msg: Msg): void {
+    const admitted = this.admitted.get(msg.from)
+    if (admitted === undefined) return
+    const bytes = Math.min(admitted, recordBytes(msg))
+    this.admittedTotal -= bytes
+    if (admitted === bytes) this.admitted.delete(msg.from)
+    else this.admitted.set(msg.from, admitted - bytes)
+  }
+
+  private forgetAdmitted(): void {
+    this.admitted.clear()
+    this.admittedTotal = 0
   }
 
   get durable(): boolean {
@@ -68,6 +101,9 @@ export class Persistence {
     // Without a journal the chain never fails: callbacks on it run in the order they were added.
     if (!journal) return this.chain
     const write = journal.append(records)
+    // The journal counts these now: they no longer need counting as admitted.
+    if (this.admittedTotal > 0)
+      for (const record of records) if (record.t === 'received') this.journaled(record.msg)
     const done = this.chain.then(
       () => write,
       () => write,
@@ -103,4 +139,13 @@ export class Persistence {
 
 function mib(bytes: number): string {
   return `${(bytes / 1_048_576).toFixed(1)} MiB`
+}
+
+/**
+ * What a received message's record takes in the journal, about: its strings (the name twice, in the
+ * message and beside it) and the fixed fields, signature and chain hash. A little more than it takes
+ * for text in one byte per character.
+ */
+function recordBytes(msg: Msg): number {
+  return msg.body.length + 2 * (msg.name?.length ?? 0) + 600
 }
