@@ -72,7 +72,7 @@ export class Persistence {
 
   private admit(origin: string, bytes: number): void {
     // By the next microtask the turn's records are appended (and counted by the journal), or were dropped.
-    if (this.admittedTotal === 0) queueMicrotask(() => this.forgetAdmitted())
+    if (this.admittedTotal === 0) void Promise.resolve().then(() => this.forgetAdmitted())
     this.admitted.set(origin, (this.admitted.get(origin) ?? 0) + bytes)
     this.admittedTotal += bytes
   }
