@@ -4,6 +4,7 @@ import { ManualClock } from '../test/manual-clock.js'
 import { MemoryNetwork, seededRandom } from '../test/memory-transport.js'
 import { RawPeer } from '../test/raw-peer.js'
 import { type Journal, type JournalRecord, type JournalUsage, journalOrigin, restore } from './journal.js'
+import { compactJournal } from './journal-compact.js'
 import { ParleyNode } from './node.js'
 import type { NodeEvent, NodeOptions } from './node-types.js'
 import { DEFAULT_JOURNAL_QUOTA, Persistence } from './persistence.js'
@@ -152,6 +153,33 @@ describe('the disk quota on what other members make the node keep', () => {
     again.say('one more after the restart')
     await second.until(() => second.refused('OVER_QUOTA') && again.peer.closed)
     expect(second.shown(MALLORY)).toBe(0)
+    await second.node.close()
+  })
+})
+
+describe('compaction and the quota', () => {
+  it('frees the quota of a member whose old messages compaction drops, and its messages are taken again', async () => {
+    const self = { id: NODE, name: 'alice' }
+    const small = { historyLimit: 2, windowSize: 2 }
+    const before = new CountingJournal()
+    const first = await victim(before, small)
+    const mallory = await first.stranger(MALLORY)
+    for (let i = 0; i < 30; i++) mallory.say(`${i} ${'m'.repeat(500)}`)
+    await first.until(() => mallory.peer.closed)
+    const kept = first.shown(MALLORY)
+    await first.node.close()
+    expect(before.usage.bytesOf(MALLORY)).toBeGreaterThanOrEqual(4_000)
+
+    const compacted = compactJournal(before.records, self, small.historyLimit, small.windowSize)!
+    const reopened = new CountingJournal(compacted)
+    expect(reopened.usage.bytesOf(MALLORY)).toBeLessThan(2_000)
+    const restored = restore(compacted, self, small.historyLimit, small.windowSize)
+    const second = await victim(reopened, { ...small, restored })
+    const again = await second.stranger(MALLORY)
+    again.seq = kept
+    again.say('welcome back')
+    await second.until(() => second.shown(MALLORY) === 1)
+    expect(second.refused('OVER_QUOTA')).toBe(false)
     await second.node.close()
   })
 })
