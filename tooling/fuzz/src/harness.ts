@@ -90,7 +90,7 @@ const MAX_FRAME = 64 * 1024
 const TURN = 32
 const TURN_MS = 25
 /** Journal counts are reset this often, as a compaction would free them, so quotas are hit and left again. */
-const COMPACT_EVERY = 100_000
+const COMPACT_EVERY = 200_000
 
 export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const run = new FuzzRun(options)
@@ -137,7 +137,7 @@ class FuzzRun {
       auth: createMessageAuth(victimKey),
       journal: this.journal,
       // Small, so that every bound is reached within a run and then held.
-      journalQuota: { perOrigin: 2 * 1024 * 1024, total: 8 * 1024 * 1024 },
+      journalQuota: { perOrigin: 3 * 1024 * 1024, total: 16 * 1024 * 1024 },
       historyLimit: 500,
       windowSize: 100,
       maxFrame: MAX_FRAME,
