@@ -47,8 +47,9 @@ export interface JournalUsage {
 
 /**
  * The member a journal record is kept for, whose disk quota it counts against: the origin of a received
- * message, the peer of an `acked`, `peer` or `base` record. The node's own records (`sent`, `self`), and
- * records this version does not know, count against no one. Takes any value, as read back from disk.
+ * message, the peer of a `peer` or `base` record. The node's own records (`sent`, `self`, and `acked`,
+ * which only grow with what the node itself sends), and records this version does not know, count against
+ * no one. Takes any value, as read back from disk.
  * @example
  * const log = await AppendLog.open(dir.file('journal.log'), { accountOf: journalOrigin })
  */
@@ -59,7 +60,6 @@ export function journalOrigin(record: unknown): string | undefined {
       const from = r.msg?.from
       return typeof from === 'string' ? from : undefined
     }
-    case 'acked':
     case 'peer':
     case 'base': {
       const id = r.peer?.id

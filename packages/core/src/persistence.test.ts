@@ -184,6 +184,32 @@ describe('compaction and the quota', () => {
   })
 })
 
+describe('journalOrigin', () => {
+  it("counts a member's messages and the records its sessions and claims cause against it, and the node's own against no one", () => {
+    const msg: Msg = { type: 'msg', id: 'm1', seq: 1, ts: 0, from: MALLORY, body: 'hi' }
+    const peer = { id: TRUDY, name: 'trudy' }
+    expect(journalOrigin({ t: 'received', msg, name: 'mallory' })).toBe(MALLORY)
+    expect(journalOrigin({ t: 'peer', peer, epoch: 'e1' })).toBe(TRUDY)
+    expect(journalOrigin({ t: 'base', peer, seq: 4 })).toBe(TRUDY)
+    // Acks of our messages grow only with what we send: they are ours.
+    expect(journalOrigin({ t: 'acked', peer, upTo: 9 })).toBeUndefined()
+    expect(journalOrigin({ t: 'sent', msg: { ...msg, from: NODE } })).toBeUndefined()
+    expect(journalOrigin({ t: 'self', epoch: 'e0' })).toBeUndefined()
+    // Whatever a newer version or a damaged file holds.
+    for (const odd of [
+      null,
+      7,
+      'x',
+      [],
+      { t: 'received' },
+      { t: 'received', msg: { from: 5 } },
+      { t: 'later', peer },
+    ]) {
+      expect(journalOrigin(odd)).toBeUndefined()
+    }
+  })
+})
+
 describe('Persistence.overQuota', () => {
   const usage = (bytes: Record<string, number>): JournalUsage => ({
     bytesOf: (origin) => bytes[origin] ?? 0,
