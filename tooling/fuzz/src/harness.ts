@@ -76,6 +76,13 @@ export const FAULTS = {
       if (event.type === 'message' && event.body.includes('中'))
         throw new TypeError('injected: cannot show this')
     }),
+  /** A listener that keeps 8 KiB for every message shown: memory that grows with the run. */
+  'leak-messages': (node: ParleyNode) => {
+    const kept: string[] = []
+    return node.on((event) => {
+      if (event.type === 'message') kept.push(`${event.body}${' '.repeat(4096)}`.slice(0, 4096) + event.id)
+    })
+  },
   /** A listener that throws while the node reports a refused link: inside a read, synchronously. */
   'throw-on-refusal': (node: ParleyNode) =>
     node.on((event) => {

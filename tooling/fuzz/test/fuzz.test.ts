@@ -81,6 +81,13 @@ describe('pnpm fuzz', () => {
     expect(run.report!.failure!.error).toMatch(/TypeError: injected/)
   })
 
+  it('fails when memory grows with the run past the bound', () => {
+    const run = fuzz('--frames', '8000', '--seed', '13', '--heap-growth', '4', '--fault', 'leak-messages')
+    expect(run.status).toBe(1)
+    expect(run.report!.failure).toMatchObject({ kind: 'heap-growth', seed: 13 })
+    expect(run.report!.heapMb.end - run.report!.heapMb.warm).toBeGreaterThan(4)
+  })
+
   it('refuses bad usage with one line and exit code 2', () => {
     const run = spawnSync(process.execPath, [main, '--frames', 'many'], { encoding: 'utf8' })
     expect(run.status).toBe(2)
