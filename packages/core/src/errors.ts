@@ -23,6 +23,8 @@ export const ProtocolErrorCode = {
   TOO_MANY_ORIGINS: 'TOO_MANY_ORIGINS',
   /** A relay sent more unverified or out-of-order messages than this node buffers for one member. */
   FLOOD: 'FLOOD',
+  /** The member's messages already fill its share of this node's disk (or all members' together do). */
+  OVER_QUOTA: 'OVER_QUOTA',
 } as const
 export type ProtocolErrorCode = (typeof ProtocolErrorCode)[keyof typeof ProtocolErrorCode]
 

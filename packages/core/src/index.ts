@@ -20,6 +20,8 @@ export {
   type HistoryEntry,
   type Journal,
   type JournalRecord,
+  type JournalUsage,
+  journalOrigin,
   type PeerProgress,
   type RestoredState,
   restore,
@@ -50,6 +52,7 @@ export {
   type SessionInfo,
 } from './node-types.js'
 export { type Backoff, DEFAULT_BACKOFF, type PeerInfo, type PeerState } from './peer-machine.js'
+export { DEFAULT_JOURNAL_QUOTA, type JournalQuota } from './persistence.js'
 export { NOT_SECURE_REPLY, PlainNode, type PlainNodeOptions } from './plain-node.js'
 // Signing, which the secure package implements.
 export { canonicalMsg, type MessageAuth } from './room-types.js'

@@ -29,6 +29,45 @@ export type JournalRecord =
 export interface Journal {
   /** Resolves once the records are on disk; appends made close together share one flush (group commit). */
   append(records: readonly JournalRecord[]): Promise<void>
+  /**
+   * What the journal holds for each other member, counted by `journalOrigin` from its records (for
+   * example `AppendLog.usage` of `@parley/store`, opened with `accountOf: journalOrigin`). Without it,
+   * the node enforces no disk quota.
+   */
+  readonly usage?: JournalUsage
+}
+
+/** Bytes a journal holds for other members, kept up to date as it appends (see `Journal.usage`). */
+export interface JournalUsage {
+  /** Bytes of the records `journalOrigin` names `origin` for. */
+  bytesOf(origin: string): number
+  /** Bytes of every record `journalOrigin` names some origin for: all but the node's own. */
+  readonly total: number
+}
+
+/**
+ * The member a journal record is kept for, whose disk quota it counts against: the origin of a received
+ * message, the peer of a `peer` or `base` record. The node's own records (`sent`, `self`, and `acked`,
+ * which only grow with what the node itself sends), and records this version does not know, count against
+ * no one. Takes any value, as read back from disk.
+ * @example
+ * const log = await AppendLog.open(dir.file('journal.log'), { accountOf: journalOrigin })
+ */
+export function journalOrigin(record: unknown): string | undefined {
+  const r = record as { t?: unknown; msg?: { from?: unknown }; peer?: { id?: unknown } } | null
+  switch (r?.t) {
+    case 'received': {
+      const from = r.msg?.from
+      return typeof from === 'string' ? from : undefined
+    }
+    case 'peer':
+    case 'base': {
+      const id = r.peer?.id
+      return typeof id === 'string' ? id : undefined
+    }
+    default:
+      return undefined
+  }
 }
 
 export interface HistoryEntry {

@@ -7,6 +7,7 @@ import type { Clock } from './clock.js'
 import type { RateLimit } from './inbound-gate.js'
 import type { HistoryEntry, Journal, RestoredState } from './journal.js'
 import type { Backoff, PeerInfo, PeerState } from './peer-machine.js'
+import type { JournalQuota } from './persistence.js'
 import type { MessageAuth } from './room.js'
 import type { Transport } from './transport.js'
 
@@ -88,6 +89,11 @@ export interface NodeOptions {
   waitingCap?: number
   /** Hops a relayed message may still travel, at most. Default 64. */
   hopLimit?: number
+  /**
+   * Journal bytes kept for other members, each and together (default `DEFAULT_JOURNAL_QUOTA`: 32 and
+   * 256 MiB); past it their messages are refused (`OVER_QUOTA`). Needs a journal that counts (`usage`).
+   */
+  journalQuota?: Partial<JournalQuota>
 }
 
 /** One member of the room, as `members()` lists it. */

@@ -113,9 +113,9 @@ export class ParleyNode implements ChatNode {
       dialFailed: (slot, code, message) => this.emit({ type: 'dial-error', target: slot.key, code, message }),
       ...(options.pinnedAt ? { pinnedAt: options.pinnedAt } : {}),
     })
-    this.store = new Persistence(options.journal, options.historyLimit ?? DEFAULT_HISTORY_LIMIT, (message) =>
-      this.emit({ type: 'journal-error', message }),
-    )
+    const journalFailed = (message: string) => this.emit({ type: 'journal-error', message })
+    const historyLimit = options.historyLimit ?? DEFAULT_HISTORY_LIMIT
+    this.store = new Persistence(options.journal, historyLimit, journalFailed, options.journalQuota)
     this.bursts = new Bursts(() => this.sealBurst())
     const roomOptions = {
       windowSize: options.windowSize,
@@ -397,6 +397,7 @@ export class ParleyNode implements ChatNode {
     switch (message.type) {
       case 'msg': {
         record.ackDue = true
+        if (this.store.overQuota(session.peer.id, message, effects)) return
         // Straight from its origin over a link that proved the origin's key: shown at once.
         const trusted =
           message.from === session.peer.id && (!this.auth || record.link.remoteKey === message.from)

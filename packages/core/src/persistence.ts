@@ -1,22 +1,95 @@
 /**
  * What the node makes durable and what it remembers: journal appends in call order (so a callback on
- * one runs only after every earlier one is on disk), and the recent history frontends show at start.
+ * one runs only after every earlier one is on disk), the recent history frontends show at start, and
+ * how much of the disk other members may fill.
  */
 import type { HistoryEntry, Journal, JournalRecord } from './journal.js'
+import { type RoomEffect, refuse } from './room-types.js'
+import type { Msg } from './schema.js'
 
 /** History entries kept in memory by default. */
 export const DEFAULT_HISTORY_LIMIT = 10_000
 
+/** Journal bytes kept for other members: for each one, and for all of them together. */
+export interface JournalQuota {
+  readonly perOrigin: number
+  readonly total: number
+}
+
+/**
+ * 32 MiB per member is about 100,000 chat lines or 3,000 messages of the longest kind; 256 MiB holds
+ * eight members that full. The node's own messages are never counted.
+ */
+export const DEFAULT_JOURNAL_QUOTA: JournalQuota = { perOrigin: 32 * 1024 * 1024, total: 256 * 1024 * 1024 }
+
 export class Persistence {
   private chain: Promise<void> = Promise.resolve()
   private readonly entries: HistoryEntry[] = []
+  private readonly quota: JournalQuota
+  /**
+   * Bytes of messages let through this turn, not journaled yet: a read hands the room many messages
+   * before their records are appended, and each must count against the quota as it is let in.
+   */
+  private readonly admitted = new Map<string, number>()
+  private admittedTotal = 0
 
   constructor(
     private readonly journal: Journal | undefined,
     readonly historyLimit: number,
     /** The journal failed: what is appended from now on is no longer durable. */
     private readonly failed: (message: string) => void,
-  ) {}
+    quota: Partial<JournalQuota> = {},
+  ) {
+    this.quota = { ...DEFAULT_JOURNAL_QUOTA, ...quota }
+  }
+
+  /**
+   * Whether a message that neighbour `neighbor` sent must be turned away because the journal already
+   * holds the quota of its origin, or of all other members. Checked before the room takes the message,
+   * so it is never stored, shown or acknowledged. A neighbour that sent its own message past its quota is
+   * refused (`OVER_QUOTA` in `effects`: its link closes); a relayed one is only dropped, so an honest
+   * relay is not cut off for what another member sent through it.
+   */
+  overQuota(neighbor: string, msg: Msg, effects: RoomEffect[]): boolean {
+    const usage = this.journal?.usage
+    if (!usage) return false
+    const origin = msg.from
+    const held = usage.bytesOf(origin) + (this.admitted.get(origin) ?? 0)
+    const total = usage.total + this.admittedTotal
+    let why: string | undefined
+    if (held >= this.quota.perOrigin) {
+      why = `its messages fill its share of this node's disk (${mib(held)} of ${mib(this.quota.perOrigin)})`
+    } else if (total >= this.quota.total) {
+      why = `other members' messages fill this node's disk quota (${mib(total)} of ${mib(this.quota.total)})`
+    }
+    if (why === undefined) {
+      this.admit(origin, recordBytes(msg))
+      return false
+    }
+    if (origin === neighbor) effects.push(refuse({ neighbor, code: 'OVER_QUOTA', message: why }))
+    return true
+  }
+
+  private admit(origin: string, bytes: number): void {
+    // By the next microtask the turn's records are appended (and counted by the journal), or were dropped.
+    if (this.admittedTotal === 0) void Promise.resolve().then(() => this.forgetAdmitted())
+    this.admitted.set(origin, (this.admitted.get(origin) ?? 0) + bytes)
+    this.admittedTotal += bytes
+  }
+
+  private journaled(msg: Msg): void {
+    const admitted = this.admitted.get(msg.from)
+    if (admitted === undefined) return
+    const bytes = Math.min(admitted, recordBytes(msg))
+    this.admittedTotal -= bytes
+    if (admitted === bytes) this.admitted.delete(msg.from)
+    else this.admitted.set(msg.from, admitted - bytes)
+  }
+
+  private forgetAdmitted(): void {
+    this.admitted.clear()
+    this.admittedTotal = 0
+  }
 
   get durable(): boolean {
     return this.journal !== undefined
@@ -28,6 +101,9 @@ export class Persistence {
     // Without a journal the chain never fails: callbacks on it run in the order they were added.
     if (!journal) return this.chain
     const write = journal.append(records)
+    // The journal counts these now: they no longer need counting as admitted.
+    if (this.admittedTotal > 0)
+      for (const record of records) if (record.t === 'received') this.journaled(record.msg)
     const done = this.chain.then(
       () => write,
       () => write,
@@ -59,4 +135,17 @@ export class Persistence {
   unshown(displayed: ReadonlyMap<string, number>): HistoryEntry[] {
     return this.entries.filter((e) => e.direction === 'in' && e.seq > (displayed.get(e.from.id) ?? 0))
   }
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1_048_576).toFixed(1)} MiB`
+}
+
+/**
+ * What a received message's record takes in the journal, about: its strings (the name twice, in the
+ * message and beside it) and the fixed fields, signature and chain hash. A little more than it takes
+ * for text in one byte per character.
+ */
+function recordBytes(msg: Msg): number {
+  return msg.body.length + 2 * (msg.name?.length ?? 0) + 600
 }

@@ -62,7 +62,7 @@ export interface RestoredRoom {
   readonly lastSent?: Msg
 }
 
-export type RefusalCode = 'FORGED' | 'TOO_MANY_ORIGINS' | 'FLOOD'
+export type RefusalCode = 'FORGED' | 'TOO_MANY_ORIGINS' | 'FLOOD' | 'OVER_QUOTA'
 
 /** A neighbour that broke the room's rules: the node closes its link with `code`. */
 export interface Refusal {

@@ -24,3 +24,29 @@ describe('parseFlags errors', () => {
     )
   })
 })
+
+describe('--disk-quota', () => {
+  const MiB = 1024 * 1024
+  it('takes MiB per member and in all, with the defaults of core when absent', () => {
+    expect(parseFlags([], {}).diskQuota).toEqual({ perOrigin: 32 * MiB, total: 256 * MiB })
+    expect(parseFlags(['--disk-quota', '8,64'], {}).diskQuota).toEqual({
+      perOrigin: 8 * MiB,
+      total: 64 * MiB,
+    })
+    expect(parseFlags(['--disk-quota', '512'], {}).diskQuota).toEqual({
+      perOrigin: 512 * MiB,
+      total: 512 * MiB,
+    })
+  })
+
+  it('refuses a quota it cannot read, or a total below one member', () => {
+    for (const text of ['0', '8,4', 'lots', '8,', '-1']) {
+      expect(() => parseFlags([`--disk-quota=${text}`], {})).toThrow(
+        expect.objectContaining({
+          exitCode: ExitCode.USAGE,
+          message: expect.stringContaining('--disk-quota takes'),
+        }),
+      )
+    }
+  })
+})

@@ -4,8 +4,10 @@ import {
   type Address,
   AddressError,
   DEFAULT_WINDOW as CORE_DEFAULT_WINDOW,
+  DEFAULT_JOURNAL_QUOTA,
   DEFAULT_MAX_FRAME,
   DEFAULT_RATE_LIMIT,
+  type JournalQuota,
   NODE_DEFAULTS,
   nameProblem,
 } from '@parley/core'
@@ -54,6 +56,8 @@ export interface Flags {
   maxFrame: number
   /** Recent messages kept per member of the room, to relay and to catch others up. */
   window: number
+  /** Journal bytes kept for each other member and for all of them (MiB on the command line). */
+  diskQuota: JournalQuota
   help: boolean
   version: boolean
 }
@@ -91,6 +95,7 @@ const OPTIONS = {
   'handshake-timeout': { type: 'string' },
   'max-frame': { type: 'string' },
   window: { type: 'string' },
+  'disk-quota': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const
@@ -137,6 +142,8 @@ Limits (see "Limits and abuse" in the README):
       --max-frame BYTES   largest frame accepted from a peer (default ${DEFAULT_MAX_FRAME_BYTES})
       --window N          recent messages kept per member, to relay and to catch up members who were
                           away or join later (default ${DEFAULT_WINDOW})
+      --disk-quota MIB[,MIB]  journal kept for each other member, and for all of them; past it their
+                          messages are refused (default ${DEFAULT_JOURNAL_QUOTA.perOrigin / MiB},${DEFAULT_JOURNAL_QUOTA.total / MiB})
   -h, --help              show this help
   -V, --version           show the version
 
@@ -218,6 +225,7 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     ),
     maxFrame: bounded('--max-frame', values['max-frame'], DEFAULT_MAX_FRAME_BYTES, 1024, 16 * 1024 * 1024),
     window: bounded('--window', values.window, DEFAULT_WINDOW, 1, 100_000),
+    diskQuota: diskQuota(values['disk-quota']),
     help: values.help ?? false,
     version: values.version ?? false,
   }
@@ -265,6 +273,22 @@ function bounded(flag: string, text: string | undefined, fallback: number, min: 
     throw usageError(`${flag} takes a whole number from ${min} to ${max}, got "${text}"`)
   }
   return Number(text)
+}
+
+const MiB = 1024 * 1024
+
+function diskQuota(text: string | undefined): JournalQuota {
+  if (text === undefined) return DEFAULT_JOURNAL_QUOTA
+  const match = /^(\d{1,7})(?:,(\d{1,7}))?$/.exec(text)
+  const perOrigin = Number(match?.[1]) * MiB
+  const total =
+    match?.[2] === undefined ? Math.max(perOrigin, DEFAULT_JOURNAL_QUOTA.total) : Number(match[2]) * MiB
+  if (!match || perOrigin < MiB || total < perOrigin) {
+    throw usageError(
+      `--disk-quota takes MiB per member and, after a comma, MiB in all (at least as many), such as 32,256; got "${text}"`,
+    )
+  }
+  return { perOrigin, total }
 }
 
 function nonEmpty(flag: string, text: string): string {

@@ -10,6 +10,7 @@ import {
   type ChatNode,
   compactJournal,
   type JournalRecord,
+  journalOrigin,
   type NodeEvent,
   type NodeOptions,
   ParleyNode,
@@ -185,7 +186,8 @@ export async function startNode(
       name: flags.name,
       listen: flags.listen,
       peers,
-      journal: { append: (records) => journal.append(records) },
+      journal: { append: (records) => journal.append(records), usage: journal.usage },
+      journalQuota: flags.diskQuota,
       restored,
       // Our messages are signed with the identity key, and relayed ones checked against their origin's.
       auth: createMessageAuth(identity),
@@ -300,7 +302,7 @@ async function openDir(path: string, onWarning?: (message: string) => void): Pro
 
 async function openJournal(dir: DataDir): Promise<AppendLog> {
   try {
-    return await AppendLog.open(dir.file(JOURNAL_FILE))
+    return await AppendLog.open(dir.file(JOURNAL_FILE), { accountOf: journalOrigin })
   } catch (error) {
     if (error instanceof LogError) {
       throw new FatalError(ExitCode.DATA_DIR, `cannot use ${dir.file(JOURNAL_FILE)}: ${error.message}`, {

@@ -13,7 +13,9 @@ import { join } from 'node:path'
 import { Adversary, ForgedOrigin } from '@parley/adversary'
 import {
   type Address,
+  type JournalQuota,
   type JournalRecord,
+  journalOrigin,
   type Msg,
   type NodeEvent,
   type NodeOptions,
@@ -21,7 +23,8 @@ import {
   ROOM_CAP,
   restore,
 } from '@parley/core'
-import { createMessageAuth, createSecureTransport, generateKeyPair } from '@parley/secure'
+import { createMessageAuth, createSecureTransport, generateKeyPair, type KeyPair } from '@parley/secure'
+import { AppendLog } from '@parley/store'
 import { createTcpTransport } from '@parley/transport-tcp'
 import { afterEach, describe, expect, it } from 'vitest'
 import { parseFlags } from '../src/flags.js'
@@ -332,9 +335,6 @@ describe('next: the budget findings, for the adversary to prove once the limits 
   it.todo(
     'finding 7: 8 links each sending 4,095 out-of-order 10,000-character messages stay within the documented per-neighbour buffer budget; the number of neighbours is capped',
   )
-  it.todo(
-    'finding 8: identities sending signed 10,000-character messages are refused with a typed code once over the per-origin and total disk quotas',
-  )
 })
 
 describe('findings 2 and 10: membership strangers cannot fill, first contacts they cannot take', () => {
@@ -597,3 +597,122 @@ async function heldDoor(target: Address) {
     },
   }
 }
+
+describe('finding 8: filling the disk', () => {
+  const KiB = 1024
+  const quota: JournalQuota = { perOrigin: 256 * KiB, total: 640 * KiB }
+  const body = (i: number) => `${i} ${'x'.repeat(10_000 - String(i).length - 1)}`
+  /** One signed 10,000-character message as the journal holds it, with room for its name and framing. */
+  const MESSAGE_BYTES = 10_600
+
+  /** A victim with a real journal on disk that counts what each member makes it hold. */
+  async function journaledVictim(dir: string, keyPair: KeyPair) {
+    const log = await AppendLog.open(join(dir, 'journal.log'), { accountOf: journalOrigin })
+    const id = Buffer.from(keyPair.publicKey).toString('hex')
+    const restored = restore(log.records as JournalRecord[], { id, name: 'alice' })
+    const node = new ParleyNode({
+      transport: createSecureTransport(createTcpTransport(), { keyPair }),
+      id,
+      name: 'alice',
+      listen: '127.0.0.1:0',
+      auth: createMessageAuth(keyPair),
+      journal: { append: (records) => log.append(records), usage: log.usage },
+      restored,
+      journalQuota: quota,
+    })
+    const events: NodeEvent[] = []
+    const waiters = new Set<() => void>()
+    node.on((event) => {
+      events.push(event)
+      for (const waiter of [...waiters]) waiter()
+    })
+    const stop = async () => {
+      await node.close()
+      await log.close()
+    }
+    cleanups.push(stop)
+    const address = await node.start()
+    const until = (done: () => boolean, what: string) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`still waiting for ${what}`)), 60_000)
+        const check = () => {
+          if (!done()) return
+          clearTimeout(timer)
+          waiters.delete(check)
+          resolve()
+        }
+        waiters.add(check)
+        check()
+      })
+    const shown = (origin: string) =>
+      events.filter((e) => e.type === 'message' && e.from.id === origin).length
+    const overQuota = () => events.filter((e) => e.type === 'link-error' && e.code === 'OVER_QUOTA').length
+    return { node, log, address, events, until, shown, overQuota, stop }
+  }
+
+  /** Sends up to `most` signed 10,000-character messages, then waits for the victim to drop the link. */
+  async function flood(attacker: Adversary, most: number): Promise<void> {
+    for (let sent = 1; attacker.isOpen && sent <= most; sent++) {
+      if (!attacker.send({ ...attacker.self.say(body(sent)) })) await attacker.drained()
+    }
+    await attacker.closed
+  }
+
+  it('refuses identities with OVER_QUOTA past their own quota and then the total, keeps running, and still after a restart', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'parley-adversary-disk-'))
+    cleanups.push(() => rm(dir, { recursive: true, force: true }))
+    const victimKey = generateKeyPair()
+    const victim = await journaledVictim(dir, victimKey)
+    const before = victim.log.size
+
+    // Four identities, one after another, each with far more than its quota to send.
+    const attackers: Adversary[] = []
+    for (let i = 0; i < 4; i++) {
+      const attacker = await Adversary.dial(victim.address, { name: `filler-${i}` })
+      cleanups.push(() => attacker.close())
+      await attacker.join()
+      attackers.push(attacker)
+      // 2 MB each, eight times the quota of one.
+      await flood(attacker, 200)
+      const { bye } = await attacker.closed
+      expect(bye).toMatch(/disk/)
+      await victim.until(() => victim.overQuota() === i + 1, `OVER_QUOTA for filler-${i}`)
+    }
+    const usage = victim.log.usage
+    const held = attackers.map((a) => usage.bytesOf(a.id))
+    // The first two fill their own quota (and at most one message past it), the third what the total has
+    // left, and the fourth only the record of its session.
+    for (const bytes of held.slice(0, 2)) {
+      expect(bytes).toBeGreaterThanOrEqual(quota.perOrigin)
+      expect(bytes).toBeLessThan(quota.perOrigin + MESSAGE_BYTES)
+    }
+    expect(held[2]).toBeGreaterThan(0)
+    expect(held[2]).toBeLessThan(quota.perOrigin)
+    expect(held[3]).toBeLessThan(1_000)
+    expect(victim.shown(attackers[3]!.id)).toBe(0)
+    expect(usage.total).toBeGreaterThanOrEqual(quota.total)
+    expect(usage.total).toBeLessThan(quota.total + MESSAGE_BYTES)
+    // The whole attack grew the journal by the total quota, give or take one message and the sessions.
+    expect(victim.log.size - before).toBeLessThan(quota.total + 2 * MESSAGE_BYTES)
+
+    // The node keeps running, and its own messages are never refused.
+    const own = victim.node.send('still here')
+    await own.durable
+    const accounts = usage.accounts()
+    await victim.stop()
+
+    // After a restart the journal is counted again, and the first filler is refused on its first word.
+    const reopened = await journaledVictim(dir, victimKey)
+    expect(reopened.log.usage.accounts()).toEqual(accounts)
+    expect(reopened.node.history.some((e) => e.direction === 'out' && e.body === 'still here')).toBe(true)
+    const first = attackers[0]!
+    const back = await Adversary.dial(reopened.address, { name: 'filler-0', keyPair: first.self.keyPair })
+    cleanups.push(() => back.close())
+    await back.join()
+    back.relay(first.self.say('back after the restart'))
+    const { bye } = await back.closed
+    expect(bye).toMatch(/share of this node's disk/)
+    await reopened.until(() => reopened.overQuota() === 1, 'OVER_QUOTA after the restart')
+    expect(reopened.shown(first.id)).toBe(0)
+  }, 120_000)
+})

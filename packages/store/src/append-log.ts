@@ -12,12 +12,18 @@ import {
   scanFrames,
 } from './log-format.js'
 import { isLinkRefusal, linkAdvice, OpenFlags } from './private-files.js'
+import { type AccountOf, LogUsage } from './usage.js'
 
 export interface AppendLogOptions {
   /** Told when open cuts off a torn or corrupt tail; defaults to `process.emitWarning`. */
   onWarning?: (message: string) => void
   /** The largest encoded append; default 16 MiB. Reading accepts any frame up to the format's 1 GiB. */
   maxRecordBytes?: number
+  /**
+   * Names the account each record's bytes count against (`usage`), or undefined for none. Without it,
+   * `usage` stays empty.
+   */
+  accountOf?: AccountOf
 }
 
 export interface AppendLogStats {
@@ -58,6 +64,9 @@ export class AppendLog {
   records: unknown[]
   readonly #path: string
   readonly #maxRecordBytes: number
+  readonly #accountOf: AccountOf | undefined
+  /** Bytes on disk per account (see `AppendLogOptions.accountOf`), counted from open and every append. */
+  readonly usage: LogUsage
   #file: FileHandle
   #size: number
   /** The batch new appends join; null once its flush has started (or a rewrite or close sealed it). */
@@ -74,8 +83,12 @@ export class AppendLog {
     size: number,
     records: unknown[],
     maxRecordBytes: number,
+    accountOf: AccountOf | undefined,
+    usage: LogUsage,
   ) {
     this.#path = path
+    this.#accountOf = accountOf
+    this.usage = usage
     this.#file = file
     this.#size = size
     this.records = records
@@ -91,6 +104,8 @@ export class AppendLog {
       throw new RangeError(`maxRecordBytes must be between 2 and ${MAX_FRAME_BYTES}`)
     }
     const file = await openOrCreate(path)
+    const accountOf = options.accountOf
+    const usage = new LogUsage()
     try {
       const bytes = await file.readFile()
       const header = checkHeader(bytes)
@@ -101,7 +116,7 @@ export class AppendLog {
           await file.truncate(0)
           await writeAll(file, LOG_HEADER, 0)
           await file.sync()
-          return new AppendLog(path, file, LOG_HEADER.length, [], maxRecordBytes)
+          return new AppendLog(path, file, LOG_HEADER.length, [], maxRecordBytes, accountOf, usage)
         case 'version':
           throw new LogError(
             'VERSION',
@@ -116,7 +131,11 @@ export class AppendLog {
           return _exhaustive
         }
       }
-      const scan = scanFrames(bytes, LOG_HEADER.length)
+      const scan = scanFrames(
+        bytes,
+        LOG_HEADER.length,
+        accountOf && ((records, frameBytes) => usage.addFrame(records, frameBytes, accountOf)),
+      )
       if (scan.end < bytes.length) {
         await file.truncate(scan.end)
         await file.sync()
@@ -126,7 +145,7 @@ export class AppendLog {
         )
       }
       await rm(`${path}.rewrite`, { force: true })
-      return new AppendLog(path, file, scan.end, scan.records, maxRecordBytes)
+      return new AppendLog(path, file, scan.end, scan.records, maxRecordBytes, accountOf, usage)
     } catch (error) {
       await file.close().catch(() => {})
       throw error instanceof LogError ? error : ioError(`cannot open ${path}`, error)
@@ -165,6 +184,7 @@ export class AppendLog {
       return Promise.reject(error)
     }
     const batch = this.#batch()
+    if (frame && this.#accountOf) this.usage.addFrame(records, frame.length, this.#accountOf)
     if (frame) {
       batch.frames.push(frame)
       batch.bytes += frame.length
@@ -187,7 +207,18 @@ export class AppendLog {
       return Promise.reject(error)
     }
     this.#pending = null
-    return this.#enqueue(() => this.#replace(frames))
+    const accountOf = this.#accountOf
+    if (!accountOf) return this.#enqueue(() => this.#replace(frames))
+    // Counted now, so that appends made after this call add to the new log's count.
+    const before = this.usage.accounts()
+    this.usage.reset()
+    for (let i = 0; i < records.length; i++) this.usage.addFrame([records[i]], frames[i]!.length, accountOf)
+    const counted = this.usage.accounts()
+    return this.#enqueue(() => this.#replace(frames)).catch((error: unknown) => {
+      // The old log is still the one on disk (or none is usable): count its records again.
+      this.usage.swap(counted, before)
+      throw error
+    })
   }
 
   /** Flushes what was appended before this call and closes the file; later appends are refused. */

@@ -3,3 +3,4 @@ export { type DataDir, type DataDirOptions, defaultDataDir, LOCK_FILE, openDataD
 export { DataDirError, type DataDirErrorCode, LogError, type LogErrorCode } from './errors.js'
 export { FORMAT_VERSION } from './log-format.js'
 export { isLinkRefusal, linkAdvice, OpenFlags, openForAppend, replaceFile } from './private-files.js'
+export { type AccountOf, LogUsage } from './usage.js'

@@ -70,8 +70,15 @@ export interface FrameScan {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
-/** Reads good frames from `start` and stops at the first one that is torn or corrupt. */
-export function scanFrames(bytes: Buffer, start: number): FrameScan {
+/**
+ * Reads good frames from `start` and stops at the first one that is torn or corrupt. `onFrame` sees each
+ * good frame's records and its size on disk (header included).
+ */
+export function scanFrames(
+  bytes: Buffer,
+  start: number,
+  onFrame?: (records: readonly unknown[], frameBytes: number) => void,
+): FrameScan {
   const records: unknown[] = []
   let offset = start
   const stop = (problem: string): FrameScan => ({ records, end: offset, problem })
@@ -92,6 +99,7 @@ export function scanFrames(bytes: Buffer, start: number): FrameScan {
     }
     if (!Array.isArray(batch)) return stop('payload is not a JSON array')
     for (const record of batch) records.push(record)
+    onFrame?.(batch, FRAME_HEADER_BYTES + length)
     offset = payloadStart + length
   }
   return { records, end: offset }

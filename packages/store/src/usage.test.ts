@@ -1,0 +1,138 @@
+import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import fc from 'fast-check'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { AppendLog } from './append-log.js'
+import { LOG_HEADER } from './log-format.js'
+
+let dir: string
+let path: string
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'parley-usage-'))
+  path = join(dir, 'journal.log')
+})
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
+
+interface Rec {
+  readonly who?: string
+  readonly text: string
+}
+const accountOf = (record: unknown) => (record as Rec).who
+const open = () => AppendLog.open(path, { accountOf, onWarning: () => undefined })
+
+function counts(log: AppendLog) {
+  return { accounts: log.usage.accounts(), total: log.usage.total }
+}
+
+describe('LogUsage', () => {
+  it('counts every byte a party makes the log hold, own records against no one', async () => {
+    const log = await open()
+    await log.append([{ who: 'mallory', text: 'x'.repeat(1000) }])
+    await log.append([{ text: 'mine, never counted' }])
+    await log.append([
+      { who: 'bob', text: 'hi' },
+      { who: 'bob', text: 'again' },
+    ])
+    await log.close()
+    const mallory = log.usage.bytesOf('mallory')
+    const bob = log.usage.bytesOf('bob')
+    expect(mallory).toBeGreaterThan(1000)
+    expect(bob).toBeGreaterThan(0)
+    expect(log.usage.bytesOf('carol')).toBe(0)
+    expect(log.usage.total).toBe(mallory + bob)
+    // Own records are what is left of the file.
+    const own = (await stat(path)).size - LOG_HEADER.length - log.usage.total
+    expect(own).toBe(8 + Buffer.byteLength(JSON.stringify([{ text: 'mine, never counted' }])))
+  })
+
+  it('finds the same counts again when the log is reopened, without being told them', async () => {
+    const log = await open()
+    await log.append([{ who: 'a', text: 'é'.repeat(300) }])
+    await log.append([{ who: 'b', text: '\u0001'.repeat(50) }, { text: 'own' }, { who: 'a', text: 'z' }])
+    await log.close()
+    const again = await open()
+    await again.close()
+    expect(counts(again)).toEqual(counts(log))
+  })
+
+  it('is rebuilt from a rewrite, and counts appends made after it on top', async () => {
+    const log = await open()
+    for (let i = 0; i < 50; i++) await log.append([{ who: 'flood', text: 'x'.repeat(500) }])
+    const flooded = log.usage.bytesOf('flood')
+    await log.rewrite([{ who: 'flood', text: 'kept' }, { text: 'own' }])
+    const rewriting = log.append([{ who: 'late', text: 'after the rewrite' }])
+    await rewriting
+    expect(log.usage.bytesOf('flood')).toBeLessThan(flooded / 100)
+    expect(log.usage.bytesOf('late')).toBeGreaterThan(0)
+    await log.close()
+    const again = await open()
+    await again.close()
+    expect(counts(again)).toEqual(counts(log))
+  })
+
+  it('puts the old counts back when a rewrite fails and the old log stays', async () => {
+    const log = await open()
+    await log.append([{ who: 'a', text: 'x'.repeat(100) }])
+    const before = counts(log)
+    // A directory where the temporary file goes makes the rewrite fail before anything changes.
+    const { mkdir } = await import('node:fs/promises')
+    await mkdir(`${path}.rewrite`)
+    await mkdir(join(`${path}.rewrite`, 'busy'))
+    await expect(log.rewrite([{ who: 'a', text: 'short' }])).rejects.toMatchObject({ code: 'IO' })
+    expect(counts(log)).toEqual(before)
+    await log.close()
+  })
+
+  it('matches a count made from scratch for any appends, before and after a reopen (property)', async () => {
+    const who = fc.option(fc.constantFrom('a', 'b', 'c'), { nil: undefined })
+    const record = fc.record(
+      { who, text: fc.string({ unit: 'binary', maxLength: 40 }) },
+      { requiredKeys: ['text'] },
+    )
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(record, { minLength: 1, maxLength: 4 }), { maxLength: 12 }),
+        async (appends) => {
+          await rm(path, { force: true })
+          const log = await open()
+          for (const records of appends) await log.append(records)
+          await log.close()
+          // Each append is one frame: the records of one party alone count the whole frame, mixed ones split it.
+          const expected = new Map<string, number>()
+          for (const records of appends) {
+            const frame = 8 + Buffer.byteLength(JSON.stringify(records))
+            const parties = new Set(records.map((r) => r.who))
+            if (parties.size === 1) {
+              const only = records[0]!.who ?? '(own)'
+              expected.set(only, (expected.get(only) ?? 0) + frame)
+              continue
+            }
+            let rest = frame
+            for (let i = records.length - 1; i >= 0; i--) {
+              const bytes = i === 0 ? rest : Buffer.byteLength(JSON.stringify(records[i])) + 1
+              rest -= bytes
+              const party = records[i]!.who ?? '(own)'
+              expected.set(party, (expected.get(party) ?? 0) + bytes)
+            }
+          }
+          const mine = expected.get('(own)') ?? 0
+          expected.delete('(own)')
+          // Nothing is lost or counted twice: the parties and the node's own records make up the file.
+          let counted = mine
+          for (const bytes of expected.values()) counted += bytes
+          expect(counted).toBe((await stat(path)).size - LOG_HEADER.length)
+          for (const [party, bytes] of expected) if (bytes === 0) expected.delete(party)
+          expect(log.usage.accounts()).toEqual(expected)
+          const again = await open()
+          await again.close()
+          expect(again.usage.accounts()).toEqual(expected)
+        },
+      ),
+      { numRuns: 40 },
+    )
+  })
+})
