@@ -1,3 +1,4 @@
+/// <reference path="./types/hyper.d.ts" />
 import type { DialOptions } from '@parley/core'
 import HyperDHT from 'hyperdht'
 import Hyperswarm from 'hyperswarm'
