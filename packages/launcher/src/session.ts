@@ -67,7 +67,10 @@ export function describeEvent(event: NodeEvent, route?: LinkRoute): StatusLine |
         text: `${event.peer.name} [${shortId(event.peer.id)}] is in the room (through a relay)`,
       }
     case 'link-error':
-      return { level: 'warn', text: `peer at ${event.address} was dropped: ${event.message} [${event.code}]` }
+      return {
+        level: 'warn',
+        text: `peer at ${targetLabel(event.address)} was dropped: ${event.message} [${event.code}]`,
+      }
     case 'throttled':
       return {
         level: 'warn',
