@@ -24,6 +24,7 @@ export const CASE_KEYS: readonly CaseKey[] = [
   'secureUnsigned',
   'secure',
   'secureDurable',
+  'dhtDurable',
 ]
 
 export const USAGE = `usage: pnpm bench [options]

@@ -32,6 +32,7 @@ export type CaseKey =
   | 'secureUnsigned'
   | 'secure'
   | 'secureDurable'
+  | 'dhtDurable'
 
 export interface BenchCase {
   readonly key: CaseKey

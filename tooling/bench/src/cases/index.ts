@@ -1,5 +1,12 @@
 import type { BenchCase } from '../pair.js'
-import { plainCase, plainLinesCase, secureCase, secureDurableCase, secureUnsignedCase } from './parley.js'
+import {
+  dhtDurableCase,
+  plainCase,
+  plainLinesCase,
+  secureCase,
+  secureDurableCase,
+  secureUnsignedCase,
+} from './parley.js'
 import { rawCase } from './raw.js'
 import { secretStreamCase } from './secret-stream.js'
 
@@ -12,4 +19,5 @@ export const CASES: readonly BenchCase[] = [
   secureUnsignedCase,
   secureCase,
   secureDurableCase,
+  dhtDurableCase,
 ]
