@@ -24,6 +24,7 @@ export const CASE_KEYS: readonly CaseKey[] = [
   'secureUnsigned',
   'secure',
   'secureDurable',
+  'dht',
   'dhtDurable',
 ]
 

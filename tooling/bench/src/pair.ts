@@ -32,6 +32,7 @@ export type CaseKey =
   | 'secureUnsigned'
   | 'secure'
   | 'secureDurable'
+  | 'dht'
   | 'dhtDurable'
 
 export interface BenchCase {

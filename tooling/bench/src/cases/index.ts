@@ -1,5 +1,6 @@
 import type { BenchCase } from '../pair.js'
 import {
+  dhtCase,
   dhtDurableCase,
   plainCase,
   plainLinesCase,
@@ -19,5 +20,6 @@ export const CASES: readonly BenchCase[] = [
   secureUnsignedCase,
   secureCase,
   secureDurableCase,
+  dhtCase,
   dhtDurableCase,
 ]

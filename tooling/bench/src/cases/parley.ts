@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Address, type ChatNode, type NodeEvent, ParleyNode, PlainNode } from '@parley/core'
-import { parseFlags, startNode } from '@parley/launcher'
+import { DhtNetwork, parseFlags, startNode } from '@parley/launcher'
 import { createMessageAuth, createSecureTransport, generateKeyPair } from '@parley/secure'
 import { createLocalTestnet, formatBootstrap } from '@parley/transport-dht'
 import { createTcpTransport } from '@parley/transport-tcp'
@@ -64,6 +64,44 @@ export const secureDurableCase: BenchCase = {
   key: 'secureDurable',
   label: 'parley secure + durable (launcher)',
   open: () => openPair(launchDurable(['--listen', `${LOOPBACK}:0`]), 'both'),
+}
+
+/**
+ * The same as `secure`, over a DHT link on a private DHT of three nodes on loopback: HyperDHT's Noise stream
+ * over UDX instead of secret-stream over TCP, with the same signed hash chains.
+ */
+export const dhtCase: BenchCase = {
+  key: 'dht',
+  label: 'parley secure over the DHT',
+  open: async () => {
+    const testnet = await createLocalTestnet(3)
+    const launch: Launch = async (name) => {
+      const keyPair = generateKeyPair()
+      const dht = await DhtNetwork.start(keyPair, { rooms: [], bootstrap: testnet.bootstrap }, {})
+      const id = Buffer.from(keyPair.publicKey).toString('hex')
+      const node = new ParleyNode({
+        name,
+        listen: dht.address,
+        rateLimit: false,
+        transport: dht,
+        id,
+        auth: createMessageAuth(keyPair),
+      })
+      await node.start()
+      return { node, cleanup: () => dht.close() }
+    }
+    const opened = await openPair(launch, 'both')
+    return {
+      connectMs: opened.connectMs,
+      pair: {
+        ...opened.pair,
+        close: async () => {
+          await opened.pair.close()
+          await testnet.destroy()
+        },
+      },
+    }
+  },
 }
 
 /**
