@@ -272,7 +272,7 @@ export function describeMembers(members: readonly MemberInfo[], labels: PeerLabe
     const how = m.direct ? 'direct' : 'relay'
     const state = m.direct
       ? m.connected
-        ? `connected${listenAddressOf(m) ? ` at ${listenAddressOf(m)}` : ''}`
+        ? `connected${listenAddressOf(m) ? ` at ${targetLabel(listenAddressOf(m)!)}` : ''}`
         : 'disconnected'
       : m.connected
         ? 'reachable through the mesh'
