@@ -86,6 +86,26 @@ function parleyIn(host: LabHost, args: string[]): Agent {
   return agent
 }
 
+/** `parley relay` on the lab's public host; resolves with the key it prints. */
+function parleyRelay(): Promise<string> {
+  const dir = join(tempDir(), 'relay')
+  const argv = [...lab.inside('public'), process.execPath, PARLEY_BIN, 'relay', '--bootstrap', BOOTSTRAP]
+  const child = spawn(argv[0] as string, [...argv.slice(1), '--listen', `${A.public}:0`, '--data-dir', dir], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, PARLEY_DHT_PRIVATE_ONLY: '1' },
+  })
+  parleys.push(new Agent(child))
+  return new Promise((resolve, reject) => {
+    let text = ''
+    child.stdout.on('data', (chunk: Buffer | string) => {
+      text += chunk.toString()
+      const key = /^([0-9a-f]{64})$/m.exec(text)?.[1]
+      if (key) resolve(key)
+    })
+    child.once('exit', (code) => reject(new Error(`parley relay exited with ${code}`)))
+  })
+}
+
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'parley-lab-'))
 }
@@ -307,9 +327,10 @@ describe.skipIf(unavailable !== undefined)('NAT lab', () => {
       console.info(`lab: start to first relayed link by key ${atBob.ms} ms`)
     })
 
-    it('real parley processes fall back to the relay and still deliver', async () => {
+    it('real parley processes fall back to a parley relay and still deliver', async () => {
       const bob = identity()
-      const relay = ['--relay', relayKey]
+      const parleyRelayKey = await parleyRelay()
+      const relay = ['--relay', parleyRelayKey]
       const atBob = parleyIn('hostB', [
         '--dht',
         '--data-dir',
@@ -324,7 +345,7 @@ describe.skipIf(unavailable !== undefined)('NAT lab', () => {
       const alice = parleyIn('hostA', ['--peer', bob.key, '--name', 'alice', ...relay])
       const link = await connectedTo(alice, bob.key)
       const ms = Math.round(performance.now() - spawned)
-      expect(link.link).toMatchObject({ kind: 'relayed', relayKey })
+      expect(link.link).toMatchObject({ kind: 'relayed', relayKey: parleyRelayKey })
       console.info(`lab: parley spawn to first relayed link ${ms} ms`)
       send(alice, 'through the relay')
       await said(atBob, 'through the relay')
