@@ -173,7 +173,7 @@ While chatting, a line that starts with / is a command, not a message (/help lis
   /me ACTION              send an action, shown as "* alice waves"
   /nick NAME              change your display name
   /peers                  list the room's members: name, fingerprint, direct or through a relay, state
-  /connect HOST:PORT      dial another peer now (redialed until it answers)
+  /connect HOST:PORT      dial another peer now (redialed until it answers); with --dht, a fingerprint too
   /quit                   leave
   //text                  sends "/text"
 On a terminal an unknown /word is never sent; from a pipe, a line that is not a command is sent as it is.
