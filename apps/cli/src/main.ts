@@ -12,28 +12,35 @@ import {
   FlowSummary,
   helpLines,
   jsonMember,
+  jsonRoute,
   LINE_COMMANDS,
+  type LinkRoute,
   logFileOf,
   MessageDisplay,
+  newRoomCode,
   OutboxWatch,
   PeerLabels,
   packageVersion,
   parseAction,
   parseFlags,
   parseSubmission,
+  type RunningService,
   reportFailure,
   type ShownMessage,
   type StartedNode,
   type Submission,
+  shortId,
   showIdentity,
   splitBody,
+  startBootstrapNode,
   startNode,
+  startRelay,
   startupNotes,
   streamLines,
   usage,
   waitWhileProgressing,
 } from '@parley/launcher'
-import { encodeInvite } from '@parley/secure'
+import { encodeInvite, encodeKeyInvite } from '@parley/secure'
 import { formatMessage, formatStatus, jsonEvent, jsonHistory, jsonMessage, jsonSent } from './output.js'
 
 export interface Io {
@@ -68,6 +75,12 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         return await printIdentity(flags, io)
       case 'invite':
         return await printInvite(flags, io)
+      case 'room':
+        return printRoom(io)
+      case 'bootstrap':
+        return await serve(await startBootstrapNode(flags), 'bootstrap', io)
+      case 'relay':
+        return await serve(await startRelay(flags, io.env), 'relay', io)
       case 'chat':
         return await chat(flags, io)
       default: {
@@ -90,21 +103,52 @@ async function printIdentity(flags: Flags, io: Io): Promise<number> {
   return ExitCode.OK
 }
 
-/** `parley invite`: one line holding the listen address and this node's key. */
+/**
+ * `parley invite`: one line holding the listen address and this node's key (none on a DHT node given no
+ * --listen), then the key-only invite, `parley://FINGERPRINT`, for reaching this node over the DHT.
+ */
 async function printInvite(flags: Flags, io: Io): Promise<number> {
   const { id, dataDir, created } = await showIdentity(flags, io.env)
   if (created) io.stderr.write(`parley: no identity in ${dataDir} yet: created a new one\n`)
-  let code: string
-  try {
-    code = encodeInvite({ address: flags.listen, key: id })
-  } catch (error) {
-    throw new FatalError(
-      ExitCode.USAGE,
-      `${error instanceof Error ? error.message : String(error)} (see --help)`,
-    )
+  if (flags.listen !== undefined) {
+    let code: string
+    try {
+      code = encodeInvite({ address: flags.listen, key: id })
+    } catch (error) {
+      throw new FatalError(
+        ExitCode.USAGE,
+        `${error instanceof Error ? error.message : String(error)} (see --help)`,
+      )
+    }
+    io.stdout.write(`${code}\n`)
+    io.stderr.write(`parley: on this network your peer runs: parley --join ${code}\n`)
   }
+  const byKey = encodeKeyInvite(id)
+  io.stdout.write(`${byKey}\n`)
+  io.stderr.write(
+    `parley: from anywhere, while you run parley --dht, your peer runs: parley --peer ${byKey}\n`,
+  )
+  return ExitCode.OK
+}
+
+/** `parley room`: a new room code on stdout's last line. */
+function printRoom(io: Io): number {
+  const code = newRoomCode()
+  io.stderr.write(`parley: a new room; everyone who should join runs: parley --room ${code}\n`)
   io.stdout.write(`${code}\n`)
-  io.stderr.write(`parley: give this to your peer; they run: parley --join ${code}\n`)
+  return ExitCode.OK
+}
+
+/** `parley bootstrap` and `parley relay`: print where to reach it on stdout's last line, run until stopped. */
+async function serve(service: RunningService, kind: 'bootstrap' | 'relay', io: Io): Promise<number> {
+  const use =
+    kind === 'bootstrap'
+      ? `bootstrap node running; nodes use it with --bootstrap ${service.address}`
+      : `blind relay running; nodes use it with --relay ${service.address}`
+  io.stderr.write(`parley: ${use} (Ctrl-C stops it)\n`)
+  io.stdout.write(`${service.address}\n`)
+  await io.interrupted
+  await service.close()
   return ExitCode.OK
 }
 
@@ -181,13 +225,13 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   const flow = new FlowSummary((line) => print(io.stderr, formatStatus(line)), { pending: () => pending() })
   // Once this node is closing, its own links going down are not news.
   let closing = false
-  const onEvent = (event: NodeEvent) => {
+  const onEvent = (event: NodeEvent, route?: LinkRoute) => {
     labels.observe(event)
     display.push(event)
     if (event.type === 'message') return
     if (flags.json) {
-      // Scripts get every event, the node's own closing included.
-      json(jsonEvent(event))
+      // Scripts get every event, the node's own closing included; a connection says how it was made.
+      json(route ? { ...jsonEvent(event), link: jsonRoute(route) } : jsonEvent(event))
       if (event.type === 'link-error') drops.push(describeEvent(event)!)
       return
     }
@@ -196,7 +240,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       flow.push(event)
       return
     }
-    const status = describeEvent(event)
+    const status = describeEvent(event, route)
     if (status && event.type === 'link-error') drops.push(status)
     else if (status) print(io.stderr, formatStatus(status))
   }
@@ -374,7 +418,13 @@ async function drain(
     note(
       `${left} message(s) not acknowledged yet are safe in the outbox (${started.dataDir}); they are sent when parley next runs with this --data-dir`,
     )
-    return reason === 'interrupt' ? ExitCode.OK : ExitCode.QUEUED
+    if (reason === 'interrupt') return ExitCode.OK
+    const missing = started.missingKeys()
+    if (missing.length === 0) return ExitCode.QUEUED
+    note(
+      `no node announces ${missing.map((key) => `[${shortId(key)}]`).join(', ')} on the DHT: is it running with --dht, and on the same --bootstrap?`,
+    )
+    return ExitCode.PEER_NOT_FOUND
   }
   note(`${left} of ${sent} message(s) were not delivered: no peer acknowledged them (is the peer running?)`)
   return ExitCode.UNDELIVERED

@@ -282,7 +282,7 @@ describe('status lines', () => {
     const alice = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
     const alicePort = await listeningPort(alice)
     const line = await bob.waitFor('stderr', /connected to alice/)
-    expect(line).toMatch(new RegExp(`at 127\\.0\\.0\\.1:${alicePort}$`))
+    expect(line).toMatch(new RegExp(`at 127\\.0\\.0\\.1:${alicePort} \\(direct TCP\\)$`))
   })
 
   it('leaves quietly on Ctrl-C: no disconnected or reconnecting lines', async () => {

@@ -18,7 +18,11 @@ export const COMMANDS = [
     usage: '/peers',
     about: "list the room's members: name, fingerprint, direct or through a relay, state",
   },
-  { name: 'connect', usage: '/connect HOST:PORT', about: 'dial another peer (redialed until it answers)' },
+  {
+    name: 'connect',
+    usage: '/connect HOST:PORT',
+    about: 'dial another peer (redialed until it answers); with --dht, a FINGERPRINT too',
+  },
   { name: 'members', usage: '/members', about: 'show or hide the member panel (also F2)' },
   { name: 'clear', usage: '/clear', about: 'clear the message pane (nothing is sent)' },
   { name: 'quit', usage: '/quit', about: 'say bye to every peer and leave' },

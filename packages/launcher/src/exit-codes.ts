@@ -15,6 +15,10 @@ export const ExitCode = {
   TRUST: 6,
   /** Input ended with messages not acknowledged yet: they are safe in the outbox and go out on the next run. */
   QUEUED: 7,
+  /** Messages were not acknowledged and no node on the DHT announces a key they were for (is it running with --dht?). */
+  PEER_NOT_FOUND: 8,
+  /** The DHT cannot be joined: no bootstrap node answers (or the public one is refused by the guard). */
+  DHT: 9,
 } as const
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
 

@@ -1,3 +1,4 @@
+import { createRoomCode } from '@parley/transport-dht'
 import { describe, expect, it } from 'vitest'
 import { ExitCode } from './exit-codes.js'
 import { parseFlags } from './flags.js'
@@ -46,6 +47,41 @@ describe('--disk-quota', () => {
           exitCode: ExitCode.USAGE,
           message: expect.stringContaining('--disk-quota takes'),
         }),
+      )
+    }
+  })
+})
+
+describe('DHT flags', () => {
+  const KEY = 'ab'.repeat(32)
+  const ROOM = createRoomCode()
+
+  it('a key-only peer, --room, --bootstrap and --relay each imply the DHT; a DHT node listens on TCP only when asked', () => {
+    const byKey = parseFlags(['--peer', KEY], {})
+    expect(byKey.dht).toEqual({ rooms: [] })
+    expect(byKey.listen).toBeUndefined()
+    expect(byKey.peers).toEqual([`dht:${KEY}`])
+    expect(parseFlags(['--room', ROOM], {}).dht).toEqual({ rooms: [ROOM] })
+    expect(parseFlags(['--bootstrap', '127.0.0.1:9,10.0.0.1:49737'], {}).dht?.bootstrap).toEqual([
+      { host: '127.0.0.1', port: 9 },
+      { host: '10.0.0.1', port: 49737 },
+    ])
+    expect(parseFlags(['--relay', KEY.toUpperCase()], {}).dht?.relay).toBe(KEY)
+    const both = parseFlags(['--dht', '--listen', ':0', '--peer', '127.0.0.1:4001'], {})
+    expect(both.listen).toBe('127.0.0.1:0')
+    expect(parseFlags([], {}).dht).toBeUndefined()
+  })
+
+  it('refuses a bad room code, bootstrap list or relay key, and --plain with the DHT, as usage errors', () => {
+    for (const [argv, message] of [
+      [['--room', 'nope'], /--room: "nope" is not a room code/],
+      [['--bootstrap', 'host'], /--bootstrap: "host" is not a bootstrap node/],
+      [['--relay', 'xyz'], /--relay: "xyz" is not a node key/],
+      [['--plain', '--dht'], /--plain is TCP only/],
+      [['--plain', '--peer', KEY], /--plain is TCP only/],
+    ] as const) {
+      expect(() => parseFlags(argv, {}), argv.join(' ')).toThrow(
+        expect.objectContaining({ exitCode: ExitCode.USAGE, message: expect.stringMatching(message) }),
       )
     }
   })

@@ -11,16 +11,26 @@ import {
   NODE_DEFAULTS,
   nameProblem,
 } from '@parley/core'
+import { DhtError, parseBootstrap, parsePublicKey, parseRoomCode } from '@parley/transport-dht'
+import type { DhtFlags } from './dht.js'
 import { ExitCode, FatalError } from './exit-codes.js'
-import { parseAddress } from './transports.js'
+import { DHT, parseAddress } from './transports.js'
 
-/** What the program was asked to do: chat (the default), print this node's id, or print an invite. */
-export type Command = 'chat' | 'id' | 'invite'
+/**
+ * What the program was asked to do: chat (the default), print this node's id, an invite or a new room
+ * code, or run a bootstrap node or a relay of a DHT.
+ */
+export type Command = 'chat' | 'id' | 'invite' | 'room' | 'bootstrap' | 'relay'
+
+const COMMANDS: readonly Command[] = ['id', 'invite', 'room', 'bootstrap', 'relay']
 
 /** Everything a frontend needs to start a node, parsed and checked. */
 export interface Flags {
   command: Command
-  listen: Address
+  /** Undefined on a DHT node given no --listen: it listens on the DHT alone, under its key. */
+  listen: Address | undefined
+  /** Set when the node uses the DHT: `--dht`, or a key-only peer, `--room`, `--bootstrap` or `--relay`. */
+  dht?: DhtFlags
   peers: Address[]
   /** `--peer-key`: the i-th key pins the i-th `--peer`. `--join` adds its own pairs. */
   pins: { address: Address; key: string }[]
@@ -96,6 +106,10 @@ const OPTIONS = {
   'max-frame': { type: 'string' },
   window: { type: 'string' },
   'disk-quota': { type: 'string' },
+  dht: { type: 'boolean' },
+  room: { type: 'string', multiple: true },
+  bootstrap: { type: 'string' },
+  relay: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const
@@ -105,15 +119,30 @@ export function usage(program: string, summary: string): string {
   return `${program}: ${summary}
 
 Usage: ${program} [--listen HOST:PORT] [--peer HOST:PORT]... [--name NAME] [options]
+       ${program} --peer FINGERPRINT [options]  reach a node by its key alone, through NATs (the DHT)
+       ${program} --room CODE [options]        meet everyone who joins with the same room code
        ${program} --join INVITE [options]
        ${program} id [--data-dir DIR]          print this node's fingerprint
-       ${program} invite [--listen HOST:PORT]  print a one-line invite to this node
+       ${program} invite [--listen HOST:PORT]  print invites to this node: by address, and by key
+       ${program} room                         print a new room code (last line of stdout)
+       ${program} bootstrap --listen HOST:PORT [--bootstrap HOST:PORT,...]
+                                              run a bootstrap node of a private DHT
+       ${program} relay [--bootstrap HOST:PORT,...]  run a blind relay; prints its key
 
 Connecting:
-  -l, --listen HOST:PORT  address to listen on (default ${DEFAULT_LISTEN}; port 0 picks a free port)
-  -p, --peer HOST:PORT    peer to dial, redialed until it answers; repeatable
+  -l, --listen HOST:PORT  address to listen on (default ${DEFAULT_LISTEN}, or none on a DHT node;
+                          port 0 picks a free port)
+  -p, --peer ADDRESS      peer to dial, redialed until it answers; repeatable. HOST:PORT over TCP, or
+                          a full fingerprint, 64-hex key or parley://FINGERPRINT over the DHT
       --peer-key KEY      the key (full fingerprint or hex) expected at the --peer in the same position
   -j, --join INVITE       dial the address in an invite, with its key pinned; repeatable
+
+The DHT (HyperDHT: finds nodes by key and punches through NATs; see "Reaching anyone" in the README):
+      --dht               announce this node under its key so others can reach it by its fingerprint
+      --room CODE         join the room of a code from "parley room"; repeatable (implies --dht)
+      --bootstrap HOST:PORT[,HOST:PORT...]  use a private DHT (default: HyperDHT's public one;
+                          implies --dht)
+      --relay KEY         a blind relay ("parley relay") for NATs that cannot be punched (implies --dht)
   -n, --name NAME         display name (default: your user name)
 
 Trust and storage:
@@ -151,7 +180,7 @@ While chatting, a line that starts with / is a command, not a message (/help lis
   /me ACTION              send an action, shown as "* alice waves"
   /nick NAME              change your display name
   /peers                  list the room's members: name, fingerprint, direct or through a relay, state
-  /connect HOST:PORT      dial another peer now (redialed until it answers)
+  /connect HOST:PORT      dial another peer now (redialed until it answers); with --dht, a fingerprint too
   /quit                   leave
   //text                  sends "/text"
 On a terminal an unknown /word is never sent; from a pipe, a line that is not a command is sent as it is.
@@ -159,7 +188,8 @@ On a terminal an unknown /word is never sent; from a pipe, a line that is not a 
 IPv6 addresses are written in brackets: [::1]:4001.
 Exit codes: 0 ok (everything delivered), 1 internal error, 2 bad usage, 3 cannot listen,
 4 messages lost (plain mode: nobody acknowledged them), 5 data dir unusable (locked, unwritable),
-6 key or trust file unusable, 7 messages not acknowledged yet, kept in the outbox for the next run.`
+6 key or trust file unusable, 7 messages not acknowledged yet, kept in the outbox for the next run,
+8 as 7, and no node on the DHT announces a key they were for, 9 the DHT cannot be joined.`
 }
 
 /**
@@ -175,8 +205,13 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   }
   const { values, positionals } = parsed
   const command = commandOf(positionals)
-  const listen = address('--listen', values.listen ?? DEFAULT_LISTEN)
   const peers = (values.peer ?? []).map((p) => address('--peer', p))
+  const dht = dhtFlags(values, [...peers, ...(values.join ?? [])])
+  // A DHT node is reached by its key; it listens on TCP too only when asked to.
+  const listen =
+    values.listen !== undefined || dht === undefined
+      ? address('--listen', values.listen ?? DEFAULT_LISTEN)
+      : undefined
   const keys = values['peer-key'] ?? []
   if (keys.length > peers.length) {
     throw usageError(
@@ -195,9 +230,15 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       '--plain has no keys: it cannot be combined with --peer-key, --allow, --allow-file or --join',
     )
   }
+  if (plain && dht) {
+    throw usageError(
+      '--plain is TCP only: it cannot be combined with --dht, --room, --bootstrap, --relay or a peer given by its key',
+    )
+  }
   return {
     command,
     listen,
+    ...(dht ? { dht } : {}),
     peers,
     pins,
     name: name.trim(),
@@ -239,8 +280,40 @@ function commandOf(positionals: string[]): Command {
   if (positionals.length === 0) return 'chat'
   const [first, ...rest] = positionals
   if (rest.length > 0) throw usageError(`unexpected argument "${rest[0]}"`)
-  if (first === 'id' || first === 'invite') return first
-  throw usageError(`unknown command "${first}"; the commands are "id" and "invite"`)
+  const command = COMMANDS.find((c) => c === first)
+  if (command) return command
+  throw usageError(`unknown command "${first}"; the commands are ${COMMANDS.map((c) => `"${c}"`).join(', ')}`)
+}
+
+/** The DHT settings, or undefined when nothing asks for the DHT. */
+function dhtFlags(
+  values: ReturnType<typeof parse>['values'],
+  targets: readonly string[],
+): DhtFlags | undefined {
+  const rooms = values.room ?? []
+  const byKey = targets.some((target) => DHT.owns(target))
+  const wanted =
+    values.dht === true ||
+    byKey ||
+    rooms.length > 0 ||
+    values.bootstrap !== undefined ||
+    values.relay !== undefined
+  if (!wanted) return undefined
+  try {
+    for (const code of rooms) parseRoomCode(code)
+    return {
+      rooms,
+      ...(values.bootstrap !== undefined ? { bootstrap: parseBootstrap(values.bootstrap) } : {}),
+      ...(values.relay !== undefined ? { relay: parsePublicKey(values.relay).toString('hex') } : {}),
+    }
+  } catch (error) {
+    if (error instanceof DhtError) {
+      const flag =
+        { BAD_ROOM_CODE: '--room', BAD_BOOTSTRAP: '--bootstrap' }[error.code as string] ?? '--relay'
+      throw usageError(`${flag}: ${error.message}`)
+    }
+    throw error
+  }
 }
 
 function address(flag: string, text: string): Address {

@@ -1,4 +1,6 @@
 export * from './commands.js'
+export * from './dht.js'
+export * from './dht-services.js'
 export * from './display.js'
 export * from './display-marks.js'
 export * from './event-log.js'

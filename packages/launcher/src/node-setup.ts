@@ -30,6 +30,7 @@ import {
   InviteError,
   KeyFormatError,
   KnownPeers,
+  keyOfAddress,
   loadOrCreateIdentity,
   makeAnnouncementCheck,
   makePinCheck,
@@ -39,10 +40,11 @@ import {
   TrustFileError,
 } from '@parley/secure'
 import { AppendLog, type DataDir, DataDirError, defaultDataDir, LogError, openDataDir } from '@parley/store'
+import { DhtNetwork, type LinkRoute } from './dht.js'
 import { DISPLAY_MARKS_FILE, DisplayMarks } from './display-marks.js'
 import { EventLog } from './event-log.js'
 import { ExitCode, FatalError } from './exit-codes.js'
-import type { Flags } from './flags.js'
+import { DEFAULT_LISTEN, type Flags } from './flags.js'
 import { parseAddress, routedTransport, TRANSPORT_KINDS, verifiedTransport } from './transports.js'
 
 export const JOURNAL_FILE = 'journal.log'
@@ -94,6 +96,8 @@ export interface StartedNode {
   readonly markShown: (shown: ReadonlyMap<string, number>) => void
   /** Things worth one info line that are not problems, such as a stale lock taken over after a crash. */
   readonly notices: readonly string[]
+  /** Keys (hex) the node dials on the DHT whose last dial found no node announcing them. */
+  readonly missingKeys: () => string[]
 }
 
 /** Where the node writes its structured log: `--log-file`, else DATA_DIR/parley.log (none in plain mode). */
@@ -115,29 +119,41 @@ export function dataDirOf(flags: Flags, env: NodeJS.ProcessEnv = process.env): s
  */
 export async function startNode(
   flags: Flags,
-  onEvent: (event: NodeEvent) => void,
+  onEvent: (event: NodeEvent, route?: LinkRoute) => void,
   overrides: Partial<NodeOptions> = {},
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<StartedNode> {
   if (flags.plain) {
+    const listen = flags.listen ?? DEFAULT_LISTEN
     const node = new PlainNode({
-      transport: routedTransport(TRANSPORT_KINDS.map((kind) => ({ kind, transport: kind.create() }))),
+      transport: routedTransport(TRANSPORT_KINDS.map((kind) => ({ kind, transport: kind.create({}) }))),
       name: flags.name,
-      listen: flags.listen,
+      listen,
       peers: flags.peers,
       maxLine: flags.maxFrame,
     })
-    node.on(onEvent)
+    node.on((event) => onEvent(event, event.type === 'connected' ? { kind: 'tcp' } : undefined))
     if (flags.logFile) attachLog(node, flags.logFile)
-    await listenOrFail(node, flags.listen)
-    return { node, secure: false, restoredPending: 0, markShown: () => undefined, notices: [] }
+    await listenOrFail(node, listen)
+    return {
+      node,
+      secure: false,
+      restoredPending: 0,
+      markShown: () => undefined,
+      notices: [],
+      missingKeys: () => [],
+    }
   }
 
   const joins = flags.joins.map(decodeJoin)
   const notices: string[] = []
   const dir = await openDir(dataDirOf(flags, env), (message) => notices.push(staleLockNotice(message)))
+  let dht: DhtNetwork | undefined
   try {
     const identity = await trust(() => loadOrCreateIdentity(dir.path))
+    // The identity key pair is the DHT key pair: the node's fingerprint is its address there.
+    if (flags.dht) dht = await DhtNetwork.start(identity, flags.dht, env)
+    const listen = flags.listen ?? dht?.address ?? DEFAULT_LISTEN
     const knownPeers = await trust(() => KnownPeers.open(dir.path))
     const pins = await trust(
       () => new Map([...flags.pins, ...joins].map((p) => [p.address, parseKeyOrFingerprint(p.key)])),
@@ -153,17 +169,21 @@ export async function startNode(
     }
     // A transport that authenticates its links itself is not encrypted twice; both kinds pass `verify`.
     const transport = routedTransport(
-      TRANSPORT_KINDS.map((kind) => ({
-        kind,
-        transport: kind.authenticated
-          ? verifiedTransport(kind.create(), verify, refused)
-          : createSecureTransport(kind.create(), {
-              keyPair: identity,
-              verify,
-              handshakeTimeoutMs: flags.handshakeTimeoutMs,
-              onRefused: (info) => refused(info.address, info.code, info.reason),
-            }),
-      })),
+      TRANSPORT_KINDS.map((kind) => {
+        const inner = kind.create(dht ? { dht } : {})
+        if (inner === undefined) return { kind, transport: undefined }
+        return {
+          kind,
+          transport: kind.authenticated
+            ? verifiedTransport(inner, verify, refused)
+            : createSecureTransport(inner, {
+                keyPair: identity,
+                verify,
+                handshakeTimeoutMs: flags.handshakeTimeoutMs,
+                onRefused: (info) => refused(info.address, info.code, info.reason),
+              }),
+        }
+      }),
     )
     let journal = await openJournal(dir)
     const marks = new DisplayMarks(dir.file(DISPLAY_MARKS_FILE))
@@ -184,7 +204,7 @@ export async function startNode(
       transport,
       id: identity.id,
       name: flags.name,
-      listen: flags.listen,
+      listen,
       peers,
       journal: { append: (records) => journal.append(records), usage: journal.usage },
       journalQuota: flags.diskQuota,
@@ -202,14 +222,17 @@ export async function startNode(
       ...(marks.marks ? { displayed: marks.marks } : {}),
       ...overrides,
     })
-    node.on(onEvent)
+    // A connection is told with how its link was made, read when it is made (a relayed link may move later).
+    node.on((event) => onEvent(event, event.type === 'connected' ? routeOf(event.address, dht) : undefined))
     node.on((event) => log.record(event))
+    const network = dht
     node.on((event) => {
       if (event.type !== 'closed') return
       marks.close()
-      void Promise.all([journal.close(), log.close()]).finally(() => dir.release())
+      void Promise.all([journal.close(), log.close(), network?.close()]).finally(() => dir.release())
     })
-    await listenOrFail(node, flags.listen)
+    await listenOrFail(node, listen)
+    if (dht) await joinDht(dht, flags, listen, notices)
     return {
       node,
       secure: true,
@@ -219,10 +242,30 @@ export async function startNode(
       ...(compaction.status === 'done' ? { compacted: compaction.report } : {}),
       markShown: (shown) => marks.mark(shown),
       notices,
+      missingKeys: () => dht?.missing() ?? [],
     }
   } catch (error) {
+    await dht?.close().catch(() => undefined)
     dir.release()
     throw error
+  }
+}
+
+function routeOf(address: string, dht: DhtNetwork | undefined): LinkRoute | undefined {
+  if (keyOfAddress(address) === undefined) return { kind: 'tcp' }
+  return dht?.pathOf(address)
+}
+
+/**
+ * Announces the node under its key (a node listening on TCP only announced nothing yet) and joins each
+ * room; an empty room is said once, then the node waits for the others.
+ */
+async function joinDht(dht: DhtNetwork, flags: Flags, listen: Address, notices: string[]): Promise<void> {
+  if (listen !== dht.address) await dht.announce()
+  for (const code of flags.dht?.rooms ?? []) {
+    const found = await dht.joinRoom(code)
+    if (found === 0)
+      notices.push(`nobody else is in room ${code} yet; waiting for others to join with the same code`)
   }
 }
 

@@ -8,7 +8,8 @@ import {
   type PeerInfo,
   type PeerState,
 } from '@parley/core'
-import { fingerprint, isKeyHex } from '@parley/secure'
+import { fingerprint, isKeyHex, keyOfAddress } from '@parley/secure'
+import type { LinkRoute } from './dht.js'
 
 /** A status line for people, or undefined for events that are not status (messages, deliveries). */
 export interface StatusLine {
@@ -16,24 +17,38 @@ export interface StatusLine {
   readonly text: string
 }
 
-/** The words every frontend uses for connection events, so both tell the same story. */
-export function describeEvent(event: NodeEvent): StatusLine | undefined {
+/**
+ * The words every frontend uses for connection events, so both tell the same story. Given the `route`
+ * that `startNode` passes with a `connected` event, the line also says how its link was made.
+ */
+export function describeEvent(event: NodeEvent, route?: LinkRoute): StatusLine | undefined {
   switch (event.type) {
-    case 'listening':
-      return { level: 'info', text: `listening on ${event.address}` }
+    case 'listening': {
+      const key = keyOfAddress(event.address)
+      return {
+        level: 'info',
+        text:
+          key === undefined
+            ? `listening on ${event.address}`
+            : `listening on the DHT under your key: others reach you with parley --peer ${fingerprint(key).full}`,
+      }
+    }
     case 'peer-state':
-      return describePeerState(event.target, event.state)
-    case 'connected':
+      return describePeerState(targetLabel(event.target), event.state)
+    case 'connected': {
+      const how = describeRoute(route)
+      const at = keyOfAddress(event.address) === undefined ? peerAt(event) : ' over the DHT'
       if (event.sameNameAs) {
         return {
           level: 'warn',
-          text: `connected to ${event.peer.name} [${shortId(event.peer.id)}]${peerAt(event)}; WARNING: a different key used the name "${event.peer.name}" before [${event.sameNameAs.map(shortId).join(', ')}]: this may not be who you think`,
+          text: `connected to ${event.peer.name} [${shortId(event.peer.id)}]${at}${how}; WARNING: a different key used the name "${event.peer.name}" before [${event.sameNameAs.map(shortId).join(', ')}]: this may not be who you think`,
         }
       }
       return {
         level: 'info',
-        text: `connected to ${event.peer.name} [${shortId(event.peer.id)}]${peerAt(event)}`,
+        text: `connected to ${event.peer.name} [${shortId(event.peer.id)}]${at}${how}`,
       }
+    }
     case 'disconnected':
       return { level: 'warn', text: `disconnected from ${event.peer.name}: ${event.reason}` }
     case 'member':
@@ -52,7 +67,10 @@ export function describeEvent(event: NodeEvent): StatusLine | undefined {
         text: `${event.peer.name} [${shortId(event.peer.id)}] is in the room (through a relay)`,
       }
     case 'link-error':
-      return { level: 'warn', text: `peer at ${event.address} was dropped: ${event.message} [${event.code}]` }
+      return {
+        level: 'warn',
+        text: `peer at ${targetLabel(event.address)} was dropped: ${event.message} [${event.code}]`,
+      }
     case 'throttled':
       return {
         level: 'warn',
@@ -69,8 +87,8 @@ export function describeEvent(event: NodeEvent): StatusLine | undefined {
       // A peer that is not a secure parley node is given up on at once: "gave up" says it, once.
       if (event.code === 'NOT_SECURE') return undefined
       return event.code === 'CONNECTION_REFUSED'
-        ? { level: 'info', text: `${event.target} is not answering yet; will keep trying` }
-        : { level: 'warn', text: `cannot reach ${event.target}: ${event.message}` }
+        ? { level: 'info', text: `${targetLabel(event.target)} is not answering yet; will keep trying` }
+        : { level: 'warn', text: `cannot reach ${targetLabel(event.target)}: ${event.message}` }
     case 'journal-error':
       return { level: 'warn', text: `cannot write the data dir: ${event.message}` }
     case 'closed':
@@ -80,6 +98,45 @@ export function describeEvent(event: NodeEvent): StatusLine | undefined {
       return undefined
     default: {
       const _exhaustive: never = event
+      return _exhaustive
+    }
+  }
+}
+
+/** A dial target as people read it: `HOST:PORT`, or `key [abcd-efgh]` for a node dialed by its key. */
+export function targetLabel(target: string): string {
+  const key = keyOfAddress(target)
+  return key === undefined ? target : `key [${fingerprint(key).short}]`
+}
+
+/** ` (direct TCP)`, ` (holepunched: …)` or ` (relayed through …)`; empty when nothing is known. */
+function describeRoute(route: LinkRoute | undefined): string {
+  if (route === undefined) return ''
+  switch (route.kind) {
+    case 'tcp':
+      return ' (direct TCP)'
+    case 'holepunched':
+      return ` (holepunched; its address as seen through its NAT: ${route.remoteHost}:${route.remotePort})`
+    case 'relayed':
+      return ` (relayed through ${route.relayKey}; still end-to-end encrypted)`
+    default: {
+      const _exhaustive: never = route
+      return _exhaustive
+    }
+  }
+}
+
+/** A route as `--json` prints it: `{kind: 'tcp'}`, `{kind: 'holepunched', remoteHost, remotePort}`, `{kind: 'relayed', relayKey}`. */
+export function jsonRoute(route: LinkRoute): Record<string, unknown> {
+  switch (route.kind) {
+    case 'tcp':
+      return { kind: 'tcp' }
+    case 'holepunched':
+      return { kind: 'holepunched', remoteHost: route.remoteHost, remotePort: route.remotePort }
+    case 'relayed':
+      return { kind: 'relayed', relayKey: route.relayKey }
+    default: {
+      const _exhaustive: never = route
       return _exhaustive
     }
   }
@@ -215,7 +272,7 @@ export function describeMembers(members: readonly MemberInfo[], labels: PeerLabe
     const how = m.direct ? 'direct' : 'relay'
     const state = m.direct
       ? m.connected
-        ? `connected${listenAddressOf(m) ? ` at ${listenAddressOf(m)}` : ''}`
+        ? `connected${listenAddressOf(m) ? ` at ${targetLabel(listenAddressOf(m)!)}` : ''}`
         : 'disconnected'
       : m.connected
         ? 'reachable through the mesh'

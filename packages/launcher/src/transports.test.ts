@@ -1,7 +1,16 @@
 import type { Link, Transport } from '@parley/core'
 import { AddressError, TransportError } from '@parley/core'
+import { fingerprint } from '@parley/secure'
 import { describe, expect, it } from 'vitest'
-import { parseAddress, routedTransport, TCP, type TransportKind, verifiedTransport } from './transports.js'
+import {
+  DHT,
+  kindOf,
+  parseAddress,
+  routedTransport,
+  TCP,
+  type TransportKind,
+  verifiedTransport,
+} from './transports.js'
 
 /** A link that records whether it was destroyed; `remoteKey` as a transport that proved it would set. */
 function fakeLink(remoteAddress: string, remoteKey?: string, direction: 'inbound' | 'outbound' = 'outbound') {
@@ -107,5 +116,31 @@ describe('links a transport authenticated itself', () => {
     const error = await strict.dial('e'.repeat(64)).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(TransportError)
     expect(error).toMatchObject({ code: 'UNTRUSTED', message: 'pinned to another key' })
+  })
+})
+
+describe('key-only addresses go to the DHT', () => {
+  const KEY = '3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29'
+  const full = fingerprint(KEY).full
+
+  it('reads a fingerprint, a hex key, a key-only invite and dht:KEY into dht:KEY', () => {
+    for (const text of [full, full.replace(/-/g, ''), KEY.toUpperCase(), `parley://${full}`, `dht:${KEY}`])
+      expect(parseAddress(text), text).toBe(`dht:${KEY}`)
+    expect(kindOf(full)).toBe(DHT)
+    expect(kindOf('127.0.0.1:4001')).toBe(TCP)
+  })
+
+  it('says what is wrong with a short or mistyped fingerprint, and leaves host names to TCP', () => {
+    expect(() => parseAddress(fingerprint(KEY).short)).toThrow(/short fingerprint/)
+    expect(() => parseAddress(`${full.slice(0, -1)}a`)).toThrow(/typo/)
+    expect(() => parseAddress('localhost')).toThrow(/HOST:PORT/)
+  })
+
+  it('tells a node without the DHT that dialing by key needs --dht', async () => {
+    const transport = routedTransport([
+      { kind: TCP, transport: fakeTransport('tcp', []) },
+      { kind: DHT, transport: undefined },
+    ])
+    await expect(transport.dial(`dht:${KEY}`)).rejects.toThrow(/--dht/)
   })
 })

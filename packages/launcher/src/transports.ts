@@ -14,6 +14,13 @@ import {
 } from '@parley/core'
 import type { Verify } from '@parley/secure'
 import { createTcpTransport, isTcpAddress, normalizeAddress } from '@parley/transport-tcp'
+import { type DhtNetwork, isKeyOnlyAddress, normalizeKeyAddress } from './dht.js'
+
+/** What a node built before its transports: the ones that must start first (the DHT joins its network). */
+export interface TransportContext {
+  /** The started DHT, when the node uses it (`--dht` and the options that imply it). */
+  readonly dht?: DhtNetwork
+}
 
 /** One kind of transport the launcher knows. */
 export interface TransportKind {
@@ -22,7 +29,10 @@ export interface TransportKind {
   owns(text: string): boolean
   /** The address in its one written form; throws an AddressError when it is malformed. */
   normalize(text: string): Address
-  create(): Transport
+  /** The transport for this node, or undefined when the node does not use this kind (no --dht). */
+  create(context: TransportContext): Transport | undefined
+  /** What to tell someone who gave an address of this kind to a node that does not use it. */
+  readonly unavailable?: string
   /** Its links carry a proven `remoteKey` already: the secure layer must not wrap them again. */
   readonly authenticated: boolean
 }
@@ -35,8 +45,18 @@ export const TCP: TransportKind = {
   authenticated: false,
 }
 
+/** Nodes reached by key alone over HyperDHT: `dht:KEY`, a 64-hex key, a fingerprint, `parley://FINGERPRINT`. */
+export const DHT: TransportKind = {
+  name: 'dht',
+  owns: isKeyOnlyAddress,
+  normalize: normalizeKeyAddress,
+  create: (context) => context.dht,
+  unavailable: 'reaching a node by its key needs the DHT: run parley with --dht',
+  authenticated: true,
+}
+
 /** The transports the launcher picks from, in order; a new one is added here. */
-export const TRANSPORT_KINDS: readonly TransportKind[] = [TCP]
+export const TRANSPORT_KINDS: readonly TransportKind[] = [TCP, DHT]
 
 /** The transport that owns the address's form. */
 export function kindOf(text: string, kinds: readonly TransportKind[] = TRANSPORT_KINDS): TransportKind {
@@ -55,25 +75,34 @@ export function parseAddress(text: string, kinds: readonly TransportKind[] = TRA
 }
 
 /**
- * One Transport over several: each dial goes to the transport that owns the address's form, and the
- * listener listens with the one that owns the listen address.
+ * One Transport over several: each dial goes to the transport that owns the address's form. Every
+ * transport's listener hands its links over (a DHT brings links from rooms whatever the node listens on),
+ * and the one that owns the listen address listens on it.
  */
-export function routedTransport(routes: readonly { kind: TransportKind; transport: Transport }[]): Transport {
+export function routedTransport(
+  routes: readonly { kind: TransportKind; transport: Transport | undefined }[],
+): Transport {
   const route = (address: Address): Transport => {
     const found = routes.find((r) => r.kind.owns(address))
     if (!found) throw new AddressError(`bad address "${address}": no transport here reads it`)
+    if (!found.transport)
+      throw new TransportError('UNKNOWN', found.kind.unavailable ?? `${address}: not used here`)
     return found.transport
   }
-  if (routes.length === 1) return routes[0]!.transport
+  const used = routes.filter((r) => r.transport !== undefined)
+  if (used.length === 1 && routes.length === 1) return used[0]!.transport!
   return {
     createListener(onLink): Listener {
-      let inner: Listener | undefined
+      const listeners = new Map(used.map((r) => [r.transport!, r.transport!.createListener(onLink)]))
       return {
         listen: (address) => {
-          inner = route(address).createListener(onLink)
-          return inner.listen(address)
+          const listener = listeners.get(route(address))
+          if (!listener) throw new AddressError(`bad address "${address}": no transport here reads it`)
+          return listener.listen(address)
         },
-        close: () => inner?.close() ?? Promise.resolve(),
+        close: async () => {
+          await Promise.all([...listeners.values()].map((l) => l.close()))
+        },
       }
     },
     dial: async (address, options) => route(address).dial(address, options),

@@ -1,11 +1,19 @@
 import { describe, expect, it } from 'vitest'
 import { InviteError } from './errors.js'
 import { fingerprint } from './fingerprint.js'
-import { decodeInvite, encodeInvite } from './invite.js'
+import { decodeInvite, encodeInvite, encodeKeyInvite } from './invite.js'
 
 const KEY = '3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29'
 
 describe('invites', () => {
+  it('has a key-only form that decodes to the key-only address with the key pinned', () => {
+    const code = encodeKeyInvite(KEY)
+    expect(code).toBe(`parley://${fingerprint(KEY).full}`)
+    expect(decodeInvite(code)).toEqual({ address: `dht:${KEY}`, key: KEY })
+    expect(decodeInvite(`parley://${KEY.toUpperCase()}`)).toEqual({ address: `dht:${KEY}`, key: KEY })
+    expect(() => decodeInvite(`parley://${fingerprint(KEY).full.slice(0, -1)}a`)).toThrow(/bad fingerprint/)
+  })
+
   it('puts the address and the full fingerprint on one line', () => {
     const code = encodeInvite({ address: '192.0.2.7:4001', key: KEY })
     expect(code).toBe(`parley://192.0.2.7:4001/${fingerprint(KEY).full}`)

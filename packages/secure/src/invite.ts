@@ -1,9 +1,10 @@
 import { formatAddress, parseAddress } from '@parley/transport-tcp'
 import { InviteError } from './errors.js'
 import { fingerprint, parseKeyOrFingerprint } from './fingerprint.js'
+import { keyAddress } from './key-address.js'
 
 export interface Invite {
-  /** Where the inviting node listens, `HOST:PORT`. */
+  /** Where the inviting node listens, `HOST:PORT`, or its key-only address `dht:KEYHEX` (dial it by key). */
   address: string
   /** Its public key, lowercase hex (pin it when dialing `address`). */
   key: string
@@ -35,7 +36,20 @@ export function encodeInvite(invite: Invite): string {
 }
 
 /**
- * Reads an invite code made by `encodeInvite`, checking the address and the fingerprint's checksum.
+ * The key-only invite: the fingerprint alone, for a node reached by its key on the DHT.
+ * @example encodeKeyInvite(key) // 'parley://abcd-efgh-…'
+ */
+export function encodeKeyInvite(key: string): string {
+  return `${SCHEME}${fingerprint(parseKeyOrFingerprint(key)).full}`
+}
+
+/** True when `text` is written as an invite (`parley://…`), whichever kind. */
+export function isInvite(text: string): boolean {
+  return text.trim().toLowerCase().startsWith(SCHEME)
+}
+
+/**
+ * Reads an invite code made by `encodeInvite` or `encodeKeyInvite` (whose address is then `dht:KEYHEX`), checking the address and the fingerprint's checksum.
  * @example decodeInvite('parley://[::1]:4001/abcd-…') // { address: '[::1]:4001', key: '…' }
  */
 export function decodeInvite(code: string): Invite {
@@ -45,7 +59,18 @@ export function decodeInvite(code: string): Invite {
   }
   const rest = text.slice(SCHEME.length)
   const slash = rest.lastIndexOf('/')
-  if (slash < 0) throw new InviteError('invite is incomplete: expected parley://HOST:PORT/FINGERPRINT')
+  if (slash < 0 && !rest.includes(':')) {
+    try {
+      const key = parseKeyOrFingerprint(rest)
+      return { address: keyAddress(key), key }
+    } catch (err) {
+      throw new InviteError(`invite has a bad fingerprint: ${(err as Error).message}`, { cause: err })
+    }
+  }
+  if (slash < 0)
+    throw new InviteError(
+      'invite is incomplete: expected parley://HOST:PORT/FINGERPRINT or parley://FINGERPRINT',
+    )
   let address: string
   try {
     address = formatAddress(parseAddress(rest.slice(0, slash)))

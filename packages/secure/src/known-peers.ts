@@ -3,12 +3,13 @@ import { mkdir, rename, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { formatAddress, parseAddress } from '@parley/transport-tcp'
 import { isKeyHex } from './fingerprint.js'
+import { KEY_ADDRESS_PREFIX, keyOfAddress } from './key-address.js'
 import { badLine, readTextIfExists, splitTrustLines } from './trust-file.js'
 
 export const KNOWN_PEERS_FILE = 'known_peers'
 
 export interface KnownPeer {
-  /** `HOST:PORT` as dialed (normalized by `formatAddress`). */
+  /** `HOST:PORT` as dialed (normalized by `formatAddress`), or a key-only `dht:KEYHEX`. */
   address: string
   /** Lowercase hex public key. */
   key: string
@@ -116,8 +117,13 @@ function parseKnownPeers(text: string, file: string): KnownPeer[] {
   })
 }
 
-/** `localhost:4001` and `[::1]:4001` stay distinct; only spelling is normalized (brackets, `:PORT`). */
+/**
+ * `localhost:4001` and `[::1]:4001` stay distinct; only spelling is normalized (brackets, `:PORT`). A
+ * key-only address (`dht:KEYHEX`) is kept as it is, its key in lowercase.
+ */
 export function normalizeAddress(text: string): string {
+  const key = keyOfAddress(text)
+  if (key !== undefined) return `${KEY_ADDRESS_PREFIX}${key}`
   return formatAddress(parseAddress(text))
 }
 

@@ -1,10 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { fingerprint } from './fingerprint.js'
 import { KnownPeers } from './known-peers.js'
-import { makePinCheck, makeVerifier } from './verifier.js'
+import { makeAnnouncementCheck, makePinCheck, makeVerifier } from './verifier.js'
 
 const A = 'aa'.repeat(32)
 const B = 'bb'.repeat(32)
@@ -90,5 +90,35 @@ describe('makePinCheck', () => {
     // No pin and no known key: a first contact, which an announcement never stands for.
     expect(pinned(A, '127.0.0.1:4009')).toBe(false)
     expect(pinned(A, 'not an address')).toBe(false)
+  })
+})
+
+describe('key-only addresses (dht:KEY)', () => {
+  const at = (key: string) => `dht:${key}`
+
+  it('accepts the key the address names, refuses another one loudly, and learns nothing into known_peers', async () => {
+    const knownPeers = await KnownPeers.open(dir)
+    const verify = makeVerifier({ knownPeers, allow: new Set([C]) })
+    expect(await verify(out(A, at(A)))).toBe('ok')
+    const refused = await verify(out(B, at(A)))
+    expect(refused).toMatchObject({ refuse: expect.stringContaining('proved ANOTHER key') })
+    expect(knownPeers.entries()).toEqual([])
+  })
+
+  it('refuses a pin that contradicts the key in the address', async () => {
+    const verify = makeVerifier({ pins: new Map([[at(A), fingerprint(B).full]]) })
+    expect(await verify(out(A, at(A)))).toMatchObject({ refuse: expect.stringContaining('pinned') })
+  })
+
+  it('refuses a peer that announces a key-only address other than its own key', async () => {
+    const check = makeAnnouncementCheck({})
+    expect(check(A, at(A))).toBeUndefined()
+    expect(check(B, at(A.toUpperCase()))).toMatch(/proved ANOTHER key/)
+  })
+
+  it('reads a known_peers line written with a key-only address', async () => {
+    await writeFile(join(dir, 'known_peers'), `${at(A)} ${A} alice\n`)
+    const knownPeers = await KnownPeers.open(dir)
+    expect(knownPeers.check(at(A.toUpperCase()), A)).toBe('match')
   })
 })

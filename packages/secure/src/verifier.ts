@@ -1,4 +1,5 @@
 import { fingerprint, parseKeyOrFingerprint } from './fingerprint.js'
+import { keyOfAddress } from './key-address.js'
 import { type KnownPeers, normalizeAddress } from './known-peers.js'
 
 /** What `verify` decides about a peer that proved `remoteKey`: accept, or refuse and say why. */
@@ -49,6 +50,13 @@ export function makeVerifier(options: VerifierOptions): Verify {
     }
     const target = normalizeAddress(address)
     const pinned = pins.get(target)
+    // A key-only address is its own pin (so, like a pin, it counts as allowed): the node at it must prove
+    // that key, and known_peers has nothing to learn about it.
+    const named = keyOfAddress(target)
+    if (named !== undefined) {
+      if (named !== key) return { refuse: keyNotNamed(target, key) }
+      return pinned !== undefined && pinned !== key ? { refuse: pinMismatch(pinned, key) } : 'ok'
+    }
     if (pinned !== undefined) {
       if (pinned !== key) return { refuse: pinMismatch(pinned, key) }
       if (knownPeers && knownPeers.check(target, key) !== 'match') await knownPeers.remember(target, key)
@@ -72,6 +80,13 @@ function notAllowed(): string {
 
 function pinMismatch(pinned: string, presented: string): string {
   return `it proved a different key than the one pinned with --peer-key (pinned ${fingerprint(pinned).full}, presented ${fingerprint(presented).full}): someone may be intercepting the connection`
+}
+
+function keyNotNamed(address: string, presented: string): string {
+  return [
+    `the node reached at ${address} proved ANOTHER key (${fingerprint(presented).full})`,
+    'Someone may be intercepting this connection (a man-in-the-middle attack). The link was refused.',
+  ].join('\n')
 }
 
 function keyChanged(address: string, stored: string, presented: string, line: number, file: string): string {
@@ -109,6 +124,8 @@ export function makeAnnouncementCheck(options: Pick<VerifierOptions, 'knownPeers
       return undefined
     }
     const key = peerId.toLowerCase()
+    const named = keyOfAddress(target)
+    if (named !== undefined && named !== key) return `peer announcing ${target}: ${keyNotNamed(target, key)}`
     const pinned = pins.get(target)
     if (pinned !== undefined)
       return pinned === key ? undefined : `peer announcing ${target}: ${pinMismatch(pinned, key)}`

@@ -1,3 +1,4 @@
+/// <reference path="./types/hyper.d.ts" />
 import type { Link, LinkHandlers } from '@parley/core'
 import type HyperDHT from 'hyperdht'
 import { DhtError, describe, shortKey } from './errors.js'

@@ -1,3 +1,5 @@
+/// <reference path="./types/hyper.d.ts" />
+import { createSocket } from 'node:dgram'
 import { Server as BlindRelayServer } from 'blind-relay'
 import HyperDHT from 'hyperdht'
 import { type BootstrapNode, chooseBootstrap } from './bootstrap.js'
@@ -23,17 +25,18 @@ export interface RunningBootstrapNode {
  * address, so it must be reachable at exactly that address; run three so that NAT typing has samples.
  */
 export async function runBootstrapNode(options: BootstrapNodeOptions): Promise<RunningBootstrapNode> {
-  if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535)
+  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)
     throw new DhtError(
       'BAD_BOOTSTRAP',
-      `a bootstrap node needs a fixed port from 1 to 65535 (got ${options.port}): others find it at HOST:PORT, such as ${options.host}:49737`,
+      `a bootstrap node needs a port from 0 to 65535 (got ${options.port}): others find it at HOST:PORT, such as ${options.host}:49737`,
     )
   let dht: HyperDHT
+  const bootstrap = (options.peers ?? []).map((peer) => ({ ...peer }))
   try {
-    dht = HyperDHT.bootstrapper(options.port, options.host, {
-      host: options.host,
-      bootstrap: (options.peers ?? []).map((peer) => ({ ...peer })),
-    })
+    // A bootstrap node's id comes from its address, so its port is fixed before it starts: port 0 (tests, a
+    // throwaway DHT) takes a port the OS has just said is free.
+    const port = options.port === 0 ? await freeUdpPort(options.host) : options.port
+    dht = HyperDHT.bootstrapper(port, options.host, { host: options.host, bootstrap })
     await dht.ready()
   } catch (error) {
     throw new DhtError(
@@ -47,6 +50,18 @@ export async function runBootstrapNode(options: BootstrapNodeOptions): Promise<R
     address: { host: options.host, port: node.address().port },
     close: () => node.destroy(),
   }
+}
+
+/** A UDP port free on `host` right now (bound, read and released). */
+function freeUdpPort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4')
+    socket.once('error', reject)
+    socket.bind(0, host, () => {
+      const { port } = socket.address()
+      socket.close(() => resolve(port))
+    })
+  })
 }
 
 export interface RelayOptions {

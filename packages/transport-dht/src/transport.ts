@@ -1,3 +1,4 @@
+/// <reference path="./types/hyper.d.ts" />
 import type { DialOptions } from '@parley/core'
 import HyperDHT from 'hyperdht'
 import Hyperswarm from 'hyperswarm'
@@ -66,6 +67,9 @@ const DEFAULT_ADMISSION_TIMEOUT_MS = 10_000
 const MAX_PENDING_ADMISSIONS = 64
 /** The largest first record accepted while waiting for an admission (an admission is 34 bytes). */
 const MAX_FIRST_RECORD_BYTES = 64 * 1024
+/** A room is looked up again this soon after joining, then twice as late each time, up to the last delay. */
+const FIRST_LOOKUP_AGAIN_MS = 1_000
+const LAST_LOOKUP_AGAIN_MS = 60_000
 /** Relays this node remembers by address; a peer may name any relay, so the map is bounded. */
 const MAX_KNOWN_RELAYS = 64
 
@@ -146,6 +150,8 @@ export class DhtTransport {
   readonly #swarm: Hyperswarm
   readonly #relay: Buffer | undefined
   readonly #rooms = new Map<string, Room>()
+  /** Per room topic: the timer of its next lookup (see `#lookAgain`). */
+  readonly #roomTimers = new Map<string, NodeJS.Timeout>()
   /** Per room topic: connections opened to members found on it since joining. */
   readonly #membersFound = new Map<string, number>()
   readonly #sockets = new Set<HyperDHT.SecretStream>()
@@ -210,16 +216,37 @@ export class DhtTransport {
     const topic = room.topic.toString('hex')
     this.#rooms.set(topic, room)
     this.#membersFound.set(topic, 0)
-    await this.#swarm.join(room.topic, { server: true, client: true }).flushed()
+    const discovery = this.#swarm.join(room.topic, { server: true, client: true })
+    await discovery.flushed()
     await this.#swarm.flush()
+    this.#lookAgain(topic, discovery, FIRST_LOOKUP_AGAIN_MS)
     return { ...room, membersFound: this.#membersFound.get(topic) ?? 0 }
+  }
+
+  /**
+   * Announcing a topic is one query that finds who is there and then stores this node at the closest DHT
+   * nodes. Two members that join within the same query's time each look before the other is stored, and
+   * both find nobody; Hyperswarm itself would look again only after ten minutes. So a room is looked up
+   * again soon after joining, then less and less often.
+   */
+  #lookAgain(topic: string, discovery: Hyperswarm.Discovery, delayMs: number): void {
+    const timer = setTimeout(() => {
+      if (!this.#rooms.has(topic) || this.#state.status !== 'open') return
+      discovery.refresh().catch(() => {})
+      this.#lookAgain(topic, discovery, Math.min(delayMs * 2, LAST_LOOKUP_AGAIN_MS))
+    }, delayMs)
+    timer.unref()
+    this.#roomTimers.set(topic, timer)
   }
 
   /** Stops announcing on and looking up the room's topic; links already made stay open. */
   async leaveRoom(code: string): Promise<void> {
     const room = openRoom(code)
-    this.#rooms.delete(room.topic.toString('hex'))
-    this.#membersFound.delete(room.topic.toString('hex'))
+    const topic = room.topic.toString('hex')
+    this.#rooms.delete(topic)
+    this.#membersFound.delete(topic)
+    clearTimeout(this.#roomTimers.get(topic))
+    this.#roomTimers.delete(topic)
     await this.#swarm.leave(room.topic)
   }
 
@@ -247,6 +274,8 @@ export class DhtTransport {
   }
 
   async #close(): Promise<void> {
+    for (const timer of this.#roomTimers.values()) clearTimeout(timer)
+    this.#roomTimers.clear()
     for (const socket of this.#sockets) socket.destroy()
     await this.#swarm.destroy()
   }

@@ -1,4 +1,7 @@
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import {
   buildLab,
   LAB_ADDRESSES,
@@ -7,9 +10,10 @@ import {
   labUnavailableReason,
   sweepStaleLabs,
 } from '@parley/netlab'
+import { PARLEY_BIN } from '@parley/testkit'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createRoomCode } from '../src/room-code.js'
-import { type Agent, type AgentEvent, assertBuilt, startAgent, startScript } from './agent/run.js'
+import { Agent, type AgentEvent, assertBuilt, startAgent, startScript } from './agent/run.js'
 
 // Runs real node processes on this transport inside network namespaces: two homes behind NATs, an
 // internet with three bootstrap nodes and a public host for a relay. Needs root, iproute2 and iptables.
@@ -23,6 +27,8 @@ let lab: Lab
 let relayKey: string
 const services: Agent[] = []
 let agents: Agent[] = []
+/** parley processes stop on SIGTERM (a receiver does not read stdin), saying bye and unannouncing. */
+let parleys: Agent[] = []
 
 function agentIn(host: LabHost, args: string[]): Agent {
   const agent = startAgent(['--bootstrap', BOOTSTRAP, ...args], lab.inside(host))
@@ -59,6 +65,79 @@ async function probe(from: LabHost, server: LabHost, address: string): Promise<s
   return result.event === 'reached' ? 'reached' : `failed ${result.code}`
 }
 
+/** The real `parley` inside `host`, on the lab's DHT, printing `--json` events (read as an Agent's). */
+function parleyIn(host: LabHost, args: string[]): Agent {
+  const argv = [
+    ...lab.inside(host),
+    process.execPath,
+    PARLEY_BIN,
+    '--bootstrap',
+    BOOTSTRAP,
+    '--json',
+    ...args,
+  ]
+  const child = spawn(argv[0] as string, argv.slice(1), {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, PARLEY_DHT_PRIVATE_ONLY: '1', XDG_DATA_HOME: tempDir() },
+  })
+  child.stdin.on('error', () => undefined)
+  const agent = new Agent(child)
+  parleys.push(agent)
+  return agent
+}
+
+/** `parley relay` on the lab's public host; resolves with the key it prints. */
+function parleyRelay(): Promise<string> {
+  const dir = join(tempDir(), 'relay')
+  const argv = [...lab.inside('public'), process.execPath, PARLEY_BIN, 'relay', '--bootstrap', BOOTSTRAP]
+  const child = spawn(argv[0] as string, [...argv.slice(1), '--listen', `${A.public}:0`, '--data-dir', dir], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, PARLEY_DHT_PRIVATE_ONLY: '1' },
+  })
+  parleys.push(new Agent(child))
+  return new Promise((resolve, reject) => {
+    let text = ''
+    child.stdout.on('data', (chunk: Buffer | string) => {
+      text += chunk.toString()
+      const key = /^([0-9a-f]{64})$/m.exec(text)?.[1]
+      if (key) resolve(key)
+    })
+    child.once('exit', (code) => reject(new Error(`parley relay exited with ${code}`)))
+  })
+}
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'parley-lab-'))
+}
+
+/** A data dir with an identity in it, and that identity's key (hex). */
+function identity(): { dir: string; key: string } {
+  const dir = join(tempDir(), 'data')
+  const out = execFileSync(process.execPath, [PARLEY_BIN, 'id', '--json', '--data-dir', dir], {
+    encoding: 'utf8',
+  })
+  const key = (JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { id: string }).id
+  return { dir, key }
+}
+
+/** The parley's `connected` event for `key`; fails fast on a dial that gave up. */
+function connectedTo(proc: Agent, key: string): Promise<AgentEvent> {
+  return proc
+    .next((e) => (e.type === 'connected' && e.peerId === key) || (e.type === 'state' && e.state === 'failed'))
+    .then((e) => {
+      if (e.type !== 'connected') throw new Error(`parley gave up: ${e.code}: ${e.reason}`)
+      return e
+    })
+}
+
+function said(proc: Agent, body: string): Promise<AgentEvent> {
+  return proc.next((e) => e.type === 'message' && e.body === body)
+}
+
+function send(proc: Agent, line: string): void {
+  proc.child.stdin?.write(`${line}\n`)
+}
+
 describe.skipIf(unavailable !== undefined)('NAT lab', () => {
   beforeAll(async () => {
     assertBuilt()
@@ -80,6 +159,9 @@ describe.skipIf(unavailable !== undefined)('NAT lab', () => {
   }, 60_000)
 
   afterEach(async () => {
+    for (const proc of parleys) proc.child.kill('SIGTERM')
+    await Promise.all(parleys.map((proc) => proc.exited))
+    parleys = []
     await Promise.all(agents.map((agent) => agent.stop()))
     for (const agent of agents) agent.kill()
     agents = []
@@ -146,6 +228,87 @@ describe.skipIf(unavailable !== undefined)('NAT lab', () => {
     await greeted(second, firstKey)
   })
 
+  describe('real parley processes', () => {
+    it('chat by fingerprint through both NATs', async () => {
+      const bob = identity()
+      const atBob = parleyIn('hostB', ['--dht', '--data-dir', bob.dir, '--name', 'bob', '--recv-only'])
+      await atBob.next((e) => e.type === 'listening')
+      const spawned = performance.now()
+      const alice = parleyIn('hostA', ['--peer', bob.key, '--name', 'alice'])
+      const link = await connectedTo(alice, bob.key)
+      const ms = Math.round(performance.now() - spawned)
+      expect(link.link).toMatchObject({ kind: 'holepunched', remoteHost: A.routerB.wan })
+      console.info(`lab: parley spawn to first link by key ${ms} ms`)
+      send(alice, 'hello through two NATs')
+      await said(atBob, 'hello through two NATs')
+    })
+
+    it('kill -9 behind a NAT and a restart: nothing lost, nothing duplicated', async () => {
+      const bob = identity()
+      const bobArgs = ['--dht', '--data-dir', bob.dir, '--name', 'bob', '--recv-only', '--rate', '0']
+      const first = parleyIn('hostB', bobArgs)
+      await first.next((e) => e.type === 'listening')
+      const alice = parleyIn('hostA', [
+        '--peer',
+        bob.key,
+        '--name',
+        'alice',
+        '--dead-after',
+        '2',
+        '--wait',
+        '60',
+      ])
+      await connectedTo(alice, bob.key)
+      const lines = Array.from({ length: 100 }, (_, i) => `lab line ${i}`)
+      for (const line of lines.slice(0, 50)) send(alice, line)
+      await said(first, 'lab line 20')
+      first.kill()
+      await first.exited
+      const second = parleyIn('hostB', bobArgs)
+      for (const line of lines.slice(50)) send(alice, line)
+      alice.child.stdin?.end()
+      expect(await alice.exited).toBe(0)
+      const delivered = alice.events.filter((e) => e.type === 'delivered').map((e) => e.id)
+      expect(new Set(delivered).size).toBe(lines.length)
+      await said(second, 'lab line 99')
+      const shown = [first, second].flatMap((p) =>
+        p.events.filter((e) => e.type === 'message').map((e) => e.body),
+      )
+      // Everything shown, in order; only the last write before the kill may show again after it.
+      expect(new Set(shown)).toEqual(new Set(lines))
+      expect(shown.length - lines.length).toBeLessThanOrEqual(40)
+    })
+
+    it('two nodes meet by a room code alone', async () => {
+      const code = createRoomCode()
+      const [alice, bob] = [identity(), identity()]
+      const atAlice = parleyIn('hostA', ['--room', code, '--data-dir', alice.dir, '--name', 'alice'])
+      const atBob = parleyIn('hostB', ['--room', code, '--data-dir', bob.dir, '--name', 'bob'])
+      await Promise.all([connectedTo(atAlice, bob.key), connectedTo(atBob, alice.key)])
+      send(atBob, 'met by code')
+      await said(atAlice, 'met by code')
+    })
+
+    it('two hosts behind the same router connect by key and by room', async () => {
+      const [alice, neighbour] = [identity(), identity()]
+      const atAlice = parleyIn('hostA', ['--dht', '--data-dir', alice.dir, '--name', 'alice', '--recv-only'])
+      await atAlice.next((e) => e.type === 'listening')
+      const byKey = parleyIn('hostA2', ['--peer', alice.key, '--data-dir', neighbour.dir, '--name', 'nb'])
+      const link = await connectedTo(byKey, alice.key)
+      expect(link.link).toMatchObject({ kind: 'holepunched', remoteHost: A.hostA })
+      send(byKey, 'next door by key')
+      await said(atAlice, 'next door by key')
+
+      const code = createRoomCode()
+      const [first, second] = [identity(), identity()]
+      const one = parleyIn('hostA', ['--room', code, '--data-dir', first.dir, '--name', 'one'])
+      const two = parleyIn('hostA2', ['--room', code, '--data-dir', second.dir, '--name', 'two'])
+      await Promise.all([connectedTo(one, second.key), connectedTo(two, first.key)])
+      send(two, 'next door by room')
+      await said(one, 'next door by room')
+    })
+  })
+
   describe('with both NATs randomized', () => {
     beforeAll(() => lab.randomize(true))
     afterAll(() => lab?.randomize(false))
@@ -162,6 +325,30 @@ describe.skipIf(unavailable !== undefined)('NAT lab', () => {
       await greeted(bob, aliceKey)
       await greeted(alice, bobKey)
       console.info(`lab: start to first relayed link by key ${atBob.ms} ms`)
+    })
+
+    it('real parley processes fall back to a parley relay and still deliver', async () => {
+      const bob = identity()
+      const parleyRelayKey = await parleyRelay()
+      const relay = ['--relay', parleyRelayKey]
+      const atBob = parleyIn('hostB', [
+        '--dht',
+        '--data-dir',
+        bob.dir,
+        '--name',
+        'bob',
+        '--recv-only',
+        ...relay,
+      ])
+      await atBob.next((e) => e.type === 'listening')
+      const spawned = performance.now()
+      const alice = parleyIn('hostA', ['--peer', bob.key, '--name', 'alice', ...relay])
+      const link = await connectedTo(alice, bob.key)
+      const ms = Math.round(performance.now() - spawned)
+      expect(link.link).toMatchObject({ kind: 'relayed', relayKey: parleyRelayKey })
+      console.info(`lab: parley spawn to first relayed link ${ms} ms`)
+      send(alice, 'through the relay')
+      await said(atBob, 'through the relay')
     })
   })
 })

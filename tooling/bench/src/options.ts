@@ -24,6 +24,8 @@ export const CASE_KEYS: readonly CaseKey[] = [
   'secureUnsigned',
   'secure',
   'secureDurable',
+  'dht',
+  'dhtDurable',
 ]
 
 export const USAGE = `usage: pnpm bench [options]

@@ -32,6 +32,8 @@ export type CaseKey =
   | 'secureUnsigned'
   | 'secure'
   | 'secureDurable'
+  | 'dht'
+  | 'dhtDurable'
 
 export interface BenchCase {
   readonly key: CaseKey

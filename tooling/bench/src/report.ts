@@ -24,6 +24,8 @@ const COMPARE: Partial<Record<CaseKey, { against: CaseKey; name: string }>> = {
   secureUnsigned: { against: 'cryptoBaseline', name: 'crypto' },
   secure: { against: 'cryptoBaseline', name: 'crypto' },
   secureDurable: { against: 'secure', name: 'secure' },
+  dht: { against: 'secure', name: 'TCP' },
+  dhtDurable: { against: 'secureDurable', name: 'TCP' },
 }
 
 interface Target {

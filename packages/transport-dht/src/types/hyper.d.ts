@@ -110,6 +110,8 @@ declare module 'hyperswarm' {
 
     interface Discovery {
       flushed(): Promise<void>
+      /** Announces and looks the topic up again now. */
+      refresh(options?: { server?: boolean; client?: boolean }): Promise<void>
       destroy(): Promise<void>
     }
 

@@ -1,5 +1,13 @@
 import type { BenchCase } from '../pair.js'
-import { plainCase, plainLinesCase, secureCase, secureDurableCase, secureUnsignedCase } from './parley.js'
+import {
+  dhtCase,
+  dhtDurableCase,
+  plainCase,
+  plainLinesCase,
+  secureCase,
+  secureDurableCase,
+  secureUnsignedCase,
+} from './parley.js'
 import { rawCase } from './raw.js'
 import { secretStreamCase } from './secret-stream.js'
 
@@ -12,4 +20,6 @@ export const CASES: readonly BenchCase[] = [
   secureUnsignedCase,
   secureCase,
   secureDurableCase,
+  dhtCase,
+  dhtDurableCase,
 ]

@@ -2,8 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Address, type ChatNode, type NodeEvent, ParleyNode, PlainNode } from '@parley/core'
-import { parseFlags, startNode } from '@parley/launcher'
+import { DhtNetwork, parseFlags, startNode } from '@parley/launcher'
 import { createMessageAuth, createSecureTransport, generateKeyPair } from '@parley/secure'
+import { createLocalTestnet, formatBootstrap } from '@parley/transport-dht'
 import { createTcpTransport } from '@parley/transport-tcp'
 import {
   type BenchCase,
@@ -62,7 +63,72 @@ export const secureCase: BenchCase = {
 export const secureDurableCase: BenchCase = {
   key: 'secureDurable',
   label: 'parley secure + durable (launcher)',
-  open: () => openPair(launchDurable, 'both'),
+  open: () => openPair(launchDurable(['--listen', `${LOOPBACK}:0`]), 'both'),
+}
+
+/**
+ * The same as `secure`, over a DHT link on a private DHT of three nodes on loopback: HyperDHT's Noise stream
+ * over UDX instead of secret-stream over TCP, with the same signed hash chains.
+ */
+export const dhtCase: BenchCase = {
+  key: 'dht',
+  label: 'parley secure over the DHT',
+  open: async () => {
+    const testnet = await createLocalTestnet(3)
+    const launch: Launch = async (name) => {
+      const keyPair = generateKeyPair()
+      const dht = await DhtNetwork.start(keyPair, { rooms: [], bootstrap: testnet.bootstrap }, {})
+      const id = Buffer.from(keyPair.publicKey).toString('hex')
+      const node = new ParleyNode({
+        name,
+        listen: dht.address,
+        rateLimit: false,
+        transport: dht,
+        id,
+        auth: createMessageAuth(keyPair),
+      })
+      await node.start()
+      return { node, cleanup: () => dht.close() }
+    }
+    const opened = await openPair(launch, 'both')
+    return {
+      connectMs: opened.connectMs,
+      pair: {
+        ...opened.pair,
+        close: async () => {
+          await opened.pair.close()
+          await testnet.destroy()
+        },
+      },
+    }
+  },
+}
+
+/**
+ * The same as `secureDurable`, over a DHT link instead of TCP: `parley --dht` on a private DHT of three
+ * nodes on loopback. The link is HyperDHT's (UDX, Noise-encrypted), not wrapped a second time; the pair
+ * dials each other by key.
+ */
+export const dhtDurableCase: BenchCase = {
+  key: 'dhtDurable',
+  label: 'parley + durable over the DHT',
+  open: async () => {
+    const testnet = await createLocalTestnet(3)
+    const opened = await openPair(
+      launchDurable(['--dht', '--bootstrap', formatBootstrap(testnet.bootstrap)]),
+      'both',
+    )
+    return {
+      connectMs: opened.connectMs,
+      pair: {
+        ...opened.pair,
+        close: async () => {
+          await opened.pair.close()
+          await testnet.destroy()
+        },
+      },
+    }
+  },
 }
 
 interface Launched {
@@ -101,23 +167,16 @@ async function launchPlainLines(name: string): Promise<Launched> {
   return { node, cleanup: async () => {} }
 }
 
-async function launchDurable(name: string): Promise<Launched> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'parley-bench-'))
-  const flags = parseFlags([
-    '--listen',
-    `${LOOPBACK}:0`,
-    '--name',
-    name,
-    '--data-dir',
-    dataDir,
-    '--rate',
-    '0',
-  ])
-  const started = await startNode(flags, () => {})
-  return {
-    node: started.node,
-    // The launcher releases the data dir once the node is closed; the directory goes after that.
-    cleanup: () => rm(dataDir, { recursive: true, force: true }),
+function launchDurable(where: readonly string[]): Launch {
+  return async (name) => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'parley-bench-'))
+    const flags = parseFlags([...where, '--name', name, '--data-dir', dataDir, '--rate', '0'])
+    const started = await startNode(flags, () => {})
+    return {
+      node: started.node,
+      // The launcher releases the data dir once the node is closed; the directory goes after that.
+      cleanup: () => rm(dataDir, { recursive: true, force: true }),
+    }
   }
 }
 

@@ -1,0 +1,253 @@
+/**
+ * Reaching a node by its key and meeting by room code, end to end: real `parley` processes on a private
+ * DHT whose one bootstrap node is `parley bootstrap` on 127.0.0.1 (so nothing leaves loopback, and the
+ * public DHT is never contacted).
+ */
+import { join } from 'node:path'
+import {
+  bodiesOf,
+  CLEAN_DELIVERY,
+  crash,
+  deliveryReport,
+  feedLines,
+  jsonEvents,
+  type Proc,
+  spawnParley,
+  tempDir,
+  useBuiltParley,
+  waitUntil,
+} from '@parley/testkit'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+const { start } = useBuiltParley()
+const CEILING_MS = 60_000
+
+let bootstrap: string
+let bootstrapNode: Proc
+
+beforeAll(async () => {
+  bootstrapNode = spawnParley(['bootstrap', '--listen', '127.0.0.1:0'])
+  bootstrap = await bootstrapNode.waitFor('stdout', /^127\.0\.0\.1:\d+$/)
+})
+
+afterAll(async () => {
+  bootstrapNode.kill('SIGKILL')
+  await bootstrapNode.exited
+})
+
+const newDataDir = () => join(tempDir(), 'data')
+
+/** The key-only invite (`parley://FINGERPRINT`) of the identity in `dataDir`, created if needed. */
+async function keyInvite(dataDir: string): Promise<string> {
+  const proc = start(['invite', '--dht', '--data-dir', dataDir])
+  expect(await proc.exited).toBe(0)
+  expect(proc.stdout).toHaveLength(1)
+  return proc.stdout[0]!
+}
+
+/** A node on the test's DHT. */
+function dhtNode(args: string[]): Proc {
+  return start(['--bootstrap', bootstrap, ...args])
+}
+
+/** Every line of stderr is one of ours: never a stack trace. */
+function noStackTrace(proc: Proc): void {
+  for (const line of proc.stderr) expect(line).not.toMatch(/^\s+at |Error:/)
+}
+
+describe('dialing by key', () => {
+  it('reaches a node by its fingerprint alone; both sides say the link is holepunched, in text and in --json', async () => {
+    const bobDir = newDataDir()
+    const invite = await keyInvite(bobDir)
+    expect(invite).toMatch(/^parley:\/\/([a-z2-7]{4}-){13}[a-z2-7]{4}$/)
+    const fingerprint = invite.slice('parley://'.length)
+    const bob = dhtNode(['--dht', '--data-dir', bobDir, '--name', 'bob'])
+    await bob.waitFor('stderr', new RegExp(`listening on the DHT under your key: .*--peer ${fingerprint}`))
+    const alice = dhtNode(['--peer', fingerprint, '--name', 'alice', '--json'])
+    const connected = await waitForJson(alice, 'connected')
+    expect(connected).toMatchObject({
+      peer: 'bob',
+      address: expect.stringMatching(/^dht:[0-9a-f]{64}$/),
+      link: { kind: 'holepunched', remoteHost: '127.0.0.1', remotePort: expect.any(Number) },
+    })
+    expect(await bob.waitFor('stderr', /connected to alice/)).toMatch(
+      /connected to alice \[[a-z2-7-]+\] over the DHT \(holepunched; its address as seen through its NAT: 127\.0\.0\.1:\d+\)/,
+    )
+    alice.send('hello by key')
+    bob.send('hello back')
+    expect(await bob.waitFor('stdout', /hello by key/)).toBe('<alice> hello by key')
+    await waitUntil(() => bodiesOf(alice).includes('hello back'), CEILING_MS, 'alice to get the reply')
+    // The key-only invite works as --peer too, and the 64-hex key as well.
+    const carol = dhtNode(['--peer', invite, '--name', 'carol'])
+    await carol.waitFor('stderr', /connected to bob \[[a-z2-7-]+\] over the DHT/)
+  })
+
+  it('keeps a pin and an allowlist on DHT links: a pin on another key and a key not allowed are refused loudly', async () => {
+    const [bobDir, carolDir] = [newDataDir(), newDataDir()]
+    const bobKey = (await keyInvite(bobDir)).slice('parley://'.length)
+    const carolKey = (await keyInvite(carolDir)).slice('parley://'.length)
+    const aliceDir = newDataDir()
+    const aliceKey = (await keyInvite(aliceDir)).slice('parley://'.length)
+    const malloryDir = newDataDir()
+    const malloryKey = (await keyInvite(malloryDir)).slice('parley://'.length)
+    const allowed = ['--allow', aliceKey, '--allow', malloryKey]
+    const bob = dhtNode(['--dht', '--data-dir', bobDir, '--name', 'bob', ...allowed])
+    await bob.waitFor('stderr', /listening on the DHT/)
+
+    // Pinned to carol's key, bob's address proves bob's: refused, and never retried.
+    const pinned = dhtNode([
+      '--peer',
+      bobKey,
+      '--peer-key',
+      carolKey,
+      '--name',
+      'mallory',
+      '--data-dir',
+      malloryDir,
+    ])
+    const refusal = await pinned.waitFor('stderr', /proved a different key than the one pinned/)
+    expect(refusal).toContain(carolKey)
+    await pinned.waitFor('stderr', /gave up on key \[/)
+    expect(pinned.stderr.join('\n')).not.toMatch(/connected to bob/)
+
+    // Not on bob's allowlist: bob drops carol, and says so.
+    const carol = dhtNode(['--peer', bobKey, '--data-dir', carolDir, '--name', 'carol'])
+    await bob.waitFor('stderr', /dropped: its key is not on the allowlist/)
+    // Alice is allowed: the same DHT link works.
+    const alice = dhtNode(['--peer', bobKey, '--data-dir', aliceDir, '--name', 'alice'])
+    alice.send('allowed')
+    expect(await bob.waitFor('stdout', /allowed/)).toBe('<alice> allowed')
+    expect(bob.stdout.join('\n')).not.toMatch(/carol/)
+    expect(carol.stderr.join('\n')).not.toMatch(/connected to bob/)
+  })
+})
+
+describe('rooms by code', () => {
+  it('parley room prints a code; the first member hears once that the room is empty, then members meet and chat', async () => {
+    const room = start(['room'])
+    expect(await room.exited).toBe(0)
+    const code = room.stdout.at(-1)!
+    expect(code).toMatch(/^[0-9a-z]{4}(-[0-9a-z]{1,4}){6}$/)
+    const alice = dhtNode(['--room', code, '--name', 'alice'])
+    await alice.waitFor('stderr', /nobody else is in room .* yet; waiting/)
+    const bob = dhtNode(['--room', code, '--name', 'bob'])
+    await bob.waitFor('stderr', /connected to alice .*over the DHT/)
+    await alice.waitFor('stderr', /connected to bob .*over the DHT/)
+    // A third member is carried the messages of the others, however they met.
+    const carol = dhtNode(['--room', code, '--name', 'carol', '--json'])
+    await waitUntil(() => jsonEvents(carol, 'connected').length === 2, CEILING_MS, 'carol to meet both')
+    alice.send('hi room')
+    expect(await bob.waitFor('stdout', /hi room/)).toBe('<alice> hi room')
+    await waitUntil(() => bodiesOf(carol).includes('hi room'), CEILING_MS, 'carol to get it')
+    expect(bob.stderr.join('\n')).not.toMatch(/nobody else/)
+    expect(alice.stderr.filter((l) => l.includes('nobody else'))).toHaveLength(1)
+  })
+
+  it('a node with another code is not in the room', async () => {
+    const [one, two] = [start(['room']), start(['room'])]
+    await Promise.all([one.exited, two.exited])
+    const alice = dhtNode(['--room', one.stdout.at(-1)!, '--name', 'alice'])
+    await alice.waitFor('stderr', /nobody else is in room/)
+    const eve = dhtNode(['--room', two.stdout.at(-1)!, '--name', 'eve'])
+    // Eve's own room is empty too: the two rooms are different topics.
+    await eve.waitFor('stderr', /nobody else is in room/)
+    const bob = dhtNode(['--room', one.stdout.at(-1)!, '--name', 'bob'])
+    await bob.waitFor('stderr', /connected to alice/)
+    expect(alice.stderr.join('\n')).not.toMatch(/connected to eve/)
+    expect(eve.stderr.join('\n')).not.toMatch(/connected to/)
+  })
+})
+
+describe('TCP and DHT links in one node', () => {
+  it('a hub listens on TCP and on the DHT; a member by TCP and a member by key chat through it', async () => {
+    const hubDir = newDataDir()
+    const hubKey = (await keyInvite(hubDir)).slice('parley://'.length)
+    const hub = dhtNode(['--dht', '--listen', '127.0.0.1:0', '--data-dir', hubDir, '--name', 'hub'])
+    const port = Number(
+      /listening on 127\.0\.0\.1:(\d+)/.exec(await hub.waitFor('stderr', /listening on 127/))![1],
+    )
+    const tcp = start(['--peer', `127.0.0.1:${port}`, '--listen', '127.0.0.1:0', '--name', 'tcpuser'])
+    const byKey = dhtNode(['--peer', hubKey, '--name', 'dhtuser', '--json'])
+    await hub.waitFor('stderr', /connected to tcpuser .*\(direct TCP\)/)
+    await hub.waitFor('stderr', /connected to dhtuser \[[a-z2-7-]+\] over the DHT \(holepunched/)
+    tcp.send('from tcp')
+    await waitUntil(() => bodiesOf(byKey).includes('from tcp'), CEILING_MS, 'the DHT member to get it')
+    byKey.send('from dht')
+    expect(await tcp.waitFor('stdout', /from dht/)).toBe('<dhtuser> from dht')
+  })
+})
+
+describe('a crash over a DHT link', () => {
+  it('kill -9 of the receiver and a restart under the same key: nothing lost, nothing duplicated', async () => {
+    const bobDir = newDataDir()
+    const bobKey = (await keyInvite(bobDir)).slice('parley://'.length)
+    const bobArgs = ['--dht', '--data-dir', bobDir, '--name', 'bob', '--json', '--recv-only', '--rate', '0']
+    const first = dhtNode(bobArgs)
+    await waitForJson(first, 'listening')
+    // A killed peer sends nothing more, and UDP brings no reset: silence is what tells, so keep it short.
+    const aliceArgs = ['--peer', bobKey, '--name', 'alice', '--data-dir', newDataDir(), '--json']
+    const alice = dhtNode([...aliceArgs, '--dead-after', '2', '--wait', '60'])
+    await waitForJson(alice, 'connected')
+    const sent = Array.from({ length: 300 }, (_, i) => `line ${i}`)
+    const feeding = feedLines(alice, sent, { batch: 10, pauseMs: 5 })
+    await waitUntil(() => bodiesOf(first).length >= 50, CEILING_MS, 'bob to show some lines')
+    await crash(first)
+    const second = dhtNode(bobArgs)
+    await feeding
+    alice.end()
+    // Alice exits 0 only once bob acknowledged every line; each was delivered once.
+    expect(await alice.exited).toBe(0)
+    const delivered = jsonEvents(alice, 'delivered').map((e) => e.id)
+    expect(new Set(delivered).size).toBe(sent.length)
+    // Shown once each, but for the last write before the kill, which may show again (see faults.e2e).
+    const before = bodiesOf(first)
+    const shownAll = () => new Set([...before, ...bodiesOf(second)]).size === sent.length
+    await waitUntil(shownAll, CEILING_MS, 'bob to show every line')
+    const parted = new Set(before.slice(-40))
+    const after = bodiesOf(second).filter((body) => !(parted.delete(body) && before.includes(body)))
+    expect(deliveryReport(sent, [...before, ...after])).toEqual(CLEAN_DELIVERY)
+    // And the journal holds each line once.
+    second.kill('SIGTERM')
+    await second.exited
+    const replay = dhtNode([...bobArgs, '--history', String(sent.length)])
+    await waitUntil(() => jsonEvents(replay, 'history').length >= sent.length, CEILING_MS, 'the history')
+    expect(deliveryReport(sent, bodiesOf(replay, 'history'))).toEqual(CLEAN_DELIVERY)
+  })
+})
+
+describe('errors, one line each', () => {
+  it('no node announces the key: one line with the hint, and exit 8 with the messages kept', async () => {
+    const nobody = await keyInvite(newDataDir())
+    const alice = dhtNode(['--peer', nobody, '--name', 'alice', '--wait', '1'])
+    alice.send('anyone?')
+    const line = await alice.waitFor('stderr', /no node announces/)
+    expect(line).toMatch(/is it running with --dht/)
+    alice.end()
+    expect(await alice.exited).toBe(8)
+    expect(alice.stderr.filter((l) => /cannot reach key/.test(l))).toHaveLength(1)
+    expect(alice.stderr.join('\n')).toMatch(/safe in the outbox/)
+    noStackTrace(alice)
+  })
+
+  it('no bootstrap node reachable: exit 9 suggesting --bootstrap; the public DHT is refused in tests; --plain stays TCP', async () => {
+    const unreachable = start(['--dht', '--bootstrap', '127.0.0.1:9', '--recv-only'])
+    expect(await unreachable.exited).toBe(9)
+    expect(unreachable.stderr).toEqual([
+      'parley: no bootstrap node answered (127.0.0.1:9); check the network, or name reachable ones with --bootstrap HOST:PORT',
+    ])
+    const publicDht = start(['--dht', '--recv-only'])
+    expect(await publicDht.exited).toBe(9)
+    expect(publicDht.stderr).toEqual([expect.stringMatching(/PARLEY_DHT_PRIVATE_ONLY is set.*--bootstrap/)])
+    const plain = start(['--plain', '--dht'])
+    expect(await plain.exited).toBe(2)
+    expect(plain.stderr).toEqual([expect.stringMatching(/--plain is TCP only/)])
+    const badRoom = start(['--room', 'abcd-efgh'])
+    expect(await badRoom.exited).toBe(2)
+    expect(badRoom.stderr).toEqual([expect.stringMatching(/--room: "abcd-efgh" is not a room code/)])
+  })
+})
+
+async function waitForJson(proc: Proc, type: string): Promise<Record<string, unknown>> {
+  await waitUntil(() => jsonEvents(proc, type).length > 0, CEILING_MS, `a ${type} event from ${proc.label}`)
+  return jsonEvents(proc, type)[0]!
+}

@@ -1,0 +1,234 @@
+/**
+ * The DHT in a node: key-only addresses (a fingerprint, a 64-hex key, `parley://FINGERPRINT`, `dht:KEY`),
+ * starting `@parley/transport-dht` with the node's identity, rooms by code, and the `Transport` that core
+ * dials and listens through. Its links arrive authenticated, so the secure layer does not wrap them again.
+ */
+import {
+  type Address,
+  AddressError,
+  type Link,
+  type Listener,
+  type Transport,
+  TransportError,
+} from '@parley/core'
+import {
+  decodeInvite,
+  InviteError,
+  isInvite,
+  KeyFormatError,
+  keyAddress,
+  keyOfAddress,
+  parseKeyOrFingerprint,
+} from '@parley/secure'
+import {
+  type BootstrapNode,
+  DhtError,
+  type DhtLink,
+  type DhtTransport,
+  type LinkPath,
+  startDhtTransport,
+} from '@parley/transport-dht'
+import { ExitCode, FatalError } from './exit-codes.js'
+
+/** What `--dht`, `--bootstrap`, `--relay` and `--room` asked for. */
+export interface DhtFlags {
+  /** `--bootstrap`: the private DHT to use; undefined means HyperDHT's public bootstrap nodes. */
+  readonly bootstrap?: readonly BootstrapNode[]
+  /** `--relay`: a blind relay's key (hex), used when the NATs cannot be punched. */
+  readonly relay?: string
+  /** `--room`: room codes to join. */
+  readonly rooms: readonly string[]
+}
+
+/** A DHT dial gets at least this long: finding the key and punching through NATs takes seconds at worst. */
+const MIN_DIAL_MS = 30_000
+/** Links remembered per peer key for their path (the status line); a flood of keys cannot grow it further. */
+const MAX_REMEMBERED_LINKS = 1024
+
+/** How a link reaches its peer, for status lines and `--json`. */
+export type LinkRoute = { readonly kind: 'tcp' } | LinkPath
+
+/** Whether `text` is written as a key-only address; it may still be malformed (then `normalize` says how). */
+export function isKeyOnlyAddress(text: string): boolean {
+  const t = text.trim()
+  if (/^dht:/i.test(t) || /^[0-9a-f]{64}$/i.test(t)) return true
+  if (isInvite(t)) return !t.slice('parley://'.length).includes(':')
+  // A fingerprint in groups of four (a short one too, so that its error says what is missing), or compact.
+  return /^[a-z2-7]{4}(?:-[a-z2-7]{4})+$/i.test(t) || /^[a-z2-7]{56}$/i.test(t)
+}
+
+/**
+ * The one written form of a key-only address: `dht:` and the key in lowercase hex.
+ * @throws AddressError for a malformed key, fingerprint or invite
+ */
+export function normalizeKeyAddress(text: string): Address {
+  const t = text.trim()
+  try {
+    if (isInvite(t)) return decodeInvite(t).address
+    if (/^dht:/i.test(t)) {
+      const key = keyOfAddress(t)
+      if (key === undefined) throw new AddressError(`bad address "${t}": expected dht: and a 64-hex key`)
+      return keyAddress(key)
+    }
+    return keyAddress(parseKeyOrFingerprint(t))
+  } catch (error) {
+    if (error instanceof KeyFormatError || error instanceof InviteError)
+      throw new AddressError(error.message, { cause: error })
+    throw error
+  }
+}
+
+/**
+ * The DHT as one transport of the node: dials key-only addresses, hands every link it makes (accepted by
+ * key, found in a room) to the node's listener, and remembers how each link reaches its peer.
+ */
+export class DhtNetwork implements Transport {
+  #sink: ((link: Link) => void) | undefined
+  readonly #links = new Map<string, DhtLink>()
+  readonly #missing = new Set<string>()
+
+  private constructor(private readonly dht: DhtTransport) {}
+
+  /**
+   * Joins the DHT with the node's identity as its key pair.
+   * @throws FatalError DHT (no bootstrap node answered, or the public DHT is refused by the guard) or USAGE
+   */
+  static async start(
+    keyPair: { publicKey: Uint8Array; secretKey: Uint8Array },
+    flags: DhtFlags,
+    env: NodeJS.ProcessEnv,
+  ): Promise<DhtNetwork> {
+    let network: DhtNetwork | undefined
+    try {
+      const dht = await startDhtTransport({
+        keyPair,
+        ...(flags.bootstrap ? { bootstrap: flags.bootstrap } : {}),
+        ...(flags.relay ? { relayThrough: flags.relay } : {}),
+        env,
+        onLink: (link) => (network ? network.#adopt(link) : link.destroy()),
+      })
+      network = new DhtNetwork(dht)
+      return network
+    } catch (error) {
+      throw dhtFatal(error)
+    }
+  }
+
+  /** This node's key-only address, `dht:KEY`. */
+  get address(): Address {
+    return keyAddress(this.dht.publicKey)
+  }
+
+  /** Announces this node under its key, so that others can dial it by its fingerprint. */
+  async announce(): Promise<void> {
+    await this.dht.listen()
+  }
+
+  /** Joins a room by its code; resolves with how many members were there already. */
+  async joinRoom(code: string): Promise<number> {
+    try {
+      return (await this.dht.joinRoom(code)).membersFound
+    } catch (error) {
+      throw dhtFatal(error)
+    }
+  }
+
+  /** How the newest link with the peer at `address` (`dht:KEY`) reaches it. */
+  pathOf(address: string): LinkPath | undefined {
+    const key = keyOfAddress(address)
+    return key === undefined ? undefined : this.#links.get(key)?.path
+  }
+
+  /** Keys whose last dial found no node announcing them. */
+  missing(): string[] {
+    return [...this.#missing]
+  }
+
+  createListener(onLink: (link: Link) => void): Listener {
+    // Links found in rooms and accepted by key flow in whether or not the node listens on the DHT.
+    this.#sink = onLink
+    return {
+      listen: async () => {
+        await this.announce()
+        return this.address
+      },
+      close: async () => {
+        this.#sink = undefined
+      },
+    }
+  }
+
+  async dial(address: Address, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<Link> {
+    const key = keyOfAddress(address)
+    if (key === undefined) throw new AddressError(`bad address "${address}": expected dht:KEY`)
+    try {
+      const link = await this.dht.dial(key, {
+        ...(options.signal ? { signal: options.signal } : {}),
+        timeoutMs: Math.max(options.timeoutMs ?? 0, MIN_DIAL_MS),
+      })
+      this.#missing.delete(key)
+      this.#remember(link)
+      return link
+    } catch (error) {
+      if (error instanceof DhtError && error.code === 'PEER_NOT_FOUND') this.#missing.add(key)
+      throw transportError(error)
+    }
+  }
+
+  close(): Promise<void> {
+    this.#sink = undefined
+    return this.dht.close()
+  }
+
+  #adopt(link: DhtLink): void {
+    if (this.#sink === undefined) {
+      link.destroy()
+      return
+    }
+    this.#remember(link)
+    this.#sink(link)
+  }
+
+  #remember(link: DhtLink): void {
+    this.#links.delete(link.remoteKey)
+    if (this.#links.size >= MAX_REMEMBERED_LINKS)
+      this.#links.delete(this.#links.keys().next().value as string)
+    this.#links.set(link.remoteKey, link)
+  }
+}
+
+/** The dialer and the status lines read TransportError codes; the DHT's own code stays in the message. */
+const TRANSPORT_CODE = {
+  PEER_NOT_FOUND: 'HOST_NOT_FOUND',
+  HOLEPUNCH_FAILED: 'UNREACHABLE',
+  RELAY_FAILED: 'UNREACHABLE',
+  CONNECTION_FAILED: 'UNREACHABLE',
+  REFUSED: 'CONNECTION_REFUSED',
+  TIMEOUT: 'TIMEOUT',
+  ABORTED: 'ABORTED',
+  CLOSED: 'CLOSED',
+  LINK_LOST: 'RESET',
+  BAD_KEY: 'UNKNOWN',
+  BAD_ROOM_CODE: 'UNKNOWN',
+  BAD_BOOTSTRAP: 'UNKNOWN',
+  BOOTSTRAP_UNREACHABLE: 'UNREACHABLE',
+  PUBLIC_BOOTSTRAP_REFUSED: 'UNKNOWN',
+} as const satisfies Record<DhtError['code'], TransportError['code']>
+
+function transportError(error: unknown): unknown {
+  if (!(error instanceof DhtError)) return error
+  return new TransportError(TRANSPORT_CODE[error.code], error.message, { cause: error })
+}
+
+/** A DHT failure at start, as one line and an exit code. */
+export function dhtFatal(error: unknown): unknown {
+  if (!(error instanceof DhtError)) return error
+  switch (error.code) {
+    case 'BAD_KEY':
+    case 'BAD_ROOM_CODE':
+    case 'BAD_BOOTSTRAP':
+      return new FatalError(ExitCode.USAGE, `${error.message} (see --help)`, { cause: error })
+    default:
+      return new FatalError(ExitCode.DHT, error.message, { cause: error })
+  }
+}
