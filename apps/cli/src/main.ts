@@ -232,7 +232,8 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     if (flags.json) {
       // Scripts get every event, the node's own closing included; a connection says how it was made.
       json(route ? { ...jsonEvent(event), link: jsonRoute(route) } : jsonEvent(event))
-      if (event.type === 'link-error') drops.push(describeEvent(event)!)
+      const drop = event.type === 'link-error' ? describeEvent(event) : undefined
+      if (drop) drops.push(drop)
       return
     }
     if (closing && event.type !== 'journal-error') return

@@ -67,6 +67,9 @@ export function describeEvent(event: NodeEvent, route?: LinkRoute): StatusLine |
         text: `${event.peer.name} [${shortId(event.peer.id)}] is in the room (through a relay)`,
       }
     case 'link-error':
+      // A connection whose other end went away in its handshake was not dropped: it left. The losing link
+      // of two peers dialing each other at once ends so. It is in the log, not on screen.
+      if (event.code === 'RESET' || event.code === 'CLOSED') return undefined
       return {
         level: 'warn',
         text: `peer at ${targetLabel(event.address)} was dropped: ${event.message} [${event.code}]`,

@@ -378,7 +378,8 @@ export async function runTui(
   subscribe((event) => {
     if (!subscribed) return
     if (event.type === 'link-error') {
-      drops.push(describeEvent(event)!)
+      const drop = describeEvent(event)
+      if (drop) drops.push(drop)
       return
     }
     display.push(event)
