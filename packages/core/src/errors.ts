@@ -23,6 +23,13 @@ export const ProtocolErrorCode = {
   TOO_MANY_ORIGINS: 'TOO_MANY_ORIGINS',
   /** A relay sent more unverified or out-of-order messages than this node buffers for one member. */
   FLOOD: 'FLOOD',
+  /**
+   * A neighbour made this node hold more than its link's byte budget (reorder buffers, watermark
+   * entries), pushed all links past the total budget, or named origins in its acks faster than allowed.
+   */
+  OVER_BUDGET: 'OVER_BUDGET',
+  /** This node already has as many direct neighbours as it keeps; a peer it did not dial is refused. */
+  TOO_MANY_NEIGHBORS: 'TOO_MANY_NEIGHBORS',
 } as const
 export type ProtocolErrorCode = (typeof ProtocolErrorCode)[keyof typeof ProtocolErrorCode]
 

@@ -46,7 +46,11 @@ describe('LinkTable', () => {
     for (let id = 10; id < 20; id++) expect(table.admit(id, undefined)).toMatchObject({ ok: true })
     expect(table.countedFrom()).toBe(1)
     expect(table.size).toBe(12)
-    expect(table.accountOf(10)).toEqual({ source: undefined, counted: false })
+    expect(table.accountOf(10)).toEqual({
+      held: { buffered: 0, watermarks: 0 },
+      source: undefined,
+      counted: false,
+    })
   })
 
   it('refuses instead of dropping when told to', () => {

@@ -29,7 +29,7 @@ import { Bursts, dueAcks, pump } from './outbound.js'
 import { DEFAULT_BACKOFF, type PeerInfo, type PeerState } from './peer-machine.js'
 import { DEFAULT_HISTORY_LIMIT, Persistence } from './persistence.js'
 import { randomHex } from './random-id.js'
-import { type MessageAuth, planEffects, type Refusal, Room, type RoomEffect } from './room.js'
+import { type MessageAuth, planEffects, type Refusal, Room, type RoomEffect, refusalError } from './room.js'
 import { Roster } from './roster.js'
 import { MAX_BODY_LENGTH, type Message, type Msg } from './schema.js'
 import { type Session, Sessions } from './sessions.js'
@@ -117,15 +117,10 @@ export class ParleyNode implements ChatNode {
       this.emit({ type: 'journal-error', message }),
     )
     this.bursts = new Bursts(() => this.sealBurst())
-    const roomOptions = {
-      windowSize: options.windowSize,
-      maxOrigins: options.maxOrigins,
-      waitingCap: options.waitingCap,
-    }
+    const { windowSize, maxOrigins, waitingCap, budgets, maxNeighbors, hopLimit } = options
     this.room = new Room(
       {
-        ...roomOptions,
-        hopLimit: options.hopLimit,
+        ...{ windowSize, maxOrigins, waitingCap, budgets, maxNeighbors, hopLimit },
         self: { id: this.id, name: this.nameValue },
         auth: options.auth,
       },
@@ -255,6 +250,11 @@ export class ParleyNode implements ChatNode {
     )
   }
 
+  /** What each neighbour's link makes this node hold (reorder buffers, watermarks), against the budgets. */
+  held() {
+    return this.room.held()
+  }
+
   /** Says `bye` on every link, stops listening and dialing, and releases every timer. */
   async close(reason = 'quit'): Promise<void> {
     if (this.lifecycle === 'closing' || this.lifecycle === 'closed') return
@@ -320,6 +320,11 @@ export class ParleyNode implements ChatNode {
   }
 
   private openSession(record: LinkRecord, peer: PeerInfo, instance: string): void {
+    const refusal = this.room.admitNeighbor(peer.id, record.slot !== undefined)
+    if (refusal) {
+      this.refuse(refusal, record)
+      return
+    }
     const epoch = record.hello?.epoch ?? instance
     const opening = this.sessions.open(record.id, peer, instance, epoch, this.clock.now())
     if (opening.restarted) this.room.peerRestarted(peer.id)
@@ -396,7 +401,7 @@ export class ParleyNode implements ChatNode {
         return
       }
       case 'ack':
-        this.room.onAck(session.peer.id, message, effects)
+        this.room.onAck(session.peer.id, message, effects, this.clock.now())
         this.acknowledge(session, message.upTo)
         return
       case 'ping':
@@ -483,13 +488,8 @@ export class ParleyNode implements ChatNode {
   }
 
   /** A neighbour broke the room's rules (forged, flooded, too many members): its link is closed and reported. */
-  private refuse(refusal: Refusal): void {
-    const record = this.linkOf(this.sessions.get(refusal.neighbor))
-    if (!record) return
-    this.links.step(record, {
-      type: 'protocol-error',
-      error: new ProtocolError(refusal.code, refusal.message),
-    })
+  private refuse(refusal: Refusal, record = this.linkOf(this.sessions.get(refusal.neighbor))): void {
+    if (record) this.links.step(record, { type: 'protocol-error', error: refusalError(refusal) })
   }
 
   /** Messages the journal holds but no frontend showed before the last run ended (it was killed). */

@@ -2,13 +2,18 @@
  * What one node's room knows: every origin's recent messages and watermarks, what each neighbour has and
  * was sent, the candidates waiting to be checked, and our own stream. `Room` takes its decisions on top.
  */
+import { FIXED_MSG_BYTES } from './inbound-gate.js'
+import { type LinkBudgets, LinkTable, WATERMARK_ENTRY_BYTES } from './link-table.js'
 import type { PeerInfo } from './peer-machine.js'
 import {
+  ACK_ENTRY_RATE,
+  type Candidate,
   type MessageAuth,
   type Neighbor,
   newOrigin,
   type Origin,
   type Outgoing,
+  type Refusal,
   type RestoredRoom,
   ROOM_DEFAULTS,
   type RoomMember,
@@ -17,6 +22,22 @@ import {
 } from './room-types.js'
 import { DEFAULT_HOPS, type Msg } from './schema.js'
 
+/** What a message counts against its neighbour's reorder budget: its strings, one byte per UTF-16 unit, plus 160. */
+export function weigh(msg: Msg): number {
+  const { body, name, prev, sig, id } = msg
+  return (
+    FIXED_MSG_BYTES + body.length + id.length + (name?.length ?? 0) + (prev?.length ?? 0) + (sig?.length ?? 0)
+  )
+}
+
+/** What the open neighbours' links hold, as `held()` reports it. */
+export interface HeldReport {
+  /** Bytes held for all links together. */
+  readonly total: number
+  readonly budgets: LinkBudgets
+  readonly links: readonly { readonly peer: string; readonly buffered: number; readonly watermarks: number }[]
+}
+
 export class RoomBook {
   readonly self: PeerInfo
   protected readonly auth?: MessageAuth
@@ -24,6 +45,9 @@ export class RoomBook {
   protected readonly waitingCap: number
   protected readonly maxOrigins: number
   protected readonly hopLimit: number
+  protected readonly maxNeighbors: number
+  /** The open neighbours' links, with what each makes this node hold (checked against its budgets). */
+  protected readonly links: LinkTable<string>
   protected readonly own: Origin
   protected readonly origins = new Map<string, Origin>()
   protected readonly neighbors = new Map<string, Neighbor>()
@@ -39,6 +63,8 @@ export class RoomBook {
     this.waitingCap = Math.max(1, options.waitingCap ?? ROOM_DEFAULTS.waitingCap)
     this.maxOrigins = options.maxOrigins ?? ROOM_DEFAULTS.maxOrigins
     this.hopLimit = Math.min(options.hopLimit ?? DEFAULT_HOPS, DEFAULT_HOPS)
+    this.maxNeighbors = options.maxNeighbors ?? ROOM_DEFAULTS.maxNeighbors
+    this.links = new LinkTable({ whenFull: 'refuse', counting: 'linked', budgets: options.budgets ?? {} })
     const sent = (restored?.nextSeq ?? 1) - 1
     this.own = newOrigin(this.self, sent)
     this.own.known = true
@@ -194,10 +220,12 @@ export class RoomBook {
     if (!neighbor?.relays) return delta
     for (const origin of this.origins.values()) {
       const originId = origin.peer.id
-      if (origin === this.own || originId === id || origin.shown === 0) continue
-      if ((neighbor.told.get(originId) ?? 0) >= origin.shown) continue
-      neighbor.told.set(originId, origin.shown)
-      delta[originId] = origin.shown
+      // Seqs still open in a gap are not claimed, so a neighbour that links up sends them.
+      const shown = origin.gap ? Math.min(origin.shown, origin.gap.lo - 1) : origin.shown
+      if (origin === this.own || originId === id || shown === 0) continue
+      if ((neighbor.told.get(originId) ?? 0) >= shown) continue
+      neighbor.told.set(originId, shown)
+      delta[originId] = shown
     }
     return delta
   }
@@ -227,6 +255,25 @@ export class RoomBook {
     let count = 0
     for (const neighbor of this.neighbors.values()) count += neighbor.waiting
     return count
+  }
+
+  /** What each open neighbour's link makes this node hold, against the budgets. */
+  held(): HeldReport {
+    const links = [...this.links.entries()].map(([peer, account]) => ({ peer, ...account.held }))
+    return { total: this.links.held, budgets: this.links.budgets, links }
+  }
+
+  /**
+   * Whether neighbour `id` may link now: a peer this node dialed always may, as may one already linked
+   * (a newer link replaces its old one); anyone else only while there are fewer than `maxNeighbors`.
+   */
+  admitNeighbor(id: string, dialed: boolean): Refusal | undefined {
+    if (dialed || this.links.has(id) || this.links.size < this.maxNeighbors) return undefined
+    return {
+      neighbor: id,
+      code: 'TOO_MANY_NEIGHBORS',
+      message: `this node already has ${this.maxNeighbors} direct neighbours; try another member`,
+    }
   }
 
   /** Every member but this node: every origin seen and every neighbour. */
@@ -260,6 +307,8 @@ export class RoomBook {
         open: false,
         resumed: false,
         waiting: 0,
+        ackEntries: ACK_ENTRY_RATE.burst,
+        ackRefilledAt: 0,
       }
       this.neighbors.set(id, neighbor)
     }
@@ -345,20 +394,106 @@ export class RoomBook {
     const slot = origin.waiting.get(seq)
     if (!slot) return
     origin.waiting.delete(seq)
-    for (const neighborId of slot.keys()) {
-      const neighbor = this.neighbors.get(neighborId)
-      if (neighbor) neighbor.waiting--
-    }
+    for (const [neighborId, candidate] of slot) this.unbuffer(neighborId, candidate)
+  }
+
+  /** A candidate left the buffers (accepted or dropped): its neighbour holds that much less. */
+  protected unbuffer(neighborId: string, candidate: Candidate): void {
+    const neighbor = this.neighbors.get(neighborId)
+    if (neighbor) neighbor.waiting--
+    this.links.release(neighborId, 'buffered', candidate.bytes)
+  }
+
+  /** Counts a candidate against its neighbour's reorder budget: a refusal when it does not fit. */
+  protected buffer(neighbor: Neighbor, bytes: number): Refusal | undefined {
+    if (neighbor.waiting >= this.waitingCap)
+      return {
+        neighbor: neighbor.id,
+        code: 'FLOOD',
+        message: `sent more than ${this.waitingCap} messages that cannot be shown yet`,
+      }
+    const charge = this.links.charge(neighbor.id, 'buffered', bytes)
+    if (!charge.ok) return { neighbor: neighbor.id, code: 'OVER_BUDGET', message: charge.reason }
+    neighbor.waiting++
+    return undefined
   }
 
   protected dropCandidates(origin: Origin, neighborId: string): void {
-    const neighbor = this.neighbors.get(neighborId)
     for (const [seq, slot] of origin.waiting) {
-      if (!slot.delete(neighborId)) continue
-      if (neighbor) neighbor.waiting--
+      const candidate = slot.get(neighborId)
+      if (!candidate) continue
+      slot.delete(neighborId)
+      this.unbuffer(neighborId, candidate)
       if (slot.size === 0) origin.waiting.delete(seq)
     }
+    this.dropGapRun(origin, neighborId)
     this.forgetIfInvented(origin)
+  }
+
+  protected dropGapRun(origin: Origin, neighborId: string): void {
+    const run = origin.gap?.runs.get(neighborId)
+    if (!run) return
+    origin.gap!.runs.delete(neighborId)
+    for (const candidate of run) this.unbuffer(neighborId, candidate)
+  }
+
+  /** Closes an origin's gap: what waited to fill it is dropped. */
+  protected dropGap(origin: Origin): void {
+    const gap = origin.gap
+    if (!gap) return
+    for (const neighborId of [...gap.runs.keys()]) this.dropGapRun(origin, neighborId)
+    origin.gap = undefined
+  }
+
+  /**
+   * Raises what neighbour `neighbor` has of `originId`. A new entry is counted against its watermark
+   * budget: when it does not fit, nothing is kept and the reason is returned.
+   */
+  protected markHas(neighbor: Neighbor, originId: string, seq: number): string | undefined {
+    return this.mark(neighbor, neighbor.has, originId, seq)
+  }
+
+  protected mark(
+    neighbor: Neighbor,
+    map: Map<string, number>,
+    key: string,
+    value: number,
+  ): string | undefined {
+    const had = map.get(key)
+    if (had !== undefined) {
+      if (value > had) map.set(key, value)
+      return undefined
+    }
+    if (value <= 0) return undefined
+    const charge = this.links.charge(neighbor.id, 'watermarks', WATERMARK_ENTRY_BYTES)
+    if (!charge.ok) return charge.reason
+    map.set(key, value)
+    return undefined
+  }
+
+  /** Forgets what a neighbour said it has of `originId`. */
+  protected forgetHas(neighbor: Neighbor, originId: string): void {
+    if (neighbor.has.delete(originId)) this.links.release(neighbor.id, 'watermarks', WATERMARK_ENTRY_BYTES)
+  }
+
+  /** Forgets every watermark a neighbour gave (its link closed or reopened, or it restarted). */
+  protected forgetWatermarks(neighbor: Neighbor, bases = true): void {
+    const entries = neighbor.has.size + (bases ? neighbor.bases.size : 0)
+    this.links.release(neighbor.id, 'watermarks', entries * WATERMARK_ENTRY_BYTES)
+    neighbor.has.clear()
+    if (bases) neighbor.bases.clear()
+  }
+
+  /** Takes `count` entries from the neighbour's allowance of origins named in acks; false when it is spent. */
+  protected takeAckEntries(neighbor: Neighbor, count: number, now: number): boolean {
+    if (count === 0) return true
+    const elapsed = Math.max(0, now - neighbor.ackRefilledAt)
+    const refilled = neighbor.ackEntries + (elapsed * ACK_ENTRY_RATE.perSecond) / 1000
+    neighbor.ackEntries = Math.min(ACK_ENTRY_RATE.burst, refilled)
+    neighbor.ackRefilledAt = Math.max(neighbor.ackRefilledAt, now)
+    if (neighbor.ackEntries < count) return false
+    neighbor.ackEntries -= count
+    return true
   }
 
   protected dropCandidatesOf(neighbor: Neighbor): void {
@@ -368,6 +503,7 @@ export class RoomBook {
 
   protected dropAllCandidates(origin: Origin): void {
     for (const seq of [...origin.waiting.keys()]) this.dropSlot(origin, seq)
+    this.dropGap(origin)
   }
 
   /** An origin that only a relay's unverified messages spoke of is forgotten with them. */
