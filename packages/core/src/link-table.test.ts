@@ -80,7 +80,7 @@ describe('LinkTable', () => {
       expect(table.charge(1, 'watermarks', 50)).toEqual({ ok: true })
       expect(table.charge(1, 'buffered', 41)).toEqual({
         ok: false,
-        reason: 'holds more than its budget of 100 bytes of buffered messages',
+        reason: 'holds 60 bytes of buffered messages; 41 more would pass its budget of 100',
       })
       expect(table.accountOf(1)?.held).toEqual({ buffered: 60, watermarks: 50 })
       expect(table.held).toBe(110)

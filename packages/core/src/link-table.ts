@@ -177,7 +177,10 @@ export class LinkTable<K> {
     if (!account) return CHARGED
     const budget = this.budgets[kind]
     if (account.held[kind] + bytes > budget)
-      return { ok: false, reason: `holds more than its budget of ${budget} bytes of ${KIND_NAMES[kind]}` }
+      return {
+        ok: false,
+        reason: `holds ${account.held[kind]} bytes of ${KIND_NAMES[kind]}; ${bytes} more would pass its budget of ${budget}`,
+      }
     if (this.heldTotal + bytes > this.budgets.total)
       return {
         ok: false,
