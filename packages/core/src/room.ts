@@ -95,6 +95,10 @@ export class Room extends RoomBook {
     neighbor.resumed = false
     this.dropCandidatesOf(neighbor)
     this.forgetWatermarks(neighbor)
+    // What the link carried and was told starts over on its next link: nothing of it is kept meanwhile.
+    neighbor.sentUpTo.clear()
+    neighbor.told.clear()
+    neighbor.floor.clear()
     this.links.delete(id)
   }
 
