@@ -8,6 +8,8 @@ import type { PeerInfo } from './peer-machine.js'
 import {
   ACK_ENTRY_RATE,
   type Candidate,
+  type Gap,
+  MAX_GAPS,
   type MessageAuth,
   type Neighbor,
   newOrigin,
@@ -51,6 +53,8 @@ export class RoomBook {
   protected readonly own: Origin
   protected readonly origins = new Map<string, Origin>()
   protected readonly neighbors = new Map<string, Neighbor>()
+  /** Origins with an open gap, oldest first. */
+  protected readonly gaps = new Set<Origin>()
   /** Our own messages up to this seq are signed (sealed). */
   protected sealedUpTo = 0
   /** Every neighbour acknowledged our messages up to this seq: the rest is the outbox. */
@@ -443,6 +447,16 @@ export class RoomBook {
     if (!gap) return
     for (const neighborId of [...gap.runs.keys()]) this.dropGapRun(origin, neighborId)
     origin.gap = undefined
+    this.gaps.delete(origin)
+  }
+
+  /** Opens a gap for `origin` (replacing its old one), closing the oldest open gap past MAX_GAPS. */
+  protected openGap(origin: Origin, gap: Gap): void {
+    this.dropGap(origin)
+    const oldest = this.gaps.values().next().value
+    if (this.gaps.size >= MAX_GAPS && oldest) this.dropGap(oldest)
+    origin.gap = gap
+    this.gaps.add(origin)
   }
 
   /**

@@ -2,7 +2,15 @@ import { describe, expect, it } from 'vitest'
 import { fakeAuth } from '../test/fake-auth.js'
 import { WATERMARK_ENTRY_BYTES } from './link-table.js'
 import type { PeerInfo } from './peer-machine.js'
-import { ACK_ENTRY_RATE, type MessageAuth, Room, type RoomEffect, type RoomOptions, weigh } from './room.js'
+import {
+  ACK_ENTRY_RATE,
+  MAX_GAPS,
+  type MessageAuth,
+  Room,
+  type RoomEffect,
+  type RoomOptions,
+  weigh,
+} from './room.js'
 import type { Msg } from './schema.js'
 
 const id = (c: string) => c.repeat(64)
@@ -211,6 +219,22 @@ describe('catch-up that a false bases claim cannot censor', () => {
     room.onAck(DAVE.id, { type: 'ack', upTo: 0, base: 1 })
     expect(accepted(room.receive(DAVE.id, two!, true))).toEqual(['new'])
     expect(accepted(room.receive(ALICE.id, one!, false))).toEqual([])
+  })
+
+  it('keeps at most MAX_GAPS gaps open: one more closes the oldest', () => {
+    const room = signed()
+    const origins = Array.from({ length: MAX_GAPS + 1 }, (_, i) => {
+      const peer = { id: (i + 1).toString(16).padStart(64, '0'), name: `o${i}` }
+      const say = author(peer, fakeAuth(peer.id))
+      const [one] = say('withheld')
+      const [two] = say('after')
+      room.onAck(ALICE.id, { type: 'ack', upTo: 0, bases: { [peer.id]: 1 } })
+      expect(accepted(room.receive(ALICE.id, two!, false))).toEqual(['after'])
+      return one!
+    })
+    expect(accepted(room.receive(CAROL.id, origins[0]!, false))).toEqual([])
+    expect(accepted(room.receive(CAROL.id, origins[1]!, false))).toEqual(['withheld'])
+    expect(accepted(room.receive(CAROL.id, origins[MAX_GAPS]!, false))).toEqual(['withheld'])
   })
 
   it('keeps only the newest seqs of a long skip open, a burst’s worth', () => {

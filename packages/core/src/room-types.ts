@@ -202,6 +202,12 @@ export const ACK_ENTRY_RATE = { perSecond: 8_192, burst: 32_768 } as const
 /** The most seqs of one origin a gap keeps open: a burst's worth, which a neighbour's buffer can hold to check. */
 export const MAX_GAP = 100
 
+/**
+ * Gaps kept open at once; opening one more closes the oldest. Each open gap makes every neighbour that
+ * links later resend that origin's window (it is not claimed), so their number bounds that cost.
+ */
+export const MAX_GAPS = 64
+
 export function newOrigin(peer: PeerInfo, received: number): Origin {
   return {
     peer,

@@ -251,7 +251,7 @@ export class Room extends RoomBook {
     const lo = run[0]!.msg.seq
     this.dropGap(origin)
     // A neighbour whose window started inside the gap filled only its top: the rest stays open.
-    if (lo > gap.lo) origin.gap = { lo: gap.lo, hi: lo - 1, expect, runs: new Map() }
+    if (lo > gap.lo) this.openGap(origin, { lo: gap.lo, hi: lo - 1, expect, runs: new Map() })
   }
 
   /** Accepts whatever the buffer now allows, in order, for as long as it can. */
@@ -480,13 +480,10 @@ export class Room extends RoomBook {
    */
   private jump(origin: Origin, base: number, out: RoomEffect[], expect?: string): void {
     this.dropGap(origin)
-    if (expect !== undefined && base > origin.received)
-      origin.gap = {
-        lo: Math.max(origin.received + 1, base - MAX_GAP + 1),
-        hi: base,
-        expect,
-        runs: new Map(),
-      }
+    if (expect !== undefined && base > origin.received) {
+      const lo = Math.max(origin.received + 1, base - MAX_GAP + 1)
+      this.openGap(origin, { lo, hi: base, expect, runs: new Map() })
+    }
     for (const seq of [...origin.waiting.keys()]) if (seq <= base) this.dropSlot(origin, seq)
     origin.received = base
     origin.shown = Math.max(origin.shown, base)
