@@ -76,6 +76,18 @@ describe('what a neighbour makes the room hold, against its budgets', () => {
       expect(shown).toHaveLength(10)
     })
 
+    it('counts a second copy of the same seq from the same link instead of the first, and leaves nothing behind when it does not fit', () => {
+      const msgs = author(DAVE)('1', '2', '3')
+      const room = bob({ budgets: { buffered: weigh(msgs[2]!) + 100 } })
+      expect(refusals(room.receive(ALICE.id, msgs[2]!, false))).toEqual([])
+      expect(refusals(room.receive(ALICE.id, msgs[2]!, false))).toEqual([])
+      expect(heldBy(room, ALICE)?.buffered).toBe(weigh(msgs[2]!))
+      const longer = { ...msgs[2]!, body: 'y'.repeat(500) }
+      expect(refusals(room.receive(ALICE.id, longer, false))).toEqual(['OVER_BUDGET:a'])
+      expect(room.waitingCount).toBe(0)
+      expect(msgs.flatMap((m) => accepted(room.receive(CAROL.id, m, false)))).toEqual(['1', '2', '3'])
+    })
+
     it('closes the link that would take all links past the total, and keeps the others', () => {
       const msgs = author(DAVE)('a', 'b', 'c', 'd')
       const one = weigh(msgs[1]!)

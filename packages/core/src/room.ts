@@ -192,6 +192,7 @@ export class Room extends RoomBook {
     const refusal = this.buffer(neighbor, bytes)
     if (refusal) {
       if (replaced) slot!.delete(id)
+      if (slot?.size === 0) origin.waiting.delete(msg.seq)
       this.dropCandidates(origin, id)
       out.push(refuse(refusal))
       return out
