@@ -80,6 +80,7 @@ describe('LinkTable', () => {
       expect(table.charge(1, 'watermarks', 50)).toEqual({ ok: true })
       expect(table.charge(1, 'buffered', 41)).toEqual({
         ok: false,
+        over: 'link',
         reason: 'holds 60 bytes of buffered messages; 41 more would pass its budget of 100',
       })
       expect(table.accountOf(1)?.held).toEqual({ buffered: 60, watermarks: 50 })
@@ -91,7 +92,8 @@ describe('LinkTable', () => {
       table.admit(1, undefined)
       table.admit(2, undefined)
       table.charge(1, 'buffered', 100)
-      expect(table.charge(2, 'buffered', 81).ok).toBe(false)
+      expect(table.charge(2, 'buffered', 81)).toMatchObject({ ok: false, over: 'total' })
+      expect(table.fullest('buffered', 2)).toEqual({ key: 1, held: 100 })
       expect(table.charge(2, 'buffered', 80).ok).toBe(true)
       expect(table.held).toBe(180)
     })

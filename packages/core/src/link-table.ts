@@ -57,7 +57,10 @@ export const DEFAULT_LINK_BUDGETS: LinkBudgets = {
 /** What one watermark entry costs: a 64-character hex key, its number and the map's own entry. */
 export const WATERMARK_ENTRY_BYTES = 160
 
-export type Charge = { readonly ok: true } | { readonly ok: false; readonly reason: string }
+/** A charge counted, or why not: `over` says whether the link's own budget or the total would be passed. */
+export type Charge =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly over: 'link' | 'total'; readonly reason: string }
 
 /**
  * One link's entry: where it came from and what it holds. What a peer makes the node hold is counted
@@ -179,16 +182,27 @@ export class LinkTable<K> {
     if (account.held[kind] + bytes > budget)
       return {
         ok: false,
+        over: 'link',
         reason: `holds ${account.held[kind]} bytes of ${KIND_NAMES[kind]}; ${bytes} more would pass its budget of ${budget}`,
       }
     if (this.heldTotal + bytes > this.budgets.total)
       return {
         ok: false,
+        over: 'total',
         reason: `would take what all links hold past ${this.budgets.total} bytes (${KIND_NAMES[kind]})`,
       }
     account.held[kind] += bytes
     this.heldTotal += bytes
     return CHARGED
+  }
+
+  /** The link other than `except` that holds the most of `kind`, with what it holds. */
+  fullest(kind: HeldKind, except: K): { readonly key: K; readonly held: number } | undefined {
+    let fullest: { key: K; held: number } | undefined
+    for (const [key, account] of this.accounts)
+      if (key !== except && account.held[kind] > (fullest?.held ?? 0))
+        fullest = { key, held: account.held[kind] }
+    return fullest
   }
 
   /** Gives back `bytes` of `kind` that link `key` held. */

@@ -18,9 +18,11 @@ import {
   type Refusal,
   type RestoredRoom,
   ROOM_DEFAULTS,
+  type RoomEffect,
   type RoomMember,
   type RoomOptions,
   raise,
+  refuse,
 } from './room-types.js'
 import { DEFAULT_HOPS, type Msg } from './schema.js'
 
@@ -409,14 +411,27 @@ export class RoomBook {
   }
 
   /** Counts a candidate against its neighbour's reorder budget: a refusal when it does not fit. */
-  protected buffer(neighbor: Neighbor, bytes: number): Refusal | undefined {
+  protected buffer(neighbor: Neighbor, bytes: number, out: RoomEffect[]): Refusal | undefined {
     if (neighbor.waiting >= this.waitingCap)
       return {
         neighbor: neighbor.id,
         code: 'FLOOD',
         message: `sent more than ${this.waitingCap} messages that cannot be shown yet`,
       }
-    const charge = this.links.charge(neighbor.id, 'buffered', bytes)
+    let charge = this.links.charge(neighbor.id, 'buffered', bytes)
+    if (!charge.ok && charge.over === 'total') {
+      // All links together are full: the link holding the most goes, not the one that asked last, so
+      // neighbours that park just under their own budget cannot keep everyone else from buffering a burst.
+      const own = this.links.accountOf(neighbor.id)?.held.buffered ?? 0
+      const fullest = this.links.fullest('buffered', neighbor.id)
+      const evicted = fullest && fullest.held > own + bytes ? this.neighbors.get(fullest.key) : undefined
+      if (evicted) {
+        this.dropCandidatesOf(evicted)
+        const message = `held the most buffered messages (${fullest!.held} bytes) when all links together reached ${this.links.budgets.total} bytes`
+        out.push(refuse({ neighbor: evicted.id, code: 'OVER_BUDGET', message }))
+        charge = this.links.charge(neighbor.id, 'buffered', bytes)
+      }
+    }
     if (!charge.ok) return { neighbor: neighbor.id, code: 'OVER_BUDGET', message: charge.reason }
     neighbor.waiting++
     return undefined

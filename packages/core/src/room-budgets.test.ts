@@ -103,6 +103,22 @@ describe('what a neighbour makes the room hold, against its budgets', () => {
       expect(heldBy(room, ALICE)?.buffered).toBe(2 * one)
     })
 
+    it('makes room when all links are full by closing the link that holds the most, not one that holds little', () => {
+      const msgs = author(DAVE)('a', 'b', 'c', 'd')
+      const one = weigh(msgs[1]!)
+      const room = bob({ budgets: { buffered: 2 * one, total: 2 * one + 1 } })
+      room.receive(ALICE.id, msgs[1]!, false)
+      room.receive(ALICE.id, msgs[2]!, false)
+      const out = room.receive(CAROL.id, msgs[3]!, false)
+      expect(refusals(out)).toEqual(['OVER_BUDGET:a'])
+      expect(out.find((e) => e.type === 'refuse')).toMatchObject({
+        refusal: { message: expect.stringContaining('held the most buffered messages') },
+      })
+      expect(heldBy(room, ALICE)?.buffered).toBe(0)
+      expect(heldBy(room, CAROL)?.buffered).toBe(one)
+      expect(accepted(room.receive(CAROL.id, msgs[0]!, false))).toEqual(['a'])
+    })
+
     it('releases everything a link held when it closes', () => {
       const room = bob()
       room.receive(ALICE.id, author(DAVE)('1', '2')[1]!, false)

@@ -189,7 +189,7 @@ export class Room extends RoomBook {
     const replaced = slot?.get(id)
     if (replaced) this.unbuffer(id, replaced)
     const bytes = weigh(msg)
-    const refusal = this.buffer(neighbor, bytes)
+    const refusal = this.buffer(neighbor, bytes, out)
     if (refusal) {
       if (replaced) slot!.delete(id)
       if (slot?.size === 0) origin.waiting.delete(msg.seq)
@@ -217,7 +217,7 @@ export class Room extends RoomBook {
     const run = gap.runs.get(id)
     if (run && run.at(-1)!.msg.seq + 1 !== msg.seq) this.dropGapRun(origin, id)
     const bytes = weigh(msg)
-    const refusal = this.buffer(neighbor, bytes)
+    const refusal = this.buffer(neighbor, bytes, out)
     if (refusal) {
       this.dropCandidates(origin, id)
       out.push(refuse(refusal))
