@@ -2,7 +2,8 @@
  * Every connection a node (or a transport layer) holds, with what each one costs it, and the caps on
  * unproven connections in one place: how many at once, and how many from one source. A source is what
  * the transport says the link came from (`Link.source`: a host for TCP, a public key for a DHT), so the
- * caps need not know any address format.
+ * caps need not know any address format. What a linked peer makes the node hold is charged to its link's
+ * account, against a byte budget per link and one across all links (`charge`, `release`).
  */
 
 export interface LinkLimits {
