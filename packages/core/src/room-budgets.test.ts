@@ -119,6 +119,20 @@ describe('what a neighbour makes the room hold, against its budgets', () => {
       expect(accepted(room.receive(CAROL.id, msgs[0]!, false))).toEqual(['a'])
     })
 
+    it('keeps the copy that made room, even when the closed link was all that spoke of its origin', () => {
+      const msgs = author(DAVE)(...['a', 'b', 'c'].map((c) => c.repeat(1_000)))
+      const one = weigh(msgs[1]!)
+      // Room for the watermark entries the accepted messages add, not for a third message.
+      const room = bob({ budgets: { buffered: 2 * one, total: 2 * one + 3 * WATERMARK_ENTRY_BYTES } })
+      room.receive(ALICE.id, msgs[1]!, false)
+      room.receive(ALICE.id, msgs[2]!, false)
+      expect(refusals(room.receive(CAROL.id, msgs[2]!, false))).toEqual(['OVER_BUDGET:a'])
+      expect(heldBy(room, CAROL)?.buffered).toBe(one)
+      const shown = [msgs[0]!, msgs[1]!].flatMap((m) => accepted(room.receive(CAROL.id, m, false)))
+      expect(shown.map((body) => body[0])).toEqual(['a', 'b', 'c'])
+      expect(heldBy(room, CAROL)?.buffered).toBe(0)
+    })
+
     it('releases everything a link held when it closes', () => {
       const room = bob()
       room.receive(ALICE.id, author(DAVE)('1', '2')[1]!, false)

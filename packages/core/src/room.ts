@@ -197,6 +197,9 @@ export class Room extends RoomBook {
       out.push(refuse(refusal))
       return out
     }
+    // Making room may have closed a neighbour whose copies were all that spoke of this origin or seq.
+    if (this.origins.get(msg.from) !== origin) this.origins.set(msg.from, origin)
+    slot = origin.waiting.get(msg.seq)
     if (!slot) {
       slot = new Map()
       origin.waiting.set(msg.seq, slot)
