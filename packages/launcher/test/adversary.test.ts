@@ -385,6 +385,34 @@ describe('finding 7: reorder buffers and neighbours', () => {
     expect(victim.node.held().links.map((l) => l.peer)).toEqual([bob.id])
   })
 
+  it('closes the neighbour holding the most when all links are full, so parked attackers cannot keep an honest burst out', async () => {
+    const victim = await startVictim({ budgets: { buffered: 64 * 1024, total: 256 * 1024 } })
+    const body = 'x'.repeat(5_000)
+    // Four attackers each park 11 messages that can never be shown, just under their own budget.
+    const parked = await Promise.all(
+      Array.from({ length: 4 }, async (_, i) => {
+        const attacker = await adversary(victim, `parked${i}`)
+        const origin = new ForgedOrigin('far')
+        origin.say('withheld')
+        for (let n = 0; n < 11; n++) attacker.relay(origin.say(body, { unsigned: true }))
+        attacker.send({ type: 'ping', n: 4242 })
+        await attacker.waitFor((m) => m.type === 'pong' && m.n === 4242)
+        return attacker
+      }),
+    )
+    const held = victim.node.held()
+    expect(held.total).toBeGreaterThan(held.budgets.total - 10 * 5_300)
+    // An honest relay's burst of ten such messages needs room that only closing a parked one makes.
+    const relay = await adversary(victim, 'relay')
+    const carol = new ForgedOrigin('carol')
+    for (let n = 1; n <= 10; n++) relay.relay(carol.say(`${n} ${body}`, { unsigned: n < 10 }))
+    await victim.event(messageFrom(carol.id, `10 ${body}`))
+    expect(victim.events.filter((e) => e.type === 'message' && e.from.id === carol.id)).toHaveLength(10)
+    expect(relay.isOpen).toBe(true)
+    const closed = await Promise.race(parked.map((a) => a.closed))
+    expect(closed.bye).toContain('held the most buffered messages')
+  })
+
   it('refuses a neighbour past the cap with TOO_MANY_NEIGHBORS, and lets one in again once a place is free', async () => {
     const victim = await startVictim({ maxNeighbors: 3 })
     const first = await adversary(victim, 'one')
