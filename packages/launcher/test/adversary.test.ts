@@ -343,6 +343,24 @@ describe('finding 1: acks naming many members', () => {
   )
 })
 
+describe('finding 1: acks naming the same members over and over', () => {
+  it('closes a neighbour that names origins in its acks faster than the allowance, though it adds no entry', async () => {
+    const victim = await startVictim()
+    const bob = await adversary(victim, 'bob')
+    const attacker = await adversary(victim, 'repeater')
+    const have = Object.fromEntries(Array.from({ length: 256 }, (_, i) => [new ForgedOrigin(`m${i}`).id, 5]))
+    function* repeated(): Generator<Record<string, unknown>> {
+      for (let i = 0; i < 100_000; i++) yield { type: 'ack', upTo: 0, have }
+    }
+    const sent = await attacker.flood(repeated())
+    const { bye } = await attacker.closed
+    expect(sent).toBeLessThan(100_000)
+    expect(bye).toContain('origins in its acks at once, or more than 8192 a second')
+    bob.say('still here')
+    await victim.event(messageFrom(bob.id, 'still here'))
+  })
+})
+
 describe('finding 7: reorder buffers and neighbours', () => {
   it('closes each of 8 links sending 10,000-character messages out of order with OVER_BUDGET at its 2 MiB buffer, far under the message cap', async () => {
     const victim = await startVictim()
