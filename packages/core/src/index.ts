@@ -58,7 +58,7 @@ export {
 export { type Backoff, DEFAULT_BACKOFF, type PeerInfo, type PeerState } from './peer-machine.js'
 export { NOT_SECURE_REPLY, PlainNode, type PlainNodeOptions } from './plain-node.js'
 // Signing, which the secure package implements.
-export { type HeldReport, weigh } from './room-book.js'
+export { type HeldReport, weigh } from './room-ledger.js'
 export { ACK_ENTRY_RATE, canonicalMsg, type MessageAuth } from './room-types.js'
 export { MAX_BODY_LENGTH, type Message, type Msg, PROTOCOL_VERSION } from './schema.js'
 export type { DialOptions, Link, LinkHandlers, Listener, Transport } from './transport.js'

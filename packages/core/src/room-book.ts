@@ -2,9 +2,8 @@
  * What one node's room knows: every origin's recent messages and watermarks, what each neighbour has and
  * was sent, the candidates waiting to be checked, and our own stream. `Room` takes its decisions on top.
  */
-import { FIXED_MSG_BYTES } from './inbound-gate.js'
-import { type LinkBudgets, LinkTable, WATERMARK_ENTRY_BYTES } from './link-table.js'
 import type { PeerInfo } from './peer-machine.js'
+import { type HeldReport, RoomLedger } from './room-ledger.js'
 import {
   ACK_ENTRY_RATE,
   type Candidate,
@@ -26,22 +25,6 @@ import {
 } from './room-types.js'
 import { DEFAULT_HOPS, type Msg } from './schema.js'
 
-/** What a message counts against its neighbour's reorder budget: its strings, one byte per UTF-16 unit, plus 160. */
-export function weigh(msg: Msg): number {
-  const { body, name, prev, sig, id } = msg
-  return (
-    FIXED_MSG_BYTES + body.length + id.length + (name?.length ?? 0) + (prev?.length ?? 0) + (sig?.length ?? 0)
-  )
-}
-
-/** What the open neighbours' links hold, as `held()` reports it. */
-export interface HeldReport {
-  /** Bytes held for all links together. */
-  readonly total: number
-  readonly budgets: LinkBudgets
-  readonly links: readonly { readonly peer: string; readonly buffered: number; readonly watermarks: number }[]
-}
-
 export class RoomBook {
   readonly self: PeerInfo
   protected readonly auth?: MessageAuth
@@ -49,9 +32,8 @@ export class RoomBook {
   protected readonly waitingCap: number
   protected readonly maxOrigins: number
   protected readonly hopLimit: number
-  protected readonly maxNeighbors: number
-  /** The open neighbours' links, with what each makes this node hold (checked against its budgets). */
-  protected readonly links: LinkTable<string>
+  /** What each open neighbour's link makes this node hold, against its budgets. */
+  protected readonly ledger: RoomLedger
   protected readonly own: Origin
   protected readonly origins = new Map<string, Origin>()
   protected readonly neighbors = new Map<string, Neighbor>()
@@ -69,8 +51,7 @@ export class RoomBook {
     this.waitingCap = Math.max(1, options.waitingCap ?? ROOM_DEFAULTS.waitingCap)
     this.maxOrigins = options.maxOrigins ?? ROOM_DEFAULTS.maxOrigins
     this.hopLimit = Math.min(options.hopLimit ?? DEFAULT_HOPS, DEFAULT_HOPS)
-    this.maxNeighbors = options.maxNeighbors ?? ROOM_DEFAULTS.maxNeighbors
-    this.links = new LinkTable({ whenFull: 'refuse', counting: 'linked', budgets: options.budgets ?? {} })
+    this.ledger = new RoomLedger(options.budgets ?? {}, options.maxNeighbors ?? ROOM_DEFAULTS.maxNeighbors)
     const sent = (restored?.nextSeq ?? 1) - 1
     this.own = newOrigin(this.self, sent)
     this.own.known = true
@@ -265,21 +246,12 @@ export class RoomBook {
 
   /** What each open neighbour's link makes this node hold, against the budgets. */
   held(): HeldReport {
-    const links = [...this.links.entries()].map(([peer, account]) => ({ peer, ...account.held }))
-    return { total: this.links.held, budgets: this.links.budgets, links }
+    return this.ledger.held()
   }
 
-  /**
-   * Whether neighbour `id` may link now: a peer this node dialed always may, as may one already linked
-   * (a newer link replaces its old one); anyone else only while there are fewer than `maxNeighbors`.
-   */
+  /** Whether neighbour `id` may link now (see `RoomLedger.admit`). */
   admitNeighbor(id: string, dialed: boolean): Refusal | undefined {
-    if (dialed || this.links.has(id) || this.links.size < this.maxNeighbors) return undefined
-    return {
-      neighbor: id,
-      code: 'TOO_MANY_NEIGHBORS',
-      message: `this node already has ${this.maxNeighbors} direct neighbours; try another member`,
-    }
+    return this.ledger.admit(id, dialed)
   }
 
   /** Every member but this node: every origin seen and every neighbour. */
@@ -407,7 +379,7 @@ export class RoomBook {
   protected unbuffer(neighborId: string, candidate: Candidate): void {
     const neighbor = this.neighbors.get(neighborId)
     if (neighbor) neighbor.waiting--
-    this.links.release(neighborId, 'buffered', candidate.bytes)
+    this.ledger.links.release(neighborId, 'buffered', candidate.bytes)
   }
 
   /** Counts a candidate against its neighbour's reorder budget: a refusal when it does not fit. */
@@ -418,18 +390,18 @@ export class RoomBook {
         code: 'FLOOD',
         message: `sent more than ${this.waitingCap} messages that cannot be shown yet`,
       }
-    let charge = this.links.charge(neighbor.id, 'buffered', bytes)
+    let charge = this.ledger.links.charge(neighbor.id, 'buffered', bytes)
     if (!charge.ok && charge.over === 'total') {
       // All links together are full: the link holding the most goes, not the one that asked last, so
       // neighbours that park just under their own budget cannot keep everyone else from buffering a burst.
-      const own = this.links.accountOf(neighbor.id)?.held.buffered ?? 0
-      const fullest = this.links.fullest('buffered', neighbor.id)
+      const own = this.ledger.links.accountOf(neighbor.id)?.held.buffered ?? 0
+      const fullest = this.ledger.links.fullest('buffered', neighbor.id)
       const evicted = fullest && fullest.held > own + bytes ? this.neighbors.get(fullest.key) : undefined
       if (evicted) {
         this.dropCandidatesOf(evicted)
-        const message = `held the most buffered messages (${fullest!.held} bytes) when all links together reached ${this.links.budgets.total} bytes`
+        const message = `held the most buffered messages (${fullest!.held} bytes) when all links together reached ${this.ledger.links.budgets.total} bytes`
         out.push(refuse({ neighbor: evicted.id, code: 'OVER_BUDGET', message }))
-        charge = this.links.charge(neighbor.id, 'buffered', bytes)
+        charge = this.ledger.links.charge(neighbor.id, 'buffered', bytes)
       }
     }
     if (!charge.ok) return { neighbor: neighbor.id, code: 'OVER_BUDGET', message: charge.reason }
@@ -472,57 +444,6 @@ export class RoomBook {
     if (this.gaps.size >= MAX_GAPS && oldest) this.dropGap(oldest)
     origin.gap = gap
     this.gaps.add(origin)
-  }
-
-  /**
-   * Raises what neighbour `neighbor` has of `originId`. A new entry is counted against its watermark
-   * budget: when it does not fit, nothing is kept and the reason is returned.
-   */
-  protected markHas(neighbor: Neighbor, originId: string, seq: number): string | undefined {
-    return this.mark(neighbor, neighbor.has, originId, seq)
-  }
-
-  protected mark(
-    neighbor: Neighbor,
-    map: Map<string, number>,
-    key: string,
-    value: number,
-  ): string | undefined {
-    const had = map.get(key)
-    if (had !== undefined) {
-      if (value > had) map.set(key, value)
-      return undefined
-    }
-    if (value <= 0) return undefined
-    const charge = this.links.charge(neighbor.id, 'watermarks', WATERMARK_ENTRY_BYTES)
-    if (!charge.ok) return charge.reason
-    map.set(key, value)
-    return undefined
-  }
-
-  /** Forgets what a neighbour said it has of `originId`. */
-  protected forgetHas(neighbor: Neighbor, originId: string): void {
-    if (neighbor.has.delete(originId)) this.links.release(neighbor.id, 'watermarks', WATERMARK_ENTRY_BYTES)
-  }
-
-  /** Forgets every watermark a neighbour gave (its link closed or reopened, or it restarted). */
-  protected forgetWatermarks(neighbor: Neighbor, bases = true): void {
-    const entries = neighbor.has.size + (bases ? neighbor.bases.size : 0)
-    this.links.release(neighbor.id, 'watermarks', entries * WATERMARK_ENTRY_BYTES)
-    neighbor.has.clear()
-    if (bases) neighbor.bases.clear()
-  }
-
-  /** Takes `count` entries from the neighbour's allowance of origins named in acks; false when it is spent. */
-  protected takeAckEntries(neighbor: Neighbor, count: number, now: number): boolean {
-    if (count === 0) return true
-    const elapsed = Math.max(0, now - neighbor.ackRefilledAt)
-    const refilled = neighbor.ackEntries + (elapsed * ACK_ENTRY_RATE.perSecond) / 1000
-    neighbor.ackEntries = Math.min(ACK_ENTRY_RATE.burst, refilled)
-    neighbor.ackRefilledAt = Math.max(neighbor.ackRefilledAt, now)
-    if (neighbor.ackEntries < count) return false
-    neighbor.ackEntries -= count
-    return true
   }
 
   protected dropCandidatesOf(neighbor: Neighbor): void {

@@ -7,7 +7,8 @@
 import { ackFrames } from './acks.js'
 import { shownName } from './names.js'
 import type { PeerInfo } from './peer-machine.js'
-import { RoomBook, weigh } from './room-book.js'
+import { RoomBook } from './room-book.js'
+import { weigh } from './room-ledger.js'
 import {
   ACK_ENTRY_RATE,
   type Candidate,
@@ -19,7 +20,7 @@ import {
 } from './room-types.js'
 import type { Ack, Msg } from './schema.js'
 
-export { type HeldReport, weigh } from './room-book.js'
+export { type HeldReport, weigh } from './room-ledger.js'
 export * from './room-types.js'
 
 /**
@@ -46,8 +47,8 @@ export class Room extends RoomBook {
     neighbor.floor.clear()
     this.dropCandidatesOf(neighbor)
     // Its watermarks come again in its opening ack; what it holds is counted afresh on this link.
-    this.forgetWatermarks(neighbor)
-    this.links.admit(id, undefined)
+    this.ledger.forgetWatermarks(neighbor)
+    this.ledger.open(id)
     const origin = this.originFor({ id, name: info.name })
     origin.known = true
     origin.peer = { id, name: info.name }
@@ -74,7 +75,7 @@ export class Room extends RoomBook {
   /** The neighbour restarted without its journal: it has nothing, and its own seqs start over. */
   peerRestarted(id: string): void {
     const neighbor = this.neighbor(id)
-    this.forgetWatermarks(neighbor, false)
+    this.ledger.forgetWatermarks(neighbor, false)
     neighbor.told.clear()
     neighbor.restarted = true
     const origin = this.origins.get(id)
@@ -82,7 +83,7 @@ export class Room extends RoomBook {
     this.dropAllCandidates(origin)
     Object.assign(origin, { received: 0, shown: 0, verified: 0, head: undefined, log: [] })
     for (const other of this.neighbors.values()) {
-      this.forgetHas(other, id)
+      this.ledger.forgetHas(other, id)
       other.sentUpTo.delete(id)
       other.told.delete(id)
     }
@@ -94,12 +95,12 @@ export class Room extends RoomBook {
     neighbor.open = false
     neighbor.resumed = false
     this.dropCandidatesOf(neighbor)
-    this.forgetWatermarks(neighbor)
+    this.ledger.forgetWatermarks(neighbor)
     // What the link carried and was told starts over on its next link: nothing of it is kept meanwhile.
     neighbor.sentUpTo.clear()
     neighbor.told.clear()
     neighbor.floor.clear()
-    this.links.delete(id)
+    this.ledger.close(id)
   }
 
   /**
@@ -114,17 +115,17 @@ export class Room extends RoomBook {
     const have = ack.have === undefined ? [] : Object.entries(ack.have)
     const bases: [string, number][] = ack.bases === undefined ? [] : Object.entries(ack.bases)
     let over: string | undefined
-    if (!this.takeAckEntries(neighbor, have.length + bases.length, now))
+    if (!this.ledger.takeAckEntries(neighbor, have.length + bases.length, now))
       over = `named more than ${ACK_ENTRY_RATE.burst} origins in its acks at once, or more than ${ACK_ENTRY_RATE.perSecond} a second`
-    else over = this.markHas(neighbor, this.self.id, Math.min(ack.upTo, this.own.received))
+    else over = this.ledger.markHas(neighbor, this.self.id, Math.min(ack.upTo, this.own.received))
     for (const [origin, seq] of over ? [] : have) {
-      if (origin !== this.self.id) over = this.markHas(neighbor, origin, seq)
+      if (origin !== this.self.id) over = this.ledger.markHas(neighbor, origin, seq)
       if (over) break
     }
     if (ack.base !== undefined) bases.push([id, ack.base])
     for (const [originId, base] of over ? [] : bases) {
       if (originId === this.self.id) continue
-      over = this.mark(neighbor, neighbor.bases, originId, base)
+      over = this.ledger.mark(neighbor, neighbor.bases, originId, base)
       if (over) break
       const origin = this.origins.get(originId)
       if (origin) this.settle(origin, out)
@@ -158,7 +159,7 @@ export class Room extends RoomBook {
       origin.waiting.size === 0 &&
       (this.auth === undefined || trusted)
     ) {
-      this.markHas(neighbor, msg.from, msg.seq)
+      this.ledger.markHas(neighbor, msg.from, msg.seq)
       if (this.auth === undefined) {
         this.accept(origin, msg, undefined, out)
         origin.verified = origin.received
@@ -181,7 +182,7 @@ export class Room extends RoomBook {
     if (msg.seq <= origin.received) {
       const gap = origin.gap
       if (gap && msg.seq >= gap.lo && msg.seq <= gap.hi) return this.fillGap(origin, id, msg, out)
-      this.markHas(neighbor, msg.from, msg.seq)
+      this.ledger.markHas(neighbor, msg.from, msg.seq)
       this.keepHigherHops(origin, msg)
       return out
     }
@@ -249,7 +250,7 @@ export class Room extends RoomBook {
       return
     }
     for (const { msg } of run) {
-      this.markHas(this.neighbor(id), origin.peer.id, msg.seq)
+      this.ledger.markHas(this.neighbor(id), origin.peer.id, msg.seq)
       out.push({ type: 'accept', msg: keptCopy(msg, origin.peer, this.hopsLeft(msg)) })
     }
     const lo = run[0]!.msg.seq
@@ -450,7 +451,7 @@ export class Room extends RoomBook {
       for (const [neighborId, candidate] of slot) {
         this.unbuffer(neighborId, candidate)
         const neighbor = this.neighbors.get(neighborId)
-        if (neighbor) this.markHas(neighbor, origin.peer.id, received.seq)
+        if (neighbor) this.ledger.markHas(neighbor, origin.peer.id, received.seq)
       }
     }
     origin.received = received.seq
