@@ -25,6 +25,13 @@ export const ProtocolErrorCode = {
   FLOOD: 'FLOOD',
   /** The member's messages already fill its share of this node's disk (or all members' together do). */
   OVER_QUOTA: 'OVER_QUOTA',
+  /**
+   * A neighbour made this node hold more than its link's byte budget (reorder buffers, watermark
+   * entries), pushed all links past the total budget, or named origins in its acks faster than allowed.
+   */
+  OVER_BUDGET: 'OVER_BUDGET',
+  /** This node already has as many direct neighbours as it keeps; a peer it did not dial is refused. */
+  TOO_MANY_NEIGHBORS: 'TOO_MANY_NEIGHBORS',
 } as const
 export type ProtocolErrorCode = (typeof ProtocolErrorCode)[keyof typeof ProtocolErrorCode]
 

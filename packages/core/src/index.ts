@@ -30,11 +30,17 @@ export { compactJournal } from './journal-compact.js'
 export { makeHello } from './link-machine.js'
 export {
   type Admission,
+  type Charge,
+  DEFAULT_LINK_BUDGETS,
   DEFAULT_LINK_LIMITS,
+  type Held,
+  type HeldKind,
   type LinkAccount,
+  type LinkBudgets,
   type LinkLimits,
   LinkTable,
   type LinkTableOptions,
+  WATERMARK_ENTRY_BYTES,
   type WhenFull,
 } from './link-table.js'
 // Names: what a reader sees, what is refused, and how a name from the network is shown.
@@ -55,6 +61,7 @@ export { type Backoff, DEFAULT_BACKOFF, type PeerInfo, type PeerState } from './
 export { DEFAULT_JOURNAL_QUOTA, type JournalQuota } from './persistence.js'
 export { NOT_SECURE_REPLY, PlainNode, type PlainNodeOptions } from './plain-node.js'
 // Signing, which the secure package implements.
-export { canonicalMsg, type MessageAuth } from './room-types.js'
+export { type HeldReport, weigh } from './room-ledger.js'
+export { ACK_ENTRY_RATE, canonicalMsg, type MessageAuth } from './room-types.js'
 export { MAX_BODY_LENGTH, type Message, type Msg, PROTOCOL_VERSION } from './schema.js'
 export type { DialOptions, Link, LinkHandlers, Listener, Transport } from './transport.js'

@@ -46,7 +46,11 @@ describe('LinkTable', () => {
     for (let id = 10; id < 20; id++) expect(table.admit(id, undefined)).toMatchObject({ ok: true })
     expect(table.countedFrom()).toBe(1)
     expect(table.size).toBe(12)
-    expect(table.accountOf(10)).toEqual({ source: undefined, counted: false })
+    expect(table.accountOf(10)).toEqual({
+      held: { buffered: 0, watermarks: 0 },
+      source: undefined,
+      counted: false,
+    })
   })
 
   it('refuses instead of dropping when told to', () => {
@@ -59,5 +63,61 @@ describe('LinkTable', () => {
     table.admit(2, 'b')
     expect(table.admit(3, 'c')).toEqual({ ok: false, reason: 'too many connections (limit 2); refused' })
     expect(table.has(3)).toBe(false)
+  })
+
+  describe('budgets', () => {
+    const budgeted = () =>
+      new LinkTable<number>({
+        whenFull: 'refuse',
+        counting: 'linked',
+        budgets: { buffered: 100, watermarks: 50, total: 180 },
+      })
+
+    it('counts what each link holds by kind, and refuses a charge past the link’s budget without counting it', () => {
+      const table = budgeted()
+      table.admit(1, undefined)
+      expect(table.charge(1, 'buffered', 60)).toEqual({ ok: true })
+      expect(table.charge(1, 'watermarks', 50)).toEqual({ ok: true })
+      expect(table.charge(1, 'buffered', 41)).toEqual({
+        ok: false,
+        over: 'link',
+        reason: 'holds 60 bytes of buffered messages; 41 more would pass its budget of 100',
+      })
+      expect(table.accountOf(1)?.held).toEqual({ buffered: 60, watermarks: 50 })
+      expect(table.held).toBe(110)
+    })
+
+    it('refuses a charge that would take all links past the total', () => {
+      const table = budgeted()
+      table.admit(1, undefined)
+      table.admit(2, undefined)
+      table.charge(1, 'buffered', 100)
+      expect(table.charge(2, 'buffered', 81)).toMatchObject({ ok: false, over: 'total' })
+      expect(table.fullest('buffered', 2)).toEqual({ key: 1, held: 100 })
+      expect(table.charge(2, 'buffered', 80).ok).toBe(true)
+      expect(table.held).toBe(180)
+    })
+
+    it('releases what a link held, piecemeal or all at once when it is deleted, and charges no link it lacks', () => {
+      const table = budgeted()
+      table.admit(1, undefined)
+      table.charge(1, 'buffered', 70)
+      table.charge(1, 'watermarks', 20)
+      table.release(1, 'buffered', 30)
+      expect(table.accountOf(1)?.held).toEqual({ buffered: 40, watermarks: 20 })
+      table.delete(1)
+      expect(table.held).toBe(0)
+      expect(table.charge(9, 'buffered', 1_000)).toEqual({ ok: true })
+      expect(table.held).toBe(0)
+    })
+
+    it('starts a link admitted again from nothing', () => {
+      const table = budgeted()
+      table.admit(1, undefined)
+      table.charge(1, 'buffered', 70)
+      table.admit(1, undefined)
+      expect(table.accountOf(1)?.held).toEqual({ buffered: 0, watermarks: 0 })
+      expect(table.held).toBe(0)
+    })
   })
 })

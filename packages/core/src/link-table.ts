@@ -2,7 +2,8 @@
  * Every connection a node (or a transport layer) holds, with what each one costs it, and the caps on
  * unproven connections in one place: how many at once, and how many from one source. A source is what
  * the transport says the link came from (`Link.source`: a host for TCP, a public key for a DHT), so the
- * caps need not know any address format.
+ * caps need not know any address format. What a linked peer makes the node hold is charged to its link's
+ * account, against a byte budget per link and one across all links (`charge`, `release`).
  */
 
 export interface LinkLimits {
@@ -23,14 +24,62 @@ export const DEFAULT_LINK_LIMITS: LinkLimits = { max: 64, maxPerSource: 8 } as c
 export type WhenFull = 'drop-oldest' | 'refuse'
 
 /**
- * One link's entry: where it came from and what it holds. Budgets per link (bytes buffered, members
- * introduced, acks pending) are kept here, next to the caps they are checked with.
+ * What a linked peer can make the node hold, by kind, in bytes as they are counted (a message counts its
+ * strings at one byte per UTF-16 unit plus a fixed 160, as the rate limit does; a watermark entry counts
+ * `WATERMARK_ENTRY_BYTES`).
+ */
+export interface Held {
+  /** Out-of-order and unverified messages it sent, waiting in the reorder buffers. */
+  buffered: number
+  /** Entries of its watermark maps: what it says it has (`have`) and where its windows start (`bases`). */
+  watermarks: number
+}
+export type HeldKind = keyof Held
+
+/** Byte budgets: what one link may make the node hold of each kind, and all links together. */
+export interface LinkBudgets {
+  readonly buffered: number
+  readonly watermarks: number
+  /** Everything every link holds, summed. */
+  readonly total: number
+}
+
+/**
+ * 2 MiB of reorder buffer per link holds two whole bursts of the longest messages (100 of 10,000
+ * characters); 512 KiB of watermarks holds both maps for a room of 1,000 members with room to spare; 64
+ * MiB in all keeps 100 hostile peers from taking more than a few hundred MiB of memory.
+ */
+export const DEFAULT_LINK_BUDGETS: LinkBudgets = {
+  buffered: 2 * 1024 * 1024,
+  watermarks: 512 * 1024,
+  total: 64 * 1024 * 1024,
+} as const
+
+/** What one watermark entry costs: a 64-character hex key, its number and the map's own entry. */
+export const WATERMARK_ENTRY_BYTES = 160
+
+/** A charge counted, or why not: `over` says whether the link's own budget or the total would be passed. */
+export type Charge =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly over: 'link' | 'total'; readonly reason: string }
+
+/**
+ * One link's entry: where it came from and what it holds. What a peer makes the node hold is counted
+ * here (`held`), next to the caps and budgets it is checked against.
  */
 export interface LinkAccount {
   /** Where it came from; undefined for links this node dialed, which no cap limits. */
   readonly source: string | undefined
   /** Counted against the caps (an inbound link that has not proven itself yet). */
   counted: boolean
+  /** Bytes held for this link, by kind. */
+  readonly held: Held
+}
+
+const CHARGED: Charge = { ok: true }
+const KIND_NAMES: Record<HeldKind, string> = {
+  buffered: 'buffered messages',
+  watermarks: 'watermark entries',
 }
 
 export type Admission<K> =
@@ -39,6 +88,7 @@ export type Admission<K> =
 
 export interface LinkTableOptions {
   readonly limits?: Partial<LinkLimits>
+  readonly budgets?: Partial<LinkBudgets>
   readonly whenFull: WhenFull
   /** What a counted link is waiting for, for the reasons given: "still in their handshake". */
   readonly counting: string
@@ -52,15 +102,18 @@ export interface LinkTableOptions {
  */
 export class LinkTable<K> {
   readonly limits: LinkLimits
+  readonly budgets: LinkBudgets
   private readonly whenFull: WhenFull
   private readonly counting: string
   /** Oldest first, so the oldest counted link is found first. */
   private readonly accounts = new Map<K, LinkAccount>()
   private readonly perSource = new Map<string, number>()
   private countedTotal = 0
+  private heldTotal = 0
 
   constructor(options: LinkTableOptions) {
     this.limits = { ...DEFAULT_LINK_LIMITS, ...options.limits }
+    this.budgets = { ...DEFAULT_LINK_BUDGETS, ...options.budgets }
     this.whenFull = options.whenFull
     this.counting = options.counting
   }
@@ -91,7 +144,8 @@ export class LinkTable<K> {
         }
       }
     }
-    const account: LinkAccount = { source, counted: false }
+    this.delete(key)
+    const account: LinkAccount = { source, counted: false, held: { buffered: 0, watermarks: 0 } }
     this.accounts.set(key, account)
     if (source !== undefined) this.count(account)
     return { ok: true, account, ...(dropped !== undefined ? { dropped, droppedWhy } : {}) }
@@ -108,9 +162,62 @@ export class LinkTable<K> {
     else this.perSource.set(account.source, left)
   }
 
+  /** The link is gone: it counts no more, and everything it held is released. */
   delete(key: K): void {
     this.settle(key)
+    const account = this.accounts.get(key)
+    if (!account) return
+    this.heldTotal -= account.held.buffered + account.held.watermarks
     this.accounts.delete(key)
+  }
+
+  /**
+   * Counts `bytes` more of `kind` against link `key`, unless that would take the link past its budget or
+   * all links past the total: then nothing is counted, and the reason says which. A link not in the table
+   * holds nothing and is charged nothing.
+   */
+  charge(key: K, kind: HeldKind, bytes: number): Charge {
+    const account = this.accounts.get(key)
+    if (!account) return CHARGED
+    const budget = this.budgets[kind]
+    if (account.held[kind] + bytes > budget)
+      return {
+        ok: false,
+        over: 'link',
+        reason: `holds ${account.held[kind]} bytes of ${KIND_NAMES[kind]}; ${bytes} more would pass its budget of ${budget}`,
+      }
+    if (this.heldTotal + bytes > this.budgets.total)
+      return {
+        ok: false,
+        over: 'total',
+        reason: `would take what all links hold past ${this.budgets.total} bytes (${KIND_NAMES[kind]})`,
+      }
+    account.held[kind] += bytes
+    this.heldTotal += bytes
+    return CHARGED
+  }
+
+  /** The link other than `except` that holds the most of `kind`, with what it holds. */
+  fullest(kind: HeldKind, except: K): { readonly key: K; readonly held: number } | undefined {
+    let fullest: { key: K; held: number } | undefined
+    for (const [key, account] of this.accounts)
+      if (key !== except && account.held[kind] > (fullest?.held ?? 0))
+        fullest = { key, held: account.held[kind] }
+    return fullest
+  }
+
+  /** Gives back `bytes` of `kind` that link `key` held. */
+  release(key: K, kind: HeldKind, bytes: number): void {
+    const account = this.accounts.get(key)
+    if (!account) return
+    const released = Math.min(bytes, account.held[kind])
+    account.held[kind] -= released
+    this.heldTotal -= released
+  }
+
+  /** Bytes held for every link together. */
+  get held(): number {
+    return this.heldTotal
   }
 
   has(key: K): boolean {
@@ -132,6 +239,10 @@ export class LinkTable<K> {
   /** Counted links now, across the table or from one source. */
   countedFrom(source?: string): number {
     return source === undefined ? this.countedTotal : (this.perSource.get(source) ?? 0)
+  }
+
+  entries(): IterableIterator<[K, LinkAccount]> {
+    return this.accounts.entries()
   }
 
   private count(account: LinkAccount): void {

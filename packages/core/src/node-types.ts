@@ -6,6 +6,7 @@ import type { Address } from './address.js'
 import type { Clock } from './clock.js'
 import type { RateLimit } from './inbound-gate.js'
 import type { HistoryEntry, Journal, RestoredState } from './journal.js'
+import type { LinkBudgets } from './link-table.js'
 import type { Backoff, PeerInfo, PeerState } from './peer-machine.js'
 import type { JournalQuota } from './persistence.js'
 import type { MessageAuth } from './room.js'
@@ -94,6 +95,10 @@ export interface NodeOptions {
    * 256 MiB); past it their messages are refused (`OVER_QUOTA`). Needs a journal that counts (`usage`).
    */
   journalQuota?: Partial<JournalQuota>
+  /** Bytes one neighbour's link may make this node hold, by kind, and all links together. */
+  budgets?: Partial<LinkBudgets>
+  /** Direct neighbours at most; one more that this node did not dial is refused. Default 128. */
+  maxNeighbors?: number
 }
 
 /** One member of the room, as `members()` lists it. */

@@ -28,7 +28,7 @@ import { Bursts, dueAcks, pump } from './outbound.js'
 import { DEFAULT_BACKOFF, type PeerInfo, type PeerState } from './peer-machine.js'
 import { DEFAULT_HISTORY_LIMIT, Persistence } from './persistence.js'
 import { randomHex } from './random-id.js'
-import { type MessageAuth, planEffects, type Refusal, type RoomEffect } from './room.js'
+import { type MessageAuth, planEffects, type Refusal, type RoomEffect, refusalError } from './room.js'
 import { MEMBER_DEFAULTS, MemberRoom, Roster } from './roster.js'
 import { MAX_BODY_LENGTH, type Message } from './schema.js'
 import { type Session, Sessions } from './sessions.js'
@@ -117,15 +117,10 @@ export class ParleyNode implements ChatNode {
     const historyLimit = options.historyLimit ?? DEFAULT_HISTORY_LIMIT
     this.store = new Persistence(options.journal, historyLimit, journalFailed, options.journalQuota)
     this.bursts = new Bursts(() => this.sealBurst())
-    const roomOptions = {
-      windowSize: options.windowSize,
-      maxOrigins: options.maxOrigins,
-      waitingCap: options.waitingCap,
-    }
+    const { windowSize, maxOrigins, waitingCap, budgets, maxNeighbors, hopLimit } = options
     this.room = new MemberRoom(
       {
-        ...roomOptions,
-        hopLimit: options.hopLimit,
+        ...{ windowSize, maxOrigins, waitingCap, budgets, maxNeighbors, hopLimit },
         self: { id: this.id, name: this.nameValue },
         auth: options.auth,
       },
@@ -261,6 +256,11 @@ export class ParleyNode implements ChatNode {
     )
   }
 
+  /** What each neighbour's link makes this node hold (reorder buffers, watermarks), against the budgets. */
+  held() {
+    return this.room.held()
+  }
+
   /** Says `bye` on every link, stops listening and dialing, and releases every timer. */
   async close(reason = 'quit'): Promise<void> {
     if (this.lifecycle === 'closing' || this.lifecycle === 'closed') return
@@ -326,6 +326,11 @@ export class ParleyNode implements ChatNode {
   }
 
   private openSession(record: LinkRecord, peer: PeerInfo, instance: string): void {
+    const refusal = this.room.admitNeighbor(peer.id, record.slot !== undefined)
+    if (refusal) {
+      this.refuse(refusal, record)
+      return
+    }
     const epoch = record.hello?.epoch ?? instance
     this.roster.connecting(peer.id)
     const opening = this.sessions.open(record.id, peer, instance, epoch, this.clock.now())
@@ -406,7 +411,7 @@ export class ParleyNode implements ChatNode {
         return
       }
       case 'ack':
-        this.room.onAck(session.peer.id, message, effects)
+        this.room.onAck(session.peer.id, message, effects, this.clock.now())
         this.acknowledge(session, message.upTo)
         return
       case 'ping':
@@ -481,13 +486,8 @@ export class ParleyNode implements ChatNode {
   }
 
   /** A neighbour broke the room's rules (forged, flooded, too many members): its link is closed and reported. */
-  private refuse(refusal: Refusal): void {
-    const record = this.linkOf(this.sessions.get(refusal.neighbor))
-    if (!record) return
-    this.links.step(record, {
-      type: 'protocol-error',
-      error: new ProtocolError(refusal.code, refusal.message),
-    })
+  private refuse(refusal: Refusal, record = this.linkOf(this.sessions.get(refusal.neighbor))): void {
+    if (record) this.links.step(record, { type: 'protocol-error', error: refusalError(refusal) })
   }
 
   /** Messages the journal holds but no frontend showed before the last run ended (it was killed). */

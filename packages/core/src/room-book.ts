@@ -3,17 +3,25 @@
  * was sent, the candidates waiting to be checked, and our own stream. `Room` takes its decisions on top.
  */
 import type { PeerInfo } from './peer-machine.js'
+import { type HeldReport, RoomLedger } from './room-ledger.js'
 import {
+  ACK_ENTRY_RATE,
+  type Candidate,
+  type Gap,
+  MAX_GAPS,
   type MessageAuth,
   type Neighbor,
   newOrigin,
   type Origin,
   type Outgoing,
+  type Refusal,
   type RestoredRoom,
   ROOM_DEFAULTS,
+  type RoomEffect,
   type RoomMember,
   type RoomOptions,
   raise,
+  refuse,
 } from './room-types.js'
 import { DEFAULT_HOPS, type Msg } from './schema.js'
 
@@ -24,9 +32,13 @@ export class RoomBook {
   protected readonly waitingCap: number
   protected readonly maxOrigins: number
   protected readonly hopLimit: number
+  /** What each open neighbour's link makes this node hold, against its budgets. */
+  protected readonly ledger: RoomLedger
   protected readonly own: Origin
   protected readonly origins = new Map<string, Origin>()
   protected readonly neighbors = new Map<string, Neighbor>()
+  /** Origins with an open gap, oldest first. */
+  protected readonly gaps = new Set<Origin>()
   /** Our own messages up to this seq are signed (sealed). */
   protected sealedUpTo = 0
   /** Every neighbour acknowledged our messages up to this seq: the rest is the outbox. */
@@ -39,6 +51,7 @@ export class RoomBook {
     this.waitingCap = Math.max(1, options.waitingCap ?? ROOM_DEFAULTS.waitingCap)
     this.maxOrigins = options.maxOrigins ?? ROOM_DEFAULTS.maxOrigins
     this.hopLimit = Math.min(options.hopLimit ?? DEFAULT_HOPS, DEFAULT_HOPS)
+    this.ledger = new RoomLedger(options.budgets ?? {}, options.maxNeighbors ?? ROOM_DEFAULTS.maxNeighbors)
     const sent = (restored?.nextSeq ?? 1) - 1
     this.own = newOrigin(this.self, sent)
     this.own.known = true
@@ -194,10 +207,12 @@ export class RoomBook {
     if (!neighbor?.relays) return delta
     for (const origin of this.origins.values()) {
       const originId = origin.peer.id
-      if (origin === this.own || originId === id || origin.shown === 0) continue
-      if ((neighbor.told.get(originId) ?? 0) >= origin.shown) continue
-      neighbor.told.set(originId, origin.shown)
-      delta[originId] = origin.shown
+      // Seqs still open in a gap are not claimed, so a neighbour that links up sends them.
+      const shown = origin.gap ? Math.min(origin.shown, origin.gap.lo - 1) : origin.shown
+      if (origin === this.own || originId === id || shown === 0) continue
+      if ((neighbor.told.get(originId) ?? 0) >= shown) continue
+      neighbor.told.set(originId, shown)
+      delta[originId] = shown
     }
     return delta
   }
@@ -227,6 +242,16 @@ export class RoomBook {
     let count = 0
     for (const neighbor of this.neighbors.values()) count += neighbor.waiting
     return count
+  }
+
+  /** What each open neighbour's link makes this node hold, against the budgets. */
+  held(): HeldReport {
+    return this.ledger.held()
+  }
+
+  /** Whether neighbour `id` may link now (see `RoomLedger.admit`). */
+  admitNeighbor(id: string, dialed: boolean): Refusal | undefined {
+    return this.ledger.admit(id, dialed)
   }
 
   /** Every member but this node: every origin seen and every neighbour. */
@@ -260,6 +285,8 @@ export class RoomBook {
         open: false,
         resumed: false,
         waiting: 0,
+        ackEntries: ACK_ENTRY_RATE.burst,
+        ackRefilledAt: 0,
       }
       this.neighbors.set(id, neighbor)
     }
@@ -345,20 +372,78 @@ export class RoomBook {
     const slot = origin.waiting.get(seq)
     if (!slot) return
     origin.waiting.delete(seq)
-    for (const neighborId of slot.keys()) {
-      const neighbor = this.neighbors.get(neighborId)
-      if (neighbor) neighbor.waiting--
+    for (const [neighborId, candidate] of slot) this.unbuffer(neighborId, candidate)
+  }
+
+  /** A candidate left the buffers (accepted or dropped): its neighbour holds that much less. */
+  protected unbuffer(neighborId: string, candidate: Candidate): void {
+    const neighbor = this.neighbors.get(neighborId)
+    if (neighbor) neighbor.waiting--
+    this.ledger.links.release(neighborId, 'buffered', candidate.bytes)
+  }
+
+  /** Counts a candidate against its neighbour's reorder budget: a refusal when it does not fit. */
+  protected buffer(neighbor: Neighbor, bytes: number, out: RoomEffect[]): Refusal | undefined {
+    if (neighbor.waiting >= this.waitingCap)
+      return {
+        neighbor: neighbor.id,
+        code: 'FLOOD',
+        message: `sent more than ${this.waitingCap} messages that cannot be shown yet`,
+      }
+    let charge = this.ledger.links.charge(neighbor.id, 'buffered', bytes)
+    if (!charge.ok && charge.over === 'total') {
+      // All links together are full: the link holding the most goes, not the one that asked last, so
+      // neighbours that park just under their own budget cannot keep everyone else from buffering a burst.
+      const own = this.ledger.links.accountOf(neighbor.id)?.held.buffered ?? 0
+      const fullest = this.ledger.links.fullest('buffered', neighbor.id)
+      const evicted = fullest && fullest.held > own + bytes ? this.neighbors.get(fullest.key) : undefined
+      if (evicted) {
+        this.dropCandidatesOf(evicted)
+        const message = `held the most buffered messages (${fullest!.held} bytes) when all links together reached ${this.ledger.links.budgets.total} bytes`
+        out.push(refuse({ neighbor: evicted.id, code: 'OVER_BUDGET', message }))
+        charge = this.ledger.links.charge(neighbor.id, 'buffered', bytes)
+      }
     }
+    if (!charge.ok) return { neighbor: neighbor.id, code: 'OVER_BUDGET', message: charge.reason }
+    neighbor.waiting++
+    return undefined
   }
 
   protected dropCandidates(origin: Origin, neighborId: string): void {
-    const neighbor = this.neighbors.get(neighborId)
     for (const [seq, slot] of origin.waiting) {
-      if (!slot.delete(neighborId)) continue
-      if (neighbor) neighbor.waiting--
+      const candidate = slot.get(neighborId)
+      if (!candidate) continue
+      slot.delete(neighborId)
+      this.unbuffer(neighborId, candidate)
       if (slot.size === 0) origin.waiting.delete(seq)
     }
+    this.dropGapRun(origin, neighborId)
     this.forgetIfInvented(origin)
+  }
+
+  protected dropGapRun(origin: Origin, neighborId: string): void {
+    const run = origin.gap?.runs.get(neighborId)
+    if (!run) return
+    origin.gap!.runs.delete(neighborId)
+    for (const candidate of run) this.unbuffer(neighborId, candidate)
+  }
+
+  /** Closes an origin's gap: what waited to fill it is dropped. */
+  protected dropGap(origin: Origin): void {
+    const gap = origin.gap
+    if (!gap) return
+    for (const neighborId of [...gap.runs.keys()]) this.dropGapRun(origin, neighborId)
+    origin.gap = undefined
+    this.gaps.delete(origin)
+  }
+
+  /** Opens a gap for `origin` (replacing its old one), closing the oldest open gap past MAX_GAPS. */
+  protected openGap(origin: Origin, gap: Gap): void {
+    this.dropGap(origin)
+    const oldest = this.gaps.values().next().value
+    if (this.gaps.size >= MAX_GAPS && oldest) this.dropGap(oldest)
+    origin.gap = gap
+    this.gaps.add(origin)
   }
 
   protected dropCandidatesOf(neighbor: Neighbor): void {
@@ -368,6 +453,7 @@ export class RoomBook {
 
   protected dropAllCandidates(origin: Origin): void {
     for (const seq of [...origin.waiting.keys()]) this.dropSlot(origin, seq)
+    this.dropGap(origin)
   }
 
   /** An origin that only a relay's unverified messages spoke of is forgotten with them. */

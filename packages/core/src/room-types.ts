@@ -1,5 +1,7 @@
 /** The room's vocabulary: its options, what it restores, the effects it returns, and its inner records. */
+import { ProtocolError } from './errors.js'
 import { DEFAULT_WINDOW } from './journal.js'
+import type { LinkBudgets } from './link-table.js'
 import type { PeerInfo } from './peer-machine.js'
 import type { Ack, Msg } from './schema.js'
 
@@ -37,6 +39,10 @@ export interface RoomOptions {
   readonly maxOrigins?: number
   /** Hops a message may still travel, at most, whatever it claims. Default DEFAULT_HOPS. */
   readonly hopLimit?: number
+  /** Bytes a neighbour's link may make this node hold, and all of them together (`DEFAULT_LINK_BUDGETS`). */
+  readonly budgets?: Partial<LinkBudgets> | undefined
+  /** Direct neighbours at most; one more that this node did not dial is refused. Default 128. */
+  readonly maxNeighbors?: number | undefined
 }
 
 /** What the journal knew of one origin at start-up. */
@@ -62,7 +68,13 @@ export interface RestoredRoom {
   readonly lastSent?: Msg
 }
 
-export type RefusalCode = 'FORGED' | 'TOO_MANY_ORIGINS' | 'FLOOD' | 'OVER_QUOTA'
+export type RefusalCode =
+  | 'FORGED'
+  | 'TOO_MANY_ORIGINS'
+  | 'FLOOD'
+  | 'OVER_QUOTA'
+  | 'OVER_BUDGET'
+  | 'TOO_MANY_NEIGHBORS'
 
 /** A neighbour that broke the room's rules: the node closes its link with `code`. */
 export interface Refusal {
@@ -108,6 +120,21 @@ export interface Candidate {
   readonly trusted: boolean
   /** The chain hash, computed once. */
   hash?: string
+  /** What it counts against its neighbour's reorder budget. */
+  readonly bytes: number
+}
+
+/**
+ * Seqs of an origin skipped on a relay's word that its window starts later (`bases`): kept open, so
+ * another neighbour can still deliver them, late. `expect` is the chain hash message `hi` must have (the
+ * `prev` of the signed run after it), so a copy is checked without a signature of its own.
+ */
+export interface Gap {
+  lo: number
+  hi: number
+  expect: string
+  /** Per neighbour, the run of gap messages it sent, ascending and contiguous. */
+  readonly runs: Map<string, Candidate[]>
 }
 
 export interface Origin {
@@ -133,6 +160,8 @@ export interface Origin {
   known: boolean
   /** The seq this not-yet-known origin started at (a jump), persisted once it becomes known. */
   jumpedTo?: number
+  /** Seqs skipped on a relay's word, still open for another path to fill. */
+  gap?: Gap
 }
 
 export interface Neighbor {
@@ -156,10 +185,34 @@ export interface Neighbor {
   resumed: boolean
   /** Candidates it sent that wait in some origin's buffer. */
   waiting: number
+  /** Its allowance of origins named in acks (`have` and `bases` entries), refilled at ACK_ENTRY_RATE. */
+  ackEntries: number
+  ackRefilledAt: number
 }
 
 /** The room's limits when the options leave them out. */
-export const ROOM_DEFAULTS = { windowSize: DEFAULT_WINDOW, waitingCap: 4096, maxOrigins: 1000 } as const
+export const ROOM_DEFAULTS = {
+  windowSize: DEFAULT_WINDOW,
+  waitingCap: 4096,
+  maxOrigins: 1000,
+  maxNeighbors: 128,
+} as const
+
+/**
+ * Origins a neighbour may name in its acks (`have` and `bases` entries): a sustained rate per second and
+ * a burst. An honest one names each member once when its link opens (1,000 for a full room, in both
+ * maps), then only members whose messages it showed since its last ack.
+ */
+export const ACK_ENTRY_RATE = { perSecond: 8_192, burst: 32_768 } as const
+
+/** The most seqs of one origin a gap keeps open: a burst's worth, which a neighbour's buffer can hold to check. */
+export const MAX_GAP = 100
+
+/**
+ * Gaps kept open at once; opening one more closes the oldest. Each open gap makes every neighbour that
+ * links later resend that origin's window (it is not claimed), so their number bounds that cost.
+ */
+export const MAX_GAPS = 64
 
 export function newOrigin(peer: PeerInfo, received: number): Origin {
   return {
@@ -171,6 +224,11 @@ export function newOrigin(peer: PeerInfo, received: number): Origin {
     waiting: new Map(),
     known: false,
   }
+}
+
+/** The error a refused neighbour's link is closed with. */
+export function refusalError(refusal: Refusal): ProtocolError {
+  return new ProtocolError(refusal.code, refusal.message)
 }
 
 export function refuse(refusal: Refusal): RoomEffect {

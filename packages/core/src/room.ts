@@ -8,9 +8,19 @@ import { ackFrames } from './acks.js'
 import { shownName } from './names.js'
 import type { PeerInfo } from './peer-machine.js'
 import { RoomBook } from './room-book.js'
-import { type Origin, type RoomEffect, raise, refuse } from './room-types.js'
+import { weigh } from './room-ledger.js'
+import {
+  ACK_ENTRY_RATE,
+  type Candidate,
+  MAX_GAP,
+  type Origin,
+  type RoomEffect,
+  raise,
+  refuse,
+} from './room-types.js'
 import type { Ack, Msg } from './schema.js'
 
+export { type HeldReport, weigh } from './room-ledger.js'
 export * from './room-types.js'
 
 /**
@@ -35,8 +45,10 @@ export class Room extends RoomBook {
     neighbor.sentUpTo.clear()
     neighbor.told.clear()
     neighbor.floor.clear()
-    neighbor.bases.clear()
     this.dropCandidatesOf(neighbor)
+    // Its watermarks come again in its opening ack; what it holds is counted afresh on this link.
+    this.ledger.forgetWatermarks(neighbor)
+    this.ledger.open(id)
     const origin = this.originFor({ id, name: info.name })
     origin.known = true
     origin.peer = { id, name: info.name }
@@ -63,7 +75,7 @@ export class Room extends RoomBook {
   /** The neighbour restarted without its journal: it has nothing, and its own seqs start over. */
   peerRestarted(id: string): void {
     const neighbor = this.neighbor(id)
-    neighbor.has.clear()
+    this.ledger.forgetWatermarks(neighbor, false)
     neighbor.told.clear()
     neighbor.restarted = true
     const origin = this.origins.get(id)
@@ -71,7 +83,7 @@ export class Room extends RoomBook {
     this.dropAllCandidates(origin)
     Object.assign(origin, { received: 0, shown: 0, verified: 0, head: undefined, log: [] })
     for (const other of this.neighbors.values()) {
-      other.has.delete(id)
+      this.ledger.forgetHas(other, id)
       other.sentUpTo.delete(id)
       other.told.delete(id)
     }
@@ -83,24 +95,44 @@ export class Room extends RoomBook {
     neighbor.open = false
     neighbor.resumed = false
     this.dropCandidatesOf(neighbor)
+    this.ledger.forgetWatermarks(neighbor)
+    // What the link carried and was told starts over on its next link: nothing of it is kept meanwhile.
+    neighbor.sentUpTo.clear()
+    neighbor.told.clear()
+    neighbor.floor.clear()
+    this.ledger.close(id)
   }
 
   /**
    * Takes a neighbour's ack: what it has (its `upTo` of our stream, its `have` map), where its windows
    * start (`base`, `bases`: we jump forward past what it can no longer send), and, on the last opening
-   * ack of a link, where to resume sending (`resume`).
+   * ack of a link, where to resume sending (`resume`). The origins it names count against its allowance
+   * (`ACK_ENTRY_RATE`, `now` in ms) and each new entry against its watermark budget: past either, it is
+   * refused (`OVER_BUDGET`).
    */
-  onAck(id: string, ack: Ack, out: RoomEffect[] = []): RoomEffect[] {
+  onAck(id: string, ack: Ack, out: RoomEffect[] = [], now = 0): RoomEffect[] {
     const neighbor = this.neighbor(id)
-    raise(neighbor.has, this.self.id, Math.min(ack.upTo, this.own.received))
-    for (const [origin, seq] of Object.entries(ack.have ?? {})) raise(neighbor.has, origin, seq)
-    const bases: [string, number][] = Object.entries(ack.bases ?? {})
+    const have = ack.have === undefined ? [] : Object.entries(ack.have)
+    const bases: [string, number][] = ack.bases === undefined ? [] : Object.entries(ack.bases)
+    let over: string | undefined
+    if (!this.ledger.takeAckEntries(neighbor, have.length + bases.length, now))
+      over = `named more than ${ACK_ENTRY_RATE.burst} origins in its acks at once, or more than ${ACK_ENTRY_RATE.perSecond} a second`
+    else over = this.ledger.markHas(neighbor, this.self.id, Math.min(ack.upTo, this.own.received))
+    for (const [origin, seq] of over ? [] : have) {
+      if (origin !== this.self.id) over = this.ledger.markHas(neighbor, origin, seq)
+      if (over) break
+    }
     if (ack.base !== undefined) bases.push([id, ack.base])
-    for (const [originId, base] of bases) {
+    for (const [originId, base] of over ? [] : bases) {
       if (originId === this.self.id) continue
-      raise(neighbor.bases, originId, base)
+      over = this.ledger.mark(neighbor, neighbor.bases, originId, base)
+      if (over) break
       const origin = this.origins.get(originId)
       if (origin) this.settle(origin, out)
+    }
+    if (over) {
+      out.push(refuse({ neighbor: id, code: 'OVER_BUDGET', message: over }))
+      return out
     }
     if (!neighbor.resumed && ack.more !== true && neighbor.open) {
       neighbor.resumed = true
@@ -127,7 +159,7 @@ export class Room extends RoomBook {
       origin.waiting.size === 0 &&
       (this.auth === undefined || trusted)
     ) {
-      raise(neighbor.has, msg.from, msg.seq)
+      this.ledger.markHas(neighbor, msg.from, msg.seq)
       if (this.auth === undefined) {
         this.accept(origin, msg, undefined, out)
         origin.verified = origin.received
@@ -148,32 +180,83 @@ export class Room extends RoomBook {
       origin = this.originFor({ id: msg.from, name: shownName(msg.name ?? '', msg.from.slice(0, 8)) })
     }
     if (msg.seq <= origin.received) {
-      raise(neighbor.has, msg.from, msg.seq)
+      const gap = origin.gap
+      if (gap && msg.seq >= gap.lo && msg.seq <= gap.hi) return this.fillGap(origin, id, msg, out)
+      this.ledger.markHas(neighbor, msg.from, msg.seq)
       this.keepHigherHops(origin, msg)
       return out
     }
     let slot = origin.waiting.get(msg.seq)
-    if (!slot?.has(id)) {
-      if (neighbor.waiting >= this.waitingCap) {
-        this.dropCandidates(origin, id)
-        out.push(
-          refuse({
-            neighbor: id,
-            code: 'FLOOD',
-            message: `sent more than ${this.waitingCap} messages that cannot be shown yet`,
-          }),
-        )
-        return out
-      }
-      neighbor.waiting++
+    const replaced = slot?.get(id)
+    if (replaced) this.unbuffer(id, replaced)
+    const bytes = weigh(msg)
+    const refusal = this.buffer(neighbor, bytes, out)
+    if (refusal) {
+      if (replaced) slot!.delete(id)
+      if (slot?.size === 0) origin.waiting.delete(msg.seq)
+      this.dropCandidates(origin, id)
+      out.push(refuse(refusal))
+      return out
     }
+    // Making room may have closed a neighbour whose copies were all that spoke of this origin or seq.
+    if (this.origins.get(msg.from) !== origin) this.origins.set(msg.from, origin)
+    slot = origin.waiting.get(msg.seq)
     if (!slot) {
       slot = new Map()
       origin.waiting.set(msg.seq, slot)
     }
-    slot.set(id, { msg, trusted })
+    slot.set(id, { msg, trusted, bytes })
     this.settle(origin, out)
     return out
+  }
+
+  /**
+   * A message inside a gap: kept in the neighbour's run of gap messages until the run reaches the top of
+   * the gap, then checked back from the chain hash the signed run after the gap gave (`expect`), and
+   * what checks is shown, late. A copy that does not chain is a forgery.
+   */
+  private fillGap(origin: Origin, id: string, msg: Msg, out: RoomEffect[]): RoomEffect[] {
+    const gap = origin.gap!
+    const neighbor = this.neighbor(id)
+    const run = gap.runs.get(id)
+    if (run && run.at(-1)!.msg.seq + 1 !== msg.seq) this.dropGapRun(origin, id)
+    const bytes = weigh(msg)
+    const refusal = this.buffer(neighbor, bytes, out)
+    if (refusal) {
+      this.dropCandidates(origin, id)
+      out.push(refuse(refusal))
+      return out
+    }
+    const current = gap.runs.get(id) ?? []
+    gap.runs.set(id, current)
+    current.push({ msg, trusted: false, bytes })
+    if (msg.seq === gap.hi) this.closeGap(origin, id, current, out)
+    return out
+  }
+
+  private closeGap(origin: Origin, id: string, run: Candidate[], out: RoomEffect[]): void {
+    const gap = origin.gap!
+    const auth = this.auth!
+    let expect = gap.expect
+    let from = run.length
+    while (from > 0) {
+      const { msg } = run[from - 1]!
+      if (msg.prev === undefined || auth.chain(msg.prev, msg) !== expect) break
+      expect = msg.prev
+      from--
+    }
+    if (from > 0) {
+      this.refuseForged(origin, id, out)
+      return
+    }
+    for (const { msg } of run) {
+      this.ledger.markHas(this.neighbor(id), origin.peer.id, msg.seq)
+      out.push({ type: 'accept', msg: keptCopy(msg, origin.peer, this.hopsLeft(msg)) })
+    }
+    const lo = run[0]!.msg.seq
+    this.dropGap(origin)
+    // A neighbour whose window started inside the gap filled only its top: the rest stays open.
+    if (lo > gap.lo) this.openGap(origin, { lo: gap.lo, hi: lo - 1, expect, runs: new Map() })
   }
 
   /** Accepts whatever the buffer now allows, in order, for as long as it can. */
@@ -275,7 +358,7 @@ export class Room extends RoomBook {
       expected = candidate.hash
       if (msg.sig === undefined) continue
       if (!auth.verify(origin.peer.id, candidate.hash, msg.sig)) return 'forged'
-      if (jumping) this.jump(origin, after, out)
+      if (jumping) this.jump(origin, after, out, run[0]!.msg.prev)
       for (const item of run) this.accept(origin, item.msg, item.hash, out)
       origin.verified = origin.received
       return 'accepted'
@@ -365,11 +448,10 @@ export class Room extends RoomBook {
     const slot = origin.waiting.get(received.seq)
     if (slot) {
       origin.waiting.delete(received.seq)
-      for (const neighborId of slot.keys()) {
+      for (const [neighborId, candidate] of slot) {
+        this.unbuffer(neighborId, candidate)
         const neighbor = this.neighbors.get(neighborId)
-        if (!neighbor) continue
-        neighbor.waiting--
-        raise(neighbor.has, origin.peer.id, received.seq)
+        if (neighbor) this.ledger.markHas(neighbor, origin.peer.id, received.seq)
       }
     }
     origin.received = received.seq
@@ -396,8 +478,17 @@ export class Room extends RoomBook {
     out.push({ type: 'accept', msg })
   }
 
-  /** The origin's window moved on past what we have: continue after `base`. */
-  private jump(origin: Origin, base: number, out: RoomEffect[]): void {
+  /**
+   * The origin's window moved on past what we have: continue after `base`. On a relay's word alone
+   * (`expect`: the `prev` of the signed run after it), the newest skipped seqs stay open as a gap, so
+   * another neighbour can still deliver them.
+   */
+  private jump(origin: Origin, base: number, out: RoomEffect[], expect?: string): void {
+    this.dropGap(origin)
+    if (expect !== undefined && base > origin.received) {
+      const lo = Math.max(origin.received + 1, base - MAX_GAP + 1)
+      this.openGap(origin, { lo, hi: base, expect, runs: new Map() })
+    }
     for (const seq of [...origin.waiting.keys()]) if (seq <= base) this.dropSlot(origin, seq)
     origin.received = base
     origin.shown = Math.max(origin.shown, base)

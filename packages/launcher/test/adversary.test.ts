@@ -22,6 +22,7 @@ import {
   ParleyNode,
   ROOM_CAP,
   restore,
+  weigh,
 } from '@parley/core'
 import { createMessageAuth, createSecureTransport, generateKeyPair, type KeyPair } from '@parley/secure'
 import { AppendLog } from '@parley/store'
@@ -53,7 +54,7 @@ interface Victim {
   event(match: (event: NodeEvent) => boolean, timeoutMs?: number): Promise<NodeEvent>
 }
 
-async function startVictim(): Promise<Victim> {
+async function startVictim(options: Partial<NodeOptions> = {}): Promise<Victim> {
   const keyPair = generateKeyPair()
   const node = new ParleyNode({
     transport: createSecureTransport(createTcpTransport(), { keyPair }),
@@ -61,6 +62,7 @@ async function startVictim(): Promise<Victim> {
     name: 'alice',
     listen: '127.0.0.1:0',
     auth: createMessageAuth(keyPair),
+    ...options,
   })
   cleanups.push(() => node.close())
   const events: NodeEvent[] = []
@@ -316,8 +318,10 @@ describe('the adversary itself, as the budget tests will use it', () => {
     let last = ''
     for (let i = 1; i <= 1_500; i++) {
       last = `${i} ${body}`
-      // Unsigned but the last: as a burst, which the victim verifies at its signature.
-      if (!attacker.send({ ...origin.say(last, { unsigned: i < 1_500 }) })) await attacker.drained()
+      // Signed at the end of each burst of 100, as a real member signs: the victim buffers one burst at a
+      // time to check it, well within its reorder budget.
+      const unsigned = i % 100 !== 0 && i < 1_500
+      if (!attacker.send({ ...origin.say(last, { unsigned }) })) await attacker.drained()
     }
     await victim.event(messageFrom(origin.id, last), 30_000)
     expect(victim.events.filter((e) => e.type === 'message' && e.from.id === origin.id)).toHaveLength(1_500)
@@ -325,16 +329,187 @@ describe('the adversary itself, as the budget tests will use it', () => {
   })
 })
 
-describe('next: the budget findings, for the adversary to prove once the limits exist', () => {
-  it.todo(
-    'finding 1: acks whose have/bases name 256 new origins each, sent without pause, keep RSS within the per-peer budget and the node alive',
+describe('finding 1: acks naming many members', () => {
+  it.each([
+    ['have', 'have'],
+    ['bases', 'bases'],
+  ] as const)(
+    'closes a neighbour whose %s maps name 256 unknown members per ack with OVER_BUDGET, and honest chat goes on',
+    async (_, where) => {
+      const victim = await startVictim()
+      const bob = await adversary(victim, 'bob')
+      const attacker = await adversary(victim, 'flooder')
+      const frames = 100_000
+      const sent = await attacker.floodAcks({ origins: 256, frames, in: where })
+      const { bye } = await attacker.closed
+      expect(sent).toBeLessThan(frames)
+      expect(bye).toMatch(
+        /bytes of watermark entries; 160 more would pass its budget of 524288|origins in its acks/,
+      )
+      const refused = await victim.event((e) => e.type === 'link-error' && e.code === 'OVER_BUDGET')
+      expect(describeEvent(refused)!.text).toContain('OVER_BUDGET')
+      await victim.event((e) => e.type === 'disconnected' && e.peer.id === attacker.id)
+      // Everything it made the node hold went with its link.
+      const held = victim.node.held()
+      expect(held.links.map((l) => l.peer)).toEqual([bob.id])
+      expect(held.total).toBeLessThan(held.budgets.watermarks)
+      bob.say('still here')
+      await victim.event(messageFrom(bob.id, 'still here'))
+    },
   )
-  it.todo(
-    'finding 6: a relay that withholds message 1 of an origin and claims bases {origin: 1} does not make the node skip message 1 when an honest neighbour has it',
-  )
-  it.todo(
-    'finding 7: 8 links each sending 4,095 out-of-order 10,000-character messages stay within the documented per-neighbour buffer budget; the number of neighbours is capped',
-  )
+})
+
+describe('finding 1: acks naming the same members over and over', () => {
+  it('closes a neighbour that names origins in its acks faster than the allowance, though it adds no entry', async () => {
+    const victim = await startVictim()
+    const bob = await adversary(victim, 'bob')
+    const attacker = await adversary(victim, 'repeater')
+    const have = Object.fromEntries(Array.from({ length: 256 }, (_, i) => [new ForgedOrigin(`m${i}`).id, 5]))
+    function* repeated(): Generator<Record<string, unknown>> {
+      for (let i = 0; i < 100_000; i++) yield { type: 'ack', upTo: 0, have }
+    }
+    const sent = await attacker.flood(repeated())
+    const { bye } = await attacker.closed
+    expect(sent).toBeLessThan(100_000)
+    expect(bye).toContain('origins in its acks at once, or more than 8192 a second')
+    bob.say('still here')
+    await victim.event(messageFrom(bob.id, 'still here'))
+  })
+})
+
+describe('finding 7: reorder buffers and neighbours', () => {
+  it('closes each of 8 links sending 10,000-character messages out of order with OVER_BUDGET at its 2 MiB buffer, far under the message cap', async () => {
+    const victim = await startVictim()
+    const bob = await adversary(victim, 'bob')
+    const attackers = await Promise.all(Array.from({ length: 8 }, (_, i) => adversary(victim, `buffer${i}`)))
+    const body = 'x'.repeat(9_990)
+    const results = await Promise.all(
+      attackers.map(async (attacker) => {
+        const origin = new ForgedOrigin('far')
+        origin.say('withheld') // seq 1 never goes out, so nothing after it can be shown
+        function* outOfOrder(): Generator<Msg> {
+          for (let seq = 2; seq <= 4_096; seq++) yield { ...origin.say(`${seq} ${body}`, { unsigned: true }) }
+        }
+        const sent = await attacker.flood(outOfOrder())
+        return { sent, ...(await attacker.closed) }
+      }),
+    )
+    const budget = victim.node.held().budgets.buffered
+    for (const { sent, bye } of results) {
+      expect(sent).toBeLessThan(4_095)
+      // The link held just under its budget when the message that would not fit arrived; that one was
+      // never counted.
+      const [, held, more] =
+        /holds (\d+) bytes of buffered messages; (\d+) more would pass its budget of (\d+)/
+          .exec(bye ?? '')!
+          .map(Number)
+      expect(held).toBeLessThanOrEqual(budget)
+      expect(held! + more!).toBeGreaterThan(budget)
+      // One of its messages (seqs of 3 or 4 digits), counted as the rate limit counts it.
+      const longest = weigh(new ForgedOrigin('far').say(`4096 ${body}`, { unsigned: true }))
+      expect(more).toBeGreaterThanOrEqual(longest - 1)
+      expect(more).toBeLessThanOrEqual(longest)
+    }
+    const refused = victim.events.filter((e) => e.type === 'link-error' && e.code === 'OVER_BUDGET')
+    expect(refused).toHaveLength(8)
+    bob.say('still here')
+    await victim.event(messageFrom(bob.id, 'still here'))
+    for (const attacker of attackers)
+      await victim.event((e) => e.type === 'disconnected' && e.peer.id === attacker.id)
+    expect(victim.node.held().links.map((l) => l.peer)).toEqual([bob.id])
+  })
+
+  it('closes the neighbour holding the most when all links are full, so parked attackers cannot keep an honest burst out', async () => {
+    const victim = await startVictim({ budgets: { buffered: 64 * 1024, total: 256 * 1024 } })
+    const body = 'x'.repeat(5_000)
+    // Four attackers each park 11 messages that can never be shown, just under their own budget.
+    const parked = await Promise.all(
+      Array.from({ length: 4 }, async (_, i) => {
+        const attacker = await adversary(victim, `parked${i}`)
+        const origin = new ForgedOrigin('far')
+        origin.say('withheld')
+        for (let n = 0; n < 11; n++) attacker.relay(origin.say(body, { unsigned: true }))
+        attacker.send({ type: 'ping', n: 4242 })
+        await attacker.waitFor((m) => m.type === 'pong' && m.n === 4242)
+        return attacker
+      }),
+    )
+    const held = victim.node.held()
+    expect(held.total).toBeGreaterThan(held.budgets.total - 10 * 5_300)
+    // An honest relay's burst of ten such messages needs room that only closing a parked one makes.
+    const relay = await adversary(victim, 'relay')
+    const carol = new ForgedOrigin('carol')
+    for (let n = 1; n <= 10; n++) relay.relay(carol.say(`${n} ${body}`, { unsigned: n < 10 }))
+    await victim.event(messageFrom(carol.id, `10 ${body}`))
+    expect(victim.events.filter((e) => e.type === 'message' && e.from.id === carol.id)).toHaveLength(10)
+    expect(relay.isOpen).toBe(true)
+    const closed = await Promise.race(parked.map((a) => a.closed))
+    expect(closed.bye).toContain('held the most buffered messages')
+  })
+
+  it('refuses a neighbour past the cap with TOO_MANY_NEIGHBORS, and lets one in again once a place is free', async () => {
+    const victim = await startVictim({ maxNeighbors: 3 })
+    const first = await adversary(victim, 'one')
+    await adversary(victim, 'two')
+    await adversary(victim, 'three')
+    const extra = await Adversary.dial(victim.address, { name: 'four' })
+    cleanups.push(() => extra.close())
+    await extra.join().catch(() => undefined)
+    const { bye } = await extra.closed
+    expect(bye).toContain('already has 3 direct neighbours')
+    const refused = await victim.event((e) => e.type === 'link-error' && e.code === 'TOO_MANY_NEIGHBORS')
+    expect(describeEvent(refused)!.text).toContain('TOO_MANY_NEIGHBORS')
+    expect(victim.events.some((e) => e.type === 'connected' && e.peer.id === extra.id)).toBe(false)
+    first.close()
+    await victim.event((e) => e.type === 'disconnected' && e.peer.id === first.id)
+    const again = await adversary(victim, 'four again')
+    again.say('in')
+    await victim.event(messageFrom(again.id, 'in'))
+  })
+})
+
+describe('finding 6: catch-up that a false claim cannot censor', () => {
+  it('shows message 1 that a relay withheld behind a false bases claim, once an honest neighbour that has it links up', async () => {
+    const victim = await startVictim()
+    const liar = await adversary(victim, 'liar')
+    const olive = new ForgedOrigin('olive')
+    const one = olive.say('one: the line the relay withheld')
+    const two = olive.say('two')
+    liar.ack({ upTo: 0, bases: { [olive.id]: 1 } })
+    liar.relay(two)
+    await victim.event(messageFrom(olive.id, 'two'))
+
+    // Carol, a real node, has both through an honest relay, then links to the victim.
+    const carol = await startVictim({ name: 'carol' })
+    const feeder = await adversary(carol, 'feeder')
+    feeder.relay(one)
+    feeder.relay(two)
+    await carol.event(messageFrom(olive.id, 'two'))
+    carol.node.connect(victim.address)
+    const late = await victim.event(messageFrom(olive.id, 'one: the line the relay withheld'))
+    expect(late).toMatchObject({ seq: 1, from: { id: olive.id } })
+    expect(victim.events.filter(messageFrom(olive.id, 'two'))).toHaveLength(1)
+    expect(victim.events.filter(messageFrom(olive.id, 'one: the line the relay withheld'))).toHaveLength(1)
+  })
+
+  it('closes a neighbour whose copy of the withheld message does not chain to the signed message after it', async () => {
+    const victim = await startVictim()
+    const liar = await adversary(victim, 'liar')
+    const olive = new ForgedOrigin('olive')
+    const one = olive.say('the real line')
+    const two = olive.say('two')
+    liar.ack({ upTo: 0, bases: { [olive.id]: 1 } })
+    liar.relay(two)
+    await victim.event(messageFrom(olive.id, 'two'))
+    const forger = await adversary(victim, 'forger')
+    forger.relay({ ...one, body: 'a line olive never wrote' })
+    const { bye } = await forger.closed
+    expect(bye).toContain('do not carry its valid signature')
+    const honest = await adversary(victim, 'honest')
+    honest.relay(one)
+    await victim.event(messageFrom(olive.id, 'the real line'))
+    expect(victim.events.some(messageFrom(olive.id, 'a line olive never wrote'))).toBe(false)
+  })
 })
 
 describe('findings 2 and 10: membership strangers cannot fill, first contacts they cannot take', () => {

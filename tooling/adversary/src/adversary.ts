@@ -214,6 +214,38 @@ export class Adversary {
     this.send({ type: 'ack', ...fields })
   }
 
+  /**
+   * Sends `messages` as fast as the victim reads them (awaiting drain, so the attacker holds little), until
+   * they run out or the victim drops the link. Returns how many were sent.
+   */
+  async flood(messages: Iterable<Record<string, unknown>>): Promise<number> {
+    let sent = 0
+    for (const message of messages) {
+      if (this.isClosed) break
+      sent++
+      if (!this.send(message)) await this.drained()
+    }
+    return sent
+  }
+
+  /**
+   * Acks that each name `origins` members nobody has heard of (fresh random keys) in `have`, or in
+   * `bases` with `in: 'bases'`, at most `frames` of them, sent as fast as the victim reads, until it drops
+   * the link. Returns how many were sent.
+   */
+  floodAcks(options: { origins?: number; frames?: number; in?: 'have' | 'bases' } = {}): Promise<number> {
+    const { origins = 256, frames = 100_000 } = options
+    const key = options.in ?? 'have'
+    function* acks(): Generator<Record<string, unknown>> {
+      for (let i = 0; i < frames; i++) {
+        const map: Record<string, number> = {}
+        for (let j = 0; j < origins; j++) map[randomHex(32)] = 1_000_000
+        yield { type: 'ack', upTo: 0, [key]: map }
+      }
+    }
+    return this.flood(acks())
+  }
+
   /** Resolves with the first message received (already or later) that `match` accepts. */
   waitFor(match: (message: Message) => boolean, timeoutMs = 10_000): Promise<Message> {
     return new Promise((resolve, reject) => {

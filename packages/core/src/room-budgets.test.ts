@@ -1,0 +1,293 @@
+import { describe, expect, it } from 'vitest'
+import { fakeAuth } from '../test/fake-auth.js'
+import { WATERMARK_ENTRY_BYTES } from './link-table.js'
+import type { PeerInfo } from './peer-machine.js'
+import {
+  ACK_ENTRY_RATE,
+  MAX_GAPS,
+  type MessageAuth,
+  Room,
+  type RoomEffect,
+  type RoomOptions,
+  weigh,
+} from './room.js'
+import type { Msg } from './schema.js'
+
+const id = (c: string) => c.repeat(64)
+const ALICE: PeerInfo = { id: id('a'), name: 'alice' }
+const BOB: PeerInfo = { id: id('b'), name: 'bob' }
+const CAROL: PeerInfo = { id: id('c'), name: 'carol' }
+const DAVE: PeerInfo = { id: id('d'), name: 'dave' }
+const EVE: PeerInfo = { id: id('e'), name: 'eve' }
+
+/** An origin's messages, chained and signed at the end of each burst. */
+function author(peer: PeerInfo, auth?: MessageAuth) {
+  const room = new Room({ self: peer, ...(auth ? { auth } : {}) })
+  let n = 0
+  return (...bodies: string[]): Msg[] => {
+    for (const body of bodies) room.compose({ id: `${peer.name}-${++n}`, ts: n, body, name: peer.name })
+    const sealed = room.seal()
+    room.ownDurable(room.nextSeq - 1)
+    return sealed
+  }
+}
+
+/** Bob's room, with neighbours linked and resumed. */
+function bob(options: Partial<RoomOptions> = {}, neighbors: PeerInfo[] = [ALICE, CAROL]) {
+  const room = new Room({ self: BOB, ...options })
+  for (const n of neighbors) {
+    room.linkOpened(n.id, { name: n.name, relays: true })
+    room.onAck(n.id, { type: 'ack', upTo: 0 })
+  }
+  return room
+}
+
+const refusals = (effects: RoomEffect[]) =>
+  effects.flatMap((e) => (e.type === 'refuse' ? [`${e.refusal.code}:${e.refusal.neighbor.slice(0, 1)}`] : []))
+const accepted = (effects: RoomEffect[]) => effects.flatMap((e) => (e.type === 'accept' ? [e.msg.body] : []))
+const heldBy = (room: Room, peer: PeerInfo) => room.held().links.find((l) => l.peer === peer.id)
+
+/** `n` origins that nobody in the room knows, as an ack's map names them. */
+const strangers = (n: number, from = 0) =>
+  Object.fromEntries(Array.from({ length: n }, (_, i) => [(from + i).toString(16).padStart(64, '0'), 5]))
+
+describe('what a neighbour makes the room hold, against its budgets', () => {
+  describe('reorder buffers, in bytes', () => {
+    it('counts each message waiting to be shown against the link that sent it, and releases it once shown', () => {
+      const room = bob()
+      const msgs = author(DAVE)('one', 'two', 'three')
+      room.receive(ALICE.id, msgs[2]!, false)
+      room.receive(ALICE.id, msgs[1]!, false)
+      expect(heldBy(room, ALICE)?.buffered).toBe(weigh(msgs[2]!) + weigh(msgs[1]!))
+      expect(room.held().total).toBe(weigh(msgs[2]!) + weigh(msgs[1]!))
+      expect(accepted(room.receive(CAROL.id, msgs[0]!, false))).toEqual(['one', 'two', 'three'])
+      expect(heldBy(room, ALICE)?.buffered).toBe(0)
+    })
+
+    it('closes a link past its byte budget, though under the message cap, and the room goes on', () => {
+      const body = 'x'.repeat(10_000)
+      const msgs = author(DAVE)(...Array.from({ length: 10 }, () => body))
+      const room = bob({ budgets: { buffered: 4 * weigh(msgs[1]!) } })
+      for (const msg of msgs.slice(1, 5)) expect(refusals(room.receive(ALICE.id, msg, false))).toEqual([])
+      expect(refusals(room.receive(ALICE.id, msgs[5]!, false))).toEqual(['OVER_BUDGET:a'])
+      expect(heldBy(room, ALICE)?.buffered).toBe(0)
+      expect(room.waitingCount).toBe(0)
+      const shown = msgs.flatMap((m) => accepted(room.receive(CAROL.id, m, false)))
+      expect(shown).toHaveLength(10)
+    })
+
+    it('counts a second copy of the same seq from the same link instead of the first, and leaves nothing behind when it does not fit', () => {
+      const msgs = author(DAVE)('1', '2', '3')
+      const room = bob({ budgets: { buffered: weigh(msgs[2]!) + 100 } })
+      expect(refusals(room.receive(ALICE.id, msgs[2]!, false))).toEqual([])
+      expect(refusals(room.receive(ALICE.id, msgs[2]!, false))).toEqual([])
+      expect(heldBy(room, ALICE)?.buffered).toBe(weigh(msgs[2]!))
+      const longer = { ...msgs[2]!, body: 'y'.repeat(500) }
+      expect(refusals(room.receive(ALICE.id, longer, false))).toEqual(['OVER_BUDGET:a'])
+      expect(room.waitingCount).toBe(0)
+      expect(msgs.flatMap((m) => accepted(room.receive(CAROL.id, m, false)))).toEqual(['1', '2', '3'])
+    })
+
+    it('closes the link that would take all links past the total, and keeps the others', () => {
+      const msgs = author(DAVE)('a', 'b', 'c', 'd')
+      const one = weigh(msgs[1]!)
+      const room = bob({ budgets: { buffered: 2 * one, total: 3 * one + 1 } })
+      expect(refusals(room.receive(ALICE.id, msgs[1]!, false))).toEqual([])
+      expect(refusals(room.receive(ALICE.id, msgs[2]!, false))).toEqual([])
+      expect(refusals(room.receive(CAROL.id, msgs[3]!, false))).toEqual([])
+      const over = room.receive(CAROL.id, msgs[2]!, false)
+      expect(refusals(over)).toEqual(['OVER_BUDGET:c'])
+      expect(over.find((e) => e.type === 'refuse')).toMatchObject({
+        refusal: { message: expect.stringContaining('all links') },
+      })
+      expect(heldBy(room, ALICE)?.buffered).toBe(2 * one)
+    })
+
+    it('makes room when all links are full by closing the link that holds the most, not one that holds little', () => {
+      const msgs = author(DAVE)('a', 'b', 'c', 'd')
+      const one = weigh(msgs[1]!)
+      const room = bob({ budgets: { buffered: 2 * one, total: 2 * one + 1 } })
+      room.receive(ALICE.id, msgs[1]!, false)
+      room.receive(ALICE.id, msgs[2]!, false)
+      const out = room.receive(CAROL.id, msgs[3]!, false)
+      expect(refusals(out)).toEqual(['OVER_BUDGET:a'])
+      expect(out.find((e) => e.type === 'refuse')).toMatchObject({
+        refusal: { message: expect.stringContaining('held the most buffered messages') },
+      })
+      expect(heldBy(room, ALICE)?.buffered).toBe(0)
+      expect(heldBy(room, CAROL)?.buffered).toBe(one)
+      expect(accepted(room.receive(CAROL.id, msgs[0]!, false))).toEqual(['a'])
+    })
+
+    it('keeps the copy that made room, even when the closed link was all that spoke of its origin', () => {
+      const msgs = author(DAVE)(...['a', 'b', 'c'].map((c) => c.repeat(1_000)))
+      const one = weigh(msgs[1]!)
+      // Room for the watermark entries the accepted messages add, not for a third message.
+      const room = bob({ budgets: { buffered: 2 * one, total: 2 * one + 3 * WATERMARK_ENTRY_BYTES } })
+      room.receive(ALICE.id, msgs[1]!, false)
+      room.receive(ALICE.id, msgs[2]!, false)
+      expect(refusals(room.receive(CAROL.id, msgs[2]!, false))).toEqual(['OVER_BUDGET:a'])
+      expect(heldBy(room, CAROL)?.buffered).toBe(one)
+      const shown = [msgs[0]!, msgs[1]!].flatMap((m) => accepted(room.receive(CAROL.id, m, false)))
+      expect(shown.map((body) => body[0])).toEqual(['a', 'b', 'c'])
+      expect(heldBy(room, CAROL)?.buffered).toBe(0)
+    })
+
+    it('releases everything a link held when it closes', () => {
+      const room = bob()
+      room.receive(ALICE.id, author(DAVE)('1', '2')[1]!, false)
+      room.onAck(ALICE.id, { type: 'ack', upTo: 0, have: strangers(10) })
+      expect(room.held().total).toBeGreaterThan(0)
+      room.linkClosed(ALICE.id)
+      expect(heldBy(room, ALICE)).toBeUndefined()
+      expect(room.held().total).toBe(heldBy(room, CAROL)!.watermarks)
+    })
+  })
+
+  describe('watermarks and acks', () => {
+    it('counts each origin a neighbour names in its acks once, however often it names it', () => {
+      const room = bob()
+      room.onAck(ALICE.id, { type: 'ack', upTo: 0, have: strangers(3), bases: strangers(2) })
+      room.onAck(ALICE.id, { type: 'ack', upTo: 0, have: strangers(3) })
+      expect(heldBy(room, ALICE)?.watermarks).toBe(5 * WATERMARK_ENTRY_BYTES)
+    })
+
+    it('closes a neighbour whose acks name more origins than its watermark budget holds', () => {
+      const room = bob({ budgets: { watermarks: 600 * WATERMARK_ENTRY_BYTES } })
+      const out: RoomEffect[] = []
+      for (let i = 0; i < 3 && out.length === 0; i++)
+        room.onAck(ALICE.id, { type: 'ack', upTo: 0, have: strangers(256, i * 256) }, out)
+      expect(refusals(out)).toEqual(['OVER_BUDGET:a'])
+      expect(heldBy(room, ALICE)!.watermarks).toBeLessThanOrEqual(600 * WATERMARK_ENTRY_BYTES)
+      room.linkClosed(ALICE.id)
+      expect(room.held().total).toBe(heldBy(room, CAROL)!.watermarks)
+    })
+
+    it('closes a neighbour that names origins in its acks faster than the allowance, and lets a slower one be', () => {
+      const room = bob({ budgets: { watermarks: 1 << 30, total: 1 << 30 } })
+      const acks = ACK_ENTRY_RATE.burst / 256
+      for (let i = 0; i < acks; i++) {
+        const out = room.onAck(ALICE.id, { type: 'ack', upTo: 0, have: strangers(256, i * 256) }, [], 1_000)
+        expect(refusals(out)).toEqual([])
+      }
+      const later = 1_000 + (256 * 1000) / ACK_ENTRY_RATE.perSecond
+      expect(
+        refusals(room.onAck(ALICE.id, { type: 'ack', upTo: 0, bases: strangers(256, 1e6) }, [], later)),
+      ).toEqual([])
+      expect(
+        refusals(room.onAck(ALICE.id, { type: 'ack', upTo: 0, have: strangers(1, 2e6) }, [], later)),
+      ).toEqual(['OVER_BUDGET:a'])
+    })
+
+    it('forgets an origin restarted without its journal from every neighbour, releasing the entries', () => {
+      const room = bob({}, [ALICE, CAROL, DAVE])
+      room.onAck(ALICE.id, { type: 'ack', upTo: 0, have: { [DAVE.id]: 3 } })
+      room.onAck(CAROL.id, { type: 'ack', upTo: 0, have: { [DAVE.id]: 3 } })
+      room.peerRestarted(DAVE.id)
+      expect(heldBy(room, ALICE)?.watermarks).toBe(0)
+      expect(heldBy(room, CAROL)?.watermarks).toBe(0)
+    })
+  })
+
+  describe('neighbours', () => {
+    it('refuses one more neighbour that dialed in past the cap, but never one it dialed or one already linked', () => {
+      const room = bob({ maxNeighbors: 2 })
+      expect(room.admitNeighbor(EVE.id, false)).toMatchObject({
+        code: 'TOO_MANY_NEIGHBORS',
+        neighbor: EVE.id,
+      })
+      expect(room.admitNeighbor(EVE.id, true)).toBeUndefined()
+      expect(room.admitNeighbor(ALICE.id, false)).toBeUndefined()
+      room.linkClosed(ALICE.id)
+      expect(room.admitNeighbor(EVE.id, false)).toBeUndefined()
+    })
+  })
+})
+
+describe('catch-up that a false bases claim cannot censor', () => {
+  const signed = (neighbors = [ALICE, CAROL]) => bob({ auth: fakeAuth(BOB.id) }, neighbors)
+
+  it('skips on a relay’s word but keeps the gap open: a later neighbour’s copy is shown, late', () => {
+    const room = signed([ALICE])
+    const dave = author(DAVE, fakeAuth(DAVE.id))
+    const [one] = dave('withheld')
+    const [two] = dave('after')
+    room.onAck(ALICE.id, { type: 'ack', upTo: 0, bases: { [DAVE.id]: 1 } })
+    expect(accepted(room.receive(ALICE.id, two!, false))).toEqual(['after'])
+    room.markShown(DAVE.id, 2)
+
+    // Carol links up later: she is not told Dave's seq 1 is here, so she sends it, and it is shown.
+    const opening = room.linkOpened(CAROL.id, { name: 'carol', relays: true })
+    const have = Object.assign({}, ...opening.map((e) => (e.type === 'send' ? e.message.have : {})))
+    expect(have).not.toHaveProperty(DAVE.id)
+    room.onAck(CAROL.id, { type: 'ack', upTo: 0 })
+    const late = room.receive(CAROL.id, one!, false)
+    expect(accepted(late)).toEqual(['withheld'])
+    expect(refusals(late)).toEqual([])
+    // Once filled, the gap is closed: another copy is a plain duplicate.
+    expect(accepted(room.receive(CAROL.id, one!, false))).toEqual([])
+    expect(heldBy(room, CAROL)?.buffered).toBe(0)
+  })
+
+  it('refuses a copy of a skipped message that does not chain to the signed run after it', () => {
+    const room = signed()
+    const dave = author(DAVE, fakeAuth(DAVE.id))
+    const [one] = dave('withheld')
+    const [two] = dave('after')
+    room.onAck(ALICE.id, { type: 'ack', upTo: 0, bases: { [DAVE.id]: 1 } })
+    room.receive(ALICE.id, two!, false)
+    const forged = room.receive(CAROL.id, { ...one!, body: 'not what dave said' }, false)
+    expect(refusals(forged)).toEqual(['FORGED:c'])
+    expect(accepted(forged)).toEqual([])
+    expect(accepted(room.receive(ALICE.id, one!, false))).toEqual(['withheld'])
+  })
+
+  it('fills the top of a gap from a neighbour whose window starts inside it, and keeps the rest open', () => {
+    const room = signed()
+    const dave = author(DAVE, fakeAuth(DAVE.id))
+    const early = dave('1', '2', '3', '4')
+    const [five] = dave('5')
+    room.onAck(ALICE.id, { type: 'ack', upTo: 0, bases: { [DAVE.id]: 4 } })
+    expect(accepted(room.receive(ALICE.id, five!, false))).toEqual(['5'])
+    expect(early.slice(2).flatMap((m) => accepted(room.receive(CAROL.id, m, false)))).toEqual(['3', '4'])
+    expect(early.slice(0, 2).flatMap((m) => accepted(room.receive(ALICE.id, m, false)))).toEqual(['1', '2'])
+  })
+
+  it('takes the origin’s own word for where its stream starts, with no gap kept', () => {
+    const room = signed([ALICE, DAVE])
+    const dave = author(DAVE, fakeAuth(DAVE.id))
+    const [one] = dave('settled long ago')
+    const [two] = dave('new')
+    room.onAck(DAVE.id, { type: 'ack', upTo: 0, base: 1 })
+    expect(accepted(room.receive(DAVE.id, two!, true))).toEqual(['new'])
+    expect(accepted(room.receive(ALICE.id, one!, false))).toEqual([])
+  })
+
+  it('keeps at most MAX_GAPS gaps open: one more closes the oldest', () => {
+    const room = signed()
+    const origins = Array.from({ length: MAX_GAPS + 1 }, (_, i) => {
+      const peer = { id: (i + 1).toString(16).padStart(64, '0'), name: `o${i}` }
+      const say = author(peer, fakeAuth(peer.id))
+      const [one] = say('withheld')
+      const [two] = say('after')
+      room.onAck(ALICE.id, { type: 'ack', upTo: 0, bases: { [peer.id]: 1 } })
+      expect(accepted(room.receive(ALICE.id, two!, false))).toEqual(['after'])
+      return one!
+    })
+    expect(accepted(room.receive(CAROL.id, origins[0]!, false))).toEqual([])
+    expect(accepted(room.receive(CAROL.id, origins[1]!, false))).toEqual(['withheld'])
+    expect(accepted(room.receive(CAROL.id, origins[MAX_GAPS]!, false))).toEqual(['withheld'])
+  })
+
+  it('keeps only the newest seqs of a long skip open, a burst’s worth', () => {
+    const room = signed()
+    const dave = author(DAVE, fakeAuth(DAVE.id))
+    const old = Array.from({ length: 150 }, (_, i) => dave(`${i + 1}`)[0]!)
+    const [next] = dave('151')
+    room.onAck(ALICE.id, { type: 'ack', upTo: 0, bases: { [DAVE.id]: 150 } })
+    room.receive(ALICE.id, next!, false)
+    room.markShown(DAVE.id, 151)
+    const fills = old.flatMap((m) => accepted(room.receive(CAROL.id, m, false)))
+    expect(fills).toEqual(old.slice(50).map((m) => m.body))
+  })
+})
