@@ -28,6 +28,7 @@ export const SECTION_KEYS: readonly string[] = ['piped', 'lines-1m']
 
 export const CASE_KEYS: readonly CaseKey[] = [
   'raw',
+  'rawUnwindowed',
   'cryptoBaseline',
   'plain',
   'plainLines',

@@ -1,11 +1,12 @@
 import type { BenchCase } from '../pair.js'
 import { plainCase, plainLinesCase, secureCase, secureDurableCase, secureUnsignedCase } from './parley.js'
-import { rawCase } from './raw.js'
+import { rawCase, rawUnwindowedCase } from './raw.js'
 import { secretStreamCase } from './secret-stream.js'
 
 /** Every case, in the order the table shows them. */
 export const CASES: readonly BenchCase[] = [
   rawCase,
+  rawUnwindowedCase,
   secretStreamCase,
   plainCase,
   plainLinesCase,
