@@ -7,6 +7,7 @@
 import { cpus } from 'node:os'
 import { CASES } from './cases/index.js'
 import { measureIdleLinks } from './idle-links.js'
+import { type GrowthResult, growthSummary, measureGrowth, renderGrowth } from './lines-1m.js'
 import { CASE_KEYS, type Options, parseOptions, USAGE, UsageError } from './options.js'
 import { measurePiped, type PipedResult, pipedSummary, renderPiped } from './piped.js'
 import { type Extras, renderTable, summary } from './report.js'
@@ -14,6 +15,9 @@ import { type CaseResult, runCases } from './run-cases.js'
 import { BODY, MESSAGE_BYTES } from './shape.js'
 import { measureStartup } from './startup.js'
 import { measureTui } from './tui.js'
+
+/** The lines-1m section stops after this long and reports what it has. */
+const GROWTH_CEILING_MS = 25 * 60_000
 
 function progress(line: string): void {
   process.stderr.write(`${line}\n`)
@@ -62,6 +66,14 @@ async function main(options: Options): Promise<void> {
     )
   }
 
+  let growth: GrowthResult | undefined
+  if (options.onlySections.has('lines-1m')) {
+    progress(
+      `bench: lines-1m, ${options.sizes.join(', ')} lines (at most ${GROWTH_CEILING_MS / 60_000} minutes)`,
+    )
+    growth = await measureGrowth({ sizes: options.sizes, ceilingMs: GROWTH_CEILING_MS }, progress)
+  }
+
   const seconds = (performance.now() - began) / 1000
   const cpu = cpus()
   const header = {
@@ -73,8 +85,9 @@ async function main(options: Options): Promise<void> {
     ],
   }
   if (cases.length > 0) process.stdout.write(`${renderTable(header, results, extras)}\n`)
-  else process.stdout.write(`${header.title}\n${header.lines.map((l) => `  ${l}`).join('\n')}\n`)
+  else process.stdout.write(`parley bench\n  ${header.lines[0]}; took ${seconds.toFixed(0)} s\n`)
   if (piped) process.stdout.write(`\n${renderPiped(piped).join('\n')}\n`)
+  if (growth) process.stdout.write(`\n${renderGrowth(growth).join('\n')}\n`)
   if (options.json) {
     const config = {
       messages: options.messages,
@@ -92,6 +105,7 @@ async function main(options: Options): Promise<void> {
     const json = {
       ...summary(results, extras, config),
       ...(piped ? { piped: pipedSummary(piped) } : {}),
+      ...(growth ? { lines1m: growthSummary(growth) } : {}),
     }
     process.stdout.write(`${JSON.stringify(json)}\n`)
   }
@@ -100,6 +114,7 @@ async function main(options: Options): Promise<void> {
   if (extras.startup && 'error' in extras.startup) failed.push('startup')
   if (extras.links && 'error' in extras.links) failed.push('links')
   for (const row of piped?.rows ?? []) if (row.error) failed.push(`piped ${row.key}`)
+  if (growth?.error || (growth?.startup && 'error' in growth.startup)) failed.push('lines-1m')
   if (failed.length > 0) {
     progress(`bench: failed: ${failed.join(', ')}`)
     process.exitCode = 1

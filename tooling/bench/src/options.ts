@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { DEFAULT_SIZES } from './lines-1m.js'
 import type { CaseKey } from './pair.js'
 
 export interface Options {
@@ -12,6 +13,8 @@ export interface Options {
   /** Lines of the piped-lines section, and its measured rounds. */
   lines: number
   linesReps: number
+  /** Line counts of the lines-1m runs. */
+  sizes: number[]
   /** Cases to run; the extras (startup, links, tui, piped) run only when `only` is empty. */
   only: CaseKey[]
   /** Sections asked for by name in `--only`: `piped`, and `lines-1m`, which runs only when asked for. */
@@ -47,6 +50,7 @@ export const USAGE = `usage: pnpm bench [options]
   --tui-messages N  messages for the TUI flood (default 10000)
   --lines N         lines piped end to end between spawned processes (default 100000)
   --lines-reps N    measured rounds of the piped lines, after one warm-up (default 3)
+  --sizes a,b,c     line counts of the lines-1m runs (default 100000,300000,1000000; the first is the block)
   --only a,b        run only these cases: ${CASE_KEYS.join(', ')} (skips the extras); the
                     sections piped and lines-1m (100k, 300k and 1M piped lines, minutes; only when asked for)
   --skip x,y        skip extras: startup, links, tui, piped
@@ -72,6 +76,7 @@ export function parseOptions(argv: readonly string[]): Options | 'help' {
       'tui-messages': { type: 'string' },
       lines: { type: 'string' },
       'lines-reps': { type: 'string' },
+      sizes: { type: 'string' },
       only: { type: 'string' },
       skip: { type: 'string' },
       quick: { type: 'boolean', default: false },
@@ -111,12 +116,21 @@ export function parseOptions(argv: readonly string[]): Options | 'help' {
     tuiMessages: count('tui-messages', 10_000, 200),
     lines: count('lines', 100_000, 10_000),
     linesReps: count('lines-reps', 3, 1),
+    sizes: sizesOf(values.sizes),
     only,
     onlySections,
     skip,
     json: values.json === true,
     quick,
   }
+}
+
+function sizesOf(value: string | boolean | undefined): number[] {
+  if (typeof value !== 'string') return [...DEFAULT_SIZES]
+  const sizes = list(value).map(Number)
+  if (sizes.length === 0 || sizes.some((n) => !Number.isInteger(n) || n < 1))
+    throw new UsageError('--sizes needs whole numbers ≥ 1, separated by commas')
+  return sizes
 }
 
 function list(value: string | boolean | undefined): string[] {
