@@ -25,6 +25,12 @@ process.on('exit', () => {
   for (const child of LIVE) child.kill('SIGKILL')
   for (const dir of TEMP_DIRS) rmSync(dir, { recursive: true, force: true })
 })
+// A signal would end the bench without its exit handlers: exit instead, so the children and dirs go too.
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const)
+  process.once(signal, () => process.exit(code))
 
 export function tempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix))
