@@ -8,7 +8,7 @@ import { cpus } from 'node:os'
 import { CASES } from './cases/index.js'
 import { measureIdleLinks } from './idle-links.js'
 import { type GrowthResult, growthSummary, measureGrowth, renderGrowth } from './lines-1m.js'
-import { CASE_KEYS, type Options, parseOptions, USAGE, UsageError } from './options.js'
+import { CASE_KEYS, type Options, parseOptions, SECTION_KEYS, USAGE, UsageError } from './options.js'
 import { measurePiped, type PipedResult, pipedSummary, renderPiped } from './piped.js'
 import { type Extras, renderTable, summary } from './report.js'
 import { type CaseResult, runCases } from './run-cases.js'
@@ -129,7 +129,7 @@ try {
   process.exit(error instanceof UsageError || error instanceof TypeError ? 2 : 1)
 }
 if (options === 'help') {
-  process.stdout.write(`${USAGE}\n  cases: ${CASE_KEYS.join(', ')}\n`)
+  process.stdout.write(`${USAGE}\n  cases: ${CASE_KEYS.join(', ')}\n  sections: ${SECTION_KEYS.join(', ')}\n`)
   process.exit(0)
 }
 main(options).then(

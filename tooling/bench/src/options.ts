@@ -51,8 +51,8 @@ export const USAGE = `usage: pnpm bench [options]
   --lines N         lines piped end to end between spawned processes (default 100000)
   --lines-reps N    measured rounds of the piped lines, after one warm-up (default 3)
   --sizes a,b,c     line counts of the lines-1m runs (default 100000,300000,1000000; the first is the block)
-  --only a,b        run only these cases: ${CASE_KEYS.join(', ')} (skips the extras); the
-                    sections piped and lines-1m (100k, 300k and 1M piped lines, minutes; only when asked for)
+  --only a,b        run only these cases or sections (skips the extras); see the lists below.
+                    lines-1m (100k, 300k and 1M piped lines, minutes) runs only when asked for
   --skip x,y        skip extras: startup, links, tui, piped
   --quick           tiny counts for a CI smoke run (no TUI); no assertions on speed
   --json            also print one JSON object as stdout's last line
