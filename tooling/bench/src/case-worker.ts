@@ -15,7 +15,8 @@ const RTT_BUDGET_MS = 2_000
 async function visit(bench: BenchCase, request: VisitRequest): Promise<VisitReply> {
   const { pair, connectMs } = await bench.open()
   try {
-    const ms = await flood(pair, request.messages, request.window, STALL_MS)
+    const window = bench.unwindowed ? request.messages : request.window
+    const ms = await flood(pair, request.messages, window, STALL_MS)
     const rtts = await pingPong(pair, request.rtt, RTT_BUDGET_MS, STALL_MS)
     return { type: 'run', throughput: request.messages / (ms / 1000), connectMs, rtts }
   } finally {

@@ -7,12 +7,17 @@
 import { cpus } from 'node:os'
 import { CASES } from './cases/index.js'
 import { measureIdleLinks } from './idle-links.js'
-import { CASE_KEYS, type Options, parseOptions, USAGE, UsageError } from './options.js'
+import { type GrowthResult, growthSummary, measureGrowth, renderGrowth } from './lines-1m.js'
+import { CASE_KEYS, type Options, parseOptions, SECTION_KEYS, USAGE, UsageError } from './options.js'
+import { measurePiped, type PipedResult, pipedSummary, renderPiped } from './piped.js'
 import { type Extras, renderTable, summary } from './report.js'
-import { runCases } from './run-cases.js'
+import { type CaseResult, runCases } from './run-cases.js'
 import { BODY, MESSAGE_BYTES } from './shape.js'
 import { measureStartup } from './startup.js'
 import { measureTui } from './tui.js'
+
+/** The lines-1m section stops after this long and reports what it has. */
+const GROWTH_CEILING_MS = 25 * 60_000
 
 function progress(line: string): void {
   process.stderr.write(`${line}\n`)
@@ -24,12 +29,15 @@ function errorText(error: unknown): string {
 
 async function main(options: Options): Promise<void> {
   const began = performance.now()
-  const cases = options.only.length === 0 ? CASES : CASES.filter((c) => options.only.includes(c.key))
-  const extrasWanted = options.only.length === 0
-  progress(
-    `bench: ${cases.length} cases × (1 warm-up + ${options.reps}) rounds, ${options.messages} messages, window ${options.window}`,
-  )
-  const results = await runCases(cases, options, progress)
+  const extrasWanted = options.only.length === 0 && options.onlySections.size === 0
+  const cases = extrasWanted ? CASES : CASES.filter((c) => options.only.includes(c.key))
+  let results: CaseResult[] = []
+  if (cases.length > 0) {
+    progress(
+      `bench: ${cases.length} cases × (1 warm-up + ${options.reps}) rounds, ${options.messages} messages, window ${options.window}`,
+    )
+    results = await runCases(cases, options, progress)
+  }
 
   const extras: Extras = {}
   if (extrasWanted && !options.skip.has('startup')) {
@@ -49,6 +57,23 @@ async function main(options: Options): Promise<void> {
     extras.tui = await measureTui(options.tuiMessages, 180_000)
   }
 
+  let piped: PipedResult | undefined
+  if ((extrasWanted && !options.skip.has('piped')) || options.onlySections.has('piped')) {
+    progress(`bench: piped lines, ${options.lines} lines × ${options.linesReps} rounds`)
+    piped = await measurePiped(
+      { lines: options.lines, reps: options.linesReps, warmUp: !options.quick },
+      progress,
+    )
+  }
+
+  let growth: GrowthResult | undefined
+  if (options.onlySections.has('lines-1m')) {
+    progress(
+      `bench: lines-1m, ${options.sizes.join(', ')} lines (at most ${GROWTH_CEILING_MS / 60_000} minutes)`,
+    )
+    growth = await measureGrowth({ sizes: options.sizes, ceilingMs: GROWTH_CEILING_MS }, progress)
+  }
+
   const seconds = (performance.now() - began) / 1000
   const cpu = cpus()
   const header = {
@@ -59,7 +84,10 @@ async function main(options: Options): Promise<void> {
       `message: a parley msg of a secure node as JSON, ${MESSAGE_BYTES} bytes (64-hex-digit sender id, ${BODY.length}-character body)`,
     ],
   }
-  process.stdout.write(`${renderTable(header, results, extras)}\n`)
+  if (cases.length > 0) process.stdout.write(`${renderTable(header, results, extras)}\n`)
+  else process.stdout.write(`parley bench\n  ${header.lines[0]}; took ${seconds.toFixed(0)} s\n`)
+  if (piped) process.stdout.write(`\n${renderPiped(piped).join('\n')}\n`)
+  if (growth) process.stdout.write(`\n${renderGrowth(growth).join('\n')}\n`)
   if (options.json) {
     const config = {
       messages: options.messages,
@@ -67,17 +95,26 @@ async function main(options: Options): Promise<void> {
       rtt: options.rtt,
       window: options.window,
       links: options.links,
+      lines: options.lines,
+      linesReps: options.linesReps,
       quick: options.quick,
       node: process.version,
       cpus: cpu.length,
       cases: cases.map((c) => c.key),
     }
-    process.stdout.write(`${JSON.stringify(summary(results, extras, config))}\n`)
+    const json = {
+      ...summary(results, extras, config),
+      ...(piped ? { piped: pipedSummary(piped) } : {}),
+      ...(growth ? { lines1m: growthSummary(growth) } : {}),
+    }
+    process.stdout.write(`${JSON.stringify(json)}\n`)
   }
   // A bench that cannot measure something has rotted: fail, so the CI smoke run says so. A skipped TUI is fine.
   const failed: string[] = results.filter((r) => r.error).map((r) => r.key)
   if (extras.startup && 'error' in extras.startup) failed.push('startup')
   if (extras.links && 'error' in extras.links) failed.push('links')
+  for (const row of piped?.rows ?? []) if (row.error) failed.push(`piped ${row.key}`)
+  if (growth?.error || (growth?.startup && 'error' in growth.startup)) failed.push('lines-1m')
   if (failed.length > 0) {
     progress(`bench: failed: ${failed.join(', ')}`)
     process.exitCode = 1
@@ -92,7 +129,7 @@ try {
   process.exit(error instanceof UsageError || error instanceof TypeError ? 2 : 1)
 }
 if (options === 'help') {
-  process.stdout.write(`${USAGE}\n  cases: ${CASE_KEYS.join(', ')}\n`)
+  process.stdout.write(`${USAGE}\n  cases: ${CASE_KEYS.join(', ')}\n  sections: ${SECTION_KEYS.join(', ')}\n`)
   process.exit(0)
 }
 main(options).then(

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { DEFAULT_SIZES } from './lines-1m.js'
 import type { CaseKey } from './pair.js'
 
 export interface Options {
@@ -9,15 +10,28 @@ export interface Options {
   links: number
   startupReps: number
   tuiMessages: number
-  /** Cases to run; the extras (startup, links, tui) run only when `only` is empty. */
+  /** Lines of the piped-lines section, and its measured rounds. */
+  lines: number
+  linesReps: number
+  /** Line counts of the lines-1m runs. */
+  sizes: number[]
+  /** Cases to run; the extras (startup, links, tui, piped) run only when `only` is empty. */
   only: CaseKey[]
-  skip: Set<'startup' | 'links' | 'tui'>
+  /** Sections asked for by name in `--only`: `piped`, and `lines-1m`, which runs only when asked for. */
+  onlySections: Set<SectionKey>
+  skip: Set<ExtraKey>
   json: boolean
   quick: boolean
 }
 
+export type ExtraKey = 'startup' | 'links' | 'tui' | 'piped'
+export type SectionKey = 'piped' | 'lines-1m'
+const EXTRA_KEYS: readonly string[] = ['startup', 'links', 'tui', 'piped']
+export const SECTION_KEYS: readonly string[] = ['piped', 'lines-1m']
+
 export const CASE_KEYS: readonly CaseKey[] = [
   'raw',
+  'rawUnwindowed',
   'cryptoBaseline',
   'plain',
   'plainLines',
@@ -36,8 +50,12 @@ export const USAGE = `usage: pnpm bench [options]
   --links N         idle secure links for the memory figure (default 1000)
   --startup-reps N  spawns of each process for the start-up ratio (default 10)
   --tui-messages N  messages for the TUI flood (default 10000)
-  --only a,b        run only these cases: ${CASE_KEYS.join(', ')} (skips the extras)
-  --skip x,y        skip extras: startup, links, tui
+  --lines N         lines piped end to end between spawned processes (default 100000)
+  --lines-reps N    measured rounds of the piped lines, after one warm-up (default 3)
+  --sizes a,b,c     line counts of the lines-1m runs (default 100000,300000,1000000; the first is the block)
+  --only a,b        run only these cases or sections (skips the extras); see the lists below.
+                    lines-1m (100k, 300k and 1M piped lines, minutes) runs only when asked for
+  --skip x,y        skip extras: startup, links, tui, piped
   --quick           tiny counts for a CI smoke run (no TUI); no assertions on speed
   --json            also print one JSON object as stdout's last line
   -h, --help`
@@ -58,6 +76,9 @@ export function parseOptions(argv: readonly string[]): Options | 'help' {
       links: { type: 'string' },
       'startup-reps': { type: 'string' },
       'tui-messages': { type: 'string' },
+      lines: { type: 'string' },
+      'lines-reps': { type: 'string' },
+      sizes: { type: 'string' },
       only: { type: 'string' },
       skip: { type: 'string' },
       quick: { type: 'boolean', default: false },
@@ -74,15 +95,16 @@ export function parseOptions(argv: readonly string[]): Options | 'help' {
     if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} needs a whole number ≥ ${min}`)
     return n
   }
-  const only = list(values.only).map((key) => {
-    if (!CASE_KEYS.includes(key as CaseKey)) throw new UsageError(`--only: unknown case ${key}`)
-    return key as CaseKey
-  })
+  const onlyNames = list(values.only)
+  for (const key of onlyNames)
+    if (!CASE_KEYS.includes(key as CaseKey) && !SECTION_KEYS.includes(key))
+      throw new UsageError(`--only: unknown case ${key}`)
+  const only = onlyNames.filter((key) => CASE_KEYS.includes(key as CaseKey)) as CaseKey[]
+  const onlySections = new Set(onlyNames.filter((key) => SECTION_KEYS.includes(key)) as SectionKey[])
   const skip = new Set(
     list(values.skip).map((name) => {
-      if (name !== 'startup' && name !== 'links' && name !== 'tui')
-        throw new UsageError(`--skip: unknown extra ${name}`)
-      return name
+      if (!EXTRA_KEYS.includes(name)) throw new UsageError(`--skip: unknown extra ${name}`)
+      return name as ExtraKey
     }),
   )
   if (quick && values['tui-messages'] === undefined) skip.add('tui')
@@ -94,11 +116,23 @@ export function parseOptions(argv: readonly string[]): Options | 'help' {
     links: count('links', 1_000, 20),
     startupReps: count('startup-reps', 10, 2),
     tuiMessages: count('tui-messages', 10_000, 200),
+    lines: count('lines', 100_000, 10_000),
+    linesReps: count('lines-reps', 3, 1),
+    sizes: sizesOf(values.sizes),
     only,
+    onlySections,
     skip,
     json: values.json === true,
     quick,
   }
+}
+
+function sizesOf(value: string | boolean | undefined): number[] {
+  if (typeof value !== 'string') return [...DEFAULT_SIZES]
+  const sizes = list(value).map(Number)
+  if (sizes.length === 0 || sizes.some((n) => !Number.isInteger(n) || n < 1))
+    throw new UsageError('--sizes needs whole numbers ≥ 1, separated by commas')
+  return sizes
 }
 
 function list(value: string | boolean | undefined): string[] {

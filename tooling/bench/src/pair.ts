@@ -26,6 +26,7 @@ export interface OpenedPair {
 
 export type CaseKey =
   | 'raw'
+  | 'rawUnwindowed'
   | 'cryptoBaseline'
   | 'plain'
   | 'plainLines'
@@ -38,6 +39,8 @@ export type CaseKey =
 export interface BenchCase {
   readonly key: CaseKey
   readonly label: string
+  /** Sends the whole flood at once instead of in windows (the raw baseline's honest figure). */
+  readonly unwindowed?: true
   open(): Promise<OpenedPair>
 }
 

@@ -18,6 +18,7 @@ export interface Header {
 
 /** Which baseline each case is compared with in the table, and the issue's target for that ratio. */
 const COMPARE: Partial<Record<CaseKey, { against: CaseKey; name: string }>> = {
+  rawUnwindowed: { against: 'raw', name: 'raw' },
   cryptoBaseline: { against: 'raw', name: 'raw' },
   plain: { against: 'raw', name: 'raw' },
   plainLines: { against: 'raw', name: 'raw' },
@@ -58,7 +59,9 @@ export function targets(results: readonly CaseResult[], extras: Extras): Target[
       value: ratio(t('plain'), t('raw')),
       target: '≥ 0.7',
       met: (v) => v >= 0.7,
-      detail: `--plain lines / raw: ${fmtRatio(ratio(t('plainLines'), t('raw')))}`,
+      detail:
+        `--plain lines / raw: ${fmtRatio(ratio(t('plainLines'), t('raw')))}; ` +
+        `plain / raw without window: ${fmtRatio(ratio(t('plain'), t('rawUnwindowed')))}`,
     },
     {
       figure: 'secureDurable / secure, throughput',
@@ -143,6 +146,7 @@ const FOOTNOTES = [
   '  msg/s: one way, a→b, counting only acknowledged messages: `delivered` events for ParleyNode (b acked them);',
   '    for the baselines and --plain, which have no acks, a message counts once b has parsed it. At most --window',
   '    messages are unacknowledged at once; each half-window acknowledged releases the next half in one burst.',
+  '    "raw, no window" writes every message at once and then reads them all: raw unheld by any window.',
   "  plain (framed, acked): ParleyNode over createTcpTransport() without encryption: the runtime's framed protocol",
   '    with hello, schema checks and acks. `parley --plain` is the line-mode PlainNode (no frames, no acks),',
   '    shown as "--plain (lines, no acks)"; the "plain" figure of the targets is the framed one.',
@@ -192,6 +196,7 @@ export function summary(results: readonly CaseResult[], extras: Extras, config: 
     Object.fromEntries(results.map((r) => [r.key, round(r[field], digits) ?? null]))
   const startup = extras.startup && 'ratio' in extras.startup ? extras.startup : undefined
   const links = extras.links && 'rssPerLinkKiB' in extras.links ? extras.links : undefined
+  const get = (key: CaseKey) => results.find((r) => r.key === key)?.throughput
   const ratios = Object.fromEntries(
     targets(results, extras).map((t, i) => [RATIO_KEYS[i], round(t.value, 3) ?? null]),
   )
@@ -204,6 +209,8 @@ export function summary(results: readonly CaseResult[], extras: Extras, config: 
     rssPerLinkKiB: round(links?.rssPerLinkKiB, 1) ?? null,
     ...(extras.tui?.status === 'measured' ? { tui: extras.tui.result } : {}),
     ratios,
+    /** The framed plain case against raw written all at once, which no window holds back. */
+    plainOverRawUnwindowed: round(ratio(get('plain'), get('rawUnwindowed')), 3) ?? null,
     ...(startup ? { startupMs: { parley: round(startup.parleyMs, 1), node: round(startup.nodeMs, 1) } } : {}),
     ...(links
       ? {

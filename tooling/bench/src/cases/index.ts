@@ -8,12 +8,13 @@ import {
   secureDurableCase,
   secureUnsignedCase,
 } from './parley.js'
-import { rawCase } from './raw.js'
+import { rawCase, rawUnwindowedCase } from './raw.js'
 import { secretStreamCase } from './secret-stream.js'
 
 /** Every case, in the order the table shows them. */
 export const CASES: readonly BenchCase[] = [
   rawCase,
+  rawUnwindowedCase,
   secretStreamCase,
   plainCase,
   plainLinesCase,

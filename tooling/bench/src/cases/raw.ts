@@ -16,6 +16,17 @@ export const rawCase: BenchCase = {
   open: openRaw,
 }
 
+/**
+ * The same pair flooded without a window: every message written at once, then read, so that no ratio to
+ * raw flatters parley by holding raw to parley's window.
+ */
+export const rawUnwindowedCase: BenchCase = {
+  key: 'rawUnwindowed',
+  label: 'raw node:net, no window',
+  unwindowed: true,
+  open: openRaw,
+}
+
 async function openRaw(): Promise<OpenedPair> {
   const server = createServer()
   const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve))

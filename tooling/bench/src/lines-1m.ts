@@ -1,0 +1,368 @@
+/**
+ * Cost as the work grows (issue 18's "1M lines" case): the piped-lines case through secure parley with
+ * journals at 100k, 300k and 1M lines, with throughput per 100k block, RSS as the run grows, journal bytes
+ * on disk and the start-up of a node on the data dir the longest run left. Minutes long, so it runs only
+ * when asked for (`--only lines-1m`).
+ */
+import { rmSync } from 'node:fs'
+import {
+  dirBytes,
+  type Mark,
+  PARLEY_ENDS,
+  PipeError,
+  pipeOnce,
+  removeDir,
+  tempDir,
+  timeStartup,
+  writeInput,
+} from './pipe-run.js'
+import { table } from './piped.js'
+import { median, round } from './stats.js'
+
+export interface GrowthSettings {
+  /** Line counts of the runs, ascending; the smallest is also the block size. */
+  sizes: readonly number[]
+  /** The whole section stops (and reports what it has) after this long. */
+  ceilingMs: number
+}
+
+export interface GrowthRun {
+  lines: number
+  seconds: number
+  linesPerSec: number
+  senderPeakKiB: number
+  receiverPeakKiB: number
+  marks: Mark[]
+  /** Bytes of journal.log and of the whole data dir, at the end of the run (before any restart). */
+  journal: { sender: number; receiver: number; senderDir: number; receiverDir: number }
+  textBytes: number
+}
+
+export interface StartupFigures {
+  /** A node on the receiver's data dir of the longest run: the first start compacts the journal. */
+  receiverFirstMs: number
+  receiverSecondMs: number
+  senderFirstMs: number
+  /** A node on a fresh data dir, for comparison. */
+  freshMs: number
+  /** journal.log of the receiver's dir after the first start. */
+  receiverJournalAfter: number
+}
+
+export interface GrowthResult {
+  sizes: readonly number[]
+  block: number
+  runs: GrowthRun[]
+  startup?: StartupFigures | { error: string }
+  error?: string
+}
+
+export const DEFAULT_SIZES = [100_000, 300_000, 1_000_000] as const
+
+export async function measureGrowth(
+  settings: GrowthSettings,
+  progress: (line: string) => void,
+): Promise<GrowthResult> {
+  const deadline = performance.now() + settings.ceilingMs
+  const sizes = [...settings.sizes].sort((a, b) => a - b)
+  const block = sizes[0]!
+  const result: GrowthResult = { sizes, block, runs: [] }
+  const inputDir = tempDir('parley-bench-1m-')
+  try {
+    for (const lines of sizes) {
+      const left = deadline - performance.now()
+      if (left <= 0) throw new PipeError(`out of time before the ${lines}-line run`)
+      const input = writeInput(inputDir, lines)
+      progress(`  lines-1m: ${lines.toLocaleString('en-US')} lines through parley (secure, journals)`)
+      const marks: number[] = []
+      for (let n = block; n < lines; n += block) marks.push(n)
+      const run = await pipeOnce(PARLEY_ENDS(), input, {
+        marks,
+        sampleRss: true,
+        stallMs: 60_000,
+        ceilingMs: left,
+        keepDirs: true,
+      })
+      rmSync(input.path, { force: true })
+      try {
+        const sender = dirBytes(run.senderDir, 'journal.log')
+        const receiver = dirBytes(run.receiverDir, 'journal.log')
+        const seconds = run.ms / 1000
+        result.runs.push({
+          lines,
+          seconds,
+          linesPerSec: lines / seconds,
+          senderPeakKiB: run.senderPeakKiB ?? 0,
+          receiverPeakKiB: run.receiverPeakKiB ?? 0,
+          marks: run.marks,
+          journal: {
+            sender: sender.file,
+            receiver: receiver.file,
+            senderDir: sender.total,
+            receiverDir: receiver.total,
+          },
+          textBytes: input.textBytes,
+        })
+        progress(
+          `  lines-1m: ${lines.toLocaleString('en-US')} lines in ${seconds.toFixed(1)} s (${Math.round(lines / seconds).toLocaleString('en-US')} lines/s)`,
+        )
+        if (lines === sizes.at(-1)) {
+          const budget = Math.max(10_000, deadline - performance.now())
+          result.startup = await measureStartups(run.senderDir, run.receiverDir, budget).catch(
+            (error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }),
+          )
+        }
+      } finally {
+        removeDir(run.senderDir)
+        removeDir(run.receiverDir)
+      }
+    }
+  } catch (error) {
+    result.error = error instanceof Error ? error.message : String(error)
+    progress(`  lines-1m failed: ${result.error}`)
+  } finally {
+    removeDir(inputDir)
+  }
+  return result
+}
+
+async function measureStartups(senderDir: string, receiverDir: string, timeoutMs: number) {
+  const fresh = tempDir('parley-bench-fresh-')
+  try {
+    const freshMs = await timeStartup(fresh, timeoutMs)
+    const receiverFirstMs = await timeStartup(receiverDir, timeoutMs)
+    const receiverJournalAfter = dirBytes(receiverDir, 'journal.log').file
+    const receiverSecondMs = await timeStartup(receiverDir, timeoutMs)
+    const senderFirstMs = await timeStartup(senderDir, timeoutMs)
+    return { freshMs, receiverFirstMs, receiverSecondMs, senderFirstMs, receiverJournalAfter }
+  } finally {
+    removeDir(fresh)
+  }
+}
+
+/** Lines per second of each block of the run, from its marks (the first block includes start-up). */
+export function blockRates(run: GrowthRun): { from: number; to: number; linesPerSec: number; mark: Mark }[] {
+  const out = []
+  let previous = { lines: 0, ms: 0 }
+  for (const mark of run.marks) {
+    out.push({
+      from: previous.lines,
+      to: mark.lines,
+      linesPerSec: (mark.lines - previous.lines) / ((mark.ms - previous.ms) / 1000),
+      mark,
+    })
+    previous = mark
+  }
+  return out
+}
+
+interface GrowthTarget {
+  figure: string
+  value: number | undefined
+  target: string
+  met: boolean | undefined
+  detail: string
+}
+
+export function growthTargets(result: GrowthResult): GrowthTarget[] {
+  const first = result.runs[0]
+  const last = result.runs.at(-1)
+  const longest = last && last !== first ? last : undefined
+  // The first block carries the sender's start-up and the handshake: steadiness is judged on the others.
+  const blocks = longest ? blockRates(longest).slice(1) : []
+  const blockMedian = blocks.length > 0 ? median(blocks.map((b) => b.linesPerSec)) : undefined
+  const spread =
+    blockMedian === undefined
+      ? undefined
+      : Math.max(...blocks.map((b) => Math.abs(b.linesPerSec / blockMedian - 1)))
+  const steady = longest && first ? longest.linesPerSec / first.linesPerSec : undefined
+  const firstMark = longest?.marks[0]
+  const lastMark = blocks.at(-1)?.mark
+  const grow = (field: 'senderRssKiB' | 'receiverRssKiB') =>
+    firstMark?.[field] && lastMark?.[field] ? lastMark[field]! / firstMark[field]! : undefined
+  const startup = result.startup && 'receiverFirstMs' in result.startup ? result.startup : undefined
+  const within = (v: number | undefined, ok: (v: number) => boolean) => (v === undefined ? undefined : ok(v))
+  const perText = (side: 'sender' | 'receiver') => (last ? last.journal[side] / last.textBytes : undefined)
+  return [
+    {
+      figure: `lines/s, ${fmtLines(longest?.lines)} run / ${fmtLines(first?.lines)} run`,
+      value: steady,
+      target: '1 ± 0.1',
+      met: within(steady, (v) => Math.abs(v - 1) <= 0.1),
+      detail:
+        first && longest
+          ? `${Math.round(longest.linesPerSec).toLocaleString('en-US')} vs ${Math.round(first.linesPerSec).toLocaleString('en-US')} lines/s`
+          : '',
+    },
+    {
+      figure: `${fmtLines(result.block)} blocks of the ${fmtLines(longest?.lines)} run but the first, widest gap to median`,
+      value: spread,
+      target: '≤ 0.1',
+      met: within(spread, (v) => v <= 0.1),
+      detail: blockMedian ? `median ${Math.round(blockMedian).toLocaleString('en-US')} lines/s` : '',
+    },
+    {
+      figure: 'sender RSS, last block / first block',
+      value: grow('senderRssKiB'),
+      target: 'flat (≤ 1.1)',
+      met: within(grow('senderRssKiB'), (v) => v <= 1.1),
+      detail: longest ? `peak ${mib(longest.senderPeakKiB)}` : '',
+    },
+    {
+      figure: 'receiver RSS, last block / first block',
+      value: grow('receiverRssKiB'),
+      target: 'flat (≤ 1.1)',
+      met: within(grow('receiverRssKiB'), (v) => v <= 1.1),
+      detail: longest ? `peak ${mib(longest.receiverPeakKiB)}` : '',
+    },
+    {
+      figure: `sender journal / text, after ${fmtLines(last?.lines)}`,
+      value: perText('sender'),
+      target: '≤ 2',
+      met: within(perText('sender'), (v) => v <= 2),
+      detail: last ? `${(last.journal.sender / last.lines).toFixed(0)} B per message` : '',
+    },
+    {
+      figure: `receiver journal / text, after ${fmtLines(last?.lines)}`,
+      value: perText('receiver'),
+      target: '≤ 2',
+      met: within(perText('receiver'), (v) => v <= 2),
+      detail: last ? `${(last.journal.receiver / last.lines).toFixed(0)} B per message` : '',
+    },
+    {
+      figure: `start-up on the ${fmtLines(last?.lines)} receiver's data dir (s)`,
+      value: startup ? startup.receiverFirstMs / 1000 : undefined,
+      target: '≤ 1',
+      met: within(startup?.receiverFirstMs, (v) => v <= 1000),
+      detail: startup
+        ? `again: ${(startup.receiverSecondMs / 1000).toFixed(2)} s; sender's dir ${(startup.senderFirstMs / 1000).toFixed(2)} s; fresh dir ${(startup.freshMs / 1000).toFixed(2)} s`
+        : '',
+    },
+  ]
+}
+
+export function renderGrowth(result: GrowthResult): string[] {
+  const out = [
+    `piped lines as the run grows (lines-1m): ${result.sizes.map(fmtLines).join(', ')} lines of 60 bytes through parley (secure, journals on both sides, receiver --rate 0), one run each`,
+    '',
+  ]
+  const runs: string[][] = [
+    [
+      'lines',
+      'time',
+      'lines/s',
+      'sender peak',
+      'receiver peak',
+      'journal send/recv',
+      'B/msg send/recv',
+      '× text',
+    ],
+  ]
+  for (const run of result.runs)
+    runs.push([
+      fmtLines(run.lines),
+      `${run.seconds.toFixed(1)} s`,
+      Math.round(run.linesPerSec).toLocaleString('en-US'),
+      mib(run.senderPeakKiB),
+      mib(run.receiverPeakKiB),
+      `${mb(run.journal.sender)} / ${mb(run.journal.receiver)}`,
+      `${(run.journal.sender / run.lines).toFixed(0)} / ${(run.journal.receiver / run.lines).toFixed(0)}`,
+      `${(run.journal.sender / run.textBytes).toFixed(2)} / ${(run.journal.receiver / run.textBytes).toFixed(2)}`,
+    ])
+  out.push(...table(runs, [true, true, true, true, true, true, true, true]), '')
+  const longest = result.runs.length > 1 ? result.runs.at(-1) : undefined
+  if (longest) {
+    const blocks: string[][] = [['block', 'lines/s', 'sender RSS', 'receiver RSS', 'at']]
+    for (const b of blockRates(longest))
+      blocks.push([
+        `${fmtLines(b.from)}-${fmtLines(b.to)}${b.from === 0 ? ' (with start-up)' : ''}`,
+        Math.round(b.linesPerSec).toLocaleString('en-US'),
+        b.mark.senderRssKiB ? mib(b.mark.senderRssKiB) : '—',
+        b.mark.receiverRssKiB ? mib(b.mark.receiverRssKiB) : '—',
+        `${(b.mark.ms / 1000).toFixed(1)} s`,
+      ])
+    out.push(
+      `blocks of the ${fmtLines(longest.lines)} run:`,
+      ...table(blocks, [false, true, true, true, true]),
+      '',
+    )
+  }
+  const targets: string[][] = [['target (issue 18)', 'value', 'target', 'met', 'detail']]
+  for (const t of growthTargets(result))
+    targets.push([
+      t.figure,
+      t.value === undefined ? '—' : t.value.toFixed(2),
+      t.target,
+      t.met === undefined ? '—' : t.met ? 'yes' : 'NO',
+      t.detail,
+    ])
+  out.push(...table(targets, [false, true, false, false, false]), '')
+  if (result.startup && 'error' in result.startup)
+    out.push(`start-up: not measured (${result.startup.error})`)
+  if (result.error) out.push(`lines-1m: stopped: ${result.error}`)
+  out.push(
+    "  time: from the sender's spawn to the receiver's last line, as in the piped-lines section. RSS at a block",
+    '    is VmRSS when its last line reached the receiver; peaks are VmHWM from /proc, read every 250 ms and at each',
+    '    block. Journal: journal.log of each data dir when the run ends; × text: over the bytes of text sent (no',
+    '    newlines). Start-up: spawn to the `listening` line of `parley --recv-only` on that data dir (it opens the',
+    '    journal, compacts it when large and replays it before it listens); the first start on a dir does the compaction.',
+  )
+  return out
+}
+
+export function growthSummary(result: GrowthResult) {
+  const startup = result.startup && 'receiverFirstMs' in result.startup ? result.startup : undefined
+  const longest = result.runs.length > 1 ? result.runs.at(-1) : undefined
+  return {
+    sizes: result.sizes,
+    block: result.block,
+    runs: result.runs.map((run) => ({
+      lines: run.lines,
+      seconds: round(run.seconds, 3),
+      linesPerSec: Math.round(run.linesPerSec),
+      senderPeakKiB: run.senderPeakKiB,
+      receiverPeakKiB: run.receiverPeakKiB,
+      journalBytes: run.journal,
+      textBytes: run.textBytes,
+    })),
+    blocks: longest
+      ? blockRates(longest).map((b) => ({
+          to: b.to,
+          linesPerSec: Math.round(b.linesPerSec),
+          senderRssKiB: b.mark.senderRssKiB ?? null,
+          receiverRssKiB: b.mark.receiverRssKiB ?? null,
+        }))
+      : [],
+    startupMs: startup
+      ? {
+          receiverFirst: round(startup.receiverFirstMs, 1),
+          receiverSecond: round(startup.receiverSecondMs, 1),
+          senderFirst: round(startup.senderFirstMs, 1),
+          fresh: round(startup.freshMs, 1),
+        }
+      : null,
+    receiverJournalAfterStart: startup?.receiverJournalAfter ?? null,
+    targets: growthTargets(result).map((t) => ({
+      figure: t.figure,
+      value: round(t.value, 3) ?? null,
+      target: t.target,
+      met: t.met ?? null,
+    })),
+    error: result.error ?? (result.startup && 'error' in result.startup ? result.startup.error : null),
+  }
+}
+
+function fmtLines(n: number | undefined): string {
+  if (n === undefined) return '—'
+  if (n >= 1_000_000 && n % 1_000_000 === 0) return `${n / 1_000_000}M`
+  if (n >= 1_000 && n % 1_000 === 0) return `${n / 1_000}k`
+  return String(n)
+}
+
+function mib(kib: number): string {
+  return `${(kib / 1024).toFixed(0)} MiB`
+}
+
+function mb(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(1)} MB`
+}

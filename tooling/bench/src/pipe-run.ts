@@ -1,0 +1,398 @@
+/**
+ * One piped file from a spawned sender to a spawned receiver over loopback, timed from the sender's spawn
+ * to the receiver having printed the last line. Every child started here is killed when the bench exits,
+ * also after a failure, and every temp dir is removed.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parleyBin } from './startup.js'
+
+const LIVE = new Set<ChildProcess>()
+const TEMP_DIRS = new Set<string>()
+process.on('exit', () => {
+  for (const child of LIVE) child.kill('SIGKILL')
+  for (const dir of TEMP_DIRS) rmSync(dir, { recursive: true, force: true })
+})
+// A signal would end the bench without its exit handlers: exit instead, so the children and dirs go too.
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const)
+  process.once(signal, () => process.exit(code))
+
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  TEMP_DIRS.add(dir)
+  return dir
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true })
+  TEMP_DIRS.delete(dir)
+}
+
+export interface InputFile {
+  path: string
+  lines: number
+  bytes: number
+  /** Bytes of text without the newlines: what the messages carry. */
+  textBytes: number
+}
+
+/** `lines` lines of 59 characters and a newline, each numbered, so that any line lost or doubled shows. */
+export function writeInput(dir: string, lines: number): InputFile {
+  const filler = 'the quick brown fox jumps over the lazy dog, 0123456789 abcdefghij'
+  const parts: string[] = []
+  for (let i = 0; i < lines; i++) {
+    const head = `${i + 1} `
+    parts.push(head + filler.slice(0, 59 - head.length))
+  }
+  const text = `${parts.join('\n')}\n`
+  const path = join(dir, `lines-${lines}.txt`)
+  writeFileSync(path, text)
+  const bytes = Buffer.byteLength(text)
+  return { path, lines, bytes, textBytes: bytes - lines }
+}
+
+/** How to start the two ends of one row, and how the receiver says which port it got. */
+export interface PipeEnds {
+  key: string
+  label: string
+  receiver(dataDir: string): string[]
+  sender(port: number, dataDir: string): string[]
+  /** Matches the receiver's stderr line that names its port (group 1). */
+  listening: RegExp
+  /** Exit codes of the sender that mean "all delivered". */
+  okExit: readonly number[]
+  /** Has a data dir worth measuring (journal). */
+  journal: boolean
+}
+
+const PIPE_END = fileURLToPath(new URL('./pipe-end.js', import.meta.url))
+const NODE = process.execPath
+
+export function netcatInstalled(): boolean {
+  return spawnSync('sh', ['-c', 'command -v nc'], { stdio: 'ignore' }).status === 0
+}
+
+export const NETCAT_ENDS: PipeEnds = {
+  key: 'netcat',
+  label: 'netcat (nc)',
+  receiver: () => ['nc', '-v', '-n', '-l', '127.0.0.1', '0'],
+  sender: (port) => ['nc', '-N', '127.0.0.1', String(port)],
+  listening: /Listening on \S+ (\d+)/,
+  okExit: [0],
+  journal: false,
+}
+
+export const NODE_PIPE_ENDS: PipeEnds = {
+  key: 'node',
+  label: 'bare Node.js socket pipe',
+  receiver: () => [NODE, PIPE_END, 'receive'],
+  sender: (port) => [NODE, PIPE_END, 'send', String(port)],
+  listening: /listening on 127\.0\.0\.1:(\d+)/,
+  okExit: [0],
+  journal: false,
+}
+
+function parleyEnds(plain: boolean): PipeEnds {
+  const bin = parleyBin()
+  const mode = plain ? ['--plain'] : []
+  return {
+    key: plain ? 'parleyPlain' : 'parley',
+    label: plain ? 'parley --plain' : 'parley (secure, journals)',
+    receiver: (dir) => [
+      NODE,
+      bin,
+      ...mode,
+      '--recv-only',
+      '--listen',
+      '127.0.0.1:0',
+      '--rate',
+      '0',
+      '--name',
+      'recv',
+      '--data-dir',
+      dir,
+    ],
+    sender: (port, dir) => [
+      NODE,
+      bin,
+      ...mode,
+      '--peer',
+      `127.0.0.1:${port}`,
+      '--listen',
+      '127.0.0.1:0',
+      '--name',
+      'send',
+      '--data-dir',
+      dir,
+    ],
+    listening: /listening on 127\.0\.0\.1:(\d+)/,
+    okExit: [0],
+    journal: !plain,
+  }
+}
+
+export const PARLEY_ENDS = (): PipeEnds => parleyEnds(false)
+export const PARLEY_PLAIN_ENDS = (): PipeEnds => parleyEnds(true)
+
+export interface PipeOptions {
+  /** Line counts at which to note the time (and RSS, with `sampleRss`); the last one is always noted. */
+  marks?: readonly number[]
+  sampleRss?: boolean
+  /** No new line at the receiver for this long fails the run. */
+  stallMs: number
+  /** The whole run may take at most this long. */
+  ceilingMs: number
+  /** Keep the data dirs (the caller measures and removes them). */
+  keepDirs?: boolean
+}
+
+export interface Mark {
+  lines: number
+  ms: number
+  senderRssKiB?: number
+  receiverRssKiB?: number
+}
+
+export interface PipeRun {
+  /** From the sender's spawn to the receiver's last line. */
+  ms: number
+  marks: Mark[]
+  senderPeakKiB?: number
+  receiverPeakKiB?: number
+  senderDir: string
+  receiverDir: string
+}
+
+/** VmRSS and VmHWM (peak) of a live process, in KiB; undefined once it is gone. */
+export function memoryOf(pid: number | undefined): { rss: number; peak: number } | undefined {
+  if (pid === undefined) return undefined
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const rss = /VmRSS:\s+(\d+) kB/.exec(status)
+    const peak = /VmHWM:\s+(\d+) kB/.exec(status)
+    if (!rss || !peak) return undefined
+    return { rss: Number(rss[1]), peak: Number(peak[1]) }
+  } catch {
+    return undefined
+  }
+}
+
+class Child {
+  readonly process: ChildProcess
+  stderr = ''
+  readonly exited: Promise<number | string>
+
+  constructor(argv: string[], stdin: number | 'ignore') {
+    const [command, ...args] = argv
+    this.process = spawn(command!, args, { stdio: [stdin, 'pipe', 'pipe'] })
+    LIVE.add(this.process)
+    this.process.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      if (this.stderr.length < 64_000) this.stderr += chunk
+    })
+    this.exited = new Promise((resolve) => {
+      this.process.on('error', (error) => {
+        this.stderr += error.message
+        LIVE.delete(this.process)
+        resolve('spawn failed')
+      })
+      this.process.on('exit', (code, signal) => {
+        LIVE.delete(this.process)
+        resolve(code ?? signal ?? 'unknown')
+      })
+    })
+  }
+
+  /** SIGTERM (parley exits cleanly on it), SIGKILL after `graceMs`. */
+  async stop(graceMs = 5_000): Promise<void> {
+    if (this.process.exitCode !== null || this.process.signalCode !== null) return
+    this.process.kill('SIGTERM')
+    const timer = setTimeout(() => this.process.kill('SIGKILL'), graceMs)
+    await this.exited
+    clearTimeout(timer)
+  }
+
+  lastLine(): string {
+    return this.stderr.trim().split('\n').at(-1) ?? ''
+  }
+}
+
+export class PipeError extends Error {
+  override name = 'PipeError'
+}
+
+/** Starts the receiver and resolves with its port once it says it listens. */
+function waitListening(child: Child, pattern: RegExp, timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new PipeError(`the receiver did not listen within ${timeoutMs} ms`)),
+      timeoutMs,
+    )
+    const check = () => {
+      const match = pattern.exec(child.stderr)
+      if (!match) return
+      clearTimeout(timer)
+      child.process.stderr!.off('data', check)
+      resolve(Number(match[1]))
+    }
+    child.process.stderr!.on('data', check)
+    child.exited.then((code) => {
+      clearTimeout(timer)
+      reject(new PipeError(`the receiver exited (${code}) before listening: ${child.lastLine()}`))
+    })
+  })
+}
+
+/**
+ * Pipes `input` from a fresh sender to a fresh receiver (each with its own temp data dir) and counts the
+ * receiver's stdout lines. Fails when a line is missing or extra, or the sender does not exit with success.
+ */
+export async function pipeOnce(ends: PipeEnds, input: InputFile, options: PipeOptions): Promise<PipeRun> {
+  const senderDir = tempDir('parley-bench-send-')
+  const receiverDir = tempDir('parley-bench-recv-')
+  const receiver = new Child(ends.receiver(receiverDir), 'ignore')
+  let sender: Child | undefined
+  let sampler: NodeJS.Timeout | undefined
+  const inputFd = openSync(input.path, 'r')
+  try {
+    const port = await waitListening(receiver, ends.listening, 30_000)
+    const marks = [...(options.marks ?? []), input.lines]
+      .filter((n, i, all) => n <= input.lines && all.indexOf(n) === i)
+      .sort((a, b) => a - b)
+    const noted: Mark[] = []
+    let senderPeak = 0
+    let receiverPeak = 0
+    const start = performance.now()
+    sender = new Child(ends.sender(port, senderDir), inputFd)
+    const senderPid = sender.process.pid
+    const receiverPid = receiver.process.pid
+    if (options.sampleRss) {
+      sampler = setInterval(() => {
+        senderPeak = Math.max(senderPeak, memoryOf(senderPid)?.peak ?? 0)
+        receiverPeak = Math.max(receiverPeak, memoryOf(receiverPid)?.peak ?? 0)
+      }, 250)
+    }
+    const stdout = receiver.process.stdout!
+    let lines = 0
+    const done = new Promise<number>((resolve, reject) => {
+      let moved = true
+      const stall = setInterval(() => {
+        if (!moved) fail(`no line arrived for ${options.stallMs} ms (${lines} of ${input.lines})`)
+        moved = false
+      }, options.stallMs)
+      const ceiling = setTimeout(
+        () => fail(`not done after ${options.ceilingMs} ms (${lines} of ${input.lines} lines)`),
+        options.ceilingMs,
+      )
+      const finish = () => {
+        clearInterval(stall)
+        clearTimeout(ceiling)
+        stdout.off('data', onData)
+      }
+      const fail = (reason: string) => {
+        finish()
+        reject(new PipeError(`${reason}; sender: ${sender?.lastLine() ?? ''}`))
+      }
+      const onData = (chunk: Buffer) => {
+        moved = true
+        let at = chunk.indexOf(10)
+        while (at !== -1) {
+          lines++
+          if (lines === marks[noted.length]) {
+            const now = performance.now()
+            const s = options.sampleRss ? memoryOf(senderPid) : undefined
+            const r = options.sampleRss ? memoryOf(receiverPid) : undefined
+            if (s) senderPeak = Math.max(senderPeak, s.peak)
+            if (r) receiverPeak = Math.max(receiverPeak, r.peak)
+            noted.push({
+              lines,
+              ms: now - start,
+              ...(s ? { senderRssKiB: s.rss } : {}),
+              ...(r ? { receiverRssKiB: r.rss } : {}),
+            })
+            if (lines === input.lines) {
+              finish()
+              resolve(now - start)
+              // Count on, so that a line delivered twice is noticed below.
+              stdout.on('data', (more: Buffer) => {
+                for (let i = more.indexOf(10); i !== -1; i = more.indexOf(10, i + 1)) lines++
+              })
+              return
+            }
+          }
+          at = chunk.indexOf(10, at + 1)
+        }
+      }
+      stdout.on('data', onData)
+      receiver.exited.then((code) => fail(`the receiver exited (${code}): ${receiver.lastLine()}`))
+    })
+    const ms = await done
+    const exit = await Promise.race([
+      sender.exited,
+      new Promise<string>((resolve) => setTimeout(() => resolve('still running'), options.stallMs)),
+    ])
+    if (!ends.okExit.includes(exit as number))
+      throw new PipeError(`the sender exited with ${exit} after the last line: ${sender.lastLine()}`)
+    if (options.sampleRss) receiverPeak = Math.max(receiverPeak, memoryOf(receiverPid)?.peak ?? 0)
+    await receiver.stop()
+    if (lines !== input.lines)
+      throw new PipeError(`the receiver printed ${lines} lines for ${input.lines} sent`)
+    return {
+      ms,
+      marks: noted,
+      ...(options.sampleRss ? { senderPeakKiB: senderPeak, receiverPeakKiB: receiverPeak } : {}),
+      senderDir,
+      receiverDir,
+    }
+  } finally {
+    clearInterval(sampler)
+    closeSync(inputFd)
+    await sender?.stop(1_000)
+    await receiver.stop(1_000)
+    if (!options.keepDirs) {
+      removeDir(senderDir)
+      removeDir(receiverDir)
+    }
+  }
+}
+
+/** Sum of the sizes of the files directly in `dir`, and the size of one of them. */
+export function dirBytes(dir: string, file: string): { total: number; file: number } {
+  let total = 0
+  for (const name of readdirSync(dir)) total += statSync(join(dir, name)).size
+  let one = 0
+  try {
+    one = statSync(join(dir, file)).size
+  } catch {}
+  return { total, file: one }
+}
+
+/**
+ * Spawns a parley receiver on `dataDir` and times it from spawn to its `listening` line (it opens,
+ * compacts and replays the journal before it listens), then stops it.
+ */
+export async function timeStartup(dataDir: string, timeoutMs: number): Promise<number> {
+  const ends = PARLEY_ENDS()
+  const start = performance.now()
+  const child = new Child(ends.receiver(dataDir), 'ignore')
+  try {
+    await waitListening(child, ends.listening, timeoutMs)
+    return performance.now() - start
+  } finally {
+    await child.stop()
+  }
+}

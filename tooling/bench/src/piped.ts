@@ -1,0 +1,179 @@
+/**
+ * Piped lines end to end (issue 18): a file of short lines piped from one spawned `parley` to another on
+ * loopback, next to netcat and a bare Node.js socket pipe doing the same, in one run. Rounds visit the rows
+ * in turn, so drift in the machine's load spreads over all of them.
+ */
+import {
+  type InputFile,
+  NETCAT_ENDS,
+  NODE_PIPE_ENDS,
+  netcatInstalled,
+  PARLEY_ENDS,
+  PARLEY_PLAIN_ENDS,
+  type PipeEnds,
+  pipeOnce,
+  removeDir,
+  tempDir,
+  writeInput,
+} from './pipe-run.js'
+import { median, ratio, round } from './stats.js'
+
+export interface PipedSettings {
+  lines: number
+  reps: number
+  /** One unmeasured round first (disk cache, first spawns). */
+  warmUp: boolean
+}
+
+export interface PipedRow {
+  key: string
+  label: string
+  /** Median seconds over the measured rounds; undefined when skipped or failed. */
+  seconds?: number
+  runs: number[]
+  /** × the bare Node.js pipe. */
+  ratio?: number
+  skipped?: string
+  error?: string
+}
+
+export interface PipedResult {
+  lines: number
+  bytes: number
+  reps: number
+  rows: PipedRow[]
+}
+
+/** The issue's targets: × the bare Node.js socket pipe, medians of one run. */
+export const PIPED_TARGETS = [
+  { key: 'parley', max: 3 },
+  { key: 'parleyPlain', max: 2 },
+] as const
+
+export async function measurePiped(
+  settings: PipedSettings,
+  progress: (line: string) => void,
+): Promise<PipedResult> {
+  const dir = tempDir('parley-bench-lines-')
+  try {
+    const input = writeInput(dir, settings.lines)
+    const rows: (PipedRow & { ends?: PipeEnds })[] = [
+      netcatInstalled()
+        ? { key: 'netcat', label: NETCAT_ENDS.label, runs: [], ends: NETCAT_ENDS }
+        : { key: 'netcat', label: NETCAT_ENDS.label, runs: [], skipped: 'nc is not installed' },
+      { key: 'node', label: NODE_PIPE_ENDS.label, runs: [], ends: NODE_PIPE_ENDS },
+      { key: 'parley', label: 'parley (secure, journals)', runs: [], ends: PARLEY_ENDS() },
+      { key: 'parleyPlain', label: 'parley --plain', runs: [], ends: PARLEY_PLAIN_ENDS() },
+    ]
+    for (let round = settings.warmUp ? 0 : 1; round <= settings.reps; round++) {
+      for (const row of rows) {
+        if (!row.ends || row.error) continue
+        try {
+          const run = await pipeOnce(row.ends, input, pipeLimits(input))
+          if (round === 0) continue
+          row.runs.push(run.ms / 1000)
+          progress(`  piped round ${round}/${settings.reps} ${row.label}: ${(run.ms / 1000).toFixed(3)} s`)
+        } catch (error) {
+          row.error = error instanceof Error ? error.message : String(error)
+          progress(`  piped ${row.label} failed: ${row.error}`)
+        }
+      }
+      if (round === 0) progress('  piped warm-up round done')
+    }
+    const node = rows.find((r) => r.key === 'node')
+    const nodeSeconds = node && !node.error && node.runs.length > 0 ? median(node.runs) : undefined
+    return {
+      lines: input.lines,
+      bytes: input.bytes,
+      reps: settings.reps,
+      rows: rows.map(({ ends: _ends, ...row }) => {
+        if (row.error || row.skipped || row.runs.length === 0) return row
+        const seconds = median(row.runs)
+        const vs = ratio(seconds, nodeSeconds)
+        return { ...row, seconds, ...(vs === undefined ? {} : { ratio: vs }) }
+      }),
+    }
+  } finally {
+    removeDir(dir)
+  }
+}
+
+/** Generous limits that only catch a hang: 20 s without a new line, a minute plus 1 ms per line in all. */
+function pipeLimits(input: InputFile) {
+  return { stallMs: 20_000, ceilingMs: 60_000 + input.lines }
+}
+
+export function renderPiped(result: PipedResult): string[] {
+  const out = [
+    `piped lines end to end: ${result.lines.toLocaleString('en-US')} lines of 60 bytes (${(result.bytes / 1e6).toFixed(1)} MB) from a spawned sender to a spawned receiver on loopback; medians of ${result.reps} round(s)`,
+    '',
+  ]
+  const rows: string[][] = [['what', 'time', '× node pipe', 'lines/s', 'runs (s)']]
+  for (const row of result.rows) {
+    if (row.skipped) rows.push([row.label, 'skipped', row.skipped, '', ''])
+    else if (row.error) rows.push([row.label, 'failed', row.error.slice(0, 80), '', ''])
+    else
+      rows.push([
+        row.label,
+        row.seconds === undefined ? '—' : `${row.seconds.toFixed(3)} s`,
+        row.ratio === undefined ? '' : `${row.ratio.toFixed(2)}`,
+        row.seconds === undefined ? '' : Math.round(result.lines / row.seconds).toLocaleString('en-US'),
+        row.runs.map((s) => s.toFixed(2)).join(' '),
+      ])
+  }
+  out.push(...table(rows, [false, true, true, true, false]), '')
+  const targets: string[][] = [['target (issue 18)', 'value', 'target', 'met']]
+  for (const target of PIPED_TARGETS) {
+    const row = result.rows.find((r) => r.key === target.key)
+    const value = row?.ratio
+    targets.push([
+      `${row?.label ?? target.key} / node pipe, time`,
+      value === undefined ? '—' : value.toFixed(2),
+      `≤ ${target.max}`,
+      value === undefined ? '—' : value <= target.max ? 'yes' : 'NO',
+    ])
+  }
+  out.push(...table(targets, [false, true, false, false]), '')
+  out.push(
+    "  time: from the sender's spawn to the receiver having printed the last line (its stdout, counted here). The",
+    '    receiver listens first (port 0); the sender reads the file as its stdin. parley: `--recv-only --rate 0` receiver',
+    '    and a one-shot sender, each with its own temp --data-dir (journal on); the sender exits 0 once all is acknowledged.',
+    '    --plain: the same flags with --plain on both sides (no journal). nc: `nc -l` and `nc -N`. node: pipe-end.js,',
+    '    stdin piped into a socket and the socket piped to stdout. Every line is counted; a missing or extra one fails.',
+  )
+  return out
+}
+
+export function pipedSummary(result: PipedResult) {
+  return {
+    lines: result.lines,
+    reps: result.reps,
+    seconds: Object.fromEntries(result.rows.map((r) => [r.key, round(r.seconds, 4) ?? null])),
+    ratioToNode: Object.fromEntries(result.rows.map((r) => [r.key, round(r.ratio, 3) ?? null])),
+    runs: Object.fromEntries(result.rows.map((r) => [r.key, r.runs.map((s) => round(s, 4))])),
+    targets: Object.fromEntries(
+      PIPED_TARGETS.map((t) => {
+        const value = result.rows.find((r) => r.key === t.key)?.ratio
+        return [
+          t.key,
+          { max: t.max, value: round(value, 3) ?? null, met: value === undefined ? null : value <= t.max },
+        ]
+      }),
+    ),
+    skipped: Object.fromEntries(result.rows.filter((r) => r.skipped).map((r) => [r.key, r.skipped])),
+    errors: Object.fromEntries(result.rows.filter((r) => r.error).map((r) => [r.key, r.error])),
+  }
+}
+
+export function table(rows: string[][], rightAligned: boolean[]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)))
+  return rows.map((r, rowIndex) => {
+    const line = r
+      .map((cell, i) =>
+        rightAligned[i] && rowIndex > 0 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!),
+      )
+      .join('  ')
+      .trimEnd()
+    return rowIndex === 0 ? `${line}\n${'-'.repeat(line.length)}` : line
+  })
+}
