@@ -236,7 +236,7 @@ describe('Persistence.overQuota', () => {
   })
 
   it('uses the documented defaults, and enforces nothing on a journal that does not count', () => {
-    expect(DEFAULT_JOURNAL_QUOTA).toEqual({ perOrigin: 32 * 1024 * 1024, total: 256 * 1024 * 1024 })
+    expect(DEFAULT_JOURNAL_QUOTA).toEqual({ perOrigin: 256 * 1024 * 1024, total: 2048 * 1024 * 1024 })
     const uncounted = new Persistence({ append: () => Promise.resolve() }, 10, () => undefined, {
       perOrigin: 0,
     })

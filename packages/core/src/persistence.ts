@@ -17,10 +17,11 @@ export interface JournalQuota {
 }
 
 /**
- * 32 MiB per member is about 100,000 chat lines or 3,000 messages of the longest kind; 256 MiB holds
- * eight members that full. The node's own messages are never counted.
+ * 256 MiB per member is about 800,000 chat lines or 25,000 messages of the longest kind, so a file an
+ * honest neighbour pipes in fits; 2 GiB holds eight members that full. The journal is compacted only at
+ * start-up, so the count grows with everything a member sent this run. The node's own are never counted.
  */
-export const DEFAULT_JOURNAL_QUOTA: JournalQuota = { perOrigin: 32 * 1024 * 1024, total: 256 * 1024 * 1024 }
+export const DEFAULT_JOURNAL_QUOTA: JournalQuota = { perOrigin: 256 * 1024 * 1024, total: 2048 * 1024 * 1024 }
 
 export class Persistence {
   private chain: Promise<void> = Promise.resolve()

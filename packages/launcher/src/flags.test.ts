@@ -29,7 +29,7 @@ describe('parseFlags errors', () => {
 describe('--disk-quota', () => {
   const MiB = 1024 * 1024
   it('takes MiB per member and in all, with the defaults of core when absent', () => {
-    expect(parseFlags([], {}).diskQuota).toEqual({ perOrigin: 32 * MiB, total: 256 * MiB })
+    expect(parseFlags([], {}).diskQuota).toEqual({ perOrigin: 256 * MiB, total: 2048 * MiB })
     expect(parseFlags(['--disk-quota', '8,64'], {}).diskQuota).toEqual({
       perOrigin: 8 * MiB,
       total: 64 * MiB,

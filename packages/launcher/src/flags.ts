@@ -358,7 +358,7 @@ function diskQuota(text: string | undefined): JournalQuota {
     match?.[2] === undefined ? Math.max(perOrigin, DEFAULT_JOURNAL_QUOTA.total) : Number(match[2]) * MiB
   if (!match || perOrigin < MiB || total < perOrigin) {
     throw usageError(
-      `--disk-quota takes MiB per member and, after a comma, MiB in all (at least as many), such as 32,256; got "${text}"`,
+      `--disk-quota takes MiB per member and, after a comma, MiB in all (at least as many), such as 256,2048; got "${text}"`,
     )
   }
   return { perOrigin, total }
