@@ -274,7 +274,7 @@ export class PeerLabels {
 
 /**
  * How each direct member's link was made, from the `route` given with its `connected` event: what `/peers`
- * and a member panel say next to the member. Feed it every event with its route.
+ * says next to the member. Feed it every event with its route.
  */
 export class LinkRoutes {
   readonly #routes = new Map<string, LinkRoute>()
@@ -296,7 +296,7 @@ export class LinkRoutes {
 /** As many as the room's member table holds (`maxOrigins`). */
 const MAX_ROUTES = 1000
 
-/** A route in a few words: `direct TCP`, `holepunched, seen at HOST:PORT`, `relayed through abcd1234…`. */
+/** A route in a few words, for a status bar: `direct TCP`, `DHT, holepunched, seen at HOST:PORT`, `DHT, relayed through abcd1234…`. */
 export function shortRoute(route: LinkRoute): string {
   switch (route.kind) {
     case 'tcp':
