@@ -3,6 +3,7 @@ import {
   ExitCode,
   FatalError,
   type Flags,
+  type LinkRoute,
   packageVersion,
   parseFlags,
   reportFailure,
@@ -49,13 +50,14 @@ export async function main(argv: readonly string[], io: TuiIo): Promise<number> 
     }
     // Listen before taking over the screen, so a taken port is one plain line on a normal terminal.
     // Events that come before the screen exists wait in `early` and are replayed to it.
-    const early: NodeEvent[] = []
-    let deliver: (event: NodeEvent) => void = (event) => {
-      early.push(event)
+    // A connection comes with how its link was made (direct TCP, holepunched, relayed).
+    const early: [NodeEvent, LinkRoute | undefined][] = []
+    let deliver: (event: NodeEvent, route?: LinkRoute) => void = (event, route) => {
+      early.push([event, route])
     }
-    started = await startNode(flags, (event) => deliver(event), {}, io.env)
+    started = await startNode(flags, (event, route) => deliver(event, route), {}, io.env)
     return await runTui(started, flags, io, (handler) => {
-      for (const event of early.splice(0)) handler(event)
+      for (const [event, route] of early.splice(0)) handler(event, route)
       deliver = handler
     })
   } catch (error) {

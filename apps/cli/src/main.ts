@@ -15,6 +15,7 @@ import {
   jsonRoute,
   LINE_COMMANDS,
   type LinkRoute,
+  LinkRoutes,
   logFileOf,
   MessageDisplay,
   newRoomCode,
@@ -41,7 +42,15 @@ import {
   waitWhileProgressing,
 } from '@parley/launcher'
 import { encodeInvite, encodeKeyInvite } from '@parley/secure'
-import { formatMessage, formatStatus, jsonEvent, jsonHistory, jsonMessage, jsonSent } from './output.js'
+import {
+  formatMessage,
+  formatStatus,
+  jsonEvent,
+  jsonHistory,
+  jsonMessage,
+  jsonRoomEmpty,
+  jsonSent,
+} from './output.js'
 
 export interface Io {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean }
@@ -188,6 +197,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   }
   const json = (value: Record<string, unknown>) => io.stdout.write(`${JSON.stringify(value)}\n`)
   const labels = new PeerLabels()
+  const routes = new LinkRoutes()
   const note = (text: string) => print(io.stderr, `parley: ${text}`)
   const formatShown = (m: ShownMessage) =>
     flags.json
@@ -227,6 +237,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   let closing = false
   const onEvent = (event: NodeEvent, route?: LinkRoute) => {
     labels.observe(event)
+    routes.observe(event, route)
     display.push(event)
     if (event.type === 'message') return
     if (flags.json) {
@@ -262,6 +273,8 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     note(`you are ${flags.name} [${started.fingerprint?.short}] (full fingerprint: parley id)`)
     for (const text of startupNotes(started)) note(text)
   }
+  // Text mode said it among the notes; scripts get it once as an event, then nothing while waiting.
+  if (flags.json) for (const room of started.emptyRooms) json(jsonRoomEmpty(room))
   showHistory(node, flags, json, (text) => print(io.stdout, text), note, labels, withTime)
 
   let sent = 0
@@ -306,12 +319,12 @@ async function chat(flags: Flags, io: Io): Promise<number> {
         return
       case 'peers': {
         const members = node.members()
-        if (flags.json) json({ type: 'peers', members: members.map(jsonMember) })
-        else for (const text of describeMembers(members, labels)) note(text)
+        if (flags.json) json({ type: 'peers', members: members.map((m) => jsonMember(m, routes)) })
+        else for (const text of describeMembers(members, labels, routes)) note(text)
         return
       }
       case 'connect': {
-        const status = connectTo(node, what.address)
+        const status = connectTo(node, what.address, { dht: flags.dht !== undefined, plain: flags.plain })
         if (status) note(status.text)
         return
       }

@@ -108,6 +108,11 @@ export function jsonHistory(entry: HistoryEntry): Record<string, unknown> {
   }
 }
 
+/** Nobody else was in the room (`--room CODE`) when this node joined; it waits for them. Said once. */
+export function jsonRoomEmpty(room: string): Record<string, unknown> {
+  return { type: 'room-empty', room }
+}
+
 export function jsonSent(sent: SentMessage, body: string): Record<string, unknown> {
   return { type: 'sent', id: sent.id, seq: sent.seq, ts: sent.ts, body }
 }

@@ -143,6 +143,26 @@ describe('rooms by code', () => {
     expect(alice.stderr.filter((l) => l.includes('nobody else'))).toHaveLength(1)
   })
 
+  it('--json says once that the room is empty, then nothing more until someone joins', async () => {
+    const room = start(['room'])
+    expect(await room.exited).toBe(0)
+    const code = room.stdout.at(-1)!
+    const alice = dhtNode(['--room', code, '--name', 'alice', '--json'])
+    const empty = await waitForJson(alice, 'room-empty')
+    expect(empty).toEqual({ type: 'room-empty', room: code })
+    const bob = dhtNode(['--room', code, '--name', 'bob', '--json'])
+    await waitForJson(alice, 'connected')
+    await waitForJson(bob, 'connected')
+    // Once, after listening; bob found alice there, so he hears nothing of the kind.
+    expect(jsonEvents(alice, 'room-empty')).toHaveLength(1)
+    expect(alice.stdout.findIndex((l) => l.includes('"listening"'))).toBeLessThan(
+      alice.stdout.findIndex((l) => l.includes('"room-empty"')),
+    )
+    expect(jsonEvents(bob, 'room-empty')).toHaveLength(0)
+    // JSON mode keeps stderr free of the text form.
+    expect(alice.stderr.join('\n')).not.toMatch(/nobody else/)
+  })
+
   it('a node with another code is not in the room', async () => {
     const [one, two] = [start(['room']), start(['room'])]
     await Promise.all([one.exited, two.exited])
@@ -174,6 +194,39 @@ describe('TCP and DHT links in one node', () => {
     await waitUntil(() => bodiesOf(byKey).includes('from tcp'), CEILING_MS, 'the DHT member to get it')
     byKey.send('from dht')
     expect(await tcp.waitFor('stdout', /from dht/)).toBe('<dhtuser> from dht')
+  })
+})
+
+describe('/connect by key', () => {
+  it('on a node without the DHT: one line saying to restart with --dht or give HOST:PORT, and no dial; with the DHT it dials by key', async () => {
+    const bobDir = newDataDir()
+    const fingerprint = (await keyInvite(bobDir)).slice('parley://'.length)
+    const bob = dhtNode(['--dht', '--data-dir', bobDir, '--name', 'bob'])
+    await bob.waitFor('stderr', /listening on the DHT/)
+
+    const tcpOnly = start(['--listen', '127.0.0.1:0', '--name', 'alice'])
+    await tcpOnly.waitFor('stderr', /listening on 127/)
+    tcpOnly.send(`/connect ${fingerprint}`)
+    const line = await tcpOnly.waitFor('stderr', /cannot dial key/)
+    expect(line).toMatch(
+      /^parley: cannot dial key \[[a-z2-7]{4}-[a-z2-7]{4}\]: this node is not on the DHT; restart parley with --dht .*or use \/connect HOST:PORT$/,
+    )
+    // Nothing was left redialing: asking again gets the same line, not "already dialing".
+    tcpOnly.send(`/connect ${fingerprint}`)
+    await waitUntil(
+      () => tcpOnly.stderr.filter((l) => l === line).length === 2,
+      CEILING_MS,
+      'the same line a second time',
+    )
+    expect(tcpOnly.stderr.join('\n')).not.toMatch(/dialing|already|cannot reach/)
+
+    const onDht = dhtNode(['--name', 'carol', '--data-dir', newDataDir()])
+    await onDht.waitFor('stderr', /listening on the DHT/)
+    onDht.send(`/connect ${fingerprint}`)
+    await onDht.waitFor('stderr', /connected to bob \[[a-z2-7-]+\] over the DHT \(holepunched/)
+    onDht.send('by key from the prompt')
+    expect(await bob.waitFor('stdout', /by key from the prompt/)).toBe('<carol> by key from the prompt')
+    noStackTrace(tcpOnly)
   })
 })
 

@@ -98,6 +98,8 @@ export interface StartedNode {
   readonly notices: readonly string[]
   /** Keys (hex) the node dials on the DHT whose last dial found no node announcing them. */
   readonly missingKeys: () => string[]
+  /** Room codes (`--room`) where nobody else was yet when this node joined (also one of the notices). */
+  readonly emptyRooms: readonly string[]
 }
 
 /** Where the node writes its structured log: `--log-file`, else DATA_DIR/parley.log (none in plain mode). */
@@ -142,6 +144,7 @@ export async function startNode(
       markShown: () => undefined,
       notices: [],
       missingKeys: () => [],
+      emptyRooms: [],
     }
   }
 
@@ -232,7 +235,7 @@ export async function startNode(
       void Promise.all([journal.close(), log.close(), network?.close()]).finally(() => dir.release())
     })
     await listenOrFail(node, listen)
-    if (dht) await joinDht(dht, flags, listen, notices)
+    const emptyRooms = dht ? await joinDht(dht, flags, listen, notices) : []
     return {
       node,
       secure: true,
@@ -243,6 +246,7 @@ export async function startNode(
       markShown: (shown) => marks.mark(shown),
       notices,
       missingKeys: () => dht?.missing() ?? [],
+      emptyRooms,
     }
   } catch (error) {
     await dht?.close().catch(() => undefined)
@@ -258,15 +262,18 @@ function routeOf(address: string, dht: DhtNetwork | undefined): LinkRoute | unde
 
 /**
  * Announces the node under its key (a node listening on TCP only announced nothing yet) and joins each
- * room; an empty room is said once, then the node waits for the others.
+ * room; an empty room is said once, then the node waits for the others. Resolves with the empty rooms.
  */
-async function joinDht(dht: DhtNetwork, flags: Flags, listen: Address, notices: string[]): Promise<void> {
+async function joinDht(dht: DhtNetwork, flags: Flags, listen: Address, notices: string[]): Promise<string[]> {
   if (listen !== dht.address) await dht.announce()
+  const empty: string[] = []
   for (const code of flags.dht?.rooms ?? []) {
     const found = await dht.joinRoom(code)
-    if (found === 0)
-      notices.push(`nobody else is in room ${code} yet; waiting for others to join with the same code`)
+    if (found > 0) continue
+    empty.push(code)
+    notices.push(`nobody else is in room ${code} yet; waiting for others to join with the same code`)
   }
+  return empty
 }
 
 /**

@@ -1,6 +1,7 @@
-import type { NodeEvent } from '@parley/core'
+import type { ChatNode, MemberInfo, NodeEvent } from '@parley/core'
+import { fingerprint } from '@parley/secure'
 import { describe, expect, it } from 'vitest'
-import { describeEvent } from './session.js'
+import { connectTo, describeEvent, describeMembers, jsonMember, LinkRoutes, PeerLabels } from './session.js'
 
 const linkError = (code: string, message: string): NodeEvent => ({
   type: 'link-error',
@@ -23,5 +24,90 @@ describe('describeEvent for a connection that ends before it is a link', () => {
   it('shows nothing for one whose other end left in its handshake, as the losing link of a crossing dial does', () => {
     expect(describeEvent(linkError('RESET', 'connection reset by the other end'))).toBeUndefined()
     expect(describeEvent(linkError('CLOSED', 'connection closed'))).toBeUndefined()
+  })
+})
+
+describe('/connect', () => {
+  const key = 'ab'.repeat(32)
+  /** The parts of a node `/connect` reads, and the dials it made. */
+  function fakeNode(members: MemberInfo[] = []) {
+    const dialed: string[] = []
+    const node = {
+      members: () => members,
+      peerStates: () => dialed.map((target) => ({ target, state: { status: 'connecting' } })),
+      connect: (target: string) => dialed.push(target),
+    } as unknown as ChatNode
+    return { node, dialed }
+  }
+
+  it('on a node without the DHT, says once to restart with --dht or give HOST:PORT, and dials nothing', () => {
+    const { node, dialed } = fakeNode()
+    const first = connectTo(node, `dht:${key}`, { dht: false })
+    expect(first).toEqual({
+      level: 'warn',
+      text: `cannot dial key [${fingerprint(key).short}]: this node is not on the DHT; restart parley with --dht (and the peer's --bootstrap, if it uses one), or use /connect HOST:PORT`,
+    })
+    // Nothing is left retrying: asking again gets the same answer, not "already dialing".
+    expect(connectTo(node, `dht:${key}`, { dht: false })).toEqual(first)
+    expect(dialed).toEqual([])
+  })
+
+  it('in plain mode, says that it is TCP only', () => {
+    const { node, dialed } = fakeNode()
+    expect(connectTo(node, `dht:${key}`, { dht: false, plain: true })?.text).toMatch(
+      /plain mode is TCP only; use \/connect HOST:PORT$/,
+    )
+    expect(dialed).toEqual([])
+  })
+
+  it('with the DHT, dials by key once; a second /connect says it is dialing', () => {
+    const { node, dialed } = fakeNode()
+    expect(connectTo(node, `dht:${key}`, { dht: true })).toBeUndefined()
+    expect(dialed).toEqual([`dht:${key}`])
+    expect(connectTo(node, `dht:${key}`, { dht: true })?.text).toBe(
+      `already dialing key [${fingerprint(key).short}] (connecting); it keeps retrying until it answers`,
+    )
+    expect(dialed).toHaveLength(1)
+  })
+
+  it('does not dial a key already connected, whichever transport its link took', () => {
+    const bob = { id: key, name: 'bob' }
+    const { node, dialed } = fakeNode([
+      { peer: bob, direct: true, connected: true, address: '127.0.0.1:5000', listen: '127.0.0.1:4002' },
+    ])
+    expect(connectTo(node, `dht:${key}`, { dht: true })?.text).toBe(
+      `already connected to bob [${fingerprint(key).short}] at key [${fingerprint(key).short}]`,
+    )
+    expect(dialed).toEqual([])
+  })
+})
+
+describe('how links were made, for /peers', () => {
+  it('names each connected neighbour’s route, and none for a member reached through a relay', () => {
+    const bob = { id: 'b'.repeat(64), name: 'bob' }
+    const carol = { id: 'c'.repeat(64), name: 'carol' }
+    const routes = new LinkRoutes()
+    const connected = {
+      type: 'connected',
+      peer: bob,
+      address: `dht:${bob.id}`,
+      direction: 'outbound',
+    } as const
+    routes.observe(connected, { kind: 'holepunched', remoteHost: '198.51.100.7', remotePort: 40123 })
+    const members: MemberInfo[] = [
+      { peer: bob, direct: true, connected: true, address: `dht:${bob.id}` },
+      { peer: carol, direct: false, connected: true },
+    ]
+    const lines = describeMembers(members, new PeerLabels(), routes)
+    expect(lines[0]).toBe(
+      `bob [${fingerprint(bob.id).short}] direct, connected (holepunched; its address as seen through its NAT: 198.51.100.7:40123)`,
+    )
+    expect(lines[1]).toBe(`carol [${fingerprint(carol.id).short}] relay, reachable through the mesh`)
+    expect(jsonMember(members[0]!, routes).link).toEqual({
+      kind: 'holepunched',
+      remoteHost: '198.51.100.7',
+      remotePort: 40123,
+    })
+    expect(jsonMember(members[1]!, routes)).not.toHaveProperty('link')
   })
 })

@@ -112,16 +112,20 @@ export function targetLabel(target: string): string {
   return key === undefined ? target : `key [${fingerprint(key).short}]`
 }
 
-/** ` (direct TCP)`, ` (holepunched: …)` or ` (relayed through …)`; empty when nothing is known. */
+/** ` (direct TCP)`, ` (holepunched; …)` or ` (relayed through …)`; empty when nothing is known. */
 function describeRoute(route: LinkRoute | undefined): string {
-  if (route === undefined) return ''
+  return route === undefined ? '' : ` (${routeText(route)})`
+}
+
+/** How a link was made, in the words of the status lines. */
+export function routeText(route: LinkRoute): string {
   switch (route.kind) {
     case 'tcp':
-      return ' (direct TCP)'
+      return 'direct TCP'
     case 'holepunched':
-      return ` (holepunched; its address as seen through its NAT: ${route.remoteHost}:${route.remotePort})`
+      return `holepunched; its address as seen through its NAT: ${route.remoteHost}:${route.remotePort}`
     case 'relayed':
-      return ` (relayed through ${route.relayKey}; still end-to-end encrypted)`
+      return `relayed through ${route.relayKey}; still end-to-end encrypted`
     default: {
       const _exhaustive: never = route
       return _exhaustive
@@ -268,14 +272,63 @@ export class PeerLabels {
   }
 }
 
-/** One line per member for `/peers`: name (told apart when ambiguous), short fingerprint, how it is reached, state. */
-export function describeMembers(members: readonly MemberInfo[], labels: PeerLabels): string[] {
+/**
+ * How each direct member's link was made, from the `route` given with its `connected` event: what `/peers`
+ * says next to the member. Feed it every event with its route.
+ */
+export class LinkRoutes {
+  readonly #routes = new Map<string, LinkRoute>()
+
+  observe(event: NodeEvent, route?: LinkRoute): void {
+    if (event.type !== 'connected' || route === undefined) return
+    // One entry per member: the table of members is bounded, and so is this.
+    this.#routes.delete(event.peer.id)
+    if (this.#routes.size >= MAX_ROUTES) this.#routes.delete(this.#routes.keys().next().value as string)
+    this.#routes.set(event.peer.id, route)
+  }
+
+  /** The route of the newest link with the member whose key is `id`. */
+  of(id: string): LinkRoute | undefined {
+    return this.#routes.get(id)
+  }
+}
+
+/** As many as the room's member table holds (`maxOrigins`). */
+const MAX_ROUTES = 1000
+
+/** A route in a few words, for a status bar: `direct TCP`, `DHT, holepunched, seen at HOST:PORT`, `DHT, relayed through abcd1234…`. */
+export function shortRoute(route: LinkRoute): string {
+  switch (route.kind) {
+    case 'tcp':
+      return 'direct TCP'
+    case 'holepunched':
+      return `DHT, holepunched, seen at ${route.remoteHost}:${route.remotePort}`
+    case 'relayed':
+      return `DHT, relayed through ${route.relayKey.slice(0, 8)}…`
+    default: {
+      const _exhaustive: never = route
+      return _exhaustive
+    }
+  }
+}
+
+/**
+ * One line per member for `/peers`: name (told apart when ambiguous), short fingerprint, how it is reached,
+ * state, and how a connected neighbour's link was made when `routes` knows it.
+ */
+export function describeMembers(
+  members: readonly MemberInfo[],
+  labels: PeerLabels,
+  routes?: LinkRoutes,
+): string[] {
   if (members.length === 0) return ['no members yet: nobody is connected']
   return members.map((m) => {
     const how = m.direct ? 'direct' : 'relay'
+    const route = m.direct && m.connected ? routes?.of(m.peer.id) : undefined
+    const where = listenAddressOf(m)
     const state = m.direct
       ? m.connected
-        ? `connected${listenAddressOf(m) ? ` at ${targetLabel(listenAddressOf(m)!)}` : ''}`
+        ? `connected${where ? ` at ${targetLabel(where)}` : ''}${describeRoute(route)}`
         : 'disconnected'
       : m.connected
         ? 'reachable through the mesh'
@@ -284,8 +337,9 @@ export function describeMembers(members: readonly MemberInfo[], labels: PeerLabe
   })
 }
 
-/** A member as `--json` frontends print it. */
-export function jsonMember(m: MemberInfo): Record<string, unknown> {
+/** A member as `--json` frontends print it; a connected neighbour's `link` when `routes` knows it. */
+export function jsonMember(m: MemberInfo, routes?: LinkRoutes): Record<string, unknown> {
+  const route = m.direct && m.connected ? routes?.of(m.peer.id) : undefined
   return {
     name: m.peer.name,
     id: m.peer.id,
@@ -295,6 +349,7 @@ export function jsonMember(m: MemberInfo): Record<string, unknown> {
     ...(m.address ? { address: m.address } : {}),
     ...(m.listen ? { listen: m.listen } : {}),
     ...(m.lastSeen !== undefined ? { lastSeen: m.lastSeen } : {}),
+    ...(route ? { link: jsonRoute(route) } : {}),
   }
 }
 
@@ -370,34 +425,58 @@ export class DropDigest {
   }
 }
 
+/** What `/connect` needs to know about the node it runs in. */
+export interface ConnectOptions {
+  /** The node is on the DHT (`--dht` or an option that implies it): it can dial by key. */
+  readonly dht: boolean
+  /** `--plain`: TCP only, with no keys at all. */
+  readonly plain?: boolean
+}
+
 /**
  * `/connect`: dials `target` unless it is already there. Returns a line to show when nothing new happens
- * (already connected, already dialing); a new dial is announced by the node's own "dialing" event.
+ * (already connected, already dialing, a key on a node without the DHT); a new dial is announced by the
+ * node's own "dialing" event.
  */
-export function connectTo(node: ChatNode, target: Address): StatusLine | undefined {
-  const key = target
+export function connectTo(node: ChatNode, target: Address, options: ConnectOptions): StatusLine | undefined {
+  const key = keyOfAddress(target)
+  if (key !== undefined && !options.dht) {
+    // Dialing it would fail the same way forever: say what to do once, and dial nothing.
+    return {
+      level: 'warn',
+      text: options.plain
+        ? `cannot dial key [${fingerprint(key).short}]: plain mode is TCP only; use /connect HOST:PORT`
+        : `cannot dial key [${fingerprint(key).short}]: this node is not on the DHT; restart parley with --dht (and the peer's --bootstrap, if it uses one), or use /connect HOST:PORT`,
+    }
+  }
   const member = node
     .members()
-    .find((m) => m.direct && m.connected && (listenAddressOf(m) === key || m.address === key))
+    .find(
+      (m) =>
+        m.direct &&
+        m.connected &&
+        (listenAddressOf(m) === target || m.address === target || m.peer.id === key),
+    )
   if (member)
     return {
       level: 'info',
-      text: `already connected to ${member.peer.name} [${shortId(member.peer.id)}] at ${key}`,
+      text: `already connected to ${member.peer.name} [${shortId(member.peer.id)}] at ${targetLabel(target)}`,
     }
-  const dialing = node.peerStates().find((p) => p.target === key)
+  const label = targetLabel(target)
+  const dialing = node.peerStates().find((p) => p.target === target)
   if (dialing) {
     const state = dialing.state
     if (state.status === 'connected')
       return {
         level: 'info',
-        text: `already connected to ${state.peer.name} [${shortId(state.peer.id)}] at ${key}`,
+        text: `already connected to ${state.peer.name} [${shortId(state.peer.id)}] at ${label}`,
       }
     if (state.status === 'failed')
-      return { level: 'warn', text: `gave up on ${key} earlier: ${state.error.message}` }
+      return { level: 'warn', text: `gave up on ${label} earlier: ${state.error.message}` }
     if (state.status !== 'closed')
       return {
         level: 'info',
-        text: `already dialing ${key} (${state.status}); it keeps retrying until it answers`,
+        text: `already dialing ${label} (${state.status}); it keeps retrying until it answers`,
       }
   }
   node.connect(target)

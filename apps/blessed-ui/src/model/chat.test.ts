@@ -211,6 +211,70 @@ describe('chat model', () => {
     expect(screen(80).status).toMatch(/^ reconnecting {2}bob 127.0.0.1:4002/)
   })
 
+  describe('links over the DHT', () => {
+    const dave: PeerInfo = { id: 'd'.repeat(64), name: 'dave' }
+    const erin: PeerInfo = { id: 'e'.repeat(64), name: 'erin' }
+    const relayKey = 'f'.repeat(64)
+    const byKey = (peer: PeerInfo) =>
+      ({ type: 'connected', peer, address: `dht:${peer.id}`, direction: 'outbound' }) as NodeEvent
+
+    it('says how each link was made, in the pane, the status bar and /peers', () => {
+      const { model, screen } = setup()
+      model.nodeEvent({ type: 'listening', address: `dht:${'a'.repeat(64)}` })
+      expect(screen(120).status).toMatch(/│ alice @ DHT key \[[a-z2-7]{4}-[a-z2-7]{4}\]/)
+      model.nodeEvent(byKey(dave), { kind: 'holepunched', remoteHost: '198.51.100.7', remotePort: 40123 })
+      model.nodeEvent(byKey(erin), {
+        kind: 'relayed',
+        relayKey,
+        relayHost: '203.0.113.1',
+        relayPort: 49737,
+      })
+      model.nodeEvent(
+        { type: 'connected', peer: bob, address: '127.0.0.1:4002', direction: 'outbound' } as NodeEvent,
+        { kind: 'tcp' },
+      )
+      const lines = screen(200, 12).lines
+      expect(lines).toContainEqual(
+        expect.stringMatching(
+          /^12:00:00 -- connected to dave \[[a-z2-7-]+\] over the DHT \(holepunched; its address as seen through its NAT: 198\.51\.100\.7:40123\)$/,
+        ),
+      )
+      expect(lines).toContainEqual(
+        expect.stringMatching(
+          new RegExp(
+            `-- connected to erin \\[[a-z2-7-]+\\] over the DHT \\(relayed through ${relayKey}; still end-to-end encrypted\\)$`,
+          ),
+        ),
+      )
+      expect(lines).toContainEqual('12:00:00 -- connected to bob [bbbbbbbbb] at 127.0.0.1:4002 (direct TCP)')
+      expect(screen(120).status).toMatch(
+        /^ connected {2}dave DHT, holepunched, seen at 198\.51\.100\.7:40123 \(\+2\)/,
+      )
+      model.setMembers([
+        { peer: dave, direct: true, connected: true, address: `dht:${dave.id}` },
+        { peer: erin, direct: true, connected: true, address: `dht:${erin.id}` },
+        { peer: bob, direct: true, connected: true, address: '127.0.0.1:59404', listen: '127.0.0.1:4002' },
+      ])
+      model.listMembers()
+      const listed = screen(200, 12).lines.filter(Boolean).slice(-3)
+      expect(listed[0]).toMatch(
+        /^12:00:00 -- dave \[[a-z2-7-]+\] direct, connected \(holepunched; its address as seen through its NAT: 198\.51\.100\.7:40123\)$/,
+      )
+      expect(listed[1]).toMatch(/erin \[[a-z2-7-]+\] direct, connected \(relayed through f{64}; /)
+      expect(listed[2]).toBe('12:00:00 -- bob [bbbbbbbbb] direct, connected at 127.0.0.1:4002 (direct TCP)')
+    })
+
+    it('shows a key being dialed by its short fingerprint, not its 64 hex digits', () => {
+      const { model, screen } = setup()
+      model.nodeEvent({
+        type: 'peer-state',
+        target: `dht:${dave.id}`,
+        state: { status: 'connecting', attempt: 1, dialing: true },
+      })
+      expect(screen(80).status).toMatch(/^ dialing {2}DHT key \[[a-z2-7]{4}-[a-z2-7]{4}\] │/)
+    })
+  })
+
   it('writes system lines for joins, leaves and errors in the launcher wording', () => {
     const { model, screen } = setup()
     const joined = {

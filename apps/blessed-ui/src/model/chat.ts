@@ -7,6 +7,8 @@ import {
   describeEvent,
   describeMembers,
   helpLines,
+  type LinkRoute,
+  LinkRoutes,
   PeerLabels,
   parseAction,
   parseSubmission,
@@ -133,6 +135,8 @@ export class ChatModel {
     | undefined
   private readonly senders = new Set<string>()
   private readonly labels = new PeerLabels()
+  /** How each neighbour's link was made, for /peers. */
+  private readonly routes = new LinkRoutes()
   private readonly secure: boolean
   private paneHeight = 20
   private inputScroll = 0
@@ -184,7 +188,7 @@ export class ChatModel {
 
   /** Prints the member list in the message pane (the answer to /peers). */
   listMembers(): void {
-    for (const line of describeMembers(this.members, this.labels)) this.note(line)
+    for (const line of describeMembers(this.members, this.labels, this.routes)) this.note(line)
   }
 
   get panelOpen(): boolean {
@@ -230,12 +234,14 @@ export class ChatModel {
     return effects
   }
 
-  nodeEvent(event: NodeEvent): Effect[] {
+  /** A node event; a `connected` one comes with the `route` its link took, which the lines then name. */
+  nodeEvent(event: NodeEvent, route?: LinkRoute): Effect[] {
     this.changes++
-    this.status.apply(event)
+    this.status.apply(event, route)
     this.labels.observe(event)
+    this.routes.observe(event, route)
     if (event.type === 'message') return this.incoming(event.from, event.body, event.ts)
-    const line = describeEvent(event)
+    const line = describeEvent(event, route)
     if (line) this.note(line.text, line.level)
     return []
   }

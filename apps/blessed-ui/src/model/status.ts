@@ -1,4 +1,5 @@
 import type { NodeEvent, PeerInfo, PeerState } from '@parley/core'
+import { type LinkRoute, shortRoute, targetLabel } from '@parley/launcher'
 
 export type ConnectionState =
   | 'listening'
@@ -11,10 +12,14 @@ export type ConnectionState =
 
 export interface StatusSummary {
   readonly state: ConnectionState
-  /** The peer the state is about (the first connected one, else the one being dialed). */
+  /**
+   * The peer the state is about (the first connected one, else the one being dialed), where it is: a
+   * TCP address, or for a DHT link how it was made (`DHT, holepunched, seen at HOST:PORT`).
+   */
   readonly peer?: { readonly name?: string; readonly address: string }
   /** How many more peers are connected besides `peer`. */
   readonly others: number
+  /** Where this node listens: `HOST:PORT`, or `DHT key [abcd-efgh]` on the DHT alone. */
   readonly listen?: string
   readonly undelivered: number
 }
@@ -34,16 +39,22 @@ export class ConnectionStatus {
   /** Messages sent and not yet acknowledged (the runtime reads `node.pending`). */
   undelivered = 0
 
-  apply(event: NodeEvent): void {
+  /** A node event; `route` is how a `connected` event's link was made. */
+  apply(event: NodeEvent, route?: LinkRoute): void {
     switch (event.type) {
       case 'listening':
-        this.listen = event.address
+        this.listen = where(event.address)
         return
       case 'peer-state':
         this.targets.set(event.target, event.state)
         return
       case 'connected':
-        this.sessions.set(event.peer.id, { peer: event.peer, address: event.address, connected: true })
+        this.sessions.set(event.peer.id, {
+          peer: event.peer,
+          // A TCP link is shown at its address; a DHT link's address is only the key, so say how it was made.
+          address: route && route.kind !== 'tcp' ? shortRoute(route) : where(event.address),
+          connected: true,
+        })
         return
       case 'disconnected': {
         const session = this.sessions.get(event.peer.id)
@@ -83,7 +94,7 @@ export class ConnectionStatus {
         const name = state.status === 'reconnecting' ? state.peer.name : undefined
         return {
           state: wanted === 'connecting' ? 'dialing' : wanted,
-          peer: { address: target, ...(name ? { name } : {}) },
+          peer: { address: where(target), ...(name ? { name } : {}) },
           others: 0,
           ...base,
         }
@@ -91,4 +102,10 @@ export class ConnectionStatus {
     }
     return { state: 'listening', others: 0, ...base }
   }
+}
+
+/** `HOST:PORT` as it is; `dht:KEY` as `DHT key [abcd-efgh]`. */
+function where(address: string): string {
+  const label = targetLabel(address)
+  return label === address ? address : `DHT ${label}`
 }

@@ -7,6 +7,7 @@ import {
   describeEvent,
   type Flags,
   FlowSummary,
+  type LinkRoute,
   logFileOf,
   MessageDisplay,
   type StartedNode,
@@ -255,7 +256,7 @@ export async function runTui(
   started: StartedNode,
   flags: Flags,
   io: TuiIo,
-  subscribe: (handler: (event: NodeEvent) => void) => void,
+  subscribe: (handler: (event: NodeEvent, route?: LinkRoute) => void) => void,
 ): Promise<number> {
   const { stdin, stdout } = io
   const { node } = started
@@ -329,7 +330,10 @@ export async function runTui(
           break
         case 'connect':
           try {
-            const status = connectTo(node, effect.address)
+            const status = connectTo(node, effect.address, {
+              dht: flags.dht !== undefined,
+              plain: flags.plain,
+            })
             if (status) model.note(status.text, status.level)
           } catch (error) {
             model.note(`cannot connect: ${error instanceof Error ? error.message : String(error)}`, 'warn')
@@ -375,7 +379,7 @@ export async function runTui(
     { pending: () => node.pending },
   )
   performLater = perform
-  subscribe((event) => {
+  subscribe((event, route) => {
     if (!subscribed) return
     if (event.type === 'link-error') {
       const drop = describeEvent(event)
@@ -388,7 +392,7 @@ export async function runTui(
       flow.push(event)
       return
     }
-    const effects = model.nodeEvent(event)
+    const effects = model.nodeEvent(event, route)
     if (event.type === 'delivered') model.setUndelivered(node.pending)
     // The member panel follows joins and leaves as they happen.
     if (event.type === 'connected' || event.type === 'disconnected' || event.type === 'member')

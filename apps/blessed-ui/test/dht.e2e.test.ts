@@ -1,0 +1,143 @@
+/**
+ * parley-tui over the DHT: the real app in tmux, a real `parley` CLI peer, and a private DHT whose one
+ * bootstrap node is `parley bootstrap` on 127.0.0.1 (nothing leaves loopback; the public DHT is refused).
+ */
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { assertBuilt, CLI_BIN, type CliPeer, hasTmux, startCli, Tmux, until } from './harness.js'
+
+const TMUX = hasTmux()
+const title = TMUX
+  ? 'parley-tui over the DHT (tmux)'
+  : 'parley-tui over the DHT: SKIPPED, tmux is not installed'
+/** Every node here refuses the public DHT, whatever the environment the tests run in. */
+const PRIVATE_ONLY = { PARLEY_DHT_PRIVATE_ONLY: '1' }
+
+let bootstrapNode: ChildProcessWithoutNullStreams | undefined
+let bootstrap = ''
+let tmux: Tmux | undefined
+const peers: CliPeer[] = []
+const dirs: string[] = []
+
+afterEach(async () => {
+  tmux?.kill()
+  tmux = undefined
+  for (const peer of peers.splice(0)) await peer.stop()
+})
+
+afterAll(() => {
+  bootstrapNode?.kill('SIGKILL')
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
+})
+
+/** A data dir with an identity in it, and that identity's full fingerprint (its address on the DHT). */
+function identity(): { dataDir: string; fingerprint: string } {
+  const dataDir = mkdtempSync(join(tmpdir(), 'parley-dht-'))
+  dirs.push(dataDir)
+  const result = spawnSync(process.execPath, [CLI_BIN, 'id', '--json', '--data-dir', dataDir], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  })
+  expect(result.status).toBe(0)
+  const { fingerprint } = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as { fingerprint: string }
+  return { dataDir, fingerprint }
+}
+
+/** A CLI node named bob, announced on the test's DHT under the key of `dataDir`. */
+async function bobOnTheDht(dataDir: string): Promise<CliPeer> {
+  const bob = startCli('bob', ['--dht', '--bootstrap', bootstrap, '--data-dir', dataDir])
+  peers.push(bob)
+  await bob.waitForEvent('listening', (e) => e.type === 'listening')
+  return bob
+}
+
+const connectedByKey =
+  /-- connected to bob \[[a-z2-7]{4}-[a-z2-7]{4}\] over the DHT \(holepunched; its address as seen through its NAT: 127\.0\.0\.1:\d+\)$/
+
+describe.skipIf(!TMUX)(title, () => {
+  beforeAll(async () => {
+    assertBuilt()
+    bootstrapNode = spawn(process.execPath, [CLI_BIN, 'bootstrap', '--listen', '127.0.0.1:0'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...PRIVATE_ONLY },
+    })
+    let out = ''
+    bootstrapNode.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk
+    })
+    bootstrap = await until(
+      'the bootstrap node to print its address',
+      () => /^(127\.0\.0\.1:\d+)$/m.exec(out)?.[1],
+    )
+  })
+
+  it('dials a CLI peer by its fingerprint, says the link is holepunched, and chats both ways', async () => {
+    const { dataDir, fingerprint } = identity()
+    const bob = await bobOnTheDht(dataDir)
+    tmux = new Tmux()
+    tmux.startTui(['--peer', fingerprint, '--bootstrap', bootstrap, '--name', 'alice'], 160, 30, PRIVATE_ONLY)
+    const screen = await tmux.waitForScreen('the connection by key', (lines) =>
+      lines.some((l) => connectedByKey.test(l)),
+    )
+    expect(screen).toContainEqual(
+      expect.stringMatching(/-- listening on the DHT under your key: others reach you with parley --peer /),
+    )
+    // The status bar names the route, not the 64-hex key, and this node by its short fingerprint.
+    await tmux.waitForScreen('the status bar', (lines) =>
+      lines.some((l) =>
+        /^ connected {2}bob DHT, holepunched, seen at 127\.0\.0\.1:\d+ │ alice @ DHT key \[[a-z2-7]{4}-[a-z2-7]{4}\]/.test(
+          l,
+        ),
+      ),
+    )
+    const link = await bob.waitForEvent('alice by key', (e) => e.type === 'connected' && e.peer === 'alice')
+    expect(link).toMatchObject({
+      address: expect.stringMatching(/^dht:[0-9a-f]{64}$/),
+      link: { kind: 'holepunched' },
+    })
+
+    bob.send('hello over the DHT')
+    await tmux.waitForScreen('bob’s line', (lines) => lines.some((l) => /<bob> hello over the DHT$/.test(l)))
+    tmux.type('hi bob, by key')
+    tmux.keys('Enter')
+    const message = await bob.waitForEvent('alice’s line', (e) => e.type === 'message')
+    expect(message).toMatchObject({ from: 'alice', body: 'hi bob, by key' })
+
+    // bob also listens on TCP, and says so in his hello: /peers shows where, and how the link was made.
+    tmux.type('/peers')
+    tmux.keys('Enter')
+    await tmux.waitForScreen('/peers with the route', (lines) =>
+      lines.some((l) =>
+        /-- bob \[[a-z2-7-]+\] direct, connected at 127\.0\.0\.1:\d+ \(holepunched; its address as seen through its NAT: 127\.0\.0\.1:\d+\)$/.test(
+          l,
+        ),
+      ),
+    )
+  })
+
+  it('/connect FINGERPRINT without the DHT says once to restart with --dht, and leaves nothing redialing', async () => {
+    const { fingerprint } = identity()
+    tmux = new Tmux()
+    tmux.startTui(['--listen', '127.0.0.1:0', '--name', 'alice'], 200, 30, PRIVATE_ONLY)
+    await tmux.waitForScreen('listening', (lines) =>
+      lines.some((l) => l.includes('-- listening on 127.0.0.1:')),
+    )
+    const refusal =
+      /!! cannot dial key \[[a-z2-7]{4}-[a-z2-7]{4}\]: this node is not on the DHT; restart parley with --dht \(and the peer's --bootstrap, if it uses one\), or use \/connect HOST:PORT$/
+    tmux.type(`/connect ${fingerprint}`)
+    tmux.keys('Enter')
+    await tmux.waitForScreen('the line saying what to do', (lines) => lines.some((l) => refusal.test(l)))
+    // Asked again, it answers the same: no dial was left running ("already dialing" would say so).
+    tmux.type(`/connect ${fingerprint}`)
+    tmux.keys('Enter')
+    const screen = await tmux.waitForScreen(
+      'the same line twice',
+      (lines) => lines.filter((l) => refusal.test(l)).length === 2,
+    )
+    expect(screen.join('\n')).not.toMatch(/dialing|already|cannot reach/)
+    expect(screen.at(-2)).toMatch(/^ listening /)
+  })
+})
