@@ -34,9 +34,14 @@ describe('--disk-quota', () => {
       perOrigin: 8 * MiB,
       total: 64 * MiB,
     })
+    // One number sets each member's share; the total stays the default unless that is smaller.
     expect(parseFlags(['--disk-quota', '512'], {}).diskQuota).toEqual({
       perOrigin: 512 * MiB,
-      total: 512 * MiB,
+      total: 2048 * MiB,
+    })
+    expect(parseFlags(['--disk-quota', '4096'], {}).diskQuota).toEqual({
+      perOrigin: 4096 * MiB,
+      total: 4096 * MiB,
     })
   })
 

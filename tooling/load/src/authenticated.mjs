@@ -77,16 +77,16 @@ function* outOfOrder(count, body) {
   for (let seq = 2; seq <= count + 1; seq++) yield { ...origin.say(`${seq} ${body}`, { unsigned: true }) }
 }
 
-/** In-order, signed messages of `body`, forever. */
-function* signedFlood(origin, body) {
-  for (let i = 0; ; i++) yield { ...origin.say(`${i} ${body}`) }
+/** In-order, signed messages of `body`, until `until` passes. */
+function* signedFlood(origin, body, until) {
+  for (let i = 0; Date.now() < until; i++) yield { ...origin.say(`${i} ${body}`) }
 }
 
 const ATTACKS = {
   /** Finding 1: acks naming 256 unknown members each, as fast as the victim reads them. */
   'ack-flood': async ({ port, until }) =>
     redialing(port, until, async (a) => {
-      await a.floodAcks({ origins: 256 })
+      await a.floodAcks({ origins: 256, frames: 20_000 })
     }),
 
   /** Finding 2: throwaway keys that each send one line and leave; then a newcomer must still get in. */
@@ -136,7 +136,7 @@ const ATTACKS = {
         const origin = new ForgedOrigin('filler')
         return redialing(port, until, async (a) => {
           // Each link relays the same origin's chain on from where the last one was cut off.
-          await a.flood(signedFlood(origin, body))
+          await a.flood(signedFlood(origin, body, until))
         })
       }),
     )
