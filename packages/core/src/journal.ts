@@ -5,7 +5,7 @@
  */
 import { shownName } from './names.js'
 import type { PeerInfo } from './peer-machine.js'
-import type { RestoredRoom } from './room.js'
+import { DEFAULT_WINDOW, type RestoredRoom } from './room-types.js'
 import type { Msg } from './schema.js'
 
 export type JournalRecord =
@@ -112,8 +112,8 @@ export interface RestoredState {
   readonly epoch?: string
 }
 
-/** Messages kept per origin for relaying, unless the node says otherwise. */
-export const DEFAULT_WINDOW = 1000
+// Replay keeps as many messages per origin as the room does; the constant stays importable from here.
+export { DEFAULT_WINDOW }
 
 /**
  * Replays journal records in order. Pure; tolerant of records written by a node that crashed between

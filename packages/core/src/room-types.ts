@@ -1,6 +1,5 @@
 /** The room's vocabulary: its options, what it restores, the effects it returns, and its inner records. */
 import { ProtocolError } from './errors.js'
-import { DEFAULT_WINDOW } from './journal.js'
 import type { LinkBudgets } from './link-table.js'
 import type { PeerInfo } from './peer-machine.js'
 import type { Ack, Msg } from './schema.js'
@@ -189,6 +188,9 @@ export interface Neighbor {
   ackEntries: number
   ackRefilledAt: number
 }
+
+/** Messages kept per origin for relaying, unless the node says otherwise. */
+export const DEFAULT_WINDOW = 1000
 
 /** The room's limits when the options leave them out. */
 export const ROOM_DEFAULTS = {
