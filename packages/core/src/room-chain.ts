@@ -1,0 +1,256 @@
+/**
+ * How a message of an origin is taken in once it is its turn: its place in the origin's hash chain and its
+ * signature, checked at once (straight from its origin), per run (from a relay) or later (deferred until
+ * someone may be sent it); a forgery refused; the origin's window jumped when a neighbour's starts later,
+ * and the seqs skipped on a relay's word kept open as a gap. `Room` decides when; this says whether.
+ */
+import { shownName } from './names.js'
+import type { PeerInfo } from './peer-machine.js'
+import { RoomBook } from './room-book.js'
+import { weigh } from './room-ledger.js'
+import { type Candidate, MAX_GAP, type Origin, type RoomEffect, refuse } from './room-types.js'
+import type { Msg } from './schema.js'
+
+/** The checks and the bookkeeping of accepting a message; `Room` feeds it. */
+export class RoomChain extends RoomBook {
+  /**
+   * A message inside a gap: kept in the neighbour's run of gap messages until the run reaches the top of
+   * the gap, then checked back from the chain hash the signed run after the gap gave (`expect`), and
+   * what checks is shown, late. A copy that does not chain is a forgery.
+   */
+  protected fillGap(origin: Origin, id: string, msg: Msg, out: RoomEffect[]): RoomEffect[] {
+    const gap = origin.gap!
+    const neighbor = this.neighbor(id)
+    const run = gap.runs.get(id)
+    if (run && run.at(-1)!.msg.seq + 1 !== msg.seq) this.dropGapRun(origin, id)
+    const bytes = weigh(msg)
+    const refusal = this.buffer(neighbor, bytes, out)
+    if (refusal) {
+      this.dropCandidates(origin, id)
+      out.push(refuse(refusal))
+      return out
+    }
+    const current = gap.runs.get(id) ?? []
+    gap.runs.set(id, current)
+    current.push({ msg, trusted: false, bytes })
+    if (msg.seq === gap.hi) this.closeGap(origin, id, current, out)
+    return out
+  }
+
+  /** The neighbour's run reached the top of the gap: checked back from `expect`, then accepted or refused. */
+  protected closeGap(origin: Origin, id: string, run: Candidate[], out: RoomEffect[]): void {
+    const gap = origin.gap!
+    const auth = this.auth!
+    let expect = gap.expect
+    let from = run.length
+    while (from > 0) {
+      const { msg } = run[from - 1]!
+      if (msg.prev === undefined || auth.chain(msg.prev, msg) !== expect) break
+      expect = msg.prev
+      from--
+    }
+    if (from > 0) {
+      this.refuseForged(origin, id, out)
+      return
+    }
+    for (const { msg } of run) {
+      this.ledger.markHas(this.neighbor(id), origin.peer.id, msg.seq)
+      out.push({ type: 'accept', msg: keptCopy(msg, origin.peer, this.hopsLeft(msg)) })
+    }
+    const lo = run[0]!.msg.seq
+    this.dropGap(origin)
+    // A neighbour whose window started inside the gap filled only its top: the rest stays open.
+    if (lo > gap.lo) this.openGap(origin, { lo: gap.lo, hi: lo - 1, expect, runs: new Map() })
+  }
+
+  /** A relay's copies of the origin's messages do not check: they are dropped and its link closed. */
+  protected refuseForged(origin: Origin, neighborId: string, out: RoomEffect[]): void {
+    this.dropCandidates(origin, neighborId)
+    out.push(
+      refuse({
+        neighbor: neighborId,
+        code: 'FORGED',
+        message: `relayed messages of ${origin.peer.name} [${origin.peer.id.slice(0, 8)}] do not carry its valid signature`,
+      }),
+    )
+  }
+
+  /**
+   * Checks the run of messages neighbour `neighborId` sent after `after` (normally `received`; higher
+   * for a jump): each must link to the one before it, and the run is accepted up to the first signed
+   * message whose signature checks.
+   */
+  protected tryRun(
+    origin: Origin,
+    neighborId: string,
+    out: RoomEffect[],
+    after = origin.received,
+  ): 'accepted' | 'forged' | 'incomplete' {
+    const auth = this.auth!
+    // Inside an unverified run of trusted messages, the next one must extend it; after a verified message
+    // a mismatch is the origin's own fork (it restarted without its journal), judged by its signature.
+    const jumping = after > origin.received
+    let expected = !jumping && origin.verified < origin.received ? origin.head : undefined
+    const run: { msg: Msg; hash: string }[] = []
+    for (let seq = after + 1; ; seq++) {
+      const candidate = origin.waiting.get(seq)?.get(neighborId)
+      if (!candidate) return 'incomplete'
+      const { msg } = candidate
+      if (msg.prev === undefined) return 'forged'
+      if (expected !== undefined && msg.prev !== expected) return 'forged'
+      candidate.hash ??= auth.chain(msg.prev, msg)
+      run.push({ msg, hash: candidate.hash })
+      expected = candidate.hash
+      if (msg.sig === undefined) continue
+      if (!auth.verify(origin.peer.id, candidate.hash, msg.sig)) return 'forged'
+      if (jumping) this.jump(origin, after, out, run[0]!.msg.prev)
+      for (const item of run) this.accept(origin, item.msg, item.hash, out)
+      origin.verified = origin.received
+      return 'accepted'
+    }
+  }
+
+  /** A message straight from its origin: accepted now; its chain and signature are checked as they come. */
+  protected acceptTrusted(origin: Origin, msg: Msg, out: RoomEffect[]): void {
+    const auth = this.auth!
+    if (msg.prev === undefined) {
+      // A neighbour that does not sign (an older parley): its link vouches for its words, but nothing
+      // downstream could check them, so they are shown here and never relayed.
+      this.accept(origin, msg, undefined, out)
+      return
+    }
+    if (!this.relayWanted(origin)) {
+      // Shown on the strength of the link alone; hashing and the signature wait until someone needs them.
+      this.accept(origin, msg, undefined, out)
+      origin.deferred = true
+      return
+    }
+    if (origin.deferred) this.checkDeferred(origin, out)
+    const openRun = origin.verified < origin.received
+    let broken: string | undefined
+    if (openRun && origin.head !== undefined && msg.prev !== origin.head)
+      broken = 'its messages break their own chain'
+    const hash = auth.chain(msg.prev, msg)
+    if (!broken && msg.sig !== undefined && !auth.verify(origin.peer.id, hash, msg.sig))
+      broken = 'its signature does not check'
+    this.accept(origin, msg, hash, out)
+    if (broken) out.push(brokenChain(origin, broken))
+    else if (msg.sig !== undefined) origin.verified = origin.received
+  }
+
+  /**
+   * Checks the run of messages taken unchecked from the origin, as a run from a relay is checked: each must
+   * link to the one before it (the first one's `prev` is taken as given, as after a verified message), and
+   * the newest signature vouches for the run up to it. A broken run closes the origin's link (FORGED).
+   */
+  protected checkDeferred(origin: Origin, out: RoomEffect[]): void {
+    origin.deferred = false
+    const auth = this.auth!
+    const log = origin.log
+    let expected: string | undefined
+    let signed: { seq: number; hash: string; sig: string } | undefined
+    let broken: string | undefined
+    const start = this.indexOf(origin, origin.verified + 1)
+    for (let i = start; i < log.length; i++) {
+      const msg = log[i]!
+      if (msg.prev === undefined) {
+        // An older parley's words are never relayed; nothing after them can be linked either.
+        origin.head = undefined
+        return
+      }
+      if (expected !== undefined && msg.prev !== expected) {
+        broken = 'its messages break their own chain'
+        break
+      }
+      expected = auth.chain(msg.prev, msg)
+      if (msg.sig !== undefined) signed = { seq: msg.seq, hash: expected, sig: msg.sig }
+    }
+    if (!broken && signed && !auth.verify(origin.peer.id, signed.hash, signed.sig))
+      broken = 'its signature does not check'
+    if (broken) {
+      origin.head = undefined
+      out.push(brokenChain(origin, broken))
+      return
+    }
+    if (expected !== undefined) origin.head = expected
+    if (signed) origin.verified = signed.seq
+  }
+
+  protected accept(origin: Origin, received: Msg, hash: string | undefined, out: RoomEffect[]): void {
+    const slot = origin.waiting.get(received.seq)
+    if (slot) {
+      origin.waiting.delete(received.seq)
+      for (const [neighborId, candidate] of slot) {
+        this.unbuffer(neighborId, candidate)
+        const neighbor = this.neighbors.get(neighborId)
+        if (neighbor) this.ledger.markHas(neighbor, origin.peer.id, received.seq)
+      }
+    }
+    origin.received = received.seq
+    origin.head = hash
+    // The kept copy is the one that goes on: with one hop fewer (the hops are not signed), and with the
+    // origin's own id and name strings, so each decoded message need not keep its copies alive.
+    const msg = keptCopy(received, origin.peer, this.hopsLeft(received))
+    origin.log.push(msg)
+    this.trim(origin)
+    if (
+      msg.name !== undefined &&
+      msg.name !== origin.peer.name &&
+      !this.neighbors.get(origin.peer.id)?.open
+    ) {
+      // Signed names are relayed as sent; the one shown has nothing that could start a line or hide.
+      const name = shownName(msg.name, origin.peer.id.slice(0, 8))
+      if (name !== origin.peer.name) origin.peer = { id: origin.peer.id, name }
+    }
+    if (!origin.known) {
+      origin.known = true
+      if (origin.jumpedTo !== undefined) out.push({ type: 'jump', peer: origin.peer, seq: origin.jumpedTo })
+      out.push({ type: 'join', peer: origin.peer })
+    }
+    out.push({ type: 'accept', msg })
+  }
+
+  /**
+   * The origin's window moved on past what we have: continue after `base`. On a relay's word alone
+   * (`expect`: the `prev` of the signed run after it), the newest skipped seqs stay open as a gap, so
+   * another neighbour can still deliver them.
+   */
+  protected jump(origin: Origin, base: number, out: RoomEffect[], expect?: string): void {
+    this.dropGap(origin)
+    if (expect !== undefined && base > origin.received) {
+      const lo = Math.max(origin.received + 1, base - MAX_GAP + 1)
+      this.openGap(origin, { lo, hi: base, expect, runs: new Map() })
+    }
+    for (const seq of [...origin.waiting.keys()]) if (seq <= base) this.dropSlot(origin, seq)
+    origin.received = base
+    origin.shown = Math.max(origin.shown, base)
+    origin.verified = base
+    origin.head = undefined
+    origin.log = []
+    // A member first met through its window's start is persisted once its first message checks out.
+    if (origin.known) out.push({ type: 'jump', peer: origin.peer, seq: base })
+    else origin.jumpedTo = base
+  }
+}
+
+/** A received message as it is kept and sent on: built field by field, so every kept copy has one shape. */
+function keptCopy(received: Msg, origin: PeerInfo, hops: number): Msg {
+  const msg: Msg = {
+    type: 'msg',
+    id: received.id,
+    seq: received.seq,
+    ts: received.ts,
+    from: origin.id,
+    body: received.body,
+    hops,
+  }
+  if (received.name !== undefined) msg.name = received.name === origin.name ? origin.name : received.name
+  if (received.prev !== undefined) msg.prev = received.prev
+  if (received.sig !== undefined) msg.sig = received.sig
+  return msg
+}
+
+/** The origin itself sent what does not check (`why`): its own link is closed (FORGED). */
+function brokenChain(origin: Origin, why: string): RoomEffect {
+  return refuse({ neighbor: origin.peer.id, code: 'FORGED', message: `${origin.peer.name}: ${why}` })
+}
