@@ -1,9 +1,10 @@
 /**
  * The peer runtime: one node listening on its own address and dialing its peers at the same time. It
  * composes parts with one job each (`Links` with the link table and the inbound gate, the `Dialer`,
- * `Sessions`, `Persistence`, the outbound pump) around the pure link machines and the room, and carries
- * out what the room decides in one place (`perform`). One session per remote node id, so it holds many
- * peers at once and relays the room between them.
+ * `Sessions`, `Persistence`, and `SessionTraffic`, which carries out what the room decides in one place)
+ * around the pure link machines and the room; what is left here is the node's lifecycle and when
+ * sessions open and close. One session per remote node id, so it holds many peers at once and relays
+ * the room between them.
  */
 import type { Address } from './address.js'
 import { type Clock, systemClock } from './clock.js'
@@ -12,7 +13,7 @@ import { waitForDelivery } from './delivery.js'
 import { Dialer } from './dialer.js'
 import { ProtocolError } from './errors.js'
 import { DEFAULT_RATE_LIMIT, FIXED_MSG_BYTES } from './inbound-gate.js'
-import { type HistoryEntry, type JournalRecord, type RestoredState, restoredRoom } from './journal.js'
+import { type HistoryEntry, type RestoredState, restoredRoom } from './journal.js'
 import { type LinkCloseReason, makeHello } from './link-machine.js'
 import { type LinkRecord, Links, ROOM_CAP } from './links.js'
 import {
@@ -24,14 +25,15 @@ import {
   type SentMessage,
   type SessionInfo,
 } from './node-types.js'
-import { Bursts, dueAcks, pump } from './outbound.js'
+import { Bursts } from './outbound.js'
 import { DEFAULT_BACKOFF, type PeerInfo, type PeerState } from './peer-machine.js'
 import { DEFAULT_HISTORY_LIMIT, Persistence } from './persistence.js'
 import { randomHex } from './random-id.js'
-import { type MessageAuth, planEffects, type Refusal, type RoomEffect, refusalError } from './room.js'
+import type { MessageAuth } from './room.js'
 import { MEMBER_DEFAULTS, MemberRoom, Roster } from './roster.js'
-import { MAX_BODY_LENGTH, type Message } from './schema.js'
-import { type Session, Sessions } from './sessions.js'
+import { MAX_BODY_LENGTH } from './schema.js'
+import { SessionTraffic } from './session-traffic.js'
+import { Sessions } from './sessions.js'
 import type { Listener, Transport } from './transport.js'
 
 export { ROOM_CAP } from './links.js'
@@ -70,6 +72,8 @@ export class ParleyNode implements ChatNode {
   private readonly store: Persistence
   private readonly bursts: Bursts
   private readonly roster: Roster
+  /** What flows over open sessions: the room's inputs and effects, acks, the pump. */
+  private readonly traffic: SessionTraffic
   private listenAddress: Address
   private listener?: Listener
   private lifecycle: Lifecycle = 'new'
@@ -132,9 +136,20 @@ export class ParleyNode implements ChatNode {
       dials: (peerId) => this.dialer.dials(peerId),
       now: () => this.clock.now(),
       reachOf: (peerId) => {
-        const record = this.linkOf(this.sessions.get(peerId))
+        const record = this.traffic.linkOf(this.sessions.get(peerId))
         return record && { link: record.link, listen: record.hello?.listen }
       },
+    })
+    this.traffic = new SessionTraffic({
+      room: this.room,
+      roster: this.roster,
+      sessions: this.sessions,
+      links: this.links,
+      store: this.store,
+      clock: this.clock,
+      signed: this.auth !== undefined,
+      dials: (peerId) => this.dialer.dials(peerId),
+      emit: (event) => this.emit(event),
     })
     if (restored) this.adoptRestored(restored)
     if (this.store.durable && !restored?.epoch) void this.store.append([{ t: 'self', epoch: this.epoch }])
@@ -230,7 +245,7 @@ export class ParleyNode implements ChatNode {
 
   sessionsSnapshot(): SessionInfo[] {
     return [...this.sessions.values()].map((s) => {
-      const link = this.linkOf(s)?.link
+      const link = this.traffic.linkOf(s)?.link
       return {
         peer: s.peer,
         connected: link !== undefined,
@@ -280,7 +295,7 @@ export class ParleyNode implements ChatNode {
     if (!last) return Promise.resolve()
     return this.store.append(sealed.map((msg) => ({ t: 'sent' as const, msg }))).then(() => {
       this.room.ownDurable(last.seq)
-      for (const session of this.sessions.values()) this.pump(session, this.id)
+      for (const session of this.sessions.values()) this.traffic.pump(session, this.id)
     })
   }
 
@@ -304,31 +319,22 @@ export class ParleyNode implements ChatNode {
       },
       checkPeer: (record, hello) =>
         record.slot ? undefined : this.options.checkPeer?.(hello.id, hello.listen),
-      bucketOf: (record) => this.sessionOf(record)?.bucket,
+      bucketOf: (record) => this.traffic.sessionOf(record)?.bucket,
       shareFrames: () => this.sessions.size > 1,
       opened: (record, peer, instance) => this.openSession(record, peer, instance),
-      deliver: (record, message, effects) => this.deliver(record, message, effects),
-      perform: (effects) => this.perform(effects),
-      readDone: (record) => this.flushAck(record),
+      deliver: (record, message, effects) => this.traffic.deliver(record, message, effects),
+      perform: (effects) => this.traffic.perform(effects),
+      readDone: (record) => this.traffic.flushAck(record),
       drained: (record) => this.drained(record),
       closed: (record, reason) => this.linkClosed(record, reason),
       emit: (event) => this.emit(event),
     }
   }
 
-  private sessionOf(record: LinkRecord): Session | undefined {
-    const session = record.hello ? this.sessions.get(record.hello.peer.id) : undefined
-    return session?.link === record.id ? session : undefined
-  }
-
-  private linkOf(session: Session | undefined): LinkRecord | undefined {
-    return session?.link === undefined ? undefined : this.links.get(session.link)
-  }
-
   private openSession(record: LinkRecord, peer: PeerInfo, instance: string): void {
     const refusal = this.room.admitNeighbor(peer.id, record.slot !== undefined)
     if (refusal) {
-      this.refuse(refusal, record)
+      this.traffic.refuse(refusal, record)
       return
     }
     const epoch = record.hello?.epoch ?? instance
@@ -347,11 +353,13 @@ export class ParleyNode implements ChatNode {
       ...(record.hello?.listen ? { listen: record.hello.listen } : {}),
       ...(sameNameAs.length > 0 ? { sameNameAs } : {}),
     })
-    this.announce(peer, 'direct')
+    this.traffic.announce(peer, 'direct')
     this.dialer.opened(record.id, peer, record.hello?.listen)
     // Resume: tell the peer what we have of every member and where our streams to it start; its
     // first ack on this link says which of ours, and of the room's, to send.
-    this.perform(this.room.linkOpened(peer.id, { name: peer.name, relays: record.hello?.relays ?? false }))
+    this.traffic.perform(
+      this.room.linkOpened(peer.id, { name: peer.name, relays: record.hello?.relays ?? false }),
+    )
   }
 
   private linkClosed(record: LinkRecord, reason: LinkCloseReason): void {
@@ -360,7 +368,7 @@ export class ParleyNode implements ChatNode {
     if (session && session.link === record.id) {
       session.link = undefined
       this.room.linkClosed(session.peer.id)
-      this.settle()
+      this.traffic.settle()
       const why = reason.code === 'BYE' ? `${session.peer.name} left (${reason.message})` : reason.message
       this.roster.left(session)
       this.emit({ type: 'disconnected', peer: session.peer, reason: why })
@@ -371,123 +379,13 @@ export class ParleyNode implements ChatNode {
   }
 
   private drained(record: LinkRecord): void {
-    const session = this.sessionOf(record)
+    const session = this.traffic.sessionOf(record)
     if (!session) return
     this.emit({ type: 'backpressure', peer: session.peer, blocked: false })
     // Acks were held back while the peer did not read; one cumulative ack covers them all.
     record.ackDue = true
-    this.flushAck(record)
-    this.pump(session)
-  }
-
-  private announce(peer: PeerInfo, via: 'direct' | 'relay'): void {
-    const event = this.roster.arrived(peer, via)
-    if (event) this.emit(event)
-  }
-
-  /** What the session's link should carry now, while it takes more. `only` limits it to one member. */
-  private pump(session: Session, only?: string): void {
-    const record = this.linkOf(session)
-    if (!record) return
-    const target = {
-      writable: () => this.links.writable(record),
-      write: (message: Message) => this.links.write(record, message),
-    }
-    pump(this.room, session.peer.id, target, only)
-  }
-
-  private deliver(record: LinkRecord, message: Message, effects: RoomEffect[]): void {
-    const session = this.sessionOf(record)
-    if (!session) return
-    switch (message.type) {
-      case 'msg': {
-        record.ackDue = true
-        if (this.store.overQuota(session.peer.id, message, effects)) return
-        // Straight from its origin over a link that proved the origin's key: shown at once.
-        const trusted =
-          message.from === session.peer.id && (!this.auth || record.link.remoteKey === message.from)
-        this.room.receive(session.peer.id, message, trusted, effects)
-        this.roster.relayed(message.from, session.peer.id)
-        return
-      }
-      case 'ack':
-        this.room.onAck(session.peer.id, message, effects, this.clock.now())
-        this.acknowledge(session, message.upTo)
-        return
-      case 'ping':
-        this.links.write(record, { type: 'pong', n: message.n })
-        return
-      case 'pong':
-        return
-      case 'throttle': {
-        // One notice every few seconds is enough for a person; the peer may send many.
-        const now = this.clock.now()
-        if (now - session.throttledAt >= 3_000) {
-          session.throttledAt = now
-          this.emit({ type: 'throttled', peer: session.peer, retryMs: message.retryMs })
-        }
-        return
-      }
-      default:
-        return
-    }
-  }
-
-  /** Acks claim only what is durable and shown, so they wait for the journal (one wait per read). */
-  private flushAck(record: LinkRecord): void {
-    if (!record.ackDue) return
-    record.ackDue = false
-    const session = record.hello ? this.sessions.get(record.hello.peer.id) : undefined
-    if (!session) return
-    void this.store.settled().then(() => {
-      if (session.link !== record.id) return
-      for (const ack of dueAcks(this.room, session.peer.id)) this.links.write(record, ack)
-    })
-  }
-
-  /**
-   * The one place the room's decisions are carried out, always in this order: refuse (close the links of
-   * neighbours that broke the rules), send what the room addressed to a neighbour, resume neighbours whose
-   * links may carry more now, then persist what was accepted (and any jump past a moved window) in one
-   * append, and once it is durable: announce members who joined, show each message, relay it.
-   */
-  private perform(effects: readonly RoomEffect[]): void {
-    if (effects.length === 0) return
-    const plan = planEffects(effects)
-    for (const refusal of plan.refusals) this.refuse(refusal)
-    for (const { neighbor, message } of plan.sends) {
-      const record = this.linkOf(this.sessions.get(neighbor))
-      if (record) this.links.write(record, message)
-    }
-    for (const neighbor of plan.resumed) {
-      const session = this.sessions.get(neighbor)
-      if (session) this.pump(session)
-    }
-    const { accepted, joined } = plan
-    if (accepted.length === 0 && plan.jumps.length === 0) return
-    const records: JournalRecord[] = plan.jumps.map(({ peer, seq }) => ({ t: 'base', peer, seq }))
-    for (const msg of accepted) records.push({ t: 'received', msg, name: this.roster.sentAs(msg).name })
-    void this.store.append(records).then(() => {
-      for (const peer of joined) this.announce(peer, 'relay')
-      const origins = new Set<string>()
-      for (const msg of accepted) {
-        this.room.markShown(msg.from, msg.seq)
-        this.roster.heard(msg.from, this.clock.now())
-        const member = this.roster.memberOf(msg)
-        // A member that signs a message under a new name is announced again, with the clash check.
-        this.announce(member, this.sessions.get(member.id)?.link !== undefined ? 'direct' : 'relay')
-        const from = this.roster.sentAs(msg)
-        this.store.remember({ direction: 'in', id: msg.id, seq: msg.seq, ts: msg.ts, from, body: msg.body })
-        this.emit({ type: 'message', id: msg.id, seq: msg.seq, ts: msg.ts, from, body: msg.body })
-        origins.add(msg.from)
-      }
-      for (const session of this.sessions.values()) for (const origin of origins) this.pump(session, origin)
-    })
-  }
-
-  /** A neighbour broke the room's rules (forged, flooded, too many members): its link is closed and reported. */
-  private refuse(refusal: Refusal, record = this.linkOf(this.sessions.get(refusal.neighbor))): void {
-    if (record) this.links.step(record, { type: 'protocol-error', error: refusalError(refusal) })
+    this.traffic.flushAck(record)
+    this.traffic.pump(session)
   }
 
   /** Messages the journal holds but no frontend showed before the last run ended (it was killed). */
@@ -504,26 +402,6 @@ export class ParleyNode implements ChatNode {
     this.sessions.restore(restored)
     this.roster.trim()
     for (const entry of restored.history.slice(-this.store.historyLimit)) this.store.remember(entry)
-  }
-
-  private acknowledge(session: Session, upTo: number): void {
-    if (upTo <= session.acked) return
-    const from = session.acked
-    session.acked = Math.min(upTo, this.room.nextSeq - 1)
-    const newlyAcked = this.room.outboxBetween(from, session.acked)
-    this.settle()
-    void this.store.append([{ t: 'acked', peer: session.peer, upTo: session.acked }])
-    for (const m of newlyAcked) this.emit({ type: 'delivered', id: m.id, seq: m.seq, to: session.peer })
-  }
-
-  /**
-   * A message leaves the outbox once every neighbour we wait for has it: those connected now, and those
-   * we dial (they will be back). A neighbour that dialed us and left is not waited for, or any stranger
-   * who once connected would pin the outbox forever; it catches up from the window when it returns.
-   */
-  private settle(): void {
-    const lowest = this.sessions.lowestAcked((peerId) => this.dialer.dials(peerId))
-    if (lowest !== undefined) this.room.settleOwn(lowest)
   }
 
   private emit(event: NodeEvent): void {

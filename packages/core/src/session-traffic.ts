@@ -1,0 +1,193 @@
+/**
+ * What flows over open sessions: a session's messages handed to the room (`deliver`), the room's effects
+ * carried out in one place and one order (`perform`), acks both ways, and the pump that writes what each
+ * neighbour lacks. `ParleyNode` decides when links and sessions open and close; this carries what they
+ * carry, so the node's lifecycle and the room's data path can be read apart.
+ */
+import type { Clock } from './clock.js'
+import type { JournalRecord } from './journal.js'
+import type { LinkRecord, Links } from './links.js'
+import type { NodeEvent } from './node-types.js'
+import { dueAcks, pump } from './outbound.js'
+import type { PeerInfo } from './peer-machine.js'
+import type { Persistence } from './persistence.js'
+import { planEffects, type Refusal, type RoomEffect, refusalError } from './room.js'
+import type { MemberRoom, Roster } from './roster.js'
+import type { Message } from './schema.js'
+import type { Session, Sessions } from './sessions.js'
+
+/** The node's parts the traffic goes through. */
+export interface TrafficParts {
+  readonly room: MemberRoom
+  readonly roster: Roster
+  readonly sessions: Sessions
+  readonly links: Links
+  readonly store: Persistence
+  readonly clock: Clock
+  /** Messages are signed: only a link that proved the origin's key vouches for its words. */
+  readonly signed: boolean
+  /** Whether this node dials the peer (it will be back, so the outbox waits for it). */
+  dials(peerId: string): boolean
+  emit(event: NodeEvent): void
+}
+
+export class SessionTraffic {
+  private readonly room: MemberRoom
+  private readonly roster: Roster
+  private readonly sessions: Sessions
+  private readonly links: Links
+  private readonly store: Persistence
+  private readonly clock: Clock
+
+  constructor(private readonly parts: TrafficParts) {
+    this.room = parts.room
+    this.roster = parts.roster
+    this.sessions = parts.sessions
+    this.links = parts.links
+    this.store = parts.store
+    this.clock = parts.clock
+  }
+
+  /** The session a link carries, if it is that session's current link. */
+  sessionOf(record: LinkRecord): Session | undefined {
+    const session = record.hello ? this.sessions.get(record.hello.peer.id) : undefined
+    return session?.link === record.id ? session : undefined
+  }
+
+  /** The session's current link, if it has one. */
+  linkOf(session: Session | undefined): LinkRecord | undefined {
+    return session?.link === undefined ? undefined : this.links.get(session.link)
+  }
+
+  /** What a session's link delivered, once the link machine has let it through. */
+  deliver(record: LinkRecord, message: Message, effects: RoomEffect[]): void {
+    const session = this.sessionOf(record)
+    if (!session) return
+    switch (message.type) {
+      case 'msg': {
+        record.ackDue = true
+        if (this.store.overQuota(session.peer.id, message, effects)) return
+        // Straight from its origin over a link that proved the origin's key: shown at once.
+        const trusted =
+          message.from === session.peer.id && (!this.parts.signed || record.link.remoteKey === message.from)
+        this.room.receive(session.peer.id, message, trusted, effects)
+        this.roster.relayed(message.from, session.peer.id)
+        return
+      }
+      case 'ack':
+        this.room.onAck(session.peer.id, message, effects, this.clock.now())
+        this.acknowledge(session, message.upTo)
+        return
+      case 'ping':
+        this.links.write(record, { type: 'pong', n: message.n })
+        return
+      case 'pong':
+        return
+      case 'throttle': {
+        // One notice every few seconds is enough for a person; the peer may send many.
+        const now = this.clock.now()
+        if (now - session.throttledAt >= 3_000) {
+          session.throttledAt = now
+          this.parts.emit({ type: 'throttled', peer: session.peer, retryMs: message.retryMs })
+        }
+        return
+      }
+      default:
+        return
+    }
+  }
+
+  /**
+   * The one place the room's decisions are carried out, always in this order: refuse (close the links of
+   * neighbours that broke the rules), send what the room addressed to a neighbour, resume neighbours whose
+   * links may carry more now, then persist what was accepted (and any jump past a moved window) in one
+   * append, and once it is durable: announce members who joined, show each message, relay it.
+   */
+  perform(effects: readonly RoomEffect[]): void {
+    if (effects.length === 0) return
+    const plan = planEffects(effects)
+    for (const refusal of plan.refusals) this.refuse(refusal)
+    for (const { neighbor, message } of plan.sends) {
+      const record = this.linkOf(this.sessions.get(neighbor))
+      if (record) this.links.write(record, message)
+    }
+    for (const neighbor of plan.resumed) {
+      const session = this.sessions.get(neighbor)
+      if (session) this.pump(session)
+    }
+    const { accepted, joined } = plan
+    if (accepted.length === 0 && plan.jumps.length === 0) return
+    const records: JournalRecord[] = plan.jumps.map(({ peer, seq }) => ({ t: 'base', peer, seq }))
+    for (const msg of accepted) records.push({ t: 'received', msg, name: this.roster.sentAs(msg).name })
+    void this.store.append(records).then(() => {
+      for (const peer of joined) this.announce(peer, 'relay')
+      const origins = new Set<string>()
+      for (const msg of accepted) {
+        this.room.markShown(msg.from, msg.seq)
+        this.roster.heard(msg.from, this.clock.now())
+        const member = this.roster.memberOf(msg)
+        // A member that signs a message under a new name is announced again, with the clash check.
+        this.announce(member, this.sessions.get(member.id)?.link !== undefined ? 'direct' : 'relay')
+        const from = this.roster.sentAs(msg)
+        this.store.remember({ direction: 'in', id: msg.id, seq: msg.seq, ts: msg.ts, from, body: msg.body })
+        this.parts.emit({ type: 'message', id: msg.id, seq: msg.seq, ts: msg.ts, from, body: msg.body })
+        origins.add(msg.from)
+      }
+      for (const session of this.sessions.values()) for (const origin of origins) this.pump(session, origin)
+    })
+  }
+
+  /** A neighbour broke the room's rules (forged, flooded, too many members): its link is closed and reported. */
+  refuse(refusal: Refusal, record = this.linkOf(this.sessions.get(refusal.neighbor))): void {
+    if (record) this.links.step(record, { type: 'protocol-error', error: refusalError(refusal) })
+  }
+
+  /** A member arrived, straight or through a relay: announced once, with the look-alike name check. */
+  announce(peer: PeerInfo, via: 'direct' | 'relay'): void {
+    const event = this.roster.arrived(peer, via)
+    if (event) this.parts.emit(event)
+  }
+
+  /** What the session's link should carry now, while it takes more. `only` limits it to one member. */
+  pump(session: Session, only?: string): void {
+    const record = this.linkOf(session)
+    if (!record) return
+    const target = {
+      writable: () => this.links.writable(record),
+      write: (message: Message) => this.links.write(record, message),
+    }
+    pump(this.room, session.peer.id, target, only)
+  }
+
+  /** Acks claim only what is durable and shown, so they wait for the journal (one wait per read). */
+  flushAck(record: LinkRecord): void {
+    if (!record.ackDue) return
+    record.ackDue = false
+    const session = record.hello ? this.sessions.get(record.hello.peer.id) : undefined
+    if (!session) return
+    void this.store.settled().then(() => {
+      if (session.link !== record.id) return
+      for (const ack of dueAcks(this.room, session.peer.id)) this.links.write(record, ack)
+    })
+  }
+
+  /**
+   * A message leaves the outbox once every neighbour we wait for has it: those connected now, and those
+   * we dial (they will be back). A neighbour that dialed us and left is not waited for, or any stranger
+   * who once connected would pin the outbox forever; it catches up from the window when it returns.
+   */
+  settle(): void {
+    const lowest = this.sessions.lowestAcked((peerId) => this.parts.dials(peerId))
+    if (lowest !== undefined) this.room.settleOwn(lowest)
+  }
+
+  private acknowledge(session: Session, upTo: number): void {
+    if (upTo <= session.acked) return
+    const from = session.acked
+    session.acked = Math.min(upTo, this.room.nextSeq - 1)
+    const newlyAcked = this.room.outboxBetween(from, session.acked)
+    this.settle()
+    void this.store.append([{ t: 'acked', peer: session.peer, upTo: session.acked }])
+    for (const m of newlyAcked) this.parts.emit({ type: 'delivered', id: m.id, seq: m.seq, to: session.peer })
+  }
+}
