@@ -19,6 +19,25 @@ import { type Row, type Span, type Style, TEXT, wrap } from './rows.js'
 const PANEL_MAX = 30
 const PANEL_MIN_COLS = 40
 
+/**
+ * How a link was made, in the words `/peers` and the status lines use (`direct TCP`, `holepunched`,
+ * `relayed`), without the address or relay key that a 30-column panel has no room for.
+ */
+export function linkKind(route: LinkRoute): string {
+  switch (route.kind) {
+    case 'tcp':
+      return 'direct TCP'
+    case 'holepunched':
+      return 'holepunched'
+    case 'relayed':
+      return 'relayed'
+    default: {
+      const _exhaustive: never = route
+      return _exhaustive
+    }
+  }
+}
+
 export class MemberPanel {
   private members: readonly MemberInfo[] = []
   private shown = false
@@ -60,7 +79,10 @@ export class MemberPanel {
     return this.shown && cols >= PANEL_MIN_COLS ? Math.min(PANEL_MAX, Math.floor(cols / 3)) : 0
   }
 
-  /** You first, then neighbours (● connected, ○ not) and members reached through relays (~). */
+  /**
+   * You first, then neighbours (● connected, ○ not), each connected one with how its link was made on the
+   * row below, then members reached through relays (~).
+   */
   rows(self: PeerInfo, width: number, height: number): Row[] {
     const border: Span = { text: '│ ', style: { kind: 'hint' } }
     const line = (text: string, style: Style): Row =>
@@ -70,14 +92,27 @@ export class MemberPanel {
       line(`● ${terminalSafe(self.name)} (you)`, { kind: 'own' }),
     ]
     const members = [...this.members].sort((a, b) => Number(b.direct) - Number(a.direct))
-    for (const m of members) {
+    // A member and its link row stay together: the panel never shows a link without its member.
+    const groups = members.map((m) => {
       const mark = m.direct ? (m.connected ? '●' : '○') : '~'
       const style: Style = m.direct ? (m.connected ? TEXT : { kind: 'warn' }) : { kind: 'hint' }
-      rows.push(line(`${mark} ${terminalSafe(this.labels.label(m.peer))} ${shortId(m.peer.id)}`, style))
-    }
-    if (rows.length > height) {
-      const hidden = rows.length - height + 1
-      rows.splice(height - 1, rows.length, line(`… ${hidden} more (/peers)`, { kind: 'hint' }))
+      const group = [line(`${mark} ${terminalSafe(this.labels.label(m.peer))} ${shortId(m.peer.id)}`, style)]
+      const route = m.direct && m.connected ? this.routes.of(m.peer.id) : undefined
+      if (route) group.push(line(`  ${linkKind(route)}`, { kind: 'hint' }))
+      return group
+    })
+    const total = rows.length + groups.reduce((n, g) => n + g.length, 0)
+    if (total <= height) {
+      for (const group of groups) rows.push(...group)
+    } else {
+      let shown = 0
+      for (const group of groups) {
+        if (rows.length + group.length > height - 1) break
+        rows.push(...group)
+        shown++
+      }
+      rows.splice(Math.max(0, height - 1))
+      rows.push(line(`… ${groups.length - shown} more (/peers)`, { kind: 'hint' }))
     }
     while (rows.length < height) rows.push([border])
     return rows
