@@ -428,7 +428,12 @@ describe('chat model', () => {
         model.nodeEvent({ type: 'connected', peer, address: `dht:${peer.id}`, direction: 'outbound' }, route)
       connected(bob, { kind: 'tcp' })
       connected(dan, { kind: 'holepunched', remoteHost: '198.51.100.102', remotePort: 40123 })
-      connected(erin, { kind: 'relayed', relayKey: '9'.repeat(64) })
+      connected(erin, {
+        kind: 'relayed',
+        relayKey: '9'.repeat(64),
+        relayHost: '203.0.113.7',
+        relayPort: 49737,
+      })
       connected(frank, { kind: 'tcp' })
       const room = [
         { peer: bob, direct: true, connected: true },
