@@ -177,7 +177,10 @@ describe.skipIf(!TMUX)(title, () => {
     const withPanel = await tui.waitForScreen('the member panel', (ls) =>
       ls.some((l) => /│ ~ carol /.test(l)),
     )
-    expect(withPanel.some((l) => /│ ● bob /.test(l))).toBe(true)
+    const bobRow = withPanel.findIndex((l) => /│ ● bob /.test(l))
+    expect(bobRow).toBeGreaterThanOrEqual(0)
+    // How bob's link was made, on the row under him, in the words of /peers.
+    expect(withPanel[bobRow + 1]).toMatch(/│ {3}direct TCP\s*$/)
     expect(withPanel.some((l) => /│ ● alice \(you\)/.test(l))).toBe(true)
     tui.type('/peers')
     tui.keys('Enter')

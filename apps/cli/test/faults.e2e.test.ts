@@ -3,6 +3,7 @@
  * lines flow, restart it on the same --data-dir, and check that the receiver showed every sent line
  * exactly once, in order.
  */
+import { readFileSync } from 'node:fs'
 import {
   bodiesOf,
   CLEAN_DELIVERY,
@@ -215,7 +216,15 @@ describe('kill -9 during an exchange of thousands of lines', () => {
     const sender = start(senderArgs(port, tempDir()))
     await feedLines(sender, lines, { batch: 200, pauseMs: 5, end: true })
     await waitUntil(() => bodiesOf(sender, 'sent').length === lines.length, 60_000, 'every line accepted')
-    await sleep(500)
+    // Killed once it is stuck in that write. Node gives a child's stdout as a Unix socket pair (a pipe on
+    // some systems): the kernel then names a socket send (or a pipe write) as what the process waits in.
+    const pid = first.child.pid!
+    const waitsIn = () => readFileSync(`/proc/${pid}/wchan`, 'utf8')
+    await waitUntil(
+      () => /sock_alloc_send|unix_stream_sendmsg|pipe_write/.test(waitsIn()),
+      60_000,
+      'the receiver to block writing to its full stdout',
+    )
     first.kill('SIGKILL')
     await first.exited
     first.child.stdout.resume()

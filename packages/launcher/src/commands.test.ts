@@ -52,6 +52,38 @@ describe('commands', () => {
     expect(parseSubmission('/me')).toMatchObject({ type: 'invalid' })
   })
 
+  it('says what is wrong with a mistyped key instead of asking for HOST:PORT', () => {
+    const key = 'ab'.repeat(32)
+    const hint = (rest: string) => {
+      const result = parseSubmission(`/connect ${rest}`)
+      expect(result.type).toBe('invalid')
+      const text = result.type === 'invalid' ? result.hint : ''
+      // Every one of them says what to do, in one line, and none asks for a port.
+      expect(text).toMatch(
+        /Copy the key again from "parley id" on the other side, or use its parley:\/\/ invite$/,
+      )
+      expect(text).not.toMatch(/HOST:PORT|\n/)
+      return text
+    }
+    expect(hint(key.slice(0, 63))).toMatch(
+      /^\/connect: "abababababab…" has 63 hex characters where a key has 64\./,
+    )
+    expect(hint(`${key}a`)).toMatch(/has 65 hex characters where a key has 64/)
+    expect(hint(`zz${key.slice(2)}`)).toMatch(/is not a hex key: "z" at position 1 is not 0-9 or a-f/)
+    expect(hint(`${key.slice(0, 40)}g${key.slice(41)}`)).toMatch(/"g" at position 41/)
+    expect(hint('abcd-efgh-ijk')).toMatch(/is not a key: expected 64 hex characters, a full fingerprint/)
+    expect(hint('abcd-efgh')).toMatch(/is a short fingerprint/)
+    expect(hint('parley://abcd')).toMatch(/invite has a bad fingerprint/)
+    expect(hint(`dht:${key.slice(1)}`)).toMatch(/expected dht: and a 64-hex key/)
+    // A well-formed key still dials, and a host name without a port still gets the HOST:PORT hint.
+    expect(parseSubmission(`/connect ${key}`)).toEqual({ type: 'connect', address: `dht:${key}` })
+    for (const host of ['nowhere', 'deadbeef', 'my-web-host', '127.0.0.1'])
+      expect(parseSubmission(`/connect ${host}`)).toMatchObject({
+        type: 'invalid',
+        hint: expect.stringMatching(/^\/connect needs HOST:PORT/),
+      })
+  })
+
   it('never sends a trailing, half-typed joiner', () => {
     expect(parseSubmission('hi 👨\u200d')).toEqual({ type: 'message', body: 'hi 👨' })
   })

@@ -296,8 +296,10 @@ describe.each<Kind>(['tcp', 'secure'])('a node on loopback (%s transport) under 
 
     let attacking = true
     const sent = { alice: [] as string[], bob: [] as string[], hub: [] as string[] }
+    // Chat goes on until the attack is over, and for at least 20 rounds however quickly the attack ends:
+    // how many rounds fit in the attack is the machine's speed, not the node's behaviour.
     const chatting = (async () => {
-      for (let i = 0; attacking && i < 400; i++) {
+      for (let i = 0; (attacking || i < 20) && i < 400; i++) {
         for (const [name, node] of [
           ['alice', alice.node],
           ['bob', bob.node],
@@ -336,7 +338,6 @@ describe.each<Kind>(['tcp', 'secure'])('a node on loopback (%s transport) under 
     expect(bodiesFrom(hub.events, 'bob')).toEqual(sent.bob)
     expect(bodiesFrom(alice.events, 'hub')).toEqual(sent.hub)
     expect(bodiesFrom(bob.events, 'hub')).toEqual(sent.hub)
-    expect(sent.alice.length).toBeGreaterThan(20)
     expect(alice.events.filter((e) => e.type === 'disconnected')).toEqual([])
     expect(bob.events.filter((e) => e.type === 'disconnected')).toEqual([])
 
@@ -447,10 +448,13 @@ describe('a secure node and authenticated strangers', () => {
 
 describe('a secure node and oversize records from authenticated strangers', () => {
   it('holds no more than about one frame for a stranger that announces a huge secure record', async () => {
-    const hub = await startHub('secure')
+    // The parley handshake timeout outlasts the test: only the refusal of the announced length can close
+    // these links in time. A record layer that waited for the 16 MiB would hold them open.
+    const hub = await startHub('secure', { handshakeMs: 120_000 })
     const target = `127.0.0.1:${hub.port}`
     const before = process.memoryUsage().arrayBuffers
     const sockets: Socket[] = []
+    let closed = 0
     for (let i = 0; i < 8; i++) {
       const source = `127.0.0.${230 + i}`
       let raw: Socket | undefined
@@ -464,6 +468,7 @@ describe('a secure node and oversize records from authenticated strangers', () =
             cleanups.push(() => socket.destroy())
             socket.on('error', () => undefined)
             socket.once('error', reject)
+            socket.once('close', () => closed++)
             socket.once('connect', () => {
               raw = socket
               resolve(socketLink(socket))
@@ -476,12 +481,15 @@ describe('a secure node and oversize records from authenticated strangers', () =
       raw!.write(Buffer.concat([Buffer.from([0xff, 0xff, 0xff]), randomBytes(64 * 1024)]))
       sockets.push(raw!)
     }
-    await sleep(300)
+    await until(
+      () => closed === sockets.length,
+      40_000,
+      'the node to close all 8 links that announced a 16 MiB record (it held them open for the rest)',
+    )
     const held = process.memoryUsage().arrayBuffers - before
     // Parley never writes a record over 64 KiB, and --max-frame is 64 KiB: 8 links need well under
     // 16 MiB. The record layer alone would allocate the full 16 MiB of each announcement at once.
     expect(held).toBeLessThan(16 * 1024 * 1024)
-    for (const socket of sockets) socket.destroy()
   }, 60_000)
 })
 
@@ -499,7 +507,13 @@ describe('a peer that floods pings and reads nothing', () => {
     for (let i = 0; i < 200 && !p.isClosed(); i++) {
       if (!p.socket.write(chunk)) await new Promise((resolve) => p.socket.once('drain', resolve))
     }
-    await sleep(200)
+    // Frames are handled in order: once the node has read the bye, it has handled every ping before it.
+    if (!p.isClosed()) p.socket.write(encodeFrame({ type: 'bye', reason: 'done flooding' }))
+    await until(
+      () => hub.events.some((e) => e.type === 'disconnected'),
+      40_000,
+      'the node to end the flooder session after reading every ping and the bye',
+    )
     const held = Math.max(0, ...hub.backlog.values())
     // A node that answered every ping of a peer it cannot write to would pile the pongs up in memory.
     expect(held).toBeLessThan(1024 * 1024)

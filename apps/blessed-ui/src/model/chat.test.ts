@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { NodeEvent, PeerInfo } from '@parley/core'
-import { describeEvent } from '@parley/launcher'
+import { describeEvent, type LinkRoute } from '@parley/launcher'
 import { describe, expect, it } from 'vitest'
 import type { KeyEvent } from '../input/key-decoder.js'
 import { graphemeWidth } from '../text/width.js'
@@ -417,6 +417,64 @@ describe('chat model', () => {
       type('/members')
       expect(press('enter')).toEqual([])
       expect(screen(90, 10).panel).toBeUndefined()
+    })
+
+    it('says under each connected neighbour in the panel how its link was made, in the words of /peers', () => {
+      const { model, press, screen } = setup()
+      const dan: PeerInfo = { id: 'd'.repeat(64), name: 'dan' }
+      const erin: PeerInfo = { id: 'e'.repeat(64), name: 'erin' }
+      const frank: PeerInfo = { id: 'f'.repeat(64), name: 'frank' }
+      const connected = (peer: PeerInfo, route: LinkRoute) =>
+        model.nodeEvent({ type: 'connected', peer, address: `dht:${peer.id}`, direction: 'outbound' }, route)
+      connected(bob, { kind: 'tcp' })
+      connected(dan, { kind: 'holepunched', remoteHost: '198.51.100.102', remotePort: 40123 })
+      connected(erin, {
+        kind: 'relayed',
+        relayKey: '9'.repeat(64),
+        relayHost: '203.0.113.7',
+        relayPort: 49737,
+      })
+      connected(frank, { kind: 'tcp' })
+      const room = [
+        { peer: bob, direct: true, connected: true },
+        { peer: dan, direct: true, connected: true },
+        { peer: erin, direct: true, connected: true },
+        // Its link is gone: no link kind under it.
+        { peer: frank, direct: true, connected: false },
+        { peer: carol, direct: false, connected: true },
+      ]
+      press('f2')
+      model.setMembers(room)
+      const panel = screen(90, 14).panel!.rows.map(rowText)
+      expect(panel.slice(0, 10)).toEqual([
+        '│ members (6) · F2',
+        '│ ● alice (you)',
+        '│ ● bob bbbbbbbbb',
+        '│   direct TCP',
+        expect.stringMatching(/^│ ● dan [a-z2-7]{4}-[a-z2-7]{4}$/),
+        '│   holepunched',
+        expect.stringMatching(/^│ ● erin [a-z2-7]{4}-[a-z2-7]{4}$/),
+        '│   relayed',
+        expect.stringMatching(/^│ ○ frank [a-z2-7]{4}-[a-z2-7]{4}$/),
+        expect.stringMatching(/^│ ~ carol [a-z2-7]{4}-[a-z2-7]{4}$/),
+      ])
+      // The same words as the /peers answer, which the CLI prints too.
+      model.listMembers()
+      const lines = screen(200, 30).lines.join('\n')
+      expect(lines).toMatch(/-- bob \[bbbbbbbbb\] direct, connected \(direct TCP\)/)
+      expect(lines).toMatch(/-- dan \[.*\] direct, connected \(holepunched; /)
+      expect(lines).toMatch(/-- erin \[.*\] direct, connected \(relayed through /)
+      // Too short for everyone: a member and its link row stay together, and the rest are counted.
+      expect(screen(90, 9).panel!.rows.map(rowText)).toEqual([
+        '│ members (6) · F2',
+        '│ ● alice (you)',
+        '│ ● bob bbbbbbbbb',
+        '│   direct TCP',
+        expect.stringMatching(/^│ ● dan /),
+        '│   holepunched',
+        '│ … 3 more (/peers)',
+      ])
+      expect(screen(90, 8).panel!.rows.map(rowText).slice(4)).toEqual(['│ … 4 more (/peers)', '│ '])
     })
 
     it('keeps the panel closed on a terminal too narrow for it', () => {

@@ -1,66 +1,38 @@
+/**
+ * The chat screen's model: it takes keys and node events, runs commands, and returns effects as data for
+ * the runtime to carry out. It composes the parts that each do one job: the scrollback and how entries look
+ * (`scrollback.ts`), the member panel (`member-panel.ts`), editing keys and Tab (`editing-keys.ts`,
+ * `tab-completion.ts`), and the status and input rows (`bars.ts`).
+ */
 import type { Address, HistoryEntry, MemberInfo, NodeEvent, PeerInfo } from '@parley/core'
 import {
   actionBody,
   COMMANDS,
   clockTime,
-  completions,
   describeEvent,
-  describeMembers,
   helpLines,
   type LinkRoute,
-  LinkRoutes,
   PeerLabels,
-  parseAction,
   parseSubmission,
   type ShownMessage,
-  shortId,
-  terminalLine,
-  terminalSafe,
 } from '@parley/launcher'
 import type { KeyEvent } from '../input/key-decoder.js'
-import { graphemes } from '../text/graphemes.js'
 import type { GraphemeWidth } from '../text/width.js'
+import { InputRow, statusRow } from './bars.js'
+import { editInput } from './editing-keys.js'
 import { InputLine } from './input-line.js'
+import { MemberPanel } from './member-panel.js'
 import { isMention } from './mentions.js'
 import { DEFAULT_CAP, MessageList } from './message-list.js'
-import { type Row, type Span, type Style, TEXT, wrap } from './rows.js'
-import { ConnectionStatus, type StatusSummary } from './status.js'
+import type { Row } from './rows.js'
+import { type Entry, EntryLayout, ruleRow } from './scrollback.js'
+import { ConnectionStatus } from './status.js'
+import { TabCompletion } from './tab-completion.js'
+
+export { type Entry, NICK_COLOURS, nickColour } from './scrollback.js'
 
 /** How long without a key press counts as being away (the read marker then goes before the next message). */
 export const DEFAULT_AWAY_AFTER_MS = 5 * 60_000
-/** Sender colours: index into the view's palette. */
-export const NICK_COLOURS = 12
-
-export type Entry =
-  | {
-      readonly id: number
-      readonly kind: 'message'
-      readonly ts: number
-      readonly from: PeerInfo
-      /** The name shown: a name shared by two keys gets a fingerprint suffix (launcher's PeerLabels). */
-      readonly label: string
-      readonly body: string
-      readonly own: boolean
-      readonly mention: boolean
-      hidden?: boolean
-    }
-  | {
-      readonly id: number
-      readonly kind: 'system'
-      readonly ts: number
-      readonly level: 'info' | 'warn' | 'hint'
-      readonly text: string
-      hidden?: boolean
-    }
-  | { readonly id: number; readonly kind: 'marker'; readonly ts: number; hidden?: boolean }
-  /** A rule above a catch-up: "12 messages from while you were away". */
-  | {
-      readonly id: number
-      readonly kind: 'rule'
-      readonly ts: number
-      readonly text: string
-      hidden?: boolean
-    }
 
 /** What the runtime must do after an input or a node event; the model itself does no I/O. */
 export type Effect =
@@ -84,10 +56,6 @@ export interface Frame {
   readonly panel?: { readonly width: number; readonly rows: Row[] }
 }
 
-/** The member panel takes at most this many columns, and opens only on terminals this wide. */
-const PANEL_MAX = 30
-const PANEL_MIN_COLS = 40
-
 export interface ChatOptions {
   readonly self: PeerInfo
   readonly width: GraphemeWidth
@@ -98,18 +66,6 @@ export interface ChatOptions {
   readonly time?: (ts: number) => string
   /** False in --plain mode: the status bar then says that nothing is encrypted. */
   readonly secure?: boolean
-}
-
-const PROMPT = '> '
-
-/** A stable palette index for a node id (FNV-1a), so a peer keeps its colour across sessions. */
-export function nickColour(id: string): number {
-  let hash = 0x811c9dc5
-  for (let i = 0; i < id.length; i++) {
-    hash ^= id.charCodeAt(i)
-    hash = Math.imul(hash, 0x01000193) >>> 0
-  }
-  return hash % NICK_COLOURS
 }
 
 /**
@@ -123,26 +79,19 @@ export class ChatModel {
   private self: PeerInfo
   private readonly width: GraphemeWidth
   private readonly now: () => number
-  private readonly time: (ts: number) => string
   private readonly awayAfterMs: number
   private nextId = 1
   private focused = true
   private lastActive: number
   private marker: Entry | undefined
   private markedThisAway = false
-  private completion:
-    | { from: number; rest: string; head: string; candidates: readonly string[]; index: number }
-    | undefined
+  private readonly completion = new TabCompletion()
   private readonly senders = new Set<string>()
   private readonly labels = new PeerLabels()
-  /** How each neighbour's link was made, for /peers. */
-  private readonly routes = new LinkRoutes()
+  private readonly panel: MemberPanel
+  private readonly inputRow: InputRow
   private readonly secure: boolean
   private paneHeight = 20
-  private inputScroll = 0
-  /** The room's members as the node last listed them (the runtime keeps this fresh). */
-  private members: readonly MemberInfo[] = []
-  private panel = false
   private changes = 0
   /** Messages received from peers (for the flood benchmark's trace). */
   received = 0
@@ -151,11 +100,13 @@ export class ChatModel {
     this.self = options.self
     this.width = options.width
     this.now = options.now ?? Date.now
-    this.time = options.time ?? clockTime
     this.awayAfterMs = options.awayAfterMs ?? DEFAULT_AWAY_AFTER_MS
     this.secure = options.secure ?? true
     this.lastActive = this.now()
-    this.list = new MessageList<Entry>((entry, cols) => this.layout(entry, cols), options.cap ?? DEFAULT_CAP)
+    this.panel = new MemberPanel(this.labels, this.width)
+    this.inputRow = new InputRow(this.width)
+    const layout = new EntryLayout(this.width, options.time ?? clockTime)
+    this.list = new MessageList<Entry>((entry, cols) => layout.rows(entry, cols), options.cap ?? DEFAULT_CAP)
   }
 
   get name(): string {
@@ -183,16 +134,16 @@ export class ChatModel {
   /** The room's members, from `node.members()`. */
   setMembers(members: readonly MemberInfo[]): void {
     this.changes++
-    this.members = members
+    this.panel.set(members)
   }
 
   /** Prints the member list in the message pane (the answer to /peers). */
   listMembers(): void {
-    for (const line of describeMembers(this.members, this.labels, this.routes)) this.note(line)
+    for (const line of this.panel.list()) this.note(line)
   }
 
   get panelOpen(): boolean {
-    return this.panel
+    return this.panel.open
   }
 
   /** Messages from an earlier run (`--history N`), shown above everything else. */
@@ -239,7 +190,7 @@ export class ChatModel {
     this.changes++
     this.status.apply(event, route)
     this.labels.observe(event)
-    this.routes.observe(event, route)
+    this.panel.observe(event, route)
     if (event.type === 'message') return this.incoming(event.from, event.body, event.ts)
     const line = describeEvent(event, route)
     if (line) this.note(line.text, line.level)
@@ -258,8 +209,7 @@ export class ChatModel {
       else this.list.scrollDown(3)
       return []
     }
-    if (!(event.type === 'key' && (event.name === 'tab' || event.name === 'S-tab')))
-      this.completion = undefined
+    if (!(event.type === 'key' && (event.name === 'tab' || event.name === 'S-tab'))) this.completion.reset()
     switch (event.type) {
       case 'text':
         this.input.insert(event.text)
@@ -279,117 +229,39 @@ export class ChatModel {
   frame(cols: number, rows: number): Frame {
     const paneHeight = Math.max(1, rows - 2)
     this.paneHeight = paneHeight
-    const panelWidth = this.panel && cols >= PANEL_MIN_COLS ? Math.min(PANEL_MAX, Math.floor(cols / 3)) : 0
+    const panelWidth = this.panel.widthFor(cols)
     const paneCols = cols - panelWidth
     this.list.setSize(paneCols, paneHeight)
     const page = this.list.page()
     const messages = page.rows
     if (page.scrolled) {
       const text = page.newBelow > 0 ? ` ${page.newBelow} new below · PgDn ` : ' more below · PgDn '
-      messages[messages.length - 1] = this.rule(text, paneCols, { kind: 'marker' })
+      messages[messages.length - 1] = ruleRow(text, paneCols, { kind: 'marker' }, this.width)
     }
     const { row: input, cursor } = this.inputLine(cols)
-    const status = this.statusRow(this.status.summary(), cols)
+    const self = { name: this.self.name, secure: this.secure }
+    const status = statusRow(this.status.summary(), cols, self, this.width)
     if (panelWidth === 0) return { messages, status, input, cursor }
     return {
       messages,
       status,
       input,
       cursor,
-      panel: { width: panelWidth, rows: this.panelRows(panelWidth, paneHeight) },
+      panel: { width: panelWidth, rows: this.panel.rows(this.self, panelWidth, paneHeight) },
     }
   }
 
-  /** The member panel: you first, then neighbours (● connected, ○ not) and members reached through relays (~). */
-  private panelRows(width: number, height: number): Row[] {
-    const border: Span = { text: '│ ', style: { kind: 'hint' } }
-    const line = (text: string, style: Style): Row =>
-      wrap([border, { text, style }], width, this.width)[0] ?? []
-    const rows: Row[] = [
-      line(`members (${this.members.length + 1}) · F2`, { kind: 'info' }),
-      line(`● ${terminalSafe(this.self.name)} (you)`, { kind: 'own' }),
-    ]
-    const members = [...this.members].sort((a, b) => Number(b.direct) - Number(a.direct))
-    for (const m of members) {
-      const mark = m.direct ? (m.connected ? '●' : '○') : '~'
-      const style: Style = m.direct ? (m.connected ? TEXT : { kind: 'warn' }) : { kind: 'hint' }
-      rows.push(line(`${mark} ${terminalSafe(this.labels.label(m.peer))} ${shortId(m.peer.id)}`, style))
-    }
-    if (rows.length > height) {
-      const hidden = rows.length - height + 1
-      rows.splice(height - 1, rows.length, line(`… ${hidden} more (/peers)`, { kind: 'hint' }))
-    }
-    while (rows.length < height) rows.push([border])
-    return rows
+  /** The input line alone, as `frame` lays it out: what a key usually changes. */
+  inputLine(cols: number): { row: Row; cursor: number } {
+    return this.inputRow.layout(this.input, cols)
   }
 
-  // ---- keys -------------------------------------------------------------------------------------
+  // ---- keys that act on the whole screen --------------------------------------------------------
 
   private namedKey(name: string): Effect[] {
-    const input = this.input
     switch (name) {
       case 'enter':
         return this.submit()
-      case 'M-enter':
-        input.insert('\n')
-        return []
-      case 'C-a':
-      case 'home':
-        input.home()
-        return []
-      case 'C-e':
-      case 'end':
-        input.end()
-        return []
-      case 'C-b':
-      case 'left':
-        input.left()
-        return []
-      case 'C-f':
-      case 'right':
-        input.right()
-        return []
-      case 'M-b':
-      case 'C-left':
-      case 'M-left':
-        input.wordBack()
-        return []
-      case 'M-f':
-      case 'C-right':
-      case 'M-right':
-        input.wordForward()
-        return []
-      case 'backspace':
-        input.backspace()
-        return []
-      case 'delete':
-      case 'C-d':
-        input.deleteForward()
-        return []
-      case 'C-k':
-        input.killToEnd()
-        return []
-      case 'C-u':
-        input.killToStart()
-        return []
-      case 'C-w':
-      case 'M-backspace':
-        input.killWordBack()
-        return []
-      case 'M-d':
-        input.killWordForward()
-        return []
-      case 'C-y':
-        input.yank()
-        return []
-      case 'up':
-      case 'C-p':
-        input.historyUp()
-        return []
-      case 'down':
-      case 'C-n':
-        input.historyDown()
-        return []
       case 'pageup':
       case 'S-up':
         this.list.scrollUp(name === 'pageup' ? Math.max(1, this.paneHeight - 1) : 1)
@@ -404,7 +276,11 @@ export class ChatModel {
         return []
       case 'tab':
       case 'S-tab':
-        this.complete(name === 'tab' ? 1 : -1)
+        this.completion.step(
+          this.input,
+          [...this.senders, ...this.status.peerNames()],
+          name === 'tab' ? 1 : -1,
+        )
         return []
       case 'C-c':
         return [{ type: 'quit' }]
@@ -413,29 +289,12 @@ export class ChatModel {
       case 'f2':
         return this.togglePanel()
       default:
+        editInput(this.input, name)
         return []
     }
   }
 
-  private complete(step: 1 | -1): void {
-    if (this.completion) {
-      const c = this.completion
-      c.index = (c.index + step + c.candidates.length) % c.candidates.length
-      const pick = c.candidates[c.index]!
-      this.input.set(c.head + pick + c.rest, c.head.length + pick.length)
-      return
-    }
-    const line = this.input.text
-    const cursor = this.input.cursor
-    const found = completions(line, cursor, [...this.senders, ...this.status.peerNames()])
-    if (!found) return
-    const head = line.slice(0, found.from)
-    const rest = line.slice(found.to)
-    const index = step === 1 ? 0 : found.candidates.length - 1
-    const pick = found.candidates[index]!
-    this.input.set(head + pick + rest, head.length + pick.length)
-    this.completion = { from: found.from, head, rest, candidates: found.candidates, index }
-  }
+  // ---- commands ---------------------------------------------------------------------------------
 
   private submit(): Effect[] {
     const line = this.input.submit()
@@ -484,8 +343,7 @@ export class ChatModel {
 
   private togglePanel(): Effect[] {
     this.changes++
-    this.panel = !this.panel
-    return this.panel ? [{ type: 'members', list: false }] : []
+    return this.panel.toggle() ? [{ type: 'members', list: false }] : []
   }
 
   private help(): void {
@@ -500,7 +358,7 @@ export class ChatModel {
     )
   }
 
-  // ---- messages ---------------------------------------------------------------------------------
+  // ---- messages and the read marker -------------------------------------------------------------
 
   private own(body: string): void {
     this.list.add(
@@ -542,135 +400,5 @@ export class ChatModel {
     this.marker = { id: this.nextId++, kind: 'marker', ts: this.now() }
     this.list.add(this.marker, false)
     this.markedThisAway = true
-  }
-
-  // ---- layout -----------------------------------------------------------------------------------
-
-  private layout(entry: Entry, cols: number): Row[] {
-    const stamp: Span = { text: `${this.time(entry.ts)} `, style: { kind: 'time' } }
-    switch (entry.kind) {
-      case 'marker':
-        return [this.rule(` new since ${this.time(entry.ts).slice(0, 5)} `, cols, { kind: 'marker' })]
-      case 'rule':
-        return [this.rule(entry.text, cols, { kind: 'info' })]
-      case 'system': {
-        const style: Style =
-          entry.level === 'warn'
-            ? { kind: 'warn' }
-            : entry.level === 'hint'
-              ? { kind: 'hint' }
-              : { kind: 'info' }
-        const mark = entry.level === 'warn' ? '!! ' : '-- '
-        return this.lines([stamp, { text: mark, style }], entry.text, style, cols)
-      }
-      case 'message': {
-        const colour = nickColour(entry.from.id)
-        const name = terminalLine(entry.label)
-        const action = parseAction(entry.body)
-        if (action !== undefined) {
-          const style: Style = { kind: 'action', colour }
-          return this.lines([stamp, { text: ` * ${name} `, style }], action, style, cols)
-        }
-        const nick: Style = entry.own ? { kind: 'own' } : { kind: 'nick', colour }
-        const text: Style = entry.mention ? { kind: 'mention' } : TEXT
-        return this.lines([stamp, { text: `<${name}> `, style: nick }], entry.body, text, cols)
-      }
-      default: {
-        const _exhaustive: never = entry
-        return _exhaustive
-      }
-    }
-  }
-
-  /** A prefix, then text over one or more lines, each wrapped and indented under the text. */
-  private lines(prefix: Span[], text: string, style: Style, cols: number): Row[] {
-    const indent = prefix.reduce((n, s) => n + graphemes(s.text).reduce((m, g) => m + this.width(g), 0), 0)
-    const rows: Row[] = []
-    terminalSafe(text)
-      .split('\n')
-      .forEach((line, i) => {
-        const spans =
-          i === 0
-            ? [...prefix, { text: line, style }]
-            : [
-                { text: ' '.repeat(indent), style: TEXT },
-                { text: line, style },
-              ]
-        rows.push(...wrap(spans, cols, this.width, indent))
-      })
-    return rows
-  }
-
-  private rule(label: string, cols: number, style: Style): Row {
-    const side = Math.max(0, Math.floor((cols - this.cells(label)) / 2))
-    const text = '─'.repeat(Math.min(side, 3)) + label
-    return (
-      wrap([{ text: text + '─'.repeat(Math.max(0, cols - this.cells(text))), style }], cols, this.width)[0] ??
-      []
-    )
-  }
-
-  private cells(text: string): number {
-    let n = 0
-    for (const g of graphemes(text)) n += this.width(g)
-    return n
-  }
-
-  private statusRow(s: StatusSummary, cols: number): Row {
-    const tone =
-      s.state === 'connected'
-        ? 'ok'
-        : s.state === 'listening'
-          ? 'idle'
-          : s.state === 'failed' || s.state === 'closed'
-            ? 'bad'
-            : 'busy'
-    const plain: Style = { kind: 'status-text' }
-    const spans: Span[] = [{ text: ` ${s.state} `, style: { kind: 'status', tone } }]
-    if (!this.secure) spans.push({ text: ' PLAIN: not encrypted ', style: { kind: 'status', tone: 'bad' } })
-    if (s.peer) {
-      const who = s.peer.name ? `${terminalSafe(s.peer.name)} ${s.peer.address}` : s.peer.address
-      spans.push({ text: ` ${who}${s.others > 0 ? ` (+${s.others})` : ''} `, style: plain })
-    }
-    spans.push({ text: `│ ${terminalSafe(this.self.name)} @ ${s.listen ?? '…'} `, style: plain })
-    if (s.undelivered > 0) spans.push({ text: `│ ${s.undelivered} undelivered `, style: plain })
-    const used = spans.reduce((n, sp) => n + this.cells(sp.text), 0)
-    if (used < cols) spans.push({ text: ' '.repeat(cols - used), style: plain })
-    return wrap(spans, cols, this.width)[0] ?? []
-  }
-
-  /** The input line alone, as `frame` lays it out: what a key usually changes. */
-  inputLine(cols: number): { row: Row; cursor: number } {
-    const room = Math.max(1, cols - PROMPT.length - 1)
-    const parts = graphemes(this.input.text).map((g) => {
-      const shown = g === '\n' ? '↵' : g === '\t' ? '→' : terminalSafe(g)
-      return { shown, w: this.cells(shown), hint: g === '\n' || g === '\t' }
-    })
-    let cursorCells = 0
-    let at = 0
-    for (const g of graphemes(this.input.text)) {
-      if (at >= this.input.cursor) break
-      at += g.length
-      cursorCells++
-    }
-    // cursorCells counts graphemes before the cursor; turn it into cells.
-    const before = parts.slice(0, cursorCells).reduce((n, p) => n + p.w, 0)
-    if (before < this.inputScroll) this.inputScroll = Math.max(0, before - Math.floor(room / 4))
-    if (before > this.inputScroll + room) this.inputScroll = before - room + Math.floor(room / 4)
-    const spans: Span[] = [{ text: PROMPT, style: { kind: 'own' } }]
-    let x = 0
-    let used = 0
-    let shownFrom = -1
-    for (const p of parts) {
-      const start = x
-      x += p.w
-      if (start < this.inputScroll) continue
-      if (shownFrom < 0) shownFrom = start
-      if (used + p.w > room) break
-      spans.push({ text: p.shown, style: p.hint ? { kind: 'hint' } : TEXT })
-      used += p.w
-    }
-    if (shownFrom < 0) shownFrom = Math.min(this.inputScroll, before)
-    return { row: spans, cursor: PROMPT.length + before - shownFrom }
   }
 }

@@ -1,0 +1,84 @@
+/**
+ * The two rows under the messages: the status bar and the input line as shown, scrolled sideways so the
+ * cursor stays visible. Apart from ChatModel because they are pure layout of state kept elsewhere
+ * (ConnectionStatus, InputLine); the only state here is how far the input row is scrolled.
+ */
+import { terminalSafe } from '@parley/launcher'
+import { graphemes } from '../text/graphemes.js'
+import type { GraphemeWidth } from '../text/width.js'
+import type { InputLine } from './input-line.js'
+import { type Row, type Span, type Style, TEXT, wrap } from './rows.js'
+import { cellsOf } from './scrollback.js'
+import type { StatusSummary } from './status.js'
+
+const PROMPT = '> '
+
+/** The status bar: state, plain-mode warning, peer, your name and listen address, undelivered count. */
+export function statusRow(
+  s: StatusSummary,
+  cols: number,
+  self: { readonly name: string; readonly secure: boolean },
+  width: GraphemeWidth,
+): Row {
+  const tone =
+    s.state === 'connected'
+      ? 'ok'
+      : s.state === 'listening'
+        ? 'idle'
+        : s.state === 'failed' || s.state === 'closed'
+          ? 'bad'
+          : 'busy'
+  const plain: Style = { kind: 'status-text' }
+  const spans: Span[] = [{ text: ` ${s.state} `, style: { kind: 'status', tone } }]
+  if (!self.secure) spans.push({ text: ' PLAIN: not encrypted ', style: { kind: 'status', tone: 'bad' } })
+  if (s.peer) {
+    const who = s.peer.name ? `${terminalSafe(s.peer.name)} ${s.peer.address}` : s.peer.address
+    spans.push({ text: ` ${who}${s.others > 0 ? ` (+${s.others})` : ''} `, style: plain })
+  }
+  spans.push({ text: `│ ${terminalSafe(self.name)} @ ${s.listen ?? '…'} `, style: plain })
+  if (s.undelivered > 0) spans.push({ text: `│ ${s.undelivered} undelivered `, style: plain })
+  const used = spans.reduce((n, sp) => n + cellsOf(sp.text, width), 0)
+  if (used < cols) spans.push({ text: ' '.repeat(cols - used), style: plain })
+  return wrap(spans, cols, width)[0] ?? []
+}
+
+/** `> ` and the line being typed, scrolled sideways to keep the cursor in view. */
+export class InputRow {
+  private scroll = 0
+
+  constructor(private readonly width: GraphemeWidth) {}
+
+  layout(input: InputLine, cols: number): { row: Row; cursor: number } {
+    const room = Math.max(1, cols - PROMPT.length - 1)
+    const parts = graphemes(input.text).map((g) => {
+      const shown = g === '\n' ? '↵' : g === '\t' ? '→' : terminalSafe(g)
+      return { shown, w: cellsOf(shown, this.width), hint: g === '\n' || g === '\t' }
+    })
+    let cursorCells = 0
+    let at = 0
+    for (const g of graphemes(input.text)) {
+      if (at >= input.cursor) break
+      at += g.length
+      cursorCells++
+    }
+    // cursorCells counts graphemes before the cursor; turn it into cells.
+    const before = parts.slice(0, cursorCells).reduce((n, p) => n + p.w, 0)
+    if (before < this.scroll) this.scroll = Math.max(0, before - Math.floor(room / 4))
+    if (before > this.scroll + room) this.scroll = before - room + Math.floor(room / 4)
+    const spans: Span[] = [{ text: PROMPT, style: { kind: 'own' } }]
+    let x = 0
+    let used = 0
+    let shownFrom = -1
+    for (const p of parts) {
+      const start = x
+      x += p.w
+      if (start < this.scroll) continue
+      if (shownFrom < 0) shownFrom = start
+      if (used + p.w > room) break
+      spans.push({ text: p.shown, style: p.hint ? { kind: 'hint' } : TEXT })
+      used += p.w
+    }
+    if (shownFrom < 0) shownFrom = Math.min(this.scroll, before)
+    return { row: spans, cursor: PROMPT.length + before - shownFrom }
+  }
+}

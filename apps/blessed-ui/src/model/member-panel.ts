@@ -1,0 +1,120 @@
+/**
+ * The member panel (F2, /members) and the /peers list: the room's members as the node last listed them,
+ * and how each neighbour's link was made. Apart from ChatModel because it follows the room, not the
+ * scrollback or the input line.
+ */
+import type { MemberInfo, NodeEvent, PeerInfo } from '@parley/core'
+import {
+  describeMembers,
+  type LinkRoute,
+  LinkRoutes,
+  type PeerLabels,
+  shortId,
+  terminalSafe,
+} from '@parley/launcher'
+import type { GraphemeWidth } from '../text/width.js'
+import { type Row, type Span, type Style, TEXT, wrap } from './rows.js'
+
+/** The panel takes at most this many columns, and opens only on terminals this wide. */
+const PANEL_MAX = 30
+const PANEL_MIN_COLS = 40
+
+/**
+ * How a link was made, in the words `/peers` and the status lines use (`direct TCP`, `holepunched`,
+ * `relayed`), without the address or relay key that a 30-column panel has no room for.
+ */
+export function linkKind(route: LinkRoute): string {
+  switch (route.kind) {
+    case 'tcp':
+      return 'direct TCP'
+    case 'holepunched':
+      return 'holepunched'
+    case 'relayed':
+      return 'relayed'
+    default: {
+      const _exhaustive: never = route
+      return _exhaustive
+    }
+  }
+}
+
+export class MemberPanel {
+  private members: readonly MemberInfo[] = []
+  private shown = false
+  /** How each neighbour's link was made, for /peers and the panel. */
+  private readonly routes = new LinkRoutes()
+
+  constructor(
+    private readonly labels: PeerLabels,
+    private readonly width: GraphemeWidth,
+  ) {}
+
+  get open(): boolean {
+    return this.shown
+  }
+
+  /** Returns whether the panel is now open. */
+  toggle(): boolean {
+    this.shown = !this.shown
+    return this.shown
+  }
+
+  /** A node event with the route of a `connected` event's link. */
+  observe(event: NodeEvent, route?: LinkRoute): void {
+    this.routes.observe(event, route)
+  }
+
+  /** The room's members, from `node.members()`. */
+  set(members: readonly MemberInfo[]): void {
+    this.members = members
+  }
+
+  /** The answer to /peers, one line per member. */
+  list(): string[] {
+    return describeMembers(this.members, this.labels, this.routes)
+  }
+
+  /** Columns the panel takes on a terminal `cols` wide: 0 when closed or when the terminal is too narrow. */
+  widthFor(cols: number): number {
+    return this.shown && cols >= PANEL_MIN_COLS ? Math.min(PANEL_MAX, Math.floor(cols / 3)) : 0
+  }
+
+  /**
+   * You first, then neighbours (● connected, ○ not), each connected one with how its link was made on the
+   * row below, then members reached through relays (~).
+   */
+  rows(self: PeerInfo, width: number, height: number): Row[] {
+    const border: Span = { text: '│ ', style: { kind: 'hint' } }
+    const line = (text: string, style: Style): Row =>
+      wrap([border, { text, style }], width, this.width)[0] ?? []
+    const rows: Row[] = [
+      line(`members (${this.members.length + 1}) · F2`, { kind: 'info' }),
+      line(`● ${terminalSafe(self.name)} (you)`, { kind: 'own' }),
+    ]
+    const members = [...this.members].sort((a, b) => Number(b.direct) - Number(a.direct))
+    // A member and its link row stay together: the panel never shows a link without its member.
+    const groups = members.map((m) => {
+      const mark = m.direct ? (m.connected ? '●' : '○') : '~'
+      const style: Style = m.direct ? (m.connected ? TEXT : { kind: 'warn' }) : { kind: 'hint' }
+      const group = [line(`${mark} ${terminalSafe(this.labels.label(m.peer))} ${shortId(m.peer.id)}`, style)]
+      const route = m.direct && m.connected ? this.routes.of(m.peer.id) : undefined
+      if (route) group.push(line(`  ${linkKind(route)}`, { kind: 'hint' }))
+      return group
+    })
+    const total = rows.length + groups.reduce((n, g) => n + g.length, 0)
+    if (total <= height) {
+      for (const group of groups) rows.push(...group)
+    } else {
+      let shown = 0
+      for (const group of groups) {
+        if (rows.length + group.length > height - 1) break
+        rows.push(...group)
+        shown++
+      }
+      rows.splice(Math.max(0, height - 1))
+      rows.push(line(`… ${groups.length - shown} more (/peers)`, { kind: 'hint' }))
+    }
+    while (rows.length < height) rows.push([border])
+    return rows
+  }
+}
