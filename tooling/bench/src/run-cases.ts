@@ -24,11 +24,29 @@ export interface CaseResult {
 }
 
 /**
+ * Runs each group of cases (see `BenchCase.group`) in turn, so that no group's workers live beside another's
+ * rounds; results come back in the order of `cases`.
+ */
+export async function runCases(
+  cases: readonly BenchCase[],
+  settings: CaseSettings,
+  progress: (line: string) => void,
+): Promise<CaseResult[]> {
+  const groups = [...new Set(cases.map((c) => c.group ?? ''))]
+  const results = new Map<CaseKey, CaseResult>()
+  for (const group of groups) {
+    const members = cases.filter((c) => (c.group ?? '') === group)
+    for (const result of await runGroup(members, settings, progress)) results.set(result.key, result)
+  }
+  return cases.map((c) => results.get(c.key)!)
+}
+
+/**
  * Each case lives in a worker process of its own. Every worker first makes one unmeasured visit (warm-up),
  * then `reps` rounds visit every case in turn, one worker busy at a time, so that drift in the machine's
  * load spreads over all cases. A visit opens a fresh pair, floods it, ping-pongs it and closes it.
  */
-export async function runCases(
+async function runGroup(
   cases: readonly BenchCase[],
   settings: CaseSettings,
   progress: (line: string) => void,

@@ -73,6 +73,7 @@ export const secureDurableCase: BenchCase = {
 export const dhtCase: BenchCase = {
   key: 'dht',
   label: 'parley secure over the DHT',
+  group: 'dht',
   open: async () => {
     const testnet = await createLocalTestnet(3)
     const launch: Launch = async (name) => {
@@ -112,6 +113,7 @@ export const dhtCase: BenchCase = {
 export const dhtDurableCase: BenchCase = {
   key: 'dhtDurable',
   label: 'parley + durable over the DHT',
+  group: 'dht',
   open: async () => {
     const testnet = await createLocalTestnet(3)
     const opened = await openPair(
