@@ -57,6 +57,12 @@ export {
   type SentMessage,
   type SessionInfo,
 } from './node-types.js'
+export {
+  COMPACT_GROWTH,
+  type CompactionReport,
+  type JournalRewrite,
+  OnlineCompaction,
+} from './online-compaction.js'
 export { type Backoff, DEFAULT_BACKOFF, type PeerInfo, type PeerState } from './peer-machine.js'
 export { DEFAULT_JOURNAL_QUOTA, type JournalQuota } from './persistence.js'
 export { NOT_SECURE_REPLY, PlainNode, type PlainNodeOptions } from './plain-node.js'

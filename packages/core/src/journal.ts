@@ -4,6 +4,7 @@
  * (for example `@parley/store`) makes them durable.
  */
 import { shownName } from './names.js'
+import type { JournalRewrite } from './online-compaction.js'
 import type { PeerInfo } from './peer-machine.js'
 import { DEFAULT_WINDOW, type RestoredRoom } from './room-types.js'
 import type { Msg } from './schema.js'
@@ -35,6 +36,12 @@ export interface Journal {
    * the node enforces no disk quota.
    */
   readonly usage?: JournalUsage
+  /**
+   * Lets the node compact the journal while it runs, from the records it mirrors in memory, once the file
+   * has grown to 4 times its size after the last compaction (and past `minBytes`). Without it, the journal
+   * is compacted only by whoever opens it (see `compactJournal`).
+   */
+  readonly compaction?: JournalRewrite
 }
 
 /** Bytes a journal holds for other members, kept up to date as it appends (see `Journal.usage`). */
