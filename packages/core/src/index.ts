@@ -20,6 +20,7 @@ export {
   type HistoryEntry,
   type Journal,
   type JournalRecord,
+  type JournalRewrite,
   type JournalUsage,
   journalOrigin,
   type PeerProgress,
@@ -60,7 +61,6 @@ export {
 export {
   COMPACT_GROWTH,
   type CompactionReport,
-  type JournalRewrite,
   OnlineCompaction,
 } from './online-compaction.js'
 export { type Backoff, DEFAULT_BACKOFF, type PeerInfo, type PeerState } from './peer-machine.js'

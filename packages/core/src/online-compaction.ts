@@ -4,24 +4,9 @@
  * proves that the result restores the same state) and written over the file in one atomic rewrite. The
  * file is never read back, and appends go on meanwhile: they follow the rewritten records.
  */
-import type { JournalRecord } from './journal.js'
-import { compactJournal } from './journal-compact.js'
+import type { JournalRecord, JournalRewrite } from './journal.js'
+import { compactionSteps } from './journal-compact.js'
 import type { PeerInfo } from './peer-machine.js'
-
-/** What a store offers for online compaction (for example `AppendLog` of `@parley/store`). */
-export interface JournalRewrite {
-  /** Every record the journal holds when the node starts, in order (after any start-up compaction). */
-  readonly records: readonly JournalRecord[]
-  /** Bytes the journal takes on disk now. */
-  size(): number
-  /**
-   * Replaces the whole journal with `records`, atomically: a crash leaves the old journal or the new one.
-   * Appends made after the call must follow the new records; if it fails, the old journal stays in use.
-   */
-  rewrite(records: readonly JournalRecord[]): Promise<void>
-  /** Never compacts a journal smaller than this. */
-  readonly minBytes: number
-}
 
 /** What one compaction did, for a one-line report. */
 export interface CompactionReport {
@@ -40,6 +25,8 @@ export interface OnlineCompactionOptions {
   readonly windowSize: number
   readonly compacted: (report: CompactionReport) => void
   readonly failed: (message: string) => void
+  /** Resolves when other work has had its turn; by default after a zero timeout. */
+  readonly nextTurn?: () => Promise<void>
 }
 
 export class OnlineCompaction {
@@ -62,7 +49,7 @@ export class OnlineCompaction {
     return this.records.length
   }
 
-  /** Whether a rewrite is under way. */
+  /** Whether a compaction is under way. */
   get busy(): boolean {
     return this.running
   }
@@ -70,56 +57,73 @@ export class OnlineCompaction {
   /** `records` were just handed to the journal: mirror them, and compact if the journal grew enough. */
   appended(records: readonly JournalRecord[]): void {
     for (const record of records) this.records.push(record)
-    if (!this.running && this.target.size() > this.nextAt) this.compact()
+    if (!this.running && this.target.size() > this.nextAt) void this.compact()
   }
 
   /**
-   * Compacts now unless a rewrite is under way; resolves once the rewrite is done (or was skipped or
-   * failed, which is reported through `failed`). Never throws.
+   * Compacts now unless a compaction is under way; resolves once it is done (or was skipped or failed,
+   * which is reported through `failed`). Never rejects. The work is done in steps with other work between
+   * them, so that the node keeps delivering meanwhile.
    */
   compact(): Promise<void> {
     if (this.running) return Promise.resolve()
+    this.running = true
+    return this.run().finally(() => {
+      this.running = false
+    })
+  }
+
+  private async run(): Promise<void> {
     const { self, historyLimit, windowSize } = this.options
+    const nextTurn = this.options.nextTurn ?? defaultNextTurn
     const bytes = this.target.size()
-    const whole = this.records
+    const appendedTo = this.records
+    // The steps see the records as they are now; appends made meanwhile land after them in `appendedTo`.
+    const count = appendedTo.length
+    const snapshot = appendedTo.slice()
     let kept: JournalRecord[] | undefined
     try {
-      kept = compactJournal(whole, self, historyLimit, windowSize)
+      const steps = compactionSteps(snapshot, self, historyLimit, windowSize)
+      for (let step = steps.next(); ; step = steps.next()) {
+        if (step.done) {
+          kept = step.value
+          break
+        }
+        await nextTurn()
+      }
     } catch (error) {
-      kept = undefined
+      this.nextAt = Math.max(this.target.minBytes, 2 * bytes)
       this.options.failed(`journal compaction skipped: ${messageOf(error)}`)
+      return
     }
-    if (!kept || kept.length * 2 > whole.length) {
+    if (!kept || kept.length * 2 > count) {
       // Not worth a rewrite yet (most records are still needed): try again once the journal doubles.
       this.nextAt = Math.max(this.target.minBytes, 2 * bytes)
-      return Promise.resolve()
+      return
     }
-    const keptCount = kept.length
-    // Appends from now on follow the kept records, on disk and here.
-    this.records = kept
-    this.running = true
-    let rewrite: Promise<void>
+    // What was appended while the steps ran is in the journal too: it follows the kept records.
+    const next = kept.concat(appendedTo.slice(count))
+    const written = next.length
+    const before = appendedTo.length
+    this.records = next
     try {
-      rewrite = this.target.rewrite(kept.slice())
+      await this.target.rewrite(next.slice())
     } catch (error) {
-      rewrite = Promise.reject(error)
+      // The old journal is still the one on disk, with what was appended since: mirror it again.
+      this.records = appendedTo.concat(next.slice(written))
+      this.nextAt = Math.max(this.target.minBytes, 2 * bytes)
+      this.options.failed(`journal compaction failed, the journal is unchanged: ${messageOf(error)}`)
+      return
     }
-    return rewrite.then(
-      () => {
-        this.running = false
-        const keptBytes = this.target.size()
-        this.nextAt = Math.max(this.target.minBytes, COMPACT_GROWTH * keptBytes)
-        this.options.compacted({ records: whole.length, keptRecords: keptCount, bytes, keptBytes })
-      },
-      (error: unknown) => {
-        this.running = false
-        // The old journal is still the one on disk, with what was appended since: mirror it again.
-        this.records = whole.concat(this.records.slice(keptCount))
-        this.nextAt = Math.max(this.target.minBytes, 2 * bytes)
-        this.options.failed(`journal compaction failed, the journal is unchanged: ${messageOf(error)}`)
-      },
-    )
+    const keptBytes = this.target.size()
+    this.nextAt = Math.max(this.target.minBytes, COMPACT_GROWTH * keptBytes)
+    this.options.compacted({ records: before, keptRecords: written, bytes, keptBytes })
   }
+}
+
+/** Lets timers and I/O run: a macrotask, not a microtask. */
+function defaultNextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0))
 }
 
 function messageOf(error: unknown): string {
