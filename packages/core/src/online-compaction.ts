@@ -105,6 +105,8 @@ export class OnlineCompaction {
     const next = kept.concat(appendedTo.slice(count))
     const written = next.length
     const before = appendedTo.length
+    // What the file holds now, the appends made during the steps included once they are flushed.
+    const replaced = Math.max(bytes, this.target.size())
     this.records = next
     try {
       await this.target.rewrite(next.slice())
@@ -117,7 +119,7 @@ export class OnlineCompaction {
     }
     const keptBytes = this.target.size()
     this.nextAt = Math.max(this.target.minBytes, COMPACT_GROWTH * keptBytes)
-    this.options.compacted({ records: before, keptRecords: written, bytes, keptBytes })
+    this.options.compacted({ records: before, keptRecords: written, bytes: replaced, keptBytes })
   }
 }
 
