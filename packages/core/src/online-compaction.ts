@@ -4,6 +4,7 @@
  * proves that the result restores the same state) and written over the file in one atomic rewrite. The
  * file is never read back, and appends go on meanwhile: they follow the rewritten records.
  */
+import { systemClock } from './clock.js'
 import type { JournalRecord, JournalRewrite } from './journal.js'
 import { compactionSteps } from './journal-compact.js'
 import type { PeerInfo } from './peer-machine.js'
@@ -25,7 +26,7 @@ export interface OnlineCompactionOptions {
   readonly windowSize: number
   readonly compacted: (report: CompactionReport) => void
   readonly failed: (message: string) => void
-  /** Resolves when other work has had its turn; by default after a zero timeout. */
+  /** Resolves when other work has had its turn; by default once pending I/O ran (setImmediate). */
   readonly nextTurn?: () => Promise<void>
 }
 
@@ -123,9 +124,12 @@ export class OnlineCompaction {
   }
 }
 
-/** Lets timers and I/O run: a macrotask, not a microtask. */
+/** Lets pending I/O and timers run first: a macrotask, not a microtask. */
 function defaultNextTurn(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0))
+  return new Promise((resolve) => {
+    if (systemClock.defer) systemClock.defer(resolve)
+    else systemClock.setTimeout(resolve, 0)
+  })
 }
 
 function messageOf(error: unknown): string {
