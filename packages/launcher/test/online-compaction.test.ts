@@ -13,6 +13,8 @@ const HISTORY = 20
 const COMPACT_BYTES = 64 * 1024
 /** Messages bob sends before waiting for alice to have them all. */
 const CHUNK = 100
+/** Alice's quota per member (`--disk-quota 1`). */
+const QUOTA_BYTES = 1024 * 1024
 const dirs: string[] = []
 const nodes: StartedNode[] = []
 afterEach(async () => {
@@ -80,9 +82,11 @@ describe('journal compaction while the node runs', () => {
     await log.close()
     const bobId = bob.started.node.id
     // Everything bob ever sent took more than his quota; what is kept of him is a small part of it.
-    expect(count * body(1).length).toBeGreaterThan(1024 * 1024)
-    expect(log.usage.bytesOf(bobId)).toBeLessThan(4 * COMPACT_BYTES)
-    expect((await stat(path)).size).toBeLessThan(4 * COMPACT_BYTES)
+    expect(count * body(1).length).toBeGreaterThan(QUOTA_BYTES)
+    // Past the last compaction the journal holds what came after it: at most a few chunks, whatever the
+    // machine's speed, far below the quota and the megabytes bob sent.
+    expect(log.usage.bytesOf(bobId)).toBeLessThan(QUOTA_BYTES / 2)
+    expect((await stat(path)).size).toBeLessThan(QUOTA_BYTES / 2)
     const self = { id: alice.started.node.id, name: 'alice' }
     const restored = restore(log.records as JournalRecord[], self, HISTORY, WINDOW)
     expect(restored.peers.get(bobId)?.received).toBe(count)
