@@ -68,6 +68,12 @@ export function jsonEvent(event: NodeEvent): Record<string, unknown> {
       return { type: 'dial-error', target: event.target, code: event.code, message: event.message }
     case 'journal-error':
       return { type: 'journal-error', message: event.message }
+    case 'journal-compacted': {
+      const { records, keptRecords, bytes, keptBytes } = event
+      return { type: 'journal-compacted', records, keptRecords, bytes, keptBytes }
+    }
+    case 'journal-compaction-failed':
+      return { type: 'journal-compaction-failed', message: event.message }
     case 'closed':
       return { type: 'closed' }
     default: {

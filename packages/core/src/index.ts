@@ -20,6 +20,7 @@ export {
   type HistoryEntry,
   type Journal,
   type JournalRecord,
+  type JournalRewrite,
   type JournalUsage,
   journalOrigin,
   type PeerProgress,
@@ -57,6 +58,11 @@ export {
   type SentMessage,
   type SessionInfo,
 } from './node-types.js'
+export {
+  COMPACT_GROWTH,
+  type CompactionReport,
+  OnlineCompaction,
+} from './online-compaction.js'
 export { type Backoff, DEFAULT_BACKOFF, type PeerInfo, type PeerState } from './peer-machine.js'
 export { DEFAULT_JOURNAL_QUOTA, type JournalQuota } from './persistence.js'
 export { NOT_SECURE_REPLY, PlainNode, type PlainNodeOptions } from './plain-node.js'

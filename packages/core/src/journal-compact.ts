@@ -23,12 +23,35 @@ export function compactJournal(
   historyLimit = 10_000,
   windowSize = DEFAULT_WINDOW,
 ): JournalRecord[] | undefined {
+  const steps = compactionSteps(records, self, historyLimit, windowSize)
+  for (;;) {
+    const step = steps.next()
+    if (step.done) return step.value
+  }
+}
+
+/**
+ * `compactJournal` in a few steps, each one pass over the records or the state: a caller that must keep
+ * serving (a running node) can let other work run between two `next()` calls. The records must not
+ * change meanwhile. The generator's return value is `compactJournal`'s result.
+ */
+export function* compactionSteps(
+  records: readonly JournalRecord[],
+  self: PeerInfo,
+  historyLimit = 10_000,
+  windowSize = DEFAULT_WINDOW,
+): Generator<void, JournalRecord[] | undefined, void> {
   const whole = replayJournal(records, self, historyLimit, windowSize)
+  yield
   const needed = neededRecords(records.length, whole)
   const kept = keepRecords(records, needed)
   if (!kept) return undefined
+  yield
   const compacted = settlePeers(kept, whole.state, self, historyLimit, windowSize)
-  return sameValue(restore(compacted, self, historyLimit, windowSize), whole.state) ? compacted : undefined
+  yield
+  const restored = restore(compacted, self, historyLimit, windowSize)
+  yield
+  return sameValue(restored, whole.state) ? compacted : undefined
 }
 
 function neededRecords(count: number, whole: ReturnType<typeof replayJournal>): Uint8Array {

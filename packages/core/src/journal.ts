@@ -35,6 +35,27 @@ export interface Journal {
    * the node enforces no disk quota.
    */
   readonly usage?: JournalUsage
+  /**
+   * Lets the node compact the journal while it runs, from the records it mirrors in memory, once the file
+   * has grown to 4 times its size after the last compaction (and past `minBytes`). Without it, the journal
+   * is compacted only by whoever opens it (see `compactJournal`).
+   */
+  readonly compaction?: JournalRewrite
+}
+
+/** What a store offers for online compaction (for example `AppendLog` of `@parley/store`; see `OnlineCompaction`). */
+export interface JournalRewrite {
+  /** Every record the journal holds when the node starts, in order (after any start-up compaction). */
+  readonly records: readonly JournalRecord[]
+  /** Bytes the journal takes on disk now. */
+  size(): number
+  /**
+   * Replaces the whole journal with `records`, atomically: a crash leaves the old journal or the new one.
+   * Appends made after the call must follow the new records; if it fails, the old journal stays in use.
+   */
+  rewrite(records: readonly JournalRecord[]): Promise<void>
+  /** Never compacts a journal smaller than this. */
+  readonly minBytes: number
 }
 
 /** Bytes a journal holds for other members, kept up to date as it appends (see `Journal.usage`). */

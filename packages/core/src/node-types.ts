@@ -7,6 +7,7 @@ import type { Clock } from './clock.js'
 import type { RateLimit } from './inbound-gate.js'
 import type { HistoryEntry, Journal, RestoredState } from './journal.js'
 import type { LinkBudgets } from './link-table.js'
+import type { CompactionReport } from './online-compaction.js'
 import type { Backoff, PeerInfo, PeerState } from './peer-machine.js'
 import type { JournalQuota } from './persistence.js'
 import type { MessageAuth } from './room.js'
@@ -167,6 +168,10 @@ export type NodeEvent =
   | ({ readonly type: 'link-error' } & LinkProblem)
   /** The journal could not be written: messages are no longer made durable. */
   | { readonly type: 'journal-error'; readonly message: string }
+  /** The journal was compacted while the node runs (see `Journal.compaction`): records and bytes before and after. */
+  | ({ readonly type: 'journal-compacted' } & CompactionReport)
+  /** A compaction while the node runs was not done; the journal is unchanged and still in use. */
+  | { readonly type: 'journal-compaction-failed'; readonly message: string }
   /** A peer is rate-limiting our messages: they wait in the outbox, none is lost. */
   | { readonly type: 'throttled'; readonly peer: PeerInfo; readonly retryMs: number }
   /** A peer stopped reading (its socket buffer is full), or started again. */

@@ -13,7 +13,7 @@ import { waitForDelivery } from './delivery.js'
 import { Dialer } from './dialer.js'
 import { ProtocolError } from './errors.js'
 import { DEFAULT_RATE_LIMIT, FIXED_MSG_BYTES } from './inbound-gate.js'
-import { type HistoryEntry, type RestoredState, restoredRoom } from './journal.js'
+import { DEFAULT_WINDOW, type HistoryEntry, type RestoredState, restoredRoom } from './journal.js'
 import { type LinkCloseReason, makeHello } from './link-machine.js'
 import { type LinkRecord, Links, ROOM_CAP } from './links.js'
 import {
@@ -119,7 +119,12 @@ export class ParleyNode implements ChatNode {
     })
     const journalFailed = (message: string) => this.emit({ type: 'journal-error', message })
     const historyLimit = options.historyLimit ?? DEFAULT_HISTORY_LIMIT
-    this.store = new Persistence(options.journal, historyLimit, journalFailed, options.journalQuota)
+    this.store = new Persistence(options.journal, historyLimit, journalFailed, options.journalQuota, {
+      self: { id: this.id, name: this.nameValue },
+      windowSize: options.windowSize ?? DEFAULT_WINDOW,
+      compacted: (report) => this.emit({ type: 'journal-compacted', ...report }),
+      failed: (message) => this.emit({ type: 'journal-compaction-failed', message }),
+    })
     this.bursts = new Bursts(() => this.sealBurst())
     const { windowSize, maxOrigins, waitingCap, budgets, maxNeighbors, hopLimit } = options
     this.room = new MemberRoom(

@@ -4,6 +4,8 @@
  * how much of the disk other members may fill.
  */
 import type { HistoryEntry, Journal, JournalRecord } from './journal.js'
+import { type CompactionReport, OnlineCompaction } from './online-compaction.js'
+import type { PeerInfo } from './peer-machine.js'
 import { type RoomEffect, refuse } from './room-types.js'
 import type { Msg } from './schema.js'
 
@@ -18,10 +20,19 @@ export interface JournalQuota {
 
 /**
  * 256 MiB per member is about 800,000 chat lines or 25,000 messages of the longest kind, so a file an
- * honest neighbour pipes in fits; 2 GiB holds eight members that full. The journal is compacted only at
- * start-up, so the count grows with everything a member sent this run. The node's own are never counted.
+ * honest neighbour pipes in fits; 2 GiB holds eight members that full. A journal that can be compacted
+ * while the node runs (`Journal.compaction`) is counted again after each compaction, so the count follows
+ * what is kept of a member, not all it ever sent. The node's own are never counted.
  */
 export const DEFAULT_JOURNAL_QUOTA: JournalQuota = { perOrigin: 256 * 1024 * 1024, total: 2048 * 1024 * 1024 }
+
+/** Online compaction (see `Journal.compaction`): what it needs besides the journal, and whom it tells. */
+export interface PersistenceCompaction {
+  readonly self: PeerInfo
+  readonly windowSize: number
+  readonly compacted: (report: CompactionReport) => void
+  readonly failed: (message: string) => void
+}
 
 export class Persistence {
   private chain: Promise<void> = Promise.resolve()
@@ -33,6 +44,8 @@ export class Persistence {
    */
   private readonly admitted = new Map<string, number>()
   private admittedTotal = 0
+  /** Set when the journal can be compacted while the node runs. */
+  private readonly compaction?: OnlineCompaction
 
   constructor(
     private readonly journal: Journal | undefined,
@@ -40,8 +53,17 @@ export class Persistence {
     /** The journal failed: what is appended from now on is no longer durable. */
     private readonly failed: (message: string) => void,
     quota: Partial<JournalQuota> = {},
+    compaction?: PersistenceCompaction,
   ) {
     this.quota = { ...DEFAULT_JOURNAL_QUOTA, ...quota }
+    const rewrite = journal?.compaction
+    if (rewrite && compaction)
+      this.compaction = new OnlineCompaction(rewrite, { ...compaction, historyLimit })
+  }
+
+  /** Compacts the journal now, if it can be compacted while the node runs; resolves once done (never rejects). */
+  compactJournal(): Promise<void> {
+    return this.compaction?.compact() ?? Promise.resolve()
   }
 
   /**
@@ -102,6 +124,8 @@ export class Persistence {
     // Without a journal the chain never fails: callbacks on it run in the order they were added.
     if (!journal) return this.chain
     const write = journal.append(records)
+    // Mirrored once the journal has them, so that a compaction started now keeps them too.
+    this.compaction?.appended(records)
     // The journal counts these now: they no longer need counting as admitted.
     if (this.admittedTotal > 0)
       for (const record of records) if (record.t === 'received') this.journaled(record.msg)

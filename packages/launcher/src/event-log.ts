@@ -137,6 +137,17 @@ function logEntry(event: NodeEvent): Record<string, unknown> | undefined {
       }
     case 'journal-error':
       return { level: 'error', event: 'journal-error', reason: event.message }
+    case 'journal-compacted':
+      return {
+        level: 'info',
+        event: 'journal-compacted',
+        records: event.records,
+        keptRecords: event.keptRecords,
+        bytes: event.bytes,
+        keptBytes: event.keptBytes,
+      }
+    case 'journal-compaction-failed':
+      return { level: 'warn', event: 'journal-compaction-failed', reason: event.message }
     case 'closed':
       return { level: 'info', event: 'closed' }
     case 'message':

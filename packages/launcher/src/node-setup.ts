@@ -45,11 +45,15 @@ import { DISPLAY_MARKS_FILE, DisplayMarks } from './display-marks.js'
 import { EventLog } from './event-log.js'
 import { ExitCode, FatalError } from './exit-codes.js'
 import { DEFAULT_LISTEN, type Flags } from './flags.js'
+import { compactionNote } from './session.js'
 import { parseAddress, routedTransport, TRANSPORT_KINDS, verifiedTransport } from './transports.js'
 
 export const JOURNAL_FILE = 'journal.log'
 export const LOG_FILE = 'parley.log'
-/** A journal is compacted at startup once it is this large (override with `PARLEY_COMPACT_BYTES`). */
+/**
+ * A journal is compacted at startup once it is this large, and while the node runs once it is this large
+ * and 4 times its size after the last compaction (override with `PARLEY_COMPACT_BYTES`).
+ */
 export const COMPACT_JOURNAL_BYTES = 4 * 1024 * 1024
 
 /** What startup compaction did to the journal. */
@@ -64,12 +68,7 @@ export interface JournalCompaction {
 export function startupNotes(started: StartedNode): string[] {
   const notes: string[] = []
   const c = started.compacted
-  if (c) {
-    const mb = (bytes: number) => `${(bytes / 1_048_576).toFixed(1)} MiB`
-    notes.push(
-      `journal compacted: ${c.records.toLocaleString('en-US')} → ${c.keptRecords.toLocaleString('en-US')} records, ${mb(c.bytes)} → ${mb(c.keptBytes)}`,
-    )
-  }
+  if (c) notes.push(compactionNote(c))
   if (started.restoredPending > 0)
     notes.push(`${started.restoredPending} message(s) from an earlier run wait in the outbox`)
   notes.push(...started.notices)
@@ -209,7 +208,17 @@ export async function startNode(
       name: flags.name,
       listen,
       peers,
-      journal: { append: (records) => journal.append(records), usage: journal.usage },
+      journal: {
+        append: (records) => journal.append(records),
+        usage: journal.usage,
+        // Compacted again while the node runs, from the records it mirrors: the file is never read back.
+        compaction: {
+          records,
+          size: () => journal.size,
+          rewrite: (kept) => journal.rewrite(kept),
+          minBytes: compactAt(env),
+        },
+      },
       journalQuota: flags.diskQuota,
       restored,
       // Our messages are signed with the identity key, and relayed ones checked against their origin's.

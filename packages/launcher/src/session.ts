@@ -94,6 +94,10 @@ export function describeEvent(event: NodeEvent, route?: LinkRoute): StatusLine |
         : { level: 'warn', text: `cannot reach ${targetLabel(event.target)}: ${event.message}` }
     case 'journal-error':
       return { level: 'warn', text: `cannot write the data dir: ${event.message}` }
+    case 'journal-compacted':
+      return { level: 'info', text: compactionNote(event) }
+    case 'journal-compaction-failed':
+      return { level: 'warn', text: event.message }
     case 'closed':
       return { level: 'info', text: 'closed' }
     case 'message':
@@ -104,6 +108,18 @@ export function describeEvent(event: NodeEvent, route?: LinkRoute): StatusLine |
       return _exhaustive
     }
   }
+}
+
+/** One line on a journal compaction, at start-up or while the node runs: records and bytes before and after. */
+export function compactionNote(c: {
+  readonly records: number
+  readonly keptRecords: number
+  readonly bytes: number
+  readonly keptBytes: number
+}): string {
+  const mb = (bytes: number) => `${(bytes / 1_048_576).toFixed(1)} MiB`
+  const count = (n: number) => n.toLocaleString('en-US')
+  return `journal compacted: ${count(c.records)} → ${count(c.keptRecords)} records, ${mb(c.bytes)} → ${mb(c.keptBytes)}`
 }
 
 /** A dial target as people read it: `HOST:PORT`, or `key [abcd-efgh]` for a node dialed by its key. */

@@ -4,9 +4,11 @@
  * on disk and the start-up of a node on the data dir the longest run left. Minutes long, so it runs only
  * when asked for (`--only lines-1m`).
  */
-import { rmSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 import {
   dirBytes,
+  type LoopDelay,
   type Mark,
   PARLEY_ENDS,
   PipeError,
@@ -36,6 +38,10 @@ export interface GrowthRun {
   /** Bytes of journal.log and of the whole data dir, at the end of the run (before any restart). */
   journal: { sender: number; receiver: number; senderDir: number; receiverDir: number }
   textBytes: number
+  /** Journal compactions each end did while it ran (its parley.log says so). */
+  compactions: { sender: number; receiver: number }
+  /** Longest event-loop delay of each end once the receiver listened (compactions included). */
+  loop: { sender?: LoopDelay; receiver?: LoopDelay }
 }
 
 export interface StartupFigures {
@@ -82,6 +88,7 @@ export async function measureGrowth(
         stallMs: 60_000,
         ceilingMs: left,
         keepDirs: true,
+        loopDelay: true,
       })
       rmSync(input.path, { force: true })
       try {
@@ -102,6 +109,11 @@ export async function measureGrowth(
             receiverDir: receiver.total,
           },
           textBytes: input.textBytes,
+          compactions: { sender: compactionsIn(run.senderDir), receiver: compactionsIn(run.receiverDir) },
+          loop: {
+            ...(run.senderLoop ? { sender: run.senderLoop } : {}),
+            ...(run.receiverLoop ? { receiver: run.receiverLoop } : {}),
+          },
         })
         progress(
           `  lines-1m: ${lines.toLocaleString('en-US')} lines in ${seconds.toFixed(1)} s (${Math.round(lines / seconds).toLocaleString('en-US')} lines/s)`,
@@ -124,6 +136,15 @@ export async function measureGrowth(
     removeDir(inputDir)
   }
   return result
+}
+
+/** Compactions a node did while it ran, from the `journal-compacted` lines of its parley.log. */
+function compactionsIn(dir: string): number {
+  try {
+    return readFileSync(join(dir, 'parley.log'), 'utf8').split('"event":"journal-compacted"').length - 1
+  } catch {
+    return 0
+  }
 }
 
 async function measureStartups(senderDir: string, receiverDir: string, timeoutMs: number) {
@@ -256,6 +277,8 @@ export function renderGrowth(result: GrowthResult): string[] {
       'journal send/recv',
       'B/msg send/recv',
       '× text',
+      'compactions send/recv',
+      'longest loop delay send/recv',
     ],
   ]
   for (const run of result.runs)
@@ -268,8 +291,10 @@ export function renderGrowth(result: GrowthResult): string[] {
       `${mb(run.journal.sender)} / ${mb(run.journal.receiver)}`,
       `${(run.journal.sender / run.lines).toFixed(0)} / ${(run.journal.receiver / run.lines).toFixed(0)}`,
       `${(run.journal.sender / run.textBytes).toFixed(2)} / ${(run.journal.receiver / run.textBytes).toFixed(2)}`,
+      `${run.compactions.sender} / ${run.compactions.receiver}`,
+      `${loopMs(run.loop.sender)} / ${loopMs(run.loop.receiver)}`,
     ])
-  out.push(...table(runs, [true, true, true, true, true, true, true, true]), '')
+  out.push(...table(runs, [true, true, true, true, true, true, true, true, true, true]), '')
   const longest = result.runs.length > 1 ? result.runs.at(-1) : undefined
   if (longest) {
     const blocks: string[][] = [['block', 'lines/s', 'sender RSS', 'receiver RSS', 'at']]
@@ -306,6 +331,8 @@ export function renderGrowth(result: GrowthResult): string[] {
     '    block. Journal: journal.log of each data dir when the run ends; × text: over the bytes of text sent (no',
     '    newlines). Start-up: spawn to the `listening` line of `parley --recv-only` on that data dir (it opens the',
     '    journal, compacts it when large and replays it before it listens); the first start on a dir does the compaction.',
+    '    Compactions: those each node did while it ran. Longest loop delay: the longest stall of the event loop',
+    '    (monitorEventLoopDelay, loaded with node --import) from half a second after the receiver listened to the end.',
   )
   return out
 }
@@ -324,6 +351,11 @@ export function growthSummary(result: GrowthResult) {
       receiverPeakKiB: run.receiverPeakKiB,
       journalBytes: run.journal,
       textBytes: run.textBytes,
+      compactions: run.compactions,
+      loopDelayMaxMs: {
+        sender: round(run.loop.sender?.maxMs, 1) ?? null,
+        receiver: round(run.loop.receiver?.maxMs, 1) ?? null,
+      },
     })),
     blocks: longest
       ? blockRates(longest).map((b) => ({
@@ -357,6 +389,10 @@ function fmtLines(n: number | undefined): string {
   if (n >= 1_000_000 && n % 1_000_000 === 0) return `${n / 1_000_000}M`
   if (n >= 1_000 && n % 1_000 === 0) return `${n / 1_000}k`
   return String(n)
+}
+
+function loopMs(loop: LoopDelay | undefined): string {
+  return loop ? `${loop.maxMs.toFixed(0)} ms` : '—'
 }
 
 function mib(kib: number): string {

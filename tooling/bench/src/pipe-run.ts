@@ -159,6 +159,17 @@ export interface PipeOptions {
   ceilingMs: number
   /** Keep the data dirs (the caller measures and removes them). */
   keepDirs?: boolean
+  /** Sample both ends' event-loop delay (see loop-delay.ts); `node` ends only. */
+  loopDelay?: boolean
+  /** Added to both ends' environment. */
+  env?: NodeJS.ProcessEnv
+}
+
+/** The longest event-loop delay of each half second of a spawned end's run, after it was listening. */
+export interface LoopDelay {
+  maxMs: number
+  /** Half seconds whose longest delay passed 50 ms. */
+  over50ms: number
 }
 
 export interface Mark {
@@ -176,6 +187,30 @@ export interface PipeRun {
   receiverPeakKiB?: number
   senderDir: string
   receiverDir: string
+  senderLoop?: LoopDelay
+  receiverLoop?: LoopDelay
+}
+
+const LOOP_DELAY = fileURLToPath(new URL('./loop-delay.js', import.meta.url))
+
+function withLoopDelay(argv: string[], file: string | undefined): string[] {
+  if (file === undefined || argv[0] !== NODE) return argv
+  return [NODE, '--import', LOOP_DELAY, ...argv.slice(1)]
+}
+
+function readLoopDelay(file: string | undefined, after: number): LoopDelay | undefined {
+  if (file === undefined) return undefined
+  try {
+    const windows = JSON.parse(readFileSync(file, 'utf8')) as { at: number; maxMs: number }[]
+    // A window that ended after `after` (the receiver listening) may still hold start-up: skip the first.
+    const run = windows.filter((w) => w.at > after + 500)
+    return {
+      maxMs: Math.max(0, ...run.map((w) => w.maxMs)),
+      over50ms: run.filter((w) => w.maxMs > 50).length,
+    }
+  } catch {
+    return undefined
+  }
 }
 
 /** VmRSS and VmHWM (peak) of a live process, in KiB; undefined once it is gone. */
@@ -197,9 +232,9 @@ class Child {
   stderr = ''
   readonly exited: Promise<number | string>
 
-  constructor(argv: string[], stdin: number | 'ignore') {
+  constructor(argv: string[], stdin: number | 'ignore', env?: NodeJS.ProcessEnv) {
     const [command, ...args] = argv
-    this.process = spawn(command!, args, { stdio: [stdin, 'pipe', 'pipe'] })
+    this.process = spawn(command!, args, { stdio: [stdin, 'pipe', 'pipe'], ...(env ? { env } : {}) })
     LIVE.add(this.process)
     this.process.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
       if (this.stderr.length < 64_000) this.stderr += chunk
@@ -264,12 +299,22 @@ function waitListening(child: Child, pattern: RegExp, timeoutMs: number): Promis
 export async function pipeOnce(ends: PipeEnds, input: InputFile, options: PipeOptions): Promise<PipeRun> {
   const senderDir = tempDir('parley-bench-send-')
   const receiverDir = tempDir('parley-bench-recv-')
-  const receiver = new Child(ends.receiver(receiverDir), 'ignore')
+  const loopDir = options.loopDelay ? tempDir('parley-bench-loop-') : undefined
+  const senderLoopFile = loopDir && join(loopDir, 'sender.json')
+  const receiverLoopFile = loopDir && join(loopDir, 'receiver.json')
+  const envOf = (file: string | undefined) =>
+    file || options.env ? { ...process.env, ...options.env, PARLEY_BENCH_LOOP_FILE: file ?? '' } : undefined
+  const receiver = new Child(
+    withLoopDelay(ends.receiver(receiverDir), receiverLoopFile),
+    'ignore',
+    envOf(receiverLoopFile),
+  )
   let sender: Child | undefined
   let sampler: NodeJS.Timeout | undefined
   const inputFd = openSync(input.path, 'r')
   try {
     const port = await waitListening(receiver, ends.listening, 30_000)
+    const listeningAt = Date.now()
     const marks = [...(options.marks ?? []), input.lines]
       .filter((n, i, all) => n <= input.lines && all.indexOf(n) === i)
       .sort((a, b) => a - b)
@@ -277,7 +322,11 @@ export async function pipeOnce(ends: PipeEnds, input: InputFile, options: PipeOp
     let senderPeak = 0
     let receiverPeak = 0
     const start = performance.now()
-    sender = new Child(ends.sender(port, senderDir), inputFd)
+    sender = new Child(
+      withLoopDelay(ends.sender(port, senderDir), senderLoopFile),
+      inputFd,
+      envOf(senderLoopFile),
+    )
     const senderPid = sender.process.pid
     const receiverPid = receiver.process.pid
     if (options.sampleRss) {
@@ -351,7 +400,11 @@ export async function pipeOnce(ends: PipeEnds, input: InputFile, options: PipeOp
     await receiver.stop()
     if (lines !== input.lines)
       throw new PipeError(`the receiver printed ${lines} lines for ${input.lines} sent`)
+    const senderLoop = readLoopDelay(senderLoopFile, listeningAt)
+    const receiverLoop = readLoopDelay(receiverLoopFile, listeningAt)
     return {
+      ...(senderLoop ? { senderLoop } : {}),
+      ...(receiverLoop ? { receiverLoop } : {}),
       ms,
       marks: noted,
       ...(options.sampleRss ? { senderPeakKiB: senderPeak, receiverPeakKiB: receiverPeak } : {}),
@@ -363,6 +416,7 @@ export async function pipeOnce(ends: PipeEnds, input: InputFile, options: PipeOp
     closeSync(inputFd)
     await sender?.stop(1_000)
     await receiver.stop(1_000)
+    if (loopDir) removeDir(loopDir)
     if (!options.keepDirs) {
       removeDir(senderDir)
       removeDir(receiverDir)

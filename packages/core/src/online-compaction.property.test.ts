@@ -1,0 +1,245 @@
+/**
+ * Online compaction over random traffic: records appended while rewrites are under way, rewrites that
+ * succeed or fail, and the journal restored at any moment compared with the whole journal never compacted.
+ */
+import fc from 'fast-check'
+import { afterAll, describe, expect, it } from 'vitest'
+import { type JournalRecord, type JournalRewrite, type RestoredState, restore } from './journal.js'
+import { type CompactionReport, OnlineCompaction } from './online-compaction.js'
+import type { PeerInfo } from './peer-machine.js'
+
+let cases = 0
+/** Compactions that landed while other records were appended, over every run: the case that matters. */
+let overlapped = 0
+const RUNS = 1_500
+const SEED = 20_261_202
+afterAll(() => {
+  expect(cases).toBeGreaterThanOrEqual(RUNS + 1)
+  expect(overlapped).toBeGreaterThan(RUNS / 8)
+})
+
+const self: PeerInfo = { id: 'a'.repeat(16), name: 'alice' }
+const ORIGINS = ['b'.repeat(16), 'c'.repeat(16), 'd'.repeat(16)] as const
+const NAMES = ['bob', 'bobby', 'carol'] as const
+const EPOCHS = ['e1', 'e1', 'e1', 'e2', ''] as const
+/** What the fake disk counts per record, so that sizes stay easy to reason about. */
+const RECORD_BYTES = 100
+
+type Kind = 'sent' | 'received' | 'acked' | 'peer' | 'base' | 'compact' | 'turn' | 'settle' | 'fail'
+const kind = fc.oneof(
+  { weight: 6, arbitrary: fc.constant<Kind>('sent') },
+  { weight: 8, arbitrary: fc.constant<Kind>('received') },
+  { weight: 5, arbitrary: fc.constant<Kind>('acked') },
+  { weight: 1, arbitrary: fc.constant<Kind>('peer') },
+  { weight: 1, arbitrary: fc.constant<Kind>('base') },
+  { weight: 2, arbitrary: fc.constant<Kind>('compact') },
+  { weight: 6, arbitrary: fc.constant<Kind>('turn') },
+  { weight: 1, arbitrary: fc.constant<Kind>('settle') },
+  { weight: 1, arbitrary: fc.constant<Kind>('fail') },
+)
+const step = fc.oneof(
+  { weight: 8, arbitrary: fc.constant(1) },
+  { weight: 2, arbitrary: fc.integer({ min: -2, max: 3 }) },
+)
+const command = fc.record({
+  kind,
+  origin: fc.nat(ORIGINS.length - 1),
+  name: fc.nat(NAMES.length - 1),
+  epoch: fc.nat(EPOCHS.length - 1),
+  step,
+})
+type Command = typeof command extends fc.Arbitrary<infer C> ? C : never
+
+/**
+ * A journal on a disk that a test controls: appends land at once, a rewrite waits until the test settles
+ * or fails it, and appends made meanwhile follow the rewritten records (or the old ones, if it failed).
+ */
+class FakeDisk implements JournalRewrite {
+  disk: JournalRecord[]
+  readonly minBytes: number
+  private pending?: {
+    records: JournalRecord[]
+    from: number
+    resolve: () => void
+    reject: (e: Error) => void
+  }
+
+  constructor(records: JournalRecord[], minBytes: number) {
+    this.disk = [...records]
+    this.minBytes = minBytes
+  }
+
+  get records(): readonly JournalRecord[] {
+    return this.disk
+  }
+
+  size(): number {
+    return this.disk.length * RECORD_BYTES
+  }
+
+  append(records: readonly JournalRecord[]): void {
+    this.disk.push(...records)
+  }
+
+  rewrite(records: readonly JournalRecord[]): Promise<void> {
+    if (this.pending) throw new Error('two rewrites at once')
+    return new Promise((resolve, reject) => {
+      this.pending = { records: [...records], from: this.disk.length, resolve, reject }
+    })
+  }
+
+  /** Ends the rewrite under way, if any: it lands (with what was appended since after it) or fails. */
+  finish(ok: boolean): boolean {
+    const p = this.pending
+    if (!p) return false
+    this.pending = undefined
+    if (ok) {
+      if (this.disk.length > p.from) overlapped++
+      this.disk = p.records.concat(this.disk.slice(p.from))
+      p.resolve()
+    } else p.reject(new Error('disk full'))
+    return true
+  }
+}
+
+interface Run {
+  disk: FakeDisk
+  all: JournalRecord[]
+  reports: CompactionReport[]
+  failures: string[]
+  compaction: OnlineCompaction
+}
+
+async function play(commands: readonly Command[], historyLimit: number, windowSize: number): Promise<Run> {
+  const disk = new FakeDisk([{ t: 'self', epoch: 's' }], 10 * RECORD_BYTES)
+  const all: JournalRecord[] = [...disk.disk]
+  const reports: CompactionReport[] = []
+  const failures: string[] = []
+  // The compaction's steps wait for turns the test gives them, between appends.
+  const turns: (() => void)[] = []
+  const compaction = new OnlineCompaction(disk, {
+    self,
+    historyLimit,
+    windowSize,
+    compacted: (report) => reports.push(report),
+    failed: (message) => failures.push(message),
+    nextTurn: () => new Promise((resolve) => turns.push(resolve)),
+  })
+  const settled = () => new Promise((resolve) => setImmediate(resolve))
+  const append = (record: JournalRecord) => {
+    // As `Persistence.append`: the journal takes the records, then the mirror does.
+    disk.append([record])
+    all.push(record)
+    compaction.appended([record])
+  }
+  let sentSeq = 0
+  let unique = 0
+  const received = new Map<string, number>()
+  for (const c of commands) {
+    const id = ORIGINS[c.origin] as string
+    const peer = { id, name: NAMES[c.name] as string }
+    unique++
+    switch (c.kind) {
+      case 'sent':
+        sentSeq = Math.max(0, sentSeq + c.step)
+        append({ t: 'sent', msg: msgOf(self.id, sentSeq, unique) })
+        break
+      case 'received': {
+        const seq = Math.max(1, (received.get(id) ?? 0) + c.step)
+        received.set(id, seq)
+        append({ t: 'received', msg: msgOf(id, seq, unique), name: peer.name })
+        break
+      }
+      case 'acked':
+        append({ t: 'acked', peer, upTo: Math.max(0, sentSeq - 1 + c.step) })
+        break
+      case 'peer':
+        if (c.step !== 1) received.set(id, 0)
+        append({ t: 'peer', peer, epoch: EPOCHS[c.epoch] as string })
+        break
+      case 'base':
+        append({ t: 'base', peer, seq: Math.max(0, (received.get(id) ?? 0) + c.step) })
+        break
+      case 'compact':
+        void compaction.compact()
+        break
+      case 'turn':
+        turns.shift()?.()
+        await settled()
+        break
+      case 'settle':
+      case 'fail':
+        if (disk.finish(c.kind === 'settle')) await settled()
+        break
+    }
+  }
+  while (compaction.busy) {
+    for (const turn of turns.splice(0)) turn()
+    disk.finish(true)
+    await settled()
+  }
+  return { disk, all, reports, failures, compaction }
+}
+
+function msgOf(from: string, seq: number, unique: number) {
+  return { type: 'msg' as const, id: `m${unique}`, seq, ts: unique, from, body: `body ${unique}` }
+}
+
+/**
+ * The compacted journal restores what the whole one does. One difference is allowed, and only in our own
+ * outbox: a neighbour that is new or restarted after a compaction has acked nothing, so the whole journal
+ * would count every message we ever sent as waiting for it, where the compacted one counts those it kept
+ * (every one that a neighbour known then had not acked, and our window). The live node never sends such
+ * old messages again either: they left its window when every neighbour of the time had them.
+ */
+function expectSameState(compacted: RestoredState, whole: RestoredState): void {
+  const { outbox, recent, ...rest } = compacted
+  const { outbox: wholeOutbox, recent: wholeRecent, ...wholeRest } = whole
+  expect(rest).toStrictEqual(wholeRest)
+  expect([...compacted.peers.keys()]).toEqual([...whole.peers.keys()])
+  expect(outbox).toStrictEqual(wholeOutbox.slice(wholeOutbox.length - outbox.length))
+  expect(recent).toStrictEqual(wholeRecent.slice(wholeRecent.length - recent.length))
+  expect(recent.length).toBeGreaterThanOrEqual(Math.min(wholeRecent.length, outbox.length))
+}
+
+describe('online journal compaction', () => {
+  it('restores from the compacted journal what the whole journal restores, whatever is appended during a rewrite', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(command, { minLength: 50, maxLength: 400 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 4 }),
+        async (commands, historyLimit, windowSize) => {
+          cases++
+          const run = await play(commands, historyLimit, windowSize)
+          expect(run.failures.filter((f) => !f.includes('disk full'))).toEqual([])
+          expectSameState(
+            restore(run.disk.disk, self, historyLimit, windowSize),
+            restore(run.all, self, historyLimit, windowSize),
+          )
+          // The mirror is the journal on disk, record for record.
+          expect(run.compaction.held).toBe(run.disk.disk.length)
+        },
+      ),
+      { numRuns: RUNS, seed: SEED },
+    )
+  })
+
+  it('keeps the journal bounded under steady traffic, and reports each compaction once', async () => {
+    cases++
+    const commands: Command[] = []
+    for (let i = 0; i < 20_000; i++) {
+      const kind: Kind =
+        i % 3 === 0 ? 'sent' : i % 3 === 1 ? 'received' : i % 50 === 2 ? 'acked' : i % 2 ? 'turn' : 'settle'
+      commands.push({ kind, origin: i % 2, name: 0, epoch: 0, step: 1 })
+    }
+    const run = await play(commands, 50, 8)
+    expect(run.reports.length).toBeGreaterThan(10)
+    for (const report of run.reports) expect(report.keptRecords).toBeLessThan(report.records)
+    // Past what must be kept (history, windows, outbox, peers), the journal never grows beyond 4 times it.
+    const largest = Math.max(...run.reports.map((r) => r.bytes))
+    expect(largest).toBeLessThan(run.all.length * RECORD_BYTES)
+    expect(run.disk.disk.length).toBeLessThan(run.all.length / 10)
+    expectSameState(restore(run.disk.disk, self, 50, 8), restore(run.all, self, 50, 8))
+  })
+})

@@ -1,0 +1,137 @@
+/**
+ * Compaction while the node runs: the journal's records are mirrored in memory as they are appended, and
+ * once the file has grown well past what must be kept, the mirror is compacted (`compactJournal`, which
+ * proves that the result restores the same state) and written over the file in one atomic rewrite. The
+ * file is never read back, and appends go on meanwhile: they follow the rewritten records.
+ */
+import { systemClock } from './clock.js'
+import type { JournalRecord, JournalRewrite } from './journal.js'
+import { compactionSteps } from './journal-compact.js'
+import type { PeerInfo } from './peer-machine.js'
+
+/** What one compaction did, for a one-line report. */
+export interface CompactionReport {
+  readonly records: number
+  readonly keptRecords: number
+  readonly bytes: number
+  readonly keptBytes: number
+}
+
+/** The journal is compacted once it is this many times its size after the last compaction. */
+export const COMPACT_GROWTH = 4
+
+export interface OnlineCompactionOptions {
+  readonly self: PeerInfo
+  readonly historyLimit: number
+  readonly windowSize: number
+  readonly compacted: (report: CompactionReport) => void
+  readonly failed: (message: string) => void
+  /** Resolves when other work has had its turn; by default once pending I/O ran (setImmediate). */
+  readonly nextTurn?: () => Promise<void>
+}
+
+export class OnlineCompaction {
+  /** The journal's records as on disk, in order; the compacted ones once a rewrite is under way. */
+  private records: JournalRecord[]
+  private running = false
+  /** Bytes past which the next compaction is tried. */
+  private nextAt: number
+
+  constructor(
+    private readonly target: JournalRewrite,
+    private readonly options: OnlineCompactionOptions,
+  ) {
+    this.records = [...target.records]
+    this.nextAt = Math.max(target.minBytes, COMPACT_GROWTH * target.size())
+  }
+
+  /** Records held in memory now (the journal's, or fewer once compacted). */
+  get held(): number {
+    return this.records.length
+  }
+
+  /** Whether a compaction is under way. */
+  get busy(): boolean {
+    return this.running
+  }
+
+  /** `records` were just handed to the journal: mirror them, and compact if the journal grew enough. */
+  appended(records: readonly JournalRecord[]): void {
+    for (const record of records) this.records.push(record)
+    if (!this.running && this.target.size() > this.nextAt) void this.compact()
+  }
+
+  /**
+   * Compacts now unless a compaction is under way; resolves once it is done (or was skipped or failed,
+   * which is reported through `failed`). Never rejects. The work is done in steps with other work between
+   * them, so that the node keeps delivering meanwhile.
+   */
+  compact(): Promise<void> {
+    if (this.running) return Promise.resolve()
+    this.running = true
+    return this.run().finally(() => {
+      this.running = false
+    })
+  }
+
+  private async run(): Promise<void> {
+    const { self, historyLimit, windowSize } = this.options
+    const nextTurn = this.options.nextTurn ?? defaultNextTurn
+    const bytes = this.target.size()
+    const appendedTo = this.records
+    // The steps see the records as they are now; appends made meanwhile land after them in `appendedTo`.
+    const count = appendedTo.length
+    const snapshot = appendedTo.slice()
+    let kept: JournalRecord[] | undefined
+    try {
+      const steps = compactionSteps(snapshot, self, historyLimit, windowSize)
+      for (let step = steps.next(); ; step = steps.next()) {
+        if (step.done) {
+          kept = step.value
+          break
+        }
+        await nextTurn()
+      }
+    } catch (error) {
+      this.nextAt = Math.max(this.target.minBytes, 2 * bytes)
+      this.options.failed(`journal compaction skipped: ${messageOf(error)}`)
+      return
+    }
+    if (!kept || kept.length * 2 > count) {
+      // Not worth a rewrite yet (most records are still needed): try again once the journal doubles.
+      this.nextAt = Math.max(this.target.minBytes, 2 * bytes)
+      return
+    }
+    // What was appended while the steps ran is in the journal too: it follows the kept records.
+    const next = kept.concat(appendedTo.slice(count))
+    const written = next.length
+    const before = appendedTo.length
+    // What the file holds now, the appends made during the steps included once they are flushed.
+    const replaced = Math.max(bytes, this.target.size())
+    this.records = next
+    try {
+      await this.target.rewrite(next.slice())
+    } catch (error) {
+      // The old journal is still the one on disk, with what was appended since: mirror it again.
+      this.records = appendedTo.concat(next.slice(written))
+      this.nextAt = Math.max(this.target.minBytes, 2 * bytes)
+      this.options.failed(`journal compaction failed, the journal is unchanged: ${messageOf(error)}`)
+      return
+    }
+    const keptBytes = this.target.size()
+    this.nextAt = Math.max(this.target.minBytes, COMPACT_GROWTH * keptBytes)
+    this.options.compacted({ records: before, keptRecords: written, bytes: replaced, keptBytes })
+  }
+}
+
+/** Lets pending I/O and timers run first: a macrotask, not a microtask. */
+function defaultNextTurn(): Promise<void> {
+  return new Promise((resolve) => {
+    if (systemClock.defer) systemClock.defer(resolve)
+    else systemClock.setTimeout(resolve, 0)
+  })
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
