@@ -45,12 +45,18 @@ export interface LinkRecord {
   ackDue: boolean
   /** Set after we end a link: forces it shut if the remote end never closes its side. */
   destroyTimer?: unknown
-  /** Decoded messages waiting for the inbound gate to let them in. */
-  backlog: Message[]
+  /** Decoded messages waiting for the inbound gate to let them in, each with its frame's bytes. */
+  backlog: Inbound[]
   /** The link is paused until this timer refills the peer's allowance. */
   throttleTimer?: unknown
   /** The remote end is not reading: our last write hit a full buffer. */
   blocked: boolean
+}
+
+/** A decoded message and the bytes its frame took on the wire (what the inbound gate counts). */
+export interface Inbound {
+  readonly message: Message
+  readonly bytes: number
 }
 
 /** What the links need from the node that owns them. */
@@ -257,11 +263,21 @@ export class Links {
   }
 
   private onData(record: LinkRecord, chunk: Uint8Array): void {
+    // A link we closed is read no more: what a refused peer still sends costs no parsing (the link is
+    // paused too, so the transport stops decrypting and TCP pushes back on the sender).
+    if (record.state.status === 'closed') return
     record.lastHeard = this.clock.now()
+    const pendingBefore = record.decoder.pendingBytes
     const { messages, error } = record.decoder.push(chunk)
-    record.backlog.push(...messages)
+    if (messages.length > 0) {
+      // The bytes that completed frames, shared evenly: exact in sum, close enough for a turn's budget.
+      const consumed = pendingBefore + chunk.length - record.decoder.pendingBytes
+      const bytes = Math.max(1, Math.round(consumed / messages.length))
+      for (const message of messages) record.backlog.push({ message, bytes })
+    }
     this.read(record)
-    if (error && record.state.status !== 'closed') this.step(record, { type: 'protocol-error', error })
+    // Reading may have closed the link (the room refused the peer).
+    if (error && !isClosed(record)) this.step(record, { type: 'protocol-error', error })
   }
 
   /**
@@ -283,6 +299,7 @@ export class Links {
     this.write(record, { type: 'throttle', retryMs })
     record.throttleTimer = this.clock.setTimeout(() => {
       record.throttleTimer = undefined
+      if (record.state.status === 'closed') return
       record.link.resume()
       this.read(record)
     }, retryMs)
@@ -295,8 +312,8 @@ export class Links {
         record.backlog.length = 0
         return 'empty'
       }
-      const message = record.backlog[0]!
-      const turn = this.gate.takeTurn(record)
+      const { message, bytes } = record.backlog[0]!
+      const turn = this.gate.takeTurn(record, bytes)
       if (!turn.ok) {
         if (turn.paused) record.link.pause()
         return 'turn'
@@ -374,9 +391,14 @@ export class Links {
   private closeLink(record: LinkRecord, reason: LinkCloseReason): void {
     this.records.delete(record.id)
     this.table.delete(record.id)
+    this.gate.forget(record)
+    record.backlog.length = 0
     if (reason.code === 'TRANSPORT') record.link.destroy()
     else {
       record.link.end()
+      // A peer closed for breaking the rules is not read again: its `bye` still goes out, and nothing it
+      // keeps sending is decrypted or parsed. A clean close keeps reading, to see the remote end close.
+      if (reason.protocolError) record.link.pause()
       // A remote end that never closes its side must not hold the socket forever.
       record.destroyTimer = this.clock.setTimeout(() => record.link.destroy(), 2_000)
     }
@@ -385,4 +407,9 @@ export class Links {
       this.host.emit({ type: 'link-error', address, code: reason.code, message: reason.message })
     this.host.closed(record, reason)
   }
+}
+
+/** Read through a call, so a status checked earlier in the caller is not taken as still true. */
+function isClosed(record: LinkRecord): boolean {
+  return record.state.status === 'closed'
 }

@@ -15,7 +15,12 @@ export function assertBuilt() {
  * drained (a node under attack prints one line per refused connection, and it writes stderr blocking).
  */
 export function startParley(name, args, onEvent = () => {}) {
-  const child = spawn(process.execPath, [PARLEY_BIN, '--json', '--name', name, ...args], {
+  // PARLEY_LOAD_CPU_PROF=DIR writes a CPU profile of each process there (to see where an attack's time goes).
+  const profile = process.env.PARLEY_LOAD_CPU_PROF
+  const flags = profile
+    ? ['--cpu-prof', `--cpu-prof-dir=${profile}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`]
+    : []
+  const child = spawn(process.execPath, [...flags, PARLEY_BIN, '--json', '--name', name, ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, PARLEY_DEBUG: '' },
   })
