@@ -79,6 +79,8 @@ export interface LinkHost {
   perform(effects: RoomEffect[]): void
   /** A read of the link ended: ack what it took. */
   readDone(record: LinkRecord): void
+  /** Resolves once every message handed over so far is durable and shown (optional: at once). */
+  settled?(): Promise<void>
   drained(record: LinkRecord): void
   closed(record: LinkRecord, reason: LinkCloseReason): void
   emit(event: NodeEvent): void
@@ -99,6 +101,14 @@ const NO_EFFECTS = Object.freeze([]) as unknown as RoomEffect[]
 /** Why a read of a link's backlog stopped. */
 type ReadStop = 'empty' | 'turn' | 'refused' | { readonly throttle: number }
 
+/**
+ * Message bytes taken from all links that may wait for the journal at once. Past this, links stop being
+ * read (TCP pushes back on their senders) until it catches up: what is taken during one disk flush is
+ * then shown and relayed in one go, so a flood that outruns the disk would make that go, and the memory
+ * it holds, grow without end, and every other link's lines wait behind it.
+ */
+export const JOURNAL_LAG_BYTES = 1024 * 1024
+
 export class Links {
   private readonly records = new Map<number, LinkRecord>()
   /** Every link's account, and the caps on links still in their handshake. */
@@ -107,6 +117,11 @@ export class Links {
   private readonly frames: FrameCache
   private readonly clock: Clock
   private nextId = 1
+  /** Message bytes taken and not yet known durable, and whether a wait for the journal is under way. */
+  private unsettled = 0
+  private settling = false
+  /** Links that stopped reading until the journal catches up, in the order they stopped. */
+  private readonly awaitingJournal = new Set<LinkRecord>()
   private pingCounter = 0
   private lastPingAt = 0
   private keepaliveTimer?: unknown
@@ -293,6 +308,7 @@ export class Links {
       this.host.perform(effects)
     } while (stop === 'refused' && record.state.status !== 'closed')
     this.host.readDone(record)
+    this.watchJournal()
     if (typeof stop !== 'object' || record.throttleTimer !== undefined) return
     const retryMs = stop.throttle
     record.link.pause()
@@ -319,9 +335,14 @@ export class Links {
         return 'turn'
       }
       if (message.type === 'msg') {
+        if (this.unsettled >= JOURNAL_LAG_BYTES) {
+          this.awaitJournal(record)
+          return 'turn'
+        }
         const bucket = this.host.bucketOf(record)
         const retryMs = bucket ? this.gate.takeToken(bucket, message) : 0
         if (retryMs > 0) return { throttle: retryMs }
+        this.unsettled += bytes
       }
       record.backlog.shift()
       if (message.type === 'hello' && record.hello === undefined && !this.noteHello(record, message))
@@ -332,6 +353,34 @@ export class Links {
       for (let i = before; i < effects.length; i++) if (effects[i]!.type === 'refuse') return 'refused'
     }
     return 'empty'
+  }
+
+  /** Stops reading the link until the journal has caught up. */
+  private awaitJournal(record: LinkRecord): void {
+    // Paused again even when already waiting: the gate's next turn may have resumed it.
+    record.link.pause()
+    this.awaitingJournal.add(record)
+    this.watchJournal()
+  }
+
+  /** Waits for what was taken so far to be durable, then reads the links that waited for it. */
+  private watchJournal(): void {
+    const settled = this.host.settled
+    if (this.settling || this.unsettled === 0) return
+    if (!settled) {
+      this.unsettled = 0
+      return
+    }
+    this.settling = true
+    const counted = this.unsettled
+    void settled.call(this.host).then(() => {
+      this.settling = false
+      this.unsettled = Math.max(0, this.unsettled - counted)
+      const waited = [...this.awaitingJournal]
+      this.awaitingJournal.clear()
+      if (this.host.running()) this.nextTurn(waited)
+      this.watchJournal()
+    })
   }
 
   /** Records who the peer says it is; false when a peer that dialed in is refused. */
@@ -392,6 +441,7 @@ export class Links {
     this.records.delete(record.id)
     this.table.delete(record.id)
     this.gate.forget(record)
+    this.awaitingJournal.delete(record)
     record.backlog.length = 0
     if (reason.code === 'TRANSPORT') record.link.destroy()
     else {

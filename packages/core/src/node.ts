@@ -310,6 +310,7 @@ export class ParleyNode implements ChatNode {
       deliver: (record, message, effects) => this.deliver(record, message, effects),
       perform: (effects) => this.perform(effects),
       readDone: (record) => this.flushAck(record),
+      settled: () => this.store.settled(),
       drained: (record) => this.drained(record),
       closed: (record, reason) => this.linkClosed(record, reason),
       emit: (event) => this.emit(event),
