@@ -15,11 +15,9 @@ export function assertBuilt() {
  * drained (a node under attack prints one line per refused connection, and it writes stderr blocking).
  */
 export function startParley(name, args, onEvent = () => {}) {
-  // PARLEY_LOAD_CPU_PROF=DIR writes a CPU profile of each process there (to see where an attack's time goes).
-  const profile = process.env.PARLEY_LOAD_CPU_PROF
-  const flags = profile
-    ? ['--cpu-prof', `--cpu-prof-dir=${profile}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`]
-    : []
+  // PARLEY_LOAD_NODE_ARGS: node flags for every parley started (say `--cpu-prof --cpu-prof-dir=DIR`, to
+  // see where an attack's time goes, or `--trace-gc`).
+  const flags = process.env.PARLEY_LOAD_NODE_ARGS?.split(' ').filter(Boolean) ?? []
   const child = spawn(process.execPath, [...flags, PARLEY_BIN, '--json', '--name', name, ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, PARLEY_DEBUG: '' },
