@@ -70,6 +70,7 @@ const PAUSED = { ok: false, paused: true } as const
 export class InboundGate<L> {
   private taken = 0
   private takenBytes = 0
+  private scheduled = false
   private timer?: unknown
   /** Frame bytes each link took this turn. */
   private readonly slices = new Map<L, number>()
@@ -91,11 +92,7 @@ export class InboundGate<L> {
    * (the caller pauses it then).
    */
   takeTurn(link: L, bytes = 0): { readonly ok: true } | { readonly ok: false; readonly paused: boolean } {
-    if (this.taken === 0) {
-      const next = () => this.turn()
-      if (this.clock.defer) this.clock.defer(next)
-      else this.timer = this.clock.setTimeout(next, 0)
-    }
+    this.scheduleTurn()
     const slice = this.slices.get(link) ?? 0
     if (this.taken < TURN_BUDGET && this.takenBytes < TURN_BYTES && slice < SLICE_BYTES) {
       this.taken++
@@ -107,6 +104,21 @@ export class InboundGate<L> {
     if (this.waiting.has(link) || this.servedWaiting.has(link)) return WAITING
     ;(slice > 0 ? this.servedWaiting : this.waiting).add(link)
     return PAUSED
+  }
+
+  /**
+   * Whether this turn has room for one more paused link to be read again, when `resumed` already were:
+   * each may bring a slice. The first always may, so every turn moves on.
+   */
+  roomToResume(resumed: number): boolean {
+    return resumed === 0 || this.takenBytes + (resumed + 1) * SLICE_BYTES <= TURN_BYTES
+  }
+
+  /** Keeps a paused link waiting for the next turn, in its round-robin place. */
+  park(link: L): void {
+    this.scheduleTurn()
+    if (this.waiting.has(link) || this.servedWaiting.has(link)) return
+    ;((this.slices.get(link) ?? 0) > 0 ? this.servedWaiting : this.waiting).add(link)
   }
 
   /** Stops counting a link (it closed): it is not served again. */
@@ -152,12 +164,22 @@ export class InboundGate<L> {
   close(): void {
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer)
     this.timer = undefined
+    this.scheduled = false
     this.waiting.clear()
     this.servedWaiting.clear()
     this.slices.clear()
   }
 
+  private scheduleTurn(): void {
+    if (this.scheduled) return
+    this.scheduled = true
+    const next = () => this.turn()
+    if (this.clock.defer) this.clock.defer(next)
+    else this.timer = this.clock.setTimeout(next, 0)
+  }
+
   private turn(): void {
+    this.scheduled = false
     this.timer = undefined
     this.taken = 0
     this.takenBytes = 0

@@ -397,12 +397,24 @@ export class Links {
     return false
   }
 
+  /**
+   * Serves the links that waited, in round-robin order: each takes what it has read, then is read again
+   * only while this turn has room for what it may bring; the others stay paused until the next turn. So
+   * a crowd of flooding links costs each turn a bounded amount of decrypting and parsing, and a link that
+   * was not flooding is read in every turn.
+   */
   private nextTurn(waited: LinkRecord[]): void {
+    let resumed = 0
     for (const record of waited) {
       if (record.state.status === 'closed' || !this.host.running()) continue
-      // A link the peer's rate limit paused stays paused; its own timer resumes it.
-      if (record.throttleTimer === undefined) record.link.resume()
       this.read(record)
+      // Still waiting (for the gate, the journal or its rate limit): it stays paused.
+      if (record.backlog.length > 0 || record.throttleTimer !== undefined) continue
+      if (this.awaitingJournal.has(record) || isClosed(record)) continue
+      if (this.gate.roomToResume(resumed)) {
+        resumed++
+        record.link.resume()
+      } else this.gate.park(record)
     }
   }
 
