@@ -48,4 +48,18 @@ describe('InboundGate turns', () => {
     const starved = links.slice(-2)
     expect(served).toEqual([[...starved, ...links.slice(0, -2)]])
   })
+
+  it('has room to read again as many paused links as the rest of the turn has slices for, and at least one', () => {
+    const { g, takeAll, nextTurn, served } = gate()
+    const free = TURN_BYTES / SLICE_BYTES
+    expect(g.roomToResume(free - 1)).toBe(true)
+    expect(g.roomToResume(free)).toBe(false)
+    for (let i = 0; i < free - 1; i++) takeAll(`busy${i}`, 4_096)
+    expect(g.roomToResume(0)).toBe(true)
+    expect(g.roomToResume(1)).toBe(false)
+    // A link left paused keeps its place: it got nothing, so it goes first on the next turn.
+    g.park('parked')
+    nextTurn()
+    expect(served.at(-1)![0]).toBe('parked')
+  })
 })
