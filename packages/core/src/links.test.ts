@@ -152,7 +152,7 @@ describe('links', () => {
     expect(rogue.types()).not.toContain('pong')
   })
 
-  it('stop reading while a mebibyte waits for the journal, and read on once it caught up', async () => {
+  it('stop reading while JOURNAL_LAG_BYTES of messages wait for the journal, and read on once it caught up', async () => {
     let holding = false
     const held: (() => void)[] = []
     const appended: JournalRecord[] = []

@@ -107,7 +107,7 @@ type ReadStop = 'empty' | 'turn' | 'refused' | { readonly throttle: number }
  * then shown and relayed in one go, so a flood that outruns the disk would make that go, and the memory
  * it holds, grow without end, and every other link's lines wait behind it.
  */
-export const JOURNAL_LAG_BYTES = 1024 * 1024
+export const JOURNAL_LAG_BYTES = 256 * 1024
 
 export class Links {
   private readonly records = new Map<number, LinkRecord>()
