@@ -152,6 +152,23 @@ describe('links', () => {
     expect(rogue.types()).not.toContain('pong')
   })
 
+  it('leave bytes that arrive behind a waiting backlog undecoded until the link is served, then take them in order', async () => {
+    const { nextTurn, member, shown, deferred } = await setUp()
+    const flooder = await member(HIGH, 'flooder')
+    const size = 9_000
+    const all = flood(HIGH, 'f', 40, size)
+    const frame = all.length / 40
+    flooder.link.handlers!.data(all.subarray(0, 20 * frame))
+    expect(flooder.link.paused).toBe(true)
+    // What the transport still had in flight arrives while the link waits its turn: nothing is parsed yet.
+    const push = vi.spyOn(FrameDecoder.prototype, 'push')
+    flooder.link.handlers!.data(all.subarray(20 * frame, 30 * frame))
+    flooder.link.handlers!.data(all.subarray(30 * frame))
+    expect(push.mock.contexts.filter((decoder) => decoder !== flooder.peer.decoder)).toEqual([])
+    for (let turn = 0; turn < 100 && deferred.length > 0; turn++) await nextTurn()
+    expect(shown().map((b) => Number(b.split(' ')[1]))).toEqual(Array.from({ length: 40 }, (_, i) => i + 1))
+  })
+
   it('stop reading while JOURNAL_LAG_BYTES of messages wait for the journal, and read on once it caught up', async () => {
     let holding = false
     const held: (() => void)[] = []

@@ -47,6 +47,13 @@ export interface LinkRecord {
   destroyTimer?: unknown
   /** Decoded messages waiting for the inbound gate to let them in, each with its frame's bytes. */
   backlog: Inbound[]
+  /**
+   * Chunks that arrived behind a backlog, not decoded yet: a link waiting its turn costs no parsing until
+   * it is served, however much its transport still had in flight.
+   */
+  undecoded: Uint8Array[]
+  /** Why the link's bytes stopped making sense, once they did: the link closes after what came before. */
+  decodeError?: ProtocolError
   /** The link is paused until this timer refills the peer's allowance. */
   throttleTimer?: unknown
   /** The remote end is not reading: our last write hit a full buffer. */
@@ -181,6 +188,7 @@ export class Links {
       lastHeard: this.clock.now(),
       ackDue: false,
       backlog: [],
+      undecoded: [],
       blocked: false,
       ...(slot ? { slot } : {}),
     }
@@ -282,6 +290,15 @@ export class Links {
     // paused too, so the transport stops decrypting and TCP pushes back on the sender).
     if (record.state.status === 'closed') return
     record.lastHeard = this.clock.now()
+    if (record.backlog.length > 0 || record.undecoded.length > 0) {
+      record.undecoded.push(chunk)
+      return
+    }
+    this.decode(record, chunk)
+    this.read(record)
+  }
+
+  private decode(record: LinkRecord, chunk: Uint8Array): void {
     const pendingBefore = record.decoder.pendingBytes
     const { messages, error } = record.decoder.push(chunk)
     if (messages.length > 0) {
@@ -290,9 +307,10 @@ export class Links {
       const bytes = Math.max(1, Math.round(consumed / messages.length))
       for (const message of messages) record.backlog.push({ message, bytes })
     }
-    this.read(record)
-    // Reading may have closed the link (the room refused the peer).
-    if (error && !isClosed(record)) this.step(record, { type: 'protocol-error', error })
+    if (error) {
+      record.decodeError = error
+      record.undecoded.length = 0
+    }
   }
 
   /**
@@ -309,7 +327,10 @@ export class Links {
     } while (stop === 'refused' && record.state.status !== 'closed')
     this.host.readDone(record)
     this.watchJournal()
-    if (typeof stop !== 'object' || record.throttleTimer !== undefined) return
+    // Reading may have closed the link already (the room refused the peer).
+    const error = record.decodeError
+    if (error && !isClosed(record)) this.step(record, { type: 'protocol-error', error })
+    if (typeof stop !== 'object' || record.throttleTimer !== undefined || isClosed(record)) return
     const retryMs = stop.throttle
     record.link.pause()
     this.write(record, { type: 'throttle', retryMs })
@@ -323,10 +344,17 @@ export class Links {
 
   /** Feeds the backlog to the link machine while the gate allows; stops early when the room refuses someone. */
   private take(record: LinkRecord, effects: RoomEffect[]): ReadStop {
-    while (record.backlog.length > 0) {
+    for (;;) {
       if (record.state.status === 'closed') {
         record.backlog.length = 0
+        record.undecoded.length = 0
         return 'empty'
+      }
+      if (record.backlog.length === 0) {
+        const chunk = record.undecoded.shift()
+        if (chunk === undefined) return 'empty'
+        this.decode(record, chunk)
+        continue
       }
       const { message, bytes } = record.backlog[0]!
       const turn = this.gate.takeTurn(record, bytes)
@@ -352,7 +380,6 @@ export class Links {
       else this.step(record, { type: 'received', message }, effects)
       for (let i = before; i < effects.length; i++) if (effects[i]!.type === 'refuse') return 'refused'
     }
-    return 'empty'
   }
 
   /** Stops reading the link until the journal has caught up. */
@@ -409,7 +436,8 @@ export class Links {
       if (record.state.status === 'closed' || !this.host.running()) continue
       this.read(record)
       // Still waiting (for the gate, the journal or its rate limit): it stays paused.
-      if (record.backlog.length > 0 || record.throttleTimer !== undefined) continue
+      if (record.backlog.length > 0 || record.undecoded.length > 0 || record.throttleTimer !== undefined)
+        continue
       if (this.awaitingJournal.has(record) || isClosed(record)) continue
       if (this.gate.roomToResume(resumed)) {
         resumed++
@@ -455,6 +483,7 @@ export class Links {
     this.gate.forget(record)
     this.awaitingJournal.delete(record)
     record.backlog.length = 0
+    record.undecoded.length = 0
     if (reason.code === 'TRANSPORT') record.link.destroy()
     else {
       record.link.end()
