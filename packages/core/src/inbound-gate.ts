@@ -1,7 +1,9 @@
 /**
- * What the node lets in, and when: a budget of messages per turn of the event loop across all links (a
- * flood read in one go cannot keep the process from its other input, a person typing, for long), and a
- * token bucket per peer (a sustained rate and a burst allowance). Timers come from the injected clock.
+ * What the node lets in, and when: a budget of messages and bytes per turn of the event loop across all
+ * links (a flood read in one go cannot keep the process from its other input, a person typing, for long),
+ * a slice of that per link per turn, served round robin (one link's backlog delays another's frames by at
+ * most one slice), and a token bucket per peer (a sustained rate and a burst allowance). Timers come from
+ * the injected clock.
  */
 import type { Clock } from './clock.js'
 
@@ -36,6 +38,18 @@ export const FIXED_MSG_BYTES = 160
 /** Messages taken from all links in one turn of the event loop; the rest wait for the next turn. */
 export const TURN_BUDGET = 256
 
+/**
+ * Frame bytes taken from all links in one turn. What a message costs (verifying, journaling, showing,
+ * relaying) grows with its size: 256 messages of 10,000 characters were a turn of a quarter of a second.
+ */
+export const TURN_BYTES = 256 * 1024
+
+/**
+ * Frame bytes one link may have taken in one turn before it waits for the next; a link always gets at
+ * least one message per turn. Links that waited without being served go first in the next turn.
+ */
+export const SLICE_BYTES = 32 * 1024
+
 /** One peer's allowance under the rate limit, in messages and in bytes. */
 export interface TokenBucket {
   tokens: number
@@ -55,8 +69,15 @@ const PAUSED = { ok: false, paused: true } as const
 
 export class InboundGate<L> {
   private taken = 0
+  private takenBytes = 0
+  private scheduled = false
   private timer?: unknown
+  /** Frame bytes each link took this turn. */
+  private readonly slices = new Map<L, number>()
+  /** Links waiting for the next turn that took nothing in this one: they are served first. */
   private readonly waiting = new Set<L>()
+  /** Links waiting for the next turn after they took their share of this one. */
+  private readonly servedWaiting = new Set<L>()
 
   /** `nextTurn` gets the links that waited for the turn, in the order they started waiting. */
   constructor(
@@ -66,22 +87,44 @@ export class InboundGate<L> {
   ) {}
 
   /**
-   * Counts one message against this turn's budget. False when it is spent: the link waits for the next
-   * turn, and `paused` is true the first time it does (the caller pauses it then).
+   * Counts one message of `bytes` frame bytes against this turn's budget and the link's slice of it. False
+   * when either is spent: the link waits for the next turn, and `paused` is true the first time it does
+   * (the caller pauses it then).
    */
-  takeTurn(link: L): { readonly ok: true } | { readonly ok: false; readonly paused: boolean } {
-    if (this.taken === 0) {
-      const next = () => this.turn()
-      if (this.clock.defer) this.clock.defer(next)
-      else this.timer = this.clock.setTimeout(next, 0)
-    }
-    if (this.taken < TURN_BUDGET) {
+  takeTurn(link: L, bytes = 0): { readonly ok: true } | { readonly ok: false; readonly paused: boolean } {
+    this.scheduleTurn()
+    const slice = this.slices.get(link) ?? 0
+    if (this.taken < TURN_BUDGET && this.takenBytes < TURN_BYTES && slice < SLICE_BYTES) {
       this.taken++
+      this.takenBytes += bytes
+      // Counted as at least one byte, so a link that took anything goes behind those that took nothing.
+      this.slices.set(link, slice + Math.max(1, bytes))
       return TAKEN
     }
-    if (this.waiting.has(link)) return WAITING
-    this.waiting.add(link)
+    if (this.waiting.has(link) || this.servedWaiting.has(link)) return WAITING
+    ;(slice > 0 ? this.servedWaiting : this.waiting).add(link)
     return PAUSED
+  }
+
+  /**
+   * Whether this turn has room for one more paused link to be read again, when `resumed` already were:
+   * each may bring a slice. The first always may, so every turn moves on.
+   */
+  roomToResume(resumed: number): boolean {
+    return resumed === 0 || this.takenBytes + (resumed + 1) * SLICE_BYTES <= TURN_BYTES
+  }
+
+  /** Keeps a paused link waiting for the next turn, in its round-robin place. */
+  park(link: L): void {
+    this.scheduleTurn()
+    if (this.waiting.has(link) || this.servedWaiting.has(link)) return
+    ;((this.slices.get(link) ?? 0) > 0 ? this.servedWaiting : this.waiting).add(link)
+  }
+
+  /** Stops counting a link (it closed): it is not served again. */
+  forget(link: L): void {
+    this.waiting.delete(link)
+    this.servedWaiting.delete(link)
   }
 
   /** A full bucket for a peer met now. */
@@ -121,14 +164,30 @@ export class InboundGate<L> {
   close(): void {
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer)
     this.timer = undefined
+    this.scheduled = false
     this.waiting.clear()
+    this.servedWaiting.clear()
+    this.slices.clear()
+  }
+
+  private scheduleTurn(): void {
+    if (this.scheduled) return
+    this.scheduled = true
+    const next = () => this.turn()
+    if (this.clock.defer) this.clock.defer(next)
+    else this.timer = this.clock.setTimeout(next, 0)
   }
 
   private turn(): void {
+    this.scheduled = false
     this.timer = undefined
     this.taken = 0
-    const waited = [...this.waiting]
+    this.takenBytes = 0
+    this.slices.clear()
+    // Round robin: those that got nothing last turn first, then those that had their share.
+    const waited = [...this.waiting, ...this.servedWaiting]
     this.waiting.clear()
+    this.servedWaiting.clear()
     this.nextTurn(waited)
   }
 }

@@ -45,12 +45,25 @@ export interface LinkRecord {
   ackDue: boolean
   /** Set after we end a link: forces it shut if the remote end never closes its side. */
   destroyTimer?: unknown
-  /** Decoded messages waiting for the inbound gate to let them in. */
-  backlog: Message[]
+  /** Decoded messages waiting for the inbound gate to let them in, each with its frame's bytes. */
+  backlog: Inbound[]
+  /**
+   * Chunks that arrived behind a backlog, not decoded yet: a link waiting its turn costs no parsing until
+   * it is served, however much its transport still had in flight.
+   */
+  undecoded: Uint8Array[]
+  /** Why the link's bytes stopped making sense, once they did: the link closes after what came before. */
+  decodeError?: ProtocolError
   /** The link is paused until this timer refills the peer's allowance. */
   throttleTimer?: unknown
   /** The remote end is not reading: our last write hit a full buffer. */
   blocked: boolean
+}
+
+/** A decoded message and the bytes its frame took on the wire (what the inbound gate counts). */
+export interface Inbound {
+  readonly message: Message
+  readonly bytes: number
 }
 
 /** What the links need from the node that owns them. */
@@ -73,6 +86,8 @@ export interface LinkHost {
   perform(effects: RoomEffect[]): void
   /** A read of the link ended: ack what it took. */
   readDone(record: LinkRecord): void
+  /** Resolves once every message handed over so far is durable and shown (optional: at once). */
+  settled?(): Promise<void>
   drained(record: LinkRecord): void
   closed(record: LinkRecord, reason: LinkCloseReason): void
   emit(event: NodeEvent): void
@@ -93,6 +108,14 @@ const NO_EFFECTS = Object.freeze([]) as unknown as RoomEffect[]
 /** Why a read of a link's backlog stopped. */
 type ReadStop = 'empty' | 'turn' | 'refused' | { readonly throttle: number }
 
+/**
+ * Message bytes taken from all links that may wait for the journal at once. Past this, links stop being
+ * read (TCP pushes back on their senders) until it catches up: what is taken during one disk flush is
+ * then shown and relayed in one go, so a flood that outruns the disk would make that go, and the memory
+ * it holds, grow without end, and every other link's lines wait behind it.
+ */
+export const JOURNAL_LAG_BYTES = 256 * 1024
+
 export class Links {
   private readonly records = new Map<number, LinkRecord>()
   /** Every link's account, and the caps on links still in their handshake. */
@@ -101,6 +124,11 @@ export class Links {
   private readonly frames: FrameCache
   private readonly clock: Clock
   private nextId = 1
+  /** Message bytes taken and not yet known durable, and whether a wait for the journal is under way. */
+  private unsettled = 0
+  private settling = false
+  /** Links that stopped reading until the journal catches up, in the order they stopped. */
+  private readonly awaitingJournal = new Set<LinkRecord>()
   private pingCounter = 0
   private lastPingAt = 0
   private keepaliveTimer?: unknown
@@ -160,6 +188,7 @@ export class Links {
       lastHeard: this.clock.now(),
       ackDue: false,
       backlog: [],
+      undecoded: [],
       blocked: false,
       ...(slot ? { slot } : {}),
     }
@@ -257,11 +286,31 @@ export class Links {
   }
 
   private onData(record: LinkRecord, chunk: Uint8Array): void {
+    // A link we closed is read no more: what a refused peer still sends costs no parsing (the link is
+    // paused too, so the transport stops decrypting and TCP pushes back on the sender).
+    if (record.state.status === 'closed') return
     record.lastHeard = this.clock.now()
-    const { messages, error } = record.decoder.push(chunk)
-    record.backlog.push(...messages)
+    if (record.backlog.length > 0 || record.undecoded.length > 0) {
+      record.undecoded.push(chunk)
+      return
+    }
+    this.decode(record, chunk)
     this.read(record)
-    if (error && record.state.status !== 'closed') this.step(record, { type: 'protocol-error', error })
+  }
+
+  private decode(record: LinkRecord, chunk: Uint8Array): void {
+    const pendingBefore = record.decoder.pendingBytes
+    const { messages, error } = record.decoder.push(chunk)
+    if (messages.length > 0) {
+      // The bytes that completed frames, shared evenly: exact in sum, close enough for a turn's budget.
+      const consumed = pendingBefore + chunk.length - record.decoder.pendingBytes
+      const bytes = Math.max(1, Math.round(consumed / messages.length))
+      for (const message of messages) record.backlog.push({ message, bytes })
+    }
+    if (error) {
+      record.decodeError = error
+      record.undecoded.length = 0
+    }
   }
 
   /**
@@ -277,12 +326,17 @@ export class Links {
       this.host.perform(effects)
     } while (stop === 'refused' && record.state.status !== 'closed')
     this.host.readDone(record)
-    if (typeof stop !== 'object' || record.throttleTimer !== undefined) return
+    this.watchJournal()
+    // Reading may have closed the link already (the room refused the peer).
+    const error = record.decodeError
+    if (error && !isClosed(record)) this.step(record, { type: 'protocol-error', error })
+    if (typeof stop !== 'object' || record.throttleTimer !== undefined || isClosed(record)) return
     const retryMs = stop.throttle
     record.link.pause()
     this.write(record, { type: 'throttle', retryMs })
     record.throttleTimer = this.clock.setTimeout(() => {
       record.throttleTimer = undefined
+      if (record.state.status === 'closed') return
       record.link.resume()
       this.read(record)
     }, retryMs)
@@ -290,21 +344,33 @@ export class Links {
 
   /** Feeds the backlog to the link machine while the gate allows; stops early when the room refuses someone. */
   private take(record: LinkRecord, effects: RoomEffect[]): ReadStop {
-    while (record.backlog.length > 0) {
+    for (;;) {
       if (record.state.status === 'closed') {
         record.backlog.length = 0
+        record.undecoded.length = 0
         return 'empty'
       }
-      const message = record.backlog[0]!
-      const turn = this.gate.takeTurn(record)
+      if (record.backlog.length === 0) {
+        const chunk = record.undecoded.shift()
+        if (chunk === undefined) return 'empty'
+        this.decode(record, chunk)
+        continue
+      }
+      const { message, bytes } = record.backlog[0]!
+      const turn = this.gate.takeTurn(record, bytes)
       if (!turn.ok) {
         if (turn.paused) record.link.pause()
         return 'turn'
       }
       if (message.type === 'msg') {
+        if (this.unsettled >= JOURNAL_LAG_BYTES) {
+          this.awaitJournal(record)
+          return 'turn'
+        }
         const bucket = this.host.bucketOf(record)
         const retryMs = bucket ? this.gate.takeToken(bucket, message) : 0
         if (retryMs > 0) return { throttle: retryMs }
+        this.unsettled += bytes
       }
       record.backlog.shift()
       if (message.type === 'hello' && record.hello === undefined && !this.noteHello(record, message))
@@ -314,7 +380,34 @@ export class Links {
       else this.step(record, { type: 'received', message }, effects)
       for (let i = before; i < effects.length; i++) if (effects[i]!.type === 'refuse') return 'refused'
     }
-    return 'empty'
+  }
+
+  /** Stops reading the link until the journal has caught up. */
+  private awaitJournal(record: LinkRecord): void {
+    // Paused again even when already waiting: the gate's next turn may have resumed it.
+    record.link.pause()
+    this.awaitingJournal.add(record)
+    this.watchJournal()
+  }
+
+  /** Waits for what was taken so far to be durable, then reads the links that waited for it. */
+  private watchJournal(): void {
+    const settled = this.host.settled
+    if (this.settling || this.unsettled === 0) return
+    if (!settled) {
+      this.unsettled = 0
+      return
+    }
+    this.settling = true
+    const counted = this.unsettled
+    void settled.call(this.host).then(() => {
+      this.settling = false
+      this.unsettled = Math.max(0, this.unsettled - counted)
+      const waited = [...this.awaitingJournal]
+      this.awaitingJournal.clear()
+      if (this.host.running()) this.nextTurn(waited)
+      this.watchJournal()
+    })
   }
 
   /** Records who the peer says it is; false when a peer that dialed in is refused. */
@@ -331,12 +424,25 @@ export class Links {
     return false
   }
 
+  /**
+   * Serves the links that waited, in round-robin order: each takes what it has read, then is read again
+   * only while this turn has room for what it may bring; the others stay paused until the next turn. So
+   * a crowd of flooding links costs each turn a bounded amount of decrypting and parsing, and a link that
+   * was not flooding is read in every turn.
+   */
   private nextTurn(waited: LinkRecord[]): void {
+    let resumed = 0
     for (const record of waited) {
       if (record.state.status === 'closed' || !this.host.running()) continue
-      // A link the peer's rate limit paused stays paused; its own timer resumes it.
-      if (record.throttleTimer === undefined) record.link.resume()
       this.read(record)
+      // Still waiting (for the gate, the journal or its rate limit): it stays paused.
+      if (record.backlog.length > 0 || record.undecoded.length > 0 || record.throttleTimer !== undefined)
+        continue
+      if (this.awaitingJournal.has(record) || isClosed(record)) continue
+      if (this.gate.roomToResume(resumed)) {
+        resumed++
+        record.link.resume()
+      } else this.gate.park(record)
     }
   }
 
@@ -374,9 +480,16 @@ export class Links {
   private closeLink(record: LinkRecord, reason: LinkCloseReason): void {
     this.records.delete(record.id)
     this.table.delete(record.id)
+    this.gate.forget(record)
+    this.awaitingJournal.delete(record)
+    record.backlog.length = 0
+    record.undecoded.length = 0
     if (reason.code === 'TRANSPORT') record.link.destroy()
     else {
       record.link.end()
+      // A peer closed for breaking the rules is not read again: its `bye` still goes out, and nothing it
+      // keeps sending is decrypted or parsed. A clean close keeps reading, to see the remote end close.
+      if (reason.protocolError) record.link.pause()
       // A remote end that never closes its side must not hold the socket forever.
       record.destroyTimer = this.clock.setTimeout(() => record.link.destroy(), 2_000)
     }
@@ -385,4 +498,9 @@ export class Links {
       this.host.emit({ type: 'link-error', address, code: reason.code, message: reason.message })
     this.host.closed(record, reason)
   }
+}
+
+/** Read through a call, so a status checked earlier in the caller is not taken as still true. */
+function isClosed(record: LinkRecord): boolean {
+  return record.state.status === 'closed'
 }

@@ -330,6 +330,7 @@ export class ParleyNode implements ChatNode {
       deliver: (record, message, effects) => this.traffic.deliver(record, message, effects),
       perform: (effects) => this.traffic.perform(effects),
       readDone: (record) => this.traffic.flushAck(record),
+      settled: () => this.store.settled(),
       drained: (record) => this.drained(record),
       closed: (record, reason) => this.linkClosed(record, reason),
       emit: (event) => this.emit(event),

@@ -7,7 +7,7 @@ import { type Journal, type JournalRecord, type JournalUsage, journalOrigin, res
 import { compactJournal } from './journal-compact.js'
 import { ParleyNode } from './node.js'
 import type { NodeEvent, NodeOptions } from './node-types.js'
-import { DEFAULT_JOURNAL_QUOTA, Persistence } from './persistence.js'
+import { DEFAULT_JOURNAL_QUOTA, HISTORY_BODY_CHARS, Persistence } from './persistence.js'
 import type { RoomEffect } from './room-types.js'
 import type { Msg } from './schema.js'
 
@@ -248,5 +248,35 @@ describe('Persistence.overQuota', () => {
       () => undefined,
     )
     expect(full.overQuota('x', msg, [])).toBe(true)
+  })
+})
+
+describe('Persistence history', () => {
+  const entry = (seq: number, body: string) => ({
+    direction: 'in' as const,
+    id: `id${seq}`,
+    seq,
+    ts: seq,
+    from: { id: 'f'.repeat(16), name: 'far' },
+    body,
+  })
+
+  it('keeps the newest entries within its body-character cap as well as its entry limit', () => {
+    const store = new Persistence(undefined, 100_000, () => undefined)
+    const body = 'x'.repeat(10_000)
+    const count = Math.ceil((HISTORY_BODY_CHARS * 2) / body.length)
+    for (let seq = 1; seq <= count; seq++) store.remember(entry(seq, body))
+    const kept = store.history()
+    const chars = kept.reduce((sum, e) => sum + e.body.length, 0)
+    expect(chars).toBeLessThanOrEqual(HISTORY_BODY_CHARS)
+    expect(kept.length).toBeGreaterThan(HISTORY_BODY_CHARS / 2 / body.length)
+    expect(kept.at(-1)!.seq).toBe(count)
+    expect(kept.map((e) => e.seq)).toEqual(kept.map((_, i) => count - kept.length + 1 + i))
+  })
+
+  it('still keeps its entry limit of short lines', () => {
+    const store = new Persistence(undefined, 50, () => undefined)
+    for (let seq = 1; seq <= 500; seq++) store.remember(entry(seq, `line ${seq}`))
+    expect(store.history().map((e) => e.seq)).toEqual(Array.from({ length: 50 }, (_, i) => 451 + i))
   })
 })

@@ -12,6 +12,12 @@ import type { Msg } from './schema.js'
 /** History entries kept in memory by default. */
 export const DEFAULT_HISTORY_LIMIT = 10_000
 
+/**
+ * Body characters the history keeps at most, whatever its entry limit: 10,000 entries of the longest
+ * messages held 100-200 MB while a member flooded them (the journal keeps them all).
+ */
+export const HISTORY_BODY_CHARS = 16 * 1024 * 1024
+
 /** Journal bytes kept for other members: for each one, and for all of them together. */
 export interface JournalQuota {
   readonly perOrigin: number
@@ -37,6 +43,7 @@ export interface PersistenceCompaction {
 export class Persistence {
   private chain: Promise<void> = Promise.resolve()
   private readonly entries: HistoryEntry[] = []
+  private entryChars = 0
   private readonly quota: JournalQuota
   /**
    * Bytes of messages let through this turn, not journaled yet: a read hands the room many messages
@@ -146,9 +153,18 @@ export class Persistence {
 
   remember(entry: HistoryEntry): void {
     this.entries.push(entry)
-    if (this.entries.length > this.historyLimit * 2) {
-      this.entries.splice(0, this.entries.length - this.historyLimit)
+    this.entryChars += entry.body.length
+    if (this.entries.length <= this.historyLimit * 2 && this.entryChars <= HISTORY_BODY_CHARS) return
+    // Trimmed well below both limits at once, so a trim is rare.
+    let drop = 0
+    while (
+      drop < this.entries.length - 1 &&
+      (this.entries.length - drop > this.historyLimit || this.entryChars > (HISTORY_BODY_CHARS * 3) / 4)
+    ) {
+      this.entryChars -= this.entries[drop]!.body.length
+      drop++
     }
+    this.entries.splice(0, drop)
   }
 
   /** Recent messages in and out, oldest first. */

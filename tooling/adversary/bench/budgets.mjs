@@ -15,7 +15,10 @@ const ROUNDS = Number(process.argv[3] ?? 3)
 
 /** A helper process: each `ask` writes a line to it and resolves with the JSON after the first word of its answer. */
 function child(script, ...args) {
-  const proc = spawn(process.execPath, [fileURLToPath(new URL(script, import.meta.url)), ...args], {
+  // PARLEY_BENCH_CPU_PROF=DIR writes a CPU profile of each helper process there (where the node's time goes).
+  const dir = process.env.PARLEY_BENCH_CPU_PROF
+  const flags = dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []
+  const proc = spawn(process.execPath, [...flags, fileURLToPath(new URL(script, import.meta.url)), ...args], {
     stdio: ['pipe', 'pipe', 'inherit'],
   })
   const waiting = []
@@ -90,3 +93,4 @@ console.log(
 )
 console.log(`refusals: ${JSON.stringify(await ask('codes'))}`)
 victim.proc.stdin.write('quit\n')
+await new Promise((resolve) => victim.proc.once('exit', resolve))

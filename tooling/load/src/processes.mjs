@@ -15,7 +15,10 @@ export function assertBuilt() {
  * drained (a node under attack prints one line per refused connection, and it writes stderr blocking).
  */
 export function startParley(name, args, onEvent = () => {}) {
-  const child = spawn(process.execPath, [PARLEY_BIN, '--json', '--name', name, ...args], {
+  // PARLEY_LOAD_NODE_ARGS: node flags for every parley started (say `--cpu-prof --cpu-prof-dir=DIR`, to
+  // see where an attack's time goes, or `--trace-gc`).
+  const flags = process.env.PARLEY_LOAD_NODE_ARGS?.split(' ').filter(Boolean) ?? []
+  const child = spawn(process.execPath, [...flags, PARLEY_BIN, '--json', '--name', name, ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, PARLEY_DEBUG: '' },
   })

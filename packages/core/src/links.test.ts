@@ -1,0 +1,241 @@
+/**
+ * What the links read, and when: a peer closed for breaking the rules is read no more, one link's backlog
+ * waits its turn behind another's frames (round robin, a slice each), and links stop being read while the
+ * journal lags behind what they brought.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { flushMicrotasks, ManualClock } from '../test/manual-clock.js'
+import { MemoryNetwork } from '../test/memory-transport.js'
+import { RawPeer } from '../test/raw-peer.js'
+import type { Address } from './address.js'
+import { encodeFrame, FrameDecoder } from './codec.js'
+import { SLICE_BYTES } from './inbound-gate.js'
+import type { Journal, JournalRecord } from './journal.js'
+import { JOURNAL_LAG_BYTES } from './links.js'
+import { ParleyNode } from './node.js'
+import type { NodeEvent, NodeOptions } from './node-types.js'
+import type { Link, LinkHandlers, Transport } from './transport.js'
+
+const LOW = '1111111111111111'
+const MID = '8888888888888888'
+const HIGH = 'eeeeeeeeeeeeeeee'
+const A: Address = '127.0.0.1:4001'
+
+/** An inbound link the test can watch: whether the node paused it, and its handlers, to hand it bytes. */
+class WatchedLink implements Link {
+  handlers?: LinkHandlers
+  paused = false
+
+  constructor(private readonly inner: Link) {}
+
+  get direction() {
+    return this.inner.direction
+  }
+  get remoteAddress() {
+    return this.inner.remoteAddress
+  }
+  get localAddress() {
+    return this.inner.localAddress
+  }
+  get source() {
+    return this.inner.source
+  }
+  get remoteKey() {
+    return this.inner.remoteKey
+  }
+  attach(handlers: LinkHandlers): void {
+    this.handlers = handlers
+    this.inner.attach(handlers)
+  }
+  write(chunk: Uint8Array): boolean {
+    return this.inner.write(chunk)
+  }
+  pause(): void {
+    this.paused = true
+    this.inner.pause()
+  }
+  resume(): void {
+    this.paused = false
+    this.inner.resume()
+  }
+  end(): void {
+    this.inner.end()
+  }
+  destroy(): void {
+    this.inner.destroy()
+  }
+}
+
+function watching(inner: Transport, accepted: WatchedLink[]): Transport {
+  return {
+    dial: (address, options) => inner.dial(address, options),
+    createListener: (onLink) =>
+      inner.createListener((link) => {
+        const watched = new WatchedLink(link)
+        accepted.push(watched)
+        onLink(watched)
+      }),
+  }
+}
+
+const running: ParleyNode[] = []
+afterEach(async () => {
+  vi.restoreAllMocks()
+  await Promise.all(running.splice(0).map((n) => n.close('test over')))
+})
+
+/** A node on `A` whose inbound links are watched, and turns of the event loop the test runs by hand. */
+async function setUp(extra: Partial<NodeOptions> = {}) {
+  const network = new MemoryNetwork()
+  const clock = new ManualClock()
+  const deferred: (() => void)[] = []
+  const turns = Object.assign(Object.create(clock) as ManualClock, {
+    defer: (callback: () => void) => deferred.push(callback),
+  })
+  const accepted: WatchedLink[] = []
+  const node = new ParleyNode({
+    transport: watching(network.transport(), accepted),
+    clock: turns,
+    id: LOW,
+    name: 'node',
+    listen: A,
+    random: () => 0.5,
+    rateLimit: false,
+    ...extra,
+  })
+  running.push(node)
+  const events: NodeEvent[] = []
+  node.on((e) => events.push(e))
+  await node.start()
+  const nextTurn = async () => {
+    for (const callback of deferred.splice(0)) callback()
+    await flushMicrotasks()
+  }
+  /** A member linked to the node, its opening ack sent. */
+  const member = async (id: string, name: string) => {
+    const peer = new RawPeer(await network.transport('127.0.0.1', id).dial(A))
+    peer.hello(id, name)
+    peer.send({ type: 'ack', upTo: 0, base: 0 })
+    await flushMicrotasks()
+    await nextTurn()
+    return { peer, link: accepted.at(-1)! }
+  }
+  const dial = async (id: string) => new RawPeer(await network.transport('127.0.0.1', id).dial(A))
+  const shown = () => events.flatMap((e) => (e.type === 'message' ? [e.body] : []))
+  return { node, events, accepted, deferred, nextTurn, member, dial, shown }
+}
+
+/** `count` in-order messages of `origin`, each `size` characters long and starting with its name and seq. */
+function flood(origin: string, tag: string, count: number, size: number): Uint8Array {
+  return Buffer.concat(
+    Array.from({ length: count }, (_, i) => {
+      const body = `${tag} ${i + 1} `.padEnd(size, 'x')
+      return encodeFrame({ type: 'msg', id: `${tag}${i}`, seq: i + 1, ts: 0, from: origin, body })
+    }),
+  )
+}
+
+describe('links', () => {
+  it('pause a link closed for breaking the rules, and parse nothing more that arrives on it', async () => {
+    const { events, accepted, dial } = await setUp()
+    const rogue = await dial(HIGH)
+    rogue.send({ type: 'ping', n: 1 })
+    await flushMicrotasks()
+    expect(events.flatMap((e) => (e.type === 'link-error' ? [e.code] : []))).toEqual(['NO_HELLO'])
+    const link = accepted.at(-1)!
+    expect(link.paused).toBe(true)
+    // Bytes the transport had in flight still arrive: none of them is parsed or answered.
+    const push = vi.spyOn(FrameDecoder.prototype, 'push')
+    for (let n = 2; n <= 4; n++) link.handlers!.data(encodeFrame({ type: 'ping', n }))
+    await flushMicrotasks()
+    expect(push.mock.contexts.filter((decoder) => decoder !== rogue.decoder)).toEqual([])
+    expect(rogue.types()).not.toContain('pong')
+  })
+
+  it('leave bytes that arrive behind a waiting backlog undecoded until the link is served, then take them in order', async () => {
+    const { nextTurn, member, shown, deferred } = await setUp()
+    const flooder = await member(HIGH, 'flooder')
+    const size = 9_000
+    const all = flood(HIGH, 'f', 40, size)
+    const frame = all.length / 40
+    flooder.link.handlers!.data(all.subarray(0, 20 * frame))
+    expect(flooder.link.paused).toBe(true)
+    // What the transport still had in flight arrives while the link waits its turn: nothing is parsed yet.
+    const push = vi.spyOn(FrameDecoder.prototype, 'push')
+    flooder.link.handlers!.data(all.subarray(20 * frame, 30 * frame))
+    flooder.link.handlers!.data(all.subarray(30 * frame))
+    expect(push.mock.contexts.filter((decoder) => decoder !== flooder.peer.decoder)).toEqual([])
+    for (let turn = 0; turn < 100 && deferred.length > 0; turn++) await nextTurn()
+    expect(shown().map((b) => Number(b.split(' ')[1]))).toEqual(Array.from({ length: 40 }, (_, i) => i + 1))
+  })
+
+  it('stop reading while JOURNAL_LAG_BYTES of messages wait for the journal, and read on once it caught up', async () => {
+    let holding = false
+    const held: (() => void)[] = []
+    const appended: JournalRecord[] = []
+    const journal: Journal = {
+      append: (records) => {
+        appended.push(...records)
+        return holding ? new Promise<void>((resolve) => held.push(resolve)) : Promise.resolve()
+      },
+    }
+    const { member, shown, nextTurn, deferred } = await setUp({ journal })
+    const flooder = await member(HIGH, 'flooder')
+    holding = true
+    const count = 300
+    const size = 9_000
+    const frameBytes = encodeFrame({
+      type: 'msg',
+      id: 'f0',
+      seq: 1,
+      ts: 0,
+      from: HIGH,
+      body: 'x'.repeat(size),
+    }).length
+    flooder.peer.write(flood(HIGH, 'f', count, size))
+    await flushMicrotasks()
+    for (let turn = 0; turn < 500 && deferred.length > 0; turn++) await nextTurn()
+    const received = () => appended.filter((r) => r.t === 'received').length
+    expect(received()).toBeGreaterThan(0)
+    expect(received() * frameBytes).toBeLessThanOrEqual(JOURNAL_LAG_BYTES + 2 * frameBytes)
+    expect(flooder.link.paused).toBe(true)
+    expect(shown()).toEqual([])
+    holding = false
+    for (let round = 0; round < 500 && shown().length < count; round++) {
+      for (const resolve of held.splice(0)) resolve()
+      await nextTurn()
+    }
+    expect(shown().map((b) => Number(b.split(' ')[1]))).toEqual(
+      Array.from({ length: count }, (_, i) => i + 1),
+    )
+  })
+})
+
+describe('the inbound gate between links', () => {
+  it("takes one link's backlog a slice per turn, so another link's line is shown behind one slice of it", async () => {
+    const { nextTurn, member, shown, deferred } = await setUp()
+    const flooder = await member(HIGH, 'flooder')
+    const honest = await member(MID, 'honest')
+    const size = 9_000
+    const count = 120
+    flooder.peer.write(flood(HIGH, 'f', count, size))
+    await flushMicrotasks()
+    honest.peer.write(flood(MID, 'h', 1, 20))
+    await flushMicrotasks()
+    const perSlice = Math.ceil(SLICE_BYTES / size) + 1
+    // The honest line came in behind at most one slice of the flood.
+    const first = shown()
+    expect(first).toContainEqual(expect.stringMatching(/^h 1 /))
+    expect(first.indexOf(first.find((b) => b.startsWith('h 1 '))!)).toBeLessThanOrEqual(perSlice)
+    // The flood goes on a slice per turn, and all of it arrives, in order.
+    for (let turn = 0; turn < 200 && deferred.length > 0; turn++) {
+      const before = shown().length
+      await nextTurn()
+      expect(shown().length - before).toBeLessThanOrEqual(perSlice)
+    }
+    const flooded = shown().filter((b) => b.startsWith('f '))
+    expect(flooded.map((b) => Number(b.split(' ')[1]))).toEqual(
+      Array.from({ length: count }, (_, i) => i + 1),
+    )
+  })
+})
