@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // Flood benchmark (not a test): 10,000 messages arrive from a parley CLI peer while keys are typed into
-// parley-tui running in tmux. Reports how fast the messages reached the screen and how long a typed key took
-// to be echoed (median and p90), next to the same key echo with no flood. Needs `pnpm build` and tmux.
+// parley-tui running in tmux. Reports how fast the messages reached the screen, how long after its arrival
+// the last one was on screen, and how long a typed key took to be echoed (median and p90), next to the same
+// key echo with no flood. Needs `pnpm build` and tmux.
+// Keys and pane captures go through one tmux control-mode client (`tmux -C`): starting a tmux client process
+// for each key takes about 25 ms on a busy 2-core machine, which would be measured as key echo.
 // parley-tui runs with --rate 0: the default per-peer limit (200 msg/s after a burst of 1,000) would make
 // "rendered/s" a measure of that policy, not of the renderer. FLOOD_RATE=N runs it with --rate N instead.
 import { execFileSync, spawn } from 'node:child_process'
@@ -14,7 +17,8 @@ const MESSAGES = Number(process.env.FLOOD_MESSAGES ?? 10_000)
 const RATE = Number(process.env.FLOOD_RATE ?? 0)
 // FLOOD_PROFILE=DIR writes a CPU profile of parley-tui there.
 const profile = process.env.FLOOD_PROFILE ? `--cpu-prof --cpu-prof-dir=${process.env.FLOOD_PROFILE}` : ''
-const TUI = fileURLToPath(new URL('../bin/parley-tui.js', import.meta.url))
+// FLOOD_TUI=FILE runs another build of parley-tui (to compare two builds on one machine, run for run).
+const TUI = process.env.FLOOD_TUI || fileURLToPath(new URL('../bin/parley-tui.js', import.meta.url))
 const CLI = fileURLToPath(new URL('../../cli/bin/parley.js', import.meta.url))
 for (const built of ['../dist/index.js', '../../cli/dist/index.js']) {
   if (!existsSync(fileURLToPath(new URL(built, import.meta.url)))) {
@@ -35,7 +39,7 @@ const p90 = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)]
 async function until(what, probe, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    const value = probe()
+    const value = await probe()
     if (value) return value
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await sleep(5)
@@ -49,14 +53,89 @@ function traceLines() {
   return text.slice(0, text.lastIndexOf('\n') + 1).split('\n')
 }
 
-/** Frames written by parley-tui: "<ms> render <received> <input as JSON>". */
+/**
+ * Frames written by parley-tui: "<ms> render <full|input> <received> <newest arrival ms> <ms taken> <input
+ * as JSON>".
+ */
 function renders() {
   return traceLines()
     .filter((l) => l.includes(' render '))
     .map((l) => {
-      const [t, , received, ...rest] = l.split(' ')
-      return { t: Number(t), received: Number(received), input: JSON.parse(rest.join(' ')) }
+      const [t, , kind, received, arrived, took, ...rest] = l.split(' ')
+      return {
+        t: Number(t),
+        kind,
+        received: Number(received),
+        arrived: Number(arrived),
+        took: Number(took),
+        input: JSON.parse(rest.join(' ')),
+      }
     })
+}
+
+/** Garbage collection pauses in parley-tui: "<ms> gc <duration ms> <kind: 1 minor, 4 major, 8 incremental>". */
+function collections() {
+  return traceLines()
+    .filter((l) => l.includes(' gc '))
+    .map((l) => {
+      const [t, , ms, kind] = l.split(' ')
+      return { t: Number(t), ms: Number(ms), kind: Number(kind) }
+    })
+}
+
+/**
+ * One tmux control-mode client (`tmux -C`), attached to a session of its own so that it gets no copy of
+ * parley-tui's output and does not change the size of its window. Commands are answered in order, each
+ * between `%begin` and `%end` (or `%error`).
+ */
+class ControlClient {
+  constructor() {
+    this.waiting = []
+    this.block = undefined
+    this.buffer = ''
+    this.child = spawn('tmux', ['-L', socket, '-f', '/dev/null', '-C', 'attach', '-t', 'control'], {
+      stdio: ['pipe', 'pipe', 'ignore'],
+    })
+    this.child.stdout.setEncoding('utf8').on('data', (chunk) => {
+      this.buffer += chunk
+      let end = this.buffer.indexOf('\n')
+      while (end >= 0) {
+        this.line(this.buffer.slice(0, end))
+        this.buffer = this.buffer.slice(end + 1)
+        end = this.buffer.indexOf('\n')
+      }
+    })
+  }
+
+  line(text) {
+    if (this.block === undefined) {
+      if (text.startsWith('%begin ')) this.block = []
+      return
+    }
+    if (text.startsWith('%end ') || text.startsWith('%error ')) {
+      const lines = this.block
+      this.block = undefined
+      const next = this.waiting.shift()
+      if (!next) return
+      if (text.startsWith('%error ')) next.reject(new Error(`tmux: ${lines.join(' ')}`))
+      else next.resolve(lines)
+      return
+    }
+    this.block.push(text)
+  }
+
+  /** Sends one command line; resolves with its output lines. */
+  command(line) {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject })
+      this.child.stdin.write(`${line}\n`)
+    })
+  }
+
+  close() {
+    this.child.stdin.end()
+    this.child.kill()
+  }
 }
 
 /** When input reached parley-tui's key handler: "<ms> input". */
@@ -77,7 +156,7 @@ async function typeKeys(count, gapMs, keepGoing = () => false) {
   const sent = []
   for (let i = 0; i < count || keepGoing(); i++) {
     sent.push(Date.now())
-    tmux('send-keys', '-t', 'tui', '-l', 'x')
+    void control.command('send-keys -t tui -l x')
     await sleep(gapMs)
   }
   const typed = before + sent.length
@@ -100,6 +179,8 @@ async function typeKeys(count, gapMs, keepGoing = () => false) {
   })
 }
 
+let control
+
 const latencies = (keys) => keys.map((k) => k.latency)
 const insides = (keys) => keys.filter((k) => k.inside !== undefined).map((k) => k.inside)
 
@@ -110,8 +191,13 @@ const cli = spawn(process.execPath, [CLI, '--listen', '127.0.0.1:0', '--name', '
 })
 let cliOut = ''
 let cliErr = ''
+// When the CLI said it accepted the last line of the flood (its "sent" line: durable in its outbox).
+const lastLine = `"body":"flood ${MESSAGES} of ${MESSAGES}:`
+let lastAccepted
 cli.stdout.setEncoding('utf8').on('data', (c) => {
   cliOut += c
+  if (lastAccepted === undefined && cliOut.includes(lastLine, Math.max(0, cliOut.length - c.length - 200)))
+    lastAccepted = Date.now()
 })
 cli.stderr.setEncoding('utf8').on('data', (c) => {
   cliErr += c
@@ -135,12 +221,16 @@ try {
     'tui',
     `PARLEY_TUI_TRACE=${trace} XDG_DATA_HOME=${join(dir, 'tui-data')} ${process.execPath} ${profile} ${TUI} --rate ${RATE} --listen 127.0.0.1:0 --peer 127.0.0.1:${port} --name bench`,
   )
+  tmux('new-session', '-d', '-s', 'control', 'cat')
+  control = new ControlClient()
+  // The reply to the first command also says the client is attached.
+  await control.command('display-message -p ready')
   await until('the connection', () => cliOut.includes('"type":"connected"'), 10_000)
   await until('the first frame', () => renders().length > 0, 10_000)
   const pid = Number(/ start (\d+)/.exec(readFileSync(trace, 'utf8'))[1])
 
   const idleKeys = await typeKeys(15, 40)
-  tmux('send-keys', '-t', 'tui', 'C-u')
+  await control.command('send-keys -t tui C-u')
   await sleep(200)
 
   const lines = Array.from(
@@ -159,15 +249,23 @@ try {
     () => renders().find((r) => r.received >= MESSAGES),
     120_000,
   )
-  const first = renders().find((r) => r.received > 0)
-  const duringKeys = (await flooding).filter((k) => k.sent >= first.t && k.sent < done.t)
   // tmux may still be drawing what parley-tui wrote: wait until the last message is really visible.
   const visible = await until(
     'the last message in the tmux pane',
-    () => tmux('capture-pane', '-p', '-t', 'tui').includes(`flood ${MESSAGES} of ${MESSAGES}`) && Date.now(),
+    async () =>
+      (await control.command('capture-pane -p -t tui')).some((l) =>
+        l.includes(`flood ${MESSAGES} of ${MESSAGES}`),
+      ) && Date.now(),
     30_000,
   )
-  const frames = renders().filter((r) => r.t >= started && r.t <= done.t).length
+  const first = renders().find((r) => r.received > 0)
+  const duringKeys = (await flooding).filter((k) => k.sent >= first.t && k.sent < done.t)
+  const flood = renders().filter((r) => r.t >= started && r.t <= done.t)
+  const frames = flood.length
+  const fullFrames = flood.filter((r) => r.kind === 'full').map((r) => r.took)
+  const gcs = collections().filter((g) => g.t >= first.t && g.t <= done.t)
+  const pauses = gcs.map((g) => g.ms)
+  if (process.env.FLOOD_VERBOSE) console.log(`  gc: ${gcs.map((g) => `${g.ms}/${g.kind}`).join(' ')}`)
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
   const cpu = (Number(stat[11]) + Number(stat[12])) / 100
@@ -189,7 +287,19 @@ try {
     `  last message written after      ${seconds.toFixed(2)} s  (${Math.round(MESSAGES / seconds)} messages rendered/s)`,
   )
   console.log(`  …visible in the tmux pane after ${((visible - started) / 1000).toFixed(2)} s`)
-  console.log(`  frames drawn meanwhile          ${frames}`)
+  const since = (t) => (t === undefined ? 'not seen' : `${((t - started) / 1000).toFixed(2)} s`)
+  console.log(
+    `  last message accepted by the CLI ${since(lastAccepted)}, arrived in parley-tui ${since(done.arrived)}`,
+  )
+  console.log(
+    `  last message on screen after it arrived: written ${done.t - done.arrived} ms, visible in the pane ${visible - done.arrived} ms`,
+  )
+  console.log(
+    `  frames drawn meanwhile          ${frames} (${fullFrames.length} full: median ${median(fullFrames)} ms, max ${Math.max(...fullFrames)} ms each)`,
+  )
+  console.log(
+    `  garbage collection meanwhile    ${pauses.length} pauses, ${Math.round(pauses.reduce((a, b) => a + b, 0))} ms in all, longest ${Math.round(Math.max(0, ...pauses))} ms`,
+  )
   if (during.length === 0) {
     console.log(
       '  key echo while flooding         none: the flood was over before a key got into it (0 keys)',
@@ -213,9 +323,12 @@ try {
   console.log(
     `  parley-tui peak RSS             ${Math.round(Number(/VmHWM:\s+(\d+)/.exec(status)[1]) / 1024)} MB`,
   )
-  console.log('  (key echo = tmux send-keys until parley-tui has written the frame showing the key;')
+  console.log(
+    '  (key echo = a tmux send-keys command until parley-tui has written the frame showing the key;',
+  )
   console.log('   "while flooding" counts the keys sent between the first and the last message written)')
 } finally {
+  control?.close()
   try {
     tmux('send-keys', '-t', 'tui', 'C-c')
     await sleep(500)

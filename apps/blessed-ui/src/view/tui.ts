@@ -1,4 +1,5 @@
 import { appendFileSync } from 'node:fs'
+import { PerformanceObserver } from 'node:perf_hooks'
 import { PassThrough } from 'node:stream'
 import type { NodeEvent } from '@parley/core'
 import {
@@ -40,7 +41,8 @@ const FRAME_MS = 33
 const ESC_WAIT_MS = 30
 
 interface Box {
-  setContent(text: string): void
+  setContent(text: string, noClear?: boolean): void
+  render(): void
   top: number | string
   left: number | string
   width: number | string
@@ -62,6 +64,7 @@ interface ScreenLike {
   readonly width: number
   readonly height: number
   render(): void
+  draw(start: number, end: number): void
   realloc(): void
   destroy(): void
   on(event: string, listener: () => void): void
@@ -71,7 +74,7 @@ interface ScreenLike {
  * The blessed side: one-purpose boxes (messages, the member panel, status, input) that receive only the
  * rows on screen, already laid out by the model and mapped to stand-ins. Renders are batched to one per frame.
  */
-class BlessedView {
+export class BlessedView {
   private readonly screen: ScreenLike
   private readonly program: ProgramLike
   private readonly messages: Box
@@ -85,7 +88,14 @@ class BlessedView {
   private readonly trace: string | undefined
   /** Messages received as of the last full frame, for the trace: an input-line frame draws no new ones. */
   private receivedShown = 0
+  /** When the newest message reached the view (traced only), and its value as of the last full frame. */
+  private arrivedAt = 0
+  private arrivedShown = 0
+  private gcObserver: PerformanceObserver | undefined
   private lastCursor = 0
+  /** What each box was last given, while the boxes stay where they are. */
+  private readonly contents = new Map<Box, string>()
+  private panelWidth = 0
 
   constructor(
     private readonly model: ChatModel,
@@ -96,7 +106,18 @@ class BlessedView {
     private readonly drawn: () => void,
   ) {
     this.trace = env.PARLEY_TUI_TRACE || undefined
-    if (this.trace) appendFileSync(this.trace, `${Date.now()} start ${process.pid}\n`)
+    if (this.trace) {
+      const trace = this.trace
+      appendFileSync(trace, `${Date.now()} start ${process.pid}\n`)
+      // Garbage collection pauses the event loop like any task: the benchmark reports them beside key echo.
+      this.gcObserver = new PerformanceObserver((list) => {
+        for (const entry of list.getEntries()) {
+          const kind = (entry as { detail?: { kind?: number } }).detail?.kind ?? 0
+          appendFileSync(trace, `${Date.now()} gc ${entry.duration.toFixed(1)} ${kind}\n`)
+        }
+      })
+      this.gcObserver.observe({ entryTypes: ['gc'] })
+    }
     const unicode = (blessed as unknown as { unicode: BlessedUnicode }).unicode
     this.standIns = new StandIns(width, unicode)
     // blessed never reads the keyboard: the KeyDecoder does, so pastes, focus and wheel events are ours.
@@ -136,7 +157,10 @@ class BlessedView {
     this.panel.hide()
     this.statusBar = box('100%-2', 1)
     this.inputBar = box('100%-1', 1)
-    this.screen.on('resize', () => this.renderNow())
+    this.screen.on('resize', () => {
+      this.contents.clear()
+      this.renderNow()
+    })
     stdout.write(ENTER_MODES)
   }
 
@@ -155,16 +179,19 @@ class BlessedView {
     if (this.destroyed) return
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
+    const started = performance.now()
     this.lastRender = Date.now()
     const generation = this.standIns.generation
     this.fill()
     if (this.standIns.generation !== generation) {
       // The stand-in pools ran out mid-frame: every cell must be drawn again with the new mapping.
       this.screen.realloc()
+      this.contents.clear()
       this.fill()
     }
     this.receivedShown = this.model.received
-    this.draw()
+    this.arrivedShown = this.arrivedAt
+    this.draw('full', started)
     this.drawn()
   }
 
@@ -174,26 +201,40 @@ class BlessedView {
    */
   renderInput(): void {
     if (this.destroyed) return
+    const started = performance.now()
     const generation = this.standIns.generation
-    const { row, cursor } = this.model.inputLine(this.screen.width)
-    this.inputBar.setContent(rowContent(row, (text) => this.standIns.encode(text)))
+    const { row: input, cursor } = this.model.inputLine(this.screen.width)
+    this.setContent(
+      this.inputBar,
+      rowContent(input, (text) => this.standIns.encode(text)),
+    )
     if (this.standIns.generation !== generation) {
       // New stand-ins for the typed text changed the mapping: the rest of the screen must be drawn with it.
       this.redraw()
       return
     }
     this.lastCursor = cursor
-    this.draw()
+    // Only the input row changed: lay out that box and write out that row, not the whole screen.
+    this.inputBar.render()
+    const row = this.screen.height - 1
+    this.screen.draw(row, row)
+    this.place('input', started)
   }
 
   redraw(): void {
     this.screen.realloc()
+    this.contents.clear()
     this.renderNow()
   }
 
   /** Notes in the trace file (PARLEY_TUI_TRACE) when input arrived, for the flood benchmark. */
   traceInput(): void {
     if (this.trace) appendFileSync(this.trace, `${Date.now()} input\n`)
+  }
+
+  /** Messages were handed to the model: the trace gives each frame the arrival time of its newest one. */
+  traceArrival(): void {
+    if (this.trace) this.arrivedAt = Date.now()
   }
 
   bell(): void {
@@ -204,20 +245,30 @@ class BlessedView {
     if (this.destroyed) return
     this.destroyed = true
     if (this.timer) clearTimeout(this.timer)
+    this.gcObserver?.disconnect()
     this.screen.destroy()
     this.stdout.write(RESTORE_MODES)
   }
 
-  /** Writes out what changed on the blessed screen and puts the cursor in the input line. */
-  private draw(): void {
+  /**
+   * Writes out what changed on the blessed screen and puts the cursor in the input line. The trace line is
+   * `<ms> render <full|input> <messages received> <newest one's arrival ms> <ms the frame took> <input JSON>`.
+   */
+  private draw(kind: 'full' | 'input', started: number): void {
     this.screen.render()
+    this.place(kind, started)
+  }
+
+  /** Puts the cursor in the input line and sends what was drawn to the terminal. */
+  private place(kind: 'full' | 'input', started: number): void {
     this.program.cup(this.screen.height - 1, this.lastCursor)
     this.program.showCursor()
     this.program.flush()
     if (this.trace) {
+      const took = (performance.now() - started).toFixed(1)
       appendFileSync(
         this.trace,
-        `${Date.now()} render ${this.receivedShown} ${JSON.stringify(this.model.input.text)}\n`,
+        `${Date.now()} render ${kind} ${this.receivedShown} ${this.arrivedShown} ${took} ${JSON.stringify(this.model.input.text)}\n`,
       )
     }
   }
@@ -225,20 +276,37 @@ class BlessedView {
   private fill(): void {
     const frame = this.model.frame(this.screen.width, this.screen.height)
     const encode = (text: string) => this.standIns.encode(text)
-    this.messages.setContent(frame.messages.map((row) => rowContent(row, encode)).join('\n'))
+    const panelWidth = frame.panel?.width ?? 0
+    if (panelWidth !== this.panelWidth) {
+      // The boxes move: what they covered before must be cleared, so their content is set again.
+      this.panelWidth = panelWidth
+      this.contents.clear()
+    }
     if (frame.panel) {
       this.messages.width = this.screen.width - frame.panel.width
       this.panel.left = this.screen.width - frame.panel.width
       this.panel.width = frame.panel.width
-      this.panel.setContent(frame.panel.rows.map((row) => rowContent(row, encode)).join('\n'))
+      this.setContent(this.panel, frame.panel.rows.map((row) => rowContent(row, encode)).join('\n'))
       this.panel.show()
     } else {
       this.messages.width = '100%'
       this.panel.hide()
     }
-    this.statusBar.setContent(rowContent(frame.status, encode))
-    this.inputBar.setContent(rowContent(frame.input, encode))
+    this.setContent(this.messages, frame.messages.map((row) => rowContent(row, encode)).join('\n'))
+    this.setContent(this.statusBar, rowContent(frame.status, encode))
+    this.setContent(this.inputBar, rowContent(frame.input, encode))
     this.lastCursor = frame.cursor
+  }
+
+  /**
+   * Gives a box new content, and none when it has it already (blessed would parse it again). A box that
+   * stays in place is not cleared first: it covers every cell of its area when it renders.
+   */
+  private setContent(box: Box, content: string): void {
+    const last = this.contents.get(box)
+    if (last === content) return
+    box.setContent(content, last !== undefined)
+    this.contents.set(box, content)
   }
 
   private write(text: string): boolean {
@@ -296,7 +364,10 @@ export async function runTui(
   })
   display.bind(started)
   const view = new BlessedView(model, width, stdout, io.env, () => display.drawn())
-  scheduleFrame = () => view.schedule()
+  scheduleFrame = () => {
+    view.traceArrival()
+    view.schedule()
+  }
   const removeViewRestore = onRestore(() => view.destroy())
 
   let quitRequests = 0
