@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { graphemeWidth } from '../text/width.js'
-import { rowText, rowWidth, TEXT, wrap } from './rows.js'
+import { rowText, rowWidth, type Span, TEXT, wrap, wrapCells } from './rows.js'
 
 const width = graphemeWidth()
 const plain = (text: string) => [{ text, style: TEXT }]
@@ -36,5 +36,38 @@ describe('wrapping', () => {
 
   it('gives an empty line one empty row', () => {
     expect(wrap(plain(''), 10, width)).toEqual([[]])
+  })
+})
+
+describe('a line that fits in one row', () => {
+  it('comes out as the cell by cell layout gives it: same spans, same styles, merged alike', () => {
+    const bold = { kind: 'own' } as const
+    const lines: Span[][] = [
+      [
+        { text: '12:00:00 ', style: TEXT },
+        { text: '<bob> ', style: bold },
+        ...plain('hi 😀 日本語 cafe\u0301'),
+      ],
+      [...plain('a'), ...plain(''), ...plain('b'), { text: 'c', style: bold }, { text: 'd', style: bold }],
+      [{ text: 'tab\there', style: TEXT }],
+      [{ text: 'zero\u200bwidth', style: TEXT }],
+      plain('exactly ten'),
+      plain(''),
+      [],
+    ]
+    for (const spans of lines) {
+      for (const cols of [1, 5, 10, 11, 12, 40, 120]) {
+        for (const indent of [0, 4])
+          expect(wrap(spans, cols, width, indent)).toEqual(wrapCells(spans, cols, width, indent))
+      }
+    }
+    expect(
+      wrap([{ text: '<bob> ', style: bold }, { text: 'x', style: bold }, ...plain('y')], 20, width),
+    ).toEqual([
+      [
+        { text: '<bob> x', style: bold },
+        { text: 'y', style: TEXT },
+      ],
+    ])
   })
 })

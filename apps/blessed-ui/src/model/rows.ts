@@ -67,11 +67,47 @@ function toRow(cells: readonly Cell[]): Row {
   return row
 }
 
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/
+
+/**
+ * The row for spans that fit in `cols` as they are, which most lines do: no tab to expand, no grapheme of
+ * zero width to drop. The same row as the cell by cell layout gives, without a cell per grapheme.
+ */
+function oneRow(spans: readonly Span[], cols: number, width: GraphemeWidth): Span[] | undefined {
+  let used = 0
+  const row: Span[] = []
+  for (const span of spans) {
+    if (span.text === '') continue
+    if (PRINTABLE_ASCII.test(span.text)) used += span.text.length
+    else {
+      if (span.text.includes('\t')) return undefined
+      for (const g of graphemes(span.text)) {
+        const w = width(g)
+        if (w === 0) return undefined
+        used += w
+      }
+    }
+    if (used > cols) return undefined
+    const last = row[row.length - 1]
+    if (last !== undefined && last.style === span.style)
+      row[row.length - 1] = { text: last.text + span.text, style: span.style }
+    else row.push(span)
+  }
+  return row
+}
+
 /**
  * Lays out one logical line in rows of at most `cols` cells, breaking after spaces when it can and inside
  * words when it must. Rows after the first start with `indent` spaces (dropped when the row is too narrow).
  */
 export function wrap(spans: readonly Span[], cols: number, width: GraphemeWidth, indent = 0): Row[] {
+  if (cols < 1) return []
+  const whole = oneRow(spans, cols, width)
+  return whole ? [whole] : wrapCells(spans, cols, width, indent)
+}
+
+/** `wrap` a cell at a time: what `wrap` does for a line that needs more than one row (exported for tests). */
+export function wrapCells(spans: readonly Span[], cols: number, width: GraphemeWidth, indent = 0): Row[] {
   if (cols < 1) return []
   const cells = cellsOf(spans, width, cols)
   const pad = indent > 0 && indent <= cols / 2 ? indent : 0
