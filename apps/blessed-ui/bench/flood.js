@@ -17,6 +17,8 @@ const MESSAGES = Number(process.env.FLOOD_MESSAGES ?? 10_000)
 const RATE = Number(process.env.FLOOD_RATE ?? 0)
 // FLOOD_PROFILE=DIR writes a CPU profile of parley-tui there.
 const profile = process.env.FLOOD_PROFILE ? `--cpu-prof --cpu-prof-dir=${process.env.FLOOD_PROFILE}` : ''
+// FLOOD_NODE_FLAGS='--max-semi-space-size=32' runs parley-tui with more Node.js flags, to try V8 settings.
+const nodeFlags = process.env.FLOOD_NODE_FLAGS ?? ''
 // FLOOD_TUI=FILE runs another build of parley-tui (to compare two builds on one machine, run for run).
 const TUI = process.env.FLOOD_TUI || fileURLToPath(new URL('../bin/parley-tui.js', import.meta.url))
 const CLI = fileURLToPath(new URL('../../cli/bin/parley.js', import.meta.url))
@@ -61,7 +63,21 @@ function renders() {
   return traceLines()
     .filter((l) => l.includes(' render '))
     .map((l) => {
-      const [t, , kind, received, arrived, took, ...rest] = l.split(' ')
+      const fields = l.split(' ')
+      if (fields[2] !== 'full' && fields[2] !== 'input') {
+        // An earlier build (FLOOD_TUI) wrote "<ms> render <received> <input as JSON>".
+        const [t, , received, ...rest] = fields
+        const input = JSON.parse(rest.join(' '))
+        return {
+          t: Number(t),
+          kind: 'full',
+          received: Number(received),
+          arrived: Number.NaN,
+          took: Number.NaN,
+          input,
+        }
+      }
+      const [t, , kind, received, arrived, took, ...rest] = fields
       return {
         t: Number(t),
         kind,
@@ -219,7 +235,7 @@ try {
     '40',
     '-s',
     'tui',
-    `PARLEY_TUI_TRACE=${trace} XDG_DATA_HOME=${join(dir, 'tui-data')} ${process.execPath} ${profile} ${TUI} --rate ${RATE} --listen 127.0.0.1:0 --peer 127.0.0.1:${port} --name bench`,
+    `PARLEY_TUI_TRACE=${trace} XDG_DATA_HOME=${join(dir, 'tui-data')} ${process.execPath} ${profile} ${nodeFlags} ${TUI} --rate ${RATE} --listen 127.0.0.1:0 --peer 127.0.0.1:${port} --name bench`,
   )
   tmux('new-session', '-d', '-s', 'control', 'cat')
   control = new ControlClient()
@@ -337,5 +353,6 @@ try {
     // The server is already gone.
   }
   cli.kill('SIGKILL')
-  rmSync(dir, { recursive: true, force: true })
+  if (process.env.FLOOD_KEEP) console.log(dir)
+  else rmSync(dir, { recursive: true, force: true })
 }

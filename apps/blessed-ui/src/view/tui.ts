@@ -37,6 +37,12 @@ export interface TuiIo {
 
 /** At most this many frames a second: a flood of messages costs one layout per frame, not one per message. */
 const FRAME_MS = 33
+/**
+ * While frames take long (a flood on a loaded machine), they are spaced to three times what one takes, so
+ * drawing leaves the process free two thirds of the time for keys and the network; never more than this apart.
+ */
+const FRAME_COST_SHARE = 3
+const SLOWEST_FRAME_MS = 200
 /** How long a lone ESC waits to become the start of a key sequence. */
 const ESC_WAIT_MS = 30
 
@@ -84,6 +90,8 @@ export class BlessedView {
   private readonly standIns: StandIns
   private timer: NodeJS.Timeout | undefined
   private lastRender = 0
+  /** What a full frame takes, smoothed over the last few (ms). */
+  private frameCost = 0
   private destroyed = false
   private readonly trace: string | undefined
   /** Messages received as of the last full frame, for the trace: an input-line frame draws no new ones. */
@@ -167,7 +175,8 @@ export class BlessedView {
   /** Asks for a frame: every change within one frame interval is drawn by a single render. */
   schedule(): void {
     if (this.destroyed || this.timer) return
-    const wait = Math.max(0, FRAME_MS - (Date.now() - this.lastRender))
+    const interval = Math.min(SLOWEST_FRAME_MS, Math.max(FRAME_MS, FRAME_COST_SHARE * this.frameCost))
+    const wait = Math.max(0, interval - (Date.now() - this.lastRender))
     this.timer = setTimeout(() => {
       this.timer = undefined
       this.renderNow()
@@ -192,6 +201,7 @@ export class BlessedView {
     this.receivedShown = this.model.received
     this.arrivedShown = this.arrivedAt
     this.draw('full', started)
+    this.frameCost = 0.7 * this.frameCost + 0.3 * (performance.now() - started)
     this.drawn()
   }
 
