@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { assertBuilt, TUI_BIN } from './harness.js'
 
@@ -17,6 +18,15 @@ describe('parley-tui outside a terminal', () => {
     expect(result.status).toBe(0)
     expect(result.stdout).toMatch(/^parley-tui: /)
     expect(result.stdout).toContain('--listen HOST:PORT')
+  })
+
+  it('prints its version with --version and -V, as the full program does with --version among other flags', () => {
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
+    for (const args of [['--version'], ['-V'], ['--version', '--name', 'x']]) {
+      const result = run(args)
+      expect(result.status).toBe(0)
+      expect(result.stdout).toBe(`parley-tui ${version}\n`)
+    }
   })
 
   it('rejects a bad flag with exit code 2 and one line', () => {
