@@ -103,7 +103,8 @@ export class BlessedView {
   private lastCursor = 0
   /** What each box was last given, while the boxes stay where they are. */
   private readonly contents = new Map<Box, string>()
-  private panelWidth = 0
+  /** The screen size and panel width the boxes were last placed for. */
+  private placed = { width: 0, height: 0, panelWidth: -1 }
 
   constructor(
     private readonly model: ChatModel,
@@ -286,26 +287,40 @@ export class BlessedView {
   private fill(): void {
     const frame = this.model.frame(this.screen.width, this.screen.height)
     const encode = (text: string) => this.standIns.encode(text)
-    const panelWidth = frame.panel?.width ?? 0
-    if (panelWidth !== this.panelWidth) {
-      // The boxes move: what they covered before must be cleared, so their content is set again.
-      this.panelWidth = panelWidth
-      this.contents.clear()
-    }
+    this.placeBoxes(frame.panel?.width ?? 0)
     if (frame.panel) {
-      this.messages.width = this.screen.width - frame.panel.width
-      this.panel.left = this.screen.width - frame.panel.width
-      this.panel.width = frame.panel.width
       this.setContent(this.panel, frame.panel.rows.map((row) => rowContent(row, encode)).join('\n'))
       this.panel.show()
     } else {
-      this.messages.width = '100%'
       this.panel.hide()
     }
     this.setContent(this.messages, frame.messages.map((row) => rowContent(row, encode)).join('\n'))
     this.setContent(this.statusBar, rowContent(frame.status, encode))
     this.setContent(this.inputBar, rowContent(frame.input, encode))
     this.lastCursor = frame.cursor
+  }
+
+  /**
+   * Puts the boxes in place for this screen size, in cells: blessed parses a position such as '100%-2' again
+   * each time it reads it, several times a box in every frame.
+   */
+  private placeBoxes(panelWidth: number): void {
+    const { width, height } = this.screen
+    if (width === this.placed.width && height === this.placed.height && panelWidth === this.placed.panelWidth)
+      return
+    this.placed = { width, height, panelWidth }
+    // The boxes move: what they covered before must be cleared, so their content is set again.
+    this.contents.clear()
+    const pane = Math.max(1, height - 2)
+    this.messages.width = Math.max(1, width - panelWidth)
+    this.messages.height = pane
+    this.panel.left = Math.max(0, width - panelWidth)
+    this.panel.width = Math.max(1, panelWidth)
+    this.panel.height = pane
+    this.statusBar.top = Math.max(0, height - 2)
+    this.statusBar.width = width
+    this.inputBar.top = Math.max(0, height - 1)
+    this.inputBar.width = width
   }
 
   /**
