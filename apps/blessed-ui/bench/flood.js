@@ -8,7 +8,7 @@
 // parley-tui runs with --rate 0: the default per-peer limit (200 msg/s after a burst of 1,000) would make
 // "rendered/s" a measure of that policy, not of the renderer. FLOOD_RATE=N runs it with --rate N instead.
 import { execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -276,6 +276,8 @@ try {
   )
   const first = renders().find((r) => r.received > 0)
   const duringKeys = (await flooding).filter((k) => k.sent >= first.t && k.sent < done.t)
+  // FLOOD_KEEP=1 keeps the run's directory (the trace, and the keys typed during the flood) to study.
+  if (process.env.FLOOD_KEEP) writeFileSync(join(dir, 'keys.json'), JSON.stringify(duringKeys))
   const flood = renders().filter((r) => r.t >= started && r.t <= done.t)
   const frames = flood.length
   const fullFrames = flood.filter((r) => r.kind === 'full').map((r) => r.took)
