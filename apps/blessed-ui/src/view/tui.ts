@@ -43,6 +43,11 @@ const FRAME_MS = 33
  */
 const FRAME_COST_SHARE = 3
 const SLOWEST_FRAME_MS = 200
+/**
+ * In a flood (a frame had more new messages than the pane has rows, so nothing could be read anyway), frames
+ * come at most this often: each one leaves the process to keys and the network for longer.
+ */
+const FLOOD_FRAME_MS = 100
 /** How long a lone ESC waits to become the start of a key sequence. */
 const ESC_WAIT_MS = 30
 
@@ -92,9 +97,11 @@ export class BlessedView {
   private lastRender = 0
   /** What a full frame takes, smoothed over the last few (ms). */
   private frameCost = 0
+  /** The last full frame had more new messages than the screen has rows. */
+  private flooding = false
   private destroyed = false
   private readonly trace: string | undefined
-  /** Messages received as of the last full frame, for the trace: an input-line frame draws no new ones. */
+  /** Messages received as of the last full frame (an input-line frame draws no new ones): for the trace, and to tell a flood. */
   private receivedShown = 0
   /** When the newest message reached the view (traced only), and its value as of the last full frame. */
   private arrivedAt = 0
@@ -176,7 +183,8 @@ export class BlessedView {
   /** Asks for a frame: every change within one frame interval is drawn by a single render. */
   schedule(): void {
     if (this.destroyed || this.timer) return
-    const interval = Math.min(SLOWEST_FRAME_MS, Math.max(FRAME_MS, FRAME_COST_SHARE * this.frameCost))
+    const least = this.flooding ? FLOOD_FRAME_MS : FRAME_MS
+    const interval = Math.min(SLOWEST_FRAME_MS, Math.max(least, FRAME_COST_SHARE * this.frameCost))
     const wait = Math.max(0, interval - (Date.now() - this.lastRender))
     this.timer = setTimeout(() => {
       this.timer = undefined
@@ -199,6 +207,7 @@ export class BlessedView {
       this.contents.clear()
       this.fill()
     }
+    this.flooding = this.model.received - this.receivedShown > this.screen.height
     this.receivedShown = this.model.received
     this.arrivedShown = this.arrivedAt
     this.draw('full', started)
