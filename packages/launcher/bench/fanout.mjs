@@ -79,7 +79,7 @@ async function main() {
       auth: createMessageAuth(keyPair),
       id,
       name: `n${i}`,
-      listen: { host: '127.0.0.1', port: 0 },
+      listen: '127.0.0.1:0',
       ...(log ? { journal: { append: (records) => log.append(records) } } : {}),
       rateLimit: false,
     })
