@@ -159,7 +159,7 @@ export class RoomBook {
     let drop = 0
     while (log.length - drop > this.windowSize && log[drop]!.seq <= this.ownSettled) drop++
     // One splice per ack: shifting a log of thousands once per message moved the whole log each time.
-    if (drop > 0) log.splice(0, drop)
+    dropOldest(log, drop)
   }
 
   /** The message `seq` of `origin` is durable and shown. */
@@ -329,7 +329,7 @@ export class RoomBook {
       }
       drop++
     }
-    if (drop > 0) log.splice(0, drop)
+    dropOldest(log, drop)
   }
 
   protected stillOwed(origin: Origin, seq: number): boolean {
@@ -465,4 +465,10 @@ export class RoomBook {
   protected forgetIfInvented(origin: Origin): void {
     if (!origin.known && origin.waiting.size === 0) this.origins.delete(origin.peer.id)
   }
+}
+
+/** Removes the first `count` items: one shift for one (it allocates nothing), else one splice. */
+function dropOldest(log: unknown[], count: number): void {
+  if (count === 1) log.shift()
+  else if (count > 1) log.splice(0, count)
 }
