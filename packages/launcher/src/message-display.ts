@@ -146,16 +146,17 @@ export class MessageDisplay {
     if (event.type !== 'message') return
     const catchUp = event.replayed === true || event.ts < this.since - this.clockSlackMs
     const action = parseAction(event.body)
-    const message: ShownMessage = {
+    // Built without spreading optional fields: this runs for every line a receiver prints.
+    const message: { -readonly [K in keyof ShownMessage]: ShownMessage[K] } = {
       id: event.id,
       seq: event.seq,
       ts: event.ts,
       from: event.from,
       body: event.body,
-      ...(action !== undefined ? { action } : {}),
       catchUp,
-      ...(event.replayed ? { replayed: true as const } : {}),
     }
+    if (action !== undefined) message.action = action
+    if (event.replayed) message.replayed = true
     if (catchUp) {
       this.hold(message)
       return
