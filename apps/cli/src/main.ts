@@ -224,6 +224,8 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       if (mode === 'undecided') return 'undecided'
       return mode === 'one-shot' && flags.history === 0 ? 'hide' : 'show'
     },
+    // The messages one read of a link delivered go out in one write (and one display mark).
+    defer: queueMicrotask,
   })
   // Under attack every dropped connection would be a line: a few per window, then one summary.
   const logFile = logFileOf(flags, io.env)

@@ -137,7 +137,10 @@ export function formatMessage(
   const time = withTime ? `[${clockTime(ts)}] ` : ''
   // The name stays on its line: a newline in it would start a forged line at column 0.
   const prefix = action === undefined ? `${time}<${terminalLine(name)}> ` : `${time}* ${terminalLine(name)} `
-  const lines = terminalSafe(action ?? body).split('\n')
+  const text = terminalSafe(action ?? body)
+  // Most messages are one line: no continuation lines to indent.
+  if (!text.includes('\n')) return prefix + text
+  const lines = text.split('\n')
   const indent = ' '.repeat(prefix.length)
   return lines.map((line, i) => (i === 0 ? prefix : indent) + line).join('\n')
 }

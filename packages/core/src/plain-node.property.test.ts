@@ -151,6 +151,45 @@ describe('PlainNode under hostile input', () => {
     }
   })
 
+  it('hands the lines sent in one turn to a raw client in one write, counted as pending until then', async () => {
+    const w = await plainWorld()
+    try {
+      const chunks: string[] = []
+      const link = await w.client()
+      link.attach({
+        data: (c) => chunks.push(new TextDecoder().decode(c)),
+        drain: () => undefined,
+        close: () => undefined,
+      })
+      for (const line of ['one', 'two', 'three']) w.node.send(line)
+      expect(w.node.pending).toBe(3)
+      expect(w.events.filter((e) => e.type === 'delivered')).toHaveLength(0)
+      await flushMicrotasks(3)
+      expect(chunks).toEqual(['one\ntwo\nthree\n'])
+      expect(w.node.pending).toBe(0)
+      expect(
+        w.events.filter((e) => e.type === 'delivered').map((e) => e.type === 'delivered' && e.seq),
+      ).toEqual([1, 2, 3])
+    } finally {
+      await w.node.close()
+    }
+  })
+
+  it('writes the lines of the current turn before it ends its links when closed', async () => {
+    const w = await plainWorld()
+    const chunks: string[] = []
+    const link = await w.client()
+    link.attach({
+      data: (c) => chunks.push(new TextDecoder().decode(c)),
+      drain: () => undefined,
+      close: () => undefined,
+    })
+    w.node.send('last words')
+    await w.node.close()
+    await flushMicrotasks(3)
+    expect(chunks.join('')).toBe('last words\n')
+  })
+
   it('stops writing to a raw client that does not read, and counts what waits as pending', async () => {
     const w = await plainWorld()
     try {

@@ -62,8 +62,25 @@ interface PlainLink {
   readonly decoder: { decode(bytes: Uint8Array, options?: { stream?: boolean }): string }
   /** The remote end is not reading: lines wait here instead of piling up in the socket. */
   blocked: boolean
-  waiting: { bytes: Uint8Array; id: string; seq: number }[]
+  waiting: WrittenLines[]
+  /** Lines in `waiting`, all chunks together. */
+  waitingLines: number
 }
+
+/** Lines written together in one chunk of bytes. */
+interface WrittenLines {
+  readonly bytes: Uint8Array
+  readonly lines: readonly PlainEntry[]
+}
+
+interface PlainEntry {
+  readonly body: string
+  readonly id: string
+  readonly seq: number
+}
+
+/** Lines sent in one turn go out in one write, up to about this many characters. */
+const BATCH_CHARS = 32 * 1024
 
 const HISTORY_LIMIT = DEFAULT_HISTORY_LIMIT
 
@@ -86,7 +103,11 @@ export class PlainNode implements ChatNode {
   private readonly listeners = new Set<(event: NodeEvent) => void>()
   private readonly links = new Map<number, PlainLink>()
   private readonly dialer: Dialer
-  private readonly queue: { body: string; id: string; seq: number }[] = []
+  private readonly queue: PlainEntry[] = []
+  /** Lines sent this turn, written together once the turn's code has run (one write instead of one each). */
+  private batch: PlainEntry[] = []
+  private batchChars = 0
+  private readonly encoder = new platform.TextEncoder()
   private readonly historyEntries: HistoryEntry[] = []
   private readonly initialPeers: readonly Address[]
   private listenAddress: Address
@@ -151,8 +172,8 @@ export class PlainNode implements ChatNode {
   /** Lines not yet handed to any link: typed before one opened, or waiting for a peer that does not read. */
   get pending(): number {
     let waiting = 0
-    for (const l of this.links.values()) waiting = Math.max(waiting, l.waiting.length)
-    return this.queue.length + waiting
+    for (const l of this.links.values()) waiting = Math.max(waiting, l.waitingLines)
+    return this.queue.length + this.batch.length + waiting
   }
 
   get history(): readonly HistoryEntry[] {
@@ -188,8 +209,11 @@ export class PlainNode implements ChatNode {
     const entry = { body, id: `plain-${this.nextSeq}`, seq: this.nextSeq++ }
     const ts = this.clock.now()
     this.remember({ direction: 'out', id: entry.id, seq: entry.seq, ts, from: this.self, body })
-    if (this.openLinks().length > 0) this.transmit(entry)
-    else this.queue.push(entry)
+    // A batch stays under the bound, so a peer that does not read is never handed much more than a line.
+    if (this.batchChars + body.length + 1 > BATCH_CHARS) this.flushBatch()
+    this.batch.push(entry)
+    this.batchChars += body.length + 1
+    if (this.batch.length === 1) platform.queueMicrotask(() => this.flushBatch())
     return { id: entry.id, seq: entry.seq, ts, durable: Promise.resolve() }
   }
 
@@ -222,7 +246,7 @@ export class PlainNode implements ChatNode {
 
   whenDelivered(timeoutMs: number): Promise<number> {
     return waitForDelivery(
-      () => this.queue.length,
+      () => this.queue.length + this.batch.length,
       (listener) => this.on(listener),
       this.clock,
       timeoutMs,
@@ -231,6 +255,8 @@ export class PlainNode implements ChatNode {
 
   async close(reason = 'quit'): Promise<void> {
     if (this.closed) return
+    // Lines sent in this turn go out before the links are ended.
+    this.flushBatch()
     this.closed = true
     for (const l of [...this.links.values()]) this.drop(l, reason, false)
     this.dialer.closeAll(reason)
@@ -270,6 +296,7 @@ export class PlainNode implements ChatNode {
       decoder: new platform.TextDecoder('utf-8'),
       blocked: false,
       waiting: [],
+      waitingLines: 0,
       ...(slot ? { slot } : {}),
       ...(source !== undefined ? { source } : {}),
     }
@@ -293,7 +320,7 @@ export class PlainNode implements ChatNode {
         this.step(s, { type: 'session-open', link: record.id, peer: record.peer, keepDial: true })
       }
     }
-    for (const entry of this.queue.splice(0)) this.transmit(entry)
+    if (this.queue.length > 0) this.transmit(this.queue.splice(0))
     return record
   }
 
@@ -339,22 +366,41 @@ export class PlainNode implements ChatNode {
     this.emit({ type: 'message', id, seq, ts, from: record.peer, body })
   }
 
-  private transmit(entry: { body: string; id: string; seq: number }): void {
-    const bytes = new platform.TextEncoder().encode(`${entry.body}\n`)
+  /** Hands the lines sent so far to every open link; they wait for the first link while none is open. */
+  private flushBatch(): void {
+    if (this.batch.length === 0) return
+    const lines = this.batch
+    this.batch = []
+    this.batchChars = 0
+    if (this.closed) return
+    if (this.openLinks().length > 0) this.transmit(lines)
+    else for (const entry of lines) this.queue.push(entry)
+  }
+
+  private transmit(lines: readonly PlainEntry[]): void {
+    let text = ''
+    for (const entry of lines) text += `${entry.body}\n`
+    const written: WrittenLines = { bytes: this.encoder.encode(text), lines }
     for (const l of this.openLinks()) {
-      if (l.blocked) l.waiting.push({ bytes, id: entry.id, seq: entry.seq })
-      else this.writeLine(l, { bytes, id: entry.id, seq: entry.seq })
+      if (l.blocked) {
+        l.waiting.push(written)
+        l.waitingLines += lines.length
+      } else this.writeLines(l, written)
     }
   }
 
-  private writeLine(l: PlainLink, line: { bytes: Uint8Array; id: string; seq: number }): void {
-    if (!l.link.write(line.bytes)) l.blocked = true
-    this.emit({ type: 'delivered', id: line.id, seq: line.seq, to: l.peer })
+  private writeLines(l: PlainLink, written: WrittenLines): void {
+    if (!l.link.write(written.bytes)) l.blocked = true
+    for (const line of written.lines) this.emit({ type: 'delivered', id: line.id, seq: line.seq, to: l.peer })
   }
 
   private onDrain(l: PlainLink): void {
     l.blocked = false
-    while (!l.blocked && l.waiting.length > 0) this.writeLine(l, l.waiting.shift()!)
+    while (!l.blocked && l.waiting.length > 0) {
+      const written = l.waiting.shift()!
+      l.waitingLines -= written.lines.length
+      this.writeLines(l, written)
+    }
   }
 
   private remember(entry: HistoryEntry): void {

@@ -156,7 +156,10 @@ export class RoomBook {
   settleOwn(seq: number): void {
     this.ownSettled = Math.max(this.ownSettled, Math.min(seq, this.own.received))
     const log = this.own.log
-    while (log.length > this.windowSize && log[0]!.seq <= this.ownSettled) log.shift()
+    let drop = 0
+    while (log.length - drop > this.windowSize && log[drop]!.seq <= this.ownSettled) drop++
+    // One splice per ack: shifting a log of thousands once per message moved the whole log each time.
+    dropOldest(log, drop)
   }
 
   /** The message `seq` of `origin` is durable and shown. */
@@ -316,15 +319,17 @@ export class RoomBook {
   protected trim(origin: Origin): void {
     if (origin === this.own) return
     const log = origin.log
-    while (log.length > this.windowSize) {
-      const first = log[0]!.seq
-      if (log.length <= this.windowSize * 2) {
+    let drop = 0
+    while (log.length - drop > this.windowSize) {
+      const first = log[drop]!.seq
+      if (log.length - drop <= this.windowSize * 2) {
         const checked = origin.deferred ? origin.received : origin.verified
-        if (first > Math.min(origin.shown, checked)) return
-        if (this.stillOwed(origin, first)) return
+        if (first > Math.min(origin.shown, checked)) break
+        if (this.stillOwed(origin, first)) break
       }
-      log.shift()
+      drop++
     }
+    dropOldest(log, drop)
   }
 
   protected stillOwed(origin: Origin, seq: number): boolean {
@@ -460,4 +465,10 @@ export class RoomBook {
   protected forgetIfInvented(origin: Origin): void {
     if (!origin.known && origin.waiting.size === 0) this.origins.delete(origin.peer.id)
   }
+}
+
+/** Removes the first `count` items: one shift for one (it allocates nothing), else one splice. */
+function dropOldest(log: unknown[], count: number): void {
+  if (count === 1) log.shift()
+  else if (count > 1) log.splice(0, count)
 }

@@ -13,7 +13,7 @@ import type { PeerInfo } from './peer-machine.js'
 import type { Persistence } from './persistence.js'
 import { planEffects, type Refusal, type RoomEffect, refusalError } from './room-types.js'
 import type { MemberRoom, Roster } from './roster.js'
-import type { Message } from './schema.js'
+import type { Message, Msg } from './schema.js'
 import type { Session, Sessions } from './sessions.js'
 
 /** The node's parts the traffic goes through. */
@@ -118,17 +118,36 @@ export class SessionTraffic {
     const { accepted, joined } = plan
     if (accepted.length === 0 && plan.jumps.length === 0) return
     const records: JournalRecord[] = plan.jumps.map(({ peer, seq }) => ({ t: 'base', peer, seq }))
-    for (const msg of accepted) records.push({ t: 'received', msg, name: this.roster.sentAs(msg).name })
+    // A named message's sender depends on the message alone: worked out once, for the journal and the
+    // event, and shared by the run of messages one member sent under one name.
+    const senders: (PeerInfo | undefined)[] = []
+    let previous: Msg | undefined
+    let previousFrom: PeerInfo | undefined
+    for (const msg of accepted) {
+      let from: PeerInfo | undefined
+      if (msg.name !== undefined) {
+        from =
+          previousFrom && previous?.from === msg.from && previous.name === msg.name
+            ? previousFrom
+            : this.roster.sentAs(msg)
+        previous = msg
+        previousFrom = from
+      }
+      senders.push(from)
+      records.push({ t: 'received', msg, name: (from ?? this.roster.sentAs(msg)).name })
+    }
     void this.store.append(records).then(() => {
       for (const peer of joined) this.announce(peer, 'relay')
       const origins = new Set<string>()
-      for (const msg of accepted) {
+      const now = this.clock.now()
+      for (let i = 0; i < accepted.length; i++) {
+        const msg = accepted[i]!
         this.room.markShown(msg.from, msg.seq)
-        this.roster.heard(msg.from, this.clock.now())
+        this.roster.heard(msg.from, now)
         const member = this.roster.memberOf(msg)
         // A member that signs a message under a new name is announced again, with the clash check.
         this.announce(member, this.sessions.get(member.id)?.link !== undefined ? 'direct' : 'relay')
-        const from = this.roster.sentAs(msg)
+        const from = senders[i] ?? this.roster.sentAs(msg)
         this.store.remember({ direction: 'in', id: msg.id, seq: msg.seq, ts: msg.ts, from, body: msg.body })
         this.parts.emit({ type: 'message', id: msg.id, seq: msg.seq, ts: msg.ts, from, body: msg.body })
         origins.add(msg.from)

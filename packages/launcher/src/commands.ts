@@ -68,6 +68,8 @@ export function actionBody(action: string): string {
 
 /** The action text of a `/me` body (the closing \u0001 is optional, as in IRC), or undefined. */
 export function parseAction(body: string): string | undefined {
+  // Nearly every body is not an action: no regex for those.
+  if (body.charCodeAt(0) !== 1) return undefined
   const match = /^\u0001ACTION (.*?)\u0001?$/su.exec(body)
   return match ? match[1] : undefined
 }

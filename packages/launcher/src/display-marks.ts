@@ -1,9 +1,10 @@
 /**
  * How far each sender's messages have been shown, kept in DATA_DIR/shown. Written with a plain
- * synchronous write right after a line reaches the screen or stdout: a process killed at any instant has
- * at most the one line in flight between the two, instead of a whole journal batch. The file is synced
- * when it is closed, and a compaction reaches the disk (file, then directory) before it replaces the old
- * file, so a machine crash can never leave an empty file that would show everything again.
+ * synchronous write right after lines reach the screen or stdout: a process killed at any instant has
+ * at most the one write in flight between the two (at most 4,000 bytes of lines), instead of a whole
+ * journal batch. The file is synced when it is closed, and a compaction reaches the disk (file, then
+ * directory) before it replaces the old file, so a machine crash can never leave an empty file that
+ * would show everything again.
  */
 import { closeSync, existsSync, fsyncSync, readFileSync, writeSync } from 'node:fs'
 import { isLinkRefusal, linkAdvice, openForAppend, replaceFile } from '@parley/store'

@@ -145,6 +145,74 @@ describe('message display', () => {
   })
 })
 
+describe('batched live lines', () => {
+  /** A display that defers live writes until `run()` is called, as a frontend's microtask would. */
+  function batched() {
+    const writes: string[] = []
+    const marks: Map<string, number>[] = []
+    const deferred: (() => void)[] = []
+    const display = new MessageDisplay({
+      target: {
+        kind: 'lines',
+        format: (m) => m.body,
+        write: (t) => writes.push(t),
+        catchUp: () => undefined,
+      },
+      defer: (callback) => deferred.push(callback),
+    })
+    display.bind({ markShown: (shown) => marks.push(new Map(shown)) })
+    const run = () => {
+      for (const callback of deferred.splice(0)) callback()
+    }
+    return { display, writes, marks, deferred, run }
+  }
+
+  it('writes the live messages of one turn in one write, then marks them once', () => {
+    const { display, writes, marks, deferred, run } = batched()
+    const now = Date.now()
+    for (let seq = 1; seq <= 3; seq++) display.push(message(alice, seq, now))
+    display.push(message(bob, 1, now))
+    expect(writes).toEqual([])
+    expect(marks).toEqual([])
+    expect(deferred).toHaveLength(1)
+    run()
+    expect(writes).toEqual(['alice 1\nalice 2\nalice 3\nbob 1\n'])
+    expect(marks).toEqual([
+      new Map([
+        [alice.id, 3],
+        [bob.id, 1],
+      ]),
+    ])
+  })
+
+  it('writes waiting messages before anything the frontend prints for a later event', () => {
+    const { display, writes, run } = batched()
+    display.push(message(alice, 1, Date.now()))
+    display.push({ type: 'disconnected', peer: alice, reason: 'gone' })
+    expect(writes).toEqual(['alice 1\n'])
+    run()
+    expect(writes).toEqual(['alice 1\n'])
+  })
+
+  it('writes waiting messages when it is closed, without waiting for the deferred write', () => {
+    const { display, writes, marks } = batched()
+    display.push(message(bob, 4, Date.now()))
+    display.close()
+    expect(writes).toEqual(['bob 4\n'])
+    expect(marks).toEqual([new Map([[bob.id, 4]])])
+  })
+
+  it('keeps live messages ahead of catch-up that arrived after them', () => {
+    const { display, writes, run } = batched()
+    const now = Date.now()
+    display.push(message(alice, 1, now))
+    display.push(message(bob, 1, now - 60_000))
+    display.push(message(alice, 2, now))
+    run()
+    expect(writes).toEqual(['alice 1\n', 'bob 1\n', 'alice 2\n'])
+  })
+})
+
 describe('clock slack', () => {
   it('treats a message sent within the slack before the start as live, and one sent earlier as catch-up', () => {
     const loose = setup()

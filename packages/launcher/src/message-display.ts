@@ -59,6 +59,12 @@ export interface MessageDisplayOptions {
   readonly clockSlackMs?: number
   readonly now?: () => number
   readonly schedule?: (callback: () => void, ms: number) => { cancel(): void }
+  /**
+   * Line targets only: live messages that arrive together (one read of a link) are written together,
+   * once `defer` runs the callback it is given (e.g. `queueMicrotask`). Without it each is written at once.
+   * One write and one display mark per batch instead of per line is most of a fast receiver's cost.
+   */
+  readonly defer?: (callback: () => void) => void
 }
 
 /** A message sent more than this before the node started (or before its newest link opened) is catch-up. */
@@ -89,6 +95,9 @@ export class MessageDisplay {
   private readonly clockSlackMs: number
   private readonly now: () => number
   private readonly schedule: (callback: () => void, ms: number) => { cancel(): void }
+  private readonly defer: ((callback: () => void) => void) | undefined
+  /** Live messages waiting for the deferred write (line targets with `defer`). */
+  private live: ShownMessage[] = []
   /** Messages older than this are catch-up: the start, then each new link's opening. */
   private since: number
   private held: ShownMessage[] = []
@@ -114,6 +123,7 @@ export class MessageDisplay {
         timer.unref()
         return { cancel: () => clearTimeout(timer) }
       })
+    this.defer = this.target.kind === 'lines' ? options.defer : undefined
     this.since = this.now()
   }
 
@@ -127,6 +137,8 @@ export class MessageDisplay {
   /** Feed every node event: messages are shown, a link opening starts a new catch-up window. */
   push(event: NodeEvent): void {
     if (this.closed) return
+    // Whatever the frontend prints for this event comes after the messages that came before it.
+    if (event.type !== 'message') this.flushLive()
     if (event.type === 'connected') {
       this.since = Math.max(this.since, this.now())
       return
@@ -134,22 +146,36 @@ export class MessageDisplay {
     if (event.type !== 'message') return
     const catchUp = event.replayed === true || event.ts < this.since - this.clockSlackMs
     const action = parseAction(event.body)
-    const message: ShownMessage = {
+    // Built without spreading optional fields: this runs for every line a receiver prints.
+    const message: { -readonly [K in keyof ShownMessage]: ShownMessage[K] } = {
       id: event.id,
       seq: event.seq,
       ts: event.ts,
       from: event.from,
       body: event.body,
-      ...(action !== undefined ? { action } : {}),
       catchUp,
-      ...(event.replayed ? { replayed: true as const } : {}),
     }
+    if (action !== undefined) message.action = action
+    if (event.replayed) message.replayed = true
     if (catchUp) {
       this.hold(message)
       return
     }
     this.flushHeld(true)
-    this.show([message])
+    if (!this.defer) {
+      this.show([message])
+      return
+    }
+    this.live.push(message)
+    if (this.live.length === 1) this.defer(() => this.flushLive())
+  }
+
+  /** Writes the live messages that wait for the deferred write, now. */
+  flushLive(): void {
+    if (this.live.length === 0) return
+    const live = this.live
+    this.live = []
+    this.show(live)
   }
 
   /** A frame showing everything handed to `show` is on the screen: record it. */
@@ -159,6 +185,7 @@ export class MessageDisplay {
 
   /** Shows held catch-up now (as at the end of a session), unless it is hidden. */
   close(): void {
+    this.flushLive()
     this.flushHeld(true)
     this.timer?.cancel()
     this.timer = undefined
@@ -201,6 +228,8 @@ export class MessageDisplay {
     this.timer = undefined
     const held = this.held
     this.held = []
+    // Live messages that came before this catch-up was let out go first, as they would have unbatched.
+    this.flushLive()
     // Not shown is not marked: the next run that shows catch-up shows these.
     if (policy === 'hide') return
     // Time order across senders; a sender's own order (seq) breaks ties and survives clock steps.
