@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path'
 import { IdentityError, loadOrCreateIdentity } from '@parley/secure'
-import { createRoomCode, runBootstrapNode, runRelay } from '@parley/transport-dht'
+import { createRoomCode } from '@parley/transport-dht/addresses'
 import { parseAddress as parseTcpAddress } from '@parley/transport-tcp'
 import { dhtFatal } from './dht.js'
 import { ExitCode, FatalError } from './exit-codes.js'
@@ -35,6 +35,7 @@ export async function startBootstrapNode(flags: Flags): Promise<RunningService> 
     )
   const { host, port } = parseTcpAddress(flags.listen)
   try {
+    const { runBootstrapNode } = await import('@parley/transport-dht')
     const node = await runBootstrapNode({ host, port, peers: flags.dht?.bootstrap ?? [] })
     return { address: `${node.address.host}:${node.address.port}`, close: () => node.close() }
   } catch (error) {
@@ -57,6 +58,7 @@ export async function startRelay(
   })
   const host = flags.listen === undefined ? undefined : parseTcpAddress(flags.listen)
   try {
+    const { runRelay } = await import('@parley/transport-dht')
     const relay = await runRelay({
       keyPair,
       ...(flags.dht?.bootstrap ? { bootstrap: flags.dht.bootstrap } : {}),

@@ -20,14 +20,8 @@ import {
   keyOfAddress,
   parseKeyOrFingerprint,
 } from '@parley/secure'
-import {
-  type BootstrapNode,
-  DhtError,
-  type DhtLink,
-  type DhtTransport,
-  type LinkPath,
-  startDhtTransport,
-} from '@parley/transport-dht'
+import type { DhtLink, DhtTransport, LinkPath } from '@parley/transport-dht'
+import { type BootstrapNode, DhtError } from '@parley/transport-dht/addresses'
 import { ExitCode, FatalError } from './exit-codes.js'
 
 /** What `--dht`, `--bootstrap`, `--relay` and `--room` asked for. */
@@ -100,6 +94,8 @@ export class DhtNetwork implements Transport {
   ): Promise<DhtNetwork> {
     let network: DhtNetwork | undefined
     try {
+      // Loaded only now: Hyperswarm takes a noticeable share of start-up, and most runs never use it.
+      const { startDhtTransport } = await import('@parley/transport-dht')
       const dht = await startDhtTransport({
         keyPair,
         ...(flags.bootstrap ? { bootstrap: flags.bootstrap } : {}),

@@ -11,7 +11,7 @@ import {
   NODE_DEFAULTS,
   nameProblem,
 } from '@parley/core'
-import { DhtError, parseBootstrap, parsePublicKey, parseRoomCode } from '@parley/transport-dht'
+import { DhtError, parseBootstrap, parsePublicKey, parseRoomCode } from '@parley/transport-dht/addresses'
 import type { DhtFlags } from './dht.js'
 import { ExitCode, FatalError } from './exit-codes.js'
 import { DHT, parseAddress } from './transports.js'

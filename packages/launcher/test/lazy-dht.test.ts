@@ -1,0 +1,42 @@
+/**
+ * Hyperswarm and HyperDHT take a noticeable share of a process's start, and most runs (TCP peers,
+ * `--plain`, `--help`) never use them: the launcher loads `@parley/transport-dht` only when a DHT starts.
+ * Checked on the built CLI by logging every module it resolves.
+ */
+import { execFile } from 'node:child_process'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+
+const HERE = dirname(fileURLToPath(import.meta.url))
+const HOOK = join(HERE, 'fixtures', 'log-imports.mjs')
+const CLI = join(HERE, '..', '..', '..', 'apps', 'cli', 'dist', 'main.js')
+
+function importsOf(args: string[]): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['--import', HOOK, ...args],
+      { cwd: HERE, timeout: 60_000 },
+      (error, _out, err) => {
+        if (error) reject(new Error(`${args.join(' ')} failed: ${error.message}\n${err}`))
+        else resolve(err.split('\n').filter((line) => line.startsWith('import: ')))
+      },
+    )
+  })
+}
+
+const swarm = (urls: string[]) => urls.filter((url) => /node_modules\/(hyperswarm|hyperdht)\//.test(url))
+
+describe('the DHT transport is loaded only when a DHT starts', () => {
+  it('parley --help resolves no Hyperswarm module', async () => {
+    const urls = await importsOf([CLI, '--help'])
+    expect(urls.some((url) => url.includes('@parley/launcher') || url.includes('launcher/dist'))).toBe(true)
+    expect(swarm(urls)).toEqual([])
+  }, 90_000)
+
+  it('the check sees Hyperswarm when the transport is imported', async () => {
+    const urls = await importsOf(['--input-type=module', '-e', "await import('@parley/transport-dht')"])
+    expect(swarm(urls).length).toBeGreaterThan(0)
+  }, 90_000)
+})
