@@ -116,6 +116,15 @@ type ReadStop = 'empty' | 'turn' | 'refused' | { readonly throttle: number }
  */
 export const JOURNAL_LAG_BYTES = 256 * 1024
 
+/**
+ * While the journal lags, a link that brought at most this many message bytes since the last wait for it
+ * ended is still read: a person's lines do not wait behind a flood they have no part in.
+ */
+export const LIGHT_LINK_BYTES = 16 * 1024
+
+/** What such light links may take past `JOURNAL_LAG_BYTES` together, so that many of them cannot undo it. */
+export const JOURNAL_OVERRUN_BYTES = 64 * 1024
+
 export class Links {
   private readonly records = new Map<number, LinkRecord>()
   /** Every link's account, and the caps on links still in their handshake. */
@@ -129,6 +138,8 @@ export class Links {
   private settling = false
   /** Links that stopped reading until the journal catches up, in the order they stopped. */
   private readonly awaitingJournal = new Set<LinkRecord>()
+  /** Message bytes each link took since the last wait for the journal ended. */
+  private readonly sinceJournalWait = new Map<LinkRecord, number>()
   private pingCounter = 0
   private lastPingAt = 0
   private keepaliveTimer?: unknown
@@ -294,6 +305,14 @@ export class Links {
       record.undecoded.push(chunk)
       return
     }
+    // Parsed only when the turn may take from it: a crowd of links that all have bytes at once costs a
+    // turn's worth of parsing, not a chunk each.
+    const room = this.gate.room(record)
+    if (!room.ok) {
+      record.undecoded.push(chunk)
+      if (room.paused) record.link.pause()
+      return
+    }
     this.decode(record, chunk)
     this.read(record)
   }
@@ -351,9 +370,13 @@ export class Links {
         return 'empty'
       }
       if (record.backlog.length === 0) {
-        const chunk = record.undecoded.shift()
-        if (chunk === undefined) return 'empty'
-        this.decode(record, chunk)
+        if (record.undecoded.length === 0) return 'empty'
+        const room = this.gate.room(record)
+        if (!room.ok) {
+          if (room.paused) record.link.pause()
+          return 'turn'
+        }
+        this.decode(record, record.undecoded.shift()!)
         continue
       }
       const { message, bytes } = record.backlog[0]!
@@ -363,7 +386,8 @@ export class Links {
         return 'turn'
       }
       if (message.type === 'msg') {
-        if (this.unsettled >= JOURNAL_LAG_BYTES) {
+        const own = (this.sinceJournalWait.get(record) ?? 0) + bytes
+        if (this.unsettled >= JOURNAL_LAG_BYTES && !this.lightWhileLagging(own)) {
           this.awaitJournal(record)
           return 'turn'
         }
@@ -371,6 +395,7 @@ export class Links {
         const retryMs = bucket ? this.gate.takeToken(bucket, message) : 0
         if (retryMs > 0) return { throttle: retryMs }
         this.unsettled += bytes
+        this.sinceJournalWait.set(record, own)
       }
       record.backlog.shift()
       if (message.type === 'hello' && record.hello === undefined && !this.noteHello(record, message))
@@ -380,6 +405,11 @@ export class Links {
       else this.step(record, { type: 'received', message }, effects)
       for (let i = before; i < effects.length; i++) if (effects[i]!.type === 'refuse') return 'refused'
     }
+  }
+
+  /** Whether a link that would have taken `own` bytes since the last wait for the journal may go past its lag. */
+  private lightWhileLagging(own: number): boolean {
+    return own <= LIGHT_LINK_BYTES && this.unsettled < JOURNAL_LAG_BYTES + JOURNAL_OVERRUN_BYTES
   }
 
   /** Stops reading the link until the journal has caught up. */
@@ -396,6 +426,7 @@ export class Links {
     if (this.settling || this.unsettled === 0) return
     if (!settled) {
       this.unsettled = 0
+      this.sinceJournalWait.clear()
       return
     }
     this.settling = true
@@ -403,6 +434,7 @@ export class Links {
     void settled.call(this.host).then(() => {
       this.settling = false
       this.unsettled = Math.max(0, this.unsettled - counted)
+      this.sinceJournalWait.clear()
       const waited = [...this.awaitingJournal]
       this.awaitingJournal.clear()
       if (this.host.running()) this.nextTurn(waited)
@@ -482,6 +514,7 @@ export class Links {
     this.table.delete(record.id)
     this.gate.forget(record)
     this.awaitingJournal.delete(record)
+    this.sinceJournalWait.delete(record)
     record.backlog.length = 0
     record.undecoded.length = 0
     if (reason.code === 'TRANSPORT') record.link.destroy()
