@@ -9,7 +9,7 @@ import { MemoryNetwork } from '../test/memory-transport.js'
 import { RawPeer } from '../test/raw-peer.js'
 import type { Address } from './address.js'
 import { encodeFrame, FrameDecoder } from './codec.js'
-import { SLICE_BYTES, TURN_BYTES } from './inbound-gate.js'
+import { SLICE_BYTES, TURN_BUDGET } from './inbound-gate.js'
 import type { Journal, JournalRecord } from './journal.js'
 import { JOURNAL_LAG_BYTES, LIGHT_LINK_BYTES } from './links.js'
 import { ParleyNode } from './node.js'
@@ -283,17 +283,18 @@ describe('the inbound gate between links', () => {
     }
     const push = vi.spyOn(FrameDecoder.prototype, 'push')
     const ours = () => push.mock.contexts.filter((d) => !crowd.some((c) => c.peer.decoder === d)).length
-    // Every link's transport hands over a chunk in the same turn: only those the turn has room for are parsed.
-    for (const c of crowd) c.link.handlers!.data(flood(c.id, c.id.slice(-2), 4, 9_000))
-    expect(ours()).toBeLessThanOrEqual(TURN_BYTES / SLICE_BYTES + 1)
+    // Every link's transport hands over a chunk of 40 short lines in the same turn: only the chunks of the
+    // links the turn has room for (TURN_BUDGET messages) are parsed.
+    const lines = 40
+    for (const c of crowd) c.link.handlers!.data(flood(c.id, c.id.slice(-2), lines, 30))
+    expect(ours()).toBeLessThanOrEqual(Math.ceil(TURN_BUDGET / lines) + 1)
     for (let turn = 0; turn < 200 && deferred.length > 0; turn++) await nextTurn()
     for (const c of crowd) {
       const tag = `${c.id.slice(-2)} `
-      expect(
-        shown()
-          .filter((b) => b.startsWith(tag))
-          .map((b) => Number(b.split(' ')[1])),
-      ).toEqual([1, 2, 3, 4])
+      const seqs = shown()
+        .filter((b) => b.startsWith(tag))
+        .map((b) => Number(b.split(' ')[1]))
+      expect(seqs).toEqual(Array.from({ length: lines }, (_, i) => i + 1))
     }
   })
 
