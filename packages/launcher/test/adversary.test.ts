@@ -849,8 +849,10 @@ describe('finding 8: filling the disk', () => {
       attackers.push(attacker)
       // 2 MB each, eight times the quota of one.
       await flood(attacker, 200)
-      const { bye } = await attacker.closed
+      const { bye, code } = await attacker.closed
       expect(bye).toMatch(/disk/)
+      // The code goes with the reason, so the refused end can back off rather than redial at once.
+      expect(code).toBe('OVER_QUOTA')
       await victim.until(() => victim.overQuota() === i + 1, `OVER_QUOTA for filler-${i}`)
     }
     const usage = victim.log.usage
