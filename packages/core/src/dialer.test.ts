@@ -3,9 +3,11 @@ import { ManualClock } from '../test/manual-clock.js'
 import { MemoryNetwork } from '../test/memory-transport.js'
 import { RawPeer } from '../test/raw-peer.js'
 import type { Address } from './address.js'
+import { type Journal, type JournalRecord, journalOrigin } from './journal.js'
 import { makeHello } from './link-machine.js'
 import { ParleyNode } from './node.js'
 import type { NodeEvent, NodeOptions } from './node-types.js'
+import type { Backoff, PeerState } from './peer-machine.js'
 
 const ALICE = '1111111111111111'
 const BOB = '8888888888888888'
@@ -109,5 +111,108 @@ describe('first contact', () => {
     await impostor(network)
     await clock.advance(0)
     expect(alice.node.peerStates()).toMatchObject([{ target: B, state: { status: 'connecting' } }])
+  })
+})
+
+/** A journal in memory that counts what each other member makes it hold, as a store does. */
+function countingJournal(): Journal {
+  const bytes = new Map<string, number>()
+  let total = 0
+  return {
+    append: (records: readonly JournalRecord[]) => {
+      for (const record of records) {
+        const origin = journalOrigin(record)
+        if (origin === undefined) continue
+        const size = JSON.stringify(record).length
+        bytes.set(origin, (bytes.get(origin) ?? 0) + size)
+        total += size
+      }
+      return Promise.resolve()
+    },
+    usage: {
+      bytesOf: (origin) => bytes.get(origin) ?? 0,
+      get total() {
+        return total
+      },
+    },
+  }
+}
+
+describe('a neighbour that refuses our messages (OVER_QUOTA)', () => {
+  const backoff: Backoff = {
+    baseMs: 100,
+    maxMs: 1000,
+    jitter: 0,
+    stableMs: 5000,
+    refused: { baseMs: 10_000, maxMs: 40_000 },
+  }
+  const quota = { perOrigin: 4_000, total: 6_000 }
+  const refusedOf = (state: PeerState) => ('refused' in state ? state.refused : undefined)
+
+  /** Moves the clock a step at a time until `done` holds; a bounded number of steps catches a hang. */
+  async function until(clock: ManualClock, done: () => boolean, stepMs = 10) {
+    for (let i = 0; i < 20_000 && !done(); i++) await clock.advance(stepMs)
+    expect(done()).toBe(true)
+  }
+
+  it('redials later and later after each refusal, and says each one with its code, the count and the wait', async () => {
+    const { clock, node } = world()
+    const victim = node('victim', B, {
+      id: BOB,
+      journal: countingJournal(),
+      journalQuota: quota,
+      rateLimit: false,
+    })
+    const chatty = node('chatty', A, { id: ALICE, backoff, peers: [B] })
+    await victim.node.start()
+    await chatty.node.start()
+    for (let i = 0; i < 30; i++) chatty.node.send(`${i} ${'c'.repeat(500)}`)
+    const refusals = () =>
+      chatty.events.flatMap((e) => {
+        const refused = e.type === 'peer-state' ? refusedOf(e.state) : undefined
+        return refused && e.type === 'peer-state' && e.state.status === 'reconnecting' ? [refused] : []
+      })
+    const dialsIn = () => victim.events.filter((e) => e.type === 'connected').length
+    await until(clock, () => refusals().length >= 4)
+    expect(refusals().map(({ by, code, times, retryMs }) => ({ by, code, times, retryMs }))).toEqual([
+      { by: 'peer', code: 'OVER_QUOTA', times: 1, retryMs: 10_000 },
+      { by: 'peer', code: 'OVER_QUOTA', times: 2, retryMs: 20_000 },
+      { by: 'peer', code: 'OVER_QUOTA', times: 3, retryMs: 40_000 },
+      { by: 'peer', code: 'OVER_QUOTA', times: 4, retryMs: 40_000 },
+    ])
+    // One dial per refusal: the first, then one after each wait.
+    expect(dialsIn()).toBe(4)
+    // Every drop says it was a refusal; every redial after the first says it follows one.
+    const drops = chatty.events.flatMap((e) => (e.type === 'disconnected' ? [e.refusal] : []))
+    expect(drops).toEqual(['OVER_QUOTA', 'OVER_QUOTA', 'OVER_QUOTA', 'OVER_QUOTA'])
+    const links = chatty.events.flatMap((e) => (e.type === 'connected' ? [e.afterRefusal ?? false] : []))
+    expect(links).toEqual([false, true, true, true])
+    // Nothing is lost: what was refused waits in the outbox.
+    expect(chatty.node.pending).toBeGreaterThan(0)
+  })
+
+  it('backs off from redialing a neighbour whose messages it refuses itself', async () => {
+    const { clock, node } = world()
+    const chatty = node('chatty', A, { id: ALICE })
+    const victim = node('victim', B, {
+      id: BOB,
+      journal: countingJournal(),
+      journalQuota: quota,
+      rateLimit: false,
+      backoff,
+      peers: [A],
+    })
+    await chatty.node.start()
+    await victim.node.start()
+    for (let i = 0; i < 30; i++) chatty.node.send(`${i} ${'c'.repeat(500)}`)
+    const slot = () => victim.node.peerStates()[0]?.state
+    await until(clock, () => {
+      const state = slot()
+      return state !== undefined && (refusedOf(state)?.times ?? 0) >= 2
+    })
+    expect(slot()).toMatchObject({
+      status: 'reconnecting',
+      refused: { by: 'self', code: 'OVER_QUOTA', times: 2, retryMs: 20_000 },
+    })
   })
 })

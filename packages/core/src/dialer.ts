@@ -14,6 +14,7 @@ import {
   type PeerInfo,
   type PeerState,
   peerTransition,
+  type Refused,
 } from './peer-machine.js'
 import { platform } from './platform.js'
 import type { Link, Transport } from './transport.js'
@@ -99,11 +100,32 @@ export class Dialer {
     }
   }
 
-  /** The session with `peerId` lost its link: its slots redial. */
-  lost(peerId: string, link: number, reason: string, lastedMs: number): void {
+  /**
+   * The session with `peerId` lost its link: its slots redial, later and later while it ended in a
+   * refusal (`refusal`: its code, and which end refused).
+   */
+  lost(
+    peerId: string,
+    link: number,
+    reason: string,
+    lastedMs: number,
+    refusal?: { readonly code: string; readonly by: 'peer' | 'self' },
+  ): void {
     for (const slot of this.slotsFor(peerId)) {
-      this.step(slot, { type: 'session-lost', link, reason, lastedMs, random: this.host.random() })
+      this.step(slot, {
+        type: 'session-lost',
+        link,
+        reason,
+        lastedMs,
+        random: this.host.random(),
+        ...(refusal ?? {}),
+      })
     }
+  }
+
+  /** Whether a slot that dials `peerId` waits out a refusal from it (or of it) right now. */
+  refused(peerId: string): boolean {
+    return this.slotsFor(peerId).some((slot) => refusedOf(slot.state) !== undefined)
   }
 
   /**
@@ -124,13 +146,16 @@ export class Dialer {
       return
     }
     const fatal = reason.code === 'VERSION' || reason.code === 'SELF'
+    // A peer that refused us says why in its bye; one we refused has the code itself.
+    const remote = reason.code === 'BYE' && reason.remoteCode !== undefined
     this.step(slot, {
       type: 'handshake-failed',
       link,
-      code: reason.code,
+      code: remote ? (reason.remoteCode ?? reason.code) : reason.code,
       message: reason.message,
       fatal,
       random: this.host.random(),
+      by: remote ? 'peer' : 'self',
     })
   }
 
@@ -216,4 +241,9 @@ export class Dialer {
       },
     )
   }
+}
+
+/** The refusals a slot backs off from, in the states that carry them. */
+function refusedOf(state: PeerState): Refused | undefined {
+  return 'refused' in state ? state.refused : undefined
 }

@@ -93,17 +93,37 @@ export class InboundGate<L> {
    */
   takeTurn(link: L, bytes = 0): { readonly ok: true } | { readonly ok: false; readonly paused: boolean } {
     this.scheduleTurn()
-    const slice = this.slices.get(link) ?? 0
-    if (this.taken < TURN_BUDGET && this.takenBytes < TURN_BYTES && slice < SLICE_BYTES) {
+    if (this.hasRoom(link)) {
       this.taken++
       this.takenBytes += bytes
       // Counted as at least one byte, so a link that took anything goes behind those that took nothing.
-      this.slices.set(link, slice + Math.max(1, bytes))
+      this.slices.set(link, (this.slices.get(link) ?? 0) + Math.max(1, bytes))
       return TAKEN
     }
+    return this.wait(link)
+  }
+
+  private hasRoom(link: L): boolean {
+    const slice = this.slices.get(link) ?? 0
+    return this.taken < TURN_BUDGET && this.takenBytes < TURN_BYTES && slice < SLICE_BYTES
+  }
+
+  /** The link waits for the next turn; `paused` the first time it does in this one. */
+  private wait(link: L): { readonly ok: false; readonly paused: boolean } {
     if (this.waiting.has(link) || this.servedWaiting.has(link)) return WAITING
-    ;(slice > 0 ? this.servedWaiting : this.waiting).add(link)
+    ;((this.slices.get(link) ?? 0) > 0 ? this.servedWaiting : this.waiting).add(link)
     return PAUSED
+  }
+
+  /**
+   * Whether this turn has room for the link to take a message, without counting one: bytes are decoded
+   * only when they may be taken, so a crowd of links waiting their turn costs no parsing. When there is
+   * no room the link waits for the next turn, as with `takeTurn`.
+   */
+  room(link: L): { readonly ok: true } | { readonly ok: false; readonly paused: boolean } {
+    this.scheduleTurn()
+    if (this.hasRoom(link)) return TAKEN
+    return this.wait(link)
   }
 
   /**

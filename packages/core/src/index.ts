@@ -63,7 +63,16 @@ export {
   type CompactionReport,
   OnlineCompaction,
 } from './online-compaction.js'
-export { type Backoff, DEFAULT_BACKOFF, type PeerInfo, type PeerState } from './peer-machine.js'
+export {
+  type Backoff,
+  DEFAULT_BACKOFF,
+  DEFAULT_REFUSAL_BACKOFF,
+  isRefusal,
+  type PeerInfo,
+  type PeerState,
+  REFUSAL_CODES,
+  type Refused,
+} from './peer-machine.js'
 export { DEFAULT_JOURNAL_QUOTA, type JournalQuota } from './persistence.js'
 export { NOT_SECURE_REPLY, PlainNode, type PlainNodeOptions } from './plain-node.js'
 // Signing, which the secure package implements.

@@ -266,7 +266,7 @@ describe('linkTransition: closing', () => {
   })
 
   it.each(notClosed)(
-    'on a protocol error while %s, sends bye with the reason first, then closes',
+    'on a protocol error while %s, sends bye with the reason and code first, then closes',
     (_, state) => {
       const error = new ProtocolError('BAD_JSON', 'frame body is not valid JSON')
       const step = linkTransition(state, { type: 'protocol-error', error }, context(HIGH))
@@ -274,10 +274,31 @@ describe('linkTransition: closing', () => {
       expect(step).toEqual({
         ok: true,
         state: { status: 'closed', reason },
-        effects: [send({ type: 'bye', reason: error.message }), cancelTimer, { type: 'close', reason }],
+        effects: [
+          send({ type: 'bye', reason: error.message, code: 'BAD_JSON' }),
+          cancelTimer,
+          { type: 'close', reason },
+        ],
       })
     },
   )
+
+  it('keeps the code a bye gave, so a refusal can be told apart from leaving', () => {
+    const step = linkTransition(
+      open,
+      received({ type: 'bye', reason: 'your messages fill my disk', code: 'OVER_QUOTA' }),
+      context(HIGH),
+    )
+    expect(step.state).toEqual({
+      status: 'closed',
+      reason: {
+        code: 'BYE',
+        message: 'your messages fill my disk',
+        protocolError: false,
+        remoteCode: 'OVER_QUOTA',
+      },
+    })
+  })
 
   it('cuts a long protocol error message down to a bye the peer will accept', () => {
     const error = new ProtocolError('BAD_MESSAGE', 'x'.repeat(500))

@@ -13,6 +13,8 @@ export interface LinkCloseReason {
   readonly message: string
   /** True when the remote end broke the protocol (worth reporting with its address). */
   readonly protocolError: boolean
+  /** The code the remote end gave in its `bye`, if it gave one. */
+  readonly remoteCode?: string
 }
 
 export type LinkState =
@@ -113,7 +115,7 @@ export function linkTransition(
   const broken = (code: ProtocolErrorCode, message: string) =>
     close(
       { code, message, protocolError: true },
-      { type: 'send', message: { type: 'bye', reason: message.slice(0, 200) } },
+      { type: 'send', message: { type: 'bye', reason: message.slice(0, 200), code } },
     )
 
   if (state.status === 'closed') return reject('the link is closed')
@@ -147,7 +149,12 @@ export function linkTransition(
   ): Step<LinkState, LinkEffect> {
     if (message.type === 'bye') {
       const duplicate = message.reason === DUPLICATE_REASON
-      return close({ code: duplicate ? 'DUPLICATE' : 'BYE', message: message.reason, protocolError: false })
+      return close({
+        code: duplicate ? 'DUPLICATE' : 'BYE',
+        message: message.reason,
+        protocolError: false,
+        ...(message.code ? { remoteCode: message.code } : {}),
+      })
     }
     switch (current.status) {
       case 'awaiting-hello': {

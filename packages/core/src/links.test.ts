@@ -9,9 +9,9 @@ import { MemoryNetwork } from '../test/memory-transport.js'
 import { RawPeer } from '../test/raw-peer.js'
 import type { Address } from './address.js'
 import { encodeFrame, FrameDecoder } from './codec.js'
-import { SLICE_BYTES } from './inbound-gate.js'
+import { SLICE_BYTES, TURN_BUDGET } from './inbound-gate.js'
 import type { Journal, JournalRecord } from './journal.js'
-import { JOURNAL_LAG_BYTES } from './links.js'
+import { JOURNAL_LAG_BYTES, LIGHT_LINK_BYTES } from './links.js'
 import { ParleyNode } from './node.js'
 import type { NodeEvent, NodeOptions } from './node-types.js'
 import type { Link, LinkHandlers, Transport } from './transport.js'
@@ -211,7 +211,93 @@ describe('links', () => {
   })
 })
 
+describe('links while the journal lags', () => {
+  /** A journal whose flushes the test holds back, and releases by hand. */
+  function heldJournal() {
+    const held: (() => void)[] = []
+    const appended: JournalRecord[] = []
+    let holding = false
+    const journal: Journal = {
+      append: (records) => {
+        appended.push(...records)
+        return holding ? new Promise<void>((resolve) => held.push(resolve)) : Promise.resolve()
+      },
+    }
+    const received = (tag: string) =>
+      appended.filter((r) => r.t === 'received' && r.msg.body.startsWith(`${tag} `)).length
+    const hold = () => {
+      holding = true
+    }
+    const release = () => {
+      holding = false
+      for (const resolve of held.splice(0)) resolve()
+    }
+    return { journal, received, hold, release }
+  }
+
+  it("take a light link's lines while a flood waits for the journal, and hold the light link too once it brought more", async () => {
+    const disk = heldJournal()
+    const { member, nextTurn, deferred, shown } = await setUp({ journal: disk.journal })
+    const flooder = await member(HIGH, 'flooder')
+    const honest = await member(MID, 'honest')
+    disk.hold()
+    flooder.peer.write(flood(HIGH, 'f', 300, 9_000))
+    await flushMicrotasks()
+    for (let turn = 0; turn < 500 && deferred.length > 0; turn++) await nextTurn()
+    expect(flooder.link.paused).toBe(true)
+    const flooded = disk.received('f')
+    // The honest member's lines go on to the journal behind the flood, without waiting for it.
+    honest.peer.write(flood(MID, 'h', 3, 100))
+    await flushMicrotasks()
+    expect(disk.received('h')).toBe(3)
+    expect(honest.link.paused).toBe(false)
+    expect(disk.received('f')).toBe(flooded)
+    // Past its light allowance the honest link waits for the journal like any other.
+    const heavy = Math.ceil(LIGHT_LINK_BYTES / 9_000) + 1
+    honest.peer.write(flood(MID, 'H', heavy, 9_000).subarray(0))
+    await flushMicrotasks()
+    for (let turn = 0; turn < 50 && deferred.length > 0; turn++) await nextTurn()
+    expect(honest.link.paused).toBe(true)
+    expect(disk.received('H')).toBeLessThan(heavy)
+    disk.release()
+    for (let round = 0; round < 500 && shown().filter((b) => b.startsWith('f ')).length < 300; round++) {
+      disk.release()
+      await nextTurn()
+    }
+    expect(
+      shown()
+        .filter((b) => b.startsWith('f '))
+        .map((b) => Number(b.split(' ')[1])),
+    ).toEqual(Array.from({ length: 300 }, (_, i) => i + 1))
+    expect(shown().filter((b) => b.startsWith('h '))).toHaveLength(3)
+  })
+})
+
 describe('the inbound gate between links', () => {
+  it('parse only what the turn may take when a crowd of links has bytes at once', async () => {
+    const { member, nextTurn, deferred, shown } = await setUp()
+    const crowd: { id: string; peer: RawPeer; link: WatchedLink }[] = []
+    for (let i = 0; i < 24; i++) {
+      const id = (0x2000000000000000n + BigInt(i)).toString(16).padStart(16, '0')
+      crowd.push({ id, ...(await member(id, `c${i}`)) })
+    }
+    const push = vi.spyOn(FrameDecoder.prototype, 'push')
+    const ours = () => push.mock.contexts.filter((d) => !crowd.some((c) => c.peer.decoder === d)).length
+    // Every link's transport hands over a chunk of 40 short lines in the same turn: only the chunks of the
+    // links the turn has room for (TURN_BUDGET messages) are parsed.
+    const lines = 40
+    for (const c of crowd) c.link.handlers!.data(flood(c.id, c.id.slice(-2), lines, 30))
+    expect(ours()).toBeLessThanOrEqual(Math.ceil(TURN_BUDGET / lines) + 1)
+    for (let turn = 0; turn < 200 && deferred.length > 0; turn++) await nextTurn()
+    for (const c of crowd) {
+      const tag = `${c.id.slice(-2)} `
+      const seqs = shown()
+        .filter((b) => b.startsWith(tag))
+        .map((b) => Number(b.split(' ')[1]))
+      expect(seqs).toEqual(Array.from({ length: lines }, (_, i) => i + 1))
+    }
+  })
+
   it("takes one link's backlog a slice per turn, so another link's line is shown behind one slice of it", async () => {
     const { nextTurn, member, shown, deferred } = await setUp()
     const flooder = await member(HIGH, 'flooder')

@@ -137,8 +137,16 @@ export type NodeEvent =
       readonly listen?: string
       /** Ids of other peers this node knows under the same name: never the same person by name alone. */
       readonly sameNameAs?: readonly string[]
+      /** A redial while the peer keeps refusing us (or we it): the refusal was told once already. */
+      readonly afterRefusal?: true
     }
-  | { readonly type: 'disconnected'; readonly peer: PeerInfo; readonly reason: string }
+  /** `refusal`: the link ended in a refusal (`REFUSAL_CODES`), which the dialing now backs off from. */
+  | {
+      readonly type: 'disconnected'
+      readonly peer: PeerInfo
+      readonly reason: string
+      readonly refusal?: string
+    }
   /**
    * A member seen for the first time this run: `relay` when its first message came through another
    * node (a join notice), `direct` when it first connected. Departures of relayed members are not visible.

@@ -26,7 +26,7 @@ import {
   type SessionInfo,
 } from './node-types.js'
 import { Bursts } from './outbound.js'
-import { DEFAULT_BACKOFF, type PeerInfo, type PeerState } from './peer-machine.js'
+import { DEFAULT_BACKOFF, isRefusal, type PeerInfo, type PeerState } from './peer-machine.js'
 import { DEFAULT_HISTORY_LIMIT, Persistence } from './persistence.js'
 import { randomHex } from './random-id.js'
 import type { MessageAuth } from './room.js'
@@ -358,6 +358,7 @@ export class ParleyNode implements ChatNode {
       direction: record.link.direction,
       ...(record.hello?.listen ? { listen: record.hello.listen } : {}),
       ...(sameNameAs.length > 0 ? { sameNameAs } : {}),
+      ...(this.dialer.refused(peer.id) ? { afterRefusal: true as const } : {}),
     })
     this.traffic.announce(peer, 'direct')
     this.dialer.opened(record.id, peer, record.hello?.listen)
@@ -376,9 +377,15 @@ export class ParleyNode implements ChatNode {
       this.room.linkClosed(session.peer.id)
       this.traffic.settle()
       const why = reason.code === 'BYE' ? `${session.peer.name} left (${reason.message})` : reason.message
+      const refusal = refusalOf(reason)
       this.roster.left(session)
-      this.emit({ type: 'disconnected', peer: session.peer, reason: why })
-      this.dialer.lost(session.peer.id, record.id, why, this.clock.now() - session.openedAt)
+      this.emit({
+        type: 'disconnected',
+        peer: session.peer,
+        reason: why,
+        ...(refusal ? { refusal: refusal.code } : {}),
+      })
+      this.dialer.lost(session.peer.id, record.id, why, this.clock.now() - session.openedAt, refusal)
     }
     const current = session?.link === undefined ? undefined : { link: session.link, peer: session.peer }
     if (record.slot) this.dialer.handshakeEnded(record.slot, record.id, reason, current)
@@ -413,4 +420,11 @@ export class ParleyNode implements ChatNode {
   private emit(event: NodeEvent): void {
     for (const listener of [...this.listeners]) listener(event)
   }
+}
+
+/** The refusal a link ended in, if it did: the peer's (its bye's code) or ours. */
+function refusalOf(reason: LinkCloseReason): { code: string; by: 'peer' | 'self' } | undefined {
+  if (reason.code === 'BYE' && reason.remoteCode !== undefined && isRefusal(reason.remoteCode))
+    return { code: reason.remoteCode, by: 'peer' }
+  return isRefusal(reason.code) ? { code: reason.code, by: 'self' } : undefined
 }

@@ -372,3 +372,162 @@ describe('a dial refused for good', () => {
     }
   })
 })
+
+describe('a peer that refuses us until something changes on its side', () => {
+  const refusing: Backoff = {
+    baseMs: 100,
+    maxMs: 1000,
+    jitter: 0,
+    stableMs: 5000,
+    refused: { baseMs: 10_000, maxMs: 40_000 },
+  }
+  const overQuota = (link: number, lastedMs = 50): Extract<PeerEvent, { type: 'session-lost' }> => ({
+    type: 'session-lost',
+    link,
+    reason: 'its messages fill its share of this node’s disk',
+    lastedMs,
+    random: 0.5,
+    code: 'OVER_QUOTA',
+    by: 'peer',
+  })
+
+  /** Runs `events` from `state`, each of which must be accepted; returns the states and effects. */
+  function run(state: PeerState, events: PeerEvent[]) {
+    const steps: { state: PeerState; effects: readonly PeerEffect[] }[] = []
+    for (const event of events) {
+      const step = peerTransition(state, event, refusing)
+      expect(step.ok, `${event.type} while ${state.status}`).toBe(true)
+      state = step.state
+      steps.push({ state, effects: step.ok ? step.effects : [] })
+    }
+    return { state, steps }
+  }
+
+  /** One redial after a refusal: the retry timer, the dial, its handshake, the session, refused again. */
+  const redialRefused = (link: number): PeerEvent[] => [
+    { type: 'retry-timer' },
+    { type: 'dialed', link },
+    { type: 'session-open', link, peer: bob },
+    overQuota(link),
+  ]
+
+  it('waits longer after each refusal in a row, from the refusal base up to its cap, and counts them', () => {
+    const connected: PeerState = { status: 'connected', link: 1, peer: bob, attempt: 0 }
+    const { steps } = run(connected, [
+      overQuota(1),
+      ...redialRefused(2),
+      ...redialRefused(3),
+      ...redialRefused(4),
+      ...redialRefused(5),
+    ])
+    const refusals = steps.filter(
+      (s) => s.state.status === 'reconnecting' && !('dialing' in s.state && s.state.dialing),
+    )
+    expect(refusals.map((s) => s.effects)).toEqual([
+      [retryIn(10_000)],
+      [retryIn(20_000)],
+      [retryIn(40_000)],
+      [retryIn(40_000)],
+      [retryIn(40_000)],
+    ])
+    expect(refusals.map((s) => (s.state.status === 'reconnecting' ? s.state.refused : undefined))).toEqual(
+      [1, 2, 3, 4, 5].map((times) => ({
+        by: 'peer',
+        code: 'OVER_QUOTA',
+        message: 'its messages fill its share of this node’s disk',
+        times,
+        retryMs: Math.min(40_000, 10_000 * 2 ** (times - 1)),
+      })),
+    )
+  })
+
+  it('carries the refusals through the redial, its handshake and the session it opens', () => {
+    const connected: PeerState = { status: 'connected', link: 1, peer: bob, attempt: 0 }
+    const { steps } = run(connected, [overQuota(1), ...redialRefused(2).slice(0, 3)])
+    for (const { state } of steps) expect(state).toMatchObject({ refused: { times: 1 } })
+  })
+
+  it('ends the refusals after a session that lasted without one, and keeps them after a short one', () => {
+    const refused: PeerState = {
+      status: 'connected',
+      link: 1,
+      peer: bob,
+      attempt: 0,
+      refused: { by: 'peer', code: 'OVER_QUOTA', message: 'full', times: 3, retryMs: 40_000 },
+    }
+    const lost = (lastedMs: number): PeerEvent => ({
+      type: 'session-lost',
+      link: 1,
+      reason: 'reset',
+      lastedMs,
+      random: 0.5,
+    })
+    expect(peerTransition(refused, lost(60_000), refusing).state).not.toHaveProperty('refused')
+    expect(peerTransition(refused, lost(50), refusing).state).toMatchObject({ refused: { times: 3 } })
+  })
+
+  it('counts a refusal after a session that lasted as the first of a new row', () => {
+    const refused: PeerState = {
+      status: 'connected',
+      link: 1,
+      peer: bob,
+      attempt: 0,
+      refused: { by: 'peer', code: 'OVER_QUOTA', message: 'full', times: 3, retryMs: 40_000 },
+    }
+    expect(peerTransition(refused, overQuota(1, 60_000), refusing)).toMatchObject({
+      state: { refused: { times: 1, retryMs: 10_000 } },
+      effects: [retryIn(10_000)],
+    })
+  })
+
+  it('backs off the same way from a refusal that ends the handshake, ours or the peer’s', () => {
+    for (const by of ['peer', 'self'] as const) {
+      const step = peerTransition(
+        { status: 'handshaking', attempt: 0, link: 7, peer: bob },
+        {
+          type: 'handshake-failed',
+          link: 7,
+          code: 'OVER_QUOTA',
+          message: 'full',
+          fatal: false,
+          random: 0.5,
+          by,
+        },
+        refusing,
+      )
+      expect(step).toEqual({
+        ok: true,
+        state: {
+          status: 'reconnecting',
+          attempt: 0,
+          dialing: false,
+          peer: bob,
+          refused: { by, code: 'OVER_QUOTA', message: 'full', times: 1, retryMs: 10_000 },
+        },
+        effects: [retryIn(10_000)],
+      })
+    }
+  })
+
+  it('redials as usual after a close whose code is not a refusal', () => {
+    const connected: PeerState = { status: 'connected', link: 1, peer: bob, attempt: 0 }
+    const step = peerTransition(connected, { ...overQuota(1), code: 'OVER_BUDGET' }, refusing)
+    expect(step).toEqual({
+      ok: true,
+      state: { status: 'reconnecting', attempt: 1, dialing: false, peer: bob },
+      effects: [retryIn(200)],
+    })
+  })
+
+  it('waits 10 s after a first refusal by default, and at most 10 minutes', () => {
+    const connected: PeerState = { status: 'connected', link: 1, peer: bob, attempt: 0 }
+    expect(peerTransition(connected, overQuota(1), DEFAULT_BACKOFF)).toMatchObject({
+      effects: [retryIn(10_000)],
+    })
+    const many: PeerState = {
+      ...connected,
+      refused: { by: 'peer', code: 'OVER_QUOTA', message: 'full', times: 30, retryMs: 600_000 },
+    }
+    expect(peerTransition(many, overQuota(1), DEFAULT_BACKOFF)).toMatchObject({ effects: [retryIn(600_000)] })
+  })
+})

@@ -17,25 +17,71 @@ export interface Backoff {
   readonly jitter: number
   /** A session that lasted this long resets the backoff; a shorter one counts as a failed attempt. */
   readonly stableMs: number
+  /**
+   * After a refusal that redialing soon cannot change (see `REFUSAL_CODES`): the first wait and the cap on
+   * the waits, which double with each refusal in a row. Default: `DEFAULT_REFUSAL_BACKOFF`.
+   */
+  readonly refused?: { readonly baseMs: number; readonly maxMs: number }
 }
 
 export const DEFAULT_BACKOFF: Backoff = { baseMs: 100, maxMs: 1000, jitter: 0.3, stableMs: 5000 }
 
+/** 10 s after the first refusal, then twice as long after each one in a row, up to 10 minutes. */
+export const DEFAULT_REFUSAL_BACKOFF = { baseMs: 10_000, maxMs: 600_000 } as const
+
+/**
+ * Close codes that say the peer will turn our messages away until something changes on its side (its
+ * disk quota for us is full): redialing at once would only meet the same refusal.
+ */
+export const REFUSAL_CODES: ReadonlySet<string> = new Set(['OVER_QUOTA'])
+
+/** Whether a close `code` means the peer will refuse us again for now (`REFUSAL_CODES`). */
+export function isRefusal(code: string | undefined): boolean {
+  return code !== undefined && REFUSAL_CODES.has(code)
+}
+
+/**
+ * The refusals in a row that the dialing backs off from: which end refused (`peer`: it turned our
+ * messages away; `self`: this node turned the peer's away), the code and reason of the last one, how
+ * many in a row, and how long the wait after the last one is.
+ */
+export interface Refused {
+  readonly by: 'peer' | 'self'
+  readonly code: string
+  readonly message: string
+  readonly times: number
+  readonly retryMs: number
+}
+
+/** States that dial, handshake or hold a session carry `refused` while the peer keeps refusing us. */
 export type PeerState =
   | { readonly status: 'idle' }
-  | { readonly status: 'connecting'; readonly attempt: number; readonly dialing: boolean }
+  | {
+      readonly status: 'connecting'
+      readonly attempt: number
+      readonly dialing: boolean
+      readonly refused?: Refused
+    }
   | {
       readonly status: 'handshaking'
       readonly attempt: number
       readonly link: number
       readonly peer?: PeerInfo
+      readonly refused?: Refused
     }
-  | { readonly status: 'connected'; readonly link: number; readonly peer: PeerInfo; readonly attempt: number }
+  | {
+      readonly status: 'connected'
+      readonly link: number
+      readonly peer: PeerInfo
+      readonly attempt: number
+      readonly refused?: Refused
+    }
   | {
       readonly status: 'reconnecting'
       readonly attempt: number
       readonly dialing: boolean
       readonly peer: PeerInfo
+      readonly refused?: Refused
     }
   | { readonly status: 'closing'; readonly reason: string }
   | { readonly status: 'closed'; readonly reason: string }
@@ -59,7 +105,10 @@ export type PeerEvent =
       readonly fatal?: boolean
     }
   | { readonly type: 'retry-timer' }
-  /** The handshake on our dialed link failed; `fatal` stops redialing (the peer can never be talked to). */
+  /**
+   * The handshake on our dialed link failed; `fatal` stops redialing (the peer can never be talked to).
+   * A `code` in `REFUSAL_CODES` backs off as a refusal, by the end `by` names.
+   */
   | {
       readonly type: 'handshake-failed'
       readonly link: number
@@ -67,6 +116,7 @@ export type PeerEvent =
       readonly message: string
       readonly fatal: boolean
       readonly random: number
+      readonly by?: 'peer' | 'self'
     }
   /**
    * A link to this peer (dialed by either side) became the session's link. A dial still in flight is
@@ -79,13 +129,19 @@ export type PeerEvent =
       readonly peer: PeerInfo
       readonly keepDial?: boolean
     }
-  /** `lastedMs` is how long the session was up; `random` drives the jitter of the redial delay. */
+  /**
+   * `lastedMs` is how long the session was up; `random` drives the jitter of the redial delay. `code` is
+   * why it ended when that is a refusal (`REFUSAL_CODES`), and `by` which end refused. A session that
+   * lasted `stableMs` ends the refusals before it: the peer took what we sent meanwhile.
+   */
   | {
       readonly type: 'session-lost'
       readonly link: number
       readonly reason: string
       readonly lastedMs: number
       readonly random: number
+      readonly code?: string
+      readonly by?: 'peer' | 'self'
     }
   | { readonly type: 'close'; readonly reason: string }
   /** Everything this peer held is released. */
@@ -109,6 +165,23 @@ export function backoffDelay(backoff: Backoff, attempt: number, random: number):
   const raw = Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.min(attempt, 30))
   const spread = raw * backoff.jitter
   return Math.max(0, Math.round(raw - spread + 2 * spread * random))
+}
+
+/** The next refusal in a row: its wait doubles from `backoff.refused`, up to its cap, with the jitter. */
+function nextRefusal(
+  backoff: Backoff,
+  previous: Refused | undefined,
+  refusal: { by: 'peer' | 'self'; code: string; message: string; random: number },
+): Refused {
+  const times = (previous?.times ?? 0) + 1
+  const { baseMs, maxMs } = backoff.refused ?? DEFAULT_REFUSAL_BACKOFF
+  const retryMs = backoffDelay({ ...backoff, baseMs, maxMs }, times - 1, refusal.random)
+  return { by: refusal.by, code: refusal.code, message: refusal.message, times, retryMs }
+}
+
+/** `refused` as an optional field: absent rather than undefined. */
+function refusedField(refused: Refused | undefined): { refused?: Refused } {
+  return refused ? { refused } : {}
 }
 
 /**
@@ -178,6 +251,7 @@ export function peerTransition(
             attempt: state.attempt,
             link: event.link,
             ...(state.status === 'reconnecting' ? { peer: state.peer } : {}),
+            ...refusedField(state.refused),
           })
         case 'dial-failed':
           if (!state.dialing) return reject('no dial is in flight')
@@ -192,7 +266,13 @@ export function peerTransition(
           return ok({ ...state, attempt: state.attempt + 1, dialing: true }, { type: 'dial' })
         case 'session-open':
           return ok(
-            { status: 'connected', link: event.link, peer: event.peer, attempt: state.attempt },
+            {
+              status: 'connected',
+              link: event.link,
+              peer: event.peer,
+              attempt: state.attempt,
+              ...refusedField(state.refused),
+            },
             { type: 'cancel-timer', timer: 'retry' },
             ...(state.dialing && !event.keepDial ? [{ type: 'abort-dial' } as const] : []),
           )
@@ -203,19 +283,27 @@ export function peerTransition(
     case 'handshaking':
       switch (event.type) {
         case 'session-open':
-          return ok({ status: 'connected', link: event.link, peer: event.peer, attempt: state.attempt })
+          return ok({
+            status: 'connected',
+            link: event.link,
+            peer: event.peer,
+            attempt: state.attempt,
+            ...refusedField(state.refused),
+          })
         case 'handshake-failed': {
           if (event.link !== state.link) return reject(`link ${event.link} is not the one handshaking`)
           if (event.fatal)
             return ok({ status: 'failed', error: { code: event.code, message: event.message } })
-          const wait: PeerEffect = {
-            type: 'start-timer',
-            timer: 'retry',
-            ms: backoffDelay(backoff, state.attempt, event.random),
-          }
+          const refusal = isRefusal(event.code)
+          const refused = refusal
+            ? nextRefusal(backoff, state.refused, { ...event, by: event.by ?? 'peer' })
+            : state.refused
+          const ms = refusal && refused ? refused.retryMs : backoffDelay(backoff, state.attempt, event.random)
+          const wait: PeerEffect = { type: 'start-timer', timer: 'retry', ms }
+          const next = { attempt: state.attempt, dialing: false, ...refusedField(refused) }
           return state.peer
-            ? ok({ status: 'reconnecting', attempt: state.attempt, dialing: false, peer: state.peer }, wait)
-            : ok({ status: 'connecting', attempt: state.attempt, dialing: false }, wait)
+            ? ok({ status: 'reconnecting', ...next, peer: state.peer }, wait)
+            : ok({ status: 'connecting', ...next }, wait)
         }
         default:
           return reject('a handshake is under way')
@@ -229,9 +317,25 @@ export function peerTransition(
         case 'session-lost': {
           if (event.link !== state.link) return reject(`link ${event.link} is not the session's link`)
           // A peer that drops every session right away must not be redialed in a tight loop.
-          const attempt = event.lastedMs >= backoff.stableMs ? 0 : state.attempt + 1
+          const stable = event.lastedMs >= backoff.stableMs
+          const attempt = stable ? 0 : state.attempt + 1
+          // A session that lasted that long was an exchange: earlier refusals are over.
+          const previous = stable ? undefined : state.refused
+          if (isRefusal(event.code)) {
+            // Redialing soon would meet the same refusal: wait longer after each one in a row.
+            const refused = nextRefusal(backoff, previous, {
+              by: event.by ?? 'peer',
+              code: event.code ?? '',
+              message: event.reason,
+              random: event.random,
+            })
+            return ok(
+              { status: 'reconnecting', attempt, dialing: false, peer: state.peer, refused },
+              { type: 'start-timer', timer: 'retry', ms: refused.retryMs },
+            )
+          }
           return ok(
-            { status: 'reconnecting', attempt, dialing: false, peer: state.peer },
+            { status: 'reconnecting', attempt, dialing: false, peer: state.peer, ...refusedField(previous) },
             { type: 'start-timer', timer: 'retry', ms: backoffDelay(backoff, attempt, event.random) },
           )
         }

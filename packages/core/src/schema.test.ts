@@ -50,6 +50,7 @@ const everyType: [string, Message][] = [
   ['ping', { type: 'ping', n: 7 }],
   ['pong', { type: 'pong', n: 7 }],
   ['bye', { type: 'bye', reason: 'quit' }],
+  ['bye with the code of a refusal', { type: 'bye', reason: 'disk quota', code: 'OVER_QUOTA' }],
 ]
 
 describe('message schema on the wire', () => {
@@ -125,6 +126,7 @@ describe('message schema on the wire', () => {
       ['pong n as null', { type: 'pong', n: null }, 'n'],
       ['bye reason of 201 characters', { type: 'bye', reason: 'r'.repeat(201) }, 'reason'],
       ['bye reason that is an object', { type: 'bye', reason: { why: 1 } }, 'reason'],
+      ['bye code that is not a code', { type: 'bye', reason: 'x', code: 'over quota\n' }, 'code'],
       ['hello with an empty name', { ...hello, name: '' }, 'name'],
       ['hello with a 65-character name', { ...hello, name: 'n'.repeat(65) }, 'name'],
       ['hello id that is not hex', { ...hello, id: 'not-a-node-id-at-all' }, 'id'],

@@ -104,6 +104,11 @@ export const ThrottleSchema = z.object({
 export const ByeSchema = z.object({
   type: z.literal('bye'),
   reason: z.string().max(200),
+  /** The code of a refusal (`OVER_QUOTA`), so the other end can act on it; earlier releases ignore it. */
+  code: z
+    .string()
+    .regex(/^[A-Z][A-Z0-9_]{0,39}$/)
+    .optional(),
 })
 
 export const MessageSchema = z.discriminatedUnion('type', [

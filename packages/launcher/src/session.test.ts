@@ -27,6 +27,58 @@ describe('describeEvent for a connection that ends before it is a link', () => {
   })
 })
 
+describe('describeEvent for a neighbour that refuses our messages (OVER_QUOTA)', () => {
+  const bob = { id: 'b0'.repeat(32), name: 'bob' }
+  const refused = (times: number, by: 'peer' | 'self' = 'peer') => ({
+    by,
+    code: 'OVER_QUOTA',
+    message: 'its messages fill its share of this node’s disk (256.0 MiB of 256.0 MiB)',
+    times,
+    retryMs: 10_000 * 2 ** (times - 1),
+  })
+  /** The events of one redial that meets the refusal again (the first has no `afterRefusal`). */
+  const cycle = (times: number): NodeEvent[] => [
+    {
+      type: 'connected',
+      peer: bob,
+      address: '127.0.0.1:4002',
+      direction: 'outbound',
+      ...(times > 1 ? { afterRefusal: true as const } : {}),
+    },
+    { type: 'disconnected', peer: bob, reason: 'bob left (its messages fill …)', refusal: 'OVER_QUOTA' },
+    {
+      type: 'peer-state',
+      target: '127.0.0.1:4002',
+      state: { status: 'reconnecting', attempt: times, dialing: false, peer: bob, refused: refused(times) },
+    },
+  ]
+
+  it('tells the first refusal in one line (what happened, that nothing is lost, what to do), and none of the redials after it', () => {
+    const lines = [1, 2, 3, 4].flatMap(cycle).flatMap((e) => {
+      const line = describeEvent(e)
+      return line ? [line] : []
+    })
+    expect(lines).toEqual([
+      { level: 'info', text: expect.stringMatching(/^connected to bob \[.*\] at 127\.0\.0\.1:4002$/) },
+      {
+        level: 'warn',
+        text: 'bob at 127.0.0.1:4002 refuses your messages: they fill the share of its disk it keeps for you [OVER_QUOTA]; they wait in your outbox, none is lost; parley tries again in 10 s, then less and less often (up to every 10 min); to be heard sooner, ask its owner to raise its --disk-quota',
+      },
+    ])
+  })
+
+  it('says it the other way round when this node refuses the neighbour it dials', () => {
+    const line = describeEvent({
+      type: 'peer-state',
+      target: '127.0.0.1:4002',
+      state: { status: 'reconnecting', attempt: 1, dialing: false, peer: bob, refused: refused(1, 'self') },
+    })
+    expect(line?.text).toMatch(
+      /^bob at 127\.0\.0\.1:4002 sends more than the share of your disk it may fill \[OVER_QUOTA\]: its messages are refused; parley tries again in 10 s/,
+    )
+  })
+})
+
 describe('/connect', () => {
   const key = 'ab'.repeat(32)
   /** The parts of a node `/connect` reads, and the dials it made. */

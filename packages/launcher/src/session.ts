@@ -1,12 +1,14 @@
 import {
   type Address,
   type ChatNode,
+  DEFAULT_REFUSAL_BACKOFF,
   MAX_BODY_LENGTH,
   type MemberInfo,
   type NodeEvent,
   nameKey,
   type PeerInfo,
   type PeerState,
+  type Refused,
 } from '@parley/core'
 import { fingerprint, isKeyHex, keyOfAddress } from '@parley/secure'
 import type { LinkRoute } from './dht.js'
@@ -36,6 +38,8 @@ export function describeEvent(event: NodeEvent, route?: LinkRoute): StatusLine |
     case 'peer-state':
       return describePeerState(targetLabel(event.target), event.state)
     case 'connected': {
+      // A redial while the peer keeps refusing us: the refusal was told once, its redials are not news.
+      if (event.afterRefusal) return undefined
       const how = describeRoute(route)
       const at = keyOfAddress(event.address) === undefined ? peerAt(event) : ' over the DHT'
       if (event.sameNameAs) {
@@ -50,6 +54,8 @@ export function describeEvent(event: NodeEvent, route?: LinkRoute): StatusLine |
       }
     }
     case 'disconnected':
+      // A refusal is told by the peer-state line that follows, once for a row of them.
+      if (event.refusal !== undefined) return undefined
       return { level: 'warn', text: `disconnected from ${event.peer.name}: ${event.reason}` }
     case 'member':
       if (event.renamedFrom !== undefined)
@@ -179,8 +185,10 @@ function describeRename(peer: PeerInfo, from: string, sameNameAs: readonly strin
 function describePeerState(target: string, state: PeerState): StatusLine | undefined {
   switch (state.status) {
     case 'connecting':
+      if (state.refused) return describeRefusal(`the peer at ${target}`, state.refused)
       return { level: 'info', text: `dialing ${target} (keeps retrying until it answers)` }
     case 'reconnecting':
+      if (state.refused) return describeRefusal(`${state.peer.name} at ${target}`, state.refused)
       return { level: 'info', text: `reconnecting to ${state.peer.name} at ${target}` }
     case 'failed':
       // An untrusted key was already explained in full when the dial failed; don't repeat the block.
@@ -203,6 +211,36 @@ function describePeerState(target: string, state: PeerState): StatusLine | undef
       return _exhaustive
     }
   }
+}
+
+/**
+ * A refusal that redialing soon cannot change, told on the first of a row only: what happened, that
+ * nothing is lost, when parley tries again, and what would end it. The redials after it are silent.
+ */
+function describeRefusal(who: string, refused: Refused): StatusLine | undefined {
+  if (refused.times > 1) return undefined
+  const wait = `parley tries again in ${seconds(refused.retryMs)}, then less and less often (up to every ${seconds(DEFAULT_REFUSAL_BACKOFF.maxMs)})`
+  if (refused.code === 'OVER_QUOTA') {
+    return refused.by === 'peer'
+      ? {
+          level: 'warn',
+          text: `${who} refuses your messages: they fill the share of its disk it keeps for you [OVER_QUOTA]; they wait in your outbox, none is lost; ${wait}; to be heard sooner, ask its owner to raise its --disk-quota`,
+        }
+      : {
+          level: 'warn',
+          text: `${who} sends more than the share of your disk it may fill [OVER_QUOTA]: its messages are refused; ${wait}; raise --disk-quota to keep more of them`,
+        }
+  }
+  return {
+    level: 'warn',
+    text: `${who} ${refused.by === 'peer' ? 'refuses this node' : 'is refused'}: ${refused.message} [${refused.code}]; ${wait}`,
+  }
+}
+
+/** A wait as people read it: `10 s`, `5 min`. */
+function seconds(ms: number): string {
+  const s = Math.round(ms / 1000)
+  return s >= 120 && s % 60 === 0 ? `${s / 60} min` : `${s} s`
 }
 
 /**

@@ -849,8 +849,10 @@ describe('finding 8: filling the disk', () => {
       attackers.push(attacker)
       // 2 MB each, eight times the quota of one.
       await flood(attacker, 200)
-      const { bye } = await attacker.closed
+      const { bye, code } = await attacker.closed
       expect(bye).toMatch(/disk/)
+      // The code goes with the reason, so the refused end can back off rather than redial at once.
+      expect(code).toBe('OVER_QUOTA')
       await victim.until(() => victim.overQuota() === i + 1, `OVER_QUOTA for filler-${i}`)
     }
     const usage = victim.log.usage
@@ -889,5 +891,68 @@ describe('finding 8: filling the disk', () => {
     expect(bye).toMatch(/share of this node's disk/)
     await reopened.until(() => reopened.overQuota() === 1, 'OVER_QUOTA after the restart')
     expect(reopened.shown(first.id)).toBe(0)
+  }, 120_000)
+
+  it('a neighbour refused with OVER_QUOTA redials later and later, told once in one line, and loses nothing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'parley-adversary-refused-'))
+    cleanups.push(() => rm(dir, { recursive: true, force: true }))
+    const victim = await journaledVictim(dir, generateKeyPair())
+    const keyPair = generateKeyPair()
+    const chatty = new ParleyNode({
+      transport: createSecureTransport(createTcpTransport(), { keyPair }),
+      id: Buffer.from(keyPair.publicKey).toString('hex'),
+      name: 'chatty',
+      listen: '127.0.0.1:0',
+      auth: createMessageAuth(keyPair),
+      peers: [victim.address],
+      // Waits short enough for a test; the default starts at 10 s and doubles up to 10 minutes.
+      backoff: { baseMs: 50, maxMs: 200, jitter: 0, stableMs: 60_000, refused: { baseMs: 100, maxMs: 400 } },
+    })
+    const events: NodeEvent[] = []
+    const waiters = new Set<() => void>()
+    chatty.on((event) => {
+      events.push(event)
+      for (const waiter of [...waiters]) waiter()
+    })
+    cleanups.push(() => chatty.close())
+    await chatty.start()
+    // Far more than its share of the victim's disk.
+    for (let i = 1; i <= 60; i++) chatty.send(body(i))
+    const refusals = () =>
+      events.flatMap((e) =>
+        e.type === 'peer-state' && e.state.status === 'reconnecting' && e.state.refused
+          ? [e.state.refused]
+          : [],
+      )
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('still waiting for 4 refusals')), 60_000)
+      const check = () => {
+        if (refusals().length < 4) return
+        clearTimeout(timer)
+        waiters.delete(check)
+        resolve()
+      }
+      waiters.add(check)
+      check()
+    })
+    await chatty.close()
+    // Each wait doubles from the first up to the cap, and each redial met the same refusal: one dial each.
+    expect(refusals().map(({ by, code, times, retryMs }) => ({ by, code, times, retryMs }))).toEqual(
+      [100, 200, 400, 400].map((retryMs, i) => ({ by: 'peer', code: 'OVER_QUOTA', times: i + 1, retryMs })),
+    )
+    const dials = () => victim.events.filter((e) => e.type === 'connected' && e.peer.name === 'chatty').length
+    await victim.until(() => victim.overQuota() >= 4, 'the victim to refuse each dial')
+    expect(dials()).toBe(4)
+    // Told once in one line, with what to do; the redials say nothing.
+    const lines = events.flatMap((e) => {
+      const line = describeEvent(e)
+      return line ? [line.text] : []
+    })
+    expect(lines.filter((l) => /refuses your messages/.test(l))).toEqual([
+      expect.stringMatching(/\[OVER_QUOTA\]; they wait in your outbox, none is lost; .*--disk-quota$/),
+    ])
+    expect(lines.filter((l) => /^(connected to|disconnected from|reconnecting to) /.test(l))).toHaveLength(1)
+    // Nothing is lost: what was refused still waits in the outbox.
+    expect(chatty.pending).toBeGreaterThan(0)
   }, 120_000)
 })

@@ -83,9 +83,10 @@ export interface AdversaryOptions {
   readonly maxFrame?: number
 }
 
-/** Why the adversary's link ended: the victim's `bye` reason, if it sent one. */
+/** Why the adversary's link ended: the victim's `bye` reason and code, if it sent them. */
 export interface AdversaryClose {
   readonly bye?: string
+  readonly code?: string
   readonly error?: Error
 }
 
@@ -99,7 +100,7 @@ export class Adversary {
   private readonly decoder: FrameDecoder
   private readonly waiters = new Set<() => void>()
   private readonly drains: (() => void)[] = []
-  private bye: string | undefined
+  private bye: { reason: string; code?: string } | undefined
   private isClosed = false
 
   private constructor(
@@ -114,7 +115,7 @@ export class Adversary {
         data: (chunk) => {
           const { messages } = this.decoder.push(chunk)
           for (const m of messages) {
-            if (m.type === 'bye') this.bye = m.reason
+            if (m.type === 'bye') this.bye = { reason: m.reason, ...(m.code ? { code: m.code } : {}) }
             this.inbox.push(m)
           }
           this.wake()
@@ -125,7 +126,12 @@ export class Adversary {
         close: (error) => {
           for (const resolve of this.drains.splice(0)) resolve()
           this.isClosed = true
-          resolve({ ...(this.bye !== undefined ? { bye: this.bye } : {}), ...(error ? { error } : {}) })
+          const bye = this.bye
+          resolve({
+            ...(bye ? { bye: bye.reason } : {}),
+            ...(bye?.code ? { code: bye.code } : {}),
+            ...(error ? { error } : {}),
+          })
           this.wake()
         },
       })
@@ -258,7 +264,11 @@ export class Adversary {
         }
         if (this.isClosed) {
           finish()
-          reject(new Error(`the link closed before the awaited message arrived (bye: ${this.bye ?? 'none'})`))
+          reject(
+            new Error(
+              `the link closed before the awaited message arrived (bye: ${this.bye?.reason ?? 'none'})`,
+            ),
+          )
           return true
         }
         return false

@@ -66,7 +66,7 @@ const codeOf = (closed) =>
   closed === undefined
     ? 'OPEN'
     : closed.bye
-      ? (/\b([A-Z][A-Z_]{3,})\b/.exec(closed.bye)?.[1] ?? 'BYE')
+      ? (closed.code ?? /\b([A-Z][A-Z_]{3,})\b/.exec(closed.bye)?.[1] ?? 'BYE')
       : 'CLOSED'
 const endedWithin = (adversary, ms) => Promise.race([adversary.closed, sleep(ms).then(() => undefined)])
 
