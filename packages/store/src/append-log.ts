@@ -200,19 +200,20 @@ export class AppendLog {
   rewrite(records: readonly unknown[]): Promise<void> {
     const refusal = this.#refusal()
     if (refusal) return Promise.reject(refusal)
-    let frames: Buffer[]
+    const accountOf = this.#accountOf
+    let groups: RewriteFrame[]
     try {
-      frames = records.map((record) => encodeFrame([record], this.#maxRecordBytes))
+      groups = encodeGroups(records, this.#maxRecordBytes, accountOf)
     } catch (error) {
       return Promise.reject(error)
     }
+    const frames = groups.map((group) => group.frame)
     this.#pending = null
-    const accountOf = this.#accountOf
     if (!accountOf) return this.#enqueue(() => this.#replace(frames))
     // Counted now, so that appends made after this call add to the new log's count.
     const before = this.usage.accounts()
     this.usage.reset()
-    for (let i = 0; i < records.length; i++) this.usage.addFrame([records[i]], frames[i]!.length, accountOf)
+    for (const group of groups) this.usage.addFrame(group.records, group.frame.length, accountOf)
     const counted = this.usage.accounts()
     return this.#enqueue(() => this.#replace(frames)).catch((error: unknown) => {
       // The old log is still the one on disk (or none is usable): count its records again.
@@ -314,6 +315,49 @@ export class AppendLog {
       throw this.#failure
     }
   }
+}
+
+/**
+ * Records a rewrite puts in one frame at most. A frame per record made encoding most of a rewrite's cost
+ * (10,000 chat records: about 50 ms, against 12 ms in frames of 64); far larger frames gained nothing more.
+ */
+const REWRITE_GROUP = 64
+
+interface RewriteFrame {
+  readonly records: readonly unknown[]
+  readonly frame: Buffer
+}
+
+/**
+ * A rewrite's records in frames of up to `REWRITE_GROUP` consecutive records counted against the same
+ * account, so that each frame's bytes go to one account as an append's do. A group over the size limit
+ * is written a record per frame, as a single record over it is refused.
+ */
+function encodeGroups(
+  records: readonly unknown[],
+  maxRecordBytes: number,
+  accountOf: AccountOf | undefined,
+): RewriteFrame[] {
+  const frames: RewriteFrame[] = []
+  let start = 0
+  while (start < records.length) {
+    const account = accountOf?.(records[start])
+    let end = start + 1
+    while (end < records.length && end - start < REWRITE_GROUP && accountOf?.(records[end]) === account) end++
+    const group = records.slice(start, end)
+    let frame: Buffer | undefined
+    try {
+      frame = encodeFrame(group, maxRecordBytes)
+    } catch (error) {
+      if (!(error instanceof LogError && error.code === 'TOO_LARGE') || group.length === 1) throw error
+    }
+    if (frame) frames.push({ records: group, frame })
+    else
+      for (const record of group)
+        frames.push({ records: [record], frame: encodeFrame([record], maxRecordBytes) })
+    start = end
+  }
+  return frames
 }
 
 /** The log holds private history: readable by its owner only, even in a shared directory. */
