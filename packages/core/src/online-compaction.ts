@@ -36,12 +36,15 @@ export class OnlineCompaction {
   private running = false
   /** Bytes past which the next compaction is tried. */
   private nextAt: number
+  /** The `sent` and `received` records among `records`: the history alone keeps up to `historyLimit` of them. */
+  private messages: number
 
   constructor(
     private readonly target: JournalRewrite,
     private readonly options: OnlineCompactionOptions,
   ) {
     this.records = [...target.records]
+    this.messages = countMessages(this.records)
     this.nextAt = Math.max(target.minBytes, COMPACT_GROWTH * target.size())
   }
 
@@ -57,8 +60,20 @@ export class OnlineCompaction {
 
   /** `records` were just handed to the journal: mirror them, and compact if the journal grew enough. */
   appended(records: readonly JournalRecord[]): void {
-    for (const record of records) this.records.push(record)
-    if (!this.running && this.target.size() > this.nextAt) void this.compact()
+    for (const record of records) {
+      this.records.push(record)
+      if (record.t === 'sent' || record.t === 'received') this.messages++
+    }
+    if (!this.running && this.target.size() > this.nextAt && this.mayHalve()) void this.compact()
+  }
+
+  /**
+   * Whether a compaction could keep at most half the records, as a rewrite requires: it keeps at least the
+   * history, `historyLimit` of the messages (fewer only if some were never accepted). Until then a replay
+   * of the whole mirror would be work thrown away; the journal meanwhile grows by less than the history.
+   */
+  private mayHalve(): boolean {
+    return 2 * Math.min(this.options.historyLimit, this.messages) <= this.records.length
   }
 
   /**
@@ -110,10 +125,14 @@ export class OnlineCompaction {
     // What the file holds now, the appends made during the steps included once they are flushed.
     const replaced = Math.max(bytes, this.target.size())
     this.records = next
+    const messagesBefore = this.messages
+    const messagesNext = countMessages(next)
+    this.messages = messagesNext
     try {
       await this.target.rewrite(next.slice())
     } catch (error) {
       // The old journal is still the one on disk, with what was appended since: mirror it again.
+      this.messages += messagesBefore - messagesNext
       this.records = appendedTo.concat(next.slice(written))
       this.nextAt = Math.max(this.target.minBytes, 2 * bytes)
       this.options.failed(`journal compaction failed, the journal is unchanged: ${messageOf(error)}`)
@@ -123,6 +142,12 @@ export class OnlineCompaction {
     this.nextAt = Math.max(this.target.minBytes, COMPACT_GROWTH * keptBytes)
     this.options.compacted({ records: before, keptRecords: written, bytes: replaced, keptBytes })
   }
+}
+
+function countMessages(records: readonly JournalRecord[]): number {
+  let count = 0
+  for (const record of records) if (record.t === 'sent' || record.t === 'received') count++
+  return count
 }
 
 /** Lets pending I/O and timers run first: a macrotask, not a microtask. */
