@@ -172,6 +172,8 @@ interface Tracked {
   ackedFrom?: number
   /** `progress.peer` is an `{ id, name }` this replay made, not a record's own object. */
   madePeer: boolean
+  /** The name as last recorded, which `progress.peer.name` is the cleaned form of. */
+  recordedName: string
 }
 
 /**
@@ -345,17 +347,21 @@ export class JournalReplayer {
    * a receipt, a name alone.
    */
   private track(id: string, recordedName: string, recorded?: PeerInfo): Tracked {
-    // Journals of earlier releases kept relayed names as sent: clean them as a live name is cleaned.
-    const name = shownName(recordedName, id.slice(0, 8))
     let t = this.tracked.get(id)
+    // Journals of earlier releases kept relayed names as sent: clean them as a live name is cleaned (once
+    // per name met, not per record).
+    const name =
+      t?.recordedName === recordedName ? t.progress.peer.name : shownName(recordedName, id.slice(0, 8))
     if (!t) {
       t = {
         progress: { peer: { id, name }, acked: 0, received: 0, epoch: '', log: [], neighbor: false },
         accepted: [],
         madePeer: true,
+        recordedName,
       }
       this.tracked.set(id, t)
     }
+    t.recordedName = recordedName
     if (recorded && name === recorded.name) {
       t.progress.peer = recorded
       t.madePeer = false
