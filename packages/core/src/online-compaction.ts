@@ -20,6 +20,13 @@ export interface CompactionReport {
 /** The journal is compacted once it is this many times its size after the last compaction. */
 export const COMPACT_GROWTH = 4
 
+/**
+ * How far past twice the history's messages the journal grows before a compaction is tried, as a share of
+ * the history: just past it, what is kept beside the history (the outbox, windows, peer records) made most
+ * tries fail to halve it.
+ */
+const HALVING_MARGIN = 0.1
+
 export interface OnlineCompactionOptions {
   readonly self: PeerInfo
   readonly historyLimit: number
@@ -69,11 +76,13 @@ export class OnlineCompaction {
 
   /**
    * Whether a compaction could keep at most half the records, as a rewrite requires: it keeps at least the
-   * history, `historyLimit` of the messages (fewer only if some were never accepted). Until then a replay
-   * of the whole mirror would be work thrown away; the journal meanwhile grows by less than the history.
+   * history, `historyLimit` of the messages (fewer only if some were never accepted), and the outbox, the
+   * windows and the peer records on top. Until then a replay of the whole mirror would be work thrown
+   * away (and the next try would wait for the journal to double); meanwhile it grows by about the history.
    */
   private mayHalve(): boolean {
-    return 2 * Math.min(this.options.historyLimit, this.messages) <= this.records.length
+    const history = Math.min(this.options.historyLimit, this.messages)
+    return 2 * history + Math.ceil(history * HALVING_MARGIN) <= this.records.length
   }
 
   /**
