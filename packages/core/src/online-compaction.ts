@@ -1,8 +1,8 @@
 /**
  * Compaction while the node runs: the journal's records are mirrored in memory as they are appended, and
  * once the file has grown well past what must be kept, the mirror is compacted (`compactionSteps`, the
- * same code as start-up compaction) and written over the file in one atomic rewrite. The
- * file is never read back, and appends go on meanwhile: they follow the rewritten records.
+ * same code as start-up compaction) and written over the file in one atomic rewrite. The file is never
+ * read back, and appends go on meanwhile: they follow the rewritten records.
  */
 import { systemClock } from './clock.js'
 import type { JournalRecord, JournalRewrite } from './journal.js'
