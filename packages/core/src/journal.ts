@@ -170,6 +170,10 @@ interface Tracked {
   /** The records behind every receipt accepted since the log was last cleared; the log is its tail. */
   accepted: number[]
   ackedFrom?: number
+  /** `progress.peer` is an `{ id, name }` this replay made, not a record's own object. */
+  madePeer: boolean
+  /** The name as last recorded, which `progress.peer.name` is the cleaned form of. */
+  recordedName: string
 }
 
 /**
@@ -182,54 +186,60 @@ export function replayJournal(
   historyLimit = 10_000,
   windowSize = DEFAULT_WINDOW,
 ): JournalReplay {
-  let nextSeq = 1
-  let epoch: string | undefined
-  let index = -1
-  const sent: Msg[] = []
-  const sentFrom: number[] = []
-  const tracked = new Map<string, Tracked>()
-  const history: HistoryEntry[] = []
-  const historyFrom: number[] = []
-  const remember = (entry: HistoryEntry) => {
-    history.push(entry)
-    historyFrom.push(index)
-    if (history.length > historyLimit * 2) history.splice(0, history.length - historyLimit)
-  }
-  const track = (recorded: PeerInfo): Tracked => {
-    // Journals of earlier releases kept relayed names as sent: clean them as a live name is cleaned.
-    const name = shownName(recorded.name, recorded.id.slice(0, 8))
-    const peer = name === recorded.name ? recorded : { id: recorded.id, name }
-    let t = tracked.get(peer.id)
-    if (!t) {
-      t = { progress: { peer, acked: 0, received: 0, epoch: '', log: [], neighbor: false }, accepted: [] }
-      tracked.set(peer.id, t)
-    }
-    t.progress.peer = peer
-    return t
-  }
-  for (const record of records) {
-    index++
+  const replay = new JournalReplayer(self, historyLimit, windowSize)
+  for (const record of records) replay.add(record)
+  return replay.finish()
+}
+
+/**
+ * `replayJournal` one record at a time, so that a caller that must keep serving can replay a long journal
+ * in slices. Records are numbered in the order they are added.
+ */
+export class JournalReplayer {
+  private nextSeq = 1
+  private epoch: string | undefined
+  private index = -1
+  private readonly sent: Msg[] = []
+  private readonly sentFrom: number[] = []
+  private readonly tracked = new Map<string, Tracked>()
+  /**
+   * The history as parallel columns, its entries built only at the end for the newest `historyLimit`:
+   * a journal holds far more messages than the history keeps, and an object per message was most of
+   * a replay's cost. `historyPeer` is the sender as named at the time, or undefined for our own.
+   */
+  private historyMsg: Msg[] = []
+  private historyPeer: (PeerInfo | undefined)[] = []
+  private historyFrom: number[] = []
+
+  constructor(
+    private readonly self: PeerInfo,
+    private readonly historyLimit = 10_000,
+    private readonly windowSize = DEFAULT_WINDOW,
+  ) {}
+
+  add(record: JournalRecord): void {
+    const index = ++this.index
     switch (record.t) {
       case 'sent':
-        if (record.msg.seq < nextSeq) break
-        nextSeq = record.msg.seq + 1
-        sent.push(record.msg)
-        sentFrom.push(index)
-        remember({ direction: 'out', ...pick(record.msg), from: self })
+        if (record.msg.seq < this.nextSeq) break
+        this.nextSeq = record.msg.seq + 1
+        this.sent.push(record.msg)
+        this.sentFrom.push(index)
+        this.remember(record.msg, undefined, index)
         break
       case 'received': {
-        const t = track({ id: record.msg.from, name: record.name })
+        const t = this.track(record.msg.from, record.name)
         const p = t.progress
         if (record.msg.seq !== p.received + 1) break
         p.received = record.msg.seq
         p.log.push(record.msg)
         t.accepted.push(index)
-        if (p.log.length > windowSize) p.log.shift()
-        remember({ direction: 'in', ...pick(record.msg), from: p.peer })
+        if (p.log.length > this.windowSize) p.log.shift()
+        this.remember(record.msg, p.peer, index)
         break
       }
       case 'acked': {
-        const t = track(record.peer)
+        const t = this.track(record.peer.id, record.peer.name, record.peer)
         const p = t.progress
         if (t.ackedFrom === undefined || record.upTo > p.acked) t.ackedFrom = index
         p.acked = Math.max(p.acked, record.upTo)
@@ -237,7 +247,7 @@ export function replayJournal(
         break
       }
       case 'peer': {
-        const t = track(record.peer)
+        const t = this.track(record.peer.id, record.peer.name, record.peer)
         const p = t.progress
         if (p.epoch !== '' && p.epoch !== record.epoch) {
           p.acked = 0
@@ -251,7 +261,7 @@ export function replayJournal(
         break
       }
       case 'base': {
-        const t = track(record.peer)
+        const t = this.track(record.peer.id, record.peer.name, record.peer)
         const p = t.progress
         if (record.seq > p.received) {
           p.received = record.seq
@@ -261,46 +271,106 @@ export function replayJournal(
         break
       }
       case 'self':
-        epoch ??= record.epoch
+        this.epoch ??= record.epoch
         break
       default:
         // A record type from a newer version: this one has no use for it.
         unknownRecord(record)
     }
   }
-  const peers = new Map<string, PeerProgress>()
-  const logFrom = new Map<string, number[]>()
-  const ackedFrom = new Map<string, number>()
-  for (const [id, t] of tracked) {
-    peers.set(id, t.progress)
-    logFrom.set(id, tail(t.accepted, t.progress.log.length))
-    if (t.ackedFrom !== undefined) ackedFrom.set(id, t.ackedFrom)
+
+  /** The state of every record added; the replayer is not used again. */
+  finish(): JournalReplay {
+    const { windowSize, historyLimit } = this
+    const peers = new Map<string, PeerProgress>()
+    const logFrom = new Map<string, number[]>()
+    const ackedFrom = new Map<string, number>()
+    for (const [id, t] of this.tracked) {
+      peers.set(id, t.progress)
+      logFrom.set(id, tail(t.accepted, t.progress.log.length))
+      if (t.ackedFrom !== undefined) ackedFrom.set(id, t.ackedFrom)
+    }
+    let lowest = Number.POSITIVE_INFINITY
+    for (const p of peers.values()) if (p.neighbor) lowest = Math.min(lowest, p.acked)
+    if (lowest === Number.POSITIVE_INFINITY) lowest = 0
+    const sent = this.sent
+    const outbox = sent.filter((m) => m.seq > lowest)
+    const keep = -Math.max(windowSize, outbox.length)
+    const recent = sent.slice(keep)
+    const lastSent = sent.at(-1)
+    const lastSentFrom = this.sentFrom.at(-1)
+    const first = Math.max(0, this.historyMsg.length - historyLimit)
+    const history: HistoryEntry[] = []
+    for (let i = first; i < this.historyMsg.length; i++) {
+      const msg = this.historyMsg[i] as Msg
+      const peer = this.historyPeer[i]
+      history.push(
+        peer === undefined
+          ? { direction: 'out', ...pick(msg), from: this.self }
+          : { direction: 'in', ...pick(msg), from: peer },
+      )
+    }
+    const state: RestoredState = {
+      nextSeq: this.nextSeq,
+      outbox,
+      recent,
+      peers,
+      history,
+      ...(lastSent ? { lastSent } : {}),
+      ...(this.epoch ? { epoch: this.epoch } : {}),
+    }
+    return {
+      state,
+      historyFrom: this.historyFrom.slice(first),
+      recentFrom: this.sentFrom.slice(keep),
+      ...(lastSentFrom === undefined ? {} : { lastSentFrom }),
+      logFrom,
+      ackedFrom,
+    }
   }
-  let lowest = Number.POSITIVE_INFINITY
-  for (const p of peers.values()) if (p.neighbor) lowest = Math.min(lowest, p.acked)
-  if (lowest === Number.POSITIVE_INFINITY) lowest = 0
-  const outbox = sent.filter((m) => m.seq > lowest)
-  const keep = -Math.max(windowSize, outbox.length)
-  const recent = sent.slice(keep)
-  const lastSent = sent.at(-1)
-  const lastSentFrom = sentFrom.at(-1)
-  if (history.length > historyLimit) history.splice(0, history.length - historyLimit)
-  const state: RestoredState = {
-    nextSeq,
-    outbox,
-    recent,
-    peers,
-    history,
-    ...(lastSent ? { lastSent } : {}),
-    ...(epoch ? { epoch } : {}),
+
+  private remember(msg: Msg, peer: PeerInfo | undefined, index: number): void {
+    this.historyMsg.push(msg)
+    this.historyPeer.push(peer)
+    this.historyFrom.push(index)
+    if (this.historyMsg.length > this.historyLimit * 2) {
+      // Trimmed to the limit at once, so a trim is rare.
+      const drop = this.historyMsg.length - this.historyLimit
+      this.historyMsg = this.historyMsg.slice(drop)
+      this.historyPeer = this.historyPeer.slice(drop)
+      this.historyFrom = this.historyFrom.slice(drop)
+    }
   }
-  return {
-    state,
-    historyFrom: tail(historyFrom, history.length),
-    recentFrom: sentFrom.slice(keep),
-    ...(lastSentFrom === undefined ? {} : { lastSentFrom }),
-    logFrom,
-    ackedFrom,
+
+  /**
+   * The peer `id`, named as in a record: a `peer`, `acked` or `base` record's own `recorded` peer, or for
+   * a receipt, a name alone.
+   */
+  private track(id: string, recordedName: string, recorded?: PeerInfo): Tracked {
+    let t = this.tracked.get(id)
+    // Journals of earlier releases kept relayed names as sent: clean them as a live name is cleaned (once
+    // per name met, not per record).
+    const name =
+      t?.recordedName === recordedName ? t.progress.peer.name : shownName(recordedName, id.slice(0, 8))
+    if (!t) {
+      t = {
+        progress: { peer: { id, name }, acked: 0, received: 0, epoch: '', log: [], neighbor: false },
+        accepted: [],
+        madePeer: true,
+        recordedName,
+      }
+      this.tracked.set(id, t)
+    }
+    t.recordedName = recordedName
+    if (recorded && name === recorded.name) {
+      t.progress.peer = recorded
+      t.madePeer = false
+    } else if (!t.madePeer || t.progress.peer.name !== name) {
+      // A receipt under the same name keeps the object made for the last one: history entries share it.
+      t.progress.peer = { id, name }
+      t.madePeer = true
+    }
+    return t
   }
 }
 

@@ -1,8 +1,8 @@
 /**
  * Compaction while the node runs: the journal's records are mirrored in memory as they are appended, and
- * once the file has grown well past what must be kept, the mirror is compacted (`compactJournal`, which
- * proves that the result restores the same state) and written over the file in one atomic rewrite. The
- * file is never read back, and appends go on meanwhile: they follow the rewritten records.
+ * once the file has grown well past what must be kept, the mirror is compacted (`compactionSteps`, the
+ * same code as start-up compaction) and written over the file in one atomic rewrite. The file is never
+ * read back, and appends go on meanwhile: they follow the rewritten records.
  */
 import { systemClock } from './clock.js'
 import type { JournalRecord, JournalRewrite } from './journal.js'
@@ -20,6 +20,13 @@ export interface CompactionReport {
 /** The journal is compacted once it is this many times its size after the last compaction. */
 export const COMPACT_GROWTH = 4
 
+/**
+ * How far past twice the history's messages the journal grows before a compaction is tried, as a share of
+ * the history: just past it, what is kept beside the history (the outbox, windows, peer records) made most
+ * tries fail to halve it.
+ */
+const HALVING_MARGIN = 0.1
+
 export interface OnlineCompactionOptions {
   readonly self: PeerInfo
   readonly historyLimit: number
@@ -36,12 +43,15 @@ export class OnlineCompaction {
   private running = false
   /** Bytes past which the next compaction is tried. */
   private nextAt: number
+  /** The `sent` and `received` records among `records`: the history alone keeps up to `historyLimit` of them. */
+  private messages: number
 
   constructor(
     private readonly target: JournalRewrite,
     private readonly options: OnlineCompactionOptions,
   ) {
     this.records = [...target.records]
+    this.messages = countMessages(this.records)
     this.nextAt = Math.max(target.minBytes, COMPACT_GROWTH * target.size())
   }
 
@@ -57,8 +67,22 @@ export class OnlineCompaction {
 
   /** `records` were just handed to the journal: mirror them, and compact if the journal grew enough. */
   appended(records: readonly JournalRecord[]): void {
-    for (const record of records) this.records.push(record)
-    if (!this.running && this.target.size() > this.nextAt) void this.compact()
+    for (const record of records) {
+      this.records.push(record)
+      if (record.t === 'sent' || record.t === 'received') this.messages++
+    }
+    if (!this.running && this.target.size() > this.nextAt && this.mayHalve()) void this.compact()
+  }
+
+  /**
+   * Whether a compaction could keep at most half the records, as a rewrite requires: it keeps at least the
+   * history, `historyLimit` of the messages (fewer only if some were never accepted), and the outbox, the
+   * windows and the peer records on top. Until then a replay of the whole mirror would be work thrown
+   * away (and the next try would wait for the journal to double); meanwhile it grows by about the history.
+   */
+  private mayHalve(): boolean {
+    const history = Math.min(this.options.historyLimit, this.messages)
+    return 2 * history + Math.ceil(history * HALVING_MARGIN) <= this.records.length
   }
 
   /**
@@ -84,7 +108,8 @@ export class OnlineCompaction {
     const snapshot = appendedTo.slice()
     let kept: JournalRecord[] | undefined
     try {
-      const steps = compactionSteps(snapshot, self, historyLimit, windowSize)
+      // Not restored again to be compared: the property tests prove the kept records restore the same state.
+      const steps = compactionSteps(snapshot, self, historyLimit, windowSize, false)
       for (let step = steps.next(); ; step = steps.next()) {
         if (step.done) {
           kept = step.value
@@ -109,10 +134,14 @@ export class OnlineCompaction {
     // What the file holds now, the appends made during the steps included once they are flushed.
     const replaced = Math.max(bytes, this.target.size())
     this.records = next
+    const messagesBefore = this.messages
+    const messagesNext = countMessages(next)
+    this.messages = messagesNext
     try {
       await this.target.rewrite(next.slice())
     } catch (error) {
       // The old journal is still the one on disk, with what was appended since: mirror it again.
+      this.messages += messagesBefore - messagesNext
       this.records = appendedTo.concat(next.slice(written))
       this.nextAt = Math.max(this.target.minBytes, 2 * bytes)
       this.options.failed(`journal compaction failed, the journal is unchanged: ${messageOf(error)}`)
@@ -122,6 +151,12 @@ export class OnlineCompaction {
     this.nextAt = Math.max(this.target.minBytes, COMPACT_GROWTH * keptBytes)
     this.options.compacted({ records: before, keptRecords: written, bytes: replaced, keptBytes })
   }
+}
+
+function countMessages(records: readonly JournalRecord[]): number {
+  let count = 0
+  for (const record of records) if (record.t === 'sent' || record.t === 'received') count++
+  return count
 }
 
 /** Lets pending I/O and timers run first: a macrotask, not a microtask. */

@@ -1,7 +1,8 @@
 /**
  * The bytes of an append log: a header line naming the format version, then frames of
  * `[u32 BE payload length][u32 BE CRC-32 of payload][payload]`, where the payload is the UTF-8 JSON
- * array of the records of one append. One frame per append makes each append all-or-nothing.
+ * array of the records of one append (or of up to 64 records of a rewrite, which is atomic as a whole).
+ * One frame per append makes each append all-or-nothing.
  */
 import { crc32 } from './crc32.js'
 import { LogError } from './errors.js'

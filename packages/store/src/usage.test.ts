@@ -74,6 +74,49 @@ describe('LogUsage', () => {
     expect(counts(again)).toEqual(counts(log))
   })
 
+  it('writes a rewrite in frames of one account each, with the same records and counts on reopen', async () => {
+    const log = await open()
+    const records: Rec[] = []
+    // Runs of one party, longer and shorter than a frame's worth, between own records.
+    for (let i = 0; i < 300; i++) {
+      const who = i % 97 < 80 ? 'bob' : i % 7 === 0 ? undefined : 'carol'
+      records.push(who === undefined ? { text: `own ${i}` } : { who, text: `${who} ${i}` })
+    }
+    await log.rewrite(records)
+    const counted = counts(log)
+    const size = (await stat(path)).size
+    await log.close()
+    const again = await open()
+    await again.close()
+    expect(again.records).toEqual(records)
+    expect(counts(again)).toEqual(counted)
+    // A frame is 8 header bytes and its JSON array: 9 bytes of framing each, beside a comma per record.
+    const recordBytes = records.reduce((n, r) => n + Buffer.byteLength(JSON.stringify(r)), 0)
+    const frames = (size - LOG_HEADER.length - recordBytes - records.length) / 9
+    expect(Number.isInteger(frames)).toBe(true)
+    expect(frames).toBeGreaterThanOrEqual(Math.ceil(records.length / 64))
+    expect(frames).toBeLessThan(records.length / 4)
+    // Each party's count is its records' bytes and its frames' framing, not a share of another's.
+    const bobBytes = records
+      .filter((r) => r.who === 'bob')
+      .reduce((n, r) => n + Buffer.byteLength(JSON.stringify(r)), 0)
+    expect(counted.accounts.get('bob')).toBeGreaterThan(bobBytes)
+    expect(counted.accounts.get('bob')).toBeLessThan(bobBytes * 1.1)
+  })
+
+  it('writes a rewrite group that would exceed the frame limit a record per frame', async () => {
+    const log = await AppendLog.open(path, { accountOf, maxRecordBytes: 300, onWarning: () => undefined })
+    const records: Rec[] = [1, 2, 3].map((i) => ({ who: 'bob', text: `${i}`.repeat(200) }))
+    await log.rewrite(records)
+    await expect(log.rewrite([{ who: 'bob', text: 'x'.repeat(400) }])).rejects.toMatchObject({
+      code: 'TOO_LARGE',
+    })
+    await log.close()
+    const again = await open()
+    await again.close()
+    expect(again.records).toEqual(records)
+  })
+
   it('puts the old counts back when a rewrite fails and the old log stays', async () => {
     const log = await open()
     await log.append([{ who: 'a', text: 'x'.repeat(100) }])

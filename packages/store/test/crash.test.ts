@@ -28,12 +28,19 @@ interface Run {
 }
 
 /** Runs the appending child until it has acknowledged `killAfter` numbers, then kill -9s it. */
-function appendThenKill(path: string, seed: number, killAfter: number, extraMs: number): Promise<Run> {
+function appendThenKill(
+  path: string,
+  seed: number,
+  killAfter: number,
+  extraMs: number,
+  rewriteEvery = 0,
+): Promise<Run> {
   const child: ChildProcess = spawn(process.execPath, [
     fixture('append-until-killed.mjs'),
     store.url,
     path,
     `${seed}`,
+    ...(rewriteEvery > 0 ? [`${rewriteEvery}`] : []),
   ])
   let acknowledged = 0
   let previous: number | undefined
@@ -97,44 +104,54 @@ async function replay(path: string): Promise<{ numbers: number[]; warnings: stri
 
 const oneToN = (n: number) => Array.from({ length: n }, (_, i) => i + 1)
 
+/** Kills the appending child twice on one log, and checks what it left after each kill and a power cut. */
+async function keepsAcknowledged(seed: number, rewriteEvery: number): Promise<void> {
+  const random = seeded(seed)
+  const path = join(dir, `seed-${seed}.log`)
+  let acknowledged = 0
+  // Two kills on the same log: the second run starts from whatever the first left.
+  for (let round = 0; round < 2; round++) {
+    const run = await appendThenKill(
+      path,
+      seed * 10 + round,
+      acknowledged + 200 + Math.floor(random() * 3000),
+      Math.floor(random() * 20),
+      rewriteEvery,
+    )
+    expect(run.signal, run.stderr).toBe('SIGKILL')
+    expect(run.stderr).toBe('')
+    acknowledged = run.acknowledged
+
+    const killed = await replay(path)
+    expect(killed.numbers.length).toBeGreaterThanOrEqual(acknowledged)
+    expect(killed.numbers).toEqual(oneToN(killed.numbers.length))
+    // Linux may stop a multi-page write() at a page boundary when SIGKILL arrives: a torn tail is possible.
+    expect(killed.warnings.length).toBeLessThanOrEqual(1)
+    for (const warning of killed.warnings) expect(warning).toMatch(/dropped \d+ bytes at offset \d+/)
+
+    // Power loss may also lose anything written after the last fdatasync: cut there, at any byte.
+    const durable = await endOfRecord(path, acknowledged)
+    const size = (await readFile(path)).length
+    const cut = durable + Math.floor(random() * (size - durable + 1))
+    await truncate(path, cut)
+    const { numbers, warnings } = await replay(path)
+    expect(numbers.length).toBeGreaterThanOrEqual(acknowledged)
+    expect(numbers).toEqual(oneToN(numbers.length))
+    expect(warnings.length).toBeLessThanOrEqual(1)
+    for (const warning of warnings) expect(warning).toMatch(/dropped \d+ bytes at offset \d+/)
+  }
+}
+
 describe('an append log written by a process killed with SIGKILL', () => {
-  it.each([1, 2, 3, 4, 5])(
-    'keeps every acknowledged record, in order, without gaps (seed %i)',
-    async (seed) => {
-      const random = seeded(seed)
-      const path = join(dir, `seed-${seed}.log`)
-      let acknowledged = 0
-      // Two kills on the same log: the second run starts from whatever the first left.
-      for (let round = 0; round < 2; round++) {
-        const run = await appendThenKill(
-          path,
-          seed * 10 + round,
-          acknowledged + 200 + Math.floor(random() * 3000),
-          Math.floor(random() * 20),
-        )
-        expect(run.signal, run.stderr).toBe('SIGKILL')
-        expect(run.stderr).toBe('')
-        acknowledged = run.acknowledged
-
-        const killed = await replay(path)
-        expect(killed.numbers.length).toBeGreaterThanOrEqual(acknowledged)
-        expect(killed.numbers).toEqual(oneToN(killed.numbers.length))
-        // Linux may stop a multi-page write() at a page boundary when SIGKILL arrives: a torn tail is possible.
-        expect(killed.warnings.length).toBeLessThanOrEqual(1)
-        for (const warning of killed.warnings) expect(warning).toMatch(/dropped \d+ bytes at offset \d+/)
-
-        // Power loss may also lose anything written after the last fdatasync: cut there, at any byte.
-        const durable = await endOfRecord(path, acknowledged)
-        const size = (await readFile(path)).length
-        const cut = durable + Math.floor(random() * (size - durable + 1))
-        await truncate(path, cut)
-        const { numbers, warnings } = await replay(path)
-        expect(numbers.length).toBeGreaterThanOrEqual(acknowledged)
-        expect(numbers).toEqual(oneToN(numbers.length))
-        expect(warnings.length).toBeLessThanOrEqual(1)
-        for (const warning of warnings) expect(warning).toMatch(/dropped \d+ bytes at offset \d+/)
-      }
-    },
+  it.each([1, 2, 3, 4, 5])('keeps every acknowledged record, in order, without gaps (seed %i)', (seed) =>
+    keepsAcknowledged(seed, 0),
+  )
+  it.each([
+    [6, 40],
+    [7, 15],
+  ])(
+    'keeps them too while the log is rewritten as appends go on (seed %i, every %i appends)',
+    (seed, every) => keepsAcknowledged(seed, every),
   )
 })
 
