@@ -1,6 +1,6 @@
 /** Spawns the built `parley` binary and reads its output line by line, for end-to-end tests. */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
-import { existsSync, mkdtempSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -139,15 +139,45 @@ export async function listeningPort(proc: Proc): Promise<number> {
   return Number(match[1])
 }
 
-/** A port that was free a moment ago (bind to 0, read, release). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A port that was free a moment ago, for a process that must listen on a port known in advance (and keep
+ * it across restarts). It is picked below the kernel's ephemeral range: a port that port 0 hands out comes
+ * from that range, which every outgoing connection on the machine also draws its source port from, so
+ * once released it could be taken by some other test's connection before the process binds it again
+ * ("could not listen", exit 3). Falls back to port 0 if no port below the range is free.
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const [low, high] = [10_000, ephemeralStart()]
+  for (let attempt = 0; attempt < 50 && high > low; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low))
+    if ((await bindAndRelease(host, port)) === port) return port
+  }
+  const port = await bindAndRelease(host, 0)
+  if (port === undefined) throw new Error(`no free port on ${host}`)
+  return port
+}
+
+/** Where the ephemeral source ports start (Linux), or the usual start of the range elsewhere. */
+function ephemeralStart(): number {
+  try {
+    const first = Number(
+      readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0],
+    )
+    return Number.isInteger(first) && first > 1024 ? first : 32_768
+  } catch {
+    return 32_768
+  }
+}
+
+/** Binds `port` (0: any), releases it, and says which port it got; undefined when it is taken. */
+function bindAndRelease(host: string, port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const server = createServer()
-    server.once('error', reject)
-    server.listen(0, host, () => {
+    server.once('error', () => resolve(undefined))
+    server.listen(port, host, () => {
       const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => resolve(port))
+      const bound = typeof address === 'object' && address ? address.port : undefined
+      server.close(() => resolve(bound))
     })
   })
 }
