@@ -447,14 +447,16 @@ describe('a peer that refuses us until something changes on its side', () => {
     for (const { state } of steps) expect(state).toMatchObject({ refused: { times: 1 } })
   })
 
+  /** Connected again after a row of three refusals, the last with the longest wait. */
+  const refused: PeerState = {
+    status: 'connected',
+    link: 1,
+    peer: bob,
+    attempt: 0,
+    refused: { by: 'peer', code: 'OVER_QUOTA', message: 'full', times: 3, retryMs: 40_000 },
+  }
+
   it('ends the refusals after a session that lasted without one, and keeps them after a short one', () => {
-    const refused: PeerState = {
-      status: 'connected',
-      link: 1,
-      peer: bob,
-      attempt: 0,
-      refused: { by: 'peer', code: 'OVER_QUOTA', message: 'full', times: 3, retryMs: 40_000 },
-    }
     const lost = (lastedMs: number): PeerEvent => ({
       type: 'session-lost',
       link: 1,
@@ -467,13 +469,6 @@ describe('a peer that refuses us until something changes on its side', () => {
   })
 
   it('counts a refusal after a session that lasted as the first of a new row', () => {
-    const refused: PeerState = {
-      status: 'connected',
-      link: 1,
-      peer: bob,
-      attempt: 0,
-      refused: { by: 'peer', code: 'OVER_QUOTA', message: 'full', times: 3, retryMs: 40_000 },
-    }
     expect(peerTransition(refused, overQuota(1, 60_000), refusing)).toMatchObject({
       state: { refused: { times: 1, retryMs: 10_000 } },
       effects: [retryIn(10_000)],

@@ -77,6 +77,18 @@ async function plainWorld() {
   return { node, events, stall, client, linesFrom }
 }
 
+/** A raw client of the node: returns the chunks the node writes to it, as text, in order. */
+async function rawClient(w: Awaited<ReturnType<typeof plainWorld>>): Promise<string[]> {
+  const chunks: string[] = []
+  const link = await w.client()
+  link.attach({
+    data: (c) => chunks.push(new TextDecoder().decode(c)),
+    drain: () => undefined,
+    close: () => undefined,
+  })
+  return chunks
+}
+
 /** Cuts `bytes` at the given positions (modulo its length). */
 function cut(bytes: Uint8Array, at: number[]): Uint8Array[] {
   const points = [...new Set(at.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b)
@@ -154,13 +166,7 @@ describe('PlainNode under hostile input', () => {
   it('hands the lines sent in one turn to a raw client in one write, counted as pending until then', async () => {
     const w = await plainWorld()
     try {
-      const chunks: string[] = []
-      const link = await w.client()
-      link.attach({
-        data: (c) => chunks.push(new TextDecoder().decode(c)),
-        drain: () => undefined,
-        close: () => undefined,
-      })
+      const chunks = await rawClient(w)
       for (const line of ['one', 'two', 'three']) w.node.send(line)
       expect(w.node.pending).toBe(3)
       expect(w.events.filter((e) => e.type === 'delivered')).toHaveLength(0)
@@ -177,13 +183,7 @@ describe('PlainNode under hostile input', () => {
 
   it('writes the lines of the current turn before it ends its links when closed', async () => {
     const w = await plainWorld()
-    const chunks: string[] = []
-    const link = await w.client()
-    link.attach({
-      data: (c) => chunks.push(new TextDecoder().decode(c)),
-      drain: () => undefined,
-      close: () => undefined,
-    })
+    const chunks = await rawClient(w)
     w.node.send('last words')
     await w.node.close()
     await flushMicrotasks(3)
