@@ -2,12 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { ManualClock } from '../test/manual-clock.js'
 import { MemoryNetwork } from '../test/memory-transport.js'
 import { RawPeer } from '../test/raw-peer.js'
+import { REFUSING_BACKOFF } from '../test/refusing-backoff.js'
 import type { Address } from './address.js'
 import { type Journal, type JournalRecord, journalOrigin } from './journal.js'
 import { makeHello } from './link-machine.js'
 import { ParleyNode } from './node.js'
 import type { NodeEvent, NodeOptions } from './node-types.js'
-import type { Backoff, PeerState } from './peer-machine.js'
+import type { PeerState } from './peer-machine.js'
 
 const ALICE = '1111111111111111'
 const BOB = '8888888888888888'
@@ -139,13 +140,7 @@ function countingJournal(): Journal {
 }
 
 describe('a neighbour that refuses our messages (OVER_QUOTA)', () => {
-  const backoff: Backoff = {
-    baseMs: 100,
-    maxMs: 1000,
-    jitter: 0,
-    stableMs: 5000,
-    refused: { baseMs: 10_000, maxMs: 40_000 },
-  }
+  const backoff = REFUSING_BACKOFF
   const quota = { perOrigin: 4_000, total: 6_000 }
   const refusedOf = (state: PeerState) => ('refused' in state ? state.refused : undefined)
 

@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { REFUSING_BACKOFF } from '../test/refusing-backoff.js'
 import {
   type Backoff,
   backoffDelay,
@@ -374,13 +375,7 @@ describe('a dial refused for good', () => {
 })
 
 describe('a peer that refuses us until something changes on its side', () => {
-  const refusing: Backoff = {
-    baseMs: 100,
-    maxMs: 1000,
-    jitter: 0,
-    stableMs: 5000,
-    refused: { baseMs: 10_000, maxMs: 40_000 },
-  }
+  const refusing = REFUSING_BACKOFF
   const overQuota = (link: number, lastedMs = 50): Extract<PeerEvent, { type: 'session-lost' }> => ({
     type: 'session-lost',
     link,
