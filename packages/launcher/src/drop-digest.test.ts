@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { DropDigest, type StatusLine } from './session.js'
+import { DropDigest } from './drop-digest.js'
+import type { StatusLine } from './session.js'
 
 function digest(burst = 2, windowMs = 1_000) {
   let now = 0

@@ -1,7 +1,9 @@
 import type { ChatNode, MemberInfo, NodeEvent } from '@parley/core'
 import { fingerprint } from '@parley/secure'
 import { describe, expect, it } from 'vitest'
-import { connectTo, describeEvent, describeMembers, jsonMember, LinkRoutes, PeerLabels } from './session.js'
+import { LinkRoutes } from './link-routes.js'
+import { describeMembers, jsonMember, PeerLabels } from './members.js'
+import { connectTo, describeEvent } from './session.js'
 
 const linkError = (code: string, message: string): NodeEvent => ({
   type: 'link-error',

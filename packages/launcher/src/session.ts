@@ -3,15 +3,14 @@ import {
   type ChatNode,
   DEFAULT_REFUSAL_BACKOFF,
   MAX_BODY_LENGTH,
-  type MemberInfo,
   type NodeEvent,
-  nameKey,
   type PeerInfo,
   type PeerState,
   type Refused,
 } from '@parley/core'
 import { fingerprint, isKeyHex, keyOfAddress } from '@parley/secure'
 import type { LinkRoute } from './dht.js'
+import { describeRoute } from './link-routes.js'
 
 /** A status line for people, or undefined for events that are not status (messages, deliveries). */
 export interface StatusLine {
@@ -134,43 +133,6 @@ export function targetLabel(target: string): string {
   return key === undefined ? target : `key [${fingerprint(key).short}]`
 }
 
-/** ` (direct TCP)`, ` (holepunched; …)` or ` (relayed through …)`; empty when nothing is known. */
-function describeRoute(route: LinkRoute | undefined): string {
-  return route === undefined ? '' : ` (${routeText(route)})`
-}
-
-/** How a link was made, in the words of the status lines. */
-export function routeText(route: LinkRoute): string {
-  switch (route.kind) {
-    case 'tcp':
-      return 'direct TCP'
-    case 'holepunched':
-      return `holepunched; its address as seen through its NAT: ${route.remoteHost}:${route.remotePort}`
-    case 'relayed':
-      return `relayed through ${route.relayKey}; still end-to-end encrypted`
-    default: {
-      const _exhaustive: never = route
-      return _exhaustive
-    }
-  }
-}
-
-/** A route as `--json` prints it: `{kind: 'tcp'}`, `{kind: 'holepunched', remoteHost, remotePort}`, `{kind: 'relayed', relayKey}`. */
-export function jsonRoute(route: LinkRoute): Record<string, unknown> {
-  switch (route.kind) {
-    case 'tcp':
-      return { kind: 'tcp' }
-    case 'holepunched':
-      return { kind: 'holepunched', remoteHost: route.remoteHost, remotePort: route.remotePort }
-    case 'relayed':
-      return { kind: 'relayed', relayKey: route.relayKey }
-    default: {
-      const _exhaustive: never = route
-      return _exhaustive
-    }
-  }
-}
-
 /** A rename is always a warning: a name is chosen by its owner, and only the fingerprint stays the same. */
 function describeRename(peer: PeerInfo, from: string, sameNameAs: readonly string[] | undefined): StatusLine {
   const clash = sameNameAs
@@ -286,197 +248,6 @@ export function splitBody(text: string, limit = MAX_BODY_LENGTH): string[] {
 export function shortId(id: string): string {
   if (isKeyHex(id)) return fingerprint(id).short
   return id.startsWith('plain') ? 'unencrypted' : id.slice(0, 9)
-}
-
-/**
- * Display names that never merge two keys: a name that looks like another key's (core's `nameKey`), or
- * that its key switched to, gets the key's short fingerprint as a suffix (`bob~r4kq-2xbm`). Feed it every
- * node event.
- */
-export class PeerLabels {
-  private readonly ambiguous = new Set<string>()
-  /** Every key seen under each name (handshakes, members and the names messages were sent with). */
-  private readonly keysByName = new Map<string, Set<string>>()
-
-  observe(event: NodeEvent): void {
-    if (event.type === 'message') this.seen(event.from)
-    if (event.type === 'member' && event.renamedFrom !== undefined) this.ambiguous.add(event.peer.id)
-    if (event.type !== 'connected' && event.type !== 'member') return
-    this.seen(event.peer)
-    if (!event.sameNameAs) return
-    this.ambiguous.add(event.peer.id)
-    for (const id of event.sameNameAs) this.ambiguous.add(id)
-  }
-
-  label(peer: PeerInfo): string {
-    this.seen(peer)
-    const shared = (this.keysByName.get(nameKey(peer.name))?.size ?? 0) > 1
-    return shared || this.ambiguous.has(peer.id) ? `${peer.name}~${shortId(peer.id)}` : peer.name
-  }
-
-  private seen(peer: PeerInfo): void {
-    const key = nameKey(peer.name)
-    let keys = this.keysByName.get(key)
-    if (!keys) {
-      if (this.keysByName.size >= 10_000) return
-      keys = new Set()
-      this.keysByName.set(key, keys)
-    }
-    if (keys.size < 16) keys.add(peer.id)
-  }
-}
-
-/**
- * How each direct member's link was made, from the `route` given with its `connected` event: what `/peers`
- * says next to the member. Feed it every event with its route.
- */
-export class LinkRoutes {
-  readonly #routes = new Map<string, LinkRoute>()
-
-  observe(event: NodeEvent, route?: LinkRoute): void {
-    if (event.type !== 'connected' || route === undefined) return
-    // One entry per member: the table of members is bounded, and so is this.
-    this.#routes.delete(event.peer.id)
-    if (this.#routes.size >= MAX_ROUTES) this.#routes.delete(this.#routes.keys().next().value as string)
-    this.#routes.set(event.peer.id, route)
-  }
-
-  /** The route of the newest link with the member whose key is `id`. */
-  of(id: string): LinkRoute | undefined {
-    return this.#routes.get(id)
-  }
-}
-
-/** As many as the room's member table holds (`maxOrigins`). */
-const MAX_ROUTES = 1000
-
-/** A route in a few words, for a status bar: `direct TCP`, `DHT, holepunched, seen at HOST:PORT`, `DHT, relayed through abcd1234…`. */
-export function shortRoute(route: LinkRoute): string {
-  switch (route.kind) {
-    case 'tcp':
-      return 'direct TCP'
-    case 'holepunched':
-      return `DHT, holepunched, seen at ${route.remoteHost}:${route.remotePort}`
-    case 'relayed':
-      return `DHT, relayed through ${route.relayKey.slice(0, 8)}…`
-    default: {
-      const _exhaustive: never = route
-      return _exhaustive
-    }
-  }
-}
-
-/**
- * One line per member for `/peers`: name (told apart when ambiguous), short fingerprint, how it is reached,
- * state, and how a connected neighbour's link was made when `routes` knows it.
- */
-export function describeMembers(
-  members: readonly MemberInfo[],
-  labels: PeerLabels,
-  routes?: LinkRoutes,
-): string[] {
-  if (members.length === 0) return ['no members yet: nobody is connected']
-  return members.map((m) => {
-    const how = m.direct ? 'direct' : 'relay'
-    const route = m.direct && m.connected ? routes?.of(m.peer.id) : undefined
-    const where = listenAddressOf(m)
-    const state = m.direct
-      ? m.connected
-        ? `connected${where ? ` at ${targetLabel(where)}` : ''}${describeRoute(route)}`
-        : 'disconnected'
-      : m.connected
-        ? 'reachable through the mesh'
-        : 'unreachable (no neighbour connected)'
-    return `${labels.label(m.peer)} [${shortId(m.peer.id)}] ${how}, ${state}`
-  })
-}
-
-/** A member as `--json` frontends print it; a connected neighbour's `link` when `routes` knows it. */
-export function jsonMember(m: MemberInfo, routes?: LinkRoutes): Record<string, unknown> {
-  const route = m.direct && m.connected ? routes?.of(m.peer.id) : undefined
-  return {
-    name: m.peer.name,
-    id: m.peer.id,
-    fingerprint: shortId(m.peer.id),
-    via: m.direct ? 'direct' : 'relay',
-    connected: m.connected,
-    ...(m.address ? { address: m.address } : {}),
-    ...(m.listen ? { listen: m.listen } : {}),
-    ...(m.lastSeen !== undefined ? { lastSeen: m.lastSeen } : {}),
-    ...(route ? { link: jsonRoute(route) } : {}),
-  }
-}
-
-export interface DropDigestOptions {
-  /** Lines shown in full per window; the rest are counted. Default 5. */
-  readonly burst?: number
-  /** Default 10,000 ms. */
-  readonly windowMs?: number
-  /** Where every dropped connection is written, named in the summary line. */
-  readonly log?: string
-  readonly now?: () => number
-  /** Runs the summary when the window ends; the default timer never keeps the process alive. */
-  readonly schedule?: (callback: () => void, ms: number) => void
-}
-
-/**
- * Keeps the status lines about dropped connections readable under attack: the first few in each window
- * are shown, the rest only counted and summed up in one line when the window ends (the log has each one).
- * @example const drops = new DropDigest((line) => print(line), { log: 'parley.log' }); drops.push(status)
- */
-export class DropDigest {
-  private readonly burst: number
-  private readonly windowMs: number
-  private readonly now: () => number
-  private readonly schedule: (callback: () => void, ms: number) => void
-  private windowStart = Number.NEGATIVE_INFINITY
-  private shown = 0
-  private hidden = 0
-  private summaryDue = false
-
-  constructor(
-    private readonly show: (line: StatusLine) => void,
-    private readonly options: DropDigestOptions = {},
-  ) {
-    this.burst = options.burst ?? 5
-    this.windowMs = options.windowMs ?? 10_000
-    this.now = options.now ?? Date.now
-    this.schedule = options.schedule ?? ((callback, ms) => setTimeout(callback, ms).unref())
-  }
-
-  push(line: StatusLine): void {
-    const now = this.now()
-    if (now - this.windowStart >= this.windowMs) {
-      this.summarize()
-      this.windowStart = now
-      this.shown = 0
-    }
-    if (this.shown < this.burst) {
-      this.shown++
-      this.show(line)
-      return
-    }
-    this.hidden++
-    if (this.summaryDue) return
-    this.summaryDue = true
-    this.schedule(
-      () => {
-        this.summaryDue = false
-        this.summarize()
-      },
-      this.windowStart + this.windowMs - now,
-    )
-  }
-
-  private summarize(): void {
-    if (this.hidden === 0) return
-    const where = this.options.log ? `; each one is in ${this.options.log}` : ''
-    this.show({
-      level: 'warn',
-      text: `${this.hidden} more connection(s) dropped in the last ${Math.round(this.windowMs / 1000)} s${where}`,
-    })
-    this.hidden = 0
-  }
 }
 
 /** What `/connect` needs to know about the node it runs in. */

@@ -1,0 +1,79 @@
+import type { NodeEvent } from '@parley/core'
+import type { LinkRoute } from './dht.js'
+
+/** ` (direct TCP)`, ` (holepunched; …)` or ` (relayed through …)`; empty when nothing is known. */
+export function describeRoute(route: LinkRoute | undefined): string {
+  return route === undefined ? '' : ` (${routeText(route)})`
+}
+
+/** How a link was made, in the words of the status lines. */
+export function routeText(route: LinkRoute): string {
+  switch (route.kind) {
+    case 'tcp':
+      return 'direct TCP'
+    case 'holepunched':
+      return `holepunched; its address as seen through its NAT: ${route.remoteHost}:${route.remotePort}`
+    case 'relayed':
+      return `relayed through ${route.relayKey}; still end-to-end encrypted`
+    default: {
+      const _exhaustive: never = route
+      return _exhaustive
+    }
+  }
+}
+
+/** A route as `--json` prints it: `{kind: 'tcp'}`, `{kind: 'holepunched', remoteHost, remotePort}`, `{kind: 'relayed', relayKey}`. */
+export function jsonRoute(route: LinkRoute): Record<string, unknown> {
+  switch (route.kind) {
+    case 'tcp':
+      return { kind: 'tcp' }
+    case 'holepunched':
+      return { kind: 'holepunched', remoteHost: route.remoteHost, remotePort: route.remotePort }
+    case 'relayed':
+      return { kind: 'relayed', relayKey: route.relayKey }
+    default: {
+      const _exhaustive: never = route
+      return _exhaustive
+    }
+  }
+}
+
+/**
+ * How each direct member's link was made, from the `route` given with its `connected` event: what `/peers`
+ * says next to the member. Feed it every event with its route.
+ */
+export class LinkRoutes {
+  readonly #routes = new Map<string, LinkRoute>()
+
+  observe(event: NodeEvent, route?: LinkRoute): void {
+    if (event.type !== 'connected' || route === undefined) return
+    // One entry per member: the table of members is bounded, and so is this.
+    this.#routes.delete(event.peer.id)
+    if (this.#routes.size >= MAX_ROUTES) this.#routes.delete(this.#routes.keys().next().value as string)
+    this.#routes.set(event.peer.id, route)
+  }
+
+  /** The route of the newest link with the member whose key is `id`. */
+  of(id: string): LinkRoute | undefined {
+    return this.#routes.get(id)
+  }
+}
+
+/** As many as the room's member table holds (`maxOrigins`). */
+const MAX_ROUTES = 1000
+
+/** A route in a few words, for a status bar: `direct TCP`, `DHT, holepunched, seen at HOST:PORT`, `DHT, relayed through abcd1234…`. */
+export function shortRoute(route: LinkRoute): string {
+  switch (route.kind) {
+    case 'tcp':
+      return 'direct TCP'
+    case 'holepunched':
+      return `DHT, holepunched, seen at ${route.remoteHost}:${route.remotePort}`
+    case 'relayed':
+      return `DHT, relayed through ${route.relayKey.slice(0, 8)}…`
+    default: {
+      const _exhaustive: never = route
+      return _exhaustive
+    }
+  }
+}

@@ -1,0 +1,82 @@
+import { type MemberInfo, type NodeEvent, nameKey, type PeerInfo } from '@parley/core'
+import { describeRoute, jsonRoute, type LinkRoutes } from './link-routes.js'
+import { listenAddressOf, shortId, targetLabel } from './session.js'
+
+/**
+ * Display names that never merge two keys: a name that looks like another key's (core's `nameKey`), or
+ * that its key switched to, gets the key's short fingerprint as a suffix (`bob~r4kq-2xbm`). Feed it every
+ * node event.
+ */
+export class PeerLabels {
+  private readonly ambiguous = new Set<string>()
+  /** Every key seen under each name (handshakes, members and the names messages were sent with). */
+  private readonly keysByName = new Map<string, Set<string>>()
+
+  observe(event: NodeEvent): void {
+    if (event.type === 'message') this.seen(event.from)
+    if (event.type === 'member' && event.renamedFrom !== undefined) this.ambiguous.add(event.peer.id)
+    if (event.type !== 'connected' && event.type !== 'member') return
+    this.seen(event.peer)
+    if (!event.sameNameAs) return
+    this.ambiguous.add(event.peer.id)
+    for (const id of event.sameNameAs) this.ambiguous.add(id)
+  }
+
+  label(peer: PeerInfo): string {
+    this.seen(peer)
+    const shared = (this.keysByName.get(nameKey(peer.name))?.size ?? 0) > 1
+    return shared || this.ambiguous.has(peer.id) ? `${peer.name}~${shortId(peer.id)}` : peer.name
+  }
+
+  private seen(peer: PeerInfo): void {
+    const key = nameKey(peer.name)
+    let keys = this.keysByName.get(key)
+    if (!keys) {
+      if (this.keysByName.size >= 10_000) return
+      keys = new Set()
+      this.keysByName.set(key, keys)
+    }
+    if (keys.size < 16) keys.add(peer.id)
+  }
+}
+
+/**
+ * One line per member for `/peers`: name (told apart when ambiguous), short fingerprint, how it is reached,
+ * state, and how a connected neighbour's link was made when `routes` knows it.
+ */
+export function describeMembers(
+  members: readonly MemberInfo[],
+  labels: PeerLabels,
+  routes?: LinkRoutes,
+): string[] {
+  if (members.length === 0) return ['no members yet: nobody is connected']
+  return members.map((m) => {
+    const how = m.direct ? 'direct' : 'relay'
+    const route = m.direct && m.connected ? routes?.of(m.peer.id) : undefined
+    const where = listenAddressOf(m)
+    const state = m.direct
+      ? m.connected
+        ? `connected${where ? ` at ${targetLabel(where)}` : ''}${describeRoute(route)}`
+        : 'disconnected'
+      : m.connected
+        ? 'reachable through the mesh'
+        : 'unreachable (no neighbour connected)'
+    return `${labels.label(m.peer)} [${shortId(m.peer.id)}] ${how}, ${state}`
+  })
+}
+
+/** A member as `--json` frontends print it; a connected neighbour's `link` when `routes` knows it. */
+export function jsonMember(m: MemberInfo, routes?: LinkRoutes): Record<string, unknown> {
+  const route = m.direct && m.connected ? routes?.of(m.peer.id) : undefined
+  return {
+    name: m.peer.name,
+    id: m.peer.id,
+    fingerprint: shortId(m.peer.id),
+    via: m.direct ? 'direct' : 'relay',
+    connected: m.connected,
+    ...(m.address ? { address: m.address } : {}),
+    ...(m.listen ? { listen: m.listen } : {}),
+    ...(m.lastSeen !== undefined ? { lastSeen: m.lastSeen } : {}),
+    ...(route ? { link: jsonRoute(route) } : {}),
+  }
+}
