@@ -46,7 +46,13 @@ export function jsonEvent(event: NodeEvent): Record<string, unknown> {
         ...(event.sameNameAs ? { sameNameAs: event.sameNameAs } : {}),
       }
     case 'disconnected':
-      return { type: 'disconnected', peer: event.peer.name, peerId: event.peer.id, reason: event.reason }
+      return {
+        type: 'disconnected',
+        peer: event.peer.name,
+        peerId: event.peer.id,
+        reason: event.reason,
+        ...(event.refusal !== undefined ? { refusal: event.refusal } : {}),
+      }
     case 'member':
       return {
         type: 'member',
