@@ -21,6 +21,9 @@ export function createMessageAuth(keyPair: KeyPair): MessageAuth {
     throw new TypeError('keyPair.secretKey must be a 64-byte ed25519 secret key')
   }
   const secretKey = Buffer.from(keyPair.secretKey)
+  // Reused on every call (each is synchronous), so signing allocates only the string it returns.
+  const input = new SignedInput()
+  const signature = Buffer.alloc(sodium.crypto_sign_BYTES)
   const publicKeys = new Map<string, Buffer | undefined>()
   const publicKeyOf = (originId: string): Buffer | undefined => {
     if (publicKeys.has(originId)) return publicKeys.get(originId)
@@ -34,15 +37,14 @@ export function createMessageAuth(keyPair: KeyPair): MessageAuth {
     // One-shot hashing: a Hash object per message cost twice as much as the hashing itself.
     chain: (prev: string, msg: Msg) => hash('sha256', `${prev}\n${canonicalMsg(msg)}`, 'base64url'),
     sign: (hash) => {
-      const signature = Buffer.alloc(sodium.crypto_sign_BYTES)
-      sodium.crypto_sign_detached(signature, signed(hash), secretKey)
+      sodium.crypto_sign_detached(signature, input.of(hash), secretKey)
       return signature.toString('base64url')
     },
     verify: (originId, hash, sig) => {
       const publicKey = publicKeyOf(originId)
-      const signature = Buffer.from(sig, 'base64url')
-      if (!publicKey || signature.length !== sodium.crypto_sign_BYTES) return false
-      return sodium.crypto_sign_verify_detached(signature, signed(hash), publicKey)
+      const given = Buffer.from(sig, 'base64url')
+      if (!publicKey || given.length !== sodium.crypto_sign_BYTES) return false
+      return sodium.crypto_sign_verify_detached(given, input.of(hash), publicKey)
     },
   }
 }
@@ -51,6 +53,19 @@ function digest(text: string): string {
   return hash('sha256', text, 'base64url')
 }
 
-function signed(hash: string): Buffer {
-  return Buffer.concat([SIGNING_CONTEXT, Buffer.from(hash, 'utf8')])
+/** The bytes a signature covers, `SIGNING_CONTEXT` then the chain hash, written into one reused buffer. */
+class SignedInput {
+  /** A chain hash is 43 base64url characters; any hash up to this many UTF-8 bytes is written in place. */
+  private static readonly ROOM = 256
+  private readonly bytes = Buffer.alloc(SIGNING_CONTEXT.length + SignedInput.ROOM)
+
+  constructor() {
+    SIGNING_CONTEXT.copy(this.bytes)
+  }
+
+  of(hash: string): Buffer {
+    if (hash.length * 3 > SignedInput.ROOM) return Buffer.concat([SIGNING_CONTEXT, Buffer.from(hash, 'utf8')])
+    const written = this.bytes.write(hash, SIGNING_CONTEXT.length, 'utf8')
+    return this.bytes.subarray(0, SIGNING_CONTEXT.length + written)
+  }
 }
