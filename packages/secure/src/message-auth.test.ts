@@ -1,4 +1,6 @@
+/// <reference path="./types/sodium-native.d.ts" />
 import type { Msg } from '@parley/core'
+import sodium from 'sodium-native'
 import { describe, expect, it } from 'vitest'
 import { generateKeyPair } from './identity.js'
 import { createMessageAuth } from './message-auth.js'
@@ -66,6 +68,24 @@ describe('createMessageAuth: signed hash chains with the node identity', () => {
     const sig = auth.sign(auth.genesis(aliceId))
     expect(sig).toMatch(/^[A-Za-z0-9_-]{86}$/)
     expect(auth.genesis(aliceId)).toMatch(/^[A-Za-z0-9_-]{43}$/)
+  })
+
+  it('signs exactly the context and the hash, whatever the hash, though it reuses its buffers', () => {
+    const reference = (hash: string) => {
+      const signature = Buffer.alloc(64)
+      const input = Buffer.concat([Buffer.from('parley room signature/1\n'), Buffer.from(hash, 'utf8')])
+      sodium.crypto_sign_detached(signature, input, Buffer.from(alice.secretKey))
+      return signature.toString('base64url')
+    }
+    const short = auth.genesis(aliceId)
+    const long = `${'h'.repeat(300)}é\u{1F600}\ud800`
+    const sigs = [short, long, '', 'é'.repeat(86)].map((hash) => [hash, auth.sign(hash)] as const)
+    for (const [hash, sig] of sigs) {
+      expect(sig).toBe(reference(hash))
+      expect(other.verify(aliceId, hash, sig)).toBe(true)
+    }
+    expect(other.verify(aliceId, long, sigs[0]![1])).toBe(false)
+    expect(other.verify(aliceId, short, sigs[1]![1])).toBe(false)
   })
 
   it('refuses a key pair that is not ed25519', () => {
