@@ -1,0 +1,176 @@
+/**
+ * The node's thread: parley-tui runs its node here, off the thread that reads keys and draws. A flood's
+ * decryption, decoding, journal writes and their garbage collection then never stand between a key and its
+ * echo; the screen's thread gets the node's events in batches and asks it to do things by message.
+ */
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads'
+import type { ChatNode, NodeEvent } from '@parley/core'
+import {
+  connectTo,
+  FatalError,
+  type LinkRoute,
+  parseFlags,
+  type StartedNode,
+  startNode,
+  startupNotes,
+  waitWhileProgressing,
+} from '@parley/launcher'
+import type { FromNode, NodeThreadData, ToNode } from './protocol.js'
+
+/** Events that can change the member list: the state sent after them includes it. */
+const MEMBER_EVENTS: ReadonlySet<NodeEvent['type']> = new Set(['connected', 'disconnected', 'member'])
+
+/**
+ * Serves one node over `port`: starts it from `data`, forwards its events, performs what the screen asks.
+ * Exported apart from the thread's entry so that it can run on any MessagePort.
+ */
+export function hostNode(port: MessagePort | typeof parentPort, data: NodeThreadData): void {
+  if (!port) throw new Error('hostNode needs a port to the screen')
+  const post = (message: FromNode) => port.postMessage(message)
+  let started: StartedNode | undefined
+  let batch: [NodeEvent, LinkRoute | undefined][] = []
+  let membersChanged = false
+  let flushQueued = false
+
+  const state = (node: ChatNode, withMembers: boolean) => ({
+    pending: node.pending,
+    ...(withMembers ? { members: node.members() } : {}),
+  })
+  // Events of one turn go out as one message; an answer first sends the events before it, in order.
+  const flush = () => {
+    flushQueued = false
+    if (!started || (batch.length === 0 && !membersChanged)) return
+    const events = batch
+    batch = []
+    const withMembers = membersChanged
+    membersChanged = false
+    post({ type: 'events', events, state: state(started.node, withMembers) })
+  }
+  const sendState = (withMembers = false) => {
+    membersChanged ||= withMembers
+    if (!started) return
+    const events = batch
+    batch = []
+    const members = membersChanged
+    membersChanged = false
+    post({ type: 'events', events, state: state(started.node, members) })
+  }
+  const onEvent = (event: NodeEvent, route?: LinkRoute) => {
+    batch.push([event, route])
+    if (MEMBER_EVENTS.has(event.type)) membersChanged = true
+    if (!flushQueued) {
+      flushQueued = true
+      // Before the event loop reads another socket: a flood goes out in batches of one read each.
+      queueMicrotask(flush)
+    }
+  }
+
+  let leaveNow: () => void = () => undefined
+  const leave = new Promise<void>((resolve) => {
+    leaveNow = resolve
+  })
+
+  const perform = async (message: ToNode, node: ChatNode) => {
+    switch (message.type) {
+      case 'send': {
+        let line: { level: 'warn'; text: string } | undefined
+        try {
+          for (const body of message.bodies) node.send(body)
+        } catch (error) {
+          line = {
+            level: 'warn',
+            text: `not sent: ${error instanceof Error ? error.message : String(error)}`,
+          }
+        }
+        sendState()
+        post({ type: 'answer', ask: message.ask, ...(line ? { line } : {}) })
+        return
+      }
+      case 'rename':
+        node.rename(message.name)
+        return
+      case 'connect': {
+        let line: { level: 'info' | 'warn'; text: string } | undefined
+        try {
+          line = connectTo(node, message.address, { dht: message.dht, plain: message.plain })
+        } catch (error) {
+          line = {
+            level: 'warn',
+            text: `cannot connect: ${error instanceof Error ? error.message : String(error)}`,
+          }
+        }
+        flush()
+        post({ type: 'answer', ask: message.ask, ...(line ? { line } : {}) })
+        return
+      }
+      case 'members':
+        sendState(true)
+        post({ type: 'answer', ask: message.ask })
+        return
+      case 'mark-shown':
+        started?.markShown(message.shown)
+        return
+      case 'drain': {
+        const left = await waitWhileProgressing(node, message.idleMs, leave)
+        sendState()
+        post({ type: 'answer', ask: message.ask, left })
+        return
+      }
+      case 'leave-now':
+        leaveNow()
+        return
+      case 'close':
+        flush()
+        await node.close(message.reason)
+        // Ends the thread: its exit hooks release the data dir's lock, and the screen waits for that.
+        process.exit(0)
+        return
+      default: {
+        const _exhaustive: never = message
+        return _exhaustive
+      }
+    }
+  }
+
+  port.on('message', (message: ToNode) => {
+    if (!started) return
+    perform(message, started.node).catch(fail)
+  })
+
+  const fail = (error: unknown) => {
+    post({
+      type: 'failed',
+      exitCode: error instanceof FatalError ? error.exitCode : undefined,
+      message: error instanceof Error ? error.message : String(error),
+      ...(error instanceof Error && error.stack ? { stack: error.stack } : {}),
+    })
+  }
+
+  const start = async () => {
+    const env = { ...data.env }
+    const flags = parseFlags(data.argv, env)
+    // Events from before the start (listening) wait until the screen knows the node: flush holds them.
+    started = await startNode(flags, onEvent, {}, env)
+    const node = started.node
+    post({
+      type: 'started',
+      info: {
+        id: node.id,
+        name: node.name,
+        secure: started.secure,
+        ...(started.dataDir ? { dataDir: started.dataDir } : {}),
+        ...(started.fingerprint ? { fingerprint: started.fingerprint } : {}),
+        notes: startupNotes(started),
+        history: flags.history > 0 ? node.history.slice(-flags.history) : [],
+      },
+      state: state(node, true),
+    })
+    membersChanged = false
+    flush()
+  }
+  start().catch(fail)
+}
+
+if (parentPort && (workerData as { parleyNodeThread?: NodeThreadData } | undefined)?.parleyNodeThread) {
+  hostNode(parentPort, (workerData as { parleyNodeThread: NodeThreadData }).parleyNodeThread)
+}
