@@ -34,9 +34,14 @@ const MEMBER_EVENTS: ReadonlySet<NodeEvent['type']> = new Set(['connected', 'dis
 
 /**
  * Serves one node over `port`: starts it from `data`, forwards its events, performs what the screen asks.
- * Exported apart from the thread's entry so that it can run on any MessagePort.
+ * Exported apart from the thread's entry so that it can run on any MessagePort; `exit` ends the thread once
+ * the node is closed.
  */
-export function hostNode(port: MessagePort | typeof parentPort, data: NodeThreadData): void {
+export function hostNode(
+  port: MessagePort | typeof parentPort,
+  data: NodeThreadData,
+  exit: (code: number) => void = (code) => process.exit(code),
+): void {
   if (!port) throw new Error('hostNode needs a port to the screen')
   const post = (message: FromNode) => port.postMessage(message)
   let started: StartedNode | undefined
@@ -49,9 +54,9 @@ export function hostNode(port: MessagePort | typeof parentPort, data: NodeThread
     ...(withMembers ? { members: node.members() } : {}),
   })
   // Events of one turn go out as one message; an answer first sends the events before it, in order.
-  const flush = () => {
+  const flush = (always = false) => {
     flushQueued = false
-    if (!started || (batch.length === 0 && !membersChanged)) return
+    if (!started || (!always && batch.length === 0 && !membersChanged)) return
     const events = batch
     batch = []
     const withMembers = membersChanged
@@ -60,12 +65,7 @@ export function hostNode(port: MessagePort | typeof parentPort, data: NodeThread
   }
   const sendState = (withMembers = false) => {
     membersChanged ||= withMembers
-    if (!started) return
-    const events = batch
-    batch = []
-    const members = membersChanged
-    membersChanged = false
-    post({ type: 'events', events, state: state(started.node, members) })
+    flush(true)
   }
   const onEvent = (event: NodeEvent, route?: LinkRoute) => {
     batch.push([event, route])
@@ -135,7 +135,7 @@ export function hostNode(port: MessagePort | typeof parentPort, data: NodeThread
         flush()
         await node.close(message.reason)
         // Ends the thread: its exit hooks release the data dir's lock, and the screen waits for that.
-        process.exit(0)
+        exit(0)
         return
       default: {
         const _exhaustive: never = message

@@ -3,6 +3,8 @@
  * its events on, keeps what the screen reads synchronously (undelivered count, members) as of the last
  * batch, and turns the screen's requests into messages.
  */
+import { readFileSync, unlinkSync } from 'node:fs'
+import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import type { MemberInfo, NodeEvent } from '@parley/core'
 import { FatalError, type LinkRoute, type StatusLine } from '@parley/launcher'
@@ -21,6 +23,9 @@ export class NodeThreadError extends Error {
 }
 
 type Answer = Extract<FromNode, { type: 'answer' }>
+
+/** The data dir's lock file (`LOCK_FILE` in @parley/store), holding the pid of the process that runs the node. */
+const LOCK_FILE = 'lock'
 
 export class NodeThread {
   private state: NodeState = { pending: 0 }
@@ -72,6 +77,7 @@ export class NodeThread {
           case 'started':
             thread = new NodeThread(worker, message.info)
             thread.update(message.state)
+            thread.releaseLockOnExit()
             resolve(thread)
             return
           case 'events':
@@ -156,6 +162,27 @@ export class NodeThread {
       this.post({ type: 'close', reason })
     }
     await this.exited
+  }
+
+  /**
+   * A process that ends before the node's thread has (a second Ctrl-C, a crash) does not run that thread's
+   * exit hooks, which release the data dir's lock; the lock holds this process's pid, so it is released
+   * here, as the store would (only when it is still ours). Without this the next start would say that
+   * parley did not exit cleanly.
+   */
+  private releaseLockOnExit(): void {
+    const dir = this.info.dataDir
+    if (!dir) return
+    const lock = join(dir, LOCK_FILE)
+    const release = () => {
+      try {
+        if (readFileSync(lock, 'utf8').trim() === String(process.pid)) unlinkSync(lock)
+      } catch {
+        // Already released by the node's thread, or the dir is gone.
+      }
+    }
+    process.on('exit', release)
+    void this.exited.then(() => process.removeListener('exit', release))
   }
 
   private update(state: NodeState): void {
