@@ -43,9 +43,11 @@ function host(name: string, extra: string[] = [], listen = '127.0.0.1:0'): Hoste
   port1.on('message', (message: FromNode) => received.push(message))
   // In-process, the thread being niced would be the test's own.
   const env = { ...process.env, PARLEY_TUI_NODE_NICE: '0' }
-  hostNode(port2, { argv: ['--listen', listen, '--name', name, '--data-dir', dir, ...extra], env }, (code) =>
-    exits.push(code),
-  )
+  hostNode(port2, (code) => exits.push(code))
+  port1.postMessage({
+    type: 'start',
+    data: { argv: ['--listen', listen, '--name', name, '--data-dir', dir, ...extra], env },
+  } satisfies ToNode)
   const h: Hosted = {
     received,
     exits,

@@ -33,13 +33,13 @@ export const NODE_THREAD_NICE = 5
 const MEMBER_EVENTS: ReadonlySet<NodeEvent['type']> = new Set(['connected', 'disconnected', 'member'])
 
 /**
- * Serves one node over `port`: starts it from `data`, forwards its events, performs what the screen asks.
- * Exported apart from the thread's entry so that it can run on any MessagePort; `exit` ends the thread once
- * the node is closed.
+ * Serves one node over `port`: starts it when the screen says `start` (the thread is made, and loads the
+ * node's modules, while the screen's thread loads its own), forwards its events, performs what the screen
+ * asks. Exported apart from the thread's entry so that it can run on any MessagePort; `exit` ends the
+ * thread once the node is closed.
  */
 export function hostNode(
   port: MessagePort | typeof parentPort,
-  data: NodeThreadData,
   exit: (code: number) => void = (code) => process.exit(code),
 ): void {
   if (!port) throw new Error('hostNode needs a port to the screen')
@@ -128,6 +128,8 @@ export function hostNode(
         post({ type: 'answer', ask: message.ask, left })
         return
       }
+      case 'start':
+        return
       case 'leave-now':
         leaveNow()
         return
@@ -144,7 +146,14 @@ export function hostNode(
     }
   }
 
+  let starting = false
   port.on('message', (message: ToNode) => {
+    if (message.type === 'start') {
+      if (starting) return
+      starting = true
+      start(message.data).catch(fail)
+      return
+    }
     if (!started) return
     perform(message, started.node).catch(fail)
   })
@@ -158,7 +167,7 @@ export function hostNode(
     })
   }
 
-  const start = async () => {
+  const start = async (data: NodeThreadData) => {
     const env = { ...data.env }
     lowerPriority(niceOf(env))
     const flags = parseFlags(data.argv, env)
@@ -181,7 +190,6 @@ export function hostNode(
     membersChanged = false
     flush()
   }
-  start().catch(fail)
 }
 
 /** The nice value the node's thread takes: `PARLEY_TUI_NODE_NICE` when it is 0-19, else NODE_THREAD_NICE. */
@@ -207,6 +215,5 @@ function lowerPriority(by: number): void {
   }
 }
 
-if (parentPort && (workerData as { parleyNodeThread?: NodeThreadData } | undefined)?.parleyNodeThread) {
-  hostNode(parentPort, (workerData as { parleyNodeThread: NodeThreadData }).parleyNodeThread)
-}
+if (parentPort && (workerData as { parleyNodeThread?: true } | undefined)?.parleyNodeThread)
+  hostNode(parentPort)

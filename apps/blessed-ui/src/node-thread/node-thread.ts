@@ -5,9 +5,10 @@
  */
 import { readFileSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import type { MemberInfo, NodeEvent } from '@parley/core'
 import { FatalError, type LinkRoute, type StatusLine } from '@parley/launcher'
+import { takeNodeWorker } from './early.js'
 import type { FromNode, NodeState, NodeThreadData, StartedInfo, ToNode } from './protocol.js'
 
 /** Why the node's thread stopped when nobody asked it to. */
@@ -63,9 +64,7 @@ export class NodeThread {
     data: NodeThreadData,
     onEvent: (event: NodeEvent, route?: LinkRoute) => void,
   ): Promise<NodeThread> {
-    const worker = new Worker(new URL('./node-host.js', import.meta.url), {
-      workerData: { parleyNodeThread: data },
-    })
+    const worker = takeNodeWorker()
     return new Promise<NodeThread>((resolve, reject) => {
       let thread: NodeThread | undefined
       const fail = (error: Error) => {
@@ -108,6 +107,7 @@ export class NodeThread {
         thread?.resolveExited()
         fail(new NodeThreadError('THREAD_EXITED', `the node stopped unexpectedly (exit code ${code})`))
       })
+      worker.postMessage({ type: 'start', data } satisfies ToNode)
     })
   }
 

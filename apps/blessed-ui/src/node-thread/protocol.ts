@@ -51,6 +51,8 @@ export type FromNode =
   | { readonly type: 'answer'; readonly ask: number; readonly line?: StatusLine; readonly left?: number }
 
 export type ToNode =
+  /** The first message: start the node (the thread may have been made before the flags were checked). */
+  | { readonly type: 'start'; readonly data: NodeThreadData }
   | { readonly type: 'send'; readonly bodies: readonly string[]; readonly ask: number }
   | { readonly type: 'rename'; readonly name: string }
   | {
