@@ -9,6 +9,7 @@ import type { Worker } from 'node:worker_threads'
 import type { MemberInfo, NodeEvent } from '@parley/core'
 import { FatalError, type LinkRoute, type StatusLine } from '@parley/launcher'
 import { takeNodeWorker } from './early.js'
+import { Inbox } from './inbox.js'
 import type { FromNode, NodeState, NodeThreadData, StartedInfo, ToNode } from './protocol.js'
 
 /** Why the node's thread stopped when nobody asked it to. */
@@ -71,31 +72,33 @@ export class NodeThread {
         if (thread) thread.rejectFailed(error)
         else reject(error)
       }
-      worker.on('message', (message: FromNode) => {
-        switch (message.type) {
-          case 'started':
-            thread = new NodeThread(worker, message.info)
-            thread.update(message.state)
-            thread.releaseLockOnExit()
-            resolve(thread)
-            return
-          case 'events':
-            thread?.update(message.state)
-            for (const [event, route] of message.events) onEvent(event, route)
-            return
-          case 'answer':
-            thread?.answered(message)
-            return
-          case 'failed':
-            fail(failure(message))
-            if (!thread) void worker.terminate()
-            return
-          default: {
-            const _exhaustive: never = message
-            return _exhaustive
+      // A flood arrives in large batches: the inbox hands them on a slice per turn, so keys get read between.
+      const inbox = new Inbox({
+        state: (state) => thread?.update(state),
+        event: onEvent,
+        message: (message) => {
+          switch (message.type) {
+            case 'started':
+              thread = new NodeThread(worker, message.info)
+              thread.update(message.state)
+              thread.releaseLockOnExit()
+              resolve(thread)
+              return
+            case 'answer':
+              thread?.answered(message)
+              return
+            case 'failed':
+              fail(failure(message))
+              if (!thread) void worker.terminate()
+              return
+            default: {
+              const _exhaustive: never = message
+              return _exhaustive
+            }
           }
-        }
+        },
       })
+      worker.on('message', (message: FromNode) => inbox.push(message))
       worker.on('error', (error) => {
         fail(new NodeThreadError('THREAD_CRASHED', `the node stopped: ${error.message}`, { cause: error }))
       })
