@@ -46,6 +46,8 @@ function host(name: string, extra: string[] = [], listen = '127.0.0.1:0'): Hoste
   hostNode(port2, (code) => exits.push(code))
   port1.postMessage({
     type: 'start',
+    // The few events here never come near the limit: this thread (which hosts the node) never waits.
+    flow: new SharedArrayBuffer(8),
     data: { argv: ['--listen', listen, '--name', name, '--data-dir', dir, ...extra], env },
   } satisfies ToNode)
   const h: Hosted = {

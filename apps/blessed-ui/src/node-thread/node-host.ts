@@ -17,6 +17,7 @@ import {
   startupNotes,
   waitWhileProgressing,
 } from '@parley/launcher'
+import { FlowGate, weightOf } from './flow-gate.js'
 import type { FromNode, NodeThreadData, ToNode } from './protocol.js'
 
 /**
@@ -45,6 +46,7 @@ export function hostNode(
   if (!port) throw new Error('hostNode needs a port to the screen')
   const post = (message: FromNode) => port.postMessage(message)
   let started: StartedNode | undefined
+  let gate: FlowGate | undefined
   let batch: [NodeEvent, LinkRoute | undefined][] = []
   let membersChanged = false
   let flushQueued = false
@@ -62,6 +64,10 @@ export function hostNode(
     const withMembers = membersChanged
     membersChanged = false
     post({ type: 'events', events, state: state(started.node, withMembers) })
+    let weight = 0
+    for (const [event] of events) weight += weightOf(event)
+    // Blocks this thread while the screen lags too far behind: the node then reads none of its links.
+    gate?.sent(weight)
   }
   const sendState = (withMembers = false) => {
     membersChanged ||= withMembers
@@ -151,6 +157,7 @@ export function hostNode(
     if (message.type === 'start') {
       if (starting) return
       starting = true
+      gate = new FlowGate(message.flow)
       start(message.data).catch(fail)
       return
     }

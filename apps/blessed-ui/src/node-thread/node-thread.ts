@@ -9,6 +9,7 @@ import type { Worker } from 'node:worker_threads'
 import type { MemberInfo, NodeEvent } from '@parley/core'
 import { FatalError, type LinkRoute, type StatusLine } from '@parley/launcher'
 import { takeNodeWorker } from './early.js'
+import { FlowGate, weightOf } from './flow-gate.js'
 import { Inbox } from './inbox.js'
 import type { FromNode, NodeState, NodeThreadData, StartedInfo, ToNode } from './protocol.js'
 
@@ -66,6 +67,7 @@ export class NodeThread {
     onEvent: (event: NodeEvent, route?: LinkRoute) => void,
   ): Promise<NodeThread> {
     const worker = takeNodeWorker()
+    const gate = new FlowGate()
     return new Promise<NodeThread>((resolve, reject) => {
       let thread: NodeThread | undefined
       const fail = (error: Error) => {
@@ -75,7 +77,10 @@ export class NodeThread {
       // A flood arrives in large batches: the inbox hands them on a slice per turn, so keys get read between.
       const inbox = new Inbox({
         state: (state) => thread?.update(state),
-        event: onEvent,
+        event: (event, route) => {
+          onEvent(event, route)
+          gate.taken(weightOf(event))
+        },
         message: (message) => {
           switch (message.type) {
             case 'started':
@@ -110,7 +115,7 @@ export class NodeThread {
         thread?.resolveExited()
         fail(new NodeThreadError('THREAD_EXITED', `the node stopped unexpectedly (exit code ${code})`))
       })
-      worker.postMessage({ type: 'start', data } satisfies ToNode)
+      worker.postMessage({ type: 'start', data, flow: gate.shared } satisfies ToNode)
     })
   }
 

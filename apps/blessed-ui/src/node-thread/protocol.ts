@@ -52,7 +52,12 @@ export type FromNode =
 
 export type ToNode =
   /** The first message: start the node (the thread may have been made before the flags were checked). */
-  | { readonly type: 'start'; readonly data: NodeThreadData }
+  | {
+      readonly type: 'start'
+      readonly data: NodeThreadData
+      /** The FlowGate's shared counters: what the node sent, what the screen took. */
+      readonly flow: SharedArrayBuffer
+    }
   | { readonly type: 'send'; readonly bodies: readonly string[]; readonly ask: number }
   | { readonly type: 'rename'; readonly name: string }
   | {
