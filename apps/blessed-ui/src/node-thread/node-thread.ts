@@ -12,6 +12,7 @@ import { takeNodeWorker } from './early.js'
 import { FlowGate, weightOf } from './flow-gate.js'
 import { Inbox } from './inbox.js'
 import type { FromNode, NodeState, NodeThreadData, StartedInfo, ToNode } from './protocol.js'
+import { Senders } from './senders.js'
 
 /** Why the node's thread stopped when nobody asked it to. */
 export class NodeThreadError extends Error {
@@ -68,6 +69,7 @@ export class NodeThread {
   ): Promise<NodeThread> {
     const worker = takeNodeWorker()
     const gate = new FlowGate()
+    const senders = new Senders()
     return new Promise<NodeThread>((resolve, reject) => {
       let thread: NodeThread | undefined
       const fail = (error: Error) => {
@@ -78,7 +80,7 @@ export class NodeThread {
       const inbox = new Inbox({
         state: (state) => thread?.update(state),
         event: (event, route) => {
-          onEvent(event, route)
+          onEvent(event.type === 'message' ? { ...event, from: senders.same(event.from) } : event, route)
           gate.taken(weightOf(event))
         },
         message: (message) => {
