@@ -7,6 +7,12 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
   const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
   process.stdout.write(`parley-tui ${version}\n`)
 } else {
+  // A chat on a terminal runs its node on a thread of its own: made first, it loads the node's modules
+  // while this thread loads the screen's. Help and errors do not need it.
+  if (process.stdin.isTTY && process.stdout.isTTY && !argv.includes('--help') && !argv.includes('-h')) {
+    const { makeNodeThreadEarly } = await import('../dist/node-thread/early.js')
+    makeNodeThreadEarly()
+  }
   const { run } = await import('../dist/index.js')
   run(argv)
 }

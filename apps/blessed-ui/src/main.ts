@@ -7,10 +7,9 @@ import {
   packageVersion,
   parseFlags,
   reportFailure,
-  type StartedNode,
-  startNode,
   usage,
 } from '@parley/launcher'
+import { NodeThread } from './node-thread/node-thread.js'
 import { restoreTerminal } from './view/terminal.js'
 import { runTui, type TuiIo } from './view/tui.js'
 
@@ -23,7 +22,7 @@ export function version(): string {
 /** Runs parley-tui; resolves with the process exit code. */
 export async function main(argv: readonly string[], io: TuiIo): Promise<number> {
   let flags: Flags
-  let started: StartedNode | undefined
+  let node: NodeThread | undefined
   try {
     flags = parseFlags(argv, io.env)
     if (flags.help) {
@@ -55,13 +54,14 @@ export async function main(argv: readonly string[], io: TuiIo): Promise<number> 
     let deliver: (event: NodeEvent, route?: LinkRoute) => void = (event, route) => {
       early.push([event, route])
     }
-    started = await startNode(flags, (event, route) => deliver(event, route), {}, io.env)
-    return await runTui(started, flags, io, (handler) => {
+    // The node runs on a thread of its own, so that a flood never holds up keys and drawing here.
+    node = await NodeThread.start({ argv, env: { ...io.env } }, (event, route) => deliver(event, route))
+    return await runTui(node, flags, io, (handler) => {
       for (const [event, route] of early.splice(0)) handler(event, route)
       deliver = handler
     })
   } catch (error) {
-    await started?.node.close('error').catch(() => undefined)
+    await node?.close('error').catch(() => undefined)
     return fail(error)
   }
 }

@@ -140,6 +140,13 @@ export class Tmux {
     this.tmux('resize-window', '-t', 'tui', '-x', String(cols), '-y', String(rows))
   }
 
+  /** The pid of parley-tui, from the first line of its trace, once it has drawn its screen. */
+  pid(): number | undefined {
+    if (!existsSync(this.traceFile)) return undefined
+    const match = / start (\d+)/.exec(readFileSync(this.traceFile, 'utf8'))
+    return match ? Number(match[1]) : undefined
+  }
+
   exitCode(): number | undefined {
     if (!existsSync(this.exitFile)) return undefined
     const text = readFileSync(this.exitFile, 'utf8').trim()

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -111,6 +111,40 @@ describe.skipIf(!TMUX)(title, () => {
     const { tui } = await chat()
     tui.keys('C-c')
     expect(await until('the exit code', () => tui.exitCode())).toBe(0)
+  })
+
+  it.skipIf(!existsSync('/proc/thread-self'))(
+    'runs its node on a thread of its own, 5 nicer than the thread that reads keys and draws',
+    async () => {
+      const { tui } = await chat()
+      const pid = await until('the pid in the trace', () => tui.pid())
+      // Field 19 of /proc/PID/task/TID/stat is the thread's nice value; the first thread has the pid as id.
+      const niceOf = (tid: string) =>
+        Number(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16])
+      const nice = readdirSync(`/proc/${pid}/task`).map(niceOf)
+      const own = niceOf(String(pid))
+      expect(nice.filter((n) => n === own + 5)).toHaveLength(1)
+      expect(nice.filter((n) => n !== own && n !== own + 5)).toEqual([])
+    },
+  )
+
+  it('leaves its data dir unlocked when a second SIGTERM ends it at once', async () => {
+    const { bob, tui } = await chat()
+    const pid = await until('the pid in the trace', () => tui.pid())
+    const lock = join(tui.dir, 'data', 'parley', 'lock')
+    expect(readFileSync(lock, 'utf8').trim()).toBe(String(pid))
+    // A message nobody acknowledges makes the first SIGTERM wait for it, so the second one ends the process.
+    await bob.stop()
+    tui.type('nobody hears this')
+    tui.keys('Enter')
+    await tui.waitForScreen('the undelivered count', (ls) => ls.some((l) => l.includes('1 undelivered')))
+    process.kill(pid, 'SIGTERM')
+    await tui.waitForScreen('the wait for acknowledgements', (ls) =>
+      ls.some((l) => l.includes('waiting for 1 message(s) to be acknowledged')),
+    )
+    process.kill(pid, 'SIGTERM')
+    expect(await until('the exit code', () => tui.exitCode())).toBe(130)
+    expect(existsSync(lock)).toBe(false)
   })
 
   it('does not show again after a restart the messages it had drawn', async () => {

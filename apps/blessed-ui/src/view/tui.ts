@@ -3,7 +3,6 @@ import { PerformanceObserver } from 'node:perf_hooks'
 import { PassThrough } from 'node:stream'
 import type { NodeEvent } from '@parley/core'
 import {
-  connectTo,
   DropDigest,
   describeEvent,
   type Flags,
@@ -11,14 +10,12 @@ import {
   type LinkRoute,
   logFileOf,
   MessageDisplay,
-  type StartedNode,
   splitBody,
-  startupNotes,
-  waitWhileProgressing,
 } from '@parley/launcher'
 import blessed from 'blessed'
 import { KeyDecoder, type KeyEvent } from '../input/key-decoder.js'
 import { ChatModel, type Effect } from '../model/chat.js'
+import type { NodeThread } from '../node-thread/node-thread.js'
 import { type GraphemeWidth, graphemeWidth } from '../text/width.js'
 import { probeWidths } from './probe.js'
 import { type BlessedUnicode, StandIns, terminalWrites } from './stand-ins.js'
@@ -124,7 +121,7 @@ export class BlessedView {
     this.trace = env.PARLEY_TUI_TRACE || undefined
     if (this.trace) {
       const trace = this.trace
-      appendFileSync(trace, `${Date.now()} start ${process.pid}\n`)
+      appendFileSync(trace, `${Date.now()} start ${process.pid} ${process.hrtime.bigint() / 1000n}\n`)
       // Garbage collection pauses the event loop like any task: the benchmark reports them beside key echo.
       this.gcObserver = new PerformanceObserver((list) => {
         for (const entry of list.getEntries()) {
@@ -352,16 +349,18 @@ export class BlessedView {
 
 /**
  * Runs the full-screen chat on a started node until /quit, Ctrl-C or a signal; resolves with the exit code.
- * `subscribe` hands node events (including those from before the screen existed) to the screen.
+ * `subscribe` hands node events (including those from before the screen existed) to the screen. The node
+ * runs on a thread of its own (`NodeThread`): this thread reads keys and draws, and a flood's decoding never
+ * stands between a key and its echo.
  */
 export async function runTui(
-  started: StartedNode,
+  node: NodeThread,
   flags: Flags,
   io: TuiIo,
   subscribe: (handler: (event: NodeEvent, route?: LinkRoute) => void) => void,
 ): Promise<number> {
   const { stdin, stdout } = io
-  const { node } = started
+  const { info } = node
   stdin.setRawMode(true)
   stdin.setEncoding('utf8')
   stdin.resume()
@@ -370,17 +369,17 @@ export async function runTui(
   })
   const probe = await probeWidths(stdin, stdout)
   const width = graphemeWidth(probe.widths)
-  const model = new ChatModel({ self: { id: node.id, name: node.name }, width, secure: started.secure })
-  if (!started.secure) {
+  const model = new ChatModel({ self: { id: info.id, name: info.name }, width, secure: info.secure })
+  if (!info.secure) {
     model.note(
       'PLAIN MODE: nothing is encrypted or authenticated; anyone on the path can read and forge messages',
       'warn',
     )
-  } else if (started.fingerprint) {
-    model.note(`you are ${node.name} [${started.fingerprint.short}] (full fingerprint: parley id)`)
+  } else if (info.fingerprint) {
+    model.note(`you are ${info.name} [${info.fingerprint.short}] (full fingerprint: parley id)`)
   }
-  for (const text of startupNotes(started)) model.note(text)
-  model.showHistory(flags.history > 0 ? node.history.slice(-flags.history) : [])
+  for (const text of info.notes) model.note(text)
+  model.showHistory(info.history)
   model.setUndelivered(node.pending)
 
   // Messages reach the model through the launcher's display, which orders catch-up and records what a
@@ -396,7 +395,7 @@ export async function runTui(
       },
     },
   })
-  display.bind(started)
+  display.bind({ markShown: (shown) => node.markShown(shown) })
   const view = new BlessedView(model, width, stdout, io.env, () => display.drawn())
   scheduleFrame = () => {
     view.traceArrival()
@@ -422,31 +421,40 @@ export async function runTui(
   const perform = (effects: readonly Effect[]) => {
     for (const effect of effects) {
       switch (effect.type) {
-        case 'send':
+        case 'send': {
+          let bodies: string[]
           try {
-            for (const body of splitBody(effect.body)) node.send(body)
+            bodies = splitBody(effect.body)
           } catch (error) {
             model.note(`not sent: ${error instanceof Error ? error.message : String(error)}`, 'warn')
+            break
           }
-          model.setUndelivered(node.pending)
+          void node.send(bodies).then((line) => {
+            if (line) model.note(line.text, line.level)
+            model.setUndelivered(node.pending)
+            view.schedule()
+          }, ignoreFailure)
           break
+        }
         case 'rename':
           node.rename(effect.name)
           break
         case 'connect':
-          try {
-            const status = connectTo(node, effect.address, {
-              dht: flags.dht !== undefined,
-              plain: flags.plain,
-            })
-            if (status) model.note(status.text, status.level)
-          } catch (error) {
-            model.note(`cannot connect: ${error instanceof Error ? error.message : String(error)}`, 'warn')
-          }
+          void node
+            .connect(effect.address, { dht: flags.dht !== undefined, plain: flags.plain })
+            .then((line) => {
+              if (line) model.note(line.text, line.level)
+              view.schedule()
+            }, ignoreFailure)
           break
         case 'members':
           model.setMembers(node.members())
-          if (effect.list) model.listMembers()
+          // The list as of now, not as of the last connection: a relayed member may have been seen since.
+          void node.refreshMembers().then((members) => {
+            model.setMembers(members)
+            if (effect.list) model.listMembers()
+            view.schedule()
+          }, ignoreFailure)
           break
         case 'quit':
           requestQuit()
@@ -527,13 +535,14 @@ export async function runTui(
   if (probe.leftover) onKeys(probe.leftover)
   view.renderNow()
 
-  await Promise.race([quitRequested, io.interrupted])
+  // A failed node thread rejects `node.failed`: the error ends the TUI like any fatal one.
+  await Promise.race([quitRequested, io.interrupted, node.failed])
   if (node.pending > 0 && flags.waitMs > 0) {
     model.note(
       `waiting for ${node.pending} message(s) to be acknowledged, up to ${flags.waitMs / 1000}s without progress (Ctrl-C again to leave now; they stay safe in the outbox)`,
     )
     view.renderNow()
-    await waitWhileProgressing(node, flags.waitMs, secondQuitRequested)
+    await node.drain(flags.waitMs, secondQuitRequested)
   }
   const left = node.pending
   stdin.removeListener('data', onKeys)
@@ -541,20 +550,23 @@ export async function runTui(
   subscribed = false
   flow.close()
   display.close()
-  await node.close('quit')
+  await Promise.race([node.close('quit'), node.failed])
   removeViewRestore()
   view.destroy()
   removeRawRestore()
   if (stdin.isTTY) stdin.setRawMode(false)
   stdin.pause()
   // After the screen is gone, so it stays on the terminal, as the line-mode CLI says it.
-  if (left > 0) io.stderr.write(`parley-tui: ${undeliveredNote(left, started)}\n`)
+  if (left > 0) io.stderr.write(`parley-tui: ${undeliveredNote(left, info.dataDir)}\n`)
   return 0
 }
 
 /** What became of messages no peer acknowledged before the TUI closed. */
-function undeliveredNote(left: number, started: StartedNode): string {
-  if (started.dataDir)
-    return `${left} message(s) not acknowledged yet are safe in the outbox (${started.dataDir}); they are sent when parley next runs with this --data-dir`
+function undeliveredNote(left: number, dataDir: string | undefined): string {
+  if (dataDir)
+    return `${left} message(s) not acknowledged yet are safe in the outbox (${dataDir}); they are sent when parley next runs with this --data-dir`
   return `${left} message(s) were not delivered: no peer acknowledged them (plain mode keeps nothing)`
 }
+
+/** A request's answer lost to a failed node thread: that failure ends the TUI through `node.failed`. */
+function ignoreFailure(): void {}

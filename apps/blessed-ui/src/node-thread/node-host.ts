@@ -1,0 +1,226 @@
+/**
+ * The node's thread: parley-tui runs its node here, off the thread that reads keys and draws. A flood's
+ * decryption, decoding, journal writes and their garbage collection then never stand between a key and its
+ * echo; the screen's thread gets the node's events in batches and asks it to do things by message.
+ */
+import { readlinkSync } from 'node:fs'
+import { getPriority, setPriority } from 'node:os'
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads'
+import type { ChatNode, NodeEvent } from '@parley/core'
+import {
+  connectTo,
+  FatalError,
+  type LinkRoute,
+  parseFlags,
+  type StartedNode,
+  startNode,
+  startupNotes,
+  waitWhileProgressing,
+} from '@parley/launcher'
+import { FlowGate, weightOf } from './flow-gate.js'
+import type { FromNode, NodeThreadData, ToNode } from './protocol.js'
+
+/**
+ * The node's thread runs this much nicer than the screen's (Linux, where a nice value is per thread). On a
+ * busy machine the scheduler then lets a key's echo (and the terminal that delivers the key) preempt the
+ * node's work at once; the node still gets every idle moment, and a third of a CPU's share against busy
+ * threads of normal priority. In the flood benchmark, alternated runs at load 5: key echo p90 17-22 ms in
+ * three of four runs at 5, 27-47 ms at 10, 31-67 ms before the node had a thread of its own.
+ * `PARLEY_TUI_NODE_NICE=N` (0-19) changes it, 0 keeps the process's priority.
+ */
+export const NODE_THREAD_NICE = 5
+
+/** Events that can change the member list: the state sent after them includes it. */
+const MEMBER_EVENTS: ReadonlySet<NodeEvent['type']> = new Set(['connected', 'disconnected', 'member'])
+
+/**
+ * Serves one node over `port`: starts it when the screen says `start` (the thread is made, and loads the
+ * node's modules, while the screen's thread loads its own), forwards its events, performs what the screen
+ * asks. Exported apart from the thread's entry so that it can run on any MessagePort; `exit` ends the
+ * thread once the node is closed.
+ */
+export function hostNode(
+  port: MessagePort | typeof parentPort,
+  exit: (code: number) => void = (code) => process.exit(code),
+): void {
+  if (!port) throw new Error('hostNode needs a port to the screen')
+  const post = (message: FromNode) => port.postMessage(message)
+  let started: StartedNode | undefined
+  let gate: FlowGate | undefined
+  let batch: [NodeEvent, LinkRoute | undefined][] = []
+  let membersChanged = false
+  let flushQueued = false
+
+  const state = (node: ChatNode, withMembers: boolean) => ({
+    pending: node.pending,
+    ...(withMembers ? { members: node.members() } : {}),
+  })
+  // Events of one turn go out as one message; an answer first sends the events before it, in order.
+  const flush = (always = false) => {
+    flushQueued = false
+    if (!started || (!always && batch.length === 0 && !membersChanged)) return
+    const events = batch
+    batch = []
+    const withMembers = membersChanged
+    membersChanged = false
+    post({ type: 'events', events, state: state(started.node, withMembers) })
+    let weight = 0
+    for (const [event] of events) weight += weightOf(event)
+    // Blocks this thread while the screen lags too far behind: the node then reads none of its links.
+    gate?.sent(weight)
+  }
+  const sendState = (withMembers = false) => {
+    membersChanged ||= withMembers
+    flush(true)
+  }
+  const onEvent = (event: NodeEvent, route?: LinkRoute) => {
+    batch.push([event, route])
+    if (MEMBER_EVENTS.has(event.type)) membersChanged = true
+    if (!flushQueued) {
+      flushQueued = true
+      // Before the event loop reads another socket: a flood goes out in batches of one read each.
+      queueMicrotask(flush)
+    }
+  }
+
+  let leaveNow: () => void = () => undefined
+  const leave = new Promise<void>((resolve) => {
+    leaveNow = resolve
+  })
+
+  const perform = async (message: ToNode, node: ChatNode) => {
+    switch (message.type) {
+      case 'send': {
+        let line: { level: 'warn'; text: string } | undefined
+        try {
+          for (const body of message.bodies) node.send(body)
+        } catch (error) {
+          line = {
+            level: 'warn',
+            text: `not sent: ${error instanceof Error ? error.message : String(error)}`,
+          }
+        }
+        sendState()
+        post({ type: 'answer', ask: message.ask, ...(line ? { line } : {}) })
+        return
+      }
+      case 'rename':
+        node.rename(message.name)
+        return
+      case 'connect': {
+        let line: { level: 'info' | 'warn'; text: string } | undefined
+        try {
+          line = connectTo(node, message.address, { dht: message.dht, plain: message.plain })
+        } catch (error) {
+          line = {
+            level: 'warn',
+            text: `cannot connect: ${error instanceof Error ? error.message : String(error)}`,
+          }
+        }
+        flush()
+        post({ type: 'answer', ask: message.ask, ...(line ? { line } : {}) })
+        return
+      }
+      case 'members':
+        sendState(true)
+        post({ type: 'answer', ask: message.ask })
+        return
+      case 'mark-shown':
+        started?.markShown(message.shown)
+        return
+      case 'drain': {
+        const left = await waitWhileProgressing(node, message.idleMs, leave)
+        sendState()
+        post({ type: 'answer', ask: message.ask, left })
+        return
+      }
+      case 'start':
+        return
+      case 'leave-now':
+        leaveNow()
+        return
+      case 'close':
+        flush()
+        await node.close(message.reason)
+        // Ends the thread: its exit hooks release the data dir's lock, and the screen waits for that.
+        exit(0)
+        return
+      default: {
+        const _exhaustive: never = message
+        return _exhaustive
+      }
+    }
+  }
+
+  let starting = false
+  port.on('message', (message: ToNode) => {
+    if (message.type === 'start') {
+      if (starting) return
+      starting = true
+      gate = new FlowGate(message.flow)
+      start(message.data).catch(fail)
+      return
+    }
+    if (!started) return
+    perform(message, started.node).catch(fail)
+  })
+
+  const fail = (error: unknown) => {
+    post({
+      type: 'failed',
+      exitCode: error instanceof FatalError ? error.exitCode : undefined,
+      message: error instanceof Error ? error.message : String(error),
+      ...(error instanceof Error && error.stack ? { stack: error.stack } : {}),
+    })
+  }
+
+  const start = async (data: NodeThreadData) => {
+    const env = { ...data.env }
+    lowerPriority(niceOf(env))
+    const flags = parseFlags(data.argv, env)
+    // Events from before the start (listening) wait until the screen knows the node: flush holds them.
+    started = await startNode(flags, onEvent, {}, env)
+    const node = started.node
+    post({
+      type: 'started',
+      info: {
+        id: node.id,
+        name: node.name,
+        secure: started.secure,
+        ...(started.dataDir ? { dataDir: started.dataDir } : {}),
+        ...(started.fingerprint ? { fingerprint: started.fingerprint } : {}),
+        notes: startupNotes(started),
+        history: flags.history > 0 ? node.history.slice(-flags.history) : [],
+      },
+      state: state(node, true),
+    })
+    membersChanged = false
+    flush()
+  }
+}
+
+/** The nice value the node's thread takes: `PARLEY_TUI_NODE_NICE` when it is 0-19, else NODE_THREAD_NICE. */
+export function niceOf(env: Readonly<Record<string, string | undefined>>): number {
+  const raw = env.PARLEY_TUI_NODE_NICE
+  const value = Number(raw)
+  return raw !== undefined && raw !== '' && Number.isInteger(value) && value >= 0 && value <= 19
+    ? value
+    : NODE_THREAD_NICE
+}
+
+/**
+ * Makes the calling thread (only) `by` nicer. Linux: /proc/thread-self names the thread's id, and
+ * setpriority on a thread id sets that thread's nice value. Elsewhere, or when refused, nothing changes.
+ */
+function lowerPriority(by: number): void {
+  if (by === 0) return
+  try {
+    const thread = Number(readlinkSync('/proc/thread-self').split('/').pop())
+    if (Number.isInteger(thread) && thread > 0) setPriority(thread, Math.min(19, getPriority() + by))
+  } catch {
+    // Not Linux, or not allowed: the node runs at the process's priority, as it would without a thread.
+  }
+}
+
+if (parentPort && (workerData as { parleyNodeThread?: true } | undefined)?.parleyNodeThread)
+  hostNode(parentPort)
