@@ -53,6 +53,43 @@ describe('AppendLog', () => {
     expect(await reopen()).toEqual([1, 2, 3])
   })
 
+  it('reads back a log longer than it reads at a time: frames across every chunk edge, one longer than a chunk', async () => {
+    // Reads go 4 MiB at a time: odd-sized appends land across the edges, and a 5 MB one spans two chunks.
+    // Appends issued together are still one frame each (one flush writes them all).
+    const log = await open()
+    const expected: unknown[] = []
+    const appends: Promise<void>[] = []
+    for (let i = 0; i < 3_000; i++) {
+      const record = { i, text: 'x'.repeat(1_000 + (i % 97)) }
+      expected.push(record)
+      appends.push(log.append([record]))
+      if (i === 1_500) {
+        const long = 'y'.repeat(5_000_000)
+        expected.push(long)
+        appends.push(log.append([long]))
+      }
+    }
+    await Promise.all(appends)
+    await log.close()
+    expect(await reopen()).toEqual(expected)
+    expect(warnings).toEqual([])
+  })
+
+  it('keeps every frame before a damaged one deep in a long log', async () => {
+    const log = await open()
+    await Promise.all(Array.from({ length: 6_000 }, (_, i) => log.append([{ i, text: 'z'.repeat(1_000) }])))
+    await log.close()
+    const bytes = await readFile(path)
+    // A byte of the frame of record 5,000, in the second chunk: that frame and the rest are dropped.
+    const at = bytes.indexOf('{"i":5000,')
+    bytes[at + 20] = 0x41
+    await writeFile(path, bytes)
+    const records = await reopen()
+    expect(records).toHaveLength(5_000)
+    expect(records.at(-1)).toMatchObject({ i: 4_999 })
+    expect(warnings).toEqual([expect.stringContaining('(checksum mismatch)')])
+  })
+
   it('writes appends issued together with one flush, not one fsync each', async () => {
     const log = await open()
     const appends = Array.from({ length: 1000 }, (_, i) => log.append([i]))

@@ -7,6 +7,7 @@ import {
   DEFAULT_MAX_RECORD_BYTES,
   encodeFrame,
   FORMAT_VERSION,
+  type FrameScan,
   LOG_HEADER,
   MAX_FRAME_BYTES,
   scanFrames,
@@ -122,12 +123,11 @@ export class AppendLog {
     const accountOf = options.accountOf
     const usage = new LogUsage()
     try {
-      const bytes = await file.readFile()
-      const header = checkHeader(bytes)
+      const size = (await file.stat()).size
+      const header = checkHeader(await readAt(file, 0, Math.min(size, HEADER_PEEK_BYTES)))
       switch (header.status) {
         case 'incomplete':
-          if (bytes.length > 0)
-            warn(`${path}: the log header was incomplete (${bytes.length} bytes); rewrote it`)
+          if (size > 0) warn(`${path}: the log header was incomplete (${size} bytes); rewrote it`)
           await file.truncate(0)
           await writeAll(file, LOG_HEADER, 0)
           await file.sync()
@@ -146,16 +146,16 @@ export class AppendLog {
           return _exhaustive
         }
       }
-      const scan = scanFrames(
-        bytes,
-        LOG_HEADER.length,
+      const scan = await scanFile(
+        file,
+        size,
         accountOf && ((records, frameBytes) => usage.addFrame(records, frameBytes, accountOf)),
       )
-      if (scan.end < bytes.length) {
+      if (scan.end < size) {
         await file.truncate(scan.end)
         await file.sync()
         warn(
-          `${path}: dropped ${bytes.length - scan.end} bytes at offset ${scan.end} (${scan.problem}), ` +
+          `${path}: dropped ${size - scan.end} bytes at offset ${scan.end} (${scan.problem}), ` +
             'a write torn by a crash; every earlier record is intact',
         )
       }
@@ -413,6 +413,54 @@ function encodeGroups(
     start = end
   }
   return frames
+}
+
+/** Enough of a file's start to tell a log's header from another version's or another file. */
+const HEADER_PEEK_BYTES = 64
+
+/**
+ * Bytes read from the file at a time while scanning it at open. Read whole, a long log (hundreds of MB)
+ * cost more in allocating and first touching its buffer than in checking and parsing it.
+ */
+const SCAN_CHUNK_BYTES = 4 * 1024 * 1024
+
+async function readAt(file: FileHandle, position: number, length: number, into?: Buffer): Promise<Buffer> {
+  const buffer = into ?? Buffer.allocUnsafe(length)
+  let done = 0
+  while (done < length) {
+    const { bytesRead } = await file.read(buffer, done, length - done, position + done)
+    if (bytesRead === 0) break
+    done += bytesRead
+  }
+  return buffer.subarray(0, done)
+}
+
+/**
+ * `scanFrames` over the file's `size` bytes after the header, a chunk at a time (a frame longer than a
+ * chunk is read whole). Stops at the first torn or corrupt frame, as `scanFrames` does.
+ */
+async function scanFile(
+  file: FileHandle,
+  size: number,
+  onFrame: ((records: readonly unknown[], frameBytes: number) => void) | undefined,
+): Promise<FrameScan> {
+  const records: unknown[] = []
+  let position = LOG_HEADER.length
+  let buffer = Buffer.allocUnsafe(Math.min(SCAN_CHUNK_BYTES, Math.max(0, size - position)))
+  let want = buffer.length
+  while (position < size) {
+    const length = Math.min(want, size - position)
+    if (buffer.length < length) buffer = Buffer.allocUnsafe(length)
+    const bytes = await readAt(file, position, length, buffer)
+    const scan = scanFrames(bytes, 0, onFrame, records)
+    position += scan.end
+    // Only the chunk ended inside the frame: read on from it, whole.
+    const readOn =
+      scan.incomplete !== undefined && position + scan.incomplete <= size && bytes.length === length
+    if (scan.problem !== undefined && !readOn) return { records, end: position, problem: scan.problem }
+    want = Math.max(SCAN_CHUNK_BYTES, scan.incomplete ?? 0)
+  }
+  return { records, end: position }
 }
 
 /** The log holds private history: readable by its owner only, even in a shared directory. */
