@@ -56,6 +56,12 @@ export interface JournalRewrite {
   rewrite(records: readonly JournalRecord[]): Promise<void>
   /** Never compacts a journal smaller than this. */
   readonly minBytes: number
+  /**
+   * Set when `records` are the journal compacted in memory at start-up (see `JournalStartup`) while the
+   * file still holds all it held, this many records: the node writes them over it soon after it starts,
+   * in the background.
+   */
+  readonly compactedFrom?: number
 }
 
 /** Bytes a journal holds for other members, kept up to date as it appends (see `Journal.usage`). */

@@ -45,6 +45,11 @@ export class OnlineCompaction {
   private nextAt: number
   /** The `sent` and `received` records among `records`: the history alone keeps up to `historyLimit` of them. */
   private messages: number
+  /**
+   * Records the file holds beyond the mirror, which was compacted at start-up (`compactedFrom`): the next
+   * compaction rewrites the file whatever it keeps.
+   */
+  private behind: number | undefined
 
   constructor(
     private readonly target: JournalRewrite,
@@ -53,6 +58,11 @@ export class OnlineCompaction {
     this.records = [...target.records]
     this.messages = countMessages(this.records)
     this.nextAt = Math.max(target.minBytes, COMPACT_GROWTH * target.size())
+    if (target.compactedFrom !== undefined) {
+      this.behind = Math.max(0, target.compactedFrom - this.records.length)
+      // After the node's own start-up work: the rewrite is background work like any compaction.
+      void (options.nextTurn ?? defaultNextTurn)().then(() => this.compact())
+    }
   }
 
   /** Records held in memory now (the journal's, or fewer once compacted). */
@@ -122,7 +132,8 @@ export class OnlineCompaction {
       this.options.failed(`journal compaction skipped: ${messageOf(error)}`)
       return
     }
-    if (!kept || kept.length * 2 > count) {
+    const behind = this.behind
+    if (!kept || (behind === undefined && kept.length * 2 > count)) {
       // Not worth a rewrite yet (most records are still needed): try again once the journal doubles.
       this.nextAt = Math.max(this.target.minBytes, 2 * bytes)
       return
@@ -149,7 +160,10 @@ export class OnlineCompaction {
     }
     const keptBytes = this.target.size()
     this.nextAt = Math.max(this.target.minBytes, COMPACT_GROWTH * keptBytes)
-    this.options.compacted({ records: before, keptRecords: written, bytes: replaced, keptBytes })
+    // The records the file held, those compacted in memory at start-up counted as they were on disk.
+    const records = before + (behind ?? 0)
+    this.behind = undefined
+    this.options.compacted({ records, keptRecords: written, bytes: replaced, keptBytes })
   }
 }
 

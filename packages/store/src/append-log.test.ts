@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { AppendLog } from './append-log.js'
+import { AppendLog, type FramePosition } from './append-log.js'
 import { LogError } from './errors.js'
 import { LOG_HEADER } from './log-format.js'
 
@@ -88,6 +88,45 @@ describe('AppendLog', () => {
     expect(records).toHaveLength(5_000)
     expect(records.at(-1)).toMatchObject({ i: 4_999 })
     expect(warnings).toEqual([expect.stringContaining('(checksum mismatch)')])
+  })
+
+  it('hands each frame to onRecords without keeping it, skimmed where it can be, and reads chosen frames again whole', async () => {
+    const log = await open()
+    await log.append([{ n: 1 }, { n: 2 }])
+    await log.append([{ skip: true }])
+    await log.append(['three'])
+    await log.close()
+    const seen: { records: readonly unknown[]; frame: FramePosition }[] = []
+    const again = await open({
+      onRecords: (records: readonly unknown[], frame: FramePosition) => seen.push({ records, frame }),
+      skim: (text: string) => (text.includes('skip') ? ['skimmed'] : undefined),
+    })
+    expect(again.records).toEqual([])
+    expect(seen.map((s) => s.records)).toEqual([[{ n: 1 }, { n: 2 }], ['skimmed'], ['three']])
+    const [first, second, third] = seen.map((s) => s.frame) as FramePosition[]
+    expect(first?.offset).toBe(LOG_HEADER.length)
+    expect(third?.offset).toBe((second?.offset ?? 0) + (second?.bytes ?? 0))
+    expect(await again.readFrames([second as FramePosition, third as FramePosition])).toEqual([
+      [{ skip: true }],
+      ['three'],
+    ])
+    await again.append([4])
+    await again.close()
+    expect(await reopen()).toEqual([{ n: 1 }, { n: 2 }, { skip: true }, 'three', 4])
+  })
+
+  it('fails the open with what onRecords throws, as it is', async () => {
+    const log = await open()
+    await log.append([1])
+    await log.close()
+    const refusal = new RangeError('not a record')
+    await expect(
+      open({
+        onRecords: () => {
+          throw refusal
+        },
+      }),
+    ).rejects.toBe(refusal)
   })
 
   it('writes appends issued together with one flush, not one fsync each', async () => {

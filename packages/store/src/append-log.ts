@@ -5,11 +5,14 @@ import { syncDirectory, writeAll } from './fs-sync.js'
 import {
   checkHeader,
   DEFAULT_MAX_RECORD_BYTES,
+  type DecodeFrame,
+  decodePayload,
   encodeFrame,
   FORMAT_VERSION,
   type FrameScan,
   LOG_HEADER,
   MAX_FRAME_BYTES,
+  type SkimFrame,
   scanFrames,
 } from './log-format.js'
 import { isLinkRefusal, linkAdvice, OpenFlags } from './private-files.js'
@@ -25,6 +28,19 @@ export interface AppendLogOptions {
    * `usage` stays empty.
    */
   accountOf?: AccountOf
+  /**
+   * Sees each good frame's records as open reads them, with where the frame is (for `readFrames`). With
+   * it, `records` stays empty: a long log is never held whole. What it throws fails the open as it is.
+   */
+  onRecords?: (records: readonly unknown[], frame: FramePosition) => void
+  /** With `onRecords`: what it sees of each frame, where the skim recognizes it (`readFrames` parses in full). */
+  skim?: SkimFrame
+}
+
+/** Where a frame is in the file: its offset and its size on disk, header included. */
+export interface FramePosition {
+  readonly offset: number
+  readonly bytes: number
 }
 
 export interface AppendLogStats {
@@ -122,6 +138,7 @@ export class AppendLog {
     const file = await openOrCreate(path)
     const accountOf = options.accountOf
     const usage = new LogUsage()
+    let rejected: { error: unknown } | undefined
     try {
       const size = (await file.stat()).size
       const header = checkHeader(await readAt(file, 0, Math.min(size, HEADER_PEEK_BYTES)))
@@ -146,11 +163,19 @@ export class AppendLog {
           return _exhaustive
         }
       }
-      const scan = await scanFile(
-        file,
-        size,
-        accountOf && ((records, frameBytes) => usage.addFrame(records, frameBytes, accountOf)),
-      )
+      const onRecords = options.onRecords
+      const skim = onRecords && options.skim
+      const decode: DecodeFrame = skim ? (payload) => decodePayload(payload, skim) : decodePayload
+      const scan = await scanFile(file, size, !onRecords, decode, (records, frame) => {
+        if (accountOf) usage.addFrame(records, frame.bytes, accountOf)
+        if (!onRecords) return
+        try {
+          onRecords(records, frame)
+        } catch (error) {
+          rejected = { error }
+          throw error
+        }
+      })
       if (scan.end < size) {
         await file.truncate(scan.end)
         await file.sync()
@@ -163,8 +188,29 @@ export class AppendLog {
       return new AppendLog(path, file, scan.end, scan.records, maxRecordBytes, accountOf, usage)
     } catch (error) {
       await file.close().catch(() => {})
+      if (rejected) throw rejected.error
       throw error instanceof LogError ? error : ioError(`cannot open ${path}`, error)
     }
+  }
+
+  /**
+   * The records of frames seen at open (`AppendLogOptions.onRecords`), read again, in the order asked.
+   * Valid until the first `rewrite`, which moves every frame.
+   * @throws LogError (IO) if a frame is no longer the good frame it was
+   */
+  async readFrames(frames: readonly FramePosition[]): Promise<(readonly unknown[])[]> {
+    const out: (readonly unknown[])[] = []
+    for (const frame of frames) {
+      const bytes = await readAt(this.#file, frame.offset, frame.bytes)
+      const scan = scanFrames(bytes, 0)
+      if (scan.end !== frame.bytes)
+        throw new LogError(
+          'IO',
+          `${this.#path} changed at offset ${frame.offset} (${scan.problem}); reopen it`,
+        )
+      out.push(scan.records)
+    }
+    return out
   }
 
   /** Lets go of the records read at open, once the caller has replayed them: a long log need not stay in memory. */
@@ -442,17 +488,29 @@ async function readAt(file: FileHandle, position: number, length: number, into?:
 async function scanFile(
   file: FileHandle,
   size: number,
-  onFrame: ((records: readonly unknown[], frameBytes: number) => void) | undefined,
+  keep: boolean,
+  decode: DecodeFrame,
+  onFrame: (records: readonly unknown[], frame: FramePosition) => void,
 ): Promise<FrameScan> {
   const records: unknown[] = []
   let position = LOG_HEADER.length
+  let chunkStart = position
+  let frameStart = 0
+  const seen = (batch: readonly unknown[], bytes: number) => {
+    onFrame(batch, { offset: chunkStart + frameStart, bytes })
+    frameStart += bytes
+  }
+  const into = keep ? records : []
   let buffer = Buffer.allocUnsafe(Math.min(SCAN_CHUNK_BYTES, Math.max(0, size - position)))
   let want = buffer.length
   while (position < size) {
     const length = Math.min(want, size - position)
     if (buffer.length < length) buffer = Buffer.allocUnsafe(length)
     const bytes = await readAt(file, position, length, buffer)
-    const scan = scanFrames(bytes, 0, onFrame, records)
+    chunkStart = position
+    frameStart = 0
+    const scan = scanFrames(bytes, 0, seen, into, decode)
+    if (!keep) into.length = 0
     position += scan.end
     // Only the chunk ended inside the frame: read on from it, whole.
     const readOn =
