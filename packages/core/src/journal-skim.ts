@@ -14,9 +14,10 @@ export type SkimmedRecord =
       readonly name: string
     }
 
-// JSON pieces. A string allows no raw control character and only JSON's escapes; a count has no sign,
-// fraction or exponent; an id is lowercase hex, as a node id is.
-const STRING = String.raw`"(?:[^"\\\u0000-\u001f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"`
+// JSON pieces. A string allows no raw control character and only JSON's escapes, written so that each
+// repetition starts with a backslash (linear, no backtracking, and runs of plain characters at once); a
+// count has no sign, fraction or exponent; an id is lowercase hex, as a node id is.
+const STRING = String.raw`"[^"\\\u0000-\u001f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\u0000-\u001f]*)*"`
 const COUNT = '(?:0|[1-9][0-9]{0,15})'
 const MSG_TAIL = `(?:,"(?:name|prev|sig)":${STRING}|,"hops":${COUNT})*`
 /** A message as the room writes it: these fields first, in this order, then only known optional ones. */
