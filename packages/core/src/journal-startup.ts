@@ -60,7 +60,8 @@ export class JournalStartup<Frame> {
     private readonly historyLimit = 10_000,
     private readonly windowSize = DEFAULT_WINDOW,
   ) {
-    this.replay = new JournalReplayer(self, historyLimit, windowSize)
+    // Only which records the state rests on is wanted from this replay: our messages need not be held.
+    this.replay = new JournalReplayer(self, historyLimit, windowSize, false)
   }
 
   /** The records of the next frame, as read from disk (checked here: they are untrusted). */

@@ -207,7 +207,9 @@ export class JournalReplayer {
   private nextSeq = 1
   private epoch: string | undefined
   private index = -1
-  private readonly sent: Msg[] = []
+  /** Our messages, in seq order (seqs only rise); none when constructed with `keepSent` false. */
+  private readonly sent: Msg[] | undefined
+  private readonly sentSeq: number[] = []
   private readonly sentFrom: number[] = []
   private readonly tracked = new Map<string, Tracked>()
   /**
@@ -223,7 +225,14 @@ export class JournalReplayer {
     private readonly self: PeerInfo,
     historyLimit = 10_000,
     private readonly windowSize = DEFAULT_WINDOW,
+    /**
+     * False when only the records behind the state are wanted (`JournalStartup`): our own messages are not
+     * held (all of them may be, for a long outbox), so the state's outbox, recent and lastSent stay empty
+     * while `recentFrom` and `lastSentFrom` still name their records.
+     */
+    keepSent = true,
   ) {
+    this.sent = keepSent ? [] : undefined
     this.historyMsg = new Newest(historyLimit)
     this.historyPeer = new Newest(historyLimit)
     this.historyFrom = new Newest(historyLimit)
@@ -235,7 +244,8 @@ export class JournalReplayer {
       case 'sent':
         if (record.msg.seq < this.nextSeq) break
         this.nextSeq = record.msg.seq + 1
-        this.sent.push(record.msg)
+        this.sent?.push(record.msg)
+        this.sentSeq.push(record.msg.seq)
         this.sentFrom.push(index)
         this.remember(record.msg, undefined, index)
         break
@@ -305,9 +315,12 @@ export class JournalReplayer {
     let lowest = Number.POSITIVE_INFINITY
     for (const p of peers.values()) if (p.neighbor) lowest = Math.min(lowest, p.acked)
     if (lowest === Number.POSITIVE_INFINITY) lowest = 0
-    const sent = this.sent
-    const outbox = sent.filter((m) => m.seq > lowest)
-    const keep = -Math.max(windowSize, outbox.length)
+    const sent = this.sent ?? []
+    const seqs = this.sentSeq
+    let pending = 0
+    while (pending < seqs.length && (seqs[seqs.length - 1 - pending] as number) > lowest) pending++
+    const outbox = sent.slice(sent.length - pending)
+    const keep = -Math.max(windowSize, pending)
     const recent = sent.slice(keep)
     const lastSent = sent.at(-1)
     const lastSentFrom = this.sentFrom.at(-1)

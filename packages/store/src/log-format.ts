@@ -4,7 +4,7 @@
  * array of the records of one append (or of up to 64 records of a rewrite, which is atomic as a whole).
  * One frame per append makes each append all-or-nothing.
  */
-import { isUtf8 } from 'node:buffer'
+import { isAscii, isUtf8 } from 'node:buffer'
 import { crc32 } from './crc32.js'
 import { LogError } from './errors.js'
 
@@ -126,10 +126,12 @@ export function scanFrames(
  * aside) and an array. Node's own UTF-8 check and decoder: `TextDecoder` took ten times as long.
  */
 export function decodePayload(payload: Buffer, skim?: SkimFrame): readonly unknown[] | string {
-  if (!isUtf8(payload)) return NOT_JSON
+  // ASCII, as most journals are, is the same text in Latin-1, which decodes without checking.
+  const ascii = isAscii(payload)
+  if (!ascii && !isUtf8(payload)) return NOT_JSON
   let batch: unknown
   try {
-    const text = payload.toString('utf8')
+    const text = payload.toString(ascii ? 'latin1' : 'utf8')
     const skimmed = skim?.(text)
     if (skimmed) return skimmed
     batch = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text)
