@@ -58,8 +58,9 @@ export interface JournalRewrite {
   readonly minBytes: number
   /**
    * Set when `records` are the journal compacted in memory at start-up (see `JournalStartup`) while the
-   * file still holds all it held, this many records: the node writes them over it soon after it starts,
-   * in the background.
+   * file still holds all it held, this many records: the node calls `rewrite` with them as it is made (so
+   * that a store counting usage counts the kept records from the start), and the file is written in the
+   * background.
    */
   readonly compactedFrom?: number
 }

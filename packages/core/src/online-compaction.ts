@@ -45,11 +45,6 @@ export class OnlineCompaction {
   private nextAt: number
   /** The `sent` and `received` records among `records`: the history alone keeps up to `historyLimit` of them. */
   private messages: number
-  /**
-   * Records the file holds beyond the mirror, which was compacted at start-up (`compactedFrom`): the next
-   * compaction rewrites the file whatever it keeps.
-   */
-  private behind: number | undefined
 
   constructor(
     private readonly target: JournalRewrite,
@@ -59,9 +54,10 @@ export class OnlineCompaction {
     this.messages = countMessages(this.records)
     this.nextAt = Math.max(target.minBytes, COMPACT_GROWTH * target.size())
     if (target.compactedFrom !== undefined) {
-      this.behind = Math.max(0, target.compactedFrom - this.records.length)
-      // After the node's own start-up work: the rewrite is background work like any compaction.
-      void (options.nextTurn ?? defaultNextTurn)().then(() => this.compact())
+      this.running = true
+      void this.writeCompacted(target.compactedFrom).finally(() => {
+        this.running = false
+      })
     }
   }
 
@@ -132,8 +128,7 @@ export class OnlineCompaction {
       this.options.failed(`journal compaction skipped: ${messageOf(error)}`)
       return
     }
-    const behind = this.behind
-    if (!kept || (behind === undefined && kept.length * 2 > count)) {
+    if (!kept || kept.length * 2 > count) {
       // Not worth a rewrite yet (most records are still needed): try again once the journal doubles.
       this.nextAt = Math.max(this.target.minBytes, 2 * bytes)
       return
@@ -160,10 +155,28 @@ export class OnlineCompaction {
     }
     const keptBytes = this.target.size()
     this.nextAt = Math.max(this.target.minBytes, COMPACT_GROWTH * keptBytes)
-    // The records the file held, those compacted in memory at start-up counted as they were on disk.
-    const records = before + (behind ?? 0)
-    this.behind = undefined
-    this.options.compacted({ records, keptRecords: written, bytes: replaced, keptBytes })
+    this.options.compacted({ records: before, keptRecords: written, bytes: replaced, keptBytes })
+  }
+
+  /**
+   * Writes the mirror, compacted at start-up from a file of `fileRecords` records, over the file. Called at
+   * once: the rewrite counts the disk quotas from the kept records as it is called, so no member is measured
+   * by what the file held before; the file is written in the background, appends going on meanwhile.
+   */
+  private async writeCompacted(fileRecords: number): Promise<void> {
+    const bytes = this.target.size()
+    const written = this.records.length
+    try {
+      await this.target.rewrite(this.records.slice())
+    } catch (error) {
+      // The file still holds all it held, and what was appended since: it restores what the mirror does.
+      this.nextAt = Math.max(this.target.minBytes, 2 * bytes)
+      this.options.failed(`journal compaction failed, the journal is unchanged: ${messageOf(error)}`)
+      return
+    }
+    const keptBytes = this.target.size()
+    this.nextAt = Math.max(this.target.minBytes, COMPACT_GROWTH * keptBytes)
+    this.options.compacted({ records: fileRecords, keptRecords: written, bytes, keptBytes })
   }
 }
 
