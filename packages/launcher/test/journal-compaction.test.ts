@@ -128,6 +128,26 @@ describe('journal compaction of a long journal found at startup', () => {
     })
   })
 
+  it('replays whole, and leaves as it is, a long journal holding a record of a newer version', async () => {
+    const { dir, flags, self } = await dataDirWithLongJournal(12_000)
+    const log = await AppendLog.open(join(dir, JOURNAL_FILE))
+    await log.append([{ t: 'from-a-newer-parley', x: 1 }])
+    await log.close()
+    const before = await readJournal(dir)
+    const events: NodeEvent[] = []
+    const started = await startNode(flags, (e) => events.push(e), {}, { PARLEY_COMPACT_BYTES: '65536' })
+    expect(started.node.history).toEqual(
+      restore(before.records, self, undefined, WINDOW).history.map((e) => ({
+        ...e,
+        from: expect.anything(),
+      })),
+    )
+    await started.node.close()
+    await vi.waitFor(() => showIdentity(flags, {}), { timeout: 60_000, interval: 20 })
+    expect(events.filter((e) => e.type.startsWith('journal-'))).toEqual([])
+    expect((await readJournal(dir)).records).toEqual(before.records)
+  })
+
   it('leaves a journal below the threshold as it is', async () => {
     const { dir, flags } = await dataDirWithLongJournal(200)
     const before = await readJournal(dir)
