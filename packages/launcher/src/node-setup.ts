@@ -60,14 +60,15 @@ import { parseAddress, routedTransport, TRANSPORT_KINDS, verifiedTransport } fro
 export const JOURNAL_FILE = 'journal.log'
 export const LOG_FILE = 'parley.log'
 /**
- * A journal is compacted soon after start-up once it is this large, and while the node runs once it is
- * this large and 4 times its size after the last compaction (override with `PARLEY_COMPACT_BYTES`).
+ * A journal found this large at start-up is written compacted as the node starts, and while the node runs
+ * it is compacted once this large and 4 times its size after the last compaction (override with
+ * `PARLEY_COMPACT_BYTES`).
  */
 export const COMPACT_JOURNAL_BYTES = 4 * 1024 * 1024
 
 /**
  * The one-line notes a frontend shows once a node has started: a waiting outbox, notices. (A long journal
- * is compacted once the node runs: the `journal-compacted` event says so.)
+ * is written compacted as the node starts: the `journal-compacted` event says so.)
  */
 export function startupNotes(started: StartedNode): string[] {
   const notes: string[] = []
@@ -384,7 +385,7 @@ function journalFailure(dir: DataDir, error: unknown): unknown {
 /**
  * Opens the journal and replays it as it is read, without holding it (`JournalStartup`): the node starts
  * on the records that restore the same state, and a journal past `threshold` bytes that they would halve
- * is rewritten with them in the background once the node runs (`compactedFrom`). A journal holding
+ * is rewritten with them as the node starts, in the background (`compactedFrom`). A journal holding
  * records of a newer version is replayed whole and left as it is.
  */
 async function restoreFromJournal(dir: DataDir, self: PeerInfo, windowSize: number, threshold: number) {
