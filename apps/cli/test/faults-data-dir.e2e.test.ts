@@ -6,6 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { crc32 } from 'node:zlib'
 import {
   bodiesOf,
   CLEAN_DELIVERY,
@@ -64,6 +65,28 @@ describe('a data dir that cannot be used is refused with exit code 5 and one lin
       expect(proc.stderr).toHaveLength(1)
       expect(proc.stderr[0]).toMatch(/^parley: data dir .*(is a file|parent of it is a file)/)
     }
+  })
+
+  it('refuses a journal holding a damaged record in one line that names the record, not a stack trace', async () => {
+    // A frame with a good checksum (so not a torn write) whose second record is not one parley writes.
+    const dir = tempDir()
+    const payload = Buffer.from(
+      JSON.stringify([
+        { t: 'self', epoch: 'e1' },
+        { t: 'sent', msg: null },
+      ]),
+    )
+    const header = Buffer.alloc(8)
+    header.writeUInt32BE(payload.length, 0)
+    header.writeUInt32BE(crc32(payload), 4)
+    writeFileSync(join(dir, 'journal.log'), Buffer.concat([Buffer.from('parley-log 1\n'), header, payload]), {
+      mode: 0o600,
+    })
+    const proc = start(['--listen', '127.0.0.1:0', '--data-dir', dir])
+    expect(await proc.exited).toBe(DATA_DIR_EXIT)
+    expect(proc.stderr).toEqual([
+      `parley: cannot use ${join(dir, 'journal.log')}: record 1 of the journal is damaged: a "sent" record without a message; move it away to start without its history and outbox`,
+    ])
   })
 
   it('refuses a data dir on a read-only mount (root ignores chmod, so a read-only bind mount)', async (ctx) => {

@@ -28,6 +28,14 @@ export {
   restore,
 } from './journal.js'
 export { compactJournal } from './journal-compact.js'
+export { type SkimmedRecord, skimFrame } from './journal-skim.js'
+export {
+  checkRecord,
+  JournalError,
+  type JournalErrorCode,
+  type JournalStart,
+  JournalStartup,
+} from './journal-startup.js'
 export { makeHello } from './link-machine.js'
 export {
   type Admission,

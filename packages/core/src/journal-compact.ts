@@ -63,19 +63,32 @@ export function* compactionSteps(
   }
   const whole = replay.finish()
   yield
-  const needed = neededRecords(records.length, whole)
-  const kept = keepRecords(records, needed)
-  if (!kept) return undefined
-  yield
-  const compacted = settlePeers(kept, whole.state, self, historyLimit, windowSize)
-  if (!verify) return compacted
+  const compacted = keepReplayed(records, whole, self, historyLimit, windowSize)
+  if (!compacted || !verify) return compacted
   yield
   const restored = restore(compacted, self, historyLimit, windowSize)
   yield
   return sameValue(restored, whole.state) ? compacted : undefined
 }
 
-function neededRecords(count: number, whole: JournalReplay): Uint8Array {
+/**
+ * The records of a replayed journal that rebuild its state (`whole`, replayed from `records`), as
+ * `compactJournal` keeps them, without checking them by a second replay. Only the records `whole` rests
+ * on and the `self` and `peer` records are read: the others may be left out of `records` (undefined).
+ */
+export function keepReplayed(
+  records: readonly (JournalRecord | undefined)[],
+  whole: JournalReplay,
+  self: PeerInfo,
+  historyLimit = 10_000,
+  windowSize = DEFAULT_WINDOW,
+): JournalRecord[] | undefined {
+  const kept = keepRecords(records, neededRecords(records.length, whole))
+  return kept && settlePeers(kept, whole.state, self, historyLimit, windowSize)
+}
+
+/** Which records (by index) the state of a replay rests on, besides the `self` and `peer` records. */
+export function neededRecords(count: number, whole: JournalReplay): Uint8Array {
   const needed = new Uint8Array(count)
   for (const i of whole.historyFrom) needed[i] = 1
   for (const i of whole.recentFrom) needed[i] = 1
@@ -89,12 +102,16 @@ function neededRecords(count: number, whole: JournalReplay): Uint8Array {
  * The needed records in their order, each kept receipt preceded by a `base` when the receipt before it
  * was dropped: `restore` ignores a receipt that does not follow the last one.
  */
-function keepRecords(records: readonly JournalRecord[], needed: Uint8Array): JournalRecord[] | undefined {
+function keepRecords(
+  records: readonly (JournalRecord | undefined)[],
+  needed: Uint8Array,
+): JournalRecord[] | undefined {
   const kept: JournalRecord[] = []
   // The seq of the last receipt kept per origin since its last `peer` record (which may reset it).
   const lastKept = new Map<string, number>()
   for (let i = 0; i < records.length; i++) {
-    const record = records[i] as JournalRecord
+    const record = records[i]
+    if (record === undefined) continue
     switch (record.t) {
       case 'self':
         kept.push(record)

@@ -56,6 +56,13 @@ export interface JournalRewrite {
   rewrite(records: readonly JournalRecord[]): Promise<void>
   /** Never compacts a journal smaller than this. */
   readonly minBytes: number
+  /**
+   * Set when `records` are the journal compacted in memory at start-up (see `JournalStartup`) while the
+   * file still holds all it held, this many records: the node calls `rewrite` with them as it is made (so
+   * that a store counting usage counts the kept records from the start), and the file is written in the
+   * background.
+   */
+  readonly compactedFrom?: number
 }
 
 /** Bytes a journal holds for other members, kept up to date as it appends (see `Journal.usage`). */
@@ -167,8 +174,10 @@ export interface JournalReplay {
 
 interface Tracked {
   readonly progress: PeerProgress
-  /** The records behind every receipt accepted since the log was last cleared; the log is its tail. */
-  accepted: number[]
+  /** The origin's newest receipts, at most the window (`progress.log` is set from it at the end). */
+  log: Newest<Msg>
+  /** The record behind each of `log`, in the same order. */
+  logFrom: Newest<number>
   ackedFrom?: number
   /** `progress.peer` is an `{ id, name }` this replay made, not a record's own object. */
   madePeer: boolean
@@ -199,7 +208,9 @@ export class JournalReplayer {
   private nextSeq = 1
   private epoch: string | undefined
   private index = -1
-  private readonly sent: Msg[] = []
+  /** Our messages, in seq order (seqs only rise); none when constructed with `keepSent` false. */
+  private readonly sent: Msg[] | undefined
+  private readonly sentSeq: number[] = []
   private readonly sentFrom: number[] = []
   private readonly tracked = new Map<string, Tracked>()
   /**
@@ -207,15 +218,26 @@ export class JournalReplayer {
    * a journal holds far more messages than the history keeps, and an object per message was most of
    * a replay's cost. `historyPeer` is the sender as named at the time, or undefined for our own.
    */
-  private historyMsg: Msg[] = []
-  private historyPeer: (PeerInfo | undefined)[] = []
-  private historyFrom: number[] = []
+  private readonly historyMsg: Newest<Msg>
+  private readonly historyPeer: Newest<PeerInfo | undefined>
+  private readonly historyFrom: Newest<number>
 
   constructor(
     private readonly self: PeerInfo,
-    private readonly historyLimit = 10_000,
+    historyLimit = 10_000,
     private readonly windowSize = DEFAULT_WINDOW,
-  ) {}
+    /**
+     * False when only the records behind the state are wanted (`JournalStartup`): our own messages are not
+     * held (all of them may be, for a long outbox), so the state's outbox, recent and lastSent stay empty
+     * while `recentFrom` and `lastSentFrom` still name their records.
+     */
+    keepSent = true,
+  ) {
+    this.sent = keepSent ? [] : undefined
+    this.historyMsg = new Newest(historyLimit)
+    this.historyPeer = new Newest(historyLimit)
+    this.historyFrom = new Newest(historyLimit)
+  }
 
   add(record: JournalRecord): void {
     const index = ++this.index
@@ -223,7 +245,8 @@ export class JournalReplayer {
       case 'sent':
         if (record.msg.seq < this.nextSeq) break
         this.nextSeq = record.msg.seq + 1
-        this.sent.push(record.msg)
+        this.sent?.push(record.msg)
+        this.sentSeq.push(record.msg.seq)
         this.sentFrom.push(index)
         this.remember(record.msg, undefined, index)
         break
@@ -232,9 +255,8 @@ export class JournalReplayer {
         const p = t.progress
         if (record.msg.seq !== p.received + 1) break
         p.received = record.msg.seq
-        p.log.push(record.msg)
-        t.accepted.push(index)
-        if (p.log.length > this.windowSize) p.log.shift()
+        t.log.push(record.msg)
+        t.logFrom.push(index)
         this.remember(record.msg, p.peer, index)
         break
       }
@@ -252,8 +274,8 @@ export class JournalReplayer {
         if (p.epoch !== '' && p.epoch !== record.epoch) {
           p.acked = 0
           p.received = 0
-          p.log = []
-          t.accepted = []
+          t.log.clear()
+          t.logFrom.clear()
           t.ackedFrom = undefined
         }
         p.epoch = record.epoch
@@ -265,8 +287,8 @@ export class JournalReplayer {
         const p = t.progress
         if (record.seq > p.received) {
           p.received = record.seq
-          p.log = []
-          t.accepted = []
+          t.log.clear()
+          t.logFrom.clear()
         }
         break
       }
@@ -281,29 +303,34 @@ export class JournalReplayer {
 
   /** The state of every record added; the replayer is not used again. */
   finish(): JournalReplay {
-    const { windowSize, historyLimit } = this
+    const { windowSize } = this
     const peers = new Map<string, PeerProgress>()
     const logFrom = new Map<string, number[]>()
     const ackedFrom = new Map<string, number>()
     for (const [id, t] of this.tracked) {
+      t.progress.log = t.log.toArray()
       peers.set(id, t.progress)
-      logFrom.set(id, tail(t.accepted, t.progress.log.length))
+      logFrom.set(id, t.logFrom.toArray())
       if (t.ackedFrom !== undefined) ackedFrom.set(id, t.ackedFrom)
     }
     let lowest = Number.POSITIVE_INFINITY
     for (const p of peers.values()) if (p.neighbor) lowest = Math.min(lowest, p.acked)
     if (lowest === Number.POSITIVE_INFINITY) lowest = 0
-    const sent = this.sent
-    const outbox = sent.filter((m) => m.seq > lowest)
-    const keep = -Math.max(windowSize, outbox.length)
+    const sent = this.sent ?? []
+    const seqs = this.sentSeq
+    let pending = 0
+    while (pending < seqs.length && (seqs[seqs.length - 1 - pending] as number) > lowest) pending++
+    const outbox = sent.slice(sent.length - pending)
+    const keep = -Math.max(windowSize, pending)
     const recent = sent.slice(keep)
     const lastSent = sent.at(-1)
     const lastSentFrom = this.sentFrom.at(-1)
-    const first = Math.max(0, this.historyMsg.length - historyLimit)
+    const historyMsg = this.historyMsg.toArray()
+    const historyPeer = this.historyPeer.toArray()
     const history: HistoryEntry[] = []
-    for (let i = first; i < this.historyMsg.length; i++) {
-      const msg = this.historyMsg[i] as Msg
-      const peer = this.historyPeer[i]
+    for (let i = 0; i < historyMsg.length; i++) {
+      const msg = historyMsg[i] as Msg
+      const peer = historyPeer[i]
       history.push(
         peer === undefined
           ? { direction: 'out', ...pick(msg), from: this.self }
@@ -321,7 +348,7 @@ export class JournalReplayer {
     }
     return {
       state,
-      historyFrom: this.historyFrom.slice(first),
+      historyFrom: this.historyFrom.toArray(),
       recentFrom: this.sentFrom.slice(keep),
       ...(lastSentFrom === undefined ? {} : { lastSentFrom }),
       logFrom,
@@ -333,13 +360,6 @@ export class JournalReplayer {
     this.historyMsg.push(msg)
     this.historyPeer.push(peer)
     this.historyFrom.push(index)
-    if (this.historyMsg.length > this.historyLimit * 2) {
-      // Trimmed to the limit at once, so a trim is rare.
-      const drop = this.historyMsg.length - this.historyLimit
-      this.historyMsg = this.historyMsg.slice(drop)
-      this.historyPeer = this.historyPeer.slice(drop)
-      this.historyFrom = this.historyFrom.slice(drop)
-    }
   }
 
   /**
@@ -355,7 +375,8 @@ export class JournalReplayer {
     if (!t) {
       t = {
         progress: { peer: { id, name }, acked: 0, received: 0, epoch: '', log: [], neighbor: false },
-        accepted: [],
+        log: new Newest(this.windowSize),
+        logFrom: new Newest(this.windowSize),
         madePeer: true,
         recordedName,
       }
@@ -376,8 +397,35 @@ export class JournalReplayer {
 
 function unknownRecord(_record: never): void {}
 
-function tail(items: number[], count: number): number[] {
-  return count === 0 ? [] : items.slice(-count)
+/**
+ * The newest `capacity` items pushed, read oldest first: a window that slides without copying. Sliding
+ * arrays by `shift` and `slice` made most of a long journal's replay (large arrays reallocated per slide).
+ */
+class Newest<T> {
+  private items: T[] = []
+  /** Where the oldest item is, once `capacity` items are held. */
+  private head = 0
+
+  constructor(private readonly capacity: number) {}
+
+  push(item: T): void {
+    if (this.items.length < this.capacity) {
+      this.items.push(item)
+    } else if (this.capacity > 0) {
+      this.items[this.head] = item
+      this.head = this.head + 1 === this.capacity ? 0 : this.head + 1
+    }
+  }
+
+  clear(): void {
+    this.items = []
+    this.head = 0
+  }
+
+  toArray(): T[] {
+    const { items, head } = this
+    return head === 0 ? items.slice() : items.slice(head).concat(items.slice(0, head))
+  }
 }
 
 function pick(msg: Msg) {

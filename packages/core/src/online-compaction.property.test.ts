@@ -5,6 +5,7 @@
 import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type JournalRecord, type JournalRewrite, type RestoredState, restore } from './journal.js'
+import { compactJournal } from './journal-compact.js'
 import { type CompactionReport, OnlineCompaction } from './online-compaction.js'
 import type { PeerInfo } from './peer-machine.js'
 
@@ -268,6 +269,60 @@ describe('online journal compaction', () => {
     expect(reports).toHaveLength(1)
     expect(compaction.held).toBe(disk.disk.length)
     expect(disk.disk.length).toBeLessThan(seq / 2)
+  })
+
+  it('writes a journal compacted at start-up over the file as it is made, appends going on meanwhile', async () => {
+    for (const lands of [true, false]) {
+      cases++
+      const all: JournalRecord[] = [{ t: 'self', epoch: 's' }]
+      for (let seq = 1; seq <= 300; seq++)
+        all.push({ t: 'received', msg: msgOf(ORIGINS[0], seq, seq), name: 'bob' })
+      const kept = compactJournal(all, self, 20, 4) ?? []
+      const disk = new FakeDisk(all, 10 * RECORD_BYTES)
+      const reports: CompactionReport[] = []
+      const failures: string[] = []
+      const compaction = new OnlineCompaction(
+        {
+          records: kept,
+          size: () => disk.size(),
+          rewrite: (records) => disk.rewrite(records),
+          minBytes: disk.minBytes,
+          compactedFrom: all.length,
+        },
+        {
+          self,
+          historyLimit: 20,
+          windowSize: 4,
+          compacted: (report) => reports.push(report),
+          failed: (message) => failures.push(message),
+        },
+      )
+      // The rewrite was called as the compaction was made, before any append.
+      expect(compaction.busy).toBe(true)
+      const appended: JournalRecord = { t: 'received', msg: msgOf(ORIGINS[0], 301, 301), name: 'bob' }
+      disk.append([appended])
+      compaction.appended([appended])
+      expect(disk.finish(lands)).toBe(true)
+      while (compaction.busy) await new Promise((resolve) => setImmediate(resolve))
+      const whole = [...all, appended]
+      expect(disk.disk).toEqual(lands ? [...kept, appended] : whole)
+      expect(reports).toEqual(
+        lands
+          ? [
+              {
+                records: all.length,
+                keptRecords: kept.length,
+                bytes: all.length * RECORD_BYTES,
+                keptBytes: (kept.length + 1) * RECORD_BYTES,
+              },
+            ]
+          : [],
+      )
+      expect(failures).toEqual(lands ? [] : [expect.stringContaining('the journal is unchanged')])
+      expectSameState(restore(disk.disk, self, 20, 4), restore(whole, self, 20, 4))
+      // The mirror restores what the file does, compacted or not.
+      expect(compaction.held).toBe(kept.length + 1)
+    }
   })
 
   it('keeps the journal bounded under steady traffic, and reports each compaction once', async () => {

@@ -53,6 +53,12 @@ export class OnlineCompaction {
     this.records = [...target.records]
     this.messages = countMessages(this.records)
     this.nextAt = Math.max(target.minBytes, COMPACT_GROWTH * target.size())
+    if (target.compactedFrom !== undefined) {
+      this.running = true
+      void this.writeCompacted(target.compactedFrom).finally(() => {
+        this.running = false
+      })
+    }
   }
 
   /** Records held in memory now (the journal's, or fewer once compacted). */
@@ -150,6 +156,27 @@ export class OnlineCompaction {
     const keptBytes = this.target.size()
     this.nextAt = Math.max(this.target.minBytes, COMPACT_GROWTH * keptBytes)
     this.options.compacted({ records: before, keptRecords: written, bytes: replaced, keptBytes })
+  }
+
+  /**
+   * Writes the mirror, compacted at start-up from a file of `fileRecords` records, over the file. Called at
+   * once: the rewrite counts the disk quotas from the kept records as it is called, so no member is measured
+   * by what the file held before; the file is written in the background, appends going on meanwhile.
+   */
+  private async writeCompacted(fileRecords: number): Promise<void> {
+    const bytes = this.target.size()
+    const written = this.records.length
+    try {
+      await this.target.rewrite(this.records.slice())
+    } catch (error) {
+      // The file still holds all it held, and what was appended since: it restores what the mirror does.
+      this.nextAt = Math.max(this.target.minBytes, 2 * bytes)
+      this.options.failed(`journal compaction failed, the journal is unchanged: ${messageOf(error)}`)
+      return
+    }
+    const keptBytes = this.target.size()
+    this.nextAt = Math.max(this.target.minBytes, COMPACT_GROWTH * keptBytes)
+    this.options.compacted({ records: fileRecords, keptRecords: written, bytes, keptBytes })
   }
 }
 

@@ -8,8 +8,9 @@ import { join, resolve } from 'node:path'
 import {
   type Address,
   type ChatNode,
-  compactJournal,
+  JournalError,
   type JournalRecord,
+  JournalStartup,
   journalOrigin,
   type NodeEvent,
   type NodeOptions,
@@ -17,6 +18,7 @@ import {
   type PeerInfo,
   PlainNode,
   restore,
+  skimFrame,
   TransportError,
 } from '@parley/core'
 import {
@@ -39,36 +41,37 @@ import {
   readAllowFile,
   TrustFileError,
 } from '@parley/secure'
-import { AppendLog, type DataDir, DataDirError, defaultDataDir, LogError, openDataDir } from '@parley/store'
+import {
+  AppendLog,
+  type DataDir,
+  DataDirError,
+  defaultDataDir,
+  type FramePosition,
+  LogError,
+  openDataDir,
+} from '@parley/store'
 import { DhtNetwork, type LinkRoute } from './dht.js'
 import { DISPLAY_MARKS_FILE, DisplayMarks } from './display-marks.js'
 import { EventLog } from './event-log.js'
 import { ExitCode, FatalError } from './exit-codes.js'
 import { DEFAULT_LISTEN, type Flags } from './flags.js'
-import { compactionNote } from './session.js'
 import { parseAddress, routedTransport, TRANSPORT_KINDS, verifiedTransport } from './transports.js'
 
 export const JOURNAL_FILE = 'journal.log'
 export const LOG_FILE = 'parley.log'
 /**
- * A journal is compacted at startup once it is this large, and while the node runs once it is this large
- * and 4 times its size after the last compaction (override with `PARLEY_COMPACT_BYTES`).
+ * A journal found this large at start-up is written compacted as the node starts, and while the node runs
+ * it is compacted once this large and 4 times its size after the last compaction (override with
+ * `PARLEY_COMPACT_BYTES`).
  */
 export const COMPACT_JOURNAL_BYTES = 4 * 1024 * 1024
 
-/** What startup compaction did to the journal. */
-export interface JournalCompaction {
-  readonly records: number
-  readonly keptRecords: number
-  readonly bytes: number
-  readonly keptBytes: number
-}
-
-/** The one-line notes a frontend shows once a node has started: the compacted journal, a waiting outbox. */
+/**
+ * The one-line notes a frontend shows once a node has started: a waiting outbox, notices. (A long journal
+ * is written compacted as the node starts: the `journal-compacted` event says so.)
+ */
 export function startupNotes(started: StartedNode): string[] {
   const notes: string[] = []
-  const c = started.compacted
-  if (c) notes.push(compactionNote(c))
   if (started.restoredPending > 0)
     notes.push(`${started.restoredPending} message(s) from an earlier run wait in the outbox`)
   notes.push(...started.notices)
@@ -85,8 +88,6 @@ export interface StartedNode {
   readonly fingerprint?: { full: string; short: string }
   /** Messages that were waiting in the outbox from an earlier run. */
   readonly restoredPending: number
-  /** Set when the journal was compacted at startup; frontends may show it as one info line. */
-  readonly compacted?: JournalCompaction
   /**
    * Records how far each sender's messages have been shown. Call it right after writing them: messages
    * journaled but never marked are shown again on the next start, so a crash costs at most what lay
@@ -187,20 +188,14 @@ export async function startNode(
         }
       }),
     )
-    let journal = await openJournal(dir)
     const marks = new DisplayMarks(dir.file(DISPLAY_MARKS_FILE))
     const self = { id: identity.id, name: flags.name }
-    const compaction = await compactLargeJournal(journal, self, flags.window, compactAt(env))
-    if (compaction.status === 'failed') {
-      onEvent({ type: 'journal-error', message: compaction.message })
-      // A rewrite that failed after its rename leaves the log refusing appends: open whichever file is there.
-      await journal.close().catch(() => undefined)
-      journal = await openJournal(dir)
-    }
-    const records = compaction.status === 'done' ? compaction.kept : (journal.records as JournalRecord[])
-    const restored = restore(records, self, undefined, flags.window)
-    // Replayed: the records need not stay in memory for the life of the process.
-    journal.forgetRecords()
+    const { journal, records, restored, compactedFrom } = await restoreFromJournal(
+      dir,
+      self,
+      flags.window,
+      compactAt(env),
+    )
     const peers = uniqueAddresses([...flags.peers, ...joins.map((j) => j.address)])
     const node = new ParleyNode({
       transport,
@@ -217,6 +212,7 @@ export async function startNode(
           size: () => journal.size,
           rewrite: (kept) => journal.rewrite(kept),
           minBytes: compactAt(env),
+          ...(compactedFrom === undefined ? {} : { compactedFrom }),
         },
       },
       journalQuota: flags.diskQuota,
@@ -251,7 +247,6 @@ export async function startNode(
       dataDir: dir.path,
       fingerprint: fingerprint(identity.id),
       restoredPending: restored.outbox.length,
-      ...(compaction.status === 'done' ? { compacted: compaction.report } : {}),
       markShown: (shown) => marks.mark(shown),
       notices,
       missingKeys: () => dht?.missing() ?? [],
@@ -359,52 +354,68 @@ async function openDir(path: string, onWarning?: (message: string) => void): Pro
   }
 }
 
-async function openJournal(dir: DataDir): Promise<AppendLog> {
+async function openJournal(
+  dir: DataDir,
+  onRecords?: (records: readonly unknown[], frame: FramePosition) => void,
+): Promise<AppendLog> {
   try {
-    return await AppendLog.open(dir.file(JOURNAL_FILE), { accountOf: journalOrigin })
+    return await AppendLog.open(dir.file(JOURNAL_FILE), {
+      accountOf: journalOrigin,
+      ...(onRecords ? { onRecords, skim: skimFrame } : {}),
+    })
   } catch (error) {
-    if (error instanceof LogError) {
-      throw new FatalError(ExitCode.DATA_DIR, `cannot use ${dir.file(JOURNAL_FILE)}: ${error.message}`, {
-        cause: error,
-      })
-    }
-    throw error
+    throw journalFailure(dir, error)
   }
 }
 
-type CompactionResult =
-  | { readonly status: 'skipped' }
-  | { readonly status: 'done'; readonly kept: JournalRecord[]; readonly report: JournalCompaction }
-  | { readonly status: 'failed'; readonly message: string }
+/** A journal that cannot be read back, as one line: which file, what is wrong, what to do. */
+function journalFailure(dir: DataDir, error: unknown): unknown {
+  const path = dir.file(JOURNAL_FILE)
+  if (error instanceof LogError)
+    return new FatalError(ExitCode.DATA_DIR, `cannot use ${path}: ${error.message}`, { cause: error })
+  if (error instanceof JournalError)
+    return new FatalError(
+      ExitCode.DATA_DIR,
+      `cannot use ${path}: ${error.message}; move it away to start without its history and outbox`,
+      { cause: error },
+    )
+  return error
+}
 
 /**
- * Rewrites a journal past `threshold` bytes with the records that restore the same state, when that
- * drops at least half of them. Never throws: a node with a long journal still starts.
+ * Opens the journal and replays it as it is read, without holding it (`JournalStartup`): the node starts
+ * on the records that restore the same state, and a journal past `threshold` bytes that they would halve
+ * is rewritten with them as the node starts, in the background (`compactedFrom`). A journal holding
+ * records of a newer version is replayed whole and left as it is.
  */
-async function compactLargeJournal(
-  journal: AppendLog,
-  self: PeerInfo,
-  windowSize: number,
-  threshold: number,
-): Promise<CompactionResult> {
-  if (journal.size <= threshold) return { status: 'skipped' }
-  const records = journal.records as JournalRecord[]
+async function restoreFromJournal(dir: DataDir, self: PeerInfo, windowSize: number, threshold: number) {
+  const startup = new JournalStartup<FramePosition>(self, undefined, windowSize)
+  const journal = await openJournal(dir, (records, frame) => startup.add(records, frame))
   try {
-    // What a compacted journal holds at most, from a replay (cheaper than compacting): a journal that
-    // cannot be halved is left alone without paying for the compaction on every start.
-    const state = restore(records, self, undefined, windowSize)
-    let bound = state.history.length + state.recent.length + 3 * state.peers.size + 2
-    for (const p of state.peers.values()) bound += p.log.length
-    if (records.length < 2 * bound) return { status: 'skipped' }
-    const kept = compactJournal(records, self, undefined, windowSize)
-    if (!kept || kept.length * 2 > records.length) return { status: 'skipped' }
-    const bytes = journal.size
-    await journal.rewrite(kept)
-    const report = { records: records.length, keptRecords: kept.length, bytes, keptBytes: journal.size }
-    return { status: 'done', kept, report }
+    const start = await startup.finish((frames) => journal.readFrames(frames))
+    if (start) {
+      const halved = journal.size > threshold && start.records.length * 2 <= start.total
+      return {
+        journal,
+        records: start.records,
+        restored: start.state,
+        compactedFrom: halved ? start.total : undefined,
+      }
+    }
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error)
-    return { status: 'failed', message: `journal compaction skipped: ${reason}` }
+    await journal.close().catch(() => undefined)
+    throw journalFailure(dir, error)
+  }
+  await journal.close()
+  const whole = await openJournal(dir)
+  const records = whole.records as JournalRecord[]
+  // Replayed: the records need not stay in memory for the life of the process (the mirror holds them).
+  whole.forgetRecords()
+  return {
+    journal: whole,
+    records,
+    restored: restore(records, self, undefined, windowSize),
+    compactedFrom: undefined,
   }
 }
 

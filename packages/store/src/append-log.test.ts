@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { AppendLog } from './append-log.js'
+import { AppendLog, type FramePosition } from './append-log.js'
 import { LogError } from './errors.js'
 import { LOG_HEADER } from './log-format.js'
 
@@ -51,6 +51,82 @@ describe('AppendLog', () => {
     await again.append([3])
     await again.close()
     expect(await reopen()).toEqual([1, 2, 3])
+  })
+
+  it('reads back a log longer than it reads at a time: frames across every chunk edge, one longer than a chunk', async () => {
+    // Reads go 4 MiB at a time: odd-sized appends land across the edges, and a 5 MB one spans two chunks.
+    // Appends issued together are still one frame each (one flush writes them all).
+    const log = await open()
+    const expected: unknown[] = []
+    const appends: Promise<void>[] = []
+    for (let i = 0; i < 3_000; i++) {
+      const record = { i, text: 'x'.repeat(1_000 + (i % 97)) }
+      expected.push(record)
+      appends.push(log.append([record]))
+      if (i === 1_500) {
+        const long = 'y'.repeat(5_000_000)
+        expected.push(long)
+        appends.push(log.append([long]))
+      }
+    }
+    await Promise.all(appends)
+    await log.close()
+    expect(await reopen()).toEqual(expected)
+    expect(warnings).toEqual([])
+  })
+
+  it('keeps every frame before a damaged one deep in a long log', async () => {
+    const log = await open()
+    await Promise.all(Array.from({ length: 6_000 }, (_, i) => log.append([{ i, text: 'z'.repeat(1_000) }])))
+    await log.close()
+    const bytes = await readFile(path)
+    // A byte of the frame of record 5,000, in the second chunk: that frame and the rest are dropped.
+    const at = bytes.indexOf('{"i":5000,')
+    bytes[at + 20] = 0x41
+    await writeFile(path, bytes)
+    const records = await reopen()
+    expect(records).toHaveLength(5_000)
+    expect(records.at(-1)).toMatchObject({ i: 4_999 })
+    expect(warnings).toEqual([expect.stringContaining('(checksum mismatch)')])
+  })
+
+  it('hands each frame to onRecords without keeping it, skimmed where it can be, and reads chosen frames again whole', async () => {
+    const log = await open()
+    await log.append([{ n: 1 }, { n: 2 }])
+    await log.append([{ skip: true }])
+    await log.append(['three'])
+    await log.close()
+    const seen: { records: readonly unknown[]; frame: FramePosition }[] = []
+    const again = await open({
+      onRecords: (records: readonly unknown[], frame: FramePosition) => seen.push({ records, frame }),
+      skim: (text: string) => (text.includes('skip') ? ['skimmed'] : undefined),
+    })
+    expect(again.records).toEqual([])
+    expect(seen.map((s) => s.records)).toEqual([[{ n: 1 }, { n: 2 }], ['skimmed'], ['three']])
+    const [first, second, third] = seen.map((s) => s.frame) as FramePosition[]
+    expect(first?.offset).toBe(LOG_HEADER.length)
+    expect(third?.offset).toBe((second?.offset ?? 0) + (second?.bytes ?? 0))
+    expect(await again.readFrames([second as FramePosition, third as FramePosition])).toEqual([
+      [{ skip: true }],
+      ['three'],
+    ])
+    await again.append([4])
+    await again.close()
+    expect(await reopen()).toEqual([{ n: 1 }, { n: 2 }, { skip: true }, 'three', 4])
+  })
+
+  it('fails the open with what onRecords throws, as it is', async () => {
+    const log = await open()
+    await log.append([1])
+    await log.close()
+    const refusal = new RangeError('not a record')
+    await expect(
+      open({
+        onRecords: () => {
+          throw refusal
+        },
+      }),
+    ).rejects.toBe(refusal)
   })
 
   it('writes appends issued together with one flush, not one fsync each', async () => {

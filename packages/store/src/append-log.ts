@@ -5,10 +5,14 @@ import { syncDirectory, writeAll } from './fs-sync.js'
 import {
   checkHeader,
   DEFAULT_MAX_RECORD_BYTES,
+  type DecodeFrame,
+  decodePayload,
   encodeFrame,
   FORMAT_VERSION,
+  type FrameScan,
   LOG_HEADER,
   MAX_FRAME_BYTES,
+  type SkimFrame,
   scanFrames,
 } from './log-format.js'
 import { isLinkRefusal, linkAdvice, OpenFlags } from './private-files.js'
@@ -24,6 +28,19 @@ export interface AppendLogOptions {
    * `usage` stays empty.
    */
   accountOf?: AccountOf
+  /**
+   * Sees each good frame's records as open reads them, with where the frame is (for `readFrames`). With
+   * it, `records` stays empty: a long log is never held whole. What it throws fails the open as it is.
+   */
+  onRecords?: (records: readonly unknown[], frame: FramePosition) => void
+  /** With `onRecords`: what it sees of each frame, where the skim recognizes it (`readFrames` parses in full). */
+  skim?: SkimFrame
+}
+
+/** Where a frame is in the file: its offset and its size on disk, header included. */
+export interface FramePosition {
+  readonly offset: number
+  readonly bytes: number
 }
 
 export interface AppendLogStats {
@@ -121,13 +138,13 @@ export class AppendLog {
     const file = await openOrCreate(path)
     const accountOf = options.accountOf
     const usage = new LogUsage()
+    let rejected: { error: unknown } | undefined
     try {
-      const bytes = await file.readFile()
-      const header = checkHeader(bytes)
+      const size = (await file.stat()).size
+      const header = checkHeader(await readAt(file, 0, Math.min(size, HEADER_PEEK_BYTES)))
       switch (header.status) {
         case 'incomplete':
-          if (bytes.length > 0)
-            warn(`${path}: the log header was incomplete (${bytes.length} bytes); rewrote it`)
+          if (size > 0) warn(`${path}: the log header was incomplete (${size} bytes); rewrote it`)
           await file.truncate(0)
           await writeAll(file, LOG_HEADER, 0)
           await file.sync()
@@ -146,16 +163,24 @@ export class AppendLog {
           return _exhaustive
         }
       }
-      const scan = scanFrames(
-        bytes,
-        LOG_HEADER.length,
-        accountOf && ((records, frameBytes) => usage.addFrame(records, frameBytes, accountOf)),
-      )
-      if (scan.end < bytes.length) {
+      const onRecords = options.onRecords
+      const skim = onRecords && options.skim
+      const decode: DecodeFrame = skim ? (payload) => decodePayload(payload, skim) : decodePayload
+      const scan = await scanFile(file, size, !onRecords, decode, (records, frame) => {
+        if (accountOf) usage.addFrame(records, frame.bytes, accountOf)
+        if (!onRecords) return
+        try {
+          onRecords(records, frame)
+        } catch (error) {
+          rejected = { error }
+          throw error
+        }
+      })
+      if (scan.end < size) {
         await file.truncate(scan.end)
         await file.sync()
         warn(
-          `${path}: dropped ${bytes.length - scan.end} bytes at offset ${scan.end} (${scan.problem}), ` +
+          `${path}: dropped ${size - scan.end} bytes at offset ${scan.end} (${scan.problem}), ` +
             'a write torn by a crash; every earlier record is intact',
         )
       }
@@ -163,8 +188,29 @@ export class AppendLog {
       return new AppendLog(path, file, scan.end, scan.records, maxRecordBytes, accountOf, usage)
     } catch (error) {
       await file.close().catch(() => {})
+      if (rejected) throw rejected.error
       throw error instanceof LogError ? error : ioError(`cannot open ${path}`, error)
     }
+  }
+
+  /**
+   * The records of frames seen at open (`AppendLogOptions.onRecords`), read again, in the order asked.
+   * Valid until the first `rewrite`, which moves every frame.
+   * @throws LogError (IO) if a frame is no longer the good frame it was
+   */
+  async readFrames(frames: readonly FramePosition[]): Promise<(readonly unknown[])[]> {
+    const out: (readonly unknown[])[] = []
+    for (const frame of frames) {
+      const bytes = await readAt(this.#file, frame.offset, frame.bytes)
+      const scan = scanFrames(bytes, 0)
+      if (scan.end !== frame.bytes)
+        throw new LogError(
+          'IO',
+          `${this.#path} changed at offset ${frame.offset} (${scan.problem}); reopen it`,
+        )
+      out.push(scan.records)
+    }
+    return out
   }
 
   /** Lets go of the records read at open, once the caller has replayed them: a long log need not stay in memory. */
@@ -413,6 +459,66 @@ function encodeGroups(
     start = end
   }
   return frames
+}
+
+/** Enough of a file's start to tell a log's header from another version's or another file. */
+const HEADER_PEEK_BYTES = 64
+
+/**
+ * Bytes read from the file at a time while scanning it at open. Read whole, a long log (hundreds of MB)
+ * cost more in allocating and first touching its buffer than in checking and parsing it.
+ */
+const SCAN_CHUNK_BYTES = 4 * 1024 * 1024
+
+async function readAt(file: FileHandle, position: number, length: number, into?: Buffer): Promise<Buffer> {
+  const buffer = into ?? Buffer.allocUnsafe(length)
+  let done = 0
+  while (done < length) {
+    const { bytesRead } = await file.read(buffer, done, length - done, position + done)
+    if (bytesRead === 0) break
+    done += bytesRead
+  }
+  return buffer.subarray(0, done)
+}
+
+/**
+ * `scanFrames` over the file's `size` bytes after the header, a chunk at a time (a frame longer than a
+ * chunk is read whole). Stops at the first torn or corrupt frame, as `scanFrames` does.
+ */
+async function scanFile(
+  file: FileHandle,
+  size: number,
+  keep: boolean,
+  decode: DecodeFrame,
+  onFrame: (records: readonly unknown[], frame: FramePosition) => void,
+): Promise<FrameScan> {
+  const records: unknown[] = []
+  let position = LOG_HEADER.length
+  let chunkStart = position
+  let frameStart = 0
+  const seen = (batch: readonly unknown[], bytes: number) => {
+    onFrame(batch, { offset: chunkStart + frameStart, bytes })
+    frameStart += bytes
+  }
+  const into = keep ? records : []
+  let buffer = Buffer.allocUnsafe(Math.min(SCAN_CHUNK_BYTES, Math.max(0, size - position)))
+  let want = buffer.length
+  while (position < size) {
+    const length = Math.min(want, size - position)
+    if (buffer.length < length) buffer = Buffer.allocUnsafe(length)
+    const bytes = await readAt(file, position, length, buffer)
+    chunkStart = position
+    frameStart = 0
+    const scan = scanFrames(bytes, 0, seen, into, decode)
+    if (!keep) into.length = 0
+    position += scan.end
+    // Only the chunk ended inside the frame: read on from it, whole.
+    const readOn =
+      scan.incomplete !== undefined && position + scan.incomplete <= size && bytes.length === length
+    if (scan.problem !== undefined && !readOn) return { records, end: position, problem: scan.problem }
+    want = Math.max(SCAN_CHUNK_BYTES, scan.incomplete ?? 0)
+  }
+  return { records, end: position }
 }
 
 /** The log holds private history: readable by its owner only, even in a shared directory. */

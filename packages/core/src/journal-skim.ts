@@ -1,0 +1,73 @@
+/**
+ * Reading a long journal at start-up without parsing each message: a frame of `sent` records, or of
+ * `received` records of one origin, as this version writes them, is matched by regular expressions that
+ * accept only valid JSON and keep of each record what a replay reads (its seq, origin and name). The few
+ * records the state rests on are parsed in full later (see `JournalStartup`); anything else is parsed as
+ * JSON. `JSON.parse` of every message, and the garbage it left, was most of a long start-up.
+ */
+/** A record as skimmed: only what `JournalReplayer` reads of it. Its message lacks its id, text and the rest. */
+export type SkimmedRecord =
+  | { readonly t: 'sent'; readonly msg: { readonly seq: number; readonly from: string } }
+  | {
+      readonly t: 'received'
+      readonly msg: { readonly seq: number; readonly from: string }
+      readonly name: string
+    }
+
+// JSON pieces. A string allows no raw control character and only JSON's escapes, written so that each
+// repetition starts with a backslash (linear, no backtracking, and runs of plain characters at once); a
+// count has no sign, fraction or exponent; an id is lowercase hex, as a node id is.
+const STRING = String.raw`"[^"\\\u0000-\u001f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\u0000-\u001f]*)*"`
+const COUNT = '(?:0|[1-9][0-9]{0,15})'
+const MSG_TAIL = `(?:,"(?:name|prev|sig)":${STRING}|,"hops":${COUNT})*`
+/** A message as the room writes it: these fields first, in this order, then only known optional ones. */
+const MSG = `\\{"type":"msg","id":${STRING},"seq":(${COUNT}),"ts":${COUNT},"from":"([0-9a-f]{16,128})","body":${STRING}${MSG_TAIL}\\}`
+const SENT = new RegExp(`\\{"t":"sent","msg":${MSG}\\}`, 'y')
+const RECEIVED = new RegExp(`\\{"t":"received","msg":${MSG},"name":(${STRING})\\}`, 'y')
+
+/**
+ * The records of a frame's JSON text, skimmed, or undefined when the frame is not one this recognizes
+ * (then it must be parsed as JSON). A frame mixing origins is not recognized: the store measures each
+ * record of such a frame by its JSON, which a skimmed record no longer has.
+ */
+export function skimFrame(text: string): SkimmedRecord[] | undefined {
+  if (text.charCodeAt(0) !== 0x5b /* [ */ || text.charCodeAt(text.length - 1) !== 0x5d /* ] */) return
+  const kind = text.startsWith('[{"t":"sent",')
+    ? SENT
+    : text.startsWith('[{"t":"received",')
+      ? RECEIVED
+      : undefined
+  if (!kind) return
+  const records: SkimmedRecord[] = []
+  let from: string | undefined
+  let literal: string | undefined
+  let name = ''
+  let at = 1
+  for (;;) {
+    kind.lastIndex = at
+    const match = kind.exec(text)
+    if (!match) return
+    const seq = Number(match[1])
+    if (!Number.isSafeInteger(seq)) return
+    // One string per origin and name, not one per record.
+    if (from === undefined) from = match[2] as string
+    else if (from !== match[2]) return
+    if (kind === SENT) records.push({ t: 'sent', msg: { seq, from } })
+    else {
+      if (literal !== match[3]) {
+        literal = match[3] as string
+        name = nameOf(literal)
+      }
+      records.push({ t: 'received', msg: { seq, from }, name })
+    }
+    at = kind.lastIndex
+    const next = text.charCodeAt(at)
+    if (next === 0x2c /* , */) at++
+    else return next === 0x5d && at === text.length - 1 ? records : undefined
+  }
+}
+
+/** The name a JSON string literal holds. */
+function nameOf(literal: string): string {
+  return literal.includes('\\') ? (JSON.parse(literal) as string) : literal.slice(1, -1)
+}

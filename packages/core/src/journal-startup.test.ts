@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest'
+import type { JournalRecord } from './journal.js'
+import { JournalError, JournalStartup } from './journal-startup.js'
+
+const self = { id: 'a'.repeat(16), name: 'alice' }
+const bob = { id: 'b'.repeat(16), name: 'bob' }
+const msg = (seq: number) => ({
+  type: 'msg' as const,
+  id: `m${seq}`,
+  seq,
+  ts: seq,
+  from: self.id,
+  body: `hi ${seq}`,
+})
+
+/** Starts from frames of one record each; `load` serves them as they were. */
+async function startFrom(records: readonly unknown[]) {
+  const startup = new JournalStartup<number>(self, 10, 2)
+  records.forEach((record, n) => {
+    startup.add([record], n)
+  })
+  return startup.finish(async (frames) => frames.map((n) => [records[n]]))
+}
+
+describe('JournalStartup', () => {
+  it('refuses a damaged record with its index and what is wrong', async () => {
+    const damaged: [unknown, RegExp][] = [
+      [null, /record 1 .*not a record with a type/],
+      [{ t: 'sent', msg: null }, /record 1 .*"sent" record without a message/],
+      [{ t: 'received', msg: msg(1) }, /record 1 .*"received" record without a message and a name/],
+      [{ t: 'acked', peer: bob, upTo: '3' }, /record 1 .*"acked" record without a peer and a seq/],
+      [{ t: 'peer', peer: { id: 1 }, epoch: 'e' }, /record 1 .*"peer" record without a peer/],
+    ]
+    for (const [record, message] of damaged) {
+      const error = await startFrom([{ t: 'self', epoch: 'e' }, record]).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(JournalError)
+      expect(error).toMatchObject({ code: 'BAD_RECORD', message: expect.stringMatching(message) })
+    }
+  })
+
+  it('checks a message the state keeps as a message from the network is checked', async () => {
+    const error = await startFrom([{ t: 'sent', msg: { ...msg(1), from: 'not hex' } }]).catch(
+      (e: unknown) => e,
+    )
+    expect(error).toMatchObject({ code: 'BAD_RECORD', message: expect.stringMatching(/^record 0 .*from/) })
+  })
+
+  it('refuses a frame that no longer holds what it held when read', async () => {
+    const startup = new JournalStartup<number>(self, 10, 2)
+    startup.add([{ t: 'sent', msg: msg(1) }], 0)
+    const error = await startup.finish(async () => [[]]).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'BAD_RECORD' })
+  })
+
+  it('leaves a journal holding a record of a newer version to be replayed whole', async () => {
+    const records: unknown[] = [
+      { t: 'sent', msg: msg(1) },
+      { t: 'future', x: 1 },
+    ]
+    expect(await startFrom(records)).toBeUndefined()
+  })
+
+  it('starts on the records the state rests on, reading again only their frames', async () => {
+    const records: JournalRecord[] = [
+      { t: 'self', epoch: 'e' },
+      { t: 'peer', peer: bob, epoch: 'b1' },
+    ]
+    for (let seq = 1; seq <= 30; seq++) records.push({ t: 'sent', msg: msg(seq) })
+    records.push({ t: 'acked', peer: bob, upTo: 30 })
+    const startup = new JournalStartup<number>(self, 10, 2)
+    records.forEach((record, n) => {
+      startup.add([record], n)
+    })
+    const asked: number[] = []
+    const start = await startup.finish(async (frames) => {
+      asked.push(...frames)
+      return frames.map((n) => [records[n]])
+    })
+    // The history's 10 messages and the deciding ack; the self and peer records were kept as read.
+    expect(asked).toEqual([22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32])
+    expect(start?.records).toEqual([records[0], records[1], ...records.slice(22)])
+    expect(start?.state.history.map((e) => e.seq)).toEqual([21, 22, 23, 24, 25, 26, 27, 28, 29, 30])
+    expect(start?.state.nextSeq).toBe(31)
+  })
+})
