@@ -3,7 +3,7 @@
  * a command; `//text` sends `/text`. An unknown `/word` gets a one-line hint and nothing is sent.
  */
 import { type Address, AddressError, nameProblem } from '@parley/core'
-import { DHT, parseAddress } from './transports.js'
+import { keyProblemOf, parseAddress } from './transports.js'
 
 export const COMMANDS = [
   { name: 'help', usage: '/help', about: 'list the commands' },
@@ -112,7 +112,7 @@ export function parseSubmission(line: string, options: ParseOptions = {}): Submi
         return { type: 'connect', address: parseAddress(rest) }
       } catch (error) {
         if (!(error instanceof AddressError)) throw error
-        const keyProblem = meantAsKey(rest) ? (notAKey(rest) ?? error.message) : undefined
+        const keyProblem = keyProblemOf(rest, error)
         if (keyProblem !== undefined)
           return {
             type: 'invalid',
@@ -131,28 +131,6 @@ export function parseSubmission(line: string, options: ParseOptions = {}): Submi
       return _exhaustive
     }
   }
-}
-
-/**
- * Whether an address that did not parse was meant as a key rather than HOST:PORT: the DHT's forms
- * (`dht:`, `parley://`, fingerprint groups), a run of hex, or a long word with no dot or colon, which no
- * host name is. Its error then speaks of keys, not of ports.
- */
-function meantAsKey(text: string): boolean {
-  if (DHT.owns(text) || /^parley:\/\//i.test(text)) return true
-  if (/^[0-9a-f]{16,}$/i.test(text) || /^[0-9a-z]{40,}$/i.test(text)) return true
-  return /^[0-9a-z]{4}(?:-[0-9a-z]{1,4}){2,}$/i.test(text)
-}
-
-/** What is wrong with a key that no transport reads (the DHT's own errors cover its forms). */
-function notAKey(text: string): string | undefined {
-  if (DHT.owns(text) || /^parley:\/\//i.test(text)) return undefined
-  const shown = text.length > 16 ? `${text.slice(0, 12)}…` : text
-  if (/^[0-9a-f]+$/i.test(text)) return `"${shown}" has ${text.length} hex characters where a key has 64`
-  const notHex = /[^0-9a-f]/i.exec(text)
-  if (text.length === 64 && /^[0-9a-z]+$/i.test(text) && notHex)
-    return `"${shown}" is not a hex key: "${notHex[0]}" at position ${notHex.index + 1} is not 0-9 or a-f`
-  return `"${shown}" is not a key: expected 64 hex characters, a full fingerprint (56 characters in groups of 4) or a parley:// invite`
 }
 
 /** The `/help` lines for a frontend's commands. */

@@ -46,8 +46,6 @@ export type LinkRoute = { readonly kind: 'tcp' } | LinkPath
 export function isKeyOnlyAddress(text: string): boolean {
   const t = text.trim()
   if (/^dht:/i.test(t) || /^[0-9a-f]{64}$/i.test(t)) return true
-  // A long run of hex with no colon is a key cut short or padded, never HOST:PORT: its error is the key's.
-  if (/^[0-9a-f]{16,}$/i.test(t)) return true
   if (isInvite(t)) return !t.slice('parley://'.length).includes(':')
   // A fingerprint in groups of four (a short one too, so that its error says what is missing), or compact.
   return /^[a-z2-7]{4}(?:-[a-z2-7]{4})+$/i.test(t) || /^[a-z2-7]{56}$/i.test(t)

@@ -90,4 +90,20 @@ describe('DHT flags', () => {
       )
     }
   })
+
+  it('tells someone who gave --peer a key cut short that it is a key, not a bad HOST:PORT', () => {
+    const cut = `0${'a'.repeat(55)}`
+    for (const [argv, message] of [
+      [
+        ['--peer', cut],
+        /^--peer: "0aaaaaaaaaaa…" has 56 hex characters where a key has 64; copy the key again/,
+      ],
+      [['--peer', `${cut}zz${cut}`], /^--peer: ".*" is not a key: expected 64 hex characters/],
+      [['--peer', 'localhost'], /^--peer: .*HOST:PORT/],
+    ] as const) {
+      expect(() => parseFlags(argv, {}), argv.join(' ')).toThrow(
+        expect.objectContaining({ exitCode: ExitCode.USAGE, message: expect.stringMatching(message) }),
+      )
+    }
+  })
 })

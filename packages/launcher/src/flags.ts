@@ -14,7 +14,7 @@ import {
 import { DhtError, parseBootstrap, parsePublicKey, parseRoomCode } from '@parley/transport-dht/addresses'
 import type { DhtFlags } from './dht.js'
 import { ExitCode, FatalError } from './exit-codes.js'
-import { DHT, parseAddress } from './transports.js'
+import { DHT, keyProblemOf, parseAddress } from './transports.js'
 
 /**
  * What the program was asked to do: chat (the default), print this node's id, an invite or a new room
@@ -320,7 +320,14 @@ function address(flag: string, text: string): Address {
   try {
     return parseAddress(text)
   } catch (error) {
-    if (error instanceof AddressError) throw usageError(`${flag}: ${error.message}`)
+    if (error instanceof AddressError) {
+      const keyProblem = keyProblemOf(text, error)
+      throw usageError(
+        keyProblem === undefined
+          ? `${flag}: ${error.message}`
+          : `${flag}: ${keyProblem}; copy the key again from "parley id" on the other side, or use its parley:// invite`,
+      )
+    }
     throw error
   }
 }

@@ -66,13 +66,6 @@ describe('transports chosen by the form of the address', () => {
     expect(parseAddress('b'.repeat(64), [TCP, KEYED])).toBe('b'.repeat(64))
   })
 
-  it('tells someone who pasted a key cut short that it is a key, not a HOST:PORT', () => {
-    const cut = `0${'a'.repeat(55)}`
-    expect(() => parseAddress(cut)).toThrow(AddressError)
-    expect(() => parseAddress(cut)).toThrow(/has 56 hex characters; a key has 64/)
-    expect(() => parseAddress(`${'9'.repeat(64)}0`)).toThrow(/has 65 hex characters/)
-  })
-
   it('dials each address with the transport that owns its form, and listens with the listen address’s', async () => {
     const dialed: string[] = []
     const transport = routedTransport([

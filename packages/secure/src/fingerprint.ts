@@ -32,13 +32,6 @@ export function fingerprint(keyHex: string): Fingerprint {
 export function parseKeyOrFingerprint(text: string): string {
   const input = text.trim()
   if (/^[0-9a-fA-F]{64}$/.test(input)) return input.toLowerCase()
-  // Hex of the wrong length (a fingerprint, in base32, has no 0, 1, 8 or 9 and is 56 long).
-  if (/^[0-9a-fA-F]{16,}$/.test(input) && (input.length !== FULL_CHARS || /[0189]/.test(input))) {
-    throw new KeyFormatError(
-      'BAD_KEY',
-      `"${shorten(input)}" has ${input.length} hex characters; a key has 64: copy the whole key (or the fingerprint "parley id" prints)`,
-    )
-  }
   const compact = input.toLowerCase().replace(/[-\s]/g, '')
   if (compact.length === SHORT_CHARS && isBase32(compact)) {
     throw new KeyFormatError(
