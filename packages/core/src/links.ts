@@ -309,6 +309,7 @@ export class Links {
     }
     if (!this.mayDecode(record)) {
       record.undecoded.push(chunk)
+      this.watchJournal()
       return
     }
     this.decode(record, chunk)
@@ -426,12 +427,15 @@ export class Links {
     return own > LIGHT_LINK_BYTES || this.unsettled >= JOURNAL_LAG_BYTES + JOURNAL_OVERRUN_BYTES
   }
 
-  /** Stops reading the link until the journal has caught up. */
+  /**
+   * Stops reading the link until the journal has caught up. The wait for the journal starts once what
+   * this read took is appended (`watchJournal` after the read): started here, it would count this read's
+   * bytes as durable as soon as the earlier appends were.
+   */
   private awaitJournal(record: LinkRecord): void {
     // Paused again even when already waiting: the gate's next turn may have resumed it.
     record.link.pause()
     this.awaitingJournal.add(record)
-    this.watchJournal()
   }
 
   /** Waits for what was taken so far to be durable, then reads the links that waited for it. */
@@ -451,7 +455,9 @@ export class Links {
       this.sinceJournalWait.clear()
       const waited = [...this.awaitingJournal]
       this.awaitingJournal.clear()
-      if (this.host.running()) this.nextTurn(waited)
+      if (!this.host.running()) return
+      this.gate.serve(waited)
+      this.nextTurn(waited)
       this.watchJournal()
     })
   }
