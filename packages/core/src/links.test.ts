@@ -11,7 +11,7 @@ import type { Address } from './address.js'
 import { encodeFrame, FrameDecoder } from './codec.js'
 import { SLICE_BYTES, TURN_BUDGET, TURN_BYTES } from './inbound-gate.js'
 import type { Journal, JournalRecord } from './journal.js'
-import { JOURNAL_LAG_BYTES, LIGHT_LINK_BYTES } from './links.js'
+import { JOURNAL_LAG_BYTES, LIGHT_LINK_BYTES, LONE_LINK_JOURNAL_LAG_BYTES } from './links.js'
 import { ParleyNode } from './node.js'
 import type { NodeEvent, NodeOptions } from './node-types.js'
 import type { Link, LinkHandlers, Transport } from './transport.js'
@@ -156,20 +156,25 @@ describe('links', () => {
     const { nextTurn, member, shown, deferred } = await setUp()
     const flooder = await member(HIGH, 'flooder')
     const size = 9_000
-    const all = flood(HIGH, 'f', 40, size)
-    const frame = all.length / 40
-    flooder.link.handlers!.data(all.subarray(0, 20 * frame))
+    const count = 60
+    const all = flood(HIGH, 'f', count, size)
+    const frame = all.length / count
+    // More than a whole turn's bytes: the link waits for the next turn.
+    const first = Math.ceil(TURN_BYTES / frame) + 5
+    flooder.link.handlers!.data(all.subarray(0, first * frame))
     expect(flooder.link.paused).toBe(true)
     // What the transport still had in flight arrives while the link waits its turn: nothing is parsed yet.
     const push = vi.spyOn(FrameDecoder.prototype, 'push')
-    flooder.link.handlers!.data(all.subarray(20 * frame, 30 * frame))
-    flooder.link.handlers!.data(all.subarray(30 * frame))
+    flooder.link.handlers!.data(all.subarray(first * frame, (first + 10) * frame))
+    flooder.link.handlers!.data(all.subarray((first + 10) * frame))
     expect(push.mock.contexts.filter((decoder) => decoder !== flooder.peer.decoder)).toEqual([])
     for (let turn = 0; turn < 100 && deferred.length > 0; turn++) await nextTurn()
-    expect(shown().map((b) => Number(b.split(' ')[1]))).toEqual(Array.from({ length: 40 }, (_, i) => i + 1))
+    expect(shown().map((b) => Number(b.split(' ')[1]))).toEqual(
+      Array.from({ length: count }, (_, i) => i + 1),
+    )
   })
 
-  it('stop reading while JOURNAL_LAG_BYTES of messages wait for the journal, and read on once it caught up', async () => {
+  it('stop reading a lone link while LONE_LINK_JOURNAL_LAG_BYTES of messages wait for the journal, and read on once it caught up', async () => {
     let holding = false
     const held: (() => void)[] = []
     const appended: JournalRecord[] = []
@@ -197,7 +202,8 @@ describe('links', () => {
     for (let turn = 0; turn < 500 && deferred.length > 0; turn++) await nextTurn()
     const received = () => appended.filter((r) => r.t === 'received').length
     expect(received()).toBeGreaterThan(0)
-    expect(received() * frameBytes).toBeLessThanOrEqual(JOURNAL_LAG_BYTES + 2 * frameBytes)
+    expect(received() * frameBytes).toBeGreaterThan(JOURNAL_LAG_BYTES)
+    expect(received() * frameBytes).toBeLessThanOrEqual(LONE_LINK_JOURNAL_LAG_BYTES + frameBytes)
     expect(flooder.link.paused).toBe(true)
     expect(shown()).toEqual([])
     holding = false
@@ -234,6 +240,62 @@ describe('links while the journal lags', () => {
     }
     return { journal, received, hold, release }
   }
+
+  it('hold two floods at JOURNAL_LAG_BYTES between them, and a lone one only at LONE_LINK_JOURNAL_LAG_BYTES', async () => {
+    const disk = heldJournal()
+    const { member, nextTurn, deferred, shown } = await setUp({ journal: disk.journal })
+    const one = await member(HIGH, 'one')
+    const two = await member(MID, 'two')
+    disk.hold()
+    const size = 9_000
+    const frameBytes = encodeFrame({
+      type: 'msg',
+      id: 'a0',
+      seq: 1,
+      ts: 0,
+      from: HIGH,
+      body: 'x'.repeat(size),
+    }).length
+    const count = 100
+    const taken = () => disk.received('a') + disk.received('b')
+    one.peer.write(flood(HIGH, 'a', count, size))
+    await flushMicrotasks()
+    for (let turn = 0; turn < 500 && deferred.length > 0; turn++) await nextTurn()
+    // Alone, the first flood went on past JOURNAL_LAG_BYTES.
+    expect(disk.received('a') * frameBytes).toBeGreaterThan(JOURNAL_LAG_BYTES + frameBytes)
+    expect(disk.received('a') * frameBytes).toBeLessThanOrEqual(LONE_LINK_JOURNAL_LAG_BYTES + frameBytes)
+    expect(one.link.paused).toBe(true)
+    two.peer.write(flood(MID, 'b', count, size))
+    await flushMicrotasks()
+    for (let turn = 0; turn < 500 && deferred.length > 0; turn++) await nextTurn()
+    expect(disk.received('b')).toBeGreaterThan(0)
+    expect(two.link.paused).toBe(true)
+    // Once the journal caught up, both floods wait for it together, after at most JOURNAL_LAG_BYTES (each
+    // may pass it by one message, and light links by LIGHT_LINK_BYTES).
+    for (let round = 0; round < 3; round++) {
+      const before = taken()
+      disk.release()
+      disk.hold()
+      await nextTurn()
+      for (let turn = 0; turn < 500 && deferred.length > 0; turn++) await nextTurn()
+      expect(taken()).toBeGreaterThan(before)
+      expect((taken() - before) * frameBytes).toBeLessThanOrEqual(
+        JOURNAL_LAG_BYTES + 2 * frameBytes + LIGHT_LINK_BYTES,
+      )
+      expect(one.link.paused && two.link.paused).toBe(true)
+    }
+    disk.release()
+    for (let round = 0; round < 500 && shown().length < 2 * count; round++) {
+      disk.release()
+      await nextTurn()
+    }
+    for (const tag of ['a', 'b'])
+      expect(
+        shown()
+          .filter((b) => b.startsWith(`${tag} `))
+          .map((b) => Number(b.split(' ')[1])),
+      ).toEqual(Array.from({ length: count }, (_, i) => i + 1))
+  })
 
   it("take a light link's lines while a flood waits for the journal, and hold the light link too once it brought more", async () => {
     const disk = heldJournal()
