@@ -1,4 +1,7 @@
-/** The inbound gate's turns: a budget of messages and bytes per turn, a slice per link, served round robin. */
+/**
+ * The inbound gate's turns: a budget of messages and bytes per turn, a slice per link while links compete
+ * (a link alone takes the whole turn), served round robin.
+ */
 import { describe, expect, it } from 'vitest'
 import { ManualClock } from '../test/manual-clock.js'
 import { InboundGate, SLICE_BYTES, TURN_BUDGET, TURN_BYTES } from './inbound-gate.js'
@@ -23,8 +26,51 @@ function gate() {
 }
 
 describe('InboundGate turns', () => {
-  it('lets one link take a slice of a turn, and at least one message however large', () => {
-    const { takeAll } = gate()
+  it('lets a link alone take the whole turn, more than a slice', () => {
+    const { takeAll, nextTurn, served } = gate()
+    const size = 4_096
+    expect(takeAll('a', size)).toBe(Math.min(TURN_BUDGET, TURN_BYTES / size))
+    expect(TURN_BYTES / size).toBeGreaterThan(SLICE_BYTES / size)
+    // Still alone on the next turn: the whole of it again.
+    nextTurn()
+    expect(served).toEqual([['a']])
+    expect(takeAll('a', size)).toBe(TURN_BYTES / size)
+  })
+
+  it('gives each of two busy links a slice per turn, in alternation, once they compete', () => {
+    const { takeAll, nextTurn, served } = gate()
+    const size = 4_096
+    const slice = SLICE_BYTES / size
+    // a came first and had the turn to itself; b got nothing and goes first on the next.
+    expect(takeAll('a', size)).toBe(TURN_BYTES / size)
+    expect(takeAll('b', size)).toBe(0)
+    for (let turn = 0; turn < 4; turn++) {
+      nextTurn()
+      const [first, second] = served.at(-1)!
+      expect(served.at(-1)).toHaveLength(2)
+      expect(takeAll(first!, size)).toBe(slice)
+      expect(takeAll(second!, size)).toBe(slice)
+    }
+    expect(served).toEqual([
+      ['b', 'a'],
+      ['b', 'a'],
+      ['b', 'a'],
+      ['b', 'a'],
+    ])
+  })
+
+  it('counts a link that is served as competing before it takes anything', () => {
+    const { g, takeAll } = gate()
+    g.serve(['a', 'b'])
+    expect(takeAll('a', 4_096)).toBe(SLICE_BYTES / 4_096)
+    // Once the other link is forgotten (it closed), the turn is a's again.
+    g.forget('b')
+    expect(takeAll('a', 4_096)).toBe((TURN_BYTES - SLICE_BYTES) / 4_096)
+  })
+
+  it('lets each competing link take a slice of a turn, and at least one message however large', () => {
+    const { g, takeAll } = gate()
+    g.serve(['a', 'b'])
     expect(takeAll('a', 10_000)).toBe(Math.ceil(SLICE_BYTES / 10_000))
     expect(takeAll('b', SLICE_BYTES * 2)).toBe(1)
   })
@@ -41,8 +87,9 @@ describe('InboundGate turns', () => {
   })
 
   it('serves first, on the next turn, the links that got nothing, then those that had their slice', () => {
-    const { takeAll, nextTurn, served } = gate()
+    const { g, takeAll, nextTurn, served } = gate()
     const links = Array.from({ length: TURN_BYTES / SLICE_BYTES + 2 }, (_, i) => `link${i}`)
+    g.serve(links)
     for (const link of links) takeAll(link, 4_096)
     nextTurn()
     const starved = links.slice(-2)
@@ -54,7 +101,9 @@ describe('InboundGate turns', () => {
     const free = TURN_BYTES / SLICE_BYTES
     expect(g.roomToResume(free - 1)).toBe(true)
     expect(g.roomToResume(free)).toBe(false)
-    for (let i = 0; i < free - 1; i++) takeAll(`busy${i}`, 4_096)
+    const busy = Array.from({ length: free - 1 }, (_, i) => `busy${i}`)
+    g.serve(busy)
+    for (const link of busy) takeAll(link, 4_096)
     expect(g.roomToResume(0)).toBe(true)
     expect(g.roomToResume(1)).toBe(false)
     // A link left paused keeps its place: it got nothing, so it goes first on the next turn.

@@ -1,9 +1,9 @@
 /**
  * What the node lets in, and when: a budget of messages and bytes per turn of the event loop across all
  * links (a flood read in one go cannot keep the process from its other input, a person typing, for long),
- * a slice of that per link per turn, served round robin (one link's backlog delays another's frames by at
- * most one slice), and a token bucket per peer (a sustained rate and a burst allowance). Timers come from
- * the injected clock.
+ * a slice of that per link per turn while links compete, served round robin (one link's backlog delays
+ * another's waiting frames by at most one slice), and a token bucket per peer (a sustained rate and a burst
+ * allowance). Timers come from the injected clock.
  */
 import type { Clock } from './clock.js'
 
@@ -45,8 +45,10 @@ export const TURN_BUDGET = 256
 export const TURN_BYTES = 256 * 1024
 
 /**
- * Frame bytes one link may have taken in one turn before it waits for the next; a link always gets at
- * least one message per turn. Links that waited without being served go first in the next turn.
+ * Frame bytes one link may have taken in one turn before it waits for the next, while another link
+ * competes for the turn; a link always gets at least one message per turn. Links that waited without being
+ * served go first in the next turn. A link alone takes the whole turn: slicing it only split each of its
+ * bursts over more turns, each with its own journal write and ack (a durable flood ran at 0.7x).
  */
 export const SLICE_BYTES = 32 * 1024
 
@@ -78,8 +80,13 @@ export class InboundGate<L> {
   private readonly waiting = new Set<L>()
   /** Links waiting for the next turn after they took their share of this one. */
   private readonly servedWaiting = new Set<L>()
+  /** Links being served in this turn after they waited: they compete for it before they take anything. */
+  private readonly serving = new Set<L>()
 
-  /** `nextTurn` gets the links that waited for the turn, in the order they started waiting. */
+  /**
+   * `nextTurn` gets the links that waited for the turn, in the order they started waiting; they compete
+   * for it until it ends.
+   */
   constructor(
     private readonly clock: Clock,
     readonly rateLimit: RateLimit | false,
@@ -104,8 +111,29 @@ export class InboundGate<L> {
   }
 
   private hasRoom(link: L): boolean {
-    const slice = this.slices.get(link) ?? 0
-    return this.taken < TURN_BUDGET && this.takenBytes < TURN_BYTES && slice < SLICE_BYTES
+    if (this.taken >= TURN_BUDGET || this.takenBytes >= TURN_BYTES) return false
+    return (this.slices.get(link) ?? 0) < SLICE_BYTES || this.alone(link)
+  }
+
+  /** No other link took from this turn, waits for the next or is being served: no one to be fair to. */
+  private alone(link: L): boolean {
+    return (
+      onlyMember(this.slices.keys(), link) &&
+      onlyMember(this.serving, link) &&
+      onlyMember(this.waiting, link) &&
+      onlyMember(this.servedWaiting, link)
+    )
+  }
+
+  /**
+   * Links about to be served one after another outside the gate's own turns (they waited for the journal):
+   * each competes from now on, so the first cannot take the whole turn from the others.
+   */
+  serve(links: readonly L[]): void {
+    if (links.length === 0) return
+    // Their competing ends with the turn.
+    this.scheduleTurn()
+    for (const link of links) this.serving.add(link)
   }
 
   /** The link waits for the next turn; `paused` the first time it does in this one. */
@@ -145,6 +173,8 @@ export class InboundGate<L> {
   forget(link: L): void {
     this.waiting.delete(link)
     this.servedWaiting.delete(link)
+    this.serving.delete(link)
+    this.slices.delete(link)
   }
 
   /** A full bucket for a peer met now. */
@@ -187,6 +217,7 @@ export class InboundGate<L> {
     this.scheduled = false
     this.waiting.clear()
     this.servedWaiting.clear()
+    this.serving.clear()
     this.slices.clear()
   }
 
@@ -204,12 +235,19 @@ export class InboundGate<L> {
     this.taken = 0
     this.takenBytes = 0
     this.slices.clear()
+    this.serving.clear()
     // Round robin: those that got nothing last turn first, then those that had their share.
     const waited = [...this.waiting, ...this.servedWaiting]
     this.waiting.clear()
     this.servedWaiting.clear()
+    for (const link of waited) this.serving.add(link)
     this.nextTurn(waited)
   }
+}
+
+function onlyMember<L>(links: Iterable<L>, link: L): boolean {
+  for (const other of links) if (other !== link) return false
+  return true
 }
 
 function byteBurstOf(limit: RateLimit): number {

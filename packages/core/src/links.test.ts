@@ -1,7 +1,7 @@
 /**
- * What the links read, and when: a peer closed for breaking the rules is read no more, one link's backlog
- * waits its turn behind another's frames (round robin, a slice each), and links stop being read while the
- * journal lags behind what they brought.
+ * What the links read, and when: a peer closed for breaking the rules is read no more, a link alone takes
+ * the whole turn while links that compete take it round robin, a slice each, and links stop being read
+ * while the journal lags behind what they brought.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { flushMicrotasks, ManualClock } from '../test/manual-clock.js'
@@ -9,9 +9,9 @@ import { MemoryNetwork } from '../test/memory-transport.js'
 import { RawPeer } from '../test/raw-peer.js'
 import type { Address } from './address.js'
 import { encodeFrame, FrameDecoder } from './codec.js'
-import { SLICE_BYTES, TURN_BUDGET } from './inbound-gate.js'
+import { SLICE_BYTES, TURN_BUDGET, TURN_BYTES } from './inbound-gate.js'
 import type { Journal, JournalRecord } from './journal.js'
-import { JOURNAL_LAG_BYTES, LIGHT_LINK_BYTES } from './links.js'
+import { JOURNAL_LAG_BYTES, LIGHT_LINK_BYTES, LONE_LINK_JOURNAL_LAG_BYTES } from './links.js'
 import { ParleyNode } from './node.js'
 import type { NodeEvent, NodeOptions } from './node-types.js'
 import type { Link, LinkHandlers, Transport } from './transport.js'
@@ -156,20 +156,25 @@ describe('links', () => {
     const { nextTurn, member, shown, deferred } = await setUp()
     const flooder = await member(HIGH, 'flooder')
     const size = 9_000
-    const all = flood(HIGH, 'f', 40, size)
-    const frame = all.length / 40
-    flooder.link.handlers!.data(all.subarray(0, 20 * frame))
+    const count = 60
+    const all = flood(HIGH, 'f', count, size)
+    const frame = all.length / count
+    // More than a whole turn's bytes: the link waits for the next turn.
+    const first = Math.ceil(TURN_BYTES / frame) + 5
+    flooder.link.handlers!.data(all.subarray(0, first * frame))
     expect(flooder.link.paused).toBe(true)
     // What the transport still had in flight arrives while the link waits its turn: nothing is parsed yet.
     const push = vi.spyOn(FrameDecoder.prototype, 'push')
-    flooder.link.handlers!.data(all.subarray(20 * frame, 30 * frame))
-    flooder.link.handlers!.data(all.subarray(30 * frame))
+    flooder.link.handlers!.data(all.subarray(first * frame, (first + 10) * frame))
+    flooder.link.handlers!.data(all.subarray((first + 10) * frame))
     expect(push.mock.contexts.filter((decoder) => decoder !== flooder.peer.decoder)).toEqual([])
     for (let turn = 0; turn < 100 && deferred.length > 0; turn++) await nextTurn()
-    expect(shown().map((b) => Number(b.split(' ')[1]))).toEqual(Array.from({ length: 40 }, (_, i) => i + 1))
+    expect(shown().map((b) => Number(b.split(' ')[1]))).toEqual(
+      Array.from({ length: count }, (_, i) => i + 1),
+    )
   })
 
-  it('stop reading while JOURNAL_LAG_BYTES of messages wait for the journal, and read on once it caught up', async () => {
+  it('stop reading a lone link while LONE_LINK_JOURNAL_LAG_BYTES of messages wait for the journal, and read on once it caught up', async () => {
     let holding = false
     const held: (() => void)[] = []
     const appended: JournalRecord[] = []
@@ -197,7 +202,8 @@ describe('links', () => {
     for (let turn = 0; turn < 500 && deferred.length > 0; turn++) await nextTurn()
     const received = () => appended.filter((r) => r.t === 'received').length
     expect(received()).toBeGreaterThan(0)
-    expect(received() * frameBytes).toBeLessThanOrEqual(JOURNAL_LAG_BYTES + 2 * frameBytes)
+    expect(received() * frameBytes).toBeGreaterThan(JOURNAL_LAG_BYTES)
+    expect(received() * frameBytes).toBeLessThanOrEqual(LONE_LINK_JOURNAL_LAG_BYTES + frameBytes)
     expect(flooder.link.paused).toBe(true)
     expect(shown()).toEqual([])
     holding = false
@@ -234,6 +240,62 @@ describe('links while the journal lags', () => {
     }
     return { journal, received, hold, release }
   }
+
+  it('hold two floods at JOURNAL_LAG_BYTES between them, and a lone one only at LONE_LINK_JOURNAL_LAG_BYTES', async () => {
+    const disk = heldJournal()
+    const { member, nextTurn, deferred, shown } = await setUp({ journal: disk.journal })
+    const one = await member(HIGH, 'one')
+    const two = await member(MID, 'two')
+    disk.hold()
+    const size = 9_000
+    const frameBytes = encodeFrame({
+      type: 'msg',
+      id: 'a0',
+      seq: 1,
+      ts: 0,
+      from: HIGH,
+      body: 'x'.repeat(size),
+    }).length
+    const count = 100
+    const taken = () => disk.received('a') + disk.received('b')
+    one.peer.write(flood(HIGH, 'a', count, size))
+    await flushMicrotasks()
+    for (let turn = 0; turn < 500 && deferred.length > 0; turn++) await nextTurn()
+    // Alone, the first flood went on past JOURNAL_LAG_BYTES.
+    expect(disk.received('a') * frameBytes).toBeGreaterThan(JOURNAL_LAG_BYTES + frameBytes)
+    expect(disk.received('a') * frameBytes).toBeLessThanOrEqual(LONE_LINK_JOURNAL_LAG_BYTES + frameBytes)
+    expect(one.link.paused).toBe(true)
+    two.peer.write(flood(MID, 'b', count, size))
+    await flushMicrotasks()
+    for (let turn = 0; turn < 500 && deferred.length > 0; turn++) await nextTurn()
+    expect(disk.received('b')).toBeGreaterThan(0)
+    expect(two.link.paused).toBe(true)
+    // Once the journal caught up, both floods wait for it together, after at most JOURNAL_LAG_BYTES (each
+    // may pass it by one message, and light links by LIGHT_LINK_BYTES).
+    for (let round = 0; round < 3; round++) {
+      const before = taken()
+      disk.release()
+      disk.hold()
+      await nextTurn()
+      for (let turn = 0; turn < 500 && deferred.length > 0; turn++) await nextTurn()
+      expect(taken()).toBeGreaterThan(before)
+      expect((taken() - before) * frameBytes).toBeLessThanOrEqual(
+        JOURNAL_LAG_BYTES + 2 * frameBytes + LIGHT_LINK_BYTES,
+      )
+      expect(one.link.paused && two.link.paused).toBe(true)
+    }
+    disk.release()
+    for (let round = 0; round < 500 && shown().length < 2 * count; round++) {
+      disk.release()
+      await nextTurn()
+    }
+    for (const tag of ['a', 'b'])
+      expect(
+        shown()
+          .filter((b) => b.startsWith(`${tag} `))
+          .map((b) => Number(b.split(' ')[1])),
+      ).toEqual(Array.from({ length: count }, (_, i) => i + 1))
+  })
 
   it("take a light link's lines while a flood waits for the journal, and hold the light link too once it brought more", async () => {
     const disk = heldJournal()
@@ -298,30 +360,67 @@ describe('the inbound gate between links', () => {
     }
   })
 
-  it("takes one link's backlog a slice per turn, so another link's line is shown behind one slice of it", async () => {
+  it("takes a lone link's backlog a turn at a time, and serves another link's line first on the next turn", async () => {
     const { nextTurn, member, shown, deferred } = await setUp()
     const flooder = await member(HIGH, 'flooder')
     const honest = await member(MID, 'honest')
     const size = 9_000
     const count = 120
+    const frame = encodeFrame({ type: 'msg', id: 'f0', seq: 1, ts: 0, from: HIGH, body: 'x'.repeat(size) })
+    const perSlice = Math.ceil(SLICE_BYTES / frame.length)
+    const perTurn = Math.ceil(TURN_BYTES / frame.length)
     flooder.peer.write(flood(HIGH, 'f', count, size))
     await flushMicrotasks()
+    // Alone, the flood took the whole turn, not a slice of it.
+    const first = shown().length
+    expect(first).toBeGreaterThan(perSlice)
+    expect(first).toBeLessThanOrEqual(perTurn)
     honest.peer.write(flood(MID, 'h', 1, 20))
     await flushMicrotasks()
-    const perSlice = Math.ceil(SLICE_BYTES / size) + 1
-    // The honest line came in behind at most one slice of the flood.
-    const first = shown()
-    expect(first).toContainEqual(expect.stringMatching(/^h 1 /))
-    expect(first.indexOf(first.find((b) => b.startsWith('h 1 '))!)).toBeLessThanOrEqual(perSlice)
-    // The flood goes on a slice per turn, and all of it arrives, in order.
+    await nextTurn()
+    // The honest line waited for the turn the flood had taken, and went first in the next one.
+    expect(shown()[first]).toMatch(/^h 1 /)
+    // The flood goes on, a turn at a time, and all of it arrives, in order.
     for (let turn = 0; turn < 200 && deferred.length > 0; turn++) {
       const before = shown().length
       await nextTurn()
-      expect(shown().length - before).toBeLessThanOrEqual(perSlice)
+      expect(shown().length - before).toBeLessThanOrEqual(perTurn)
     }
     const flooded = shown().filter((b) => b.startsWith('f '))
     expect(flooded.map((b) => Number(b.split(' ')[1]))).toEqual(
       Array.from({ length: count }, (_, i) => i + 1),
     )
+  })
+
+  it('gives two flooding links a slice each per turn, both in every turn, once they compete', async () => {
+    const { nextTurn, member, shown, deferred } = await setUp()
+    const one = await member(HIGH, 'one')
+    const two = await member(MID, 'two')
+    const size = 9_000
+    const count = 60
+    const frame = encodeFrame({ type: 'msg', id: 'a0', seq: 1, ts: 0, from: HIGH, body: 'x'.repeat(size) })
+    const perSlice = Math.ceil(SLICE_BYTES / frame.length)
+    one.peer.write(flood(HIGH, 'a', count, size))
+    two.peer.write(flood(MID, 'b', count, size))
+    await flushMicrotasks()
+    const of = (tag: string) => shown().filter((b) => b.startsWith(`${tag} `)).length
+    for (let turn = 0; turn < 200 && deferred.length > 0 && of('a') + of('b') < 2 * count; turn++) {
+      const before = { a: of('a'), b: of('b') }
+      await nextTurn()
+      const took = { a: of('a') - before.a, b: of('b') - before.b }
+      // Each link that still has messages takes one slice of the turn, no more.
+      if (before.a < count) expect(took.a).toBeGreaterThan(0)
+      if (before.b < count) expect(took.b).toBeGreaterThan(0)
+      if (before.a < count && before.b < count) {
+        expect(took.a).toBeLessThanOrEqual(perSlice)
+        expect(took.b).toBeLessThanOrEqual(perSlice)
+      }
+    }
+    for (const tag of ['a', 'b'])
+      expect(
+        shown()
+          .filter((b) => b.startsWith(`${tag} `))
+          .map((b) => Number(b.split(' ')[1])),
+      ).toEqual(Array.from({ length: count }, (_, i) => i + 1))
   })
 })

@@ -119,12 +119,20 @@ type ReadStop = 'empty' | 'turn' | 'refused' | { readonly throttle: number }
 export const JOURNAL_LAG_BYTES = 128 * 1024
 
 /**
+ * The same for a link that is the only one read since the last wait for the journal ended: no one else's
+ * lines wait behind what it brings, and a window of a thousand short lines (about 240 KiB) then fits in the
+ * journal's pipeline, instead of each flush carrying half of it. Once another link brings anything,
+ * `JOURNAL_LAG_BYTES` holds for both.
+ */
+export const LONE_LINK_JOURNAL_LAG_BYTES = 256 * 1024
+
+/**
  * While the journal lags, a link that brought at most this many message bytes since the last wait for it
  * ended is still read: a person's lines do not wait behind a flood they have no part in.
  */
 export const LIGHT_LINK_BYTES = 16 * 1024
 
-/** What such light links may take past `JOURNAL_LAG_BYTES` together, so that many of them cannot undo it. */
+/** What such light links may take past the journal lag together, so that many of them cannot undo it. */
 export const JOURNAL_OVERRUN_BYTES = 64 * 1024
 
 export class Links {
@@ -142,6 +150,8 @@ export class Links {
   private readonly awaitingJournal = new Set<LinkRecord>()
   /** Message bytes each link took since the last wait for the journal ended. */
   private readonly sinceJournalWait = new Map<LinkRecord, number>()
+  /** Message bytes light links took past the journal lag since the last wait for the journal ended. */
+  private overrun = 0
   private pingCounter = 0
   private lastPingAt = 0
   private keepaliveTimer?: unknown
@@ -309,6 +319,7 @@ export class Links {
     }
     if (!this.mayDecode(record)) {
       record.undecoded.push(chunk)
+      this.watchJournal()
       return
     }
     this.decode(record, chunk)
@@ -333,7 +344,9 @@ export class Links {
   /**
    * Takes what the inbound gate lets in from the link's backlog, then, in this order: carries out what the
    * room decided (so what was accepted is on its way to the journal), acks the link (the ack waits on the
-   * journal), and pauses the link if the gate said so (the peer is told when its rate is exceeded).
+   * journal), and pauses the link if the gate said so (the peer is told when its rate is exceeded). A read
+   * that stopped for its turn or the journal is not acked: the link is read again soon, and one ack then
+   * covers both (an ack per read cost the sender a journal write each).
    */
   private read(record: LinkRecord): void {
     let stop: ReadStop
@@ -342,7 +355,7 @@ export class Links {
       stop = this.take(record, effects)
       this.host.perform(effects)
     } while (stop === 'refused' && record.state.status !== 'closed')
-    this.host.readDone(record)
+    if (stop !== 'turn') this.host.readDone(record)
     this.watchJournal()
     // Reading may have closed the link already (the room refused the peer).
     const error = record.decodeError
@@ -387,6 +400,7 @@ export class Links {
         const bucket = this.host.bucketOf(record)
         const retryMs = bucket ? this.gate.takeToken(bucket, message) : 0
         if (retryMs > 0) return { throttle: retryMs }
+        if (this.unsettled >= this.journalLag(record)) this.overrun += bytes
         this.unsettled += bytes
         this.sinceJournalWait.set(record, (this.sinceJournalWait.get(record) ?? 0) + bytes)
       }
@@ -421,17 +435,27 @@ export class Links {
    * light one (at most `LIGHT_LINK_BYTES` since the last wait, within `JOURNAL_OVERRUN_BYTES` in all).
    */
   private journalHolds(record: LinkRecord, bytes: number): boolean {
-    if (this.unsettled < JOURNAL_LAG_BYTES) return false
+    if (this.unsettled < this.journalLag(record)) return false
     const own = (this.sinceJournalWait.get(record) ?? 0) + bytes
-    return own > LIGHT_LINK_BYTES || this.unsettled >= JOURNAL_LAG_BYTES + JOURNAL_OVERRUN_BYTES
+    return own > LIGHT_LINK_BYTES || this.overrun + bytes > JOURNAL_OVERRUN_BYTES
   }
 
-  /** Stops reading the link until the journal has caught up. */
+  /** How far the journal may lag before the link waits: further for the only link read since the last wait. */
+  private journalLag(record: LinkRecord): number {
+    for (const other of this.sinceJournalWait.keys()) if (other !== record) return JOURNAL_LAG_BYTES
+    for (const other of this.awaitingJournal) if (other !== record) return JOURNAL_LAG_BYTES
+    return LONE_LINK_JOURNAL_LAG_BYTES
+  }
+
+  /**
+   * Stops reading the link until the journal has caught up. The wait for the journal starts once what
+   * this read took is appended (`watchJournal` after the read): started here, it would count this read's
+   * bytes as durable as soon as the earlier appends were.
+   */
   private awaitJournal(record: LinkRecord): void {
     // Paused again even when already waiting: the gate's next turn may have resumed it.
     record.link.pause()
     this.awaitingJournal.add(record)
-    this.watchJournal()
   }
 
   /** Waits for what was taken so far to be durable, then reads the links that waited for it. */
@@ -441,6 +465,7 @@ export class Links {
     if (!settled) {
       this.unsettled = 0
       this.sinceJournalWait.clear()
+      this.overrun = 0
       return
     }
     this.settling = true
@@ -449,9 +474,14 @@ export class Links {
       this.settling = false
       this.unsettled = Math.max(0, this.unsettled - counted)
       this.sinceJournalWait.clear()
+      this.overrun = 0
       const waited = [...this.awaitingJournal]
       this.awaitingJournal.clear()
-      if (this.host.running()) this.nextTurn(waited)
+      if (!this.host.running()) return
+      // Links that waited together compete from the start: the first read is not a lone one.
+      if (waited.length > 1) for (const record of waited) this.sinceJournalWait.set(record, 0)
+      this.gate.serve(waited)
+      this.nextTurn(waited)
       this.watchJournal()
     })
   }
