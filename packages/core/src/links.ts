@@ -8,6 +8,7 @@ import { FrameDecoder } from './codec.js'
 import type { DialSlot } from './dialer.js'
 import { ProtocolError } from './errors.js'
 import { InboundGate, type RateLimit, type TokenBucket } from './inbound-gate.js'
+import { JournalLag } from './journal-lag.js'
 import {
   helloCap,
   helloInstance,
@@ -108,33 +109,6 @@ const NO_EFFECTS = Object.freeze([]) as unknown as RoomEffect[]
 /** Why a read of a link's backlog stopped. */
 type ReadStop = 'empty' | 'turn' | 'refused' | { readonly throttle: number }
 
-/**
- * Message bytes taken from all links that may wait for the journal at once. Past this, links stop being
- * read (TCP pushes back on their senders) until it catches up: what is taken during one disk flush is
- * then shown and relayed in one go, so a flood that outruns the disk would make that go, and the memory
- * it holds, grow without end, and every other link's lines wait behind it. Under a signed flood of the
- * longest messages, 256 KiB put 17-19 ms of the node's CPU (p50) between an honest line's arrival and its
- * flush being shown, 128 KiB 8-13 ms; a window of small lines in bulk still fits in one flush.
- */
-export const JOURNAL_LAG_BYTES = 128 * 1024
-
-/**
- * The same for a link that is the only one read since the last wait for the journal ended: no one else's
- * lines wait behind what it brings, and a window of a thousand short lines (about 240 KiB) then fits in the
- * journal's pipeline, instead of each flush carrying half of it. Once another link brings anything,
- * `JOURNAL_LAG_BYTES` holds for both.
- */
-export const LONE_LINK_JOURNAL_LAG_BYTES = 256 * 1024
-
-/**
- * While the journal lags, a link that brought at most this many message bytes since the last wait for it
- * ended is still read: a person's lines do not wait behind a flood they have no part in.
- */
-export const LIGHT_LINK_BYTES = 16 * 1024
-
-/** What such light links may take past the journal lag together, so that many of them cannot undo it. */
-export const JOURNAL_OVERRUN_BYTES = 64 * 1024
-
 export class Links {
   private readonly records = new Map<number, LinkRecord>()
   /** Every link's account, and the caps on links still in their handshake. */
@@ -143,15 +117,7 @@ export class Links {
   private readonly frames: FrameCache
   private readonly clock: Clock
   private nextId = 1
-  /** Message bytes taken and not yet known durable, and whether a wait for the journal is under way. */
-  private unsettled = 0
-  private settling = false
-  /** Links that stopped reading until the journal catches up, in the order they stopped. */
-  private readonly awaitingJournal = new Set<LinkRecord>()
-  /** Message bytes each link took since the last wait for the journal ended. */
-  private readonly sinceJournalWait = new Map<LinkRecord, number>()
-  /** Message bytes light links took past the journal lag since the last wait for the journal ended. */
-  private overrun = 0
+  private readonly journal: JournalLag<LinkRecord>
   private pingCounter = 0
   private lastPingAt = 0
   private keepaliveTimer?: unknown
@@ -168,6 +134,14 @@ export class Links {
     })
     this.gate = new InboundGate(this.clock, options.rateLimit, (waited) => this.nextTurn(waited))
     this.frames = new FrameCache(options.maxFrame)
+    this.journal = new JournalLag(
+      () => this.host.settled?.(),
+      () => this.host.running(),
+      (waited) => {
+        this.gate.serve(waited)
+        this.nextTurn(waited)
+      },
+    )
   }
 
   get(id: number): LinkRecord | undefined {
@@ -319,7 +293,7 @@ export class Links {
     }
     if (!this.mayDecode(record)) {
       record.undecoded.push(chunk)
-      this.watchJournal()
+      this.journal.watch()
       return
     }
     this.decode(record, chunk)
@@ -356,7 +330,7 @@ export class Links {
       this.host.perform(effects)
     } while (stop === 'refused' && record.state.status !== 'closed')
     if (stop !== 'turn') this.host.readDone(record)
-    this.watchJournal()
+    this.journal.watch()
     // Reading may have closed the link already (the room refused the peer).
     const error = record.decodeError
     if (error && !isClosed(record)) this.step(record, { type: 'protocol-error', error })
@@ -393,16 +367,14 @@ export class Links {
         return 'turn'
       }
       if (message.type === 'msg') {
-        if (this.journalHolds(record, bytes)) {
+        if (this.journal.holds(record, bytes)) {
           this.awaitJournal(record)
           return 'turn'
         }
         const bucket = this.host.bucketOf(record)
         const retryMs = bucket ? this.gate.takeToken(bucket, message) : 0
         if (retryMs > 0) return { throttle: retryMs }
-        if (this.unsettled >= this.journalLag(record)) this.overrun += bytes
-        this.unsettled += bytes
-        this.sinceJournalWait.set(record, (this.sinceJournalWait.get(record) ?? 0) + bytes)
+        this.journal.took(record, bytes)
       }
       record.backlog.shift()
       if (message.type === 'hello' && record.hello === undefined && !this.noteHello(record, message))
@@ -425,65 +397,20 @@ export class Links {
       if (room.paused) record.link.pause()
       return false
     }
-    if (!this.journalHolds(record, 0)) return true
+    if (!this.journal.holds(record, 0)) return true
     this.awaitJournal(record)
     return false
   }
 
   /**
-   * Whether a message of `bytes` from the link must wait for the journal: it lags, and the link is not a
-   * light one (at most `LIGHT_LINK_BYTES` since the last wait, within `JOURNAL_OVERRUN_BYTES` in all).
-   */
-  private journalHolds(record: LinkRecord, bytes: number): boolean {
-    if (this.unsettled < this.journalLag(record)) return false
-    const own = (this.sinceJournalWait.get(record) ?? 0) + bytes
-    return own > LIGHT_LINK_BYTES || this.overrun + bytes > JOURNAL_OVERRUN_BYTES
-  }
-
-  /** How far the journal may lag before the link waits: further for the only link read since the last wait. */
-  private journalLag(record: LinkRecord): number {
-    for (const other of this.sinceJournalWait.keys()) if (other !== record) return JOURNAL_LAG_BYTES
-    for (const other of this.awaitingJournal) if (other !== record) return JOURNAL_LAG_BYTES
-    return LONE_LINK_JOURNAL_LAG_BYTES
-  }
-
-  /**
    * Stops reading the link until the journal has caught up. The wait for the journal starts once what
-   * this read took is appended (`watchJournal` after the read): started here, it would count this read's
-   * bytes as durable as soon as the earlier appends were.
+   * this read took is appended (`JournalLag.watch` after the read): started here, it would count this
+   * read's bytes as durable as soon as the earlier appends were.
    */
   private awaitJournal(record: LinkRecord): void {
     // Paused again even when already waiting: the gate's next turn may have resumed it.
     record.link.pause()
-    this.awaitingJournal.add(record)
-  }
-
-  /** Waits for what was taken so far to be durable, then reads the links that waited for it. */
-  private watchJournal(): void {
-    const settled = this.host.settled
-    if (this.settling || this.unsettled === 0) return
-    if (!settled) {
-      this.unsettled = 0
-      this.sinceJournalWait.clear()
-      this.overrun = 0
-      return
-    }
-    this.settling = true
-    const counted = this.unsettled
-    void settled.call(this.host).then(() => {
-      this.settling = false
-      this.unsettled = Math.max(0, this.unsettled - counted)
-      this.sinceJournalWait.clear()
-      this.overrun = 0
-      const waited = [...this.awaitingJournal]
-      this.awaitingJournal.clear()
-      if (!this.host.running()) return
-      // Links that waited together compete from the start: the first read is not a lone one.
-      if (waited.length > 1) for (const record of waited) this.sinceJournalWait.set(record, 0)
-      this.gate.serve(waited)
-      this.nextTurn(waited)
-      this.watchJournal()
-    })
+    this.journal.wait(record)
   }
 
   /** Records who the peer says it is; false when a peer that dialed in is refused. */
@@ -514,7 +441,7 @@ export class Links {
       // Still waiting (for the gate, the journal or its rate limit): it stays paused.
       if (record.backlog.length > 0 || record.undecoded.length > 0 || record.throttleTimer !== undefined)
         continue
-      if (this.awaitingJournal.has(record) || isClosed(record)) continue
+      if (this.journal.isWaiting(record) || isClosed(record)) continue
       if (this.gate.roomToResume(resumed)) {
         resumed++
         record.link.resume()
@@ -557,8 +484,7 @@ export class Links {
     this.records.delete(record.id)
     this.table.delete(record.id)
     this.gate.forget(record)
-    this.awaitingJournal.delete(record)
-    this.sinceJournalWait.delete(record)
+    this.journal.forget(record)
     record.backlog.length = 0
     record.undecoded.length = 0
     if (reason.code === 'TRANSPORT') record.link.destroy()
