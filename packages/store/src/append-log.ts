@@ -1,7 +1,16 @@
 import { type FileHandle, open, rename, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { errorCode, LogError } from './errors.js'
+import { LogError } from './errors.js'
 import { syncDirectory, writeAll } from './fs-sync.js'
+import {
+  FILE_MODE,
+  type FramePosition,
+  HEADER_PEEK_BYTES,
+  ioError,
+  openOrCreate,
+  readAt,
+  scanFile,
+} from './log-file.js'
 import {
   checkHeader,
   DEFAULT_MAX_RECORD_BYTES,
@@ -9,14 +18,15 @@ import {
   decodePayload,
   encodeFrame,
   FORMAT_VERSION,
-  type FrameScan,
   LOG_HEADER,
   MAX_FRAME_BYTES,
   type SkimFrame,
   scanFrames,
 } from './log-format.js'
-import { isLinkRefusal, linkAdvice, OpenFlags } from './private-files.js'
+import { OpenFlags } from './private-files.js'
 import { type AccountOf, LogUsage } from './usage.js'
+
+export type { FramePosition } from './log-file.js'
 
 export interface AppendLogOptions {
   /** Told when open cuts off a torn or corrupt tail; defaults to `process.emitWarning`. */
@@ -35,12 +45,6 @@ export interface AppendLogOptions {
   onRecords?: (records: readonly unknown[], frame: FramePosition) => void
   /** With `onRecords`: what it sees of each frame, where the skim recognizes it (`readFrames` parses in full). */
   skim?: SkimFrame
-}
-
-/** Where a frame is in the file: its offset and its size on disk, header included. */
-export interface FramePosition {
-  readonly offset: number
-  readonly bytes: number
 }
 
 export interface AppendLogStats {
@@ -459,90 +463,4 @@ function encodeGroups(
     start = end
   }
   return frames
-}
-
-/** Enough of a file's start to tell a log's header from another version's or another file. */
-const HEADER_PEEK_BYTES = 64
-
-/**
- * Bytes read from the file at a time while scanning it at open. Read whole, a long log (hundreds of MB)
- * cost more in allocating and first touching its buffer than in checking and parsing it.
- */
-const SCAN_CHUNK_BYTES = 4 * 1024 * 1024
-
-async function readAt(file: FileHandle, position: number, length: number, into?: Buffer): Promise<Buffer> {
-  const buffer = into ?? Buffer.allocUnsafe(length)
-  let done = 0
-  while (done < length) {
-    const { bytesRead } = await file.read(buffer, done, length - done, position + done)
-    if (bytesRead === 0) break
-    done += bytesRead
-  }
-  return buffer.subarray(0, done)
-}
-
-/**
- * `scanFrames` over the file's `size` bytes after the header, a chunk at a time (a frame longer than a
- * chunk is read whole). Stops at the first torn or corrupt frame, as `scanFrames` does.
- */
-async function scanFile(
-  file: FileHandle,
-  size: number,
-  keep: boolean,
-  decode: DecodeFrame,
-  onFrame: (records: readonly unknown[], frame: FramePosition) => void,
-): Promise<FrameScan> {
-  const records: unknown[] = []
-  let position = LOG_HEADER.length
-  let chunkStart = position
-  let frameStart = 0
-  const seen = (batch: readonly unknown[], bytes: number) => {
-    onFrame(batch, { offset: chunkStart + frameStart, bytes })
-    frameStart += bytes
-  }
-  const into = keep ? records : []
-  let buffer = Buffer.allocUnsafe(Math.min(SCAN_CHUNK_BYTES, Math.max(0, size - position)))
-  let want = buffer.length
-  while (position < size) {
-    const length = Math.min(want, size - position)
-    if (buffer.length < length) buffer = Buffer.allocUnsafe(length)
-    const bytes = await readAt(file, position, length, buffer)
-    chunkStart = position
-    frameStart = 0
-    const scan = scanFrames(bytes, 0, seen, into, decode)
-    if (!keep) into.length = 0
-    position += scan.end
-    // Only the chunk ended inside the frame: read on from it, whole.
-    const readOn =
-      scan.incomplete !== undefined && position + scan.incomplete <= size && bytes.length === length
-    if (scan.problem !== undefined && !readOn) return { records, end: position, problem: scan.problem }
-    want = Math.max(SCAN_CHUNK_BYTES, scan.incomplete ?? 0)
-  }
-  return { records, end: position }
-}
-
-/** The log holds private history: readable by its owner only, even in a shared directory. */
-const FILE_MODE = 0o600
-
-async function openOrCreate(path: string): Promise<FileHandle> {
-  try {
-    return await open(path, OpenFlags.readWrite)
-  } catch (error) {
-    if (isLinkRefusal(error)) throw new LogError('IO', linkAdvice(path), { cause: error })
-    if (errorCode(error) !== 'ENOENT') throw ioError(`cannot open ${path}`, error)
-  }
-  try {
-    const file = await open(path, 'wx+', FILE_MODE)
-    await syncDirectory(dirname(path))
-    return file
-  } catch (error) {
-    // Another opener created it first: use theirs.
-    if (errorCode(error) === 'EEXIST') return open(path, OpenFlags.readWrite)
-    throw ioError(`cannot create ${path}`, error)
-  }
-}
-
-function ioError(what: string, cause: unknown, advice?: string): LogError {
-  const detail = errorCode(cause) ?? (cause as Error).message
-  return new LogError('IO', `${what} (${detail})${advice ? `; ${advice}` : ''}`, { cause })
 }
