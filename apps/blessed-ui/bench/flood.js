@@ -11,7 +11,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { builtBinaries, sleep, tmuxOn, until as waitUntil } from './harness.js'
 
 const MESSAGES = Number(process.env.FLOOD_MESSAGES ?? 10_000)
 const RATE = Number(process.env.FLOOD_RATE ?? 0)
@@ -20,33 +20,17 @@ const profile = process.env.FLOOD_PROFILE ? `--cpu-prof --cpu-prof-dir=${process
 // FLOOD_NODE_FLAGS='--max-semi-space-size=32' runs parley-tui with more Node.js flags, to try V8 settings.
 const nodeFlags = process.env.FLOOD_NODE_FLAGS ?? ''
 // FLOOD_TUI=FILE runs another build of parley-tui (to compare two builds on one machine, run for run).
-const TUI = process.env.FLOOD_TUI || fileURLToPath(new URL('../bin/parley-tui.js', import.meta.url))
-const CLI = fileURLToPath(new URL('../../cli/bin/parley.js', import.meta.url))
-for (const built of ['../dist/index.js', '../../cli/dist/index.js']) {
-  if (!existsSync(fileURLToPath(new URL(built, import.meta.url)))) {
-    console.error('bench: run `pnpm build` first')
-    process.exit(1)
-  }
-}
+const { tui: TUI, cli: CLI } = builtBinaries(process.env.FLOOD_TUI)
 
 const dir = mkdtempSync(join(tmpdir(), 'parley-flood-'))
 const trace = join(dir, 'trace')
 const socket = `parley-bench-${process.pid}`
-const tmux = (...args) =>
-  execFileSync('tmux', ['-L', socket, '-f', '/dev/null', ...args], { encoding: 'utf8' })
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const tmux = tmuxOn(socket)
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const p90 = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)]
 
-async function until(what, probe, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(5)
-  }
-}
+/** Keys are timed in milliseconds: poll often. */
+const until = (what, probe, timeoutMs) => waitUntil(what, probe, timeoutMs, 5)
 
 /** Complete lines of the trace parley-tui writes; a line it is still writing is left for the next read. */
 function traceLines() {

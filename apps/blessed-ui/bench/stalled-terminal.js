@@ -9,31 +9,13 @@ import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { builtBinaries, sleep, tmuxOn, until } from './harness.js'
 
 const MESSAGES = Number(process.env.STALL_MESSAGES ?? 60_000)
-const TUI = process.env.STALL_TUI || fileURLToPath(new URL('../bin/parley-tui.js', import.meta.url))
-const CLI = fileURLToPath(new URL('../../cli/bin/parley.js', import.meta.url))
-for (const built of ['../dist/index.js', '../../cli/dist/index.js']) {
-  if (!existsSync(fileURLToPath(new URL(built, import.meta.url)))) {
-    console.error('bench: run `pnpm build` first')
-    process.exit(1)
-  }
-}
+const { tui: TUI, cli: CLI } = builtBinaries(process.env.STALL_TUI)
 const dir = mkdtempSync(join(tmpdir(), 'parley-stall-'))
 const socket = `parley-stall-${process.pid}`
-const tmux = (...args) =>
-  execFileSync('tmux', ['-L', socket, '-f', '/dev/null', ...args], { encoding: 'utf8' })
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-async function until(what, probe, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(20)
-  }
-}
+const tmux = tmuxOn(socket)
 
 const cli = spawn(process.execPath, [CLI, '--listen', '127.0.0.1:0', '--name', 'flood', '--json'], {
   stdio: 'pipe',
