@@ -36,19 +36,27 @@ export interface Journal {
    */
   readonly usage?: JournalUsage
   /**
-   * Lets the node compact the journal while it runs, from the records it mirrors in memory, once the file
-   * has grown to 4 times its size after the last compaction (and past `minBytes`). Without it, the journal
-   * is compacted only by whoever opens it (see `compactJournal`).
+   * Lets the node compact the journal while it runs, reading it back once the file has grown to 4 times its
+   * size after the last compaction (and past `minBytes`); no record is kept in memory in between. Without
+   * it, the journal is compacted only by whoever opens it (see `compactJournal`).
    */
   readonly compaction?: JournalRewrite
 }
 
 /** What a store offers for online compaction (for example `AppendLog` of `@parley/store`; see `OnlineCompaction`). */
 export interface JournalRewrite {
-  /** Every record the journal holds when the node starts, in order (after any start-up compaction). */
+  /**
+   * Every record the journal holds when the node starts, in order (after any start-up compaction). Read
+   * once, as the node is made.
+   */
   readonly records: readonly JournalRecord[]
   /** Bytes the journal takes on disk now. */
   size(): number
+  /**
+   * Every record appended before the call (those it started with included), in order, read back from the
+   * journal once they are durable. Compaction reads the journal this way rather than keep it in memory.
+   */
+  read(): Promise<readonly JournalRecord[]>
   /**
    * Replaces the whole journal with `records`, atomically: a crash leaves the old journal or the new one.
    * Appends made after the call must follow the new records; if it fails, the old journal stays in use.

@@ -1,8 +1,8 @@
 /**
- * Compaction while the node runs: the journal's records are mirrored in memory as they are appended, and
- * once the file has grown well past what must be kept, the mirror is compacted (`compactionSteps`, the
- * same code as start-up compaction) and written over the file in one atomic rewrite. The file is never
- * read back, and appends go on meanwhile: they follow the rewritten records.
+ * Compaction while the node runs: the journal's records are counted as they are appended, and once the
+ * file has grown well past what must be kept, it is read back, compacted (`compactionSteps`, the same code
+ * as start-up compaction) and written over in one atomic rewrite. Appends go on meanwhile: they follow the
+ * rewritten records. Between compactions no record is kept in memory, so a busy node's messages die young.
  */
 import { systemClock } from './clock.js'
 import type { JournalRecord, JournalRewrite } from './journal.js'
@@ -38,32 +38,41 @@ export interface OnlineCompactionOptions {
 }
 
 export class OnlineCompaction {
-  /** The journal's records as on disk, in order; the compacted ones once a rewrite is under way. */
-  private records: JournalRecord[]
+  /** Records the journal holds, as counted from the appends and the last rewrite. */
+  private recordCount: number
+  /** The `sent` and `received` records among them: the history alone keeps up to `historyLimit` of them. */
+  private messages: number
+  /** While a compaction reads and compacts the journal: what was appended since it read it, in order. */
+  private tail: JournalRecord[] | undefined
   private running = false
   /** Bytes past which the next compaction is tried. */
   private nextAt: number
-  /** The `sent` and `received` records among `records`: the history alone keeps up to `historyLimit` of them. */
-  private messages: number
 
   constructor(
     private readonly target: JournalRewrite,
     private readonly options: OnlineCompactionOptions,
   ) {
-    this.records = [...target.records]
-    this.messages = countMessages(this.records)
+    // Read once: the start-up records are not kept for the life of the node.
+    const records = target.records
+    this.recordCount = records.length
+    this.messages = countMessages(records)
     this.nextAt = Math.max(target.minBytes, COMPACT_GROWTH * target.size())
     if (target.compactedFrom !== undefined) {
       this.running = true
-      void this.writeCompacted(target.compactedFrom).finally(() => {
+      void this.writeCompacted(records, target.compactedFrom).finally(() => {
         this.running = false
       })
     }
   }
 
-  /** Records held in memory now (the journal's, or fewer once compacted). */
+  /** Records the journal holds now, as counted (fewer once compacted). */
   get held(): number {
-    return this.records.length
+    return this.recordCount
+  }
+
+  /** Records kept in memory now: none between compactions, those appended meanwhile during one. */
+  get holding(): number {
+    return this.tail?.length ?? 0
   }
 
   /** Whether a compaction is under way. */
@@ -71,24 +80,23 @@ export class OnlineCompaction {
     return this.running
   }
 
-  /** `records` were just handed to the journal: mirror them, and compact if the journal grew enough. */
+  /** `records` were just handed to the journal: count them, and compact if the journal grew enough. */
   appended(records: readonly JournalRecord[]): void {
-    for (const record of records) {
-      this.records.push(record)
-      if (record.t === 'sent' || record.t === 'received') this.messages++
-    }
+    this.recordCount += records.length
+    for (const record of records) if (record.t === 'sent' || record.t === 'received') this.messages++
+    if (this.tail) for (const record of records) this.tail.push(record)
     if (!this.running && this.target.size() > this.nextAt && this.mayHalve()) void this.compact()
   }
 
   /**
    * Whether a compaction could keep at most half the records, as a rewrite requires: it keeps at least the
    * history, `historyLimit` of the messages (fewer only if some were never accepted), and the outbox, the
-   * windows and the peer records on top. Until then a replay of the whole mirror would be work thrown
+   * windows and the peer records on top. Until then reading and replaying the journal would be work thrown
    * away (and the next try would wait for the journal to double); meanwhile it grows by about the history.
    */
   private mayHalve(): boolean {
     const history = Math.min(this.options.historyLimit, this.messages)
-    return 2 * history + Math.ceil(history * HALVING_MARGIN) <= this.records.length
+    return 2 * history + Math.ceil(history * HALVING_MARGIN) <= this.recordCount
   }
 
   /**
@@ -100,6 +108,7 @@ export class OnlineCompaction {
     if (this.running) return Promise.resolve()
     this.running = true
     return this.run().finally(() => {
+      this.tail = undefined
       this.running = false
     })
   }
@@ -108,14 +117,16 @@ export class OnlineCompaction {
     const { self, historyLimit, windowSize } = this.options
     const nextTurn = this.options.nextTurn ?? defaultNextTurn
     const bytes = this.target.size()
-    const appendedTo = this.records
-    // The steps see the records as they are now; appends made meanwhile land after them in `appendedTo`.
-    const count = appendedTo.length
-    const snapshot = appendedTo.slice()
+    // Appends from the read on are collected: they follow the kept records in the rewrite.
+    const tail: JournalRecord[] = []
+    this.tail = tail
     let kept: JournalRecord[] | undefined
+    let count = 0
     try {
+      const records = await this.target.read()
+      count = records.length
       // Not restored again to be compared: the property tests prove the kept records restore the same state.
-      const steps = compactionSteps(snapshot, self, historyLimit, windowSize, false)
+      const steps = compactionSteps(records, self, historyLimit, windowSize, false)
       for (let step = steps.next(); ; step = steps.next()) {
         if (step.done) {
           kept = step.value
@@ -134,21 +145,22 @@ export class OnlineCompaction {
       return
     }
     // What was appended while the steps ran is in the journal too: it follows the kept records.
-    const next = kept.concat(appendedTo.slice(count))
+    const next = kept.concat(tail)
+    this.tail = undefined
     const written = next.length
-    const before = appendedTo.length
+    const before = this.recordCount
     // What the file holds now, the appends made during the steps included once they are flushed.
     const replaced = Math.max(bytes, this.target.size())
-    this.records = next
     const messagesBefore = this.messages
     const messagesNext = countMessages(next)
+    this.recordCount = written
     this.messages = messagesNext
     try {
-      await this.target.rewrite(next.slice())
+      await this.target.rewrite(next)
     } catch (error) {
-      // The old journal is still the one on disk, with what was appended since: mirror it again.
+      // The old journal is still the one on disk, with what was appended since: count it again.
+      this.recordCount += before - written
       this.messages += messagesBefore - messagesNext
-      this.records = appendedTo.concat(next.slice(written))
       this.nextAt = Math.max(this.target.minBytes, 2 * bytes)
       this.options.failed(`journal compaction failed, the journal is unchanged: ${messageOf(error)}`)
       return
@@ -159,17 +171,18 @@ export class OnlineCompaction {
   }
 
   /**
-   * Writes the mirror, compacted at start-up from a file of `fileRecords` records, over the file. Called at
+   * Writes the journal, compacted at start-up from a file of `fileRecords` records, over the file. Called at
    * once: the rewrite counts the disk quotas from the kept records as it is called, so no member is measured
    * by what the file held before; the file is written in the background, appends going on meanwhile.
    */
-  private async writeCompacted(fileRecords: number): Promise<void> {
+  private async writeCompacted(records: readonly JournalRecord[], fileRecords: number): Promise<void> {
     const bytes = this.target.size()
-    const written = this.records.length
+    const written = records.length
     try {
-      await this.target.rewrite(this.records.slice())
+      await this.target.rewrite(records)
     } catch (error) {
-      // The file still holds all it held, and what was appended since: it restores what the mirror does.
+      // The file still holds all it held, and what was appended since: it restores what was counted.
+      this.recordCount += fileRecords - written
       this.nextAt = Math.max(this.target.minBytes, 2 * bytes)
       this.options.failed(`journal compaction failed, the journal is unchanged: ${messageOf(error)}`)
       return

@@ -202,6 +202,33 @@ describe('AppendLog', () => {
     expect((await stat(path)).mode & 0o777).toBe(0o600)
   })
 
+  it('reads back every record appended before readAll, durable first, and none appended after it', async () => {
+    const log = await open()
+    await log.append([{ n: 1 }])
+    // Still in flight when the read is asked for: it is read back once durable.
+    const inFlight = log.append([{ n: 2 }, { n: 3 }])
+    const read = log.readAll()
+    const later = log.append([{ n: 4 }])
+    expect(await read).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }])
+    await Promise.all([inFlight, later])
+    expect(await log.readAll()).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }])
+    // After a rewrite, the new file: the rewritten records, then what was appended since.
+    const rewritten = log.rewrite(['compacted'])
+    const after = log.append([{ n: 5 }])
+    await Promise.all([rewritten, after])
+    expect(await log.readAll()).toEqual(['compacted', { n: 5 }])
+    await log.close()
+    await expect(log.readAll()).rejects.toMatchObject({ code: 'CLOSED' })
+  })
+
+  it('rejects readAll with an IO error naming the path when the file changed under it', async () => {
+    const log = await open()
+    await log.append([{ n: 1 }, { n: 2 }])
+    await truncate(path, log.size - 3)
+    await expect(log.readAll()).rejects.toMatchObject({ code: 'IO', message: expect.stringContaining(path) })
+    await log.close()
+  })
+
   it('flushes what was appended before close and refuses appends after it', async () => {
     const log = await open()
     const pending = log.append(['last'])

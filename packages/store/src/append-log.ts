@@ -18,6 +18,7 @@ import {
   decodePayload,
   encodeFrame,
   FORMAT_VERSION,
+  type FrameScan,
   LOG_HEADER,
   MAX_FRAME_BYTES,
   type SkimFrame,
@@ -217,6 +218,31 @@ export class AppendLog {
     return out
   }
 
+  /**
+   * Every record appended before this call, read back from the file once they are all on it, in order:
+   * a compaction reads the log this way instead of keeping its records in memory. Appends made after the
+   * call are not included (they start a new batch, flushed after the read).
+   * @throws LogError (IO) if the file cannot be read or no longer holds good frames up to its end
+   */
+  readAll(): Promise<unknown[]> {
+    const refusal = this.#refusal()
+    if (refusal) return Promise.reject(refusal)
+    this.#pending = null
+    return this.#enqueue(async () => {
+      if (this.#failure) throw this.#failure
+      const size = this.#size
+      let scan: FrameScan
+      try {
+        scan = await scanFile(this.#file, size, true, decodePayload, () => {})
+      } catch (cause) {
+        throw ioError(`cannot read ${this.#path}`, cause)
+      }
+      if (scan.end !== size)
+        throw new LogError('IO', `${this.#path} changed at offset ${scan.end} (${scan.problem}); reopen it`)
+      return scan.records
+    })
+  }
+
   /** Lets go of the records read at open, once the caller has replayed them: a long log need not stay in memory. */
   forgetRecords(): void {
     this.records = []
@@ -321,9 +347,12 @@ export class AppendLog {
     return batch
   }
 
-  #enqueue(task: () => Promise<void>): Promise<void> {
+  #enqueue<T>(task: () => Promise<T>): Promise<T> {
     const run = this.#work.then(task)
-    this.#work = run.catch(() => {})
+    this.#work = run.then(
+      () => {},
+      () => {},
+    )
     return run
   }
 

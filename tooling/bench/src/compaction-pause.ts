@@ -70,6 +70,7 @@ for (let round = 0; round < rounds; round++) {
     {
       records: whole,
       size: () => size,
+      read: async () => whole,
       minBytes: 0,
       rewrite: async (next) => {
         // As the store does: every record encoded before the file is written.
