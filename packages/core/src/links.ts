@@ -44,6 +44,8 @@ export interface LinkRecord {
   lastHeard: number
   /** Messages arrived that the next ack should cover. */
   ackDue: boolean
+  /** An ack waits for the journal: one asked for meanwhile follows it, however many reads asked. */
+  ackWaiting: boolean
   /** Set after we end a link: forces it shut if the remote end never closes its side. */
   destroyTimer?: unknown
   /** Decoded messages waiting for the inbound gate to let them in, each with its frame's bytes. */
@@ -184,6 +186,7 @@ export class Links {
       state: newLinkState(link.remoteKey),
       lastHeard: this.clock.now(),
       ackDue: false,
+      ackWaiting: false,
       backlog: [],
       undecoded: [],
       blocked: false,

@@ -305,6 +305,38 @@ describe('ParleyNode over an in-memory transport', () => {
     })
   })
 
+  describe('acks', () => {
+    it('acks the reads that arrive while an ack waits for the journal together, once, when it ends', async () => {
+      const held: (() => void)[] = []
+      const { peer, clock } = await journaledWithPeer({
+        append: () => new Promise<void>((resolve) => held.push(resolve)),
+      })
+      for (const resolve of held.splice(0)) resolve()
+      await clock.advance(0)
+      const acked = () => peer.received.filter((m) => m.type === 'ack' && m.upTo > 0)
+      const read = async (from: number) => {
+        const frames = Array.from({ length: 10 }, (_, i) =>
+          encodeFrame({ type: 'msg', id: `m${from + i}`, seq: from + i, ts: 0, from: HIGH, body: 'x' }),
+        )
+        peer.write(Buffer.concat(frames))
+        await clock.advance(0)
+      }
+      await read(1)
+      await read(11)
+      await read(21)
+      // Three reads, three appends waiting for the disk, and no ack yet: acks claim only what is durable.
+      expect(held).toHaveLength(3)
+      expect(acked()).toEqual([])
+      held.shift()?.()
+      await clock.advance(0)
+      expect(acked().map((m) => m.type === 'ack' && m.upTo)).toEqual([10])
+      for (const resolve of held.splice(0)) resolve()
+      await clock.advance(0)
+      // The two later reads share one ack, not one each.
+      expect(acked().map((m) => m.type === 'ack' && m.upTo)).toEqual([10, 30])
+    })
+  })
+
   describe('handshake slots', () => {
     it('drops the oldest link in its handshake when the node is full, but refuses a host over its own cap', async () => {
       const { network, clock, node } = world()

@@ -178,15 +178,22 @@ export class SessionTraffic {
     pump(this.room, session.peer.id, target, only)
   }
 
-  /** Acks claim only what is durable and shown, so they wait for the journal (one wait per read). */
+  /**
+   * Acks claim only what is durable and shown, so they wait for the journal. One wait at a time per link:
+   * reads that arrive meanwhile are acked together once it ends (their records are in a later flush, which
+   * that wait could not cover), instead of one ack per read, each repeating the last.
+   */
   flushAck(record: LinkRecord): void {
-    if (!record.ackDue) return
+    if (!record.ackDue || record.ackWaiting) return
     record.ackDue = false
     const session = record.hello ? this.sessions.get(record.hello.peer.id) : undefined
     if (!session) return
+    record.ackWaiting = true
     void this.store.settled().then(() => {
+      record.ackWaiting = false
       if (session.link !== record.id) return
       for (const ack of dueAcks(this.room, session.peer.id)) this.links.write(record, ack)
+      this.flushAck(record)
     })
   }
 
