@@ -53,10 +53,14 @@ export interface JournalRewrite {
   /** Bytes the journal takes on disk now. */
   size(): number
   /**
-   * Every record appended before the call (those it started with included), in order, read back from the
-   * journal once they are durable. Compaction reads the journal this way rather than keep it in memory.
+   * Reads back every record appended before the call (those it started with included), once they are
+   * durable, handing each frame's records to `onFrame` in order as they are read, with where the frame is;
+   * the records may be skimmed (see `skimFrame`). Compaction reads the journal this way rather than keep it
+   * in memory, and holds no more of it than a start-up does (see `JournalStartup`).
    */
-  read(): Promise<readonly JournalRecord[]>
+  scan(onFrame: (records: readonly unknown[], frame: unknown) => void): Promise<void>
+  /** The records of frames `scan` saw, read again in full, in the order asked; valid until `rewrite`. */
+  load(frames: unknown[]): Promise<readonly (readonly unknown[])[]>
   /**
    * Replaces the whole journal with `records`, atomically: a crash leaves the old journal or the new one.
    * Appends made after the call must follow the new records; if it fails, the old journal stays in use.

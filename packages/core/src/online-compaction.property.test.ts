@@ -85,10 +85,22 @@ class FakeDisk implements JournalRewrite {
     this.disk.push(...records)
   }
 
-  /** As the store reads the file back: everything appended before the call, later appends not. */
-  read(): Promise<readonly JournalRecord[]> {
+  /** The journal as the last scan saw it, in frames of up to three records. */
+  private scanned: JournalRecord[][] = []
+
+  /** As the store reads the file back: everything appended before the call, frame by frame, later appends not. */
+  scan(onFrame: (records: readonly unknown[], frame: unknown) => void): Promise<void> {
     reads++
-    return Promise.resolve([...this.disk])
+    this.scanned = []
+    for (let i = 0; i < this.disk.length; i += 3) this.scanned.push(this.disk.slice(i, i + 3))
+    this.scanned.forEach((records, frame) => {
+      onFrame(records, frame)
+    })
+    return Promise.resolve()
+  }
+
+  load(frames: unknown[]): Promise<readonly (readonly unknown[])[]> {
+    return Promise.resolve(frames.map((frame) => this.scanned[frame as number] ?? []))
   }
 
   rewrite(records: readonly JournalRecord[]): Promise<void> {
@@ -300,7 +312,8 @@ describe('online journal compaction', () => {
         {
           records: kept,
           size: () => disk.size(),
-          read: () => disk.read(),
+          scan: (onFrame) => disk.scan(onFrame),
+          load: (frames) => disk.load(frames),
           rewrite: (records) => disk.rewrite(records),
           minBytes: disk.minBytes,
           compactedFrom: all.length,

@@ -218,7 +218,10 @@ export async function startNode(
             return handed
           },
           size: () => journal.size,
-          read: () => journal.readAll() as Promise<JournalRecord[]>,
+          scan: async (onFrame) => {
+            await journal.readAll({ onRecords: onFrame, skim: skimFrame })
+          },
+          load: (frames) => journal.readFrames(frames as FramePosition[]),
           rewrite: (kept) => journal.rewrite(kept),
           minBytes: compactAt(env),
           ...(compactedFrom === undefined ? {} : { compactedFrom }),

@@ -221,6 +221,39 @@ describe('AppendLog', () => {
     await expect(log.readAll()).rejects.toMatchObject({ code: 'CLOSED' })
   })
 
+  it('hands readAll frames to onRecords as it reads, keeping none, and reads chosen ones again whole', async () => {
+    const log = await open()
+    await log.append([{ n: 1, body: 'one' }])
+    await log.append([
+      { n: 2, body: 'two' },
+      { n: 3, body: 'three' },
+    ])
+    const seen: { records: readonly unknown[]; frame: FramePosition }[] = []
+    const kept = await log.readAll({
+      onRecords: (records, frame) => seen.push({ records, frame }),
+      // The skim keeps only `n`, as a start-up's keeps only what a replay reads.
+      skim: (text) => (JSON.parse(text) as { n: number }[]).map(({ n }) => ({ n })),
+    })
+    expect(kept).toEqual([])
+    expect(seen.map((s) => s.records)).toEqual([[{ n: 1 }], [{ n: 2 }, { n: 3 }]])
+    expect(await log.readFrames([seen[1]!.frame])).toEqual([
+      [
+        { n: 2, body: 'two' },
+        { n: 3, body: 'three' },
+      ],
+    ])
+    // What onRecords throws fails the read as it is.
+    const refusal = new Error('not this one')
+    await expect(
+      log.readAll({
+        onRecords: () => {
+          throw refusal
+        },
+      }),
+    ).rejects.toBe(refusal)
+    await log.close()
+  })
+
   it('rejects readAll with an IO error naming the path when the file changed under it', async () => {
     const log = await open()
     await log.append([{ n: 1 }, { n: 2 }])

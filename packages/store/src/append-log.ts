@@ -221,26 +221,43 @@ export class AppendLog {
   /**
    * Every record appended before this call, read back from the file once they are all on it, in order:
    * a compaction reads the log this way instead of keeping its records in memory. Appends made after the
-   * call are not included (they start a new batch, flushed after the read).
+   * call are not included, and do not wait for the read. With `onRecords` (and `skim`, as for `open`),
+   * each good frame's records are handed over as the file is read and none are kept (the result is empty);
+   * `readFrames` reads chosen frames again until the next `rewrite`.
    * @throws LogError (IO) if the file cannot be read or no longer holds good frames up to its end
    */
-  readAll(): Promise<unknown[]> {
+  async readAll(options: Pick<AppendLogOptions, 'onRecords' | 'skim'> = {}): Promise<unknown[]> {
     const refusal = this.#refusal()
-    if (refusal) return Promise.reject(refusal)
+    if (refusal) throw refusal
+    // Appends from here on start a new batch: the size is taken once every earlier one is on the file.
     this.#pending = null
-    return this.#enqueue(async () => {
+    const size = await this.#enqueue(async () => {
       if (this.#failure) throw this.#failure
-      const size = this.#size
-      let scan: FrameScan
-      try {
-        scan = await scanFile(this.#file, size, true, decodePayload, () => {})
-      } catch (cause) {
-        throw ioError(`cannot read ${this.#path}`, cause)
-      }
-      if (scan.end !== size)
-        throw new LogError('IO', `${this.#path} changed at offset ${scan.end} (${scan.problem}); reopen it`)
-      return scan.records
+      return this.#size
     })
+    // Frames before `size` do not change until a rewrite, so they are read while appends go on after them.
+    const { onRecords, skim } = options
+    const decode: DecodeFrame = onRecords && skim ? (payload) => decodePayload(payload, skim) : decodePayload
+    let rejected: { error: unknown } | undefined
+    const seen = (records: readonly unknown[], frame: FramePosition) => {
+      try {
+        onRecords?.(records, frame)
+      } catch (error) {
+        rejected = { error }
+        throw error
+      }
+    }
+    let scan: FrameScan
+    try {
+      scan = await scanFile(this.#file, size, !onRecords, decode, seen)
+    } catch (cause) {
+      // What onRecords throws fails the read as it is.
+      if (rejected) throw rejected.error
+      throw cause instanceof LogError ? cause : ioError(`cannot read ${this.#path}`, cause)
+    }
+    if (scan.end !== size)
+      throw new LogError('IO', `${this.#path} changed at offset ${scan.end} (${scan.problem}); reopen it`)
+    return scan.records
   }
 
   /** Lets go of the records read at open, once the caller has replayed them: a long log need not stay in memory. */

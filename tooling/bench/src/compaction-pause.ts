@@ -70,7 +70,12 @@ for (let round = 0; round < rounds; round++) {
     {
       records: whole,
       size: () => size,
-      read: async () => whole,
+      scan: async (onFrame) => {
+        whole.forEach((record, i) => {
+          onFrame([record], i)
+        })
+      },
+      load: async (frames) => frames.map((i) => [whole[i as number]]),
       minBytes: 0,
       rewrite: async (next) => {
         // As the store does: every record encoded before the file is written.
