@@ -171,9 +171,10 @@ export class RoomBook {
   }
 
   /**
-   * What the neighbour's link should carry next, in order per origin: every verified, shown message it
-   * does not have (never its own, never one whose hops are spent), as the copy to send.
-   * Call `markSent` after writing each item; stop early when the link pushes back.
+   * What the neighbour's link should carry next, in order per origin: every verified message it does not
+   * have (never its own, never one whose hops are spent), as the copy to send. Ours go once durable;
+   * another origin's go before they are durable here, since the neighbour that sent them keeps them
+   * until our ack, and acks claim only what is shown. Stop early when the link pushes back.
    */
   *outgoing(id: string, only?: string): Generator<Outgoing> {
     const neighbor = this.neighbors.get(id)
@@ -183,7 +184,7 @@ export class RoomBook {
       if (!origin || origin.peer.id === id) continue
       if (origin !== this.own && !neighbor.relays) continue
       const originId = origin.peer.id
-      const limit = Math.min(origin.shown, origin.verified)
+      const limit = origin === this.own ? Math.min(origin.shown, origin.verified) : origin.verified
       for (;;) {
         const next = Math.max(neighbor.sentUpTo.get(originId) ?? 0, neighbor.has.get(originId) ?? 0) + 1
         if (next > limit || origin.log.length === 0) break

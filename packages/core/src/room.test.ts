@@ -115,13 +115,26 @@ describe('Room: one room across the mesh', () => {
       expect(sent(room, CAROL.id)).toEqual([])
     })
 
-    it('waits for the journal: nothing goes on before the message is shown', () => {
+    it('forwards a checked message before it is durable, but claims it in acks only once shown', () => {
       const room = relay()
       const [m] = author(DAVE).burst('not durable yet')
       expect(outcomeOf(room.receive(ALICE.id, m!, false)).accepted).toHaveLength(1)
-      expect(sent(room, CAROL.id)).toEqual([])
-      room.markShown(DAVE.id, 1)
+      // The neighbour that sent it keeps it until we ack it, so it may go on before the journal has it.
       expect(sent(room, CAROL.id)).toEqual(['not durable yet@63'])
+      expect(room.shownOf(DAVE.id)).toBe(0)
+      expect(room.haveDelta(ALICE.id)).toEqual({})
+      room.markShown(DAVE.id, 1)
+      expect(room.haveDelta(ALICE.id)).toEqual({ [DAVE.id]: 1 })
+      expect(sent(room, CAROL.id)).toEqual([])
+    })
+
+    it('keeps its own messages back until they are durable', () => {
+      const room = relay()
+      room.compose({ id: 'own-1', ts: 1, body: 'mine', name: 'bob' })
+      room.seal()
+      expect(sent(room, CAROL.id)).toEqual([])
+      room.ownDurable(1)
+      expect(sent(room, CAROL.id)).toEqual(['mine@-'])
     })
 
     it('skips what a neighbour said it has, and resumes a new link where the ack on that link says', () => {
