@@ -412,6 +412,7 @@ export class ParleyNode implements ChatNode {
     if (!session) return
     this.emit({ type: 'backpressure', peer: session.peer, blocked: false })
     // Acks were held back while the peer did not read; one cumulative ack covers them all.
+    this.room.acksDropped(session.peer.id)
     record.ackDue = true
     this.traffic.flushAck(record)
     this.traffic.pump(session)

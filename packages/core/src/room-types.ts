@@ -172,6 +172,8 @@ export interface Neighbor {
   readonly sentUpTo: Map<string, number>
   /** What our acks told it we have, for `have` deltas. */
   readonly told: Map<string, number>
+  /** What our acks last told it of its own stream on this link (-1: nothing yet). */
+  toldUpTo: number
   /** Where our stream of each origin starts on this link (we said so in `bases`). */
   readonly floor: Map<string, number>
   /** Where its stream of each origin starts on this link (it said so in `base` and `bases`). */
