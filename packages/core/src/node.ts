@@ -29,7 +29,7 @@ import { Bursts } from './outbound.js'
 import { DEFAULT_BACKOFF, isRefusal, type PeerInfo, type PeerState } from './peer-machine.js'
 import { DEFAULT_HISTORY_LIMIT, Persistence } from './persistence.js'
 import { randomHex } from './random-id.js'
-import type { MessageAuth } from './room.js'
+import type { MessageAuth, RoomEffect } from './room.js'
 import { MEMBER_DEFAULTS, MemberRoom, Roster } from './roster.js'
 import { MAX_BODY_LENGTH } from './schema.js'
 import { SessionTraffic } from './session-traffic.js'
@@ -328,13 +328,29 @@ export class ParleyNode implements ChatNode {
       shareFrames: () => this.sessions.size > 1,
       opened: (record, peer, instance) => this.openSession(record, peer, instance),
       deliver: (record, message, effects) => this.traffic.deliver(record, message, effects),
-      perform: (effects) => this.traffic.perform(effects),
+      perform: (effects) => {
+        this.traffic.perform(effects)
+        this.relayAhead(effects)
+      },
       readDone: (record) => this.traffic.flushAck(record),
       settled: () => this.store.settled(),
       drained: (record) => this.drained(record),
       closed: (record, reason) => this.linkClosed(record, reason),
       emit: (event) => this.emit(event),
     }
+  }
+
+  /**
+   * Forwards what the room just accepted without waiting for the journal: a neighbour that sent us a
+   * message keeps it until our ack, and acks and showing still wait for the journal, so a crash before
+   * the flush loses nothing here and shows nothing twice. Waiting would add one flush per hop.
+   */
+  private relayAhead(effects: readonly RoomEffect[]): void {
+    const origins = new Set<string>()
+    for (const effect of effects) if (effect.type === 'accept') origins.add(effect.msg.from)
+    if (origins.size === 0) return
+    for (const session of this.sessions.values())
+      for (const origin of origins) this.traffic.pump(session, origin)
   }
 
   private openSession(record: LinkRecord, peer: PeerInfo, instance: string): void {
@@ -396,6 +412,7 @@ export class ParleyNode implements ChatNode {
     if (!session) return
     this.emit({ type: 'backpressure', peer: session.peer, blocked: false })
     // Acks were held back while the peer did not read; one cumulative ack covers them all.
+    this.room.acksDropped(session.peer.id)
     record.ackDue = true
     this.traffic.flushAck(record)
     this.traffic.pump(session)

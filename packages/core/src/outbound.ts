@@ -46,13 +46,29 @@ export function pump(room: Room, neighbor: string, target: PumpTarget, only?: st
   for (const item of room.outgoing(neighbor, only)) {
     if (!target.writable()) return
     if (item.kind === 'msg') target.write(item.msg)
-    else target.write({ type: 'ack', upTo: room.shownOf(neighbor), bases: { [item.origin]: item.seq } })
+    else {
+      const upTo = room.shownOf(neighbor)
+      room.tellUpTo(neighbor, upTo)
+      target.write({ type: 'ack', upTo, bases: { [item.origin]: item.seq } })
+    }
   }
 }
 
-/** The acks a neighbour is owed now: what we showed of its stream and the `have` entries it lacks. */
+/**
+ * The acks a neighbour is owed now: what we showed of its stream and the `have` entries it lacks. None
+ * when that is nothing new, such as after a copy of a message we already had: each ack costs both ends
+ * a frame, and most copies of a relayed message arrive that way.
+ */
 export function dueAcks(room: Room, neighbor: string): Ack[] {
-  return ackFrames({ type: 'ack', upTo: room.shownOf(neighbor) }, room.haveDelta(neighbor))
+  const upTo = room.shownOf(neighbor)
+  const have = room.haveDelta(neighbor)
+  if (!room.tellUpTo(neighbor, upTo) && isEmpty(have)) return []
+  return ackFrames({ type: 'ack', upTo }, have)
+}
+
+function isEmpty(record: Record<string, number>): boolean {
+  for (const _ in record) return false
+  return true
 }
 
 /** Our messages sent in one tick form a burst; a longer one is cut here, so relays never wait on more. */

@@ -171,9 +171,10 @@ export class RoomBook {
   }
 
   /**
-   * What the neighbour's link should carry next, in order per origin: every verified, shown message it
-   * does not have (never its own, never one whose hops are spent), as the copy to send.
-   * Call `markSent` after writing each item; stop early when the link pushes back.
+   * What the neighbour's link should carry next, in order per origin: every verified message it does not
+   * have (never its own, never one whose hops are spent), as the copy to send. Ours go once durable;
+   * another origin's go before they are durable here, since the neighbour that sent them keeps them
+   * until our ack, and acks claim only what is shown. Stop early when the link pushes back.
    */
   *outgoing(id: string, only?: string): Generator<Outgoing> {
     const neighbor = this.neighbors.get(id)
@@ -183,7 +184,7 @@ export class RoomBook {
       if (!origin || origin.peer.id === id) continue
       if (origin !== this.own && !neighbor.relays) continue
       const originId = origin.peer.id
-      const limit = Math.min(origin.shown, origin.verified)
+      const limit = origin === this.own ? Math.min(origin.shown, origin.verified) : origin.verified
       for (;;) {
         const next = Math.max(neighbor.sentUpTo.get(originId) ?? 0, neighbor.has.get(originId) ?? 0) + 1
         if (next > limit || origin.log.length === 0) break
@@ -203,7 +204,10 @@ export class RoomBook {
     }
   }
 
-  /** The `have` entries the neighbour has not been told yet (all of them right after `linkOpened`). */
+  /**
+   * The `have` entries the neighbour has not been told yet (all of them right after `linkOpened`), but
+   * for origins it already has as far (it sent them to us, said so, or we sent them): news to nobody.
+   */
   haveDelta(id: string): Record<string, number> {
     const neighbor = this.neighbors.get(id)
     const delta: Record<string, number> = {}
@@ -214,10 +218,30 @@ export class RoomBook {
       const shown = origin.gap ? Math.min(origin.shown, origin.gap.lo - 1) : origin.shown
       if (origin === this.own || originId === id || shown === 0) continue
       if ((neighbor.told.get(originId) ?? 0) >= shown) continue
+      const known = Math.max(neighbor.has.get(originId) ?? 0, neighbor.sentUpTo.get(originId) ?? 0)
+      if (known >= shown) continue
       neighbor.told.set(originId, shown)
       delta[originId] = shown
     }
     return delta
+  }
+
+  /**
+   * Notes that an ack tells neighbour `id` we showed its stream up to `upTo`; false when an earlier ack on
+   * this link already said as much.
+   */
+  tellUpTo(id: string, upTo: number): boolean {
+    const neighbor = this.neighbors.get(id)
+    if (!neighbor) return true
+    if (upTo <= neighbor.toldUpTo) return false
+    neighbor.toldUpTo = upTo
+    return true
+  }
+
+  /** The neighbour's link dropped our acks while it was blocked: the next ack tells its `upTo` again. */
+  acksDropped(id: string): void {
+    const neighbor = this.neighbors.get(id)
+    if (neighbor) neighbor.toldUpTo = -1
   }
 
   /** Highest seq of `origin` durable and shown here. */
@@ -281,6 +305,7 @@ export class RoomBook {
         has: new Map(),
         sentUpTo: new Map(),
         told: new Map(),
+        toldUpTo: -1,
         floor: new Map(),
         bases: new Map(),
         relays: false,

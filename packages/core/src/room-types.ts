@@ -84,8 +84,9 @@ export interface Refusal {
 
 /**
  * What the room decided, as data; the node carries the effects out in one place, in a fixed order:
- * `refuse`, `send`, `resume`, then `jump` and `accept` are persisted together, and once durable, `join`
- * is announced and each accepted message is shown (then `markShown`) and relayed.
+ * `refuse`, `send`, `resume`, then `jump` and `accept` are persisted together, accepted messages are
+ * relayed at once, and once durable, `join` is announced and each accepted message is shown (then
+ * `markShown`), which lets acks claim it.
  */
 export type RoomEffect =
   /** Close the neighbour's link: it broke the room's rules. */
@@ -94,7 +95,7 @@ export type RoomEffect =
   | { readonly type: 'send'; readonly neighbor: string; readonly message: Ack }
   /** The neighbour said what it has: its link may carry what it lacks (see `outgoing`). */
   | { readonly type: 'resume'; readonly neighbor: string }
-  /** A message accepted, in order: persist it, then show it, call `markShown`, and relay it. */
+  /** A message accepted, in order: relay it, persist it, then show it and call `markShown`. */
   | { readonly type: 'accept'; readonly msg: Msg }
   /** An origin's watermark jumped forward (its window moved on): persist it as a journal `base` record. */
   | { readonly type: 'jump'; readonly peer: PeerInfo; readonly seq: number }
@@ -171,6 +172,8 @@ export interface Neighbor {
   readonly sentUpTo: Map<string, number>
   /** What our acks told it we have, for `have` deltas. */
   readonly told: Map<string, number>
+  /** What our acks last told it of its own stream on this link (-1: nothing yet). */
+  toldUpTo: number
   /** Where our stream of each origin starts on this link (we said so in `bases`). */
   readonly floor: Map<string, number>
   /** Where its stream of each origin starts on this link (it said so in `base` and `bases`). */

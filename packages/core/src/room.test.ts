@@ -115,13 +115,27 @@ describe('Room: one room across the mesh', () => {
       expect(sent(room, CAROL.id)).toEqual([])
     })
 
-    it('waits for the journal: nothing goes on before the message is shown', () => {
+    it('forwards a checked message before it is durable, but claims it in acks only once shown', () => {
       const room = relay()
       const [m] = author(DAVE).burst('not durable yet')
       expect(outcomeOf(room.receive(ALICE.id, m!, false)).accepted).toHaveLength(1)
-      expect(sent(room, CAROL.id)).toEqual([])
-      room.markShown(DAVE.id, 1)
+      // The neighbour that sent it keeps it until we ack it, so it may go on before the journal has it.
       expect(sent(room, CAROL.id)).toEqual(['not durable yet@63'])
+      expect(room.shownOf(DAVE.id)).toBe(0)
+      room.linkOpened(EVE.id, { name: 'eve', relays: true })
+      expect(room.haveDelta(EVE.id)).toEqual({})
+      room.markShown(DAVE.id, 1)
+      expect(room.haveDelta(EVE.id)).toEqual({ [DAVE.id]: 1 })
+      expect(sent(room, CAROL.id)).toEqual([])
+    })
+
+    it('keeps its own messages back until they are durable', () => {
+      const room = relay()
+      room.compose({ id: 'own-1', ts: 1, body: 'mine', name: 'bob' })
+      room.seal()
+      expect(sent(room, CAROL.id)).toEqual([])
+      room.ownDurable(1)
+      expect(sent(room, CAROL.id)).toEqual(['mine@-'])
     })
 
     it('skips what a neighbour said it has, and resumes a new link where the ack on that link says', () => {
@@ -160,7 +174,10 @@ describe('Room: one room across the mesh', () => {
       expect(room.haveDelta(CAROL.id)).toEqual({ [DAVE.id]: 2 })
       expect(room.haveDelta(CAROL.id)).toEqual({})
       take(room, CAROL.id, author(EVE).burst('e1'))
-      expect(room.haveDelta(CAROL.id)).toEqual({ [EVE.id]: 1 })
+      // Carol sent it, and Alice was sent it: neither is told what she knows already.
+      expect(room.haveDelta(CAROL.id)).toEqual({})
+      expect([...room.outgoing(ALICE.id)]).toHaveLength(1)
+      expect(room.haveDelta(ALICE.id)).toEqual({})
       // Nobody is told about its own stream.
       expect(room.haveDelta(DAVE.id)).toEqual({})
       const opening = outcomeOf(room.linkOpened(CAROL.id, { name: 'carol', relays: true }))

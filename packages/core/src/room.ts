@@ -59,7 +59,9 @@ export class Room extends RoomChain {
       }
     }
     const have = neighbor.relays ? this.haveDelta(id) : {}
-    for (const message of ackFrames({ type: 'ack', upTo: this.shownOf(id), base }, have, bases))
+    const upTo = this.shownOf(id)
+    neighbor.toldUpTo = upTo
+    for (const message of ackFrames({ type: 'ack', upTo, base }, have, bases))
       out.push({ type: 'send', neighbor: id, message })
     return out
   }
@@ -69,6 +71,7 @@ export class Room extends RoomChain {
     const neighbor = this.neighbor(id)
     this.ledger.forgetWatermarks(neighbor, false)
     neighbor.told.clear()
+    neighbor.toldUpTo = -1
     neighbor.restarted = true
     const origin = this.origins.get(id)
     if (!origin) return
@@ -91,6 +94,7 @@ export class Room extends RoomChain {
     // What the link carried and was told starts over on its next link: nothing of it is kept meanwhile.
     neighbor.sentUpTo.clear()
     neighbor.told.clear()
+    neighbor.toldUpTo = -1
     neighbor.floor.clear()
     this.ledger.close(id)
   }

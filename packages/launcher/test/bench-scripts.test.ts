@@ -24,6 +24,7 @@ describe('the launcher bench scripts run on the current build', () => {
     const out = await run(['fanout.mjs', '4', '2', '--journal'])
     expect(out).toMatch(/4 nodes, \d+ links/)
     expect(out).toMatch(/send -> last of 3 nodes shows it, over 2 messages: median [\d.]+ ms/)
+    expect(out).toMatch(/process CPU per message, all nodes, acks included: [\d.]+ ms/)
   }, 120_000)
 
   it('memory.mjs measures a relay holding a few members', async () => {

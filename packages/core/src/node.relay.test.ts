@@ -1,0 +1,171 @@
+/**
+ * A relay forwards a message as soon as it checks out, before its own journal has it: only showing it and
+ * acking it to the neighbour it came from wait for the journal, so a crash before the flush loses nothing
+ * and shows nothing twice.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { fakeAuth } from '../test/fake-auth.js'
+import { ManualClock } from '../test/manual-clock.js'
+import { MemoryNetwork } from '../test/memory-transport.js'
+import type { Address } from './address.js'
+import { type JournalRecord, restore } from './journal.js'
+import { ParleyNode } from './node.js'
+import type { NodeEvent } from './node-types.js'
+
+const ALICE = `a11ce${'0'.repeat(59)}`
+const BOB = `b0b${'0'.repeat(61)}`
+const CAROL = `ca201${'0'.repeat(59)}`
+const BOB_AT: Address = '127.0.0.1:5101'
+
+/** A journal whose appends can be held back, as a disk that has not flushed yet. */
+class HeldJournal {
+  /** What reached the disk. */
+  readonly records: JournalRecord[] = []
+  private held: { records: JournalRecord[]; resolve: () => void }[] = []
+  holding = false
+
+  readonly append = (records: JournalRecord[]): Promise<void> => {
+    if (!this.holding) {
+      this.records.push(...records)
+      return Promise.resolve()
+    }
+    return new Promise((resolve) => this.held.push({ records: [...records], resolve }))
+  }
+
+  get waiting(): number {
+    return this.held.length
+  }
+
+  /** The flush completes. */
+  release(): void {
+    this.holding = false
+    for (const { records, resolve } of this.held.splice(0)) {
+      this.records.push(...records)
+      resolve()
+    }
+  }
+
+  /** The process dies before the flush: what was held never reaches the disk. */
+  crash(): void {
+    this.held = []
+  }
+}
+
+interface Member {
+  node: ParleyNode
+  readonly shown: string[]
+  readonly events: NodeEvent[]
+}
+
+const running: ParleyNode[] = []
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((n) => n.close('test over')))
+})
+
+function room() {
+  const network = new MemoryNetwork()
+  const clock = new ManualClock()
+  const start = async (
+    name: string,
+    id: string,
+    options: { listen?: Address; journal?: HeldJournal; restored?: JournalRecord[] } = {},
+    member: Member = { node: undefined as unknown as ParleyNode, shown: [], events: [] },
+  ): Promise<Member> => {
+    const journal = options.journal ?? new HeldJournal()
+    member.node = new ParleyNode({
+      transport: network.transport('127.0.0.1', id),
+      clock,
+      name,
+      id,
+      listen: options.listen ?? '127.0.0.1:0',
+      random: () => 0.5,
+      auth: fakeAuth(id),
+      journal: { append: journal.append },
+      ...(options.restored ? { restored: restore(options.restored, { id, name }) } : {}),
+    })
+    member.node.on((event) => {
+      member.events.push(event)
+      if (event.type === 'message') member.shown.push(event.body)
+    })
+    running.push(member.node)
+    await member.node.start()
+    return member
+  }
+  const until = async (done: () => boolean, what: string) => {
+    for (let i = 0; i < 400; i++) {
+      if (done()) return
+      await clock.advance(i < 100 ? 0 : 250)
+    }
+    throw new Error(`timed out waiting for ${what}`)
+  }
+  return { clock, start, until }
+}
+
+/** Alice and Carol each dial Bob, the relay between them, whose journal is held back on demand. */
+async function line() {
+  const { clock, start, until } = room()
+  const bobJournal = new HeldJournal()
+  const bob = await start('bob', BOB, { listen: BOB_AT, journal: bobJournal })
+  const alice = await start('alice', ALICE)
+  const carol = await start('carol', CAROL)
+  alice.node.connect(BOB_AT)
+  carol.node.connect(BOB_AT)
+  await until(() => bob.node.sessionsSnapshot().filter((s) => s.connected).length === 2, 'both links')
+  // Each side has heard of the other through Bob's opening acks before anything is held.
+  await clock.advance(0)
+  return { clock, start, until, alice, bob, bobJournal, carol }
+}
+
+describe('relaying ahead of the journal', () => {
+  it('forwards a message before its journal flush completes, but shows and acks it only after', async () => {
+    const { until, alice, bob, bobJournal, carol } = await line()
+    bobJournal.holding = true
+    alice.node.send('hello')
+    await until(() => carol.shown.length === 1, 'carol to show it through bob')
+    expect(carol.shown).toEqual(['hello'])
+    expect(bobJournal.waiting).toBeGreaterThan(0)
+    // Bob has not made it durable: he neither shows it nor tells alice he has it.
+    expect(bob.shown).toEqual([])
+    expect(alice.node.pending).toBe(1)
+    expect(alice.events.filter((e) => e.type === 'delivered')).toEqual([])
+
+    bobJournal.release()
+    await until(() => bob.shown.length === 1 && alice.node.pending === 0, 'bob to show and ack it')
+    expect(bob.shown).toEqual(['hello'])
+    expect(alice.events.filter((e) => e.type === 'delivered').map((e) => e.to.name)).toEqual(['bob'])
+    expect(carol.shown).toEqual(['hello'])
+  })
+
+  it('loses and duplicates nothing when the relay dies between forwarding and its flush', async () => {
+    const { clock, start, until, alice, bob, bobJournal, carol } = await line()
+    bobJournal.holding = true
+    alice.node.send('hello')
+    await until(() => carol.shown.length === 1, 'carol to show it through bob')
+    expect(bob.shown).toEqual([])
+
+    // Bob dies before the flush: his journal never gets the message, so he never acked it.
+    bobJournal.crash()
+    await bob.node.close('killed')
+    expect(alice.node.pending).toBe(1)
+    const durable = [...bobJournal.records]
+    expect(durable.some((r) => r.t === 'received')).toBe(false)
+
+    const restarted = await start(
+      'bob',
+      BOB,
+      { listen: BOB_AT, journal: new HeldJournal(), restored: durable },
+      bob,
+    )
+    // Alice still has it (her outbox waits for bob's ack) and sends it again; carol tells bob she has it.
+    await until(() => restarted.shown.length === 1 && alice.node.pending === 0, 'bob to catch up')
+    await clock.advance(5_000)
+    expect(restarted.shown).toEqual(['hello'])
+    expect(carol.shown).toEqual(['hello'])
+    expect(alice.shown).toEqual([])
+    alice.node.send('after')
+    await until(() => carol.shown.length === 2 && restarted.shown.length === 2, 'the next message')
+    await clock.advance(5_000)
+    expect(carol.shown).toEqual(['hello', 'after'])
+    expect(restarted.shown).toEqual(['hello', 'after'])
+  })
+})
