@@ -355,6 +355,48 @@ describe('online journal compaction', () => {
     }
   })
 
+  it('counts from what a compaction kept, not from what was appended while it read the journal', async () => {
+    cases++
+    const historyLimit = 10
+    // Compacted first at 100 records, of which the history and the window keep about a tenth.
+    const disk = new FakeDisk([{ t: 'self', epoch: 's' }], 100 * RECORD_BYTES)
+    const turns: (() => void)[] = []
+    const compaction = new OnlineCompaction(disk, {
+      self,
+      historyLimit,
+      windowSize: 2,
+      compacted: () => undefined,
+      failed: (message) => expect.fail(message),
+      nextTurn: () => new Promise((resolve) => turns.push(resolve)),
+    })
+    let seq = 0
+    const receive = () => {
+      seq++
+      const record: JournalRecord = { t: 'received', msg: msgOf(ORIGINS[0], seq, seq), name: 'bob' }
+      disk.append([record])
+      compaction.appended([record])
+    }
+    while (!compaction.busy) receive()
+    // A slow read back: 200 records arrive before the compaction gets its turn again.
+    for (let i = 0; i < 200; i++) receive()
+    while (compaction.busy) {
+      for (const turn of turns.splice(0)) turn()
+      disk.finish(true)
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    const afterRewrite = disk.disk.length
+    expect(afterRewrite).toBeGreaterThan(200)
+    // The history and the window are a few records: the next compaction comes long before the journal is
+    // 4 times the size it had with those 200 after the rewrite.
+    let appended = 0
+    while (!compaction.busy && appended < 4 * afterRewrite) {
+      receive()
+      appended++
+    }
+    expect(compaction.busy).toBe(true)
+    expect(appended).toBeLessThan(afterRewrite)
+  })
+
   it('keeps the journal bounded under steady traffic, and reports each compaction once', async () => {
     cases++
     const commands: Command[] = []

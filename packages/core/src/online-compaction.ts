@@ -166,7 +166,10 @@ export class OnlineCompaction {
       return
     }
     const keptBytes = this.target.size()
-    this.nextAt = Math.max(this.target.minBytes, COMPACT_GROWTH * keptBytes)
+    // The next one is due at 4 times what this one kept, not counting what was appended while it read the
+    // journal: on a busy node that can be more than was kept, and would let the journal grow far past it.
+    const keptShare = kept.length / Math.max(1, this.recordCount)
+    this.nextAt = Math.max(this.target.minBytes, COMPACT_GROWTH * keptBytes * keptShare)
     this.options.compacted({ records: before, keptRecords: written, bytes: replaced, keptBytes })
   }
 

@@ -101,7 +101,8 @@ export class SessionTraffic {
    * The one place the room's decisions are carried out, always in this order: refuse (close the links of
    * neighbours that broke the rules), send what the room addressed to a neighbour, resume neighbours whose
    * links may carry more now, then persist what was accepted (and any jump past a moved window) in one
-   * append, and once it is durable: announce members who joined, show each message, relay it.
+   * append, and once it is durable: announce members who joined, show each message, and pump what the
+   * neighbours still lack (the node relays accepted messages at once, before the journal has them).
    */
   perform(effects: readonly RoomEffect[]): void {
     if (effects.length === 0) return
