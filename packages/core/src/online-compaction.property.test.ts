@@ -124,6 +124,23 @@ class FakeDisk implements JournalRewrite {
   }
 }
 
+/** Bob's messages, received one at a time: each goes to the disk, then to the compaction, as `Persistence.append` does. */
+class Sender {
+  seq = 0
+
+  constructor(
+    private readonly disk: FakeDisk,
+    private readonly compaction: OnlineCompaction,
+  ) {}
+
+  receive(): void {
+    this.seq++
+    const record: JournalRecord = { t: 'received', msg: msgOf(ORIGINS[0], this.seq, this.seq), name: 'bob' }
+    this.disk.append([record])
+    this.compaction.appended([record])
+  }
+}
+
 interface Run {
   disk: FakeDisk
   all: JournalRecord[]
@@ -260,16 +277,11 @@ describe('online journal compaction', () => {
       compacted: (report) => reports.push(report),
       failed: (message) => expect.fail(message),
     })
-    let seq = 0
-    const receive = () => {
-      seq++
-      const record: JournalRecord = { t: 'received', msg: msgOf(ORIGINS[0], seq, seq), name: 'bob' }
-      disk.append([record])
-      compaction.appended([record])
-    }
+    const bob = new Sender(disk, compaction)
+    const receive = () => bob.receive()
     // Far past the size that triggers a compaction, but the history still needs more than half the records.
     // The journal holds a `self` record and `seq` receipts: it is tried at 2.1 times the history (seq 209).
-    while (seq < 208) {
+    while (bob.seq < 208) {
       receive()
       expect(compaction.busy).toBe(false)
     }
@@ -288,14 +300,14 @@ describe('online journal compaction', () => {
     await settle()
     // Just past twice the history a rewrite may still keep a few too many; the journal goes on growing
     // until one lands, and then holds the history and little else.
-    while (reports.length === 0 && seq < 10 * historyLimit) {
+    while (reports.length === 0 && bob.seq < 10 * historyLimit) {
       receive()
       await settle()
     }
     expect(reports).toHaveLength(1)
     expect(compaction.held).toBe(disk.disk.length)
     expect(compaction.holding).toBe(0)
-    expect(disk.disk.length).toBeLessThan(seq / 2)
+    expect(disk.disk.length).toBeLessThan(bob.seq / 2)
   })
 
   it('writes a journal compacted at start-up over the file as it is made, appends going on meanwhile', async () => {
@@ -369,13 +381,8 @@ describe('online journal compaction', () => {
       failed: (message) => expect.fail(message),
       nextTurn: () => new Promise((resolve) => turns.push(resolve)),
     })
-    let seq = 0
-    const receive = () => {
-      seq++
-      const record: JournalRecord = { t: 'received', msg: msgOf(ORIGINS[0], seq, seq), name: 'bob' }
-      disk.append([record])
-      compaction.appended([record])
-    }
+    const bob = new Sender(disk, compaction)
+    const receive = () => bob.receive()
     while (!compaction.busy) receive()
     // A slow read back: 200 records arrive before the compaction gets its turn again.
     for (let i = 0; i < 200; i++) receive()
