@@ -41,7 +41,7 @@ import {
   usage,
   waitWhileProgressing,
 } from '@parley/launcher'
-import { encodeInvite, encodeKeyInvite } from '@parley/secure'
+import { encodeInvite, encodeKeyInvite } from '@parley/secure/keys'
 import {
   formatMessage,
   formatStatus,
