@@ -15,7 +15,9 @@ export class PeerLabels {
    * The last peer labelled, and its label while nothing changed since (`changes`): a flood from one
    * sender reuses one PeerInfo, and is labelled once instead of once per line.
    */
-  private last: { peer: PeerInfo; changes: number; label: string } | undefined
+  private lastPeer: PeerInfo | undefined
+  private lastChanges = 0
+  private lastLabel = ''
   private changes = 0
 
   observe(event: NodeEvent): void {
@@ -29,12 +31,13 @@ export class PeerLabels {
   }
 
   label(peer: PeerInfo): string {
-    const last = this.last
-    if (last !== undefined && last.peer === peer && last.changes === this.changes) return last.label
+    if (this.lastPeer === peer && this.lastChanges === this.changes) return this.lastLabel
     this.seen(peer)
     const shared = (this.keysByName.get(nameKey(peer.name))?.size ?? 0) > 1
     const label = shared || this.ambiguous.has(peer.id) ? `${peer.name}~${shortId(peer.id)}` : peer.name
-    this.last = { peer, changes: this.changes, label }
+    this.lastPeer = peer
+    this.lastChanges = this.changes
+    this.lastLabel = label
     return label
   }
 
@@ -46,7 +49,7 @@ export class PeerLabels {
 
   private seen(peer: PeerInfo): void {
     // Seeing the same peer again adds nothing.
-    if (this.last?.peer === peer) return
+    if (this.lastPeer === peer) return
     const key = nameKey(peer.name)
     let keys = this.keysByName.get(key)
     if (!keys) {
