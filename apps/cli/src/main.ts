@@ -1,5 +1,5 @@
 import * as readline from 'node:readline'
-import type { ChatNode, HistoryEntry, NodeEvent } from '@parley/core'
+import { type ChatNode, type HistoryEntry, MAX_BODY_LENGTH, type NodeEvent } from '@parley/core'
 import {
   actionBody,
   connectTo,
@@ -41,7 +41,7 @@ import {
   usage,
   waitWhileProgressing,
 } from '@parley/launcher'
-import { encodeInvite, encodeKeyInvite } from '@parley/secure'
+import { encodeInvite, encodeKeyInvite } from '@parley/secure/keys'
 import {
   formatMessage,
   formatStatus,
@@ -249,6 +249,8 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       if (drop) drops.push(drop)
       return
     }
+    // One per line sent, and never a line of text: the cheapest way out for a piped file.
+    if (event.type === 'delivered') return
     if (closing && event.type !== 'journal-error') return
     if (FlowSummary.handles(event)) {
       flow.push(event)
@@ -293,14 +295,17 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   const quit = new Promise<'quit'>((resolve) => {
     quitAsked = () => resolve('quit')
   })
+  const sendPart = (part: string) => {
+    const message = node.send(part)
+    outbox.sent(part)
+    sent++
+    // "sent" means accepted: durable in the outbox, so it survives a crash from here on.
+    if (flags.json) void message.durable.then(() => json(jsonSent(message, part)))
+  }
   const send = (body: string) => {
-    for (const part of splitBody(body)) {
-      const message = node.send(part)
-      outbox.sent(part)
-      sent++
-      // "sent" means accepted: durable in the outbox, so it survives a crash from here on.
-      if (flags.json) void message.durable.then(() => json(jsonSent(message, part)))
-    }
+    // Nearly every line fits in one message: no array of parts for those.
+    if (body.length <= MAX_BODY_LENGTH) sendPart(body)
+    else for (const part of splitBody(body)) sendPart(part)
   }
   const perform = (what: Submission) => {
     switch (what.type) {

@@ -3,8 +3,10 @@
  * the real OpenBSD `nc`, to a minimal raw-socket peer, and to secure nodes that speak another protocol.
  */
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import { connect, createServer, type Server, type Socket } from 'node:net'
-import { freePort, listeningPort, type Proc, useBuiltParley } from '@parley/testkit'
+import { join } from 'node:path'
+import { freePort, listeningPort, type Proc, tempDir, useBuiltParley } from '@parley/testkit'
 import { describe, expect, it } from 'vitest'
 
 const { start, defer } = useBuiltParley()
@@ -262,6 +264,31 @@ describe('mixing plain and secure nodes', () => {
     const secure = start(['--listen', '127.0.0.1:0'])
     await secure.waitFor('stderr', /you are/)
     expect(secure.stderr.join('\n')).not.toMatch(/PLAIN MODE|unencrypted/i)
+  })
+
+  it('starts a plain node without loading the handshake and its native crypto, which a secure node loads', async () => {
+    // Preloaded into parley: on exit, it says which of the handshake's CommonJS packages were loaded.
+    const probe = join(tempDir(), 'loaded-crypto.mjs')
+    writeFileSync(
+      probe,
+      `import { writeSync } from 'node:fs'
+import { createRequire } from 'node:module'
+const require = createRequire(import.meta.url)
+process.on('exit', () => {
+  const loaded = Object.keys(require.cache).filter((p) => /sodium-native|secret-stream|noise-handshake/.test(p))
+  writeSync(2, 'loaded crypto modules: ' + loaded.length + '\\n')
+})
+`,
+    )
+    const env = { NODE_OPTIONS: `--import ${probe}` }
+    const crypto = async (args: string[]) => {
+      const parley = start([...args, '--recv-only', '--listen', '127.0.0.1:0'], env)
+      await parley.waitFor('stderr', /listening on/)
+      parley.child.kill('SIGTERM')
+      return Number((await parley.waitFor('stderr', /^loaded crypto modules: \d+$/)).split(': ')[1])
+    }
+    expect(await crypto(['--plain'])).toBe(0)
+    expect(await crypto([])).toBeGreaterThan(0)
   })
 
   it('a secure node dialed by a plain node and by nc names them and keeps serving a secure peer', async () => {

@@ -265,4 +265,37 @@ describe('PlainNode: newline-separated text, for netcat and friends', () => {
     expect(events.some((e) => e.type === 'link-error' && e.code === 'FRAME_TOO_LARGE')).toBe(true)
     expect(node.sessionsSnapshot()).toEqual([])
   })
+
+  it('tells a listener added or removed by another listener from the next event on', async () => {
+    const { make, raw } = setup()
+    const a = make(A)
+    await a.node.start()
+    const nc = await raw(A)
+    await flushMicrotasks()
+    const late: string[] = []
+    let stopFirst = () => undefined as unknown
+    const first: string[] = []
+    stopFirst = a.node.on((e) => {
+      if (e.type !== 'message') return
+      first.push(e.body)
+      if (first.length === 1) a.node.on((l) => l.type === 'message' && late.push(l.body))
+      if (first.length === 2) stopFirst()
+    })
+    nc.link.write(text('one\ntwo\nthree\n'))
+    await flushMicrotasks()
+    expect(first).toEqual(['one', 'two'])
+    expect(late).toEqual(['two', 'three'])
+    expect(a.bodies()).toEqual(['one', 'two', 'three'])
+  })
+
+  it('sends and records under its new name after a rename', async () => {
+    const { make } = setup()
+    const a = make(A)
+    await a.node.start()
+    a.node.send('before')
+    a.node.rename('renamed')
+    a.node.send('after')
+    expect(a.node.self).toEqual({ id: 'plain', name: 'renamed' })
+    expect(a.node.history.map((h) => `${h.from.name}: ${h.body}`)).toEqual(['me: before', 'renamed: after'])
+  })
 })

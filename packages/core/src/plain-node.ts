@@ -84,6 +84,9 @@ const BATCH_CHARS = 32 * 1024
 
 const HISTORY_LIMIT = DEFAULT_HISTORY_LIMIT
 
+/** Every line is "durable" at once (plain mode keeps nothing): one settled promise serves them all. */
+const SETTLED: Promise<void> = Promise.resolve()
+
 /** What a plain node answers to a peer that opened with binary bytes (a secure parley node). */
 export const NOT_SECURE_REPLY =
   'parley: this node runs --plain and does not speak the parley secure protocol\n'
@@ -92,6 +95,8 @@ export const NOT_SECURE_REPLY =
 export class PlainNode implements ChatNode {
   readonly id: string
   private nameValue: string
+  /** Made once (and on rename), not per line sent. */
+  private selfInfo: PeerInfo
   private readonly transport: Transport
   private readonly clock: Clock
   private readonly random: () => number
@@ -101,6 +106,8 @@ export class PlainNode implements ChatNode {
   /** Every link, and the caps on accepted ones: each is a peer at once, so each counts while open. */
   private readonly table: LinkTable<number>
   private readonly listeners = new Set<(event: NodeEvent) => void>()
+  /** `listeners` as an array, made again when it changes: every line is an event, so no copy per event. */
+  private listenerList: readonly ((event: NodeEvent) => void)[] = []
   private readonly links = new Map<number, PlainLink>()
   private readonly dialer: Dialer
   private readonly queue: PlainEntry[] = []
@@ -124,6 +131,7 @@ export class PlainNode implements ChatNode {
   constructor(options: PlainNodeOptions) {
     this.transport = options.transport
     this.nameValue = options.name
+    this.selfInfo = { id: 'plain', name: options.name }
     this.listenAddress = options.listen
     this.initialPeers = options.peers ?? []
     this.clock = options.clock ?? systemClock
@@ -161,7 +169,7 @@ export class PlainNode implements ChatNode {
   }
 
   get self(): PeerInfo {
-    return { id: this.id, name: this.nameValue }
+    return this.selfInfo
   }
 
   get address(): Address {
@@ -182,7 +190,12 @@ export class PlainNode implements ChatNode {
 
   on(listener: (event: NodeEvent) => void): () => void {
     this.listeners.add(listener)
-    return () => this.listeners.delete(listener)
+    this.listenerList = [...this.listeners]
+    return () => {
+      const removed = this.listeners.delete(listener)
+      this.listenerList = [...this.listeners]
+      return removed
+    }
   }
 
   async start(): Promise<Address> {
@@ -214,11 +227,12 @@ export class PlainNode implements ChatNode {
     this.batch.push(entry)
     this.batchChars += body.length + 1
     if (this.batch.length === 1) platform.queueMicrotask(() => this.flushBatch())
-    return { id: entry.id, seq: entry.seq, ts, durable: Promise.resolve() }
+    return { id: entry.id, seq: entry.seq, ts, durable: SETTLED }
   }
 
   rename(name: string): void {
     this.nameValue = name
+    this.selfInfo = { id: this.id, name }
   }
 
   sessionsSnapshot(): SessionInfo[] {
@@ -439,7 +453,8 @@ export class PlainNode implements ChatNode {
   }
 
   private emit(event: NodeEvent): void {
-    for (const listener of [...this.listeners]) listener(event)
+    // The list in hand when the event began: one added or removed by a listener counts from the next event.
+    for (const listener of this.listenerList) listener(event)
   }
 }
 

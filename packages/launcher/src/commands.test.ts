@@ -15,6 +15,17 @@ describe('commands', () => {
     expect(parseSubmission('   ')).toEqual({ type: 'empty' })
   })
 
+  it('keeps a line as it was typed, but for a half-typed joiner at its end', () => {
+    expect(parseSubmission('a line ')).toEqual({ type: 'message', body: 'a line ' })
+    expect(parseSubmission(' indented')).toEqual({ type: 'message', body: ' indented' })
+    expect(parseSubmission('family \u{1f468}\u200d\u200d')).toEqual({
+      type: 'message',
+      body: 'family \u{1f468}',
+    })
+    expect(parseSubmission('\u200d')).toEqual({ type: 'empty' })
+    expect(parseSubmission('\u00e9t\u00e9')).toEqual({ type: 'message', body: '\u00e9t\u00e9' })
+  })
+
   it('understands /help, /nick, /connect, /me, /clear and /quit', () => {
     expect(parseSubmission('/help')).toEqual({ type: 'help' })
     expect(parseSubmission('/nick carol')).toEqual({ type: 'nick', name: 'carol' })

@@ -3,7 +3,7 @@
  * (a blind relay for NATs that cannot be punched), and `parley room` (a new room code).
  */
 import { join } from 'node:path'
-import { IdentityError, loadOrCreateIdentity } from '@parley/secure'
+import { IdentityError } from '@parley/secure/keys'
 import { createRoomCode } from '@parley/transport-dht/addresses'
 import { parseAddress as parseTcpAddress } from '@parley/transport-tcp'
 import { dhtFatal } from './dht.js'
@@ -51,6 +51,7 @@ export async function startRelay(
   flags: Flags,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<RunningService> {
+  const { loadOrCreateIdentity } = await import('@parley/secure')
   const keyPair = await loadOrCreateIdentity(join(dataDirOf(flags, env), 'relay')).catch((error: unknown) => {
     throw error instanceof IdentityError
       ? new FatalError(ExitCode.TRUST, error.message, { cause: error })

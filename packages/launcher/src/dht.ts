@@ -19,7 +19,7 @@ import {
   keyAddress,
   keyOfAddress,
   parseKeyOrFingerprint,
-} from '@parley/secure'
+} from '@parley/secure/keys'
 import type { DhtLink, DhtTransport, LinkPath } from '@parley/transport-dht'
 import { type BootstrapNode, DhtError } from '@parley/transport-dht/addresses'
 import { ExitCode, FatalError } from './exit-codes.js'

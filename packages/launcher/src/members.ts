@@ -11,24 +11,45 @@ export class PeerLabels {
   private readonly ambiguous = new Set<string>()
   /** Every key seen under each name (handshakes, members and the names messages were sent with). */
   private readonly keysByName = new Map<string, Set<string>>()
+  /**
+   * The last peer labelled, and its label while nothing changed since (`changes`): a flood from one
+   * sender reuses one PeerInfo, and is labelled once instead of once per line.
+   */
+  private lastPeer: PeerInfo | undefined
+  private lastChanges = 0
+  private lastLabel = ''
+  private changes = 0
 
   observe(event: NodeEvent): void {
     if (event.type === 'message') this.seen(event.from)
-    if (event.type === 'member' && event.renamedFrom !== undefined) this.ambiguous.add(event.peer.id)
+    if (event.type === 'member' && event.renamedFrom !== undefined) this.suspect(event.peer.id)
     if (event.type !== 'connected' && event.type !== 'member') return
     this.seen(event.peer)
     if (!event.sameNameAs) return
-    this.ambiguous.add(event.peer.id)
-    for (const id of event.sameNameAs) this.ambiguous.add(id)
+    this.suspect(event.peer.id)
+    for (const id of event.sameNameAs) this.suspect(id)
   }
 
   label(peer: PeerInfo): string {
+    if (this.lastPeer === peer && this.lastChanges === this.changes) return this.lastLabel
     this.seen(peer)
     const shared = (this.keysByName.get(nameKey(peer.name))?.size ?? 0) > 1
-    return shared || this.ambiguous.has(peer.id) ? `${peer.name}~${shortId(peer.id)}` : peer.name
+    const label = shared || this.ambiguous.has(peer.id) ? `${peer.name}~${shortId(peer.id)}` : peer.name
+    this.lastPeer = peer
+    this.lastChanges = this.changes
+    this.lastLabel = label
+    return label
+  }
+
+  private suspect(id: string): void {
+    if (this.ambiguous.has(id)) return
+    this.ambiguous.add(id)
+    this.changes++
   }
 
   private seen(peer: PeerInfo): void {
+    // Seeing the same peer again adds nothing.
+    if (this.lastPeer === peer) return
     const key = nameKey(peer.name)
     let keys = this.keysByName.get(key)
     if (!keys) {
@@ -36,7 +57,10 @@ export class PeerLabels {
       keys = new Set()
       this.keysByName.set(key, keys)
     }
-    if (keys.size < 16) keys.add(peer.id)
+    if (keys.size < 16 && !keys.has(peer.id)) {
+      keys.add(peer.id)
+      this.changes++
+    }
   }
 }
 

@@ -21,26 +21,18 @@ import {
   skimFrame,
   TransportError,
 } from '@parley/core'
+// The handshake and its native crypto load only for a secure node: `--plain` starts without them.
+import type { Identity } from '@parley/secure'
 import {
-  createMessageAuth,
-  createSecureTransport,
   decodeInvite,
   fingerprint,
-  IDENTITY_KEY_FILE,
-  type Identity,
   IdentityError,
   InviteError,
   KeyFormatError,
-  KnownPeers,
   keyOfAddress,
-  loadOrCreateIdentity,
-  makeAnnouncementCheck,
-  makePinCheck,
-  makeVerifier,
   parseKeyOrFingerprint,
-  readAllowFile,
   TrustFileError,
-} from '@parley/secure'
+} from '@parley/secure/keys'
 import {
   AppendLog,
   type DataDir,
@@ -151,6 +143,15 @@ export async function startNode(
   }
 
   const joins = flags.joins.map(decodeJoin)
+  const {
+    createMessageAuth,
+    createSecureTransport,
+    KnownPeers,
+    loadOrCreateIdentity,
+    makeAnnouncementCheck,
+    makePinCheck,
+    makeVerifier,
+  } = await import('@parley/secure')
   const notices: string[] = []
   const dir = await openDir(dataDirOf(flags, env), (message) => notices.push(staleLockNotice(message)))
   let dht: DhtNetwork | undefined
@@ -299,6 +300,7 @@ async function joinDht(dht: DhtNetwork, flags: Flags, listen: Address, notices: 
  */
 export async function showIdentity(flags: Flags, env: NodeJS.ProcessEnv = process.env) {
   const path = resolve(dataDirOf(flags, env))
+  const { IDENTITY_KEY_FILE, loadOrCreateIdentity } = await import('@parley/secure')
   if (!existsSync(join(path, IDENTITY_KEY_FILE))) {
     // A new data dir is created and checked the same way a node does it.
     try {
@@ -453,7 +455,10 @@ async function allowList(flags: Flags): Promise<{ allow?: Set<string> }> {
   if (flags.allow.length === 0 && !flags.allowFile) return {}
   const allow = new Set<string>()
   for (const key of flags.allow) allow.add(parseKeyOrFingerprint(key))
-  if (flags.allowFile) for (const key of await readAllowFile(flags.allowFile)) allow.add(key)
+  if (flags.allowFile) {
+    const { readAllowFile } = await import('@parley/secure')
+    for (const key of await readAllowFile(flags.allowFile)) allow.add(key)
+  }
   return { allow }
 }
 

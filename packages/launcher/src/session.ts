@@ -8,7 +8,7 @@ import {
   type PeerState,
   type Refused,
 } from '@parley/core'
-import { fingerprint, isKeyHex, keyOfAddress } from '@parley/secure'
+import { fingerprint, isKeyHex, keyOfAddress } from '@parley/secure/keys'
 import type { LinkRoute } from './dht.js'
 import { describeRoute } from './link-routes.js'
 

@@ -1,0 +1,34 @@
+import type { NodeEvent, PeerInfo } from '@parley/core'
+import { describe, expect, it } from 'vitest'
+import { PeerLabels } from './members.js'
+
+const KEY_A = 'a'.repeat(64)
+const KEY_B = 'b'.repeat(64)
+
+function message(from: PeerInfo, seq: number): NodeEvent {
+  return { type: 'message', id: `${from.id}-${seq}`, seq, ts: 0, from, body: `line ${seq}` }
+}
+
+describe('PeerLabels', () => {
+  it('labels a sender by its name until another key shows the same name, then by name and key', () => {
+    const labels = new PeerLabels()
+    const bob = { id: KEY_A, name: 'bob' }
+    for (let seq = 1; seq <= 3; seq++) {
+      labels.observe(message(bob, seq))
+      expect(labels.label(bob)).toBe('bob')
+    }
+    // The same PeerInfo again, after a second key used a look-alike name: the label must change.
+    labels.observe(message({ id: KEY_B, name: 'Bоb' }, 1))
+    expect(labels.label(bob)).toMatch(/^bob~/)
+    expect(labels.label(bob)).not.toBe(labels.label({ id: KEY_B, name: 'Bоb' }))
+  })
+
+  it('labels a key that switched names by name and key, even when its PeerInfo was labelled before', () => {
+    const labels = new PeerLabels()
+    const carol = { id: KEY_A, name: 'carol' }
+    labels.observe(message(carol, 1))
+    expect(labels.label(carol)).toBe('carol')
+    labels.observe({ type: 'member', peer: carol, via: 'direct', renamedFrom: 'caz' })
+    expect(labels.label(carol)).toMatch(/^carol~/)
+  })
+})
