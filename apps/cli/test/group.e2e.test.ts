@@ -104,7 +104,10 @@ describe('a group of four parley processes in a line', () => {
     // The restarted middle shows only what it missed while it was down, nothing twice.
     for (const text of ['a during the split', 'c during the split', 'd during the split'])
       expect(count(again.proc, text), `b shows "${text}"`).toBe(1)
-    expect(count(again.proc, 'hello from')).toBe(0)
+    // A relay forwards before its journal has a message and shows it only once it does: killed before
+    // that, b shows it after the restart instead. Either way once, over both runs.
+    for (const text of ['hello from a', 'hello from d'])
+      expect(count(b!.proc, text) + count(again.proc, text), `b shows "${text}"`).toBe(1)
   })
 
   it('answers /peers with every member, direct or relayed, and /connect adds a peer at run time', async () => {
