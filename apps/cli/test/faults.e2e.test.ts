@@ -112,13 +112,17 @@ describe('kill -9 during an exchange of thousands of lines', () => {
       const progress = { written: 0 }
       const feeding = feedLines(sender, lines, { batch: 10, pauseMs: 10, end: true, progress })
 
+      const allDelivered = () => jsonEvents(sender, 'delivered').length >= LINES
       for (const target of pickSorted(random, KILLS, 200, LINES - 600)) {
         const life = receiver.current
         await waitUntil(
-          () => progress.written > target && bodiesOf(life).length > 0,
+          () => (progress.written > target && bodiesOf(life).length > 0) || allDelivered(),
           60_000,
           `line ${target} fed and the receiver showing lines`,
         )
+        // On a loaded machine a restarted receiver can take in the whole backlog at once, before the next
+        // kill is due: no line is left to flow while it is killed.
+        if (bodiesOf(life).length === 0 && allDelivered()) break
         await sleep(Math.floor(random() * 50))
         await crash(life)
         await listening(receiver.start())
@@ -128,7 +132,8 @@ describe('kill -9 during an exchange of thousands of lines', () => {
       expect(await sender.exited).toBe(0)
       expectEachDeliveredOnce(sender, LINES)
       await expectDurableAndShownOnce(receiver, receiverArgs(port, receiverDir), lines)
-      expect(receiver.lives).toHaveLength(KILLS + 1)
+      expect(receiver.lives.length).toBeGreaterThanOrEqual(2)
+      expect(receiver.lives.length).toBeLessThanOrEqual(KILLS + 1)
       // Every kill hit a receiver that was showing lines.
       const killed = receiver.lives.slice(0, -1)
       expect(killed.map((life) => bodiesOf(life).length > 0)).toEqual(killed.map(() => true))
