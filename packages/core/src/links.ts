@@ -322,8 +322,10 @@ export class Links {
    * Takes what the inbound gate lets in from the link's backlog, then, in this order: carries out what the
    * room decided (so what was accepted is on its way to the journal), acks the link (the ack waits on the
    * journal), and pauses the link if the gate said so (the peer is told when its rate is exceeded). A read
-   * that stopped for its turn or the journal is not acked: the link is read again soon, and one ack then
-   * covers both (an ack per read cost the sender a journal write each).
+   * that stopped for its turn or the journal is acked too, once what it took is durable: a sender that
+   * keeps a window of messages in flight can then refill it while the rest is read and flushed. Acks stay
+   * one per journal flush (the link waits for one at a time), and the sender does not flush its journal
+   * for them (`Persistence.appendLater`).
    */
   private read(record: LinkRecord): void {
     let stop: ReadStop
@@ -332,7 +334,7 @@ export class Links {
       stop = this.take(record, effects)
       this.host.perform(effects)
     } while (stop === 'refused' && record.state.status !== 'closed')
-    if (stop !== 'turn') this.host.readDone(record)
+    this.host.readDone(record)
     this.journal.watch()
     // Reading may have closed the link already (the room refused the peer).
     const error = record.decodeError

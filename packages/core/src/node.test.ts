@@ -7,9 +7,11 @@ import type { Address } from './address.js'
 import { encodeFrame } from './codec.js'
 import { ProtocolError, TransportError } from './errors.js'
 import type { JournalRecord } from './journal.js'
+import { LONE_LINK_JOURNAL_LAG_BYTES } from './journal-lag.js'
 import { makeHello } from './link-machine.js'
 import { ParleyNode } from './node.js'
 import type { NodeEvent, NodeOptions } from './node-types.js'
+import { DEFERRED_RECORD_MS } from './persistence.js'
 import { MAX_BODY_LENGTH } from './schema.js'
 
 const LOW = '1111111111111111'
@@ -334,6 +336,69 @@ describe('ParleyNode over an in-memory transport', () => {
       await clock.advance(0)
       // The two later reads share one ack, not one each.
       expect(acked().map((m) => m.type === 'ack' && m.upTo)).toEqual([10, 30])
+    })
+
+    it('acks what a read took before it stopped for the journal, once that is durable', async () => {
+      const held: (() => void)[] = []
+      const { peer, clock } = await journaledWithPeer({
+        append: () => new Promise<void>((resolve) => held.push(resolve)),
+      })
+      for (const resolve of held.splice(0)) resolve()
+      await clock.advance(0)
+      const acked = () => peer.received.flatMap((m) => (m.type === 'ack' && m.upTo > 0 ? [m.upTo] : []))
+      // More than the journal may lag behind the links: the read stops part way, for the disk.
+      const count = Math.ceil((2 * LONE_LINK_JOURNAL_LAG_BYTES) / 3_000)
+      const frames = Array.from({ length: count }, (_, i) =>
+        encodeFrame({ type: 'msg', id: `m${i}`, seq: i + 1, ts: 0, from: HIGH, body: 'x'.repeat(3_000) }),
+      )
+      peer.write(Buffer.concat(frames))
+      await clock.advance(0)
+      expect(held).toHaveLength(1)
+      expect(acked()).toEqual([])
+      held.shift()?.()
+      await clock.advance(0)
+      // The first append is durable: its messages are acked now, not once the rest is durable too.
+      const [first] = acked()
+      expect(first).toBeGreaterThan(0)
+      expect(first).toBeLessThan(count)
+      while (held.length > 0) {
+        held.shift()?.()
+        await clock.advance(0)
+      }
+      expect(acked().at(-1)).toBe(count)
+    })
+  })
+
+  describe('acked records', () => {
+    it("writes a peer's ack with our next burst instead of in a disk flush of its own", async () => {
+      const appends: JournalRecord[][] = []
+      const { alice, peer, clock } = await journaledWithPeer({
+        append: async (records) => {
+          appends.push([...records])
+        },
+      })
+      alice.node.send('one')
+      await clock.advance(0)
+      expect(peer.received.filter((m) => m.type === 'msg')).toHaveLength(1)
+      appends.length = 0
+      peer.send({ type: 'ack', upTo: 1, base: 0 })
+      await clock.advance(0)
+      expect(appends).toEqual([])
+      expect(alice.node.pending).toBe(0)
+      alice.node.send('two')
+      await clock.advance(0)
+      expect(appends.map((records) => records.map((r) => r.t))).toEqual([['acked', 'sent']])
+      expect(appends[0]?.[0]).toMatchObject({ t: 'acked', upTo: 1 })
+      // Alone, it is written once the journal has had nothing else for a while; and on close.
+      peer.send({ type: 'ack', upTo: 2, base: 0 })
+      await clock.advance(DEFERRED_RECORD_MS)
+      expect(appends.at(-1)).toEqual([expect.objectContaining({ t: 'acked', upTo: 2 })])
+      alice.node.send('three')
+      await clock.advance(0)
+      peer.send({ type: 'ack', upTo: 3, base: 0 })
+      await clock.advance(0)
+      await alice.node.close()
+      expect(appends.at(-1)).toEqual([expect.objectContaining({ t: 'acked', upTo: 3 })])
     })
   })
 

@@ -119,12 +119,19 @@ export class ParleyNode implements ChatNode {
     })
     const journalFailed = (message: string) => this.emit({ type: 'journal-error', message })
     const historyLimit = options.historyLimit ?? DEFAULT_HISTORY_LIMIT
-    this.store = new Persistence(options.journal, historyLimit, journalFailed, options.journalQuota, {
-      self: { id: this.id, name: this.nameValue },
-      windowSize: options.windowSize ?? DEFAULT_WINDOW,
-      compacted: (report) => this.emit({ type: 'journal-compacted', ...report }),
-      failed: (message) => this.emit({ type: 'journal-compaction-failed', message }),
-    })
+    this.store = new Persistence(
+      options.journal,
+      historyLimit,
+      journalFailed,
+      options.journalQuota,
+      {
+        self: { id: this.id, name: this.nameValue },
+        windowSize: options.windowSize ?? DEFAULT_WINDOW,
+        compacted: (report) => this.emit({ type: 'journal-compacted', ...report }),
+        failed: (message) => this.emit({ type: 'journal-compaction-failed', message }),
+      },
+      this.clock,
+    )
     this.bursts = new Bursts(() => this.sealBurst())
     const { windowSize, maxOrigins, waitingCap, budgets, maxNeighbors, hopLimit } = options
     this.room = new MemberRoom(
@@ -289,6 +296,7 @@ export class ParleyNode implements ChatNode {
     this.links.closeAll(reason)
     this.dialer.closeAll(reason)
     if (wasRunning) await this.listener?.close().catch(() => undefined)
+    this.store.close()
     this.lifecycle = 'closed'
     this.emit({ type: 'closed' })
   }

@@ -7,7 +7,7 @@ import { type Journal, type JournalRecord, type JournalUsage, journalOrigin, res
 import { compactJournal } from './journal-compact.js'
 import { ParleyNode } from './node.js'
 import type { NodeEvent, NodeOptions } from './node-types.js'
-import { DEFAULT_JOURNAL_QUOTA, HISTORY_BODY_CHARS, Persistence } from './persistence.js'
+import { DEFAULT_JOURNAL_QUOTA, DEFERRED_RECORD_MS, HISTORY_BODY_CHARS, Persistence } from './persistence.js'
 import type { RoomEffect } from './room-types.js'
 import type { Msg } from './schema.js'
 
@@ -278,5 +278,67 @@ describe('Persistence history', () => {
     const store = new Persistence(undefined, 50, () => undefined)
     for (let seq = 1; seq <= 500; seq++) store.remember(entry(seq, `line ${seq}`))
     expect(store.history().map((e) => e.seq)).toEqual(Array.from({ length: 50 }, (_, i) => 451 + i))
+  })
+})
+
+describe('Persistence.appendLater', () => {
+  const peer = { id: 'b'.repeat(16), name: 'bob' }
+  const acked = (upTo: number): JournalRecord => ({ t: 'acked', peer, upTo })
+  const sent = (seq: number): JournalRecord => ({
+    t: 'sent',
+    msg: { type: 'msg', id: `m${seq}`, seq, ts: 0, from: 'a'.repeat(16), body: 'hi' },
+  })
+  function recording() {
+    const appends: JournalRecord[][] = []
+    const clock = new ManualClock()
+    const journal: Journal = {
+      append: (records) => {
+        appends.push([...records])
+        return Promise.resolve()
+      },
+    }
+    return { appends, clock, store: new Persistence(journal, 10, () => undefined, {}, undefined, clock) }
+  }
+
+  it('goes first with the next append, and only the newest record under a key', async () => {
+    const { appends, clock, store } = recording()
+    store.appendLater('acked:bob', acked(3))
+    store.appendLater('acked:bob', acked(7))
+    expect(appends).toEqual([])
+    await store.append([sent(8)])
+    expect(appends).toEqual([[acked(7), sent(8)]])
+    // Taken by that append: the timer set for it appends nothing more.
+    await clock.advance(DEFERRED_RECORD_MS)
+    expect(appends).toHaveLength(1)
+  })
+
+  it('is appended on its own once nothing else was appended for DEFERRED_RECORD_MS', async () => {
+    const { appends, clock, store } = recording()
+    store.appendLater('acked:bob', acked(4))
+    await clock.advance(DEFERRED_RECORD_MS - 1)
+    expect(appends).toEqual([])
+    await clock.advance(1)
+    expect(appends).toEqual([[acked(4)]])
+  })
+
+  it('is appended when the node closes, and nothing is taken after that', async () => {
+    const { appends, clock, store } = recording()
+    store.appendLater('acked:bob', acked(5))
+    store.close()
+    expect(appends).toEqual([[acked(5)]])
+    store.appendLater('acked:bob', acked(6))
+    await clock.advance(DEFERRED_RECORD_MS)
+    expect(appends).toEqual([[acked(5)]])
+  })
+
+  it('is appended at once without a clock', () => {
+    const appends: JournalRecord[][] = []
+    const store = new Persistence(
+      { append: async (records) => void appends.push([...records]) },
+      10,
+      () => {},
+    )
+    store.appendLater('acked:bob', acked(1))
+    expect(appends).toEqual([[acked(1)]])
   })
 })

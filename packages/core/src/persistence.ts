@@ -3,6 +3,7 @@
  * one runs only after every earlier one is on disk), the recent history frontends show at start, and
  * how much of the disk other members may fill.
  */
+import type { Clock } from './clock.js'
 import type { HistoryEntry, Journal, JournalRecord } from './journal.js'
 import { type CompactionReport, OnlineCompaction } from './online-compaction.js'
 import type { PeerInfo } from './peer-machine.js'
@@ -40,8 +41,19 @@ export interface PersistenceCompaction {
   readonly failed: (message: string) => void
 }
 
+/**
+ * How long a record that may wait (`appendLater`) waits for another append to ride along with before it
+ * is appended on its own. In a flood the next burst of our messages carries it within a millisecond or
+ * two; alone, it starts a disk flush of its own, which the next burst then had to wait behind.
+ */
+export const DEFERRED_RECORD_MS = 250
+
 export class Persistence {
   private chain: Promise<void> = Promise.resolve()
+  /** Records waiting to go with the next append, by key: a later one under the same key replaces it. */
+  private readonly deferred = new Map<string, JournalRecord>()
+  private deferTimer: unknown
+  private closed = false
   private readonly entries: HistoryEntry[] = []
   private entryChars = 0
   private readonly quota: JournalQuota
@@ -61,6 +73,8 @@ export class Persistence {
     private readonly failed: (message: string) => void,
     quota: Partial<JournalQuota> = {},
     compaction?: PersistenceCompaction,
+    /** Paces `appendLater`; without it such records are appended at once. */
+    private readonly clock?: Clock,
   ) {
     this.quota = { ...DEFAULT_JOURNAL_QUOTA, ...quota }
     const rewrite = journal?.compaction
@@ -130,6 +144,7 @@ export class Persistence {
     const journal = this.journal
     // Without a journal the chain never fails: callbacks on it run in the order they were added.
     if (!journal) return this.chain
+    if (this.deferred.size > 0) records = this.takeDeferred(records)
     const write = journal.append(records)
     // Mirrored once the journal has them, so that a compaction started now keeps them too.
     this.compaction?.appended(records)
@@ -144,6 +159,38 @@ export class Persistence {
       this.failed(error instanceof Error ? error.message : String(error))
     })
     return done
+  }
+
+  /**
+   * Appends `record` with the next append, or on its own after `DEFERRED_RECORD_MS`; a later record under
+   * the same `key` replaces it. Only for records whose loss in a crash costs nothing but a resend that the
+   * other end drops as a copy: an ack's watermark (`acked`). Not covered by `settled`.
+   */
+  appendLater(key: string, record: JournalRecord): void {
+    if (!this.journal || this.closed) return
+    this.deferred.set(key, record)
+    if (!this.clock) {
+      void this.append([])
+      return
+    }
+    this.deferTimer ??= this.clock.setTimeout(() => {
+      this.deferTimer = undefined
+      if (this.deferred.size > 0) void this.append([])
+    }, DEFERRED_RECORD_MS)
+  }
+
+  /** The node is closing: records waiting in `appendLater` are appended now, before the journal closes. */
+  close(): void {
+    if (this.deferred.size > 0) void this.append([])
+    this.closed = true
+  }
+
+  private takeDeferred(records: JournalRecord[]): JournalRecord[] {
+    const all = [...this.deferred.values(), ...records]
+    this.deferred.clear()
+    if (this.deferTimer !== undefined) this.clock?.clearTimeout(this.deferTimer)
+    this.deferTimer = undefined
+    return all
   }
 
   /** Resolves once everything appended so far is durable (or failed, reported once). */

@@ -214,7 +214,13 @@ export class SessionTraffic {
     session.acked = Math.min(upTo, this.room.nextSeq - 1)
     const newlyAcked = this.room.outboxBetween(from, session.acked)
     this.settle()
-    void this.store.append([{ t: 'acked', peer: session.peer, upTo: session.acked }])
+    // Lost in a crash, it costs only a resend of what the peer already has, which it drops as a copy; so
+    // it rides along with the next append instead of holding up a disk flush of its own.
+    this.store.appendLater(`acked:${session.peer.id}`, {
+      t: 'acked',
+      peer: session.peer,
+      upTo: session.acked,
+    })
     for (const m of newlyAcked) this.parts.emit({ type: 'delivered', id: m.id, seq: m.seq, to: session.peer })
   }
 }
