@@ -308,14 +308,20 @@ describe('ParleyNode over an in-memory transport', () => {
   })
 
   describe('acks', () => {
-    it('acks the reads that arrive while an ack waits for the journal together, once, when it ends', async () => {
+    /** Alice with a journal whose appends wait until the test lets them end (`held`), past the opening ones. */
+    async function heldJournal() {
       const held: (() => void)[] = []
       const { peer, clock } = await journaledWithPeer({
         append: () => new Promise<void>((resolve) => held.push(resolve)),
       })
       for (const resolve of held.splice(0)) resolve()
       await clock.advance(0)
-      const acked = () => peer.received.filter((m) => m.type === 'ack' && m.upTo > 0)
+      const acked = () => peer.received.flatMap((m) => (m.type === 'ack' && m.upTo > 0 ? [m.upTo] : []))
+      return { held, peer, clock, acked }
+    }
+
+    it('acks the reads that arrive while an ack waits for the journal together, once, when it ends', async () => {
+      const { held, peer, clock, acked } = await heldJournal()
       const read = async (from: number) => {
         const frames = Array.from({ length: 10 }, (_, i) =>
           encodeFrame({ type: 'msg', id: `m${from + i}`, seq: from + i, ts: 0, from: HIGH, body: 'x' }),
@@ -331,21 +337,15 @@ describe('ParleyNode over an in-memory transport', () => {
       expect(acked()).toEqual([])
       held.shift()?.()
       await clock.advance(0)
-      expect(acked().map((m) => m.type === 'ack' && m.upTo)).toEqual([10])
+      expect(acked()).toEqual([10])
       for (const resolve of held.splice(0)) resolve()
       await clock.advance(0)
       // The two later reads share one ack, not one each.
-      expect(acked().map((m) => m.type === 'ack' && m.upTo)).toEqual([10, 30])
+      expect(acked()).toEqual([10, 30])
     })
 
     it('acks what a read took before it stopped for the journal, once that is durable', async () => {
-      const held: (() => void)[] = []
-      const { peer, clock } = await journaledWithPeer({
-        append: () => new Promise<void>((resolve) => held.push(resolve)),
-      })
-      for (const resolve of held.splice(0)) resolve()
-      await clock.advance(0)
-      const acked = () => peer.received.flatMap((m) => (m.type === 'ack' && m.upTo > 0 ? [m.upTo] : []))
+      const { held, peer, clock, acked } = await heldJournal()
       // More than the journal may lag behind the links: the read stops part way, for the disk.
       const count = Math.ceil((2 * LONE_LINK_JOURNAL_LAG_BYTES) / 3_000)
       const frames = Array.from({ length: count }, (_, i) =>
