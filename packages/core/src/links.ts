@@ -48,8 +48,13 @@ export interface LinkRecord {
   ackWaiting: boolean
   /** Set after we end a link: forces it shut if the remote end never closes its side. */
   destroyTimer?: unknown
-  /** Decoded messages waiting for the inbound gate to let them in, each with its frame's bytes. */
-  backlog: Inbound[]
+  /**
+   * Decoded messages waiting for the inbound gate to let them in, from `backlogNext` on: always of one
+   * chunk (the next is decoded once these are taken), each counted as `backlogBytes` frame bytes.
+   */
+  backlog: Message[]
+  backlogNext: number
+  backlogBytes: number
   /**
    * Chunks that arrived behind a backlog, not decoded yet: a link waiting its turn costs no parsing until
    * it is served, however much its transport still had in flight.
@@ -61,12 +66,6 @@ export interface LinkRecord {
   throttleTimer?: unknown
   /** The remote end is not reading: our last write hit a full buffer. */
   blocked: boolean
-}
-
-/** A decoded message and the bytes its frame took on the wire (what the inbound gate counts). */
-export interface Inbound {
-  readonly message: Message
-  readonly bytes: number
 }
 
 /** What the links need from the node that owns them. */
@@ -188,6 +187,8 @@ export class Links {
       ackDue: false,
       ackWaiting: false,
       backlog: [],
+      backlogNext: 0,
+      backlogBytes: 0,
       undecoded: [],
       blocked: false,
       ...(slot ? { slot } : {}),
@@ -290,7 +291,7 @@ export class Links {
     // paused too, so the transport stops decrypting and TCP pushes back on the sender).
     if (record.state.status === 'closed') return
     record.lastHeard = this.clock.now()
-    if (record.backlog.length > 0 || record.undecoded.length > 0) {
+    if (hasBacklog(record) || record.undecoded.length > 0) {
       record.undecoded.push(chunk)
       return
     }
@@ -309,8 +310,9 @@ export class Links {
     if (messages.length > 0) {
       // The bytes that completed frames, shared evenly: exact in sum, close enough for a turn's budget.
       const consumed = pendingBefore + chunk.length - record.decoder.pendingBytes
-      const bytes = Math.max(1, Math.round(consumed / messages.length))
-      for (const message of messages) record.backlog.push({ message, bytes })
+      record.backlogBytes = Math.max(1, Math.round(consumed / messages.length))
+      record.backlog = messages
+      record.backlogNext = 0
     }
     if (error) {
       record.decodeError = error
@@ -355,17 +357,18 @@ export class Links {
   private take(record: LinkRecord, effects: RoomEffect[]): ReadStop {
     for (;;) {
       if (record.state.status === 'closed') {
-        record.backlog.length = 0
+        dropBacklog(record)
         record.undecoded.length = 0
         return 'empty'
       }
-      if (record.backlog.length === 0) {
+      if (!hasBacklog(record)) {
         if (record.undecoded.length === 0) return 'empty'
         if (!this.mayDecode(record)) return 'turn'
         this.decode(record, record.undecoded.shift()!)
         continue
       }
-      const { message, bytes } = record.backlog[0]!
+      const message = record.backlog[record.backlogNext]!
+      const bytes = record.backlogBytes
       const turn = this.gate.takeTurn(record, bytes)
       if (!turn.ok) {
         if (turn.paused) record.link.pause()
@@ -381,7 +384,7 @@ export class Links {
         if (retryMs > 0) return { throttle: retryMs }
         this.journal.took(record, bytes)
       }
-      record.backlog.shift()
+      record.backlogNext++
       if (message.type === 'hello' && record.hello === undefined && !this.noteHello(record, message))
         return 'empty'
       const before = effects.length
@@ -444,8 +447,7 @@ export class Links {
       if (record.state.status === 'closed' || !this.host.running()) continue
       this.read(record)
       // Still waiting (for the gate, the journal or its rate limit): it stays paused.
-      if (record.backlog.length > 0 || record.undecoded.length > 0 || record.throttleTimer !== undefined)
-        continue
+      if (hasBacklog(record) || record.undecoded.length > 0 || record.throttleTimer !== undefined) continue
       if (this.journal.isWaiting(record) || isClosed(record)) continue
       if (this.gate.roomToResume(resumed)) {
         resumed++
@@ -490,7 +492,7 @@ export class Links {
     this.table.delete(record.id)
     this.gate.forget(record)
     this.journal.forget(record)
-    record.backlog.length = 0
+    dropBacklog(record)
     record.undecoded.length = 0
     if (reason.code === 'TRANSPORT') record.link.destroy()
     else {
@@ -511,4 +513,13 @@ export class Links {
 /** Read through a call, so a status checked earlier in the caller is not taken as still true. */
 function isClosed(record: LinkRecord): boolean {
   return record.state.status === 'closed'
+}
+
+function hasBacklog(record: LinkRecord): boolean {
+  return record.backlogNext < record.backlog.length
+}
+
+function dropBacklog(record: LinkRecord): void {
+  record.backlog = []
+  record.backlogNext = 0
 }

@@ -118,43 +118,43 @@ export class SessionTraffic {
     }
     const { accepted, joined } = plan
     if (accepted.length === 0 && plan.jumps.length === 0) return
-    const records: JournalRecord[] = plan.jumps.map(({ peer, seq }) => ({ t: 'base', peer, seq }))
-    // A named message's sender depends on the message alone: worked out once, for the journal and the
-    // event, and shared by the run of messages one member sent under one name.
-    const senders: (PeerInfo | undefined)[] = []
+    // A message's sender depends on the message alone: worked out once, for the journal and the event,
+    // and shared by the run of messages one member sent under one name.
+    const senders: PeerInfo[] = []
     let previous: Msg | undefined
     let previousFrom: PeerInfo | undefined
     for (const msg of accepted) {
-      let from: PeerInfo | undefined
-      if (msg.name !== undefined) {
-        from =
-          previousFrom && previous?.from === msg.from && previous.name === msg.name
-            ? previousFrom
-            : this.roster.sentAs(msg)
-        previous = msg
-        previousFrom = from
-      }
+      const from =
+        previousFrom && previous?.from === msg.from && previous.name === msg.name
+          ? previousFrom
+          : this.roster.sentAs(msg)
+      previous = msg
+      previousFrom = from
       senders.push(from)
-      records.push({ t: 'received', msg, name: (from ?? this.roster.sentAs(msg)).name })
     }
-    void this.store.append(records).then(() => {
-      for (const peer of joined) this.announce(peer, 'relay')
-      const origins = new Set<string>()
-      const now = this.clock.now()
-      for (let i = 0; i < accepted.length; i++) {
-        const msg = accepted[i]!
-        this.room.markShown(msg.from, msg.seq)
-        this.roster.heard(msg.from, now)
-        const member = this.roster.memberOf(msg)
-        // A member that signs a message under a new name is announced again, with the clash check.
-        this.announce(member, this.sessions.get(member.id)?.link !== undefined ? 'direct' : 'relay')
-        const from = senders[i] ?? this.roster.sentAs(msg)
-        this.store.remember({ direction: 'in', id: msg.id, seq: msg.seq, ts: msg.ts, from, body: msg.body })
-        this.parts.emit({ type: 'message', id: msg.id, seq: msg.seq, ts: msg.ts, from, body: msg.body })
-        origins.add(msg.from)
-      }
-      for (const session of this.sessions.values()) for (const origin of origins) this.pump(session, origin)
-    })
+    void this.store
+      .append(this.store.durable ? journalRecords(plan.jumps, accepted, senders) : [])
+      .then(() => {
+        for (const peer of joined) this.announce(peer, 'relay')
+        const origins = new Set<string>()
+        const now = this.clock.now()
+        for (let i = 0; i < accepted.length; i++) {
+          const msg = accepted[i]!
+          this.room.markShown(msg.from, msg.seq)
+          if (!origins.has(msg.from)) {
+            // Once per member and read: its name in the room is the same for all of them.
+            origins.add(msg.from)
+            this.roster.heard(msg.from, now)
+            const member = this.roster.memberOf(msg)
+            // A member that signs a message under a new name is announced again, with the clash check.
+            this.announce(member, this.sessions.get(member.id)?.link !== undefined ? 'direct' : 'relay')
+          }
+          const from = senders[i]!
+          this.store.remember({ direction: 'in', id: msg.id, seq: msg.seq, ts: msg.ts, from, body: msg.body })
+          this.parts.emit({ type: 'message', id: msg.id, seq: msg.seq, ts: msg.ts, from, body: msg.body })
+        }
+        for (const session of this.sessions.values()) for (const origin of origins) this.pump(session, origin)
+      })
   }
 
   /** A neighbour broke the room's rules (forged, flooded, too many members): its link is closed and reported. */
@@ -223,4 +223,16 @@ export class SessionTraffic {
     })
     for (const m of newlyAcked) this.parts.emit({ type: 'delivered', id: m.id, seq: m.seq, to: session.peer })
   }
+}
+
+/** The records of what one read accepted: each window jump, then each message with its sender's name. */
+function journalRecords(
+  jumps: readonly { peer: PeerInfo; seq: number }[],
+  accepted: readonly Msg[],
+  senders: readonly PeerInfo[],
+): JournalRecord[] {
+  const records: JournalRecord[] = jumps.map(({ peer, seq }) => ({ t: 'base', peer, seq }))
+  for (let i = 0; i < accepted.length; i++)
+    records.push({ t: 'received', msg: accepted[i]!, name: senders[i]!.name })
+  return records
 }
