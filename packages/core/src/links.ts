@@ -46,6 +46,8 @@ export interface LinkRecord {
   ackDue: boolean
   /** An ack waits for the journal: one asked for meanwhile follows it, however many reads asked. */
   ackWaiting: boolean
+  /** An ack was dropped while the remote end did not read: one cumulative ack follows the drain. */
+  ackHeld: boolean
   /** Set after we end a link: forces it shut if the remote end never closes its side. */
   destroyTimer?: unknown
   /**
@@ -186,6 +188,7 @@ export class Links {
       lastHeard: this.clock.now(),
       ackDue: false,
       ackWaiting: false,
+      ackHeld: false,
       backlog: [],
       backlogNext: 0,
       backlogBytes: 0,
@@ -236,8 +239,10 @@ export class Links {
     if (record.state.status === 'closed' && message.type !== 'bye') return
     // A peer that does not read gets no more answers: pongs and acks would pile up without bound, and a
     // later cumulative ack says everything the dropped ones would have.
-    if (record.blocked && (message.type === 'pong' || message.type === 'ack' || message.type === 'ping'))
+    if (record.blocked && (message.type === 'pong' || message.type === 'ack' || message.type === 'ping')) {
+      if (message.type === 'ack') record.ackHeld = true
       return
+    }
     try {
       // With one neighbour a frame goes out once (a resend after a reconnect is rare): nothing to share.
       const shared = message.type === 'msg' && this.host.shareFrames()

@@ -10,7 +10,7 @@ import { flushMicrotasks, ManualClock } from '../test/manual-clock.js'
 import { MemoryNetwork, seededRandom } from '../test/memory-transport.js'
 import { RawPeer } from '../test/raw-peer.js'
 import type { Address } from './address.js'
-import { encodeFrame } from './codec.js'
+import { encodeFrame, FrameDecoder } from './codec.js'
 import { ProtocolErrorCode, TransportErrorCode } from './errors.js'
 import { makeHello } from './link-machine.js'
 import { ParleyNode } from './node.js'
@@ -70,6 +70,8 @@ interface WatchedLink {
   stalled?: Uint8Array[]
   /** Bytes the node wrote after `write` returned false, before `drain`. */
   writtenWhileFull: number
+  /** Every chunk the node wrote that went through (not stalled), in order. */
+  readonly written: Uint8Array[]
 }
 
 function watched(inner: Transport, watch: Watch): Transport {
@@ -81,7 +83,7 @@ function watched(inner: Transport, watch: Watch): Transport {
     }
   }
   const wrap = (link: Link): Link => {
-    const entry: WatchedLink = { link, writtenWhileFull: 0 }
+    const entry: WatchedLink = { link, writtenWhileFull: 0, written: [] }
     watch.links.push(entry)
     const attach = link.attach.bind(link)
     const write = link.write.bind(link)
@@ -94,7 +96,10 @@ function watched(inner: Transport, watch: Watch): Transport {
       })
     }
     link.write = (chunk) => {
-      if (!entry.stalled) return write(chunk)
+      if (!entry.stalled) {
+        entry.written.push(chunk.slice())
+        return write(chunk)
+      }
       entry.stalled.push(chunk.slice())
       entry.writtenWhileFull += chunk.length
       return false
@@ -603,6 +608,25 @@ describe('ParleyNode after a peer that stopped reading reads again', () => {
       // The ack the node held back while blocked must follow once it can write again.
       expect(w.goodEvents.filter((e) => e.type === 'delivered')).toHaveLength(1)
       expect(w.good.pending).toBe(0)
+    } finally {
+      await shutdown(w)
+    }
+  })
+
+  it('sends no ack when it drains with none held back', async () => {
+    const w = await world(3, { rateLimit: false }, { rateLimit: false })
+    try {
+      const link = w.watch.links.find((l) => l.handlers)!
+      link.stalled = []
+      w.node.send('to a peer that does not read')
+      await w.clock.advance(10)
+      const before = link.written.length
+      unstall(link)
+      for (let i = 0; i < 20 && w.node.pending > 0; i++) await w.clock.advance(500)
+      expect(w.node.pending).toBe(0)
+      const after = new FrameDecoder().push(Buffer.concat(link.written.slice(before))).messages
+      // Nothing of the good peer's arrived meanwhile: an ack would only repeat what it was told.
+      expect(after.filter((m) => m.type === 'ack')).toEqual([])
     } finally {
       await shutdown(w)
     }

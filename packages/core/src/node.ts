@@ -419,10 +419,13 @@ export class ParleyNode implements ChatNode {
     const session = this.traffic.sessionOf(record)
     if (!session) return
     this.emit({ type: 'backpressure', peer: session.peer, blocked: false })
-    // Acks were held back while the peer did not read; one cumulative ack covers them all.
-    this.room.acksDropped(session.peer.id)
-    record.ackDue = true
-    this.traffic.flushAck(record)
+    if (record.ackHeld) {
+      // Acks were held back while the peer did not read; one cumulative ack covers them all.
+      record.ackHeld = false
+      this.room.acksDropped(session.peer.id)
+      record.ackDue = true
+      this.traffic.flushAck(record)
+    }
     this.traffic.pump(session)
   }
 
