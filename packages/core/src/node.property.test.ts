@@ -591,14 +591,20 @@ describe('ParleyNode under hostile input: holes found', () => {
 })
 
 describe('ParleyNode after a peer that stopped reading reads again', () => {
-  it('acknowledges what that peer sent while the node could not write to it', async () => {
+  /** The node's link to the good peer stops taking writes, and the node's next message finds it full. */
+  async function blocked() {
     const w = await world(3, { rateLimit: false }, { rateLimit: false })
+    const link = w.watch.links.find((l) => l.handlers)!
+    link.stalled = []
+    // A write that finds the buffer full marks the link blocked.
+    w.node.send('to a peer that does not read')
+    await w.clock.advance(10)
+    return { w, link }
+  }
+
+  it('acknowledges what that peer sent while the node could not write to it', async () => {
+    const { w, link } = await blocked()
     try {
-      const link = w.watch.links.find((l) => l.handlers)!
-      link.stalled = []
-      // A write that finds the buffer full marks the link blocked.
-      w.node.send('to a peer that does not read')
-      await w.clock.advance(10)
       w.good.send('sent while the node was blocked')
       await w.clock.advance(10)
       expect(bodies(w.events)).toContain('sent while the node was blocked')
@@ -614,12 +620,8 @@ describe('ParleyNode after a peer that stopped reading reads again', () => {
   })
 
   it('sends no ack when it drains with none held back', async () => {
-    const w = await world(3, { rateLimit: false }, { rateLimit: false })
+    const { w, link } = await blocked()
     try {
-      const link = w.watch.links.find((l) => l.handlers)!
-      link.stalled = []
-      w.node.send('to a peer that does not read')
-      await w.clock.advance(10)
       const before = link.written.length
       unstall(link)
       for (let i = 0; i < 20 && w.node.pending > 0; i++) await w.clock.advance(500)
