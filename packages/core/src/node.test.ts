@@ -282,14 +282,20 @@ describe('ParleyNode over an in-memory transport', () => {
     return { alice, peer, clock }
   }
 
+  /** The same, with a journal that records each append (its records, as given). */
+  async function recordedWithPeer() {
+    const appends: JournalRecord[][] = []
+    const world = await journaledWithPeer({
+      append: async (records) => {
+        appends.push([...records])
+      },
+    })
+    return { appends, ...world }
+  }
+
   describe('reads', () => {
     it('persists a read of many messages with one journal append, then shows them in order and acks once', async () => {
-      const appends: JournalRecord[][] = []
-      const { alice, peer, clock } = await journaledWithPeer({
-        append: async (records) => {
-          appends.push([...records])
-        },
-      })
+      const { appends, alice, peer, clock } = await recordedWithPeer()
       appends.length = 0
       const frames = Array.from({ length: 50 }, (_, i) =>
         encodeFrame({ type: 'msg', id: `m${i}`, seq: i + 1, ts: 0, from: HIGH, body: `line ${i + 1}` }),
@@ -371,12 +377,7 @@ describe('ParleyNode over an in-memory transport', () => {
 
   describe('acked records', () => {
     it("writes a peer's ack with our next burst instead of in a disk flush of its own", async () => {
-      const appends: JournalRecord[][] = []
-      const { alice, peer, clock } = await journaledWithPeer({
-        append: async (records) => {
-          appends.push([...records])
-        },
-      })
+      const { appends, alice, peer, clock } = await recordedWithPeer()
       alice.node.send('one')
       await clock.advance(0)
       expect(peer.received.filter((m) => m.type === 'msg')).toHaveLength(1)
