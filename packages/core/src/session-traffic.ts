@@ -136,11 +136,15 @@ export class SessionTraffic {
       .append(this.store.durable ? journalRecords(plan.jumps, accepted, senders) : [])
       .then(() => {
         for (const peer of joined) this.announce(peer, 'relay')
+        // Each member's messages come in order, so marking its last one marks them all: one trim of its
+        // log per read instead of one per message.
+        const shownUpTo = new Map<string, number>()
+        for (const msg of accepted) shownUpTo.set(msg.from, msg.seq)
+        for (const [from, seq] of shownUpTo) this.room.markShown(from, seq)
         const origins = new Set<string>()
         const now = this.clock.now()
         for (let i = 0; i < accepted.length; i++) {
           const msg = accepted[i]!
-          this.room.markShown(msg.from, msg.seq)
           if (!origins.has(msg.from)) {
             // Once per member and read: its name in the room is the same for all of them.
             origins.add(msg.from)
