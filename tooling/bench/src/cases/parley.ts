@@ -4,7 +4,6 @@ import { join } from 'node:path'
 import { type Address, type ChatNode, type NodeEvent, ParleyNode, PlainNode } from '@parley/core'
 import { DhtNetwork, parseFlags, startNode } from '@parley/launcher'
 import { createMessageAuth, createSecureTransport, generateKeyPair } from '@parley/secure'
-import { createLocalTestnet, formatBootstrap } from '@parley/transport-dht'
 import { createTcpTransport } from '@parley/transport-tcp'
 import {
   type BenchCase,
@@ -75,6 +74,7 @@ export const dhtCase: BenchCase = {
   label: 'parley secure over the DHT',
   group: 'dht',
   open: async () => {
+    const { createLocalTestnet } = await loadDht()
     const testnet = await createLocalTestnet(3)
     const launch: Launch = async (name) => {
       const keyPair = generateKeyPair()
@@ -115,6 +115,7 @@ export const dhtDurableCase: BenchCase = {
   label: 'parley + durable over the DHT',
   group: 'dht',
   open: async () => {
+    const { createLocalTestnet, formatBootstrap } = await loadDht()
     const testnet = await createLocalTestnet(3)
     const opened = await openPair(
       launchDurable(['--dht', '--bootstrap', formatBootstrap(testnet.bootstrap)]),
@@ -131,6 +132,14 @@ export const dhtDurableCase: BenchCase = {
       },
     }
   },
+}
+
+/**
+ * The DHT stack (HyperDHT, UDX and their native parts) is loaded only by the DHT cases: every case runs in
+ * a worker of its own, and a TCP case should not carry, and collect garbage around, code it never runs.
+ */
+function loadDht(): Promise<typeof import('@parley/transport-dht')> {
+  return import('@parley/transport-dht')
 }
 
 interface Launched {
