@@ -23,24 +23,54 @@ import { randomBytes } from 'node:crypto'
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
+import { flood } from './drivers.js'
+import { IDLE_HANDLERS, type Pair, type PairHandlers } from './pair.js'
 import { median } from './stats.js'
 
-const { values } = parseArgs({
-  options: {
-    flavour: { type: 'string', default: 'plain' },
-    visits: { type: 'string', default: '8' },
-    count: { type: 'string', default: '50000' },
-    root: { type: 'string' },
-  },
-})
+const { values } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        flavour: { type: 'string', default: 'plain' },
+        visits: { type: 'string', default: '8' },
+        count: { type: 'string', default: '50000' },
+        root: { type: 'string' },
+      },
+    })
+  } catch (error) {
+    console.error(
+      `core-cost: ${(error as Error).message}; the flags are --flavour, --visits, --count and --root`,
+    )
+    process.exit(2)
+  }
+})()
 const flavour = values.flavour
 if (flavour !== 'plain' && flavour !== 'unsigned' && flavour !== 'secure') {
   console.error(`core-cost: unknown --flavour ${flavour}; use plain, unsigned or secure`)
   process.exit(2)
 }
-const visits = Number(values.visits)
-const count = Number(values.count)
+const visits = wholeNumber('visits', values.visits)
+const count = wholeNumber('count', values.count)
 const root = values.root ? resolve(values.root) : resolve(import.meta.dirname, '../../..')
+
+function wholeNumber(flag: string, text: string): number {
+  const value = Number(text)
+  if (Number.isInteger(value) && value >= 1) return value
+  console.error(`core-cost: --${flag} ${text} is not a whole number of at least 1`)
+  process.exit(2)
+}
+
+/** Imports one of the build's packages, or says which build is missing and how to make it. */
+async function load(pkg: string): Promise<unknown> {
+  const file = `${root}/packages/${pkg}/dist/index.js`
+  try {
+    return await import(pathToFileURL(file).href)
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error
+    console.error(`core-cost: no built ${pkg} package at ${file}; run pnpm install && pnpm build in ${root}`)
+    process.exit(2)
+  }
+}
 
 /** The few members of a node and its packages this harness uses, as any build has them. */
 interface CostNode {
@@ -52,14 +82,14 @@ interface CostNode {
   close(reason: string): Promise<void>
 }
 type Options = Record<string, unknown>
-const core = (await import(pathToFileURL(`${root}/packages/core/dist/index.js`).href)) as {
+const core = (await load('core')) as {
   ParleyNode: new (options: Options) => CostNode
   parseAddress?: (text: string) => unknown
 }
 const secure =
   flavour === 'plain'
     ? undefined
-    : ((await import(pathToFileURL(`${root}/packages/secure/dist/index.js`).href)) as {
+    : ((await load('secure')) as {
         generateKeyPair(): { publicKey: Uint8Array; secretKey: Uint8Array }
         createMessageAuth(keyPair: unknown): unknown
         createSecureTransport(transport: unknown, options: { keyPair: unknown }): unknown
@@ -236,10 +266,10 @@ async function launch(name: string): Promise<CostNode> {
   return node
 }
 
-const BODY = 'ok, see you at 5'
 const WINDOW = 1_000
+const STALL_MS = 20_000
 
-/** One fresh pair, one flood: microseconds per message, of the process's CPU and of the clock. */
+/** One fresh pair, one flood with the bench's driver: microseconds per message, of CPU and by the clock. */
 async function visit(): Promise<{ cpu: number; wall: number }> {
   const [a, b] = await Promise.all([launch('alice'), launch('bob')])
   const connected = Promise.all(
@@ -257,28 +287,25 @@ async function visit(): Promise<{ cpu: number; wall: number }> {
   a.connect(b.address)
   b.connect(a.address)
   await connected
+  let handlers: PairHandlers = IDLE_HANDLERS
+  a.on((event) => {
+    if (event.type === 'delivered') handlers.acknowledged('a', 1)
+  })
+  const pair: Pair = {
+    send: (from, body) => void (from === 'a' ? a : b).send(body),
+    setHandlers: (next) => {
+      handlers = next
+    },
+    close: async () => {
+      await Promise.all([a.close('done'), b.close('done')])
+    },
+  }
   globalThis.gc?.()
   const cpuBefore = process.cpuUsage()
-  const start = performance.now()
-  await new Promise<void>((done) => {
-    let sent = 0
-    let acked = 0
-    const refill = () => {
-      const target = Math.min(count, acked + WINDOW)
-      for (; sent < target; sent++) a.send(BODY)
-    }
-    a.on((event) => {
-      if (event.type !== 'delivered') return
-      acked++
-      if (acked >= count) done()
-      else if (sent - acked <= WINDOW / 2) refill()
-    })
-    refill()
-  })
-  const wall = performance.now() - start
+  const ms = await flood(pair, count, WINDOW, STALL_MS)
   const cpu = process.cpuUsage(cpuBefore)
-  await Promise.all([a.close('done'), b.close('done')])
-  return { cpu: (cpu.user + cpu.system) / count, wall: (wall * 1000) / count }
+  await pair.close()
+  return { cpu: (cpu.user + cpu.system) / count, wall: (ms * 1000) / count }
 }
 
 await visit()
