@@ -164,11 +164,15 @@ async function run(opts, dir, procs) {
   const prompt = { deadlineMs: 20_000, dripMs: 0 }
   // First the connections the target drops on their first bytes, then the ones it must wait out. Held
   // together, the second kind fills the handshake caps and the first would only meet TOO_MANY.
-  const dropped = await Promise.all([
-    wave('garbage', { port, count: opts.perKind, concurrency: 50, ...prompt }),
-    wave('oversize', { port, count: opts.perKind, concurrency: 50, ...prompt }),
-    wave('storm', { port, count: opts.storm, concurrency: 50, ...prompt }),
+  // Garbage and oversize stay under the cap of connections in their handshake (64) between them, so
+  // each is refused for its bytes however slowly the target reads; the storm comes after them, since
+  // its sockets can sit in the target's table until it sees them close, and would push them over.
+  const BYTES_CONCURRENCY = 24
+  const refusedForBytes = await Promise.all([
+    wave('garbage', { port, count: opts.perKind, concurrency: BYTES_CONCURRENCY, ...prompt }),
+    wave('oversize', { port, count: opts.perKind, concurrency: BYTES_CONCURRENCY, ...prompt }),
   ])
+  const dropped = [...refusedForBytes, await wave('storm', { port, count: opts.storm, concurrency: 50, ...prompt })]
   const droppedMs = Date.now() - attackStarted
   // A newcomer dials in while silent sockets hold the handshake slots: how long until it gets in?
   const newcomer = (async () => {
