@@ -15,7 +15,7 @@ import { ProtocolError } from './errors.js'
 import { DEFAULT_RATE_LIMIT, FIXED_MSG_BYTES } from './inbound-gate.js'
 import { DEFAULT_WINDOW, type HistoryEntry, type RestoredState, restoredRoom } from './journal.js'
 import { type LinkCloseReason, makeHello } from './link-machine.js'
-import { type LinkRecord, Links, ROOM_CAP } from './links.js'
+import { type LinkHost, type LinkRecord, Links, ROOM_CAP } from './links.js'
 import {
   type ChatNode,
   type MemberInfo,
@@ -91,7 +91,7 @@ export class ParleyNode implements ChatNode {
     const restored = options.restored
     this.epoch = restored?.epoch ?? this.instance
     if (options.auth) this.auth = options.auth
-    this.links = new Links(this.linkHost(), {
+    this.links = new Links(new ParleyNode.LinkHooks(this), {
       maxFrame: this.maxFrame,
       rateLimit: options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit,
       limits: {
@@ -152,17 +152,18 @@ export class ParleyNode implements ChatNode {
         return record && { link: record.link, listen: record.hello?.listen }
       },
     })
-    this.traffic = new SessionTraffic({
-      room: this.room,
-      roster: this.roster,
-      sessions: this.sessions,
-      links: this.links,
-      store: this.store,
-      clock: this.clock,
-      signed: this.auth !== undefined,
-      dials: (peerId) => this.dialer.dials(peerId),
-      emit: (event) => this.emit(event),
-    })
+    this.traffic = new SessionTraffic(
+      {
+        room: this.room,
+        roster: this.roster,
+        sessions: this.sessions,
+        links: this.links,
+        store: this.store,
+        clock: this.clock,
+        signed: this.auth !== undefined,
+      },
+      new ParleyNode.TrafficHooks(this),
+    )
     if (restored) this.adoptRestored(restored)
     if (this.store.durable && !restored?.epoch) void this.store.append([{ t: 'self', epoch: this.epoch }])
   }
@@ -314,38 +315,78 @@ export class ParleyNode implements ChatNode {
 
   // ---- what the links hand over -------------------------------------------------------------------
 
-  private linkHost(): ConstructorParameters<typeof Links>[0] {
-    return {
-      clock: this.clock,
-      context: {
-        self: { id: this.id },
-        openSession: (peerId) => {
-          const session = this.sessions.get(peerId)
-          return session?.link !== undefined ? { instance: session.instance } : undefined
-        },
-      },
-      running: () => this.lifecycle === 'running',
-      hello: () => {
-        const caps = [`epoch:${this.epoch}`, ROOM_CAP, ...(this.options.caps ?? [])]
-        const self = { id: this.id, name: this.nameValue, instance: this.instance }
-        return makeHello(self, caps, this.listenAddress)
-      },
-      checkPeer: (record, hello) =>
-        record.slot ? undefined : this.options.checkPeer?.(hello.id, hello.listen),
-      bucketOf: (record) => this.traffic.sessionOf(record)?.bucket,
-      shareFrames: () => this.sessions.size > 1,
-      opened: (record, peer, instance) => this.openSession(record, peer, instance),
-      deliver: (record, message, effects) => this.traffic.deliver(record, message, effects),
-      perform: (effects) => {
-        this.traffic.perform(effects)
-        this.relayAhead(effects)
-      },
-      readDone: (record) => this.traffic.flushAck(record),
-      settled: () => this.store.settled(),
-      drained: (record) => this.drained(record),
-      closed: (record, reason) => this.linkClosed(record, reason),
-      emit: (event) => this.emit(event),
+  /**
+   * What the links hand over, as one object whose methods live on a class: the hot paths (deliver,
+   * perform, readDone) then call the same functions for every node in the process, so code the engine
+   * optimized for one node still fits the next instead of being compiled again.
+   */
+  private static readonly LinkHooks = class implements LinkHost {
+    readonly clock: Clock
+    readonly context: LinkHost['context']
+    constructor(private readonly node: ParleyNode) {
+      this.clock = node.clock
+      this.context = { self: { id: node.id }, openSession: (peerId) => node.openSessionOf(peerId) }
     }
+    running(): boolean {
+      return this.node.lifecycle === 'running'
+    }
+    hello(): ReturnType<LinkHost['hello']> {
+      const node = this.node
+      const caps = [`epoch:${node.epoch}`, ROOM_CAP, ...(node.options.caps ?? [])]
+      const self = { id: node.id, name: node.nameValue, instance: node.instance }
+      return makeHello(self, caps, node.listenAddress)
+    }
+    checkPeer(record: LinkRecord, hello: Parameters<LinkHost['checkPeer']>[1]): string | undefined {
+      return record.slot ? undefined : this.node.options.checkPeer?.(hello.id, hello.listen)
+    }
+    bucketOf(record: LinkRecord): ReturnType<LinkHost['bucketOf']> {
+      return this.node.traffic.sessionOf(record)?.bucket
+    }
+    shareFrames(): boolean {
+      return this.node.sessions.size > 1
+    }
+    opened(record: LinkRecord, peer: PeerInfo, instance: string): void {
+      this.node.openSession(record, peer, instance)
+    }
+    deliver(record: LinkRecord, message: Parameters<LinkHost['deliver']>[1], effects: RoomEffect[]): void {
+      this.node.traffic.deliver(record, message, effects)
+    }
+    perform(effects: RoomEffect[]): void {
+      this.node.traffic.perform(effects)
+      this.node.relayAhead(effects)
+    }
+    readDone(record: LinkRecord): void {
+      this.node.traffic.flushAck(record)
+    }
+    settled(): Promise<void> {
+      return this.node.store.settled()
+    }
+    drained(record: LinkRecord): void {
+      this.node.drained(record)
+    }
+    closed(record: LinkRecord, reason: LinkCloseReason): void {
+      this.node.linkClosed(record, reason)
+    }
+    emit(event: NodeEvent): void {
+      this.node.emit(event)
+    }
+  }
+
+  /** The same for what flows over sessions. */
+  private static readonly TrafficHooks = class {
+    constructor(private readonly node: ParleyNode) {}
+    dials(peerId: string): boolean {
+      return this.node.dialer.dials(peerId)
+    }
+    emit(event: NodeEvent): void {
+      this.node.emit(event)
+    }
+  }
+
+  /** The session a peer's link would join, if one is open: its instance. */
+  private openSessionOf(peerId: string): { instance: string } | undefined {
+    const session = this.sessions.get(peerId)
+    return session?.link !== undefined ? { instance: session.instance } : undefined
   }
 
   /**

@@ -26,6 +26,10 @@ export interface TrafficParts {
   readonly clock: Clock
   /** Messages are signed: only a link that proved the origin's key vouches for its words. */
   readonly signed: boolean
+}
+
+/** What the traffic asks of the node (methods on one object, so every node shares their code). */
+export interface TrafficHooks {
   /** Whether this node dials the peer (it will be back, so the outbox waits for it). */
   dials(peerId: string): boolean
   emit(event: NodeEvent): void
@@ -39,7 +43,10 @@ export class SessionTraffic {
   private readonly store: Persistence
   private readonly clock: Clock
 
-  constructor(private readonly parts: TrafficParts) {
+  constructor(
+    private readonly parts: TrafficParts,
+    private readonly hooks: TrafficHooks,
+  ) {
     this.room = parts.room
     this.roster = parts.roster
     this.sessions = parts.sessions
@@ -88,7 +95,7 @@ export class SessionTraffic {
         const now = this.clock.now()
         if (now - session.throttledAt >= 3_000) {
           session.throttledAt = now
-          this.parts.emit({ type: 'throttled', peer: session.peer, retryMs: message.retryMs })
+          this.hooks.emit({ type: 'throttled', peer: session.peer, retryMs: message.retryMs })
         }
         return
       }
@@ -155,7 +162,7 @@ export class SessionTraffic {
           }
           const from = senders[i]!
           this.store.remember({ direction: 'in', id: msg.id, seq: msg.seq, ts: msg.ts, from, body: msg.body })
-          this.parts.emit({ type: 'message', id: msg.id, seq: msg.seq, ts: msg.ts, from, body: msg.body })
+          this.hooks.emit({ type: 'message', id: msg.id, seq: msg.seq, ts: msg.ts, from, body: msg.body })
         }
         for (const session of this.sessions.values()) for (const origin of origins) this.pump(session, origin)
       })
@@ -169,7 +176,7 @@ export class SessionTraffic {
   /** A member arrived, straight or through a relay: announced once, with the look-alike name check. */
   announce(peer: PeerInfo, via: 'direct' | 'relay'): void {
     const event = this.roster.arrived(peer, via)
-    if (event) this.parts.emit(event)
+    if (event) this.hooks.emit(event)
   }
 
   /** What the session's link should carry now, while it takes more. `only` limits it to one member. */
@@ -208,7 +215,7 @@ export class SessionTraffic {
    * who once connected would pin the outbox forever; it catches up from the window when it returns.
    */
   settle(): void {
-    const lowest = this.sessions.lowestAcked((peerId) => this.parts.dials(peerId))
+    const lowest = this.sessions.lowestAcked((peerId) => this.hooks.dials(peerId))
     if (lowest !== undefined) this.room.settleOwn(lowest)
   }
 
@@ -225,7 +232,7 @@ export class SessionTraffic {
       peer: session.peer,
       upTo: session.acked,
     })
-    for (const m of newlyAcked) this.parts.emit({ type: 'delivered', id: m.id, seq: m.seq, to: session.peer })
+    for (const m of newlyAcked) this.hooks.emit({ type: 'delivered', id: m.id, seq: m.seq, to: session.peer })
   }
 }
 
