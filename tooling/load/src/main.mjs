@@ -172,7 +172,10 @@ async function run(opts, dir, procs) {
     wave('garbage', { port, count: opts.perKind, concurrency: BYTES_CONCURRENCY, ...prompt }),
     wave('oversize', { port, count: opts.perKind, concurrency: BYTES_CONCURRENCY, ...prompt }),
   ])
-  const dropped = [...refusedForBytes, await wave('storm', { port, count: opts.storm, concurrency: 50, ...prompt })]
+  const dropped = [
+    ...refusedForBytes,
+    await wave('storm', { port, count: opts.storm, concurrency: 50, ...prompt }),
+  ]
   const droppedMs = Date.now() - attackStarted
   // A newcomer dials in while silent sockets hold the handshake slots: how long until it gets in?
   const newcomer = (async () => {
