@@ -6,7 +6,8 @@ import { DisplayMarks } from './display-marks.js'
 
 const alice = 'a'.repeat(64)
 const bob = 'b'.repeat(64)
-const fresh = () => join(mkdtempSync(join(tmpdir(), 'parley-marks-')), 'shown')
+// Inside the test run's own folder (removed when the run ends), as the testkit's tempDir() does.
+const fresh = () => join(mkdtempSync(join(process.env.PARLEY_TEST_TMP ?? tmpdir(), 'parley-marks-')), 'shown')
 
 describe('display marks: how far each sender was shown', () => {
   it('says nothing for a data dir from before the marks existed, so nothing is shown twice', () => {

@@ -1,6 +1,4 @@
 import { execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
   buildLab,
@@ -10,7 +8,7 @@ import {
   labUnavailableReason,
   sweepStaleLabs,
 } from '@parley/netlab'
-import { PARLEY_BIN } from '@parley/testkit'
+import { PARLEY_BIN, tempDir as runTempDir } from '@parley/testkit'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createRoomCode } from '../src/room-code.js'
 import { Agent, type AgentEvent, assertBuilt, startAgent, startScript } from './agent/run.js'
@@ -107,7 +105,7 @@ function parleyRelay(): Promise<string> {
 }
 
 function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'parley-lab-'))
+  return runTempDir('parley-lab-')
 }
 
 /** A data dir with an identity in it, and that identity's key (hex). */

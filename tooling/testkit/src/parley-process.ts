@@ -1,6 +1,6 @@
 /** Spawns the built `parley` binary and reads its output line by line, for end-to-end tests. */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -34,9 +34,14 @@ export interface Proc {
   kill(signal?: NodeJS.Signals): void
 }
 
-/** A fresh, empty folder under the system temp dir. */
+/**
+ * A fresh, empty folder: inside the test run's own folder when the tests run (`PARLEY_TEST_TMP`, made and
+ * removed by the shared vitest setup), otherwise under the system temp dir.
+ */
 export function tempDir(prefix = 'parley-e2e-'): string {
-  return mkdtempSync(join(tmpdir(), prefix))
+  const parent = process.env.PARLEY_TEST_TMP ?? tmpdir()
+  mkdirSync(parent, { recursive: true })
+  return mkdtempSync(join(parent, prefix))
 }
 
 /** A ceiling for waits on a process's output: long enough for a loaded machine, short of a test's. */
