@@ -32,7 +32,7 @@ import { randomHex } from './random-id.js'
 import type { MessageAuth, RoomEffect } from './room.js'
 import { MEMBER_DEFAULTS, MemberRoom, Roster } from './roster.js'
 import { MAX_BODY_LENGTH } from './schema.js'
-import { SessionTraffic } from './session-traffic.js'
+import { SessionTraffic, type TrafficHooks } from './session-traffic.js'
 import { Sessions } from './sessions.js'
 import type { Listener, Transport } from './transport.js'
 
@@ -91,7 +91,8 @@ export class ParleyNode implements ChatNode {
     const restored = options.restored
     this.epoch = restored?.epoch ?? this.instance
     if (options.auth) this.auth = options.auth
-    this.links = new Links(new ParleyNode.LinkHooks(this), {
+    const hooks = new ParleyNode.NodeHooks(this)
+    this.links = new Links(hooks, {
       maxFrame: this.maxFrame,
       rateLimit: options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit,
       limits: {
@@ -162,7 +163,7 @@ export class ParleyNode implements ChatNode {
         clock: this.clock,
         signed: this.auth !== undefined,
       },
-      new ParleyNode.TrafficHooks(this),
+      hooks,
     )
     if (restored) this.adoptRestored(restored)
     if (this.store.durable && !restored?.epoch) void this.store.append([{ t: 'self', epoch: this.epoch }])
@@ -316,11 +317,12 @@ export class ParleyNode implements ChatNode {
   // ---- what the links hand over -------------------------------------------------------------------
 
   /**
-   * What the links hand over, as one object whose methods live on a class: the hot paths (deliver,
-   * perform, readDone) then call the same functions for every node in the process, so code the engine
-   * optimized for one node still fits the next instead of being compiled again.
+   * What the links and the session traffic call back into the node, as one object whose methods live on
+   * a class: the hot paths (deliver, perform, readDone, emit) then call the same functions for every node
+   * in the process, so code the engine optimized for one node still fits the next instead of being
+   * compiled again.
    */
-  private static readonly LinkHooks = class implements LinkHost {
+  private static readonly NodeHooks = class implements LinkHost, TrafficHooks {
     readonly clock: Clock
     readonly context: LinkHost['context']
     constructor(private readonly node: ParleyNode) {
@@ -370,16 +372,8 @@ export class ParleyNode implements ChatNode {
     emit(event: NodeEvent): void {
       this.node.emit(event)
     }
-  }
-
-  /** The same for what flows over sessions. */
-  private static readonly TrafficHooks = class {
-    constructor(private readonly node: ParleyNode) {}
     dials(peerId: string): boolean {
       return this.node.dialer.dials(peerId)
-    }
-    emit(event: NodeEvent): void {
-      this.node.emit(event)
     }
   }
 
