@@ -111,14 +111,22 @@ async function expectEveryLineOnce(chat: Chat): Promise<void> {
 describe('through a fault-injecting proxy, every line arrives once and in order', () => {
   it('when every connection is cut mid-stream, both sides reconnect', async () => {
     const chat = await chatThroughProxies('cut', 2_000)
-    const feeding = chat.feed()
-    for (const [i, at] of [300, 900, 1500].entries()) {
-      await waitUntil(() => shownCount(chat) >= at, 60_000, `${at} lines shown`)
+    // Each cut lands while the sender's input is still open: fed as one stream, every line could be
+    // delivered and the sender gone before a slow test reader saw the cut's mark, leaving nobody to redial.
+    const rounds: [from: number, to: number][] = [
+      [0, 600],
+      [600, 1200],
+      [1200, 1800],
+    ]
+    for (const [i, [from, to]] of rounds.entries()) {
+      const feeding = chat.feed(from, to)
+      await waitUntil(() => shownCount(chat) >= from + 300, 60_000, `${from + 300} lines shown`)
       const reconnected = nextOnBothSides(chat, 'connected')
       for (const proxy of chat.proxies) proxy.cutAll()
       await reconnected(60_000, `reconnect ${i + 1} on both sides`)
+      await feeding
     }
-    await feeding
+    await chat.feed(1800)
     await expectEveryLineOnce(chat)
     expect(jsonEvents(chat.sender, 'disconnected').length).toBeGreaterThanOrEqual(3)
     expect(jsonEvents(chat.receiver, 'disconnected').length).toBeGreaterThanOrEqual(3)
@@ -126,7 +134,8 @@ describe('through a fault-injecting proxy, every line arrives once and in order'
 
   it('when traffic stalls without a close, keepalive drops the silent link (--dead-after) and redials', async () => {
     const chat = await chatThroughProxies('stall', 1_000, { extraArgs: ['--dead-after', '2'] })
-    const feeding = chat.feed()
+    // The sender's input stays open until the link is back, so it is still there to redial.
+    const feeding = chat.feed(0, 600)
     await waitUntil(() => shownCount(chat) >= 300, 60_000, '300 lines shown')
     const sides = [chat.sender, chat.receiver]
     const before = sides.map((proc) => count(proc, 'disconnected'))
@@ -152,6 +161,7 @@ describe('through a fault-injecting proxy, every line arrives once and in order'
       'a session after the drop on both sides',
     )
     await feeding
+    await chat.feed(600)
     await expectEveryLineOnce(chat)
   })
 
