@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { AppendLog, type FramePosition } from './append-log.js'
 import { LogError } from './errors.js'
-import { LOG_HEADER } from './log-format.js'
+import { encodeFrame, LOG_HEADER, LOG_HEADER_V2 } from './log-format.js'
 
 let dir: string
 let path: string
@@ -113,6 +113,63 @@ describe('AppendLog', () => {
     await again.append([4])
     await again.close()
     expect(await reopen()).toEqual([{ n: 1 }, { n: 2 }, { skip: true }, 'three', 4])
+  })
+
+  it('opens a version 1 log as the earlier release wrote it, appends to it, and rewrites it as version 2', async () => {
+    // Byte for byte what a release reading version 1 only wrote: appends, then a rewrite's frames of 64.
+    const old = Array.from({ length: 200 }, (_, i) => ({
+      t: 'received',
+      n: i,
+      body: `line ${i} of the old log`,
+    }))
+    const v1 = [LOG_HEADER, encodeFrame(old.slice(0, 3), 1 << 20)]
+    for (let i = 3; i < old.length; i += 64) v1.push(encodeFrame(old.slice(i, i + 64), 1 << 20))
+    const v1Bytes = Buffer.concat(v1)
+    await writeFile(path, v1Bytes)
+    const log = await open()
+    expect(log.records).toEqual(old)
+    expect(log.size).toBe(v1Bytes.length)
+    expect(log.plainSize).toBe(v1Bytes.length)
+    await log.append([{ t: 'sent', n: 200 }])
+    // Appended to as it is: still version 1, readable by the release that wrote it.
+    expect((await readFile(path)).subarray(0, LOG_HEADER.length)).toEqual(LOG_HEADER)
+    const kept = [...old.slice(100), { t: 'sent', n: 200 }]
+    const rewriting = log.rewrite(kept)
+    const late = log.append([{ t: 'sent', n: 201 }])
+    await Promise.all([rewriting, late])
+    const plain = log.plainSize
+    await log.close()
+    const bytes = await readFile(path)
+    expect(bytes.subarray(0, LOG_HEADER_V2.length)).toEqual(LOG_HEADER_V2)
+    expect(bytes.length).toBeLessThan(plain / 2)
+    expect(warnings).toEqual([])
+    const again = await open()
+    await again.close()
+    expect(again.records).toEqual([...kept, { t: 'sent', n: 201 }])
+    expect(again.size).toBe(bytes.length)
+    expect(again.plainSize).toBe(plain)
+  })
+
+  it('reads compressed frames again by position, and hands them to onRecords skimmed', async () => {
+    const log = await open()
+    const records = Array.from({ length: 100 }, (_, i) => ({ n: i, text: 'the same words again and again' }))
+    await log.rewrite(records)
+    await log.close()
+    const seen: { records: readonly unknown[]; frame: FramePosition }[] = []
+    const again = await open({
+      onRecords: (frameRecords: readonly unknown[], frame: FramePosition) =>
+        seen.push({ records: frameRecords, frame }),
+      skim: (text: string) => (text.includes('"n":99') ? ['skimmed'] : undefined),
+    })
+    expect(seen.map((s) => s.records)).toEqual([records.slice(0, 64), ['skimmed']])
+    expect(await again.readFrames(seen.map((s) => s.frame))).toEqual([
+      records.slice(0, 64),
+      records.slice(64),
+    ])
+    const read: (readonly unknown[])[] = []
+    await again.readAll({ onRecords: (frameRecords) => read.push(frameRecords) })
+    expect(read).toEqual([records.slice(0, 64), records.slice(64)])
+    await again.close()
   })
 
   it('fails the open with what onRecords throws, as it is', async () => {
@@ -369,10 +426,10 @@ describe('AppendLog', () => {
   })
 
   it('refuses a log of a newer format version, saying which', async () => {
-    await writeFile(path, 'parley-log 2\nwhatever')
+    await writeFile(path, 'parley-log 3\nwhatever')
     const error = await open().catch((e: unknown) => e)
     expect(error).toBeInstanceOf(LogError)
-    expect(error).toMatchObject({ code: 'VERSION', message: expect.stringContaining('format version 2') })
+    expect(error).toMatchObject({ code: 'VERSION', message: expect.stringContaining('format version 3') })
   })
 
   it('reports a file it cannot open as an IO error naming the path', async () => {

@@ -60,6 +60,7 @@ export async function scanFile(
     frameStart += bytes
   }
   const into = keep ? records : []
+  let plainBytes = 0
   let buffer = Buffer.allocUnsafe(Math.min(SCAN_CHUNK_BYTES, Math.max(0, size - position)))
   let want = buffer.length
   while (position < size) {
@@ -71,13 +72,15 @@ export async function scanFile(
     const scan = scanFrames(bytes, 0, seen, into, decode)
     if (!keep) into.length = 0
     position += scan.end
+    plainBytes += scan.plainBytes
     // Only the chunk ended inside the frame: read on from it, whole.
     const readOn =
       scan.incomplete !== undefined && position + scan.incomplete <= size && bytes.length === length
-    if (scan.problem !== undefined && !readOn) return { records, end: position, problem: scan.problem }
+    if (scan.problem !== undefined && !readOn)
+      return { records, end: position, plainBytes, problem: scan.problem }
     want = Math.max(SCAN_CHUNK_BYTES, scan.incomplete ?? 0)
   }
-  return { records, end: position }
+  return { records, end: position, plainBytes }
 }
 
 /** The log holds private history: readable by its owner only, even in a shared directory. */

@@ -1,9 +1,17 @@
-import { crc32 as zlibCrc32 } from 'node:zlib'
+import { deflateRawSync, crc32 as zlibCrc32 } from 'node:zlib'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { crc32Portable } from './crc32.js'
 import { LogError } from './errors.js'
-import { checkHeader, encodeFrame, FRAME_HEADER_BYTES, LOG_HEADER, scanFrames } from './log-format.js'
+import {
+  checkHeader,
+  DEFLATED,
+  deflatedFrame,
+  encodeFrame,
+  FRAME_HEADER_BYTES,
+  LOG_HEADER,
+  scanFrames,
+} from './log-format.js'
 
 const MAX = 1024 * 1024
 const jsonValue = fc.jsonValue({ maxDepth: 3 })
@@ -61,7 +69,8 @@ describe('checkHeader', () => {
     expect(checkHeader(LOG_HEADER).status).toBe('ok')
     expect(checkHeader(Buffer.alloc(0)).status).toBe('incomplete')
     expect(checkHeader(LOG_HEADER.subarray(0, 5)).status).toBe('incomplete')
-    expect(checkHeader(Buffer.from('parley-log 2\n'))).toEqual({ status: 'version', found: '2' })
+    expect(checkHeader(Buffer.from('parley-log 2\n')).status).toBe('ok')
+    expect(checkHeader(Buffer.from('parley-log 3\n'))).toEqual({ status: 'version', found: '3' })
     expect(checkHeader(Buffer.from('{"hello":1}\n')).status).toBe('foreign')
     expect(checkHeader(Buffer.from('parley')).status).toBe('incomplete')
     expect(checkHeader(Buffer.from('parlez')).status).toBe('foreign')
@@ -134,5 +143,69 @@ describe('scanFrames', () => {
     expect(scanFrames(frameOf(Buffer.from('{"a":1}')), 0).problem).toBe('payload is not a JSON array')
     expect(scanFrames(frameOf(Buffer.from('[1,')), 0).problem).toBe('payload is not UTF-8 JSON')
     expect(scanFrames(frameOf(Buffer.from([0x5b, 0xff, 0x5d])), 0).problem).toBe('payload is not UTF-8 JSON')
+  })
+})
+
+describe('compressed frames (version 2)', () => {
+  const deflate = (frame: Buffer) => deflatedFrame(frame, deflateRawSync(frame.subarray(FRAME_HEADER_BYTES)))
+
+  it('reads a compressed frame as the records it holds, between plain ones, and counts its plain size', () => {
+    fc.assert(
+      fc.property(appends, fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }), (batches, squeeze) => {
+        const plain = batches.map((batch) => encodeFrame(batch, MAX))
+        const stored = plain.map((frame, i) => (squeeze[i] ? deflate(frame) : frame))
+        const bytes = Buffer.concat([LOG_HEADER, ...stored])
+        const sizes: number[] = []
+        const scan = scanFrames(bytes, LOG_HEADER.length, (_records, frameBytes) => sizes.push(frameBytes))
+        expect(scan.problem).toBeUndefined()
+        expect(scan.records).toEqual(expected(batches, batches.length))
+        expect(sizes).toEqual(stored.map((frame) => frame.length))
+        expect(scan.plainBytes).toBe(plain.reduce((n, frame) => n + frame.length, 0))
+      }),
+    )
+  })
+
+  it('stores a frame compressed only when that makes it smaller, the flag in its length word', () => {
+    const big = encodeFrame(
+      Array.from({ length: 64 }, (_, i) => ({ t: 'received', seq: i })),
+      MAX,
+    )
+    const small = encodeFrame([1], MAX)
+    const squeezed = deflate(big)
+    expect(squeezed.length).toBeLessThan(big.length / 2)
+    expect(squeezed.readUInt32BE(0)).toBe(DEFLATED + squeezed.length - FRAME_HEADER_BYTES)
+    expect(squeezed.readUInt32BE(4)).toBe(zlibCrc32(squeezed.subarray(FRAME_HEADER_BYTES)))
+    expect(deflate(small)).toBe(small)
+  })
+
+  it('stops at a compressed frame that is damaged, cut short, or does not inflate', () => {
+    const frame = deflate(
+      encodeFrame(
+        Array.from({ length: 40 }, (_, i) => ({ n: i })),
+        MAX,
+      ),
+    )
+    const before = encodeFrame(['before'], MAX)
+    const problem = (bytes: Buffer) => {
+      const scan = scanFrames(Buffer.concat([before, bytes]), 0)
+      expect(scan.records).toEqual(['before'])
+      expect(scan.end).toBe(before.length)
+      return scan.problem
+    }
+    const flipped = Buffer.from(frame)
+    flipped[frame.length - 3] = (flipped[frame.length - 3] as number) ^ 0x10
+    expect(problem(flipped)).toBe('checksum mismatch')
+    expect(problem(frame.subarray(0, frame.length - 1))).toBe('incomplete frame payload')
+    // Its checksum matches, but the bytes are not deflate's.
+    const junk = Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00, 0x01])
+    const header = Buffer.alloc(FRAME_HEADER_BYTES)
+    header.writeUInt32BE(DEFLATED + junk.length, 0)
+    header.writeUInt32BE(zlibCrc32(junk), 4)
+    expect(problem(Buffer.concat([header, junk]))).toBe('compressed payload does not inflate')
+    // Compressed bytes that inflate to something other than a JSON array.
+    const notArray = deflateRawSync(Buffer.from('{"a":1}'))
+    header.writeUInt32BE(DEFLATED + notArray.length, 0)
+    header.writeUInt32BE(zlibCrc32(notArray), 4)
+    expect(problem(Buffer.concat([header, notArray]))).toBe('payload is not a JSON array')
   })
 })

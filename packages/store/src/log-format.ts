@@ -3,15 +3,27 @@
  * `[u32 BE payload length][u32 BE CRC-32 of payload][payload]`, where the payload is the UTF-8 JSON
  * array of the records of one append (or of up to 64 records of a rewrite, which is atomic as a whole).
  * One frame per append makes each append all-or-nothing.
+ *
+ * Version 2 adds one thing: a frame whose length has its top bit set (`DEFLATED`) holds that JSON
+ * compressed with raw deflate. Only a rewrite writes such frames, and it writes the version 2 header,
+ * so a release that reads version 1 only refuses the file instead of misreading it. A version 1 file
+ * is a valid version 2 file: it is read, and appended to, as it is, until its first rewrite.
  */
 import { isAscii, isUtf8 } from 'node:buffer'
+import { inflateRawSync } from 'node:zlib'
 import { crc32 } from './crc32.js'
 import { LogError } from './errors.js'
 
-export const FORMAT_VERSION = 1
-export const LOG_HEADER = Buffer.from(`parley-log ${FORMAT_VERSION}\n`, 'latin1')
+/** The newest format this build reads, and writes in a rewrite. */
+export const FORMAT_VERSION = 2
+/** The header of a new log: version 1 until its first rewrite, since it holds no compressed frame. */
+export const LOG_HEADER = Buffer.from('parley-log 1\n', 'latin1')
+/** The header a rewrite writes: its frames may be compressed. */
+export const LOG_HEADER_V2 = Buffer.from(`parley-log ${FORMAT_VERSION}\n`, 'latin1')
 const HEADER_PREFIX = Buffer.from('parley-log ', 'latin1')
 export const FRAME_HEADER_BYTES = 8
+/** Set in a frame's length word (version 2): the payload is the JSON compressed with raw deflate. */
+export const DEFLATED = 0x8000_0000
 /** The default limit on one append: far above any chat record, far below what would strain memory. */
 export const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
 /**
@@ -54,7 +66,8 @@ export function checkHeader(bytes: Buffer): HeaderCheck {
   if (bytes.length < LOG_HEADER.length && LOG_HEADER.subarray(0, bytes.length).equals(bytes)) {
     return { status: 'incomplete' }
   }
-  if (bytes.subarray(0, LOG_HEADER.length).equals(LOG_HEADER)) return { status: 'ok' }
+  const head = bytes.subarray(0, LOG_HEADER.length)
+  if (head.equals(LOG_HEADER) || head.equals(LOG_HEADER_V2)) return { status: 'ok' }
   const newline = bytes.indexOf(0x0a)
   if (bytes.subarray(0, HEADER_PREFIX.length).equals(HEADER_PREFIX) && newline > 0 && newline < 32) {
     return { status: 'version', found: bytes.subarray(HEADER_PREFIX.length, newline).toString('latin1') }
@@ -68,6 +81,11 @@ export interface FrameScan {
   end: number
   /** Why the scan stopped before the end of the bytes. */
   problem?: string
+  /**
+   * What the good frames would take stored plain, headers included: a compressed frame counts as its
+   * JSON. What a caller measures the log's growth by, however well its last rewrite compressed.
+   */
+  plainBytes: number
   /**
    * Set when the bytes ended inside a frame that may still be good: bytes needed from `end` to hold it
    * whole. A reader that has more of the file reads on; at the end of the file it is a torn tail.
@@ -98,27 +116,59 @@ export function scanFrames(
   decode: DecodeFrame = decodePayload,
 ): FrameScan {
   let offset = start
+  let plainBytes = 0
   const stop = (problem: string, incomplete?: number): FrameScan =>
     incomplete === undefined
-      ? { records, end: offset, problem }
-      : { records, end: offset, problem, incomplete }
+      ? { records, end: offset, plainBytes, problem }
+      : { records, end: offset, plainBytes, problem, incomplete }
   while (offset < bytes.length) {
     if (bytes.length - offset < FRAME_HEADER_BYTES) return stop('incomplete frame header', FRAME_HEADER_BYTES)
-    const length = bytes.readUInt32BE(offset)
+    const word = bytes.readUInt32BE(offset)
+    const deflated = word >= DEFLATED
+    const length = deflated ? word - DEFLATED : word
     // "[]" is the smallest payload we write; zero usually means a zero-filled tail.
-    if (length < 2 || length > MAX_FRAME_BYTES) return stop(`implausible frame length ${length}`)
+    if (length < 2 || length > MAX_FRAME_BYTES) return stop(`implausible frame length ${word}`)
     const payloadStart = offset + FRAME_HEADER_BYTES
     if (bytes.length - payloadStart < length)
       return stop('incomplete frame payload', FRAME_HEADER_BYTES + length)
-    const payload = bytes.subarray(payloadStart, payloadStart + length)
+    let payload = bytes.subarray(payloadStart, payloadStart + length)
     if (crc32(payload) !== bytes.readUInt32BE(offset + 4)) return stop('checksum mismatch')
+    if (deflated) {
+      const plain = inflatePayload(payload)
+      if (!plain) return stop('compressed payload does not inflate')
+      payload = plain
+    }
     const batch = decode(payload)
     if (typeof batch === 'string') return stop(batch)
     for (const record of batch) records.push(record)
     onFrame?.(batch, FRAME_HEADER_BYTES + length)
+    plainBytes += FRAME_HEADER_BYTES + payload.length
     offset = payloadStart + length
   }
-  return { records, end: offset }
+  return { records, end: offset, plainBytes }
+}
+
+/** A deflated payload's JSON, or undefined if it does not inflate (within the format's frame limit). */
+function inflatePayload(payload: Buffer): Buffer | undefined {
+  try {
+    return inflateRawSync(payload, { maxOutputLength: MAX_FRAME_BYTES })
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * A plain frame (`encodeFrame`) stored compressed, if that makes it smaller: the same JSON, deflated, with
+ * the length word's `DEFLATED` bit set and the checksum over the stored bytes. Only for a version 2 file.
+ * `deflated` is the frame's payload as `deflateRaw` compressed it.
+ */
+export function deflatedFrame(frame: Buffer, deflated: Buffer): Buffer {
+  if (FRAME_HEADER_BYTES + deflated.length >= frame.length) return frame
+  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + deflated.length)
+  deflated.copy(out, FRAME_HEADER_BYTES)
+  out.writeUInt32BE(DEFLATED + deflated.length, 0)
+  out.writeUInt32BE(crc32(deflated), 4)
+  return out
 }
 
 /**

@@ -1,10 +1,11 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { AppendLog } from './append-log.js'
-import { LOG_HEADER } from './log-format.js'
+import { LOG_HEADER, LOG_HEADER_V2, scanFrames } from './log-format.js'
+import { LogUsage } from './usage.js'
 
 let dir: string
 let path: string
@@ -90,18 +91,43 @@ describe('LogUsage', () => {
     await again.close()
     expect(again.records).toEqual(records)
     expect(counts(again)).toEqual(counted)
-    // A frame is 8 header bytes and its JSON array: 9 bytes of framing each, beside a comma per record.
-    const recordBytes = records.reduce((n, r) => n + Buffer.byteLength(JSON.stringify(r)), 0)
-    const frames = (size - LOG_HEADER.length - recordBytes - records.length) / 9
-    expect(Number.isInteger(frames)).toBe(true)
+    // Read the frames as stored (a rewrite compresses them): each holds one party's records.
+    const bytes = await readFile(path)
+    const perAccount = new Map<string, number>()
+    let frames = 0
+    let plain = LOG_HEADER.length
+    const scan = scanFrames(bytes, LOG_HEADER.length, (frameRecords, frameBytes) => {
+      frames++
+      const whose = new Set(frameRecords.map((r) => accountOf(r)))
+      expect(whose.size).toBe(1)
+      const [who] = whose
+      if (who !== undefined) perAccount.set(who, (perAccount.get(who) ?? 0) + frameBytes)
+      plain += 8 + Buffer.byteLength(JSON.stringify(frameRecords))
+    })
+    expect(scan.end).toBe(size)
     expect(frames).toBeGreaterThanOrEqual(Math.ceil(records.length / 64))
     expect(frames).toBeLessThan(records.length / 4)
-    // Each party's count is its records' bytes and its frames' framing, not a share of another's.
-    const bobBytes = records
-      .filter((r) => r.who === 'bob')
-      .reduce((n, r) => n + Buffer.byteLength(JSON.stringify(r)), 0)
-    expect(counted.accounts.get('bob')).toBeGreaterThan(bobBytes)
-    expect(counted.accounts.get('bob')).toBeLessThan(bobBytes * 1.1)
+    // Each party's count is what its frames take on disk, not a share of another's.
+    expect(counted.accounts).toEqual(perAccount)
+    expect(log.plainSize).toBe(plain)
+    expect(again.plainSize).toBe(plain)
+    expect(size).toBeLessThan(plain)
+    expect(bytes.subarray(0, LOG_HEADER_V2.length)).toEqual(LOG_HEADER_V2)
+  })
+
+  it('shares a compressed frame holding several parties in proportion to their JSON', () => {
+    const usage = new LogUsage()
+    const records: Rec[] = [
+      { who: 'a', text: 'x'.repeat(300) },
+      { who: 'b', text: 'y'.repeat(100) },
+      { text: 'own' },
+    ]
+    usage.addFrame(records, 120, accountOf)
+    const json = records.reduce((n, r) => n + Buffer.byteLength(JSON.stringify(r)) + 1, 0)
+    const own = Math.floor(((Buffer.byteLength(JSON.stringify({ text: 'own' })) + 1) * 120) / json)
+    expect(usage.bytesOf('a') + usage.bytesOf('b') + own).toBe(120)
+    expect(usage.bytesOf('b')).toBeGreaterThan(20)
+    expect(usage.bytesOf('a')).toBeGreaterThan(2.5 * usage.bytesOf('b'))
   })
 
   it('writes a rewrite group that would exceed the frame limit a record per frame', async () => {

@@ -38,15 +38,24 @@ export class LogUsage {
       return
     }
     // Rare (one append naming several parties): each record is measured on its own, and the framing
-    // (header, brackets) goes with the first record.
+    // (header, brackets) goes with the first record. A compressed frame (which only a rewrite writes, a
+    // party's records at a time) takes less than its records' JSON: it is shared in proportion to it.
+    const sizes = records.map((record) => Buffer.byteLength(JSON.stringify(record)) + 1)
+    const json = sizes.reduce((sum, size) => sum + size, 0)
+    const scale = json > frameBytes ? frameBytes / json : 1
     let rest = frameBytes
     for (let i = records.length - 1; i >= 0; i--) {
-      const record = records[i]
-      const bytes = i === 0 ? rest : Buffer.byteLength(JSON.stringify(record)) + 1
+      const bytes = i === 0 ? rest : Math.floor((sizes[i] as number) * scale)
       rest -= bytes
-      const account = accountOf(record)
+      const account = accountOf(records[i])
       if (account !== undefined) this.#add(account, bytes)
     }
+  }
+
+  /** @internal Moves an account's count by `bytes`: a rewrite stored its records in fewer than it counted. */
+  adjust(account: string, bytes: number): void {
+    this.#add(account, bytes)
+    if (this.#bytes.get(account) === 0) this.#bytes.delete(account)
   }
 
   /** @internal Forgets every count (before a rewrite's records are counted). */

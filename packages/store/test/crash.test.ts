@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AppendLog } from '../src/index.js'
-import { FRAME_HEADER_BYTES, LOG_HEADER } from '../src/log-format.js'
+import { LOG_HEADER, scanFrames } from '../src/log-format.js'
 import { compileStore, fixture, seeded } from './compiled-store.js'
 
 let store: Awaited<ReturnType<typeof compileStore>>
@@ -84,15 +84,15 @@ function appendThenKill(
 /** The offset just past the frame holding record number `n`. */
 async function endOfRecord(path: string, n: number): Promise<number> {
   const bytes = await readFile(path)
+  // Frames a rewrite wrote may be compressed: read them as the log does.
   let offset = LOG_HEADER.length
-  while (offset < bytes.length) {
-    const length = bytes.readUInt32BE(offset)
-    const start = offset + FRAME_HEADER_BYTES
-    offset = start + length
-    const records = JSON.parse(bytes.subarray(start, offset).toString()) as { n: number }[]
-    if (records.some((record) => record.n >= n)) return offset
-  }
-  throw new Error(`record ${n} is not in ${path}`)
+  let end: number | undefined
+  scanFrames(bytes, offset, (records, frameBytes) => {
+    offset += frameBytes
+    if (end === undefined && records.some((record) => (record as { n: number }).n >= n)) end = offset
+  })
+  if (end === undefined) throw new Error(`record ${n} is not in ${path}`)
+  return end
 }
 
 async function replay(path: string): Promise<{ numbers: number[]; warnings: string[] }> {
