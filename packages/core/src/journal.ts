@@ -50,8 +50,13 @@ export interface JournalRewrite {
    * once, as the node is made.
    */
   readonly records: readonly JournalRecord[]
-  /** Bytes the journal takes on disk now. */
+  /**
+   * Bytes the journal holds now, counted as if stored plain: what its growth is measured by, so that a
+   * store that compresses what it rewrites does not compact more often for it.
+   */
   size(): number
+  /** Bytes the journal takes on disk now, for the compaction report; `size()` if left out. */
+  diskSize?(): number
   /**
    * Reads back every record appended before the call (those it started with included), once they are
    * durable, handing each frame's records to `onFrame` in order as they are read, with where the frame is;

@@ -11,7 +11,7 @@ import type { JournalRecord, JournalRewrite } from './journal.js'
 import { JournalStartup } from './journal-startup.js'
 import type { PeerInfo } from './peer-machine.js'
 
-/** What one compaction did, for a one-line report. */
+/** What one compaction did, for a one-line report; the bytes are those on disk. */
 export interface CompactionReport {
   readonly records: number
   readonly keptRecords: number
@@ -119,6 +119,7 @@ export class OnlineCompaction {
     const { self, historyLimit, windowSize } = this.options
     const nextTurn = this.options.nextTurn ?? defaultNextTurn
     const bytes = this.target.size()
+    const diskBytes = this.diskSize()
     // Appends from the read on are collected: they follow the kept records in the rewrite.
     const tail: JournalRecord[] = []
     this.tail = tail
@@ -150,7 +151,7 @@ export class OnlineCompaction {
     const written = next.length
     const before = this.recordCount
     // What the file holds now, the appends made during the steps included once they are flushed.
-    const replaced = Math.max(bytes, this.target.size())
+    const replaced = Math.max(diskBytes, this.diskSize())
     const messagesBefore = this.messages
     const messagesNext = countMessages(next)
     this.recordCount = written
@@ -165,12 +166,16 @@ export class OnlineCompaction {
       this.options.failed(`journal compaction failed, the journal is unchanged: ${messageOf(error)}`)
       return
     }
-    const keptBytes = this.target.size()
     // The next one is due at 4 times what this one kept, not counting what was appended while it read the
     // journal: on a busy node that can be more than was kept, and would let the journal grow far past it.
     const keptShare = kept.length / Math.max(1, this.recordCount)
-    this.nextAt = Math.max(this.target.minBytes, COMPACT_GROWTH * keptBytes * keptShare)
-    this.options.compacted({ records: before, keptRecords: written, bytes: replaced, keptBytes })
+    this.nextAt = Math.max(this.target.minBytes, COMPACT_GROWTH * this.target.size() * keptShare)
+    this.options.compacted({
+      records: before,
+      keptRecords: written,
+      bytes: replaced,
+      keptBytes: this.diskSize(),
+    })
   }
 
   /**
@@ -180,6 +185,7 @@ export class OnlineCompaction {
    */
   private async writeCompacted(records: readonly JournalRecord[], fileRecords: number): Promise<void> {
     const bytes = this.target.size()
+    const diskBytes = this.diskSize()
     const written = records.length
     try {
       await this.target.rewrite(records)
@@ -190,9 +196,17 @@ export class OnlineCompaction {
       this.options.failed(`journal compaction failed, the journal is unchanged: ${messageOf(error)}`)
       return
     }
-    const keptBytes = this.target.size()
-    this.nextAt = Math.max(this.target.minBytes, COMPACT_GROWTH * keptBytes)
-    this.options.compacted({ records: fileRecords, keptRecords: written, bytes, keptBytes })
+    this.nextAt = Math.max(this.target.minBytes, COMPACT_GROWTH * this.target.size())
+    this.options.compacted({
+      records: fileRecords,
+      keptRecords: written,
+      bytes: diskBytes,
+      keptBytes: this.diskSize(),
+    })
+  }
+
+  private diskSize(): number {
+    return this.target.diskSize?.() ?? this.target.size()
   }
 }
 

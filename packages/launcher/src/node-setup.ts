@@ -218,7 +218,8 @@ export async function startNode(
             startRecords = undefined
             return handed
           },
-          size: () => journal.size,
+          size: () => journal.plainSize,
+          diskSize: () => journal.size,
           scan: async (onFrame) => {
             await journal.readAll({ onRecords: onFrame, skim: skimFrame })
           },
@@ -408,7 +409,7 @@ async function restoreFromJournal(dir: DataDir, self: PeerInfo, windowSize: numb
   try {
     const start = await startup.finish((frames) => journal.readFrames(frames))
     if (start) {
-      const halved = journal.size > threshold && start.records.length * 2 <= start.total
+      const halved = journal.plainSize > threshold && start.records.length * 2 <= start.total
       return {
         journal,
         records: start.records,
