@@ -80,9 +80,11 @@ describe('AppendLog', () => {
     await Promise.all(Array.from({ length: 6_000 }, (_, i) => log.append([{ i, text: 'z'.repeat(1_000) }])))
     await log.close()
     const bytes = await readFile(path)
-    // A byte of the frame of record 5,000, in the second chunk: that frame and the rest are dropped.
-    const at = bytes.indexOf('{"i":5000,')
-    bytes[at + 20] = 0x41
+    // A byte of the frame of record 5,000 (each append is one frame), in the second chunk of a read: that
+    // frame and the rest are dropped.
+    let at = LOG_HEADER.length
+    for (let frame = 0; frame < 5_000; frame++) at += 8 + (bytes.readUInt32BE(at) & 0x7fff_ffff)
+    bytes.writeUInt8(bytes.readUInt8(at + 12) ^ 0x41, at + 12)
     await writeFile(path, bytes)
     const records = await reopen()
     expect(records).toHaveLength(5_000)
@@ -130,10 +132,12 @@ describe('AppendLog', () => {
     expect(log.records).toEqual(old)
     expect(log.size).toBe(v1Bytes.length)
     expect(log.plainSize).toBe(v1Bytes.length)
-    await log.append([{ t: 'sent', n: 200 }])
-    // Appended to as it is: still version 1, readable by the release that wrote it.
+    await log.append([{ t: 'sent', n: 200, body: 'again '.repeat(100) }])
+    // Appended to as it is, plain however well it would compress: still version 1, readable by the
+    // release that wrote it.
     expect((await readFile(path)).subarray(0, LOG_HEADER.length)).toEqual(LOG_HEADER)
-    const kept = [...old.slice(100), { t: 'sent', n: 200 }]
+    expect(log.size).toBe(log.plainSize)
+    const kept = [...old.slice(100), { t: 'sent', n: 200, body: 'again '.repeat(100) }]
     const rewriting = log.rewrite(kept)
     const late = log.append([{ t: 'sent', n: 201 }])
     await Promise.all([rewriting, late])
@@ -148,6 +152,36 @@ describe('AppendLog', () => {
     expect(again.records).toEqual([...kept, { t: 'sent', n: 201 }])
     expect(again.size).toBe(bytes.length)
     expect(again.plainSize).toBe(plain)
+  })
+
+  it('starts a new log at version 2 and stores each append compressed where that is smaller', async () => {
+    const log = await open()
+    const long = { t: 'received', body: 'a line of chat that repeats itself '.repeat(20) }
+    const short = { t: 'received', body: 'hi' }
+    await log.append([long])
+    await Promise.all([log.append([short]), log.append([long, long])])
+    expect(log.size).toBeLessThan(log.plainSize / 4)
+    expect(log.plainSize).toBe(
+      LOG_HEADER_V2.length +
+        [[long], [short], [long, long]].reduce((n, r) => n + 8 + JSON.stringify(r).length, 0),
+    )
+    await log.close()
+    const bytes = await readFile(path)
+    expect(bytes.subarray(0, LOG_HEADER_V2.length)).toEqual(LOG_HEADER_V2)
+    expect(bytes.length).toBe(log.size)
+    // The long appends are flagged compressed; the short one is plain, and readable as it is.
+    const flags: boolean[] = []
+    for (let at = LOG_HEADER_V2.length; at < bytes.length; ) {
+      const word = bytes.readUInt32BE(at)
+      flags.push(word >= 0x8000_0000)
+      at += 8 + (word & 0x7fff_ffff)
+    }
+    expect(flags).toEqual([true, false, true])
+    expect(bytes.includes(JSON.stringify([short]))).toBe(true)
+    const again = await open()
+    await again.close()
+    expect(again.records).toEqual([long, short, long, long])
+    expect(again.plainSize).toBe(log.plainSize)
   })
 
   it('reads compressed frames again by position, and hands them to onRecords skimmed', async () => {

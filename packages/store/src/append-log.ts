@@ -74,6 +74,10 @@ interface Batch {
   bytes: number
   records: number
   waiters: Waiter[]
+  /** Each frame's records, kept to correct the usage once the frame is stored compressed (with `accountOf`). */
+  counted?: (readonly unknown[])[]
+  /** `#rewriteCalls` as the batch began: a rewrite called since counted the usage anew. */
+  rewriteCall: number
   /** Rewrites called before this batch began: its bytes follow their records in the new file too. */
   carries?: Carry[]
 }
@@ -84,6 +88,8 @@ interface Batch {
  */
 interface Carry {
   readonly chunks: Buffer[]
+  /** What the chunks would take stored plain. */
+  plain: number
   /** False once the rewrite took its chunks (or failed): later flushes go to the new file. */
   open: boolean
 }
@@ -112,6 +118,8 @@ export class AppendLog {
   #plainSize: number
   /** Counts the rewrites called: a rewrite corrects the usage it counted only if no later one counted anew. */
   #rewriteCalls = 0
+  /** Format version of the file: appends are compressed only in version 2, which earlier releases refuse. */
+  #version: 1 | 2
   /** The batch new appends join; null once its flush has started (or a rewrite or close sealed it). */
   #pending: Batch | null = null
   /** Flushes, rewrites and the close run one after another on this chain, in call order. */
@@ -128,6 +136,7 @@ export class AppendLog {
     file: FileHandle,
     size: number,
     plainSize: number,
+    version: 1 | 2,
     records: unknown[],
     maxRecordBytes: number,
     accountOf: AccountOf | undefined,
@@ -139,6 +148,7 @@ export class AppendLog {
     this.#file = file
     this.#size = size
     this.#plainSize = plainSize
+    this.#version = version
     this.records = records
     this.#maxRecordBytes = maxRecordBytes
   }
@@ -162,13 +172,14 @@ export class AppendLog {
         case 'incomplete':
           if (size > 0) warn(`${path}: the log header was incomplete (${size} bytes); rewrote it`)
           await file.truncate(0)
-          await writeAll(file, LOG_HEADER, 0)
+          await writeAll(file, LOG_HEADER_V2, 0)
           await file.sync()
           return new AppendLog(
             path,
             file,
-            LOG_HEADER.length,
-            LOG_HEADER.length,
+            LOG_HEADER_V2.length,
+            LOG_HEADER_V2.length,
+            FORMAT_VERSION,
             [],
             maxRecordBytes,
             accountOf,
@@ -211,7 +222,17 @@ export class AppendLog {
       }
       await rm(`${path}.rewrite`, { force: true })
       const plainSize = LOG_HEADER.length + scan.plainBytes
-      return new AppendLog(path, file, scan.end, plainSize, scan.records, maxRecordBytes, accountOf, usage)
+      return new AppendLog(
+        path,
+        file,
+        scan.end,
+        plainSize,
+        header.version,
+        scan.records,
+        maxRecordBytes,
+        accountOf,
+        usage,
+      )
     } catch (error) {
       await file.close().catch(() => {})
       if (rejected) throw rejected.error
@@ -322,7 +343,10 @@ export class AppendLog {
       return Promise.reject(error)
     }
     const batch = this.#batch()
-    if (frame && this.#accountOf) this.usage.addFrame(records, frame.length, this.#accountOf)
+    if (frame && this.#accountOf) {
+      this.usage.addFrame(records, frame.length, this.#accountOf)
+      batch.counted?.push(records)
+    }
     if (frame) {
       batch.frames.push(frame)
       batch.bytes += frame.length
@@ -351,7 +375,7 @@ export class AppendLog {
     const frames = groups.map((group) => group.frame)
     // Appends from here on start a new batch, which the carry follows.
     this.#pending = null
-    const carry: Carry = { chunks: [], open: true }
+    const carry: Carry = { chunks: [], plain: 0, open: true }
     this.#carries.add(carry)
     const done = this.#rewrites.then(() => this.#replace(frames, carry))
     this.#rewrites = done.then(
@@ -400,7 +424,8 @@ export class AppendLog {
 
   #batch(): Batch {
     if (this.#pending) return this.#pending
-    const batch: Batch = { frames: [], bytes: 0, records: 0, waiters: [] }
+    const batch: Batch = { frames: [], bytes: 0, records: 0, waiters: [], rewriteCall: this.#rewriteCalls }
+    if (this.#accountOf) batch.counted = []
     if (this.#carries.size > 0) batch.carries = [...this.#carries]
     this.#pending = batch
     this.#enqueue(() => {
@@ -419,12 +444,24 @@ export class AppendLog {
     return run
   }
 
+  /** Counts the frames of `batch` that were stored compressed at their size on disk, as an open would. */
+  #recount(batch: Batch, stored: readonly Buffer[]): void {
+    const accountOf = this.#accountOf
+    const counted = batch.counted
+    if (!accountOf || !counted || batch.rewriteCall !== this.#rewriteCalls || stored === batch.frames) return
+    stored.forEach((frame, i) => {
+      const plain = batch.frames[i] as Buffer
+      if (frame !== plain) this.usage.reframe(counted[i] ?? [], plain.length, frame.length, accountOf)
+    })
+  }
+
   async #flush(batch: Batch): Promise<void> {
     try {
       if (this.#failure) throw this.#failure
       if (batch.bytes > 0) {
-        const bytes =
-          batch.frames.length === 1 ? (batch.frames[0] as Buffer) : Buffer.concat(batch.frames, batch.bytes)
+        // Compressed on the thread pool while the caller goes on; a version 1 file gets plain frames.
+        const frames = this.#version === 2 ? await compressFrames(batch.frames) : batch.frames
+        const bytes = frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames)
         try {
           await writeAll(this.#file, bytes, this.#size)
           await this.#file.datasync()
@@ -435,8 +472,14 @@ export class AppendLog {
           throw this.#failure
         }
         this.#size += bytes.length
-        this.#plainSize += bytes.length
-        if (batch.carries) for (const carry of batch.carries) if (carry.open) carry.chunks.push(bytes)
+        this.#plainSize += batch.bytes
+        if (batch.carries)
+          for (const carry of batch.carries)
+            if (carry.open) {
+              carry.chunks.push(bytes)
+              carry.plain += batch.bytes
+            }
+        this.#recount(batch, frames)
         this.#stats.flushes++
         this.#stats.bytes += bytes.length
       }
@@ -512,7 +555,8 @@ export class AppendLog {
       await this.#file.close()
       this.#file = next
       this.#size = size
-      this.#plainSize = plain + (size - written)
+      this.#plainSize = plain + carry.plain
+      this.#version = FORMAT_VERSION
     } catch (cause) {
       this.#failure = ioError(
         `cannot reopen ${this.#path} after a rewrite`,
@@ -535,7 +579,7 @@ const DEFLATE_MIN_BYTES = 256
 const DEFLATE_OPTIONS = { level: constants.Z_BEST_SPEED }
 const deflateRawAsync = promisify(deflateRaw)
 
-/** The frames as a rewrite stores them: each compressed, on the thread pool, where that makes it smaller. */
+/** The frames as they are stored: each compressed, on the thread pool, where that makes it smaller. */
 async function compressFrames(frames: readonly Buffer[]): Promise<Buffer[]> {
   const out = frames.slice()
   let next = 0
@@ -544,10 +588,11 @@ async function compressFrames(frames: readonly Buffer[]): Promise<Buffer[]> {
       const i = next++
       const frame = frames[i] as Buffer
       if (frame.length - FRAME_HEADER_BYTES < DEFLATE_MIN_BYTES) continue
-      out[i] = deflatedFrame(
-        frame,
-        await deflateRawAsync(frame.subarray(FRAME_HEADER_BYTES), DEFLATE_OPTIONS),
+      // A frame that does not compress (which zlib should never refuse) is stored plain.
+      const deflated = await deflateRawAsync(frame.subarray(FRAME_HEADER_BYTES), DEFLATE_OPTIONS).catch(
+        () => undefined,
       )
+      if (deflated) out[i] = deflatedFrame(frame, deflated)
     }
   }
   await Promise.all(Array.from({ length: Math.min(DEFLATE_PARALLEL, frames.length) }, work))

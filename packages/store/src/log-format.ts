@@ -5,20 +5,20 @@
  * One frame per append makes each append all-or-nothing.
  *
  * Version 2 adds one thing: a frame whose length has its top bit set (`DEFLATED`) holds that JSON
- * compressed with raw deflate. Only a rewrite writes such frames, and it writes the version 2 header,
- * so a release that reads version 1 only refuses the file instead of misreading it. A version 1 file
- * is a valid version 2 file: it is read, and appended to, as it is, until its first rewrite.
+ * compressed with raw deflate. Such frames are written only under the version 2 header, so a release
+ * that reads version 1 only refuses the file instead of misreading it. A version 1 file is a valid
+ * version 2 file: it is read, and appended to plain, as it is, until its first rewrite makes it version 2.
  */
 import { isAscii, isUtf8 } from 'node:buffer'
 import { inflateRawSync } from 'node:zlib'
 import { crc32 } from './crc32.js'
 import { LogError } from './errors.js'
 
-/** The newest format this build reads, and writes in a rewrite. */
+/** The newest format this build reads, and the one it writes for a new log and a rewrite. */
 export const FORMAT_VERSION = 2
-/** The header of a new log: version 1 until its first rewrite, since it holds no compressed frame. */
+/** The header of a log written by an earlier release: it holds no compressed frame, and gets none appended. */
 export const LOG_HEADER = Buffer.from('parley-log 1\n', 'latin1')
-/** The header a rewrite writes: its frames may be compressed. */
+/** The header of a new log and of a rewrite: its frames may be compressed. */
 export const LOG_HEADER_V2 = Buffer.from(`parley-log ${FORMAT_VERSION}\n`, 'latin1')
 const HEADER_PREFIX = Buffer.from('parley-log ', 'latin1')
 export const FRAME_HEADER_BYTES = 8
@@ -56,18 +56,23 @@ export function encodeFrame(records: readonly unknown[], maxPayloadBytes: number
 }
 
 export type HeaderCheck =
-  | { status: 'ok' }
+  | { status: 'ok'; version: 1 | 2 }
   /** Shorter than a header and a prefix of one (or empty): the file was created and never completed. */
   | { status: 'incomplete' }
   | { status: 'version'; found: string }
   | { status: 'foreign' }
 
 export function checkHeader(bytes: Buffer): HeaderCheck {
-  if (bytes.length < LOG_HEADER.length && LOG_HEADER.subarray(0, bytes.length).equals(bytes)) {
+  if (
+    bytes.length < LOG_HEADER.length &&
+    (LOG_HEADER.subarray(0, bytes.length).equals(bytes) ||
+      LOG_HEADER_V2.subarray(0, bytes.length).equals(bytes))
+  ) {
     return { status: 'incomplete' }
   }
   const head = bytes.subarray(0, LOG_HEADER.length)
-  if (head.equals(LOG_HEADER) || head.equals(LOG_HEADER_V2)) return { status: 'ok' }
+  if (head.equals(LOG_HEADER)) return { status: 'ok', version: 1 }
+  if (head.equals(LOG_HEADER_V2)) return { status: 'ok', version: 2 }
   const newline = bytes.indexOf(0x0a)
   if (bytes.subarray(0, HEADER_PREFIX.length).equals(HEADER_PREFIX) && newline > 0 && newline < 32) {
     return { status: 'version', found: bytes.subarray(HEADER_PREFIX.length, newline).toString('latin1') }

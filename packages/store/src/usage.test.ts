@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -30,7 +31,7 @@ function counts(log: AppendLog) {
 }
 
 describe('LogUsage', () => {
-  it('counts every byte a party makes the log hold, own records against no one', async () => {
+  it('counts every byte a party makes the log hold, as stored, own records against no one', async () => {
     const log = await open()
     await log.append([{ who: 'mallory', text: 'x'.repeat(1000) }])
     await log.append([{ text: 'mine, never counted' }])
@@ -41,13 +42,18 @@ describe('LogUsage', () => {
     await log.close()
     const mallory = log.usage.bytesOf('mallory')
     const bob = log.usage.bytesOf('bob')
-    expect(mallory).toBeGreaterThan(1000)
+    // Mallory's repeated text is stored compressed: counted at what it takes on disk, not its JSON.
+    expect(mallory).toBeGreaterThan(8)
+    expect(mallory).toBeLessThan(200)
     expect(bob).toBeGreaterThan(0)
     expect(log.usage.bytesOf('carol')).toBe(0)
     expect(log.usage.total).toBe(mallory + bob)
-    // Own records are what is left of the file.
+    // Own records are what is left of the file (too short to be compressed).
     const own = (await stat(path)).size - LOG_HEADER.length - log.usage.total
     expect(own).toBe(8 + Buffer.byteLength(JSON.stringify([{ text: 'mine, never counted' }])))
+    const again = await open()
+    await again.close()
+    expect(counts(again)).toEqual(counts(log))
   })
 
   it('finds the same counts again when the log is reopened, without being told them', async () => {
@@ -62,7 +68,9 @@ describe('LogUsage', () => {
 
   it('is rebuilt from a rewrite, and counts appends made after it on top', async () => {
     const log = await open()
-    for (let i = 0; i < 50; i++) await log.append([{ who: 'flood', text: 'x'.repeat(500) }])
+    // Random text, which compression hardly shrinks.
+    for (let i = 0; i < 50; i++)
+      await log.append([{ who: 'flood', text: randomBytes(375).toString('base64') }])
     const flooded = log.usage.bytesOf('flood')
     await log.rewrite([{ who: 'flood', text: 'kept' }, { text: 'own' }])
     const rewriting = log.append([{ who: 'late', text: 'after the rewrite' }])
@@ -203,5 +211,51 @@ describe('LogUsage', () => {
       ),
       { numRuns: 40 },
     )
+  })
+
+  it('counts frames stored compressed as they are flushed at what a reopen counts (property)', async () => {
+    const who = fc.option(fc.constantFrom('a', 'b', 'c'), { nil: undefined })
+    // Long, repetitive text: most frames are stored compressed; random text, hardly or not at all.
+    const text = fc.oneof(
+      fc.tuple(fc.string({ maxLength: 8 }), fc.nat(200)).map(([word, n]) => word.repeat(n)),
+      fc.string({ unit: 'binary', maxLength: 300 }),
+    )
+    const record = fc.record({ who, text }, { requiredKeys: ['text'] })
+    let compressed = 0
+    await fc.assert(
+      fc.asyncProperty(
+        // Appends made together share a flush; a rewrite may come between them.
+        fc.array(
+          fc.record({
+            together: fc.array(fc.array(record, { minLength: 1, maxLength: 3 }), {
+              minLength: 1,
+              maxLength: 4,
+            }),
+            rewrite: fc.boolean(),
+          }),
+          { maxLength: 8 },
+        ),
+        async (steps) => {
+          await rm(path, { force: true })
+          const log = await open()
+          for (const step of steps) {
+            const work = step.together.map((records) => log.append(records))
+            if (step.rewrite) work.push(log.rewrite(step.together.flat()))
+            await Promise.all(work)
+          }
+          const live = log.usage.accounts()
+          const plain = log.plainSize
+          await log.close()
+          const size = (await stat(path)).size
+          if (size < plain) compressed++
+          const again = await open()
+          await again.close()
+          expect(live).toEqual(again.usage.accounts())
+          expect(again.plainSize).toBe(plain)
+        },
+      ),
+      { numRuns: 60 },
+    )
+    expect(compressed).toBeGreaterThan(10)
   })
 })

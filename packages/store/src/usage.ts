@@ -29,27 +29,15 @@ export class LogUsage {
 
   /** @internal Adds one frame: `frameBytes` is its whole size on disk, header included. */
   addFrame(records: readonly unknown[], frameBytes: number, accountOf: AccountOf): void {
-    if (records.length === 0) return
-    const first = accountOf(records[0])
-    let mixed = false
-    for (let i = 1; i < records.length && !mixed; i++) mixed = accountOf(records[i]) !== first
-    if (!mixed) {
-      if (first !== undefined) this.#add(first, frameBytes)
-      return
-    }
-    // Rare (one append naming several parties): each record is measured on its own, and the framing
-    // (header, brackets) goes with the first record. A compressed frame (which only a rewrite writes, a
-    // party's records at a time) takes less than its records' JSON: it is shared in proportion to it.
-    const sizes = records.map((record) => Buffer.byteLength(JSON.stringify(record)) + 1)
-    const json = sizes.reduce((sum, size) => sum + size, 0)
-    const scale = json > frameBytes ? frameBytes / json : 1
-    let rest = frameBytes
-    for (let i = records.length - 1; i >= 0; i--) {
-      const bytes = i === 0 ? rest : Math.floor((sizes[i] as number) * scale)
-      rest -= bytes
-      const account = accountOf(records[i])
-      if (account !== undefined) this.#add(account, bytes)
-    }
+    shares(records, frameBytes, accountOf, (account, bytes) => this.#add(account, bytes))
+  }
+
+  /** @internal A frame counted at `from` bytes was stored in `to` (compressed as it was flushed). */
+  reframe(records: readonly unknown[], from: number, to: number, accountOf: AccountOf): void {
+    if (from === to) return
+    shares(records, from, accountOf, (account, bytes) => this.#add(account, -bytes))
+    shares(records, to, accountOf, (account, bytes) => this.#add(account, bytes))
+    for (const [account, bytes] of this.#bytes) if (bytes === 0) this.#bytes.delete(account)
   }
 
   /** @internal Moves an account's count by `bytes`: a rewrite stored its records in fewer than it counted. */
@@ -74,5 +62,35 @@ export class LogUsage {
   #add(account: string, bytes: number): void {
     this.#bytes.set(account, (this.#bytes.get(account) ?? 0) + bytes)
     this.#total += bytes
+  }
+}
+
+/** Hands each account its share of a frame of `frameBytes`. */
+function shares(
+  records: readonly unknown[],
+  frameBytes: number,
+  accountOf: AccountOf,
+  take: (account: string, bytes: number) => void,
+): void {
+  if (records.length === 0) return
+  const first = accountOf(records[0])
+  let mixed = false
+  for (let i = 1; i < records.length && !mixed; i++) mixed = accountOf(records[i]) !== first
+  if (!mixed) {
+    if (first !== undefined) take(first, frameBytes)
+    return
+  }
+  // Rare (one append naming several parties): each record is measured on its own, and the framing
+  // (header, brackets) goes with the first record. A compressed frame takes less than its records'
+  // JSON: it is shared in proportion to it.
+  const sizes = records.map((record) => Buffer.byteLength(JSON.stringify(record)) + 1)
+  const json = sizes.reduce((sum, size) => sum + size, 0)
+  const scale = json > frameBytes ? frameBytes / json : 1
+  let rest = frameBytes
+  for (let i = records.length - 1; i >= 0; i--) {
+    const bytes = i === 0 ? rest : Math.floor((sizes[i] as number) * scale)
+    rest -= bytes
+    const account = accountOf(records[i])
+    if (account !== undefined) take(account, bytes)
   }
 }
