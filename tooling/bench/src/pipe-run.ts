@@ -53,17 +53,48 @@ export interface InputFile {
 
 /** `lines` lines of 59 characters and a newline, each numbered, so that any line lost or doubled shows. */
 export function writeInput(dir: string, lines: number): InputFile {
-  const filler = 'the quick brown fox jumps over the lazy dog, 0123456789 abcdefghij'
   const parts: string[] = []
+  const next = seeded(lines)
   for (let i = 0; i < lines; i++) {
-    const head = `${i + 1} `
-    parts.push(head + filler.slice(0, 59 - head.length))
+    let line = `${i + 1}`
+    while (line.length < 59) line += ` ${WORDS[next() % WORDS.length]}`
+    parts.push(line.slice(0, 59))
   }
   const text = `${parts.join('\n')}\n`
   const path = join(dir, `lines-${lines}.txt`)
   writeFileSync(path, text)
   const bytes = Buffer.byteLength(text)
   return { path, lines, bytes, textBytes: bytes - lines }
+}
+
+/**
+ * Common English words the input lines are drawn from at random, so that what a journal stores compressed
+ * is measured on text that varies from line to line as chat does, not on one line repeated.
+ */
+const WORDS = (
+  'the of and to in is you that it he was for on are as with his they at be this have from or one had by ' +
+  'word but not what all were we when your can said there use an each which she do how their if will up ' +
+  'other about out many then them these so some her would make like him into time has look two more write ' +
+  'go see number no way could people my than first water been call who oil its now find long down day did ' +
+  'get come made may part over new sound take only little work know place year live me back give most very ' +
+  'after thing our just name good sentence man think say great where help through much before line right ' +
+  'too mean old any same tell boy follow came want show also around form three small set put end does ' +
+  'another well large must big even such because turn here why ask went men read need land different home ' +
+  'us move try kind hand picture again change off play spell air away animal house point page letter ' +
+  'mother answer found study still learn should world high every near add food between own below country'
+).split(' ')
+
+/** A fixed sequence of pseudo-random numbers (xorshift32): the same input for the same line count. */
+function seeded(seed: number): () => number {
+  let x = (seed ^ 0x9e3779b9) >>> 0 || 1
+  return () => {
+    x ^= x << 13
+    x >>>= 0
+    x ^= x >>> 17
+    x ^= x << 5
+    x >>>= 0
+    return x
+  }
 }
 
 /** How to start the two ends of one row, and how the receiver says which port it got. */
