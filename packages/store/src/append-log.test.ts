@@ -158,12 +158,14 @@ describe('AppendLog', () => {
     const log = await open()
     const long = { t: 'received', body: 'a line of chat that repeats itself '.repeat(20) }
     const short = { t: 'received', body: 'hi' }
+    // Past 64 KiB, compressed on the thread pool rather than the caller's thread.
+    const huge = { t: 'received', body: 'a flood of words '.repeat(10_000) }
     await log.append([long])
-    await Promise.all([log.append([short]), log.append([long, long])])
+    await Promise.all([log.append([short]), log.append([long, long]), log.append([huge])])
     expect(log.size).toBeLessThan(log.plainSize / 4)
     expect(log.plainSize).toBe(
       LOG_HEADER_V2.length +
-        [[long], [short], [long, long]].reduce((n, r) => n + 8 + JSON.stringify(r).length, 0),
+        [[long], [short], [long, long], [huge]].reduce((n, r) => n + 8 + JSON.stringify(r).length, 0),
     )
     await log.close()
     const bytes = await readFile(path)
@@ -176,11 +178,11 @@ describe('AppendLog', () => {
       flags.push(word >= 0x8000_0000)
       at += 8 + (word & 0x7fff_ffff)
     }
-    expect(flags).toEqual([true, false, true])
+    expect(flags).toEqual([true, false, true, true])
     expect(bytes.includes(JSON.stringify([short]))).toBe(true)
     const again = await open()
     await again.close()
-    expect(again.records).toEqual([long, short, long, long])
+    expect(again.records).toEqual([long, short, long, long, huge])
     expect(again.plainSize).toBe(log.plainSize)
   })
 
