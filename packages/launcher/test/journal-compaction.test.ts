@@ -1,7 +1,8 @@
 /** Compaction of a long journal found at start-up, on a real data dir and a real node listening on loopback. */
-import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { crc32 } from 'node:zlib'
 import { type JournalRecord, type Msg, type NodeEvent, restore } from '@parley/core'
 import { AppendLog } from '@parley/store'
 import { afterEach, describe, expect, it, vi } from 'vitest'
@@ -15,7 +16,11 @@ afterEach(async () => {
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
 })
 
-async function dataDirWithLongJournal(rounds: number) {
+/**
+ * A long journal, written by this build (format version 2) or byte for byte as a release before
+ * compression wrote it (version 1: plain frames under `parley-log 1`).
+ */
+async function dataDirWithLongJournal(rounds: number, version: 1 | 2 = 2) {
   const dir = await mkdtemp(join(tmpdir(), 'parley-compact-'))
   dirs.push(dir)
   const flags = parseFlags(
@@ -32,11 +37,12 @@ async function dataDirWithLongJournal(rounds: number) {
     from,
     body: `message ${seq} `.padEnd(120, '.'),
   })
-  const log = await AppendLog.open(join(dir, JOURNAL_FILE))
-  await log.append([
-    { t: 'self', epoch: 'alice-1' },
-    { t: 'peer', peer: bob, epoch: 'bob-1' },
-  ] satisfies JournalRecord[])
+  const batches: JournalRecord[][] = [
+    [
+      { t: 'self', epoch: 'alice-1' },
+      { t: 'peer', peer: bob, epoch: 'bob-1' },
+    ],
+  ]
   let batch: JournalRecord[] = []
   for (let seq = 1; seq <= rounds; seq++) {
     batch.push(
@@ -45,58 +51,79 @@ async function dataDirWithLongJournal(rounds: number) {
       { t: 'acked', peer: bob, upTo: seq },
     )
     if (batch.length >= 3_000 || seq === rounds) {
-      await log.append(batch)
+      batches.push(batch)
       batch = []
     }
   }
+  if (version === 1) {
+    const frames = batches.map((records) => {
+      const payload = Buffer.from(JSON.stringify(records))
+      const head = Buffer.alloc(8)
+      head.writeUInt32BE(payload.length, 0)
+      head.writeUInt32BE(crc32(payload), 4)
+      return Buffer.concat([head, payload])
+    })
+    await writeFile(join(dir, JOURNAL_FILE), Buffer.concat([Buffer.from('parley-log 1\n'), ...frames]), {
+      mode: 0o600,
+    })
+    return { dir, flags, self }
+  }
+  const log = await AppendLog.open(join(dir, JOURNAL_FILE))
+  for (const records of batches) await log.append(records)
   await log.close()
   return { dir, flags, self }
 }
 
 async function readJournal(dir: string) {
+  const header = (await readFile(join(dir, JOURNAL_FILE))).subarray(0, 13).toString('latin1')
   const log = await AppendLog.open(join(dir, JOURNAL_FILE))
   await log.close()
-  return { records: log.records as JournalRecord[], size: (await stat(join(dir, JOURNAL_FILE))).size }
+  return { records: log.records as JournalRecord[], size: (await stat(join(dir, JOURNAL_FILE))).size, header }
 }
 
 describe('journal compaction of a long journal found at startup', () => {
-  it('rewrites a long journal with the records that restore the same history, outbox and peers', async () => {
-    const { dir, flags, self } = await dataDirWithLongJournal(12_000)
-    const before = await readJournal(dir)
-    const events: NodeEvent[] = []
-    const started = await startNode(flags, (e) => events.push(e), {}, { PARLEY_COMPACT_BYTES: '65536' })
-    // The node starts on the compacted records and writes them over the file once it runs.
-    const compacted = await vi.waitFor(
-      () => {
-        const event = events.find((e) => e.type === 'journal-compacted')
-        if (!event) throw new Error('not compacted yet')
-        return event
-      },
-      { timeout: 60_000, interval: 20 },
-    )
-    await started.node.close()
-    // The node releases the data dir once its journal is closed.
-    await vi.waitFor(() => showIdentity(flags, {}), { timeout: 60_000, interval: 20 })
+  it.each([2, 1] as const)(
+    'rewrites a long journal of format version %i with the records that restore the same history, outbox and peers, as version 2',
+    async (version) => {
+      const { dir, flags, self } = await dataDirWithLongJournal(12_000, version)
+      const before = await readJournal(dir)
+      expect(before.header).toBe(`parley-log ${version}\n`)
+      const events: NodeEvent[] = []
+      const started = await startNode(flags, (e) => events.push(e), {}, { PARLEY_COMPACT_BYTES: '65536' })
+      // The node starts on the compacted records and writes them over the file once it runs.
+      const compacted = await vi.waitFor(
+        () => {
+          const event = events.find((e) => e.type === 'journal-compacted')
+          if (!event) throw new Error('not compacted yet')
+          return event
+        },
+        { timeout: 60_000, interval: 20 },
+      )
+      await started.node.close()
+      // The node releases the data dir once its journal is closed.
+      await vi.waitFor(() => showIdentity(flags, {}), { timeout: 60_000, interval: 20 })
 
-    const after = await readJournal(dir)
-    expect(after.size).toBeLessThan(before.size / 2)
-    expect(compacted).toEqual({
-      type: 'journal-compacted',
-      records: before.records.length,
-      keptRecords: after.records.length,
-      bytes: before.size,
-      keptBytes: after.size,
-    })
-    expect(restore(after.records, self, undefined, WINDOW)).toStrictEqual(
-      restore(before.records, self, undefined, WINDOW),
-    )
-    // The history holds 10,000 entries; the other 14,000 messages were acknowledged long ago.
-    expect(started.node.history).toHaveLength(10_000)
-    expect(
-      events.filter((e) => e.type === 'journal-error' || e.type === 'journal-compaction-failed'),
-    ).toEqual([])
-    expect(startupNotes(started)).toEqual([])
-  })
+      const after = await readJournal(dir)
+      expect(after.header).toBe('parley-log 2\n')
+      expect(after.size).toBeLessThan(before.size / 2)
+      expect(compacted).toEqual({
+        type: 'journal-compacted',
+        records: before.records.length,
+        keptRecords: after.records.length,
+        bytes: before.size,
+        keptBytes: after.size,
+      })
+      expect(restore(after.records, self, undefined, WINDOW)).toStrictEqual(
+        restore(before.records, self, undefined, WINDOW),
+      )
+      // The history holds 10,000 entries; the other 14,000 messages were acknowledged long ago.
+      expect(started.node.history).toHaveLength(10_000)
+      expect(
+        events.filter((e) => e.type === 'journal-error' || e.type === 'journal-compaction-failed'),
+      ).toEqual([])
+      expect(startupNotes(started)).toEqual([])
+    },
+  )
 
   it('leaves a journal past the threshold alone when compacting could not halve it', async () => {
     // 4,000 rounds: 12,002 records, of which the 8,000 messages of the history must stay.

@@ -368,7 +368,7 @@ export class AppendLog {
     const accountOf = this.#accountOf
     let groups: RewriteFrame[]
     try {
-      groups = encodeGroups(records, this.#maxRecordBytes, accountOf)
+      groups = encodeGroups(records, this.#maxRecordBytes)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -391,12 +391,10 @@ export class AppendLog {
     const counted = this.usage.accounts()
     return done.then(
       (stored) => {
-        // Each group is one account's (or one record): what compression saved comes off that account.
+        // Counted as stored plain: each frame compressed is counted again at its size on disk.
         if (call !== this.#rewriteCalls) return
         groups.forEach((group, i) => {
-          const account = accountOf(group.records[0])
-          const saved = group.frame.length - (stored[i] ?? group.frame.length)
-          if (account !== undefined && saved !== 0) this.usage.adjust(account, -saved)
+          this.usage.reframe(group.records, group.frame.length, stored[i] ?? group.frame.length, accountOf)
         })
       },
       (error: unknown) => {
@@ -634,21 +632,17 @@ interface RewriteFrame {
 }
 
 /**
- * A rewrite's records in frames of up to `REWRITE_GROUP` consecutive records counted against the same
- * account, so that each frame's bytes go to one account as an append's do. A group over the size limit
- * is written a record per frame, as a single record over it is refused.
+ * A rewrite's records in frames of up to `REWRITE_GROUP` consecutive records. They may count against
+ * several accounts (a conversation alternates them): such a frame is shared by each record's JSON, as a
+ * mixed append's is; frames of one account each would hold a record or two in a chat, too little to
+ * compress. A group over the size limit is written a record per frame, as a single record over it is
+ * refused.
  */
-function encodeGroups(
-  records: readonly unknown[],
-  maxRecordBytes: number,
-  accountOf: AccountOf | undefined,
-): RewriteFrame[] {
+function encodeGroups(records: readonly unknown[], maxRecordBytes: number): RewriteFrame[] {
   const frames: RewriteFrame[] = []
   let start = 0
   while (start < records.length) {
-    const account = accountOf?.(records[start])
-    let end = start + 1
-    while (end < records.length && end - start < REWRITE_GROUP && accountOf?.(records[end]) === account) end++
+    const end = Math.min(records.length, start + REWRITE_GROUP)
     const group = records.slice(start, end)
     let frame: Buffer | undefined
     try {

@@ -40,12 +40,6 @@ export class LogUsage {
     for (const [account, bytes] of this.#bytes) if (bytes === 0) this.#bytes.delete(account)
   }
 
-  /** @internal Moves an account's count by `bytes`: a rewrite stored its records in fewer than it counted. */
-  adjust(account: string, bytes: number): void {
-    this.#add(account, bytes)
-    if (this.#bytes.get(account) === 0) this.#bytes.delete(account)
-  }
-
   /** @internal Forgets every count (before a rewrite's records are counted). */
   reset(): void {
     this.#bytes = new Map()
@@ -80,9 +74,9 @@ function shares(
     if (first !== undefined) take(first, frameBytes)
     return
   }
-  // Rare (one append naming several parties): each record is measured on its own, and the framing
-  // (header, brackets) goes with the first record. A compressed frame takes less than its records'
-  // JSON: it is shared in proportion to it.
+  // An append naming several parties, or a rewrite's frame: each record is measured on its own, and the
+  // framing (header, brackets) goes with the first record. A compressed frame takes less than its
+  // records' JSON: it is shared in proportion to it.
   const sizes = records.map((record) => Buffer.byteLength(JSON.stringify(record)) + 1)
   const json = sizes.reduce((sum, size) => sum + size, 0)
   const scale = json > frameBytes ? frameBytes / json : 1
