@@ -74,10 +74,6 @@ interface Batch {
   bytes: number
   records: number
   waiters: Waiter[]
-  /** Each frame's records, kept to correct the usage once the frame is stored compressed (with `accountOf`). */
-  counted?: (readonly unknown[])[]
-  /** `#rewriteCalls` as the batch began: a rewrite called since counted the usage anew. */
-  rewriteCall: number
   /** Rewrites called before this batch began: its bytes follow their records in the new file too. */
   carries?: Carry[]
 }
@@ -110,14 +106,16 @@ export class AppendLog {
   readonly #path: string
   readonly #maxRecordBytes: number
   readonly #accountOf: AccountOf | undefined
-  /** Bytes on disk per account (see `AppendLogOptions.accountOf`), counted from open and every append. */
+  /**
+   * Bytes per account (see `AppendLogOptions.accountOf`), counted from open and every append, as the
+   * records take stored plain: what a frame saves compressed is not credited, so a quota means the same
+   * whatever compresses.
+   */
   readonly usage: LogUsage
   #file: FileHandle
   #size: number
   /** What the file would take with every frame stored plain (see `plainSize`). */
   #plainSize: number
-  /** Counts the rewrites called: a rewrite corrects the usage it counted only if no later one counted anew. */
-  #rewriteCalls = 0
   /** Format version of the file: appends are compressed only in version 2, which earlier releases refuse. */
   #version: 1 | 2
   /** The batch new appends join; null once its flush has started (or a rewrite or close sealed it). */
@@ -202,8 +200,8 @@ export class AppendLog {
       const onRecords = options.onRecords
       const skim = onRecords && options.skim
       const decode: DecodeFrame = skim ? (payload) => decodePayload(payload, skim) : decodePayload
-      const scan = await scanFile(file, size, !onRecords, decode, (records, frame) => {
-        if (accountOf) usage.addFrame(records, frame.bytes, accountOf)
+      const scan = await scanFile(file, size, !onRecords, decode, (records, frame, plain) => {
+        if (accountOf) usage.addFrame(records, plain, accountOf)
         if (!onRecords) return
         try {
           onRecords(records, frame)
@@ -345,7 +343,6 @@ export class AppendLog {
     const batch = this.#batch()
     if (frame && this.#accountOf) {
       this.usage.addFrame(records, frame.length, this.#accountOf)
-      batch.counted?.push(records)
     }
     if (frame) {
       batch.frames.push(frame)
@@ -384,19 +381,12 @@ export class AppendLog {
     )
     if (!accountOf) return done.then(() => {})
     // Counted now, as stored plain, so that appends made after this call add to the new log's count.
-    const call = ++this.#rewriteCalls
     const before = this.usage.accounts()
     this.usage.reset()
     for (const group of groups) this.usage.addFrame(group.records, group.frame.length, accountOf)
     const counted = this.usage.accounts()
     return done.then(
-      (stored) => {
-        // Counted as stored plain: each frame compressed is counted again at its size on disk.
-        if (call !== this.#rewriteCalls) return
-        groups.forEach((group, i) => {
-          this.usage.reframe(group.records, group.frame.length, stored[i] ?? group.frame.length, accountOf)
-        })
-      },
+      () => {},
       (error: unknown) => {
         // The old log is still the one on disk (or none is usable): count its records again.
         this.usage.swap(counted, before)
@@ -422,8 +412,7 @@ export class AppendLog {
 
   #batch(): Batch {
     if (this.#pending) return this.#pending
-    const batch: Batch = { frames: [], bytes: 0, records: 0, waiters: [], rewriteCall: this.#rewriteCalls }
-    if (this.#accountOf) batch.counted = []
+    const batch: Batch = { frames: [], bytes: 0, records: 0, waiters: [] }
     if (this.#carries.size > 0) batch.carries = [...this.#carries]
     this.#pending = batch
     this.#enqueue(() => {
@@ -440,17 +429,6 @@ export class AppendLog {
       () => {},
     )
     return run
-  }
-
-  /** Counts the frames of `batch` that were stored compressed at their size on disk, as an open would. */
-  #recount(batch: Batch, stored: readonly Buffer[]): void {
-    const accountOf = this.#accountOf
-    const counted = batch.counted
-    if (!accountOf || !counted || batch.rewriteCall !== this.#rewriteCalls || stored === batch.frames) return
-    stored.forEach((frame, i) => {
-      const plain = batch.frames[i] as Buffer
-      if (frame !== plain) this.usage.reframe(counted[i] ?? [], plain.length, frame.length, accountOf)
-    })
   }
 
   async #flush(batch: Batch): Promise<void> {
@@ -478,7 +456,6 @@ export class AppendLog {
               carry.chunks.push(bytes)
               carry.plain += batch.bytes
             }
-        this.#recount(batch, frames)
         this.#stats.flushes++
         this.#stats.bytes += bytes.length
       }

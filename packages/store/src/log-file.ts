@@ -49,14 +49,14 @@ export async function scanFile(
   size: number,
   keep: boolean,
   decode: DecodeFrame,
-  onFrame: (records: readonly unknown[], frame: FramePosition) => void,
+  onFrame: (records: readonly unknown[], frame: FramePosition, plainBytes: number) => void,
 ): Promise<FrameScan> {
   const records: unknown[] = []
   let position = LOG_HEADER.length
   let chunkStart = position
   let frameStart = 0
-  const seen = (batch: readonly unknown[], bytes: number) => {
-    onFrame(batch, { offset: chunkStart + frameStart, bytes })
+  const seen = (batch: readonly unknown[], bytes: number, plain: number) => {
+    onFrame(batch, { offset: chunkStart + frameStart, bytes }, plain)
     frameStart += bytes
   }
   const into = keep ? records : []

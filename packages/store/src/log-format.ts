@@ -110,13 +110,13 @@ export type DecodeFrame = (payload: Buffer) => readonly unknown[] | string
 
 /**
  * Reads good frames from `start` and stops at the first one that is torn or corrupt. `onFrame` sees each
- * good frame's records and its size on disk (header included). Records go into `records` (a new array by
+ * good frame's records, its size on disk and its size stored plain (both header included). Records go into `records` (a new array by
  * default) and `decode` turns each checked payload into records (`decodePayload` by default).
  */
 export function scanFrames(
   bytes: Buffer,
   start: number,
-  onFrame?: (records: readonly unknown[], frameBytes: number) => void,
+  onFrame?: (records: readonly unknown[], frameBytes: number, plainBytes: number) => void,
   records: unknown[] = [],
   decode: DecodeFrame = decodePayload,
 ): FrameScan {
@@ -146,7 +146,7 @@ export function scanFrames(
     const batch = decode(payload)
     if (typeof batch === 'string') return stop(batch)
     for (const record of batch) records.push(record)
-    onFrame?.(batch, FRAME_HEADER_BYTES + length)
+    onFrame?.(batch, FRAME_HEADER_BYTES + length, FRAME_HEADER_BYTES + payload.length)
     plainBytes += FRAME_HEADER_BYTES + payload.length
     offset = payloadStart + length
   }

@@ -27,17 +27,9 @@ export class LogUsage {
     return new Map(this.#bytes)
   }
 
-  /** @internal Adds one frame: `frameBytes` is its whole size on disk, header included. */
+  /** @internal Adds one frame: `frameBytes` is its whole size stored plain, header included. */
   addFrame(records: readonly unknown[], frameBytes: number, accountOf: AccountOf): void {
     shares(records, frameBytes, accountOf, (account, bytes) => this.#add(account, bytes))
-  }
-
-  /** @internal A frame counted at `from` bytes was stored in `to` (compressed as it was flushed). */
-  reframe(records: readonly unknown[], from: number, to: number, accountOf: AccountOf): void {
-    if (from === to) return
-    shares(records, from, accountOf, (account, bytes) => this.#add(account, -bytes))
-    shares(records, to, accountOf, (account, bytes) => this.#add(account, bytes))
-    for (const [account, bytes] of this.#bytes) if (bytes === 0) this.#bytes.delete(account)
   }
 
   /** @internal Forgets every count (before a rewrite's records are counted). */
