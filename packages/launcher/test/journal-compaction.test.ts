@@ -78,7 +78,12 @@ async function readJournal(dir: string) {
   const header = (await readFile(join(dir, JOURNAL_FILE))).subarray(0, 13).toString('latin1')
   const log = await AppendLog.open(join(dir, JOURNAL_FILE))
   await log.close()
-  return { records: log.records as JournalRecord[], size: (await stat(join(dir, JOURNAL_FILE))).size, header }
+  return {
+    records: log.records as JournalRecord[],
+    size: (await stat(join(dir, JOURNAL_FILE))).size,
+    plainSize: log.plainSize,
+    header,
+  }
 }
 
 describe('journal compaction of a long journal found at startup', () => {
@@ -105,7 +110,10 @@ describe('journal compaction of a long journal found at startup', () => {
 
       const after = await readJournal(dir)
       expect(after.header).toBe('parley-log 2\n')
-      expect(after.size).toBeLessThan(before.size / 2)
+      // Measured stored plain: this journal's repeated lines compress about as well in its long frames as
+      // in the rewrite's frames of 64, so its size on disk need not halve.
+      expect(after.plainSize).toBeLessThan(before.plainSize / 2)
+      if (version === 1) expect(after.size).toBeLessThan(before.size / 4)
       expect(compacted).toEqual({
         type: 'journal-compacted',
         records: before.records.length,

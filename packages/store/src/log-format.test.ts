@@ -1,12 +1,12 @@
-import { deflateRawSync, crc32 as zlibCrc32 } from 'node:zlib'
+import { brotliCompressSync, crc32 as zlibCrc32 } from 'node:zlib'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { crc32Portable } from './crc32.js'
 import { LogError } from './errors.js'
 import {
+  COMPRESSED,
   checkHeader,
-  DEFLATED,
-  deflatedFrame,
+  compressedFrame,
   encodeFrame,
   FRAME_HEADER_BYTES,
   LOG_HEADER,
@@ -147,13 +147,14 @@ describe('scanFrames', () => {
 })
 
 describe('compressed frames (version 2)', () => {
-  const deflate = (frame: Buffer) => deflatedFrame(frame, deflateRawSync(frame.subarray(FRAME_HEADER_BYTES)))
+  const compress = (frame: Buffer) =>
+    compressedFrame(frame, brotliCompressSync(frame.subarray(FRAME_HEADER_BYTES)))
 
   it('reads a compressed frame as the records it holds, between plain ones, and counts its plain size', () => {
     fc.assert(
       fc.property(appends, fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }), (batches, squeeze) => {
         const plain = batches.map((batch) => encodeFrame(batch, MAX))
-        const stored = plain.map((frame, i) => (squeeze[i] ? deflate(frame) : frame))
+        const stored = plain.map((frame, i) => (squeeze[i] ? compress(frame) : frame))
         const bytes = Buffer.concat([LOG_HEADER, ...stored])
         const sizes: number[] = []
         const scan = scanFrames(bytes, LOG_HEADER.length, (_records, frameBytes) => sizes.push(frameBytes))
@@ -171,15 +172,15 @@ describe('compressed frames (version 2)', () => {
       MAX,
     )
     const small = encodeFrame([1], MAX)
-    const squeezed = deflate(big)
+    const squeezed = compress(big)
     expect(squeezed.length).toBeLessThan(big.length / 2)
-    expect(squeezed.readUInt32BE(0)).toBe(DEFLATED + squeezed.length - FRAME_HEADER_BYTES)
+    expect(squeezed.readUInt32BE(0)).toBe(COMPRESSED + squeezed.length - FRAME_HEADER_BYTES)
     expect(squeezed.readUInt32BE(4)).toBe(zlibCrc32(squeezed.subarray(FRAME_HEADER_BYTES)))
-    expect(deflate(small)).toBe(small)
+    expect(compress(small)).toBe(small)
   })
 
-  it('stops at a compressed frame that is damaged, cut short, or does not inflate', () => {
-    const frame = deflate(
+  it('stops at a compressed frame that is damaged, cut short, or does not decompress', () => {
+    const frame = compress(
       encodeFrame(
         Array.from({ length: 40 }, (_, i) => ({ n: i })),
         MAX,
@@ -196,15 +197,15 @@ describe('compressed frames (version 2)', () => {
     flipped[frame.length - 3] = (flipped[frame.length - 3] as number) ^ 0x10
     expect(problem(flipped)).toBe('checksum mismatch')
     expect(problem(frame.subarray(0, frame.length - 1))).toBe('incomplete frame payload')
-    // Its checksum matches, but the bytes are not deflate's.
+    // Its checksum matches, but the bytes are not Brotli's.
     const junk = Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00, 0x01])
     const header = Buffer.alloc(FRAME_HEADER_BYTES)
-    header.writeUInt32BE(DEFLATED + junk.length, 0)
+    header.writeUInt32BE(COMPRESSED + junk.length, 0)
     header.writeUInt32BE(zlibCrc32(junk), 4)
-    expect(problem(Buffer.concat([header, junk]))).toBe('compressed payload does not inflate')
+    expect(problem(Buffer.concat([header, junk]))).toBe('compressed payload does not decompress')
     // Compressed bytes that inflate to something other than a JSON array.
-    const notArray = deflateRawSync(Buffer.from('{"a":1}'))
-    header.writeUInt32BE(DEFLATED + notArray.length, 0)
+    const notArray = brotliCompressSync(Buffer.from('{"a":1}'))
+    header.writeUInt32BE(COMPRESSED + notArray.length, 0)
     header.writeUInt32BE(zlibCrc32(notArray), 4)
     expect(problem(Buffer.concat([header, notArray]))).toBe('payload is not a JSON array')
   })

@@ -4,13 +4,13 @@
  * array of the records of one append (or of up to 64 records of a rewrite, which is atomic as a whole).
  * One frame per append makes each append all-or-nothing.
  *
- * Version 2 adds one thing: a frame whose length has its top bit set (`DEFLATED`) holds that JSON
- * compressed with raw deflate. Such frames are written only under the version 2 header, so a release
+ * Version 2 adds one thing: a frame whose length has its top bit set (`COMPRESSED`) holds that JSON
+ * compressed with Brotli. Such frames are written only under the version 2 header, so a release
  * that reads version 1 only refuses the file instead of misreading it. A version 1 file is a valid
  * version 2 file: it is read, and appended to plain, as it is, until its first rewrite makes it version 2.
  */
 import { isAscii, isUtf8 } from 'node:buffer'
-import { inflateRawSync } from 'node:zlib'
+import { brotliDecompressSync } from 'node:zlib'
 import { crc32 } from './crc32.js'
 import { LogError } from './errors.js'
 
@@ -22,8 +22,8 @@ export const LOG_HEADER = Buffer.from('parley-log 1\n', 'latin1')
 export const LOG_HEADER_V2 = Buffer.from(`parley-log ${FORMAT_VERSION}\n`, 'latin1')
 const HEADER_PREFIX = Buffer.from('parley-log ', 'latin1')
 export const FRAME_HEADER_BYTES = 8
-/** Set in a frame's length word (version 2): the payload is the JSON compressed with raw deflate. */
-export const DEFLATED = 0x8000_0000
+/** Set in a frame's length word (version 2): the payload is the JSON compressed with Brotli. */
+export const COMPRESSED = 0x8000_0000
 /** The default limit on one append: far above any chat record, far below what would strain memory. */
 export const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
 /**
@@ -129,8 +129,8 @@ export function scanFrames(
   while (offset < bytes.length) {
     if (bytes.length - offset < FRAME_HEADER_BYTES) return stop('incomplete frame header', FRAME_HEADER_BYTES)
     const word = bytes.readUInt32BE(offset)
-    const deflated = word >= DEFLATED
-    const length = deflated ? word - DEFLATED : word
+    const compressed = word >= COMPRESSED
+    const length = compressed ? word - COMPRESSED : word
     // "[]" is the smallest payload we write; zero usually means a zero-filled tail.
     if (length < 2 || length > MAX_FRAME_BYTES) return stop(`implausible frame length ${word}`)
     const payloadStart = offset + FRAME_HEADER_BYTES
@@ -138,9 +138,9 @@ export function scanFrames(
       return stop('incomplete frame payload', FRAME_HEADER_BYTES + length)
     let payload = bytes.subarray(payloadStart, payloadStart + length)
     if (crc32(payload) !== bytes.readUInt32BE(offset + 4)) return stop('checksum mismatch')
-    if (deflated) {
-      const plain = inflatePayload(payload)
-      if (!plain) return stop('compressed payload does not inflate')
+    if (compressed) {
+      const plain = decompressPayload(payload)
+      if (!plain) return stop('compressed payload does not decompress')
       payload = plain
     }
     const batch = decode(payload)
@@ -153,26 +153,26 @@ export function scanFrames(
   return { records, end: offset, plainBytes }
 }
 
-/** A deflated payload's JSON, or undefined if it does not inflate (within the format's frame limit). */
-function inflatePayload(payload: Buffer): Buffer | undefined {
+/** A compressed payload's JSON, or undefined if it does not decompress (within the format's frame limit). */
+function decompressPayload(payload: Buffer): Buffer | undefined {
   try {
-    return inflateRawSync(payload, { maxOutputLength: MAX_FRAME_BYTES })
+    return brotliDecompressSync(payload, { maxOutputLength: MAX_FRAME_BYTES })
   } catch {
     return undefined
   }
 }
 
 /**
- * A plain frame (`encodeFrame`) stored compressed, if that makes it smaller: the same JSON, deflated, with
- * the length word's `DEFLATED` bit set and the checksum over the stored bytes. Only for a version 2 file.
- * `deflated` is the frame's payload as `deflateRaw` compressed it.
+ * A plain frame (`encodeFrame`) stored compressed, if that makes it smaller: the same JSON, compressed,
+ * with the length word's `COMPRESSED` bit set and the checksum over the stored bytes. Only for a version 2
+ * file. `compressed` is the frame's payload as `brotliCompress` compressed it.
  */
-export function deflatedFrame(frame: Buffer, deflated: Buffer): Buffer {
-  if (FRAME_HEADER_BYTES + deflated.length >= frame.length) return frame
-  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + deflated.length)
-  deflated.copy(out, FRAME_HEADER_BYTES)
-  out.writeUInt32BE(DEFLATED + deflated.length, 0)
-  out.writeUInt32BE(crc32(deflated), 4)
+export function compressedFrame(frame: Buffer, compressed: Buffer): Buffer {
+  if (FRAME_HEADER_BYTES + compressed.length >= frame.length) return frame
+  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + compressed.length)
+  compressed.copy(out, FRAME_HEADER_BYTES)
+  out.writeUInt32BE(COMPRESSED + compressed.length, 0)
+  out.writeUInt32BE(crc32(compressed), 4)
   return out
 }
 

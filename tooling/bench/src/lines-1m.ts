@@ -6,7 +6,7 @@
  */
 import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { inflateRawSync } from 'node:zlib'
+import { brotliDecompressSync } from 'node:zlib'
 import {
   dirBytes,
   type LoopDelay,
@@ -154,7 +154,7 @@ export interface KeptMessages {
 
 /**
  * The messages a journal file holds and their text, read from its frames (`[u32 length][u32 CRC][payload]`
- * after a header line, the payload a JSON array, raw deflate if the length's top bit is set; see
+ * after a header line, the payload a JSON array, Brotli if the length's top bit is set; see
  * `@parley/store`): what a kept message costs is the file over them.
  */
 export function keptMessages(path: string): KeptMessages {
@@ -170,7 +170,7 @@ export function keptMessages(path: string): KeptMessages {
     const word = bytes.readUInt32BE(offset)
     const length = word & 0x7fff_ffff
     const stored = bytes.subarray(offset + 8, offset + 8 + length)
-    const payload = word & 0x8000_0000 ? inflateRawSync(stored) : stored
+    const payload = word & 0x8000_0000 ? brotliDecompressSync(stored) : stored
     const records = JSON.parse(payload.toString('utf8')) as { t?: string; msg?: { body?: string } }[]
     for (const r of records)
       if ((r.t === 'sent' || r.t === 'received') && typeof r.msg?.body === 'string') {
