@@ -1,6 +1,7 @@
 /** The runtime over real TCP on loopback: connect orders, late peers, simultaneous open, hostile peers. */
-import { createServer, connect as tcpConnect } from 'node:net'
+import { connect as tcpConnect } from 'node:net'
 import { type Address, type Link, type NodeEvent, ParleyNode, type Transport } from '@parley/core'
+import { freePort } from '@parley/testkit'
 import { createTcpTransport, parseAddress } from '@parley/transport-tcp'
 import { afterEach, describe, expect, it } from 'vitest'
 
@@ -8,17 +9,6 @@ const nodes: ParleyNode[] = []
 afterEach(async () => {
   await Promise.all(nodes.splice(0).map((n) => n.close()))
 })
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 /** How many links each node holds open (dialed or accepted, not yet closed). */
 const openLinks = new WeakMap<ParleyNode, { count: number }>()

@@ -1,5 +1,5 @@
-import { type AddressInfo, createServer } from 'node:net'
 import { type NodeEvent, ParleyNode } from '@parley/core'
+import { freePort } from '@parley/testkit'
 import { createTcpTransport } from '@parley/transport-tcp'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { generateKeyPair } from '../src/identity.js'
@@ -7,14 +7,6 @@ import { createSecureTransport } from '../src/secure-transport.js'
 import { closeAll, hex, LOOPBACK, rawProxy, track } from './helpers.js'
 
 afterEach(closeAll)
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 function secureParley(name: string, peers: string[] = [], listen: string = LOOPBACK) {
   const keyPair = generateKeyPair()
