@@ -437,7 +437,9 @@ export class AppendLog {
       if (batch.bytes > 0) {
         // Compressed (a large frame on the thread pool); a version 1 file gets plain frames.
         const frames =
-          this.#version === 2 ? await compressFrames(batch.frames, COMPRESS_INLINE_BYTES) : batch.frames
+          this.#version === 2
+            ? await compressFrames(batch.frames, APPEND_COMPRESS_MIN_BYTES, COMPRESS_INLINE_BYTES)
+            : batch.frames
         const bytes = frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames)
         try {
           await writeAll(this.#file, bytes, this.#size)
@@ -549,6 +551,13 @@ const COMPRESS_PARALLEL = 4
 /** Smaller payloads are stored plain: a record or two gains little, and each compression has a cost. */
 const COMPRESS_MIN_BYTES = 256
 /**
+ * An append's smaller payloads are stored plain. A compression has a fixed cost (about 10 µs for a single
+ * chat record of 300 bytes, against about 70 µs for 20 KiB: 13 times as much per byte), which a node
+ * acknowledging messages one at a time as fast as they come paid in throughput (a fifth of it in
+ * `pnpm bench` secureDurable); a flood's appends are larger, and a compaction compresses the small ones.
+ */
+const APPEND_COMPRESS_MIN_BYTES = 4 * 1024
+/**
  * An append's frame up to this size is compressed on the caller's thread, in well under a millisecond:
  * handing it to the thread pool cost about 1.8 times the CPU (measured on a flood's frames of about
  * 20 KiB), which a busy node pays for in throughput. Larger ones go to the thread pool.
@@ -564,15 +573,20 @@ const COMPRESS_OPTIONS = { params: { [constants.BROTLI_PARAM_QUALITY]: 1 } }
 const brotliCompressAsync = promisify(brotliCompress)
 
 /**
- * The frames as they are stored: each compressed where that makes it smaller, those up to `inline` bytes
- * on this thread and the others on the thread pool. A frame zlib refuses (it should never) stays plain.
+ * The frames as they are stored: each of `min` bytes or more compressed where that makes it smaller, those
+ * up to `inline` bytes on this thread and the others on the thread pool. A frame zlib refuses (it should
+ * never) stays plain.
  */
-async function compressFrames(frames: readonly Buffer[], inline = 0): Promise<Buffer[]> {
+async function compressFrames(
+  frames: readonly Buffer[],
+  min = COMPRESS_MIN_BYTES,
+  inline = 0,
+): Promise<Buffer[]> {
   const out = frames.slice()
   const pooled: number[] = []
   frames.forEach((frame, i) => {
     const payload = frame.length - FRAME_HEADER_BYTES
-    if (payload < COMPRESS_MIN_BYTES) return
+    if (payload < min) return
     if (payload > inline) pooled.push(i)
     else {
       try {
