@@ -95,6 +95,18 @@ async function endOfRecord(path: string, n: number): Promise<number> {
   return end
 }
 
+/** How many of the file's good frames are stored compressed, and how many plain. */
+function frameFlags(bytes: Buffer): { compressed: number; plain: number } {
+  const count = { compressed: 0, plain: 0 }
+  let offset = LOG_HEADER.length
+  scanFrames(bytes, offset, (_records, frameBytes, plainBytes) => {
+    if (frameBytes < plainBytes) count.compressed++
+    else count.plain++
+    offset += frameBytes
+  })
+  return count
+}
+
 async function replay(path: string): Promise<{ numbers: number[]; warnings: string[] }> {
   const warnings: string[] = []
   const log = await AppendLog.open(path, { onWarning: (m) => warnings.push(m) })
@@ -124,6 +136,10 @@ async function keepsAcknowledged(seed: number, rewriteEvery: number): Promise<vo
 
     const killed = await replay(path)
     expect(killed.numbers.length).toBeGreaterThanOrEqual(acknowledged)
+    // Appends and rewrites were stored compressed as well as plain: the kill could tear either.
+    const flags = frameFlags(await readFile(path))
+    expect(flags.compressed).toBeGreaterThan(0)
+    expect(flags.plain).toBeGreaterThan(0)
     expect(killed.numbers).toEqual(oneToN(killed.numbers.length))
     // Linux may stop a multi-page write() at a page boundary when SIGKILL arrives: a torn tail is possible.
     expect(killed.warnings.length).toBeLessThanOrEqual(1)
