@@ -341,9 +341,7 @@ export class AppendLog {
       return Promise.reject(error)
     }
     const batch = this.#batch()
-    if (frame && this.#accountOf) {
-      this.usage.addFrame(records, frame.length, this.#accountOf)
-    }
+    if (frame && this.#accountOf) this.usage.addFrame(records, frame.length, this.#accountOf)
     if (frame) {
       batch.frames.push(frame)
       batch.bytes += frame.length
@@ -375,24 +373,18 @@ export class AppendLog {
     const carry: Carry = { chunks: [], plain: 0, open: true }
     this.#carries.add(carry)
     const done = this.#rewrites.then(() => this.#replace(frames, carry))
-    this.#rewrites = done.then(
-      () => {},
-      () => {},
-    )
-    if (!accountOf) return done.then(() => {})
+    this.#rewrites = done.catch(() => {})
+    if (!accountOf) return done
     // Counted now, as stored plain, so that appends made after this call add to the new log's count.
     const before = this.usage.accounts()
     this.usage.reset()
     for (const group of groups) this.usage.addFrame(group.records, group.frame.length, accountOf)
     const counted = this.usage.accounts()
-    return done.then(
-      () => {},
-      (error: unknown) => {
-        // The old log is still the one on disk (or none is usable): count its records again.
-        this.usage.swap(counted, before)
-        throw error
-      },
-    )
+    return done.catch((error: unknown) => {
+      // The old log is still the one on disk (or none is usable): count its records again.
+      this.usage.swap(counted, before)
+      throw error
+    })
   }
 
   /** Flushes what was appended before this call and closes the file; later appends are refused. */
@@ -472,17 +464,15 @@ export class AppendLog {
   /**
    * Compresses the frames and writes the new file and syncs it while appends go on to the old one; then,
    * with appends held (on the work chain), copies what they added since the rewrite was called, syncs, and
-   * renames it over the log. Resolves with the size each frame was stored at.
+   * renames it over the log.
    */
-  async #replace(frames: Buffer[], carry: Carry): Promise<number[]> {
+  async #replace(frames: Buffer[], carry: Carry): Promise<void> {
     const temp = `${this.#path}.rewrite`
     let file: FileHandle | undefined
-    let stored: Buffer[]
     let bytes: Buffer
     try {
       if (this.#failure) throw this.#failure
-      stored = await compressFrames(frames)
-      bytes = Buffer.concat([LOG_HEADER_V2, ...stored])
+      bytes = Buffer.concat([LOG_HEADER_V2, ...(await compressFrames(frames))])
       // A fresh file: a link planted at the temporary name must not be written through.
       await rm(temp, { force: true })
       file = await open(temp, OpenFlags.createNew, FILE_MODE)
@@ -500,8 +490,7 @@ export class AppendLog {
     let plain = LOG_HEADER_V2.length
     for (const frame of frames) plain += frame.length
     const written = bytes.length
-    await this.#enqueue(() => this.#swap(file as FileHandle, temp, written, plain, carry))
-    return stored.map((frame) => frame.length)
+    return this.#enqueue(() => this.#swap(file as FileHandle, temp, written, plain, carry))
   }
 
   async #swap(file: FileHandle, temp: string, written: number, plain: number, carry: Carry): Promise<void> {

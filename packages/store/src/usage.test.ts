@@ -121,21 +121,6 @@ describe('LogUsage', () => {
     expect(bytes.subarray(0, LOG_HEADER_V2.length)).toEqual(LOG_HEADER_V2)
   })
 
-  it('shares a compressed frame holding several parties in proportion to their JSON', () => {
-    const usage = new LogUsage()
-    const records: Rec[] = [
-      { who: 'a', text: 'x'.repeat(300) },
-      { who: 'b', text: 'y'.repeat(100) },
-      { text: 'own' },
-    ]
-    usage.addFrame(records, 120, accountOf)
-    const json = records.reduce((n, r) => n + Buffer.byteLength(JSON.stringify(r)) + 1, 0)
-    const own = Math.floor(((Buffer.byteLength(JSON.stringify({ text: 'own' })) + 1) * 120) / json)
-    expect(usage.bytesOf('a') + usage.bytesOf('b') + own).toBe(120)
-    expect(usage.bytesOf('b')).toBeGreaterThan(20)
-    expect(usage.bytesOf('a')).toBeGreaterThan(2.5 * usage.bytesOf('b'))
-  })
-
   it('writes a rewrite group that would exceed the frame limit a record per frame', async () => {
     const log = await AppendLog.open(path, { accountOf, maxRecordBytes: 300, onWarning: () => undefined })
     const records: Rec[] = [1, 2, 3].map((i) => ({ who: 'bob', text: `${i}`.repeat(200) }))

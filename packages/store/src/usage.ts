@@ -29,7 +29,24 @@ export class LogUsage {
 
   /** @internal Adds one frame: `frameBytes` is its whole size stored plain, header included. */
   addFrame(records: readonly unknown[], frameBytes: number, accountOf: AccountOf): void {
-    shares(records, frameBytes, accountOf, (account, bytes) => this.#add(account, bytes))
+    if (records.length === 0) return
+    const first = accountOf(records[0])
+    let mixed = false
+    for (let i = 1; i < records.length && !mixed; i++) mixed = accountOf(records[i]) !== first
+    if (!mixed) {
+      if (first !== undefined) this.#add(first, frameBytes)
+      return
+    }
+    // An append naming several parties, or a rewrite's frame: each record is measured on its own, and
+    // the framing (header, brackets) goes with the first record.
+    let rest = frameBytes
+    for (let i = records.length - 1; i >= 0; i--) {
+      const record = records[i]
+      const bytes = i === 0 ? rest : Buffer.byteLength(JSON.stringify(record)) + 1
+      rest -= bytes
+      const account = accountOf(record)
+      if (account !== undefined) this.#add(account, bytes)
+    }
   }
 
   /** @internal Forgets every count (before a rewrite's records are counted). */
@@ -48,35 +65,5 @@ export class LogUsage {
   #add(account: string, bytes: number): void {
     this.#bytes.set(account, (this.#bytes.get(account) ?? 0) + bytes)
     this.#total += bytes
-  }
-}
-
-/** Hands each account its share of a frame of `frameBytes`. */
-function shares(
-  records: readonly unknown[],
-  frameBytes: number,
-  accountOf: AccountOf,
-  take: (account: string, bytes: number) => void,
-): void {
-  if (records.length === 0) return
-  const first = accountOf(records[0])
-  let mixed = false
-  for (let i = 1; i < records.length && !mixed; i++) mixed = accountOf(records[i]) !== first
-  if (!mixed) {
-    if (first !== undefined) take(first, frameBytes)
-    return
-  }
-  // An append naming several parties, or a rewrite's frame: each record is measured on its own, and the
-  // framing (header, brackets) goes with the first record. A compressed frame takes less than its
-  // records' JSON: it is shared in proportion to it.
-  const sizes = records.map((record) => Buffer.byteLength(JSON.stringify(record)) + 1)
-  const json = sizes.reduce((sum, size) => sum + size, 0)
-  const scale = json > frameBytes ? frameBytes / json : 1
-  let rest = frameBytes
-  for (let i = records.length - 1; i >= 0; i--) {
-    const bytes = i === 0 ? rest : Math.floor((sizes[i] as number) * scale)
-    rest -= bytes
-    const account = accountOf(records[i])
-    if (account !== undefined) take(account, bytes)
   }
 }
