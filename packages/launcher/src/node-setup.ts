@@ -198,6 +198,8 @@ export async function startNode(
       self,
       flags.window,
       compactAt(env),
+      // A torn tail cut off at open: one of the start-up notes, not a Node.js process warning.
+      (message) => notices.push(message),
     )
     let startRecords: readonly JournalRecord[] | undefined = records
     const peers = uniqueAddresses([...flags.peers, ...joins.map((j) => j.address)])
@@ -371,11 +373,13 @@ async function openDir(path: string, onWarning?: (message: string) => void): Pro
 
 async function openJournal(
   dir: DataDir,
+  onWarning: (message: string) => void,
   onRecords?: (records: readonly unknown[], frame: FramePosition) => void,
 ): Promise<AppendLog> {
   try {
     return await AppendLog.open(dir.file(JOURNAL_FILE), {
       accountOf: journalOrigin,
+      onWarning,
       ...(onRecords ? { onRecords, skim: skimFrame } : {}),
     })
   } catch (error) {
@@ -403,9 +407,15 @@ function journalFailure(dir: DataDir, error: unknown): unknown {
  * is rewritten with them as the node starts, in the background (`compactedFrom`). A journal holding
  * records of a newer version is replayed whole and left as it is.
  */
-async function restoreFromJournal(dir: DataDir, self: PeerInfo, windowSize: number, threshold: number) {
+async function restoreFromJournal(
+  dir: DataDir,
+  self: PeerInfo,
+  windowSize: number,
+  threshold: number,
+  onWarning: (message: string) => void,
+) {
   const startup = new JournalStartup<FramePosition>(self, undefined, windowSize)
-  const journal = await openJournal(dir, (records, frame) => startup.add(records, frame))
+  const journal = await openJournal(dir, onWarning, (records, frame) => startup.add(records, frame))
   try {
     const start = await startup.finish((frames) => journal.readFrames(frames))
     if (start) {
@@ -422,7 +432,7 @@ async function restoreFromJournal(dir: DataDir, self: PeerInfo, windowSize: numb
     throw journalFailure(dir, error)
   }
   await journal.close()
-  const whole = await openJournal(dir)
+  const whole = await openJournal(dir, onWarning)
   const records = whole.records as JournalRecord[]
   // Replayed: the records need not stay in memory for the life of the process.
   whole.forgetRecords()

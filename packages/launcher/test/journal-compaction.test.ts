@@ -146,6 +146,31 @@ describe('journal compaction of a long journal found at startup', () => {
     expect((await readJournal(dir)).records).toEqual(before.records)
   })
 
+  it('cuts off a torn tail of the journal with one start-up note, not a process warning', async () => {
+    const { dir, flags } = await dataDirWithLongJournal(10)
+    const path = join(dir, JOURNAL_FILE)
+    const whole = await readFile(path)
+    // The last append half written, as a crash mid-write leaves it.
+    const torn = Buffer.alloc(40)
+    torn.writeUInt32BE(1_000, 0)
+    await writeFile(path, Buffer.concat([whole, torn]))
+    const warnings: string[] = []
+    const onWarning = (warning: Error) => warnings.push(warning.message)
+    process.on('warning', onWarning)
+    try {
+      const started = await startNode(flags, () => undefined, {}, {})
+      await started.node.close()
+      await vi.waitFor(() => showIdentity(flags, {}), { timeout: 60_000, interval: 20 })
+      expect(startupNotes(started)).toEqual([
+        `${path}: dropped 40 bytes at offset ${whole.length} (incomplete frame payload), a write torn by a crash; every earlier record is intact`,
+      ])
+    } finally {
+      process.off('warning', onWarning)
+    }
+    expect(warnings).toEqual([])
+    expect((await readFile(path)).equals(whole)).toBe(true)
+  })
+
   it('refuses a journal holding a damaged record in one line that names it, with the data dir exit code', async () => {
     const { dir, flags } = await dataDirWithLongJournal(10)
     const log = await AppendLog.open(join(dir, JOURNAL_FILE))
