@@ -89,7 +89,49 @@ describe('AppendLog', () => {
     const records = await reopen()
     expect(records).toHaveLength(5_000)
     expect(records.at(-1)).toMatchObject({ i: 4_999 })
-    expect(warnings).toEqual([expect.stringContaining('(checksum mismatch)')])
+    // Good frames follow the damage, so it is no torn write: the log as it was is kept beside it.
+    expect(warnings).toEqual([
+      expect.stringContaining(
+        `(checksum mismatch), damage in the middle of the log, not a write torn by a crash; every earlier record is intact, and the log as it was, with the records after the damage, is kept in ${path}.damaged-1`,
+      ),
+    ])
+    // Compared as bytes: a deep equality over megabytes takes many seconds.
+    expect((await readFile(`${path}.damaged-1`)).equals(bytes)).toBe(true)
+    expect((await stat(`${path}.damaged-1`)).mode & 0o777).toBe(0o600)
+  })
+
+  it('keeps a second copy beside the first when damage in the middle is found again', async () => {
+    const log = await open()
+    for (let i = 0; i < 3; i++) await log.append([{ i }])
+    await log.close()
+    const good = await readFile(path)
+    const second = LOG_HEADER_V2.length + (8 + good.readUInt32BE(LOG_HEADER_V2.length))
+    const damaged = Buffer.from(good)
+    damaged.writeUInt8(damaged.readUInt8(second + 9) ^ 0x01, second + 9)
+    await writeFile(path, damaged)
+    expect(await reopen()).toEqual([{ i: 0 }])
+    await writeFile(path, damaged)
+    expect(await reopen()).toEqual([{ i: 0 }])
+    expect(warnings).toHaveLength(2)
+    expect(warnings[0]).toContain(`kept in ${path}.damaged-1`)
+    expect(warnings[1]).toContain(`kept in ${path}.damaged-2`)
+    expect(await readFile(`${path}.damaged-1`)).toEqual(damaged)
+    expect(await readFile(`${path}.damaged-2`)).toEqual(damaged)
+  })
+
+  it('calls a torn frame followed only by zeros a torn write, and keeps no copy', async () => {
+    const log = await open()
+    for (let i = 0; i < 3; i++) await log.append([{ i }])
+    await log.close()
+    const bytes = await readFile(path)
+    const last = bytes.length - (8 + JSON.stringify([{ i: 2 }]).length)
+    bytes.writeUInt8(bytes.readUInt8(last + 9) ^ 0x01, last + 9)
+    await writeFile(path, Buffer.concat([bytes, Buffer.alloc(8192)]))
+    expect(await reopen()).toEqual([{ i: 0 }, { i: 1 }])
+    expect(warnings).toEqual([
+      expect.stringContaining('a write torn by a crash; every earlier record is intact'),
+    ])
+    await expect(stat(`${path}.damaged-1`)).rejects.toMatchObject({ code: 'ENOENT' })
   })
 
   it('hands each frame to onRecords without keeping it, skimmed where it can be, and reads chosen frames again whole', async () => {

@@ -1,4 +1,5 @@
-import { type FileHandle, open, rename, rm } from 'node:fs/promises'
+import { constants as fsConstants } from 'node:fs'
+import { copyFile, type FileHandle, open, rename, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { promisify } from 'node:util'
 import { brotliCompress, brotliCompressSync, constants } from 'node:zlib'
@@ -14,6 +15,7 @@ import {
   scanFile,
 } from './log-file.js'
 import {
+  COMPRESSED,
   checkHeader,
   compressedFrame,
   DEFAULT_MAX_RECORD_BYTES,
@@ -211,11 +213,18 @@ export class AppendLog {
         }
       })
       if (scan.end < size) {
+        // Damage with good bytes after it is not what a crash leaves: keep the log as it was before
+        // cutting it, so that what follows the damage can still be recovered by hand.
+        const copy = (await damagedInMiddle(file, scan.end, size)) ? await keepCopy(path) : undefined
         await file.truncate(scan.end)
         await file.sync()
         warn(
-          `${path}: dropped ${size - scan.end} bytes at offset ${scan.end} (${scan.problem}), ` +
-            'a write torn by a crash; every earlier record is intact',
+          copy === undefined
+            ? `${path}: dropped ${size - scan.end} bytes at offset ${scan.end} (${scan.problem}), ` +
+                'a write torn by a crash; every earlier record is intact'
+            : `${path}: dropped ${size - scan.end} bytes at offset ${scan.end} (${scan.problem}), ` +
+                'damage in the middle of the log, not a write torn by a crash; every earlier record is intact, ' +
+                `and the log as it was, with the records after the damage, is kept in ${copy}`,
         )
       }
       await rm(`${path}.rewrite`, { force: true })
@@ -642,4 +651,50 @@ function encodeGroups(records: readonly unknown[], maxRecordBytes: number): Rewr
     start = end
   }
   return frames
+}
+
+/**
+ * True when the bytes dropped from `end` are not the shape a crash leaves. A crash tears at most the
+ * last write: its frame runs to the end of the file or past it, or the file ends in zeros the file
+ * system had not filled yet. A frame that ends before the file does, with anything but zeros after it,
+ * means the damage came from elsewhere (a disk, a copy, an editor) and good frames may follow.
+ */
+async function damagedInMiddle(file: FileHandle, end: number, size: number): Promise<boolean> {
+  if (size - end < FRAME_HEADER_BYTES) return false
+  const word = (await readAt(file, end, FRAME_HEADER_BYTES)).readUInt32BE(0)
+  const length = word >= COMPRESSED ? word - COMPRESSED : word
+  // A length word that is itself damaged says nothing of where the frame ends: look past the header.
+  const next =
+    length >= 2 && length <= MAX_FRAME_BYTES ? end + FRAME_HEADER_BYTES + length : end + FRAME_HEADER_BYTES
+  const chunk = Buffer.allocUnsafe(ZEROS.length)
+  for (let at = next; at < size; at += chunk.length) {
+    const bytes = await readAt(file, at, Math.min(chunk.length, size - at), chunk)
+    if (bytes.length === 0) break
+    if (!bytes.equals(ZEROS.subarray(0, bytes.length))) return true
+  }
+  return false
+}
+
+const ZEROS = Buffer.alloc(1024 * 1024)
+
+/** Copies the log at `path` to the first free `path.damaged-N`, durably, and returns that path. */
+async function keepCopy(path: string): Promise<string> {
+  for (let n = 1; ; n++) {
+    const copy = `${path}.damaged-${n}`
+    try {
+      await copyFile(path, copy, fsConstants.COPYFILE_EXCL)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST' && n < 1000) continue
+      throw error
+    }
+    const handle = await open(copy, 'r+')
+    try {
+      await handle.chmod(FILE_MODE)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await syncDirectory(dirname(path))
+    return copy
+  }
 }
