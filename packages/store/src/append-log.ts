@@ -218,13 +218,12 @@ export class AppendLog {
         const copy = (await damagedInMiddle(file, scan.end, size)) ? await keepCopy(path) : undefined
         await file.truncate(scan.end)
         await file.sync()
+        const dropped = `${path}: dropped ${size - scan.end} bytes at offset ${scan.end} (${scan.problem})`
         warn(
           copy === undefined
-            ? `${path}: dropped ${size - scan.end} bytes at offset ${scan.end} (${scan.problem}), ` +
-                'a write torn by a crash; every earlier record is intact'
-            : `${path}: dropped ${size - scan.end} bytes at offset ${scan.end} (${scan.problem}), ` +
-                'damage in the middle of the log, not a write torn by a crash; every earlier record is intact, ' +
-                `and the log as it was, with the records after the damage, is kept in ${copy}`,
+            ? `${dropped}, a write torn by a crash; every earlier record is intact`
+            : `${dropped}, damage in the middle of the log, not a write torn by a crash; every earlier ` +
+                `record is intact, and the log as it was, with the records after the damage, is kept in ${copy}`,
         )
       }
       await rm(`${path}.rewrite`, { force: true })
@@ -666,16 +665,19 @@ async function damagedInMiddle(file: FileHandle, end: number, size: number): Pro
   // A length word that is itself damaged says nothing of where the frame ends: look past the header.
   const next =
     length >= 2 && length <= MAX_FRAME_BYTES ? end + FRAME_HEADER_BYTES + length : end + FRAME_HEADER_BYTES
-  const chunk = Buffer.allocUnsafe(ZEROS.length)
+  if (next >= size) return false
+  // Allocated only here, on damage: a node that opens a sound log holds no extra megabytes.
+  const zeros = Buffer.alloc(Math.min(size - next, ZERO_CHECK_CHUNK_BYTES))
+  const chunk = Buffer.allocUnsafe(zeros.length)
   for (let at = next; at < size; at += chunk.length) {
     const bytes = await readAt(file, at, Math.min(chunk.length, size - at), chunk)
     if (bytes.length === 0) break
-    if (!bytes.equals(ZEROS.subarray(0, bytes.length))) return true
+    if (!bytes.equals(zeros.subarray(0, bytes.length))) return true
   }
   return false
 }
 
-const ZEROS = Buffer.alloc(1024 * 1024)
+const ZERO_CHECK_CHUNK_BYTES = 1024 * 1024
 
 /** Copies the log at `path` to the first free `path.damaged-N`, durably, and returns that path. */
 async function keepCopy(path: string): Promise<string> {
