@@ -16,9 +16,16 @@ function reply(message: ChildReply): void {
   process.send?.(message)
 }
 
-function secureNode(name: string, peers: Address[] = []): ParleyNode {
+/**
+ * The holder takes every link the bench makes: the figure is memory per idle link, and a node's cap on
+ * direct neighbours (128 by default) would otherwise stop the count there.
+ */
+const HOLDER_NEIGHBORS = 1_000_000
+
+function secureNode(name: string, peers: Address[] = [], maxNeighbors?: number): ParleyNode {
   const keyPair = generateKeyPair()
   return new ParleyNode({
+    ...(maxNeighbors === undefined ? {} : { maxNeighbors }),
     transport: createSecureTransport(createTcpTransport(), { keyPair }),
     id: Buffer.from(keyPair.publicKey).toString('hex'),
     name,
@@ -28,7 +35,7 @@ function secureNode(name: string, peers: Address[] = []): ParleyNode {
 }
 
 async function holder(): Promise<void> {
-  const node = secureNode('holder')
+  const node = secureNode('holder', [], HOLDER_NEIGHBORS)
   const peers = new Set<string>()
   const waiting: { sessions: number; resolve: () => void }[] = []
   node.on((event) => {
