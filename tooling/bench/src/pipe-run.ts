@@ -17,7 +17,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parleyBin } from './startup.js'
+import { parleyBin } from './parley-bin.js'
 
 const LIVE = new Set<ChildProcess>()
 const TEMP_DIRS = new Set<string>()

@@ -1,21 +1,21 @@
 import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { parleyBin } from './parley-bin.js'
+import { removeDir, tempDir, timeStartup } from './pipe-run.js'
 import { median } from './stats.js'
 
 export interface StartupResult {
+  /** `parley --version`, which answers without loading the stack. */
   parleyMs: number
   nodeMs: number
   ratio: number
+  /** `parley` from spawn to its `listening` line: what a user waits for. */
+  listeningMs: number
+  listeningRatio: number
+  /** Bare node importing the schema library (zod) and nothing else. */
+  schemaMs: number
   bin: string
-}
-
-/** The `parley` executable of the workspace's @parley/cli (its bin file, which imports dist/). */
-export function parleyBin(): string {
-  const require = createRequire(import.meta.url)
-  const manifestPath = require.resolve('@parley/cli/package.json')
-  const manifest = require(manifestPath) as { bin: { parley: string } }
-  return join(dirname(manifestPath), manifest.bin.parley)
 }
 
 /** Wall time of one process from spawn to exit (ms); rejects when it fails. */
@@ -37,22 +37,56 @@ function timeProcess(args: string[]): Promise<number> {
 }
 
 /**
- * `parley --version` against bare `node -e 0`, alternated so that drift in the machine's load hits both
- * alike, after one unmeasured run of each (disk cache).
+ * Start-up three ways, alternated so that drift in the machine's load hits each alike, after one unmeasured
+ * run of each (disk cache):
+ * - `parley --version`, which answers before loading the stack;
+ * - `parley` up to its `listening` line on a data dir made by a first run (identity made, journal empty):
+ *   the whole stack loaded, the journal opened and the port bound, as a user waits for it;
+ * - bare `node -e 0`, the baseline;
+ * and, once per round, the schema library's import alone in bare node, the floor under the full start-up.
  */
 export async function measureStartup(reps: number): Promise<StartupResult> {
   const bin = parleyBin()
   const parley = [bin, '--version']
   const bare = ['-e', '0']
-  await timeProcess(parley)
-  await timeProcess(bare)
-  const parleyTimes: number[] = []
-  const nodeTimes: number[] = []
-  for (let i = 0; i < reps; i++) {
-    parleyTimes.push(await timeProcess(parley))
-    nodeTimes.push(await timeProcess(bare))
+  const schemaOnly = ['--input-type=module', '-e', `await import(${JSON.stringify(schemaLibraryUrl())})`]
+  const dataDir = tempDir('parley-bench-startup-')
+  try {
+    await timeProcess(parley)
+    await timeProcess(bare)
+    await timeProcess(schemaOnly)
+    await timeStartup(dataDir, 30_000)
+    const parleyTimes: number[] = []
+    const nodeTimes: number[] = []
+    const listeningTimes: number[] = []
+    const schemaTimes: number[] = []
+    for (let i = 0; i < reps; i++) {
+      parleyTimes.push(await timeProcess(parley))
+      nodeTimes.push(await timeProcess(bare))
+      listeningTimes.push(await timeStartup(dataDir, 30_000))
+      schemaTimes.push(await timeProcess(schemaOnly))
+    }
+    const parleyMs = median(parleyTimes)
+    const nodeMs = median(nodeTimes)
+    const listeningMs = median(listeningTimes)
+    const schemaMs = median(schemaTimes)
+    return {
+      parleyMs,
+      nodeMs,
+      ratio: parleyMs / nodeMs,
+      listeningMs,
+      listeningRatio: listeningMs / nodeMs,
+      schemaMs,
+      bin,
+    }
+  } finally {
+    removeDir(dataDir)
   }
-  const parleyMs = median(parleyTimes)
-  const nodeMs = median(nodeTimes)
-  return { parleyMs, nodeMs, ratio: parleyMs / nodeMs, bin }
+}
+
+/** The file URL of the schema library as @parley/core resolves it. */
+function schemaLibraryUrl(): string {
+  const require = createRequire(import.meta.url)
+  const core = require.resolve('@parley/core/package.json')
+  return pathToFileURL(createRequire(core).resolve('zod')).href
 }
