@@ -17,7 +17,7 @@ import {
   makeHello,
   newLinkState,
 } from './link-machine.js'
-import { type Message, MessageSchema } from './schema.js'
+import { type Message, messageSchemas } from './schema.js'
 
 let cases = 0
 const RUNS = { sequences: 20_000, model: 6_000 } as const
@@ -172,7 +172,7 @@ function checkEffects(
   for (const effect of effects) {
     switch (effect.type) {
       case 'send':
-        expect(MessageSchema.safeParse(effect.message).success).toBe(true)
+        expect(messageSchemas().MessageSchema.safeParse(effect.message).success).toBe(true)
         expect(() => encodeFrame(effect.message)).not.toThrow()
         break
       case 'open':

@@ -11,7 +11,7 @@ import {
   linkTransition,
   makeHello,
 } from './link-machine.js'
-import { ByeSchema, type Hello, type Message, PROTOCOL_VERSION } from './schema.js'
+import { type Hello, type Message, messageSchemas, PROTOCOL_VERSION } from './schema.js'
 
 const LOW = '1111111111111111'
 const HIGH = 'eeeeeeeeeeeeeeee'
@@ -305,7 +305,7 @@ describe('linkTransition: closing', () => {
     const step = linkTransition(open, { type: 'protocol-error', error }, context(LOW))
     const bye = step.ok ? step.effects.find((e) => e.type === 'send') : undefined
     expect(bye).toBeDefined()
-    expect(ByeSchema.safeParse((bye as { message: unknown }).message).success).toBe(true)
+    expect(messageSchemas().ByeSchema.safeParse((bye as { message: unknown }).message).success).toBe(true)
   })
 
   it.each(notClosed)(
@@ -325,7 +325,7 @@ describe('linkTransition: closing', () => {
     const step = linkTransition(open, { type: 'close', reason: 'r'.repeat(300) }, context(LOW))
     const bye = step.ok ? step.effects.find((e) => e.type === 'send') : undefined
     expect(bye).toBeDefined()
-    expect(ByeSchema.safeParse((bye as { message: unknown }).message).success).toBe(true)
+    expect(messageSchemas().ByeSchema.safeParse((bye as { message: unknown }).message).success).toBe(true)
   })
 
   it.each(notClosed)(

@@ -1,11 +1,11 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ProtocolError } from './errors.js'
-import { MessageSchema, parseMessage } from './schema.js'
+import { messageSchemas, parseMessage } from './schema.js'
 
 /** What zod alone says of a value: the parsed message, or 'refused'. */
 function byZod(value: unknown): unknown {
-  const result = MessageSchema.safeParse(value)
+  const result = messageSchemas().MessageSchema.safeParse(value)
   return result.success ? result.data : 'refused'
 }
 
@@ -31,7 +31,7 @@ const anything = fc.oneof(
 )
 const field = <T>(good: fc.Arbitrary<T>) => fc.oneof(good, anything)
 
-describe('the hand-written fast path for msg and ack', () => {
+describe('the hand-written checks of every frame type', () => {
   it('decides exactly as the zod schema does, on valid and invalid fields alike', () => {
     const msg = fc.record(
       {
@@ -59,5 +59,84 @@ describe('the hand-written fast path for msg and ack', () => {
       }),
       { numRuns: 5_000 },
     )
+  })
+
+  it('decide acks with room maps, hellos, byes and the small frames exactly as zod does', () => {
+    const id = fc.oneof(
+      hex,
+      fc.constantFrom('0123456789abcdef', 'ABCDEF0123456789', '__proto__', 'x'.repeat(20)),
+    )
+    const map = fc.oneof(
+      fc.dictionary(id, field(fc.nat()), { maxKeys: 6 }),
+      fc.dictionary(hex, fc.nat(), { minKeys: 250, maxKeys: 260 }),
+      fc.array(fc.nat(), { maxLength: 3 }),
+      anything,
+    )
+    const ack = fc.record(
+      {
+        type: fc.constant('ack'),
+        upTo: field(fc.nat()),
+        base: field(fc.nat()),
+        have: map,
+        bases: map,
+        more: field(fc.constant(true)),
+      },
+      { requiredKeys: ['type'] },
+    )
+    const name = fc.oneof(
+      fc.string({ minLength: 1, maxLength: 64 }),
+      fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }),
+      fc.constantFrom('bob\u200b', 'a\u202eb', 'x'.repeat(65), ' ', 'ﬀ bob', 'bob\n', 'e\u0301ve'),
+    )
+    const hello = fc.record(
+      {
+        type: fc.constant('hello'),
+        v: fc.oneof(fc.constantFrom('1.0', '1.12345', '1.', '1.0 ', '01.9999'), anything),
+        id: field(hex),
+        name: field(name),
+        caps: field(
+          fc.oneof(
+            fc.array(fc.string({ maxLength: 33 }), { maxLength: 33 }),
+            fc.array(anything, { maxLength: 3 }),
+          ),
+        ),
+        listen: field(fc.string({ maxLength: 301 })),
+        extra: fc.string(),
+      },
+      { requiredKeys: ['type', 'v'] },
+    )
+    const bye = fc.record(
+      {
+        type: fc.constant('bye'),
+        reason: field(fc.string({ maxLength: 201 })),
+        code: field(fc.oneof(fc.constantFrom('OVER_QUOTA', 'A', 'a', '1X', 'X'.repeat(41)), fc.string())),
+      },
+      { requiredKeys: ['type'] },
+    )
+    const small = fc.record(
+      {
+        type: fc.constantFrom('accept', 'ping', 'pong', 'throttle'),
+        n: field(fc.nat()),
+        retryMs: field(fc.integer({ min: -1, max: 3_600_001 })),
+        extra: anything,
+      },
+      { requiredKeys: ['type'] },
+    )
+    const accepted = new Map<string, number>()
+    fc.assert(
+      fc.property(fc.oneof(ack, hello, bye, small), (value) => {
+        const plain = JSON.parse(JSON.stringify(value))
+        const parsed = byParser(plain)
+        expect(parsed).toEqual(byZod(plain))
+        if (parsed !== 'refused') {
+          const kind = plain.type === 'ack' && (plain.have || plain.bases) ? 'ack with maps' : plain.type
+          accepted.set(kind, (accepted.get(kind) ?? 0) + 1)
+        }
+      }),
+      { numRuns: 5_000 },
+    )
+    // Both ways were tried: frames of every kind were accepted, not only refused.
+    for (const kind of ['ack with maps', 'hello', 'bye', 'accept', 'ping', 'pong', 'throttle'])
+      expect(accepted.get(kind) ?? 0, kind).toBeGreaterThan(0)
   })
 })

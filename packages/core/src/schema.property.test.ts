@@ -8,7 +8,7 @@ import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
 import { ProtocolError, ProtocolErrorCode } from './errors.js'
 import { shownName } from './names.js'
-import { MAX_BODY_LENGTH, type Message, MessageSchema, parseMessage } from './schema.js'
+import { MAX_BODY_LENGTH, type Message, messageSchemas, parseMessage } from './schema.js'
 
 /** Generated cases run in this file; checked at the end so a property cannot silently run fewer. */
 let cases = 0
@@ -262,7 +262,10 @@ describe('message schema properties', () => {
   it('accepts every valid message with extra fields, and hands back exactly the known ones', () => {
     // Extra keys must be unknown to every message type: an optional field of another shape (say `name` or
     // `have`) with a random value is rightly refused.
-    const schemaKeys = new Set(['__proto__', ...MessageSchema.options.flatMap((o) => Object.keys(o.shape))])
+    const schemaKeys = new Set([
+      '__proto__',
+      ...messageSchemas().MessageSchema.options.flatMap((o) => Object.keys(o.shape)),
+    ])
     const extraKey = fc.string({ maxLength: 10 }).filter((k) => !schemaKeys.has(k))
     const arb = fc
       .constantFrom(...KNOWN)
@@ -274,7 +277,7 @@ describe('message schema properties', () => {
         const result = judge(JSON.parse(JSON.stringify({ ...extras, ...valid })))
         expect(result).not.toBeInstanceOf(ProtocolError)
         expect(result).toEqual(valid)
-        expect(MessageSchema.safeParse(result).success).toBe(true)
+        expect(messageSchemas().MessageSchema.safeParse(result).success).toBe(true)
       }),
       { numRuns: RUNS.extraFields },
     )

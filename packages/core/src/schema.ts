@@ -1,4 +1,5 @@
-import { z } from 'zod'
+import { createRequire } from 'node:module'
+import type * as Zod from 'zod'
 import { ProtocolError } from './errors.js'
 import { MAX_NAME_LENGTH, peerNameProblem, shownName } from './names.js'
 
@@ -12,125 +13,158 @@ export const PROTOCOL_MAJOR = 1
  */
 export const MAX_BODY_LENGTH = 10_000
 
-const nodeId = z.string().regex(/^[0-9a-f]{16,128}$/, 'a node id is 16-128 lowercase hex digits')
-const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
-/** Chain hashes and signatures: opaque to core, made and checked by a MessageAuth. */
-const token = z.string().regex(/^[0-9a-zA-Z_:.+/=-]{1,256}$/, 'a hash or signature is 1-256 token characters')
-
 /** Hops a message may still travel when `hops` is absent: enough for any chain of relays up to 64 long. */
 export const DEFAULT_HOPS = 64
 /** A `have` or `bases` map lists at most this many origins per frame; a longer one is split over frames. */
 export const MAX_ORIGINS_PER_ACK = 256
 
-export const HelloSchema = z.object({
-  type: z.literal('hello'),
-  /** Protocol version as MAJOR.MINOR. */
-  v: z.string().regex(/^\d{1,4}\.\d{1,4}$/),
-  id: nodeId,
-  /**
-   * Refused with a control character (no release could send one, and the `bye` tells the peer why);
-   * cleaned of bidi, zero-width and line-separator characters, which earlier releases allowed, so no
-   * name from the network can start a line or hide. A relayed `msg` name is cleaned later, by the room.
-   */
-  name: z
+/**
+ * The schema of record for every frame, in zod. It is built on first use, and zod is loaded then: the
+ * frames a node meets every day are checked by hand (`fastParse`, which decides exactly as these schemas
+ * do), so zod, whose loading took about 50 ms of a node's 350 ms start-up, is loaded only to word why a
+ * frame was refused, or for a frame the hand checks leave to it.
+ */
+function defineSchemas(z: typeof Zod.z) {
+  const nodeId = z.string().regex(/^[0-9a-f]{16,128}$/, 'a node id is 16-128 lowercase hex digits')
+  const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
+  /** Chain hashes and signatures: opaque to core, made and checked by a MessageAuth. */
+  const token = z
     .string()
-    .min(1)
-    .max(MAX_NAME_LENGTH)
-    .superRefine((name, ctx) => {
-      const problem = peerNameProblem(name)
-      if (problem) ctx.addIssue({ code: 'custom', message: `${problem}; pick another name (--name)` })
-    })
-    .transform((name) => shownName(name, name)),
-  caps: z.array(z.string().max(32)).max(32),
-  /** The address this node listens on, so a peer can tell an inbound link from a peer it also dials. */
-  listen: z.string().max(300).optional(),
-})
+    .regex(/^[0-9a-zA-Z_:.+/=-]{1,256}$/, 'a hash or signature is 1-256 token characters')
 
-/** Sent by the node with the lower id on the link it keeps; the other side waits for it before chatting. */
-export const AcceptSchema = z.object({
-  type: z.literal('accept'),
-})
+  const HelloSchema = z.object({
+    type: z.literal('hello'),
+    /** Protocol version as MAJOR.MINOR. */
+    v: z.string().regex(/^\d{1,4}\.\d{1,4}$/),
+    id: nodeId,
+    /**
+     * Refused with a control character (no release could send one, and the `bye` tells the peer why);
+     * cleaned of bidi, zero-width and line-separator characters, which earlier releases allowed, so no
+     * name from the network can start a line or hide. A relayed `msg` name is cleaned later, by the room.
+     */
+    name: z
+      .string()
+      .min(1)
+      .max(MAX_NAME_LENGTH)
+      .superRefine((name, ctx) => {
+        const problem = peerNameProblem(name)
+        if (problem) ctx.addIssue({ code: 'custom', message: `${problem}; pick another name (--name)` })
+      })
+      .transform((name) => shownName(name, name)),
+    caps: z.array(z.string().max(32)).max(32),
+    /** The address this node listens on, so a peer can tell an inbound link from a peer it also dials. */
+    listen: z.string().max(300).optional(),
+  })
 
-export const MsgSchema = z.object({
-  type: z.literal('msg'),
-  id: z.string().min(1).max(64),
-  /** Position in the sender's own stream of messages, from 1. */
-  seq: seq.min(1),
-  /** Milliseconds since the epoch, at the sender. */
-  ts: z.number().int().min(0),
-  from: nodeId,
-  body: z.string().max(MAX_BODY_LENGTH),
-  /** The origin's display name, so members who are not directly connected can name it. */
-  name: z.string().min(1).max(64).optional(),
-  /** How many more links the message may cross; absent means DEFAULT_HOPS. Relays lower it by one. */
-  hops: z.number().int().min(0).max(255).optional(),
-  /** The origin's chain hash of the message before this one (the genesis hash for its first). */
-  prev: token.optional(),
-  /** The origin's signature over this message's chain hash; present on the last message of each burst. */
-  sig: token.optional(),
-})
+  /** Sent by the node with the lower id on the link it keeps; the other side waits for it before chatting. */
+  const AcceptSchema = z.object({
+    type: z.literal('accept'),
+  })
 
-/** Origin id to seq: a watermark per member of the room. */
-const watermarks = z
-  .record(nodeId, seq)
-  .refine((map) => Object.keys(map).length <= MAX_ORIGINS_PER_ACK, 'too many origins in one ack')
+  const MsgSchema = z.object({
+    type: z.literal('msg'),
+    id: z.string().min(1).max(64),
+    /** Position in the sender's own stream of messages, from 1. */
+    seq: seq.min(1),
+    /** Milliseconds since the epoch, at the sender. */
+    ts: z.number().int().min(0),
+    from: nodeId,
+    body: z.string().max(MAX_BODY_LENGTH),
+    /** The origin's display name, so members who are not directly connected can name it. */
+    name: z.string().min(1).max(64).optional(),
+    /** How many more links the message may cross; absent means DEFAULT_HOPS. Relays lower it by one. */
+    hops: z.number().int().min(0).max(255).optional(),
+    /** The origin's chain hash of the message before this one (the genesis hash for its first). */
+    prev: token.optional(),
+    /** The origin's signature over this message's chain hash; present on the last message of each burst. */
+    sig: token.optional(),
+  })
 
-/** Cumulative: the receiver has every message of the link's peer up to and including `upTo`. */
-export const AckSchema = z.object({
-  type: z.literal('ack'),
-  upTo: seq,
-  /**
-   * Sent once when a link opens: the sender will never send seqs up to `base` on this session (they were
-   * settled before the receiver's current state began), so the receiver expects `base + 1` next.
-   */
-  base: seq.optional(),
-  /** What the sender has shown of each other origin (not its own, not the receiver's): all on open, then changes. */
-  have: watermarks.optional(),
-  /** Sent on open: the sender can no longer send seqs up to `bases[origin]` of that origin (its window moved on). */
-  bases: watermarks.optional(),
-  /** More opening acks follow (a long `have` map is split); the receiver resumes on the last one. */
-  more: z.literal(true).optional(),
-})
+  /** Origin id to seq: a watermark per member of the room. */
+  const watermarks = z
+    .record(nodeId, seq)
+    .refine((map) => Object.keys(map).length <= MAX_ORIGINS_PER_ACK, 'too many origins in one ack')
 
-export const PingSchema = z.object({ type: z.literal('ping'), n: seq })
-export const PongSchema = z.object({ type: z.literal('pong'), n: seq })
+  /** Cumulative: the receiver has every message of the link's peer up to and including `upTo`. */
+  const AckSchema = z.object({
+    type: z.literal('ack'),
+    upTo: seq,
+    /**
+     * Sent once when a link opens: the sender will never send seqs up to `base` on this session (they were
+     * settled before the receiver's current state began), so the receiver expects `base + 1` next.
+     */
+    base: seq.optional(),
+    /** What the sender has shown of each other origin (not its own, not the receiver's): all on open, then changes. */
+    have: watermarks.optional(),
+    /** Sent on open: the sender can no longer send seqs up to `bases[origin]` of that origin (its window moved on). */
+    bases: watermarks.optional(),
+    /** More opening acks follow (a long `have` map is split); the receiver resumes on the last one. */
+    more: z.literal(true).optional(),
+  })
 
-/** The receiver is rate-limiting this link: nothing is dropped, it reads again after `retryMs`. */
-export const ThrottleSchema = z.object({
-  type: z.literal('throttle'),
-  retryMs: z.number().int().min(0).max(3_600_000),
-})
+  const PingSchema = z.object({ type: z.literal('ping'), n: seq })
+  const PongSchema = z.object({ type: z.literal('pong'), n: seq })
 
-export const ByeSchema = z.object({
-  type: z.literal('bye'),
-  reason: z.string().max(200),
-  /** The code of a refusal (`OVER_QUOTA`), so the other end can act on it; earlier releases ignore it. */
-  code: z
-    .string()
-    .regex(/^[A-Z][A-Z0-9_]{0,39}$/)
-    .optional(),
-})
+  /** The receiver is rate-limiting this link: nothing is dropped, it reads again after `retryMs`. */
+  const ThrottleSchema = z.object({
+    type: z.literal('throttle'),
+    retryMs: z.number().int().min(0).max(3_600_000),
+  })
 
-export const MessageSchema = z.discriminatedUnion('type', [
-  HelloSchema,
-  AcceptSchema,
-  MsgSchema,
-  AckSchema,
-  PingSchema,
-  PongSchema,
-  ThrottleSchema,
-  ByeSchema,
-])
+  const ByeSchema = z.object({
+    type: z.literal('bye'),
+    reason: z.string().max(200),
+    /** The code of a refusal (`OVER_QUOTA`), so the other end can act on it; earlier releases ignore it. */
+    code: z
+      .string()
+      .regex(/^[A-Z][A-Z0-9_]{0,39}$/)
+      .optional(),
+  })
 
-export type Hello = z.infer<typeof HelloSchema>
-export type Accept = z.infer<typeof AcceptSchema>
-export type Msg = z.infer<typeof MsgSchema>
-export type Ack = z.infer<typeof AckSchema>
-export type Ping = z.infer<typeof PingSchema>
-export type Pong = z.infer<typeof PongSchema>
-export type Bye = z.infer<typeof ByeSchema>
-export type Throttle = z.infer<typeof ThrottleSchema>
-export type Message = z.infer<typeof MessageSchema>
+  const MessageSchema = z.discriminatedUnion('type', [
+    HelloSchema,
+    AcceptSchema,
+    MsgSchema,
+    AckSchema,
+    PingSchema,
+    PongSchema,
+    ThrottleSchema,
+    ByeSchema,
+  ])
+  return {
+    HelloSchema,
+    AcceptSchema,
+    MsgSchema,
+    AckSchema,
+    PingSchema,
+    PongSchema,
+    ThrottleSchema,
+    ByeSchema,
+    MessageSchema,
+  }
+}
+
+type Schemas = ReturnType<typeof defineSchemas>
+let built: Schemas | undefined
+
+/** The zod schemas of every frame, built (and zod loaded) on the first call. */
+export function messageSchemas(): Schemas {
+  if (!built) {
+    const { z } = createRequire(import.meta.url)('zod') as typeof Zod
+    built = defineSchemas(z)
+  }
+  return built
+}
+
+export type Hello = Zod.infer<Schemas['HelloSchema']>
+export type Accept = Zod.infer<Schemas['AcceptSchema']>
+export type Msg = Zod.infer<Schemas['MsgSchema']>
+export type Ack = Zod.infer<Schemas['AckSchema']>
+export type Ping = Zod.infer<Schemas['PingSchema']>
+export type Pong = Zod.infer<Schemas['PongSchema']>
+export type Bye = Zod.infer<Schemas['ByeSchema']>
+export type Throttle = Zod.infer<Schemas['ThrottleSchema']>
+export type Message = Zod.infer<Schemas['MessageSchema']>
 export type MessageType = Message['type']
 
 const KNOWN_TYPES: ReadonlySet<string> = new Set<MessageType>([
@@ -159,7 +193,7 @@ export function parseMessage(value: unknown): Message | undefined {
   if (type === 'hello') checkVersion((value as { v?: unknown }).v)
   const fast = fastParse(type, value as Record<string, unknown>)
   if (fast) return fast
-  const result = MessageSchema.safeParse(value)
+  const result = messageSchemas().MessageSchema.safeParse(value)
   if (!result.success) {
     const issue = result.error.issues[0]
     const where = issue?.path.length ? ` at "${issue.path.join('.')}"` : ''
@@ -185,6 +219,8 @@ function checkVersion(v: unknown): void {
 
 const NODE_ID = /^[0-9a-f]{16,128}$/
 const TOKEN = /^[0-9a-zA-Z_:.+/=-]{1,256}$/
+const VERSION = /^\d{1,4}\.\d{1,4}$/
+const BYE_CODE = /^[A-Z][A-Z0-9_]{0,39}$/
 
 function isSeq(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
@@ -196,9 +232,10 @@ function isShortString(value: unknown, min: number, max: number): value is strin
 }
 
 /**
- * The frequent messages (`msg`, and `ack` without room maps) checked by hand: zod's generic walk cost
- * several microseconds per message. It accepts only what the schema accepts and returns what zod would
- * (the known keys only); anything it is unsure about goes to zod, which also words every error.
+ * Every frame checked by hand: zod's generic walk cost several microseconds per message, and loading zod
+ * a seventh of a node's start-up. It accepts only what the schemas accept and returns what
+ * zod would (the known keys only); anything it refuses or is unsure about goes to zod, which also words
+ * every error (schema.fast.test.ts holds it to that).
  */
 function fastParse(type: string, v: Record<string, unknown>): Message | undefined {
   if (type === 'msg') {
@@ -243,9 +280,81 @@ function fastParse(type: string, v: Record<string, unknown>): Message | undefine
   }
   if (type === 'ack') {
     const { upTo, base, have, bases, more } = v
-    if (have !== undefined || bases !== undefined || more !== undefined || !isSeq(upTo)) return undefined
-    if (base === undefined) return { type, upTo }
-    return isSeq(base) ? { type, upTo, base } : undefined
+    if (!isSeq(upTo) || (base !== undefined && !isSeq(base)) || (more !== undefined && more !== true))
+      return undefined
+    if (have === undefined && bases === undefined && more === undefined)
+      return base === undefined ? { type, upTo } : { type, upTo, base }
+    const haveMap = have === undefined ? undefined : watermarkMap(have)
+    const basesMap = bases === undefined ? undefined : watermarkMap(bases)
+    if ((have !== undefined && !haveMap) || (bases !== undefined && !basesMap)) return undefined
+    return {
+      type,
+      upTo,
+      ...(base !== undefined ? { base } : {}),
+      ...(haveMap ? { have: haveMap } : {}),
+      ...(basesMap ? { bases: basesMap } : {}),
+      ...(more ? { more } : {}),
+    }
+  }
+  switch (type) {
+    case 'hello':
+      return fastHello(v)
+    case 'accept':
+      return { type }
+    case 'ping':
+    case 'pong':
+      return isSeq(v.n) ? { type, n: v.n } : undefined
+    case 'throttle': {
+      const { retryMs } = v
+      return isSeq(retryMs) && retryMs <= 3_600_000 ? { type, retryMs } : undefined
+    }
+    case 'bye': {
+      const { reason, code } = v
+      if (!isShortString(reason, 0, 200)) return undefined
+      if (code === undefined) return { type, reason }
+      return typeof code === 'string' && BYE_CODE.test(code) ? { type, reason, code } : undefined
+    }
   }
   return undefined
+}
+
+/** A `have` or `bases` map as its schema takes it: node ids to seqs, at most `MAX_ORIGINS_PER_ACK`. */
+function watermarkMap(value: unknown): Record<string, number> | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined
+  const out: Record<string, number> = {}
+  let count = 0
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) return undefined
+    const n = (value as Record<string, unknown>)[key]
+    if (++count > MAX_ORIGINS_PER_ACK || !NODE_ID.test(key) || !isSeq(n)) return undefined
+    out[key] = n
+  }
+  return out
+}
+
+/** A hello as its schema takes it, the name cleaned as the schema's transform cleans it. */
+function fastHello(v: Record<string, unknown>): Hello | undefined {
+  const { v: version, id, name, caps, listen } = v
+  if (
+    typeof version !== 'string' ||
+    !VERSION.test(version) ||
+    typeof id !== 'string' ||
+    !NODE_ID.test(id) ||
+    !isShortString(name, 1, MAX_NAME_LENGTH) ||
+    peerNameProblem(name) !== undefined ||
+    !Array.isArray(caps) ||
+    caps.length > 32 ||
+    !caps.every((cap) => isShortString(cap, 0, 32)) ||
+    (listen !== undefined && !isShortString(listen, 0, 300))
+  ) {
+    return undefined
+  }
+  return {
+    type: 'hello',
+    v: version,
+    id,
+    name: shownName(name, name),
+    caps: caps.slice(),
+    ...(listen !== undefined ? { listen } : {}),
+  }
 }
