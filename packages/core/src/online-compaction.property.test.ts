@@ -241,6 +241,12 @@ function expectSameState(compacted: RestoredState, whole: RestoredState): void {
   expect(recent.length).toBeGreaterThanOrEqual(Math.min(wholeRecent.length, outbox.length))
 }
 
+/** No message is on disk twice: a rewrite keeps each record it read once, and appends follow it once. */
+function expectEachMessageOnce(disk: readonly JournalRecord[]): void {
+  const ids = disk.flatMap((r) => (r.t === 'sent' || r.t === 'received' ? [r.msg.id] : []))
+  expect(new Set(ids).size).toBe(ids.length)
+}
+
 describe('online journal compaction', () => {
   it('restores from the compacted journal what the whole journal restores, whatever is appended during a rewrite', async () => {
     await fc.assert(
@@ -259,6 +265,7 @@ describe('online journal compaction', () => {
           // The count is the journal on disk's, and once no compaction runs no record is held in memory.
           expect(run.compaction.held).toBe(run.disk.disk.length)
           expect(run.compaction.holding).toBe(0)
+          expectEachMessageOnce(run.disk.disk)
         },
       ),
       { numRuns: RUNS, seed: SEED },
