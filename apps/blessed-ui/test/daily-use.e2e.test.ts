@@ -3,7 +3,7 @@
  * messages, actions both ways (an older TUI's raw CTCP body included), catch-up behind its rule, and flow
  * control summed up instead of narrated.
  */
-import { createServer } from 'node:net'
+import { freePort } from '@parley/testkit'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { assertBuilt, CLI_BIN, type CliPeer, hasTmux, startCli, Tmux, until } from './harness.js'
 
@@ -23,18 +23,6 @@ afterEach(async () => {
   for (const peer of peers.splice(0)) await peer.stop()
 })
 
-/** A loopback port nobody listens on (bound to 0, read, released). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
-}
-
 function cli(name: string, extra: string[] = []): CliPeer {
   const peer = startCli(name, extra)
   peers.push(peer)
@@ -45,6 +33,7 @@ describe.skipIf(!TMUX)(title, () => {
   beforeAll(() => assertBuilt())
 
   it('on Ctrl-C with undelivered messages, says on the terminal that they are safe in the outbox', async () => {
+    // Below the ephemeral range: no node of another test, listening on port 0, can be given it meanwhile.
     const nobody = await freePort()
     tmux = new Tmux()
     const tui = tmux

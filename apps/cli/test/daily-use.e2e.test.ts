@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
-import { listeningPort, PARLEY_BIN, tempDir, useBuiltParley } from '@parley/testkit'
+import { freePort, listeningPort, PARLEY_BIN, tempDir, useBuiltParley } from '@parley/testkit'
 import { describe, expect, it, vi } from 'vitest'
 
 const { start, defer } = useBuiltParley()
@@ -121,10 +121,9 @@ describe('piping a file with default flags', () => {
 
   it('exits 7 when input ends with messages kept in the outbox, and 0 once they go out', async () => {
     const dataDir = tempDir()
-    const dead = background(['--listen', '127.0.0.1:0', '--name', 'nobody'])
-    const port = await dead.port()
-    dead.child.kill('SIGKILL')
-    await dead.exited
+    // Below the ephemeral range: no node of another test, listening on port 0, can be given it meanwhile
+    // (a port freed by killing a node here once was, and the outbox went out to that node).
+    const port = await freePort()
     const args = [
       '--listen',
       '127.0.0.1:0',
