@@ -131,17 +131,7 @@ function defineSchemas(z: typeof Zod.z) {
     ThrottleSchema,
     ByeSchema,
   ])
-  return {
-    HelloSchema,
-    AcceptSchema,
-    MsgSchema,
-    AckSchema,
-    PingSchema,
-    PongSchema,
-    ThrottleSchema,
-    ByeSchema,
-    MessageSchema,
-  }
+  return { MessageSchema, ByeSchema }
 }
 
 type Schemas = ReturnType<typeof defineSchemas>
@@ -156,14 +146,14 @@ export function messageSchemas(): Schemas {
   return built
 }
 
-export type Hello = Zod.infer<Schemas['HelloSchema']>
-export type Accept = Zod.infer<Schemas['AcceptSchema']>
-export type Msg = Zod.infer<Schemas['MsgSchema']>
-export type Ack = Zod.infer<Schemas['AckSchema']>
-export type Ping = Zod.infer<Schemas['PingSchema']>
-export type Pong = Zod.infer<Schemas['PongSchema']>
-export type Bye = Zod.infer<Schemas['ByeSchema']>
-export type Throttle = Zod.infer<Schemas['ThrottleSchema']>
+export type Hello = Extract<Message, { type: 'hello' }>
+export type Accept = Extract<Message, { type: 'accept' }>
+export type Msg = Extract<Message, { type: 'msg' }>
+export type Ack = Extract<Message, { type: 'ack' }>
+export type Ping = Extract<Message, { type: 'ping' }>
+export type Pong = Extract<Message, { type: 'pong' }>
+export type Bye = Extract<Message, { type: 'bye' }>
+export type Throttle = Extract<Message, { type: 'throttle' }>
 export type Message = Zod.infer<Schemas['MessageSchema']>
 export type MessageType = Message['type']
 
