@@ -18,24 +18,35 @@ export const DEFAULT_HOPS = 64
 /** A `have` or `bases` map lists at most this many origins per frame; a longer one is split over frames. */
 export const MAX_ORIGINS_PER_ACK = 256
 
+// The rules the zod schemas and the hand checks (`fastParse`) share.
+const NODE_ID = /^[0-9a-f]{16,128}$/
+const TOKEN = /^[0-9a-zA-Z_:.+/=-]{1,256}$/
+const VERSION = /^\d{1,4}\.\d{1,4}$/
+const BYE_CODE = /^[A-Z][A-Z0-9_]{0,39}$/
+const MAX_ID_LENGTH = 64
+const MAX_HOPS = 255
+const MAX_CAPS = 32
+const MAX_CAP_LENGTH = 32
+const MAX_LISTEN_LENGTH = 300
+const MAX_RETRY_MS = 3_600_000
+const MAX_REASON_LENGTH = 200
+
 /**
  * The schema of record for every frame, in zod. It is built on first use, and zod is loaded then: the
  * frames a node meets every day are checked by hand (`fastParse`, which decides exactly as these schemas
- * do), so zod, whose loading took about 50 ms of a node's 350 ms start-up, is loaded only to word why a
- * frame was refused, or for a frame the hand checks leave to it.
+ * do), so zod, whose loading took about 70 ms of every start-up, is loaded only to word why a frame was
+ * refused, or for a frame the hand checks leave to it.
  */
 function defineSchemas(z: typeof Zod.z) {
-  const nodeId = z.string().regex(/^[0-9a-f]{16,128}$/, 'a node id is 16-128 lowercase hex digits')
+  const nodeId = z.string().regex(NODE_ID, 'a node id is 16-128 lowercase hex digits')
   const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
   /** Chain hashes and signatures: opaque to core, made and checked by a MessageAuth. */
-  const token = z
-    .string()
-    .regex(/^[0-9a-zA-Z_:.+/=-]{1,256}$/, 'a hash or signature is 1-256 token characters')
+  const token = z.string().regex(TOKEN, 'a hash or signature is 1-256 token characters')
 
   const HelloSchema = z.object({
     type: z.literal('hello'),
     /** Protocol version as MAJOR.MINOR. */
-    v: z.string().regex(/^\d{1,4}\.\d{1,4}$/),
+    v: z.string().regex(VERSION),
     id: nodeId,
     /**
      * Refused with a control character (no release could send one, and the `bye` tells the peer why);
@@ -51,9 +62,9 @@ function defineSchemas(z: typeof Zod.z) {
         if (problem) ctx.addIssue({ code: 'custom', message: `${problem}; pick another name (--name)` })
       })
       .transform((name) => shownName(name, name)),
-    caps: z.array(z.string().max(32)).max(32),
+    caps: z.array(z.string().max(MAX_CAP_LENGTH)).max(MAX_CAPS),
     /** The address this node listens on, so a peer can tell an inbound link from a peer it also dials. */
-    listen: z.string().max(300).optional(),
+    listen: z.string().max(MAX_LISTEN_LENGTH).optional(),
   })
 
   /** Sent by the node with the lower id on the link it keeps; the other side waits for it before chatting. */
@@ -63,7 +74,7 @@ function defineSchemas(z: typeof Zod.z) {
 
   const MsgSchema = z.object({
     type: z.literal('msg'),
-    id: z.string().min(1).max(64),
+    id: z.string().min(1).max(MAX_ID_LENGTH),
     /** Position in the sender's own stream of messages, from 1. */
     seq: seq.min(1),
     /** Milliseconds since the epoch, at the sender. */
@@ -71,9 +82,9 @@ function defineSchemas(z: typeof Zod.z) {
     from: nodeId,
     body: z.string().max(MAX_BODY_LENGTH),
     /** The origin's display name, so members who are not directly connected can name it. */
-    name: z.string().min(1).max(64).optional(),
+    name: z.string().min(1).max(MAX_NAME_LENGTH).optional(),
     /** How many more links the message may cross; absent means DEFAULT_HOPS. Relays lower it by one. */
-    hops: z.number().int().min(0).max(255).optional(),
+    hops: z.number().int().min(0).max(MAX_HOPS).optional(),
     /** The origin's chain hash of the message before this one (the genesis hash for its first). */
     prev: token.optional(),
     /** The origin's signature over this message's chain hash; present on the last message of each burst. */
@@ -108,17 +119,14 @@ function defineSchemas(z: typeof Zod.z) {
   /** The receiver is rate-limiting this link: nothing is dropped, it reads again after `retryMs`. */
   const ThrottleSchema = z.object({
     type: z.literal('throttle'),
-    retryMs: z.number().int().min(0).max(3_600_000),
+    retryMs: z.number().int().min(0).max(MAX_RETRY_MS),
   })
 
   const ByeSchema = z.object({
     type: z.literal('bye'),
-    reason: z.string().max(200),
+    reason: z.string().max(MAX_REASON_LENGTH),
     /** The code of a refusal (`OVER_QUOTA`), so the other end can act on it; earlier releases ignore it. */
-    code: z
-      .string()
-      .regex(/^[A-Z][A-Z0-9_]{0,39}$/)
-      .optional(),
+    code: z.string().regex(BYE_CODE).optional(),
   })
 
   const MessageSchema = z.discriminatedUnion('type', [
@@ -207,11 +215,6 @@ function checkVersion(v: unknown): void {
   }
 }
 
-const NODE_ID = /^[0-9a-f]{16,128}$/
-const TOKEN = /^[0-9a-zA-Z_:.+/=-]{1,256}$/
-const VERSION = /^\d{1,4}\.\d{1,4}$/
-const BYE_CODE = /^[A-Z][A-Z0-9_]{0,39}$/
-
 function isSeq(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
 }
@@ -223,23 +226,22 @@ function isShortString(value: unknown, min: number, max: number): value is strin
 
 /**
  * Every frame checked by hand: zod's generic walk cost several microseconds per message, and loading zod
- * a seventh of a node's start-up. It accepts only what the schemas accept and returns what
- * zod would (the known keys only); anything it refuses or is unsure about goes to zod, which also words
+ * about 70 ms of every start-up. It accepts only what the schemas accept and returns what zod would (the known keys only); anything it refuses or is unsure about goes to zod, which also words
  * every error (schema.fast.test.ts holds it to that).
  */
 function fastParse(type: string, v: Record<string, unknown>): Message | undefined {
   if (type === 'msg') {
     const { id, seq, ts, from, body, name, hops, prev, sig } = v
     if (
-      !isShortString(id, 1, 64) ||
+      !isShortString(id, 1, MAX_ID_LENGTH) ||
       !isSeq(seq) ||
       seq < 1 ||
       !isSeq(ts) ||
       typeof from !== 'string' ||
       !NODE_ID.test(from) ||
       !isShortString(body, 0, MAX_BODY_LENGTH) ||
-      (name !== undefined && !isShortString(name, 1, 64)) ||
-      (hops !== undefined && !(isSeq(hops) && hops <= 255)) ||
+      (name !== undefined && !isShortString(name, 1, MAX_NAME_LENGTH)) ||
+      (hops !== undefined && !(isSeq(hops) && hops <= MAX_HOPS)) ||
       (prev !== undefined && !(typeof prev === 'string' && TOKEN.test(prev))) ||
       (sig !== undefined && !(typeof sig === 'string' && TOKEN.test(sig)))
     ) {
@@ -296,11 +298,11 @@ function fastParse(type: string, v: Record<string, unknown>): Message | undefine
       return isSeq(v.n) ? { type, n: v.n } : undefined
     case 'throttle': {
       const { retryMs } = v
-      return isSeq(retryMs) && retryMs <= 3_600_000 ? { type, retryMs } : undefined
+      return isSeq(retryMs) && retryMs <= MAX_RETRY_MS ? { type, retryMs } : undefined
     }
     case 'bye': {
       const { reason, code } = v
-      if (!isShortString(reason, 0, 200)) return undefined
+      if (!isShortString(reason, 0, MAX_REASON_LENGTH)) return undefined
       if (code === undefined) return { type, reason }
       return typeof code === 'string' && BYE_CODE.test(code) ? { type, reason, code } : undefined
     }
@@ -333,9 +335,9 @@ function fastHello(v: Record<string, unknown>): Hello | undefined {
     !isShortString(name, 1, MAX_NAME_LENGTH) ||
     peerNameProblem(name) !== undefined ||
     !Array.isArray(caps) ||
-    caps.length > 32 ||
-    !caps.every((cap) => isShortString(cap, 0, 32)) ||
-    (listen !== undefined && !isShortString(listen, 0, 300))
+    caps.length > MAX_CAPS ||
+    !caps.every((cap) => isShortString(cap, 0, MAX_CAP_LENGTH)) ||
+    (listen !== undefined && !isShortString(listen, 0, MAX_LISTEN_LENGTH))
   ) {
     return undefined
   }

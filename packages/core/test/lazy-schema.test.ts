@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
 
 /**
- * Loading zod took about 50 ms of a node's 350 ms start-up, so the schemas load it only to word
+ * Loading zod took about 70 ms of every start-up, so the schemas load it only to word
  * a refusal (or for a frame the hand checks leave to it). Checked on the built package in a fresh process,
  * since this one has loaded zod through other tests.
  */
