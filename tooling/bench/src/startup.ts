@@ -1,6 +1,4 @@
 import { spawn } from 'node:child_process'
-import { createRequire } from 'node:module'
-import { pathToFileURL } from 'node:url'
 import { parleyBin } from './parley-bin.js'
 import { removeDir, tempDir, timeStartup } from './pipe-run.js'
 import { median } from './stats.js'
@@ -13,8 +11,6 @@ export interface StartupResult {
   /** `parley` from spawn to its `listening` line: what a user waits for. */
   listeningMs: number
   listeningRatio: number
-  /** Bare node importing the schema library (zod) and nothing else. */
-  schemaMs: number
   bin: string
 }
 
@@ -42,51 +38,37 @@ function timeProcess(args: string[]): Promise<number> {
  * - `parley --version`, which answers before loading the stack;
  * - `parley` up to its `listening` line on a data dir made by a first run (identity made, journal empty):
  *   the whole stack loaded, the journal opened and the port bound, as a user waits for it;
- * - bare `node -e 0`, the baseline;
- * and, once per round, the schema library's import alone in bare node, the floor under the full start-up.
+ * - bare `node -e 0`, the baseline.
  */
 export async function measureStartup(reps: number): Promise<StartupResult> {
   const bin = parleyBin()
   const parley = [bin, '--version']
   const bare = ['-e', '0']
-  const schemaOnly = ['--input-type=module', '-e', `await import(${JSON.stringify(schemaLibraryUrl())})`]
   const dataDir = tempDir('parley-bench-startup-')
   try {
     await timeProcess(parley)
     await timeProcess(bare)
-    await timeProcess(schemaOnly)
     await timeStartup(dataDir, 30_000)
     const parleyTimes: number[] = []
     const nodeTimes: number[] = []
     const listeningTimes: number[] = []
-    const schemaTimes: number[] = []
     for (let i = 0; i < reps; i++) {
       parleyTimes.push(await timeProcess(parley))
       nodeTimes.push(await timeProcess(bare))
       listeningTimes.push(await timeStartup(dataDir, 30_000))
-      schemaTimes.push(await timeProcess(schemaOnly))
     }
     const parleyMs = median(parleyTimes)
     const nodeMs = median(nodeTimes)
     const listeningMs = median(listeningTimes)
-    const schemaMs = median(schemaTimes)
     return {
       parleyMs,
       nodeMs,
       ratio: parleyMs / nodeMs,
       listeningMs,
       listeningRatio: listeningMs / nodeMs,
-      schemaMs,
       bin,
     }
   } finally {
     removeDir(dataDir)
   }
-}
-
-/** The file URL of the schema library as @parley/core resolves it. */
-function schemaLibraryUrl(): string {
-  const require = createRequire(import.meta.url)
-  const core = require.resolve('@parley/core/package.json')
-  return pathToFileURL(createRequire(core).resolve('zod')).href
 }
