@@ -174,7 +174,7 @@ export interface Neighbor {
   readonly told: Map<string, number>
   /** What our acks last told it of its own stream on this link (-1: nothing yet). */
   toldUpTo: number
-  /** Where our stream of each origin starts on this link (we said so in `bases`). */
+  /** Where our stream of each origin starts on this link (we said so in `bases`), above 0; held until it resumes. */
   readonly floor: Map<string, number>
   /** Where its stream of each origin starts on this link (it said so in `base` and `bases`). */
   readonly bases: Map<string, number>

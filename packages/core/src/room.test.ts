@@ -211,6 +211,27 @@ describe('Room: one room across the mesh', () => {
     })
   })
 
+  describe('memory of idle links', () => {
+    it('holds per-origin entries linear in its neighbours, not one per pair, once their links resumed', () => {
+      const room = new Room({ self: BOB })
+      const hub = Array.from({ length: 200 }, (_, i) => ({
+        id: i.toString(16).padStart(64, '0'),
+        name: `n${i}`,
+      }))
+      for (const n of hub) {
+        room.linkOpened(n.id, { name: n.name, relays: true })
+        room.onAck(n.id, { type: 'ack', upTo: 0 })
+      }
+      const { neighbors } = room as unknown as { neighbors: Map<string, Record<string, unknown>> }
+      expect(neighbors.size).toBe(hub.length)
+      let entries = 0
+      for (const neighbor of neighbors.values())
+        for (const value of Object.values(neighbor)) if (value instanceof Map) entries += value.size
+      // Each link opened while up to 199 others were known: held per pair, that would be about 20,000.
+      expect(entries).toBeLessThanOrEqual(2 * hub.length)
+    })
+  })
+
   describe('window and catch-up', () => {
     it('keeps the newest windowSize messages per origin and says where its window starts on a new link', () => {
       const room = relay({ windowSize: 3 }, [ALICE])

@@ -47,15 +47,17 @@ export class Room extends RoomChain {
     const fresh = neighbor.restarted
     neighbor.restarted = false
     const base = fresh ? this.ownSettled : (this.own.log[0]?.seq ?? this.own.received + 1) - 1
-    neighbor.floor.set(this.self.id, base)
+    // A floor of 0 raises nothing at resume, so only floors above it are held until then.
+    if (base > 0) neighbor.floor.set(this.self.id, base)
     const bases: Record<string, number> = {}
     if (neighbor.relays) {
       for (const o of this.origins.values()) {
         if (o === this.own || o.peer.id === id || !o.known) continue
         if (o.deferred) this.checkDeferred(o, out)
         const floor = fresh ? o.received : (o.log[0]?.seq ?? o.received + 1) - 1
+        if (floor <= 0) continue
         neighbor.floor.set(o.peer.id, floor)
-        if (floor > 0) bases[o.peer.id] = floor
+        bases[o.peer.id] = floor
       }
     }
     const have = neighbor.relays ? this.haveDelta(id) : {}
@@ -133,6 +135,8 @@ export class Room extends RoomChain {
     if (!neighbor.resumed && ack.more !== true && neighbor.open) {
       neighbor.resumed = true
       for (const [origin, seq] of neighbor.floor) raise(neighbor.sentUpTo, origin, seq)
+      // Needed only until now: held for the link's life, it would make a hub of n idle links hold n² entries.
+      neighbor.floor.clear()
       out.push({ type: 'resume', neighbor: id })
     }
     return out
