@@ -117,6 +117,13 @@ export function targets(results: readonly CaseResult[], extras: Extras): Target[
       met: (v) => v <= 33,
       detail: '',
     },
+    {
+      figure: 'TUI last message on screen after it arrived (ms)',
+      value: tui?.lastOnScreenMs,
+      target: '≤ 1000',
+      met: (v) => v <= 1000,
+      detail: tui ? `${tui.messages.toLocaleString('en-US')} messages, visible in the tmux pane` : '',
+    },
   ]
 }
 
@@ -268,4 +275,5 @@ const RATIO_KEYS = [
   'rssPerLinkKiB',
   'tuiKeyEchoP50Ms',
   'tuiKeyEchoP90Ms',
+  'tuiLastOnScreenMs',
 ]

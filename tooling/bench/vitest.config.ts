@@ -1,0 +1,4 @@
+import { packageConfig } from '@parley/vitest-config'
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig(packageConfig('@parley/bench'))
