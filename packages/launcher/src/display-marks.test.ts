@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -51,5 +51,28 @@ describe('display marks: how far each sender was shown', () => {
     writeFileSync(file, `${alice} 1\n`.repeat(20_000))
     new DisplayMarks(file).close()
     expect(readFileSync(file, 'utf8')).toBe(`${alice} 1\n`)
+  })
+
+  it('stays small while it runs: past its limit it is rewritten with one line per sender', () => {
+    const file = fresh()
+    const marks = new DisplayMarks(file, { compactAboveBytes: 4096 })
+    marks.mark(new Map([[bob, 2]]))
+    let largest = 0
+    for (let seq = 1; seq <= 2_000; seq++) {
+      marks.mark(new Map([[alice, seq]]))
+      largest = Math.max(largest, statSync(file).size)
+    }
+    // 2,000 lines of about 70 bytes would be 139,000 bytes; the write that crosses the limit compacts.
+    expect(largest).toBeLessThanOrEqual(4096)
+    marks.mark(new Map([[alice, 2_001]]))
+    marks.close()
+    const again = new DisplayMarks(file)
+    expect(again.marks).toEqual(
+      new Map([
+        [bob, 2],
+        [alice, 2_001],
+      ]),
+    )
+    again.close()
   })
 })

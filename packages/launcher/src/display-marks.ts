@@ -4,7 +4,8 @@
  * at most the one write in flight between the two (at most 4,000 bytes of lines), instead of a whole
  * journal batch. The file is synced when it is closed, and a compaction reaches the disk (file, then
  * directory) before it replaces the old file, so a machine crash can never leave an empty file that
- * would show everything again.
+ * would show everything again. It is compacted when it opens and whenever it grows past a limit while
+ * parley runs, so a node that runs for months holds one line per sender, not one per batch ever shown.
  */
 import { closeSync, existsSync, fsyncSync, readFileSync, writeSync } from 'node:fs'
 import { isLinkRefusal, linkAdvice, openForAppend, replaceFile } from '@parley/store'
@@ -13,28 +14,50 @@ import { ExitCode, FatalError } from './exit-codes.js'
 export const DISPLAY_MARKS_FILE = 'shown'
 const COMPACT_ABOVE_BYTES = 1024 * 1024
 
+export interface DisplayMarksOptions {
+  /** The file is rewritten with one line per sender once it holds more than this many bytes. */
+  readonly compactAboveBytes?: number
+}
+
 export class DisplayMarks {
   /** Highest shown seq per sender; undefined when the data dir predates the marks (show nothing again). */
   readonly marks: Map<string, number> | undefined
+  /** Highest seq per sender in the file now: what a compaction writes. */
+  private readonly latest: Map<string, number>
+  private readonly compactAbove: number
   private fd: number
+  /** Bytes in the file. */
+  private bytes: number
 
-  constructor(private readonly file: string) {
+  constructor(
+    private readonly file: string,
+    options: DisplayMarksOptions = {},
+  ) {
+    this.compactAbove = options.compactAboveBytes ?? COMPACT_ABOVE_BYTES
     const existed = existsSync(file)
-    this.marks = existed ? parse(readFileSync(file, 'utf8')) : undefined
-    if (existed && this.marks && readFileSync(file).length > COMPACT_ABOVE_BYTES) this.compact(this.marks)
-    try {
-      this.fd = openForAppend(file, 0o600)
-    } catch (error) {
-      if (isLinkRefusal(error)) throw new FatalError(ExitCode.DATA_DIR, linkAdvice(file), { cause: error })
-      throw error
-    }
+    const text = existed ? readFileSync(file, 'utf8') : ''
+    this.marks = existed ? parse(text) : undefined
+    this.latest = new Map(this.marks)
+    this.bytes = Buffer.byteLength(text)
+    if (this.bytes > this.compactAbove) this.compact()
+    this.fd = open(file)
   }
 
   /** Records, in one write, how far each sender's messages were shown. */
   mark(marks: ReadonlyMap<string, number>): void {
     let text = ''
-    for (const [peer, seq] of marks) text += `${peer} ${seq}\n`
-    if (text) writeSync(this.fd, text)
+    for (const [peer, seq] of marks) {
+      text += `${peer} ${seq}\n`
+      if (seq > (this.latest.get(peer) ?? 0)) this.latest.set(peer, seq)
+    }
+    if (!text) return
+    writeSync(this.fd, text)
+    this.bytes += text.length
+    if (this.bytes <= this.compactAbove) return
+    // The compacted file is on disk before the one being appended to is let go.
+    this.compact()
+    closeSync(this.fd)
+    this.fd = open(this.file)
   }
 
   close(): void {
@@ -45,10 +68,20 @@ export class DisplayMarks {
     }
   }
 
-  private compact(marks: Map<string, number>): void {
+  private compact(): void {
     let text = ''
-    for (const [peer, seq] of marks) text += `${peer} ${seq}\n`
+    for (const [peer, seq] of this.latest) text += `${peer} ${seq}\n`
     replaceFile(this.file, text, 0o600)
+    this.bytes = text.length
+  }
+}
+
+function open(file: string): number {
+  try {
+    return openForAppend(file, 0o600)
+  } catch (error) {
+    if (isLinkRefusal(error)) throw new FatalError(ExitCode.DATA_DIR, linkAdvice(file), { cause: error })
+    throw error
   }
 }
 
