@@ -18,7 +18,7 @@ const SecretStream = require('@hyperswarm/secret-stream')
 
 const MESSAGES = Number(process.argv[2] ?? 200_000)
 const RUNS = Number(process.argv[3] ?? 5)
-const LOOPBACK = { host: '127.0.0.1', port: 0 }
+const LOOPBACK = '127.0.0.1:0'
 const message = Buffer.alloc(120, 'm')
 message.writeUInt32BE(116, 0)
 
