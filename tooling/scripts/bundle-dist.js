@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Turns a package's dist/, as tsc wrote it (one .js per source file), into one module per entry point named
 // in its package.json `exports`, plus shared chunks when it has several. Node 20 loads ES modules one file
-// at a time (resolve, read, compile, link): a parley start loaded about 120 of them, a quarter of its
+// at a time (resolve, read, compile, link): a parley start loaded about 120 of them, a large share of its
 // start-up. Imports of other packages stay imports, so each package still resolves its own dependencies
 // and is published and installed alone. The declarations (.d.ts) stay as tsc wrote them.
 // Run from a package's folder, after tsc: `node ../../tooling/scripts/bundle-dist.js [dist/extra.js ...]`;
