@@ -24,11 +24,11 @@ function entryPoints(exports) {
   return entries
 }
 
-function walk(dir) {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name)
-    return statSync(path).isDirectory() ? walk(path) : [path]
-  })
+/** Every file under `dir`, as paths that start with it. */
+function filesUnder(dir) {
+  return readdirSync(dir, { recursive: true })
+    .map((name) => join(dir, name))
+    .filter((path) => statSync(path).isFile())
 }
 
 const entries = [...entryPoints(manifest.exports), ...process.argv.slice(2).map((file) => `./${file}`)]
@@ -60,8 +60,8 @@ try {
     logLevel: 'warning',
   })
   // Only what tsc emitted as JavaScript goes; the declarations and everything else stay.
-  for (const file of walk(dist)) if (/\.js(\.map)?$/.test(file)) rmSync(file)
-  for (const file of walk(staging)) {
+  for (const file of filesUnder(dist)) if (/\.js(\.map)?$/.test(file)) rmSync(file)
+  for (const file of filesUnder(staging)) {
     const to = join(dist, relative(staging, file))
     if (existsSync(to)) rmSync(to)
     renameSync(file, to)

@@ -47,7 +47,7 @@ export class DisplayMarks {
   mark(marks: ReadonlyMap<string, number>): void {
     let text = ''
     for (const [peer, seq] of marks) {
-      text += `${peer} ${seq}\n`
+      text += line(peer, seq)
       if (seq > (this.latest.get(peer) ?? 0)) this.latest.set(peer, seq)
     }
     if (!text) return
@@ -70,10 +70,15 @@ export class DisplayMarks {
 
   private compact(): void {
     let text = ''
-    for (const [peer, seq] of this.latest) text += `${peer} ${seq}\n`
+    for (const [peer, seq] of this.latest) text += line(peer, seq)
     replaceFile(this.file, text, 0o600)
     this.bytes = text.length
   }
+}
+
+/** One mark as the file holds it; `parse` reads it back. */
+function line(peer: string, seq: number): string {
+  return `${peer} ${seq}\n`
 }
 
 function open(file: string): number {
