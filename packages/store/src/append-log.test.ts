@@ -1,4 +1,5 @@
 import { mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -400,6 +401,35 @@ describe('AppendLog', () => {
     await log.close()
   })
 
+
+  it('lets other work run between parts of a long readAll, as a compaction of a busy node reads', async () => {
+    const log = await open()
+    // About 2 MiB of frames that do not compress: eight or more of readAll's reads.
+    const noise = () => randomBytes(3 * 1024).toString('base64')
+    for (let batch = 0; batch < 16; batch++)
+      await log.append(Array.from({ length: 50 }, (_, i) => ({ n: batch * 50 + i, body: noise() })))
+    expect(log.size).toBeGreaterThan(2 * 1024 * 1024)
+    // Each turn of the event loop, a tick: frames read in one go all see the same one.
+    let tick = 0
+    let ticking = true
+    const turn = () => {
+      tick++
+      if (ticking) setImmediate(turn)
+    }
+    setImmediate(turn)
+    const ticksSeen = new Set<number>()
+    let frames = 0
+    await log.readAll({
+      onRecords: () => {
+        frames++
+        ticksSeen.add(tick)
+      },
+    })
+    ticking = false
+    expect(frames).toBe(16)
+    expect(ticksSeen.size).toBeGreaterThanOrEqual(8)
+    await log.close()
+  })
   it('rejects readAll with an IO error naming the path when the file changed under it', async () => {
     const log = await open()
     await log.append([{ n: 1 }, { n: 2 }])

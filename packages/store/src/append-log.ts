@@ -12,6 +12,7 @@ import {
   ioError,
   openOrCreate,
   readAt,
+  ONLINE_SCAN_CHUNK_BYTES,
   scanFile,
 } from './log-file.js'
 import {
@@ -297,7 +298,7 @@ export class AppendLog {
     }
     let scan: FrameScan
     try {
-      scan = await scanFile(this.#file, size, !onRecords, decode, seen)
+      scan = await scanFile(this.#file, size, !onRecords, decode, seen, ONLINE_SCAN_CHUNK_BYTES)
     } catch (cause) {
       // What onRecords throws fails the read as it is.
       if (rejected) throw rejected.error
