@@ -1,5 +1,5 @@
-import { mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
+import { mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -400,7 +400,6 @@ describe('AppendLog', () => {
     ).rejects.toBe(refusal)
     await log.close()
   })
-
 
   it('lets other work run between parts of a long readAll, as a compaction of a busy node reads', async () => {
     const log = await open()

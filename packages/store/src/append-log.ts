@@ -10,9 +10,9 @@ import {
   type FramePosition,
   HEADER_PEEK_BYTES,
   ioError,
+  ONLINE_SCAN_CHUNK_BYTES,
   openOrCreate,
   readAt,
-  ONLINE_SCAN_CHUNK_BYTES,
   scanFile,
 } from './log-file.js'
 import {
