@@ -581,6 +581,47 @@ describe('AppendLog', () => {
       await expect(stat(`${path}.rewrite`)).rejects.toMatchObject({ code: 'ENOENT' })
     })
 
+    it('encodes many records in steps, letting other work in between, as a running node compacts', async () => {
+      const log = await open()
+      let tick = 0
+      let ticking = true
+      const turn = () => {
+        tick++
+        if (ticking) setImmediate(turn)
+      }
+      setImmediate(turn)
+      // Each record notes the turn it was encoded in.
+      const ticksSeen = new Set<number>()
+      const records = Array.from({ length: 8000 }, (_, n) => ({
+        toJSON: () => {
+          ticksSeen.add(tick)
+          return { n }
+        },
+      }))
+      await log.append(['old'])
+      await log.rewrite(records)
+      ticking = false
+      expect(ticksSeen.size).toBeGreaterThanOrEqual(4)
+      await log.close()
+      const reopened = await reopen()
+      expect(reopened).toHaveLength(8000)
+      expect(reopened[7999]).toEqual({ n: 7999 })
+    })
+
+    it('leaves the log unchanged and usable when a record of a rewrite in steps cannot be encoded', async () => {
+      const log = await open()
+      await log.append(['kept'])
+      const records: unknown[] = Array.from({ length: 5000 }, (_, n) => ({ n }))
+      records.push(1n)
+      const rewriting = log.rewrite(records)
+      const meanwhile = log.append(['meanwhile'])
+      await expect(rewriting).rejects.toMatchObject({ code: 'NOT_JSON' })
+      await meanwhile
+      await log.append(['still works'])
+      await log.close()
+      expect(await reopen()).toEqual(['kept', 'meanwhile', 'still works'])
+    })
+
     it('leaves the log unchanged and usable when a record cannot be encoded', async () => {
       const log = await open()
       await log.append(['kept'])

@@ -130,6 +130,8 @@ export class AppendLog {
   /** Rewrites under way, one after another: each writes the same temporary file. */
   #rewrites: Promise<void> = Promise.resolve()
   readonly #carries = new Set<Carry>()
+  /** Per rewrite whose records are still being encoded: what the appends made since its call count. */
+  readonly #counting = new Set<LogUsage>()
   readonly #stats: AppendLogStats = { appends: 0, records: 0, flushes: 0, bytes: 0 }
 
   private constructor(
@@ -350,7 +352,10 @@ export class AppendLog {
       return Promise.reject(error)
     }
     const batch = this.#batch()
-    if (frame && this.#accountOf) this.usage.addFrame(records, frame.length, this.#accountOf)
+    if (frame && this.#accountOf) {
+      this.usage.addFrame(records, frame.length, this.#accountOf)
+      for (const since of this.#counting) since.addFrame(records, frame.length, this.#accountOf)
+    }
     if (frame) {
       batch.frames.push(frame)
       batch.bytes += frame.length
@@ -364,34 +369,52 @@ export class AppendLog {
    * the new one. Appends made after this call follow the new records. They do not wait for the new file
    * to be written: they go on to the old file meanwhile, and are copied after the new records just
    * before the rename. The new file is format version 2: its frames are compressed (on libuv's thread
-   * pool, not the caller's thread) where that makes them smaller.
+   * pool, not the caller's thread) where that makes them smaller. The records are encoded a few thousand
+   * at a time, with other work let in between, so they must not change until the returned promise settles.
    */
   rewrite(records: readonly unknown[]): Promise<void> {
     const refusal = this.#refusal()
     if (refusal) return Promise.reject(refusal)
     const accountOf = this.#accountOf
-    let groups: RewriteFrame[]
-    try {
-      groups = encodeGroups(records, this.#maxRecordBytes)
-    } catch (error) {
-      return Promise.reject(error)
-    }
-    const frames = groups.map((group) => group.frame)
     // Appends from here on start a new batch, which the carry follows.
     this.#pending = null
     const carry: Carry = { chunks: [], plain: 0, open: true }
     this.#carries.add(carry)
-    const done = this.#rewrites.then(() => this.#replace(frames, carry))
+    // Until the records are encoded, the old log's counts stay, with the appends made since on top:
+    // counting more than the disk holds for a moment, never less.
+    const since = accountOf ? new LogUsage() : undefined
+    if (since) this.#counting.add(since)
+    const encoding = encodeGroups(records, this.#maxRecordBytes)
+    let swapped: { out: Map<string, number>; back: Map<string, number> } | undefined
+    const done = this.#rewrites.then(async () => {
+      let groups: RewriteFrame[]
+      try {
+        groups = await encoding
+      } catch (error) {
+        carry.open = false
+        this.#carries.delete(carry)
+        throw error
+      } finally {
+        if (since) this.#counting.delete(since)
+      }
+      if (accountOf && since) {
+        // The new log's counts: its records as stored plain, and the appends made since the call.
+        const next = new LogUsage()
+        for (const group of groups) next.addFrame(group.records, group.frame.length, accountOf)
+        const out = next.accounts()
+        for (const [account, bytes] of since.accounts()) out.set(account, (out.get(account) ?? 0) + bytes)
+        swapped = { out, back: this.usage.accounts() }
+        this.usage.swap(swapped.back, swapped.out)
+      }
+      return this.#replace(
+        groups.map((group) => group.frame),
+        carry,
+      )
+    })
     this.#rewrites = done.catch(() => {})
-    if (!accountOf) return done
-    // Counted now, as stored plain, so that appends made after this call add to the new log's count.
-    const before = this.usage.accounts()
-    this.usage.reset()
-    for (const group of groups) this.usage.addFrame(group.records, group.frame.length, accountOf)
-    const counted = this.usage.accounts()
     return done.catch((error: unknown) => {
       // The old log is still the one on disk (or none is usable): count its records again.
-      this.usage.swap(counted, before)
+      if (swapped) this.usage.swap(swapped.out, swapped.back)
       throw error
     })
   }
@@ -620,6 +643,12 @@ async function compressFrames(
  */
 const REWRITE_GROUP = 64
 
+/**
+ * A rewrite encodes this many records, then lets other work in: the 10,000 records a busy node keeps took
+ * 20-30 ms to encode in one go, and the garbage they left as long again, while its links waited.
+ */
+const REWRITE_STEP_RECORDS = 1024
+
 interface RewriteFrame {
   readonly records: readonly unknown[]
   readonly frame: Buffer
@@ -632,10 +661,15 @@ interface RewriteFrame {
  * compress. A group over the size limit is written a record per frame, as a single record over it is
  * refused.
  */
-function encodeGroups(records: readonly unknown[], maxRecordBytes: number): RewriteFrame[] {
+async function encodeGroups(records: readonly unknown[], maxRecordBytes: number): Promise<RewriteFrame[]> {
   const frames: RewriteFrame[] = []
   let start = 0
+  let step = 0
   while (start < records.length) {
+    if (step >= REWRITE_STEP_RECORDS) {
+      await new Promise((resolve) => setImmediate(resolve))
+      step = 0
+    }
     const end = Math.min(records.length, start + REWRITE_GROUP)
     const group = records.slice(start, end)
     let frame: Buffer | undefined
@@ -648,6 +682,7 @@ function encodeGroups(records: readonly unknown[], maxRecordBytes: number): Rewr
     else
       for (const record of group)
         frames.push({ records: [record], frame: encodeFrame([record], maxRecordBytes) })
+    step += group.length
     start = end
   }
   return frames

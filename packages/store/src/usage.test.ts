@@ -134,6 +134,27 @@ describe('LogUsage', () => {
     expect(again.records).toEqual(records)
   })
 
+  it('counts right when rewrites queue up, with appends between and after them', async () => {
+    const log = await open()
+    const talk = (who: string, n: number) =>
+      Array.from({ length: n }, (_, i) => ({ who, text: `${who} line ${i} ${'x'.repeat(i % 40)}` }))
+    for (const record of talk('bob', 200)) await log.append([record])
+    // Large enough to be encoded in several steps, so that the appends land while it is encoded.
+    const first = log.rewrite([...talk('bob', 3000), { text: 'own' }])
+    const between = log.append(talk('carol', 5))
+    const second = log.rewrite(talk('dave', 2500))
+    const after = log.append(talk('erin', 3))
+    await Promise.all([first, between, second, after])
+    const live = counts(log)
+    // The second rewrite replaced all before it, carol's append included; erin's came after it.
+    expect([...live.accounts.keys()].sort()).toEqual(['dave', 'erin'])
+    await log.close()
+    const again = await open()
+    await again.close()
+    expect(again.records.slice(0, 2500)).toEqual(talk('dave', 2500))
+    expect(counts(again)).toEqual(live)
+  })
+
   it('puts the old counts back when a rewrite fails and the old log stays', async () => {
     const log = await open()
     await log.append([{ who: 'a', text: 'x'.repeat(100) }])
