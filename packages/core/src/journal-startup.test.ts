@@ -82,4 +82,24 @@ describe('JournalStartup', () => {
     expect(start?.state.history.map((e) => e.seq)).toEqual([21, 22, 23, 24, 25, 26, 27, 28, 29, 30])
     expect(start?.state.nextSeq).toBe(31)
   })
+
+  it('pauses between steps of checking what it keeps, when asked to, and keeps the same', async () => {
+    const records: JournalRecord[] = [{ t: 'self', epoch: 'e' }]
+    for (let seq = 1; seq <= 5000; seq++) records.push({ t: 'sent', msg: msg(seq) })
+    const run = async (pause?: () => Promise<void>) => {
+      const startup = new JournalStartup<number>(self, 5000, 2)
+      for (let n = 0; n < records.length; n += 100) startup.add(records.slice(n, n + 100), n / 100)
+      const load = async (frames: number[]) => frames.map((f) => records.slice(f * 100, f * 100 + 100))
+      return startup.finish(load, pause)
+    }
+    let pauses = 0
+    const paused = await run(async () => {
+      pauses++
+    })
+    // 5,000 messages checked, a pause after each thousand or so.
+    expect(pauses).toBeGreaterThanOrEqual(4)
+    const straight = await run()
+    expect(paused?.records).toEqual(straight?.records)
+    expect(paused?.records).toHaveLength(5001)
+  })
 })

@@ -27,6 +27,9 @@ export class JournalError extends Error {
   }
 }
 
+/** Records checked between two pauses of `JournalStartup.finish`. */
+const CHECK_STEP_RECORDS = 1024
+
 /** What a journal replayed at start-up comes to. */
 export interface JournalStart {
   readonly state: RestoredState
@@ -91,11 +94,13 @@ export class JournalStartup<Frame> {
   /**
    * The state and the compacted records, reading again (with `load`) the frames that hold what the state
    * rests on; each loaded frame must hold the records it held when added. Undefined when the journal holds
-   * a record type this version does not know: then it must be replayed whole (see `restore`).
+   * a record type this version does not know: then it must be replayed whole (see `restore`). With
+   * `pause`, other work is let in (by awaiting it) every thousand or so records checked.
    * @throws JournalError when a record the state rests on is not a valid one
    */
   async finish(
     load: (frames: Frame[]) => Promise<readonly (readonly unknown[])[]>,
+    pause?: () => Promise<void>,
   ): Promise<JournalStart | undefined> {
     if (this.unknown) return undefined
     const whole = this.replay.finish()
@@ -109,7 +114,9 @@ export class JournalStartup<Frame> {
     }
     const loaded = await load(wanted.map((f) => this.frames[f] as Frame))
     const records: (JournalRecord | undefined)[] = new Array(count)
-    wanted.forEach((f, n) => {
+    let checked = 0
+    for (let n = 0; n < wanted.length; n++) {
+      const f = wanted[n] as number
       const first = this.frameFirst[f] as number
       const end = this.frameFirst[f + 1] ?? count
       const frame = loaded[n]
@@ -117,7 +124,13 @@ export class JournalStartup<Frame> {
         throw new JournalError('BAD_RECORD', `the frame of record ${first} changed while it was read`)
       for (let i = first; i < end; i++)
         if (needed[i]) records[i] = checkKept(checkRecord(frame[i - first], i), i)
-    })
+      checked += end - first
+      // Each kept message is checked whole: a running node lets its links in every thousand or so.
+      if (pause && checked >= CHECK_STEP_RECORDS) {
+        checked = 0
+        await pause()
+      }
+    }
     for (const { index, record } of this.fixed) records[index] = record
     const { self, historyLimit, windowSize } = this
     // Only a journal holding unknown records cannot be compacted, and those were ruled out above.

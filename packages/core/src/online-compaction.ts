@@ -130,7 +130,7 @@ export class OnlineCompaction {
       const startup = new JournalStartup<unknown>(self, historyLimit, windowSize)
       await this.target.scan((records, frame) => startup.add(records, frame))
       await nextTurn()
-      const start = await startup.finish((frames) => this.target.load(frames))
+      const start = await startup.finish((frames) => this.target.load(frames), nextTurn)
       await nextTurn()
       // Undefined for a journal holding records this version does not know: it is left whole.
       kept = start?.records
