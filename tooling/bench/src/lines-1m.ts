@@ -247,6 +247,10 @@ export function growthTargets(result: GrowthResult): GrowthTarget[] {
     firstMark?.[field] && lastMark?.[field] ? lastMark[field]! / firstMark[field]! : undefined
   const startup = result.startup && 'receiverFirstMs' in result.startup ? result.startup : undefined
   const within = (v: number | undefined, ok: (v: number) => boolean) => (v === undefined ? undefined : ok(v))
+  const stall = (side: 'sender' | 'receiver') => {
+    const stalls = result.runs.flatMap((run) => (run.loop[side] ? [run.loop[side].maxMs] : []))
+    return stalls.length > 0 ? Math.max(...stalls) : undefined
+  }
   // What each message the journal keeps costs on disk: the file (every record and framing) over their text.
   const perText = (side: 'sender' | 'receiver') =>
     last && last.kept[side].textBytes > 0 ? last.journal[side] / last.kept[side].textBytes : undefined
@@ -299,6 +303,15 @@ export function growthTargets(result: GrowthResult): GrowthTarget[] {
       target: '≤ 2',
       met: within(perText('receiver'), (v) => v <= 2),
       detail: perKept('receiver'),
+    },
+    {
+      // Compaction must not pause delivery: the longest the receiver's event loop stood still, at any
+      // point of any run, against a tenth of a second, about where a reader starts to notice.
+      figure: 'receiver longest event-loop stall while lines arrive, any run (ms)',
+      value: stall('receiver'),
+      target: '≤ 100',
+      met: within(stall('receiver'), (v) => v <= 100),
+      detail: stall('sender') === undefined ? '' : `sender ${stall('sender')!.toFixed(0)} ms`,
     },
     {
       figure: `start-up on the ${fmtLines(last?.lines)} receiver's data dir (s)`,
