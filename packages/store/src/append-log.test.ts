@@ -622,6 +622,20 @@ describe('AppendLog', () => {
       expect(await reopen()).toEqual(['kept', 'meanwhile', 'still works'])
     })
 
+    it('refuses a rewrite that cannot be encoded while an earlier one is still being written', async () => {
+      const log = await open()
+      await log.append(['old'])
+      const first = log.rewrite(Array.from({ length: 3000 }, (_, n) => ({ n })))
+      const second = log.rewrite(['fine', 1n])
+      await expect(second).rejects.toMatchObject({ code: 'NOT_JSON' })
+      await first
+      await log.append(['after'])
+      await log.close()
+      const reopened = await reopen()
+      expect(reopened).toHaveLength(3001)
+      expect(reopened.at(-1)).toBe('after')
+    })
+
     it('leaves the log unchanged and usable when a record cannot be encoded', async () => {
       const log = await open()
       await log.append(['kept'])

@@ -385,6 +385,8 @@ export class AppendLog {
     const since = accountOf ? new LogUsage() : undefined
     if (since) this.#counting.add(since)
     const encoding = encodeGroups(records, this.#maxRecordBytes)
+    // Its failure is awaited below, once earlier rewrites are done; until then it is not unhandled.
+    encoding.catch(() => {})
     let swapped: { out: Map<string, number>; back: Map<string, number> } | undefined
     const done = this.#rewrites.then(async () => {
       let groups: RewriteFrame[]
