@@ -22,6 +22,23 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
+/** Counts turns of the event loop (one per check phase) until stopped: work done in one go sees one. */
+function countTurns(): { now: () => number; stop: () => void } {
+  let turn = 0
+  let counting = true
+  const next = () => {
+    turn++
+    if (counting) setImmediate(next)
+  }
+  setImmediate(next)
+  return {
+    now: () => turn,
+    stop: () => {
+      counting = false
+    },
+  }
+}
+
 async function reopen(): Promise<unknown[]> {
   const log = await open()
   await log.close()
@@ -408,23 +425,17 @@ describe('AppendLog', () => {
     for (let batch = 0; batch < 16; batch++)
       await log.append(Array.from({ length: 50 }, (_, i) => ({ n: batch * 50 + i, body: noise() })))
     expect(log.size).toBeGreaterThan(2 * 1024 * 1024)
-    // Each turn of the event loop, a tick: frames read in one go all see the same one.
-    let tick = 0
-    let ticking = true
-    const turn = () => {
-      tick++
-      if (ticking) setImmediate(turn)
-    }
-    setImmediate(turn)
+    // Frames read in one go all see the same turn.
+    const turns = countTurns()
     const ticksSeen = new Set<number>()
     let frames = 0
     await log.readAll({
       onRecords: () => {
         frames++
-        ticksSeen.add(tick)
+        ticksSeen.add(turns.now())
       },
     })
-    ticking = false
+    turns.stop()
     expect(frames).toBe(16)
     expect(ticksSeen.size).toBeGreaterThanOrEqual(8)
     await log.close()
@@ -583,24 +594,18 @@ describe('AppendLog', () => {
 
     it('encodes many records in steps, letting other work in between, as a running node compacts', async () => {
       const log = await open()
-      let tick = 0
-      let ticking = true
-      const turn = () => {
-        tick++
-        if (ticking) setImmediate(turn)
-      }
-      setImmediate(turn)
       // Each record notes the turn it was encoded in.
+      const turns = countTurns()
       const ticksSeen = new Set<number>()
       const records = Array.from({ length: 8000 }, (_, n) => ({
         toJSON: () => {
-          ticksSeen.add(tick)
+          ticksSeen.add(turns.now())
           return { n }
         },
       }))
       await log.append(['old'])
       await log.rewrite(records)
-      ticking = false
+      turns.stop()
       expect(ticksSeen.size).toBeGreaterThanOrEqual(4)
       await log.close()
       const reopened = await reopen()
