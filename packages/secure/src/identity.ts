@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto'
 import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import SecretStream from '@hyperswarm/secret-stream'
+import { SecretStream } from './commonjs.js'
 import { IdentityError } from './errors.js'
 import { fingerprint } from './fingerprint.js'
 

@@ -1,7 +1,7 @@
 /// <reference path="./types/sodium-native.d.ts" />
 import { hash } from 'node:crypto'
 import { canonicalMsg, type MessageAuth, type Msg } from '@parley/core'
-import sodium from 'sodium-native'
+import { sodium } from './commonjs.js'
 import type { KeyPair } from './identity.js'
 
 /** Signed bytes start with this, so a chain signature can never pass for a signature made elsewhere with the key. */

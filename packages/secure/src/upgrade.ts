@@ -1,7 +1,8 @@
 /// <reference path="./types/secret-stream.d.ts" />
-import NoiseSecretStream from '@hyperswarm/secret-stream'
+import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import type { Link } from '@parley/core'
 import { TransportError } from '@parley/core'
+import { SecretStream } from './commonjs.js'
 import { fingerprint } from './fingerprint.js'
 import { type HandshakeResult, NoiseHandshake } from './handshake.js'
 import type { KeyPair } from './identity.js'
@@ -158,7 +159,7 @@ export class Upgrade {
         ),
       )
     })
-    records = new NoiseSecretStream(this.direction === 'outbound', this.#stream, {
+    records = new SecretStream(this.direction === 'outbound', this.#stream, {
       handshake,
       enableSend: false,
     })

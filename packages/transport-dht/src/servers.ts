@@ -1,8 +1,8 @@
 /// <reference path="./types/hyper.d.ts" />
 import { createSocket } from 'node:dgram'
-import { Server as BlindRelayServer } from 'blind-relay'
-import HyperDHT from 'hyperdht'
+import type HyperDHT from 'hyperdht'
 import { type BootstrapNode, chooseBootstrap } from './bootstrap.js'
+import { BlindRelayServer, DHT } from './commonjs.js'
 import { DhtError, describe } from './errors.js'
 import { type KeyPair, toDhtKeyPair, toHex } from './keys.js'
 
@@ -36,7 +36,7 @@ export async function runBootstrapNode(options: BootstrapNodeOptions): Promise<R
     // A bootstrap node's id comes from its address, so its port is fixed before it starts: port 0 (tests, a
     // throwaway DHT) takes a port the OS has just said is free.
     const port = options.port === 0 ? await freeUdpPort(options.host) : options.port
-    dht = HyperDHT.bootstrapper(port, options.host, { host: options.host, bootstrap })
+    dht = DHT.bootstrapper(port, options.host, { host: options.host, bootstrap })
     await dht.ready()
   } catch (error) {
     throw new DhtError(
@@ -87,8 +87,8 @@ export interface RunningRelay {
  */
 export async function runRelay(options: RelayOptions = {}): Promise<RunningRelay> {
   const bootstrap = chooseBootstrap(options.bootstrap, options.env)
-  const keyPair = options.keyPair === undefined ? HyperDHT.keyPair() : toDhtKeyPair(options.keyPair)
-  const dht = new HyperDHT({
+  const keyPair = options.keyPair === undefined ? DHT.keyPair() : toDhtKeyPair(options.keyPair)
+  const dht = new DHT({
     ...(bootstrap === undefined ? {} : { bootstrap }),
     keyPair,
     // A relay runs on a public host; saying so spares it the firewall probe that can misjudge it at first.
@@ -144,7 +144,7 @@ export async function createLocalTestnet(size = 3): Promise<LocalTestnet> {
   }
   try {
     while (nodes.length < size) {
-      const node = new HyperDHT({
+      const node = new DHT({
         ephemeral: false,
         firewalled: false,
         bootstrap: bootstrap.map((entry) => ({ ...entry })),

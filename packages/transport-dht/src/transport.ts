@@ -1,7 +1,7 @@
 /// <reference path="./types/hyper.d.ts" />
 import type { DialOptions } from '@parley/core'
-import HyperDHT from 'hyperdht'
-import Hyperswarm from 'hyperswarm'
+import type HyperDHT from 'hyperdht'
+import type Hyperswarm from 'hyperswarm'
 import {
   ADMISSION_BYTES,
   type Admission,
@@ -12,6 +12,7 @@ import {
   roomProof,
 } from './admission.js'
 import { type BootstrapNode, chooseBootstrap } from './bootstrap.js'
+import { DHT, Swarm } from './commonjs.js'
 import { DhtError, describe, dialError, isHolepunchFailure, shortKey } from './errors.js'
 import { type KeyPair, parsePublicKey, toDhtKeyPair, toHex } from './keys.js'
 import { DhtLink, type LinkPath, type LinkPurpose } from './link.js'
@@ -77,7 +78,7 @@ const MAX_KNOWN_RELAYS = 64
  * HyperDHT connects to a blind relay through its own `connect(key)` with no options; noting the address of
  * each such connection tells a link whether its UDP path leads to a relay or to the peer.
  */
-class RelayAwareDHT extends HyperDHT {
+class RelayAwareDHT extends DHT {
   readonly relays = new Map<string, string>()
 
   override connect(remotePublicKey: Buffer, options?: HyperDHT.ConnectOptions): HyperDHT.SecretStream {
@@ -165,7 +166,7 @@ export class DhtTransport {
     this.publicKey = toHex(keyPair.publicKey)
     this.#relay = options.relayThrough === undefined ? undefined : parsePublicKey(options.relayThrough)
     const relay = this.#relay
-    this.#swarm = new Hyperswarm({
+    this.#swarm = new Swarm({
       dht,
       keyPair,
       // Like Hyperswarm's own default: relay when this NAT is randomized, or after a punch failed.
