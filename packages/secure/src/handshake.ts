@@ -1,6 +1,6 @@
 /// <reference path="./types/secret-stream.d.ts" />
-import curve from 'noise-curve-ed'
-import Noise from 'noise-handshake'
+import type NoiseState from 'noise-handshake'
+import { curve, Noise } from './commonjs.js'
 import type { KeyPair } from './identity.js'
 
 /** Binds every handshake to this protocol and version: a peer speaking anything else fails to authenticate. */
@@ -30,7 +30,7 @@ export type HandshakeStep =
  * Pure: it returns the bytes to send and never touches a socket.
  */
 export class NoiseHandshake {
-  private readonly noise: Noise
+  private readonly noise: NoiseState
   private readonly expected: number[]
   private received = 0
   private buffer: Buffer = Buffer.alloc(0)
