@@ -9,6 +9,7 @@ import { DEFAULT_MAX_FRAME } from './codec.js'
 import { waitForDelivery } from './delivery.js'
 import { Dialer, type DialSlot } from './dialer.js'
 import { ProtocolError } from './errors.js'
+import { HistoryRing } from './history-ring.js'
 import type { HistoryEntry } from './journal.js'
 import { LinkTable } from './link-table.js'
 import {
@@ -26,7 +27,7 @@ import {
   type PeerInfo,
   type PeerState,
 } from './peer-machine.js'
-import { DEFAULT_HISTORY_LIMIT } from './persistence.js'
+import { DEFAULT_HISTORY_LIMIT, HISTORY_BODY_CHARS } from './persistence.js'
 import { platform } from './platform.js'
 import { MAX_BODY_LENGTH } from './schema.js'
 import type { Link, Listener, Transport } from './transport.js'
@@ -115,7 +116,8 @@ export class PlainNode implements ChatNode {
   private batch: PlainEntry[] = []
   private batchChars = 0
   private readonly encoder = new platform.TextEncoder()
-  private readonly historyEntries: HistoryEntry[] = []
+  /** What `history` gives: the last lines in and out, as a node with a journal keeps them. */
+  private readonly historyRing = new HistoryRing(HISTORY_LIMIT, HISTORY_BODY_CHARS)
   private readonly initialPeers: readonly Address[]
   private listenAddress: Address
   private listener?: Listener
@@ -185,7 +187,7 @@ export class PlainNode implements ChatNode {
   }
 
   get history(): readonly HistoryEntry[] {
-    return this.historyEntries.slice(-HISTORY_LIMIT)
+    return this.historyRing.entries()
   }
 
   on(listener: (event: NodeEvent) => void): () => void {
@@ -221,7 +223,7 @@ export class PlainNode implements ChatNode {
     }
     const entry = { body, id: `plain-${this.nextSeq}`, seq: this.nextSeq++ }
     const ts = this.clock.now()
-    this.remember({ direction: 'out', id: entry.id, seq: entry.seq, ts, from: this.self, body })
+    this.historyRing.push('out', entry.id, entry.seq, ts, this.self, body)
     // A batch stays under the bound, so a peer that does not read is never handed much more than a line.
     if (this.batchChars + body.length + 1 > BATCH_CHARS) this.flushBatch()
     this.batch.push(entry)
@@ -376,7 +378,7 @@ export class PlainNode implements ChatNode {
     const seq = record.nextSeq++
     const ts = this.clock.now()
     const id = `${record.id}-${seq}`
-    this.remember({ direction: 'in', id, seq, ts, from: record.peer, body })
+    this.historyRing.push('in', id, seq, ts, record.peer, body)
     this.emit({ type: 'message', id, seq, ts, from: record.peer, body })
   }
 
@@ -415,11 +417,6 @@ export class PlainNode implements ChatNode {
       l.waitingLines -= written.lines.length
       this.writeLines(l, written)
     }
-  }
-
-  private remember(entry: HistoryEntry): void {
-    this.historyEntries.push(entry)
-    if (this.historyEntries.length > HISTORY_LIMIT * 2) this.historyEntries.splice(0, HISTORY_LIMIT)
   }
 
   private drop(record: PlainLink, reason: string, remote: boolean, quiet = false): void {

@@ -1,0 +1,104 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { HistoryRing } from './history-ring.js'
+import type { HistoryEntry } from './journal.js'
+import type { PeerInfo } from './peer-machine.js'
+
+const ALICE: PeerInfo = { id: 'a'.repeat(64), name: 'alice' }
+const BOB: PeerInfo = { id: 'plain:127.0.0.1:5000', name: '127.0.0.1:5000' }
+
+function push(ring: HistoryRing, entry: HistoryEntry): void {
+  ring.push(entry.direction, entry.id, entry.seq, entry.ts, entry.from, entry.body)
+}
+
+describe('HistoryRing', () => {
+  it('gives back every field of what was pushed, in order', () => {
+    const ring = new HistoryRing(10)
+    const entries: HistoryEntry[] = [
+      { direction: 'out', id: 'plain-1', seq: 1, ts: 1_700_000_000_000, from: ALICE, body: 'hello' },
+      { direction: 'in', id: '3-1', seq: 1, ts: 1_700_000_000_001, from: BOB, body: 'grüße, 你好 😀' },
+      { direction: 'in', id: '', seq: 2, ts: 0, from: BOB, body: '' },
+      { direction: 'out', id: 'ünï', seq: 2 ** 40, ts: 1.5, from: ALICE, body: 'x'.repeat(10_000) },
+    ]
+    for (const entry of entries) push(ring, entry)
+    expect(ring.length).toBe(4)
+    expect(ring.entries()).toEqual(entries)
+    // The sender is the very object pushed (a rename makes a new one; older lines keep the old name).
+    expect(ring.entries()[1]?.from).toBe(BOB)
+  })
+
+  it('keeps only the newest `limit` entries', () => {
+    const ring = new HistoryRing(3)
+    for (let i = 1; i <= 10; i++)
+      push(ring, { direction: 'in', id: `i${i}`, seq: i, ts: i, from: BOB, body: `line ${i}` })
+    expect(ring.length).toBe(3)
+    expect(ring.entries().map((e) => e.body)).toEqual(['line 8', 'line 9', 'line 10'])
+  })
+
+  it('holds bodies far larger than its first buffer', () => {
+    const ring = new HistoryRing(4)
+    const big = '€'.repeat(100_000)
+    for (let i = 0; i < 6; i++)
+      push(ring, { direction: 'out', id: `${i}`, seq: i, ts: i, from: ALICE, body: `${i}${big}` })
+    expect(ring.entries().map((e) => e.body)).toEqual([2, 3, 4, 5].map((i) => `${i}${big}`))
+  })
+
+  it('matches the last `limit` entries of a plain list for any pushes', () => {
+    const entry = fc.record({
+      direction: fc.constantFrom('in' as const, 'out' as const),
+      id: fc.string({ maxLength: 20 }),
+      seq: fc.nat(),
+      ts: fc.nat(),
+      from: fc.constantFrom(ALICE, BOB),
+      // Well-formed text, as every line is once decoded from UTF-8 (see the module's note).
+      body: fc.string({ unit: 'grapheme', maxLength: 300 }),
+    })
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 12 }), fc.array(entry, { maxLength: 60 }), (limit, entries) => {
+        const ring = new HistoryRing(limit)
+        const model: HistoryEntry[] = []
+        for (const e of entries) {
+          push(ring, e)
+          model.push(e)
+          expect(ring.length).toBe(Math.min(limit, model.length))
+        }
+        expect(ring.entries()).toEqual(model.slice(-limit))
+      }),
+    )
+  })
+
+  it('holds about `maxBytes` of text at most, always the newest entries', () => {
+    const ring = new HistoryRing(1_000, 64 * 1024)
+    const line = (i: number) => `${i} ${'y'.repeat(2_000 + (i % 7) * 500)}`
+    for (let i = 0; i < 500; i++) {
+      push(ring, { direction: 'in', id: `${i}`, seq: i, ts: i, from: BOB, body: line(i) })
+      // Each half may go one entry (at most about 5 KB here) past its 32 KiB.
+      expect(ring.bytes).toBeLessThanOrEqual(64 * 1024 + 2 * 5_100)
+    }
+    const held = ring.entries()
+    expect(held.length).toBeGreaterThan(10)
+    expect(held.length).toBeLessThan(1_000)
+    expect(held.map((e) => e.body)).toEqual(held.map((e) => line(e.seq)))
+    expect(held.at(-1)?.seq).toBe(499)
+    expect(held.map((e) => e.seq)).toEqual(held.map((_, k) => 500 - held.length + k))
+  })
+
+  it('still holds a line longer than its whole byte bound', () => {
+    const ring = new HistoryRing(10, 1_000)
+    push(ring, { direction: 'in', id: 'a', seq: 1, ts: 1, from: BOB, body: 'z'.repeat(5_000) })
+    push(ring, { direction: 'in', id: 'b', seq: 2, ts: 2, from: BOB, body: 'short' })
+    expect(ring.entries().map((e) => e.id)).toEqual(['a', 'b'])
+    push(ring, { direction: 'in', id: 'c', seq: 3, ts: 3, from: BOB, body: 'z'.repeat(5_000) })
+    push(ring, { direction: 'in', id: 'd', seq: 4, ts: 4, from: BOB, body: 'z' })
+    // The older half took 'b' and then 'c', one entry past its 500 bytes; 'a' is gone.
+    expect(ring.entries().map((e) => e.id)).toEqual(['b', 'c', 'd'])
+    expect(ring.bytes).toBe(6 + 5_001 + 2)
+  })
+
+  it('refuses a limit that is not a positive integer, and a bound that is not positive', () => {
+    expect(() => new HistoryRing(0)).toThrow(RangeError)
+    expect(() => new HistoryRing(1.5)).toThrow(RangeError)
+    expect(() => new HistoryRing(10, 0)).toThrow(RangeError)
+    expect(() => new HistoryRing(10, Number.NaN)).toThrow(RangeError)
+  })
+})
