@@ -37,6 +37,7 @@ export const CASE_KEYS: readonly CaseKey[] = [
   'plainLines',
   'secureUnsigned',
   'secure',
+  'secureNoStore',
   'secureDurable',
   'dht',
   'dhtDurable',

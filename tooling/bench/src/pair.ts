@@ -32,6 +32,7 @@ export type CaseKey =
   | 'plainLines'
   | 'secureUnsigned'
   | 'secure'
+  | 'secureNoStore'
   | 'secureDurable'
   | 'dht'
   | 'dhtDurable'

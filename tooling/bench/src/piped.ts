@@ -28,6 +28,8 @@ export interface PipedSettings {
 export interface PipedRow {
   key: string
   label: string
+  /** Lines this row pipes: the run's count, or 1 for a row that measures the fixed cost. */
+  lines: number
   /** Median seconds over the measured rounds; undefined when skipped or failed. */
   seconds?: number
   runs: number[]
@@ -44,10 +46,13 @@ export interface PipedResult {
   rows: PipedRow[]
 }
 
-/** The issue's targets: × the bare Node.js socket pipe, medians of one run. */
+/**
+ * The issue's targets: × the bare Node.js socket pipe, medians of one run. `fixed` is the row that pipes a
+ * single line the same way: what every run pays whatever its length (spawn, start-up, handshake, exit).
+ */
 export const PIPED_TARGETS = [
-  { key: 'parley', max: 3 },
-  { key: 'parleyPlain', max: 2 },
+  { key: 'parley', max: 3, fixed: 'parleyOneLine' },
+  { key: 'parleyPlain', max: 2, fixed: 'parleyPlainOneLine' },
 ] as const
 
 export async function measurePiped(
@@ -57,19 +62,39 @@ export async function measurePiped(
   const dir = tempDir('parley-bench-lines-')
   try {
     const input = writeInput(dir, settings.lines)
-    const rows: (PipedRow & { ends?: PipeEnds })[] = [
+    const oneLine = writeInput(dir, 1)
+    const n = input.lines
+    const rows: (PipedRow & { ends?: PipeEnds; input?: InputFile })[] = [
       netcatInstalled()
-        ? { key: 'netcat', label: NETCAT_ENDS.label, runs: [], ends: NETCAT_ENDS }
-        : { key: 'netcat', label: NETCAT_ENDS.label, runs: [], skipped: 'nc is not installed' },
-      { key: 'node', label: NODE_PIPE_ENDS.label, runs: [], ends: NODE_PIPE_ENDS },
-      { key: 'parley', label: 'parley (secure, journals)', runs: [], ends: PARLEY_ENDS() },
-      { key: 'parleyPlain', label: 'parley --plain', runs: [], ends: PARLEY_PLAIN_ENDS() },
+        ? { key: 'netcat', label: NETCAT_ENDS.label, lines: n, runs: [], ends: NETCAT_ENDS }
+        : { key: 'netcat', label: NETCAT_ENDS.label, lines: n, runs: [], skipped: 'nc is not installed' },
+      { key: 'node', label: NODE_PIPE_ENDS.label, lines: n, runs: [], ends: NODE_PIPE_ENDS },
+      { key: 'parley', label: 'parley (secure, journals)', lines: n, runs: [], ends: PARLEY_ENDS() },
+      { key: 'parleyPlain', label: 'parley --plain', lines: n, runs: [], ends: PARLEY_PLAIN_ENDS() },
+      // The fixed cost of each: one line piped the same way.
+      {
+        key: 'parleyOneLine',
+        label: 'parley, 1 line',
+        lines: 1,
+        runs: [],
+        ends: PARLEY_ENDS(),
+        input: oneLine,
+      },
+      {
+        key: 'parleyPlainOneLine',
+        label: 'parley --plain, 1 line',
+        lines: 1,
+        runs: [],
+        ends: PARLEY_PLAIN_ENDS(),
+        input: oneLine,
+      },
     ]
     for (let round = settings.warmUp ? 0 : 1; round <= settings.reps; round++) {
       for (const row of rows) {
         if (!row.ends || row.error) continue
         try {
-          const run = await pipeOnce(row.ends, input, pipeLimits(input))
+          const piped = row.input ?? input
+          const run = await pipeOnce(row.ends, piped, pipeLimits(piped))
           if (round === 0) continue
           row.runs.push(run.ms / 1000)
           progress(`  piped round ${round}/${settings.reps} ${row.label}: ${(run.ms / 1000).toFixed(3)} s`)
@@ -86,7 +111,7 @@ export async function measurePiped(
       lines: input.lines,
       bytes: input.bytes,
       reps: settings.reps,
-      rows: rows.map(({ ends: _ends, ...row }) => {
+      rows: rows.map(({ ends: _ends, input: _input, ...row }) => {
         if (row.error || row.skipped || row.runs.length === 0) return row
         const seconds = median(row.runs)
         const vs = ratio(seconds, nodeSeconds)
@@ -117,7 +142,9 @@ export function renderPiped(result: PipedResult): string[] {
         row.label,
         row.seconds === undefined ? '—' : `${row.seconds.toFixed(3)} s`,
         row.ratio === undefined ? '' : `${row.ratio.toFixed(2)}`,
-        row.seconds === undefined ? '' : Math.round(result.lines / row.seconds).toLocaleString('en-US'),
+        row.seconds === undefined || row.lines === 1
+          ? ''
+          : Math.round(row.lines / row.seconds).toLocaleString('en-US'),
         row.runs.map((s) => s.toFixed(2)).join(' '),
       ])
   }
@@ -134,6 +161,14 @@ export function renderPiped(result: PipedResult): string[] {
     ])
   }
   out.push(...table(targets, [false, true, false, false]), '')
+  const budgets = PIPED_TARGETS.map((target) => lineBudget(result, target)).filter((b) => b !== undefined)
+  if (budgets.length > 0) {
+    out.push('  what a line may cost once the fixed cost (the same pipe with 1 line) is paid:')
+    for (const b of budgets)
+      out.push(
+        `    ${b.label}: ${b.usedUs.toFixed(1)} µs per line now; the target leaves ${b.allowedUs.toFixed(1)} µs (fixed cost ${b.fixedSeconds.toFixed(3)} s = ${b.fixedRatio.toFixed(2)}× the node pipe's whole run)`,
+      )
+  }
   out.push(
     "  time: from the sender's spawn to the receiver having printed the last line (its stdout, counted here). The",
     '    receiver listens first (port 0); the sender reads the file as its stdin. parley: `--recv-only --rate 0` receiver',
@@ -142,6 +177,27 @@ export function renderPiped(result: PipedResult): string[] {
     '    stdin piped into a socket and the socket piped to stdout. Every line is counted; a missing or extra one fails.',
   )
   return out
+}
+
+/**
+ * A target's row against its one-line row: what each line costs beyond the fixed cost now, and what the
+ * target leaves for it once the fixed cost is paid (negative: the fixed cost alone is over the target).
+ */
+export function lineBudget(result: PipedResult, target: (typeof PIPED_TARGETS)[number]) {
+  const row = result.rows.find((r) => r.key === target.key)
+  const fixed = result.rows.find((r) => r.key === target.fixed)?.seconds
+  const node = result.rows.find((r) => r.key === 'node')?.seconds
+  if (row?.seconds === undefined || fixed === undefined || node === undefined || row.lines < 2)
+    return undefined
+  const perLine = (seconds: number) => (seconds * 1e6) / (row.lines - 1)
+  return {
+    key: target.key,
+    label: row.label,
+    usedUs: perLine(row.seconds - fixed),
+    allowedUs: perLine(target.max * node - fixed),
+    fixedSeconds: fixed,
+    fixedRatio: fixed / node,
+  }
 }
 
 export function pipedSummary(result: PipedResult) {
@@ -157,6 +213,21 @@ export function pipedSummary(result: PipedResult) {
         return [
           t.key,
           { max: t.max, value: round(value, 3) ?? null, met: value === undefined ? null : value <= t.max },
+        ]
+      }),
+    ),
+    lineBudgets: Object.fromEntries(
+      PIPED_TARGETS.map((t) => {
+        const b = lineBudget(result, t)
+        return [
+          t.key,
+          b
+            ? {
+                usedUs: round(b.usedUs, 2),
+                allowedUs: round(b.allowedUs, 2),
+                fixedRatio: round(b.fixedRatio, 3),
+              }
+            : null,
         ]
       }),
     ),

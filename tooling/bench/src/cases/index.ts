@@ -6,6 +6,7 @@ import {
   plainLinesCase,
   secureCase,
   secureDurableCase,
+  secureNoStoreCase,
   secureUnsignedCase,
 } from './parley.js'
 import { rawCase, rawUnwindowedCase } from './raw.js'
@@ -20,6 +21,7 @@ export const CASES: readonly BenchCase[] = [
   plainLinesCase,
   secureUnsignedCase,
   secureCase,
+  secureNoStoreCase,
   secureDurableCase,
   dhtCase,
   dhtDurableCase,

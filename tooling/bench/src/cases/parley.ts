@@ -56,6 +56,18 @@ export const secureCase: BenchCase = {
 }
 
 /**
+ * The secure case with the runtime's durable path on (our messages go out once appended, acks wait for the
+ * append) and a journal that stores nothing: each append resolves on the next turn, as a group commit
+ * would, without encoding, writing or syncing a byte. Shown to say how much of the secure + durable gap is
+ * the store itself.
+ */
+export const secureNoStoreCase: BenchCase = {
+  key: 'secureNoStore',
+  label: 'parley secure, journal storing nothing (explains)',
+  open: () => openPair(launchParley('noStore'), 'both'),
+}
+
+/**
  * What `parley` runs: the launcher's startNode with a fresh data dir, so the identity file, trust store,
  * event log and the durable journal (AppendLog, group commit) are all on, with `--rate 0`.
  */
@@ -153,7 +165,7 @@ type Launch = (name: string) => Promise<Launched>
  * The runtime's per-peer rate limit (200 msg/s by default) is policy, not cost: it is off here, as
  * `--rate 0` turns it off, so the figures show what the stack can carry.
  */
-function launchParley(flavour: 'plain' | 'unsigned' | 'secure'): Launch {
+function launchParley(flavour: 'plain' | 'unsigned' | 'secure' | 'noStore'): Launch {
   return async (name) => {
     const common = { name, listen: ANY_PORT, rateLimit: false as const }
     let node: ParleyNode
@@ -164,12 +176,18 @@ function launchParley(flavour: 'plain' | 'unsigned' | 'secure'): Launch {
       const keyPair = generateKeyPair()
       const transport = createSecureTransport(createTcpTransport(), { keyPair })
       const id = Buffer.from(keyPair.publicKey).toString('hex')
-      const auth = flavour === 'secure' ? { auth: createMessageAuth(keyPair) } : {}
-      node = new ParleyNode({ ...common, transport, id, ...auth })
+      const auth = flavour === 'unsigned' ? {} : { auth: createMessageAuth(keyPair) }
+      const journal = flavour === 'noStore' ? { journal: { append: nextTurn } } : {}
+      node = new ParleyNode({ ...common, transport, id, ...auth, ...journal })
     }
     await node.start()
     return { node, cleanup: async () => {} }
   }
+}
+
+/** An append that stores nothing and resolves once pending I/O has run, as the next flush would. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
 }
 
 async function launchPlainLines(name: string): Promise<Launched> {

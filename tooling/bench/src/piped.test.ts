@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest'
+import { lineBudget, PIPED_TARGETS, type PipedResult } from './piped.js'
+
+const target = PIPED_TARGETS[0]
+
+function result(rows: PipedResult['rows']): PipedResult {
+  return { lines: 100_001, bytes: 6_000_060, reps: 3, rows }
+}
+
+describe('lineBudget', () => {
+  it("splits a target's time into the one-line run's fixed cost and a cost per further line", () => {
+    const budget = lineBudget(
+      result([
+        { key: 'node', label: 'node', lines: 100_001, runs: [], seconds: 0.2 },
+        { key: 'parley', label: 'parley', lines: 100_001, runs: [], seconds: 2.75 },
+        { key: 'parleyOneLine', label: 'parley, 1 line', lines: 1, runs: [], seconds: 0.25 },
+      ]),
+      target,
+    )
+    // 2.5 s over 100,000 further lines; the target (3 × 0.2 s) leaves 0.35 s for them.
+    expect(budget?.usedUs).toBeCloseTo(25, 6)
+    expect(budget?.allowedUs).toBeCloseTo(3.5, 6)
+    expect(budget?.fixedRatio).toBeCloseTo(1.25, 6)
+  })
+
+  it('is negative where the fixed cost alone is over the target', () => {
+    const budget = lineBudget(
+      result([
+        { key: 'node', label: 'node', lines: 100_001, runs: [], seconds: 0.1 },
+        { key: 'parley', label: 'parley', lines: 100_001, runs: [], seconds: 1 },
+        { key: 'parleyOneLine', label: 'parley, 1 line', lines: 1, runs: [], seconds: 0.4 },
+      ]),
+      target,
+    )
+    expect(budget?.allowedUs).toBeLessThan(0)
+  })
+
+  it('says nothing when a row it needs failed or was skipped', () => {
+    const rows: PipedResult['rows'] = [
+      { key: 'node', label: 'node', lines: 100_001, runs: [], seconds: 0.2 },
+      { key: 'parley', label: 'parley', lines: 100_001, runs: [], seconds: 2.75 },
+      { key: 'parleyOneLine', label: 'parley, 1 line', lines: 1, runs: [], error: 'exit 1' },
+    ]
+    expect(lineBudget(result(rows), target)).toBeUndefined()
+    expect(lineBudget(result(rows.filter((r) => r.key !== 'node')), target)).toBeUndefined()
+  })
+})
