@@ -67,13 +67,12 @@ describe('HistoryRing', () => {
     )
   })
 
-  it('holds about `maxBytes` of text at most, always the newest entries', () => {
+  it('holds `maxBytes` of text at most, always the newest entries', () => {
     const ring = new HistoryRing(1_000, 64 * 1024)
     const line = (i: number) => `${i} ${'y'.repeat(2_000 + (i % 7) * 500)}`
     for (let i = 0; i < 500; i++) {
       push(ring, { direction: 'in', id: `${i}`, seq: i, ts: i, from: BOB, body: line(i) })
-      // Each half may go one entry (at most about 5 KB here) past its 32 KiB.
-      expect(ring.bytes).toBeLessThanOrEqual(64 * 1024 + 2 * 5_100)
+      expect(ring.bytes).toBeLessThanOrEqual(64 * 1024)
     }
     const held = ring.entries()
     expect(held.length).toBeGreaterThan(10)
@@ -83,16 +82,27 @@ describe('HistoryRing', () => {
     expect(held.map((e) => e.seq)).toEqual(held.map((_, k) => 500 - held.length + k))
   })
 
-  it('still holds a line longer than its whole byte bound', () => {
+  it('still holds a line longer than its byte bound, alone in its half', () => {
     const ring = new HistoryRing(10, 1_000)
     push(ring, { direction: 'in', id: 'a', seq: 1, ts: 1, from: BOB, body: 'z'.repeat(5_000) })
     push(ring, { direction: 'in', id: 'b', seq: 2, ts: 2, from: BOB, body: 'short' })
     expect(ring.entries().map((e) => e.id)).toEqual(['a', 'b'])
     push(ring, { direction: 'in', id: 'c', seq: 3, ts: 3, from: BOB, body: 'z'.repeat(5_000) })
     push(ring, { direction: 'in', id: 'd', seq: 4, ts: 4, from: BOB, body: 'z' })
-    // The older half took 'b' and then 'c', one entry past its 500 bytes; 'a' is gone.
-    expect(ring.entries().map((e) => e.id)).toEqual(['b', 'c', 'd'])
-    expect(ring.bytes).toBe(6 + 5_001 + 2)
+    expect(ring.entries().map((e) => e.id)).toEqual(['c', 'd'])
+    expect(ring.bytes).toBe(5_001 + 2)
+  })
+
+  it('counts the bytes of any text as UTF-8 encodes it, near its bound', () => {
+    // Two-, three- and four-byte characters and a lone surrogate (U+FFFD, three bytes): each entry is
+    // 2 + 3 + 4 + 3 bytes, 13 with its one-byte id, so a 26-byte half takes exactly two.
+    const ring = new HistoryRing(100, 52)
+    const body = 'é€😀\ud800'
+    for (let i = 0; i < 10; i++)
+      push(ring, { direction: 'out', id: `${i}`, seq: i, ts: i, from: ALICE, body })
+    expect(ring.bytes).toBe(52)
+    expect(ring.entries().map((e) => e.id)).toEqual(['6', '7', '8', '9'])
+    expect(ring.entries()[0]?.body).toBe('é€😀\ufffd')
   })
 
   it('refuses a limit that is not a positive integer, and a bound that is not positive', () => {

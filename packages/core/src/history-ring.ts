@@ -14,10 +14,10 @@ const FIRST_BYTES = 64 * 1024
 
 /**
  * The newest entries pushed, in order: the last `limit` of them, fewer when they are long. Two halves: once
- * the newer one holds `limit` entries or `maxBytes / 2` bytes, the older one is emptied and takes the next
- * entries, so a push never moves what is held, and the whole stays within about `maxBytes` (one entry
- * over, at most, in each half). Text is held as UTF-8: a lone surrogate comes back as U+FFFD, as it would
- * from the wire.
+ * the newer one holds `limit` entries, or the next entry would take it past `maxBytes / 2` bytes, the older
+ * one is emptied and takes the next entries, so a push never moves what is held, and the whole stays
+ * within `maxBytes` (an entry longer than half of it is held alone in its half). Text is held as UTF-8: a
+ * lone surrogate comes back as U+FFFD, as it would from the wire.
  * @example
  * const history = new HistoryRing(10_000)
  * history.push('in', 'a-1', 1, Date.now(), peer, 'hello')
@@ -50,13 +50,21 @@ export class HistoryRing {
   }
 
   push(direction: 'in' | 'out', id: string, seq: number, ts: number, from: PeerInfo, body: string): void {
-    if (this.newer.count === this.limit || this.newer.used >= this.halfBytes) {
+    if (this.newer.count === this.limit || this.overflows(id, body)) {
       const emptied = this.older
       emptied.clear()
       this.older = this.newer
       this.newer = emptied
     }
     this.newer.push(direction, id, seq, ts, from, body)
+  }
+
+  /** Whether the newer half holds something and `id` and `body` would take it past its bytes. */
+  private overflows(id: string, body: string): boolean {
+    const { used, count } = this.newer
+    // Three bytes per UTF-16 unit at most: only near the bound are the bytes counted.
+    if (count === 0 || used + (id.length + body.length) * 3 <= this.halfBytes) return false
+    return used + utf8Length(id) + utf8Length(body) > this.halfBytes
   }
 
   /** The entries held, oldest first, made afresh on each call. */
@@ -140,6 +148,24 @@ class Half {
 
 const encoder = new platform.TextEncoder()
 const decoder = new platform.TextDecoder('utf-8')
+
+/** The bytes `encodeInto` writes for `text`: a lone surrogate becomes U+FFFD, three bytes. */
+function utf8Length(text: string): number {
+  let bytes = 0
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i)
+    if (unit < 0x80) bytes += 1
+    else if (unit < 0x800) bytes += 2
+    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1)
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 4
+        i++
+      } else bytes += 3
+    } else bytes += 3
+  }
+  return bytes
+}
 
 function decode(bytes: Uint8Array, start: number, end: number): string {
   return start === end ? '' : decoder.decode(bytes.subarray(start, end))
