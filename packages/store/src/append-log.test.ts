@@ -220,7 +220,7 @@ describe('AppendLog', () => {
     const long = { t: 'received', body: 'a line of chat that repeats itself '.repeat(150) }
     const middling = { t: 'received', body: 'a line of chat that repeats itself '.repeat(20) }
     const short = { t: 'received', body: 'hi' }
-    // Past 64 KiB, compressed on the thread pool rather than the caller's thread.
+    // Far past the others, compressed like them, on the caller's thread.
     const huge = { t: 'received', body: 'a flood of words '.repeat(10_000) }
     await log.append([long])
     await Promise.all([

@@ -1,0 +1,83 @@
+/**
+ * A rewrite's frames are compressed on the caller's thread, a few at a time, with the event loop let in
+ * between: `brotliCompressSync` is wrapped to note the turn each call runs in.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+
+const calls: number[] = []
+let turn = 0
+
+vi.mock('node:zlib', async (original) => {
+  const zlib = await original<typeof import('node:zlib')>()
+  return {
+    ...zlib,
+    brotliCompressSync: (...args: Parameters<typeof zlib.brotliCompressSync>) => {
+      calls.push(turn)
+      return zlib.brotliCompressSync(...args)
+    },
+  }
+})
+
+const { AppendLog } = await import('./append-log.js')
+
+let dir: string
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'parley-store-'))
+  calls.length = 0
+})
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
+
+/** Counts turns of the event loop (one per check phase) until stopped. */
+function countTurns(): () => void {
+  let counting = true
+  const next = () => {
+    turn++
+    if (counting) setImmediate(next)
+  }
+  setImmediate(next)
+  return () => {
+    counting = false
+  }
+}
+
+describe('AppendLog compression', () => {
+  it("compresses a rewrite's frames over many turns, and the log reopens with every record", async () => {
+    const path = join(dir, 'journal.log')
+    const log = await AppendLog.open(path, { onWarning: () => {} })
+    // 2,560 records of about 2 KB: 40 frames of 64 records, about 5 MB to compress.
+    const records = Array.from({ length: 2_560 }, (_, n) => ({
+      t: 'received',
+      n,
+      body: `line ${n} of a long flood of words `.repeat(60),
+    }))
+    const stop = countTurns()
+    await log.rewrite(records)
+    stop()
+    expect(calls.length).toBe(40)
+    // About 256 KiB of JSON per turn: two frames of 128 KB each.
+    expect(new Set(calls).size).toBeGreaterThanOrEqual(16)
+    expect(log.size).toBeLessThan(log.plainSize / 4)
+    await log.close()
+    const again = await AppendLog.open(path, { onWarning: () => {} })
+    await again.close()
+    expect(again.records).toEqual(records)
+  })
+
+  it("compresses a large append on the caller's thread too, and reads it back", async () => {
+    const path = join(dir, 'journal.log')
+    const log = await AppendLog.open(path, { onWarning: () => {} })
+    const huge = { t: 'received', body: 'a flood of words '.repeat(20_000) }
+    await log.append([huge])
+    expect(calls.length).toBe(1)
+    expect(log.size).toBeLessThan(log.plainSize / 10)
+    await log.close()
+    const again = await AppendLog.open(path, { onWarning: () => {} })
+    await again.close()
+    expect(again.records).toEqual([huge])
+  })
+})
