@@ -13,7 +13,7 @@ function push(ring: HistoryRing, entry: HistoryEntry): void {
 
 describe('HistoryRing', () => {
   it('gives back every field of what was pushed, in order', () => {
-    const ring = new HistoryRing(10)
+    const ring = new HistoryRing(10, 1 << 20)
     const entries: HistoryEntry[] = [
       { direction: 'out', id: 'plain-1', seq: 1, ts: 1_700_000_000_000, from: ALICE, body: 'hello' },
       { direction: 'in', id: '3-1', seq: 1, ts: 1_700_000_000_001, from: BOB, body: 'grüße, 你好 😀' },
@@ -28,7 +28,7 @@ describe('HistoryRing', () => {
   })
 
   it('keeps only the newest `limit` entries', () => {
-    const ring = new HistoryRing(3)
+    const ring = new HistoryRing(3, 1 << 20)
     for (let i = 1; i <= 10; i++)
       push(ring, { direction: 'in', id: `i${i}`, seq: i, ts: i, from: BOB, body: `line ${i}` })
     expect(ring.length).toBe(3)
@@ -36,7 +36,7 @@ describe('HistoryRing', () => {
   })
 
   it('holds bodies far larger than its first buffer', () => {
-    const ring = new HistoryRing(4)
+    const ring = new HistoryRing(4, 1 << 24)
     const big = '€'.repeat(100_000)
     for (let i = 0; i < 6; i++)
       push(ring, { direction: 'out', id: `${i}`, seq: i, ts: i, from: ALICE, body: `${i}${big}` })
@@ -55,7 +55,7 @@ describe('HistoryRing', () => {
     })
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 12 }), fc.array(entry, { maxLength: 60 }), (limit, entries) => {
-        const ring = new HistoryRing(limit)
+        const ring = new HistoryRing(limit, 1 << 20)
         const model: HistoryEntry[] = []
         for (const e of entries) {
           push(ring, e)
@@ -106,9 +106,10 @@ describe('HistoryRing', () => {
   })
 
   it('refuses a limit that is not a positive integer, and a bound that is not positive', () => {
-    expect(() => new HistoryRing(0)).toThrow(RangeError)
-    expect(() => new HistoryRing(1.5)).toThrow(RangeError)
+    expect(() => new HistoryRing(0, 1024)).toThrow(RangeError)
+    expect(() => new HistoryRing(1.5, 1024)).toThrow(RangeError)
     expect(() => new HistoryRing(10, 0)).toThrow(RangeError)
     expect(() => new HistoryRing(10, Number.NaN)).toThrow(RangeError)
+    expect(() => new HistoryRing(10, Number.POSITIVE_INFINITY)).toThrow(RangeError)
   })
 })

@@ -11,6 +11,8 @@ import { platform } from './platform.js'
 
 /** The bytes a half starts with; it doubles as lines need. */
 const FIRST_BYTES = 64 * 1024
+/** The largest bound: a half's offsets are 32-bit, and a half may go one entry past its share. */
+const MAX_BYTES = 2 ** 31
 
 /**
  * The newest entries pushed, in order: the last `limit` of them, fewer when they are long. Two halves: once
@@ -19,7 +21,7 @@ const FIRST_BYTES = 64 * 1024
  * within `maxBytes` (an entry longer than half of it is held alone in its half). Text is held as UTF-8: a
  * lone surrogate comes back as U+FFFD, as it would from the wire.
  * @example
- * const history = new HistoryRing(10_000)
+ * const history = new HistoryRing(10_000, 16 * 1024 * 1024)
  * history.push('in', 'a-1', 1, Date.now(), peer, 'hello')
  * history.entries() // [{ direction: 'in', id: 'a-1', seq: 1, ts: …, from: peer, body: 'hello' }]
  */
@@ -30,10 +32,10 @@ export class HistoryRing {
 
   constructor(
     private readonly limit: number,
-    maxBytes = Number.POSITIVE_INFINITY,
+    maxBytes: number,
   ) {
     if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer')
-    if (!(maxBytes > 0)) throw new RangeError('maxBytes must be positive')
+    if (!(maxBytes > 0 && maxBytes <= MAX_BYTES)) throw new RangeError(`maxBytes must be 1 to ${MAX_BYTES}`)
     this.halfBytes = maxBytes / 2
     this.newer = new Half(limit)
     this.older = new Half(limit)
