@@ -7,16 +7,18 @@ function result(rows: PipedResult['rows']): PipedResult {
   return { lines: 100_001, bytes: 6_000_060, reps: 3, rows }
 }
 
+/** The rows a budget reads: the Node.js pipe, parley and its one-line run, each a median in seconds. */
+function timed(node: number, parley: number, oneLine: number): PipedResult {
+  return result([
+    { key: 'node', label: 'node', lines: 100_001, runs: [], seconds: node },
+    { key: 'parley', label: 'parley', lines: 100_001, runs: [], seconds: parley },
+    { key: 'parleyOneLine', label: 'parley, 1 line', lines: 1, runs: [], seconds: oneLine },
+  ])
+}
+
 describe('lineBudget', () => {
   it("splits a target's time into the one-line run's fixed cost and a cost per further line", () => {
-    const budget = lineBudget(
-      result([
-        { key: 'node', label: 'node', lines: 100_001, runs: [], seconds: 0.2 },
-        { key: 'parley', label: 'parley', lines: 100_001, runs: [], seconds: 2.75 },
-        { key: 'parleyOneLine', label: 'parley, 1 line', lines: 1, runs: [], seconds: 0.25 },
-      ]),
-      target,
-    )
+    const budget = lineBudget(timed(0.2, 2.75, 0.25), target)
     // 2.5 s over 100,000 further lines; the target (3 × 0.2 s) leaves 0.35 s for them.
     expect(budget?.usedUs).toBeCloseTo(25, 6)
     expect(budget?.allowedUs).toBeCloseTo(3.5, 6)
@@ -24,14 +26,7 @@ describe('lineBudget', () => {
   })
 
   it('is negative where the fixed cost alone is over the target', () => {
-    const budget = lineBudget(
-      result([
-        { key: 'node', label: 'node', lines: 100_001, runs: [], seconds: 0.1 },
-        { key: 'parley', label: 'parley', lines: 100_001, runs: [], seconds: 1 },
-        { key: 'parleyOneLine', label: 'parley, 1 line', lines: 1, runs: [], seconds: 0.4 },
-      ]),
-      target,
-    )
+    const budget = lineBudget(timed(0.1, 1, 0.4), target)
     expect(budget?.allowedUs).toBeLessThan(0)
   })
 
