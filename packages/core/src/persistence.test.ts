@@ -7,7 +7,7 @@ import { type Journal, type JournalRecord, type JournalUsage, journalOrigin, res
 import { compactJournal } from './journal-compact.js'
 import { ParleyNode } from './node.js'
 import type { NodeEvent, NodeOptions } from './node-types.js'
-import { DEFAULT_JOURNAL_QUOTA, DEFERRED_RECORD_MS, HISTORY_BODY_CHARS, Persistence } from './persistence.js'
+import { DEFAULT_JOURNAL_QUOTA, DEFERRED_RECORD_MS, HISTORY_TEXT_BYTES, Persistence } from './persistence.js'
 import type { RoomEffect } from './room-types.js'
 import type { Msg } from './schema.js'
 
@@ -261,15 +261,15 @@ describe('Persistence history', () => {
     body,
   })
 
-  it('keeps the newest entries within its body-character cap as well as its entry limit', () => {
+  it('keeps the newest entries within its text byte cap as well as its entry limit', () => {
     const store = new Persistence(undefined, 100_000, () => undefined)
     const body = 'x'.repeat(10_000)
-    const count = Math.ceil((HISTORY_BODY_CHARS * 2) / body.length)
+    const count = Math.ceil((HISTORY_TEXT_BYTES * 2) / body.length)
     for (let seq = 1; seq <= count; seq++) store.remember(entry(seq, body))
     const kept = store.history()
     const chars = kept.reduce((sum, e) => sum + e.body.length, 0)
-    expect(chars).toBeLessThanOrEqual(HISTORY_BODY_CHARS)
-    expect(kept.length).toBeGreaterThan(HISTORY_BODY_CHARS / 2 / body.length)
+    expect(chars).toBeLessThanOrEqual(HISTORY_TEXT_BYTES)
+    expect(kept.length).toBeGreaterThan(HISTORY_TEXT_BYTES / 2 / body.length)
     expect(kept.at(-1)!.seq).toBe(count)
     expect(kept.map((e) => e.seq)).toEqual(kept.map((_, i) => count - kept.length + 1 + i))
   })

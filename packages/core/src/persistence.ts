@@ -4,6 +4,7 @@
  * how much of the disk other members may fill.
  */
 import type { Clock } from './clock.js'
+import { HistoryRing } from './history-ring.js'
 import type { HistoryEntry, Journal, JournalRecord } from './journal.js'
 import { type CompactionReport, OnlineCompaction } from './online-compaction.js'
 import type { PeerInfo } from './peer-machine.js'
@@ -14,10 +15,11 @@ import type { Msg } from './schema.js'
 export const DEFAULT_HISTORY_LIMIT = 10_000
 
 /**
- * Body characters the history keeps at most, whatever its entry limit: 10,000 entries of the longest
- * messages held 100-200 MB while a member flooded them (the journal keeps them all).
+ * Bytes of text (ids and bodies, as UTF-8) the in-memory history keeps at most, whatever its entry limit:
+ * 10,000 entries of the longest messages held 100-200 MB while a member flooded them (the journal keeps
+ * them all).
  */
-export const HISTORY_BODY_CHARS = 16 * 1024 * 1024
+export const HISTORY_TEXT_BYTES = 16 * 1024 * 1024
 
 /** Journal bytes kept for other members: for each one, and for all of them together. */
 export interface JournalQuota {
@@ -57,8 +59,8 @@ export class Persistence {
   private readonly deferred = new Map<string, JournalRecord>()
   private deferTimer: unknown
   private closed = false
-  private readonly entries: HistoryEntry[] = []
-  private entryChars = 0
+  /** The recent history, for `history` and `unshown`; none with a limit under 1. */
+  private readonly recent?: HistoryRing
   private readonly quota: JournalQuota
   /**
    * Bytes of messages let through this turn, not journaled yet: a read hands the room many messages
@@ -80,6 +82,7 @@ export class Persistence {
     private readonly clock?: Clock,
   ) {
     this.quota = { ...DEFAULT_JOURNAL_QUOTA, ...quota }
+    if (historyLimit >= 1) this.recent = new HistoryRing(Math.floor(historyLimit), HISTORY_TEXT_BYTES)
     const rewrite = journal?.compaction
     if (rewrite && compaction)
       this.compaction = new OnlineCompaction(rewrite, { ...compaction, historyLimit })
@@ -202,29 +205,18 @@ export class Persistence {
   }
 
   remember(entry: HistoryEntry): void {
-    this.entries.push(entry)
-    this.entryChars += entry.body.length
-    if (this.entries.length <= this.historyLimit * 2 && this.entryChars <= HISTORY_BODY_CHARS) return
-    // Trimmed well below both limits at once, so a trim is rare.
-    let drop = 0
-    while (
-      drop < this.entries.length - 1 &&
-      (this.entries.length - drop > this.historyLimit || this.entryChars > (HISTORY_BODY_CHARS * 3) / 4)
-    ) {
-      this.entryChars -= this.entries[drop]!.body.length
-      drop++
-    }
-    this.entries.splice(0, drop)
+    const { direction, id, seq, ts, from, body } = entry
+    this.recent?.push(direction, id, seq, ts, from, body)
   }
 
   /** Recent messages in and out, oldest first. */
   history(): HistoryEntry[] {
-    return this.entries.slice(-this.historyLimit)
+    return this.recent?.entries() ?? []
   }
 
   /** Incoming entries a frontend had not shown (by its display marks) when the last run ended. */
   unshown(displayed: ReadonlyMap<string, number>): HistoryEntry[] {
-    return this.entries.filter((e) => e.direction === 'in' && e.seq > (displayed.get(e.from.id) ?? 0))
+    return this.history().filter((e) => e.direction === 'in' && e.seq > (displayed.get(e.from.id) ?? 0))
   }
 }
 

@@ -27,7 +27,7 @@ import {
   type PeerInfo,
   type PeerState,
 } from './peer-machine.js'
-import { DEFAULT_HISTORY_LIMIT, HISTORY_BODY_CHARS } from './persistence.js'
+import { DEFAULT_HISTORY_LIMIT, HISTORY_TEXT_BYTES } from './persistence.js'
 import { platform } from './platform.js'
 import { MAX_BODY_LENGTH } from './schema.js'
 import type { Link, Listener, Transport } from './transport.js'
@@ -117,7 +117,7 @@ export class PlainNode implements ChatNode {
   private batchChars = 0
   private readonly encoder = new platform.TextEncoder()
   /** What `history` gives: the last lines in and out, as a node with a journal keeps them. */
-  private readonly historyRing = new HistoryRing(HISTORY_LIMIT, HISTORY_BODY_CHARS)
+  private readonly historyRing = new HistoryRing(HISTORY_LIMIT, HISTORY_TEXT_BYTES)
   private readonly initialPeers: readonly Address[]
   private listenAddress: Address
   private listener?: Listener

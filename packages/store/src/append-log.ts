@@ -605,7 +605,7 @@ async function compressFrames(frames: readonly Buffer[], min = COMPRESS_MIN_BYTE
     const payload = frame.length - FRAME_HEADER_BYTES
     if (payload < min) continue
     if (step >= COMPRESS_STEP_BYTES) {
-      await new Promise((resolve) => setImmediate(resolve))
+      await nextTurn()
       step = 0
     }
     step += payload
@@ -619,6 +619,11 @@ async function compressFrames(frames: readonly Buffer[], min = COMPRESS_MIN_BYTE
     }
   }
   return out
+}
+
+/** Lets pending I/O and other work run: the event loop's next turn. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
 }
 
 /**
@@ -651,7 +656,7 @@ async function encodeGroups(records: readonly unknown[], maxRecordBytes: number)
   let step = 0
   while (start < records.length) {
     if (step >= REWRITE_STEP_RECORDS) {
-      await new Promise((resolve) => setImmediate(resolve))
+      await nextTurn()
       step = 0
     }
     const end = Math.min(records.length, start + REWRITE_GROUP)
