@@ -15,6 +15,15 @@ describe('an unknown option', () => {
     expect(closestOption('--recvonly')).toBe('--recv-only')
   })
 
+  it('counts two letters swapped as one slip', () => {
+    expect(closestOption('--plian')).toBe('--plain')
+    expect(closestOption('--lsiten')).toBe('--listen')
+    expect(closestOption('--nmae')).toBe('--name')
+    expect(() => parseFlags(['--plian'], {})).toThrow(
+      'unknown option --plian; did you mean --plain? (see --help)',
+    )
+  })
+
   it('gets no suggestion when nothing is close', () => {
     expect(closestOption('--frobnicate')).toBeUndefined()
     expect(() => parseFlags(['--frobnicate'], {})).toThrow('unknown option --frobnicate (see --help)')

@@ -418,14 +418,26 @@ export function closestOption(given: string): string | undefined {
   return `--${best.name}`
 }
 
+/**
+ * Edits between two words: a letter added, dropped or changed, or two neighbours swapped (`--plian` is
+ * one edit from `--plain`, the commonest slip of the fingers).
+ */
 function editDistance(a: string, b: string): number {
+  let before: number[] = []
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
   for (let i = 1; i <= a.length; i++) {
     const row = [i]
-    for (let j = 1; j <= b.length; j++)
-      row.push(
-        Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)),
+    for (let j = 1; j <= b.length; j++) {
+      let best = Math.min(
+        previous[j]! + 1,
+        row[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
       )
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        best = Math.min(best, before[j - 2]! + 1)
+      row.push(best)
+    }
+    before = previous
     previous = row
   }
   return previous[b.length]!
