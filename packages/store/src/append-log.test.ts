@@ -76,7 +76,7 @@ describe('AppendLog', () => {
     // Appends issued together are still one frame each (one flush writes them all).
     const log = await open()
     const expected: unknown[] = []
-    const appends: Promise<void>[] = []
+    const appends: Promise<unknown>[] = []
     for (let i = 0; i < 3_000; i++) {
       const record = { i, text: 'x'.repeat(1_000 + (i % 97)) }
       expected.push(record)

@@ -66,8 +66,20 @@ export interface AppendLogStats {
 }
 
 interface Waiter {
-  resolve: () => void
+  resolve: (frame: FramePosition | undefined) => void
   reject: (error: Error) => void
+  /** The index of its frame in its batch's frames; none for an append of no records. */
+  frame?: number
+}
+
+/**
+ * Where a rewrite put what the log holds: the frames of the records it was given, in order, each with how
+ * many of them it holds, and the new place of every frame appended while it ran (keyed by the position its
+ * append resolved with). Each position is one `readFrames` can read until the next rewrite.
+ */
+export interface RewriteLayout {
+  readonly frames: readonly { readonly records: number; readonly frame: FramePosition }[]
+  readonly moved: ReadonlyMap<FramePosition, FramePosition>
 }
 
 /** Appends that will be written together by one flush. */
@@ -86,6 +98,10 @@ interface Batch {
  */
 interface Carry {
   readonly chunks: Buffer[]
+  /** Bytes of the chunks so far. */
+  bytes: number
+  /** Each carried frame's position in the old file, and its offset in the chunks. */
+  readonly frames: { readonly from: FramePosition; readonly at: number }[]
   /** What the chunks would take stored plain. */
   plain: number
   /** False once the rewrite took its chunks (or failed): later flushes go to the new file. */
@@ -340,8 +356,10 @@ export class AppendLog {
   /**
    * Resolves once `records` are on disk, after every earlier append. Appends made while a flush runs are
    * written together by the next one. After a crash, an append is either wholly there or wholly absent.
+   * Resolves with where its frame is (none for no records), for `readFrames` until the next `rewrite`,
+   * which says where the frame went if it was carried over (`RewriteLayout.moved`).
    */
-  append(records: readonly unknown[]): Promise<void> {
+  append(records: readonly unknown[]): Promise<FramePosition | undefined> {
     const refusal = this.#refusal()
     if (refusal) return Promise.reject(refusal)
     let frame: Buffer | undefined
@@ -355,12 +373,18 @@ export class AppendLog {
       this.usage.addFrame(records, frame.length, this.#accountOf)
       for (const since of this.#counting) since.addFrame(records, frame.length, this.#accountOf)
     }
+    const waiter: Waiter = { resolve: () => {}, reject: () => {} }
     if (frame) {
+      waiter.frame = batch.frames.length
       batch.frames.push(frame)
       batch.bytes += frame.length
       batch.records += records.length
     }
-    return new Promise((resolve, reject) => batch.waiters.push({ resolve, reject }))
+    return new Promise((resolve, reject) => {
+      waiter.resolve = resolve
+      waiter.reject = reject
+      batch.waiters.push(waiter)
+    })
   }
 
   /**
@@ -369,15 +393,16 @@ export class AppendLog {
    * to be written: they go on to the old file meanwhile, and are copied after the new records just
    * before the rename. The new file is format version 2: its frames are compressed where that makes them
    * smaller. The records are encoded, and the frames compressed, a little at a time, with other work let in
-   * between, so the records must not change until the returned promise settles.
+   * between, so the records must not change until the returned promise settles. Resolves with where the
+   * records' frames are, and where the carried appends went (see `RewriteLayout`).
    */
-  rewrite(records: readonly unknown[]): Promise<void> {
+  rewrite(records: readonly unknown[]): Promise<RewriteLayout> {
     const refusal = this.#refusal()
     if (refusal) return Promise.reject(refusal)
     const accountOf = this.#accountOf
     // Appends from here on start a new batch, which the carry follows.
     this.#pending = null
-    const carry: Carry = { chunks: [], plain: 0, open: true }
+    const carry: Carry = { chunks: [], bytes: 0, frames: [], plain: 0, open: true }
     this.#carries.add(carry)
     // Until the records are encoded, the old log's counts stay, with the appends made since on top:
     // counting more than the disk holds for a moment, never less.
@@ -407,12 +432,12 @@ export class AppendLog {
         swapped = { out, back: this.usage.accounts() }
         this.usage.swap(swapped.back, swapped.out)
       }
-      return this.#replace(
-        groups.map((group) => group.frame),
-        carry,
-      )
+      return this.#replace(groups, carry)
     })
-    this.#rewrites = done.catch(() => {})
+    this.#rewrites = done.then(
+      () => {},
+      () => {},
+    )
     return done.catch((error: unknown) => {
       // The old log is still the one on disk (or none is usable): count its records again.
       if (swapped) this.usage.swap(swapped.out, swapped.back)
@@ -457,6 +482,8 @@ export class AppendLog {
   }
 
   async #flush(batch: Batch): Promise<void> {
+    // Where each of the batch's frames goes, as stored (compressed or not).
+    const positions: FramePosition[] = []
     try {
       if (this.#failure) throw this.#failure
       if (batch.bytes > 0) {
@@ -464,6 +491,12 @@ export class AppendLog {
         const frames =
           this.#version === 2 ? await compressFrames(batch.frames, APPEND_COMPRESS_MIN_BYTES) : batch.frames
         const bytes = frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames)
+        const start = this.#size
+        for (let i = 0, at = start; i < frames.length; i++) {
+          const length = (frames[i] as Buffer).length
+          positions.push({ offset: at, bytes: length })
+          at += length
+        }
         try {
           await writeAll(this.#file, bytes, this.#size)
           await this.#file.datasync()
@@ -478,7 +511,9 @@ export class AppendLog {
         if (batch.carries)
           for (const carry of batch.carries)
             if (carry.open) {
+              for (const from of positions) carry.frames.push({ from, at: carry.bytes + from.offset - start })
               carry.chunks.push(bytes)
+              carry.bytes += bytes.length
               carry.plain += batch.bytes
             }
         this.#stats.flushes++
@@ -486,7 +521,8 @@ export class AppendLog {
       }
       this.#stats.appends += batch.waiters.length
       this.#stats.records += batch.records
-      for (const waiter of batch.waiters) waiter.resolve()
+      for (const waiter of batch.waiters)
+        waiter.resolve(waiter.frame === undefined ? undefined : positions[waiter.frame])
     } catch (error) {
       for (const waiter of batch.waiters) waiter.reject(error as Error)
     }
@@ -497,13 +533,24 @@ export class AppendLog {
    * with appends held (on the work chain), copies what they added since the rewrite was called, syncs, and
    * renames it over the log.
    */
-  async #replace(frames: Buffer[], carry: Carry): Promise<void> {
+  async #replace(groups: readonly RewriteFrame[], carry: Carry): Promise<RewriteLayout> {
     const temp = `${this.#path}.rewrite`
+    const frames = groups.map((group) => group.frame)
+    const layout: { records: number; frame: FramePosition }[] = []
     let file: FileHandle | undefined
     let bytes: Buffer
     try {
       if (this.#failure) throw this.#failure
-      bytes = Buffer.concat([LOG_HEADER_V2, ...(await compressFrames(frames))])
+      const stored = await compressFrames(frames)
+      for (let i = 0, at = LOG_HEADER_V2.length; i < stored.length; i++) {
+        const length = (stored[i] as Buffer).length
+        layout.push({
+          records: (groups[i] as RewriteFrame).records.length,
+          frame: { offset: at, bytes: length },
+        })
+        at += length
+      }
+      bytes = Buffer.concat([LOG_HEADER_V2, ...stored])
       // A fresh file: a link planted at the temporary name must not be written through.
       await rm(temp, { force: true })
       file = await open(temp, OpenFlags.createNew, FILE_MODE)
@@ -521,7 +568,10 @@ export class AppendLog {
     let plain = LOG_HEADER_V2.length
     for (const frame of frames) plain += frame.length
     const written = bytes.length
-    return this.#enqueue(() => this.#swap(file as FileHandle, temp, written, plain, carry))
+    await this.#enqueue(() => this.#swap(file as FileHandle, temp, written, plain, carry))
+    const moved = new Map<FramePosition, FramePosition>()
+    for (const { from, at } of carry.frames) moved.set(from, { offset: written + at, bytes: from.bytes })
+    return { frames: layout, moved }
   }
 
   async #swap(file: FileHandle, temp: string, written: number, plain: number, carry: Carry): Promise<void> {

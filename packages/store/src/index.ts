@@ -3,6 +3,7 @@ export {
   type AppendLogOptions,
   type AppendLogStats,
   type FramePosition,
+  type RewriteLayout,
 } from './append-log.js'
 export { type DataDir, type DataDirOptions, defaultDataDir, LOCK_FILE, openDataDir } from './data-dir.js'
 export { DataDirError, type DataDirErrorCode, LogError, type LogErrorCode } from './errors.js'

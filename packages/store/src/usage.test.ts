@@ -243,7 +243,7 @@ describe('LogUsage', () => {
           await rm(path, { force: true })
           const log = await open()
           for (const step of steps) {
-            const work = step.together.map((records) => log.append(records))
+            const work: Promise<unknown>[] = step.together.map((records) => log.append(records))
             if (step.rewrite) work.push(log.rewrite(step.together.flat()))
             await Promise.all(work)
           }
