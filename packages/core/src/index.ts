@@ -19,6 +19,7 @@ export {
   DEFAULT_WINDOW,
   type HistoryEntry,
   type Journal,
+  type JournalLayout,
   type JournalRecord,
   type JournalRewrite,
   type JournalUsage,

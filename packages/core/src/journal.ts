@@ -27,8 +27,12 @@ export type JournalRecord =
 
 /** Makes journal records durable. */
 export interface Journal {
-  /** Resolves once the records are on disk; appends made close together share one flush (group commit). */
-  append(records: readonly JournalRecord[]): Promise<void>
+  /**
+   * Resolves once the records are on disk; appends made close together share one flush (group commit).
+   * It may resolve with where their frame is, as `JournalRewrite.load` takes it: then a compaction
+   * replays the journal as it is appended and reads back only the frames it keeps.
+   */
+  append(records: readonly JournalRecord[]): Promise<unknown>
   /**
    * What the journal holds for each other member, counted by `journalOrigin` from its records (for
    * example `AppendLog.usage` of `@parley/store`, opened with `accountOf: journalOrigin`). Without it,
@@ -69,8 +73,14 @@ export interface JournalRewrite {
   /**
    * Replaces the whole journal with `records`, atomically: a crash leaves the old journal or the new one.
    * Appends made after the call must follow the new records; if it fails, the old journal stays in use.
+   * It may resolve with where it put them (see `JournalLayout`).
    */
-  rewrite(records: readonly JournalRecord[]): Promise<void>
+  rewrite(records: readonly JournalRecord[]): Promise<JournalLayout | undefined>
+  /**
+   * The file held no record when the node started: every record it will hold is one the node appends, so
+   * the first compaction can replay the appends instead of reading the file back.
+   */
+  readonly fresh?: boolean
   /** Never compacts a journal smaller than this. */
   readonly minBytes: number
   /**
@@ -80,6 +90,16 @@ export interface JournalRewrite {
    * background.
    */
   readonly compactedFrom?: number
+}
+
+/**
+ * Where a rewrite put the journal: the frames of the records it was given, in order, with how many each
+ * holds, and the new place of each frame appended while it ran, keyed by the place its append resolved
+ * with. Each place is one `JournalRewrite.load` reads, until the next rewrite.
+ */
+export interface JournalLayout {
+  readonly frames: readonly { readonly records: number; readonly frame: unknown }[]
+  readonly moved: ReadonlyMap<unknown, unknown>
 }
 
 /** Bytes a journal holds for other members, kept up to date as it appends (see `Journal.usage`). */

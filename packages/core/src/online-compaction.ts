@@ -1,13 +1,17 @@
 /**
  * Compaction while the node runs: the journal's records are counted as they are appended, and once the
- * file has grown well past what must be kept, it is read back and compacted the way a start-up reads it
- * (`JournalStartup`: each frame replayed as it is read, only the frames the state rests on read again in
- * full) and written over in one atomic rewrite. Appends go on meanwhile: they follow the rewritten records.
- * No record is kept in memory between compactions, so a busy node's messages die young, and a compaction
- * holds about what it keeps, not the whole journal.
+ * file has grown well past what must be kept, it is compacted the way a start-up reads it
+ * (`JournalStartup`: each frame replayed, only the frames the state rests on read again in full) and
+ * written over in one atomic rewrite. Appends go on meanwhile: they follow the rewritten records.
+ *
+ * Where the store says where each append's frame went, and where a rewrite put the journal, each frame is
+ * replayed as its append lands, so a compaction reads back only the frames it keeps; otherwise (or until
+ * the first rewrite, when the file held records at start) it reads the whole file back. Either way no
+ * record is kept in memory between compactions, only which records the state rests on, so a busy node's
+ * messages die young, and a compaction holds about what it keeps, not the whole journal.
  */
 import { systemClock } from './clock.js'
-import type { JournalRecord, JournalRewrite } from './journal.js'
+import type { JournalLayout, JournalRecord, JournalRewrite } from './journal.js'
 import { JournalStartup } from './journal-startup.js'
 import type { PeerInfo } from './peer-machine.js'
 
@@ -39,6 +43,15 @@ export interface OnlineCompactionOptions {
   readonly nextTurn?: () => Promise<void>
 }
 
+/** A replay of the journal file from its start, fed each append's records once it landed, in order. */
+interface Follower {
+  readonly startup: JournalStartup<unknown>
+  /** Settles once every append handed over so far has been replayed (never rejects). */
+  fed: Promise<void>
+  /** An append failed or gave no place: the replay no longer matches the file. */
+  broken: boolean
+}
+
 export class OnlineCompaction {
   /** Records the journal holds, as counted from the appends and the last rewrite. */
   private recordCount: number
@@ -49,6 +62,12 @@ export class OnlineCompaction {
   private running = false
   /** Bytes past which the next compaction is tried. */
   private nextAt: number
+  /** The file replayed as it is appended, while that is known to match it (see the class comment). */
+  private live: Follower | undefined
+  /** Appends made since a rewrite was called, until it settles: they land in the new file (or move to it). */
+  private afterRewrite:
+    | { records: readonly JournalRecord[]; written: Promise<unknown> | undefined }[]
+    | undefined
 
   constructor(
     private readonly target: JournalRewrite,
@@ -59,6 +78,7 @@ export class OnlineCompaction {
     this.recordCount = records.length
     this.messages = countMessages(records)
     this.nextAt = Math.max(target.minBytes, COMPACT_GROWTH * target.size())
+    if (target.fresh && records.length === 0) this.live = this.follower()
     if (target.compactedFrom !== undefined) {
       this.running = true
       void this.writeCompacted(records, target.compactedFrom).finally(() => {
@@ -82,11 +102,16 @@ export class OnlineCompaction {
     return this.running
   }
 
-  /** `records` were just handed to the journal: count them, and compact if the journal grew enough. */
-  appended(records: readonly JournalRecord[]): void {
+  /**
+   * `records` were just handed to the journal (`written`: its append): count them, and compact if the
+   * journal grew enough.
+   */
+  appended(records: readonly JournalRecord[], written?: Promise<unknown>): void {
     this.recordCount += records.length
     for (const record of records) if (record.t === 'sent' || record.t === 'received') this.messages++
     if (this.tail) for (const record of records) this.tail.push(record)
+    if (this.afterRewrite) this.afterRewrite.push({ records, written })
+    else if (this.live) follow(this.live, records, written)
     if (!this.running && this.target.size() > this.nextAt && this.mayHalve()) void this.compact()
   }
 
@@ -123,12 +148,23 @@ export class OnlineCompaction {
     // Appends from the read on are collected: they follow the kept records in the rewrite.
     const tail: JournalRecord[] = []
     this.tail = tail
+    // Appends from here on are in `tail`, not in the replay: it is the file as it was when this began.
+    const live = this.live?.broken === false ? this.live : undefined
+    this.live = undefined
     let kept: JournalRecord[] | undefined
     let count = 0
     try {
       // The property tests prove that the kept records restore what the whole journal does.
-      const startup = new JournalStartup<unknown>(self, historyLimit, windowSize)
-      await this.target.scan((records, frame) => startup.add(records, frame))
+      let startup: JournalStartup<unknown>
+      if (live) {
+        await live.fed
+        // An append that failed leaves the journal failed as well: nothing to compact.
+        if (live.broken) return
+        startup = live.startup
+      } else {
+        startup = new JournalStartup<unknown>(self, historyLimit, windowSize)
+        await this.target.scan((records, frame) => startup.add(records, frame))
+      }
       await nextTurn()
       const start = await startup.finish((frames) => this.target.load(frames), nextTurn)
       await nextTurn()
@@ -157,7 +193,7 @@ export class OnlineCompaction {
     this.recordCount = written
     this.messages = messagesNext
     try {
-      await this.target.rewrite(next)
+      await this.rewrite(next)
     } catch (error) {
       // The old journal is still the one on disk, with what was appended since: count it again.
       this.recordCount += before - written
@@ -188,7 +224,7 @@ export class OnlineCompaction {
     const diskBytes = this.diskSize()
     const written = records.length
     try {
-      await this.target.rewrite(records)
+      await this.rewrite(records)
     } catch (error) {
       // The file still holds all it held, and what was appended since: it restores what was counted.
       this.recordCount += fileRecords - written
@@ -205,9 +241,80 @@ export class OnlineCompaction {
     })
   }
 
+  /**
+   * Rewrites the journal with `records` and, where the store says where it put them, replays the new file
+   * from them and the appends made meanwhile, so the next compaction need not read it back.
+   */
+  private async rewrite(records: readonly JournalRecord[]): Promise<void> {
+    const after: NonNullable<OnlineCompaction['afterRewrite']> = []
+    this.afterRewrite = after
+    let layout: JournalLayout | undefined
+    try {
+      layout = await this.target.rewrite(records)
+    } finally {
+      this.afterRewrite = undefined
+    }
+    if (!layout) return
+    const live = this.follower()
+    let index = 0
+    try {
+      for (const { records: count, frame } of layout.frames) {
+        live.startup.add(records.slice(index, index + count), frame)
+        index += count
+      }
+    } catch {
+      return
+    }
+    if (index !== records.length) return
+    for (const { records, written } of after) follow(live, records, written, layout.moved)
+    this.live = live
+  }
+
+  private follower(): Follower {
+    const { self, historyLimit, windowSize } = this.options
+    return {
+      startup: new JournalStartup(self, historyLimit, windowSize),
+      fed: Promise.resolve(),
+      broken: false,
+    }
+  }
+
   private diskSize(): number {
     return this.target.diskSize?.() ?? this.target.size()
   }
+}
+
+/**
+ * Replays `records` in `live` once their append (`written`) lands, after every append handed over before
+ * them; an append that fails, or gives no place, breaks the replay. `moved`: where a rewrite moved frames.
+ */
+function follow(
+  live: Follower,
+  records: readonly JournalRecord[],
+  written: Promise<unknown> | undefined,
+  moved?: ReadonlyMap<unknown, unknown>,
+): void {
+  if (records.length === 0 || live.broken) return
+  if (!written) {
+    live.broken = true
+    return
+  }
+  live.fed = live.fed
+    .then(() =>
+      written.then(
+        (frame) => {
+          if (live.broken) return
+          if (frame === undefined) live.broken = true
+          else live.startup.add(records, moved?.get(frame) ?? frame)
+        },
+        () => {
+          live.broken = true
+        },
+      ),
+    )
+    .catch(() => {
+      live.broken = true
+    })
 }
 
 function countMessages(records: readonly JournalRecord[]): number {

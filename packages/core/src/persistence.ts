@@ -153,13 +153,13 @@ export class Persistence {
     if (this.deferred.size > 0) records = this.takeDeferred(records)
     const write = journal.append(records)
     // Mirrored once the journal has them, so that a compaction started now keeps them too.
-    this.compaction?.appended(records)
+    this.compaction?.appended(records, write)
     // The journal counts these now: they no longer need counting as admitted.
     if (this.admittedTotal > 0)
       for (const record of records) if (record.t === 'received') this.journaled(record.msg)
     const done = this.chain.then(
-      () => write,
-      () => write,
+      () => write.then(nothing),
+      () => write.then(nothing),
     )
     this.chain = done.catch((error: unknown) => {
       this.failed(error instanceof Error ? error.message : String(error))
@@ -232,3 +232,5 @@ function mib(bytes: number): string {
 function recordBytes(msg: Msg): number {
   return msg.body.length + 2 * (msg.name?.length ?? 0) + 600
 }
+
+function nothing(): void {}

@@ -193,7 +193,7 @@ export async function startNode(
     )
     const marks = new DisplayMarks(dir.file(DISPLAY_MARKS_FILE))
     const self = { id: identity.id, name: flags.name }
-    const { journal, records, restored, compactedFrom } = await restoreFromJournal(
+    const { journal, records, restored, compactedFrom, fresh } = await restoreFromJournal(
       dir,
       self,
       flags.window,
@@ -212,7 +212,7 @@ export async function startNode(
       journal: {
         append: (records) => journal.append(records),
         usage: journal.usage,
-        // Compacted again while the node runs: read back from the file, so no record stays in memory.
+        // Compacted again while the node runs, with no record held in memory in between (see OnlineCompaction).
         compaction: {
           get records() {
             // Handed over once as the node is made, then let go.
@@ -228,6 +228,9 @@ export async function startNode(
           load: (frames) => journal.readFrames(frames as FramePosition[]),
           rewrite: (kept) => journal.rewrite(kept),
           minBytes: compactAt(env),
+          // Each append says where its frame went, and each rewrite where it put the journal: from an
+          // empty file, or after a rewrite, compaction replays the appends instead of reading the file back.
+          fresh,
           ...(compactedFrom === undefined ? {} : { compactedFrom }),
         },
       },
@@ -425,6 +428,7 @@ async function restoreFromJournal(
         records: start.records,
         restored: start.state,
         compactedFrom: halved ? start.total : undefined,
+        fresh: start.total === 0,
       }
     }
   } catch (error) {
@@ -441,6 +445,7 @@ async function restoreFromJournal(
     records,
     restored: restore(records, self, undefined, windowSize),
     compactedFrom: undefined,
+    fresh: false,
   }
 }
 
