@@ -5,6 +5,8 @@
  * records the state rests on are parsed in full later (see `JournalStartup`); anything else is parsed as
  * JSON. `JSON.parse` of every message, and the garbage it left, was most of a long start-up.
  */
+import type { JournalRecord } from './journal.js'
+
 /** A record as skimmed: only what `JournalReplayer` reads of it. Its message lacks its id, text and the rest. */
 export type SkimmedRecord =
   | { readonly t: 'sent'; readonly msg: { readonly seq: number; readonly from: string } }
@@ -13,6 +15,22 @@ export type SkimmedRecord =
       readonly msg: { readonly seq: number; readonly from: string }
       readonly name: string
     }
+
+/**
+ * A record as a skim keeps it: a message's seq and origin (and a receipt's name), other records as they
+ * are. A replay that only finds which records the state rests on reads no more, and need not hold the
+ * message itself.
+ */
+export function skimRecord(record: JournalRecord): JournalRecord | SkimmedRecord {
+  switch (record.t) {
+    case 'sent':
+      return { t: 'sent', msg: { seq: record.msg.seq, from: record.msg.from } }
+    case 'received':
+      return { t: 'received', msg: { seq: record.msg.seq, from: record.msg.from }, name: record.name }
+    default:
+      return record
+  }
+}
 
 // JSON pieces. A string allows no raw control character and only JSON's escapes, written so that each
 // repetition starts with a backslash (linear, no backtracking, and runs of plain characters at once); a

@@ -12,6 +12,7 @@
  */
 import { systemClock } from './clock.js'
 import type { JournalLayout, JournalRecord, JournalRewrite } from './journal.js'
+import { skimRecord } from './journal-skim.js'
 import { JournalStartup } from './journal-startup.js'
 import type { PeerInfo } from './peer-machine.js'
 
@@ -46,9 +47,15 @@ export interface OnlineCompactionOptions {
 /** A replay of the journal file from its start, fed each append's records once it landed, in order. */
 interface Follower {
   readonly startup: JournalStartup<unknown>
-  /** Settles once every append handed over so far has been replayed (never rejects). */
-  fed: Promise<void>
-  /** An append failed or gave no place: the replay no longer matches the file. */
+  /** Appends handed over, and those of them that landed or failed since. */
+  handed: number
+  settled: number
+  /** Called once `settled` reaches `handed`. */
+  idle?: () => void
+  /**
+   * An append failed, gave no place or landed out of order: the replay no longer matches the file, and
+   * the next compaction reads the file back.
+   */
   broken: boolean
 }
 
@@ -157,7 +164,7 @@ export class OnlineCompaction {
       // The property tests prove that the kept records restore what the whole journal does.
       let startup: JournalStartup<unknown>
       if (live) {
-        await live.fed
+        await replayed(live)
         // An append that failed leaves the journal failed as well: nothing to compact.
         if (live.broken) return
         startup = live.startup
@@ -259,7 +266,7 @@ export class OnlineCompaction {
     let index = 0
     try {
       for (const { records: count, frame } of layout.frames) {
-        live.startup.add(records.slice(index, index + count), frame)
+        live.startup.add(records.slice(index, index + count).map(skimRecord), frame)
         index += count
       }
     } catch {
@@ -272,11 +279,8 @@ export class OnlineCompaction {
 
   private follower(): Follower {
     const { self, historyLimit, windowSize } = this.options
-    return {
-      startup: new JournalStartup(self, historyLimit, windowSize),
-      fed: Promise.resolve(),
-      broken: false,
-    }
+    const startup = new JournalStartup<unknown>(self, historyLimit, windowSize)
+    return { startup, handed: 0, settled: 0, broken: false }
   }
 
   private diskSize(): number {
@@ -285,8 +289,9 @@ export class OnlineCompaction {
 }
 
 /**
- * Replays `records` in `live` once their append (`written`) lands, after every append handed over before
- * them; an append that fails, or gives no place, breaks the replay. `moved`: where a rewrite moved frames.
+ * Replays `records` in `live` once their append (`written`) lands. Appends land in the order they were
+ * made; one that lands out of order, fails, or gives no place breaks the replay. `moved`: where a rewrite
+ * moved frames.
  */
 function follow(
   live: Follower,
@@ -299,22 +304,40 @@ function follow(
     live.broken = true
     return
   }
-  live.fed = live.fed
-    .then(() =>
-      written.then(
-        (frame) => {
-          if (live.broken) return
-          if (frame === undefined) live.broken = true
-          else live.startup.add(records, moved?.get(frame) ?? frame)
-        },
-        () => {
+  const turn = live.handed++
+  const settle = () => {
+    if (++live.settled === live.handed) live.idle?.()
+  }
+  written.then(
+    (frame) => {
+      if (live.broken) return settle()
+      if (frame === undefined || turn !== live.settled) live.broken = true
+      else {
+        try {
+          // As a read back would see them: the messages themselves die young.
+          live.startup.add(records.map(skimRecord), moved?.get(frame) ?? frame)
+        } catch {
           live.broken = true
-        },
-      ),
-    )
-    .catch(() => {
+        }
+      }
+      settle()
+    },
+    () => {
       live.broken = true
-    })
+      settle()
+    },
+  )
+}
+
+/** Resolves once every append handed to `live` so far has landed (or failed). */
+function replayed(live: Follower): Promise<void> {
+  if (live.settled === live.handed) return Promise.resolve()
+  return new Promise((resolve) => {
+    live.idle = () => {
+      live.idle = undefined
+      resolve()
+    }
+  })
 }
 
 function countMessages(records: readonly JournalRecord[]): number {

@@ -146,7 +146,7 @@ export class Persistence {
   }
 
   /** Appends in call order; without a journal, resolves in call order at once. */
-  append(records: JournalRecord[]): Promise<void> {
+  append(records: JournalRecord[]): Promise<unknown> {
     const journal = this.journal
     // Without a journal the chain never fails: callbacks on it run in the order they were added.
     if (!journal) return this.chain
@@ -158,12 +158,15 @@ export class Persistence {
     if (this.admittedTotal > 0)
       for (const record of records) if (record.t === 'received') this.journaled(record.msg)
     const done = this.chain.then(
-      () => write.then(nothing),
-      () => write.then(nothing),
+      () => write,
+      () => write,
     )
-    this.chain = done.catch((error: unknown) => {
-      this.failed(error instanceof Error ? error.message : String(error))
-    })
+    this.chain = done.then(
+      () => {},
+      (error: unknown) => {
+        this.failed(error instanceof Error ? error.message : String(error))
+      },
+    )
     return done
   }
 
@@ -232,5 +235,3 @@ function mib(bytes: number): string {
 function recordBytes(msg: Msg): number {
   return msg.body.length + 2 * (msg.name?.length ?? 0) + 600
 }
-
-function nothing(): void {}
