@@ -21,8 +21,8 @@ let overlapped = 0
 /** Times a compaction read the journal back. */
 let reads = 0
 /**
- * Over the runs on a disk that says where frames are: rewrites that landed, and reads back where the
- * appends since the start or the last rewrite could have been replayed instead (none).
+ * Over the runs on a disk that says where frames are, each starting empty: rewrites that landed, and reads
+ * back (none: every append is replayed as it lands, through rewrites that land, fail or are not worth it).
  */
 let placedRewrites = 0
 let needlessReads = 0
@@ -85,13 +85,6 @@ class FakeDisk implements JournalRewrite {
   readonly minBytes: number
   /** The placed file's frames, in order. */
   private frames: PlacedFrame[] = []
-  /**
-   * Placed: whether the compaction has replayed every frame as it was appended (the file was fresh, or
-   * the last rewrite landed), so reading the file back would be needless. A compaction that ended without
-   * a rewrite (seen as its `load` followed by another compaction's) lost its replay.
-   */
-  private replayable = true
-  private loadedWithoutRewrite = false
   private pending?: {
     records: JournalRecord[]
     from: number
@@ -138,8 +131,8 @@ class FakeDisk implements JournalRewrite {
 
   /** As the store reads the file back: everything appended before the call, frame by frame, later appends not. */
   scan(onFrame: (records: readonly unknown[], frame: unknown) => void): Promise<void> {
-    if (!this.placed) reads++
-    else if (this.lostReplay()) needlessReads++
+    if (this.placed) needlessReads++
+    else reads++
     this.scanned = []
     for (let i = 0; i < this.disk.length; i += 3) this.scanned.push(this.disk.slice(i, i + 3))
     if (this.placed) for (const frame of this.frames) onFrame(frame.records, frame)
@@ -150,17 +143,8 @@ class FakeDisk implements JournalRewrite {
     return Promise.resolve()
   }
 
-  /** False when reading back is needless: see `replayable`. */
-  private lostReplay(): boolean {
-    if (this.loadedWithoutRewrite) this.replayable = false
-    this.loadedWithoutRewrite = false
-    return this.replayable
-  }
-
   load(frames: unknown[]): Promise<readonly (readonly unknown[])[]> {
     if (!this.placed) return Promise.resolve(frames.map((frame) => this.scanned[frame as number] ?? []))
-    this.lostReplay()
-    this.loadedWithoutRewrite = true
     const held = new Set(this.frames)
     for (const frame of frames)
       if (!held.has(frame as PlacedFrame)) return Promise.reject(new Error('no such frame in the file'))
@@ -169,8 +153,6 @@ class FakeDisk implements JournalRewrite {
 
   rewrite(records: readonly JournalRecord[]): Promise<JournalLayout | undefined> {
     if (this.pending) throw new Error('two rewrites at once')
-    this.loadedWithoutRewrite = false
-    this.replayable = false
     return new Promise((resolve, reject) => {
       this.pending = {
         records: [...records],
@@ -195,7 +177,6 @@ class FakeDisk implements JournalRewrite {
         return true
       }
       placedRewrites++
-      this.replayable = true
       // The records in frames of up to two, then the frames appended meanwhile, each in a new place.
       const frames: PlacedFrame[] = []
       for (let i = 0; i < p.records.length; i += 2) frames.push({ records: p.records.slice(i, i + 2) })

@@ -44,6 +44,12 @@ export interface OnlineCompactionOptions {
   readonly nextTurn?: () => Promise<void>
 }
 
+/** Records handed to the journal, and its append (see `OnlineCompaction.appended`). */
+interface Appended {
+  readonly records: readonly JournalRecord[]
+  readonly written: Promise<unknown> | undefined
+}
+
 /** A replay of the journal file from its start, fed each append's records once it landed, in order. */
 interface Follower {
   readonly startup: JournalStartup<unknown>
@@ -72,9 +78,12 @@ export class OnlineCompaction {
   /** The file replayed as it is appended, while that is known to match it (see the class comment). */
   private live: Follower | undefined
   /** Appends made since a rewrite was called, until it settles: they land in the new file (or move to it). */
-  private afterRewrite:
-    | { records: readonly JournalRecord[]; written: Promise<unknown> | undefined }[]
-    | undefined
+  private afterRewrite: Appended[] | undefined
+  /**
+   * Appends made while a compaction that took the replay runs: if it ends without a rewrite, the replay
+   * goes on from them.
+   */
+  private during: Appended[] | undefined
 
   constructor(
     private readonly target: JournalRewrite,
@@ -118,6 +127,7 @@ export class OnlineCompaction {
     for (const record of records) if (record.t === 'sent' || record.t === 'received') this.messages++
     if (this.tail) for (const record of records) this.tail.push(record)
     if (this.afterRewrite) this.afterRewrite.push({ records, written })
+    if (this.during) this.during.push({ records, written })
     else if (this.live) follow(this.live, records, written)
     if (!this.running && this.target.size() > this.nextAt && this.mayHalve()) void this.compact()
   }
@@ -148,6 +158,26 @@ export class OnlineCompaction {
   }
 
   private async run(): Promise<void> {
+    // The replay is the file as it was when this began: appends from here on are held beside it, and
+    // given to it after all if the file is not rewritten (not worth it yet, or the rewrite failed).
+    const live = this.live?.broken === false ? this.live : undefined
+    this.live = undefined
+    const during: Appended[] = []
+    if (live) this.during = during
+    let rewritten = false
+    try {
+      rewritten = await this.compactWith(live)
+    } finally {
+      this.during = undefined
+      if (live && !rewritten && !live.broken) {
+        for (const { records, written } of during) follow(live, records, written)
+        this.live = live
+      }
+    }
+  }
+
+  /** One compaction, replaying the file with `live` or reading it back; true once the file was rewritten. */
+  private async compactWith(live: Follower | undefined): Promise<boolean> {
     const { self, historyLimit, windowSize } = this.options
     const nextTurn = this.options.nextTurn ?? defaultNextTurn
     const bytes = this.target.size()
@@ -155,9 +185,6 @@ export class OnlineCompaction {
     // Appends from the read on are collected: they follow the kept records in the rewrite.
     const tail: JournalRecord[] = []
     this.tail = tail
-    // Appends from here on are in `tail`, not in the replay: it is the file as it was when this began.
-    const live = this.live?.broken === false ? this.live : undefined
-    this.live = undefined
     let kept: JournalRecord[] | undefined
     let count = 0
     try {
@@ -166,7 +193,7 @@ export class OnlineCompaction {
       if (live) {
         await replayed(live)
         // An append that failed leaves the journal failed as well: nothing to compact.
-        if (live.broken) return
+        if (live.broken) return false
         startup = live.startup
       } else {
         startup = new JournalStartup<unknown>(self, historyLimit, windowSize)
@@ -181,12 +208,12 @@ export class OnlineCompaction {
     } catch (error) {
       this.nextAt = Math.max(this.target.minBytes, 2 * bytes)
       this.options.failed(`journal compaction skipped: ${messageOf(error)}`)
-      return
+      return false
     }
     if (!kept || kept.length * 2 > count) {
       // Not worth a rewrite yet (most records are still needed): try again once the journal doubles.
       this.nextAt = Math.max(this.target.minBytes, 2 * bytes)
-      return
+      return false
     }
     // What was appended while the steps ran is in the journal too: it follows the kept records.
     const next = kept.concat(tail)
@@ -207,7 +234,7 @@ export class OnlineCompaction {
       this.messages += messagesBefore - messagesNext
       this.nextAt = Math.max(this.target.minBytes, 2 * bytes)
       this.options.failed(`journal compaction failed, the journal is unchanged: ${messageOf(error)}`)
-      return
+      return false
     }
     // The next one is due at 4 times what this one kept, not counting what was appended while it read the
     // journal: on a busy node that can be more than was kept, and would let the journal grow far past it.
@@ -219,6 +246,7 @@ export class OnlineCompaction {
       bytes: replaced,
       keptBytes: this.diskSize(),
     })
+    return true
   }
 
   /**
