@@ -330,52 +330,38 @@ function expectEachMessageOnce(disk: readonly JournalRecord[]): void {
   expect(new Set(ids).size).toBe(ids.length)
 }
 
+/**
+ * What both disks are held to over random traffic: the compacted journal restores what the whole one does,
+ * the count is the journal on disk's, no record is held in memory once no compaction runs, and no message
+ * is on disk twice.
+ */
+function compactsFaithfully(placed: boolean) {
+  return fc.asyncProperty(
+    fc.array(command, { minLength: 50, maxLength: 400 }),
+    fc.integer({ min: 1, max: 6 }),
+    fc.integer({ min: 1, max: 4 }),
+    async (commands, historyLimit, windowSize) => {
+      cases++
+      const run = await play(commands, historyLimit, windowSize, placed)
+      expect(run.failures.filter((f) => !f.includes('disk full'))).toEqual([])
+      expectSameState(
+        restore(run.disk.disk, self, historyLimit, windowSize),
+        restore(run.all, self, historyLimit, windowSize),
+      )
+      expect(run.compaction.held).toBe(run.disk.disk.length)
+      expect(run.compaction.holding).toBe(0)
+      expectEachMessageOnce(run.disk.disk)
+    },
+  )
+}
+
 describe('online journal compaction', () => {
   it('restores from the compacted journal what the whole journal restores, whatever is appended during a rewrite', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(command, { minLength: 50, maxLength: 400 }),
-        fc.integer({ min: 1, max: 6 }),
-        fc.integer({ min: 1, max: 4 }),
-        async (commands, historyLimit, windowSize) => {
-          cases++
-          const run = await play(commands, historyLimit, windowSize)
-          expect(run.failures.filter((f) => !f.includes('disk full'))).toEqual([])
-          expectSameState(
-            restore(run.disk.disk, self, historyLimit, windowSize),
-            restore(run.all, self, historyLimit, windowSize),
-          )
-          // The count is the journal on disk's, and once no compaction runs no record is held in memory.
-          expect(run.compaction.held).toBe(run.disk.disk.length)
-          expect(run.compaction.holding).toBe(0)
-          expectEachMessageOnce(run.disk.disk)
-        },
-      ),
-      { numRuns: RUNS, seed: SEED },
-    )
+    await fc.assert(compactsFaithfully(false), { numRuns: RUNS, seed: SEED })
   })
 
   it('replays the appends instead of reading the journal back, where the store says where frames are', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(command, { minLength: 50, maxLength: 400 }),
-        fc.integer({ min: 1, max: 6 }),
-        fc.integer({ min: 1, max: 4 }),
-        async (commands, historyLimit, windowSize) => {
-          cases++
-          const run = await play(commands, historyLimit, windowSize, true)
-          expect(run.failures.filter((f) => !f.includes('disk full'))).toEqual([])
-          expectSameState(
-            restore(run.disk.disk, self, historyLimit, windowSize),
-            restore(run.all, self, historyLimit, windowSize),
-          )
-          expect(run.compaction.held).toBe(run.disk.disk.length)
-          expect(run.compaction.holding).toBe(0)
-          expectEachMessageOnce(run.disk.disk)
-        },
-      ),
-      { numRuns: PLACED_RUNS, seed: SEED + 1 },
-    )
+    await fc.assert(compactsFaithfully(true), { numRuns: PLACED_RUNS, seed: SEED + 1 })
   })
 
   it('reads the journal back only once a rewrite could halve it: not while the history keeps most records', async () => {
