@@ -21,20 +21,23 @@ let overlapped = 0
 /** Times a compaction read the journal back. */
 let reads = 0
 /**
- * Over the runs on a disk that says where frames are, each starting empty: rewrites that landed, and reads
- * back (none: every append is replayed as it lands, through rewrites that land, fail or are not worth it).
+ * Over the runs on a disk that says where frames are: rewrites that landed, and reads back past the one a
+ * journal that held records at start needs (none: every append is replayed as it lands, through rewrites
+ * that land, fail or are not worth it); and those first reads back of a journal that held records.
  */
 let placedRewrites = 0
 let needlessReads = 0
+let firstReads = 0
 const RUNS = 1_500
 const PLACED_RUNS = 800
 const SEED = 20_261_202
 afterAll(() => {
-  expect(cases).toBeGreaterThanOrEqual(RUNS + PLACED_RUNS + 1)
+  expect(cases).toBeGreaterThanOrEqual(RUNS + 2 * PLACED_RUNS + 1)
   expect(overlapped).toBeGreaterThan(RUNS / 8)
   expect(reads).toBeGreaterThan(RUNS / 8)
   expect(placedRewrites).toBeGreaterThan(PLACED_RUNS / 4)
   expect(needlessReads).toBe(0)
+  expect(firstReads).toBeGreaterThan(PLACED_RUNS / 8)
 })
 
 const self: PeerInfo = { id: 'a'.repeat(16), name: 'alice' }
@@ -85,6 +88,8 @@ class FakeDisk implements JournalRewrite {
   readonly minBytes: number
   /** The placed file's frames, in order. */
   private frames: PlacedFrame[] = []
+  /** Placed: times the file was read back. */
+  scans = 0
   private pending?: {
     records: JournalRecord[]
     from: number
@@ -131,7 +136,7 @@ class FakeDisk implements JournalRewrite {
 
   /** As the store reads the file back: everything appended before the call, frame by frame, later appends not. */
   scan(onFrame: (records: readonly unknown[], frame: unknown) => void): Promise<void> {
-    if (this.placed) needlessReads++
+    if (this.placed) this.scans++
     else reads++
     this.scanned = []
     for (let i = 0; i < this.disk.length; i += 3) this.scanned.push(this.disk.slice(i, i + 3))
@@ -219,14 +224,23 @@ interface Run {
   compaction: OnlineCompaction
 }
 
+/**
+ * How the journal is played: `read`, a disk that gives no places (each compaction reads the file back);
+ * `fresh`, one that gives places and starts empty; `restarted`, one that gives places and starts with a
+ * record, as after a restart.
+ */
+type Mode = 'read' | 'fresh' | 'restarted'
+
 async function play(
   commands: readonly Command[],
   historyLimit: number,
   windowSize: number,
-  placed = false,
+  mode: Mode = 'read',
 ): Promise<Run> {
+  const placed = mode !== 'read'
   const start: JournalRecord = { t: 'self', epoch: 's' }
   const disk = new FakeDisk(placed ? [] : [start], 10 * RECORD_BYTES, placed)
+  if (mode === 'restarted') void disk.appendPlaced([start])
   const all: JournalRecord[] = [start]
   const reports: CompactionReport[] = []
   const failures: string[] = []
@@ -249,7 +263,7 @@ async function play(
       compaction.appended([record])
     }
   }
-  if (placed) append(start)
+  if (mode === 'fresh') append(start)
   const appendRecord = (record: JournalRecord) => {
     all.push(record)
     append(record)
@@ -335,14 +349,17 @@ function expectEachMessageOnce(disk: readonly JournalRecord[]): void {
  * the count is the journal on disk's, no record is held in memory once no compaction runs, and no message
  * is on disk twice.
  */
-function compactsFaithfully(placed: boolean) {
+function compactsFaithfully(mode: Mode) {
   return fc.asyncProperty(
     fc.array(command, { minLength: 50, maxLength: 400 }),
     fc.integer({ min: 1, max: 6 }),
     fc.integer({ min: 1, max: 4 }),
     async (commands, historyLimit, windowSize) => {
       cases++
-      const run = await play(commands, historyLimit, windowSize, placed)
+      const run = await play(commands, historyLimit, windowSize, mode)
+      const allowed = mode === 'restarted' ? 1 : 0
+      needlessReads += Math.max(0, run.disk.scans - allowed)
+      if (mode === 'restarted') firstReads += run.disk.scans
       expect(run.failures.filter((f) => !f.includes('disk full'))).toEqual([])
       expectSameState(
         restore(run.disk.disk, self, historyLimit, windowSize),
@@ -357,11 +374,15 @@ function compactsFaithfully(placed: boolean) {
 
 describe('online journal compaction', () => {
   it('restores from the compacted journal what the whole journal restores, whatever is appended during a rewrite', async () => {
-    await fc.assert(compactsFaithfully(false), { numRuns: RUNS, seed: SEED })
+    await fc.assert(compactsFaithfully('read'), { numRuns: RUNS, seed: SEED })
   })
 
   it('replays the appends instead of reading the journal back, where the store says where frames are', async () => {
-    await fc.assert(compactsFaithfully(true), { numRuns: PLACED_RUNS, seed: SEED + 1 })
+    await fc.assert(compactsFaithfully('fresh'), { numRuns: PLACED_RUNS, seed: SEED + 1 })
+  })
+
+  it('reads a journal that held records at start back once, then replays the appends', async () => {
+    await fc.assert(compactsFaithfully('restarted'), { numRuns: PLACED_RUNS, seed: SEED + 2 })
   })
 
   it('reads the journal back only once a rewrite could halve it: not while the history keeps most records', async () => {

@@ -5,10 +5,11 @@
  * written over in one atomic rewrite. Appends go on meanwhile: they follow the rewritten records.
  *
  * Where the store says where each append's frame went, and where a rewrite put the journal, each frame is
- * replayed as its append lands, so a compaction reads back only the frames it keeps; otherwise (or until
- * the first rewrite, when the file held records at start) it reads the whole file back. Either way no
- * record is kept in memory between compactions, only which records the state rests on, so a busy node's
- * messages die young, and a compaction holds about what it keeps, not the whole journal.
+ * replayed as its append lands, so a compaction reads back only the frames it keeps; otherwise it reads
+ * the whole file back. A file that held records when the node started is read back once, by the first
+ * compaction, which replays from then on. Either way no record is kept in memory between compactions,
+ * only which records the state rests on, so a busy node's messages die young, and a compaction holds
+ * about what it keeps, not the whole journal.
  */
 import { systemClock } from './clock.js'
 import type { JournalLayout, JournalRecord, JournalRewrite } from './journal.js'
@@ -79,10 +80,7 @@ export class OnlineCompaction {
   private live: Follower | undefined
   /** Appends made since a rewrite was called, until it settles: they land in the new file (or move to it). */
   private afterRewrite: Appended[] | undefined
-  /**
-   * Appends made while a compaction that took the replay runs: if it ends without a rewrite, the replay
-   * goes on from them.
-   */
+  /** Appends made while a compaction runs: if it ends without a rewrite, its replay goes on from them. */
   private during: Appended[] | undefined
 
   constructor(
@@ -158,17 +156,19 @@ export class OnlineCompaction {
   }
 
   private async run(): Promise<void> {
-    // The replay is the file as it was when this began: appends from here on are held beside it, and
-    // given to it after all if the file is not rewritten (not worth it yet, or the rewrite failed).
-    const live = this.live?.broken === false ? this.live : undefined
+    // The replay is the file as it was when this began (the one kept, or the one a read back makes):
+    // appends from here on are held beside it, and given to it after all if the file is not rewritten
+    // (not worth it yet, or the rewrite failed).
+    const replay: { of?: Follower } = { of: this.live?.broken === false ? this.live : undefined }
     this.live = undefined
     const during: Appended[] = []
-    if (live) this.during = during
+    this.during = during
     let rewritten = false
     try {
-      rewritten = await this.compactWith(live)
+      rewritten = await this.compactWith(replay)
     } finally {
       this.during = undefined
+      const live = replay.of
       if (live && !rewritten && !live.broken) {
         for (const { records, written } of during) follow(live, records, written)
         this.live = live
@@ -176,8 +176,12 @@ export class OnlineCompaction {
     }
   }
 
-  /** One compaction, replaying the file with `live` or reading it back; true once the file was rewritten. */
-  private async compactWith(live: Follower | undefined): Promise<boolean> {
+  /**
+   * One compaction, with the replay kept (`replay.of`) or one made by reading the file back (then left in
+   * `replay.of`); true once the file was rewritten.
+   */
+  private async compactWith(replay: { of?: Follower }): Promise<boolean> {
+    const live = replay.of
     const { self, historyLimit, windowSize } = this.options
     const nextTurn = this.options.nextTurn ?? defaultNextTurn
     const bytes = this.target.size()
@@ -198,6 +202,7 @@ export class OnlineCompaction {
       } else {
         startup = new JournalStartup<unknown>(self, historyLimit, windowSize)
         await this.target.scan((records, frame) => startup.add(records, frame))
+        replay.of = { startup, handed: 0, settled: 0, broken: false }
       }
       await nextTurn()
       const start = await startup.finish((frames) => this.target.load(frames), nextTurn)
