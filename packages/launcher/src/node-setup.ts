@@ -94,6 +94,11 @@ export interface StartedNode {
   readonly missingKeys: () => string[]
   /** Room codes (`--room`) where nobody else was yet when this node joined (also one of the notices). */
   readonly emptyRooms: readonly string[]
+  /**
+   * Settles once the node has closed and so have its files, and its data dir is released: only then can
+   * the same data dir be opened again in this process.
+   */
+  readonly stopped: Promise<void>
 }
 
 /** Where the node writes its structured log: `--log-file`, else DATA_DIR/parley.log (none in plain mode). */
@@ -130,6 +135,11 @@ export async function startNode(
     })
     node.on((event) => onEvent(event, event.type === 'connected' ? { kind: 'tcp' } : undefined))
     if (flags.logFile) attachLog(node, flags.logFile)
+    const stopped = new Promise<void>((resolve) => {
+      node.on((event) => {
+        if (event.type === 'closed') resolve()
+      })
+    })
     await listenOrFail(node, listen)
     return {
       node,
@@ -139,6 +149,7 @@ export async function startNode(
       notices: [],
       missingKeys: () => [],
       emptyRooms: [],
+      stopped,
     }
   }
 
@@ -253,10 +264,15 @@ export async function startNode(
     node.on((event) => onEvent(event, event.type === 'connected' ? routeOf(event.address, dht) : undefined))
     node.on((event) => log.record(event))
     const network = dht
-    node.on((event) => {
-      if (event.type !== 'closed') return
-      marks.close()
-      void Promise.all([journal.close(), log.close(), network?.close()]).finally(() => dir.release())
+    const stopped = new Promise<void>((resolve) => {
+      node.on((event) => {
+        if (event.type !== 'closed') return
+        marks.close()
+        void Promise.all([journal.close(), log.close(), network?.close()]).finally(() => {
+          dir.release()
+          resolve()
+        })
+      })
     })
     await listenOrFail(node, listen)
     const emptyRooms = dht ? await joinDht(dht, flags, listen, notices) : []
@@ -270,6 +286,7 @@ export async function startNode(
       notices,
       missingKeys: () => dht?.missing() ?? [],
       emptyRooms,
+      stopped,
     }
   } catch (error) {
     await dht?.close().catch(() => undefined)

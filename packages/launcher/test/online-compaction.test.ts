@@ -23,9 +23,9 @@ afterEach(async () => {
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
 })
 
-async function start(name: string, extra: string[], onEvent: (event: NodeEvent) => void) {
-  const dir = await mkdtemp(join(tmpdir(), `parley-online-${name}-`))
-  dirs.push(dir)
+async function start(name: string, extra: string[], onEvent: (event: NodeEvent) => void, existing?: string) {
+  const dir = existing ?? (await mkdtemp(join(tmpdir(), `parley-online-${name}-`)))
+  if (!existing) dirs.push(dir)
   const flags = parseFlags(
     ['--data-dir', dir, '--listen', '127.0.0.1:0', '--name', name, '--window', String(WINDOW), ...extra],
     {},
@@ -98,5 +98,64 @@ describe('journal compaction while the node runs', () => {
       Array.from({ length: HISTORY }, (_, i) => body(count - HISTORY + 1 + i)),
     )
     expect(restored.peers.get(bobId)?.log.map((m) => m.seq)).toEqual([2996, 2997, 2998, 2999, 3000])
+  }, 120_000)
+
+  it('after a restart on a long journal, reads it back at most once, then replays what it appends', async () => {
+    const alice = await start('alice', ['--rate', '0'], () => undefined)
+    let received = 0
+    let waiting: { upTo: number; resolve: () => void } | undefined
+    alice.started.node.on((e) => {
+      if (e.type !== 'message') return
+      received++
+      if (waiting && received >= waiting.upTo) waiting.resolve()
+    })
+    const receivedUpTo = (upTo: number) =>
+      new Promise<void>((resolve) => {
+        if (received >= upTo) resolve()
+        else waiting = { upTo, resolve }
+      })
+    const body = (i: number) => `said ${i} `.padEnd(400, '-')
+    const sendFrom = async (bob: StartedNode, from: number, to: number) => {
+      for (let i = from; i <= to; i++) {
+        void bob.node.send(body(i))
+        if (i % CHUNK === 0) await receivedUpTo(i)
+      }
+      await bob.node.whenDelivered(60_000)
+    }
+    const first = await start('bob', ['--peer', alice.started.node.address], () => undefined)
+    await sendFrom(first.started, 1, 600)
+    await first.started.node.close()
+    await first.started.stopped
+    nodes.splice(nodes.indexOf(first.started), 1)
+
+    // The same data dir again: its journal holds what bob sent, so the replay cannot start empty.
+    const readBack = vi.spyOn(AppendLog.prototype, 'readAll')
+    const bobEvents: NodeEvent[] = []
+    const bob = await start(
+      'bob',
+      ['--peer', alice.started.node.address],
+      (e) => bobEvents.push(e),
+      first.dir,
+    )
+    await sendFrom(bob.started, 601, 5_000)
+    const compactions = bobEvents.filter((e) => e.type === 'journal-compacted')
+    expect(compactions.length).toBeGreaterThan(2)
+    const path = join(first.dir, JOURNAL_FILE)
+    const readsOfBob = readBack.mock.contexts.filter((log) => (log as AppendLog).path === path)
+    expect(readsOfBob.length).toBeLessThanOrEqual(1)
+    await bob.started.node.close()
+
+    const log = await AppendLog.open(path)
+    await log.close()
+    const restored = restore(
+      log.records as JournalRecord[],
+      { id: bob.started.node.id, name: 'bob' },
+      HISTORY,
+      WINDOW,
+    )
+    expect(restored.nextSeq).toBe(5_001)
+    expect(restored.history.map((h) => h.body)).toEqual(
+      Array.from({ length: HISTORY }, (_, i) => body(5_000 - HISTORY + 1 + i)),
+    )
   }, 120_000)
 })
