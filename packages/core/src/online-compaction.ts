@@ -71,8 +71,6 @@ export class OnlineCompaction {
   private recordCount: number
   /** The `sent` and `received` records among them: the history alone keeps up to `historyLimit` of them. */
   private messages: number
-  /** While a compaction reads and compacts the journal: what was appended since it read it, in order. */
-  private tail: JournalRecord[] | undefined
   private running = false
   /** Bytes past which the next compaction is tried. */
   private nextAt: number
@@ -80,7 +78,10 @@ export class OnlineCompaction {
   private live: Follower | undefined
   /** Appends made since a rewrite was called, until it settles: they land in the new file (or move to it). */
   private afterRewrite: Appended[] | undefined
-  /** Appends made while a compaction runs: if it ends without a rewrite, its replay goes on from them. */
+  /**
+   * Appends made while a compaction runs, in order: those made before its rewrite is called follow the
+   * kept records in it, and if it ends without a rewrite, its replay goes on from all of them.
+   */
   private during: Appended[] | undefined
 
   constructor(
@@ -108,7 +109,9 @@ export class OnlineCompaction {
 
   /** Records kept in memory now: none between compactions, those appended meanwhile during one. */
   get holding(): number {
-    return this.tail?.length ?? 0
+    let records = 0
+    for (const appended of this.during ?? []) records += appended.records.length
+    return records
   }
 
   /** Whether a compaction is under way. */
@@ -123,7 +126,6 @@ export class OnlineCompaction {
   appended(records: readonly JournalRecord[], written?: Promise<unknown>): void {
     this.recordCount += records.length
     for (const record of records) if (record.t === 'sent' || record.t === 'received') this.messages++
-    if (this.tail) for (const record of records) this.tail.push(record)
     if (this.afterRewrite) this.afterRewrite.push({ records, written })
     if (this.during) this.during.push({ records, written })
     else if (this.live) follow(this.live, records, written)
@@ -150,7 +152,6 @@ export class OnlineCompaction {
     if (this.running) return Promise.resolve()
     this.running = true
     return this.run().finally(() => {
-      this.tail = undefined
       this.running = false
     })
   }
@@ -165,7 +166,7 @@ export class OnlineCompaction {
     this.during = during
     let rewritten = false
     try {
-      rewritten = await this.compactWith(replay)
+      rewritten = await this.compactWith(replay, during)
     } finally {
       this.during = undefined
       const live = replay.of
@@ -178,17 +179,14 @@ export class OnlineCompaction {
 
   /**
    * One compaction, with the replay kept (`replay.of`) or one made by reading the file back (then left in
-   * `replay.of`); true once the file was rewritten.
+   * `replay.of`); `during`: the appends made since it began. True once the file was rewritten.
    */
-  private async compactWith(replay: { of?: Follower }): Promise<boolean> {
+  private async compactWith(replay: { of?: Follower }, during: readonly Appended[]): Promise<boolean> {
     const live = replay.of
     const { self, historyLimit, windowSize } = this.options
     const nextTurn = this.options.nextTurn ?? defaultNextTurn
     const bytes = this.target.size()
     const diskBytes = this.diskSize()
-    // Appends from the read on are collected: they follow the kept records in the rewrite.
-    const tail: JournalRecord[] = []
-    this.tail = tail
     let kept: JournalRecord[] | undefined
     let count = 0
     try {
@@ -221,8 +219,7 @@ export class OnlineCompaction {
       return false
     }
     // What was appended while the steps ran is in the journal too: it follows the kept records.
-    const next = kept.concat(tail)
-    this.tail = undefined
+    const next = kept.concat(during.flatMap((appended) => appended.records))
     const written = next.length
     const before = this.recordCount
     // What the file holds now, the appends made during the steps included once they are flushed.
