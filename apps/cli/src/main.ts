@@ -8,6 +8,7 @@ import {
   describeMembers,
   ExitCode,
   FatalError,
+  FirstLink,
   type Flags,
   FlowSummary,
   helpLines,
@@ -237,7 +238,9 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   const flow = new FlowSummary((line) => print(io.stderr, formatStatus(line)), { pending: () => pending() })
   // Once this node is closing, its own links going down are not news.
   let closing = false
+  const linked = new FirstLink()
   const onEvent = (event: NodeEvent, route?: LinkRoute) => {
+    linked.observe(event)
     labels.observe(event)
     routes.observe(event, route)
     display.push(event)
@@ -370,7 +373,18 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       resolve('eof')
     })
   })
-  rl?.resume()
+  // Piped input to peers this node dials is read once a link is up (or a dial failed): read during the
+  // handshake, it only filled the outbox, and held the handshake up.
+  const dials = flags.peers.length > 0 || flags.joins.length > 0
+  let inputClosed = false
+  rl?.once('close', () => {
+    inputClosed = true
+  })
+  if (io.stdin.isTTY || !dials) rl?.resume()
+  else
+    void linked.wait().then(() => {
+      if (!inputClosed) rl?.resume()
+    })
   const interrupted = io.interrupted.then(() => 'interrupt' as const)
   let reason = await Promise.race([inputEnded, interrupted, quit])
   if (

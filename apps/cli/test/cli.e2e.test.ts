@@ -99,6 +99,47 @@ describe('parley between two real processes', () => {
     expect(receiver.stdout.filter((l) => l.includes('kept for later'))).toHaveLength(1)
   })
 
+  it('reads piped input once its link is up, so no line is taken in before the handshake is done', async () => {
+    const receiver = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--json'])
+    const listening = JSON.parse(await receiver.waitFor('stdout', /"listening"/))
+    const port = Number(String(listening.address).split(':').pop())
+    const sender = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--json'])
+    // Written before the sender even started its dial: all of it waits in the pipe.
+    for (let i = 1; i <= 300; i++) sender.send(`line ${i}`)
+    sender.end()
+    expect(await sender.exited).toBe(0)
+    const types = sender.stdout.map((line) => JSON.parse(line).type as string)
+    expect(types.filter((type) => type === 'sent')).toHaveLength(300)
+    expect(types.indexOf('connected')).toBeGreaterThan(-1)
+    expect(types.indexOf('connected')).toBeLessThan(types.indexOf('sent'))
+  })
+
+  it('still reads piped input when its peer accepts the connection but never answers', async () => {
+    // A TCP server that takes the connection and says nothing: no link, and no failed dial either.
+    const silent: Server = createServer(() => undefined)
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    try {
+      const { port } = silent.address() as { port: number }
+      const sender = start([
+        '--listen',
+        '127.0.0.1:0',
+        '--peer',
+        `127.0.0.1:${port}`,
+        '--data-dir',
+        tempDir(),
+        '--wait',
+        '0.3',
+        '--json',
+      ])
+      sender.send('waits in the outbox')
+      sender.end()
+      expect(await sender.exited).toBe(7)
+      expect(sender.stdout.some((line) => /"sent".*waits in the outbox/.test(line))).toBe(true)
+    } finally {
+      silent.close()
+    }
+  })
+
   it('prints one JSON object per event with --json', async () => {
     const receiver = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--json'])
     const listening = JSON.parse(await receiver.waitFor('stdout', /"listening"/))
