@@ -9,6 +9,11 @@ import type { StatusLine } from './session.js'
 export interface FlowSummaryOptions {
   /** At most one line per this many ms (default 5,000). */
   readonly everyMs?: number
+  /**
+   * A peer is said not to read once its link has stayed blocked this long (default 1,000 ms): a piped
+   * file fills the link for a moment whenever the sender runs ahead of a peer that reads fine.
+   */
+  readonly graceMs?: number
   readonly now?: () => number
   readonly schedule?: (callback: () => void, ms: number) => void
   /** Messages still waiting in the outbox, for the line. */
@@ -21,12 +26,14 @@ export interface FlowSummaryOptions {
  */
 export class FlowSummary {
   private readonly everyMs: number
+  private readonly graceMs: number
   private readonly now: () => number
   private readonly schedule: (callback: () => void, ms: number) => void
   private lastShown = Number.NEGATIVE_INFINITY
   private due = false
   private readonly throttling = new Set<string>()
-  private readonly notReading = new Map<string, boolean>()
+  /** Peers whose link is blocked now, and since when. */
+  private readonly blockedSince = new Map<string, number>()
   private closed = false
 
   constructor(
@@ -34,6 +41,7 @@ export class FlowSummary {
     private readonly options: FlowSummaryOptions = {},
   ) {
     this.everyMs = options.everyMs ?? 5_000
+    this.graceMs = options.graceMs ?? 1_000
     this.now = options.now ?? Date.now
     this.schedule = options.schedule ?? ((callback, ms) => setTimeout(callback, ms).unref())
   }
@@ -47,11 +55,25 @@ export class FlowSummary {
     if (this.closed) return
     if (event.type === 'throttled') this.throttling.add(event.peer.name)
     else if (event.type === 'backpressure') {
-      if (event.blocked) this.notReading.set(event.peer.name, true)
-      else if (this.notReading.has(event.peer.name)) this.notReading.set(event.peer.name, false)
+      if (!event.blocked) this.blockedSince.delete(event.peer.name)
+      else if (!this.blockedSince.has(event.peer.name)) this.blockedSince.set(event.peer.name, this.now())
     } else return
-    const wait = this.lastShown + this.everyMs - this.now()
-    if (wait <= 0) {
+    this.plan()
+  }
+
+  close(): void {
+    this.closed = true
+  }
+
+  /** Sums up now, or sets one check for when there may be something to say: the interval, or a block's grace. */
+  private plan(): void {
+    let readyAt = this.lastShown + this.everyMs
+    if (this.throttling.size === 0) {
+      if (this.blockedSince.size === 0) return
+      readyAt = Math.max(readyAt, Math.min(...this.blockedSince.values()) + this.graceMs)
+    }
+    const now = this.now()
+    if (readyAt <= now) {
       this.summarize()
       return
     }
@@ -60,23 +82,25 @@ export class FlowSummary {
     this.schedule(() => {
       this.due = false
       if (!this.closed) this.summarize()
-    }, wait)
-  }
-
-  close(): void {
-    this.closed = true
+    }, readyAt - now)
   }
 
   private summarize(): void {
-    const blocked = [...this.notReading].filter(([, still]) => still).map(([name]) => name)
+    const now = this.now()
+    const blocked = [...this.blockedSince]
+      .filter(([, since]) => now - since >= this.graceMs)
+      .map(([name]) => name)
     const parts: string[] = []
     const who = (names: string[]) => `${names.join(', ')} ${names.length === 1 ? 'is' : 'are'}`
     if (this.throttling.size > 0) parts.push(`${who([...this.throttling])} throttling you`)
     if (blocked.length > 0) parts.push(`${who(blocked)} not reading`)
     this.throttling.clear()
-    for (const [name, still] of [...this.notReading]) if (!still) this.notReading.delete(name)
-    if (parts.length === 0) return
-    this.lastShown = this.now()
+    if (parts.length === 0) {
+      // Blocked, but not for long yet: look again once the grace has passed.
+      this.plan()
+      return
+    }
+    this.lastShown = now
     const pending = this.options.pending?.()
     const waiting = pending ? `; ${pending.toLocaleString('en-US')} message(s) queued` : ''
     this.show({ level: 'info', text: `sending slower: ${parts.join(', ')}${waiting}; none is lost` })
