@@ -1,103 +1,93 @@
 import type { NodeEvent, PeerInfo } from '@parley/core'
 import { describe, expect, it } from 'vitest'
-import { FlowSummary } from './flow.js'
+import { FlowSummary, type FlowSummaryOptions } from './flow.js'
 import type { StatusLine } from './session.js'
 
 const bob: PeerInfo = { id: 'b'.repeat(64), name: 'bob' }
 
+/** A summary on a clock the test moves, with its checks kept to run when the test says. */
+function harness(options: FlowSummaryOptions) {
+  const h = {
+    now: 0,
+    scheduled: [] as { at: number; run: () => void }[],
+    lines: [] as StatusLine[],
+    flow: undefined as unknown as FlowSummary,
+    /** Moves the clock to `ms` and runs the checks due by then. */
+    at(ms: number): void {
+      h.now = ms
+      const due = h.scheduled.filter((s) => s.at <= ms)
+      h.scheduled = h.scheduled.filter((s) => s.at > ms)
+      for (const s of due) s.run()
+    },
+  }
+  h.flow = new FlowSummary((line) => h.lines.push(line), {
+    ...options,
+    now: () => h.now,
+    schedule: (run, ms) => h.scheduled.push({ at: h.now + ms, run }),
+  })
+  return h
+}
+
+const blocked: NodeEvent = { type: 'backpressure', peer: bob, blocked: true }
+const reading: NodeEvent = { type: 'backpressure', peer: bob, blocked: false }
+
 describe('flow summary', () => {
   it('turns a storm of throttle and backpressure events into one line per interval', () => {
-    let now = 0
-    const scheduled: { at: number; run: () => void }[] = []
-    const lines: StatusLine[] = []
-    const flow = new FlowSummary((line) => lines.push(line), {
-      everyMs: 5_000,
-      now: () => now,
-      schedule: (run, ms) => scheduled.push({ at: now + ms, run }),
-      pending: () => 1234,
-    })
+    const h = harness({ everyMs: 5_000, pending: () => 1234 })
     const throttled: NodeEvent = { type: 'throttled', peer: bob, retryMs: 5 }
-    const blocked: NodeEvent = { type: 'backpressure', peer: bob, blocked: true }
-    const reading: NodeEvent = { type: 'backpressure', peer: bob, blocked: false }
-    flow.push(throttled)
+    h.flow.push(throttled)
     for (let i = 0; i < 100; i++) {
-      now += 10
-      flow.push(i % 2 ? blocked : reading)
-      flow.push(throttled)
+      h.now += 10
+      h.flow.push(i % 2 ? blocked : reading)
+      h.flow.push(throttled)
     }
-    expect(lines).toHaveLength(1)
-    expect(lines[0]!.text).toBe(
+    expect(h.lines).toHaveLength(1)
+    expect(h.lines[0]!.text).toBe(
       'sending slower: bob is throttling you; 1,234 message(s) queued; none is lost',
     )
-    expect(scheduled).toHaveLength(1)
-    now = scheduled[0]!.at
-    scheduled[0]!.run()
-    expect(lines).toHaveLength(2)
-    expect(lines[1]!.text).toMatch(/^sending slower: bob is throttling you, bob is not reading; /)
+    expect(h.scheduled).toHaveLength(1)
+    h.at(h.scheduled[0]!.at)
+    expect(h.lines).toHaveLength(2)
+    expect(h.lines[1]!.text).toMatch(/^sending slower: bob is throttling you, bob is not reading; /)
   })
 
   it('says a peer is not reading only once its link stayed blocked for the grace, not for a moment', () => {
-    let now = 0
-    const scheduled: { at: number; run: () => void }[] = []
-    const lines: StatusLine[] = []
-    const flow = new FlowSummary((line) => lines.push(line), {
-      everyMs: 5_000,
-      graceMs: 1_000,
-      now: () => now,
-      schedule: (run, ms) => scheduled.push({ at: now + ms, run }),
-      pending: () => 10_922,
-    })
-    const runDue = () => {
-      const due = scheduled.filter((s) => s.at <= now)
-      for (const s of due) scheduled.splice(scheduled.indexOf(s), 1)
-      for (const s of due) s.run()
-    }
+    const h = harness({ everyMs: 5_000, graceMs: 1_000, pending: () => 10_922 })
     // A piped file's first burst fills the link, and the peer drains it within the grace: no line.
-    flow.push({ type: 'backpressure', peer: bob, blocked: true })
-    expect(lines).toEqual([])
-    expect(scheduled.map((s) => s.at)).toEqual([1_000])
-    now = 300
-    flow.push({ type: 'backpressure', peer: bob, blocked: false })
-    now = 1_000
-    runDue()
-    expect(lines).toEqual([])
-    expect(scheduled).toEqual([])
+    h.flow.push(blocked)
+    expect(h.lines).toEqual([])
+    expect(h.scheduled.map((s) => s.at)).toEqual([1_000])
+    h.at(300)
+    h.flow.push(reading)
+    h.at(1_000)
+    expect(h.lines).toEqual([])
+    expect(h.scheduled).toEqual([])
     // Blocked again at 2 s, and still at 2.5 s: the check moves to the new block's grace.
-    now = 2_000
-    flow.push({ type: 'backpressure', peer: bob, blocked: true })
-    now = 2_500
-    flow.push({ type: 'backpressure', peer: bob, blocked: true })
-    expect(scheduled.map((s) => s.at)).toEqual([3_000])
-    now = 3_000
-    runDue()
-    expect(lines.map((l) => l.text)).toEqual([
+    h.at(2_000)
+    h.flow.push(blocked)
+    h.at(2_500)
+    h.flow.push(blocked)
+    expect(h.scheduled.map((s) => s.at)).toEqual([3_000])
+    h.at(3_000)
+    expect(h.lines.map((l) => l.text)).toEqual([
       'sending slower: bob is not reading; 10,922 message(s) queued; none is lost',
     ])
-    expect(scheduled).toEqual([])
+    expect(h.scheduled).toEqual([])
   })
 
   it('looks again when a block it was to report cleared and came back before the check', () => {
-    let now = 0
-    const scheduled: { at: number; run: () => void }[] = []
-    const lines: StatusLine[] = []
-    const flow = new FlowSummary((line) => lines.push(line), {
-      graceMs: 1_000,
-      now: () => now,
-      schedule: (run, ms) => scheduled.push({ at: now + ms, run }),
-    })
-    flow.push({ type: 'backpressure', peer: bob, blocked: true })
-    now = 600
-    flow.push({ type: 'backpressure', peer: bob, blocked: false })
-    now = 900
-    flow.push({ type: 'backpressure', peer: bob, blocked: true })
+    const h = harness({ graceMs: 1_000 })
+    h.flow.push(blocked)
+    h.at(600)
+    h.flow.push(reading)
+    h.at(900)
+    h.flow.push(blocked)
     // The check set for the first block finds a block of 100 ms: nothing to say yet, one more check.
-    now = 1_000
-    scheduled.shift()!.run()
-    expect(lines).toEqual([])
-    expect(scheduled.map((s) => s.at)).toEqual([1_900])
-    now = 1_900
-    scheduled.shift()!.run()
-    expect(lines.map((l) => l.text)).toEqual(['sending slower: bob is not reading; none is lost'])
+    h.at(1_000)
+    expect(h.lines).toEqual([])
+    expect(h.scheduled.map((s) => s.at)).toEqual([1_900])
+    h.at(1_900)
+    expect(h.lines.map((l) => l.text)).toEqual(['sending slower: bob is not reading; none is lost'])
   })
 
   it('says nothing once closed, and takes over only flow events', () => {
