@@ -79,6 +79,19 @@ describe('FirstLink', () => {
     expect(timers.set).toEqual([])
   })
 
+  it('resolves every wait at the link, each clearing its own timer', async () => {
+    const timers = new ManualTimers()
+    const linked = new FirstLink()
+    const first = linked.wait(500, timers)
+    const second = linked.wait(900, timers)
+    linked.observe(connected)
+    expect([await isSettled(first), await isSettled(second)]).toEqual([true, true])
+    expect(timers.set).toMatchObject([
+      { ms: 500, cleared: true },
+      { ms: 900, cleared: true },
+    ])
+  })
+
   it('resolves at a failed dial: input is read into the outbox then', async () => {
     const linked = new FirstLink()
     const wait = linked.wait(500, new ManualTimers())

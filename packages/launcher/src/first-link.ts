@@ -44,28 +44,29 @@ export function settlesFirstLink(event: NodeEvent): boolean {
  */
 export class FirstLink {
   #settled = false
-  #waiting: (() => void) | undefined
+  readonly #waiting: (() => void)[] = []
 
   observe(event: NodeEvent): void {
     if (!this.#settled && settlesFirstLink(event)) this.#settle()
   }
 
-  /** Resolves once an event settled it, at once if one did already, or `waitMs` after this call; never rejects. */
+  /**
+   * Resolves once an event settled it, at once if one did already, or `waitMs` after this call; never
+   * rejects. A wait that runs out settles it for every other wait too.
+   */
   wait(waitMs = FIRST_LINK_WAIT_MS, timers: WaitTimers = REAL_TIMERS): Promise<void> {
     if (this.#settled) return Promise.resolve()
     return new Promise((resolve) => {
       const timer = timers.setTimeout(() => this.#settle(), waitMs)
-      this.#waiting = () => {
+      this.#waiting.push(() => {
         timers.clearTimeout(timer)
         resolve()
-      }
+      })
     })
   }
 
   #settle(): void {
     this.#settled = true
-    const waiting = this.#waiting
-    this.#waiting = undefined
-    waiting?.()
+    for (const done of this.#waiting.splice(0)) done()
   }
 }
