@@ -183,7 +183,6 @@ export class OnlineCompaction {
    */
   private async compactWith(replay: { of?: Follower }, during: readonly Appended[]): Promise<boolean> {
     const live = replay.of
-    const { self, historyLimit, windowSize } = this.options
     const nextTurn = this.options.nextTurn ?? defaultNextTurn
     const bytes = this.target.size()
     const diskBytes = this.diskSize()
@@ -198,9 +197,10 @@ export class OnlineCompaction {
         if (live.broken) return false
         startup = live.startup
       } else {
-        startup = new JournalStartup<unknown>(self, historyLimit, windowSize)
+        const read = this.follower()
+        startup = read.startup
         await this.target.scan((records, frame) => startup.add(records, frame))
-        replay.of = { startup, handed: 0, settled: 0, broken: false }
+        replay.of = read
       }
       await nextTurn()
       const start = await startup.finish((frames) => this.target.load(frames), nextTurn)
