@@ -483,7 +483,7 @@ export class AppendLog {
 
   async #flush(batch: Batch): Promise<void> {
     // Where each of the batch's frames goes, as stored (compressed or not).
-    const positions: FramePosition[] = []
+    let positions: FramePosition[] = []
     try {
       if (this.#failure) throw this.#failure
       if (batch.bytes > 0) {
@@ -492,11 +492,7 @@ export class AppendLog {
           this.#version === 2 ? await compressFrames(batch.frames, APPEND_COMPRESS_MIN_BYTES) : batch.frames
         const bytes = frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames)
         const start = this.#size
-        for (let i = 0, at = start; i < frames.length; i++) {
-          const length = (frames[i] as Buffer).length
-          positions.push({ offset: at, bytes: length })
-          at += length
-        }
+        positions = positionsOf(frames, start)
         try {
           await writeAll(this.#file, bytes, this.#size)
           await this.#file.datasync()
@@ -542,14 +538,9 @@ export class AppendLog {
     try {
       if (this.#failure) throw this.#failure
       const stored = await compressFrames(frames)
-      for (let i = 0, at = LOG_HEADER_V2.length; i < stored.length; i++) {
-        const length = (stored[i] as Buffer).length
-        layout.push({
-          records: (groups[i] as RewriteFrame).records.length,
-          frame: { offset: at, bytes: length },
-        })
-        at += length
-      }
+      positionsOf(stored, LOG_HEADER_V2.length).forEach((frame, i) => {
+        layout.push({ records: (groups[i] as RewriteFrame).records.length, frame })
+      })
       bytes = Buffer.concat([LOG_HEADER_V2, ...stored])
       // A fresh file: a link planted at the temporary name must not be written through.
       await rm(temp, { force: true })
@@ -669,6 +660,17 @@ async function compressFrames(frames: readonly Buffer[], min = COMPRESS_MIN_BYTE
     }
   }
   return out
+}
+
+/** Where each of `frames`, written one after another from `start`, is in the file. */
+function positionsOf(frames: readonly Buffer[], start: number): FramePosition[] {
+  const positions: FramePosition[] = []
+  let at = start
+  for (const frame of frames) {
+    positions.push({ offset: at, bytes: frame.length })
+    at += frame.length
+  }
+  return positions
 }
 
 /** Lets pending I/O and other work run: the event loop's next turn. */
