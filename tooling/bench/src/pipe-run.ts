@@ -180,6 +180,23 @@ function parleyEnds(plain: boolean): PipeEnds {
 export const PARLEY_ENDS = (): PipeEnds => parleyEnds(false)
 export const PARLEY_PLAIN_ENDS = (): PipeEnds => parleyEnds(true)
 
+/**
+ * `parley --plain` at one end and the bare Node.js pipe's end at the other: --plain speaks plain lines, so
+ * either end can be measured alone, and the slower of the two is what bounds the whole --plain pipe.
+ */
+export const PLAIN_SENDER_ALONE_ENDS = (): PipeEnds => ({
+  ...NODE_PIPE_ENDS,
+  key: 'parleyPlainSender',
+  label: 'parley --plain sending, node receiving',
+  sender: parleyEnds(true).sender,
+})
+export const PLAIN_RECEIVER_ALONE_ENDS = (): PipeEnds => ({
+  ...parleyEnds(true),
+  key: 'parleyPlainReceiver',
+  label: 'node sending, parley --plain receiving',
+  sender: NODE_PIPE_ENDS.sender,
+})
+
 export interface PipeOptions {
   /** Line counts at which to note the time (and RSS, with `sampleRss`); the last one is always noted. */
   marks?: readonly number[]

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { lineBudget, PIPED_TARGETS, type PipedResult } from './piped.js'
+import { lineBudget, PIPED_TARGETS, type PipedResult, plainEndsNote } from './piped.js'
 
 const target = PIPED_TARGETS[0]
 
@@ -38,5 +38,37 @@ describe('lineBudget', () => {
     ]
     expect(lineBudget(result(rows), target)).toBeUndefined()
     expect(lineBudget(result(rows.filter((r) => r.key !== 'node')), target)).toBeUndefined()
+  })
+})
+
+describe('plainEndsNote', () => {
+  const rows = (sender: number, receiver: number): PipedResult['rows'] => [
+    { key: 'parleyPlain', label: 'parley --plain', lines: 100_001, runs: [], seconds: 0.6, ratio: 3 },
+    { key: 'parleyPlainSender', label: 'sender', lines: 100_001, runs: [], seconds: 0.4, ratio: sender },
+    {
+      key: 'parleyPlainReceiver',
+      label: 'receiver',
+      lines: 100_001,
+      runs: [],
+      seconds: 0.5,
+      ratio: receiver,
+    },
+  ]
+
+  it('names the end that is slower alone, by more than a tenth, as the one that bounds the --plain pipe', () => {
+    expect(plainEndsNote(result(rows(2, 2.5)))).toBe(
+      '  --plain by end: the sender alone 2.00×, the receiver alone 2.50×, both 3.00×: the receiver bounds the pipe',
+    )
+    expect(plainEndsNote(result(rows(3, 2.5)))).toContain('the sender bounds the pipe')
+  })
+
+  it('names neither end when they are within a tenth of each other', () => {
+    expect(plainEndsNote(result(rows(2.28, 2.2)))).toContain('the ends cost about the same')
+  })
+
+  it('says nothing when an end was not measured', () => {
+    expect(plainEndsNote(result(rows(2, 2.5).filter((r) => r.key !== 'parleyPlainSender')))).toBeUndefined()
+    const failed = rows(2, 2.5).map((r) => (r.key === 'parleyPlainReceiver' ? { ...r, ratio: undefined } : r))
+    expect(plainEndsNote(result(failed))).toBeUndefined()
   })
 })

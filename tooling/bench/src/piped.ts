@@ -11,6 +11,8 @@ import {
   PARLEY_ENDS,
   PARLEY_PLAIN_ENDS,
   type PipeEnds,
+  PLAIN_RECEIVER_ALONE_ENDS,
+  PLAIN_SENDER_ALONE_ENDS,
   pipeOnce,
   removeDir,
   tempDir,
@@ -71,6 +73,14 @@ export async function measurePiped(
       { key: 'node', label: NODE_PIPE_ENDS.label, lines: n, runs: [], ends: NODE_PIPE_ENDS },
       { key: 'parley', label: 'parley (secure, journals)', lines: n, runs: [], ends: PARLEY_ENDS() },
       { key: 'parleyPlain', label: 'parley --plain', lines: n, runs: [], ends: PARLEY_PLAIN_ENDS() },
+      // Each end of the --plain pipe alone, the other end being the bare Node.js pipe's.
+      ...[PLAIN_SENDER_ALONE_ENDS(), PLAIN_RECEIVER_ALONE_ENDS()].map((ends) => ({
+        key: ends.key,
+        label: ends.label,
+        lines: n,
+        runs: [],
+        ends,
+      })),
       // The fixed cost of each: one line piped the same way.
       {
         key: 'parleyOneLine',
@@ -169,14 +179,33 @@ export function renderPiped(result: PipedResult): string[] {
         `    ${b.label}: ${b.usedUs.toFixed(1)} µs per line now; the target leaves ${b.allowedUs.toFixed(1)} µs (fixed cost ${b.fixedSeconds.toFixed(3)} s = ${b.fixedRatio.toFixed(2)}× the node pipe's whole run)`,
       )
   }
+  const plainEnds = plainEndsNote(result)
+  if (plainEnds) out.push(plainEnds)
   out.push(
     "  time: from the sender's spawn to the receiver having printed the last line (its stdout, counted here). The",
     '    receiver listens first (port 0); the sender reads the file as its stdin. parley: `--recv-only --rate 0` receiver',
     '    and a one-shot sender, each with its own temp --data-dir (journal on); the sender exits 0 once all is acknowledged.',
     '    --plain: the same flags with --plain on both sides (no journal). nc: `nc -l` and `nc -N`. node: pipe-end.js,',
     '    stdin piped into a socket and the socket piped to stdout. Every line is counted; a missing or extra one fails.',
+    '    "parley --plain sending, node receiving" and "node sending, parley --plain receiving": one end of the --plain',
+    "    pipe with the node pipe's other end, to tell which end bounds it.",
   )
   return out
+}
+
+/** Which end of the --plain pipe bounds it: each end alone, × the node pipe, beside the whole. */
+export function plainEndsNote(result: PipedResult): string | undefined {
+  const ratioOf = (key: string) => result.rows.find((r) => r.key === key)?.ratio
+  const sender = ratioOf('parleyPlainSender')
+  const receiver = ratioOf('parleyPlainReceiver')
+  const whole = ratioOf('parleyPlain')
+  if (sender === undefined || receiver === undefined || whole === undefined) return undefined
+  // Within a tenth of each other, which one is slower is the run's noise.
+  const close = Math.abs(sender - receiver) < 0.1 * Math.min(sender, receiver)
+  const verdict = close
+    ? 'the ends cost about the same, and the whole is slower than either, as both share the cores'
+    : `the ${receiver > sender ? 'receiver' : 'sender'} bounds the pipe`
+  return `  --plain by end: the sender alone ${sender.toFixed(2)}×, the receiver alone ${receiver.toFixed(2)}×, both ${whole.toFixed(2)}×: ${verdict}`
 }
 
 /**
