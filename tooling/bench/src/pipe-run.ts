@@ -182,7 +182,7 @@ export const PARLEY_PLAIN_ENDS = (): PipeEnds => parleyEnds(true)
 
 /**
  * `parley --plain` at one end and the bare Node.js pipe's end at the other: --plain speaks plain lines, so
- * either end can be measured alone, and the slower of the two is what bounds the whole --plain pipe.
+ * either end can be measured alone. The whole --plain pipe is at least as slow as the slower end.
  */
 export const PLAIN_SENDER_ALONE_ENDS = (): PipeEnds => ({
   ...NODE_PIPE_ENDS,

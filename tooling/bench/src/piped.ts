@@ -202,8 +202,10 @@ export function plainEndsNote(result: PipedResult): string | undefined {
   if (sender === undefined || receiver === undefined || whole === undefined) return undefined
   // Within a tenth of each other, which one is slower is the run's noise.
   const close = Math.abs(sender - receiver) < 0.1 * Math.min(sender, receiver)
+  const together =
+    whole > Math.max(sender, receiver) ? ', and together more than either (they share the cores)' : ''
   const verdict = close
-    ? 'the ends cost about the same, and the whole is slower than either, as both share the cores'
+    ? `the ends cost about the same alone${together}`
     : `the ${receiver > sender ? 'receiver' : 'sender'} bounds the pipe`
   return `  --plain by end: the sender alone ${sender.toFixed(2)}×, the receiver alone ${receiver.toFixed(2)}×, both ${whole.toFixed(2)}×: ${verdict}`
 }
