@@ -12,6 +12,7 @@ import {
   type Flags,
   FlowSummary,
   helpLines,
+  isPlainSubmission,
   jsonMember,
   jsonRoute,
   LINE_COMMANDS,
@@ -22,6 +23,7 @@ import {
   newRoomCode,
   OutboxWatch,
   PeerLabels,
+  PipedLines,
   packageVersion,
   parseAction,
   parseFlags,
@@ -44,6 +46,7 @@ import {
 } from '@parley/launcher'
 import { encodeInvite, encodeKeyInvite } from '@parley/secure/keys'
 import {
+  formatLines,
   formatMessage,
   formatStatus,
   jsonEvent,
@@ -177,13 +180,17 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   const interactive = Boolean(io.stdin.isTTY && io.stdout.isTTY) && !flags.json
   const withTime = Boolean(io.stdout.isTTY)
   let mode: InputMode = flags.recvOnly ? 'receive' : io.stdin.isTTY ? 'chat' : 'undecided'
-  const rl = flags.recvOnly
-    ? undefined
-    : readline.createInterface({
-        input: io.stdin,
-        ...(interactive ? { output: io.stdout, terminal: true, prompt: '> ' } : { terminal: false }),
-      })
-  rl?.pause()
+  // A terminal is read a line at a time (readline, with editing); a pipe a read at a time.
+  const rl =
+    flags.recvOnly || !io.stdin.isTTY
+      ? undefined
+      : readline.createInterface({
+          input: io.stdin,
+          ...(interactive ? { output: io.stdout, terminal: true, prompt: '> ' } : { terminal: false }),
+        })
+  const piped = flags.recvOnly || io.stdin.isTTY ? undefined : new PipedLines(io.stdin)
+  const input = rl ?? piped
+  input?.pause()
   // Incoming lines are printed above the prompt, then the prompt and the half-typed line are redrawn.
   let promptShown = interactive
   const print = (stream: NodeJS.WritableStream, text: string) => {
@@ -211,6 +218,10 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   const display = new MessageDisplay({
     target: {
       ...lines,
+      // Text shows a run of lines from one sender as one text; scripts get an object per message.
+      ...(flags.json
+        ? {}
+        : { formatRun: (run) => formatLines(labels.label(run.from), run.bodies, run.ts, withTime) }),
       // Received lines go above the prompt and the half-typed line, which are then redrawn.
       write: (text) => {
         if (promptShown) {
@@ -244,7 +255,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     labels.observe(event)
     routes.observe(event, route)
     display.push(event)
-    if (event.type === 'message') return
+    if (event.type === 'message' || event.type === 'lines') return
     if (flags.json) {
       // Scripts get every event, the node's own closing included; a connection says how it was made.
       json(route ? { ...jsonEvent(event), link: jsonRoute(route) } : jsonEvent(event))
@@ -266,10 +277,11 @@ async function chat(flags: Flags, io: Io): Promise<number> {
 
   let started: StartedNode
   try {
-    started = await startNode(flags, onEvent, {}, io.env)
+    // Runs: lines as they come in reads and go out in writes; scripts get an event per message.
+    started = await startNode(flags, onEvent, { runs: !flags.json }, io.env)
     display.bind(started)
   } catch (error) {
-    rl?.close()
+    input?.close()
     throw error
   }
   const { node } = started
@@ -291,7 +303,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   node.on((event) => {
     if (event.type === 'delivered' && inputPaused && outbox.drained(node.pending)) {
       inputPaused = false
-      rl?.resume()
+      input?.resume()
     }
   })
   let quitAsked: () => void = () => undefined
@@ -353,21 +365,48 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       }
     }
   }
-  rl?.on('line', (raw) => {
-    // A piped line that is empty is still a line: the file arrives whole.
-    const what = parseSubmission(raw, { commands: LINE_COMMANDS, lenient: !io.stdin.isTTY })
-    if (what.type === 'empty' && !io.stdin.isTTY) send(raw)
-    else perform(what)
+  const pauseIfFull = () => {
     if (!inputPaused && outbox.full(node.pending)) {
       inputPaused = true
-      rl.pause()
+      input?.pause()
     }
+  }
+  rl?.on('line', (raw) => {
+    perform(parseSubmission(raw, { commands: LINE_COMMANDS }))
+    pauseIfFull()
     if (interactive) rl.prompt()
+  })
+  /** Lines that are messages as they are, handed to the node at once. */
+  const sendRun = (bodies: string[]) => {
+    if (bodies.length === 0) return
+    if (flags.json) {
+      // Scripts get a `sent` event per message.
+      for (const body of bodies) sendPart(body)
+      return
+    }
+    node.sendLines(bodies)
+    outbox.sentLines(bodies)
+    sent += bodies.length
+  }
+  piped?.on('lines', (lines) => {
+    let start = 0
+    for (let i = 0; i < lines.length; i++) {
+      const raw = lines[i] as string
+      if (isPlainSubmission(raw) && raw.length <= MAX_BODY_LENGTH) continue
+      sendRun(lines.slice(start, i))
+      const what = parseSubmission(raw, { commands: LINE_COMMANDS, lenient: true })
+      // A piped line that is empty is still a line: the file arrives whole.
+      if (what.type === 'empty') send(raw)
+      else perform(what)
+      start = i + 1
+    }
+    sendRun(start === 0 ? lines : lines.slice(start))
+    pauseIfFull()
   })
   if (interactive) rl?.prompt()
 
   const inputEnded = new Promise<'eof'>((resolve) => {
-    rl?.once('close', () => {
+    input?.once('close', () => {
       // Piped input that ends after sending is a one-shot send: the catch-up it got is not shown.
       if (mode === 'undecided' && (sent > 0 || started.restoredPending > 0)) mode = 'one-shot'
       resolve('eof')
@@ -377,13 +416,13 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   // handshake, it only filled the outbox, and held the handshake up.
   const dials = flags.peers.length > 0 || flags.joins.length > 0
   let inputClosed = false
-  rl?.once('close', () => {
+  input?.once('close', () => {
     inputClosed = true
   })
-  if (io.stdin.isTTY || !dials) rl?.resume()
+  if (io.stdin.isTTY || !dials) input?.resume()
   else
     void linked.wait().then(() => {
-      if (!inputClosed) rl?.resume()
+      if (!inputClosed) input?.resume()
     })
   const interrupted = io.interrupted.then(() => 'interrupt' as const)
   let reason = await Promise.race([inputEnded, interrupted, quit])
@@ -399,7 +438,8 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     note('no input to send: receiving until stopped (Ctrl-C or SIGTERM)')
     reason = await Promise.race([interrupted, quit])
   }
-  closeInput(rl, interactive, io)
+  if (rl) closeInput(rl, interactive, io)
+  else piped?.close()
   promptShown = false
   const code =
     reason === 'eof' || node.pending > 0
@@ -414,8 +454,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
 }
 
 /** Ends the input; on a terminal, also clears the prompt so the shell's prompt starts on a clean line. */
-function closeInput(rl: readline.Interface | undefined, interactive: boolean, io: Io): void {
-  if (!rl) return
+function closeInput(rl: readline.Interface, interactive: boolean, io: Io): void {
   if (interactive) {
     readline.clearLine(io.stdout, 0)
     readline.cursorTo(io.stdout, 0)

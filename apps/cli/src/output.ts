@@ -23,6 +23,16 @@ export function jsonEvent(event: NodeEvent): Record<string, unknown> {
         ts: event.ts,
         ...(event.replayed ? { replayed: true } : {}),
       }
+    // Not printed: --json runs its node without runs, so every message is a `message` event of its own.
+    case 'lines':
+      return {
+        type: 'lines',
+        from: event.from.name,
+        fromId: event.from.id,
+        bodies: event.bodies,
+        firstSeq: event.firstSeq,
+        ts: event.ts,
+      }
     case 'delivered':
       return { type: 'delivered', id: event.id, seq: event.seq, to: event.to.name, toId: event.to.id }
     case 'peer-state':
@@ -149,6 +159,23 @@ export function formatMessage(
   const lines = text.split('\n')
   const indent = ' '.repeat(prefix.length)
   return lines.map((line, i) => (i === 0 ? prefix : indent) + line).join('\n')
+}
+
+/**
+ * `formatMessage` for each of a sender's lines, made at once: the lines joined by newlines. Undefined when
+ * a line is an action (`* name waves`), which `formatMessage` formats alone. No body holds a newline.
+ */
+export function formatLines(
+  name: string,
+  bodies: readonly string[],
+  ts: number,
+  withTime: boolean,
+): string | undefined {
+  const text = bodies.join('\n')
+  // An action starts with U+0001: made line by line, as before.
+  if (text.charCodeAt(0) === 1 || text.includes('\n\u0001')) return undefined
+  const prefix = `${withTime ? `[${clockTime(ts)}] ` : ''}<${terminalLine(name)}> `
+  return prefix + terminalSafe(text).replaceAll('\n', `\n${prefix}`)
 }
 
 export function formatStatus(status: StatusLine): string {

@@ -113,3 +113,78 @@ describe('HistoryRing', () => {
     expect(() => new HistoryRing(10, Number.POSITIVE_INFINITY)).toThrow(RangeError)
   })
 })
+
+describe('HistoryRing.pushLines', () => {
+  const body = fc.oneof(
+    fc.string({ maxLength: 12 }),
+    fc.string({ unit: 'grapheme', maxLength: 6 }),
+    fc.constantFrom('', 'plain ascii line', 'grüße', '😀'),
+  )
+  const step = fc.oneof(
+    fc.record({ kind: fc.constant('run' as const), bodies: fc.array(body, { maxLength: 12 }) }),
+    fc.record({ kind: fc.constant('one' as const), body }),
+  )
+
+  it('holds what pushing each line alone holds, ids, bounds and all', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 8 }),
+        fc.oneof(fc.integer({ min: 8, max: 200 }), fc.constant(1 << 16)),
+        fc.array(step, { maxLength: 12 }),
+        (limit, maxBytes, steps) => {
+          const runs = new HistoryRing(limit, maxBytes)
+          const lines = new HistoryRing(limit, maxBytes)
+          let seq = 1
+          for (const s of steps) {
+            if (s.kind === 'one') {
+              push(runs, { direction: 'out', id: `plain-${seq}`, seq, ts: seq, from: ALICE, body: s.body })
+              push(lines, { direction: 'out', id: `plain-${seq}`, seq, ts: seq, from: ALICE, body: s.body })
+              seq++
+              continue
+            }
+            runs.pushLines('in', '4-', seq, seq, BOB, s.bodies)
+            s.bodies.forEach((b, i) => {
+              push(lines, { direction: 'in', id: `4-${seq + i}`, seq: seq + i, ts: seq, from: BOB, body: b })
+            })
+            seq += s.bodies.length
+          }
+          const toText = (entries: HistoryEntry[]) =>
+            entries.map((e) => ({ ...e, body: Buffer.from(e.body).toString() }))
+          // A run may hold a line more or fewer near the bytes bound (the newlines between its lines
+          // count there): the newest lines agree, and every line held is the line pushed.
+          const got = runs.entries()
+          const want = toText(lines.entries())
+          const common = Math.min(got.length, want.length)
+          // The newest line pushed is always held.
+          if (seq > 1) expect(common).toBeGreaterThan(0)
+          expect(got.slice(-common)).toEqual(want.slice(-common))
+          expect(got.length).toBeLessThanOrEqual(limit)
+          // Far from the bytes bound, the two hold exactly the same.
+          if (maxBytes >= 1 << 16) expect(got).toEqual(want)
+        },
+      ),
+    )
+  })
+
+  it('keeps the last `limit` lines of a run longer than that, with their ids', () => {
+    const ring = new HistoryRing(3, 1 << 20)
+    ring.pushLines('in', '2-', 1, 5, BOB, ['a', 'b', 'c', 'd', 'e'])
+    expect(ring.entries().map((e) => [e.id, e.seq, e.body])).toEqual([
+      ['2-3', 3, 'c'],
+      ['2-4', 4, 'd'],
+      ['2-5', 5, 'e'],
+    ])
+  })
+
+  it('holds a run that is not ASCII line by line, each body intact', () => {
+    const ring = new HistoryRing(10, 1 << 20)
+    ring.pushLines('out', 'plain-', 7, 1, ALICE, ['grüße', '', '😀 ok'])
+    ring.push('out', 'plain-10', 10, 2, ALICE, 'after')
+    expect(ring.entries().map((e) => [e.id, e.body])).toEqual([
+      ['plain-7', 'grüße'],
+      ['plain-8', ''],
+      ['plain-9', '😀 ok'],
+      ['plain-10', 'after'],
+    ])
+  })
+})

@@ -52,13 +52,46 @@ export class HistoryRing {
   }
 
   push(direction: 'in' | 'out', id: string, seq: number, ts: number, from: PeerInfo, body: string): void {
-    if (this.newer.count === this.limit || this.overflows(id, body)) {
-      const emptied = this.older
-      emptied.clear()
-      this.older = this.newer
-      this.newer = emptied
-    }
+    if (this.newer.count === this.limit || this.overflows(id, body)) this.swap()
     this.newer.push(direction, id, seq, ts, from, body)
+  }
+
+  /**
+   * `push` for each body, the id of body `i` being `${idPrefix}${firstSeq + i}`: what a run of lines from
+   * one sender adds, its text encoded in one go where it is ASCII. Only the last `limit` are kept anyway.
+   */
+  pushLines(
+    direction: 'in' | 'out',
+    idPrefix: string,
+    firstSeq: number,
+    ts: number,
+    from: PeerInfo,
+    bodies: readonly string[],
+  ): void {
+    let i = Math.max(0, bodies.length - this.limit)
+    while (i < bodies.length) {
+      if (this.newer.count === this.limit) this.swap()
+      let end = Math.min(bodies.length, i + this.limit - this.newer.count)
+      let units = 0
+      for (let k = i; k < end; k++) units += (bodies[k] as string).length + 1
+      // Near its bytes, a half takes the lines one by one, which counts them exactly.
+      if (this.newer.used + units * 3 > this.halfBytes) end = i
+      if (end === i || !this.newer.pushLines(direction, idPrefix, firstSeq, ts, from, bodies, i, end)) {
+        end = Math.max(end, i + 1)
+        for (; i < end; i++) {
+          const body = bodies[i] as string
+          this.push(direction, `${idPrefix}${firstSeq + i}`, firstSeq + i, ts, from, body)
+        }
+      }
+      i = end
+    }
+  }
+
+  private swap(): void {
+    const emptied = this.older
+    emptied.clear()
+    this.older = this.newer
+    this.newer = emptied
   }
 
   /** Whether the newer half holds something and `id` and `body` would take it past its bytes. */
@@ -92,6 +125,8 @@ class Half {
   private readonly ts: Float64Array
   private readonly outgoing: Uint8Array
   private readonly from: (PeerInfo | undefined)[]
+  /** For an entry pushed in a run: its id is this and its seq, and its bytes hold the body alone. */
+  private readonly idPrefix: (string | undefined)[]
 
   constructor(capacity: number) {
     this.idEnd = new Uint32Array(capacity)
@@ -100,6 +135,7 @@ class Half {
     this.ts = new Float64Array(capacity)
     this.outgoing = new Uint8Array(capacity)
     this.from = new Array<PeerInfo | undefined>(capacity).fill(undefined)
+    this.idPrefix = new Array<string | undefined>(capacity).fill(undefined)
   }
 
   push(direction: 'in' | 'out', id: string, seq: number, ts: number, from: PeerInfo, body: string): void {
@@ -112,14 +148,53 @@ class Half {
     this.ts[i] = ts
     this.outgoing[i] = direction === 'out' ? 1 : 0
     this.from[i] = from
+    this.idPrefix[i] = undefined
+  }
+
+  /**
+   * Bodies `start` to `end` as entries, their text encoded at once, a newline between two: false, and
+   * nothing pushed, when that text is not all ASCII (its offsets would not be its lengths).
+   */
+  pushLines(
+    direction: 'in' | 'out',
+    idPrefix: string,
+    firstSeq: number,
+    ts: number,
+    from: PeerInfo,
+    bodies: readonly string[],
+    start: number,
+    end: number,
+  ): boolean {
+    const text =
+      start === 0 && end === bodies.length ? bodies.join('\n') : bodies.slice(start, end).join('\n')
+    this.reserve(text.length * 3)
+    const written = encoder.encodeInto(text, this.bytes.subarray(this.used)).written
+    if (written !== text.length) return false
+    let at = this.used
+    const outgoing = direction === 'out' ? 1 : 0
+    for (let k = start; k < end; k++) {
+      const i = this.count++
+      this.idEnd[i] = at
+      at += (bodies[k] as string).length
+      this.end[i] = at
+      at++
+      this.seq[i] = firstSeq + k
+      this.ts[i] = ts
+      this.outgoing[i] = outgoing
+      this.from[i] = from
+      this.idPrefix[i] = idPrefix
+    }
+    this.used += written
+    return true
   }
 
   entry(i: number): HistoryEntry {
     const start = i === 0 ? 0 : (this.end[i - 1] as number)
     const idEnd = this.idEnd[i] as number
+    const prefix = this.idPrefix[i]
     return {
       direction: this.outgoing[i] === 1 ? 'out' : 'in',
-      id: decode(this.bytes, start, idEnd),
+      id: prefix === undefined ? decode(this.bytes, start, idEnd) : `${prefix}${this.seq[i]}`,
       seq: this.seq[i] as number,
       ts: this.ts[i] as number,
       from: this.from[i] as PeerInfo,
@@ -132,11 +207,17 @@ class Half {
     this.count = 0
     this.used = 0
     this.from.fill(undefined)
+    this.idPrefix.fill(undefined)
   }
 
   private write(text: string): void {
     // UTF-8 takes at most three bytes per UTF-16 unit.
-    const most = text.length * 3
+    this.reserve(text.length * 3)
+    this.used += encoder.encodeInto(text, this.bytes.subarray(this.used)).written
+  }
+
+  /** Room for `most` more bytes. */
+  private reserve(most: number): void {
     if (this.used + most > this.bytes.length) {
       let size = this.bytes.length * 2
       while (this.used + most > size) size *= 2
@@ -144,7 +225,6 @@ class Half {
       grown.set(this.bytes.subarray(0, this.used))
       this.bytes = grown
     }
-    this.used += encoder.encodeInto(text, this.bytes.subarray(this.used)).written
   }
 }
 

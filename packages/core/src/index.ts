@@ -61,6 +61,8 @@ export {
   type ChatNode,
   type LinkProblem,
   type MemberInfo,
+  type MessageEvent,
+  messagesOf,
   NODE_DEFAULTS,
   type NodeEvent,
   type NodeOptions,

@@ -172,6 +172,23 @@ export type NodeEvent =
        */
       readonly replayed?: true
     }
+  /**
+   * The lines one read of a plain link brought, from a node made with `runs` (see `PlainNodeOptions`):
+   * what a `message` event per line would say. Line `i` is `bodies[i]`, with seq `firstSeq + i` and id
+   * `${idPrefix}${firstSeq + i}`; no body holds a newline. `messagesOf` turns it into those events.
+   */
+  | {
+      readonly type: 'lines'
+      readonly from: PeerInfo
+      readonly firstSeq: number
+      readonly idPrefix: string
+      readonly ts: number
+      readonly bodies: readonly string[]
+    }
+  /**
+   * A message left this node for `to`. From a plain node made with `runs`, one event per write: for the
+   * last line of it, the lines before it on that link having gone too.
+   */
   | { readonly type: 'delivered'; readonly id: string; readonly seq: number; readonly to: PeerInfo }
   | ({ readonly type: 'link-error' } & LinkProblem)
   /** The journal could not be written: messages are no longer made durable. */
@@ -208,6 +225,11 @@ export interface ChatNode {
   start(): Promise<Address>
   connect(target: Address): void
   send(body: string): SentMessage
+  /**
+   * Sends each body as one message, in order, as `send` would one by one: for piped input, where a plain
+   * node hands a whole read of lines over at once. Bodies are at most `MAX_BODY_LENGTH` long.
+   */
+  sendLines(bodies: readonly string[]): void
   rename(name: string): void
   sessionsSnapshot(): SessionInfo[]
   /** Every member of the room this node knows of, direct or relayed. */
@@ -224,4 +246,22 @@ export interface SessionInfo {
   readonly address?: string
   /** This node's end of the session's link. */
   readonly localAddress?: string
+}
+
+/** A `message` event as it reaches listeners. */
+export type MessageEvent = Extract<NodeEvent, { type: 'message' }>
+
+/** The `message` events a `message` or `lines` event stands for, in order; none for any other event. */
+export function messagesOf(event: NodeEvent): MessageEvent[] {
+  if (event.type === 'message') return [event]
+  if (event.type !== 'lines') return []
+  const { from, firstSeq, idPrefix, ts } = event
+  return event.bodies.map((body, i) => ({
+    type: 'message',
+    id: `${idPrefix}${firstSeq + i}`,
+    seq: firstSeq + i,
+    ts,
+    from,
+    body,
+  }))
 }

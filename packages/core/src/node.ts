@@ -229,6 +229,10 @@ export class ParleyNode implements ChatNode {
   }
 
   /** Sends a chat message to every peer; peers not connected yet get it when they connect. */
+  sendLines(bodies: readonly string[]): void {
+    for (const body of bodies) this.send(body)
+  }
+
   send(body: string): SentMessage {
     if (this.lifecycle === 'closing' || this.lifecycle === 'closed') throw new Error('the node is closed')
     if (body.length > MAX_BODY_LENGTH) {

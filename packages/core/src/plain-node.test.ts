@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest'
 import { flushMicrotasks, ManualClock } from '../test/manual-clock.js'
 import { MemoryNetwork } from '../test/memory-transport.js'
 import type { Address } from './address.js'
-import type { NodeEvent } from './node-types.js'
-import { PlainNode } from './plain-node.js'
+import { messagesOf, type NodeEvent } from './node-types.js'
+import { DEFAULT_HISTORY_LIMIT } from './persistence.js'
+import { PlainNode, type PlainNodeOptions } from './plain-node.js'
 import type { Link } from './transport.js'
 
 const A: Address = '127.0.0.1:5001'
@@ -13,7 +14,7 @@ const text = (s: string) => new TextEncoder().encode(s)
 function setup() {
   const network = new MemoryNetwork()
   const clock = new ManualClock()
-  const make = (listen: Address, peers: Address[] = []) => {
+  const make = (listen: Address, peers: Address[] = [], extra: Partial<PlainNodeOptions> = {}) => {
     const node = new PlainNode({
       transport: network.transport(),
       clock,
@@ -21,6 +22,7 @@ function setup() {
       listen,
       peers,
       random: () => 0.5,
+      ...extra,
     })
     const events: NodeEvent[] = []
     node.on((e) => events.push(e))
@@ -38,7 +40,7 @@ function setup() {
         closed = true
       },
     })
-    return { link, received: () => got.join(''), closed: () => closed }
+    return { link, received: () => got.join(''), chunks: () => [...got], closed: () => closed }
   }
   return { network, clock, make, raw }
 }
@@ -297,5 +299,123 @@ describe('PlainNode: newline-separated text, for netcat and friends', () => {
     a.node.send('after')
     expect(a.node.self).toEqual({ id: 'plain', name: 'renamed' })
     expect(a.node.history.map((h) => `${h.from.name}: ${h.body}`)).toEqual(['me: before', 'renamed: after'])
+  })
+})
+
+describe('PlainNode in runs: a read of lines in one event, a write of lines in one', () => {
+  const runsOf = (events: readonly NodeEvent[]) => events.filter((e) => e.type === 'lines')
+
+  it('gives the lines of each read as one event, which stands for the message events a node without runs gives', async () => {
+    const { make, raw } = setup()
+    const runs = make(A, [], { runs: true })
+    const lines = make(B)
+    await runs.node.start()
+    await lines.node.start()
+    const chunks = ['one\r\ntwo\nthr', 'ee\n', '\n', 'tail']
+    for (const to of [A, B]) {
+      const nc = await raw(to)
+      for (const chunk of chunks) {
+        nc.link.write(text(chunk))
+        await flushMicrotasks()
+      }
+      nc.link.destroy()
+      await flushMicrotasks()
+    }
+    expect(runs.events.some((e) => e.type === 'message')).toBe(false)
+    expect(runsOf(runs.events).map((e) => e.type === 'lines' && [e.firstSeq, e.bodies])).toEqual([
+      [1, ['one', 'two']],
+      [3, ['three']],
+      [4, ['']],
+      [5, ['tail']],
+    ])
+    const fromRuns = runs.events.flatMap(messagesOf)
+    const fromLines = lines.events.filter((e) => e.type === 'message')
+    // The same messages, ids, seqs and all, whichever way they came; only the links' names differ.
+    const strip = (m: NodeEvent) => (m.type === 'message' ? { id: m.id, seq: m.seq, body: m.body } : m)
+    expect(fromRuns.map(strip)).toEqual(fromLines.map(strip))
+    expect(fromRuns.map((m) => m.id)).toEqual(['1-1', '1-2', '1-3', '1-4', '1-5'])
+    expect(runs.node.history.map((h) => [h.direction, h.id, h.body])).toEqual(
+      fromRuns.map((m) => ['in', m.id, m.body]),
+    )
+  })
+
+  it('writes the lines handed over together in one write, and confirms each write once, for its last line', async () => {
+    const { make, raw } = setup()
+    const a = make(A, [], { runs: true })
+    await a.node.start()
+    const nc = await raw(A)
+    await flushMicrotasks()
+    a.node.sendLines(['first', '', 'third'])
+    a.node.send('fourth')
+    expect(a.node.pending).toBe(4)
+    await flushMicrotasks()
+    expect(nc.chunks()).toEqual(['first\n\nthird\nfourth\n'])
+    const delivered = a.events.filter((e) => e.type === 'delivered')
+    expect(delivered.map((e) => e.type === 'delivered' && [e.id, e.seq])).toEqual([['plain-4', 4]])
+    expect(a.node.pending).toBe(0)
+    expect(a.node.history.map((h) => [h.direction, h.id, h.body])).toEqual([
+      ['out', 'plain-1', 'first'],
+      ['out', 'plain-2', ''],
+      ['out', 'plain-3', 'third'],
+      ['out', 'plain-4', 'fourth'],
+    ])
+  })
+
+  it('confirms each line of sendLines on its own without runs, as send does', async () => {
+    const { make, raw } = setup()
+    const a = make(A)
+    await a.node.start()
+    const nc = await raw(A)
+    await flushMicrotasks()
+    a.node.sendLines(['a', 'b'])
+    await flushMicrotasks()
+    expect(nc.received()).toBe('a\nb\n')
+    expect(a.events.filter((e) => e.type === 'delivered').map((e) => e.type === 'delivered' && e.id)).toEqual(
+      ['plain-1', 'plain-2'],
+    )
+  })
+
+  it('queues lines handed over before any link exists, counts each, and sends them in order when one opens', async () => {
+    const { make, clock } = setup()
+    const a = make(A, [B], { runs: true })
+    await a.node.start()
+    a.node.sendLines(['early', 'bird'])
+    await flushMicrotasks()
+    a.node.sendLines(['gets'])
+    await flushMicrotasks()
+    expect(a.node.pending).toBe(3)
+    const b = make(B, [], { runs: true })
+    await b.node.start()
+    await clock.advance(2_000)
+    expect(b.events.flatMap(messagesOf).map((m) => m.body)).toEqual(['early', 'bird', 'gets'])
+    expect(await a.node.whenDelivered(10)).toBe(0)
+  })
+
+  it('sends none of the lines when one of them is too long', async () => {
+    const { make, raw } = setup()
+    const a = make(A, [], { runs: true })
+    await a.node.start()
+    const nc = await raw(A)
+    await flushMicrotasks()
+    expect(() => a.node.sendLines(['fine', 'x'.repeat(70_000)])).toThrow(/at most/)
+    await flushMicrotasks()
+    expect(nc.received()).toBe('')
+    expect(a.node.pending).toBe(0)
+    expect(a.node.history).toEqual([])
+  })
+
+  it('keeps the last lines of a run longer than the history, in order', async () => {
+    const { make, raw } = setup()
+    const a = make(A, [], { runs: true })
+    await a.node.start()
+    const nc = await raw(A)
+    const count = DEFAULT_HISTORY_LIMIT + 5
+    nc.link.write(text(Array.from({ length: count }, (_, i) => `line ${i + 1}\n`).join('')))
+    await flushMicrotasks()
+    const history = a.node.history
+    expect(history).toHaveLength(DEFAULT_HISTORY_LIMIT)
+    expect(history[0]?.body).toBe('line 6')
+    expect(history.at(-1)?.body).toBe(`line ${count}`)
+    expect(history.at(-1)?.seq).toBe(count)
   })
 })

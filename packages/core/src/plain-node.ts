@@ -47,6 +47,12 @@ export interface PlainNodeOptions {
   maxInbound?: number
   /** The same per source host. Default 8. */
   maxInboundPerHost?: number
+  /**
+   * Lines in runs, for a frontend that shows or sends many at once (piped files): the lines of one read
+   * from a link come as one `lines` event instead of a `message` event each, and each write of lines sent
+   * is confirmed by one `delivered` event, for its last line. Off by default.
+   */
+  runs?: boolean
 }
 
 interface PlainLink {
@@ -58,6 +64,8 @@ interface PlainLink {
   readonly source?: string
   partial: string
   nextSeq: number
+  /** What this link's lines' ids start with: `${id}-`. */
+  readonly idPrefix: string
   open: boolean
   /** Each link decodes its own UTF-8, so one client's split character never mixes with another's. */
   readonly decoder: { decode(bytes: Uint8Array, options?: { stream?: boolean }): string }
@@ -68,16 +76,26 @@ interface PlainLink {
   waitingLines: number
 }
 
-/** Lines written together in one chunk of bytes. */
-interface WrittenLines {
-  readonly bytes: Uint8Array
-  readonly lines: readonly PlainEntry[]
+/**
+ * Lines sent together, each ending in a newline: they took the seqs `firstSeq` to `firstSeq + count - 1`,
+ * since every line sent takes the next seq, and they go out in the order they were sent.
+ */
+interface LineRun {
+  readonly text: string
+  readonly firstSeq: number
+  readonly count: number
 }
 
-interface PlainEntry {
-  readonly body: string
-  readonly id: string
-  readonly seq: number
+/** A run encoded once, for every link it is written to. */
+interface WrittenLines {
+  readonly bytes: Uint8Array
+  readonly firstSeq: number
+  readonly count: number
+}
+
+/** The id of the line sent with this seq (`sentId('')`: what every such id starts with). */
+function sentId(seq: number | ''): string {
+  return `plain-${seq}`
 }
 
 /** Lines sent in one turn go out in one write, up to about this many characters. */
@@ -111,9 +129,13 @@ export class PlainNode implements ChatNode {
   private listenerList: readonly ((event: NodeEvent) => void)[] = []
   private readonly links = new Map<number, PlainLink>()
   private readonly dialer: Dialer
-  private readonly queue: PlainEntry[] = []
+  private readonly runs: boolean
+  /** Runs of lines sent while no link was open, waiting for the first one; `queuedLines` counts them. */
+  private readonly queue: LineRun[] = []
+  private queuedLines = 0
   /** Lines sent this turn, written together once the turn's code has run (one write instead of one each). */
-  private batch: PlainEntry[] = []
+  private batch: string[] = []
+  private batchFirstSeq = 0
   private batchChars = 0
   private readonly encoder = new platform.TextEncoder()
   /** What `history` gives: the last lines in and out, as a node with a journal keeps them. */
@@ -141,6 +163,7 @@ export class PlainNode implements ChatNode {
     this.backoff = options.backoff ?? DEFAULT_BACKOFF
     this.dialTimeoutMs = options.dialTimeoutMs ?? NODE_DEFAULTS.dialTimeoutMs
     this.maxLine = options.maxLine ?? DEFAULT_MAX_FRAME
+    this.runs = options.runs ?? false
     this.table = new LinkTable({
       limits: {
         ...(options.maxInbound !== undefined ? { max: options.maxInbound } : {}),
@@ -183,7 +206,7 @@ export class PlainNode implements ChatNode {
   get pending(): number {
     let waiting = 0
     for (const l of this.links.values()) waiting = Math.max(waiting, l.waitingLines)
-    return this.queue.length + this.batch.length + waiting
+    return this.queuedLines + this.batch.length + waiting
   }
 
   get history(): readonly HistoryEntry[] {
@@ -217,19 +240,40 @@ export class PlainNode implements ChatNode {
 
   /** Writes the text to every open link, one line per line of text; queues it while none is open. */
   send(body: string): SentMessage {
+    this.mustSend(body)
+    const seq = this.nextSeq++
+    const ts = this.clock.now()
+    this.historyRing.push('out', sentId(seq), seq, ts, this.self, body)
+    this.addToBatch(body, seq)
+    return { id: sentId(seq), seq, ts, durable: SETTLED }
+  }
+
+  sendLines(bodies: readonly string[]): void {
+    // All or nothing: a line found too long half way would leave the ones before it sent.
+    for (const body of bodies) this.mustSend(body)
+    const first = this.nextSeq
+    this.nextSeq += bodies.length
+    const ts = this.clock.now()
+    this.historyRing.pushLines('out', sentId(''), first, ts, this.self, bodies)
+    for (let i = 0; i < bodies.length; i++) this.addToBatch(bodies[i] as string, first + i)
+  }
+
+  private mustSend(body: string): void {
     if (this.closed) throw new Error('the node is closed')
     if (body.length > MAX_BODY_LENGTH) {
       throw new ProtocolError('BAD_MESSAGE', `a message is at most ${MAX_BODY_LENGTH} characters long`)
     }
-    const entry = { body, id: `plain-${this.nextSeq}`, seq: this.nextSeq++ }
-    const ts = this.clock.now()
-    this.historyRing.push('out', entry.id, entry.seq, ts, this.self, body)
+  }
+
+  private addToBatch(body: string, seq: number): void {
     // A batch stays under the bound, so a peer that does not read is never handed much more than a line.
     if (this.batchChars + body.length + 1 > BATCH_CHARS) this.flushBatch()
-    this.batch.push(entry)
+    if (this.batch.length === 0) {
+      this.batchFirstSeq = seq
+      platform.queueMicrotask(() => this.flushBatch())
+    }
+    this.batch.push(body)
     this.batchChars += body.length + 1
-    if (this.batch.length === 1) platform.queueMicrotask(() => this.flushBatch())
-    return { id: entry.id, seq: entry.seq, ts, durable: SETTLED }
   }
 
   rename(name: string): void {
@@ -262,7 +306,7 @@ export class PlainNode implements ChatNode {
 
   whenDelivered(timeoutMs: number): Promise<number> {
     return waitForDelivery(
-      () => this.queue.length + this.batch.length,
+      () => this.queuedLines + this.batch.length,
       (listener) => this.on(listener),
       this.clock,
       timeoutMs,
@@ -308,6 +352,7 @@ export class PlainNode implements ChatNode {
       peer: { id: `plain:${link.remoteAddress}`, name: address },
       partial: '',
       nextSeq: 1,
+      idPrefix: `${id}-`,
       open: true,
       decoder: new platform.TextDecoder('utf-8'),
       blocked: false,
@@ -336,7 +381,10 @@ export class PlainNode implements ChatNode {
         this.step(s, { type: 'session-open', link: record.id, peer: record.peer, keepDial: true })
       }
     }
-    if (this.queue.length > 0) this.transmit(this.queue.splice(0))
+    if (this.queue.length > 0) {
+      this.queuedLines = 0
+      for (const run of this.queue.splice(0)) this.transmit(run)
+    }
     return record
   }
 
@@ -362,7 +410,11 @@ export class PlainNode implements ChatNode {
     record.partial += record.decoder.decode(chunk, { stream: true })
     const lines = record.partial.split('\n')
     record.partial = lines.pop() ?? ''
-    for (const raw of lines) this.receive(record, raw.endsWith('\r') ? raw.slice(0, -1) : raw)
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i] as string
+      if (line.charCodeAt(line.length - 1) === 0x0d) lines[i] = line.slice(0, -1)
+    }
+    if (lines.length > 0) this.receive(record, lines)
     if (record.partial.length > this.maxLine) {
       this.emit({
         type: 'link-error',
@@ -374,47 +426,68 @@ export class PlainNode implements ChatNode {
     }
   }
 
-  private receive(record: PlainLink, body: string): void {
-    const seq = record.nextSeq++
+  /** Lines from a link: one `lines` event (`runs`), or a `message` event each. */
+  private receive(record: PlainLink, bodies: string[]): void {
+    const first = record.nextSeq
+    record.nextSeq += bodies.length
     const ts = this.clock.now()
-    const id = `${record.id}-${seq}`
-    this.historyRing.push('in', id, seq, ts, record.peer, body)
-    this.emit({ type: 'message', id, seq, ts, from: record.peer, body })
+    const { idPrefix, peer } = record
+    this.historyRing.pushLines('in', idPrefix, first, ts, peer, bodies)
+    if (this.runs) {
+      this.emit({ type: 'lines', from: peer, firstSeq: first, idPrefix, ts, bodies })
+      return
+    }
+    for (let i = 0; i < bodies.length; i++) {
+      const seq = first + i
+      this.emit({ type: 'message', id: `${idPrefix}${seq}`, seq, ts, from: peer, body: bodies[i] as string })
+    }
   }
 
   /** Hands the lines sent so far to every open link; they wait for the first link while none is open. */
   private flushBatch(): void {
     if (this.batch.length === 0) return
-    const lines = this.batch
+    const run: LineRun = {
+      text: `${this.batch.join('\n')}\n`,
+      firstSeq: this.batchFirstSeq,
+      count: this.batch.length,
+    }
     this.batch = []
     this.batchChars = 0
     if (this.closed) return
-    if (this.openLinks().length > 0) this.transmit(lines)
-    else for (const entry of lines) this.queue.push(entry)
+    if (this.openLinks().length > 0) this.transmit(run)
+    else {
+      this.queue.push(run)
+      this.queuedLines += run.count
+    }
   }
 
-  private transmit(lines: readonly PlainEntry[]): void {
-    let text = ''
-    for (const entry of lines) text += `${entry.body}\n`
-    const written: WrittenLines = { bytes: this.encoder.encode(text), lines }
+  private transmit(run: LineRun): void {
+    const written: WrittenLines = {
+      bytes: this.encoder.encode(run.text),
+      firstSeq: run.firstSeq,
+      count: run.count,
+    }
     for (const l of this.openLinks()) {
       if (l.blocked) {
         l.waiting.push(written)
-        l.waitingLines += lines.length
+        l.waitingLines += written.count
       } else this.writeLines(l, written)
     }
   }
 
   private writeLines(l: PlainLink, written: WrittenLines): void {
     if (!l.link.write(written.bytes)) l.blocked = true
-    for (const line of written.lines) this.emit({ type: 'delivered', id: line.id, seq: line.seq, to: l.peer })
+    const last = written.firstSeq + written.count - 1
+    const first = this.runs ? last : written.firstSeq
+    for (let seq = first; seq <= last; seq++)
+      this.emit({ type: 'delivered', id: sentId(seq), seq, to: l.peer })
   }
 
   private onDrain(l: PlainLink): void {
     l.blocked = false
     while (!l.blocked && l.waiting.length > 0) {
       const written = l.waiting.shift()!
-      l.waitingLines -= written.lines.length
+      l.waitingLines -= written.count
       this.writeLines(l, written)
     }
   }
@@ -426,7 +499,7 @@ export class PlainNode implements ChatNode {
     this.table.delete(record.id)
     if (remote) record.link.destroy()
     else record.link.end()
-    if (record.partial.length > 0 && remote) this.receive(record, record.partial)
+    if (record.partial.length > 0 && remote) this.receive(record, [record.partial])
     if (!quiet) {
       const why = remote ? `${record.peer.name} closed the link` : reason
       this.emit({ type: 'disconnected', peer: record.peer, reason: why })
@@ -455,8 +528,13 @@ export class PlainNode implements ChatNode {
   }
 }
 
-/** True when the bytes cannot be a line of text: NUL or other C0 controls besides tab, CR, LF, ESC, BS. */
+/**
+ * True when the bytes cannot be a line of text: NUL or other C0 controls besides tab, CR, LF, ESC, BS, and
+ * the U+0001 that starts an action (`/me` sends `\u0001ACTION waves\u0001`, in plain mode too).
+ */
 function looksBinary(bytes: Uint8Array): boolean {
   const sample = bytes.subarray(0, 64)
-  return sample.some((b) => b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0x1b && b !== 0x08)
+  return sample.some(
+    (b) => b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0x1b && b !== 0x08 && b !== 0x01,
+  )
 }

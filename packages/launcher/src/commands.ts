@@ -74,13 +74,20 @@ export function parseAction(body: string): string | undefined {
   return match ? match[1] : undefined
 }
 
+/**
+ * Whether `parseSubmission` takes the line as a message exactly as it is, as it does most lines (every
+ * line of a piped file): it starts with a printable ASCII character other than `/` and does not end with
+ * a joiner.
+ */
+export function isPlainSubmission(line: string): boolean {
+  const first = line.charCodeAt(0)
+  return first > 0x20 && first < 0x7f && first !== 0x2f && line.charCodeAt(line.length - 1) !== 0x200d
+}
+
 /** Turns a typed (or piped) line into what to do. */
 export function parseSubmission(line: string, options: ParseOptions = {}): Submission {
-  // Most lines (every line of a piped file) start with a printable ASCII character other than `/` and do not
-  // end with a joiner: a message as it is, without the regular expression and the trim below.
-  const first = line.charCodeAt(0)
-  if (first > 0x20 && first < 0x7f && first !== 0x2f && line.charCodeAt(line.length - 1) !== 0x200d)
-    return { type: 'message', body: line }
+  // Without the regular expression and the trim below.
+  if (isPlainSubmission(line)) return { type: 'message', body: line }
   // A half-typed joiner at the end would glue the next emoji a peer sends onto ours.
   const text = line.replace(/\u200d+$/u, '')
   if (text.trim() === '') return { type: 'empty' }

@@ -151,6 +151,7 @@ function logEntry(event: NodeEvent): Record<string, unknown> | undefined {
     case 'closed':
       return { level: 'info', event: 'closed' }
     case 'message':
+    case 'lines':
     case 'delivered':
       return undefined
     default: {

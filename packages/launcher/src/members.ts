@@ -21,7 +21,7 @@ export class PeerLabels {
   private changes = 0
 
   observe(event: NodeEvent): void {
-    if (event.type === 'message') this.seen(event.from)
+    if (event.type === 'message' || event.type === 'lines') this.seen(event.from)
     if (event.type === 'member' && event.renamedFrom !== undefined) this.suspect(event.peer.id)
     if (event.type !== 'connected' && event.type !== 'member') return
     this.seen(event.peer)

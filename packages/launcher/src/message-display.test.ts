@@ -234,3 +234,102 @@ describe('clock slack', () => {
     }
   })
 })
+
+describe('runs of lines (a plain node made with `runs`)', () => {
+  function run(from: PeerInfo, firstSeq: number, bodies: string[], ts = Date.now()): NodeEvent {
+    return { type: 'lines', from, firstSeq, idPrefix: `${from.name}-`, ts, bodies }
+  }
+
+  function display(keepsMarks?: boolean, formatRun: LineTarget['formatRun'] = undefined) {
+    const writes: string[] = []
+    const marks: Map<string, number>[] = []
+    const formatted: ShownMessage[] = []
+    const target: LineTarget = {
+      kind: 'lines',
+      format: (m) => {
+        formatted.push(m)
+        return `${m.action !== undefined ? '*' : '<'}${m.from.name}> ${m.action ?? m.body}`
+      },
+      formatRun: formatRun ?? ((r) => r.bodies.map((body) => `<${r.from.name}> ${body}`).join('\n')),
+      write: (t) => writes.push(t),
+      catchUp: () => undefined,
+    }
+    const shown = new MessageDisplay({ target })
+    shown.bind({
+      markShown: (m) => marks.push(new Map(m)),
+      ...(keepsMarks === undefined ? {} : { keepsMarks }),
+    })
+    return { shown, writes, marks, formatted }
+  }
+
+  it('writes a run as one text after the lines before it, and marks its last line once it is written', () => {
+    const { shown, writes, marks } = display()
+    shown.push(message(bob, 1, Date.now(), 'first'))
+    shown.push(run(alice, 1, ['one', '', 'three']))
+    expect(writes).toEqual(['<bob> first\n', '<alice> one\n<alice> \n<alice> three\n'])
+    expect(marks).toEqual([new Map([[bob.id, 1]]), new Map([[alice.id, 3]])])
+  })
+
+  it('cuts a long run into writes of whole lines of at most 4,000 bytes, each marked once written', () => {
+    const { shown, writes, marks } = display()
+    const bodies = Array.from(
+      { length: 300 },
+      (_, i) => `line ${i + 1} ${i % 3 === 0 ? 'grüße 😀' : 'plain'}`,
+    )
+    shown.push(run(alice, 11, bodies))
+    expect(writes.length).toBeGreaterThan(1)
+    for (const w of writes) {
+      expect(Buffer.byteLength(w)).toBeLessThanOrEqual(4_000)
+      expect(w.endsWith('\n')).toBe(true)
+    }
+    expect(writes.join('')).toBe(`${bodies.map((b) => `<alice> ${b}`).join('\n')}\n`)
+    // Each write's mark is the seq of its last line.
+    let seq = 10
+    for (const [i, w] of writes.entries()) {
+      seq += w.split('\n').length - 1
+      expect(marks[i]).toEqual(new Map([[alice.id, seq]]))
+    }
+    expect(seq).toBe(310)
+  })
+
+  it('writes a run whole when the node keeps no marks (plain mode)', () => {
+    const { shown, writes, marks } = display(false)
+    const bodies = Array.from({ length: 300 }, (_, i) => `line ${i + 1}`)
+    shown.push(run(alice, 1, bodies))
+    expect(writes).toEqual([`${bodies.map((b) => `<alice> ${b}`).join('\n')}\n`])
+    expect(marks).toEqual([new Map([[alice.id, 300]])])
+  })
+
+  it('formats a run line by line, ids and actions included, when the target cannot make it at once', () => {
+    const { shown, writes, formatted } = display(undefined, () => undefined)
+    shown.push(run(alice, 5, ['hi', actionBody('waves')]))
+    expect(writes).toEqual(['<alice> hi\n*alice> waves\n'])
+    expect(formatted.map((m) => [m.id, m.seq, m.body, m.action, m.catchUp])).toEqual([
+      ['alice-5', 5, 'hi', undefined, false],
+      ['alice-6', 6, actionBody('waves'), 'waves', false],
+    ])
+  })
+
+  it('holds a run sent before the start as catch-up, like the messages it stands for', () => {
+    const { shown, writes, formatted } = display()
+    shown.push(run(alice, 1, ['old one', 'old two'], Date.now() - CATCH_UP_SLACK_MS - 60_000))
+    expect(writes).toEqual([])
+    shown.close()
+    expect(writes).toEqual(['<alice> old one\n<alice> old two\n'])
+    expect(formatted.map((m) => [m.seq, m.catchUp])).toEqual([
+      [1, true],
+      [2, true],
+    ])
+  })
+
+  it('hands a frame target the messages of a run', () => {
+    const frames: (readonly ShownMessage[])[] = []
+    const shown = new MessageDisplay({ target: { kind: 'frames', show: (m) => frames.push(m) } })
+    shown.bind({ markShown: () => undefined })
+    shown.push(run(bob, 2, ['a', 'b']))
+    expect(frames.map((f) => f.map((m) => [m.id, m.seq, m.body]))).toEqual([
+      [['bob-2', 2, 'a']],
+      [['bob-3', 3, 'b']],
+    ])
+  })
+})

@@ -4,7 +4,7 @@
  * they come; and the display marks (DATA_DIR/shown) written as soon as what was shown has left the
  * process, so a restart never shows a message twice and never skips one. Frontends never see the marks.
  */
-import type { NodeEvent, PeerInfo } from '@parley/core'
+import { messagesOf, type NodeEvent, type PeerInfo } from '@parley/core'
 import { parseAction } from './commands.js'
 import type { StartedNode } from './node-setup.js'
 
@@ -25,10 +25,27 @@ export interface ShownMessage {
   readonly replayed?: true
 }
 
+/** Live lines from one sender, that came together (a `lines` node event): line `i` has seq `firstSeq + i`. */
+export interface ShownRun {
+  readonly from: PeerInfo
+  readonly firstSeq: number
+  /** Line `i`'s id is `${idPrefix}${firstSeq + i}`. */
+  readonly idPrefix: string
+  readonly ts: number
+  /** Each one line: none holds a newline. */
+  readonly bodies: readonly string[]
+}
+
 /** Where a line-mode frontend writes (stdout): every call must have handed the text to the kernel on return. */
 export interface LineTarget {
   readonly kind: 'lines'
   format(message: ShownMessage): string
+  /**
+   * A run's text at once, one line per body joined by newlines (no newline at the end): what `format`
+   * would give for each, made in one go. Undefined when some line needs `format` (an action). Without
+   * it, each line of a run is formatted alone.
+   */
+  formatRun?(run: ShownRun): string | undefined
   write(text: string): void
   /** Called right before a catch-up of `count` messages is written (the marker line). */
   catchUp(count: number): void
@@ -96,8 +113,8 @@ export class MessageDisplay {
   private readonly now: () => number
   private readonly schedule: (callback: () => void, ms: number) => { cancel(): void }
   private readonly defer: ((callback: () => void) => void) | undefined
-  /** Live messages waiting for the deferred write (line targets with `defer`). */
-  private live: ShownMessage[] = []
+  /** Live messages and runs waiting for the deferred write (line targets with `defer`). */
+  private live: (ShownMessage | ShownRun)[] = []
   /** Messages older than this are catch-up: the start, then each new link's opening. */
   private since: number
   private held: ShownMessage[] = []
@@ -106,6 +123,8 @@ export class MessageDisplay {
   /** Shown (or handed to a frame) and not yet recorded. */
   private unmarked = new Map<string, number>()
   private markShown: ((shown: ReadonlyMap<string, number>) => void) | undefined
+  /** The most a write of lines holds, unless one line alone is longer (see `LINE_CHUNK_BYTES`). */
+  private chunkBytes = LINE_CHUNK_BYTES
   private closed = false
 
   constructor(options: MessageDisplayOptions) {
@@ -127,9 +146,13 @@ export class MessageDisplay {
     this.since = this.now()
   }
 
-  /** Connects the display marks of a started node; what was shown before is recorded now. */
-  bind(started: Pick<StartedNode, 'markShown'>): void {
+  /**
+   * Connects the display marks of a started node; what was shown before is recorded now. A node that
+   * keeps no marks (`keepsMarks: false`) has its lines written in as few writes as they come in.
+   */
+  bind(started: Pick<StartedNode, 'markShown'> & Partial<Pick<StartedNode, 'keepsMarks'>>): void {
     this.markShown = (shown) => started.markShown(shown)
+    if (started.keepsMarks === false) this.chunkBytes = Number.POSITIVE_INFINITY
     if (this.target.kind === 'lines') this.commit()
     this.flushHeld(false)
   }
@@ -138,9 +161,13 @@ export class MessageDisplay {
   push(event: NodeEvent): void {
     if (this.closed) return
     // Whatever the frontend prints for this event comes after the messages that came before it.
-    if (event.type !== 'message') this.flushLive()
+    if (event.type !== 'message' && event.type !== 'lines') this.flushLive()
     if (event.type === 'connected') {
       this.since = Math.max(this.since, this.now())
+      return
+    }
+    if (event.type === 'lines') {
+      this.pushRun(event)
       return
     }
     if (event.type !== 'message') return
@@ -166,8 +193,26 @@ export class MessageDisplay {
       this.show([message])
       return
     }
-    this.live.push(message)
-    if (this.live.length === 1) this.defer(() => this.flushLive())
+    this.goLive(message)
+  }
+
+  /** A run of live lines is shown as one text (`formatRun`); anything else about it, line by line. */
+  private pushRun(event: Extract<NodeEvent, { type: 'lines' }>): void {
+    const target = this.target
+    if (target.kind === 'frames' || !target.formatRun || event.ts < this.since - this.clockSlackMs) {
+      for (const message of messagesOf(event)) this.push(message)
+      return
+    }
+    this.flushHeld(true)
+    const { from, firstSeq, idPrefix, ts, bodies } = event
+    const run: ShownRun = { from, firstSeq, idPrefix, ts, bodies }
+    if (!this.defer) this.show([run])
+    else this.goLive(run)
+  }
+
+  private goLive(item: ShownMessage | ShownRun): void {
+    this.live.push(item)
+    if (this.live.length === 1) this.defer?.(() => this.flushLive())
   }
 
   /** Writes the live messages that wait for the deferred write, now. */
@@ -237,9 +282,11 @@ export class MessageDisplay {
     this.show(held, held.length)
   }
 
-  private show(messages: readonly ShownMessage[], catchUp?: number): void {
+  private show(items: readonly (ShownMessage | ShownRun)[], catchUp?: number): void {
     const target = this.target
     if (target.kind === 'frames') {
+      // Runs reach a frame target as messages (see `pushRun`).
+      const messages = items as readonly ShownMessage[]
       target.show(messages, catchUp)
       for (const m of messages) this.note(m)
       return
@@ -247,10 +294,22 @@ export class MessageDisplay {
     if (catchUp !== undefined) target.catchUp(catchUp)
     let chunk: string[] = []
     let bytes = 0
-    for (const m of messages) {
+    for (const m of items) {
+      if ('bodies' in m) {
+        if (chunk.length > 0) {
+          target.write(`${chunk.join('\n')}\n`)
+          this.commit()
+          chunk = []
+          bytes = 0
+        }
+        const text = target.formatRun?.(m)
+        if (text !== undefined) this.writeRun(target, m, text)
+        else this.show(runMessages(m))
+        continue
+      }
       const text = target.format(m)
       const size = Buffer.byteLength(text) + 1
-      if (bytes + size > LINE_CHUNK_BYTES && chunk.length > 0) {
+      if (bytes + size > this.chunkBytes && chunk.length > 0) {
         target.write(`${chunk.join('\n')}\n`)
         this.commit()
         chunk = []
@@ -266,9 +325,53 @@ export class MessageDisplay {
     }
   }
 
+  /**
+   * Writes a run's text (a line per body) in pieces of whole lines, each at most `chunkBytes` unless one
+   * line alone is longer, and records each piece as shown once it is written, as `show` does.
+   */
+  private writeRun(target: LineTarget, run: ShownRun, text: string): void {
+    const all = `${text}\n`
+    if (this.chunkBytes === Number.POSITIVE_INFINITY) {
+      target.write(all)
+      this.noteSeq(run.from.id, run.firstSeq + run.bodies.length - 1)
+      this.commit()
+      return
+    }
+    let start = 0
+    let seq = run.firstSeq - 1
+    let budget = LINE_CHUNK_BYTES
+    while (start < all.length) {
+      let end = start
+      let lines = 0
+      // Whole lines while they fit in the budget, counted in UTF-16 units: one at least.
+      do {
+        const next = all.indexOf('\n', end) + 1
+        if (lines > 0 && next - start > budget) break
+        end = next
+        lines++
+      } while (end < all.length)
+      const piece = all.slice(start, end)
+      const size = Buffer.byteLength(piece)
+      // A unit of text outside ASCII takes more than a byte: cut again with a budget cut to match.
+      if (size > LINE_CHUNK_BYTES && lines > 1) {
+        budget = Math.max(1, Math.floor((budget * LINE_CHUNK_BYTES) / size) - 1)
+        continue
+      }
+      target.write(piece)
+      seq += lines
+      this.noteSeq(run.from.id, seq)
+      this.commit()
+      start = end
+      budget = LINE_CHUNK_BYTES
+    }
+  }
+
   private note(message: ShownMessage): void {
-    const id = message.from.id
-    this.unmarked.set(id, Math.max(this.unmarked.get(id) ?? 0, message.seq))
+    this.noteSeq(message.from.id, message.seq)
+  }
+
+  private noteSeq(id: string, seq: number): void {
+    this.unmarked.set(id, Math.max(this.unmarked.get(id) ?? 0, seq))
   }
 
   private commit(): void {
@@ -277,6 +380,23 @@ export class MessageDisplay {
     this.unmarked = new Map()
     this.markShown(marks)
   }
+}
+
+/** A live run as the messages it holds, for a target that formats them one by one. */
+function runMessages(run: ShownRun): ShownMessage[] {
+  return run.bodies.map((body, i) => {
+    const message: { -readonly [K in keyof ShownMessage]: ShownMessage[K] } = {
+      id: `${run.idPrefix}${run.firstSeq + i}`,
+      seq: run.firstSeq + i,
+      ts: run.ts,
+      from: run.from,
+      body,
+      catchUp: false,
+    }
+    const action = parseAction(body)
+    if (action !== undefined) message.action = action
+    return message
+  })
 }
 
 /**

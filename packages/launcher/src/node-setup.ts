@@ -88,6 +88,8 @@ export interface StartedNode {
    * between the write and the mark.
    */
   readonly markShown: (shown: ReadonlyMap<string, number>) => void
+  /** False when `markShown` records nothing (plain mode keeps no journal): nothing is ever shown again. */
+  readonly keepsMarks: boolean
   /** Things worth one info line that are not problems, such as a stale lock taken over after a crash. */
   readonly notices: readonly string[]
   /** Keys (hex) the node dials on the DHT whose last dial found no node announcing them. */
@@ -112,6 +114,16 @@ export function dataDirOf(flags: Flags, env: NodeJS.ProcessEnv = process.env): s
   return flags.dataDir ?? defaultDataDir(env)
 }
 
+/** What a frontend can take from the node beyond the flags. */
+export interface FrontendOptions {
+  /**
+   * The frontend handles `lines` events and wants one `delivered` per write (see `PlainNodeOptions.runs`):
+   * a plain node then hands over each read of lines, and confirms each write, at once. No effect on a
+   * secure node, whose messages come one by one.
+   */
+  readonly runs?: boolean
+}
+
 /**
  * Builds the node the flags describe and starts it: it listens first, then dials every peer.
  * `onEvent` is subscribed before the start, so it sees `listening` too, and it also receives the
@@ -121,7 +133,7 @@ export function dataDirOf(flags: Flags, env: NodeJS.ProcessEnv = process.env): s
 export async function startNode(
   flags: Flags,
   onEvent: (event: NodeEvent, route?: LinkRoute) => void,
-  overrides: Partial<NodeOptions> = {},
+  overrides: Partial<NodeOptions> & FrontendOptions = {},
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<StartedNode> {
   if (flags.plain) {
@@ -132,6 +144,7 @@ export async function startNode(
       listen,
       peers: flags.peers,
       maxLine: flags.maxFrame,
+      runs: overrides.runs ?? false,
     })
     node.on((event) => onEvent(event, event.type === 'connected' ? { kind: 'tcp' } : undefined))
     if (flags.logFile) attachLog(node, flags.logFile)
@@ -146,6 +159,7 @@ export async function startNode(
       secure: false,
       restoredPending: 0,
       markShown: () => undefined,
+      keepsMarks: false,
       notices: [],
       missingKeys: () => [],
       emptyRooms: [],
@@ -153,6 +167,7 @@ export async function startNode(
     }
   }
 
+  const { runs: _runs, ...nodeOverrides } = overrides
   const joins = flags.joins.map(decodeJoin)
   const {
     createMessageAuth,
@@ -258,7 +273,7 @@ export async function startNode(
       checkPeer,
       pinnedAt,
       ...(marks.marks ? { displayed: marks.marks } : {}),
-      ...overrides,
+      ...nodeOverrides,
     })
     // A connection is told with how its link was made, read when it is made (a relayed link may move later).
     node.on((event) => onEvent(event, event.type === 'connected' ? routeOf(event.address, dht) : undefined))
@@ -283,6 +298,7 @@ export async function startNode(
       fingerprint: fingerprint(identity.id),
       restoredPending: restored.outbox.length,
       markShown: (shown) => marks.mark(shown),
+      keepsMarks: true,
       notices,
       missingKeys: () => dht?.missing() ?? [],
       emptyRooms,

@@ -32,6 +32,11 @@ export class OutboxWatch {
     this.chars += body.length
   }
 
+  /** `sent` for each body, in order. */
+  sentLines(bodies: readonly string[]): void {
+    for (const body of bodies) this.sent(body)
+  }
+
   /** Follows the node's outbox size (`node.pending`) down: the oldest messages were released. */
   settle(pending: number): void {
     while (this.lengths.length - this.head > pending) this.chars -= this.lengths[this.head++]!

@@ -106,6 +106,7 @@ export function describeEvent(event: NodeEvent, route?: LinkRoute): StatusLine |
     case 'closed':
       return { level: 'info', text: 'closed' }
     case 'message':
+    case 'lines':
     case 'delivered':
       return undefined
     default: {

@@ -4,7 +4,14 @@
  * (`scrollback.ts`), the member panel (`member-panel.ts`), editing keys and Tab (`editing-keys.ts`,
  * `tab-completion.ts`), and the status and input rows (`bars.ts`).
  */
-import type { Address, HistoryEntry, MemberInfo, NodeEvent, PeerInfo } from '@parley/core'
+import {
+  type Address,
+  type HistoryEntry,
+  type MemberInfo,
+  messagesOf,
+  type NodeEvent,
+  type PeerInfo,
+} from '@parley/core'
 import {
   actionBody,
   COMMANDS,
@@ -192,6 +199,8 @@ export class ChatModel {
     this.labels.observe(event)
     this.panel.observe(event, route)
     if (event.type === 'message') return this.incoming(event.from, event.body, event.ts)
+    // Only a plain node made with `runs` sends these, which this frontend does not ask for.
+    if (event.type === 'lines') return messagesOf(event).flatMap((m) => this.incoming(m.from, m.body, m.ts))
     const line = describeEvent(event, route)
     if (line) this.note(line.text, line.level)
     return []

@@ -1,0 +1,121 @@
+import { PassThrough } from 'node:stream'
+import { describe, expect, it } from 'vitest'
+import { LineSplitter, PipedLines } from './piped-input.js'
+
+/** The lines of a whole text, as readline gives them: `\r\n`, `\r` and `\n` end one; the last needs none. */
+function linesOf(text: string): string[] {
+  const lines = text.split(/\r\n|\r|\n/)
+  if (lines.at(-1) === '') lines.pop()
+  return lines
+}
+
+function split(chunks: (string | Uint8Array)[]): string[] {
+  const splitter = new LineSplitter()
+  return [...chunks.flatMap((c) => splitter.push(c)), ...splitter.end()]
+}
+
+describe('LineSplitter', () => {
+  it('ends lines at \\n, \\r\\n and a lone \\r, keeps empty ones, and gives a last line without a newline', () => {
+    expect(split(['one\ntwo\r\nthree\rfour\n\n\nfive'])).toEqual([
+      'one',
+      'two',
+      'three',
+      'four',
+      '',
+      '',
+      'five',
+    ])
+    expect(split(['a\r'])).toEqual(['a'])
+    expect(split(['\r'])).toEqual([''])
+    expect(split([''])).toEqual([])
+    expect(split(['a\n'])).toEqual(['a'])
+  })
+
+  it('takes a \\r\\n split between two reads as one end of line', () => {
+    const splitter = new LineSplitter()
+    expect(splitter.push('one\r')).toEqual([])
+    expect(splitter.push('\ntwo\r')).toEqual(['one'])
+    expect(splitter.push('three\n')).toEqual(['two', 'three'])
+    expect(splitter.end()).toEqual([])
+  })
+
+  it('joins a character split between reads, keeps a byte-order mark, and turns bytes that are not UTF-8 into U+FFFD', () => {
+    const bytes = Buffer.from('\ufeffgrüße 😀\n')
+    const cut = [bytes.subarray(0, 6), bytes.subarray(6, 12), bytes.subarray(12)]
+    expect(split(cut)).toEqual(['\ufeffgrüße 😀'])
+    expect(split([Buffer.from([0x61, 0xff, 0x0a, 0xe2, 0x82])])).toEqual(['a\ufffd', '\ufffd'])
+  })
+
+  it('gives the lines of any text cut anywhere', () => {
+    // 500 texts of line ends, wide characters and spaces, each cut at random places (seeded, so a
+    // failure comes back the same).
+    let state = 42
+    const next = (n: number) => {
+      state = (state * 1_103_515_245 + 12_345) % 2 ** 31
+      return state % n
+    }
+    const units = ['a', 'b', 'ü', '😀', '\r', '\n', ' ']
+    for (let round = 0; round < 500; round++) {
+      let whole = ''
+      for (let i = next(40); i > 0; i--) whole += units[next(units.length)]
+      const bytes = Buffer.from(whole)
+      const at = [...new Set(Array.from({ length: next(6) }, () => next(bytes.length + 1)))].sort(
+        (a, b) => a - b,
+      )
+      const chunks = [0, ...at].map((start, i) => bytes.subarray(start, at[i] ?? bytes.length))
+      expect(split(chunks), JSON.stringify(whole)).toEqual(linesOf(whole))
+    }
+  })
+})
+
+describe('PipedLines', () => {
+  it('gives the lines of each read while resumed, then the last one and close once the stream ends', async () => {
+    const stream = new PassThrough()
+    const input = new PipedLines(stream)
+    const got: string[][] = []
+    let closed = 0
+    input.on('lines', (lines) => got.push(lines))
+    input.on('close', () => closed++)
+    stream.write('one\ntwo\nthr')
+    input.resume()
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(got).toEqual([['one', 'two']])
+    stream.end('ee')
+    await new Promise((resolve) => input.once('close', () => resolve(undefined)))
+    expect(got).toEqual([['one', 'two'], ['three']])
+    input.close()
+    expect(closed).toBe(1)
+  })
+
+  it('reads nothing while paused, and nothing after close', async () => {
+    const stream = new PassThrough()
+    const input = new PipedLines(stream)
+    const got: string[][] = []
+    input.on('lines', (lines) => got.push(lines))
+    stream.write('held\n')
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(got).toEqual([])
+    input.resume()
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(got).toEqual([['held']])
+    input.close()
+    stream.write('after\n')
+    stream.end()
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(got).toEqual([['held']])
+  })
+
+  it('ends the input, last line given, when the stream fails', async () => {
+    const stream = new PassThrough()
+    const input = new PipedLines(stream)
+    const got: string[][] = []
+    input.on('lines', (lines) => got.push(lines))
+    const closed = new Promise((resolve) => input.once('close', () => resolve(undefined)))
+    input.resume()
+    stream.write('partial')
+    await new Promise((resolve) => setImmediate(resolve))
+    stream.destroy(new Error('EIO'))
+    await closed
+    expect(got).toEqual([['partial']])
+  })
+})
