@@ -126,6 +126,66 @@ describe.skipIf(!NC)(`plain mode with the real nc ${NC ? '' : NC_MISSING}`, () =
   })
 })
 
+// ---- a piped file between two plain nodes ------------------------------------------------------------
+
+describe('a piped file from one parley --plain to another', () => {
+  /** What is piped: every kind of line a file holds, then numbered lines, cut into writes mid-line. */
+  const NUMBERED = 20_000
+  const special = ['crlf line\r\n', 'lone cr\r', 'after cr\n', '\n', '//slash\n', '/me waves\n']
+  const long = 'x'.repeat(10_500)
+  const input = [
+    ...special,
+    `${long}\n`,
+    'grüße 😀\n',
+    ...Array.from({ length: NUMBERED }, (_, i) => `${i + 1} of the numbered lines\n`),
+    'no newline at the end',
+  ].join('')
+  /** The lines the receiver shows, without the sender's name. */
+  const shown = [
+    'crlf line',
+    'lone cr',
+    'after cr',
+    '',
+    '/slash',
+    '* waves',
+    'x'.repeat(10_000),
+    'x'.repeat(500),
+    'grüße 😀',
+    ...Array.from({ length: NUMBERED }, (_, i) => `${i + 1} of the numbered lines`),
+    'no newline at the end',
+  ]
+
+  async function pipe(senderArgs: string[] = []) {
+    const receiver = start(['--plain', '--recv-only', '--listen', '127.0.0.1:0'])
+    const port = await listeningPort(receiver)
+    const sender = start(['--plain', '--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, ...senderArgs])
+    // Written in pieces that cut lines, a \r\n and a character in two.
+    const bytes = Buffer.from(input)
+    for (let at = 0; at < bytes.length; at += 7_001) sender.child.stdin.write(bytes.subarray(at, at + 7_001))
+    sender.end()
+    expect(await sender.exited).toBe(0)
+    await receiver.waitFor('stdout', /no newline at the end$/)
+    return { receiver, sender }
+  }
+
+  it('arrives line for line, in order: line ends of every kind, an action, a long line in parts, and 20,000 more', async () => {
+    const { receiver } = await pipe()
+    const bodies = receiver.stdout.map((line) => line.replace(/^<[^>]+> /, '').replace(/^\* \S+ /, '* '))
+    expect(bodies).toEqual(shown)
+  })
+
+  it('tells a script each message sent, one event each, in order (--json)', async () => {
+    const { sender, receiver } = await pipe(['--json'])
+    const sent = sender.stdout
+      .map((line) => JSON.parse(line) as { type: string; body?: string; seq?: number })
+      .filter((event) => event.type === 'sent')
+    expect(sent).toHaveLength(shown.length)
+    expect(sent.map((event) => event.seq)).toEqual(shown.map((_, i) => i + 1))
+    expect(sent.at(-1)?.body).toBe('no newline at the end')
+    expect(receiver.stdout).toHaveLength(shown.length)
+  })
+})
+
 // ---- a raw peer that listens and dials at once -----------------------------------------------------
 
 /**
