@@ -23,6 +23,19 @@ describe('PeerLabels', () => {
     expect(labels.label(bob)).not.toBe(labels.label({ id: KEY_B, name: 'Bоb' }))
   })
 
+  it('labels plain peers by the addresses their links came from, and a run of lines by its sender', () => {
+    const labels = new PeerLabels()
+    const one = { id: 'plain:127.0.0.1:40001', name: '127.0.0.1:40001' }
+    const two = { id: 'plain:127.0.0.1:40002', name: '127.0.0.1:40002' }
+    labels.observe({ type: 'connected', peer: one, address: one.name, direction: 'inbound' })
+    labels.observe({ type: 'lines', from: two, firstSeq: 1, idPrefix: '2-', ts: 0, bodies: ['hi'] })
+    expect([labels.label(one), labels.label(two)]).toEqual([one.name, two.name])
+    // A second link from the same address (a reconnect) is the same name, told apart by nothing else.
+    const again = { id: 'plain:127.0.0.1:40001', name: '127.0.0.1:40001' }
+    labels.observe({ type: 'connected', peer: again, address: again.name, direction: 'inbound' })
+    expect(labels.label(again)).toBe(one.name)
+  })
+
   it('labels a key that switched names by name and key, even when its PeerInfo was labelled before', () => {
     const labels = new PeerLabels()
     const carol = { id: KEY_A, name: 'carol' }

@@ -33,7 +33,7 @@ export class PeerLabels {
   label(peer: PeerInfo): string {
     if (this.lastPeer === peer && this.lastChanges === this.changes) return this.lastLabel
     this.seen(peer)
-    const shared = (this.keysByName.get(nameKey(peer.name))?.size ?? 0) > 1
+    const shared = (this.keysByName.get(labelKey(peer))?.size ?? 0) > 1
     const label = shared || this.ambiguous.has(peer.id) ? `${peer.name}~${shortId(peer.id)}` : peer.name
     this.lastPeer = peer
     this.lastChanges = this.changes
@@ -50,7 +50,7 @@ export class PeerLabels {
   private seen(peer: PeerInfo): void {
     // Seeing the same peer again adds nothing.
     if (this.lastPeer === peer) return
-    const key = nameKey(peer.name)
+    const key = labelKey(peer)
     let keys = this.keysByName.get(key)
     if (!keys) {
       if (this.keysByName.size >= 10_000) return
@@ -62,6 +62,15 @@ export class PeerLabels {
       this.changes++
     }
   }
+}
+
+/**
+ * What names are compared by: core's `nameKey`, which sees through look-alike characters. A plain peer's
+ * name is the address its link came from, which no peer picks: it is compared as it is, and the table of
+ * look-alikes is not loaded for a plain node (a few milliseconds as its first link opens).
+ */
+function labelKey(peer: PeerInfo): string {
+  return peer.id.startsWith('plain:') ? `plain:${peer.name}` : nameKey(peer.name)
 }
 
 /**
