@@ -361,6 +361,29 @@ describe('PlainNode in runs: a read of lines in one event, a write of lines in o
     ])
   })
 
+  it('writes a run larger than a batch in several writes of whole lines, in order, each confirmed', async () => {
+    const { make, raw } = setup()
+    const a = make(A, [], { runs: true })
+    await a.node.start()
+    const nc = await raw(A)
+    await flushMicrotasks()
+    a.node.send('before')
+    const bodies = Array.from({ length: 3_000 }, (_, i) => `${i + 1} ${'y'.repeat(30)}`)
+    a.node.sendLines(bodies)
+    await flushMicrotasks()
+    const chunks = nc.chunks()
+    expect(chunks.length).toBeGreaterThan(2)
+    for (const chunk of chunks) {
+      expect(chunk.length).toBeLessThanOrEqual(32 * 1024)
+      expect(chunk.endsWith('\n')).toBe(true)
+    }
+    expect(nc.received()).toBe(`before\n${bodies.join('\n')}\n`)
+    const delivered = a.events.flatMap((e) => (e.type === 'delivered' ? [e.seq] : []))
+    expect(delivered).toHaveLength(chunks.length)
+    expect(delivered.at(-1)).toBe(3_001)
+    expect(a.node.pending).toBe(0)
+  })
+
   it('confirms each line of sendLines on its own without runs, as send does', async () => {
     const { make, raw } = setup()
     const a = make(A)

@@ -135,6 +135,8 @@ export class PlainNode implements ChatNode {
   private queuedLines = 0
   /** Lines sent this turn, written together once the turn's code has run (one write instead of one each). */
   private batch: string[] = []
+  /** Lines in `batch`, whose pieces each end in a newline and may hold many lines. */
+  private batchLines = 0
   private batchFirstSeq = 0
   private batchChars = 0
   private readonly encoder = new platform.TextEncoder()
@@ -206,7 +208,7 @@ export class PlainNode implements ChatNode {
   get pending(): number {
     let waiting = 0
     for (const l of this.links.values()) waiting = Math.max(waiting, l.waitingLines)
-    return this.queuedLines + this.batch.length + waiting
+    return this.queuedLines + this.batchLines + waiting
   }
 
   get history(): readonly HistoryEntry[] {
@@ -244,7 +246,7 @@ export class PlainNode implements ChatNode {
     const seq = this.nextSeq++
     const ts = this.clock.now()
     this.historyRing.push('out', sentId(seq), seq, ts, this.self, body)
-    this.addToBatch(body, seq)
+    this.addToBatch(`${body}\n`, 1, seq)
     return { id: sentId(seq), seq, ts, durable: SETTLED }
   }
 
@@ -255,7 +257,22 @@ export class PlainNode implements ChatNode {
     this.nextSeq += bodies.length
     const ts = this.clock.now()
     this.historyRing.pushLines('out', sentId(''), first, ts, this.self, bodies)
-    for (let i = 0; i < bodies.length; i++) this.addToBatch(bodies[i] as string, first + i)
+    // Into the batch as a few pieces of text, each as much as a batch holds, not as a string per line.
+    let start = 0
+    let chars = this.batchChars
+    for (let i = 0; i < bodies.length; i++) {
+      const size = (bodies[i] as string).length + 1
+      if (chars + size > BATCH_CHARS && i > start) {
+        this.addToBatch(`${bodies.slice(start, i).join('\n')}\n`, i - start, first + start)
+        start = i
+        chars = 0
+      }
+      chars += size
+    }
+    if (start < bodies.length) {
+      const rest = start === 0 ? bodies : bodies.slice(start)
+      this.addToBatch(`${rest.join('\n')}\n`, rest.length, first + start)
+    }
   }
 
   private mustSend(body: string): void {
@@ -265,15 +282,17 @@ export class PlainNode implements ChatNode {
     }
   }
 
-  private addToBatch(body: string, seq: number): void {
+  /** `text`: `lines` lines, each ending in a newline, the first with seq `firstSeq`. */
+  private addToBatch(text: string, lines: number, firstSeq: number): void {
     // A batch stays under the bound, so a peer that does not read is never handed much more than a line.
-    if (this.batchChars + body.length + 1 > BATCH_CHARS) this.flushBatch()
-    if (this.batch.length === 0) {
-      this.batchFirstSeq = seq
+    if (this.batchChars + text.length > BATCH_CHARS) this.flushBatch()
+    if (this.batchLines === 0) {
+      this.batchFirstSeq = firstSeq
       platform.queueMicrotask(() => this.flushBatch())
     }
-    this.batch.push(body)
-    this.batchChars += body.length + 1
+    this.batch.push(text)
+    this.batchLines += lines
+    this.batchChars += text.length
   }
 
   rename(name: string): void {
@@ -306,7 +325,7 @@ export class PlainNode implements ChatNode {
 
   whenDelivered(timeoutMs: number): Promise<number> {
     return waitForDelivery(
-      () => this.queuedLines + this.batch.length,
+      () => this.queuedLines + this.batchLines,
       (listener) => this.on(listener),
       this.clock,
       timeoutMs,
@@ -445,13 +464,14 @@ export class PlainNode implements ChatNode {
 
   /** Hands the lines sent so far to every open link; they wait for the first link while none is open. */
   private flushBatch(): void {
-    if (this.batch.length === 0) return
+    if (this.batchLines === 0) return
     const run: LineRun = {
-      text: `${this.batch.join('\n')}\n`,
+      text: this.batch.length === 1 ? (this.batch[0] as string) : this.batch.join(''),
       firstSeq: this.batchFirstSeq,
-      count: this.batch.length,
+      count: this.batchLines,
     }
     this.batch = []
+    this.batchLines = 0
     this.batchChars = 0
     if (this.closed) return
     if (this.openLinks().length > 0) this.transmit(run)
