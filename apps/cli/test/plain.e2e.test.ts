@@ -326,7 +326,7 @@ describe('mixing plain and secure nodes', () => {
     expect(secure.stderr.join('\n')).not.toMatch(/PLAIN MODE|unencrypted/i)
   })
 
-  it('starts a plain node without loading the handshake and its native crypto, which a secure node loads', async () => {
+  it('starts a plain node without loading the handshake, its native crypto, node:crypto or node:zlib, which a secure node loads', async () => {
     // Preloaded into parley: on exit, it says which of the handshake's CommonJS packages were loaded.
     const probe = join(tempDir(), 'loaded-crypto.mjs')
     writeFileSync(
@@ -336,6 +336,8 @@ import { createRequire } from 'node:module'
 const require = createRequire(import.meta.url)
 process.on('exit', () => {
   const loaded = Object.keys(require.cache).filter((p) => /sodium-native|secret-stream|noise-handshake/.test(p))
+  const builtins = ['crypto', 'zlib'].filter((m) => process.moduleLoadList.includes('NativeModule ' + m))
+  writeSync(2, 'loaded builtins: [' + builtins.join(' ') + ']\\n')
   writeSync(2, 'loaded crypto modules: ' + loaded.length + '\\n')
 })
 `,
@@ -345,10 +347,14 @@ process.on('exit', () => {
       const parley = start([...args, '--recv-only', '--listen', '127.0.0.1:0'], env)
       await parley.waitFor('stderr', /listening on/)
       parley.child.kill('SIGTERM')
-      return Number((await parley.waitFor('stderr', /^loaded crypto modules: \d+$/)).split(': ')[1])
+      const modules = Number((await parley.waitFor('stderr', /^loaded crypto modules: \d+$/)).split(': ')[1])
+      const builtins = (await parley.waitFor('stderr', /^loaded builtins: /)).split(': ')[1]
+      return { modules, builtins }
     }
-    expect(await crypto(['--plain'])).toBe(0)
-    expect(await crypto([])).toBeGreaterThan(0)
+    expect(await crypto(['--plain'])).toEqual({ modules: 0, builtins: '[]' })
+    const secure = await crypto([])
+    expect(secure.modules).toBeGreaterThan(0)
+    expect(secure.builtins).toBe('[crypto zlib]')
   })
 
   it('a secure node dialed by a plain node and by nc names them and keeps serving a secure peer', async () => {

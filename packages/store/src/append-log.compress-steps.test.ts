@@ -10,15 +10,16 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 const calls: number[] = []
 let turn = 0
 
-vi.mock('node:zlib', async (original) => {
-  const zlib = await original<typeof import('node:zlib')>()
-  return {
+vi.mock('./zlib.js', async () => {
+  const zlib = await import('node:zlib')
+  const wrapped = {
     ...zlib,
     brotliCompressSync: (...args: Parameters<typeof zlib.brotliCompressSync>) => {
       calls.push(turn)
       return zlib.brotliCompressSync(...args)
     },
   }
+  return { zlib: () => wrapped }
 })
 
 const { AppendLog } = await import('./append-log.js')

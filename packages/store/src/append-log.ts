@@ -1,7 +1,6 @@
 import { constants as fsConstants } from 'node:fs'
 import { copyFile, type FileHandle, open, rename, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { brotliCompressSync, constants } from 'node:zlib'
 import { LogError } from './errors.js'
 import { syncDirectory, writeAll } from './fs-sync.js'
 import {
@@ -33,6 +32,7 @@ import {
 } from './log-format.js'
 import { OpenFlags } from './private-files.js'
 import { type AccountOf, LogUsage } from './usage.js'
+import { zlib } from './zlib.js'
 
 export type { FramePosition } from './log-file.js'
 
@@ -631,7 +631,11 @@ const COMPRESS_STEP_BYTES = 256 * 1024
  * records' field names, member ids and numbers, repeated from one record to the next, are most of what
  * it saves (tooling/bench `lines-1m`).
  */
-const COMPRESS_OPTIONS = { params: { [constants.BROTLI_PARAM_QUALITY]: 1 } }
+let compressOptions: { params: Record<number, number> } | undefined
+function brotliFast(data: Buffer): Buffer {
+  compressOptions ??= { params: { [zlib().constants.BROTLI_PARAM_QUALITY]: 1 } }
+  return zlib().brotliCompressSync(data, compressOptions)
+}
 
 /**
  * The frames as they are stored: each of `min` bytes or more compressed where that makes it smaller, with
@@ -651,10 +655,7 @@ async function compressFrames(frames: readonly Buffer[], min = COMPRESS_MIN_BYTE
     }
     step += payload
     try {
-      out[i] = compressedFrame(
-        frame,
-        brotliCompressSync(frame.subarray(FRAME_HEADER_BYTES), COMPRESS_OPTIONS),
-      )
+      out[i] = compressedFrame(frame, brotliFast(frame.subarray(FRAME_HEADER_BYTES)))
     } catch {
       // Stored plain.
     }

@@ -1,4 +1,4 @@
-import * as zlib from 'node:zlib'
+import { zlib } from './zlib.js'
 
 let table: Uint32Array | undefined
 
@@ -20,8 +20,10 @@ function makeTable(): Uint32Array {
   return t
 }
 
-// zlib.crc32 is native and much faster, but only exists from Node 20.15.
-const native: ((data: Uint8Array) => number) | undefined =
-  typeof zlib.crc32 === 'function' ? zlib.crc32 : undefined
+let chosen: ((data: Uint8Array) => number) | undefined
 
-export const crc32: (data: Uint8Array) => number = native ?? crc32Portable
+/** CRC-32 of `data`: zlib's, native and much faster, where it exists (Node 20.15 on), else the portable one. */
+export function crc32(data: Uint8Array): number {
+  chosen ??= typeof zlib().crc32 === 'function' ? zlib().crc32 : crc32Portable
+  return chosen(data)
+}

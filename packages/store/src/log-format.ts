@@ -10,9 +10,9 @@
  * version 2 file: it is read, and appended to plain, as it is, until its first rewrite makes it version 2.
  */
 import { isAscii, isUtf8 } from 'node:buffer'
-import { brotliDecompressSync } from 'node:zlib'
 import { crc32 } from './crc32.js'
 import { LogError } from './errors.js'
+import { zlib } from './zlib.js'
 
 /** The newest format this build reads, and the one it writes for a new log and a rewrite. */
 export const FORMAT_VERSION = 2
@@ -156,7 +156,7 @@ export function scanFrames(
 /** A compressed payload's JSON, or undefined if it does not decompress (within the format's frame limit). */
 function decompressPayload(payload: Buffer): Buffer | undefined {
   try {
-    return brotliDecompressSync(payload, { maxOutputLength: MAX_FRAME_BYTES })
+    return zlib().brotliDecompressSync(payload, { maxOutputLength: MAX_FRAME_BYTES })
   } catch {
     return undefined
   }
