@@ -3,6 +3,7 @@ import { type ChatNode, type HistoryEntry, MAX_BODY_LENGTH, type NodeEvent } fro
 import {
   actionBody,
   connectTo,
+  countText,
   DropDigest,
   describeEvent,
   describeMembers,
@@ -480,17 +481,17 @@ async function drain(
   let left = node.pending
   if (reason !== 'interrupt' && flags.waitMs > 0) {
     note(
-      `input ended; waiting for ${node.pending} message(s) to be acknowledged (gives up after ${flags.waitMs / 1000}s without progress)`,
+      `input ended; waiting for ${countText(node.pending)} message(s) to be acknowledged (gives up after ${flags.waitMs / 1000}s without progress)`,
     )
     left = await waitWhileProgressing(node, flags.waitMs, io.interrupted)
   }
   if (left === 0) {
-    note(`all ${sent} message(s) delivered`)
+    note(`all ${countText(sent)} message(s) delivered`)
     return ExitCode.OK
   }
   if (started.dataDir) {
     note(
-      `${left} message(s) not acknowledged yet are safe in the outbox (${started.dataDir}); they are sent when parley next runs with this --data-dir`,
+      `${countText(left)} message(s) not acknowledged yet are safe in the outbox (${started.dataDir}); they are sent when parley next runs with this --data-dir`,
     )
     if (reason === 'interrupt') return ExitCode.OK
     const missing = started.missingKeys()
@@ -500,7 +501,9 @@ async function drain(
     )
     return ExitCode.PEER_NOT_FOUND
   }
-  note(`${left} of ${sent} message(s) were not delivered: no peer acknowledged them (is the peer running?)`)
+  note(
+    `${countText(left)} of ${countText(sent)} message(s) were not delivered: no peer acknowledged them (is the peer running?)`,
+  )
   return ExitCode.UNDELIVERED
 }
 

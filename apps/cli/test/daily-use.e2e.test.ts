@@ -103,7 +103,7 @@ describe('piping a file with default flags', () => {
     const sender = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
     sender.child.stdin.end(`${lines.join('\n')}\n`)
     expect(await sender.exited).toBe(0)
-    expect(sender.stderr.join('\n')).toMatch(/all 20000 message\(s\) delivered/)
+    expect(sender.stderr.join('\n')).toMatch(/all 20,000 message\(s\) delivered/)
     // Flow control is summed up, never narrated line by line.
     expect(
       count(sender.stderr, /sending slower|you send faster|holding your messages|reading again/),

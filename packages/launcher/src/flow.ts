@@ -4,6 +4,7 @@
  * progress, not total time, so a long file still being acknowledged is never cut short.
  */
 import type { ChatNode, NodeEvent } from '@parley/core'
+import { countText } from './display.js'
 import type { StatusLine } from './session.js'
 
 export interface FlowSummaryOptions {
@@ -102,7 +103,7 @@ export class FlowSummary {
     }
     this.lastShown = now
     const pending = this.options.pending?.()
-    const waiting = pending ? `; ${pending.toLocaleString('en-US')} message(s) queued` : ''
+    const waiting = pending ? `; ${countText(pending)} message(s) queued` : ''
     this.show({ level: 'info', text: `sending slower: ${parts.join(', ')}${waiting}; none is lost` })
   }
 }

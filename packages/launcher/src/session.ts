@@ -10,6 +10,7 @@ import {
 } from '@parley/core'
 import { fingerprint, isKeyHex, keyOfAddress } from '@parley/secure/keys'
 import type { LinkRoute } from './dht.js'
+import { countText } from './display.js'
 import { describeRoute } from './link-routes.js'
 
 /** A status line for people, or undefined for events that are not status (messages, deliveries). */
@@ -124,8 +125,7 @@ export function compactionNote(c: {
   readonly keptBytes: number
 }): string {
   const mb = (bytes: number) => `${(bytes / 1_048_576).toFixed(1)} MiB`
-  const count = (n: number) => n.toLocaleString('en-US')
-  return `journal compacted: ${count(c.records)} → ${count(c.keptRecords)} records, ${mb(c.bytes)} → ${mb(c.keptBytes)}`
+  return `journal compacted: ${countText(c.records)} → ${countText(c.keptRecords)} records, ${mb(c.bytes)} → ${mb(c.keptBytes)}`
 }
 
 /** A dial target as people read it: `HOST:PORT`, or `key [abcd-efgh]` for a node dialed by its key. */

@@ -1,5 +1,6 @@
 import type { NodeEvent } from '@parley/core'
 import {
+  countText,
   DropDigest,
   describeEvent,
   type Flags,
@@ -222,7 +223,7 @@ export async function runTui(
   await Promise.race([quitRequested, io.interrupted, node.failed])
   if (node.pending > 0 && flags.waitMs > 0) {
     model.note(
-      `waiting for ${node.pending} message(s) to be acknowledged, up to ${flags.waitMs / 1000}s without progress (Ctrl-C again to leave now; they stay safe in the outbox)`,
+      `waiting for ${countText(node.pending)} message(s) to be acknowledged, up to ${flags.waitMs / 1000}s without progress (Ctrl-C again to leave now; they stay safe in the outbox)`,
     )
     view.renderNow()
     await node.drain(flags.waitMs, secondQuitRequested)
@@ -247,8 +248,8 @@ export async function runTui(
 /** What became of messages no peer acknowledged before the TUI closed. */
 function undeliveredNote(left: number, dataDir: string | undefined): string {
   if (dataDir)
-    return `${left} message(s) not acknowledged yet are safe in the outbox (${dataDir}); they are sent when parley next runs with this --data-dir`
-  return `${left} message(s) were not delivered: no peer acknowledged them (plain mode keeps nothing)`
+    return `${countText(left)} message(s) not acknowledged yet are safe in the outbox (${dataDir}); they are sent when parley next runs with this --data-dir`
+  return `${countText(left)} message(s) were not delivered: no peer acknowledged them (plain mode keeps nothing)`
 }
 
 /** A request's answer lost to a failed node thread: that failure ends the TUI through `node.failed`. */
