@@ -16,10 +16,11 @@ const MAX_BYTES = 2 ** 31
 
 /**
  * The newest entries pushed, in order: the last `limit` of them, fewer when they are long. Two halves: once
- * the newer one holds `limit` entries, or the next entry would take it past `maxBytes / 2` bytes, the older
- * one is emptied and takes the next entries, so a push never moves what is held, and the whole stays
- * within `maxBytes` (an entry longer than half of it is held alone in its half). Text is held as UTF-8: a
- * lone surrogate comes back as U+FFFD, as it would from the wire.
+ * the newer one holds `limit` lines, or the next would take it past `maxBytes / 2` bytes, the older one is
+ * emptied and takes the next ones, so a push never moves what is held, and the whole stays within
+ * `maxBytes` (an entry longer than half of it is held alone in its half). A run of lines (`pushLines`) is
+ * held as one entry of the half and counts its lines. Text is held as UTF-8: a lone surrogate comes back
+ * as U+FFFD, as it would from the wire.
  * @example
  * const history = new HistoryRing(10_000, 16 * 1024 * 1024)
  * history.push('in', 'a-1', 1, Date.now(), peer, 'hello')
@@ -48,17 +49,19 @@ export class HistoryRing {
 
   /** Entries held: up to `limit`. */
   get length(): number {
-    return Math.min(this.limit, this.newer.count + this.older.count)
+    return Math.min(this.limit, this.newer.lines + this.older.lines)
   }
 
   push(direction: 'in' | 'out', id: string, seq: number, ts: number, from: PeerInfo, body: string): void {
-    if (this.newer.count === this.limit || this.overflows(id, body)) this.swap()
+    if (this.newer.lines === this.limit || this.overflows(id, body)) this.swap()
     this.newer.push(direction, id, seq, ts, from, body)
   }
 
   /**
    * `push` for each body, the id of body `i` being `${idPrefix}${firstSeq + i}`: what a run of lines from
-   * one sender adds, its text encoded in one go where it is ASCII. Only the last `limit` are kept anyway.
+   * one sender adds. The run is held as one entry, its bodies' text encoded at once, so it costs no work
+   * per line; it is split into lines when read. Bodies must not hold a newline (lines never do). Only the
+   * last `limit` are kept anyway.
    */
   pushLines(
     direction: 'in' | 'out',
@@ -70,19 +73,16 @@ export class HistoryRing {
   ): void {
     let i = Math.max(0, bodies.length - this.limit)
     while (i < bodies.length) {
-      if (this.newer.count === this.limit) this.swap()
-      let end = Math.min(bodies.length, i + this.limit - this.newer.count)
-      let units = 0
-      for (let k = i; k < end; k++) units += (bodies[k] as string).length + 1
+      if (this.newer.lines === this.limit) this.swap()
+      const end = Math.min(bodies.length, i + this.limit - this.newer.lines)
+      const text = i === 0 && end === bodies.length ? bodies.join('\n') : bodies.slice(i, end).join('\n')
       // Near its bytes, a half takes the lines one by one, which counts them exactly.
-      if (this.newer.used + units * 3 > this.halfBytes) end = i
-      if (end === i || !this.newer.pushLines(direction, idPrefix, firstSeq, ts, from, bodies, i, end)) {
-        end = Math.max(end, i + 1)
-        for (; i < end; i++) {
-          const body = bodies[i] as string
-          this.push(direction, `${idPrefix}${firstSeq + i}`, firstSeq + i, ts, from, body)
-        }
+      if (this.newer.used + text.length * 3 > this.halfBytes) {
+        this.push(direction, `${idPrefix}${firstSeq + i}`, firstSeq + i, ts, from, bodies[i] as string)
+        i++
+        continue
       }
+      this.newer.pushRun(direction, idPrefix, firstSeq + i, end - i, ts, from, text)
       i = end
     }
   }
@@ -104,17 +104,24 @@ export class HistoryRing {
 
   /** The entries held, oldest first, made afresh on each call. */
   entries(): HistoryEntry[] {
-    const fromOlder = Math.min(this.older.count, this.limit - this.newer.count)
+    const fromOlder = Math.min(this.older.lines, this.limit - this.newer.lines)
     const out: HistoryEntry[] = []
-    for (let i = this.older.count - fromOlder; i < this.older.count; i++) out.push(this.older.entry(i))
-    for (let i = 0; i < this.newer.count; i++) out.push(this.newer.entry(i))
+    if (fromOlder > 0) out.push(...this.older.all().slice(-fromOlder))
+    out.push(...this.newer.all())
     return out
   }
 }
 
-/** Up to `capacity` entries: each one's id then body in `bytes`, and its fields at its index. */
+/**
+ * Up to `capacity` lines, as entries: a line (its id then its body in `bytes`) or a run of lines (their
+ * bodies in `bytes`, a newline between two; ids made from a prefix and the seq), and each one's fields
+ * at its index.
+ */
 class Half {
+  /** Entries held. */
   count = 0
+  /** Lines held, each run counting its lines. */
+  lines = 0
   /** Bytes of `bytes` in use. */
   used = 0
   private bytes: Uint8Array = new Uint8Array(FIRST_BYTES)
@@ -125,8 +132,10 @@ class Half {
   private readonly ts: Float64Array
   private readonly outgoing: Uint8Array
   private readonly from: (PeerInfo | undefined)[]
-  /** For an entry pushed in a run: its id is this and its seq, and its bytes hold the body alone. */
+  /** For a run: what its lines' ids start with (each ends with its seq). */
   private readonly idPrefix: (string | undefined)[]
+  /** Lines in each entry: 1, or a run's. */
+  private readonly size: Uint32Array
 
   constructor(capacity: number) {
     this.idEnd = new Uint32Array(capacity)
@@ -136,6 +145,7 @@ class Half {
     this.outgoing = new Uint8Array(capacity)
     this.from = new Array<PeerInfo | undefined>(capacity).fill(undefined)
     this.idPrefix = new Array<string | undefined>(capacity).fill(undefined)
+    this.size = new Uint32Array(capacity)
   }
 
   push(direction: 'in' | 'out', id: string, seq: number, ts: number, from: PeerInfo, body: string): void {
@@ -149,52 +159,62 @@ class Half {
     this.outgoing[i] = direction === 'out' ? 1 : 0
     this.from[i] = from
     this.idPrefix[i] = undefined
+    this.size[i] = 1
+    this.lines++
   }
 
-  /**
-   * Bodies `start` to `end` as entries, their text encoded at once, a newline between two: false, and
-   * nothing pushed, when that text is not all ASCII (its offsets would not be its lengths).
-   */
-  pushLines(
+  /** `lines` lines from seq `firstSeq` on, `text` their bodies with a newline between two, as one entry. */
+  pushRun(
     direction: 'in' | 'out',
     idPrefix: string,
     firstSeq: number,
+    lines: number,
     ts: number,
     from: PeerInfo,
-    bodies: readonly string[],
-    start: number,
-    end: number,
-  ): boolean {
-    const text =
-      start === 0 && end === bodies.length ? bodies.join('\n') : bodies.slice(start, end).join('\n')
-    this.reserve(text.length * 3)
-    const written = encoder.encodeInto(text, this.bytes.subarray(this.used)).written
-    if (written !== text.length) return false
-    let at = this.used
-    const outgoing = direction === 'out' ? 1 : 0
-    for (let k = start; k < end; k++) {
-      const i = this.count++
-      this.idEnd[i] = at
-      at += (bodies[k] as string).length
-      this.end[i] = at
-      at++
-      this.seq[i] = firstSeq + k
-      this.ts[i] = ts
-      this.outgoing[i] = outgoing
-      this.from[i] = from
-      this.idPrefix[i] = idPrefix
-    }
-    this.used += written
-    return true
+    text: string,
+  ): void {
+    const i = this.count++
+    this.idEnd[i] = this.used
+    this.write(text)
+    this.end[i] = this.used
+    this.seq[i] = firstSeq
+    this.ts[i] = ts
+    this.outgoing[i] = direction === 'out' ? 1 : 0
+    this.from[i] = from
+    this.idPrefix[i] = idPrefix
+    this.size[i] = lines
+    this.lines += lines
   }
 
-  entry(i: number): HistoryEntry {
+  /** Every line held, oldest first. */
+  all(): HistoryEntry[] {
+    const out: HistoryEntry[] = []
+    for (let i = 0; i < this.count; i++) {
+      const prefix = this.idPrefix[i]
+      if (prefix === undefined) {
+        out.push(this.entry(i))
+        continue
+      }
+      const direction = this.outgoing[i] === 1 ? 'out' : 'in'
+      const first = this.seq[i] as number
+      const ts = this.ts[i] as number
+      const from = this.from[i] as PeerInfo
+      // UTF-8 never holds a newline byte inside a character, and no body holds one: a run splits cleanly.
+      const bodies = decode(this.bytes, this.idEnd[i] as number, this.end[i] as number).split('\n')
+      for (const [k, body] of bodies.entries()) {
+        out.push({ direction, id: `${prefix}${first + k}`, seq: first + k, ts, from, body })
+      }
+    }
+    return out
+  }
+
+  /** A single line's entry. */
+  private entry(i: number): HistoryEntry {
     const start = i === 0 ? 0 : (this.end[i - 1] as number)
     const idEnd = this.idEnd[i] as number
-    const prefix = this.idPrefix[i]
     return {
       direction: this.outgoing[i] === 1 ? 'out' : 'in',
-      id: prefix === undefined ? decode(this.bytes, start, idEnd) : `${prefix}${this.seq[i]}`,
+      id: decode(this.bytes, start, idEnd),
       seq: this.seq[i] as number,
       ts: this.ts[i] as number,
       from: this.from[i] as PeerInfo,
@@ -205,6 +225,7 @@ class Half {
   /** Forgets every entry; the buffers stay for the next ones. */
   clear(): void {
     this.count = 0
+    this.lines = 0
     this.used = 0
     this.from.fill(undefined)
     this.idPrefix.fill(undefined)
