@@ -188,3 +188,46 @@ describe('HistoryRing.pushLines', () => {
     ])
   })
 })
+
+describe('HistoryRing growth', () => {
+  it('makes room for entries as they come, up to its limit, and loses none of their fields', () => {
+    const ring = new HistoryRing(1_000, 1 << 24)
+    const peers = [ALICE, BOB]
+    for (let seq = 1; seq <= 2_500; seq++) {
+      push(ring, {
+        direction: seq % 2 ? 'in' : 'out',
+        id: `id-${seq}`,
+        seq,
+        ts: seq * 10,
+        from: peers[seq % 2] as PeerInfo,
+        body: `body ${seq}`,
+      })
+      if (seq === 2_400) ring.pushLines('in', 'r-', 90_000, 5, BOB, ['x', 'y'])
+    }
+    // 2,502 lines pushed: the last 1,000 start at the 1,503rd.
+    const entries = ring.entries()
+    expect(entries).toHaveLength(1_000)
+    expect(entries[0]).toEqual({
+      direction: 'in',
+      id: 'id-1503',
+      seq: 1_503,
+      ts: 15_030,
+      from: BOB,
+      body: 'body 1503',
+    })
+    expect(entries.slice(897, 901).map((e) => [e.id, e.seq, e.ts, e.body])).toEqual([
+      ['id-2400', 2_400, 24_000, 'body 2400'],
+      ['r-90000', 90_000, 5, 'x'],
+      ['r-90001', 90_001, 5, 'y'],
+      ['id-2401', 2_401, 24_010, 'body 2401'],
+    ])
+    expect(entries.at(-1)).toEqual({
+      direction: 'out',
+      id: 'id-2500',
+      seq: 2_500,
+      ts: 25_000,
+      from: ALICE,
+      body: 'body 2500',
+    })
+  })
+})

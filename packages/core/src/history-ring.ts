@@ -11,6 +11,8 @@ import { platform } from './platform.js'
 
 /** The bytes a half starts with; it doubles as lines need. */
 const FIRST_BYTES = 64 * 1024
+/** The entries a half has room for at first; it doubles as they come. */
+const FIRST_ENTRIES = 256
 /** The largest bound: a half's offsets are 32-bit, and a half may go one entry past its share. */
 const MAX_BYTES = 2 ** 31
 
@@ -125,31 +127,49 @@ class Half {
   /** Bytes of `bytes` in use. */
   used = 0
   private bytes: Uint8Array = new Uint8Array(FIRST_BYTES)
+  /**
+   * Room for this many entries now: it doubles as entries come, up to `capacity`, so a node that starts
+   * does not fill arrays for 10,000 lines first, and runs of lines, an entry each, never need them.
+   */
+  private room: number
   /** Where each entry's id ends and its body starts, and where its body ends. */
-  private readonly idEnd: Uint32Array
-  private readonly end: Uint32Array
-  private readonly seq: Float64Array
-  private readonly ts: Float64Array
-  private readonly outgoing: Uint8Array
-  private readonly from: (PeerInfo | undefined)[]
+  private idEnd: Uint32Array
+  private end: Uint32Array
+  private seq: Float64Array
+  private ts: Float64Array
+  private outgoing: Uint8Array
+  private readonly from: (PeerInfo | undefined)[] = []
   /** For a run: what its lines' ids start with (each ends with its seq). */
-  private readonly idPrefix: (string | undefined)[]
+  private readonly idPrefix: (string | undefined)[] = []
   /** Lines in each entry: 1, or a run's. */
-  private readonly size: Uint32Array
+  private size: Uint32Array
 
-  constructor(capacity: number) {
-    this.idEnd = new Uint32Array(capacity)
-    this.end = new Uint32Array(capacity)
-    this.seq = new Float64Array(capacity)
-    this.ts = new Float64Array(capacity)
-    this.outgoing = new Uint8Array(capacity)
-    this.from = new Array<PeerInfo | undefined>(capacity).fill(undefined)
-    this.idPrefix = new Array<string | undefined>(capacity).fill(undefined)
-    this.size = new Uint32Array(capacity)
+  constructor(private readonly capacity: number) {
+    this.room = Math.min(capacity, FIRST_ENTRIES)
+    this.idEnd = new Uint32Array(this.room)
+    this.end = new Uint32Array(this.room)
+    this.seq = new Float64Array(this.room)
+    this.ts = new Float64Array(this.room)
+    this.outgoing = new Uint8Array(this.room)
+    this.size = new Uint32Array(this.room)
+  }
+
+  /** The index of a new entry, the arrays grown if they are full. */
+  private next(): number {
+    if (this.count === this.room) {
+      this.room = Math.min(this.capacity, this.room * 2)
+      this.idEnd = grown(this.idEnd, new Uint32Array(this.room))
+      this.end = grown(this.end, new Uint32Array(this.room))
+      this.seq = grown(this.seq, new Float64Array(this.room))
+      this.ts = grown(this.ts, new Float64Array(this.room))
+      this.outgoing = grown(this.outgoing, new Uint8Array(this.room))
+      this.size = grown(this.size, new Uint32Array(this.room))
+    }
+    return this.count++
   }
 
   push(direction: 'in' | 'out', id: string, seq: number, ts: number, from: PeerInfo, body: string): void {
-    const i = this.count++
+    const i = this.next()
     this.write(id)
     this.idEnd[i] = this.used
     this.write(body)
@@ -173,7 +193,7 @@ class Half {
     from: PeerInfo,
     text: string,
   ): void {
-    const i = this.count++
+    const i = this.next()
     this.idEnd[i] = this.used
     this.write(text)
     this.end[i] = this.used
@@ -227,8 +247,8 @@ class Half {
     this.count = 0
     this.lines = 0
     this.used = 0
-    this.from.fill(undefined)
-    this.idPrefix.fill(undefined)
+    this.from.length = 0
+    this.idPrefix.length = 0
   }
 
   private write(text: string): void {
@@ -268,6 +288,12 @@ function utf8Length(text: string): number {
     } else bytes += 3
   }
   return bytes
+}
+
+/** `to` (larger) holding what `from` holds. */
+function grown<T extends Uint8Array | Uint32Array | Float64Array>(from: T, to: T): T {
+  to.set(from)
+  return to
 }
 
 function decode(bytes: Uint8Array, start: number, end: number): string {
