@@ -378,7 +378,8 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     if (interactive) rl.prompt()
   })
   /** Lines that are messages as they are, handed to the node at once. */
-  const sendRun = (bodies: string[]) => {
+  /** Lines that are messages as they are (`chars` characters in all), handed to the node at once. */
+  const sendRun = (bodies: string[], chars: number) => {
     if (bodies.length === 0) return
     if (flags.json) {
       // Scripts get a `sent` event per message.
@@ -386,22 +387,27 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       return
     }
     node.sendLines(bodies)
-    outbox.sentLines(bodies)
+    outbox.sentRun(bodies.length, chars)
     sent += bodies.length
   }
   piped?.on('lines', (lines) => {
     let start = 0
+    let chars = 0
     for (let i = 0; i < lines.length; i++) {
       const raw = lines[i] as string
-      if (isPlainSubmission(raw) && raw.length <= MAX_BODY_LENGTH) continue
-      sendRun(lines.slice(start, i))
+      if (isPlainSubmission(raw) && raw.length <= MAX_BODY_LENGTH) {
+        chars += raw.length
+        continue
+      }
+      sendRun(lines.slice(start, i), chars)
       const what = parseSubmission(raw, { commands: LINE_COMMANDS, lenient: true })
       // A piped line that is empty is still a line: the file arrives whole.
       if (what.type === 'empty') send(raw)
       else perform(what)
       start = i + 1
+      chars = 0
     }
-    sendRun(start === 0 ? lines : lines.slice(start))
+    sendRun(start === 0 ? lines : lines.slice(start), chars)
     pauseIfFull()
   })
   if (interactive) rl?.prompt()

@@ -251,27 +251,32 @@ export class PlainNode implements ChatNode {
   }
 
   sendLines(bodies: readonly string[]): void {
-    // All or nothing: a line found too long half way would leave the ones before it sent.
-    for (const body of bodies) this.mustSend(body)
+    if (this.closed) throw new Error('the node is closed')
+    // Checked and cut into batch-sized pieces in one pass: none is sent unless every line may be.
+    const cuts: number[] = []
+    let start = 0
+    let chars = this.batchChars
+    for (let i = 0; i < bodies.length; i++) {
+      const length = (bodies[i] as string).length
+      if (length > MAX_BODY_LENGTH) this.mustSend(bodies[i] as string)
+      if (chars + length + 1 > BATCH_CHARS && i > start) {
+        cuts.push(i)
+        start = i
+        chars = 0
+      }
+      chars += length + 1
+    }
     const first = this.nextSeq
     this.nextSeq += bodies.length
     const ts = this.clock.now()
     this.historyRing.pushLines('out', sentId(''), first, ts, this.self, bodies)
     // Into the batch as a few pieces of text, each as much as a batch holds, not as a string per line.
-    let start = 0
-    let chars = this.batchChars
-    for (let i = 0; i < bodies.length; i++) {
-      const size = (bodies[i] as string).length + 1
-      if (chars + size > BATCH_CHARS && i > start) {
-        this.addToBatch(`${bodies.slice(start, i).join('\n')}\n`, i - start, first + start)
-        start = i
-        chars = 0
-      }
-      chars += size
-    }
-    if (start < bodies.length) {
-      const rest = start === 0 ? bodies : bodies.slice(start)
-      this.addToBatch(`${rest.join('\n')}\n`, rest.length, first + start)
+    start = 0
+    for (const end of [...cuts, bodies.length]) {
+      if (end === start) continue
+      const piece = start === 0 && end === bodies.length ? bodies : bodies.slice(start, end)
+      this.addToBatch(`${piece.join('\n')}\n`, end - start, first + start)
+      start = end
     }
   }
 

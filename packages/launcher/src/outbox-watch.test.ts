@@ -36,4 +36,20 @@ describe('OutboxWatch', () => {
     watch.settle(0)
     expect(watch.waitingChars).toBe(0)
   })
+
+  it('counts runs handed over together, and a run released in part by its share of characters', () => {
+    const watch = new OutboxWatch(limits)
+    watch.sent('a'.repeat(10))
+    watch.sentRun(4, 80)
+    expect(watch.full(5)).toBe(true)
+    expect(watch.waitingChars).toBe(90)
+    // The single message and one of the run's four went out: three quarters of the run's 80 wait.
+    expect(watch.drained(3)).toBe(false)
+    expect(watch.waitingChars).toBe(60)
+    expect(watch.drained(2)).toBe(true)
+    expect(watch.waitingChars).toBe(40)
+    watch.sentRun(0, 0)
+    watch.settle(0)
+    expect(watch.waitingChars).toBe(0)
+  })
 })

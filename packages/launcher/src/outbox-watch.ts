@@ -20,29 +20,59 @@ export const OUTBOX_LIMITS: OutboxLimits = {
 }
 
 export class OutboxWatch {
-  /** Body lengths of the messages sent and maybe still waiting, oldest first, from `head` on. */
-  private lengths: number[] = []
+  /**
+   * What was sent and may still wait, oldest first, from `head` on: runs of messages handed over
+   * together (`counts[i]` messages of `sizes[i]` characters in all); a single message is a run of one.
+   */
+  private counts: number[] = []
+  private sizes: number[] = []
   private head = 0
+  /** Messages and characters in the runs from `head` on. */
+  private messages = 0
   private chars = 0
 
   constructor(private readonly limits: OutboxLimits = OUTBOX_LIMITS) {}
 
   sent(body: string): void {
-    this.lengths.push(body.length)
-    this.chars += body.length
+    this.sentRun(1, body.length)
   }
 
-  /** `sent` for each body, in order. */
-  sentLines(bodies: readonly string[]): void {
-    for (const body of bodies) this.sent(body)
+  /** `count` messages handed over together, `chars` characters in all (`sendLines`). */
+  sentRun(count: number, chars: number): void {
+    if (count === 0) return
+    this.counts.push(count)
+    this.sizes.push(chars)
+    this.messages += count
+    this.chars += chars
   }
 
-  /** Follows the node's outbox size (`node.pending`) down: the oldest messages were released. */
+  /**
+   * Follows the node's outbox size (`node.pending`) down: the oldest messages were released. Part of a run
+   * released counts its share of the run's characters.
+   */
   settle(pending: number): void {
-    while (this.lengths.length - this.head > pending) this.chars -= this.lengths[this.head++]!
-    // Drop the released prefix now and then, so the array does not grow with everything ever sent.
-    if (this.head > 1_024 && this.head * 2 > this.lengths.length) {
-      this.lengths = this.lengths.slice(this.head)
+    let released = this.messages - pending
+    while (released > 0 && this.head < this.counts.length) {
+      const count = this.counts[this.head] as number
+      const size = this.sizes[this.head] as number
+      if (count <= released) {
+        this.messages -= count
+        this.chars -= size
+        released -= count
+        this.head++
+        continue
+      }
+      const share = Math.round((size * released) / count)
+      this.counts[this.head] = count - released
+      this.sizes[this.head] = size - share
+      this.messages -= released
+      this.chars -= share
+      released = 0
+    }
+    // Drop the released prefix now and then, so the arrays do not grow with everything ever sent.
+    if (this.head > 1_024 && this.head * 2 > this.counts.length) {
+      this.counts = this.counts.slice(this.head)
+      this.sizes = this.sizes.slice(this.head)
       this.head = 0
     }
   }
