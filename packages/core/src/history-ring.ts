@@ -169,18 +169,7 @@ class Half {
   }
 
   push(direction: 'in' | 'out', id: string, seq: number, ts: number, from: PeerInfo, body: string): void {
-    const i = this.next()
-    this.write(id)
-    this.idEnd[i] = this.used
-    this.write(body)
-    this.end[i] = this.used
-    this.seq[i] = seq
-    this.ts[i] = ts
-    this.outgoing[i] = direction === 'out' ? 1 : 0
-    this.from[i] = from
-    this.idPrefix[i] = undefined
-    this.size[i] = 1
-    this.lines++
+    this.add(direction, id, undefined, seq, 1, ts, from, body)
   }
 
   /** `lines` lines from seq `firstSeq` on, `text` their bodies with a newline between two, as one entry. */
@@ -193,11 +182,26 @@ class Half {
     from: PeerInfo,
     text: string,
   ): void {
+    this.add(direction, '', idPrefix, firstSeq, lines, ts, from, text)
+  }
+
+  /** An entry: `id` then `text` in the bytes (a run has no id of its own, but `idPrefix`). */
+  private add(
+    direction: 'in' | 'out',
+    id: string,
+    idPrefix: string | undefined,
+    seq: number,
+    lines: number,
+    ts: number,
+    from: PeerInfo,
+    text: string,
+  ): void {
     const i = this.next()
+    this.write(id)
     this.idEnd[i] = this.used
     this.write(text)
     this.end[i] = this.used
-    this.seq[i] = firstSeq
+    this.seq[i] = seq
     this.ts[i] = ts
     this.outgoing[i] = direction === 'out' ? 1 : 0
     this.from[i] = from

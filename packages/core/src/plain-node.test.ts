@@ -304,6 +304,15 @@ describe('PlainNode: newline-separated text, for netcat and friends', () => {
 
 describe('PlainNode in runs: a read of lines in one event, a write of lines in one', () => {
   const runsOf = (events: readonly NodeEvent[]) => events.filter((e) => e.type === 'lines')
+  /** A started node (with `runs` unless told otherwise) and a raw client connected to it. */
+  async function runsNodeWithClient(runs = true) {
+    const { make, raw } = setup()
+    const a = make(A, [], { runs })
+    await a.node.start()
+    const nc = await raw(A)
+    await flushMicrotasks()
+    return { a, nc }
+  }
 
   it('gives the lines of each read as one event, which stands for the message events a node without runs gives', async () => {
     const { make, raw } = setup()
@@ -340,11 +349,7 @@ describe('PlainNode in runs: a read of lines in one event, a write of lines in o
   })
 
   it('writes the lines handed over together in one write, and confirms each write once, for its last line', async () => {
-    const { make, raw } = setup()
-    const a = make(A, [], { runs: true })
-    await a.node.start()
-    const nc = await raw(A)
-    await flushMicrotasks()
+    const { a, nc } = await runsNodeWithClient()
     a.node.sendLines(['first', '', 'third'])
     a.node.send('fourth')
     expect(a.node.pending).toBe(4)
@@ -362,11 +367,7 @@ describe('PlainNode in runs: a read of lines in one event, a write of lines in o
   })
 
   it('writes a run larger than a batch in several writes of whole lines, in order, each confirmed', async () => {
-    const { make, raw } = setup()
-    const a = make(A, [], { runs: true })
-    await a.node.start()
-    const nc = await raw(A)
-    await flushMicrotasks()
+    const { a, nc } = await runsNodeWithClient()
     a.node.send('before')
     const bodies = Array.from({ length: 3_000 }, (_, i) => `${i + 1} ${'y'.repeat(30)}`)
     a.node.sendLines(bodies)
@@ -385,11 +386,7 @@ describe('PlainNode in runs: a read of lines in one event, a write of lines in o
   })
 
   it('confirms each line of sendLines on its own without runs, as send does', async () => {
-    const { make, raw } = setup()
-    const a = make(A)
-    await a.node.start()
-    const nc = await raw(A)
-    await flushMicrotasks()
+    const { a, nc } = await runsNodeWithClient(false)
     a.node.sendLines(['a', 'b'])
     await flushMicrotasks()
     expect(nc.received()).toBe('a\nb\n')
@@ -415,11 +412,7 @@ describe('PlainNode in runs: a read of lines in one event, a write of lines in o
   })
 
   it('sends none of the lines when one of them is too long', async () => {
-    const { make, raw } = setup()
-    const a = make(A, [], { runs: true })
-    await a.node.start()
-    const nc = await raw(A)
-    await flushMicrotasks()
+    const { a, nc } = await runsNodeWithClient()
     expect(() => a.node.sendLines(['fine', 'x'.repeat(70_000)])).toThrow(/at most/)
     await flushMicrotasks()
     expect(nc.received()).toBe('')
