@@ -125,7 +125,9 @@ describe('backpressure from a peer that stops reading', () => {
     }
     sender.end()
     expect(await sender.exited).toBe(0)
-    expect(sender.stderr.join('\n')).toMatch(new RegExp(`all ${total + 1} message\\(s\\) delivered`))
+    expect(sender.stderr.join('\n')).toMatch(
+      new RegExp(`all ${(total + 1).toLocaleString('en-US')} message\\(s\\) delivered`),
+    )
     await receiver.waitFor('stdout', new RegExp(`^<alice> line ${total - 1} `), 60_000)
     expect(receiver.stdout).toHaveLength(total + 1)
     expect(receiver.stdout).toEqual([
