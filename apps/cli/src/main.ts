@@ -377,7 +377,6 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     pauseIfFull()
     if (interactive) rl.prompt()
   })
-  /** Lines that are messages as they are, handed to the node at once. */
   /** Lines that are messages as they are (`chars` characters in all), handed to the node at once. */
   const sendRun = (bodies: string[], chars: number) => {
     if (bodies.length === 0) return
