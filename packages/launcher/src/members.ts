@@ -67,7 +67,8 @@ export class PeerLabels {
 /**
  * What names are compared by: core's `nameKey`, which sees through look-alike characters. A plain peer's
  * name is the address its link came from, which no peer picks: it is compared as it is, and the table of
- * look-alikes is not loaded for a plain node (a few milliseconds as its first link opens).
+ * look-alikes is not loaded for a plain node (a few milliseconds as its first link opens). Only a plain
+ * node makes such ids; a secure node's are hex (the schema refuses any other), so no peer passes for one.
  */
 function labelKey(peer: PeerInfo): string {
   return peer.id.startsWith('plain:') ? `plain:${peer.name}` : nameKey(peer.name)
