@@ -176,7 +176,7 @@ describe('HistoryRing.pushLines', () => {
     ])
   })
 
-  it('holds a run that is not ASCII line by line, each body intact', () => {
+  it('holds a run that is not ASCII, each body intact', () => {
     const ring = new HistoryRing(10, 1 << 20)
     ring.pushLines('out', 'plain-', 7, 1, ALICE, ['grüße', '', '😀 ok'])
     ring.push('out', 'plain-10', 10, 2, ALICE, 'after')

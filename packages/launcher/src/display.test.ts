@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { countText, terminalLine, terminalSafe } from './display.js'
+import { type StartedNode, startupNotes } from './node-setup.js'
 
 describe('what status lines and messages print', () => {
   it('groups the digits of a count by thousands', () => {
@@ -10,6 +11,14 @@ describe('what status lines and messages print', () => {
       '1,000',
       '20,000',
       '1,234,567',
+    ])
+  })
+
+  it('groups the count of messages an earlier run left in the outbox, before the other notices', () => {
+    const started = { restoredPending: 12_345, notices: ['took over a lock'] } as unknown as StartedNode
+    expect(startupNotes(started)).toEqual([
+      '12,345 message(s) from an earlier run wait in the outbox',
+      'took over a lock',
     ])
   })
 

@@ -43,6 +43,7 @@ import {
   openDataDir,
 } from '@parley/store'
 import { DhtNetwork, type LinkRoute } from './dht.js'
+import { countText } from './display.js'
 import { DISPLAY_MARKS_FILE, DisplayMarks } from './display-marks.js'
 import { EventLog } from './event-log.js'
 import { ExitCode, FatalError } from './exit-codes.js'
@@ -67,7 +68,7 @@ export const COMPACT_JOURNAL_BYTES = 16 * 1024 * 1024
 export function startupNotes(started: StartedNode): string[] {
   const notes: string[] = []
   if (started.restoredPending > 0)
-    notes.push(`${started.restoredPending} message(s) from an earlier run wait in the outbox`)
+    notes.push(`${countText(started.restoredPending)} message(s) from an earlier run wait in the outbox`)
   notes.push(...started.notices)
   return notes
 }
