@@ -268,6 +268,31 @@ describe('PlainNode: newline-separated text, for netcat and friends', () => {
     expect(node.sessionsSnapshot()).toEqual([])
   })
 
+  it('drops a link that sends a line past the bound inside one read, after taking the lines before it', async () => {
+    for (const runs of [false, true]) {
+      const { network, clock } = setup()
+      const node = new PlainNode({
+        transport: network.transport(),
+        clock,
+        name: 'me',
+        listen: A,
+        maxLine: 100,
+        runs,
+      })
+      const events: NodeEvent[] = []
+      node.on((e) => events.push(e))
+      await node.start()
+      const link = await network.transport().dial(A)
+      link.attach({ data: () => undefined, drain: () => undefined, close: () => undefined })
+      link.write(text(`before\n${'x'.repeat(150)}\nafter\nunfinished`))
+      await flushMicrotasks()
+      expect(events.flatMap(messagesOf).map((m) => m.body)).toEqual(['before'])
+      expect(events.some((e) => e.type === 'link-error' && e.code === 'FRAME_TOO_LARGE')).toBe(true)
+      expect(node.sessionsSnapshot()).toEqual([])
+      await node.close()
+    }
+  })
+
   it('tells a listener added or removed by another listener from the next event on', async () => {
     const { make, raw } = setup()
     const a = make(A)

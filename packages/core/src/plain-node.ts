@@ -436,18 +436,29 @@ export class PlainNode implements ChatNode {
     record.partial = lines.pop() ?? ''
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i] as string
+      // A line past the bound costs the link, whether it ended in this read or is still coming; the
+      // lines before it are taken.
+      if (line.length > this.maxLine) {
+        if (i > 0) this.receive(record, lines.slice(0, i))
+        this.tooLong(record)
+        return
+      }
       if (line.charCodeAt(line.length - 1) === 0x0d) lines[i] = line.slice(0, -1)
     }
     if (lines.length > 0) this.receive(record, lines)
-    if (record.partial.length > this.maxLine) {
-      this.emit({
-        type: 'link-error',
-        address: record.link.remoteAddress,
-        code: 'FRAME_TOO_LARGE',
-        message: `peer sent a line longer than ${this.maxLine} bytes`,
-      })
-      this.drop(record, 'line too long', false)
-    }
+    if (record.partial.length > this.maxLine) this.tooLong(record)
+  }
+
+  private tooLong(record: PlainLink): void {
+    this.emit({
+      type: 'link-error',
+      address: record.link.remoteAddress,
+      code: 'FRAME_TOO_LARGE',
+      message: `peer sent a line longer than ${this.maxLine} bytes`,
+    })
+    // What came after the long line is not taken either.
+    record.partial = ''
+    this.drop(record, 'line too long', false)
   }
 
   /** Lines from a link: one `lines` event (`runs`), or a `message` event each. */
