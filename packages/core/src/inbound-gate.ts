@@ -59,10 +59,12 @@ export interface TokenBucket {
   refilledAt: number
 }
 
-/** What one message costs against a peer's byte allowance. */
+/** What one message costs against a peer's allowance: a token per line it carries, and its bytes. */
 export interface Weighed {
   readonly body: string
   readonly name?: string | undefined
+  /** Lines carried (`msg.lines`); absent, one. */
+  readonly lines?: number | undefined
 }
 
 const TAKEN = { ok: true } as const
@@ -187,7 +189,10 @@ export class InboundGate<L> {
     }
   }
 
-  /** Takes one token and the message's bytes: 0 when allowed, else how long (ms) until both suffice. */
+  /**
+   * Takes a token per line of the message and its bytes: 0 when allowed, else how long (ms) until both
+   * suffice. A message of more lines than the whole burst waits for a full bucket.
+   */
   takeToken(bucket: TokenBucket, message: Weighed): number {
     const limit = this.rateLimit
     if (!limit) return 0
@@ -201,12 +206,14 @@ export class InboundGate<L> {
     if (byteRate) bucket.bytes = Math.min(byteBurst, bucket.bytes + (elapsed * byteRate) / 1000)
     // A message larger than the whole byte burst could never pass: it waits for a full bucket instead.
     const byteCost = Math.min(cost, byteBurst)
-    if (bucket.tokens >= 1 && (!byteRate || bucket.bytes >= byteCost)) {
-      bucket.tokens -= 1
+    const tokenCost = Math.min(message.lines ?? 1, Math.max(1, limit.burst))
+    if (bucket.tokens >= tokenCost && (!byteRate || bucket.bytes >= byteCost)) {
+      bucket.tokens -= tokenCost
       if (byteRate) bucket.bytes -= byteCost
       return 0
     }
-    const waitMessages = bucket.tokens >= 1 ? 0 : ((1 - bucket.tokens) * 1000) / limit.perSecond
+    const waitMessages =
+      bucket.tokens >= tokenCost ? 0 : ((tokenCost - bucket.tokens) * 1000) / limit.perSecond
     const waitBytes = byteRate && bucket.bytes < byteCost ? ((byteCost - bucket.bytes) * 1000) / byteRate : 0
     return Math.max(1, Math.ceil(Math.max(waitMessages, waitBytes)))
   }

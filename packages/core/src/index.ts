@@ -53,6 +53,7 @@ export {
   WATERMARK_ENTRY_BYTES,
   type WhenFull,
 } from './link-table.js'
+export { LINES_PER_MSG_CHARS, lineId, linesOf } from './msg-lines.js'
 // Names: what a reader sees, what is refused, and how a name from the network is shown.
 export { MAX_NAME_LENGTH, nameKey, nameProblem, namesakes, peerNameProblem, shownName } from './names.js'
 // Nodes and what they tell their frontends.
@@ -89,5 +90,5 @@ export { NOT_SECURE_REPLY, PlainNode, type PlainNodeOptions } from './plain-node
 // Signing, which the secure package implements.
 export { type HeldReport, weigh } from './room-ledger.js'
 export { ACK_ENTRY_RATE, canonicalMsg, type MessageAuth } from './room-types.js'
-export { MAX_BODY_LENGTH, type Message, type Msg, PROTOCOL_VERSION } from './schema.js'
+export { MAX_BODY_LENGTH, MAX_LINES_PER_MSG, type Message, type Msg, PROTOCOL_VERSION } from './schema.js'
 export type { DialOptions, Link, LinkHandlers, Listener, Transport } from './transport.js'

@@ -37,7 +37,7 @@ export function skimRecord(record: JournalRecord): JournalRecord | SkimmedRecord
 // count has no sign, fraction or exponent; an id is lowercase hex, as a node id is.
 const STRING = String.raw`"[^"\\\u0000-\u001f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\u0000-\u001f]*)*"`
 const COUNT = '(?:0|[1-9][0-9]{0,15})'
-const MSG_TAIL = `(?:,"(?:name|prev|sig)":${STRING}|,"hops":${COUNT})*`
+const MSG_TAIL = `(?:,"(?:name|prev|sig)":${STRING}|,"(?:hops|lines)":${COUNT})*`
 /** A message as the room writes it: these fields first, in this order, then only known optional ones. */
 const MSG = `\\{"type":"msg","id":${STRING},"seq":(${COUNT}),"ts":${COUNT},"from":"([0-9a-f]{16,128})","body":${STRING}${MSG_TAIL}\\}`
 const SENT = new RegExp(`\\{"t":"sent","msg":${MSG}\\}`, 'y')

@@ -3,6 +3,8 @@
  * and how it reads that back. Core only defines the records and their meaning; a store package
  * (for example `@parley/store`) makes them durable.
  */
+
+import { lineId } from './msg-lines.js'
 import { shownName } from './names.js'
 import type { PeerInfo } from './peer-machine.js'
 import { DEFAULT_WINDOW, type RestoredRoom } from './room-types.js'
@@ -364,15 +366,32 @@ export class JournalReplayer {
     const lastSentFrom = this.sentFrom.at(-1)
     const historyMsg = this.historyMsg.toArray()
     const historyPeer = this.historyPeer.toArray()
+    const recordOf = this.historyFrom.toArray()
     const history: HistoryEntry[] = []
+    const historyFrom: number[] = []
     for (let i = 0; i < historyMsg.length; i++) {
       const msg = historyMsg[i] as Msg
       const peer = historyPeer[i]
-      history.push(
-        peer === undefined
-          ? { direction: 'out', ...pick(msg), from: this.self }
-          : { direction: 'in', ...pick(msg), from: peer },
-      )
+      const from = peer ?? this.self
+      const direction = peer === undefined ? 'out' : 'in'
+      if (msg.lines === undefined) {
+        history.push({ direction, ...pick(msg), from })
+        historyFrom.push(recordOf[i] as number)
+        continue
+      }
+      // Lines carried together are an entry each, as they were when live.
+      const lines = msg.body.split('\n')
+      for (let line = 0; line < lines.length; line++) {
+        historyFrom.push(recordOf[i] as number)
+        history.push({
+          direction,
+          id: lineId(msg.id, line),
+          seq: msg.seq,
+          ts: msg.ts,
+          body: lines[line] as string,
+          from,
+        })
+      }
     }
     const state: RestoredState = {
       nextSeq: this.nextSeq,
@@ -385,7 +404,7 @@ export class JournalReplayer {
     }
     return {
       state,
-      historyFrom: this.historyFrom.toArray(),
+      historyFrom,
       recentFrom: this.sentFrom.slice(keep),
       ...(lastSentFrom === undefined ? {} : { lastSentFrom }),
       logFrom,

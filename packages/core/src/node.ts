@@ -16,6 +16,7 @@ import { DEFAULT_RATE_LIMIT, FIXED_MSG_BYTES } from './inbound-gate.js'
 import { DEFAULT_WINDOW, type HistoryEntry, type RestoredState, restoredRoom } from './journal.js'
 import { type LinkCloseReason, makeHello } from './link-machine.js'
 import { type LinkHost, type LinkRecord, Links, ROOM_CAP } from './links.js'
+import { LINES_PER_MSG_CHARS, lineId } from './msg-lines.js'
 import {
   type ChatNode,
   type MemberInfo,
@@ -178,9 +179,9 @@ export class ParleyNode implements ChatNode {
     return this.listenAddress
   }
 
-  /** Messages sent by this node that some peer has not acknowledged yet. */
+  /** Lines sent by this node that some peer has not acknowledged yet (`sendLines` may carry several in a message). */
   get pending(): number {
-    return this.room.pending
+    return this.room.pendingLines
   }
 
   /** This node as peers see it. */
@@ -228,16 +229,52 @@ export class ParleyNode implements ChatNode {
     this.dialer.add(target)
   }
 
-  /** Sends a chat message to every peer; peers not connected yet get it when they connect. */
+  /**
+   * Sends each body as a line of its own, in order, all or none. Lines are carried together, up to
+   * `LINES_PER_MSG_CHARS` characters in one message (`msg.lines`), which receivers show and keep as a
+   * message per line; a body that holds a newline, or is longer than that, goes as a message alone.
+   */
   sendLines(bodies: readonly string[]): void {
-    for (const body of bodies) this.send(body)
+    this.checkOpen()
+    for (const body of bodies) checkBodyLength(body)
+    let start = 0
+    let chars = 0
+    for (let i = 0; i < bodies.length; i++) {
+      const body = bodies[i] as string
+      const alone = body.length >= LINES_PER_MSG_CHARS || body.includes('\n')
+      if (alone || (i > start && chars + body.length + 1 > LINES_PER_MSG_CHARS)) {
+        this.sendTogether(bodies, start, i)
+        start = i
+        chars = 0
+      }
+      if (alone) {
+        this.compose(body, undefined)
+        start = i + 1
+        continue
+      }
+      chars += body.length + 1
+    }
+    this.sendTogether(bodies, start, bodies.length)
   }
 
+  /** Sends a chat message to every peer; peers not connected yet get it when they connect. */
   send(body: string): SentMessage {
+    this.checkOpen()
+    checkBodyLength(body)
+    return this.compose(body, undefined)
+  }
+
+  private checkOpen(): void {
     if (this.lifecycle === 'closing' || this.lifecycle === 'closed') throw new Error('the node is closed')
-    if (body.length > MAX_BODY_LENGTH) {
-      throw new ProtocolError('BAD_MESSAGE', `a message is at most ${MAX_BODY_LENGTH} characters long`)
-    }
+  }
+
+  /** Bodies `start` to `end` (each one line) as one message, or as a message alone when there is one. */
+  private sendTogether(bodies: readonly string[], start: number, end: number): void {
+    if (end - start === 1) this.compose(bodies[start] as string, undefined)
+    else if (end - start > 1) this.compose(bodies.slice(start, end).join('\n'), end - start)
+  }
+
+  private compose(body: string, lines: number | undefined): SentMessage {
     const fields = { id: randomHex(8), ts: this.clock.now(), body, name: this.nameValue }
     // The frame limit is checked before the message is accepted, with room for what sealing adds. A JSON
     // string takes at most 6 bytes per UTF-16 unit (\uXXXX), so most messages are proven to fit without
@@ -246,9 +283,17 @@ export class ParleyNode implements ChatNode {
     if (6 * (body.length + this.nameValue.length + this.id.length) + FIXED_MSG_BYTES > limit) {
       encodeFrame({ type: 'msg', seq: this.room.nextSeq, from: this.id, ...fields }, limit)
     }
-    const msg = this.room.compose(fields)
-    this.store.remember({ direction: 'out', id: msg.id, seq: msg.seq, ts: msg.ts, from: this.self, body })
-    return { id: msg.id, seq: msg.seq, ts: msg.ts, durable: this.bursts.add() }
+    const msg = this.room.compose(lines === undefined ? fields : { ...fields, lines })
+    const { id, seq, ts } = msg
+    if (lines === undefined) this.store.remember({ direction: 'out', id, seq, ts, from: this.self, body })
+    else {
+      const parts = body.split('\n')
+      for (let i = 0; i < parts.length; i++) {
+        const line = parts[i] as string
+        this.store.remember({ direction: 'out', id: lineId(id, i), seq, ts, from: this.self, body: line })
+      }
+    }
+    return { id, seq, ts, durable: this.bursts.add() }
   }
 
   /** Every member of the room this node knows of: neighbours and the origins relayed to it. */
@@ -486,6 +531,12 @@ export class ParleyNode implements ChatNode {
 
   private emit(event: NodeEvent): void {
     for (const listener of [...this.listeners]) listener(event)
+  }
+}
+
+function checkBodyLength(body: string): void {
+  if (body.length > MAX_BODY_LENGTH) {
+    throw new ProtocolError('BAD_MESSAGE', `a message is at most ${MAX_BODY_LENGTH} characters long`)
   }
 }
 

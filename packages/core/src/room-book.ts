@@ -43,6 +43,8 @@ export class RoomBook {
   protected sealedUpTo = 0
   /** Every neighbour acknowledged our messages up to this seq: the rest is the outbox. */
   protected ownSettled = 0
+  /** Lines in the outbox beyond one per message (messages of several `lines`). */
+  protected ownLines = 0
 
   constructor(options: RoomOptions, restored?: RestoredRoom) {
     this.self = options.self
@@ -57,6 +59,7 @@ export class RoomBook {
     this.own.known = true
     this.own.log = [...(restored?.recent ?? restored?.outbox ?? [])]
     this.ownSettled = (restored?.outbox[0]?.seq ?? sent + 1) - 1
+    for (const msg of restored?.outbox ?? []) if (msg.lines !== undefined) this.ownLines += msg.lines - 1
     this.own.head = this.hashOf(restored?.lastSent)
     this.sealedUpTo = sent
     this.origins.set(this.self.id, this.own)
@@ -101,8 +104,13 @@ export class RoomBook {
     return this.own.received - this.ownSettled
   }
 
+  /** How many lines the outbox holds: a message of several `lines` counts each. */
+  get pendingLines(): number {
+    return this.own.received - this.ownSettled + this.ownLines
+  }
+
   /** Adds one of our messages (its seq, `from` and chain link are filled in); it goes out once sealed and durable. */
-  compose(fields: { id: string; ts: number; body: string; name?: string }): Msg {
+  compose(fields: { id: string; ts: number; body: string; name?: string; lines?: number }): Msg {
     const seq = this.own.received + 1
     const msg: Msg = {
       type: 'msg',
@@ -113,6 +121,10 @@ export class RoomBook {
       body: fields.body,
     }
     if (fields.name !== undefined) msg.name = fields.name
+    if (fields.lines !== undefined) {
+      msg.lines = fields.lines
+      this.ownLines += fields.lines - 1
+    }
     if (this.auth) {
       const prev = this.own.head ?? this.auth.genesis(this.self.id)
       msg.prev = prev
@@ -154,8 +166,16 @@ export class RoomBook {
    * members who connect later.
    */
   settleOwn(seq: number): void {
-    this.ownSettled = Math.max(this.ownSettled, Math.min(seq, this.own.received))
+    const settled = Math.max(this.ownSettled, Math.min(seq, this.own.received))
     const log = this.own.log
+    if (this.ownLines > 0 && settled > this.ownSettled) {
+      for (let i = Math.max(0, this.indexOf(this.own, this.ownSettled + 1)); i < log.length; i++) {
+        const msg = log[i]!
+        if (msg.seq > settled) break
+        if (msg.lines !== undefined) this.ownLines -= msg.lines - 1
+      }
+    }
+    this.ownSettled = settled
     let drop = 0
     while (log.length - drop > this.windowSize && log[drop]!.seq <= this.ownSettled) drop++
     // One splice per ack: shifting a log of thousands once per message moved the whole log each time.

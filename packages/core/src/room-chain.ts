@@ -245,6 +245,7 @@ function keptCopy(received: Msg, origin: PeerInfo, hops: number): Msg {
     hops,
   }
   if (received.name !== undefined) msg.name = received.name === origin.name ? origin.name : received.name
+  if (received.lines !== undefined) msg.lines = received.lines
   if (received.prev !== undefined) msg.prev = received.prev
   if (received.sig !== undefined) msg.sig = received.sig
   return msg

@@ -21,7 +21,9 @@ export interface MessageAuth {
 
 /**
  * The bytes a chain hash covers: everything the origin wrote except `prev` (hashed separately), and
- * except `hops` and `sig`, which relays change or which sign the result.
+ * except `hops` and `sig`, which relays change or which sign the result. `lines` is left out too, so a
+ * release that does not know it still checks the chain of a message that has it (and shows its lines as
+ * one message): it only says how to cut text that is covered into lines, each shown under the same sender.
  */
 export function canonicalMsg(msg: Msg): string {
   return JSON.stringify(['parley-msg/1', msg.from, msg.seq, msg.id, msg.ts, msg.name ?? null, msg.body])

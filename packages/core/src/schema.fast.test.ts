@@ -40,11 +40,17 @@ describe('the hand-written checks of every frame type', () => {
         seq: field(fc.integer({ min: 0, max: 1_000 })),
         ts: field(fc.nat()),
         from: field(hex),
-        body: field(fc.string({ maxLength: 200 })),
+        body: field(
+          fc.oneof(
+            fc.string({ maxLength: 200 }),
+            fc.array(fc.string({ maxLength: 20 }), { maxLength: 6 }).map((lines) => lines.join('\n')),
+          ),
+        ),
         name: field(fc.string({ minLength: 1, maxLength: 64 })),
         hops: field(fc.integer({ min: 0, max: 300 })),
         prev: field(fc.base64String({ maxLength: 44 })),
         sig: field(fc.base64String({ maxLength: 88 })),
+        lines: field(fc.integer({ min: 0, max: 7 })),
       },
       { requiredKeys: ['type'] },
     )

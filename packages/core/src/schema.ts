@@ -13,6 +13,12 @@ export const PROTOCOL_MAJOR = 1
  */
 export const MAX_BODY_LENGTH = 10_000
 
+/**
+ * The most lines one `msg` may carry (`lines`): every line but the last ends in a newline, so a body of
+ * `MAX_BODY_LENGTH` holds at most this many.
+ */
+export const MAX_LINES_PER_MSG = MAX_BODY_LENGTH + 1
+
 /** Hops a message may still travel when `hops` is absent: enough for any chain of relays up to 64 long. */
 export const DEFAULT_HOPS = 64
 /** A `have` or `bases` map lists at most this many origins per frame; a longer one is split over frames. */
@@ -72,24 +78,34 @@ function defineSchemas(z: typeof Zod.z) {
     type: z.literal('accept'),
   })
 
-  const MsgSchema = z.object({
-    type: z.literal('msg'),
-    id: z.string().min(1).max(MAX_ID_LENGTH),
-    /** Position in the sender's own stream of messages, from 1. */
-    seq: seq.min(1),
-    /** Milliseconds since the epoch, at the sender. */
-    ts: z.number().int().min(0),
-    from: nodeId,
-    body: z.string().max(MAX_BODY_LENGTH),
-    /** The origin's display name, so members who are not directly connected can name it. */
-    name: z.string().min(1).max(MAX_NAME_LENGTH).optional(),
-    /** How many more links the message may cross; absent means DEFAULT_HOPS. Relays lower it by one. */
-    hops: z.number().int().min(0).max(MAX_HOPS).optional(),
-    /** The origin's chain hash of the message before this one (the genesis hash for its first). */
-    prev: token.optional(),
-    /** The origin's signature over this message's chain hash; present on the last message of each burst. */
-    sig: token.optional(),
-  })
+  const MsgSchema = z
+    .object({
+      type: z.literal('msg'),
+      id: z.string().min(1).max(MAX_ID_LENGTH),
+      /** Position in the sender's own stream of messages, from 1. */
+      seq: seq.min(1),
+      /** Milliseconds since the epoch, at the sender. */
+      ts: z.number().int().min(0),
+      from: nodeId,
+      body: z.string().max(MAX_BODY_LENGTH),
+      /** The origin's display name, so members who are not directly connected can name it. */
+      name: z.string().min(1).max(MAX_NAME_LENGTH).optional(),
+      /** How many more links the message may cross; absent means DEFAULT_HOPS. Relays lower it by one. */
+      hops: z.number().int().min(0).max(MAX_HOPS).optional(),
+      /** The origin's chain hash of the message before this one (the genesis hash for its first). */
+      prev: token.optional(),
+      /** The origin's signature over this message's chain hash; present on the last message of each burst. */
+      sig: token.optional(),
+      /**
+       * The body is this many lines, each a message of its own to whoever shows it (piped lines, sent
+       * together): exactly `lines - 1` newlines. Absent, the body is one message, newlines and all.
+       */
+      lines: z.number().int().min(2).max(MAX_LINES_PER_MSG).optional(),
+    })
+    .refine((msg) => msg.lines === undefined || newlinesIn(msg.body) === msg.lines - 1, {
+      message: 'a msg of n lines has n - 1 newlines in its body',
+      path: ['lines'],
+    })
 
   /** Origin id to seq: a watermark per member of the room. */
   const watermarks = z
@@ -215,6 +231,13 @@ function checkVersion(v: unknown): void {
   }
 }
 
+/** How many newlines `text` holds. */
+export function newlinesIn(text: string): number {
+  let count = 0
+  for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) count++
+  return count
+}
+
 function isSeq(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
 }
@@ -231,7 +254,7 @@ function isShortString(value: unknown, min: number, max: number): value is strin
  */
 function fastParse(type: string, v: Record<string, unknown>): Message | undefined {
   if (type === 'msg') {
-    const { id, seq, ts, from, body, name, hops, prev, sig } = v
+    const { id, seq, ts, from, body, name, hops, prev, sig, lines } = v
     if (
       !isShortString(id, 1, MAX_ID_LENGTH) ||
       !isSeq(seq) ||
@@ -243,7 +266,9 @@ function fastParse(type: string, v: Record<string, unknown>): Message | undefine
       (name !== undefined && !isShortString(name, 1, MAX_NAME_LENGTH)) ||
       (hops !== undefined && !(isSeq(hops) && hops <= MAX_HOPS)) ||
       (prev !== undefined && !(typeof prev === 'string' && TOKEN.test(prev))) ||
-      (sig !== undefined && !(typeof sig === 'string' && TOKEN.test(sig)))
+      (sig !== undefined && !(typeof sig === 'string' && TOKEN.test(sig))) ||
+      (lines !== undefined &&
+        !(isSeq(lines) && lines >= 2 && lines <= MAX_LINES_PER_MSG && newlinesIn(body) === lines - 1))
     ) {
       return undefined
     }
@@ -255,7 +280,8 @@ function fastParse(type: string, v: Record<string, unknown>): Message | undefine
       (name !== undefined ? 1 : 0) +
       (hops !== undefined ? 1 : 0) +
       (prev !== undefined ? 1 : 0) +
-      (sig !== undefined ? 1 : 0)
+      (sig !== undefined ? 1 : 0) +
+      (lines !== undefined ? 1 : 0)
     if (keys === known) return v as Msg
     return {
       type,
@@ -268,6 +294,7 @@ function fastParse(type: string, v: Record<string, unknown>): Message | undefine
       ...(hops !== undefined ? { hops } : {}),
       ...(prev !== undefined ? { prev: prev as string } : {}),
       ...(sig !== undefined ? { sig: sig as string } : {}),
+      ...(lines !== undefined ? { lines: lines as number } : {}),
     }
   }
   if (type === 'ack') {

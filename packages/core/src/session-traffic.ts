@@ -7,6 +7,7 @@
 import type { Clock } from './clock.js'
 import type { JournalRecord } from './journal.js'
 import type { LinkRecord, Links } from './links.js'
+import { lineId } from './msg-lines.js'
 import type { NodeEvent } from './node-types.js'
 import { dueAcks, pump } from './outbound.js'
 import type { PeerInfo } from './peer-machine.js'
@@ -161,8 +162,21 @@ export class SessionTraffic {
             this.announce(member, this.sessions.get(member.id)?.link !== undefined ? 'direct' : 'relay')
           }
           const from = senders[i]!
-          this.store.remember({ direction: 'in', id: msg.id, seq: msg.seq, ts: msg.ts, from, body: msg.body })
-          this.hooks.emit({ type: 'message', id: msg.id, seq: msg.seq, ts: msg.ts, from, body: msg.body })
+          const { seq, ts } = msg
+          if (msg.lines === undefined) {
+            const { id, body } = msg
+            this.store.remember({ direction: 'in', id, seq, ts, from, body })
+            this.hooks.emit({ type: 'message', id, seq, ts, from, body })
+            continue
+          }
+          // Lines carried together: each is a message to whoever shows or keeps it.
+          const lines = msg.body.split('\n')
+          for (let line = 0; line < lines.length; line++) {
+            const id = lineId(msg.id, line)
+            const body = lines[line] as string
+            this.store.remember({ direction: 'in', id, seq, ts, from, body })
+            this.hooks.emit({ type: 'message', id, seq, ts, from, body })
+          }
         }
         for (const session of this.sessions.values()) for (const origin of origins) this.pump(session, origin)
       })

@@ -333,3 +333,39 @@ describe('runs of lines (a plain node made with `runs`)', () => {
     ])
   })
 })
+
+describe('lines carried in one message (msg.lines: one seq, a message event per line)', () => {
+  it('never cuts a write between the lines of one message, so each mark covers only lines written', () => {
+    const writes: string[] = []
+    const marks: Map<string, number>[] = []
+    let later: (() => void) | undefined
+    const target: LineTarget = {
+      kind: 'lines',
+      format: (m) => `<${m.from.name}> ${m.body}`,
+      write: (t) => writes.push(t),
+      catchUp: () => undefined,
+    }
+    const shown = new MessageDisplay({
+      target,
+      defer: (callback) => {
+        later = callback
+      },
+    })
+    shown.bind({ markShown: (m) => marks.push(new Map(m)) })
+    const now = Date.now()
+    // Three messages of 40 lines, about 2,700 bytes each shown: two never fit one 4,000-byte write.
+    const lines = (seq: number) => Array.from({ length: 40 }, (_, i) => `${seq}:${i} ${'w'.repeat(50)}`)
+    for (const seq of [1, 2, 3]) {
+      for (const [i, body] of lines(seq).entries()) {
+        shown.push({ type: 'message', id: `m${seq}.${i}`, seq, ts: now, from: alice, body })
+      }
+    }
+    later?.()
+    expect(writes.join('')).toBe(
+      `${[1, 2, 3].flatMap((seq) => lines(seq).map((b) => `<alice> ${b}`)).join('\n')}\n`,
+    )
+    // A write per message here, each ending with its last line, and marked with its seq once written.
+    expect(writes.map((w) => w.split('\n').length - 1)).toEqual([40, 40, 40])
+    expect(marks).toEqual([1, 2, 3].map((seq) => new Map([[alice.id, seq]])))
+  })
+})

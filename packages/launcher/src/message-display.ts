@@ -294,7 +294,8 @@ export class MessageDisplay {
     if (catchUp !== undefined) target.catchUp(catchUp)
     let chunk: string[] = []
     let bytes = 0
-    for (const m of items) {
+    for (let i = 0; i < items.length; i++) {
+      const m = items[i] as ShownMessage | ShownRun
       if ('bodies' in m) {
         if (chunk.length > 0) {
           target.write(`${chunk.join('\n')}\n`)
@@ -307,17 +308,31 @@ export class MessageDisplay {
         else this.show(runMessages(m))
         continue
       }
-      const text = target.format(m)
-      const size = Buffer.byteLength(text) + 1
+      // The lines of one message (`msg.lines`) share its seq, hence its mark: they go into one write, so a
+      // mark never claims a line that was not written.
+      let end = i + 1
+      while (end < items.length && isSameMessage(items[end] as ShownMessage | ShownRun, m)) end++
+      let texts: string[] | string = target.format(m)
+      let size = Buffer.byteLength(texts) + 1
+      if (end > i + 1) {
+        texts = [texts]
+        for (let j = i + 1; j < end; j++) {
+          const text = target.format(items[j] as ShownMessage)
+          texts.push(text)
+          size += Buffer.byteLength(text) + 1
+        }
+      }
       if (bytes + size > this.chunkBytes && chunk.length > 0) {
         target.write(`${chunk.join('\n')}\n`)
         this.commit()
         chunk = []
         bytes = 0
       }
-      chunk.push(text)
+      if (typeof texts === 'string') chunk.push(texts)
+      else for (const text of texts) chunk.push(text)
       bytes += size
-      this.note(m)
+      this.note(items[end - 1] as ShownMessage)
+      i = end - 1
     }
     if (chunk.length > 0) {
       target.write(`${chunk.join('\n')}\n`)
@@ -380,6 +395,11 @@ export class MessageDisplay {
     this.unmarked = new Map()
     this.markShown(marks)
   }
+}
+
+/** `item` is another line of `message`'s (the same sender and seq: lines carried in one `msg`). */
+function isSameMessage(item: ShownMessage | ShownRun, message: ShownMessage): boolean {
+  return !('bodies' in item) && item.seq === message.seq && item.from.id === message.from.id
 }
 
 /** A live run as the messages it holds, for a target that formats them one by one. */

@@ -1,0 +1,235 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { fakeAuth } from '../test/fake-auth.js'
+import { flushMicrotasks, ManualClock } from '../test/manual-clock.js'
+import { MemoryNetwork } from '../test/memory-transport.js'
+import { RawPeer } from '../test/raw-peer.js'
+import type { Address } from './address.js'
+import type { JournalRecord } from './journal.js'
+import { restore } from './journal.js'
+import { LINES_PER_MSG_CHARS, lineId, linesOf } from './msg-lines.js'
+import { ParleyNode } from './node.js'
+import type { NodeEvent, NodeOptions } from './node-types.js'
+import { MAX_BODY_LENGTH, type Msg, parseMessage } from './schema.js'
+
+const LOW = '1111111111111111'
+const HIGH = 'eeeeeeeeeeeeeeee'
+const A: Address = '127.0.0.1:4001'
+const B: Address = '127.0.0.1:4002'
+
+type MessageEvent = Extract<NodeEvent, { type: 'message' }>
+
+const running: ParleyNode[] = []
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((n) => n.close('test over')))
+})
+
+function world() {
+  const network = new MemoryNetwork({})
+  const clock = new ManualClock()
+  const node = (name: string, listen: Address, extra: Partial<NodeOptions> = {}) => {
+    const n = new ParleyNode({
+      transport: network.transport(),
+      clock,
+      name,
+      listen,
+      random: () => 0.5,
+      ...extra,
+    })
+    running.push(n)
+    const events: NodeEvent[] = []
+    n.on((e) => events.push(e))
+    const messages = () => events.filter((e): e is MessageEvent => e.type === 'message')
+    return { node: n, events, messages }
+  }
+  return { network, clock, node }
+}
+
+/** Alice (a journal recording every append) dialing a raw peer that answers the handshake. */
+async function aliceWithRawPeer(extra: Partial<NodeOptions> = {}) {
+  const { network, clock, node } = world()
+  const appends: JournalRecord[][] = []
+  const alice = node('alice', A, {
+    id: LOW,
+    journal: { append: async (records) => void appends.push([...records]) },
+    ...extra,
+  })
+  await alice.node.start()
+  const peer = new RawPeer(await network.transport('127.0.0.1', HIGH).dial(A))
+  peer.hello(HIGH, 'raw')
+  await clock.advance(0)
+  peer.send({ type: 'ack', upTo: 0, base: 0 })
+  await clock.advance(0)
+  return { alice, peer, clock, appends }
+}
+
+const sentMsgs = (peer: RawPeer) => peer.received.filter((m): m is Msg => m.type === 'msg')
+
+describe('lines carried together (msg.lines)', () => {
+  it('carries piped lines in as few messages as fit, each line whole and in order', async () => {
+    const { alice, peer, clock } = await aliceWithRawPeer()
+    const lines = Array.from({ length: 500 }, (_, i) => `line ${i} ${'x'.repeat(i % 50)}`)
+    alice.node.sendLines(lines)
+    await clock.advance(0)
+    await flushMicrotasks()
+    const msgs = sentMsgs(peer)
+    // Every message but the last is as full as the next line allows.
+    const total = lines.reduce((n, l) => n + l.length + 1, 0)
+    expect(msgs.length).toBeGreaterThan(1)
+    expect(msgs.length).toBeLessThanOrEqual(Math.ceil(total / (LINES_PER_MSG_CHARS - 60)))
+    for (const m of msgs) {
+      expect(m.body.length).toBeLessThanOrEqual(LINES_PER_MSG_CHARS)
+      expect(parseMessage(JSON.parse(JSON.stringify(m)))).toEqual(m)
+    }
+    expect(msgs.flatMap((m) => linesOf(m))).toEqual(lines)
+    expect(msgs.map((m) => m.seq)).toEqual(msgs.map((_, i) => i + 1))
+    // The outbox counts lines, as the frontends that pause their input do.
+    expect(alice.node.pending).toBe(500)
+    peer.send({ type: 'ack', upTo: msgs[1]!.seq })
+    await clock.advance(0)
+    expect(alice.node.pending).toBe(500 - linesOf(msgs[0]!).length - linesOf(msgs[1]!).length)
+    peer.send({ type: 'ack', upTo: msgs.at(-1)!.seq })
+    await clock.advance(0)
+    expect(alice.node.pending).toBe(0)
+  })
+
+  it('keeps each line in the history as an entry of its own, under ids derived from the message', async () => {
+    const { alice, peer, clock } = await aliceWithRawPeer()
+    alice.node.sendLines(['one', 'two', 'three'])
+    await clock.advance(0)
+    const [m] = sentMsgs(peer)
+    expect(m).toMatchObject({ lines: 3, body: 'one\ntwo\nthree' })
+    expect(alice.node.history.map((e) => [e.id, e.seq, e.body])).toEqual([
+      [m!.id, 1, 'one'],
+      [`${m!.id}.1`, 1, 'two'],
+      [`${m!.id}.2`, 1, 'three'],
+    ])
+  })
+
+  it('sends a line alone when it is one line, holds a newline, or is longer than a message of lines', async () => {
+    const { alice, peer, clock } = await aliceWithRawPeer()
+    const long = 'y'.repeat(LINES_PER_MSG_CHARS + 5)
+    alice.node.sendLines(['solo'])
+    alice.node.sendLines(['a', 'b\nc', 'd', 'e', long, 'f'])
+    await clock.advance(0)
+    expect(sentMsgs(peer).map((m) => [m.body, m.lines])).toEqual([
+      ['solo', undefined],
+      ['a', undefined],
+      ['b\nc', undefined],
+      ['d\ne', 2],
+      [long, undefined],
+      ['f', undefined],
+    ])
+  })
+
+  it('refuses the whole run, sending none of it, when a line is too long', async () => {
+    const { alice, peer, clock } = await aliceWithRawPeer()
+    expect(() => alice.node.sendLines(['ok', 'z'.repeat(MAX_BODY_LENGTH + 1)])).toThrow(/at most/)
+    await clock.advance(0)
+    expect(sentMsgs(peer)).toEqual([])
+    expect(alice.node.pending).toBe(0)
+  })
+
+  it('shows each carried line as a message, and a peer of this release chats with it both ways', async () => {
+    const { clock, node } = world()
+    const alice = node('alice', A, { id: LOW, peers: [B], auth: fakeAuth(LOW) })
+    const bob = node('bob', B, { id: HIGH, auth: fakeAuth(HIGH) })
+    await bob.node.start()
+    await alice.node.start()
+    await clock.advance(1_000)
+    alice.node.sendLines(['first', '/not a command', '', 'last'])
+    await clock.advance(0)
+    await flushMicrotasks()
+    const shown = bob.messages()
+    expect(shown.map((m) => m.body)).toEqual(['first', '/not a command', '', 'last'])
+    expect(new Set(shown.map((m) => m.seq))).toEqual(new Set([1]))
+    expect(shown.map((m) => m.id)).toEqual([0, 1, 2, 3].map((i) => lineId(shown[0]!.id, i)))
+    expect(bob.node.history.map((e) => e.body)).toEqual(['first', '/not a command', '', 'last'])
+    // Acked as one message: every line leaves the outbox.
+    await clock.advance(1_000)
+    expect(alice.node.pending).toBe(0)
+    expect(alice.events.filter((e) => e.type === 'delivered')).toHaveLength(1)
+  })
+
+  it('takes a token per line carried from the sending peer (the rate counts lines, not messages)', async () => {
+    const { network, clock, node } = world()
+    const bob = node('bob', B, { id: LOW, rateLimit: { perSecond: 10, burst: 10 } })
+    await bob.node.start()
+    const peer = new RawPeer(await network.transport('127.0.0.1', HIGH).dial(B))
+    peer.hello(HIGH, 'raw')
+    await clock.advance(0)
+    peer.send({ type: 'ack', upTo: 0, base: 0 })
+    await clock.advance(0)
+    const body = Array.from({ length: 8 }, (_, i) => `l${i}`).join('\n')
+    peer.send({ type: 'msg', id: 'm1', seq: 1, ts: 1, from: HIGH, body, lines: 8 })
+    peer.send({ type: 'msg', id: 'm2', seq: 2, ts: 1, from: HIGH, body, lines: 8 })
+    await clock.advance(0)
+    await flushMicrotasks()
+    // The first 8 lines fit the burst of 10; the next 8 wait for the bucket, and are told to wait.
+    expect(bob.messages()).toHaveLength(8)
+    expect(peer.received.some((m) => m.type === 'throttle')).toBe(true)
+    await clock.advance(2_000)
+    await flushMicrotasks()
+    expect(bob.messages()).toHaveLength(16)
+  })
+
+  it('drops a peer whose msg says more or fewer lines than its body holds', async () => {
+    const { network, clock, node } = world()
+    const bob = node('bob', B, { id: LOW })
+    await bob.node.start()
+    const peer = new RawPeer(await network.transport('127.0.0.1', HIGH).dial(B))
+    peer.hello(HIGH, 'raw')
+    await clock.advance(0)
+    peer.send({ type: 'ack', upTo: 0, base: 0 })
+    await clock.advance(0)
+    peer.send({ type: 'msg', id: 'm1', seq: 1, ts: 1, from: HIGH, body: 'a\nb\nc', lines: 2 })
+    await clock.advance(0)
+    await flushMicrotasks()
+    expect(bob.messages()).toEqual([])
+    expect(bob.events.find((e) => e.type === 'link-error')).toMatchObject({ code: 'BAD_MESSAGE' })
+  })
+})
+
+describe('a journal holding lines carried together', () => {
+  const self = { id: 'a'.repeat(64), name: 'alice' }
+  const bob = { id: 'b'.repeat(64), name: 'bob' }
+  const msg = (seq: number, from: string, body: string, lines?: number): Msg => ({
+    type: 'msg',
+    id: `m${seq}`,
+    seq,
+    ts: seq,
+    from,
+    body,
+    ...(lines === undefined ? {} : { lines }),
+  })
+
+  it('restores a line per history entry, with the record behind each, and the outbox as messages', () => {
+    const records: JournalRecord[] = [
+      { t: 'self', epoch: 'e1' },
+      { t: 'sent', msg: msg(1, self.id, 'x\ny', 2) },
+      { t: 'sent', msg: msg(2, self.id, 'alone') },
+      { t: 'peer', peer: bob, epoch: 'b1' },
+      { t: 'received', msg: msg(1, bob.id, 'p\nq\nr', 3), name: 'bob' },
+    ]
+    const state = restore(records, self)
+    expect(state.history.map((e) => [e.direction, e.id, e.seq, e.body])).toEqual([
+      ['out', 'm1', 1, 'x'],
+      ['out', 'm1.1', 1, 'y'],
+      ['out', 'm2', 2, 'alone'],
+      ['in', 'm1', 1, 'p'],
+      ['in', 'm1.1', 1, 'q'],
+      ['in', 'm1.2', 1, 'r'],
+    ])
+    expect(state.outbox.map((m) => m.lines)).toEqual([2, undefined])
+  })
+
+  it('brings the lines of a restored outbox back into the count of what waits', async () => {
+    const { node } = world()
+    const records: JournalRecord[] = [
+      { t: 'self', epoch: 'e1' },
+      { t: 'sent', msg: msg(1, LOW, 'x\ny\nz', 3) },
+      { t: 'sent', msg: msg(2, LOW, 'alone') },
+    ]
+    const alice = node('alice', A, { id: LOW, restored: restore(records, { id: LOW, name: 'alice' }) })
+    expect(alice.node.pending).toBe(4)
+  })
+})
