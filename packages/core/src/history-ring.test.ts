@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { HistoryRing } from './history-ring.js'
 import type { HistoryEntry } from './journal.js'
+import { lineId } from './msg-lines.js'
 import type { PeerInfo } from './peer-machine.js'
 
 const ALICE: PeerInfo = { id: 'a'.repeat(64), name: 'alice' }
@@ -123,9 +124,13 @@ describe('HistoryRing.pushLines', () => {
   const step = fc.oneof(
     fc.record({ kind: fc.constant('run' as const), bodies: fc.array(body, { maxLength: 12 }) }),
     fc.record({ kind: fc.constant('one' as const), body }),
+    fc.record({
+      kind: fc.constant('message' as const),
+      bodies: fc.array(body, { minLength: 2, maxLength: 12 }),
+    }),
   )
 
-  it('holds what pushing each line alone holds, ids, bounds and all', () => {
+  it('holds what pushing each line alone holds, ids, bounds and all, for runs and messages of lines', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 8 }),
@@ -139,6 +144,15 @@ describe('HistoryRing.pushLines', () => {
             if (s.kind === 'one') {
               push(runs, { direction: 'out', id: `plain-${seq}`, seq, ts: seq, from: ALICE, body: s.body })
               push(lines, { direction: 'out', id: `plain-${seq}`, seq, ts: seq, from: ALICE, body: s.body })
+              seq++
+              continue
+            }
+            if (s.kind === 'message') {
+              // The lines of one msg: one seq, ids made from the message's.
+              runs.pushMessageLines('in', `m${seq}`, seq, seq, BOB, s.bodies.join('\n'), s.bodies.length)
+              s.bodies.forEach((b, i) => {
+                push(lines, { direction: 'in', id: lineId(`m${seq}`, i), seq, ts: seq, from: BOB, body: b })
+              })
               seq++
               continue
             }
@@ -164,6 +178,16 @@ describe('HistoryRing.pushLines', () => {
         },
       ),
     )
+  })
+
+  it('keeps the last `limit` lines of a message of more lines than that, with their ids', () => {
+    const ring = new HistoryRing(2, 1 << 20)
+    ring.push('out', 'x', 1, 1, ALICE, 'before')
+    ring.pushMessageLines('in', 'm', 7, 5, BOB, 'a\nb\nc', 3)
+    expect(ring.entries().map((e) => [e.id, e.seq, e.body])).toEqual([
+      ['m.1', 7, 'b'],
+      ['m.2', 7, 'c'],
+    ])
   })
 
   it('keeps the last `limit` lines of a run longer than that, with their ids', () => {

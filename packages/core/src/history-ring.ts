@@ -6,6 +6,7 @@
  * quarter of the time `parley --plain` took to pipe 100,000 lines.
  */
 import type { HistoryEntry } from './journal.js'
+import { lineId } from './msg-lines.js'
 import type { PeerInfo } from './peer-machine.js'
 import { platform } from './platform.js'
 
@@ -57,6 +58,31 @@ export class HistoryRing {
   push(direction: 'in' | 'out', id: string, seq: number, ts: number, from: PeerInfo, body: string): void {
     if (this.newer.lines === this.limit || this.overflows(id, body)) this.swap()
     this.newer.push(direction, id, seq, ts, from, body)
+  }
+
+  /**
+   * The lines one message carried (`msg.lines`): `body` holds `lines` lines cut by newlines, line `k` with
+   * id `lineId(id, k)` and the message's seq. Held as one entry, split into lines when read.
+   */
+  pushMessageLines(
+    direction: 'in' | 'out',
+    id: string,
+    seq: number,
+    ts: number,
+    from: PeerInfo,
+    body: string,
+    lines: number,
+  ): void {
+    if (lines > this.limit) {
+      // Longer than the whole history: only its last lines are kept, one by one.
+      const bodies = body.split('\n')
+      for (let k = bodies.length - this.limit; k < bodies.length; k++) {
+        this.push(direction, lineId(id, k), seq, ts, from, bodies[k] as string)
+      }
+      return
+    }
+    if (this.newer.lines + lines > this.limit || this.overflows(id, body)) this.swap()
+    this.newer.pushMessageLines(direction, id, seq, lines, ts, from, body)
   }
 
   /**
@@ -185,7 +211,23 @@ class Half {
     this.add(direction, '', idPrefix, firstSeq, lines, ts, from, text)
   }
 
-  /** An entry: `id` then `text` in the bytes (a run has no id of its own, but `idPrefix`). */
+  /** A message of `lines` lines (`text`, cut by newlines), one seq and ids made from `id`, as one entry. */
+  pushMessageLines(
+    direction: 'in' | 'out',
+    id: string,
+    seq: number,
+    lines: number,
+    ts: number,
+    from: PeerInfo,
+    text: string,
+  ): void {
+    this.add(direction, id, undefined, seq, lines, ts, from, text)
+  }
+
+  /**
+   * An entry: `id` then `text` in the bytes (a run has no id of its own, but `idPrefix`). An entry with an
+   * id and more than one line is a message's lines.
+   */
   private add(
     direction: 'in' | 'out',
     id: string,
@@ -215,8 +257,16 @@ class Half {
     const out: HistoryEntry[] = []
     for (let i = 0; i < this.count; i++) {
       const prefix = this.idPrefix[i]
-      if (prefix === undefined) {
+      if (prefix === undefined && this.size[i] === 1) {
         out.push(this.entry(i))
+        continue
+      }
+      if (prefix === undefined) {
+        const { direction, id, seq, ts, from, body } = this.entry(i)
+        const bodies = body.split('\n')
+        for (let k = 0; k < bodies.length; k++) {
+          out.push({ direction, id: lineId(id, k), seq, ts, from, body: bodies[k] as string })
+        }
         continue
       }
       const direction = this.outgoing[i] === 1 ? 'out' : 'in'

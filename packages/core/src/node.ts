@@ -16,7 +16,7 @@ import { DEFAULT_RATE_LIMIT, FIXED_MSG_BYTES } from './inbound-gate.js'
 import { DEFAULT_WINDOW, type HistoryEntry, type RestoredState, restoredRoom } from './journal.js'
 import { type LinkCloseReason, makeHello } from './link-machine.js'
 import { type LinkHost, type LinkRecord, Links, ROOM_CAP } from './links.js'
-import { LINES_PER_MSG_CHARS, lineId } from './msg-lines.js'
+import { LINES_PER_MSG_CHARS } from './msg-lines.js'
 import {
   type ChatNode,
   type MemberInfo,
@@ -285,14 +285,9 @@ export class ParleyNode implements ChatNode {
     }
     const msg = this.room.compose(lines === undefined ? fields : { ...fields, lines })
     const { id, seq, ts } = msg
-    if (lines === undefined) this.store.remember({ direction: 'out', id, seq, ts, from: this.self, body })
-    else {
-      const parts = body.split('\n')
-      for (let i = 0; i < parts.length; i++) {
-        const line = parts[i] as string
-        this.store.remember({ direction: 'out', id: lineId(id, i), seq, ts, from: this.self, body: line })
-      }
-    }
+    const entry = { direction: 'out', id, seq, ts, from: this.self, body } as const
+    if (lines === undefined) this.store.remember(entry)
+    else this.store.rememberLines(entry, lines)
     return { id, seq, ts, durable: this.bursts.add() }
   }
 

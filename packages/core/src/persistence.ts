@@ -212,6 +212,12 @@ export class Persistence {
     this.recent?.push(direction, id, seq, ts, from, body)
   }
 
+  /** The lines one message carried (`msg.lines`), an entry each as `history()` gives them back. */
+  rememberLines(entry: HistoryEntry, lines: number): void {
+    const { direction, id, seq, ts, from, body } = entry
+    this.recent?.pushMessageLines(direction, id, seq, ts, from, body, lines)
+  }
+
   /** Recent messages in and out, oldest first. */
   history(): HistoryEntry[] {
     return this.recent?.entries() ?? []

@@ -4,7 +4,7 @@ import { ProtocolError } from './errors.js'
 import { MAX_NAME_LENGTH, peerNameProblem, shownName } from './names.js'
 
 /** The protocol this build speaks. Peers with another major version are refused; minor versions interoperate. */
-export const PROTOCOL_VERSION = '1.0'
+export const PROTOCOL_VERSION = '1.1'
 export const PROTOCOL_MAJOR = 1
 
 /**

@@ -170,12 +170,11 @@ export class SessionTraffic {
             continue
           }
           // Lines carried together: each is a message to whoever shows or keeps it.
+          this.store.rememberLines({ direction: 'in', id: msg.id, seq, ts, from, body: msg.body }, msg.lines)
           const lines = msg.body.split('\n')
           for (let line = 0; line < lines.length; line++) {
-            const id = lineId(msg.id, line)
             const body = lines[line] as string
-            this.store.remember({ direction: 'in', id, seq, ts, from, body })
-            this.hooks.emit({ type: 'message', id, seq, ts, from, body })
+            this.hooks.emit({ type: 'message', id: lineId(msg.id, line), seq, ts, from, body })
           }
         }
         for (const session of this.sessions.values()) for (const origin of origins) this.pump(session, origin)
