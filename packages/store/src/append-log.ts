@@ -85,6 +85,8 @@ export interface RewriteLayout {
 /** Appends that will be written together by one flush. */
 interface Batch {
   frames: Buffer[]
+  /** Frames (by index) stored plain whatever their size: their records are mostly text (`PLAIN_RECORD_BYTES`). */
+  plain?: Set<number>
   bytes: number
   records: number
   waiters: Waiter[]
@@ -376,6 +378,8 @@ export class AppendLog {
     const waiter: Waiter = { resolve: () => {}, reject: () => {} }
     if (frame) {
       waiter.frame = batch.frames.length
+      if (frame.length >= records.length * PLAIN_RECORD_BYTES)
+        (batch.plain ??= new Set()).add(batch.frames.length)
       batch.frames.push(frame)
       batch.bytes += frame.length
       batch.records += records.length
@@ -489,7 +493,9 @@ export class AppendLog {
       if (batch.bytes > 0) {
         // Compressed where that makes them smaller; a version 1 file gets plain frames.
         const frames =
-          this.#version === 2 ? await compressFrames(batch.frames, APPEND_COMPRESS_MIN_BYTES) : batch.frames
+          this.#version === 2
+            ? await compressFrames(batch.frames, APPEND_COMPRESS_MIN_BYTES, batch.plain)
+            : batch.frames
         const bytes = frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames)
         const start = this.#size
         positions = positionsOf(frames, start)
@@ -617,6 +623,13 @@ const COMPRESS_MIN_BYTES = 256
  */
 const APPEND_COMPRESS_MIN_BYTES = 4 * 1024
 /**
+ * An append whose records average this many bytes or more is stored plain: records that large are mostly
+ * text (the lines of a piped file, carried a few dozen to a message), which is already close to its size
+ * on disk, while what compression saves most on is the fields that small records repeat. Compressing them
+ * cost a sender a tenth of a piped file's time; a compaction compresses them later, in the background.
+ */
+const PLAIN_RECORD_BYTES = 1024
+/**
  * Bytes compressed between two turns of the event loop, about a millisecond of work: a rewrite's frames
  * are compressed a few at a time, so that a compaction never holds up the node's links for long.
  *
@@ -638,17 +651,21 @@ function brotliFast(data: Buffer): Buffer {
 }
 
 /**
- * The frames as they are stored: each of `min` bytes or more compressed where that makes it smaller, with
+ * The frames as they are stored: each of `min` bytes or more (and not in `plain`) compressed where that makes it smaller, with
  * a turn of the event loop let in after every `COMPRESS_STEP_BYTES` compressed. A frame zlib refuses (it
  * should never) stays plain.
  */
-async function compressFrames(frames: readonly Buffer[], min = COMPRESS_MIN_BYTES): Promise<Buffer[]> {
+async function compressFrames(
+  frames: readonly Buffer[],
+  min = COMPRESS_MIN_BYTES,
+  plain?: ReadonlySet<number>,
+): Promise<Buffer[]> {
   const out = frames.slice()
   let step = 0
   for (let i = 0; i < frames.length; i++) {
     const frame = frames[i] as Buffer
     const payload = frame.length - FRAME_HEADER_BYTES
-    if (payload < min) continue
+    if (payload < min || plain?.has(i)) continue
     if (step >= COMPRESS_STEP_BYTES) {
       await nextTurn()
       step = 0
