@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { DEFAULT_MAX_FRAME, encodeFrame, FrameDecoder } from './codec.js'
 import { ProtocolError } from './errors.js'
-import { MAX_BODY_LENGTH, type Message, messageSchemas, parseMessage } from './schema.js'
+import { MAX_BODY_LENGTH, type Message, messageSchemas, PROTOCOL_VERSION, parseMessage } from './schema.js'
 
 const ALICE = '0123456789abcdef'
 const BOB = 'fedcba9876543210fedcba9876543210'
@@ -191,7 +191,7 @@ describe('message schema on the wire', () => {
     ])('from a hello announcing %s', (_, value) => {
       const error = rejection(value)
       expect(error.code).toBe('VERSION')
-      expect(error.message).toContain('1.0')
+      expect(error.message).toContain(`this node speaks ${PROTOCOL_VERSION}`)
     })
 
     it('accepts a hello of the same major version with another minor version', () => {
