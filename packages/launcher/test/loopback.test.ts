@@ -187,7 +187,7 @@ describe('two nodes over loopback TCP', () => {
     client.write(Buffer.concat([header, hello]))
     const error = await next(bob, 'link-error')
     expect(error.code).toBe('VERSION')
-    expect(error.message).toMatch(/2\.0.*1\.0/)
+    expect(error.message).toMatch(/2\.0.*speaks 1\.\d+/)
     client.destroy()
   })
 
