@@ -7,6 +7,7 @@ import type { Clock } from './clock.js'
 import type { RateLimit } from './inbound-gate.js'
 import type { HistoryEntry, Journal, RestoredState } from './journal.js'
 import type { LinkBudgets } from './link-table.js'
+import { lineId } from './msg-lines.js'
 import type { CompactionReport } from './online-compaction.js'
 import type { Backoff, PeerInfo, PeerState } from './peer-machine.js'
 import type { JournalQuota } from './persistence.js'
@@ -100,6 +101,11 @@ export interface NodeOptions {
   budgets?: Partial<LinkBudgets>
   /** Direct neighbours at most; one more that this node did not dial is refused. Default 128. */
   maxNeighbors?: number
+  /**
+   * For a frontend that shows many lines at once: the lines one message carried (`msg.lines`, piped
+   * lines) come as one `lines` event (`oneMessage`) instead of a `message` event each.
+   */
+  runs?: boolean
 }
 
 /** One member of the room, as `members()` lists it. */
@@ -173,9 +179,11 @@ export type NodeEvent =
       readonly replayed?: true
     }
   /**
-   * The lines one read of a plain link brought, from a node made with `runs` (see `PlainNodeOptions`):
-   * what a `message` event per line would say. Line `i` is `bodies[i]`, with seq `firstSeq + i` and id
-   * `${idPrefix}${firstSeq + i}`; no body holds a newline. `messagesOf` turns it into those events.
+   * Lines that came together, from a node made with `runs`: the lines of one read of a plain link (see
+   * `PlainNodeOptions`), or the lines one `msg` carried (`msg.lines`, `oneMessage`). What a `message` event
+   * per line would say: line `i` is `bodies[i]`, with seq `firstSeq + i` and id `${idPrefix}${firstSeq + i}`,
+   * or, for `oneMessage`, seq `firstSeq` and id `lineId(idPrefix, i)`. No body holds a newline.
+   * `messagesOf` turns it into those events.
    */
   | {
       readonly type: 'lines'
@@ -184,6 +192,8 @@ export type NodeEvent =
       readonly idPrefix: string
       readonly ts: number
       readonly bodies: readonly string[]
+      /** The lines of one message: one seq, ids made from the message's id (`idPrefix`). */
+      readonly oneMessage?: true
     }
   /**
    * A message left this node for `to`. From a plain node made with `runs`, one event per write: for the
@@ -255,11 +265,11 @@ export type MessageEvent = Extract<NodeEvent, { type: 'message' }>
 export function messagesOf(event: NodeEvent): MessageEvent[] {
   if (event.type === 'message') return [event]
   if (event.type !== 'lines') return []
-  const { from, firstSeq, idPrefix, ts } = event
+  const { from, firstSeq, idPrefix, ts, oneMessage } = event
   return event.bodies.map((body, i) => ({
     type: 'message',
-    id: `${idPrefix}${firstSeq + i}`,
-    seq: firstSeq + i,
+    id: oneMessage ? lineId(idPrefix, i) : `${idPrefix}${firstSeq + i}`,
+    seq: oneMessage ? firstSeq : firstSeq + i,
     ts,
     from,
     body,

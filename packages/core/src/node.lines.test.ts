@@ -8,13 +8,15 @@ import type { JournalRecord } from './journal.js'
 import { restore } from './journal.js'
 import { LINES_PER_MSG_CHARS, lineId, linesOf } from './msg-lines.js'
 import { ParleyNode } from './node.js'
-import type { NodeEvent, NodeOptions } from './node-types.js'
+import { messagesOf, type NodeEvent, type NodeOptions } from './node-types.js'
 import { MAX_BODY_LENGTH, type Msg, parseMessage } from './schema.js'
 
 const LOW = '1111111111111111'
 const HIGH = 'eeeeeeeeeeeeeeee'
 const A: Address = '127.0.0.1:4001'
 const B: Address = '127.0.0.1:4002'
+const C: Address = '127.0.0.1:4003'
+const MID = '8888888888888888'
 
 type MessageEvent = Extract<NodeEvent, { type: 'message' }>
 
@@ -148,6 +150,41 @@ describe('lines carried together (msg.lines)', () => {
     await clock.advance(1_000)
     expect(alice.node.pending).toBe(0)
     expect(alice.events.filter((e) => e.type === 'delivered')).toHaveLength(1)
+  })
+
+  it('gives the lines of a message as one `lines` event to a node made with runs, standing for the same messages', async () => {
+    const { clock, node } = world()
+    const alice = node('alice', A, { id: LOW, peers: [B] })
+    const bob = node('bob', B, { id: HIGH, runs: true })
+    const carol = node('carol', C, { id: MID, peers: [B] })
+    await bob.node.start()
+    await alice.node.start()
+    await carol.node.start()
+    await clock.advance(1_000)
+    alice.node.sendLines(['one', 'two', 'three'])
+    alice.node.send('alone')
+    await clock.advance(0)
+    await flushMicrotasks()
+    const runs = bob.events.filter((e) => e.type === 'lines')
+    expect(runs).toEqual([
+      {
+        type: 'lines',
+        from: { id: LOW, name: 'alice' },
+        firstSeq: 1,
+        idPrefix: expect.any(String),
+        ts: expect.any(Number),
+        bodies: ['one', 'two', 'three'],
+        oneMessage: true,
+      },
+    ])
+    // What it stands for is what a node without runs shows: carol gets the message events themselves.
+    await clock.advance(1_000)
+    const asMessages = bob.events.flatMap((e) => messagesOf(e))
+    expect(asMessages.map(({ id, seq, body }) => ({ id, seq, body }))).toEqual(
+      carol.messages().map(({ id, seq, body }) => ({ id, seq, body })),
+    )
+    expect(asMessages.map((m) => m.body)).toEqual(['one', 'two', 'three', 'alone'])
+    expect(asMessages.map((m) => m.seq)).toEqual([1, 1, 1, 2])
   })
 
   it('takes a token per line carried from the sending peer (the rate counts lines, not messages)', async () => {

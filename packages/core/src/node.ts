@@ -163,6 +163,7 @@ export class ParleyNode implements ChatNode {
         store: this.store,
         clock: this.clock,
         signed: this.auth !== undefined,
+        runs: options.runs ?? false,
       },
       hooks,
     )

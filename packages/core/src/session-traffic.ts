@@ -27,6 +27,8 @@ export interface TrafficParts {
   readonly clock: Clock
   /** Messages are signed: only a link that proved the origin's key vouches for its words. */
   readonly signed: boolean
+  /** The lines a message carried come as one `lines` event (`NodeOptions.runs`). */
+  readonly runs?: boolean
 }
 
 /** What the traffic asks of the node (methods on one object, so every node shares their code). */
@@ -43,6 +45,7 @@ export class SessionTraffic {
   private readonly links: Links
   private readonly store: Persistence
   private readonly clock: Clock
+  private readonly runs: boolean
 
   constructor(
     private readonly parts: TrafficParts,
@@ -54,6 +57,7 @@ export class SessionTraffic {
     this.links = parts.links
     this.store = parts.store
     this.clock = parts.clock
+    this.runs = parts.runs ?? false
   }
 
   /** The session a link carries, if it is that session's current link. */
@@ -172,6 +176,11 @@ export class SessionTraffic {
           // Lines carried together: each is a message to whoever shows or keeps it.
           this.store.rememberLines({ direction: 'in', id: msg.id, seq, ts, from, body: msg.body }, msg.lines)
           const lines = msg.body.split('\n')
+          if (this.runs) {
+            const event = { type: 'lines', from, firstSeq: seq, idPrefix: msg.id, ts, bodies: lines } as const
+            this.hooks.emit({ ...event, oneMessage: true })
+            continue
+          }
           for (let line = 0; line < lines.length; line++) {
             const body = lines[line] as string
             this.hooks.emit({ type: 'message', id: lineId(msg.id, line), seq, ts, from, body })

@@ -292,6 +292,26 @@ describe('runs of lines (a plain node made with `runs`)', () => {
     expect(seq).toBe(310)
   })
 
+  it('writes the lines of one message whole, and marks their one seq once they are all written', () => {
+    const { shown, writes, marks } = display()
+    const bodies = Array.from({ length: 120 }, (_, i) => `line ${i + 1} of one message`)
+    shown.push({ ...run(alice, 7, bodies), oneMessage: true })
+    shown.push(message(bob, 1, Date.now(), 'after'))
+    expect(writes).toEqual([`${bodies.map((b) => `<alice> ${b}`).join('\n')}\n`, '<bob> after\n'])
+    expect(marks).toEqual([new Map([[alice.id, 7]]), new Map([[bob.id, 1]])])
+  })
+
+  it('formats the lines of one message one by one where a line needs it, under their own ids', () => {
+    const { shown, writes, marks, formatted } = display(undefined, () => undefined)
+    shown.push({ ...run(alice, 4, ['a', 'b']), oneMessage: true })
+    expect(formatted.map((m) => [m.id, m.seq, m.body])).toEqual([
+      ['alice-', 4, 'a'],
+      ['alice-.1', 4, 'b'],
+    ])
+    expect(writes.join('')).toBe('<alice> a\n<alice> b\n')
+    expect(marks.at(-1)).toEqual(new Map([[alice.id, 4]]))
+  })
+
   it('writes a run whole when the node keeps no marks (plain mode)', () => {
     const { shown, writes, marks } = display(false)
     const bodies = Array.from({ length: 300 }, (_, i) => `line ${i + 1}`)

@@ -4,7 +4,7 @@
  * they come; and the display marks (DATA_DIR/shown) written as soon as what was shown has left the
  * process, so a restart never shows a message twice and never skips one. Frontends never see the marks.
  */
-import { messagesOf, type NodeEvent, type PeerInfo } from '@parley/core'
+import { lineId, messagesOf, type NodeEvent, type PeerInfo } from '@parley/core'
 import { parseAction } from './commands.js'
 import type { StartedNode } from './node-setup.js'
 
@@ -25,15 +25,20 @@ export interface ShownMessage {
   readonly replayed?: true
 }
 
-/** Live lines from one sender, that came together (a `lines` node event): line `i` has seq `firstSeq + i`. */
+/**
+ * Live lines from one sender, that came together (a `lines` node event): line `i` has seq `firstSeq + i`,
+ * or, when they are the lines of one message (`oneMessage`), seq `firstSeq`.
+ */
 export interface ShownRun {
   readonly from: PeerInfo
   readonly firstSeq: number
-  /** Line `i`'s id is `${idPrefix}${firstSeq + i}`. */
+  /** Line `i`'s id is `${idPrefix}${firstSeq + i}`, or for `oneMessage`, `lineId(idPrefix, i)`. */
   readonly idPrefix: string
   readonly ts: number
   /** Each one line: none holds a newline. */
   readonly bodies: readonly string[]
+  /** The lines of one message: one seq, hence one display mark, once they are all written. */
+  readonly oneMessage?: true
 }
 
 /** Where a line-mode frontend writes (stdout): every call must have handed the text to the kernel on return. */
@@ -204,8 +209,10 @@ export class MessageDisplay {
       return
     }
     this.flushHeld(true)
-    const { from, firstSeq, idPrefix, ts, bodies } = event
-    const run: ShownRun = { from, firstSeq, idPrefix, ts, bodies }
+    const { from, firstSeq, idPrefix, ts, bodies, oneMessage } = event
+    const run: ShownRun = oneMessage
+      ? { from, firstSeq, idPrefix, ts, bodies, oneMessage }
+      : { from, firstSeq, idPrefix, ts, bodies }
     if (!this.defer) this.show([run])
     else this.goLive(run)
   }
@@ -346,9 +353,10 @@ export class MessageDisplay {
    */
   private writeRun(target: LineTarget, run: ShownRun, text: string): void {
     const all = `${text}\n`
-    if (this.chunkBytes === Number.POSITIVE_INFINITY) {
+    // The lines of one message share one mark: written at once, like a long line (they are a few KB).
+    if (this.chunkBytes === Number.POSITIVE_INFINITY || run.oneMessage) {
       target.write(all)
-      this.noteSeq(run.from.id, run.firstSeq + run.bodies.length - 1)
+      this.noteSeq(run.from.id, run.oneMessage ? run.firstSeq : run.firstSeq + run.bodies.length - 1)
       this.commit()
       return
     }
@@ -406,8 +414,8 @@ function isSameMessage(item: ShownMessage | ShownRun, message: ShownMessage): bo
 function runMessages(run: ShownRun): ShownMessage[] {
   return run.bodies.map((body, i) => {
     const message: { -readonly [K in keyof ShownMessage]: ShownMessage[K] } = {
-      id: `${run.idPrefix}${run.firstSeq + i}`,
-      seq: run.firstSeq + i,
+      id: run.oneMessage ? lineId(run.idPrefix, i) : `${run.idPrefix}${run.firstSeq + i}`,
+      seq: run.oneMessage ? run.firstSeq : run.firstSeq + i,
       ts: run.ts,
       from: run.from,
       body,

@@ -119,8 +119,8 @@ export function dataDirOf(flags: Flags, env: NodeJS.ProcessEnv = process.env): s
 export interface FrontendOptions {
   /**
    * The frontend handles `lines` events and wants one `delivered` per write (see `PlainNodeOptions.runs`):
-   * a plain node then hands over each read of lines, and confirms each write, at once. No effect on a
-   * secure node, whose messages come one by one.
+   * a plain node then hands over each read of lines, and confirms each write, at once; a secure node the
+   * lines each message carried (`NodeOptions.runs`).
    */
   readonly runs?: boolean
 }
@@ -168,7 +168,7 @@ export async function startNode(
     }
   }
 
-  const { runs: _runs, ...nodeOverrides } = overrides
+  const { runs, ...nodeOverrides } = overrides
   const joins = flags.joins.map(decodeJoin)
   const {
     createMessageAuth,
@@ -274,6 +274,7 @@ export async function startNode(
       checkPeer,
       pinnedAt,
       ...(marks.marks ? { displayed: marks.marks } : {}),
+      ...(runs ? { runs } : {}),
       ...nodeOverrides,
     })
     // A connection is told with how its link was made, read when it is made (a relayed link may move later).
