@@ -14,6 +14,21 @@ describe('what status lines and messages print', () => {
     ])
   })
 
+  it('groups any count as the en-US number format does', () => {
+    const format = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0, roundingMode: 'trunc' })
+    // Every length of digits up to the largest safe integer's, at its edges and in between.
+    for (let digits = 1; digits <= 16; digits++) {
+      for (const count of [
+        10 ** (digits - 1),
+        10 ** digits - 1,
+        Math.floor(1234567890123456 / 10 ** (16 - digits)),
+      ]) {
+        expect(countText(count)).toBe(format.format(count))
+      }
+    }
+    expect(countText(Number.MAX_SAFE_INTEGER)).toBe(format.format(Number.MAX_SAFE_INTEGER))
+  })
+
   it('groups the count of messages an earlier run left in the outbox, before the other notices', () => {
     const started = { restoredPending: 12_345, notices: ['took over a lock'] } as unknown as StartedNode
     expect(startupNotes(started)).toEqual([
