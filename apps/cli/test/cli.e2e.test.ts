@@ -1,4 +1,6 @@
+import { writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
+import { join } from 'node:path'
 import { freePort, listeningPort, tempDir, useBuiltParley } from '@parley/testkit'
 import { describe, expect, it } from 'vitest'
 
@@ -41,6 +43,44 @@ describe('parley between two real processes', () => {
     expect(sender.stderr.join('\n')).toMatch(/all 2 message\(s\) delivered/)
     await receiver.waitFor('stdout', /second line/)
     expect(receiver.stdout).toEqual(['<alice> hi', '<alice> second line'])
+  })
+
+  it('loads the table of look-alike names only once a second key shows up, and then tells the two apart', async () => {
+    // Preloaded into each parley: on exit, it says whether the look-alike table was loaded.
+    const probe = join(tempDir(), 'loaded-table.mjs')
+    writeFileSync(
+      probe,
+      `import { writeSync } from 'node:fs'
+import { createRequire } from 'node:module'
+const require = createRequire(import.meta.url)
+process.on('exit', () => {
+  const loaded = Object.keys(require.cache).some((p) => p.includes('unhomoglyph'))
+  writeSync(2, 'look-alike table loaded: ' + loaded + '\\n')
+})
+`,
+    )
+    const env = { NODE_OPTIONS: `--import ${probe}` }
+    const receiver = start(['--listen', '127.0.0.1:0', '--name', 'bob'], env)
+    const port = await listeningPort(receiver)
+    const alice = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'], env)
+    alice.send('just one peer')
+    alice.end()
+    expect(await alice.exited).toBe(0)
+    expect(await alice.waitFor('stderr', /^look-alike table loaded/)).toBe('look-alike table loaded: false')
+    await receiver.waitFor('stdout', /just one peer/)
+    // Another key under a name that looks like alice's (a Cyrillic а): both are told apart by fingerprint.
+    const other = start(
+      ['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', '\u0430lice'],
+      env,
+    )
+    other.send('me too')
+    other.end()
+    expect(await other.exited).toBe(0)
+    expect(await receiver.waitFor('stdout', /me too/)).toMatch(
+      /^<\u0430lice~[a-z0-9]{4}-[a-z0-9]{4}> me too$/,
+    )
+    receiver.kill('SIGTERM')
+    expect(await receiver.waitFor('stderr', /^look-alike table loaded/)).toBe('look-alike table loaded: true')
   })
 
   it('delivers to a peer that comes up two seconds later', async () => {

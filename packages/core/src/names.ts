@@ -100,10 +100,14 @@ export function namesakes(
   peer: { readonly id: string; readonly name: string },
   others: Iterable<{ readonly id: string; readonly name: string }>,
 ): string[] {
-  const key = nameKey(peer.name)
+  // The key (and the look-alike table behind it) only once there is another member to compare with: a
+  // node's first link compares nothing.
+  let key: string | undefined
   const ids = new Set<string>()
   for (const other of others) {
-    if (other.id !== peer.id && !ids.has(other.id) && nameKey(other.name) === key) ids.add(other.id)
+    if (other.id === peer.id || ids.has(other.id)) continue
+    key ??= nameKey(peer.name)
+    if (nameKey(other.name) === key) ids.add(other.id)
   }
   return [...ids]
 }

@@ -12,6 +12,12 @@ export class PeerLabels {
   /** Every key seen under each name (handshakes, members and the names messages were sent with). */
   private readonly keysByName = new Map<string, Set<string>>()
   /**
+   * While only one key has been seen, under these names: nothing to tell apart yet, so their look-alike
+   * keys (and the table behind them, loaded on first use) wait for a second key.
+   */
+  private soleKey: { readonly id: string; readonly names: Set<string> } | undefined = undefined
+  private keyed = false
+  /**
    * The last peer labelled, and its label while nothing changed since (`changes`): a flood from one
    * sender reuses one PeerInfo, and is labelled once instead of once per line.
    */
@@ -33,7 +39,7 @@ export class PeerLabels {
   label(peer: PeerInfo): string {
     if (this.lastPeer === peer && this.lastChanges === this.changes) return this.lastLabel
     this.seen(peer)
-    const shared = (this.keysByName.get(labelKey(peer))?.size ?? 0) > 1
+    const shared = this.keyed && (this.keysByName.get(labelKey(peer))?.size ?? 0) > 1
     const label = shared || this.ambiguous.has(peer.id) ? `${peer.name}~${shortId(peer.id)}` : peer.name
     this.lastPeer = peer
     this.lastChanges = this.changes
@@ -50,6 +56,21 @@ export class PeerLabels {
   private seen(peer: PeerInfo): void {
     // Seeing the same peer again adds nothing.
     if (this.lastPeer === peer) return
+    if (!this.keyed) {
+      if (this.soleKey === undefined || this.soleKey.id === peer.id) {
+        this.soleKey ??= { id: peer.id, names: new Set() }
+        if (this.soleKey.names.size < 16) this.soleKey.names.add(peer.name)
+        return
+      }
+      // A second key: every name seen so far gets its look-alike key now.
+      this.keyed = true
+      for (const name of this.soleKey.names) this.add({ id: this.soleKey.id, name })
+      this.soleKey = undefined
+    }
+    this.add(peer)
+  }
+
+  private add(peer: PeerInfo): void {
     const key = labelKey(peer)
     let keys = this.keysByName.get(key)
     if (!keys) {
