@@ -263,7 +263,7 @@ export class JournalReplayer {
 
   constructor(
     private readonly self: PeerInfo,
-    historyLimit = 10_000,
+    private readonly historyLimit = 10_000,
     private readonly windowSize = DEFAULT_WINDOW,
     /**
      * False when only the records behind the state are wanted (`JournalStartup`): our own messages are not
@@ -369,7 +369,16 @@ export class JournalReplayer {
     const recordOf = this.historyFrom.toArray()
     const history: HistoryEntry[] = []
     const historyFrom: number[] = []
-    for (let i = 0; i < historyMsg.length; i++) {
+    // The history holds `historyLimit` lines: a message that carried lines (`msg.lines`) counts each, so
+    // only the newest messages that hold that many are made entries (and their records kept).
+    let first = historyMsg.length
+    let skip = 0
+    for (let lines = 0; first > 0 && lines < this.historyLimit; ) {
+      first--
+      lines += (historyMsg[first] as Msg).lines ?? 1
+      skip = Math.max(0, lines - this.historyLimit)
+    }
+    for (let i = first; i < historyMsg.length; i++) {
       const msg = historyMsg[i] as Msg
       const peer = historyPeer[i]
       const from = peer ?? this.self
@@ -379,9 +388,10 @@ export class JournalReplayer {
         historyFrom.push(recordOf[i] as number)
         continue
       }
-      // Lines carried together are an entry each, as they were when live.
+      // Lines carried together are an entry each, as they were when live; of the oldest message kept,
+      // only the lines within the limit.
       const lines = msg.body.split('\n')
-      for (let line = 0; line < lines.length; line++) {
+      for (let line = i === first ? skip : 0; line < lines.length; line++) {
         historyFrom.push(recordOf[i] as number)
         history.push({
           direction,

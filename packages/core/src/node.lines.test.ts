@@ -5,7 +5,7 @@ import { MemoryNetwork } from '../test/memory-transport.js'
 import { RawPeer } from '../test/raw-peer.js'
 import type { Address } from './address.js'
 import type { JournalRecord } from './journal.js'
-import { restore } from './journal.js'
+import { replayJournal, restore } from './journal.js'
 import { LINES_PER_MSG_CHARS, lineId, linesOf } from './msg-lines.js'
 import { ParleyNode } from './node.js'
 import { messagesOf, type NodeEvent, type NodeOptions } from './node-types.js'
@@ -257,6 +257,29 @@ describe('a journal holding lines carried together', () => {
       ['in', 'm1.2', 1, 'r'],
     ])
     expect(state.outbox.map((m) => m.lines)).toEqual([2, undefined])
+  })
+
+  it('keeps the newest `historyLimit` lines, counting each line a message carried, and only their records', () => {
+    const records: JournalRecord[] = [
+      { t: 'self', epoch: 'e1' },
+      { t: 'sent', msg: msg(1, self.id, 'a\nb\nc', 3) },
+      { t: 'sent', msg: msg(2, self.id, 'd\ne\nf\ng', 4) },
+      { t: 'sent', msg: msg(3, self.id, 'h') },
+      { t: 'sent', msg: msg(4, self.id, 'i\nj', 2) },
+    ]
+    const replay = replayJournal(records, self, 5)
+    expect(replay.state.history.map((e) => [e.id, e.body])).toEqual([
+      ['m2.2', 'f'],
+      ['m2.3', 'g'],
+      ['m3', 'h'],
+      ['m4', 'i'],
+      ['m4.1', 'j'],
+    ])
+    // The records behind them: the second message (twice), the third, the fourth (twice).
+    expect(replay.historyFrom).toEqual([2, 2, 3, 4, 4])
+    expect(restore(records, self, 7).history.map((e) => e.body)).toEqual(
+      ['c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'].slice(-7),
+    )
   })
 
   it('brings the lines of a restored outbox back into the count of what waits', async () => {
