@@ -20,6 +20,7 @@ const message = fc.record(
     name: text,
     prev: text,
     sig: text,
+    lines: fc.integer({ min: 2, max: 10_001 }),
   },
   { requiredKeys: ['type', 'id', 'seq', 'ts', 'from', 'body'] },
 )
@@ -36,11 +37,12 @@ const frame = fc.oneof(
 
 /** What a replay reads of each record, from JSON.parse. */
 function projected(json: string): unknown[] {
-  return (JSON.parse(json) as { t: string; msg: { seq: number; from: string }; name?: string }[]).map((r) =>
-    r.t === 'sent'
-      ? { t: 'sent', msg: { seq: r.msg.seq, from: r.msg.from } }
-      : { t: 'received', msg: { seq: r.msg.seq, from: r.msg.from }, name: r.name },
-  )
+  type Parsed = { t: string; msg: { seq: number; from: string; lines?: number }; name?: string }
+  return (JSON.parse(json) as Parsed[]).map((r) => {
+    const { seq, from, lines } = r.msg
+    const msg = lines === undefined ? { seq, from } : { seq, from, lines }
+    return r.t === 'sent' ? { t: 'sent', msg } : { t: 'received', msg, name: r.name }
+  })
 }
 
 function isJson(json: string): boolean {

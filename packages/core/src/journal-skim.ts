@@ -9,12 +9,15 @@ import type { JournalRecord } from './journal.js'
 
 /** A record as skimmed: only what `JournalReplayer` reads of it. Its message lacks its id, text and the rest. */
 export type SkimmedRecord =
-  | { readonly t: 'sent'; readonly msg: { readonly seq: number; readonly from: string } }
-  | {
-      readonly t: 'received'
-      readonly msg: { readonly seq: number; readonly from: string }
-      readonly name: string
-    }
+  | { readonly t: 'sent'; readonly msg: SkimmedMsg }
+  | { readonly t: 'received'; readonly msg: SkimmedMsg; readonly name: string }
+
+/** What a replay reads of a message: its seq and origin, and how many lines it carries (`msg.lines`). */
+interface SkimmedMsg {
+  readonly seq: number
+  readonly from: string
+  readonly lines?: number
+}
 
 /**
  * A record as a skim keeps it: a message's seq and origin (and a receipt's name), other records as they
@@ -24,9 +27,9 @@ export type SkimmedRecord =
 export function skimRecord(record: JournalRecord): JournalRecord | SkimmedRecord {
   switch (record.t) {
     case 'sent':
-      return { t: 'sent', msg: { seq: record.msg.seq, from: record.msg.from } }
+      return { t: 'sent', msg: skimMsg(record.msg) }
     case 'received':
-      return { t: 'received', msg: { seq: record.msg.seq, from: record.msg.from }, name: record.name }
+      return { t: 'received', msg: skimMsg(record.msg), name: record.name }
     default:
       return record
   }
@@ -37,7 +40,7 @@ export function skimRecord(record: JournalRecord): JournalRecord | SkimmedRecord
 // count has no sign, fraction or exponent; an id is lowercase hex, as a node id is.
 const STRING = String.raw`"[^"\\\u0000-\u001f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\u0000-\u001f]*)*"`
 const COUNT = '(?:0|[1-9][0-9]{0,15})'
-const MSG_TAIL = `(?:,"(?:name|prev|sig)":${STRING}|,"(?:hops|lines)":${COUNT})*`
+const MSG_TAIL = `(?:,"(?:name|prev|sig)":${STRING}|,"hops":${COUNT}|,"lines":(${COUNT}))*`
 /** A message as the room writes it: these fields first, in this order, then only known optional ones. */
 const MSG = `\\{"type":"msg","id":${STRING},"seq":(${COUNT}),"ts":${COUNT},"from":"([0-9a-f]{16,128})","body":${STRING}${MSG_TAIL}\\}`
 const SENT = new RegExp(`\\{"t":"sent","msg":${MSG}\\}`, 'y')
@@ -70,19 +73,25 @@ export function skimFrame(text: string): SkimmedRecord[] | undefined {
     // One string per origin and name, not one per record.
     if (from === undefined) from = match[2] as string
     else if (from !== match[2]) return
-    if (kind === SENT) records.push({ t: 'sent', msg: { seq, from } })
+    const msg: SkimmedMsg = match[3] === undefined ? { seq, from } : { seq, from, lines: Number(match[3]) }
+    if (kind === SENT) records.push({ t: 'sent', msg })
     else {
-      if (literal !== match[3]) {
-        literal = match[3] as string
+      if (literal !== match[4]) {
+        literal = match[4] as string
         name = nameOf(literal)
       }
-      records.push({ t: 'received', msg: { seq, from }, name })
+      records.push({ t: 'received', msg, name })
     }
     at = kind.lastIndex
     const next = text.charCodeAt(at)
     if (next === 0x2c /* , */) at++
     else return next === 0x5d && at === text.length - 1 ? records : undefined
   }
+}
+
+function skimMsg(msg: { readonly seq: number; readonly from: string; readonly lines?: number }): SkimmedMsg {
+  const { seq, from, lines } = msg
+  return lines === undefined ? { seq, from } : { seq, from, lines }
 }
 
 /** The name a JSON string literal holds. */

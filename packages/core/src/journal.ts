@@ -389,8 +389,9 @@ export class JournalReplayer {
         continue
       }
       // Lines carried together are an entry each, as they were when live; of the oldest message kept,
-      // only the lines within the limit.
-      const lines = msg.body.split('\n')
+      // only the lines within the limit. (A skimmed message has no body: only its records count then.)
+      const lines =
+        typeof msg.body === 'string' ? msg.body.split('\n') : new Array<string>(msg.lines).fill('')
       for (let line = i === first ? skip : 0; line < lines.length; line++) {
         historyFrom.push(recordOf[i] as number)
         history.push({

@@ -208,9 +208,13 @@ class Sender {
     private readonly compaction: OnlineCompaction,
   ) {}
 
-  receive(): void {
+  /** `lines`: the message carries that many lines (`msg.lines`), as piped lines travel. */
+  receive(lines = 1): void {
     this.seq++
-    const record: JournalRecord = { t: 'received', msg: msgOf(ORIGINS[0], this.seq, this.seq), name: 'bob' }
+    const msg = msgOf(ORIGINS[0], this.seq, this.seq)
+    if (lines > 1)
+      Object.assign(msg, { body: Array.from({ length: lines }, (_, i) => `line ${i}`).join('\n'), lines })
+    const record: JournalRecord = { t: 'received', msg, name: 'bob' }
     this.disk.append([record])
     this.compaction.appended([record])
   }
@@ -522,6 +526,36 @@ describe('online journal compaction', () => {
     }
     expect(compaction.busy).toBe(true)
     expect(appended).toBeLessThan(afterRewrite)
+  })
+
+  it('counts the lines messages carry against the history: messages of many lines are compacted as early', async () => {
+    cases++
+    const historyLimit = 100
+    const disk = new FakeDisk([{ t: 'self', epoch: 's' }], 10 * RECORD_BYTES)
+    const reports: CompactionReport[] = []
+    const compaction = new OnlineCompaction(disk, {
+      self,
+      historyLimit,
+      windowSize: 8,
+      compacted: (report) => reports.push(report),
+      failed: (message) => expect.fail(message),
+    })
+    const bob = new Sender(disk, compaction)
+    // Messages of 20 lines: the history's 100 lines are 5-6 of them, not 100 messages.
+    while (reports.length === 0 && bob.seq < 100) {
+      bob.receive(20)
+      while (compaction.busy) {
+        disk.finish(true)
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+    }
+    expect(reports).toHaveLength(1)
+    // Tried once the journal was past the size that triggers one, long before it held 2.1 times 100 messages.
+    expect(bob.seq).toBeLessThan(40)
+    expect(disk.disk.length).toBeLessThan(bob.seq / 2)
+    const kept = restore(disk.disk, self, historyLimit, 8)
+    expect(kept.history).toHaveLength(historyLimit)
+    expect(kept.history.at(-1)).toMatchObject({ seq: bob.seq, body: 'line 19' })
   })
 
   it('keeps the journal bounded under steady traffic, and reports each compaction once', async () => {

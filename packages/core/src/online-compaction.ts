@@ -71,6 +71,8 @@ export class OnlineCompaction {
   private recordCount: number
   /** The `sent` and `received` records among them: the history alone keeps up to `historyLimit` of them. */
   private messages: number
+  /** The lines those messages carry (`msg.lines`, else one each): the history keeps `historyLimit` lines. */
+  private lines: number
   private running = false
   /** Bytes past which the next compaction is tried. */
   private nextAt: number
@@ -92,6 +94,7 @@ export class OnlineCompaction {
     const records = target.records
     this.recordCount = records.length
     this.messages = countMessages(records)
+    this.lines = countLines(records)
     this.nextAt = Math.max(target.minBytes, COMPACT_GROWTH * target.size())
     if (target.fresh && records.length === 0) this.live = this.follower()
     if (target.compactedFrom !== undefined) {
@@ -125,7 +128,11 @@ export class OnlineCompaction {
    */
   appended(records: readonly JournalRecord[], written?: Promise<unknown>): void {
     this.recordCount += records.length
-    for (const record of records) if (record.t === 'sent' || record.t === 'received') this.messages++
+    for (const record of records) {
+      if (record.t !== 'sent' && record.t !== 'received') continue
+      this.messages++
+      this.lines += record.msg.lines ?? 1
+    }
     if (this.afterRewrite) this.afterRewrite.push({ records, written })
     if (this.during) this.during.push({ records, written })
     else if (this.live) follow(this.live, records, written)
@@ -139,7 +146,10 @@ export class OnlineCompaction {
    * away (and the next try would wait for the journal to double); meanwhile it grows by about the history.
    */
   private mayHalve(): boolean {
-    const history = Math.min(this.options.historyLimit, this.messages)
+    // The history holds `historyLimit` lines: as many messages, or fewer where messages carry many lines.
+    const limit = this.options.historyLimit
+    const spread = this.lines <= limit ? this.messages : Math.ceil((this.messages * limit) / this.lines) + 1
+    const history = Math.min(limit, this.messages, spread)
     return 2 * history + Math.ceil(history * HALVING_MARGIN) <= this.recordCount
   }
 
@@ -226,6 +236,9 @@ export class OnlineCompaction {
     const replaced = Math.max(diskBytes, this.diskSize())
     const messagesBefore = this.messages
     const messagesNext = countMessages(next)
+    const linesBefore = this.lines
+    const linesNext = countLines(next)
+    this.lines = linesNext
     this.recordCount = written
     this.messages = messagesNext
     try {
@@ -234,6 +247,7 @@ export class OnlineCompaction {
       // The old journal is still the one on disk, with what was appended since: count it again.
       this.recordCount += before - written
       this.messages += messagesBefore - messagesNext
+      this.lines += linesBefore - linesNext
       this.nextAt = Math.max(this.target.minBytes, 2 * bytes)
       this.options.failed(`journal compaction failed, the journal is unchanged: ${messageOf(error)}`)
       return false
@@ -368,6 +382,13 @@ function replayed(live: Follower): Promise<void> {
       resolve()
     }
   })
+}
+
+function countLines(records: readonly JournalRecord[]): number {
+  let count = 0
+  for (const record of records)
+    if (record.t === 'sent' || record.t === 'received') count += record.msg.lines ?? 1
+  return count
 }
 
 function countMessages(records: readonly JournalRecord[]): number {
