@@ -6,6 +6,7 @@
  * allowance). Timers come from the injected clock.
  */
 import type { Clock } from './clock.js'
+import { newlinesIn } from './schema.js'
 
 export interface RateLimit {
   /** Messages per second, sustained. */
@@ -59,11 +60,11 @@ export interface TokenBucket {
   refilledAt: number
 }
 
-/** What one message costs against a peer's allowance: a token per line it carries, and its bytes. */
+/** What one message costs against a peer's allowance: a token per line it shows, and its bytes. */
 export interface Weighed {
   readonly body: string
   readonly name?: string | undefined
-  /** Lines carried (`msg.lines`); absent, one. */
+  /** Lines carried (`msg.lines`); absent, one more than the newlines in the body. */
   readonly lines?: number | undefined
 }
 
@@ -206,7 +207,10 @@ export class InboundGate<L> {
     if (byteRate) bucket.bytes = Math.min(byteBurst, bucket.bytes + (elapsed * byteRate) / 1000)
     // A message larger than the whole byte burst could never pass: it waits for a full bucket instead.
     const byteCost = Math.min(cost, byteBurst)
-    const tokenCost = Math.min(message.lines ?? 1, Math.max(1, limit.burst))
+    // A token per line shown: a body of many lines (carried as `lines` or not) costs each of them, so a
+    // peer cannot paint a screenful for the price of one message.
+    const lines = message.lines ?? 1 + newlinesIn(message.body)
+    const tokenCost = Math.min(lines, Math.max(1, limit.burst))
     if (bucket.tokens >= tokenCost && (!byteRate || bucket.bytes >= byteCost)) {
       bucket.tokens -= tokenCost
       if (byteRate) bucket.bytes -= byteCost

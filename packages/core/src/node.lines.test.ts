@@ -209,6 +209,28 @@ describe('lines carried together (msg.lines)', () => {
     expect(bob.messages()).toHaveLength(16)
   })
 
+  it('takes a token per line shown for a body of several lines without `lines` too', async () => {
+    const { network, clock, node } = world()
+    const bob = node('bob', B, { id: LOW, rateLimit: { perSecond: 10, burst: 10 } })
+    await bob.node.start()
+    const peer = new RawPeer(await network.transport('127.0.0.1', HIGH).dial(B))
+    peer.hello(HIGH, 'raw')
+    await clock.advance(0)
+    peer.send({ type: 'ack', upTo: 0, base: 0 })
+    await clock.advance(0)
+    const body = Array.from({ length: 8 }, (_, i) => `l${i}`).join('\n')
+    peer.send({ type: 'msg', id: 'm1', seq: 1, ts: 1, from: HIGH, body })
+    peer.send({ type: 'msg', id: 'm2', seq: 2, ts: 1, from: HIGH, body })
+    await clock.advance(0)
+    await flushMicrotasks()
+    // One message of 8 lines fits the burst of 10; the second waits, as 8 one-line messages would.
+    expect(bob.messages().map((m) => m.id)).toEqual(['m1'])
+    expect(peer.received.some((m) => m.type === 'throttle')).toBe(true)
+    await clock.advance(2_000)
+    await flushMicrotasks()
+    expect(bob.messages().map((m) => m.id)).toEqual(['m1', 'm2'])
+  })
+
   it('drops a peer whose msg says more or fewer lines than its body holds', async () => {
     const { network, clock, node } = world()
     const bob = node('bob', B, { id: LOW })
