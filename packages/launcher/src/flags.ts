@@ -163,8 +163,8 @@ Output:
       --log-file FILE     structured log of connections and refusals (default DATA_DIR/parley.log)
 
 Limits (see "Limits and abuse" in the README):
-      --rate N            messages per second accepted from one peer, 0 for no limit (default ${DEFAULT_RATE})
-      --burst N           messages a peer may send at once on top of --rate (default ${DEFAULT_BURST})
+      --rate N            lines per second accepted from one peer, 0 for no limit (default ${DEFAULT_RATE})
+      --burst N           lines a peer may send at once on top of --rate (default ${DEFAULT_BURST})
       --rate-bytes N      bytes per second accepted from one peer, 0 for no limit; eight seconds'
                           worth may come at once (default ${DEFAULT_RATE_BYTES})
       --handshake-timeout SECS  drop links that have not finished the handshake (default ${DEFAULT_HANDSHAKE_TIMEOUT_MS / 1000})
