@@ -378,8 +378,10 @@ export class AppendLog {
     const waiter: Waiter = { resolve: () => {}, reject: () => {} }
     if (frame) {
       waiter.frame = batch.frames.length
-      if (frame.length >= records.length * PLAIN_RECORD_BYTES)
-        (batch.plain ??= new Set()).add(batch.frames.length)
+      if (frame.length >= records.length * PLAIN_RECORD_BYTES) {
+        batch.plain ??= new Set()
+        batch.plain.add(batch.frames.length)
+      }
       batch.frames.push(frame)
       batch.bytes += frame.length
       batch.records += records.length
