@@ -236,7 +236,12 @@ describe('clock slack', () => {
 })
 
 describe('runs of lines (a plain node made with `runs`)', () => {
-  function run(from: PeerInfo, firstSeq: number, bodies: string[], ts = Date.now()): NodeEvent {
+  function run(
+    from: PeerInfo,
+    firstSeq: number,
+    bodies: string[],
+    ts = Date.now(),
+  ): Extract<NodeEvent, { type: 'lines' }> {
     return { type: 'lines', from, firstSeq, idPrefix: `${from.name}-`, ts, bodies }
   }
 
