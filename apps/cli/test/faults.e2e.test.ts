@@ -241,3 +241,108 @@ describe('kill -9 during an exchange of thousands of lines', () => {
     await expectDurableAndShownOnce(receiver, receiverArgs(port, receiverDir), lines)
   })
 })
+
+describe('kill -9 while piped lines travel together (text mode: msg.lines, a message of lines per write)', () => {
+  /** The lines a text-mode life showed, from its stdout (`<alice> body`, no time on a pipe). */
+  const shownBy = (life: Proc) =>
+    life.stdout.filter((line) => line.startsWith('<alice> ')).map((line) => line.slice('<alice> '.length))
+
+  it.each([1, 2])(
+    'the restarted text-mode receiver shows every piped line once, in order, again only the message a kill parted from its mark (seed %i)',
+    async (seed) => {
+      const random = seededRandom(seed + 200)
+      // Lines of 50-60 characters: one message carries 33-40 of them (2,000 characters).
+      const lines = Array.from(
+        { length: LINES },
+        (_, i) => `t${seed}-${i} ${'-'.repeat(45 + Math.floor(random() * 10))}`,
+      )
+      const perMessage = Math.ceil(2_000 / 50)
+      const port = await freePort()
+      const receiverDir = tempDir()
+      const args = [
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--data-dir',
+        receiverDir,
+        '--name',
+        'bob',
+        '--rate',
+        '0',
+      ]
+      const receiver = new Restartable(args, start)
+      await receiver.start().waitFor('stderr', /listening on/)
+      const sender = start([
+        '--listen',
+        '127.0.0.1:0',
+        '--peer',
+        `127.0.0.1:${port}`,
+        '--data-dir',
+        tempDir(),
+        '--name',
+        'alice',
+        '--wait',
+        '120',
+      ])
+      const progress = { written: 0 }
+      // Paced over about 3 s, so every kill lands while lines flow.
+      const feeding = feedLines(sender, lines, { batch: 10, pauseMs: 10, end: true, progress })
+      // A one-shot send exits 0 once everything it read is acknowledged.
+      let senderDone = false
+      void sender.exited.then(() => {
+        senderDone = true
+      })
+      const allDelivered = () => senderDone
+      for (const target of pickSorted(random, 2, 300, LINES - 900)) {
+        const life = receiver.current
+        await waitUntil(
+          () => (progress.written > target && shownBy(life).length > 0) || allDelivered(),
+          60_000,
+          `line ${target} fed and the receiver showing lines`,
+        )
+        // On a loaded machine a restarted receiver can take in the whole backlog before the next kill.
+        if (shownBy(life).length === 0 && allDelivered()) break
+        await sleep(Math.floor(random() * 30))
+        await crash(life)
+        await receiver.start().waitFor('stderr', /listening on/)
+      }
+      await feeding
+      expect(await sender.exited).toBe(0)
+      expect(sender.stderr.join('\n')).not.toMatch(/outbox|not delivered/)
+      // Acked only once shown: some life showed the last line (the last life may have had nothing left).
+      await waitUntil(
+        () => receiver.lives.some((life) => shownBy(life).includes(lines.at(-1) as string)),
+        60_000,
+        'the last line shown',
+      )
+      receiver.current.kill('SIGTERM')
+      await finished(receiver.current)
+
+      // Durable once, in order: the history of the receiver's data dir.
+      const replay = start([...args, '--json', '--history', String(LINES)])
+      await replay.waitFor('stdout', /"type":"listening"/)
+      await waitUntil(() => jsonEvents(replay, 'history').length >= LINES, 60_000, 'the whole history')
+      expect(deliveryReport(lines, bodiesOf(replay, 'history'))).toEqual(CLEAN_DELIVERY)
+      replay.kill('SIGTERM')
+
+      // Shown once, in order, but for the one message a kill may part from its mark (its lines, once).
+      const seen = new Set<string>()
+      const shown: string[] = []
+      let again = 0
+      receiver.lives.forEach((life, i) => {
+        const parted = new Set(i > 0 ? shownBy(receiver.lives[i - 1]!).slice(-perMessage) : [])
+        for (const body of shownBy(life)) {
+          if (seen.has(body) && parted.delete(body)) again++
+          else shown.push(body)
+          seen.add(body)
+        }
+      })
+      expect(deliveryReport(lines, shown)).toEqual(CLEAN_DELIVERY)
+      expect(again).toBeLessThanOrEqual((receiver.lives.length - 1) * perMessage)
+      // Not vacuous: at least one kill hit a receiver that was showing lines.
+      expect(receiver.lives.length).toBeGreaterThanOrEqual(2)
+      expect(shownBy(receiver.lives[0]!).length).toBeGreaterThan(0)
+      expect(shownBy(receiver.lives[0]!).length).toBeLessThan(LINES)
+    },
+    240_000,
+  )
+})
