@@ -148,6 +148,38 @@ describe('piping a file with default flags', () => {
   })
 })
 
+describe('piped lines kept in the outbox, carried together', () => {
+  it('counts them as lines when it exits 7, and delivers each once, in order, on the next run', async () => {
+    const dataDir = tempDir()
+    const port = await freePort()
+    const args = [
+      '--listen',
+      '127.0.0.1:0',
+      '--peer',
+      `127.0.0.1:${port}`,
+      '--data-dir',
+      dataDir,
+      '--name',
+      'alice',
+    ]
+    const lines = Array.from({ length: 120 }, (_, i) => `kept line ${i} ${'.'.repeat(i % 40)}`)
+    const first = start([...args, '--wait', '0.5'])
+    // One write: read at once, so the lines travel a few dozen to a message.
+    first.child.stdin.write(`${lines.join('\n')}\n`)
+    first.end()
+    expect(await first.exited).toBe(7)
+    expect(first.stderr.join('\n')).toMatch(/120 message\(s\) not acknowledged yet are safe in the outbox/)
+    const receiver = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob'])
+    await receiver.waitFor('stderr', /listening on/)
+    const second = start([...args, '--wait', '30'])
+    await second.waitFor('stderr', /120 message\(s\) from an earlier run wait in the outbox/)
+    second.end()
+    expect(await second.exited).toBe(0)
+    await receiver.waitFor('stdout', /kept line 119 /)
+    expect(receiver.stdout).toEqual(lines.map((line) => `<alice> ${line}`))
+  })
+})
+
 describe('parley id and invite beside a running node', () => {
   it('reads the identity without the lock, and says when it had to create one', async () => {
     const dataDir = tempDir()

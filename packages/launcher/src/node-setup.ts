@@ -81,7 +81,7 @@ export interface StartedNode {
   readonly dataDir?: string
   /** This node's fingerprint (secure mode). */
   readonly fingerprint?: { full: string; short: string }
-  /** Messages that were waiting in the outbox from an earlier run. */
+  /** Messages (lines) that were waiting in the outbox from an earlier run. */
   readonly restoredPending: number
   /**
    * Records how far each sender's messages have been shown. Call it right after writing them: messages
@@ -277,6 +277,9 @@ export async function startNode(
       ...(runs ? { runs } : {}),
       ...nodeOverrides,
     })
+    // Before anything is sent or acknowledged; in lines, as `pending` counts them (piped lines travel
+    // a few dozen to a message).
+    const restoredPending = node.pending
     // A connection is told with how its link was made, read when it is made (a relayed link may move later).
     node.on((event) => onEvent(event, event.type === 'connected' ? routeOf(event.address, dht) : undefined))
     node.on((event) => log.record(event))
@@ -298,7 +301,7 @@ export async function startNode(
       secure: true,
       dataDir: dir.path,
       fingerprint: fingerprint(identity.id),
-      restoredPending: restored.outbox.length,
+      restoredPending,
       markShown: (shown) => marks.mark(shown),
       keepsMarks: true,
       notices,
