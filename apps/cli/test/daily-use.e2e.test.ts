@@ -119,65 +119,48 @@ describe('piping a file with default flags', () => {
     expect(got).toEqual(lines.map((l) => `<alice> ${l}`))
   }, 180_000)
 
-  it('exits 7 when input ends with messages kept in the outbox, and 0 once they go out', async () => {
-    const dataDir = tempDir()
-    // Below the ephemeral range: no node of another test, listening on port 0, can be given it meanwhile
-    // (a port freed by killing a node here once was, and the outbox went out to that node).
-    const port = await freePort()
-    const args = [
-      '--listen',
-      '127.0.0.1:0',
-      '--peer',
-      `127.0.0.1:${port}`,
-      '--data-dir',
-      dataDir,
-      '--wait',
-      '0.5',
-    ]
-    const first = start(args)
-    first.send('kept for later')
-    first.end()
-    expect(await first.exited).toBe(7)
-    expect(first.stderr.join('\n')).toMatch(/1 message\(s\) not acknowledged yet are safe in the outbox/)
-    const receiver = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob'])
-    await receiver.waitFor('stderr', /listening on/)
-    const second = start(args.map((a) => (a === '0.5' ? '30' : a)))
-    second.end()
-    await receiver.waitFor('stdout', /kept for later/)
-    expect(await second.exited).toBe(0)
-  })
-})
-
-describe('piped lines kept in the outbox, carried together', () => {
-  it('counts them as lines when it exits 7, and delivers each once, in order, on the next run', async () => {
-    const dataDir = tempDir()
-    const port = await freePort()
-    const args = [
-      '--listen',
-      '127.0.0.1:0',
-      '--peer',
-      `127.0.0.1:${port}`,
-      '--data-dir',
-      dataDir,
-      '--name',
-      'alice',
-    ]
-    const lines = Array.from({ length: 120 }, (_, i) => `kept line ${i} ${'.'.repeat(i % 40)}`)
-    const first = start([...args, '--wait', '0.5'])
-    // One write: read at once, so the lines travel a few dozen to a message.
-    first.child.stdin.write(`${lines.join('\n')}\n`)
-    first.end()
-    expect(await first.exited).toBe(7)
-    expect(first.stderr.join('\n')).toMatch(/120 message\(s\) not acknowledged yet are safe in the outbox/)
-    const receiver = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob'])
-    await receiver.waitFor('stderr', /listening on/)
-    const second = start([...args, '--wait', '30'])
-    await second.waitFor('stderr', /120 message\(s\) from an earlier run wait in the outbox/)
-    second.end()
-    expect(await second.exited).toBe(0)
-    await receiver.waitFor('stdout', /kept line 119 /)
-    expect(receiver.stdout).toEqual(lines.map((line) => `<alice> ${line}`))
-  })
+  it.each([
+    { what: 'one line', count: 1 },
+    // Written at once, so they are read at once and travel a few dozen to a message: counted as lines.
+    { what: '120 piped lines carried together', count: 120 },
+  ])(
+    'exits 7 when input ends with $what kept in the outbox, then delivers each once, in order',
+    async ({ count }) => {
+      const dataDir = tempDir()
+      // Below the ephemeral range: no node of another test, listening on port 0, can be given it meanwhile
+      // (a port freed by killing a node here once was, and the outbox went out to that node).
+      const port = await freePort()
+      const args = [
+        '--listen',
+        '127.0.0.1:0',
+        '--peer',
+        `127.0.0.1:${port}`,
+        '--data-dir',
+        dataDir,
+        '--name',
+        'alice',
+      ]
+      const lines = Array.from({ length: count }, (_, i) => `kept line ${i} ${'.'.repeat(i % 40)}`)
+      const first = start([...args, '--wait', '0.5'])
+      first.child.stdin.write(`${lines.join('\n')}\n`)
+      first.end()
+      expect(await first.exited).toBe(7)
+      expect(first.stderr.join('\n')).toContain(
+        `${count} message(s) not acknowledged yet are safe in the outbox`,
+      )
+      const receiver = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob'])
+      await receiver.waitFor('stderr', /listening on/)
+      const second = start([...args, '--wait', '30'])
+      await second.waitFor(
+        'stderr',
+        new RegExp(`^parley: ${count} message\\(s\\) from an earlier run wait in the outbox`),
+      )
+      second.end()
+      expect(await second.exited).toBe(0)
+      await receiver.waitFor('stdout', new RegExp(`kept line ${count - 1} `))
+      expect(receiver.stdout).toEqual(lines.map((line) => `<alice> ${line}`))
+    },
+  )
 })
 
 describe('parley id and invite beside a running node', () => {

@@ -82,7 +82,7 @@ export class HistoryRing {
       return
     }
     if (this.newer.lines + lines > this.limit || this.overflows(id, body)) this.swap()
-    this.newer.pushMessageLines(direction, id, seq, lines, ts, from, body)
+    this.newer.add(direction, id, undefined, seq, lines, ts, from, body)
   }
 
   /**
@@ -211,24 +211,11 @@ class Half {
     this.add(direction, '', idPrefix, firstSeq, lines, ts, from, text)
   }
 
-  /** A message of `lines` lines (`text`, cut by newlines), one seq and ids made from `id`, as one entry. */
-  pushMessageLines(
-    direction: 'in' | 'out',
-    id: string,
-    seq: number,
-    lines: number,
-    ts: number,
-    from: PeerInfo,
-    text: string,
-  ): void {
-    this.add(direction, id, undefined, seq, lines, ts, from, text)
-  }
-
   /**
    * An entry: `id` then `text` in the bytes (a run has no id of its own, but `idPrefix`). An entry with an
-   * id and more than one line is a message's lines.
+   * id and more than one line is the lines of one message (`text` cut by newlines, one seq, ids from `id`).
    */
-  private add(
+  add(
     direction: 'in' | 'out',
     id: string,
     idPrefix: string | undefined,

@@ -220,6 +220,20 @@ class Sender {
   }
 }
 
+/** A journal of one `self` record, compacted as it grows past 10 records, and a sender appending to it. */
+function senderBeside(historyLimit: number) {
+  const disk = new FakeDisk([{ t: 'self', epoch: 's' }], 10 * RECORD_BYTES)
+  const reports: CompactionReport[] = []
+  const compaction = new OnlineCompaction(disk, {
+    self,
+    historyLimit,
+    windowSize: 8,
+    compacted: (report) => reports.push(report),
+    failed: (message) => expect.fail(message),
+  })
+  return { disk, reports, compaction, bob: new Sender(disk, compaction) }
+}
+
 interface Run {
   disk: FakeDisk
   all: JournalRecord[]
@@ -392,16 +406,7 @@ describe('online journal compaction', () => {
   it('reads the journal back only once a rewrite could halve it: not while the history keeps most records', async () => {
     cases++
     const historyLimit = 100
-    const disk = new FakeDisk([{ t: 'self', epoch: 's' }], 10 * RECORD_BYTES)
-    const reports: CompactionReport[] = []
-    const compaction = new OnlineCompaction(disk, {
-      self,
-      historyLimit,
-      windowSize: 8,
-      compacted: (report) => reports.push(report),
-      failed: (message) => expect.fail(message),
-    })
-    const bob = new Sender(disk, compaction)
+    const { disk, reports, compaction, bob } = senderBeside(historyLimit)
     const receive = () => bob.receive()
     // Far past the size that triggers a compaction, but the history still needs more than half the records.
     // The journal holds a `self` record and `seq` receipts: it is tried at 2.1 times the history (seq 209).
@@ -531,16 +536,7 @@ describe('online journal compaction', () => {
   it('counts the lines messages carry against the history: messages of many lines are compacted as early', async () => {
     cases++
     const historyLimit = 100
-    const disk = new FakeDisk([{ t: 'self', epoch: 's' }], 10 * RECORD_BYTES)
-    const reports: CompactionReport[] = []
-    const compaction = new OnlineCompaction(disk, {
-      self,
-      historyLimit,
-      windowSize: 8,
-      compacted: (report) => reports.push(report),
-      failed: (message) => expect.fail(message),
-    })
-    const bob = new Sender(disk, compaction)
+    const { disk, reports, compaction, bob } = senderBeside(historyLimit)
     // Messages of 20 lines: the history's 100 lines are 5-6 of them, not 100 messages.
     while (reports.length === 0 && bob.seq < 100) {
       bob.receive(20)
