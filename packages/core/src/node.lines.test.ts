@@ -1,14 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { fakeAuth } from '../test/fake-auth.js'
-import { flushMicrotasks, ManualClock } from '../test/manual-clock.js'
-import { MemoryNetwork } from '../test/memory-transport.js'
+import { flushMicrotasks } from '../test/manual-clock.js'
+import { closeNodes, nodeWorld } from '../test/node-world.js'
 import { RawPeer } from '../test/raw-peer.js'
 import type { Address } from './address.js'
 import type { JournalRecord } from './journal.js'
 import { replayJournal, restore } from './journal.js'
 import { LINES_PER_MSG_CHARS, lineId, linesOf } from './msg-lines.js'
-import { ParleyNode } from './node.js'
-import { messagesOf, type NodeEvent, type NodeOptions } from './node-types.js'
+import { messagesOf, type NodeOptions } from './node-types.js'
 import { MAX_BODY_LENGTH, type Msg, parseMessage } from './schema.js'
 
 const LOW = '1111111111111111'
@@ -18,49 +17,26 @@ const B: Address = '127.0.0.1:4002'
 const C: Address = '127.0.0.1:4003'
 const MID = '8888888888888888'
 
-type MessageEvent = Extract<NodeEvent, { type: 'message' }>
+afterEach(closeNodes)
 
-const running: ParleyNode[] = []
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((n) => n.close('test over')))
-})
-
-function world() {
-  const network = new MemoryNetwork({})
-  const clock = new ManualClock()
-  const node = (name: string, listen: Address, extra: Partial<NodeOptions> = {}) => {
-    const n = new ParleyNode({
-      transport: network.transport(),
-      clock,
-      name,
-      listen,
-      random: () => 0.5,
-      ...extra,
-    })
-    running.push(n)
-    const events: NodeEvent[] = []
-    n.on((e) => events.push(e))
-    const messages = () => events.filter((e): e is MessageEvent => e.type === 'message')
-    return { node: n, events, messages }
-  }
-  return { network, clock, node }
-}
-
-/** Alice (a journal recording every append) dialing a raw peer that answers the handshake. */
-async function aliceWithRawPeer(extra: Partial<NodeOptions> = {}) {
-  const { network, clock, node } = world()
-  const appends: JournalRecord[][] = []
-  const alice = node('alice', A, {
-    id: LOW,
-    journal: { append: async (records) => void appends.push([...records]) },
-    ...extra,
-  })
-  await alice.node.start()
-  const peer = new RawPeer(await network.transport('127.0.0.1', HIGH).dial(A))
+/** `name` (the lower id) at `listen`, dialed by a raw peer past its handshake and opening ack. */
+async function dialedByRawPeer(name: string, listen: Address, extra: Partial<NodeOptions> = {}) {
+  const { network, clock, node } = nodeWorld()
+  const target = node(name, listen, { id: LOW, ...extra })
+  await target.node.start()
+  const peer = new RawPeer(await network.transport('127.0.0.1', HIGH).dial(listen))
   peer.hello(HIGH, 'raw')
   await clock.advance(0)
   peer.send({ type: 'ack', upTo: 0, base: 0 })
   await clock.advance(0)
+  return { target, peer, clock }
+}
+
+/** Alice, with a journal that records every append, dialed by a raw peer. */
+async function aliceWithRawPeer() {
+  const appends: JournalRecord[][] = []
+  const journal = { append: async (records: readonly JournalRecord[]) => void appends.push([...records]) }
+  const { target: alice, peer, clock } = await dialedByRawPeer('alice', A, { journal })
   return { alice, peer, clock, appends }
 }
 
@@ -132,7 +108,7 @@ describe('lines carried together (msg.lines)', () => {
   })
 
   it('shows each carried line as a message, and a peer of this release chats with it both ways', async () => {
-    const { clock, node } = world()
+    const { clock, node } = nodeWorld()
     const alice = node('alice', A, { id: LOW, peers: [B], auth: fakeAuth(LOW) })
     const bob = node('bob', B, { id: HIGH, auth: fakeAuth(HIGH) })
     await bob.node.start()
@@ -141,7 +117,7 @@ describe('lines carried together (msg.lines)', () => {
     alice.node.sendLines(['first', '/not a command', '', 'last'])
     await clock.advance(0)
     await flushMicrotasks()
-    const shown = bob.messages()
+    const shown = bob.events.of('message')
     expect(shown.map((m) => m.body)).toEqual(['first', '/not a command', '', 'last'])
     expect(new Set(shown.map((m) => m.seq))).toEqual(new Set([1]))
     expect(shown.map((m) => m.id)).toEqual([0, 1, 2, 3].map((i) => lineId(shown[0]!.id, i)))
@@ -149,11 +125,11 @@ describe('lines carried together (msg.lines)', () => {
     // Acked as one message: every line leaves the outbox.
     await clock.advance(1_000)
     expect(alice.node.pending).toBe(0)
-    expect(alice.events.filter((e) => e.type === 'delivered')).toHaveLength(1)
+    expect(alice.events.events.filter((e) => e.type === 'delivered')).toHaveLength(1)
   })
 
   it('gives the lines of a message as one `lines` event to a node made with runs, standing for the same messages', async () => {
-    const { clock, node } = world()
+    const { clock, node } = nodeWorld()
     const alice = node('alice', A, { id: LOW, peers: [B] })
     const bob = node('bob', B, { id: HIGH, runs: true })
     const carol = node('carol', C, { id: MID, peers: [B] })
@@ -165,7 +141,7 @@ describe('lines carried together (msg.lines)', () => {
     alice.node.send('alone')
     await clock.advance(0)
     await flushMicrotasks()
-    const runs = bob.events.filter((e) => e.type === 'lines')
+    const runs = bob.events.events.filter((e) => e.type === 'lines')
     expect(runs).toEqual([
       {
         type: 'lines',
@@ -179,32 +155,23 @@ describe('lines carried together (msg.lines)', () => {
     ])
     // What it stands for is what a node without runs shows: carol gets the message events themselves.
     await clock.advance(1_000)
-    const asMessages = bob.events.flatMap((e) => messagesOf(e))
+    const asMessages = bob.events.events.flatMap((e) => messagesOf(e))
     expect(asMessages.map(({ id, seq, body }) => ({ id, seq, body }))).toEqual(
-      carol.messages().map(({ id, seq, body }) => ({ id, seq, body })),
+      carol.events.of('message').map(({ id, seq, body }) => ({ id, seq, body })),
     )
     expect(asMessages.map((m) => m.body)).toEqual(['one', 'two', 'three', 'alone'])
     expect(asMessages.map((m) => m.seq)).toEqual([1, 1, 1, 2])
   })
 
-  /** Bob (the lower id), dialed by a raw peer past its handshake and opening ack. */
-  async function bobWithRawPeer(extra: Partial<NodeOptions> = {}) {
-    const { network, clock, node } = world()
-    const bob = node('bob', B, { id: LOW, ...extra })
-    await bob.node.start()
-    const peer = new RawPeer(await network.transport('127.0.0.1', HIGH).dial(B))
-    peer.hello(HIGH, 'raw')
-    await clock.advance(0)
-    peer.send({ type: 'ack', upTo: 0, base: 0 })
-    await clock.advance(0)
-    return { bob, peer, clock }
-  }
-
   it.each([
     { how: 'carried as `lines`', lines: 8 },
     { how: 'one body of several lines without `lines`', lines: undefined },
   ])('takes a token per line a message shows from the sending peer: $how', async ({ lines }) => {
-    const { bob, peer, clock } = await bobWithRawPeer({ rateLimit: { perSecond: 10, burst: 10 } })
+    const {
+      target: bob,
+      peer,
+      clock,
+    } = await dialedByRawPeer('bob', B, { rateLimit: { perSecond: 10, burst: 10 } })
     const body = Array.from({ length: 8 }, (_, i) => `l${i}`).join('\n')
     const count = lines === undefined ? {} : { lines }
     peer.send({ type: 'msg', id: 'm1', seq: 1, ts: 1, from: HIGH, body, ...count })
@@ -213,7 +180,7 @@ describe('lines carried together (msg.lines)', () => {
     await flushMicrotasks()
     // One message of 8 lines fits the burst of 10; the second waits, as 8 one-line messages would, and
     // the peer is told to wait.
-    const shown = () => new Set(bob.messages().map((m) => m.seq))
+    const shown = () => new Set(bob.events.of('message').map((m) => m.seq))
     expect(shown()).toEqual(new Set([1]))
     expect(peer.received.some((m) => m.type === 'throttle')).toBe(true)
     await clock.advance(2_000)
@@ -222,12 +189,12 @@ describe('lines carried together (msg.lines)', () => {
   })
 
   it('drops a peer whose msg says more or fewer lines than its body holds', async () => {
-    const { bob, peer, clock } = await bobWithRawPeer()
+    const { target: bob, peer, clock } = await dialedByRawPeer('bob', B)
     peer.send({ type: 'msg', id: 'm1', seq: 1, ts: 1, from: HIGH, body: 'a\nb\nc', lines: 2 })
     await clock.advance(0)
     await flushMicrotasks()
-    expect(bob.messages()).toEqual([])
-    expect(bob.events.find((e) => e.type === 'link-error')).toMatchObject({ code: 'BAD_MESSAGE' })
+    expect(bob.events.of('message')).toEqual([])
+    expect(bob.events.events.find((e) => e.type === 'link-error')).toMatchObject({ code: 'BAD_MESSAGE' })
   })
 })
 
@@ -288,7 +255,7 @@ describe('a journal holding lines carried together', () => {
   })
 
   it('brings the lines of a restored outbox back into the count of what waits', async () => {
-    const { node } = world()
+    const { node } = nodeWorld()
     const records: JournalRecord[] = [
       { t: 'self', epoch: 'e1' },
       { t: 'sent', msg: msg(1, LOW, 'x\ny\nz', 3) },

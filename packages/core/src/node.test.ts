@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { fakeAuth } from '../test/fake-auth.js'
 import { flushMicrotasks, ManualClock } from '../test/manual-clock.js'
-import { MemoryNetwork, type MemoryNetwork as Network, seededRandom } from '../test/memory-transport.js'
+import { type MemoryNetwork as Network, seededRandom } from '../test/memory-transport.js'
+import { closeNodes, nodeWorld } from '../test/node-world.js'
 import { RawPeer } from '../test/raw-peer.js'
 import type { Address } from './address.js'
 import { encodeFrame } from './codec.js'
@@ -9,8 +10,7 @@ import { ProtocolError, TransportError } from './errors.js'
 import type { JournalRecord } from './journal.js'
 import { LONE_LINK_JOURNAL_LAG_BYTES } from './journal-lag.js'
 import { makeHello } from './link-machine.js'
-import { ParleyNode } from './node.js'
-import type { NodeEvent, NodeOptions } from './node-types.js'
+import type { NodeOptions } from './node-types.js'
 import { DEFERRED_RECORD_MS } from './persistence.js'
 import { MAX_BODY_LENGTH } from './schema.js'
 
@@ -23,52 +23,9 @@ const A = at(4001)
 const B = at(4002)
 const C = at(4003)
 
-type EventOf<T extends NodeEvent['type']> = Extract<NodeEvent, { type: T }>
+afterEach(closeNodes)
 
-/** Everything a node emitted, for assertions. */
-class Recorder {
-  readonly events: NodeEvent[] = []
-
-  constructor(node: ParleyNode) {
-    node.on((event) => this.events.push(event))
-  }
-
-  of<T extends NodeEvent['type']>(type: T): EventOf<T>[] {
-    return this.events.filter((e): e is EventOf<T> => e.type === type)
-  }
-
-  bodies(): string[] {
-    return this.of('message').map((m) => m.body)
-  }
-}
-
-interface TestNode {
-  readonly node: ParleyNode
-  readonly events: Recorder
-}
-
-const running: ParleyNode[] = []
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((n) => n.close('test over')))
-})
-
-function world(options: ConstructorParameters<typeof MemoryNetwork>[0] = {}) {
-  const network = new MemoryNetwork(options)
-  const clock = new ManualClock()
-  const node = (name: string, listen: Address, extra: Partial<NodeOptions> = {}): TestNode => {
-    const n = new ParleyNode({
-      transport: network.transport(),
-      clock,
-      name,
-      listen,
-      random: () => 0.5,
-      ...extra,
-    })
-    running.push(n)
-    return { node: n, events: new Recorder(n) }
-  }
-  return { network, clock, node }
-}
+const world = nodeWorld
 
 /** A remote end that listens on `address` and runs `onLink` for every link it accepts. */
 async function rawListener(network: Network, address: Address, onLink: (peer: RawPeer) => void) {

@@ -1,0 +1,59 @@
+/**
+ * `ParleyNode`s over an in-memory network and a manual clock, for the node's tests: each node records what
+ * it emits. Call `closeNodes` after each test (`afterEach(closeNodes)`).
+ */
+import type { Address } from '../src/address.js'
+import { ParleyNode } from '../src/node.js'
+import type { NodeEvent, NodeOptions } from '../src/node-types.js'
+import { ManualClock } from './manual-clock.js'
+import { MemoryNetwork } from './memory-transport.js'
+
+type EventOf<T extends NodeEvent['type']> = Extract<NodeEvent, { type: T }>
+
+/** Everything a node emitted, for assertions. */
+export class Recorder {
+  readonly events: NodeEvent[] = []
+
+  constructor(node: ParleyNode) {
+    node.on((event) => this.events.push(event))
+  }
+
+  of<T extends NodeEvent['type']>(type: T): EventOf<T>[] {
+    return this.events.filter((e): e is EventOf<T> => e.type === type)
+  }
+
+  bodies(): string[] {
+    return this.of('message').map((m) => m.body)
+  }
+}
+
+export interface TestNode {
+  readonly node: ParleyNode
+  readonly events: Recorder
+}
+
+const running: ParleyNode[] = []
+
+/** Closes every node made since the last call. */
+export async function closeNodes(): Promise<void> {
+  await Promise.all(running.splice(0).map((n) => n.close('test over')))
+}
+
+/** A network, a clock, and `node(name, listen, options)` making nodes on them. */
+export function nodeWorld(options: ConstructorParameters<typeof MemoryNetwork>[0] = {}) {
+  const network = new MemoryNetwork(options)
+  const clock = new ManualClock()
+  const node = (name: string, listen: Address, extra: Partial<NodeOptions> = {}): TestNode => {
+    const n = new ParleyNode({
+      transport: network.transport(),
+      clock,
+      name,
+      listen,
+      random: () => 0.5,
+      ...extra,
+    })
+    running.push(n)
+    return { node: n, events: new Recorder(n) }
+  }
+  return { network, clock, node }
+}
