@@ -1,13 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { ManualClock } from '../test/manual-clock.js'
-import { MemoryNetwork } from '../test/memory-transport.js'
+import type { ManualClock } from '../test/manual-clock.js'
+import type { MemoryNetwork } from '../test/memory-transport.js'
+import { closeNodes, nodeWorld } from '../test/node-world.js'
 import { RawPeer } from '../test/raw-peer.js'
 import { REFUSING_BACKOFF } from '../test/refusing-backoff.js'
 import type { Address } from './address.js'
 import { type Journal, type JournalRecord, journalOrigin } from './journal.js'
 import { makeHello } from './link-machine.js'
-import { ParleyNode } from './node.js'
-import type { NodeEvent, NodeOptions } from './node-types.js'
 import type { PeerState } from './peer-machine.js'
 
 const ALICE = '1111111111111111'
@@ -16,30 +15,9 @@ const STRANGER = 'eeeeeeeeeeeeeeee'
 const A: Address = '127.0.0.1:4001'
 const B: Address = '127.0.0.1:4002'
 
-const running: ParleyNode[] = []
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((n) => n.close('test over')))
-})
+afterEach(closeNodes)
 
-function world() {
-  const network = new MemoryNetwork()
-  const clock = new ManualClock()
-  const node = (name: string, listen: Address, extra: Partial<NodeOptions> = {}) => {
-    const n = new ParleyNode({
-      transport: network.transport(),
-      clock,
-      name,
-      listen,
-      random: () => 0.5,
-      ...extra,
-    })
-    running.push(n)
-    const events: NodeEvent[] = []
-    n.on((e) => events.push(e))
-    return { node: n, events }
-  }
-  return { network, clock, node }
-}
+const world = nodeWorld
 
 /** A stranger that dials alice and says it listens on bob's address. */
 async function impostor(network: MemoryNetwork) {
@@ -59,7 +37,7 @@ describe('first contact', () => {
     await clock.advance(0)
     stranger.send({ type: 'ack', upTo: 0, base: 0 })
     await clock.advance(0)
-    expect(alice.events).toContainEqual(
+    expect(alice.events.events).toContainEqual(
       expect.objectContaining({ type: 'connected', peer: { id: STRANGER, name: 'bob' } }),
     )
     // The stranger is a member like any other, but the slot for B is still looking for B.
@@ -71,7 +49,7 @@ describe('first contact', () => {
     expect(alice.node.peerStates()).toMatchObject([
       { target: B, state: { status: 'connected', peer: { id: BOB, name: 'bob' } } },
     ])
-    expect(bob.events).toContainEqual(
+    expect(bob.events.events).toContainEqual(
       expect.objectContaining({ type: 'connected', peer: { id: ALICE, name: 'alice' } }),
     )
     expect(
@@ -83,7 +61,7 @@ describe('first contact', () => {
     ).toEqual([BOB, STRANGER])
     alice.node.send('hello bob')
     await clock.advance(0)
-    expect(bob.events).toContainEqual(expect.objectContaining({ type: 'message', body: 'hello bob' }))
+    expect(bob.events.events).toContainEqual(expect.objectContaining({ type: 'message', body: 'hello bob' }))
     expect(stranger.closed).toBe(false)
   })
 
@@ -163,11 +141,11 @@ describe('a neighbour that refuses our messages (OVER_QUOTA)', () => {
     await chatty.node.start()
     for (let i = 0; i < 30; i++) chatty.node.send(`${i} ${'c'.repeat(500)}`)
     const refusals = () =>
-      chatty.events.flatMap((e) => {
+      chatty.events.events.flatMap((e) => {
         const refused = e.type === 'peer-state' ? refusedOf(e.state) : undefined
         return refused && e.type === 'peer-state' && e.state.status === 'reconnecting' ? [refused] : []
       })
-    const dialsIn = () => victim.events.filter((e) => e.type === 'connected').length
+    const dialsIn = () => victim.events.events.filter((e) => e.type === 'connected').length
     await until(clock, () => refusals().length >= 4)
     expect(refusals().map(({ by, code, times, retryMs }) => ({ by, code, times, retryMs }))).toEqual([
       { by: 'peer', code: 'OVER_QUOTA', times: 1, retryMs: 10_000 },
@@ -178,9 +156,11 @@ describe('a neighbour that refuses our messages (OVER_QUOTA)', () => {
     // One dial per refusal: the first, then one after each wait.
     expect(dialsIn()).toBe(4)
     // Every drop says it was a refusal; every redial after the first says it follows one.
-    const drops = chatty.events.flatMap((e) => (e.type === 'disconnected' ? [e.refusal] : []))
+    const drops = chatty.events.events.flatMap((e) => (e.type === 'disconnected' ? [e.refusal] : []))
     expect(drops).toEqual(['OVER_QUOTA', 'OVER_QUOTA', 'OVER_QUOTA', 'OVER_QUOTA'])
-    const links = chatty.events.flatMap((e) => (e.type === 'connected' ? [e.afterRefusal ?? false] : []))
+    const links = chatty.events.events.flatMap((e) =>
+      e.type === 'connected' ? [e.afterRefusal ?? false] : [],
+    )
     expect(links).toEqual([false, true, true, true])
     // Nothing is lost: what was refused waits in the outbox.
     expect(chatty.node.pending).toBeGreaterThan(0)

@@ -1,13 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { fakeAuth } from '../test/fake-auth.js'
 import { flushMicrotasks } from '../test/manual-clock.js'
-import { closeNodes, nodeWorld } from '../test/node-world.js'
-import { RawPeer } from '../test/raw-peer.js'
+import { closeNodes, dialedByRawPeer, nodeWorld } from '../test/node-world.js'
+import type { RawPeer } from '../test/raw-peer.js'
 import type { Address } from './address.js'
 import type { JournalRecord } from './journal.js'
 import { replayJournal, restore } from './journal.js'
 import { LINES_PER_MSG_CHARS, lineId, linesOf } from './msg-lines.js'
-import { messagesOf, type NodeOptions } from './node-types.js'
+import { messagesOf } from './node-types.js'
 import { MAX_BODY_LENGTH, type Msg, parseMessage } from './schema.js'
 
 const LOW = '1111111111111111'
@@ -18,19 +18,6 @@ const C: Address = '127.0.0.1:4003'
 const MID = '8888888888888888'
 
 afterEach(closeNodes)
-
-/** `name` (the lower id) at `listen`, dialed by a raw peer past its handshake and opening ack. */
-async function dialedByRawPeer(name: string, listen: Address, extra: Partial<NodeOptions> = {}) {
-  const { network, clock, node } = nodeWorld()
-  const target = node(name, listen, { id: LOW, ...extra })
-  await target.node.start()
-  const peer = new RawPeer(await network.transport('127.0.0.1', HIGH).dial(listen))
-  peer.hello(HIGH, 'raw')
-  await clock.advance(0)
-  peer.send({ type: 'ack', upTo: 0, base: 0 })
-  await clock.advance(0)
-  return { target, peer, clock }
-}
 
 /** Alice, with a journal that records every append, dialed by a raw peer. */
 async function aliceWithRawPeer() {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { fakeAuth } from '../test/fake-auth.js'
 import { flushMicrotasks, ManualClock } from '../test/manual-clock.js'
 import { type MemoryNetwork as Network, seededRandom } from '../test/memory-transport.js'
-import { closeNodes, nodeWorld } from '../test/node-world.js'
+import { closeNodes, dialedByRawPeer, nodeWorld } from '../test/node-world.js'
 import { RawPeer } from '../test/raw-peer.js'
 import type { Address } from './address.js'
 import { encodeFrame } from './codec.js'
@@ -228,14 +228,7 @@ describe('ParleyNode over an in-memory transport', () => {
 
   /** Alice (the lower id) with `journal`, and a raw peer past its handshake and opening ack. */
   async function journaledWithPeer(journal: NonNullable<NodeOptions['journal']>) {
-    const { network, clock, node } = world()
-    const alice = node('alice', A, { id: LOW, journal })
-    await alice.node.start()
-    const peer = new RawPeer(await network.transport('127.0.0.1', HIGH).dial(A))
-    peer.hello(HIGH, 'raw')
-    await clock.advance(0)
-    peer.send({ type: 'ack', upTo: 0, base: 0 })
-    await clock.advance(0)
+    const { target: alice, peer, clock } = await dialedByRawPeer('alice', A, { journal })
     return { alice, peer, clock }
   }
 

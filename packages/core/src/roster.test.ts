@@ -1,12 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { ManualClock } from '../test/manual-clock.js'
-import { MemoryNetwork } from '../test/memory-transport.js'
+import { closeNodes, nodeWorld, type TestNode } from '../test/node-world.js'
 import { RawPeer } from '../test/raw-peer.js'
 import type { Address } from './address.js'
 import { type JournalRecord, restore } from './journal.js'
 import { makeHello } from './link-machine.js'
-import { ParleyNode } from './node.js'
-import type { NodeEvent, NodeOptions } from './node-types.js'
+import type { NodeOptions } from './node-types.js'
 
 const ALICE = '0000000000000000'
 const BOB = 'b0b0b0b0b0b0b0b0'
@@ -18,34 +16,13 @@ const C: Address = '127.0.0.1:4003'
 const D: Address = '127.0.0.1:4004'
 const VOUCH_MS = 60_000
 
-const running: ParleyNode[] = []
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((n) => n.close('test over')))
-})
-
-interface TestNode {
-  readonly node: ParleyNode
-  readonly events: NodeEvent[]
-}
+afterEach(closeNodes)
 
 function world() {
-  const network = new MemoryNetwork()
-  const clock = new ManualClock()
-  const node = (name: string, listen: Address, extra: Partial<NodeOptions> = {}): TestNode => {
-    const n = new ParleyNode({
-      transport: network.transport(),
-      clock,
-      name,
-      listen,
-      random: () => 0.5,
-      memberVouchMs: VOUCH_MS,
-      ...extra,
-    })
-    running.push(n)
-    const events: NodeEvent[] = []
-    n.on((e) => events.push(e))
-    return { node: n, events }
-  }
+  const base = nodeWorld()
+  const { network, clock } = base
+  const node = (name: string, listen: Address, extra: Partial<NodeOptions> = {}): TestNode =>
+    base.node(name, listen, { memberVouchMs: VOUCH_MS, ...extra })
   /** A throwaway key that dials alice, says `lines` (seq 1 up) and leaves. */
   const throwaway = async (
     id: string,
@@ -68,9 +45,9 @@ function world() {
 }
 
 const throwawayId = (i: number) => `f${i.toString(16).padStart(15, '0')}`
-const bodies = (n: TestNode) => n.events.flatMap((e) => (e.type === 'message' ? [e.body] : []))
+const bodies = (n: TestNode) => n.events.events.flatMap((e) => (e.type === 'message' ? [e.body] : []))
 const refusals = (n: TestNode) =>
-  n.events.filter((e) => e.type === 'link-error' && e.code === 'TOO_MANY_ORIGINS')
+  n.events.events.filter((e) => e.type === 'link-error' && e.code === 'TOO_MANY_ORIGINS')
 
 /** Alice with room for `cap` members, and bob, a neighbour that has stayed connected long enough to vouch. */
 async function aliceWithBob(cap: number, extra: Partial<NodeOptions> = {}) {
@@ -102,7 +79,7 @@ describe('a full member table', () => {
     expect(bodies(w.alice)).toContain('hi from carol')
     expect(refusals(w.alice)).toEqual([])
     // Bob, the honest relay, was never dropped, and the table stays within its cap.
-    expect(w.alice.events.filter((e) => e.type === 'disconnected')).toHaveLength(22)
+    expect(w.alice.events.events.filter((e) => e.type === 'disconnected')).toHaveLength(22)
     expect(w.alice.node.members().length).toBeLessThanOrEqual(20)
     expect(w.alice.node.members().map((m) => m.peer.id)).toEqual(expect.arrayContaining([BOB, CAROL]))
   })
@@ -169,7 +146,9 @@ describe('a forgotten member that comes back', () => {
     await w.throwaway(returning, ['one', 'two'])
     expect(bodies(w.alice).filter((b) => b === 'one' || b === 'two')).toEqual(['one', 'two'])
     // Its name was announced once: coming back is not a new arrival.
-    expect(w.alice.events.filter((e) => e.type === 'member' && e.peer.id === returning)).toHaveLength(1)
+    expect(w.alice.events.events.filter((e) => e.type === 'member' && e.peer.id === returning)).toHaveLength(
+      1,
+    )
   })
 
   it('is heard from seq 1 again when it restarted without its journal (a new epoch)', async () => {

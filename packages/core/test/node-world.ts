@@ -7,6 +7,7 @@ import { ParleyNode } from '../src/node.js'
 import type { NodeEvent, NodeOptions } from '../src/node-types.js'
 import { ManualClock } from './manual-clock.js'
 import { MemoryNetwork } from './memory-transport.js'
+import { RawPeer } from './raw-peer.js'
 
 type EventOf<T extends NodeEvent['type']> = Extract<NodeEvent, { type: T }>
 
@@ -56,4 +57,21 @@ export function nodeWorld(options: ConstructorParameters<typeof MemoryNetwork>[0
     return { node: n, events: new Recorder(n) }
   }
   return { network, clock, node }
+}
+
+/** The ids `dialedByRawPeer` gives: the node the lower, so it decides the link. */
+export const NODE_ID = '1111111111111111'
+export const RAW_PEER_ID = 'eeeeeeeeeeeeeeee'
+
+/** `name` (id `NODE_ID`) at `listen`, dialed by a raw peer (`RAW_PEER_ID`) past its handshake and opening ack. */
+export async function dialedByRawPeer(name: string, listen: Address, extra: Partial<NodeOptions> = {}) {
+  const { network, clock, node } = nodeWorld()
+  const target = node(name, listen, { id: NODE_ID, ...extra })
+  await target.node.start()
+  const peer = new RawPeer(await network.transport('127.0.0.1', RAW_PEER_ID).dial(listen))
+  peer.hello(RAW_PEER_ID, 'raw')
+  await clock.advance(0)
+  peer.send({ type: 'ack', upTo: 0, base: 0 })
+  await clock.advance(0)
+  return { target, peer, clock }
 }
