@@ -491,7 +491,8 @@ async function drain(
     left = await waitWhileProgressing(node, flags.waitMs, io.interrupted)
   }
   if (left === 0) {
-    note(`all ${countText(sent)} message(s) delivered`)
+    // What an earlier run left in the outbox went out too.
+    note(`all ${countText(sent + started.restoredPending)} message(s) delivered`)
     return ExitCode.OK
   }
   if (started.dataDir) {

@@ -148,15 +148,18 @@ describe('piping a file with default flags', () => {
       expect(first.stderr.join('\n')).toContain(
         `${count} message(s) not acknowledged yet are safe in the outbox`,
       )
-      const receiver = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob'])
-      await receiver.waitFor('stderr', /listening on/)
+      // The next run's input ends before its peer is up: it waits for the earlier run's lines to go.
       const second = start([...args, '--wait', '30'])
       await second.waitFor(
         'stderr',
         new RegExp(`^parley: ${count} message\\(s\\) from an earlier run wait in the outbox`),
       )
       second.end()
+      await second.waitFor('stderr', /input ended; waiting for/)
+      const receiver = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob'])
       expect(await second.exited).toBe(0)
+      // The summary counts what the earlier run left, which this run delivered.
+      expect(second.stderr.join('\n')).toContain(`all ${count} message(s) delivered`)
       await receiver.waitFor('stdout', new RegExp(`kept line ${count - 1} `))
       expect(receiver.stdout).toEqual(lines.map((line) => `<alice> ${line}`))
     },
