@@ -138,6 +138,17 @@ export const NODE_PIPE_ENDS: PipeEnds = {
   journal: false,
 }
 
+/** The Node.js pipe through the Noise stack of every secure link: what that stack alone costs piped. */
+export const NOISE_PIPE_ENDS: PipeEnds = {
+  key: 'noise',
+  label: 'Node.js pipe through secret-stream',
+  receiver: () => [NODE, PIPE_END, 'receive-noise'],
+  sender: (port) => [NODE, PIPE_END, 'send-noise', String(port)],
+  listening: /listening on 127\.0\.0\.1:(\d+)/,
+  okExit: [0],
+  journal: false,
+}
+
 function parleyEnds(plain: boolean): PipeEnds {
   const bin = parleyBin()
   const mode = plain ? ['--plain'] : []

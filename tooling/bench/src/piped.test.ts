@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { lineBudget, PIPED_TARGETS, type PipedResult, plainEndsNote } from './piped.js'
+import { lineBudget, noiseFloorNote, PIPED_TARGETS, type PipedResult, plainEndsNote } from './piped.js'
 
 const target = PIPED_TARGETS[0]
 
@@ -72,5 +72,27 @@ describe('plainEndsNote', () => {
     expect(plainEndsNote(result(rows(2, 2.5).filter((r) => r.key !== 'parleyPlainSender')))).toBeUndefined()
     const failed = rows(2, 2.5).map((r) => (r.key === 'parleyPlainReceiver' ? { ...r, ratio: undefined } : r))
     expect(plainEndsNote(result(failed))).toBeUndefined()
+  })
+})
+
+describe('noiseFloorNote', () => {
+  const noise = (seconds: number, oneLine: number): PipedResult['rows'] => [
+    { key: 'noise', label: 'noise', lines: 100_001, runs: [], seconds, ratio: seconds / 0.2 },
+    { key: 'noiseOneLine', label: 'noise, 1 line', lines: 1, runs: [], seconds: oneLine },
+  ]
+
+  it("sets the secure pipe's cost per line beside the Noise stack's, each beyond its one-line run", () => {
+    // The Noise pipe: 0.3 s, 0.15 s for 1 line; parley: 1 s, 0.25 s for 1 line (100,000 further lines).
+    const rows = [...timed(0.2, 1, 0.25).rows, ...noise(0.3, 0.15)]
+    expect(noiseFloorNote(result(rows))).toBe(
+      '  the Noise stack alone (node pipe through secret-stream): 1.50× the node pipe, 1.5 µs per line beyond its 1-line run; parley (secure) 7.5 µs, 6.0 of them its own (frames, acks, hash chain, journals, display)',
+    )
+  })
+
+  it('says nothing when the Noise pipe or its one-line run was not timed', () => {
+    const rows = [...timed(0.2, 1, 0.25).rows, ...noise(0.3, 0.15)]
+    expect(noiseFloorNote(result(rows.filter((r) => r.key !== 'noiseOneLine')))).toBeUndefined()
+    expect(noiseFloorNote(result(rows.filter((r) => r.key !== 'noise')))).toBeUndefined()
+    expect(noiseFloorNote(result(timed(0.2, 1, 0.25).rows))).toBeUndefined()
   })
 })

@@ -7,6 +7,7 @@ import {
   type InputFile,
   NETCAT_ENDS,
   NODE_PIPE_ENDS,
+  NOISE_PIPE_ENDS,
   netcatInstalled,
   PARLEY_ENDS,
   PARLEY_PLAIN_ENDS,
@@ -71,6 +72,8 @@ export async function measurePiped(
         ? { key: 'netcat', label: NETCAT_ENDS.label, lines: n, runs: [], ends: NETCAT_ENDS }
         : { key: 'netcat', label: NETCAT_ENDS.label, lines: n, runs: [], skipped: 'nc is not installed' },
       { key: 'node', label: NODE_PIPE_ENDS.label, lines: n, runs: [], ends: NODE_PIPE_ENDS },
+      // The floor a secure parley stands on: the same pipe through the Noise stack of every secure link.
+      { key: 'noise', label: NOISE_PIPE_ENDS.label, lines: n, runs: [], ends: NOISE_PIPE_ENDS },
       { key: 'parley', label: 'parley (secure, journals)', lines: n, runs: [], ends: PARLEY_ENDS() },
       { key: 'parleyPlain', label: 'parley --plain', lines: n, runs: [], ends: PARLEY_PLAIN_ENDS() },
       // Each end of the --plain pipe alone, the other end being the bare Node.js pipe's.
@@ -96,6 +99,14 @@ export async function measurePiped(
         lines: 1,
         runs: [],
         ends: PARLEY_PLAIN_ENDS(),
+        input: oneLine,
+      },
+      {
+        key: 'noiseOneLine',
+        label: 'Node.js pipe through secret-stream, 1 line',
+        lines: 1,
+        runs: [],
+        ends: NOISE_PIPE_ENDS,
         input: oneLine,
       },
     ]
@@ -181,6 +192,8 @@ export function renderPiped(result: PipedResult): string[] {
   }
   const plainEnds = plainEndsNote(result)
   if (plainEnds) out.push(plainEnds)
+  const noise = noiseFloorNote(result)
+  if (noise) out.push(noise)
   out.push(
     "  time: from the sender's spawn to the receiver having printed the last line (its stdout, counted here). The",
     '    receiver listens first (port 0); the sender reads the file as its stdin. parley: `--recv-only --rate 0` receiver',
@@ -188,7 +201,8 @@ export function renderPiped(result: PipedResult): string[] {
     '    --plain: the same flags with --plain on both sides (no journal). nc: `nc -l` and `nc -N`. node: pipe-end.js,',
     '    stdin piped into a socket and the socket piped to stdout. Every line is counted; a missing or extra one fails.',
     '    "parley --plain sending, node receiving" and "node sending, parley --plain receiving": one end of the --plain',
-    "    pipe with the node pipe's other end, to tell which end bounds it.",
+    "    pipe with the node pipe's other end, to tell which end bounds it. \"Node.js pipe through secret-stream\": the node",
+    '    pipe with @hyperswarm/secret-stream (Noise XX, then every byte encrypted) on the socket, which secure parley runs on.',
   )
   return out
 }
@@ -210,6 +224,32 @@ export function plainEndsNote(result: PipedResult): string | undefined {
   return `  --plain by end: the sender alone ${sender.toFixed(2)}×, the receiver alone ${receiver.toFixed(2)}×, both ${whole.toFixed(2)}×: ${verdict}`
 }
 
+/** Microseconds each line of row `key` costs beyond its one-line row's run; undefined unless both were timed. */
+function perLineUs(result: PipedResult, key: string, oneLineKey: string): number | undefined {
+  const row = result.rows.find((r) => r.key === key)
+  const fixed = result.rows.find((r) => r.key === oneLineKey)?.seconds
+  if (row?.seconds === undefined || fixed === undefined || row.lines < 2) return undefined
+  return ((row.seconds - fixed) * 1e6) / (row.lines - 1)
+}
+
+/**
+ * The secure pipe against the floor its Noise stack sets: that stack alone, piped, × the node pipe, and
+ * what a line costs through it and through parley beyond each one's one-line run.
+ */
+export function noiseFloor(result: PipedResult) {
+  const ratio = result.rows.find((r) => r.key === 'noise')?.ratio
+  const noiseUs = perLineUs(result, 'noise', 'noiseOneLine')
+  const parleyUs = perLineUs(result, 'parley', 'parleyOneLine')
+  if (ratio === undefined || noiseUs === undefined || parleyUs === undefined) return undefined
+  return { ratio, noiseUs, parleyUs }
+}
+
+export function noiseFloorNote(result: PipedResult): string | undefined {
+  const floor = noiseFloor(result)
+  if (!floor) return undefined
+  return `  the Noise stack alone (node pipe through secret-stream): ${floor.ratio.toFixed(2)}× the node pipe, ${floor.noiseUs.toFixed(1)} µs per line beyond its 1-line run; parley (secure) ${floor.parleyUs.toFixed(1)} µs, ${(floor.parleyUs - floor.noiseUs).toFixed(1)} of them its own (frames, acks, hash chain, journals, display)`
+}
+
 /**
  * A target's row against its one-line row: what each line costs beyond the fixed cost now, and what the
  * target leaves for it once the fixed cost is paid (negative: the fixed cost alone is over the target).
@@ -224,7 +264,7 @@ export function lineBudget(result: PipedResult, target: (typeof PIPED_TARGETS)[n
   return {
     key: target.key,
     label: row.label,
-    usedUs: perLine(row.seconds - fixed),
+    usedUs: perLineUs(result, target.key, target.fixed) as number,
     allowedUs: perLine(target.max * node - fixed),
     fixedSeconds: fixed,
     fixedRatio: fixed / node,
@@ -262,6 +302,12 @@ export function pipedSummary(result: PipedResult) {
         ]
       }),
     ),
+    noiseFloor: (() => {
+      const floor = noiseFloor(result)
+      return floor
+        ? { ratio: round(floor.ratio, 3), noiseUs: round(floor.noiseUs, 2), parleyUs: round(floor.parleyUs, 2) }
+        : null
+    })(),
     skipped: Object.fromEntries(result.rows.filter((r) => r.skipped).map((r) => [r.key, r.skipped])),
     errors: Object.fromEntries(result.rows.filter((r) => r.error).map((r) => [r.key, r.error])),
   }
