@@ -14,8 +14,7 @@ type SecretStreamClass = new (isInitiator: boolean, rawStream: Socket) => Duplex
 const [role, port] = process.argv.slice(2)
 // The same library and version @parley/secure wraps; loaded only by the Noise roles, as a secure parley
 // loads it at start.
-const secretStream = () =>
-  createRequire(import.meta.url)('@hyperswarm/secret-stream') as SecretStreamClass
+const secretStream = () => createRequire(import.meta.url)('@hyperswarm/secret-stream') as SecretStreamClass
 
 function fail(error: Error): never {
   process.stderr.write(`pipe-end: ${error.message}\n`)

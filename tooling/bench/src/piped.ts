@@ -201,7 +201,7 @@ export function renderPiped(result: PipedResult): string[] {
     '    --plain: the same flags with --plain on both sides (no journal). nc: `nc -l` and `nc -N`. node: pipe-end.js,',
     '    stdin piped into a socket and the socket piped to stdout. Every line is counted; a missing or extra one fails.',
     '    "parley --plain sending, node receiving" and "node sending, parley --plain receiving": one end of the --plain',
-    "    pipe with the node pipe's other end, to tell which end bounds it. \"Node.js pipe through secret-stream\": the node",
+    '    pipe with the node pipe\'s other end, to tell which end bounds it. "Node.js pipe through secret-stream": the node',
     '    pipe with @hyperswarm/secret-stream (Noise XX, then every byte encrypted) on the socket, which secure parley runs on.',
   )
   return out
@@ -305,7 +305,11 @@ export function pipedSummary(result: PipedResult) {
     noiseFloor: (() => {
       const floor = noiseFloor(result)
       return floor
-        ? { ratio: round(floor.ratio, 3), noiseUs: round(floor.noiseUs, 2), parleyUs: round(floor.parleyUs, 2) }
+        ? {
+            ratio: round(floor.ratio, 3),
+            noiseUs: round(floor.noiseUs, 2),
+            parleyUs: round(floor.parleyUs, 2),
+          }
         : null
     })(),
     skipped: Object.fromEntries(result.rows.filter((r) => r.skipped).map((r) => [r.key, r.skipped])),
