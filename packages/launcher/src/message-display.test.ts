@@ -393,4 +393,39 @@ describe('lines carried in one message (msg.lines: one seq, a message event per 
     expect(writes.map((w) => w.split('\n').length - 1)).toEqual([40, 40, 40])
     expect(marks).toEqual([1, 2, 3].map((seq) => new Map([[alice.id, seq]])))
   })
+
+  it('shows a catch-up past its cap between messages, never between the lines of one', () => {
+    const { display, out, marks, advance } = setup()
+    // What each mark claimed, and how many lines of that message had been written when it did.
+    const claims: { seq: number; written: number }[] = []
+    display.bind({
+      markShown: (shown) => {
+        const seq = shown.get(alice.id) as number
+        claims.push({ seq, written: out.filter((line) => line.startsWith(`old <alice> ${seq}:`)).length })
+        marks.push(new Map(shown))
+      },
+    })
+    // 30 messages of 700 lines sent long before the start: 21,000 lines of catch-up, and the cap of 20,000
+    // falls inside message 29.
+    const old = START - 60 * 60_000
+    for (let seq = 1; seq <= 30; seq++)
+      for (let i = 0; i < 700; i++)
+        display.push({
+          type: 'message',
+          id: `m${seq}.${i}`,
+          seq,
+          ts: old + seq,
+          from: alice,
+          body: `${seq}:${i}`,
+        })
+    advance(10_000)
+    expect(out).toEqual(
+      Array.from({ length: 30 }, (_, s) =>
+        Array.from({ length: 700 }, (_, i) => `old <alice> ${s + 1}:${i}`),
+      ).flat(),
+    )
+    // A write and a mark per message (each is over 4,000 bytes), each mark made once all its lines were
+    // written; the first batch ends with message 28 (19,600 lines), whole.
+    expect(claims).toEqual(Array.from({ length: 30 }, (_, s) => ({ seq: s + 1, written: 700 })))
+  })
 })

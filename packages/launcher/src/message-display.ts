@@ -100,7 +100,10 @@ export function clockSlackFrom(env: Readonly<Record<string, string | undefined>>
 }
 /** Linux writes up to PIPE_BUF (4096) bytes to a pipe atomically: a chunk is written whole or not at all. */
 const LINE_CHUNK_BYTES = 4_000
-/** Catch-up held at most this many messages at once; more are shown in further batches. */
+/**
+ * Catch-up held at most this many messages (lines) at once, and the lines of the one message that reaches
+ * it; more are shown in further batches.
+ */
 const MAX_HELD = 20_000
 
 /**
@@ -245,12 +248,12 @@ export class MessageDisplay {
   }
 
   private hold(message: ShownMessage): void {
+    // Past the cap, what is held is shown before the next message, never between the lines of one: they
+    // share one seq, hence one mark, which must not claim lines still held (a kill would lose them).
+    const last = this.held.at(-1)
+    if (this.held.length >= MAX_HELD && last && !isSameMessage(message, last)) this.flushHeld(true)
     if (this.held.length === 0) this.heldSince = this.now()
     this.held.push(message)
-    if (this.held.length >= MAX_HELD) {
-      this.flushHeld(true)
-      return
-    }
     this.timer?.cancel()
     const wait = Math.min(this.quietMs, Math.max(0, this.heldSince + this.maxHoldMs - this.now()))
     this.timer = this.schedule(() => {
