@@ -23,6 +23,16 @@ describe('PeerLabels', () => {
     expect(labels.label(bob)).not.toBe(labels.label({ id: KEY_B, name: 'Bоb' }))
   })
 
+  it('tells a second key apart by any name the first used before it came, however many', () => {
+    const labels = new PeerLabels()
+    for (let n = 1; n <= 40; n++) labels.observe(message({ id: KEY_A, name: `alice${n}` }, n))
+    // The second key takes the first key's 40th name, written with a Cyrillic "а".
+    const impostor = { id: KEY_B, name: 'аlice40' }
+    labels.observe(message(impostor, 1))
+    expect(labels.label(impostor)).toMatch(/^аlice40~/)
+    expect(labels.label({ id: KEY_A, name: 'alice40' })).toMatch(/^alice40~/)
+  })
+
   it('labels plain peers by the addresses their links came from, and a run of lines by its sender', () => {
     const labels = new PeerLabels()
     const one = { id: 'plain:127.0.0.1:40001', name: '127.0.0.1:40001' }

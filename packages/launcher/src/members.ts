@@ -2,6 +2,9 @@ import { type MemberInfo, type NodeEvent, nameKey, type PeerInfo } from '@parley
 import { describeRoute, jsonRoute, type LinkRoutes } from './link-routes.js'
 import { listenAddressOf, shortId, targetLabel } from './session.js'
 
+/** Names told apart at most: a peer that switches names endlessly fills no more than this. */
+const MAX_NAMES = 10_000
+
 /**
  * Display names that never merge two keys: a name that looks like another key's (core's `nameKey`), or
  * that its key switched to, gets the key's short fingerprint as a suffix (`bob~r4kq-2xbm`). Feed it every
@@ -59,7 +62,8 @@ export class PeerLabels {
     if (!this.keyed) {
       if (this.soleKey === undefined || this.soleKey.id === peer.id) {
         this.soleKey ??= { id: peer.id, names: new Set() }
-        if (this.soleKey.names.size < 16) this.soleKey.names.add(peer.name)
+        // As many as the table below holds: a second key may take any of them, the latest included.
+        if (this.soleKey.names.size < MAX_NAMES) this.soleKey.names.add(peer.name)
         return
       }
       // A second key: every name seen so far gets its look-alike key now.
@@ -74,7 +78,7 @@ export class PeerLabels {
     const key = labelKey(peer)
     let keys = this.keysByName.get(key)
     if (!keys) {
-      if (this.keysByName.size >= 10_000) return
+      if (this.keysByName.size >= MAX_NAMES) return
       keys = new Set()
       this.keysByName.set(key, keys)
     }
