@@ -6,6 +6,7 @@
  * JSON. `JSON.parse` of every message, and the garbage it left, was most of a long start-up.
  */
 import type { JournalRecord } from './journal.js'
+import { isLineCount } from './msg-lines.js'
 
 /** A record as skimmed: only what `JournalReplayer` reads of it. Its message lacks its id, text and the rest. */
 export type SkimmedRecord =
@@ -40,7 +41,10 @@ export function skimRecord(record: JournalRecord): JournalRecord | SkimmedRecord
 // count has no sign, fraction or exponent; an id is lowercase hex, as a node id is.
 const STRING = String.raw`"[^"\\\u0000-\u001f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\u0000-\u001f]*)*"`
 const COUNT = '(?:0|[1-9][0-9]{0,15})'
-const MSG_TAIL = `(?:,"(?:name|prev|sig)":${STRING}|,"hops":${COUNT}|,"lines":(${COUNT}))*`
+const TAIL_FIELD = `,"(?:name|prev|sig)":${STRING}|,"hops":${COUNT}`
+// `lines` is captured outside the repeated group: a capture inside one is cleared by each repetition
+// after it (a signed message has `prev` and `sig` after its `lines`). At most once, anywhere in the tail.
+const MSG_TAIL = `(?:${TAIL_FIELD})*(?:,"lines":(${COUNT})(?:${TAIL_FIELD})*)?`
 /** A message as the room writes it: these fields first, in this order, then only known optional ones. */
 const MSG = `\\{"type":"msg","id":${STRING},"seq":(${COUNT}),"ts":${COUNT},"from":"([0-9a-f]{16,128})","body":${STRING}${MSG_TAIL}\\}`
 const SENT = new RegExp(`\\{"t":"sent","msg":${MSG}\\}`, 'y')
@@ -73,7 +77,10 @@ export function skimFrame(text: string): SkimmedRecord[] | undefined {
     // One string per origin and name, not one per record.
     if (from === undefined) from = match[2] as string
     else if (from !== match[2]) return
-    const msg: SkimmedMsg = match[3] === undefined ? { seq, from } : { seq, from, lines: Number(match[3]) }
+    const lines = match[3] === undefined ? undefined : Number(match[3])
+    // A count no message can carry is not skimmed: parsed, the record is refused as damaged.
+    if (lines !== undefined && !isLineCount(lines)) return
+    const msg: SkimmedMsg = lines === undefined ? { seq, from } : { seq, from, lines }
     if (kind === SENT) records.push({ t: 'sent', msg })
     else {
       if (literal !== match[4]) {

@@ -7,6 +7,7 @@
  */
 import { type JournalRecord, JournalReplayer, type RestoredState, restore } from './journal.js'
 import { keepReplayed, neededRecords } from './journal-compact.js'
+import { isLineCount } from './msg-lines.js'
 import type { PeerInfo } from './peer-machine.js'
 import { DEFAULT_WINDOW } from './room-types.js'
 import { parseMessage } from './schema.js'
@@ -212,7 +213,12 @@ function isCount(value: unknown): value is number {
 }
 
 function isMsgShape(value: unknown): boolean {
-  return isObject(value) && isCount(value.seq) && typeof value.from === 'string'
+  return (
+    isObject(value) &&
+    isCount(value.seq) &&
+    typeof value.from === 'string' &&
+    (value.lines === undefined || isLineCount(value.lines))
+  )
 }
 
 function isPeer(value: unknown): boolean {

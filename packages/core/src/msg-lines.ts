@@ -1,3 +1,5 @@
+import { MAX_LINES_PER_MSG } from './schema.js'
+
 /**
  * Lines carried together: a `msg` with `lines` holds that many lines of its sender's, one per newline-cut
  * piece of its body, each a message of its own to whoever shows or keeps it. One message, one chain link,
@@ -19,4 +21,9 @@ export function lineId(id: string, index: number): string {
 /** The lines a message stands for: its body cut at newlines when it carries `lines`, else its body whole. */
 export function linesOf(msg: { readonly body: string; readonly lines?: number | undefined }): string[] {
   return msg.lines === undefined ? [msg.body] : msg.body.split('\n')
+}
+
+/** A count of lines a message may carry (`msg.lines`): 2 up to one more than a body's longest. */
+export function isLineCount(value: unknown): value is number {
+  return Number.isInteger(value) && (value as number) >= 2 && (value as number) <= MAX_LINES_PER_MSG
 }
