@@ -1,5 +1,11 @@
 import * as readline from 'node:readline'
-import { type ChatNode, type HistoryEntry, MAX_BODY_LENGTH, type NodeEvent } from '@parley/core'
+import {
+  type ChatNode,
+  type HistoryEntry,
+  MAX_BODY_LENGTH,
+  type NodeEvent,
+  ProtocolError,
+} from '@parley/core'
 import {
   actionBody,
   connectTo,
@@ -312,7 +318,16 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     quitAsked = () => resolve('quit')
   })
   const sendPart = (part: string) => {
-    const message = node.send(part)
+    let message: ReturnType<ChatNode['send']>
+    try {
+      message = node.send(part)
+    } catch (error) {
+      // Too long for one frame of this node's (a small --max-frame): it goes in halves, as a text too
+      // long for one message goes in parts.
+      if (!isFrameTooLarge(error) || part.length < 2) throw error
+      for (const half of halves(part)) sendPart(half)
+      return
+    }
     outbox.sent(part)
     sent++
     // "sent" means accepted: durable in the outbox, so it survives a crash from here on.
@@ -385,7 +400,14 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       for (const body of bodies) sendPart(body)
       return
     }
-    node.sendLines(bodies)
+    try {
+      node.sendLines(bodies)
+    } catch (error) {
+      // A line fits no frame alone, and nothing of the run was sent: each line goes alone, in parts.
+      if (!isFrameTooLarge(error)) throw error
+      for (const body of bodies) sendPart(body)
+      return
+    }
     outbox.sentRun(bodies.length, chars)
     sent += bodies.length
   }
@@ -538,6 +560,18 @@ function showHistory(
       )
   }
   if (!flags.json) note(`--- ${entries.length} message(s) of history above; new session starts here ---`)
+}
+
+function isFrameTooLarge(error: unknown): boolean {
+  return error instanceof ProtocolError && error.code === 'FRAME_TOO_LARGE'
+}
+
+/** `text` in two, never between the two halves of a surrogate pair. */
+function halves(text: string): [string, string] {
+  let middle = Math.floor(text.length / 2)
+  const code = text.charCodeAt(middle - 1)
+  if (code >= 0xd800 && code <= 0xdbff) middle++
+  return [text.slice(0, middle), text.slice(middle)]
 }
 
 function fail(io: Io, error: unknown): number {

@@ -1,5 +1,6 @@
+import { shownLineBytes } from '@parley/core'
 import { describe, expect, it } from 'vitest'
-import { formatMessage, jsonEvent } from './output.js'
+import { formatLines, formatMessage, jsonEvent } from './output.js'
 
 describe('formatMessage', () => {
   it('puts a one-line message after the name, with control characters made visible', () => {
@@ -12,6 +13,43 @@ describe('formatMessage', () => {
 
   it('shows an action as `* name text`', () => {
     expect(formatMessage('bob', '\u0001ACTION waves', 0, false, 'waves')).toBe('* bob waves')
+  })
+})
+
+describe('what a line takes shown', () => {
+  it("is never more than core's bound, by which a sender packs lines into one write of the display", () => {
+    const units = [
+      'a',
+      ' ',
+      '~',
+      '"',
+      '\\',
+      '\t',
+      '\u0001',
+      '\u001b',
+      '\u007f',
+      '\u0085',
+      'é',
+      '漢',
+      '\u202e',
+      '\ud83d',
+      '\ude00',
+    ]
+    let seed = 7
+    const next = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31
+      return seed
+    }
+    const text = (length: number) => Array.from({ length }, () => units[next() % units.length]).join('')
+    for (let i = 0; i < 2_000; i++) {
+      const name = i % 3 === 0 ? text(next() % 12) || 'n' : 'alice'
+      const body = i % 2 === 0 ? text(next() % 80) : 'x'.repeat(next() % 80)
+      // The widest prefix: a timestamp, and the look-alike suffix a label may carry.
+      const label = `${name}~abcd-efgh`
+      const line =
+        formatLines(label, [body], Date.now(), true) ?? formatMessage(label, body, Date.now(), true)
+      expect(Buffer.byteLength(`${line}\n`)).toBeLessThanOrEqual(shownLineBytes(name, body))
+    }
   })
 })
 

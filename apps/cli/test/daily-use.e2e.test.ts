@@ -119,6 +119,39 @@ describe('piping a file with default flags', () => {
     expect(got).toEqual(lines.map((l) => `<alice> ${l}`))
   }, 180_000)
 
+  it('with the smallest --max-frame, sends lines together within a frame and a longer line in parts', async () => {
+    const receiver = background(['--listen', '127.0.0.1:0', '--name', 'bob'])
+    const port = await receiver.port()
+    const short = Array.from(
+      { length: 60 },
+      (_, i) => `short ${String(i).padStart(2, '0')} ${'x'.repeat(20)}`,
+    )
+    const long = 'y'.repeat(300)
+    const sender = start([
+      '--listen',
+      '127.0.0.1:0',
+      '--peer',
+      `127.0.0.1:${port}`,
+      '--name',
+      'alice',
+      '--max-frame',
+      '1024',
+    ])
+    sender.child.stdin.end(`${short.join('\n')}\n${long}\nlast\n`)
+    expect(await sender.exited).toBe(0)
+    expect(sender.stderr.join('\n')).not.toMatch(/internal error/)
+    const got = await until('the last line', () => {
+      const out = receiver.stdout()
+      return out.at(-1) === '<alice> last' ? out : undefined
+    })
+    expect(got.slice(0, 60)).toEqual(short.map((l) => `<alice> ${l}`))
+    // The long line, in parts that each fit a frame, then the line after it.
+    const parts = got.slice(60, -1)
+    expect(parts.length).toBeGreaterThan(1)
+    expect(parts.map((l) => l.replace('<alice> ', '')).join('')).toBe(long)
+    expect(got.at(-1)).toBe('<alice> last')
+  })
+
   it.each([
     { what: 'one line', count: 1 },
     // Written at once, so they are read at once and travel a few dozen to a message: counted as lines.

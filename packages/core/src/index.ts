@@ -53,7 +53,13 @@ export {
   WATERMARK_ENTRY_BYTES,
   type WhenFull,
 } from './link-table.js'
-export { LINES_PER_MSG_CHARS, lineId, linesOf } from './msg-lines.js'
+export {
+  LINES_PER_MSG_CHARS,
+  LINES_PER_MSG_SHOWN_BYTES,
+  lineId,
+  linesOf,
+  shownLineBytes,
+} from './msg-lines.js'
 // Names: what a reader sees, what is refused, and how a name from the network is shown.
 export { MAX_NAME_LENGTH, nameKey, nameProblem, namesakes, peerNameProblem, shownName } from './names.js'
 // Nodes and what they tell their frontends.

@@ -7,11 +7,44 @@ import { MAX_LINES_PER_MSG } from './schema.js'
  */
 
 /**
- * Lines are gathered into one message up to this many characters of body. Small enough that a message's
- * lines, with their prefixes, fit one atomic write of the line display (4,000 bytes) in the common case,
- * so a kill shows none of them twice; large enough that a piped file's per-message costs all but vanish.
+ * Lines are gathered into one message up to this many characters of body: frames of about 2 KB, which a
+ * receiver's `--max-frame` of a few KB still takes.
  */
 export const LINES_PER_MSG_CHARS = 2_000
+
+/**
+ * And while they take at most this many bytes shown, each with its sender's prefix (`shownLineBytes`):
+ * one write of a receiver's line display (4,000 bytes, under the 4,096 a pipe takes atomically), which
+ * its display mark follows, so a kill between the two can show again only that one write. Short lines
+ * are mostly prefix: 2,000 characters of them would take several writes.
+ */
+export const LINES_PER_MSG_SHOWN_BYTES = 4_000
+
+/** What a shown line takes besides its text and its sender's name: `[HH:MM:SS] <`, `~xxxx-xxxx`, `> `, newline. */
+const SHOWN_LINE_FRAME = 11 + 1 + 10 + 2 + 1
+/** Shown as it is, and as it is in JSON: printable ASCII but `"` and `\`. */
+const PLAIN_TEXT = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
+/** Shown as it is (a name: printable ASCII; a message's text: tabs too), each escaped in two bytes in JSON at most. */
+const NAME_AS_IS = /^[\x20-\x7e]*$/
+const TEXT_AS_IS = /^[\t\x20-\x7e]*$/
+
+/**
+ * The most bytes each UTF-16 unit of a message's text can take, shown and in JSON: 1 for plain text; 2
+ * for printable text with tabs, quotes or backslashes (shown as they are, escaped in JSON); else 6, the
+ * most an escape of one takes either way (`\u202e`).
+ */
+export function textGrowth(text: string): 1 | 2 | 6 {
+  return PLAIN_TEXT.test(text) ? 1 : TEXT_AS_IS.test(text) ? 2 : 6
+}
+
+/**
+ * The most bytes one line of `text` from a sender named `name` can take in a line display (a terminal,
+ * stdout): as many as characters for text shown as it is, else six a UTF-16 unit.
+ */
+export function shownLineBytes(name: string, text: string): number {
+  const nameBytes = NAME_AS_IS.test(name) ? name.length : 6 * name.length
+  return SHOWN_LINE_FRAME + nameBytes + (textGrowth(text) === 6 ? 6 : 1) * text.length
+}
 
 /** The id of line `index` of a message: the message's own for its first line, `id.index` for the others. */
 export function lineId(id: string, index: number): string {

@@ -6,7 +6,13 @@ import type { RawPeer } from '../test/raw-peer.js'
 import type { Address } from './address.js'
 import type { JournalRecord } from './journal.js'
 import { replayJournal, restore } from './journal.js'
-import { LINES_PER_MSG_CHARS, lineId, linesOf } from './msg-lines.js'
+import {
+  LINES_PER_MSG_CHARS,
+  LINES_PER_MSG_SHOWN_BYTES,
+  lineId,
+  linesOf,
+  shownLineBytes,
+} from './msg-lines.js'
 import { messagesOf } from './node-types.js'
 import { MAX_BODY_LENGTH, type Msg, parseMessage } from './schema.js'
 
@@ -20,14 +26,23 @@ const MID = '8888888888888888'
 afterEach(closeNodes)
 
 /** Alice, with a journal that records every append, dialed by a raw peer. */
-async function aliceWithRawPeer() {
+async function aliceWithRawPeer(maxFrame?: number) {
   const appends: JournalRecord[][] = []
   const journal = { append: async (records: readonly JournalRecord[]) => void appends.push([...records]) }
-  const { target: alice, peer, clock } = await dialedByRawPeer('alice', A, { journal })
+  const {
+    target: alice,
+    peer,
+    clock,
+  } = await dialedByRawPeer('alice', A, {
+    journal,
+    ...(maxFrame === undefined ? {} : { maxFrame }),
+  })
   return { alice, peer, clock, appends }
 }
 
 const sentMsgs = (peer: RawPeer) => peer.received.filter((m): m is Msg => m.type === 'msg')
+/** The most a message's lines take in a receiver's line display. */
+const shownOf = (m: Msg) => linesOf(m).reduce((n, line) => n + shownLineBytes(m.name ?? '', line), 0)
 
 describe('lines carried together (msg.lines)', () => {
   it('carries piped lines in as few messages as fit, each line whole and in order', async () => {
@@ -37,12 +52,16 @@ describe('lines carried together (msg.lines)', () => {
     await clock.advance(0)
     await flushMicrotasks()
     const msgs = sentMsgs(peer)
-    // Every message but the last is as full as the next line allows.
-    const total = lines.reduce((n, l) => n + l.length + 1, 0)
     expect(msgs.length).toBeGreaterThan(1)
-    expect(msgs.length).toBeLessThanOrEqual(Math.ceil(total / (LINES_PER_MSG_CHARS - 60)))
-    for (const m of msgs) {
-      expect(m.body.length).toBeLessThanOrEqual(LINES_PER_MSG_CHARS)
+    for (const [i, m] of msgs.entries()) {
+      // Each fits one write of a line display; every one but the last is as full as the next line allows.
+      expect(shownOf(m)).toBeLessThanOrEqual(LINES_PER_MSG_SHOWN_BYTES)
+      const first = msgs[i + 1] && (linesOf(msgs[i + 1]!)[0] as string)
+      if (first !== undefined) {
+        const charsFull = m.body.length + 1 + first.length + 1 > LINES_PER_MSG_CHARS
+        const shownFull = shownOf(m) + shownLineBytes('alice', first) > LINES_PER_MSG_SHOWN_BYTES
+        expect(charsFull || shownFull).toBe(true)
+      }
       expect(parseMessage(JSON.parse(JSON.stringify(m)))).toEqual(m)
     }
     expect(msgs.flatMap((m) => linesOf(m))).toEqual(lines)
@@ -84,6 +103,46 @@ describe('lines carried together (msg.lines)', () => {
       [long, undefined],
       ['f', undefined],
     ])
+  })
+
+  it('packs lines by what they take shown, prefix included, not by their characters', async () => {
+    const { alice, peer, clock } = await aliceWithRawPeer()
+    // Short lines: the prefix is most of what each takes shown (25 + "alice" + 5 bytes).
+    alice.node.sendLines(Array.from({ length: 1_000 }, (_, i) => `${10_000 + i}`))
+    // Text that may be escaped or take several bytes a character counts six bytes a UTF-16 unit; a tab
+    // is shown as it is.
+    alice.node.sendLines(Array.from({ length: 40 }, () => 'ü'.repeat(50)))
+    alice.node.sendLines(Array.from({ length: 200 }, () => `a\tb${'c'.repeat(20)}`))
+    await clock.advance(0)
+    const msgs = sentMsgs(peer)
+    for (const m of msgs) {
+      expect(shownOf(m)).toBeLessThanOrEqual(LINES_PER_MSG_SHOWN_BYTES)
+      expect(m.body.length).toBeLessThan(LINES_PER_MSG_CHARS)
+    }
+    const counts = msgs.map((m) => linesOf(m).length)
+    expect(counts.slice(0, 9)).toEqual([114, 114, 114, 114, 114, 114, 114, 114, 88])
+    expect(counts.slice(9, 13)).toEqual([12, 12, 12, 4])
+    expect(counts.slice(13)).toEqual([75, 75, 50])
+    expect(msgs.flatMap((m) => linesOf(m))).toHaveLength(1_240)
+  })
+
+  it("packs lines within this node's frame limit, and sends none of a run a line of which fits no frame", async () => {
+    const { alice, peer, clock } = await aliceWithRawPeer(1_024)
+    const lines = Array.from({ length: 60 }, (_, i) => `${i} ${'x'.repeat(26)} "quoted"`)
+    alice.node.sendLines(lines)
+    await clock.advance(0)
+    const msgs = sentMsgs(peer)
+    expect(msgs.flatMap((m) => linesOf(m))).toEqual(lines)
+    expect(msgs.length).toBeLessThan(60)
+    for (const m of msgs) expect(Buffer.byteLength(JSON.stringify(m))).toBeLessThanOrEqual(1_024)
+    // A line that fits no frame alone: nothing of its run is sent, nothing waits.
+    const pending = alice.node.pending
+    expect(() => alice.node.sendLines(['before', 'z'.repeat(1_000), 'after'])).toThrow(
+      expect.objectContaining({ code: 'FRAME_TOO_LARGE' }),
+    )
+    await clock.advance(0)
+    expect(sentMsgs(peer)).toHaveLength(msgs.length)
+    expect(alice.node.pending).toBe(pending)
   })
 
   it('refuses the whole run, sending none of it, when a line is too long', async () => {

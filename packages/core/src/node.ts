@@ -16,7 +16,7 @@ import { DEFAULT_RATE_LIMIT, FIXED_MSG_BYTES } from './inbound-gate.js'
 import { DEFAULT_WINDOW, type HistoryEntry, type RestoredState, restoredRoom } from './journal.js'
 import { type LinkCloseReason, makeHello } from './link-machine.js'
 import { type LinkHost, type LinkRecord, Links, ROOM_CAP } from './links.js'
-import { LINES_PER_MSG_CHARS } from './msg-lines.js'
+import { LINES_PER_MSG_CHARS, LINES_PER_MSG_SHOWN_BYTES, shownLineBytes, textGrowth } from './msg-lines.js'
 import {
   type ChatNode,
   type MemberInfo,
@@ -231,22 +231,48 @@ export class ParleyNode implements ChatNode {
   }
 
   /**
-   * Sends each body as a line of its own, in order, all or none. Lines are carried together, up to
-   * `LINES_PER_MSG_CHARS` characters in one message (`msg.lines`), which receivers show and keep as a
-   * message per line; a body that holds a newline, or is longer than that, goes as a message alone.
+   * Sends each body as a line of its own, in order, all or none (a line too long for a frame of this
+   * node's throws before any is sent). Lines are carried together in one message (`msg.lines`), which
+   * receivers show and keep as a message per line, while they hold at most `LINES_PER_MSG_CHARS`
+   * characters, fit one write of a receiver's line display prefixes included (`LINES_PER_MSG_SHOWN_BYTES`),
+   * and fit one frame; a body that holds a newline, or alone exceeds a bound, goes as a message alone.
    */
   sendLines(bodies: readonly string[]): void {
     this.checkOpen()
-    for (const body of bodies) checkBodyLength(body)
+    for (const body of bodies) {
+      checkBodyLength(body)
+      this.proveFits(body, randomHex(8), this.clock.now())
+    }
+    // What each line takes besides its text: shown (the prefix), and in a frame (its escaped newline),
+    // where the message's own fields and their escapes are set aside first.
+    const shownFrame = shownLineBytes(this.nameValue, '')
+    const frameRoom = this.frameLimit() - FIXED_MSG_BYTES - 6 * (this.nameValue.length + this.id.length) - 32
     let start = 0
     let chars = 0
+    let shown = 0
+    let framed = 0
     for (let i = 0; i < bodies.length; i++) {
       const body = bodies[i] as string
-      const alone = body.length >= LINES_PER_MSG_CHARS || body.includes('\n')
-      if (alone || (i > start && chars + body.length + 1 > LINES_PER_MSG_CHARS)) {
+      const growth = textGrowth(body)
+      const lineShown = shownFrame + (growth === 6 ? 6 : 1) * body.length
+      const lineFramed = growth * body.length + 2
+      const alone =
+        body.length >= LINES_PER_MSG_CHARS ||
+        lineShown > LINES_PER_MSG_SHOWN_BYTES ||
+        lineFramed > frameRoom ||
+        (growth === 6 && body.includes('\n'))
+      if (
+        alone ||
+        (i > start &&
+          (chars + body.length + 1 > LINES_PER_MSG_CHARS ||
+            shown + lineShown > LINES_PER_MSG_SHOWN_BYTES ||
+            framed + lineFramed > frameRoom))
+      ) {
         this.sendTogether(bodies, start, i)
         start = i
         chars = 0
+        shown = 0
+        framed = 0
       }
       if (alone) {
         this.compose(body, undefined)
@@ -254,6 +280,8 @@ export class ParleyNode implements ChatNode {
         continue
       }
       chars += body.length + 1
+      shown += lineShown
+      framed += lineFramed
     }
     this.sendTogether(bodies, start, bodies.length)
   }
@@ -277,19 +305,38 @@ export class ParleyNode implements ChatNode {
 
   private compose(body: string, lines: number | undefined): SentMessage {
     const fields = { id: randomHex(8), ts: this.clock.now(), body, name: this.nameValue }
-    // The frame limit is checked before the message is accepted, with room for what sealing adds. A JSON
-    // string takes at most 6 bytes per UTF-16 unit (\uXXXX), so most messages are proven to fit without
-    // being encoded a second time.
-    const limit = this.maxFrame - (this.auth ? SEAL_ROOM : 0)
-    if (6 * (body.length + this.nameValue.length + this.id.length) + FIXED_MSG_BYTES > limit) {
-      encodeFrame({ type: 'msg', seq: this.room.nextSeq, from: this.id, ...fields }, limit)
-    }
+    this.proveFits(body, fields.id, fields.ts, lines)
     const msg = this.room.compose(lines === undefined ? fields : { ...fields, lines })
     const { id, seq, ts } = msg
     const entry = { direction: 'out', id, seq, ts, from: this.self, body } as const
     if (lines === undefined) this.store.remember(entry)
     else this.store.rememberLines(entry, lines)
     return { id, seq, ts, durable: this.bursts.add() }
+  }
+
+  /** The most bytes a frame of ours may take before sealing adds to it. */
+  private frameLimit(): number {
+    return this.maxFrame - (this.auth ? SEAL_ROOM : 0)
+  }
+
+  /**
+   * Throws `FRAME_TOO_LARGE` unless a message of `body` fits one frame, with room for what sealing adds. A
+   * JSON string takes at most 6 bytes per UTF-16 unit (\uXXXX), so most bodies are proven to fit without
+   * being encoded at all.
+   */
+  private proveFits(body: string, id: string, ts: number, lines?: number): void {
+    const limit = this.frameLimit()
+    if (6 * (body.length + this.nameValue.length + this.id.length) + FIXED_MSG_BYTES + 32 <= limit) return
+    const msg = {
+      type: 'msg' as const,
+      seq: this.room.nextSeq,
+      from: this.id,
+      id,
+      ts,
+      body,
+      name: this.nameValue,
+    }
+    encodeFrame(lines === undefined ? msg : { ...msg, lines }, limit)
   }
 
   /** Every member of the room this node knows of: neighbours and the origins relayed to it. */
