@@ -241,7 +241,7 @@ export class ParleyNode implements ChatNode {
     this.checkOpen()
     for (const body of bodies) {
       checkBodyLength(body)
-      this.proveFits(body, randomHex(8), this.clock.now())
+      this.proveFits(body)
     }
     // What each line takes besides its text: shown (the prefix), and in a frame (its escaped newline),
     // where the message's own fields and their escapes are set aside first.
@@ -305,7 +305,7 @@ export class ParleyNode implements ChatNode {
 
   private compose(body: string, lines: number | undefined): SentMessage {
     const fields = { id: randomHex(8), ts: this.clock.now(), body, name: this.nameValue }
-    this.proveFits(body, fields.id, fields.ts, lines)
+    this.proveFits(body, lines)
     const msg = this.room.compose(lines === undefined ? fields : { ...fields, lines })
     const { id, seq, ts } = msg
     const entry = { direction: 'out', id, seq, ts, from: this.self, body } as const
@@ -324,15 +324,16 @@ export class ParleyNode implements ChatNode {
    * JSON string takes at most 6 bytes per UTF-16 unit (\uXXXX), so most bodies are proven to fit without
    * being encoded at all.
    */
-  private proveFits(body: string, id: string, ts: number, lines?: number): void {
+  private proveFits(body: string, lines?: number): void {
     const limit = this.frameLimit()
     if (6 * (body.length + this.nameValue.length + this.id.length) + FIXED_MSG_BYTES + 32 <= limit) return
     const msg = {
       type: 'msg' as const,
       seq: this.room.nextSeq,
       from: this.id,
-      id,
-      ts,
+      // As long as the message's own will be: 16 hex digits.
+      id: 'f'.repeat(16),
+      ts: this.clock.now(),
       body,
       name: this.nameValue,
     }
