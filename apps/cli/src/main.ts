@@ -308,7 +308,13 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   let inputPaused = false
   const outbox = new OutboxWatch()
   node.on((event) => {
-    if (event.type === 'delivered' && inputPaused && outbox.drained(node.pending)) {
+    // The outbox drains as peers acknowledge, and also when a peer that dialed us leaves: nothing waits
+    // for it any longer, and no acknowledgement will say so.
+    if (
+      (event.type === 'delivered' || event.type === 'disconnected') &&
+      inputPaused &&
+      outbox.drained(node.pending)
+    ) {
       inputPaused = false
       input?.resume()
     }
@@ -425,6 +431,11 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       // A piped line that is empty is still a line: the file arrives whole.
       if (what.type === 'empty') send(raw)
       else perform(what)
+      if (what.type === 'quit') {
+        // Nothing after /quit is sent, wherever the read that brought it ended.
+        input?.pause()
+        return
+      }
       start = i + 1
       chars = 0
     }

@@ -313,6 +313,17 @@ describe('commands in line mode', () => {
     expect(JSON.parse(action)).toMatchObject({ type: 'message', from: 'alice', body: 'waves', action: true })
   })
 
+  it('sends nothing piped after /quit, though it came in the same read', async () => {
+    const receiver = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
+    const port = await listeningPort(receiver)
+    const sender = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    sender.child.stdin.end('before\n/quit\nafter\n')
+    expect(await sender.exited).toBe(0)
+    // The sender left once what it sent was acknowledged, hence shown: "after" would be there by now.
+    await receiver.waitFor('stdout', /<alice> before/)
+    expect(receiver.stdout).toEqual(['<alice> before'])
+  })
+
   it('says "dialing" once for /connect, and something useful when the peer is already connected', async () => {
     const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
     const port = await listeningPort(bob)
