@@ -16,7 +16,7 @@ import type { PeerInfo } from './peer-machine.js'
 /**
  * The records `restore` needs to rebuild exactly the state it rebuilds from `records`, with the same
  * `historyLimit` and `windowSize`: the messages still in the history, the outbox, the recent window or
- * an origin's log, every `self` and `peer` record, each peer's deciding `acked`, and `base` records
+ * an origin's log, every `self` and `peer` record, each peer's deciding `acked`, the highest `settled`, and `base` records
  * where dropped receipts would leave a gap. Returns undefined if the result cannot be proven to restore
  * the same state (the caller keeps the journal as it is), or if the journal holds a record type this
  * version does not know.
@@ -95,6 +95,7 @@ export function neededRecords(count: number, whole: JournalReplay): Uint8Array {
   if (whole.lastSentFrom !== undefined) needed[whole.lastSentFrom] = 1
   for (const from of whole.logFrom.values()) for (const i of from) needed[i] = 1
   for (const i of whole.ackedFrom.values()) needed[i] = 1
+  if (whole.settledFrom !== undefined) needed[whole.settledFrom] = 1
   return needed
 }
 
@@ -132,6 +133,7 @@ function keepRecords(
       }
       case 'sent':
       case 'acked':
+      case 'settled':
         if (needed[i]) kept.push(record)
         break
       case 'base':

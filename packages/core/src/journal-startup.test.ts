@@ -30,6 +30,7 @@ describe('JournalStartup', () => {
       [{ t: 'received', msg: msg(1) }, /record 1 .*"received" record without a message and a name/],
       [{ t: 'acked', peer: bob, upTo: '3' }, /record 1 .*"acked" record without a peer and a seq/],
       [{ t: 'peer', peer: { id: 1 }, epoch: 'e' }, /record 1 .*"peer" record without a peer/],
+      [{ t: 'settled', upTo: -1 }, /record 1 .*"settled" record without a seq/],
       // A count of lines no message carries: refused before anything is made that long.
       [{ t: 'sent', msg: { ...msg(1), lines: 5_000_000_000 } }, /record 1 .*"sent" record without a message/],
       [{ t: 'sent', msg: { ...msg(1), lines: 1 } }, /record 1 .*"sent" record without a message/],

@@ -85,6 +85,7 @@ export class JournalStartup<Frame> {
         case 'received':
         case 'acked':
         case 'base':
+        case 'settled':
           break
         default:
           this.unknown = true
@@ -184,6 +185,8 @@ function recordProblem(value: unknown): string | undefined {
       return isPeer(value.peer) && isCount(value.seq) ? undefined : 'a "base" record without a peer and a seq'
     case 'self':
       return typeof value.epoch === 'string' ? undefined : 'a "self" record without an epoch'
+    case 'settled':
+      return isCount(value.upTo) ? undefined : 'a "settled" record without a seq'
     default:
       return undefined
   }

@@ -59,6 +59,25 @@ describe('restore: the node state rebuilt from its journal', () => {
     expect(restore(records, self).peers.get(bob.id)).toMatchObject({ acked: 0, received: 0, epoch: 'new' })
   })
 
+  it('keeps out of the outbox what a settled record says left it, even below a peer that never acked', () => {
+    const sent = (seq: number): JournalRecord => ({ t: 'sent', msg: msg(seq) })
+    const carol = { id: 'c'.repeat(16), name: 'carol' }
+    const records: JournalRecord[] = [
+      { t: 'peer', peer: carol, epoch: 'c1' },
+      { t: 'peer', peer: bob, epoch: 'b1' },
+      sent(1),
+      sent(2),
+      sent(3),
+      { t: 'acked', peer: bob, upTo: 3 },
+    ]
+    expect(restore(records, self).outbox.map((m) => m.seq)).toEqual([1, 2, 3])
+    const settled: JournalRecord[] = [...records, { t: 'settled', upTo: 2 }, { t: 'settled', upTo: 1 }]
+    expect(restore(settled, self).outbox.map((m) => m.seq)).toEqual([3])
+    // Nor does it grow back when a neighbour restarts without its journal (its ack starts over).
+    const restarted: JournalRecord[] = [...settled, { t: 'peer', peer: bob, epoch: 'b2' }]
+    expect(restore(restarted, self).outbox.map((m) => m.seq)).toEqual([3])
+  })
+
   it('moves the watermark forward on a base record, so the next receipt after it counts', () => {
     const records: JournalRecord[] = [
       { t: 'base', peer: bob, seq: 10 },

@@ -26,6 +26,12 @@ export type JournalRecord =
   | { readonly t: 'base'; readonly peer: PeerInfo; readonly seq: number }
   /** This node's own sequence epoch, written once when its journal starts. */
   | { readonly t: 'self'; readonly epoch: string }
+  /**
+   * Our messages up to `upTo` left the outbox: every neighbour the node still waited for had acknowledged
+   * them. One that dialed in and left is not waited for, so without this record its lower `acked` would
+   * put them back in the outbox at the next start, and keep them in the journal for good (protocol 1.1).
+   */
+  | { readonly t: 'settled'; readonly upTo: number }
 
 /** Makes journal records durable. */
 export interface Journal {
@@ -209,6 +215,8 @@ export interface JournalReplay {
   readonly logFrom: Map<string, number[]>
   /** Per peer id: the `acked` record that set its `acked` since its last epoch reset. */
   readonly ackedFrom: Map<string, number>
+  /** The `settled` record with the highest `upTo`, if any. */
+  readonly settledFrom?: number
 }
 
 interface Tracked {
@@ -246,6 +254,9 @@ export function replayJournal(
 export class JournalReplayer {
   private nextSeq = 1
   private epoch: string | undefined
+  /** Our messages up to this seq left the outbox (`settled` records). */
+  private settled = 0
+  private settledFrom: number | undefined
   private index = -1
   /** Our messages, in seq order (seqs only rise); none when constructed with `keepSent` false. */
   private readonly sent: Msg[] | undefined
@@ -334,6 +345,12 @@ export class JournalReplayer {
       case 'self':
         this.epoch ??= record.epoch
         break
+      case 'settled':
+        if (this.settledFrom === undefined || record.upTo > this.settled) {
+          this.settled = Math.max(this.settled, record.upTo)
+          this.settledFrom = index
+        }
+        break
       default:
         // A record type from a newer version: this one has no use for it.
         unknownRecord(record)
@@ -355,6 +372,8 @@ export class JournalReplayer {
     let lowest = Number.POSITIVE_INFINITY
     for (const p of peers.values()) if (p.neighbor) lowest = Math.min(lowest, p.acked)
     if (lowest === Number.POSITIVE_INFINITY) lowest = 0
+    // The outbox never grows back: what the running node settled stays settled.
+    lowest = Math.max(lowest, this.settled)
     const sent = this.sent ?? []
     const seqs = this.sentSeq
     let pending = 0
@@ -420,6 +439,7 @@ export class JournalReplayer {
       ...(lastSentFrom === undefined ? {} : { lastSentFrom }),
       logFrom,
       ackedFrom,
+      ...(this.settledFrom === undefined ? {} : { settledFrom: this.settledFrom }),
     }
   }
 

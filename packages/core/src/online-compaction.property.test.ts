@@ -47,11 +47,22 @@ const EPOCHS = ['e1', 'e1', 'e1', 'e2', ''] as const
 /** What the fake disk counts per record, so that sizes stay easy to reason about. */
 const RECORD_BYTES = 100
 
-type Kind = 'sent' | 'received' | 'acked' | 'peer' | 'base' | 'compact' | 'turn' | 'settle' | 'fail'
+type Kind =
+  | 'sent'
+  | 'received'
+  | 'acked'
+  | 'settled'
+  | 'peer'
+  | 'base'
+  | 'compact'
+  | 'turn'
+  | 'settle'
+  | 'fail'
 const kind = fc.oneof(
   { weight: 6, arbitrary: fc.constant<Kind>('sent') },
   { weight: 8, arbitrary: fc.constant<Kind>('received') },
   { weight: 5, arbitrary: fc.constant<Kind>('acked') },
+  { weight: 1, arbitrary: fc.constant<Kind>('settled') },
   { weight: 1, arbitrary: fc.constant<Kind>('peer') },
   { weight: 1, arbitrary: fc.constant<Kind>('base') },
   { weight: 2, arbitrary: fc.constant<Kind>('compact') },
@@ -306,6 +317,9 @@ async function play(
       }
       case 'acked':
         appendRecord({ t: 'acked', peer, upTo: Math.max(0, sentSeq - 1 + c.step) })
+        break
+      case 'settled':
+        appendRecord({ t: 'settled', upTo: Math.max(0, sentSeq - 2 + c.step) })
         break
       case 'peer':
         if (c.step !== 1) received.set(id, 0)

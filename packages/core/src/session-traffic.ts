@@ -238,7 +238,13 @@ export class SessionTraffic {
    */
   settle(): void {
     const lowest = this.sessions.lowestAcked((peerId) => this.hooks.dials(peerId))
-    if (lowest !== undefined) this.room.settleOwn(lowest)
+    if (lowest === undefined) return
+    const before = this.room.settledUpTo
+    this.room.settleOwn(lowest)
+    const upTo = this.room.settledUpTo
+    // The journal's `acked` records still hold that neighbour's lower ack: this says it is not waited for.
+    // Lost in a crash, the next start only finds these messages in the outbox again, as before.
+    if (upTo > before) this.store.appendLater('settled', { t: 'settled', upTo })
   }
 
   private acknowledge(session: Session, upTo: number): void {
@@ -246,7 +252,6 @@ export class SessionTraffic {
     const from = session.acked
     session.acked = Math.min(upTo, this.room.nextSeq - 1)
     const newlyAcked = this.room.outboxBetween(from, session.acked)
-    this.settle()
     // Lost in a crash, it costs only a resend of what the peer already has, which it drops as a copy; so
     // it rides along with the next append instead of holding up a disk flush of its own.
     this.store.appendLater(`acked:${session.peer.id}`, {
@@ -254,6 +259,7 @@ export class SessionTraffic {
       peer: session.peer,
       upTo: session.acked,
     })
+    this.settle()
     for (const m of newlyAcked) this.hooks.emit({ type: 'delivered', id: m.id, seq: m.seq, to: session.peer })
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Random journals for property tests: any mix of sent, received, acked, peer, base and self records from a
+ * Random journals for property tests: any mix of sent, received, acked, peer, base, self and settled records from a
  * few origins, with gaps, repeats, seqs going back, and peers that restart their seqs under a new epoch.
  */
 import fc from 'fast-check'
@@ -11,7 +11,7 @@ export const ORIGINS = ['b'.repeat(16), 'c'.repeat(16), 'd'.repeat(16)] as const
 const NAMES = ['bob', 'bobby', 'carol'] as const
 const EPOCHS = ['e1', 'e2', 'e3', ''] as const
 
-type Kind = 'sent' | 'received' | 'acked' | 'peer' | 'base' | 'self'
+type Kind = 'sent' | 'received' | 'acked' | 'peer' | 'base' | 'self' | 'settled'
 const kind = fc.oneof(
   { weight: 5, arbitrary: fc.constant<Kind>('sent') },
   { weight: 8, arbitrary: fc.constant<Kind>('received') },
@@ -19,6 +19,7 @@ const kind = fc.oneof(
   { weight: 1, arbitrary: fc.constant<Kind>('peer') },
   { weight: 1, arbitrary: fc.constant<Kind>('base') },
   { weight: 1, arbitrary: fc.constant<Kind>('self') },
+  { weight: 1, arbitrary: fc.constant<Kind>('settled') },
 )
 /** Mostly the next seq; sometimes a repeat, a gap or a step back. */
 const step = fc.oneof(
@@ -69,6 +70,9 @@ export function journalOf(commands: readonly Command[]): JournalRecord[] {
         break
       case 'self':
         records.push({ t: 'self', epoch: `s${c.epoch}` })
+        break
+      case 'settled':
+        records.push({ t: 'settled', upTo: Math.max(0, sentSeq - 3 + c.step) })
         break
     }
   }
