@@ -5,15 +5,15 @@
  */
 import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
-import { command, journalOf, ORIGINS, self } from '../test/journal-arbitraries.js'
+import { command, journalOf, ORIGINS, restartingCommand, self } from '../test/journal-arbitraries.js'
 import { type RestoredState, restore } from './journal.js'
 import { compactJournal } from './journal-compact.js'
 
 let cases = 0
-const RUNS = { same: 3_000, shrinks: 300 } as const
+const RUNS = { same: 3_000, shrinks: 300, restarts: 1_000 } as const
 const SEED = 20_240_611
 afterAll(() => {
-  expect(cases).toBeGreaterThanOrEqual(RUNS.same + RUNS.shrinks)
+  expect(cases).toBeGreaterThanOrEqual(RUNS.same + RUNS.shrinks + 2 * RUNS.restarts)
 })
 
 function expectSameState(actual: RestoredState, expected: RestoredState): void {
@@ -40,6 +40,47 @@ describe('journal compaction properties', () => {
         },
       ),
       { numRuns: RUNS.same, seed: SEED },
+    )
+  })
+
+  it('restores the same state from journals where peers restart all the time', () => {
+    fc.assert(
+      fc.property(
+        fc.array(restartingCommand, { maxLength: 150 }),
+        fc.nat(6),
+        fc.nat(4),
+        (commands, historyLimit, windowSize) => {
+          cases++
+          const records = journalOf(commands)
+          const compacted = compactJournal(records, self, historyLimit, windowSize)
+          expect(compacted).toBeDefined()
+          expectSameState(
+            restore(compacted ?? [], self, historyLimit, windowSize),
+            restore(records, self, historyLimit, windowSize),
+          )
+        },
+      ),
+      { numRuns: RUNS.restarts, seed: SEED },
+    )
+  })
+
+  it('keeps at most three peer records per peer and per kept record about it, however often it restarted', () => {
+    fc.assert(
+      fc.property(
+        fc.array(restartingCommand, { minLength: 300, maxLength: 600 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 4 }),
+        (commands, historyLimit, windowSize) => {
+          cases++
+          const records = journalOf(commands)
+          const compacted = compactJournal(records, self, historyLimit, windowSize) ?? []
+          const peerRecords = compacted.filter((r) => r.t === 'peer').length
+          const about = compacted.filter((r) => r.t === 'received' || r.t === 'acked').length
+          expect(peerRecords).toBeLessThanOrEqual(3 * (ORIGINS.length + about))
+          expect(peerRecords).toBeLessThan(records.filter((r) => r.t === 'peer').length)
+        },
+      ),
+      { numRuns: RUNS.restarts, seed: SEED },
     )
   })
 

@@ -49,6 +49,22 @@ describe('compactJournal: the few records that restore the same state', () => {
     expect(compacted.filter((r) => r.t === 'acked')).toEqual([{ t: 'acked', peer: bob, upTo: 100 }])
   })
 
+  it('keeps a few peer records of a neighbour that flipped its epoch on every one of 10,000 links', () => {
+    const records: JournalRecord[] = [
+      { t: 'self', epoch: 'e1' },
+      { t: 'peer', peer: bob, epoch: 'b1' },
+    ]
+    for (let link = 0; link < 10_000; link++) {
+      records.push({ t: 'peer', peer: carol, epoch: `c${link}` })
+      // Now and then it says something, restarting its seqs each time.
+      if (link % 1_000 === 0) records.push(fromCarol(1))
+    }
+    records.push(sent(1), fromBob(1), { t: 'acked', peer: bob, upTo: 1 })
+    const compacted = compactAndCheck(records, 4, 3)
+    expect(compacted.filter((r) => r.t === 'peer' && r.peer.id === carol.id).length).toBeLessThanOrEqual(9)
+    expect(restore(compacted, self, 4, 3).peers.get(carol.id)).toMatchObject({ epoch: 'c9999', received: 0 })
+  })
+
   it('keeps every message still in the outbox, however small the history', () => {
     const records: JournalRecord[] = [{ t: 'peer', peer: bob, epoch: 'b1' }]
     for (let seq = 1; seq <= 20; seq++) records.push(sent(seq))

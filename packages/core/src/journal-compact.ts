@@ -16,7 +16,8 @@ import type { PeerInfo } from './peer-machine.js'
 /**
  * The records `restore` needs to rebuild exactly the state it rebuilds from `records`, with the same
  * `historyLimit` and `windowSize`: the messages still in the history, the outbox, the recent window or
- * an origin's log, every `self` and `peer` record, each peer's deciding `acked`, the highest `settled`, and `base` records
+ * an origin's log, every `self` record, the `peer` records that set or reset a peer's epoch, each peer's
+ * deciding `acked`, the highest `settled`, and `base` records
  * where dropped receipts would leave a gap. Returns undefined if the result cannot be proven to restore
  * the same state (the caller keeps the journal as it is), or if the journal holds a record type this
  * version does not know.
@@ -83,7 +84,8 @@ export function keepReplayed(
   historyLimit = 10_000,
   windowSize = DEFAULT_WINDOW,
 ): JournalRecord[] | undefined {
-  const kept = keepRecords(records, neededRecords(records.length, whole))
+  const needed = neededRecords(records.length, whole)
+  const kept = keepRecords(records, needed, neededPeerRecords(records, needed))
   return kept && settlePeers(kept, whole.state, self, historyLimit, windowSize)
 }
 
@@ -99,6 +101,59 @@ export function neededRecords(count: number, whole: JournalReplay): Uint8Array {
   return needed
 }
 
+/** A peer's `peer` records since the last kept record about it (see `neededPeerRecords`). */
+interface PeerRun {
+  /** The epoch in effect before the run. */
+  before: string
+  last?: number
+  lastEpoch: string
+  /** The record of the run that last reset the peer (a new epoch), and the run's record before it. */
+  resetAt?: number
+  beforeReset?: number
+}
+
+/**
+ * Which `peer` records (by index) a replay needs. A peer's `peer` records between two kept records about it
+ * (its kept receipts, its deciding `acked`) make a run, and of a run only what changes the replay counts:
+ * its last record (whose epoch stands) and, where the run reset the peer (an epoch that differs from the one
+ * before it), the record that last did and the one before it (a reset needs a different epoch before it).
+ * Keeping every one let a neighbour that restarts without its journal, or flips its epoch on each link,
+ * grow the journal for good.
+ */
+function neededPeerRecords(records: readonly (JournalRecord | undefined)[], needed: Uint8Array): Uint8Array {
+  const keep = new Uint8Array(records.length)
+  const runs = new Map<string, PeerRun>()
+  const close = (run: PeerRun | undefined) => {
+    if (run?.last === undefined) return
+    keep[run.last] = 1
+    if (run.resetAt !== undefined) keep[run.resetAt] = 1
+    if (run.beforeReset !== undefined) keep[run.beforeReset] = 1
+    run.before = run.lastEpoch
+    run.last = run.resetAt = run.beforeReset = undefined
+  }
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]
+    if (record?.t === 'peer') {
+      let run = runs.get(record.peer.id)
+      if (!run) {
+        run = { before: '', lastEpoch: '' }
+        runs.set(record.peer.id, run)
+      }
+      // The replay resets a peer whose epoch changes from one it had (see `JournalReplayer`).
+      const previous = run.last === undefined ? run.before : run.lastEpoch
+      if (previous !== '' && previous !== record.epoch) {
+        run.resetAt = i
+        run.beforeReset = run.last
+      }
+      run.last = i
+      run.lastEpoch = record.epoch
+    } else if (record?.t === 'received' && needed[i]) close(runs.get(record.msg.from))
+    else if (record?.t === 'acked' && needed[i]) close(runs.get(record.peer.id))
+  }
+  for (const run of runs.values()) close(run)
+  return keep
+}
+
 /**
  * The needed records in their order, each kept receipt preceded by a `base` when the receipt before it
  * was dropped: `restore` ignores a receipt that does not follow the last one.
@@ -106,6 +161,7 @@ export function neededRecords(count: number, whole: JournalReplay): Uint8Array {
 function keepRecords(
   records: readonly (JournalRecord | undefined)[],
   needed: Uint8Array,
+  neededPeers: Uint8Array,
 ): JournalRecord[] | undefined {
   const kept: JournalRecord[] = []
   // The seq of the last receipt kept per origin since its last `peer` record (which may reset it).
@@ -118,6 +174,7 @@ function keepRecords(
         kept.push(record)
         break
       case 'peer':
+        if (!neededPeers[i]) break
         kept.push(record)
         lastKept.delete(record.peer.id)
         break

@@ -33,6 +33,20 @@ export const command = fc.record({
   epoch: fc.nat(EPOCHS.length - 1),
   step,
 })
+/** Commands where peers restart (a `peer` record, often with a new epoch) as often as anything happens. */
+export const restartingCommand = fc.record({
+  kind: fc.oneof(
+    { weight: 6, arbitrary: fc.constant<Kind>('peer') },
+    { weight: 3, arbitrary: fc.constant<Kind>('received') },
+    { weight: 2, arbitrary: fc.constant<Kind>('sent') },
+    { weight: 2, arbitrary: fc.constant<Kind>('acked') },
+    { weight: 1, arbitrary: fc.constant<Kind>('base') },
+  ),
+  origin: fc.nat(ORIGINS.length - 1),
+  name: fc.nat(NAMES.length - 1),
+  epoch: fc.nat(EPOCHS.length - 1),
+  step,
+})
 export type Command = typeof command extends fc.Arbitrary<infer C> ? C : never
 
 /** Turns commands into records, keeping per-origin counters so that most seqs look like real traffic. */
