@@ -28,7 +28,7 @@ export {
   type RestoredState,
   restore,
 } from './journal.js'
-export { compactJournal } from './journal-compact.js'
+export { compactJournal, MAX_JOURNAL_PEERS } from './journal-compact.js'
 export { type SkimmedRecord, skimFrame } from './journal-skim.js'
 export {
   checkRecord,

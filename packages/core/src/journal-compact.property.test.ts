@@ -6,14 +6,14 @@
 import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
 import { command, journalOf, ORIGINS, restartingCommand, self } from '../test/journal-arbitraries.js'
-import { type RestoredState, restore } from './journal.js'
+import { type PeerProgress, type RestoredState, restore } from './journal.js'
 import { compactJournal } from './journal-compact.js'
 
 let cases = 0
-const RUNS = { same: 3_000, shrinks: 300, restarts: 1_000 } as const
+const RUNS = { same: 3_000, shrinks: 300, restarts: 1_000, forgets: 1_000 } as const
 const SEED = 20_240_611
 afterAll(() => {
-  expect(cases).toBeGreaterThanOrEqual(RUNS.same + RUNS.shrinks + 2 * RUNS.restarts)
+  expect(cases).toBeGreaterThanOrEqual(RUNS.same + RUNS.shrinks + 2 * RUNS.restarts + RUNS.forgets)
 })
 
 function expectSameState(actual: RestoredState, expected: RestoredState): void {
@@ -81,6 +81,50 @@ describe('journal compaction properties', () => {
         },
       ),
       { numRuns: RUNS.restarts, seed: SEED },
+    )
+  })
+
+  it('past its bound of peers, forgets the longest silent ones, and nothing else', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(command, restartingCommand), { maxLength: 150 }),
+        fc.nat(6),
+        fc.nat(4),
+        fc.nat(ORIGINS.length),
+        (commands, historyLimit, windowSize, maxPeers) => {
+          cases++
+          const records = journalOf(commands)
+          const compacted = compactJournal(records, self, historyLimit, windowSize, maxPeers)
+          expect(compacted).toBeDefined()
+          const whole = restore(records, self, historyLimit, windowSize)
+          const state = restore(compacted ?? [], self, historyLimit, windowSize)
+          // Everything but the forgotten peers comes back as it was, in the same order.
+          const peers = new Map([...whole.peers].filter(([id]) => state.peers.has(id)))
+          expectSameState(state, { ...whole, peers })
+          const forgotten = [...whole.peers.values()].filter((p) => !state.peers.has(p.peer.id))
+          if (forgotten.length === 0) return
+          expect(state.peers.size).toBeGreaterThanOrEqual(maxPeers)
+          // Never one whose messages the state keeps, nor one the outbox waits for.
+          const shown = new Set(whole.history.filter((h) => h.direction === 'in').map((h) => h.from.id))
+          const lowestAck = (ps: Iterable<PeerProgress>) =>
+            Math.min(...[...ps].filter((p) => p.neighbor).map((p) => p.acked))
+          for (const p of forgotten) {
+            expect(shown.has(p.peer.id) || p.log.length > 0).toBe(false)
+          }
+          // Past the bound, only peers that must stay.
+          const mustStay = [...state.peers.values()].filter(
+            (p) =>
+              shown.has(p.peer.id) ||
+              p.log.length > 0 ||
+              (p.neighbor && p.acked === lowestAck(whole.peers.values())),
+          )
+          if (state.peers.size > maxPeers) expect(mustStay.length).toBeGreaterThanOrEqual(state.peers.size)
+          if (forgotten.some((p) => p.neighbor)) {
+            expect(lowestAck(state.peers.values())).toBe(lowestAck(whole.peers.values()))
+          }
+        },
+      ),
+      { numRuns: RUNS.forgets, seed: SEED },
     )
   })
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { type JournalRecord, restore } from './journal.js'
-import { compactJournal } from './journal-compact.js'
+import { compactJournal, MAX_JOURNAL_PEERS } from './journal-compact.js'
 import type { Msg } from './schema.js'
 
 const self = { id: 'a'.repeat(64), name: 'alice' }
@@ -63,6 +63,40 @@ describe('compactJournal: the few records that restore the same state', () => {
     const compacted = compactAndCheck(records, 4, 3)
     expect(compacted.filter((r) => r.t === 'peer' && r.peer.id === carol.id).length).toBeLessThanOrEqual(9)
     expect(restore(compacted, self, 4, 3).peers.get(carol.id)).toMatchObject({ epoch: 'c9999', received: 0 })
+  })
+
+  it('forgets the strangers recorded longest ago past MAX_JOURNAL_PEERS, never a member it keeps messages of', () => {
+    const records: JournalRecord[] = [
+      { t: 'self', epoch: 'e1' },
+      { t: 'peer', peer: bob, epoch: 'b1' },
+      fromBob(1),
+      sent(1),
+      { t: 'acked', peer: bob, upTo: 1 },
+      // Carol acked nothing of ours: the outbox is counted from her.
+      { t: 'peer', peer: carol, epoch: 'c1' },
+    ]
+    const strangers = MAX_JOURNAL_PEERS + 500
+    const stranger = (n: number) => ({ id: `1${n.toString(16).padStart(63, '0')}`, name: `s${n}` })
+    for (let n = 0; n < strangers; n++) {
+      records.push({ t: 'peer', peer: stranger(n), epoch: 'x' }, { t: 'acked', peer: stranger(n), upTo: 1 })
+    }
+    // The first stranger came back at the end: it is among the newest.
+    records.push({ t: 'peer', peer: stranger(0), epoch: 'x' })
+    const compacted = compactJournal(records, self, 10, 3)
+    if (!compacted) throw new Error('compaction gave up')
+    const state = restore(compacted, self, 10, 3)
+    expect(state.peers.size).toBe(MAX_JOURNAL_PEERS)
+    expect(state.peers.get(bob.id)?.received).toBe(1)
+    expect(state.peers.get(carol.id)?.acked).toBe(0)
+    expect(state.outbox.map((m) => m.seq)).toEqual([1])
+    expect(state.peers.has(stranger(0).id)).toBe(true)
+    // Bob, carol and the returning stranger take three places: the 502 strangers next in age are gone.
+    for (let n = 1; n <= 502; n++) expect(state.peers.has(stranger(n).id)).toBe(false)
+    expect(state.peers.get(stranger(503).id)).toMatchObject({ acked: 1, epoch: 'x', neighbor: true })
+    // One each, and the returning stranger's second, after the ack it is restored with.
+    expect(compacted.filter((r) => r.t === 'peer').length).toBe(MAX_JOURNAL_PEERS + 1)
+    // Compacted again, it stays as it is.
+    expect(compactJournal(compacted, self, 10, 3)).toEqual(compacted)
   })
 
   it('keeps every message still in the outbox, however small the history', () => {

@@ -8,6 +8,7 @@ import {
   type JournalRecord,
   type JournalReplay,
   JournalReplayer,
+  type PeerProgress,
   type RestoredState,
   restore,
 } from './journal.js'
@@ -30,8 +31,9 @@ export function compactJournal(
   self: PeerInfo,
   historyLimit = 10_000,
   windowSize = DEFAULT_WINDOW,
+  maxPeers = MAX_JOURNAL_PEERS,
 ): JournalRecord[] | undefined {
-  const steps = compactionSteps(records, self, historyLimit, windowSize)
+  const steps = compactionSteps(records, self, historyLimit, windowSize, true, maxPeers)
   for (;;) {
     const step = steps.next()
     if (step.done) return step.value
@@ -56,6 +58,7 @@ export function* compactionSteps(
   historyLimit = 10_000,
   windowSize = DEFAULT_WINDOW,
   verify = true,
+  maxPeers = MAX_JOURNAL_PEERS,
 ): Generator<void, JournalRecord[] | undefined, void> {
   const replay = new JournalReplayer(self, historyLimit, windowSize)
   for (let i = 0; i < records.length; i++) {
@@ -64,12 +67,56 @@ export function* compactionSteps(
   }
   const whole = replay.finish()
   yield
-  const compacted = keepReplayed(records, whole, self, historyLimit, windowSize)
+  const compacted = keepReplayed(records, whole, self, historyLimit, windowSize, maxPeers)
   if (!compacted || !verify) return compacted
   yield
   const restored = restore(compacted, self, historyLimit, windowSize)
   yield
-  return sameValue(restored, whole.state) ? compacted : undefined
+  return sameValue(restored, withoutPeers(whole.state, forgottenPeers(whole, maxPeers)))
+    ? compacted
+    : undefined
+}
+
+/**
+ * Members a compacted journal remembers at most, besides those whose messages it keeps: as many as the
+ * member table holds by default with the watermarks it keeps of members it forgot (1,000 places, 10 forgotten
+ * members each). Each new key that completes a handshake is a member the journal records, so without a
+ * bound a stranger minting keys would grow it for good.
+ */
+export const MAX_JOURNAL_PEERS = 11_000
+
+/**
+ * The peers a compaction forgets: past `maxPeers`, those the journal recorded longest ago, never one whose
+ * messages the state keeps (in the history or its log), nor the neighbour with the lowest ack, which the
+ * outbox is counted from. A forgotten member is a stranger again if it comes back: its messages are
+ * deduplicated by what the room still holds, and its new link gets our recent window.
+ */
+export function forgottenPeers(whole: JournalReplay, maxPeers = MAX_JOURNAL_PEERS): Set<string> {
+  const peers = whole.state.peers
+  const forgotten = new Set<string>()
+  if (peers.size <= maxPeers) return forgotten
+  const kept = new Set<string>()
+  for (const entry of whole.state.history) if (entry.direction === 'in') kept.add(entry.from.id)
+  let lowest: PeerProgress | undefined
+  for (const p of peers.values()) {
+    if (p.log.length > 0) kept.add(p.peer.id)
+    if (p.neighbor && (lowest === undefined || p.acked < lowest.acked)) lowest = p
+  }
+  if (lowest) kept.add(lowest.peer.id)
+  const oldest = [...peers.keys()].filter((id) => !kept.has(id))
+  const last = (id: string) => whole.lastFrom.get(id) ?? -1
+  oldest.sort((a, b) => last(a) - last(b))
+  const excess = Math.min(oldest.length, peers.size - maxPeers)
+  for (let i = 0; i < excess; i++) forgotten.add(oldest[i] as string)
+  return forgotten
+}
+
+/** `state` without the peers in `forgotten`: what a compaction that forgot them restores. */
+function withoutPeers(state: RestoredState, forgotten: ReadonlySet<string>): RestoredState {
+  if (forgotten.size === 0) return state
+  const peers = new Map<string, PeerProgress>()
+  for (const [id, p] of state.peers) if (!forgotten.has(id)) peers.set(id, p)
+  return { ...state, peers }
 }
 
 /**
@@ -83,20 +130,29 @@ export function keepReplayed(
   self: PeerInfo,
   historyLimit = 10_000,
   windowSize = DEFAULT_WINDOW,
+  maxPeers = MAX_JOURNAL_PEERS,
 ): JournalRecord[] | undefined {
-  const needed = neededRecords(records.length, whole)
-  const kept = keepRecords(records, needed, neededPeerRecords(records, needed))
-  return kept && settlePeers(kept, whole.state, self, historyLimit, windowSize)
+  const forgotten = forgottenPeers(whole, maxPeers)
+  const needed = neededRecords(records.length, whole, forgotten)
+  const kept = keepRecords(records, needed, neededPeerRecords(records, needed), forgotten)
+  return kept && settlePeers(kept, withoutPeers(whole.state, forgotten), self, historyLimit, windowSize)
 }
 
-/** Which records (by index) the state of a replay rests on, besides the `self` and `peer` records. */
-export function neededRecords(count: number, whole: JournalReplay): Uint8Array {
+/**
+ * Which records (by index) the state of a replay rests on, besides the `self` and `peer` records, once the
+ * peers in `forgotten` are forgotten.
+ */
+export function neededRecords(
+  count: number,
+  whole: JournalReplay,
+  forgotten: ReadonlySet<string> = forgottenPeers(whole),
+): Uint8Array {
   const needed = new Uint8Array(count)
   for (const i of whole.historyFrom) needed[i] = 1
   for (const i of whole.recentFrom) needed[i] = 1
   if (whole.lastSentFrom !== undefined) needed[whole.lastSentFrom] = 1
   for (const from of whole.logFrom.values()) for (const i of from) needed[i] = 1
-  for (const i of whole.ackedFrom.values()) needed[i] = 1
+  for (const [id, i] of whole.ackedFrom) if (!forgotten.has(id)) needed[i] = 1
   if (whole.settledFrom !== undefined) needed[whole.settledFrom] = 1
   return needed
 }
@@ -162,6 +218,7 @@ function keepRecords(
   records: readonly (JournalRecord | undefined)[],
   needed: Uint8Array,
   neededPeers: Uint8Array,
+  forgotten: ReadonlySet<string>,
 ): JournalRecord[] | undefined {
   const kept: JournalRecord[] = []
   // The seq of the last receipt kept per origin since its last `peer` record (which may reset it).
@@ -174,7 +231,7 @@ function keepRecords(
         kept.push(record)
         break
       case 'peer':
-        if (!neededPeers[i]) break
+        if (!neededPeers[i] || forgotten.has(record.peer.id)) break
         kept.push(record)
         lastKept.delete(record.peer.id)
         break

@@ -217,6 +217,8 @@ export interface JournalReplay {
   readonly ackedFrom: Map<string, number>
   /** The `settled` record with the highest `upTo`, if any. */
   readonly settledFrom?: number
+  /** Per peer id: the last record about it, of any kind. */
+  readonly lastFrom: Map<string, number>
 }
 
 interface Tracked {
@@ -230,6 +232,8 @@ interface Tracked {
   madePeer: boolean
   /** The name as last recorded, which `progress.peer.name` is the cleaned form of. */
   recordedName: string
+  /** The last record about it. */
+  last: number
 }
 
 /**
@@ -363,7 +367,9 @@ export class JournalReplayer {
     const peers = new Map<string, PeerProgress>()
     const logFrom = new Map<string, number[]>()
     const ackedFrom = new Map<string, number>()
+    const lastFrom = new Map<string, number>()
     for (const [id, t] of this.tracked) {
+      lastFrom.set(id, t.last)
       t.progress.log = t.log.toArray()
       peers.set(id, t.progress)
       logFrom.set(id, t.logFrom.toArray())
@@ -440,6 +446,7 @@ export class JournalReplayer {
       logFrom,
       ackedFrom,
       ...(this.settledFrom === undefined ? {} : { settledFrom: this.settledFrom }),
+      lastFrom,
     }
   }
 
@@ -466,10 +473,12 @@ export class JournalReplayer {
         logFrom: new Newest(this.windowSize),
         madePeer: true,
         recordedName,
+        last: this.index,
       }
       this.tracked.set(id, t)
     }
     t.recordedName = recordedName
+    t.last = this.index
     if (recorded && name === recorded.name) {
       t.progress.peer = recorded
       t.madePeer = false
