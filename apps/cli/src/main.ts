@@ -29,6 +29,7 @@ import {
   MessageDisplay,
   newRoomCode,
   OutboxWatch,
+  PausedInput,
   PeerLabels,
   PipedLines,
   packageVersion,
@@ -304,10 +305,20 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   showHistory(node, flags, json, (text) => print(io.stdout, text), note, labels, withTime)
 
   let sent = 0
+  /** Lines of piped input taken, commands and empty lines included: the rest of the input starts after them. */
+  let linesTaken = 0
   // Backpressure to stdin: while the outbox is this full, stop reading input instead of growing memory.
   let inputPaused = false
   const outbox = new OutboxWatch()
+  // Paused that long with no acknowledgement, piped input is given up: a peer that never comes must not
+  // keep a script waiting for good.
+  let inputStalled: () => void = () => undefined
+  const stalled = new Promise<'stalled'>((resolve) => {
+    inputStalled = () => resolve('stalled')
+  })
+  const pausedInput = piped ? new PausedInput(flags.waitMs, () => inputStalled()) : undefined
   node.on((event) => {
+    if (event.type === 'delivered') pausedInput?.progress()
     // The outbox drains as peers acknowledge, and also when a peer that dialed us leaves: nothing waits
     // for it any longer, and no acknowledgement will say so.
     if (
@@ -316,6 +327,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       outbox.drained(node.pending)
     ) {
       inputPaused = false
+      pausedInput?.resume()
       input?.resume()
     }
   })
@@ -391,6 +403,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     if (!inputPaused && outbox.full(node.pending)) {
       inputPaused = true
       input?.pause()
+      pausedInput?.pause()
     }
   }
   rl?.on('line', (raw) => {
@@ -420,6 +433,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   piped?.on('lines', (lines) => {
     let start = 0
     let chars = 0
+    linesTaken += lines.length
     for (let i = 0; i < lines.length; i++) {
       const raw = lines[i] as string
       if (isPlainSubmission(raw) && raw.length <= MAX_BODY_LENGTH) {
@@ -434,6 +448,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       if (what.type === 'quit') {
         // Nothing after /quit is sent, wherever the read that brought it ended.
         input?.pause()
+        linesTaken -= lines.length - i - 1
         return
       }
       start = i + 1
@@ -464,7 +479,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       if (!inputClosed) input?.resume()
     })
   const interrupted = io.interrupted.then(() => 'interrupt' as const)
-  let reason = await Promise.race([inputEnded, interrupted, quit])
+  let reason = await Promise.race([inputEnded, interrupted, quit, stalled])
   if (
     reason === 'eof' &&
     sent === 0 &&
@@ -477,11 +492,17 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     note('no input to send: receiving until stopped (Ctrl-C or SIGTERM)')
     reason = await Promise.race([interrupted, quit])
   }
+  pausedInput?.close()
   if (rl) closeInput(rl, interactive, io)
   else piped?.close()
   promptShown = false
+  if (reason === 'stalled') {
+    note(
+      `stopped reading stdin after line ${countText(linesTaken)}: the outbox stayed full (${countText(node.pending)} message(s)) with no acknowledgement for ${flags.waitMs / 1000}s (--wait); the rest of the input was not taken: send it from line ${countText(linesTaken + 1)} on in a later run (for a file: tail -n +${linesTaken + 1} FILE)`,
+    )
+  }
   const code =
-    reason === 'eof' || node.pending > 0
+    reason === 'eof' || reason === 'stalled' || node.pending > 0
       ? await drain(node, started, flags, sent, note, io, reason)
       : ExitCode.OK
   // Catch-up that came while waiting is shown (or, for a one-shot send, dropped) now.
@@ -504,7 +525,7 @@ function closeInput(rl: readline.Interface, interactive: boolean, io: Io): void 
 /**
  * Input ended (or the user quit): wait for acknowledgements while they keep coming. Exit 0 only when
  * everything was delivered. What is still unacknowledged is safe in the durable outbox and goes out on the
- * next run (exit 7); in plain mode nothing keeps it (exit 4).
+ * next run (exit 7, or 10 when stalled input was given up); in plain mode nothing keeps it (exit 4).
  */
 async function drain(
   node: ChatNode,
@@ -513,11 +534,12 @@ async function drain(
   sent: number,
   note: (text: string) => void,
   io: Io,
-  reason: 'eof' | 'interrupt' | 'quit',
+  reason: 'eof' | 'interrupt' | 'quit' | 'stalled',
 ): Promise<number> {
-  if (node.pending === 0) return ExitCode.OK
+  if (node.pending === 0) return reason === 'stalled' ? ExitCode.INPUT_LEFT : ExitCode.OK
   let left = node.pending
-  if (reason !== 'interrupt' && flags.waitMs > 0) {
+  // Given up on stalled input, it already waited that long without an acknowledgement.
+  if (reason !== 'interrupt' && reason !== 'stalled' && flags.waitMs > 0) {
     note(
       `input ended; waiting for ${countText(node.pending)} message(s) to be acknowledged (gives up after ${flags.waitMs / 1000}s without progress)`,
     )
@@ -527,6 +549,12 @@ async function drain(
     // What an earlier run left in the outbox went out too.
     note(`all ${countText(sent + started.restoredPending)} message(s) delivered`)
     return ExitCode.OK
+  }
+  if (reason === 'stalled' && started.dataDir) {
+    note(
+      `${countText(left)} message(s) not acknowledged yet are safe in the outbox (${started.dataDir}); they are sent when parley next runs with this --data-dir`,
+    )
+    return ExitCode.INPUT_LEFT
   }
   if (started.dataDir) {
     note(

@@ -199,6 +199,49 @@ describe('piping a file with default flags', () => {
   )
 })
 
+describe('a piped file to a peer that never comes', () => {
+  it('stops reading after --wait at a full outbox, exits 10 naming the first line not taken, and the rest goes later, each line once', async () => {
+    const dataDir = tempDir()
+    const port = await freePort()
+    const args = [
+      '--listen',
+      '127.0.0.1:0',
+      '--peer',
+      `127.0.0.1:${port}`,
+      '--data-dir',
+      dataDir,
+      '--name',
+      'alice',
+    ]
+    // Past the outbox's 10,000 messages (lines count one each), so reading must pause before the end.
+    const lines = Array.from({ length: 15_000 }, (_, i) => `file line ${i + 1}`)
+    const first = start([...args, '--wait', '0.5'])
+    first.child.stdin.on('error', () => undefined)
+    first.child.stdin.write(`${lines.join('\n')}\n`)
+    expect(await first.exited).toBe(10)
+    const said = first.stderr.join('\n')
+    const taken = Number(/stopped reading stdin after line ([\d,]+)/.exec(said)?.[1]?.replaceAll(',', ''))
+    expect(taken).toBeGreaterThanOrEqual(10_000)
+    expect(taken).toBeLessThan(lines.length)
+    expect(said).toContain(`tail -n +${taken + 1} FILE`)
+    expect(said).toContain(
+      `${taken.toLocaleString('en-US')} message(s) not acknowledged yet are safe in the outbox`,
+    )
+    // The next run gets the rest, as the line said, and the earlier run's outbox goes first.
+    const receiver = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob', '--rate', '0'])
+    await receiver.waitFor('stderr', /listening on/)
+    const second = start([...args, '--wait', '30'])
+    second.child.stdin.write(`${lines.slice(taken).join('\n')}\n`)
+    second.end()
+    expect(await second.exited).toBe(0)
+    expect(second.stderr.join('\n')).toContain(
+      `all ${lines.length.toLocaleString('en-US')} message(s) delivered`,
+    )
+    await receiver.waitFor('stdout', /file line 15000$/)
+    expect(receiver.stdout).toEqual(lines.map((line) => `<alice> ${line}`))
+  })
+})
+
 describe('parley id and invite beside a running node', () => {
   it('reads the identity without the lock, and says when it had to create one', async () => {
     const dataDir = tempDir()

@@ -19,6 +19,11 @@ export const ExitCode = {
   PEER_NOT_FOUND: 8,
   /** The DHT cannot be joined: no bootstrap node answers (or the public one is refused by the guard). */
   DHT: 9,
+  /**
+   * Piped input was not read to its end: the outbox stayed full, with no acknowledgement for `--wait`
+   * seconds. What was read is safe in the outbox; the rest of stdin was never taken.
+   */
+  INPUT_LEFT: 10,
 } as const
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
 

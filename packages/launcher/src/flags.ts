@@ -156,7 +156,8 @@ Output:
       --history N         show the last N messages of history at start (default 0); a one-shot send
                           (input from a pipe or file) shows catch-up only with --history
       --wait SECONDS      when input ends, give up after this long without a new acknowledgement
-                          (default ${DEFAULT_WAIT_MS / 1000})
+                          (default ${DEFAULT_WAIT_MS / 1000}); also while piped input is paused at a
+                          full outbox (exit 10; 0: wait there as long as it takes)
       --recv-only         never read stdin: receive until stopped (Ctrl-C, SIGTERM); stdin that
                           ends before any line was sent (< /dev/null, systemd) means the same
       --dead-after SECS   drop and redial a link silent this long (default ${DEFAULT_DEAD_AFTER_MS / 1000})
@@ -189,7 +190,8 @@ IPv6 addresses are written in brackets: [::1]:4001.
 Exit codes: 0 ok (everything delivered), 1 internal error, 2 bad usage, 3 cannot listen,
 4 messages lost (plain mode: nobody acknowledged them), 5 data dir unusable (locked, unwritable),
 6 key or trust file unusable, 7 messages not acknowledged yet, kept in the outbox for the next run,
-8 as 7, and no node on the DHT announces a key they were for, 9 the DHT cannot be joined.`
+8 as 7, and no node on the DHT announces a key they were for, 9 the DHT cannot be joined,
+10 piped input not read to its end (the outbox stayed full for --wait; the line says where to resume).`
 }
 
 /**

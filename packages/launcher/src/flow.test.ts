@@ -1,6 +1,6 @@
 import type { NodeEvent, PeerInfo } from '@parley/core'
-import { describe, expect, it } from 'vitest'
-import { FlowSummary, type FlowSummaryOptions } from './flow.js'
+import { describe, expect, it, vi } from 'vitest'
+import { FlowSummary, type FlowSummaryOptions, PausedInput } from './flow.js'
 import type { StatusLine } from './session.js'
 
 const bob: PeerInfo = { id: 'b'.repeat(64), name: 'bob' }
@@ -98,5 +98,57 @@ describe('flow summary', () => {
     expect(lines).toEqual([])
     expect(FlowSummary.handles({ type: 'throttled', peer: bob, retryMs: 5 })).toBe(true)
     expect(FlowSummary.handles({ type: 'closed' })).toBe(false)
+  })
+})
+
+describe('paused input', () => {
+  it('gives up once, after idleMs paused without an acknowledgement; progress and resuming start it over', () => {
+    vi.useFakeTimers()
+    try {
+      let stalls = 0
+      const paused = new PausedInput(1_000, () => stalls++)
+      paused.pause()
+      vi.advanceTimersByTime(900)
+      paused.progress()
+      vi.advanceTimersByTime(900)
+      expect(stalls).toBe(0)
+      paused.resume()
+      vi.advanceTimersByTime(5_000)
+      expect(stalls).toBe(0)
+      // Progress while input is read means nothing.
+      paused.progress()
+      vi.advanceTimersByTime(5_000)
+      expect(stalls).toBe(0)
+      paused.pause()
+      paused.pause()
+      vi.advanceTimersByTime(999)
+      expect(stalls).toBe(0)
+      vi.advanceTimersByTime(1)
+      expect(stalls).toBe(1)
+      paused.resume()
+      paused.pause()
+      vi.advanceTimersByTime(10_000)
+      expect(stalls).toBe(1)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('waits as long as it takes with idleMs 0, and never calls once closed', () => {
+    vi.useFakeTimers()
+    try {
+      let stalls = 0
+      const forever = new PausedInput(0, () => stalls++)
+      forever.pause()
+      vi.advanceTimersByTime(3_600_000)
+      const closed = new PausedInput(1_000, () => stalls++)
+      closed.pause()
+      closed.close()
+      vi.advanceTimersByTime(5_000)
+      expect(stalls).toBe(0)
+      expect(vi.getTimerCount()).toBe(0)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })

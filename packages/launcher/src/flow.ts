@@ -1,7 +1,8 @@
 /**
  * Flow control as people see it: a peer throttling us or not reading is summed up in at most one status
- * line every few seconds, and the wait for acknowledgements when input ends is bounded by time without
- * progress, not total time, so a long file still being acknowledged is never cut short.
+ * line every few seconds, and the wait for acknowledgements when input ends, or while piped input is paused
+ * at a full outbox, is bounded by time without progress, not total time, so a long file still being
+ * acknowledged is never cut short.
  */
 import type { ChatNode, NodeEvent } from '@parley/core'
 import { countText } from './display.js'
@@ -140,4 +141,64 @@ export function waitWhileProgressing(
     void stop.then(finish)
     arm()
   })
+}
+
+/**
+ * Piped input paused at a full outbox, watched for progress: once it has stayed paused `idleMs` without an
+ * acknowledgement, `stalled` is called, once. A peer that never comes would otherwise keep a piped sender
+ * (a cron job) waiting for good: its input never ends, so the wait at the end of input never applies.
+ * With `idleMs` 0 it waits as long as it takes.
+ * @example
+ * const paused = new PausedInput(flags.waitMs, () => giveUp())
+ * // input.pause(); paused.pause() … on `delivered`: paused.progress() … input.resume(); paused.resume()
+ */
+export class PausedInput {
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private paused = false
+  private ended = false
+
+  constructor(
+    private readonly idleMs: number,
+    private readonly stalled: () => void,
+  ) {}
+
+  /** Input was paused: the outbox is full. */
+  pause(): void {
+    if (this.paused) return
+    this.paused = true
+    this.arm()
+  }
+
+  /** Input is read again. */
+  resume(): void {
+    this.paused = false
+    this.disarm()
+  }
+
+  /** An acknowledgement came: the wait starts over. */
+  progress(): void {
+    if (this.paused) this.arm()
+  }
+
+  /** No more calls to `stalled`. */
+  close(): void {
+    this.ended = true
+    this.disarm()
+  }
+
+  private arm(): void {
+    this.disarm()
+    if (this.idleMs <= 0 || this.ended) return
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      if (this.ended || !this.paused) return
+      this.ended = true
+      this.stalled()
+    }, this.idleMs)
+  }
+
+  private disarm(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = undefined
+  }
 }
