@@ -56,6 +56,35 @@ describe.skipIf(!TMUX)(title, () => {
     await tui.waitForScreen('our own line', (ls) => ls.some((l) => /<alice> hi from alice$/.test(l)))
   })
 
+  it('sends a line too long for a frame of its --max-frame in parts, and the CLI gets all of it', async () => {
+    const bob = startCli('bob')
+    peers.push(bob)
+    const port = await bob.port()
+    tmux = new Tmux()
+    const tui = tmux
+    tui.startTui([
+      '--listen',
+      '127.0.0.1:0',
+      '--peer',
+      `127.0.0.1:${port}`,
+      '--name',
+      'alice',
+      '--max-frame',
+      '1024',
+    ])
+    await bob.waitForEvent('alice connecting', (e) => e.type === 'connected' && e.peer === 'alice')
+    const long = Array.from({ length: 100 }, (_, i) => `w${i}x`.padEnd(9, 'y')).join('')
+    tui.type(long)
+    tui.keys('Enter')
+    tui.type('after')
+    tui.keys('Enter')
+    await bob.waitForEvent('the line after', (e) => e.type === 'message' && e.body === 'after')
+    const bodies = bob.events.filter((e) => e.type === 'message').map((e) => e.body)
+    expect(bodies.length).toBeGreaterThan(2)
+    expect(bodies.slice(0, -1).join('')).toBe(long)
+    expect(tui.screen().some((l) => l.includes('not sent'))).toBe(false)
+  })
+
   it('sends a multi-line bracketed paste as one message', async () => {
     const { bob, tui } = await chat()
     tui.type('\x1b[200~line1\nline2\nline3\x1b[201~')

@@ -1,11 +1,5 @@
 import * as readline from 'node:readline'
-import {
-  type ChatNode,
-  type HistoryEntry,
-  MAX_BODY_LENGTH,
-  type NodeEvent,
-  ProtocolError,
-} from '@parley/core'
+import { type ChatNode, type HistoryEntry, MAX_BODY_LENGTH, type NodeEvent } from '@parley/core'
 import {
   actionBody,
   connectTo,
@@ -19,6 +13,7 @@ import {
   type Flags,
   FlowSummary,
   helpLines,
+  isFrameTooLarge,
   isPlainSubmission,
   jsonMember,
   jsonRoute,
@@ -41,9 +36,9 @@ import {
   type ShownMessage,
   type StartedNode,
   type Submission,
+  sendInParts,
   shortId,
   showIdentity,
-  splitBody,
   startBootstrapNode,
   startNode,
   startRelay,
@@ -335,27 +330,13 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   const quit = new Promise<'quit'>((resolve) => {
     quitAsked = () => resolve('quit')
   })
-  const sendPart = (part: string) => {
-    let message: ReturnType<ChatNode['send']>
-    try {
-      message = node.send(part)
-    } catch (error) {
-      // Too long for one frame of this node's (a small --max-frame): it goes in halves, as a text too
-      // long for one message goes in parts.
-      if (!isFrameTooLarge(error) || part.length < 2) throw error
-      for (const half of halves(part)) sendPart(half)
-      return
-    }
+  const sentPart = (part: string, message: ReturnType<ChatNode['send']>) => {
     outbox.sent(part)
     sent++
     // "sent" means accepted: durable in the outbox, so it survives a crash from here on.
     if (flags.json) void message.durable.then(() => json(jsonSent(message, part)))
   }
-  const send = (body: string) => {
-    // Nearly every line fits in one message: no array of parts for those.
-    if (body.length <= MAX_BODY_LENGTH) sendPart(body)
-    else for (const part of splitBody(body)) sendPart(part)
-  }
+  const send = (body: string) => sendInParts((part) => node.send(part), body, sentPart)
   const perform = (what: Submission) => {
     switch (what.type) {
       case 'empty':
@@ -416,7 +397,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     if (bodies.length === 0) return
     if (flags.json) {
       // Scripts get a `sent` event per message.
-      for (const body of bodies) sendPart(body)
+      for (const body of bodies) send(body)
       return
     }
     try {
@@ -424,7 +405,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     } catch (error) {
       // A line fits no frame alone, and nothing of the run was sent: each line goes alone, in parts.
       if (!isFrameTooLarge(error)) throw error
-      for (const body of bodies) sendPart(body)
+      for (const body of bodies) send(body)
       return
     }
     outbox.sentRun(bodies.length, chars)
@@ -599,18 +580,6 @@ function showHistory(
       )
   }
   if (!flags.json) note(`--- ${entries.length} message(s) of history above; new session starts here ---`)
-}
-
-function isFrameTooLarge(error: unknown): boolean {
-  return error instanceof ProtocolError && error.code === 'FRAME_TOO_LARGE'
-}
-
-/** `text` in two, never between the two halves of a surrogate pair. */
-function halves(text: string): [string, string] {
-  let middle = Math.floor(text.length / 2)
-  const code = text.charCodeAt(middle - 1)
-  if (code >= 0xd800 && code <= 0xdbff) middle++
-  return [text.slice(0, middle), text.slice(middle)]
 }
 
 function fail(io: Io, error: unknown): number {

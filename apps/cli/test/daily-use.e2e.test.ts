@@ -239,7 +239,10 @@ describe('a stranger that dialed in once', () => {
     // Started again with no input and no peer: nothing waits in its outbox, so it is a receiver.
     const again = start(['--listen', '127.0.0.1:0', '--data-dir', dataDir, '--name', 'alice'])
     again.end()
-    const said = await again.waitFor('stderr', /no input to send: receiving until stopped|from an earlier run/)
+    const said = await again.waitFor(
+      'stderr',
+      /no input to send: receiving until stopped|from an earlier run/,
+    )
     expect(said).toMatch(/receiving until stopped/)
     expect(again.stderr.join('\n')).not.toMatch(/from an earlier run/)
   })

@@ -1,9 +1,9 @@
-import type { ChatNode, MemberInfo, NodeEvent } from '@parley/core'
+import { type ChatNode, MAX_BODY_LENGTH, type MemberInfo, type NodeEvent, ProtocolError } from '@parley/core'
 import { fingerprint } from '@parley/secure'
 import { describe, expect, it } from 'vitest'
 import { LinkRoutes } from './link-routes.js'
 import { describeMembers, jsonMember, PeerLabels } from './members.js'
-import { connectTo, describeEvent } from './session.js'
+import { connectTo, describeEvent, sendInParts } from './session.js'
 
 const linkError = (code: string, message: string): NodeEvent => ({
   type: 'link-error',
@@ -163,5 +163,51 @@ describe('how links were made, for /peers', () => {
       remotePort: 40123,
     })
     expect(jsonMember(members[1]!, routes)).not.toHaveProperty('link')
+  })
+})
+
+describe('sendInParts', () => {
+  /** A send that takes bodies of at most `limit` characters, as a node with a small frame would. */
+  function sender(limit: number) {
+    const sent: string[] = []
+    const send = (body: string) => {
+      if (body.length > limit) throw new ProtocolError('FRAME_TOO_LARGE', `${body.length} > ${limit}`)
+      sent.push(body)
+      return sent.length
+    }
+    return { sent, send }
+  }
+
+  it('sends a text that fits as it is, and tells each part with what send returned', () => {
+    const { sent, send } = sender(100)
+    const told: [string, number][] = []
+    sendInParts(send, 'hello', (part, n) => told.push([part, n]))
+    expect(sent).toEqual(['hello'])
+    expect(told).toEqual([['hello', 1]])
+  })
+
+  it('halves a part too large for a frame until each fits, in order, never inside a surrogate pair', () => {
+    const { sent, send } = sender(7)
+    const text = 'ab😀cd😀efgh😀ijklmnop😀'
+    sendInParts(send, text)
+    expect(sent.join('')).toBe(text)
+    for (const part of sent) {
+      expect(part.length).toBeLessThanOrEqual(7)
+      expect(part).toBe(Buffer.from(part, 'utf8').toString('utf8'))
+      expect(part).not.toMatch(/^[\udc00-\udfff]|[\ud800-\udbff]$/)
+    }
+  })
+
+  it('splits a text past the body limit first, and rethrows anything but a frame too large', () => {
+    const { sent, send } = sender(MAX_BODY_LENGTH)
+    const text = 'x'.repeat(MAX_BODY_LENGTH * 2 + 5)
+    sendInParts(send, text)
+    expect(sent.map((p) => p.length)).toEqual([MAX_BODY_LENGTH, MAX_BODY_LENGTH, 5])
+    const closed = () => {
+      throw new ProtocolError('UNEXPECTED', 'closed')
+    }
+    expect(() => sendInParts(closed, 'hi')).toThrow('closed')
+    // One character that fits no frame is not halved for ever.
+    expect(() => sendInParts(sender(0).send, 'a')).toThrow(ProtocolError)
   })
 })

@@ -6,6 +6,7 @@ import {
   type NodeEvent,
   type PeerInfo,
   type PeerState,
+  ProtocolError,
   type Refused,
 } from '@parley/core'
 import { fingerprint, isKeyHex, keyOfAddress } from '@parley/secure/keys'
@@ -243,6 +244,47 @@ export function splitBody(text: string, limit = MAX_BODY_LENGTH): string[] {
     start = end
   }
   return parts
+}
+
+/** `node.send` (or `sendLines`) refused a text too large for one frame of this node's (`--max-frame`). */
+export function isFrameTooLarge(error: unknown): boolean {
+  return error instanceof ProtocolError && error.code === 'FRAME_TOO_LARGE'
+}
+
+/**
+ * Sends `text` with `send`: as one message, or as several in order when it is too long for one, by the
+ * protocol's body limit (`splitBody`) or for a frame of this node's (a small `--max-frame`: such a part goes
+ * in halves). Never cut inside a surrogate pair. `each` is told every part sent, with what `send` returned.
+ * @throws what `send` throws, but for a part too large for its frame
+ * @example sendInParts((body) => node.send(body), line)
+ */
+export function sendInParts<T>(
+  send: (body: string) => T,
+  text: string,
+  each?: (part: string, sent: T) => void,
+): void {
+  const sendPart = (part: string) => {
+    let sent: T
+    try {
+      sent = send(part)
+    } catch (error) {
+      if (!isFrameTooLarge(error) || part.length < 2) throw error
+      for (const half of halves(part)) sendPart(half)
+      return
+    }
+    each?.(part, sent)
+  }
+  // Nearly every text fits in one message: no array of parts for those.
+  if (text.length <= MAX_BODY_LENGTH) sendPart(text)
+  else for (const part of splitBody(text)) sendPart(part)
+}
+
+/** `text` in two, never between the two halves of a surrogate pair. */
+function halves(text: string): [string, string] {
+  let middle = Math.floor(text.length / 2)
+  const code = text.charCodeAt(middle - 1)
+  if (code >= 0xd800 && code <= 0xdbff) middle++
+  return [text.slice(0, middle), text.slice(middle)]
 }
 
 /** A peer's short fingerprint (secure ids) or the start of its id. */

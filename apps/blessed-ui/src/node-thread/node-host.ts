@@ -13,6 +13,7 @@ import {
   type LinkRoute,
   parseFlags,
   type StartedNode,
+  sendInParts,
   startNode,
   startupNotes,
   waitWhileProgressing,
@@ -93,7 +94,8 @@ export function hostNode(
       case 'send': {
         let line: { level: 'warn'; text: string } | undefined
         try {
-          for (const body of message.bodies) node.send(body)
+          // A part too large for a frame of this node's (a small --max-frame) goes in smaller parts.
+          for (const body of message.bodies) sendInParts((part) => node.send(part), body)
         } catch (error) {
           line = {
             level: 'warn',
