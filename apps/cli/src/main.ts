@@ -478,6 +478,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   else piped?.close()
   promptShown = false
   if (reason === 'stalled') {
+    if (flags.json) json({ type: 'input-stopped', linesRead: linesTaken, pending: node.pending })
     note(
       `stopped reading stdin after line ${countText(linesTaken)}: the outbox stayed full (${countText(node.pending)} message(s)) with no acknowledgement for ${flags.waitMs / 1000}s (--wait); the rest of the input was not taken: send it from line ${countText(linesTaken + 1)} on in a later run (for a file: tail -n +${linesTaken + 1} FILE)`,
     )

@@ -264,7 +264,7 @@ describe('a piped file to a peer that never comes', () => {
     ]
     // Past the outbox's 10,000 messages (lines count one each), so reading must pause before the end.
     const lines = Array.from({ length: 15_000 }, (_, i) => `file line ${i + 1}`)
-    const first = start([...args, '--wait', '0.5'])
+    const first = start([...args, '--wait', '0.5', '--json'])
     first.child.stdin.on('error', () => undefined)
     first.child.stdin.write(`${lines.join('\n')}\n`)
     expect(await first.exited).toBe(10)
@@ -273,6 +273,12 @@ describe('a piped file to a peer that never comes', () => {
     expect(taken).toBeGreaterThanOrEqual(10_000)
     expect(taken).toBeLessThan(lines.length)
     expect(said).toContain(`tail -n +${taken + 1} FILE`)
+    // Scripts get it as an event too, and a `sent` event for each line taken.
+    const events = first.stdout.map((line) => JSON.parse(line) as { type: string })
+    expect(events.filter((e) => e.type === 'input-stopped')).toEqual([
+      { type: 'input-stopped', linesRead: taken, pending: taken },
+    ])
+    expect(events.filter((e) => e.type === 'sent')).toHaveLength(taken)
     expect(said).toContain(
       `${taken.toLocaleString('en-US')} message(s) not acknowledged yet are safe in the outbox`,
     )
