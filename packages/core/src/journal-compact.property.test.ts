@@ -5,7 +5,14 @@
  */
 import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
-import { command, journalOf, ORIGINS, restartingCommand, self } from '../test/journal-arbitraries.js'
+import {
+  type Command,
+  command,
+  journalOf,
+  ORIGINS,
+  restartingCommand,
+  self,
+} from '../test/journal-arbitraries.js'
 import { type PeerProgress, type RestoredState, restore } from './journal.js'
 import { compactJournal } from './journal-compact.js'
 
@@ -21,47 +28,30 @@ function expectSameState(actual: RestoredState, expected: RestoredState): void {
   expect([...actual.peers.keys()]).toEqual([...expected.peers.keys()])
 }
 
+/** Random journals of `commands` restore from their compaction exactly what they restore whole. */
+function restoresTheSameState(commands: fc.Arbitrary<Command[]>, numRuns: number): void {
+  fc.assert(
+    fc.property(commands, fc.nat(6), fc.nat(4), (commands, historyLimit, windowSize) => {
+      cases++
+      const records = journalOf(commands)
+      const compacted = compactJournal(records, self, historyLimit, windowSize)
+      expect(compacted).toBeDefined()
+      expectSameState(
+        restore(compacted ?? [], self, historyLimit, windowSize),
+        restore(records, self, historyLimit, windowSize),
+      )
+    }),
+    { numRuns, seed: SEED },
+  )
+}
+
 describe('journal compaction properties', () => {
   it('restores exactly the state the whole journal restores', () => {
-    fc.assert(
-      fc.property(
-        fc.array(command, { maxLength: 120 }),
-        fc.nat(6),
-        fc.nat(4),
-        (commands, historyLimit, windowSize) => {
-          cases++
-          const records = journalOf(commands)
-          const compacted = compactJournal(records, self, historyLimit, windowSize)
-          expect(compacted).toBeDefined()
-          expectSameState(
-            restore(compacted ?? [], self, historyLimit, windowSize),
-            restore(records, self, historyLimit, windowSize),
-          )
-        },
-      ),
-      { numRuns: RUNS.same, seed: SEED },
-    )
+    restoresTheSameState(fc.array(command, { maxLength: 120 }), RUNS.same)
   })
 
   it('restores the same state from journals where peers restart all the time', () => {
-    fc.assert(
-      fc.property(
-        fc.array(restartingCommand, { maxLength: 150 }),
-        fc.nat(6),
-        fc.nat(4),
-        (commands, historyLimit, windowSize) => {
-          cases++
-          const records = journalOf(commands)
-          const compacted = compactJournal(records, self, historyLimit, windowSize)
-          expect(compacted).toBeDefined()
-          expectSameState(
-            restore(compacted ?? [], self, historyLimit, windowSize),
-            restore(records, self, historyLimit, windowSize),
-          )
-        },
-      ),
-      { numRuns: RUNS.restarts, seed: SEED },
-    )
+    restoresTheSameState(fc.array(restartingCommand, { maxLength: 150 }), RUNS.restarts)
   })
 
   it('keeps at most three peer records per peer and per kept record about it, however often it restarted', () => {
