@@ -199,55 +199,6 @@ describe('piping a file with default flags', () => {
   )
 })
 
-describe('a stranger that dialed in once', () => {
-  it('does not bring back at the next start what was delivered after it left for good', async () => {
-    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob'])
-    const bobPort = await listeningPort(bob)
-    const dataDir = tempDir()
-    const alice = start([
-      '--listen',
-      '127.0.0.1:0',
-      '--peer',
-      `127.0.0.1:${bobPort}`,
-      '--data-dir',
-      dataDir,
-      '--name',
-      'alice',
-    ])
-    const alicePort = await listeningPort(alice)
-    await alice.waitFor('stderr', /connected to bob/)
-    const carol = start([
-      '--listen',
-      '127.0.0.1:0',
-      '--peer',
-      `127.0.0.1:${alicePort}`,
-      '--name',
-      'carol',
-      '--recv-only',
-    ])
-    await alice.waitFor('stderr', /connected to carol/)
-    alice.child.stdin.write('before carol left\n')
-    await carol.waitFor('stdout', /before carol left/)
-    carol.kill('SIGKILL')
-    await carol.exited
-    await alice.waitFor('stderr', /carol.*(left|disconnected|lost)|disconnected.*carol/)
-    alice.child.stdin.write('one\ntwo\nthree\n')
-    await bob.waitFor('stdout', /<alice> three/)
-    alice.end()
-    // Exit 0: everything was delivered (said only when it had to wait for it).
-    expect(await alice.exited).toBe(0)
-    // Started again with no input and no peer: nothing waits in its outbox, so it is a receiver.
-    const again = start(['--listen', '127.0.0.1:0', '--data-dir', dataDir, '--name', 'alice'])
-    again.end()
-    const said = await again.waitFor(
-      'stderr',
-      /no input to send: receiving until stopped|from an earlier run/,
-    )
-    expect(said).toMatch(/receiving until stopped/)
-    expect(again.stderr.join('\n')).not.toMatch(/from an earlier run/)
-  })
-})
-
 describe('a piped file to a peer that never comes', () => {
   it('stops reading after --wait at a full outbox, exits 10 naming the first line not taken, and the rest goes later, each line once', async () => {
     const dataDir = tempDir()

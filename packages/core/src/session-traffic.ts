@@ -239,12 +239,10 @@ export class SessionTraffic {
   settle(): void {
     const lowest = this.sessions.lowestAcked((peerId) => this.hooks.dials(peerId))
     if (lowest === undefined) return
-    const before = this.room.settledUpTo
+    // Not journaled (no `settled` record yet): after a restart a peer this node dials is known by its id
+    // only once its handshake ends, so this can run past it, and only its `acked` record brings those
+    // messages back at the next start.
     this.room.settleOwn(lowest)
-    const upTo = this.room.settledUpTo
-    // The journal's `acked` records still hold that neighbour's lower ack: this says it is not waited for.
-    // Lost in a crash, the next start only finds these messages in the outbox again, as before.
-    if (upTo > before) this.store.appendLater('settled', { t: 'settled', upTo })
   }
 
   private acknowledge(session: Session, upTo: number): void {
