@@ -311,7 +311,9 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   const stalled = new Promise<'stalled'>((resolve) => {
     inputStalled = () => resolve('stalled')
   })
-  const pausedInput = piped ? new PausedInput(flags.waitMs, () => inputStalled()) : undefined
+  // Only where an outbox on disk keeps what was read: a plain node would lose it, so it waits as before.
+  const pausedInput =
+    piped && started.dataDir ? new PausedInput(flags.waitMs, () => inputStalled()) : undefined
   node.on((event) => {
     if (event.type === 'delivered') pausedInput?.progress()
     // The outbox drains as peers acknowledge, and also when a peer that dialed us leaves: nothing waits
