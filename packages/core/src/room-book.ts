@@ -99,11 +99,6 @@ export class RoomBook {
     return log.slice(Math.max(0, from - first), Math.max(0, upTo - first + 1))
   }
 
-  /** Every neighbour waited for has our messages up to this seq: those left the outbox. */
-  get settledUpTo(): number {
-    return this.ownSettled
-  }
-
   /** How many messages the outbox holds. */
   get pending(): number {
     return this.own.received - this.ownSettled

@@ -235,14 +235,12 @@ export class SessionTraffic {
    * A message leaves the outbox once every neighbour we wait for has it: those connected now, and those
    * we dial (they will be back). A neighbour that dialed us and left is not waited for, or any stranger
    * who once connected would pin the outbox forever; it catches up from the window when it returns.
+   * Not journaled: after a restart a peer this node dials is known by id only once its handshake ends,
+   * so this can run past it, and only its `acked` record brings those messages back at the next start.
    */
   settle(): void {
     const lowest = this.sessions.lowestAcked((peerId) => this.hooks.dials(peerId))
-    if (lowest === undefined) return
-    // Not journaled (no `settled` record yet): after a restart a peer this node dials is known by its id
-    // only once its handshake ends, so this can run past it, and only its `acked` record brings those
-    // messages back at the next start.
-    this.room.settleOwn(lowest)
+    if (lowest !== undefined) this.room.settleOwn(lowest)
   }
 
   private acknowledge(session: Session, upTo: number): void {
@@ -250,6 +248,7 @@ export class SessionTraffic {
     const from = session.acked
     session.acked = Math.min(upTo, this.room.nextSeq - 1)
     const newlyAcked = this.room.outboxBetween(from, session.acked)
+    this.settle()
     // Lost in a crash, it costs only a resend of what the peer already has, which it drops as a copy; so
     // it rides along with the next append instead of holding up a disk flush of its own.
     this.store.appendLater(`acked:${session.peer.id}`, {
@@ -257,7 +256,6 @@ export class SessionTraffic {
       peer: session.peer,
       upTo: session.acked,
     })
-    this.settle()
     for (const m of newlyAcked) this.hooks.emit({ type: 'delivered', id: m.id, seq: m.seq, to: session.peer })
   }
 }

@@ -73,5 +73,5 @@ export async function dialedByRawPeer(name: string, listen: Address, extra: Part
   await clock.advance(0)
   peer.send({ type: 'ack', upTo: 0, base: 0 })
   await clock.advance(0)
-  return { target, peer, clock, network }
+  return { target, peer, clock }
 }
