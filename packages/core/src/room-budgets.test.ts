@@ -11,6 +11,7 @@ import {
   type RoomOptions,
   weigh,
 } from './room.js'
+import { MemberRoom } from './roster.js'
 import type { Msg } from './schema.js'
 
 const id = (c: string) => c.repeat(64)
@@ -186,6 +187,27 @@ describe('what a neighbour makes the room hold, against its budgets', () => {
       room.peerRestarted(DAVE.id)
       expect(heldBy(room, ALICE)?.watermarks).toBe(0)
       expect(heldBy(room, CAROL)?.watermarks).toBe(0)
+    })
+  })
+
+  describe('forgotten members', () => {
+    it('releases what each neighbour held of a member the room forgets, so a relay of many never runs out', () => {
+      const room = new MemberRoom({ self: BOB, budgets: { watermarks: 4 * WATERMARK_ENTRY_BYTES } })
+      for (const n of [ALICE, CAROL]) {
+        room.linkOpened(n.id, { name: n.name, relays: true })
+        room.onAck(n.id, { type: 'ack', upTo: 0 })
+      }
+      const before = heldBy(room, CAROL)!.watermarks
+      for (let i = 0; i < 50; i++) {
+        const member: PeerInfo = { id: i.toString(16).padStart(64, '9'), name: `m${i}` }
+        const out = room.receive(ALICE.id, author(member)('hello')[0]!, true)
+        // Carol says it has the member's line and where its window starts: two entries on her link.
+        room.onAck(CAROL.id, { type: 'ack', upTo: 0, have: { [member.id]: 1 }, bases: { [member.id]: 0 } }, out)
+        expect(refusals(out)).toEqual([])
+        expect(heldBy(room, CAROL)!.watermarks).toBeGreaterThan(before)
+        expect(room.forget(member.id)).toMatchObject({ peer: member, received: 1 })
+        expect(heldBy(room, CAROL)!.watermarks).toBe(before)
+      }
     })
   })
 

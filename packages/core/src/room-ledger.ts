@@ -89,6 +89,12 @@ export class RoomLedger {
     if (neighbor.has.delete(originId)) this.links.release(neighbor.id, 'watermarks', WATERMARK_ENTRY_BYTES)
   }
 
+  /** Forgets all a neighbour said of `originId` (what it has, where its window starts): the room forgot that member. */
+  forgetOrigin(neighbor: Neighbor, originId: string): void {
+    this.forgetHas(neighbor, originId)
+    if (neighbor.bases.delete(originId)) this.links.release(neighbor.id, 'watermarks', WATERMARK_ENTRY_BYTES)
+  }
+
   /** Forgets every watermark a neighbour gave (its link closed or reopened, or it restarted). */
   forgetWatermarks(neighbor: Neighbor, bases = true): void {
     const entries = neighbor.has.size + (bases ? neighbor.bases.size : 0)

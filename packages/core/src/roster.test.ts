@@ -1,10 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { closeNodes, nodeWorld, type TestNode } from '../test/node-world.js'
+import { fakeAuth } from '../test/fake-auth.js'
 import { RawPeer } from '../test/raw-peer.js'
 import type { Address } from './address.js'
 import { type JournalRecord, restore } from './journal.js'
 import { makeHello } from './link-machine.js'
 import type { NodeOptions } from './node-types.js'
+import { MEMBER_DEFAULTS, MemberRoom, Roster } from './roster.js'
+import { Sessions } from './sessions.js'
 
 const ALICE = '0000000000000000'
 const BOB = 'b0b0b0b0b0b0b0b0'
@@ -190,5 +193,36 @@ describe('a restart', () => {
     expect(bodies(again)).toEqual(['hi after the restart'])
     expect(refusals(again)).toEqual([])
     expect(again.node.members().length).toBeLessThanOrEqual(20)
+  })
+})
+
+describe('what the roster keeps', () => {
+  it('stays bounded by the member table when a relay keeps inventing members it then drops', () => {
+    const cap = 8
+    const room = new MemberRoom({ self: { id: 'b'.repeat(64), name: 'bob' }, maxOrigins: cap, auth: fakeAuth('b') })
+    const sessions = new Sessions(() => ({ tokens: 0, bytes: 0, refilledAt: 0 }))
+    const roster = new Roster(room, sessions, {
+      vouchAfterMs: VOUCH_MS,
+      idleMs: MEMBER_DEFAULTS.idleMs,
+      dials: () => false,
+      now: () => 0,
+      reachOf: () => undefined,
+    })
+    const relay = 'a'.repeat(64)
+    for (let round = 0; round < 100; round++) {
+      room.linkOpened(relay, { name: 'relay', relays: true })
+      room.onAck(relay, { type: 'ack', upTo: 0 })
+      for (let i = 0; i < 20; i++) {
+        const from = (round * 20 + i).toString(16).padStart(64, 'f')
+        // A message past a gap, of a member nobody knows: held unchecked, and dropped with the link.
+        room.receive(relay, { type: 'msg', id: `x-${round}-${i}`, seq: 3, ts: 0, from, body: 'made up' }, false)
+        expect(room.holds(from)).toBe(true)
+        roster.relayed(from, relay)
+      }
+      room.linkClosed(relay)
+    }
+    expect(room.memberCount).toBeLessThanOrEqual(cap)
+    // Per member: its name, when it was seen and active, who relayed it; forgotten ones up to ten a place.
+    expect(roster.held).toBeLessThanOrEqual(4 * (2 * cap + 16) + cap * MEMBER_DEFAULTS.forgottenPerPlace)
   })
 })

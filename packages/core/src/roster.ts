@@ -95,11 +95,11 @@ export class MemberRoom extends Room {
     this.origins.delete(id)
     this.neighbors.delete(id)
     for (const n of this.neighbors.values()) {
-      n.has.delete(id)
+      // Released through the ledger: an honest relay of many forgotten members must not run out of budget.
+      this.ledger.forgetOrigin(n, id)
       n.sentUpTo.delete(id)
       n.told.delete(id)
       n.floor.delete(id)
-      n.bases.delete(id)
     }
     return origin.known ? { peer: origin.peer, received: origin.received } : undefined
   }
@@ -144,6 +144,12 @@ export class Roster implements MemberDoor {
 
   private get forgottenCap(): number {
     return Math.max(1, this.room.capacity) * MEMBER_DEFAULTS.forgottenPerPlace
+  }
+
+  /** Entries the roster keeps about members, forgotten ones included: bounded by the member table, not by traffic. */
+  get held(): number {
+    const maps = [this.announced, this.lastSeen, this.activeAt, this.relayedBy, this.forgotten]
+    return maps.reduce((sum, map) => sum + map.size, this.longLived.size)
   }
 
   /** Ids of other members whose name looks the same as `peer`'s. */
@@ -261,8 +267,8 @@ export class Roster implements MemberDoor {
    */
   private pruneStrangers(): void {
     const limit = 2 * this.room.capacity + 16
-    if (this.activeAt.size <= limit && this.announced.size <= limit) return
-    for (const map of [this.activeAt, this.announced, this.lastSeen])
+    if (this.activeAt.size <= limit && this.announced.size <= limit && this.relayedBy.size <= limit) return
+    for (const map of [this.activeAt, this.announced, this.lastSeen, this.relayedBy])
       for (const id of map.keys()) if (!this.room.holds(id)) map.delete(id)
   }
 
