@@ -202,7 +202,11 @@ describe('what a neighbour makes the room hold, against its budgets', () => {
         const member: PeerInfo = { id: i.toString(16).padStart(64, '9'), name: `m${i}` }
         const out = room.receive(ALICE.id, author(member)('hello')[0]!, true)
         // Carol says it has the member's line and where its window starts: two entries on her link.
-        room.onAck(CAROL.id, { type: 'ack', upTo: 0, have: { [member.id]: 1 }, bases: { [member.id]: 0 } }, out)
+        room.onAck(
+          CAROL.id,
+          { type: 'ack', upTo: 0, have: { [member.id]: 1 }, bases: { [member.id]: 0 } },
+          out,
+        )
         expect(refusals(out)).toEqual([])
         expect(heldBy(room, CAROL)!.watermarks).toBeGreaterThan(before)
         expect(room.forget(member.id)).toMatchObject({ peer: member, received: 1 })

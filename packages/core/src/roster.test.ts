@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { closeNodes, nodeWorld, type TestNode } from '../test/node-world.js'
 import { fakeAuth } from '../test/fake-auth.js'
+import { closeNodes, nodeWorld, type TestNode } from '../test/node-world.js'
 import { RawPeer } from '../test/raw-peer.js'
 import type { Address } from './address.js'
 import { type JournalRecord, restore } from './journal.js'
@@ -199,7 +199,11 @@ describe('a restart', () => {
 describe('what the roster keeps', () => {
   it('stays bounded by the member table when a relay keeps inventing members it then drops', () => {
     const cap = 8
-    const room = new MemberRoom({ self: { id: 'b'.repeat(64), name: 'bob' }, maxOrigins: cap, auth: fakeAuth('b') })
+    const room = new MemberRoom({
+      self: { id: 'b'.repeat(64), name: 'bob' },
+      maxOrigins: cap,
+      auth: fakeAuth('b'),
+    })
     const sessions = new Sessions(() => ({ tokens: 0, bytes: 0, refilledAt: 0 }))
     const roster = new Roster(room, sessions, {
       vouchAfterMs: VOUCH_MS,
@@ -215,7 +219,11 @@ describe('what the roster keeps', () => {
       for (let i = 0; i < 20; i++) {
         const from = (round * 20 + i).toString(16).padStart(64, 'f')
         // A message past a gap, of a member nobody knows: held unchecked, and dropped with the link.
-        room.receive(relay, { type: 'msg', id: `x-${round}-${i}`, seq: 3, ts: 0, from, body: 'made up' }, false)
+        room.receive(
+          relay,
+          { type: 'msg', id: `x-${round}-${i}`, seq: 3, ts: 0, from, body: 'made up' },
+          false,
+        )
         expect(room.holds(from)).toBe(true)
         roster.relayed(from, relay)
       }
