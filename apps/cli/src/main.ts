@@ -256,6 +256,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   const onEvent = (event: NodeEvent, route?: LinkRoute) => {
     linked.observe(event)
     labels.observe(event)
+    flow.observe(event)
     routes.observe(event, route)
     display.push(event)
     if (event.type === 'message' || event.type === 'lines') return

@@ -90,6 +90,26 @@ describe('flow summary', () => {
     expect(h.lines.map((l) => l.text)).toEqual(['sending slower: bob is not reading; none is lost'])
   })
 
+  it('forgets the block of a link that closed or was replaced, and tells namesakes apart', () => {
+    const h = harness({ graceMs: 1_000 })
+    const other: PeerInfo = { id: 'c'.repeat(64), name: 'bob' }
+    // Peers that stop reading and leave, one after another: none is kept once its link is gone.
+    for (let i = 0; i < 300_000; i++) {
+      const peer: PeerInfo = { id: i.toString(16).padStart(64, '0'), name: `p${i}` }
+      h.flow.push({ type: 'backpressure', peer, blocked: true })
+      h.flow.observe({ type: 'disconnected', peer, reason: 'gone' })
+    }
+    h.flow.push(blocked)
+    h.flow.push({ type: 'backpressure', peer: other, blocked: true })
+    h.flow.observe({ type: 'connected', peer: other, address: '127.0.0.1:1', direction: 'inbound' })
+    h.at(h.scheduled.at(-1)!.at)
+    expect(h.lines.map((l) => l.text)).toEqual(['sending slower: bob is not reading; none is lost'])
+    h.flow.observe({ type: 'disconnected', peer: bob, reason: 'gone' })
+    h.flow.push({ type: 'throttled', peer: other, retryMs: 5 })
+    h.at(20_000)
+    expect(h.lines.map((l) => l.text).at(-1)).toBe('sending slower: bob is throttling you; none is lost')
+  })
+
   it('says nothing once closed, and takes over only flow events', () => {
     const lines: StatusLine[] = []
     const flow = new FlowSummary((line) => lines.push(line))

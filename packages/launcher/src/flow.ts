@@ -33,9 +33,13 @@ export class FlowSummary {
   private readonly schedule: (callback: () => void, ms: number) => void
   private lastShown = Number.NEGATIVE_INFINITY
   private due = false
+  /** Names of the peers that throttled us since the last line. */
   private readonly throttling = new Set<string>()
-  /** Peers whose link is blocked now, and since when. */
-  private readonly blockedSince = new Map<string, number>()
+  /**
+   * Peers whose link is blocked now, by id, with their name and since when. A link that closes or is
+   * replaced takes its entry with it: peers that stop reading and leave must not pile up here.
+   */
+  private readonly blockedSince = new Map<string, { readonly name: string; readonly since: number }>()
   private closed = false
 
   constructor(
@@ -53,12 +57,19 @@ export class FlowSummary {
     return event.type === 'throttled' || event.type === 'backpressure'
   }
 
+  /** Every event, to follow links: one that opens or closes is no longer blocked. */
+  observe(event: NodeEvent): void {
+    if (event.type === 'connected' || event.type === 'disconnected') this.blockedSince.delete(event.peer.id)
+  }
+
+  /** A flow event (see `handles`) to sum up. */
   push(event: NodeEvent): void {
     if (this.closed) return
     if (event.type === 'throttled') this.throttling.add(event.peer.name)
     else if (event.type === 'backpressure') {
-      if (!event.blocked) this.blockedSince.delete(event.peer.name)
-      else if (!this.blockedSince.has(event.peer.name)) this.blockedSince.set(event.peer.name, this.now())
+      const { id, name } = event.peer
+      if (!event.blocked) this.blockedSince.delete(id)
+      else if (!this.blockedSince.has(id)) this.blockedSince.set(id, { name, since: this.now() })
     } else return
     this.plan()
   }
@@ -72,7 +83,9 @@ export class FlowSummary {
     let readyAt = this.lastShown + this.everyMs
     if (this.throttling.size === 0) {
       if (this.blockedSince.size === 0) return
-      readyAt = Math.max(readyAt, Math.min(...this.blockedSince.values()) + this.graceMs)
+      let first = Number.POSITIVE_INFINITY
+      for (const { since } of this.blockedSince.values()) first = Math.min(first, since)
+      readyAt = Math.max(readyAt, first + this.graceMs)
     }
     const now = this.now()
     if (readyAt <= now) {
@@ -89,9 +102,9 @@ export class FlowSummary {
 
   private summarize(): void {
     const now = this.now()
-    const blocked = [...this.blockedSince]
-      .filter(([, since]) => now - since >= this.graceMs)
-      .map(([name]) => name)
+    const blocked = [...this.blockedSince.values()]
+      .filter(({ since }) => now - since >= this.graceMs)
+      .map(({ name }) => name)
     const parts: string[] = []
     const who = (names: string[]) => `${names.join(', ')} ${names.length === 1 ? 'is' : 'are'}`
     if (this.throttling.size > 0) parts.push(`${who([...this.throttling])} throttling you`)

@@ -185,6 +185,7 @@ export async function runTui(
     }
     display.push(event)
     if (event.type === 'message') return
+    flow.observe(event)
     if (FlowSummary.handles(event)) {
       flow.push(event)
       return
