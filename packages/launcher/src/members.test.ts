@@ -1,6 +1,7 @@
 import type { NodeEvent, PeerInfo } from '@parley/core'
 import { describe, expect, it } from 'vitest'
-import { PeerLabels } from './members.js'
+import { MAX_LABEL_NAMES, PeerLabels } from './members.js'
+import { shortId } from './session.js'
 
 const KEY_A = 'a'.repeat(64)
 const KEY_B = 'b'.repeat(64)
@@ -21,6 +22,20 @@ describe('PeerLabels', () => {
     labels.observe(message({ id: KEY_B, name: 'Bоb' }, 1))
     expect(labels.label(bob)).toMatch(/^bob~/)
     expect(labels.label(bob)).not.toBe(labels.label({ id: KEY_B, name: 'Bоb' }))
+  })
+
+  it('past MAX_LABEL_NAMES keys to tell apart, tells every key apart rather than keep more', () => {
+    const labels = new PeerLabels()
+    const bob = { id: KEY_A, name: 'bob' }
+    labels.observe(message(bob, 1))
+    expect(labels.label(bob)).toBe('bob')
+    // Keys that each say they were renamed: every one of them is told apart by its key.
+    for (let i = 0; i <= MAX_LABEL_NAMES; i++) {
+      const peer = { id: i.toString(16).padStart(64, '0'), name: `n${i}` }
+      labels.observe({ type: 'member', peer, via: 'relay', renamedFrom: `m${i}` })
+      expect(labels.label(peer)).toBe(`n${i}~${shortId(peer.id)}`)
+    }
+    expect(labels.label(bob)).toBe(`bob~${shortId(KEY_A)}`)
   })
 
   it('tells a second key apart by any name the first used before it came, however many', () => {

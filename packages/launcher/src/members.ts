@@ -3,7 +3,7 @@ import { describeRoute, jsonRoute, type LinkRoutes } from './link-routes.js'
 import { listenAddressOf, shortId, targetLabel } from './session.js'
 
 /** Names told apart at most: a peer that switches names endlessly fills no more than this. */
-const MAX_NAMES = 10_000
+export const MAX_LABEL_NAMES = 10_000
 
 /**
  * Display names that never merge two keys: a name that looks like another key's (core's `nameKey`), or
@@ -11,7 +11,9 @@ const MAX_NAMES = 10_000
  * node event.
  */
 export class PeerLabels {
+  /** Keys whose name must carry their fingerprint, up to `MAX_LABEL_NAMES`; past that, every name does. */
   private readonly ambiguous = new Set<string>()
+  private everyKeyShown = false
   /** Every key seen under each name (handshakes, members and the names messages were sent with). */
   private readonly keysByName = new Map<string, Set<string>>()
   /**
@@ -43,7 +45,8 @@ export class PeerLabels {
     if (this.lastPeer === peer && this.lastChanges === this.changes) return this.lastLabel
     this.seen(peer)
     const shared = this.keyed && (this.keysByName.get(labelKey(peer))?.size ?? 0) > 1
-    const label = shared || this.ambiguous.has(peer.id) ? `${peer.name}~${shortId(peer.id)}` : peer.name
+    const told = shared || this.everyKeyShown || this.ambiguous.has(peer.id)
+    const label = told ? `${peer.name}~${shortId(peer.id)}` : peer.name
     this.lastPeer = peer
     this.lastChanges = this.changes
     this.lastLabel = label
@@ -51,8 +54,12 @@ export class PeerLabels {
   }
 
   private suspect(id: string): void {
-    if (this.ambiguous.has(id)) return
-    this.ambiguous.add(id)
+    if (this.everyKeyShown || this.ambiguous.has(id)) return
+    // Past the bound a key may go untold: rather than merge two, every label then carries its key.
+    if (this.ambiguous.size >= MAX_LABEL_NAMES) {
+      this.everyKeyShown = true
+      this.ambiguous.clear()
+    } else this.ambiguous.add(id)
     this.changes++
   }
 
@@ -63,7 +70,7 @@ export class PeerLabels {
       if (this.soleKey === undefined || this.soleKey.id === peer.id) {
         this.soleKey ??= { id: peer.id, names: new Set() }
         // As many as the table below holds: a second key may take any of them, the latest included.
-        if (this.soleKey.names.size < MAX_NAMES) this.soleKey.names.add(peer.name)
+        if (this.soleKey.names.size < MAX_LABEL_NAMES) this.soleKey.names.add(peer.name)
         return
       }
       // A second key: every name seen so far gets its look-alike key now.
@@ -78,7 +85,7 @@ export class PeerLabels {
     const key = labelKey(peer)
     let keys = this.keysByName.get(key)
     if (!keys) {
-      if (this.keysByName.size >= MAX_NAMES) return
+      if (this.keysByName.size >= MAX_LABEL_NAMES) return
       keys = new Set()
       this.keysByName.set(key, keys)
     }

@@ -4,7 +4,7 @@ import { describeEvent, type LinkRoute } from '@parley/launcher'
 import { describe, expect, it } from 'vitest'
 import type { KeyEvent } from '../input/key-decoder.js'
 import { graphemeWidth } from '../text/width.js'
-import { ChatModel, nickColour } from './chat.js'
+import { ChatModel, MAX_SENDERS, nickColour } from './chat.js'
 import { rowText } from './rows.js'
 
 const alice: PeerInfo = { id: 'a'.repeat(32), name: 'alice' }
@@ -126,6 +126,22 @@ describe('chat model', () => {
     type('b')
     press('tab')
     expect(model.input.text).toBe('bea: ')
+    press('tab')
+    expect(model.input.text).toBe('bob: ')
+  })
+
+  it('completes the names of the latest MAX_SENDERS who spoke: a flood of new keys does not grow it', () => {
+    const { type, press, receive, model } = setup()
+    const stranger = (i: number) => ({ id: i.toString(16).padStart(32, '0'), name: `x${i}` })
+    receive('hi', bob)
+    receive('hi', { id: 'c'.repeat(32), name: 'bea' })
+    for (let i = 0; i < MAX_SENDERS - 2; i++) receive('spam', stranger(i))
+    receive('still here', bob)
+    receive('spam', stranger(MAX_SENDERS))
+    // Bea spoke longest ago and went past the bound; bob spoke again, so he stays.
+    type('b')
+    press('tab')
+    expect(model.input.text).toBe('bob: ')
     press('tab')
     expect(model.input.text).toBe('bob: ')
   })

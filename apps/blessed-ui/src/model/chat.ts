@@ -41,6 +41,9 @@ export { type Entry, NICK_COLOURS, nickColour } from './scrollback.js'
 /** How long without a key press counts as being away (the read marker then goes before the next message). */
 export const DEFAULT_AWAY_AFTER_MS = 5 * 60_000
 
+/** Senders kept for Tab completion: a stranger minting keys must not grow them for the whole run. */
+export const MAX_SENDERS = 1_000
+
 /** What the runtime must do after an input or a node event; the model itself does no I/O. */
 export type Effect =
   | { readonly type: 'send'; readonly body: string }
@@ -93,7 +96,9 @@ export class ChatModel {
   private marker: Entry | undefined
   private markedThisAway = false
   private readonly completion = new TabCompletion()
+  /** Labels of those who spoke, for Tab completion: the latest `MAX_SENDERS`, the most recent last. */
   private readonly senders = new Set<string>()
+  private lastSender: string | undefined
   private readonly labels = new PeerLabels()
   private readonly panel: MemberPanel
   private readonly inputRow: InputRow
@@ -385,10 +390,19 @@ export class ChatModel {
     )
   }
 
+  private spoke(label: string): void {
+    // A flood from one sender touches nothing; a new one goes last, and the longest silent goes past the bound.
+    if (this.lastSender === label) return
+    this.lastSender = label
+    this.senders.delete(label)
+    this.senders.add(label)
+    if (this.senders.size > MAX_SENDERS) this.senders.delete(this.senders.values().next().value!)
+  }
+
   private incoming(from: PeerInfo, body: string, ts: number): Effect[] {
     this.received++
     const label = this.labels.label(from)
-    this.senders.add(label)
+    this.spoke(label)
     if (this.away() && !this.markedThisAway) this.placeMarker()
     const mention = isMention(body, this.self.name)
     this.list.add({ id: this.nextId++, kind: 'message', ts, from, label, body, own: false, mention })

@@ -24,6 +24,9 @@ export interface StatusSummary {
   readonly undelivered: number
 }
 
+/** Peers whose link is down that the status keeps (their names complete with Tab). */
+export const MAX_GONE = 1_000
+
 interface SessionView {
   peer: PeerInfo
   address: string
@@ -36,8 +39,19 @@ export class ConnectionStatus {
   private closed = false
   private readonly targets = new Map<string, PeerState>()
   private readonly sessions = new Map<string, SessionView>()
+  /** Sessions in `sessions` whose link is down. */
+  private gone = 0
   /** Messages sent and not yet acknowledged (the runtime reads `node.pending`). */
   undelivered = 0
+
+  private forgetOldestGone(): void {
+    for (const [id, session] of this.sessions) {
+      if (session.connected) continue
+      this.sessions.delete(id)
+      this.gone--
+      return
+    }
+  }
 
   /** A node event; `route` is how a `connected` event's link was made. */
   apply(event: NodeEvent, route?: LinkRoute): void {
@@ -49,6 +63,7 @@ export class ConnectionStatus {
         this.targets.set(event.target, event.state)
         return
       case 'connected':
+        if (this.sessions.get(event.peer.id)?.connected === false) this.gone--
         this.sessions.set(event.peer.id, {
           peer: event.peer,
           // A TCP link is shown at its address; a DHT link's address is only the key, so say how it was made.
@@ -58,7 +73,12 @@ export class ConnectionStatus {
         return
       case 'disconnected': {
         const session = this.sessions.get(event.peer.id)
-        if (session) session.connected = false
+        if (!session?.connected) return
+        session.connected = false
+        // Gone peers are kept for Tab completion, the latest MAX_GONE: keys that come and go must not pile up.
+        this.sessions.delete(event.peer.id)
+        this.sessions.set(event.peer.id, session)
+        if (++this.gone > MAX_GONE) this.forgetOldestGone()
         return
       }
       case 'closed':
