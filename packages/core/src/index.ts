@@ -91,7 +91,7 @@ export {
   REFUSAL_CODES,
   type Refused,
 } from './peer-machine.js'
-export { DEFAULT_JOURNAL_QUOTA, type JournalQuota } from './persistence.js'
+export { DEFAULT_HISTORY_LIMIT, DEFAULT_JOURNAL_QUOTA, type JournalQuota } from './persistence.js'
 export { NOT_SECURE_REPLY, PlainNode, type PlainNodeOptions } from './plain-node.js'
 // Signing, which the secure package implements.
 export { type HeldReport, weigh } from './room-ledger.js'

@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } fr
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { DisplayMarks } from './display-marks.js'
+import { DisplayMarks, MAX_MARKED_SENDERS } from './display-marks.js'
 
 const alice = 'a'.repeat(64)
 const bob = 'b'.repeat(64)
@@ -74,5 +74,39 @@ describe('display marks: how far each sender was shown', () => {
       ]),
     )
     again.close()
+  })
+
+  it('with many senders, rewrites the file a few times, not on every mark', () => {
+    const file = fresh()
+    const marks = new DisplayMarks(file, { compactAboveBytes: 4096 })
+    const sender = (i: number) => i.toString(16).padStart(64, '0')
+    let rewrites = 0
+    let inode = statSync(file).ino
+    for (let i = 0; i < 5_000; i++) {
+      marks.mark(new Map([[sender(i), 1]]))
+      const now = statSync(file).ino
+      if (now !== inode) rewrites++
+      inode = now
+    }
+    marks.close()
+    // 5,000 senders of 67 bytes each: twice as much again before each rewrite, so about log2(335k / 4k).
+    expect(rewrites).toBeLessThanOrEqual(12)
+    expect(new DisplayMarks(file).marks?.size).toBe(5_000)
+  })
+
+  it('keeps the latest MAX_MARKED_SENDERS senders, one raised again among them', () => {
+    const file = fresh()
+    const sender = (i: number) => i.toString(16).padStart(64, '0')
+    const marks = new DisplayMarks(file)
+    for (let i = 0; i <= MAX_MARKED_SENDERS; i += 1_000)
+      marks.mark(new Map(Array.from({ length: 1_000 }, (_, j) => [sender(i + j), 1])))
+    marks.mark(new Map([[sender(5), 2]]))
+    marks.close()
+    new DisplayMarks(file).close()
+    const kept = new DisplayMarks(file).marks!
+    expect(kept.size).toBe(MAX_MARKED_SENDERS)
+    expect(kept.get(sender(5))).toBe(2)
+    expect(kept.has(sender(0))).toBe(false)
+    expect(kept.get(sender(MAX_MARKED_SENDERS))).toBe(1)
   })
 })

@@ -6,13 +6,18 @@
  * directory) before it replaces the old file, so a machine crash can never leave an empty file that
  * would show everything again. It is compacted when it opens and whenever it grows past a limit while
  * parley runs, so a node that runs for months holds one line per sender, not one per batch ever shown.
+ * Only the latest `MAX_MARKED_SENDERS` senders are kept: a message is shown again after a kill only if
+ * the journal's recent history still holds it, and that history (10,000 messages) names far fewer.
  */
 import { closeSync, existsSync, fsyncSync, readFileSync, writeSync } from 'node:fs'
+import { DEFAULT_HISTORY_LIMIT } from '@parley/core'
 import { isLinkRefusal, linkAdvice, openForAppend, replaceFile } from '@parley/store'
 import { ExitCode, FatalError } from './exit-codes.js'
 
 export const DISPLAY_MARKS_FILE = 'shown'
 const COMPACT_ABOVE_BYTES = 1024 * 1024
+/** Senders whose marks are kept, the most recently marked: four times as many as the recent history holds messages. */
+export const MAX_MARKED_SENDERS = 4 * DEFAULT_HISTORY_LIMIT
 
 export interface DisplayMarksOptions {
   /** The file is rewritten with one line per sender once it holds more than this many bytes. */
@@ -22,9 +27,11 @@ export interface DisplayMarksOptions {
 export class DisplayMarks {
   /** Highest shown seq per sender; undefined when the data dir predates the marks (show nothing again). */
   readonly marks: Map<string, number> | undefined
-  /** Highest seq per sender in the file now: what a compaction writes. */
+  /** Highest seq per sender in the file now, the most recently raised last: what a compaction writes. */
   private readonly latest: Map<string, number>
-  private readonly compactAbove: number
+  /** The file is compacted once it holds more than this: the limit, or twice what the last compaction wrote. */
+  private compactAbove: number
+  private readonly limit: number
   private fd: number
   /** Bytes in the file. */
   private bytes: number
@@ -33,7 +40,8 @@ export class DisplayMarks {
     private readonly file: string,
     options: DisplayMarksOptions = {},
   ) {
-    this.compactAbove = options.compactAboveBytes ?? COMPACT_ABOVE_BYTES
+    this.limit = options.compactAboveBytes ?? COMPACT_ABOVE_BYTES
+    this.compactAbove = this.limit
     const existed = existsSync(file)
     const text = existed ? readFileSync(file, 'utf8') : ''
     this.marks = existed ? parse(text) : undefined
@@ -48,7 +56,10 @@ export class DisplayMarks {
     let text = ''
     for (const [peer, seq] of marks) {
       text += line(peer, seq)
-      if (seq > (this.latest.get(peer) ?? 0)) this.latest.set(peer, seq)
+      const had = this.latest.get(peer) ?? 0
+      if (seq <= had) continue
+      this.latest.delete(peer)
+      this.latest.set(peer, seq)
     }
     if (!text) return
     writeSync(this.fd, text)
@@ -69,10 +80,17 @@ export class DisplayMarks {
   }
 
   private compact(): void {
+    let excess = this.latest.size - MAX_MARKED_SENDERS
+    for (const peer of this.latest.keys()) {
+      if (excess-- <= 0) break
+      this.latest.delete(peer)
+    }
     let text = ''
     for (const [peer, seq] of this.latest) text += line(peer, seq)
     replaceFile(this.file, text, 0o600)
     this.bytes = text.length
+    // Amortised: with many senders, the next compaction waits until as much again was appended.
+    this.compactAbove = Math.max(this.limit, 2 * this.bytes)
   }
 }
 
@@ -97,7 +115,11 @@ function parse(text: string): Map<string, number> {
     const match = /^([0-9a-f]{16,128}) (\d{1,16})$/.exec(line)
     if (!match) continue
     const seq = Number(match[2])
-    if (seq > (marks.get(match[1]!) ?? 0)) marks.set(match[1]!, seq)
+    const peer = match[1]!
+    // The most recently raised last, as `mark` keeps them.
+    if (seq <= (marks.get(peer) ?? 0)) continue
+    marks.delete(peer)
+    marks.set(peer, seq)
   }
   return marks
 }
