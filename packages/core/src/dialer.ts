@@ -70,6 +70,15 @@ export class Dialer {
     return [...this.slots.values()].map((slot) => ({ target: slot.key, state: slot.state }))
   }
 
+  /**
+   * Whether some slot may be dialing `peerId`: it names that peer, or it has not learnt whom it reaches
+   * yet (after a restart, until its first handshake), so it could be anyone.
+   */
+  mayDial(peerId: string): boolean {
+    for (const slot of this.slots.values()) if (slot.peerId === undefined || slot.peerId === peerId) return true
+    return false
+  }
+
   /** Whether some slot dials `peerId`. */
   dials(peerId: string): boolean {
     for (const slot of this.slots.values()) if (slot.peerId === peerId) return true

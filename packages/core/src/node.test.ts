@@ -326,7 +326,7 @@ describe('ParleyNode over an in-memory transport', () => {
   })
 
   describe('acked records', () => {
-    it("writes a peer's ack with our next burst instead of in a disk flush of its own", async () => {
+    it("writes a peer's ack, and where our outbox starts, with our next burst instead of in a disk flush of their own", async () => {
       const { appends, alice, peer, clock } = await recordedWithPeer()
       alice.node.send('one')
       await clock.advance(0)
@@ -338,18 +338,27 @@ describe('ParleyNode over an in-memory transport', () => {
       expect(alice.node.pending).toBe(0)
       alice.node.send('two')
       await clock.advance(0)
-      expect(appends.map((records) => records.map((r) => r.t))).toEqual([['acked', 'sent']])
-      expect(appends[0]?.[0]).toMatchObject({ t: 'acked', upTo: 1 })
-      // Alone, it is written once the journal has had nothing else for a while; and on close.
+      expect(appends.map((records) => records.map((r) => r.t))).toEqual([['settled', 'acked', 'sent']])
+      expect(appends[0]?.slice(0, 2)).toMatchObject([
+        { t: 'settled', upTo: 1 },
+        { t: 'acked', upTo: 1 },
+      ])
+      // Alone, they are written once the journal has had nothing else for a while; and on close.
       peer.send({ type: 'ack', upTo: 2, base: 0 })
       await clock.advance(DEFERRED_RECORD_MS)
-      expect(appends.at(-1)).toEqual([expect.objectContaining({ t: 'acked', upTo: 2 })])
+      expect(appends.at(-1)).toEqual([
+        expect.objectContaining({ t: 'settled', upTo: 2 }),
+        expect.objectContaining({ t: 'acked', upTo: 2 }),
+      ])
       alice.node.send('three')
       await clock.advance(0)
       peer.send({ type: 'ack', upTo: 3, base: 0 })
       await clock.advance(0)
       await alice.node.close()
-      expect(appends.at(-1)).toEqual([expect.objectContaining({ t: 'acked', upTo: 3 })])
+      expect(appends.at(-1)).toEqual([
+        expect.objectContaining({ t: 'settled', upTo: 3 }),
+        expect.objectContaining({ t: 'acked', upTo: 3 }),
+      ])
     })
   })
 

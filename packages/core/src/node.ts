@@ -465,8 +465,8 @@ export class ParleyNode implements ChatNode {
     emit(event: NodeEvent): void {
       this.node.emit(event)
     }
-    dials(peerId: string): boolean {
-      return this.node.dialer.dials(peerId)
+    waitsFor(peerId: string): boolean {
+      return this.node.dialer.mayDial(peerId)
     }
   }
 

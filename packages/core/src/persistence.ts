@@ -173,7 +173,8 @@ export class Persistence {
   /**
    * Appends `record` with the next append, or on its own after `DEFERRED_RECORD_MS`; a later record under
    * the same `key` replaces it. Only for records whose loss in a crash costs nothing but a resend that the
-   * other end drops as a copy: an ack's watermark (`acked`). Not covered by `settled`.
+   * other end drops as a copy: an ack's watermark (`acked`), where our outbox starts (`settled`). Not
+   * covered by `settled()`.
    */
   appendLater(key: string, record: JournalRecord): void {
     if (!this.journal || this.closed) return

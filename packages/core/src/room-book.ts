@@ -161,6 +161,11 @@ export class RoomBook {
     this.own.verified = this.own.shown
   }
 
+  /** Our messages up to this seq left the outbox. */
+  get ownSettledUpTo(): number {
+    return this.ownSettled
+  }
+
   /**
    * Every neighbour has our messages up to `seq`: they leave the outbox, and stay in our window only, for
    * members who connect later.

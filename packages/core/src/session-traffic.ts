@@ -33,8 +33,11 @@ export interface TrafficParts {
 
 /** What the traffic asks of the node (methods on one object, so every node shares their code). */
 export interface TrafficHooks {
-  /** Whether this node dials the peer (it will be back, so the outbox waits for it). */
-  dials(peerId: string): boolean
+  /**
+   * Whether the outbox waits for the peer: this node dials it (it will be back), or dials an address that
+   * has not said whose it is yet, which may be this peer's.
+   */
+  waitsFor(peerId: string): boolean
   emit(event: NodeEvent): void
 }
 
@@ -235,12 +238,18 @@ export class SessionTraffic {
    * A message leaves the outbox once every neighbour we wait for has it: those connected now, and those
    * we dial (they will be back). A neighbour that dialed us and left is not waited for, or any stranger
    * who once connected would pin the outbox forever; it catches up from the window when it returns.
-   * Not journaled: after a restart a peer this node dials is known by id only once its handshake ends,
-   * so this can run past it, and only its `acked` record brings those messages back at the next start.
+   * After a restart, a peer this node dials is known by id only once its handshake ends: until then every
+   * neighbour is waited for, since any of them may be it. Where the outbox starts is journaled
+   * (`settled`), so that the next start does not wait for strangers either.
    */
   settle(): void {
-    const lowest = this.sessions.lowestAcked((peerId) => this.hooks.dials(peerId))
-    if (lowest !== undefined) this.room.settleOwn(lowest)
+    const lowest = this.sessions.lowestAcked((peerId) => this.hooks.waitsFor(peerId))
+    if (lowest === undefined) return
+    const before = this.room.ownSettledUpTo
+    this.room.settleOwn(lowest)
+    const after = this.room.ownSettledUpTo
+    // Lost in a crash, it costs only a resend that the peers drop as copies: it rides along.
+    if (after > before) this.store.appendLater('settled', { t: 'settled', upTo: after })
   }
 
   private acknowledge(session: Session, upTo: number): void {
