@@ -75,7 +75,8 @@ export class Dialer {
    * yet (after a restart, until its first handshake), so it could be anyone.
    */
   mayDial(peerId: string): boolean {
-    for (const slot of this.slots.values()) if (slot.peerId === undefined || slot.peerId === peerId) return true
+    for (const slot of this.slots.values())
+      if (slot.peerId === undefined || slot.peerId === peerId) return true
     return false
   }
 

@@ -468,6 +468,9 @@ export class ParleyNode implements ChatNode {
     waitsFor(peerId: string): boolean {
       return this.node.dialer.mayDial(peerId)
     }
+    dials(peerId: string): boolean {
+      return this.node.dialer.dials(peerId)
+    }
   }
 
   /** The session a peer's link would join, if one is open: its instance. */

@@ -94,7 +94,7 @@ async function victim(journal: CountingJournal, extra: Partial<NodeOptions> = {}
   }
   const shown = (id: string) => events.filter((e) => e.type === 'message' && e.from.id === id).length
   const refused = (code: string) => events.some((e) => e.type === 'link-error' && e.code === code)
-  return { node, events, stranger, until, shown, refused }
+  return { node, events, stranger, until, shown, refused, network, clock }
 }
 
 describe('the disk quota on what other members make the node keep', () => {
@@ -133,6 +133,39 @@ describe('the disk quota on what other members make the node keep', () => {
     const bye = trudy.peer.received.find((m) => m.type === 'bye')
     expect(bye).toMatchObject({ reason: expect.stringContaining("other members' messages fill") })
     await v.node.close()
+  })
+
+  it('never locks out a peer it dials once strangers fill the total: that peer is held to its own quota', async () => {
+    const journal = new CountingJournal()
+    const v = await victim(journal, { peers: [at(5001)] })
+    const bob = new ParleyNode({
+      transport: v.network.transport(),
+      clock: v.clock,
+      id: TRUDY,
+      name: 'bob',
+      listen: at(5001),
+    })
+    await bob.start()
+    await v.until(() => v.events.some((e) => e.type === 'connected' && e.peer.id === TRUDY))
+    // Strangers fill the total quota between them, each under its own.
+    for (const id of ['e1', 'e2'].map((p) => p.repeat(8))) {
+      const stranger = await v.stranger(id)
+      for (let i = 0; i < 6; i++) stranger.say(`${i} ${'m'.repeat(500)}`)
+      await v.until(() => v.shown(id) === 6 || stranger.peer.closed)
+    }
+    expect(journal.usage.total).toBeGreaterThanOrEqual(6_000)
+    expect(v.events.filter((e) => e.type === 'link-error' && e.code === 'OVER_QUOTA')).toHaveLength(1)
+    // Bob, whom the node dials, is still let in, up to his own quota.
+    for (let i = 0; i < 5; i++) bob.send(`${i} ${'b'.repeat(500)}`)
+    await v.until(() => v.shown(TRUDY) === 5)
+    const refusals = () => v.events.filter((e) => e.type === 'link-error' && e.code === 'OVER_QUOTA')
+    expect(refusals()).toHaveLength(1)
+    for (let i = 5; i < 30; i++) bob.send(`${i} ${'b'.repeat(500)}`)
+    await v.until(() => refusals().length === 2)
+    expect(refusals()[1]).toMatchObject({ message: expect.stringContaining('its share') })
+    expect(journal.usage.bytesOf(TRUDY)).toBeLessThan(4_000 + 700)
+    await v.node.close()
+    await bob.close()
   })
 
   it('still refuses the stranger after a restart, from what the journal holds', async () => {

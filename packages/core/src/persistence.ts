@@ -98,9 +98,11 @@ export class Persistence {
    * holds the quota of its origin, or of all other members. Checked before the room takes the message,
    * so it is never stored, shown or acknowledged. A neighbour that sent its own message past its quota is
    * refused (`OVER_QUOTA` in `effects`: its link closes); a relayed one is only dropped, so an honest
-   * relay is not cut off for what another member sent through it.
+   * relay is not cut off for what another member sent through it. A member this node dials (`dialed`) is
+   * held to its own quota only, not to the total: strangers minting keys can fill the total, and must not
+   * lock out the peers the user chose.
    */
-  overQuota(neighbor: string, msg: Msg, effects: RoomEffect[]): boolean {
+  overQuota(neighbor: string, msg: Msg, effects: RoomEffect[], dialed = false): boolean {
     const usage = this.journal?.usage
     if (!usage) return false
     const origin = msg.from
@@ -109,7 +111,7 @@ export class Persistence {
     let why: string | undefined
     if (held >= this.quota.perOrigin) {
       why = `its messages fill its share of this node's disk (${mib(held)} of ${mib(this.quota.perOrigin)})`
-    } else if (total >= this.quota.total) {
+    } else if (total >= this.quota.total && !dialed) {
       why = `other members' messages fill this node's disk quota (${mib(total)} of ${mib(this.quota.total)})`
     }
     if (why === undefined) {

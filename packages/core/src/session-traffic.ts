@@ -38,6 +38,8 @@ export interface TrafficHooks {
    * has not said whose it is yet, which may be this peer's.
    */
   waitsFor(peerId: string): boolean
+  /** Whether this node dials the peer: one the user chose, never locked out by strangers' messages. */
+  dials(peerId: string): boolean
   emit(event: NodeEvent): void
 }
 
@@ -81,7 +83,7 @@ export class SessionTraffic {
     switch (message.type) {
       case 'msg': {
         record.ackDue = true
-        if (this.store.overQuota(session.peer.id, message, effects)) return
+        if (this.store.overQuota(session.peer.id, message, effects, this.hooks.dials(message.from))) return
         // Straight from its origin over a link that proved the origin's key: shown at once.
         const trusted =
           message.from === session.peer.id && (!this.parts.signed || record.link.remoteKey === message.from)
