@@ -476,14 +476,25 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     note('no input to send: receiving until stopped (Ctrl-C or SIGTERM)')
     reason = await Promise.race([interrupted, quit])
   }
+  // Stopped before its piped input ended: what was not read yet is not sent, and a script must know.
+  const inputLeft =
+    reason === 'interrupt' && piped !== undefined && !inputClosed && (linesTaken > 0 || inputPaused)
   pausedInput?.close()
   if (rl) closeInput(rl, interactive, io)
   else piped?.close()
   promptShown = false
+  const resumeAt = `send it from line ${countText(linesTaken + 1)} on in a later run (for a file: tail -n +${linesTaken + 1} FILE)`
   if (reason === 'stalled') {
-    if (flags.json) json({ type: 'input-stopped', linesRead: linesTaken, pending: node.pending })
+    if (flags.json)
+      json({ type: 'input-stopped', why: 'stalled', linesRead: linesTaken, pending: node.pending })
     note(
-      `stopped reading stdin after line ${countText(linesTaken)}: the outbox stayed full (${countText(node.pending)} message(s)) with no acknowledgement for ${flags.waitMs / 1000}s (--wait); the rest of the input was not taken: send it from line ${countText(linesTaken + 1)} on in a later run (for a file: tail -n +${linesTaken + 1} FILE)`,
+      `stopped reading stdin after line ${countText(linesTaken)}: the outbox stayed full (${countText(node.pending)} message(s)) with no acknowledgement for ${flags.waitMs / 1000}s (--wait); the rest of the input was not taken: ${resumeAt}`,
+    )
+  } else if (inputLeft) {
+    if (flags.json)
+      json({ type: 'input-stopped', why: 'interrupted', linesRead: linesTaken, pending: node.pending })
+    note(
+      `stopped before the end of stdin, after line ${countText(linesTaken)}; the rest was not taken: ${resumeAt}`,
     )
   }
   const code =

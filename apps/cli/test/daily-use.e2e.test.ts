@@ -227,7 +227,7 @@ describe('a piped file to a peer that never comes', () => {
     // Scripts get it as an event too, and a `sent` event for each line taken.
     const events = first.stdout.map((line) => JSON.parse(line) as { type: string })
     expect(events.filter((e) => e.type === 'input-stopped')).toEqual([
-      { type: 'input-stopped', linesRead: taken, pending: taken },
+      { type: 'input-stopped', why: 'stalled', linesRead: taken, pending: taken },
     ])
     expect(events.filter((e) => e.type === 'sent')).toHaveLength(taken)
     expect(said).toContain(
@@ -243,6 +243,54 @@ describe('a piped file to a peer that never comes', () => {
     expect(second.stderr.join('\n')).toContain(
       `all ${lines.length.toLocaleString('en-US')} message(s) delivered`,
     )
+    await receiver.waitFor('stdout', /file line 15000$/)
+    expect(receiver.stdout).toEqual(lines.map((line) => `<alice> ${line}`))
+  })
+})
+
+describe('a piped file cut short by SIGTERM', () => {
+  it('names the first line not taken, and the rest goes later, each line once', async () => {
+    const dataDir = tempDir()
+    const port = await freePort()
+    const args = [
+      '--listen',
+      '127.0.0.1:0',
+      '--peer',
+      `127.0.0.1:${port}`,
+      '--data-dir',
+      dataDir,
+      '--name',
+      'alice',
+    ]
+    const lines = Array.from({ length: 15_000 }, (_, i) => `file line ${i + 1}`)
+    // --wait 0: paused at a full outbox, it would wait for good; a service manager stops it instead.
+    const first = start([...args, '--wait', '0', '--json'])
+    first.child.stdin.on('error', () => undefined)
+    first.child.stdin.write(`${lines.join('\n')}\n`)
+    await until(
+      'a full outbox',
+      () => first.stdout.filter((line) => line.includes('"sent"')).length >= 10_000,
+    )
+    first.child.kill('SIGTERM')
+    expect(await first.exited).toBe(0)
+    const said = first.stderr.join('\n')
+    const taken = Number(
+      /stopped before the end of stdin, after line ([\d,]+)/.exec(said)?.[1]?.replaceAll(',', ''),
+    )
+    expect(taken).toBeGreaterThanOrEqual(10_000)
+    expect(taken).toBeLessThan(lines.length)
+    expect(said).toContain(`tail -n +${taken + 1} FILE`)
+    const events = first.stdout.map((line) => JSON.parse(line) as { type: string })
+    expect(events.filter((e) => e.type === 'input-stopped')).toEqual([
+      { type: 'input-stopped', why: 'interrupted', linesRead: taken, pending: taken },
+    ])
+    expect(events.filter((e) => e.type === 'sent')).toHaveLength(taken)
+    const second = start([...args, '--wait', '30'])
+    second.child.stdin.write(`${lines.slice(taken).join('\n')}\n`)
+    second.end()
+    await second.waitFor('stderr', /input ended; waiting for/)
+    const receiver = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob', '--rate', '0'])
+    expect(await second.exited).toBe(0)
     await receiver.waitFor('stdout', /file line 15000$/)
     expect(receiver.stdout).toEqual(lines.map((line) => `<alice> ${line}`))
   })
