@@ -493,8 +493,10 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   } else if (inputLeft) {
     if (flags.json)
       json({ type: 'input-stopped', why: 'interrupted', linesRead: linesTaken, pending: node.pending })
+    // Without a data dir nothing keeps what was taken either: the next line says how much of it went.
+    const rest = started.dataDir ? `: ${resumeAt}` : ''
     note(
-      `stopped before the end of stdin, after line ${countText(linesTaken)}; the rest was not taken: ${resumeAt}`,
+      `stopped before the end of stdin, after line ${countText(linesTaken)}; the rest was not taken${rest}`,
     )
   }
   const code =
