@@ -248,6 +248,58 @@ describe('a piped file to a peer that never comes', () => {
   })
 })
 
+describe('a stranger that dialed in once', () => {
+  it('does not keep our later messages in the outbox for the next run', async () => {
+    const bobPort = await freePort()
+    const alicePort = await freePort()
+    const dataDir = tempDir()
+    const bob = start(['--listen', `127.0.0.1:${bobPort}`, '--name', 'bob', '--rate', '0', '--recv-only'])
+    await bob.waitFor('stderr', /listening on/)
+    const args = [
+      '--listen',
+      `127.0.0.1:${alicePort}`,
+      '--peer',
+      `127.0.0.1:${bobPort}`,
+      '--data-dir',
+      dataDir,
+    ]
+    const alice = start([...args, '--name', 'alice'])
+    await alice.waitFor('stderr', /connected to bob/)
+    alice.child.stdin.write('before carol\n')
+    await bob.waitFor('stdout', /before carol$/)
+    // Carol dials alice, gets what alice says, and is killed: she never comes back.
+    const carol = start([
+      '--listen',
+      '127.0.0.1:0',
+      '--peer',
+      `127.0.0.1:${alicePort}`,
+      '--name',
+      'carol',
+      '--recv-only',
+    ])
+    await alice.waitFor('stderr', /connected to carol/)
+    alice.child.stdin.write('with carol\n')
+    await carol.waitFor('stdout', /with carol$/)
+    carol.child.kill('SIGKILL')
+    await alice.waitFor('stderr', /disconnected from carol/)
+    const lines = Array.from({ length: 3_000 }, (_, i) => `after carol ${i + 1}`)
+    alice.child.stdin.write(`${lines.join('\n')}\n`)
+    alice.end()
+    expect(await alice.exited).toBe(0)
+    expect(alice.stderr.join('\n')).toMatch(/all 3,002 message\(s\) delivered/)
+    // The next run owes nothing from this one: bob had every line, and carol is not waited for.
+    const again = start([...args, '--name', 'alice', '--wait', '30'])
+    again.child.stdin.write('next run\n')
+    again.end()
+    expect(await again.exited).toBe(0)
+    const said = again.stderr.join('\n')
+    expect(said).not.toMatch(/from an earlier run wait in the outbox/)
+    expect(said).toMatch(/all 1 message\(s\) delivered/)
+    await bob.waitFor('stdout', /next run$/)
+    expect(bob.stdout.filter((line) => line.includes('after carol'))).toHaveLength(3_000)
+  })
+})
+
 describe('a piped file cut short by SIGTERM', () => {
   it('names the first line not taken, and the rest goes later, each line once', async () => {
     const dataDir = tempDir()
