@@ -467,11 +467,13 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   if (
     reason === 'eof' &&
     sent === 0 &&
+    linesTaken === 0 &&
     (mode as InputMode) === 'undecided' &&
     started.restoredPending === 0
   ) {
     // Input ended before any line, and nothing waits from an earlier run: this is a receiver
-    // (`< /dev/null`, a service); it runs until signalled. With an outbox to deliver, it is a sender.
+    // (`< /dev/null`, a service); it runs until signalled. With an outbox to deliver, it is a sender; with
+    // lines of commands only (`echo /peers | parley …`), it ran them and is done.
     mode = 'receive'
     note('no input to send: receiving until stopped (Ctrl-C or SIGTERM)')
     reason = await Promise.race([interrupted, quit])

@@ -473,6 +473,18 @@ describe('commands in line mode', () => {
     expect(receiver.stdout).toEqual(['<alice> before'])
   })
 
+  it('runs piped commands alone and exits, instead of becoming a receiver', async () => {
+    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
+    const port = await listeningPort(bob)
+    const alice = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    alice.child.stdin.end('/peers\n')
+    expect(await alice.exited).toBe(0)
+    const said = alice.stderr.join('\n')
+    // The command ran (once the link is up, or after at most 2 s on a loaded machine, before it).
+    expect(said).toMatch(/bob \[[a-z2-7-]+\]|no members yet/)
+    expect(said).not.toMatch(/receiving until stopped/)
+  })
+
   it('says "dialing" once for /connect, and something useful when the peer is already connected', async () => {
     const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
     const port = await listeningPort(bob)
