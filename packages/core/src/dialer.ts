@@ -80,6 +80,12 @@ export class Dialer {
     return false
   }
 
+  /** Whether some slot has not learnt whom it reaches yet (never answered since this node started). */
+  get unanswered(): boolean {
+    for (const slot of this.slots.values()) if (slot.peerId === undefined) return true
+    return false
+  }
+
   /** Whether some slot dials `peerId`. */
   dials(peerId: string): boolean {
     for (const slot of this.slots.values()) if (slot.peerId === peerId) return true

@@ -471,6 +471,9 @@ export class ParleyNode implements ChatNode {
     dials(peerId: string): boolean {
       return this.node.dialer.dials(peerId)
     }
+    dialsUnanswered(): boolean {
+      return this.node.dialer.unanswered
+    }
   }
 
   /** The session a peer's link would join, if one is open: its instance. */

@@ -38,6 +38,8 @@ export interface TrafficHooks {
    * has not said whose it is yet, which may be this peer's.
    */
   waitsFor(peerId: string): boolean
+  /** Whether some address this node dials has not answered yet, so whose it is is not known. */
+  dialsUnanswered(): boolean
   /** Whether this node dials the peer: one the user chose, never locked out by strangers' messages. */
   dials(peerId: string): boolean
   emit(event: NodeEvent): void
@@ -245,6 +247,9 @@ export class SessionTraffic {
    * (`settled`), so that the next start does not wait for strangers either.
    */
   settle(): void {
+    // A dialed address that has not answered is a neighbour whose ack is unknown (maybe 0, maybe one the
+    // member table forgot to make room): nothing leaves the outbox until it answers.
+    if (this.hooks.dialsUnanswered()) return
     const lowest = this.sessions.lowestAcked((peerId) => this.hooks.waitsFor(peerId))
     if (lowest === undefined) return
     const before = this.room.ownSettledUpTo
