@@ -82,7 +82,9 @@ export class Dialer {
 
   /** Whether some slot has not learnt whom it reaches yet (never answered since this node started). */
   get unanswered(): boolean {
-    for (const slot of this.slots.values()) if (slot.peerId === undefined) return true
+    // A slot that gave up for good (it reached this node itself, or a version it cannot speak) waits for no one.
+    for (const slot of this.slots.values())
+      if (slot.peerId === undefined && slot.state.status !== 'failed') return true
     return false
   }
 

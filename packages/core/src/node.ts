@@ -520,6 +520,8 @@ export class ParleyNode implements ChatNode {
     })
     this.traffic.announce(peer, 'direct')
     this.dialer.opened(record.id, peer, record.hello?.listen)
+    // A dialed address that answered for the first time may let the outbox settle (acks came before).
+    this.traffic.settle()
     // Resume: tell the peer what we have of every member and where our streams to it start; its
     // first ack on this link says which of ours, and of the room's, to send.
     this.traffic.perform(
@@ -546,7 +548,11 @@ export class ParleyNode implements ChatNode {
       this.dialer.lost(session.peer.id, record.id, why, this.clock.now() - session.openedAt, refusal)
     }
     const current = session?.link === undefined ? undefined : { link: session.link, peer: session.peer }
-    if (record.slot) this.dialer.handshakeEnded(record.slot, record.id, reason, current)
+    if (record.slot) {
+      this.dialer.handshakeEnded(record.slot, record.id, reason, current)
+      // Our dial reached a peer already linked: its slot now knows whom it reaches.
+      this.traffic.settle()
+    }
   }
 
   private drained(record: LinkRecord): void {
