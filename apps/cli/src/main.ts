@@ -31,6 +31,7 @@ import {
   parseAction,
   parseFlags,
   parseSubmission,
+  type ReadableInput,
   type RunningService,
   reportFailure,
   type ShownMessage,
@@ -60,7 +61,7 @@ import {
 } from './output.js'
 
 export interface Io {
-  stdin: NodeJS.ReadableStream & { isTTY?: boolean }
+  stdin: ReadableInput & { isTTY?: boolean }
   stdout: NodeJS.WritableStream & { isTTY?: boolean }
   stderr: NodeJS.WritableStream
   env: NodeJS.ProcessEnv
@@ -478,6 +479,23 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     note('no input to send: receiving until stopped (Ctrl-C or SIGTERM)')
     reason = await Promise.race([interrupted, quit])
   }
+  // Paused at a full outbox, piped input that was read to its end does not say so until it is resumed:
+  // asked now, it ends (its last line taken), so nothing is reported left that was not there.
+  let waitedAtEnd = false
+  if (
+    (reason === 'stalled' || reason === 'interrupt') &&
+    !inputClosed &&
+    piped !== undefined &&
+    (await piped.endedWhole())
+  ) {
+    if (reason === 'stalled') {
+      reason = 'eof'
+      waitedAtEnd = true
+      note(
+        `input ended; no acknowledgement came for ${flags.waitMs / 1000}s (--wait) while ${countText(node.pending)} message(s) waited`,
+      )
+    }
+  }
   // Stopped before its piped input ended: what was not read yet is not sent, and a script must know.
   const inputLeft =
     reason === 'interrupt' && piped !== undefined && !inputClosed && (linesTaken > 0 || inputPaused)
@@ -503,7 +521,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   }
   const code =
     reason === 'eof' || reason === 'stalled' || node.pending > 0
-      ? await drain(node, started, flags, sent, note, io, reason)
+      ? await drain(node, started, flags, sent, note, io, reason, waitedAtEnd)
       : ExitCode.OK
   // Catch-up that came while waiting is shown (or, for a one-shot send, dropped) now.
   display.close()
@@ -535,11 +553,12 @@ async function drain(
   note: (text: string) => void,
   io: Io,
   reason: 'eof' | 'interrupt' | 'quit' | 'stalled',
+  waited = false,
 ): Promise<number> {
   if (node.pending === 0) return reason === 'stalled' ? ExitCode.INPUT_LEFT : ExitCode.OK
   let left = node.pending
   // Given up on stalled input, it already waited that long without an acknowledgement.
-  if (reason !== 'interrupt' && reason !== 'stalled' && flags.waitMs > 0) {
+  if (reason !== 'interrupt' && reason !== 'stalled' && !waited && flags.waitMs > 0) {
     note(
       `input ended; waiting for ${countText(node.pending)} message(s) to be acknowledged (gives up after ${flags.waitMs / 1000}s without progress)`,
     )

@@ -3,7 +3,7 @@
  * `parley id` beside a running node, one-shot sends and catch-up, commands, and status lines.
  */
 import { spawn } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { freePort, listeningPort, PARLEY_BIN, tempDir, useBuiltParley } from '@parley/testkit'
@@ -24,12 +24,12 @@ async function until<T>(what: string, probe: () => T | undefined | false, timeou
 }
 
 /** `parley ARGS > out < /dev/null 2> err`, as a shell script, cron or systemd would start it. */
-function background(args: string[]) {
+function background(args: string[], input = '/dev/null') {
   const dir = tempDir()
   const out = join(dir, 'out.txt')
   const err = join(dir, 'err.txt')
   const quoted = [process.execPath, PARLEY_BIN, ...args].map((a) => `'${a}'`).join(' ')
-  const child = spawn('sh', ['-c', `exec ${quoted} > ${out} 2> ${err} < /dev/null`], {
+  const child = spawn('sh', ['-c', `exec ${quoted} > ${out} 2> ${err} < '${input}'`], {
     env: { ...process.env, PARLEY_DEBUG: '', XDG_DATA_HOME: dir },
     stdio: 'ignore',
   })
@@ -245,6 +245,35 @@ describe('a piped file to a peer that never comes', () => {
     )
     await receiver.waitFor('stdout', /file line 15000$/)
     expect(receiver.stdout).toEqual(lines.map((line) => `<alice> ${line}`))
+  })
+})
+
+describe('a file redirected to a peer that never comes', () => {
+  it('read whole before its reading paused, it is not reported as left: exit 7, and the next run delivers each line once', async () => {
+    const dataDir = tempDir()
+    const port = await freePort()
+    const args = ['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--data-dir', dataDir]
+    // Past the outbox's 10,000 lines, so reading pauses; 64 bytes a line, so the read that crosses
+    // 10,000 (64 KiB: 1,024 lines) is the file's last, and the read after it finds the end while paused.
+    const lines = Array.from({ length: 10_100 }, (_, i) => `file line ${i + 1} `.padEnd(63, '.'))
+    const file = join(tempDir(), 'lines.txt')
+    writeFileSync(file, `${lines.join('\n')}\n`)
+    const first = background([...args, '--name', 'alice', '--wait', '0.5'], file)
+    expect(await first.exited).toBe(7)
+    const said = first.stderr()
+    expect(said).not.toMatch(/stopped reading stdin|tail -n/)
+    expect(said).toContain(
+      'input ended; no acknowledgement came for 0.5s (--wait) while 10,100 message(s) waited',
+    )
+    expect(said).toContain('10,100 message(s) not acknowledged yet are safe in the outbox')
+    // Nothing was left to resume from: the next run, with no input, sends what the outbox kept.
+    const receiver = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob', '--rate', '0'])
+    await receiver.waitFor('stderr', /listening on/)
+    const second = background([...args, '--name', 'alice', '--wait', '30'])
+    await receiver.waitFor('stdout', /file line 10100 /)
+    expect(receiver.stdout).toEqual(lines.map((line) => `<alice> ${line}`))
+    second.child.kill('SIGTERM')
+    await second.exited
   })
 })
 

@@ -118,4 +118,62 @@ describe('PipedLines', () => {
     await closed
     expect(got).toEqual([['partial']])
   })
+
+  describe('endedWhole, while paused', () => {
+    /** Input paused after its first read, as a full outbox pauses it: the stream's end is held back. */
+    async function pausedAfterFirstRead(first: string) {
+      const stream = new PassThrough()
+      const input = new PipedLines(stream)
+      const got: string[][] = []
+      let closed = 0
+      input.on('lines', (lines) => {
+        got.push(lines)
+        input.pause()
+      })
+      input.on('close', () => closed++)
+      input.resume()
+      stream.write(first)
+      await new Promise((resolve) => setImmediate(resolve))
+      return { stream, input, got, closed: () => closed }
+    }
+
+    it('ends an input whose end came while paused: its last line is given and close told', async () => {
+      const { stream, input, got, closed } = await pausedAfterFirstRead('one\ntwo\nlast')
+      stream.end()
+      await new Promise((resolve) => setImmediate(resolve))
+      // Paused, the stream has not said that it ended.
+      expect(closed()).toBe(0)
+      expect(await input.endedWhole()).toBe(true)
+      expect(got).toEqual([['one', 'two'], ['last']])
+      expect(closed()).toBe(1)
+      expect(await input.endedWhole()).toBe(true)
+    })
+
+    it('is false while the stream goes on, and reads nothing', async () => {
+      const { input, got, closed } = await pausedAfterFirstRead('one\n')
+      expect(await input.endedWhole()).toBe(false)
+      expect(got).toEqual([['one']])
+      expect(closed()).toBe(0)
+    })
+
+    it('is false when a read is still buffered, though the stream ended after it', async () => {
+      const { stream, input, got, closed } = await pausedAfterFirstRead('one\n')
+      stream.end('two\n')
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(await input.endedWhole()).toBe(false)
+      expect(got).toEqual([['one']])
+      expect(closed()).toBe(0)
+      // Resumed, the rest comes as before.
+      input.resume()
+      await new Promise((resolve) => input.once('close', () => resolve(undefined)))
+      expect(got).toEqual([['one'], ['two']])
+    })
+
+    it('is false for an input closed before its end', async () => {
+      const { stream, input } = await pausedAfterFirstRead('one\n')
+      input.close()
+      stream.end()
+      expect(await input.endedWhole()).toBe(false)
+    })
+  })
 })

@@ -39,6 +39,9 @@ export class LineSplitter {
   }
 }
 
+/** Piped stdin as Node.js gives it: a file's read stream or a pipe's socket, both `stream.Readable`. */
+export type ReadableInput = NodeJS.ReadableStream & { readonly readableLength: number }
+
 /**
  * A readable stream (piped stdin) as lines: a `lines` event per read with the lines it ended, in order,
  * then `close` once, when the stream ends or fails or `close()` is called. Paused until `resume()`.
@@ -51,13 +54,16 @@ export class LineSplitter {
 export class PipedLines extends EventEmitter<{ lines: [string[]]; close: [] }> {
   private readonly splitter = new LineSplitter()
   private closed = false
+  /** The stream ended and every line of it was handed over (not closed early by `close()`). */
+  private ended = false
   private readonly onData = (chunk: Uint8Array | string) => this.give(this.splitter.push(chunk))
   private readonly onEnd = () => {
     this.give(this.splitter.end())
+    this.ended = true
     this.close()
   }
 
-  constructor(private readonly stream: NodeJS.ReadableStream) {
+  constructor(private readonly stream: ReadableInput) {
     super()
     stream.pause()
     stream.on('data', this.onData)
@@ -72,6 +78,23 @@ export class PipedLines extends EventEmitter<{ lines: [string[]]; close: [] }> {
 
   resume(): void {
     if (!this.closed) this.stream.resume()
+  }
+
+  /**
+   * Whether the input ended and every line of it was handed over, when reading is paused. A paused stream
+   * does not say that it ended, even when its last read found the end: the end waits for a resume that a
+   * full outbox holds back. Asked here, a stream whose last read found the end and whose reads were all
+   * handed over ends now (its last line without a newline handed over, and `close` told). A stream with
+   * reads still buffered, or no end yet, stays as it is.
+   */
+  async endedWhole(): Promise<boolean> {
+    if (!this.closed && this.stream.readableLength === 0) {
+      // On a stream at its end with nothing buffered, a read of 0 bytes emits `end` (on the next tick);
+      // on any other, it at most starts a read into the buffer, which stays paused.
+      this.stream.read(0)
+      await new Promise<void>((resolve) => setImmediate(resolve))
+    }
+    return this.ended
   }
 
   /** Stops reading: no line after this one, and `close` is told (once). */
