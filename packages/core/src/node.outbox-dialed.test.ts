@@ -3,52 +3,10 @@
  * member table forgot to make room while it was away, is never settled past.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { closeNodes, nodeWorld, type TestNode } from '../test/node-world.js'
-import type { Address } from './address.js'
-import { type JournalRecord, restore } from './journal.js'
-import type { NodeOptions } from './node-types.js'
-
-const ALICE = `a11ce${'0'.repeat(11)}`
-const BOB = `b0b${'0'.repeat(13)}`
-const CAROL = `ca201${'0'.repeat(11)}`
-const DAVE = `da7e${'0'.repeat(12)}`
-const A: Address = '127.0.0.1:4101'
-const B: Address = '127.0.0.1:4102'
-const C: Address = '127.0.0.1:4103'
-const D: Address = '127.0.0.1:4104'
+import { A, ALICE, B, BOB, bodies, C, CAROL, D, DAVE, durable, lines, say } from '../test/durable-world.js'
+import { closeNodes, nodeWorld } from '../test/node-world.js'
 
 afterEach(closeNodes)
-
-function durable(
-  w: ReturnType<typeof nodeWorld>,
-  name: string,
-  id: string,
-  listen: Address,
-  base: Partial<NodeOptions> = {},
-) {
-  const records: JournalRecord[] = []
-  const journal = { append: async (r: readonly JournalRecord[]) => void records.push(...r) }
-  return {
-    records,
-    start: async (extra: Partial<NodeOptions> = {}): Promise<TestNode> => {
-      const restored =
-        records.length > 0 ? restore(records, { id, name }, undefined, base.windowSize) : undefined
-      const n = w.node(name, listen, { id, journal, ...base, ...(restored ? { restored } : {}), ...extra })
-      await n.node.start()
-      return n
-    },
-    outbox: () => restore(records, { id, name }, undefined, base.windowSize).outbox.map((m) => m.body),
-  }
-}
-
-const bodies = (n: TestNode) => n.events.events.flatMap((e) => (e.type === 'message' ? [e.body] : []))
-const lines = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `m${from + i}`)
-
-async function say(w: ReturnType<typeof nodeWorld>, n: TestNode, texts: string[]) {
-  for (const text of texts) n.node.send(text)
-  await w.clock.advance(0)
-  await w.clock.advance(100)
-}
 
 describe('the outbox and dialed addresses that have not answered', () => {
   it('first contact: a dialed peer never met yet, away while a stranger acks', async () => {

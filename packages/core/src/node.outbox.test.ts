@@ -3,44 +3,10 @@
  * message only a stranger that dialed in once and left did not acknowledge.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { closeNodes, nodeWorld, type TestNode } from '../test/node-world.js'
-import type { Address } from './address.js'
-import { type JournalRecord, restore } from './journal.js'
-import type { NodeOptions } from './node-types.js'
-
-const ALICE = `a11ce${'0'.repeat(11)}`
-const BOB = `b0b${'0'.repeat(13)}`
-const CAROL = `ca201${'0'.repeat(11)}`
-const A: Address = '127.0.0.1:4101'
-const B: Address = '127.0.0.1:4102'
-const C: Address = '127.0.0.1:4103'
+import { A, ALICE, B, BOB, bodies, C, CAROL, durable, lines, say } from '../test/durable-world.js'
+import { closeNodes, nodeWorld } from '../test/node-world.js'
 
 afterEach(closeNodes)
-
-/** A journal in memory, and a node that restores from it and appends to it. */
-function durable(w: ReturnType<typeof nodeWorld>, name: string, id: string, listen: Address) {
-  const records: JournalRecord[] = []
-  const journal = { append: async (r: readonly JournalRecord[]) => void records.push(...r) }
-  return {
-    records,
-    start: async (extra: Partial<NodeOptions> = {}): Promise<TestNode> => {
-      const restored = records.length > 0 ? restore(records, { id, name }) : undefined
-      const n = w.node(name, listen, { id, journal, ...(restored ? { restored } : {}), ...extra })
-      await n.node.start()
-      return n
-    },
-    outbox: () => restore(records, { id, name }).outbox.map((m) => m.body),
-  }
-}
-
-const bodies = (n: TestNode) => n.events.events.flatMap((e) => (e.type === 'message' ? [e.body] : []))
-const lines = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `m${from + i}`)
-
-async function say(w: ReturnType<typeof nodeWorld>, n: TestNode, texts: string[]) {
-  for (const text of texts) n.node.send(text)
-  await w.clock.advance(0)
-  await w.clock.advance(100)
-}
 
 describe('the outbox across restarts', () => {
   it('is not pinned by a stranger that dialed in once and left', async () => {
