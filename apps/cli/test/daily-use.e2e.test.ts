@@ -51,6 +51,23 @@ function background(args: string[], input = '/dev/null') {
   }
 }
 
+/** Alice's flags, with a data dir of her own, dialing a port where nothing listens until a test starts bob there. */
+async function aliceToAbsentPeer() {
+  const dataDir = tempDir()
+  const port = await freePort()
+  const args = [
+    '--listen',
+    '127.0.0.1:0',
+    '--peer',
+    `127.0.0.1:${port}`,
+    '--data-dir',
+    dataDir,
+    '--name',
+    'alice',
+  ]
+  return { port, args }
+}
+
 const count = (lines: readonly string[], pattern: RegExp) => lines.filter((l) => pattern.test(l)).length
 
 describe('receivers', () => {
@@ -201,18 +218,7 @@ describe('piping a file with default flags', () => {
 
 describe('a piped file to a peer that never comes', () => {
   it('stops reading after --wait at a full outbox, exits 10 naming the first line not taken, and the rest goes later, each line once', async () => {
-    const dataDir = tempDir()
-    const port = await freePort()
-    const args = [
-      '--listen',
-      '127.0.0.1:0',
-      '--peer',
-      `127.0.0.1:${port}`,
-      '--data-dir',
-      dataDir,
-      '--name',
-      'alice',
-    ]
+    const { port, args } = await aliceToAbsentPeer()
     // Past the outbox's 10,000 messages (lines count one each), so reading must pause before the end.
     const lines = Array.from({ length: 15_000 }, (_, i) => `file line ${i + 1}`)
     const first = start([...args, '--wait', '0.5', '--json'])
@@ -250,15 +256,13 @@ describe('a piped file to a peer that never comes', () => {
 
 describe('a file redirected to a peer that never comes', () => {
   it('read whole before its reading paused, it is not reported as left: exit 7, and the next run delivers each line once', async () => {
-    const dataDir = tempDir()
-    const port = await freePort()
-    const args = ['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--data-dir', dataDir]
+    const { port, args } = await aliceToAbsentPeer()
     // Past the outbox's 10,000 lines, so reading pauses; 64 bytes a line, so the read that crosses
     // 10,000 (64 KiB: 1,024 lines) is the file's last, and the read after it finds the end while paused.
     const lines = Array.from({ length: 10_100 }, (_, i) => `file line ${i + 1} `.padEnd(63, '.'))
     const file = join(tempDir(), 'lines.txt')
     writeFileSync(file, `${lines.join('\n')}\n`)
-    const first = background([...args, '--name', 'alice', '--wait', '0.5'], file)
+    const first = background([...args, '--wait', '0.5'], file)
     expect(await first.exited).toBe(7)
     const said = first.stderr()
     expect(said).not.toMatch(/stopped reading stdin|tail -n/)
@@ -269,7 +273,7 @@ describe('a file redirected to a peer that never comes', () => {
     // Nothing was left to resume from: the next run, with no input, sends what the outbox kept.
     const receiver = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob', '--rate', '0'])
     await receiver.waitFor('stderr', /listening on/)
-    const second = background([...args, '--name', 'alice', '--wait', '30'])
+    const second = background([...args, '--wait', '30'])
     await receiver.waitFor('stdout', /file line 10100 /)
     expect(receiver.stdout).toEqual(lines.map((line) => `<alice> ${line}`))
     second.child.kill('SIGTERM')
@@ -331,18 +335,7 @@ describe('a stranger that dialed in once', () => {
 
 describe('a piped file cut short by SIGTERM', () => {
   it('names the first line not taken, and the rest goes later, each line once', async () => {
-    const dataDir = tempDir()
-    const port = await freePort()
-    const args = [
-      '--listen',
-      '127.0.0.1:0',
-      '--peer',
-      `127.0.0.1:${port}`,
-      '--data-dir',
-      dataDir,
-      '--name',
-      'alice',
-    ]
+    const { port, args } = await aliceToAbsentPeer()
     const lines = Array.from({ length: 15_000 }, (_, i) => `file line ${i + 1}`)
     // --wait 0: paused at a full outbox, it would wait for good; a service manager stops it instead.
     const first = start([...args, '--wait', '0', '--json'])
