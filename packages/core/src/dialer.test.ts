@@ -117,6 +117,53 @@ function countingJournal(): Journal {
   }
 }
 
+describe('both ends dialing each other', () => {
+  /**
+   * Bob (the higher id, so alice decides which link stays) dials X, where each link says it is alice and
+   * then closes without the `bye` "duplicate link" that alice would send: a path that dropped what was in
+   * flight when the connection closed (a proxy, a cut), while alice's own dial gave the two a session.
+   */
+  async function bobDialingAliceTwice() {
+    const { network, clock, node } = world()
+    const X: Address = '127.0.0.1:4003'
+    let attempts = 0
+    const far = await network.transport('127.0.0.3').createListener((link) => {
+      attempts++
+      const peer = new RawPeer(link)
+      peer.hello(ALICE, 'alice')
+      // The bye is lost: the link just closes once the hello is out.
+      setImmediate(() => link.destroy())
+    })
+    await far.listen(X)
+    const bob = node('bob', B, { id: BOB, peers: [X] })
+    await bob.node.start()
+    const alice = node('alice', A, { id: ALICE, peers: [B] })
+    await alice.node.start()
+    return { clock, bob, alice, X, attempts: () => attempts }
+  }
+
+  it('a dialed link that closes after the hello of a peer already in session stands for the dial, and the outbox settles', async () => {
+    const { clock, bob, alice, X, attempts } = await bobDialingAliceTwice()
+    await clock.advance(0)
+    await clock.advance(5_000)
+    expect(bob.events.events).toContainEqual(
+      expect.objectContaining({ type: 'connected', peer: { id: ALICE, name: 'alice' } }),
+    )
+    // The slot for X knows whom it reaches, and stops redialing it while that session lasts.
+    expect(bob.node.peerStates()).toMatchObject([
+      { target: X, state: { status: 'connected', peer: { id: ALICE } } },
+    ])
+    const dialed = attempts()
+    await clock.advance(60_000)
+    expect(attempts()).toBe(dialed)
+    // Acknowledged, a message leaves the outbox: no slot that never answered holds it.
+    bob.node.send('hi alice')
+    await clock.advance(100)
+    expect(alice.events.events).toContainEqual(expect.objectContaining({ type: 'message', body: 'hi alice' }))
+    expect(bob.node.pending).toBe(0)
+  })
+})
+
 describe('a neighbour that refuses our messages (OVER_QUOTA)', () => {
   const backoff = REFUSING_BACKOFF
   const quota = { perOrigin: 4_000, total: 6_000 }
