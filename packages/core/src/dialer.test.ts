@@ -123,7 +123,7 @@ describe('both ends dialing each other', () => {
    * then closes without the `bye` "duplicate link" that alice would send: a path that dropped what was in
    * flight when the connection closed (a proxy, a cut), while alice's own dial gave the two a session.
    */
-  async function bobDialingAliceTwice() {
+  async function bobDialingAliceTwice(ending: 'no bye' | 'a refusal') {
     const { network, clock, node } = world()
     const X: Address = '127.0.0.1:4003'
     let attempts = 0
@@ -131,7 +131,8 @@ describe('both ends dialing each other', () => {
       attempts++
       const peer = new RawPeer(link)
       peer.hello(ALICE, 'alice')
-      // The bye is lost: the link just closes once the hello is out.
+      // Lost, the bye leaves only the close; or the far end refuses a second link with a code of its own.
+      if (ending === 'a refusal') peer.send({ type: 'bye', reason: 'one link per peer', code: 'BUSY' })
       setImmediate(() => link.destroy())
     })
     await far.listen(X)
@@ -142,26 +143,31 @@ describe('both ends dialing each other', () => {
     return { clock, bob, alice, X, attempts: () => attempts }
   }
 
-  it('a dialed link that closes after the hello of a peer already in session stands for the dial, and the outbox settles', async () => {
-    const { clock, bob, alice, X, attempts } = await bobDialingAliceTwice()
-    await clock.advance(0)
-    await clock.advance(5_000)
-    expect(bob.events.events).toContainEqual(
-      expect.objectContaining({ type: 'connected', peer: { id: ALICE, name: 'alice' } }),
-    )
-    // The slot for X knows whom it reaches, and stops redialing it while that session lasts.
-    expect(bob.node.peerStates()).toMatchObject([
-      { target: X, state: { status: 'connected', peer: { id: ALICE } } },
-    ])
-    const dialed = attempts()
-    await clock.advance(60_000)
-    expect(attempts()).toBe(dialed)
-    // Acknowledged, a message leaves the outbox: no slot that never answered holds it.
-    bob.node.send('hi alice')
-    await clock.advance(100)
-    expect(alice.events.events).toContainEqual(expect.objectContaining({ type: 'message', body: 'hi alice' }))
-    expect(bob.node.pending).toBe(0)
-  })
+  it.each(['no bye', 'a refusal'] as const)(
+    'a dialed link that ends (%s) after the hello of a peer already in session stands for the dial, and the outbox settles',
+    async (ending) => {
+      const { clock, bob, alice, X, attempts } = await bobDialingAliceTwice(ending)
+      await clock.advance(0)
+      await clock.advance(5_000)
+      expect(bob.events.events).toContainEqual(
+        expect.objectContaining({ type: 'connected', peer: { id: ALICE, name: 'alice' } }),
+      )
+      // The slot for X knows whom it reaches, and stops redialing it while that session lasts.
+      expect(bob.node.peerStates()).toMatchObject([
+        { target: X, state: { status: 'connected', peer: { id: ALICE } } },
+      ])
+      const dialed = attempts()
+      await clock.advance(60_000)
+      expect(attempts()).toBe(dialed)
+      // Acknowledged, a message leaves the outbox: no slot that never answered holds it.
+      bob.node.send('hi alice')
+      await clock.advance(100)
+      expect(alice.events.events).toContainEqual(
+        expect.objectContaining({ type: 'message', body: 'hi alice' }),
+      )
+      expect(bob.node.pending).toBe(0)
+    },
+  )
 })
 
 describe('a neighbour that refuses our messages (OVER_QUOTA)', () => {

@@ -157,12 +157,15 @@ export class Dialer {
     current: { link: number; peer: PeerInfo } | undefined,
   ): void {
     if (slot.state.status !== 'handshaking' || slot.state.link !== link) return
-    if (current && reachedCurrent(reason)) {
+    if (current && (!reason.protocolError || reason.code === 'HANDSHAKE_TIMEOUT')) {
       // Our dial reached a peer we already chat with over its own dial: adopt that session. The peer
       // says so with a `bye` "duplicate link"; but a link cut at that moment, or a path that drops what
-      // was in flight when the connection closed, loses the bye, and the close alone is all that comes.
-      // The peer's hello arrived either way (else there would be no `current`): redialing would only
-      // reach it again, and lose the same race, while the slot, never answered, held the outbox.
+      // was in flight when the connection closed, loses the bye, and the close alone is all that comes;
+      // and a peer may refuse a second link with a code of its own. Its hello arrived in every case
+      // (else there would be no `current`): redialing would only reach it again, and end the same way,
+      // while the slot, never answered, held the outbox (so does a handshake that timed out after the
+      // hello). A peer that broke the protocol on the link is not taken at its hello's word: that slot
+      // backs off and redials.
       slot.peerId = current.peer.id
       this.step(slot, { type: 'session-open', link: current.link, peer: current.peer })
       return
@@ -266,20 +269,6 @@ export class Dialer {
 }
 
 /** The refusals a slot backs off from, in the states that carry them. */
-/**
- * Whether a dialed link that ended before its session, after the peer's hello, may stand for the
- * session the node already has with that peer: the peer said duplicate, or the link just closed. Not
- * when the peer refused us with a code (the slot's backoff follows refusals), or broke the protocol.
- */
-function reachedCurrent(reason: LinkCloseReason): boolean {
-  if (reason.code === 'DUPLICATE') return true
-  return (
-    !reason.protocolError &&
-    reason.remoteCode === undefined &&
-    (reason.code === 'TRANSPORT' || reason.code === 'BYE')
-  )
-}
-
 function refusedOf(state: PeerState): Refused | undefined {
   return 'refused' in state ? state.refused : undefined
 }
