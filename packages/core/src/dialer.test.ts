@@ -123,14 +123,16 @@ describe('both ends dialing each other', () => {
    * then closes without the `bye` "duplicate link" that alice would send: a path that dropped what was in
    * flight when the connection closed (a proxy, a cut), while alice's own dial gave the two a session.
    */
-  async function bobDialingAliceTwice(ending: 'no bye' | 'a refusal') {
+  async function bobDialingAliceTwice(ending: 'no bye' | 'a refusal', restarted = false) {
     const { network, clock, node } = world()
     const X: Address = '127.0.0.1:4003'
     let attempts = 0
+    let instance = ''
     const far = await network.transport('127.0.0.3').createListener((link) => {
       attempts++
       const peer = new RawPeer(link)
-      peer.hello(ALICE, 'alice')
+      // The hello of alice's process, or of a new one (alice restarted while her old link lingers).
+      peer.send(makeHello({ id: ALICE, name: 'alice', instance: restarted ? 'alice-2' : instance }, []))
       // Lost, the bye leaves only the close; or the far end refuses a second link with a code of its own.
       if (ending === 'a refusal') peer.send({ type: 'bye', reason: 'one link per peer', code: 'BUSY' })
       setImmediate(() => link.destroy())
@@ -139,6 +141,7 @@ describe('both ends dialing each other', () => {
     const bob = node('bob', B, { id: BOB, peers: [X] })
     await bob.node.start()
     const alice = node('alice', A, { id: ALICE, peers: [B] })
+    instance = alice.node.instance
     await alice.node.start()
     return { clock, bob, alice, X, attempts: () => attempts }
   }
@@ -168,6 +171,20 @@ describe('both ends dialing each other', () => {
       expect(bob.node.pending).toBe(0)
     },
   )
+  it('a dialed link whose hello comes from a restarted process of that peer does not stand for the dial', async () => {
+    const { clock, bob, X, attempts } = await bobDialingAliceTwice('no bye', true)
+    await clock.advance(0)
+    await clock.advance(5_000)
+    expect(bob.events.events).toContainEqual(
+      expect.objectContaining({ type: 'connected', peer: { id: ALICE, name: 'alice' } }),
+    )
+    // The new process is the one to reach: the slot keeps dialing X, never held by the old session.
+    expect(bob.node.peerStates()[0]).toMatchObject({ target: X })
+    expect(bob.node.peerStates()[0]?.state.status).not.toBe('connected')
+    const dialed = attempts()
+    await clock.advance(60_000)
+    expect(attempts()).toBeGreaterThan(dialed)
+  })
 })
 
 describe('a neighbour that refuses our messages (OVER_QUOTA)', () => {

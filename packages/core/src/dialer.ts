@@ -148,24 +148,29 @@ export class Dialer {
 
   /**
    * Link `link`, which `slot` dialed, closed before it carried a session. `current` is the session the
-   * peer already has over another link, if any.
+   * peer already has over another link, if any, and whether this link's hello came from its process.
    */
   handshakeEnded(
     slot: DialSlot,
     link: number,
     reason: LinkCloseReason,
-    current: { link: number; peer: PeerInfo } | undefined,
+    current: { link: number; peer: PeerInfo; sameInstance: boolean } | undefined,
   ): void {
     if (slot.state.status !== 'handshaking' || slot.state.link !== link) return
-    if (current && (!reason.protocolError || reason.code === 'HANDSHAKE_TIMEOUT')) {
+    const adopt =
+      current !== undefined &&
+      (reason.code === 'DUPLICATE' ||
+        (current.sameInstance && (!reason.protocolError || reason.code === 'HANDSHAKE_TIMEOUT')))
+    if (current && adopt) {
       // Our dial reached a peer we already chat with over its own dial: adopt that session. The peer
       // says so with a `bye` "duplicate link"; but a link cut at that moment, or a path that drops what
       // was in flight when the connection closed, loses the bye, and the close alone is all that comes;
       // and a peer may refuse a second link with a code of its own. Its hello arrived in every case
       // (else there would be no `current`): redialing would only reach it again, and end the same way,
       // while the slot, never answered, held the outbox (so does a handshake that timed out after the
-      // hello). A peer that broke the protocol on the link is not taken at its hello's word: that slot
-      // backs off and redials.
+      // hello). Only when that hello came from the same process as the session: a peer that restarted
+      // answers the slot as a new instance, which it must reach. A peer that broke the protocol on the
+      // link is not taken at its hello's word: that slot backs off and redials.
       slot.peerId = current.peer.id
       this.step(slot, { type: 'session-open', link: current.link, peer: current.peer })
       return

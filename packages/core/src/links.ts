@@ -39,7 +39,7 @@ export interface LinkRecord {
   state: LinkState
   readonly slot?: DialSlot
   /** Who the peer said it is, once its hello arrived; `relays` when it speaks the room protocol. */
-  hello?: { peer: PeerInfo; listen?: string; epoch: string; relays: boolean }
+  hello?: { peer: PeerInfo; listen?: string; epoch: string; instance: string; relays: boolean }
   handshakeTimer?: unknown
   lastHeard: number
   /** Messages arrived that the next ack should cover. */
@@ -432,6 +432,7 @@ export class Links {
       peer: { id: hello.id, name: hello.name },
       ...(hello.listen ? { listen: hello.listen } : {}),
       epoch: helloCap(hello, 'epoch') ?? helloInstance(hello),
+      instance: helloInstance(hello),
       relays: hello.caps.includes(ROOM_CAP),
     }
     const refusal = this.host.checkPeer(record, hello)

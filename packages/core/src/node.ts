@@ -547,7 +547,15 @@ export class ParleyNode implements ChatNode {
       })
       this.dialer.lost(session.peer.id, record.id, why, this.clock.now() - session.openedAt, refusal)
     }
-    const current = session?.link === undefined ? undefined : { link: session.link, peer: session.peer }
+    const current =
+      session?.link === undefined
+        ? undefined
+        : {
+            link: session.link,
+            peer: session.peer,
+            // The hello on this link came from the process of that session, not a restarted one.
+            sameInstance: record.hello?.instance === session.instance,
+          }
     if (record.slot) {
       this.dialer.handshakeEnded(record.slot, record.id, reason, current)
       // Our dial reached a peer already linked: its slot now knows whom it reaches.
