@@ -286,10 +286,16 @@ export function memoryOf(pid: number | undefined): { rss: number; peak: number }
   }
 }
 
-class Child {
+export class Child {
   readonly process: ChildProcess
   stderr = ''
+  /** Resolves when the process exits; its stdout may still hold output not yet read. */
   readonly exited: Promise<number | string>
+  /**
+   * Resolves once the process has exited and its stdout and stderr have been read to their end. Only for a
+   * child whose stdout is read: a pipe nobody reads never ends.
+   */
+  readonly finished: Promise<number | string>
 
   constructor(argv: string[], stdin: number | 'ignore', env?: NodeJS.ProcessEnv) {
     const [command, ...args] = argv
@@ -308,6 +314,10 @@ class Child {
         LIVE.delete(this.process)
         resolve(code ?? signal ?? 'unknown')
       })
+    })
+    this.finished = new Promise((resolve) => {
+      this.process.on('error', () => resolve('spawn failed'))
+      this.process.on('close', (code, signal) => resolve(code ?? signal ?? 'unknown'))
     })
   }
 
@@ -446,7 +456,10 @@ export async function pipeOnce(ends: PipeEnds, input: InputFile, options: PipeOp
         }
       }
       stdout.on('data', onData)
-      receiver.exited.then((code) => fail(`the receiver exited (${code}): ${receiver.lastLine()}`))
+      // Not on 'exit': a receiver that printed every line and exited may still have lines in the pipe.
+      receiver.finished.then((code) =>
+        fail(`the receiver exited (${code}) after ${lines} of ${input.lines} lines: ${receiver.lastLine()}`),
+      )
     })
     const ms = await done
     const exit = await Promise.race([
