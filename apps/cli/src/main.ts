@@ -317,11 +317,11 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   const pausedInput =
     piped && started.dataDir ? new PausedInput(flags.waitMs, () => inputStalled()) : undefined
   node.on((event) => {
-    if (event.type === 'delivered') pausedInput?.progress()
-    // The outbox drains as peers acknowledge, and also when a peer that dialed us leaves: nothing waits
-    // for it any longer, and no acknowledgement will say so.
+    if (event.type === 'delivered' || event.type === 'settled') pausedInput?.progress()
+    // The outbox drains as peers acknowledge, and also when a peer that dialed us leaves or a dialed
+    // address answers: `settled` says so when no acknowledgement does.
     if (
-      (event.type === 'delivered' || event.type === 'disconnected') &&
+      (event.type === 'delivered' || event.type === 'settled' || event.type === 'disconnected') &&
       inputPaused &&
       outbox.drained(node.pending)
     ) {

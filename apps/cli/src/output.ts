@@ -35,6 +35,8 @@ export function jsonEvent(event: NodeEvent): Record<string, unknown> {
       }
     case 'delivered':
       return { type: 'delivered', id: event.id, seq: event.seq, to: event.to.name, toId: event.to.id }
+    case 'settled':
+      return { type: 'settled', upTo: event.upTo, pending: event.pending }
     case 'peer-state':
       return {
         type: 'state',

@@ -19,7 +19,12 @@ export function waitForDelivery(
       resolve(pending())
     }
     const off = on((event) => {
-      if ((event.type === 'delivered' && pending() === 0) || event.type === 'closed') finish()
+      // The outbox can empty without a `delivered` of its own (`settled` says when it shrinks).
+      if (
+        ((event.type === 'delivered' || event.type === 'settled') && pending() === 0) ||
+        event.type === 'closed'
+      )
+        finish()
     })
     const timer = clock.setTimeout(finish, timeoutMs)
   })

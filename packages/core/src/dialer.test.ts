@@ -123,18 +123,25 @@ describe('both ends dialing each other', () => {
    * then closes without the `bye` "duplicate link" that alice would send: a path that dropped what was in
    * flight when the connection closed (a proxy, a cut), while alice's own dial gave the two a session.
    */
-  async function bobDialingAliceTwice(ending: 'no bye' | 'a refusal', restarted = false) {
+  async function bobDialingAliceTwice(
+    ending: 'no bye' | 'a refusal' | 'duplicate',
+    restarted = false,
+    answer: Promise<void> = Promise.resolve(),
+  ) {
     const { network, clock, node } = world()
     const X: Address = '127.0.0.1:4003'
     let attempts = 0
     let instance = ''
-    const far = await network.transport('127.0.0.3').createListener((link) => {
+    const far = await network.transport('127.0.0.3').createListener(async (link) => {
       attempts++
+      // Held, the link is open and its slot has not answered yet.
+      await answer
       const peer = new RawPeer(link)
       // The hello of alice's process, or of a new one (alice restarted while her old link lingers).
       peer.send(makeHello({ id: ALICE, name: 'alice', instance: restarted ? 'alice-2' : instance }, []))
       // Lost, the bye leaves only the close; or the far end refuses a second link with a code of its own.
       if (ending === 'a refusal') peer.send({ type: 'bye', reason: 'one link per peer', code: 'BUSY' })
+      if (ending === 'duplicate') peer.send({ type: 'bye', reason: 'duplicate link', code: 'DUPLICATE' })
       setImmediate(() => link.destroy())
     })
     await far.listen(X)
@@ -169,6 +176,38 @@ describe('both ends dialing each other', () => {
         expect.objectContaining({ type: 'message', body: 'hi alice' }),
       )
       expect(bob.node.pending).toBe(0)
+    },
+  )
+  it.each(['no bye', 'duplicate'] as const)(
+    'acknowledged while the slot had not answered, messages leave the outbox when it answers (%s), and whoever waits is told',
+    async (ending) => {
+      let answer = () => {}
+      const answered = new Promise<void>((resolve) => {
+        answer = resolve
+      })
+      const { clock, bob, alice } = await bobDialingAliceTwice(ending, false, answered)
+      await clock.advance(0)
+      bob.node.send('hi alice')
+      await clock.advance(100)
+      expect(alice.events.events).toContainEqual(
+        expect.objectContaining({ type: 'message', body: 'hi alice' }),
+      )
+      expect(bob.events.of('delivered')).toHaveLength(1)
+      // The slot for X has not answered: it may reach a peer that has not acknowledged, so the message waits.
+      expect(bob.node.pending).toBe(1)
+      let waited: number | undefined
+      void bob.node.whenDelivered(60_000).then((left) => {
+        waited = left
+      })
+      const deliveredBefore = bob.events.of('delivered').length
+      answer()
+      await clock.advance(100)
+      // X was alice: the message leaves the outbox with no acknowledgement of its own, and `settled` says so.
+      expect(bob.node.pending).toBe(0)
+      expect(bob.events.of('delivered')).toHaveLength(deliveredBefore)
+      expect(bob.events.of('settled').at(-1)).toEqual({ type: 'settled', upTo: 1, pending: 0 })
+      // Well before its 60 s are up, the wait ends with nothing left.
+      expect(waited).toBe(0)
     },
   )
   it('a dialed link whose hello comes from a restarted process of that peer does not stand for the dial', async () => {

@@ -200,6 +200,13 @@ export type NodeEvent =
    * last line of it, the lines before it on that link having gone too.
    */
   | { readonly type: 'delivered'; readonly id: string; readonly seq: number; readonly to: PeerInfo }
+  /**
+   * The outbox shrank: every neighbour it waits for has our messages up to `upTo`, and `pending` still
+   * wait. Mostly right after `delivered` events; but also with none, when a dialed address answers for the
+   * first time (or turns out to be a peer already in session), or a peer that dialed us leaves: messages
+   * acknowledged earlier then leave the outbox. Whoever waits for the outbox to empty watches this.
+   */
+  | { readonly type: 'settled'; readonly upTo: number; readonly pending: number }
   | ({ readonly type: 'link-error' } & LinkProblem)
   /** The journal could not be written: messages are no longer made durable. */
   | { readonly type: 'journal-error'; readonly message: string }

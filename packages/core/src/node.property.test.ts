@@ -40,6 +40,7 @@ const EVENT_TYPES = new Set<string>([
   'disconnected',
   'message',
   'delivered',
+  'settled',
   'link-error',
   'journal-error',
   'throttled',

@@ -256,7 +256,9 @@ export class SessionTraffic {
     this.room.settleOwn(lowest)
     const after = this.room.ownSettledUpTo
     // Lost in a crash, it costs only a resend that the peers drop as copies: it rides along.
-    if (after > before) this.store.appendLater('settled', { t: 'settled', upTo: after })
+    if (after <= before) return
+    this.store.appendLater('settled', { t: 'settled', upTo: after })
+    this.hooks.emit({ type: 'settled', upTo: after, pending: this.room.pendingLines })
   }
 
   private acknowledge(session: Session, upTo: number): void {

@@ -153,6 +153,7 @@ function logEntry(event: NodeEvent): Record<string, unknown> | undefined {
     case 'message':
     case 'lines':
     case 'delivered':
+    case 'settled':
       return undefined
     default: {
       const _exhaustive: never = event

@@ -1,6 +1,6 @@
-import type { NodeEvent, PeerInfo } from '@parley/core'
+import type { ChatNode, NodeEvent, PeerInfo } from '@parley/core'
 import { describe, expect, it, vi } from 'vitest'
-import { FlowSummary, type FlowSummaryOptions, PausedInput } from './flow.js'
+import { FlowSummary, type FlowSummaryOptions, PausedInput, waitWhileProgressing } from './flow.js'
 import type { StatusLine } from './session.js'
 
 const bob: PeerInfo = { id: 'b'.repeat(64), name: 'bob' }
@@ -167,6 +167,62 @@ describe('paused input', () => {
       vi.advanceTimersByTime(5_000)
       expect(stalls).toBe(0)
       expect(vi.getTimerCount()).toBe(0)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
+
+describe('waiting while acknowledgements come', () => {
+  /** A node whose outbox and events the test sets. */
+  function fakeNode(pending: number) {
+    const listeners = new Set<(event: NodeEvent) => void>()
+    const fake = {
+      pending,
+      on(listener: (event: NodeEvent) => void) {
+        listeners.add(listener)
+        return () => listeners.delete(listener)
+      },
+      emit(event: NodeEvent, left: number) {
+        fake.pending = left
+        for (const listener of [...listeners]) listener(event)
+      },
+    }
+    return fake
+  }
+
+  it('ends when the outbox empties with no acknowledgement of its own (`settled`), not after idleMs', async () => {
+    vi.useFakeTimers()
+    try {
+      const node = fakeNode(3)
+      let left: number | undefined
+      void waitWhileProgressing(node as unknown as ChatNode, 60_000, new Promise(() => {})).then((n) => {
+        left = n
+      })
+      node.emit({ type: 'delivered', id: 'a-1', seq: 1, to: bob }, 3)
+      // A dialed address answered: the acks that came before let the outbox empty.
+      node.emit({ type: 'settled', upTo: 3, pending: 0 }, 0)
+      await vi.advanceTimersByTimeAsync(0)
+      expect(left).toBe(0)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('counts a `settled` that leaves messages waiting as progress, and gives up idleMs after the last', async () => {
+    vi.useFakeTimers()
+    try {
+      const node = fakeNode(5)
+      let left: number | undefined
+      void waitWhileProgressing(node as unknown as ChatNode, 1_000, new Promise(() => {})).then((n) => {
+        left = n
+      })
+      await vi.advanceTimersByTimeAsync(900)
+      node.emit({ type: 'settled', upTo: 2, pending: 3 }, 3)
+      await vi.advanceTimersByTimeAsync(900)
+      expect(left).toBeUndefined()
+      await vi.advanceTimersByTimeAsync(100)
+      expect(left).toBe(3)
     } finally {
       vi.useRealTimers()
     }

@@ -146,7 +146,9 @@ export function waitWhileProgressing(
     }
     const off = node.on((event) => {
       if (event.type === 'closed') finish()
-      else if (event.type === 'delivered') {
+      // A `settled` with no `delivered` is progress too: acknowledgements that came earlier (while a dialed
+      // address had not answered yet) let the outbox shrink now.
+      else if (event.type === 'delivered' || event.type === 'settled') {
         if (node.pending === 0) finish()
         else arm()
       }

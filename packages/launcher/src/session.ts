@@ -110,6 +110,7 @@ export function describeEvent(event: NodeEvent, route?: LinkRoute): StatusLine |
     case 'message':
     case 'lines':
     case 'delivered':
+    case 'settled':
       return undefined
     default: {
       const _exhaustive: never = event

@@ -191,7 +191,7 @@ export async function runTui(
       return
     }
     const effects = model.nodeEvent(event, route)
-    if (event.type === 'delivered') model.setUndelivered(node.pending)
+    if (event.type === 'delivered' || event.type === 'settled') model.setUndelivered(node.pending)
     // The member panel follows joins and leaves as they happen.
     if (event.type === 'connected' || event.type === 'disconnected' || event.type === 'member')
       model.setMembers(node.members())
