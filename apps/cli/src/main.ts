@@ -269,7 +269,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       return
     }
     // One per line sent, and never a line of text: the cheapest way out for a piped file.
-    if (event.type === 'delivered') return
+    if (event.type === 'delivered' || event.type === 'settled') return
     if (closing && event.type !== 'journal-error') return
     if (FlowSummary.handles(event)) {
       flow.push(event)
