@@ -176,20 +176,9 @@ describe('piping a file with default flags', () => {
   ])(
     'exits 7 when input ends with $what kept in the outbox, then delivers each once, in order',
     async ({ count }) => {
-      const dataDir = tempDir()
       // Below the ephemeral range: no node of another test, listening on port 0, can be given it meanwhile
       // (a port freed by killing a node here once was, and the outbox went out to that node).
-      const port = await freePort()
-      const args = [
-        '--listen',
-        '127.0.0.1:0',
-        '--peer',
-        `127.0.0.1:${port}`,
-        '--data-dir',
-        dataDir,
-        '--name',
-        'alice',
-      ]
+      const { port, args } = await aliceToAbsentPeer()
       const lines = Array.from({ length: count }, (_, i) => `kept line ${i} ${'.'.repeat(i % 40)}`)
       const first = start([...args, '--wait', '0.5'])
       first.child.stdin.write(`${lines.join('\n')}\n`)
