@@ -214,42 +214,39 @@ describe('AppendLog', () => {
     expect(again.plainSize).toBe(plain)
   })
 
-  it('starts a new log at version 2 and stores each append compressed where that is smaller', async () => {
+  it('starts a new log at version 2, stores appends plain, and compresses them when it rewrites', async () => {
     const log = await open()
     const line = (words: string, times: number) => ({ t: 'received', body: words.repeat(times) })
-    // Past 4 KiB: smaller appends are stored plain (a compaction compresses them).
     const long = Array.from({ length: 30 }, () => line('a line of chat that repeats itself ', 5))
-    const middling = [line('a line of chat that repeats itself ', 20)]
     const short = [line('hi', 1)]
-    // Far past the others, compressed like them, on the caller's thread.
     const huge = Array.from({ length: 600 }, () => line('a flood of words ', 17))
-    // Records of 1 KiB or more each are mostly text: stored plain however long the append.
-    const text = [line('a long message of many lines\n', 200), line('and another one\n', 300)]
     await log.append(long)
-    await Promise.all([log.append(short), log.append(middling), log.append(huge), log.append(text)])
-    expect(log.size).toBeLessThan(log.plainSize / 2)
+    await Promise.all([log.append(short), log.append(huge)])
+    const appended = [long, short, huge]
     expect(log.plainSize).toBe(
-      LOG_HEADER_V2.length +
-        [long, short, middling, huge, text].reduce((n, r) => n + 8 + JSON.stringify(r).length, 0),
+      LOG_HEADER_V2.length + appended.reduce((n, r) => n + 8 + JSON.stringify(r).length, 0),
     )
-    await log.close()
-    const bytes = await readFile(path)
+    expect(log.size).toBe(log.plainSize)
+    let bytes = await readFile(path)
     expect(bytes.subarray(0, LOG_HEADER_V2.length)).toEqual(LOG_HEADER_V2)
+    // Each append is its JSON as it is, unflagged, readable as it is.
+    expect(frameFlags(bytes)).toEqual([false, false, false])
+    for (const records of appended) expect(bytes.includes(JSON.stringify(records))).toBe(true)
+    const all = [...long, ...short, ...huge]
+    await log.rewrite(all)
+    const late = [line('after the rewrite, plain again ', 200)]
+    await log.append(late)
+    expect(log.size).toBeLessThan(log.plainSize / 2)
+    await log.close()
+    bytes = await readFile(path)
     expect(bytes.length).toBe(log.size)
-    // The long appends are flagged compressed; the shorter ones and the text are plain, readable as they are.
-    const flags: boolean[] = []
-    for (let at = LOG_HEADER_V2.length; at < bytes.length; ) {
-      const word = bytes.readUInt32BE(at)
-      flags.push(word >= 0x8000_0000)
-      at += 8 + (word & 0x7fff_ffff)
-    }
-    expect(flags).toEqual([true, false, false, true, false])
-    expect(bytes.includes(JSON.stringify(short))).toBe(true)
-    expect(bytes.includes(JSON.stringify(middling))).toBe(true)
-    expect(bytes.includes(JSON.stringify(text))).toBe(true)
+    const flags = frameFlags(bytes)
+    expect(flags.slice(0, -1).every((compressed) => compressed)).toBe(true)
+    expect(flags.at(-1)).toBe(false)
+    expect(bytes.includes(JSON.stringify(late))).toBe(true)
     const again = await open()
     await again.close()
-    expect(again.records).toEqual([...long, ...short, ...middling, ...huge, ...text])
+    expect(again.records).toEqual([...all, ...late])
     expect(again.plainSize).toBe(log.plainSize)
   })
 
@@ -656,3 +653,14 @@ describe('AppendLog', () => {
     })
   })
 })
+
+/** Whether each frame of a version 2 log's bytes is flagged compressed, in order. */
+function frameFlags(bytes: Buffer): boolean[] {
+  const flags: boolean[] = []
+  for (let at = LOG_HEADER_V2.length; at < bytes.length; ) {
+    const word = bytes.readUInt32BE(at)
+    flags.push(word >= 0x8000_0000)
+    at += 8 + (word & 0x7fff_ffff)
+  }
+  return flags
+}

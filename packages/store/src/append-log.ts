@@ -85,8 +85,6 @@ export interface RewriteLayout {
 /** Appends that will be written together by one flush. */
 interface Batch {
   frames: Buffer[]
-  /** Frames (by index) stored plain whatever their size: their records are mostly text (`PLAIN_RECORD_BYTES`). */
-  plain?: Set<number>
   bytes: number
   records: number
   waiters: Waiter[]
@@ -136,8 +134,6 @@ export class AppendLog {
   #size: number
   /** What the file would take with every frame stored plain (see `plainSize`). */
   #plainSize: number
-  /** Format version of the file: appends are compressed only in version 2, which earlier releases refuse. */
-  #version: 1 | 2
   /** The batch new appends join; null once its flush has started (or a rewrite or close sealed it). */
   #pending: Batch | null = null
   /** Flushes, rewrites and the close run one after another on this chain, in call order. */
@@ -156,7 +152,6 @@ export class AppendLog {
     file: FileHandle,
     size: number,
     plainSize: number,
-    version: 1 | 2,
     records: unknown[],
     maxRecordBytes: number,
     accountOf: AccountOf | undefined,
@@ -168,7 +163,6 @@ export class AppendLog {
     this.#file = file
     this.#size = size
     this.#plainSize = plainSize
-    this.#version = version
     this.records = records
     this.#maxRecordBytes = maxRecordBytes
   }
@@ -199,7 +193,6 @@ export class AppendLog {
             file,
             LOG_HEADER_V2.length,
             LOG_HEADER_V2.length,
-            FORMAT_VERSION,
             [],
             maxRecordBytes,
             accountOf,
@@ -248,17 +241,7 @@ export class AppendLog {
       }
       await rm(`${path}.rewrite`, { force: true })
       const plainSize = LOG_HEADER.length + scan.plainBytes
-      return new AppendLog(
-        path,
-        file,
-        scan.end,
-        plainSize,
-        header.version,
-        scan.records,
-        maxRecordBytes,
-        accountOf,
-        usage,
-      )
+      return new AppendLog(path, file, scan.end, plainSize, scan.records, maxRecordBytes, accountOf, usage)
     } catch (error) {
       await file.close().catch(() => {})
       if (rejected) throw rejected.error
@@ -378,10 +361,6 @@ export class AppendLog {
     const waiter: Waiter = { resolve: () => {}, reject: () => {} }
     if (frame) {
       waiter.frame = batch.frames.length
-      if (frame.length >= records.length * PLAIN_RECORD_BYTES) {
-        batch.plain ??= new Set()
-        batch.plain.add(batch.frames.length)
-      }
       batch.frames.push(frame)
       batch.bytes += frame.length
       batch.records += records.length
@@ -493,11 +472,11 @@ export class AppendLog {
     try {
       if (this.#failure) throw this.#failure
       if (batch.bytes > 0) {
-        // Compressed where that makes them smaller; a version 1 file gets plain frames.
-        const frames =
-          this.#version === 2
-            ? await compressFrames(batch.frames, APPEND_COMPRESS_MIN_BYTES, batch.plain)
-            : batch.frames
+        // Stored plain; the next rewrite compresses them. Compressing a flood's appends on the way to the
+        // disk took about 8 % of a durable node's CPU (`pnpm bench` secureDurable: 7.7 % of the busy time
+        // under Brotli, 6 % of the wall time over five paired runs). Growth is measured plain
+        // (`plainSize`), so the online compaction comes as often either way and leaves the log compressed.
+        const frames = batch.frames
         const bytes = frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames)
         const start = this.#size
         positions = positionsOf(frames, start)
@@ -603,7 +582,6 @@ export class AppendLog {
       this.#file = next
       this.#size = size
       this.#plainSize = plain + carry.plain
-      this.#version = FORMAT_VERSION
     } catch (cause) {
       this.#failure = ioError(
         `cannot reopen ${this.#path} after a rewrite`,
@@ -617,20 +595,6 @@ export class AppendLog {
 
 /** Smaller payloads are stored plain: a record or two gains little, and each compression has a cost. */
 const COMPRESS_MIN_BYTES = 256
-/**
- * An append's smaller payloads are stored plain. A compression has a fixed cost (about 10 µs for a single
- * chat record of 300 bytes, against about 70 µs for 20 KiB: 13 times as much per byte), which a node
- * acknowledging messages one at a time as fast as they come paid in throughput (a fifth of it in
- * `pnpm bench` secureDurable); a flood's appends are larger, and a compaction compresses the small ones.
- */
-const APPEND_COMPRESS_MIN_BYTES = 4 * 1024
-/**
- * An append whose records average this many bytes or more is stored plain: records that large are mostly
- * text (the lines of a piped file, carried a few dozen to a message), which is already close to its size
- * on disk, while what compression saves most on is the fields that small records repeat. Compressing them
- * cost a sender a tenth of a piped file's time; a compaction compresses them later, in the background.
- */
-const PLAIN_RECORD_BYTES = 1024
 /**
  * Bytes compressed between two turns of the event loop, about a millisecond of work: a rewrite's frames
  * are compressed a few at a time, so that a compaction never holds up the node's links for long.
@@ -657,17 +621,13 @@ function brotliFast(data: Buffer): Buffer {
  * a turn of the event loop let in after every `COMPRESS_STEP_BYTES` compressed. A frame zlib refuses (it
  * should never) stays plain.
  */
-async function compressFrames(
-  frames: readonly Buffer[],
-  min = COMPRESS_MIN_BYTES,
-  plain?: ReadonlySet<number>,
-): Promise<Buffer[]> {
+async function compressFrames(frames: readonly Buffer[], min = COMPRESS_MIN_BYTES): Promise<Buffer[]> {
   const out = frames.slice()
   let step = 0
   for (let i = 0; i < frames.length; i++) {
     const frame = frames[i] as Buffer
     const payload = frame.length - FRAME_HEADER_BYTES
-    if (payload < min || plain?.has(i)) continue
+    if (payload < min) continue
     if (step >= COMPRESS_STEP_BYTES) {
       await nextTurn()
       step = 0
