@@ -1,4 +1,5 @@
 import { ProtocolError } from './errors.js'
+import { takeMsgJson } from './msg-json.js'
 import { platform } from './platform.js'
 import { type Message, parseMessage } from './schema.js'
 
@@ -20,7 +21,8 @@ let poolUsed = 0
 
 /** Encodes one message as a frame: a uint32 big-endian length, then the UTF-8 JSON body. */
 export function encodeFrame(message: Message, maxFrame = DEFAULT_MAX_FRAME): Uint8Array {
-  const json = JSON.stringify(message)
+  // A message of ours was serialized as its journal record was: the same text goes out.
+  const json = (message.type === 'msg' && takeMsgJson(message)) || JSON.stringify(message)
   // UTF-8 takes at most 3 bytes per UTF-16 code unit.
   const worst = HEADER + json.length * 3
   let frame: Uint8Array

@@ -53,6 +53,8 @@ export {
   WATERMARK_ENTRY_BYTES,
   type WhenFull,
 } from './link-table.js'
+// Names: what a reader sees, what is refused, and how a name from the network is shown.
+export { journalRecordsJson } from './msg-json.js'
 export {
   LINES_PER_MSG_CHARS,
   LINES_PER_MSG_SHOWN_BYTES,
@@ -60,7 +62,6 @@ export {
   linesOf,
   shownLineBytes,
 } from './msg-lines.js'
-// Names: what a reader sees, what is refused, and how a name from the network is shown.
 export { MAX_NAME_LENGTH, nameKey, nameProblem, namesakes, peerNameProblem, shownName } from './names.js'
 // Nodes and what they tell their frontends.
 export { MAX_BURST, ParleyNode, ROOM_CAP } from './node.js'

@@ -12,6 +12,7 @@ import {
   type JournalRecord,
   JournalStartup,
   journalOrigin,
+  journalRecordsJson,
   type NodeEvent,
   type NodeOptions,
   ParleyNode,
@@ -421,6 +422,8 @@ async function openJournal(
     return await AppendLog.open(dir.file(JOURNAL_FILE), {
       accountOf: journalOrigin,
       onWarning,
+      // Our messages' JSON is made once, for the record and the frame alike.
+      encode: journalRecordsJson,
       ...(onRecords ? { onRecords, skim: skimFrame } : {}),
     })
   } catch (error) {

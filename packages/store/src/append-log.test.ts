@@ -272,6 +272,32 @@ describe('AppendLog', () => {
     await again.close()
   })
 
+  it("encodes appends with the caller's encoder, and rewrites with JSON.stringify", async () => {
+    const seen: unknown[][] = []
+    // Any JSON of the records will do: this one indents.
+    const encode = (records: readonly unknown[]) => {
+      seen.push([...records])
+      return JSON.stringify(records, null, 1)
+    }
+    const log = await open({ encode })
+    const first = [{ t: 'sent', n: 1 }]
+    const second = [
+      { t: 'received', n: 2 },
+      { t: 'acked', n: 3 },
+    ]
+    await Promise.all([log.append(first), log.append(second), log.append([])])
+    expect(seen).toEqual([first, second])
+    expect((await readFile(path)).includes(JSON.stringify(second, null, 1))).toBe(true)
+    await log.rewrite([...first, ...second])
+    expect(seen).toHaveLength(2)
+    await log.append([{ t: 'sent', n: 4 }])
+    expect(seen).toHaveLength(3)
+    await log.close()
+    const again = await open()
+    await again.close()
+    expect(again.records).toEqual([...first, ...second, { t: 'sent', n: 4 }])
+  })
+
   it('fails the open with what onRecords throws, as it is', async () => {
     const log = await open()
     await log.append([1])

@@ -20,6 +20,7 @@ import {
   DEFAULT_MAX_RECORD_BYTES,
   type DecodeFrame,
   decodePayload,
+  type EncodeRecords,
   encodeFrame,
   FORMAT_VERSION,
   FRAME_HEADER_BYTES,
@@ -53,6 +54,11 @@ export interface AppendLogOptions {
   onRecords?: (records: readonly unknown[], frame: FramePosition) => void
   /** With `onRecords`: what it sees of each frame, where the skim recognizes it (`readFrames` parses in full). */
   skim?: SkimFrame
+  /**
+   * The JSON text of an append's records (a rewrite's use `JSON.stringify`): for a caller that reuses text
+   * it made already. It must be JSON that parses to the records; `JSON.stringify` by default.
+   */
+  encode?: EncodeRecords
 }
 
 export interface AppendLogStats {
@@ -123,6 +129,7 @@ export class AppendLog {
   records: unknown[]
   readonly #path: string
   readonly #maxRecordBytes: number
+  readonly #encode: EncodeRecords
   readonly #accountOf: AccountOf | undefined
   /**
    * Bytes per account (see `AppendLogOptions.accountOf`), counted from open and every append, as the
@@ -156,7 +163,9 @@ export class AppendLog {
     maxRecordBytes: number,
     accountOf: AccountOf | undefined,
     usage: LogUsage,
+    encode: EncodeRecords,
   ) {
+    this.#encode = encode
     this.#path = path
     this.#accountOf = accountOf
     this.usage = usage
@@ -177,6 +186,7 @@ export class AppendLog {
     }
     const file = await openOrCreate(path)
     const accountOf = options.accountOf
+    const encode = options.encode ?? JSON.stringify
     const usage = new LogUsage()
     let rejected: { error: unknown } | undefined
     try {
@@ -197,6 +207,7 @@ export class AppendLog {
             maxRecordBytes,
             accountOf,
             usage,
+            encode,
           )
         case 'version':
           throw new LogError(
@@ -241,7 +252,17 @@ export class AppendLog {
       }
       await rm(`${path}.rewrite`, { force: true })
       const plainSize = LOG_HEADER.length + scan.plainBytes
-      return new AppendLog(path, file, scan.end, plainSize, scan.records, maxRecordBytes, accountOf, usage)
+      return new AppendLog(
+        path,
+        file,
+        scan.end,
+        plainSize,
+        scan.records,
+        maxRecordBytes,
+        accountOf,
+        usage,
+        encode,
+      )
     } catch (error) {
       await file.close().catch(() => {})
       if (rejected) throw rejected.error
@@ -349,7 +370,7 @@ export class AppendLog {
     if (refusal) return Promise.reject(refusal)
     let frame: Buffer | undefined
     try {
-      if (records.length > 0) frame = encodeFrame(records, this.#maxRecordBytes)
+      if (records.length > 0) frame = encodeFrame(records, this.#maxRecordBytes, this.#encode)
     } catch (error) {
       return Promise.reject(error)
     }

@@ -32,10 +32,17 @@ export const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
  */
 export const MAX_FRAME_BYTES = 1024 * 1024 * 1024
 
-export function encodeFrame(records: readonly unknown[], maxPayloadBytes: number): Buffer {
+/** The JSON text of an append's records: `JSON.stringify` unless the log was given its own (`AppendLogOptions.encode`). */
+export type EncodeRecords = (records: readonly unknown[]) => string
+
+export function encodeFrame(
+  records: readonly unknown[],
+  maxPayloadBytes: number,
+  encode: EncodeRecords = JSON.stringify,
+): Buffer {
   let json: string
   try {
-    json = JSON.stringify(records)
+    json = encode(records)
   } catch (cause) {
     throw new LogError('NOT_JSON', `a record cannot be encoded as JSON: ${(cause as Error).message}`, {
       cause,
