@@ -1,5 +1,5 @@
 import type { ChatNode, NodeEvent, PeerInfo } from '@parley/core'
-import { describe, expect, it, vi } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { FlowSummary, type FlowSummaryOptions, PausedInput, waitWhileProgressing } from './flow.js'
 import type { StatusLine } from './session.js'
 
@@ -191,40 +191,40 @@ describe('waiting while acknowledgements come', () => {
     return fake
   }
 
-  it('ends when the outbox empties with no acknowledgement of its own (`settled`), not after idleMs', async () => {
+  beforeEach(() => {
     vi.useFakeTimers()
-    try {
-      const node = fakeNode(3)
-      let left: number | undefined
-      void waitWhileProgressing(node as unknown as ChatNode, 60_000, new Promise(() => {})).then((n) => {
-        left = n
-      })
-      node.emit({ type: 'delivered', id: 'a-1', seq: 1, to: bob }, 3)
-      // A dialed address answered: the acks that came before let the outbox empty.
-      node.emit({ type: 'settled', upTo: 3, pending: 0 }, 0)
-      await vi.advanceTimersByTimeAsync(0)
-      expect(left).toBe(0)
-    } finally {
-      vi.useRealTimers()
-    }
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  /** Starts the wait; what it resolved with, once it has. */
+  function waiting(node: ReturnType<typeof fakeNode>, idleMs: number): () => number | undefined {
+    let left: number | undefined
+    void waitWhileProgressing(node as unknown as ChatNode, idleMs, new Promise(() => {})).then((n) => {
+      left = n
+    })
+    return () => left
+  }
+
+  it('ends when the outbox empties with no acknowledgement of its own (`settled`), not after idleMs', async () => {
+    const node = fakeNode(3)
+    const left = waiting(node, 60_000)
+    node.emit({ type: 'delivered', id: 'a-1', seq: 1, to: bob }, 3)
+    // A dialed address answered: the acks that came before let the outbox empty.
+    node.emit({ type: 'settled', upTo: 3, pending: 0 }, 0)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(left()).toBe(0)
   })
 
   it('counts a `settled` that leaves messages waiting as progress, and gives up idleMs after the last', async () => {
-    vi.useFakeTimers()
-    try {
-      const node = fakeNode(5)
-      let left: number | undefined
-      void waitWhileProgressing(node as unknown as ChatNode, 1_000, new Promise(() => {})).then((n) => {
-        left = n
-      })
-      await vi.advanceTimersByTimeAsync(900)
-      node.emit({ type: 'settled', upTo: 2, pending: 3 }, 3)
-      await vi.advanceTimersByTimeAsync(900)
-      expect(left).toBeUndefined()
-      await vi.advanceTimersByTimeAsync(100)
-      expect(left).toBe(3)
-    } finally {
-      vi.useRealTimers()
-    }
+    const node = fakeNode(5)
+    const left = waiting(node, 1_000)
+    await vi.advanceTimersByTimeAsync(900)
+    node.emit({ type: 'settled', upTo: 2, pending: 3 }, 3)
+    await vi.advanceTimersByTimeAsync(900)
+    expect(left()).toBeUndefined()
+    await vi.advanceTimersByTimeAsync(100)
+    expect(left()).toBe(3)
   })
 })
