@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { command, journalOf, msgOf } from '../test/journal-arbitraries.js'
 import { encodeFrame } from './codec.js'
-import { journalRecordsJson, takeMsgJson } from './msg-json.js'
+import { journalRecordsJson, MADE_CAP, takeMsgJson } from './msg-json.js'
 import type { Msg } from './schema.js'
 
 const decoder = new TextDecoder()
@@ -50,5 +50,12 @@ describe('journalRecordsJson', () => {
     const received = msgOf('b'.repeat(16), 1, 1)
     journalRecordsJson([{ t: 'received', msg: received, name: 'bob' }])
     expect(takeMsgJson(received)).toBeUndefined()
+  })
+
+  it('keeps the texts of the latest MADE_CAP sent messages only, for messages no frame takes', () => {
+    const msgs = Array.from({ length: MADE_CAP + 10 }, (_, i) => msgOf('a'.repeat(16), i + 1, i))
+    journalRecordsJson(msgs.map((msg) => ({ t: 'sent', msg })))
+    expect(msgs.slice(0, 10).map(takeMsgJson)).toEqual(Array(10).fill(undefined))
+    expect(msgs.slice(10).map(takeMsgJson)).toEqual(msgs.slice(10).map((msg) => JSON.stringify(msg)))
   })
 })

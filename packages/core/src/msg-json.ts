@@ -4,8 +4,13 @@
  */
 import type { Msg } from './schema.js'
 
-/** Texts made for the journal and not yet taken by a frame. Weak: a message never sent holds nothing. */
-const made = new WeakMap<Msg, string>()
+/**
+ * Texts made for the journal and not yet taken by a frame, the oldest dropped past `MADE_CAP`: a frame
+ * usually takes its text within one flush of the journal, and texts of messages waiting for a peer that is
+ * away must not pile up beside the outbox.
+ */
+const made = new Map<Msg, string>()
+export const MADE_CAP = 1024
 
 /**
  * The JSON text of an append's records, as `JSON.stringify(records)` writes it, for a store that
@@ -26,6 +31,7 @@ function recordJson(record: unknown): string {
   if (sent?.t === 'sent' && typeof sent.msg === 'object' && sent.msg !== null && keyCount(sent) === 2) {
     const msg = JSON.stringify(sent.msg)
     made.set(sent.msg, msg)
+    if (made.size > MADE_CAP) made.delete(made.keys().next().value as Msg)
     return `{"t":"sent","msg":${msg}}`
   }
   return JSON.stringify(record)
