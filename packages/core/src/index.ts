@@ -53,7 +53,7 @@ export {
   WATERMARK_ENTRY_BYTES,
   type WhenFull,
 } from './link-table.js'
-// Names: what a reader sees, what is refused, and how a name from the network is shown.
+// The journal's records as JSON text, each of our messages serialized once for the journal and the wire.
 export { journalRecordsJson } from './msg-json.js'
 export {
   LINES_PER_MSG_CHARS,
@@ -62,6 +62,7 @@ export {
   linesOf,
   shownLineBytes,
 } from './msg-lines.js'
+// Names: what a reader sees, what is refused, and how a name from the network is shown.
 export { MAX_NAME_LENGTH, nameKey, nameProblem, namesakes, peerNameProblem, shownName } from './names.js'
 // Nodes and what they tell their frontends.
 export { MAX_BURST, ParleyNode, ROOM_CAP } from './node.js'
