@@ -10,9 +10,12 @@ import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import type NoiseCurve from 'noise-curve-ed'
 import type NoiseState from 'noise-handshake'
 import type Sodium from 'sodium-native'
+import { type AddonSource, preloadSodiumAddon } from './sodium-addon.js'
 
 const require = createRequire(import.meta.url)
 
+/** How sodium-native's addon was found (tests check that the direct way is taken where it should be). */
+export const sodiumAddon: AddonSource = preloadSodiumAddon(require)
 export const SecretStream: typeof NoiseSecretStream = require('@hyperswarm/secret-stream')
 export const sodium: typeof Sodium = require('sodium-native')
 export const Noise: typeof NoiseState = require('noise-handshake')
