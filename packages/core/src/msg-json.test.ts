@@ -32,10 +32,18 @@ describe('journalRecordsJson', () => {
       'sent',
       [{ t: 'sent', msg }],
       { t: 'sent', msg: { ...msg, name: undefined } },
+      undefined,
+      () => 1,
     ]
-    const json = journalRecordsJson(odd)
-    expect(JSON.parse(json)).toEqual(JSON.parse(JSON.stringify(odd)))
+    // Another key order is written in the node's order: the same record once read.
+    expect(JSON.parse(journalRecordsJson(odd))).toEqual(JSON.parse(JSON.stringify(odd)))
+    const inOrder = odd.filter((_, i) => i !== 1)
+    expect(journalRecordsJson(inOrder)).toBe(JSON.stringify(inOrder))
     expect(journalRecordsJson([])).toBe('[]')
+    expect(journalRecordsJson([{ t: 'sent', msg }])).toBe(JSON.stringify([{ t: 'sent', msg }]))
+    expect(journalRecordsJson([{ t: 'sent', msg }, undefined])).toBe(
+      JSON.stringify([{ t: 'sent', msg }, undefined]),
+    )
   })
 
   it('hands the text of a sent message to its frame, once', () => {
