@@ -63,6 +63,27 @@ describe('createMessageAuth: signed hash chains with the node identity', () => {
     expect(auth.chain(prev, { ...msg, hops: 3, sig: 'x', prev: 'y' })).toBe(base)
   })
 
+  it('hashes as every earlier release did (known answers, a short body and a long one)', () => {
+    // Values from the release of 2026-12 (main at 310d9de): a change here forks every chain between
+    // releases, and each side would refuse the other's messages as forged.
+    const from = 'ab'.repeat(32)
+    const line = 'alpha "bravo" charlie\tdelta \\ é ✓ \u2028 😀'
+    const short: Msg = { type: 'msg', id: 'm1', seq: 1, ts: 1_700_000_000_000, from, body: 'hello' }
+    const long: Msg = {
+      type: 'msg',
+      id: 'm2-0',
+      seq: 2,
+      ts: 1_700_000_000_001,
+      from,
+      body: Array.from({ length: 40 }, () => line).join('\n'),
+      name: 'alice "a"',
+      lines: 40,
+      hops: 3,
+    }
+    expect(auth.chain('prev-hash', short)).toBe('TR-yt8HXKAf8xnP9QdHbukzSd3hmzRrV9G2bu2xIzMo')
+    expect(auth.chain('prev-hash', long)).toBe('pqpAHI2uOqd-fAdR2tMtmxklZh4HzS0KiaFi7wtTiQQ')
+  })
+
   it('gives each origin its own genesis, and fits the wire format (base64url, short)', () => {
     expect(auth.genesis(aliceId)).not.toBe(auth.genesis(bobId))
     const sig = auth.sign(auth.genesis(aliceId))
