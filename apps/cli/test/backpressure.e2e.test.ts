@@ -4,11 +4,15 @@
  * to its stdin stop draining; its memory (VmRSS from /proc) stays flat. After SIGCONT every line arrives
  * exactly once, in order.
  */
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { BLOCKED_GRACE_MS } from '@parley/launcher'
 import { assertBuilt, listeningPort, type Proc, spawnParley } from '@parley/testkit'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 
 const running: Proc[] = []
+const cleanups: (() => void)[] = []
 const start = (args: string[]) => {
   const proc = spawnParley(args)
   running.push(proc)
@@ -22,6 +26,7 @@ afterEach(async () => {
     proc.kill('SIGKILL')
     await proc.exited
   }
+  for (const cleanup of cleanups.splice(0)) cleanup()
 })
 
 /**
@@ -67,7 +72,12 @@ describe('backpressure from a peer that stops reading', () => {
   it('stops reading stdin with a full outbox, keeps the sender small, and delivers every line once after the peer resumes', async () => {
     const receiver = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--rate', '0'])
     const port = await listeningPort(receiver)
+    const logDir = mkdtempSync(join(tmpdir(), 'parley-backpressure-log-'))
+    cleanups.push(() => rmSync(logDir, { recursive: true, force: true }))
+    const logFile = join(logDir, 'parley.log')
     const sender = start([
+      '--log-file',
+      logFile,
       '--listen',
       '127.0.0.1:0',
       '--peer',
@@ -134,5 +144,18 @@ describe('backpressure from a peer that stops reading', () => {
       '<alice> warm up',
       ...Array.from({ length: total }, (_, i) => `<alice> ${lineOf(i)}`),
     ])
+    // The log has the stall and its end: the link stayed blocked past its grace (a second long stall
+    // while the rest went through, on a busy machine, is logged the same way). The moments the link
+    // filled while lines flowed are not logged.
+    const stalls = readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { event: string; blockedMs?: number })
+      .filter((entry) => entry.event === 'peer-not-reading' || entry.event === 'peer-reading')
+    expect(stalls.length).toBeGreaterThanOrEqual(2)
+    stalls.forEach((entry, i) => {
+      expect(entry.event).toBe(i % 2 === 0 ? 'peer-not-reading' : 'peer-reading')
+      expect(entry.blockedMs).toBeGreaterThanOrEqual(BLOCKED_GRACE_MS)
+    })
   }, 300_000)
 })

@@ -1,0 +1,123 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { NodeEvent, PeerInfo } from '@parley/core'
+import { afterEach, describe, expect, it } from 'vitest'
+import { BLOCKED_GRACE_MS, EventLog } from './event-log.js'
+
+const bob: PeerInfo = { id: 'b'.repeat(64), name: 'bob' }
+const carol: PeerInfo = { id: 'c'.repeat(64), name: 'carol' }
+const blocked = (peer: PeerInfo): NodeEvent => ({ type: 'backpressure', peer, blocked: true })
+const reading = (peer: PeerInfo): NodeEvent => ({ type: 'backpressure', peer, blocked: false })
+
+/** An event log on a fake clock: `advance` runs the checks that fall due, as timers would. */
+async function openLog(options: { limitBytes?: number } = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'parley-event-log-'))
+  cleanups.push(() => rm(dir, { recursive: true, force: true }))
+  let now = 1_000_000
+  const timers = new Set<{ at: number; callback: () => void }>()
+  const log = new EventLog(join(dir, 'parley.log'), {
+    ...options,
+    now: () => now,
+    schedule: (callback, ms) => {
+      const timer = { at: now + ms, callback }
+      timers.add(timer)
+      return () => timers.delete(timer)
+    },
+  })
+  return {
+    log,
+    timers,
+    advance(ms: number) {
+      now += ms
+      for (const timer of [...timers]) if (timer.at <= now && timers.delete(timer)) timer.callback()
+    },
+    async lines(): Promise<Record<string, unknown>[]> {
+      await log.close()
+      const text = await readFile(join(dir, 'parley.log'), 'utf8')
+      return text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+    },
+  }
+}
+
+const cleanups: (() => Promise<void>)[] = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup()
+})
+
+describe('EventLog and links that stop reading', () => {
+  it('logs nothing for a link blocked for a moment, however often: a flood must not fill the log', async () => {
+    const h = await openLog()
+    for (let i = 0; i < 1_000; i++) {
+      h.log.record(blocked(bob))
+      h.advance(BLOCKED_GRACE_MS - 1)
+      h.log.record(reading(bob))
+    }
+    h.advance(10 * BLOCKED_GRACE_MS)
+    expect(h.timers.size).toBe(0)
+    expect(h.log.blockedLinks).toBe(0)
+    expect(await h.lines()).toEqual([])
+  })
+
+  it('logs a link blocked past the grace once, then when it reads again, with how long it was blocked', async () => {
+    const h = await openLog()
+    h.log.record(blocked(bob))
+    h.log.record(blocked(bob))
+    h.advance(BLOCKED_GRACE_MS)
+    h.log.record(blocked(bob))
+    h.advance(4_000)
+    h.log.record(reading(bob))
+    h.log.record(reading(bob))
+    const lines = await h.lines()
+    expect(lines.map(({ ts: _, ...rest }) => rest)).toEqual([
+      { level: 'info', event: 'peer-not-reading', peerId: bob.id, blockedMs: BLOCKED_GRACE_MS },
+      { level: 'info', event: 'peer-reading', peerId: bob.id, blockedMs: BLOCKED_GRACE_MS + 4_000 },
+    ])
+    expect(lines[0]?.ts).toBe(new Date(1_000_000 + BLOCKED_GRACE_MS).toISOString())
+  })
+
+  it('keeps each link apart, and forgets a blocked link that closes before the grace ends', async () => {
+    const h = await openLog()
+    h.log.record(blocked(bob))
+    h.log.record(blocked(carol))
+    expect(h.log.blockedLinks).toBe(2)
+    h.log.record({ type: 'disconnected', peer: carol, reason: 'carol left' })
+    expect(h.log.blockedLinks).toBe(1)
+    h.advance(BLOCKED_GRACE_MS)
+    const lines = await h.lines()
+    expect(lines.map((line) => [line.event, line.peerId])).toEqual([
+      ['disconnected', carol.id],
+      ['peer-not-reading', bob.id],
+    ])
+    expect(h.log.blockedLinks).toBe(0)
+  })
+
+  it('still logs the other events as they come', async () => {
+    const h = await openLog()
+    h.log.record({ type: 'listening', address: '127.0.0.1:4001' })
+    h.log.record({ type: 'message', id: 'x', seq: 1, ts: 0, from: bob, body: 'private' })
+    h.log.record({ type: 'link-error', address: '127.0.0.1:5', code: 'BAD_HELLO', message: 'no hello' })
+    const lines = await h.lines()
+    expect(lines.map((line) => line.event)).toEqual(['listening', 'refused'])
+    expect(JSON.stringify(lines)).not.toContain('private')
+  })
+
+  it('still takes the size limit as a number, as earlier releases did', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'parley-event-log-'))
+    cleanups.push(() => rm(dir, { recursive: true, force: true }))
+    // Each line is 97 bytes: the third one moves the first two to parley.log.1.
+    const log = new EventLog(join(dir, 'parley.log'), 250)
+    for (let i = 0; i < 3; i++) log.record({ type: 'listening', address: `127.0.0.1:${4000 + i}` })
+    await log.close()
+    const addresses = async (file: string) =>
+      (await readFile(join(dir, file), 'utf8'))
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => (JSON.parse(line) as { address: string }).address)
+    expect(await addresses('parley.log.1')).toEqual(['127.0.0.1:4000', '127.0.0.1:4001'])
+    expect(await addresses('parley.log')).toEqual(['127.0.0.1:4002'])
+  })
+})
