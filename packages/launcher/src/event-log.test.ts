@@ -87,12 +87,59 @@ describe('EventLog and links that stop reading', () => {
     h.log.record({ type: 'disconnected', peer: carol, reason: 'carol left' })
     expect(h.log.blockedLinks).toBe(1)
     h.advance(BLOCKED_GRACE_MS)
+    expect(h.timers.size).toBe(0)
+    expect(h.log.blockedLinks).toBe(1)
     const lines = await h.lines()
     expect(lines.map((line) => [line.event, line.peerId])).toEqual([
       ['disconnected', carol.id],
       ['peer-not-reading', bob.id],
     ])
+  })
+
+  it('closes a logged stall with the link: no peer-reading after it left, and a new link starts afresh', async () => {
+    const h = await openLog()
+    h.log.record(blocked(bob))
+    h.advance(BLOCKED_GRACE_MS + 500)
+    h.log.record({ type: 'disconnected', peer: bob, reason: 'bob is not answering' })
+    h.log.record(reading(bob))
     expect(h.log.blockedLinks).toBe(0)
+    h.log.record({ type: 'connected', peer: bob, address: '127.0.0.1:4002', direction: 'outbound' })
+    h.log.record(blocked(bob))
+    h.advance(BLOCKED_GRACE_MS - 1)
+    h.log.record(reading(bob))
+    const lines = await h.lines()
+    expect(lines.map((line) => line.event)).toEqual(['peer-not-reading', 'disconnected', 'connected'])
+  })
+
+  it('takes its grace from the options, and says at least the grace even if the wall clock stepped back', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'parley-event-log-'))
+    cleanups.push(() => rm(dir, { recursive: true, force: true }))
+    const clock = [5_000]
+    const due: (() => void)[] = []
+    const log = new EventLog(join(dir, 'parley.log'), {
+      graceMs: 250,
+      now: () => clock[0]!,
+      schedule: (callback, ms) => {
+        expect(ms).toBe(250)
+        due.push(callback)
+        return () => {}
+      },
+    })
+    log.record(blocked(bob))
+    clock[0] = 4_900
+    due.shift()?.()
+    log.record(reading(bob))
+    await log.close()
+    log.record(blocked(carol))
+    expect(due).toEqual([])
+    const lines = (await readFile(join(dir, 'parley.log'), 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+    expect(lines.map(({ event, blockedMs }) => [event, blockedMs])).toEqual([
+      ['peer-not-reading', 250],
+      ['peer-reading', 250],
+    ])
   })
 
   it('still logs the other events as they come', async () => {

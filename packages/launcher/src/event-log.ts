@@ -12,8 +12,8 @@ export const DEFAULT_LOG_LIMIT_BYTES = 10 * 1024 * 1024
 /**
  * A link blocked for less than this is not logged: a piped file fills a link for a moment whenever the
  * sender runs ahead of a peer that reads fine (180 times in 100,000 lines on loopback). Logged, those
- * moments buried the lines an operator looks for, and a peer that toggles its reading could rotate the
- * log until refusals it wanted hidden were gone.
+ * moments buried the lines an operator looks for. A peer that stops reading for longer adds two lines a
+ * stall, so at most two a second per link.
  */
 export const BLOCKED_GRACE_MS = 1_000
 
@@ -43,6 +43,7 @@ export class EventLog {
   private readonly schedule: (callback: () => void, ms: number) => () => void
   /** Links blocked now, by peer id: one entry a link at most, gone when it reads again or closes. */
   private readonly blocked = new Map<string, Block>()
+  private closed = false
 
   /** `options` as a number is `limitBytes` alone, as earlier releases took it. */
   constructor(
@@ -77,6 +78,7 @@ export class EventLog {
    * reads, with how long it was blocked.
    */
   record(event: NodeEvent): void {
+    if (this.closed) return
     if (event.type === 'backpressure') {
       this.backpressure(event.peer.id, event.blocked)
       return
@@ -91,6 +93,7 @@ export class EventLog {
   }
 
   close(): Promise<void> {
+    this.closed = true
     for (const id of [...this.blocked.keys()]) this.unblock(id)
     return new Promise((resolve) => {
       if (this.stream) this.stream.end(resolve)
@@ -102,7 +105,7 @@ export class EventLog {
     if (!isBlocked) {
       const block = this.unblock(peerId)
       if (block?.logged)
-        this.write({ level: 'info', event: 'peer-reading', peerId, blockedMs: this.now() - block.since })
+        this.write({ level: 'info', event: 'peer-reading', peerId, blockedMs: this.blockedMs(block) })
       return
     }
     if (this.blocked.has(peerId)) return
@@ -110,12 +113,23 @@ export class EventLog {
     block.cancel = this.schedule(() => {
       if (this.blocked.get(peerId) !== block) return
       block.logged = true
-      this.write({ level: 'info', event: 'peer-not-reading', peerId, blockedMs: this.now() - block.since })
+      this.write({ level: 'info', event: 'peer-not-reading', peerId, blockedMs: this.blockedMs(block) })
     }, this.graceMs)
     this.blocked.set(peerId, block)
   }
 
-  /** Forgets a link's block (it reads again, or it opened or closed) and returns it. */
+  /**
+   * How long the link has been blocked: at least the grace once logged, since timers and the wall clock
+   * (which `now` reads, and which may step) do not keep exactly the same time.
+   */
+  private blockedMs(block: Block): number {
+    return Math.max(this.graceMs, this.now() - block.since)
+  }
+
+  /**
+   * Forgets a link's block (it reads again, or it opened or closed) and returns it. A logged block that
+   * ends with its link has no `peer-reading`: the `disconnected` line closes it.
+   */
   private unblock(peerId: string): Block | undefined {
     const block = this.blocked.get(peerId)
     if (!block) return undefined

@@ -6,14 +6,16 @@
  */
 import type { ChatNode, NodeEvent } from '@parley/core'
 import { countText } from './display.js'
+import { BLOCKED_GRACE_MS } from './event-log.js'
 import type { StatusLine } from './session.js'
 
 export interface FlowSummaryOptions {
   /** At most one line per this many ms (default 5,000). */
   readonly everyMs?: number
   /**
-   * A peer is said not to read once its link has stayed blocked this long (default 1,000 ms): a piped
-   * file fills the link for a moment whenever the sender runs ahead of a peer that reads fine.
+   * A peer is said not to read once its link has stayed blocked this long (default `BLOCKED_GRACE_MS`,
+   * 1,000 ms, as in the structured log): a piped file fills the link for a moment whenever the sender
+   * runs ahead of a peer that reads fine.
    */
   readonly graceMs?: number
   readonly now?: () => number
@@ -47,7 +49,7 @@ export class FlowSummary {
     private readonly options: FlowSummaryOptions = {},
   ) {
     this.everyMs = options.everyMs ?? 5_000
-    this.graceMs = options.graceMs ?? 1_000
+    this.graceMs = options.graceMs ?? BLOCKED_GRACE_MS
     this.now = options.now ?? Date.now
     this.schedule = options.schedule ?? ((callback, ms) => setTimeout(callback, ms).unref())
   }
