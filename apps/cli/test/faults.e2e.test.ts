@@ -4,7 +4,7 @@
  * exactly once, in order.
  */
 import { readFileSync } from 'node:fs'
-import { LINES_PER_MSG_CHARS } from '@parley/core'
+import { LINES_PER_MSG_SHOWN_BYTES, shownLineBytes } from '@parley/core'
 import {
   bodiesOf,
   CLEAN_DELIVERY,
@@ -252,13 +252,13 @@ describe('kill -9 while piped lines travel together (text mode: msg.lines, a mes
     'the restarted text-mode receiver shows every piped line once, in order, again only the message a kill parted from its mark (seed %i)',
     async (seed) => {
       const random = seededRandom(seed + 200)
-      // Lines of 50-60 characters: one message carries up to 50 of them (its display write of 4,000
-      // bytes, prefixes included, is full before its 3,000 characters).
+      // Lines of 50-60 characters: one message carries at most 50 of them (its display write of 4,000
+      // bytes, prefixes included, is full first).
       const lines = Array.from(
         { length: LINES },
         (_, i) => `t${seed}-${i} ${'-'.repeat(45 + Math.floor(random() * 10))}`,
       )
-      const perMessage = Math.ceil(LINES_PER_MSG_CHARS / 50)
+      const perMessage = Math.floor(LINES_PER_MSG_SHOWN_BYTES / shownLineBytes('alice', '-'.repeat(50)))
       const port = await freePort()
       const receiverDir = tempDir()
       const args = [

@@ -56,7 +56,9 @@ export {
 // The journal's records as JSON text, each of our messages serialized once for the journal and the wire.
 export { journalRecordsJson } from './msg-json.js'
 export {
+  framedBytes,
   LINES_PER_MSG_CHARS,
+  LINES_PER_MSG_FRAMED_BYTES,
   LINES_PER_MSG_SHOWN_BYTES,
   lineId,
   linesOf,

@@ -4,10 +4,13 @@ import { flushMicrotasks } from '../test/manual-clock.js'
 import { closeNodes, dialedByRawPeer, nodeWorld } from '../test/node-world.js'
 import type { RawPeer } from '../test/raw-peer.js'
 import type { Address } from './address.js'
+import { encodeFrame } from './codec.js'
 import type { JournalRecord } from './journal.js'
 import { replayJournal, restore } from './journal.js'
 import {
+  framedBytes,
   LINES_PER_MSG_CHARS,
+  LINES_PER_MSG_FRAMED_BYTES,
   LINES_PER_MSG_SHOWN_BYTES,
   lineId,
   linesOf,
@@ -43,6 +46,8 @@ async function aliceWithRawPeer(maxFrame?: number) {
 const sentMsgs = (peer: RawPeer) => peer.received.filter((m): m is Msg => m.type === 'msg')
 /** The most a message's lines take in a receiver's line display. */
 const shownOf = (m: Msg) => linesOf(m).reduce((n, line) => n + shownLineBytes(m.name ?? '', line), 0)
+/** The most a message's lines take in its frame: each at its worst escape, with its newline. */
+const framedOf = (m: Msg) => linesOf(m).reduce((n, line) => n + framedBytes(line) + 2, 0)
 
 describe('lines carried together (msg.lines)', () => {
   it('carries piped lines in as few messages as fit, each line whole and in order', async () => {
@@ -60,7 +65,8 @@ describe('lines carried together (msg.lines)', () => {
       if (first !== undefined) {
         const charsFull = m.body.length + 1 + first.length + 1 > LINES_PER_MSG_CHARS
         const shownFull = shownOf(m) + shownLineBytes('alice', first) > LINES_PER_MSG_SHOWN_BYTES
-        expect(charsFull || shownFull).toBe(true)
+        const framedFull = framedOf(m) + framedBytes(first) + 2 > LINES_PER_MSG_FRAMED_BYTES
+        expect(charsFull || shownFull || framedFull).toBe(true)
       }
       expect(parseMessage(JSON.parse(JSON.stringify(m)))).toEqual(m)
     }
@@ -103,6 +109,24 @@ describe('lines carried together (msg.lines)', () => {
       [long, undefined],
       ['f', undefined],
     ])
+  })
+
+  it('keeps a message of lines within a 4 KB frame whatever its text, for receivers with --max-frame 4096', async () => {
+    const { alice, peer, clock } = await aliceWithRawPeer()
+    // Tabs, quotes and backslashes are shown as they are but escaped in JSON: twice the bytes in a frame.
+    const escaped = Array.from({ length: 300 }, (_, i) => `${i}\t"q"\\${'\t"\\'.repeat(30)}`)
+    const plain = Array.from({ length: 300 }, (_, i) => `${i} ${'p'.repeat(90)}`)
+    alice.node.sendLines(escaped)
+    alice.node.sendLines(plain)
+    await clock.advance(0)
+    const msgs = sentMsgs(peer)
+    for (const m of msgs) {
+      expect(framedOf(m)).toBeLessThanOrEqual(LINES_PER_MSG_FRAMED_BYTES)
+      expect(encodeFrame(m).length).toBeLessThanOrEqual(4_096)
+    }
+    // Not one line a message: each carries as many as the bound lets it.
+    expect(msgs.length).toBeLessThan(60)
+    expect(msgs.flatMap((m) => linesOf(m))).toEqual([...escaped, ...plain])
   })
 
   it('packs lines by what they take shown, prefix included, not by their characters', async () => {

@@ -16,7 +16,14 @@ import { DEFAULT_RATE_LIMIT, FIXED_MSG_BYTES } from './inbound-gate.js'
 import { DEFAULT_WINDOW, type HistoryEntry, type RestoredState, restoredRoom } from './journal.js'
 import { type LinkCloseReason, makeHello } from './link-machine.js'
 import { type LinkHost, type LinkRecord, Links, ROOM_CAP } from './links.js'
-import { LINES_PER_MSG_CHARS, LINES_PER_MSG_SHOWN_BYTES, shownLineBytes, textGrowth } from './msg-lines.js'
+import {
+  framedBytes,
+  LINES_PER_MSG_CHARS,
+  LINES_PER_MSG_FRAMED_BYTES,
+  LINES_PER_MSG_SHOWN_BYTES,
+  shownLineBytes,
+  textGrowth,
+} from './msg-lines.js'
 import {
   type ChatNode,
   type MemberInfo,
@@ -235,7 +242,8 @@ export class ParleyNode implements ChatNode {
    * node's throws before any is sent). Lines are carried together in one message (`msg.lines`), which
    * receivers show and keep as a message per line, while they hold at most `LINES_PER_MSG_CHARS`
    * characters, fit one write of a receiver's line display prefixes included (`LINES_PER_MSG_SHOWN_BYTES`),
-   * and fit one frame; a body that holds a newline, or alone exceeds a bound, goes as a message alone.
+   * and take at most `LINES_PER_MSG_FRAMED_BYTES` in a frame of this node's; a body that holds a newline,
+   * or alone exceeds a bound, goes as a message alone.
    */
   sendLines(bodies: readonly string[]): void {
     this.checkOpen()
@@ -247,6 +255,7 @@ export class ParleyNode implements ChatNode {
     // where the message's own fields and their escapes are set aside first.
     const shownFrame = shownLineBytes(this.nameValue, '')
     const frameRoom = this.frameLimit() - FIXED_MSG_BYTES - 6 * (this.nameValue.length + this.id.length) - 32
+    const framedRoom = Math.min(frameRoom, LINES_PER_MSG_FRAMED_BYTES)
     let start = 0
     let chars = 0
     let shown = 0
@@ -255,7 +264,7 @@ export class ParleyNode implements ChatNode {
       const body = bodies[i] as string
       const growth = textGrowth(body)
       const lineShown = shownFrame + (growth === 6 ? 6 : 1) * body.length
-      const lineFramed = growth * body.length + 2
+      const lineFramed = framedBytes(body, growth) + 2
       const alone =
         body.length >= LINES_PER_MSG_CHARS ||
         lineShown > LINES_PER_MSG_SHOWN_BYTES ||
@@ -266,7 +275,7 @@ export class ParleyNode implements ChatNode {
         (i > start &&
           (chars + body.length + 1 > LINES_PER_MSG_CHARS ||
             shown + lineShown > LINES_PER_MSG_SHOWN_BYTES ||
-            framed + lineFramed > frameRoom))
+            framed + lineFramed > framedRoom))
       ) {
         this.sendTogether(bodies, start, i)
         start = i
