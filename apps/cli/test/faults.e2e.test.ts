@@ -252,7 +252,7 @@ describe('kill -9 while piped lines travel together (text mode: msg.lines, a mes
     'the restarted text-mode receiver shows every piped line once, in order, again only the message a kill parted from its mark (seed %i)',
     async (seed) => {
       const random = seededRandom(seed + 200)
-      // Lines of 50-60 characters: one message carries at most 50 of them (its display write of 4,000
+      // Lines of 50-62 characters: one message carries at most 50 of them (its display write of 4,000
       // bytes, prefixes included, is full first).
       const lines = Array.from(
         { length: LINES },

@@ -14,10 +14,10 @@ import { MAX_LINES_PER_MSG } from './schema.js'
 export const LINES_PER_MSG_CHARS = 3_000
 
 /**
- * And while their text takes at most this many bytes in a frame, each counted at its worst escape
- * (`textGrowth`): a message of lines then stays under 3.5 KB whatever its text, which a receiver's
- * `--max-frame 4096` takes. The sender does not know the receiver's limit; a line alone may still take up
- * to the sender's own frame limit, as any message may.
+ * And while their text takes at most this many bytes in a frame (`framedBytes`): a message of several
+ * lines then takes about 3.5 KB at most (3,533 bytes with a name of 64 wide characters and every field at
+ * its longest), which a receiver's `--max-frame 4096` takes. The sender does not know the receiver's
+ * limit: a line sent alone takes a frame of its size, up to the sender's own frame limit, as any message.
  */
 export const LINES_PER_MSG_FRAMED_BYTES = 3_000
 

@@ -128,7 +128,8 @@ export class EventLog {
 
   /**
    * Forgets a link's block (it reads again, or it opened or closed) and returns it. A logged block that
-   * ends with its link has no `peer-reading`: the `disconnected` line closes it.
+   * ends with its link has no `peer-reading`: the `disconnected` line closes it, or the `connected` line of
+   * the link that replaced it.
    */
   private unblock(peerId: string): Block | undefined {
     const block = this.blocked.get(peerId)
