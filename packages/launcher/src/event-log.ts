@@ -6,6 +6,7 @@ import { createWriteStream, renameSync, statSync, type WriteStream } from 'node:
 import type { NodeEvent } from '@parley/core'
 import { isLinkRefusal, linkAdvice, openForAppend } from '@parley/store'
 import { ExitCode, FatalError } from './exit-codes.js'
+import { unrefTimeout } from './timers.js'
 
 export const DEFAULT_LOG_LIMIT_BYTES = 10 * 1024 * 1024
 
@@ -54,13 +55,7 @@ export class EventLog {
     this.limitBytes = options.limitBytes ?? DEFAULT_LOG_LIMIT_BYTES
     this.graceMs = options.graceMs ?? BLOCKED_GRACE_MS
     this.now = options.now ?? Date.now
-    this.schedule =
-      options.schedule ??
-      ((callback, ms) => {
-        const timer = setTimeout(callback, ms)
-        timer.unref()
-        return () => clearTimeout(timer)
-      })
+    this.schedule = options.schedule ?? unrefTimeout
     this.size = sizeOf(file)
     try {
       this.stream = this.open()

@@ -7,6 +7,7 @@
 import { lineId, messagesOf, type NodeEvent, type PeerInfo } from '@parley/core'
 import { parseAction } from './commands.js'
 import type { StartedNode } from './node-setup.js'
+import { unrefTimeout } from './timers.js'
 
 /** A received message as frontends show it. */
 export interface ShownMessage {
@@ -143,13 +144,7 @@ export class MessageDisplay {
     this.undecidedMs = options.undecidedMs ?? 1_000
     this.clockSlackMs = options.clockSlackMs ?? clockSlackFrom(process.env)
     this.now = options.now ?? Date.now
-    this.schedule =
-      options.schedule ??
-      ((callback, ms) => {
-        const timer = setTimeout(callback, ms)
-        timer.unref()
-        return { cancel: () => clearTimeout(timer) }
-      })
+    this.schedule = options.schedule ?? ((callback, ms) => ({ cancel: unrefTimeout(callback, ms) }))
     this.defer = this.target.kind === 'lines' ? options.defer : undefined
     this.since = this.now()
   }
