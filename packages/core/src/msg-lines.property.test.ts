@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { framedBytes } from './msg-lines.js'
+import { framedBytes, LINES_PER_MSG_CHARS, LINES_PER_MSG_FRAMED_BYTES } from './msg-lines.js'
 
 /** Bytes a line's text takes inside a frame's JSON string (without its quotes). */
 const inJson = (text: string) => Buffer.byteLength(JSON.stringify(text)) - 2
@@ -43,5 +43,18 @@ describe('framedBytes', () => {
     expect(framedBytes('bell \u0007')).toBe(6 * 6)
     expect(framedBytes('lone \ud800 high')).toBe(6 * 'lone \ud800 high'.length)
     expect(framedBytes('lone \udfff low')).toBe(6 * 'lone \udfff low'.length)
+  })
+})
+
+describe('the bounds of a message of lines', () => {
+  it('need no count of characters: the frame bound is reached first', () => {
+    // sendLines counts framed bytes, not characters, and relies on this.
+    expect(LINES_PER_MSG_FRAMED_BYTES).toBeLessThanOrEqual(LINES_PER_MSG_CHARS)
+    fc.assert(
+      fc.property(anyText, (text) => {
+        expect(framedBytes(text)).toBeGreaterThanOrEqual(text.length)
+      }),
+      { numRuns: 1_000 },
+    )
   })
 })

@@ -255,9 +255,10 @@ export class ParleyNode implements ChatNode {
     // where the message's own fields and their escapes are set aside first.
     const shownFrame = shownLineBytes(this.nameValue, '')
     const frameRoom = this.frameLimit() - FIXED_MSG_BYTES - 6 * (this.nameValue.length + this.id.length) - 32
+    // A message's characters need no count of their own: a line's text takes at least as many bytes in
+    // the frame as it has characters, and LINES_PER_MSG_FRAMED_BYTES is no more than LINES_PER_MSG_CHARS.
     const framedRoom = Math.min(frameRoom, LINES_PER_MSG_FRAMED_BYTES)
     let start = 0
-    let chars = 0
     let shown = 0
     let framed = 0
     for (let i = 0; i < bodies.length; i++) {
@@ -272,14 +273,10 @@ export class ParleyNode implements ChatNode {
         (growth === 6 && body.includes('\n'))
       if (
         alone ||
-        (i > start &&
-          (chars + body.length + 1 > LINES_PER_MSG_CHARS ||
-            shown + lineShown > LINES_PER_MSG_SHOWN_BYTES ||
-            framed + lineFramed > framedRoom))
+        (i > start && (shown + lineShown > LINES_PER_MSG_SHOWN_BYTES || framed + lineFramed > framedRoom))
       ) {
         this.sendTogether(bodies, start, i)
         start = i
-        chars = 0
         shown = 0
         framed = 0
       }
@@ -288,7 +285,6 @@ export class ParleyNode implements ChatNode {
         start = i + 1
         continue
       }
-      chars += body.length + 1
       shown += lineShown
       framed += lineFramed
     }
