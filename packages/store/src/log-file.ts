@@ -94,20 +94,21 @@ export async function scanFile(
 /** The log holds private history: readable by its owner only, even in a shared directory. */
 export const FILE_MODE = 0o600
 
+/** Opens the log, or creates it, with writes that are durable when they return where the system can. */
 export async function openOrCreate(path: string): Promise<FileHandle> {
   try {
-    return await open(path, OpenFlags.readWrite)
+    return await open(path, OpenFlags.readWriteSynced)
   } catch (error) {
     if (isLinkRefusal(error)) throw new LogError('IO', linkAdvice(path), { cause: error })
     if (errorCode(error) !== 'ENOENT') throw ioError(`cannot open ${path}`, error)
   }
   try {
-    const file = await open(path, 'wx+', FILE_MODE)
+    const file = await open(path, OpenFlags.createSynced, FILE_MODE)
     await syncDirectory(dirname(path))
     return file
   } catch (error) {
     // Another opener created it first: use theirs.
-    if (errorCode(error) === 'EEXIST') return open(path, OpenFlags.readWrite)
+    if (errorCode(error) === 'EEXIST') return open(path, OpenFlags.readWriteSynced)
     throw ioError(`cannot create ${path}`, error)
   }
 }
