@@ -508,7 +508,11 @@ export class AppendLog {
         } catch (cause) {
           this.#failure = ioError(`cannot append to ${this.#path}`, cause, 'reopen the log to continue')
           // Take back whatever part of the batch reached the file, so no rejected append reappears on reopen.
-          await this.#file.truncate(this.#size).catch(() => {})
+          // Synced too: with SYNC_ON_WRITE the part that reached the file is already on the disk.
+          await this.#file
+            .truncate(this.#size)
+            .then(() => this.#file.sync())
+            .catch(() => {})
           throw this.#failure
         }
         this.#size += bytes.length
