@@ -8,6 +8,7 @@ import type { ChatNode, NodeEvent } from '@parley/core'
 import { countText } from './display.js'
 import { BLOCKED_GRACE_MS } from './event-log.js'
 import type { StatusLine } from './session.js'
+import { unrefTimeout } from './timers.js'
 
 export interface FlowSummaryOptions {
   /** At most one line per this many ms (default 5,000). */
@@ -51,7 +52,7 @@ export class FlowSummary {
     this.everyMs = options.everyMs ?? 5_000
     this.graceMs = options.graceMs ?? BLOCKED_GRACE_MS
     this.now = options.now ?? Date.now
-    this.schedule = options.schedule ?? ((callback, ms) => setTimeout(callback, ms).unref())
+    this.schedule = options.schedule ?? unrefTimeout
   }
 
   /** True for the events this summary takes over (the frontend shows nothing else for them). */
