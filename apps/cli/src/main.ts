@@ -217,7 +217,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       : formatMessage(labels.label(m.from), m.body, m.ts, withTime, m.action)
   const lines = streamLines(io.stdout, formatShown, (count) => {
     if (flags.json) json({ type: 'catch-up', count })
-    else note(`${count} message(s) from while you were away:`)
+    else note(`${countText(count)} message(s) from while you were away:`)
   })
   const display = new MessageDisplay({
     target: {

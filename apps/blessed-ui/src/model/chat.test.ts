@@ -321,6 +321,16 @@ describe('chat model', () => {
     ])
   })
 
+  it('puts a rule with the count, grouped, above a catch-up', () => {
+    const { model, screen } = setup()
+    const shown = (body: string) => ({ id: body, seq: 1, ts: 0, from: bob, body, catchUp: true })
+    model.showMessages([shown('one')], 1)
+    model.showMessages([shown('many')], 12_345)
+    const lines = screen(80, 10).lines.join('\n')
+    expect(lines).toContain(' 1 message from while you were away ')
+    expect(lines).toContain(' 12,345 messages from while you were away ')
+  })
+
   it('says in the status bar when links are not encrypted', () => {
     const model = new ChatModel({ self: alice, width: graphemeWidth(), secure: false })
     expect(rowText(model.frame(80, 10).status)).toContain('PLAIN: not encrypted')

@@ -16,6 +16,7 @@ import {
   actionBody,
   COMMANDS,
   clockTime,
+  countText,
   describeEvent,
   helpLines,
   type LinkRoute,
@@ -186,7 +187,7 @@ export class ChatModel {
   showMessages(messages: readonly ShownMessage[], catchUp?: number): Effect[] {
     this.changes++
     if (catchUp !== undefined) {
-      const text = ` ${catchUp} message${catchUp === 1 ? '' : 's'} from while you were away `
+      const text = ` ${countText(catchUp)} message${catchUp === 1 ? '' : 's'} from while you were away `
       this.list.add({ id: this.nextId++, kind: 'rule', ts: this.now(), text }, false)
     }
     const effects: Effect[] = []
