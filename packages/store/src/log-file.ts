@@ -104,12 +104,20 @@ export async function openOrCreate(path: string): Promise<FileHandle> {
   }
   try {
     const file = await open(path, OpenFlags.createSynced, FILE_MODE)
-    await syncDirectory(dirname(path))
+    await syncDirectory(dirname(path)).catch(async (error: unknown) => {
+      await file.close().catch(() => {})
+      throw error
+    })
     return file
   } catch (error) {
-    // Another opener created it first: use theirs.
-    if (errorCode(error) === 'EEXIST') return open(path, OpenFlags.readWriteSynced)
-    throw ioError(`cannot create ${path}`, error)
+    if (errorCode(error) !== 'EEXIST') throw ioError(`cannot create ${path}`, error)
+  }
+  // Another opener created it first: use theirs, with the same care as any existing log.
+  try {
+    return await open(path, OpenFlags.readWriteSynced)
+  } catch (error) {
+    if (isLinkRefusal(error)) throw new LogError('IO', linkAdvice(path), { cause: error })
+    throw ioError(`cannot open ${path}`, error)
   }
 }
 
