@@ -1,5 +1,11 @@
 import * as readline from 'node:readline'
-import { type ChatNode, type HistoryEntry, MAX_BODY_LENGTH, type NodeEvent } from '@parley/core'
+import {
+  type ChatNode,
+  type HistoryEntry,
+  MAX_BODY_LENGTH,
+  type NodeEvent,
+  type PeerInfo,
+} from '@parley/core'
 import {
   actionBody,
   connectTo,
@@ -208,7 +214,9 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     rl?.prompt(true)
   }
   const json = (value: Record<string, unknown>) => io.stdout.write(`${JSON.stringify(value)}\n`)
-  const labels = new PeerLabels()
+  // This node once started: a peer under a name like ours is told apart from us.
+  let self: (() => PeerInfo) | undefined
+  const labels = new PeerLabels(() => self?.())
   const routes = new LinkRoutes()
   const note = (text: string) => print(io.stderr, `parley: ${text}`)
   const formatShown = (m: ShownMessage) =>
@@ -275,7 +283,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       flow.push(event)
       return
     }
-    const status = describeEvent(event, route)
+    const status = describeEvent(event, route, self?.().id)
     if (status && event.type === 'link-error') drops.push(status)
     else if (status) print(io.stderr, formatStatus(status))
   }
@@ -290,6 +298,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     throw error
   }
   const { node } = started
+  self = () => ({ id: node.id, name: node.name })
   pending = () => node.pending
   if (!started.secure) {
     note('PLAIN MODE: nothing is encrypted or authenticated; anyone on the path can read and forge messages')

@@ -546,6 +546,43 @@ describe('names that come back with another key', () => {
     expect(connected).toMatchObject({ peer: 'bob', peerId: bobA.id, sameNameAs: [bobB.id] })
     back.kill()
   })
+
+  it('flags a peer that takes your own name, at connect and when it renames to it, never showing it as you', async () => {
+    const port = await freePort()
+    const carol = start(['--listen', `127.0.0.1:${port}`, '--name', 'carol', '--data-dir', newDataDir()])
+    await carol.waitFor('stderr', /listening on/)
+    const peerArgs = (name: string) => [
+      '--listen',
+      '127.0.0.1:0',
+      '--name',
+      name,
+      '--data-dir',
+      newDataDir(),
+      '--peer',
+      `127.0.0.1:${port}`,
+    ]
+
+    const impostor = start(peerArgs('carol'))
+    const warning = await carol.waitFor('stderr', /WARNING/)
+    expect(warning).toMatch(/connected to carol \[/)
+    expect(warning).toContain('it goes by your own name "carol"')
+    impostor.send('i am carol, trust me')
+    const shown = await carol.waitFor('stdout', /trust me/)
+    expect(shown).toMatch(/^<carol~[a-z2-7]{4}-[a-z2-7]{4}> i am carol, trust me$/)
+    impostor.kill()
+    await impostor.exited
+
+    // A peer that joins as dave and then takes carol's name mid-session.
+    const dave = start(peerArgs('dave'))
+    dave.send('hello from dave')
+    expect(await carol.waitFor('stdout', /hello from dave/)).toBe('<dave> hello from dave')
+    dave.send('/nick carol')
+    dave.send('now i am carol')
+    const renamed = await carol.waitFor('stdout', /now i am carol/)
+    expect(renamed).toMatch(/^<carol~[a-z2-7]{4}-[a-z2-7]{4}> now i am carol$/)
+    dave.kill()
+    carol.kill()
+  })
 })
 
 /** Polls `condition` every 50 ms for up to `timeoutMs`. */

@@ -37,6 +37,22 @@ describe('restore: the node state rebuilt from its journal', () => {
     expect(state.peers.get(bob.id)).toMatchObject({ acked: 1, received: 0, epoch: 'b1' })
   })
 
+  it('gives our own history entries the name each was sent with, and theirs the name they signed', () => {
+    const records: JournalRecord[] = [
+      { t: 'sent', msg: { ...msg(1), name: 'alice' } },
+      { t: 'sent', msg: { ...msg(2), name: 'zed' } },
+      { t: 'received', msg: { ...msg(1, bob.id), name: 'alice' }, name: 'alice' },
+      { t: 'sent', msg: msg(3) },
+    ]
+    const history = restore(records, self).history
+    expect(history.map((h) => [h.direction, h.from])).toEqual([
+      ['out', self],
+      ['out', { id: self.id, name: 'zed' }],
+      ['in', { id: bob.id, name: 'alice' }],
+      ['out', self],
+    ])
+  })
+
   it('rebuilds the dedup watermark from contiguous receipts and ignores a gap or a repeat', () => {
     const records: JournalRecord[] = [
       { t: 'received', msg: msg(1, bob.id), name: 'bob' },

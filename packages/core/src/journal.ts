@@ -293,6 +293,16 @@ export class JournalReplayer {
     this.historyFrom = new Newest(historyLimit)
   }
 
+  /** This node under the name a message of ours was sent with (a rename does not rewrite the past). */
+  private sentAs(msg: Msg): PeerInfo {
+    if (msg.name === undefined || msg.name === this.self.name) return this.self
+    const name = shownName(msg.name, this.self.name)
+    if (this.renamed?.name !== name) this.renamed = { id: this.self.id, name }
+    return this.renamed
+  }
+
+  private renamed: PeerInfo | undefined
+
   add(record: JournalRecord): void {
     const index = ++this.index
     switch (record.t) {
@@ -406,7 +416,7 @@ export class JournalReplayer {
     for (let i = first; i < historyMsg.length; i++) {
       const msg = historyMsg[i] as Msg
       const peer = historyPeer[i]
-      const from = peer ?? this.self
+      const from = peer ?? this.sentAs(msg)
       const direction = peer === undefined ? 'out' : 'in'
       if (msg.lines === undefined) {
         history.push({ direction, ...pick(msg), from })

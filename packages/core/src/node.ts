@@ -160,6 +160,7 @@ export class ParleyNode implements ChatNode {
         const record = this.traffic.linkOf(this.sessions.get(peerId))
         return record && { link: record.link, listen: record.hello?.listen }
       },
+      self: () => ({ id: this.id, name: this.nameValue }),
     })
     this.traffic = new SessionTraffic(
       {

@@ -39,6 +39,8 @@ export interface MemberRules {
   now(): number
   /** The open link of a peer's session, if it has one. */
   reachOf(peerId: string): Reach | undefined
+  /** This node, under the name it goes by now: a peer that takes it is a namesake too. */
+  self?(): PeerInfo
 }
 
 /** What the room asks before it takes a member it does not hold. */
@@ -152,10 +154,12 @@ export class Roster implements MemberDoor {
     return maps.reduce((sum, map) => sum + map.size, this.longLived.size)
   }
 
-  /** Ids of other members whose name looks the same as `peer`'s. */
+  /** Ids of other members, this node included, whose name looks the same as `peer`'s. */
   sameNameAs(peer: PeerInfo): string[] {
     const known = [...this.sessions.values()].map((s) => s.peer)
     for (const m of this.room.members()) known.push(m.peer)
+    const self = this.rules.self?.()
+    if (self) known.push(self)
     return namesakes(peer, known)
   }
 

@@ -105,7 +105,30 @@ describe('members across the mesh', () => {
     const m = mesh
     await m.until(() => m.nodes[2]!.shown.length === 1, 'the message')
     const member = m.nodes[2]!.events.find((e) => e.type === 'member' && e.via === 'relay')
-    expect(member).toMatchObject({ sameNameAs: [m.nodes[1]!.node.id] })
+    // The neighbour that holds the name, and this node itself: all three are sam.
+    expect(member).toMatchObject({ sameNameAs: [m.nodes[1]!.node.id, m.nodes[2]!.node.id] })
+  })
+
+  it('tells apart a neighbour that connects under this node’s own name, and only that one', async () => {
+    mesh = new Mesh(2, { node: { name: 'alice' } })
+    await mesh.start(topologies.line(2))
+    const m = mesh
+    for (const [at, other] of [
+      [0, 1],
+      [1, 0],
+    ] as const) {
+      const connected = m.nodes[at]!.events.find((e) => e.type === 'connected')
+      expect(connected).toMatchObject({ peer: { name: 'alice' }, sameNameAs: [m.nodes[at]!.node.id] })
+      expect(connected).toMatchObject({ peer: { id: m.nodes[other]!.node.id } })
+    }
+  })
+
+  it('finds no namesake when the names differ', async () => {
+    mesh = new Mesh(2)
+    await mesh.start(topologies.line(2))
+    const connected = mesh.nodes[0]!.events.find((e) => e.type === 'connected')
+    expect(connected).toBeDefined()
+    expect(connected).not.toHaveProperty('sameNameAs')
   })
 })
 

@@ -69,4 +69,39 @@ describe('PeerLabels', () => {
     labels.observe({ type: 'member', peer: carol, via: 'direct', renamedFrom: 'caz' })
     expect(labels.label(carol)).toMatch(/^carol~/)
   })
+
+  it('tells apart a peer that takes this node’s own name, or one like it, and follows a rename of ours', () => {
+    const me = { id: 'c'.repeat(64), name: 'alice' }
+    let self = me
+    const labels = new PeerLabels(() => self)
+    const bob = { id: KEY_A, name: 'bob' }
+    labels.observe(message(bob, 1))
+    expect(labels.label(bob)).toBe('bob')
+    // The only other key, sending under our name: no second key has that name, yet it is not us.
+    const asAlice = { id: KEY_A, name: 'alice' }
+    labels.observe(message(asAlice, 2))
+    expect(labels.label(asAlice)).toBe(`alice~${shortId(KEY_A)}`)
+    const lookAlike = { id: KEY_A, name: 'Aliсe' }
+    expect(labels.label(lookAlike)).toBe(`Aliсe~${shortId(KEY_A)}`)
+    // Once we go by bob, a peer under bob's name is told apart from us too.
+    self = { id: me.id, name: 'bob' }
+    expect(labels.label(bob)).toBe(`bob~${shortId(KEY_A)}`)
+  })
+
+  it('leaves a name we gave up to the peer that uses it', () => {
+    let self = { id: 'c'.repeat(64), name: 'alice' }
+    const labels = new PeerLabels(() => self)
+    const asAlice = { id: KEY_A, name: 'alice' }
+    labels.observe(message(asAlice, 1))
+    expect(labels.label(asAlice)).toBe(`alice~${shortId(KEY_A)}`)
+    self = { id: self.id, name: 'zed' }
+    expect(labels.label(asAlice)).toBe('alice')
+  })
+
+  it('tells nobody apart for our name when it has no self to compare with', () => {
+    const labels = new PeerLabels(() => undefined)
+    const asAlice = { id: KEY_A, name: 'alice' }
+    labels.observe(message(asAlice, 1))
+    expect(labels.label(asAlice)).toBe('alice')
+  })
 })

@@ -30,6 +30,14 @@ export class PeerLabels {
   private lastChanges = 0
   private lastLabel = ''
   private changes = 0
+  /** This node's name key and the name it was made from (see `self`). */
+  private ownKey: { readonly name: string; readonly key: string } | undefined
+
+  /**
+   * @param self this node as it goes by now (its id and current name): another key under a name that
+   *   looks like it is always told apart, so no peer passes for you on your own screen.
+   */
+  constructor(private readonly self?: () => PeerInfo | undefined) {}
 
   observe(event: NodeEvent): void {
     if (event.type === 'message' || event.type === 'lines') this.seen(event.from)
@@ -42,10 +50,16 @@ export class PeerLabels {
   }
 
   label(peer: PeerInfo): string {
+    const me = this.self?.()
+    if (me !== undefined && me.name !== this.ownKey?.name) {
+      this.ownKey = { name: me.name, key: labelKey(me) }
+      this.changes++
+    }
     if (this.lastPeer === peer && this.lastChanges === this.changes) return this.lastLabel
     this.seen(peer)
     const shared = this.keyed && (this.keysByName.get(labelKey(peer))?.size ?? 0) > 1
-    const told = shared || this.everyKeyShown || this.ambiguous.has(peer.id)
+    const mine = me !== undefined && peer.id !== me.id && labelKey(peer) === this.ownKey?.key
+    const told = shared || mine || this.everyKeyShown || this.ambiguous.has(peer.id)
     const label = told ? `${peer.name}~${shortId(peer.id)}` : peer.name
     this.lastPeer = peer
     this.lastChanges = this.changes

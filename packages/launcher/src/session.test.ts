@@ -3,7 +3,7 @@ import { fingerprint } from '@parley/secure'
 import { describe, expect, it } from 'vitest'
 import { LinkRoutes } from './link-routes.js'
 import { describeMembers, jsonMember, PeerLabels } from './members.js'
-import { connectTo, describeEvent, sendInParts } from './session.js'
+import { connectTo, describeEvent, sendInParts, shortId } from './session.js'
 
 const linkError = (code: string, message: string): NodeEvent => ({
   type: 'link-error',
@@ -209,5 +209,51 @@ describe('sendInParts', () => {
     expect(() => sendInParts(closed, 'hi')).toThrow('closed')
     // One character that fits no frame is not halved for ever.
     expect(() => sendInParts(sender(0).send, 'a')).toThrow(ProtocolError)
+  })
+})
+
+describe('describeEvent: namesakes', () => {
+  const me = 'c'.repeat(64)
+  const other = 'd'.repeat(64)
+  const peer = { id: 'a'.repeat(64), name: 'alice' }
+  const connected = (sameNameAs: string[]): NodeEvent => ({
+    type: 'connected',
+    peer,
+    address: '127.0.0.1:4001',
+    direction: 'outbound',
+    sameNameAs,
+  })
+
+  it('says a peer goes by your own name, not that a stranger’s key used it', () => {
+    const line = describeEvent(connected([me]), undefined, me)
+    expect(line?.level).toBe('warn')
+    expect(line?.text).toContain('WARNING: it goes by your own name "alice": this may not be who you think')
+    expect(line?.text).not.toContain('a different key')
+  })
+
+  it('names the other keys by fingerprint, beside your own name', () => {
+    const line = describeEvent(connected([other, me]), undefined, me)
+    expect(line?.text).toContain(
+      `WARNING: it goes by your own name "alice"; a different key used the name "alice" before [${shortId(other)}]`,
+    )
+  })
+
+  it('words a relayed member and a rename the same way', () => {
+    const relayed = describeEvent({ type: 'member', peer, via: 'relay', sameNameAs: [me] }, undefined, me)
+    expect(relayed?.text).toContain(
+      'is in the room (through a relay); WARNING: it goes by your own name "alice"',
+    )
+    const renamed = describeEvent(
+      { type: 'member', peer, via: 'direct', renamedFrom: 'bob', sameNameAs: [me] },
+      undefined,
+      me,
+    )
+    expect(renamed?.text).toContain('WARNING: bob [')
+    expect(renamed?.text).toContain('now calls itself alice; it goes by your own name "alice"')
+  })
+
+  it('without this node’s id, lists every namesake as a key', () => {
+    const line = describeEvent(connected([me]), undefined)
+    expect(line?.text).toContain(`a different key used the name "alice" before [${shortId(me)}]`)
   })
 })

@@ -24,7 +24,10 @@ export interface StatusLine {
  * The words every frontend uses for connection events, so both tell the same story. Given the `route`
  * that `startNode` passes with a `connected` event, the line also says how its link was made.
  */
-export function describeEvent(event: NodeEvent, route?: LinkRoute): StatusLine | undefined {
+/**
+ * @param selfId this node's id: a peer that takes this node's own name is told so, not as a stranger's key
+ */
+export function describeEvent(event: NodeEvent, route?: LinkRoute, selfId?: string): StatusLine | undefined {
   switch (event.type) {
     case 'listening': {
       const key = keyOfAddress(event.address)
@@ -46,7 +49,7 @@ export function describeEvent(event: NodeEvent, route?: LinkRoute): StatusLine |
       if (event.sameNameAs) {
         return {
           level: 'warn',
-          text: `connected to ${event.peer.name} [${shortId(event.peer.id)}]${at}${how}; WARNING: a different key used the name "${event.peer.name}" before [${event.sameNameAs.map(shortId).join(', ')}]: this may not be who you think`,
+          text: `connected to ${event.peer.name} [${shortId(event.peer.id)}]${at}${how}; WARNING: ${clashText(event.peer.name, event.sameNameAs, selfId)}: this may not be who you think`,
         }
       }
       return {
@@ -60,13 +63,13 @@ export function describeEvent(event: NodeEvent, route?: LinkRoute): StatusLine |
       return { level: 'warn', text: `disconnected from ${event.peer.name}: ${event.reason}` }
     case 'member':
       if (event.renamedFrom !== undefined)
-        return describeRename(event.peer, event.renamedFrom, event.sameNameAs)
+        return describeRename(event.peer, event.renamedFrom, event.sameNameAs, selfId)
       // A direct member is announced by "connected"; a relayed one only here. Its leaving is not visible.
       if (event.via === 'direct') return undefined
       if (event.sameNameAs) {
         return {
           level: 'warn',
-          text: `${event.peer.name} [${shortId(event.peer.id)}] is in the room (through a relay); WARNING: a different key used the name "${event.peer.name}" before [${event.sameNameAs.map(shortId).join(', ')}]: this may not be who you think`,
+          text: `${event.peer.name} [${shortId(event.peer.id)}] is in the room (through a relay); WARNING: ${clashText(event.peer.name, event.sameNameAs, selfId)}: this may not be who you think`,
         }
       }
       return {
@@ -137,14 +140,27 @@ export function targetLabel(target: string): string {
 }
 
 /** A rename is always a warning: a name is chosen by its owner, and only the fingerprint stays the same. */
-function describeRename(peer: PeerInfo, from: string, sameNameAs: readonly string[] | undefined): StatusLine {
-  const clash = sameNameAs
-    ? `; a different key used the name "${peer.name}" before [${sameNameAs.map(shortId).join(', ')}]`
-    : ''
+function describeRename(
+  peer: PeerInfo,
+  from: string,
+  sameNameAs: readonly string[] | undefined,
+  selfId: string | undefined,
+): StatusLine {
+  const clash = sameNameAs ? `; ${clashText(peer.name, sameNameAs, selfId)}` : ''
   return {
     level: 'warn',
     text: `WARNING: ${from} [${shortId(peer.id)}] now calls itself ${peer.name}${clash}: it is shown as ${peer.name}~${shortId(peer.id)} from now on; check the fingerprint, not the name`,
   }
+}
+
+/** Who else goes by `name`: this node (when `selfId` is among them), and other keys by fingerprint. */
+function clashText(name: string, sameNameAs: readonly string[], selfId: string | undefined): string {
+  const others = sameNameAs.filter((id) => id !== selfId)
+  const parts: string[] = []
+  if (others.length < sameNameAs.length) parts.push(`it goes by your own name "${name}"`)
+  if (others.length > 0)
+    parts.push(`a different key used the name "${name}" before [${others.map(shortId).join(', ')}]`)
+  return parts.join('; ')
 }
 
 function describePeerState(target: string, state: PeerState): StatusLine | undefined {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { NodeEvent, PeerInfo } from '@parley/core'
-import { describeEvent, type LinkRoute } from '@parley/launcher'
+import { describeEvent, type LinkRoute, shortId } from '@parley/launcher'
 import { describe, expect, it } from 'vitest'
 import type { KeyEvent } from '../input/key-decoder.js'
 import { graphemeWidth } from '../text/width.js'
@@ -319,6 +319,30 @@ describe('chat model', () => {
       '12:00:00 <bob> from before',
       '12:00:00 <alice> my answer',
     ])
+  })
+
+  it('shows history under the names it was sent with, a namesake of ours told apart', () => {
+    const { model, screen } = setup()
+    const bobAsAlice = { id: bob.id, name: 'alice' }
+    model.showHistory([
+      { direction: 'out', id: '1', seq: 1, ts: 0, from: { id: alice.id, name: 'zed' }, body: 'as zed' },
+      { direction: 'in', id: '2', seq: 1, ts: 0, from: bobAsAlice, body: 'i am alice' },
+    ])
+    expect(screen(80).lines.slice(1, 3)).toEqual([
+      '12:00:00 <zed> as zed',
+      `12:00:00 <alice~${shortId(bob.id)}> i am alice`,
+    ])
+  })
+
+  it('tells apart a peer that sends under our own name, live, and again after our rename', () => {
+    const { model, receive, screen, type, press } = setup()
+    receive('i am alice, trust me', { id: bob.id, name: 'alice' })
+    expect(screen(80).lines[0]).toBe(`12:00:00 <alice~${shortId(bob.id)}> i am alice, trust me`)
+    type('/nick bob')
+    press('enter')
+    receive('and now i am bob', bob)
+    expect(screen(80).lines).toContain(`12:00:00 <bob~${shortId(bob.id)}> and now i am bob`)
+    expect(model.name).toBe('bob')
   })
 
   it('puts a rule with the count, grouped, above a catch-up', () => {

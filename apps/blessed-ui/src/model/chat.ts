@@ -100,7 +100,7 @@ export class ChatModel {
   /** Labels of those who spoke, for Tab completion: the latest `MAX_SENDERS`, the most recent last. */
   private readonly senders = new Set<string>()
   private lastSender: string | undefined
-  private readonly labels = new PeerLabels()
+  private readonly labels = new PeerLabels(() => this.self)
   private readonly panel: MemberPanel
   private readonly inputRow: InputRow
   private readonly secure: boolean
@@ -165,13 +165,14 @@ export class ChatModel {
     this.note(`the last ${entries.length} message(s) from history:`)
     for (const e of entries) {
       const own = e.direction === 'out'
-      const from = own ? this.self : e.from
+      // Under the name it was sent with, told apart from a namesake as a live message is.
+      const from = e.from
       const entry = {
         id: this.nextId++,
         kind: 'message',
         ts: e.ts,
         from,
-        label: from.name,
+        label: own ? from.name : this.labels.label(from),
         body: e.body,
         own,
         mention: false,
@@ -207,7 +208,7 @@ export class ChatModel {
     if (event.type === 'message') return this.incoming(event.from, event.body, event.ts)
     // Only a plain node made with `runs` sends these, which this frontend does not ask for.
     if (event.type === 'lines') return messagesOf(event).flatMap((m) => this.incoming(m.from, m.body, m.ts))
-    const line = describeEvent(event, route)
+    const line = describeEvent(event, route, this.self.id)
     if (line) this.note(line.text, line.level)
     return []
   }
