@@ -98,6 +98,26 @@ describe.skipIf(!TMUX)(title, () => {
     expect(bodies).toEqual(['line1\nline2\nline3', 'after'])
   })
 
+  it('shows the whole draft again when the terminal grows back after a resize', async () => {
+    const { tui } = await chat(100, 30)
+    const draft = 'draft text being typed during resize'
+    tui.type(draft)
+    await tui.waitForScreen('the draft', (ls) => ls.at(-1) === `> ${draft}`)
+    for (const narrow of [30, 12]) {
+      tui.resize(narrow, 10)
+      await tui.waitForScreen(
+        `the input line at ${narrow} columns`,
+        (ls) => ls.length === 10 && /^> .*resize$/.test(ls.at(-1)!),
+      )
+      tui.resize(100, 30)
+      await tui.waitForScreen(
+        'the whole draft from its start',
+        (ls) => ls.length === 30 && ls.at(-1) === `> ${draft}`,
+      )
+      expect(tui.cursor()).toEqual({ x: 2 + draft.length, y: 29 })
+    }
+  })
+
   it('keeps the history through resizes, re-wrapping it', async () => {
     const { bob, tui } = await chat()
     for (let i = 1; i <= 30; i++) bob.send(`message ${String(i).padStart(2, '0')} ${'word '.repeat(12)}end`)

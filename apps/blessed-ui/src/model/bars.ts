@@ -45,6 +45,8 @@ export function statusRow(
 /** `> ` and the line being typed, scrolled sideways to keep the cursor in view. */
 export class InputRow {
   private scroll = 0
+  /** The room the scroll was chosen for: a resize chooses it again. */
+  private room = -1
 
   constructor(private readonly width: GraphemeWidth) {}
 
@@ -65,6 +67,13 @@ export class InputRow {
     const before = parts.slice(0, cursorCells).reduce((n, p) => n + p.w, 0)
     if (before < this.scroll) this.scroll = Math.max(0, before - Math.floor(room / 4))
     if (before > this.scroll + room) this.scroll = before - room + Math.floor(room / 4)
+    if (room !== this.room) {
+      // Kept from another width, the scroll would hide the start of a draft that now fits, or leave
+      // empty cells after its end: show as much of it as fits, the cursor still in view.
+      const total = parts.reduce((n, p) => n + p.w, 0)
+      this.scroll = Math.min(this.scroll, Math.max(0, total - room))
+      this.room = room
+    }
     const spans: Span[] = [{ text: PROMPT, style: { kind: 'own' } }]
     let x = 0
     let used = 0

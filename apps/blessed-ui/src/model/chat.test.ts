@@ -378,6 +378,37 @@ describe('chat model', () => {
     expect(start.input.startsWith('> xxx')).toBe(true)
   })
 
+  it('shows the whole draft from its start again when the terminal grows back after a resize', () => {
+    const { type, screen } = setup()
+    type('draft text being typed during resize')
+    expect(screen(100).input).toBe('> draft text being typed during resize')
+    for (const narrow of [30, 12]) {
+      const small = screen(narrow)
+      expect(small.input.endsWith('resize')).toBe(true)
+      expect(small.cursor).toBeLessThan(narrow)
+      const wide = screen(100)
+      expect(wide.input).toBe('> draft text being typed during resize')
+      expect(wide.cursor).toBe(2 + 36)
+    }
+  })
+
+  it('shows as much of a long draft as fits, the cursor in view, after a resize', () => {
+    const { type, press, screen } = setup()
+    const draft = Array.from({ length: 20 }, (_, i) => `w${String(i).padStart(2, '0')}`).join(' ')
+    type(draft)
+    screen(20)
+    const grown = screen(60)
+    expect(grown.input).toBe(`> ${draft.slice(draft.length - 57)}`)
+    expect(grown.cursor).toBe(59)
+    // The cursor in the middle: the narrow row scrolls to it, the wider one fills up to the end of the draft.
+    press('C-a')
+    for (let i = 0; i < 60; i++) press('right')
+    screen(20)
+    const back = screen(40)
+    expect(back.input).toBe(`> ${draft.slice(79 - 37)}`)
+    expect(back.cursor).toBe(2 + 60 - (79 - 37))
+  })
+
   it('puts the cursor after wide characters by cells, not code units', () => {
     const { type, screen } = setup()
     type('日本👨‍👩‍👧')
