@@ -1,6 +1,6 @@
 /** Drives the built parley-tui inside a private tmux server, with the built parley CLI as the peer. */
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -134,6 +134,14 @@ export class Tmux {
 
   type(text: string): void {
     this.tmux('send-keys', '-t', 'tui', '-l', text)
+  }
+
+  /** Pastes `text` as a terminal would, in bracketed paste mode if parley-tui turned it on (`paste-buffer -p`). */
+  paste(text: string): void {
+    const file = join(this.dir, 'paste')
+    writeFileSync(file, text)
+    this.tmux('load-buffer', '-b', 'paste', file)
+    this.tmux('paste-buffer', '-p', '-d', '-b', 'paste', '-t', 'tui')
   }
 
   resize(cols: number, rows: number): void {

@@ -98,6 +98,29 @@ describe.skipIf(!TMUX)(title, () => {
     expect(bodies).toEqual(['line1\nline2\nline3', 'after'])
   })
 
+  it('sends a paste too long for one message in parts cut between lines, in order, losing nothing', async () => {
+    const { bob, tui } = await chat()
+    // About 173 KB in 3,000 lines, as the file that once went out as 18 parts of 10,000 cut mid-word.
+    const lines = Array.from(
+      { length: 3000 },
+      (_, i) => `${String(i).padStart(4, '0')} ${'word '.repeat(10)}end.`,
+    )
+    tui.paste(`${lines.join('\n')}\n`)
+    await tui.waitForScreen('the end of the paste in the input line', (ls) =>
+      ls.at(-1)!.endsWith('2999 word word word word word word word word word word end.'),
+    )
+    tui.keys('Enter')
+    tui.type('after')
+    tui.keys('Enter')
+    await bob.waitForEvent('the line after the paste', (e) => e.type === 'message' && e.body === 'after')
+    const bodies = bob.events.filter((e) => e.type === 'message').map((e) => String(e.body))
+    expect(bodies.at(-1)).toBe('after')
+    const parts = bodies.slice(0, -1)
+    expect(parts.join('\n')).toBe(lines.join('\n'))
+    expect(parts.length).toBe(19)
+    for (const part of parts) expect(part).toMatch(/^\d{4} word .* end\.$/s)
+  })
+
   it('shows the whole draft again when the terminal grows back after a resize', async () => {
     const { tui } = await chat(100, 30)
     const draft = 'draft text being typed during resize'

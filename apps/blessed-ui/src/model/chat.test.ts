@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { NodeEvent, PeerInfo } from '@parley/core'
+import { MAX_BODY_LENGTH, type NodeEvent, type PeerInfo } from '@parley/core'
 import { describeEvent, type LinkRoute, shortId } from '@parley/launcher'
 import { describe, expect, it } from 'vitest'
 import type { KeyEvent } from '../input/key-decoder.js'
@@ -60,7 +60,7 @@ describe('chat model', () => {
   it('sends a typed line on Enter and shows it set apart as our own', () => {
     const { type, press, screen, model } = setup()
     type('hi bob')
-    expect(press('enter')).toEqual([{ type: 'send', body: 'hi bob' }])
+    expect(press('enter')).toEqual([{ type: 'send', bodies: ['hi bob'] }])
     expect(screen().lines[0]).toBe('12:00:00 <alice> hi bob')
     expect(model.frame(60, 10).messages[0]![1]!.style).toEqual({ kind: 'own' })
     expect(screen().input).toBe('> ')
@@ -70,12 +70,44 @@ describe('chat model', () => {
     const { model, press, screen } = setup()
     model.key({ type: 'paste', text: 'line1\nline2\nline3' })
     expect(screen().input).toBe('> line1↵line2↵line3')
-    expect(press('enter')).toEqual([{ type: 'send', body: 'line1\nline2\nline3' }])
+    expect(press('enter')).toEqual([{ type: 'send', bodies: ['line1\nline2\nline3'] }])
     expect(screen().lines.slice(0, 3)).toEqual([
       '12:00:00 <alice> line1',
       '                 line2',
       '                 line3',
     ])
+  })
+
+  it('sends a paste too long for one message in parts cut between lines, each shown as sent', () => {
+    const { model, press, screen } = setup()
+    const lines = Array.from(
+      { length: 3000 },
+      (_, i) => `${String(i).padStart(4, '0')} ${'word '.repeat(10)}end.`,
+    )
+    model.key({ type: 'paste', text: `${lines.join('\n')}\n` })
+    const [effect, ...rest] = press('enter')
+    expect(rest).toEqual([])
+    if (effect?.type !== 'send') throw new Error(`not a send: ${JSON.stringify(effect)}`)
+    expect(effect.bodies.length).toBeGreaterThan(1)
+    expect(effect.bodies.join('\n')).toBe(lines.join('\n'))
+    for (const body of effect.bodies) {
+      expect(body.length).toBeLessThanOrEqual(MAX_BODY_LENGTH)
+      expect(body).toMatch(/^\d{4} word .* end\.$/s)
+    }
+    expect(screen(200, 3).lines.at(-1)).toBe(`                 ${lines.at(-1)}`)
+    expect(model.list.size).toBe(effect.bodies.length)
+  })
+
+  it('sends a long /me in parts that are each an action', () => {
+    const { type, press } = setup()
+    type(`/me ${'dances '.repeat(2000)}`)
+    const [effect] = press('enter')
+    if (effect?.type !== 'send') throw new Error(`not a send: ${JSON.stringify(effect)}`)
+    expect(effect.bodies.length).toBe(2)
+    for (const body of effect.bodies) {
+      expect(body.length).toBeLessThanOrEqual(MAX_BODY_LENGTH)
+      expect(body).toMatch(/^\u0001ACTION dances [a-z ]*\u0001$/)
+    }
   })
 
   it('never sends an unknown command: one hint line instead', () => {
@@ -88,7 +120,7 @@ describe('chat model', () => {
   it('turns /me into an action line and a CTCP ACTION body', () => {
     const { type, press, screen, receive } = setup()
     type('/me waves')
-    expect(press('enter')).toEqual([{ type: 'send', body: '\u0001ACTION waves\u0001' }])
+    expect(press('enter')).toEqual([{ type: 'send', bodies: ['\u0001ACTION waves\u0001'] }])
     receive('\u0001ACTION waves back\u0001')
     expect(screen().lines.slice(0, 2)).toEqual(['12:00:00  * alice waves', '12:00:00  * bob waves back'])
   })

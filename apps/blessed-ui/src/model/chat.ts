@@ -7,6 +7,7 @@
 import {
   type Address,
   type HistoryEntry,
+  MAX_BODY_LENGTH,
   type MemberInfo,
   messagesOf,
   type NodeEvent,
@@ -32,6 +33,7 @@ import { InputLine } from './input-line.js'
 import { MemberPanel } from './member-panel.js'
 import { isMention } from './mentions.js'
 import { DEFAULT_CAP, MessageList } from './message-list.js'
+import { messageParts } from './message-parts.js'
 import type { Row } from './rows.js'
 import { type Entry, EntryLayout, ruleRow } from './scrollback.js'
 import { ConnectionStatus } from './status.js'
@@ -42,12 +44,16 @@ export { type Entry, NICK_COLOURS, nickColour } from './scrollback.js'
 /** How long without a key press counts as being away (the read marker then goes before the next message). */
 export const DEFAULT_AWAY_AFTER_MS = 5 * 60_000
 
+/** What `actionBody` adds around an action's text. */
+const ACTION_FRAMING = actionBody('').length
+
 /** Senders kept for Tab completion: a stranger minting keys must not grow them for the whole run. */
 export const MAX_SENDERS = 1_000
 
 /** What the runtime must do after an input or a node event; the model itself does no I/O. */
 export type Effect =
-  | { readonly type: 'send'; readonly body: string }
+  /** Messages to send, in order: a draft too long for one message, cut by `messageParts`. */
+  | { readonly type: 'send'; readonly bodies: readonly string[] }
   | { readonly type: 'rename'; readonly name: string }
   | { readonly type: 'connect'; readonly address: Address }
   /** Refresh the member list from the node (`setMembers`); with `list`, also print it (`listMembers`). */
@@ -320,13 +326,12 @@ export class ChatModel {
       case 'empty':
         return []
       case 'message':
-        this.own(what.body)
-        return [{ type: 'send', body: what.body }]
-      case 'me': {
-        const body = actionBody(what.action)
-        this.own(body)
-        return [{ type: 'send', body }]
-      }
+        return this.sendOwn(messageParts(what.body))
+      case 'me':
+        // Each part of a long action is an action of its own, so that every one is shown as one.
+        return this.sendOwn(
+          messageParts(what.action, MAX_BODY_LENGTH - ACTION_FRAMING).map((part) => actionBody(part)),
+        )
       case 'help':
         this.help()
         return []
@@ -375,6 +380,12 @@ export class ChatModel {
   }
 
   // ---- messages and the read marker -------------------------------------------------------------
+
+  /** Shows our messages as the peers will see them, one entry per message, and asks to send them. */
+  private sendOwn(bodies: readonly string[]): Effect[] {
+    for (const body of bodies) this.own(body)
+    return [{ type: 'send', bodies }]
+  }
 
   private own(body: string): void {
     this.list.add(

@@ -8,7 +8,6 @@ import {
   type LinkRoute,
   logFileOf,
   MessageDisplay,
-  splitBody,
 } from '@parley/launcher'
 import { KeyDecoder, type KeyEvent } from '../input/key-decoder.js'
 import { ChatModel, type Effect } from '../model/chat.js'
@@ -105,21 +104,13 @@ export async function runTui(
   const perform = (effects: readonly Effect[]) => {
     for (const effect of effects) {
       switch (effect.type) {
-        case 'send': {
-          let bodies: string[]
-          try {
-            bodies = splitBody(effect.body)
-          } catch (error) {
-            model.note(`not sent: ${error instanceof Error ? error.message : String(error)}`, 'warn')
-            break
-          }
-          void node.send(bodies).then((line) => {
+        case 'send':
+          void node.send(effect.bodies).then((line) => {
             if (line) model.note(line.text, line.level)
             model.setUndelivered(node.pending)
             view.schedule()
           }, ignoreFailure)
           break
-        }
         case 'rename':
           node.rename(effect.name)
           break
