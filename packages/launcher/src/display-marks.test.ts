@@ -1,8 +1,9 @@
-import { appendFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { DisplayMarks, MAX_MARKED_SENDERS } from './display-marks.js'
+import { ExitCode, FatalError } from './exit-codes.js'
 
 const alice = 'a'.repeat(64)
 const bob = 'b'.repeat(64)
@@ -14,6 +15,22 @@ describe('display marks: how far each sender was shown', () => {
     const marks = new DisplayMarks(fresh())
     expect(marks.marks).toBeUndefined()
     marks.close()
+  })
+
+  it('refuses a directory where its file goes, in one line with the data dir exit code', () => {
+    const file = fresh()
+    mkdirSync(file)
+    let error: unknown
+    try {
+      new DisplayMarks(file).close()
+    } catch (caught) {
+      error = caught
+    }
+    expect(error).toBeInstanceOf(FatalError)
+    expect((error as FatalError).exitCode).toBe(ExitCode.DATA_DIR)
+    expect((error as Error).message).toBe(
+      `${file} is a directory, where parley keeps how far messages were shown; move it away`,
+    )
   })
 
   it('keeps the highest mark per sender across reopenings', () => {

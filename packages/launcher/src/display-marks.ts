@@ -9,7 +9,7 @@
  * Only the latest `MAX_MARKED_SENDERS` senders are kept: a message is shown again after a kill only if
  * the journal's recent history still holds it, and that history (10,000 messages) names far fewer.
  */
-import { closeSync, existsSync, fsyncSync, readFileSync, writeSync } from 'node:fs'
+import { closeSync, fsyncSync, readFileSync, writeSync } from 'node:fs'
 import { DEFAULT_HISTORY_LIMIT } from '@parley/core'
 import { isLinkRefusal, linkAdvice, openForAppend, replaceFile } from '@parley/store'
 import { ExitCode, FatalError } from './exit-codes.js'
@@ -42,9 +42,9 @@ export class DisplayMarks {
   ) {
     this.limit = options.compactAboveBytes ?? COMPACT_ABOVE_BYTES
     this.compactAbove = this.limit
-    const existed = existsSync(file)
-    const text = existed ? readFileSync(file, 'utf8') : ''
-    this.marks = existed ? parse(text) : undefined
+    const read = readMarks(file)
+    const text = read ?? ''
+    this.marks = read === undefined ? undefined : parse(text)
     this.latest = new Map(this.marks)
     this.bytes = Buffer.byteLength(text)
     if (this.bytes > this.compactAbove) this.compact()
@@ -104,8 +104,28 @@ function open(file: string): number {
     return openForAppend(file, 0o600)
   } catch (error) {
     if (isLinkRefusal(error)) throw new FatalError(ExitCode.DATA_DIR, linkAdvice(file), { cause: error })
-    throw error
+    throw unusable(file, error)
   }
+}
+
+/** The file's text, or undefined when there is none yet. */
+function readMarks(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw unusable(file, error)
+  }
+}
+
+/** The file cannot be read or opened: one line that says what is there and what to do (exit DATA_DIR). */
+function unusable(file: string, error: unknown): FatalError {
+  const code = (error as NodeJS.ErrnoException).code
+  const message =
+    code === 'EISDIR'
+      ? `${file} is a directory, where parley keeps how far messages were shown; move it away`
+      : `cannot use ${file}, where parley keeps how far messages were shown (${code ?? (error as Error).message}); check the data dir`
+  return new FatalError(ExitCode.DATA_DIR, message, { cause: error })
 }
 
 /** The last mark per sender; a torn last line (the process died mid-write) is ignored. */

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -118,6 +118,33 @@ describe('openDataDir', () => {
     const error = await refusal(join(root, 'file', 'parley'))
     expect(error.code).toBe('NOT_A_DIRECTORY')
     expect(error.message).toContain('a parent of it is a file')
+  })
+
+  it('refuses a lock that is a directory or a link, dangling or not, in one line that says what to remove', async () => {
+    const asDir = join(root, 'a')
+    await mkdir(join(asDir, LOCK_FILE), { recursive: true, mode: 0o700 })
+    await chmod(asDir, 0o700)
+    const dirError = await refusal(asDir)
+    expect(dirError.code).toBe('UNWRITABLE')
+    expect(dirError.message).toBe(
+      `${join(asDir, LOCK_FILE)} is a directory, where parley keeps its lock; move it away`,
+    )
+    for (const target of ['/nonexistent-parley-target', join(root, 'elsewhere')]) {
+      const dir = await mkdtemp(join(root, 'b-'))
+      await writeFile(join(root, 'elsewhere'), `${process.pid}\n`)
+      await symlink(target, join(dir, LOCK_FILE))
+      const linkError = await refusal(dir)
+      expect(linkError.code).toBe('UNWRITABLE')
+      expect(linkError.message).toContain(`${join(dir, LOCK_FILE)} is a symbolic link`)
+      expect(linkError.message).toContain('remove the link')
+    }
+    expect(await readFile(join(root, 'elsewhere'), 'utf8')).toBe(`${process.pid}\n`)
+  })
+
+  it('says a path it cannot hold files in is too long, rather than blame its permissions', async () => {
+    const error = await refusal(join(root, 'x'.repeat(300)))
+    expect(error.code).toBe('UNWRITABLE')
+    expect(error.message).toContain('give a shorter --data-dir')
   })
 
   it('refuses a path that is a file', async () => {

@@ -3,7 +3,7 @@ import { link, lstat, mkdir, readFile, rm, stat, unlink, writeFile } from 'node:
 import { homedir } from 'node:os'
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
 import { DataDirError, errorCode } from './errors.js'
-import { OpenFlags } from './private-files.js'
+import { linkAdvice, OpenFlags } from './private-files.js'
 
 export interface DataDir {
   /** Absolute path of the directory. */
@@ -142,7 +142,11 @@ function unwritable(what: string, cause: unknown): DataDirError {
   const advice =
     code === 'EROFS'
       ? 'it is on a read-only file system; give another --data-dir'
-      : 'fix its permissions or give another --data-dir'
+      : code === 'ENAMETOOLONG'
+        ? 'its path is too long; give a shorter --data-dir'
+        : code === 'ENOENT' || code === 'ENOTDIR'
+          ? 'it cannot hold files (a special or vanished directory); give another --data-dir'
+          : 'fix its permissions or give another --data-dir'
   return new DataDirError('UNWRITABLE', `${what} (${code ?? (cause as Error).message}); ${advice}`, { cause })
 }
 
@@ -199,7 +203,15 @@ async function createLock(draft: string, lockPath: string): Promise<boolean> {
 
 async function readLock(lockPath: string): Promise<{ pid: number | undefined; ino: number } | null> {
   try {
-    const { ino } = await lstat(lockPath)
+    const found = await lstat(lockPath)
+    // Not a lock parley made: a link (dangling or not) or a directory would otherwise pass for one held.
+    if (found.isSymbolicLink()) throw new DataDirError('UNWRITABLE', linkAdvice(lockPath))
+    if (!found.isFile())
+      throw new DataDirError(
+        'UNWRITABLE',
+        `${lockPath} is ${found.isDirectory() ? 'a directory' : 'not a file'}, where parley keeps its lock; move it away`,
+      )
+    const { ino } = found
     const text = (await readFile(lockPath, 'utf8')).trim()
     const pid = /^\d{1,10}$/.test(text) ? Number(text) : undefined
     return { pid: pid !== undefined && pid > 0 ? pid : undefined, ino }
