@@ -2,7 +2,7 @@
  * Issue 4 ("Private by default") end to end: real `parley` processes on loopback, with their own data
  * dirs, talking through the secure transport (and, for the wire tests, through the fault proxy).
  */
-import { chmodSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { freePort, listeningPort, type Proc, startFaultProxy, tempDir, useBuiltParley } from '@parley/testkit'
 import { describe, expect, it } from 'vitest'
@@ -71,6 +71,26 @@ describe('identity: parley id and the key file', () => {
     chmodSync(keyFile, 0o600)
     const fixed = start(['id', '--data-dir', dataDir])
     expect(await fixed.exited).toBe(0)
+  })
+
+  it('refuses to make a new key where the old one was lost, naming the identity it had (exit 6)', async () => {
+    const dataDir = newDataDir()
+    const before = await identityOf(dataDir)
+    const keyFile = join(dataDir, 'identity.key')
+    rmSync(keyFile)
+    for (const args of [
+      ['id', '--data-dir', dataDir],
+      ['--data-dir', dataDir, '--listen', '127.0.0.1:0'],
+    ]) {
+      const proc = start(args)
+      expect(await proc.exited).toBe(6)
+      expect(proc.stderr).toHaveLength(1)
+      expect(proc.stderr[0]).toContain(`parley: identity key ${keyFile} is missing`)
+      expect(proc.stderr[0]).toContain(before.fingerprint)
+      expect(proc.stderr[0]).toContain('start over with a new --data-dir')
+      expect(proc.stdout).toEqual([])
+      expect(existsSync(keyFile)).toBe(false)
+    }
   })
 })
 

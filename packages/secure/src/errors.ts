@@ -2,7 +2,7 @@
 export class IdentityError extends Error {
   override name = 'IdentityError'
   constructor(
-    readonly code: 'KEY_PERMISSIONS' | 'KEY_CORRUPT' | 'KEY_IO',
+    readonly code: 'KEY_PERMISSIONS' | 'KEY_CORRUPT' | 'KEY_IO' | 'KEY_MISSING',
     message: string,
     options?: ErrorOptions,
   ) {

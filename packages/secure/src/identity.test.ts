@@ -64,6 +64,24 @@ describe('identity', () => {
     },
   )
 
+  it('refuses to replace a key that was lost beside its public key, and keeps both files as they are', async () => {
+    const first = await loadOrCreateIdentity(dir)
+    await rm(join(dir, IDENTITY_KEY_FILE))
+    const pubBefore = await readFile(join(dir, IDENTITY_PUB_FILE), 'utf8')
+    const error = await loadOrCreateIdentity(dir).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(IdentityError)
+    expect((error as IdentityError).code).toBe('KEY_MISSING')
+    const message = (error as Error).message
+    expect(message).not.toContain('\n')
+    expect(message).toContain(`identity key ${join(dir, IDENTITY_KEY_FILE)} is missing`)
+    expect(message).toContain('start over with a new --data-dir')
+    // Named by its fingerprint, so the user knows which backup to look for.
+    expect(message).toMatch(/had the identity of [a-z2-7]{4}(-[a-z2-7]{4})+/)
+    await expect(stat(join(dir, IDENTITY_KEY_FILE))).rejects.toMatchObject({ code: 'ENOENT' })
+    expect(await readFile(join(dir, IDENTITY_PUB_FILE), 'utf8')).toBe(pubBefore)
+    expect(first.created).toBe(true)
+  })
+
   it('refuses a damaged key file rather than replacing it', async () => {
     const file = join(dir, IDENTITY_KEY_FILE)
     await writeFile(file, 'not a key\n', { mode: 0o600 })

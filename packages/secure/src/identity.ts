@@ -37,6 +37,7 @@ export async function loadOrCreateIdentity(dir: string): Promise<Identity> {
   let created = false
   let text = await readIfExists(keyFile)
   if (text === undefined) {
+    await refuseIfLost(dir, keyFile)
     created = await createKeyFile(dir, keyFile)
     text = (await readIfExists(keyFile)) ?? ''
   }
@@ -45,6 +46,27 @@ export async function loadOrCreateIdentity(dir: string): Promise<Identity> {
   const id = Buffer.from(keyPair.publicKey).toString('hex')
   await writePublicKey(join(dir, IDENTITY_PUB_FILE), id)
   return { ...keyPair, id, created }
+}
+
+/**
+ * A missing key beside the public key it was saved with was lost (deleted, moved away), not never made:
+ * a new one would be another node to every peer, and what this data dir still has to deliver was signed
+ * by the old one. Refused, so that the user restores it or starts over on purpose in a new data dir.
+ */
+async function refuseIfLost(dir: string, keyFile: string): Promise<void> {
+  const pubFile = join(dir, IDENTITY_PUB_FILE)
+  let pub: string
+  try {
+    pub = await readFile(pubFile, 'utf8')
+  } catch {
+    return
+  }
+  const id = /^[0-9a-f]{64}$/m.exec(pub)?.[0]
+  const who = id === undefined ? '' : ` of ${fingerprint(id).full}`
+  throw new IdentityError(
+    'KEY_MISSING',
+    `identity key ${keyFile} is missing, but ${pubFile} says this data dir had the identity${who}; restore the key from a backup, or start over with a new --data-dir (a new key is a new node to your peers, and what waits in this one was signed by the old key)`,
+  )
 }
 
 async function readIfExists(file: string): Promise<string | undefined> {
@@ -123,7 +145,7 @@ function parseSecretKey(text: string, keyFile: string): KeyPair {
   const corrupt = (why: string) =>
     new IdentityError(
       'KEY_CORRUPT',
-      `identity key ${keyFile} is damaged (${why}); restore it from a backup, or move it away to create a new identity`,
+      `identity key ${keyFile} is damaged (${why}); restore it from a backup, or start over with a new --data-dir (a new key is a new node to your peers)`,
     )
   if (!/^[0-9a-f]{128}$/i.test(hex)) throw corrupt('expected 128 hex characters')
   const secretKey = Buffer.from(hex, 'hex')
