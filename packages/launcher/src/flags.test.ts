@@ -19,6 +19,35 @@ describe('parseFlags errors', () => {
     }
   })
 
+  it('gives the long form for a short flag, the only one that takes =, and words a value left out', () => {
+    expect(() => parseFlags(['-p', '-x'], {})).toThrow(
+      expect.objectContaining({
+        exitCode: ExitCode.USAGE,
+        message:
+          '-p needs a value after it; a value that starts with "-" is written --peer=-VALUE (see --help)',
+      }),
+    )
+    for (const argv of [['-p'], ['--peer']]) {
+      expect(() => parseFlags(argv, {})).toThrow(
+        expect.objectContaining({
+          exitCode: ExitCode.USAGE,
+          message: '--peer needs a value after it (see --help)',
+        }),
+      )
+    }
+  })
+
+  it('refuses to dial port 0, and still listens on it', () => {
+    expect(() => parseFlags(['--peer', '127.0.0.1:0'], {})).toThrow(
+      expect.objectContaining({
+        exitCode: ExitCode.USAGE,
+        message:
+          '--peer: port 0 means "any free port" only when listening; give the port the peer listens on (see --help)',
+      }),
+    )
+    expect(parseFlags(['--listen', '127.0.0.1:0', '--peer', '[::1]:4001'], {}).peers).toEqual(['[::1]:4001'])
+  })
+
   it('judges a negative value given with = on its own terms', () => {
     expect(() => parseFlags(['--rate=-3'], {})).toThrow(
       /--rate takes a whole number from 0 to 1000000, got "-3"/,

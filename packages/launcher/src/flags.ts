@@ -14,7 +14,7 @@ import {
 import { DhtError, parseBootstrap, parsePublicKey, parseRoomCode } from '@parley/transport-dht/addresses'
 import type { DhtFlags } from './dht.js'
 import { ExitCode, FatalError } from './exit-codes.js'
-import { DHT, keyProblemOf, parseAddress } from './transports.js'
+import { DHT, dialProblem, keyProblemOf, parseAddress } from './transports.js'
 
 /**
  * What the program was asked to do: chat (the default), print this node's id, an invite or a new room
@@ -207,7 +207,7 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   }
   const { values, positionals } = parsed
   const command = commandOf(positionals)
-  const peers = (values.peer ?? []).map((p) => address('--peer', p))
+  const peers = (values.peer ?? []).map((p) => dialable('--peer', address('--peer', p)))
   const dht = dhtFlags(values, [...peers, ...(values.join ?? [])])
   // A DHT node is reached by its key; it listens on TCP too only when asked to.
   const listen =
@@ -318,6 +318,13 @@ function dhtFlags(
   }
 }
 
+/** An address to dial: port 0 only means "any port" when listening, and nothing answers there. */
+function dialable(flag: string, target: Address): Address {
+  const problem = dialProblem(target)
+  if (problem) throw usageError(`${flag}: ${problem}`)
+  return target
+}
+
 function address(flag: string, text: string): Address {
   try {
     return parseAddress(text)
@@ -395,9 +402,12 @@ function simplifyParseError(message: string): string {
   // Node calls a value that starts with "-" ambiguous (it may be the next option): say what to type.
   const ambiguous = /^Option '(-[\w-]+)' argument is ambiguous/.exec(message)
   if (ambiguous) {
-    const flag = ambiguous[1]
-    return `${flag} needs a value after it; a value that starts with "-" is written ${flag}=-VALUE`
+    const flag = ambiguous[1]!
+    // `-p=-x` would give the value "=-x": only the long name takes `=`.
+    return `${flag} needs a value after it; a value that starts with "-" is written ${longName(flag)}=-VALUE`
   }
+  const missing = /^Option '(?:-\w, )?(--[\w-]+) <value>' argument missing/.exec(message)
+  if (missing) return `${missing[1]} needs a value after it`
   const unknown = /^Unknown option '(-[^']*)'/.exec(message)
   if (unknown) {
     const given = unknown[1]!
@@ -409,6 +419,14 @@ function simplifyParseError(message: string): string {
 }
 
 /** The long option nearest to a mistyped one (`--lissen` → `--listen`), when one is close enough. */
+/** The long form of a flag: `--peer` for `-p`; a long flag as it is. */
+function longName(flag: string): string {
+  if (flag.startsWith('--')) return flag
+  const letter = flag.slice(1)
+  const name = Object.entries(OPTIONS).find(([, spec]) => (spec as { short?: string }).short === letter)?.[0]
+  return name === undefined ? flag : `--${name}`
+}
+
 export function closestOption(given: string): string | undefined {
   const word = given.replace(/^-+/, '').split('=')[0]!.toLowerCase()
   let best: { name: string; distance: number } | undefined

@@ -106,6 +106,17 @@ describe('/connect', () => {
     expect(dialed).toEqual([])
   })
 
+  it('refuses port 0, which nothing answers on, and dials nothing', () => {
+    const { node, dialed } = fakeNode()
+    expect(connectTo(node, '127.0.0.1:0', { dht: false })).toEqual({
+      level: 'warn',
+      text: 'cannot dial 127.0.0.1:0: port 0 means "any free port" only when listening; give the port the peer listens on',
+    })
+    expect(dialed).toEqual([])
+    connectTo(node, '127.0.0.1:4010', { dht: false })
+    expect(dialed).toEqual(['127.0.0.1:4010'])
+  })
+
   it('in plain mode, says that it is TCP only', () => {
     const { node, dialed } = fakeNode()
     expect(connectTo(node, `dht:${key}`, { dht: false, plain: true })?.text).toMatch(

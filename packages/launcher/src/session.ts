@@ -13,6 +13,7 @@ import { fingerprint, isKeyHex, keyOfAddress } from '@parley/secure/keys'
 import type { LinkRoute } from './dht.js'
 import { countText } from './display.js'
 import { describeRoute } from './link-routes.js'
+import { dialProblem } from './transports.js'
 
 /** A status line for people, or undefined for events that are not status (messages, deliveries). */
 export interface StatusLine {
@@ -324,6 +325,8 @@ export interface ConnectOptions {
  * node's own "dialing" event.
  */
 export function connectTo(node: ChatNode, target: Address, options: ConnectOptions): StatusLine | undefined {
+  const problem = dialProblem(target)
+  if (problem) return { level: 'warn', text: `cannot dial ${target}: ${problem}` }
   const key = keyOfAddress(target)
   if (key !== undefined && !options.dht) {
     // Dialing it would fail the same way forever: say what to do once, and dial nothing.

@@ -177,3 +177,10 @@ function notAKey(text: string): string | undefined {
     return `"${shown}" is not a hex key: "${notHex[0]}" at position ${notHex.index + 1} is not 0-9 or a-f`
   return `"${shown}" is not a key: expected 64 hex characters, a full fingerprint (56 characters in groups of 4) or a parley:// invite`
 }
+
+/** Why `target` cannot be dialed (a TCP port 0, which only a listener may ask for), or undefined. */
+export function dialProblem(target: Address): string | undefined {
+  return !isKeyOnlyAddress(target) && /:0$/.test(target)
+    ? 'port 0 means "any free port" only when listening; give the port the peer listens on'
+    : undefined
+}
