@@ -48,6 +48,21 @@ describe('parseFlags errors', () => {
     expect(parseFlags(['--listen', '127.0.0.1:0', '--peer', '[::1]:4001'], {}).peers).toEqual(['[::1]:4001'])
   })
 
+  it('reads seconds as decimals only, and never rounds a wait above 0 down to "as long as it takes"', () => {
+    expect(parseFlags(['--wait', '0.0001'], {}).waitMs).toBe(1)
+    expect(parseFlags(['--wait', '0'], {}).waitMs).toBe(0)
+    expect(parseFlags(['--wait', '2.5'], {}).waitMs).toBe(2500)
+    expect(parseFlags(['--wait', '.5'], {}).waitMs).toBe(500)
+    for (const text of ['0x10', '1e3', '', ' ', 'Infinity', '.', '1.2.3']) {
+      expect(() => parseFlags(['--wait', text], {})).toThrow(
+        expect.objectContaining({
+          exitCode: ExitCode.USAGE,
+          message: `--wait takes a number of seconds (0-86400), got "${text}" (see --help)`,
+        }),
+      )
+    }
+  })
+
   it('judges a negative value given with = on its own terms', () => {
     expect(() => parseFlags(['--rate=-3'], {})).toThrow(
       /--rate takes a whole number from 0 to 1000000, got "-3"/,

@@ -343,11 +343,13 @@ function address(flag: string, text: string): Address {
 
 function seconds(flag: string, text: string | undefined, fallbackMs: number, minimum: number): number {
   if (text === undefined) return fallbackMs
-  const value = Number(text)
-  if (text.trim() === '' || !Number.isFinite(value) || value < minimum || value > 86_400) {
+  // Decimal only: Number() would also take "0x10" or "1e3".
+  const value = /^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(text) ? Number(text) : Number.NaN
+  if (!Number.isFinite(value) || value < minimum || value > 86_400) {
     throw usageError(`${flag} takes a number of seconds (${minimum}-86400), got "${text}"`)
   }
-  return Math.round(value * 1000)
+  // A moment above 0 stays above it: 0 may mean "as long as it takes".
+  return value > 0 ? Math.max(1, Math.round(value * 1000)) : 0
 }
 
 function count(flag: string, text: string | undefined): number {
