@@ -168,3 +168,24 @@ describe('EventLog and links that stop reading', () => {
     expect(await addresses('parley.log')).toEqual(['127.0.0.1:4002'])
   })
 })
+
+describe('a log that cannot be written', () => {
+  it('says so once, in one line, and records nothing without failing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'parley-event-log-'))
+    cleanups.push(() => rm(dir, { recursive: true, force: true }))
+    const problems: string[] = []
+    const log = new EventLog(dir, { onProblem: (message) => problems.push(message) })
+    log.record(blocked(bob))
+    log.record({ type: 'connected', peer: carol, address: '127.0.0.1:4001', direction: 'inbound' })
+    await log.close()
+    expect(problems).toEqual([`cannot write the log ${dir} (it is a directory); parley runs without it`])
+  })
+
+  it('names the system error when the path cannot hold a file, and is quiet without onProblem', async () => {
+    const problems: string[] = []
+    const missing = join(tmpdir(), 'parley-no-such-dir-', 'x', 'parley.log')
+    new EventLog(missing, { onProblem: (message) => problems.push(message) })
+    expect(problems).toEqual([`cannot write the log ${missing} (ENOENT); parley runs without it`])
+    expect(() => new EventLog(missing).record(blocked(bob))).not.toThrow()
+  })
+})

@@ -26,6 +26,11 @@ export interface EventLogOptions {
   readonly now?: () => number
   /** Calls `callback` after `ms`; the returned function cancels it. */
   readonly schedule?: (callback: () => void, ms: number) => () => void
+  /**
+   * Told once, in one line, when the log cannot be opened or written: the node runs on without it, and
+   * the person who asked for it should know.
+   */
+  readonly onProblem?: (message: string) => void
 }
 
 /** A link found blocked: since when, whether that is logged yet, and how to cancel the check. */
@@ -56,6 +61,7 @@ export class EventLog {
     this.graceMs = options.graceMs ?? BLOCKED_GRACE_MS
     this.now = options.now ?? Date.now
     this.schedule = options.schedule ?? unrefTimeout
+    this.onProblem = options.onProblem
     this.size = sizeOf(file)
     try {
       this.stream = this.open()
@@ -64,7 +70,20 @@ export class EventLog {
       if (isLinkRefusal(error)) throw new FatalError(ExitCode.DATA_DIR, linkAdvice(file), { cause: error })
       // Any other failure is as before: a log that cannot be written must never take the node down.
       this.stream = undefined
+      this.problem(error)
     }
+  }
+
+  private readonly onProblem: ((message: string) => void) | undefined
+  private told = false
+
+  /** Tells `onProblem` the first time the log fails; later failures are the same news. */
+  private problem(error: unknown): void {
+    if (this.told) return
+    this.told = true
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message
+    const what = code === 'EISDIR' ? 'it is a directory' : code
+    this.onProblem?.(`cannot write the log ${this.file} (${what}); parley runs without it`)
   }
 
   /**
@@ -145,7 +164,7 @@ export class EventLog {
   private open(): WriteStream {
     const stream = createWriteStream(this.file, { fd: openForAppend(this.file, 0o600) })
     // A log that cannot be written must never take the node down.
-    stream.on('error', () => undefined)
+    stream.on('error', (error) => this.problem(error))
     return stream
   }
 

@@ -149,7 +149,8 @@ export async function startNode(
       runs: overrides.runs ?? false,
     })
     node.on((event) => onEvent(event, event.type === 'connected' ? { kind: 'tcp' } : undefined))
-    if (flags.logFile) attachLog(node, flags.logFile)
+    const notices: string[] = []
+    if (flags.logFile) attachLog(node, flags.logFile, (message) => notices.push(message))
     const stopped = new Promise<void>((resolve) => {
       node.on((event) => {
         if (event.type === 'closed') resolve()
@@ -162,7 +163,7 @@ export async function startNode(
       restoredPending: 0,
       markShown: () => undefined,
       keepsMarks: false,
-      notices: [],
+      notices,
       missingKeys: () => [],
       emptyRooms: [],
       stopped,
@@ -195,7 +196,9 @@ export async function startNode(
     const verify = makeVerifier({ knownPeers, pins, ...(await trust(() => allowList(flags))) })
     const checkPeer = makeAnnouncementCheck({ knownPeers, pins })
     const pinnedAt = makePinCheck({ knownPeers, pins })
-    const log = new EventLog(flags.logFile ?? dir.file(LOG_FILE))
+    const log = new EventLog(flags.logFile ?? dir.file(LOG_FILE), {
+      onProblem: (message) => notices.push(message),
+    })
     const refused = (address: string, code: string, message: string) => {
       const event: NodeEvent = { type: 'link-error', address, code, message }
       log.record(event)
@@ -380,8 +383,8 @@ function staleLockNotice(message: string): string {
     : message
 }
 
-function attachLog(node: ChatNode, file: string): void {
-  const log = new EventLog(file)
+function attachLog(node: ChatNode, file: string, onProblem: (message: string) => void): void {
+  const log = new EventLog(file, { onProblem })
   node.on((event) => {
     log.record(event)
     if (event.type === 'closed') void log.close()
