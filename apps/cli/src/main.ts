@@ -73,6 +73,8 @@ export interface Io {
   env: NodeJS.ProcessEnv
   /** Resolves when the user asks to quit (Ctrl-C, SIGTERM). */
   interrupted: Promise<void>
+  /** Resolves with the error when stdout cannot be written any more (its reader closed it: EPIPE). */
+  outputClosed?: Promise<NodeJS.ErrnoException>
 }
 
 export const SUMMARY = 'peer-to-peer chat for the terminal; each line you type is one message'
@@ -83,6 +85,15 @@ export function version(): string {
 
 /** Runs `parley` with its arguments; resolves with the process exit code. */
 export async function main(argv: readonly string[], io: Io): Promise<number> {
+  const code = await command(argv, io)
+  // Output that never reached its reader is no success, whatever else went well.
+  const closed = outputError(io)
+  if (code !== ExitCode.OK || !closed) return code
+  io.stderr.write(`parley: ${outputClosedText(closed)} before all output was written\n`)
+  return ExitCode.OUTPUT_CLOSED
+}
+
+async function command(argv: readonly string[], io: Io): Promise<number> {
   try {
     const flags = parseFlags(argv, io.env)
     if (flags.help) {
@@ -175,6 +186,18 @@ async function serve(service: RunningService, kind: 'bootstrap' | 'relay', io: I
   return ExitCode.OK
 }
 
+/** Why stdout cannot be written, once a write failed (its reader closed it, or the device failed). */
+function outputError(io: Io): NodeJS.ErrnoException | undefined {
+  return (io.stdout as { errored?: NodeJS.ErrnoException | null }).errored ?? undefined
+}
+
+/** A pipe's reader that left gives EPIPE; a socket's (a parent's stdio pair, a service's socket) ECONNRESET. */
+function outputClosedText(error: NodeJS.ErrnoException): string {
+  return error.code === 'EPIPE' || error.code === 'ECONNRESET'
+    ? `stdout was closed (${error.code})`
+    : `stdout cannot be written (${error.code ?? error.message})`
+}
+
 /** How this run reads its input: see "Receivers and one-shot sends" in the README. */
 type InputMode =
   /** A person at a terminal. */
@@ -213,7 +236,11 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     stream.write(`${text}\n`)
     rl?.prompt(true)
   }
-  const json = (value: Record<string, unknown>) => io.stdout.write(`${JSON.stringify(value)}\n`)
+  // Once stdout is closed, events have nowhere to go: they are not even made.
+  let outputGone: NodeJS.ErrnoException | undefined
+  const json = (value: Record<string, unknown>) => {
+    if (!outputGone) io.stdout.write(`${JSON.stringify(value)}\n`)
+  }
   // This node once started: a peer under a name like ours is told apart from us.
   let self: (() => PeerInfo) | undefined
   const labels = new PeerLabels(() => self?.())
@@ -473,7 +500,12 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       if (!inputClosed) input?.resume()
     })
   const interrupted = io.interrupted.then(() => 'interrupt' as const)
-  let reason = await Promise.race([inputEnded, interrupted, quit, stalled])
+  // A closed stdout stops the run as a signal would: what was taken is kept, the note says so, exit 11.
+  const outputClosed = (io.outputClosed ?? new Promise<never>(() => undefined)).then((error) => {
+    outputGone = error
+    return 'output-closed' as const
+  })
+  let reason = await Promise.race([inputEnded, interrupted, quit, stalled, outputClosed])
   if (
     reason === 'eof' &&
     sent === 0 &&
@@ -486,13 +518,13 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     // lines of commands only (`echo /peers | parley …`), it ran them and is done.
     mode = 'receive'
     note('no input to send: receiving until stopped (Ctrl-C or SIGTERM)')
-    reason = await Promise.race([interrupted, quit])
+    reason = await Promise.race([interrupted, quit, outputClosed])
   }
   // Paused at a full outbox, piped input that was read to its end does not say so until it is resumed:
   // asked now, it ends (its last line taken), so nothing is reported left that was not there.
   let waitedAtEnd = false
   if (
-    (reason === 'stalled' || reason === 'interrupt') &&
+    (reason === 'stalled' || reason === 'interrupt' || reason === 'output-closed') &&
     !inputClosed &&
     piped !== undefined &&
     (await piped.endedWhole())
@@ -506,8 +538,8 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     }
   }
   // Stopped before its piped input ended: what was not read yet is not sent, and a script must know.
-  const inputLeft =
-    reason === 'interrupt' && piped !== undefined && !inputClosed && (linesTaken > 0 || inputPaused)
+  const stopped = reason === 'interrupt' || reason === 'output-closed'
+  const inputLeft = stopped && piped !== undefined && !inputClosed && (linesTaken > 0 || inputPaused)
   pausedInput?.close()
   if (rl) closeInput(rl, interactive, io)
   else piped?.close()
@@ -524,14 +556,19 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       json({ type: 'input-stopped', why: 'interrupted', linesRead: linesTaken, pending: node.pending })
     // Without a data dir nothing keeps what was taken either: the next line says how much of it went.
     const rest = started.dataDir ? `: ${resumeAt}` : ''
+    const why = outputGone ? `${outputClosedText(outputGone)}: ` : ''
     note(
-      `stopped before the end of stdin, after line ${countText(linesTaken)}; the rest was not taken${rest}`,
+      `${why}stopped before the end of stdin, after line ${countText(linesTaken)}; the rest was not taken${rest}`,
     )
+  } else if (outputGone) {
+    note(`${outputClosedText(outputGone)}: stopped`)
   }
   const code =
     reason === 'eof' || reason === 'stalled' || node.pending > 0
       ? await drain(node, started, flags, sent, note, io, reason, waitedAtEnd)
-      : ExitCode.OK
+      : reason === 'output-closed'
+        ? ExitCode.OUTPUT_CLOSED
+        : ExitCode.OK
   // Catch-up that came while waiting is shown (or, for a one-shot send, dropped) now.
   display.close()
   closing = true
@@ -552,7 +589,8 @@ function closeInput(rl: readline.Interface, interactive: boolean, io: Io): void 
 /**
  * Input ended (or the user quit): wait for acknowledgements while they keep coming. Exit 0 only when
  * everything was delivered. What is still unacknowledged is safe in the durable outbox and goes out on the
- * next run (exit 7, or 10 when stalled input was given up); in plain mode nothing keeps it (exit 4).
+ * next run (exit 7, or 10 when stalled input was given up, 11 when stdout was closed); in plain mode
+ * nothing keeps it (exit 4).
  */
 async function drain(
   node: ChatNode,
@@ -561,17 +599,26 @@ async function drain(
   sent: number,
   note: (text: string) => void,
   io: Io,
-  reason: 'eof' | 'interrupt' | 'quit' | 'stalled',
+  reason: 'eof' | 'interrupt' | 'quit' | 'stalled' | 'output-closed',
   waited = false,
 ): Promise<number> {
-  if (node.pending === 0) return reason === 'stalled' ? ExitCode.INPUT_LEFT : ExitCode.OK
+  if (node.pending === 0)
+    return reason === 'stalled'
+      ? ExitCode.INPUT_LEFT
+      : reason === 'output-closed'
+        ? ExitCode.OUTPUT_CLOSED
+        : ExitCode.OK
   let left = node.pending
-  // Given up on stalled input, it already waited that long without an acknowledgement.
-  if (reason !== 'interrupt' && reason !== 'stalled' && !waited && flags.waitMs > 0) {
+  // Given up on stalled input, it already waited that long without an acknowledgement; stopped, it
+  // does not wait at all.
+  const stopped = reason === 'interrupt' || reason === 'output-closed'
+  if (!stopped && reason !== 'stalled' && !waited && flags.waitMs > 0) {
     note(
       `input ended; waiting for ${countText(node.pending)} message(s) to be acknowledged (gives up after ${flags.waitMs / 1000}s without progress)`,
     )
-    left = await waitWhileProgressing(node, flags.waitMs, io.interrupted)
+    // A reader that left stops the wait too: nobody reads the `delivered` events it waits to print.
+    const stop = io.outputClosed ? Promise.race([io.interrupted, io.outputClosed]) : io.interrupted
+    left = await waitWhileProgressing(node, flags.waitMs, stop)
   }
   if (left === 0) {
     // What an earlier run left in the outbox went out too.
@@ -589,6 +636,7 @@ async function drain(
       `${countText(left)} message(s) not acknowledged yet are safe in the outbox (${started.dataDir}); they are sent when parley next runs with this --data-dir`,
     )
     if (reason === 'interrupt') return ExitCode.OK
+    if (reason === 'output-closed') return ExitCode.OUTPUT_CLOSED
     const missing = started.missingKeys()
     if (missing.length === 0) return ExitCode.QUEUED
     note(

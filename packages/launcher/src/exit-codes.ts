@@ -24,6 +24,11 @@ export const ExitCode = {
    * seconds. What was read is safe in the outbox; the rest of stdin was never taken.
    */
   INPUT_LEFT: 10,
+  /**
+   * Stdout was closed by its reader (`| head`) or could not be written: parley stopped there. What was
+   * taken from stdin is safe in the outbox; the line names the first input line not taken.
+   */
+  OUTPUT_CLOSED: 11,
 } as const
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
 

@@ -145,6 +145,30 @@ describe('message display', () => {
   })
 })
 
+describe('an output that went away', () => {
+  it('marks nothing written once a write failed, so the next run shows it again', () => {
+    const marks: Map<string, number>[] = []
+    let gone = false
+    const display = new MessageDisplay({
+      target: {
+        kind: 'lines',
+        format: (m) => m.body,
+        // As a blocking write to a pipe whose reader left: it fails, and says so before it returns.
+        write: (t) => {
+          if (t.includes('bob 2')) gone = true
+        },
+        catchUp: () => undefined,
+        gone: () => gone,
+      },
+    })
+    display.bind({ markShown: (shown) => marks.push(new Map(shown)) })
+    display.push(message(bob, 1, Date.now()))
+    display.push(message(bob, 2, Date.now()))
+    display.push(message(bob, 3, Date.now()))
+    expect(marks).toEqual([new Map([[bob.id, 1]])])
+  })
+})
+
 describe('batched live lines', () => {
   /** A display that defers live writes until `run()` is called, as a frontend's microtask would. */
   function batched() {

@@ -55,6 +55,8 @@ export interface LineTarget {
   write(text: string): void
   /** Called right before a catch-up of `count` messages is written (the marker line). */
   catchUp(count: number): void
+  /** True once a write failed (stdout's reader closed it): what was written is not marked from then on. */
+  gone?(): boolean
 }
 
 /** A full-screen frontend: it draws what it is given in its next frame, then calls `drawn()`. */
@@ -397,6 +399,11 @@ export class MessageDisplay {
 
   private commit(): void {
     if (!this.markShown || this.unmarked.size === 0) return
+    // Text the output refused reached nobody: unmarked, it is shown again by the next run.
+    if (this.target.kind === 'lines' && this.target.gone?.()) {
+      this.unmarked.clear()
+      return
+    }
     const marks = this.unmarked
     this.unmarked = new Map()
     this.markShown(marks)
@@ -436,5 +443,7 @@ export function streamLines(
   catchUp: (count: number) => void,
 ): LineTarget {
   ;(stream as unknown as { _handle?: { setBlocking?: (on: boolean) => void } })._handle?.setBlocking?.(true)
-  return { kind: 'lines', format, write: (text) => void stream.write(text), catchUp }
+  // A blocking write that fails (EPIPE) sets `errored` before it returns, so before its mark is written.
+  const gone = () => Boolean((stream as { errored?: Error | null }).errored)
+  return { kind: 'lines', format, write: (text) => void stream.write(text), catchUp, gone }
 }
