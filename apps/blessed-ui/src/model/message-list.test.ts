@@ -74,6 +74,25 @@ describe('message list', () => {
     expect(l.page()).toMatchObject({ scrolled: true, newBelow: 2 })
   })
 
+  it('counts down the new messages as the view moves over them, and never past what the cap kept', () => {
+    const l = list(30)
+    for (let i = 0; i < 20; i++) l.add(line(`m${i}`))
+    l.scrollUp(4)
+    for (let i = 0; i < 8; i++) l.add(line(`new${i}`))
+    expect(l.page().newBelow).toBe(8)
+    // The bottom row moves down over m16-m19 first: all eight are still below.
+    l.scrollDown(4)
+    expect(l.page().newBelow).toBe(8)
+    l.scrollDown(3)
+    expect(shown(l).at(-1)).toBe('new2')
+    expect(l.page().newBelow).toBe(5)
+    // A flood far past the cap: the count names no more than the entries still below the view.
+    for (let i = 0; i < 100; i++) l.add(line(`flood${i}`))
+    expect(l.scrolled).toBe(true)
+    expect(l.page().newBelow).toBeLessThan(30)
+    expect(l.page().newBelow).toBe(l.newBelow)
+  })
+
   it('returns to the bottom and forgets the count when scrolled all the way down', () => {
     const l = list()
     for (let i = 0; i < 20; i++) l.add(line(`m${i}`))

@@ -57,7 +57,17 @@ export class MessageList<E extends ListEntry> {
   }
 
   get newBelow(): number {
-    return this.unseen
+    return this.unseenBelow()
+  }
+
+  /**
+   * New entries still below the view: no more than the entries below the anchor (ids are contiguous), so
+   * the count falls as the view moves down over them, and never names entries the cap dropped.
+   */
+  private unseenBelow(): number {
+    if (!this.anchor || this.unseen === 0) return 0
+    const last = this.last()
+    return last === undefined ? 0 : Math.max(0, Math.min(this.unseen, last.id - this.anchor.id))
   }
 
   /** Counts changes to what the list shows (entries, scrolling); a new size is not one. */
@@ -167,7 +177,7 @@ export class MessageList<E extends ListEntry> {
       rows.reverse()
     }
     while (rows.length < this.height) rows.push([])
-    return { rows, scrolled: this.anchor !== undefined, newBelow: this.unseen }
+    return { rows, scrolled: this.anchor !== undefined, newBelow: this.unseenBelow() }
   }
 
   private rowsOf(id: number): Row[] {
