@@ -38,3 +38,28 @@ describe('connection status', () => {
     expect(status.peerNames()).toContain('p1')
   })
 })
+
+describe('where a connected peer is', () => {
+  it('shows an inbound peer where it listens, as the connect line does, not the port its link came from', () => {
+    const status = new ConnectionStatus()
+    status.apply({
+      type: 'connected',
+      peer: { id: 'b'.repeat(64), name: 'bob' },
+      address: '127.0.0.1:54548',
+      listen: '127.0.0.1:4602',
+      direction: 'inbound',
+    })
+    expect(status.summary().peer).toEqual({ name: 'bob', address: '127.0.0.1:4602' })
+  })
+
+  it('falls back to the link address when the peer says nothing of where it listens', () => {
+    const status = new ConnectionStatus()
+    status.apply({
+      type: 'connected',
+      peer: { id: 'b'.repeat(64), name: 'bob' },
+      address: '127.0.0.1:54548',
+      direction: 'inbound',
+    })
+    expect(status.summary().peer).toEqual({ name: 'bob', address: '127.0.0.1:54548' })
+  })
+})

@@ -1,5 +1,5 @@
 import type { NodeEvent, PeerInfo, PeerState } from '@parley/core'
-import { type LinkRoute, shortRoute, targetLabel } from '@parley/launcher'
+import { type LinkRoute, listenAddressOf, shortRoute, targetLabel } from '@parley/launcher'
 
 export type ConnectionState =
   | 'listening'
@@ -67,7 +67,11 @@ export class ConnectionStatus {
         this.sessions.set(event.peer.id, {
           peer: event.peer,
           // A TCP link is shown at its address; a DHT link's address is only the key, so say how it was made.
-          address: route && route.kind !== 'tcp' ? shortRoute(route) : where(event.address),
+          // Where it listens, as the connect line says, rather than the passing port an inbound link came from.
+          address:
+            route && route.kind !== 'tcp'
+              ? shortRoute(route)
+              : where(listenAddressOf(event) ?? event.address),
           connected: true,
         })
         return
