@@ -65,7 +65,15 @@ export {
   shownLineBytes,
 } from './msg-lines.js'
 // Names: what a reader sees, what is refused, and how a name from the network is shown.
-export { MAX_NAME_LENGTH, nameKey, nameProblem, namesakes, peerNameProblem, shownName } from './names.js'
+export {
+  MAX_NAME_LENGTH,
+  nameKey,
+  nameProblem,
+  namesakes,
+  peerNameProblem,
+  sameWrittenName,
+  shownName,
+} from './names.js'
 // Nodes and what they tell their frontends.
 export { MAX_BURST, ParleyNode, ROOM_CAP } from './node.js'
 export {

@@ -80,6 +80,14 @@ export function shownName(name: string, fallback: string): string {
  * `I` is `l`, `rn` is `m`). Deliberately generous: a false match costs a fingerprint on screen.
  * @example nameKey('Bоb\u200b') === nameKey('bob') // true
  */
+/**
+ * Whether two names are written the same once compatibility forms and case are folded (`ALICE`, `ａｌｉｃｅ`
+ * and `alice`): a check that needs no look-alike table. `nameKey` sees through look-alikes too.
+ */
+export function sameWrittenName(a: string, b: string): boolean {
+  return a === b || a.normalize('NFKC').toLowerCase() === b.normalize('NFKC').toLowerCase()
+}
+
 export function nameKey(name: string): string {
   let key = keys.get(name)
   if (key === undefined) {

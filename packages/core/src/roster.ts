@@ -6,7 +6,7 @@
  * first the members no long-lived neighbour vouches for, then those idle the longest. What a forgotten
  * member had reached is kept (its watermark), so its messages are never shown twice when it returns.
  */
-import { namesakes, shownName } from './names.js'
+import { namesakes, sameWrittenName, shownName } from './names.js'
 import type { MemberInfo, NodeEvent } from './node-types.js'
 import type { PeerInfo } from './peer-machine.js'
 import { Room } from './room.js'
@@ -158,9 +158,13 @@ export class Roster implements MemberDoor {
   sameNameAs(peer: PeerInfo): string[] {
     const known = [...this.sessions.values()].map((s) => s.peer)
     for (const m of this.room.members()) known.push(m.peer)
+    const ids = namesakes(peer, known)
+    // This node's own name, as it is written (case and width folded): a peer that takes it is told at
+    // once, without the look-alike table that a node with one peer never loads. Look-alikes of it are
+    // told apart where names are shown (the launcher's PeerLabels).
     const self = this.rules.self?.()
-    if (self) known.push(self)
-    return namesakes(peer, known)
+    if (self && self.id !== peer.id && sameWrittenName(self.name, peer.name)) ids.push(self.id)
+    return ids
   }
 
   /**

@@ -1,4 +1,4 @@
-import { type MemberInfo, type NodeEvent, nameKey, type PeerInfo } from '@parley/core'
+import { type MemberInfo, type NodeEvent, nameKey, type PeerInfo, sameWrittenName } from '@parley/core'
 import { describeRoute, jsonRoute, type LinkRoutes } from './link-routes.js'
 import { listenAddressOf, shortId, targetLabel } from './session.js'
 
@@ -30,8 +30,9 @@ export class PeerLabels {
   private lastChanges = 0
   private lastLabel = ''
   private changes = 0
-  /** This node's name key and the name it was made from (see `self`). */
-  private ownKey: { readonly name: string; readonly key: string } | undefined
+  /** This node's name as last seen, and its key once needed (see `self`). */
+  private ownName: string | undefined
+  private ownKey: string | undefined
 
   /**
    * @param self this node as it goes by now (its id and current name): another key under a name that
@@ -51,20 +52,34 @@ export class PeerLabels {
 
   label(peer: PeerInfo): string {
     const me = this.self?.()
-    if (me !== undefined && me.name !== this.ownKey?.name) {
-      this.ownKey = { name: me.name, key: labelKey(me) }
+    if (me !== undefined && me.name !== this.ownName) {
+      this.ownName = me.name
+      this.ownKey = undefined
       this.changes++
     }
     if (this.lastPeer === peer && this.lastChanges === this.changes) return this.lastLabel
     this.seen(peer)
     const shared = this.keyed && (this.keysByName.get(labelKey(peer))?.size ?? 0) > 1
-    const mine = me !== undefined && peer.id !== me.id && labelKey(peer) === this.ownKey?.key
+    const mine = me !== undefined && peer.id !== me.id && this.likeOwn(peer, me)
     const told = shared || mine || this.everyKeyShown || this.ambiguous.has(peer.id)
     const label = told ? `${peer.name}~${shortId(peer.id)}` : peer.name
     this.lastPeer = peer
     this.lastChanges = this.changes
     this.lastLabel = label
     return label
+  }
+
+  /**
+   * Whether `peer`'s name is ours: as written (case and width folded) always; a look-alike once a second
+   * key is around, when the look-alike table is loaded anyway. A node with one peer never loads it: that
+   * peer is the only other party, and a name written like ours is told apart all the same.
+   */
+  private likeOwn(peer: PeerInfo, me: PeerInfo): boolean {
+    if (peer.id.startsWith('plain:')) return false
+    if (sameWrittenName(peer.name, me.name)) return true
+    if (!this.keyed) return false
+    this.ownKey ??= labelKey(me)
+    return labelKey(peer) === this.ownKey
   }
 
   private suspect(id: string): void {

@@ -1,6 +1,6 @@
 /// <reference path="./types/secret-stream.d.ts" />
 import { randomBytes } from 'node:crypto'
-import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises'
+import { link, lstat, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SecretStream } from './commonjs.js'
 import { IdentityError } from './errors.js'
@@ -57,12 +57,15 @@ async function refuseIfLost(dir: string, keyFile: string): Promise<void> {
   const pubFile = join(dir, IDENTITY_PUB_FILE)
   let pub: string
   try {
+    // Only the file parley wrote tells: a link or anything else planted at its name is replaced as before.
+    if (!(await lstat(pubFile)).isFile()) return
     pub = await readFile(pubFile, 'utf8')
   } catch {
     return
   }
   const id = /^[0-9a-f]{64}$/m.exec(pub)?.[0]
-  const who = id === undefined ? '' : ` of ${fingerprint(id).full}`
+  if (id === undefined) return
+  const who = ` of ${fingerprint(id).full}`
   throw new IdentityError(
     'KEY_MISSING',
     `identity key ${keyFile} is missing, but ${pubFile} says this data dir had the identity${who}; restore the key from a backup, or start over with a new --data-dir (a new key is a new node to your peers, and what waits in this one was signed by the old key)`,
