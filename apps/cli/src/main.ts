@@ -13,6 +13,7 @@ import {
   DropDigest,
   describeEvent,
   describeMembers,
+  disconnectFrom,
   ExitCode,
   FatalError,
   FirstLink,
@@ -405,6 +406,9 @@ async function chat(flags: Flags, io: Io): Promise<number> {
         if (status) note(status.text)
         return
       }
+      case 'disconnect':
+        note(disconnectFrom(node, what.address).text)
+        return
       case 'quit':
         quitAsked()
         return

@@ -508,6 +508,40 @@ describe('commands in line mode', () => {
   })
 })
 
+describe('/disconnect', () => {
+  it('stops dialing a dead address, so what the live peer acknowledged is delivered and the run exits 0', async () => {
+    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
+    const port = await listeningPort(bob)
+    const dead = await freePort()
+    const alice = start([
+      '--listen',
+      '127.0.0.1:0',
+      '--name',
+      'alice',
+      '--data-dir',
+      tempDir(),
+      '--peer',
+      `127.0.0.1:${port}`,
+      '--peer',
+      `127.0.0.1:${dead}`,
+      '--wait',
+      '60',
+    ])
+    await alice.waitFor('stderr', /connected to bob/)
+    alice.send('hello bob')
+    await bob.waitFor('stdout', /hello bob/)
+    alice.send('/disconnect 127.0.0.1:1')
+    await alice.waitFor('stderr', /not dialing 127\.0\.0\.1:1; dialing 127\.0\.0\.1:\d+, 127\.0\.0\.1:\d+/)
+    alice.send(`/disconnect 127.0.0.1:${dead}`)
+    await alice.waitFor('stderr', new RegExp(`stopped dialing 127\\.0\\.0\\.1:${dead}`))
+    alice.end()
+    // Without the /disconnect, the dead address would hold the message and the run would wait out --wait.
+    expect(await alice.exited).toBe(0)
+    expect(alice.stderr.join('\n')).not.toMatch(/acknowledged|safe in the outbox/)
+    expect(count(bob.stdout, /hello bob/)).toBe(1)
+  })
+})
+
 describe('status lines', () => {
   it('shows a peer that dialed in at the address it listens on, not its source port', async () => {
     const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])

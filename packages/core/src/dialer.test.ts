@@ -300,3 +300,58 @@ describe('a neighbour that refuses our messages (OVER_QUOTA)', () => {
     })
   })
 })
+
+describe('disconnect: no longer dialing an address', () => {
+  it('releases the outbox a dead address held once every member acknowledged, and stops its redials', async () => {
+    const { clock, node } = world()
+    const bob = node('bob', B, { id: BOB })
+    await bob.node.start()
+    const dead: Address = '127.0.0.1:4999'
+    const alice = node('alice', A, { id: ALICE, peers: [B, dead] })
+    await alice.node.start()
+    await clock.advance(1_000)
+    alice.node.send('hi bob')
+    await clock.advance(100)
+    expect(bob.events.events).toContainEqual(expect.objectContaining({ type: 'message', body: 'hi bob' }))
+    // Nobody answered at the dead address yet: whoever does may be owed the message.
+    expect(alice.node.pending).toBe(1)
+    expect(alice.node.peerStates().map((p) => p.target)).toEqual([B, dead])
+
+    expect(alice.node.disconnect(dead)).toBe(true)
+    expect(alice.node.pending).toBe(0)
+    expect(alice.node.peerStates().map((p) => p.target)).toEqual([B])
+    // Its retries are over: nothing more is dialed there, and bob's link is untouched.
+    await clock.advance(120_000)
+    expect(alice.node.peerStates()).toMatchObject([{ target: B, state: { status: 'connected' } }])
+    alice.node.send('still here')
+    await clock.advance(100)
+    expect(bob.events.events).toContainEqual(expect.objectContaining({ type: 'message', body: 'still here' }))
+    expect(alice.node.pending).toBe(0)
+    // An address it does not dial is not news.
+    expect(alice.node.disconnect(dead)).toBe(false)
+  })
+
+  it('closes the link the dial made, keeps what is owed to the peer, and can dial it again', async () => {
+    const { clock, node } = world()
+    const bob = node('bob', B, { id: BOB })
+    await bob.node.start()
+    const alice = node('alice', A, { id: ALICE, peers: [B] })
+    await alice.node.start()
+    await clock.advance(1_000)
+    expect(alice.node.disconnect(B)).toBe(true)
+    await clock.advance(100)
+    expect(alice.events.events).toContainEqual(
+      expect.objectContaining({ type: 'disconnected', peer: { id: BOB, name: 'bob' } }),
+    )
+    // Bob is known by his key now: a message to the room waits for him.
+    alice.node.send('while apart')
+    await clock.advance(60_000)
+    expect(alice.node.pending).toBe(1)
+    alice.node.connect(B)
+    await clock.advance(1_000)
+    expect(bob.events.events).toContainEqual(
+      expect.objectContaining({ type: 'message', body: 'while apart' }),
+    )
+    expect(alice.node.pending).toBe(0)
+  })
+})

@@ -189,6 +189,23 @@ export class Dialer {
     })
   }
 
+  /**
+   * Stops dialing `target`: its retries end, a dial under way is aborted, and a link it made is closed.
+   * False when `target` is not dialed (as written to `add`).
+   */
+  remove(target: Address, reason: string): boolean {
+    const slot = this.slots.get(target)
+    if (!slot) return false
+    this.step(slot, { type: 'close', reason })
+    slot.abort?.abort()
+    slot.abort = undefined
+    this.step(slot, { type: 'closed' })
+    if (slot.timer !== undefined) this.host.clock.clearTimeout(slot.timer)
+    slot.timer = undefined
+    this.slots.delete(target)
+    return true
+  }
+
   /** Stops every dial and timer (links are the node's to close). */
   closeAll(reason: string): void {
     for (const slot of this.slots.values()) this.step(slot, { type: 'close', reason })

@@ -241,6 +241,8 @@ export interface ChatNode {
   on(listener: (event: NodeEvent) => void): () => void
   start(): Promise<Address>
   connect(target: Address): void
+  /** Stops dialing `target` and closes the link that dial made; false when it is not dialed. */
+  disconnect(target: Address): boolean
   send(body: string): SentMessage
   /**
    * Sends each body as one message, in order, as `send` would one by one: for piped input, where a plain

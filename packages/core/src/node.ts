@@ -239,6 +239,18 @@ export class ParleyNode implements ChatNode {
   }
 
   /**
+   * Stops dialing `target` (as given to `connect` or `peers`) and closes the link that dial made: a
+   * mistyped or retired address no longer holds the outbox for whoever might answer there. A peer known
+   * by its key keeps what is owed to it. False when the node does not dial `target`.
+   */
+  disconnect(target: Address): boolean {
+    if (this.lifecycle !== 'running') return false
+    if (!this.dialer.remove(target, 'disconnected by the user')) return false
+    this.traffic.settle()
+    return true
+  }
+
+  /**
    * Sends each body as a line of its own, in order, all or none (a line too long for a frame of this
    * node's throws before any is sent). Lines are carried together in one message (`msg.lines`), which
    * receivers show and keep as a message per line, while they hold at most `LINES_PER_MSG_CHARS`

@@ -240,6 +240,11 @@ export class PlainNode implements ChatNode {
     this.dialer.add(target)
   }
 
+  /** Stops dialing `target` and closes the link that dial made; false when the node does not dial it. */
+  disconnect(target: Address): boolean {
+    return this.running && this.dialer.remove(target, 'disconnected by the user')
+  }
+
   /** Writes the text to every open link, one line per line of text; queues it while none is open. */
   send(body: string): SentMessage {
     this.mustSend(body)

@@ -38,6 +38,23 @@ describe('commands', () => {
     expect(parseSubmission('/QUIT')).toEqual({ type: 'quit' })
   })
 
+  it('understands /disconnect with an address, and explains one without', () => {
+    expect(parseSubmission('/disconnect 127.0.0.1:4002')).toEqual({
+      type: 'disconnect',
+      address: '127.0.0.1:4002',
+    })
+    expect(parseSubmission('/disconnect')).toEqual({
+      type: 'invalid',
+      hint: 'usage: /disconnect HOST:PORT, as given to /connect or --peer',
+    })
+    expect(parseSubmission('/disconnect nowhere')).toMatchObject({
+      type: 'invalid',
+      hint: expect.stringMatching(
+        /^\/disconnect needs an address this node dials, as in \/disconnect 127\.0\.0\.1:4002 \(/,
+      ),
+    })
+  })
+
   it('understands /peers and /members, and //peers is a message', () => {
     expect(parseSubmission('/peers')).toEqual({ type: 'peers' })
     expect(parseSubmission('/members')).toEqual({ type: 'members' })
@@ -110,7 +127,8 @@ describe('commands', () => {
 describe('tab completion', () => {
   it('completes command names at the start of the line', () => {
     expect(completions('/co', 3, [])?.candidates).toEqual(['/connect '])
-    expect(completions('/', 1, [])?.candidates).toHaveLength(8)
+    expect(completions('/', 1, [])?.candidates).toHaveLength(9)
+    expect(completions('/di', 3, [])?.candidates).toEqual(['/disconnect '])
     expect(completions('/pe', 3, [])?.candidates).toEqual(['/peers '])
     expect(completions('/zz', 3, [])).toBeUndefined()
   })

@@ -23,6 +23,11 @@ export const COMMANDS = [
     usage: '/connect HOST:PORT',
     about: 'dial another peer (redialed until it answers); with --dht, a FINGERPRINT too',
   },
+  {
+    name: 'disconnect',
+    usage: '/disconnect HOST:PORT',
+    about: 'stop dialing an address (a mistyped /connect, a --peer gone for good) and close its link',
+  },
   { name: 'members', usage: '/members', about: 'show or hide the member panel (also F2)' },
   { name: 'clear', usage: '/clear', about: 'clear the message pane (nothing is sent)' },
   { name: 'quit', usage: '/quit', about: 'say bye to every peer and leave' },
@@ -31,7 +36,15 @@ export const COMMANDS = [
 export type CommandName = (typeof COMMANDS)[number]['name']
 
 /** The commands of a line-mode frontend: no member panel, no pane to clear. */
-export const LINE_COMMANDS: readonly CommandName[] = ['help', 'me', 'nick', 'peers', 'connect', 'quit']
+export const LINE_COMMANDS: readonly CommandName[] = [
+  'help',
+  'me',
+  'nick',
+  'peers',
+  'connect',
+  'disconnect',
+  'quit',
+]
 
 export type Submission =
   | { readonly type: 'empty' }
@@ -39,6 +52,7 @@ export type Submission =
   | { readonly type: 'help' }
   | { readonly type: 'nick'; readonly name: string }
   | { readonly type: 'connect'; readonly address: Address }
+  | { readonly type: 'disconnect'; readonly address: Address }
   | { readonly type: 'peers' }
   | { readonly type: 'members' }
   | { readonly type: 'me'; readonly action: string }
@@ -133,6 +147,19 @@ export function parseSubmission(line: string, options: ParseOptions = {}): Submi
         return {
           type: 'invalid',
           hint: `/connect needs HOST:PORT, as in /connect 127.0.0.1:4002 (${error.message})`,
+        }
+      }
+    }
+    case 'disconnect': {
+      if (rest === '')
+        return { type: 'invalid', hint: 'usage: /disconnect HOST:PORT, as given to /connect or --peer' }
+      try {
+        return { type: 'disconnect', address: parseAddress(rest) }
+      } catch (error) {
+        if (!(error instanceof AddressError)) throw error
+        return {
+          type: 'invalid',
+          hint: `/disconnect needs an address this node dials, as in /disconnect 127.0.0.1:4002 (${error.message})`,
         }
       }
     }

@@ -324,6 +324,21 @@ export interface ConnectOptions {
  * (already connected, already dialing, a key on a node without the DHT); a new dial is announced by the
  * node's own "dialing" event.
  */
+/** `/disconnect`: stops dialing `target`, or says which addresses this node dials. */
+export function disconnectFrom(node: ChatNode, target: Address): StatusLine {
+  const label = targetLabel(target)
+  if (node.disconnect(target))
+    return {
+      level: 'info',
+      text: `stopped dialing ${label}; messages no longer wait for whoever answers there`,
+    }
+  const dialed = node.peerStates().map((p) => targetLabel(p.target))
+  return {
+    level: 'warn',
+    text: `not dialing ${label}${dialed.length > 0 ? `; dialing ${dialed.join(', ')}` : '; this node dials no address'}`,
+  }
+}
+
 export function connectTo(node: ChatNode, target: Address, options: ConnectOptions): StatusLine | undefined {
   const problem = dialProblem(target)
   if (problem) return { level: 'warn', text: `cannot dial ${target}: ${problem}` }

@@ -56,6 +56,7 @@ export type Effect =
   | { readonly type: 'send'; readonly bodies: readonly string[] }
   | { readonly type: 'rename'; readonly name: string }
   | { readonly type: 'connect'; readonly address: Address }
+  | { readonly type: 'disconnect'; readonly address: Address }
   /** Refresh the member list from the node (`setMembers`); with `list`, also print it (`listMembers`). */
   | { readonly type: 'members'; readonly list: boolean }
   | { readonly type: 'quit' }
@@ -342,6 +343,8 @@ export class ChatModel {
         return [{ type: 'rename', name: what.name }]
       case 'connect':
         return [{ type: 'connect', address: what.address }]
+      case 'disconnect':
+        return [{ type: 'disconnect', address: what.address }]
       case 'peers':
         return [{ type: 'members', list: true }]
       case 'members':

@@ -9,6 +9,7 @@ import { type MessagePort, parentPort, workerData } from 'node:worker_threads'
 import type { ChatNode, NodeEvent } from '@parley/core'
 import {
   connectTo,
+  disconnectFrom,
   FatalError,
   type LinkRoute,
   parseFlags,
@@ -109,6 +110,14 @@ export function hostNode(
       case 'rename':
         node.rename(message.name)
         return
+      case 'disconnect': {
+        const line = disconnectFrom(node, message.address)
+        // What it held may have settled: the status bar's count goes with the answer.
+        sendState()
+        flush()
+        post({ type: 'answer', ask: message.ask, line })
+        return
+      }
       case 'connect': {
         let line: { level: 'info' | 'warn'; text: string } | undefined
         try {

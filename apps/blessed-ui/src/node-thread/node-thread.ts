@@ -145,6 +145,11 @@ export class NodeThread {
     return this.ask((ask) => ({ type: 'connect', address, ...options, ask })).then((answer) => answer.line)
   }
 
+  /** Stops dialing `address` (see the launcher's `disconnectFrom`); resolves with the line it says. */
+  disconnect(address: string): Promise<StatusLine | undefined> {
+    return this.ask((ask) => ({ type: 'disconnect', address, ask })).then((answer) => answer.line)
+  }
+
   /** The member list as the node has it now. */
   async refreshMembers(): Promise<readonly MemberInfo[]> {
     await this.ask((ask) => ({ type: 'members', ask }))

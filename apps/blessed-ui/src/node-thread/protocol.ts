@@ -67,6 +67,7 @@ export type ToNode =
       readonly plain: boolean
       readonly ask: number
     }
+  | { readonly type: 'disconnect'; readonly address: string; readonly ask: number }
   | { readonly type: 'members'; readonly ask: number }
   | { readonly type: 'mark-shown'; readonly shown: ReadonlyMap<string, number> }
   /** Wait while acknowledgements keep coming, up to `idleMs` without one; answered with what is left. */

@@ -122,6 +122,13 @@ export async function runTui(
               view.schedule()
             }, ignoreFailure)
           break
+        case 'disconnect':
+          void node.disconnect(effect.address).then((line) => {
+            if (line) model.note(line.text, line.level)
+            model.setUndelivered(node.pending)
+            view.schedule()
+          }, ignoreFailure)
+          break
         case 'members':
           model.setMembers(node.members())
           // The list as of now, not as of the last connection: a relayed member may have been seen since.
