@@ -190,13 +190,27 @@ export class Dialer {
   }
 
   /**
-   * Stops dialing `target`: its retries end, a dial under way is aborted, and a link it made is closed.
+   * Stops dialing `target`: its retries end, a dial under way is aborted, and the link it holds is closed
+   * when `dialedBy` says this slot's own dial made it and no other slot holds it. A slot may stand on a
+   * link it did not dial (the peer's own, adopted; a plain node's first link): that one stays open.
    * False when `target` is not dialed (as written to `add`).
    */
-  remove(target: Address, reason: string): boolean {
+  remove(target: Address, reason: string, dialedBy: (link: number, slot: DialSlot) => boolean): boolean {
     const slot = this.slots.get(target)
     if (!slot) return false
-    this.step(slot, { type: 'close', reason })
+    const held = linkOf(slot.state)
+    const ownLink =
+      held !== undefined &&
+      dialedBy(held, slot) &&
+      ![...this.slots.values()].some((other) => other !== slot && linkOf(other.state) === held)
+    const step = peerTransition(slot.state, { type: 'close', reason }, this.host.backoff)
+    if (step.ok) {
+      const before = slot.state.status
+      slot.state = step.state
+      for (const effect of step.effects)
+        if (effect.type !== 'close-link' || ownLink) this.perform(slot, effect)
+      if (before !== step.state.status) this.host.stateChanged(slot)
+    }
     slot.abort?.abort()
     slot.abort = undefined
     this.step(slot, { type: 'closed' })
@@ -293,4 +307,9 @@ export class Dialer {
 /** The refusals a slot backs off from, in the states that carry them. */
 function refusedOf(state: PeerState): Refused | undefined {
   return 'refused' in state ? state.refused : undefined
+}
+
+/** The link a slot stands on, while it dials through one or holds a session on one. */
+function linkOf(state: PeerState): number | undefined {
+  return 'link' in state && typeof state.link === 'number' ? state.link : undefined
 }

@@ -74,13 +74,6 @@ export function shownName(name: string, fallback: string): string {
 }
 
 /**
- * What a name looks like, for comparison: two names with the same key are the same name to a reader.
- * NFKC (`ｂｏｂ` is `bob`), hidden and ignorable characters removed, blank runs made one space, case
- * folded, and the UTS #39 confusable skeleton taken before and after folding (Cyrillic `о` is Latin `o`,
- * `I` is `l`, `rn` is `m`). Deliberately generous: a false match costs a fingerprint on screen.
- * @example nameKey('Bоb\u200b') === nameKey('bob') // true
- */
-/**
  * Whether two names are written the same once compatibility forms and case are folded (`ALICE`, `ａｌｉｃｅ`
  * and `alice`): a check that needs no look-alike table. `nameKey` sees through look-alikes too.
  */
@@ -88,6 +81,13 @@ export function sameWrittenName(a: string, b: string): boolean {
   return a === b || a.normalize('NFKC').toLowerCase() === b.normalize('NFKC').toLowerCase()
 }
 
+/**
+ * What a name looks like, for comparison: two names with the same key are the same name to a reader.
+ * NFKC (`ｂｏｂ` is `bob`), hidden and ignorable characters removed, blank runs made one space, case
+ * folded, and the UTS #39 confusable skeleton taken before and after folding (Cyrillic `о` is Latin `o`,
+ * `I` is `l`, `rn` is `m`). Deliberately generous: a false match costs a fingerprint on screen.
+ * @example nameKey('Bоb\u200b') === nameKey('bob') // true
+ */
 export function nameKey(name: string): string {
   let key = keys.get(name)
   if (key === undefined) {

@@ -10,7 +10,7 @@ import type { Address } from './address.js'
 import { type Clock, systemClock } from './clock.js'
 import { DEFAULT_MAX_FRAME, encodeFrame } from './codec.js'
 import { waitForDelivery } from './delivery.js'
-import { Dialer } from './dialer.js'
+import { Dialer, type DialSlot } from './dialer.js'
 import { ProtocolError } from './errors.js'
 import { DEFAULT_RATE_LIMIT, FIXED_MSG_BYTES } from './inbound-gate.js'
 import { DEFAULT_WINDOW, type HistoryEntry, type RestoredState, restoredRoom } from './journal.js'
@@ -239,13 +239,15 @@ export class ParleyNode implements ChatNode {
   }
 
   /**
-   * Stops dialing `target` (as given to `connect` or `peers`) and closes the link that dial made: a
-   * mistyped or retired address no longer holds the outbox for whoever might answer there. A peer known
-   * by its key keeps what is owed to it. False when the node does not dial `target`.
+   * Stops dialing `target` (as given to `connect` or `peers`) and closes the link that dial made, if it
+   * made the one it holds: a mistyped or retired address no longer holds the outbox for whoever might
+   * answer there. A peer reached there is waited for no more, like a peer that dialed in and left: it
+   * catches up from the window when it comes back. False when the node does not dial `target`.
    */
   disconnect(target: Address): boolean {
     if (this.lifecycle !== 'running') return false
-    if (!this.dialer.remove(target, 'disconnected by the user')) return false
+    const dialedBy = (link: number, slot: DialSlot) => this.links.get(link)?.slot === slot
+    if (!this.dialer.remove(target, 'disconnected by the user', dialedBy)) return false
     this.traffic.settle()
     return true
   }

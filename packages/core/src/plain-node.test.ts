@@ -59,6 +59,40 @@ describe('PlainNode: newline-separated text, for netcat and friends', () => {
     expect(message?.type === 'message' && message.from.name).toMatch(/^127\.0\.0\.1:\d+$/)
   })
 
+  it('on /disconnect of an address it never reached, stops dialing it and keeps the link it has', async () => {
+    const { make, raw, clock } = setup()
+    const dead: Address = '127.0.0.1:5999'
+    const a = make(A, [dead])
+    await a.node.start()
+    // A netcat user dials in: the slot still dialing the dead address stands on that first link.
+    const nc = await raw(A)
+    await clock.advance(0)
+    expect(a.node.disconnect(dead)).toBe(true)
+    await clock.advance(60_000)
+    expect(nc.closed()).toBe(false)
+    expect(a.node.peerStates()).toEqual([])
+    a.node.send('still here')
+    await flushMicrotasks()
+    expect(nc.received()).toBe('still here\n')
+    expect(a.node.disconnect(dead)).toBe(false)
+  })
+
+  it('on /disconnect of an address it reached, closes the link its own dial made', async () => {
+    const { make, clock } = setup()
+    const b = make(B)
+    await b.node.start()
+    const a = make(A, [B])
+    await a.node.start()
+    await clock.advance(100)
+    expect(a.events.some((e) => e.type === 'connected')).toBe(true)
+    expect(a.node.disconnect(B)).toBe(true)
+    await clock.advance(100)
+    expect(a.events.some((e) => e.type === 'disconnected')).toBe(true)
+    // Nothing redials it.
+    await clock.advance(60_000)
+    expect(a.events.filter((e) => e.type === 'connected')).toHaveLength(1)
+  })
+
   it('writes each sent message as a line to every open link', async () => {
     const { make, raw } = setup()
     const a = make(A)

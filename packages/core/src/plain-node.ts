@@ -242,7 +242,10 @@ export class PlainNode implements ChatNode {
 
   /** Stops dialing `target` and closes the link that dial made; false when the node does not dial it. */
   disconnect(target: Address): boolean {
-    return this.running && this.dialer.remove(target, 'disconnected by the user')
+    if (!this.running) return false
+    // Every slot still dialing stands on the first link that opens: only its own dial's link is closed.
+    const dialedBy = (link: number, slot: DialSlot) => this.links.get(link)?.slot === slot
+    return this.dialer.remove(target, 'disconnected by the user', dialedBy)
   }
 
   /** Writes the text to every open link, one line per line of text; queues it while none is open. */

@@ -27,8 +27,8 @@ export interface EventLogOptions {
   /** Calls `callback` after `ms`; the returned function cancels it. */
   readonly schedule?: (callback: () => void, ms: number) => () => void
   /**
-   * Told once, in one line, when the log cannot be opened or written: the node runs on without it, and
-   * the person who asked for it should know.
+   * Told once, in one line, when the log cannot be opened: the node runs on without it, and the person
+   * who asked for it should know. (A write that fails later drops log lines quietly, as it always did.)
    */
   readonly onProblem?: (message: string) => void
 }
@@ -77,7 +77,7 @@ export class EventLog {
   private readonly onProblem: ((message: string) => void) | undefined
   private told = false
 
-  /** Tells `onProblem` the first time the log fails; later failures are the same news. */
+  /** Tells `onProblem` that the log could not be opened. */
   private problem(error: unknown): void {
     if (this.told) return
     this.told = true
@@ -164,7 +164,7 @@ export class EventLog {
   private open(): WriteStream {
     const stream = createWriteStream(this.file, { fd: openForAppend(this.file, 0o600) })
     // A log that cannot be written must never take the node down.
-    stream.on('error', (error) => this.problem(error))
+    stream.on('error', () => undefined)
     return stream
   }
 

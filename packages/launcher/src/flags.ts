@@ -182,6 +182,7 @@ While chatting, a line that starts with / is a command, not a message (/help lis
   /nick NAME              change your display name
   /peers                  list the room's members: name, fingerprint, direct or through a relay, state
   /connect HOST:PORT      dial another peer now (redialed until it answers); with --dht, a fingerprint too
+  /disconnect HOST:PORT   stop dialing an address (a mistyped /connect, a --peer gone for good)
   /quit                   leave
   //text                  sends "/text"
 On a terminal an unknown /word is never sent; from a pipe, a line that is not a command is sent as it is.
@@ -421,7 +422,6 @@ function simplifyParseError(message: string): string {
   return first.replace(/\.$/, '')
 }
 
-/** The long option nearest to a mistyped one (`--lissen` → `--listen`), when one is close enough. */
 /** The long form of a flag: `--peer` for `-p`; a long flag as it is. */
 function longName(flag: string): string {
   if (flag.startsWith('--')) return flag
@@ -430,6 +430,7 @@ function longName(flag: string): string {
   return name === undefined ? flag : `--${name}`
 }
 
+/** The long option nearest to a mistyped one (`--lissen` → `--listen`), when one is close enough. */
 export function closestOption(given: string): string | undefined {
   const word = given.replace(/^-+/, '').split('=')[0]!.toLowerCase()
   let best: { name: string; distance: number } | undefined

@@ -83,10 +83,8 @@ describe('PeerLabels', () => {
     expect(labels.label(asAlice)).toBe(`alice~${shortId(KEY_A)}`)
     const shouting = { id: KEY_A, name: 'ALICE' }
     expect(labels.label(shouting)).toBe(`ALICE~${shortId(KEY_A)}`)
-    // A look-alike (a Cyrillic с) once a second key is around, when the look-alike table is loaded.
+    // A look-alike (a Cyrillic с), though no second key is around.
     const lookAlike = { id: KEY_A, name: 'Aliсe' }
-    expect(labels.label(lookAlike)).toBe('Aliсe')
-    labels.observe(message({ id: KEY_B, name: 'dave' }, 1))
     expect(labels.label(lookAlike)).toBe(`Aliсe~${shortId(KEY_A)}`)
     // Once we go by bob, a peer under bob's name is told apart from us too.
     self = { id: me.id, name: 'bob' }

@@ -70,14 +70,12 @@ export class PeerLabels {
   }
 
   /**
-   * Whether `peer`'s name is ours: as written (case and width folded) always; a look-alike once a second
-   * key is around, when the look-alike table is loaded anyway. A node with one peer never loads it: that
-   * peer is the only other party, and a name written like ours is told apart all the same.
+   * Whether `peer`'s name is ours, as written or as a look-alike: the look-alike table is loaded the first
+   * time a peer's name is labelled (a node that only sends never does).
    */
   private likeOwn(peer: PeerInfo, me: PeerInfo): boolean {
     if (peer.id.startsWith('plain:')) return false
     if (sameWrittenName(peer.name, me.name)) return true
-    if (!this.keyed) return false
     this.ownKey ??= labelKey(me)
     return labelKey(peer) === this.ownKey
   }

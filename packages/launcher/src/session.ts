@@ -24,8 +24,6 @@ export interface StatusLine {
 /**
  * The words every frontend uses for connection events, so both tell the same story. Given the `route`
  * that `startNode` passes with a `connected` event, the line also says how its link was made.
- */
-/**
  * @param selfId this node's id: a peer that takes this node's own name is told so, not as a stranger's key
  */
 export function describeEvent(event: NodeEvent, route?: LinkRoute, selfId?: string): StatusLine | undefined {
@@ -319,11 +317,6 @@ export interface ConnectOptions {
   readonly plain?: boolean
 }
 
-/**
- * `/connect`: dials `target` unless it is already there. Returns a line to show when nothing new happens
- * (already connected, already dialing, a key on a node without the DHT); a new dial is announced by the
- * node's own "dialing" event.
- */
 /** `/disconnect`: stops dialing `target`, or says which addresses this node dials. */
 export function disconnectFrom(node: ChatNode, target: Address): StatusLine {
   const label = targetLabel(target)
@@ -339,6 +332,11 @@ export function disconnectFrom(node: ChatNode, target: Address): StatusLine {
   }
 }
 
+/**
+ * `/connect`: dials `target` unless it is already there. Returns a line to show when nothing new happens
+ * (already connected, already dialing, a key on a node without the DHT); a new dial is announced by the
+ * node's own "dialing" event.
+ */
 export function connectTo(node: ChatNode, target: Address, options: ConnectOptions): StatusLine | undefined {
   const problem = dialProblem(target)
   if (problem) return { level: 'warn', text: `cannot dial ${target}: ${problem}` }

@@ -65,6 +65,9 @@ async function refuseIfLost(dir: string, keyFile: string): Promise<void> {
   }
   const id = /^[0-9a-f]{64}$/m.exec(pub)?.[0]
   if (id === undefined) return
+  // A concurrent first run writes the key before its public key: with the public key there, a key that
+  // is there now was only just made, and the caller takes it.
+  if ((await readIfExists(keyFile)) !== undefined) return
   const who = ` of ${fingerprint(id).full}`
   throw new IdentityError(
     'KEY_MISSING',
