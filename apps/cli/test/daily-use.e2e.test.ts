@@ -8,6 +8,7 @@ import { connect } from 'node:net'
 import { join } from 'node:path'
 import { freePort, listeningPort, PARLEY_BIN, tempDir, useBuiltParley } from '@parley/testkit'
 import { describe, expect, it, vi } from 'vitest'
+import { resumeAndDeliver } from './resume.js'
 
 const { start, defer } = useBuiltParley()
 // Several real processes per test on a shared machine: a generous ceiling, only to catch hangs.
@@ -348,14 +349,7 @@ describe('a piped file cut short by SIGTERM', () => {
       { type: 'input-stopped', why: 'interrupted', linesRead: taken, pending: taken },
     ])
     expect(events.filter((e) => e.type === 'sent')).toHaveLength(taken)
-    const second = start([...args, '--wait', '30'])
-    second.child.stdin.write(`${lines.slice(taken).join('\n')}\n`)
-    second.end()
-    await second.waitFor('stderr', /input ended; waiting for/)
-    const receiver = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob', '--rate', '0'])
-    expect(await second.exited).toBe(0)
-    await receiver.waitFor('stdout', /file line 15000$/)
-    expect(receiver.stdout).toEqual(lines.map((line) => `<alice> ${line}`))
+    await resumeAndDeliver(start, args, lines, taken, port)
   })
 })
 

@@ -4,6 +4,7 @@
  */
 import { freePort, tempDir, useBuiltParley } from '@parley/testkit'
 import { describe, expect, it, vi } from 'vitest'
+import { resumeAndDeliver } from './resume.js'
 
 const { start } = useBuiltParley()
 // Three real processes on a shared machine: a generous ceiling, only to catch hangs.
@@ -40,14 +41,7 @@ describe('a sender whose stdout reader goes away', () => {
       `${taken.toLocaleString('en-US')} message(s) not acknowledged yet are safe in the outbox`,
     )
     // The next run sends the outbox and the rest of the file: the peer gets every line once, in order.
-    const second = start([...args, '--name', 'alice', '--wait', '30'])
-    second.child.stdin.write(`${lines.slice(taken).join('\n')}\n`)
-    second.end()
-    await second.waitFor('stderr', /input ended; waiting for/)
-    const receiver = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob', '--rate', '0'])
-    expect(await second.exited).toBe(0)
-    await receiver.waitFor('stdout', /file line 15000$/)
-    expect(receiver.stdout).toEqual(lines.map((line) => `<alice> ${line}`))
+    await resumeAndDeliver(start, [...args, '--name', 'alice'], lines, taken, port)
   })
 })
 

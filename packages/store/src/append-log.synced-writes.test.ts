@@ -3,11 +3,12 @@
  * durable and no `fdatasync` follows; elsewhere each write is followed by `fdatasync`. Both ways every
  * append whose promise resolved is on the disk.
  */
-import { constants, readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { constants } from 'node:fs'
 import { mkdtemp, open, realpath, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { openFlagsOf } from '../test/fd-flags.js'
 
 let dir: string
 beforeEach(async () => {
@@ -22,25 +23,9 @@ afterEach(async () => {
 
 /** The open(2) flags of this process's one descriptor on `path`, from /proc (Linux). */
 function flagsOf(path: string): number {
-  const all = allFlagsOf(path)
+  const all = openFlagsOf(path)
   expect(all).toHaveLength(1)
   return all[0]!
-}
-
-function allFlagsOf(path: string): number[] {
-  const out: number[] = []
-  for (const fd of readdirSync('/proc/self/fd')) {
-    let target: string
-    try {
-      target = readlinkSync(`/proc/self/fd/${fd}`)
-    } catch {
-      continue
-    }
-    if (target !== path) continue
-    const line = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))
-    if (line) out.push(Number.parseInt(line[1]!, 8))
-  }
-  return out
 }
 
 /** Counts `fdatasync` calls on any FileHandle from now on. */

@@ -3,11 +3,12 @@
  * opens the winner's file instead. The race is made by creating the file, or a link, just before the
  * exclusive create runs.
  */
-import { constants, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs'
+import { constants, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { mkdtemp, realpath, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { openFlagsOf } from '../test/fd-flags.js'
 
 const race = vi.hoisted(() => ({ before: undefined as ((path: string) => void) | undefined, creates: 0 }))
 
@@ -39,23 +40,6 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-/** open(2) flags of every descriptor this process holds on `path` (Linux's /proc). */
-function flagsOn(path: string): number[] {
-  const out: number[] = []
-  for (const fd of readdirSync('/proc/self/fd')) {
-    let target: string
-    try {
-      target = readlinkSync(`/proc/self/fd/${fd}`)
-    } catch {
-      continue
-    }
-    if (target !== path) continue
-    const line = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))
-    if (line) out.push(Number.parseInt(line[1]!, 8))
-  }
-  return out
-}
-
 describe('a log created by another opener first', () => {
   it('is opened and used, with the same synced writes', async () => {
     const path = join(dir, 'journal.log')
@@ -64,7 +48,7 @@ describe('a log created by another opener first', () => {
     expect(race.creates).toBe(1)
     await log.append([{ t: 'msg', body: 'after the race' }])
     if (process.platform === 'linux') {
-      const flags = flagsOn(path)
+      const flags = openFlagsOf(path)
       expect(flags).toHaveLength(1)
       expect(flags[0]! & constants.O_DSYNC).toBe(constants.O_DSYNC)
     }
