@@ -230,17 +230,10 @@ describe('a piped file to a peer that never comes', () => {
       `${taken.toLocaleString('en-US')} message(s) not acknowledged yet are safe in the outbox`,
     )
     // The next run gets the rest, as the line said, and the earlier run's outbox goes first.
-    const second = start([...args, '--wait', '30'])
-    second.child.stdin.write(`${lines.slice(taken).join('\n')}\n`)
-    second.end()
-    await second.waitFor('stderr', /input ended; waiting for/)
-    const receiver = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob', '--rate', '0'])
-    expect(await second.exited).toBe(0)
+    const second = await resumeAndDeliver(start, args, lines, taken, port)
     expect(second.stderr.join('\n')).toContain(
       `all ${lines.length.toLocaleString('en-US')} message(s) delivered`,
     )
-    await receiver.waitFor('stdout', /file line 15000$/)
-    expect(receiver.stdout).toEqual(lines.map((line) => `<alice> ${line}`))
   })
 })
 

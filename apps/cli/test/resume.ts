@@ -5,6 +5,7 @@ import { expect } from 'vitest'
 /**
  * Starts a sender on `args` (its data dir holds the outbox of the stopped run) with `lines` from `taken`
  * on as its input, then a receiver on `port`: the receiver must get every line of `lines` once, in order.
+ * Returns the sender, exited.
  */
 export async function resumeAndDeliver(
   start: TestProcesses['start'],
@@ -12,7 +13,7 @@ export async function resumeAndDeliver(
   lines: readonly string[],
   taken: number,
   port: number,
-): Promise<void> {
+): Promise<ReturnType<TestProcesses['start']>> {
   const second = start([...args, '--wait', '30'])
   second.child.stdin.write(`${lines.slice(taken).join('\n')}\n`)
   second.end()
@@ -21,4 +22,5 @@ export async function resumeAndDeliver(
   expect(await second.exited).toBe(0)
   await receiver.waitFor('stdout', new RegExp(`${lines.at(-1)}$`))
   expect(receiver.stdout).toEqual(lines.map((line) => `<alice> ${line}`))
+  return second
 }
