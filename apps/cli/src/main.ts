@@ -1,3 +1,4 @@
+import { fstatSync } from 'node:fs'
 import * as readline from 'node:readline'
 import {
   type ChatNode,
@@ -210,10 +211,31 @@ type InputMode =
   /** Stdin is not a terminal and has not ended yet (`tail -f | parley` stays here). */
   | 'undecided'
 
+/**
+ * Whether stdin is a regular file with something in it (`parley < file`): it ends, however long the outbox
+ * takes to let it be read, so the run is a one-shot send from the start. A pipe may be `tail -f`.
+ */
+function stdinIsFile(stdin: Io['stdin']): boolean {
+  const fd = (stdin as { fd?: unknown }).fd
+  if (typeof fd !== 'number') return false
+  try {
+    const stat = fstatSync(fd)
+    return stat.isFile() && stat.size > 0
+  } catch {
+    return false
+  }
+}
+
 async function chat(flags: Flags, io: Io): Promise<number> {
   const interactive = Boolean(io.stdin.isTTY && io.stdout.isTTY) && !flags.json
   const withTime = Boolean(io.stdout.isTTY)
-  let mode: InputMode = flags.recvOnly ? 'receive' : io.stdin.isTTY ? 'chat' : 'undecided'
+  let mode: InputMode = flags.recvOnly
+    ? 'receive'
+    : io.stdin.isTTY
+      ? 'chat'
+      : stdinIsFile(io.stdin)
+        ? 'one-shot'
+        : 'undecided'
   // A terminal is read a line at a time (readline, with editing); a pipe a read at a time.
   const rl =
     flags.recvOnly || !io.stdin.isTTY

@@ -495,6 +495,54 @@ describe('commands in line mode', () => {
   })
 })
 
+describe('a file as stdin', () => {
+  it('is a one-shot send from the start: the room backlog is not printed while the file waits to be read', async () => {
+    // Every node here reads one clock: whatever was sent before alice started is catch-up, however recent.
+    vi.stubEnv('PARLEY_CLOCK_SLACK_MS', '0')
+    defer(() => vi.unstubAllEnvs())
+    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only', '--rate', '0'])
+    const port = await listeningPort(bob)
+    // Carol leaves a backlog in the room: bob relays it to whoever joins later.
+    const carol = start(['--listen', '127.0.0.1:0', '--name', 'carol', '--peer', `127.0.0.1:${port}`])
+    carol.child.stdin.end(`${Array.from({ length: 300 }, (_, i) => `backlog ${i + 1}`).join('\n')}\n`)
+    expect(await carol.exited).toBe(0)
+    // Alice's file is longer than her outbox holds while a dead --peer keeps it: her input stays open.
+    const file = join(tempDir(), 'lines.txt')
+    writeFileSync(file, `${Array.from({ length: 40_000 }, (_, i) => `alice line ${i + 1}`).join('\n')}\n`)
+    const dead = await freePort()
+    const args = (dir: string) => [
+      '--listen',
+      '127.0.0.1:0',
+      '--name',
+      'alice',
+      '--rate',
+      '0',
+      '--data-dir',
+      dir,
+      '--peer',
+      `127.0.0.1:${port}`,
+      '--peer',
+      `127.0.0.1:${dead}`,
+      '--wait',
+      '3',
+    ]
+    // The same lines through a pipe may be `tail -f`: after a second it is shown the backlog, as catch-up.
+    // This shows that the backlog reaches a sender in this setup.
+    const piped = start(args(tempDir()))
+    piped.child.stdin.write(readFileSync(file))
+    await piped.waitFor('stderr', /300 message\(s\) from while you were away/)
+    await piped.waitFor('stdout', /<carol> backlog 300$/)
+    piped.kill()
+    await piped.exited
+    // From a file, it is a one-shot send: it gives up at the full outbox (exit 10) with no backlog shown.
+    const fromFile = background(args(tempDir()), file)
+    expect(await fromFile.exited).toBe(10)
+    expect(fromFile.stderr()).toMatch(/outbox stayed full/)
+    expect(fromFile.stderr()).not.toMatch(/from while you were away/)
+    expect(fromFile.stdout().filter((line) => line.includes('backlog'))).toEqual([])
+  })
+})
+
 describe('/disconnect', () => {
   it('stops dialing a dead address, so what the live peer acknowledged is delivered and the run exits 0', async () => {
     const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
