@@ -27,6 +27,16 @@ describe('parseAddress', () => {
     expect(parseAddress(text)).toEqual(expected)
   })
 
+  it('judges a host of digits and dots as an IPv4 address, not as a name to look up', () => {
+    for (const host of ['256.1.1.1', '1.2.3', '1.2.3.4.5', '1234.1.1.1', '4001']) {
+      expect(refusal(`${host}:4001`).message).toBe(
+        `bad address "${host}:4001": "${host}" is not an IPv4 address (four numbers 0-255, as 127.0.0.1)`,
+      )
+    }
+    expect(parseAddress('255.255.255.255:1')).toEqual({ host: '255.255.255.255', port: 1 })
+    expect(parseAddress('a1.2.3:1')).toEqual({ host: 'a1.2.3', port: 1 })
+  })
+
   it('reads ":PORT" as loopback, never as every interface', () => {
     expect(parseAddress(':4001').host).toBe('127.0.0.1')
   })
@@ -64,7 +74,8 @@ describe('formatAddress', () => {
   })
 
   it('writes addresses that parseAddress reads back unchanged', () => {
-    const label = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?$/)
+    // A name of digits and dots alone is read as an IPv4 address: names here start with a letter.
+    const label = fc.stringMatching(/^[a-z]([a-z0-9-]{0,8}[a-z0-9])?$/)
     const host = fc.oneof(
       fc.array(label, { minLength: 1, maxLength: 4 }).map((labels) => labels.join('.')),
       fc.ipV4(),

@@ -32,6 +32,10 @@ export function parseAddress(text: string): TcpAddress {
     if (host.includes(':')) throw bad(text, 'write IPv6 addresses in brackets, for example [::1]:4001')
     if (host === '') host = '127.0.0.1'
     else if (!HOSTNAME.test(host)) throw bad(text, `"${host}" is not a valid host name or address`)
+    // All digits and dots is meant as an IPv4 address (no top-level domain is numeric): judged as one here,
+    // rather than looked up as a name and reported as a host that does not exist.
+    else if (/^[\d.]+$/.test(host) && !isIPv4(host))
+      throw bad(text, `"${host}" is not an IPv4 address (four numbers 0-255, as 127.0.0.1)`)
   }
   if (!/^\d{1,5}$/.test(portText)) throw bad(text, `"${portText}" is not a port number (0-65535)`)
   const port = Number(portText)
@@ -42,6 +46,11 @@ export function parseAddress(text: string): TcpAddress {
 /** Formats an address for people and for `parseAddress`: IPv6 hosts get brackets. */
 export function formatAddress(address: TcpAddress): string {
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`
+}
+
+function isIPv4(host: string): boolean {
+  const parts = host.split('.')
+  return parts.length === 4 && parts.every((part) => /^\d{1,3}$/.test(part) && Number(part) <= 255)
 }
 
 function bad(text: string, why: string): AddressError {
