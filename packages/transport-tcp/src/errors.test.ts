@@ -19,6 +19,20 @@ describe('listen errors', () => {
     )
   })
 
+  it('words EINVAL: a link-local IPv6 address without its interface, or any address the system refuses', () => {
+    expect(
+      listenError(nodeError('EINVAL', 'listen EINVAL: invalid argument'), { host: 'fe80::1', port: 0 })
+        .message,
+    ).toBe(
+      'cannot listen on [fe80::1]:0: a link-local IPv6 address needs its interface, as [fe80::1%eth0]:0 (EINVAL)',
+    )
+    const other = listenError(nodeError('EINVAL', 'listen EINVAL: invalid argument'), v4).message
+    expect(other).toBe(
+      "cannot listen on 127.0.0.1:4001: the system refuses that address (EINVAL); use one of this machine's, such as 127.0.0.1",
+    )
+    expect(other).not.toContain('invalid argument')
+  })
+
   it('brackets IPv6 hosts in the address and in the suggestion', () => {
     const error = listenError(nodeError('EADDRINUSE'), v6)
     expect(error.message).toContain('[::1]:4001 is already in use')
