@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -21,6 +21,14 @@ describe('allow files', () => {
     const file = join(dir, 'allow')
     await writeFile(file, `# friends\n${A} alice\n\n  ${fingerprint(B).full}   # bob\n`)
     expect(await readAllowFile(file)).toEqual(new Set([A, B]))
+  })
+
+  it('says in words that the allow file is a directory', async () => {
+    const file = join(dir, 'allow')
+    await mkdir(file)
+    await expect(readAllowFile(file)).rejects.toThrow(
+      `cannot read ${file}: it is a directory, not a file; move it away`,
+    )
   })
 
   it('names the file and line of an entry that is not a key', async () => {

@@ -41,3 +41,19 @@ export class TrustFileError extends Error {
     super(message, options)
   }
 }
+
+/** What is wrong with a file a read or write of it failed on, in words, with what to do where there is one. */
+export function fileTrouble(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code
+  switch (code) {
+    case 'EISDIR':
+      return 'it is a directory, not a file; move it away'
+    case 'EACCES':
+    case 'EPERM':
+      return `permission denied (${code}); fix its permissions`
+    case 'ENOTDIR':
+      return `a part of its path is a file, not a directory (${code})`
+    default:
+      return code ?? (err as Error).message
+  }
+}

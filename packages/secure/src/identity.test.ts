@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -80,6 +80,15 @@ describe('identity', () => {
     await expect(stat(join(dir, IDENTITY_KEY_FILE))).rejects.toMatchObject({ code: 'ENOENT' })
     expect(await readFile(join(dir, IDENTITY_PUB_FILE), 'utf8')).toBe(pubBefore)
     expect(first.created).toBe(true)
+  })
+
+  it('says in words that identity.pub is a directory, not a file, rather than pass on EISDIR', async () => {
+    await mkdir(join(dir, IDENTITY_PUB_FILE))
+    const error = await loadOrCreateIdentity(dir).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(IdentityError)
+    expect((error as Error).message).toBe(
+      `cannot write ${join(dir, IDENTITY_PUB_FILE)}: it is a directory, not a file; move it away`,
+    )
   })
 
   it('refuses a damaged key file rather than replacing it', async () => {

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { link, lstat, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SecretStream } from './commonjs.js'
-import { IdentityError } from './errors.js'
+import { fileTrouble, IdentityError } from './errors.js'
 import { fingerprint } from './fingerprint.js'
 
 /** An ed25519 key pair (libsodium layout: the 64-byte secret key is seed + public key). */
@@ -80,7 +80,7 @@ async function readIfExists(file: string): Promise<string | undefined> {
     return await readFile(file, 'utf8')
   } catch (err) {
     if (isCode(err, 'ENOENT')) return undefined
-    throw new IdentityError('KEY_IO', `cannot read identity key ${file}: ${(err as Error).message}`, {
+    throw new IdentityError('KEY_IO', `cannot read identity key ${file}: ${fileTrouble(err)}`, {
       cause: err,
     })
   }
@@ -116,7 +116,7 @@ async function createKeyFile(dir: string, keyFile: string): Promise<boolean> {
     }
   } catch (err) {
     if (err instanceof IdentityError) throw err
-    throw new IdentityError('KEY_IO', `cannot create identity key ${keyFile}: ${(err as Error).message}`, {
+    throw new IdentityError('KEY_IO', `cannot create identity key ${keyFile}: ${fileTrouble(err)}`, {
       cause: err,
     })
   }
@@ -177,7 +177,7 @@ async function writePublicKey(pubFile: string, id: string): Promise<void> {
     await rename(temp, pubFile)
   } catch (err) {
     await unlink(temp).catch(() => {})
-    throw new IdentityError('KEY_IO', `cannot write ${pubFile}: ${(err as Error).message}`, { cause: err })
+    throw new IdentityError('KEY_IO', `cannot write ${pubFile}: ${fileTrouble(err)}`, { cause: err })
   }
 }
 

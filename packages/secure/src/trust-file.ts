@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { TrustFileError } from './errors.js'
+import { fileTrouble, TrustFileError } from './errors.js'
 
 export interface TrustFileLine {
   /** 1-based line number, for error messages. */
@@ -15,15 +15,9 @@ export async function readTextIfExists(file: string): Promise<string | undefined
     return await readFile(file, 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new TrustFileError(
-      'READ_FAILED',
-      `cannot read ${file}: ${(err as Error).message}`,
-      file,
-      undefined,
-      {
-        cause: err,
-      },
-    )
+    throw new TrustFileError('READ_FAILED', `cannot read ${file}: ${fileTrouble(err)}`, file, undefined, {
+      cause: err,
+    })
   }
 }
 
