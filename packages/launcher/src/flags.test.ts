@@ -63,6 +63,21 @@ describe('parseFlags errors', () => {
     }
   })
 
+  it('says a name taken from the environment cannot be used, and how to give one, not blaming --name', () => {
+    expect(() => parseFlags([], { USER: 'x'.repeat(65) })).toThrow(
+      expect.objectContaining({
+        exitCode: ExitCode.USAGE,
+        message: expect.stringMatching(
+          /^the name taken from \$USER, "x{65}", cannot be used: .*; give one with --name NAME \(see --help\)$/,
+        ),
+      }),
+    )
+    expect(() => parseFlags([], { PARLEY_NAME: 'a\nb', USER: 'fine' })).toThrow(/taken from \$PARLEY_NAME/)
+    expect(parseFlags([], { USER: 'carol' }).name).toBe('carol')
+    expect(parseFlags(['--name', 'dave'], { USER: 'x'.repeat(65) }).name).toBe('dave')
+    expect(() => parseFlags(['--name', 'x'.repeat(65)], {})).toThrow(/^--name: /)
+  })
+
   it('judges a negative value given with = on its own terms', () => {
     expect(() => parseFlags(['--rate=-3'], {})).toThrow(
       /--rate takes a whole number from 0 to 1000000, got "-3"/,

@@ -223,9 +223,15 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     )
   }
   const pins = keys.map((key, i) => ({ address: peers[i]!, key }))
-  const name = values.name ?? defaultName(env)
+  const fallback = values.name === undefined ? defaultName(env) : undefined
+  const name = values.name ?? fallback!.name
   const nameWrong = nameProblem(name.trim())
-  if (nameWrong) throw usageError(`--name: ${nameWrong}, got ${JSON.stringify(name)}`)
+  if (nameWrong)
+    throw usageError(
+      fallback
+        ? `the name taken from ${fallback.from}, ${JSON.stringify(name)}, cannot be used: ${nameWrong}; give one with --name NAME`
+        : `--name: ${nameWrong}, got ${JSON.stringify(name)}`,
+    )
   const plain = values.plain ?? false
   const allow = values.allow ?? []
   const joins = values.join ?? []
@@ -389,12 +395,19 @@ function nonEmpty(flag: string, text: string): string {
   return text
 }
 
-function defaultName(env: NodeJS.ProcessEnv): string {
-  try {
-    return env.PARLEY_NAME || env.USER || env.LOGNAME || userInfo().username || 'anonymous'
-  } catch {
-    return 'anonymous'
+/** The name to go by without --name, and where it came from (for the error when it cannot be used). */
+function defaultName(env: NodeJS.ProcessEnv): { name: string; from: string } {
+  for (const variable of ['PARLEY_NAME', 'USER', 'LOGNAME'] as const) {
+    const value = env[variable]
+    if (value) return { name: value, from: `$${variable}` }
   }
+  try {
+    const username = userInfo().username
+    if (username) return { name: username, from: 'your user account' }
+  } catch {
+    // No user database entry (a container's numeric uid): fall through.
+  }
+  return { name: 'anonymous', from: 'the default' }
 }
 
 function usageError(reason: string): FatalError {
