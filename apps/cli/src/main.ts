@@ -219,8 +219,11 @@ function stdinIsFile(stdin: Io['stdin']): boolean {
   const fd = (stdin as { fd?: unknown }).fd
   if (typeof fd !== 'number') return false
   try {
-    const stat = fstatSync(fd)
-    return stat.isFile() && stat.size > 0
+    // BigInt stats: Node 20's realpathSync reads the shared array that a plain stat fills, and a pipe's
+    // mode left there (S_IFIFO) made it stop resolving symbolic links early, so a package reached
+    // through pnpm's links failed to load its dependencies.
+    const stat = fstatSync(fd, { bigint: true })
+    return stat.isFile() && stat.size > 0n
   } catch {
     return false
   }

@@ -495,11 +495,53 @@ describe('commands in line mode', () => {
   })
 })
 
+describe('stdin as a shell gives it', () => {
+  // A stat of a pipe once made Node 20's realpathSync stop early, and the secure stack failed to load: only
+  // with a shell's pipe as stdin and without the test runner's environment, so both are as a user has them.
+  it('sends through a pipe from the shell (a FIFO, not the socket pair a test harness gives)', async () => {
+    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
+    const port = await listeningPort(bob)
+    const dir = tempDir()
+    const quoted = [
+      process.execPath,
+      PARLEY_BIN,
+      '--listen',
+      '127.0.0.1:0',
+      '--name',
+      'alice',
+      '--data-dir',
+      dir,
+    ]
+      .concat(['--peer', `127.0.0.1:${port}`])
+      .map((a) => `'${a}'`)
+      .join(' ')
+    const out = join(dir, 'out.txt')
+    // Both ends are pipes of the shell, as in `printf … | parley … 2>&1 | less`.
+    const child = spawn(
+      'sh',
+      ['-c', `printf 'through a pipe\\n' | ${quoted} 2>&1 | cat > ${out}; exit $(($?))`],
+      {
+        stdio: 'ignore',
+        cwd: dir,
+        // A user's environment: none of the test runner's variables.
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir },
+      },
+    )
+    await new Promise<number | null>((resolve) => child.on('exit', resolve))
+    const said = readFileSync(out, 'utf8')
+    expect(said).not.toMatch(/internal error/)
+    expect(said).toMatch(/all 1 message\(s\) delivered|connected to bob/)
+    await bob.waitFor('stdout', /<alice> through a pipe$/)
+  })
+})
+
 describe('a file as stdin', () => {
   it('is a one-shot send from the start: the room backlog is not printed while the file waits to be read', async () => {
     // Every node here reads one clock: whatever was sent before alice started is catch-up, however recent.
     vi.stubEnv('PARLEY_CLOCK_SLACK_MS', '0')
-    defer(() => vi.unstubAllEnvs())
+    defer(() => {
+      vi.unstubAllEnvs()
+    })
     const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only', '--rate', '0'])
     const port = await listeningPort(bob)
     // Carol leaves a backlog in the room: bob relays it to whoever joins later.
