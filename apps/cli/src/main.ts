@@ -539,7 +539,8 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     reason === 'eof' &&
     sent === 0 &&
     linesTaken === 0 &&
-    (mode as InputMode) === 'undecided' &&
+    // A file as stdin is one-shot from the start, but one already read to its end gave nothing either.
+    ((mode as InputMode) === 'undecided' || (mode as InputMode) === 'one-shot') &&
     started.restoredPending === 0
   ) {
     // Input ended before any line, and nothing waits from an earlier run: this is a receiver

@@ -516,10 +516,11 @@ describe('stdin as a shell gives it', () => {
       .map((a) => `'${a}'`)
       .join(' ')
     const out = join(dir, 'out.txt')
+    const rc = join(dir, 'rc.txt')
     // Both ends are pipes of the shell, as in `printf … | parley … 2>&1 | less`.
     const child = spawn(
       'sh',
-      ['-c', `printf 'through a pipe\\n' | ${quoted} 2>&1 | cat > ${out}; exit $(($?))`],
+      ['-c', `{ printf 'through a pipe\\n' | ${quoted} 2>&1; echo $? > ${rc}; } | cat > ${out}`],
       {
         stdio: 'ignore',
         cwd: dir,
@@ -527,11 +528,50 @@ describe('stdin as a shell gives it', () => {
         env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir },
       },
     )
-    await new Promise<number | null>((resolve) => child.on('exit', resolve))
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
+    defer(async () => {
+      if (child.exitCode === null) child.kill('SIGKILL')
+      await exited
+    })
+    await exited
     const said = readFileSync(out, 'utf8')
     expect(said).not.toMatch(/internal error/)
-    expect(said).toMatch(/all 1 message\(s\) delivered|connected to bob/)
+    expect(readFileSync(rc, 'utf8').trim()).toBe('0')
     await bob.waitFor('stdout', /<alice> through a pipe$/)
+  })
+
+  it('receives when a file given as stdin has nothing left to read, as with /dev/null', async () => {
+    const dir = tempDir()
+    const file = join(dir, 'one.txt')
+    writeFileSync(file, 'already read\n')
+    const err = join(dir, 'err.txt')
+    const quoted = [
+      process.execPath,
+      PARLEY_BIN,
+      '--listen',
+      '127.0.0.1:0',
+      '--name',
+      'alice',
+      '--data-dir',
+      dir,
+    ]
+      .map((a) => `'${a}'`)
+      .join(' ')
+    // The shell reads the file's one line first, so parley's stdin is the file at its end.
+    const child = spawn('sh', ['-c', `{ read line; exec ${quoted} 2> ${err}; } < ${file}`], {
+      stdio: 'ignore',
+    })
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
+    defer(async () => {
+      if (child.exitCode === null) child.kill('SIGKILL')
+      await exited
+    })
+    await until('the receiving note', () =>
+      /no input to send: receiving until stopped/.test(existsSync(err) ? readFileSync(err, 'utf8') : ''),
+    )
+    expect(child.exitCode).toBeNull()
+    child.kill('SIGTERM')
+    expect(await exited).toBe(0)
   })
 })
 

@@ -20,7 +20,8 @@ export async function resumeAndDeliver(
   await second.waitFor('stderr', /input ended; waiting for/)
   const receiver = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob', '--rate', '0'])
   expect(await second.exited).toBe(0)
-  await receiver.waitFor('stdout', new RegExp(`${lines.at(-1)}$`))
+  const last = (lines.at(-1) ?? '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  await receiver.waitFor('stdout', new RegExp(`${last}$`))
   expect(receiver.stdout).toEqual(lines.map((line) => `<alice> ${line}`))
   return second
 }

@@ -294,7 +294,9 @@ export function logLine(entry: Record<string, unknown>): string {
 
 function sizeOf(file: string): number {
   try {
-    return statSync(file).size
+    // BigInt stats: a plain stat of a FIFO given as the log would leave its mode where Node 20's
+    // realpathSync reads it, and later module loads through links would fail.
+    return Number(statSync(file, { bigint: true }).size)
   } catch {
     return 0
   }

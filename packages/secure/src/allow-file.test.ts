@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { readAllowFile } from './allow-file.js'
+import { fileTrouble } from './errors.js'
 import { fingerprint } from './fingerprint.js'
 
 const A = 'aa'.repeat(32)
@@ -29,6 +30,15 @@ describe('allow files', () => {
     await expect(readAllowFile(file)).rejects.toThrow(
       `cannot read ${file}: it is a directory, not a file; move it away`,
     )
+  })
+
+  it('words other file errors as Node does, without the path the line already names', () => {
+    const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
+    expect(fileTrouble(full)).toBe('no space left on device (ENOSPC)')
+    expect(fileTrouble(Object.assign(new Error('EACCES: permission denied, open'), { code: 'EACCES' }))).toBe(
+      'permission denied (EACCES); fix the permissions of it or its directory',
+    )
+    expect(fileTrouble(new Error('something else'))).toBe('something else')
   })
 
   it('names the file and line of an entry that is not a key', async () => {

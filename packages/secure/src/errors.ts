@@ -50,10 +50,14 @@ export function fileTrouble(err: unknown): string {
       return 'it is a directory, not a file; move it away'
     case 'EACCES':
     case 'EPERM':
-      return `permission denied (${code}); fix its permissions`
+      return `permission denied (${code}); fix the permissions of it or its directory`
     case 'ENOTDIR':
       return `a part of its path is a file, not a directory (${code})`
-    default:
-      return code ?? (err as Error).message
+    default: {
+      // Node's own words without the path, which the caller names: "no space left on device (ENOSPC)".
+      const message = (err as Error | undefined)?.message ?? String(err)
+      const words = /^(\w+): ([^,]+)/.exec(message)
+      return words ? `${words[2]} (${words[1]})` : message
+    }
   }
 }

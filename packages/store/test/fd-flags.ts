@@ -1,7 +1,7 @@
 /** What this process holds open, read from Linux's /proc: for tests of how the store opens its files. */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 
-/** The open(2) flags of every descriptor this process holds on `path` (its real path, links resolved). */
+/** The open(2) flags of every descriptor this process holds on `path`, which must be its real path (/proc names files so). */
 export function openFlagsOf(path: string): number[] {
   const out: number[] = []
   for (const fd of readdirSync('/proc/self/fd')) {

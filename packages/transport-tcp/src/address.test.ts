@@ -28,7 +28,8 @@ describe('parseAddress', () => {
   })
 
   it('judges a host of digits and dots as an IPv4 address, not as a name to look up', () => {
-    for (const host of ['256.1.1.1', '1.2.3', '1.2.3.4.5', '1234.1.1.1', '4001']) {
+    // Other forms the resolver would read its own way: 1.2.0.3, octal 8.0.0.1, 127.0.0.1.
+    for (const host of ['256.1.1.1', '1.2.3', '1.2.3.4.5', '1234.1.1.1', '4001', '010.0.0.1', '127.1']) {
       expect(refusal(`${host}:4001`).message).toBe(
         `bad address "${host}:4001": "${host}" is not an IPv4 address (four numbers 0-255, as 127.0.0.1)`,
       )

@@ -1,3 +1,4 @@
+import { isIPv4 } from 'node:net'
 import { AddressError } from '@parley/core'
 
 /** Where a node listens or dials. `host` is a hostname, an IPv4 literal or a bare IPv6 literal (no brackets). */
@@ -33,7 +34,8 @@ export function parseAddress(text: string): TcpAddress {
     if (host === '') host = '127.0.0.1'
     else if (!HOSTNAME.test(host)) throw bad(text, `"${host}" is not a valid host name or address`)
     // All digits and dots is meant as an IPv4 address (no top-level domain is numeric): judged as one here,
-    // rather than looked up as a name and reported as a host that does not exist.
+    // in its one dotted-decimal form. The resolver would read other forms its own way (`1.2.3` as 1.2.0.3,
+    // `010.0.0.1` as octal, 8.0.0.1) and dial somewhere else, or look it up as a name.
     else if (/^[\d.]+$/.test(host) && !isIPv4(host))
       throw bad(text, `"${host}" is not an IPv4 address (four numbers 0-255, as 127.0.0.1)`)
   }
@@ -46,11 +48,6 @@ export function parseAddress(text: string): TcpAddress {
 /** Formats an address for people and for `parseAddress`: IPv6 hosts get brackets. */
 export function formatAddress(address: TcpAddress): string {
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`
-}
-
-function isIPv4(host: string): boolean {
-  const parts = host.split('.')
-  return parts.length === 4 && parts.every((part) => /^\d{1,3}$/.test(part) && Number(part) <= 255)
 }
 
 function bad(text: string, why: string): AddressError {

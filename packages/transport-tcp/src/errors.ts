@@ -76,9 +76,9 @@ function listenMessage(code: TransportErrorCode, error: unknown, address: Addres
       return `cannot listen on ${where}: ${lookupProblem(error, address.host)}`
     default:
       if (systemCode(error) === 'EINVAL')
-        return /^fe[89ab]/i.test(address.host) && !address.host.includes('%')
+        return address.host.includes(':') && /^fe[89ab]/i.test(address.host) && !address.host.includes('%')
           ? `cannot listen on ${where}: a link-local IPv6 address needs its interface, as [${address.host}%eth0]:${address.port} (EINVAL)`
-          : `cannot listen on ${where}: the system refuses that address (EINVAL); use one of this machine's, such as 127.0.0.1`
+          : `cannot listen on ${where}: the system refuses that address (EINVAL); use an address of this machine's`
       return `cannot listen on ${where}: ${describe(error)}`
   }
 }
