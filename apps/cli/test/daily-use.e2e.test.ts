@@ -24,22 +24,31 @@ async function until<T>(what: string, probe: () => T | undefined | false, timeou
   }
 }
 
+/** The built `parley ARGS` as one shell word list. */
+function parleyCommand(args: readonly string[]): string {
+  return [process.execPath, PARLEY_BIN, ...args].map((a) => `'${a}'`).join(' ')
+}
+
+/** Runs `script` in `sh`, killed when the test ends if it is still running. */
+function shell(script: string, options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const child = spawn('sh', ['-c', script], { stdio: 'ignore', ...options })
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  defer(async () => {
+    if (child.exitCode === null) child.kill('SIGKILL')
+    await exited
+  })
+  return { child, exited }
+}
+
 /** `parley ARGS > out < /dev/null 2> err`, as a shell script, cron or systemd would start it. */
 function background(args: string[], input = '/dev/null') {
   const dir = tempDir()
   const out = join(dir, 'out.txt')
   const err = join(dir, 'err.txt')
-  const quoted = [process.execPath, PARLEY_BIN, ...args].map((a) => `'${a}'`).join(' ')
-  const child = spawn('sh', ['-c', `exec ${quoted} > ${out} 2> ${err} < '${input}'`], {
+  const { child, exited } = shell(`exec ${parleyCommand(args)} > ${out} 2> ${err} < '${input}'`, {
     env: { ...process.env, PARLEY_DEBUG: '', XDG_DATA_HOME: dir },
-    stdio: 'ignore',
   })
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   const read = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8') : '')
-  defer(async () => {
-    if (child.exitCode === null) child.kill('SIGKILL')
-    await exited
-  })
   return {
     child,
     exited,
@@ -502,40 +511,17 @@ describe('stdin as a shell gives it', () => {
     const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
     const port = await listeningPort(bob)
     const dir = tempDir()
-    const quoted = [
-      process.execPath,
-      PARLEY_BIN,
-      '--listen',
-      '127.0.0.1:0',
-      '--name',
-      'alice',
-      '--data-dir',
-      dir,
-    ]
-      .concat(['--peer', `127.0.0.1:${port}`])
-      .map((a) => `'${a}'`)
-      .join(' ')
+    const parley = parleyCommand(['--listen', '127.0.0.1:0', '--name', 'alice', '--data-dir', dir])
     const out = join(dir, 'out.txt')
     const rc = join(dir, 'rc.txt')
     // Both ends are pipes of the shell, as in `printf … | parley … 2>&1 | less`.
-    const child = spawn(
-      'sh',
-      ['-c', `{ printf 'through a pipe\\n' | ${quoted} 2>&1; echo $? > ${rc}; } | cat > ${out}`],
-      {
-        stdio: 'ignore',
-        cwd: dir,
-        // A user's environment: none of the test runner's variables.
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir },
-      },
+    const { exited } = shell(
+      `{ printf 'through a pipe\\n' | ${parley} --peer 127.0.0.1:${port} 2>&1; echo $? > ${rc}; } | cat > ${out}`,
+      // A user's environment: none of the test runner's variables.
+      { cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir } },
     )
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
-    defer(async () => {
-      if (child.exitCode === null) child.kill('SIGKILL')
-      await exited
-    })
     await exited
-    const said = readFileSync(out, 'utf8')
-    expect(said).not.toMatch(/internal error/)
+    expect(readFileSync(out, 'utf8')).not.toMatch(/internal error/)
     expect(readFileSync(rc, 'utf8').trim()).toBe('0')
     await bob.waitFor('stdout', /<alice> through a pipe$/)
   })
@@ -545,27 +531,9 @@ describe('stdin as a shell gives it', () => {
     const file = join(dir, 'one.txt')
     writeFileSync(file, 'already read\n')
     const err = join(dir, 'err.txt')
-    const quoted = [
-      process.execPath,
-      PARLEY_BIN,
-      '--listen',
-      '127.0.0.1:0',
-      '--name',
-      'alice',
-      '--data-dir',
-      dir,
-    ]
-      .map((a) => `'${a}'`)
-      .join(' ')
+    const parley = parleyCommand(['--listen', '127.0.0.1:0', '--name', 'alice', '--data-dir', dir])
     // The shell reads the file's one line first, so parley's stdin is the file at its end.
-    const child = spawn('sh', ['-c', `{ read line; exec ${quoted} 2> ${err}; } < ${file}`], {
-      stdio: 'ignore',
-    })
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
-    defer(async () => {
-      if (child.exitCode === null) child.kill('SIGKILL')
-      await exited
-    })
+    const { child, exited } = shell(`{ read line; exec ${parley} 2> ${err}; } < ${file}`)
     await until('the receiving note', () =>
       /no input to send: receiving until stopped/.test(existsSync(err) ? readFileSync(err, 'utf8') : ''),
     )
