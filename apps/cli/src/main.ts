@@ -81,6 +81,9 @@ export interface Io {
 
 export const SUMMARY = 'peer-to-peer chat for the terminal; each line you type is one message'
 
+/** With `--wait 0`, how long plain peers are given to close after the last line (they may never). */
+const FINISH_WAIT_MS = 10_000
+
 export function version(): string {
   return packageVersion(new URL('../package.json', import.meta.url))
 }
@@ -593,12 +596,23 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   } else if (outputGone) {
     note(`${outputClosedText(outputGone)}: stopped`)
   }
-  const code =
+  let code =
     reason === 'eof' || reason === 'stalled' || node.pending > 0
       ? await drain(node, started, flags, sent, note, io, reason, waitedAtEnd)
       : reason === 'output-closed'
         ? ExitCode.OUTPUT_CLOSED
         : ExitCode.OK
+  if (code === ExitCode.OK && reason === 'eof' && sent > 0) {
+    // Plain peers acknowledge nothing: each is asked to close after reading what was written, and one
+    // that read none of it (an encrypted parley node, which says so) makes the run fail.
+    const lost = await node.finishSending(flags.waitMs > 0 ? flags.waitMs : FINISH_WAIT_MS)
+    if (lost > 0) {
+      note(
+        `${countText(lost)} of ${countText(sent)} line(s) were not delivered: the peer read none of them (see above)`,
+      )
+      code = ExitCode.UNDELIVERED
+    }
+  }
   // Catch-up that came while waiting is shown (or, for a one-shot send, dropped) now.
   display.close()
   closing = true

@@ -383,6 +383,25 @@ process.on('exit', () => {
     expect(isRunning(secure)).toBe(true)
   })
 
+  it('a one-shot send from a plain node to a secure node exits 4, saying the secure node read none of its lines', async () => {
+    const secure = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
+    const port = await listeningPort(secure)
+    const plain = start(['--plain', '--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--wait', '60'])
+    // One write, so that both lines go out on the one link the secure node answers.
+    plain.send('one\ntwo')
+    plain.end()
+    expect(await plain.exited).toBe(4)
+    expect(plain.stderr).toContain(
+      `parley: gave up on 127.0.0.1:${port}: it is an encrypted parley node, which reads no plain text: it read none of the 2 line(s) written to it; run parley without --plain to talk to it`,
+    )
+    expect(plain.stderr).toContain(
+      'parley: 2 of 2 line(s) were not delivered: the peer read none of them (see above)',
+    )
+    // It dialed once: no redial after the answer.
+    expect(count(secure.stderr, /not speaking/)).toBe(1)
+    expect(secure.stdout).toEqual([])
+  })
+
   it('a secure node dialing a plain node says it is not speaking the secure protocol, and the plain node says why', async () => {
     const plain = start(['--plain', '--listen', '127.0.0.1:0'])
     const plainPort = await listeningPort(plain)

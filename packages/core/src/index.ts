@@ -104,7 +104,7 @@ export {
   type Refused,
 } from './peer-machine.js'
 export { DEFAULT_HISTORY_LIMIT, DEFAULT_JOURNAL_QUOTA, type JournalQuota } from './persistence.js'
-export { NOT_SECURE_REPLY, PlainNode, type PlainNodeOptions } from './plain-node.js'
+export { ENCRYPTED_NODE_REPLY, NOT_SECURE_REPLY, PlainNode, type PlainNodeOptions } from './plain-node.js'
 // Signing, which the secure package implements.
 export { type HeldReport, weigh } from './room-ledger.js'
 export { ACK_ENTRY_RATE, canonicalMsg, type MessageAuth } from './room-types.js'

@@ -255,6 +255,13 @@ export interface ChatNode {
   members(): MemberInfo[]
   peerStates(): { target: string; state: PeerState }[]
   whenDelivered(timeoutMs: number): Promise<number>
+  /**
+   * Nothing more will be sent (a one-shot send's input ended and what it sent was delivered). A plain
+   * node, whose peers acknowledge nothing, ends its links and waits up to `timeoutMs` for each peer to
+   * close in turn. A parley node, whose peers acknowledge every message, has nothing to do.
+   * @returns how many messages were written to a peer that read none of them (plain mode only)
+   */
+  finishSending(timeoutMs: number): Promise<number>
   close(reason?: string): Promise<void>
 }
 

@@ -398,6 +398,11 @@ export class ParleyNode implements ChatNode {
     )
   }
 
+  /** Every message is acknowledged by its peers (`whenDelivered`): nothing is left to settle. */
+  finishSending(_timeoutMs: number): Promise<number> {
+    return Promise.resolve(0)
+  }
+
   /** What each neighbour's link makes this node hold (reorder buffers, watermarks), against the budgets. */
   held() {
     return this.room.held()

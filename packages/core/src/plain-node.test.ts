@@ -4,7 +4,7 @@ import { MemoryNetwork } from '../test/memory-transport.js'
 import type { Address } from './address.js'
 import { messagesOf, type NodeEvent } from './node-types.js'
 import { DEFAULT_HISTORY_LIMIT } from './persistence.js'
-import { PlainNode, type PlainNodeOptions } from './plain-node.js'
+import { ENCRYPTED_NODE_REPLY, PlainNode, type PlainNodeOptions } from './plain-node.js'
 import type { Link } from './transport.js'
 
 const A: Address = '127.0.0.1:5001'
@@ -255,6 +255,75 @@ describe('PlainNode: newline-separated text, for netcat and friends', () => {
     expect(error).toMatchObject({ type: 'link-error', code: 'NOT_PLAIN' })
     expect(error?.type === 'link-error' && error.message).toMatch(/without --plain/)
     expect(a.bodies()).toEqual([])
+  })
+
+  it('gives up on a dialed address that answers as an encrypted parley node, and counts the lines it read none of', async () => {
+    const { make, network, clock } = setup()
+    // An encrypted node answers text with one line and reads nothing more; here it also keeps count of dials.
+    let dials = 0
+    const encrypted = network.transport().createListener((link) => {
+      dials++
+      let answered = false
+      link.attach({
+        data: () => {
+          if (answered) return
+          answered = true
+          link.write(text(ENCRYPTED_NODE_REPLY))
+        },
+        drain: () => undefined,
+        close: () => undefined,
+      })
+    })
+    await encrypted.listen(B)
+    const a = make(A, [B])
+    await a.node.start()
+    await clock.advance(100)
+    a.node.sendLines(['one', 'two'])
+    await clock.advance(100)
+    const gaveUp = a.events.find((e) => e.type === 'dial-error')
+    expect(gaveUp).toMatchObject({ type: 'dial-error', target: B, code: 'ENCRYPTED_PEER' })
+    expect(gaveUp?.type === 'dial-error' && gaveUp.message).toMatch(
+      /^it is an encrypted parley node, which reads no plain text: it read none of the 2 line\(s\) written to it; run parley without --plain/,
+    )
+    // The answer is not a message, and the address is not dialed again.
+    expect(a.bodies()).toEqual([])
+    expect(a.node.peerStates()).toEqual([])
+    await clock.advance(60_000)
+    expect(dials).toBe(1)
+    expect(await a.node.finishSending(1_000)).toBe(2)
+  })
+
+  it('takes the answer for an ordinary line when it is not the first line of the link', async () => {
+    const { make, raw } = setup()
+    const a = make(A)
+    await a.node.start()
+    const nc = await raw(A)
+    nc.link.write(text(`hello\n${ENCRYPTED_NODE_REPLY}`))
+    await flushMicrotasks()
+    expect(a.bodies()).toEqual(['hello', ENCRYPTED_NODE_REPLY.trimEnd()])
+    expect(a.events.some((e) => e.type === 'dial-error')).toBe(false)
+  })
+
+  it('ends its links when sending is finished, and resolves once each peer has closed in turn', async () => {
+    const { make, raw, clock } = setup()
+    const a = make(A)
+    await a.node.start()
+    const nc = await raw(A)
+    await flushMicrotasks()
+    a.node.sendLines(['last words'])
+    let finished: number | undefined
+    void a.node.finishSending(10_000).then((lost) => {
+      finished = lost
+    })
+    await clock.advance(100)
+    expect(nc.received()).toBe('last words\n')
+    expect(nc.closed()).toBe(true)
+    expect(finished).toBe(0)
+    // Closed as asked: no disconnect to report, and nothing written after it.
+    expect(a.events.some((e) => e.type === 'disconnected')).toBe(false)
+    a.node.send('too late')
+    await flushMicrotasks()
+    expect(nc.received()).toBe('last words\n')
   })
 
   it('refuses connections past its caps with a line saying why, and keeps chatting with the rest', async () => {

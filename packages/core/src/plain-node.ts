@@ -74,6 +74,10 @@ interface PlainLink {
   waiting: WrittenLines[]
   /** Lines in `waiting`, all chunks together. */
   waitingLines: number
+  /** Lines written to this link so far. */
+  writtenLines: number
+  /** Ended by `finishSending`: still read, until the remote end closes too. */
+  finishing: boolean
 }
 
 /**
@@ -109,6 +113,15 @@ const SETTLED: Promise<void> = Promise.resolve()
 /** What a plain node answers to a peer that opened with binary bytes (a secure parley node). */
 export const NOT_SECURE_REPLY =
   'parley: this node runs --plain and does not speak the parley secure protocol\n'
+
+/**
+ * What an encrypted parley node answers to a peer that opened with text (nc, telnet, a --plain node), and
+ * then reads nothing more from it. A plain node that hears it as a link's first line knows that the peer
+ * took none of the lines it wrote there.
+ */
+export const ENCRYPTED_NODE_REPLY =
+  'parley: this is an encrypted parley node; talk to it with parley (parley --peer HOST:PORT), or run it with --plain for nc and telnet\n'
+const ENCRYPTED_NODE_LINE = ENCRYPTED_NODE_REPLY.slice(0, -1)
 
 /** A node that speaks newline-separated text instead of parley frames. */
 export class PlainNode implements ChatNode {
@@ -153,6 +166,10 @@ export class PlainNode implements ChatNode {
   private connectedSince = 0
   /** Sources already told they are not speaking plain text. */
   private readonly warnedSources = new Set<string>()
+  /** Lines written to links whose peer read none of them (an encrypted parley node): never delivered. */
+  private lostLines = 0
+  /** Told of every link that closes while `finishSending` waits. */
+  private finishing: (() => void) | undefined
 
   constructor(options: PlainNodeOptions) {
     this.transport = options.transport
@@ -203,7 +220,6 @@ export class PlainNode implements ChatNode {
     return this.listenAddress
   }
 
-  /** Lines typed while no link was open, waiting for the first one. */
   /** Lines not yet handed to any link: typed before one opened, or waiting for a peer that does not read. */
   get pending(): number {
     let waiting = 0
@@ -345,6 +361,35 @@ export class PlainNode implements ChatNode {
     )
   }
 
+  /**
+   * Nothing more will be sent. Plain peers acknowledge nothing, so the one sign that a peer read what was
+   * written is that it closes its end after ours: every open link is ended after what was written to it,
+   * and this resolves once each peer has closed in turn, or after `timeoutMs`. Meanwhile each link is still
+   * read, so an encrypted parley node's answer is heard.
+   * @returns how many lines were written to a peer that read none of them (an encrypted parley node)
+   */
+  finishSending(timeoutMs: number): Promise<number> {
+    this.flushBatch()
+    const ending = this.openLinks()
+    if (ending.length === 0) return Promise.resolve(this.lostLines)
+    return new Promise((resolve) => {
+      let timer: unknown
+      const done = () => {
+        this.finishing = undefined
+        this.clock.clearTimeout(timer)
+        resolve(this.lostLines)
+      }
+      this.finishing = () => {
+        if (ending.every((l) => !l.open)) done()
+      }
+      timer = this.clock.setTimeout(done, timeoutMs)
+      for (const l of ending) {
+        l.finishing = true
+        l.link.end()
+      }
+    })
+  }
+
   async close(reason = 'quit'): Promise<void> {
     if (this.closed) return
     // Lines sent in this turn go out before the links are ended.
@@ -357,8 +402,9 @@ export class PlainNode implements ChatNode {
     this.emit({ type: 'closed' })
   }
 
+  /** Links lines are written to: open, and not ended by `finishSending`. */
   private openLinks(): PlainLink[] {
-    return [...this.links.values()].filter((l) => l.open)
+    return [...this.links.values()].filter((l) => l.open && !l.finishing)
   }
 
   private adopt(link: Link, slot?: DialSlot): PlainLink | undefined {
@@ -390,6 +436,8 @@ export class PlainNode implements ChatNode {
       blocked: false,
       waiting: [],
       waitingLines: 0,
+      writtenLines: 0,
+      finishing: false,
       ...(slot ? { slot } : {}),
       ...(source !== undefined ? { source } : {}),
     }
@@ -442,6 +490,10 @@ export class PlainNode implements ChatNode {
     record.partial += record.decoder.decode(chunk, { stream: true })
     const lines = record.partial.split('\n')
     record.partial = lines.pop() ?? ''
+    if (record.nextSeq === 1 && lines[0] === ENCRYPTED_NODE_LINE) {
+      this.readNothing(record)
+      return
+    }
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i] as string
       // A line past the bound costs the link, whether it ended in this read or is still coming; the
@@ -455,6 +507,28 @@ export class PlainNode implements ChatNode {
     }
     if (lines.length > 0) this.receive(record, lines)
     if (record.partial.length > this.maxLine) this.tooLong(record)
+  }
+
+  /**
+   * The peer is an encrypted parley node: it read none of the lines written to it, and never will. They
+   * count as lost, and the address is no longer dialed, since every redial would lose the next lines too.
+   */
+  private readNothing(record: PlainLink): void {
+    this.lostLines += record.writtenLines
+    const lost =
+      record.writtenLines === 0
+        ? ''
+        : `: it read none of the ${record.writtenLines.toLocaleString('en-US')} line(s) written to it`
+    this.emit({
+      type: 'dial-error',
+      target: record.slot?.key ?? record.link.remoteAddress,
+      code: 'ENCRYPTED_PEER',
+      message: `it is an encrypted parley node, which reads no plain text${lost}; run parley without --plain to talk to it`,
+    })
+    record.partial = ''
+    // The dial goes first, so that losing its link does not start a redial; the line above said it all.
+    if (record.slot) this.dialer.remove(record.slot.key, 'encrypted parley node', () => false)
+    this.drop(record, 'encrypted parley node', false, true)
   }
 
   private tooLong(record: PlainLink): void {
@@ -521,6 +595,7 @@ export class PlainNode implements ChatNode {
 
   private writeLines(l: PlainLink, written: WrittenLines): void {
     if (!l.link.write(written.bytes)) l.blocked = true
+    l.writtenLines += written.count
     const last = written.firstSeq + written.count - 1
     const first = this.runs ? last : written.firstSeq
     for (let seq = first; seq <= last; seq++)
@@ -544,9 +619,14 @@ export class PlainNode implements ChatNode {
     if (remote) record.link.destroy()
     else record.link.end()
     if (record.partial.length > 0 && remote) this.receive(record, [record.partial])
-    if (!quiet) {
+    // A link ended by `finishSending` closes as asked: nothing to say, and nothing to redial.
+    if (!quiet && !record.finishing) {
       const why = remote ? `${record.peer.name} closed the link` : reason
       this.emit({ type: 'disconnected', peer: record.peer, reason: why })
+    }
+    if (record.finishing) {
+      this.finishing?.()
+      return
     }
     if (this.openLinks().length > 0) return
     for (const slot of this.dialer.slots.values()) {

@@ -98,6 +98,8 @@ export function describeEvent(event: NodeEvent, route?: LinkRoute, selfId?: stri
     case 'dial-error':
       // A peer that is not a secure parley node is given up on at once: "gave up" says it, once.
       if (event.code === 'NOT_SECURE') return undefined
+      if (event.code === 'ENCRYPTED_PEER')
+        return { level: 'warn', text: `gave up on ${targetLabel(event.target)}: ${event.message}` }
       return event.code === 'CONNECTION_REFUSED'
         ? { level: 'info', text: `${targetLabel(event.target)} is not answering yet; will keep trying` }
         : { level: 'warn', text: `cannot reach ${targetLabel(event.target)}: ${event.message}` }

@@ -1,7 +1,7 @@
 /// <reference path="./types/secret-stream.d.ts" />
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import type { Link } from '@parley/core'
-import { TransportError } from '@parley/core'
+import { ENCRYPTED_NODE_REPLY, TransportError } from '@parley/core'
 import { SecretStream } from './commonjs.js'
 import { fingerprint } from './fingerprint.js'
 import { type HandshakeResult, NoiseHandshake } from './handshake.js'
@@ -17,9 +17,11 @@ export interface UpgradeSettings {
   localKey: string
 }
 
-/** What a secure node answers to a peer that opened with text (nc, telnet, a --plain parley node). */
-export const TEXT_CLIENT_REPLY =
-  'parley: this is an encrypted parley node; talk to it with parley (parley --peer HOST:PORT), or run it with --plain for nc and telnet\n'
+/**
+ * What a secure node answers to a peer that opened with text (nc, telnet, a --plain parley node). A plain
+ * parley node knows these words, and so that the lines it wrote here were not read.
+ */
+export const TEXT_CLIENT_REPLY = ENCRYPTED_NODE_REPLY
 
 /** How long a refused link may take to flush its refusal before it is destroyed. */
 const REFUSAL_GRACE_MS = 2000
