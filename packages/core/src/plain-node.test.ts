@@ -364,11 +364,27 @@ describe('PlainNode: newline-separated text, for netcat and friends', () => {
     node.on((e) => events.push(e))
     await node.start()
     const link = await network.transport().dial(A)
-    link.attach({ data: () => undefined, drain: () => undefined, close: () => undefined })
+    let heard = ''
+    let closed = false
+    link.attach({
+      data: (chunk) => {
+        heard += new TextDecoder().decode(chunk)
+      },
+      drain: () => undefined,
+      close: () => {
+        closed = true
+      },
+    })
     link.write(text('x'.repeat(150)))
     await flushMicrotasks()
     expect(events.some((e) => e.type === 'link-error' && e.code === 'FRAME_TOO_LARGE')).toBe(true)
     expect(node.sessionsSnapshot()).toEqual([])
+    // The client is told why, in words, before the link closes.
+    await clock.advance(0)
+    expect(closed).toBe(true)
+    expect(heard).toBe(
+      'parley: your line was longer than 100 bytes, the most this node takes (--max-frame); closing: it and what followed it were not taken\n',
+    )
   })
 
   it('drops a link that sends a line past the bound inside one read, after taking the lines before it', async () => {

@@ -538,8 +538,14 @@ export class PlainNode implements ChatNode {
       code: 'FRAME_TOO_LARGE',
       message: `peer sent a line longer than ${this.maxLine} bytes`,
     })
-    // What came after the long line is not taken either.
+    // What came after the long line is not taken either. The peer (a person at netcat) is told so in
+    // words, as for a refused connection, before the link is closed.
     record.partial = ''
+    record.link.write(
+      this.encoder.encode(
+        `parley: your line was longer than ${this.maxLine} bytes, the most this node takes (--max-frame); closing: it and what followed it were not taken\n`,
+      ),
+    )
     this.drop(record, 'line too long', false)
   }
 
