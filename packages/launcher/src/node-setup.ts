@@ -193,8 +193,9 @@ export async function startNode(
     const pins = await trust(
       () => new Map([...flags.pins, ...joins].map((p) => [p.address, parseKeyOrFingerprint(p.key)])),
     )
-    const verify = makeVerifier({ knownPeers, pins, ...(await trust(() => allowList(flags))) })
-    const checkPeer = makeAnnouncementCheck({ knownPeers, pins })
+    const pinnedBy = new Map(joins.map((p) => [p.address, 'the invite given to --join']))
+    const verify = makeVerifier({ knownPeers, pins, pinnedBy, ...(await trust(() => allowList(flags))) })
+    const checkPeer = makeAnnouncementCheck({ knownPeers, pins, pinnedBy })
     const pinnedAt = makePinCheck({ knownPeers, pins })
     const log = new EventLog(flags.logFile ?? dir.file(LOG_FILE), {
       onProblem: (message) => notices.push(message),

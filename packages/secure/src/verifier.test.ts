@@ -52,6 +52,18 @@ describe('makeVerifier', () => {
     expect((verdict as { refuse: string }).refuse).toMatch(/--peer-key.*pinned/)
   })
 
+  it('names where a refused pin came from: an invite given to --join', async () => {
+    const verify = makeVerifier({
+      pins: new Map([[BOB, A]]),
+      pinnedBy: new Map([[BOB, 'the invite given to --join']]),
+    })
+    const verdict = (await verify(out(B))) as { refuse: string }
+    expect(verdict.refuse).toMatch(
+      /^it proved a different key than the one pinned with the invite given to --join \(pinned /,
+    )
+    expect(verdict.refuse).not.toContain('--peer-key')
+  })
+
   it('accepts the pinned key over a stale known_peers entry, and updates it', async () => {
     const knownPeers = await KnownPeers.open(dir)
     await knownPeers.remember(BOB, B)

@@ -24,6 +24,11 @@ export interface VerifierOptions {
   knownPeers?: KnownPeers
   /** `--peer-key`: the key expected at a dialed address (hex or full fingerprint). Overrides known_peers. */
   pins?: ReadonlyMap<string, string>
+  /**
+   * Where a pin came from, as a refusal names it (`'the invite given to --join'`), by address; a pin
+   * not listed came from `--peer-key`.
+   */
+  pinnedBy?: ReadonlyMap<string, string>
   /** `--allow` / `--allow-file`: when set, only these keys are accepted (a pinned key counts as allowed). */
   allow?: ReadonlySet<string>
 }
@@ -42,6 +47,8 @@ export function makeVerifier(options: VerifierOptions): Verify {
     ? new Set([...options.allow].map((key) => parseKeyOrFingerprint(key)))
     : undefined
   const knownPeers = options.knownPeers
+  const pinnedBy = new Map<string, string>()
+  for (const [address, by] of options.pinnedBy ?? []) pinnedBy.set(normalizeAddress(address), by)
 
   return async ({ remoteKey, address, direction }) => {
     const key = remoteKey.toLowerCase()
@@ -55,10 +62,12 @@ export function makeVerifier(options: VerifierOptions): Verify {
     const named = keyOfAddress(target)
     if (named !== undefined) {
       if (named !== key) return { refuse: keyNotNamed(target, key) }
-      return pinned !== undefined && pinned !== key ? { refuse: pinMismatch(pinned, key) } : 'ok'
+      return pinned !== undefined && pinned !== key
+        ? { refuse: pinMismatch(pinned, key, pinnedBy.get(target)) }
+        : 'ok'
     }
     if (pinned !== undefined) {
-      if (pinned !== key) return { refuse: pinMismatch(pinned, key) }
+      if (pinned !== key) return { refuse: pinMismatch(pinned, key, pinnedBy.get(target)) }
       if (knownPeers && knownPeers.check(target, key) !== 'match') await knownPeers.remember(target, key)
       return 'ok'
     }
@@ -78,8 +87,8 @@ function notAllowed(): string {
   return 'its key is not on the allowlist (--allow / --allow-file)'
 }
 
-function pinMismatch(pinned: string, presented: string): string {
-  return `it proved a different key than the one pinned with --peer-key (pinned ${fingerprint(pinned).full}, presented ${fingerprint(presented).full}): someone may be intercepting the connection`
+function pinMismatch(pinned: string, presented: string, by = '--peer-key'): string {
+  return `it proved a different key than the one pinned with ${by} (pinned ${fingerprint(pinned).full}, presented ${fingerprint(presented).full}): someone may be intercepting the connection`
 }
 
 function keyNotNamed(address: string, presented: string): string {
@@ -110,10 +119,12 @@ function keyChanged(address: string, stored: string, presented: string, line: nu
  * undefined. Inbound links carry no dialed address, so this closes the gap a changed key could use by
  * dialing in instead of being dialed.
  */
-export function makeAnnouncementCheck(options: Pick<VerifierOptions, 'knownPeers' | 'pins'>) {
+export function makeAnnouncementCheck(options: Pick<VerifierOptions, 'knownPeers' | 'pins' | 'pinnedBy'>) {
   const pins = new Map<string, string>()
   for (const [address, key] of options.pins ?? [])
     pins.set(normalizeAddress(address), parseKeyOrFingerprint(key))
+  const pinnedBy = new Map<string, string>()
+  for (const [address, by] of options.pinnedBy ?? []) pinnedBy.set(normalizeAddress(address), by)
   const knownPeers = options.knownPeers
   return (peerId: string, listen: string | undefined): string | undefined => {
     if (listen === undefined) return undefined
@@ -128,7 +139,9 @@ export function makeAnnouncementCheck(options: Pick<VerifierOptions, 'knownPeers
     if (named !== undefined && named !== key) return `peer announcing ${target}: ${keyNotNamed(target, key)}`
     const pinned = pins.get(target)
     if (pinned !== undefined)
-      return pinned === key ? undefined : `peer announcing ${target}: ${pinMismatch(pinned, key)}`
+      return pinned === key
+        ? undefined
+        : `peer announcing ${target}: ${pinMismatch(pinned, key, pinnedBy.get(target))}`
     const known = knownPeers?.check(target, key)
     if (known && typeof known === 'object') {
       return `peer announcing ${target}: ${keyChanged(target, known.mismatch, key, known.line, knownPeers!.file)}`
