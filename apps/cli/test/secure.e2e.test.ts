@@ -416,6 +416,7 @@ describe('invites', () => {
     const victim = start(['--join', forgedCode, '--listen', '127.0.0.1:0', '--name', 'victim'])
     victim.send('for the invite maker only')
     const warning = await victim.waitFor('stderr', /pinned/)
+    expect(warning).toContain('pinned with the invite given to --join')
     expect(warning).toContain(malloryFp)
     expect(warning).toContain(bobFp)
     await sleep(1_000)
