@@ -483,6 +483,11 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     outbox.sentRun(bodies.length, chars)
     sent += bodies.length
   }
+  piped?.once('not-utf8', (line) =>
+    note(
+      `stdin is not UTF-8 (line ${countText(line)} is the first with bytes that are not): they are sent as U+FFFD (\uFFFD); convert the input first, e.g. iconv -f LATIN1 -t UTF-8 FILE | parley …`,
+    ),
+  )
   piped?.on('lines', (lines) => {
     let start = 0
     let chars = 0

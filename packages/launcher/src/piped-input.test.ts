@@ -46,6 +46,27 @@ describe('LineSplitter', () => {
     expect(split([Buffer.from([0x61, 0xff, 0x0a, 0xe2, 0x82])])).toEqual(['a\ufffd', '\ufffd'])
   })
 
+  it('says once which line first held bytes that are not UTF-8, and never for a U+FFFD the text spells out', () => {
+    const told = (chunks: Uint8Array[]) => {
+      const lines: number[] = []
+      const splitter = new LineSplitter((line) => lines.push(line))
+      for (const chunk of chunks) splitter.push(chunk)
+      splitter.end()
+      return lines
+    }
+    const latin1 = Buffer.from('ok\r\nstill ok\ncaf\xe9\nna\xefve\n', 'latin1')
+    expect(told([latin1])).toEqual([3])
+    // The same, read a byte at a time.
+    expect(told([...latin1].map((b) => Uint8Array.of(b)))).toEqual([3])
+    // A real U+FFFD (EF BF BD), whole or cut between two reads anywhere, is text, not a bad byte.
+    const real = Buffer.from('one\ntwo \ufffd\nthree \ufffd\ufffd\n', 'utf8')
+    expect(told([real])).toEqual([])
+    for (let cut = 1; cut < real.length; cut++) expect(told([real.subarray(0, cut), real.subarray(cut)])).toEqual([])
+    // A character cut short by the end of the input.
+    expect(told([Buffer.from([0x61, 0x0a, 0x62, 0xe2, 0x82])])).toEqual([2])
+    expect(told([Buffer.from('all good\n')])).toEqual([])
+  })
+
   it('gives the lines of any text cut anywhere', () => {
     // 500 texts of line ends, wide characters and spaces, each cut at random places (seeded, so a
     // failure comes back the same).

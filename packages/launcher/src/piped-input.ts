@@ -7,15 +7,58 @@
 import { EventEmitter } from 'node:events'
 import { StringDecoder } from 'node:string_decoder'
 
+/** U+FFFD, which the decoder puts in place of bytes that are not UTF-8 (and which UTF-8 text may hold). */
+const REPLACEMENT = '\uFFFD'
+
 /** Splits text that comes in pieces into lines. */
 export class LineSplitter {
   private readonly decoder = new StringDecoder('utf8')
   /** The start of a line whose end has not come yet. */
   private partial = ''
+  /** Lines handed over so far. */
+  private linesBefore = 0
+  /** U+FFFD decoded so far, and those the bytes spelled out (EF BF BD): more of the first means bad bytes. */
+  private replaced = 0
+  private spelled = 0
+  /** The last two bytes of the previous chunk, for an EF BF BD split between two chunks. */
+  private tail: number[] = []
+  private told = false
+
+  /**
+   * @param notUtf8 told once, with the number of the line that holds them, when the first bytes that are
+   *   not UTF-8 come (each such sequence is sent as U+FFFD)
+   */
+  constructor(private readonly notUtf8?: (line: number) => void) {}
 
   /** The lines this chunk ends, in order. */
   push(chunk: Uint8Array | string): string[] {
     const decoded = typeof chunk === 'string' ? chunk : this.decoder.write(chunk as Buffer)
+    if (typeof chunk !== 'string' && !this.told && this.notUtf8) this.check(chunk, decoded)
+    const lines = this.split(decoded)
+    this.linesBefore += lines.length
+    return lines
+  }
+
+  /** Whether the decoder put U+FFFD for bytes that were not UTF-8; says so once, with the line. */
+  private check(bytes: Uint8Array, decoded: string): void {
+    const tail = this.tail
+    this.tail =
+      bytes.length >= 2 ? [bytes[bytes.length - 2]!, bytes[bytes.length - 1]!] : [...tail, ...bytes].slice(-2)
+    // A U+FFFD the bytes spell out is decoded in the chunk that completes it: none decoded, none to count.
+    if (!decoded.includes(REPLACEMENT)) return
+    for (let i = decoded.indexOf(REPLACEMENT); i >= 0; i = decoded.indexOf(REPLACEMENT, i + 1))
+      this.replaced++
+    const at = (i: number) => (i < 0 ? tail[tail.length + i] : bytes[i])
+    for (let i = bytes.indexOf(0xbd); i >= 0; i = bytes.indexOf(0xbd, i + 1))
+      if (at(i - 1) === 0xbf && at(i - 2) === 0xef) this.spelled++
+    if (this.replaced <= this.spelled) return
+    this.told = true
+    const text = this.partial + decoded
+    const before = text.slice(0, text.indexOf(REPLACEMENT))
+    this.notUtf8?.(this.linesBefore + before.split(/\r\n|\r|\n/).length)
+  }
+
+  private split(decoded: string): string[] {
     // A chunk that ends no line is kept as it is: a long line is joined once, when it ends.
     if (!decoded.includes('\n') && !decoded.includes('\r')) {
       this.partial += decoded
@@ -32,7 +75,13 @@ export class LineSplitter {
 
   /** The last line, when the text ended without a newline. */
   end(): string[] {
-    const text = this.partial + this.decoder.end()
+    const rest = this.decoder.end()
+    // A sequence cut short by the end of the input is not UTF-8 either.
+    if (rest.includes(REPLACEMENT) && !this.told && this.notUtf8) {
+      this.told = true
+      this.notUtf8(this.linesBefore + 1)
+    }
+    const text = this.partial + rest
     this.partial = ''
     if (text.charCodeAt(text.length - 1) === 0x0d) return this.push(`${text.slice(0, -1)}\n`)
     return text === '' ? [] : this.push(`${text}\n`)
@@ -45,14 +94,16 @@ export type ReadableInput = NodeJS.ReadableStream & { readonly readableLength: n
 /**
  * A readable stream (piped stdin) as lines: a `lines` event per read with the lines it ended, in order,
  * then `close` once, when the stream ends or fails or `close()` is called. Paused until `resume()`.
+ * `not-utf8` says, once, which line first held bytes that are not UTF-8 (they are sent as U+FFFD).
  * @example
  * const input = new PipedLines(process.stdin)
  * input.on('lines', (lines) => node.sendLines(lines))
  * input.once('close', () => console.error('input ended'))
  * input.resume()
  */
-export class PipedLines extends EventEmitter<{ lines: [string[]]; close: [] }> {
-  private readonly splitter = new LineSplitter()
+export class PipedLines extends EventEmitter<{ lines: [string[]]; close: []; 'not-utf8': [line: number] }> {
+  /** `not-utf8` is told once, with the line, when the first bytes that are not UTF-8 come. */
+  private readonly splitter = new LineSplitter((line) => this.emit('not-utf8', line))
   private closed = false
   /** The stream ended and every line of it was handed over (not closed early by `close()`). */
   private ended = false
