@@ -165,6 +165,32 @@ describe('rooms by code', () => {
     expect(alice.stderr.join('\n')).not.toMatch(/nobody else/)
   })
 
+  it('an allowlist holds in a room too: a member found there that is not on it is refused, whoever dialed', async () => {
+    const room = start(['room'])
+    expect(await room.exited).toBe(0)
+    const code = room.stdout.at(-1)!
+    const aliceDir = newDataDir()
+    const id = start(['id', '--data-dir', aliceDir])
+    expect(await id.exited).toBe(0)
+    const aliceFp = id.stdout.at(-1)!
+    const alice = dhtNode(['--room', code, '--name', 'alice', '--data-dir', aliceDir])
+    await alice.waitFor('stderr', /nobody else is in room/)
+    const mallory = dhtNode(['--room', code, '--name', 'mallory'])
+    await mallory.waitFor('stderr', /connected to alice/)
+    // Bob comes last: he finds both in the room and opens the links to them himself.
+    const bob = dhtNode(['--room', code, '--name', 'bob', '--allow', aliceFp])
+    await bob.waitFor('stderr', /connected to alice .*over the DHT/)
+    await bob.waitFor('stderr', /allowlist/)
+    mallory.send('from mallory')
+    alice.send('from alice')
+    expect(await bob.waitFor('stdout', /from alice/)).toBe('<alice> from alice')
+    // Mallory's line reached alice; bob, who allows only alice, never linked with mallory. (Relayed
+    // through alice it would come: an allowlist says who may link, not whose words a member passes on.)
+    await alice.waitFor('stdout', /from mallory/)
+    expect(bob.stderr.join('\n')).not.toMatch(/connected to mallory/)
+    noStackTrace(bob)
+  })
+
   it('a node with another code is not in the room', async () => {
     const [one, two] = [start(['room']), start(['room'])]
     await Promise.all([one.exited, two.exited])

@@ -61,7 +61,8 @@ describe('LineSplitter', () => {
     // A real U+FFFD (EF BF BD), whole or cut between two reads anywhere, is text, not a bad byte.
     const real = Buffer.from('one\ntwo \ufffd\nthree \ufffd\ufffd\n', 'utf8')
     expect(told([real])).toEqual([])
-    for (let cut = 1; cut < real.length; cut++) expect(told([real.subarray(0, cut), real.subarray(cut)])).toEqual([])
+    for (let cut = 1; cut < real.length; cut++)
+      expect(told([real.subarray(0, cut), real.subarray(cut)])).toEqual([])
     // A character cut short by the end of the input.
     expect(told([Buffer.from([0x61, 0x0a, 0x62, 0xe2, 0x82])])).toEqual([2])
     expect(told([Buffer.from('all good\n')])).toEqual([])

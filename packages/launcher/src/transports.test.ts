@@ -1,6 +1,6 @@
 import type { Link, Transport } from '@parley/core'
 import { AddressError, TransportError } from '@parley/core'
-import { fingerprint } from '@parley/secure'
+import { fingerprint, makeVerifier } from '@parley/secure'
 import { describe, expect, it } from 'vitest'
 import {
   DHT,
@@ -105,6 +105,37 @@ describe('links a transport authenticated itself', () => {
       'peer-b UNTRUSTED key bbbb is not allowed',
       'peer-c UNTRUSTED the transport did not prove the peer’s key',
     ])
+  })
+
+  it('holds every link its listener hands over to the allowlist, a room member this node found and dialed too', async () => {
+    const friend = 'a'.repeat(64)
+    const stranger = 'b'.repeat(64)
+    const allowOnly = makeVerifier({ allow: new Set([friend]) })
+    // Room members found on the DHT come through the listener, as links this node opened.
+    const found = fakeLink(`dht:${stranger}`, stranger, 'outbound')
+    const foundFriend = fakeLink(`dht:${friend}`, friend, 'outbound')
+    const reports: string[] = []
+    const handed: Link[] = []
+    const transport = verifiedTransport(
+      fakeTransport('keyed', [], [found.link, foundFriend.link]),
+      allowOnly,
+      (address, code) => reports.push(`${address} ${code}`),
+    )
+    await transport.createListener((link) => handed.push(link)).listen('x')
+    await expect.poll(() => reports.length).toBe(1)
+    expect(handed).toEqual([foundFriend.link])
+    expect(found.state.destroyed).toBe(true)
+    expect(reports).toEqual([`dht:${stranger} UNTRUSTED`])
+    // A key the user dials by name is chosen, as a pinned one is: the allowlist does not stand in the way.
+    const dialing = verifiedTransport(
+      {
+        ...fakeTransport('keyed', []),
+        dial: async (address) => fakeLink(address, stranger).link,
+      },
+      allowOnly,
+      () => {},
+    )
+    await expect(dialing.dial(`dht:${stranger}`)).resolves.toMatchObject({ remoteKey: stranger })
   })
 
   it('rejects a dial whose proven key verify refuses, with UNTRUSTED', async () => {

@@ -118,10 +118,17 @@ export function verifiedTransport(
   verify: Verify,
   onRefused: (address: string, code: 'UNTRUSTED', reason: string) => void,
 ): Transport {
-  const check = async (link: Link, address: string): Promise<string | undefined> => {
+  // A link the listener hands over was not dialed by this node's user, whichever end opened it: a room
+  // member found on the DHT is dialed by this node, yet only the allowlist may admit it. So the verdict is
+  // asked as for an inbound link; only a dial of an address the user gave counts as choosing that peer.
+  const check = async (
+    link: Link,
+    address: string,
+    direction: 'inbound' | 'outbound',
+  ): Promise<string | undefined> => {
     if (link.remoteKey === undefined) return 'the transport did not prove the peer’s key'
     try {
-      const verdict = await verify({ remoteKey: link.remoteKey, address, direction: link.direction })
+      const verdict = await verify({ remoteKey: link.remoteKey, address, direction })
       return verdict === 'ok' ? undefined : verdict.refuse
     } catch (error) {
       return error instanceof Error ? error.message : String(error)
@@ -130,7 +137,7 @@ export function verifiedTransport(
   return {
     createListener: (onLink) =>
       inner.createListener((link) => {
-        void check(link, link.remoteAddress).then((refusal) => {
+        void check(link, link.remoteAddress, 'inbound').then((refusal) => {
           if (refusal === undefined) return onLink(link)
           link.destroy()
           onRefused(link.remoteAddress, 'UNTRUSTED', refusal)
@@ -138,7 +145,7 @@ export function verifiedTransport(
       }),
     dial: async (address, options) => {
       const link = await inner.dial(address, options)
-      const refusal = await check(link, address)
+      const refusal = await check(link, address, 'outbound')
       if (refusal === undefined) return link
       link.destroy()
       throw new TransportError('UNTRUSTED', refusal)
