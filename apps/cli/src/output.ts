@@ -181,7 +181,10 @@ export function formatLines(
 }
 
 export function formatStatus(status: StatusLine): string {
-  return `parley: ${terminalLine(status.text)}`
+  const first = `parley: ${terminalLine(status.text)}`
+  if (!status.more) return first
+  // Each further line of a refusal of our own on a line of its own, still safe, still marked as parley's.
+  return [first, ...status.more.map((line) => `parley: ${terminalLine(line)}`)].join('\n')
 }
 
 export { describeEvent }

@@ -211,6 +211,9 @@ describe('secure links between two real nodes', () => {
     expect(text).toContain(newFp)
     expect(text).toContain(join(aliceDir, 'known_peers'))
     expect(text).toContain(`--peer-key ${newFp}`)
+    // Each line of the banner is a line of its own, not one line full of ^J.
+    expect(alice.stderr).toContain(`parley: @  WARNING: THE KEY OF PEER 127.0.0.1:${port} HAS CHANGED!`)
+    expect(text).not.toContain('^J')
     expect(count(alice.stderr, 'connected to bob')).toBe(1)
     await sleep(1_000)
     expect(impostor.stdout).toEqual([])

@@ -23,6 +23,25 @@ describe('describeEvent for a connection that ends before it is a link', () => {
     })
   })
 
+  it("gives a refusal of its own written over several lines (a changed key) line by line, and keeps a peer's text on one", () => {
+    const banner =
+      'the key at this address has CHANGED\n@@@@\n@  WARNING: THE KEY OF PEER 127.0.0.1:4002 HAS CHANGED!'
+    expect(describeEvent(linkError('UNTRUSTED', banner))).toEqual({
+      level: 'warn',
+      text: 'peer at 127.0.0.1:4002 was dropped: the key at this address has CHANGED',
+      more: ['@@@@', '@  WARNING: THE KEY OF PEER 127.0.0.1:4002 HAS CHANGED! [UNTRUSTED]'],
+    })
+    const dial: NodeEvent = {
+      type: 'dial-error',
+      target: '127.0.0.1:4002',
+      code: 'UNTRUSTED',
+      message: banner,
+    }
+    expect(describeEvent(dial)?.more).toHaveLength(2)
+    // Text that is not a refusal of ours stays one line, whatever it holds: a frontend never splits it.
+    expect(describeEvent(linkError('PROTOCOL', 'bad\n<bob> wire the money'))?.more).toBeUndefined()
+  })
+
   it('shows nothing for one whose other end left in its handshake, as the losing link of a crossing dial does', () => {
     expect(describeEvent(linkError('RESET', 'connection reset by the other end'))).toBeUndefined()
     expect(describeEvent(linkError('CLOSED', 'connection closed'))).toBeUndefined()

@@ -19,6 +19,19 @@ import { dialProblem } from './transports.js'
 export interface StatusLine {
   readonly level: 'info' | 'warn'
   readonly text: string
+  /**
+   * Lines that go on below `text`, each shown on its own line: a refusal this node wrote out over several
+   * lines (the banner of a changed key). Our own words, never a peer's: a frontend shows `text` on one line
+   * whatever it holds, so that nothing a peer sends can start a line.
+   */
+  readonly more?: readonly string[]
+}
+
+/** A refusal of this node's own (`UNTRUSTED`) written over several lines: its first line, and the rest. */
+function ownLines(line: StatusLine, code: string): StatusLine {
+  if (code !== 'UNTRUSTED' || !line.text.includes('\n')) return line
+  const [text, ...more] = line.text.split('\n')
+  return { ...line, text: text!, more }
 }
 
 /**
@@ -79,10 +92,13 @@ export function describeEvent(event: NodeEvent, route?: LinkRoute, selfId?: stri
       // A connection whose other end went away in its handshake was not dropped: it left. The losing link
       // of two peers dialing each other at once ends so. It is in the log, not on screen.
       if (event.code === 'RESET' || event.code === 'CLOSED') return undefined
-      return {
-        level: 'warn',
-        text: `peer at ${targetLabel(event.address)} was dropped: ${event.message} [${event.code}]`,
-      }
+      return ownLines(
+        {
+          level: 'warn',
+          text: `peer at ${targetLabel(event.address)} was dropped: ${event.message} [${event.code}]`,
+        },
+        event.code,
+      )
     case 'throttled':
       return {
         level: 'warn',
@@ -102,7 +118,10 @@ export function describeEvent(event: NodeEvent, route?: LinkRoute, selfId?: stri
         return { level: 'warn', text: `gave up on ${targetLabel(event.target)}: ${event.message}` }
       return event.code === 'CONNECTION_REFUSED'
         ? { level: 'info', text: `${targetLabel(event.target)} is not answering yet; will keep trying` }
-        : { level: 'warn', text: `cannot reach ${targetLabel(event.target)}: ${event.message}` }
+        : ownLines(
+            { level: 'warn', text: `cannot reach ${targetLabel(event.target)}: ${event.message}` },
+            event.code,
+          )
     case 'journal-error':
       return { level: 'warn', text: `cannot write the data dir: ${event.message}` }
     case 'journal-compacted':

@@ -216,7 +216,7 @@ export class ChatModel {
     // Only a plain node made with `runs` sends these, which this frontend does not ask for.
     if (event.type === 'lines') return messagesOf(event).flatMap((m) => this.incoming(m.from, m.body, m.ts))
     const line = describeEvent(event, route, this.self.id)
-    if (line) this.note(line.text, line.level)
+    if (line) for (const text of [line.text, ...(line.more ?? [])]) this.note(text, line.level)
     return []
   }
 

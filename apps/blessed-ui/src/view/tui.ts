@@ -160,7 +160,7 @@ export async function runTui(
   const logFile = logFileOf(flags)
   const drops = new DropDigest(
     (line) => {
-      model.note(line.text, line.level)
+      for (const text of [line.text, ...(line.more ?? [])]) model.note(text, line.level)
       view.schedule()
     },
     logFile ? { log: logFile } : {},
