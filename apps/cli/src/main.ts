@@ -362,8 +362,12 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     note(`you are ${flags.name} [${started.fingerprint?.short}] (full fingerprint: parley id)`)
     for (const text of startupNotes(started)) note(text)
   }
-  // Text mode said it among the notes; scripts get it once as an event, then nothing while waiting.
-  if (flags.json) for (const room of started.emptyRooms) json(jsonRoomEmpty(room))
+  // Text mode said these among the notes; scripts get them as events (an empty room once, then nothing
+  // while waiting; a repaired journal or a stale lock taken over, as a notice).
+  if (flags.json) {
+    for (const text of startupNotes(started, { rooms: false })) json({ type: 'notice', text })
+    for (const room of started.emptyRooms) json(jsonRoomEmpty(room))
+  }
   showHistory(node, flags, json, (text) => print(io.stdout, text), note, labels, withTime)
 
   let sent = 0

@@ -684,6 +684,17 @@ describe('status lines', () => {
       /^parley: the last parley on this data dir did not exit cleanly: took over a lock of pid \d+, which is not running; nothing is lost$/,
     )
     expect(second.stderr.filter((l) => /cannot write the data dir/.test(l))).toEqual([])
+    second.kill('SIGKILL')
+    await second.exited
+    // A script (--json) is told too, as an event.
+    const third = start(['--json', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--recv-only'])
+    const event = JSON.parse(await third.waitFor('stdout', /"type":"notice"/))
+    expect(event).toEqual({
+      type: 'notice',
+      text: expect.stringMatching(
+        /^the last parley on this data dir did not exit cleanly: took over a lock of pid \d+/,
+      ),
+    })
   })
 
   it('gives up on a --plain node after one clear refusal instead of redialing it', async () => {

@@ -66,11 +66,14 @@ export const COMPACT_JOURNAL_BYTES = 16 * 1024 * 1024
  * The one-line notes a frontend shows once a node has started: a waiting outbox, notices. (A long journal
  * is written compacted as the node starts: the `journal-compacted` event says so.)
  */
-export function startupNotes(started: StartedNode): string[] {
+export function startupNotes(started: StartedNode, options: { rooms?: boolean } = {}): string[] {
   const notes: string[] = []
   if (started.restoredPending > 0)
     notes.push(`${countText(started.restoredPending)} message(s) from an earlier run wait in the outbox`)
   notes.push(...started.notices)
+  if (options.rooms ?? true)
+    for (const code of started.emptyRooms)
+      notes.push(`nobody else is in room ${code} yet; waiting for others to join with the same code`)
   return notes
 }
 
@@ -96,7 +99,7 @@ export interface StartedNode {
   readonly notices: readonly string[]
   /** Keys (hex) the node dials on the DHT whose last dial found no node announcing them. */
   readonly missingKeys: () => string[]
-  /** Room codes (`--room`) where nobody else was yet when this node joined (also one of the notices). */
+  /** Room codes (`--room`) where nobody else was yet when this node joined (`startupNotes` says so). */
   readonly emptyRooms: readonly string[]
   /**
    * Settles once the node has closed and so have its files, and its data dir is released: only then can
@@ -300,7 +303,7 @@ export async function startNode(
       })
     })
     await listenOrFail(node, listen)
-    const emptyRooms = dht ? await joinDht(dht, flags, listen, notices) : []
+    const emptyRooms = dht ? await joinDht(dht, flags, listen) : []
     return {
       node,
       secure: true,
@@ -330,14 +333,13 @@ function routeOf(address: string, dht: DhtNetwork | undefined): LinkRoute | unde
  * Announces the node under its key (a node listening on TCP only announced nothing yet) and joins each
  * room; an empty room is said once, then the node waits for the others. Resolves with the empty rooms.
  */
-async function joinDht(dht: DhtNetwork, flags: Flags, listen: Address, notices: string[]): Promise<string[]> {
+async function joinDht(dht: DhtNetwork, flags: Flags, listen: Address): Promise<string[]> {
   if (listen !== dht.address) await dht.announce()
   const empty: string[] = []
   for (const code of flags.dht?.rooms ?? []) {
     const found = await dht.joinRoom(code)
     if (found > 0) continue
     empty.push(code)
-    notices.push(`nobody else is in room ${code} yet; waiting for others to join with the same code`)
   }
   return empty
 }
