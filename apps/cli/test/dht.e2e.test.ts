@@ -297,6 +297,21 @@ describe('a crash over a DHT link', () => {
 })
 
 describe('errors, one line each', () => {
+  it('a bootstrap node whose port is taken cannot listen: exit 3, as for a chat node, with the way out', async () => {
+    // The test's own bootstrap node holds its port: a second one there cannot run.
+    const second = start(['bootstrap', '--listen', bootstrap])
+    expect(await second.exited).toBe(3)
+    expect(second.stderr).toEqual([
+      `parley: cannot run a bootstrap node on ${bootstrap}: its UDP port is in use; choose another with --listen HOST:PORT`,
+    ])
+    // And one given no address is told to give one, not put on the chat node's default port.
+    const nowhere = start(['bootstrap'])
+    expect(await nowhere.exited).toBe(2)
+    expect(nowhere.stderr).toEqual([
+      expect.stringMatching(/^parley: parley bootstrap needs --listen HOST:PORT/),
+    ])
+  })
+
   it('no node announces the key: one line with the hint, and exit 8 with the messages kept', async () => {
     const nobody = await keyInvite(newDataDir())
     const alice = dhtNode(['--peer', nobody, '--name', 'alice', '--wait', '1'])

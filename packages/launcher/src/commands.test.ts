@@ -38,6 +38,13 @@ describe('commands', () => {
     expect(parseSubmission('/QUIT')).toEqual({ type: 'quit' })
   })
 
+  it('sends an invite given to /connect to --join, with the address it holds as the way to /connect', () => {
+    expect(parseSubmission(`/connect parley://127.0.0.1:4001/${'a'.repeat(64)}`)).toEqual({
+      type: 'invalid',
+      hint: expect.stringMatching(/^\/connect takes HOST:PORT or a key, not an invite: .*--join INVITE/),
+    })
+  })
+
   it('understands /disconnect with an address, and explains one without', () => {
     expect(parseSubmission('/disconnect 127.0.0.1:4002')).toEqual({
       type: 'disconnect',

@@ -3,7 +3,7 @@
  * a command; `//text` sends `/text`. An unknown `/word` gets a one-line hint and nothing is sent.
  */
 import { type Address, AddressError, nameProblem } from '@parley/core'
-import { keyProblemOf, parseAddress } from './transports.js'
+import { isAddressInvite, keyProblemOf, parseAddress } from './transports.js'
 
 export const COMMANDS = [
   { name: 'help', usage: '/help', about: 'list the commands' },
@@ -138,6 +138,11 @@ export function parseSubmission(line: string, options: ParseOptions = {}): Submi
         return { type: 'connect', address: parseAddress(rest) }
       } catch (error) {
         if (!(error instanceof AddressError)) throw error
+        if (isAddressInvite(rest))
+          return {
+            type: 'invalid',
+            hint: `/connect takes HOST:PORT or a key, not an invite: /connect the invite's HOST:PORT, or start parley with --join INVITE to pin its key`,
+          }
         const keyProblem = keyProblemOf(rest, error)
         if (keyProblem !== undefined)
           return {

@@ -39,6 +39,14 @@ export async function startBootstrapNode(flags: Flags): Promise<RunningService> 
     const node = await runBootstrapNode({ host, port, peers: flags.dht?.bootstrap ?? [] })
     return { address: `${node.address.host}:${node.address.port}`, close: () => node.close() }
   } catch (error) {
+    // Its port taken is a listen failure like a chat node's, not a DHT that cannot be joined.
+    const cause = error instanceof Error ? (error.cause as NodeJS.ErrnoException | undefined) : undefined
+    if (cause?.code === 'EADDRINUSE' || cause?.code === 'EACCES' || cause?.code === 'EADDRNOTAVAIL')
+      throw new FatalError(
+        ExitCode.LISTEN,
+        `cannot run a bootstrap node on ${host}:${port}: ${cause.code === 'EADDRINUSE' ? 'its UDP port is in use' : cause.code === 'EACCES' ? 'no permission to use that port' : 'that address is not on this machine'}; choose another with --listen HOST:PORT`,
+        { cause: error },
+      )
     throw dhtFatal(error)
   }
 }

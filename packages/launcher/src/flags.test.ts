@@ -150,6 +150,12 @@ describe('DHT flags', () => {
     }
   })
 
+  it('gives a bootstrap node no default address: it is reached where --listen puts it', () => {
+    expect(parseFlags(['bootstrap'], {}).listen).toBeUndefined()
+    expect(parseFlags(['bootstrap', '--listen', '127.0.0.1:0'], {}).listen).toBe('127.0.0.1:0')
+    expect(parseFlags([], {}).listen).toBe('127.0.0.1:1235')
+  })
+
   it('tells someone who gave --peer a key cut short that it is a key, not a bad HOST:PORT', () => {
     const cut = `0${'a'.repeat(55)}`
     for (const [argv, message] of [
@@ -159,6 +165,11 @@ describe('DHT flags', () => {
       ],
       [['--peer', `${cut}zz${cut}`], /^--peer: ".*" is not a key: expected 64 hex characters/],
       [['--peer', 'localhost'], /^--peer: .*HOST:PORT/],
+      // What `parley invite` prints first goes to --join.
+      [
+        ['--peer', `parley://127.0.0.1:4001/${'a'.repeat(64)}`],
+        /^--peer: "parley:\/\/127\.0\.0\.1:4001\/a+" is an invite: give it to --join \(parley --join INVITE\)/,
+      ],
     ] as const) {
       expect(() => parseFlags(argv, {}), argv.join(' ')).toThrow(
         expect.objectContaining({ exitCode: ExitCode.USAGE, message: expect.stringMatching(message) }),

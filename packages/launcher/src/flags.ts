@@ -14,7 +14,7 @@ import {
 import { DhtError, parseBootstrap, parsePublicKey, parseRoomCode } from '@parley/transport-dht/addresses'
 import type { DhtFlags } from './dht.js'
 import { ExitCode, FatalError } from './exit-codes.js'
-import { DHT, dialProblem, keyProblemOf, parseAddress } from './transports.js'
+import { DHT, dialProblem, isAddressInvite, keyProblemOf, parseAddress } from './transports.js'
 
 /**
  * What the program was asked to do: chat (the default), print this node's id, an invite or a new room
@@ -212,8 +212,9 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   const peers = (values.peer ?? []).map((p) => dialable('--peer', address('--peer', p)))
   const dht = dhtFlags(values, [...peers, ...(values.join ?? [])])
   // A DHT node is reached by its key; it listens on TCP too only when asked to.
+  // A bootstrap node has no default: it is reached where it is told to be (see startBootstrapNode).
   const listen =
-    values.listen !== undefined || dht === undefined
+    values.listen !== undefined || (dht === undefined && command !== 'bootstrap')
       ? address('--listen', values.listen ?? DEFAULT_LISTEN)
       : undefined
   const keys = values['peer-key'] ?? []
@@ -338,6 +339,10 @@ function address(flag: string, text: string): Address {
     return parseAddress(text)
   } catch (error) {
     if (error instanceof AddressError) {
+      if (isAddressInvite(text))
+        throw usageError(
+          `${flag}: "${text.trim()}" is an invite: give it to --join (parley --join INVITE), which dials its address with its key pinned`,
+        )
       const keyProblem = keyProblemOf(text, error)
       throw usageError(
         keyProblem === undefined

@@ -154,6 +154,14 @@ export function verifiedTransport(
 }
 
 /**
+ * Whether `text` is an address invite (`parley://HOST:PORT/FINGERPRINT`, what `parley invite` prints
+ * first): it dials its address with its key pinned, which `--join` does, not `--peer` or `/connect`.
+ */
+export function isAddressInvite(text: string): boolean {
+  return /^parley:\/\/[^/]*:\d+\/[^/]+\/?$/i.test(text.trim())
+}
+
+/**
  * What is wrong with an address that did not parse, in the words of keys, when it was meant as one: a
  * run of hex of the wrong length, a fingerprint with a typo. Undefined when it reads as a HOST:PORT gone
  * wrong, whose own error says what to fix.
