@@ -94,6 +94,30 @@ describe('identity: parley id and the key file', () => {
   })
 })
 
+describe('an allow file that lists nobody', () => {
+  it('is refused at start (exit 6): it would refuse every peer; with keys from --allow beside it, it is not', async () => {
+    const file = join(tempDir(), 'allowed')
+    writeFileSync(file, '# the team\n\n')
+    const refused = start(['--allow-file', file, '--listen', '127.0.0.1:0', '--data-dir', newDataDir()])
+    expect(await refused.exited).toBe(6)
+    expect(refused.stderr).toEqual([
+      `parley: allow file ${file} lists no keys, so every peer would be refused; add the keys to accept (one full fingerprint or hex key per line), or drop --allow-file`,
+    ])
+    const friend = (await identityOf(newDataDir())).fingerprint
+    const both = start([
+      '--allow',
+      friend,
+      '--allow-file',
+      file,
+      '--listen',
+      '127.0.0.1:0',
+      '--data-dir',
+      newDataDir(),
+    ])
+    await both.waitFor('stderr', /listening on/)
+  })
+})
+
 describe('secure links between two real nodes', () => {
   it('completes the handshake and keeps each identity across restarts on the same data dir', async () => {
     const [bobDir, aliceDir] = [newDataDir(), newDataDir()]

@@ -521,6 +521,12 @@ async function allowList(flags: Flags): Promise<{ allow?: Set<string> }> {
   if (flags.allowFile) {
     const { readAllowFile } = await import('@parley/secure')
     for (const key of await readAllowFile(flags.allowFile)) allow.add(key)
+    // An allowlist of nobody refuses every peer: an emptied or wrong file, far likelier than the intent.
+    if (allow.size === 0)
+      throw new FatalError(
+        ExitCode.TRUST,
+        `allow file ${flags.allowFile} lists no keys, so every peer would be refused; add the keys to accept (one full fingerprint or hex key per line), or drop --allow-file`,
+      )
   }
   return { allow }
 }
