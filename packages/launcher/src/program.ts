@@ -4,6 +4,7 @@
  * immediate exit on the second, and a final `exit` so a lingering socket or timer cannot hold the process.
  */
 import { readFileSync } from 'node:fs'
+import { terminalSafe } from './display.js'
 import { ExitCode, FatalError } from './exit-codes.js'
 
 /** Writes the one-line explanation of `error` to `stderr` and returns the exit code it deserves. */
@@ -13,11 +14,13 @@ export function reportFailure(
   stderr: NodeJS.WritableStream = process.stderr,
   env: NodeJS.ProcessEnv = process.env,
 ): number {
+  // A message may quote what was given (a line of a file, a flag's value): its control bytes are shown,
+  // not sent to the terminal.
   if (error instanceof FatalError) {
-    stderr.write(`${program}: ${error.message}\n`)
+    stderr.write(`${program}: ${terminalSafe(error.message)}\n`)
     return error.exitCode
   }
-  const message = error instanceof Error ? error.message : String(error)
+  const message = terminalSafe(error instanceof Error ? error.message : String(error))
   stderr.write(`${program}: internal error: ${message} (please report this)\n`)
   if (env.PARLEY_DEBUG && error instanceof Error) stderr.write(`${error.stack}\n`)
   return ExitCode.INTERNAL
