@@ -164,8 +164,13 @@ async function printInvite(flags: Flags, io: Io): Promise<number> {
   }
   const byKey = encodeKeyInvite(id)
   io.stdout.write(`${byKey}\n`)
+  // On a private DHT the peer must look there too, or it looks on the public one and never finds you.
+  const bootstrap = flags.dht?.bootstrap
+    ?.map(({ host, port }) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`))
+    .join(',')
+  const on = bootstrap ? ` --bootstrap ${bootstrap}` : ''
   io.stderr.write(
-    `parley: from anywhere, while you run parley --dht, your peer runs: parley --peer ${byKey}\n`,
+    `parley: from anywhere, while you run parley --dht${on}, your peer runs: parley${on} --peer ${byKey}\n`,
   )
   return ExitCode.OK
 }

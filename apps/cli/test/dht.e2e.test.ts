@@ -56,6 +56,15 @@ function noStackTrace(proc: Proc): void {
 }
 
 describe('dialing by key', () => {
+  it('an invite made on a private DHT tells the peer to look there too', async () => {
+    const invite = start(['invite', '--bootstrap', bootstrap, '--data-dir', newDataDir()])
+    expect(await invite.exited).toBe(0)
+    const byKey = invite.stdout.at(-1)!
+    expect(invite.stderr.at(-1)).toBe(
+      `parley: from anywhere, while you run parley --dht --bootstrap ${bootstrap}, your peer runs: parley --bootstrap ${bootstrap} --peer ${byKey}`,
+    )
+  })
+
   it('reaches a node by its fingerprint alone; both sides say the link is holepunched, in text and in --json', async () => {
     const bobDir = newDataDir()
     const invite = await keyInvite(bobDir)
