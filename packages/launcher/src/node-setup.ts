@@ -175,6 +175,7 @@ export async function startNode(
 
   const { runs, ...nodeOverrides } = overrides
   const joins = flags.joins.map(decodeJoin)
+  contradictingPins(flags)
   const {
     createMessageAuth,
     createSecureTransport,
@@ -529,6 +530,30 @@ async function allowList(flags: Flags): Promise<{ allow?: Set<string> }> {
       )
   }
   return { allow }
+}
+
+/**
+ * A peer given by its key must prove that key: a `--peer-key` beside it that names another can never be
+ * met, so it is a mistake in the command line, said before anything is dialed, not a refused link later
+ * that reads like someone intercepting it.
+ */
+function contradictingPins(flags: Flags): void {
+  for (const { address, key } of flags.pins) {
+    const named = keyOfAddress(address)
+    if (named === undefined) continue
+    const pinned = (() => {
+      try {
+        return parseKeyOrFingerprint(key)
+      } catch {
+        return undefined
+      }
+    })()
+    if (pinned === undefined || pinned === named) continue
+    throw new FatalError(
+      ExitCode.USAGE,
+      `--peer-key ${fingerprint(pinned).full} contradicts its --peer ${fingerprint(named).full}: a peer given by its key must prove that very key; drop the --peer-key, or give the --peer you meant (see --help)`,
+    )
+  }
 }
 
 function decodeJoin(code: string): { address: Address; key: string } {
