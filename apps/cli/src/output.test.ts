@@ -1,6 +1,6 @@
 import { shownLineBytes } from '@parley/core'
 import { describe, expect, it } from 'vitest'
-import { formatLines, formatMessage, jsonEvent } from './output.js'
+import { formatLines, formatMessage, jsonEvent, jsonSent } from './output.js'
 
 describe('formatMessage', () => {
   it('puts a one-line message after the name, with control characters made visible', () => {
@@ -68,5 +68,26 @@ describe('jsonEvent', () => {
     expect(jsonEvent({ type: 'disconnected', peer, reason: 'connection closed' })).not.toHaveProperty(
       'refusal',
     )
+  })
+})
+
+describe('jsonSent', () => {
+  const sent = { id: 'm-1', seq: 1, ts: 5, durable: Promise.resolve() }
+  it('writes a /me line as message and history events do: its text, with action', () => {
+    expect(jsonSent(sent, '\u0001ACTION waves\u0001')).toEqual({
+      type: 'sent',
+      id: 'm-1',
+      seq: 1,
+      ts: 5,
+      body: 'waves',
+      action: true,
+    })
+    expect(jsonSent(sent, 'plain words')).toEqual({
+      type: 'sent',
+      id: 'm-1',
+      seq: 1,
+      ts: 5,
+      body: 'plain words',
+    })
   })
 })

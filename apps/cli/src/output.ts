@@ -137,8 +137,17 @@ export function jsonRoomEmpty(room: string): Record<string, unknown> {
   return { type: 'room-empty', room }
 }
 
+/** A line of yours was taken: written as `message` and `history` events write it (`/me`: `action`). */
 export function jsonSent(sent: SentMessage, body: string): Record<string, unknown> {
-  return { type: 'sent', id: sent.id, seq: sent.seq, ts: sent.ts, body }
+  const action = parseAction(body)
+  return {
+    type: 'sent',
+    id: sent.id,
+    seq: sent.seq,
+    ts: sent.ts,
+    body: action ?? body,
+    ...(action !== undefined ? { action: true } : {}),
+  }
 }
 
 /**
