@@ -159,7 +159,7 @@ describe.each(fixtureDirs)(
       await alice.waitFor('stderr', /message\(s\) of history above; new session starts here/)
       expect(await stop(alice)).toBe(0)
       expect(alice.stderr).toContain(
-        `parley: ${fixture.outbox.bodies.length} message(s) from an earlier run wait in the outbox`,
+        `parley: ${fixture.outbox.bodies.length} message(s) from an earlier run wait in the outbox; they go to the room, to whichever peer this node links with first`,
       )
       expect(alice.stdout).toEqual(
         expected.map((e) => `<${e.from}${e.direction === 'out' ? ' (you)' : ''}> ${e.body}`),

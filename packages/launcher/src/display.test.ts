@@ -30,11 +30,18 @@ describe('what status lines and messages print', () => {
   })
 
   it('groups the count of messages an earlier run left in the outbox, before the other notices', () => {
-    const started = { restoredPending: 12_345, notices: ['took over a lock'] } as unknown as StartedNode
+    const started = {
+      restoredPending: 12_345,
+      notices: ['took over a lock'],
+      emptyRooms: ['abcd-efgh'],
+    } as unknown as StartedNode
     expect(startupNotes(started)).toEqual([
-      '12,345 message(s) from an earlier run wait in the outbox',
+      '12,345 message(s) from an earlier run wait in the outbox; they go to the room, to whichever peer this node links with first',
       'took over a lock',
+      'nobody else is in room abcd-efgh yet; waiting for others to join with the same code',
     ])
+    // --json gives the empty rooms as events of their own.
+    expect(startupNotes(started, { rooms: false })).toHaveLength(2)
   })
 
   it('shows controls, bidi controls and line separators instead of acting on them; a line stays one line', () => {

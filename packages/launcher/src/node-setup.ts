@@ -69,7 +69,9 @@ export const COMPACT_JOURNAL_BYTES = 16 * 1024 * 1024
 export function startupNotes(started: StartedNode, options: { rooms?: boolean } = {}): string[] {
   const notes: string[] = []
   if (started.restoredPending > 0)
-    notes.push(`${countText(started.restoredPending)} message(s) from an earlier run wait in the outbox`)
+    notes.push(
+      `${countText(started.restoredPending)} message(s) from an earlier run wait in the outbox; they go to the room, to whichever peer this node links with first`,
+    )
   notes.push(...started.notices)
   if (options.rooms ?? true)
     for (const code of started.emptyRooms)
