@@ -207,6 +207,20 @@ export type NodeEvent =
    * acknowledged earlier then leave the outbox. Whoever waits for the outbox to empty watches this.
    */
   | { readonly type: 'settled'; readonly upTo: number; readonly pending: number }
+  /**
+   * This node's data dir is older than what `peer` has seen of it (it was restored from an older copy):
+   * `peer` has our messages up to `upTo`, and ours by those numbers are others (or do not exist: `newest` is
+   * our newest). New messages would repeat numbers it has, so for the rest of this run `peer` is sent none
+   * of ours and none of its acks counts: the outbox, which waits for it, keeps them (`pending` lines now).
+   * Emitted once per peer.
+   */
+  | {
+      readonly type: 'forked'
+      readonly peer: PeerInfo
+      readonly upTo: number
+      readonly newest: number
+      readonly pending: number
+    }
   | ({ readonly type: 'link-error' } & LinkProblem)
   /** The journal could not be written: messages are no longer made durable. */
   | { readonly type: 'journal-error'; readonly message: string }

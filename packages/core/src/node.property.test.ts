@@ -46,6 +46,7 @@ const EVENT_TYPES = new Set<string>([
   'throttled',
   'backpressure',
   'dial-error',
+  'forked',
   'member',
   'closed',
 ])

@@ -161,6 +161,14 @@ export class RoomBook {
     this.own.verified = this.own.shown
   }
 
+  /**
+   * Neighbour `id` has our stream further, or otherwise, than we do (see `OwnFork`): none of ours goes to
+   * it, and none of its acks of ours counts, for the rest of the run.
+   */
+  forkedWith(id: string): boolean {
+    return this.neighbors.get(id)?.forked === true
+  }
+
   /** Our messages up to this seq left the outbox. */
   get ownSettledUpTo(): number {
     return this.ownSettled
@@ -208,6 +216,7 @@ export class RoomBook {
     for (const origin of origins) {
       if (!origin || origin.peer.id === id) continue
       if (origin !== this.own && !neighbor.relays) continue
+      if (origin === this.own && neighbor.forked) continue
       const originId = origin.peer.id
       const limit = origin === this.own ? Math.min(origin.shown, origin.verified) : origin.verified
       for (;;) {
@@ -278,6 +287,13 @@ export class RoomBook {
     return this.origins.get(originId)?.received ?? 0
   }
 
+  /** The id of message `seq` of `originId`, while this node keeps it. */
+  idAt(originId: string, seq: number): string | undefined {
+    const log = this.origins.get(originId)?.log
+    const first = log?.[0]?.seq
+    return first === undefined || seq < first ? undefined : log![seq - first]?.id
+  }
+
   /** The member as this node knows it (the newest name it used), if it is a member. */
   peerOf(originId: string): PeerInfo | undefined {
     const origin = this.origins.get(originId)
@@ -335,6 +351,7 @@ export class RoomBook {
         bases: new Map(),
         relays: false,
         restarted: false,
+        forked: false,
         open: false,
         resumed: false,
         waiting: 0,

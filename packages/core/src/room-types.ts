@@ -86,7 +86,7 @@ export interface Refusal {
 
 /**
  * What the room decided, as data; the node carries the effects out in one place, in a fixed order:
- * `refuse`, `send`, `resume`, then `jump` and `accept` are persisted together, accepted messages are
+ * `fork`, `refuse`, `send`, `resume`, then `jump` and `accept` are persisted together, accepted messages are
  * relayed at once, and once durable, `join` is announced and each accepted message is shown (then
  * `markShown`), which lets acks claim it.
  */
@@ -103,6 +103,20 @@ export type RoomEffect =
   | { readonly type: 'jump'; readonly peer: PeerInfo; readonly seq: number }
   /** A member seen for the first time, through a relay. */
   | { readonly type: 'join'; readonly peer: PeerInfo }
+  /** Our own stream went back behind what a neighbour has of it: tell the user (see `OwnFork`). */
+  | ({ readonly type: 'fork' } & OwnFork)
+
+/**
+ * A neighbour's ack says it has our messages up to `upTo`, but we never made that many (`newest` is our
+ * newest now) or our message `upTo` is another one: our data dir was restored from an older copy, and the
+ * seqs we make now repeat ones the neighbour already has, which it would drop as copies and acknowledge.
+ * Only that neighbour is held back: a peer that lies so cannot stop our messages to anyone else.
+ */
+export interface OwnFork {
+  readonly neighbor: string
+  readonly upTo: number
+  readonly newest: number
+}
 
 /** One thing to write on a neighbour's link: a message, or a notice that an origin's window moved on. */
 export type Outgoing =
@@ -184,6 +198,8 @@ export interface Neighbor {
   relays: boolean
   /** It restarted without its journal: on its next link it gets only what is new, as it already saw the rest. */
   restarted: boolean
+  /** It has our stream further, or otherwise, than we do (`OwnFork`): it is sent none of ours, its acks of ours do not count. */
+  forked: boolean
   open: boolean
   /** Its first ack on the current link arrived: it said what it has, so we may send. */
   resumed: boolean
@@ -254,10 +270,19 @@ export interface EffectPlan {
   readonly jumps: { readonly peer: PeerInfo; readonly seq: number }[]
   readonly accepted: Msg[]
   readonly joined: PeerInfo[]
+  readonly forks: OwnFork[]
 }
 
 export function planEffects(effects: readonly RoomEffect[]): EffectPlan {
-  const plan: EffectPlan = { refusals: [], sends: [], resumed: [], jumps: [], accepted: [], joined: [] }
+  const plan: EffectPlan = {
+    refusals: [],
+    sends: [],
+    resumed: [],
+    jumps: [],
+    accepted: [],
+    joined: [],
+    forks: [],
+  }
   for (const effect of effects) {
     switch (effect.type) {
       case 'refuse':
@@ -277,6 +302,9 @@ export function planEffects(effects: readonly RoomEffect[]): EffectPlan {
         break
       case 'join':
         plan.joined.push(effect.peer)
+        break
+      case 'fork':
+        plan.forks.push({ neighbor: effect.neighbor, upTo: effect.upTo, newest: effect.newest })
         break
       default: {
         const _exhaustive: never = effect

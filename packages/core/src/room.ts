@@ -63,9 +63,22 @@ export class Room extends RoomChain {
     const have = neighbor.relays ? this.haveDelta(id) : {}
     const upTo = this.shownOf(id)
     neighbor.toldUpTo = upTo
-    for (const message of ackFrames({ type: 'ack', upTo, base }, have, bases))
-      out.push({ type: 'send', neighbor: id, message })
+    // Which message `upTo` is, so a neighbour whose data dir went back sees that its numbering repeats.
+    const upToId = this.idAt(id, upTo)
+    const ack: Ack = upToId === undefined ? { type: 'ack', upTo, base } : { type: 'ack', upTo, base, upToId }
+    for (const message of ackFrames(ack, have, bases)) out.push({ type: 'send', neighbor: id, message })
     return out
+  }
+
+  /**
+   * The neighbour has more of our stream than we ever made, or another message at its `upTo`: our data
+   * dir is older than what it saw, so our seqs from here on would repeat ones it has.
+   */
+  private wentBack(ack: Ack): boolean {
+    if (ack.upTo > this.own.received) return true
+    if (ack.upToId === undefined) return false
+    const ours = this.idAt(this.self.id, ack.upTo)
+    return ours !== undefined && ours !== ack.upToId
   }
 
   /** The neighbour restarted without its journal: it has nothing, and its own seqs start over. */
@@ -110,6 +123,10 @@ export class Room extends RoomChain {
    */
   onAck(id: string, ack: Ack, out: RoomEffect[] = [], now = 0): RoomEffect[] {
     const neighbor = this.neighbor(id)
+    if (!neighbor.forked && this.wentBack(ack)) {
+      neighbor.forked = true
+      out.push({ type: 'fork', neighbor: id, upTo: ack.upTo, newest: this.own.received })
+    }
     const have = ack.have === undefined ? [] : Object.entries(ack.have)
     const bases: [string, number][] = ack.bases === undefined ? [] : Object.entries(ack.bases)
     let over: string | undefined

@@ -55,7 +55,12 @@ describe('the hand-written checks of every frame type', () => {
       { requiredKeys: ['type'] },
     )
     const ack = fc.record(
-      { type: fc.constant('ack'), upTo: field(fc.nat()), base: field(fc.nat()) },
+      {
+        type: fc.constant('ack'),
+        upTo: field(fc.nat()),
+        base: field(fc.nat()),
+        upToId: field(fc.string({ minLength: 1, maxLength: 64 })),
+      },
       { requiredKeys: ['type'] },
     )
     fc.assert(
@@ -86,6 +91,7 @@ describe('the hand-written checks of every frame type', () => {
         have: map,
         bases: map,
         more: field(fc.constant(true)),
+        upToId: field(fc.string({ minLength: 1, maxLength: 64 })),
       },
       { requiredKeys: ['type'] },
     )

@@ -127,6 +127,11 @@ function defineSchemas(z: typeof Zod.z) {
     bases: watermarks.optional(),
     /** More opening acks follow (a long `have` map is split); the receiver resumes on the last one. */
     more: z.literal(true).optional(),
+    /**
+     * On open: the id of the receiver's message `upTo` as the sender has it, so the receiver can tell that
+     * its own stream went back (its data dir was restored from an older copy); earlier releases ignore it.
+     */
+    upToId: z.string().min(1).max(MAX_ID_LENGTH).optional(),
   })
 
   const PingSchema = z.object({ type: z.literal('ping'), n: seq })
@@ -298,10 +303,15 @@ function fastParse(type: string, v: Record<string, unknown>): Message | undefine
     }
   }
   if (type === 'ack') {
-    const { upTo, base, have, bases, more } = v
-    if (!isSeq(upTo) || (base !== undefined && !isSeq(base)) || (more !== undefined && more !== true))
+    const { upTo, base, have, bases, more, upToId } = v
+    if (
+      !isSeq(upTo) ||
+      (base !== undefined && !isSeq(base)) ||
+      (more !== undefined && more !== true) ||
+      (upToId !== undefined && !isShortString(upToId, 1, MAX_ID_LENGTH))
+    )
       return undefined
-    if (have === undefined && bases === undefined && more === undefined)
+    if (have === undefined && bases === undefined && more === undefined && upToId === undefined)
       return base === undefined ? { type, upTo } : { type, upTo, base }
     const haveMap = have === undefined ? undefined : watermarkMap(have)
     const basesMap = bases === undefined ? undefined : watermarkMap(bases)
@@ -313,6 +323,7 @@ function fastParse(type: string, v: Record<string, unknown>): Message | undefine
       ...(haveMap ? { have: haveMap } : {}),
       ...(basesMap ? { bases: basesMap } : {}),
       ...(more ? { more } : {}),
+      ...(upToId !== undefined ? { upToId } : {}),
     }
   }
   switch (type) {

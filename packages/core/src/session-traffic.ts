@@ -12,7 +12,7 @@ import type { NodeEvent } from './node-types.js'
 import { dueAcks, pump } from './outbound.js'
 import type { PeerInfo } from './peer-machine.js'
 import type { Persistence } from './persistence.js'
-import { planEffects, type Refusal, type RoomEffect, refusalError } from './room-types.js'
+import { type OwnFork, planEffects, type Refusal, type RoomEffect, refusalError } from './room-types.js'
 import type { MemberRoom, Roster } from './roster.js'
 import type { Message, Msg } from './schema.js'
 import type { Session, Sessions } from './sessions.js'
@@ -117,7 +117,8 @@ export class SessionTraffic {
   }
 
   /**
-   * The one place the room's decisions are carried out, always in this order: refuse (close the links of
+   * The one place the room's decisions are carried out, always in this order: tell the user our stream
+   * went back behind a neighbour's (`fork`), refuse (close the links of
    * neighbours that broke the rules), send what the room addressed to a neighbour, resume neighbours whose
    * links may carry more now, then persist what was accepted (and any jump past a moved window) in one
    * append, and once it is durable: announce members who joined, show each message, and pump what the
@@ -126,6 +127,7 @@ export class SessionTraffic {
   perform(effects: readonly RoomEffect[]): void {
     if (effects.length === 0) return
     const plan = planEffects(effects)
+    for (const fork of plan.forks) this.forked(fork)
     for (const refusal of plan.refusals) this.refuse(refusal)
     for (const { neighbor, message } of plan.sends) {
       const record = this.linkOf(this.sessions.get(neighbor))
@@ -197,6 +199,21 @@ export class SessionTraffic {
       })
   }
 
+  /** Our stream went back behind what a neighbour has: the user is told, once per neighbour; the outbox stays. */
+  private forked(fork: OwnFork): void {
+    const peer = this.sessions.get(fork.neighbor)?.peer ?? {
+      id: fork.neighbor,
+      name: fork.neighbor.slice(0, 8),
+    }
+    this.hooks.emit({
+      type: 'forked',
+      peer,
+      upTo: fork.upTo,
+      newest: fork.newest,
+      pending: this.room.pendingLines,
+    })
+  }
+
   /** A neighbour broke the room's rules (forged, flooded, too many members): its link is closed and reported. */
   refuse(refusal: Refusal, record = this.linkOf(this.sessions.get(refusal.neighbor))): void {
     if (record) this.links.step(record, { type: 'protocol-error', error: refusalError(refusal) })
@@ -262,7 +279,8 @@ export class SessionTraffic {
   }
 
   private acknowledge(session: Session, upTo: number): void {
-    if (upTo <= session.acked) return
+    // Once our numbering went back, an ack may name a message of the same seq that is not ours now.
+    if (upTo <= session.acked || this.room.forkedWith(session.peer.id)) return
     const from = session.acked
     session.acked = Math.min(upTo, this.room.nextSeq - 1)
     const newlyAcked = this.room.outboxBetween(from, session.acked)
