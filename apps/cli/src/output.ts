@@ -86,6 +86,10 @@ export function jsonEvent(event: NodeEvent): Record<string, unknown> {
       return { type: 'dial-error', target: event.target, code: event.code, message: event.message }
     case 'journal-error':
       return { type: 'journal-error', message: event.message }
+    case 'forked': {
+      const { upTo, newest, pending } = event
+      return { type: 'forked', peer: event.peer.name, peerId: event.peer.id, upTo, newest, pending }
+    }
     case 'journal-compacted': {
       const { records, keptRecords, bytes, keptBytes } = event
       return { type: 'journal-compacted', records, keptRecords, bytes, keptBytes }

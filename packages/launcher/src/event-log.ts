@@ -250,6 +250,16 @@ function logEntry(event: NodeEvent): Record<string, unknown> | undefined {
       }
     case 'journal-error':
       return { level: 'error', event: 'journal-error', reason: event.message }
+    case 'forked':
+      return {
+        level: 'error',
+        event: 'forked',
+        peer: event.peer.name,
+        peerId: event.peer.id,
+        upTo: event.upTo,
+        newest: event.newest,
+        pending: event.pending,
+      }
     case 'journal-compacted':
       return {
         level: 'info',

@@ -100,6 +100,25 @@ describe('describeEvent for a neighbour that refuses our messages (OVER_QUOTA)',
   })
 })
 
+describe('describeEvent for a data dir restored from an older copy', () => {
+  const bob = { id: 'b0b0000000000000', name: 'bob' }
+
+  it('says in one line what happened, that the messages wait, and what to do, whether the peer saw more or other messages', () => {
+    const ahead = describeEvent({ type: 'forked', peer: bob, upTo: 3, newest: 1, pending: 0 })
+    expect(ahead?.level).toBe('warn')
+    expect(ahead?.text).toMatch(/^this data dir is older than what bob \[[^\]]+\] has seen from you/)
+    expect(ahead?.text).toMatch(
+      /up to #3; this data dir only reaches #1\): it was restored from an older copy/,
+    )
+    expect(ahead?.text).toMatch(
+      /stay in the outbox.*newest copy of the data dir, or move journal\.log out of it/,
+    )
+    const other = describeEvent({ type: 'forked', peer: bob, upTo: 3, newest: 4, pending: 3 })
+    expect(other?.text).toMatch(/up to #3; this data dir holds other messages under those numbers\)/)
+    expect(other?.text).not.toMatch(/\n/)
+  })
+})
+
 describe('/connect', () => {
   const key = 'ab'.repeat(32)
   /** The parts of a node `/connect` reads, and the dials it made. */

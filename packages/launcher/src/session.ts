@@ -124,6 +124,8 @@ export function describeEvent(event: NodeEvent, route?: LinkRoute, selfId?: stri
           )
     case 'journal-error':
       return { level: 'warn', text: `cannot write the data dir: ${event.message}` }
+    case 'forked':
+      return { level: 'warn', text: forkedText(event) }
     case 'journal-compacted':
       return { level: 'info', text: compactionNote(event) }
     case 'journal-compaction-failed':
@@ -140,6 +142,23 @@ export function describeEvent(event: NodeEvent, route?: LinkRoute, selfId?: stri
       return _exhaustive
     }
   }
+}
+
+/**
+ * What happened when this node's data dir turned out older than what a peer has seen of it, and what to do.
+ * @example forkedText({ peer: bob, upTo: 3, newest: 1 }) // 'this data dir is older than what bob … has seen …'
+ */
+export function forkedText(event: {
+  readonly peer: PeerInfo
+  readonly upTo: number
+  readonly newest: number
+}): string {
+  const { peer, upTo, newest } = event
+  const ours =
+    newest < upTo
+      ? `this data dir only reaches #${newest}`
+      : 'this data dir holds other messages under those numbers'
+  return `this data dir is older than what ${peer.name} [${shortId(peer.id)}] has seen from you (it has your messages up to #${upTo}; ${ours}): it was restored from an older copy, so ${peer.name} is sent none of your messages (they stay in the outbox: they would reuse numbers ${peer.name} has); run with the newest copy of the data dir, or move journal.log out of it to start a new numbering (history and outbox go with it) and send them again`
 }
 
 /** One line on a journal compaction, at start-up or while the node runs: records and bytes before and after. */
