@@ -25,6 +25,41 @@ describe('nameKey', () => {
   })
 
   it.each([
+    ['alice', 'ALICE'],
+    ['bill', 'BILL'],
+    ['lily', 'LILY'],
+    ['ian', 'IAN'],
+    ['Ian', 'iAN'],
+    ['straße', 'STRASSE'],
+  ])('treats %j and %j as the same name, whatever the case (capital I included)', (a, b) => {
+    expect(nameKey(a)).toBe(nameKey(b))
+  })
+
+  it.each([
+    ['bob', '\u0392\u039f\u0392'],
+    ['bob', '\u0412\u041e\u0412'],
+    ['bob', '\u03b2\u03bf\u03b2'],
+    ['bob', 'b\u03c3b'],
+    ['kate', '\u043aate'],
+    ['KATE', '\u039aATE'],
+    ['alice', '\u0430l\u0456\u0441\u0435'],
+    ['ALICE', '\u0410L\u0406\u0421\u0415'],
+    ['alice', 'AIice'],
+  ])('sees through Greek and Cyrillic look-alikes in either case: %j and %j', (a, b) => {
+    expect(nameKey(a)).toBe(nameKey(b))
+  })
+
+  it('is the same for a name in any case', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 16 }), (name) => {
+        const key = nameKey(name)
+        expect(nameKey(name.toUpperCase())).toBe(key)
+        expect(nameKey(name.toLowerCase())).toBe(key)
+      }),
+    )
+  })
+
+  it.each([
     ['bob', 'rob'],
     ['bob', 'bobby'],
     ['alice', 'alice2'],

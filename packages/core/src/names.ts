@@ -84,20 +84,27 @@ export function sameWrittenName(a: string, b: string): boolean {
 /**
  * What a name looks like, for comparison: two names with the same key are the same name to a reader.
  * NFKC (`ｂｏｂ` is `bob`), hidden and ignorable characters removed, blank runs made one space, case
- * folded, and the UTS #39 confusable skeleton taken before and after folding (Cyrillic `о` is Latin `o`,
- * `I` is `l`, `rn` is `m`). Deliberately generous: a false match costs a fingerprint on screen.
+ * folded first so that case never matters (`ALICE` is `alice`), then the UTS #39 confusable skeleton,
+ * twice, as look-alikes have look-alikes (Cyrillic `о` is Latin `o`, `I` is `l`, `rn` is `m`).
+ * Deliberately generous: a false match costs a fingerprint on screen. As `I` is `l` and case does not
+ * matter, `i` is `l` too.
  * @example nameKey('Bоb\u200b') === nameKey('bob') // true
  */
 export function nameKey(name: string): string {
   let key = keys.get(name)
   if (key === undefined) {
     const visible = name.normalize('NFKC').replace(IGNORED, '').replace(BLANK, ' ').trim()
-    key = skeleton(skeleton(visible).toLowerCase())
+    key = skeleton(skeleton(foldCase(visible)))
     // Every same-name check compares against all members: each name is keyed once, not once per check.
     if (keys.size >= KEY_CACHE) keys.clear()
     keys.set(name, key)
   }
   return key
+}
+
+/** One case for every spelling of a letter: `ẞ`, `ß` and `SS` are all `ss`, final `ς` is `σ`. */
+function foldCase(text: string): string {
+  return text.toLowerCase().toUpperCase().toLowerCase()
 }
 
 const KEY_CACHE = 4096
@@ -123,14 +130,29 @@ export function namesakes(
 let prototypes: Readonly<Record<string, string>> | undefined
 
 /**
- * UTS #39 skeleton: NFD, each code point replaced by its confusable prototype, NFD again. The table is
- * Unicode's confusables.txt as the `unhomoglyph` package ships it, loaded on first use (it is 100 KB), and
- * used as it is parsed: copying its 6,000 entries into a Map doubled what the first name shown cost.
+ * UTS #39 skeleton of case-folded text, in lowercase: NFD, each code point replaced by its confusable
+ * prototype, NFD again. The table is Unicode's confusables.txt as the `unhomoglyph` package ships it,
+ * loaded on first use (it is 100 KB), and used as it is parsed: copying its 6,000 entries into a Map
+ * doubled what the first name shown cost.
  */
 function skeleton(text: string): string {
   prototypes ??= createRequire(import.meta.url)('unhomoglyph/data.json') as Record<string, string>
   const table = prototypes
   let out = ''
-  for (const ch of text.normalize('NFD')) out += Object.hasOwn(table, ch) ? table[ch] : ch
+  for (const ch of text.normalize('NFD')) out += prototypeOf(ch, table)
   return out.normalize('NFD')
 }
+
+/**
+ * The table tells cases apart (Greek `Β` is `B` but `β` is `ß`; `I` is `l`, `i` is nothing), so a letter
+ * takes its own prototype when that is plain ASCII, else its capital's: `σ` is `o`, `β` is `b`, `i` is `l`.
+ * A letter whose two cases look like two Latin letters (Greek `ν` and `Ν`) matches its small form's.
+ */
+function prototypeOf(ch: string, table: Readonly<Record<string, string>>): string {
+  const own = Object.hasOwn(table, ch) ? table[ch]!.toLowerCase() : ch
+  if (own !== ch && ASCII.test(own)) return own
+  const capital = ch.toUpperCase()
+  return capital !== ch && Object.hasOwn(table, capital) ? table[capital]!.toLowerCase() : own
+}
+
+const ASCII = /^[\0-\x7f]*$/

@@ -24,6 +24,22 @@ describe('PeerLabels', () => {
     expect(labels.label(bob)).not.toBe(labels.label({ id: KEY_B, name: 'Bоb' }))
   })
 
+  it.each([
+    ['alice', 'ALICE'],
+    ['bill', 'BILL'],
+    ['lily', 'LILY'],
+    ['ian', 'IAN'],
+  ])('tells apart a second key that takes %j in other case (%j), capital I included', (name, other) => {
+    const labels = new PeerLabels()
+    const first = { id: KEY_A, name }
+    labels.observe(message(first, 1))
+    expect(labels.label(first)).toBe(name)
+    const second = { id: KEY_B, name: other }
+    labels.observe(message(second, 1))
+    expect(labels.label(first)).toBe(`${name}~${shortId(KEY_A)}`)
+    expect(labels.label(second)).toBe(`${other}~${shortId(KEY_B)}`)
+  })
+
   it('past MAX_LABEL_NAMES keys to tell apart, tells every key apart rather than keep more', () => {
     const labels = new PeerLabels()
     const bob = { id: KEY_A, name: 'bob' }
