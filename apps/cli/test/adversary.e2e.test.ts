@@ -75,7 +75,7 @@ describe('what the CLI prints for names a stranger chose', () => {
     const labels = [
       `<bob> `,
       `<bob~${bobPrint}> `,
-      '<carol> ok\ufffd<bob> ',
+      '<carol\ufffd ok\ufffd\ufffdbob> ',
       '<mallory> ',
       `<bob~${malloryPrint}> `,
     ]
@@ -104,6 +104,21 @@ describe('what the CLI prints for names a stranger chose', () => {
     const warnings = proc.stderr.filter((line) => line.includes('WARNING'))
     expect(warnings.length).toBeGreaterThanOrEqual(2)
     for (const line of proc.stdout.filter((l) => l.includes('from the'))) expect(line).toMatch(/^<\S+~\S+> /)
+  })
+
+  it('shows ~, < and > in a name as U+FFFD, so it forges neither a fingerprint label nor the end of <name>', async () => {
+    const { proc, port } = await victim()
+    const relay = await join_(port, 'relay')
+    const leaving = new ForgedOrigin('alice> I am leaving the project, revoke my access. Thanks')
+    relay.relay(leaving.say('.'))
+    expect(await proc.waitFor('stdout', /revoke my access/)).toBe(
+      '<alice\ufffd I am leaving the project, revoke my access. Thanks> .',
+    )
+    // Earlier releases let --name hold a ~: such a hello is accepted, and its name shown cleaned.
+    const bob = await join_(port, 'bob~jbwp-tsxb')
+    bob.say('I am the second bob')
+    expect(await proc.waitFor('stdout', /second bob/)).toBe('<bob\ufffdjbwp-tsxb> I am the second bob')
+    for (const line of proc.stdout) expect(line).toMatch(/^<[^<>~]+> /)
   })
 
   it('refuses a stranger whose hello name has a control character, and says why on one line', async () => {

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { restore } from './journal.js'
@@ -98,7 +99,7 @@ describe('nameKey', () => {
 
 describe('nameProblem', () => {
   it('accepts ordinary names in any script, emoji sequences included', () => {
-    for (const name of ['bob', 'Zoë', 'محمد', 'אבי', '李小龙', 'carol 👩‍💻', '❤️ fan', 'x'.repeat(64)])
+    for (const name of ['bob', 'Zoë', 'محمد', 'אבי', '李小龙', 'ᐸᐅᓗᓯ', 'carol 👩‍💻', '❤️ fan', 'x'.repeat(64)])
       expect(nameProblem(name)).toBeUndefined()
   })
 
@@ -116,6 +117,25 @@ describe('nameProblem', () => {
     expect(nameProblem(name)).toContain(code)
   })
 
+  it.each([
+    ['alice~jbwp-tsxb', 'U+007E'],
+    ['alice> I am leaving', 'U+003E'],
+    ['<alice', 'U+003C'],
+    ['alice\u223cjbwp-tsxb', 'U+223C'],
+    ['alice\u02dcjbwp-tsxb', 'U+02DC'],
+    ['alice\u203a hi', 'U+203A'],
+    ['alice\uff1e hi', 'U+FF1E'],
+  ])(
+    'refuses %j, which could pass for a fingerprint label or the end of a name, and names the character',
+    (name, code) => {
+      expect(nameProblem(name)).toContain(code)
+    },
+  )
+
+  it('refuses every character that reads as <, > or ~, by its compatibility form or the look-alike table', () => {
+    for (const ch of labelMarkLookalikes()) expect(nameProblem(`a${ch}b`), ch).toBeDefined()
+  })
+
   it('refuses empty, blank and overlong names', () => {
     expect(nameProblem('')).toBeDefined()
     expect(nameProblem('   ')).toBeDefined()
@@ -130,9 +150,30 @@ describe('shownName', () => {
   })
 
   it('makes a line break visible so it cannot start a line', () => {
-    const shown = shownName('carol> ok\n<bob', 'abc')
-    expect(shown).toBe('carol> ok\ufffd<bob')
+    const shown = shownName('carol: ok\nbob', 'abc')
+    expect(shown).toBe('carol: ok\ufffdbob')
     expect(shown).not.toMatch(/[\n\r\u2028\u2029]/)
+  })
+
+  it('makes ~, < and > a visible U+FFFD, so a name cannot forge a fingerprint label or end itself early', () => {
+    expect(shownName('alice~jbwp-tsxb', 'abc')).toBe('alice\ufffdjbwp-tsxb')
+    expect(shownName('alice> I am leaving the project, revoke my access. Thanks', 'abc')).toBe(
+      'alice\ufffd I am leaving the project, revoke my access. Thanks',
+    )
+    expect(shownName('alice\u223cjbwp-tsxb', 'abc')).toBe('alice\ufffdjbwp-tsxb')
+    expect(shownName('\u2039alice\u203a', 'abc')).toBe('\ufffdalice\ufffd')
+    expect(shownName('~', 'abc')).toBe('\ufffd')
+  })
+
+  it('leaves nothing that reads as <, > or ~ in a name, whatever surrounds it', () => {
+    const mark = fc.constantFrom(...labelMarkLookalikes())
+    const text = fc.string({ unit: 'grapheme', maxLength: 10 })
+    fc.assert(
+      fc.property(fc.array(fc.oneof(mark, text), { minLength: 1, maxLength: 8 }), (parts) => {
+        const shown = shownName(parts.join(''), 'fallback')
+        for (const ch of labelMarkLookalikes()) expect(shown).not.toContain(ch)
+      }),
+    )
   })
 
   it('removes bidi and zero-width characters and trims blanks', () => {
@@ -182,7 +223,34 @@ describe('names in journals of earlier releases', () => {
       id: 'cd'.repeat(32),
       name: 'alice',
     })
-    expect(restored.peers.get(from)?.peer).toEqual({ id: from, name: 'carol> ok\ufffd<bob' })
-    expect(restored.history.map((entry) => entry.from.name)).toEqual(['carol> ok\ufffd<bob'])
+    expect(restored.peers.get(from)?.peer).toEqual({ id: from, name: 'carol\ufffd ok\ufffd\ufffdbob' })
+    expect(restored.history.map((entry) => entry.from.name)).toEqual(['carol\ufffd ok\ufffd\ufffdbob'])
   })
 })
+
+let marks: string[] | undefined
+
+/**
+ * Every character other than a letter that reads as `<`, `>` or `~`: by its compatibility decomposition,
+ * or as a member of a look-alike group (the table's characters with one prototype) that holds one, alone
+ * or decomposed (`≁` is `∼` with a stroke). Letters are left out: refusing them would refuse a script.
+ */
+function labelMarkLookalikes(): string[] {
+  if (marks) return marks
+  const table = createRequire(import.meta.url)('unhomoglyph/data.json') as Record<string, string>
+  const reads = (text: string) => /[<>~]/.test(text.normalize('NFKD'))
+  const groups = new Map<string, string[]>()
+  for (const [ch, prototype] of Object.entries(table))
+    groups.set(prototype, [...(groups.get(prototype) ?? [prototype]), ch])
+  const lookalikes = new Set<string>()
+  for (const group of groups.values())
+    if (group.some(reads)) for (const ch of group) if ([...ch].length === 1) lookalikes.add(ch)
+  marks = []
+  for (let cp = 0; cp <= 0x10ffff; cp++) {
+    if (cp >= 0xd800 && cp <= 0xdfff) continue
+    const ch = String.fromCodePoint(cp)
+    const parts = [...ch.normalize('NFKD')]
+    if ((reads(ch) || parts.some((part) => lookalikes.has(part))) && !/\p{L}/u.test(ch)) marks.push(ch)
+  }
+  return marks
+}

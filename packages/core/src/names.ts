@@ -22,16 +22,33 @@ const HIDDEN_ALL = new RegExp(HIDDEN.source, 'gu')
 const IGNORED = /[\p{Cc}\p{Zl}\p{Zp}\p{Bidi_Control}\p{Default_Ignorable_Code_Point}]/gu
 /** Runs of anything that shows as blank space (NFKC already made most spaces U+0020). */
 const BLANK = /[\p{White_Space}\u2800]+/gu
+/**
+ * What frames a name on screen, `<bob>`, and joins a fingerprint to it, `bob~r4kq-2xbm`, with every
+ * character that reads as one of them by its compatibility form or the look-alike table (`＜`, `›`, `∼`,
+ * `˜`, `〜`, `≪`...). A name holding one could pass for a fingerprint label or end itself early. Letters
+ * that look like them (Canadian syllabics `ᐸ`, `ᐳ`) are allowed: refusing them would refuse their script.
+ */
+const LABEL_MARK =
+  /[<>~\u02c2\u02c3\u02dc\u1fc0\u2039\u203a\u2053\u223c\u2241\u226a\u226b\u226e\u226f\u22d6-\u22d9\u2368\u276e\u276f\u2a20\u2a6a\u2aa5\u2e1e\u2e1f\u301c\ufe64\ufe65\uff1c\uff1e\uff5e\u{1d236}\u{1d237}]/u
+const LABEL_MARK_ALL = new RegExp(LABEL_MARK.source, 'gu')
 
 /**
- * Why `name` cannot be announced, or undefined when it can: 1-64 characters, not blank, and none that
- * start a line, turn text around or hide (see above). `--name` and `/nick` check it.
+ * Why `name` cannot be announced, or undefined when it can: 1-64 characters, not blank, none that start
+ * a line, turn text around or hide, and none that frame names on screen (see above). `--name` and `/nick`
+ * check it.
  * @example nameProblem('bob\u200b') // 'a name must not contain ... (it has U+200B)'
  */
 export function nameProblem(name: string): string | undefined {
   if (name.length < 1 || name.length > MAX_NAME_LENGTH || name.replace(BLANK, '') === '')
     return `a name is 1-${MAX_NAME_LENGTH} printable characters`
-  return hiddenCharacterProblem(name)
+  return hiddenCharacterProblem(name) ?? labelMarkProblem(name)
+}
+
+function labelMarkProblem(name: string): string | undefined {
+  const mark = LABEL_MARK.exec(name)
+  return mark
+    ? `a name must not contain <, > or ~, nor a character that looks like one: they frame names and fingerprints on screen (it has ${codeOf(mark[0])})`
+    : undefined
 }
 
 function hiddenCharacterProblem(name: string): string | undefined {
@@ -43,8 +60,9 @@ function hiddenCharacterProblem(name: string): string | undefined {
 
 /**
  * What a peer's hello is refused for: a control character (a newline among them), which no release let
- * `--name` or `/nick` include, or nothing visible at all. The other hidden characters were allowed by
- * earlier releases, so a hello carrying them is accepted and its name cleaned (`shownName`) instead.
+ * `--name` or `/nick` include, or nothing visible at all. The other hidden characters, and `<`, `>` and
+ * `~`, were allowed by earlier releases, so a hello carrying them is accepted and its name cleaned
+ * (`shownName`) instead.
  */
 export function peerNameProblem(name: string): string | undefined {
   const control = /\p{Cc}/u.exec(name)
@@ -58,15 +76,19 @@ function codeOf(ch: string): string {
 }
 
 /**
- * A name from the network as it may be shown: hidden characters removed, a control or line break made a
- * visible U+FFFD, blank runs made one space. Names that old releases (or a hostile peer) signed into a
- * relayed message cannot be refused without punishing the honest relay, so they are cleaned instead.
- * An empty result falls back to `fallback` (the start of the id).
+ * A name from the network as it may be shown: hidden characters removed, a control, a line break or a
+ * character that frames names on screen (`<`, `>`, `~` and their look-alikes) made a visible U+FFFD,
+ * blank runs made one space. Names that old releases (or a hostile peer) signed into a relayed message
+ * cannot be refused without punishing the honest relay, so they are cleaned instead. An empty result
+ * falls back to `fallback` (the start of the id).
+ * @example shownName('alice~jbwp-tsxb', 'ab12cd34') // 'alice\ufffdjbwp-tsxb', not a fingerprint label
  */
 export function shownName(name: string, fallback: string): string {
-  if (!HIDDEN.test(name) && !/^\s|\s$|\s\s|\u2800/u.test(name) && name !== '') return name
+  if (!HIDDEN.test(name) && !LABEL_MARK.test(name) && !/^\s|\s$|\s\s|\u2800/u.test(name) && name !== '')
+    return name
   const cleaned = name
     .replace(/[\p{Cc}\p{Zl}\p{Zp}]/gu, '\ufffd')
+    .replace(LABEL_MARK_ALL, '\ufffd')
     .replace(HIDDEN_ALL, '')
     .replace(BLANK, ' ')
     .trim()

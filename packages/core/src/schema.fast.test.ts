@@ -98,7 +98,18 @@ describe('the hand-written checks of every frame type', () => {
     const name = fc.oneof(
       fc.string({ minLength: 1, maxLength: 64 }),
       fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }),
-      fc.constantFrom('bob\u200b', 'a\u202eb', 'x'.repeat(65), ' ', 'ﬀ bob', 'bob\n', 'e\u0301ve'),
+      fc.constantFrom(
+        'bob\u200b',
+        'a\u202eb',
+        'x'.repeat(65),
+        ' ',
+        'ﬀ bob',
+        'bob\n',
+        'e\u0301ve',
+        'a~b',
+        '<a>',
+        '~',
+      ),
     )
     const hello = fc.record(
       {

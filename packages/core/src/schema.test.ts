@@ -162,6 +162,9 @@ describe('message schema on the wire', () => {
       ['a zero-width space', 'bob\u200b', 'bob'],
       ['bidi controls', '\u202ebob\u2066\u2069', 'bob'],
       ['a paragraph separator', 'bob\u2029smith', 'bob\ufffdsmith'],
+      ['a tilde, as in a fingerprint label', 'alice~jbwp-tsxb', 'alice\ufffdjbwp-tsxb'],
+      ['angle brackets', '<alice> hi', '\ufffdalice\ufffd hi'],
+      ['nothing but a tilde', '~', '\ufffd'],
     ])('accepts a hello name with %s, which earlier releases allowed, and cleans it', (_, name, shown) => {
       expect(parseMessage({ ...hello, name })).toMatchObject({ name: shown })
     })

@@ -78,6 +78,15 @@ describe('commands', () => {
   it('explains bad arguments', () => {
     expect(parseSubmission('/nick')).toMatchObject({ type: 'invalid', hint: 'usage: /nick NAME' })
     expect(parseSubmission(`/nick ${'x'.repeat(65)}`)).toMatchObject({ type: 'invalid' })
+    // A name with ~, < or > could pass for a fingerprint label (alice~jbwp-tsxb) or end `<name>` early.
+    expect(parseSubmission('/nick alice~jbwp-tsxb')).toMatchObject({
+      type: 'invalid',
+      hint: expect.stringMatching(/^\/nick: .*U\+007E/),
+    })
+    expect(parseSubmission('/nick alice> bye')).toMatchObject({
+      type: 'invalid',
+      hint: expect.stringMatching(/U\+003E/),
+    })
     expect(parseSubmission('/connect nowhere')).toMatchObject({
       type: 'invalid',
       hint: expect.stringMatching(

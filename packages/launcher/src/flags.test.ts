@@ -78,6 +78,13 @@ describe('parseFlags errors', () => {
     expect(() => parseFlags(['--name', 'x'.repeat(65)], {})).toThrow(/^--name: /)
   })
 
+  it('refuses a --name with ~, < or >, which could pass for a fingerprint label or the end of a name', () => {
+    expect(() => parseFlags(['--name', 'alice~jbwp-tsxb'], {})).toThrow(
+      /^--name: .*U\+007E.*, got "alice~jbwp-tsxb"/,
+    )
+    expect(() => parseFlags(['--name', '<alice>'], {})).toThrow(/^--name: .*U\+003C/)
+  })
+
   it('judges a negative value given with = on its own terms', () => {
     expect(() => parseFlags(['--rate=-3'], {})).toThrow(
       /--rate takes a whole number from 0 to 1000000, got "-3"/,
