@@ -416,7 +416,10 @@ export class ParleyNode implements ChatNode {
     this.links.closeAll(reason)
     this.dialer.closeAll(reason)
     if (wasRunning) await this.listener?.close().catch(() => undefined)
-    this.store.close()
+    // What was taken is on disk before `closed`: the burst of the last lines sent seals in a microtask
+    // queued before this one (awaited first), then the journal settles with it and the acks' watermarks.
+    await undefined
+    await this.store.close()
     this.lifecycle = 'closed'
     this.emit({ type: 'closed' })
   }

@@ -191,10 +191,15 @@ export class Persistence {
     }, DEFERRED_RECORD_MS)
   }
 
-  /** The node is closing: records waiting in `appendLater` are appended now, before the journal closes. */
-  close(): void {
+  /**
+   * The node is closing: records waiting in `appendLater` are appended now, before the journal closes.
+   * Resolves once everything appended is durable (or failed, reported once): a process may end then
+   * without losing what it took, such as a line the user was told is safe in the outbox.
+   */
+  close(): Promise<void> {
     if (this.deferred.size > 0) void this.append([])
     this.closed = true
+    return this.settled()
   }
 
   private takeDeferred(records: JournalRecord[]): JournalRecord[] {
