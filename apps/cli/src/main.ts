@@ -256,6 +256,9 @@ async function chat(flags: Flags, io: Io): Promise<number> {
           input: io.stdin,
           ...(interactive ? { output: io.stdout, terminal: true, prompt: '> ' } : { terminal: false }),
         })
+  // On a terminal in raw mode, Ctrl-C reaches readline as a key, which would end the input as Ctrl-D
+  // does: it is the signal it stands for, and leaves as SIGINT does (bye, exit 0; twice: at once).
+  rl?.on('SIGINT', () => process.kill(process.pid, 'SIGINT'))
   const piped = flags.recvOnly || io.stdin.isTTY ? undefined : new PipedLines(io.stdin)
   const input = rl ?? piped
   input?.pause()
@@ -266,8 +269,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       stream.write(`${text}\n`)
       return
     }
-    readline.clearLine(io.stdout, 0)
-    readline.cursorTo(io.stdout, 0)
+    clearPrompt(rl, io)
     stream.write(`${text}\n`)
     rl?.prompt(true)
   }
@@ -298,10 +300,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
         : { formatRun: (run) => formatLines(labels.label(run.from), run.bodies, run.ts, withTime) }),
       // Received lines go above the prompt and the half-typed line, which are then redrawn.
       write: (text) => {
-        if (promptShown) {
-          readline.clearLine(io.stdout, 0)
-          readline.cursorTo(io.stdout, 0)
-        }
+        if (promptShown) clearPrompt(rl, io)
         lines.write(text)
         if (promptShown) rl?.prompt(true)
       },
@@ -649,11 +648,21 @@ async function chat(flags: Flags, io: Io): Promise<number> {
 
 /** Ends the input; on a terminal, also clears the prompt so the shell's prompt starts on a clean line. */
 function closeInput(rl: readline.Interface, interactive: boolean, io: Io): void {
-  if (interactive) {
-    readline.clearLine(io.stdout, 0)
-    readline.cursorTo(io.stdout, 0)
-  }
+  if (interactive) clearPrompt(rl, io)
   rl.close()
+}
+
+/**
+ * Clears the prompt and the half-typed line on every row it wraps over, leaving the cursor where the
+ * prompt began: what is printed next takes its place, and `rl.prompt(true)` draws it again below.
+ */
+function clearPrompt(rl: readline.Interface | undefined, io: Io): void {
+  const rows = rl?.getCursorPos().rows ?? 0
+  if (rows > 0) readline.moveCursor(io.stdout, 0, -rows)
+  readline.cursorTo(io.stdout, 0)
+  readline.clearScreenDown(io.stdout)
+  // Readline redraws from the row it last left the cursor on: that row is now the prompt's first.
+  if (rl) (rl as unknown as { prevRows: number }).prevRows = 0
 }
 
 /**

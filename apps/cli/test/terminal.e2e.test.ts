@@ -1,0 +1,137 @@
+/**
+ * The line-mode CLI on a real terminal (tmux): Ctrl-C leaves as the README says, and a message that comes
+ * while a long line is half typed goes above it without leaving pieces of it behind.
+ */
+import { execFileSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { freePort, listeningPort, PARLEY_BIN, tempDir, useBuiltParley } from '@parley/testkit'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+
+const { start } = useBuiltParley()
+vi.setConfig({ testTimeout: 60_000 })
+
+const HAS_TMUX = (() => {
+  try {
+    execFileSync('tmux', ['-V'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+})()
+
+/** One parley on a private tmux server, in a cols x rows window; its exit code lands in a file. */
+class Terminal {
+  private readonly socket = `parley-cli-${process.pid}-${Math.random().toString(36).slice(2, 10)}`
+  private readonly dir = tempDir('parley-terminal-')
+  private readonly exitFile = join(this.dir, 'exit-code')
+
+  constructor(args: readonly string[], cols = 80, rows = 24) {
+    const quoted = [process.execPath, PARLEY_BIN, ...args].map((a) => `'${a}'`).join(' ')
+    const command = `${quoted}; echo $? > ${this.exitFile}; sleep 600`
+    this.tmux('new-session', '-d', '-x', String(cols), '-y', String(rows), '-s', 'cli', command)
+  }
+
+  tmux(...args: string[]): string {
+    return execFileSync('tmux', ['-L', this.socket, '-f', '/dev/null', ...args], { encoding: 'utf8' })
+  }
+
+  screen(): string[] {
+    return this.tmux('capture-pane', '-p', '-t', 'cli').replace(/\n+$/, '').split('\n')
+  }
+
+  type(text: string): void {
+    this.tmux('send-keys', '-t', 'cli', '-l', text)
+  }
+
+  keys(...keys: string[]): void {
+    this.tmux('send-keys', '-t', 'cli', ...keys)
+  }
+
+  exitCode(): number | undefined {
+    if (!existsSync(this.exitFile)) return undefined
+    const text = readFileSync(this.exitFile, 'utf8').trim()
+    return text === '' ? undefined : Number(text)
+  }
+
+  async until<T>(what: string, probe: () => T | undefined | false): Promise<T> {
+    const deadline = Date.now() + 30_000
+    for (;;) {
+      const value = probe()
+      if (value !== undefined && value !== false) return value
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${what}; screen:\n${this.screen().join('\n')}`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
+
+  kill(): void {
+    try {
+      this.tmux('kill-server')
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+/** A prompt line, as tmux shows it: `> ` and what is typed, its trailing blank trimmed. */
+const isPrompt = (line: string) => /^>( |$)/.test(line)
+
+const terminals: Terminal[] = []
+afterEach(() => {
+  for (const t of terminals.splice(0)) t.kill()
+})
+
+function terminal(args: readonly string[], cols?: number, rows?: number): Terminal {
+  const t = new Terminal(args, cols, rows)
+  terminals.push(t)
+  return t
+}
+
+describe.skipIf(!HAS_TMUX)('parley on a terminal', () => {
+  it('leaves on Ctrl-C as on SIGINT: what waits stays in the outbox, exit 0, no wait for acknowledgements', async () => {
+    const port = await freePort()
+    // A peer that never answers: what alice types waits in her outbox.
+    const alice = terminal([
+      ...['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`],
+      ...['--name', 'alice', '--data-dir', join(tempDir(), 'alice')],
+    ])
+    await alice.until('the prompt', () => alice.screen().some(isPrompt))
+    alice.type('kept for later')
+    alice.keys('Enter')
+    // Taken: the prompt is drawn again below it.
+    await alice.until('the line taken', () => alice.screen().filter(isPrompt).length >= 2)
+    alice.keys('C-c')
+    const code = await alice.until('the exit', () => alice.exitCode())
+    const screen = alice.screen().join('\n')
+    expect(code).toBe(0)
+    expect(screen).toMatch(/1 message\(s\) not acknowledged yet are safe in the outbox/)
+    expect(screen).not.toMatch(/input ended; waiting/)
+  })
+
+  it('puts a message above a half-typed line that wraps, and draws the whole line again below it', async () => {
+    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--data-dir', join(tempDir(), 'bob')])
+    const port = await listeningPort(bob)
+    const alice = terminal(
+      [
+        ...['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`],
+        ...['--name', 'alice', '--data-dir', join(tempDir(), 'alice')],
+      ],
+      60,
+      20,
+    )
+    await alice.until('the link', () => alice.screen().some((l) => l.includes('connected to bob')))
+    const typed = `${'a'.repeat(100)}${'b'.repeat(50)}`
+    alice.type(typed)
+    await alice.until('the typed line', () => alice.screen().join('').includes('b'.repeat(50)))
+    bob.send('hello while you type')
+    const screen = await alice.until('the message', () => {
+      const lines = alice.screen()
+      return lines.some((l) => l.includes('<bob> hello while you type')) ? lines : undefined
+    })
+    const at = screen.findIndex((l) => l.includes('<bob> hello while you type'))
+    // Above the message: no piece of the half-typed line. Below it: the prompt and the whole line, wrapped.
+    expect(screen.slice(0, at).some((l) => /a{10}|b{10}/.test(l))).toBe(false)
+    expect(screen.slice(at + 1).join('')).toBe(`> ${typed}`)
+  })
+})
