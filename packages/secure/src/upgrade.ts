@@ -194,9 +194,19 @@ export class Upgrade {
     this.#fail(
       new TransportError(
         'TIMEOUT',
-        `secure handshake with ${this.address} did not complete within ${this.settings.timeoutMs} ms (is it running with --plain?)`,
+        // A --plain node answers at once, in words (NOT_SECURE): one that says nothing is stuck, not plain.
+        `secure handshake with ${this.address} did not complete within ${this.settings.timeoutMs} ms: ${this.#silence()}`,
       ),
     )
+  }
+
+  /** What a handshake that timed out heard from the peer, and what that suggests. */
+  #silence(): string {
+    const state = this.#state
+    const heard = state.status === 'handshaking' ? state.handshake.bytesReceived : 0
+    return heard === 0
+      ? 'the peer sent nothing (is it paused, overloaded, or something other than parley?)'
+      : 'the peer stopped answering partway (is it paused or overloaded?)'
   }
 
   #handshakeError(code: 'NOT_SECURE' | 'CRYPTO', detail: string): TransportError {
