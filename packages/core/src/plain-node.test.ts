@@ -326,6 +326,17 @@ describe('PlainNode: newline-separated text, for netcat and friends', () => {
     expect(nc.received()).toBe('last words\n')
   })
 
+  it('takes a first line with a bell or another control character as text, not as a secure node', async () => {
+    const { make, raw } = setup()
+    const a = make(A)
+    await a.node.start()
+    const nc = await raw(A)
+    nc.link.write(text('hello plain\nred\u0007 bell\u0002\nok\n'))
+    await flushMicrotasks()
+    expect(a.bodies()).toEqual(['hello plain', 'red\u0007 bell\u0002', 'ok'])
+    expect(a.events.some((e) => e.type === 'link-error')).toBe(false)
+  })
+
   it('refuses connections past its caps with a line saying why, and keeps chatting with the rest', async () => {
     const { network, raw } = setup()
     const node = new PlainNode({

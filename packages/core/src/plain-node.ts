@@ -659,12 +659,11 @@ export class PlainNode implements ChatNode {
 }
 
 /**
- * True when the bytes cannot be a line of text: NUL or other C0 controls besides tab, CR, LF, ESC, BS, and
- * the U+0001 that starts an action (`/me` sends `\u0001ACTION waves\u0001`, in plain mode too).
+ * True when the bytes cannot be text: a NUL among the first 64. A secure parley node opens with a
+ * length in three little-endian bytes (`20 00 00`), a framed one with four big-endian bytes (`00 00 …`);
+ * a person at a terminal never types a NUL, though they may send a bell or another control character,
+ * which is shown (`^G`) like the rest.
  */
 function looksBinary(bytes: Uint8Array): boolean {
-  const sample = bytes.subarray(0, 64)
-  return sample.some(
-    (b) => b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0x1b && b !== 0x08 && b !== 0x01,
-  )
+  return bytes.subarray(0, 64).includes(0)
 }
