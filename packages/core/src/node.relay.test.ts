@@ -143,9 +143,12 @@ describe('relaying ahead of the journal', () => {
     await until(() => carol.shown.length === 1, 'carol to show it through bob')
     expect(bob.shown).toEqual([])
 
-    // Bob dies before the flush: his journal never gets the message, so he never acked it.
+    // Bob dies before the flush: his journal never gets the message, so he never acked it. His close
+    // would wait for that flush for good (it waits for the journal): his links and listener go, and that
+    // is all a dead process leaves.
     bobJournal.crash()
-    await bob.node.close('killed')
+    void bob.node.close('killed')
+    await clock.advance(0)
     expect(alice.node.pending).toBe(1)
     const durable = [...bobJournal.records]
     expect(durable.some((r) => r.t === 'received')).toBe(false)
