@@ -75,7 +75,14 @@ export function jsonEvent(event: NodeEvent): Record<string, unknown> {
         ...(event.renamedFrom !== undefined ? { renamedFrom: event.renamedFrom } : {}),
       }
     case 'link-error':
-      return { type: 'error', address: event.address, code: event.code, message: event.message }
+      return {
+        type: 'error',
+        address: event.address,
+        code: event.code,
+        message: event.message,
+        ...(event.peer ? { peer: event.peer.name, peerId: event.peer.id } : {}),
+        ...(event.listen ? { listen: event.listen } : {}),
+      }
     case 'listening':
       return { type: 'listening', address: event.address }
     case 'throttled':

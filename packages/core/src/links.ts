@@ -510,8 +510,17 @@ export class Links {
       record.destroyTimer = this.clock.setTimeout(() => record.link.destroy(), 2_000)
     }
     const address = record.link.remoteAddress
-    if (reason.protocolError)
-      this.host.emit({ type: 'link-error', address, code: reason.code, message: reason.message })
+    if (reason.protocolError) {
+      const hello = record.hello
+      this.host.emit({
+        type: 'link-error',
+        address,
+        code: reason.code,
+        message: reason.message,
+        ...(hello ? { peer: hello.peer } : {}),
+        ...(hello?.listen ? { listen: hello.listen } : {}),
+      })
+    }
     this.host.closed(record, reason)
   }
 }

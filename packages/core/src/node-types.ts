@@ -125,9 +125,14 @@ export interface MemberInfo {
 
 /** A remote end that broke the protocol, or a transport failure on a link. */
 export interface LinkProblem {
+  /** The link's remote end (for a peer that dialed in, the passing port it dialed from). */
   readonly address: string
   readonly code: string
   readonly message: string
+  /** Who the peer said it was, when its hello had come: a frontend names it so, not by `address`. */
+  readonly peer?: PeerInfo
+  /** Where that peer says it listens (its hello), when it said. */
+  readonly listen?: string
 }
 
 export type NodeEvent =

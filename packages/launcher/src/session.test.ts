@@ -42,6 +42,25 @@ describe('describeEvent for a connection that ends before it is a link', () => {
     expect(describeEvent(linkError('PROTOCOL', 'bad\n<bob> wire the money'))?.more).toBeUndefined()
   })
 
+  it('names a peer dropped after its hello, at the address it listens on, not the port it dialed from', () => {
+    const alice = { id: 'a1'.repeat(32), name: 'alice' }
+    const silent: NodeEvent = {
+      type: 'link-error',
+      address: '127.0.0.1:60514',
+      code: 'SILENT',
+      message: 'peer sent nothing for 14000 ms',
+      peer: alice,
+      listen: '127.0.0.1:48101',
+    }
+    expect(describeEvent(silent)?.text).toBe(
+      `alice [${shortId(alice.id)}] at 127.0.0.1:48101 was dropped: peer sent nothing for 14000 ms [SILENT]`,
+    )
+    const { listen: _, ...noListen } = silent as Extract<NodeEvent, { type: 'link-error' }>
+    expect(describeEvent(noListen)?.text).toBe(
+      `alice [${shortId(alice.id)}] was dropped: peer sent nothing for 14000 ms [SILENT]`,
+    )
+  })
+
   it('shows nothing for one whose other end left in its handshake, as the losing link of a crossing dial does', () => {
     expect(describeEvent(linkError('RESET', 'connection reset by the other end'))).toBeUndefined()
     expect(describeEvent(linkError('CLOSED', 'connection closed'))).toBeUndefined()

@@ -27,6 +27,13 @@ export interface StatusLine {
   readonly more?: readonly string[]
 }
 
+/** The peer of a dropped link: by name once its hello came (at its listen address), else by address. */
+function droppedPeer(event: { address: string; peer?: PeerInfo; listen?: string }): string {
+  if (!event.peer) return `peer at ${targetLabel(event.address)}`
+  const at = event.listen ? ` at ${targetLabel(event.listen)}` : ''
+  return `${event.peer.name} [${shortId(event.peer.id)}]${at}`
+}
+
 /** A refusal of this node's own (`UNTRUSTED`) written over several lines: its first line, and the rest. */
 function ownLines(line: StatusLine, code: string): StatusLine {
   if (code !== 'UNTRUSTED' || !line.text.includes('\n')) return line
@@ -92,11 +99,9 @@ export function describeEvent(event: NodeEvent, route?: LinkRoute, selfId?: stri
       // A connection whose other end went away in its handshake was not dropped: it left. The losing link
       // of two peers dialing each other at once ends so. It is in the log, not on screen.
       if (event.code === 'RESET' || event.code === 'CLOSED') return undefined
+      // A peer whose hello came is named, and shown where it listens, not at the port it dialed from.
       return ownLines(
-        {
-          level: 'warn',
-          text: `peer at ${targetLabel(event.address)} was dropped: ${event.message} [${event.code}]`,
-        },
+        { level: 'warn', text: `${droppedPeer(event)} was dropped: ${event.message} [${event.code}]` },
         event.code,
       )
     case 'throttled':
