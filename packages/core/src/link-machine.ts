@@ -168,7 +168,7 @@ export function linkTransition(
           )
         }
         if (peer.id === ctx.self.id)
-          return broken('SELF', 'this node dialed itself (its --peer is its own address)')
+          return broken('SELF', 'this node dialed itself (the address it dials is its own)')
         if (ctx.self.id > peer.id) return ok({ status: 'awaiting-accept', peer, instance })
         const existing = ctx.openSession(peer.id)
         if (existing && existing.instance === instance) {

@@ -64,6 +64,8 @@ describe('describeEvent for a connection that ends before it is a link', () => {
   it('shows nothing for one whose other end left in its handshake, as the losing link of a crossing dial does', () => {
     expect(describeEvent(linkError('RESET', 'connection reset by the other end'))).toBeUndefined()
     expect(describeEvent(linkError('CLOSED', 'connection closed'))).toBeUndefined()
+    // Both ends of a link to itself: the dial's own line says it, once.
+    expect(describeEvent(linkError('SELF', 'this node dialed itself'))).toBeUndefined()
   })
 })
 

@@ -99,6 +99,8 @@ export function describeEvent(event: NodeEvent, route?: LinkRoute, selfId?: stri
       // A connection whose other end went away in its handshake was not dropped: it left. The losing link
       // of two peers dialing each other at once ends so. It is in the log, not on screen.
       if (event.code === 'RESET' || event.code === 'CLOSED') return undefined
+      // Dialing itself drops both ends of one link: the dial's "gave up on ADDRESS" line says it once.
+      if (event.code === 'SELF') return undefined
       // A peer whose hello came is named, and shown where it listens, not at the port it dialed from.
       return ownLines(
         { level: 'warn', text: `${droppedPeer(event)} was dropped: ${event.message} [${event.code}]` },
