@@ -119,9 +119,10 @@ describe('link errors', () => {
     ['EHOSTUNREACH', 'UNREACHABLE', 'can no longer reach it'],
     ['EPROTO', 'UNKNOWN', 'failed: syscall EPROTO'],
   ])('maps %s to %s (%s)', (nodeCode, code, text) => {
-    const error = linkError(nodeError(nodeCode), '[::1]:5000')
+    const error = linkError(nodeError(nodeCode))
     expect(error.code).toBe(code)
-    expect(error.message).toContain('the connection to [::1]:5000')
+    // The line that shows it names the peer; the link's own address is a passing port for one that dialed in.
+    expect(error.message).toMatch(/^the connection /)
     expect(error.message).toContain(text)
   })
 })

@@ -43,10 +43,10 @@ export function dialError(error: unknown, address: Address): TransportError {
   return new TransportError(code, dialMessage(code, error, address), { cause: error })
 }
 
-/** Why an established connection to `remote` (already formatted) broke. */
-export function linkError(error: unknown, remote: string): TransportError {
+/** Why an established connection broke. */
+export function linkError(error: unknown): TransportError {
   const code = transportCode(error)
-  return new TransportError(code, linkMessage(code, error, remote), { cause: error })
+  return new TransportError(code, linkMessage(code, error), { cause: error })
 }
 
 export function abortedError(address: Address, reason: unknown): TransportError {
@@ -105,16 +105,20 @@ function dialMessage(code: TransportErrorCode, error: unknown, address: Address)
   }
 }
 
-function linkMessage(code: TransportErrorCode, error: unknown, remote: string): string {
+/**
+ * Why an open link broke. The line that shows it names the peer already, and the link's remote address
+ * is, for a peer that dialed in, only the passing port it dialed from: it is left out.
+ */
+function linkMessage(code: TransportErrorCode, error: unknown): string {
   switch (code) {
     case 'RESET':
-      return `the connection to ${remote} was reset by the other end`
+      return 'the connection was reset by the other end'
     case 'TIMEOUT':
-      return `the connection to ${remote} timed out: the other end stopped answering`
+      return 'the connection timed out: the other end stopped answering'
     case 'UNREACHABLE':
-      return `the connection to ${remote} was lost: the network can no longer reach it`
+      return 'the connection was lost: the network can no longer reach it'
     default:
-      return `the connection to ${remote} failed: ${describe(error)}`
+      return `the connection failed: ${describe(error)}`
   }
 }
 

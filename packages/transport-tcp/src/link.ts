@@ -118,7 +118,7 @@ export class TcpLink implements Link {
   }
 
   #onError(error: Error): void {
-    this.#error ??= linkError(error, this.remoteAddress)
+    this.#error ??= linkError(error)
   }
 
   #onDrain(): void {
