@@ -12,6 +12,9 @@ export type { TuiIo } from './view/tui.js'
 
 /** The `parley-tui` executable: wires the process to `main`, restores the terminal on every way out, exits. */
 export function run(argv: readonly string[]): void {
+  // A terminal that hung up fails every write (EIO): SIGHUP, on its way, shuts the node down cleanly; the
+  // screen has nobody left to show to, so the failed writes are dropped rather than thrown.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined)
   runProgram(
     { name: 'parley-tui', signals: ['SIGINT', 'SIGTERM', 'SIGHUP'], cleanup: restoreTerminal },
     (interrupted) =>

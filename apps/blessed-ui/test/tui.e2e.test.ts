@@ -200,6 +200,18 @@ describe.skipIf(!TMUX)(title, () => {
     },
   )
 
+  it('leaves cleanly when its terminal is closed: bye to the peer, the data dir let go, no crash', async () => {
+    const { bob, tui } = await chat()
+    const lock = join(tui.dir, 'data', 'parley', 'lock')
+    await until('the lock', () => existsSync(lock))
+    // The window goes away: the terminal hangs up under parley-tui (the server goes, its dir stays).
+    tui.tmux('kill-server')
+    const left = await bob.waitForEvent('alice leaving', (e) => e.type === 'disconnected')
+    expect(String(left.reason)).toMatch(/alice left/)
+    await until('the data dir let go', () => !existsSync(lock))
+    expect(tui.stderr()).not.toMatch(/internal error|Assertion failed|Native stack/)
+  })
+
   it('leaves its data dir unlocked when a second SIGTERM ends it at once', async () => {
     const { bob, tui } = await chat()
     const pid = await until('the pid in the trace', () => tui.pid())

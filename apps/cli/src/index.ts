@@ -13,7 +13,22 @@ export function run(argv: readonly string[]): void {
   })
   // With stderr gone too, there is nobody left to tell: its notes are dropped, not thrown.
   process.stderr.on('error', () => undefined)
-  runProgram({ name: 'parley' }, (interrupted) =>
+  // A closed terminal (SIGHUP) is a way to leave, as Ctrl-C is: bye, the outbox kept, the data dir let go.
+  // (Node.js starts with every signal at its default: `nohup` never kept a node running through one.)
+  // Readline puts a terminal that hung up back out of raw mode, which fails (EIO): there is no mode left
+  // to restore, and the failure must not stop the shutdown on its way.
+  if (process.stdin.isTTY) {
+    const setRawMode = process.stdin.setRawMode.bind(process.stdin)
+    process.stdin.setRawMode = (mode: boolean) => {
+      try {
+        return setRawMode(mode)
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EIO') return process.stdin
+        throw error
+      }
+    }
+  }
+  runProgram({ name: 'parley', signals: ['SIGINT', 'SIGTERM', 'SIGHUP'] }, (interrupted) =>
     main(argv, {
       stdin: process.stdin,
       stdout: process.stdout,

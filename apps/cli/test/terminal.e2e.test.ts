@@ -26,9 +26,11 @@ class Terminal {
   private readonly dir = tempDir('parley-terminal-')
   private readonly exitFile = join(this.dir, 'exit-code')
 
-  constructor(args: readonly string[], cols = 80, rows = 24) {
+  readonly stderrFile = join(this.dir, 'stderr')
+
+  constructor(args: readonly string[], cols = 80, rows = 24, stderrToFile = false) {
     const quoted = [process.execPath, PARLEY_BIN, ...args].map((a) => `'${a}'`).join(' ')
-    const command = `${quoted}; echo $? > ${this.exitFile}; sleep 600`
+    const command = `${quoted}${stderrToFile ? ` 2>${this.stderrFile}` : ''}; echo $? > ${this.exitFile}; sleep 600`
     this.tmux('new-session', '-d', '-x', String(cols), '-y', String(rows), '-s', 'cli', command)
   }
 
@@ -82,8 +84,8 @@ afterEach(() => {
   for (const t of terminals.splice(0)) t.kill()
 })
 
-function terminal(args: readonly string[], cols?: number, rows?: number): Terminal {
-  const t = new Terminal(args, cols, rows)
+function terminal(args: readonly string[], cols?: number, rows?: number, stderrToFile = false): Terminal {
+  const t = new Terminal(args, cols, rows, stderrToFile)
   terminals.push(t)
   return t
 }
@@ -133,5 +135,35 @@ describe.skipIf(!HAS_TMUX)('parley on a terminal', () => {
     // Above the message: no piece of the half-typed line. Below it: the prompt and the whole line, wrapped.
     expect(screen.slice(0, at).some((l) => /a{10}|b{10}/.test(l))).toBe(false)
     expect(screen.slice(at + 1).join('')).toBe(`> ${typed}`)
+  })
+
+  it('leaves cleanly when its terminal is closed: bye to the peer, the data dir let go, no crash', async () => {
+    const bob = start([
+      '--listen',
+      '127.0.0.1:0',
+      '--name',
+      'bob',
+      '--recv-only',
+      '--data-dir',
+      join(tempDir(), 'bob'),
+    ])
+    const port = await listeningPort(bob)
+    const aliceDir = join(tempDir(), 'alice')
+    const alice = terminal(
+      [
+        ...['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`],
+        ...['--name', 'alice', '--data-dir', aliceDir],
+      ],
+      80,
+      24,
+      true,
+    )
+    await bob.waitFor('stderr', /connected to alice/)
+    // The window goes away: the terminal hangs up under parley.
+    alice.kill()
+    expect(await bob.waitFor('stderr', /disconnected from alice/)).toMatch(/alice left/)
+    await alice.until('the data dir let go', () => !existsSync(join(aliceDir, 'lock')))
+    const stderr = readFileSync(alice.stderrFile, 'utf8')
+    expect(stderr).not.toMatch(/internal error|Assertion failed|Native stack/)
   })
 })

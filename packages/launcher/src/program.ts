@@ -3,7 +3,7 @@
  * failure (never a stack trace unless PARLEY_DEBUG is set), clean shutdown on the first signal and an
  * immediate exit on the second, and a final `exit` so a lingering socket or timer cannot hold the process.
  */
-import { readFileSync } from 'node:fs'
+import { closeSync, openSync, readFileSync } from 'node:fs'
 import { terminalSafe } from './display.js'
 import { ExitCode, FatalError } from './exit-codes.js'
 
@@ -42,21 +42,32 @@ export function runProgram(
   main: (interrupted: Promise<void>) => Promise<number>,
 ): void {
   const cleanup = options.cleanup ?? (() => undefined)
+  // The terminal hung up: SIGHUP says so, and so does EIO from its streams, which may come first.
+  let hungUp = false
+  for (const stream of [process.stdin, process.stdout, process.stderr])
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EIO') hungUp = true
+    })
+  const exit = (code: number): never => {
+    if (hungUp) leaveHungUpTerminal()
+    return process.exit(code)
+  }
   const interrupted = new Promise<void>((resolve) => {
     let count = 0
-    const onSignal = () => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (signal === 'SIGHUP') hungUp = true
       count++
       if (count === 1) resolve()
       else {
         cleanup()
-        process.exit(130)
+        exit(130)
       }
     }
     for (const signal of options.signals ?? ['SIGINT', 'SIGTERM']) process.on(signal, onSignal)
   })
   const crash = (error: unknown) => {
     cleanup()
-    process.exit(reportFailure(options.name, error))
+    exit(reportFailure(options.name, error))
   }
   process.on('uncaughtException', crash)
   process.on('unhandledRejection', crash)
@@ -64,8 +75,26 @@ export function runProgram(
   main(interrupted).then((code) => {
     process.exitCode = code
     // Flush, then leave even if a socket or timer is still winding down.
-    setImmediate(() => process.exit(code))
+    setImmediate(() => exit(code))
   }, crash)
+}
+
+/**
+ * The terminal hung up (SIGHUP): stdin, stdout and stderr are pointed at /dev/null before the process
+ * ends. On the way out Node.js sets a terminal it started on back as it found it, and Node.js 20 aborts
+ * (a native stack, SIGABRT, perhaps a core file) when that terminal is gone; a descriptor that no longer
+ * names the terminal is left alone.
+ */
+function leaveHungUpTerminal(): void {
+  for (const fd of [0, 1, 2]) {
+    try {
+      closeSync(fd)
+      // The lowest free descriptor: the one just closed.
+      openSync('/dev/null', fd === 0 ? 'r' : 'w')
+    } catch {
+      // Nothing more to do on the way out.
+    }
+  }
 }
 
 /** The `version` field of the package.json next to (or above) the module at `moduleUrl`. */
