@@ -152,6 +152,25 @@ describe('links', () => {
     expect(rogue.types()).not.toContain('pong')
   })
 
+  it("report a peer refused for its hello without the identity it claimed, and a member's drop with its own", async () => {
+    const { events, dial, member, nextTurn } = await setUp()
+    // Proves HIGH, claims to be MID under MID's address: refused, and never named as MID.
+    const liar = await dial(HIGH)
+    liar.send({ type: 'hello', v: '1.0', id: MID, name: 'mid', caps: [], listen: '127.0.0.1:4888' })
+    await flushMicrotasks()
+    const refused = events.find((e) => e.type === 'link-error')
+    expect(refused).toMatchObject({ type: 'link-error', code: 'IDENTITY' })
+    expect(refused).not.toHaveProperty('peer')
+    expect(refused).not.toHaveProperty('listen')
+    // A member whose hello was accepted is named when its link is dropped.
+    const { peer } = await member(MID, 'mid')
+    peer.sendBytes([0, 0, 0, 2, 0x7b, 0x7d])
+    await flushMicrotasks()
+    await nextTurn()
+    const dropped = events.filter((e) => e.type === 'link-error').at(-1)
+    expect(dropped).toMatchObject({ type: 'link-error', code: 'BAD_MESSAGE', peer: { id: MID, name: 'mid' } })
+  })
+
   it('leave bytes that arrive behind a waiting backlog undecoded until the link is served, then take them in order', async () => {
     const { nextTurn, member, shown, deferred } = await setUp()
     const flooder = await member(HIGH, 'flooder')

@@ -40,6 +40,8 @@ export interface LinkRecord {
   readonly slot?: DialSlot
   /** Who the peer said it is, once its hello arrived; `relays` when it speaks the room protocol. */
   hello?: { peer: PeerInfo; listen?: string; epoch: string; instance: string; relays: boolean }
+  /** The hello was accepted (its id is the key the link proved, the peer trusted): a session opened on it. */
+  opened?: true
   handshakeTimer?: unknown
   lastHeard: number
   /** Messages arrived that the next ack should cover. */
@@ -479,6 +481,7 @@ export class Links {
         return
       case 'open':
         this.table.settle(record.id)
+        record.opened = true
         this.host.opened(record, effect.peer, effect.instance)
         return
       case 'deliver':
@@ -511,7 +514,8 @@ export class Links {
     }
     const address = record.link.remoteAddress
     if (reason.protocolError) {
-      const hello = record.hello
+      // Who the peer said it was counts only once its hello was accepted: one refused for it may have lied.
+      const hello = record.opened ? record.hello : undefined
       this.host.emit({
         type: 'link-error',
         address,

@@ -30,8 +30,10 @@ export interface StatusLine {
 /** The peer of a dropped link: by name once its hello came (at its listen address), else by address. */
 function droppedPeer(event: { address: string; peer?: PeerInfo; listen?: string }): string {
   if (!event.peer) return `peer at ${targetLabel(event.address)}`
-  const at = event.listen ? ` at ${targetLabel(event.listen)}` : ''
-  return `${event.peer.name} [${shortId(event.peer.id)}]${at}`
+  // As a connect line shows it: the announced address (checked against pins and known keys when the
+  // hello was accepted), with a wildcard host taken from the link.
+  const where = event.listen ? listenAddressOf({ address: event.address, listen: event.listen }) : undefined
+  return `${event.peer.name} [${shortId(event.peer.id)}]${where ? ` at ${targetLabel(where)}` : ''}`
 }
 
 /** A refusal of this node's own (`UNTRUSTED`) written over several lines: its first line, and the rest. */
