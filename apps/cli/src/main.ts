@@ -82,9 +82,6 @@ export interface Io {
 
 export const SUMMARY = 'peer-to-peer chat for the terminal; each line you type is one message'
 
-/** With `--wait 0`, how long plain peers are given to close after the last line (they may never). */
-const FINISH_WAIT_MS = 10_000
-
 export function version(): string {
   return packageVersion(new URL('../package.json', import.meta.url))
 }
@@ -630,10 +627,14 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   if (code === ExitCode.OK && reason === 'eof' && sent > 0) {
     // Plain peers acknowledge nothing: each is asked to close after reading what was written, and one
     // that read none of it (an encrypted parley node, which says so) makes the run fail.
-    const lost = await node.finishSending(flags.waitMs > 0 ? flags.waitMs : FINISH_WAIT_MS)
+    // Up to --wait (not at all with --wait 0); a signal ends the wait, with what was heard by then.
+    const lost = await Promise.race([
+      node.finishSending(flags.waitMs),
+      io.interrupted.then(() => node.finishSending(0)),
+    ])
     if (lost > 0) {
       note(
-        `${countText(lost)} of ${countText(sent)} line(s) were not delivered: the peer read none of them (see above)`,
+        `${countText(lost)} of ${countText(sent)} line(s) were not delivered: no peer read them (see above)`,
       )
       code = ExitCode.UNDELIVERED
     }

@@ -394,12 +394,19 @@ process.on('exit', () => {
     expect(plain.stderr).toContain(
       `parley: gave up on 127.0.0.1:${port}: it is an encrypted parley node, which reads no plain text: it read none of the 2 line(s) written to it; run parley without --plain to talk to it`,
     )
-    expect(plain.stderr).toContain(
-      'parley: 2 of 2 line(s) were not delivered: the peer read none of them (see above)',
-    )
+    expect(plain.stderr).toContain('parley: 2 of 2 line(s) were not delivered: no peer read them (see above)')
     // It dialed once: no redial after the answer.
     expect(count(secure.stderr, /not speaking/)).toBe(1)
     expect(secure.stdout).toEqual([])
+
+    // A long pipe: the secure node answers while lines still pour in, and its answer must not be lost to
+    // a reset of the link, which a close with those lines unread would send.
+    const long = start(['--plain', '--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--wait', '60'])
+    long.child.stdin.end(`${Array.from({ length: 20_000 }, (_, i) => `line ${i + 1}`).join('\n')}\n`)
+    expect(await long.exited).toBe(4)
+    expect(long.stderr).toContain(
+      'parley: 20,000 of 20,000 line(s) were not delivered: no peer read them (see above)',
+    )
   })
 
   it('a secure node dialing a plain node says it is not speaking the secure protocol, and the plain node says why', async () => {

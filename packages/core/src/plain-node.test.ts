@@ -269,6 +269,7 @@ describe('PlainNode: newline-separated text, for netcat and friends', () => {
           if (answered) return
           answered = true
           link.write(text(ENCRYPTED_NODE_REPLY))
+          link.end()
         },
         drain: () => undefined,
         close: () => undefined,
@@ -293,15 +294,71 @@ describe('PlainNode: newline-separated text, for netcat and friends', () => {
     expect(await a.node.finishSending(1_000)).toBe(2)
   })
 
-  it('takes the answer for an ordinary line when it is not the first line of the link', async () => {
-    const { make, raw } = setup()
+  it('takes the answer for an ordinary line from a link it did not dial, or when more follows it', async () => {
+    const { make, raw, network, clock } = setup()
     const a = make(A)
     await a.node.start()
+    // A netcat user who dialed in and types the words, first or later: lines like any other.
     const nc = await raw(A)
-    nc.link.write(text(`hello\n${ENCRYPTED_NODE_REPLY}`))
+    nc.link.write(text(`${ENCRYPTED_NODE_REPLY}hello\n${ENCRYPTED_NODE_REPLY}`))
     await flushMicrotasks()
-    expect(a.bodies()).toEqual(['hello', ENCRYPTED_NODE_REPLY.trimEnd()])
+    expect(a.bodies()).toEqual([ENCRYPTED_NODE_REPLY.trimEnd(), 'hello', ENCRYPTED_NODE_REPLY.trimEnd()])
+    // A listener this node dials, where a person types the words and then more: shown too, still dialed.
+    const person = network.transport().createListener((link) => {
+      link.attach({ data: () => undefined, drain: () => undefined, close: () => undefined })
+      link.write(text(ENCRYPTED_NODE_REPLY))
+      link.write(text('just kidding\n'))
+    })
+    await person.listen(B)
+    a.node.connect(B)
+    await clock.advance(100)
+    expect(a.bodies().slice(3)).toEqual([ENCRYPTED_NODE_REPLY.trimEnd(), 'just kidding'])
     expect(a.events.some((e) => e.type === 'dial-error')).toBe(false)
+    expect(a.node.peerStates()).toEqual([
+      { target: B, state: expect.objectContaining({ status: 'connected' }) },
+    ])
+  })
+
+  it('counts a line lost only when no link took it: two encrypted nodes lose it once, a netcat peer beside one keeps it', async () => {
+    const { make, network, clock, raw } = setup()
+    const encrypted = async (address: Address) => {
+      const listener = network.transport().createListener((link) => {
+        let answered = false
+        link.attach({
+          data: () => {
+            if (answered) return
+            answered = true
+            link.write(text(ENCRYPTED_NODE_REPLY))
+            link.end()
+          },
+          drain: () => undefined,
+          close: () => undefined,
+        })
+      })
+      await listener.listen(address)
+    }
+    const C: Address = '127.0.0.1:5003'
+    await encrypted(B)
+    await encrypted(C)
+    const two = make(A, [B, C])
+    await two.node.start()
+    await clock.advance(100)
+    two.node.sendLines(['one', 'two', 'three'])
+    await clock.advance(100)
+    expect(two.events.filter((e) => e.type === 'dial-error')).toHaveLength(2)
+    expect(await two.node.finishSending(1_000)).toBe(3)
+    await two.node.close()
+
+    const D: Address = '127.0.0.1:5004'
+    const mixed = make(D, [B])
+    await mixed.node.start()
+    const nc = await raw(D)
+    await clock.advance(100)
+    mixed.node.sendLines(['read by netcat'])
+    await clock.advance(100)
+    expect(mixed.events.filter((e) => e.type === 'dial-error')).toHaveLength(1)
+    expect(nc.received()).toBe('read by netcat\n')
+    expect(await mixed.node.finishSending(1_000)).toBe(0)
   })
 
   it('ends its links when sending is finished, and resolves once each peer has closed in turn', async () => {

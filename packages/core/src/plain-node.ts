@@ -74,8 +74,17 @@ interface PlainLink {
   waiting: WrittenLines[]
   /** Lines in `waiting`, all chunks together. */
   waitingLines: number
-  /** Lines written to this link so far. */
+  /** Lines written to this link so far, and the seqs of the first and last (each link takes a run of them). */
   writtenLines: number
+  firstWritten?: number
+  lastWritten: number
+  /**
+   * A link this node dialed whose first line was an encrypted parley node's answer: it is taken for one
+   * once the link closes with nothing more; anything more, and it was a person typing, whose lines show.
+   */
+  heldAnswer?: string
+  /** It turned out an encrypted node: it read none of the lines written to it. */
+  readNone: boolean
   /** Ended by `finishSending`: still read, until the remote end closes too. */
   finishing: boolean
 }
@@ -166,8 +175,12 @@ export class PlainNode implements ChatNode {
   private connectedSince = 0
   /** Sources already told they are not speaking plain text. */
   private readonly warnedSources = new Set<string>()
-  /** Lines written to links whose peer read none of them (an encrypted parley node): never delivered. */
-  private lostLines = 0
+  /**
+   * Seqs written to links that read none of them (encrypted parley nodes), and to links that took them: a
+   * line is lost when no link took it.
+   */
+  private readonly unread: [number, number][] = []
+  private readonly taken: [number, number][] = []
   /** Told of every link that closes while `finishSending` waits. */
   private finishing: (() => void) | undefined
 
@@ -371,13 +384,13 @@ export class PlainNode implements ChatNode {
   finishSending(timeoutMs: number): Promise<number> {
     this.flushBatch()
     const ending = this.openLinks()
-    if (ending.length === 0) return Promise.resolve(this.lostLines)
+    if (ending.length === 0) return Promise.resolve(this.lostLines())
     return new Promise((resolve) => {
       let timer: unknown
       const done = () => {
         this.finishing = undefined
         this.clock.clearTimeout(timer)
-        resolve(this.lostLines)
+        resolve(this.lostLines())
       }
       this.finishing = () => {
         if (ending.every((l) => !l.open)) done()
@@ -437,6 +450,8 @@ export class PlainNode implements ChatNode {
       waiting: [],
       waitingLines: 0,
       writtenLines: 0,
+      lastWritten: 0,
+      readNone: false,
       finishing: false,
       ...(slot ? { slot } : {}),
       ...(source !== undefined ? { source } : {}),
@@ -490,9 +505,17 @@ export class PlainNode implements ChatNode {
     record.partial += record.decoder.decode(chunk, { stream: true })
     const lines = record.partial.split('\n')
     record.partial = lines.pop() ?? ''
-    if (record.nextSeq === 1 && lines[0] === ENCRYPTED_NODE_LINE) {
-      this.readNothing(record)
-      return
+    if (record.heldAnswer !== undefined) {
+      // More came after the answer: a person typed it. It shows, with what follows.
+      lines.unshift(record.heldAnswer)
+      record.heldAnswer = undefined
+    } else if (record.slot && record.nextSeq === 1 && lines[0] === ENCRYPTED_NODE_LINE) {
+      // Only from an address this node dialed, and only if the link then closes with nothing more: a
+      // netcat user who types these words to us, or at a listener we dial, is not taken for one.
+      record.heldAnswer = lines.shift()
+      if (lines.length === 0 && record.partial === '') return
+      lines.unshift(record.heldAnswer as string)
+      record.heldAnswer = undefined
     }
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i] as string
@@ -514,7 +537,8 @@ export class PlainNode implements ChatNode {
    * count as lost, and the address is no longer dialed, since every redial would lose the next lines too.
    */
   private readNothing(record: PlainLink): void {
-    this.lostLines += record.writtenLines
+    record.readNone = true
+    if (record.firstWritten !== undefined) this.unread.push([record.firstWritten, record.lastWritten])
     const lost =
       record.writtenLines === 0
         ? ''
@@ -529,6 +553,14 @@ export class PlainNode implements ChatNode {
     // The dial goes first, so that losing its link does not start a redial; the line above said it all.
     if (record.slot) this.dialer.remove(record.slot.key, 'encrypted parley node', () => false)
     this.drop(record, 'encrypted parley node', false, true)
+  }
+
+  /** Lines written to some link that no link took: every link they went to read none of them. */
+  private lostLines(): number {
+    const taken = [...this.taken]
+    for (const l of this.links.values())
+      if (!l.readNone && l.firstWritten !== undefined) taken.push([l.firstWritten, l.lastWritten])
+    return countOutside(this.unread, taken)
   }
 
   private tooLong(record: PlainLink): void {
@@ -603,6 +635,8 @@ export class PlainNode implements ChatNode {
     if (!l.link.write(written.bytes)) l.blocked = true
     l.writtenLines += written.count
     const last = written.firstSeq + written.count - 1
+    l.firstWritten ??= written.firstSeq
+    l.lastWritten = last
     const first = this.runs ? last : written.firstSeq
     for (let seq = first; seq <= last; seq++)
       this.emit({ type: 'delivered', id: sentId(seq), seq, to: l.peer })
@@ -619,9 +653,17 @@ export class PlainNode implements ChatNode {
 
   private drop(record: PlainLink, reason: string, remote: boolean, quiet = false): void {
     if (!record.open) return
+    if (record.heldAnswer !== undefined && remote) {
+      // The answer, then the close, and nothing else: an encrypted parley node.
+      record.heldAnswer = undefined
+      this.readNothing(record)
+      return
+    }
     record.open = false
     this.links.delete(record.id)
     this.table.delete(record.id)
+    if (!record.readNone && record.firstWritten !== undefined)
+      this.taken.push([record.firstWritten, record.lastWritten])
     if (remote) record.link.destroy()
     else record.link.end()
     if (record.partial.length > 0 && remote) this.receive(record, [record.partial])
@@ -666,4 +708,12 @@ export class PlainNode implements ChatNode {
  */
 function looksBinary(bytes: Uint8Array): boolean {
   return bytes.subarray(0, 64).includes(0)
+}
+
+/** How many seqs in the runs of `ranges` are in none of `cover` (both inclusive `[first, last]` runs). */
+function countOutside(ranges: readonly [number, number][], cover: readonly [number, number][]): number {
+  const seen = new Set<number>()
+  for (const [first, last] of ranges)
+    for (let seq = first; seq <= last; seq++) if (!cover.some(([a, b]) => seq >= a && seq <= b)) seen.add(seq)
+  return seen.size
 }

@@ -236,9 +236,15 @@ export class Upgrade {
     const state = this.#state
     if (state.status === 'confirming') state.link.fail(error)
     else if (state.status !== 'done' && this.#answered) {
-      // The transport hands queued bytes to the socket on the next tick: close right after that.
+      // Ended after the answer, and read on (unlooked at) until the peer closes: closed with bytes of the
+      // peer's unread, the link would be reset, and a reset can take the answer with it before the peer
+      // reads it (a --plain sender of a long file then never learns that nothing was read). A peer that
+      // does not close in a moment is cut off.
       const stream = this.#stream
-      process.nextTick(() => process.nextTick(() => stream.destroy()))
+      stream.discardInput()
+      stream.end()
+      const timer = setTimeout(() => stream.destroy(), REFUSAL_GRACE_MS).unref()
+      stream.once('close', () => clearTimeout(timer))
     } else if (state.status !== 'done') this.#stream.destroy()
     this.#state = { status: 'done', ...(state.status === 'confirming' ? { link: state.link } : {}) }
     this.#settle.reject(error)
