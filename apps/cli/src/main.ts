@@ -20,7 +20,6 @@ import {
   FirstLink,
   type Flags,
   FlowSummary,
-  forkedText,
   helpLines,
   isFrameTooLarge,
   isPlainSubmission,
@@ -387,18 +386,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   // Only where an outbox on disk keeps what was read: a plain node would lose it, so it waits as before.
   const pausedInput =
     piped && started.dataDir ? new PausedInput(flags.waitMs, () => inputStalled()) : undefined
-  // The data dir turned out older than what a peer saw: nothing more is delivered in this run, so no wait.
-  let forkTold: () => void = () => undefined
-  const fork: ForkSeen = {
-    seen: new Promise<void>((resolve) => {
-      forkTold = resolve
-    }),
-  }
   node.on((event) => {
-    if (event.type === 'forked' && !fork.event) {
-      fork.event = event
-      forkTold()
-    }
     if (event.type === 'delivered' || event.type === 'settled') pausedInput?.progress()
     // The outbox drains as peers acknowledge, and also when a peer that dialed us leaves or a dialed
     // address answers: `settled` says so when no acknowledgement does.
@@ -620,7 +608,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   }
   let code =
     reason === 'eof' || reason === 'stalled' || node.pending > 0
-      ? await drain(node, started, flags, sent, note, io, reason, fork, waitedAtEnd)
+      ? await drain(node, started, flags, sent, note, io, reason, waitedAtEnd)
       : reason === 'output-closed'
         ? ExitCode.OUTPUT_CLOSED
         : ExitCode.OK
@@ -680,7 +668,6 @@ async function drain(
   note: (text: string) => void,
   io: Io,
   reason: 'eof' | 'interrupt' | 'quit' | 'stalled' | 'output-closed',
-  fork: ForkSeen,
   waited = false,
 ): Promise<number> {
   if (node.pending === 0)
@@ -693,24 +680,18 @@ async function drain(
   // Given up on stalled input, it already waited that long without an acknowledgement; stopped, it
   // does not wait at all.
   const stopped = reason === 'interrupt' || reason === 'output-closed'
-  if (!stopped && reason !== 'stalled' && !waited && flags.waitMs > 0 && !fork.event) {
+  if (!stopped && reason !== 'stalled' && !waited && flags.waitMs > 0) {
     note(
       `input ended; waiting for ${countText(node.pending)} message(s) to be acknowledged (gives up after ${flags.waitMs / 1000}s without progress)`,
     )
     // A reader that left stops the wait too: nobody reads the `delivered` events it waits to print.
-    const stop = Promise.race([io.interrupted, fork.seen, ...(io.outputClosed ? [io.outputClosed] : [])])
+    const stop = io.outputClosed ? Promise.race([io.interrupted, io.outputClosed]) : io.interrupted
     left = await waitWhileProgressing(node, flags.waitMs, stop)
   }
   if (left === 0) {
     // What an earlier run left in the outbox went out too.
     note(`all ${countText(sent + started.restoredPending)} message(s) delivered`)
     return ExitCode.OK
-  }
-  if (fork.event && started.dataDir) {
-    // Text said it as it happened; scripts read it here, once, on stderr beside their `forked` event.
-    if (flags.json) note(forkedText(fork.event))
-    if (reason === 'output-closed') return ExitCode.OUTPUT_CLOSED
-    return reason === 'interrupt' ? ExitCode.OK : ExitCode.QUEUED
   }
   if (reason === 'stalled' && started.dataDir) {
     note(
@@ -735,12 +716,6 @@ async function drain(
     `${countText(left)} of ${countText(sent)} message(s) were not delivered: no peer acknowledged them (is the peer running?)`,
   )
   return ExitCode.UNDELIVERED
-}
-
-/** The `forked` event, once the node emits it (`seen` resolves then). */
-interface ForkSeen {
-  event?: Extract<NodeEvent, { type: 'forked' }>
-  readonly seen: Promise<void>
 }
 
 function showHistory(

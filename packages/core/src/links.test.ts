@@ -171,6 +171,22 @@ describe('links', () => {
     expect(dropped).toMatchObject({ type: 'link-error', code: 'BAD_MESSAGE', peer: { id: MID, name: 'mid' } })
   })
 
+  it('judge whether our numbering went back on the opening ack alone: a later ack claiming more is no fork', async () => {
+    const { events, member, nextTurn, dial } = await setUp()
+    const { peer } = await member(MID, 'mid')
+    peer.send({ type: 'ack', upTo: 999 })
+    await flushMicrotasks()
+    await nextTurn()
+    expect(events.filter((e) => e.type === 'forked')).toEqual([])
+    // The same claim in an opening ack is one: that peer alone is held back, and the user told.
+    const opener = await dial(HIGH)
+    opener.hello(HIGH, 'high')
+    opener.send({ type: 'ack', upTo: 999, base: 0 })
+    await flushMicrotasks()
+    await nextTurn()
+    expect(events.filter((e) => e.type === 'forked')).toMatchObject([{ peer: { id: HIGH }, upTo: 999 }])
+  })
+
   it('leave bytes that arrive behind a waiting backlog undecoded until the link is served, then take them in order', async () => {
     const { nextTurn, member, shown, deferred } = await setUp()
     const flooder = await member(HIGH, 'flooder')

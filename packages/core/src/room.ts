@@ -123,7 +123,8 @@ export class Room extends RoomChain {
    */
   onAck(id: string, ack: Ack, out: RoomEffect[] = [], now = 0): RoomEffect[] {
     const neighbor = this.neighbor(id)
-    if (!neighbor.forked && this.wentBack(ack)) {
+    // Only the opening ack says what the neighbour had before this link: later ones count what it got on it.
+    if (!neighbor.resumed && !neighbor.forked && this.wentBack(ack)) {
       neighbor.forked = true
       out.push({ type: 'fork', neighbor: id, upTo: ack.upTo, newest: this.own.received })
     }

@@ -127,15 +127,17 @@ describe('describeEvent for a data dir restored from an older copy', () => {
   it('says in one line what happened, that the messages wait, and what to do, whether the peer saw more or other messages', () => {
     const ahead = describeEvent({ type: 'forked', peer: bob, upTo: 3, newest: 1, pending: 0 })
     expect(ahead?.level).toBe('warn')
-    expect(ahead?.text).toMatch(/^this data dir is older than what bob \[[^\]]+\] has seen from you/)
+    // The peer's claim, as a claim: true after a restore from an older copy, else a lie, and said so.
     expect(ahead?.text).toMatch(
-      /up to #3; this data dir only reaches #1\): it was restored from an older copy/,
+      /^bob \[[^\]]+\] says it has your messages up to #3, but this data dir only reaches #1: /,
     )
+    expect(ahead?.text).toMatch(/if this data dir was restored from an older copy, .*stay in the outbox/)
     expect(ahead?.text).toMatch(
-      /stay in the outbox.*newest copy of the data dir, or move journal\.log out of it/,
+      /newest copy of the data dir, or, to start a new numbering, move journal\.log out of it/,
     )
+    expect(ahead?.text).toMatch(/If the data dir was not restored, bob is not telling the truth$/)
     const other = describeEvent({ type: 'forked', peer: bob, upTo: 3, newest: 4, pending: 3 })
-    expect(other?.text).toMatch(/up to #3; this data dir holds other messages under those numbers\)/)
+    expect(other?.text).toMatch(/up to #3, but this data dir holds other messages under that number: /)
     expect(other?.text).not.toMatch(/\n/)
   })
 })

@@ -166,8 +166,10 @@ export function forkedText(event: {
   const ours =
     newest < upTo
       ? `this data dir only reaches #${newest}`
-      : 'this data dir holds other messages under those numbers'
-  return `this data dir is older than what ${peer.name} [${shortId(peer.id)}] has seen from you (it has your messages up to #${upTo}; ${ours}): it was restored from an older copy, so ${peer.name} is sent none of your messages (they stay in the outbox: they would reuse numbers ${peer.name} has); run with the newest copy of the data dir, or move journal.log out of it to start a new numbering (history and outbox go with it) and send them again`
+      : 'this data dir holds other messages under that number'
+  // A claim of the peer's: honest after a restore from an older copy, or a lie. Either way nothing of
+  // ours goes to it in this run, and the words let the user tell which.
+  return `${peer.name} [${shortId(peer.id)}] says it has your messages up to #${upTo}, but ${ours}: if this data dir was restored from an older copy, ${peer.name} holds other messages under the numbers you would use now, so none of yours goes to it in this run (they stay in the outbox); run with the newest copy of the data dir, or, to start a new numbering, move journal.log out of it (its history and outbox go with it). If the data dir was not restored, ${peer.name} is not telling the truth`
 }
 
 /** One line on a journal compaction, at start-up or while the node runs: records and bytes before and after. */
