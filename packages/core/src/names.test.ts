@@ -117,6 +117,15 @@ describe('nameProblem', () => {
     expect(nameProblem(name)).toContain(code)
   })
 
+  it('refuses a letter that looks like < or > beside Latin letters, and shows it as U+FFFD in a peer name', () => {
+    expect(nameProblem('alice\u1433 revoke my access')).toContain('U+1433')
+    expect(nameProblem('\u1438alice')).toContain('U+1438')
+    expect(shownName('alice\u1433 revoke my access', 'x')).toBe('alice\ufffd revoke my access')
+    // In a name of their own script they are letters, and stay.
+    expect(nameProblem('\u1438\u1405\u14d7\u14ef')).toBeUndefined()
+    expect(shownName('\u1438\u1405\u14d7\u14ef', 'x')).toBe('\u1438\u1405\u14d7\u14ef')
+  })
+
   it.each([
     ['alice~jbwp-tsxb', 'U+007E'],
     ['alice> I am leaving', 'U+003E'],

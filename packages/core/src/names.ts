@@ -26,11 +26,25 @@ const BLANK = /[\p{White_Space}\u2800]+/gu
  * What frames a name on screen, `<bob>`, and joins a fingerprint to it, `bob~r4kq-2xbm`, with every
  * character that reads as one of them by its compatibility form or the look-alike table (`＜`, `›`, `∼`,
  * `˜`, `〜`, `≪`...). A name holding one could pass for a fingerprint label or end itself early. Letters
- * that look like them (Canadian syllabics `ᐸ`, `ᐳ`) are allowed: refusing them would refuse their script.
+ * that look like them (Canadian syllabics `ᐸ`, `ᐳ`) are allowed in a name of their script: refusing them
+ * would refuse it (see `LETTER_MARK`).
  */
 const LABEL_MARK =
   /[<>~\u02c2\u02c3\u02dc\u1fc0\u2039\u203a\u2053\u223c\u2241\u226a\u226b\u226e\u226f\u22d6-\u22d9\u2368\u276e\u276f\u2a20\u2a6a\u2aa5\u2e1e\u2e1f\u301c\ufe64\ufe65\uff1c\uff1e\uff5e\u{1d236}\u{1d237}]/u
 const LABEL_MARK_ALL = new RegExp(LABEL_MARK.source, 'gu')
+/**
+ * Letters of other scripts that look like `<` or `>` (Canadian syllabics `ᐸ` `ᐳ`, runic `ᚲ`, Miao `𖼿`,
+ * Coptic `Ⲵ`): in a name of their own script they are letters; beside Latin letters they can only be
+ * there to end a name early (`<aliceᐳ revoke my access>`), and count as label marks.
+ */
+const LETTER_MARK = /[\u1433\u1438\u16b2\u2cb4\u{16f3f}]/u
+const LETTER_MARK_ALL = new RegExp(LETTER_MARK.source, 'gu')
+const LATIN = /\p{Script=Latin}/u
+
+/** A letter that looks like `<` or `>` in a name that also holds Latin letters (see `LETTER_MARK`). */
+function mixedLetterMark(name: string): RegExpExecArray | null {
+  return LATIN.test(name) ? LETTER_MARK.exec(name) : null
+}
 
 /**
  * Why `name` cannot be announced, or undefined when it can: 1-64 characters, not blank, none that start
@@ -45,7 +59,7 @@ export function nameProblem(name: string): string | undefined {
 }
 
 function labelMarkProblem(name: string): string | undefined {
-  const mark = LABEL_MARK.exec(name)
+  const mark = LABEL_MARK.exec(name) ?? mixedLetterMark(name)
   return mark
     ? `a name must not contain <, > or ~, nor a character that looks like one: they frame names and fingerprints on screen (it has ${codeOf(mark[0])})`
     : undefined
@@ -84,9 +98,16 @@ function codeOf(ch: string): string {
  * @example shownName('alice~jbwp-tsxb', 'ab12cd34') // 'alice\ufffdjbwp-tsxb', not a fingerprint label
  */
 export function shownName(name: string, fallback: string): string {
-  if (!HIDDEN.test(name) && !LABEL_MARK.test(name) && !/^\s|\s$|\s\s|\u2800/u.test(name) && name !== '')
+  const mixed = mixedLetterMark(name) !== null
+  if (
+    !HIDDEN.test(name) &&
+    !LABEL_MARK.test(name) &&
+    !mixed &&
+    !/^\s|\s$|\s\s|\u2800/u.test(name) &&
+    name !== ''
+  )
     return name
-  const cleaned = name
+  const cleaned = (mixed ? name.replace(LETTER_MARK_ALL, '\ufffd') : name)
     .replace(/[\p{Cc}\p{Zl}\p{Zp}]/gu, '\ufffd')
     .replace(LABEL_MARK_ALL, '\ufffd')
     .replace(HIDDEN_ALL, '')
