@@ -29,8 +29,9 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, home: strin
 
 /**
  * Creates `dir` if needed (mode 0700), checks that it is a writable directory that only this user can
- * change, and locks it for this process, so two nodes cannot share it. Throws `DataDirError`
- * (`NOT_A_DIRECTORY`, `NOT_OWNED`, `UNSAFE_PERMISSIONS`, `UNWRITABLE`, `LOCKED`).
+ * change, with room for a node to start (`ROOM_PROBE_BYTES`), and locks it for this process, so two nodes
+ * cannot share it. Throws `DataDirError` (`NOT_A_DIRECTORY`, `NOT_OWNED`, `UNSAFE_PERMISSIONS`,
+ * `UNWRITABLE`, `NO_SPACE`, `LOCKED`).
  */
 export async function openDataDir(dir: string, options: DataDirOptions = {}): Promise<DataDir> {
   const warn = options.onWarning ?? ((message: string) => process.emitWarning(message, 'ParleyStoreWarning'))
@@ -126,13 +127,22 @@ function octal(mode: number): string {
   return (mode & 0o7777).toString(8).padStart(4, '0')
 }
 
+/**
+ * Room a data dir must have to be opened: the probe writes this much and removes it. A node started on a
+ * full disk would fail at its first messages, and what an earlier run journaled but never showed would be
+ * shown at every such start without its display mark ever being written: refused here, nothing is shown.
+ */
+export const ROOM_PROBE_BYTES = 64 * 1024
+
 async function probeWritable(path: string): Promise<void> {
   const probe = join(path, `.probe-${process.pid}`)
   try {
     await rm(probe, { force: true })
-    await writeFile(probe, '', { flag: OpenFlags.createNew })
+    // Written, not only created: an empty file takes no room, so it would be made on a full disk too.
+    await writeFile(probe, Buffer.alloc(ROOM_PROBE_BYTES), { flag: OpenFlags.createNew })
     await rm(probe)
   } catch (error) {
+    await rm(probe, { force: true }).catch(() => undefined)
     throw unwritable(`data dir ${path} is not writable`, error)
   }
 }
@@ -146,8 +156,19 @@ function unwritable(what: string, cause: unknown): DataDirError {
         ? 'its path is too long; give a shorter --data-dir'
         : code === 'ENOENT' || code === 'ENOTDIR'
           ? 'it cannot hold files (a special or vanished directory); give another --data-dir'
-          : 'fix its permissions or give another --data-dir'
-  return new DataDirError('UNWRITABLE', `${what} (${code ?? (cause as Error).message}); ${advice}`, { cause })
+          : code === 'ENOSPC'
+            ? 'the disk holding it is full; free space on that disk, then run parley again'
+            : code === 'EDQUOT'
+              ? 'your disk quota there is used up; free space in it (or have it raised), then run parley again'
+              : code === 'EIO'
+                ? 'the disk holding it reports an I/O error; check that disk, or give another --data-dir'
+                : 'fix its permissions or give another --data-dir'
+  const full = code === 'ENOSPC' || code === 'EDQUOT'
+  return new DataDirError(
+    full ? 'NO_SPACE' : 'UNWRITABLE',
+    `${what} (${code ?? (cause as Error).message}); ${advice}`,
+    { cause },
+  )
 }
 
 /**

@@ -6,6 +6,8 @@ export type DataDirErrorCode =
   | 'NOT_OWNED'
   /** Other users can write the directory (or swap a directory above it). */
   | 'UNSAFE_PERMISSIONS'
+  /** The disk holding the directory is full (`ENOSPC`), or the user's quota on it is used up (`EDQUOT`). */
+  | 'NO_SPACE'
 
 /** The data directory cannot be used; the message is one line that says what to do. */
 export class DataDirError extends Error {
@@ -46,4 +48,28 @@ export class LogError extends Error {
 
 export function errorCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code
+}
+
+/** A write refused by the disk itself rather than by the file: full, over quota, read-only, or failing. */
+export type DiskTrouble = 'ENOSPC' | 'EDQUOT' | 'EROFS' | 'EIO'
+
+const DISK_TROUBLES: ReadonlySet<string> = new Set<DiskTrouble>(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO'])
+
+/**
+ * The system error code (`ENOSPC`, `EACCES`…) behind `error`: its own, or that of the error it was made
+ * from (`cause`), as a `LogError` carries the failure of the write it reports.
+ * @example systemCode(new LogError('IO', 'cannot append', { cause: enospc })) // 'ENOSPC'
+ */
+export function systemCode(error: unknown): string | undefined {
+  for (let at = error, depth = 0; at instanceof Error && depth < 8; at = at.cause, depth++) {
+    const code = errorCode(at)
+    if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) return code
+  }
+  return undefined
+}
+
+/** The disk trouble behind `error` (see `systemCode`), or undefined when the failure is something else. */
+export function diskTrouble(error: unknown): DiskTrouble | undefined {
+  const code = systemCode(error)
+  return code !== undefined && DISK_TROUBLES.has(code) ? (code as DiskTrouble) : undefined
 }
