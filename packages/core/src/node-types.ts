@@ -227,7 +227,7 @@ export type NodeEvent =
       readonly pending: number
     }
   | ({ readonly type: 'link-error' } & LinkProblem)
-  /** The journal could not be written: messages are no longer made durable. */
+  /** The journal could not be written: messages are no longer made durable. Emitted once, for the first failure. */
   | { readonly type: 'journal-error'; readonly message: string }
   /** The journal was compacted while the node runs (see `Journal.compaction`): records and bytes before and after. */
   | ({ readonly type: 'journal-compacted' } & CompactionReport)
@@ -245,7 +245,10 @@ export interface SentMessage {
   readonly id: string
   readonly seq: number
   readonly ts: number
-  /** Resolves once the message is durable in the outbox (at once without a journal). */
+  /**
+   * Resolves once the message is durable in the outbox (at once without a journal); never when the journal
+   * failed first (the `journal-error` event): the message is then not sent.
+   */
   readonly durable: Promise<void>
 }
 

@@ -83,12 +83,15 @@ export class Bursts {
     size: number
     promise: Promise<void>
     resolve: () => void
-    reject: (e: unknown) => void
   }
 
   constructor(private readonly seal: () => Promise<void>) {}
 
-  /** Counts one more message in the current burst; resolves once that burst is durable. */
+  /**
+   * Counts one more message in the current burst; resolves once that burst is durable, and never when the
+   * journal fails first (told once, as a `journal-error` event): a caller that shows `sent` once the
+   * promise resolves then never shows it, and none has a rejection to handle.
+   */
   add(): Promise<void> {
     const burst = this.current ?? this.open()
     burst.size++
@@ -98,12 +101,10 @@ export class Bursts {
 
   private open(): NonNullable<Bursts['current']> {
     let resolve!: () => void
-    let reject!: (e: unknown) => void
-    const promise = new Promise<void>((yes, no) => {
+    const promise = new Promise<void>((yes) => {
       resolve = yes
-      reject = no
     })
-    const burst = { size: 0, promise, resolve, reject }
+    const burst = { size: 0, promise, resolve }
     this.current = burst
     platform.queueMicrotask(() => {
       if (this.current === burst) this.end()
@@ -115,6 +116,6 @@ export class Bursts {
     const burst = this.current
     if (!burst) return
     this.current = undefined
-    this.seal().then(burst.resolve, burst.reject)
+    this.seal().then(burst.resolve, () => undefined)
   }
 }

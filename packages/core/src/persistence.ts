@@ -59,6 +59,8 @@ export class Persistence {
   private readonly deferred = new Map<string, JournalRecord>()
   private deferTimer: unknown
   private closed = false
+  /** The journal failed: told once, since nothing appended after it is durable either. */
+  private broken = false
   /** The recent history, for `history` and `unshown`; none with a limit under 1. */
   private readonly recent?: HistoryRing
   private readonly quota: JournalQuota
@@ -74,7 +76,7 @@ export class Persistence {
   constructor(
     private readonly journal: Journal | undefined,
     readonly historyLimit: number,
-    /** The journal failed: what is appended from now on is no longer durable. */
+    /** The journal failed (called once, for the first failure): what is appended from now on is no longer durable. */
     private readonly failed: (message: string) => void,
     quota: Partial<JournalQuota> = {},
     compaction?: PersistenceCompaction,
@@ -147,13 +149,20 @@ export class Persistence {
     return this.journal !== undefined
   }
 
-  /** Appends in call order; without a journal, resolves in call order at once. */
+  /**
+   * Appends in call order; without a journal, resolves in call order at once. A failed append rejects the
+   * promise returned for it and for every later one; the first failure is also told through `failed`, so a
+   * caller that does not wait on an append need not handle its rejection.
+   */
   append(records: JournalRecord[]): Promise<unknown> {
     const journal = this.journal
     // Without a journal the chain never fails: callbacks on it run in the order they were added.
     if (!journal) return this.chain
     if (this.deferred.size > 0) records = this.takeDeferred(records)
     const write = journal.append(records)
+    // Its failure is told through `failed` once the appends before it are settled; a journal that refuses
+    // at once (it failed, or closed) must not leave a rejection nobody handled meanwhile.
+    write.catch(() => undefined)
     // Mirrored once the journal has them, so that a compaction started now keeps them too.
     this.compaction?.appended(records, write)
     // The journal counts these now: they no longer need counting as admitted.
@@ -166,6 +175,8 @@ export class Persistence {
     this.chain = done.then(
       () => {},
       (error: unknown) => {
+        if (this.broken) return
+        this.broken = true
         this.failed(error instanceof Error ? error.message : String(error))
       },
     )

@@ -196,7 +196,7 @@ export class SessionTraffic {
           }
         }
         for (const session of this.sessions.values()) for (const origin of origins) this.pump(session, origin)
-      })
+      }, notDurable)
   }
 
   /** Our stream went back behind what a neighbour has: the user is told, once per neighbour; the outbox stays. */
@@ -307,3 +307,9 @@ function journalRecords(
     records.push({ t: 'received', msg: accepted[i]!, name: senders[i]!.name })
   return records
 }
+
+/**
+ * What was not journaled is not shown, relayed as durable or acknowledged: the neighbour that sent it keeps
+ * it and sends it again. The journal's failure is told once, as a `journal-error` event.
+ */
+function notDurable(): void {}
