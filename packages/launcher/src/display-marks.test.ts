@@ -63,6 +63,23 @@ describe('display marks: how far each sender was shown', () => {
     marks.close()
   })
 
+  it('starts a new line after one torn by a crash, so the next mark is not lost with it', () => {
+    const file = fresh()
+    writeFileSync(file, `${alice} 5\n`)
+    appendFileSync(file, `${alice} 9`.slice(0, 40))
+    const marks = new DisplayMarks(file)
+    marks.mark(new Map([[bob, 3]]))
+    marks.close()
+    const again = new DisplayMarks(file)
+    expect(again.marks).toEqual(
+      new Map([
+        [alice, 5],
+        [bob, 3],
+      ]),
+    )
+    again.close()
+  })
+
   it('compacts a large file to one line per sender', () => {
     const file = fresh()
     writeFileSync(file, `${alice} 1\n`.repeat(20_000))

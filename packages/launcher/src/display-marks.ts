@@ -10,8 +10,10 @@
  * the journal's recent history still holds it, and that history (10,000 messages) names far fewer.
  */
 import { closeSync, fsyncSync, readFileSync, writeSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { DEFAULT_HISTORY_LIMIT } from '@parley/core'
 import { isLinkRefusal, linkAdvice, openForAppend, replaceFile } from '@parley/store'
+import { dataDirFailure } from './data-dir-failure.js'
 import { ExitCode, FatalError } from './exit-codes.js'
 
 export const DISPLAY_MARKS_FILE = 'shown'
@@ -35,6 +37,11 @@ export class DisplayMarks {
   private fd: number
   /** Bytes in the file. */
   private bytes: number
+  /** The file ends inside a line (a write torn by a crash or a full disk): the next write starts a new one. */
+  private torn: boolean
+  /** Set once a write failed: nothing more is recorded, and nothing more may be shown. */
+  private failure: FatalError | undefined
+  private closed = false
 
   constructor(
     private readonly file: string,
@@ -47,12 +54,24 @@ export class DisplayMarks {
     this.marks = read === undefined ? undefined : parse(text)
     this.latest = new Map(this.marks)
     this.bytes = Buffer.byteLength(text)
-    if (this.bytes > this.compactAbove) this.compact()
+    this.torn = text.length > 0 && !text.endsWith('\n')
+    if (this.bytes > this.compactAbove) {
+      try {
+        this.compact()
+      } catch (error) {
+        throw dataDirFailure(dirname(file), error)
+      }
+    }
     this.fd = open(file)
   }
 
-  /** Records, in one write, how far each sender's messages were shown. */
+  /**
+   * Records, in one write, how far each sender's messages were shown.
+   * @throws FatalError (DATA_DIR) when the write fails (a full disk): one line that says so, and every
+   * later call throws it again
+   */
   mark(marks: ReadonlyMap<string, number>): void {
+    if (this.failure) throw this.failure
     let text = ''
     for (const [peer, seq] of marks) {
       text += line(peer, seq)
@@ -62,16 +81,26 @@ export class DisplayMarks {
       this.latest.set(peer, seq)
     }
     if (!text) return
-    writeSync(this.fd, text)
-    this.bytes += text.length
-    if (this.bytes <= this.compactAbove) return
-    // The compacted file is on disk before the one being appended to is let go.
-    this.compact()
-    closeSync(this.fd)
-    this.fd = open(this.file)
+    if (this.torn) text = `\n${text}`
+    try {
+      writeWhole(this.fd, text)
+      this.torn = false
+      this.bytes += text.length
+      if (this.bytes <= this.compactAbove) return
+      // The compacted file is on disk before the one being appended to is let go.
+      this.compact()
+      closeSync(this.fd)
+      this.fd = open(this.file)
+    } catch (error) {
+      this.failure = dataDirFailure(dirname(this.file), error)
+      throw this.failure
+    }
   }
 
+  /** Syncs and closes the file; once is enough, and a failed sync still closes it. */
   close(): void {
+    if (this.closed) return
+    this.closed = true
     try {
       fsyncSync(this.fd)
     } finally {
@@ -92,6 +121,18 @@ export class DisplayMarks {
     // Amortised: with many senders, the next compaction waits until as much again was appended.
     this.compactAbove = Math.max(this.limit, 2 * this.bytes)
   }
+}
+
+/**
+ * Writes all of `text`: a write that finds the disk filling up may take only part of it, and the rest then
+ * fails with the reason (ENOSPC) instead of leaving a torn mark unsaid.
+ */
+function writeWhole(fd: number, text: string): void {
+  const written = writeSync(fd, text)
+  if (written >= text.length) return
+  // Marks are ASCII: a character is a byte.
+  const bytes = Buffer.from(text)
+  for (let done = written; done < bytes.length; ) done += writeSync(fd, bytes, done)
 }
 
 /** One mark as the file holds it; `parse` reads it back. */

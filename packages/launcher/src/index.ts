@@ -1,4 +1,5 @@
 export * from './commands.js'
+export * from './data-dir-failure.js'
 export * from './dht.js'
 export * from './dht-services.js'
 export * from './display.js'
