@@ -453,3 +453,61 @@ describe('lines carried in one message (msg.lines: one seq, a message event per 
     expect(claims).toEqual(Array.from({ length: 30 }, (_, s) => ({ seq: s + 1, written: 700 })))
   })
 })
+
+describe('message display once a display mark cannot be written', () => {
+  /** A display whose marks fail from the `failAt`-th on; catch-up is let out by `release`. */
+  function failing(failAt: number, failure?: () => unknown) {
+    const writes: string[] = []
+    let calls = 0
+    const timers: (() => void)[] = []
+    const display = new MessageDisplay({
+      target: {
+        kind: 'lines',
+        // 1,500 bytes a line: two lines fill one write of 4,000 bytes.
+        format: (m) => `<${m.from.name}> ${m.body}`.padEnd(1_500, '.'),
+        write: (text) => writes.push(text),
+        catchUp: () => undefined,
+      },
+      now: () => START,
+      schedule: (run) => {
+        timers.push(run)
+        return { cancel: () => timers.splice(timers.indexOf(run), 1) }
+      },
+    })
+    display.bind({
+      markShown: () => ++calls < failAt,
+      ...(failure ? { failure: failure as () => never } : {}),
+    })
+    const release = () => {
+      for (const run of timers.splice(0)) run()
+    }
+    return { display, writes, calls: () => calls, release }
+  }
+
+  it('writes nothing after the write whose mark failed: not the rest of the catch-up, nor later messages', () => {
+    const { display, writes, calls, release } = failing(1)
+    for (let seq = 1; seq <= 5; seq++) display.push(message(bob, seq, START - 60_000))
+    release()
+    // The catch-up takes three writes; its first mark failed, so the other two never happen.
+    expect(writes).toHaveLength(1)
+    expect(writes[0]).toContain('<bob> bob 1')
+    display.push(message(alice, 1, START + 1))
+    display.push(message(bob, 9, START - 60_000))
+    release()
+    display.close()
+    expect(writes).toHaveLength(1)
+    expect(calls()).toBe(1)
+  })
+
+  it('writes nothing once the node says its data dir failed', () => {
+    let failed: Error | undefined
+    const { display, writes, calls } = failing(99, () => failed)
+    display.push(message(alice, 1, START + 1))
+    expect(writes).toHaveLength(1)
+    failed = new Error('the disk holding the data dir is full')
+    display.push(message(alice, 2, START + 2))
+    display.close()
+    expect(writes).toHaveLength(1)
+    expect(calls()).toBe(1)
+  })
+})

@@ -133,7 +133,11 @@ export class MessageDisplay {
   private timer: { cancel(): void } | undefined
   /** Shown (or handed to a frame) and not yet recorded. */
   private unmarked = new Map<string, number>()
-  private markShown: ((shown: ReadonlyMap<string, number>) => void) | undefined
+  /** False when the mark could not be written; anything else when it was. */
+  private markShown: ((shown: ReadonlyMap<string, number>) => unknown) | undefined
+  private failure: () => unknown = () => undefined
+  /** A mark could not be written (the data dir failed): nothing more is shown, or it would show twice. */
+  private halted = false
   /** The most a write of lines holds, unless one line alone is longer (see `LINE_CHUNK_BYTES`). */
   private chunkBytes = LINE_CHUNK_BYTES
   private closed = false
@@ -153,10 +157,17 @@ export class MessageDisplay {
 
   /**
    * Connects the display marks of a started node; what was shown before is recorded now. A node that
-   * keeps no marks (`keepsMarks: false`) has its lines written in as few writes as they come in.
+   * keeps no marks (`keepsMarks: false`) has its lines written in as few writes as they come in. Once a
+   * mark cannot be written (`markShown` returns false, or the node's data dir failed: `failure`),
+   * nothing more is shown: the next start shows it, once.
    */
-  bind(started: Pick<StartedNode, 'markShown'> & Partial<Pick<StartedNode, 'keepsMarks'>>): void {
+  bind(
+    started: { readonly markShown: (shown: ReadonlyMap<string, number>) => unknown } & Partial<
+      Pick<StartedNode, 'keepsMarks' | 'failure'>
+    >,
+  ): void {
     this.markShown = (shown) => started.markShown(shown)
+    if (started.failure) this.failure = started.failure
     if (started.keepsMarks === false) this.chunkBytes = Number.POSITIVE_INFINITY
     if (this.target.kind === 'lines') this.commit()
     this.flushHeld(false)
@@ -290,6 +301,8 @@ export class MessageDisplay {
   }
 
   private show(items: readonly (ShownMessage | ShownRun)[], catchUp?: number): void {
+    if (this.failure() !== undefined) this.halt()
+    if (this.halted) return
     const target = this.target
     if (target.kind === 'frames') {
       // Runs reach a frame target as messages (see `pushRun`).
@@ -307,12 +320,14 @@ export class MessageDisplay {
         if (chunk.length > 0) {
           target.write(`${chunk.join('\n')}\n`)
           this.commit()
+          if (this.halted) return
           chunk = []
           bytes = 0
         }
         const text = target.formatRun?.(m)
         if (text !== undefined) this.writeRun(target, m, text)
         else this.show(runMessages(m))
+        if (this.halted) return
         continue
       }
       // The lines of one message (`msg.lines`) share its seq, hence its mark: they go into one write, so a
@@ -332,6 +347,7 @@ export class MessageDisplay {
       if (bytes + size > this.chunkBytes && chunk.length > 0) {
         target.write(`${chunk.join('\n')}\n`)
         this.commit()
+        if (this.halted) return
         chunk = []
         bytes = 0
       }
@@ -384,6 +400,7 @@ export class MessageDisplay {
       seq += lines
       this.noteSeq(run.from.id, seq)
       this.commit()
+      if (this.halted) return
       start = end
       budget = LINE_CHUNK_BYTES
     }
@@ -406,7 +423,17 @@ export class MessageDisplay {
     }
     const marks = this.unmarked
     this.unmarked = new Map()
-    this.markShown(marks)
+    if (this.markShown(marks) === false) this.halt()
+  }
+
+  /** Shows nothing more: what is held or waits is left for the next start, which shows it. */
+  private halt(): void {
+    this.halted = true
+    this.held = []
+    this.live = []
+    this.unmarked.clear()
+    this.timer?.cancel()
+    this.timer = undefined
   }
 }
 

@@ -23,7 +23,7 @@ import {
   TransportError,
 } from '@parley/core'
 // The handshake and its native crypto load only for a secure node: `--plain` starts without them.
-import type { Identity } from '@parley/secure'
+import type { Identity, Verify } from '@parley/secure'
 import {
   decodeInvite,
   fingerprint,
@@ -39,16 +39,20 @@ import {
   type DataDir,
   DataDirError,
   defaultDataDir,
+  diskTrouble,
   type FramePosition,
   LogError,
   openDataDir,
+  systemCode,
 } from '@parley/store'
+import { dataDirFailure, journalWriteText } from './data-dir-failure.js'
 import { DhtNetwork, type LinkRoute } from './dht.js'
 import { countText } from './display.js'
 import { DISPLAY_MARKS_FILE, DisplayMarks } from './display-marks.js'
 import { EventLog } from './event-log.js'
 import { ExitCode, FatalError } from './exit-codes.js'
 import { DEFAULT_LISTEN, type Flags } from './flags.js'
+import { endProgram } from './program.js'
 import { parseAddress, routedTransport, TRANSPORT_KINDS, verifiedTransport } from './transports.js'
 
 export const JOURNAL_FILE = 'journal.log'
@@ -92,11 +96,24 @@ export interface StartedNode {
   /**
    * Records how far each sender's messages have been shown. Call it right after writing them: messages
    * journaled but never marked are shown again on the next start, so a crash costs at most what lay
-   * between the write and the mark.
+   * between the write and the mark. Returns false when the mark could not be written (the data dir
+   * failed, see `failed`): show nothing more, or the next start would show it again.
    */
-  readonly markShown: (shown: ReadonlyMap<string, number>) => void
+  readonly markShown: (shown: ReadonlyMap<string, number>) => boolean
   /** False when `markShown` records nothing (plain mode keeps no journal): nothing is ever shown again. */
   readonly keepsMarks: boolean
+  /**
+   * Why the node stopped, once a write to its data dir failed while it ran (a full disk, a used-up quota,
+   * a file system turned read-only, a failing disk); undefined until then. From then on nothing more is
+   * shown: it could not be marked as shown.
+   */
+  readonly failure: () => FatalError | undefined
+  /**
+   * Resolves with that failure (exit DATA_DIR, one line) once the node has stopped on it (a `bye` to its
+   * peers) and its files are closed; never otherwise. Under `runProgram` the program then ends on it by
+   * itself, with that line and exit code, whatever `main` does meanwhile.
+   */
+  readonly failed: Promise<FatalError>
   /** Things worth one info line that are not problems, such as a stale lock taken over after a crash. */
   readonly notices: readonly string[]
   /** Keys (hex) the node dials on the DHT whose last dial found no node announcing them. */
@@ -166,8 +183,10 @@ export async function startNode(
       node,
       secure: false,
       restoredPending: 0,
-      markShown: () => undefined,
+      markShown: () => true,
       keepsMarks: false,
+      failure: () => undefined,
+      failed: new Promise<FatalError>(() => undefined),
       notices,
       missingKeys: () => [],
       emptyRooms: [],
@@ -190,6 +209,16 @@ export async function startNode(
   const notices: string[] = []
   const dir = await openDir(dataDirOf(flags, env), (message) => notices.push(staleLockNotice(message)))
   let dht: DhtNetwork | undefined
+  // A write to the data dir that fails while the node runs stops it, once (see `StartedNode.failed`).
+  let failure: FatalError | undefined
+  /** The failure came from a journal append: its `journal-error` event is the one still told. */
+  let journalFailed = false
+  let stopOn: (failure: FatalError) => void = () => undefined
+  const fail = (error: unknown): void => {
+    if (failure) return
+    failure = dataDirFailure(dir.path, error)
+    stopOn(failure)
+  }
   try {
     const identity = await trust(() => loadOrCreateIdentity(dir.path))
     // The identity key pair is the DHT key pair: the node's fingerprint is its address there.
@@ -200,7 +229,10 @@ export async function startNode(
       () => new Map([...flags.pins, ...joins].map((p) => [p.address, parseKeyOrFingerprint(p.key)])),
     )
     const pinnedBy = new Map(joins.map((p) => [p.address, 'the invite given to --join']))
-    const verify = makeVerifier({ knownPeers, pins, pinnedBy, ...(await trust(() => allowList(flags))) })
+    const verify = failingOnDisk(
+      makeVerifier({ knownPeers, pins, pinnedBy, ...(await trust(() => allowList(flags))) }),
+      fail,
+    )
     const checkPeer = makeAnnouncementCheck({ knownPeers, pins, pinnedBy })
     const pinnedAt = makePinCheck({ knownPeers, pins })
     const log = new EventLog(flags.logFile ?? dir.file(LOG_FILE), {
@@ -248,7 +280,14 @@ export async function startNode(
       listen,
       peers,
       journal: {
-        append: (records) => journal.append(records),
+        append: (records) =>
+          journal.append(records).catch((error: unknown) => {
+            // A record that cannot be encoded is not the data dir's fault; a write that failed is.
+            if (systemCode(error) === undefined) throw error
+            journalFailed ||= failure === undefined
+            fail(error)
+            throw new LogError('IO', journalWriteText(journal.path, error), { cause: error })
+          }),
         usage: journal.usage,
         // Compacted again while the node runs, with no record held in memory in between (see OnlineCompaction).
         compaction: {
@@ -292,20 +331,47 @@ export async function startNode(
     // a few dozen to a message).
     const restoredPending = node.pending
     // A connection is told with how its link was made, read when it is made (a relayed link may move later).
-    node.on((event) => onEvent(event, event.type === 'connected' ? routeOf(event.address, dht) : undefined))
+    // Once the data dir failed, the node is stopping on it: only the journal's own failure is still news.
+    node.on((event) => {
+      if (failure && !(journalFailed && event.type === 'journal-error')) return
+      onEvent(event, event.type === 'connected' ? routeOf(event.address, dht) : undefined)
+    })
     node.on((event) => log.record(event))
     const network = dht
+    let reportFailed: (failure: FatalError) => void = () => undefined
+    const failed = new Promise<FatalError>((resolve) => {
+      reportFailed = resolve
+    })
     const stopped = new Promise<void>((resolve) => {
       node.on((event) => {
         if (event.type !== 'closed') return
-        marks.close()
+        closeMarks(marks)
         void Promise.all([journal.close(), log.close(), network?.close()]).finally(() => {
           dir.release()
           resolve()
+          if (failure) reportFailed(failure)
         })
       })
     })
-    await listenOrFail(node, listen)
+    const listening = listenOrFail(node, listen)
+    stopOn = (failure) => {
+      // What was shown and marked reaches the disk first, whatever ends the process.
+      closeMarks(marks)
+      // Under `runProgram` the process ends with the failure's line once the node has stopped.
+      endProgram(failure, failed)
+      // Appends under way settle first (the journal's own failure is told by then, once); the node goes on
+      // meanwhile, so a frontend that sends is not refused, then says `bye` to its peers.
+      void journal
+        .close()
+        .catch(() => undefined)
+        .then(() => listening)
+        .then(
+          () => node.close('data dir unusable'),
+          // Never started, so never closed: the start fails with its own error.
+          () => reportFailed(failure),
+        )
+    }
+    await listening
     const emptyRooms = dht ? await joinDht(dht, flags, listen) : []
     return {
       node,
@@ -313,8 +379,19 @@ export async function startNode(
       dataDir: dir.path,
       fingerprint: fingerprint(identity.id),
       restoredPending,
-      markShown: (shown) => marks.mark(shown),
+      markShown: (shown) => {
+        if (failure) return false
+        try {
+          marks.mark(shown)
+          return true
+        } catch (error) {
+          fail(error)
+          return false
+        }
+      },
       keepsMarks: true,
+      failure: () => failure,
+      failed,
       notices,
       missingKeys: () => dht?.missing() ?? [],
       emptyRooms,
@@ -324,6 +401,33 @@ export async function startNode(
     await dht?.close().catch(() => undefined)
     dir.release()
     throw error
+  }
+}
+
+/**
+ * The marks file synced and closed, whatever happens: a failed sync (the disk failing) costs only a
+ * showing again after a machine crash, and must not throw into the node that is closing.
+ */
+function closeMarks(marks: DisplayMarks): void {
+  try {
+    marks.close()
+  } catch {
+    // Closed all the same (see DisplayMarks.close).
+  }
+}
+
+/**
+ * The trust check, stopping the node when the disk refuses what it learns (known_peers): a full disk
+ * would otherwise refuse every new peer, each with a line of its own.
+ */
+function failingOnDisk(verify: Verify, fail: (error: unknown) => void): Verify {
+  return async (info) => {
+    try {
+      return await verify(info)
+    } catch (error) {
+      if (diskTrouble(error) !== undefined) fail(error)
+      throw error
+    }
   }
 }
 
@@ -443,6 +547,8 @@ async function openJournal(
 /** A journal that cannot be read back, as one line: which file, what is wrong, what to do. */
 function journalFailure(dir: DataDir, error: unknown): unknown {
   const path = dir.file(JOURNAL_FILE)
+  // A full or failing disk is said as such, whichever write of the start found it.
+  if (diskTrouble(error) !== undefined) return dataDirFailure(dir.path, error)
   if (error instanceof LogError)
     return new FatalError(ExitCode.DATA_DIR, `cannot use ${path}: ${error.message}`, { cause: error })
   if (error instanceof JournalError)

@@ -26,6 +26,22 @@ export function reportFailure(
   return ExitCode.INTERNAL
 }
 
+/** Set while `runProgram` runs in this thread: ends it with a failure that `main` does not wait on. */
+let endRun: ((error: FatalError, stopped: Promise<unknown>) => void) | undefined
+
+/**
+ * Ends the program that `runProgram` runs in this thread with `error`'s line and exit code, as a failure
+ * of `main` would, once `stopped` settles (what was running has closed its files): for a failure `main`
+ * does not wait on, such as the data dir failing under a running node. From this call on, that is how the
+ * program ends, whatever `main` returns or throws meanwhile. Returns false when no program runs in this
+ * thread (a test, a worker thread, a library): the caller must then stop on its own.
+ */
+export function endProgram(error: FatalError, stopped: Promise<unknown> = Promise.resolve()): boolean {
+  if (!endRun) return false
+  endRun(error, stopped)
+  return true
+}
+
 export interface ProgramOptions {
   readonly name: string
   readonly signals?: readonly NodeJS.Signals[]
@@ -65,17 +81,26 @@ export function runProgram(
     }
     for (const signal of options.signals ?? ['SIGINT', 'SIGTERM']) process.on(signal, onSignal)
   })
+  // Once the program is ending on a failure, that failure is the one told, whatever else fails meanwhile.
+  let ending: FatalError | undefined
   const crash = (error: unknown) => {
     cleanup()
-    exit(reportFailure(options.name, error))
+    exit(reportFailure(options.name, ending ?? error))
+  }
+  endRun = (error, stopped) => {
+    if (ending) return
+    ending = error
+    const end = () => setImmediate(() => crash(error))
+    stopped.then(end, end)
   }
   process.on('uncaughtException', crash)
   process.on('unhandledRejection', crash)
   process.on('exit', cleanup)
   main(interrupted).then((code) => {
+    if (ending) return
     process.exitCode = code
     // Flush, then leave even if a socket or timer is still winding down.
-    setImmediate(() => exit(code))
+    setImmediate(() => (ending ? crash(ending) : exit(code)))
   }, crash)
 }
 
