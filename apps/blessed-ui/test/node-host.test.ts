@@ -7,12 +7,36 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MessageChannel } from 'node:worker_threads'
 import type { NodeEvent } from '@parley/core'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { hostNode, NODE_THREAD_NICE, niceOf } from '../src/node-thread/node-host.js'
 import type { FromNode, ToNode } from '../src/node-thread/protocol.js'
 import { until } from './harness.js'
 
+/** Set: writes to the display marks of data dirs under `dir` fail with EIO, as a failing disk's do. */
+const failingMarks = vi.hoisted(() => ({
+  dir: undefined as string | undefined,
+  fds: new Map<number, string>(),
+}))
+vi.mock('node:fs', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:fs')>()
+  return {
+    ...real,
+    openSync: (...args: Parameters<typeof real.openSync>) => {
+      const fd = real.openSync(...args)
+      if (String(args[0]).endsWith('/shown')) failingMarks.fds.set(fd, String(args[0]))
+      return fd
+    },
+    writeSync: (fd: number, ...rest: unknown[]) => {
+      const dir = failingMarks.dir
+      if (dir && failingMarks.fds.get(fd)?.startsWith(`${dir}/`))
+        throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' })
+      return (real.writeSync as (...args: unknown[]) => number)(fd, ...rest)
+    },
+  }
+})
+
 interface Hosted {
+  readonly dir: string
   readonly received: FromNode[]
   readonly exits: number[]
   ask(message: ToNode): void
@@ -24,6 +48,7 @@ const dirs: string[] = []
 const hosted: Hosted[] = []
 
 afterEach(async () => {
+  failingMarks.dir = undefined
   for (const h of hosted.splice(0)) {
     if (h.received.some((m) => m.type === 'started') && h.exits.length === 0) {
       h.ask({ type: 'close', reason: 'quit' })
@@ -51,6 +76,7 @@ function host(name: string, extra: string[] = [], listen = '127.0.0.1:0'): Hoste
     data: { argv: ['--listen', listen, '--name', name, '--data-dir', dir, ...extra], env },
   } satisfies ToNode)
   const h: Hosted = {
+    dir,
     received,
     exits,
     ask: (message) => port1.postMessage(message),
@@ -134,6 +160,19 @@ describe('the node thread of parley-tui', () => {
     await until('bob to end its thread', () => bob.exits.length > 0)
     expect(bob.exits).toEqual([0])
     await until('alice to see bob leave', () => alice.events().find((e) => e.type === 'disconnected'))
+  })
+
+  it('says, with exit code 5, that the data dir failed under the running node, once the node has stopped', async () => {
+    const alice = host('alice')
+    await started(alice)
+    await listenAddress(alice)
+    failingMarks.dir = alice.dir
+    alice.ask({ type: 'mark-shown', shown: new Map([['b'.repeat(64), 1]]) })
+    const failed = await until('the failure', () => alice.received.find((m) => m.type === 'failed'))
+    expect(failed).toMatchObject({ type: 'failed', exitCode: 5 })
+    expect(failed.type === 'failed' && failed.message).toBe(
+      `the disk holding the data dir ${alice.dir} failed a write (EIO): nothing parley acknowledged is lost (peers send again what it could not save); check that disk, then run parley again`,
+    )
   })
 
   it('says why a node cannot start, with the exit code the launcher gives it', async () => {

@@ -191,6 +191,9 @@ export function hostNode(
     const flags = parseFlags(data.argv, env)
     // Events from before the start (listening) wait until the screen knows the node: flush holds them.
     started = await startNode(flags, onEvent, {}, env)
+    // A data dir that fails under the running node (a full disk) ends the TUI as a failed start does:
+    // its one line and exit code, once the node has stopped.
+    void started.failed.then(fail)
     const node = started.node
     post({
       type: 'started',
