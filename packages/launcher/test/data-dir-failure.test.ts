@@ -14,6 +14,8 @@ const faults = vi.hoisted(() => ({
   journal: undefined as { dir: string; code: string } | undefined,
   /** Set: every write to the display marks in this data dir fails with this code. */
   marks: undefined as { dir: string; code: string } | undefined,
+  /** Set: writing known_peers in this data dir fails with this code. */
+  knownPeers: undefined as { dir: string; code: string } | undefined,
   marksFds: new Map<number, string>(),
 }))
 const refusal = (code: string) =>
@@ -23,6 +25,12 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:fs/promises')>()
   return {
     ...real,
+    writeFile: async (...args: Parameters<typeof real.writeFile>) => {
+      const fault = faults.knownPeers
+      const path = String(args[0])
+      if (fault && path.startsWith(`${fault.dir}/known_peers`)) throw refusal(fault.code)
+      return real.writeFile(...args)
+    },
     open: async (...args: Parameters<typeof real.open>) => {
       const handle = await real.open(...args)
       const path = String(args[0])
@@ -65,11 +73,13 @@ const nodes: StartedNode[] = []
 beforeEach(() => {
   faults.journal = undefined
   faults.marks = undefined
+  faults.knownPeers = undefined
   faults.marksFds.clear()
 })
 afterEach(async () => {
   faults.journal = undefined
   faults.marks = undefined
+  faults.knownPeers = undefined
   await Promise.all(nodes.splice(0).map((n) => n.node.close()))
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
 })
@@ -171,6 +181,18 @@ describe('a data dir that fails under a running node', () => {
     expect(alice.shown).toEqual(['bob 1 first', 'bob 2 second'])
     expect(alice.events.filter((e) => e.type === 'journal-error')).toEqual([])
     expect(alice.started.markShown(new Map())).toBe(false)
+  })
+
+  it('stops when the key of a peer it dials cannot be kept (known_peers on a disk over quota)', async () => {
+    const alice = await start('alice', await freshDir('alice'))
+    const bobDir = await freshDir('bob')
+    faults.knownPeers = { dir: bobDir, code: 'EDQUOT' }
+    const bob = await start('bob', bobDir, ['--peer', alice.started.node.address])
+    const failure = await bob.started.failed
+    expect(failure.exitCode).toBe(ExitCode.DATA_DIR)
+    expect(failure.message).toBe(
+      `your disk quota is used up on the disk holding the data dir ${bobDir} (EDQUOT): nothing parley acknowledged is lost (peers send again what it could not save); free space in your quota (or have it raised), then run parley again`,
+    )
   })
 
   it('leaves ending the process to runProgram, which this test does not run', () => {
