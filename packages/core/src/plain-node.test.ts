@@ -45,6 +45,30 @@ function setup() {
   return { network, clock, make, raw }
 }
 
+/**
+ * An encrypted parley node at `address`, as a plain node meets it: it answers text with its one line,
+ * reads nothing more, and closes. `dials` counts the links it was given.
+ */
+async function encryptedNode(network: MemoryNetwork, address: Address) {
+  const counted = { dials: 0 }
+  const listener = network.transport().createListener((link) => {
+    counted.dials++
+    let answered = false
+    link.attach({
+      data: () => {
+        if (answered) return
+        answered = true
+        link.write(text(ENCRYPTED_NODE_REPLY))
+        link.end()
+      },
+      drain: () => undefined,
+      close: () => undefined,
+    })
+  })
+  await listener.listen(address)
+  return counted
+}
+
 describe('PlainNode: newline-separated text, for netcat and friends', () => {
   it('turns each line from a raw client into a message, including CRLF lines and a split line', async () => {
     const { make, raw } = setup()
@@ -259,23 +283,7 @@ describe('PlainNode: newline-separated text, for netcat and friends', () => {
 
   it('gives up on a dialed address that answers as an encrypted parley node, and counts the lines it read none of', async () => {
     const { make, network, clock } = setup()
-    // An encrypted node answers text with one line and reads nothing more; here it also keeps count of dials.
-    let dials = 0
-    const encrypted = network.transport().createListener((link) => {
-      dials++
-      let answered = false
-      link.attach({
-        data: () => {
-          if (answered) return
-          answered = true
-          link.write(text(ENCRYPTED_NODE_REPLY))
-          link.end()
-        },
-        drain: () => undefined,
-        close: () => undefined,
-      })
-    })
-    await encrypted.listen(B)
+    const encrypted = await encryptedNode(network, B)
     const a = make(A, [B])
     await a.node.start()
     await clock.advance(100)
@@ -290,7 +298,7 @@ describe('PlainNode: newline-separated text, for netcat and friends', () => {
     expect(a.bodies()).toEqual([])
     expect(a.node.peerStates()).toEqual([])
     await clock.advance(60_000)
-    expect(dials).toBe(1)
+    expect(encrypted.dials).toBe(1)
     expect(await a.node.finishSending(1_000)).toBe(2)
   })
 
@@ -321,25 +329,9 @@ describe('PlainNode: newline-separated text, for netcat and friends', () => {
 
   it('counts a line lost only when no link took it: two encrypted nodes lose it once, a netcat peer beside one keeps it', async () => {
     const { make, network, clock, raw } = setup()
-    const encrypted = async (address: Address) => {
-      const listener = network.transport().createListener((link) => {
-        let answered = false
-        link.attach({
-          data: () => {
-            if (answered) return
-            answered = true
-            link.write(text(ENCRYPTED_NODE_REPLY))
-            link.end()
-          },
-          drain: () => undefined,
-          close: () => undefined,
-        })
-      })
-      await listener.listen(address)
-    }
     const C: Address = '127.0.0.1:5003'
-    await encrypted(B)
-    await encrypted(C)
+    await encryptedNode(network, B)
+    await encryptedNode(network, C)
     const two = make(A, [B, C])
     await two.node.start()
     await clock.advance(100)
