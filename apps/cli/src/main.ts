@@ -465,6 +465,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     }
   }
   rl?.on('line', (raw) => {
+    if (stoppedByFailure()) return
     perform(parseSubmission(raw, { commands: LINE_COMMANDS }))
     pauseIfFull()
     if (interactive) rl.prompt()
@@ -493,7 +494,24 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       `stdin is not UTF-8 (line ${countText(line)} is the first with bytes that are not): they are sent as U+FFFD (\uFFFD); convert the input first, e.g. iconv -f LATIN1 -t UTF-8 FILE | parley …`,
     ),
   )
+  // The data dir failed under the node, which is stopping (runProgram ends the run with its line, exit 5):
+  // no more input is taken, and the user is told from which line to send again.
+  let failureTold = false
+  const stoppedByFailure = (): boolean => {
+    if (!started.failure()) return false
+    if (!failureTold) {
+      failureTold = true
+      piped?.close()
+      rl?.close()
+      if (piped)
+        note(
+          `stopped reading stdin after line ${countText(linesTaken)}: the data dir failed; the lines after it were not taken (for a file: tail -n +${linesTaken + 1} FILE), and the last ones taken may not have been saved: check what the peer shows before sending them again`,
+        )
+    }
+    return true
+  }
   piped?.on('lines', (lines) => {
+    if (stoppedByFailure()) return
     let start = 0
     let chars = 0
     linesTaken += lines.length
@@ -692,6 +710,14 @@ async function drain(
     // What an earlier run left in the outbox went out too.
     note(`all ${countText(sent + started.restoredPending)} message(s) delivered`)
     return ExitCode.OK
+  }
+  if (started.failure()) {
+    // The data dir failed under the node: what the failed write held is not in the outbox. The run ends
+    // with the failure's own line and exit 5 (runProgram), whatever is returned here.
+    note(
+      `${countText(left)} message(s) not acknowledged yet; those taken before the data dir failed are in the outbox, the last ones taken may not be: check what the peer shows before sending them again`,
+    )
+    return ExitCode.DATA_DIR
   }
   if (reason === 'stalled' && started.dataDir) {
     note(

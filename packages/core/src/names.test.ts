@@ -121,6 +121,10 @@ describe('nameProblem', () => {
     expect(nameProblem('alice\u1433 revoke my access')).toContain('U+1433')
     expect(nameProblem('\u1438alice')).toContain('U+1438')
     expect(shownName('alice\u1433 revoke my access', 'x')).toBe('alice\ufffd revoke my access')
+    // Beside Cyrillic or Greek look-alikes of Latin as well.
+    const disguised = '\u0430\u04cf\u0456\u0441\u0435\u1433 \u0399 \u0455\u0435\u0440\u0443'
+    expect(nameProblem(disguised)).toContain('U+1433')
+    expect(shownName(disguised, 'x')).not.toContain('\u1433')
     // In a name of their own script they are letters, and stay.
     expect(nameProblem('\u1438\u1405\u14d7\u14ef')).toBeUndefined()
     expect(shownName('\u1438\u1405\u14d7\u14ef', 'x')).toBe('\u1438\u1405\u14d7\u14ef')

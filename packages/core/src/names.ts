@@ -39,11 +39,16 @@ const LABEL_MARK_ALL = new RegExp(LABEL_MARK.source, 'gu')
  */
 const LETTER_MARK = /[\u1433\u1438\u16b2\u2cb4\u{16f3f}]/u
 const LETTER_MARK_ALL = new RegExp(LETTER_MARK.source, 'gu')
-const LATIN = /\p{Script=Latin}/u
+/** The scripts those letters belong to: Canadian syllabics, runic, Coptic, Miao. */
+const MARK_SCRIPTS = /[\p{Script=Canadian_Aboriginal}\p{Script=Runic}\p{Script=Coptic}\p{Script=Miao}]/gu
 
-/** A letter that looks like `<` or `>` in a name that also holds Latin letters (see `LETTER_MARK`). */
+/**
+ * A letter that looks like `<` or `>` in a name that also holds letters of another script (Latin, or
+ * Cyrillic and Greek look-alikes of Latin): see `LETTER_MARK`.
+ */
 function mixedLetterMark(name: string): RegExpExecArray | null {
-  return LATIN.test(name) ? LETTER_MARK.exec(name) : null
+  const mark = LETTER_MARK.exec(name)
+  return mark && /\p{L}/u.test(name.replace(MARK_SCRIPTS, '')) ? mark : null
 }
 
 /**

@@ -558,9 +558,12 @@ export class PlainNode implements ChatNode {
   /** Lines written to some link that no link took: every link they went to read none of them. */
   private lostLines(): number {
     const taken = [...this.taken]
+    const unread = [...this.unread]
+    // A link whose answer came but not yet its close (the wait was cut short) read nothing either.
     for (const l of this.links.values())
-      if (!l.readNone && l.firstWritten !== undefined) taken.push([l.firstWritten, l.lastWritten])
-    return countOutside(this.unread, taken)
+      if (!l.readNone && l.firstWritten !== undefined)
+        (l.heldAnswer === undefined ? taken : unread).push([l.firstWritten, l.lastWritten])
+    return countOutside(unread, taken)
   }
 
   private tooLong(record: PlainLink): void {

@@ -72,6 +72,8 @@ export class DisplayMarks {
    */
   mark(marks: ReadonlyMap<string, number>): void {
     if (this.failure) throw this.failure
+    // Closed, its descriptor may already name another file: nothing is written through it.
+    if (this.closed) return
     let text = ''
     for (const [peer, seq] of marks) {
       text += line(peer, seq)

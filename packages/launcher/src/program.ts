@@ -26,6 +26,9 @@ export function reportFailure(
   return ExitCode.INTERNAL
 }
 
+/** How long a program ending on a failure waits for what was running to stop, at most. */
+const ENDING_CEILING_MS = 10_000
+
 /** Set while `runProgram` runs in this thread: ends it with a failure that `main` does not wait on. */
 let endRun: ((error: FatalError, stopped: Promise<unknown>) => void) | undefined
 
@@ -81,16 +84,24 @@ export function runProgram(
     }
     for (const signal of options.signals ?? ['SIGINT', 'SIGTERM']) process.on(signal, onSignal)
   })
-  // Once the program is ending on a failure, that failure is the one told, whatever else fails meanwhile.
+  // Once the program is ending on a failure, that failure is the one told, and only once what was running
+  // has stopped (bye said, files closed): whatever else fails or returns meanwhile waits for it. A stop
+  // that never comes is given up on after ENDING_CEILING_MS.
   let ending: FatalError | undefined
   const crash = (error: unknown) => {
+    if (ending) return
     cleanup()
-    exit(reportFailure(options.name, ending ?? error))
+    exit(reportFailure(options.name, error))
   }
   endRun = (error, stopped) => {
     if (ending) return
     ending = error
-    const end = () => setImmediate(() => crash(error))
+    const end = () =>
+      setImmediate(() => {
+        cleanup()
+        exit(reportFailure(options.name, error))
+      })
+    setTimeout(end, ENDING_CEILING_MS).unref()
     stopped.then(end, end)
   }
   process.on('uncaughtException', crash)
@@ -100,7 +111,9 @@ export function runProgram(
     if (ending) return
     process.exitCode = code
     // Flush, then leave even if a socket or timer is still winding down.
-    setImmediate(() => (ending ? crash(ending) : exit(code)))
+    setImmediate(() => {
+      if (!ending) exit(code)
+    })
   }, crash)
 }
 
