@@ -2,7 +2,7 @@ import { createRequire } from 'node:module'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { restore } from './journal.js'
-import { nameKey, nameProblem, namesakes, shownName } from './names.js'
+import { ASCII_PROTOTYPES, lookAlikes, nameKey, nameProblem, namesakes, shownName } from './names.js'
 
 describe('nameKey', () => {
   it.each([
@@ -48,6 +48,15 @@ describe('nameKey', () => {
     ['alice', 'AIice'],
   ])('sees through Greek and Cyrillic look-alikes in either case: %j and %j', (a, b) => {
     expect(nameKey(a)).toBe(nameKey(b))
+  })
+
+  it('keys ASCII names by the ASCII entries of the whole look-alike table, which it holds without loading it', () => {
+    const whole = lookAlikes()
+    const ascii = Object.fromEntries(Object.entries(whole).filter(([from]) => /^[\0-\x7f]+$/.test(from)))
+    expect(ASCII_PROTOTYPES).toEqual(ascii)
+    // Through both passes, ASCII look-alikes still meet.
+    expect(nameKey('I1|l')).toBe(nameKey('llll'))
+    expect(nameKey('rnoO')).toBe(nameKey('m00'))
   })
 
   it('is the same for a name in any case', () => {

@@ -184,8 +184,9 @@ let prototypes: Readonly<Record<string, string>> | undefined
  * doubled what the first name shown cost.
  */
 function skeleton(text: string): string {
-  prototypes ??= createRequire(import.meta.url)('unhomoglyph/data.json') as Record<string, string>
-  const table = prototypes
+  // Plain ASCII needs only the table's ASCII entries: most names are, and the whole table is not loaded
+  // for them (a few milliseconds before the first message of a one-shot run is shown).
+  const table = ASCII.test(text) ? ASCII_PROTOTYPES : (prototypes ??= lookAlikes())
   let out = ''
   for (const ch of text.normalize('NFD')) out += prototypeOf(ch, table)
   return out.normalize('NFD')
@@ -204,3 +205,23 @@ function prototypeOf(ch: string, table: Readonly<Record<string, string>>): strin
 }
 
 const ASCII = /^[\0-\x7f]*$/
+
+/** The whole look-alike table, Unicode's confusables.txt as the `unhomoglyph` package ships it. */
+export function lookAlikes(): Readonly<Record<string, string>> {
+  return createRequire(import.meta.url)('unhomoglyph/data.json') as Record<string, string>
+}
+
+/**
+ * The look-alike table's entries for ASCII characters, the only ones `prototypeOf` reads for ASCII text
+ * (a character's own entry and its capital's). A test checks them against the whole table.
+ */
+export const ASCII_PROTOTYPES: Readonly<Record<string, string>> = {
+  '0': 'O',
+  '1': 'l',
+  '`': "'",
+  '"': "''",
+  '|': 'l',
+  I: 'l',
+  '%': 'º/₀',
+  m: 'rn',
+}
