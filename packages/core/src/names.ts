@@ -186,7 +186,11 @@ let prototypes: Readonly<Record<string, string>> | undefined
 function skeleton(text: string): string {
   // Plain ASCII needs only the table's ASCII entries: most names are, and the whole table is not loaded
   // for them (a few milliseconds before the first message of a one-shot run is shown).
-  const table = ASCII.test(text) ? ASCII_PROTOTYPES : (prototypes ??= lookAlikes())
+  let table = ASCII_PROTOTYPES
+  if (!ASCII.test(text)) {
+    prototypes ??= lookAlikes()
+    table = prototypes
+  }
   let out = ''
   for (const ch of text.normalize('NFD')) out += prototypeOf(ch, table)
   return out.normalize('NFD')
