@@ -441,6 +441,29 @@ describe('one-shot sends and catch-up', () => {
 })
 
 describe('commands in line mode', () => {
+  it('tells the peer of a /nick at once, with the fingerprint, and lists the new name', async () => {
+    const alice = start(['--listen', '127.0.0.1:0', '--name', 'alice'])
+    const port = await listeningPort(alice)
+    const bob = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'bob'])
+    const connected = await alice.waitFor('stderr', /connected to bob \[/)
+    const short = /\[([a-z2-7]{4}-[a-z2-7]{4})\]/.exec(connected)![1]!
+    bob.send('as bob')
+    await alice.waitFor('stdout', /<bob> as bob$/)
+    bob.send('/nick robert')
+    bob.send('as robert')
+    const warning = await alice.waitFor('stderr', /now calls itself/)
+    expect(warning).toBe(
+      `parley: WARNING: bob [${short}] now calls itself robert: it is shown as robert~${short} from now on; check the fingerprint, not the name`,
+    )
+    await alice.waitFor('stdout', new RegExp(`<robert~${short}> as robert$`))
+    alice.send('/peers')
+    await alice.waitFor('stderr', new RegExp(`parley: robert~${short} \\[${short}\\] direct, connected`))
+    bob.end()
+    await alice.waitFor('stderr', /disconnected from robert: robert left/)
+    alice.end()
+    expect(await alice.exited).toBe(0)
+  })
+
   it('sends /me as an action, //text as /text, and a piped path as it is', async () => {
     const receiver = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
     const port = await listeningPort(receiver)

@@ -32,6 +32,20 @@ import type { Link } from './transport.js'
 /** The hello capability of nodes that relay the room (and take relayed messages). */
 export const ROOM_CAP = 'room'
 
+/**
+ * `named:N` in a hello: the sender's own messages up to seq N were written before this hello, so the name
+ * they carry is older than the hello's. A later seq under another name is a rename, told to the user; an
+ * earlier one (a message that waited in its outbox) is not. Earlier releases neither send nor read it.
+ */
+export const NAMED_CAP = 'named'
+
+/** A cap's value as a seq, or undefined when it is missing or not a whole number a seq can be. */
+function seqOfCap(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d{1,16}$/.test(value)) return undefined
+  const seq = Number(value)
+  return Number.isSafeInteger(seq) ? seq : undefined
+}
+
 export interface LinkRecord {
   readonly id: number
   readonly link: Link
@@ -39,7 +53,15 @@ export interface LinkRecord {
   state: LinkState
   readonly slot?: DialSlot
   /** Who the peer said it is, once its hello arrived; `relays` when it speaks the room protocol. */
-  hello?: { peer: PeerInfo; listen?: string; epoch: string; instance: string; relays: boolean }
+  hello?: {
+    peer: PeerInfo
+    listen?: string
+    epoch: string
+    instance: string
+    relays: boolean
+    /** Its own messages up to this seq were written before this hello, under its name then (`NAMED_CAP`). */
+    namedUpTo?: number
+  }
   /** The hello was accepted (its id is the key the link proved, the peer trusted): a session opened on it. */
   opened?: true
   handshakeTimer?: unknown
@@ -437,6 +459,8 @@ export class Links {
       instance: helloInstance(hello),
       relays: hello.caps.includes(ROOM_CAP),
     }
+    const namedUpTo = seqOfCap(helloCap(hello, NAMED_CAP))
+    if (namedUpTo !== undefined) record.hello.namedUpTo = namedUpTo
     const refusal = this.host.checkPeer(record, hello)
     if (!refusal) return true
     this.step(record, { type: 'protocol-error', error: new ProtocolError('UNTRUSTED', refusal) })

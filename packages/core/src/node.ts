@@ -15,7 +15,7 @@ import { ProtocolError } from './errors.js'
 import { DEFAULT_RATE_LIMIT, FIXED_MSG_BYTES } from './inbound-gate.js'
 import { DEFAULT_WINDOW, type HistoryEntry, type RestoredState, restoredRoom } from './journal.js'
 import { type LinkCloseReason, makeHello } from './link-machine.js'
-import { type LinkHost, type LinkRecord, Links, ROOM_CAP } from './links.js'
+import { type LinkHost, type LinkRecord, Links, NAMED_CAP, ROOM_CAP } from './links.js'
 import {
   framedBytes,
   LINES_PER_MSG_CHARS,
@@ -455,7 +455,9 @@ export class ParleyNode implements ChatNode {
     }
     hello(): ReturnType<LinkHost['hello']> {
       const node = this.node
-      const caps = [`epoch:${node.epoch}`, ROOM_CAP, ...(node.options.caps ?? [])]
+      // Our messages so far carry older names than this hello may: the peer is told where they end.
+      const named = `${NAMED_CAP}:${node.room.nextSeq - 1}`
+      const caps = [`epoch:${node.epoch}`, ROOM_CAP, named, ...(node.options.caps ?? [])]
       const self = { id: node.id, name: node.nameValue, instance: node.instance }
       return makeHello(self, caps, node.listenAddress)
     }
@@ -553,7 +555,11 @@ export class ParleyNode implements ChatNode {
     // Resume: tell the peer what we have of every member and where our streams to it start; its
     // first ack on this link says which of ours, and of the room's, to send.
     this.traffic.perform(
-      this.room.linkOpened(peer.id, { name: peer.name, relays: record.hello?.relays ?? false }),
+      this.room.linkOpened(peer.id, {
+        name: peer.name,
+        relays: record.hello?.relays ?? false,
+        namedUpTo: record.hello?.namedUpTo,
+      }),
     )
   }
 

@@ -350,6 +350,7 @@ export class RoomBook {
         floor: new Map(),
         bases: new Map(),
         relays: false,
+        namedUpTo: -1,
         restarted: false,
         forked: false,
         open: false,

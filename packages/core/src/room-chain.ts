@@ -193,11 +193,7 @@ export class RoomChain extends RoomBook {
     const msg = keptCopy(received, origin.peer, this.hopsLeft(received))
     origin.log.push(msg)
     this.trim(origin)
-    if (
-      msg.name !== undefined &&
-      msg.name !== origin.peer.name &&
-      !this.neighbors.get(origin.peer.id)?.open
-    ) {
+    if (msg.name !== undefined && msg.name !== origin.peer.name && this.takesSignedName(msg)) {
       // Signed names are relayed as sent; the one shown has nothing that could start a line or hide.
       const name = shownName(msg.name, origin.peer.id.slice(0, 8))
       if (name !== origin.peer.name) origin.peer = { id: origin.peer.id, name }
@@ -208,6 +204,19 @@ export class RoomChain extends RoomBook {
       out.push({ type: 'join', peer: origin.peer })
     }
     out.push({ type: 'accept', msg })
+  }
+
+  /**
+   * Whether `msg` goes by the name it was signed with: it is shown under it and, when that is another name
+   * than its origin goes by here, renames the origin (announced, so no one changes the name it is shown
+   * under silently). Always for a member reached through relays; for a neighbour on an open link, only a
+   * message written after its hello (a `/nick` during the session). One written before, which waited in its
+   * outbox, goes by the hello's name, which is newer: it renames nothing back, and a neighbour that claims
+   * more of those than it wrote shows no name it did not announce.
+   */
+  takesSignedName(msg: Msg): boolean {
+    const neighbor = this.neighbors.get(msg.from)
+    return !neighbor?.open || msg.seq > neighbor.namedUpTo
   }
 
   /**

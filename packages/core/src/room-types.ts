@@ -180,6 +180,15 @@ export interface Origin {
   gap?: Gap
 }
 
+/** What a neighbour's hello said of itself, as its link opens. */
+export interface NeighborLink {
+  readonly name: string
+  /** It speaks the room protocol. */
+  readonly relays: boolean
+  /** Its own messages up to this seq were written before that hello (`Neighbor.namedUpTo`). */
+  readonly namedUpTo?: number | undefined
+}
+
 export interface Neighbor {
   readonly id: string
   /** What the neighbour has of each origin (learned from its acks and from what it sends). */
@@ -196,6 +205,11 @@ export interface Neighbor {
   readonly bases: Map<string, number>
   /** It speaks the room protocol: it takes messages of other origins. */
   relays: boolean
+  /**
+   * Its own messages up to this seq were written before the hello of its current link, under a name older
+   * than that hello's: they rename nothing. -1 when its hello did not say (an earlier release).
+   */
+  namedUpTo: number
   /** It restarted without its journal: on its next link it gets only what is new, as it already saw the rest. */
   restarted: boolean
   /** It has our stream further, or otherwise, than we do (`OwnFork`): it is sent none of ours, its acks of ours do not count. */

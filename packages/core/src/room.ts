@@ -8,7 +8,14 @@ import { ackFrames } from './acks.js'
 import { shownName } from './names.js'
 import { RoomChain } from './room-chain.js'
 import { weigh } from './room-ledger.js'
-import { ACK_ENTRY_RATE, type Origin, type RoomEffect, raise, refuse } from './room-types.js'
+import {
+  ACK_ENTRY_RATE,
+  type NeighborLink,
+  type Origin,
+  type RoomEffect,
+  raise,
+  refuse,
+} from './room-types.js'
 import type { Ack, Msg } from './schema.js'
 
 export { type HeldReport, weigh } from './room-ledger.js'
@@ -29,9 +36,10 @@ export class Room extends RoomChain {
    * neighbour that relays may be sent what other origins gave us unchecked, so that is checked now, and
    * the origins whose runs do not check are refused.
    */
-  linkOpened(id: string, info: { name: string; relays: boolean }, out: RoomEffect[] = []): RoomEffect[] {
+  linkOpened(id: string, info: NeighborLink, out: RoomEffect[] = []): RoomEffect[] {
     const neighbor = this.neighbor(id)
     neighbor.relays = info.relays
+    neighbor.namedUpTo = info.namedUpTo ?? -1
     neighbor.open = true
     neighbor.resumed = false
     neighbor.sentUpTo.clear()

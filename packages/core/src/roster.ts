@@ -10,7 +10,7 @@ import { namesakes, sameWrittenName, shownName } from './names.js'
 import type { MemberInfo, NodeEvent } from './node-types.js'
 import type { PeerInfo } from './peer-machine.js'
 import { Room } from './room.js'
-import { newOrigin, type RoomEffect } from './room-types.js'
+import { type NeighborLink, newOrigin, type RoomEffect } from './room-types.js'
 import type { Msg } from './schema.js'
 import type { Session, Sessions } from './sessions.js'
 import type { Link } from './transport.js'
@@ -55,7 +55,7 @@ interface MemberDoor {
 export class MemberRoom extends Room {
   door?: MemberDoor
 
-  override linkOpened(id: string, info: { name: string; relays: boolean }, out: RoomEffect[] = []) {
+  override linkOpened(id: string, info: NeighborLink, out: RoomEffect[] = []) {
     if (!this.origins.has(id)) this.door?.admitting(id)
     return super.linkOpened(id, info, out)
   }
@@ -244,9 +244,12 @@ export class Roster implements MemberDoor {
     })
   }
 
-  /** The sender under the name it signed the message with (a later rename does not rewrite the past). */
+  /**
+   * The sender under the name it signed the message with (a later rename does not rewrite the past), but
+   * for a neighbour's message written before its current hello, which goes by the hello's newer name.
+   */
   sentAs(msg: Msg): PeerInfo {
-    return msg.name === undefined
+    return msg.name === undefined || !this.room.takesSignedName(msg)
       ? this.memberOf(msg)
       : { id: msg.from, name: shownName(msg.name, msg.from.slice(0, 8)) }
   }

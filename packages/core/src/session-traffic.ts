@@ -171,8 +171,11 @@ export class SessionTraffic {
             origins.add(msg.from)
             this.roster.heard(msg.from, now)
             const member = this.roster.memberOf(msg)
-            // A member that signs a message under a new name is announced again, with the clash check.
-            this.announce(member, this.sessions.get(member.id)?.link !== undefined ? 'direct' : 'relay')
+            // A member that signs a message under a new name is announced again, with the clash check; a
+            // neighbour's link goes by the new name too (its leaving is told under it).
+            const session = this.sessions.get(member.id)
+            if (session && session.peer.name !== member.name) session.peer = member
+            this.announce(member, session?.link !== undefined ? 'direct' : 'relay')
           }
           const from = senders[i]!
           const { seq, ts } = msg

@@ -39,8 +39,8 @@ export class RawPeer {
     this.link.write(new Uint8Array(bytes))
   }
 
-  hello(id: string, name = 'raw'): void {
-    this.send(makeHello({ id, name, instance: 'raw-1' }, []))
+  hello(id: string, name = 'raw', caps: string[] = []): void {
+    this.send(makeHello({ id, name, instance: 'raw-1' }, caps))
   }
 
   types(): string[] {

@@ -1,0 +1,99 @@
+/**
+ * A neighbour that takes another name while its link is open: the rename is announced (a `member` event
+ * with `renamedFrom`), the room and its session go by the new name, and messages that waited in its outbox
+ * under the old name do not rename it back.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { closeNodes, nodeWorld, type TestNode } from '../test/node-world.js'
+import { RawPeer } from '../test/raw-peer.js'
+import type { Address } from './address.js'
+
+afterEach(closeNodes)
+
+const A: Address = '127.0.0.1:4001'
+const B: Address = '127.0.0.1:4002'
+const ALICE = '1111111111111111'
+const BOB = 'eeeeeeeeeeeeeeee'
+
+/** The names alice was told bob went by, in order, and the names each of his messages was shown under. */
+function seenOfBob(alice: TestNode) {
+  const renames = alice.events
+    .of('member')
+    .filter((e) => e.peer.id === BOB && e.renamedFrom !== undefined)
+    .map((e) => `${e.renamedFrom} -> ${e.peer.name}`)
+  const shownAs = alice.events.of('message').map((m) => `${m.from.name}: ${m.body}`)
+  return { renames, shownAs }
+}
+
+describe('a neighbour renamed during its session', () => {
+  it('is announced under its new name, listed under it, and its leaving is told under it', async () => {
+    const w = nodeWorld()
+    const alice = w.node('alice', A, { id: ALICE })
+    const bob = w.node('bob', B, { id: BOB, peers: [A] })
+    await alice.node.start()
+    await bob.node.start()
+    await w.clock.advance(100)
+    bob.node.send('hi')
+    await w.clock.advance(10)
+    bob.node.rename('robert')
+    bob.node.send('now I am robert')
+    await w.clock.advance(10)
+
+    expect(seenOfBob(alice)).toEqual({
+      renames: ['bob -> robert'],
+      shownAs: ['bob: hi', 'robert: now I am robert'],
+    })
+    expect(alice.node.members().map((m) => m.peer.name)).toEqual(['robert'])
+    await bob.node.close()
+    await w.clock.advance(10)
+    expect(alice.events.of('disconnected').map((e) => e.peer.name)).toEqual(['robert'])
+  })
+
+  it('is not renamed back by messages written under its old name that reach us after its new hello', async () => {
+    const w = nodeWorld()
+    const alice = w.node('alice', A, { id: ALICE })
+    const bob = w.node('bob', B, { id: BOB, peers: [A] })
+    await alice.node.start()
+    await bob.node.start()
+    await w.clock.advance(100)
+    bob.node.send('m1')
+    await w.clock.advance(10)
+    // Bob loses alice, writes one more line as bob, then renames: that line waits in his outbox.
+    w.network.partition(A)
+    await w.clock.advance(10)
+    bob.node.send('m2')
+    bob.node.rename('robert')
+    w.network.heal(A)
+    for (let i = 0; i < 30 && alice.events.of('message').length < 2; i++) await w.clock.advance(1_000)
+    bob.node.send('m3')
+    await w.clock.advance(10)
+
+    // Told once, as the new link opened under the new name; m2 then goes by it too.
+    expect(seenOfBob(alice)).toEqual({
+      renames: ['bob -> robert'],
+      shownAs: ['bob: m1', 'robert: m2', 'robert: m3'],
+    })
+    expect(alice.node.members().map((m) => m.peer.name)).toEqual(['robert'])
+  })
+
+  it('shows under its announced name what it claims it wrote before its hello, whatever name that carries', async () => {
+    const w = nodeWorld()
+    const alice = w.node('alice', A, { id: ALICE })
+    await alice.node.start()
+    const mallory = new RawPeer(await w.network.transport('127.0.0.1', BOB).dial(A))
+    // Its hello claims that its first message was written before it.
+    mallory.hello(BOB, 'mallory', ['named:1'])
+    await w.clock.advance(0)
+    mallory.send({ type: 'ack', upTo: 0, base: 0 })
+    mallory.send({ type: 'msg', id: 'm1', seq: 1, ts: 0, from: BOB, body: 'trust me', name: 'carol' })
+    await w.clock.advance(0)
+    expect(seenOfBob(alice)).toEqual({ renames: [], shownAs: ['mallory: trust me'] })
+    // Past its claim, a name of its own choosing is a rename, told as one.
+    mallory.send({ type: 'msg', id: 'm2', seq: 2, ts: 0, from: BOB, body: 'really', name: 'carol' })
+    await w.clock.advance(0)
+    expect(seenOfBob(alice)).toEqual({
+      renames: ['mallory -> carol'],
+      shownAs: ['mallory: trust me', 'carol: really'],
+    })
+  })
+})
