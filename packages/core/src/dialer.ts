@@ -94,6 +94,13 @@ export class Dialer {
     return false
   }
 
+  /** The peer of an open session goes by another name now: its slots name it so when they redial. */
+  renamed(peer: PeerInfo): void {
+    for (const slot of this.slotsFor(peer.id))
+      if (slot.state.status === 'connected')
+        this.step(slot, { type: 'session-open', link: slot.state.link, peer })
+  }
+
   slotsFor(peerId: string): DialSlot[] {
     return [...this.slots.values()].filter((slot) => slot.peerId === peerId)
   }

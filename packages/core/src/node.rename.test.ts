@@ -26,9 +26,9 @@ function seenOfBob(alice: TestNode) {
 }
 
 describe('a neighbour renamed during its session', () => {
-  it('is announced under its new name, listed under it, and its leaving is told under it', async () => {
+  it('is announced under its new name, listed under it, and its leaving and redials are told under it', async () => {
     const w = nodeWorld()
-    const alice = w.node('alice', A, { id: ALICE })
+    const alice = w.node('alice', A, { id: ALICE, peers: [B] })
     const bob = w.node('bob', B, { id: BOB, peers: [A] })
     await alice.node.start()
     await bob.node.start()
@@ -47,6 +47,8 @@ describe('a neighbour renamed during its session', () => {
     await bob.node.close()
     await w.clock.advance(10)
     expect(alice.events.of('disconnected').map((e) => e.peer.name)).toEqual(['robert'])
+    const redials = alice.events.of('peer-state').filter((e) => e.state.status === 'reconnecting')
+    expect(redials.map((e) => (e.state.status === 'reconnecting' ? e.state.peer.name : ''))).toEqual(['robert'])
   })
 
   it('is not renamed back by messages written under its old name that reach us after its new hello', async () => {

@@ -495,6 +495,9 @@ export class ParleyNode implements ChatNode {
     emit(event: NodeEvent): void {
       this.node.emit(event)
     }
+    renamed(peer: PeerInfo): void {
+      this.node.dialer.renamed(peer)
+    }
     waitsFor(peerId: string): boolean {
       return this.node.dialer.mayDial(peerId)
     }

@@ -42,6 +42,8 @@ export interface TrafficHooks {
   dialsUnanswered(): boolean
   /** Whether this node dials the peer: one the user chose, never locked out by strangers' messages. */
   dials(peerId: string): boolean
+  /** A neighbour on an open link took another name (its session goes by it already). */
+  renamed(peer: PeerInfo): void
   emit(event: NodeEvent): void
 }
 
@@ -174,7 +176,10 @@ export class SessionTraffic {
             // A member that signs a message under a new name is announced again, with the clash check; a
             // neighbour's link goes by the new name too (its leaving is told under it).
             const session = this.sessions.get(member.id)
-            if (session && session.peer.name !== member.name) session.peer = member
+            if (session && session.peer.name !== member.name) {
+              session.peer = member
+              this.hooks.renamed(member)
+            }
             this.announce(member, session?.link !== undefined ? 'direct' : 'relay')
           }
           const from = senders[i]!
