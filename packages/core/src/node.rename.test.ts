@@ -48,7 +48,9 @@ describe('a neighbour renamed during its session', () => {
     await w.clock.advance(10)
     expect(alice.events.of('disconnected').map((e) => e.peer.name)).toEqual(['robert'])
     const redials = alice.events.of('peer-state').filter((e) => e.state.status === 'reconnecting')
-    expect(redials.map((e) => (e.state.status === 'reconnecting' ? e.state.peer.name : ''))).toEqual(['robert'])
+    expect(redials.map((e) => (e.state.status === 'reconnecting' ? e.state.peer.name : ''))).toEqual([
+      'robert',
+    ])
   })
 
   it('is not renamed back by messages written under its old name that reach us after its new hello', async () => {
