@@ -21,6 +21,16 @@ describe('connection status', () => {
     expect(status.summary()).toMatchObject({ state: 'connected', peer: { name: 'bob' }, others: 0 })
   })
 
+  it('names a connected peer that took another name by the new one, in the bar and for Tab', () => {
+    const status = new ConnectionStatus()
+    const bob: PeerInfo = { id: 'b'.repeat(64), name: 'bob' }
+    status.apply({ type: 'connected', peer: bob, address: '127.0.0.1:7000', direction: 'outbound' })
+    const robert = { ...bob, name: 'robert' }
+    status.apply({ type: 'member', peer: robert, via: 'direct', renamedFrom: 'bob' })
+    expect(status.summary()).toMatchObject({ state: 'connected', peer: { name: 'robert' } })
+    expect(status.peerNames()).toEqual(['robert'])
+  })
+
   it('counts a peer that comes back as linked again, and its leaving again once', () => {
     const status = new ConnectionStatus()
     for (let round = 0; round < 3; round++) {

@@ -85,6 +85,12 @@ export class ConnectionStatus {
         if (++this.gone > MAX_GONE) this.forgetOldestGone()
         return
       }
+      case 'member': {
+        // A peer that took another name goes by it here too (the bar, Tab completion).
+        const session = this.sessions.get(event.peer.id)
+        if (session && event.renamedFrom !== undefined) session.peer = event.peer
+        return
+      }
       case 'closed':
         this.closed = true
         return
