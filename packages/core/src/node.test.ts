@@ -140,6 +140,13 @@ describe('ParleyNode over an in-memory transport', () => {
       const done = alice.node.whenDelivered(5_000)
       expect(await done).toBe(0)
       expect(alice.events.of('delivered').map((d) => d.seq)).toEqual([1, 2])
+      // The outbox is told settled up to a seq only after that seq is told delivered.
+      const told: number[] = []
+      for (const e of alice.events.events) {
+        if (e.type === 'delivered') told.push(e.seq)
+        if (e.type === 'settled') expect(told).toContain(e.upTo)
+      }
+      expect(alice.events.of('settled').at(-1)).toMatchObject({ upTo: 2, pending: 0 })
       expect(clock.now()).toBe(0)
     })
 

@@ -272,18 +272,24 @@ export class SessionTraffic {
    * (`settled`), so that the next start does not wait for strangers either.
    */
   settle(): void {
+    const settled = this.settleOutbox()
+    if (settled) this.hooks.emit(settled)
+  }
+
+  /** `settle` without telling: the `settled` event it would emit, if the outbox moved. */
+  private settleOutbox(): Extract<NodeEvent, { type: 'settled' }> | undefined {
     // A dialed address that has not answered is a neighbour whose ack is unknown (maybe 0, maybe one the
     // member table forgot to make room): nothing leaves the outbox until it answers.
-    if (this.hooks.dialsUnanswered()) return
+    if (this.hooks.dialsUnanswered()) return undefined
     const lowest = this.sessions.lowestAcked((peerId) => this.hooks.waitsFor(peerId))
-    if (lowest === undefined) return
+    if (lowest === undefined) return undefined
     const before = this.room.ownSettledUpTo
     this.room.settleOwn(lowest)
     const after = this.room.ownSettledUpTo
     // Lost in a crash, it costs only a resend that the peers drop as copies: it rides along.
-    if (after <= before) return
+    if (after <= before) return undefined
     this.store.appendLater('settled', { t: 'settled', upTo: after })
-    this.hooks.emit({ type: 'settled', upTo: after, pending: this.room.pendingLines })
+    return { type: 'settled', upTo: after, pending: this.room.pendingLines }
   }
 
   private acknowledge(session: Session, upTo: number): void {
@@ -292,7 +298,7 @@ export class SessionTraffic {
     const from = session.acked
     session.acked = Math.min(upTo, this.room.nextSeq - 1)
     const newlyAcked = this.room.outboxBetween(from, session.acked)
-    this.settle()
+    const settled = this.settleOutbox()
     // Lost in a crash, it costs only a resend of what the peer already has, which it drops as a copy; so
     // it rides along with the next append instead of holding up a disk flush of its own.
     this.store.appendLater(`acked:${session.peer.id}`, {
@@ -301,6 +307,8 @@ export class SessionTraffic {
       upTo: session.acked,
     })
     for (const m of newlyAcked) this.hooks.emit({ type: 'delivered', id: m.id, seq: m.seq, to: session.peer })
+    // Told after the deliveries it follows from: a reader that stops at `settled` has seen them all.
+    if (settled) this.hooks.emit(settled)
   }
 }
 
