@@ -235,7 +235,8 @@ function stdinIsFile(stdin: Io['stdin']): boolean {
 }
 
 async function chat(flags: Flags, io: Io): Promise<number> {
-  const interactive = Boolean(io.stdin.isTTY && io.stdout.isTTY) && !flags.json
+  // On a terminal, --json too keeps a prompt: each event is printed above the half-typed line, not after it.
+  const interactive = Boolean(io.stdin.isTTY && io.stdout.isTTY)
   const withTime = Boolean(io.stdout.isTTY)
   let mode: InputMode = flags.recvOnly
     ? 'receive'
@@ -272,7 +273,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   // Once stdout is closed, events have nowhere to go: they are not even made.
   let outputGone: NodeJS.ErrnoException | undefined
   const json = (value: Record<string, unknown>) => {
-    if (!outputGone) io.stdout.write(`${JSON.stringify(value)}\n`)
+    if (!outputGone) print(io.stdout, JSON.stringify(value))
   }
   // This node once started: a peer under a name like ours is told apart from us.
   let self: (() => PeerInfo) | undefined

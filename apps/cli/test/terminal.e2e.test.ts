@@ -137,6 +137,33 @@ describe.skipIf(!HAS_TMUX)('parley on a terminal', () => {
     expect(screen.slice(at + 1).join('')).toBe(`> ${typed}`)
   })
 
+  it('with --json, prints each event above the half-typed line as a whole JSON line, and draws the line again', async () => {
+    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--data-dir', join(tempDir(), 'bob')])
+    const port = await listeningPort(bob)
+    const alice = terminal(
+      [
+        ...['--json', '--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`],
+        ...['--name', 'alice', '--data-dir', join(tempDir(), 'alice')],
+      ],
+      200,
+      20,
+    )
+    await alice.until('the link', () => alice.screen().some((l) => l.startsWith('{"type":"connected"')))
+    alice.type('half typed')
+    await alice.until('the typed line', () => alice.screen().some((l) => l === '> half typed'))
+    bob.send('hello while you type')
+    const screen = await alice.until('the message', () => {
+      const lines = alice.screen()
+      return lines.some((l) => l.includes('"body":"hello while you type"')) ? lines : undefined
+    })
+    const at = screen.findIndex((l) => l.includes('"body":"hello while you type"'))
+    expect(JSON.parse(screen[at]!)).toMatchObject({ type: 'message', from: 'bob', body: 'hello while you type' })
+    expect(screen.slice(at + 1)).toEqual(['> half typed'])
+    alice.type(' and sent')
+    alice.keys('Enter')
+    await bob.waitFor('stdout', /<alice> half typed and sent$/)
+  })
+
   it('leaves cleanly when its terminal is closed: bye to the peer, the data dir let go, no crash', async () => {
     const bob = start([
       '--listen',
