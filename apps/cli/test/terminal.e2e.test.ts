@@ -157,7 +157,11 @@ describe.skipIf(!HAS_TMUX)('parley on a terminal', () => {
       return lines.some((l) => l.includes('"body":"hello while you type"')) ? lines : undefined
     })
     const at = screen.findIndex((l) => l.includes('"body":"hello while you type"'))
-    expect(JSON.parse(screen[at]!)).toMatchObject({ type: 'message', from: 'bob', body: 'hello while you type' })
+    expect(JSON.parse(screen[at]!)).toMatchObject({
+      type: 'message',
+      from: 'bob',
+      body: 'hello while you type',
+    })
     expect(screen.slice(at + 1)).toEqual(['> half typed'])
     alice.type(' and sent')
     alice.keys('Enter')
