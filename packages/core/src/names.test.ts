@@ -158,6 +158,13 @@ describe('nameProblem', () => {
     for (const ch of labelMarkLookalikes()) expect(nameProblem(`a${ch}b`), ch).toBeDefined()
   })
 
+  it('refuses what reads as a fingerprint in brackets, in any letters and dashes, and allows other brackets', () => {
+    for (const name of ['carol [abcd-efgh]', 'carol[abcd-efgh]', 'x ［abcd－efgh］', '[аbcd–3fgh] carol'])
+      expect(nameProblem(name), name).toMatch(/\[xxxx-xxxx\]: that is how a fingerprint follows a name/)
+    for (const name of ['[afk] bob', 'bob [work]', 'a [abc-defg]', 'bob [abcd efgh]'])
+      expect(nameProblem(name), name).toBeUndefined()
+  })
+
   it('refuses empty, blank and overlong names', () => {
     expect(nameProblem('')).toBeDefined()
     expect(nameProblem('   ')).toBeDefined()
@@ -194,6 +201,20 @@ describe('shownName', () => {
       fc.property(fc.array(fc.oneof(mark, text), { minLength: 1, maxLength: 8 }), (parts) => {
         const shown = shownName(parts.join(''), 'fallback')
         for (const ch of labelMarkLookalikes()) expect(shown).not.toContain(ch)
+      }),
+    )
+  })
+
+  it('makes the brackets of what reads as a fingerprint visible marks, and leaves other brackets alone', () => {
+    expect(shownName('carol [abcd-efgh]', 'abc')).toBe('carol \ufffdabcd-efgh\ufffd')
+    expect(shownName('carol [ab\u200bcd-efgh]', 'abc')).toBe('carol \ufffdabcd-efgh\ufffd')
+    expect(shownName('carol ［abcd-efgh］', 'abc')).toBe('carol \ufffdabcd-efgh\ufffd')
+    expect(shownName('[afk] bob', 'abc')).toBe('[afk] bob')
+    // Whatever brackets, dashes, letters and hidden characters make up a name, what is shown is a name.
+    const part = fc.constantFrom('[', ']', '［', '］', '-', '－', ' ', 'abcd', 'efgh', 'ab', '\u200b', 'x')
+    fc.assert(
+      fc.property(fc.array(part, { minLength: 1, maxLength: 12 }), (parts) => {
+        expect(nameProblem(shownName(parts.join(''), 'fallback'))).toBeUndefined()
       }),
     )
   })

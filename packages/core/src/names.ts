@@ -39,6 +39,21 @@ const LABEL_MARK_ALL = new RegExp(LABEL_MARK.source, 'gu')
  */
 const LETTER_MARK = /[\u1433\u1438\u16b2\u2cb4\u{16f3f}]/u
 const LETTER_MARK_ALL = new RegExp(LETTER_MARK.source, 'gu')
+/**
+ * `[xxxx-xxxx]`, how a short fingerprint follows a name on screen (`connected to bob [r4kq-2xbm]`), in any
+ * letters or digits (look-alikes of the fingerprint's own included) and with any dash: a name holding one
+ * could show a fingerprint of someone else's before its own. Brackets otherwise are fine (`[afk] bob`).
+ * Matched on the name's compatibility form, hidden characters left out (`［ab\u200bcd－efgh］` too).
+ */
+const FINGERPRINT_LABEL = /\[\s?[\p{L}\p{N}]{4}\s?[-\u2010-\u2015\u2212\u2043]\s?[\p{L}\p{N}]{4}\s?\]/u
+
+function holdsFingerprintLabel(name: string): boolean {
+  return (
+    (name.includes('[') || name.includes('\uff3b')) &&
+    FINGERPRINT_LABEL.test(name.normalize('NFKC').replace(IGNORED, ''))
+  )
+}
+
 /** The scripts those letters belong to: Canadian syllabics, runic, Coptic, Miao. */
 const MARK_SCRIPTS = /[\p{Script=Canadian_Aboriginal}\p{Script=Runic}\p{Script=Coptic}\p{Script=Miao}]/gu
 
@@ -60,7 +75,13 @@ function mixedLetterMark(name: string): RegExpExecArray | null {
 export function nameProblem(name: string): string | undefined {
   if (name.length < 1 || name.length > MAX_NAME_LENGTH || name.replace(BLANK, '') === '')
     return `a name is 1-${MAX_NAME_LENGTH} printable characters`
-  return hiddenCharacterProblem(name) ?? labelMarkProblem(name)
+  return hiddenCharacterProblem(name) ?? labelMarkProblem(name) ?? fingerprintLabelProblem(name)
+}
+
+function fingerprintLabelProblem(name: string): string | undefined {
+  return holdsFingerprintLabel(name)
+    ? 'a name must not contain [xxxx-xxxx]: that is how a fingerprint follows a name on screen'
+    : undefined
 }
 
 function labelMarkProblem(name: string): string | undefined {
@@ -109,17 +130,23 @@ export function shownName(name: string, fallback: string): string {
     !LABEL_MARK.test(name) &&
     !mixed &&
     !/^\s|\s$|\s\s|\u2800/u.test(name) &&
-    name !== ''
+    name !== '' &&
+    !holdsFingerprintLabel(name)
   )
     return name
-  const cleaned = (mixed ? name.replace(LETTER_MARK_ALL, '\ufffd') : name)
+  let cleaned = (mixed ? name.replace(LETTER_MARK_ALL, '\ufffd') : name)
     .replace(/[\p{Cc}\p{Zl}\p{Zp}]/gu, '\ufffd')
     .replace(LABEL_MARK_ALL, '\ufffd')
     .replace(HIDDEN_ALL, '')
     .replace(BLANK, ' ')
     .trim()
+  // Its brackets made visible marks, so it reads as no fingerprint.
+  if (holdsFingerprintLabel(cleaned)) cleaned = cleaned.replace(FINGERPRINT_BRACKETS, '\ufffd')
   return cleaned === '' ? fallback : cleaned
 }
+
+/** Every character whose compatibility form is a square bracket. */
+const FINGERPRINT_BRACKETS = /[[\]\uff3b\uff3d]/g
 
 /**
  * Whether two names are written the same once compatibility forms and case are folded (`ALICE`, `ａｌｉｃｅ`
