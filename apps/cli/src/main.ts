@@ -112,11 +112,11 @@ async function command(argv: readonly string[], io: Io): Promise<number> {
       case 'invite':
         return await printInvite(flags, io)
       case 'room':
-        return printRoom(io)
+        return printRoom(flags, io)
       case 'bootstrap':
-        return await serve(await startBootstrapNode(flags), 'bootstrap', io)
+        return await serve(await startBootstrapNode(flags), 'bootstrap', flags, io)
       case 'relay':
-        return await serve(await startRelay(flags, io.env), 'relay', io)
+        return await serve(await startRelay(flags, io.env), 'relay', flags, io)
       case 'chat':
         return await chat(flags, io)
       default: {
@@ -141,13 +141,14 @@ async function printIdentity(flags: Flags, io: Io): Promise<number> {
 
 /**
  * `parley invite`: one line holding the listen address and this node's key (none on a DHT node given no
- * --listen), then the key-only invite, `parley://FINGERPRINT`, for reaching this node over the DHT.
+ * --listen), then the key-only invite, `parley://FINGERPRINT`, for reaching this node over the DHT. With
+ * --json, one object holding both (`join` and `key`).
  */
 async function printInvite(flags: Flags, io: Io): Promise<number> {
   const { id, dataDir, created } = await showIdentity(flags, io.env)
   if (created) io.stderr.write(`parley: no identity in ${dataDir} yet: created a new one\n`)
+  let code: string | undefined
   if (flags.listen !== undefined) {
-    let code: string
     try {
       code = encodeInvite({ address: flags.listen, key: id })
     } catch (error) {
@@ -156,11 +157,13 @@ async function printInvite(flags: Flags, io: Io): Promise<number> {
         `${error instanceof Error ? error.message : String(error)} (see --help)`,
       )
     }
-    io.stdout.write(`${code}\n`)
+    if (!flags.json) io.stdout.write(`${code}\n`)
     io.stderr.write(`parley: on this network your peer runs: parley --join ${code}\n`)
   }
   const byKey = encodeKeyInvite(id)
-  io.stdout.write(`${byKey}\n`)
+  if (flags.json)
+    io.stdout.write(`${JSON.stringify({ type: 'invite', ...(code ? { join: code } : {}), key: byKey })}\n`)
+  else io.stdout.write(`${byKey}\n`)
   // On a private DHT the peer must look there too, or it looks on the public one and never finds you.
   const bootstrap = flags.dht?.bootstrap
     ?.map(({ host, port }) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`))
@@ -172,22 +175,32 @@ async function printInvite(flags: Flags, io: Io): Promise<number> {
   return ExitCode.OK
 }
 
-/** `parley room`: a new room code on stdout's last line. */
-function printRoom(io: Io): number {
+/** `parley room`: a new room code on stdout's last line (with --json, as `{"type":"room","code":…}`). */
+function printRoom(flags: Flags, io: Io): number {
   const code = newRoomCode()
   io.stderr.write(`parley: a new room; everyone who should join runs: parley --room ${code}\n`)
-  io.stdout.write(`${code}\n`)
+  io.stdout.write(flags.json ? `${JSON.stringify({ type: 'room', code })}\n` : `${code}\n`)
   return ExitCode.OK
 }
 
-/** `parley bootstrap` and `parley relay`: print where to reach it on stdout's last line, run until stopped. */
-async function serve(service: RunningService, kind: 'bootstrap' | 'relay', io: Io): Promise<number> {
+/**
+ * `parley bootstrap` and `parley relay`: print where to reach it on stdout's last line (with --json, as
+ * `{"type":"bootstrap","address":…}`), run until stopped.
+ */
+async function serve(
+  service: RunningService,
+  kind: 'bootstrap' | 'relay',
+  flags: Flags,
+  io: Io,
+): Promise<number> {
   const use =
     kind === 'bootstrap'
       ? `bootstrap node running; nodes use it with --bootstrap ${service.address}`
       : `blind relay running; nodes use it with --relay ${service.address}`
   io.stderr.write(`parley: ${use} (Ctrl-C stops it)\n`)
-  io.stdout.write(`${service.address}\n`)
+  io.stdout.write(
+    flags.json ? `${JSON.stringify({ type: kind, address: service.address })}\n` : `${service.address}\n`,
+  )
   await io.interrupted
   await service.close()
   return ExitCode.OK

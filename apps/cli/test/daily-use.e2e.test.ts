@@ -368,6 +368,19 @@ describe('parley id and invite beside a running node', () => {
     const invite = start(['invite', '--data-dir', dataDir, '--listen', '127.0.0.1:4001'])
     expect(await invite.exited).toBe(0)
     expect(invite.stdout[0]).toMatch(/^\S{20,}$/)
+    // Scripts get each command's answer as one JSON object, holding what the text lines hold.
+    const asJson = start(['invite', '--json', '--data-dir', dataDir, '--listen', '127.0.0.1:4001'])
+    expect(await asJson.exited).toBe(0)
+    expect(asJson.stdout.map((line) => JSON.parse(line))).toEqual([
+      { type: 'invite', join: invite.stdout[0], key: invite.stdout[1] },
+    ])
+    const room = start(['room', '--json'])
+    expect(await room.exited).toBe(0)
+    expect(room.stdout).toHaveLength(1)
+    expect(JSON.parse(room.stdout[0]!)).toEqual({
+      type: 'room',
+      code: expect.stringMatching(/^[a-z0-9-]{20,}$/),
+    })
     const fresh = join(tempDir(), 'typo')
     const created = start(['id', '--data-dir', fresh])
     expect(await created.exited).toBe(0)

@@ -152,7 +152,8 @@ Trust and storage:
       --plain             no encryption, no handshake: plain lines, for nc, socat and telnet
 
 Output:
-      --json              one JSON object per line on stdout for every event
+      --json              one JSON object per line on stdout for every event (id, invite, room,
+                          bootstrap and relay print theirs as one object too)
       --history N         show the last N messages of history at start (default 0); a one-shot send
                           (input from a pipe or file) shows catch-up only with --history
       --wait SECONDS      when input ends, give up after this long without a new acknowledgement
