@@ -157,6 +157,28 @@ describe('DHT flags', () => {
     }
   })
 
+  it('refuses a flag a command would ignore, and takes the ones it reads', () => {
+    for (const [argv, message] of [
+      [['room', '--peer', '127.0.0.1:4001'], /^"room" does not take --peer; it takes --json \(see --help\)$/],
+      [['id', '--name', 'bob'], /^"id" does not take --name; it takes --data-dir, --json \(see --help\)$/],
+      [['bootstrap', '--listen', '127.0.0.1:0', '--history', '3'], /^"bootstrap" does not take --history/],
+      [['relay', '--room', 'abcd'], /^"relay" does not take --room/],
+      [['invite', '--allow', KEY], /^"invite" does not take --allow/],
+    ] as const) {
+      expect(() => parseFlags(argv, {}), argv.join(' ')).toThrow(
+        expect.objectContaining({ exitCode: ExitCode.USAGE, message: expect.stringMatching(message) }),
+      )
+    }
+    expect(parseFlags(['id', '--data-dir', '/tmp/x', '--json'], {}).command).toBe('id')
+    expect(parseFlags(['invite', '--dht', '--bootstrap', '127.0.0.1:49737', '--json'], {}).command).toBe(
+      'invite',
+    )
+    expect(
+      parseFlags(['relay', '--bootstrap', '127.0.0.1:49737', '--listen', '127.0.0.1:0'], {}).command,
+    ).toBe('relay')
+    expect(parseFlags(['room', '--help'], {}).help).toBe(true)
+  })
+
   it('gives a bootstrap node no default address: it is reached where --listen puts it', () => {
     expect(parseFlags(['bootstrap'], {}).listen).toBeUndefined()
     expect(parseFlags(['bootstrap', '--listen', '127.0.0.1:0'], {}).listen).toBe('127.0.0.1:0')

@@ -210,6 +210,7 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   }
   const { values, positionals } = parsed
   const command = commandOf(positionals)
+  refuseUnusedFlags(command, values)
   const peers = (values.peer ?? []).map((p) => dialable('--peer', address('--peer', p)))
   const dht = dhtFlags(values, [...peers, ...(values.join ?? [])])
   // A DHT node is reached by its key; it listens on TCP too only when asked to.
@@ -286,6 +287,31 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv = pro
 
 function parse(argv: readonly string[]) {
   return parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: true })
+}
+
+/**
+ * The flags each command other than chat reads: a chat flag given to one of them would be ignored, so it
+ * is refused instead (`parley room --peer …` makes no one join). `--help` and `--version` go anywhere.
+ */
+const COMMAND_FLAGS: Readonly<Record<Exclude<Command, 'chat'>, readonly (keyof typeof OPTIONS)[]>> = {
+  id: ['data-dir', 'json'],
+  invite: ['listen', 'data-dir', 'dht', 'bootstrap', 'json'],
+  room: ['json'],
+  bootstrap: ['listen', 'bootstrap', 'json'],
+  relay: ['listen', 'data-dir', 'dht', 'bootstrap', 'json'],
+}
+
+function refuseUnusedFlags(command: Command, values: Readonly<Record<string, unknown>>): void {
+  if (command === 'chat') return
+  const takes: readonly string[] = COMMAND_FLAGS[command]
+  const unused = Object.keys(values).find(
+    (flag) => values[flag] !== undefined && flag !== 'help' && flag !== 'version' && !takes.includes(flag),
+  )
+  if (unused === undefined) return
+  const options = takes.map((flag) => `--${flag}`).join(', ')
+  throw usageError(
+    `"${command}" does not take --${unused}; it takes ${options === '' ? 'no options' : options}`,
+  )
 }
 
 function commandOf(positionals: string[]): Command {
