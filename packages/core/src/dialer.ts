@@ -94,11 +94,9 @@ export class Dialer {
     return false
   }
 
-  /** The peer of an open session goes by another name now: its slots name it so when they redial. */
+  /** A peer goes by another name now: its slots name it so when they redial. */
   renamed(peer: PeerInfo): void {
-    for (const slot of this.slotsFor(peer.id))
-      if (slot.state.status === 'connected')
-        this.step(slot, { type: 'session-open', link: slot.state.link, peer })
+    for (const slot of this.slotsFor(peer.id)) this.step(slot, { type: 'renamed', peer })
   }
 
   slotsFor(peerId: string): DialSlot[] {

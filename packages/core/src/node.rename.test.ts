@@ -100,4 +100,57 @@ describe('a neighbour renamed during its session', () => {
       shownAs: ['mallory: trust me', 'carol: really'],
     })
   })
+
+  /** Alice, and mallory (id BOB) dialing her raw, past its hello (with `caps`) and opening ack. */
+  async function malloryWith(caps: string[]) {
+    const w = nodeWorld()
+    const alice = w.node('alice', A, { id: ALICE })
+    await alice.node.start()
+    const mallory = new RawPeer(await w.network.transport('127.0.0.1', BOB).dial(A))
+    mallory.hello(BOB, 'mallory', caps)
+    await w.clock.advance(0)
+    mallory.send({ type: 'ack', upTo: 0, base: 0 })
+    const say = (seq: number, name: string, body: string) =>
+      mallory.send({ type: 'msg', id: `m${seq}`, seq, ts: 0, from: BOB, body, name })
+    return { w, alice, say }
+  }
+
+  it('announces every name a read of its messages shows, before the first message under it', async () => {
+    const { w, alice, say } = await malloryWith(['named:0'])
+    say(1, 'alice', 'as alice')
+    say(2, 'mallory', 'as mallory')
+    await w.clock.advance(0)
+    expect(seenOfBob(alice)).toEqual({
+      renames: ['mallory -> alice', 'alice -> mallory'],
+      shownAs: ['alice: as alice', 'mallory: as mallory'],
+    })
+    // Each rename came before the first message shown under the new name.
+    const order = alice.events.events
+      .filter((e) => (e.type === 'member' && e.renamedFrom !== undefined) || e.type === 'message')
+      .map((e) => (e.type === 'message' ? e.body : `is ${e.type === 'member' ? e.peer.name : ''}`))
+    expect(order).toEqual(['is alice', 'as alice', 'is mallory', 'as mallory'])
+  })
+
+  it('shows what came before its hello under the hello name, in the same read as its renames', async () => {
+    const { w, alice, say } = await malloryWith(['named:1'])
+    say(1, 'x', 'before the hello')
+    say(2, 'x', 'signed x')
+    say(3, 'y', 'signed y')
+    await w.clock.advance(0)
+    expect(seenOfBob(alice)).toEqual({
+      renames: ['mallory -> x', 'x -> y'],
+      shownAs: ['mallory: before the hello', 'x: signed x', 'y: signed y'],
+    })
+  })
+
+  it('goes by the hello name of a neighbour from an earlier release, which does not say what came before it', async () => {
+    const { w, alice, say } = await malloryWith([])
+    say(1, 'bob', 'waited in its outbox')
+    say(2, 'carol', 'a name it never announced')
+    await w.clock.advance(0)
+    expect(seenOfBob(alice)).toEqual({
+      renames: [],
+      shownAs: ['mallory: waited in its outbox', 'mallory: a name it never announced'],
+    })
+  })
 })

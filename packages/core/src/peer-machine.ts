@@ -146,6 +146,8 @@ export type PeerEvent =
   | { readonly type: 'close'; readonly reason: string }
   /** Everything this peer held is released. */
   | { readonly type: 'closed' }
+  /** The peer goes by another name now (it renamed itself): a state that names it names it so. */
+  | { readonly type: 'renamed'; readonly peer: PeerInfo }
 
 export type PeerEffect =
   | { readonly type: 'dial' }
@@ -203,6 +205,12 @@ export function peerTransition(
     state,
     reason: `${event.type} is not valid while ${state.status}: ${why}`,
   })
+
+  if (event.type === 'renamed') {
+    if (state.status !== 'connected' && state.status !== 'reconnecting') return reject('it names no peer')
+    if (state.peer.id !== event.peer.id) return reject('it names another peer')
+    return ok({ ...state, peer: event.peer })
+  }
 
   if (event.type === 'close') {
     switch (state.status) {

@@ -55,7 +55,8 @@ export class RoomChain extends RoomBook {
     }
     for (const { msg } of run) {
       this.ledger.markHas(this.neighbor(id), origin.peer.id, msg.seq)
-      out.push({ type: 'accept', msg: keptCopy(msg, origin.peer, this.hopsLeft(msg)) })
+      // Older messages filling a gap rename nothing: they go by the name the origin has now.
+      out.push({ type: 'accept', msg: keptCopy(msg, origin.peer, this.hopsLeft(msg)), from: origin.peer })
     }
     const lo = run[0]!.msg.seq
     this.dropGap(origin)
@@ -203,20 +204,21 @@ export class RoomChain extends RoomBook {
       if (origin.jumpedTo !== undefined) out.push({ type: 'jump', peer: origin.peer, seq: origin.jumpedTo })
       out.push({ type: 'join', peer: origin.peer })
     }
-    out.push({ type: 'accept', msg })
+    out.push({ type: 'accept', msg, from: origin.peer })
   }
 
   /**
-   * Whether `msg` goes by the name it was signed with: it is shown under it and, when that is another name
-   * than its origin goes by here, renames the origin (announced, so no one changes the name it is shown
-   * under silently). Always for a member reached through relays; for a neighbour on an open link, only a
-   * message written after its hello (a `/nick` during the session). One written before, which waited in its
-   * outbox, goes by the hello's name, which is newer: it renames nothing back, and a neighbour that claims
-   * more of those than it wrote shows no name it did not announce.
+   * Whether `msg` goes by the name it was signed with: when that is another name than its origin goes by
+   * here, it renames the origin, and the node announces the rename before showing it. A message written
+   * after the origin's latest hello to us does (a `/nick` during the session), as does one of a member
+   * only reached through relays. One written before that hello, which waited in an outbox, does not: the
+   * hello's name is newer. Nor does any message of a neighbour on an open link whose hello did not say
+   * which were written before it (an earlier release): its link goes by its hello's name.
    */
-  takesSignedName(msg: Msg): boolean {
+  private takesSignedName(msg: Msg): boolean {
     const neighbor = this.neighbors.get(msg.from)
-    return !neighbor?.open || msg.seq > neighbor.namedUpTo
+    if (neighbor?.open && msg.seq <= neighbor.namedUpTo) return false
+    return msg.seq > (this.origins.get(msg.from)?.namedUpTo ?? -1)
   }
 
   /**

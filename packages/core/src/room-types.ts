@@ -97,8 +97,11 @@ export type RoomEffect =
   | { readonly type: 'send'; readonly neighbor: string; readonly message: Ack }
   /** The neighbour said what it has: its link may carry what it lacks (see `outgoing`). */
   | { readonly type: 'resume'; readonly neighbor: string }
-  /** A message accepted, in order: relay it, persist it, then show it and call `markShown`. */
-  | { readonly type: 'accept'; readonly msg: Msg }
+  /**
+   * A message accepted, in order: relay it, persist it, then show it under `from` (its origin as it goes
+   * by once this message is taken: renamed by it, or not) and call `markShown`.
+   */
+  | { readonly type: 'accept'; readonly msg: Msg; readonly from: PeerInfo }
   /** An origin's watermark jumped forward (its window moved on): persist it as a journal `base` record. */
   | { readonly type: 'jump'; readonly peer: PeerInfo; readonly seq: number }
   /** A member seen for the first time, through a relay. */
@@ -178,6 +181,11 @@ export interface Origin {
   jumpedTo?: number
   /** Seqs skipped on a relay's word, still open for another path to fill. */
   gap?: Gap
+  /**
+   * Its messages up to this seq were written before its latest hello to us (`named:N`), under a name
+   * older than that hello's: they go by its name here and rename it to nothing, whatever path they come by.
+   */
+  namedUpTo?: number
 }
 
 /** What a neighbour's hello said of itself, as its link opens. */
@@ -207,7 +215,8 @@ export interface Neighbor {
   relays: boolean
   /**
    * Its own messages up to this seq were written before the hello of its current link, under a name older
-   * than that hello's: they rename nothing. -1 when its hello did not say (an earlier release).
+   * than that hello's: they rename nothing. Every seq when its hello did not say (an earlier release): its
+   * link goes by its hello's name until it links again, as those releases expect.
    */
   namedUpTo: number
   /** It restarted without its journal: on its next link it gets only what is new, as it already saw the rest. */
@@ -283,6 +292,8 @@ export interface EffectPlan {
   readonly resumed: string[]
   readonly jumps: { readonly peer: PeerInfo; readonly seq: number }[]
   readonly accepted: Msg[]
+  /** Who each accepted message is shown as sent by (its `from`). */
+  readonly senders: PeerInfo[]
   readonly joined: PeerInfo[]
   readonly forks: OwnFork[]
 }
@@ -294,6 +305,7 @@ export function planEffects(effects: readonly RoomEffect[]): EffectPlan {
     resumed: [],
     jumps: [],
     accepted: [],
+    senders: [],
     joined: [],
     forks: [],
   }
@@ -313,6 +325,7 @@ export function planEffects(effects: readonly RoomEffect[]): EffectPlan {
         break
       case 'accept':
         plan.accepted.push(effect.msg)
+        plan.senders.push(effect.from)
         break
       case 'join':
         plan.joined.push(effect.peer)

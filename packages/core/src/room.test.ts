@@ -78,6 +78,27 @@ const sent = (room: Room, to: string) =>
   )
 
 describe('Room: one room across the mesh', () => {
+  describe('names', () => {
+    /** Who each message of `msgs`, relayed by carol, is shown as sent by. */
+    const shownAs = (room: Room, msgs: Msg[]) =>
+      msgs.flatMap((msg) => {
+        const effects = room.receive(CAROL.id, msg, false)
+        for (const e of effects) if (e.type === 'accept') room.markShown(e.msg.from, e.msg.seq)
+        return effects.flatMap((e) => (e.type === 'accept' ? [`${e.from.name}: ${e.msg.body}`] : []))
+      })
+
+    it("keeps what an origin wrote before its latest hello under that hello's name, once its link is gone too", () => {
+      const room = relay({ auth: fakeAuth(BOB.id) }, [CAROL])
+      // Dave linked to us as "david", saying his first two messages were written before that hello.
+      room.linkOpened(DAVE.id, { name: 'david', relays: true, namedUpTo: 2 })
+      room.linkClosed(DAVE.id)
+      const dave = author(DAVE, fakeAuth(DAVE.id))
+      // Both signed "dave", relayed by carol: the older name; the third, written after, renames him.
+      expect(shownAs(room, dave.burst('one', 'two'))).toEqual(['david: one', 'david: two'])
+      expect(shownAs(room, dave.burst('three'))).toEqual(['dave: three'])
+    })
+  })
+
   describe('without a MessageAuth', () => {
     it('shows a message once however many neighbours send it', () => {
       const room = relay()

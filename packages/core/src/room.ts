@@ -39,7 +39,7 @@ export class Room extends RoomChain {
   linkOpened(id: string, info: NeighborLink, out: RoomEffect[] = []): RoomEffect[] {
     const neighbor = this.neighbor(id)
     neighbor.relays = info.relays
-    neighbor.namedUpTo = info.namedUpTo ?? -1
+    neighbor.namedUpTo = info.namedUpTo ?? Number.MAX_SAFE_INTEGER
     neighbor.open = true
     neighbor.resumed = false
     neighbor.sentUpTo.clear()
@@ -52,6 +52,7 @@ export class Room extends RoomChain {
     const origin = this.originFor({ id, name: info.name })
     origin.known = true
     origin.peer = { id, name: info.name }
+    if (info.namedUpTo !== undefined) origin.namedUpTo = info.namedUpTo
     const fresh = neighbor.restarted
     neighbor.restarted = false
     const base = fresh ? this.ownSettled : (this.own.log[0]?.seq ?? this.own.received + 1) - 1

@@ -244,16 +244,6 @@ export class Roster implements MemberDoor {
     })
   }
 
-  /**
-   * The sender under the name it signed the message with (a later rename does not rewrite the past), but
-   * for a neighbour's message written before its current hello, which goes by the hello's newer name.
-   */
-  sentAs(msg: Msg): PeerInfo {
-    return msg.name === undefined || !this.room.takesSignedName(msg)
-      ? this.memberOf(msg)
-      : { id: msg.from, name: shownName(msg.name, msg.from.slice(0, 8)) }
-  }
-
   memberOf(msg: Msg): PeerInfo {
     const fallback = msg.from.slice(0, 8)
     return this.room.peerOf(msg.from) ?? { id: msg.from, name: shownName(msg.name ?? fallback, fallback) }

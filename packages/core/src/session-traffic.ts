@@ -139,22 +139,10 @@ export class SessionTraffic {
       const session = this.sessions.get(neighbor)
       if (session) this.pump(session)
     }
-    const { accepted, joined } = plan
+    // Who each message is shown as sent by, as the room took it: one object for a run of messages one
+    // member sent under one name, a new one where it renamed.
+    const { accepted, joined, senders } = plan
     if (accepted.length === 0 && plan.jumps.length === 0) return
-    // A message's sender depends on the message alone: worked out once, for the journal and the event,
-    // and shared by the run of messages one member sent under one name.
-    const senders: PeerInfo[] = []
-    let previous: Msg | undefined
-    let previousFrom: PeerInfo | undefined
-    for (const msg of accepted) {
-      const from =
-        previousFrom && previous?.from === msg.from && previous.name === msg.name
-          ? previousFrom
-          : this.roster.sentAs(msg)
-      previous = msg
-      previousFrom = from
-      senders.push(from)
-    }
     void this.store
       .append(this.store.durable ? journalRecords(plan.jumps, accepted, senders) : [])
       .then(() => {
@@ -166,23 +154,20 @@ export class SessionTraffic {
         for (const [from, seq] of shownUpTo) this.room.markShown(from, seq)
         const origins = new Set<string>()
         const now = this.clock.now()
+        let told: PeerInfo | undefined
         for (let i = 0; i < accepted.length; i++) {
           const msg = accepted[i]!
+          const from = senders[i]!
           if (!origins.has(msg.from)) {
-            // Once per member and read: its name in the room is the same for all of them.
             origins.add(msg.from)
             this.roster.heard(msg.from, now)
-            const member = this.roster.memberOf(msg)
-            // A member that signs a message under a new name is announced again, with the clash check; a
-            // neighbour's link goes by the new name too (its leaving is told under it).
-            const session = this.sessions.get(member.id)
-            if (session && session.peer.name !== member.name) {
-              session.peer = member
-              this.hooks.renamed(member)
-            }
-            this.announce(member, session?.link !== undefined ? 'direct' : 'relay')
           }
-          const from = senders[i]!
+          // Before a message shows under a name, that name is announced: a member that signs under a new
+          // one is announced again, with the clash check, however many names one read carries.
+          if (from !== told) {
+            told = from
+            this.renamed(from)
+          }
           const { seq, ts } = msg
           if (msg.lines === undefined) {
             const { id, body } = msg
@@ -225,6 +210,21 @@ export class SessionTraffic {
   /** A neighbour broke the room's rules (forged, flooded, too many members): its link is closed and reported. */
   refuse(refusal: Refusal, record = this.linkOf(this.sessions.get(refusal.neighbor))): void {
     if (record) this.links.step(record, { type: 'protocol-error', error: refusalError(refusal) })
+  }
+
+  /**
+   * `peer` is shown under its name from now on: announced if that is new, and a neighbour's session, link
+   * and dials go by it (its leaving and its redials are told under it).
+   */
+  private renamed(peer: PeerInfo): void {
+    const session = this.sessions.get(peer.id)
+    if (session && session.peer.name !== peer.name) {
+      session.peer = peer
+      const hello = this.linkOf(session)?.hello
+      if (hello) hello.peer = peer
+      this.hooks.renamed(peer)
+    }
+    this.announce(peer, session?.link !== undefined ? 'direct' : 'relay')
   }
 
   /** A member arrived, straight or through a relay: announced once, with the look-alike name check. */
@@ -272,12 +272,16 @@ export class SessionTraffic {
    * (`settled`), so that the next start does not wait for strangers either.
    */
   settle(): void {
-    const settled = this.settleOutbox()
-    if (settled) this.hooks.emit(settled)
+    const upTo = this.settleOutbox()
+    if (upTo !== undefined) this.toldSettled(upTo)
   }
 
-  /** `settle` without telling: the `settled` event it would emit, if the outbox moved. */
-  private settleOutbox(): Extract<NodeEvent, { type: 'settled' }> | undefined {
+  private toldSettled(upTo: number): void {
+    this.hooks.emit({ type: 'settled', upTo, pending: this.room.pendingLines })
+  }
+
+  /** `settle` without telling: where the outbox starts now, if it moved. */
+  private settleOutbox(): number | undefined {
     // A dialed address that has not answered is a neighbour whose ack is unknown (maybe 0, maybe one the
     // member table forgot to make room): nothing leaves the outbox until it answers.
     if (this.hooks.dialsUnanswered()) return undefined
@@ -289,7 +293,7 @@ export class SessionTraffic {
     // Lost in a crash, it costs only a resend that the peers drop as copies: it rides along.
     if (after <= before) return undefined
     this.store.appendLater('settled', { t: 'settled', upTo: after })
-    return { type: 'settled', upTo: after, pending: this.room.pendingLines }
+    return after
   }
 
   private acknowledge(session: Session, upTo: number): void {
@@ -308,7 +312,7 @@ export class SessionTraffic {
     })
     for (const m of newlyAcked) this.hooks.emit({ type: 'delivered', id: m.id, seq: m.seq, to: session.peer })
     // Told after the deliveries it follows from: a reader that stops at `settled` has seen them all.
-    if (settled) this.hooks.emit(settled)
+    if (settled !== undefined) this.toldSettled(settled)
   }
 }
 
