@@ -71,7 +71,7 @@ import {
 export interface Io {
   stdin: ReadableInput & { isTTY?: boolean }
   stdout: NodeJS.WritableStream & { isTTY?: boolean }
-  stderr: NodeJS.WritableStream
+  stderr: NodeJS.WritableStream & { isTTY?: boolean }
   env: NodeJS.ProcessEnv
   /** Resolves when the user asks to quit (Ctrl-C, SIGTERM). */
   interrupted: Promise<void>
@@ -248,8 +248,10 @@ function stdinIsFile(stdin: Io['stdin']): boolean {
 }
 
 async function chat(flags: Flags, io: Io): Promise<number> {
-  // On a terminal, --json too keeps a prompt: each event is printed above the half-typed line, not after it.
-  const interactive = Boolean(io.stdin.isTTY && io.stdout.isTTY)
+  // On a terminal, a prompt keeps what arrives above the half-typed line. It is drawn on stdout, or on
+  // stderr with --json, so that stdout carries JSON lines and nothing else, even on a terminal.
+  const promptOut = flags.json ? io.stderr : io.stdout
+  const interactive = !flags.recvOnly && Boolean(io.stdin.isTTY && io.stdout.isTTY && promptOut.isTTY)
   const withTime = Boolean(io.stdout.isTTY)
   let mode: InputMode = flags.recvOnly
     ? 'receive'
@@ -264,7 +266,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       ? undefined
       : readline.createInterface({
           input: io.stdin,
-          ...(interactive ? { output: io.stdout, terminal: true, prompt: '> ' } : { terminal: false }),
+          ...(interactive ? { output: promptOut, terminal: true, prompt: '> ' } : { terminal: false }),
         })
   // On a terminal in raw mode, Ctrl-C reaches readline as a key, which would end the input as Ctrl-D
   // does: it is the signal it stands for, and leaves as SIGINT does (bye, exit 0; twice: at once).
@@ -279,7 +281,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       stream.write(`${text}\n`)
       return
     }
-    clearPrompt(rl, io)
+    clearPrompt(rl, promptOut)
     stream.write(`${text}\n`)
     rl?.prompt(true)
   }
@@ -310,7 +312,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
         : { formatRun: (run) => formatLines(labels.label(run.from), run.bodies, run.ts, withTime) }),
       // Received lines go above the prompt and the half-typed line, which are then redrawn.
       write: (text) => {
-        if (promptShown) clearPrompt(rl, io)
+        if (promptShown) clearPrompt(rl, promptOut)
         lines.write(text)
         if (promptShown) rl?.prompt(true)
       },
@@ -616,7 +618,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   const stopped = reason === 'interrupt' || reason === 'output-closed'
   const inputLeft = stopped && piped !== undefined && !inputClosed && (linesTaken > 0 || inputPaused)
   pausedInput?.close()
-  if (rl) closeInput(rl, interactive, io)
+  if (rl) closeInput(rl, interactive, promptOut)
   else piped?.close()
   promptShown = false
   const resumeAt = `send it from line ${countText(linesTaken + 1)} on in a later run (for a file: tail -n +${linesTaken + 1} FILE)`
@@ -668,8 +670,8 @@ async function chat(flags: Flags, io: Io): Promise<number> {
 }
 
 /** Ends the input; on a terminal, also clears the prompt so the shell's prompt starts on a clean line. */
-function closeInput(rl: readline.Interface, interactive: boolean, io: Io): void {
-  if (interactive) clearPrompt(rl, io)
+function closeInput(rl: readline.Interface, interactive: boolean, out: NodeJS.WritableStream): void {
+  if (interactive) clearPrompt(rl, out)
   rl.close()
 }
 
@@ -677,11 +679,11 @@ function closeInput(rl: readline.Interface, interactive: boolean, io: Io): void 
  * Clears the prompt and the half-typed line on every row it wraps over, leaving the cursor where the
  * prompt began: what is printed next takes its place, and `rl.prompt(true)` draws it again below.
  */
-function clearPrompt(rl: readline.Interface | undefined, io: Io): void {
+function clearPrompt(rl: readline.Interface | undefined, out: NodeJS.WritableStream): void {
   const rows = rl?.getCursorPos().rows ?? 0
-  if (rows > 0) readline.moveCursor(io.stdout, 0, -rows)
-  readline.cursorTo(io.stdout, 0)
-  readline.clearScreenDown(io.stdout)
+  if (rows > 0) readline.moveCursor(out, 0, -rows)
+  readline.cursorTo(out, 0)
+  readline.clearScreenDown(out)
   // Readline redraws from the row it last left the cursor on: that row is now the prompt's first.
   if (rl) (rl as unknown as { prevRows: number }).prevRows = 0
 }
