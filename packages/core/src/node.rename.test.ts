@@ -26,14 +26,20 @@ function seenOfBob(alice: TestNode) {
 }
 
 describe('a neighbour renamed during its session', () => {
-  it('is announced under its new name, listed under it, and its leaving and redials are told under it', async () => {
+  /** Alice and bob linked, bob dialing her (and she him, with `aliceDials`), and bob's first line sent. */
+  async function aliceAndBob(aliceDials: boolean, first: string) {
     const w = nodeWorld()
-    const alice = w.node('alice', A, { id: ALICE, peers: [B] })
+    const alice = w.node('alice', A, { id: ALICE, ...(aliceDials ? { peers: [B] } : {}) })
     const bob = w.node('bob', B, { id: BOB, peers: [A] })
     await alice.node.start()
     await bob.node.start()
     await w.clock.advance(100)
-    bob.node.send('hi')
+    bob.node.send(first)
+    return { w, alice, bob }
+  }
+
+  it('is announced under its new name, listed under it, and its leaving and redials are told under it', async () => {
+    const { w, alice, bob } = await aliceAndBob(true, 'hi')
     await w.clock.advance(10)
     bob.node.rename('robert')
     bob.node.send('now I am robert')
@@ -54,13 +60,7 @@ describe('a neighbour renamed during its session', () => {
   })
 
   it('is not renamed back by messages written under its old name that reach us after its new hello', async () => {
-    const w = nodeWorld()
-    const alice = w.node('alice', A, { id: ALICE })
-    const bob = w.node('bob', B, { id: BOB, peers: [A] })
-    await alice.node.start()
-    await bob.node.start()
-    await w.clock.advance(100)
-    bob.node.send('m1')
+    const { w, alice, bob } = await aliceAndBob(false, 'm1')
     await w.clock.advance(10)
     // Bob loses alice, writes one more line as bob, then renames: that line waits in his outbox.
     w.network.partition(A)
