@@ -518,6 +518,9 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     if (!failureTold) {
       failureTold = true
       piped?.close()
+      // No prompt is drawn again for input that is no longer read.
+      if (rl && promptShown) clearPrompt(rl, promptOut)
+      promptShown = false
       rl?.close()
       if (piped)
         note(

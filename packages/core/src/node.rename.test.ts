@@ -153,4 +153,38 @@ describe('a neighbour renamed during its session', () => {
       shownAs: ['mallory: waited in its outbox', 'mallory: a name it never announced'],
     })
   })
+
+  it('keeps the name of a newer hello when a message taken before it is shown late (its append was slow)', async () => {
+    const w = nodeWorld()
+    // A disk that takes its time: each append lands only when the test lets it.
+    const held: (() => void)[] = []
+    const journal = { append: () => new Promise<void>((resolve) => held.push(resolve)) }
+    const alice = w.node('alice', A, { id: ALICE, journal })
+    await alice.node.start()
+    const link = async (name: string, named: number) => {
+      const peer = new RawPeer(await w.network.transport('127.0.0.1', BOB).dial(A))
+      peer.hello(BOB, name, [`named:${named}`])
+      await w.clock.advance(0)
+      peer.send({ type: 'ack', upTo: 0, base: 0 })
+      await w.clock.advance(0)
+      return peer
+    }
+    const first = await link('bob', 0)
+    first.send({ type: 'msg', id: 'm1', seq: 1, ts: 0, from: BOB, body: 'signed x', name: 'x' })
+    await w.clock.advance(0)
+    first.link.destroy()
+    await w.clock.advance(0)
+    await link('robert', 1)
+    for (let i = 0; i < 10 && held.length > 0; i++) {
+      for (const land of held.splice(0)) land()
+      await w.clock.advance(0)
+    }
+    // Shown as signed, each name announced before its message, and back to the hello's name after it.
+    expect(seenOfBob(alice)).toEqual({
+      renames: ['bob -> robert', 'robert -> x', 'x -> robert'],
+      shownAs: ['x: signed x'],
+    })
+    expect(alice.node.members().map((m) => m.peer.name)).toEqual(['robert'])
+    expect(alice.node.sessionsSnapshot().map((s) => s.peer.name)).toEqual(['robert'])
+  })
 })

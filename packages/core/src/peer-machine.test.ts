@@ -93,6 +93,8 @@ const events = {
   },
   close: { type: 'close', reason: 'bye all' },
   closed: { type: 'closed' },
+  'renamed robert': { type: 'renamed', peer: bobRenamed },
+  'renamed, another peer': { type: 'renamed', peer: { id: 'ca401ca401ca401c', name: 'carol' } },
 } satisfies Record<string, PeerEvent>
 type EventName = keyof typeof events
 
@@ -158,6 +160,10 @@ const accepted: { [S in StateName]: Partial<Record<EventName, Accepted>> } = {
     'session-open on link 8': { state: connectedOn8(2), effects: [] },
     'session-open on link 8 keeping the dial': { state: connectedOn8(2), effects: [] },
     close: { state: closing, effects: [cancelTimer, closeLink7] },
+    'renamed robert': {
+      state: { status: 'handshaking', attempt: 2, link: 7, peer: bobRenamed },
+      effects: [],
+    },
   },
   connected: {
     'session-open on link 8': { state: connectedOn8(2), effects: [] },
@@ -171,6 +177,7 @@ const accepted: { [S in StateName]: Partial<Record<EventName, Accepted>> } = {
       effects: [retryIn(100)],
     },
     close: { state: closing, effects: [closeLink7] },
+    'renamed robert': { state: { status: 'connected', link: 7, peer: bobRenamed, attempt: 2 }, effects: [] },
   },
   'reconnecting (dialing)': {
     'dialed link 7': { state: { status: 'handshaking', attempt: 3, link: 7, peer: bob }, effects: [] },
@@ -181,6 +188,10 @@ const accepted: { [S in StateName]: Partial<Record<EventName, Accepted>> } = {
     'session-open on link 8': { state: connectedOn8(3), effects: [cancelTimer, abortDial] },
     'session-open on link 8 keeping the dial': { state: connectedOn8(3), effects: [cancelTimer] },
     close: { state: closing, effects: [cancelTimer, abortDial] },
+    'renamed robert': {
+      state: { status: 'reconnecting', attempt: 3, dialing: true, peer: bobRenamed },
+      effects: [],
+    },
   },
   'reconnecting (waiting to retry)': {
     'retry-timer': {
@@ -190,6 +201,10 @@ const accepted: { [S in StateName]: Partial<Record<EventName, Accepted>> } = {
     'session-open on link 8': { state: connectedOn8(3), effects: [cancelTimer] },
     'session-open on link 8 keeping the dial': { state: connectedOn8(3), effects: [cancelTimer] },
     close: { state: closing, effects: [cancelTimer] },
+    'renamed robert': {
+      state: { status: 'reconnecting', attempt: 3, dialing: false, peer: bobRenamed },
+      effects: [],
+    },
   },
   closing: {
     closed: { state: { status: 'closed', reason: 'quit' }, effects: [] },

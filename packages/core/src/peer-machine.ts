@@ -207,8 +207,9 @@ export function peerTransition(
   })
 
   if (event.type === 'renamed') {
-    if (state.status !== 'connected' && state.status !== 'reconnecting') return reject('it names no peer')
-    if (state.peer.id !== event.peer.id) return reject('it names another peer')
+    if (state.status !== 'connected' && state.status !== 'reconnecting' && state.status !== 'handshaking')
+      return reject('it names no peer')
+    if (state.peer?.id !== event.peer.id) return reject('it names another peer')
     return ok({ ...state, peer: event.peer })
   }
 

@@ -52,7 +52,8 @@ export class Room extends RoomChain {
     const origin = this.originFor({ id, name: info.name })
     origin.known = true
     origin.peer = { id, name: info.name }
-    if (info.namedUpTo !== undefined) origin.namedUpTo = info.namedUpTo
+    // A hello without the cap (an earlier release) says nothing: no seq keeps an older name any more.
+    origin.namedUpTo = info.namedUpTo
     const fresh = neighbor.restarted
     neighbor.restarted = false
     const base = fresh ? this.ownSettled : (this.own.log[0]?.seq ?? this.own.received + 1) - 1
@@ -100,7 +101,14 @@ export class Room extends RoomChain {
     const origin = this.origins.get(id)
     if (!origin) return
     this.dropAllCandidates(origin)
-    Object.assign(origin, { received: 0, shown: 0, verified: 0, head: undefined, log: [] })
+    Object.assign(origin, {
+      received: 0,
+      shown: 0,
+      verified: 0,
+      head: undefined,
+      log: [],
+      namedUpTo: undefined,
+    })
     for (const other of this.neighbors.values()) {
       this.ledger.forgetHas(other, id)
       other.sentUpTo.delete(id)

@@ -188,6 +188,11 @@ export class SessionTraffic {
             this.hooks.emit({ type: 'message', id: lineId(msg.id, line), seq, ts, from, body })
           }
         }
+        // Each member ends on the name it goes by now, announced (a no-op when its last message had it).
+        for (const origin of origins) {
+          const current = this.room.peerOf(origin)
+          if (current && current !== told) this.renamed(current)
+        }
         for (const session of this.sessions.values()) for (const origin of origins) this.pump(session, origin)
       }, notDurable)
   }
@@ -218,7 +223,9 @@ export class SessionTraffic {
    */
   private renamed(peer: PeerInfo): void {
     const session = this.sessions.get(peer.id)
-    if (session && session.peer.name !== peer.name) {
+    // Only the name it goes by now: a message taken before a newer hello (its append was slow) is shown
+    // under its own name, but does not undo that hello's.
+    if (session && session.peer.name !== peer.name && this.room.peerOf(peer.id) === peer) {
       session.peer = peer
       const hello = this.linkOf(session)?.hello
       if (hello) hello.peer = peer
