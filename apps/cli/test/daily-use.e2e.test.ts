@@ -780,4 +780,16 @@ describe('status lines', () => {
     expect(await typo.exited).toBe(2)
     expect(typo.stderr).toEqual(['parley: unknown option --lissen; did you mean --listen? (see --help)'])
   })
+
+  it('points a file given to --allow to --allow-file', async () => {
+    const file = join(tempDir(), 'keys.txt')
+    writeFileSync(file, `${'a'.repeat(64)}\n`)
+    const wrong = start(['--allow', file, '--listen', '127.0.0.1:0', '--data-dir', tempDir()])
+    expect(await wrong.exited).toBe(2)
+    expect(wrong.stderr.at(-1)).toMatch(
+      new RegExp(
+        `^parley: --allow ".*keys\\.txt" is not a key: .*; to read keys from a file, use --allow-file .*keys\\.txt \\(see --help\\)$`,
+      ),
+    )
+  })
 })

@@ -623,10 +623,29 @@ async function trust<T>(step: () => Promise<T> | T): Promise<T> {
   }
 }
 
+/** An `--allow` value as a key; a file given to it is pointed to `--allow-file`. */
+function allowedKey(text: string): string {
+  try {
+    return parseKeyOrFingerprint(text)
+  } catch (error) {
+    if (
+      error instanceof KeyFormatError &&
+      error.code === 'BAD_KEY' &&
+      (text.includes('/') || existsSync(text))
+    )
+      throw new KeyFormatError(
+        'BAD_KEY',
+        `--allow ${error.message}; to read keys from a file, use --allow-file ${text}`,
+        { cause: error },
+      )
+    throw error
+  }
+}
+
 async function allowList(flags: Flags): Promise<{ allow?: Set<string> }> {
   if (flags.allow.length === 0 && !flags.allowFile) return {}
   const allow = new Set<string>()
-  for (const key of flags.allow) allow.add(parseKeyOrFingerprint(key))
+  for (const key of flags.allow) allow.add(allowedKey(key))
   if (flags.allowFile) {
     const { readAllowFile } = await import('@parley/secure')
     for (const key of await readAllowFile(flags.allowFile)) allow.add(key)
