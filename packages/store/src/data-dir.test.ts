@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -88,6 +88,15 @@ describe('openDataDir', () => {
     expect(warnings).toEqual([
       `data dir ${root}: took over a lock of pid ${dead}, which is not running (a parley that did not exit cleanly)`,
     ])
+  })
+
+  it('removes the room probe a process left as it died, and leaves one a running process writes', async () => {
+    const dead = `.probe-${deadPid()}`
+    const running = `.probe-${process.ppid}`
+    await writeFile(join(root, dead), Buffer.alloc(64 * 1024))
+    await writeFile(join(root, running), '')
+    await open(root)
+    expect((await readdir(root)).sort()).toEqual([running, LOCK_FILE].sort())
   })
 
   it.each([

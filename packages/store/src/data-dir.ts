@@ -1,5 +1,5 @@
 import { readFileSync, unlinkSync } from 'node:fs'
-import { link, lstat, mkdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises'
+import { link, lstat, mkdir, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
 import { DataDirError, errorCode } from './errors.js'
@@ -41,7 +41,22 @@ export async function openDataDir(dir: string, options: DataDirOptions = {}): Pr
   await probeWritable(path)
   const lockPath = join(path, LOCK_FILE)
   await acquireLock(path, lockPath, warn)
+  await removeStaleProbes(path)
   return lockedDataDir(path, lockPath)
+}
+
+/**
+ * The room probes of processes that died while probing (a kill during its 64 KiB write): with the lock
+ * held, no other node is at this dir, so a probe whose process is gone is removed. One of a process still
+ * running (another node probing before it finds the dir locked) is left to it.
+ */
+async function removeStaleProbes(path: string): Promise<void> {
+  const names = await readdir(path).catch(() => [] as string[])
+  for (const name of names) {
+    const pid = /^\.probe-(\d{1,10})$/.exec(name)?.[1]
+    if (pid === undefined || Number(pid) === process.pid || isAlive(Number(pid))) continue
+    await rm(join(path, name), { force: true }).catch(() => undefined)
+  }
 }
 
 async function ensureDirectory(path: string): Promise<void> {
@@ -257,6 +272,10 @@ async function removeIfSame(lockPath: string, ino: number): Promise<boolean> {
 function isHeld(lockPath: string, pid: number): boolean {
   // Our own pid in a lock we do not hold: a previous process that had the same pid (pid 1 in a container).
   if (pid === process.pid) return held.has(lockPath)
+  return isAlive(pid)
+}
+
+function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     // A process that died but was never reaped (a zombie, as under a PID 1 that does not reap) holds nothing.
