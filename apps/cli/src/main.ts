@@ -672,6 +672,13 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   return code
 }
 
+/** The dialed targets, when every one gave up on a key it does not trust (else none). */
+function untrustedTargets(node: ChatNode): string[] {
+  const states = node.peerStates()
+  const refused = states.filter(({ state }) => state.status === 'failed' && state.error.code === 'UNTRUSTED')
+  return refused.length > 0 && refused.length === states.length ? refused.map(({ target }) => target) : []
+}
+
 /** Ends the input; on a terminal, also clears the prompt so the shell's prompt starts on a clean line. */
 function closeInput(rl: readline.Interface, interactive: boolean, out: NodeJS.WritableStream): void {
   if (interactive) clearPrompt(rl, out)
@@ -750,6 +757,14 @@ async function drain(
     )
     if (reason === 'interrupt') return ExitCode.OK
     if (reason === 'output-closed') return ExitCode.OUTPUT_CLOSED
+    // Every peer dialed proved a key other than the one trusted for it: the next run meets the same.
+    const untrusted = untrustedTargets(node)
+    if (untrusted.length > 0) {
+      note(
+        `${untrusted.join(', ')} proved a key other than the one trusted for it (see above): the next run is refused the same way unless the peer's key or your pin changes`,
+      )
+      return ExitCode.TRUST
+    }
     const missing = started.missingKeys()
     if (missing.length === 0) return ExitCode.QUEUED
     note(

@@ -208,6 +208,25 @@ describe('secure links between two real nodes', () => {
     expect(await alice.waitFor('stdout', /hello alice/)).toBe('<carol> hello alice')
   })
 
+  it('ends a one-shot send whose only peer proved another key than the pinned one with exit 6, the line kept', async () => {
+    const [bobDir, malloryDir, aliceDir] = [newDataDir(), newDataDir(), newDataDir()]
+    const malloryFp = (await identityOf(malloryDir)).fingerprint
+    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--data-dir', bobDir])
+    const port = await listeningPort(bob)
+    const alice = start([
+      ...['--listen', '127.0.0.1:0', '--name', 'alice', '--data-dir', aliceDir, '--wait', '1'],
+      ...['--peer', `127.0.0.1:${port}`, '--peer-key', malloryFp],
+    ])
+    alice.send('must not reach bob')
+    alice.end()
+    expect(await alice.exited).toBe(6)
+    expect(alice.stderr.at(-1)).toBe(
+      `parley: 127.0.0.1:${port} proved a key other than the one trusted for it (see above): the next run is refused the same way unless the peer's key or your pin changes`,
+    )
+    expect(alice.stderr.join('\n')).toMatch(/1 message\(s\) not acknowledged yet are safe in the outbox/)
+    expect(bob.stdout).toEqual([])
+  })
+
   it('refuses a changed key at a known address, saying how to accept the new key', async () => {
     const [bobDir, newBobDir, aliceDir] = [newDataDir(), newDataDir(), newDataDir()]
     const oldFp = (await identityOf(bobDir)).fingerprint

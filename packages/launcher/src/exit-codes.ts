@@ -11,7 +11,10 @@ export const ExitCode = {
   UNDELIVERED: 4,
   /** The data dir cannot be used: locked by another running node, unwritable, not a directory. */
   DATA_DIR: 5,
-  /** The identity key, known_peers or an allow file cannot be used (permissions, malformed). */
+  /**
+   * The identity key, known_peers or an allow file cannot be used (permissions, malformed); or every peer
+   * dialed proved a key other than the one trusted for it, so what was sent waits in the outbox for nothing.
+   */
   TRUST: 6,
   /** Input ended with messages not acknowledged yet: they are safe in the outbox and go out on the next run. */
   QUEUED: 7,
