@@ -179,6 +179,15 @@ describe.skipIf(!TMUX)(title, () => {
     )
   })
 
+  it('tells the peer the reason given to /quit', async () => {
+    const { bob, tui } = await chat()
+    tui.type('/quit back tomorrow')
+    tui.keys('Enter')
+    expect(await until('the exit code', () => tui.exitCode())).toBe(0)
+    const left = await bob.waitForEvent('alice leaving', (e) => e.type === 'disconnected')
+    expect(String(left.reason)).toBe('alice left (back tomorrow)')
+  })
+
   it('exits 0 on Ctrl-C too', async () => {
     const { tui } = await chat()
     tui.keys('C-c')

@@ -416,9 +416,14 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       input?.resume()
     }
   })
-  let quitAsked: () => void = () => undefined
+  let quitAsked: (reason?: string) => void = () => undefined
+  // What peers are told this node left with: `/quit REASON`, else "quit".
+  let quitReason = 'quit'
   const quit = new Promise<'quit'>((resolve) => {
-    quitAsked = () => resolve('quit')
+    quitAsked = (reason) => {
+      if (reason !== undefined) quitReason = reason
+      resolve('quit')
+    }
   })
   const sentPart = (part: string, message: ReturnType<ChatNode['send']>) => {
     outbox.sent(part)
@@ -459,7 +464,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
         note(disconnectFrom(node, what.address).text)
         return
       case 'quit':
-        quitAsked()
+        quitAsked(what.reason)
         return
       case 'invalid':
         note(what.hint)
@@ -668,7 +673,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   display.close()
   closing = true
   flow.close()
-  await node.close(reason === 'eof' ? 'input ended' : 'quit')
+  await node.close(reason === 'eof' ? 'input ended' : reason === 'quit' ? quitReason : 'quit')
   return code
 }
 

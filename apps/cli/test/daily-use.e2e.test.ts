@@ -454,6 +454,16 @@ describe('one-shot sends and catch-up', () => {
 })
 
 describe('commands in line mode', () => {
+  it('tells the peers the reason given to /quit', async () => {
+    const alice = start(['--listen', '127.0.0.1:0', '--name', 'alice'])
+    const port = await listeningPort(alice)
+    const bob = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'bob'])
+    await alice.waitFor('stderr', /connected to bob \[/)
+    bob.send('/quit back tomorrow')
+    expect(await bob.exited).toBe(0)
+    await alice.waitFor('stderr', /^parley: disconnected from bob: bob left \(back tomorrow\)$/)
+  })
+
   it('tells the peer of a /nick at once, with the fingerprint, and lists the new name', async () => {
     const alice = start(['--listen', '127.0.0.1:0', '--name', 'alice'])
     const port = await listeningPort(alice)

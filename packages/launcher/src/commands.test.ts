@@ -163,6 +163,14 @@ describe('the same commands in line mode', () => {
     expect(parseSubmission('/help', line)).toEqual({ type: 'help' })
     expect(parseSubmission('/me waves', line)).toEqual({ type: 'me', action: 'waves' })
     expect(parseSubmission('/quit', line)).toEqual({ type: 'quit' })
+    expect(parseSubmission('/quit  back   tomorrow ', line)).toEqual({
+      type: 'quit',
+      reason: 'back tomorrow',
+    })
+    expect(parseSubmission(`/quit ${'x'.repeat(201)}`, line)).toEqual({
+      type: 'invalid',
+      hint: '/quit: a reason is at most 200 characters',
+    })
     expect(parseSubmission('/members', line)).toMatchObject({ type: 'invalid' })
     expect(parseSubmission('/hlep', line)).toMatchObject({
       type: 'invalid',

@@ -30,7 +30,7 @@ export const COMMANDS = [
   },
   { name: 'members', usage: '/members', about: 'show or hide the member panel (also F2)' },
   { name: 'clear', usage: '/clear', about: 'clear the message pane (nothing is sent)' },
-  { name: 'quit', usage: '/quit', about: 'say bye to every peer and leave' },
+  { name: 'quit', usage: '/quit [REASON]', about: 'say bye to every peer and leave (they see the reason)' },
 ] as const
 
 export type CommandName = (typeof COMMANDS)[number]['name']
@@ -57,7 +57,8 @@ export type Submission =
   | { readonly type: 'members' }
   | { readonly type: 'me'; readonly action: string }
   | { readonly type: 'clear' }
-  | { readonly type: 'quit' }
+  /** `reason`: what peers are told the user left with (`alice left (REASON)`), if anything was given. */
+  | { readonly type: 'quit'; readonly reason?: string }
   /** Never sent: the user gets `hint` instead. */
   | { readonly type: 'invalid'; readonly hint: string }
 
@@ -98,6 +99,9 @@ export function isPlainSubmission(line: string): boolean {
   return first > 0x20 && first < 0x7f && first !== 0x2f && line.charCodeAt(line.length - 1) !== 0x200d
 }
 
+/** The longest `/quit` reason: what a `bye` may carry to peers. */
+export const MAX_QUIT_REASON = 200
+
 /** Turns a typed (or piped) line into what to do. */
 export function parseSubmission(line: string, options: ParseOptions = {}): Submission {
   // Without the regular expression and the trim below.
@@ -120,8 +124,11 @@ export function parseSubmission(line: string, options: ParseOptions = {}): Submi
     }
   }
   switch (name) {
-    case 'help':
     case 'quit':
+      if (rest.length > MAX_QUIT_REASON)
+        return { type: 'invalid', hint: `/quit: a reason is at most ${MAX_QUIT_REASON} characters` }
+      return rest === '' ? { type: 'quit' } : { type: 'quit', reason: rest.replace(/\s+/gu, ' ') }
+    case 'help':
     case 'clear':
     case 'peers':
     case 'members':

@@ -133,6 +133,8 @@ describe('chat model', () => {
     type('/quit')
     expect(press('enter')).toEqual([{ type: 'quit' }])
     expect(press('C-c')).toEqual([{ type: 'quit' }])
+    type('/quit see you')
+    expect(press('enter')).toEqual([{ type: 'quit', reason: 'see you' }])
   })
 
   it('clears the pane with /clear', () => {

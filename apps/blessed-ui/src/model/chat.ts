@@ -59,7 +59,7 @@ export type Effect =
   | { readonly type: 'disconnect'; readonly address: Address }
   /** Refresh the member list from the node (`setMembers`); with `list`, also print it (`listMembers`). */
   | { readonly type: 'members'; readonly list: boolean }
-  | { readonly type: 'quit' }
+  | { readonly type: 'quit'; readonly reason?: string }
   | { readonly type: 'bell' }
   | { readonly type: 'redraw' }
 
@@ -354,7 +354,7 @@ export class ChatModel {
         this.marker = undefined
         return []
       case 'quit':
-        return [{ type: 'quit' }]
+        return [what.reason === undefined ? { type: 'quit' } : { type: 'quit', reason: what.reason }]
       case 'invalid':
         this.note(what.hint, 'hint')
         return []

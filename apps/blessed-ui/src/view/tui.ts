@@ -95,7 +95,10 @@ export async function runTui(
   const secondQuitRequested = new Promise<void>((resolve) => {
     secondQuit = resolve
   })
-  const requestQuit = () => {
+  // What peers are told this node left with: `/quit REASON`, else "quit".
+  let quitReason = 'quit'
+  const requestQuit = (reason?: string) => {
+    if (reason !== undefined && quitRequests === 0) quitReason = reason
     quitRequests++
     if (quitRequests === 1) quitNow()
     else secondQuit()
@@ -139,7 +142,7 @@ export async function runTui(
           }, ignoreFailure)
           break
         case 'quit':
-          requestQuit()
+          requestQuit(effect.reason)
           break
         case 'bell':
           view.bell()
@@ -233,7 +236,7 @@ export async function runTui(
   subscribed = false
   flow.close()
   display.close()
-  await Promise.race([node.close('quit'), node.failed])
+  await Promise.race([node.close(quitReason), node.failed])
   removeViewRestore()
   view.destroy()
   removeRawRestore()
