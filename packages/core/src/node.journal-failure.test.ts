@@ -1,11 +1,9 @@
 /** A journal that fails while the node runs (a full disk): said once, nothing claimed that is not durable. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { ManualClock } from '../test/manual-clock.js'
-import { MemoryNetwork, seededRandom } from '../test/memory-transport.js'
+import type { ManualClock } from '../test/manual-clock.js'
+import { ALICE_AT, journaledAlice } from '../test/node-world.js'
 import { RawPeer } from '../test/raw-peer.js'
 import type { Journal, JournalRecord } from './journal.js'
-import { ParleyNode } from './node.js'
-import type { NodeEvent } from './node-types.js'
 
 /** Appends land until `failing`; from then on every append is refused, as a store refuses after a failed flush. */
 class FailingJournal implements Journal {
@@ -19,9 +17,9 @@ class FailingJournal implements Journal {
   }
 }
 
-const NODE = '1111111111111111'
+const _NODE = '1111111111111111'
 const BOB = 'bbbbbbbbbbbbbbbb'
-const at = (port: number) => `10.0.0.1:${port}`
+const _at = (port: number) => `10.0.0.1:${port}`
 
 let unhandled: unknown[] = []
 const onUnhandled = (reason: unknown) => unhandled.push(reason)
@@ -44,21 +42,8 @@ async function settle(clock: ManualClock, turns = 20) {
 describe('a journal that fails while the node runs', () => {
   it('is told once, shows and acknowledges nothing it could not journal, and leaves no rejection unhandled', async () => {
     const journal = new FailingJournal()
-    const network = new MemoryNetwork({ random: seededRandom(5), maxHops: 2 })
-    const clock = new ManualClock()
-    const node = new ParleyNode({
-      transport: network.transport(),
-      clock,
-      id: NODE,
-      name: 'alice',
-      listen: at(5000),
-      journal,
-      rateLimit: false,
-    })
-    const events: NodeEvent[] = []
-    node.on((e) => events.push(e))
-    await node.start()
-    const bob = await RawPeer.dial(network, at(5000))
+    const { network, clock, node, events } = await journaledAlice(journal, 5)
+    const bob = await RawPeer.dial(network, ALICE_AT)
     bob.hello(BOB, 'bob')
     bob.send({ type: 'ack', upTo: 0, base: 0 })
     let seq = 0

@@ -10,18 +10,24 @@ import type { JournalRecord } from './journal.js'
 
 afterEach(closeNodes)
 
-/** Alice sends `first`, her journal is copied, she sends `second` and `third`, then the copy is put back. */
-async function restoredFromOlderCopy() {
+/** Bob, and durable alice dialing him: she says `lines` to him, then stops. */
+async function saidThenStopped(lines: string[]) {
   const w = nodeWorld()
   const bob = w.node('bob', B, { id: BOB })
   await bob.node.start()
   const alice = durable(w, 'alice', ALICE, A)
-  let a = await alice.start({ peers: [B] })
+  const a = await alice.start({ peers: [B] })
   await w.clock.advance(100)
-  await say(w, a, ['first'])
+  await say(w, a, lines)
   await a.node.close()
+  return { w, bob, alice }
+}
+
+/** Alice sends `first`, her journal is copied, she sends `second` and `third`, then the copy is put back. */
+async function restoredFromOlderCopy() {
+  const { w, bob, alice } = await saidThenStopped(['first'])
   const copy: JournalRecord[] = [...alice.records]
-  a = await alice.start({ peers: [B] })
+  const a = await alice.start({ peers: [B] })
   await w.clock.advance(100)
   await say(w, a, ['second', 'third'])
   expect(a.node.pending).toBe(0)
@@ -92,15 +98,8 @@ describe('a data dir restored from an older copy', () => {
   })
 
   it('is not told apart from a node restarted with its whole journal when none was restored', async () => {
-    const w = nodeWorld()
-    const bob = w.node('bob', B, { id: BOB })
-    await bob.node.start()
-    const alice = durable(w, 'alice', ALICE, A)
-    let a = await alice.start({ peers: [B] })
-    await w.clock.advance(100)
-    await say(w, a, ['first', 'second'])
-    await a.node.close()
-    a = await alice.start({ peers: [B] })
+    const { w, bob, alice } = await saidThenStopped(['first', 'second'])
+    const a = await alice.start({ peers: [B] })
     await w.clock.advance(100)
     await say(w, a, ['third'])
     expect(bodies(bob)).toEqual(['first', 'second', 'third'])

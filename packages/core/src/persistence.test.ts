@@ -1,12 +1,12 @@
 /** The disk quota: what other members may make the journal hold, and what happens past it. */
 import { describe, expect, it } from 'vitest'
 import { ManualClock } from '../test/manual-clock.js'
-import { MemoryNetwork, seededRandom } from '../test/memory-transport.js'
+import { journaledAlice } from '../test/node-world.js'
 import { RawPeer } from '../test/raw-peer.js'
 import { type Journal, type JournalRecord, type JournalUsage, journalOrigin, restore } from './journal.js'
 import { compactJournal } from './journal-compact.js'
 import { ParleyNode } from './node.js'
-import type { NodeEvent, NodeOptions } from './node-types.js'
+import type { NodeOptions } from './node-types.js'
 import { DEFAULT_JOURNAL_QUOTA, DEFERRED_RECORD_MS, HISTORY_TEXT_BYTES, Persistence } from './persistence.js'
 import type { RoomEffect } from './room-types.js'
 import type { Msg } from './schema.js'
@@ -53,22 +53,10 @@ const TRUDY = 'ffffffffffffffff'
 const at = (port: number) => `10.0.0.1:${port}`
 
 async function victim(journal: CountingJournal, extra: Partial<NodeOptions> = {}) {
-  const network = new MemoryNetwork({ random: seededRandom(3), maxHops: 2 })
-  const clock = new ManualClock()
-  const node = new ParleyNode({
-    transport: network.transport(),
-    clock,
-    id: NODE,
-    name: 'alice',
-    listen: at(5000),
-    journal,
-    rateLimit: false,
+  const { network, clock, node, events } = await journaledAlice(journal, 3, {
     journalQuota: { perOrigin: 4_000, total: 6_000 },
     ...extra,
   })
-  const events: NodeEvent[] = []
-  node.on((e) => events.push(e))
-  await node.start()
   /** A stranger that completes the handshake and then sends what it is told. */
   const stranger = async (id: string) => {
     const peer = await RawPeer.dial(network, at(5000))

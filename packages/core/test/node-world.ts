@@ -3,10 +3,11 @@
  * it emits. Call `closeNodes` after each test (`afterEach(closeNodes)`).
  */
 import type { Address } from '../src/address.js'
+import type { Journal } from '../src/journal.js'
 import { ParleyNode } from '../src/node.js'
 import type { NodeEvent, NodeOptions } from '../src/node-types.js'
 import { ManualClock } from './manual-clock.js'
-import { MemoryNetwork } from './memory-transport.js'
+import { MemoryNetwork, seededRandom } from './memory-transport.js'
 import { RawPeer } from './raw-peer.js'
 
 type EventOf<T extends NodeEvent['type']> = Extract<NodeEvent, { type: T }>
@@ -74,4 +75,30 @@ export async function dialedByRawPeer(name: string, listen: Address, extra: Part
   peer.send({ type: 'ack', upTo: 0, base: 0 })
   await clock.advance(0)
   return { target, peer, clock }
+}
+
+/** Where `journaledAlice` listens. */
+export const ALICE_AT: Address = '10.0.0.1:5000'
+
+/**
+ * `alice` (id `NODE_ID`) at `ALICE_AT` on a network of her own (random from `seed`), with `journal`, no rate
+ * limit and `extra`: started, what she emits recorded in `events`. The caller closes her.
+ */
+export async function journaledAlice(journal: Journal, seed: number, extra: Partial<NodeOptions> = {}) {
+  const network = new MemoryNetwork({ random: seededRandom(seed), maxHops: 2 })
+  const clock = new ManualClock()
+  const node = new ParleyNode({
+    transport: network.transport(),
+    clock,
+    id: NODE_ID,
+    name: 'alice',
+    listen: ALICE_AT,
+    journal,
+    rateLimit: false,
+    ...extra,
+  })
+  const events: NodeEvent[] = []
+  node.on((e) => events.push(e))
+  await node.start()
+  return { network, clock, node, events }
 }
