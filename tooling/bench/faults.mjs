@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const BIN = fileURLToPath(new URL('../../apps/cli/bin/parley.js', import.meta.url))
+const BIN = fileURLToPath(new URL('../../apps/cli/bin/parley.cjs', import.meta.url))
 const BUILT = fileURLToPath(new URL('../../apps/cli/dist/index.js', import.meta.url))
 const dirs = []
 const children = new Set()

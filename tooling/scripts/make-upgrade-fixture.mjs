@@ -8,7 +8,7 @@
  *
  * Without `--release-dir` it checks out the release (`--release`, default 79f2ecc, which made
  * `datadir-0.1`) in a git worktree in the temp dir, installs and builds it, and removes the worktree when
- * done. With one, it uses that checkout's `apps/cli/bin/parley.js` as built. A fixture is made once, by the
+ * done. With one, it uses that checkout's `apps/cli/bin/parley.cjs` (or `parley.js`) as built. A fixture is made once, by the
  * release it stands for; never regenerate an old one with a newer build.
  * The scenario, on loopback with port 0 and each node's own data dir:
  *   - alice listens; bob dials alice; carol dials bob only, so alice and carol reach each other through bob;
@@ -53,7 +53,10 @@ const ownCheckout = releaseDir === undefined
 const running = new Set()
 try {
   if (ownCheckout) releaseDir = buildRelease(join(work, `parley-${RELEASE}`))
-  const bin = join(releaseDir, 'apps/cli/bin/parley.js')
+  // Releases up to 0.1.0 ship bin/parley.js; later ones bin/parley.cjs.
+  const bin = ['parley.cjs', 'parley.js']
+    .map((name) => join(releaseDir, 'apps/cli/bin', name))
+    .find(existsSync)
   if (!existsSync(join(releaseDir, 'apps/cli/dist/index.js'))) throw new Error(`${releaseDir} is not built`)
   const manifest = await makeDirs(bin, join(work, 'dirs'))
   rmSync(out, { recursive: true, force: true })

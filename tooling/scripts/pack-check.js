@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Proves that the published packages work outside the workspace: pack every public package,
-// install the tarballs into an empty folder, and run `npx parley --help` and `--version` there.
+// install the tarballs into an empty folder, and run `npx parley --help`, `--version` and `id` there (`id`
+// loads the crypto library's native addon, which the bundled binary finds from its own package).
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -34,6 +35,15 @@ try {
   if (!help.includes('--listen HOST:PORT')) throw new Error(`unexpected --help output:\n${help}`)
   const version = run('npx', ['--no-install', 'parley', '--version'], app).trim()
   if (!/^parley \d+\.\d+\.\d+/.test(version)) throw new Error(`unexpected --version output: ${version}`)
+  const id = run('npx', ['--no-install', 'parley', 'id', '--data-dir', join(work, 'node')], app).trim()
+  if (!/[a-z0-9]{4}-[a-z0-9]{4}/.test(id)) throw new Error(`unexpected parley id output: ${id}`)
+  const boot = join(app, 'node_modules', '@parley', 'cli', 'bin', 'boot.cjs')
+  const cache = run(
+    'node',
+    ['-e', `process.stdout.write(require(${JSON.stringify(boot)}).load().cache)`],
+    app,
+  )
+  if (cache !== 'used') throw new Error(`the installed parley did not use its code cache (${cache})`)
   for (const pkg of publishable.filter((p) => p.name !== '@parley/cli')) {
     run('node', ['--input-type=module', '-e', `await import(${JSON.stringify(pkg.name)})`], app)
   }

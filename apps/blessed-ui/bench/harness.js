@@ -14,7 +14,7 @@ export function builtBinaries(override) {
   }
   return {
     tui: override || fileURLToPath(new URL('../bin/parley-tui.js', import.meta.url)),
-    cli: fileURLToPath(new URL('../../cli/bin/parley.js', import.meta.url)),
+    cli: fileURLToPath(new URL('../../cli/bin/parley.cjs', import.meta.url)),
   }
 }
 

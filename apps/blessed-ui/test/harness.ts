@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { afterEach } from 'vitest'
 
 export const TUI_BIN = fileURLToPath(new URL('../bin/parley-tui.js', import.meta.url))
-export const CLI_BIN = fileURLToPath(new URL('../../cli/bin/parley.js', import.meta.url))
+export const CLI_BIN = fileURLToPath(new URL('../../cli/bin/parley.cjs', import.meta.url))
 const BUILT = [
   fileURLToPath(new URL('../dist/index.js', import.meta.url)),
   fileURLToPath(new URL('../../cli/dist/index.js', import.meta.url)),

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-export const PARLEY_BIN = fileURLToPath(new URL('../../../apps/cli/bin/parley.js', import.meta.url))
+export const PARLEY_BIN = fileURLToPath(new URL('../../../apps/cli/bin/parley.cjs', import.meta.url))
 const BUILT = fileURLToPath(new URL('../../../apps/cli/dist/index.js', import.meta.url))
 
 export function assertBuilt() {

@@ -1,18 +1,32 @@
 /** Spawns the built `parley` binary and reads its output line by line, for end-to-end tests. */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { showOnFailure, TAIL_LINES, tailOf } from './failure-report.js'
 
-export const PARLEY_BIN = fileURLToPath(new URL('../../../apps/cli/bin/parley.js', import.meta.url))
-const BUILT = fileURLToPath(new URL('../../../apps/cli/dist/index.js', import.meta.url))
+export const PARLEY_BIN = fileURLToPath(new URL('../../../apps/cli/bin/parley.cjs', import.meta.url))
+/** What the `parley` binary runs: every package bundled into one file (see apps/cli/bin/boot.cjs). */
+const BUNDLE = fileURLToPath(new URL('../../../apps/cli/dist/parley.cjs', import.meta.url))
+const PACKAGES = fileURLToPath(new URL('../../../packages', import.meta.url))
 
+/**
+ * The binary is built, and from the packages as they are built now: a package rebuilt alone (`pnpm
+ * --filter`) is not in the binary until the CLI is rebuilt too, and the tests would run the old code.
+ */
 export function assertBuilt(): void {
-  if (!existsSync(BUILT))
+  if (!existsSync(BUNDLE))
     throw new Error('apps/cli is not built: run `pnpm build` before the end-to-end tests')
+  const bundled = statSync(BUNDLE).mtimeMs
+  for (const name of readdirSync(PACKAGES)) {
+    const dist = join(PACKAGES, name, 'dist', 'index.js')
+    if (existsSync(dist) && statSync(dist).mtimeMs > bundled)
+      throw new Error(
+        `packages/${name} was built after apps/cli bundled it: run \`pnpm build\`, which rebuilds the CLI too`,
+      )
+  }
 }
 
 export interface Proc {

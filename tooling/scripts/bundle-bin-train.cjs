@@ -1,0 +1,7 @@
+'use strict'
+// Runs an app's bundle as its executable does, for bundle-bin.js: `node bundle-bin-train.cjs BOOT CACHE ARGS...`.
+// BOOT is the app's bin/boot.cjs; with CACHE not empty, the code cache is written there when the run exits.
+const [boot, cacheOut, ...argv] = process.argv.slice(2)
+require(boot)
+  .load(cacheOut || undefined)
+  .app.run(argv)

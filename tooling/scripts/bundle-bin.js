@@ -1,0 +1,153 @@
+#!/usr/bin/env node
+// Makes the file an app's executable loads (see apps/cli/bin/boot.cjs): dist/index.js, as bundle-dist.js
+// left it, with every parley package and JavaScript library it imports in one CommonJS file, and a V8 code
+// cache for it, made by a real start. What stays outside (native addons, and data loaded only when needed)
+// must be a dependency of the app.
+// Run from the app's folder, after bundle-dist.js: `node ../../tooling/scripts/bundle-bin.js`.
+import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { builtinModules } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
+
+/**
+ * Required at run time from the bundle's folder, so the app depends on each: the packages with a native
+ * addon, and the table of look-alike letters (100 KB), which a run loads only once two peers' names
+ * look alike, and which would otherwise be compiled into every start.
+ */
+const OUTSIDE = ['sodium-native', 'udx-native', 'unhomoglyph/data.json']
+const BUNDLE = resolve('dist/parley.cjs')
+const CACHE = `${BUNDLE}.cache`
+const TRAIN = fileURLToPath(new URL('bundle-bin-train.cjs', import.meta.url))
+const TIMEOUT_MS = 60_000
+
+function fail(message) {
+  console.error(`bundle-bin: ${message}`)
+  process.exit(1)
+}
+
+/**
+ * The packages' ES modules load CommonJS libraries with `createRequire(import.meta.url)`, which a bundler
+ * cannot follow: such a loader becomes a plain `require`, so that the library is bundled too.
+ */
+const commonJsLoads = {
+  name: 'commonjs-loads',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]dist[\\/].*\.js$/ }, (args) => {
+      let text = readFileSync(args.path, 'utf8')
+      if (!text.includes('createRequire')) return undefined
+      const names = []
+      text = text.replace(
+        /\b(?:var|let|const) ([\w$]+) = createRequire\d*\(import\.meta\.url\);?/g,
+        (_, name) => {
+          names.push(name)
+          return ''
+        },
+      )
+      text = text.replace(/\bcreateRequire\d*\(import\.meta\.url\)\(/g, 'require(')
+      // Every use of such a loader becomes `require`: calls with a literal name are bundled, and the loader
+      // handed on as a value (to find and load sodium-native's addon) is the bundle's own require.
+      for (const name of names)
+        text = text.replace(
+          new RegExp(`(?<![.\\w$])${name.replaceAll('$', '\\$')}(?![\\w$])`, 'g'),
+          'require',
+        )
+      if (/createRequire\d*\(import\.meta\.url\)/.test(text))
+        fail(`${args.path} loads CommonJS in a way this script does not follow`)
+      return { contents: text, loader: 'js' }
+    })
+  },
+}
+
+rmSync(BUNDLE, { force: true })
+rmSync(CACHE, { force: true })
+if (!existsSync('dist/index.js')) fail('no dist/index.js; run tsc and bundle-dist.js first')
+await build({
+  entryPoints: ['dist/index.js'],
+  outfile: BUNDLE,
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  charset: 'ascii',
+  // Less to read and hash at each start; names are kept, so that an internal error still reads.
+  minifyWhitespace: true,
+  external: OUTSIDE,
+  define: { 'import.meta.url': 'import_meta_url' },
+  banner: { js: 'var import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
+  plugins: [commonJsLoads],
+  logLevel: 'warning',
+})
+
+// What the bundle still requires at run time: builtins and OUTSIDE, nothing else.
+let text = readFileSync(BUNDLE, 'latin1')
+const builtins = new Set(builtinModules)
+const outside = [...text.matchAll(/\brequire\("([^"]+)"\)/g)]
+  .map((m) => m[1])
+  .filter((id) => !id.startsWith('node:') && !builtins.has(id) && !OUTSIDE.includes(id))
+if (outside.length > 0) fail(`the bundle still requires ${[...new Set(outside)].join(', ')}`)
+if (/^(?!\s*(\/\/|\*)).*\bimport\(/m.test(text))
+  fail('the bundle has a dynamic import(), which its loader does not run')
+// Its first line names this build, and so does the cache's: a cache is only ever used with its own build.
+text = `// parley bundle ${createHash('sha1').update(text, 'latin1').digest('hex')}\n${text}`
+writeFileSync(BUNDLE, text, 'latin1')
+
+/** Starts `node args` with `input` on stdin; `done` resolves with its stderr once it exits 0. */
+function node(args, input, onStderr) {
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'ignore', 'pipe'] })
+  const done = new Promise((resolve, reject) => {
+    let stderr = ''
+    const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS)
+    child.stderr.setEncoding('utf8').on('data', (chunk) => {
+      stderr += chunk
+      onStderr?.(stderr)
+    })
+    child.on('error', reject)
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer)
+      if (code === 0) resolve(stderr)
+      else reject(new Error(`node ${args.join(' ')} ended with ${signal ?? code}: ${stderr.trim()}`))
+    })
+  })
+  child.stdin.end(input)
+  return { child, done }
+}
+
+// The cache is made by a one-shot send to a receiver on loopback: it holds what a start, a handshake, a
+// message and an exit compile.
+const work = mkdtempSync(join(tmpdir(), 'parley-bundle-bin-'))
+const boot = resolve('bin/boot.cjs')
+let receiver
+try {
+  const port = await new Promise((resolvePort, rejectPort) => {
+    const args = ['--recv-only', '--listen', '127.0.0.1:0', '--data-dir', join(work, 'b'), '--name', 'bob']
+    receiver = node([TRAIN, boot, '', ...args], '', (stderr) => {
+      const found = /listening on 127\.0\.0\.1:(\d+)/.exec(stderr)
+      if (found) resolvePort(found[1])
+    })
+    receiver.done.then(() => rejectPort(new Error('the receiver exited before listening')), rejectPort)
+  })
+  const args = [
+    '--peer',
+    `127.0.0.1:${port}`,
+    '--listen',
+    '127.0.0.1:0',
+    '--data-dir',
+    join(work, 'a'),
+    '--name',
+    'alice',
+  ]
+  await node([TRAIN, boot, CACHE, ...args], 'a line that makes the code cache\n').done
+  if (!existsSync(CACHE)) throw new Error('the training run wrote no code cache')
+} catch (error) {
+  fail(`cannot make the code cache: ${error.message}`)
+} finally {
+  if (receiver) {
+    receiver.child.kill('SIGINT')
+    await receiver.done.catch(() => {})
+  }
+  rmSync(work, { recursive: true, force: true })
+}
