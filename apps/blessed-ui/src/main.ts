@@ -11,7 +11,7 @@ import {
 } from '@parley/launcher'
 import { NodeThread } from './node-thread/node-thread.js'
 import { restoreTerminal } from './view/terminal.js'
-import { runTui, type TuiIo } from './view/tui.js'
+import { type PreparedTerminal, prepareTerminal, runTui, type TuiIo } from './view/tui.js'
 
 export const SUMMARY = 'peer-to-peer chat for the terminal, full screen'
 
@@ -23,6 +23,7 @@ export function version(): string {
 export async function main(argv: readonly string[], io: TuiIo): Promise<number> {
   let flags: Flags
   let node: NodeThread | undefined
+  let terminal: PreparedTerminal | undefined
   try {
     flags = parseFlags(argv, io.env)
     if (flags.help) {
@@ -54,14 +55,24 @@ export async function main(argv: readonly string[], io: TuiIo): Promise<number> 
     let deliver: (event: NodeEvent, route?: LinkRoute) => void = (event, route) => {
       early.push([event, route])
     }
+    // The terminal is asked how it draws emoji while the node thread starts (nothing is drawn yet).
+    terminal = prepareTerminal(io)
     // The node runs on a thread of its own, so that a flood never holds up keys and drawing here.
     node = await NodeThread.start({ argv, env: { ...io.env } }, (event, route) => deliver(event, route))
-    return await runTui(node, flags, io, (handler) => {
-      for (const [event, route] of early.splice(0)) handler(event, route)
-      deliver = handler
-    })
+    return await runTui(
+      node,
+      flags,
+      io,
+      (handler) => {
+        for (const [event, route] of early.splice(0)) handler(event, route)
+        deliver = handler
+      },
+      terminal,
+    )
   } catch (error) {
     await node?.close('error').catch(() => undefined)
+    // The probe ends by erasing its line: it must be done before the error is printed there.
+    await terminal?.probe
     return fail(error)
   }
 }

@@ -14,7 +14,7 @@ import { ChatModel, type Effect } from '../model/chat.js'
 import type { NodeThread } from '../node-thread/node-thread.js'
 import { graphemeWidth } from '../text/width.js'
 import { BlessedView } from './blessed-view.js'
-import { probeWidths } from './probe.js'
+import { type ProbeResult, probeWidths } from './probe.js'
 import { onRestore } from './terminal.js'
 
 /** How long a lone ESC waits to become the start of a key sequence. */
@@ -30,6 +30,35 @@ export interface TuiIo {
   readonly interrupted: Promise<void>
 }
 
+/** The probe of the terminal's emoji widths, under way while the node thread starts (`prepareTerminal`). */
+export interface PreparedTerminal {
+  readonly probe: Promise<ProbeResult>
+}
+
+/**
+ * Asks the terminal how it draws emoji, in raw mode, and puts it back in cooked mode once it answered, with
+ * input paused: nothing is drawn, so this runs while the node thread starts, and the probe's round trips to
+ * the terminal and the width tables it loads take no start-up time of their own. Until the screen exists,
+ * Ctrl-C is a signal as before, and keys typed meanwhile wait for it.
+ */
+export function prepareTerminal(io: Pick<TuiIo, 'stdin' | 'stdout'>): PreparedTerminal {
+  const { stdin, stdout } = io
+  stdin.setRawMode(true)
+  stdin.setEncoding('utf8')
+  stdin.resume()
+  const cooked = () => {
+    if (stdin.isTTY) stdin.setRawMode(false)
+  }
+  const removeRestore = onRestore(cooked)
+  const probe = probeWidths(stdin, stdout).then((result) => {
+    stdin.pause()
+    removeRestore()
+    cooked()
+    return result
+  })
+  return { probe }
+}
+
 /**
  * Runs the full-screen chat on a started node until /quit, Ctrl-C or a signal; resolves with the exit code.
  * `subscribe` hands node events (including those from before the screen existed) to the screen. The node
@@ -41,16 +70,15 @@ export async function runTui(
   flags: Flags,
   io: TuiIo,
   subscribe: (handler: (event: NodeEvent, route?: LinkRoute) => void) => void,
+  terminal: PreparedTerminal = prepareTerminal(io),
 ): Promise<number> {
   const { stdin, stdout } = io
   const { info } = node
+  const probe = await terminal.probe
   stdin.setRawMode(true)
-  stdin.setEncoding('utf8')
-  stdin.resume()
   const removeRawRestore = onRestore(() => {
     if (stdin.isTTY) stdin.setRawMode(false)
   })
-  const probe = await probeWidths(stdin, stdout)
   const width = graphemeWidth(probe.widths)
   const model = new ChatModel({ self: { id: info.id, name: info.name }, width, secure: info.secure })
   if (!info.secure) {
@@ -218,6 +246,7 @@ export async function runTui(
     if (decoder.hasPending) escTimer = setTimeout(() => onKeyEvents(decoder.flush()), ESC_WAIT_MS)
   }
   stdin.on('data', onKeys)
+  stdin.resume()
   if (probe.leftover) onKeys(probe.leftover)
   view.renderNow()
 
