@@ -149,6 +149,19 @@ export interface FrontendOptions {
 }
 
 /**
+ * Loads the encryption stack (`@parley/secure`, libsodium and the Noise libraries) that `startNode` loads on
+ * demand for a secure node, without starting anything: a frontend that knows a start is coming and has a
+ * CPU to spare meanwhile (the TUI's node thread, while the screen's thread loads its own modules) calls it
+ * first, and the start then finds it loaded. Never rejects: a failure to load is `startNode`'s to report.
+ */
+export function preloadSecureStack(): Promise<void> {
+  return import('@parley/secure').then(
+    () => undefined,
+    () => undefined,
+  )
+}
+
+/**
  * Builds the node the flags describe and starts it: it listens first, then dials every peer.
  * `onEvent` is subscribed before the start, so it sees `listening` too, and it also receives the
  * connections the secure transport refused (as `link-error`).

@@ -13,6 +13,7 @@ import {
   FatalError,
   type LinkRoute,
   parseFlags,
+  preloadSecureStack,
   type StartedNode,
   sendInParts,
   startNode,
@@ -236,5 +237,9 @@ function lowerPriority(by: number): void {
   }
 }
 
-if (parentPort && (workerData as { parleyNodeThread?: true } | undefined)?.parleyNodeThread)
+if (parentPort && (workerData as { parleyNodeThread?: true } | undefined)?.parleyNodeThread) {
   hostNode(parentPort)
+  // The thread is made before the flags are read: meanwhile it loads the encryption stack a secure start
+  // needs (only --plain does without), so the start does not wait for it.
+  void preloadSecureStack()
+}
