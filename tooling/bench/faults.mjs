@@ -19,7 +19,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const BIN = fileURLToPath(new URL('../../apps/cli/bin/parley.cjs', import.meta.url))
-const BUILT = fileURLToPath(new URL('../../apps/cli/dist/index.js', import.meta.url))
+// What bin/parley.cjs runs: the CLI bundled into one file (see apps/cli/bin/boot.cjs).
+const BUILT = fileURLToPath(new URL('../../apps/cli/dist/parley.cjs', import.meta.url))
 const dirs = []
 const children = new Set()
 

@@ -6,8 +6,8 @@
 // Run from the app's folder, after bundle-dist.js: `node ../../tooling/scripts/bundle-bin.js`.
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { builtinModules } from 'node:module'
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { builtinModules, createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -23,6 +23,13 @@ const BUNDLE = resolve('dist/parley.cjs')
 const CACHE = `${BUNDLE}.cache`
 const TRAIN = fileURLToPath(new URL('bundle-bin-train.cjs', import.meta.url))
 const TIMEOUT_MS = 60_000
+/** How the app's loader (bin/boot.cjs) knows a build: the first line of the bundle and of its cache. */
+const { HEADER } = createRequire(import.meta.url)(resolve('bin/boot.cjs'))
+/**
+ * V8 refuses a cache made under other V8 flags: the training run and the check after it run with none, as
+ * the executable runs (a `NODE_OPTIONS` of the build's own would otherwise make a cache no start can use).
+ */
+const CLEAN_ENV = { ...process.env, NODE_OPTIONS: '' }
 
 function fail(message) {
   console.error(`bundle-bin: ${message}`)
@@ -65,25 +72,26 @@ const commonJsLoads = {
 rmSync(BUNDLE, { force: true })
 rmSync(CACHE, { force: true })
 if (!existsSync('dist/index.js')) fail('no dist/index.js; run tsc and bundle-dist.js first')
-await build({
+const built = await build({
   entryPoints: ['dist/index.js'],
   outfile: BUNDLE,
+  write: false,
   bundle: true,
   format: 'cjs',
   platform: 'node',
   target: 'node20',
   charset: 'ascii',
-  // Less to read and hash at each start; names are kept, so that an internal error still reads.
+  // Less to read at each start; names are kept, so that an internal error still reads.
   minifyWhitespace: true,
   external: OUTSIDE,
+  // The modules were ES modules: their `import.meta.url` is a parameter that bin/boot.cjs passes.
   define: { 'import.meta.url': 'import_meta_url' },
-  banner: { js: 'var import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
   plugins: [commonJsLoads],
   logLevel: 'warning',
 })
+let text = built.outputFiles[0].text
 
 // What the bundle still requires at run time: builtins and OUTSIDE, nothing else.
-let text = readFileSync(BUNDLE, 'latin1')
 const builtins = new Set(builtinModules)
 const outside = [...text.matchAll(/\brequire\("([^"]+)"\)/g)]
   .map((m) => m[1])
@@ -91,13 +99,17 @@ const outside = [...text.matchAll(/\brequire\("([^"]+)"\)/g)]
 if (outside.length > 0) fail(`the bundle still requires ${[...new Set(outside)].join(', ')}`)
 if (/^(?!\s*(\/\/|\*)).*\bimport\(/m.test(text))
   fail('the bundle has a dynamic import(), which its loader does not run')
-// Its first line names this build, and so does the cache's: a cache is only ever used with its own build.
-text = `// parley bundle ${createHash('sha1').update(text, 'latin1').digest('hex')}\n${text}`
-writeFileSync(BUNDLE, text, 'latin1')
+// Parley's modules were ES modules, strict: so is the whole bundle, as esbuild made it.
+if (!text.startsWith('"use strict";')) fail('the bundle does not start with "use strict"')
+// Its first line names this build by the digest of the rest, and so does the cache's: bin/boot.cjs uses a
+// cache only with the build it was made for. Written whole, then renamed: never a bundle without its name.
+text = `${HEADER}${createHash('sha1').update(text, 'latin1').digest('hex')}\n${text}`
+writeFileSync(`${BUNDLE}.tmp`, text, 'latin1')
+renameSync(`${BUNDLE}.tmp`, BUNDLE)
 
 /** Starts `node args` with `input` on stdin; `done` resolves with its stderr once it exits 0. */
 function node(args, input, onStderr) {
-  const child = spawn(process.execPath, args, { stdio: ['pipe', 'ignore', 'pipe'] })
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'ignore', 'pipe'], env: CLEAN_ENV })
   const done = new Promise((resolve, reject) => {
     let stderr = ''
     const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS)
@@ -121,6 +133,7 @@ function node(args, input, onStderr) {
 const work = mkdtempSync(join(tmpdir(), 'parley-bundle-bin-'))
 const boot = resolve('bin/boot.cjs')
 let receiver
+let failure
 try {
   const port = await new Promise((resolvePort, rejectPort) => {
     const args = ['--recv-only', '--listen', '127.0.0.1:0', '--data-dir', join(work, 'b'), '--name', 'bob']
@@ -142,12 +155,20 @@ try {
   ]
   await node([TRAIN, boot, CACHE, ...args], 'a line that makes the code cache\n').done
   if (!existsSync(CACHE)) throw new Error('the training run wrote no code cache')
+  // The cache must be one a start uses; a `node` that made one it then refuses is a broken build.
+  const check = `process.stderr.write(require(${JSON.stringify(boot)}).load().cache)`
+  const cache = (await node(['-e', check], '').done).trim()
+  if (cache !== 'used') throw new Error(`a start does not use the code cache made (${cache})`)
 } catch (error) {
-  fail(`cannot make the code cache: ${error.message}`)
+  failure = error
 } finally {
   if (receiver) {
     receiver.child.kill('SIGINT')
     await receiver.done.catch(() => {})
   }
   rmSync(work, { recursive: true, force: true })
+}
+if (failure) {
+  rmSync(CACHE, { force: true })
+  fail(`cannot make the code cache: ${failure.message}`)
 }

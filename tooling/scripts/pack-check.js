@@ -12,8 +12,10 @@ const root = fileURLToPath(new URL('../..', import.meta.url))
 const work = mkdtempSync(join(tmpdir(), 'parley-pack-'))
 const tarballs = join(work, 'tarballs')
 const app = join(work, 'app')
+// No NODE_OPTIONS of the caller's: a V8 flag there would make V8 refuse the code cache checked below.
+const env = { ...process.env, NODE_OPTIONS: '' }
 const run = (cmd, args, cwd) =>
-  execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  execFileSync(cmd, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
 
 try {
   const publishable = []

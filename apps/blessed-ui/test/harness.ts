@@ -4,20 +4,18 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { assertBuilt as assertCliBuilt } from '@parley/testkit'
 import { afterEach } from 'vitest'
 
 export const TUI_BIN = fileURLToPath(new URL('../bin/parley-tui.js', import.meta.url))
 export const CLI_BIN = fileURLToPath(new URL('../../cli/bin/parley.cjs', import.meta.url))
-const BUILT = [
-  fileURLToPath(new URL('../dist/index.js', import.meta.url)),
-  fileURLToPath(new URL('../../cli/dist/index.js', import.meta.url)),
-]
+const BUILT = fileURLToPath(new URL('../dist/index.js', import.meta.url))
 
+/** parley-tui is built, and so is the CLI the tests run as its peer, from the packages as built now. */
 export function assertBuilt(): void {
-  const missing = BUILT.filter((file) => !existsSync(file))
-  if (missing.length > 0) {
-    throw new Error(`not built (${missing.join(', ')}): run \`pnpm build\` before the end-to-end tests`)
-  }
+  if (!existsSync(BUILT))
+    throw new Error(`not built (${BUILT}): run \`pnpm build\` before the end-to-end tests`)
+  assertCliBuilt()
 }
 
 export function hasTmux(): boolean {

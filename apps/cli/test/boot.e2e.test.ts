@@ -4,10 +4,10 @@
  * slower to start.
  */
 import { execFile } from 'node:child_process'
-import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { assertBuilt, tempDir } from '@parley/testkit'
+import { assertBuilt, freePort, tempDir } from '@parley/testkit'
 import { beforeAll, describe, expect, it } from 'vitest'
 
 const APP = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -15,7 +15,11 @@ const APP = join(dirname(fileURLToPath(import.meta.url)), '..')
 beforeAll(() => assertBuilt())
 
 /** Runs `node [flags]` on a script in `app` (a copy of apps/cli, or itself) that loads the bundle and runs `args`. */
-function boot(app: string, args: string[], flags: string[] = []): Promise<{ code: number; out: string }> {
+function boot(
+  app: string,
+  args: string[],
+  options: { flags?: string[]; input?: string } = {},
+): Promise<{ code: number; out: string }> {
   const runner = join(tempDir(), 'boot-runner.cjs')
   writeFileSync(
     runner,
@@ -27,51 +31,90 @@ app.run(process.argv.slice(2))
   return new Promise((resolve) => {
     // A clean NODE_OPTIONS: a V8 flag there would make V8 refuse every cache.
     const env = { ...process.env, NODE_OPTIONS: '' }
-    execFile(process.execPath, [...flags, runner, ...args], { env }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number(error.code) : 0, out: `${stdout}${stderr}` })
-    })
+    const child = execFile(
+      process.execPath,
+      [...(options.flags ?? []), runner, ...args],
+      { env },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? Number(error.code) : 0, out: `${stdout}${stderr}` })
+      },
+    )
+    child.stdin?.end(options.input ?? '')
   })
 }
 
-/** A copy of the built app whose cache names another build; its libraries are the real ones. */
-function copyWithForeignCache(): string {
+/**
+ * A copy of the built app, its libraries the real ones, its files dated as an install dates them (the
+ * same time). `foreignCache`: its cache names another build. `patch`: the bundle changed after the install,
+ * to the same length (as a patch tool or an editor would change it), so it is newer than its cache.
+ */
+function copyOfApp(options: { foreignCache?: boolean; patch?: [string, string] }): string {
   const copy = tempDir()
   mkdirSync(join(copy, 'bin'))
   mkdirSync(join(copy, 'dist'))
   copyFileSync(join(APP, 'bin', 'boot.cjs'), join(copy, 'bin', 'boot.cjs'))
   copyFileSync(join(APP, 'package.json'), join(copy, 'package.json'))
-  copyFileSync(join(APP, 'dist', 'parley.cjs'), join(copy, 'dist', 'parley.cjs'))
-  const cache = readFileSync(join(APP, 'dist', 'parley.cjs.cache'))
-  const data = cache.subarray(cache.indexOf(10) + 1)
-  // Same length as a real first line, another build's digest: only the name tells them apart.
-  const foreign = `// parley bundle ${'0'.repeat(40)}\n`
-  writeFileSync(join(copy, 'dist', 'parley.cjs.cache'), Buffer.concat([Buffer.from(foreign), data]))
+  const bundleFile = join(copy, 'dist', 'parley.cjs')
+  const cacheFile = join(copy, 'dist', 'parley.cjs.cache')
+  const bundle = readFileSync(join(APP, 'dist', 'parley.cjs'), 'latin1')
+  writeFileSync(bundleFile, bundle, 'latin1')
+  let cache = readFileSync(join(APP, 'dist', 'parley.cjs.cache'))
+  if (options.foreignCache) {
+    // Same length as a real first line, another build's digest: only the name tells them apart.
+    const data = cache.subarray(cache.indexOf(10) + 1)
+    cache = Buffer.concat([Buffer.from(`// parley bundle ${'0'.repeat(40)}\n`), data])
+  }
+  writeFileSync(cacheFile, cache)
+  const installed = new Date('2026-01-01T00:00:00Z')
+  utimesSync(bundleFile, installed, installed)
+  utimesSync(cacheFile, installed, installed)
+  if (options.patch) {
+    const [from, to] = options.patch
+    expect(to.length).toBe(from.length)
+    expect(bundle).toContain(from)
+    writeFileSync(bundleFile, bundle.replaceAll(from, to), 'latin1')
+  }
   symlinkSync(join(APP, 'node_modules'), join(copy, 'node_modules'))
   return copy
 }
 
 describe('the bundled binary and its code cache', () => {
-  it('compiles from the cache the build made', async () => {
+  it('compiles from the cache the build made, and from an installed copy of it', async () => {
     const { code, out } = await boot(APP, ['--version'])
     expect(out).toMatch(/^cache: used$/m)
     expect(out).toMatch(/^parley \d+\.\d+\.\d+/m)
     expect(code).toBe(0)
+    const installed = await boot(copyOfApp({}), ['--version'])
+    expect(installed.out).toMatch(/^cache: used$/m)
+    expect(installed.code).toBe(0)
   })
 
   it('never uses a cache made for another build, and still runs', async () => {
-    const copy = copyWithForeignCache()
+    const copy = copyOfApp({ foreignCache: true })
     const { code, out } = await boot(copy, ['id', '--data-dir', join(tempDir(), 'node')])
     expect(out).toMatch(/^cache: none$/m)
     expect(out).toMatch(/[a-z0-9]{4}-[a-z0-9]{4}/)
     expect(code).toBe(0)
   })
 
+  it('runs a bundle patched since the build without its cache, so the patch is what runs', async () => {
+    // V8 checks only the length of the source: given the cache, it would run the build's code.
+    const copy = copyOfApp({ patch: ['listening on ', 'LISTENING ON '] })
+    const closed = await freePort()
+    const args = ['--peer', `127.0.0.1:${closed}`, '--listen', '127.0.0.1:0', '--wait', '0']
+    const { code, out } = await boot(copy, [...args, '--data-dir', join(tempDir(), 'node')], {
+      input: 'one line\n',
+    })
+    expect(out).toMatch(/^cache: none$/m)
+    expect(out).toMatch(/^parley: LISTENING ON 127\.0\.0\.1:\d+$/m)
+    // Nothing was delivered: the line waits in the outbox (exit 7).
+    expect(code).toBe(7)
+  })
+
   it('runs when V8 refuses the cache (other flags)', async () => {
-    const { code, out } = await boot(
-      APP,
-      ['id', '--data-dir', join(tempDir(), 'node')],
-      ['--stack-size=2000'],
-    )
+    const { code, out } = await boot(APP, ['id', '--data-dir', join(tempDir(), 'node')], {
+      flags: ['--stack-size=2000'],
+    })
     expect(out).toMatch(/^cache: refused$/m)
     expect(out).toMatch(/[a-z0-9]{4}-[a-z0-9]{4}/)
     expect(code).toBe(0)

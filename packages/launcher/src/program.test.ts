@@ -27,4 +27,18 @@ describe('reportFailure', () => {
     expect(reportFailure('parley', new Error('boom\u0007'), err.stream, {})).toBe(ExitCode.INTERNAL)
     expect(err.text()).toBe('parley: internal error: boom^G (please report this)\n')
   })
+
+  it("keeps an internal error's first line only: the rest is for PARLEY_DEBUG", () => {
+    const missing = new Error(
+      "Cannot find module 'sodium-native'\nRequire stack:\n- /opt/parley/dist/parley.cjs",
+    )
+    const err = stderr()
+    expect(reportFailure('parley', missing, err.stream, {})).toBe(ExitCode.INTERNAL)
+    expect(err.text()).toBe(
+      "parley: internal error: Cannot find module 'sodium-native' (please report this)\n",
+    )
+    const debug = stderr()
+    reportFailure('parley', missing, debug.stream, { PARLEY_DEBUG: '1' })
+    expect(debug.text()).toContain('Require stack:')
+  })
 })

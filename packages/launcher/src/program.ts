@@ -20,7 +20,10 @@ export function reportFailure(
     stderr.write(`${program}: ${terminalSafe(error.message)}\n`)
     return error.exitCode
   }
-  const message = terminalSafe(error instanceof Error ? error.message : String(error))
+  // One line: the rest of a long message (Node's `Require stack:` of a missing module) is in the stack
+  // that PARLEY_DEBUG prints.
+  const text = error instanceof Error ? error.message : String(error)
+  const message = terminalSafe(text.split('\n', 1)[0] ?? '')
   stderr.write(`${program}: internal error: ${message} (please report this)\n`)
   if (env.PARLEY_DEBUG && error instanceof Error) stderr.write(`${error.stack}\n`)
   return ExitCode.INTERNAL

@@ -8,7 +8,8 @@
 import { execFile, spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { describe, expect, it } from 'vitest'
+import { assertBuilt } from '@parley/testkit'
+import { beforeAll, describe, expect, it } from 'vitest'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const HOOK = join(HERE, 'fixtures', 'log-imports.mjs')
@@ -51,6 +52,8 @@ function runBootstrap(): Promise<string[]> {
 
 const swarm = (urls: string[]) =>
   urls.filter((url) => /node_modules\/(hyperswarm|hyperdht|udx-native)\//.test(url))
+
+beforeAll(() => assertBuilt())
 
 describe('the DHT transport is loaded only when a DHT starts', () => {
   it('parley --help loads no Hyperswarm module', async () => {

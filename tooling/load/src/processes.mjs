@@ -4,7 +4,8 @@ import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 export const PARLEY_BIN = fileURLToPath(new URL('../../../apps/cli/bin/parley.cjs', import.meta.url))
-const BUILT = fileURLToPath(new URL('../../../apps/cli/dist/index.js', import.meta.url))
+// What bin/parley.cjs runs: the CLI bundled into one file (see apps/cli/bin/boot.cjs).
+const BUILT = fileURLToPath(new URL('../../../apps/cli/dist/parley.cjs', import.meta.url))
 
 export function assertBuilt() {
   if (!existsSync(BUILT)) throw new Error('apps/cli is not built: run `pnpm build` first')
