@@ -34,7 +34,8 @@ app.run(process.argv.slice(2))
     const child = execFile(
       process.execPath,
       [...(options.flags ?? []), runner, ...args],
-      { env },
+      // A ceiling that only catches a hang; it kills the child, so a failed test leaves no process behind.
+      { env, timeout: 60_000 },
       (error, stdout, stderr) => {
         resolve({ code: error ? Number(error.code) : 0, out: `${stdout}${stderr}` })
       },
