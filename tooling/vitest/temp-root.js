@@ -10,8 +10,14 @@ export default function setup() {
   if (process.env.PARLEY_TEST_TMP) return undefined
   const root = mkdtempSync(join(tmpdir(), 'parley-test-'))
   process.env.PARLEY_TEST_TMP = root
+  // A parley run under other V8 flags than its build keeps a code cache in the user's cache dir: in the
+  // run's folder, not in the home of whoever runs the tests.
+  const cacheHome = process.env.XDG_CACHE_HOME
+  process.env.XDG_CACHE_HOME = join(root, 'xdg-cache')
   return () => {
     rmSync(root, { recursive: true, force: true, maxRetries: 3 })
     delete process.env.PARLEY_TEST_TMP
+    if (cacheHome === undefined) delete process.env.XDG_CACHE_HOME
+    else process.env.XDG_CACHE_HOME = cacheHome
   }
 }

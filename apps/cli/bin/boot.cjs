@@ -5,10 +5,19 @@
 // compiling alone was a third of the start-up. Native addons stay outside the file and are required as
 // usual. The cache is used only for the very file it was made from (see `cachedDataFor`; V8 itself checks
 // only the length), and V8 refuses one made by another Node or for other V8 flags: the file is then
-// compiled as any other.
-const { readFileSync, writeFileSync, renameSync, rmSync, statSync } = require('node:fs')
+// compiled as any other, and that start leaves a cache of its own for the next (see `localCacheFor`).
+const {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+} = require('node:fs')
 const { createRequire } = require('node:module')
-const { join } = require('node:path')
+const { homedir } = require('node:os')
+const { dirname, join } = require('node:path')
 const { pathToFileURL } = require('node:url')
 const { Script } = require('node:vm')
 
@@ -20,17 +29,20 @@ const BUNDLE = join(__dirname, '..', 'dist', 'parley.cjs')
 const CACHE = `${BUNDLE}.cache`
 const HEADER = '// parley bundle '
 
+/** Code caches kept per user, at most: one per build, Node version and V8 flags in use. */
+const LOCAL_CACHES = 4
+
 /**
- * The cached data for the bundle whose first line is `header`, if the cache was made for that build and
- * the bundle was not changed after it: the build writes the cache after the bundle, and an install gives
- * both the same time, so a bundle newer than its cache was patched since (a patched bundle of the same
- * length would otherwise run the build's code wherever the cache holds it). Two `stat`s, no hashing.
+ * The cached data in `file` for the bundle whose first line is `header`, if the cache was made for that
+ * build and the bundle was not changed after it: caches are written after the bundle, and an install gives
+ * the bundle and its cache the same time, so a bundle newer than a cache was patched since (a patched bundle
+ * of the same length would otherwise run the build's code wherever the cache holds it). No hashing.
  */
-function cachedDataFor(header) {
+function cachedDataFor(file, header) {
   let cache
   try {
-    if (statSync(BUNDLE).mtimeMs > statSync(CACHE).mtimeMs) return undefined
-    cache = readFileSync(CACHE)
+    if (statSync(BUNDLE).mtimeMs > statSync(file).mtimeMs) return undefined
+    cache = readFileSync(file)
   } catch {
     return undefined
   }
@@ -40,8 +52,49 @@ function cachedDataFor(header) {
 }
 
 /**
- * Compiles and runs the bundle. Returns its exports (`app.run`) and what became of the code cache: `used`,
- * `refused` by V8 (another Node, other flags), `none` (missing, or made for another build) or `making`.
+ * Where a start that could not use the packaged cache (parley installed for another Node version than it
+ * was built with, or run with V8 flags) keeps one of its own for the next start: the user's cache dir
+ * (`$XDG_CACHE_HOME/parley`, or `~/.cache/parley`), one file per build, Node version and flags.
+ */
+function localCacheFor(header) {
+  const flags = `${process.execArgv.join(' ')}|${process.env.NODE_OPTIONS ?? ''}`
+  let tag = 0x811c9dc5
+  for (let i = 0; i < flags.length; i++) tag = Math.imul(tag ^ flags.charCodeAt(i), 0x01000193)
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache')
+  const build = header.slice(HEADER.length, HEADER.length + 12)
+  const name = `bundle-${build}-${process.version}-${process.arch}-${(tag >>> 0).toString(16)}.cache`
+  return join(base, 'parley', name)
+}
+
+/** Writes `script`'s code cache to `file`, whole or not at all; returns the error, if any. */
+function writeCache(script, header, file) {
+  const temp = `${file}.${process.pid}`
+  try {
+    writeFileSync(temp, Buffer.concat([Buffer.from(`${header}\n`, 'latin1'), script.createCachedData()]), {
+      mode: 0o600,
+    })
+    renameSync(temp, file)
+    return undefined
+  } catch (error) {
+    rmSync(temp, { force: true })
+    return error
+  }
+}
+
+/** Keeps the newest `LOCAL_CACHES` caches of the user's cache dir: older builds and Nodes are not used again. */
+function pruneLocalCaches(dir) {
+  const caches = readdirSync(dir)
+    .filter((name) => name.startsWith('bundle-') && name.endsWith('.cache'))
+    .map((name) => ({ path: join(dir, name), mtimeMs: statSync(join(dir, name)).mtimeMs }))
+    .sort((a, b) => b.mtimeMs - a.mtimeMs)
+  for (const old of caches.slice(LOCAL_CACHES)) rmSync(old.path, { force: true })
+}
+
+/**
+ * Compiles and runs the bundle. Returns its exports (`app.run`) and what became of the code cache: `used`
+ * (the one the build made), `used-local` (one a start made in the user's cache dir), `refused` by V8,
+ * `none` (missing, or made for another build), or `making`. Unless a cache was used, the start leaves one
+ * in the user's cache dir when the process exits, for the next (silently: the cache is only ever a speed-up).
  * `cacheOut`, for the build only: when the process exits, write there a code cache holding every function
  * compiled meanwhile.
  */
@@ -49,10 +102,18 @@ function load(cacheOut) {
   // The bundle is ASCII (esbuild escapes the rest), so latin1 reads it exactly, and fastest.
   const source = readFileSync(BUNDLE, 'latin1')
   const header = source.slice(0, source.indexOf('\n'))
-  const cachedData = cacheOut ? undefined : cachedDataFor(header)
+  let local
+  try {
+    local = cacheOut ? undefined : localCacheFor(header)
+  } catch {
+    // No home directory to keep a cache in: the packaged one only.
+  }
+  const fromLocal = local && cachedDataFor(local, header)
+  const cachedData = cacheOut ? undefined : (fromLocal ?? cachedDataFor(CACHE, header))
   // The bundle's `import.meta.url` (its modules were ES modules) is the last parameter.
   const wrapped = `(function (exports, require, module, __filename, __dirname, import_meta_url) {${source}\n})`
   const script = new Script(wrapped, { filename: BUNDLE, cachedData })
+  const used = cachedData !== undefined && !script.cachedDataRejected
   const bundle = { exports: {} }
   script.runInThisContext()(
     bundle.exports,
@@ -64,19 +125,30 @@ function load(cacheOut) {
   )
   if (cacheOut) {
     process.on('exit', () => {
-      const data = script.createCachedData()
-      const temp = `${cacheOut}.${process.pid}`
+      const error = writeCache(script, header, cacheOut)
+      if (!error) return
+      process.stderr.write(`boot: cannot write the code cache ${cacheOut}: ${error.message}\n`)
+      process.exitCode = 1
+    })
+  } else if (!used && local) {
+    process.on('exit', () => {
       try {
-        writeFileSync(temp, Buffer.concat([Buffer.from(`${header}\n`, 'latin1'), data]))
-        renameSync(temp, cacheOut)
-      } catch (error) {
-        rmSync(temp, { force: true })
-        process.stderr.write(`boot: cannot write the code cache ${cacheOut}: ${error.message}\n`)
-        process.exitCode = 1
+        mkdirSync(dirname(local), { recursive: true, mode: 0o700 })
+        if (!writeCache(script, header, local)) pruneLocalCaches(dirname(local))
+      } catch {
+        // A cache dir that cannot be written: the next start compiles again, as this one did.
       }
     })
   }
-  const cache = cacheOut ? 'making' : !cachedData ? 'none' : script.cachedDataRejected ? 'refused' : 'used'
+  const cache = cacheOut
+    ? 'making'
+    : used
+      ? fromLocal
+        ? 'used-local'
+        : 'used'
+      : cachedData
+        ? 'refused'
+        : 'none'
   return { app: bundle.exports, cache }
 }
 

@@ -4,7 +4,15 @@
  * slower to start.
  */
 import { execFile } from 'node:child_process'
-import { copyFileSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import {
+  copyFileSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { assertBuilt, freePort, tempDir } from '@parley/testkit'
@@ -18,7 +26,7 @@ beforeAll(() => assertBuilt())
 function boot(
   app: string,
   args: string[],
-  options: { flags?: string[]; input?: string } = {},
+  options: { flags?: string[]; input?: string; cacheHome?: string } = {},
 ): Promise<{ code: number; out: string }> {
   const runner = join(tempDir(), 'boot-runner.cjs')
   writeFileSync(
@@ -30,7 +38,7 @@ app.run(process.argv.slice(2))
   )
   return new Promise((resolve) => {
     // A clean NODE_OPTIONS: a V8 flag there would make V8 refuse every cache.
-    const env = { ...process.env, NODE_OPTIONS: '' }
+    const env = { ...process.env, NODE_OPTIONS: '', XDG_CACHE_HOME: options.cacheHome ?? tempDir() }
     const child = execFile(
       process.execPath,
       [...(options.flags ?? []), runner, ...args],
@@ -110,6 +118,51 @@ describe('the bundled binary and its code cache', () => {
     expect(out).toMatch(/^parley: LISTENING ON 127\.0\.0\.1:\d+$/m)
     // Nothing was delivered: the line waits in the outbox (exit 7).
     expect(code).toBe(7)
+  })
+
+  it('leaves a cache of its own for the next start when it cannot use the packaged one', async () => {
+    const copy = copyOfApp({ foreignCache: true })
+    const cacheHome = tempDir()
+    const first = await boot(copy, ['--version'], { cacheHome })
+    expect(first.out).toMatch(/^cache: none$/m)
+    const kept = readdirSync(join(cacheHome, 'parley'))
+    expect(kept).toHaveLength(1)
+    expect(kept[0]).toMatch(
+      new RegExp(`^bundle-[0-9a-f]{12}-${process.version}-${process.arch}-[0-9a-f]+\\.cache$`),
+    )
+    const second = await boot(copy, ['id', '--data-dir', join(tempDir(), 'node')], { cacheHome })
+    expect(second.out).toMatch(/^cache: used-local$/m)
+    expect(second.code).toBe(0)
+  })
+
+  it('keeps one cache per V8 flags, and the newest four at most', async () => {
+    const cacheHome = tempDir()
+    mkdirSync(join(cacheHome, 'parley'))
+    const old = new Date('2025-01-01T00:00:00Z')
+    for (let i = 0; i < 4; i++) {
+      const file = join(cacheHome, 'parley', `bundle-000000000000-v0.0.${i}-x64-0.cache`)
+      writeFileSync(file, 'an older build\n')
+      utimesSync(file, old, old)
+    }
+    const flags = ['--stack-size=2000']
+    expect((await boot(APP, ['--version'], { cacheHome, flags })).out).toMatch(/^cache: refused$/m)
+    expect((await boot(APP, ['--version'], { cacheHome, flags })).out).toMatch(/^cache: used-local$/m)
+    // Without the flag, the packaged cache serves, and nothing more is written.
+    expect((await boot(APP, ['--version'], { cacheHome })).out).toMatch(/^cache: used$/m)
+    const kept = readdirSync(join(cacheHome, 'parley'))
+    expect(kept).toHaveLength(4)
+    expect(kept.filter((name) => name.includes(process.version))).toHaveLength(1)
+  })
+
+  it('runs as before when the cache dir cannot be written', async () => {
+    const notADir = join(tempDir(), 'file')
+    writeFileSync(notADir, '')
+    const copy = copyOfApp({ foreignCache: true })
+    for (let run = 0; run < 2; run++) {
+      const { code, out } = await boot(copy, ['--version'], { cacheHome: notADir })
+      expect(out).toMatch(/^cache: none$/m)
+      expect(code).toBe(0)
+    }
   })
 
   it('runs when V8 refuses the cache (other flags)', async () => {
