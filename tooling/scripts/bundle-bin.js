@@ -156,8 +156,13 @@ try {
   await node([TRAIN, boot, CACHE, ...args], 'a line that makes the code cache\n').done
   if (!existsSync(CACHE)) throw new Error('the training run wrote no code cache')
   // The cache must be one a start uses; a `node` that made one it then refuses is a broken build.
-  const check = `process.stderr.write(require(${JSON.stringify(boot)}).load().cache)`
-  const cache = (await node(['-e', check], '').done).trim()
+  // A file, not `node -e`: the code given to -e is among `process.execArgv`, which the cache is made for.
+  const check = join(work, 'check.cjs')
+  writeFileSync(
+    check,
+    `process.stderr.write(require(${JSON.stringify(boot)}).load({ localCache: false }).cache)`,
+  )
+  const cache = (await node([check], '').done).trim()
   if (cache !== 'used') throw new Error(`a start does not use the code cache made (${cache})`)
 } catch (error) {
   failure = error

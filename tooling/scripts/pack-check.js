@@ -12,8 +12,9 @@ const root = fileURLToPath(new URL('../..', import.meta.url))
 const work = mkdtempSync(join(tmpdir(), 'parley-pack-'))
 const tarballs = join(work, 'tarballs')
 const app = join(work, 'app')
-// No NODE_OPTIONS of the caller's: a V8 flag there would make V8 refuse the code cache checked below.
-const env = { ...process.env, NODE_OPTIONS: '' }
+// No NODE_OPTIONS of the caller's: a V8 flag there would make V8 refuse the code cache checked below. A code
+// cache a start leaves for the next (see apps/cli/bin/boot.cjs) goes to the work folder, not the home.
+const env = { ...process.env, NODE_OPTIONS: '', XDG_CACHE_HOME: join(work, 'xdg-cache') }
 const run = (cmd, args, cwd) =>
   execFileSync(cmd, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
 
@@ -40,11 +41,13 @@ try {
   const id = run('npx', ['--no-install', 'parley', 'id', '--data-dir', join(work, 'node')], app).trim()
   if (!/[a-z0-9]{4}-[a-z0-9]{4}/.test(id)) throw new Error(`unexpected parley id output: ${id}`)
   const boot = join(app, 'node_modules', '@parley', 'cli', 'bin', 'boot.cjs')
-  const cache = run(
-    'node',
-    ['-e', `process.stdout.write(require(${JSON.stringify(boot)}).load().cache)`],
-    app,
+  // A file, not `node -e`: the code given to -e is among `process.execArgv`, which the cache is made for.
+  const check = join(work, 'check.cjs')
+  writeFileSync(
+    check,
+    `process.stdout.write(require(${JSON.stringify(boot)}).load({ localCache: false }).cache)`,
   )
+  const cache = run('node', [check], app)
   if (cache !== 'used') throw new Error(`the installed parley did not use its code cache (${cache})`)
   for (const pkg of publishable.filter((p) => p.name !== '@parley/cli')) {
     run('node', ['--input-type=module', '-e', `await import(${JSON.stringify(pkg.name)})`], app)

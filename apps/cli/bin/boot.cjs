@@ -24,7 +24,7 @@ const { Script } = require('node:vm')
 const BUNDLE = join(__dirname, '..', 'dist', 'parley.cjs')
 /**
  * The code cache: the bundle's first line (`// parley bundle <sha1 of the rest>`, written by the build),
- * then the V8 data made for that build.
+ * the runtime it was made for (`runtimeTag`), then the V8 data.
  */
 const CACHE = `${BUNDLE}.cache`
 const HEADER = '// parley bundle '
@@ -33,12 +33,25 @@ const HEADER = '// parley bundle '
 const LOCAL_CACHES = 4
 
 /**
- * The cached data in `file` for the bundle whose first line is `header`, if the cache was made for that
- * build and the bundle was not changed after it: caches are written after the bundle, and an install gives
- * the bundle and its cache the same time, so a bundle newer than a cache was patched since (a patched bundle
- * of the same length would otherwise run the build's code wherever the cache holds it). No hashing.
+ * What a code cache depends on besides the file: the Node (hence V8) version, the architecture and the
+ * flags (V8 refuses a cache made under other flags). A cache's second line names it, so that a start picks
+ * the cache made for it before compiling, instead of compiling once more after V8 refused one.
  */
-function cachedDataFor(file, header) {
+function runtimeTag() {
+  const flags = `${process.execArgv.join(' ')}|${process.env.NODE_OPTIONS ?? ''}`
+  let tag = 0x811c9dc5
+  for (let i = 0; i < flags.length; i++) tag = Math.imul(tag ^ flags.charCodeAt(i), 0x01000193)
+  return `${process.version}-${process.arch}-${(tag >>> 0).toString(16)}`
+}
+
+/**
+ * The cached data in `file` for the bundle whose first line is `header`, if the cache was made for that
+ * build and `runtime` (its first two lines), and the bundle was not changed after it: caches are written
+ * after the bundle, and an install gives the bundle and its cache the same time, so a bundle newer than a
+ * cache was patched since (a patched bundle of the same length would otherwise run the build's code
+ * wherever the cache holds it). No hashing.
+ */
+function cachedDataFor(file, header, runtime) {
   let cache
   try {
     if (statSync(BUNDLE).mtimeMs > statSync(file).mtimeMs) return undefined
@@ -46,33 +59,29 @@ function cachedDataFor(file, header) {
   } catch {
     return undefined
   }
-  const newline = cache.indexOf(10)
-  if (newline < 0 || cache.toString('latin1', 0, newline) !== header) return undefined
-  return cache.subarray(newline + 1)
+  const expected = `${header}\n${runtime}\n`
+  if (cache.length <= expected.length || cache.toString('latin1', 0, expected.length) !== expected)
+    return undefined
+  return cache.subarray(expected.length)
 }
 
 /**
- * Where a start that could not use the packaged cache (parley installed for another Node version than it
- * was built with, or run with V8 flags) keeps one of its own for the next start: the user's cache dir
- * (`$XDG_CACHE_HOME/parley`, or `~/.cache/parley`), one file per build, Node version and flags.
+ * Where a start that has no packaged cache made for its runtime (parley installed for another Node version
+ * than it was built with, or run with V8 flags) keeps one of its own for the next start: the user's cache
+ * dir (`$XDG_CACHE_HOME/parley`, or `~/.cache/parley`), one file per build and runtime.
  */
-function localCacheFor(header) {
-  const flags = `${process.execArgv.join(' ')}|${process.env.NODE_OPTIONS ?? ''}`
-  let tag = 0x811c9dc5
-  for (let i = 0; i < flags.length; i++) tag = Math.imul(tag ^ flags.charCodeAt(i), 0x01000193)
+function localCacheFor(header, runtime) {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache')
   const build = header.slice(HEADER.length, HEADER.length + 12)
-  const name = `bundle-${build}-${process.version}-${process.arch}-${(tag >>> 0).toString(16)}.cache`
-  return join(base, 'parley', name)
+  return join(base, 'parley', `bundle-${build}-${runtime}.cache`)
 }
 
 /** Writes `script`'s code cache to `file`, whole or not at all; returns the error, if any. */
-function writeCache(script, header, file) {
+function writeCache(script, header, runtime, file) {
   const temp = `${file}.${process.pid}`
   try {
-    writeFileSync(temp, Buffer.concat([Buffer.from(`${header}\n`, 'latin1'), script.createCachedData()]), {
-      mode: 0o600,
-    })
+    const lines = Buffer.from(`${header}\n${runtime}\n`, 'latin1')
+    writeFileSync(temp, Buffer.concat([lines, script.createCachedData()]), { mode: 0o600 })
     renameSync(temp, file)
     return undefined
   } catch (error) {
@@ -92,24 +101,28 @@ function pruneLocalCaches(dir) {
 
 /**
  * Compiles and runs the bundle. Returns its exports (`app.run`) and what became of the code cache: `used`
- * (the one the build made), `used-local` (one a start made in the user's cache dir), `refused` by V8,
- * `none` (missing, or made for another build), or `making`. Unless a cache was used, the start leaves one
- * in the user's cache dir when the process exits, for the next (silently: the cache is only ever a speed-up).
- * `cacheOut`, for the build only: when the process exits, write there a code cache holding every function
- * compiled meanwhile.
+ * (the one the build made), `used-local` (one a start made in the user's cache dir), `refused` by V8 (made
+ * for this runtime, yet not accepted), `none` (none made for this build and runtime), or `making`. Unless a
+ * cache was used, the start leaves one in the user's cache dir when the process exits, for the next
+ * (silently: the cache is only ever a speed-up). For the build only: `cacheOut`, write the code cache there
+ * instead, holding every function compiled meanwhile; `localCache: false`, neither read nor write the
+ * user's (a build must not leave files in the home of whoever builds).
  */
-function load(cacheOut) {
+function load({ cacheOut, localCache = true } = {}) {
   // The bundle is ASCII (esbuild escapes the rest), so latin1 reads it exactly, and fastest.
   const source = readFileSync(BUNDLE, 'latin1')
   const header = source.slice(0, source.indexOf('\n'))
+  const runtime = runtimeTag()
   let local
   try {
-    local = cacheOut ? undefined : localCacheFor(header)
+    if (localCache && !cacheOut) local = localCacheFor(header, runtime)
   } catch {
     // No home directory to keep a cache in: the packaged one only.
   }
-  const fromLocal = local && cachedDataFor(local, header)
-  const cachedData = cacheOut ? undefined : (fromLocal ?? cachedDataFor(CACHE, header))
+  // A cache of the user's exists only if a start of this very build and runtime could not use the packaged
+  // one (none made for its runtime, or refused by V8): it goes first. Otherwise a `stat` finds nothing.
+  const fromLocal = local ? cachedDataFor(local, header, runtime) : undefined
+  const cachedData = fromLocal ?? (cacheOut ? undefined : cachedDataFor(CACHE, header, runtime))
   // The bundle's `import.meta.url` (its modules were ES modules) is the last parameter.
   const wrapped = `(function (exports, require, module, __filename, __dirname, import_meta_url) {${source}\n})`
   const script = new Script(wrapped, { filename: BUNDLE, cachedData })
@@ -125,7 +138,7 @@ function load(cacheOut) {
   )
   if (cacheOut) {
     process.on('exit', () => {
-      const error = writeCache(script, header, cacheOut)
+      const error = writeCache(script, header, runtime, cacheOut)
       if (!error) return
       process.stderr.write(`boot: cannot write the code cache ${cacheOut}: ${error.message}\n`)
       process.exitCode = 1
@@ -134,7 +147,7 @@ function load(cacheOut) {
     process.on('exit', () => {
       try {
         mkdirSync(dirname(local), { recursive: true, mode: 0o700 })
-        if (!writeCache(script, header, local)) pruneLocalCaches(dirname(local))
+        if (!writeCache(script, header, runtime, local)) pruneLocalCaches(dirname(local))
       } catch {
         // A cache dir that cannot be written: the next start compiles again, as this one did.
       }
