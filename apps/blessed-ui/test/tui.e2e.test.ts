@@ -165,13 +165,21 @@ describe.skipIf(!TMUX)(title, () => {
     expect(numbers).toEqual(Array.from({ length: 30 }, (_, i) => i + 1))
   })
 
-  it('exits 0 on /quit, saying bye to the peer and giving the terminal back', async () => {
+  /** Types `command` (a /quit) into a chat: the exit code must be 0; resolves with what bob was told. */
+  async function quitWith(
+    command: string,
+  ): Promise<{ reason: string; tui: Awaited<ReturnType<typeof chat>>['tui'] }> {
     const { bob, tui } = await chat()
-    tui.type('/quit')
+    tui.type(command)
     tui.keys('Enter')
     expect(await until('the exit code', () => tui.exitCode())).toBe(0)
     const left = await bob.waitForEvent('alice leaving', (e) => e.type === 'disconnected')
-    expect(String(left.reason)).toMatch(/alice left \(quit\)/)
+    return { reason: String(left.reason), tui }
+  }
+
+  it('exits 0 on /quit, saying bye to the peer and giving the terminal back', async () => {
+    const { reason, tui } = await quitWith('/quit')
+    expect(reason).toMatch(/alice left \(quit\)/)
     // The alternate screen is gone: no status bar, no input line.
     await tui.waitForScreen(
       'the normal screen',
@@ -180,12 +188,7 @@ describe.skipIf(!TMUX)(title, () => {
   })
 
   it('tells the peer the reason given to /quit', async () => {
-    const { bob, tui } = await chat()
-    tui.type('/quit back tomorrow')
-    tui.keys('Enter')
-    expect(await until('the exit code', () => tui.exitCode())).toBe(0)
-    const left = await bob.waitForEvent('alice leaving', (e) => e.type === 'disconnected')
-    expect(String(left.reason)).toBe('alice left (back tomorrow)')
+    expect((await quitWith('/quit back tomorrow')).reason).toBe('alice left (back tomorrow)')
   })
 
   it('exits 0 on Ctrl-C too', async () => {
