@@ -19,12 +19,13 @@ import { build } from 'esbuild'
  * look alike, and which would otherwise be compiled into every start.
  */
 const OUTSIDE = ['sodium-native', 'udx-native', 'unhomoglyph/data.json']
-const BUNDLE = resolve('dist/parley.cjs')
-const CACHE = `${BUNDLE}.cache`
 const TRAIN = fileURLToPath(new URL('bundle-bin-train.cjs', import.meta.url))
 const TIMEOUT_MS = 60_000
-/** How the app's loader (bin/boot.cjs) knows a build: the first line of the bundle and of its cache. */
-const { HEADER } = createRequire(import.meta.url)(resolve('bin/boot.cjs'))
+/**
+ * From the app's loader (bin/boot.cjs), so that both name the same files: where the bundle and its cache
+ * go, and how a build is known (the first line of the bundle and of its cache).
+ */
+const { BUNDLE, CACHE, HEADER } = createRequire(import.meta.url)(resolve('bin/boot.cjs'))
 /**
  * V8 refuses a cache made under other V8 flags: the training run and the check after it run with none, as
  * the executable runs (a `NODE_OPTIONS` of the build's own would otherwise make a cache no start can use).

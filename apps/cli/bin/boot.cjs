@@ -3,9 +3,9 @@
 // with tooling/scripts/bundle-bin.js), compiled with the V8 code cache the build made beside it. Node 20
 // resolves, reads and compiles every module of a start one file at a time: with about 70 of them, the
 // compiling alone was a third of the start-up. Native addons stay outside the file and are required as
-// usual. The cache is used only for the very file it was made from (see `cachedDataFor`; V8 itself checks
-// only the length), and V8 refuses one made by another Node or for other V8 flags: the file is then
-// compiled as any other, and that start leaves a cache of its own for the next (see `localCacheFor`).
+// usual. A cache is used only for the very file and the runtime (Node version, flags) it was made for (see
+// `cachedDataFor`; V8 itself checks only the file's length); without one, the file is compiled as any
+// other, and that start leaves a cache of its own for the next (see `localCacheFor`).
 const {
   mkdirSync,
   readdirSync,
