@@ -13,6 +13,6 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
     const { makeNodeThreadEarly } = await import('../dist/node-thread/early.js')
     makeNodeThreadEarly()
   }
-  const { run } = await import('../dist/index.js')
+  const { run } = await import('../dist/run.js')
   run(argv)
 }

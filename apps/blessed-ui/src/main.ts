@@ -10,8 +10,9 @@ import {
   usage,
 } from '@parley/launcher'
 import { NodeThread } from './node-thread/node-thread.js'
+import type { PreparedTerminal } from './view/prepare.js'
 import { restoreTerminal } from './view/terminal.js'
-import { type PreparedTerminal, prepareTerminal, runTui, type TuiIo } from './view/tui.js'
+import type { TuiIo } from './view/tui.js'
 
 export const SUMMARY = 'peer-to-peer chat for the terminal, full screen'
 
@@ -55,10 +56,20 @@ export async function main(argv: readonly string[], io: TuiIo): Promise<number> 
     let deliver: (event: NodeEvent, route?: LinkRoute) => void = (event, route) => {
       early.push([event, route])
     }
-    // The terminal is asked how it draws emoji while the node thread starts (nothing is drawn yet).
-    terminal = prepareTerminal(io)
-    // The node runs on a thread of its own, so that a flood never holds up keys and drawing here.
-    node = await NodeThread.start({ argv, env: { ...io.env } }, (event, route) => deliver(event, route))
+    // The node runs on a thread of its own, so that a flood never holds up keys and drawing here. It is
+    // told to start first: it starts the node while this thread loads the screen's modules (blessed) and
+    // asks the terminal how it draws emoji (nothing is drawn yet).
+    const starting = NodeThread.start({ argv, env: { ...io.env } }, (event, route) => deliver(event, route))
+    starting.then(
+      (started) => {
+        node = started
+      },
+      () => undefined,
+    )
+    const screen = import('./view/tui.js')
+    terminal = (await import('./view/prepare.js')).prepareTerminal(io)
+    node = await starting
+    const { runTui } = await screen
     return await runTui(
       node,
       flags,

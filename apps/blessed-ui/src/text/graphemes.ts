@@ -1,4 +1,5 @@
-const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' })
+/** Made on first use: loading the segmenter's data takes milliseconds that text without joiners never needs. */
+let segmenter: Intl.Segmenter | undefined
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/
 /**
  * Code points that can join a neighbour into one grapheme: marks, ZWJ and ZWNJ, emoji modifiers, tags,
@@ -15,6 +16,7 @@ export function graphemes(text: string): string[] {
   if (PRINTABLE_ASCII.test(text)) return text.split('')
   if (!JOINING.test(text)) return Array.from(text)
   const out: string[] = []
+  segmenter ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' })
   for (const { segment } of segmenter.segment(text)) out.push(segment)
   return out
 }

@@ -1,6 +1,7 @@
+import stringWidth from 'string-width'
 import { describe, expect, it } from 'vitest'
 import { graphemes } from './graphemes.js'
-import { emojiKind, graphemeWidth, ruleFromProbe, textWidth } from './width.js'
+import { emojiKind, graphemeWidth, ruleFromProbe, rulesFromProbe, singleWidth, textWidth } from './width.js'
 
 const width = graphemeWidth()
 
@@ -53,11 +54,58 @@ describe('widths learned from the terminal', () => {
     expect(ruleFromProbe('👨‍👩‍👧', 3)).toBe(3)
   })
 
+  it('works out each rule from the probe only when a grapheme of its kind is first measured', () => {
+    const rules = rulesFromProbe({ modifier: 4, vs16: 1, flag: 1 })
+    expect(Object.keys(rules).sort()).toEqual(['flag', 'modifier', 'vs16'])
+    // Nothing is measured yet: each kind still waits behind its getter.
+    expect(Object.getOwnPropertyDescriptor(rules, 'modifier')?.get).toBeTypeOf('function')
+    const tmux = graphemeWidth(rules)
+    expect(tmux('👋🏿')).toBe(4)
+    expect(Object.getOwnPropertyDescriptor(rules, 'modifier')).toMatchObject({ value: 'sum' })
+    expect(Object.getOwnPropertyDescriptor(rules, 'vs16')?.get).toBeTypeOf('function')
+    expect(tmux('❤️')).toBe(1)
+    expect(tmux('🇫🇷')).toBe(1)
+    expect(rules).toEqual({ modifier: 'sum', vs16: 'sum', flag: 'base' })
+    expect(tmux('😀')).toBe(2)
+  })
+
   it('applies the learned rule to every grapheme of that kind', () => {
     const tmux = graphemeWidth({ modifier: 'sum', vs16: 'sum' })
     expect(tmux('👋🏿')).toBe(4)
     expect(tmux('❤️')).toBe(1)
     expect(tmux('😀')).toBe(2)
     expect(tmux('日')).toBe(2)
+  })
+})
+
+describe('one code point without the emoji tables', () => {
+  it('gives what string-width gives, for every code point it answers', () => {
+    const wrong: string[] = []
+    let answered = 0
+    let tried = 0
+    // Every code point of the BMP, every third of the planes that hold letters and symbols, a sample beyond.
+    const step = (codePoint: number) => (codePoint < 0x10000 ? 1 : codePoint < 0x40000 ? 3 : 101)
+    for (let codePoint = 0; codePoint <= 0x10ffff; codePoint += step(codePoint)) {
+      tried++
+      const grapheme = String.fromCodePoint(codePoint)
+      const width = singleWidth(grapheme)
+      if (width === undefined) continue
+      answered++
+      const expected = stringWidth(grapheme, { ambiguousIsNarrow: true, countAnsiEscapeCodes: true })
+      if (width !== expected && wrong.push(`U+${codePoint.toString(16)}: ${width}, not ${expected}`) > 20)
+        break
+    }
+    expect(wrong).toEqual([])
+    // Nearly all of them: only emoji (and the ASCII digits, # and *, which can start one) are left out.
+    expect(answered).toBeGreaterThan(tried - 2000)
+  })
+
+  it('leaves emoji and clusters to string-width', () => {
+    for (const grapheme of ['😀', '❤', '🇯', '🏽', '1', 'e\u0301', '👍🏽', '\u{1f3fb}'])
+      expect(singleWidth(grapheme)).toBeUndefined()
+    expect(singleWidth('│')).toBe(1)
+    expect(singleWidth('日')).toBe(2)
+    expect(singleWidth('\u0301')).toBe(0)
+    expect(singleWidth('\u{20000}')).toBe(2)
   })
 })

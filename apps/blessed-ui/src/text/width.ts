@@ -1,3 +1,4 @@
+import { eastAsianWidth } from 'get-east-asian-width'
 import stringWidth from 'string-width'
 import { graphemes } from './graphemes.js'
 
@@ -49,6 +50,49 @@ export function emojiKind(grapheme: string): EmojiKind | undefined {
 const plainWidth = (text: string) =>
   stringWidth(text, { ambiguousIsNarrow: true, countAnsiEscapeCodes: true })
 
+/** Cells the terminal reported for each kind's sample (`EMOJI_SAMPLES`). */
+export type MeasuredWidths = Partial<Record<EmojiKind, number>>
+
+/**
+ * The rules that explain `measured`, each worked out the first time a grapheme of its kind is measured:
+ * finding one runs `string-width` on an emoji, whose first such call compiles its emoji tables (30-50 ms),
+ * which a start-up whose screen holds no emoji then does not pay.
+ */
+export function rulesFromProbe(measured: MeasuredWidths): TerminalWidths {
+  const rules: TerminalWidths = {}
+  for (const kind of Object.keys(measured) as EmojiKind[]) {
+    Object.defineProperty(rules, kind, {
+      enumerable: true,
+      configurable: true,
+      get() {
+        const rule = ruleFromProbe(EMOJI_SAMPLES[kind], measured[kind]!)
+        Object.defineProperty(rules, kind, { value: rule, enumerable: true })
+        return rule
+      },
+    })
+  }
+  return rules
+}
+
+/** What string-width draws in no cells: its test of a cluster's visible part, for one code point. */
+const ZERO_WIDTH =
+  /[\p{Default_Ignorable_Code_Point}\p{Control}\p{Format}\p{Nonspacing_Mark}\p{Enclosing_Mark}\p{Surrogate}]/u
+/** Code points that can be, or start, an emoji: string-width decides them. */
+const EMOJI = /\p{Emoji}/u
+
+/**
+ * The width `string-width` gives a grapheme of one code point that is no emoji, found as it finds it (the
+ * East Asian width of a visible code point, else 0) without its emoji tables, whose first use compiles them
+ * (30-50 ms): a box-drawing line in the status bar made every start pay that. `undefined` for any other
+ * grapheme. The unit test checks it against string-width over every code point.
+ */
+export function singleWidth(grapheme: string): number | undefined {
+  const codePoint = grapheme.codePointAt(0)
+  if (codePoint === undefined || grapheme.length !== (codePoint > 0xffff ? 2 : 1)) return undefined
+  if (EMOJI.test(grapheme)) return undefined
+  return ZERO_WIDTH.test(grapheme) ? 0 : eastAsianWidth(codePoint)
+}
+
 /** Picks the rule that explains the width a terminal reported for a sample. */
 export function ruleFromProbe(sample: string, measured: number): WidthRule {
   if (plainWidth(sample) === measured) return 'string-width'
@@ -80,7 +124,7 @@ export function graphemeWidth(terminal: TerminalWidths = {}): GraphemeWidth {
     if (width !== undefined) return width
     const kind = emojiKind(grapheme)
     const rule = kind ? terminal[kind] : undefined
-    width = rule !== undefined ? applyRule(rule, grapheme) : plainWidth(grapheme)
+    width = rule !== undefined ? applyRule(rule, grapheme) : (singleWidth(grapheme) ?? plainWidth(grapheme))
     if (width === 0 && /^\p{M}/u.test(grapheme)) width = 1
     if (cache.size > 4096) cache.clear()
     cache.set(grapheme, width)

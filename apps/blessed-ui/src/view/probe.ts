@@ -1,7 +1,8 @@
-import { EMOJI_SAMPLES, type EmojiKind, ruleFromProbe, type TerminalWidths } from '../text/width.js'
+import { EMOJI_SAMPLES, type EmojiKind, type MeasuredWidths } from '../text/width.js'
 
 export interface ProbeResult {
-  readonly widths: TerminalWidths
+  /** Cells each kind's sample took; `rulesFromProbe` turns them into widths. */
+  readonly widths: MeasuredWidths
   /** Input that arrived during the probe and is not a reply to it (keys typed early). */
   readonly leftover: string
 }
@@ -20,7 +21,7 @@ export function probeWidths(
 ): Promise<ProbeResult> {
   const kinds = Object.keys(EMOJI_SAMPLES) as EmojiKind[]
   return new Promise((resolve) => {
-    const widths: TerminalWidths = {}
+    const widths: MeasuredWidths = {}
     let buffer = ''
     let leftover = ''
     let answered = 0
@@ -36,7 +37,7 @@ export function probeWidths(
         leftover += buffer.slice(0, match.index)
         buffer = buffer.slice(match.index + match[0].length)
         const kind = kinds[answered++]
-        if (kind) widths[kind] = ruleFromProbe(EMOJI_SAMPLES[kind], Number(match[2]) - 1)
+        if (kind) widths[kind] = Number(match[2]) - 1
         if (answered === kinds.length) return finish()
       }
     }

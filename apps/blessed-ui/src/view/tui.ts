@@ -12,13 +12,15 @@ import {
 import { KeyDecoder, type KeyEvent } from '../input/key-decoder.js'
 import { ChatModel, type Effect } from '../model/chat.js'
 import type { NodeThread } from '../node-thread/node-thread.js'
-import { graphemeWidth } from '../text/width.js'
+import { EMOJI_SAMPLES, graphemeWidth, rulesFromProbe } from '../text/width.js'
 import { BlessedView } from './blessed-view.js'
-import { type ProbeResult, probeWidths } from './probe.js'
+import { type PreparedTerminal, prepareTerminal } from './prepare.js'
 import { onRestore } from './terminal.js'
 
 /** How long a lone ESC waits to become the start of a key sequence. */
 const ESC_WAIT_MS = 30
+/** After the first frame, the emoji width tables are compiled (30-50 ms) while the user reads the screen. */
+const WARM_WIDTHS_MS = 200
 
 export interface TuiIo {
   readonly stdin: NodeJS.ReadStream
@@ -28,35 +30,6 @@ export interface TuiIo {
   readonly env: NodeJS.ProcessEnv
   /** Resolves when the process is asked to stop (SIGTERM, SIGHUP, SIGINT). */
   readonly interrupted: Promise<void>
-}
-
-/** The probe of the terminal's emoji widths, under way while the node thread starts (`prepareTerminal`). */
-export interface PreparedTerminal {
-  readonly probe: Promise<ProbeResult>
-}
-
-/**
- * Asks the terminal how it draws emoji, in raw mode, and puts it back in cooked mode once it answered, with
- * input paused: nothing is drawn, so this runs while the node thread starts, and the probe's round trips to
- * the terminal and the width tables it loads take no start-up time of their own. Until the screen exists,
- * Ctrl-C is a signal as before, and keys typed meanwhile wait for it.
- */
-export function prepareTerminal(io: Pick<TuiIo, 'stdin' | 'stdout'>): PreparedTerminal {
-  const { stdin, stdout } = io
-  stdin.setRawMode(true)
-  stdin.setEncoding('utf8')
-  stdin.resume()
-  const cooked = () => {
-    if (stdin.isTTY) stdin.setRawMode(false)
-  }
-  const removeRestore = onRestore(cooked)
-  const probe = probeWidths(stdin, stdout).then((result) => {
-    stdin.pause()
-    removeRestore()
-    cooked()
-    return result
-  })
-  return { probe }
 }
 
 /**
@@ -79,7 +52,7 @@ export async function runTui(
   const removeRawRestore = onRestore(() => {
     if (stdin.isTTY) stdin.setRawMode(false)
   })
-  const width = graphemeWidth(probe.widths)
+  const width = graphemeWidth(rulesFromProbe(probe.widths))
   const model = new ChatModel({ self: { id: info.id, name: info.name }, width, secure: info.secure })
   if (!info.secure) {
     model.note(
@@ -249,6 +222,10 @@ export async function runTui(
   stdin.resume()
   if (probe.leftover) onKeys(probe.leftover)
   view.renderNow()
+  // The emoji width tables are compiled once the first frame is up, not when the first emoji arrives in
+  // the middle of a conversation (or of a flood).
+  const warmWidths = setTimeout(() => width(EMOJI_SAMPLES.emoji), WARM_WIDTHS_MS)
+  warmWidths.unref()
 
   // A failed node thread rejects `node.failed`: the error ends the TUI like any fatal one.
   await Promise.race([quitRequested, io.interrupted, node.failed])
@@ -262,6 +239,7 @@ export async function runTui(
   const left = node.pending
   stdin.removeListener('data', onKeys)
   if (escTimer) clearTimeout(escTimer)
+  clearTimeout(warmWidths)
   subscribed = false
   flow.close()
   display.close()
