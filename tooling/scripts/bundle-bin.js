@@ -1,9 +1,12 @@
 #!/usr/bin/env node
-// Makes the file an app's executable loads (see apps/cli/bin/boot.cjs): dist/index.js, as bundle-dist.js
-// left it, with every parley package and JavaScript library it imports in one CommonJS file, and a V8 code
-// cache for it, made by a real start. What stays outside (native addons, and data loaded only when needed)
-// must be a dependency of the app.
-// Run from the app's folder, after bundle-dist.js: `node ../../tooling/scripts/bundle-bin.js`.
+// Makes the file an app's executable loads (see @parley/launcher's boot.cjs): an entry of its dist/, with
+// every parley package and JavaScript library it imports in one CommonJS file, and a V8 code cache for it,
+// made by a real start. What stays outside (native addons, and data loaded only when needed) must be a
+// dependency of the app.
+// Run from the app's folder, after tsc: `node ../../tooling/scripts/bundle-bin.js [--entry FILE]
+// [--boot FILE] [--train send|node-thread]`. The defaults make `parley`: dist/index.js (as bundle-dist.js
+// left it), loaded by bin/boot.cjs, trained by a one-shot send. parley-tui's node thread is
+// `--entry dist/node-thread/node-host.js --boot bin/node-host-boot.cjs --train node-thread`.
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
@@ -11,6 +14,7 @@ import { builtinModules, createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
 import { build } from 'esbuild'
 
 /**
@@ -20,12 +24,24 @@ import { build } from 'esbuild'
  */
 const OUTSIDE = ['sodium-native', 'udx-native', 'unhomoglyph/data.json']
 const TRAIN = fileURLToPath(new URL('bundle-bin-train.cjs', import.meta.url))
+const TRAIN_NODE_THREAD = fileURLToPath(new URL('bundle-bin-train-node-thread.cjs', import.meta.url))
+const { values: options } = parseArgs({
+  options: {
+    entry: { type: 'string', default: 'dist/index.js' },
+    boot: { type: 'string', default: 'bin/boot.cjs' },
+    train: { type: 'string', default: 'send' },
+  },
+})
+if (!['send', 'node-thread'].includes(options.train)) {
+  console.error(`bundle-bin: --train is send or node-thread, not ${options.train}`)
+  process.exit(2)
+}
 const TIMEOUT_MS = 60_000
 /**
- * From the app's loader (bin/boot.cjs), so that both name the same files: where the bundle and its cache
- * go, and how a build is known (the first line of the bundle and of its cache).
+ * From the app's loader (`--boot`), so that both name the same files: where the bundle and its cache go,
+ * and how a build is known (the first line of the bundle and of its cache).
  */
-const { BUNDLE, CACHE, HEADER } = createRequire(import.meta.url)(resolve('bin/boot.cjs'))
+const { BUNDLE, CACHE, HEADER } = createRequire(import.meta.url)(resolve(options.boot))
 /**
  * V8 refuses a cache made under other V8 flags: the training run and the check after it run with none, as
  * the executable runs (a `NODE_OPTIONS` of the build's own would otherwise make a cache no start can use).
@@ -72,9 +88,9 @@ const commonJsLoads = {
 
 rmSync(BUNDLE, { force: true })
 rmSync(CACHE, { force: true })
-if (!existsSync('dist/index.js')) fail('no dist/index.js; run tsc and bundle-dist.js first')
+if (!existsSync(options.entry)) fail(`no ${options.entry}; run tsc (and bundle-dist.js) first`)
 const built = await build({
-  entryPoints: ['dist/index.js'],
+  entryPoints: [options.entry],
   outfile: BUNDLE,
   write: false,
   bundle: true,
@@ -129,32 +145,37 @@ function node(args, input, onStderr) {
   return { child, done }
 }
 
-// The cache is made by a one-shot send to a receiver on loopback: it holds what a start, a handshake, a
-// message and an exit compile.
+// The cache is made by a real run: `parley`'s by a one-shot send to a receiver on loopback, parley-tui's
+// node thread by two threads on loopback that send a line (bundle-bin-train-node-thread.cjs). It holds what
+// a start, a handshake, a message and an exit compile.
 const work = mkdtempSync(join(tmpdir(), 'parley-bundle-bin-'))
-const boot = resolve('bin/boot.cjs')
+const boot = resolve(options.boot)
 let receiver
 let failure
 try {
-  const port = await new Promise((resolvePort, rejectPort) => {
-    const args = ['--recv-only', '--listen', '127.0.0.1:0', '--data-dir', join(work, 'b'), '--name', 'bob']
-    receiver = node([TRAIN, boot, '', ...args], '', (stderr) => {
-      const found = /listening on 127\.0\.0\.1:(\d+)/.exec(stderr)
-      if (found) resolvePort(found[1])
+  if (options.train === 'node-thread') {
+    await node([TRAIN_NODE_THREAD, boot, CACHE, work], '').done
+  } else {
+    const port = await new Promise((resolvePort, rejectPort) => {
+      const args = ['--recv-only', '--listen', '127.0.0.1:0', '--data-dir', join(work, 'b'), '--name', 'bob']
+      receiver = node([TRAIN, boot, '', ...args], '', (stderr) => {
+        const found = /listening on 127\.0\.0\.1:(\d+)/.exec(stderr)
+        if (found) resolvePort(found[1])
+      })
+      receiver.done.then(() => rejectPort(new Error('the receiver exited before listening')), rejectPort)
     })
-    receiver.done.then(() => rejectPort(new Error('the receiver exited before listening')), rejectPort)
-  })
-  const args = [
-    '--peer',
-    `127.0.0.1:${port}`,
-    '--listen',
-    '127.0.0.1:0',
-    '--data-dir',
-    join(work, 'a'),
-    '--name',
-    'alice',
-  ]
-  await node([TRAIN, boot, CACHE, ...args], 'a line that makes the code cache\n').done
+    const args = [
+      '--peer',
+      `127.0.0.1:${port}`,
+      '--listen',
+      '127.0.0.1:0',
+      '--data-dir',
+      join(work, 'a'),
+      '--name',
+      'alice',
+    ]
+    await node([TRAIN, boot, CACHE, ...args], 'a line that makes the code cache\n').done
+  }
   if (!existsSync(CACHE)) throw new Error('the training run wrote no code cache')
   // The cache must be one a start uses; a `node` that made one it then refuses is a broken build.
   // A file, not `node -e`: the code given to -e is among `process.execArgv`, which the cache is made for.

@@ -13,7 +13,7 @@ const work = mkdtempSync(join(tmpdir(), 'parley-pack-'))
 const tarballs = join(work, 'tarballs')
 const app = join(work, 'app')
 // No NODE_OPTIONS of the caller's: a V8 flag there would make V8 refuse the code cache checked below. A code
-// cache a start leaves for the next (see apps/cli/bin/boot.cjs) goes to the work folder, not the home.
+// cache a start leaves for the next (see @parley/launcher's boot.cjs) goes to the work folder, not the home.
 const env = { ...process.env, NODE_OPTIONS: '', XDG_CACHE_HOME: join(work, 'xdg-cache') }
 const run = (cmd, args, cwd) =>
   execFileSync(cmd, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
@@ -49,6 +49,15 @@ try {
   )
   const cache = run('node', [check], app)
   if (cache !== 'used') throw new Error(`the installed parley did not use its code cache (${cache})`)
+  // parley-tui's node thread runs a bundle of its own, with its own cache and native addons.
+  const threadBoot = join(app, 'node_modules', '@parley', 'blessed-ui', 'bin', 'node-host-boot.cjs')
+  writeFileSync(
+    check,
+    `process.stdout.write(require(${JSON.stringify(threadBoot)}).load({ localCache: false }).cache)`,
+  )
+  const threadCache = run('node', [check], app)
+  if (threadCache !== 'used')
+    throw new Error(`the installed parley-tui's node thread did not use its code cache (${threadCache})`)
   for (const pkg of publishable.filter((p) => p.name !== '@parley/cli')) {
     run('node', ['--input-type=module', '-e', `await import(${JSON.stringify(pkg.name)})`], app)
   }

@@ -17,14 +17,19 @@ const PACKAGES = fileURLToPath(new URL('../../../packages', import.meta.url))
  * --filter`) is not in the binary until the CLI is rebuilt too, and the tests would run the old code.
  */
 export function assertBuilt(): void {
-  if (!existsSync(BUNDLE))
-    throw new Error('apps/cli is not built: run `pnpm build` before the end-to-end tests')
-  const bundled = statSync(BUNDLE).mtimeMs
+  assertBundled(BUNDLE, 'apps/cli')
+}
+
+/** The same for any app's bundle (`app` names the app, e.g. `apps/blessed-ui`, whose build makes it). */
+export function assertBundled(bundle: string, app: string): void {
+  if (!existsSync(bundle))
+    throw new Error(`${app} is not built: run \`pnpm build\` before the end-to-end tests`)
+  const bundled = statSync(bundle).mtimeMs
   for (const name of readdirSync(PACKAGES)) {
     const dist = join(PACKAGES, name, 'dist', 'index.js')
     if (existsSync(dist) && statSync(dist).mtimeMs > bundled)
       throw new Error(
-        `packages/${name} was built after apps/cli bundled it: run \`pnpm build\`, which rebuilds the CLI too`,
+        `packages/${name} was built after ${app} bundled it: run \`pnpm build\`, which rebuilds ${app} too`,
       )
   }
 }
