@@ -4,7 +4,6 @@
  */
 import { type ProbeResult, probeWidths } from './probe.js'
 import { onRestore } from './terminal.js'
-import type { TuiIo } from './tui.js'
 
 /** The probe of the terminal's emoji widths, under way while the node thread starts (`prepareTerminal`). */
 export interface PreparedTerminal {
@@ -17,7 +16,10 @@ export interface PreparedTerminal {
  * the terminal and the width tables it loads take no start-up time of their own. Until the screen exists,
  * Ctrl-C is a signal as before, and keys typed meanwhile wait for it.
  */
-export function prepareTerminal(io: Pick<TuiIo, 'stdin' | 'stdout'>): PreparedTerminal {
+export function prepareTerminal(io: {
+  readonly stdin: NodeJS.ReadStream
+  readonly stdout: NodeJS.WriteStream
+}): PreparedTerminal {
   const { stdin, stdout } = io
   stdin.setRawMode(true)
   stdin.setEncoding('utf8')
