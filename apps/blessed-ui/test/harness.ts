@@ -101,9 +101,9 @@ export class Tmux {
     return execFileSync('tmux', ['-L', this.socket, '-f', '/dev/null', ...args], { encoding: 'utf8' })
   }
 
-  /** Starts parley-tui in a cols x rows window; its exit code lands in `exitFile`. */
-  startTui(args: string[], cols = 120, rows = 40, env: Record<string, string> = {}): void {
-    const quoted = [process.execPath, TUI_BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')
+  /** Starts parley-tui (`bin`: another copy's) in a cols x rows window; its exit code lands in `exitFile`. */
+  startTui(args: string[], cols = 120, rows = 40, env: Record<string, string> = {}, bin = TUI_BIN): void {
+    const quoted = [process.execPath, bin, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')
     // Each node gets its own data dir: two nodes on one machine must not share (and lock) the default one.
     const vars = Object.entries({
       PARLEY_TUI_TRACE: this.traceFile,

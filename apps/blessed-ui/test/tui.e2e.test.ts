@@ -1,6 +1,7 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { assertBuilt, type CliPeer, hasTmux, startCli, Tmux, until } from './harness.js'
 
@@ -288,6 +289,39 @@ describe.skipIf(!TMUX)(title, () => {
       new RegExp(`^parley-tui: cannot listen on 127\\.0\\.0\\.1:${port}: .*in use`),
     )
     expect(tui.stderr().trim().split('\n')).toHaveLength(1)
+  })
+
+  it("exits 1 with one line naming the way out when the node thread's bundle is missing", async () => {
+    // A copy of the built app without dist/node-host.cjs, as a broken install or a build cut short leaves it.
+    const app = fileURLToPath(new URL('..', import.meta.url))
+    const copy = mkdtempSync(join(tmpdir(), 'parley-tui-copy-'))
+    try {
+      cpSync(join(app, 'bin'), join(copy, 'bin'), { recursive: true })
+      cpSync(join(app, 'package.json'), join(copy, 'package.json'))
+      cpSync(join(app, 'dist'), join(copy, 'dist'), {
+        recursive: true,
+        filter: (file) => !basename(file).startsWith('node-host.cjs'),
+      })
+      symlinkSync(join(app, 'node_modules'), join(copy, 'node_modules'))
+      expect(existsSync(join(copy, 'dist', 'node-host.cjs'))).toBe(false)
+      tmux = new Tmux()
+      tmux.startTui(
+        ['--listen', '127.0.0.1:0', '--name', 'alice'],
+        120,
+        40,
+        {},
+        join(copy, 'bin', 'parley-tui.js'),
+      )
+      const tui = tmux
+      expect(await until('the exit code', () => tui.exitCode())).toBe(1)
+      const lines = tui.stderr().trim().split('\n')
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toMatch(
+        /^parley-tui: internal error: cannot load .*node-host\.cjs: ENOENT.*\(reinstall parley-tui, or run pnpm build in its repository\)$/,
+      )
+    } finally {
+      rmSync(copy, { recursive: true, force: true })
+    }
   })
 
   it('shows a member reached through a relay, in the pane and in the member panel (F2)', async () => {
