@@ -166,7 +166,8 @@ export function renderTable(header: Header, results: readonly CaseResult[], extr
     out.push(
       `TUI flood (apps/blessed-ui/bench/flood.js, ${tui.messages} messages): ${tui.renderedPerSec.toLocaleString('en-US')} messages rendered/s; ` +
         `key echo while flooding p50 ${tui.keyEchoP50Ms} ms, p90 ${tui.keyEchoP90Ms} ms` +
-        (tui.idleKeyEchoP50Ms === undefined ? '' : ` (idle p50 ${tui.idleKeyEchoP50Ms} ms)`),
+        (tui.idleKeyEchoP50Ms === undefined ? '' : ` (idle p50 ${tui.idleKeyEchoP50Ms} ms)`) +
+        (tui.firstFrameMs === undefined ? '' : `; first frame ${tui.firstFrameMs} ms after the spawn`),
     )
   } else if (extras.tui) out.push(`TUI flood: skipped (${extras.tui.reason})`)
   out.push('', ...FOOTNOTES)

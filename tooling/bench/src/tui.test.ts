@@ -3,6 +3,7 @@ import { parseFlood } from './tui.js'
 
 /** The lines of flood.js's report that parseFlood reads, as flood.js prints them. */
 const REPORT = `flood benchmark: 10000 messages from a parley CLI peer into parley-tui (tmux 120x40, no rate limit: --rate 0)
+  first frame after the spawn     412 ms (one start, in tmux, the peer listening)
   first message written after     0.61 s
   last message written after      1.32 s  (7576 messages rendered/s)
   …visible in the tmux pane after 1.35 s
@@ -21,6 +22,7 @@ describe('parseFlood', () => {
       keyEchoP90Ms: 11,
       idleKeyEchoP50Ms: 1,
       lastOnScreenMs: 61,
+      firstFrameMs: 412,
     })
   })
 
@@ -30,6 +32,12 @@ describe('parseFlood', () => {
       'written NaN ms, visible in the pane NaN ms',
     )
     expect(parseFlood(unseen, 10_000)).not.toHaveProperty('lastOnScreenMs')
+  })
+
+  it('leaves out the first frame when an earlier flood.js did not report it', () => {
+    const earlier = REPORT.replace(/^ {2}first frame after the spawn.*\n/m, '')
+    expect(earlier).not.toContain('first frame')
+    expect(parseFlood(earlier, 10_000)).not.toHaveProperty('firstFrameMs')
   })
 
   it('reads nothing from a report without the flood figures', () => {

@@ -10,6 +10,8 @@ export interface TuiResult {
   idleKeyEchoP50Ms?: number
   /** From the last message's arrival in parley-tui to it being visible in the tmux pane. */
   lastOnScreenMs?: number
+  /** From spawning parley-tui in tmux to its first frame (with the `listening` line): one start. */
+  firstFrameMs?: number
 }
 
 export type TuiOutcome = { status: 'measured'; result: TuiResult } | { status: 'skipped'; reason: string }
@@ -51,8 +53,8 @@ export async function measureTui(messages: number, timeoutMs: number): Promise<T
 }
 
 /**
- * Reads "(N messages rendered/s)", the key-echo medians and how long the last message took from its arrival
- * to the screen from flood.js's human report. rendered/s is end to
+ * Reads "(N messages rendered/s)", the key-echo medians, how long the last message took from its arrival
+ * to the screen and how long parley-tui took to its first frame from flood.js's human report. rendered/s is end to
  * end: the CLI peer sends as fast as it can and parley-tui decrypts, checks and draws; "while flooding" counts
  * only the keys typed before the last message was drawn.
  */
@@ -61,6 +63,7 @@ export function parseFlood(text: string, messages: number): TuiResult | undefine
   const flooding = /key echo while flooding\s+median (\d+(?:\.\d+)?) ms, p90 (\d+(?:\.\d+)?) ms/.exec(text)
   const idle = /key echo with no flood\s+median (\d+(?:\.\d+)?) ms/.exec(text)
   const lastOnScreen = /last message on screen after it arrived: .*visible in the pane (-?\d+) ms/.exec(text)
+  const firstFrame = /first frame after the spawn\s+(\d+) ms/.exec(text)
   if (!rate || !flooding) return undefined
   return {
     messages,
@@ -69,6 +72,7 @@ export function parseFlood(text: string, messages: number): TuiResult | undefine
     keyEchoP90Ms: Number(flooding[2]),
     ...(idle ? { idleKeyEchoP50Ms: Number(idle[1]) } : {}),
     ...(lastOnScreen ? { lastOnScreenMs: Number(lastOnScreen[1]) } : {}),
+    ...(firstFrame ? { firstFrameMs: Number(firstFrame[1]) } : {}),
   }
 }
 
