@@ -4,15 +4,24 @@
 // made by a real start. What stays outside (native addons, and data loaded only when needed) must be a
 // dependency of the app.
 // Run from the app's folder, after tsc: `node ../../tooling/scripts/bundle-bin.js [--entry FILE]
-// [--boot FILE] [--train send|node-thread]`. The defaults make `parley`: dist/index.js (as bundle-dist.js
-// left it), loaded by bin/boot.cjs, trained by a one-shot send. parley-tui's node thread is
-// `--entry dist/node-thread/node-host.js --boot bin/node-host-boot.cjs --train node-thread`.
+// [--boot FILE] [--train send|node-thread|screen]`. The defaults make `parley`: dist/index.js (as
+// bundle-dist.js left it), loaded by bin/boot.cjs, trained by a one-shot send. parley-tui's node thread is
+// `--entry dist/node-thread/node-host.js --boot bin/node-host-boot.cjs --train node-thread`, and its screen
+// side `--entry dist/run.js --boot bin/tui-boot.cjs --train screen`.
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { builtinModules, createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { build } from 'esbuild'
@@ -25,6 +34,14 @@ import { build } from 'esbuild'
 const OUTSIDE = ['sodium-native', 'udx-native', 'unhomoglyph/data.json']
 const TRAIN = fileURLToPath(new URL('bundle-bin-train.cjs', import.meta.url))
 const TRAIN_NODE_THREAD = fileURLToPath(new URL('bundle-bin-train-node-thread.cjs', import.meta.url))
+const TRAIN_SCREEN = fileURLToPath(new URL('bundle-bin-train-screen.cjs', import.meta.url))
+/**
+ * Libraries blessed requires only in its terminal widget, which parley-tui does not use, and which are not
+ * installed: left as requires that never run.
+ */
+const NEVER_LOADED = ['term.js', 'pty.js']
+/** Package folders found at run time with `require.resolve`, nothing bundled: blessed's, parley-tui's own. */
+const FOUND_AT_RUN_TIME = ['blessed/package.json', '@parley/blessed-ui/package.json']
 const { values: options } = parseArgs({
   options: {
     entry: { type: 'string', default: 'dist/index.js' },
@@ -32,8 +49,8 @@ const { values: options } = parseArgs({
     train: { type: 'string', default: 'send' },
   },
 })
-if (!['send', 'node-thread'].includes(options.train)) {
-  console.error(`bundle-bin: --train is send or node-thread, not ${options.train}`)
+if (!['send', 'node-thread', 'screen'].includes(options.train)) {
+  console.error(`bundle-bin: --train is send, node-thread or screen, not ${options.train}`)
   process.exit(2)
 }
 const TIMEOUT_MS = 60_000
@@ -86,6 +103,35 @@ const commonJsLoads = {
   },
 }
 
+/**
+ * blessed finds files by its own folder: its widgets by a computed name (`require('./widgets/' + file)`, which
+ * a bundler cannot follow: it becomes one `require` per file of lib/widgets), its terminfo and font files by
+ * `__dirname` (which in the bundle would be the bundle's folder: it becomes blessed's, found at run time).
+ */
+const blessedFiles = {
+  name: 'blessed-files',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]blessed[\\/]lib[\\/]widget\.js$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8')
+      const computed = "require('./widgets/' + file)"
+      if (!text.includes(computed)) fail(`${args.path} no longer loads its widgets as this script expects`)
+      const files = readdirSync(join(dirname(args.path), 'widgets'))
+        .filter((name) => name.endsWith('.js'))
+        .map((name) => name.slice(0, -3))
+      const cases = files.map((name) => `case ${JSON.stringify(name)}: return require('./widgets/${name}');`)
+      const widgetOf = `function widgetOf(file) { switch (file) { ${cases.join(' ')} } throw new Error('blessed has no widget ' + file); }\n`
+      return { contents: widgetOf + text.replace(computed, 'widgetOf(file)'), loader: 'js' }
+    })
+    build.onLoad({ filter: /[\\/]blessed[\\/]lib[\\/](tput|widgets[\\/]bigtext)\.js$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8')
+      const usr = /__dirname \+ '\/(\.\.\/)+usr\//g
+      if (!usr.test(text)) fail(`${args.path} no longer finds its files as this script expects`)
+      const root = "require('path').dirname(require.resolve('blessed/package.json'))"
+      return { contents: text.replace(usr, `${root} + '/usr/`), loader: 'js' }
+    })
+  },
+}
+
 rmSync(BUNDLE, { force: true })
 rmSync(CACHE, { force: true })
 if (!existsSync(options.entry)) fail(`no ${options.entry}; run tsc (and bundle-dist.js) first`)
@@ -100,10 +146,10 @@ const built = await build({
   charset: 'ascii',
   // Less to read at each start; names are kept, so that an internal error still reads.
   minifyWhitespace: true,
-  external: OUTSIDE,
+  external: [...OUTSIDE, ...NEVER_LOADED, ...FOUND_AT_RUN_TIME],
   // The modules were ES modules: their `import.meta.url` is a parameter that bin/boot.cjs passes.
   define: { 'import.meta.url': 'import_meta_url' },
-  plugins: [commonJsLoads],
+  plugins: [commonJsLoads, blessedFiles],
   logLevel: 'warning',
 })
 let text = built.outputFiles[0].text
@@ -112,7 +158,10 @@ let text = built.outputFiles[0].text
 const builtins = new Set(builtinModules)
 const outside = [...text.matchAll(/\brequire\("([^"]+)"\)/g)]
   .map((m) => m[1])
-  .filter((id) => !id.startsWith('node:') && !builtins.has(id) && !OUTSIDE.includes(id))
+  .filter(
+    (id) =>
+      !id.startsWith('node:') && !builtins.has(id) && !OUTSIDE.includes(id) && !NEVER_LOADED.includes(id),
+  )
 if (outside.length > 0) fail(`the bundle still requires ${[...new Set(outside)].join(', ')}`)
 if (/^(?!\s*(\/\/|\*)).*\bimport\(/m.test(text))
   fail('the bundle has a dynamic import(), which its loader does not run')
@@ -155,6 +204,8 @@ let failure
 try {
   if (options.train === 'node-thread') {
     await node([TRAIN_NODE_THREAD, boot, CACHE, work], '').done
+  } else if (options.train === 'screen') {
+    await node([TRAIN_SCREEN, boot, CACHE], '').done
   } else {
     const port = await new Promise((resolvePort, rejectPort) => {
       const args = ['--recv-only', '--listen', '127.0.0.1:0', '--data-dir', join(work, 'b'), '--name', 'bob']

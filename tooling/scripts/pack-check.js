@@ -49,15 +49,17 @@ try {
   )
   const cache = run('node', [check], app)
   if (cache !== 'used') throw new Error(`the installed parley did not use its code cache (${cache})`)
-  // parley-tui's node thread runs a bundle of its own, with its own cache and native addons.
-  const threadBoot = join(app, 'node_modules', '@parley', 'blessed-ui', 'bin', 'node-host-boot.cjs')
-  writeFileSync(
-    check,
-    `process.stdout.write(require(${JSON.stringify(threadBoot)}).load({ localCache: false }).cache)`,
-  )
-  const threadCache = run('node', [check], app)
-  if (threadCache !== 'used')
-    throw new Error(`the installed parley-tui's node thread did not use its code cache (${threadCache})`)
+  // parley-tui's screen side and its node thread run bundles of their own, with their own caches.
+  for (const loader of ['tui-boot.cjs', 'node-host-boot.cjs']) {
+    const tuiBoot = join(app, 'node_modules', '@parley', 'blessed-ui', 'bin', loader)
+    writeFileSync(
+      check,
+      `process.stdout.write(require(${JSON.stringify(tuiBoot)}).load({ localCache: false }).cache)`,
+    )
+    const tuiCache = run('node', [check], app)
+    if (tuiCache !== 'used')
+      throw new Error(`the installed parley-tui (bin/${loader}) did not use its code cache (${tuiCache})`)
+  }
   for (const pkg of publishable.filter((p) => p.name !== '@parley/cli')) {
     run('node', ['--input-type=module', '-e', `await import(${JSON.stringify(pkg.name)})`], app)
   }

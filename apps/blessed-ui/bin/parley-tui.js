@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { createRequire } from 'node:module'
+
 // `--version` answers without loading the stack (blessed, the launcher, libsodium): loading it is most of
 // the start-up.
 const argv = process.argv.slice(2)
@@ -9,10 +11,24 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
 } else {
   // A chat on a terminal runs its node on a thread of its own: made first, it loads the node's modules
   // while this thread loads the screen's. Help and errors do not need it.
+  let nodeWorker
   if (process.stdin.isTTY && process.stdout.isTTY && !argv.includes('--help') && !argv.includes('-h')) {
-    const { makeNodeThreadEarly } = await import('../dist/node-thread/early.js')
-    makeNodeThreadEarly()
+    const { takeNodeWorker } = await import('../dist/node-thread/early.js')
+    nodeWorker = takeNodeWorker()
   }
-  const { run } = await import('../dist/run.js')
-  run(argv)
+  // The screen's side in one file with its code cache (see tui-boot.cjs): a start compiles almost nothing.
+  const { load, BUNDLE } = createRequire(import.meta.url)('./tui-boot.cjs')
+  let loaded
+  try {
+    loaded = load()
+  } catch (error) {
+    // Exit 1, an internal error, as for any other fault of the installation itself.
+    const hint =
+      error.code === 'ENOENT'
+        ? 'reinstall parley-tui, or run pnpm build in its repository'
+        : 'please report this'
+    process.stderr.write(`parley-tui: internal error: cannot load ${BUNDLE}: ${error.message} (${hint})\n`)
+    process.exit(1)
+  }
+  loaded.app.run(argv, { nodeWorker })
 }

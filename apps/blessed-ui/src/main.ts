@@ -20,6 +20,14 @@ export function version(): string {
   return packageVersion(new URL('../package.json', import.meta.url))
 }
 
+/**
+ * The screen's modules (blessed, the model, the width tables), loaded once the node thread was told to start.
+ * Also what the build runs to make the bundle's code cache hold them.
+ */
+export function loadScreen(): Promise<typeof import('./view/tui.js')> {
+  return import('./view/tui.js')
+}
+
 /** Runs parley-tui; resolves with the process exit code. */
 export async function main(argv: readonly string[], io: TuiIo): Promise<number> {
   let flags: Flags
@@ -66,7 +74,7 @@ export async function main(argv: readonly string[], io: TuiIo): Promise<number> 
       },
       () => undefined,
     )
-    const screen = import('./view/tui.js')
+    const screen = loadScreen()
     terminal = (await import('./view/prepare.js')).prepareTerminal(io)
     node = await starting
     const { runTui } = await screen

@@ -10,14 +10,16 @@ import { afterEach } from 'vitest'
 export const TUI_BIN = fileURLToPath(new URL('../bin/parley-tui.js', import.meta.url))
 export const CLI_BIN = fileURLToPath(new URL('../../cli/bin/parley.cjs', import.meta.url))
 const BUILT = fileURLToPath(new URL('../dist/index.js', import.meta.url))
-/** What parley-tui's node thread runs: the launcher and every package under it, bundled into one file. */
-const NODE_THREAD_BUNDLE = fileURLToPath(new URL('../dist/node-host.cjs', import.meta.url))
+/** What parley-tui runs: its screen side and its node thread, each bundled with what it imports. */
+const BUNDLES = ['../dist/parley-tui.cjs', '../dist/node-host.cjs'].map((file) =>
+  fileURLToPath(new URL(file, import.meta.url)),
+)
 
 /** parley-tui is built, and so is the CLI the tests run as its peer, from the packages as built now. */
 export function assertBuilt(): void {
   if (!existsSync(BUILT))
     throw new Error(`not built (${BUILT}): run \`pnpm build\` before the end-to-end tests`)
-  assertBundled(NODE_THREAD_BUNDLE, 'apps/blessed-ui')
+  for (const bundle of BUNDLES) assertBundled(bundle, 'apps/blessed-ui')
   assertCliBuilt()
 }
 

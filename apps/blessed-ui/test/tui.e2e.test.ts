@@ -291,8 +291,11 @@ describe.skipIf(!TMUX)(title, () => {
     expect(tui.stderr().trim().split('\n')).toHaveLength(1)
   })
 
-  it("exits 1 with one line naming the way out when the node thread's bundle is missing", async () => {
-    // A copy of the built app without dist/node-host.cjs, as a broken install or a build cut short leaves it.
+  it.each([
+    ['the node thread', 'node-host.cjs'],
+    ['the screen', 'parley-tui.cjs'],
+  ])('exits 1 with one line naming the way out when the bundle of %s is missing', async (_, bundle) => {
+    // A copy of the built app without that bundle, as a broken install or a build cut short leaves it.
     const app = fileURLToPath(new URL('..', import.meta.url))
     const copy = mkdtempSync(join(tmpdir(), 'parley-tui-copy-'))
     try {
@@ -300,10 +303,10 @@ describe.skipIf(!TMUX)(title, () => {
       cpSync(join(app, 'package.json'), join(copy, 'package.json'))
       cpSync(join(app, 'dist'), join(copy, 'dist'), {
         recursive: true,
-        filter: (file) => !basename(file).startsWith('node-host.cjs'),
+        filter: (file) => !basename(file).startsWith(bundle),
       })
       symlinkSync(join(app, 'node_modules'), join(copy, 'node_modules'))
-      expect(existsSync(join(copy, 'dist', 'node-host.cjs'))).toBe(false)
+      expect(existsSync(join(copy, 'dist', bundle))).toBe(false)
       tmux = new Tmux()
       tmux.startTui(
         ['--listen', '127.0.0.1:0', '--name', 'alice'],
@@ -316,8 +319,8 @@ describe.skipIf(!TMUX)(title, () => {
       expect(await until('the exit code', () => tui.exitCode())).toBe(1)
       const lines = tui.stderr().trim().split('\n')
       expect(lines).toHaveLength(1)
-      expect(lines[0]).toMatch(
-        /^parley-tui: internal error: cannot load .*node-host\.cjs: ENOENT.*\(reinstall parley-tui, or run pnpm build in its repository\)$/,
+      expect(lines[0]).toBe(
+        `parley-tui: internal error: cannot load ${join(copy, 'dist', bundle)}: ENOENT: no such file or directory, open '${join(copy, 'dist', bundle)}' (reinstall parley-tui, or run pnpm build in its repository)`,
       )
     } finally {
       rmSync(copy, { recursive: true, force: true })

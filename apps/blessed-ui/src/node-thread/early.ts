@@ -3,13 +3,24 @@
  * the store) on the other CPU while this thread loads blessed and its own, instead of after them. Nothing
  * here imports them; the node starts only when `NodeThread.start` says so, once the flags are checked.
  */
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 
+const require = createRequire(import.meta.url)
 let early: Worker | undefined
 
 /** Makes the node's thread now (for `bin/parley-tui.js`, before it loads the rest). */
 export function makeNodeThreadEarly(): void {
   early ??= nodeWorker()
+}
+
+/**
+ * Takes `worker` as the thread made early: `bin/parley-tui.js` makes it with this module as tsc wrote it,
+ * then runs the screen from its bundle, which holds a copy of this module of its own.
+ */
+export function adoptNodeWorker(worker: Worker): void {
+  early ??= worker
 }
 
 /** The thread made early, or a new one. */
@@ -25,7 +36,7 @@ export function takeNodeWorker(): Worker {
  * its modules one by one took, and is ready before the screen's thread has loaded blessed.
  */
 function nodeWorker(): Worker {
-  return new Worker(new URL('../../bin/node-host.cjs', import.meta.url), {
-    workerData: { parleyNodeThread: true },
-  })
+  // Found through the package's own name, which is right from dist/ and from a bundle of it alike.
+  const root = dirname(require.resolve('@parley/blessed-ui/package.json'))
+  return new Worker(join(root, 'bin', 'node-host.cjs'), { workerData: { parleyNodeThread: true } })
 }
