@@ -7,7 +7,7 @@
 // flags) it was made for (see `cachedDataFor`; V8 itself checks only the file's length); without one, the
 // file is compiled as any other, and that start leaves a cache of its own for the next (see
 // `localCacheFor`). Each app has a loader of its own made by `bundleLoader` (`apps/cli/bin/boot.cjs`, and
-// parley-tui's node thread, `apps/blessed-ui/bin/node-host-boot.cjs`); this file is not bundled.
+// parley-tui's `apps/blessed-ui/bin/tui-boot.cjs` and `node-host-boot.cjs`); this file is not bundled.
 const {
   mkdirSync,
   readdirSync,
@@ -19,13 +19,13 @@ const {
 } = require('node:fs')
 const { createRequire } = require('node:module')
 const { homedir } = require('node:os')
-const { dirname, join } = require('node:path')
+const { basename, dirname, join } = require('node:path')
 const { pathToFileURL } = require('node:url')
 const { Script } = require('node:vm')
 
 const HEADER = '// parley bundle '
 
-/** Code caches kept per user, at most: one per build, Node version and V8 flags in use. */
+/** Code caches kept per user and bundle, at most: one per build, Node version and V8 flags in use. */
 const LOCAL_CACHES = 4
 
 /**
@@ -64,12 +64,13 @@ function cachedDataFor(bundle, file, header, runtime) {
 /**
  * Where a start that has no packaged cache made for its runtime (parley installed for another Node version
  * than it was built with, or run with V8 flags) keeps one of its own for the next start: the user's cache
- * dir (`$XDG_CACHE_HOME/parley`, or `~/.cache/parley`), one file per build and runtime.
+ * dir (`$XDG_CACHE_HOME/parley`, or `~/.cache/parley`), one file per bundle (by its file's name), build and
+ * runtime: `parley-<build>-<runtime>.cache`.
  */
-function localCacheFor(header, runtime) {
+function localCacheFor(bundle, header, runtime) {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache')
   const build = header.slice(HEADER.length, HEADER.length + 12)
-  return join(base, 'parley', `bundle-${build}-${runtime}.cache`)
+  return join(base, 'parley', `${basename(bundle, '.cjs')}-${build}-${runtime}.cache`)
 }
 
 /** Writes `script`'s code cache to `file`, whole or not at all; returns the error, if any. */
@@ -86,11 +87,16 @@ function writeCache(script, header, runtime, file) {
   }
 }
 
-/** Keeps the newest `LOCAL_CACHES` caches of the user's cache dir: older builds and Nodes are not used again. */
-function pruneLocalCaches(dir) {
+/**
+ * Keeps the newest `LOCAL_CACHES` caches of one bundle (`name`) in the user's cache dir: older builds and
+ * Nodes are not used again. Per bundle, so that the apps' bundles do not take each other's places.
+ */
+function pruneLocalCaches(dir, name) {
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  const ofBundle = new RegExp(`^${escaped}-[0-9a-f]{12}-.*\\.cache$`)
   const caches = readdirSync(dir)
-    .filter((name) => name.startsWith('bundle-') && name.endsWith('.cache'))
-    .map((name) => ({ path: join(dir, name), mtimeMs: statSync(join(dir, name)).mtimeMs }))
+    .filter((file) => ofBundle.test(file))
+    .map((file) => ({ path: join(dir, file), mtimeMs: statSync(join(dir, file)).mtimeMs }))
     .sort((a, b) => b.mtimeMs - a.mtimeMs)
   for (const old of caches.slice(LOCAL_CACHES)) rmSync(old.path, { force: true })
 }
@@ -116,7 +122,7 @@ function bundleLoader(bundle) {
     const runtime = runtimeTag()
     let local
     try {
-      if (localCache && !cacheOut) local = localCacheFor(header, runtime)
+      if (localCache && !cacheOut) local = localCacheFor(bundle, header, runtime)
     } catch {
       // No home directory to keep a cache in: the packaged one only.
     }
@@ -148,7 +154,8 @@ function bundleLoader(bundle) {
       process.on('exit', () => {
         try {
           mkdirSync(dirname(local), { recursive: true, mode: 0o700 })
-          if (!writeCache(script, header, runtime, local)) pruneLocalCaches(dirname(local))
+          if (!writeCache(script, header, runtime, local))
+            pruneLocalCaches(dirname(local), basename(bundle, '.cjs'))
         } catch {
           // A cache dir that cannot be written: the next start compiles again, as this one did.
         }

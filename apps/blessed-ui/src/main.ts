@@ -31,6 +31,7 @@ export function loadScreen(): Promise<typeof import('./view/tui.js')> {
 /** Runs parley-tui; resolves with the process exit code. */
 export async function main(argv: readonly string[], io: TuiIo): Promise<number> {
   let flags: Flags
+  let starting: Promise<NodeThread> | undefined
   let node: NodeThread | undefined
   let terminal: PreparedTerminal | undefined
   try {
@@ -67,15 +68,13 @@ export async function main(argv: readonly string[], io: TuiIo): Promise<number> 
     // The node runs on a thread of its own, so that a flood never holds up keys and drawing here. It is
     // told to start first: it starts the node while this thread loads the screen's modules (blessed) and
     // asks the terminal how it draws emoji (nothing is drawn yet).
-    const starting = NodeThread.start({ argv, env: { ...io.env } }, (event, route) => deliver(event, route))
-    starting.then(
-      (started) => {
-        node = started
-      },
-      () => undefined,
-    )
-    const screen = loadScreen()
+    starting = NodeThread.start({ argv, env: { ...io.env } }, (event, route) => deliver(event, route))
+    // Awaited below, or in `catch` when something else fails first.
+    starting.catch(() => undefined)
+    // The probe is written first: the terminal answers while the screen's modules load.
     terminal = (await import('./view/prepare.js')).prepareTerminal(io)
+    const screen = loadScreen()
+    screen.catch(() => undefined)
     node = await starting
     const { runTui } = await screen
     return await runTui(
@@ -89,6 +88,8 @@ export async function main(argv: readonly string[], io: TuiIo): Promise<number> 
       terminal,
     )
   } catch (error) {
+    // A node thread told to start is closed, started or not, so that no lock of its data dir is left.
+    node ??= await starting?.catch(() => undefined)
     await node?.close('error').catch(() => undefined)
     // The probe ends by erasing its line: it must be done before the error is printed there.
     await terminal?.probe

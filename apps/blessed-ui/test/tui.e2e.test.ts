@@ -188,6 +188,28 @@ describe.skipIf(!TMUX)(title, () => {
     )
   })
 
+  it('leaves a code cache of each of its bundles for the next start, when it cannot use the packaged ones', async () => {
+    const cacheHome = mkdtempSync(join(tmpdir(), 'parley-tui-cache-'))
+    try {
+      tmux = new Tmux()
+      // With V8 flags in NODE_OPTIONS, the packaged caches (made without them) are not even tried.
+      const env = { NODE_OPTIONS: '--max-old-space-size=512', XDG_CACHE_HOME: cacheHome }
+      tmux.startTui(['--listen', '127.0.0.1:0', '--name', 'alice'], 120, 40, env)
+      const tui = tmux
+      await tui.waitForScreen('the status bar', (ls) => ls.some((l) => l.startsWith(' listening')))
+      tui.type('/quit')
+      tui.keys('Enter')
+      expect(await until('the exit code', () => tui.exitCode())).toBe(0)
+      // One by the screen's thread, one by the node thread as it ended.
+      const kept = readdirSync(join(cacheHome, 'parley')).sort()
+      expect(kept).toHaveLength(2)
+      expect(kept[0]).toMatch(/^node-host-[0-9a-f]{12}-v[\d.]+-\w+-[0-9a-f]+\.cache$/)
+      expect(kept[1]).toMatch(/^parley-tui-[0-9a-f]{12}-v[\d.]+-\w+-[0-9a-f]+\.cache$/)
+    } finally {
+      rmSync(cacheHome, { recursive: true, force: true })
+    }
+  })
+
   it('tells the peer the reason given to /quit', async () => {
     expect((await quitWith('/quit back tomorrow')).reason).toBe('alice left (back tomorrow)')
   })

@@ -138,22 +138,26 @@ describe('the bundled binary and its code cache', () => {
     const kept = readdirSync(join(cacheHome, 'parley'))
     expect(kept).toHaveLength(1)
     expect(kept[0]).toMatch(
-      new RegExp(`^bundle-[0-9a-f]{12}-${process.version}-${process.arch}-[0-9a-f]+\\.cache$`),
+      new RegExp(`^parley-[0-9a-f]{12}-${process.version}-${process.arch}-[0-9a-f]+\\.cache$`),
     )
     const second = await boot(copy, ['id', '--data-dir', join(tempDir(), 'node')], { cacheHome })
     expect(second.out).toMatch(/^cache: used-local$/m)
     expect(second.code).toBe(0)
   })
 
-  it('keeps one cache per V8 flags, and the newest four at most', async () => {
+  it("keeps one cache per V8 flags, and the newest four at most, another bundle's apart", async () => {
     const cacheHome = tempDir()
     mkdirSync(join(cacheHome, 'parley'))
     const old = new Date('2025-01-01T00:00:00Z')
     for (let i = 0; i < 4; i++) {
-      const file = join(cacheHome, 'parley', `bundle-000000000000-v0.0.${i}-x64-0.cache`)
+      const file = join(cacheHome, 'parley', `parley-000000000000-v0.0.${i}-x64-0.cache`)
       writeFileSync(file, 'an older build\n')
       utimesSync(file, old, old)
     }
+    // Another bundle's caches (parley-tui's) are kept apart: they neither count nor go.
+    const other = join(cacheHome, 'parley', 'parley-tui-000000000000-v0.0.0-x64-0.cache')
+    writeFileSync(other, 'the screen side of parley-tui\n')
+    utimesSync(other, old, old)
     const flags = ['--stack-size=2000']
     // The packaged cache was made without the flag: not even tried (V8 would refuse it).
     expect((await boot(APP, ['--version'], { cacheHome, flags })).out).toMatch(/^cache: none$/m)
@@ -161,8 +165,10 @@ describe('the bundled binary and its code cache', () => {
     // Without the flag, the packaged cache serves, and nothing more is written.
     expect((await boot(APP, ['--version'], { cacheHome })).out).toMatch(/^cache: used$/m)
     const kept = readdirSync(join(cacheHome, 'parley'))
-    expect(kept).toHaveLength(4)
-    expect(kept.filter((name) => name.includes(process.version))).toHaveLength(1)
+    expect(kept.filter((name) => name.startsWith('parley-tui-'))).toHaveLength(1)
+    const ours = kept.filter((name) => !name.startsWith('parley-tui-'))
+    expect(ours).toHaveLength(4)
+    expect(ours.filter((name) => name.includes(process.version))).toHaveLength(1)
   })
 
   it('runs as before when the cache dir cannot be written', async () => {

@@ -3,7 +3,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { showOnFailure, TAIL_LINES, tailOf } from './failure-report.js'
 
@@ -20,11 +20,22 @@ export function assertBuilt(): void {
   assertBundled(BUNDLE, 'apps/cli')
 }
 
-/** The same for any app's bundle (`app` names the app, e.g. `apps/blessed-ui`, whose build makes it). */
+/**
+ * The same for any app's bundle (`app` names the app, e.g. `apps/blessed-ui`, whose build makes it in its
+ * dist/): also newer than the app's own modules there, which a `tsc` run alone rewrites.
+ */
 export function assertBundled(bundle: string, app: string): void {
   if (!existsSync(bundle))
     throw new Error(`${app} is not built: run \`pnpm build\` before the end-to-end tests`)
   const bundled = statSync(bundle).mtimeMs
+  const dist = dirname(bundle)
+  const own = (readdirSync(dist, { recursive: true }) as string[]).find(
+    (file) => file.endsWith('.js') && statSync(join(dist, file)).mtimeMs > bundled,
+  )
+  if (own)
+    throw new Error(
+      `${app}/dist/${own} was built after ${app} bundled it: run \`pnpm build\`, which bundles it again`,
+    )
   for (const name of readdirSync(PACKAGES)) {
     const dist = join(PACKAGES, name, 'dist', 'index.js')
     if (existsSync(dist) && statSync(dist).mtimeMs > bundled)

@@ -1,7 +1,8 @@
 /**
- * Makes the node's thread as early as possible: it then loads the node's modules (the launcher, libsodium,
- * the store) on the other CPU while this thread loads blessed and its own, instead of after them. Nothing
- * here imports them; the node starts only when `NodeThread.start` says so, once the flags are checked.
+ * The node's thread, made as early as possible (`bin/parley-tui.js` takes one before it loads the rest): it
+ * then loads the node's bundle on the other CPU while this thread loads the screen's, instead of after it.
+ * Nothing here imports the node's modules; the node starts only when `NodeThread.start` says so, once the
+ * flags are checked.
  */
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -9,11 +10,6 @@ import { Worker } from 'node:worker_threads'
 
 const require = createRequire(import.meta.url)
 let early: Worker | undefined
-
-/** Makes the node's thread now (for `bin/parley-tui.js`, before it loads the rest). */
-export function makeNodeThreadEarly(): void {
-  early ??= nodeWorker()
-}
 
 /**
  * Takes `worker` as the thread made early: `bin/parley-tui.js` makes it with this module as tsc wrote it,

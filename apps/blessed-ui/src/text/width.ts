@@ -84,7 +84,8 @@ const EMOJI = /\p{Emoji}/u
  * The width `string-width` gives a grapheme of one code point that is no emoji, found as it finds it (the
  * East Asian width of a visible code point, else 0) without its emoji tables, whose first use compiles them
  * (30-50 ms): a box-drawing line in the status bar made every start pay that. `undefined` for any other
- * grapheme. The unit test checks it against string-width over every code point.
+ * grapheme. Checked against string-width over every code point once;
+ * the unit test covers the BMP and a sample beyond.
  */
 export function singleWidth(grapheme: string): number | undefined {
   const codePoint = grapheme.codePointAt(0)
