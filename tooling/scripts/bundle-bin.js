@@ -27,11 +27,12 @@ import { parseArgs } from 'node:util'
 import { build } from 'esbuild'
 
 /**
- * Required at run time from the bundle's folder, so the app depends on each: the packages with a native
- * addon, and the table of look-alike letters (100 KB), which a run loads only once two peers' names
- * look alike, and which would otherwise be compiled into every start.
+ * Required at run time from the bundle's folder, so the app depends on each: what loads a native addon
+ * (udx-native; of sodium-native only its `binding.js`: its 100 KB of JavaScript is bundled, so that it is
+ * in the code cache, see `sodiumBinding`), and the table of look-alike letters (100 KB), which a run loads
+ * only once two peers' names look alike, and which would otherwise be compiled into every start.
  */
-const OUTSIDE = ['sodium-native', 'udx-native', 'unhomoglyph/data.json']
+const OUTSIDE = ['sodium-native/binding.js', 'udx-native', 'unhomoglyph/data.json']
 const TRAIN = fileURLToPath(new URL('bundle-bin-train.cjs', import.meta.url))
 const TRAIN_NODE_THREAD = fileURLToPath(new URL('bundle-bin-train-node-thread.cjs', import.meta.url))
 const TRAIN_SCREEN = fileURLToPath(new URL('bundle-bin-train-screen.cjs', import.meta.url))
@@ -132,6 +133,22 @@ const blessedFiles = {
   },
 }
 
+/**
+ * sodium-native's index.js is bundled; the `binding.js` it requires, which finds and loads the addon from
+ * the package's folder, is required from the installed package at run time (where @parley/secure may have
+ * put the addon in its place already, see its sodium-addon.ts).
+ */
+const sodiumBinding = {
+  name: 'sodium-binding',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/binding(\.js)?$/ }, (args) =>
+      /[\\/]sodium-native[\\/]index\.js$/.test(args.importer)
+        ? { path: 'sodium-native/binding.js', external: true }
+        : undefined,
+    )
+  },
+}
+
 rmSync(BUNDLE, { force: true })
 rmSync(CACHE, { force: true })
 if (!existsSync(options.entry)) fail(`no ${options.entry}; run tsc (and bundle-dist.js) first`)
@@ -149,7 +166,7 @@ const built = await build({
   external: [...OUTSIDE, ...NEVER_LOADED, ...FOUND_AT_RUN_TIME],
   // The modules were ES modules: their `import.meta.url` is a parameter that bin/boot.cjs passes.
   define: { 'import.meta.url': 'import_meta_url' },
-  plugins: [commonJsLoads, blessedFiles],
+  plugins: [commonJsLoads, blessedFiles, sodiumBinding],
   logLevel: 'warning',
 })
 let text = built.outputFiles[0].text
