@@ -102,7 +102,8 @@ function pruneLocalCaches(dir, name) {
 }
 
 /**
- * The loader of the bundle at `bundle` (an absolute path), whose code cache is `${bundle}.cache`.
+ * The loader of the bundle at `bundle` (an absolute path), whose code cache is `${bundle}.cache`, and the
+ * line an app prints when it cannot load it.
  */
 function bundleLoader(bundle) {
   const cache = `${bundle}.cache`
@@ -172,7 +173,18 @@ function bundleLoader(bundle) {
           : 'none'
     return { app: exported.exports, cache: outcome }
   }
-  return { load, BUNDLE: bundle, CACHE: cache, HEADER }
+  /**
+   * What `app` says when `load` threw (`error`), after its name: one line naming the bundle and what to do.
+   * The app exits 1, as for any other fault of the installation itself.
+   */
+  function cannotLoad(error, app) {
+    const hint =
+      error?.code === 'ENOENT'
+        ? `reinstall ${app}, or run pnpm build in its repository`
+        : 'please report this'
+    return `internal error: cannot load ${bundle}: ${error?.message} (${hint})`
+  }
+  return { load, cannotLoad, BUNDLE: bundle, CACHE: cache, HEADER }
 }
 
 module.exports = { bundleLoader, HEADER }

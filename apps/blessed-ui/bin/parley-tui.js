@@ -17,17 +17,13 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
     nodeWorker = takeNodeWorker()
   }
   // The screen's side in one file with its code cache (see tui-boot.cjs): a start compiles almost nothing.
-  const { load, BUNDLE } = createRequire(import.meta.url)('./tui-boot.cjs')
+  const { load, cannotLoad } = createRequire(import.meta.url)('./tui-boot.cjs')
   let loaded
   try {
     loaded = load()
   } catch (error) {
     // Exit 1, an internal error, as for any other fault of the installation itself.
-    const hint =
-      error.code === 'ENOENT'
-        ? 'reinstall parley-tui, or run pnpm build in its repository'
-        : 'please report this'
-    process.stderr.write(`parley-tui: internal error: cannot load ${BUNDLE}: ${error.message} (${hint})\n`)
+    process.stderr.write(`parley-tui: ${cannotLoad(error, 'parley-tui')}\n`)
     process.exit(1)
   }
   loaded.app.run(argv, { nodeWorker })

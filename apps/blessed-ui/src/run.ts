@@ -4,7 +4,7 @@
  * width tables) is initialized by `main` while the node starts. The package's other exports are in index.ts.
  */
 import type { Worker } from 'node:worker_threads'
-import { runProgram } from '@parley/launcher'
+import { processIo, runProgram } from '@parley/launcher'
 import { main } from './main.js'
 import { adoptNodeWorker } from './node-thread/early.js'
 import { restoreTerminal } from './view/terminal.js'
@@ -22,13 +22,6 @@ export function run(argv: readonly string[], options: { readonly nodeWorker?: Wo
   for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined)
   runProgram(
     { name: 'parley-tui', signals: ['SIGINT', 'SIGTERM', 'SIGHUP'], cleanup: restoreTerminal },
-    (interrupted) =>
-      main(argv, {
-        stdin: process.stdin,
-        stdout: process.stdout,
-        stderr: process.stderr,
-        env: process.env,
-        interrupted,
-      }),
+    (interrupted) => main(argv, { ...processIo(), interrupted }),
   )
 }

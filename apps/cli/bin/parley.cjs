@@ -7,15 +7,12 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
   process.stdout.write(`parley ${require('../package.json').version}\n`)
 } else {
   // The app in one file with its code cache (see boot.cjs): a start compiles almost nothing.
-  const { load, BUNDLE } = require('./boot.cjs')
+  const { load, cannotLoad } = require('./boot.cjs')
   let loaded
   try {
     loaded = load()
   } catch (error) {
-    // Exit 1, an internal error, as for any other fault of the installation itself.
-    const hint =
-      error.code === 'ENOENT' ? 'reinstall parley, or run pnpm build in its repository' : 'please report this'
-    process.stderr.write(`parley: internal error: cannot load ${BUNDLE}: ${error.message} (${hint})\n`)
+    process.stderr.write(`parley: ${cannotLoad(error, 'parley')}\n`)
     process.exit(1)
   }
   loaded.app.run(argv)

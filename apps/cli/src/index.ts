@@ -1,4 +1,4 @@
-import { runProgram } from '@parley/launcher'
+import { processIo, runProgram } from '@parley/launcher'
 import { main } from './main.js'
 
 export type { Io } from './main.js'
@@ -29,13 +29,6 @@ export function run(argv: readonly string[]): void {
     }
   }
   runProgram({ name: 'parley', signals: ['SIGINT', 'SIGTERM', 'SIGHUP'] }, (interrupted) =>
-    main(argv, {
-      stdin: process.stdin,
-      stdout: process.stdout,
-      stderr: process.stderr,
-      env: process.env,
-      interrupted,
-      outputClosed,
-    }),
+    main(argv, { ...processIo(), interrupted, outputClosed }),
   )
 }

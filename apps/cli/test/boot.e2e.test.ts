@@ -171,6 +171,29 @@ describe('the bundled binary and its code cache', () => {
     expect(ours.filter((name) => name.includes(process.version))).toHaveLength(1)
   })
 
+  it('says in one line what to do, and exits 1, when its bundle is missing', async () => {
+    // An install without dist/ (a build cut short), running the real executable.
+    const copy = tempDir()
+    mkdirSync(join(copy, 'bin'))
+    for (const file of ['parley.cjs', 'boot.cjs'])
+      copyFileSync(join(APP, 'bin', file), join(copy, 'bin', file))
+    copyFileSync(join(APP, 'package.json'), join(copy, 'package.json'))
+    symlinkSync(join(APP, 'node_modules'), join(copy, 'node_modules'))
+    const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [join(copy, 'bin', 'parley.cjs'), 'id', '--data-dir', join(tempDir(), 'node')],
+        { timeout: 60_000 },
+        (error, _stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, stderr }),
+      )
+    })
+    const bundle = join(copy, 'dist', 'parley.cjs')
+    expect(stderr).toBe(
+      `parley: internal error: cannot load ${bundle}: ENOENT: no such file or directory, open '${bundle}' (reinstall parley, or run pnpm build in its repository)\n`,
+    )
+    expect(code).toBe(1)
+  })
+
   it('runs as before when the cache dir cannot be written', async () => {
     const notADir = join(tempDir(), 'file')
     writeFileSync(notADir, '')

@@ -55,6 +55,16 @@ export interface ProgramOptions {
   readonly cleanup?: () => void
 }
 
+/** The process's own streams and environment, as an app hands them to its `main`. */
+export function processIo(): {
+  readonly stdin: NodeJS.ReadStream
+  readonly stdout: NodeJS.WriteStream
+  readonly stderr: NodeJS.WriteStream
+  readonly env: NodeJS.ProcessEnv
+} {
+  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }
+}
+
 /**
  * Runs `main` as the process: `interrupted` resolves on the first signal; a second signal exits 130.
  * @example runProgram({ name: 'parley' }, (interrupted) => main(argv, { ...io, interrupted }))
