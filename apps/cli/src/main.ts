@@ -41,6 +41,7 @@ import {
   parseSubmission,
   type ReadableInput,
   type RunningService,
+  refusedEverywhere,
   reportFailure,
   type ShownMessage,
   type StartedNode,
@@ -53,6 +54,7 @@ import {
   startRelay,
   startupNotes,
   streamLines,
+  untrustedTargets,
   usage,
   waitWhileProgressing,
 } from '@parley/launcher'
@@ -677,13 +679,6 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   return code
 }
 
-/** The dialed targets, when every one gave up on a key it does not trust (else none). */
-function untrustedTargets(node: ChatNode): string[] {
-  const states = node.peerStates()
-  const refused = states.filter(({ state }) => state.status === 'failed' && state.error.code === 'UNTRUSTED')
-  return refused.length > 0 && refused.length === states.length ? refused.map(({ target }) => target) : []
-}
-
 /** Ends the input; on a terminal, also clears the prompt so the shell's prompt starts on a clean line. */
 function closeInput(rl: readline.Interface, interactive: boolean, out: NodeJS.WritableStream): void {
   if (interactive) clearPrompt(rl, out)
@@ -729,7 +724,8 @@ async function drain(
   // Given up on stalled input, it already waited that long without an acknowledgement; stopped, it
   // does not wait at all.
   const stopped = reason === 'interrupt' || reason === 'output-closed'
-  if (!stopped && reason !== 'stalled' && !waited && flags.waitMs > 0) {
+  // Every peer dialed refused on its key, and nobody else is connected: nothing can come of a wait.
+  if (!stopped && reason !== 'stalled' && !waited && flags.waitMs > 0 && !refusedEverywhere(node)) {
     note(
       `input ended; waiting for ${countText(node.pending)} message(s) to be acknowledged (gives up after ${flags.waitMs / 1000}s without progress)`,
     )

@@ -208,13 +208,14 @@ describe('secure links between two real nodes', () => {
     expect(await alice.waitFor('stdout', /hello alice/)).toBe('<carol> hello alice')
   })
 
-  it('ends a one-shot send whose only peer proved another key than the pinned one with exit 6, the line kept', async () => {
+  it('ends a one-shot send whose only peer proved another key than the pinned one with exit 6 at once, the line kept', async () => {
     const [bobDir, malloryDir, aliceDir] = [newDataDir(), newDataDir(), newDataDir()]
     const malloryFp = (await identityOf(malloryDir)).fingerprint
     const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--data-dir', bobDir])
     const port = await listeningPort(bob)
+    // A wait far longer than the test may take: the refusal ends the run, not the wait.
     const alice = start([
-      ...['--listen', '127.0.0.1:0', '--name', 'alice', '--data-dir', aliceDir, '--wait', '1'],
+      ...['--listen', '127.0.0.1:0', '--name', 'alice', '--data-dir', aliceDir, '--wait', '3600'],
       ...['--peer', `127.0.0.1:${port}`, '--peer-key', malloryFp],
     ])
     alice.send('must not reach bob')

@@ -1,6 +1,13 @@
-import type { ChatNode, NodeEvent, PeerInfo } from '@parley/core'
+import type { ChatNode, NodeEvent, PeerInfo, PeerState } from '@parley/core'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { FlowSummary, type FlowSummaryOptions, PausedInput, waitWhileProgressing } from './flow.js'
+import {
+  FlowSummary,
+  type FlowSummaryOptions,
+  PausedInput,
+  refusedEverywhere,
+  untrustedTargets,
+  waitWhileProgressing,
+} from './flow.js'
 import type { StatusLine } from './session.js'
 
 const bob: PeerInfo = { id: 'b'.repeat(64), name: 'bob' }
@@ -179,6 +186,15 @@ describe('waiting while acknowledgements come', () => {
     const listeners = new Set<(event: NodeEvent) => void>()
     const fake = {
       pending,
+      /** The dialed targets' states, and the peers connected, as `peerStates` and `sessionsSnapshot` give them. */
+      targets: [] as { target: string; state: PeerState }[],
+      connected: [] as PeerInfo[],
+      peerStates() {
+        return fake.targets
+      },
+      sessionsSnapshot() {
+        return fake.connected.map((peer) => ({ peer, connected: true }))
+      },
       on(listener: (event: NodeEvent) => void) {
         listeners.add(listener)
         return () => listeners.delete(listener)
@@ -226,5 +242,64 @@ describe('waiting while acknowledgements come', () => {
     expect(left()).toBeUndefined()
     await vi.advanceTimersByTimeAsync(100)
     expect(left()).toBe(3)
+  })
+
+  const untrusted: PeerState = { status: 'failed', error: { code: 'UNTRUSTED', message: 'another key' } }
+  const retrying: PeerState = { status: 'connecting', attempt: 2, dialing: false }
+
+  it('ends at once when every peer it dials refused on its key and nobody is connected', async () => {
+    const node = fakeNode(2)
+    node.targets = [
+      { target: '127.0.0.1:1', state: retrying },
+      { target: '127.0.0.1:2', state: untrusted },
+    ]
+    const left = waiting(node, 60_000)
+    await vi.advanceTimersByTimeAsync(0)
+    // One target still dials: it may answer.
+    expect(left()).toBeUndefined()
+    node.targets = [node.targets[1]!, { target: '127.0.0.1:1', state: untrusted }]
+    node.emit({ type: 'peer-state', target: '127.0.0.1:1', state: untrusted }, 2)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(left()).toBe(2)
+    expect(untrustedTargets(node)).toEqual(['127.0.0.1:2', '127.0.0.1:1'])
+  })
+
+  it('keeps waiting while a peer is connected, and ends once it leaves, if every dial was refused', async () => {
+    const node = fakeNode(1)
+    node.targets = [{ target: '127.0.0.1:2', state: untrusted }]
+    node.connected = [bob]
+    const left = waiting(node, 60_000)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(refusedEverywhere(node)).toBe(false)
+    expect(left()).toBeUndefined()
+    node.connected = []
+    node.emit({ type: 'disconnected', peer: bob, reason: 'bob left' }, 1)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(left()).toBe(1)
+  })
+
+  it('does not wait at all when the refusal came before the wait', async () => {
+    const node = fakeNode(1)
+    node.targets = [{ target: '127.0.0.1:2', state: untrusted }]
+    expect(refusedEverywhere(node)).toBe(true)
+    const left = waiting(node, 60_000)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(left()).toBe(1)
+  })
+
+  it('waits for a node that dials nobody (only listens), and for other failures than a refused key', async () => {
+    const node = fakeNode(1)
+    const left = waiting(node, 1_000)
+    node.emit({ type: 'peer-state', target: 'x', state: retrying }, 1)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(left()).toBeUndefined()
+    node.targets = [
+      { target: '127.0.0.1:3', state: { status: 'failed', error: { code: 'PLAIN_PEER', message: 'plain' } } },
+    ]
+    node.emit({ type: 'peer-state', target: '127.0.0.1:3', state: node.targets[0]!.state }, 1)
+    await vi.advanceTimersByTimeAsync(999)
+    expect(left()).toBeUndefined()
+    await vi.advanceTimersByTimeAsync(1)
+    expect(left()).toBe(1)
   })
 })

@@ -127,7 +127,9 @@ export class FlowSummary {
 
 /**
  * Waits until every sent message is acknowledged, giving up only after `idleMs` without a single new
- * acknowledgement (or when `stop` resolves).
+ * acknowledgement, when `stop` resolves, or at once when nobody is left to acknowledge: every peer this
+ * node dials gave up on a key it does not trust (`untrustedTargets`) and no peer is connected. Such a
+ * refusal is final for this run, and waiting out `idleMs` after it was said only held the user up.
  * @returns how many messages are still unacknowledged (0: all delivered)
  */
 export function waitWhileProgressing(
@@ -149,6 +151,8 @@ export function waitWhileProgressing(
     }
     const off = node.on((event) => {
       if (event.type === 'closed') finish()
+      else if ((event.type === 'peer-state' || event.type === 'disconnected') && refusedEverywhere(node))
+        finish()
       // A `settled` with no `delivered` is progress too: acknowledgements that came earlier (while a dialed
       // address had not answered yet) let the outbox shrink now.
       else if (event.type === 'delivered' || event.type === 'settled') {
@@ -157,8 +161,28 @@ export function waitWhileProgressing(
       }
     })
     void stop.then(finish)
-    arm()
+    if (refusedEverywhere(node)) finish()
+    else arm()
   })
+}
+
+/**
+ * Nobody is left to acknowledge what waits: every peer this node dials gave up on a key it does not trust
+ * (`untrustedTargets`), and no peer is connected.
+ */
+export function refusedEverywhere(node: Pick<ChatNode, 'peerStates' | 'sessionsSnapshot'>): boolean {
+  return untrustedTargets(node).length > 0 && node.sessionsSnapshot().every((session) => !session.connected)
+}
+
+/**
+ * The targets this node dials, when every one of them gave up on a key it does not trust (a pinned key,
+ * or the one known for its address, that the peer did not prove); otherwise none. The next run is
+ * refused the same way unless the key or the pin changes.
+ */
+export function untrustedTargets(node: Pick<ChatNode, 'peerStates'>): string[] {
+  const states = node.peerStates()
+  const refused = states.filter(({ state }) => state.status === 'failed' && state.error.code === 'UNTRUSTED')
+  return refused.length > 0 && refused.length === states.length ? refused.map(({ target }) => target) : []
 }
 
 /**
