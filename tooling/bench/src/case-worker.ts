@@ -16,9 +16,12 @@ async function visit(bench: BenchCase, request: VisitRequest): Promise<VisitRepl
   const { pair, connectMs } = await bench.open()
   try {
     const window = bench.unwindowed ? request.messages : request.window
+    const before = process.cpuUsage()
     const ms = await flood(pair, request.messages, window, STALL_MS)
+    const cpu = process.cpuUsage(before)
     const rtts = await pingPong(pair, request.rtt, RTT_BUDGET_MS, STALL_MS)
-    return { type: 'run', throughput: request.messages / (ms / 1000), connectMs, rtts }
+    const cpuUsPerMsg = (cpu.user + cpu.system) / request.messages
+    return { type: 'run', throughput: request.messages / (ms / 1000), cpuUsPerMsg, connectMs, rtts }
   } finally {
     await pair.close()
     globalThis.gc?.()

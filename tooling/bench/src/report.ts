@@ -70,7 +70,9 @@ export function targets(results: readonly CaseResult[], extras: Extras): Target[
       value: ratio(t('secureDurable'), t('secure')),
       target: '≥ 0.8',
       met: (v) => v >= 0.8,
-      detail: `issue 18 (issue 9 asked ≥ 0.5); with a journal storing nothing: ${fmtRatio(ratio(t('secureNoStore'), t('secure')))}`,
+      detail:
+        `issue 18 (issue 9 asked ≥ 0.5); with a journal storing nothing: ${fmtRatio(ratio(t('secureNoStore'), t('secure')))}; ` +
+        `by CPU per message (secure / durable): ${fmtRatio(ratio(get('secure')?.cpuUsPerMsg, get('secureDurable')?.cpuUsPerMsg))}`,
     },
     {
       figure: 'RTT p50 secure / secret-stream',
@@ -131,10 +133,12 @@ export function targets(results: readonly CaseResult[], extras: Extras): Target[
 export function renderTable(header: Header, results: readonly CaseResult[], extras: Extras): string {
   const get = byKey(results)
   const out: string[] = [header.title, ...header.lines.map((l) => `  ${l}`), '']
-  const rows: string[][] = [['case', 'msg/s', 'vs baseline', 'RTT p50', 'RTT p99', 'connect', 'msg/s runs']]
+  const rows: string[][] = [
+    ['case', 'msg/s', 'vs baseline', 'CPU/msg', 'RTT p50', 'RTT p99', 'connect', 'msg/s runs'],
+  ]
   for (const r of results) {
     if (r.error) {
-      rows.push([r.label, 'failed', r.error.slice(0, 60), '', '', '', ''])
+      rows.push([r.label, 'failed', r.error.slice(0, 60), '', '', '', '', ''])
       continue
     }
     const compare = COMPARE[r.key]
@@ -143,13 +147,14 @@ export function renderTable(header: Header, results: readonly CaseResult[], extr
       r.label,
       fmtInt(r.throughput),
       vs === undefined || !compare ? '' : `${vs.toFixed(2)}× ${compare.name}`,
+      `${fmtNum(r.cpuUsPerMsg, 1)} µs`,
       `${fmtNum(r.rttP50Us, 0)} µs`,
       `${fmtNum(r.rttP99Us, 0)} µs`,
       `${fmtNum(r.connectMs, 1)} ms`,
       r.runs.map((run) => `${Math.round(run.throughput / 1000)}k`).join(' '),
     ])
   }
-  out.push(...grid(rows, [false, true, true, true, true, true, false]), '')
+  out.push(...grid(rows, [false, true, true, true, true, true, true, false]), '')
 
   const targetRows: string[][] = [['target (issues 9 and 18)', 'value', 'target', 'met', 'detail']]
   for (const t of targets(results, extras)) {
@@ -180,6 +185,8 @@ const FOOTNOTES = [
   '    for the baselines and --plain, which have no acks, a message counts once b has parsed it. At most --window',
   '    messages are unacknowledged at once; each half-window acknowledged releases the next half in one burst.',
   '    "raw, no window" writes every message at once and then reads them all: raw unheld by any window.',
+  "  CPU/msg: the case's process CPU (user + system, both ends and every thread) during the flood, per message:",
+  '    steadier than msg/s on a shared machine, where other load stretches the wall clock more than the CPU.',
   "  plain (framed, acked): ParleyNode over createTcpTransport() without encryption: the runtime's framed protocol",
   '    with hello, schema checks and acks. `parley --plain` is the line-mode PlainNode (no frames, no acks),',
   '    shown as "--plain (lines, no acks)"; the "plain" figure of the targets is the framed one.',
@@ -227,8 +234,10 @@ function fmtRatio(value: number | undefined): string {
 
 /** The machine-readable summary: the issue's fields first, then ratios and extras. */
 export function summary(results: readonly CaseResult[], extras: Extras, config: Record<string, unknown>) {
-  const pick = (field: 'throughput' | 'rttP50Us' | 'rttP99Us' | 'connectMs', digits: number) =>
-    Object.fromEntries(results.map((r) => [r.key, round(r[field], digits) ?? null]))
+  const pick = (
+    field: 'throughput' | 'cpuUsPerMsg' | 'rttP50Us' | 'rttP99Us' | 'connectMs',
+    digits: number,
+  ) => Object.fromEntries(results.map((r) => [r.key, round(r[field], digits) ?? null]))
   const startup = extras.startup && 'ratio' in extras.startup ? extras.startup : undefined
   const links = extras.links && 'rssPerLinkKiB' in extras.links ? extras.links : undefined
   const get = (key: CaseKey) => results.find((r) => r.key === key)?.throughput
@@ -237,6 +246,7 @@ export function summary(results: readonly CaseResult[], extras: Extras, config: 
   )
   return {
     throughput: pick('throughput', 0),
+    cpuUsPerMsg: pick('cpuUsPerMsg', 2),
     rttP50Us: pick('rttP50Us', 1),
     rttP99Us: pick('rttP99Us', 1),
     connectMs: pick('connectMs', 2),

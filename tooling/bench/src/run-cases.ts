@@ -15,11 +15,17 @@ export interface CaseResult {
   label: string
   /** Medians over the measured repetitions; undefined when the case failed. */
   throughput?: number
+  /**
+   * CPU per message of the flood (µs, user + system, every thread of the case's process: both ends and
+   * the thread pool). Steadier than msg/s on a shared machine, whose other load stretches the wall clock
+   * more than the CPU a message takes.
+   */
+  cpuUsPerMsg?: number
   rttP50Us?: number
   rttP99Us?: number
   connectMs?: number
   /** Every measured repetition's figure, for the spread. */
-  runs: { throughput: number; connectMs: number; rttP50Us: number }[]
+  runs: { throughput: number; cpuUsPerMsg: number; connectMs: number; rttP50Us: number }[]
   error?: string
 }
 
@@ -76,11 +82,16 @@ async function runGroup(
         }
         if (round === 0) continue
         const rttP50Us = median(reply.rtts)
-        entry.runs.push({ throughput: reply.throughput, connectMs: reply.connectMs, rttP50Us })
+        entry.runs.push({
+          throughput: reply.throughput,
+          cpuUsPerMsg: reply.cpuUsPerMsg,
+          connectMs: reply.connectMs,
+          rttP50Us,
+        })
         entry.rtts.push(...reply.rtts)
         progress(
           `  round ${round}/${settings.reps} ${entry.bench.label}: ${Math.round(reply.throughput).toLocaleString('en-US')} msg/s, ` +
-            `RTT p50 ${rttP50Us.toFixed(0)} µs, connect ${reply.connectMs.toFixed(1)} ms`,
+            `CPU ${reply.cpuUsPerMsg.toFixed(1)} µs/msg, RTT p50 ${rttP50Us.toFixed(0)} µs, connect ${reply.connectMs.toFixed(1)} ms`,
         )
       }
       if (round === 0) progress('  warm-up round done')
@@ -94,6 +105,7 @@ async function runGroup(
     return {
       ...base,
       throughput: median(runs.map((r) => r.throughput)),
+      cpuUsPerMsg: median(runs.map((r) => r.cpuUsPerMsg)),
       rttP50Us: percentile(rtts, 0.5),
       rttP99Us: percentile(rtts, 0.99),
       connectMs: median(runs.map((r) => r.connectMs)),

@@ -8,5 +8,12 @@ export interface VisitRequest {
 
 export type VisitReply =
   | { type: 'ready' }
-  | { type: 'run'; throughput: number; connectMs: number; rtts: number[] }
+  | {
+      type: 'run'
+      throughput: number
+      /** CPU time (user + system, every thread of the worker) per message of the flood, in µs. */
+      cpuUsPerMsg: number
+      connectMs: number
+      rtts: number[]
+    }
   | { type: 'error'; message: string }
