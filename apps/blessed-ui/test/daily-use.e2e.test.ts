@@ -3,6 +3,10 @@
  * messages, actions both ways (an older TUI's raw CTCP body included), catch-up behind its rule, and flow
  * control summed up instead of narrated.
  */
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { freePort } from '@parley/testkit'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { assertBuilt, CLI_BIN, type CliPeer, hasTmux, startCli, Tmux, until } from './harness.js'
@@ -56,6 +60,34 @@ describe.skipIf(!TMUX)(title, () => {
     expect(tui.stderr()).toMatch(
       /^parley-tui: 1 message\(s\) not acknowledged yet are safe in the outbox \(.*\); they are sent when parley next runs with this --data-dir\n$/,
     )
+  })
+
+  it('on /quit, leaves at once when its only peer refused on its key, the message safe in the outbox', async () => {
+    const bob = cli('bob')
+    const port = await bob.port()
+    // Another node's key, pinned where bob answers: bob proves his own, and is refused.
+    const other = mkdtempSync(join(tmpdir(), 'parley-other-'))
+    const id = execFileSync(process.execPath, [CLI_BIN, 'id', '--data-dir', other], { encoding: 'utf8' })
+    const otherKey = id.trim().split('\n').at(-1) as string
+    rmSync(other, { recursive: true, force: true })
+    tmux = new Tmux()
+    const tui = tmux
+    // A wait far longer than the test may take: the refusal ends it, not the wait.
+    tui.startTui([
+      ...['--listen', '127.0.0.1:0', '--name', 'alice', '--wait', '3600'],
+      ...['--peer', `127.0.0.1:${port}`, '--peer-key', otherKey],
+    ])
+    await tui.waitForScreen('the refusal', (lines) => lines.some((l) => l.includes('gave up on')))
+    tui.type('for later')
+    tui.keys('Enter')
+    await tui.waitForScreen('one undelivered', (lines) => lines.some((l) => l.includes('1 undelivered')))
+    tui.type('/quit')
+    tui.keys('Enter')
+    expect(await until('the exit code', () => tui.exitCode(), 30_000)).toBe(0)
+    expect(tui.stderr()).toMatch(
+      /^parley-tui: 1 message\(s\) not acknowledged yet are safe in the outbox \(.*\); they are sent when parley next runs with this --data-dir\n$/,
+    )
+    expect(bob.events.filter((e) => e.type === 'message')).toEqual([])
   })
 
   it('sends /me as an action a CLI marks as one, and shows an older TUI action as an action too', async () => {
