@@ -17,8 +17,7 @@ export interface CaseResult {
   throughput?: number
   /**
    * CPU per message of the flood (µs, user + system, every thread of the case's process: both ends and
-   * the thread pool). Steadier than msg/s on a shared machine, whose other load stretches the wall clock
-   * more than the CPU a message takes.
+   * the thread pool). Times msg/s, the cores the case kept busy: whether it computes or waits.
    */
   cpuUsPerMsg?: number
   rttP50Us?: number
