@@ -406,6 +406,9 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     piped && started.dataDir ? new PausedInput(flags.waitMs, () => inputStalled()) : undefined
   node.on((event) => {
     if (event.type === 'delivered' || event.type === 'settled') pausedInput?.progress()
+    // Every peer dialed refused on its key, nobody else connected: input paused at a full outbox is given up.
+    if (event.type === 'peer-state' || event.type === 'connected' || event.type === 'disconnected')
+      pausedInput?.hopeless(refusedEverywhere(node))
     // The outbox drains as peers acknowledge, and also when a peer that dialed us leaves or a dialed
     // address answers: `settled` says so when no acknowledgement does.
     if (
@@ -619,9 +622,10 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     if (reason === 'stalled') {
       reason = 'eof'
       waitedAtEnd = true
-      note(
-        `input ended; no acknowledgement came for ${flags.waitMs / 1000}s (--wait) while ${countText(node.pending)} message(s) waited`,
-      )
+      if (!refusedEverywhere(node))
+        note(
+          `input ended; no acknowledgement came for ${flags.waitMs / 1000}s (--wait) while ${countText(node.pending)} message(s) waited`,
+        )
     }
   }
   // Stopped before its piped input ended: what was not read yet is not sent, and a script must know.
@@ -633,10 +637,19 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   promptShown = false
   const resumeAt = `send it from line ${countText(linesTaken + 1)} on in a later run (for a file: tail -n +${linesTaken + 1} FILE)`
   if (reason === 'stalled') {
+    const refused = refusedEverywhere(node)
     if (flags.json)
-      json({ type: 'input-stopped', why: 'stalled', linesRead: linesTaken, pending: node.pending })
+      json({
+        type: 'input-stopped',
+        why: refused ? 'refused' : 'stalled',
+        linesRead: linesTaken,
+        pending: node.pending,
+      })
+    const why = refused
+      ? `the outbox is full (${countText(node.pending)} message(s)) and every peer dialed refused on its key`
+      : `the outbox stayed full (${countText(node.pending)} message(s)) with no acknowledgement for ${flags.waitMs / 1000}s (--wait)`
     note(
-      `stopped reading stdin after line ${countText(linesTaken)}: the outbox stayed full (${countText(node.pending)} message(s)) with no acknowledgement for ${flags.waitMs / 1000}s (--wait); the rest of the input was not taken: ${resumeAt}`,
+      `stopped reading stdin after line ${countText(linesTaken)}: ${why}; the rest of the input was not taken: ${resumeAt}`,
     )
   } else if (inputLeft) {
     if (flags.json)
@@ -677,6 +690,11 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   flow.close()
   await node.close(reason === 'eof' ? 'input ended' : reason === 'quit' ? quitReason : 'quit')
   return code
+}
+
+/** What a run says when every peer it dialed refused on its key. */
+function untrustedNote(targets: readonly string[]): string {
+  return `${targets.join(', ')} proved a key other than the one trusted for it (see above): the next run is refused the same way unless the peer's key or your pin changes`
 }
 
 /** Ends the input; on a terminal, also clears the prompt so the shell's prompt starts on a clean line. */
@@ -746,11 +764,15 @@ async function drain(
     )
     return ExitCode.DATA_DIR
   }
+  // Every peer dialed proved a key other than the one trusted for it: the next run meets the same.
+  const untrusted = untrustedTargets(node)
   if (reason === 'stalled' && started.dataDir) {
     note(
       `${countText(left)} message(s) not acknowledged yet are safe in the outbox (${started.dataDir}); they are sent when parley next runs with this --data-dir`,
     )
-    return ExitCode.INPUT_LEFT
+    if (untrusted.length === 0) return ExitCode.INPUT_LEFT
+    note(untrustedNote(untrusted))
+    return ExitCode.TRUST
   }
   if (started.dataDir) {
     note(
@@ -758,12 +780,8 @@ async function drain(
     )
     if (reason === 'interrupt') return ExitCode.OK
     if (reason === 'output-closed') return ExitCode.OUTPUT_CLOSED
-    // Every peer dialed proved a key other than the one trusted for it: the next run meets the same.
-    const untrusted = untrustedTargets(node)
     if (untrusted.length > 0) {
-      note(
-        `${untrusted.join(', ')} proved a key other than the one trusted for it (see above): the next run is refused the same way unless the peer's key or your pin changes`,
-      )
+      note(untrustedNote(untrusted))
       return ExitCode.TRUST
     }
     const missing = started.missingKeys()

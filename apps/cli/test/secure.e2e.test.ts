@@ -228,6 +228,38 @@ describe('secure links between two real nodes', () => {
     expect(bob.stdout).toEqual([])
   })
 
+  it('gives up a piped file paused at a full outbox at once when its only peer refused on its key: exit 6', async () => {
+    const [bobDir, malloryDir, aliceDir] = [newDataDir(), newDataDir(), newDataDir()]
+    const malloryFp = (await identityOf(malloryDir)).fingerprint
+    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--data-dir', bobDir])
+    const port = await listeningPort(bob)
+    // A wait far longer than the test may take: the refusal ends the run, not the wait.
+    const alice = start([
+      ...['--listen', '127.0.0.1:0', '--name', 'alice', '--data-dir', aliceDir, '--wait', '3600', '--json'],
+      ...['--peer', `127.0.0.1:${port}`, '--peer-key', malloryFp],
+    ])
+    // Past the outbox's 10,000 messages (a line counts one), so reading pauses before the end.
+    const lines = Array.from({ length: 15_000 }, (_, i) => `file line ${i + 1}`)
+    alice.child.stdin.on('error', () => undefined)
+    alice.child.stdin.write(`${lines.join('\n')}\n`)
+    expect(await alice.exited).toBe(6)
+    const said = alice.stderr.join('\n')
+    const taken = Number(/stopped reading stdin after line ([\d,]+)/.exec(said)?.[1]?.replaceAll(',', ''))
+    expect(taken).toBeGreaterThanOrEqual(10_000)
+    expect(taken).toBeLessThan(lines.length)
+    expect(said).toContain('every peer dialed refused on its key')
+    expect(said).toContain(`tail -n +${taken + 1} FILE`)
+    expect(said).not.toMatch(/--wait|no acknowledgement/)
+    const events = alice.stdout.map(json)
+    expect(events.filter((e) => e.type === 'input-stopped')).toEqual([
+      { type: 'input-stopped', why: 'refused', linesRead: taken, pending: taken },
+    ])
+    expect(alice.stderr.at(-1)).toBe(
+      `parley: 127.0.0.1:${port} proved a key other than the one trusted for it (see above): the next run is refused the same way unless the peer's key or your pin changes`,
+    )
+    expect(bob.stdout).toEqual([])
+  })
+
   it('refuses a changed key at a known address, saying how to accept the new key', async () => {
     const [bobDir, newBobDir, aliceDir] = [newDataDir(), newDataDir(), newDataDir()]
     const oldFp = (await identityOf(bobDir)).fingerprint

@@ -198,6 +198,8 @@ export class PausedInput {
   private timer: ReturnType<typeof setTimeout> | undefined
   private paused = false
   private ended = false
+  /** Nothing can drain the outbox (see `hopeless`): a pause is given up at once. */
+  private noHope = false
 
   constructor(
     private readonly idleMs: number,
@@ -208,7 +210,18 @@ export class PausedInput {
   pause(): void {
     if (this.paused) return
     this.paused = true
-    this.arm()
+    if (this.noHope) this.stall()
+    else this.arm()
+  }
+
+  /**
+   * Whether nothing can drain the outbox now: every peer dialed refused on its key and nobody is connected
+   * (`refusedEverywhere`). While so, paused input is given up at once (`stalled`, once) instead of after
+   * `idleMs`: the refusal is final for the run.
+   */
+  hopeless(yes: boolean): void {
+    this.noHope = yes
+    if (yes && this.paused) this.stall()
   }
 
   /** Input is read again. */
@@ -233,10 +246,15 @@ export class PausedInput {
     if (this.idleMs <= 0 || this.ended) return
     this.timer = setTimeout(() => {
       this.timer = undefined
-      if (this.ended || !this.paused) return
-      this.ended = true
-      this.stalled()
+      if (this.paused) this.stall()
     }, this.idleMs)
+  }
+
+  private stall(): void {
+    if (this.ended) return
+    this.ended = true
+    this.disarm()
+    this.stalled()
   }
 
   private disarm(): void {
