@@ -208,36 +208,35 @@ describe('secure links between two real nodes', () => {
     expect(await alice.waitFor('stdout', /hello alice/)).toBe('<carol> hello alice')
   })
 
-  it('ends a one-shot send whose only peer proved another key than the pinned one with exit 6 at once, the line kept', async () => {
+  /**
+   * bob listening, and alice dialing only him with another node's key pinned, so that she refuses him; her
+   * `--wait` is far longer than a test may take, so that her run ends at the refusal or not at all.
+   */
+  async function aliceRefusingBob(extra: string[] = []) {
     const [bobDir, malloryDir, aliceDir] = [newDataDir(), newDataDir(), newDataDir()]
     const malloryFp = (await identityOf(malloryDir)).fingerprint
     const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--data-dir', bobDir])
     const port = await listeningPort(bob)
-    // A wait far longer than the test may take: the refusal ends the run, not the wait.
     const alice = start([
-      ...['--listen', '127.0.0.1:0', '--name', 'alice', '--data-dir', aliceDir, '--wait', '3600'],
+      ...['--listen', '127.0.0.1:0', '--name', 'alice', '--data-dir', aliceDir, '--wait', '3600', ...extra],
       ...['--peer', `127.0.0.1:${port}`, '--peer-key', malloryFp],
     ])
+    const trustLine = `parley: 127.0.0.1:${port} proved a key other than the one trusted for it (see above): the next run is refused the same way unless the peer's key or your pin changes`
+    return { bob, alice, trustLine }
+  }
+
+  it('ends a one-shot send whose only peer proved another key than the pinned one with exit 6 at once, the line kept', async () => {
+    const { bob, alice, trustLine } = await aliceRefusingBob()
     alice.send('must not reach bob')
     alice.end()
     expect(await alice.exited).toBe(6)
-    expect(alice.stderr.at(-1)).toBe(
-      `parley: 127.0.0.1:${port} proved a key other than the one trusted for it (see above): the next run is refused the same way unless the peer's key or your pin changes`,
-    )
+    expect(alice.stderr.at(-1)).toBe(trustLine)
     expect(alice.stderr.join('\n')).toMatch(/1 message\(s\) not acknowledged yet are safe in the outbox/)
     expect(bob.stdout).toEqual([])
   })
 
   it('gives up a piped file paused at a full outbox at once when its only peer refused on its key: exit 6', async () => {
-    const [bobDir, malloryDir, aliceDir] = [newDataDir(), newDataDir(), newDataDir()]
-    const malloryFp = (await identityOf(malloryDir)).fingerprint
-    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--data-dir', bobDir])
-    const port = await listeningPort(bob)
-    // A wait far longer than the test may take: the refusal ends the run, not the wait.
-    const alice = start([
-      ...['--listen', '127.0.0.1:0', '--name', 'alice', '--data-dir', aliceDir, '--wait', '3600', '--json'],
-      ...['--peer', `127.0.0.1:${port}`, '--peer-key', malloryFp],
-    ])
+    const { bob, alice, trustLine } = await aliceRefusingBob(['--json'])
     // Past the outbox's 10,000 messages (a line counts one), so reading pauses before the end.
     const lines = Array.from({ length: 15_000 }, (_, i) => `file line ${i + 1}`)
     alice.child.stdin.on('error', () => undefined)
@@ -254,9 +253,7 @@ describe('secure links between two real nodes', () => {
     expect(events.filter((e) => e.type === 'input-stopped')).toEqual([
       { type: 'input-stopped', why: 'refused', linesRead: taken, pending: taken },
     ])
-    expect(alice.stderr.at(-1)).toBe(
-      `parley: 127.0.0.1:${port} proved a key other than the one trusted for it (see above): the next run is refused the same way unless the peer's key or your pin changes`,
-    )
+    expect(alice.stderr.at(-1)).toBe(trustLine)
     expect(bob.stdout).toEqual([])
   })
 

@@ -181,55 +181,51 @@ describe('paused input', () => {
 })
 
 describe('paused input nothing can drain', () => {
-  it('is given up at once while every peer dialed refused on its key, when it pauses or is paused', () => {
+  beforeEach(() => {
     vi.useFakeTimers()
-    try {
-      let stalls = 0
-      const paused = new PausedInput(60_000, () => stalls++)
-      // Refused before the outbox filled: the pause gives up at once.
-      paused.hopeless(true)
-      expect(stalls).toBe(0)
-      paused.pause()
-      expect(stalls).toBe(1)
-      // Once only, and no timer left behind.
-      paused.hopeless(true)
-      vi.advanceTimersByTime(120_000)
-      expect(stalls).toBe(1)
-      expect(vi.getTimerCount()).toBe(0)
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
 
-      // Refused while paused: given up then.
-      const later = new PausedInput(60_000, () => stalls++)
-      later.pause()
-      vi.advanceTimersByTime(1_000)
-      later.hopeless(true)
-      expect(stalls).toBe(2)
-      expect(vi.getTimerCount()).toBe(0)
-    } finally {
-      vi.useRealTimers()
-    }
+  it('is given up at once while every peer dialed refused on its key, when it pauses or is paused', () => {
+    let stalls = 0
+    const paused = new PausedInput(60_000, () => stalls++)
+    // Refused before the outbox filled: the pause gives up at once.
+    paused.hopeless(true)
+    expect(stalls).toBe(0)
+    paused.pause()
+    expect(stalls).toBe(1)
+    // Once only, and no timer left behind.
+    paused.hopeless(true)
+    vi.advanceTimersByTime(120_000)
+    expect(stalls).toBe(1)
+    expect(vi.getTimerCount()).toBe(0)
+    // Refused while paused: given up then.
+    const later = new PausedInput(60_000, () => stalls++)
+    later.pause()
+    vi.advanceTimersByTime(1_000)
+    later.hopeless(true)
+    expect(stalls).toBe(2)
+    expect(vi.getTimerCount()).toBe(0)
   })
 
   it('waits idleMs as before once a peer can drain it again, and never gives up a closed one', () => {
-    vi.useFakeTimers()
-    try {
-      let stalls = 0
-      const paused = new PausedInput(1_000, () => stalls++)
-      paused.hopeless(true)
-      // Someone connected: hope again before the outbox filled.
-      paused.hopeless(false)
-      paused.pause()
-      vi.advanceTimersByTime(999)
-      expect(stalls).toBe(0)
-      vi.advanceTimersByTime(1)
-      expect(stalls).toBe(1)
-      const closed = new PausedInput(1_000, () => stalls++)
-      closed.pause()
-      closed.close()
-      closed.hopeless(true)
-      expect(stalls).toBe(1)
-    } finally {
-      vi.useRealTimers()
-    }
+    let stalls = 0
+    const paused = new PausedInput(1_000, () => stalls++)
+    paused.hopeless(true)
+    // Someone connected: hope again before the outbox filled.
+    paused.hopeless(false)
+    paused.pause()
+    vi.advanceTimersByTime(999)
+    expect(stalls).toBe(0)
+    vi.advanceTimersByTime(1)
+    expect(stalls).toBe(1)
+    const closed = new PausedInput(1_000, () => stalls++)
+    closed.pause()
+    closed.close()
+    closed.hopeless(true)
+    expect(stalls).toBe(1)
   })
 })
 
