@@ -127,9 +127,18 @@ describe.skipIf(!HAS_TMUX)('parley on a terminal', () => {
     alice.type(typed)
     await alice.until('the typed line', () => alice.screen().join('').includes('b'.repeat(50)))
     bob.send('hello while you type')
-    const screen = await alice.until('the message', () => {
+    // The message is written, then the line drawn again: a capture may fall between the two, so the screen
+    // is taken once the line is back below the message (never, if it is not: the wait fails).
+    const screen = await alice.until('the message, and the line drawn again below it', () => {
       const lines = alice.screen()
-      return lines.some((l) => l.includes('<bob> hello while you type')) ? lines : undefined
+      const at = lines.findIndex((l) => l.includes('<bob> hello while you type'))
+      return at >= 0 &&
+        lines
+          .slice(at + 1)
+          .join('')
+          .includes('b'.repeat(50))
+        ? lines
+        : undefined
     })
     const at = screen.findIndex((l) => l.includes('<bob> hello while you type'))
     // Above the message: no piece of the half-typed line. Below it: the prompt and the whole line, wrapped.
@@ -152,9 +161,11 @@ describe.skipIf(!HAS_TMUX)('parley on a terminal', () => {
     alice.type('half typed')
     await alice.until('the typed line', () => alice.screen().some((l) => l === '> half typed'))
     bob.send('hello while you type')
-    const screen = await alice.until('the message', () => {
+    // As above: the screen is taken once the half-typed line is drawn again below the event.
+    const screen = await alice.until('the message, and the line drawn again below it', () => {
       const lines = alice.screen()
-      return lines.some((l) => l.includes('"body":"hello while you type"')) ? lines : undefined
+      const at = lines.findIndex((l) => l.includes('"body":"hello while you type"'))
+      return at >= 0 && lines.slice(at + 1).some((l) => l.includes('half typed')) ? lines : undefined
     })
     const at = screen.findIndex((l) => l.includes('"body":"hello while you type"'))
     expect(JSON.parse(screen[at]!)).toMatchObject({
