@@ -8,7 +8,7 @@ import { connect } from 'node:net'
 import { join } from 'node:path'
 import { freePort, listeningPort, PARLEY_BIN, tempDir, useBuiltParley } from '@parley/testkit'
 import { describe, expect, it, vi } from 'vitest'
-import { resumeAndDeliver } from './resume.js'
+import { lineStoppedAt, PAST_THE_OUTBOX, pipeLines, resumeAndDeliver } from './resume.js'
 
 const { start, defer } = useBuiltParley()
 // Several real processes per test on a shared machine: a generous ceiling, only to catch hangs.
@@ -218,17 +218,12 @@ describe('piping a file with default flags', () => {
 describe('a piped file to a peer that never comes', () => {
   it('stops reading after --wait at a full outbox, exits 10 naming the first line not taken, and the rest goes later, each line once', async () => {
     const { port, args } = await aliceToAbsentPeer()
-    // Past the outbox's 10,000 messages (lines count one each), so reading must pause before the end.
-    const lines = Array.from({ length: 15_000 }, (_, i) => `file line ${i + 1}`)
+    const lines = PAST_THE_OUTBOX
     const first = start([...args, '--wait', '0.5', '--json'])
-    first.child.stdin.on('error', () => undefined)
-    first.child.stdin.write(`${lines.join('\n')}\n`)
+    pipeLines(first, lines)
     expect(await first.exited).toBe(10)
     const said = first.stderr.join('\n')
-    const taken = Number(/stopped reading stdin after line ([\d,]+)/.exec(said)?.[1]?.replaceAll(',', ''))
-    expect(taken).toBeGreaterThanOrEqual(10_000)
-    expect(taken).toBeLessThan(lines.length)
-    expect(said).toContain(`tail -n +${taken + 1} FILE`)
+    const taken = lineStoppedAt(said, /stopped reading stdin after line ([\d,]+)/, lines)
     // Scripts get it as an event too, and a `sent` event for each line taken.
     const events = first.stdout.map((line) => JSON.parse(line) as { type: string })
     expect(events.filter((e) => e.type === 'input-stopped')).toEqual([
@@ -328,11 +323,10 @@ describe('a stranger that dialed in once', () => {
 describe('a piped file cut short by SIGTERM', () => {
   it('names the first line not taken, and the rest goes later, each line once', async () => {
     const { port, args } = await aliceToAbsentPeer()
-    const lines = Array.from({ length: 15_000 }, (_, i) => `file line ${i + 1}`)
+    const lines = PAST_THE_OUTBOX
     // --wait 0: paused at a full outbox, it would wait for good; a service manager stops it instead.
     const first = start([...args, '--wait', '0', '--json'])
-    first.child.stdin.on('error', () => undefined)
-    first.child.stdin.write(`${lines.join('\n')}\n`)
+    pipeLines(first, lines)
     await until(
       'a full outbox',
       () => first.stdout.filter((line) => line.includes('"sent"')).length >= 10_000,
@@ -340,12 +334,7 @@ describe('a piped file cut short by SIGTERM', () => {
     first.child.kill('SIGTERM')
     expect(await first.exited).toBe(0)
     const said = first.stderr.join('\n')
-    const taken = Number(
-      /stopped before the end of stdin, after line ([\d,]+)/.exec(said)?.[1]?.replaceAll(',', ''),
-    )
-    expect(taken).toBeGreaterThanOrEqual(10_000)
-    expect(taken).toBeLessThan(lines.length)
-    expect(said).toContain(`tail -n +${taken + 1} FILE`)
+    const taken = lineStoppedAt(said, /stopped before the end of stdin, after line ([\d,]+)/, lines)
     const events = first.stdout.map((line) => JSON.parse(line) as { type: string })
     expect(events.filter((e) => e.type === 'input-stopped')).toEqual([
       { type: 'input-stopped', why: 'interrupted', linesRead: taken, pending: taken },
@@ -797,9 +786,7 @@ describe('status lines', () => {
     const wrong = start(['--allow', file, '--listen', '127.0.0.1:0', '--data-dir', tempDir()])
     expect(await wrong.exited).toBe(2)
     expect(wrong.stderr.at(-1)).toMatch(
-      new RegExp(
-        `^parley: --allow ".*keys\\.txt" is not a key: .*; to read keys from a file, use --allow-file .*keys\\.txt \\(see --help\\)$`,
-      ),
+      /^parley: --allow ".*keys\.txt" is not a key: .*; to read keys from a file, use --allow-file .*keys\.txt \(see --help\)$/,
     )
   })
 })

@@ -1,4 +1,7 @@
-/** The run after one that stopped before the end of its input, shared by the tests of each way to stop. */
+/**
+ * A file piped past a full outbox, where the run stops reading, and the run after it: shared by the tests
+ * of each way to stop.
+ */
 import type { TestProcesses } from '@parley/testkit'
 import { expect } from 'vitest'
 
@@ -24,4 +27,28 @@ export async function resumeAndDeliver(
   await receiver.waitFor('stdout', new RegExp(`${last}$`))
   expect(receiver.stdout).toEqual(lines.map((line) => `<alice> ${line}`))
   return second
+}
+
+/** More lines than the outbox holds (10,000 messages; a line counts one): reading them must pause. */
+export const PAST_THE_OUTBOX: readonly string[] = Array.from(
+  { length: 15_000 },
+  (_, i) => `file line ${i + 1}`,
+)
+
+/** Writes all of `lines` to the process's stdin; it may stop reading, or exit, before taking them. */
+export function pipeLines(proc: ReturnType<TestProcesses['start']>, lines: readonly string[]): void {
+  proc.child.stdin.on('error', () => undefined)
+  proc.child.stdin.write(`${lines.join('\n')}\n`)
+}
+
+/**
+ * The last input line a run took, as its line saying where it stopped reads (`stopped`, with the number
+ * as its first group): past the full outbox, before the end of `lines`, with the line to resume from.
+ */
+export function lineStoppedAt(said: string, stopped: RegExp, lines: readonly string[]): number {
+  const taken = Number(stopped.exec(said)?.[1]?.replaceAll(',', ''))
+  expect(taken).toBeGreaterThanOrEqual(10_000)
+  expect(taken).toBeLessThan(lines.length)
+  expect(said).toContain(`tail -n +${taken + 1} FILE`)
+  return taken
 }
