@@ -1,6 +1,15 @@
 /** Spawns the built `parley` binary and reads its output line by line, for end-to-end tests. */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -185,11 +194,82 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   const [low, high] = [10_000, ephemeralStart()]
   for (let attempt = 0; attempt < 50 && high > low; attempt++) {
     const port = low + Math.floor(Math.random() * (high - low))
+    // Claimed first: a port handed out for a peer that is not up yet stays free until that peer binds it,
+    // and another test file running meanwhile must not be handed it too (its node would answer the dials
+    // meant for the absent peer, with another key).
+    if (!claimPort(port)) continue
     if ((await bindAndRelease(host, port)) === port) return port
   }
   const port = await bindAndRelease(host, 0)
   if (port === undefined) throw new Error(`no free port on ${host}`)
   return port
+}
+
+/** Ports this process was handed by `freePort`, each claimed by a file of the same name in `PORT_CLAIMS`. */
+const PORT_CLAIMS = join(tmpdir(), 'parley-test-ports')
+const claimed: number[] = []
+let swept = false
+
+/**
+ * Claims `port` for this process until it exits, so that no other test process's `freePort` hands it out:
+ * a file named by the port in `PORT_CLAIMS`, holding this process's pid. A claim whose process is gone (a
+ * run killed before its exit hook) is taken over.
+ */
+function claimPort(port: number): boolean {
+  const file = join(PORT_CLAIMS, String(port))
+  try {
+    mkdirSync(PORT_CLAIMS, { recursive: true })
+    if (!swept) {
+      // Test workers are often killed rather than exited, so their exit hooks never run: the first claim of
+      // each process clears the claims of processes that are gone.
+      swept = true
+      sweepClaims()
+      process.on('exit', releaseClaims)
+    }
+    for (let tries = 0; tries < 2; tries++) {
+      try {
+        writeFileSync(file, String(process.pid), { flag: 'wx' })
+        claimed.push(port)
+        return true
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+        const owner = Number(readFileSync(file, 'utf8'))
+        // Not written yet (just made by its owner), ours already, or its owner still runs: taken.
+        if (!(owner > 0) || owner === process.pid || isAlive(owner)) return false
+        rmSync(file, { force: true })
+      }
+    }
+    return false
+  } catch {
+    // No shared place to claim ports in: pick as before, unclaimed.
+    return true
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+function sweepClaims(): void {
+  for (const name of readdirSync(PORT_CLAIMS)) {
+    const file = join(PORT_CLAIMS, name)
+    try {
+      const owner = Number(readFileSync(file, 'utf8'))
+      if (owner > 0 && !isAlive(owner)) rmSync(file, { force: true })
+    } catch {
+      // Released meanwhile by its owner.
+    }
+  }
+}
+
+function releaseClaims(): void {
+  for (const port of claimed.splice(0)) rmSync(join(PORT_CLAIMS, String(port)), { force: true })
 }
 
 /** Where the ephemeral source ports start (Linux), or the usual start of the range elsewhere. */
