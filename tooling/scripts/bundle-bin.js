@@ -29,10 +29,12 @@ import { build } from 'esbuild'
 /**
  * Required at run time from the bundle's folder, so the app depends on each: what loads a native addon
  * (udx-native; of sodium-native only its `binding.js`: its 100 KB of JavaScript is bundled, so that it is
- * in the code cache, see `sodiumBinding`), and the table of look-alike letters (100 KB), which a run loads
- * only once two peers' names look alike, and which would otherwise be compiled into every start.
+ * in the code cache, see `sodiumBinding`), the table of look-alike letters (100 KB), which a run loads
+ * only once two peers' names look alike, and which would otherwise be compiled into every start, and zod
+ * (750 KB, half of the bundle), which core loads only to word why a frame was refused: in the bundle, every
+ * start read it.
  */
-const OUTSIDE = ['sodium-native/binding.js', 'udx-native', 'unhomoglyph/data.json']
+const OUTSIDE = ['sodium-native/binding.js', 'udx-native', 'unhomoglyph/data.json', 'zod']
 const TRAIN = fileURLToPath(new URL('bundle-bin-train.cjs', import.meta.url))
 const TRAIN_NODE_THREAD = fileURLToPath(new URL('bundle-bin-train-node-thread.cjs', import.meta.url))
 const TRAIN_SCREEN = fileURLToPath(new URL('bundle-bin-train-screen.cjs', import.meta.url))

@@ -4,6 +4,7 @@
 // loads the crypto library's native addon, which the bundled binary finds from its own package).
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { builtinModules, createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -59,6 +60,27 @@ try {
     const tuiCache = run('node', [check], app)
     if (tuiCache !== 'used')
       throw new Error(`the installed parley-tui (bin/${loader}) did not use its code cache (${tuiCache})`)
+  }
+  // What a bundle leaves outside itself (native addons, data files, zod) must resolve from where it is
+  // installed: a bundle that cannot find one fails only when it first needs it, maybe on a hostile frame.
+  for (const bundle of [
+    join('cli', 'dist', 'parley.cjs'),
+    join('blessed-ui', 'dist', 'parley-tui.cjs'),
+    join('blessed-ui', 'dist', 'node-host.cjs'),
+  ]) {
+    const path = join(app, 'node_modules', '@parley', bundle)
+    const needs = [...readFileSync(path, 'latin1').matchAll(/\brequire\("([^"]+)"\)/g)]
+      .map((m) => m[1])
+      .filter((id) => !id.startsWith('node:') && !builtinModules.includes(id))
+    for (const id of new Set(needs)) {
+      try {
+        createRequire(path).resolve(id)
+      } catch {
+        // Libraries blessed requires only in a widget parley-tui never loads (see bundle-bin.js).
+        if (!['term.js', 'pty.js'].includes(id))
+          throw new Error(`${bundle} requires ${id}, not installed with it`)
+      }
+    }
   }
   for (const pkg of publishable.filter((p) => p.name !== '@parley/cli')) {
     run('node', ['--input-type=module', '-e', `await import(${JSON.stringify(pkg.name)})`], app)
