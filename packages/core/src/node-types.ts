@@ -34,6 +34,12 @@ export interface NodeOptions {
   clock?: Clock
   /** Source of randomness in [0, 1) for backoff jitter. */
   random?: () => number
+  /**
+   * Fills its argument with cryptographically random bytes, for this node's instance, message ids and (when
+   * `id` is absent) id. Default: the platform's Web Crypto. A node with a source already loaded (libsodium's,
+   * see `@parley/secure`'s `randomFill`) passes it: Node loads Web Crypto on first use, during the start.
+   */
+  randomBytes?: (into: Uint8Array) => void
   backoff?: Backoff
   /** Links that have not finished the handshake by then are dropped. */
   handshakeTimeoutMs?: number

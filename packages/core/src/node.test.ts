@@ -727,6 +727,21 @@ describe('ParleyNode over an in-memory transport', () => {
       expect(alice.node.pending).toBe(0)
     })
 
+    it('draws its message ids from the random source it was given', async () => {
+      const { node } = world()
+      let calls = 0
+      const fill = (into: Uint8Array) => {
+        calls++
+        into.fill(0xab)
+      }
+      const alice = node('alice', A, { randomBytes: fill })
+      await alice.node.start()
+      const sent = alice.node.send('hello')
+      expect(sent.id).toBe('abababababababab')
+      // Once for its instance and the message id: the source's pool holds 4 KiB.
+      expect(calls).toBe(1)
+    })
+
     it('refuses to send once closed', async () => {
       const { node } = world()
       const alice = node('alice', A)

@@ -36,7 +36,7 @@ import {
 import { Bursts } from './outbound.js'
 import { DEFAULT_BACKOFF, isRefusal, type PeerInfo, type PeerState } from './peer-machine.js'
 import { DEFAULT_HISTORY_LIMIT, Persistence } from './persistence.js'
-import { randomHex } from './random-id.js'
+import { type RandomFill, randomHex, webCryptoFill } from './random-id.js'
 import type { MessageAuth, RoomEffect } from './room.js'
 import { MEMBER_DEFAULTS, MemberRoom, Roster } from './roster.js'
 import { MAX_BODY_LENGTH } from './schema.js'
@@ -69,6 +69,7 @@ export class ParleyNode implements ChatNode {
   private readonly transport: Transport
   private readonly clock: Clock
   private readonly random: () => number
+  private readonly fill: RandomFill
   private readonly maxFrame: number
   private readonly listeners = new Set<(event: NodeEvent) => void>()
   private readonly links: Links
@@ -94,8 +95,9 @@ export class ParleyNode implements ChatNode {
     this.clock = options.clock ?? systemClock
     this.random = options.random ?? Math.random
     this.maxFrame = options.maxFrame ?? DEFAULT_MAX_FRAME
-    this.id = options.id ?? randomHex(16)
-    this.instance = randomHex(8)
+    this.fill = options.randomBytes ?? webCryptoFill
+    this.id = options.id ?? randomHex(16, this.fill)
+    this.instance = randomHex(8, this.fill)
     const restored = options.restored
     this.epoch = restored?.epoch ?? this.instance
     if (options.auth) this.auth = options.auth
@@ -324,7 +326,7 @@ export class ParleyNode implements ChatNode {
   }
 
   private compose(body: string, lines: number | undefined): SentMessage {
-    const fields = { id: randomHex(8), ts: this.clock.now(), body, name: this.nameValue }
+    const fields = { id: randomHex(8, this.fill), ts: this.clock.now(), body, name: this.nameValue }
     this.proveFits(body, lines)
     const msg = this.room.compose(lines === undefined ? fields : { ...fields, lines })
     const { id, seq, ts } = msg

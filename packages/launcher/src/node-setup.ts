@@ -218,6 +218,7 @@ export async function startNode(
     makeAnnouncementCheck,
     makePinCheck,
     makeVerifier,
+    randomFill,
   } = await import('@parley/secure')
   const notices: string[] = []
   const dir = await openDir(dataDirOf(flags, env), (message) => notices.push(staleLockNotice(message)))
@@ -328,6 +329,8 @@ export async function startNode(
       restored,
       // Our messages are signed with the identity key, and relayed ones checked against their origin's.
       auth: createMessageAuth(identity),
+      // libsodium is loaded already; Web Crypto, the default, would load node:crypto during the start.
+      randomBytes: randomFill,
       windowSize: flags.window,
       deadAfterMs: flags.deadAfterMs,
       keepaliveMs: Math.max(250, Math.floor(flags.deadAfterMs / 3)),

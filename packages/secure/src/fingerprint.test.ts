@@ -13,6 +13,15 @@ describe('fingerprints', () => {
     expect(full.startsWith(short)).toBe(true)
   })
 
+  it('gives every key the fingerprint earlier releases gave it, so that pins written then still match', () => {
+    expect(fingerprint(KEY).full).toBe(
+      'hnvc-ppgo-w2sc-2yvd-vdic-u3yn-onst-eflx-dxre-hjr2-ybek-dc2z-3ius-prtz',
+    )
+    expect(fingerprint('00'.repeat(32)).full).toBe(
+      'aaaa-aaaa-aaaa-aaaa-aaaa-aaaa-aaaa-aaaa-aaaa-aaaa-aaaa-aaaa-aaao-p4lp',
+    )
+  })
+
   it('reads back the key from its full fingerprint, whatever the case, dashes or spaces', () => {
     const { full } = fingerprint(KEY)
     expect(parseKeyOrFingerprint(full)).toBe(KEY)

@@ -1,16 +1,8 @@
-import { createRequire } from 'node:module'
 import { KeyFormatError } from './errors.js'
+import { sha256 } from './sha256.js'
 
-const load = createRequire(import.meta.url)
-let crypto: typeof import('node:crypto') | undefined
-/**
- * `node:crypto`, loaded the first time a fingerprint is made: frontends import the key formats to read
- * flags, and a plain node, which never shows a fingerprint, starts about 9 ms sooner without it.
- */
-function nodeCrypto(): typeof import('node:crypto') {
-  crypto ??= load('node:crypto') as typeof import('node:crypto')
-  return crypto
-}
+/** The text a fingerprint's checksum starts with, before the key. */
+const CHECKSUM_CONTEXT = new TextEncoder().encode('parley fingerprint')
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567'
 const KEY_BYTES = 32
@@ -79,8 +71,7 @@ function keyBytes(keyHex: string): Uint8Array {
 }
 
 function checksum(key: Uint8Array): Uint8Array {
-  const hash = nodeCrypto().createHash('sha256').update('parley fingerprint').update(key).digest()
-  return hash.subarray(0, CHECK_BYTES)
+  return sha256(CHECKSUM_CONTEXT, key).subarray(0, CHECK_BYTES)
 }
 
 function base32(bytes: Uint8Array): string {

@@ -1,10 +1,10 @@
 /// <reference path="./types/secret-stream.d.ts" />
-import { randomBytes } from 'node:crypto'
 import { link, lstat, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SecretStream } from './commonjs.js'
 import { fileTrouble, IdentityError } from './errors.js'
 import { fingerprint } from './fingerprint.js'
+import { randomSuffix } from './random.js'
 
 /** An ed25519 key pair (libsodium layout: the 64-byte secret key is seed + public key). */
 export interface KeyPair {
@@ -91,7 +91,7 @@ async function createKeyFile(dir: string, keyFile: string): Promise<boolean> {
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 })
     const keyPair = generateKeyPair()
-    const temp = join(dir, `.${IDENTITY_KEY_FILE}.${process.pid}.${randomBytes(4).toString('hex')}`)
+    const temp = join(dir, `.${IDENTITY_KEY_FILE}.${process.pid}.${randomSuffix()}`)
     const handle = await open(temp, 'wx', 0o600)
     try {
       await handle.chmod(0o600)
@@ -165,7 +165,7 @@ async function writePublicKey(pubFile: string, id: string): Promise<void> {
   const text = `# parley public key (node id); fingerprint ${fingerprint(id).full}\n${id}\n`
   if ((await readFile(pubFile, 'utf8').catch(() => undefined)) === text) return
   // A fresh file renamed into place: a link planted at either name is replaced, never written through.
-  const temp = `${pubFile}.${process.pid}.${randomBytes(4).toString('hex')}`
+  const temp = `${pubFile}.${process.pid}.${randomSuffix()}`
   try {
     const handle = await open(temp, 'wx', 0o644)
     try {

@@ -6,6 +6,7 @@ export * from './invite.js'
 export * from './key-address.js'
 export * from './known-peers.js'
 export * from './message-auth.js'
+export { randomFill } from './random.js'
 export { SecureLink } from './secure-link.js'
 export {
   createSecureTransport,

@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto'
 import { mkdir, rename, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { formatAddress, parseAddress } from '@parley/transport-tcp'
 import { isKeyHex } from './fingerprint.js'
 import { KEY_ADDRESS_PREFIX, keyOfAddress } from './key-address.js'
+import { randomSuffix } from './random.js'
 import { badLine, readTextIfExists, splitTrustLines } from './trust-file.js'
 
 export const KNOWN_PEERS_FILE = 'known_peers'
@@ -90,7 +90,7 @@ export class KnownPeers {
     const updated = lines.join('\n')
     if (updated !== text) {
       await mkdir(dirname(this.file), { recursive: true, mode: 0o700 })
-      const temp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}`
+      const temp = `${this.file}.${process.pid}.${randomSuffix()}`
       // 'wx': a fresh file, never one a link planted at this name points to.
       await writeFile(temp, updated, { mode: 0o600, flag: 'wx' })
       await rename(temp, this.file)

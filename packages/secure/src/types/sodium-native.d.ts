@@ -8,6 +8,8 @@ declare module 'sodium-native' {
     /** Writes the ed25519 signature of `message` by `secretKey` (64 bytes: seed + public key) into `signature`. */
     crypto_sign_detached(signature: Uint8Array, message: Uint8Array, secretKey: Uint8Array): void
     crypto_sign_verify_detached(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean
+    /** Fills `buffer` with cryptographically random bytes. */
+    randombytes_buf(buffer: Uint8Array): void
   }
   export default sodium
 }
