@@ -10,17 +10,17 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 
 const race = vi.hoisted(() => ({ missOnce: undefined as string | undefined }))
 
-vi.mock('node:fs/promises', async (importOriginal) => {
-  const real = await importOriginal<typeof import('node:fs/promises')>()
+vi.mock('node:fs', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:fs')>()
   return {
     ...real,
-    readFile: ((path: string, ...rest: unknown[]) => {
+    readFileSync: ((path: string, ...rest: unknown[]) => {
       if (path === race.missOnce) {
         race.missOnce = undefined
-        return Promise.reject(Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' }))
+        throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' })
       }
-      return (real.readFile as (...args: unknown[]) => Promise<unknown>)(path, ...rest)
-    }) as typeof real.readFile,
+      return (real.readFileSync as (...args: unknown[]) => unknown)(path, ...rest)
+    }) as typeof real.readFileSync,
   }
 })
 

@@ -1,5 +1,6 @@
 /// <reference path="./types/secret-stream.d.ts" />
-import { link, lstat, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises'
+import { readFileSync, statSync } from 'node:fs'
+import { link, lstat, mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SecretStream } from './commonjs.js'
 import { fileTrouble, IdentityError } from './errors.js'
@@ -35,13 +36,13 @@ export function generateKeyPair(): KeyPair {
 export async function loadOrCreateIdentity(dir: string): Promise<Identity> {
   const keyFile = join(dir, IDENTITY_KEY_FILE)
   let created = false
-  let text = await readIfExists(keyFile)
+  let text = readIfExists(keyFile)
   if (text === undefined) {
     await refuseIfLost(dir, keyFile)
     created = await createKeyFile(dir, keyFile)
-    text = (await readIfExists(keyFile)) ?? ''
+    text = readIfExists(keyFile) ?? ''
   }
-  await checkPermissions(keyFile)
+  checkPermissions(keyFile)
   const keyPair = parseSecretKey(text, keyFile)
   const id = Buffer.from(keyPair.publicKey).toString('hex')
   await writePublicKey(join(dir, IDENTITY_PUB_FILE), id)
@@ -67,7 +68,7 @@ async function refuseIfLost(dir: string, keyFile: string): Promise<void> {
   if (id === undefined) return
   // A concurrent first run writes the key before its public key: with the public key there, a key that
   // is there now was only just made, and the caller takes it.
-  if ((await readIfExists(keyFile)) !== undefined) return
+  if (readIfExists(keyFile) !== undefined) return
   const who = ` of ${fingerprint(id).full}`
   throw new IdentityError(
     'KEY_MISSING',
@@ -75,9 +76,13 @@ async function refuseIfLost(dir: string, keyFile: string): Promise<void> {
   )
 }
 
-async function readIfExists(file: string): Promise<string | undefined> {
+/**
+ * The key file's text, read synchronously: every start reads it once, before the node does anything else,
+ * and the thread pool's round trips took longer than the reads.
+ */
+function readIfExists(file: string): string | undefined {
   try {
-    return await readFile(file, 'utf8')
+    return readFileSync(file, 'utf8')
   } catch (err) {
     if (isCode(err, 'ENOENT')) return undefined
     throw new IdentityError('KEY_IO', `cannot read identity key ${file}: ${fileTrouble(err)}`, {
@@ -122,9 +127,9 @@ async function createKeyFile(dir: string, keyFile: string): Promise<boolean> {
   }
 }
 
-async function checkPermissions(keyFile: string): Promise<void> {
+function checkPermissions(keyFile: string): void {
   if (process.platform === 'win32') return
-  const { mode } = await stat(keyFile)
+  const { mode } = statSync(keyFile)
   if ((mode & 0o077) !== 0) {
     const octal = (mode & 0o777).toString(8).padStart(4, '0')
     throw new IdentityError(
@@ -163,7 +168,7 @@ function parseSecretKey(text: string, keyFile: string): KeyPair {
 /** The public half is derived data: rewritten whenever it is missing or stale. */
 async function writePublicKey(pubFile: string, id: string): Promise<void> {
   const text = `# parley public key (node id); fingerprint ${fingerprint(id).full}\n${id}\n`
-  if ((await readFile(pubFile, 'utf8').catch(() => undefined)) === text) return
+  if (readTextOrNothing(pubFile) === text) return
   // A fresh file renamed into place: a link planted at either name is replaced, never written through.
   const temp = `${pubFile}.${process.pid}.${randomSuffix()}`
   try {
@@ -178,6 +183,14 @@ async function writePublicKey(pubFile: string, id: string): Promise<void> {
   } catch (err) {
     await unlink(temp).catch(() => {})
     throw new IdentityError('KEY_IO', `cannot write ${pubFile}: ${fileTrouble(err)}`, { cause: err })
+  }
+}
+
+function readTextOrNothing(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch {
+    return undefined
   }
 }
 

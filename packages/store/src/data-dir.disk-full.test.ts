@@ -12,21 +12,20 @@ const disk = vi.hoisted(() => ({
   refuses: undefined as string | undefined,
   room: 0,
 }))
-vi.mock('node:fs/promises', async (importOriginal) => {
-  const real = await importOriginal<typeof import('node:fs/promises')>()
+vi.mock('node:fs', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:fs')>()
   return {
     ...real,
-    writeFile: async (...args: Parameters<typeof real.writeFile>) => {
+    // As the system does: the file is created (the open succeeds), and the write that needs room fails.
+    writeSync: (...args: Parameters<typeof real.writeSync>) => {
       const data = args[1]
       const bytes = typeof data === 'string' ? Buffer.byteLength(data) : (data as Uint8Array).byteLength
       if (disk.refuses && bytes > disk.room) {
-        // As the system does: the file is created, and the write that needs room fails.
-        await real.writeFile(args[0], '', args[2])
         throw Object.assign(new Error(`${disk.refuses}: the disk refused the write, write`), {
           code: disk.refuses,
         })
       }
-      return real.writeFile(...args)
+      return real.writeSync(...(args as Parameters<typeof real.writeSync>))
     },
   }
 })

@@ -47,6 +47,18 @@ export function openForAppend(path: string, mode = 0o600): number {
   return openSync(path, OpenFlags.append, mode)
 }
 
+/** Creates `path` holding `data`; fails if anything (a link included) is there already. */
+export function writeNewFile(path: string, data: string | Uint8Array, mode = 0o600): void {
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data
+  const fd = openSync(path, OpenFlags.createNew, mode)
+  try {
+    for (let written = 0; written < bytes.length; )
+      written += writeSync(fd, bytes, written, bytes.length - written)
+  } finally {
+    closeSync(fd)
+  }
+}
+
 /**
  * Replaces `path` with `text` atomically: a fresh temporary file created exclusively (a link planted at
  * its name makes this fail instead of writing through it), then renamed over `path` (which replaces a
