@@ -3,10 +3,10 @@
 // install the tarballs into an empty folder, and run `npx parley --help`, `--version` and `id` there (`id`
 // loads the crypto library's native addon, which the bundled binary finds from its own package).
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { builtinModules, createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -69,6 +69,9 @@ try {
     join('blessed-ui', 'dist', 'node-host.cjs'),
   ]) {
     const path = join(app, 'node_modules', '@parley', bundle)
+    // The loader the app's bin/ finds by a relative path (without it, it resolves the package: slower).
+    if (!existsSync(join(dirname(path), 'boot-loader.cjs')))
+      throw new Error(`${bundle} was installed without the loader beside it (boot-loader.cjs)`)
     const needs = [...readFileSync(path, 'latin1').matchAll(/\brequire\("([^"]+)"\)/g)]
       .map((m) => m[1])
       .filter((id) => !id.startsWith('node:') && !builtinModules.includes(id))
