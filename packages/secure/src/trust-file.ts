@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
 import { fileTrouble, TrustFileError } from './errors.js'
 
 export interface TrustFileLine {
@@ -12,7 +12,9 @@ export interface TrustFileLine {
 /** A trust file's text, or `undefined` when it does not exist. */
 export async function readTextIfExists(file: string): Promise<string | undefined> {
   try {
-    return await readFile(file, 'utf8')
+    // A synchronous read: a trust file is a few lines, read as a node starts (and when a peer is
+    // remembered), and a round trip through the thread pool took longer than the read itself.
+    return readFileSync(file, 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw new TrustFileError('READ_FAILED', `cannot read ${file}: ${fileTrouble(err)}`, file, undefined, {
