@@ -3,18 +3,20 @@
 // 10,000 messages arriving 300 between frames, onto a stream that discards what it gets, with a key typed
 // every third frame. Reports the CPU time of the whole run and the median time of a full frame and of an
 // input-row frame. Free of tmux and of the network, so two builds compare on a busy machine by CPU time.
-// Needs `pnpm build`. FRAMES_DIST=DIR measures another build's dist; FRAMES_PER=N messages between frames.
+// Needs `pnpm build`. FRAMES_DIST=DIR measures another build's dist; FRAMES_PER=N messages between frames;
+// FRAMES_MESSAGES=N another count.
 import { Writable } from 'node:stream'
 import { pathToFileURL } from 'node:url'
 
 const dist = process.env.FRAMES_DIST
   ? pathToFileURL(`${process.env.FRAMES_DIST}/`).href
   : new URL('../dist/', import.meta.url).href
-const { BlessedView } = await import(`${dist}view/tui.js`)
+// The view has its own module since 2eb928b; a build from before that (FRAMES_DIST) has it in view/tui.js.
+const { BlessedView } = await import(`${dist}view/blessed-view.js`).catch(() => import(`${dist}view/tui.js`))
 const { ChatModel } = await import(`${dist}model/chat.js`)
 const { graphemeWidth } = await import(`${dist}text/width.js`)
 
-const MESSAGES = 10_000
+const MESSAGES = Number(process.env.FRAMES_MESSAGES ?? 10_000)
 const PER = Number(process.env.FRAMES_PER ?? 300)
 let bytes = 0
 const out = new Writable({
