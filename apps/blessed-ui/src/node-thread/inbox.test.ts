@@ -40,8 +40,10 @@ describe('the inbox of the screen thread', () => {
     expect(seen.slice(4)).toEqual(['event 4', 'event 5', 'event 6'])
     nextTurn()
     expect(seen.slice(7)).toEqual(['event 7'])
-    expect(turns).toHaveLength(0)
     expect(box.waiting).toBe(0)
+    // The turn that took the last event still starts the next one's budget afresh, and then no more.
+    nextTurn()
+    expect(turns).toHaveLength(0)
   })
 
   it('keeps an answer after the events sent before it, and later messages after it', () => {
@@ -57,7 +59,7 @@ describe('the inbox of the screen thread', () => {
   })
 
   it('hands everything on at once while it fits in one turn', () => {
-    const { box, seen, turns } = inbox(256)
+    const { box, seen, turns, nextTurn } = inbox(256)
     box.push({
       type: 'started',
       info: { id: 'a', name: 'alice', secure: true, notes: [], history: [] },
@@ -66,6 +68,44 @@ describe('the inbox of the screen thread', () => {
     box.push(batch(1, 2, 0))
     box.push({ type: 'events', events: [], state: { pending: 3 } })
     expect(seen).toEqual(['started', 'state 0', 'event 1', 'event 2', 'state 3'])
+    // One next turn is asked for, to start its budget afresh; it finds nothing left to take.
+    expect(turns).toHaveLength(1)
+    nextTurn()
+    expect(seen).toHaveLength(5)
     expect(turns).toHaveLength(0)
+  })
+
+  it('counts every batch of one turn against its budget', () => {
+    // Node.js hands a worker's queued messages over one after another in one task: many small batches,
+    // each under the budget, must not add up to more than a turn's worth before the keyboard is read.
+    const { box, seen, turns, nextTurn } = inbox(3)
+    box.push(batch(1, 2, 5))
+    box.push(batch(3, 2, 3))
+    box.push(batch(5, 2, 1))
+    box.push({ type: 'answer', ask: 7 })
+    expect(seen).toEqual(['state 5', 'event 1', 'event 2', 'state 3', 'event 3'])
+    expect(turns).toHaveLength(1)
+    expect(box.waiting).toBe(3)
+    nextTurn()
+    // An answer is not an event: it costs no budget, and follows the events before it at once.
+    expect(seen.slice(5)).toEqual(['event 4', 'state 1', 'event 5', 'event 6', 'answer 7'])
+    expect(box.waiting).toBe(0)
+    nextTurn()
+    expect(turns).toHaveLength(0)
+    // A batch in a later turn gets that turn's whole budget.
+    box.push(batch(7, 3, 0))
+    expect(seen.slice(10)).toEqual(['state 0', 'event 7', 'event 8', 'event 9'])
+  })
+
+  it('takes a batch at once when the turn that spent its budget is over', () => {
+    const { box, seen, nextTurn } = inbox(2)
+    box.push(batch(1, 2, 0))
+    box.push(batch(3, 1, 0))
+    expect(seen).toEqual(['state 0', 'event 1', 'event 2'])
+    nextTurn()
+    expect(seen.slice(3)).toEqual(['state 0', 'event 3'])
+    nextTurn()
+    box.push(batch(4, 1, 0))
+    expect(seen.slice(5)).toEqual(['state 0', 'event 4'])
   })
 })

@@ -1,7 +1,9 @@
 /**
- * What the node's thread sends, taken in on the screen's thread a bounded number of events at a time. The
- * node sends a flood in batches of one socket read each, thousands of messages; handed to the screen in
- * one go they held a key for 20-35 ms. Between two slices the event loop reads the keyboard.
+ * What the node's thread sends, taken in on the screen's thread a bounded number of events per turn of the
+ * event loop. The node sends a flood in batches of one socket read each; handed to the screen in one go
+ * they held a key for 20-35 ms. A turn's budget holds across batches: Node.js hands a worker's queued
+ * messages over one after another in one task, so a budget per batch let a run of small batches hold the
+ * keyboard for 100 ms. Between two turns the event loop reads the keyboard.
  */
 import type { NodeEvent } from '@parley/core'
 import type { LinkRoute } from '@parley/launcher'
@@ -22,13 +24,16 @@ export class Inbox {
   private readonly queue: FromNode[] = []
   /** Events of the first queued batch already handed on. */
   private offset = 0
+  /** Events handed on in this turn of the event loop. */
+  private spent = 0
+  /** A next turn is asked for: it starts a fresh budget and takes what is still queued. */
   private scheduled = false
 
   constructor(
     private readonly handlers: InboxHandlers,
     private readonly perTurn = EVENTS_PER_TURN,
-    /** Runs the rest after the event loop has polled for input (setImmediate). */
-    private readonly later: (rest: () => void) => void = (rest) => void setImmediate(rest),
+    /** Runs `next` after the event loop has polled for input (setImmediate). */
+    private readonly later: (next: () => void) => void = (next) => void setImmediate(next),
   ) {}
 
   /** Messages still waiting, in whole or in part. */
@@ -38,22 +43,23 @@ export class Inbox {
 
   push(message: FromNode): void {
     this.queue.push(message)
-    if (!this.scheduled) this.take()
+    this.take()
   }
 
   private take(): void {
-    let budget = this.perTurn
+    const before = this.spent
     while (this.queue.length > 0) {
       const message = this.queue[0]!
       if (message.type === 'events') {
-        if (budget === 0 && message.events.length > 0) break
+        const budget = this.perTurn - this.spent
+        if (budget <= 0 && message.events.length > 0) break
         if (this.offset === 0) this.handlers.state(message.state)
         const end = Math.min(message.events.length, this.offset + budget)
         for (let i = this.offset; i < end; i++) {
           const [event, route] = message.events[i]!
           this.handlers.event(event, route)
         }
-        budget -= end - this.offset
+        this.spent += end - this.offset
         if (end < message.events.length) {
           this.offset = end
           break
@@ -64,10 +70,12 @@ export class Inbox {
       }
       this.queue.shift()
     }
-    if (this.queue.length === 0) return
+    // Events handed on in this turn count against it until the next one, which takes what is left.
+    if (this.scheduled || (this.spent === before && this.queue.length === 0)) return
     this.scheduled = true
     this.later(() => {
       this.scheduled = false
+      this.spent = 0
       this.take()
     })
   }
