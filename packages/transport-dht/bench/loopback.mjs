@@ -81,7 +81,7 @@ async function tcpPair() {
   let accepted
   const inbound = new Promise((resolve) => (accepted = resolve))
   const listener = transport.createListener((link) => accepted(link))
-  const address = await listener.listen({ host: '127.0.0.1', port: 0 })
+  const address = await listener.listen('127.0.0.1:0')
   const outbound = await transport.dial(address)
   const pair = { sender: outbound, receiver: await inbound }
   await listener.close()
