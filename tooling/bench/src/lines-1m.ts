@@ -27,6 +27,8 @@ export interface GrowthSettings {
   sizes: readonly number[]
   /** The whole section stops (and reports what it has) after this long. */
   ceilingMs: number
+  /** Force full collections in both ends and note the old generation after each (see loop-delay.ts). */
+  liveHeap?: boolean
 }
 
 export interface GrowthRun {
@@ -92,6 +94,7 @@ export async function measureGrowth(
         ceilingMs: left,
         keepDirs: true,
         loopDelay: true,
+        liveHeap: settings.liveHeap === true,
       })
       rmSync(input.path, { force: true })
       try {
@@ -290,6 +293,20 @@ export function growthTargets(result: GrowthResult): GrowthTarget[] {
       met: within(grow('receiverRssKiB'), (v) => v <= 1.1),
       detail: longest ? `peak ${mib(longest.receiverPeakKiB)}` : '',
     },
+    // With --live-heap: what survives a full collection, which RSS alone cannot tell from V8's heap sizing.
+    ...(['sender', 'receiver'] as const).flatMap((side) => {
+      const live = longest && liveGrowth(longest.loop[side]?.afterFullGcBytes)
+      if (!live) return []
+      return [
+        {
+          figure: `${side} old generation after forced full GCs, least in last / middle third (explains RSS)`,
+          value: live.ratio,
+          target: 'flat (≤ 1.1)',
+          met: live.ratio <= 1.1,
+          detail: `${mibOf(live.middle)} → ${mibOf(live.last)} MiB, at most ${mibOf(live.max)} MiB over ${live.count} GCs`,
+        },
+      ]
+    }),
     {
       figure: `sender journal / text of the messages it keeps, after ${fmtLines(last?.lines)}`,
       value: perText('sender'),
@@ -398,6 +415,8 @@ export function renderGrowth(result: GrowthResult): string[] {
     '    journal is written compacted once the node runs).',
     '    Compactions: those each node did while it ran. Longest loop delay: the longest stall of the event loop',
     '    (monitorEventLoopDelay, loaded with node --import) from half a second after the receiver listened to the end.',
+    '    With --live-heap, each end also collects all its garbage every half second and notes the old generation',
+    '    after it (the "explains RSS" rows): flat there while RSS grows means V8 sized its heap up, nothing was kept.',
   )
   return out
 }
@@ -459,6 +478,27 @@ function fmtLines(n: number | undefined): string {
 
 function loopMs(loop: LoopDelay | undefined): string {
   return loop ? `${loop.maxMs.toFixed(0)} ms` : '—'
+}
+
+/**
+ * Whether what a node keeps grows with the run: the least the old generation held after a forced full
+ * collection in the last third of the samples, over the least in the middle third. The least, because a
+ * collection during a compaction or a large batch also finds what those hold for a moment; the middle
+ * third, because the first holds the start and the first compaction's warm-up. Undefined with fewer than
+ * three samples.
+ */
+export function liveGrowth(
+  bytes: readonly number[] | undefined,
+): { ratio: number; middle: number; last: number; max: number; count: number } | undefined {
+  if (!bytes || bytes.length < 3) return undefined
+  const third = Math.floor(bytes.length / 3)
+  const middle = Math.min(...bytes.slice(third, bytes.length - third))
+  const last = Math.min(...bytes.slice(-third))
+  return { ratio: last / middle, middle, last, max: Math.max(...bytes), count: bytes.length }
+}
+
+function mibOf(bytes: number): string {
+  return (bytes / 1048576).toFixed(1)
 }
 
 function mib(kib: number): string {

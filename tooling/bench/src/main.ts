@@ -71,7 +71,10 @@ async function main(options: Options): Promise<void> {
     progress(
       `bench: lines-1m, ${options.sizes.join(', ')} lines (at most ${GROWTH_CEILING_MS / 60_000} minutes)`,
     )
-    growth = await measureGrowth({ sizes: options.sizes, ceilingMs: GROWTH_CEILING_MS }, progress)
+    growth = await measureGrowth(
+      { sizes: options.sizes, ceilingMs: GROWTH_CEILING_MS, liveHeap: options.liveHeap },
+      progress,
+    )
   }
 
   const seconds = (performance.now() - began) / 1000

@@ -15,6 +15,8 @@ export interface Options {
   linesReps: number
   /** Line counts of the lines-1m runs. */
   sizes: number[]
+  /** lines-1m: force full collections in both ends and report the old generation after them. */
+  liveHeap: boolean
   /** Cases to run; the extras (startup, links, tui, piped) run only when `only` is empty. */
   only: CaseKey[]
   /** Sections asked for by name in `--only`: `piped`, and `lines-1m`, which runs only when asked for. */
@@ -54,6 +56,9 @@ export const USAGE = `usage: pnpm bench [options]
   --lines N         lines piped end to end between spawned processes (default 100000)
   --lines-reps N    measured rounds of the piped lines, after one warm-up (default 3)
   --sizes a,b,c     line counts of the lines-1m runs (default 100000,300000,1000000; the first is the block)
+  --live-heap       lines-1m: force a full garbage collection in both ends every half second and report
+                    what survives it (the old generation), to tell retained data from V8's heap sizing;
+                    the collections slow the run, so its rates are not comparable with a run without
   --only a,b        run only these cases or sections (skips the extras); see the lists below.
                     lines-1m (100k, 300k and 1M piped lines, minutes) runs only when asked for
   --skip x,y        skip extras: startup, links, tui, piped
@@ -80,6 +85,7 @@ export function parseOptions(argv: readonly string[]): Options | 'help' {
       lines: { type: 'string' },
       'lines-reps': { type: 'string' },
       sizes: { type: 'string' },
+      'live-heap': { type: 'boolean' },
       only: { type: 'string' },
       skip: { type: 'string' },
       quick: { type: 'boolean', default: false },
@@ -120,6 +126,7 @@ export function parseOptions(argv: readonly string[]): Options | 'help' {
     lines: count('lines', 100_000, 10_000),
     linesReps: count('lines-reps', 3, 1),
     sizes: sizesOf(values.sizes),
+    liveHeap: values['live-heap'] === true,
     only,
     onlySections,
     skip,

@@ -17,6 +17,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { LoopFile } from './loop-delay.js'
 import { parleyBin } from './parley-bin.js'
 
 const LIVE = new Set<ChildProcess>()
@@ -220,6 +221,8 @@ export interface PipeOptions {
   keepDirs?: boolean
   /** Sample both ends' event-loop delay (see loop-delay.ts); `node` ends only. */
   loopDelay?: boolean
+  /** With `loopDelay`: force a full collection in both ends every half second and note what survives. */
+  liveHeap?: boolean
   /** Added to both ends' environment. */
   env?: NodeJS.ProcessEnv
 }
@@ -229,6 +232,8 @@ export interface LoopDelay {
   maxMs: number
   /** Half seconds whose longest delay passed 50 ms. */
   over50ms: number
+  /** With `liveHeap`: the old generation's bytes after each forced full collection of the run, in order. */
+  afterFullGcBytes: number[]
 }
 
 export interface Mark {
@@ -252,20 +257,21 @@ export interface PipeRun {
 
 const LOOP_DELAY = fileURLToPath(new URL('./loop-delay.js', import.meta.url))
 
-function withLoopDelay(argv: string[], file: string | undefined): string[] {
+function withLoopDelay(argv: string[], file: string | undefined, liveHeap = false): string[] {
   if (file === undefined || argv[0] !== NODE) return argv
-  return [NODE, '--import', LOOP_DELAY, ...argv.slice(1)]
+  return [NODE, ...(liveHeap ? ['--expose-gc'] : []), '--import', LOOP_DELAY, ...argv.slice(1)]
 }
 
 function readLoopDelay(file: string | undefined, after: number): LoopDelay | undefined {
   if (file === undefined) return undefined
   try {
-    const windows = JSON.parse(readFileSync(file, 'utf8')) as { at: number; maxMs: number }[]
+    const { windows, afterFullGc } = JSON.parse(readFileSync(file, 'utf8')) as LoopFile
     // A window that ended after `after` (the receiver listening) may still hold start-up: skip the first.
     const run = windows.filter((w) => w.at > after + 500)
     return {
       maxMs: Math.max(0, ...run.map((w) => w.maxMs)),
       over50ms: run.filter((w) => w.maxMs > 50).length,
+      afterFullGcBytes: afterFullGc.filter((gc) => gc.at > after).map((gc) => gc.bytes),
     }
   } catch {
     return undefined
@@ -371,10 +377,18 @@ export async function pipeOnce(ends: PipeEnds, input: InputFile, options: PipeOp
   const loopDir = options.loopDelay ? tempDir('parley-bench-loop-') : undefined
   const senderLoopFile = loopDir && join(loopDir, 'sender.json')
   const receiverLoopFile = loopDir && join(loopDir, 'receiver.json')
+  const liveHeap = options.liveHeap === true && loopDir !== undefined
   const envOf = (file: string | undefined) =>
-    file || options.env ? { ...process.env, ...options.env, PARLEY_BENCH_LOOP_FILE: file ?? '' } : undefined
+    file || options.env
+      ? {
+          ...process.env,
+          ...options.env,
+          PARLEY_BENCH_LOOP_FILE: file ?? '',
+          ...(liveHeap ? { PARLEY_BENCH_LIVE_HEAP: '1' } : {}),
+        }
+      : undefined
   const receiver = new Child(
-    withLoopDelay(ends.receiver(receiverDir), receiverLoopFile),
+    withLoopDelay(ends.receiver(receiverDir), receiverLoopFile, liveHeap),
     'ignore',
     envOf(receiverLoopFile),
   )
@@ -392,7 +406,7 @@ export async function pipeOnce(ends: PipeEnds, input: InputFile, options: PipeOp
     let receiverPeak = 0
     const start = performance.now()
     sender = new Child(
-      withLoopDelay(ends.sender(port, senderDir), senderLoopFile),
+      withLoopDelay(ends.sender(port, senderDir), senderLoopFile, liveHeap),
       inputFd,
       envOf(senderLoopFile),
     )
