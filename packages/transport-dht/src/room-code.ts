@@ -29,7 +29,7 @@ export interface Room {
   proofKey: Buffer
 }
 
-/** A new random room code: 128 secret bits and a 10-bit checksum, in groups of four, such as `7k2m-…-q9`. */
+/** A new random room code: 128 secret bits and a 10-bit checksum, in seven groups of four, such as `7k2m-…-q9c4`. */
 export function createRoomCode(): string {
   return formatCode(nodeCrypto().randomBytes(SECRET_BYTES))
 }
