@@ -15,13 +15,14 @@ export function assertBuilt() {
  * A `parley --json` process. Every stdout line is parsed as an event and handed to `onEvent`; stderr is
  * drained (a node under attack prints one line per refused connection, and it writes stderr blocking).
  */
-export function startParley(name, args, onEvent = () => {}) {
+export function startParley(name, args, onEvent = () => {}, extra = {}) {
   // PARLEY_LOAD_NODE_ARGS: node flags for every parley started (say `--cpu-prof --cpu-prof-dir=DIR`, to
-  // see where an attack's time goes, or `--trace-gc`).
+  // see where an attack's time goes, or `--trace-gc`); `extra.nodeArgs` and `extra.env` for this one.
   const flags = process.env.PARLEY_LOAD_NODE_ARGS?.split(' ').filter(Boolean) ?? []
-  const child = spawn(process.execPath, [...flags, PARLEY_BIN, '--json', '--name', name, ...args], {
+  const nodeArgs = [...flags, ...(extra.nodeArgs ?? [])]
+  const child = spawn(process.execPath, [...nodeArgs, PARLEY_BIN, '--json', '--name', name, ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, PARLEY_DEBUG: '' },
+    env: { ...process.env, PARLEY_DEBUG: '', ...extra.env },
   })
   const proc = {
     name,
