@@ -312,12 +312,9 @@ async function runAttack(name, preset, base, procs) {
     )
   const diskAfter = dirBytes(join(dir, 'victim'))
   // What the victim kept at most from the attack's start until its last honest line was shown.
-  const keptPeak =
-    Math.max(
-      ...retainedSamples(retainedFile)
-        .filter((s) => s.at >= started)
-        .map((s) => s.bytes),
-    ) / MIB
+  const during = retainedSamples(retainedFile).filter((s) => s.at >= started)
+  if (during.length === 0) throw new Error(`no memory samples from the victim during the ${name} attack`)
+  const keptPeak = Math.max(...during.map((s) => s.bytes)) / MIB
   await stop(alice)
   await stop(victim)
   const bound = result.bound ?? result.grewBound ?? ONE_PEER_BOUND_MB

@@ -5,7 +5,7 @@
  * peer makes the node keep is judged on that: RSS also counts how far V8 let its heap grow for the
  * garbage an attack makes, which a lighter start (a smaller RSS before) shows as growth.
  */
-import { writeFileSync } from 'node:fs'
+import { renameSync, writeFileSync } from 'node:fs'
 
 const file = process.env.PARLEY_LOAD_RETAINED_FILE
 const collect = globalThis.gc
@@ -15,7 +15,9 @@ if (file && typeof collect === 'function') {
     collect()
     const { heapUsed, external } = process.memoryUsage()
     samples.push({ at: Date.now(), bytes: heapUsed + external })
-    writeFileSync(file, JSON.stringify(samples))
+    // Written aside and renamed over: the tool may read it at any moment, and must never find half a file.
+    writeFileSync(`${file}.next`, JSON.stringify(samples))
+    renameSync(`${file}.next`, file)
   }
   sample()
   setInterval(sample, 500).unref()
