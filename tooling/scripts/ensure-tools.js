@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Installs the system tools the test suite drives (tmux for the TUI tests, nc for plain-mode interop,
-// ip and iptables for the NAT lab in network namespaces) when they are missing, so the test command
-// works on a fresh machine.
+// ip and iptables for the NAT lab in network namespaces, strace to kill a process at a chosen system
+// call) when they are missing, so the test command works on a fresh machine.
 import { execFileSync, spawnSync } from 'node:child_process'
 
 const needed = [
@@ -9,6 +9,7 @@ const needed = [
   { command: 'nc', apt: 'netcat-openbsd' },
   { command: 'ip', apt: 'iproute2' },
   { command: 'iptables', apt: 'iptables' },
+  { command: 'strace', apt: 'strace' },
 ]
 
 const missing = needed.filter(({ command }) => spawnSync('sh', ['-c', `command -v ${command}`]).status !== 0)

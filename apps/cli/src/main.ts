@@ -366,7 +366,10 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   let started: StartedNode
   try {
     // Runs: lines as they come in reads and go out in writes; scripts get an event per message.
-    started = await startNode(flags, onEvent, { runs: !flags.json }, io.env)
+    // Stdout's descriptor: when it is a file, a write a kill parts from its mark is found there, not shown again.
+    const fd = (io.stdout as { fd?: unknown }).fd
+    const lineOutput = typeof fd === 'number' ? { lineOutput: fd } : {}
+    started = await startNode(flags, onEvent, { runs: !flags.json, ...lineOutput }, io.env)
     display.bind(started)
   } catch (error) {
     input?.close()

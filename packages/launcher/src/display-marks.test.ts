@@ -1,4 +1,14 @@
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import {
+  appendFileSync,
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -142,5 +152,137 @@ describe('display marks: how far each sender was shown', () => {
     expect(kept.get(sender(5))).toBe(2)
     expect(kept.has(sender(0))).toBe(false)
     expect(kept.get(sender(MAX_MARKED_SENDERS))).toBe(1)
+  })
+})
+
+describe('display marks with a file as the output: a write a kill parted from its mark', () => {
+  /** A marks file and an output file opened for appending (`>>`), as a fresh run of parley has them. */
+  function run(dir = mkdtempSync(join(process.env.PARLEY_TEST_TMP ?? tmpdir(), 'parley-marks-'))) {
+    const output = openSync(join(dir, 'chat.log'), 'a')
+    const marks = new DisplayMarks(join(dir, 'shown'), { output })
+    return { dir, output, marks }
+  }
+  const written = (shown: number) =>
+    Array.from({ length: shown }, (_, i) => `<alice> line ${i + 1}\n`).join('')
+
+  it('takes the marks of an announced write found whole in the file, and records them', () => {
+    const first = run()
+    first.marks.mark(new Map([[alice, 2]]))
+    first.marks.intend(new Map([[alice, 5]]), written(5))
+    writeSync(first.output, written(5))
+    // Killed here: the mark for seq 5 was never written.
+    closeSync(first.output)
+    const second = run(first.dir)
+    expect(second.marks.marks).toEqual(new Map([[alice, 5]]))
+    expect(second.marks.recovered).toEqual(new Map([[alice, 5]]))
+    second.marks.close()
+    closeSync(second.output)
+    // Recorded as a mark: a start with another output (a terminal) has it too.
+    const third = new DisplayMarks(join(first.dir, 'shown'))
+    expect(third.marks).toEqual(new Map([[alice, 5]]))
+    third.close()
+  })
+
+  it('shows again a write that was announced and never made', () => {
+    const first = run()
+    first.marks.mark(new Map([[alice, 2]]))
+    first.marks.intend(new Map([[alice, 5]]), written(5))
+    closeSync(first.output)
+    const second = run(first.dir)
+    expect(second.marks.marks).toEqual(new Map([[alice, 2]]))
+    expect(second.marks.recovered).toBeUndefined()
+    second.marks.close()
+    closeSync(second.output)
+  })
+
+  it('shows again a write cut short, or whose place in the file holds other bytes', () => {
+    const short = run()
+    short.marks.intend(new Map([[alice, 5]]), written(5))
+    writeSync(short.output, written(5).slice(0, 30))
+    closeSync(short.output)
+    const afterShort = run(short.dir)
+    expect(afterShort.marks.marks).toEqual(new Map())
+    afterShort.marks.close()
+    closeSync(afterShort.output)
+
+    const other = run()
+    other.marks.intend(new Map([[alice, 5]]), written(5))
+    // Somebody else appended to the file as long a text after the kill.
+    writeSync(other.output, written(5).replace('line 3', 'line 9'))
+    closeSync(other.output)
+    const afterOther = run(other.dir)
+    expect(afterOther.marks.marks).toEqual(new Map())
+    afterOther.marks.close()
+    closeSync(afterOther.output)
+  })
+
+  it('shows again a write announced for another file than the output now', () => {
+    const first = run()
+    first.marks.intend(new Map([[alice, 5]]), written(5))
+    writeSync(first.output, written(5))
+    closeSync(first.output)
+    // The next run writes to another file, in which the same bytes happen to be.
+    const elsewhere = join(first.dir, 'other.log')
+    writeFileSync(elsewhere, written(5))
+    const output = openSync(elsewhere, 'a')
+    const second = new DisplayMarks(join(first.dir, 'shown'), { output })
+    expect(second.marks).toEqual(new Map())
+    second.close()
+    closeSync(output)
+  })
+
+  it('announces nothing when the output is not a regular file (a pipe, a terminal)', () => {
+    const dir = mkdtempSync(join(process.env.PARLEY_TEST_TMP ?? tmpdir(), 'parley-marks-'))
+    const file = join(dir, 'shown')
+    // This test's stdin under vitest is no regular file; nor is /dev/null.
+    const output = openSync('/dev/null', 'a')
+    const marks = new DisplayMarks(file, { output })
+    marks.intend(new Map([[alice, 5]]), written(5))
+    marks.mark(new Map([[alice, 5]]))
+    marks.close()
+    closeSync(output)
+    expect(readFileSync(file, 'utf8')).toBe(`${alice} 5\n`)
+  })
+
+  it('reads an announcement line by line as a release before them skips it, and a torn one as nothing', () => {
+    const first = run()
+    first.marks.mark(new Map([[bob, 1]]))
+    first.marks.intend(new Map([[alice, 5]]), written(5))
+    writeSync(first.output, written(5))
+    first.marks.mark(new Map([[alice, 5]]))
+    first.marks.intend(new Map([[alice, 7]]), written(2))
+    writeSync(first.output, written(2))
+    closeSync(first.output)
+    const text = readFileSync(join(first.dir, 'shown'), 'utf8')
+    const lines = text.trimEnd().split('\n')
+    // A mark line as every release reads it; an announcement starts with "@", which no mark can.
+    expect(lines.filter((l) => /^([0-9a-f]{16,128}) (\d{1,16})$/.test(l))).toEqual([`${bob} 1`, `${alice} 5`])
+    expect(lines.filter((l) => l.startsWith('@ '))).toHaveLength(2)
+    // The last announcement torn by the kill: nothing to check, so nothing is taken from it.
+    writeFileSync(join(first.dir, 'shown'), text.slice(0, -20))
+    const second = run(first.dir)
+    expect(second.marks.marks).toEqual(
+      new Map([
+        [bob, 1],
+        [alice, 5],
+      ]),
+    )
+    second.marks.close()
+    closeSync(second.output)
+  })
+
+  it('opens a marks file an earlier release wrote as it did', () => {
+    const dir = mkdtempSync(join(process.env.PARLEY_TEST_TMP ?? tmpdir(), 'parley-marks-'))
+    // What the release before announcements wrote: mark lines only, the last torn.
+    writeFileSync(join(dir, 'shown'), `${alice} 3\n${bob} 4\n${alice} 8\n${bob} 6`)
+    const { marks, output } = run(dir)
+    expect(marks.marks).toEqual(
+      new Map([
+        [alice, 8],
+        [bob, 6],
+      ]),
+    )
+    marks.close()
+    closeSync(output)
   })
 })

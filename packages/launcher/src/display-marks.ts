@@ -8,11 +8,27 @@
  * parley runs, so a node that runs for months holds one line per sender, not one per batch ever shown.
  * Only the latest `MAX_MARKED_SENDERS` senders are kept: a message is shown again after a kill only if
  * the journal's recent history still holds it, and that history (10,000 messages) names far fewer.
+ *
+ * When lines go to a regular file (`parley >> chat.log`), each write is announced before it is made
+ * (`intend`): the file's identity, the offset the write starts at, its length and CRC-32, and the marks it
+ * will earn. A kill between the write and its mark leaves that announcement last in the file; the next
+ * start reads the output file at that offset, and if the write is there, byte for byte, takes its marks
+ * instead of showing it again. Whatever it cannot check (a pipe, a terminal, another file, a write cut
+ * short) is shown again, as before: never lost.
  */
-import { closeSync, fsyncSync, readFileSync, writeSync } from 'node:fs'
+import {
+  type BigIntStats,
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  readSync,
+  writeSync,
+} from 'node:fs'
 import { dirname } from 'node:path'
 import { DEFAULT_HISTORY_LIMIT } from '@parley/core'
-import { isLinkRefusal, linkAdvice, openForAppend, replaceFile } from '@parley/store'
+import { crc32, isLinkRefusal, linkAdvice, openForAppend, replaceFile } from '@parley/store'
 import { dataDirFailure } from './data-dir-failure.js'
 import { ExitCode, FatalError } from './exit-codes.js'
 
@@ -24,6 +40,23 @@ export const MAX_MARKED_SENDERS = 4 * DEFAULT_HISTORY_LIMIT
 export interface DisplayMarksOptions {
   /** The file is rewritten with one line per sender once it holds more than this many bytes. */
   readonly compactAboveBytes?: number
+  /**
+   * The descriptor lines are shown on (the CLI's stdout). When it is a regular file, `intend` announces
+   * each write, and a write a kill parted from its mark is found there at the next start, not shown again.
+   */
+  readonly output?: number
+}
+
+/** A write of lines announced in the marks file before it was made (`intend`). */
+export interface IntendedWrite {
+  readonly dev: bigint
+  readonly ino: bigint
+  /** The output file's size when the write began: where its bytes start. */
+  readonly offset: bigint
+  readonly length: number
+  readonly crc: number
+  /** The marks the write earns once it is made. */
+  readonly marks: ReadonlyMap<string, number>
 }
 
 export class DisplayMarks {
@@ -42,6 +75,13 @@ export class DisplayMarks {
   /** Set once a write failed: nothing more is recorded, and nothing more may be shown. */
   private failure: FatalError | undefined
   private closed = false
+  /** The output, when it is a regular file: writes to it are announced. */
+  private readonly output: number | undefined
+  /**
+   * The last run's last write, announced and never marked, was found whole in the output file: its marks
+   * were taken instead of showing it again (undefined when there was none, or it could not be checked).
+   */
+  readonly recovered: ReadonlyMap<string, number> | undefined
 
   constructor(
     private readonly file: string,
@@ -51,7 +91,15 @@ export class DisplayMarks {
     this.compactAbove = this.limit
     const read = readMarks(file)
     const text = read ?? ''
-    this.marks = read === undefined ? undefined : parse(text)
+    const parsed = read === undefined ? undefined : parse(text)
+    this.marks = parsed?.marks
+    this.output =
+      options.output !== undefined && statOf(options.output)?.isFile() ? options.output : undefined
+    const pending = parsed?.pending
+    if (pending && this.output !== undefined && this.marks && landed(pending, this.output)) {
+      this.recovered = pending.marks
+      for (const [peer, seq] of pending.marks) raise(this.marks, peer, seq)
+    }
     this.latest = new Map(this.marks)
     this.bytes = Buffer.byteLength(text)
     this.torn = text.length > 0 && !text.endsWith('\n')
@@ -63,6 +111,25 @@ export class DisplayMarks {
       }
     }
     this.fd = open(file)
+    // Recorded as a mark, so that the next start has it whatever this run's output is.
+    if (this.recovered) this.mark(this.recovered)
+  }
+
+  /**
+   * Announces a write of `text` to the output that will earn `marks`, right before it is made: a no-op
+   * unless the output is a regular file.
+   * @throws FatalError (DATA_DIR) when the announcement cannot be written; the write must not be made then
+   */
+  intend(marks: ReadonlyMap<string, number>, text: string): void {
+    if (this.failure) throw this.failure
+    if (this.closed || this.output === undefined || marks.size === 0) return
+    const stat = statOf(this.output)
+    // Not checkable: the write goes unannounced, and a kill right after it shows it again, as on a pipe.
+    if (!stat) return
+    const bytes = Buffer.from(text)
+    let line = `@ ${stat.dev} ${stat.ino} ${stat.size} ${bytes.length} ${crc32(bytes)}`
+    for (const [peer, seq] of marks) line += ` ${peer} ${seq}`
+    this.append(`${line}\n`)
   }
 
   /**
@@ -77,18 +144,20 @@ export class DisplayMarks {
     let text = ''
     for (const [peer, seq] of marks) {
       text += line(peer, seq)
-      const had = this.latest.get(peer) ?? 0
-      if (seq <= had) continue
-      this.latest.delete(peer)
-      this.latest.set(peer, seq)
+      raise(this.latest, peer, seq)
     }
     if (!text) return
-    if (this.torn) text = `\n${text}`
+    this.append(text, true)
+  }
+
+  /** Appends whole lines; with `compact`, rewrites the file once it is past its limit. */
+  private append(lines: string, compact = false): void {
+    const text = this.torn ? `\n${lines}` : lines
     try {
       writeWhole(this.fd, text)
       this.torn = false
       this.bytes += text.length
-      if (this.bytes <= this.compactAbove) return
+      if (!compact || this.bytes <= this.compactAbove) return
       // The compacted file is on disk before the one being appended to is let go.
       this.compact()
       closeSync(this.fd)
@@ -171,18 +240,112 @@ function unusable(file: string, error: unknown): FatalError {
   return new FatalError(ExitCode.DATA_DIR, message, { cause: error })
 }
 
-/** The last mark per sender; a torn last line (the process died mid-write) is ignored. */
-function parse(text: string): Map<string, number> {
+const MARK_LINE = /^([0-9a-f]{16,128}) (\d{1,16})$/
+const PEER = /^[0-9a-f]{16,128}$/
+const SEQ = /^\d{1,16}$/
+const WHOLE = /^\d{1,20}$/
+
+/**
+ * The last mark per sender, and the last write announced and never marked (`pending`). A torn last line
+ * (the process died mid-write) is ignored. An announcement starts with `@`: a release before them skips it.
+ */
+function parse(text: string): { marks: Map<string, number>; pending?: IntendedWrite } {
   const marks = new Map<string, number>()
-  for (const line of text.split('\n')) {
-    const match = /^([0-9a-f]{16,128}) (\d{1,16})$/.exec(line)
+  let pending: IntendedWrite | undefined
+  const lines = text.split('\n')
+  // The piece after the last newline is a torn line, or empty.
+  const whole = lines.length - 1
+  for (let i = 0; i < whole; i++) {
+    const line = lines[i]!
+    if (line.startsWith('@ ')) {
+      pending = parseIntent(line)
+      continue
+    }
+    const match = MARK_LINE.exec(line)
     if (!match) continue
-    const seq = Number(match[2])
-    const peer = match[1]!
+    pending = undefined
     // The most recently raised last, as `mark` keeps them.
-    if (seq <= (marks.get(peer) ?? 0)) continue
-    marks.delete(peer)
-    marks.set(peer, seq)
+    raise(marks, match[1]!, Number(match[2]))
   }
-  return marks
+  // A mark torn by a crash can only be lower than the one it was: taken, it shows more again, never less.
+  const torn = MARK_LINE.exec(lines[whole]!)
+  if (torn) raise(marks, torn[1]!, Number(torn[2]))
+  return pending ? { marks, pending } : { marks }
+}
+
+/** `@ DEV INO OFFSET LENGTH CRC PEER SEQ [PEER SEQ …]`, or undefined when it is not one. */
+function parseIntent(line: string): IntendedWrite | undefined {
+  const fields = line.split(' ')
+  if (fields.length < 8 || fields.length % 2 !== 0) return undefined
+  for (let i = 1; i <= 5; i++) if (!WHOLE.test(fields[i]!)) return undefined
+  const marks = new Map<string, number>()
+  for (let i = 6; i < fields.length; i += 2) {
+    if (!PEER.test(fields[i]!) || !SEQ.test(fields[i + 1]!)) return undefined
+    raise(marks, fields[i]!, Number(fields[i + 1]))
+  }
+  return {
+    dev: BigInt(fields[1]!),
+    ino: BigInt(fields[2]!),
+    offset: BigInt(fields[3]!),
+    length: Number(fields[4]),
+    crc: Number(fields[5]),
+    marks,
+  }
+}
+
+/** Raises `peer`'s mark to `seq` (never lowers it), moving it to the end: the most recently raised last. */
+function raise(marks: Map<string, number>, peer: string, seq: number): void {
+  if (seq <= (marks.get(peer) ?? 0)) return
+  marks.delete(peer)
+  marks.set(peer, seq)
+}
+
+function statOf(fd: number): BigIntStats | undefined {
+  try {
+    return fstatSync(fd, { bigint: true })
+  } catch {
+    return undefined
+  }
+}
+
+/** Whether `write` is in the output file `fd` now: the same file, long enough, the same bytes at its offset. */
+function landed(write: IntendedWrite, fd: number): boolean {
+  const stat = statOf(fd)
+  if (!stat || stat.dev !== write.dev || stat.ino !== write.ino) return false
+  if (stat.size < write.offset + BigInt(write.length)) return false
+  const bytes = readAt(fd, stat, Number(write.offset), write.length)
+  return bytes !== undefined && crc32(bytes) === write.crc
+}
+
+/**
+ * `length` bytes of the output file at `offset`. Stdout is usually open for writing only (`>>`), so the
+ * file is opened again for reading through the process's own descriptor (Linux's /proc, else /dev/fd),
+ * and used only if it is the same file.
+ */
+function readAt(fd: number, stat: BigIntStats, offset: number, length: number): Buffer | undefined {
+  const bytes = Buffer.alloc(length)
+  for (const path of [`/proc/self/fd/${fd}`, `/dev/fd/${fd}`]) {
+    let reader: number
+    try {
+      reader = openSync(path, 'r')
+    } catch {
+      continue
+    }
+    try {
+      const again = fstatSync(reader, { bigint: true })
+      if (again.dev !== stat.dev || again.ino !== stat.ino) continue
+      let done = 0
+      while (done < length) {
+        const read = readSync(reader, bytes, done, length - done, offset + done)
+        if (read === 0) return undefined
+        done += read
+      }
+      return bytes
+    } catch {
+      // Unreadable (permissions, a device): not checkable.
+    } finally {
+      closeSync(reader)
+    }
+  }
+  return undefined
 }

@@ -511,3 +511,62 @@ describe('message display once a display mark cannot be written', () => {
     expect(calls()).toBe(1)
   })
 })
+
+describe('message display: a write announced before it is made', () => {
+  function announced(fail = false) {
+    const calls: string[] = []
+    const target: LineTarget = {
+      kind: 'lines',
+      format: (m) => `<${m.from.name}> ${m.body}`,
+      formatRun: (r) => r.bodies.map((body) => `<${r.from.name}> ${body}`).join('\n'),
+      write: (t) => calls.push(`write ${JSON.stringify(t)}`),
+      catchUp: (count) => calls.push(`catch-up ${count}`),
+    }
+    const shown = new MessageDisplay({ target, now: () => START })
+    const seqs = (m: ReadonlyMap<string, number>) =>
+      [...m].map(([id, seq]) => `${id.slice(0, 1)}${seq}`).join(',')
+    shown.bind({
+      markShown: (m) => calls.push(`mark ${seqs(m)}`),
+      intendShown: (m, text) => {
+        calls.push(`intend ${seqs(m)} ${JSON.stringify(text)}`)
+        return !fail
+      },
+    })
+    return { shown, calls }
+  }
+
+  it('announces each write with its exact text and the marks it earns, then writes, then marks', () => {
+    const { shown, calls } = announced()
+    shown.push(message(alice, 1, START + 1, 'hi'))
+    shown.push({
+      type: 'lines',
+      from: bob,
+      firstSeq: 4,
+      idPrefix: 'b-',
+      ts: START + 2,
+      bodies: ['one', 'two'],
+    } as NodeEvent)
+    shown.push(message(bob, 2, START - 60_000, 'old'))
+    shown.close()
+    expect(calls).toEqual([
+      'intend a1 "<alice> hi\\n"',
+      'write "<alice> hi\\n"',
+      'mark a1',
+      'intend b5 "<bob> one\\n<bob> two\\n"',
+      'write "<bob> one\\n<bob> two\\n"',
+      'mark b5',
+      'catch-up 1',
+      'intend b2 "<bob> old\\n"',
+      'write "<bob> old\\n"',
+      'mark b2',
+    ])
+  })
+
+  it('writes nothing, then or later, once an announcement could not be made', () => {
+    const { shown, calls } = announced(true)
+    shown.push(message(alice, 1, START + 1, 'hi'))
+    shown.push(message(alice, 2, START + 2, 'again'))
+    shown.close()
+    expect(calls).toEqual(['intend a1 "<alice> hi\\n"'])
+  })
+})

@@ -135,6 +135,8 @@ export class MessageDisplay {
   private unmarked = new Map<string, number>()
   /** False when the mark could not be written; anything else when it was. */
   private markShown: ((shown: ReadonlyMap<string, number>) => unknown) | undefined
+  /** Announces a write of lines before it is made; false when that failed (nothing may be written then). */
+  private intendShown: ((shown: ReadonlyMap<string, number>, text: string) => unknown) | undefined
   private failure: () => unknown = () => undefined
   /** A mark could not be written (the data dir failed): nothing more is shown, or it would show twice. */
   private halted = false
@@ -163,10 +165,12 @@ export class MessageDisplay {
    */
   bind(
     started: { readonly markShown: (shown: ReadonlyMap<string, number>) => unknown } & Partial<
-      Pick<StartedNode, 'keepsMarks' | 'failure'>
+      Pick<StartedNode, 'keepsMarks' | 'failure' | 'intendShown'>
     >,
   ): void {
     this.markShown = (shown) => started.markShown(shown)
+    const intend = started.intendShown
+    if (intend) this.intendShown = (shown, text) => intend(shown, text)
     if (started.failure) this.failure = started.failure
     if (started.keepsMarks === false) this.chunkBytes = Number.POSITIVE_INFINITY
     if (this.target.kind === 'lines') this.commit()
@@ -318,8 +322,7 @@ export class MessageDisplay {
       const m = items[i] as ShownMessage | ShownRun
       if ('bodies' in m) {
         if (chunk.length > 0) {
-          target.write(`${chunk.join('\n')}\n`)
-          this.commit()
+          this.writeLines(target, `${chunk.join('\n')}\n`)
           if (this.halted) return
           chunk = []
           bytes = 0
@@ -345,8 +348,7 @@ export class MessageDisplay {
         }
       }
       if (bytes + size > this.chunkBytes && chunk.length > 0) {
-        target.write(`${chunk.join('\n')}\n`)
-        this.commit()
+        this.writeLines(target, `${chunk.join('\n')}\n`)
         if (this.halted) return
         chunk = []
         bytes = 0
@@ -357,10 +359,20 @@ export class MessageDisplay {
       this.note(items[end - 1] as ShownMessage)
       i = end - 1
     }
-    if (chunk.length > 0) {
-      target.write(`${chunk.join('\n')}\n`)
-      this.commit()
+    if (chunk.length > 0) this.writeLines(target, `${chunk.join('\n')}\n`)
+  }
+
+  /**
+   * Writes lines whose marks wait in `unmarked`, announced first when the node asks for it (a file as
+   * output: a kill between the write and its mark then shows nothing again), then records them as shown.
+   */
+  private writeLines(target: LineTarget, text: string): void {
+    if (this.intendShown && this.unmarked.size > 0 && this.intendShown(this.unmarked, text) === false) {
+      this.halt()
+      return
     }
+    target.write(text)
+    this.commit()
   }
 
   /**
@@ -371,9 +383,8 @@ export class MessageDisplay {
     const all = `${text}\n`
     // The lines of one message share one mark: written at once, like a long line (they are a few KB).
     if (this.chunkBytes === Number.POSITIVE_INFINITY || run.oneMessage) {
-      target.write(all)
       this.noteSeq(run.from.id, run.oneMessage ? run.firstSeq : run.firstSeq + run.bodies.length - 1)
-      this.commit()
+      this.writeLines(target, all)
       return
     }
     let start = 0
@@ -396,10 +407,9 @@ export class MessageDisplay {
         budget = Math.max(1, Math.floor((budget * LINE_CHUNK_BYTES) / size) - 1)
         continue
       }
-      target.write(piece)
       seq += lines
       this.noteSeq(run.from.id, seq)
-      this.commit()
+      this.writeLines(target, piece)
       if (this.halted) return
       start = end
       budget = LINE_CHUNK_BYTES

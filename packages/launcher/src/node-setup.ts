@@ -100,6 +100,13 @@ export interface StartedNode {
    * failed, see `failed`): show nothing more, or the next start would show it again.
    */
   readonly markShown: (shown: ReadonlyMap<string, number>) => boolean
+  /**
+   * Call it right before writing lines whose marks are `shown` (then `markShown`). With the output a
+   * regular file (`FrontendOptions.lineOutput`), it announces the write in the marks file, so that a kill
+   * between the write and its mark does not show it again at the next start. Returns false when the
+   * announcement could not be written: write nothing then, as when `markShown` fails. Absent in plain mode.
+   */
+  readonly intendShown?: (shown: ReadonlyMap<string, number>, text: string) => boolean
   /** False when `markShown` records nothing (plain mode keeps no journal): nothing is ever shown again. */
   readonly keepsMarks: boolean
   /**
@@ -146,6 +153,12 @@ export interface FrontendOptions {
    * lines each message carried (`NodeOptions.runs`).
    */
   readonly runs?: boolean
+  /**
+   * The descriptor a line frontend shows messages on (the CLI's stdout, 1). When it is a regular file,
+   * a write that a kill parts from its display mark is found there at the next start instead of being
+   * shown again (see `StartedNode.intendShown`).
+   */
+  readonly lineOutput?: number
 }
 
 /**
@@ -207,7 +220,7 @@ export async function startNode(
     }
   }
 
-  const { runs, ...nodeOverrides } = overrides
+  const { runs, lineOutput, ...nodeOverrides } = overrides
   const joins = flags.joins.map(decodeJoin)
   contradictingPins(flags)
   const {
@@ -275,7 +288,10 @@ export async function startNode(
         }
       }),
     )
-    const marks = new DisplayMarks(dir.file(DISPLAY_MARKS_FILE))
+    const marks = new DisplayMarks(
+      dir.file(DISPLAY_MARKS_FILE),
+      lineOutput === undefined ? {} : { output: lineOutput },
+    )
     const self = { id: identity.id, name: flags.name }
     const { journal, records, restored, compactedFrom, fresh } = await restoreFromJournal(
       dir,
@@ -399,6 +415,16 @@ export async function startNode(
         if (failure) return false
         try {
           marks.mark(shown)
+          return true
+        } catch (error) {
+          fail(error)
+          return false
+        }
+      },
+      intendShown: (shown, text) => {
+        if (failure) return false
+        try {
+          marks.intend(shown, text)
           return true
         } catch (error) {
           fail(error)

@@ -5,6 +5,7 @@ export {
   type FramePosition,
   type RewriteLayout,
 } from './append-log.js'
+export { crc32 } from './crc32.js'
 export {
   type DataDir,
   type DataDirOptions,

@@ -1,0 +1,135 @@
+/**
+ * Lines shown into a file (`parley >> chat.log`) across a kill -9 that falls exactly between the two
+ * system calls of a display write: the write of the lines and the write of their display mark. `strace`
+ * delivers the SIGKILL on entry to the chosen write (its fault injection, counted on one file's writes),
+ * so the kill lands in that window every run instead of by chance. The restarted receiver appends to the
+ * same file; the file must then hold every line the sender piped, once, in order.
+ */
+import { spawn, spawnSync } from 'node:child_process'
+import { closeSync, openSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { freePort, PARLEY_BIN, tempDir, useBuiltParley, waitUntil } from '@parley/testkit'
+import { beforeAll, describe, expect, it } from 'vitest'
+
+const { start, defer } = useBuiltParley()
+
+const LINES = Array.from({ length: 3_000 }, (_, i) => `line ${i + 1} of a file shown across a kill`)
+
+beforeAll(() => {
+  const probe = spawnSync('strace', ['-f', '-qq', '-o', '/dev/null', process.execPath, '-e', '0'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  })
+  if (probe.status !== 0)
+    throw new Error(
+      `these tests need strace able to trace a child (apt-get install strace; ptrace allowed): ${(probe.stderr || probe.error?.message || '').trim()}`,
+    )
+})
+
+/**
+ * A receiver whose stdout is `out`, opened for appending as `>>` does. With `killAt`, it runs under strace,
+ * which kills it on entering its `when`-th write to `path`.
+ */
+function receiver(port: number, dataDir: string, out: string, killAt?: { path: string; when: number }) {
+  const parley = [PARLEY_BIN, '--listen', `127.0.0.1:${port}`, '--recv-only', '--data-dir', dataDir]
+  const args = [...parley, '--name', 'bob', '--rate', '0']
+  const [command, argv] = killAt
+    ? [
+        'strace',
+        [
+          '-f',
+          '-qq',
+          '-o',
+          '/dev/null',
+          '-P',
+          killAt.path,
+          '-e',
+          'trace=write',
+          '-e',
+          `inject=write:signal=SIGKILL:when=${killAt.when}`,
+          process.execPath,
+          ...args,
+        ],
+      ]
+    : [process.execPath, args]
+  const fd = openSync(out, 'a')
+  const child = spawn(command, argv, {
+    env: { ...process.env, PARLEY_DEBUG: '' },
+    stdio: ['ignore', fd, 'pipe'],
+  })
+  closeSync(fd)
+  let stderr = ''
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk
+  })
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  )
+  defer(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    await exited
+  })
+  return { child, exited, stderr: () => stderr }
+}
+
+/** The bodies in the file, in order: each line is `<alice> BODY`. */
+function bodiesIn(out: string): string[] {
+  return readFileSync(out, 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => line.replace(/^<alice> /, ''))
+}
+
+async function killedThenRestarted(
+  killAt: (dirs: { data: string; out: string }) => { path: string; when: number },
+) {
+  const port = await freePort()
+  const data = tempDir()
+  const out = join(tempDir(), 'chat.log')
+  const first = receiver(port, data, out, killAt({ data, out }))
+  await waitUntil(() => /listening on/.test(first.stderr()), 60_000, 'the receiver listening')
+  const sender = start([
+    '--peer',
+    `127.0.0.1:${port}`,
+    '--listen',
+    '127.0.0.1:0',
+    '--name',
+    'alice',
+    '--wait',
+    '120',
+  ])
+  for (const line of LINES) sender.send(line)
+  sender.end()
+  // Killed by the injected signal, where the test chose: strace exits as its tracee did.
+  const death = await first.exited
+  expect(death.code === 128 + 9 || death.signal === 'SIGKILL').toBe(true)
+  const shownBefore = bodiesIn(out).length
+  expect(shownBefore).toBeGreaterThan(0)
+  expect(shownBefore).toBeLessThan(LINES.length)
+
+  const second = receiver(port, data, out)
+  expect(await sender.exited).toBe(0)
+  await waitUntil(() => bodiesIn(out).length >= LINES.length, 60_000, 'every line in the file')
+  second.child.kill('SIGTERM')
+  expect((await second.exited).code).toBe(0)
+  return { bodies: bodiesIn(out), shownBefore }
+}
+
+describe('lines shown into a file, across a kill -9 between a write and its display mark', () => {
+  it('a write that reached the file before the kill is not written again', async () => {
+    // The marks file takes, per write of lines: its announcement, then its mark. The 4th write to it is
+    // the mark of the second write of lines, which is in the file when the kill comes.
+    const { bodies, shownBefore } = await killedThenRestarted(({ data }) => ({
+      path: join(data, 'shown'),
+      when: 4,
+    }))
+    expect(bodies).toEqual(LINES)
+    expect(shownBefore).toBeGreaterThan(1)
+  }, 180_000)
+
+  it('a write that was announced but never made is written by the next run', async () => {
+    // Killed on entering its third write of lines: announced, not made.
+    const { bodies } = await killedThenRestarted(({ out }) => ({ path: out, when: 3 }))
+    expect(bodies).toEqual(LINES)
+  }, 180_000)
+})
