@@ -3,28 +3,22 @@
  * system calls of a display write: the write of the lines and the write of their display mark. `strace`
  * delivers the SIGKILL on entry to the chosen write (its fault injection, counted on one file's writes),
  * so the kill lands in that window every run instead of by chance. The restarted receiver appends to the
- * same file; the file must then hold every line the sender piped, once, in order.
+ * same file; the file must then hold every line the sender piped, once, in order. Skipped, saying so,
+ * where strace cannot trace (`ensure-tools` installs it).
  */
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { closeSync, openSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { freePort, PARLEY_BIN, tempDir, useBuiltParley, waitUntil } from '@parley/testkit'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { freePort, PARLEY_BIN, straceWorks, tempDir, useBuiltParley, waitUntil } from '@parley/testkit'
+import { describe, expect, it } from 'vitest'
 
 const { start, defer } = useBuiltParley()
 
 const LINES = Array.from({ length: 3_000 }, (_, i) => `line ${i + 1} of a file shown across a kill`)
 
-beforeAll(() => {
-  const probe = spawnSync('strace', ['-f', '-qq', '-o', '/dev/null', process.execPath, '-e', '0'], {
-    encoding: 'utf8',
-    timeout: 60_000,
-  })
-  if (probe.status !== 0)
-    throw new Error(
-      `these tests need strace able to trace a child (apt-get install strace; ptrace allowed): ${(probe.stderr || probe.error?.message || '').trim()}`,
-    )
-})
+/** Where strace cannot trace (not installed, or ptrace not permitted), the tests say so and skip. */
+const STRACE = straceWorks()
+const NO_STRACE = 'strace cannot trace here (not installed, or ptrace not permitted): apt-get install strace'
 
 /**
  * A receiver whose stdout is `out`, opened for appending as `>>` does. With `killAt`, it runs under strace,
@@ -53,7 +47,9 @@ function receiver(port: number, dataDir: string, out: string, killAt?: { path: s
       ]
     : [process.execPath, args]
   const fd = openSync(out, 'a')
+  // Its own process group: strace and the parley it traces are killed together if a test fails.
   const child = spawn(command, argv, {
+    detached: true,
     env: { ...process.env, PARLEY_DEBUG: '' },
     stdio: ['ignore', fd, 'pipe'],
   })
@@ -66,7 +62,13 @@ function receiver(port: number, dataDir: string, out: string, killAt?: { path: s
     child.on('exit', (code, signal) => resolve({ code, signal })),
   )
   defer(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, 'SIGKILL')
+      } catch {
+        // already gone
+      }
+    }
     await exited
   })
   return { child, exited, stderr: () => stderr }

@@ -6,7 +6,7 @@
  * faults.e2e.test.ts reach this instant only now and then. Skipped where strace cannot trace (not
  * installed, or ptrace not permitted).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
@@ -17,6 +17,7 @@ import {
   PARLEY_BIN,
   type Proc,
   spawnParley,
+  straceWorks,
   tempDir,
   waitUntil,
 } from '@parley/testkit'
@@ -59,12 +60,6 @@ async function killTraced(child: ChildProcess, exited: Promise<void>): Promise<v
   const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)
   for (const tracee of children.filter(Boolean)) process.kill(Number(tracee), 'SIGKILL')
   await exited
-}
-
-function straceWorks(): boolean {
-  const args = ['-f', '-qq', '-o', '/dev/null', '-e', 'inject=write:delay_exit=1', 'true']
-  const probe = spawnSync('strace', args, { timeout: 30_000 })
-  return probe.status === 0
 }
 
 /** A parley whose `write` system calls to `path` wait `delayMs` before they write; its stdout lines. */

@@ -3,7 +3,18 @@
  * killed and restarted on the same arguments, paced stdin feeding, `--json` event reading, and a
  * report of what a receiver showed against what was sent.
  */
+import { spawnSync } from 'node:child_process'
 import type { Proc } from './parley-process.js'
+
+/**
+ * Whether `strace` can trace a child here and inject faults into its system calls (installed, and ptrace
+ * permitted): what the tests that kill or stall a process at one chosen system call need.
+ */
+export function straceWorks(): boolean {
+  const args = ['-f', '-qq', '-o', '/dev/null', '-e', 'inject=write:delay_exit=1', 'true']
+  const probe = spawnSync('strace', args, { timeout: 30_000 })
+  return probe.status === 0
+}
 
 /** A deterministic source of numbers in [0, 1) (mulberry32), so a failing seed can be replayed. */
 export function seededRandom(seed: number): () => number {
