@@ -53,8 +53,8 @@ async function main(options: Options): Promise<void> {
     }))
   }
   if (extrasWanted && !options.skip.has('tui')) {
-    progress(`bench: TUI flood, ${options.tuiMessages} messages`)
-    extras.tui = await measureTui(options.tuiMessages, 180_000)
+    progress(`bench: TUI flood, ${options.tuiMessages} messages, ${options.tuiFloods} time(s)`)
+    extras.tui = await measureTui(options.tuiMessages, 180_000, options.tuiFloods)
   }
 
   let piped: PipedResult | undefined

@@ -10,6 +10,8 @@ export interface Options {
   links: number
   startupReps: number
   tuiMessages: number
+  /** TUI floods run; their key echoes are pooled. */
+  tuiFloods: number
   /** Lines of the piped-lines section, and its measured rounds. */
   lines: number
   linesReps: number
@@ -53,6 +55,7 @@ export const USAGE = `usage: pnpm bench [options]
   --links N         idle secure links for the memory figure (default 1000)
   --startup-reps N  spawns of each process for the start-up ratio (default 10)
   --tui-messages N  messages for the TUI flood (default 10000)
+  --tui-floods N    TUI floods run, their typed keys pooled for the key-echo figures (default 3)
   --lines N         lines piped end to end between spawned processes (default 100000)
   --lines-reps N    measured rounds of the piped lines, after one warm-up (default 3)
   --sizes a,b,c     line counts of the lines-1m runs (default 100000,300000,1000000; the first is the block)
@@ -82,6 +85,7 @@ export function parseOptions(argv: readonly string[]): Options | 'help' {
       links: { type: 'string' },
       'startup-reps': { type: 'string' },
       'tui-messages': { type: 'string' },
+      'tui-floods': { type: 'string' },
       lines: { type: 'string' },
       'lines-reps': { type: 'string' },
       sizes: { type: 'string' },
@@ -123,6 +127,7 @@ export function parseOptions(argv: readonly string[]): Options | 'help' {
     links: count('links', 1_000, 20),
     startupReps: count('startup-reps', 10, 2),
     tuiMessages: count('tui-messages', 10_000, 200),
+    tuiFloods: count('tui-floods', 3, 1),
     lines: count('lines', 100_000, 10_000),
     linesReps: count('lines-reps', 3, 1),
     sizes: sizesOf(values.sizes),
