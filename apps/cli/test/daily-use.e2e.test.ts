@@ -241,6 +241,39 @@ describe('a piped file to a peer that never comes', () => {
   })
 })
 
+describe('a piped file whose lines hold carriage returns', () => {
+  it('counts lines as tail -n does: a \\r inside a line is part of it, so the first line not taken is exact', async () => {
+    const { port, args } = await aliceToAbsentPeer()
+    // Every other line holds a progress bar's carriage returns; the file itself ends its lines with \r\n.
+    const lines = PAST_THE_OUTBOX.map((line, i) => (i % 2 === 0 ? line : `${line} 10%\r20%\r30%`))
+    const first = start([...args, '--wait', '0.5', '--json'])
+    first.child.stdin.on('error', () => undefined)
+    first.child.stdin.write(`${lines.join('\r\n')}\r\n`)
+    expect(await first.exited).toBe(10)
+    const said = first.stderr.join('\n')
+    const taken = lineStoppedAt(said, /stopped reading stdin after line ([\d,]+)/, lines)
+    // One message per line, the carriage returns inside it kept: `tail -n +N` starts right after them.
+    const sent = first.stdout
+      .map((line) => JSON.parse(line) as { type: string; body?: string })
+      .filter((e) => e.type === 'sent')
+      .map((e) => e.body)
+    expect(sent).toEqual(lines.slice(0, taken))
+
+    const second = start([...args, '--wait', '30'])
+    second.child.stdin.write(`${lines.slice(taken).join('\r\n')}\r\n`)
+    second.end()
+    const receiver = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob', '--rate', '0', '--json'])
+    expect(await second.exited).toBe(0)
+    const bodies = () =>
+      receiver.stdout
+        .map((line) => JSON.parse(line) as { type: string; body?: string })
+        .filter((e) => e.type === 'message')
+        .map((e) => e.body)
+    await until('every line at the receiver', () => bodies().length >= lines.length || undefined, 60_000)
+    expect(bodies()).toEqual(lines)
+  })
+})
+
 describe('a file redirected to a peer that never comes', () => {
   it('read whole before its reading paused, it is not reported as left: exit 7, and the next run delivers each line once', async () => {
     const { port, args } = await aliceToAbsentPeer()

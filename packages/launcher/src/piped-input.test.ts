@@ -2,11 +2,14 @@ import { PassThrough } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { LineSplitter, PipedLines } from './piped-input.js'
 
-/** The lines of a whole text, as readline gives them: `\r\n`, `\r` and `\n` end one; the last needs none. */
+/**
+ * The lines of a whole text as `wc -l` and `tail -n` count them: each ends at `\n`, a `\r` right before it
+ * dropped (`\r\n`); the last needs none.
+ */
 function linesOf(text: string): string[] {
-  const lines = text.split(/\r\n|\r|\n/)
+  const lines = text.split('\n')
   if (lines.at(-1) === '') lines.pop()
-  return lines
+  return lines.map((line) => (line.endsWith('\r') ? line.slice(0, -1) : line))
 }
 
 function split(chunks: (string | Uint8Array)[]): string[] {
@@ -15,16 +18,17 @@ function split(chunks: (string | Uint8Array)[]): string[] {
 }
 
 describe('LineSplitter', () => {
-  it('ends lines at \\n, \\r\\n and a lone \\r, keeps empty ones, and gives a last line without a newline', () => {
+  it('ends lines at \\n and \\r\\n, keeps a lone \\r and empty lines, and gives a last line without a newline', () => {
     expect(split(['one\ntwo\r\nthree\rfour\n\n\nfive'])).toEqual([
       'one',
       'two',
-      'three',
-      'four',
+      'three\rfour',
       '',
       '',
       'five',
     ])
+    // As many lines as `wc -l` counts (and `tail -n +N` skips): a progress bar's `\r`s stay in its line.
+    expect(split(['10%\r20%\r30%\ndone\r\r\n'])).toEqual(['10%\r20%\r30%', 'done\r'])
     expect(split(['a\r'])).toEqual(['a'])
     expect(split(['\r'])).toEqual([''])
     expect(split([''])).toEqual([])
@@ -35,7 +39,7 @@ describe('LineSplitter', () => {
     const splitter = new LineSplitter()
     expect(splitter.push('one\r')).toEqual([])
     expect(splitter.push('\ntwo\r')).toEqual(['one'])
-    expect(splitter.push('three\n')).toEqual(['two', 'three'])
+    expect(splitter.push('three\n')).toEqual(['two\rthree'])
     expect(splitter.end()).toEqual([])
   })
 

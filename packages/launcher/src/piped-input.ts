@@ -1,8 +1,9 @@
 /**
  * Piped input read in runs of lines: each read of the stream is split into its lines at once, where
  * readline hands them over one event each. A piped file of a hundred thousand lines is a hundred reads.
- * Lines end where readline ends them (`\n`, `\r\n`, or a `\r` alone), the last one needs no newline, and
- * bytes that are not UTF-8 become U+FFFD.
+ * Lines end at `\n` (a `\r` right before it, as in `\r\n`, is dropped with it), as `wc -l`, `head` and `tail -n`
+ * count them, so that "after line N" means the same to parley and to those tools; a `\r` elsewhere is
+ * part of its line. The last line needs no newline, and bytes that are not UTF-8 become U+FFFD.
  */
 import { EventEmitter } from 'node:events'
 import { StringDecoder } from 'node:string_decoder'
@@ -55,21 +56,24 @@ export class LineSplitter {
     this.told = true
     const text = this.partial + decoded
     const before = text.slice(0, text.indexOf(REPLACEMENT))
-    this.notUtf8?.(this.linesBefore + before.split(/\r\n|\r|\n/).length)
+    this.notUtf8?.(this.linesBefore + before.split('\n').length)
   }
 
   private split(decoded: string): string[] {
     // A chunk that ends no line is kept as it is: a long line is joined once, when it ends.
-    if (!decoded.includes('\n') && !decoded.includes('\r')) {
+    if (!decoded.includes('\n')) {
       this.partial += decoded
       return []
     }
-    let text = this.partial + decoded
-    // A `\r` at the end may be the first half of a `\r\n` split between two chunks: it waits.
-    const held = text.charCodeAt(text.length - 1) === 0x0d
-    if (held) text = text.slice(0, -1)
-    const lines = text.includes('\r') ? text.split(/\r\n|\r|\n/) : text.split('\n')
-    this.partial = (lines.pop() as string) + (held ? '\r' : '')
+    const text = this.partial + decoded
+    const lines = text.split('\n')
+    this.partial = lines.pop() as string
+    // The `\r` of a `\r\n` goes with the newline, wherever a read cut between the two.
+    if (text.includes('\r'))
+      for (let i = 0; i < lines.length; i++) {
+        const line = lines[i]!
+        if (line.charCodeAt(line.length - 1) === 0x0d) lines[i] = line.slice(0, -1)
+      }
     return lines
   }
 
@@ -83,7 +87,6 @@ export class LineSplitter {
     }
     const text = this.partial + rest
     this.partial = ''
-    if (text.charCodeAt(text.length - 1) === 0x0d) return this.push(`${text.slice(0, -1)}\n`)
     return text === '' ? [] : this.push(`${text}\n`)
   }
 }
