@@ -54,7 +54,7 @@ import {
   startRelay,
   startupNotes,
   streamLines,
-  untrustedTargets,
+  trustFailures,
   usage,
   waitWhileProgressing,
 } from '@parley/launcher'
@@ -695,9 +695,20 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   return code
 }
 
-/** What a run says when every peer it dialed refused on its key. */
-function untrustedNote(targets: readonly string[]): string {
-  return `${targets.join(', ')} proved a key other than the one trusted for it (see above): the next run is refused the same way unless the peer's key or your pin changes`
+/** What a run says when every peer it dialed failed on a key: one it proved, or this node's, which it refused. */
+function untrustedNote(failures: readonly { target: string; refusedUs: boolean }[]): string {
+  const proved = failures.filter((f) => !f.refusedUs).map((f) => f.target)
+  const refusing = failures.filter((f) => f.refusedUs).map((f) => f.target)
+  const notes: string[] = []
+  if (proved.length > 0)
+    notes.push(
+      `${proved.join(', ')} proved a key other than the one trusted for it (see above): the next run is refused the same way unless the peer's key or your pin changes`,
+    )
+  if (refusing.length > 0)
+    notes.push(
+      `${refusing.join(', ')} refused this node's key (see above): the next run is refused the same way until the peer's owner allows it (\`parley id\` prints it)`,
+    )
+  return notes.join('; ')
 }
 
 /** Ends the input; on a terminal, also clears the prompt so the shell's prompt starts on a clean line. */
@@ -768,7 +779,7 @@ async function drain(
     return ExitCode.DATA_DIR
   }
   // Every peer dialed proved a key other than the one trusted for it: the next run meets the same.
-  const untrusted = untrustedTargets(node)
+  const untrusted = trustFailures(node)
   if (reason === 'stalled' && started.dataDir) {
     note(
       `${countText(left)} message(s) not acknowledged yet are safe in the outbox (${started.dataDir}); they are sent when parley next runs with this --data-dir`,

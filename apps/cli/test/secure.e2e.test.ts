@@ -456,6 +456,40 @@ describe('allowlists', () => {
       expect(bob.stdout.join('\n')).not.toContain('let me in')
     })
   }
+
+  it('a one-shot send the peer refuses exits 6, saying the peer refused this key, not that the peer proved a wrong one', async () => {
+    const [bobDir, carolDir] = [newDataDir(), newDataDir()]
+    const someoneElse = (await identityOf(newDataDir())).fingerprint
+    const carol = await identityOf(carolDir)
+    const port = await freePort()
+    const bob = start([
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--data-dir',
+      bobDir,
+      '--recv-only',
+      '--allow',
+      someoneElse,
+    ])
+    await bob.waitFor('stderr', /listening on/)
+    // Bob's key pinned on the way in (his invite): the key he proves is the one carol trusts.
+    const invite = start(['invite', '--listen', `127.0.0.1:${port}`, '--data-dir', bobDir])
+    expect(await invite.exited).toBe(0)
+    const sender = start([
+      ...['--join', invite.stdout[0] ?? '', '--listen', '127.0.0.1:0', '--name', 'carol'],
+      ...['--data-dir', carolDir, '--wait', '5'],
+    ])
+    sender.send('hi')
+    sender.end()
+    expect(await sender.exited).toBe(6)
+    const said = sender.stderr.join('\n')
+    expect(said).toContain(`refused the link: it does not trust this node's key (${carol.fingerprint})`)
+    expect(said).toContain(`gave up on 127.0.0.1:${port}: it does not trust this node's key (see above)`)
+    expect(said).toContain(
+      `127.0.0.1:${port} refused this node's key (see above): the next run is refused the same way until the peer's owner allows it (\`parley id\` prints it)`,
+    )
+    expect(said).not.toMatch(/proved a key other|its key is not trusted/)
+  })
 })
 
 describe('invites', () => {

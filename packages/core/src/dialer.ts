@@ -300,9 +300,10 @@ export class Dialer {
           slot.lastDialError = code
           this.host.dialFailed(slot, code, message)
         }
-        // A peer that proved an untrusted key is refused for good: redialing would only repeat it.
-        // So is one that does not speak the secure protocol at all (a --plain node): it never will.
-        const fatal = code === 'UNTRUSTED' || code === 'NOT_SECURE'
+        // A peer that proved an untrusted key is refused for good: redialing would only repeat it. So is
+        // one that refused this node's key, until its owner allows it, and one that does not speak the
+        // secure protocol at all (a --plain node): it never will.
+        const fatal = code === 'UNTRUSTED' || code === 'REFUSED' || code === 'NOT_SECURE'
         this.step(slot, { type: 'dial-failed', error: message, code, fatal, random: this.host.random() })
       },
     )

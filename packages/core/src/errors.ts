@@ -62,6 +62,8 @@ export const TransportErrorCode = {
   NOT_SECURE: 'NOT_SECURE',
   /** The remote end proved a key this node does not trust (pinned key mismatch, not on the allowlist). */
   UNTRUSTED: 'UNTRUSTED',
+  /** The remote end refused this node's key (not on its allowlist, or it pinned another key for this node). */
+  REFUSED: 'REFUSED',
   /** The secure handshake failed or a record failed to authenticate (tampering, corruption). */
   CRYPTO: 'CRYPTO',
   /** Too many connections are still in their handshake (per node or per source host). */

@@ -5,6 +5,7 @@ import {
   type FlowSummaryOptions,
   PausedInput,
   refusedEverywhere,
+  trustFailures,
   untrustedTargets,
   waitWhileProgressing,
 } from './flow.js'
@@ -311,6 +312,27 @@ describe('waiting while acknowledgements come', () => {
     await vi.advanceTimersByTimeAsync(0)
     expect(left()).toBe(2)
     expect(untrustedTargets(node)).toEqual(['127.0.0.1:2', '127.0.0.1:1'])
+  })
+
+  it("counts a peer that refused this node's key as a trust failure, and says which kind each was", async () => {
+    const refusedUs: PeerState = { status: 'failed', error: { code: 'REFUSED', message: 'not allowed' } }
+    const node = fakeNode(1)
+    node.targets = [
+      { target: '127.0.0.1:1', state: refusedUs },
+      { target: '127.0.0.1:2', state: untrusted },
+    ]
+    const left = waiting(node, 60_000)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(left()).toBe(1)
+    expect(trustFailures(node)).toEqual([
+      { target: '127.0.0.1:1', refusedUs: true },
+      { target: '127.0.0.1:2', refusedUs: false },
+    ])
+    node.targets = [
+      { target: '127.0.0.1:1', state: refusedUs },
+      { target: '127.0.0.1:2', state: retrying },
+    ]
+    expect(trustFailures(node)).toEqual([])
   })
 
   it('keeps waiting while a peer is connected, and ends once it leaves, if every dial was refused', async () => {

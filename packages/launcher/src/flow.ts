@@ -175,14 +175,24 @@ export function refusedEverywhere(node: Pick<ChatNode, 'peerStates' | 'sessionsS
 }
 
 /**
- * The targets this node dials, when every one of them gave up on a key it does not trust (a pinned key,
- * or the one known for its address, that the peer did not prove); otherwise none. The next run is
- * refused the same way unless the key or the pin changes.
+ * The targets this node dials, when every one of them gave up on a key: one this node does not trust (a
+ * pinned key, or the one known for its address, that the peer did not prove) or this node's own, which the
+ * peer refused (`refusedUs`); otherwise none. The next run is refused the same way unless a key, a pin or
+ * the peer's allowlist changes.
  */
 export function untrustedTargets(node: Pick<ChatNode, 'peerStates'>): string[] {
+  return trustFailures(node).map(({ target }) => target)
+}
+
+/** `untrustedTargets`, each with whether the peer refused this node's key rather than proving a wrong one. */
+export function trustFailures(node: Pick<ChatNode, 'peerStates'>): { target: string; refusedUs: boolean }[] {
   const states = node.peerStates()
-  const refused = states.filter(({ state }) => state.status === 'failed' && state.error.code === 'UNTRUSTED')
-  return refused.length > 0 && refused.length === states.length ? refused.map(({ target }) => target) : []
+  const failed = states.flatMap(({ target, state }) =>
+    state.status === 'failed' && (state.error.code === 'UNTRUSTED' || state.error.code === 'REFUSED')
+      ? [{ target, refusedUs: state.error.code === 'REFUSED' }]
+      : [],
+  )
+  return failed.length > 0 && failed.length === states.length ? failed : []
 }
 
 /**

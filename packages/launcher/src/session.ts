@@ -228,9 +228,11 @@ function describePeerState(target: string, state: PeerState): StatusLine | undef
           level: 'warn',
           text: `gave up on ${target}: ${state.error.message}; to talk to a --plain node, run parley with --plain too`,
         }
-      return state.error.code === 'UNTRUSTED'
-        ? { level: 'warn', text: `gave up on ${target}: its key is not trusted (see above)` }
-        : { level: 'warn', text: `gave up on ${target}: ${state.error.message}` }
+      if (state.error.code === 'UNTRUSTED')
+        return { level: 'warn', text: `gave up on ${target}: its key is not trusted (see above)` }
+      if (state.error.code === 'REFUSED')
+        return { level: 'warn', text: `gave up on ${target}: it does not trust this node's key (see above)` }
+      return { level: 'warn', text: `gave up on ${target}: ${state.error.message}` }
     case 'idle':
     case 'handshaking':
     case 'connected':

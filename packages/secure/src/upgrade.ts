@@ -137,7 +137,7 @@ export class Upgrade {
       remoteKey,
       remoteRefused: () =>
         new TransportError(
-          'UNTRUSTED',
+          'REFUSED',
           `peer at ${this.address} refused the link: it does not trust this node's key (${fingerprint(this.settings.localKey).full})`,
         ),
     })

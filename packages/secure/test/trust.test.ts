@@ -40,7 +40,7 @@ describe('trust', () => {
 
     // Bob is told that alice refused him, and never got a link to write to.
     const report = await refused.next()
-    expect(report).toMatchObject({ code: 'UNTRUSTED', direction: 'inbound', remoteKey: alice.id })
+    expect(report).toMatchObject({ code: 'REFUSED', direction: 'inbound', remoteKey: alice.id })
     expect(report.reason).toContain('refused the link')
     expect(server.accepted).toHaveLength(0)
   })
@@ -96,7 +96,8 @@ describe('trust', () => {
     expect((await server.nextLink()).remoteKey).toBe(alice.id)
 
     const error = (await carol.transport.dial(server.address).catch((err: unknown) => err)) as TransportError
-    expect(error).toMatchObject({ code: 'UNTRUSTED' })
+    // Refused by the other end, on this node's key: not a key this node distrusts.
+    expect(error).toMatchObject({ code: 'REFUSED' })
     expect(error.message).toContain("does not trust this node's key")
     expect(error.message).toContain(fingerprint(carol.id).full)
 
@@ -112,7 +113,7 @@ describe('trust', () => {
     const carol = secureNode()
     const bob = secureNode({ verify: makeVerifier({ allow: new Set([alice.id]) }) })
     const server = await accepting(bob.transport)
-    await expect(carol.transport.dial(server.address)).rejects.toMatchObject({ code: 'UNTRUSTED' })
+    await expect(carol.transport.dial(server.address)).rejects.toMatchObject({ code: 'REFUSED' })
     const link = await alice.transport.dial(server.address)
     track(() => link.destroy())
     const accepted = record(await server.nextLink())
