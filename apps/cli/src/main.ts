@@ -160,7 +160,12 @@ async function printInvite(flags: Flags, io: Io): Promise<number> {
       )
     }
     if (!flags.json) io.stdout.write(`${code}\n`)
-    io.stderr.write(`parley: on this network your peer runs: parley --join ${code}\n`)
+    const port = flags.listen.slice(flags.listen.lastIndexOf(':') + 1)
+    io.stderr.write(
+      isLoopbackAddress(flags.listen)
+        ? `parley: on this machine only (the address is loopback) your peer runs: parley --join ${code}; for a peer on another machine, give the address it reaches you at: parley invite --listen ADDRESS:${port}\n`
+        : `parley: on this network your peer runs: parley --join ${code}\n`,
+    )
   }
   const byKey = encodeKeyInvite(id)
   if (flags.json)
@@ -175,6 +180,14 @@ async function printInvite(flags: Flags, io: Io): Promise<number> {
     `parley: from anywhere, while you run parley --dht${on}, your peer runs: parley${on} --peer ${byKey}\n`,
   )
   return ExitCode.OK
+}
+
+/** Whether HOST:PORT (or [HOST]:PORT) names this machine only: 127.0.0.0/8, ::1 or localhost. */
+function isLoopbackAddress(address: string): boolean {
+  const host = address.startsWith('[')
+    ? address.slice(1, address.indexOf(']'))
+    : address.slice(0, address.lastIndexOf(':'))
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
 }
 
 /** `parley room`: a new room code on stdout's last line (with --json, as `{"type":"room","code":…}`). */

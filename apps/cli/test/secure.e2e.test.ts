@@ -501,6 +501,10 @@ describe('invites', () => {
     expect(await invite.exited).toBe(0)
     // The invite by address, then the key-only one for reaching bob over the DHT.
     expect(invite.stdout).toEqual([`parley://127.0.0.1:${port}/${bobFp}`, `parley://${bobFp}`])
+    // A loopback address reaches this machine only, and the line says so, with what to give instead.
+    expect(invite.stderr[0]).toBe(
+      `parley: on this machine only (the address is loopback) your peer runs: parley --join parley://127.0.0.1:${port}/${bobFp}; for a peer on another machine, give the address it reaches you at: parley invite --listen ADDRESS:${port}`,
+    )
     const code = invite.stdout[0] ?? ''
 
     const bob = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob', '--data-dir', bobDir])

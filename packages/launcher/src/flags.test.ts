@@ -92,6 +92,14 @@ describe('parseFlags errors', () => {
   })
 })
 
+describe('parley help', () => {
+  it('is --help alone; with anything after it, or as a value, it is not', () => {
+    expect(parseFlags(['help'], {})).toMatchObject({ help: true, command: 'chat' })
+    expect(() => parseFlags(['help', 'me'], {})).toThrow(/unexpected argument "me"|unknown command "help"/)
+    expect(parseFlags(['--name', 'help'], {})).toMatchObject({ help: false, name: 'help' })
+  })
+})
+
 describe('--disk-quota', () => {
   const MiB = 1024 * 1024
   it('takes MiB per member and in all, with the defaults of core when absent', () => {

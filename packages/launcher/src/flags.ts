@@ -210,6 +210,11 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     throw usageError(error instanceof Error ? simplifyParseError(error.message) : String(error))
   }
   const { values, positionals } = parsed
+  // `parley help` (alone) is `parley --help`, as git and most tools take it.
+  if (positionals.length === 1 && positionals[0] === 'help') {
+    positionals.length = 0
+    values.help = true
+  }
   const command = commandOf(positionals)
   refuseUnusedFlags(command, values)
   const peers = (values.peer ?? []).map((p) => dialable('--peer', address('--peer', p)))
