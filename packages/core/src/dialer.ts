@@ -53,6 +53,8 @@ export interface DialerHost {
 }
 
 export class Dialer {
+  /** Set once the node closes (`stop`): a lost session no longer moves its slot. */
+  private stopping = false
   readonly slots = new Map<string, DialSlot>()
 
   constructor(private readonly host: DialerHost) {}
@@ -134,6 +136,8 @@ export class Dialer {
     lastedMs: number,
     refusal?: { readonly code: string; readonly by: 'peer' | 'self' },
   ): void {
+    // Ended by the node's own close: its slots go from connected to closing, never through reconnecting.
+    if (this.stopping) return
     for (const slot of this.slotsFor(peerId)) {
       this.step(slot, {
         type: 'session-lost',
@@ -225,8 +229,17 @@ export class Dialer {
     return true
   }
 
+  /**
+   * The node is closing: sessions that end from now on end with it, and redial nothing (`closeAll` then
+   * closes every slot). Called before the node ends its links, so that no slot says `reconnecting` first.
+   */
+  stop(): void {
+    this.stopping = true
+  }
+
   /** Stops every dial and timer (links are the node's to close). */
   closeAll(reason: string): void {
+    this.stopping = true
     for (const slot of this.slots.values()) this.step(slot, { type: 'close', reason })
     for (const slot of this.slots.values()) {
       // A dial kept going past its session's start (plain mode) has no peer state left to abort it.

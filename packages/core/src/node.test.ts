@@ -778,6 +778,23 @@ describe('ParleyNode over an in-memory transport', () => {
       expect(alice.events.of('peer-state').filter((e) => e.state.status === 'closed')).toHaveLength(2)
     })
 
+    it('takes a connected peer from connected to closing when it closes, never through reconnecting', async () => {
+      const { clock, node } = world()
+      const bob = node('bob', B)
+      await bob.node.start()
+      const alice = node('alice', A, { peers: [B] })
+      await alice.node.start()
+      await clock.advance(0)
+      expect(alice.events.of('connected')).toHaveLength(1)
+      await alice.node.close('input ended')
+      const states = alice.events.of('peer-state').map((e) => e.state.status)
+      expect(states.slice(-3)).toEqual(['connected', 'closing', 'closed'])
+      expect(states).not.toContain('reconnecting')
+      // The peer is still told why.
+      await clock.advance(0)
+      expect(bob.events.of('disconnected').map((e) => e.reason)).toEqual(['alice left (input ended)'])
+    })
+
     it('leaves no timer behind once closed, when every peer closed its side of the links', async () => {
       const { clock, node } = world()
       const bob = node('bob', B)

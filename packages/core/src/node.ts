@@ -415,6 +415,7 @@ export class ParleyNode implements ChatNode {
     if (this.lifecycle === 'closing' || this.lifecycle === 'closed') return
     const wasRunning = this.lifecycle === 'running'
     this.lifecycle = 'closing'
+    this.dialer.stop()
     this.links.closeAll(reason)
     this.dialer.closeAll(reason)
     if (wasRunning) await this.listener?.close().catch(() => undefined)

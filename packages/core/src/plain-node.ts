@@ -408,6 +408,7 @@ export class PlainNode implements ChatNode {
     // Lines sent in this turn go out before the links are ended.
     this.flushBatch()
     this.closed = true
+    this.dialer.stop()
     for (const l of [...this.links.values()]) this.drop(l, reason, false)
     this.dialer.closeAll(reason)
     if (this.running) await this.listener?.close().catch(() => undefined)
@@ -679,7 +680,8 @@ export class PlainNode implements ChatNode {
       this.finishing?.()
       return
     }
-    if (this.openLinks().length > 0) return
+    // Ended by this node's own close: its slots go from connected to closing, never through reconnecting.
+    if (this.openLinks().length > 0 || this.closed) return
     for (const slot of this.dialer.slots.values()) {
       if (slot.state.status !== 'connected') continue
       const lastedMs = this.clock.now() - this.connectedSince
