@@ -23,6 +23,14 @@ describe('describeEvent for a connection that ends before it is a link', () => {
     })
   })
 
+  it('says once that a peer refused this node on the link it opened, not "X was dropped: X refused"', () => {
+    const message = "peer at 127.0.0.1:4002 refused the link: it does not trust this node's key (abcd-efgh)"
+    expect(describeEvent(linkError('REFUSED', message))).toEqual({
+      level: 'warn',
+      text: "peer at 127.0.0.1:4002 refused the link: it does not trust this node's key (abcd-efgh) [REFUSED]",
+    })
+  })
+
   it("gives a refusal of its own written over several lines (a changed key) line by line, and keeps a peer's text on one", () => {
     const banner =
       'the key at this address has CHANGED\n@@@@\n@  WARNING: THE KEY OF PEER 127.0.0.1:4002 HAS CHANGED!'

@@ -103,6 +103,11 @@ export function describeEvent(event: NodeEvent, route?: LinkRoute, selfId?: stri
       if (event.code === 'RESET' || event.code === 'CLOSED') return undefined
       // Dialing itself drops both ends of one link: the dial's "gave up on ADDRESS" line says it once.
       if (event.code === 'SELF') return undefined
+      // A peer that refused this node's key on the link it opened: said once, not "X was dropped: X refused".
+      if (event.code === 'REFUSED') {
+        const why = /refused the link: (.*)$/.exec(event.message)?.[1] ?? event.message
+        return { level: 'warn', text: `${droppedPeer(event)} refused the link: ${why} [REFUSED]` }
+      }
       // A peer whose hello came is named, and shown where it listens, not at the port it dialed from.
       return ownLines(
         { level: 'warn', text: `${droppedPeer(event)} was dropped: ${event.message} [${event.code}]` },
