@@ -403,6 +403,9 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     for (const text of startupNotes(started, { rooms: false })) json({ type: 'notice', text })
     for (const room of started.emptyRooms) json(jsonRoomEmpty(room))
   }
+  // The terminal still echoes what is typed: say at once that it goes nowhere.
+  if (flags.recvOnly && io.stdin.isTTY)
+    note('receive only (--recv-only): typed lines are not sent; Ctrl-C quits')
   showHistory(node, flags, json, (text) => print(io.stdout, text), note, labels, withTime)
 
   let sent = 0

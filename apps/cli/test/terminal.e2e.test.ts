@@ -111,6 +111,28 @@ describe.skipIf(!HAS_TMUX)('parley on a terminal', () => {
     expect(screen).not.toMatch(/input ended; waiting/)
   })
 
+  it('with --recv-only, says at once that what is typed is not sent, and still shows what arrives', async () => {
+    const bob = terminal([
+      '--listen',
+      '127.0.0.1:0',
+      '--recv-only',
+      '--name',
+      'bob',
+      '--data-dir',
+      join(tempDir(), 'bob'),
+    ])
+    const said = await bob.until('the notice', () =>
+      bob.screen().find((line) => line.includes('receive only')),
+    )
+    expect(said).toBe('parley: receive only (--recv-only): typed lines are not sent; Ctrl-C quits')
+    const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(bob.screen().join('\n'))?.[1] ?? Number.NaN)
+    const alice = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    alice.send('hello bob')
+    await bob.until('the message', () => bob.screen().some((line) => line.endsWith('<alice> hello bob')))
+    bob.keys('C-c')
+    expect(await bob.until('the exit', () => bob.exitCode())).toBe(0)
+  })
+
   it('puts a message above a half-typed line that wraps, and draws the whole line again below it', async () => {
     const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--data-dir', join(tempDir(), 'bob')])
     const port = await listeningPort(bob)
