@@ -351,12 +351,18 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   let closing = false
   const linked = new FirstLink()
   const onEvent = (event: NodeEvent, route?: LinkRoute) => {
+    const message = event.type === 'message' || event.type === 'lines'
+    // Messages waiting for their write go out first, under the labels they came with: a rename in the
+    // same read must not relabel the lines sent before it.
+    if (!message) display.push(event)
     linked.observe(event)
     labels.observe(event)
     flow.observe(event)
     routes.observe(event, route)
-    display.push(event)
-    if (event.type === 'message' || event.type === 'lines') return
+    if (message) {
+      display.push(event)
+      return
+    }
     if (flags.json) {
       // Scripts get every event, the node's own closing included; a connection says how it was made.
       json(route ? { ...jsonEvent(event), link: jsonRoute(route) } : jsonEvent(event))

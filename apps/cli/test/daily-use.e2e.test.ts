@@ -509,6 +509,18 @@ describe('commands in line mode', () => {
     expect(await alice.exited).toBe(0)
   })
 
+  it('shows lines sent before a /nick under the old name, though they arrive in the same read as it', async () => {
+    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
+    const port = await listeningPort(bob)
+    // One pipe, one burst: the lines, the rename and the line after it reach bob together.
+    const alice = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    alice.child.stdin.end('first\nsecond\n/nick evil\nthird\n')
+    expect(await alice.exited).toBe(0)
+    const third = await bob.waitFor('stdout', /> third$/)
+    expect(third).toMatch(/^<evil~[a-z2-7]{4}-[a-z2-7]{4}> third$/)
+    expect(bob.stdout).toEqual(['<alice> first', '<alice> second', third])
+  })
+
   it('sends /me as an action, //text as /text, and a piped path as it is', async () => {
     const receiver = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
     const port = await listeningPort(receiver)
