@@ -184,10 +184,14 @@ async function printInvite(flags: Flags, io: Io): Promise<number> {
 
 /** Whether HOST:PORT (or [HOST]:PORT) names this machine only: 127.0.0.0/8, ::1 or localhost. */
 function isLoopbackAddress(address: string): boolean {
-  const host = address.startsWith('[')
-    ? address.slice(1, address.indexOf(']'))
-    : address.slice(0, address.lastIndexOf(':'))
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
+  const host = (
+    address.startsWith('[')
+      ? address.slice(1, address.indexOf(']'))
+      : address.slice(0, address.lastIndexOf(':'))
+  ).toLowerCase()
+  // IPv4 loopback, also written as an IPv4-mapped IPv6 address; ::1 in its short or its full form.
+  const v4 = host.startsWith('::ffff:') ? host.slice('::ffff:'.length) : host
+  return host === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(v4) || /^(0{1,4}:){7}0{0,3}1$|^::1$/.test(host)
 }
 
 /** `parley room`: a new room code on stdout's last line (with --json, as `{"type":"room","code":…}`). */

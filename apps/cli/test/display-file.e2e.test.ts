@@ -7,7 +7,7 @@
  * where strace cannot trace (`ensure-tools` installs it).
  */
 import { spawn } from 'node:child_process'
-import { closeSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { freePort, PARLEY_BIN, straceWorks, tempDir, useBuiltParley, waitUntil } from '@parley/testkit'
 import { describe, expect, it } from 'vitest'
@@ -135,5 +135,66 @@ describe('lines shown into a file, across a kill -9 between a write and its disp
     // Killed on entering its third write of lines: announced, not made.
     const { bodies } = await killedThenRestarted(({ out }) => ({ path: out, when: 3 }))
     expect(bodies).toEqual(LINES)
+  }, 180_000)
+})
+
+describe('lines shown into a file that cannot take a whole write', () => {
+  it('loses no line when the file size limit cuts a write short: the run stops (exit 11), the next shows the rest', async () => {
+    const port = await freePort()
+    const data = tempDir()
+    const out = join(tempDir(), 'chat.log')
+    // The output already near a file size limit (ulimit -f, in 512-byte blocks) that the data dir's files
+    // stay far below: a write of lines is cut short by the kernel, and the one after it fails (EFBIG).
+    const filler = 'an earlier session\n'.repeat(55_000)
+    writeFileSync(out, filler)
+    const limitBlocks = Math.floor((filler.length + 4_000) / 512)
+    const args = [PARLEY_BIN, '--listen', `127.0.0.1:${port}`, '--recv-only', '--data-dir', data]
+    const quoted = [process.execPath, ...args, '--name', 'bob', '--rate', '0'].map((a) => `'${a}'`).join(' ')
+    const first = spawn('sh', ['-c', `ulimit -f ${limitBlocks}; exec ${quoted} >> '${out}'`], {
+      env: { ...process.env, PARLEY_DEBUG: '' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    let said = ''
+    first.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      said += chunk
+    })
+    const firstExit = new Promise<number | null>((resolve) => first.on('exit', (code) => resolve(code)))
+    defer(async () => {
+      if (first.exitCode === null) first.kill('SIGKILL')
+      await firstExit
+    })
+    await waitUntil(() => /listening on/.test(said), 60_000, 'the receiver listening')
+    const sender = start([
+      '--peer',
+      `127.0.0.1:${port}`,
+      '--listen',
+      '127.0.0.1:0',
+      '--name',
+      'alice',
+      '--wait',
+      '120',
+    ])
+    for (const line of LINES.slice(0, 500)) sender.send(line)
+    sender.end()
+    expect(await firstExit).toBe(11)
+    expect(said).toContain('stdout cannot be written (EFBIG)')
+
+    const second = receiver(port, data, out)
+    expect(await sender.exited).toBe(0)
+    const text = () => readFileSync(out, 'utf8').slice(filler.length)
+    await waitUntil(() => text().includes(`${LINES[499]}\n`), 60_000, 'the last line in the file')
+    second.child.kill('SIGTERM')
+    expect((await second.exited).code).toBe(0)
+    // Every line is there, in order. The write cut short is written again whole, so its first lines may
+    // be there twice (and its cut last line joined to the next): shown again, never lost.
+    const written = text()
+    let at = 0
+    const missing: string[] = []
+    for (const line of LINES.slice(0, 500)) {
+      const found = written.indexOf(`${line}\n`, at)
+      if (found < 0) missing.push(line)
+      else at = found
+    }
+    expect(missing).toEqual([])
   }, 180_000)
 })

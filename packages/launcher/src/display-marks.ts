@@ -112,7 +112,14 @@ export class DisplayMarks {
     }
     this.fd = open(file)
     // Recorded as a mark, so that the next start has it whatever this run's output is.
-    if (this.recovered) this.mark(this.recovered)
+    if (this.recovered) {
+      try {
+        this.mark(this.recovered)
+      } catch (error) {
+        closeSync(this.fd)
+        throw error
+      }
+    }
   }
 
   /**

@@ -4,6 +4,7 @@
  * they come; and the display marks (DATA_DIR/shown) written as soon as what was shown has left the
  * process, so a restart never shows a message twice and never skips one. Frontends never see the marks.
  */
+import { fstatSync, writeSync } from 'node:fs'
 import { lineId, messagesOf, type NodeEvent, type PeerInfo } from '@parley/core'
 import { parseAction } from './commands.js'
 import type { StartedNode } from './node-setup.js'
@@ -482,5 +483,40 @@ export function streamLines(
   ;(stream as unknown as { _handle?: { setBlocking?: (on: boolean) => void } })._handle?.setBlocking?.(true)
   // A blocking write that fails (EPIPE) sets `errored` before it returns, so before its mark is written.
   const gone = () => Boolean((stream as { errored?: Error | null }).errored)
-  return { kind: 'lines', format, write: (text) => void stream.write(text), catchUp, gone }
+  const file = regularFileOf(stream)
+  if (file === undefined)
+    return { kind: 'lines', format, write: (text) => void stream.write(text), catchUp, gone }
+  // Node.js writes a regular file with one system call and counts it whole even when the kernel took
+  // less (a full disk, a file size limit): the lines it lost would be marked as shown. Here a write goes
+  // to its end, or fails the stream (`gone`), and what it held is shown again by the next run.
+  // Node's stream on a file (SyncWriteStream) keeps `errored` unset when destroyed: the failure is kept here.
+  let failed = false
+  const write = (text: string) => {
+    if (failed || gone()) return
+    try {
+      writeAll(file, text)
+    } catch (error) {
+      failed = true
+      // The frontend hears of it as of any failed write of its stdout (an `error` event).
+      ;(stream as unknown as { destroy(error: Error): void }).destroy(error as Error)
+    }
+  }
+  return { kind: 'lines', format, write, catchUp, gone: () => failed || gone() }
+}
+
+/** The descriptor of a stream on a regular file (stdout redirected to one), else undefined. */
+function regularFileOf(stream: NodeJS.WritableStream): number | undefined {
+  const fd = (stream as { fd?: unknown }).fd
+  if (typeof fd !== 'number') return undefined
+  try {
+    return fstatSync(fd).isFile() ? fd : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Writes all of `text`, however many system calls it takes; throws what the one that fails throws. */
+function writeAll(fd: number, text: string): void {
+  const bytes = Buffer.from(text)
+  for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done)
 }
