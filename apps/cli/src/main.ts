@@ -421,6 +421,8 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   let sent = 0
   /** Lines of piped input taken, commands and empty lines included: the rest of the input starts after them. */
   let linesTaken = 0
+  /** A piped /quit was taken: nothing read after it is sent. */
+  let quitTaken = false
   // Backpressure to stdin: while the outbox is this full, stop reading input instead of growing memory.
   let inputPaused = false
   const outbox = new OutboxWatch()
@@ -586,6 +588,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       else perform(what)
       if (what.type === 'quit') {
         // Nothing after /quit is sent, wherever the read that brought it ended.
+        quitTaken = true
         input?.pause()
         linesTaken -= lines.length - i - 1
         return
@@ -594,6 +597,12 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       chars = 0
     }
     sendRun(start === 0 ? lines : lines.slice(start), chars)
+    pauseIfFull()
+  })
+  // The front of a line too long for one message, cut off as it is read: sent as its first parts would be.
+  piped?.on('part', (text) => {
+    if (quitTaken || stoppedByFailure()) return
+    send(text)
     pauseIfFull()
   })
   if (interactive) rl?.prompt()

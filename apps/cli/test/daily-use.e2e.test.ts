@@ -274,6 +274,27 @@ describe('a piped file whose lines hold carriage returns', () => {
   })
 })
 
+describe('piped input without a newline', () => {
+  it('is sent in parts as it is read, not held until its line ends', async () => {
+    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only', '--json'])
+    const listening = JSON.parse(await bob.waitFor('stdout', /"type":"listening"/)) as { address: string }
+    const alice = start(['--listen', '127.0.0.1:0', '--peer', listening.address, '--name', 'alice'])
+    const bodies = () =>
+      bob.stdout
+        .map((line) => JSON.parse(line) as { type: string; body?: string })
+        .filter((e) => e.type === 'message')
+        .map((e) => e.body)
+    // A line that has not ended: its first 20,000 characters go as two messages of 10,000 at once.
+    alice.child.stdin.write('p'.repeat(25_000))
+    await until('the parts read so far at bob', () => bodies().length >= 2 || undefined, 30_000)
+    expect(bodies()).toEqual(['p'.repeat(10_000), 'p'.repeat(10_000)])
+    alice.child.stdin.end('q\nnext\n')
+    expect(await alice.exited).toBe(0)
+    await until('the rest at bob', () => bodies().length >= 4 || undefined, 30_000)
+    expect(bodies()).toEqual(['p'.repeat(10_000), 'p'.repeat(10_000), `${'p'.repeat(5_000)}q`, 'next'])
+  })
+})
+
 describe('a file redirected to a peer that never comes', () => {
   it('read whole before its reading paused, it is not reported as left: exit 7, and the next run delivers each line once', async () => {
     const { port, args } = await aliceToAbsentPeer()

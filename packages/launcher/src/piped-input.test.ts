@@ -1,6 +1,7 @@
 import { PassThrough } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { LineSplitter, PipedLines } from './piped-input.js'
+import { splitBody } from './session.js'
 
 /**
  * The lines of a whole text as `wc -l` and `tail -n` count them: each ends at `\n`, a `\r` right before it
@@ -70,6 +71,63 @@ describe('LineSplitter', () => {
     // A character cut short by the end of the input.
     expect(told([Buffer.from([0x61, 0x0a, 0x62, 0xe2, 0x82])])).toEqual([2])
     expect(told([Buffer.from('all good\n')])).toEqual([])
+  })
+
+  it('cuts a line that grows past the limit as it is read, into the parts splitBody makes, and counts it once', () => {
+    const splitter = new LineSplitter(undefined, 10)
+    expect(splitter.push('short\n0123456789abcde')).toEqual(['short'])
+    expect(splitter.takeParts()).toEqual(['0123456789'])
+    expect(splitter.push('fghijklmnopqrstuvwxyz')).toEqual([])
+    expect(splitter.takeParts()).toEqual(['abcdefghij', 'klmnopqrst'])
+    // The rest ends as the line, however long the read that ends it.
+    expect(splitter.push('0123456789\r\nnext\n')).toEqual(['uvwxyz0123456789', 'next'])
+    expect(splitter.takeParts()).toEqual([])
+    // A pair of surrogates is never cut, and a \r at the end waits for the \n that may follow it.
+    expect(splitter.push('123456789😀abc')).toEqual([])
+    expect(splitter.takeParts()).toEqual(['123456789'])
+    expect(splitter.push('0123456789\r')).toEqual([])
+    expect(splitter.takeParts()).toEqual(['😀abc01234'])
+    expect(splitter.push('\n')).toEqual(['56789'])
+    expect(splitter.end()).toEqual([])
+  })
+
+  it('holds at most the limit of a line without a newline, however long it grows', () => {
+    const splitter = new LineSplitter()
+    let parts = 0
+    for (let i = 0; i < 200; i++) {
+      splitter.push('progress 42%\r'.repeat(5_000))
+      parts += splitter.takeParts().length
+    }
+    expect(parts).toBe(Math.floor((200 * 5_000 * 13 - 2) / 10_000))
+    const rest = splitter.end()
+    expect(rest).toHaveLength(1)
+    expect(rest[0]!.length).toBeLessThanOrEqual(10_001)
+  })
+
+  it('sends any text, cut anywhere, as the same messages as the whole lines split by splitBody', () => {
+    let state = 7
+    const next = (n: number) => {
+      state = (state * 1_103_515_245 + 12_345) % 2 ** 31
+      return state % n
+    }
+    const units = ['a', 'b', 'ü', '😀', '\r', '\n', ' ']
+    for (let round = 0; round < 500; round++) {
+      let whole = ''
+      for (let i = next(60); i > 0; i--) whole += units[next(units.length)]
+      const bytes = Buffer.from(whole)
+      const at = [...new Set(Array.from({ length: next(8) }, () => next(bytes.length + 1)))].sort(
+        (a, b) => a - b,
+      )
+      const splitter = new LineSplitter(undefined, 5)
+      const sent: string[] = []
+      for (const [i, start] of [0, ...at].entries()) {
+        sent.push(...splitter.push(bytes.subarray(start, at[i] ?? bytes.length)))
+        sent.push(...splitter.takeParts())
+      }
+      sent.push(...splitter.end())
+      const messages = (texts: string[]) => texts.flatMap((text) => splitBody(text, 5))
+      expect(messages(sent), JSON.stringify(whole)).toEqual(messages(linesOf(whole)))
+    }
   })
 
   it('gives the lines of any text cut anywhere', () => {

@@ -7,6 +7,7 @@
  */
 import { EventEmitter } from 'node:events'
 import { StringDecoder } from 'node:string_decoder'
+import { MAX_BODY_LENGTH } from '@parley/core'
 
 /** U+FFFD, which the decoder puts in place of bytes that are not UTF-8 (and which UTF-8 text may hold). */
 const REPLACEMENT = '\uFFFD'
@@ -24,20 +25,51 @@ export class LineSplitter {
   /** The last two bytes of the previous chunk, for an EF BF BD split between two chunks. */
   private tail: number[] = []
   private told = false
+  /** Pieces cut off the front of the line being read, not taken yet (`takeParts`). */
+  private parts: string[] = []
 
   /**
    * @param notUtf8 told once, with the number of the line that holds them, when the first bytes that are
    *   not UTF-8 come (each such sequence is sent as U+FFFD)
+   * @param maxLine a line longer than this is sent in parts of this length (as `splitBody` cuts it): the
+   *   line still being read is cut as it grows, so input without a newline (a minified file, a progress
+   *   bar's `\r`s) is not held whole
    */
-  constructor(private readonly notUtf8?: (line: number) => void) {}
+  constructor(
+    private readonly notUtf8?: (line: number) => void,
+    private readonly maxLine = MAX_BODY_LENGTH,
+  ) {}
 
-  /** The lines this chunk ends, in order. */
+  /** The lines this chunk ends, in order; then `takeParts` gives what it cut off the line it began. */
   push(chunk: Uint8Array | string): string[] {
     const decoded = typeof chunk === 'string' ? chunk : this.decoder.write(chunk as Buffer)
     if (typeof chunk !== 'string' && !this.told && this.notUtf8) this.check(chunk, decoded)
     const lines = this.split(decoded)
     this.linesBefore += lines.length
+    this.cutLong()
     return lines
+  }
+
+  /**
+   * The parts cut off the front of a line longer than `maxLine` that has not ended yet, in order, each
+   * `maxLine` long (one less where a surrogate pair would be cut): they come before the rest of that line,
+   * which `push` or `end` gives as a line when it ends. A line is counted once, when it ends.
+   */
+  takeParts(): string[] {
+    const parts = this.parts
+    this.parts = []
+    return parts
+  }
+
+  /** Cuts the line being read while it is longer than `maxLine` and one: a `\r` at its end may still be a `\r\n`'s. */
+  private cutLong(): void {
+    while (this.partial.length > this.maxLine + 1) {
+      let end = this.maxLine
+      const code = this.partial.charCodeAt(end - 1)
+      if (code >= 0xd800 && code <= 0xdbff) end--
+      this.parts.push(this.partial.slice(0, end))
+      this.partial = this.partial.slice(end)
+    }
   }
 
   /** Whether the decoder put U+FFFD for bytes that were not UTF-8; says so once, with the line. */
@@ -97,6 +129,8 @@ export type ReadableInput = NodeJS.ReadableStream & { readonly readableLength: n
 /**
  * A readable stream (piped stdin) as lines: a `lines` event per read with the lines it ended, in order,
  * then `close` once, when the stream ends or fails or `close()` is called. Paused until `resume()`.
+ * A line longer than the message body limit comes in `part` events as it is read (each a message of its
+ * own, as a long line is sent), then its rest as a line of a `lines` event, where it counts as one line.
  * `not-utf8` says, once, which line first held bytes that are not UTF-8 (they are sent as U+FFFD).
  * @example
  * const input = new PipedLines(process.stdin)
@@ -104,7 +138,12 @@ export type ReadableInput = NodeJS.ReadableStream & { readonly readableLength: n
  * input.once('close', () => console.error('input ended'))
  * input.resume()
  */
-export class PipedLines extends EventEmitter<{ lines: [string[]]; close: []; 'not-utf8': [line: number] }> {
+export class PipedLines extends EventEmitter<{
+  lines: [string[]]
+  part: [string]
+  close: []
+  'not-utf8': [line: number]
+}> {
   /** `not-utf8` is told once, with the line, when the first bytes that are not UTF-8 come. */
   private readonly splitter = new LineSplitter((line) => this.emit('not-utf8', line))
   private closed = false
@@ -163,5 +202,7 @@ export class PipedLines extends EventEmitter<{ lines: [string[]]; close: []; 'no
 
   private give(lines: string[]): void {
     if (!this.closed && lines.length > 0) this.emit('lines', lines)
+    // The lines a read ended come first, then what it cut off the long line it began.
+    for (const part of this.splitter.takeParts()) if (!this.closed) this.emit('part', part)
   }
 }
