@@ -182,6 +182,13 @@ async function printInvite(flags: Flags, io: Io): Promise<number> {
   return ExitCode.OK
 }
 
+/** The line above a catch-up: what came while this node was away, and what the last run did not show. */
+function catchUpText(count: number, replayed: number): string {
+  if (replayed === 0) return `${countText(count)} message(s) from while you were away:`
+  if (replayed === count) return `${countText(count)} message(s) the last run received but did not show:`
+  return `${countText(count)} message(s) from while you were away (${countText(replayed)} of them received by the last run but not shown):`
+}
+
 /** Whether HOST:PORT (or [HOST]:PORT) names this machine only: 127.0.0.0/8, ::1 or localhost. */
 function isLoopbackAddress(address: string): boolean {
   const host = (
@@ -318,9 +325,9 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     flags.json
       ? JSON.stringify(jsonMessage(m))
       : formatMessage(labels.label(m.from), m.body, m.ts, withTime, m.action)
-  const lines = streamLines(io.stdout, formatShown, (count) => {
-    if (flags.json) json({ type: 'catch-up', count })
-    else note(`${countText(count)} message(s) from while you were away:`)
+  const lines = streamLines(io.stdout, formatShown, (count, replayed) => {
+    if (flags.json) json({ type: 'catch-up', count, ...(replayed > 0 ? { replayed } : {}) })
+    else note(catchUpText(count, replayed))
   })
   const display = new MessageDisplay({
     target: {

@@ -114,7 +114,7 @@ async function killedThenRestarted(
   await waitUntil(() => bodiesIn(out).length >= LINES.length, 60_000, 'every line in the file')
   second.child.kill('SIGTERM')
   expect((await second.exited).code).toBe(0)
-  return { bodies: bodiesIn(out), shownBefore }
+  return { bodies: bodiesIn(out), shownBefore, said: second.stderr() }
 }
 
 describe('lines shown into a file, across a kill -9 between a write and its display mark', () => {
@@ -133,8 +133,12 @@ describe('lines shown into a file, across a kill -9 between a write and its disp
   it('a write that was announced but never made is written by the next run', async (ctx) => {
     if (!STRACE) ctx.skip(NO_STRACE)
     // Killed on entering its third write of lines: announced, not made.
-    const { bodies } = await killedThenRestarted(({ out }) => ({ path: out, when: 3 }))
+    const { bodies, said } = await killedThenRestarted(({ out }) => ({ path: out, when: 3 }))
     expect(bodies).toEqual(LINES)
+    // What the next run shows again is said to be that, not news from while the node was away.
+    expect(said).toMatch(
+      /message\(s\) (the last run received but did not show|from while you were away \([\d,]+ of them received by the last run but not shown\)):/,
+    )
   }, 180_000)
 })
 

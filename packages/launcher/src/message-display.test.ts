@@ -71,6 +71,29 @@ describe('message display', () => {
     expect(out).toEqual(['old <alice> alice 1', 'old <bob> bob 1', 'old <alice> alice 2'])
   })
 
+  it('tells the marker how many of a catch-up the last run received and did not show', () => {
+    const counts: [number, number][] = []
+    const display = new MessageDisplay({
+      target: {
+        kind: 'lines',
+        format: (m) => m.body,
+        write: () => undefined,
+        catchUp: (n, r) => counts.push([n, r]),
+      },
+      now: () => START,
+      schedule: (run) => {
+        queueMicrotask(run)
+        return { cancel: () => undefined }
+      },
+    })
+    display.bind({ markShown: () => true })
+    display.push({ ...message(alice, 1, START - 1), replayed: true } as NodeEvent)
+    display.push({ ...message(alice, 2, START - 1), replayed: true } as NodeEvent)
+    display.push(message(bob, 1, START - 60_000))
+    display.close()
+    expect(counts).toEqual([[3, 2]])
+  })
+
   it('shows live messages at once, after any catch-up still held', () => {
     const { display, out, markers } = setup()
     display.push(message(bob, 1, START - 30_000))

@@ -54,8 +54,12 @@ export interface LineTarget {
    */
   formatRun?(run: ShownRun): string | undefined
   write(text: string): void
-  /** Called right before a catch-up of `count` messages is written (the marker line). */
-  catchUp(count: number): void
+  /**
+   * Called right before a catch-up of `count` messages is written (the marker line); `replayed` of them
+   * are shown again after the last run ended before showing them (a kill, a closed stdout), not sent
+   * while this node was away.
+   */
+  catchUp(count: number, replayed: number): void
   /** True once a write failed (stdout's reader closed it): what was written is not marked from then on. */
   gone?(): boolean
 }
@@ -302,10 +306,10 @@ export class MessageDisplay {
     if (policy === 'hide') return
     // Time order across senders; a sender's own order (seq) breaks ties and survives clock steps.
     held.sort((a, b) => (a.from.id === b.from.id ? a.seq - b.seq : a.ts - b.ts))
-    this.show(held, held.length)
+    this.show(held, held.length, held.filter((m) => m.replayed).length)
   }
 
-  private show(items: readonly (ShownMessage | ShownRun)[], catchUp?: number): void {
+  private show(items: readonly (ShownMessage | ShownRun)[], catchUp?: number, replayed = 0): void {
     if (this.failure() !== undefined) this.halt()
     if (this.halted) return
     const target = this.target
@@ -316,7 +320,7 @@ export class MessageDisplay {
       for (const m of messages) this.note(m)
       return
     }
-    if (catchUp !== undefined) target.catchUp(catchUp)
+    if (catchUp !== undefined) target.catchUp(catchUp, replayed)
     let chunk: string[] = []
     let bytes = 0
     for (let i = 0; i < items.length; i++) {
@@ -478,7 +482,7 @@ function runMessages(run: ShownRun): ShownMessage[] {
 export function streamLines(
   stream: NodeJS.WritableStream,
   format: (message: ShownMessage) => string,
-  catchUp: (count: number) => void,
+  catchUp: (count: number, replayed: number) => void,
 ): LineTarget {
   ;(stream as unknown as { _handle?: { setBlocking?: (on: boolean) => void } })._handle?.setBlocking?.(true)
   // A blocking write that fails (EPIPE) sets `errored` before it returns, so before its mark is written.

@@ -389,6 +389,26 @@ describe('chat model', () => {
     expect(lines).toContain(' 12,345 messages from while you were away ')
   })
 
+  it('says which of a catch-up the last run received and did not show', () => {
+    const { model, screen } = setup()
+    const shown = (body: string, replayed: boolean) => ({
+      id: body,
+      seq: 1,
+      ts: 0,
+      from: bob,
+      body,
+      catchUp: true,
+      ...(replayed ? { replayed: true as const } : {}),
+    })
+    model.showMessages([shown('again', true)], 1)
+    model.showMessages([shown('again', true), shown('new', false)], 2)
+    const lines = screen(100, 10).lines.join('\n')
+    expect(lines).toContain(' 1 message the last run received but did not show ')
+    expect(lines).toContain(
+      ' 2 messages from while you were away (1 received by the last run but not shown) ',
+    )
+  })
+
   it('says in the status bar when links are not encrypted', () => {
     const model = new ChatModel({ self: alice, width: graphemeWidth(), secure: false })
     expect(rowText(model.frame(80, 10).status)).toContain('PLAIN: not encrypted')

@@ -195,7 +195,15 @@ export class ChatModel {
   showMessages(messages: readonly ShownMessage[], catchUp?: number): Effect[] {
     this.changes++
     if (catchUp !== undefined) {
-      const text = ` ${countText(catchUp)} message${catchUp === 1 ? '' : 's'} from while you were away `
+      // Shown again: the last run received them and ended before showing them (a kill), not while away.
+      const replayed = messages.filter((m) => m.replayed).length
+      const some = `${countText(catchUp)} message${catchUp === 1 ? '' : 's'}`
+      const text =
+        replayed === 0
+          ? ` ${some} from while you were away `
+          : replayed === catchUp
+            ? ` ${some} the last run received but did not show `
+            : ` ${some} from while you were away (${countText(replayed)} received by the last run but not shown) `
       this.list.add({ id: this.nextId++, kind: 'rule', ts: this.now(), text }, false)
     }
     const effects: Effect[] = []
