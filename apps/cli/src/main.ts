@@ -300,8 +300,10 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   const piped = flags.recvOnly || io.stdin.isTTY ? undefined : new PipedLines(io.stdin)
   const input = rl ?? piped
   input?.pause()
-  // Incoming lines are printed above the prompt, then the prompt and the half-typed line are redrawn.
-  let promptShown = interactive
+  // Incoming lines are printed above the prompt, then the prompt and the half-typed line are redrawn. The
+  // prompt is first drawn once typed lines have somewhere to go: drawing it resumes readline, and a line
+  // typed during the start would be read with no listener yet, and lost.
+  let promptShown = false
   const print = (stream: NodeJS.WritableStream, text: string) => {
     if (!promptShown) {
       stream.write(`${text}\n`)
@@ -612,7 +614,10 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     send(text)
     pauseIfFull()
   })
-  if (interactive) rl?.prompt()
+  if (interactive) {
+    promptShown = true
+    rl?.prompt()
+  }
 
   const inputEnded = new Promise<'eof'>((resolve) => {
     input?.once('close', () => {

@@ -111,6 +111,27 @@ describe.skipIf(!HAS_TMUX)('parley on a terminal', () => {
     expect(screen).not.toMatch(/input ended; waiting/)
   })
 
+  it('sends a line typed while it is still starting, once it can', async () => {
+    // A room on a DHT of one loopback bootstrap node: joining it keeps the start going after the first
+    // status lines, which is when a line typed early used to be read with nothing to take it.
+    const bootstrapNode = start(['bootstrap', '--listen', '127.0.0.1:0'])
+    const bootstrap = await bootstrapNode.waitFor('stdout', /^127\.0\.0\.1:\d+$/)
+    const roomCode = start(['room'])
+    expect(await roomCode.exited).toBe(0)
+    const room = ['--room', roomCode.stdout.at(-1) ?? '', '--bootstrap', bootstrap]
+    const bob = start([...room, '--name', 'bob', '--recv-only', '--data-dir', join(tempDir(), 'bob')])
+    await bob.waitFor('stderr', /listening on the DHT/)
+    // Typed before parley has even started: the keys wait in the terminal until it reads them.
+    const alice = terminal([...room, '--name', 'alice', '--data-dir', join(tempDir(), 'alice')])
+    alice.type('typed at once')
+    alice.keys('Enter')
+    await bob.waitFor('stdout', /<alice> typed at once$/)
+    alice.type('typed later')
+    alice.keys('Enter')
+    await bob.waitFor('stdout', /<alice> typed later$/)
+    expect(bob.stdout).toEqual(['<alice> typed at once', '<alice> typed later'])
+  })
+
   it('with --recv-only, says at once that what is typed is not sent, and still shows what arrives', async () => {
     const bob = terminal([
       '--listen',
