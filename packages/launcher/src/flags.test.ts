@@ -92,6 +92,19 @@ describe('parseFlags errors', () => {
   })
 })
 
+describe('--room', () => {
+  it('joins a room given twice once, however its code is written', async () => {
+    const { newRoomCode } = await import('./dht-services.js')
+    const code = newRoomCode()
+    const other = newRoomCode()
+    const flags = parseFlags(
+      ['--room', code, '--room', code.toUpperCase().replaceAll('-', ''), '--room', other],
+      {},
+    )
+    expect(flags.dht?.rooms).toEqual([code, other])
+  })
+})
+
 describe('parley help', () => {
   it('is --help alone; with anything after it, or as a value, it is not', () => {
     expect(parseFlags(['help'], {})).toMatchObject({ help: true, command: 'chat' })

@@ -344,9 +344,17 @@ function dhtFlags(
     values.relay !== undefined
   if (!wanted) return undefined
   try {
-    for (const code of rooms) parseRoomCode(code)
+    // One room given twice (the same code, or written another way) is joined once: twice, the second
+    // join found only this node there and said the room was empty.
+    const seen = new Set<string>()
+    const distinct = rooms.filter((code) => {
+      const room = parseRoomCode(code).toString('hex')
+      if (seen.has(room)) return false
+      seen.add(room)
+      return true
+    })
     return {
-      rooms,
+      rooms: distinct,
       ...(values.bootstrap !== undefined ? { bootstrap: parseBootstrap(values.bootstrap) } : {}),
       ...(values.relay !== undefined ? { relay: parsePublicKey(values.relay).toString('hex') } : {}),
     }
