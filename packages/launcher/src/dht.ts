@@ -120,10 +120,14 @@ export class DhtNetwork implements Transport {
     await this.dht.listen()
   }
 
-  /** Joins a room by its code; resolves with how many members were there already. */
-  async joinRoom(code: string): Promise<number> {
+  /**
+   * Joins a room by its code; resolves with how many members were there already, or undefined when some
+   * dials were still going at the end of the join's wait (it is not known to be empty).
+   */
+  async joinRoom(code: string): Promise<number | undefined> {
     try {
-      return (await this.dht.joinRoom(code)).membersFound
+      const joined = await this.dht.joinRoom(code)
+      return joined.settled || joined.membersFound > 0 ? joined.membersFound : undefined
     } catch (error) {
       throw dhtFatal(error)
     }

@@ -487,7 +487,8 @@ async function joinDht(dht: DhtNetwork, flags: Flags, listen: Address): Promise<
   const empty: string[] = []
   for (const code of flags.dht?.rooms ?? []) {
     const found = await dht.joinRoom(code)
-    if (found > 0) continue
+    // Not known to be empty while dials to members it found were still going.
+    if (found === undefined || found > 0) continue
     empty.push(code)
   }
   return empty

@@ -48,8 +48,14 @@ export interface DhtTransportOptions {
 
 /** A room this node joined, and how many members it found there on joining. */
 export interface JoinedRoom extends Room {
-  /** Members this node connected to while joining; 0 means nobody else is in the room yet. */
+  /** Members this node connected to while joining; 0 with `settled` means nobody else is in the room yet. */
   membersFound: number
+  /**
+   * Every dial to a member found on joining ended within the join's wait. False when some were still
+   * going (a member that left recently is still announced): members that connect later join as usual, and
+   * `membersFound` 0 then says nothing.
+   */
+  settled: boolean
 }
 
 /** What the DHT tells this node about its own network position. */
@@ -70,6 +76,12 @@ const MAX_PENDING_ADMISSIONS = 64
 const MAX_FIRST_RECORD_BYTES = 64 * 1024
 /** A room is looked up again this soon after joining, then twice as late each time, up to the last delay. */
 const FIRST_LOOKUP_AGAIN_MS = 1_000
+/**
+ * A join waits this long at most for its dials to the members it found. A member that left recently is
+ * still announced for a while, and the dial to it runs to its timeout (8 s here): the start waited for
+ * that. Live members on loopback and in the NAT lab connect well within it (50-1,200 ms).
+ */
+const JOIN_WAIT_MS = 2_000
 const LAST_LOOKUP_AGAIN_MS = 60_000
 /** Relays this node remembers by address; a peer may name any relay, so the map is bounded. */
 const MAX_KNOWN_RELAYS = 64
@@ -219,9 +231,16 @@ export class DhtTransport {
     this.#membersFound.set(topic, 0)
     const discovery = this.#swarm.join(room.topic, { server: true, client: true })
     await discovery.flushed()
-    await this.#swarm.flush()
+    let timer: NodeJS.Timeout | undefined
+    const settled = await Promise.race([
+      this.#swarm.flush().then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), JOIN_WAIT_MS)
+      }),
+    ])
+    clearTimeout(timer)
     this.#lookAgain(topic, discovery, FIRST_LOOKUP_AGAIN_MS)
-    return { ...room, membersFound: this.#membersFound.get(topic) ?? 0 }
+    return { ...room, membersFound: this.#membersFound.get(topic) ?? 0, settled }
   }
 
   /**

@@ -171,8 +171,8 @@ describe('rooms on a loopback DHT', () => {
     const bob = await node()
     const carol = await node()
     // The first to join is told nobody else is there yet; the second finds the first.
-    expect((await alice.transport.joinRoom(code)).membersFound).toBe(0)
-    expect((await bob.transport.joinRoom(code.toUpperCase())).membersFound).toBe(1)
+    expect(await alice.transport.joinRoom(code)).toMatchObject({ membersFound: 0, settled: true })
+    expect(await bob.transport.joinRoom(code.toUpperCase())).toMatchObject({ membersFound: 1, settled: true })
     const [atAlice, atBob] = await Promise.all([alice.nextLink(), bob.nextLink()])
     expect(atAlice.remoteKey).toBe(bob.key)
     expect(atBob.remoteKey).toBe(alice.key)
