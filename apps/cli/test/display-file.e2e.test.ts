@@ -74,6 +74,11 @@ function receiver(port: number, dataDir: string, out: string, killAt?: { path: s
   return { child, exited, stderr: () => stderr }
 }
 
+/** The sender: lines written to its stdin go to the receiver on `port`, which it waits for up to 2 minutes. */
+function alice(port: number) {
+  return start(['--peer', `127.0.0.1:${port}`, '--listen', '127.0.0.1:0', '--name', 'alice', '--wait', '120'])
+}
+
 /** The bodies in the file, in order: each line is `<alice> BODY`. */
 function bodiesIn(out: string): string[] {
   return readFileSync(out, 'utf8')
@@ -90,16 +95,7 @@ async function killedThenRestarted(
   const out = join(tempDir(), 'chat.log')
   const first = receiver(port, data, out, killAt({ data, out }))
   await waitUntil(() => /listening on/.test(first.stderr()), 60_000, 'the receiver listening')
-  const sender = start([
-    '--peer',
-    `127.0.0.1:${port}`,
-    '--listen',
-    '127.0.0.1:0',
-    '--name',
-    'alice',
-    '--wait',
-    '120',
-  ])
+  const sender = alice(port)
   for (const line of LINES) sender.send(line)
   sender.end()
   // Killed by the injected signal, where the test chose: strace exits as its tracee did.
@@ -168,16 +164,7 @@ describe('lines shown into a file that cannot take a whole write', () => {
       await firstExit
     })
     await waitUntil(() => /listening on/.test(said), 60_000, 'the receiver listening')
-    const sender = start([
-      '--peer',
-      `127.0.0.1:${port}`,
-      '--listen',
-      '127.0.0.1:0',
-      '--name',
-      'alice',
-      '--wait',
-      '120',
-    ])
+    const sender = alice(port)
     for (const line of LINES.slice(0, 500)) sender.send(line)
     sender.end()
     expect(await firstExit).toBe(11)

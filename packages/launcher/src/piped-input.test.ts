@@ -13,6 +13,32 @@ function linesOf(text: string): string[] {
   return lines.map((line) => (line.endsWith('\r') ? line.slice(0, -1) : line))
 }
 
+/**
+ * 500 texts of line ends, wide characters and spaces (up to `length` units), each as bytes cut at up to
+ * `cuts` random places; seeded, so a failure comes back the same.
+ */
+function* randomCuts(
+  seed: number,
+  length: number,
+  cuts: number,
+): Generator<{ whole: string; chunks: Buffer[] }> {
+  let state = seed
+  const next = (n: number) => {
+    state = (state * 1_103_515_245 + 12_345) % 2 ** 31
+    return state % n
+  }
+  const units = ['a', 'b', 'ü', '😀', '\r', '\n', ' ']
+  for (let round = 0; round < 500; round++) {
+    let whole = ''
+    for (let i = next(length); i > 0; i--) whole += units[next(units.length)]
+    const bytes = Buffer.from(whole)
+    const at = [...new Set(Array.from({ length: next(cuts) }, () => next(bytes.length + 1)))].sort(
+      (a, b) => a - b,
+    )
+    yield { whole, chunks: [0, ...at].map((start, i) => bytes.subarray(start, at[i] ?? bytes.length)) }
+  }
+}
+
 function split(chunks: (string | Uint8Array)[]): string[] {
   const splitter = new LineSplitter()
   return [...chunks.flatMap((c) => splitter.push(c)), ...splitter.end()]
@@ -105,50 +131,19 @@ describe('LineSplitter', () => {
   })
 
   it('sends any text, cut anywhere, as the same messages as the whole lines split by splitBody', () => {
-    let state = 7
-    const next = (n: number) => {
-      state = (state * 1_103_515_245 + 12_345) % 2 ** 31
-      return state % n
-    }
-    const units = ['a', 'b', 'ü', '😀', '\r', '\n', ' ']
-    for (let round = 0; round < 500; round++) {
-      let whole = ''
-      for (let i = next(60); i > 0; i--) whole += units[next(units.length)]
-      const bytes = Buffer.from(whole)
-      const at = [...new Set(Array.from({ length: next(8) }, () => next(bytes.length + 1)))].sort(
-        (a, b) => a - b,
-      )
+    const messages = (texts: string[]) => texts.flatMap((text) => splitBody(text, 5))
+    for (const { whole, chunks } of randomCuts(7, 60, 8)) {
       const splitter = new LineSplitter(undefined, 5)
       const sent: string[] = []
-      for (const [i, start] of [0, ...at].entries()) {
-        sent.push(...splitter.push(bytes.subarray(start, at[i] ?? bytes.length)))
-        sent.push(...splitter.takeParts())
-      }
+      for (const chunk of chunks) sent.push(...splitter.push(chunk), ...splitter.takeParts())
       sent.push(...splitter.end())
-      const messages = (texts: string[]) => texts.flatMap((text) => splitBody(text, 5))
       expect(messages(sent), JSON.stringify(whole)).toEqual(messages(linesOf(whole)))
     }
   })
 
   it('gives the lines of any text cut anywhere', () => {
-    // 500 texts of line ends, wide characters and spaces, each cut at random places (seeded, so a
-    // failure comes back the same).
-    let state = 42
-    const next = (n: number) => {
-      state = (state * 1_103_515_245 + 12_345) % 2 ** 31
-      return state % n
-    }
-    const units = ['a', 'b', 'ü', '😀', '\r', '\n', ' ']
-    for (let round = 0; round < 500; round++) {
-      let whole = ''
-      for (let i = next(40); i > 0; i--) whole += units[next(units.length)]
-      const bytes = Buffer.from(whole)
-      const at = [...new Set(Array.from({ length: next(6) }, () => next(bytes.length + 1)))].sort(
-        (a, b) => a - b,
-      )
-      const chunks = [0, ...at].map((start, i) => bytes.subarray(start, at[i] ?? bytes.length))
+    for (const { whole, chunks } of randomCuts(42, 40, 6))
       expect(split(chunks), JSON.stringify(whole)).toEqual(linesOf(whole))
-    }
   })
 })
 
