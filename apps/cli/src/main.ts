@@ -59,6 +59,7 @@ import {
   waitWhileProgressing,
 } from '@parley/launcher'
 import { encodeInvite, encodeKeyInvite } from '@parley/secure/keys'
+import { isLoopbackHost, parseAddress } from '@parley/transport-tcp'
 import {
   formatLines,
   formatMessage,
@@ -162,7 +163,7 @@ async function printInvite(flags: Flags, io: Io): Promise<number> {
     if (!flags.json) io.stdout.write(`${code}\n`)
     const port = flags.listen.slice(flags.listen.lastIndexOf(':') + 1)
     io.stderr.write(
-      isLoopbackAddress(flags.listen)
+      isLoopbackHost(parseAddress(flags.listen).host)
         ? `parley: on this machine only (the address is loopback) your peer runs: parley --join ${code}; for a peer on another machine, give the address it reaches you at: parley invite --listen ADDRESS:${port}\n`
         : `parley: on this network your peer runs: parley --join ${code}\n`,
     )
@@ -187,18 +188,6 @@ function catchUpText(count: number, replayed: number): string {
   if (replayed === 0) return `${countText(count)} message(s) from while you were away:`
   if (replayed === count) return `${countText(count)} message(s) the last run received but did not show:`
   return `${countText(count)} message(s) from while you were away (${countText(replayed)} of them received by the last run but not shown):`
-}
-
-/** Whether HOST:PORT (or [HOST]:PORT) names this machine only: 127.0.0.0/8, ::1 or localhost. */
-function isLoopbackAddress(address: string): boolean {
-  const host = (
-    address.startsWith('[')
-      ? address.slice(1, address.indexOf(']'))
-      : address.slice(0, address.lastIndexOf(':'))
-  ).toLowerCase()
-  // IPv4 loopback, also written as an IPv4-mapped IPv6 address; ::1 in its short or its full form.
-  const v4 = host.startsWith('::ffff:') ? host.slice('::ffff:'.length) : host
-  return host === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(v4) || /^(0{1,4}:){7}0{0,3}1$|^::1$/.test(host)
 }
 
 /** `parley room`: a new room code on stdout's last line (with --json, as `{"type":"room","code":…}`). */

@@ -27,6 +27,17 @@ afterEach(closeNodes)
 
 const world = nodeWorld
 
+/** Bob listening at B and alice dialing him from A, started and linked (the clock advanced once). */
+async function aliceDialsBob() {
+  const { clock, node } = world()
+  const bob = node('bob', B)
+  await bob.node.start()
+  const alice = node('alice', A, { peers: [B] })
+  await alice.node.start()
+  await clock.advance(0)
+  return { clock, node, bob, alice }
+}
+
 /** A remote end that listens on `address` and runs `onLink` for every link it accepts. */
 async function rawListener(network: Network, address: Address, onLink: (peer: RawPeer) => void) {
   const accepted: RawPeer[] = []
@@ -129,12 +140,7 @@ describe('ParleyNode over an in-memory transport', () => {
     })
 
     it('resolves 0 once the peer acknowledges every message', async () => {
-      const { clock, node } = world()
-      const bob = node('bob', B)
-      await bob.node.start()
-      const alice = node('alice', A, { peers: [B] })
-      await alice.node.start()
-      await clock.advance(0)
+      const { clock, alice } = await aliceDialsBob()
       alice.node.send('one')
       alice.node.send('two')
       const done = alice.node.whenDelivered(5_000)
@@ -567,12 +573,7 @@ describe('ParleyNode over an in-memory transport', () => {
 
   describe('leaving and coming back', () => {
     it('says bye on close, so the peer sees the name and "left"', async () => {
-      const { clock, node } = world()
-      const bob = node('bob', B)
-      await bob.node.start()
-      const alice = node('alice', A, { peers: [B] })
-      await alice.node.start()
-      await clock.advance(0)
+      const { bob, alice } = await aliceDialsBob()
 
       await bob.node.close('see you')
       await flushMicrotasks()
@@ -586,12 +587,7 @@ describe('ParleyNode over an in-memory transport', () => {
     })
 
     it('keeps a long quit reason a clean goodbye on the peer’s side', async () => {
-      const { clock, node } = world()
-      const bob = node('bob', B)
-      await bob.node.start()
-      const alice = node('alice', A, { peers: [B] })
-      await alice.node.start()
-      await clock.advance(0)
+      const { bob, alice } = await aliceDialsBob()
       await bob.node.close(`gone fishing ${'.'.repeat(300)}`)
       await flushMicrotasks()
       expect(alice.events.of('link-error')).toEqual([])
@@ -599,12 +595,7 @@ describe('ParleyNode over an in-memory transport', () => {
     })
 
     it('reconnects to a peer that left once it comes back', async () => {
-      const { clock, node } = world()
-      const bob = node('bob', B)
-      await bob.node.start()
-      const alice = node('alice', A, { peers: [B] })
-      await alice.node.start()
-      await clock.advance(0)
+      const { clock, node, bob, alice } = await aliceDialsBob()
 
       await bob.node.close()
       await flushMicrotasks()
@@ -779,12 +770,7 @@ describe('ParleyNode over an in-memory transport', () => {
     })
 
     it('takes a connected peer from connected to closing when it closes, never through reconnecting', async () => {
-      const { clock, node } = world()
-      const bob = node('bob', B)
-      await bob.node.start()
-      const alice = node('alice', A, { peers: [B] })
-      await alice.node.start()
-      await clock.advance(0)
+      const { clock, bob, alice } = await aliceDialsBob()
       expect(alice.events.of('connected')).toHaveLength(1)
       await alice.node.close('input ended')
       const states = alice.events.of('peer-state').map((e) => e.state.status)

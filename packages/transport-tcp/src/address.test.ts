@@ -1,7 +1,7 @@
 import { AddressError } from '@parley/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { type TcpAddress as Address, formatAddress, parseAddress } from './address.js'
+import { type TcpAddress as Address, formatAddress, isLoopbackHost, parseAddress } from './address.js'
 
 function refusal(text: string): AddressError {
   let caught: unknown
@@ -89,5 +89,15 @@ describe('formatAddress', () => {
       }),
       { numRuns: 500 },
     )
+  })
+})
+
+describe('isLoopbackHost', () => {
+  it('knows this machine in every way a host can be written, and nothing else', () => {
+    for (const host of ['127.0.0.1', '127.1.2.3', 'LOCALHOST', '::1', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1'])
+      expect(isLoopbackHost(host), host).toBe(true)
+    for (const host of ['192.168.1.2', '10.0.0.1', '::2', 'fe80::1', '0.0.0.0', 'example.com', '128.0.0.1'])
+      expect(isLoopbackHost(host), host).toBe(false)
+    expect(isLoopbackHost(parseAddress('[::1]:4001').host)).toBe(true)
   })
 })

@@ -64,3 +64,14 @@ export function hostOf(address: string): string {
 export function normalizeAddress(text: string): string {
   return formatAddress(parseAddress(text))
 }
+
+/**
+ * Whether `host` (as `parseAddress` gives it) names this machine only: 127.0.0.0/8, also as an
+ * IPv4-mapped IPv6 address, `::1` in its short or full form, or `localhost`.
+ * @example isLoopbackHost(parseAddress('[::1]:4001').host) // true
+ */
+export function isLoopbackHost(host: string): boolean {
+  const lower = host.toLowerCase()
+  const v4 = lower.startsWith('::ffff:') ? lower.slice('::ffff:'.length) : lower
+  return lower === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(v4) || /^(0{1,4}:){7}0{0,3}1$|^::1$/.test(lower)
+}

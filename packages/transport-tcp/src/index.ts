@@ -1,2 +1,9 @@
-export { formatAddress, hostOf, normalizeAddress, parseAddress, type TcpAddress } from './address.js'
+export {
+  formatAddress,
+  hostOf,
+  isLoopbackHost,
+  normalizeAddress,
+  parseAddress,
+  type TcpAddress,
+} from './address.js'
 export { createTcpTransport, isTcpAddress, type TcpTransportOptions } from './transport.js'
