@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events'
 import { StringDecoder } from 'node:string_decoder'
 import { MAX_BODY_LENGTH } from '@parley/core'
+import { bodyEnd } from './session.js'
 
 /** U+FFFD, which the decoder puts in place of bytes that are not UTF-8 (and which UTF-8 text may hold). */
 const REPLACEMENT = '\uFFFD'
@@ -64,9 +65,8 @@ export class LineSplitter {
   /** Cuts the line being read while it is longer than `maxLine` and one: a `\r` at its end may still be a `\r\n`'s. */
   private cutLong(): void {
     while (this.partial.length > this.maxLine + 1) {
-      let end = this.maxLine
-      const code = this.partial.charCodeAt(end - 1)
-      if (code >= 0xd800 && code <= 0xdbff) end--
+      // Cut where `splitBody` would cut the whole line.
+      const end = bodyEnd(this.partial, 0, this.maxLine)
       this.parts.push(this.partial.slice(0, end))
       this.partial = this.partial.slice(end)
     }

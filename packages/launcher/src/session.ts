@@ -311,13 +311,18 @@ export function splitBody(text: string, limit = MAX_BODY_LENGTH): string[] {
   const parts: string[] = []
   let start = 0
   while (start < text.length) {
-    let end = Math.min(start + limit, text.length)
-    const code = text.charCodeAt(end - 1)
-    if (end < text.length && code >= 0xd800 && code <= 0xdbff) end--
+    const end = bodyEnd(text, start, limit)
     parts.push(text.slice(start, end))
     start = end
   }
   return parts
+}
+
+/** Where the body of `text` that starts at `start` ends: `limit` on, one less where a surrogate pair would be cut. */
+export function bodyEnd(text: string, start: number, limit = MAX_BODY_LENGTH): number {
+  const end = Math.min(start + limit, text.length)
+  const code = text.charCodeAt(end - 1)
+  return end < text.length && code >= 0xd800 && code <= 0xdbff ? end - 1 : end
 }
 
 /** `node.send` (or `sendLines`) refused a text too large for one frame of this node's (`--max-frame`). */
