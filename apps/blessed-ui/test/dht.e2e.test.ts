@@ -140,4 +140,43 @@ describe.skipIf(!TMUX)(title, () => {
     expect(screen.join('\n')).not.toMatch(/dialing|already|cannot reach/)
     expect(screen.at(-2)).toMatch(/^ listening /)
   })
+
+  it('/quit takes its key off the DHT: a dial right after is told nobody announces it (exit 8)', async () => {
+    const { dataDir, fingerprint } = identity()
+    tmux = new Tmux()
+    tmux.startTui(
+      ['--dht', '--bootstrap', bootstrap, '--data-dir', dataDir, '--name', 'alice'],
+      200,
+      30,
+      PRIVATE_ONLY,
+    )
+    await tmux.waitForScreen('listening on the DHT', (lines) =>
+      lines.some((l) => l.includes('-- listening on the DHT under your key')),
+    )
+    tmux.type('/quit')
+    tmux.keys('Enter')
+    expect(await until('parley-tui to exit', () => tmux!.exitCode())).toBe(0)
+    const dial = spawnSync(
+      process.execPath,
+      [
+        CLI_BIN,
+        '--peer',
+        fingerprint,
+        '--bootstrap',
+        bootstrap,
+        '--wait',
+        '1',
+        '--data-dir',
+        identity().dataDir,
+      ],
+      {
+        input: 'still there?\n',
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, ...PRIVATE_ONLY },
+      },
+    )
+    expect(dial.stderr).toMatch(/cannot reach key \[[a-z2-7-]+\]: no node announces the key/)
+    expect(dial.status).toBe(8)
+  })
 })

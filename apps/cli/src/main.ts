@@ -53,6 +53,7 @@ import {
   startNode,
   startRelay,
   startupNotes,
+  stopNode,
   streamLines,
   trustFailures,
   usage,
@@ -727,7 +728,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   display.close()
   closing = true
   flow.close()
-  await node.close(reason === 'eof' ? 'input ended' : reason === 'quit' ? quitReason : 'quit')
+  await stopNode(started, reason === 'eof' ? 'input ended' : reason === 'quit' ? quitReason : 'quit')
   return code
 }
 

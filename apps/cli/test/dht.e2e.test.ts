@@ -334,6 +334,24 @@ describe('errors, one line each', () => {
     noStackTrace(alice)
   })
 
+  it('a node that quit takes its key off the DHT: the next dial is told nobody announces it, exit 8', async () => {
+    const bobDir = newDataDir()
+    const fingerprint = (await keyInvite(bobDir)).slice('parley://'.length)
+    const bob = dhtNode(['--dht', '--data-dir', bobDir, '--name', 'bob', '--recv-only'])
+    await bob.waitFor('stderr', /listening on the DHT under your key/)
+    bob.kill('SIGTERM')
+    expect(await bob.exited).toBe(0)
+    const alice = dhtNode(['--peer', fingerprint, '--name', 'alice', '--wait', '1'])
+    alice.send('still there?')
+    alice.end()
+    expect(await alice.exited).toBe(8)
+    // Not "the node announcing … did not answer": an announcement left behind by the node that quit.
+    expect(alice.stderr.filter((l) => /cannot reach key/.test(l))).toEqual([
+      expect.stringMatching(/no node announces the key .* on the DHT; is it running with --dht/),
+    ])
+    noStackTrace(alice)
+  })
+
   it('no bootstrap node reachable: exit 9 suggesting --bootstrap; the public DHT is refused in tests; --plain stays TCP', async () => {
     const unreachable = start(['--dht', '--bootstrap', '127.0.0.1:9', '--recv-only'])
     expect(await unreachable.exited).toBe(9)

@@ -53,6 +53,7 @@ import { EventLog } from './event-log.js'
 import { ExitCode, FatalError } from './exit-codes.js'
 import { DEFAULT_LISTEN, type Flags } from './flags.js'
 import { endProgram } from './program.js'
+import { unrefTimeout } from './timers.js'
 import { parseAddress, routedTransport, TRANSPORT_KINDS, verifiedTransport } from './transports.js'
 
 export const JOURNAL_FILE = 'journal.log'
@@ -132,6 +133,30 @@ export interface StartedNode {
    * the same data dir be opened again in this process.
    */
   readonly stopped: Promise<void>
+}
+
+/** How long a stopping node waits for its files and the DHT to close before the process leaves anyway. */
+export const STOP_CEILING_MS = 3_000
+
+/**
+ * Closes the node (each peer is told `bye` with `reason`), then waits for its files and its network to close,
+ * up to `ceilingMs`: on the DHT that takes this node's key and rooms off the DHT, so whoever dials it next is
+ * told at once that nobody announces it, not left trying a node that is gone. A frontend calls it before
+ * the process exits.
+ */
+export async function stopNode(
+  started: StartedNode,
+  reason: string,
+  ceilingMs = STOP_CEILING_MS,
+): Promise<void> {
+  await started.node.close(reason)
+  await new Promise<void>((resolve) => {
+    const cancel = unrefTimeout(resolve, ceilingMs)
+    void started.stopped.finally(() => {
+      cancel()
+      resolve()
+    })
+  })
 }
 
 /** Where the node writes its structured log: `--log-file`, else DATA_DIR/parley.log (none in plain mode). */

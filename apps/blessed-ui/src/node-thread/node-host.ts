@@ -18,6 +18,7 @@ import {
   sendInParts,
   startNode,
   startupNotes,
+  stopNode,
   waitWhileProgressing,
 } from '@parley/launcher'
 import { FlowGate, weightOf } from './flow-gate.js'
@@ -153,7 +154,9 @@ export function hostNode(
         return
       case 'close':
         flush()
-        await node.close(message.reason)
+        // Its files closed and, on the DHT, its key and rooms taken down before the thread ends.
+        if (started) await stopNode(started, message.reason)
+        else await node.close(message.reason)
         // Ends the thread: its exit hooks release the data dir's lock, and the screen waits for that.
         exit(0)
         return
