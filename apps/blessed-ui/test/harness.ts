@@ -185,9 +185,16 @@ export class Tmux {
       )
     } catch (error) {
       throw new Error(
-        `${(error as Error).message}\nscreen:\n${this.screen().join('\n')}\nstderr: ${this.stderr()}`,
+        `${(error as Error).message}\nscreen:\n${this.screen().join('\n')}\nstderr: ${this.stderr()}\nresizes: ${this.resizes()}`,
       )
     }
+  }
+
+  /** The resizes parley-tui saw (its trace's `resize` lines), for a failure's message. */
+  resizes(): string {
+    if (!existsSync(this.traceFile)) return 'no trace'
+    const lines = readFileSync(this.traceFile, 'utf8').split('\n')
+    return lines.filter((l) => / resize /.test(l)).join('; ') || 'none'
   }
 
   kill(): void {

@@ -145,6 +145,13 @@ export class BlessedView {
     this.statusBar = box('100%-2', 1)
     this.inputBar = box('100%-1', 1)
     this.screen.on('resize', () => {
+      if (this.trace) {
+        const [cols, rows] = this.stdout.getWindowSize()
+        appendFileSync(
+          this.trace,
+          `${Date.now()} resize ${this.screen.width}x${this.screen.height} ${cols}x${rows}\n`,
+        )
+      }
       this.contents.clear()
       this.renderNow()
     })
