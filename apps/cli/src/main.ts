@@ -11,6 +11,7 @@ import {
   actionBody,
   connectTo,
   countText,
+  type DisplayMarkHooks,
   DropDigest,
   describeEvent,
   describeMembers,
@@ -391,7 +392,10 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     // Stdout's descriptor: when it is a file, a write a kill parts from its mark is found there, not shown again.
     const fd = (io.stdout as { fd?: unknown }).fd
     const lineOutput = typeof fd === 'number' ? { lineOutput: fd } : {}
-    started = await startNode(flags, onEvent, { runs: !flags.json, ...lineOutput }, io.env)
+    // The display records what it shows from before the node listens: a DHT join can take seconds.
+    const onDisplayMarks = (hooks: DisplayMarkHooks) => display.bind(hooks)
+    started = await startNode(flags, onEvent, { runs: !flags.json, ...lineOutput, onDisplayMarks }, io.env)
+    // Plain mode keeps no marks and gives none early; binding again changes nothing for a secure node.
     display.bind(started)
   } catch (error) {
     input?.close()

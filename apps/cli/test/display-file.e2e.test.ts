@@ -9,7 +9,15 @@
 import { spawn } from 'node:child_process'
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { freePort, PARLEY_BIN, straceWorks, tempDir, useBuiltParley, waitUntil } from '@parley/testkit'
+import {
+  freePort,
+  PARLEY_BIN,
+  spawnParley,
+  straceWorks,
+  tempDir,
+  useBuiltParley,
+  waitUntil,
+} from '@parley/testkit'
 import { describe, expect, it } from 'vitest'
 
 const { start, defer } = useBuiltParley()
@@ -24,8 +32,14 @@ const NO_STRACE = 'strace cannot trace here (not installed, or ptrace not permit
  * A receiver whose stdout is `out`, opened for appending as `>>` does. With `killAt`, it runs under strace,
  * which kills it on entering its `when`-th write to `path`.
  */
-function receiver(port: number, dataDir: string, out: string, killAt?: { path: string; when: number }) {
-  const parley = [PARLEY_BIN, '--listen', `127.0.0.1:${port}`, '--recv-only', '--data-dir', dataDir]
+function receiver(
+  port: number,
+  dataDir: string,
+  out: string,
+  killAt?: { path: string; when: number },
+  extra: string[] = [],
+) {
+  const parley = [PARLEY_BIN, '--listen', `127.0.0.1:${port}`, '--recv-only', '--data-dir', dataDir, ...extra]
   const args = [...parley, '--name', 'bob', '--rate', '0']
   const [command, argv] = killAt
     ? [
@@ -187,5 +201,54 @@ describe('lines shown into a file that cannot take a whole write', () => {
       else at = found
     }
     expect(missing).toEqual([])
+  }, 180_000)
+})
+
+describe('lines shown into a file while the node is still starting', () => {
+  it('lines that arrive during a DHT room join are announced like any others: a kill then shows none twice', async (ctx) => {
+    if (!STRACE) ctx.skip(NO_STRACE)
+    const bootstrapNode = spawnParley(['bootstrap', '--listen', '127.0.0.1:0'])
+    defer(async () => {
+      bootstrapNode.kill('SIGKILL')
+      await bootstrapNode.exited
+    })
+    const bootstrap = await bootstrapNode.waitFor('stdout', /^127\.0\.0\.1:\d+$/)
+    const room = start(['room'])
+    expect(await room.exited).toBe(0)
+    const code = room.stdout.at(-1)!
+    // A member killed with -9 stays announced in the room: the next join waits for its dial (up to 2 s),
+    // and lines from a TCP peer arrive meanwhile, before the start is over.
+    const gone = start(['--room', code, '--bootstrap', bootstrap, '--recv-only'])
+    await gone.waitFor('stderr', /nobody else is in room/)
+    gone.kill('SIGKILL')
+    await gone.exited
+    const port = await freePort()
+    const sender = alice(port)
+    for (const line of LINES) sender.send(line)
+    sender.end()
+    const data = tempDir()
+    const out = join(tempDir(), 'chat.log')
+    // Killed on its first write to the marks file: before the start is over, lines are in the file by then.
+    const first = receiver(port, data, out, { path: join(data, 'shown'), when: 1 }, [
+      '--room',
+      code,
+      '--bootstrap',
+      bootstrap,
+    ])
+    const death = await first.exited
+    expect(death.code === 128 + 9 || death.signal === 'SIGKILL').toBe(true)
+    // The kill came while the room was still being joined: the start's last line had not been printed.
+    expect(first.stderr()).toMatch(/connected to alice/)
+    expect(first.stderr()).not.toMatch(/you are bob/)
+    const second = receiver(port, data, out)
+    expect(await sender.exited).toBe(0)
+    await waitUntil(
+      () => bodiesIn(out).length >= LINES.length && /you are bob/.test(second.stderr()),
+      60_000,
+      'every line in the file, and the receiver started',
+    )
+    second.child.kill('SIGTERM')
+    expect((await second.exited).code).toBe(0)
+    expect(bodiesIn(out)).toEqual(LINES)
   }, 180_000)
 })

@@ -184,7 +184,17 @@ export interface FrontendOptions {
    * shown again (see `StartedNode.intendShown`).
    */
   readonly lineOutput?: number
+  /**
+   * Called with the display marks of a secure node as soon as they can be written, before it listens
+   * (`MessageDisplay.bind` takes them): messages that arrive while the start goes on, such as a DHT join of
+   * a few seconds, are then announced and marked as any later ones are, so that a kill meanwhile shows
+   * none of them again. The same hooks are on the `StartedNode`.
+   */
+  readonly onDisplayMarks?: (hooks: DisplayMarkHooks) => void
 }
+
+/** What a display needs to record what it showed (see `StartedNode`). */
+export type DisplayMarkHooks = Pick<StartedNode, 'markShown' | 'intendShown' | 'keepsMarks' | 'failure'>
 
 /**
  * Loads the encryption stack (`@parley/secure`, libsodium and the Noise libraries) that `startNode` loads on
@@ -245,7 +255,7 @@ export async function startNode(
     }
   }
 
-  const { runs, lineOutput, ...nodeOverrides } = overrides
+  const { runs, lineOutput, onDisplayMarks, ...nodeOverrides } = overrides
   const joins = flags.joins.map(decodeJoin)
   contradictingPins(flags)
   const {
@@ -410,6 +420,31 @@ export async function startNode(
         })
       })
     })
+    const displayMarks: DisplayMarkHooks = {
+      markShown: (shown) => {
+        if (failure) return false
+        try {
+          marks.mark(shown)
+          return true
+        } catch (error) {
+          fail(error)
+          return false
+        }
+      },
+      intendShown: (shown, text) => {
+        if (failure) return false
+        try {
+          marks.intend(shown, text)
+          return true
+        } catch (error) {
+          fail(error)
+          return false
+        }
+      },
+      keepsMarks: true,
+      failure: () => failure,
+    }
+    onDisplayMarks?.(displayMarks)
     const listening = listenOrFail(node, listen)
     stopOn = (failure) => {
       // What was shown and marked reaches the disk first, whatever ends the process.
@@ -436,28 +471,7 @@ export async function startNode(
       dataDir: dir.path,
       fingerprint: fingerprint(identity.id),
       restoredPending,
-      markShown: (shown) => {
-        if (failure) return false
-        try {
-          marks.mark(shown)
-          return true
-        } catch (error) {
-          fail(error)
-          return false
-        }
-      },
-      intendShown: (shown, text) => {
-        if (failure) return false
-        try {
-          marks.intend(shown, text)
-          return true
-        } catch (error) {
-          fail(error)
-          return false
-        }
-      },
-      keepsMarks: true,
-      failure: () => failure,
+      ...displayMarks,
       failed,
       notices,
       missingKeys: () => dht?.missing() ?? [],
