@@ -9,9 +9,9 @@ import {
 } from '@parley/core'
 import {
   actionBody,
+  type BuiltNode,
   connectTo,
   countText,
-  type DisplayMarkHooks,
   DropDigest,
   describeEvent,
   describeMembers,
@@ -392,17 +392,18 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     // Stdout's descriptor: when it is a file, a write a kill parts from its mark is found there, not shown again.
     const fd = (io.stdout as { fd?: unknown }).fd
     const lineOutput = typeof fd === 'number' ? { lineOutput: fd } : {}
-    // The display records what it shows from before the node listens: a DHT join can take seconds.
-    const onDisplayMarks = (hooks: DisplayMarkHooks) => display.bind(hooks)
-    started = await startNode(flags, onEvent, { runs: !flags.json, ...lineOutput, onDisplayMarks }, io.env)
-    // Plain mode keeps no marks and gives none early; binding again changes nothing for a secure node.
-    display.bind(started)
+    // What arrives before the start is over (a DHT join takes seconds) is told with this node known, and
+    // marked as shown like anything later.
+    const onBuilt = (built: BuiltNode) => {
+      self = () => ({ id: built.node.id, name: built.node.name })
+      display.bind(built)
+    }
+    started = await startNode(flags, onEvent, { runs: !flags.json, ...lineOutput, onBuilt }, io.env)
   } catch (error) {
     input?.close()
     throw error
   }
   const { node } = started
-  self = () => ({ id: node.id, name: node.name })
   pending = () => node.pending
   if (!started.secure) {
     note('PLAIN MODE: nothing is encrypted or authenticated; anyone on the path can read and forge messages')

@@ -93,12 +93,12 @@ function alice(port: number) {
   return start(['--peer', `127.0.0.1:${port}`, '--listen', '127.0.0.1:0', '--name', 'alice', '--wait', '120'])
 }
 
-/** The bodies in the file, in order: each line is `<alice> BODY`. */
+/** The bodies in the file, in order: each line is `<SENDER> BODY`. */
 function bodiesIn(out: string): string[] {
   return readFileSync(out, 'utf8')
     .split('\n')
     .filter((line) => line !== '')
-    .map((line) => line.replace(/^<alice> /, ''))
+    .map((line) => line.replace(/^<[^>]+> /, ''))
 }
 
 async function killedThenRestarted(
@@ -205,41 +205,35 @@ describe('lines shown into a file that cannot take a whole write', () => {
 })
 
 describe('lines shown into a file while the node is still starting', () => {
-  it('lines that arrive during a DHT room join are announced like any others: a kill then shows none twice', async (ctx) => {
-    if (!STRACE) ctx.skip(NO_STRACE)
-    const bootstrapNode = spawnParley(['bootstrap', '--listen', '127.0.0.1:0'])
-    defer(async () => {
-      bootstrapNode.kill('SIGKILL')
-      await bootstrapNode.exited
-    })
-    const bootstrap = await bootstrapNode.waitFor('stdout', /^127\.0\.0\.1:\d+$/)
-    const room = start(['room'])
-    expect(await room.exited).toBe(0)
-    const code = room.stdout.at(-1)!
-    // A member killed with -9 stays announced in the room: the next join waits for its dial (up to 2 s),
-    // and lines from a TCP peer arrive meanwhile, before the start is over.
-    const gone = start(['--room', code, '--bootstrap', bootstrap, '--recv-only'])
-    await gone.waitFor('stderr', /nobody else is in room/)
-    gone.kill('SIGKILL')
-    await gone.exited
+  /**
+   * One try: a sender named bob, like the receiver, floods it over TCP while the receiver joins a room; the
+   * receiver is killed on its first write to its marks file, then restarted without the room. The file must
+   * then hold every line once. Says whether the kill came before the start was over, and what the receiver
+   * said of the sender.
+   */
+  async function killedWhileJoining(bootstrap: string, code: string) {
     const port = await freePort()
-    const sender = alice(port)
+    const sender = start([
+      '--peer',
+      `127.0.0.1:${port}`,
+      '--listen',
+      '127.0.0.1:0',
+      '--name',
+      'bob',
+      '--wait',
+      '120',
+    ])
     for (const line of LINES) sender.send(line)
     sender.end()
     const data = tempDir()
     const out = join(tempDir(), 'chat.log')
-    // Killed on its first write to the marks file: before the start is over, lines are in the file by then.
-    const first = receiver(port, data, out, { path: join(data, 'shown'), when: 1 }, [
-      '--room',
-      code,
-      '--bootstrap',
-      bootstrap,
-    ])
+    const room = ['--room', code, '--bootstrap', bootstrap]
+    const first = receiver(port, data, out, { path: join(data, 'shown'), when: 1 }, room)
     const death = await first.exited
     expect(death.code === 128 + 9 || death.signal === 'SIGKILL').toBe(true)
-    // The kill came while the room was still being joined: the start's last line had not been printed.
-    expect(first.stderr()).toMatch(/connected to alice/)
-    expect(first.stderr()).not.toMatch(/you are bob/)
+    // The start's last line ("you are bob") not printed yet: the kill came during the room join.
+    const duringStart = !/you are bob/.test(first.stderr())
+    const connected = /^parley: connected to bob .*$/m.exec(first.stderr())?.[0]
     const second = receiver(port, data, out)
     expect(await sender.exited).toBe(0)
     await waitUntil(
@@ -250,5 +244,34 @@ describe('lines shown into a file while the node is still starting', () => {
     second.child.kill('SIGTERM')
     expect((await second.exited).code).toBe(0)
     expect(bodiesIn(out)).toEqual(LINES)
-  }, 180_000)
+    return { duringStart, connected }
+  }
+
+  it('lines that arrive during a DHT room join are marked like any others: a kill then shows none twice', async (ctx) => {
+    if (!STRACE) ctx.skip(NO_STRACE)
+    const bootstrapNode = spawnParley(['bootstrap', '--listen', '127.0.0.1:0'])
+    defer(async () => {
+      bootstrapNode.kill('SIGKILL')
+      await bootstrapNode.exited
+    })
+    const bootstrap = await bootstrapNode.waitFor('stdout', /^127\.0\.0\.1:\d+$/)
+    const room = start(['room'])
+    expect(await room.exited).toBe(0)
+    const code = room.stdout.at(-1)!
+    // A member killed with -9 stays announced in the room: a join waits for its dial (up to 2 s), and the
+    // TCP sender's lines arrive meanwhile, before the start is over.
+    const gone = start(['--room', code, '--bootstrap', bootstrap, '--recv-only'])
+    await gone.waitFor('stderr', /nobody else is in room/)
+    gone.kill('SIGKILL')
+    await gone.exited
+    // The sender's first dial may miss the window on a loaded machine: up to three tries, each checked in full.
+    let hit: Awaited<ReturnType<typeof killedWhileJoining>> | undefined
+    for (let i = 0; i < 3 && !hit; i++) {
+      const result = await killedWhileJoining(bootstrap, code)
+      if (result.duringStart) hit = result
+    }
+    expect(hit, 'the sender reached the receiver during its room join in one of three tries').toBeDefined()
+    // This node was known when the peer connected: it is told it goes by this node's own name.
+    expect(hit!.connected).toMatch(/WARNING: it goes by your own name "bob": this may not be who you think$/)
+  }, 300_000)
 })

@@ -185,16 +185,17 @@ export interface FrontendOptions {
    */
   readonly lineOutput?: number
   /**
-   * Called with the display marks of a secure node as soon as they can be written, before it listens
-   * (`MessageDisplay.bind` takes them): messages that arrive while the start goes on, such as a DHT join of
-   * a few seconds, are then announced and marked as any later ones are, so that a kill meanwhile shows
-   * none of them again. The same hooks are on the `StartedNode`.
+   * Called once the node is built, before it listens, with the node and its display marks
+   * (`MessageDisplay.bind` takes them): what arrives while the start goes on, such as a DHT join of a few
+   * seconds, is then told with this node known (a peer using its name is told as such) and announced and
+   * marked as anything later is, so that a kill meanwhile shows none of it again. The same fields are on
+   * the `StartedNode`.
    */
-  readonly onDisplayMarks?: (hooks: DisplayMarkHooks) => void
+  readonly onBuilt?: (built: BuiltNode) => void
 }
 
-/** What a display needs to record what it showed (see `StartedNode`). */
-export type DisplayMarkHooks = Pick<StartedNode, 'markShown' | 'intendShown' | 'keepsMarks' | 'failure'>
+/** The node `startNode` is starting, and what a display needs to record what it showed (see `StartedNode`). */
+export type BuiltNode = Pick<StartedNode, 'node' | 'markShown' | 'intendShown' | 'keepsMarks' | 'failure'>
 
 /**
  * Loads the encryption stack (`@parley/secure`, libsodium and the Noise libraries) that `startNode` loads on
@@ -239,14 +240,14 @@ export async function startNode(
         if (event.type === 'closed') resolve()
       })
     })
+    // Plain mode keeps no journal: nothing is marked, and nothing is ever shown again.
+    const built: BuiltNode = { node, markShown: () => true, keepsMarks: false, failure: () => undefined }
+    overrides.onBuilt?.(built)
     await listenOrFail(node, listen)
     return {
-      node,
+      ...built,
       secure: false,
       restoredPending: 0,
-      markShown: () => true,
-      keepsMarks: false,
-      failure: () => undefined,
       failed: new Promise<FatalError>(() => undefined),
       notices,
       missingKeys: () => [],
@@ -255,7 +256,7 @@ export async function startNode(
     }
   }
 
-  const { runs, lineOutput, onDisplayMarks, ...nodeOverrides } = overrides
+  const { runs, lineOutput, onBuilt, ...nodeOverrides } = overrides
   const joins = flags.joins.map(decodeJoin)
   contradictingPins(flags)
   const {
@@ -420,7 +421,8 @@ export async function startNode(
         })
       })
     })
-    const displayMarks: DisplayMarkHooks = {
+    const built: BuiltNode = {
+      node,
       markShown: (shown) => {
         if (failure) return false
         try {
@@ -444,7 +446,7 @@ export async function startNode(
       keepsMarks: true,
       failure: () => failure,
     }
-    onDisplayMarks?.(displayMarks)
+    onBuilt?.(built)
     const listening = listenOrFail(node, listen)
     stopOn = (failure) => {
       // What was shown and marked reaches the disk first, whatever ends the process.
@@ -466,12 +468,11 @@ export async function startNode(
     await listening
     const emptyRooms = dht ? await joinDht(dht, flags, listen) : []
     return {
-      node,
       secure: true,
       dataDir: dir.path,
       fingerprint: fingerprint(identity.id),
       restoredPending,
-      ...displayMarks,
+      ...built,
       failed,
       notices,
       missingKeys: () => dht?.missing() ?? [],
