@@ -53,7 +53,6 @@ import { EventLog } from './event-log.js'
 import { ExitCode, FatalError } from './exit-codes.js'
 import { DEFAULT_LISTEN, type Flags } from './flags.js'
 import { endProgram } from './program.js'
-import { unrefTimeout } from './timers.js'
 import { parseAddress, routedTransport, TRANSPORT_KINDS, verifiedTransport } from './transports.js'
 
 export const JOURNAL_FILE = 'journal.log'
@@ -150,12 +149,21 @@ export async function stopNode(
   ceilingMs = STOP_CEILING_MS,
 ): Promise<void> {
   await started.node.close(reason)
-  await new Promise<void>((resolve) => {
-    const cancel = unrefTimeout(resolve, ceilingMs)
-    void started.stopped.finally(() => {
-      cancel()
+  await settledWithin(started.stopped, ceilingMs)
+}
+
+/**
+ * Waits for `promise` to settle, or `ms` at most. The timer holds the process open meanwhile: a frontend
+ * that awaits this before it returns its exit code must not have the process end under it with none.
+ */
+function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    const done = () => {
+      clearTimeout(timer)
       resolve()
-    })
+    }
+    promise.then(done, done)
   })
 }
 
@@ -414,7 +422,10 @@ export async function startNode(
       node.on((event) => {
         if (event.type !== 'closed') return
         closeMarks(marks)
-        void Promise.all([journal.close(), log.close(), network?.close()]).finally(() => {
+        // A journal that cannot be closed (its last sync failed) is a data-dir failure, told as one; the log
+        // and the network have nothing left to lose. None may reject into the exit as an internal error.
+        const closing = [journal.close().catch(fail), log.close(), network?.close()]
+        void Promise.all(closing.map((c) => c?.catch(() => undefined))).then(() => {
           dir.release()
           resolve()
           if (failure) reportFailed(failure)
@@ -466,7 +477,18 @@ export async function startNode(
         )
     }
     await listening
-    const emptyRooms = dht ? await joinDht(dht, flags, listen) : []
+    let emptyRooms: string[] = []
+    if (dht) {
+      try {
+        emptyRooms = await joinDht(dht, flags, listen)
+      } catch (error) {
+        // The node already listens and may have shown and marked messages: it is closed as any node is
+        // (a `bye` to its peers, its files closed) before the start fails.
+        await node.close('the start failed')
+        await settledWithin(stopped, STOP_CEILING_MS)
+        throw error
+      }
+    }
     return {
       secure: true,
       dataDir: dir.path,

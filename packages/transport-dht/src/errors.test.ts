@@ -50,7 +50,10 @@ describe('dialError', () => {
     })
   })
 
-  it('keeps the message of an error it does not know', () => {
+  it('keeps the message of an error it does not know, whatever its code', () => {
+    expect(dialError(hyper('constructor', 'odd'), KEY, false).message).toBe(
+      'cannot connect to aaaaaaaa…0123abcd: odd',
+    )
     const error = dialError(new Error('socket hang up'), KEY, false)
     expect(error).toMatchObject({
       code: 'CONNECTION_FAILED',

@@ -86,7 +86,7 @@ export function dialError(error: unknown, key: string, relayed: boolean): DhtErr
           `cannot punch through the NATs between this node and ${who} (${code}); use a relay with --relay KEY`,
           { cause: error },
         )
-  const why = code === undefined ? undefined : UNANSWERED[code]
+  const why = code === undefined ? undefined : UNANSWERED.get(code)
   if (why !== undefined)
     return new DhtError('CONNECTION_FAILED', `the node announcing ${who} ${why} (${code})`, { cause: error })
   return new DhtError('CONNECTION_FAILED', `cannot connect to ${who}: ${describe(error)}`, { cause: error })
@@ -96,14 +96,16 @@ export function dialError(error: unknown, key: string, relayed: boolean): DhtErr
  * HyperDHT's codes for a key that is announced but whose node did not take the connection, worded as what
  * a user can conclude. An announcement outlives its node by minutes, so a node that quit is the usual cause.
  */
-const UNANSWERED: Readonly<Record<string, string>> = {
-  PEER_CONNECTION_FAILED:
+const UNANSWERED: ReadonlyMap<string, string> = new Map([
+  [
+    'PEER_CONNECTION_FAILED',
     'did not answer: it may have quit a moment ago (its announcement can stay on the DHT for up to 20 minutes) or be offline',
-  HANDSHAKE_UNFINISHED: 'stopped answering during the handshake: it may have quit or lost its network',
-  REMOTE_ABORTED: 'ended the connection while it was set up',
-  SERVER_INCOMPATIBLE: 'runs a DHT version this one cannot talk to; update parley on one side',
-  SERVER_ERROR: 'answered with an error; it may be shutting down',
-}
+  ],
+  ['HANDSHAKE_UNFINISHED', 'stopped answering during the handshake: it may have quit or lost its network'],
+  ['REMOTE_ABORTED', 'ended the connection while it was set up'],
+  ['SERVER_INCOMPATIBLE', 'runs a DHT version this one cannot talk to; update parley on one side'],
+  ['SERVER_ERROR', 'answered with an error; it may be shutting down'],
+])
 
 export function shortKey(key: string): string {
   return key.length > 16 ? `${key.slice(0, 8)}…${key.slice(-8)}` : key

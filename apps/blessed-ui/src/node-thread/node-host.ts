@@ -92,7 +92,8 @@ export function hostNode(
     leaveNow = resolve
   })
 
-  const perform = async (message: ToNode, node: ChatNode) => {
+  const perform = async (message: ToNode, running: StartedNode) => {
+    const node = running.node
     switch (message.type) {
       case 'send': {
         let line: { level: 'warn'; text: string } | undefined
@@ -155,8 +156,7 @@ export function hostNode(
       case 'close':
         flush()
         // Its files closed and, on the DHT, its key and rooms taken down before the thread ends.
-        if (started) await stopNode(started, message.reason)
-        else await node.close(message.reason)
+        await stopNode(running, message.reason)
         // Ends the thread: its exit hooks release the data dir's lock, and the screen waits for that.
         exit(0)
         return
@@ -177,7 +177,7 @@ export function hostNode(
       return
     }
     if (!started) return
-    perform(message, started.node).catch(fail)
+    perform(message, started).catch(fail)
   })
 
   const fail = (error: unknown) => {
