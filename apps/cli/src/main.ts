@@ -42,6 +42,7 @@ import {
   parseSubmission,
   type ReadableInput,
   type RunningService,
+  recentHistory,
   refusedEverywhere,
   reportFailure,
   type ShownMessage,
@@ -863,7 +864,7 @@ function showHistory(
   withTime: boolean,
 ): void {
   if (flags.history === 0) return
-  const entries: readonly HistoryEntry[] = node.history.slice(-flags.history)
+  const entries: readonly HistoryEntry[] = recentHistory(node.history, flags.history)
   for (const entry of entries) {
     if (flags.json) json(jsonHistory(entry))
     else

@@ -14,6 +14,7 @@ import {
   type LinkRoute,
   parseFlags,
   preloadSecureStack,
+  recentHistory,
   type StartedNode,
   sendInParts,
   startNode,
@@ -208,7 +209,7 @@ export function hostNode(
         ...(started.dataDir ? { dataDir: started.dataDir } : {}),
         ...(started.fingerprint ? { fingerprint: started.fingerprint } : {}),
         notes: startupNotes(started),
-        history: flags.history > 0 ? node.history.slice(-flags.history) : [],
+        history: recentHistory(node.history, flags.history),
       },
       state: state(node, true),
     })
