@@ -1,7 +1,7 @@
 /// <reference path="./types/hyper.d.ts" />
 import type { Link, LinkHandlers } from '@parley/core'
 import type HyperDHT from 'hyperdht'
-import { DhtError, describe, shortKey } from './errors.js'
+import { DhtError, describe, hyperCode, shortKey } from './errors.js'
 import { toHex } from './keys.js'
 
 /** How a DHT link reaches its peer, as the status line and `--json` show it. */
@@ -156,11 +156,12 @@ export class DhtLink implements Link {
   }
 
   #onError(error: unknown): void {
-    this.#error ??= new DhtError(
-      'LINK_LOST',
-      `the link to ${shortKey(this.remoteKey)} failed: ${describe(error)}`,
-      { cause: error },
-    )
+    // HyperDHT ends the older of two connections between the same keys: the peer restarted, or redialed.
+    const text =
+      hyperCode(error) === 'DUPLICATE_CONNECTION'
+        ? 'a newer connection from the same peer took its place (it restarted, or dialed again)'
+        : `the link to ${shortKey(this.remoteKey)} failed: ${describe(error)}`
+    this.#error ??= new DhtError('LINK_LOST', text, { cause: error })
   }
 
   #onDrain(): void {
