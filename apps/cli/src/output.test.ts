@@ -69,6 +69,16 @@ describe('jsonEvent', () => {
       'refusal',
     )
   })
+
+  it('says when a relayed member last wrote, so a script can tell an old backlog from a member that is there', () => {
+    expect(jsonEvent({ type: 'member', peer, via: 'relay', lastSent: 1_700_000_000_000 })).toEqual({
+      type: 'member',
+      peer: 'bob',
+      peerId: peer.id,
+      via: 'relay',
+      lastSent: 1_700_000_000_000,
+    })
+  })
 })
 
 describe('jsonSent', () => {

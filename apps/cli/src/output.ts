@@ -73,6 +73,7 @@ export function jsonEvent(event: NodeEvent): Record<string, unknown> {
         via: event.via,
         ...(event.sameNameAs ? { sameNameAs: event.sameNameAs } : {}),
         ...(event.renamedFrom !== undefined ? { renamedFrom: event.renamedFrom } : {}),
+        ...(event.lastSent !== undefined ? { lastSent: event.lastSent } : {}),
       }
     case 'link-error':
       return {

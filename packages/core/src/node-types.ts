@@ -175,6 +175,11 @@ export type NodeEvent =
       readonly via: 'direct' | 'relay'
       readonly sameNameAs?: readonly string[]
       readonly renamedFrom?: string
+      /**
+       * `relay`: when the newest message it was first seen in was sent (ms since the epoch, its clock).
+       * Old messages relayed to a joiner say the member wrote in the room, not that it is there now.
+       */
+      readonly lastSent?: number
     }
   | {
       readonly type: 'message'

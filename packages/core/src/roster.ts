@@ -171,7 +171,7 @@ export class Roster implements MemberDoor {
    * The `member` event the first time this run that `peer` shows up, and again when it shows up under
    * another name (`renamedFrom`: a rename is never silent); undefined otherwise.
    */
-  arrived(peer: PeerInfo, via: 'direct' | 'relay'): NodeEvent | undefined {
+  arrived(peer: PeerInfo, via: 'direct' | 'relay'): Extract<NodeEvent, { type: 'member' }> | undefined {
     const before = this.announced.get(peer.id)
     if (before === peer.name) return undefined
     this.announced.set(peer.id, peer.name)

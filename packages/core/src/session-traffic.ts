@@ -146,7 +146,12 @@ export class SessionTraffic {
     void this.store
       .append(this.store.durable ? journalRecords(plan.jumps, accepted, senders) : [])
       .then(() => {
-        for (const peer of joined) this.announce(peer, 'relay')
+        if (joined.length > 0) {
+          // A relayed member is known by its messages: say when the newest of them was sent.
+          const lastSent = new Map<string, number>()
+          for (const msg of accepted) lastSent.set(msg.from, Math.max(lastSent.get(msg.from) ?? 0, msg.ts))
+          for (const peer of joined) this.announce(peer, 'relay', lastSent.get(peer.id))
+        }
         // Each member's messages come in order, so marking its last one marks them all: one trim of its
         // log per read instead of one per message.
         const shownUpTo = new Map<string, number>()
@@ -235,9 +240,9 @@ export class SessionTraffic {
   }
 
   /** A member arrived, straight or through a relay: announced once, with the look-alike name check. */
-  announce(peer: PeerInfo, via: 'direct' | 'relay'): void {
+  announce(peer: PeerInfo, via: 'direct' | 'relay', lastSent?: number): void {
     const event = this.roster.arrived(peer, via)
-    if (event) this.hooks.emit(event)
+    if (event) this.hooks.emit(lastSent === undefined ? event : { ...event, lastSent })
   }
 
   /** What the session's link should carry now, while it takes more. `only` limits it to one member. */

@@ -332,6 +332,20 @@ describe('describeEvent: namesakes', () => {
     expect(renamed?.text).toContain('now calls itself alice; it goes by your own name "alice"')
   })
 
+  it('says a relayed member whose messages are old wrote in the room, not that it is there', () => {
+    const now = Date.now()
+    const recent = describeEvent({ type: 'member', peer, via: 'relay', lastSent: now - 5_000 })
+    expect(recent?.text).toBe(`alice [${shortId(peer.id)}] is in the room (through a relay)`)
+    const old = describeEvent({ type: 'member', peer, via: 'relay', lastSent: now - 10 * 60_000 })
+    expect(old?.text).toMatch(
+      new RegExp(
+        `^alice \\[${shortId(peer.id)}\\] wrote in the room, last at (\\d{4}-\\d{2}-\\d{2} )?\\d{2}:\\d{2} \\(through a relay; whether it is still there is not known\\)$`,
+      ),
+    )
+    const days = describeEvent({ type: 'member', peer, via: 'relay', lastSent: now - 3 * 86_400_000 })
+    expect(days?.text).toMatch(/wrote in the room, last at \d{4}-\d{2}-\d{2} \d{2}:\d{2} \(through a relay/)
+  })
+
   it('without this node’s id, lists every namesake as a key', () => {
     const line = describeEvent(connected([me]), undefined)
     expect(line?.text).toContain(`a different key used the name "alice" before [${shortId(me)}]`)

@@ -11,7 +11,7 @@ import {
 } from '@parley/core'
 import { fingerprint, isKeyHex, keyOfAddress } from '@parley/secure/keys'
 import type { LinkRoute } from './dht.js'
-import { countText } from './display.js'
+import { clockTime, countText } from './display.js'
 import { describeRoute } from './link-routes.js'
 import { dialProblem } from './transports.js'
 
@@ -90,13 +90,10 @@ export function describeEvent(event: NodeEvent, route?: LinkRoute, selfId?: stri
       if (event.sameNameAs) {
         return {
           level: 'warn',
-          text: `${event.peer.name} [${shortId(event.peer.id)}] is in the room (through a relay); WARNING: ${clashText(event.peer.name, event.sameNameAs, selfId)}: this may not be who you think`,
+          text: `${relayedMember(event)}; WARNING: ${clashText(event.peer.name, event.sameNameAs, selfId)}: this may not be who you think`,
         }
       }
-      return {
-        level: 'info',
-        text: `${event.peer.name} [${shortId(event.peer.id)}] is in the room (through a relay)`,
-      }
+      return { level: 'info', text: relayedMember(event) }
     case 'link-error':
       // A connection whose other end went away in its handshake was not dropped: it left. The losing link
       // of two peers dialing each other at once ends so. It is in the log, not on screen.
@@ -192,6 +189,28 @@ export function compactionNote(c: {
 export function targetLabel(target: string): string {
   const key = keyOfAddress(target)
   return key === undefined ? target : `key [${fingerprint(key).short}]`
+}
+
+/** A relayed member whose newest message is older than this is not said to be in the room: it wrote there. */
+export const RELAYED_RECENT_MS = 120_000
+
+/**
+ * A member known only through relays, as its first messages show it: in the room when it wrote lately,
+ * else when it last wrote (a relayed member's leaving is never seen, so old messages relayed to a joiner
+ * say nothing of whether it is still there).
+ */
+function relayedMember(event: Extract<NodeEvent, { type: 'member' }>, now = Date.now()): string {
+  const who = `${event.peer.name} [${shortId(event.peer.id)}]`
+  const sent = event.lastSent
+  if (sent === undefined || now - sent < RELAYED_RECENT_MS) return `${who} is in the room (through a relay)`
+  const day = new Date(sent).toDateString() === new Date(now).toDateString() ? '' : `${isoDay(sent)} `
+  return `${who} wrote in the room, last at ${day}${clockTime(sent).slice(0, 5)} (through a relay; whether it is still there is not known)`
+}
+
+/** The local date of `ts` as YYYY-MM-DD. */
+function isoDay(ts: number): string {
+  const d = new Date(ts)
+  return [d.getFullYear(), d.getMonth() + 1, d.getDate()].map((n) => String(n).padStart(2, '0')).join('-')
 }
 
 /** A rename is always a warning: a name is chosen by its owner, and only the fingerprint stays the same. */
