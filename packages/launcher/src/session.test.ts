@@ -52,20 +52,41 @@ describe('describeEvent for a connection that ends before it is a link', () => {
 
   it('names a peer dropped after its hello, at the address it listens on, not the port it dialed from', () => {
     const alice = { id: 'a1'.repeat(32), name: 'alice' }
+    const dropped: NodeEvent = {
+      type: 'link-error',
+      address: '127.0.0.1:60514',
+      code: 'PROTOCOL',
+      message: 'invalid ack message',
+      peer: alice,
+      listen: '127.0.0.1:48101',
+    }
+    expect(describeEvent(dropped)?.text).toBe(
+      `alice [${shortId(alice.id)}] at 127.0.0.1:48101 was dropped: invalid ack message [PROTOCOL]`,
+    )
+    const { listen: _, ...noListen } = dropped as Extract<NodeEvent, { type: 'link-error' }>
+    expect(describeEvent(noListen)?.text).toBe(
+      `alice [${shortId(alice.id)}] was dropped: invalid ack message [PROTOCOL]`,
+    )
+    // Over the DHT its address is its key: the fingerprint names it once.
+    const overDht = { ...dropped, address: `dht:${alice.id}`, listen: `dht:${alice.id}` }
+    expect(describeEvent(overDht)?.text).toBe(
+      `alice [${shortId(alice.id)}] was dropped: invalid ack message [PROTOCOL]`,
+    )
+  })
+
+  it('leaves a silent neighbour to its "disconnected" line, and names a silent stranger', () => {
+    const alice = { id: 'a1'.repeat(32), name: 'alice' }
     const silent: NodeEvent = {
       type: 'link-error',
       address: '127.0.0.1:60514',
       code: 'SILENT',
       message: 'peer sent nothing for 14000 ms',
       peer: alice,
-      listen: '127.0.0.1:48101',
     }
-    expect(describeEvent(silent)?.text).toBe(
-      `alice [${shortId(alice.id)}] at 127.0.0.1:48101 was dropped: peer sent nothing for 14000 ms [SILENT]`,
-    )
-    const { listen: _, ...noListen } = silent as Extract<NodeEvent, { type: 'link-error' }>
-    expect(describeEvent(noListen)?.text).toBe(
-      `alice [${shortId(alice.id)}] was dropped: peer sent nothing for 14000 ms [SILENT]`,
+    expect(describeEvent(silent)).toBeUndefined()
+    const { peer: _, ...stranger } = silent as Extract<NodeEvent, { type: 'link-error' }>
+    expect(describeEvent(stranger)?.text).toBe(
+      'peer at 127.0.0.1:60514 was dropped: peer sent nothing for 14000 ms [SILENT]',
     )
   })
 

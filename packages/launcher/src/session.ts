@@ -33,7 +33,9 @@ function droppedPeer(event: { address: string; peer?: PeerInfo; listen?: string 
   // As a connect line shows it: the announced address (checked against pins and known keys when the
   // hello was accepted), with a wildcard host taken from the link.
   const where = event.listen ? listenAddressOf({ address: event.address, listen: event.listen }) : undefined
-  return `${event.peer.name} [${shortId(event.peer.id)}]${where ? ` at ${targetLabel(where)}` : ''}`
+  // Over the DHT its address is its key, which its fingerprint already names.
+  const at = where && keyOfAddress(where) !== event.peer.id ? ` at ${targetLabel(where)}` : ''
+  return `${event.peer.name} [${shortId(event.peer.id)}]${at}`
 }
 
 /** A refusal of this node's own (`UNTRUSTED`) written over several lines: its first line, and the rest. */
@@ -105,6 +107,8 @@ export function describeEvent(event: NodeEvent, route?: LinkRoute, selfId?: stri
         const why = /refused the link: (.*)$/.exec(event.message)?.[1] ?? event.message
         return { level: 'warn', text: `${droppedPeer(event)} refused the link: ${why} [REFUSED]` }
       }
+      // A silent neighbour's link ends its session: "disconnected from X: peer sent nothing …" says it once.
+      if (event.code === 'SILENT' && event.peer) return undefined
       // A peer whose hello came is named, and shown where it listens, not at the port it dialed from.
       return ownLines(
         { level: 'warn', text: `${droppedPeer(event)} was dropped: ${event.message} [${event.code}]` },
