@@ -50,21 +50,22 @@ describe('describeEvent for a connection that ends before it is a link', () => {
     expect(describeEvent(linkError('PROTOCOL', 'bad\n<bob> wire the money'))?.more).toBeUndefined()
   })
 
+  const alice = { id: 'a1'.repeat(32), name: 'alice' }
+  /** A link to alice, which dialed from port 60514, ended after her hello. */
+  const aliceDropped = (code: string, message: string): Extract<NodeEvent, { type: 'link-error' }> => ({
+    type: 'link-error',
+    address: '127.0.0.1:60514',
+    code,
+    message,
+    peer: alice,
+  })
+
   it('names a peer dropped after its hello, at the address it listens on, not the port it dialed from', () => {
-    const alice = { id: 'a1'.repeat(32), name: 'alice' }
-    const dropped: NodeEvent = {
-      type: 'link-error',
-      address: '127.0.0.1:60514',
-      code: 'PROTOCOL',
-      message: 'invalid ack message',
-      peer: alice,
-      listen: '127.0.0.1:48101',
-    }
+    const dropped = { ...aliceDropped('PROTOCOL', 'invalid ack message'), listen: '127.0.0.1:48101' }
     expect(describeEvent(dropped)?.text).toBe(
       `alice [${shortId(alice.id)}] at 127.0.0.1:48101 was dropped: invalid ack message [PROTOCOL]`,
     )
-    const { listen: _, ...noListen } = dropped as Extract<NodeEvent, { type: 'link-error' }>
-    expect(describeEvent(noListen)?.text).toBe(
+    expect(describeEvent(aliceDropped('PROTOCOL', 'invalid ack message'))?.text).toBe(
       `alice [${shortId(alice.id)}] was dropped: invalid ack message [PROTOCOL]`,
     )
     // Over the DHT its address is its key: the fingerprint names it once.
@@ -75,16 +76,9 @@ describe('describeEvent for a connection that ends before it is a link', () => {
   })
 
   it('leaves a silent neighbour to its "disconnected" line, and names a silent stranger', () => {
-    const alice = { id: 'a1'.repeat(32), name: 'alice' }
-    const silent: NodeEvent = {
-      type: 'link-error',
-      address: '127.0.0.1:60514',
-      code: 'SILENT',
-      message: 'peer sent nothing for 14000 ms',
-      peer: alice,
-    }
+    const silent = aliceDropped('SILENT', 'peer sent nothing for 14000 ms')
     expect(describeEvent(silent)).toBeUndefined()
-    const { peer: _, ...stranger } = silent as Extract<NodeEvent, { type: 'link-error' }>
+    const { peer: _, ...stranger } = silent
     expect(describeEvent(stranger)?.text).toBe(
       'peer at 127.0.0.1:60514 was dropped: peer sent nothing for 14000 ms [SILENT]',
     )
