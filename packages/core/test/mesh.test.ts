@@ -83,7 +83,15 @@ describe('members across the mesh', () => {
     const m = await run(3, topologies.line(3))
     const [a, , c] = m.nodes
     expect(c!.events.filter((e) => e.type === 'member' && e.via === 'relay')).toEqual([
-      { type: 'member', peer: { id: a!.node.id, name: 'n0' }, via: 'relay' },
+      // With when its first message seen was sent: n0's, on the mesh's clock.
+      {
+        type: 'member',
+        peer: { id: a!.node.id, name: 'n0' },
+        via: 'relay',
+        lastSent: c!.events.flatMap((e) =>
+          e.type === 'message' && e.from.id === a!.node.id ? [e.ts] : [],
+        )[0],
+      },
     ])
     expect(c!.node.members()).toEqual(
       expect.arrayContaining([
