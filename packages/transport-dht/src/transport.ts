@@ -297,6 +297,9 @@ export class DhtTransport {
     for (const timer of this.#roomTimers.values()) clearTimeout(timer)
     this.#roomTimers.clear()
     for (const socket of this.#sockets) socket.destroy()
+    // The key and the rooms come off the DHT at once, not the key after every room: a peer dialing this
+    // node by key next must be told nobody announces it, even when the node leaves while exiting in a hurry.
+    await Promise.all([this.#swarm.server.close().catch(() => undefined), this.#swarm.clear()])
     await this.#swarm.destroy()
   }
 

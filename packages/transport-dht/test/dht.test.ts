@@ -96,6 +96,18 @@ describe('dial by key on a loopback DHT', () => {
     expect((error as DhtError).message).toContain('--dht')
   })
 
+  it('takes its key off the DHT when it closes, in a room too: a dial after it is told PEER_NOT_FOUND', async () => {
+    const alice = await node()
+    await alice.transport.listen()
+    await alice.transport.joinRoom(createRoomCode())
+    const bob = await node()
+    const link = await bob.transport.dial(alice.key)
+    link.destroy()
+    await alice.transport.close()
+    const error = await bob.transport.dial(alice.key).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'PEER_NOT_FOUND' })
+  })
+
   it('refuses a malformed key and its own key before touching the network', async () => {
     const bob = await node()
     await expect(bob.transport.dial('abc')).rejects.toMatchObject({ code: 'BAD_KEY' })
