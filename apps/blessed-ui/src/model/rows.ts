@@ -96,9 +96,22 @@ function oneRow(spans: readonly Span[], cols: number, width: GraphemeWidth): Spa
   return row
 }
 
+/** The least a continuation row is indented by, where the indent under the text would take too much. */
+export const MIN_CONTINUATION_INDENT = 4
+
+/**
+ * How far rows after the first are indented: under the text (`indent`) while that leaves half the pane,
+ * else a few cells. Never 0 once there is text before it: a row that starts at column 0 reads as a new line
+ * with its own time and sender, so a peer with a long name could write one that looks like someone else's.
+ */
+export function continuationIndent(indent: number, cols: number): number {
+  if (indent <= 0) return 0
+  return indent <= cols / 2 ? indent : Math.min(MIN_CONTINUATION_INDENT, Math.floor(cols / 2))
+}
+
 /**
  * Lays out one logical line in rows of at most `cols` cells, breaking after spaces when it can and inside
- * words when it must. Rows after the first start with `indent` spaces (dropped when the row is too narrow).
+ * words when it must. Rows after the first start with `continuationIndent(indent, cols)` spaces.
  */
 export function wrap(spans: readonly Span[], cols: number, width: GraphemeWidth, indent = 0): Row[] {
   if (cols < 1) return []
@@ -110,7 +123,7 @@ export function wrap(spans: readonly Span[], cols: number, width: GraphemeWidth,
 export function wrapCells(spans: readonly Span[], cols: number, width: GraphemeWidth, indent = 0): Row[] {
   if (cols < 1) return []
   const cells = cellsOf(spans, width, cols)
-  const pad = indent > 0 && indent <= cols / 2 ? indent : 0
+  const pad = continuationIndent(indent, cols)
   const rows: Row[] = []
   let start = 0
   let first = true

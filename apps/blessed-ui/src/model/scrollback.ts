@@ -7,7 +7,7 @@ import type { PeerInfo } from '@parley/core'
 import { parseAction, terminalLine, terminalSafe } from '@parley/launcher'
 import { graphemes } from '../text/graphemes.js'
 import type { GraphemeWidth } from '../text/width.js'
-import { type Row, type Span, type Style, TEXT, wrap } from './rows.js'
+import { continuationIndent, type Row, type Span, type Style, TEXT, wrap } from './rows.js'
 
 /** Sender colours: index into the view's palette. */
 export const NICK_COLOURS = 12
@@ -117,6 +117,8 @@ export class EntryLayout {
   /** A prefix, then text over one or more lines, each wrapped and indented under the text. */
   private lines(prefix: Span[], text: string, style: Style, cols: number): Row[] {
     const indent = prefix.reduce((n, s) => n + cellsOf(s.text, this.width), 0)
+    // The lines after the first start where its continuation rows do: never at column 0 (see `continuationIndent`).
+    const under = ' '.repeat(continuationIndent(indent, cols))
     const rows: Row[] = []
     terminalSafe(text)
       .split('\n')
@@ -125,7 +127,7 @@ export class EntryLayout {
           i === 0
             ? [...prefix, { text: line, style }]
             : [
-                { text: ' '.repeat(indent), style: TEXT },
+                { text: under, style: TEXT },
                 { text: line, style },
               ]
         rows.push(...wrap(spans, cols, this.width, indent))
