@@ -13,7 +13,8 @@ import {
   terminalSafe,
 } from '@parley/launcher'
 import type { GraphemeWidth } from '../text/width.js'
-import { type Row, type Span, type Style, TEXT, wrap } from './rows.js'
+import { fitCells, type Row, type Span, type Style, TEXT, wrap } from './rows.js'
+import { cellsOf as cellsOfText } from './scrollback.js'
 
 /** The panel takes at most this many columns, and opens only on terminals this wide. */
 const PANEL_MAX = 30
@@ -89,14 +90,23 @@ export class MemberPanel {
       wrap([border, { text, style }], width, this.width)[0] ?? []
     const rows: Row[] = [
       line(`members (${this.members.length + 1}) · F2`, { kind: 'info' }),
-      line(`● ${terminalSafe(self.name)} (you)`, { kind: 'own' }),
+      line(
+        `● ${fitCells(terminalSafe(self.name), width - 2 - cellsOfText('●  (you)', this.width), this.width)} (you)`,
+        {
+          kind: 'own',
+        },
+      ),
     ]
     const members = [...this.members].sort((a, b) => Number(b.direct) - Number(a.direct))
     // A member and its link row stay together: the panel never shows a link without its member.
     const groups = members.map((m) => {
       const mark = m.direct ? (m.connected ? '●' : '○') : '~'
       const style: Style = m.direct ? (m.connected ? TEXT : { kind: 'warn' }) : { kind: 'hint' }
-      const group = [line(`${mark} ${terminalSafe(this.labels.label(m.peer))} ${shortId(m.peer.id)}`, style)]
+      // A name too long for the panel is cut short, never its fingerprint, which tells look-alikes apart.
+      const fp = shortId(m.peer.id)
+      const room = width - 2 - cellsOfText(`${mark}  ${fp}`, this.width)
+      const name = fitCells(terminalSafe(this.labels.label(m.peer)), room, this.width)
+      const group = [line(`${mark} ${name} ${fp}`, style)]
       const route = m.direct && m.connected ? this.routes.of(m.peer.id) : undefined
       if (route) group.push(line(`  ${linkKind(route)}`, { kind: 'hint' }))
       return group

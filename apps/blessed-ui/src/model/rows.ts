@@ -96,6 +96,24 @@ function oneRow(spans: readonly Span[], cols: number, width: GraphemeWidth): Spa
   return row
 }
 
+/** `text` cut to at most `cells` cells, ending in `…` when it was cut (as wide as it is when it fits). */
+export function fitCells(text: string, cells: number, width: GraphemeWidth): string {
+  const gs = displayGraphemes(text)
+  let total = 0
+  for (const g of gs) total += width(g)
+  if (total <= cells) return text
+  if (cells < 1) return ''
+  let out = ''
+  let used = 0
+  for (const g of gs) {
+    const w = width(g)
+    if (used + w > cells - 1) break
+    out += g
+    used += w
+  }
+  return `${out}…`
+}
+
 /** The least a continuation row is indented by, where the indent under the text would take too much. */
 export const MIN_CONTINUATION_INDENT = 4
 

@@ -1,0 +1,50 @@
+import { PeerLabels, shortId } from '@parley/launcher'
+import { describe, expect, it } from 'vitest'
+import { graphemeWidth } from '../text/width.js'
+import { MemberPanel } from './member-panel.js'
+import { rowText, rowWidth } from './rows.js'
+
+const width = graphemeWidth()
+const self = { id: 'a'.repeat(64), name: 'me' }
+
+/** The panel's rows, `cols` wide, for members with these names (direct, not connected). */
+function panelRows(names: readonly string[], cols: number, you = self): string[] {
+  const panel = new MemberPanel(new PeerLabels(() => you), width)
+  panel.set(
+    names.map((name, i) => ({
+      peer: {
+        id: String(i + 1)
+          .repeat(64)
+          .slice(0, 64),
+        name,
+      },
+      direct: true,
+      connected: false,
+    })),
+  )
+  const rows = panel.rows(you, cols, 20)
+  for (const row of rows) expect(rowWidth(row, width)).toBeLessThanOrEqual(cols)
+  return rows.map(rowText)
+}
+
+describe('member panel', () => {
+  it('cuts a name too long for the panel short, and keeps its fingerprint', () => {
+    const long = 'kathryn-janeway-of-the-starship-voyager'
+    const rows = panelRows([long, 'ｋａｔｈｒｙｎ-ｊａｎｅｗａｙ'], 30)
+    const fp1 = shortId('1'.repeat(64))
+    const fp2 = shortId('2'.repeat(64))
+    expect(rows).toContainEqual(expect.stringMatching(new RegExp(`^│ ○ kathryn-jane\\S*… ${fp1}$`)))
+    expect(rows).toContainEqual(expect.stringMatching(new RegExp(`^│ ○ ｋａｔ\\S*… ${fp2}$`)))
+    // No member row is left without its name and fingerprint.
+    expect(rows.filter((r) => /^│ ○\s*$/.test(r))).toEqual([])
+  })
+
+  it('keeps a name that fits as it is', () => {
+    expect(panelRows(['carol'], 30)).toContainEqual(`│ ○ carol ${shortId('1'.repeat(64))}`)
+  })
+
+  it('cuts your own long name short before "(you)"', () => {
+    const rows = panelRows([], 24, { id: self.id, name: 'a-very-long-name-of-my-own' })
+    expect(rows[1]).toMatch(/^│ ● a-very-long-\S*… \(you\)$/)
+  })
+})
