@@ -59,6 +59,14 @@ describe('flow summary', () => {
     expect(h.lines[1]!.text).toMatch(/^sending slower: bob is throttling you, bob is not reading; /)
   })
 
+  it('says that none of yours waits when what is slowed is only what this node passes on', () => {
+    const h = harness({ everyMs: 5_000, pending: () => 0 })
+    h.flow.push({ type: 'throttled', peer: bob, retryMs: 5 })
+    expect(h.lines.map((l) => l.text)).toEqual([
+      'sending slower: bob is throttling you; none of yours waits, only messages this node passes on; none is lost',
+    ])
+  })
+
   it('says a peer is not reading only once its link stayed blocked for the grace, not for a moment', () => {
     const h = harness({ everyMs: 5_000, graceMs: 1_000, pending: () => 10_922 })
     // A piped file's first burst fills the link, and the peer drains it within the grace: no line.

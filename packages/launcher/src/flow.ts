@@ -120,7 +120,14 @@ export class FlowSummary {
     }
     this.lastShown = now
     const pending = this.options.pending?.()
-    const waiting = pending ? `; ${countText(pending)} message(s) queued` : ''
+    // With none of this node's own messages queued, what is slowed is what it passes on (a room's older
+    // messages relayed to a member that just joined): not something the user sent.
+    const waiting =
+      pending === undefined
+        ? ''
+        : pending > 0
+          ? `; ${countText(pending)} message(s) queued`
+          : '; none of yours waits, only messages this node passes on'
     this.show({ level: 'info', text: `sending slower: ${parts.join(', ')}${waiting}; none is lost` })
   }
 }
