@@ -34,6 +34,14 @@ describe('wrapping', () => {
     }
   })
 
+  it('breaks between wide characters, so CJK text fills its rows instead of moving whole to the next', () => {
+    const rows = wrap(plain('ok 明日の会議は十時から始まります'), 12, width)
+    expect(rows.map(rowText)).toEqual(['ok 明日の会', '議は十時から', '始まります'])
+    // A message that starts with CJK starts on the sender's row, not on an empty one.
+    const own = wrap([{ text: '<bob> ', style: TEXT }, ...plain('明日の会議')], 10, width, 6)
+    expect(own.map(rowText)[0]).toBe('<bob> 明日')
+  })
+
   it('gives an empty line one empty row', () => {
     expect(wrap(plain(''), 10, width)).toEqual([[]])
   })

@@ -128,8 +128,8 @@ export function continuationIndent(indent: number, cols: number): number {
 }
 
 /**
- * Lays out one logical line in rows of at most `cols` cells, breaking after spaces when it can and inside
- * words when it must. Rows after the first start with `continuationIndent(indent, cols)` spaces.
+ * Lays out one logical line in rows of at most `cols` cells, breaking after spaces and around wide
+ * characters when it can and inside words when it must. Rows after the first start with `continuationIndent(indent, cols)` spaces.
  */
 export function wrap(spans: readonly Span[], cols: number, width: GraphemeWidth, indent = 0): Row[] {
   if (cols < 1) return []
@@ -151,8 +151,12 @@ export function wrapCells(spans: readonly Span[], cols: number, width: GraphemeW
     let end = start
     let lastBreak = -1
     while (end < cells.length && used + cells[end]!.w <= room) {
-      used += cells[end]!.w
-      if (cells[end]!.g === ' ') lastBreak = end + 1
+      const cell = cells[end]!
+      // Wide characters (CJK ideographs, kana, emoji) may be broken between, as Unicode's line breaking
+      // allows: a run of them is not one long word.
+      if (cell.w === 2 && end > start) lastBreak = end
+      used += cell.w
+      if (cell.g === ' ' || cell.w === 2) lastBreak = end + 1
       end++
     }
     // Only a pane narrower than one wide character gets here; move on rather than loop forever.
