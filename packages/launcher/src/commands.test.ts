@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import {
   actionBody,
+  COMMANDS,
   completions,
   helpLines,
   LINE_COMMANDS,
@@ -189,5 +190,16 @@ describe('the same commands in line mode', () => {
     expect(help).toMatch(/\/me ACTION/)
     expect(help).toMatch(/\/\/text/)
     expect(help).not.toMatch(/\/members/)
+  })
+
+  it('lines up every description in /help, however long the longest usage', () => {
+    const lines = helpLines(COMMANDS.map((c) => c.name))
+    // Each usage is padded with at least two spaces: its description starts after the first such run.
+    const starts = lines.map((l) => {
+      const pad = / {2,}(?=\S)/.exec(l)
+      return pad ? pad.index + pad[0].length : -1
+    })
+    expect(lines.some((l) => l.startsWith('/disconnect HOST:PORT'))).toBe(true)
+    expect(new Set(starts).size).toBe(1)
   })
 })

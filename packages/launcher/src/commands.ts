@@ -186,10 +186,11 @@ export function parseSubmission(line: string, options: ParseOptions = {}): Submi
 
 /** The `/help` lines for a frontend's commands. */
 export function helpLines(commands: readonly CommandName[]): string[] {
-  const lines = COMMANDS.filter((c) => commands.includes(c.name)).map(
-    (c) => `${c.usage.padEnd(20)} ${c.about}`,
-  )
-  lines.push(`${'//text'.padEnd(20)} send a line that starts with /`)
+  const shown = COMMANDS.filter((c) => commands.includes(c.name))
+  // One column for the usages, as wide as the widest of them: the descriptions line up.
+  const column = Math.max('//text'.length, ...shown.map((c) => c.usage.length)) + 1
+  const lines = shown.map((c) => `${c.usage.padEnd(column)} ${c.about}`)
+  lines.push(`${'//text'.padEnd(column)} send a line that starts with /`)
   return lines
 }
 
