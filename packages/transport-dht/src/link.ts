@@ -156,9 +156,10 @@ export class DhtLink implements Link {
   }
 
   #onError(error: unknown): void {
-    // HyperDHT ends the older of two connections between the same keys: the peer restarted, or redialed.
+    // The older of two connections between the same keys is ended: the peer restarted, or redialed.
+    // Hyperswarm says so with a plain error of that message, HyperDHT's pool with a code.
     const text =
-      hyperCode(error) === 'DUPLICATE_CONNECTION'
+      hyperCode(error) === 'DUPLICATE_CONNECTION' || describe(error) === 'Duplicate connection'
         ? 'a newer connection from the same peer took its place (it restarted, or dialed again)'
         : `the link to ${shortKey(this.remoteKey)} failed: ${describe(error)}`
     this.#error ??= new DhtError('LINK_LOST', text, { cause: error })

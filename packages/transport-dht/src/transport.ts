@@ -297,10 +297,10 @@ export class DhtTransport {
     for (const timer of this.#roomTimers.values()) clearTimeout(timer)
     this.#roomTimers.clear()
     for (const socket of this.#sockets) socket.destroy()
-    // The key and the rooms come off the DHT at once, not the key after every room: a peer dialing this
-    // node by key next must be told nobody announces it, even when the node leaves while exiting in a hurry.
-    await Promise.all([this.#swarm.server.close().catch(() => undefined), this.#swarm.clear()])
-    await this.#swarm.destroy()
+    // The key comes off the DHT while the rooms are left, not after every room: a peer dialing this node by
+    // key next must be told nobody announces it, even when the node leaves in a hurry. `destroy` stops the
+    // swarm's dialing at once, then waits for the same close of the server.
+    await Promise.all([this.#swarm.server.close().catch(() => undefined), this.#swarm.destroy()])
   }
 
   #checkOpen(): void {
@@ -357,6 +357,11 @@ export class DhtTransport {
   }
 
   #onSwarmConnection(socket: HyperDHT.SecretStream, peer: Hyperswarm.PeerInfo): void {
+    // One that opens while the transport closes is not handed on as a link.
+    if (this.#state.status !== 'open') {
+      socket.destroy()
+      return
+    }
     this.#track(socket)
     if (!peer.client) {
       this.#admitAsServer(socket)

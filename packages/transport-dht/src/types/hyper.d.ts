@@ -131,8 +131,6 @@ declare module 'hyperswarm' {
     /** The server that announces this node's key (`listen`); closing it unannounces the key. */
     readonly server: { close(): Promise<void> }
     listen(): Promise<void>
-    /** Leaves every topic joined (unannouncing it), without destroying the swarm. */
-    clear(): Promise<unknown>
     join(topic: Buffer, options?: { server?: boolean; client?: boolean }): Hyperswarm.Discovery
     leave(topic: Buffer): Promise<void>
     flush(): Promise<boolean>
