@@ -172,3 +172,32 @@ describe('relaying ahead of the journal', () => {
     expect(restarted.shown).toEqual(['hello', 'after'])
   })
 })
+
+describe('a member known only through the relay, after a restart', () => {
+  it('is announced with when its message was sent, as on a first meeting', async () => {
+    const { clock, start, until } = room()
+    const bob = await start('bob', BOB, { listen: BOB_AT })
+    const alice = await start('alice', ALICE)
+    alice.node.connect(BOB_AT)
+    await until(() => bob.node.sessionsSnapshot().some((s) => s.connected), 'alice and bob')
+    await clock.advance(0)
+    const carolJournal = new HeldJournal()
+    const carol = await start('carol', CAROL, { journal: carolJournal })
+    carol.node.connect(BOB_AT)
+    alice.node.send('before')
+    await until(() => carol.shown.length === 1, 'carol to get it through bob')
+    // Carol stops; her journal knows alice as a member relayed by bob.
+    await carol.node.close('restart')
+    const restarted = await start('carol', CAROL, {
+      journal: new HeldJournal(),
+      restored: [...carolJournal.records],
+    })
+    restarted.node.connect(BOB_AT)
+    await until(() => bob.node.sessionsSnapshot().filter((s) => s.connected).length === 2, 'carol back')
+    alice.node.send('after')
+    await until(() => restarted.shown.includes('after'), 'carol to get the next one')
+    const sent = restarted.events.flatMap((e) => (e.type === 'message' && e.body === 'after' ? [e.ts] : []))
+    const announced = restarted.events.filter((e) => e.type === 'member' && e.peer.id === ALICE)
+    expect(announced).toEqual([expect.objectContaining({ via: 'relay', lastSent: sent[0] })])
+  })
+})

@@ -146,16 +146,16 @@ export class SessionTraffic {
     void this.store
       .append(this.store.durable ? journalRecords(plan.jumps, accepted, senders) : [])
       .then(() => {
-        if (joined.length > 0) {
-          // A relayed member is known by its messages: say when the newest of them was sent.
-          const lastSent = new Map<string, number>()
-          for (const msg of accepted) lastSent.set(msg.from, Math.max(lastSent.get(msg.from) ?? 0, msg.ts))
-          for (const peer of joined) this.announce(peer, 'relay', lastSent.get(peer.id))
-        }
         // Each member's messages come in order, so marking its last one marks them all: one trim of its
-        // log per read instead of one per message.
+        // log per read instead of one per message. A member known only by relayed messages is announced with
+        // when the newest of them in this read was sent.
         const shownUpTo = new Map<string, number>()
-        for (const msg of accepted) shownUpTo.set(msg.from, msg.seq)
+        const lastSent = new Map<string, number>()
+        for (const msg of accepted) {
+          shownUpTo.set(msg.from, msg.seq)
+          lastSent.set(msg.from, Math.max(lastSent.get(msg.from) ?? 0, msg.ts))
+        }
+        for (const peer of joined) this.announce(peer, 'relay', lastSent.get(peer.id))
         for (const [from, seq] of shownUpTo) this.room.markShown(from, seq)
         const origins = new Set<string>()
         const now = this.clock.now()
@@ -171,7 +171,7 @@ export class SessionTraffic {
           // one is announced again, with the clash check, however many names one read carries.
           if (from !== told) {
             told = from
-            this.renamed(from)
+            this.renamed(from, lastSent.get(from.id))
           }
           const { seq, ts } = msg
           if (msg.lines === undefined) {
@@ -196,7 +196,7 @@ export class SessionTraffic {
         // Each member ends on the name it goes by now, announced (a no-op when its last message had it).
         for (const origin of origins) {
           const current = this.room.peerOf(origin)
-          if (current && current !== told) this.renamed(current)
+          if (current && current !== told) this.renamed(current, lastSent.get(current.id))
         }
         for (const session of this.sessions.values()) for (const origin of origins) this.pump(session, origin)
       }, notDurable)
@@ -226,7 +226,7 @@ export class SessionTraffic {
    * `peer` is shown under its name from now on: announced if that is new, and a neighbour's session, link
    * and dials go by it (its leaving and its redials are told under it).
    */
-  private renamed(peer: PeerInfo): void {
+  private renamed(peer: PeerInfo, lastSent?: number): void {
     const session = this.sessions.get(peer.id)
     // Only the name it goes by now: a message taken before a newer hello (its append was slow) is shown
     // under its own name, but does not undo that hello's.
@@ -236,13 +236,13 @@ export class SessionTraffic {
       if (hello) hello.peer = peer
       this.hooks.renamed(peer)
     }
-    this.announce(peer, session?.link !== undefined ? 'direct' : 'relay')
+    this.announce(peer, session?.link !== undefined ? 'direct' : 'relay', lastSent)
   }
 
   /** A member arrived, straight or through a relay: announced once, with the look-alike name check. */
   announce(peer: PeerInfo, via: 'direct' | 'relay', lastSent?: number): void {
     const event = this.roster.arrived(peer, via)
-    if (event) this.hooks.emit(lastSent === undefined ? event : { ...event, lastSent })
+    if (event) this.hooks.emit(via === 'relay' && lastSent !== undefined ? { ...event, lastSent } : event)
   }
 
   /** What the session's link should carry now, while it takes more. `only` limits it to one member. */

@@ -354,11 +354,13 @@ describe('describeEvent: namesakes', () => {
     const old = describeEvent({ type: 'member', peer, via: 'relay', lastSent: now - 10 * 60_000 })
     expect(old?.text).toMatch(
       new RegExp(
-        `^alice \\[${shortId(peer.id)}\\] wrote in the room, last at (\\d{4}-\\d{2}-\\d{2} )?\\d{2}:\\d{2} \\(through a relay; whether it is still there is not known\\)$`,
+        `^alice \\[${shortId(peer.id)}\\] wrote in the room, messages from (\\d{4}-\\d{2}-\\d{2} )?\\d{2}:\\d{2} on \\(through a relay; whether it is still there is not known\\)$`,
       ),
     )
     const days = describeEvent({ type: 'member', peer, via: 'relay', lastSent: now - 3 * 86_400_000 })
-    expect(days?.text).toMatch(/wrote in the room, last at \d{4}-\d{2}-\d{2} \d{2}:\d{2} \(through a relay/)
+    expect(days?.text).toMatch(
+      /wrote in the room, messages from \d{4}-\d{2}-\d{2} \d{2}:\d{2} on \(through a relay/,
+    )
   })
 
   it('without this node’s id, lists every namesake as a key', () => {

@@ -199,16 +199,17 @@ export function targetLabel(target: string): string {
 export const RELAYED_RECENT_MS = 120_000
 
 /**
- * A member known only through relays, as its first messages show it: in the room when it wrote lately,
- * else when it last wrote (a relayed member's leaving is never seen, so old messages relayed to a joiner
- * say nothing of whether it is still there).
+ * A member known only through relays, as its first messages show it: in the room when they are recent,
+ * else that it wrote there, from when (a relayed member's leaving is never seen, so old messages relayed
+ * to a joiner say nothing of whether it is still there; `lastSent` is the newest of the first read, so a
+ * backlog's later messages may come after it).
  */
 function relayedMember(event: Extract<NodeEvent, { type: 'member' }>, now = Date.now()): string {
   const who = `${event.peer.name} [${shortId(event.peer.id)}]`
   const sent = event.lastSent
   if (sent === undefined || now - sent < RELAYED_RECENT_MS) return `${who} is in the room (through a relay)`
   const day = new Date(sent).toDateString() === new Date(now).toDateString() ? '' : `${isoDay(sent)} `
-  return `${who} wrote in the room, last at ${day}${clockTime(sent).slice(0, 5)} (through a relay; whether it is still there is not known)`
+  return `${who} wrote in the room, messages from ${day}${clockTime(sent).slice(0, 5)} on (through a relay; whether it is still there is not known)`
 }
 
 /** The local date of `ts` as YYYY-MM-DD. */
