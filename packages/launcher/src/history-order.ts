@@ -4,37 +4,20 @@ import type { HistoryEntry } from '@parley/core'
  * The last `count` messages of a node's history as a reader expects them, in time order across senders.
  * The history keeps messages in the order they arrived, so one sender's backlog, caught up after a
  * restart, sits in one block after everything else. Each sender's own messages keep their order (a clock
- * stepped back on its machine does not reorder them): the senders' runs are merged by timestamp, ties
- * going to the one that arrived first.
+ * stepped back on its machine does not reorder them), ties going to the one that arrived first. One sort:
+ * O(n log n) for a history of n entries, however many senders.
  */
 export function recentHistory(history: readonly HistoryEntry[], count: number): HistoryEntry[] {
   if (count <= 0) return []
-  const bySender = new Map<string, number[]>()
-  history.forEach((entry, i) => {
-    const own = bySender.get(entry.from.id)
-    if (own) own.push(i)
-    else bySender.set(entry.from.id, [i])
+  // Each entry is placed by the newest send time of its sender so far: never lower than the entry before
+  // it from the same sender, so a stable sort keeps every sender's order, and orders the senders by time.
+  const newest = new Map<string, number>()
+  const keys = history.map((entry) => {
+    const key = Math.max(newest.get(entry.from.id) ?? Number.NEGATIVE_INFINITY, entry.ts)
+    newest.set(entry.from.id, key)
+    return key
   })
-  const runs = [...bySender.values()]
-  const next = runs.map(() => 0)
-  const merged: HistoryEntry[] = []
-  for (;;) {
-    let best = -1
-    let bestTs = 0
-    let bestAt = 0
-    for (let r = 0; r < runs.length; r++) {
-      const at = runs[r]![next[r]!]
-      if (at === undefined) continue
-      const ts = history[at]!.ts
-      if (best < 0 || ts < bestTs || (ts === bestTs && at < bestAt)) {
-        best = r
-        bestTs = ts
-        bestAt = at
-      }
-    }
-    if (best < 0) break
-    merged.push(history[bestAt]!)
-    next[best]! += 1
-  }
-  return merged.slice(-count)
+  const order = history.map((_, i) => i)
+  order.sort((a, b) => keys[a]! - keys[b]! || a - b)
+  return order.slice(-count).map((i) => history[i]!)
 }

@@ -42,6 +42,33 @@ describe('wrapping', () => {
     expect(own.map(rowText)[0]).toBe('<bob> 明日')
   })
 
+  it('keeps closing punctuation and small kana off the start of a row, and opening brackets off its end', () => {
+    // 「 may not end a row; 。, 」 and small kana may not start one (a pane narrower than a run that may not
+    // be broken, such as ちょっ, breaks inside it as inside a long word).
+    expect(wrap(plain('今日は「会議」です。ちょっと待って'), 8, width).map(rowText)).toEqual([
+      '今日は',
+      '「会議」',
+      'です。',
+      'ちょっと',
+      '待って',
+    ])
+    for (const cols of [6, 7, 8, 10]) {
+      const rows = wrap(plain('今日は「会議」です。ちょっと待って'), cols, width).map(rowText)
+      for (const row of rows) {
+        expect(
+          row.startsWith('。') || row.startsWith('」') || row.startsWith('っ') || row.startsWith('ょ'),
+        ).toBe(false)
+        expect(row.endsWith('「')).toBe(false)
+      }
+    }
+  })
+
+  it('keeps every row within the pane however narrow, after a long prefix too', () => {
+    const spans = [{ text: '01:02:03 <a-long-name> ', style: TEXT }, ...plain('日本語 and 😀 text')]
+    for (const cols of [1, 2, 3, 4, 5, 9])
+      for (const row of wrap(spans, cols, width, 23)) expect(rowWidth(row, width)).toBeLessThanOrEqual(cols)
+  })
+
   it('gives an empty line one empty row', () => {
     expect(wrap(plain(''), 10, width)).toEqual([[]])
   })

@@ -114,6 +114,17 @@ export function fitCells(text: string, cells: number, width: GraphemeWidth): str
   return `${out}…`
 }
 
+/** Never at the start of a row: CJK closing punctuation, the prolonged sound mark and small kana. */
+const NO_BREAK_BEFORE = new Set([
+  ...'、。，．・：；？！ー）」』】〕〉》〙〗ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ',
+])
+/** Never at the end of a row: CJK opening brackets. */
+const NO_BREAK_AFTER = new Set([...'（「『【〔〈《〘〖'])
+
+function mayBreakBetween(before: string, after: string): boolean {
+  return !NO_BREAK_AFTER.has(before) && !NO_BREAK_BEFORE.has(after)
+}
+
 /** The least a continuation row is indented by, where the indent under the text would take too much. */
 export const MIN_CONTINUATION_INDENT = 4
 
@@ -124,7 +135,9 @@ export const MIN_CONTINUATION_INDENT = 4
  */
 export function continuationIndent(indent: number, cols: number): number {
   if (indent <= 0) return 0
-  return indent <= cols / 2 ? indent : Math.min(MIN_CONTINUATION_INDENT, Math.floor(cols / 2))
+  const pad = indent <= cols / 2 ? indent : Math.min(MIN_CONTINUATION_INDENT, Math.floor(cols / 2))
+  // A row must keep room for a wide character after its indent (a pane of 2 or 3 columns has no other).
+  return cols - pad >= 2 ? pad : 0
 }
 
 /**
@@ -152,11 +165,14 @@ export function wrapCells(spans: readonly Span[], cols: number, width: GraphemeW
     let lastBreak = -1
     while (end < cells.length && used + cells[end]!.w <= room) {
       const cell = cells[end]!
-      // Wide characters (CJK ideographs, kana, emoji) may be broken between, as Unicode's line breaking
-      // allows: a run of them is not one long word.
-      if (cell.w === 2 && end > start) lastBreak = end
+      // Wide characters (CJK ideographs, kana, emoji) may be broken between: a run of them is not one
+      // long word. Closing punctuation and small kana stay with what comes before them, opening brackets
+      // with what follows, as in Unicode's line breaking.
+      if (cell.w >= 2 && end > start && mayBreakBetween(cells[end - 1]!.g, cell.g)) lastBreak = end
       used += cell.w
-      if (cell.g === ' ' || cell.w === 2) lastBreak = end + 1
+      const next = cells[end + 1]?.g
+      if (cell.g === ' ' || (cell.w >= 2 && (next === undefined || mayBreakBetween(cell.g, next))))
+        lastBreak = end + 1
       end++
     }
     // Only a pane narrower than one wide character gets here; move on rather than loop forever.
