@@ -67,6 +67,20 @@ describe('flow summary', () => {
     ])
   })
 
+  it('does not say none of yours waits when your messages were queued as it was slowed, and drained since', () => {
+    let pending = 40
+    const h = harness({ everyMs: 5_000, pending: () => pending })
+    h.flow.push({ type: 'throttled', peer: bob, retryMs: 5 })
+    h.at(100)
+    h.flow.push({ type: 'throttled', peer: bob, retryMs: 5 })
+    pending = 0
+    h.at(h.scheduled[0]!.at)
+    expect(h.lines.map((l) => l.text)).toEqual([
+      'sending slower: bob is throttling you; 40 message(s) queued; none is lost',
+      'sending slower: bob is throttling you; none is lost',
+    ])
+  })
+
   it('says a peer is not reading only once its link stayed blocked for the grace, not for a moment', () => {
     const h = harness({ everyMs: 5_000, graceMs: 1_000, pending: () => 10_922 })
     // A piped file's first burst fills the link, and the peer drains it within the grace: no line.

@@ -38,6 +38,8 @@ export class FlowSummary {
   private due = false
   /** Names of the peers that throttled us since the last line. */
   private readonly throttling = new Set<string>()
+  /** The most of the user's own messages queued at any throttle since the last line. */
+  private pendingWhenSlowed = 0
   /**
    * Peers whose link is blocked now, by id, with their name and since when. A link that closes or is
    * replaced takes its entry with it: peers that stop reading and leave must not pile up here.
@@ -68,8 +70,11 @@ export class FlowSummary {
   /** A flow event (see `handles`) to sum up. */
   push(event: NodeEvent): void {
     if (this.closed) return
-    if (event.type === 'throttled') this.throttling.add(event.peer.name)
-    else if (event.type === 'backpressure') {
+    if (event.type === 'throttled') {
+      this.throttling.add(event.peer.name)
+      // Whether the user's own messages waited when it was slowed, not when the line is printed.
+      this.pendingWhenSlowed = Math.max(this.pendingWhenSlowed, this.options.pending?.() ?? 0)
+    } else if (event.type === 'backpressure') {
       const { id, name } = event.peer
       if (!event.blocked) this.blockedSince.delete(id)
       else if (!this.blockedSince.has(id)) this.blockedSince.set(id, { name, since: this.now() })
@@ -110,7 +115,8 @@ export class FlowSummary {
       .map(({ name }) => name)
     const parts: string[] = []
     const who = (names: string[]) => `${names.join(', ')} ${names.length === 1 ? 'is' : 'are'}`
-    if (this.throttling.size > 0) parts.push(`${who([...this.throttling])} throttling you`)
+    const throttled = this.throttling.size > 0
+    if (throttled) parts.push(`${who([...this.throttling])} throttling you`)
     if (blocked.length > 0) parts.push(`${who(blocked)} not reading`)
     this.throttling.clear()
     if (parts.length === 0) {
@@ -119,6 +125,8 @@ export class FlowSummary {
       return
     }
     this.lastShown = now
+    const slowedWithPending = this.pendingWhenSlowed > 0
+    this.pendingWhenSlowed = 0
     const pending = this.options.pending?.()
     // With none of this node's own messages queued, what is slowed is what it passes on (a room's older
     // messages relayed to a member that just joined): not something the user sent.
@@ -127,7 +135,9 @@ export class FlowSummary {
         ? ''
         : pending > 0
           ? `; ${countText(pending)} message(s) queued`
-          : '; none of yours waits, only messages this node passes on'
+          : slowedWithPending || !throttled
+            ? ''
+            : '; none of yours waits, only messages this node passes on'
     this.show({ level: 'info', text: `sending slower: ${parts.join(', ')}${waiting}; none is lost` })
   }
 }
