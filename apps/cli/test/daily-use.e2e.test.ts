@@ -78,6 +78,16 @@ async function aliceToAbsentPeer() {
   return { port, args }
 }
 
+/** bob, receiving only, listening on a free loopback port; with that port. */
+async function receivingBob() {
+  const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
+  return { bob, port: await listeningPort(bob) }
+}
+
+/** alice, dialing the node on loopback `port`. */
+const aliceTo = (port: number) =>
+  start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+
 const count = (lines: readonly string[], pattern: RegExp) => lines.filter((l) => pattern.test(l)).length
 
 describe('receivers', () => {
@@ -85,7 +95,7 @@ describe('receivers', () => {
     const receiver = background(['--listen', '127.0.0.1:0', '--name', 'svc'])
     const port = await receiver.port()
     await until('the receive-only note', () => /receiving until stopped/.test(receiver.stderr()))
-    const sender = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    const sender = aliceTo(port)
     sender.send('to the service')
     sender.end()
     expect(await sender.exited).toBe(0)
@@ -96,8 +106,7 @@ describe('receivers', () => {
   })
 
   it('with --recv-only never reads stdin, even when lines are written to it', async () => {
-    const receiver = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
-    const port = await listeningPort(receiver)
+    const { bob: receiver, port } = await receivingBob()
     receiver.send('this is never sent')
     receiver.end()
     const sender = start([
@@ -127,7 +136,7 @@ describe('piping a file with default flags', () => {
       { length: 20_000 },
       (_, i) => `line ${String(i).padStart(6, '0')} ${'x'.repeat(48)}`,
     )
-    const sender = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    const sender = aliceTo(port)
     sender.child.stdin.end(`${lines.join('\n')}\n`)
     expect(await sender.exited).toBe(0)
     expect(sender.stderr.join('\n')).toMatch(/all 20,000 message\(s\) delivered/)
@@ -531,10 +540,9 @@ describe('commands in line mode', () => {
   })
 
   it('shows lines sent before a /nick under the old name, though they arrive in the same read as it', async () => {
-    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
-    const port = await listeningPort(bob)
+    const { bob, port } = await receivingBob()
     // One pipe, one burst: the lines, the rename and the line after it reach bob together.
-    const alice = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    const alice = aliceTo(port)
     alice.child.stdin.end('first\nsecond\n/nick evil\nthird\n')
     expect(await alice.exited).toBe(0)
     const third = await bob.waitFor('stdout', /> third$/)
@@ -543,8 +551,7 @@ describe('commands in line mode', () => {
   })
 
   it('sends /me as an action, //text as /text, and a piped path as it is', async () => {
-    const receiver = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
-    const port = await listeningPort(receiver)
+    const { bob: receiver, port } = await receivingBob()
     const json = start([
       '--listen',
       '127.0.0.1:0',
@@ -556,7 +563,7 @@ describe('commands in line mode', () => {
       `127.0.0.1:${port}`,
     ])
     await json.waitFor('stdout', /"type":"connected"/)
-    const sender = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    const sender = aliceTo(port)
     sender.send('/me waves')
     sender.send('//help')
     sender.send('/usr/bin/env')
@@ -571,9 +578,8 @@ describe('commands in line mode', () => {
   })
 
   it('sends nothing piped after /quit, though it came in the same read', async () => {
-    const receiver = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
-    const port = await listeningPort(receiver)
-    const sender = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    const { bob: receiver, port } = await receivingBob()
+    const sender = aliceTo(port)
     sender.child.stdin.end('before\n/quit\nafter\n')
     expect(await sender.exited).toBe(0)
     // The sender left once what it sent was acknowledged, hence shown: "after" would be there by now.
@@ -582,9 +588,8 @@ describe('commands in line mode', () => {
   })
 
   it('runs piped commands alone and exits, instead of becoming a receiver', async () => {
-    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
-    const port = await listeningPort(bob)
-    const alice = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    const { bob, port } = await receivingBob()
+    const alice = aliceTo(port)
     alice.child.stdin.end('/peers\n')
     expect(await alice.exited).toBe(0)
     const said = alice.stderr.join('\n')
@@ -594,8 +599,7 @@ describe('commands in line mode', () => {
   })
 
   it('says "dialing" once for /connect, and something useful when the peer is already connected', async () => {
-    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
-    const port = await listeningPort(bob)
+    const { bob, port } = await receivingBob()
     const alice = start(['--listen', '127.0.0.1:0', '--name', 'alice'])
     alice.send(`/connect 127.0.0.1:${port}`)
     await alice.waitFor('stderr', /connected to bob/)
@@ -609,8 +613,7 @@ describe('stdin as a shell gives it', () => {
   // A stat of a pipe once made Node 20's realpathSync stop early, and the secure stack failed to load: only
   // with a shell's pipe as stdin and without the test runner's environment, so both are as a user has them.
   it('sends through a pipe from the shell (a FIFO, not the socket pair a test harness gives)', async () => {
-    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
-    const port = await listeningPort(bob)
+    const { bob, port } = await receivingBob()
     const dir = tempDir()
     const parley = parleyCommand(['--listen', '127.0.0.1:0', '--name', 'alice', '--data-dir', dir])
     const out = join(dir, 'out.txt')
@@ -696,8 +699,7 @@ describe('a file as stdin', () => {
 
 describe('/disconnect', () => {
   it('stops dialing a dead address, so what the live peer acknowledged is delivered and the run exits 0', async () => {
-    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
-    const port = await listeningPort(bob)
+    const { bob, port } = await receivingBob()
     const dead = await freePort()
     const alice = start([
       '--listen',
@@ -731,18 +733,16 @@ describe('/disconnect', () => {
 
 describe('status lines', () => {
   it('shows a peer that dialed in at the address it listens on, not its source port', async () => {
-    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
-    const port = await listeningPort(bob)
-    const alice = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    const { bob, port } = await receivingBob()
+    const alice = aliceTo(port)
     const alicePort = await listeningPort(alice)
     const line = await bob.waitFor('stderr', /connected to alice/)
     expect(line).toMatch(new RegExp(`at 127\\.0\\.0\\.1:${alicePort} \\(direct TCP\\)$`))
   })
 
   it('leaves quietly on Ctrl-C: no disconnected or reconnecting lines', async () => {
-    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
-    const port = await listeningPort(bob)
-    const alice = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    const { bob, port } = await receivingBob()
+    const alice = aliceTo(port)
     await alice.waitFor('stderr', /connected to bob/)
     const before = alice.stderr.length
     alice.kill('SIGINT')
@@ -754,7 +754,7 @@ describe('status lines', () => {
     const bobDir = tempDir()
     const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only', '--data-dir', bobDir])
     const port = await listeningPort(bob)
-    const alice = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    const alice = aliceTo(port)
     await alice.waitFor('stderr', /connected to bob/)
     bob.kill('SIGKILL')
     await bob.exited
@@ -824,8 +824,7 @@ describe('status lines', () => {
   })
 
   it('answers nc at a secure node with one line saying what it reached', async () => {
-    const node = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only'])
-    const port = await listeningPort(node)
+    const { bob: node, port } = await receivingBob()
     const reply = await new Promise<string>((resolve, reject) => {
       const socket = connect(port, '127.0.0.1', () => socket.write('hello?\n'))
       let text = ''

@@ -318,18 +318,17 @@ describe('waiting while acknowledgements come', () => {
 
   const untrusted: PeerState = { status: 'failed', error: { code: 'UNTRUSTED', message: 'another key' } }
   const retrying: PeerState = { status: 'connecting', attempt: 2, dialing: false }
+  /** A dialed target on loopback `port`, as `peerStates` gives it. */
+  const at = (port: number, state: PeerState) => ({ target: `127.0.0.1:${port}`, state })
 
   it('ends at once when every peer it dials refused on its key and nobody is connected', async () => {
     const node = fakeNode(2)
-    node.targets = [
-      { target: '127.0.0.1:1', state: retrying },
-      { target: '127.0.0.1:2', state: untrusted },
-    ]
+    node.targets = [at(1, retrying), at(2, untrusted)]
     const left = waiting(node, 60_000)
     await vi.advanceTimersByTimeAsync(0)
     // One target still dials: it may answer.
     expect(left()).toBeUndefined()
-    node.targets = [node.targets[1]!, { target: '127.0.0.1:1', state: untrusted }]
+    node.targets = [node.targets[1]!, at(1, untrusted)]
     node.emit({ type: 'peer-state', target: '127.0.0.1:1', state: untrusted }, 2)
     await vi.advanceTimersByTimeAsync(0)
     expect(left()).toBe(2)
@@ -339,10 +338,7 @@ describe('waiting while acknowledgements come', () => {
   it("counts a peer that refused this node's key as a trust failure, and says which kind each was", async () => {
     const refusedUs: PeerState = { status: 'failed', error: { code: 'REFUSED', message: 'not allowed' } }
     const node = fakeNode(1)
-    node.targets = [
-      { target: '127.0.0.1:1', state: refusedUs },
-      { target: '127.0.0.1:2', state: untrusted },
-    ]
+    node.targets = [at(1, refusedUs), at(2, untrusted)]
     const left = waiting(node, 60_000)
     await vi.advanceTimersByTimeAsync(0)
     expect(left()).toBe(1)
@@ -350,16 +346,13 @@ describe('waiting while acknowledgements come', () => {
       { target: '127.0.0.1:1', refusedUs: true },
       { target: '127.0.0.1:2', refusedUs: false },
     ])
-    node.targets = [
-      { target: '127.0.0.1:1', state: refusedUs },
-      { target: '127.0.0.1:2', state: retrying },
-    ]
+    node.targets = [at(1, refusedUs), at(2, retrying)]
     expect(trustFailures(node)).toEqual([])
   })
 
   it('keeps waiting while a peer is connected, and ends once it leaves, if every dial was refused', async () => {
     const node = fakeNode(1)
-    node.targets = [{ target: '127.0.0.1:2', state: untrusted }]
+    node.targets = [at(2, untrusted)]
     node.connected = [bob]
     const left = waiting(node, 60_000)
     await vi.advanceTimersByTimeAsync(0)
@@ -373,7 +366,7 @@ describe('waiting while acknowledgements come', () => {
 
   it('does not wait at all when the refusal came before the wait', async () => {
     const node = fakeNode(1)
-    node.targets = [{ target: '127.0.0.1:2', state: untrusted }]
+    node.targets = [at(2, untrusted)]
     expect(refusedEverywhere(node)).toBe(true)
     const left = waiting(node, 60_000)
     await vi.advanceTimersByTimeAsync(0)
