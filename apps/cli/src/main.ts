@@ -10,6 +10,7 @@ import {
 import {
   actionBody,
   type BuiltNode,
+  catchUpWhat,
   connectTo,
   countText,
   DropDigest,
@@ -164,9 +165,9 @@ async function printInvite(flags: Flags, io: Io): Promise<number> {
       )
     }
     if (!flags.json) io.stdout.write(`${code}\n`)
-    const port = flags.listen.slice(flags.listen.lastIndexOf(':') + 1)
+    const { host, port } = parseAddress(flags.listen)
     io.stderr.write(
-      isLoopbackHost(parseAddress(flags.listen).host)
+      isLoopbackHost(host)
         ? `parley: on this machine only (the address is loopback) your peer runs: parley --join ${code}; for a peer on another machine, give the address it reaches you at: parley invite --listen ADDRESS:${port}\n`
         : `parley: on this network your peer runs: parley --join ${code}\n`,
     )
@@ -184,13 +185,6 @@ async function printInvite(flags: Flags, io: Io): Promise<number> {
     `parley: from anywhere, while you run parley --dht${on}, your peer runs: parley${on} --peer ${byKey}\n`,
   )
   return ExitCode.OK
-}
-
-/** The line above a catch-up: what came while this node was away, and what the last run did not show. */
-function catchUpText(count: number, replayed: number): string {
-  if (replayed === 0) return `${countText(count)} message(s) from while you were away:`
-  if (replayed === count) return `${countText(count)} message(s) the last run received but did not show:`
-  return `${countText(count)} message(s) from while you were away (${countText(replayed)} of them received by the last run but not shown):`
 }
 
 /** `parley room`: a new room code on stdout's last line (with --json, as `{"type":"room","code":…}`). */
@@ -321,7 +315,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       : formatMessage(labels.label(m.from), m.body, m.ts, withTime, m.action)
   const lines = streamLines(io.stdout, formatShown, (count, replayed) => {
     if (flags.json) json({ type: 'catch-up', count, ...(replayed > 0 ? { replayed } : {}) })
-    else note(catchUpText(count, replayed))
+    else note(`${countText(count)} message(s) ${catchUpWhat(count, replayed)}:`)
   })
   const display = new MessageDisplay({
     target: {

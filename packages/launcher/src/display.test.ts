@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest'
-import { countText, terminalLine, terminalSafe } from './display.js'
+import { catchUpWhat, countText, terminalLine, terminalSafe } from './display.js'
 import { type StartedNode, startupNotes } from './node-setup.js'
+
+describe('the line above a catch-up', () => {
+  it('says whether it came while this node was away, or the last run received it and did not show it', () => {
+    expect(catchUpWhat(12, 0)).toBe('from while you were away')
+    expect(catchUpWhat(2, 2)).toBe('the last run received but did not show')
+    expect(catchUpWhat(3_000, 1_500)).toBe(
+      'from while you were away (1,500 of them received by the last run but not shown)',
+    )
+  })
+})
 
 describe('what status lines and messages print', () => {
   it('groups the digits of a count by thousands', () => {

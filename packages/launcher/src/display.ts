@@ -7,6 +7,17 @@ const UNSAFE_IN_TEXT =
 /** The same, plus tab and newline: for text that must stay on one line (names, status lines). */
 const UNSAFE_IN_LINE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
 
+/**
+ * What a catch-up of `count` messages is, after its count, for the line above it (both apps): from while
+ * this node was away, or, for the `replayed` ones, messages the last run received and ended before showing
+ * (a kill, a closed stdout).
+ */
+export function catchUpWhat(count: number, replayed: number): string {
+  if (replayed === 0) return 'from while you were away'
+  if (replayed === count) return 'the last run received but did not show'
+  return `from while you were away (${countText(replayed)} of them received by the last run but not shown)`
+}
+
 /** A count as status lines print it: `20,000`, so a long number reads at a glance. */
 export function countText(n: number): string {
   // By hand: the first `toLocaleString` or `Intl.NumberFormat` loads ICU's locale data, about 25 ms of

@@ -405,7 +405,7 @@ describe('chat model', () => {
     const lines = screen(100, 10).lines.join('\n')
     expect(lines).toContain(' 1 message the last run received but did not show ')
     expect(lines).toContain(
-      ' 2 messages from while you were away (1 received by the last run but not shown) ',
+      ' 2 messages from while you were away (1 of them received by the last run but not shown) ',
     )
   })
 

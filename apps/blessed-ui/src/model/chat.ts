@@ -16,6 +16,7 @@ import {
 import {
   actionBody,
   COMMANDS,
+  catchUpWhat,
   clockTime,
   countText,
   describeEvent,
@@ -198,12 +199,7 @@ export class ChatModel {
       // Shown again: the last run received them and ended before showing them (a kill), not while away.
       const replayed = messages.filter((m) => m.replayed).length
       const some = `${countText(catchUp)} message${catchUp === 1 ? '' : 's'}`
-      const text =
-        replayed === 0
-          ? ` ${some} from while you were away `
-          : replayed === catchUp
-            ? ` ${some} the last run received but did not show `
-            : ` ${some} from while you were away (${countText(replayed)} received by the last run but not shown) `
+      const text = ` ${some} ${catchUpWhat(catchUp, replayed)} `
       this.list.add({ id: this.nextId++, kind: 'rule', ts: this.now(), text }, false)
     }
     const effects: Effect[] = []
