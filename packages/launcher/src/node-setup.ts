@@ -432,28 +432,21 @@ export async function startNode(
         })
       })
     })
+    /** A write to the marks file; false once the data dir failed, and a write that fails is that failure. */
+    const written = (write: () => void): boolean => {
+      if (failure) return false
+      try {
+        write()
+        return true
+      } catch (error) {
+        fail(error)
+        return false
+      }
+    }
     const built: BuiltNode = {
       node,
-      markShown: (shown) => {
-        if (failure) return false
-        try {
-          marks.mark(shown)
-          return true
-        } catch (error) {
-          fail(error)
-          return false
-        }
-      },
-      intendShown: (shown, text) => {
-        if (failure) return false
-        try {
-          marks.intend(shown, text)
-          return true
-        } catch (error) {
-          fail(error)
-          return false
-        }
-      },
+      markShown: (shown) => written(() => marks.mark(shown)),
+      intendShown: (shown, text) => written(() => marks.intend(shown, text)),
       keepsMarks: true,
       failure: () => failure,
     }
