@@ -313,9 +313,9 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     flags.json
       ? JSON.stringify(jsonMessage(m))
       : formatMessage(labels.label(m.from), m.body, m.ts, withTime, m.action)
-  const lines = streamLines(io.stdout, formatShown, (count, replayed) => {
+  const lines = streamLines(io.stdout, formatShown, (count, replayed, beforeJoining) => {
     if (flags.json) json({ type: 'catch-up', count, ...(replayed > 0 ? { replayed } : {}) })
-    else note(`${countText(count)} message(s) ${catchUpWhat(count, replayed)}:`)
+    else note(`${countText(count)} message(s) ${catchUpWhat(count, replayed, beforeJoining)}:`)
   })
   const display = new MessageDisplay({
     target: {

@@ -478,21 +478,40 @@ describe('one-shot sends and catch-up', () => {
     oneShot.end()
     expect(await oneShot.exited).toBe(0)
     expect(oneShot.stdout).toEqual([])
-    expect(oneShot.stderr.join('\n')).not.toMatch(/while you were away/)
+    expect(oneShot.stderr.join('\n')).not.toMatch(/message\(s\) from/)
 
-    const returning = start(
-      ['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'erin'],
-      sameClock,
-    )
-    returning.end()
-    await returning.waitFor('stdout', /c2/)
-    const marker = await returning.waitFor('stderr', /message\(s\) from while you were away/)
-    expect(marker).toMatch(/parley: [45] message\(s\) from while you were away/)
+    const erin = [
+      '--listen',
+      '127.0.0.1:0',
+      '--peer',
+      `127.0.0.1:${port}`,
+      '--name',
+      'erin',
+      '--data-dir',
+      tempDir(),
+    ]
+    // Erin's first run: she was never away, she joins.
+    const joining = start(erin, sameClock)
+    joining.end()
+    await joining.waitFor('stdout', /c2/)
+    const marker = await joining.waitFor('stderr', /message\(s\) from/)
+    expect(marker).toMatch(/^parley: [45] message\(s\) from before you joined:$/)
     // bob renamed himself, so every name his key used carries its fingerprint (a rename is flagged).
-    const shown = returning.stdout
+    const shown = joining.stdout
       .filter((l) => /<[\w~-]+> [bc][12]$/.test(l))
       .map((l) => l.replace(/~[a-z2-7]{4}-[a-z2-7]{4}>/, '~FP>'))
     expect(shown).toEqual(['<bob~FP> b1', '<carol> c1', '<robert~FP> b2', '<carol> c2'])
+    // She leaves, bob writes, she comes back: that one she missed while she was away.
+    joining.kill('SIGTERM')
+    expect(await joining.exited).toBe(0)
+    bob.send('b3')
+    await hub.waitFor('stdout', /b3/)
+    const returning = start(erin, sameClock)
+    returning.end()
+    await returning.waitFor('stdout', /> b3$/)
+    expect(returning.stderr.filter((l) => /message\(s\) from/.test(l))).toEqual([
+      'parley: 1 message(s) from while you were away:',
+    ])
 
     // Asked for, the history is there: what the one-shot send received is in its data dir.
     // (The one-shot run may have left before the hub relayed the backlog to it, so it comes from the
@@ -588,7 +607,7 @@ describe('commands in line mode', () => {
   })
 
   it('runs piped commands alone and exits, instead of becoming a receiver', async () => {
-    const { bob, port } = await receivingBob()
+    const { port } = await receivingBob()
     const alice = aliceTo(port)
     alice.child.stdin.end('/peers\n')
     expect(await alice.exited).toBe(0)
@@ -599,7 +618,7 @@ describe('commands in line mode', () => {
   })
 
   it('says "dialing" once for /connect, and something useful when the peer is already connected', async () => {
-    const { bob, port } = await receivingBob()
+    const { port } = await receivingBob()
     const alice = start(['--listen', '127.0.0.1:0', '--name', 'alice'])
     alice.send(`/connect 127.0.0.1:${port}`)
     await alice.waitFor('stderr', /connected to bob/)
@@ -684,7 +703,7 @@ describe('a file as stdin', () => {
     // This shows that the backlog reaches a sender in this setup.
     const piped = start(args(tempDir()))
     piped.child.stdin.write(readFileSync(file))
-    await piped.waitFor('stderr', /300 message\(s\) from while you were away/)
+    await piped.waitFor('stderr', /300 message\(s\) from before you joined/)
     await piped.waitFor('stdout', /<carol> backlog 300$/)
     piped.kill()
     await piped.exited
@@ -692,7 +711,7 @@ describe('a file as stdin', () => {
     const fromFile = background(args(tempDir()), file)
     expect(await fromFile.exited).toBe(10)
     expect(fromFile.stderr()).toMatch(/outbox stayed full/)
-    expect(fromFile.stderr()).not.toMatch(/from while you were away/)
+    expect(fromFile.stderr()).not.toMatch(/message\(s\) from/)
     expect(fromFile.stdout().filter((line) => line.includes('backlog'))).toEqual([])
   })
 })
@@ -741,7 +760,7 @@ describe('status lines', () => {
   })
 
   it('leaves quietly on Ctrl-C: no disconnected or reconnecting lines', async () => {
-    const { bob, port } = await receivingBob()
+    const { port } = await receivingBob()
     const alice = aliceTo(port)
     await alice.waitFor('stderr', /connected to bob/)
     const before = alice.stderr.length
@@ -824,7 +843,7 @@ describe('status lines', () => {
   })
 
   it('answers nc at a secure node with one line saying what it reached', async () => {
-    const { bob: node, port } = await receivingBob()
+    const { port } = await receivingBob()
     const reply = await new Promise<string>((resolve, reject) => {
       const socket = connect(port, '127.0.0.1', () => socket.write('hello?\n'))
       let text = ''

@@ -10,6 +10,12 @@ describe('the line above a catch-up', () => {
       'from while you were away (1,500 of them received by the last run but not shown)',
     )
   })
+
+  it('says a first run was not away: what it catches up on was sent before it joined', () => {
+    expect(catchUpWhat(12, 0, 12)).toBe('from before you joined')
+    // Its link dropped later in the same run: the rest came while it was away.
+    expect(catchUpWhat(12, 0, 5)).toBe('from before you joined and while you were away')
+  })
 })
 
 describe('what status lines and messages print', () => {

@@ -9,10 +9,12 @@ const UNSAFE_IN_LINE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u202
 
 /**
  * What a catch-up of `count` messages is, after its count, for the line above it (both apps): from while
- * this node was away, or, for the `replayed` ones, messages the last run received and ended before showing
- * (a kill, a closed stdout).
+ * this node was away, from before it joined (`beforeJoining` of them: sent before its first run), or, for
+ * the `replayed` ones, messages the last run received and ended before showing (a kill, a closed stdout).
  */
-export function catchUpWhat(count: number, replayed: number): string {
+export function catchUpWhat(count: number, replayed: number, beforeJoining = 0): string {
+  if (replayed === 0 && beforeJoining === count) return 'from before you joined'
+  if (replayed === 0 && beforeJoining > 0) return 'from before you joined and while you were away'
   if (replayed === 0) return 'from while you were away'
   if (replayed === count) return 'the last run received but did not show'
   return `from while you were away (${countText(replayed)} of them received by the last run but not shown)`

@@ -94,6 +94,59 @@ describe('message display', () => {
     expect(counts).toEqual([[3, 2]])
   })
 
+  it("tells the marker, in a node's first run, which of a catch-up was sent before it joined", () => {
+    let now = START
+    const counts: [number, number, number][] = []
+    const display = new MessageDisplay({
+      target: {
+        kind: 'lines',
+        format: (m) => `${m.beforeJoining ? 'before ' : ''}${m.body}`,
+        write: () => undefined,
+        catchUp: (n, r, b) => counts.push([n, r, b]),
+      },
+      now: () => now,
+      schedule: (run) => {
+        queueMicrotask(run)
+        return { cancel: () => undefined }
+      },
+    })
+    display.bind({ markShown: () => true, firstRun: true })
+    display.push(message(alice, 1, START - 60_000))
+    display.push(message(bob, 1, START - 30_000))
+    display.flushLive()
+    display.push(message(alice, 2, START + 1_000))
+    // Its link to bob dropped a minute later, and opened again: what bob sent meanwhile came while it was away.
+    now = START + 120_000
+    display.push({ type: 'connected', peer: bob, address: '127.0.0.1:5000', direction: 'outbound' })
+    display.push(message(bob, 2, START + 60_000))
+    display.close()
+    expect(counts).toEqual([
+      [2, 0, 2],
+      [1, 0, 0],
+    ])
+  })
+
+  it('says nothing of joining outside a first run', () => {
+    const counts: [number, number, number][] = []
+    const display = new MessageDisplay({
+      target: {
+        kind: 'lines',
+        format: (m) => m.body,
+        write: () => undefined,
+        catchUp: (n, r, b) => counts.push([n, r, b]),
+      },
+      now: () => START,
+      schedule: (run) => {
+        queueMicrotask(run)
+        return { cancel: () => undefined }
+      },
+    })
+    display.bind({ markShown: () => true, firstRun: false })
+    display.push(message(alice, 1, START - 60_000))
+    display.close()
+    expect(counts).toEqual([[1, 0, 0]])
+  })
+
   it('shows live messages at once, after any catch-up still held', () => {
     const { display, out, markers } = setup()
     display.push(message(bob, 1, START - 30_000))

@@ -25,6 +25,8 @@ export interface ShownMessage {
   readonly catchUp: boolean
   /** Shown again at start: journaled but not marked as shown when the last run ended (see core). */
   readonly replayed?: true
+  /** Catch-up sent before this node's first run began (`StartedNode.firstRun`): it was never away. */
+  readonly beforeJoining?: true
 }
 
 /**
@@ -57,9 +59,9 @@ export interface LineTarget {
   /**
    * Called right before a catch-up of `count` messages is written (the marker line); `replayed` of them
    * are shown again after the last run ended before showing them (a kill, a closed stdout), not sent
-   * while this node was away.
+   * while this node was away, and `beforeJoining` were sent before its first run (see `ShownMessage`).
    */
-  catchUp(count: number, replayed: number): void
+  catchUp(count: number, replayed: number, beforeJoining: number): void
   /** True once a write failed (stdout's reader closed it): what was written is not marked from then on. */
   gone?(): boolean
 }
@@ -133,6 +135,9 @@ export class MessageDisplay {
   private live: (ShownMessage | ShownRun)[] = []
   /** Messages older than this are catch-up: the start, then each new link's opening. */
   private since: number
+  /** In a node's first run (see `bind`), its start: catch-up older than this was sent before it joined. */
+  private joined: number | undefined
+  private readonly started: number
   private held: ShownMessage[] = []
   private heldSince = 0
   private timer: { cancel(): void } | undefined
@@ -160,6 +165,7 @@ export class MessageDisplay {
     this.schedule = options.schedule ?? ((callback, ms) => ({ cancel: unrefTimeout(callback, ms) }))
     this.defer = this.target.kind === 'lines' ? options.defer : undefined
     this.since = this.now()
+    this.started = this.since
   }
 
   /**
@@ -170,10 +176,11 @@ export class MessageDisplay {
    */
   bind(
     started: { readonly markShown: (shown: ReadonlyMap<string, number>) => unknown } & Partial<
-      Pick<StartedNode, 'keepsMarks' | 'failure' | 'intendShown'>
+      Pick<StartedNode, 'keepsMarks' | 'failure' | 'intendShown' | 'firstRun'>
     >,
   ): void {
     this.markShown = (shown) => started.markShown(shown)
+    if (started.firstRun) this.joined = this.started
     const intend = started.intendShown
     if (intend) this.intendShown = (shown, text) => intend(shown, text)
     if (started.failure) this.failure = started.failure
@@ -209,6 +216,8 @@ export class MessageDisplay {
     }
     if (action !== undefined) message.action = action
     if (event.replayed) message.replayed = true
+    if (catchUp && this.joined !== undefined && event.ts < this.joined - this.clockSlackMs)
+      message.beforeJoining = true
     if (catchUp) {
       this.hold(message)
       return
@@ -306,10 +315,16 @@ export class MessageDisplay {
     if (policy === 'hide') return
     // Time order across senders; a sender's own order (seq) breaks ties and survives clock steps.
     held.sort((a, b) => (a.from.id === b.from.id ? a.seq - b.seq : a.ts - b.ts))
-    this.show(held, held.length, held.filter((m) => m.replayed).length)
+    const replayed = held.filter((m) => m.replayed).length
+    this.show(held, held.length, replayed, held.filter((m) => m.beforeJoining).length)
   }
 
-  private show(items: readonly (ShownMessage | ShownRun)[], catchUp?: number, replayed = 0): void {
+  private show(
+    items: readonly (ShownMessage | ShownRun)[],
+    catchUp?: number,
+    replayed = 0,
+    beforeJoining = 0,
+  ): void {
     if (this.failure() !== undefined) this.halt()
     if (this.halted) return
     const target = this.target
@@ -320,7 +335,7 @@ export class MessageDisplay {
       for (const m of messages) this.note(m)
       return
     }
-    if (catchUp !== undefined) target.catchUp(catchUp, replayed)
+    if (catchUp !== undefined) target.catchUp(catchUp, replayed, beforeJoining)
     let chunk: string[] = []
     let bytes = 0
     for (let i = 0; i < items.length; i++) {
@@ -482,7 +497,7 @@ function runMessages(run: ShownRun): ShownMessage[] {
 export function streamLines(
   stream: NodeJS.WritableStream,
   format: (message: ShownMessage) => string,
-  catchUp: (count: number, replayed: number) => void,
+  catchUp: (count: number, replayed: number, beforeJoining: number) => void,
 ): LineTarget {
   ;(stream as unknown as { _handle?: { setBlocking?: (on: boolean) => void } })._handle?.setBlocking?.(true)
   // A blocking write that fails (EPIPE) sets `errored` before it returns, so before its mark is written.

@@ -94,6 +94,12 @@ export interface StartedNode {
   /** Messages (lines) that were waiting in the outbox from an earlier run. */
   readonly restoredPending: number
   /**
+   * True when the journal held nothing at start (a new data dir, or one used only by `parley id`): this
+   * node never sent or received a message before this run, so what it catches up on was sent before it
+   * joined, not while it was away. False in plain mode, which keeps no journal.
+   */
+  readonly firstRun: boolean
+  /**
    * Records how far each sender's messages have been shown. Call it right after writing them: messages
    * journaled but never marked are shown again on the next start, so a crash costs at most what lay
    * between the write and the mark. Returns false when the mark could not be written (the data dir
@@ -203,7 +209,10 @@ export interface FrontendOptions {
 }
 
 /** The node `startNode` is starting, and what a display needs to record what it showed (see `StartedNode`). */
-export type BuiltNode = Pick<StartedNode, 'node' | 'markShown' | 'intendShown' | 'keepsMarks' | 'failure'>
+export type BuiltNode = Pick<
+  StartedNode,
+  'node' | 'markShown' | 'intendShown' | 'keepsMarks' | 'failure' | 'firstRun'
+>
 
 /**
  * Loads the encryption stack (`@parley/secure`, libsodium and the Noise libraries) that `startNode` loads on
@@ -249,7 +258,13 @@ export async function startNode(
       })
     })
     // Plain mode keeps no journal: nothing is marked, and nothing is ever shown again.
-    const built: BuiltNode = { node, markShown: () => true, keepsMarks: false, failure: () => undefined }
+    const built: BuiltNode = {
+      node,
+      markShown: () => true,
+      keepsMarks: false,
+      failure: () => undefined,
+      firstRun: false,
+    }
     overrides.onBuilt?.(built)
     await listenOrFail(node, listen)
     return {
@@ -449,6 +464,7 @@ export async function startNode(
       intendShown: (shown, text) => written(() => marks.intend(shown, text)),
       keepsMarks: true,
       failure: () => failure,
+      firstRun: fresh,
     }
     onBuilt?.(built)
     const listening = listenOrFail(node, listen)

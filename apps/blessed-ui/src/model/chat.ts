@@ -198,8 +198,9 @@ export class ChatModel {
     if (catchUp !== undefined) {
       // Shown again: the last run received them and ended before showing them (a kill), not while away.
       const replayed = messages.filter((m) => m.replayed).length
+      const beforeJoining = messages.filter((m) => m.beforeJoining).length
       const some = `${countText(catchUp)} message${catchUp === 1 ? '' : 's'}`
-      const text = ` ${some} ${catchUpWhat(catchUp, replayed)} `
+      const text = ` ${some} ${catchUpWhat(catchUp, replayed, beforeJoining)} `
       this.list.add({ id: this.nextId++, kind: 'rule', ts: this.now(), text }, false)
     }
     const effects: Effect[] = []

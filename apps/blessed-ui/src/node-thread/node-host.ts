@@ -210,6 +210,7 @@ export function hostNode(
         ...(started.fingerprint ? { fingerprint: started.fingerprint } : {}),
         notes: startupNotes(started),
         history: recentHistory(node.history, flags.history),
+        ...(started.firstRun ? { firstRun: true } : {}),
       },
       state: state(node, true),
     })

@@ -22,6 +22,8 @@ export interface StartedInfo {
   readonly notes: readonly string[]
   /** The last `--history N` entries of the history, oldest first. */
   readonly history: readonly HistoryEntry[]
+  /** The node's first run on its data dir (`StartedNode.firstRun`): catch-up was sent before it joined. */
+  readonly firstRun?: true
 }
 
 /** The node's state the screen reads synchronously, as of the end of a batch of events. */

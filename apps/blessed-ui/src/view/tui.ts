@@ -79,7 +79,7 @@ export async function runTui(
       },
     },
   })
-  display.bind({ markShown: (shown) => node.markShown(shown) })
+  display.bind({ markShown: (shown) => node.markShown(shown), firstRun: info.firstRun === true })
   const view = new BlessedView(model, width, stdout, io.env, () => display.drawn())
   scheduleFrame = () => {
     view.traceArrival()
