@@ -176,7 +176,7 @@ describe.skipIf(!TMUX)(title, () => {
         env: { ...process.env, ...PRIVATE_ONLY },
       },
     )
-    expect(dial.stderr).toMatch(/cannot reach key \[[a-z2-7-]+\]: no node announces the key/)
+    expect(dial.stderr).toMatch(/cannot reach key \[[a-z2-7-]+\]: no node announces it on the DHT/)
     expect(dial.status).toBe(8)
   })
 })

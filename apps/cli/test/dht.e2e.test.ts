@@ -347,7 +347,9 @@ describe('errors, one line each', () => {
     expect(await alice.exited).toBe(8)
     // Not "the node announcing … did not answer": an announcement left behind by the node that quit.
     expect(alice.stderr.filter((l) => /cannot reach key/.test(l))).toEqual([
-      expect.stringMatching(/no node announces the key .* on the DHT; is it running with --dht/),
+      expect.stringMatching(
+        /^parley: cannot reach key \[[a-z2-7]{4}-[a-z2-7]{4}\]: no node announces it on the DHT; is it running with --dht/,
+      ),
     ])
     noStackTrace(alice)
   })

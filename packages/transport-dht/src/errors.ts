@@ -60,36 +60,39 @@ export function isHolepunchFailure(error: unknown): boolean {
   return HOLEPUNCH_CODES.has(hyperCode(error) ?? '')
 }
 
-/** Why dialing `key` failed, in one sentence a user can act on. */
-export function dialError(error: unknown, key: string, relayed: boolean): DhtError {
-  const who = shortKey(key)
+/**
+ * Why dialing a key failed, in one sentence a user can act on. It speaks of the key as "it": whoever
+ * dialed names it (`cannot reach key [hctq-n5kt]: no node announces it on the DHT; …`), in the form the
+ * user knows it by, so the line does not name one key in two forms.
+ */
+export function dialError(error: unknown, relayed: boolean): DhtError {
   const code = hyperCode(error)
   if (code === 'PEER_NOT_FOUND')
     return new DhtError(
       'PEER_NOT_FOUND',
-      `no node announces the key ${who} on the DHT; is it running with --dht, and on the same --bootstrap?`,
+      'no node announces it on the DHT; is it running with --dht, and on the same --bootstrap?',
       { cause: error },
     )
   if (code === 'RELAY_ABORTED')
     return new DhtError(
       'RELAY_FAILED',
-      `the relay could not connect this node to ${who}; check that the relay is running and that both sides use it`,
+      'the relay could not connect this node to it; check that the relay is running and that both sides use it',
       { cause: error },
     )
   if (isHolepunchFailure(error))
     return relayed
-      ? new DhtError('RELAY_FAILED', `cannot reach ${who}, not even through the relay (${code})`, {
+      ? new DhtError('RELAY_FAILED', `not even through the relay (${code})`, {
           cause: error,
         })
       : new DhtError(
           'HOLEPUNCH_FAILED',
-          `cannot punch through the NATs between this node and ${who} (${code}); use a relay with --relay KEY`,
+          `cannot punch through the NATs between this node and it (${code}); use a relay with --relay KEY`,
           { cause: error },
         )
   const why = code === undefined ? undefined : UNANSWERED.get(code)
   if (why !== undefined)
-    return new DhtError('CONNECTION_FAILED', `the node announcing ${who} ${why} (${code})`, { cause: error })
-  return new DhtError('CONNECTION_FAILED', `cannot connect to ${who}: ${describe(error)}`, { cause: error })
+    return new DhtError('CONNECTION_FAILED', `the node announcing it ${why} (${code})`, { cause: error })
+  return new DhtError('CONNECTION_FAILED', describe(error) || 'the connection failed', { cause: error })
 }
 
 /**

@@ -208,12 +208,12 @@ export class DhtTransport {
     } catch (error) {
       if (error instanceof DhtError) throw error
       if (this.#relay === undefined || relayFirst || !isHolepunchFailure(error))
-        throw dialError(error, hex, relayFirst)
+        throw dialError(error, relayFirst)
       try {
         return await this.#dialOnce(remote, this.#relay, deadline, options.signal)
       } catch (relayError) {
         if (relayError instanceof DhtError) throw relayError
-        throw dialError(relayError, hex, true)
+        throw dialError(relayError, true)
       }
     }
   }
