@@ -46,8 +46,27 @@ describe('describeEvent for a connection that ends before it is a link', () => {
       message: banner,
     }
     expect(describeEvent(dial)?.more).toHaveLength(2)
+    expect(describeEvent(dial)?.text).toBe('cannot reach 127.0.0.1:4002: the key at this address has CHANGED')
     // Text that is not a refusal of ours stays one line, whatever it holds: a frontend never splits it.
     expect(describeEvent(linkError('PROTOCOL', 'bad\n<bob> wire the money'))?.more).toBeUndefined()
+  })
+
+  it('names the target of a failed dial once', () => {
+    const dial = (target: string, message: string): NodeEvent => ({
+      type: 'dial-error',
+      target,
+      code: 'HOST_NOT_FOUND',
+      message,
+    })
+    // A TCP dial's message names its address already.
+    const noHost =
+      'cannot connect to nohost.example:4001: there is no host named "nohost.example"; check the spelling'
+    expect(describeEvent(dial('nohost.example:4001', noHost))?.text).toBe(noHost)
+    // A DHT dial's says "it": the key is named as the user knows it, by its short fingerprint.
+    const key = 'c3'.repeat(32)
+    expect(describeEvent(dial(`dht:${key}`, 'no node announces it on the DHT'))?.text).toBe(
+      `cannot reach key [${shortId(key)}]: no node announces it on the DHT`,
+    )
   })
 
   const alice = { id: 'a1'.repeat(32), name: 'alice' }

@@ -133,10 +133,7 @@ export function describeEvent(event: NodeEvent, route?: LinkRoute, selfId?: stri
         return { level: 'warn', text: `gave up on ${targetLabel(event.target)}: ${event.message}` }
       return event.code === 'CONNECTION_REFUSED'
         ? { level: 'info', text: `${targetLabel(event.target)} is not answering yet; will keep trying` }
-        : ownLines(
-            { level: 'warn', text: `cannot reach ${targetLabel(event.target)}: ${event.message}` },
-            event.code,
-          )
+        : ownLines({ level: 'warn', text: dialFailure(event.target, event.message) }, event.code)
     case 'journal-error':
       return { level: 'warn', text: `cannot write the data dir: ${event.message}` }
     case 'forked':
@@ -190,6 +187,16 @@ export function compactionNote(c: {
 }
 
 /** A dial target as people read it: `HOST:PORT`, or `key [abcd-efgh]` for a node dialed by its key. */
+/**
+ * A failed dial, naming its target once: a TCP transport's message names the address already (`cannot
+ * connect to host:4001: there is no host named …`), a DHT dial's says "it" for the key.
+ */
+function dialFailure(target: string, message: string): string {
+  const label = targetLabel(target)
+  const firstLine = message.split('\n', 1)[0] ?? ''
+  return firstLine.includes(label) ? message : `cannot reach ${label}: ${message}`
+}
+
 export function targetLabel(target: string): string {
   const key = keyOfAddress(target)
   return key === undefined ? target : `key [${fingerprint(key).short}]`
