@@ -10,7 +10,7 @@ import { rowText } from './rows.js'
 const alice: PeerInfo = { id: 'a'.repeat(32), name: 'alice' }
 const bob: PeerInfo = { id: 'b'.repeat(32), name: 'bob' }
 
-function setup(awayAfterMs = 60_000) {
+function setup(awayAfterMs = 60_000, cap?: number) {
   let now = 1_000_000
   const model = new ChatModel({
     self: alice,
@@ -18,6 +18,7 @@ function setup(awayAfterMs = 60_000) {
     now: () => now,
     time: () => '12:00:00',
     awayAfterMs,
+    ...(cap === undefined ? {} : { cap }),
   })
   return {
     model,
@@ -387,6 +388,26 @@ describe('chat model', () => {
     const lines = screen(80, 10).lines.join('\n')
     expect(lines).toContain(' 1 message from while you were away ')
     expect(lines).toContain(' 12,345 messages from while you were away ')
+  })
+
+  it('keeps what was shown before a catch-up longer than half the pane, and shows the newest of it', () => {
+    const { model, screen, type, press } = setup(60_000, 10)
+    type('hello room, just joined')
+    press('enter')
+    const older = Array.from({ length: 12 }, (_, i) => ({
+      id: `c${i}`,
+      seq: i + 1,
+      ts: i,
+      from: bob,
+      body: `backlog ${i + 1}`,
+      catchUp: true,
+    }))
+    model.showMessages(older, 12)
+    // Before, the catch-up pushed the own line (and its own rule) out by the cap, though older than both.
+    const lines = screen(80, 12).lines
+    expect(lines[0]).toBe('12:00:00 <alice> hello room, just joined')
+    expect(lines[1]).toContain(' 12 messages from while you were away, the newest 5 shown ')
+    expect(lines.slice(2, 7)).toEqual([8, 9, 10, 11, 12].map((n) => `12:00:00 <bob> backlog ${n}`))
   })
 
   it('says which of a catch-up the last run received and did not show', () => {

@@ -195,16 +195,23 @@ export class ChatModel {
    */
   showMessages(messages: readonly ShownMessage[], catchUp?: number): Effect[] {
     this.changes++
+    // A catch-up takes at most half the pane's entries: a longer one would push out, by the cap, what was
+    // shown above it (the lines typed while joining) though it is older than all of it.
+    let skip = 0
     if (catchUp !== undefined) {
+      const most = Math.max(1, Math.floor(this.list.cap / 2))
+      skip = Math.max(0, messages.length - most)
       // Shown again: the last run received them and ended before showing them (a kill), not while away.
       const replayed = messages.filter((m) => m.replayed).length
       const beforeJoining = messages.filter((m) => m.beforeJoining).length
       const some = `${countText(catchUp)} message${catchUp === 1 ? '' : 's'}`
-      const text = ` ${some} ${catchUpWhat(catchUp, replayed, beforeJoining)} `
+      const newest = skip > 0 ? `, the newest ${countText(messages.length - skip)} shown` : ''
+      const text = ` ${some} ${catchUpWhat(catchUp, replayed, beforeJoining)}${newest} `
       this.list.add({ id: this.nextId++, kind: 'rule', ts: this.now(), text }, false)
     }
     const effects: Effect[] = []
-    for (const m of messages) {
+    for (let i = skip; i < messages.length; i++) {
+      const m = messages[i] as ShownMessage
       for (const effect of this.incoming(m.from, m.body, m.ts))
         if (!effects.some((e) => e.type === effect.type)) effects.push(effect)
     }
