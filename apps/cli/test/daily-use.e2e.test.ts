@@ -532,7 +532,10 @@ describe('commands in line mode', () => {
     await alice.waitFor('stderr', /connected to bob \[/)
     bob.send('/quit back tomorrow')
     expect(await bob.exited).toBe(0)
-    await alice.waitFor('stderr', /^parley: disconnected from bob: bob left \(back tomorrow\)$/)
+    await alice.waitFor(
+      'stderr',
+      /^parley: disconnected from bob \[[a-z2-7]{4}-[a-z2-7]{4}\]: bob left \(back tomorrow\)$/,
+    )
   })
 
   it('tells the peer of a /nick at once, with the fingerprint, and lists the new name', async () => {
@@ -551,9 +554,10 @@ describe('commands in line mode', () => {
     )
     await alice.waitFor('stdout', new RegExp(`<robert~${short}> as robert$`))
     alice.send('/peers')
-    await alice.waitFor('stderr', new RegExp(`parley: robert~${short} \\[${short}\\] direct, connected`))
+    // Its label carries the fingerprint: it is not named a second time.
+    await alice.waitFor('stderr', new RegExp(`parley: robert~${short} direct, connected`))
     bob.end()
-    await alice.waitFor('stderr', /disconnected from robert: robert left/)
+    await alice.waitFor('stderr', new RegExp(`disconnected from robert \\[${short}\\]: robert left`))
     alice.end()
     expect(await alice.exited).toBe(0)
   })
@@ -747,6 +751,40 @@ describe('/disconnect', () => {
     expect(await alice.exited).toBe(0)
     expect(alice.stderr.join('\n')).not.toMatch(/safe in the outbox/)
     expect(count(bob.stdout, /hello bob/)).toBe(1)
+  })
+
+  it('tells the other end the link was closed, not that its peer left, and both see the mesh still reaches it', async () => {
+    // A ring: bob in the middle relays between alice and carol, who also hold a link of their own.
+    const { bob, port } = await receivingBob()
+    const carol = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'carol'])
+    const carolPort = await listeningPort(carol)
+    const alice = start([
+      '--listen',
+      '127.0.0.1:0',
+      '--name',
+      'alice',
+      '--peer',
+      `127.0.0.1:${port}`,
+      '--peer',
+      `127.0.0.1:${carolPort}`,
+    ])
+    await alice.waitFor('stderr', /connected to bob/)
+    await alice.waitFor('stderr', /connected to carol/)
+    await bob.waitFor('stderr', /connected to carol/)
+    alice.send(`/disconnect 127.0.0.1:${carolPort}`)
+    const told = await carol.waitFor('stderr', /disconnected from alice/)
+    expect(told).toMatch(
+      /^parley: disconnected from alice \[[a-z2-7]{4}-[a-z2-7]{4}\]: alice closed this link with \/disconnect; it has not left/,
+    )
+    expect(carol.stderr.join('\n')).not.toMatch(/alice left/)
+    // What alice says next still reaches carol, through bob; and /peers says so before it does.
+    alice.send('/peers')
+    await alice.waitFor(
+      'stderr',
+      /carol \[[a-z2-7]{4}-[a-z2-7]{4}\] direct, its link is down; reachable through the mesh$/,
+    )
+    alice.send('through bob')
+    await carol.waitFor('stdout', /<alice> through bob$/)
   })
 })
 

@@ -343,6 +343,13 @@ describe('disconnect: no longer dialing an address', () => {
     expect(alice.events.events).toContainEqual(
       expect.objectContaining({ type: 'disconnected', peer: { id: BOB, name: 'bob' } }),
     )
+    // bob is told alice closed one link, not that she left the room.
+    expect(bob.events.events).toContainEqual({
+      type: 'disconnected',
+      peer: { id: ALICE, name: 'alice' },
+      reason:
+        'alice closed this link with /disconnect; it has not left, and its messages may still come through other members',
+    })
     // No neighbour is left to acknowledge it, so it waits; with others, bob would catch up from the window.
     alice.node.send('while apart')
     await clock.advance(60_000)

@@ -210,6 +210,12 @@ export function linkTransition(
 /** The `bye` reason that tells the other side its link lost the duplicate resolution. */
 export const DUPLICATE_REASON = 'duplicate link'
 
+/**
+ * The `bye` reason of a link closed by `/disconnect` (every release has sent it): the peer closed this one
+ * link, it did not leave the room, and may still be reached through other members.
+ */
+export const UNLINK_REASON = 'disconnected by the user'
+
 function exhaustive(value: never): never {
   throw new Error(`unhandled link case ${JSON.stringify(value)}`)
 }

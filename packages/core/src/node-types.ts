@@ -121,6 +121,11 @@ export interface MemberInfo {
   readonly direct: boolean
   /** Direct: its link is open now. Relayed: some neighbour that relays is connected. */
   readonly connected: boolean
+  /**
+   * Direct, its link down, while some neighbour that relays is connected: its messages may come through
+   * the mesh (after a `/disconnect` of either end, or while it redials).
+   */
+  readonly throughMesh?: true
   /** The remote end of its link, when direct and connected. */
   readonly address?: string
   /** The address it says it listens on (its hello), when direct and connected. */

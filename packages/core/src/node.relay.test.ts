@@ -201,3 +201,26 @@ describe('a member known only through the relay, after a restart', () => {
     expect(announced).toEqual([expect.objectContaining({ via: 'relay', lastSent: sent[0] })])
   })
 })
+
+describe('a neighbour whose link is down while the mesh still reaches it', () => {
+  it('is listed as such, not as only disconnected', async () => {
+    const { clock, start, until } = room()
+    await start('bob', BOB, { listen: BOB_AT })
+    const CAROL_AT: Address = '127.0.0.1:5102'
+    const carol = await start('carol', CAROL, { listen: CAROL_AT })
+    const alice = await start('alice', ALICE)
+    alice.node.connect(BOB_AT)
+    carol.node.connect(BOB_AT)
+    alice.node.connect(CAROL_AT)
+    const carolOf = () => alice.node.members().find((m) => m.peer.id === CAROL)
+    await until(() => carolOf()?.connected === true && carolOf()?.direct === true, 'alice linked to carol')
+    expect(carolOf()?.throughMesh).toBeUndefined()
+    alice.node.disconnect(CAROL_AT)
+    await until(() => carolOf()?.connected === false, 'the link to carol closed')
+    await clock.advance(0)
+    expect(carolOf()).toMatchObject({ direct: true, connected: false, throughMesh: true })
+    // And so it is: carol's next message comes to alice through bob.
+    carol.node.send('still here')
+    await until(() => alice.shown.includes('still here'), 'carol through bob')
+  })
+})

@@ -14,7 +14,7 @@ import { Dialer, type DialSlot } from './dialer.js'
 import { ProtocolError } from './errors.js'
 import { DEFAULT_RATE_LIMIT, FIXED_MSG_BYTES } from './inbound-gate.js'
 import { DEFAULT_WINDOW, type HistoryEntry, type RestoredState, restoredRoom } from './journal.js'
-import { type LinkCloseReason, makeHello } from './link-machine.js'
+import { type LinkCloseReason, makeHello, UNLINK_REASON } from './link-machine.js'
 import { type LinkHost, type LinkRecord, Links, NAMED_CAP, ROOM_CAP } from './links.js'
 import {
   framedBytes,
@@ -249,7 +249,7 @@ export class ParleyNode implements ChatNode {
   disconnect(target: Address): boolean {
     if (this.lifecycle !== 'running') return false
     const dialedBy = (link: number, slot: DialSlot) => this.links.get(link)?.slot === slot
-    if (!this.dialer.remove(target, 'disconnected by the user', dialedBy)) return false
+    if (!this.dialer.remove(target, UNLINK_REASON, dialedBy)) return false
     this.traffic.settle()
     return true
   }
@@ -576,7 +576,7 @@ export class ParleyNode implements ChatNode {
       session.link = undefined
       this.room.linkClosed(session.peer.id)
       this.traffic.settle()
-      const why = reason.code === 'BYE' ? `${session.peer.name} left (${reason.message})` : reason.message
+      const why = reason.code === 'BYE' ? byeText(session.peer.name, reason.message) : reason.message
       const refusal = refusalOf(reason)
       this.roster.left(session)
       this.emit({
@@ -645,6 +645,13 @@ function checkBodyLength(body: string): void {
 }
 
 /** The refusal a link ended in, if it did: the peer's (its bye's code) or ours. */
+/** A peer's `bye`, as the `disconnected` event words it: it left, or closed this link only (`/disconnect`). */
+function byeText(name: string, reason: string): string {
+  return reason === UNLINK_REASON
+    ? `${name} closed this link with /disconnect; it has not left, and its messages may still come through other members`
+    : `${name} left (${reason})`
+}
+
 function refusalOf(reason: LinkCloseReason): { code: string; by: 'peer' | 'self' } | undefined {
   if (reason.code === 'BYE' && reason.remoteCode !== undefined && isRefusal(reason.remoteCode))
     return { code: reason.remoteCode, by: 'peer' }

@@ -329,11 +329,12 @@ export class RoomBook {
     for (const origin of this.origins.values()) {
       if (origin === this.own || !origin.known) continue
       const neighbor = this.neighbors.get(origin.peer.id)
-      out.push({
+      const member: RoomMember = {
         peer: origin.peer,
         direct: neighbor !== undefined,
         connected: neighbor ? neighbor.open : anyRelayOpen,
-      })
+      }
+      out.push(neighbor && !neighbor.open && anyRelayOpen ? { ...member, throughMesh: true } : member)
     }
     return out
   }

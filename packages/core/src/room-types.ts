@@ -132,6 +132,8 @@ export interface RoomMember {
   readonly direct: boolean
   /** A neighbour: its link is open now. A relayed member: some neighbour that relays is connected. */
   readonly connected: boolean
+  /** A neighbour whose link is down while some neighbour that relays is connected: it may come that way. */
+  readonly throughMesh?: true
 }
 
 export interface Candidate {

@@ -237,6 +237,7 @@ export class Roster implements MemberDoor {
         peer: m.peer,
         direct: m.direct,
         connected: m.direct ? reach !== undefined : m.connected,
+        ...(m.direct && reach === undefined && m.throughMesh ? { throughMesh: true as const } : {}),
         ...(reach ? { address: reach.link.remoteAddress } : {}),
         ...(reach?.listen ? { listen: reach.listen } : {}),
         ...(seen !== undefined ? { lastSeen: seen } : {}),

@@ -150,11 +150,16 @@ export function describeMembers(
     const state = m.direct
       ? m.connected
         ? `connected${where ? ` at ${targetLabel(where)}` : ''}${describeRoute(route)}`
-        : 'disconnected'
+        : m.throughMesh
+          ? 'its link is down; reachable through the mesh'
+          : 'disconnected'
       : m.connected
         ? 'reachable through the mesh'
         : 'unreachable (no neighbour connected)'
-    return `${labels.label(m.peer)} [${shortId(m.peer.id)}] ${how}, ${state}`
+    // A label that carries the fingerprint (`robert~nzwh-rkn6`) is not followed by it again.
+    const label = labels.label(m.peer)
+    const short = shortId(m.peer.id)
+    return `${label.endsWith(`~${short}`) ? label : `${label} [${short}]`} ${how}, ${state}`
   })
 }
 
@@ -167,6 +172,7 @@ export function jsonMember(m: MemberInfo, routes?: LinkRoutes): Record<string, u
     fingerprint: shortId(m.peer.id),
     via: m.direct ? 'direct' : 'relay',
     connected: m.connected,
+    ...(m.throughMesh ? { throughMesh: true } : {}),
     ...(m.address ? { address: m.address } : {}),
     ...(m.listen ? { listen: m.listen } : {}),
     ...(m.lastSeen !== undefined ? { lastSeen: m.lastSeen } : {}),

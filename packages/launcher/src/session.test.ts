@@ -51,6 +51,16 @@ describe('describeEvent for a connection that ends before it is a link', () => {
     expect(describeEvent(linkError('PROTOCOL', 'bad\n<bob> wire the money'))?.more).toBeUndefined()
   })
 
+  it('names a peer that left with its fingerprint, so a look-alike leaving is not taken for the real one', () => {
+    const impostor = { id: 'c3'.repeat(32), name: 'bob' }
+    expect(describeEvent({ type: 'disconnected', peer: impostor, reason: 'bob left (input ended)' })).toEqual(
+      {
+        level: 'warn',
+        text: `disconnected from bob [${shortId(impostor.id)}]: bob left (input ended)`,
+      },
+    )
+  })
+
   it('names the target of a failed dial once', () => {
     const dial = (target: string, message: string): NodeEvent => ({
       type: 'dial-error',
@@ -277,6 +287,26 @@ describe('how links were made, for /peers', () => {
       remotePort: 40123,
     })
     expect(jsonMember(members[1]!, routes)).not.toHaveProperty('link')
+  })
+
+  it('says a neighbour whose link is down may still be reached through the mesh', () => {
+    const carol = { id: 'c'.repeat(64), name: 'carol' }
+    const member: MemberInfo = { peer: carol, direct: true, connected: false, throughMesh: true }
+    expect(describeMembers([member], new PeerLabels())).toEqual([
+      `carol [${fingerprint(carol.id).short}] direct, its link is down; reachable through the mesh`,
+    ])
+    expect(jsonMember(member)).toMatchObject({ via: 'direct', connected: false, throughMesh: true })
+  })
+
+  it('names a member whose label carries its fingerprint once', () => {
+    const bob = { id: 'b'.repeat(64), name: 'bob' }
+    const labels = new PeerLabels()
+    // Seen under two names: its label carries the fingerprint from then on.
+    labels.observe({ type: 'member', peer: { ...bob, name: 'robert' }, via: 'direct', renamedFrom: 'bob' })
+    const short = fingerprint(bob.id).short
+    expect(
+      describeMembers([{ peer: { ...bob, name: 'robert' }, direct: true, connected: false }], labels),
+    ).toEqual([`robert~${short} direct, disconnected`])
   })
 })
 

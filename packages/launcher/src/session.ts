@@ -83,7 +83,11 @@ export function describeEvent(event: NodeEvent, route?: LinkRoute, selfId?: stri
     case 'disconnected':
       // A refusal is told by the peer-state line that follows, once for a row of them.
       if (event.refusal !== undefined) return undefined
-      return { level: 'warn', text: `disconnected from ${event.peer.name}: ${event.reason}` }
+      // With its fingerprint, as "connected to" names it: a look-alike's leaving is not the real one's.
+      return {
+        level: 'warn',
+        text: `disconnected from ${event.peer.name} [${shortId(event.peer.id)}]: ${event.reason}`,
+      }
     case 'member':
       if (event.renamedFrom !== undefined)
         return describeRename(event.peer, event.renamedFrom, event.sameNameAs, selfId)
