@@ -313,9 +313,10 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     flags.json
       ? JSON.stringify(jsonMessage(m))
       : formatMessage(labels.label(m.from), m.body, m.ts, withTime, m.action)
-  const lines = streamLines(io.stdout, formatShown, (count, replayed, beforeJoining) => {
+  const lines = streamLines(io.stdout, formatShown, (count, kinds) => {
+    const { replayed } = kinds
     if (flags.json) json({ type: 'catch-up', count, ...(replayed > 0 ? { replayed } : {}) })
-    else note(`${countText(count)} message(s) ${catchUpWhat(count, replayed, beforeJoining)}:`)
+    else note(`${countText(count)} message(s) ${catchUpWhat(count, kinds)}:`)
   })
   const display = new MessageDisplay({
     target: {

@@ -524,6 +524,73 @@ describe('one-shot sends and catch-up', () => {
   }, 60_000)
 })
 
+describe('a backlog held up while this node ran', () => {
+  it('is not said to be from while it was away, and comes before the line that its sender left', async () => {
+    // bob logs the chat, stdout and stderr into one file, as `parley … >> chat.log 2>&1` does.
+    const dir = tempDir()
+    const log = join(dir, 'chat.log')
+    const bobArgs = [
+      '--listen',
+      '127.0.0.1:0',
+      '--name',
+      'bob',
+      '--recv-only',
+      '--data-dir',
+      join(dir, 'bob'),
+    ]
+    // One clock for every process here: no slack is needed to tell catch-up from live messages.
+    shell(`exec ${parleyCommand(bobArgs)} >> '${log}' 2>&1 < /dev/null`, {
+      env: { ...process.env, PARLEY_DEBUG: '', PARLEY_CLOCK_SLACK_MS: '0' },
+    })
+    const read = () => (existsSync(log) ? readFileSync(log, 'utf8') : '')
+    const port = Number(
+      (await until('bob listening', () => /listening on \S+:(\d+)/.exec(read()) ?? undefined))[1],
+    )
+    // alice writes while she reaches nobody, bob running all along: her lines wait in her outbox.
+    const aliceDir = tempDir()
+    const dead = await freePort()
+    const apart = start([
+      '--listen',
+      '127.0.0.1:0',
+      '--name',
+      'alice',
+      '--data-dir',
+      aliceDir,
+      '--peer',
+      `127.0.0.1:${dead}`,
+      '--wait',
+      '1',
+    ])
+    for (const line of ['held 1', 'held 2', 'held 3']) apart.send(line)
+    apart.end()
+    expect(await apart.exited).toBe(7)
+    // Her next run reaches bob, delivers them, and leaves.
+    const back = start([
+      '--listen',
+      '127.0.0.1:0',
+      '--name',
+      'alice',
+      '--data-dir',
+      aliceDir,
+      '--peer',
+      `127.0.0.1:${port}`,
+    ])
+    back.end()
+    expect(await back.exited).toBe(0)
+    const lines = (
+      await until('alice leaving', () => /disconnected from alice/.test(read()) && read())
+    ).split('\n')
+    const header = lines.findIndex((l) => /message\(s\)/.test(l))
+    expect(lines[header]).toBe('parley: 3 message(s) held up on the way:')
+    expect(lines.slice(header + 1, header + 4)).toEqual([
+      '<alice> held 1',
+      '<alice> held 2',
+      '<alice> held 3',
+    ])
+    expect(lines.findIndex((l) => /disconnected from alice/.test(l))).toBeGreaterThan(header + 3)
+  })
+})
+
 describe('commands in line mode', () => {
   it('tells the peers the reason given to /quit', async () => {
     const alice = start(['--listen', '127.0.0.1:0', '--name', 'alice'])

@@ -4,17 +4,28 @@ import { type StartedNode, startupNotes } from './node-setup.js'
 
 describe('the line above a catch-up', () => {
   it('says whether it came while this node was away, or the last run received it and did not show it', () => {
-    expect(catchUpWhat(12, 0)).toBe('from while you were away')
-    expect(catchUpWhat(2, 2)).toBe('the last run received but did not show')
-    expect(catchUpWhat(3_000, 1_500)).toBe(
+    const kinds = (replayed: number, beforeJoining = 0, heldUp = 0) => ({ replayed, beforeJoining, heldUp })
+    expect(catchUpWhat(12, kinds(0))).toBe('from while you were away')
+    expect(catchUpWhat(2, kinds(2))).toBe('the last run received but did not show')
+    expect(catchUpWhat(3_000, kinds(1_500))).toBe(
       'from while you were away (1,500 of them received by the last run but not shown)',
     )
   })
 
   it('says a first run was not away: what it catches up on was sent before it joined', () => {
-    expect(catchUpWhat(12, 0, 12)).toBe('from before you joined')
-    // Its link dropped later in the same run: the rest came while it was away.
-    expect(catchUpWhat(12, 0, 5)).toBe('from before you joined and while you were away')
+    const kinds = (replayed: number, beforeJoining = 0, heldUp = 0) => ({ replayed, beforeJoining, heldUp })
+    expect(catchUpWhat(12, kinds(0, 12))).toBe('from before you joined')
+    // The rest was sent while it ran and reached it late.
+    expect(catchUpWhat(12, kinds(0, 5, 7))).toBe('from before you joined or held up on the way')
+  })
+
+  it('says a node that ran all along was not away: what came late was held up on the way', () => {
+    const kinds = (replayed: number, beforeJoining = 0, heldUp = 0) => ({ replayed, beforeJoining, heldUp })
+    expect(catchUpWhat(13_252, kinds(0, 0, 13_252))).toBe('held up on the way')
+    expect(catchUpWhat(3, kinds(0, 0, 1))).toBe('from while you were away or held up on the way')
+    expect(catchUpWhat(3, kinds(1, 0, 2))).toBe(
+      'held up on the way (1 of them received by the last run but not shown)',
+    )
   })
 })
 

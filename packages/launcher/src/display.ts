@@ -8,16 +8,49 @@ const UNSAFE_IN_TEXT =
 const UNSAFE_IN_LINE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
 
 /**
- * What a catch-up of `count` messages is, after its count, for the line above it (both apps): from while
- * this node was away, from before it joined (`beforeJoining` of them: sent before its first run), or, for
- * the `replayed` ones, messages the last run received and ended before showing (a kill, a closed stdout).
+ * What a catch-up holds besides messages sent while this node was away: those the last run received and
+ * ended before showing (a kill, a closed stdout), those sent before its first run began (it joined, it was
+ * not away), and those sent while it ran, held up on the way (a peer or a relay was away, or the link).
  */
-export function catchUpWhat(count: number, replayed: number, beforeJoining = 0): string {
-  if (replayed === 0 && beforeJoining === count) return 'from before you joined'
-  if (replayed === 0 && beforeJoining > 0) return 'from before you joined and while you were away'
-  if (replayed === 0) return 'from while you were away'
-  if (replayed === count) return 'the last run received but did not show'
-  return `from while you were away (${countText(replayed)} of them received by the last run but not shown)`
+export interface CatchUpKinds {
+  readonly replayed: number
+  readonly beforeJoining: number
+  readonly heldUp: number
+}
+
+/** The kinds of a catch-up's messages, from their flags (`ShownMessage`). */
+export function catchUpKinds(
+  messages: readonly { readonly replayed?: true; readonly beforeJoining?: true; readonly heldUp?: true }[],
+): CatchUpKinds {
+  let replayed = 0
+  let beforeJoining = 0
+  let heldUp = 0
+  for (const m of messages) {
+    if (m.replayed) replayed++
+    else if (m.beforeJoining) beforeJoining++
+    else if (m.heldUp) heldUp++
+  }
+  return { replayed, beforeJoining, heldUp }
+}
+
+/**
+ * What a catch-up of `count` messages is, after its count, for the line above it (both apps): from while
+ * this node was away, from before it joined, held up on the way, or messages the last run received and
+ * ended before showing; a mix names each kind it holds.
+ */
+export function catchUpWhat(count: number, kinds: CatchUpKinds): string {
+  const { replayed, beforeJoining, heldUp } = kinds
+  if (replayed >= count) return 'the last run received but did not show'
+  const away = count - replayed - beforeJoining - heldUp
+  const what = [
+    away > 0 ? 'from while you were away' : undefined,
+    beforeJoining > 0 ? 'from before you joined' : undefined,
+    heldUp > 0 ? 'held up on the way' : undefined,
+  ].filter((phrase) => phrase !== undefined)
+  const text = what.length === 0 ? 'from while you were away' : what.join(' or ')
+  return replayed === 0
+    ? text
+    : `${text} (${countText(replayed)} of them received by the last run but not shown)`
 }
 
 /** A count as status lines print it: `20,000`, so a long number reads at a glance. */

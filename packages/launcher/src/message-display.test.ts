@@ -1,6 +1,7 @@
 import type { NodeEvent, PeerInfo } from '@parley/core'
 import { describe, expect, it } from 'vitest'
 import { actionBody } from './commands.js'
+import type { CatchUpKinds } from './display.js'
 import {
   CATCH_UP_SLACK_MS,
   type CatchUpPolicy,
@@ -78,7 +79,7 @@ describe('message display', () => {
         kind: 'lines',
         format: (m) => m.body,
         write: () => undefined,
-        catchUp: (n, r) => counts.push([n, r]),
+        catchUp: (n, kinds) => counts.push([n, kinds.replayed]),
       },
       now: () => START,
       schedule: (run) => {
@@ -96,13 +97,13 @@ describe('message display', () => {
 
   it("tells the marker, in a node's first run, which of a catch-up was sent before it joined", () => {
     let now = START
-    const counts: [number, number, number][] = []
+    const counts: [number, CatchUpKinds][] = []
     const display = new MessageDisplay({
       target: {
         kind: 'lines',
         format: (m) => `${m.beforeJoining ? 'before ' : ''}${m.body}`,
         write: () => undefined,
-        catchUp: (n, r, b) => counts.push([n, r, b]),
+        catchUp: (n, kinds) => counts.push([n, kinds]),
       },
       now: () => now,
       schedule: (run) => {
@@ -115,27 +116,28 @@ describe('message display', () => {
     display.push(message(bob, 1, START - 30_000))
     display.flushLive()
     display.push(message(alice, 2, START + 1_000))
-    // Its link to bob dropped a minute later, and opened again: what bob sent meanwhile came while it was away.
+    // Its link to bob dropped a minute later, and opened again: what bob sent meanwhile was held up.
     now = START + 120_000
     display.push({ type: 'connected', peer: bob, address: '127.0.0.1:5000', direction: 'outbound' })
     display.push(message(bob, 2, START + 60_000))
     display.close()
     expect(counts).toEqual([
-      [2, 0, 2],
-      [1, 0, 0],
+      [2, { replayed: 0, beforeJoining: 2, heldUp: 0 }],
+      [1, { replayed: 0, beforeJoining: 0, heldUp: 1 }],
     ])
   })
 
-  it('says nothing of joining outside a first run', () => {
-    const counts: [number, number, number][] = []
+  it('tells apart, outside a first run, what came while it was away and what was held up while it ran', () => {
+    let now = START
+    const counts: [number, CatchUpKinds][] = []
     const display = new MessageDisplay({
       target: {
         kind: 'lines',
         format: (m) => m.body,
         write: () => undefined,
-        catchUp: (n, r, b) => counts.push([n, r, b]),
+        catchUp: (n, kinds) => counts.push([n, kinds]),
       },
-      now: () => START,
+      now: () => now,
       schedule: (run) => {
         queueMicrotask(run)
         return { cancel: () => undefined }
@@ -143,8 +145,28 @@ describe('message display', () => {
     })
     display.bind({ markShown: () => true, firstRun: false })
     display.push(message(alice, 1, START - 60_000))
+    display.flushLive()
+    display.push(message(alice, 2, START + 1_000))
+    // bob was killed and came back: what his outbox held, sent while this node ran, was held up.
+    now = START + 120_000
+    display.push({ type: 'connected', peer: bob, address: '127.0.0.1:5000', direction: 'outbound' })
+    display.push(message(bob, 1, START + 30_000))
+    display.push(message(bob, 2, START + 40_000))
     display.close()
-    expect(counts).toEqual([[1, 0, 0]])
+    expect(counts).toEqual([
+      [1, { replayed: 0, beforeJoining: 0, heldUp: 0 }],
+      [2, { replayed: 0, beforeJoining: 0, heldUp: 2 }],
+    ])
+  })
+
+  it('shows a catch-up a peer brought before the line that says it left', () => {
+    const { display, out, markers } = setup()
+    display.push(message(bob, 1, START - 30_000))
+    display.push(message(bob, 2, START - 20_000))
+    display.push({ type: 'disconnected', peer: bob, reason: 'bob left (input ended)' })
+    // The frontend prints the disconnected line right after this push: the backlog is out before it.
+    expect(markers).toEqual([2])
+    expect(out).toEqual(['old <bob> bob 1', 'old <bob> bob 2'])
   })
 
   it('shows live messages at once, after any catch-up still held', () => {

@@ -7,6 +7,7 @@
 import { fstatSync, writeSync } from 'node:fs'
 import { lineId, messagesOf, type NodeEvent, type PeerInfo } from '@parley/core'
 import { parseAction } from './commands.js'
+import { type CatchUpKinds, catchUpKinds } from './display.js'
 import type { StartedNode } from './node-setup.js'
 import { unrefTimeout } from './timers.js'
 
@@ -27,6 +28,8 @@ export interface ShownMessage {
   readonly replayed?: true
   /** Catch-up sent before this node's first run began (`StartedNode.firstRun`): it was never away. */
   readonly beforeJoining?: true
+  /** Catch-up sent while this node ran: held up on the way (its sender, a relay or a link was down). */
+  readonly heldUp?: true
 }
 
 /**
@@ -57,11 +60,10 @@ export interface LineTarget {
   formatRun?(run: ShownRun): string | undefined
   write(text: string): void
   /**
-   * Called right before a catch-up of `count` messages is written (the marker line); `replayed` of them
-   * are shown again after the last run ended before showing them (a kill, a closed stdout), not sent
-   * while this node was away, and `beforeJoining` were sent before its first run (see `ShownMessage`).
+   * Called right before a catch-up of `count` messages is written (the marker line), with how many of them
+   * are of each kind that was not sent while this node was away (`catchUpWhat` words them).
    */
-  catchUp(count: number, replayed: number, beforeJoining: number): void
+  catchUp(count: number, kinds: CatchUpKinds): void
   /** True once a write failed (stdout's reader closed it): what was written is not marked from then on. */
   gone?(): boolean
 }
@@ -194,6 +196,8 @@ export class MessageDisplay {
     if (this.closed) return
     // Whatever the frontend prints for this event comes after the messages that came before it.
     if (event.type !== 'message' && event.type !== 'lines') this.flushLive()
+    // A peer that leaves is told after what it sent: a backlog it brought is not held past its leaving.
+    if (event.type === 'disconnected') this.flushHeld(true)
     if (event.type === 'connected') {
       this.since = Math.max(this.since, this.now())
       return
@@ -216,8 +220,10 @@ export class MessageDisplay {
     }
     if (action !== undefined) message.action = action
     if (event.replayed) message.replayed = true
-    if (catchUp && this.joined !== undefined && event.ts < this.joined - this.clockSlackMs)
-      message.beforeJoining = true
+    if (catchUp && !event.replayed) {
+      if (event.ts >= this.started - this.clockSlackMs) message.heldUp = true
+      else if (this.joined !== undefined) message.beforeJoining = true
+    }
     if (catchUp) {
       this.hold(message)
       return
@@ -315,16 +321,10 @@ export class MessageDisplay {
     if (policy === 'hide') return
     // Time order across senders; a sender's own order (seq) breaks ties and survives clock steps.
     held.sort((a, b) => (a.from.id === b.from.id ? a.seq - b.seq : a.ts - b.ts))
-    const replayed = held.filter((m) => m.replayed).length
-    this.show(held, held.length, replayed, held.filter((m) => m.beforeJoining).length)
+    this.show(held, held.length)
   }
 
-  private show(
-    items: readonly (ShownMessage | ShownRun)[],
-    catchUp?: number,
-    replayed = 0,
-    beforeJoining = 0,
-  ): void {
+  private show(items: readonly (ShownMessage | ShownRun)[], catchUp?: number): void {
     if (this.failure() !== undefined) this.halt()
     if (this.halted) return
     const target = this.target
@@ -335,7 +335,7 @@ export class MessageDisplay {
       for (const m of messages) this.note(m)
       return
     }
-    if (catchUp !== undefined) target.catchUp(catchUp, replayed, beforeJoining)
+    if (catchUp !== undefined) target.catchUp(catchUp, catchUpKinds(items as readonly ShownMessage[]))
     let chunk: string[] = []
     let bytes = 0
     for (let i = 0; i < items.length; i++) {
@@ -497,7 +497,7 @@ function runMessages(run: ShownRun): ShownMessage[] {
 export function streamLines(
   stream: NodeJS.WritableStream,
   format: (message: ShownMessage) => string,
-  catchUp: (count: number, replayed: number, beforeJoining: number) => void,
+  catchUp: (count: number, kinds: CatchUpKinds) => void,
 ): LineTarget {
   ;(stream as unknown as { _handle?: { setBlocking?: (on: boolean) => void } })._handle?.setBlocking?.(true)
   // A blocking write that fails (EPIPE) sets `errored` before it returns, so before its mark is written.

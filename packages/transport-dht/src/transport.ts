@@ -200,7 +200,6 @@ export class DhtTransport {
     const remote = parsePublicKey(key)
     if (remote.equals(this.keyPair.publicKey))
       throw new DhtError('BAD_KEY', 'that is this node’s own key; give the key of the node to reach')
-    const hex = toHex(remote)
     const deadline = options.timeoutMs ?? this.options.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS
     const relayFirst = this.#relay !== undefined && this.dht.randomized
     try {

@@ -16,6 +16,7 @@ import {
 import {
   actionBody,
   COMMANDS,
+  catchUpKinds,
   catchUpWhat,
   clockTime,
   countText,
@@ -202,11 +203,9 @@ export class ChatModel {
       const most = Math.max(1, Math.floor(this.list.cap / 2))
       skip = Math.max(0, messages.length - most)
       // Shown again: the last run received them and ended before showing them (a kill), not while away.
-      const replayed = messages.filter((m) => m.replayed).length
-      const beforeJoining = messages.filter((m) => m.beforeJoining).length
       const some = `${countText(catchUp)} message${catchUp === 1 ? '' : 's'}`
       const newest = skip > 0 ? `, the newest ${countText(messages.length - skip)} shown` : ''
-      const text = ` ${some} ${catchUpWhat(catchUp, replayed, beforeJoining)}${newest} `
+      const text = ` ${some} ${catchUpWhat(catchUp, catchUpKinds(messages))}${newest} `
       this.list.add({ id: this.nextId++, kind: 'rule', ts: this.now(), text }, false)
     }
     const effects: Effect[] = []
