@@ -282,7 +282,7 @@ describe('lines shown into a file while the node is still starting', () => {
     const hit = await duringAJoin(1)
     expect(hit.shownAtKill).toBe(0)
     // This node was known when the peer connected: it is told it goes by this node's own name.
-    expect(hit.connected).toMatch(/WARNING: it goes by your own name "bob": this may not be who you think$/)
+    expect(hit.connected).toMatch(/WARNING: its name "bob" reads as your own: this may not be who you think$/)
   }, 300_000)
 
   it('a write of lines made during the join and killed on its mark is found in the file by the next run', async (ctx) => {

@@ -695,7 +695,7 @@ describe('names that come back with another key', () => {
     const impostor = start(peerArgs('carol'))
     const warning = await carol.waitFor('stderr', /WARNING/)
     expect(warning).toMatch(/connected to carol \[/)
-    expect(warning).toContain('it goes by your own name "carol"')
+    expect(warning).toContain('its name "carol" reads as your own')
     impostor.send('i am carol, trust me')
     const shown = await carol.waitFor('stdout', /trust me/)
     expect(shown).toMatch(/^<carol~[a-z2-7]{4}-[a-z2-7]{4}> i am carol, trust me$/)

@@ -663,8 +663,16 @@ function journalFailure(dir: DataDir, error: unknown): unknown {
   const path = dir.file(JOURNAL_FILE)
   // A full or failing disk is said as such, whichever write of the start found it.
   if (diskTrouble(error) !== undefined) return dataDirFailure(dir.path, error)
-  if (error instanceof LogError)
-    return new FatalError(ExitCode.DATA_DIR, `cannot use ${path}: ${error.message}`, { cause: error })
+  if (error instanceof LogError) {
+    // The store's message names the file already (`cannot open …/journal.log (EACCES)`).
+    const text = error.message.includes(path) ? error.message : `cannot use ${path}: ${error.message}`
+    const code = systemCode(error)
+    const advice =
+      code === 'EACCES' || code === 'EPERM'
+        ? `; parley may not read or write it: give yourself access (chown or chmod u+rw it, chattr -i if it is immutable) or give another --data-dir`
+        : ''
+    return new FatalError(ExitCode.DATA_DIR, `${text}${advice}`, { cause: error })
+  }
   if (error instanceof JournalError)
     return new FatalError(
       ExitCode.DATA_DIR,

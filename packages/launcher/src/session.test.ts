@@ -23,6 +23,14 @@ describe('describeEvent for a connection that ends before it is a link', () => {
     })
   })
 
+  it('names a dropped peer once when the reason names it by its address too', () => {
+    const message =
+      'peer at 127.0.0.1:4002 is not speaking the parley secure protocol (is it running with --plain?)'
+    expect(describeEvent(linkError('NOT_SECURE', message))?.text).toBe(
+      'peer at 127.0.0.1:4002 was dropped: it is not speaking the parley secure protocol (is it running with --plain?) [NOT_SECURE]',
+    )
+  })
+
   it('says once that a peer refused this node on the link it opened, not "X was dropped: X refused"', () => {
     const message = "peer at 127.0.0.1:4002 refused the link: it does not trust this node's key (abcd-efgh)"
     expect(describeEvent(linkError('REFUSED', message))).toEqual({
@@ -371,21 +379,21 @@ describe('describeEvent: namesakes', () => {
   it('says a peer goes by your own name, not that a stranger’s key used it', () => {
     const line = describeEvent(connected([me]), undefined, me)
     expect(line?.level).toBe('warn')
-    expect(line?.text).toContain('WARNING: it goes by your own name "alice": this may not be who you think')
+    expect(line?.text).toContain('WARNING: its name "alice" reads as your own: this may not be who you think')
     expect(line?.text).not.toContain('a different key')
   })
 
   it('names the other keys by fingerprint, beside your own name', () => {
     const line = describeEvent(connected([other, me]), undefined, me)
     expect(line?.text).toContain(
-      `WARNING: it goes by your own name "alice"; a different key used the name "alice" before [${shortId(other)}]`,
+      `WARNING: its name "alice" reads as your own and as a name a different key used before [${shortId(other)}]`,
     )
   })
 
   it('words a relayed member and a rename the same way', () => {
     const relayed = describeEvent({ type: 'member', peer, via: 'relay', sameNameAs: [me] }, undefined, me)
     expect(relayed?.text).toContain(
-      'is in the room (through a relay); WARNING: it goes by your own name "alice"',
+      'is in the room (through a relay); WARNING: its name "alice" reads as your own',
     )
     const renamed = describeEvent(
       { type: 'member', peer, via: 'direct', renamedFrom: 'bob', sameNameAs: [me] },
@@ -393,7 +401,7 @@ describe('describeEvent: namesakes', () => {
       me,
     )
     expect(renamed?.text).toContain('WARNING: bob [')
-    expect(renamed?.text).toContain('now calls itself alice; it goes by your own name "alice"')
+    expect(renamed?.text).toContain('now calls itself alice; its name "alice" reads as your own')
   })
 
   it('says a relayed member whose messages are old wrote in the room, not that it is there', () => {
@@ -414,6 +422,8 @@ describe('describeEvent: namesakes', () => {
 
   it('without this node’s id, lists every namesake as a key', () => {
     const line = describeEvent(connected([me]), undefined)
-    expect(line?.text).toContain(`a different key used the name "alice" before [${shortId(me)}]`)
+    expect(line?.text).toContain(
+      `its name "alice" reads as a name a different key used before [${shortId(me)}]`,
+    )
   })
 })

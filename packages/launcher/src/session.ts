@@ -38,6 +38,12 @@ function droppedPeer(event: { address: string; peer?: PeerInfo; listen?: string 
   return `${event.peer.name} [${shortId(event.peer.id)}]${at}`
 }
 
+/** A link's message that starts by naming the peer at `address` (`peer at ADDRESS …`), with "it" instead. */
+function withoutAddress(message: string, address: string): string {
+  const named = `peer at ${targetLabel(address)} `
+  return message.startsWith(named) ? `it ${message.slice(named.length)}` : message
+}
+
 /** A refusal of this node's own (`UNTRUSTED`) written over several lines: its first line, and the rest. */
 function ownLines(line: StatusLine, code: string): StatusLine {
   if (code !== 'UNTRUSTED' || !line.text.includes('\n')) return line
@@ -113,9 +119,13 @@ export function describeEvent(event: NodeEvent, route?: LinkRoute, selfId?: stri
       }
       // A silent neighbour's link ends its session: "disconnected from X: peer sent nothing …" says it once.
       if (event.code === 'SILENT' && event.peer) return undefined
-      // A peer whose hello came is named, and shown where it listens, not at the port it dialed from.
+      // A peer whose hello came is named, and shown where it listens, not at the port it dialed from; a
+      // message that names the peer by its address again says "it" (`… was dropped: it is not speaking …`).
       return ownLines(
-        { level: 'warn', text: `${droppedPeer(event)} was dropped: ${event.message} [${event.code}]` },
+        {
+          level: 'warn',
+          text: `${droppedPeer(event)} was dropped: ${withoutAddress(event.message, event.address)} [${event.code}]`,
+        },
         event.code,
       )
     case 'throttled':
@@ -245,12 +255,13 @@ function describeRename(
 
 /** Who else goes by `name`: this node (when `selfId` is among them), and other keys by fingerprint. */
 function clashText(name: string, sameNameAs: readonly string[], selfId: string | undefined): string {
+  // The names match as a reader sees them (`BOB`, `bоb`), not always letter for letter: only this name is
+  // known here, so the line says how it reads, never that the other key wrote it so.
   const others = sameNameAs.filter((id) => id !== selfId)
   const parts: string[] = []
-  if (others.length < sameNameAs.length) parts.push(`it goes by your own name "${name}"`)
-  if (others.length > 0)
-    parts.push(`a different key used the name "${name}" before [${others.map(shortId).join(', ')}]`)
-  return parts.join('; ')
+  if (others.length < sameNameAs.length) parts.push('your own')
+  if (others.length > 0) parts.push(`a name a different key used before [${others.map(shortId).join(', ')}]`)
+  return `its name "${name}" reads as ${parts.join(' and as ')}`
 }
 
 function describePeerState(target: string, state: PeerState): StatusLine | undefined {

@@ -1,4 +1,5 @@
 /** Compaction of a long journal found at start-up, on a real data dir and a real node listening on loopback. */
+import { execFileSync } from 'node:child_process'
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -186,6 +187,27 @@ describe('journal compaction of a long journal found at startup', () => {
     await expect(startNode(flags, () => undefined, {}, {})).rejects.toMatchObject({
       exitCode: ExitCode.DATA_DIR,
     })
+  })
+
+  it('says what to do about a journal it may not write, naming it once', async (context) => {
+    const { dir, flags } = await dataDirWithLongJournal(10)
+    const path = join(dir, JOURNAL_FILE)
+    // Immutable: not even root may open it for writing (EPERM), as a user may not a file of another's (EACCES).
+    try {
+      execFileSync('chattr', ['+i', path], { stdio: 'ignore' })
+    } catch {
+      // A file system without the flag (tmpfs), or no chattr: nothing here can refuse root a file.
+      context.skip()
+    }
+    try {
+      const error = await startNode(flags, () => undefined, {}, {}).catch((e: unknown) => e)
+      expect(error).toMatchObject({
+        exitCode: ExitCode.DATA_DIR,
+        message: `cannot open ${path} (EPERM); parley may not read or write it: give yourself access (chown or chmod u+rw it, chattr -i if it is immutable) or give another --data-dir`,
+      })
+    } finally {
+      execFileSync('chattr', ['-i', path])
+    }
   })
 
   it('replays whole, and leaves as it is, a long journal holding a record of a newer version', async () => {
