@@ -107,6 +107,12 @@ export { DEFAULT_HISTORY_LIMIT, DEFAULT_JOURNAL_QUOTA, type JournalQuota } from 
 export { ENCRYPTED_NODE_REPLY, NOT_SECURE_REPLY, PlainNode, type PlainNodeOptions } from './plain-node.js'
 // Signing, which the secure package implements.
 export { type HeldReport, weigh } from './room-ledger.js'
-export { ACK_ENTRY_RATE, canonicalMsg, type MessageAuth } from './room-types.js'
+export {
+  ACK_ENTRY_RATE,
+  canonicalMsg,
+  type MessageAuth,
+  WINDOW_BYTES,
+  WINDOWS_TOTAL_BYTES,
+} from './room-types.js'
 export { MAX_BODY_LENGTH, MAX_LINES_PER_MSG, type Message, type Msg, PROTOCOL_VERSION } from './schema.js'
 export type { DialOptions, Link, LinkHandlers, Listener, Transport } from './transport.js'

@@ -51,10 +51,16 @@ const frame = fc.oneof(
 
 /** What a replay reads of each record, from JSON.parse. */
 function projected(json: string): unknown[] {
-  type Parsed = { t: string; msg: { seq: number; from: string; lines?: number }; name?: string }
+  type Parsed = {
+    t: string
+    msg: { seq: number; from: string; lines?: number; id: string; body: string }
+    name?: string
+  }
   return (JSON.parse(json) as Parsed[]).map((r) => {
     const { seq, from, lines } = r.msg
-    const msg = lines === undefined ? { seq, from } : { seq, from, lines }
+    // How long its text is, without the text: the replay weighs windows and history by it.
+    const units = r.msg.id.length + r.msg.body.length
+    const msg = lines === undefined ? { seq, from, units } : { seq, from, lines, units }
     return r.t === 'sent' ? { t: 'sent', msg } : { t: 'received', msg, name: r.name }
   })
 }

@@ -19,12 +19,17 @@ describe('skimFrame', () => {
       received(1, 'bob', { hops: 63, name: 'bob', prev: 'a_b-c' }),
       received(2, 'b\\"o\u00e9b'),
     ]
+    // The id and the body are not kept, only how long they are, escapes read (the body: 31 units).
+    const units = (seq: number) => `id-${seq}`.length + msg(seq).body.length
+    expect(units(1)).toBe(4 + 31)
     expect(skimFrame(JSON.stringify(receipts))).toEqual([
-      { t: 'received', msg: { seq: 1, from: FROM }, name: 'bob' },
-      { t: 'received', msg: { seq: 2, from: FROM }, name: 'b\\"o\u00e9b' },
+      { t: 'received', msg: { seq: 1, from: FROM, units: units(1) }, name: 'bob' },
+      { t: 'received', msg: { seq: 2, from: FROM, units: units(2) }, name: 'b\\"o\u00e9b' },
     ])
     const sent = [{ t: 'sent', msg: msg(7, { name: 'al', sig: 'xyz', prev: 'p' }) }]
-    expect(skimFrame(JSON.stringify(sent))).toEqual([{ t: 'sent', msg: { seq: 7, from: FROM } }])
+    expect(skimFrame(JSON.stringify(sent))).toEqual([
+      { t: 'sent', msg: { seq: 7, from: FROM, units: units(7) } },
+    ])
   })
 
   it('leaves to JSON.parse what it does not recognize: other records, other orders and fields, several origins', () => {

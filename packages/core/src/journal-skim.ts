@@ -13,11 +13,16 @@ export type SkimmedRecord =
   | { readonly t: 'sent'; readonly msg: SkimmedMsg }
   | { readonly t: 'received'; readonly msg: SkimmedMsg; readonly name: string }
 
-/** What a replay reads of a message: its seq and origin, and how many lines it carries (`msg.lines`). */
+/**
+ * What a replay reads of a message: its seq and origin, how many lines it carries (`msg.lines`), and how
+ * long its text is (`units`: its body and id, in UTF-16 units, an escape counted as written), which the
+ * replay holds its windows and history to as the room does.
+ */
 interface SkimmedMsg {
   readonly seq: number
   readonly from: string
   readonly lines?: number
+  readonly units?: number
 }
 
 /**
@@ -46,7 +51,7 @@ const TAIL_FIELD = `,"(?:name|prev|sig)":${STRING}|,"hops":${COUNT}`
 // after it (a signed message has `prev` and `sig` after its `lines`). At most once, anywhere in the tail.
 const MSG_TAIL = `(?:${TAIL_FIELD})*(?:,"lines":(${COUNT})(?:${TAIL_FIELD})*)?`
 /** A message as the room writes it: these fields first, in this order, then only known optional ones. */
-const MSG = `\\{"type":"msg","id":${STRING},"seq":(${COUNT}),"ts":${COUNT},"from":"([0-9a-f]{16,128})","body":${STRING}${MSG_TAIL}\\}`
+const MSG = `\\{"type":"msg","id":(${STRING}),"seq":(${COUNT}),"ts":${COUNT},"from":"([0-9a-f]{16,128})","body":(${STRING})${MSG_TAIL}\\}`
 const SENT = new RegExp(`\\{"t":"sent","msg":${MSG}\\}`, 'y')
 const RECEIVED = new RegExp(`\\{"t":"received","msg":${MSG},"name":(${STRING})\\}`, 'y')
 
@@ -72,20 +77,24 @@ export function skimFrame(text: string): SkimmedRecord[] | undefined {
     kind.lastIndex = at
     const match = kind.exec(text)
     if (!match) return
-    const seq = Number(match[1])
+    const seq = Number(match[2])
     if (!Number.isSafeInteger(seq)) return
-    // One string per origin and name, not one per record.
-    if (from === undefined) from = match[2] as string
-    else if (from !== match[2]) return
-    const lines = match[3] === undefined ? undefined : Number(match[3])
+    // One string per origin and name, not one per record; a copy, not a slice of the frame's text, which
+    // a replay would keep alive for as long as it keeps the origin (a flood of made-up origins held
+    // gigabytes of frames so).
+    if (from === undefined) from = detached(match[3] as string)
+    else if (from !== match[3]) return
+    const lines = match[5] === undefined ? undefined : Number(match[5])
     // A count no message can carry is not skimmed: parsed, the record is refused as damaged.
     if (lines !== undefined && !isLineCount(lines)) return
-    const msg: SkimmedMsg = lines === undefined ? { seq, from } : { seq, from, lines }
+    // Only the length of the text is kept, not the text.
+    const units = unitsOf(match[1] as string) + unitsOf(match[4] as string)
+    const msg: SkimmedMsg = lines === undefined ? { seq, from, units } : { seq, from, lines, units }
     if (kind === SENT) records.push({ t: 'sent', msg })
     else {
-      if (literal !== match[4]) {
-        literal = match[4] as string
-        name = nameOf(literal)
+      if (literal !== match[6]) {
+        literal = match[6] as string
+        name = detached(nameOf(literal))
       }
       records.push({ t: 'received', msg, name })
     }
@@ -96,9 +105,29 @@ export function skimFrame(text: string): SkimmedRecord[] | undefined {
   }
 }
 
-function skimMsg(msg: { readonly seq: number; readonly from: string; readonly lines?: number }): SkimmedMsg {
+function skimMsg(msg: {
+  readonly seq: number
+  readonly from: string
+  readonly lines?: number
+  readonly id: string
+  readonly body: string
+}): SkimmedMsg {
   const { seq, from, lines } = msg
-  return lines === undefined ? { seq, from } : { seq, from, lines }
+  const units = msg.id.length + msg.body.length
+  return lines === undefined ? { seq, from, units } : { seq, from, lines, units }
+}
+
+/** The UTF-16 units of the string a JSON string literal holds. */
+function unitsOf(literal: string): number {
+  return literal.includes('\\') ? (JSON.parse(literal) as string).length : literal.length - 2
+}
+
+/**
+ * A string that shares no memory with the text it was cut from: V8 cuts a long string as a view of its
+ * source, which stays alive as long as the cut does.
+ */
+function detached(text: string): string {
+  return ` ${text}`.slice(1)
 }
 
 /** The name a JSON string literal holds. */

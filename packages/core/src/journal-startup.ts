@@ -31,6 +31,9 @@ export class JournalError extends Error {
 /** Records checked between two pauses of `JournalStartup.finish`. */
 const CHECK_STEP_RECORDS = 1024
 
+/** Frames read back at once by `JournalStartup.finish`. */
+const LOAD_STEP_FRAMES = 8
+
 /** What a journal replayed at start-up comes to. */
 export interface JournalStart {
   readonly state: RestoredState
@@ -114,14 +117,21 @@ export class JournalStartup<Frame> {
       frame = this.frameOf(i, frame)
       if (wanted.at(-1) !== frame) wanted.push(frame)
     }
-    const loaded = await load(wanted.map((f) => this.frames[f] as Frame))
     const records: (JournalRecord | undefined)[] = new Array(count)
     let checked = 0
+    // Read again a few frames at a time, each let go once its needed records are taken: a frame holds
+    // every record of its append, and those the state rests on may be spread over most of the journal.
+    let loaded: readonly (readonly unknown[])[] = []
+    let loadedFrom = 0
     for (let n = 0; n < wanted.length; n++) {
+      if (n - loadedFrom >= loaded.length) {
+        loadedFrom = n
+        loaded = await load(wanted.slice(n, n + LOAD_STEP_FRAMES).map((f) => this.frames[f] as Frame))
+      }
       const f = wanted[n] as number
       const first = this.frameFirst[f] as number
       const end = this.frameFirst[f + 1] ?? count
-      const frame = loaded[n]
+      const frame = loaded[n - loadedFrom]
       if (frame?.length !== end - first)
         throw new JournalError('BAD_RECORD', `the frame of record ${first} changed while it was read`)
       for (let i = first; i < end; i++)

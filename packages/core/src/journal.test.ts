@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { type JournalRecord, restore } from './journal.js'
+import { weigh } from './room-ledger.js'
+import { WINDOW_BYTES, WINDOWS_TOTAL_BYTES } from './room-types.js'
 import type { Msg } from './schema.js'
 
 const self = { id: 'a'.repeat(64), name: 'alice' }
@@ -172,5 +174,34 @@ describe('restore: the node state rebuilt from its journal', () => {
       ]
       expect(restore(records, self).peers.get(bob.id)?.log).toEqual([])
     })
+  })
+})
+
+describe('restore: windows of a journal of long messages from many members', () => {
+  it('keeps each member within WINDOW_BYTES and all of them within WINDOWS_TOTAL_BYTES, as the room does', () => {
+    // What a flood of members made up by a hostile relay leaves in a journal: 80 members, each with 110
+    // of the longest messages (one body string shared, so this test itself holds little).
+    const long = 'z'.repeat(10_000)
+    const records: JournalRecord[] = []
+    for (let o = 0; o < 80; o++) {
+      const from = (o + 1).toString(16).padStart(64, '0')
+      for (let seq = 1; seq <= 110; seq++)
+        records.push({
+          t: 'received',
+          msg: { ...msg(seq, from), id: `${o}-${seq}`, body: long },
+          name: `m${o}`,
+        })
+    }
+    const state = restore(records, self)
+    const bytes = (log: readonly Msg[]) => log.reduce((sum, m) => sum + weigh(m), 0)
+    let total = 0
+    for (const peer of state.peers.values()) {
+      // Every message was received; the window keeps the newest of them.
+      expect(peer.received).toBe(110)
+      expect(bytes(peer.log)).toBeLessThanOrEqual(WINDOW_BYTES)
+      expect(peer.log.at(-1)?.seq).toBe(110)
+      total += bytes(peer.log)
+    }
+    expect(total).toBeLessThanOrEqual(WINDOWS_TOTAL_BYTES)
   })
 })

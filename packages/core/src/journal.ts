@@ -4,10 +4,11 @@
  * (for example `@parley/store`) makes them durable.
  */
 
+import { FIXED_MSG_BYTES } from './inbound-gate.js'
 import { lineId } from './msg-lines.js'
 import { shownName } from './names.js'
 import type { PeerInfo } from './peer-machine.js'
-import { DEFAULT_WINDOW, type RestoredRoom } from './room-types.js'
+import { DEFAULT_WINDOW, type RestoredRoom, WINDOW_BYTES, WINDOWS_TOTAL_BYTES } from './room-types.js'
 import type { Msg } from './schema.js'
 
 export type JournalRecord =
@@ -227,6 +228,8 @@ interface Tracked {
   log: Newest<Msg>
   /** The record behind each of `log`, in the same order. */
   logFrom: Newest<number>
+  /** What `log` holds in bytes (`weigh`), held to the room's limits as it is (`WINDOW_BYTES`). */
+  bytes: number
   ackedFrom?: number
   /** `progress.peer` is an `{ id, name }` this replay made, not a record's own object. */
   madePeer: boolean
@@ -319,8 +322,7 @@ export class JournalReplayer {
         const p = t.progress
         if (record.msg.seq !== p.received + 1) break
         p.received = record.msg.seq
-        t.log.push(record.msg)
-        t.logFrom.push(index)
+        this.keep(t, record.msg, index)
         this.remember(record.msg, p.peer, index)
         break
       }
@@ -338,8 +340,7 @@ export class JournalReplayer {
         if (p.epoch !== '' && p.epoch !== record.epoch) {
           p.acked = 0
           p.received = 0
-          t.log.clear()
-          t.logFrom.clear()
+          this.clearLog(t)
           t.ackedFrom = undefined
         }
         p.epoch = record.epoch
@@ -351,8 +352,7 @@ export class JournalReplayer {
         const p = t.progress
         if (record.seq > p.received) {
           p.received = record.seq
-          t.log.clear()
-          t.logFrom.clear()
+          this.clearLog(t)
         }
         break
       }
@@ -460,10 +460,79 @@ export class JournalReplayer {
     }
   }
 
+  /** What every origin's window holds together, in bytes, as the room counts it. */
+  private windowsHeld = 0
+
+  /**
+   * Keeps a received message in its origin's window, within the room's limits: the newest `windowSize`,
+   * at most `WINDOW_BYTES` of them, and at most `WINDOWS_TOTAL_BYTES` for all origins (the largest cut
+   * first). A journal of a flood of made-up members is replayed in bounded memory, and what the room would
+   * have let go is not kept by compaction either.
+   */
+  private keep(t: Tracked, msg: Msg, index: number): void {
+    const bytes = msgBytes(msg)
+    t.bytes += bytes
+    this.windowsHeld += bytes
+    const passed = t.log.push(msg)
+    t.logFrom.push(index)
+    if (passed !== undefined) this.passOver(t, passed)
+    while (t.bytes > WINDOW_BYTES && t.log.size > 1) {
+      this.passOver(t, t.log.shift() as Msg)
+      t.logFrom.shift()
+    }
+    if (this.windowsHeld > WINDOWS_TOTAL_BYTES) this.shrinkWindows()
+  }
+
+  private passOver(t: Tracked, msg: Msg): void {
+    const bytes = msgBytes(msg)
+    t.bytes -= bytes
+    this.windowsHeld -= bytes
+  }
+
+  private clearLog(t: Tracked): void {
+    this.windowsHeld -= t.bytes
+    t.bytes = 0
+    t.log.clear()
+    t.logFrom.clear()
+  }
+
+  /** As the room does (`shrinkWindows`): the largest windows cut to one level, to three quarters of the total. */
+  private shrinkWindows(): void {
+    const target = Math.floor((WINDOWS_TOTAL_BYTES * 3) / 4)
+    const ranked = [...this.tracked.values()].filter((t) => t.bytes > 0).sort((a, b) => b.bytes - a.bytes)
+    let rest = this.windowsHeld
+    let level = 0
+    for (let k = 1; k <= ranked.length; k++) {
+      rest -= ranked[k - 1]!.bytes
+      level = Math.floor((target - rest) / k)
+      if (level >= (ranked[k]?.bytes ?? 0)) break
+    }
+    level = Math.max(0, level)
+    for (const t of ranked) {
+      if (t.bytes <= level) break
+      while (t.bytes > level && t.log.size > 0) {
+        this.passOver(t, t.log.shift() as Msg)
+        t.logFrom.shift()
+      }
+    }
+  }
+
+  /** The UTF-16 units of text (ids and bodies) the history columns hold. */
+  private historyUnits = 0
+
   private remember(msg: Msg, peer: PeerInfo | undefined, index: number): void {
-    this.historyMsg.push(msg)
+    this.historyUnits += textUnits(msg)
+    const passed = this.historyMsg.push(msg)
     this.historyPeer.push(peer)
     this.historyFrom.push(index)
+    if (passed !== undefined) this.historyUnits -= textUnits(passed)
+    // As the live history does (`HISTORY_TEXT_BYTES` of UTF-8, and a unit is at least a byte): a journal
+    // of the longest messages is not held 10,000 deep while it is replayed.
+    while (this.historyUnits > HISTORY_REPLAY_UNITS && this.historyMsg.size > 1) {
+      this.historyUnits -= textUnits(this.historyMsg.shift() as Msg)
+      this.historyPeer.shift()
+      this.historyFrom.shift()
+    }
   }
 
   /**
@@ -481,6 +550,7 @@ export class JournalReplayer {
         progress: { peer: { id, name }, acked: 0, received: 0, epoch: '', log: [], neighbor: false },
         log: new Newest(this.windowSize),
         logFrom: new Newest(this.windowSize),
+        bytes: 0,
         madePeer: true,
         recordedName,
         last: this.index,
@@ -503,34 +573,68 @@ export class JournalReplayer {
 
 function unknownRecord(_record: never): void {}
 
+/** The history's text a replay keeps at most, in UTF-16 units: the live history's cap (16 MiB of UTF-8). */
+const HISTORY_REPLAY_UNITS = 16 * 1024 * 1024
+
+/** A message's id and body in UTF-16 units; a skimmed one says it (`units`), without its text. */
+function textUnits(msg: Msg): number {
+  const { body, id, units } = msg as Partial<Msg> & { units?: number }
+  if (typeof units === 'number') return units
+  return (typeof body === 'string' ? body.length : 0) + (typeof id === 'string' ? id.length : 0)
+}
+
 /**
- * The newest `capacity` items pushed, read oldest first: a window that slides without copying. Sliding
- * arrays by `shift` and `slice` made most of a long journal's replay (large arrays reallocated per slide).
+ * A kept message's bytes, near what the room weighs (`weigh`): its id and body and a fixed part. The same
+ * whether the record was parsed or skimmed (`units`), so that both replays keep the same windows.
+ */
+function msgBytes(msg: Msg): number {
+  return FIXED_MSG_BYTES + textUnits(msg)
+}
+
+/**
+ * The newest `capacity` items pushed, read oldest first: a window that slides without copying each time.
+ * Sliding arrays by `shift` and `slice` made most of a long journal's replay (large arrays reallocated per
+ * slide): the oldest is passed over, and the array is cut once as much again has been passed over.
  */
 class Newest<T> {
   private items: T[] = []
-  /** Where the oldest item is, once `capacity` items are held. */
-  private head = 0
+  /** Where the oldest item is. */
+  private start = 0
 
   constructor(private readonly capacity: number) {}
 
-  push(item: T): void {
-    if (this.items.length < this.capacity) {
-      this.items.push(item)
-    } else if (this.capacity > 0) {
-      this.items[this.head] = item
-      this.head = this.head + 1 === this.capacity ? 0 : this.head + 1
+  get size(): number {
+    return this.items.length - this.start
+  }
+
+  /** Adds an item; returns the oldest when that one no longer fits. */
+  push(item: T): T | undefined {
+    if (this.capacity <= 0) return item
+    this.items.push(item)
+    return this.size > this.capacity ? this.shift() : undefined
+  }
+
+  /** Takes the oldest item away. */
+  shift(): T | undefined {
+    if (this.size === 0) return undefined
+    const item = this.items[this.start] as T
+    // Let go of it now: a window of long messages must not hold what it passed over until the next cut.
+    this.items[this.start] = undefined as T
+    this.start++
+    if (this.start >= 64 && this.start * 2 >= this.items.length) {
+      this.items = this.items.slice(this.start)
+      this.start = 0
     }
+    return item
   }
 
   clear(): void {
     this.items = []
-    this.head = 0
+    this.start = 0
   }
 
   toArray(): T[] {
-    const { items, head } = this
-    return head === 0 ? items.slice() : items.slice(head).concat(items.slice(0, head))
+    return this.items.slice(this.start)
   }
 }
 

@@ -405,7 +405,10 @@ export class ParleyNode implements ChatNode {
     return Promise.resolve(0)
   }
 
-  /** What each neighbour's link makes this node hold (reorder buffers, watermarks), against the budgets. */
+  /**
+   * What each neighbour's link makes this node hold (reorder buffers, watermarks), against the budgets,
+   * and what the other members' windows hold together (`windows`, bytes; at most `WINDOWS_TOTAL_BYTES`).
+   */
   held() {
     return this.room.held()
   }

@@ -3,7 +3,7 @@
  * was sent, the candidates waiting to be checked, and our own stream. `Room` takes its decisions on top.
  */
 import type { PeerInfo } from './peer-machine.js'
-import { type HeldReport, RoomLedger } from './room-ledger.js'
+import { type HeldReport, RoomLedger, weigh } from './room-ledger.js'
 import {
   ACK_ENTRY_RATE,
   type Candidate,
@@ -22,6 +22,8 @@ import {
   type RoomOptions,
   raise,
   refuse,
+  WINDOW_BYTES,
+  WINDOWS_TOTAL_BYTES,
 } from './room-types.js'
 import { DEFAULT_HOPS, type Msg } from './schema.js'
 
@@ -29,6 +31,11 @@ export class RoomBook {
   readonly self: PeerInfo
   protected readonly auth?: MessageAuth
   protected readonly windowSize: number
+  /** Bytes one other origin's window holds at most, and all of them together (see `WINDOW_BYTES`). */
+  protected readonly windowBytes: number
+  protected readonly windowsTotal: number
+  /** What every other origin's window holds together, in bytes. */
+  protected windowsHeld = 0
   protected readonly waitingCap: number
   protected readonly maxOrigins: number
   protected readonly hopLimit: number
@@ -50,6 +57,8 @@ export class RoomBook {
     this.self = options.self
     if (options.auth) this.auth = options.auth
     this.windowSize = Math.max(1, options.windowSize ?? ROOM_DEFAULTS.windowSize)
+    this.windowBytes = Math.max(1, options.windowBytes?.each ?? WINDOW_BYTES)
+    this.windowsTotal = Math.max(this.windowBytes, options.windowBytes?.total ?? WINDOWS_TOTAL_BYTES)
     this.waitingCap = Math.max(1, options.waitingCap ?? ROOM_DEFAULTS.waitingCap)
     this.maxOrigins = options.maxOrigins ?? ROOM_DEFAULTS.maxOrigins
     this.hopLimit = Math.min(options.hopLimit ?? DEFAULT_HOPS, DEFAULT_HOPS)
@@ -66,7 +75,8 @@ export class RoomBook {
     for (const r of restored?.origins ?? []) {
       const origin = newOrigin(r.peer, r.received)
       origin.known = true
-      origin.log = r.log.slice(-this.windowSize)
+      this.setLog(origin, r.log.slice(-this.windowSize))
+      this.trim(origin)
       const first = origin.log[0]
       if (this.auth && first) {
         // The journal may hold messages taken unchecked from their origin: they are checked, as any
@@ -77,6 +87,7 @@ export class RoomBook {
       this.origins.set(r.peer.id, origin)
       if (r.neighbor) this.neighbor(r.peer.id)
     }
+    if (this.windowsHeld > this.windowsTotal) this.shrinkWindows()
   }
 
   /** The seq our next message gets. */
@@ -313,8 +324,8 @@ export class RoomBook {
   }
 
   /** What each open neighbour's link makes this node hold, against the budgets. */
-  held(): HeldReport {
-    return this.ledger.held()
+  held(): HeldReport & { readonly windows: number } {
+    return { ...this.ledger.held(), windows: this.windowsHeld }
   }
 
   /** Whether neighbour `id` may link now (see `RoomLedger.admit`). */
@@ -389,16 +400,103 @@ export class RoomBook {
     if (origin === this.own) return
     const log = origin.log
     let drop = 0
-    while (log.length - drop > this.windowSize) {
-      const first = log[drop]!.seq
-      if (log.length - drop <= this.windowSize * 2) {
+    let bytes = origin.logBytes
+    for (;;) {
+      const left = log.length - drop
+      const overCount = left > this.windowSize
+      // Past its bytes, a window keeps what is not shown or checked yet, and owes no neighbour: a
+      // neighbour that lags behind what is dropped is told to jump, as past twice the count.
+      const overBytes = left > 1 && bytes > this.windowBytes
+      if (!overCount && !overBytes) break
+      if (!overCount || left <= this.windowSize * 2) {
+        const first = log[drop]!.seq
         const checked = origin.deferred ? origin.received : origin.verified
         if (first > Math.min(origin.shown, checked)) break
-        if (this.stillOwed(origin, first)) break
+        if (!overBytes && this.stillOwed(origin, first)) break
       }
+      bytes -= weigh(log[drop]!)
       drop++
     }
-    dropOldest(log, drop)
+    this.dropFromLog(origin, drop)
+    if (this.windowsHeld > this.windowsTotal) this.shrinkWindows()
+  }
+
+  /**
+   * All windows together hold more than `windowsTotal`: the largest are cut to one level, oldest messages
+   * first, until they hold three quarters of it (so that this runs once in a while, not per message).
+   * A window keeps what is not shown or checked yet.
+   */
+  protected shrinkWindows(): void {
+    const target = Math.floor((this.windowsTotal * 3) / 4)
+    const ranked = [...this.origins.values()]
+      .filter((o) => o !== this.own && o.logBytes > 0)
+      .sort((a, b) => b.logBytes - a.logBytes)
+    // The level L that the k largest are cut to: what the rest hold plus k × L comes to the target.
+    let rest = this.windowsHeld
+    let level = 0
+    for (let k = 1; k <= ranked.length; k++) {
+      rest -= ranked[k - 1]!.logBytes
+      const next = ranked[k]?.logBytes ?? 0
+      level = Math.floor((target - rest) / k)
+      if (level >= next) break
+    }
+    level = Math.max(0, level)
+    for (const origin of ranked) {
+      if (origin.logBytes <= level) break
+      const log = origin.log
+      const limit = Math.min(origin.shown, origin.deferred ? origin.received : origin.verified)
+      let drop = 0
+      let bytes = origin.logBytes
+      while (drop < log.length && bytes > level && log[drop]!.seq <= limit) {
+        bytes -= weigh(log[drop]!)
+        drop++
+      }
+      this.dropFromLog(origin, drop)
+    }
+  }
+
+  /** Sets an origin's window (at a restore, or emptied by a jump), keeping the byte counts true. */
+  protected setLog(origin: Origin, log: Msg[]): void {
+    if (origin !== this.own) {
+      let bytes = 0
+      for (const msg of log) bytes += weigh(msg)
+      this.windowsHeld += bytes - origin.logBytes
+      origin.logBytes = bytes
+    }
+    origin.log = log
+  }
+
+  /** Adds a message to an origin's window; `trim` keeps it within its limits. */
+  protected keepInLog(origin: Origin, msg: Msg): void {
+    origin.log.push(msg)
+    if (origin === this.own) return
+    const bytes = weigh(msg)
+    origin.logBytes += bytes
+    this.windowsHeld += bytes
+  }
+
+  /** Drops the `count` oldest messages of an origin's window. */
+  protected dropFromLog(origin: Origin, count: number): void {
+    if (count <= 0) return
+    if (origin !== this.own) {
+      let bytes = 0
+      for (let i = 0; i < count; i++) bytes += weigh(origin.log[i]!)
+      origin.logBytes -= bytes
+      this.windowsHeld -= bytes
+    }
+    dropOldest(origin.log, count)
+  }
+
+  /** An origin leaves the room: what its window held is no longer counted. */
+  protected forgetOrigin(origin: Origin): void {
+    this.windowsHeld -= origin.logBytes
+    origin.logBytes = 0
+    this.origins.delete(origin.peer.id)
+  }
+
+  /** What every other member's window holds together, in bytes (`weigh`). */
+  get windowBytesHeld(): number {
+    return this.windowsHeld
   }
 
   protected stillOwed(origin: Origin, seq: number): boolean {
@@ -532,7 +630,7 @@ export class RoomBook {
 
   /** An origin that only a relay's unverified messages spoke of is forgotten with them. */
   protected forgetIfInvented(origin: Origin): void {
-    if (!origin.known && origin.waiting.size === 0) this.origins.delete(origin.peer.id)
+    if (!origin.known && origin.waiting.size === 0) this.forgetOrigin(origin)
   }
 }
 

@@ -317,3 +317,48 @@ describe('catch-up that a false bases claim cannot censor', () => {
     expect(fills).toEqual(old.slice(50).map((m) => m.body))
   })
 })
+
+describe('the windows other members keep, in bytes', () => {
+  it('keeps each window within its bytes and all of them within their total, cutting the largest first', () => {
+    const room = bob({ windowBytes: { each: 20_000, total: 400_000 } })
+    const bytesOf = (peer: PeerInfo) => room.logOf(peer.id).reduce((sum, m) => sum + weigh(m), 0)
+    // carol, a neighbour, says twenty short lines: all of them stay.
+    for (const m of author(CAROL)(...Array.from({ length: 20 }, (_, i) => `line ${i}`))) {
+      room.receive(CAROL.id, m, false)
+      room.markShown(CAROL.id, m.seq)
+    }
+    expect(room.logOf(CAROL.id)).toHaveLength(20)
+    // alice relays forty members made up with throwaway keys, each with twenty of the longest messages.
+    const long = 'x'.repeat(5_000)
+    let last: PeerInfo | undefined
+    for (let i = 0; i < 40; i++) {
+      last = { id: (i + 1).toString(16).padStart(64, '0'), name: `m${i}` }
+      for (const m of author(last)(...Array.from({ length: 20 }, () => long))) {
+        room.receive(ALICE.id, m, false)
+        room.markShown(last.id, m.seq)
+        expect(bytesOf(last)).toBeLessThanOrEqual(20_000)
+        expect(room.windowBytesHeld).toBeLessThanOrEqual(400_000)
+      }
+    }
+    // The sums the room keeps are the windows' own.
+    const members = [
+      CAROL,
+      ...Array.from({ length: 40 }, (_, i) => ({ id: (i + 1).toString(16).padStart(64, '0'), name: '' })),
+    ]
+    expect(members.reduce((sum, p) => sum + bytesOf(p), 0)).toBe(room.windowBytesHeld)
+    // The largest were cut: carol's small window is whole, the newest member keeps its newest message.
+    expect(room.logOf(CAROL.id)).toHaveLength(20)
+    expect(room.logOf(last!.id).at(-1)?.seq).toBe(20)
+  })
+
+  it('cuts a window restored from the journal to its bytes as well', () => {
+    const long = 'y'.repeat(5_000)
+    const log = author(DAVE)(...Array.from({ length: 30 }, () => long))
+    const room = new Room(
+      { self: BOB, windowBytes: { each: 20_000, total: 100_000 } },
+      { nextSeq: 1, outbox: [], origins: [{ peer: DAVE, received: 30, log, neighbor: false }] },
+    )
+    expect(room.logOf(DAVE.id).map((m) => m.seq)).toEqual([28, 29, 30])
+    expect(room.windowBytesHeld).toBe(room.logOf(DAVE.id).reduce((sum, m) => sum + weigh(m), 0))
+  })
+})

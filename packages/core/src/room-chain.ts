@@ -192,7 +192,7 @@ export class RoomChain extends RoomBook {
     // The kept copy is the one that goes on: with one hop fewer (the hops are not signed), and with the
     // origin's own id and name strings, so each decoded message need not keep its copies alive.
     const msg = keptCopy(received, origin.peer, this.hopsLeft(received))
-    origin.log.push(msg)
+    this.keepInLog(origin, msg)
     this.trim(origin)
     if (msg.name !== undefined && msg.name !== origin.peer.name && this.takesSignedName(msg)) {
       // Signed names are relayed as sent; the one shown has nothing that could start a line or hide.
@@ -237,7 +237,7 @@ export class RoomChain extends RoomBook {
     origin.shown = Math.max(origin.shown, base)
     origin.verified = base
     origin.head = undefined
-    origin.log = []
+    this.setLog(origin, [])
     // A member first met through its window's start is persisted once its first message checks out.
     if (origin.known) out.push({ type: 'jump', peer: origin.peer, seq: base })
     else origin.jumpedTo = base

@@ -34,6 +34,8 @@ export interface RoomOptions {
   readonly auth?: MessageAuth
   /** Recent messages kept per origin, for relaying and catching neighbours up. Default 1000. */
   readonly windowSize?: number
+  /** Bytes kept per origin's window, and in all windows together (`WINDOW_BYTES`, `WINDOWS_TOTAL_BYTES`). */
+  readonly windowBytes?: { readonly each?: number; readonly total?: number }
   /** Unverified or out-of-order messages buffered from one neighbour. Default 4096. */
   readonly waitingCap?: number
   /** Members (origins) this node keeps, besides itself. Default 1000. */
@@ -175,6 +177,8 @@ export interface Origin {
   deferred?: boolean
   /** Recent messages, ascending and contiguous, ending at `received`. */
   log: Msg[]
+  /** What `log` holds in bytes (`weigh`); 0 for this node's own. */
+  logBytes: number
   /** Candidates for seqs after `received`, per neighbour that sent them. */
   waiting: Map<number, Map<string, Candidate>>
   /** At least one message accepted, or known from the journal or a link: not a relay's invention. */
@@ -238,6 +242,22 @@ export interface Neighbor {
 /** Messages kept per origin for relaying, unless the node says otherwise. */
 export const DEFAULT_WINDOW = 1000
 
+/**
+ * Bytes (`weigh`) one other member's window holds at most, besides its count: 1,000 short lines fit
+ * (about 220 KiB), a run of the longest messages keeps its newest hundred or so. What is not shown or
+ * checked yet is never dropped for it.
+ */
+export const WINDOW_BYTES = 1024 * 1024
+
+/**
+ * Bytes every other member's window holds together: past it, the largest windows are cut down until all
+ * of them hold three quarters of it. Windows are what this node relays and catches others up from, so a
+ * flood of members made up by a hostile neighbour (each a throwaway key) costs catch-up depth, not memory.
+ * Counted as `weigh` does, in UTF-16 units: text outside Latin-1 takes twice that in memory (64 MiB), and
+ * up to three times on disk. A full room of 1,000 members keeps 32 KiB each, about 150 short lines.
+ */
+export const WINDOWS_TOTAL_BYTES = 32 * 1024 * 1024
+
 /** The room's limits when the options leave them out. */
 export const ROOM_DEFAULTS = {
   windowSize: DEFAULT_WINDOW,
@@ -269,6 +289,7 @@ export function newOrigin(peer: PeerInfo, received: number): Origin {
     shown: received,
     verified: received,
     log: [],
+    logBytes: 0,
     waiting: new Map(),
     known: false,
   }

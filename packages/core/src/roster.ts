@@ -94,7 +94,7 @@ export class MemberRoom extends Room {
     const origin = this.origins.get(id)
     if (!origin || origin === this.own || this.isOpen(id)) return undefined
     this.dropAllCandidates(origin)
-    this.origins.delete(id)
+    this.forgetOrigin(origin)
     this.neighbors.delete(id)
     for (const n of this.neighbors.values()) {
       // Released through the ledger: an honest relay of many forgotten members must not run out of budget.
