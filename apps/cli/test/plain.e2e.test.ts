@@ -421,7 +421,7 @@ process.on('exit', () => {
     expect.soft(dialer).toContain(NOT_SECURE)
     const receiver = await plain.waitFor('stderr', /not sending plain text/)
     expect(receiver).toMatch(
-      /peer at 127\.0\.0\.1:\d+ is not sending plain text \(is it a parley node running without --plain\?\)/,
+      /peer at 127\.0\.0\.1:\d+ was dropped: it is not sending plain text \(is it a parley node running without --plain\?\)/,
     )
     // The handshake bytes are not printed as chat text.
     expect(plain.stdout).toEqual([])
