@@ -24,6 +24,7 @@ import {
   FlowSummary,
   helpLines,
   isFrameTooLarge,
+  isMemberNews,
   isPlainSubmission,
   jsonMember,
   jsonRoute,
@@ -32,6 +33,7 @@ import {
   LinkRoutes,
   logFileOf,
   MessageDisplay,
+  memberNewsDigest,
   newRoomCode,
   OutboxWatch,
   PausedInput,
@@ -345,6 +347,8 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     (line) => print(io.stderr, formatStatus(line)),
     logFile ? { log: logFile } : {},
   )
+  // So are a peer's reconnections, renames and made-up members, which would each be a line.
+  const news = memberNewsDigest((line) => print(io.stderr, formatStatus(line)))
   let pending = () => 0
   const flow = new FlowSummary((line) => print(io.stderr, formatStatus(line)), { pending: () => pending() })
   // Once this node is closing, its own links going down are not news.
@@ -379,6 +383,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     }
     const status = describeEvent(event, route, self?.().id)
     if (status && event.type === 'link-error') drops.push(status)
+    else if (status && isMemberNews(event)) news.push(status)
     else if (status) print(io.stderr, formatStatus(status))
   }
 

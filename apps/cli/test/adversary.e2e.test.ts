@@ -89,6 +89,26 @@ describe('what the CLI prints for names a stranger chose', () => {
       expect(line).not.toMatch(/[\u2028\u2029\u202a-\u202e\u2066-\u2069]/)
   })
 
+  it('cannot flood the screen in its own voice: a rename loop and made-up members are a few lines and a count', async () => {
+    const { proc } = await victim()
+    const port = Number(/:(\d+)$/.exec(await proc.waitFor('stderr', /listening on /))![1])
+    const relay = await join_(port, 'relay')
+    // One member that renames itself with every message, then 100 members made up with throwaway keys.
+    const chameleon = new ForgedOrigin('alice_')
+    for (let n = 0; n < 200; n++)
+      relay.relay(chameleon.say(`line ${n}`, { name: n % 2 ? 'alice' : 'alice_' }))
+    for (let n = 0; n < 100; n++) relay.relay(new ForgedOrigin(`m${n}`).say(`made up ${n}`))
+    // Every message is shown (the rate limit allows them), in order, once.
+    await proc.waitFor('stdout', /made up 99$/)
+    expect(proc.stdout.filter((line) => / line \d+$/.test(line))).toHaveLength(200)
+    // The node's own lines about them: 20 in the window, the rest counted when it ends.
+    const news = proc.stderr.filter((line) =>
+      /now calls itself|is in the room|wrote in the room|connected to/.test(line),
+    )
+    expect(news.length).toBeLessThanOrEqual(20)
+    expect(proc.stderr.length).toBeLessThan(40)
+  })
+
   it('warns when a look-alike of a member name joins: a zero-width space, a Cyrillic o', async () => {
     const { proc, port } = await victim()
     const bob = await join_(port, 'bob')

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { DropDigest } from './drop-digest.js'
+import { DropDigest, isMemberNews, memberNewsDigest } from './drop-digest.js'
 import type { StatusLine } from './session.js'
 
 function digest(burst = 2, windowMs = 1_000) {
@@ -68,5 +68,32 @@ describe('DropDigest', () => {
       drops.push({ level: 'warn', text: `drop ${n}` })
     }
     expect(shown).toEqual(['drop 1', '1 more connection(s) dropped in the last 1 s', 'drop 3'])
+  })
+})
+
+describe('memberNewsDigest', () => {
+  it('shows 20 lines of members coming and going in a window, then counts the rest in one line', () => {
+    let now = 0
+    const shown: string[] = []
+    const timers: (() => void)[] = []
+    const news = memberNewsDigest((l) => shown.push(l.text), {
+      now: () => now,
+      schedule: (run) => timers.push(run),
+    })
+    // A stranger renaming in a loop: each rename would be a WARNING line.
+    for (let n = 1; n <= 1_000; n++) news.push({ level: 'warn', text: `WARNING: m now calls itself m${n}` })
+    expect(shown).toHaveLength(20)
+    now = 10_000
+    for (const run of timers.splice(0)) run()
+    expect(shown.at(-1)).toBe(
+      '980 more line(s) of members connecting, leaving, joining or renaming in the last 10 s; /peers lists who is there',
+    )
+  })
+
+  it('is what the connected, disconnected and member events are held to', () => {
+    expect(['connected', 'disconnected', 'member'].every((type) => isMemberNews({ type }))).toBe(true)
+    expect(['message', 'link-error', 'peer-state', 'throttled'].some((type) => isMemberNews({ type }))).toBe(
+      false,
+    )
   })
 })

@@ -10,6 +10,8 @@ export interface DropDigestOptions {
   readonly now?: () => number
   /** Runs the summary when the window ends; the default timer never keeps the process alive. */
   readonly schedule?: (callback: () => void, ms: number) => void
+  /** The summary of `hidden` lines in `seconds`; by default, of dropped connections (with `log`). */
+  readonly summary?: (hidden: number, seconds: number) => string
 }
 
 /**
@@ -63,11 +65,34 @@ export class DropDigest {
 
   private summarize(): void {
     if (this.hidden === 0) return
+    const seconds = Math.round(this.windowMs / 1000)
     const where = this.options.log ? `; each one is in ${this.options.log}` : ''
-    this.show({
-      level: 'warn',
-      text: `${this.hidden} more connection(s) dropped in the last ${Math.round(this.windowMs / 1000)} s${where}`,
-    })
+    const text =
+      this.options.summary?.(this.hidden, seconds) ??
+      `${this.hidden} more connection(s) dropped in the last ${seconds} s${where}`
+    this.show({ level: 'warn', text })
     this.hidden = 0
   }
+}
+
+/** The events whose lines a member's churn can repeat: links coming and going, joins and renames. */
+export function isMemberNews(event: { readonly type: string }): boolean {
+  return event.type === 'connected' || event.type === 'disconnected' || event.type === 'member'
+}
+
+/**
+ * The lines of members connecting, leaving, joining and renaming, as a peer's churn cannot flood them: 20
+ * in each 10 s, then one line that counts the rest. A stranger that reconnects or renames in a loop, or
+ * relays members it makes up, would otherwise write in this node's own voice as fast as it likes.
+ */
+export function memberNewsDigest(
+  show: (line: StatusLine) => void,
+  options: DropDigestOptions = {},
+): DropDigest {
+  return new DropDigest(show, {
+    burst: 20,
+    summary: (hidden, seconds) =>
+      `${hidden} more line(s) of members connecting, leaving, joining or renaming in the last ${seconds} s; /peers lists who is there`,
+    ...options,
+  })
 }

@@ -26,6 +26,7 @@ import {
   PeerLabels,
   parseSubmission,
   type ShownMessage,
+  type StatusLine,
 } from '@parley/launcher'
 import type { KeyEvent } from '../input/key-decoder.js'
 import type { GraphemeWidth } from '../text/width.js'
@@ -217,8 +218,11 @@ export class ChatModel {
     return effects
   }
 
-  /** A node event; a `connected` one comes with the `route` its link took, which the lines then name. */
-  nodeEvent(event: NodeEvent, route?: LinkRoute): Effect[] {
+  /**
+   * A node event; a `connected` one comes with the `route` its link took, which the lines then name.
+   * With `say` given, the event's status line goes to it instead of the pane (a digest that may hold it).
+   */
+  nodeEvent(event: NodeEvent, route?: LinkRoute, say?: (line: StatusLine) => void): Effect[] {
     this.changes++
     this.status.apply(event, route)
     this.labels.observe(event)
@@ -227,7 +231,8 @@ export class ChatModel {
     // Only a plain node made with `runs` sends these, which this frontend does not ask for.
     if (event.type === 'lines') return messagesOf(event).flatMap((m) => this.incoming(m.from, m.body, m.ts))
     const line = describeEvent(event, route, this.self.id)
-    if (line) for (const text of [line.text, ...(line.more ?? [])]) this.note(text, line.level)
+    if (line && say) say(line)
+    else if (line) for (const text of [line.text, ...(line.more ?? [])]) this.note(text, line.level)
     return []
   }
 

@@ -5,9 +5,11 @@ import {
   describeEvent,
   type Flags,
   FlowSummary,
+  isMemberNews,
   type LinkRoute,
   logFileOf,
   MessageDisplay,
+  memberNewsDigest,
 } from '@parley/launcher'
 import { KeyDecoder, type KeyEvent } from '../input/key-decoder.js'
 import { ChatModel, type Effect } from '../model/chat.js'
@@ -169,6 +171,11 @@ export async function runTui(
     },
     logFile ? { log: logFile } : {},
   )
+  // A peer's reconnections, renames and made-up members: a few lines per window, then one summary.
+  const news = memberNewsDigest((line) => {
+    for (const text of [line.text, ...(line.more ?? [])]) model.note(text, line.level)
+    view.schedule()
+  })
   // Throttling and a peer not reading: one summary line every few seconds at most.
   const flow = new FlowSummary(
     (line) => {
@@ -192,7 +199,7 @@ export async function runTui(
       flow.push(event)
       return
     }
-    const effects = model.nodeEvent(event, route)
+    const effects = model.nodeEvent(event, route, isMemberNews(event) ? (line) => news.push(line) : undefined)
     if (event.type === 'delivered' || event.type === 'settled') model.setUndelivered(node.pending)
     // The member panel follows joins and leaves as they happen.
     if (event.type === 'connected' || event.type === 'disconnected' || event.type === 'member')
