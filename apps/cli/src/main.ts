@@ -9,6 +9,7 @@ import {
 } from '@parley/core'
 import {
   actionBody,
+  BackpressureGrace,
   type BuiltNode,
   catchUpWhat,
   connectTo,
@@ -347,6 +348,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     (line) => print(io.stderr, formatStatus(line)),
     logFile ? { log: logFile } : {},
   )
+  const backpressure = new BackpressureGrace((event) => json(jsonEvent(event)))
   // So are a peer's reconnections, renames and made-up members, which would each be a line.
   const news = memberNewsDigest((line) => print(io.stderr, formatStatus(line)))
   let pending = () => 0
@@ -368,6 +370,9 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       return
     }
     if (flags.json) {
+      // A peer's reading stalls are told once they last, as the log tells them (see BackpressureGrace).
+      backpressure.push(event)
+      if (event.type === 'backpressure') return
       // Scripts get every event, the node's own closing included; a connection says how it was made.
       json(route ? { ...jsonEvent(event), link: jsonRoute(route) } : jsonEvent(event))
       const drop = event.type === 'link-error' ? describeEvent(event) : undefined
@@ -734,6 +739,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   display.close()
   closing = true
   flow.close()
+  backpressure.close()
   await stopNode(started, reason === 'eof' ? 'input ended' : reason === 'quit' ? quitReason : 'quit')
   return code
 }

@@ -1,6 +1,7 @@
 import type { ChatNode, NodeEvent, PeerInfo, PeerState } from '@parley/core'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import {
+  BackpressureGrace,
   FlowSummary,
   type FlowSummaryOptions,
   PausedInput,
@@ -387,5 +388,54 @@ describe('waiting while acknowledgements come', () => {
     expect(left()).toBeUndefined()
     await vi.advanceTimersByTimeAsync(1)
     expect(left()).toBe(1)
+  })
+})
+
+describe('BackpressureGrace', () => {
+  function grace() {
+    const told: boolean[] = []
+    const timers: { run: () => void; cancelled: boolean }[] = []
+    const g = new BackpressureGrace((e) => told.push(e.blocked), {
+      schedule: (run) => {
+        const timer = { run, cancelled: false }
+        timers.push(timer)
+        return () => {
+          timer.cancelled = true
+        }
+      },
+    })
+    const bob = { id: 'b'.repeat(64), name: 'bob' }
+    const event = (blocked: boolean): NodeEvent => ({ type: 'backpressure', peer: bob, blocked })
+    const graceEnds = () => {
+      for (const t of timers.splice(0)) if (!t.cancelled) t.run()
+    }
+    return { g, told, event, graceEnds, bob }
+  }
+
+  it('tells nothing of a peer that pauses and resumes faster than the grace, however often', () => {
+    const { g, told, event, graceEnds } = grace()
+    for (let i = 0; i < 1_000; i++) {
+      g.push(event(true))
+      g.push(event(false))
+    }
+    graceEnds()
+    expect(told).toEqual([])
+  })
+
+  it('tells a block that lasted the grace, and its end, once each', () => {
+    const { g, told, event, graceEnds } = grace()
+    g.push(event(true))
+    g.push(event(true))
+    graceEnds()
+    g.push(event(false))
+    expect(told).toEqual([true, false])
+  })
+
+  it('forgets a block when the link closes, without a word', () => {
+    const { g, told, event, graceEnds, bob } = grace()
+    g.push(event(true))
+    g.push({ type: 'disconnected', peer: bob, reason: 'gone' })
+    graceEnds()
+    expect(told).toEqual([])
   })
 })

@@ -289,3 +289,62 @@ export class PausedInput {
     this.timer = undefined
   }
 }
+
+type Backpressure = Extract<NodeEvent, { type: 'backpressure' }>
+
+/**
+ * `backpressure` events as `--json` prints them, told as the structured log tells them: a peer is said
+ * not to read once its link stayed blocked for the grace (`BLOCKED_GRACE_MS`), and to read again only
+ * after that. A peer that pauses and resumes its socket every few milliseconds would otherwise grow a
+ * script's output at its own pace; a piped file that fills a link for a moment is no news either.
+ * @example const grace = new BackpressureGrace((e) => print(e)); node.on((e) => grace.push(e))
+ */
+export class BackpressureGrace {
+  private readonly blocked = new Map<string, { said: boolean; cancel: () => void }>()
+  private readonly graceMs: number
+  private readonly schedule: (callback: () => void, ms: number) => () => void
+
+  constructor(
+    private readonly emit: (event: Backpressure) => void,
+    options: {
+      readonly graceMs?: number
+      readonly schedule?: (callback: () => void, ms: number) => () => void
+    } = {},
+  ) {
+    this.graceMs = options.graceMs ?? BLOCKED_GRACE_MS
+    this.schedule = options.schedule ?? unrefTimeout
+  }
+
+  /** Every node event: `backpressure` ones are told after the grace; a link opening or closing ends a block. */
+  push(event: NodeEvent): void {
+    if (event.type === 'connected' || event.type === 'disconnected') {
+      this.blocked.get(event.peer.id)?.cancel()
+      this.blocked.delete(event.peer.id)
+      return
+    }
+    if (event.type !== 'backpressure') return
+    const id = event.peer.id
+    const block = this.blocked.get(id)
+    if (!event.blocked) {
+      if (!block) return
+      block.cancel()
+      this.blocked.delete(id)
+      if (block.said) this.emit(event)
+      return
+    }
+    if (block) return
+    const started = { said: false, cancel: () => {} }
+    started.cancel = this.schedule(() => {
+      if (this.blocked.get(id) !== started) return
+      started.said = true
+      this.emit(event)
+    }, this.graceMs)
+    this.blocked.set(id, started)
+  }
+
+  /** Stops every timer (the node is closing). */
+  close(): void {
+    for (const block of this.blocked.values()) block.cancel()
+    this.blocked.clear()
+  }
+}
