@@ -223,4 +223,20 @@ describe('a neighbour whose link is down while the mesh still reaches it', () =>
     carol.node.send('still here')
     await until(() => alice.shown.includes('still here'), 'carol through bob')
   })
+
+  it('is not said to be reached through the mesh once it left', async () => {
+    const { start, until } = room()
+    await start('bob', BOB, { listen: BOB_AT })
+    const CAROL_AT: Address = '127.0.0.1:5102'
+    const carol = await start('carol', CAROL, { listen: CAROL_AT })
+    const alice = await start('alice', ALICE)
+    alice.node.connect(BOB_AT)
+    carol.node.connect(BOB_AT)
+    alice.node.connect(CAROL_AT)
+    const carolOf = () => alice.node.members().find((m) => m.peer.id === CAROL)
+    await until(() => carolOf()?.connected === true, 'alice linked to carol')
+    await carol.node.close('quit')
+    await until(() => carolOf()?.connected === false, 'carol gone')
+    expect(carolOf()?.throughMesh).toBeUndefined()
+  })
 })

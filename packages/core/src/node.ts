@@ -577,7 +577,8 @@ export class ParleyNode implements ChatNode {
     const session = peer ? this.sessions.get(peer.id) : undefined
     if (session && session.link === record.id) {
       session.link = undefined
-      this.room.linkClosed(session.peer.id)
+      // A peer that said bye left, unless it closed this one link (`/disconnect`).
+      this.room.linkClosed(session.peer.id, reason.code === 'BYE' && reason.message !== UNLINK_REASON)
       this.traffic.settle()
       const why = reason.code === 'BYE' ? byeText(session.peer.name, reason.message) : reason.message
       const refusal = refusalOf(reason)

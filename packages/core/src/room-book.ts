@@ -36,6 +36,11 @@ export class RoomBook {
   protected readonly windowsTotal: number
   /** What every other origin's window holds together, in bytes. */
   protected windowsHeld = 0
+  /**
+   * A shrink that could not reach its target (what is not shown or checked yet stays): the next waits
+   * until the windows hold a quarter more than it left, so that it does not run again for every message.
+   */
+  private shrinkFloor = 0
   protected readonly waitingCap: number
   protected readonly maxOrigins: number
   protected readonly hopLimit: number
@@ -345,7 +350,8 @@ export class RoomBook {
         direct: neighbor !== undefined,
         connected: neighbor ? neighbor.open : anyRelayOpen,
       }
-      out.push(neighbor && !neighbor.open && anyRelayOpen ? { ...member, throughMesh: true } : member)
+      const throughMesh = neighbor !== undefined && !neighbor.open && !neighbor.left && anyRelayOpen
+      out.push(throughMesh ? { ...member, throughMesh: true } : member)
     }
     return out
   }
@@ -418,7 +424,7 @@ export class RoomBook {
       drop++
     }
     this.dropFromLog(origin, drop)
-    if (this.windowsHeld > this.windowsTotal) this.shrinkWindows()
+    if (this.windowsHeld > Math.max(this.windowsTotal, this.shrinkFloor)) this.shrinkWindows()
   }
 
   /**
@@ -453,6 +459,7 @@ export class RoomBook {
       }
       this.dropFromLog(origin, drop)
     }
+    this.shrinkFloor = this.windowsHeld > target ? Math.floor(this.windowsHeld * 1.25) : 0
   }
 
   /** Sets an origin's window (at a restore, or emptied by a jump), keeping the byte counts true. */

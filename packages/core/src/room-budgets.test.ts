@@ -351,6 +351,22 @@ describe('the windows other members keep, in bytes', () => {
     expect(room.logOf(last!.id).at(-1)?.seq).toBe(20)
   })
 
+  it('stops counting the window of a neighbour that restarted without its journal', () => {
+    const room = bob({ windowBytes: { each: 20_000, total: 400_000 } })
+    const long = 'w'.repeat(5_000)
+    // carol comes back ten times with a new data dir, three long messages each time.
+    for (let life = 0; life < 10; life++) {
+      for (const m of author(CAROL)(long, long, long)) {
+        room.receive(CAROL.id, m, false)
+        room.markShown(CAROL.id, m.seq)
+      }
+      const held = room.logOf(CAROL.id).reduce((sum, m) => sum + weigh(m), 0)
+      expect(room.windowBytesHeld).toBe(held)
+      room.peerRestarted(CAROL.id)
+      expect(room.windowBytesHeld).toBe(0)
+    }
+  })
+
   it('cuts a window restored from the journal to its bytes as well', () => {
     const long = 'y'.repeat(5_000)
     const log = author(DAVE)(...Array.from({ length: 30 }, () => long))

@@ -237,6 +237,8 @@ export interface Neighbor {
   /** Its allowance of origins named in acks (`have` and `bases` entries), refilled at ACK_ENTRY_RATE. */
   ackEntries: number
   ackRefilledAt: number
+  /** Its last link ended with its leaving (`bye`): not said to be reachable through the mesh. */
+  left?: boolean
 }
 
 /** Messages kept per origin for relaying, unless the node says otherwise. */

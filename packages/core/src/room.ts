@@ -41,6 +41,7 @@ export class Room extends RoomChain {
     neighbor.relays = info.relays
     neighbor.namedUpTo = info.namedUpTo ?? Number.MAX_SAFE_INTEGER
     neighbor.open = true
+    neighbor.left = false
     neighbor.resumed = false
     neighbor.sentUpTo.clear()
     neighbor.told.clear()
@@ -101,12 +102,13 @@ export class Room extends RoomChain {
     const origin = this.origins.get(id)
     if (!origin) return
     this.dropAllCandidates(origin)
+    // Its window goes through setLog, which keeps the byte counts true.
+    this.setLog(origin, [])
     Object.assign(origin, {
       received: 0,
       shown: 0,
       verified: 0,
       head: undefined,
-      log: [],
       namedUpTo: undefined,
     })
     for (const other of this.neighbors.values()) {
@@ -116,10 +118,12 @@ export class Room extends RoomChain {
     }
   }
 
-  linkClosed(id: string): void {
+  /** `left`: the neighbour said it leaves (a `bye` that is not a `/disconnect`): the mesh no longer reaches it. */
+  linkClosed(id: string, left = false): void {
     const neighbor = this.neighbors.get(id)
     if (!neighbor) return
     neighbor.open = false
+    neighbor.left = left
     neighbor.resumed = false
     this.dropCandidatesOf(neighbor)
     this.ledger.forgetWatermarks(neighbor)

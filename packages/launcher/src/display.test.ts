@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { catchUpWhat, countText, terminalLine, terminalSafe } from './display.js'
+import { catchUpWhat, clockTime, countText, terminalLine, terminalSafe } from './display.js'
 import { type StartedNode, startupNotes } from './node-setup.js'
 
 describe('the line above a catch-up', () => {
@@ -74,5 +74,13 @@ describe('what status lines and messages print', () => {
   it('shows controls, bidi controls and line separators instead of acting on them; a line stays one line', () => {
     expect(terminalSafe('a\u001b[2Jb\tc\nd\u202ee\u2028')).toBe('a^[[2Jb\tc\nd\\u202ee\\u2028')
     expect(terminalLine('x\ny\tz')).toBe('x^Jy^Iz')
+  })
+})
+
+describe('clockTime', () => {
+  it('shows a time no date holds, which a peer may send, as dashes rather than NaN', () => {
+    expect(clockTime(8_640_000_000_000_001)).toBe('--:--:--')
+    expect(clockTime(Number.MAX_SAFE_INTEGER)).toBe('--:--:--')
+    expect(clockTime(0)).toMatch(/^\d{2}:\d{2}:\d{2}$/)
   })
 })

@@ -87,8 +87,9 @@ function visible(c: string): string {
   return `\\u${code.toString(16).padStart(4, '0')}`
 }
 
-/** `HH:MM:SS` in local time. */
+/** `HH:MM:SS` in local time; `--:--:--` for a time no date holds (a peer may send any `ts`). */
 export function clockTime(ts: number): string {
   const d = new Date(ts)
+  if (Number.isNaN(d.getTime())) return '--:--:--'
   return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':')
 }

@@ -86,8 +86,17 @@ describe('memberNewsDigest', () => {
     now = 10_000
     for (const run of timers.splice(0)) run()
     expect(shown.at(-1)).toBe(
-      '980 more line(s) of members connecting, leaving, joining or renaming in the last 10 s; /peers lists who is there',
+      '980 more WARNING(s) of look-alike names and renames in the last 10 s; /peers lists who is there',
     )
+  })
+
+  it('keeps room for warnings however many other lines came first', () => {
+    const shown: string[] = []
+    const news = memberNewsDigest((l) => shown.push(l.text), { now: () => 0, schedule: () => undefined })
+    for (let n = 0; n < 50; n++) news.push({ level: 'info', text: `m${n} is in the room (through a relay)` })
+    news.push({ level: 'warn', text: 'bоb [abcd-efgh] is in the room; WARNING: its name "bоb" reads as …' })
+    expect(shown).toHaveLength(21)
+    expect(shown.at(-1)).toContain('WARNING')
   })
 
   it('is what the connected, disconnected and member events are held to', () => {

@@ -83,16 +83,24 @@ export function isMemberNews(event: { readonly type: string }): boolean {
 /**
  * The lines of members connecting, leaving, joining and renaming, as a peer's churn cannot flood them: 20
  * in each 10 s, then one line that counts the rest. A stranger that reconnects or renames in a loop, or
- * relays members it makes up, would otherwise write in this node's own voice as fast as it likes.
+ * relays members it makes up, would otherwise write in this node's own voice as fast as it likes. The
+ * WARNINGs (a look-alike name, a rename) are counted apart from the rest, so that twenty members made up
+ * in a hurry cannot hide the one that takes a name like yours or a friend's.
  */
 export function memberNewsDigest(
   show: (line: StatusLine) => void,
   options: DropDigestOptions = {},
-): DropDigest {
-  return new DropDigest(show, {
-    burst: 20,
-    summary: (hidden, seconds) =>
-      `${hidden} more line(s) of members connecting, leaving, joining or renaming in the last ${seconds} s; /peers lists who is there`,
-    ...options,
-  })
+): { push(line: StatusLine): void } {
+  const digest = (what: string) =>
+    new DropDigest(show, {
+      burst: 20,
+      summary: (hidden, seconds) =>
+        `${hidden} more ${what} in the last ${seconds} s; /peers lists who is there`,
+      ...options,
+    })
+  const news = digest('line(s) of members connecting, leaving, joining or renaming')
+  const warnings = digest('WARNING(s) of look-alike names and renames')
+  return {
+    push: (line) => (line.level === 'warn' && line.text.includes('WARNING') ? warnings : news).push(line),
+  }
 }
