@@ -548,33 +548,24 @@ describe('a backlog held up while this node ran', () => {
     )
     // alice writes while she reaches nobody, bob running all along: her lines wait in her outbox.
     const aliceDir = tempDir()
-    const dead = await freePort()
-    const apart = start([
-      '--listen',
-      '127.0.0.1:0',
-      '--name',
-      'alice',
-      '--data-dir',
-      aliceDir,
-      '--peer',
-      `127.0.0.1:${dead}`,
-      '--wait',
-      '1',
-    ])
+    const alice = (peer: number, ...more: string[]) =>
+      start([
+        '--listen',
+        '127.0.0.1:0',
+        '--name',
+        'alice',
+        '--data-dir',
+        aliceDir,
+        '--peer',
+        `127.0.0.1:${peer}`,
+        ...more,
+      ])
+    const apart = alice(await freePort(), '--wait', '1')
     for (const line of ['held 1', 'held 2', 'held 3']) apart.send(line)
     apart.end()
     expect(await apart.exited).toBe(7)
     // Her next run reaches bob, delivers them, and leaves.
-    const back = start([
-      '--listen',
-      '127.0.0.1:0',
-      '--name',
-      'alice',
-      '--data-dir',
-      aliceDir,
-      '--peer',
-      `127.0.0.1:${port}`,
-    ])
+    const back = alice(port)
     back.end()
     expect(await back.exited).toBe(0)
     const lines = (

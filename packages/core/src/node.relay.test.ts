@@ -202,17 +202,23 @@ describe('a member known only through the relay, after a restart', () => {
   })
 })
 
+/** bob relays between alice and carol, and alice also dials carol: a triangle. */
+async function triangle() {
+  const { clock, start, until } = room()
+  await start('bob', BOB, { listen: BOB_AT })
+  const CAROL_AT: Address = '127.0.0.1:5102'
+  const carol = await start('carol', CAROL, { listen: CAROL_AT })
+  const alice = await start('alice', ALICE)
+  alice.node.connect(BOB_AT)
+  carol.node.connect(BOB_AT)
+  alice.node.connect(CAROL_AT)
+  const carolOf = () => alice.node.members().find((m) => m.peer.id === CAROL)
+  return { clock, until, alice, carol, carolOf, CAROL_AT }
+}
+
 describe('a neighbour whose link is down while the mesh still reaches it', () => {
   it('is listed as such, not as only disconnected', async () => {
-    const { clock, start, until } = room()
-    await start('bob', BOB, { listen: BOB_AT })
-    const CAROL_AT: Address = '127.0.0.1:5102'
-    const carol = await start('carol', CAROL, { listen: CAROL_AT })
-    const alice = await start('alice', ALICE)
-    alice.node.connect(BOB_AT)
-    carol.node.connect(BOB_AT)
-    alice.node.connect(CAROL_AT)
-    const carolOf = () => alice.node.members().find((m) => m.peer.id === CAROL)
+    const { clock, until, alice, carol, carolOf, CAROL_AT } = await triangle()
     await until(() => carolOf()?.connected === true && carolOf()?.direct === true, 'alice linked to carol')
     expect(carolOf()?.throughMesh).toBeUndefined()
     alice.node.disconnect(CAROL_AT)
@@ -225,15 +231,7 @@ describe('a neighbour whose link is down while the mesh still reaches it', () =>
   })
 
   it('is not said to be reached through the mesh once it left', async () => {
-    const { start, until } = room()
-    await start('bob', BOB, { listen: BOB_AT })
-    const CAROL_AT: Address = '127.0.0.1:5102'
-    const carol = await start('carol', CAROL, { listen: CAROL_AT })
-    const alice = await start('alice', ALICE)
-    alice.node.connect(BOB_AT)
-    carol.node.connect(BOB_AT)
-    alice.node.connect(CAROL_AT)
-    const carolOf = () => alice.node.members().find((m) => m.peer.id === CAROL)
+    const { until, carol, carolOf } = await triangle()
     await until(() => carolOf()?.connected === true, 'alice linked to carol')
     await carol.node.close('quit')
     await until(() => carolOf()?.connected === false, 'carol gone')

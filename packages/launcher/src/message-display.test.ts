@@ -59,6 +59,27 @@ function setup(policy: () => CatchUpPolicy = () => 'show', clockSlackMs = CATCH_
   return { display, out, markers, marks, advance }
 }
 
+/** A display whose catch-up markers are recorded with their kinds, over a clock the test moves. */
+function kindsDisplay(firstRun: boolean) {
+  const clock = { now: START }
+  const counts: [number, CatchUpKinds][] = []
+  const display = new MessageDisplay({
+    target: {
+      kind: 'lines',
+      format: (m) => `${m.beforeJoining ? 'before ' : ''}${m.body}`,
+      write: () => undefined,
+      catchUp: (n, kinds) => counts.push([n, kinds]),
+    },
+    now: () => clock.now,
+    schedule: (run) => {
+      queueMicrotask(run)
+      return { cancel: () => undefined }
+    },
+  })
+  display.bind({ markShown: () => true, firstRun })
+  return { display, counts, clock }
+}
+
 describe('message display', () => {
   it('shows catch-up in time order across senders, behind one marker with its count', () => {
     const { display, out, markers, advance } = setup()
@@ -96,28 +117,13 @@ describe('message display', () => {
   })
 
   it("tells the marker, in a node's first run, which of a catch-up was sent before it joined", () => {
-    let now = START
-    const counts: [number, CatchUpKinds][] = []
-    const display = new MessageDisplay({
-      target: {
-        kind: 'lines',
-        format: (m) => `${m.beforeJoining ? 'before ' : ''}${m.body}`,
-        write: () => undefined,
-        catchUp: (n, kinds) => counts.push([n, kinds]),
-      },
-      now: () => now,
-      schedule: (run) => {
-        queueMicrotask(run)
-        return { cancel: () => undefined }
-      },
-    })
-    display.bind({ markShown: () => true, firstRun: true })
+    const { display, counts, clock } = kindsDisplay(true)
     display.push(message(alice, 1, START - 60_000))
     display.push(message(bob, 1, START - 30_000))
     display.flushLive()
     display.push(message(alice, 2, START + 1_000))
     // Its link to bob dropped a minute later, and opened again: what bob sent meanwhile was held up.
-    now = START + 120_000
+    clock.now = START + 120_000
     display.push({ type: 'connected', peer: bob, address: '127.0.0.1:5000', direction: 'outbound' })
     display.push(message(bob, 2, START + 60_000))
     display.close()
@@ -128,27 +134,12 @@ describe('message display', () => {
   })
 
   it('tells apart, outside a first run, what came while it was away and what was held up while it ran', () => {
-    let now = START
-    const counts: [number, CatchUpKinds][] = []
-    const display = new MessageDisplay({
-      target: {
-        kind: 'lines',
-        format: (m) => m.body,
-        write: () => undefined,
-        catchUp: (n, kinds) => counts.push([n, kinds]),
-      },
-      now: () => now,
-      schedule: (run) => {
-        queueMicrotask(run)
-        return { cancel: () => undefined }
-      },
-    })
-    display.bind({ markShown: () => true, firstRun: false })
+    const { display, counts, clock } = kindsDisplay(false)
     display.push(message(alice, 1, START - 60_000))
     display.flushLive()
     display.push(message(alice, 2, START + 1_000))
     // bob was killed and came back: what his outbox held, sent while this node ran, was held up.
-    now = START + 120_000
+    clock.now = START + 120_000
     display.push({ type: 'connected', peer: bob, address: '127.0.0.1:5000', direction: 'outbound' })
     display.push(message(bob, 1, START + 30_000))
     display.push(message(bob, 2, START + 40_000))
