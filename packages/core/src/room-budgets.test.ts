@@ -378,3 +378,23 @@ describe('the windows other members keep, in bytes', () => {
     expect(room.windowBytesHeld).toBe(room.logOf(DAVE.id).reduce((sum, m) => sum + weigh(m), 0))
   })
 })
+
+describe('a neighbour that never signs', () => {
+  it('is refused past twice a burst of unsigned messages, as they could never leave its window', () => {
+    const room = bob({ auth: fakeAuth(BOB.id) })
+    // carol chains 250 messages and signs only the last: no parley node writes a burst that long.
+    const msgs = author(CAROL, fakeAuth(CAROL.id))(...Array.from({ length: 250 }, (_, i) => `m${i}`))
+    const refused = msgs.map((m) => refusals(room.receive(CAROL.id, m, true)))
+    expect(refused.findIndex((r) => r.length > 0)).toBe(200)
+    expect(refused[200]).toEqual(['FORGED:c'])
+  })
+
+  it('lets an honest one through, which signs every burst of at most 100', () => {
+    const room = bob({ auth: fakeAuth(BOB.id) })
+    const say = author(CAROL, fakeAuth(CAROL.id))
+    for (let burst = 0; burst < 10; burst++) {
+      for (const m of say(...Array.from({ length: 100 }, (_, i) => `b${burst}-${i}`)))
+        expect(refusals(room.receive(CAROL.id, m, true))).toEqual([])
+    }
+  })
+})

@@ -8,7 +8,14 @@ import { shownName } from './names.js'
 import type { PeerInfo } from './peer-machine.js'
 import { RoomBook } from './room-book.js'
 import { weigh } from './room-ledger.js'
-import { type Candidate, MAX_GAP, type Origin, type RoomEffect, refuse } from './room-types.js'
+import {
+  type Candidate,
+  MAX_GAP,
+  MAX_UNSIGNED_RUN,
+  type Origin,
+  type RoomEffect,
+  refuse,
+} from './room-types.js'
 import type { Msg } from './schema.js'
 
 /** The checks and the bookkeeping of accepting a message; `Room` feeds it. */
@@ -137,6 +144,14 @@ export class RoomChain extends RoomBook {
     this.accept(origin, msg, hash, out)
     if (broken) out.push(brokenChain(origin, broken))
     else if (msg.sig !== undefined) origin.verified = origin.received
+    else if (origin.received - origin.verified > MAX_UNSIGNED_RUN)
+      // What is not checked yet cannot leave its window: a run that is never signed would be held whole.
+      out.push(
+        brokenChain(
+          origin,
+          `it sent ${origin.received - origin.verified} messages in a row without signing any (a parley node signs at least every ${MAX_UNSIGNED_RUN / 2})`,
+        ),
+      )
   }
 
   /**

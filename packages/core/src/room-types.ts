@@ -245,6 +245,13 @@ export interface Neighbor {
 export const DEFAULT_WINDOW = 1000
 
 /**
+ * Messages a neighbour may send in a row without signing one while they are to be relayed: twice the
+ * burst a node signs at least once in (`MAX_BURST`, 100). Past it the neighbour is refused (`FORGED`), as
+ * what is not checked yet stays in its window whatever the window's bytes.
+ */
+export const MAX_UNSIGNED_RUN = 200
+
+/**
  * Bytes (`weigh`) one other member's window holds at most, besides its count: 1,000 short lines fit
  * (about 220 KiB), a run of the longest messages keeps its newest hundred or so. What is not shown or
  * checked yet is never dropped for it.
