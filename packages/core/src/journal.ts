@@ -8,7 +8,13 @@ import { FIXED_MSG_BYTES } from './inbound-gate.js'
 import { lineId } from './msg-lines.js'
 import { shownName } from './names.js'
 import type { PeerInfo } from './peer-machine.js'
-import { DEFAULT_WINDOW, type RestoredRoom, WINDOW_BYTES, WINDOWS_TOTAL_BYTES } from './room-types.js'
+import {
+  cutLevel,
+  DEFAULT_WINDOW,
+  type RestoredRoom,
+  WINDOW_BYTES,
+  WINDOWS_TOTAL_BYTES,
+} from './room-types.js'
 import type { Msg } from './schema.js'
 
 export type JournalRecord =
@@ -500,14 +506,10 @@ export class JournalReplayer {
   private shrinkWindows(): void {
     const target = Math.floor((WINDOWS_TOTAL_BYTES * 3) / 4)
     const ranked = [...this.tracked.values()].filter((t) => t.bytes > 0).sort((a, b) => b.bytes - a.bytes)
-    let rest = this.windowsHeld
-    let level = 0
-    for (let k = 1; k <= ranked.length; k++) {
-      rest -= ranked[k - 1]!.bytes
-      level = Math.floor((target - rest) / k)
-      if (level >= (ranked[k]?.bytes ?? 0)) break
-    }
-    level = Math.max(0, level)
+    const level = cutLevel(
+      ranked.map((t) => t.bytes),
+      target,
+    )
     for (const t of ranked) {
       if (t.bytes <= level) break
       while (t.bytes > level && t.log.size > 0) {

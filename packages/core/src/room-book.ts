@@ -7,6 +7,7 @@ import { type HeldReport, RoomLedger, weigh } from './room-ledger.js'
 import {
   ACK_ENTRY_RATE,
   type Candidate,
+  cutLevel,
   type Gap,
   MAX_GAPS,
   type MessageAuth,
@@ -437,16 +438,10 @@ export class RoomBook {
     const ranked = [...this.origins.values()]
       .filter((o) => o !== this.own && o.logBytes > 0)
       .sort((a, b) => b.logBytes - a.logBytes)
-    // The level L that the k largest are cut to: what the rest hold plus k × L comes to the target.
-    let rest = this.windowsHeld
-    let level = 0
-    for (let k = 1; k <= ranked.length; k++) {
-      rest -= ranked[k - 1]!.logBytes
-      const next = ranked[k]?.logBytes ?? 0
-      level = Math.floor((target - rest) / k)
-      if (level >= next) break
-    }
-    level = Math.max(0, level)
+    const level = cutLevel(
+      ranked.map((o) => o.logBytes),
+      target,
+    )
     for (const origin of ranked) {
       if (origin.logBytes <= level) break
       const log = origin.log

@@ -11,6 +11,7 @@ import {
   type RoomOptions,
   weigh,
 } from './room.js'
+import { cutLevel } from './room-types.js'
 import { MemberRoom } from './roster.js'
 import type { Msg } from './schema.js'
 
@@ -396,5 +397,15 @@ describe('a neighbour that never signs', () => {
       for (const m of say(...Array.from({ length: 100 }, (_, i) => `b${burst}-${i}`)))
         expect(refusals(room.receive(CAROL.id, m, true))).toEqual([])
     }
+  })
+})
+
+describe('cutLevel', () => {
+  it('cuts the largest to one level, so that all come to the target', () => {
+    // 10 + 40 + 50 = 100 to 70: the two largest are cut to 30 (10 + 30 + 30).
+    expect(cutLevel([50, 40, 10], 70)).toBe(30)
+    // Already under it: the largest stays as it is.
+    expect(cutLevel([50, 40, 10], 200)).toBeGreaterThanOrEqual(50)
+    expect(cutLevel([], 10)).toBe(0)
   })
 })

@@ -267,6 +267,22 @@ export const WINDOW_BYTES = 1024 * 1024
  */
 export const WINDOWS_TOTAL_BYTES = 32 * 1024 * 1024
 
+/**
+ * The one level to cut the largest of `sizes` (largest first) down to, so that together they come to
+ * `target`: what the rest hold plus k × level, where the k largest are cut. The room's windows and the
+ * journal's replay of them are cut by it.
+ */
+export function cutLevel(sizes: readonly number[], target: number): number {
+  let rest = sizes.reduce((sum, size) => sum + size, 0)
+  let level = 0
+  for (let k = 1; k <= sizes.length; k++) {
+    rest -= sizes[k - 1] as number
+    level = Math.floor((target - rest) / k)
+    if (level >= (sizes[k] ?? 0)) break
+  }
+  return Math.max(0, level)
+}
+
 /** The room's limits when the options leave them out. */
 export const ROOM_DEFAULTS = {
   windowSize: DEFAULT_WINDOW,
