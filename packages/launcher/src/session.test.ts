@@ -3,7 +3,7 @@ import { fingerprint } from '@parley/secure'
 import { describe, expect, it } from 'vitest'
 import { LinkRoutes } from './link-routes.js'
 import { describeMembers, jsonMember, PeerLabels } from './members.js'
-import { connectTo, describeEvent, sendInParts, shortId } from './session.js'
+import { connectTo, describeEvent, disconnectFrom, sameTarget, sendInParts, shortId } from './session.js'
 
 const linkError = (code: string, message: string): NodeEvent => ({
   type: 'link-error',
@@ -211,9 +211,39 @@ describe('/connect', () => {
       members: () => members,
       peerStates: () => dialed.map((target) => ({ target, state: { status: 'connecting' } })),
       connect: (target: string) => dialed.push(target),
+      disconnect: (target: string) => {
+        const at = dialed.indexOf(target)
+        if (at >= 0) dialed.splice(at, 1)
+        return at >= 0
+      },
     } as unknown as ChatNode
     return { node, dialed }
   }
+
+  it('takes localhost:P for the link or dial at 127.0.0.1:P, and stops that dial on /disconnect localhost:P', () => {
+    const bob = { id: key, name: 'bob' }
+    const linked = fakeNode([
+      { peer: bob, direct: true, connected: true, address: '127.0.0.1:4002' },
+    ])
+    expect(connectTo(linked.node, 'localhost:4002', { dht: false })?.text).toBe(
+      `already connected to bob [${fingerprint(key).short}] at localhost:4002`,
+    )
+    expect(linked.dialed).toEqual([])
+
+    const { node, dialed } = fakeNode()
+    connectTo(node, '127.0.0.1:4010', { dht: false })
+    expect(connectTo(node, 'LocalHost:4010', { dht: false })?.text).toBe(
+      'already dialing 127.0.0.1:4010 (connecting); it keeps retrying until it answers',
+    )
+    // The other loopback address is another socket: it is dialed.
+    expect(connectTo(node, '[::1]:4010', { dht: false })).toBeUndefined()
+    expect(dialed).toEqual(['127.0.0.1:4010', '[::1]:4010'])
+    expect(disconnectFrom(node, 'localhost:4010').text).toBe(
+      'stopped dialing 127.0.0.1:4010; messages no longer wait for whoever answers there',
+    )
+    expect(dialed).toEqual(['[::1]:4010'])
+    expect(disconnectFrom(node, '127.0.0.1:4010').text).toBe('not dialing 127.0.0.1:4010; dialing [::1]:4010')
+  })
 
   it('on a node without the DHT, says once to restart with --dht or give HOST:PORT, and dials nothing', () => {
     const { node, dialed } = fakeNode()
@@ -265,6 +295,18 @@ describe('/connect', () => {
       `already connected to bob [${fingerprint(key).short}] at key [${fingerprint(key).short}]`,
     )
     expect(dialed).toEqual([])
+  })
+})
+
+describe('sameTarget', () => {
+  it('is the same text, or localhost beside a loopback address on the same port', () => {
+    expect(sameTarget('10.0.0.1:4002', '10.0.0.1:4002')).toBe(true)
+    expect(sameTarget('localhost:4002', '127.0.0.1:4002')).toBe(true)
+    expect(sameTarget('[::1]:4002', 'LOCALHOST:4002')).toBe(true)
+    expect(sameTarget('localhost:4002', '127.0.0.1:4003')).toBe(false)
+    expect(sameTarget('127.0.0.1:4002', '[::1]:4002')).toBe(false)
+    expect(sameTarget('localhost:4002', undefined)).toBe(false)
+    expect(sameTarget('mylocalhost:4002', '127.0.0.1:4002')).toBe(false)
   })
 })
 

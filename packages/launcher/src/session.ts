@@ -428,17 +428,44 @@ export interface ConnectOptions {
 
 /** `/disconnect`: stops dialing `target`, or says which addresses this node dials. */
 export function disconnectFrom(node: ChatNode, target: Address): StatusLine {
-  const label = targetLabel(target)
-  if (node.disconnect(target))
+  // `/disconnect localhost:4002` stops the dial to 127.0.0.1:4002 (and the other way round).
+  const dialed = dialedAs(node, target)?.target ?? target
+  const label = targetLabel(dialed)
+  if (node.disconnect(dialed))
     return {
       level: 'info',
       text: `stopped dialing ${label}; messages no longer wait for whoever answers there`,
     }
-  const dialed = node.peerStates().map((p) => targetLabel(p.target))
+  const dialing = node.peerStates().map((p) => targetLabel(p.target))
   return {
     level: 'warn',
-    text: `not dialing ${label}${dialed.length > 0 ? `; dialing ${dialed.join(', ')}` : '; this node dials no address'}`,
+    text: `not dialing ${label}${dialing.length > 0 ? `; dialing ${dialing.join(', ')}` : '; this node dials no address'}`,
   }
+}
+
+/** `localhost` as a host, or one of the two loopback addresses it may stand for, with the port. */
+const LOOPBACK_TARGET = /^(localhost|127\.0\.0\.1|\[::1\]):(\d+)$/i
+
+/**
+ * Whether two addresses name the same place: the same text, or `localhost:P` beside `127.0.0.1:P` or
+ * `[::1]:P` (what a user types against what a link or a `--peer` holds). The two loopback addresses stay
+ * apart: a port may be held on one and not the other.
+ */
+export function sameTarget(a: Address, b: Address | undefined): boolean {
+  if (b === undefined) return false
+  if (a === b) return true
+  const left = LOOPBACK_TARGET.exec(a)
+  const right = LOOPBACK_TARGET.exec(b)
+  if (!left || !right || left[2] !== right[2]) return false
+  const leftHost = left[1]!.toLowerCase()
+  const rightHost = right[1]!.toLowerCase()
+  return leftHost === rightHost || leftHost === 'localhost' || rightHost === 'localhost'
+}
+
+/** The dial this node keeps that `target` names: the same text first, else the same place. */
+function dialedAs(node: ChatNode, target: Address): ReturnType<ChatNode['peerStates']>[number] | undefined {
+  const dials = node.peerStates()
+  return dials.find((p) => p.target === target) ?? dials.find((p) => sameTarget(target, p.target))
 }
 
 /**
@@ -465,15 +492,15 @@ export function connectTo(node: ChatNode, target: Address, options: ConnectOptio
       (m) =>
         m.direct &&
         m.connected &&
-        (listenAddressOf(m) === target || m.address === target || m.peer.id === key),
+        (sameTarget(target, listenAddressOf(m)) || sameTarget(target, m.address) || m.peer.id === key),
     )
   if (member)
     return {
       level: 'info',
       text: `already connected to ${member.peer.name} [${shortId(member.peer.id)}] at ${targetLabel(target)}`,
     }
-  const label = targetLabel(target)
-  const dialing = node.peerStates().find((p) => p.target === target)
+  const dialing = dialedAs(node, target)
+  const label = targetLabel(dialing?.target ?? target)
   if (dialing) {
     const state = dialing.state
     if (state.status === 'connected')
