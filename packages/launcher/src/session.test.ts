@@ -222,9 +222,7 @@ describe('/connect', () => {
 
   it('takes localhost:P for the link or dial at 127.0.0.1:P, and stops that dial on /disconnect localhost:P', () => {
     const bob = { id: key, name: 'bob' }
-    const linked = fakeNode([
-      { peer: bob, direct: true, connected: true, address: '127.0.0.1:4002' },
-    ])
+    const linked = fakeNode([{ peer: bob, direct: true, connected: true, address: '127.0.0.1:4002' }])
     expect(connectTo(linked.node, 'localhost:4002', { dht: false })?.text).toBe(
       `already connected to bob [${fingerprint(key).short}] at localhost:4002`,
     )
