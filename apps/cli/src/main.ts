@@ -622,8 +622,10 @@ async function chat(flags: Flags, io: Io): Promise<number> {
 
   const inputEnded = new Promise<'eof'>((resolve) => {
     input?.once('close', () => {
-      // Piped input that ends after sending is a one-shot send: the catch-up it got is not shown.
-      if (mode === 'undecided' && (sent > 0 || started.restoredPending > 0)) mode = 'one-shot'
+      // Piped input that ends after sending, or after commands alone (`echo /peers | parley …`), is a
+      // one-shot run: the catch-up it got is not shown.
+      if (mode === 'undecided' && (sent > 0 || linesTaken > 0 || started.restoredPending > 0))
+        mode = 'one-shot'
       resolve('eof')
     })
   })

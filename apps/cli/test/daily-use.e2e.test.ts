@@ -679,6 +679,39 @@ describe('commands in line mode', () => {
     expect(said).not.toMatch(/receiving until stopped/)
   })
 
+  it('shows no catch-up to piped commands alone, as to any one-shot run', async () => {
+    const { bob, port } = await receivingBob()
+    const carol = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'carol'])
+    carol.child.stdin.end('from carol\n')
+    expect(await carol.exited).toBe(0)
+    await bob.waitFor('stdout', /<carol> from carol/)
+    const dir = tempDir()
+    const args = [
+      '--listen',
+      '127.0.0.1:0',
+      '--peer',
+      `127.0.0.1:${port}`,
+      '--name',
+      'alice',
+      '--data-dir',
+      dir,
+    ]
+    // One clock for every process here: carol's line is catch-up to alice, however recent.
+    const alice = start(args, { PARLEY_CLOCK_SLACK_MS: '0' })
+    alice.send('/peers')
+    // carol's line reached alice from bob, as catch-up, before her input ends.
+    const journal = join(dir, 'journal.log')
+    await until(
+      'the catch-up in her journal',
+      () => existsSync(journal) && readFileSync(journal).includes('from carol'),
+    )
+    alice.end()
+    expect(await alice.exited).toBe(0)
+    expect(alice.stderr.join('\n')).toMatch(/bob \[[a-z2-7-]+\]/)
+    expect(alice.stdout).toEqual([])
+    expect(alice.stderr.join('\n')).not.toMatch(/did not show|before you joined/)
+  })
+
   it('says "dialing" once for /connect, and something useful when the peer is already connected', async () => {
     const { port } = await receivingBob()
     const alice = start(['--listen', '127.0.0.1:0', '--name', 'alice'])
