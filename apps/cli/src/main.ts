@@ -630,8 +630,10 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     })
   })
   // Piped input to peers this node dials is read once a link is up (or a dial failed): read during the
-  // handshake, it only filled the outbox, and held the handshake up.
-  const dials = flags.peers.length > 0 || flags.joins.length > 0
+  // handshake, it only filled the outbox, and held the handshake up. So is a room's, once its lookup found
+  // members: `echo /peers | parley --room CODE` answered before they were linked.
+  const dialsRoom = (flags.dht?.rooms.length ?? 0) > started.emptyRooms.length
+  const dials = flags.peers.length > 0 || flags.joins.length > 0 || dialsRoom
   let inputClosed = false
   input?.once('close', () => {
     inputClosed = true

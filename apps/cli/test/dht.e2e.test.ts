@@ -154,6 +154,22 @@ describe('rooms by code', () => {
     expect(alice.stderr.filter((l) => l.includes('nobody else'))).toHaveLength(1)
   })
 
+  it('piped /peers in a room answers once the members its lookup found are linked', async () => {
+    const room = start(['room'])
+    expect(await room.exited).toBe(0)
+    const code = room.stdout.at(-1)!
+    const alice = dhtNode(['--room', code, '--name', 'alice', '--recv-only'])
+    await alice.waitFor('stderr', /nobody else is in room/)
+    const bob = dhtNode(['--room', code, '--name', 'bob', '--recv-only'])
+    await bob.waitFor('stderr', /connected to alice .*over the DHT/)
+    const carol = dhtNode(['--room', code, '--name', 'carol'])
+    carol.child.stdin.end('/peers\n')
+    expect(await carol.exited).toBe(0)
+    expect(carol.stderr.join('\n')).toMatch(/(alice|bob) \[[a-z2-7-]+\] direct, connected/)
+    expect(carol.stderr.join('\n')).not.toMatch(/no members yet/)
+    noStackTrace(carol)
+  })
+
   it('--json says once that the room is empty, then nothing more until someone joins', async () => {
     const room = start(['room'])
     expect(await room.exited).toBe(0)
