@@ -4,7 +4,7 @@
  * the end-to-end tests can prove that the current build opens them with nothing lost
  * (`apps/cli/test/upgrade.e2e.test.ts`).
  *
- *   node tooling/scripts/make-upgrade-fixture.mjs [--release COMMIT] [--release-dir DIR] [--out DIR]
+ *   node tooling/scripts/make-upgrade-fixture.mjs [--release COMMIT] [--release-dir DIR] [--out DIR] [--piped]
  *
  * Without `--release-dir` it checks out the release (`--release`, default 79f2ecc, which made
  * `datadir-0.1`) in a git worktree in the temp dir, installs and builds it, and removes the worktree when
@@ -15,7 +15,9 @@
  *   - all three chat, one line at a time, each line waited for everywhere before the next;
  *   - bob is stopped and started again with a tiny compaction threshold, so his journal goes through the
  *     release's startup compaction, then carol and bob leave;
- *   - alone, alice sends lines that stay unacknowledged in her outbox, and exits.
+ *   - alone, alice sends lines that stay unacknowledged in her outbox, and exits;
+ *   - with `--piped` (`datadir-0.3` on), alice runs once more, alone, with three lines piped in text mode,
+ *     which releases since 960c2e0 keep as one message of several lines; they wait behind the others.
  * `fixture.json` records what the tests compare against: ids and fingerprints as the release printed them,
  * each dir's history as it was shown, alice's outbox, the addresses the release pinned, and file modes (git
  * keeps none of 0600/0700).
@@ -27,6 +29,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -58,7 +61,7 @@ try {
     .map((name) => join(releaseDir, 'apps/cli/bin', name))
     .find(existsSync)
   if (!existsSync(join(releaseDir, 'apps/cli/dist/index.js'))) throw new Error(`${releaseDir} is not built`)
-  const manifest = await makeDirs(bin, join(work, 'dirs'))
+  const manifest = await makeDirs(bin, join(work, 'dirs'), { piped: args.includes('--piped') })
   rmSync(out, { recursive: true, force: true })
   mkdirSync(out, { recursive: true })
   for (const name of ['alice', 'bob', 'carol']) {
@@ -89,7 +92,7 @@ function buildRelease(dir) {
 }
 
 /** The scenario. Returns what the tests need to know about the dirs it made. */
-async function makeDirs(bin, dirs) {
+async function makeDirs(bin, dirs, options = {}) {
   const dir = (name) => join(dirs, name)
   const ids = {}
   for (const name of ['alice', 'bob', 'carol']) {
@@ -174,15 +177,39 @@ async function makeDirs(bin, dirs) {
   await alice.line('stderr', /3 message\(s\) not acknowledged yet are safe in the outbox/)
   // Releases since 79f2ecc exit with QUEUED (7) when lines wait in the outbox, as they do here.
   await exitedCleanly(alice, 'alice', [0, 7])
+  let outboxMessages = outbox.length
+  if (options.piped) {
+    // Alice again, alone, with lines piped in text mode: releases since 960c2e0 send lines read together
+    // as one message that carries several (`lines`), kept so in the journal, behind the three waiting.
+    const piped = ['alice, piped 1', 'alice, piped 2: ünïcödé', 'alice, piped 3']
+    const again = start(bin, [
+      '--listen',
+      '127.0.0.1:0',
+      '--name',
+      'alice',
+      '--data-dir',
+      dir('alice'),
+      '--wait',
+      '1',
+    ])
+    again.child.stdin.end(`${piped.join('\n')}\n`)
+    await again.line('stderr', /6 message\(s\) not acknowledged yet are safe in the outbox/)
+    await exitedCleanly(again, 'alice (piped)', [7])
+    for (const body of piped) history.alice.push({ direction: 'out', from: 'alice', body })
+    outbox.push(...piped)
+    // A small append is stored plain: the journal says whether the release sent the three as one message.
+    const together = readFileSync(join(dir('alice'), 'journal.log')).includes('"lines":3')
+    outboxMessages = outbox.length - (together ? piped.length - 1 : 0)
+  }
 
   return {
     release: RELEASE,
-    made: 'node tooling/scripts/make-upgrade-fixture.mjs',
+    made: ['node tooling/scripts/make-upgrade-fixture.mjs', ...args].join(' '),
     addresses: { alice: aliceAddress, bob: bobAddress },
     nodes: Object.fromEntries(
       ['alice', 'bob', 'carol'].map((name) => [name, { ...ids[name], name, history: history[name] }]),
     ),
-    outbox: { from: 'alice', to: 'bob', bodies: outbox },
+    outbox: { from: 'alice', to: 'bob', bodies: outbox, messages: outboxMessages },
   }
 }
 
