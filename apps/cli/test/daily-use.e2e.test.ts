@@ -993,6 +993,18 @@ describe('status lines', () => {
     expect(typo.stderr).toEqual(['parley: unknown option --lissen; did you mean --listen? (see --help)'])
   })
 
+  it('appends its log to no file that holds something else: exit 2, the file as it was', async () => {
+    const dir = tempDir()
+    const notes = join(dir, 'notes.txt')
+    writeFileSync(notes, 'my notes\n')
+    const wrong = start(['--log-file', notes, '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'data')])
+    expect(await wrong.exited).toBe(2)
+    expect(wrong.stderr).toEqual([
+      `parley: the log ${notes} already holds something other than parley's log (it starts "my notes"): parley appends only to its own; give --log-file a new file, or an empty one`,
+    ])
+    expect(readFileSync(notes, 'utf8')).toBe('my notes\n')
+  })
+
   it('points a file given to --allow to --allow-file', async () => {
     const file = join(tempDir(), 'keys.txt')
     writeFileSync(file, `${'a'.repeat(64)}\n`)

@@ -1,9 +1,10 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { NodeEvent, PeerInfo } from '@parley/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import { BLOCKED_GRACE_MS, EventLog } from './event-log.js'
+import { ExitCode, FatalError } from './exit-codes.js'
 
 const bob: PeerInfo = { id: 'b'.repeat(64), name: 'bob' }
 const carol: PeerInfo = { id: 'c'.repeat(64), name: 'carol' }
@@ -46,6 +47,46 @@ async function openLog(options: { limitBytes?: number } = {}) {
 const cleanups: (() => Promise<void>)[] = []
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0)) await cleanup()
+})
+
+describe('EventLog and the file it is given', () => {
+  async function fileHolding(text: string): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), 'parley-event-log-'))
+    cleanups.push(() => rm(dir, { recursive: true, force: true }))
+    const file = join(dir, 'given.log')
+    await writeFile(file, text)
+    return file
+  }
+  const listening: NodeEvent = { type: 'listening', address: '127.0.0.1:4001' }
+
+  it('refuses a file that holds something other than its log, and leaves it as it was', async () => {
+    const file = await fileHolding('root:x:0:0:root:/root:/bin/bash\n')
+    let error: unknown
+    try {
+      new EventLog(file)
+    } catch (caught) {
+      error = caught
+    }
+    expect(error).toBeInstanceOf(FatalError)
+    expect((error as FatalError).exitCode).toBe(ExitCode.USAGE)
+    expect((error as FatalError).message).toBe(
+      `the log ${file} already holds something other than parley's log (it starts "root:x:0:0:root:/root:/b…"): parley appends only to its own; give --log-file a new file, or an empty one`,
+    )
+    expect(await readFile(file, 'utf8')).toBe('root:x:0:0:root:/root:/bin/bash\n')
+  })
+
+  it('appends to its own log, and to an empty file', async () => {
+    const earlier = '{"ts":"2026-12-01T00:00:00.000Z","level":"info","event":"listening","address":"x"}\n'
+    for (const start of [earlier, '']) {
+      const file = await fileHolding(start)
+      const log = new EventLog(file)
+      log.record(listening)
+      await log.close()
+      const text = await readFile(file, 'utf8')
+      expect(text.startsWith(start)).toBe(true)
+      expect(text.slice(start.length)).toMatch(/^\{"ts":".*"event":"listening".*\n$/)
+    }
+  })
 })
 
 describe('EventLog and links that stop reading', () => {

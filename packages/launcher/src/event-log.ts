@@ -2,7 +2,16 @@
  * The structured log: one JSON object per line for every connection event, refused ones included,
  * so an operator can see an attack. It rotates once to `FILE.1` when it grows past a limit.
  */
-import { createWriteStream, renameSync, statSync, type WriteStream } from 'node:fs'
+import {
+  closeSync,
+  createWriteStream,
+  lstatSync,
+  openSync,
+  readSync,
+  renameSync,
+  statSync,
+  type WriteStream,
+} from 'node:fs'
 import type { NodeEvent } from '@parley/core'
 import { isLinkRefusal, linkAdvice, openForAppend } from '@parley/store'
 import { ExitCode, FatalError } from './exit-codes.js'
@@ -63,6 +72,12 @@ export class EventLog {
     this.schedule = options.schedule ?? unrefTimeout
     this.onProblem = options.onProblem
     this.size = sizeOf(file)
+    const foreign = foreignStart(file)
+    if (foreign !== undefined)
+      throw new FatalError(
+        ExitCode.USAGE,
+        `the log ${file} already holds something other than parley's log (it starts "${foreign}"): parley appends only to its own; give --log-file a new file, or an empty one`,
+      )
     try {
       this.stream = this.open()
     } catch (error) {
@@ -300,6 +315,32 @@ export function logLine(entry: Record<string, unknown>): string {
       return out
     },
   )
+}
+
+/**
+ * The start of `file`, when it is a regular file that holds something and its first line is not a line of
+ * parley's log (a JSON object, `{"ts":` first, as `logLine` writes it): `--log-file notes.txt`, or a
+ * system file for a node run as root, must not get connection events appended to it.
+ */
+function foreignStart(file: string): string | undefined {
+  let fd: number | undefined
+  try {
+    // Not followed through a link (the open refuses one later, with its own advice), and never blocking
+    // on a FIFO.
+    const info = lstatSync(file, { bigint: true })
+    if (!info.isFile() || info.size === 0n) return undefined
+    fd = openSync(file, 'r')
+    const head = Buffer.alloc(64)
+    const text = head.toString('utf8', 0, readSync(fd, head, 0, head.length, 0))
+    if (text.startsWith('{"ts":"')) return undefined
+    const first = text.split('\n')[0]!.slice(0, 24)
+    return `${first.replace(/[^\x20-\x7e]/g, '?')}${first.length < text.split('\n')[0]!.length ? '…' : ''}`
+  } catch {
+    // Not there, or not readable: the open says what is wrong, as before.
+    return undefined
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
 }
 
 function sizeOf(file: string): number {
