@@ -23,6 +23,7 @@ import {
   FirstLink,
   type Flags,
   FlowSummary,
+  givenUpEverywhere,
   helpLines,
   isFrameTooLarge,
   isMemberNews,
@@ -449,7 +450,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     if (event.type === 'delivered' || event.type === 'settled') pausedInput?.progress()
     // Every peer dialed refused on its key, nobody else connected: input paused at a full outbox is given up.
     if (event.type === 'peer-state' || event.type === 'connected' || event.type === 'disconnected')
-      pausedInput?.hopeless(refusedEverywhere(node))
+      pausedInput?.hopeless(givenUpEverywhere(node))
     // The outbox drains as peers acknowledge, and also when a peer that dialed us leaves or a dialed
     // address answers: `settled` says so when no acknowledgement does.
     if (
@@ -677,7 +678,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     if (reason === 'stalled') {
       reason = 'eof'
       waitedAtEnd = true
-      if (!refusedEverywhere(node))
+      if (!givenUpEverywhere(node))
         note(
           `input ended; no acknowledgement came for ${flags.waitMs / 1000}s (--wait) while ${countText(node.pending)} message(s) waited`,
         )
@@ -702,7 +703,9 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       })
     const why = refused
       ? `the outbox is full (${countText(node.pending)} message(s)) and every peer dialed refused on its key`
-      : `the outbox stayed full (${countText(node.pending)} message(s)) with no acknowledgement for ${flags.waitMs / 1000}s (--wait)`
+      : givenUpEverywhere(node)
+        ? `the outbox is full (${countText(node.pending)} message(s)) and this node gave up on every peer it dials (see above)`
+        : `the outbox stayed full (${countText(node.pending)} message(s)) with no acknowledgement for ${flags.waitMs / 1000}s (--wait)`
     note(
       `stopped reading stdin after line ${countText(linesTaken)}: ${why}; the rest of the input was not taken: ${resumeAt}`,
     )
@@ -809,8 +812,14 @@ async function drain(
   // Given up on stalled input, it already waited that long without an acknowledgement; stopped, it
   // does not wait at all.
   const stopped = reason === 'interrupt' || reason === 'output-closed'
-  // Every peer dialed refused on its key, and nobody else is connected: nothing can come of a wait.
-  if (!stopped && reason !== 'stalled' && !waited && flags.waitMs > 0 && !refusedEverywhere(node)) {
+  // Every peer dialed was given up on (a key, its own address, another protocol), and nobody else is
+  // connected: nothing can come of a wait.
+  const hopeless = givenUpEverywhere(node)
+  if (hopeless && !refusedEverywhere(node) && !stopped && reason !== 'stalled')
+    note(
+      'input ended; not waiting for acknowledgements: this node gave up on every peer it dials (see above)',
+    )
+  if (!stopped && reason !== 'stalled' && !waited && flags.waitMs > 0 && !hopeless) {
     note(
       `input ended; waiting for ${countText(node.pending)} message(s) to be acknowledged (gives up after ${flags.waitMs / 1000}s without progress)`,
     )

@@ -993,6 +993,20 @@ describe('status lines', () => {
     expect(typo.stderr).toEqual(['parley: unknown option --lissen; did you mean --listen? (see --help)'])
   })
 
+  it('does not wait for acknowledgements once it gave up on every peer it dials: exit 7, the line kept', async () => {
+    const port = await freePort()
+    const self = start(['--listen', `127.0.0.1:${port}`, '--peer', `127.0.0.1:${port}`, '--wait', '20'])
+    self.child.stdin.end('to nobody\n')
+    expect(await self.exited).toBe(7)
+    const said = self.stderr.join('\n')
+    expect(said).toMatch(/gave up on 127\.0\.0\.1:\d+: this node dialed itself/)
+    expect(said).toContain(
+      'input ended; not waiting for acknowledgements: this node gave up on every peer it dials (see above)',
+    )
+    expect(said).not.toMatch(/waiting for 1 message\(s\) to be acknowledged/)
+    expect(said).toContain('1 message(s) not acknowledged yet are safe in the outbox')
+  })
+
   it('appends its log to no file that holds something else: exit 2, the file as it was', async () => {
     const dir = tempDir()
     const notes = join(dir, 'notes.txt')

@@ -4,6 +4,7 @@ import {
   BackpressureGrace,
   FlowSummary,
   type FlowSummaryOptions,
+  givenUpEverywhere,
   PausedInput,
   refusedEverywhere,
   trustFailures,
@@ -374,20 +375,37 @@ describe('waiting while acknowledgements come', () => {
     expect(left()).toBe(1)
   })
 
-  it('waits for a node that dials nobody (only listens), and for other failures than a refused key', async () => {
+  it('waits for a node that dials nobody (only listens), and while a dial still retries', async () => {
     const node = fakeNode(1)
     const left = waiting(node, 1_000)
     node.emit({ type: 'peer-state', target: 'x', state: retrying }, 1)
     await vi.advanceTimersByTimeAsync(0)
     expect(left()).toBeUndefined()
-    node.targets = [
-      { target: '127.0.0.1:3', state: { status: 'failed', error: { code: 'PLAIN_PEER', message: 'plain' } } },
-    ]
-    node.emit({ type: 'peer-state', target: '127.0.0.1:3', state: node.targets[0]!.state }, 1)
+    const plainPeer: PeerState = { status: 'failed', error: { code: 'PLAIN_PEER', message: 'plain' } }
+    node.targets = [at(3, plainPeer), at(4, retrying)]
+    node.emit({ type: 'peer-state', target: '127.0.0.1:3', state: plainPeer }, 1)
     await vi.advanceTimersByTimeAsync(999)
+    expect(givenUpEverywhere(node)).toBe(false)
     expect(left()).toBeUndefined()
     await vi.advanceTimersByTimeAsync(1)
     expect(left()).toBe(1)
+  })
+
+  it('ends at once when every dial was given up, whatever the failure (its own address, a plain peer)', async () => {
+    const node = fakeNode(1)
+    const self: PeerState = { status: 'failed', error: { code: 'SELF', message: 'this node dialed itself' } }
+    node.targets = [at(3, self), at(4, retrying)]
+    const left = waiting(node, 60_000)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(left()).toBeUndefined()
+    const plainPeer: PeerState = { status: 'failed', error: { code: 'PLAIN_PEER', message: 'plain' } }
+    node.targets = [at(3, self), at(4, plainPeer)]
+    node.emit({ type: 'peer-state', target: '127.0.0.1:4', state: plainPeer }, 1)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(left()).toBe(1)
+    // Not a trust failure: the next run may fare otherwise.
+    expect(givenUpEverywhere(node)).toBe(true)
+    expect(refusedEverywhere(node)).toBe(false)
   })
 })
 
