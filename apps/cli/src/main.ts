@@ -62,11 +62,12 @@ import {
   startupNotes,
   stopNode,
   streamLines,
+  targetLabel,
   trustFailures,
   usage,
   waitWhileProgressing,
 } from '@parley/launcher'
-import { encodeInvite, encodeKeyInvite } from '@parley/secure/keys'
+import { encodeInvite, encodeKeyInvite, keyOfAddress } from '@parley/secure/keys'
 import { isLoopbackHost, parseAddress } from '@parley/transport-tcp'
 import {
   formatLines,
@@ -840,6 +841,18 @@ async function drain(
     )
     return ExitCode.DATA_DIR
   }
+  // A TCP dial still in its setup (a connection taken, and no handshake finished: a service other than
+  // parley, a paused node) has said nothing yet when --wait ends before its handshake timeout: without
+  // this line the run would end without a word about that peer.
+  if (!stopped && node.sessionsSnapshot().every((session) => !session.connected))
+    for (const { target, state } of node.peerStates())
+      if (
+        keyOfAddress(target) === undefined &&
+        (state.status === 'handshaking' || (state.status === 'connecting' && state.dialing))
+      )
+        note(
+          `no link to ${targetLabel(target)}: its connection was still being set up when the wait ended (is parley listening there, and not paused?)`,
+        )
   // Every peer dialed proved a key other than the one trusted for it: the next run meets the same.
   const untrusted = trustFailures(node)
   if (reason === 'stalled' && started.dataDir) {

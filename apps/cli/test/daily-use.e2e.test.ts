@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
-import { connect } from 'node:net'
+import { connect, createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { freePort, listeningPort, PARLEY_BIN, tempDir, useBuiltParley } from '@parley/testkit'
 import { describe, expect, it, vi } from 'vitest'
@@ -1005,6 +1005,28 @@ describe('status lines', () => {
     )
     expect(said).not.toMatch(/waiting for 1 message\(s\) to be acknowledged/)
     expect(said).toContain('1 message(s) not acknowledged yet are safe in the outbox')
+  })
+
+  it('names a peer that took the connection and never finished the handshake, when --wait ends first', async () => {
+    // Something on the port that is not parley: it accepts and says nothing.
+    const held: Socket[] = []
+    const silent = createServer((socket) => held.push(socket))
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    defer(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const socket of held) socket.destroy()
+          silent.close(() => resolve())
+        }),
+    )
+    const port = (silent.address() as { port: number }).port
+    const sender = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--wait', '2'])
+    sender.child.stdin.end('hello?\n')
+    expect(await sender.exited).toBe(7)
+    expect(sender.stderr).toContain(
+      `parley: no link to 127.0.0.1:${port}: its connection was still being set up when the wait ended (is parley listening there, and not paused?)`,
+    )
+    expect(sender.stderr.at(-1)).toMatch(/1 message\(s\) not acknowledged yet are safe in the outbox/)
   })
 
   it('appends its log to no file that holds something else: exit 2, the file as it was', async () => {
