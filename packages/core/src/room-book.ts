@@ -377,6 +377,8 @@ export class RoomBook {
         waiting: 0,
         ackEntries: ACK_ENTRY_RATE.burst,
         ackRefilledAt: 0,
+        // Not linked in this run yet (restored from the journal, say): nothing says the mesh reaches it.
+        left: true,
       }
       this.neighbors.set(id, neighbor)
     }

@@ -237,7 +237,10 @@ export interface Neighbor {
   /** Its allowance of origins named in acks (`have` and `bases` entries), refilled at ACK_ENTRY_RATE. */
   ackEntries: number
   ackRefilledAt: number
-  /** Its last link ended with its leaving (`bye`): not said to be reachable through the mesh. */
+  /**
+   * Its last link ended with its leaving (`bye`), or it has not linked since this node started (a
+   * neighbour restored from the journal): not said to be reachable through the mesh.
+   */
   left?: boolean
 }
 

@@ -560,6 +560,25 @@ describe('Room: one room across the mesh', () => {
       ])
     })
 
+    it('does not say a neighbour restored from the journal is reached through the mesh: it has not linked since', () => {
+      const dave = author(DAVE).burst('d1')
+      const room = new Room(
+        { self: BOB },
+        { nextSeq: 1, outbox: [], origins: [{ peer: DAVE, received: 1, log: dave, neighbor: true }] },
+      )
+      room.linkOpened(ALICE.id, { name: 'alice', relays: true })
+      room.onAck(ALICE.id, { type: 'ack', upTo: 0 })
+      expect(room.members().find((m) => m.peer.id === DAVE.id)).toEqual({
+        peer: DAVE,
+        direct: true,
+        connected: false,
+      })
+      // Once it links and its link drops without a leaving bye, the mesh may reach it.
+      room.linkOpened(DAVE.id, { name: 'dave', relays: true })
+      room.linkClosed(DAVE.id)
+      expect(room.members().find((m) => m.peer.id === DAVE.id)).toMatchObject({ throughMesh: true })
+    })
+
     it('reports a relayed member once, with the name it signed', () => {
       const room = relay()
       const dave = author(DAVE)
