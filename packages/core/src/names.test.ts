@@ -112,6 +112,17 @@ describe('nameProblem', () => {
       expect(nameProblem(name)).toBeUndefined()
   })
 
+  it('counts length as the wire does, and says so: 32 emoji fit, 33 count 66', () => {
+    expect(nameProblem('😀'.repeat(32))).toBeUndefined()
+    expect(nameProblem('😀'.repeat(33))).toBe(
+      'a name is at most 64 characters, most emoji counting as two (this one counts 66)',
+    )
+    expect(nameProblem('x'.repeat(65))).toBe(
+      'a name is at most 64 characters, most emoji counting as two (this one counts 65)',
+    )
+    expect(nameProblem('   ')).toBe('a name is 1-64 printable characters')
+  })
+
   it.each([
     ['bob\nalice', 'U+000A'],
     ['bob\u0085', 'U+0085'],

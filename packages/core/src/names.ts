@@ -73,7 +73,10 @@ function mixedLetterMark(name: string): RegExpExecArray | null {
  * @example nameProblem('bob\u200b') // 'a name must not contain ... (it has U+200B)'
  */
 export function nameProblem(name: string): string | undefined {
-  if (name.length < 1 || name.length > MAX_NAME_LENGTH || name.replace(BLANK, '') === '')
+  // Counted as the wire counts them, in UTF-16 units: a character past U+FFFF (most emoji) takes two.
+  if (name.length > MAX_NAME_LENGTH)
+    return `a name is at most ${MAX_NAME_LENGTH} characters, most emoji counting as two (this one counts ${name.length})`
+  if (name.length < 1 || name.replace(BLANK, '') === '')
     return `a name is 1-${MAX_NAME_LENGTH} printable characters`
   return hiddenCharacterProblem(name) ?? labelMarkProblem(name) ?? fingerprintLabelProblem(name)
 }
