@@ -435,6 +435,8 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   let linesTaken = 0
   /** A piped /quit was taken: nothing read after it is sent. */
   let quitTaken = false
+  /** Piped lines came after the /quit that stopped the input: they were not sent, and a script must know. */
+  let afterQuit = false
   // Backpressure to stdin: while the outbox is this full, stop reading input instead of growing memory.
   let inputPaused = false
   const outbox = new OutboxWatch()
@@ -602,6 +604,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
         // Nothing after /quit is sent, wherever the read that brought it ended.
         quitTaken = true
         input?.pause()
+        afterQuit = i < lines.length - 1
         linesTaken -= lines.length - i - 1
         return
       }
@@ -666,6 +669,12 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     mode = 'receive'
     note('no input to send: receiving until stopped (Ctrl-C or SIGTERM)')
     reason = await Promise.race([interrupted, quit, outputClosed])
+  }
+  // Lines read with the /quit and after it were not sent. (Lines a later read would have brought are not
+  // known of: the pipe may be `tail -f`, which says neither.)
+  if (reason === 'quit' && afterQuit) {
+    if (flags.json) json({ type: 'input-stopped', why: 'quit', linesRead: linesTaken, pending: node.pending })
+    note(`/quit on line ${countText(linesTaken)}: the lines after it were not sent`)
   }
   // Paused at a full outbox, piped input that was read to its end does not say so until it is resumed:
   // asked now, it ends (its last line taken), so nothing is reported left that was not there.
@@ -822,7 +831,7 @@ async function drain(
     )
   if (!stopped && reason !== 'stalled' && !waited && flags.waitMs > 0 && !hopeless) {
     note(
-      `input ended; waiting for ${countText(node.pending)} message(s) to be acknowledged (gives up after ${flags.waitMs / 1000}s without progress)`,
+      `${reason === 'quit' ? '/quit' : 'input ended'}; waiting for ${countText(node.pending)} message(s) to be acknowledged (gives up after ${flags.waitMs / 1000}s without progress)`,
     )
     // A reader that left stops the wait too: nobody reads the `delivered` events it waits to print.
     const stop = io.outputClosed ? Promise.race([io.interrupted, io.outputClosed]) : io.interrupted

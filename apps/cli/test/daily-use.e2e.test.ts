@@ -666,6 +666,18 @@ describe('commands in line mode', () => {
     // The sender left once what it sent was acknowledged, hence shown: "after" would be there by now.
     await receiver.waitFor('stdout', /<alice> before/)
     expect(receiver.stdout).toEqual(['<alice> before'])
+    // And says so, as the /quit it stopped at, not as the end of its input.
+    expect(sender.stderr).toContain('parley: /quit on line 2: the lines after it were not sent')
+    expect(sender.stderr.join('\n')).not.toMatch(/input ended/)
+  })
+
+  it('says nothing of lines after a piped /quit that ended its input', async () => {
+    const { bob: receiver, port } = await receivingBob()
+    const sender = aliceTo(port)
+    sender.child.stdin.end('before\n/quit\n')
+    expect(await sender.exited).toBe(0)
+    await receiver.waitFor('stdout', /<alice> before/)
+    expect(sender.stderr.join('\n')).not.toMatch(/were not sent|input ended/)
   })
 
   it('runs piped commands alone and exits, instead of becoming a receiver', async () => {
