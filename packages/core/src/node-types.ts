@@ -168,6 +168,8 @@ export type NodeEvent =
       readonly peer: PeerInfo
       readonly reason: string
       readonly refusal?: string
+      /** The peer said it leaves (its `bye`, not a `/disconnect` of this link nor a refusal): no failure. */
+      readonly left?: true
     }
   /**
    * A member seen for the first time this run: `relay` when its first message came through another

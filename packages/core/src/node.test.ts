@@ -779,6 +779,8 @@ describe('ParleyNode over an in-memory transport', () => {
       // The peer is still told why.
       await clock.advance(0)
       expect(bob.events.of('disconnected').map((e) => e.reason)).toEqual(['alice left (input ended)'])
+      // A leave, not a failure: frontends tell it as news, not as a warning.
+      expect(bob.events.of('disconnected').map((e) => e.left)).toEqual([true])
     })
 
     it('leaves no timer behind once closed, when every peer closed its side of the links', async () => {

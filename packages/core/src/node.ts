@@ -578,7 +578,8 @@ export class ParleyNode implements ChatNode {
     if (session && session.link === record.id) {
       session.link = undefined
       // A peer that said bye left, unless it closed this one link (`/disconnect`).
-      this.room.linkClosed(session.peer.id, reason.code === 'BYE' && reason.message !== UNLINK_REASON)
+      const left = reason.code === 'BYE' && reason.message !== UNLINK_REASON
+      this.room.linkClosed(session.peer.id, left)
       this.traffic.settle()
       const why = reason.code === 'BYE' ? byeText(session.peer.name, reason.message) : reason.message
       const refusal = refusalOf(reason)
@@ -587,7 +588,7 @@ export class ParleyNode implements ChatNode {
         type: 'disconnected',
         peer: session.peer,
         reason: why,
-        ...(refusal ? { refusal: refusal.code } : {}),
+        ...(refusal ? { refusal: refusal.code } : left ? { left: true as const } : {}),
       })
       this.dialer.lost(session.peer.id, record.id, why, this.clock.now() - session.openedAt, refusal)
     }

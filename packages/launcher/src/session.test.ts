@@ -61,11 +61,19 @@ describe('describeEvent for a connection that ends before it is a link', () => {
 
   it('names a peer that left with its fingerprint, so a look-alike leaving is not taken for the real one', () => {
     const impostor = { id: 'c3'.repeat(32), name: 'bob' }
-    expect(describeEvent({ type: 'disconnected', peer: impostor, reason: 'bob left (input ended)' })).toEqual(
-      {
-        level: 'warn',
-        text: `disconnected from bob [${shortId(impostor.id)}]: bob left (input ended)`,
-      },
+    const left: NodeEvent = {
+      type: 'disconnected',
+      peer: impostor,
+      reason: 'bob left (input ended)',
+      left: true,
+    }
+    expect(describeEvent(left)).toEqual({
+      level: 'info',
+      text: `disconnected from bob [${shortId(impostor.id)}]: bob left (input ended)`,
+    })
+    // A link that failed is a warning; a peer that said it leaves is not.
+    expect(describeEvent({ type: 'disconnected', peer: impostor, reason: 'connection reset' })?.level).toBe(
+      'warn',
     )
   })
 

@@ -89,9 +89,10 @@ export function describeEvent(event: NodeEvent, route?: LinkRoute, selfId?: stri
     case 'disconnected':
       // A refusal is told by the peer-state line that follows, once for a row of them.
       if (event.refusal !== undefined) return undefined
-      // With its fingerprint, as "connected to" names it: a look-alike's leaving is not the real one's.
+      // With its fingerprint, as "connected to" names it: a look-alike's leaving is not the real one's. A
+      // peer that said it leaves is news, not a warning.
       return {
-        level: 'warn',
+        level: event.left ? 'info' : 'warn',
         text: `disconnected from ${event.peer.name} [${shortId(event.peer.id)}]: ${event.reason}`,
       }
     case 'member':

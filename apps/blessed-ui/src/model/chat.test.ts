@@ -334,12 +334,16 @@ describe('chat model', () => {
       address: '127.0.0.1:4002',
       direction: 'inbound',
     } as NodeEvent
-    const left = { type: 'disconnected', peer: bob, reason: 'bob left (quit)' } as NodeEvent
+    const left = { type: 'disconnected', peer: bob, reason: 'bob left (quit)', left: true } as NodeEvent
+    const lost = { type: 'disconnected', peer: bob, reason: 'connection reset' } as NodeEvent
     model.nodeEvent(joined)
     model.nodeEvent(left)
-    expect(screen(200).lines.slice(0, 2)).toEqual([
+    model.nodeEvent(lost)
+    // A peer that said it leaves is news; a link that failed is a warning.
+    expect(screen(200).lines.slice(0, 3)).toEqual([
       `12:00:00 -- ${describeEvent(joined)!.text}`,
-      `12:00:00 !! ${describeEvent(left)!.text}`,
+      `12:00:00 -- ${describeEvent(left)!.text}`,
+      `12:00:00 !! ${describeEvent(lost)!.text}`,
     ])
   })
 
