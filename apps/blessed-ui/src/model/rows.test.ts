@@ -14,6 +14,20 @@ describe('wrapping', () => {
     expect(wrap(plain('abcdefghijkl'), 5, width).map(rowText)).toEqual(['abcde', 'fghij', 'kl'])
   })
 
+  it('breaks a word longer than a row where the row ends, instead of leaving the name alone on a row', () => {
+    const url = `https://example.com/${'b'.repeat(24)}`
+    const rows = wrap([{ text: '<bob> ', style: TEXT }, ...plain(url)], 20, width, 6)
+    expect(rows.map(rowText)).toEqual([
+      '<bob> https://exampl',
+      '      e.com/bbbbbbbb',
+      '      bbbbbbbbbbbbbb',
+      '      bb',
+    ])
+    // A word that fits a row of its own still moves down whole.
+    const rows2 = wrap([{ text: '<bob> ', style: TEXT }, ...plain('hello wonderful')], 20, width, 6)
+    expect(rows2.map(rowText)).toEqual(['<bob> hello ', '      wonderful'])
+  })
+
   it('indents continuation rows under the text', () => {
     const rows = wrap([{ text: '<bob> ', style: TEXT }, ...plain('one two three four')], 14, width, 6)
     expect(rows.map(rowText)).toEqual(['<bob> one two ', '      three ', '      four'])

@@ -180,7 +180,13 @@ export function wrapCells(spans: readonly Span[], cols: number, width: GraphemeW
     let skipSpace = false
     if (end < cells.length) {
       if (cells[end]!.g === ' ') skipSpace = true
-      else if (lastBreak > start) end = lastBreak
+      // A word after a space that would not fit a row of its own either (a long URL) is broken where the
+      // row ends: moved down whole, it left its sender's name alone on a row.
+      else if (
+        lastBreak > start &&
+        !(cells[lastBreak - 1]!.g === ' ' && wordOver(cells, lastBreak, cols - pad))
+      )
+        end = lastBreak
     }
     const piece = cells.slice(start, end)
     rows.push(first || pad === 0 ? toRow(piece) : [{ text: ' '.repeat(pad), style: TEXT }, ...toRow(piece)])
@@ -188,6 +194,16 @@ export function wrapCells(spans: readonly Span[], cols: number, width: GraphemeW
     start = skipSpace ? end + 1 : end
   }
   return rows
+}
+
+/** Whether the word that starts at cell `from` (up to the next space) takes more than `room` cells. */
+function wordOver(cells: readonly { g: string; w: number }[], from: number, room: number): boolean {
+  let used = 0
+  for (let i = from; i < cells.length && cells[i]!.g !== ' '; i++) {
+    used += cells[i]!.w
+    if (used > room) return true
+  }
+  return false
 }
 
 /** Cells used by a row. */
