@@ -67,7 +67,12 @@ import {
   usage,
   waitWhileProgressing,
 } from '@parley/launcher'
-import { encodeInvite, encodeKeyInvite, keyOfAddress } from '@parley/secure/keys'
+import {
+  encodeInvite,
+  encodeKeyInvite,
+  fingerprint as fingerprintOf,
+  keyOfAddress,
+} from '@parley/secure/keys'
 import { isLoopbackHost, parseAddress } from '@parley/transport-tcp'
 import {
   formatLines,
@@ -358,6 +363,10 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   // Once this node is closing, its own links going down are not news.
   let closing = false
   const linked = new FirstLink()
+  const pipedSender =
+    !io.stdin.isTTY &&
+    !flags.recvOnly &&
+    (flags.peers.length > 0 || flags.joins.length > 0 || (flags.dht?.rooms.length ?? 0) > 0)
   const onEvent = (event: NodeEvent, route?: LinkRoute) => {
     const message = event.type === 'message' || event.type === 'lines'
     // Messages waiting for their write go out first, under the labels they came with: a rename in the
@@ -386,6 +395,12 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     if (closing && event.type !== 'journal-error') return
     if (FlowSummary.handles(event)) {
       flow.push(event)
+      return
+    }
+    // A piped run that sends to peers it dials is not there for others to reach: no invitation.
+    const key = event.type === 'listening' && pipedSender ? keyOfAddress(event.address) : undefined
+    if (key !== undefined) {
+      note(`listening on the DHT under your key [${fingerprintOf(key).short}]`)
       return
     }
     const status = describeEvent(event, route, self?.().id)

@@ -347,6 +347,11 @@ describe('errors, one line each', () => {
     expect(await alice.exited).toBe(8)
     expect(alice.stderr.filter((l) => /cannot reach key/.test(l))).toHaveLength(1)
     expect(alice.stderr.join('\n')).toMatch(/safe in the outbox/)
+    // A piped send is not there for others to reach: its key is named, with no invitation.
+    expect(alice.stderr).toContainEqual(
+      expect.stringMatching(/^parley: listening on the DHT under your key \[[a-z2-7]{4}-[a-z2-7]{4}\]$/),
+    )
+    expect(alice.stderr.join('\n')).not.toMatch(/others reach you/)
     noStackTrace(alice)
   })
 
