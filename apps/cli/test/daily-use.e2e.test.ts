@@ -84,9 +84,10 @@ async function receivingBob() {
   return { bob, port: await listeningPort(bob) }
 }
 
-/** alice, dialing the node on loopback `port`. */
-const aliceTo = (port: number) =>
-  start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+/** `name` (alice unless said), dialing the node on loopback `port`, with `extra` flags and environment. */
+const senderTo = (port: number, name = 'alice', extra: string[] = [], env?: NodeJS.ProcessEnv) =>
+  start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', name, ...extra], env)
+const aliceTo = (port: number) => senderTo(port)
 
 const count = (lines: readonly string[], pattern: RegExp) => lines.filter((l) => pattern.test(l)).length
 
@@ -658,27 +659,24 @@ describe('commands in line mode', () => {
     expect(JSON.parse(action)).toMatchObject({ type: 'message', from: 'alice', body: 'waves', action: true })
   })
 
-  it('sends nothing piped after /quit, though it came in the same read', async () => {
-    const { bob: receiver, port } = await receivingBob()
-    const sender = aliceTo(port)
-    sender.child.stdin.end('before\n/quit\nafter\n')
-    expect(await sender.exited).toBe(0)
-    // The sender left once what it sent was acknowledged, hence shown: "after" would be there by now.
-    await receiver.waitFor('stdout', /<alice> before/)
-    expect(receiver.stdout).toEqual(['<alice> before'])
-    // And says so, as the /quit it stopped at, not as the end of its input.
-    expect(sender.stderr).toContain('parley: /quit on line 2: the lines after it were not sent')
-    expect(sender.stderr.join('\n')).not.toMatch(/input ended/)
-  })
-
-  it('says nothing of lines after a piped /quit that ended its input', async () => {
-    const { bob: receiver, port } = await receivingBob()
-    const sender = aliceTo(port)
-    sender.child.stdin.end('before\n/quit\n')
-    expect(await sender.exited).toBe(0)
-    await receiver.waitFor('stdout', /<alice> before/)
-    expect(sender.stderr.join('\n')).not.toMatch(/were not sent|input ended/)
-  })
+  it.each([
+    { input: 'before\n/quit\nafter\n', after: true },
+    { input: 'before\n/quit\n', after: false },
+  ])(
+    'sends nothing piped after /quit, and says so when lines came after it (after: $after)',
+    async ({ input, after }) => {
+      const { bob: receiver, port } = await receivingBob()
+      const sender = aliceTo(port)
+      sender.child.stdin.end(input)
+      expect(await sender.exited).toBe(0)
+      // The sender left once what it sent was acknowledged, hence shown: "after" would be there by now.
+      await receiver.waitFor('stdout', /<alice> before/)
+      expect(receiver.stdout).toEqual(['<alice> before'])
+      // Told as the /quit it stopped at, not as the end of its input.
+      expect(sender.stderr.includes('parley: /quit on line 2: the lines after it were not sent')).toBe(after)
+      expect(sender.stderr.join('\n')).not.toMatch(/input ended/)
+    },
+  )
 
   it('runs piped commands alone and exits, instead of becoming a receiver', async () => {
     const { port } = await receivingBob()
@@ -693,23 +691,13 @@ describe('commands in line mode', () => {
 
   it('shows no catch-up to piped commands alone, as to any one-shot run', async () => {
     const { bob, port } = await receivingBob()
-    const carol = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'carol'])
+    const carol = senderTo(port, 'carol')
     carol.child.stdin.end('from carol\n')
     expect(await carol.exited).toBe(0)
     await bob.waitFor('stdout', /<carol> from carol/)
     const dir = tempDir()
-    const args = [
-      '--listen',
-      '127.0.0.1:0',
-      '--peer',
-      `127.0.0.1:${port}`,
-      '--name',
-      'alice',
-      '--data-dir',
-      dir,
-    ]
     // One clock for every process here: carol's line is catch-up to alice, however recent.
-    const alice = start(args, { PARLEY_CLOCK_SLACK_MS: '0' })
+    const alice = senderTo(port, 'alice', ['--data-dir', dir], { PARLEY_CLOCK_SLACK_MS: '0' })
     alice.send('/peers')
     // carol's line reached alice from bob, as catch-up, before her input ends.
     const journal = join(dir, 'journal.log')
