@@ -363,9 +363,10 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   // Once this node is closing, its own links going down are not news.
   let closing = false
   const linked = new FirstLink()
+  // A file as stdin (`parley --peer KEY < file`) is a one-shot send from the start: it ends once its lines
+  // are delivered. (A pipe may be `tail -f`, or end at once and leave a receiver.)
   const pipedSender =
-    !io.stdin.isTTY &&
-    !flags.recvOnly &&
+    mode === 'one-shot' &&
     (flags.peers.length > 0 || flags.joins.length > 0 || (flags.dht?.rooms.length ?? 0) > 0)
   const onEvent = (event: NodeEvent, route?: LinkRoute) => {
     const message = event.type === 'message' || event.type === 'lines'
@@ -397,7 +398,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       flow.push(event)
       return
     }
-    // A piped run that sends to peers it dials is not there for others to reach: no invitation.
+    // A one-shot send to peers it dials is not there for others to reach: no invitation.
     const key = event.type === 'listening' && pipedSender ? keyOfAddress(event.address) : undefined
     if (key !== undefined) {
       note(`listening on the DHT under your key [${fingerprintOf(key).short}]`)
@@ -468,7 +469,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     if (event.type === 'delivered' || event.type === 'settled') pausedInput?.progress()
     // Every peer dialed refused on its key, nobody else connected: input paused at a full outbox is given up.
     if (event.type === 'peer-state' || event.type === 'connected' || event.type === 'disconnected')
-      pausedInput?.hopeless(givenUpEverywhere(node))
+      pausedInput?.hopeless(refusedEverywhere(node))
     // The outbox drains as peers acknowledge, and also when a peer that dialed us leaves or a dialed
     // address answers: `settled` says so when no acknowledgement does.
     if (
@@ -703,7 +704,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     if (reason === 'stalled') {
       reason = 'eof'
       waitedAtEnd = true
-      if (!givenUpEverywhere(node))
+      if (!refusedEverywhere(node))
         note(
           `input ended; no acknowledgement came for ${flags.waitMs / 1000}s (--wait) while ${countText(node.pending)} message(s) waited`,
         )
@@ -728,9 +729,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       })
     const why = refused
       ? `the outbox is full (${countText(node.pending)} message(s)) and every peer dialed refused on its key`
-      : givenUpEverywhere(node)
-        ? `the outbox is full (${countText(node.pending)} message(s)) and this node gave up on every peer it dials (see above)`
-        : `the outbox stayed full (${countText(node.pending)} message(s)) with no acknowledgement for ${flags.waitMs / 1000}s (--wait)`
+      : `the outbox stayed full (${countText(node.pending)} message(s)) with no acknowledgement for ${flags.waitMs / 1000}s (--wait)`
     note(
       `stopped reading stdin after line ${countText(linesTaken)}: ${why}; the rest of the input was not taken: ${resumeAt}`,
     )
@@ -837,16 +836,16 @@ async function drain(
   // Given up on stalled input, it already waited that long without an acknowledgement; stopped, it
   // does not wait at all.
   const stopped = reason === 'interrupt' || reason === 'output-closed'
-  // Every peer dialed was given up on (a key, its own address, another protocol), and nobody else is
-  // connected: nothing can come of a wait.
-  const hopeless = givenUpEverywhere(node)
-  if (hopeless && !refusedEverywhere(node) && !stopped && reason !== 'stalled')
+  // Every peer dialed refused on its key, and nobody else is connected: nothing can come of a wait.
+  if (!stopped && reason !== 'stalled' && !waited && flags.waitMs > 0 && !refusedEverywhere(node)) {
+    const what = reason === 'quit' ? '/quit' : 'input ended'
+    const counted = `${countText(node.pending)} message(s)`
+    const limit = `(gives up after ${flags.waitMs / 1000}s without progress)`
+    // Every dial was given up on otherwise: only a peer that links to this node can take them now.
     note(
-      'input ended; not waiting for acknowledgements: this node gave up on every peer it dials (see above)',
-    )
-  if (!stopped && reason !== 'stalled' && !waited && flags.waitMs > 0 && !hopeless) {
-    note(
-      `${reason === 'quit' ? '/quit' : 'input ended'}; waiting for ${countText(node.pending)} message(s) to be acknowledged (gives up after ${flags.waitMs / 1000}s without progress)`,
+      givenUpEverywhere(node)
+        ? `${what}; this node gave up on every peer it dials (see above): waiting for a peer that links to it to acknowledge ${counted} ${limit}`
+        : `${what}; waiting for ${counted} to be acknowledged ${limit}`,
     )
     // A reader that left stops the wait too: nobody reads the `delivered` events it waits to print.
     const stop = io.outputClosed ? Promise.race([io.interrupted, io.outputClosed]) : io.interrupted

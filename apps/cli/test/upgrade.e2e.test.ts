@@ -32,10 +32,10 @@ interface Fixture {
   addresses: Record<'alice' | 'bob', string>
   nodes: Record<Name, { id: string; fingerprint: string; name: Name; history: HistoryLine[] }>
   /**
-   * Alice's lines that no peer acknowledged before she exited, and the messages they took (fewer when
-   * lines piped together went as one message of several; absent, one each).
+   * Alice's lines that no peer acknowledged before she exited, and how many lines each message of them
+   * carries, in order (lines piped together go as one message of several; absent, one each).
    */
-  outbox: { from: 'alice'; to: 'bob'; bodies: string[]; messages?: number }
+  outbox: { from: 'alice'; to: 'bob'; bodies: string[]; lines?: number[] }
   /** Permission bits of every dir and file as the release created them, by path under the fixture. */
   modes: Record<string, string>
 }
@@ -215,9 +215,10 @@ describe.each(fixtureDirs)(
       const alice = node('alice', aliceDir, ['--json', '--peer', bobAddress])
 
       const outbox = fixture.outbox.bodies
+      const messageLines = fixture.outbox.lines ?? outbox.map(() => 1)
       for (const body of outbox) await Promise.all([shows(bob, body), shows(carol, body)])
       await waitUntil(
-        () => jsonEvents(alice, 'delivered').length >= (fixture.outbox.messages ?? outbox.length),
+        () => jsonEvents(alice, 'delivered').length >= messageLines.length,
         WAIT_CEILING_MS,
         'bob to acknowledge the outbox',
       )
@@ -256,14 +257,18 @@ describe.each(fixtureDirs)(
         expectNoFormatTrouble(proc)
       }
       // Alice's numbering goes on from the release's: her outbox holds her last messages, and the new one
-      // follows. Lines piped together are one message: they share its seq.
-      const messages = fixture.outbox.messages ?? outbox.length
+      // follows. Lines piped together are one message: each of its lines is shown under its seq.
+      const messages = messageLines.length
       const ownSent =
         fixture.nodes.alice.history.filter((e) => e.direction === 'out').length - (outbox.length - messages)
       const fromAlice = jsonEvents(bob, 'message').filter((e) => e.from === 'alice')
       expect(new Set(fromAlice.map((e) => e.fromId))).toEqual(new Set([fixture.nodes.alice.id]))
-      const seqs = [...new Set(fromAlice.map((e) => e.seq))]
-      expect(seqs).toEqual(Array.from({ length: messages + 1 }, (_, i) => ownSent - messages + 1 + i))
+      const first = ownSent - messages + 1
+      expect(fromAlice.map((e) => e.seq)).toEqual([
+        ...messageLines.flatMap((lines, i) => Array.from({ length: lines }, () => first + i)),
+        first + messages,
+      ])
+      const seqs = Array.from({ length: messages + 1 }, (_, i) => first + i)
       // Each outbox message was acknowledged by bob once.
       const delivered = jsonEvents(alice, 'delivered').map((e) => [e.seq, e.to])
       expect(delivered).toEqual(seqs.map((seq) => [seq, 'bob']))

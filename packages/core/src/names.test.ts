@@ -115,10 +115,10 @@ describe('nameProblem', () => {
   it('counts length as the wire does, and says so: 32 emoji fit, 33 count 66', () => {
     expect(nameProblem('😀'.repeat(32))).toBeUndefined()
     expect(nameProblem('😀'.repeat(33))).toBe(
-      'a name is at most 64 characters, most emoji counting as two (this one counts 66)',
+      'a name is at most 64 characters, an emoji counting as two or more (this one counts 66)',
     )
     expect(nameProblem('x'.repeat(65))).toBe(
-      'a name is at most 64 characters, most emoji counting as two (this one counts 65)',
+      'a name is at most 64 characters, an emoji counting as two or more (this one counts 65)',
     )
     expect(nameProblem('   ')).toBe('a name is 1-64 printable characters')
   })

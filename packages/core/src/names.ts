@@ -73,9 +73,9 @@ function mixedLetterMark(name: string): RegExpExecArray | null {
  * @example nameProblem('bob\u200b') // 'a name must not contain ... (it has U+200B)'
  */
 export function nameProblem(name: string): string | undefined {
-  // Counted as the wire counts them, in UTF-16 units: a character past U+FFFF (most emoji) takes two.
+  // Counted as the wire counts them, in UTF-16 units: a character past U+FFFF takes two, and an emoji of several code points (a flag, a skin tone) more.
   if (name.length > MAX_NAME_LENGTH)
-    return `a name is at most ${MAX_NAME_LENGTH} characters, most emoji counting as two (this one counts ${name.length})`
+    return `a name is at most ${MAX_NAME_LENGTH} characters, an emoji counting as two or more (this one counts ${name.length})`
   if (name.length < 1 || name.replace(BLANK, '') === '')
     return `a name is 1-${MAX_NAME_LENGTH} printable characters`
   return hiddenCharacterProblem(name) ?? labelMarkProblem(name) ?? fingerprintLabelProblem(name)

@@ -783,6 +783,16 @@ describe('ParleyNode over an in-memory transport', () => {
       expect(bob.events.of('disconnected').map((e) => e.left)).toEqual([true])
     })
 
+    it('does not tell a bye that names an error as a leave', async () => {
+      const { target, peer, clock } = await dialedByRawPeer('alice', A)
+      expect(target.events.of('connected')).toHaveLength(1)
+      peer.send({ type: 'bye', reason: 'frame of 2000000 bytes exceeds the limit', code: 'FRAME_TOO_LARGE' })
+      await clock.advance(0)
+      const [gone] = target.events.of('disconnected')
+      expect(gone?.reason).toBe('raw left (frame of 2000000 bytes exceeds the limit)')
+      expect(gone?.left).toBeUndefined()
+    })
+
     it('leaves no timer behind once closed, when every peer closed its side of the links', async () => {
       const { clock, node } = world()
       const bob = node('bob', B)

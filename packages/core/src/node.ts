@@ -580,6 +580,8 @@ export class ParleyNode implements ChatNode {
       // A peer that said bye left, unless it closed this one link (`/disconnect`).
       const left = reason.code === 'BYE' && reason.message !== UNLINK_REASON
       this.room.linkClosed(session.peer.id, left)
+      // Told as a leave only when its bye named no error (a refusal, a frame it found too large, …).
+      const leftCleanly = left && reason.remoteCode === undefined
       this.traffic.settle()
       const why = reason.code === 'BYE' ? byeText(session.peer.name, reason.message) : reason.message
       const refusal = refusalOf(reason)
@@ -588,7 +590,7 @@ export class ParleyNode implements ChatNode {
         type: 'disconnected',
         peer: session.peer,
         reason: why,
-        ...(refusal ? { refusal: refusal.code } : left ? { left: true as const } : {}),
+        ...(refusal ? { refusal: refusal.code } : leftCleanly ? { left: true as const } : {}),
       })
       this.dialer.lost(session.peer.id, record.id, why, this.clock.now() - session.openedAt, refusal)
     }

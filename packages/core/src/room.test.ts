@@ -573,7 +573,12 @@ describe('Room: one room across the mesh', () => {
         direct: true,
         connected: false,
       })
-      // Once it links and its link drops without a leaving bye, the mesh may reach it.
+      // Its next message, through alice, says the mesh reaches it.
+      const later = author(DAVE)
+      later.burst('d1')
+      expect(outcomeOf(room.receive(ALICE.id, later.burst('d2')[0]!, false)).accepted).toHaveLength(1)
+      expect(room.members().find((m) => m.peer.id === DAVE.id)).toMatchObject({ throughMesh: true })
+      // As after a link of its own that dropped without a leaving bye.
       room.linkOpened(DAVE.id, { name: 'dave', relays: true })
       room.linkClosed(DAVE.id)
       expect(room.members().find((m) => m.peer.id === DAVE.id)).toMatchObject({ throughMesh: true })

@@ -203,6 +203,7 @@ export class Room extends RoomChain {
         this.accept(origin, msg, undefined, out)
         origin.verified = origin.received
       } else this.acceptTrusted(origin, msg, out)
+      this.reachedThrough(id, origin, msg)
       return out
     }
     if (!origin) {
@@ -246,7 +247,18 @@ export class Room extends RoomChain {
     }
     slot.set(id, { msg, trusted, bytes })
     this.settle(origin, out)
+    this.reachedThrough(id, origin, msg)
     return out
+  }
+
+  /**
+   * `msg` of a neighbour whose own link is down came through neighbour `id`, and was taken: the mesh
+   * reaches it, whatever a restart forgot of how its link ended.
+   */
+  private reachedThrough(id: string, origin: Origin, msg: Msg): void {
+    if (id === msg.from || origin.received < msg.seq) return
+    const itself = this.neighbors.get(msg.from)
+    if (itself && !itself.open) itself.left = false
   }
 
   /** Accepts whatever the buffer now allows, in order, for as long as it can. */

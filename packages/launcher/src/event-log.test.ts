@@ -59,11 +59,19 @@ describe('EventLog and the file it is given', () => {
   }
   const listening: NodeEvent = { type: 'listening', address: '127.0.0.1:4001' }
 
+  it("appends to the data dir's own log whatever it holds: only a file the user named is refused", async () => {
+    const file = await fileHolding('not a log line\n')
+    const log = new EventLog(file)
+    log.record(listening)
+    await log.close()
+    expect(await readFile(file, 'utf8')).toMatch(/^not a log line\n\{"ts":/)
+  })
+
   it('refuses a file that holds something other than its log, and leaves it as it was', async () => {
     const file = await fileHolding('root:x:0:0:root:/root:/bin/bash\n')
     let error: unknown
     try {
-      new EventLog(file)
+      new EventLog(file, { refuseForeign: true })
     } catch (caught) {
       error = caught
     }
@@ -75,11 +83,11 @@ describe('EventLog and the file it is given', () => {
     expect(await readFile(file, 'utf8')).toBe('root:x:0:0:root:/root:/bin/bash\n')
   })
 
-  it('appends to its own log, and to an empty file', async () => {
+  it('appends to its own log, one a crash cut short or left zeros in, and an empty file', async () => {
     const earlier = '{"ts":"2026-12-01T00:00:00.000Z","level":"info","event":"listening","address":"x"}\n'
-    for (const start of [earlier, '']) {
+    for (const start of [earlier, '', '{"t', '\0\0\0\0']) {
       const file = await fileHolding(start)
-      const log = new EventLog(file)
+      const log = new EventLog(file, { refuseForeign: true })
       log.record(listening)
       await log.close()
       const text = await readFile(file, 'utf8')

@@ -40,6 +40,11 @@ export interface EventLogOptions {
    * who asked for it should know. (A write that fails later drops log lines quietly, as it always did.)
    */
   readonly onProblem?: (message: string) => void
+  /**
+   * A file the user named (`--log-file`): refused (`FatalError`, exit 2) when it already holds something
+   * other than a parley log, so that connection events are never appended to a file of theirs.
+   */
+  readonly refuseForeign?: boolean
 }
 
 /** A link found blocked: since when, whether that is logged yet, and how to cancel the check. */
@@ -72,7 +77,7 @@ export class EventLog {
     this.schedule = options.schedule ?? unrefTimeout
     this.onProblem = options.onProblem
     this.size = sizeOf(file)
-    const foreign = foreignStart(file)
+    const foreign = options.refuseForeign ? foreignStart(file) : undefined
     if (foreign !== undefined)
       throw new FatalError(
         ExitCode.USAGE,
@@ -322,6 +327,8 @@ export function logLine(entry: Record<string, unknown>): string {
  * parley's log (a JSON object, `{"ts":` first, as `logLine` writes it): `--log-file notes.txt`, or a
  * system file for a node run as root, must not get connection events appended to it.
  */
+const LOG_START = '{"ts":"'
+
 function foreignStart(file: string): string | undefined {
   let fd: number | undefined
   try {
@@ -332,7 +339,9 @@ function foreignStart(file: string): string | undefined {
     fd = openSync(file, 'r')
     const head = Buffer.alloc(64)
     const text = head.toString('utf8', 0, readSync(fd, head, 0, head.length, 0))
-    if (text.startsWith('{"ts":"')) return undefined
+    // A log line, or the start of one a crash cut short, or zeros a power loss left: parley's own.
+    if (text.startsWith(LOG_START) || LOG_START.startsWith(text.split('\n')[0]!) || text.startsWith('\0'))
+      return undefined
     const first = text.split('\n')[0]!.slice(0, 24)
     return `${first.replace(/[^\x20-\x7e]/g, '?')}${first.length < text.split('\n')[0]!.length ? '…' : ''}`
   } catch {

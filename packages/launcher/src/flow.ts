@@ -168,7 +168,7 @@ export function waitWhileProgressing(
     }
     const off = node.on((event) => {
       if (event.type === 'closed') finish()
-      else if ((event.type === 'peer-state' || event.type === 'disconnected') && givenUpEverywhere(node))
+      else if ((event.type === 'peer-state' || event.type === 'disconnected') && refusedEverywhere(node))
         finish()
       // A `settled` with no `delivered` is progress too: acknowledgements that came earlier (while a dialed
       // address had not answered yet) let the outbox shrink now.
@@ -178,14 +178,15 @@ export function waitWhileProgressing(
       }
     })
     void stop.then(finish)
-    if (givenUpEverywhere(node)) finish()
+    if (refusedEverywhere(node)) finish()
     else arm()
   })
 }
 
 /**
- * Nobody is left to acknowledge what waits: every peer this node dials was given up on (a failure no retry
- * mends: a key it does not trust, its own address, a peer of another protocol), and no peer is connected.
+ * Every peer this node dials was given up on (a failure no retry mends: a key it does not trust, its own
+ * address, a peer of another protocol), and no peer is connected: only a peer that links to this node (one
+ * that dials it, a member of its room) can still acknowledge what waits.
  */
 export function givenUpEverywhere(node: Pick<ChatNode, 'peerStates' | 'sessionsSnapshot'>): boolean {
   const states = node.peerStates()
@@ -198,7 +199,7 @@ export function givenUpEverywhere(node: Pick<ChatNode, 'peerStates' | 'sessionsS
 
 /**
  * `givenUpEverywhere`, each peer dialed given up on for a key it does not trust (`untrustedTargets`):
- * the next run is refused the same way.
+ * the next run is refused the same way, and nothing waits for a peer that might link to this node.
  */
 export function refusedEverywhere(node: Pick<ChatNode, 'peerStates' | 'sessionsSnapshot'>): boolean {
   return untrustedTargets(node).length > 0 && node.sessionsSnapshot().every((session) => !session.connected)
@@ -255,9 +256,9 @@ export class PausedInput {
   }
 
   /**
-   * Whether nothing can drain the outbox now: every peer dialed was given up on and nobody is connected
-   * (`givenUpEverywhere`). While so, paused input is given up at once (`stalled`, once) instead of after
-   * `idleMs`: giving up is final for the run.
+   * Whether nothing can drain the outbox now: every peer dialed refused on its key and nobody is connected
+   * (`refusedEverywhere`). While so, paused input is given up at once (`stalled`, once) instead of after
+   * `idleMs`: the refusal is final for the run.
    */
   hopeless(yes: boolean): void {
     this.noHope = yes

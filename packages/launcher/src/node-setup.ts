@@ -323,6 +323,7 @@ export async function startNode(
     const pinnedAt = makePinCheck({ knownPeers, pins })
     const log = new EventLog(flags.logFile ?? dir.file(LOG_FILE), {
       onProblem: (message) => notices.push(message),
+      refuseForeign: flags.logFile !== undefined,
     })
     const refused = (address: string, code: string, message: string) => {
       const event: NodeEvent = { type: 'link-error', address, code, message }
@@ -608,7 +609,8 @@ function staleLockNotice(message: string): string {
 }
 
 function attachLog(node: ChatNode, file: string, onProblem: (message: string) => void): void {
-  const log = new EventLog(file, { onProblem })
+  // Plain mode logs only where --log-file says: a file the user named.
+  const log = new EventLog(file, { onProblem, refuseForeign: true })
   node.on((event) => {
     log.record(event)
     if (event.type === 'closed') void log.close()

@@ -238,17 +238,24 @@ describe('/connect', () => {
 
     const { node, dialed } = fakeNode()
     connectTo(node, '127.0.0.1:4010', { dht: false })
-    expect(connectTo(node, 'LocalHost:4010', { dht: false })?.text).toBe(
-      'already dialing 127.0.0.1:4010 (connecting); it keeps retrying until it answers',
+    // A dial at the same place that has not linked yet may be on the address localhost does not reach.
+    expect(connectTo(node, 'LocalHost:4010', { dht: false })).toBeUndefined()
+    expect(dialed).toEqual(['127.0.0.1:4010', 'LocalHost:4010'])
+    expect(disconnectFrom(node, 'LocalHost:4010').text).toBe(
+      'stopped dialing LocalHost:4010; messages no longer wait for whoever answers there',
     )
     // The other loopback address is another socket: it is dialed.
     expect(connectTo(node, '[::1]:4010', { dht: false })).toBeUndefined()
     expect(dialed).toEqual(['127.0.0.1:4010', '[::1]:4010'])
+    // Two dials localhost may stand for: /disconnect localhost does not guess which.
+    expect(disconnectFrom(node, 'localhost:4010').text).toBe(
+      'not dialing localhost:4010; dialing 127.0.0.1:4010, [::1]:4010',
+    )
+    expect(disconnectFrom(node, '[::1]:4010').text).toMatch(/^stopped dialing \[::1\]:4010/)
     expect(disconnectFrom(node, 'localhost:4010').text).toBe(
       'stopped dialing 127.0.0.1:4010; messages no longer wait for whoever answers there',
     )
-    expect(dialed).toEqual(['[::1]:4010'])
-    expect(disconnectFrom(node, '127.0.0.1:4010').text).toBe('not dialing 127.0.0.1:4010; dialing [::1]:4010')
+    expect(dialed).toEqual([])
   })
 
   it('on a node without the DHT, says once to restart with --dht or give HOST:PORT, and dials nothing', () => {

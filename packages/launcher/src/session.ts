@@ -463,10 +463,21 @@ export function sameTarget(a: Address, b: Address | undefined): boolean {
   return leftHost === rightHost || leftHost === 'localhost' || rightHost === 'localhost'
 }
 
-/** The dial this node keeps that `target` names: the same text first, else the same place. */
-function dialedAs(node: ChatNode, target: Address): ReturnType<ChatNode['peerStates']>[number] | undefined {
+type Dial = ReturnType<ChatNode['peerStates']>[number]
+
+/**
+ * The dial this node keeps that `target` names: the same text, else the one dial at the same place
+ * (`sameTarget`). With `linked`, a dial at the same place counts only once connected: `localhost:P` may
+ * reach a peer a dial to `[::1]:P` still waits for, as `localhost` stands for either address.
+ */
+function dialedAs(node: ChatNode, target: Address, linked = false): Dial | undefined {
   const dials = node.peerStates()
-  return dials.find((p) => p.target === target) ?? dials.find((p) => sameTarget(target, p.target))
+  const same = dials.find((p) => p.target === target)
+  if (same) return same
+  const alike = dials.filter(
+    (p) => sameTarget(target, p.target) && (!linked || p.state.status === 'connected'),
+  )
+  return alike.length === 1 ? alike[0] : undefined
 }
 
 /**
@@ -500,7 +511,7 @@ export function connectTo(node: ChatNode, target: Address, options: ConnectOptio
       level: 'info',
       text: `already connected to ${member.peer.name} [${shortId(member.peer.id)}] at ${targetLabel(target)}`,
     }
-  const dialing = dialedAs(node, target)
+  const dialing = dialedAs(node, target, true)
   const label = targetLabel(dialing?.target ?? target)
   if (dialing) {
     const state = dialing.state
