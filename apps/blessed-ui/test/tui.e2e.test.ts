@@ -417,6 +417,16 @@ describe.skipIf(!TMUX)(title, () => {
     await tui.waitForScreen('two keys deleted', (ls) => ls.at(-1) === '> type😀d')
   })
 
+  it('draws Thai and Devanagari where tmux draws them: the cursor after them, nothing left once cleared', async () => {
+    const { tui } = await chat(80, 20)
+    tui.type('กำ स्ते ok')
+    await tui.waitForScreen('the typed line', (ls) => ls.at(-1) === '> กำ स्ते ok')
+    // tmux draws a cluster code point by code point (as the start-up probe found): กำ and स्ते take 2 cells.
+    await until('the cursor after the line', () => tui.cursor().x === 2 + 2 + 1 + 2 + 1 + 2 || undefined)
+    tui.keys('C-u')
+    await tui.waitForScreen('the cleared line, with nothing of it left', (ls) => ls.at(-1) === '>')
+  })
+
   it('keeps rows aligned through a scrolling emoji flood, and while typing and deleting emoji', async () => {
     const { bob, tui } = await chat(100, 30)
     const bodies = Array.from({ length: 600 }, (_, i) =>

@@ -42,6 +42,10 @@ describe('grapheme widths', () => {
     expect(emojiKind('😀')).toBe('emoji')
     expect(emojiKind('a')).toBeUndefined()
     expect(emojiKind('日')).toBeUndefined()
+    // And a letter with its marks and vowel signs, which terminals draw as one cluster or code point by code point.
+    expect(emojiKind('कि')).toBe('marks')
+    expect(emojiKind('ก้ำ')).toBe('marks')
+    expect(emojiKind('e\u0301')).toBe('marks')
   })
 })
 
@@ -67,6 +71,19 @@ describe('widths learned from the terminal', () => {
     expect(tmux('🇫🇷')).toBe(1)
     expect(rules).toEqual({ modifier: 'sum', vs16: 'sum', flag: 'base' })
     expect(tmux('😀')).toBe(2)
+  })
+
+  it('draws a letter with spacing vowel signs as tmux does, the sum of its code points, once the probe says so', () => {
+    expect(ruleFromProbe('กำ', 2)).toBe('sum')
+    expect(ruleFromProbe('กำ', 1)).toBe('string-width')
+    const tmux = graphemeWidth(rulesFromProbe({ marks: 2 }))
+    expect(tmux('ก้ำ')).toBe(2)
+    expect(tmux('स्ते')).toBe(2)
+    // A mark that takes no cell adds none.
+    expect(tmux('e\u0301')).toBe(1)
+    expect(tmux('दु')).toBe(1)
+    // Without an answer from the terminal, string-width decides, as before.
+    expect(graphemeWidth()('กำ')).toBe(1)
   })
 
   it('applies the learned rule to every grapheme of that kind', () => {

@@ -7,7 +7,8 @@ export type GraphemeWidth = (grapheme: string) => number
 
 /**
  * Kinds of grapheme that terminals disagree about. tmux 3.3a, for example, draws 👍🏽 in 4 cells and ❤️ in 1,
- * where most terminals draw both in 2.
+ * where most terminals draw both in 2; and it draws a letter with its vowel signs (Thai กำ, a Devanagari
+ * conjunct स्ते) as the sum of its code points, 2 cells, where `string-width` counts the cluster as 1 (`marks`).
  */
 export const EmojiKind = {
   flag: 'flag',
@@ -16,6 +17,7 @@ export const EmojiKind = {
   modifier: 'modifier',
   vs16: 'vs16',
   emoji: 'emoji',
+  marks: 'marks',
 } as const
 export type EmojiKind = (typeof EmojiKind)[keyof typeof EmojiKind]
 
@@ -27,6 +29,7 @@ export const EMOJI_SAMPLES: Record<EmojiKind, string> = {
   modifier: '👍🏽',
   vs16: '❤️',
   emoji: '😀',
+  marks: 'กำ',
 }
 
 /**
@@ -44,6 +47,8 @@ export function emojiKind(grapheme: string): EmojiKind | undefined {
   if (/\p{Emoji_Modifier}/u.test(grapheme)) return 'modifier'
   if (grapheme.includes('\ufe0f')) return 'vs16'
   if (/^\p{Extended_Pictographic}$/u.test(grapheme)) return 'emoji'
+  // Any other cluster of several code points that is no emoji: a letter with its marks and vowel signs.
+  if (!EMOJI.test(grapheme) && grapheme.length > (grapheme.codePointAt(0)! > 0xffff ? 2 : 1)) return 'marks'
   return undefined
 }
 
