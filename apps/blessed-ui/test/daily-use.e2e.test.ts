@@ -62,6 +62,35 @@ describe.skipIf(!TMUX)(title, () => {
     )
   })
 
+  it('sends nothing typed while it waits to quit: Ctrl-C again leaves with what waited before', async () => {
+    const nobody = await freePort()
+    tmux = new Tmux()
+    const tui = tmux
+    tui.startTui([
+      '--listen',
+      '127.0.0.1:0',
+      '--peer',
+      `127.0.0.1:${nobody}`,
+      '--name',
+      'alice',
+      '--wait',
+      '60',
+    ])
+    await tui.waitForScreen('the dialing line', (lines) => lines.some((l) => l.includes('-- dialing')))
+    tui.type('for later')
+    tui.keys('Enter')
+    await tui.waitForScreen('one undelivered', (lines) => lines.some((l) => l.includes('1 undelivered')))
+    tui.keys('C-c')
+    await tui.waitForScreen('the wait to quit', (lines) =>
+      lines.some((l) => l.includes('what you type now is not sent')),
+    )
+    tui.type('echo rc=$?')
+    tui.keys('Enter')
+    tui.keys('C-c')
+    expect(await until('the exit code', () => tui.exitCode(), 20_000)).toBe(0)
+    expect(tui.stderr()).toMatch(/^parley-tui: 1 message\(s\) not acknowledged yet are safe in the outbox /)
+  })
+
   it('on /quit, leaves at once when its only peer refused on its key, the message safe in the outbox', async () => {
     const bob = cli('bob')
     const port = await bob.port()

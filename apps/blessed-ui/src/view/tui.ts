@@ -213,10 +213,12 @@ export async function runTui(
   const onKeyEvents = (keys: readonly KeyEvent[]) => {
     if (keys.length === 0) return
     const revision = model.revision
-    for (const key of keys) perform(model.key(key))
+    // While quitting, what is typed is not sent: only Ctrl-C (leave now), a redraw and scrolling are taken.
+    for (const key of keys) if (!quitting || takenWhileQuitting(key)) perform(model.key(key))
     if (model.revision === revision) view.renderInput()
     else view.renderNow()
   }
+  let quitting = false
   const decoder = new KeyDecoder()
   let escTimer: NodeJS.Timeout | undefined
   const onKeys = (chunk: string) => {
@@ -236,9 +238,10 @@ export async function runTui(
 
   // A failed node thread rejects `node.failed`: the error ends the TUI like any fatal one.
   await Promise.race([quitRequested, io.interrupted, node.failed])
+  quitting = true
   if (node.pending > 0 && flags.waitMs > 0) {
     model.note(
-      `waiting for ${countText(node.pending)} message(s) to be acknowledged, up to ${flags.waitMs / 1000}s without progress (Ctrl-C again to leave now; they stay safe in the outbox)`,
+      `waiting for ${countText(node.pending)} message(s) to be acknowledged, up to ${flags.waitMs / 1000}s without progress; what you type now is not sent (Ctrl-C again to leave now; they stay safe in the outbox)`,
     )
     view.renderNow()
     await node.drain(flags.waitMs, secondQuitRequested)
@@ -259,6 +262,22 @@ export async function runTui(
   // After the screen is gone, so it stays on the terminal, as the line-mode CLI says it.
   if (left > 0) io.stderr.write(`parley-tui: ${undeliveredNote(left, info.dataDir)}\n`)
   return 0
+}
+
+/** Keys that still act while the TUI waits to quit: leaving now, a redraw, and reading back. */
+const QUITTING_KEYS: ReadonlySet<string> = new Set([
+  'C-c',
+  'C-l',
+  'pageup',
+  'pagedown',
+  'S-up',
+  'S-down',
+  'C-end',
+  'M->',
+])
+
+function takenWhileQuitting(key: KeyEvent): boolean {
+  return key.type === 'wheel' || (key.type === 'key' && QUITTING_KEYS.has(key.name))
 }
 
 /** What became of messages no peer acknowledged before the TUI closed. */
