@@ -165,6 +165,18 @@ describe('chat model', () => {
     expect(model.input.text).toBe('bob: ')
   })
 
+  it('completes a member that renamed itself by its new name only', () => {
+    const { type, press, receive, model } = setup()
+    const carol = { id: 'c'.repeat(32), name: 'carol' }
+    receive('hi', carol)
+    receive('call me carrie', { ...carol, name: 'carrie' })
+    type('car')
+    press('tab')
+    expect(model.input.text).toBe('carrie: ')
+    press('tab')
+    expect(model.input.text).toBe('carrie: ')
+  })
+
   it('completes the names of the latest MAX_SENDERS who spoke: a flood of new keys does not grow it', () => {
     const { type, press, receive, model } = setup()
     const stranger = (i: number) => ({ id: i.toString(16).padStart(32, '0'), name: `x${i}` })

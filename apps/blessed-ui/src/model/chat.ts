@@ -107,8 +107,11 @@ export class ChatModel {
   private marker: Entry | undefined
   private markedThisAway = false
   private readonly completion = new TabCompletion()
-  /** Labels of those who spoke, for Tab completion: the latest `MAX_SENDERS`, the most recent last. */
-  private readonly senders = new Set<string>()
+  /**
+   * The label of each member who spoke, by id, for Tab completion: the latest `MAX_SENDERS`, the most
+   * recent last. A member that renamed itself is completed by its new label only.
+   */
+  private readonly senders = new Map<string, string>()
   private lastSender: string | undefined
   private readonly labels = new PeerLabels(() => this.self)
   private readonly panel: MemberPanel
@@ -317,7 +320,7 @@ export class ChatModel {
       case 'S-tab':
         this.completion.step(
           this.input,
-          [...this.senders, ...this.status.peerNames()],
+          [...this.senders.values(), ...this.status.peerNames()],
           name === 'tab' ? 1 : -1,
         )
         return []
@@ -422,19 +425,19 @@ export class ChatModel {
     )
   }
 
-  private spoke(label: string): void {
+  private spoke(id: string, label: string): void {
     // A flood from one sender touches nothing; a new one goes last, and the longest silent goes past the bound.
     if (this.lastSender === label) return
     this.lastSender = label
-    this.senders.delete(label)
-    this.senders.add(label)
-    if (this.senders.size > MAX_SENDERS) this.senders.delete(this.senders.values().next().value!)
+    this.senders.delete(id)
+    this.senders.set(id, label)
+    if (this.senders.size > MAX_SENDERS) this.senders.delete(this.senders.keys().next().value!)
   }
 
   private incoming(from: PeerInfo, body: string, ts: number): Effect[] {
     this.received++
     const label = this.labels.label(from)
-    this.spoke(label)
+    this.spoke(from.id, label)
     if (this.away() && !this.markedThisAway) this.placeMarker()
     const mention = isMention(body, this.self.name)
     this.list.add({ id: this.nextId++, kind: 'message', ts, from, label, body, own: false, mention })
