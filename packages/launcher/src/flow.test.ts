@@ -61,6 +61,16 @@ describe('flow summary', () => {
     expect(h.lines[1]!.text).toMatch(/^sending slower: bob is throttling you, bob is not reading; /)
   })
 
+  it('does not name a peer that throttled and then left', () => {
+    const h = harness({ everyMs: 5_000, pending: () => 0 })
+    h.flow.push({ type: 'throttled', peer: bob, retryMs: 5 })
+    h.at(100)
+    h.flow.push({ type: 'throttled', peer: bob, retryMs: 5 })
+    h.flow.observe({ type: 'disconnected', peer: bob, reason: 'bob left (input ended)', left: true })
+    for (const { at } of h.scheduled) h.at(at)
+    expect(h.lines).toHaveLength(1)
+  })
+
   it('says that none of yours waits when what is slowed is only what this node passes on', () => {
     const h = harness({ everyMs: 5_000, pending: () => 0 })
     h.flow.push({ type: 'throttled', peer: bob, retryMs: 5 })

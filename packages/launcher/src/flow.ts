@@ -36,8 +36,8 @@ export class FlowSummary {
   private readonly schedule: (callback: () => void, ms: number) => void
   private lastShown = Number.NEGATIVE_INFINITY
   private due = false
-  /** Names of the peers that throttled us since the last line. */
-  private readonly throttling = new Set<string>()
+  /** The peers that throttled us since the last line, by id, with their names; one that left is dropped. */
+  private readonly throttling = new Map<string, string>()
   /** The most of the user's own messages queued at any throttle since the last line. */
   private pendingWhenSlowed = 0
   /**
@@ -65,13 +65,15 @@ export class FlowSummary {
   /** Every event, to follow links: one that opens or closes is no longer blocked. */
   observe(event: NodeEvent): void {
     if (event.type === 'connected' || event.type === 'disconnected') this.blockedSince.delete(event.peer.id)
+    // A peer that left is not named in the next line: it throttles nobody any more.
+    if (event.type === 'disconnected') this.throttling.delete(event.peer.id)
   }
 
   /** A flow event (see `handles`) to sum up. */
   push(event: NodeEvent): void {
     if (this.closed) return
     if (event.type === 'throttled') {
-      this.throttling.add(event.peer.name)
+      this.throttling.set(event.peer.id, event.peer.name)
       // Whether the user's own messages waited when it was slowed, not when the line is printed.
       this.pendingWhenSlowed = Math.max(this.pendingWhenSlowed, this.options.pending?.() ?? 0)
     } else if (event.type === 'backpressure') {
@@ -116,7 +118,7 @@ export class FlowSummary {
     const parts: string[] = []
     const who = (names: string[]) => `${names.join(', ')} ${names.length === 1 ? 'is' : 'are'}`
     const throttled = this.throttling.size > 0
-    if (throttled) parts.push(`${who([...this.throttling])} throttling you`)
+    if (throttled) parts.push(`${who([...this.throttling.values()])} throttling you`)
     if (blocked.length > 0) parts.push(`${who(blocked)} not reading`)
     this.throttling.clear()
     if (parts.length === 0) {
