@@ -206,6 +206,18 @@ describe('chat model', () => {
     expect(screen().lines.at(-1)).toBe('12:00:00 <bob> late 2')
   })
 
+  it('goes to the oldest entry in one key (C-Home, M-<), and back to the newest with C-End', () => {
+    const { receive, press, screen } = setup()
+    for (let i = 0; i < 300; i++) receive(`m${i}`)
+    screen()
+    press('C-home')
+    expect(screen().lines.some((l) => l.endsWith('<bob> m0'))).toBe(true)
+    press('C-end')
+    expect(screen().lines.some((l) => l.endsWith('<bob> m299'))).toBe(true)
+    press('M-<')
+    expect(screen().lines.some((l) => l.endsWith('<bob> m0'))).toBe(true)
+  })
+
   it('puts a read marker before the first message that arrives while the terminal is unfocused', () => {
     const { receive, model, screen } = setup()
     receive('seen')

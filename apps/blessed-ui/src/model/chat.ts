@@ -316,6 +316,11 @@ export class ChatModel {
       case 'M->':
         this.list.scrollToBottom()
         return []
+      case 'C-home':
+      case 'M-<':
+        // The oldest entry the pane keeps, in one key rather than a PgUp per page.
+        this.list.scrollUp(Number.MAX_SAFE_INTEGER)
+        return []
       case 'tab':
       case 'S-tab':
         this.completion.step(

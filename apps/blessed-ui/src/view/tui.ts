@@ -274,6 +274,8 @@ const QUITTING_KEYS: ReadonlySet<string> = new Set([
   'S-down',
   'C-end',
   'M->',
+  'C-home',
+  'M-<',
 ])
 
 function takenWhileQuitting(key: KeyEvent): boolean {
