@@ -238,3 +238,30 @@ describe('a neighbour whose link is down while the mesh still reaches it', () =>
     expect(carolOf()?.throughMesh).toBeUndefined()
   })
 })
+
+describe('a neighbour that renamed itself while this node was down', () => {
+  it('is told as a rename when it comes back, from the name the journal knew', async () => {
+    const { start, until } = room()
+    const bob = await start('bob', BOB, { listen: BOB_AT })
+    const carolJournal = new HeldJournal()
+    const carol = await start('carol', CAROL, { journal: carolJournal })
+    carol.node.connect(BOB_AT)
+    bob.node.send('as bob')
+    await until(() => carol.shown.length === 1, 'carol to hear bob')
+    await carol.node.close('restart')
+    bob.node.rename('bobby')
+    const restarted = await start('carol', CAROL, {
+      journal: new HeldJournal(),
+      restored: [...carolJournal.records],
+    })
+    restarted.node.connect(BOB_AT)
+    await until(
+      () => restarted.events.some((e) => e.type === 'member' && e.peer.id === BOB),
+      'bob to come back',
+    )
+    const members = restarted.events.filter((e) => e.type === 'member' && e.peer.id === BOB)
+    expect(members).toEqual([
+      expect.objectContaining({ peer: { id: BOB, name: 'bobby' }, renamedFrom: 'bob' }),
+    ])
+  })
+})

@@ -136,12 +136,19 @@ export class Roster implements MemberDoor {
   /** Forgotten members, oldest first, up to `forgottenCap`. */
   private readonly forgotten = new Map<string, Forgotten>()
 
+  /**
+   * The names members went by when this node last ran (its journal, restored into the room), until each
+   * shows up this run: one that comes back under another name is told as a rename, as a live one is.
+   */
+  private readonly knownAs = new Map<string, string>()
+
   constructor(
     private readonly room: MemberRoom,
     private readonly sessions: Sessions,
     private readonly rules: MemberRules,
   ) {
     room.door = this
+    for (const member of room.members()) this.knownAs.set(member.peer.id, member.peer.name)
   }
 
   private get forgottenCap(): number {
@@ -150,7 +157,7 @@ export class Roster implements MemberDoor {
 
   /** Entries the roster keeps about members, forgotten ones included: bounded by the member table, not by traffic. */
   get held(): number {
-    const maps = [this.announced, this.lastSeen, this.activeAt, this.relayedBy, this.forgotten]
+    const maps = [this.announced, this.lastSeen, this.activeAt, this.relayedBy, this.forgotten, this.knownAs]
     return maps.reduce((sum, map) => sum + map.size, this.longLived.size)
   }
 
@@ -172,7 +179,13 @@ export class Roster implements MemberDoor {
    * another name (`renamedFrom`: a rename is never silent); undefined otherwise.
    */
   arrived(peer: PeerInfo, via: 'direct' | 'relay'): Extract<NodeEvent, { type: 'member' }> | undefined {
-    const before = this.announced.get(peer.id)
+    let before = this.announced.get(peer.id)
+    if (before === undefined) {
+      // Its first arrival this run: under another name than the last run knew, it renamed itself meanwhile.
+      const known = this.knownAs.get(peer.id)
+      this.knownAs.delete(peer.id)
+      if (known !== peer.name) before = known
+    }
     if (before === peer.name) return undefined
     this.announced.set(peer.id, peer.name)
     const sameNameAs = this.sameNameAs(peer)
