@@ -364,7 +364,7 @@ describe('errors, one line each', () => {
       env: { ...process.env, PARLEY_DEBUG: '' },
     })
     let said = ''
-    child.stderr.on('data', (chunk: Buffer) => {
+    child.stderr?.on('data', (chunk: Buffer) => {
       said += chunk.toString()
     })
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
