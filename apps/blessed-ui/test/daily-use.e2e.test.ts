@@ -36,25 +36,23 @@ function cli(name: string, extra: string[] = []): CliPeer {
 describe.skipIf(!TMUX)(title, () => {
   beforeAll(() => assertBuilt())
 
-  it('on Ctrl-C with undelivered messages, says on the terminal that they are safe in the outbox', async () => {
+  /** parley-tui dialing a port nobody answers, with one line typed that waits for it (`--wait` seconds). */
+  async function oneUndelivered(wait: number): Promise<Tmux> {
     // Below the ephemeral range: no node of another test, listening on port 0, can be given it meanwhile.
     const nobody = await freePort()
     tmux = new Tmux()
     const tui = tmux
-    tui.startTui([
-      '--listen',
-      '127.0.0.1:0',
-      '--peer',
-      `127.0.0.1:${nobody}`,
-      '--name',
-      'alice',
-      '--wait',
-      '1',
-    ])
+    const dial = ['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${nobody}`]
+    tui.startTui([...dial, '--name', 'alice', '--wait', String(wait)])
     await tui.waitForScreen('the dialing line', (lines) => lines.some((l) => l.includes('-- dialing')))
     tui.type('for later')
     tui.keys('Enter')
     await tui.waitForScreen('one undelivered', (lines) => lines.some((l) => l.includes('1 undelivered')))
+    return tui
+  }
+
+  it('on Ctrl-C with undelivered messages, says on the terminal that they are safe in the outbox', async () => {
+    const tui = await oneUndelivered(1)
     tui.keys('C-c')
     expect(await until('the exit code', () => tui.exitCode(), 20_000)).toBe(0)
     expect(tui.stderr()).toMatch(
@@ -63,23 +61,7 @@ describe.skipIf(!TMUX)(title, () => {
   })
 
   it('sends nothing typed while it waits to quit: Ctrl-C again leaves with what waited before', async () => {
-    const nobody = await freePort()
-    tmux = new Tmux()
-    const tui = tmux
-    tui.startTui([
-      '--listen',
-      '127.0.0.1:0',
-      '--peer',
-      `127.0.0.1:${nobody}`,
-      '--name',
-      'alice',
-      '--wait',
-      '60',
-    ])
-    await tui.waitForScreen('the dialing line', (lines) => lines.some((l) => l.includes('-- dialing')))
-    tui.type('for later')
-    tui.keys('Enter')
-    await tui.waitForScreen('one undelivered', (lines) => lines.some((l) => l.includes('1 undelivered')))
+    const tui = await oneUndelivered(60)
     tui.keys('C-c')
     await tui.waitForScreen('the wait to quit', (lines) =>
       lines.some((l) => l.includes('what you type now is not sent')),
