@@ -898,8 +898,12 @@ async function drain(
     }
     const missing = started.missingKeys()
     if (missing.length === 0) return ExitCode.QUEUED
+    const keys = missing.map((key) => `[${shortId(key)}]`).join(', ')
+    // In text, the dial's own line ("cannot reach key …") gave the hint already; scripts read it here.
     note(
-      `no node announces ${missing.map((key) => `[${shortId(key)}]`).join(', ')} on the DHT: is it running with --dht, and on the same --bootstrap?`,
+      flags.json
+        ? `no node announces ${keys} on the DHT: is it running with --dht, and on the same --bootstrap?`
+        : `no node announces ${keys} on the DHT (see above)`,
     )
     return ExitCode.PEER_NOT_FOUND
   }

@@ -350,6 +350,11 @@ describe('errors, one line each', () => {
     expect(await alice.exited).toBe(8)
     expect(alice.stderr.filter((l) => /cannot reach key/.test(l))).toHaveLength(1)
     expect(alice.stderr.join('\n')).toMatch(/safe in the outbox/)
+    // The hint once, with the dial; the closing line names the key for the exit code.
+    expect(alice.stderr.filter((l) => /is it running with --dht/.test(l))).toHaveLength(1)
+    expect(alice.stderr.at(-1)).toMatch(
+      /^parley: no node announces \[[a-z2-7]{4}-[a-z2-7]{4}\] on the DHT \(see above\)$/,
+    )
     noStackTrace(alice)
   })
 
