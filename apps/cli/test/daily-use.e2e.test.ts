@@ -550,17 +550,7 @@ describe('a backlog held up while this node ran', () => {
     // alice writes while she reaches nobody, bob running all along: her lines wait in her outbox.
     const aliceDir = tempDir()
     const alice = (peer: number, ...more: string[]) =>
-      start([
-        '--listen',
-        '127.0.0.1:0',
-        '--name',
-        'alice',
-        '--data-dir',
-        aliceDir,
-        '--peer',
-        `127.0.0.1:${peer}`,
-        ...more,
-      ])
+      senderTo(peer, 'alice', ['--data-dir', aliceDir, ...more])
     const apart = alice(await freePort(), '--wait', '1')
     for (const line of ['held 1', 'held 2', 'held 3']) apart.send(line)
     apart.end()
