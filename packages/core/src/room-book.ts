@@ -426,7 +426,7 @@ export class RoomBook {
       bytes -= weigh(log[drop]!)
       drop++
     }
-    this.dropFromLog(origin, drop)
+    this.dropFromLog(origin, drop, origin.logBytes - bytes)
     if (this.windowsHeld > Math.max(this.windowsTotal, this.shrinkFloor)) this.shrinkWindows()
   }
 
@@ -454,7 +454,7 @@ export class RoomBook {
         bytes -= weigh(log[drop]!)
         drop++
       }
-      this.dropFromLog(origin, drop)
+      this.dropFromLog(origin, drop, origin.logBytes - bytes)
     }
     this.shrinkFloor = this.windowsHeld > target ? Math.floor(this.windowsHeld * 1.25) : 0
   }
@@ -479,12 +479,10 @@ export class RoomBook {
     this.windowsHeld += bytes
   }
 
-  /** Drops the `count` oldest messages of an origin's window. */
-  protected dropFromLog(origin: Origin, count: number): void {
+  /** Drops the `count` oldest messages of an origin's window, which weigh `bytes` together (the caller counted them). */
+  protected dropFromLog(origin: Origin, count: number, bytes: number): void {
     if (count <= 0) return
     if (origin !== this.own) {
-      let bytes = 0
-      for (let i = 0; i < count; i++) bytes += weigh(origin.log[i]!)
       origin.logBytes -= bytes
       this.windowsHeld -= bytes
     }
@@ -496,11 +494,6 @@ export class RoomBook {
     this.windowsHeld -= origin.logBytes
     origin.logBytes = 0
     this.origins.delete(origin.peer.id)
-  }
-
-  /** What every other member's window holds together, in bytes (`weigh`). */
-  get windowBytesHeld(): number {
-    return this.windowsHeld
   }
 
   protected stillOwed(origin: Origin, seq: number): boolean {
