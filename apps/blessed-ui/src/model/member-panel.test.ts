@@ -47,4 +47,21 @@ describe('member panel', () => {
     const rows = panelRows([], 24, { id: self.id, name: 'a-very-long-name-of-my-own' })
     expect(rows[1]).toMatch(/^│ ● a-very-long-\S*… \(you\)$/)
   })
+
+  it('on a narrow panel, puts the fingerprint under a name that would keep only a few cells beside it', () => {
+    const fp = shortId('1'.repeat(64))
+    for (const cols of [13, 14, 16]) {
+      const rows = panelRows(['bob-with-a-longer-name'], cols)
+      const at = rows.findIndex((r) => r.startsWith('│ ○ '))
+      // The name keeps every cell the row has, and the fingerprint follows whole on the next row.
+      expect(rows[at], `${cols} columns`).toMatch(/^│ ○ bob-\S*…$/)
+      expect(rows[at + 1], `${cols} columns`).toBe(`│   ${fp}`)
+    }
+    // A short name still shares its row with the fingerprint.
+    expect(panelRows(['al'], 16)).toContainEqual(`│ ○ al ${fp}`)
+    // A wider panel keeps one row per member.
+    expect(panelRows(['bob-with-a-longer-name'], 20)).toContainEqual(
+      expect.stringMatching(new RegExp(`^│ ○ bob-\\S*… ${fp}$`)),
+    )
+  })
 })

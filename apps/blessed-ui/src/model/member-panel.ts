@@ -19,6 +19,8 @@ import { cellsOf as cellsOfText } from './scrollback.js'
 /** The panel takes at most this many columns, and opens only on terminals this wide. */
 const PANEL_MAX = 30
 const PANEL_MIN_COLS = 40
+/** A name beside its fingerprint keeps at least this many cells, or the fingerprint goes on the next row. */
+const NAME_MIN_CELLS = 6
 
 /**
  * How a link was made, in the words `/peers` and the status lines use (`direct TCP`, `holepunched`,
@@ -103,12 +105,23 @@ export class MemberPanel {
       const mark = m.direct ? (m.connected ? '●' : '○') : '~'
       const style: Style = m.direct ? (m.connected ? TEXT : { kind: 'warn' }) : { kind: 'hint' }
       // A name too long for the panel is cut short, never its fingerprint, which tells look-alikes apart.
+      // On a narrow panel, where the name would keep only a few cells beside it, the fingerprint takes a
+      // row of its own under the name.
       const fp = shortId(m.peer.id)
+      const label = terminalSafe(this.labels.label(m.peer))
       const room = width - 2 - cellsOfText(`${mark}  ${fp}`, this.width)
-      const name = fitCells(terminalSafe(this.labels.label(m.peer)), room, this.width)
-      const group = [line(`${mark} ${name} ${fp}`, style)]
+      const group =
+        room >= NAME_MIN_CELLS || cellsOfText(label, this.width) <= room
+          ? [line(`${mark} ${fitCells(label, room, this.width)} ${fp}`, style)]
+          : [
+              line(
+                `${mark} ${fitCells(label, width - 2 - cellsOfText(`${mark} `, this.width), this.width)}`,
+                style,
+              ),
+              line(`  ${fp}`, style),
+            ]
       const route = m.direct && m.connected ? this.routes.of(m.peer.id) : undefined
-      if (route) group.push(line(`  ${linkKind(route)}`, { kind: 'hint' }))
+      if (route) group.push(line(`  ${fitCells(linkKind(route), width - 4, this.width)}`, { kind: 'hint' }))
       return group
     })
     const total = rows.length + groups.reduce((n, g) => n + g.length, 0)
