@@ -49,6 +49,7 @@ import {
   type RunningService,
   recentHistory,
   refusedEverywhere,
+  renamedNote,
   reportFailure,
   type ShownMessage,
   type StartedNode,
@@ -513,7 +514,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
         return
       case 'nick':
         node.rename(what.name)
-        note(`you are now ${what.name} (peers see it on your next messages)`)
+        note(renamedNote(node.self, node.members()))
         return
       case 'peers': {
         const members = node.members()

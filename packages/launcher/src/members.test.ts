@@ -1,6 +1,6 @@
-import type { NodeEvent, PeerInfo } from '@parley/core'
+import type { MemberInfo, NodeEvent, PeerInfo } from '@parley/core'
 import { describe, expect, it } from 'vitest'
-import { MAX_LABEL_NAMES, PeerLabels } from './members.js'
+import { MAX_LABEL_NAMES, PeerLabels, renamedNote } from './members.js'
 import { shortId } from './session.js'
 
 const KEY_A = 'a'.repeat(64)
@@ -122,5 +122,33 @@ describe('PeerLabels', () => {
     const asAlice = { id: KEY_A, name: 'alice' }
     labels.observe(message(asAlice, 1))
     expect(labels.label(asAlice)).toBe('alice')
+  })
+})
+
+describe('renamedNote', () => {
+  const me = { id: 'a'.repeat(64), name: 'carol' }
+  const member = (digit: string, name: string): MemberInfo => ({
+    peer: { id: digit.repeat(64), name },
+    direct: true,
+    connected: true,
+  })
+
+  it('says the new name and when peers see it', () => {
+    expect(renamedNote(me, [member('b', 'bob')])).toBe('you are now carol (peers see it on your next messages)')
+  })
+
+  it('names the members whose names look the same, and how peers then show this node', () => {
+    const note = renamedNote(me, [member('b', 'bob'), member('c', 'Cаrol')])
+    expect(note).toBe(
+      `you are now carol (peers see it on your next messages); Cаrol [${shortId('c'.repeat(64))}] goes by a ` +
+        `name that looks the same, so peers see you as carol~${shortId(me.id)}`,
+    )
+  })
+
+  it('names three look-alikes at most and counts the rest', () => {
+    const others = ['1', '2', '3', '4', '5'].map((d) => member(d, 'CAROL'))
+    const note = renamedNote(me, others)
+    expect(note).toContain(`CAROL [${shortId('3'.repeat(64))}] and 2 more go by a name that looks the same`)
+    expect(note).not.toContain(shortId('4'.repeat(64)))
   })
 })

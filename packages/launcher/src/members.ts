@@ -1,4 +1,11 @@
-import { type MemberInfo, type NodeEvent, nameKey, type PeerInfo, sameWrittenName } from '@parley/core'
+import {
+  type MemberInfo,
+  type NodeEvent,
+  nameKey,
+  namesakes,
+  type PeerInfo,
+  sameWrittenName,
+} from '@parley/core'
 import { describeRoute, jsonRoute, type LinkRoutes } from './link-routes.js'
 import { listenAddressOf, shortId, targetLabel } from './session.js'
 
@@ -161,6 +168,32 @@ export function describeMembers(
     const short = shortId(m.peer.id)
     return `${label.endsWith(`~${short}`) ? label : `${label} [${short}]`} ${how}, ${state}`
   })
+}
+
+/** Namesakes named in `renamedNote`, at most: the rest are counted. */
+const NAMESAKES_NAMED = 3
+
+/**
+ * What `/nick NAME` tells the user: the new name, when peers see it, and the members whose names look
+ * the same (core's `nameKey`), under which every peer that knows both then shows each with a fingerprint.
+ * @param self this node under its new name
+ */
+export function renamedNote(self: PeerInfo, members: readonly MemberInfo[]): string {
+  const note = `you are now ${self.name} (peers see it on your next messages)`
+  const ids = new Set(
+    namesakes(
+      self,
+      members.map((m) => m.peer),
+    ),
+  )
+  if (ids.size === 0) return note
+  const same = members.filter((m) => ids.has(m.peer.id)).map((m) => `${m.peer.name} [${shortId(m.peer.id)}]`)
+  const named = same.slice(0, NAMESAKES_NAMED).join(', ')
+  const more = same.length > NAMESAKES_NAMED ? ` and ${same.length - NAMESAKES_NAMED} more` : ''
+  return (
+    `${note}; ${named}${more} ${same.length === 1 ? 'goes' : 'go'} by a name that looks the same, so peers ` +
+    `see you as ${self.name}~${shortId(self.id)}`
+  )
 }
 
 /** A member as `--json` frontends print it; a connected neighbour's `link` when `routes` knows it. */

@@ -25,6 +25,7 @@ import {
   type LinkRoute,
   PeerLabels,
   parseSubmission,
+  renamedNote,
   type ShownMessage,
   type StatusLine,
 } from '@parley/launcher'
@@ -363,7 +364,7 @@ export class ChatModel {
       case 'nick':
         this.self = { ...this.self, name: what.name }
         this.changes++
-        this.note(`you are now ${what.name} (peers see it on your next messages)`)
+        this.note(renamedNote(this.self, this.panel.members))
         return [{ type: 'rename', name: what.name }]
       case 'connect':
         return [{ type: 'connect', address: what.address }]

@@ -42,7 +42,7 @@ export function linkKind(route: LinkRoute): string {
 }
 
 export class MemberPanel {
-  private members: readonly MemberInfo[] = []
+  private listed: readonly MemberInfo[] = []
   private shown = false
   /** How each neighbour's link was made, for /peers and the panel. */
   private readonly routes = new LinkRoutes()
@@ -67,14 +67,19 @@ export class MemberPanel {
     this.routes.observe(event, route)
   }
 
+  /** The room's members as the node last listed them. */
+  get members(): readonly MemberInfo[] {
+    return this.listed
+  }
+
   /** The room's members, from `node.members()`. */
   set(members: readonly MemberInfo[]): void {
-    this.members = members
+    this.listed = members
   }
 
   /** The answer to /peers, one line per member. */
   list(): string[] {
-    return describeMembers(this.members, this.labels, this.routes)
+    return describeMembers(this.listed, this.labels, this.routes)
   }
 
   /** Columns the panel takes on a terminal `cols` wide: 0 when closed or when the terminal is too narrow. */
@@ -91,7 +96,7 @@ export class MemberPanel {
     const line = (text: string, style: Style): Row =>
       wrap([border, { text, style }], width, this.width)[0] ?? []
     const rows: Row[] = [
-      line(`members (${this.members.length + 1}) · F2`, { kind: 'info' }),
+      line(`members (${this.listed.length + 1}) · F2`, { kind: 'info' }),
       line(
         `● ${fitCells(terminalSafe(self.name), width - 2 - cellsOfText('●  (you)', this.width), this.width)} (you)`,
         {
@@ -99,7 +104,7 @@ export class MemberPanel {
         },
       ),
     ]
-    const members = [...this.members].sort((a, b) => Number(b.direct) - Number(a.direct))
+    const members = [...this.listed].sort((a, b) => Number(b.direct) - Number(a.direct))
     // A member and its link row stay together: the panel never shows a link without its member.
     const groups = members.map((m) => {
       const mark = m.direct ? (m.connected ? '●' : '○') : '~'
