@@ -37,7 +37,7 @@ export async function main(argv: readonly string[], io: TuiIo): Promise<number> 
   try {
     flags = parseFlags(argv, io.env)
     if (flags.help) {
-      io.stdout.write(`${usage('parley-tui', SUMMARY)}\n`)
+      io.stdout.write(`${usage('parley-tui', SUMMARY, 'screen')}\n`)
       return ExitCode.OK
     }
     if (flags.version) {

@@ -18,6 +18,15 @@ describe('parley-tui outside a terminal', () => {
     expect(result.status).toBe(0)
     expect(result.stdout).toMatch(/^parley-tui: /)
     expect(result.stdout).toContain('--listen HOST:PORT')
+    // Only what parley-tui takes: the line-mode commands and --json are refused here (exit 2), so the
+    // reference names them only to send the user to parley; the screen's own commands are listed.
+    expect(result.stdout).not.toMatch(/^\s*parley-tui (id|invite|room|bootstrap|relay)\b/m)
+    expect(result.stdout).not.toContain('--json')
+    expect(result.stdout).not.toContain('--recv-only')
+    expect(result.stdout).toContain('run parley --help')
+    expect(result.stdout).toMatch(/^ {2}\/members +show or hide the member panel/m)
+    expect(result.stdout).toMatch(/^ {2}\/clear +/m)
+    for (const refused of [['room'], ['id'], ['--json']]) expect(run(refused).status).toBe(2)
   })
 
   it('prints its version with --version and -V, as the full program does with --version among other flags', () => {

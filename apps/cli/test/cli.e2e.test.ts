@@ -237,7 +237,14 @@ describe('parley refuses bad input with a clear line and its own exit code', () 
   it('prints help and version, exiting 0', async () => {
     const help = start(['--help'])
     expect(await help.exited).toBe(0)
-    expect(help.stdout.join('\n')).toMatch(/--listen HOST:PORT/)
+    const text = help.stdout.join('\n')
+    expect(text).toMatch(/--listen HOST:PORT/)
+    // Every command and the flags each takes; the name's default as flags.ts reads it.
+    expect(text).toMatch(/^ +parley relay \[--bootstrap HOST:PORT,\.\.\.\] \[--listen HOST:PORT\]$/m)
+    expect(text).toContain('(default: $PARLEY_NAME, else your user name)')
+    // The chat commands as /help lists them, line mode's only.
+    expect(text).toMatch(/^ {2}\/quit \[REASON\] +say bye/m)
+    expect(text).not.toContain('/members')
     const version = start(['-V'])
     expect(await version.exited).toBe(0)
     expect(version.stdout[0]).toMatch(/^parley \d+\.\d+\.\d+$/)

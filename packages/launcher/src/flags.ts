@@ -12,6 +12,7 @@ import {
   nameProblem,
 } from '@parley/core'
 import { DhtError, parseBootstrap, parsePublicKey, parseRoomCode } from '@parley/transport-dht/addresses'
+import { COMMANDS as CHAT_COMMANDS, helpLines, LINE_COMMANDS } from './commands.js'
 import type { DhtFlags } from './dht.js'
 import { ExitCode, FatalError } from './exit-codes.js'
 import { DHT, dialProblem, isAddressInvite, keyProblemOf, parseAddress } from './transports.js'
@@ -114,20 +115,30 @@ const OPTIONS = {
   version: { type: 'boolean', short: 'V' },
 } as const
 
-/** The flag reference shown by `--help`, shared by every frontend. */
-export function usage(program: string, summary: string): string {
-  return `${program}: ${summary}
-
-Usage: ${program} [--listen HOST:PORT] [--peer HOST:PORT]... [--name NAME] [options]
-       ${program} --peer FINGERPRINT [options]  reach a node by its key alone, through NATs (the DHT)
-       ${program} --room CODE [options]        meet everyone who joins with the same room code
-       ${program} --join INVITE [options]
+/**
+ * The flag reference shown by `--help`, shared by every frontend. A full-screen frontend (`screen`) lists
+ * neither the line-mode commands (`id`, `invite`, `room`, `bootstrap`, `relay`) nor the flags it refuses
+ * or that only pipes use, and points to `/help` for its keys.
+ */
+export function usage(program: string, summary: string, frontend: 'line' | 'screen' = 'line'): string {
+  const line = frontend === 'line'
+  const commands = line
+    ? `
        ${program} id [--data-dir DIR]          print this node's fingerprint
        ${program} invite [--listen HOST:PORT]  print invites to this node: by address, and by key
        ${program} room                         print a new room code (last line of stdout)
        ${program} bootstrap --listen HOST:PORT [--bootstrap HOST:PORT,...]
                                               run a bootstrap node of a private DHT
-       ${program} relay [--bootstrap HOST:PORT,...]  run a blind relay; prints its key
+       ${program} relay [--bootstrap HOST:PORT,...] [--listen HOST:PORT]
+                                              run a blind relay; prints its key`
+    : `
+(id, invite, room, bootstrap and relay are commands of the line-mode parley: run parley --help)`
+  return `${program}: ${summary}
+
+Usage: ${program} [--listen HOST:PORT] [--peer HOST:PORT]... [--name NAME] [options]
+       ${program} --peer FINGERPRINT [options]  reach a node by its key alone, through NATs (the DHT)
+       ${program} --room CODE [options]        meet everyone who joins with the same room code
+       ${program} --join INVITE [options]${commands}
 
 Connecting:
   -l, --listen HOST:PORT  address to listen on (default ${DEFAULT_LISTEN}, or none on a DHT node;
@@ -143,7 +154,7 @@ The DHT (HyperDHT: finds nodes by key and punches through NATs; see "Reaching an
       --bootstrap HOST:PORT[,HOST:PORT...]  use a private DHT (default: HyperDHT's public one;
                           implies --dht)
       --relay KEY         a blind relay ("parley relay") for NATs that cannot be punched (implies --dht)
-  -n, --name NAME         display name (default: your user name)
+  -n, --name NAME         display name (default: $PARLEY_NAME, else your user name)
 
 Trust and storage:
   -d, --data-dir DIR      identity, known peers, history and outbox (default $XDG_DATA_HOME/parley)
@@ -151,16 +162,26 @@ Trust and storage:
       --allow-file FILE   accept only the peers listed in FILE, one key per line
       --plain             no encryption, no handshake: plain lines, for nc, socat and telnet
 
-Output:
+Output:${
+    line
+      ? `
       --json              one JSON object per line on stdout for every event (id, invite, room,
-                          bootstrap and relay print theirs as one object too)
-      --history N         show the last N messages of history at start (default 0); a one-shot send
+                          bootstrap and relay print theirs as one object too)`
+      : ''
+  }
+${
+  line
+    ? `      --history N         show the last N messages of history at start (default 0); a one-shot send
                           (input from a pipe or file) shows catch-up only with --history
       --wait SECONDS      when input ends, give up after this long without a new acknowledgement
                           (default ${DEFAULT_WAIT_MS / 1000}); also while piped input is paused at a
                           full outbox (exit 10; 0: wait there as long as it takes)
       --recv-only         never read stdin: receive until stopped (Ctrl-C, SIGTERM); stdin that
-                          ends before any line was sent (< /dev/null, systemd) means the same
+                          ends before any line was sent (< /dev/null, systemd) means the same`
+    : `      --history N         show the last N messages of history at start (default 0)
+      --wait SECONDS      on /quit, wait this long without a new acknowledgement for your
+                          undelivered messages before leaving (default ${DEFAULT_WAIT_MS / 1000}; 0: leave at once)`
+}
       --dead-after SECS   drop and redial a link silent this long (default ${DEFAULT_DEAD_AFTER_MS / 1000})
       --log-file FILE     structured log of connections and refusals (default DATA_DIR/parley.log)
 
@@ -178,24 +199,28 @@ Limits (see "Limits and abuse" in the README):
   -h, --help              show this help
   -V, --version           show the version
 
-While chatting, a line that starts with / is a command, not a message (/help lists them):
-  /me ACTION              send an action, shown as "* alice waves"
-  /nick NAME              change your display name
-  /peers                  list the room's members: name, fingerprint, direct or through a relay, state
-  /connect HOST:PORT      dial another peer now (redialed until it answers); with --dht, a fingerprint too
-  /disconnect HOST:PORT   stop dialing an address (a mistyped /connect, a --peer gone for good)
-  /quit                   leave
-  //text                  sends "/text"
-On a terminal an unknown /word is never sent; from a pipe, a line that is not a command is sent as it is.
+While chatting, a line that starts with / is a command, not a message:
+${helpLines(line ? LINE_COMMANDS : CHAT_COMMANDS.map((c) => c.name))
+  .map((text) => `  ${text}`)
+  .join('\n')}
+${
+  line
+    ? 'On a terminal an unknown /word is never sent; from a pipe, a line that is not a command is sent as it is.'
+    : 'An unknown /word is never sent. Keys (editing, history, scrolling): /help in the app.'
+}
 
 IPv6 addresses are written in brackets: [::1]:4001.
 Exit codes: 0 ok (everything delivered), 1 internal error, 2 bad usage, 3 cannot listen,
 4 messages lost (plain mode: nobody acknowledged them), 5 data dir unusable (locked, unwritable),
 6 key or trust file unusable, or every peer dialed refused on its key,
 7 messages not acknowledged yet, kept in the outbox for the next run,
-8 as 7, and no node on the DHT announces a key they were for, 9 the DHT cannot be joined,
+8 as 7, and no node on the DHT announces a key they were for, 9 the DHT cannot be joined${
+    line
+      ? `,
 10 piped input not read to its end (the outbox stayed full for --wait; the line says where to resume),
 11 stdout was closed by its reader (| head): stopped; the line says where to resume.`
+      : '.'
+  }`
 }
 
 /**

@@ -134,7 +134,9 @@ describe('renamedNote', () => {
   })
 
   it('says the new name and when peers see it', () => {
-    expect(renamedNote(me, [member('b', 'bob')])).toBe('you are now carol (peers see it on your next messages)')
+    expect(renamedNote(me, [member('b', 'bob')])).toBe(
+      'you are now carol (peers see it on your next messages)',
+    )
   })
 
   it('names the members whose names look the same, and how peers then show this node', () => {

@@ -401,6 +401,7 @@ export class ChatModel {
       'Enter send · Tab complete · ↑/↓ history · PgUp/PgDn or wheel scroll · F2 members · Ctrl-C quit',
       'hint',
     )
+    this.note('S-↑/S-↓ scroll a row · C-Home/M-< oldest · C-End/M-> newest · C-l redraw', 'hint')
     this.note(
       'C-a/C-e start/end · C-b/C-f M-b/M-f move · C-k/C-u/C-w/M-d kill · C-y yank · M-Enter newline',
       'hint',
