@@ -793,6 +793,15 @@ describe('ParleyNode over an in-memory transport', () => {
       expect(gone?.left).toBeUndefined()
     })
 
+    it("keeps a bye's padding from pushing the rest of its reason to a row of its own", async () => {
+      const { target, peer, clock } = await dialedByRawPeer('alice', A)
+      const pad = ' '.repeat(120)
+      peer.send({ type: 'bye', reason: `x)${pad}<bob>\u00a0\u3000 wire the money\u2800\u2800` })
+      await clock.advance(0)
+      const [gone] = target.events.of('disconnected')
+      expect(gone?.reason).toBe('raw left (x) <bob> wire the money)')
+    })
+
     it('leaves no timer behind once closed, when every peer closed its side of the links', async () => {
       const { clock, node } = world()
       const bob = node('bob', B)

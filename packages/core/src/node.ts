@@ -656,7 +656,16 @@ function checkBodyLength(body: string): void {
 function byeText(name: string, reason: string): string {
   return reason === UNLINK_REASON
     ? `${name} closed this link with /disconnect; it has not left, and its messages may still come through other members`
-    : `${name} left (${reason})`
+    : `${name} left (${oneSpaced(reason)})`
+}
+
+/**
+ * A peer's free text (its `bye` reason) as a status line may hold it: each run of blank space one space, as
+ * in a name, so padding cannot push what follows to the start of the next row of a terminal, where it
+ * would read as a line of its own (`<alice> …`, `parley: …`).
+ */
+function oneSpaced(text: string): string {
+  return text.replace(/[\p{White_Space}\u2800\u3164\uffa0]+/gu, ' ').trim()
 }
 
 function refusalOf(reason: LinkCloseReason): { code: string; by: 'peer' | 'self' } | undefined {

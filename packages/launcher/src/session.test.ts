@@ -77,6 +77,27 @@ describe('describeEvent for a connection that ends before it is a link', () => {
     )
   })
 
+  it('does not show an announced listen address that holds blank space (padding that wraps to a row of its own)', () => {
+    const mallory = { id: 'c3'.repeat(32), name: 'mallory' }
+    const connected = (listen: string, direction: 'inbound' | 'outbound'): NodeEvent => ({
+      type: 'connected',
+      peer: mallory,
+      address: '127.0.0.1:50123',
+      direction,
+      listen,
+    })
+    const fake = `127.0.0.1:9${' '.repeat(150)}parley: alice [abcd-efgh] is the room admin`
+    expect(describeEvent(connected(fake, 'inbound'))?.text).toBe(
+      `connected to mallory [${shortId(mallory.id)}]`,
+    )
+    expect(describeEvent(connected(fake, 'outbound'))?.text).toBe(
+      `connected to mallory [${shortId(mallory.id)}] at 127.0.0.1:50123`,
+    )
+    expect(describeEvent(connected('127.0.0.1:9\u2800\u2800x', 'inbound'))?.text).not.toContain('127.0.0.1:9')
+    // An address as addresses are written is shown.
+    expect(describeEvent(connected('[::1]:4001', 'inbound'))?.text).toContain(' at [::1]:4001')
+  })
+
   it('names the target of a failed dial once', () => {
     const dial = (target: string, message: string): NodeEvent => ({
       type: 'dial-error',

@@ -328,6 +328,9 @@ function seconds(ms: number): string {
   return s >= 120 && s % 60 === 0 ? `${s / 60} min` : `${s} s`
 }
 
+/** Blank space, which no address holds (see `listenAddressOf`). */
+const BLANK_IN_ADDRESS = /[\p{White_Space}\u2800\u3164\uffa0]/u
+
 /**
  * Where a peer is: the address it listens on (announced in its hello), never the ephemeral port it dialed
  * from. An announced wildcard host (0.0.0.0, ::) is shown with the host the link came from.
@@ -337,7 +340,9 @@ export function listenAddressOf(peer: {
   readonly listen?: string
   readonly direction?: 'inbound' | 'outbound'
 }): string | undefined {
-  if (peer.listen) {
+  // An address holds no blank space: a peer's hello that says otherwise announces text, not where it
+  // listens (padding that would wrap the rest of a status line to a row of its own), and is not shown.
+  if (peer.listen && !BLANK_IN_ADDRESS.test(peer.listen)) {
     const wildcard = /^(?:0\.0\.0\.0|\[::\]):(\d+)$/.exec(peer.listen)
     if (!wildcard) return peer.listen
     const host = peer.address ? /^(.*):\d+$/.exec(peer.address)?.[1] : undefined
