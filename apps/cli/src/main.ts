@@ -407,7 +407,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     }
     const status = describeEvent(event, route, self?.().id)
     if (status && event.type === 'link-error') drops.push(status)
-    else if (status && isMemberNews(event)) news.push(status)
+    else if (status && isMemberNews(event)) news.push(status, event.type)
     else if (status) print(io.stderr, formatStatus(status))
   }
 

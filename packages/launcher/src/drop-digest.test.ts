@@ -99,8 +99,35 @@ describe('memberNewsDigest', () => {
     expect(shown.at(-1)).toContain('WARNING')
   })
 
-  it('is what the connected, disconnected and member events are held to', () => {
-    expect(['connected', 'disconnected', 'member'].every((type) => isMemberNews({ type }))).toBe(true)
+  it("holds peers' claims of more of our stream (forked) to a few lines, apart from the rest", () => {
+    let now = 0
+    const shown: string[] = []
+    const timers: (() => void)[] = []
+    const news = memberNewsDigest((l) => shown.push(l.text), {
+      now: () => now,
+      schedule: (run) => timers.push(run),
+    })
+    // A throwaway key per claim: each is a paragraph in this node's own voice.
+    for (let n = 0; n < 1_000; n++)
+      news.push(
+        { level: 'warn', text: `k${n} [abcd-efgh] says it has your messages up to #999999, …` },
+        'forked',
+      )
+    expect(shown).toHaveLength(5)
+    // They leave room for the lines of members coming and going.
+    news.push({ level: 'info', text: 'connected to bob [abcd-efgh]' }, 'connected')
+    expect(shown.at(-1)).toBe('connected to bob [abcd-efgh]')
+    now = 10_000
+    for (const run of timers.splice(0)) run()
+    expect(shown.at(-1)).toBe(
+      '995 more peer(s) in the last 10 s said they have more of your messages than this data dir holds; none of yours goes to them in this run',
+    )
+  })
+
+  it('is what the connected, disconnected, member and forked events are held to', () => {
+    expect(['connected', 'disconnected', 'member', 'forked'].every((type) => isMemberNews({ type }))).toBe(
+      true,
+    )
     expect(['message', 'link-error', 'peer-state', 'throttled'].some((type) => isMemberNews({ type }))).toBe(
       false,
     )

@@ -75,9 +75,18 @@ export class DropDigest {
   }
 }
 
-/** The events whose lines a member's churn can repeat: links coming and going, joins and renames. */
+/**
+ * The events whose lines a member's churn can repeat: links coming and going, joins and renames, and a
+ * neighbour's claim that it has more of our stream than we made (`forked`: once per neighbour, so once per
+ * throwaway key that makes it).
+ */
 export function isMemberNews(event: { readonly type: string }): boolean {
-  return event.type === 'connected' || event.type === 'disconnected' || event.type === 'member'
+  return (
+    event.type === 'connected' ||
+    event.type === 'disconnected' ||
+    event.type === 'member' ||
+    event.type === 'forked'
+  )
 }
 
 /**
@@ -85,12 +94,14 @@ export function isMemberNews(event: { readonly type: string }): boolean {
  * in each 10 s, then one line that counts the rest. A stranger that reconnects or renames in a loop, or
  * relays members it makes up, would otherwise write in this node's own voice as fast as it likes. The
  * WARNINGs (a look-alike name, a rename) are counted apart from the rest, so that twenty members made up
- * in a hurry cannot hide the one that takes a name like yours or a friend's.
+ * in a hurry cannot hide the one that takes a name like yours or a friend's. So are the claims of peers
+ * that they have more of our messages than this data dir holds (`type` 'forked'): a few in full, each a
+ * paragraph, then a count, whatever number of keys a stranger makes them with.
  */
 export function memberNewsDigest(
   show: (line: StatusLine) => void,
   options: DropDigestOptions = {},
-): { push(line: StatusLine): void } {
+): { push(line: StatusLine, type?: string): void } {
   const digest = (what: string) =>
     new DropDigest(show, {
       burst: 20,
@@ -100,7 +111,19 @@ export function memberNewsDigest(
     })
   const news = digest('line(s) of members connecting, leaving, joining or renaming')
   const warnings = digest('WARNING(s) of look-alike names and renames')
+  const forks = new DropDigest(show, {
+    burst: 5,
+    summary: (hidden, seconds) =>
+      `${hidden} more peer(s) in the last ${seconds} s said they have more of your messages than this data dir holds; none of yours goes to them in this run`,
+    ...options,
+  })
   return {
-    push: (line) => (line.level === 'warn' && line.text.includes('WARNING') ? warnings : news).push(line),
+    push: (line, type) =>
+      (type === 'forked'
+        ? forks
+        : line.level === 'warn' && line.text.includes('WARNING')
+          ? warnings
+          : news
+      ).push(line),
   }
 }

@@ -199,7 +199,11 @@ export async function runTui(
       flow.push(event)
       return
     }
-    const effects = model.nodeEvent(event, route, isMemberNews(event) ? (line) => news.push(line) : undefined)
+    const effects = model.nodeEvent(
+      event,
+      route,
+      isMemberNews(event) ? (line) => news.push(line, event.type) : undefined,
+    )
     if (event.type === 'delivered' || event.type === 'settled') model.setUndelivered(node.pending)
     // The member panel follows joins and leaves as they happen.
     if (event.type === 'connected' || event.type === 'disconnected' || event.type === 'member')
