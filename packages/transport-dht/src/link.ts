@@ -161,7 +161,8 @@ export class DhtLink implements Link {
     const text =
       hyperCode(error) === 'DUPLICATE_CONNECTION' || describe(error) === 'Duplicate connection'
         ? 'a newer connection from the same peer took its place (it restarted, or dialed again)'
-        : `the link to ${shortKey(this.remoteKey)} failed: ${describe(error)}`
+        : // The line that shows it names the peer already, by name and fingerprint: not again by hex key.
+          `the link failed: ${describe(error)}`
     this.#error ??= new DhtError('LINK_LOST', text, { cause: error })
   }
 

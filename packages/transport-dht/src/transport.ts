@@ -312,7 +312,9 @@ export class DhtTransport {
     timeoutMs: number,
     signal: AbortSignal | undefined,
   ): Promise<DhtLink> {
-    const who = shortKey(toHex(remote))
+    // A dial's error is told after the key it was for (`cannot reach key [hctq-n5kt]: …`): "it", as in
+    // `dialError`, so that one line does not name one key in two forms.
+    const who = 'it'
     if (signal?.aborted) return Promise.reject(new DhtError('ABORTED', `connecting to ${who} was cancelled`))
     const socket = this.dht.connect(remote, { keyPair: this.keyPair, relayThrough: relayThrough ?? null })
     this.#track(socket)
@@ -452,7 +454,8 @@ export class DhtTransport {
   /** The remote's first record(s) up to the admission's size; bytes after it belong to the link. */
   #readAdmission(socket: HyperDHT.SecretStream): Promise<{ admission: Admission; rest: Uint8Array[] }> {
     const timeoutMs = this.options.admissionTimeoutMs ?? DEFAULT_ADMISSION_TIMEOUT_MS
-    const who = shortKey(toHex(socket.remotePublicKey))
+    // A dial's error follows the key it was for (see `#dialOnce`); an inbound one names the key.
+    const who = socket.isInitiator ? 'it' : shortKey(toHex(socket.remotePublicKey))
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = []
       let size = 0

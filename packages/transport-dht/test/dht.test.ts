@@ -166,6 +166,31 @@ describe('dial by key on a loopback DHT', () => {
     }
   })
 
+  it('words a dial whose UDP path stays silent as "it": the line names the key before it', async () => {
+    // Shown as `cannot reach key [hctq-n5kt]: …`: the hex key again after it would name one key twice.
+    const dht = new HyperDHT({
+      bootstrap: testnet.bootstrap,
+      host: '127.0.0.1',
+      port: [0, 0],
+      firewalled: false,
+    })
+    const silent = HyperDHT.keyPair()
+    const server = dht.createServer({}, (socket) => socket.on('error', () => {}))
+    try {
+      await server.listen(silent)
+      const bob = await node({ admissionTimeoutMs: 300 })
+      const hex = silent.publicKey.toString('hex')
+      const error = (await bob.transport.dial(hex).catch((e: unknown) => e)) as DhtError
+      expect(error).toBeInstanceOf(DhtError)
+      expect(error.code).toBe('TIMEOUT')
+      expect(error.message).toMatch(/^no data came through from it within 300 ms; /)
+      expect(error.message).not.toContain(hex.slice(0, 8))
+    } finally {
+      await server.close()
+      await dht.destroy()
+    }
+  })
+
   it('does not accept a dial by key on a node that only joined a room', async () => {
     const roomOnly = await node()
     await roomOnly.transport.joinRoom(createRoomCode())
