@@ -77,6 +77,19 @@ describe('restore: the node state rebuilt from its journal', () => {
     expect(restore(records, self).peers.get(bob.id)).toMatchObject({ acked: 0, received: 0, epoch: 'new' })
   })
 
+  it('recalls that a restarted peer sent nothing of its new numbering yet, until a message of it comes', () => {
+    const records: JournalRecord[] = [
+      { t: 'peer', peer: bob, epoch: 'old' },
+      { t: 'received', msg: msg(1, bob.id), name: 'bob' },
+      { t: 'peer', peer: bob, epoch: 'new' },
+    ]
+    expect(restore(records, self).peers.get(bob.id)?.reset).toBe(true)
+    const since: JournalRecord[] = [...records, { t: 'received', msg: msg(1, bob.id), name: 'bob' }]
+    expect(restore(since, self).peers.get(bob.id)).toMatchObject({ received: 1, reset: false })
+    // Its first epoch is no restart.
+    expect(restore(records.slice(0, 2), self).peers.get(bob.id)?.reset).toBeFalsy()
+  })
+
   it('keeps out of the outbox what a settled record says left it, even below a peer that never acked', () => {
     const sent = (seq: number): JournalRecord => ({ t: 'sent', msg: msg(seq) })
     const carol = { id: 'c'.repeat(16), name: 'carol' }

@@ -173,6 +173,8 @@ export interface PeerProgress {
   log: Msg[]
   /** This node had a session with it (it acked us or we recorded its epoch), rather than only relayed messages. */
   neighbor: boolean
+  /** Its epoch changed (it restarted without its journal) and no message of it came since. */
+  reset?: boolean
 }
 
 /** The node's state rebuilt from its journal. */
@@ -328,6 +330,7 @@ export class JournalReplayer {
         const p = t.progress
         if (record.msg.seq !== p.received + 1) break
         p.received = record.msg.seq
+        if (p.reset) p.reset = false
         this.keep(t, record.msg, index)
         this.remember(record.msg, p.peer, index)
         break
@@ -346,6 +349,7 @@ export class JournalReplayer {
         if (p.epoch !== '' && p.epoch !== record.epoch) {
           p.acked = 0
           p.received = 0
+          p.reset = true
           this.clearLog(t)
           t.ackedFrom = undefined
         }
@@ -358,6 +362,7 @@ export class JournalReplayer {
         const p = t.progress
         if (record.seq > p.received) {
           p.received = record.seq
+          if (p.reset) p.reset = false
           this.clearLog(t)
         }
         break

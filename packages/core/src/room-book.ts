@@ -90,6 +90,7 @@ export class RoomBook {
         origin.verified = first.seq - 1
         origin.deferred = true
       }
+      if (r.reset) origin.awaitsOwnLink = true
       this.origins.set(r.peer.id, origin)
       if (r.neighbor) this.neighbor(r.peer.id)
     }

@@ -93,24 +93,30 @@ export class RoomChain extends RoomBook {
     neighborId: string,
     out: RoomEffect[],
     after = origin.received,
-  ): 'accepted' | 'forged' | 'incomplete' {
+  ): 'accepted' | 'forged' | 'incomplete' | 'stale' {
     const auth = this.auth!
     // Inside an unverified run of trusted messages, the next one must extend it; after a verified message
     // a mismatch is the origin's own fork (it restarted without its journal), judged by its signature.
     const jumping = after > origin.received
     let expected = !jumping && origin.verified < origin.received ? origin.head : undefined
     const run: { msg: Msg; hash: string }[] = []
+    let stale = false
     for (let seq = after + 1; ; seq++) {
       const candidate = origin.waiting.get(seq)?.get(neighborId)
       if (!candidate) return 'incomplete'
       const { msg } = candidate
       if (msg.prev === undefined) return 'forged'
       if (expected !== undefined && msg.prev !== expected) return 'forged'
+      // A fork is the origin's new numbering only if it was written after the newest message held of the
+      // old one: an older one is the old numbering's (held by a relay, or replayed). Its signature is
+      // checked all the same: a forgery closes the relay's link, an old message of the origin's does not.
+      if (run.length === 0 && !jumping && expected === undefined) stale = isStaleFork(origin, msg)
       candidate.hash ??= auth.chain(msg.prev, msg)
       run.push({ msg, hash: candidate.hash })
       expected = candidate.hash
       if (msg.sig === undefined) continue
       if (!auth.verify(origin.peer.id, candidate.hash, msg.sig)) return 'forged'
+      if (stale) return 'stale'
       if (jumping) this.jump(origin, after, out, run[0]!.msg.prev)
       for (const item of run) this.accept(origin, item.msg, item.hash, out)
       origin.verified = origin.received
@@ -193,6 +199,8 @@ export class RoomChain extends RoomBook {
   }
 
   protected accept(origin: Origin, received: Msg, hash: string | undefined, out: RoomEffect[]): void {
+    // Only its own link is heard while it awaits one: this is the first message of its new numbering.
+    if (origin.awaitsOwnLink) origin.awaitsOwnLink = false
     const slot = origin.waiting.get(received.seq)
     if (slot) {
       origin.waiting.delete(received.seq)
@@ -280,4 +288,16 @@ function keptCopy(received: Msg, origin: PeerInfo, hops: number): Msg {
 /** The origin itself sent what does not check (`why`): its own link is closed (FORGED). */
 function brokenChain(origin: Origin, why: string): RoomEffect {
   return refuse({ neighbor: origin.peer.id, code: 'FORGED', message: `${origin.peer.name}: ${why}` })
+}
+
+/**
+ * `msg`, the next seq of `origin` from a relay, forks from the chain held (its `prev` is not the head) and
+ * was written no later than the newest message held: the origin's old numbering, not a new one. The times
+ * are the origin's own clock, and a new numbering starts after the old one stopped. Without a head or a
+ * newest message held there is nothing to compare with.
+ */
+function isStaleFork(origin: Origin, msg: Msg): boolean {
+  if (origin.head === undefined || msg.prev === origin.head) return false
+  const newest = origin.log.at(-1)
+  return newest !== undefined && newest.seq === origin.received && msg.ts <= newest.ts
 }

@@ -57,6 +57,8 @@ export interface RestoredOrigin {
   readonly log: readonly Msg[]
   /** This node had a link to it. */
   readonly neighbor: boolean
+  /** It restarted without its journal, and nothing of its new numbering came since (`Origin.awaitsOwnLink`). */
+  readonly reset?: boolean
 }
 
 export interface RestoredRoom {
@@ -192,6 +194,13 @@ export interface Origin {
    * older than that hello's: they go by its name here and rename it to nothing, whatever path they come by.
    */
   namedUpTo?: number
+  /**
+   * It restarted without its journal (a new epoch) and nothing of its new numbering came yet: its messages
+   * are taken from its own link only until one does. A new numbering begins from the same genesis as the
+   * old one, so a relayed copy of an old message, honest or replayed, would pass for the new one at its seq
+   * (shown twice, and the new one at that seq taken for a copy and lost).
+   */
+  awaitsOwnLink: boolean
 }
 
 /** What a neighbour's hello said of itself, as its link opens. */
@@ -320,6 +329,7 @@ export function newOrigin(peer: PeerInfo, received: number): Origin {
     logBytes: 0,
     waiting: new Map(),
     known: false,
+    awaitsOwnLink: false,
   }
 }
 

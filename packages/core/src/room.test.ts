@@ -629,4 +629,69 @@ describe('Room: one room across the mesh', () => {
       expect(sent(room, CAROL.id)).toEqual([])
     })
   })
+
+  describe('an origin that restarted without its journal', () => {
+    /** An origin's messages written from time `t0` on, each burst one signed message. */
+    function writer(peer: PeerInfo, t0: number) {
+      const room = new Room({ self: peer, auth: fakeAuth(peer.id) })
+      let n = 0
+      return (...bodies: string[]): Msg[] =>
+        bodies.flatMap((body) => {
+          n++
+          room.compose({ id: `${peer.name}-${t0}-${n}`, ts: t0 + n, body, name: peer.name })
+          const sealed = room.seal()
+          room.ownDurable(room.nextSeq - 1)
+          return sealed
+        })
+    }
+    const bob = () => relay({ auth: fakeAuth(BOB.id) }, [ALICE, CAROL])
+
+    it("takes its new numbering from its own link, not a relay's copies of the old one", () => {
+      const room = bob()
+      const old = writer(ALICE, 1_000)('old 1', 'old 2', 'old 3')
+      expect(take(room, ALICE.id, old, true).bodies).toEqual(['old 1', 'old 2', 'old 3'])
+      // Alice comes back with a new numbering; carol (honest, or not) passes on what she has of the old.
+      room.peerRestarted(ALICE.id)
+      room.linkOpened(ALICE.id, { name: 'alice', relays: true })
+      expect(take(room, CAROL.id, old).bodies).toEqual([])
+      const fresh = writer(ALICE, 2_000)('NEW 1', 'NEW 2', 'NEW 3')
+      expect(take(room, ALICE.id, fresh, true).bodies).toEqual(['NEW 1', 'NEW 2', 'NEW 3'])
+      // The old ones again, after the new numbering began: stale, and the relay is not blamed.
+      const late = take(room, CAROL.id, old)
+      expect(late).toEqual({ bodies: [], refusals: [] })
+      expect(room.logOf(ALICE.id).map((m) => m.body)).toEqual(['NEW 1', 'NEW 2', 'NEW 3'])
+    })
+
+    it('refuses a relayed fork older than the newest message held, and takes a newer one', () => {
+      const room = bob()
+      const fresh = writer(ALICE, 2_000)('NEW 1', 'NEW 2')
+      const old = writer(ALICE, 1_000)('old 1', 'old 2', 'old 3', 'old 4')
+      expect(take(room, ALICE.id, fresh, true).bodies).toEqual(['NEW 1', 'NEW 2'])
+      // Old 3 and 4 follow seq 2, but not its chain, and were written before it.
+      expect(take(room, CAROL.id, old.slice(2))).toEqual({ bodies: [], refusals: [] })
+      // A relayed member that restarted: its new numbering is newer than all the room held of it.
+      const dave = writer(DAVE, 1_000)('d1', 'd2')
+      expect(take(room, CAROL.id, dave).bodies).toEqual(['d1', 'd2'])
+      const daveAgain = writer(DAVE, 3_000)('d1 again', 'd2 again', 'd3 again')
+      expect(take(room, CAROL.id, daveAgain).bodies).toEqual(['d3 again'])
+    })
+
+    it('keeps waiting for its own link after a restart of this node, as the journal recalls', () => {
+      const old = writer(ALICE, 1_000)('old 1', 'old 2')
+      const room = new Room(
+        { self: BOB, auth: fakeAuth(BOB.id) },
+        {
+          nextSeq: 1,
+          outbox: [],
+          origins: [{ peer: ALICE, received: 0, log: [], neighbor: true, reset: true }],
+        },
+      )
+      for (const n of [ALICE, CAROL]) {
+        room.linkOpened(n.id, { name: n.name, relays: true })
+        room.onAck(n.id, { type: 'ack', upTo: 0 })
+      }
+      expect(take(room, CAROL.id, old).bodies).toEqual([])
+      expect(take(room, ALICE.id, writer(ALICE, 2_000)('NEW 1'), true).bodies).toEqual(['NEW 1'])
+    })
+  })
 })

@@ -110,6 +110,7 @@ export class Room extends RoomChain {
       verified: 0,
       head: undefined,
       namedUpTo: undefined,
+      awaitsOwnLink: true,
     })
     for (const other of this.neighbors.values()) {
       this.ledger.forgetHas(other, id)
@@ -190,6 +191,9 @@ export class Room extends RoomChain {
     if (msg.from === this.self.id) return out
     const neighbor = this.neighbor(id)
     let origin = this.origins.get(msg.from)
+    // Until the first message of its new numbering comes from it, a relayed one may be of the old (see
+    // `Origin.awaitsOwnLink`): not taken, and not held against the relay, which may have it honestly.
+    if (origin?.awaitsOwnLink && !trusted) return out
     // The frequent case: the next message of an origin with nothing buffered, which needs no check
     // beyond its own (no auth, or straight from its origin): accepted without being buffered.
     if (
@@ -289,6 +293,7 @@ export class Room extends RoomChain {
           break
         }
         if (verdict === 'forged') this.refuseForged(origin, neighborId, out)
+        else if (verdict === 'stale') this.dropCandidates(origin, neighborId)
       }
       if (!progressed) return
     }
@@ -317,6 +322,7 @@ export class Room extends RoomChain {
       const verdict = this.tryRun(origin, neighbor.id, out, base)
       if (verdict === 'accepted') return true
       if (verdict === 'forged') this.refuseForged(origin, neighbor.id, out)
+      else if (verdict === 'stale') this.dropCandidates(origin, neighbor.id)
     }
     return false
   }

@@ -546,6 +546,55 @@ describe('finding 6: catch-up that a false claim cannot censor', () => {
   })
 })
 
+describe('a member that restarted without its journal: its old numbering replayed', () => {
+  it('shows the new numbering from its own link, never the old one again, and acks only what it showed', async () => {
+    // Durable, as the CLI is: it knows alice's epoch across her links, so her new one resets her.
+    const dir = await mkdtemp(join(tmpdir(), 'parley-epoch-'))
+    cleanups.push(() => rm(dir, { recursive: true, force: true }))
+    const log = await AppendLog.open(join(dir, 'journal.log'))
+    cleanups.push(() => log.close())
+    const victim = await startVictim({ journal: { append: (records) => log.append(records) } })
+    const aliceKey = generateKeyPair()
+    const aliceId = Buffer.from(aliceKey.publicKey).toString('hex')
+    const connectedToAlice = () =>
+      victim.events.filter((e) => e.type === 'connected' && e.peer.id === aliceId)
+    const alice = await Adversary.dial(victim.address, { name: 'alice', keyPair: aliceKey })
+    cleanups.push(() => alice.close())
+    await alice.join()
+    const old = ['old 1', 'old 2', 'old 3'].map((body) => alice.say(body, { ts: Date.now() - 60_000 }))
+    await victim.event(messageFrom(aliceId, 'old 3'))
+    alice.close()
+    await victim.event((e) => e.type === 'disconnected' && e.peer.id === aliceId)
+    const mallory = await adversary(victim, 'mallory')
+
+    // Alice is back with a new numbering (her journal moved away): from seq 1 and her genesis again. Its
+    // hello carries a new epoch, as every hello of the adversary does.
+    const again = await Adversary.dial(victim.address, { name: 'alice', keyPair: aliceKey })
+    cleanups.push(() => again.close())
+    await again.join()
+    await victim.event(() => connectedToAlice().length === 2)
+    for (const msg of old) mallory.relay(msg)
+    // A line of mallory's after them: once it is shown, the victim has taken all it sent before.
+    mallory.say('relayed')
+    await victim.event(messageFrom(mallory.id, 'relayed'))
+    const fresh = new ForgedOrigin('alice', aliceKey)
+    for (const body of ['NEW 1', 'NEW 2', 'NEW 3']) again.relay(fresh.say(body))
+    await victim.event(messageFrom(aliceId, 'NEW 3'))
+    // The old ones once more, now that her new numbering has begun: older than it, so not hers to show.
+    for (const msg of old) mallory.relay(msg)
+    const ack = await again.waitFor((m) => m.type === 'ack' && m.upTo >= 3)
+    expect(ack).toMatchObject({ upTo: 3 })
+    mallory.say('still here')
+    await victim.event(messageFrom(mallory.id, 'still here'))
+    const shown = victim.events.flatMap((e) =>
+      e.type === 'message' && e.from.id === aliceId ? [e.body] : [],
+    )
+    expect(shown).toEqual(['old 1', 'old 2', 'old 3', 'NEW 1', 'NEW 2', 'NEW 3'])
+    // The relay may have held the old ones honestly: its link stays.
+    expect(victim.events.some((e) => e.type === 'disconnected' && e.peer.id === mallory.id)).toBe(false)
+  })
+})
+
 describe('findings 2 and 10: membership strangers cannot fill, first contacts they cannot take', () => {
   interface Member {
     readonly node: ParleyNode
