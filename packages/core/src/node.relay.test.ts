@@ -8,13 +8,17 @@ import { fakeAuth } from '../test/fake-auth.js'
 import { ManualClock } from '../test/manual-clock.js'
 import { MemoryNetwork } from '../test/memory-transport.js'
 import type { Address } from './address.js'
+import { FrameDecoder } from './codec.js'
 import { type JournalRecord, restore } from './journal.js'
 import { ParleyNode } from './node.js'
 import type { NodeEvent } from './node-types.js'
+import type { Message } from './schema.js'
+import type { Link, Transport } from './transport.js'
 
 const ALICE = `a11ce${'0'.repeat(59)}`
 const BOB = `b0b${'0'.repeat(61)}`
 const CAROL = `ca201${'0'.repeat(59)}`
+const DAVE = `da5e${'0'.repeat(60)}`
 const BOB_AT: Address = '127.0.0.1:5101'
 
 /** A journal whose appends can be held back, as a disk that has not flushed yet. */
@@ -68,12 +72,17 @@ function room() {
   const start = async (
     name: string,
     id: string,
-    options: { listen?: Address; journal?: HeldJournal; restored?: JournalRecord[] } = {},
+    options: {
+      listen?: Address
+      journal?: HeldJournal
+      restored?: JournalRecord[]
+      wrap?: (transport: Transport) => Transport
+    } = {},
     member: Member = { node: undefined as unknown as ParleyNode, shown: [], events: [] },
   ): Promise<Member> => {
     const journal = options.journal ?? new HeldJournal()
     member.node = new ParleyNode({
-      transport: network.transport('127.0.0.1', id),
+      transport: (options.wrap ?? ((t) => t))(network.transport('127.0.0.1', id)),
       clock,
       name,
       id,
@@ -199,6 +208,52 @@ describe('a member known only through the relay, after a restart', () => {
     const sent = restarted.events.flatMap((e) => (e.type === 'message' && e.body === 'after' ? [e.ts] : []))
     const announced = restarted.events.filter((e) => e.type === 'member' && e.peer.id === ALICE)
     expect(announced).toEqual([expect.objectContaining({ via: 'relay', lastSent: sent[0] })])
+  })
+})
+
+/** What a node writes on its links, frame by frame, with the key of the peer each went to. */
+function tapped(sent: { to: string | undefined; message: Message }[]) {
+  const tap = (link: Link): Link => {
+    const decoder = new FrameDecoder()
+    const write = link.write.bind(link)
+    link.write = (chunk) => {
+      for (const message of decoder.push(chunk).messages) sent.push({ to: link.remoteKey, message })
+      return write(chunk)
+    }
+    return link
+  }
+  return (transport: Transport): Transport => ({
+    createListener: (onLink) => transport.createListener((link) => onLink(tap(link))),
+    dial: async (address, options) => tap(await transport.dial(address, options)),
+  })
+}
+
+describe('copies that arrive together', () => {
+  it('are not relayed back to a neighbour that sent one', async () => {
+    // A diamond: alice's message reaches dave through bob and through carol at once.
+    const { clock, start, until } = room()
+    const sent: { to: string | undefined; message: Message }[] = []
+    const DAVE_AT: Address = '127.0.0.1:5103'
+    const CAROL_AT: Address = '127.0.0.1:5102'
+    const dave = await start('dave', DAVE, { listen: DAVE_AT, wrap: tapped(sent) })
+    const bob = await start('bob', BOB, { listen: BOB_AT })
+    const carol = await start('carol', CAROL, { listen: CAROL_AT })
+    const alice = await start('alice', ALICE)
+    bob.node.connect(DAVE_AT)
+    carol.node.connect(DAVE_AT)
+    alice.node.connect(BOB_AT)
+    alice.node.connect(CAROL_AT)
+    const linked = (m: Member) => m.node.sessionsSnapshot().filter((s) => s.connected).length === 2
+    await until(() => [alice, bob, carol, dave].every(linked), 'the diamond')
+    await clock.advance(0)
+
+    alice.node.send('hello')
+    await until(() => [bob, carol, dave].every((m) => m.shown.length === 1), 'everyone to show it')
+    await clock.advance(0)
+    expect([bob.shown, carol.shown, dave.shown]).toEqual([['hello'], ['hello'], ['hello']])
+    // Bob's copy and carol's were both read before dave relayed: each of them has it, so dave sends it to neither.
+    const relayed = sent.filter(({ message }) => message.type === 'msg' && message.body === 'hello')
+    expect(relayed).toEqual([])
   })
 })
 

@@ -36,6 +36,7 @@ import {
 import { Bursts } from './outbound.js'
 import { DEFAULT_BACKOFF, isRefusal, type PeerInfo, type PeerState } from './peer-machine.js'
 import { DEFAULT_HISTORY_LIMIT, Persistence } from './persistence.js'
+import { platform } from './platform.js'
 import { type RandomFill, randomHex, webCryptoFill } from './random-id.js'
 import type { MessageAuth, RoomEffect } from './room.js'
 import { MEMBER_DEFAULTS, MemberRoom, Roster } from './roster.js'
@@ -86,6 +87,9 @@ export class ParleyNode implements ChatNode {
   private listenAddress: Address
   private listener?: Listener
   private lifecycle: Lifecycle = 'new'
+  /** Origins whose accepted messages wait to be relayed once the reads of this turn are in. */
+  private readonly relayDue = new Set<string>()
+  private relayScheduled = false
 
   constructor(options: NodeOptions) {
     this.options = options
@@ -524,14 +528,27 @@ export class ParleyNode implements ChatNode {
   /**
    * Forwards what the room just accepted without waiting for the journal: a neighbour that sent us a
    * message keeps it until our ack, and acks and showing still wait for the journal, so a crash before
-   * the flush loses nothing here and shows nothing twice. Waiting would add one flush per hop.
+   * the flush loses nothing here and shows nothing twice. Waiting would add one flush per hop. It goes
+   * out once the I/O already waiting has been read (`Clock.defer`), not from inside the read that brought
+   * it: a copy of the same message that another neighbour sent meanwhile says that neighbour has it, and
+   * it is not sent back. The next hop reads it no later for that: what a turn writes is read in the next.
    */
   private relayAhead(effects: readonly RoomEffect[]): void {
-    const origins = new Set<string>()
-    for (const effect of effects) if (effect.type === 'accept') origins.add(effect.msg.from)
-    if (origins.size === 0) return
-    for (const session of this.sessions.values())
-      for (const origin of origins) this.traffic.pump(session, origin)
+    const due = this.relayDue
+    const before = due.size
+    for (const effect of effects) if (effect.type === 'accept') due.add(effect.msg.from)
+    if (due.size === before || this.relayScheduled) return
+    this.relayScheduled = true
+    const relay = () => {
+      this.relayScheduled = false
+      const origins = [...due]
+      due.clear()
+      if (this.lifecycle !== 'running') return
+      for (const session of this.sessions.values())
+        for (const origin of origins) this.traffic.pump(session, origin)
+    }
+    if (this.clock.defer) this.clock.defer(relay)
+    else platform.queueMicrotask(relay)
   }
 
   private openSession(record: LinkRecord, peer: PeerInfo, instance: string): void {
