@@ -63,7 +63,7 @@ describe('a group of four parley processes in a line', () => {
     d!.proc.send('hello from d')
     expect(await a!.proc.waitFor('stdout', /hello from d/)).toBe('<d> hello from d')
     // The far end is announced as a member reached through relays.
-    await d!.proc.waitFor('stderr', /a \[[a-z2-7]{4}-[a-z2-7]{4}\] is in the room \(through a relay\)/)
+    await d!.proc.waitFor('stderr', /a \[[a-z2-7]{4}-[a-z2-7]{4}\] is in the room \(through another member\)/)
 
     // The middle goes down hard: the two sides go on separately.
     b!.proc.kill('SIGKILL')

@@ -469,7 +469,7 @@ describe('describeEvent: namesakes', () => {
   it('words a relayed member and a rename the same way', () => {
     const relayed = describeEvent({ type: 'member', peer, via: 'relay', sameNameAs: [me] }, undefined, me)
     expect(relayed?.text).toContain(
-      'is in the room (through a relay); WARNING: its name "alice" reads as your own',
+      'is in the room (through another member); WARNING: its name "alice" reads as your own',
     )
     const renamed = describeEvent(
       { type: 'member', peer, via: 'direct', renamedFrom: 'bob', sameNameAs: [me] },
@@ -483,16 +483,16 @@ describe('describeEvent: namesakes', () => {
   it('says a relayed member whose messages are old wrote in the room, not that it is there', () => {
     const now = Date.now()
     const recent = describeEvent({ type: 'member', peer, via: 'relay', lastSent: now - 5_000 })
-    expect(recent?.text).toBe(`alice [${shortId(peer.id)}] is in the room (through a relay)`)
+    expect(recent?.text).toBe(`alice [${shortId(peer.id)}] is in the room (through another member)`)
     const old = describeEvent({ type: 'member', peer, via: 'relay', lastSent: now - 10 * 60_000 })
     expect(old?.text).toMatch(
       new RegExp(
-        `^alice \\[${shortId(peer.id)}\\] wrote in the room, messages from (\\d{4}-\\d{2}-\\d{2} )?\\d{2}:\\d{2} on \\(through a relay; whether it is still there is not known\\)$`,
+        `^alice \\[${shortId(peer.id)}\\] wrote in the room, messages from (\\d{4}-\\d{2}-\\d{2} )?\\d{2}:\\d{2} on \\(through another member; whether it is still there is not known\\)$`,
       ),
     )
     const days = describeEvent({ type: 'member', peer, via: 'relay', lastSent: now - 3 * 86_400_000 })
     expect(days?.text).toMatch(
-      /wrote in the room, messages from \d{4}-\d{2}-\d{2} \d{2}:\d{2} on \(through a relay/,
+      /wrote in the room, messages from \d{4}-\d{2}-\d{2} \d{2}:\d{2} on \(through another member/,
     )
   })
 
