@@ -42,17 +42,51 @@ export interface LinkBudgets {
   readonly watermarks: number
   /** Everything every link holds, summed. */
   readonly total: number
+  /** What the node sends again from its windows when links open, over time (see `CatchUpMeter`). */
+  readonly catchUp: CatchUpBudget
 }
+
+/** Bytes a second, and how many may be saved up and spent at once. */
+export interface ByteRate {
+  readonly perSecond: number
+  readonly burst: number
+}
+
+/**
+ * The catch-up a node serves when links open (what the neighbour's opening ack says it lacks of each
+ * member's window, and of our own messages everyone already has), counted as `weigh` counts: per peer key
+ * (shared by all its links and reconnects), per source (shared by every key that dials in from there),
+ * and across all neighbours.
+ */
+export interface CatchUpBudget {
+  readonly perKey: ByteRate
+  readonly perSource: ByteRate
+  readonly total: ByteRate
+}
+
+/**
+ * 8 MiB of catch-up at once per key covers what an honest member lacks after a normal absence many times
+ * over; a member new to a full room (32 MiB of windows) gets the rest at 1 MiB a second. Throwaway keys
+ * from one source share 16 MiB and 2 MiB a second, and all neighbours together 32 MiB and 4 MiB a second:
+ * a peer that reconnects in a loop costs the node a few percent of a core, not all of it.
+ */
+export const DEFAULT_CATCH_UP_BUDGET: CatchUpBudget = {
+  perKey: { perSecond: 1024 * 1024, burst: 8 * 1024 * 1024 },
+  perSource: { perSecond: 2 * 1024 * 1024, burst: 16 * 1024 * 1024 },
+  total: { perSecond: 4 * 1024 * 1024, burst: 32 * 1024 * 1024 },
+} as const
 
 /**
  * 2 MiB of reorder buffer per link holds two whole bursts of the longest messages (100 of 10,000
  * characters); 512 KiB of watermarks holds both maps for a room of 1,000 members with room to spare; 64
- * MiB in all keeps 100 hostile peers from taking more than a few hundred MiB of memory.
+ * MiB in all keeps 100 hostile peers from taking more than a few hundred MiB of memory. Catch-up: see
+ * `DEFAULT_CATCH_UP_BUDGET`.
  */
 export const DEFAULT_LINK_BUDGETS: LinkBudgets = {
   buffered: 2 * 1024 * 1024,
   watermarks: 512 * 1024,
   total: 64 * 1024 * 1024,
+  catchUp: DEFAULT_CATCH_UP_BUDGET,
 } as const
 
 /** What one watermark entry costs: a 64-character hex key, its number and the map's own entry. */
@@ -256,4 +290,106 @@ export class LinkTable<K> {
     for (const [key, account] of this.accounts) if (account.counted) return key
     return undefined
   }
+}
+
+/** Keys and sources whose catch-up allowance is remembered; past it the least recently used is forgotten. */
+export const CATCH_UP_TRACKED = 1024
+
+interface Bucket {
+  tokens: number
+  at: number
+}
+
+/**
+ * The catch-up allowances of `CatchUpBudget`: a token bucket per peer key, per source and one for all,
+ * refilled with time (`now` in ms). A send takes its bytes from every bucket that applies, or from none.
+ * Allowances outlive links, so a peer that reconnects, or dials in again under new keys from the same
+ * source, finds what it spent still spent. Only the `CATCH_UP_TRACKED` most recently used keys and sources
+ * are remembered: a forgotten one starts full again, and the one for all bounds them together.
+ * @example
+ * const meter = new CatchUpMeter(DEFAULT_CATCH_UP_BUDGET)
+ * if (meter.take(peerId, '10.0.0.7', weigh(msg), now)) send(msg)
+ * else retryIn(meter.waitFor(peerId, '10.0.0.7', weigh(msg), now))
+ */
+export class CatchUpMeter {
+  private readonly all: Bucket
+  private readonly keys = new Map<string, Bucket>()
+  private readonly sources = new Map<string, Bucket>()
+  /** Bytes taken so far, all keys together (given back ones not counted). */
+  served = 0
+
+  constructor(
+    readonly budget: CatchUpBudget,
+    private readonly tracked = CATCH_UP_TRACKED,
+  ) {
+    this.all = { tokens: budget.total.burst, at: Number.NEGATIVE_INFINITY }
+  }
+
+  /**
+   * Takes `bytes` from the allowances of `key`, of `source` (none for a link this node dialed) and of all,
+   * or nothing when one of them has too little: false then. A send larger than a burst goes once that
+   * allowance is full, and leaves it owing.
+   */
+  take(key: string, source: string | undefined, bytes: number, now: number): boolean {
+    const buckets = this.bucketsOf(key, source, now)
+    for (const [bucket, rate] of buckets) if (bucket.tokens < Math.min(bytes, rate.burst)) return false
+    for (const [bucket] of buckets) bucket.tokens -= bytes
+    this.served += bytes
+    return true
+  }
+
+  /** Gives back `bytes` taken for a send that did not happen after all. */
+  giveBack(key: string, source: string | undefined, bytes: number, now: number): void {
+    for (const [bucket, rate] of this.bucketsOf(key, source, now))
+      bucket.tokens = Math.min(rate.burst, bucket.tokens + bytes)
+    this.served -= bytes
+  }
+
+  /** Milliseconds (at least 1) until `bytes` can be taken for `key` from `source`; 0 when they can now. */
+  waitFor(key: string, source: string | undefined, bytes: number, now: number): number {
+    let wait = 0
+    for (const [bucket, rate] of this.bucketsOf(key, source, now)) {
+      const lacking = Math.min(bytes, rate.burst) - bucket.tokens
+      if (lacking > 0) wait = Math.max(wait, Math.ceil((lacking * 1000) / Math.max(rate.perSecond, 1e-9)))
+    }
+    return wait > 0 ? Math.max(1, wait) : 0
+  }
+
+  /** Keys and sources remembered now (at most `CATCH_UP_TRACKED` of each). */
+  get trackedCount(): { readonly keys: number; readonly sources: number } {
+    return { keys: this.keys.size, sources: this.sources.size }
+  }
+
+  private bucketsOf(key: string, source: string | undefined, now: number): [Bucket, ByteRate][] {
+    const { perKey, perSource, total } = this.budget
+    const buckets: [Bucket, ByteRate][] = [
+      [refill(this.all, total, now), total],
+      [refill(this.recent(this.keys, key, perKey, now), perKey, now), perKey],
+    ]
+    if (source !== undefined)
+      buckets.push([refill(this.recent(this.sources, source, perSource, now), perSource, now), perSource])
+    return buckets
+  }
+
+  /** The bucket of `name`, now the most recently used; a new one starts full. */
+  private recent(map: Map<string, Bucket>, name: string, rate: ByteRate, now: number): Bucket {
+    let bucket = map.get(name)
+    if (bucket) map.delete(name)
+    else {
+      bucket = { tokens: rate.burst, at: now }
+      if (map.size >= this.tracked) map.delete(map.keys().next().value!)
+    }
+    map.set(name, bucket)
+    return bucket
+  }
+}
+
+function refill(bucket: Bucket, rate: ByteRate, now: number): Bucket {
+  // The bucket for all starts full whatever the clock says.
+  if (bucket.at === Number.NEGATIVE_INFINITY) bucket.at = now
+  else if (now > bucket.at) {
+    bucket.tokens = Math.min(rate.burst, bucket.tokens + ((now - bucket.at) * rate.perSecond) / 1000)
+    bucket.at = now
+  }
+  return bucket
 }

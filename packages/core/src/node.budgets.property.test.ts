@@ -33,7 +33,16 @@ const HOSTILE_IDS = [
   'f400000000000000',
   'f500000000000000',
 ]
-const BUDGETS: LinkBudgets = { buffered: 24_000, watermarks: 40 * 160, total: 60_000 }
+const BUDGETS: LinkBudgets = {
+  buffered: 24_000,
+  watermarks: 40 * 160,
+  total: 60_000,
+  catchUp: {
+    perKey: { perSecond: 2_000, burst: 8_000 },
+    perSource: { perSecond: 3_000, burst: 12_000 },
+    total: { perSecond: 4_000, burst: 16_000 },
+  },
+}
 const MAX_NEIGHBORS = 4
 
 const originId = (n: number) => `a${n.toString(16).padStart(15, '0')}`

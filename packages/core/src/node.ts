@@ -423,6 +423,7 @@ export class ParleyNode implements ChatNode {
     const wasRunning = this.lifecycle === 'running'
     this.lifecycle = 'closing'
     this.dialer.stop()
+    this.traffic.stop()
     this.links.closeAll(reason)
     this.dialer.closeAll(reason)
     if (wasRunning) await this.listener?.close().catch(() => undefined)
@@ -585,6 +586,8 @@ export class ParleyNode implements ChatNode {
         name: peer.name,
         relays: record.hello?.relays ?? false,
         namedUpTo: record.hello?.namedUpTo,
+        // Its catch-up shares an allowance with every key that dials in from there.
+        source: record.slot ? undefined : (record.link.source ?? record.link.remoteAddress),
       }),
     )
   }

@@ -40,10 +40,17 @@ export interface PumpTarget {
 /**
  * Writes, in order per member, every durable and verified message the neighbour's link has not carried
  * and the neighbour does not have: ours, and (if it relays) the room's. `only` limits it to one member.
+ * Its catch-up goes as far as the allowances at `now` let it (`Room.catchUpWait` says when it may go on).
  */
-export function pump(room: Room, neighbor: string, target: PumpTarget, only?: string): void {
+export function pump(
+  room: Room,
+  neighbor: string,
+  target: PumpTarget,
+  only: string | undefined,
+  now: number,
+): void {
   // The room marks an item sent once asked for the next one, so the check comes before each write.
-  for (const item of room.outgoing(neighbor, only)) {
+  for (const item of room.outgoing(neighbor, only, now)) {
     if (!target.writable()) return
     if (item.kind === 'msg') target.write(item.msg)
     else {

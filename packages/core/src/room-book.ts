@@ -29,6 +29,12 @@ import {
 } from './room-types.js'
 import { DEFAULT_HOPS, type Msg } from './schema.js'
 
+/**
+ * A catch-up that waits for its allowances goes on once this many bytes may go at once, so that it wakes
+ * a few times a second rather than once a message.
+ */
+export const CATCH_UP_CHUNK = 64 * 1024
+
 export class RoomBook {
   readonly self: PeerInfo
   protected readonly auth?: MessageAuth
@@ -229,35 +235,103 @@ export class RoomBook {
    * What the neighbour's link should carry next, in order per origin: every verified message it does not
    * have (never its own, never one whose hops are spent), as the copy to send. Ours go once durable;
    * another origin's go before they are durable here, since the neighbour that sent them keeps them
-   * until our ack, and acks claim only what is shown. Stop early when the link pushes back.
+   * until our ack, and acks claim only what is shown. Stop early when the link pushes back. Its catch-up
+   * (`noteCatchUp`) goes while the catch-up allowances at `now` (ms) last: past them, that origin's rest
+   * waits, in order, for `catchUpWait`, and other origins' news still goes.
    */
-  *outgoing(id: string, only?: string): Generator<Outgoing> {
+  *outgoing(id: string, only?: string, now = 0): Generator<Outgoing> {
     const neighbor = this.neighbors.get(id)
     if (!neighbor?.open || !neighbor.resumed) return
-    const origins = only === undefined ? this.origins.values() : [this.origins.get(only)]
-    for (const origin of origins) {
-      if (!origin || origin.peer.id === id) continue
-      if (origin !== this.own && !neighbor.relays) continue
-      if (origin === this.own && neighbor.forked) continue
-      const originId = origin.peer.id
-      const limit = origin === this.own ? Math.min(origin.shown, origin.verified) : origin.verified
-      for (;;) {
-        const next = Math.max(neighbor.sentUpTo.get(originId) ?? 0, neighbor.has.get(originId) ?? 0) + 1
-        if (next > limit || origin.log.length === 0) break
-        const first = origin.log[0]!.seq
-        if (next < first) {
-          // Our window moved on while the neighbour lagged: it must jump, or it would wait forever.
-          yield { kind: 'base', origin: originId, seq: first - 1 }
-          raise(neighbor.sentUpTo, originId, first - 1)
-          continue
+    // Only a run over every origin can tell that nothing waits for the allowances any more.
+    if (only === undefined) neighbor.pacedFor = 0
+    // Catch-up taken for the message yielded last: given back if the caller stops before asking for more.
+    let owed = 0
+    try {
+      const origins = only === undefined ? this.origins.values() : [this.origins.get(only)]
+      for (const origin of origins) {
+        if (!origin || origin.peer.id === id) continue
+        if (origin !== this.own && !neighbor.relays) continue
+        if (origin === this.own && neighbor.forked) continue
+        const originId = origin.peer.id
+        const limit = origin === this.own ? Math.min(origin.shown, origin.verified) : origin.verified
+        for (;;) {
+          const next = Math.max(neighbor.sentUpTo.get(originId) ?? 0, neighbor.has.get(originId) ?? 0) + 1
+          if (next > limit || origin.log.length === 0) break
+          const first = origin.log[0]!.seq
+          if (next < first) {
+            // Our window moved on while the neighbour lagged: it must jump, or it would wait forever.
+            yield { kind: 'base', origin: originId, seq: first - 1 }
+            raise(neighbor.sentUpTo, originId, first - 1)
+            this.caughtUp(neighbor, originId, first - 1)
+            continue
+          }
+          const msg = origin.log[next - first]!
+          const copy = this.forwardCopy(origin, msg)
+          if (copy) {
+            if (neighbor.catchUp.size > 0 && next <= (neighbor.catchUp.get(originId) ?? 0)) {
+              const bytes = weigh(copy)
+              if (!this.ledger.takeCatchUp(neighbor, bytes, now)) {
+                neighbor.pacedFor = bytes
+                break
+              }
+              owed = bytes
+            }
+            yield { kind: 'msg', msg: copy }
+            owed = 0
+          }
+          raise(neighbor.sentUpTo, originId, next)
+          this.caughtUp(neighbor, originId, next)
+          this.trim(origin)
         }
-        const msg = origin.log[next - first]!
-        const copy = this.forwardCopy(origin, msg)
-        if (copy) yield { kind: 'msg', msg: copy }
-        raise(neighbor.sentUpTo, originId, next)
-        this.trim(origin)
       }
+    } finally {
+      if (owed > 0) this.ledger.giveBackCatchUp(neighbor, owed, now)
     }
+  }
+
+  /**
+   * Milliseconds until the neighbour's catch-up, which waits for the allowances, may go on (0: now);
+   * undefined when none of it waits. It goes on once `CATCH_UP_CHUNK` may go at once.
+   */
+  catchUpWait(id: string, now: number): number | undefined {
+    const neighbor = this.neighbors.get(id)
+    if (!neighbor?.open || neighbor.pacedFor === 0) return undefined
+    if (neighbor.catchUp.size === 0) {
+      neighbor.pacedFor = 0
+      return undefined
+    }
+    return this.ledger.catchUpWait(neighbor, Math.max(neighbor.pacedFor, CATCH_UP_CHUNK), now)
+  }
+
+  /** Catch-up bytes taken from the allowances so far, all neighbours together. */
+  get catchUpServed(): number {
+    return this.ledger.catchUp.served
+  }
+
+  /**
+   * The neighbour's link resumed (its opening ack said what it has): what it lacks now, of every window
+   * and of our messages that everyone we wait for has (not the outbox, which is news), is its catch-up.
+   * A neighbour back after a short absence lacks little; one with throwaway keys, everything, each time.
+   */
+  protected noteCatchUp(neighbor: Neighbor): void {
+    neighbor.catchUp.clear()
+    neighbor.pacedFor = 0
+    for (const origin of this.origins.values()) {
+      const originId = origin.peer.id
+      if (originId === neighbor.id) continue
+      if (origin === this.own ? neighbor.forked : !neighbor.relays) continue
+      const limit =
+        origin === this.own ? Math.min(origin.shown, origin.verified, this.ownSettled) : origin.verified
+      const known = Math.max(neighbor.sentUpTo.get(originId) ?? 0, neighbor.has.get(originId) ?? 0)
+      if (limit > known) neighbor.catchUp.set(originId, limit)
+    }
+  }
+
+  /** The neighbour's link carried `originId` up to `seq`: its catch-up of that origin may be over. */
+  private caughtUp(neighbor: Neighbor, originId: string, seq: number): void {
+    if (neighbor.catchUp.size === 0) return
+    const horizon = neighbor.catchUp.get(originId)
+    if (horizon !== undefined && seq >= horizon) neighbor.catchUp.delete(originId)
   }
 
   /**
@@ -380,6 +454,9 @@ export class RoomBook {
         open: false,
         resumed: false,
         waiting: 0,
+        source: undefined,
+        catchUp: new Map(),
+        pacedFor: 0,
         ackEntries: ACK_ENTRY_RATE.burst,
         ackRefilledAt: 0,
         // Not linked in this run yet (restored from the journal, say): nothing says the mesh reaches it.

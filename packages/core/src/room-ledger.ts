@@ -4,7 +4,7 @@
  * named in acks, and the cap on direct neighbours. The room charges the reorder buffers here too.
  */
 import { FIXED_MSG_BYTES } from './inbound-gate.js'
-import { type LinkBudgets, LinkTable, WATERMARK_ENTRY_BYTES } from './link-table.js'
+import { CatchUpMeter, type LinkBudgets, LinkTable, WATERMARK_ENTRY_BYTES } from './link-table.js'
 import { ACK_ENTRY_RATE, type Neighbor, type Refusal } from './room-types.js'
 import type { Msg } from './schema.js'
 
@@ -27,12 +27,15 @@ export interface HeldReport {
 export class RoomLedger {
   /** The open neighbours' links, keyed by neighbour id. */
   readonly links: LinkTable<string>
+  /** What the node may still send as catch-up, per neighbour key, per source and in all (`CatchUpBudget`). */
+  readonly catchUp: CatchUpMeter
 
   constructor(
     budgets: Partial<LinkBudgets>,
     private readonly maxNeighbors: number,
   ) {
     this.links = new LinkTable({ whenFull: 'refuse', counting: 'linked', budgets })
+    this.catchUp = new CatchUpMeter(this.links.budgets.catchUp)
   }
 
   /** A link to neighbour `id` opened: it holds nothing yet on it. */
@@ -101,6 +104,21 @@ export class RoomLedger {
     this.links.release(neighbor.id, 'watermarks', entries * WATERMARK_ENTRY_BYTES)
     neighbor.has.clear()
     if (bases) neighbor.bases.clear()
+  }
+
+  /** Takes `bytes` of catch-up for the neighbour from the allowances that apply to it; false when one is short. */
+  takeCatchUp(neighbor: Neighbor, bytes: number, now: number): boolean {
+    return this.catchUp.take(neighbor.id, neighbor.source, bytes, now)
+  }
+
+  /** Gives back catch-up taken for a message that was not written after all. */
+  giveBackCatchUp(neighbor: Neighbor, bytes: number, now: number): void {
+    this.catchUp.giveBack(neighbor.id, neighbor.source, bytes, now)
+  }
+
+  /** Milliseconds until `bytes` of catch-up may go to the neighbour (0: now). */
+  catchUpWait(neighbor: Neighbor, bytes: number, now: number): number {
+    return this.catchUp.waitFor(neighbor.id, neighbor.source, bytes, now)
   }
 
   /** Takes `count` entries from the neighbour's allowance of origins named in acks; false when it is spent. */

@@ -215,6 +215,8 @@ export interface NeighborLink {
   readonly relays: boolean
   /** Its own messages up to this seq were written before that hello (`Neighbor.namedUpTo`). */
   readonly namedUpTo?: number | undefined
+  /** Where its link came from (`Link.source`), when it dialed in: its catch-up shares that source's allowance. */
+  readonly source?: string | undefined
 }
 
 export interface Neighbor {
@@ -248,6 +250,15 @@ export interface Neighbor {
   resumed: boolean
   /** Candidates it sent that wait in some origin's buffer. */
   waiting: number
+  /** Where its current link came from, when it dialed in (`NeighborLink.source`). */
+  source: string | undefined
+  /**
+   * Its catch-up: per origin, the newest seq it lacked that we could send when its link resumed. What it
+   * is sent up to there counts against the catch-up allowances (`CatchUpBudget`); an entry goes once sent.
+   */
+  readonly catchUp: Map<string, number>
+  /** Bytes of the catch-up message that waited for the allowances last (0: none waits). */
+  pacedFor: number
   /** Its allowance of origins named in acks (`have` and `bases` entries), refilled at ACK_ENTRY_RATE. */
   ackEntries: number
   ackRefilledAt: number

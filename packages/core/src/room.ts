@@ -43,9 +43,11 @@ export class Room extends RoomChain {
     neighbor.open = true
     neighbor.left = false
     neighbor.resumed = false
+    neighbor.source = info.source
     neighbor.sentUpTo.clear()
     neighbor.told.clear()
     neighbor.floor.clear()
+    neighbor.catchUp.clear()
     this.dropCandidatesOf(neighbor)
     // Its watermarks come again in its opening ack; what it holds is counted afresh on this link.
     this.ledger.forgetWatermarks(neighbor)
@@ -133,6 +135,7 @@ export class Room extends RoomChain {
     neighbor.told.clear()
     neighbor.toldUpTo = -1
     neighbor.floor.clear()
+    neighbor.catchUp.clear()
     this.ledger.close(id)
   }
 
@@ -175,6 +178,7 @@ export class Room extends RoomChain {
     if (!neighbor.resumed && ack.more !== true && neighbor.open) {
       neighbor.resumed = true
       for (const [origin, seq] of neighbor.floor) raise(neighbor.sentUpTo, origin, seq)
+      this.noteCatchUp(neighbor)
       // Needed only until now: held for the link's life, it would make a hub of n idle links hold n² entries.
       neighbor.floor.clear()
       out.push({ type: 'resume', neighbor: id })

@@ -55,6 +55,10 @@ export class SessionTraffic {
   private readonly store: Persistence
   private readonly clock: Clock
   private readonly runs: boolean
+  /** Neighbours whose catch-up waits for its allowances, and the one timer that goes on with them. */
+  private readonly paced = new Set<string>()
+  private pacedTimer: unknown
+  private pacedDue = 0
 
   constructor(
     private readonly parts: TrafficParts,
@@ -245,7 +249,10 @@ export class SessionTraffic {
     if (event) this.hooks.emit(via === 'relay' && lastSent !== undefined ? { ...event, lastSent } : event)
   }
 
-  /** What the session's link should carry now, while it takes more. `only` limits it to one member. */
+  /**
+   * What the session's link should carry now, while it takes more. `only` limits it to one member. A
+   * catch-up that waits for its allowances goes on by itself when they allow (`pace`).
+   */
   pump(session: Session, only?: string): void {
     const record = this.linkOf(session)
     if (!record) return
@@ -253,7 +260,42 @@ export class SessionTraffic {
       writable: () => this.links.writable(record),
       write: (message: Message) => this.links.write(record, message),
     }
-    pump(this.room, session.peer.id, target, only)
+    const now = this.clock.now()
+    pump(this.room, session.peer.id, target, only, now)
+    // A link that does not take more is pumped again when it drains.
+    if (this.links.writable(record)) this.pace(session.peer.id, now)
+  }
+
+  /**
+   * The neighbour's catch-up waits for the allowances: one timer for every such neighbour pumps each of
+   * them again once the first may go on (those that still wait then are paced again, behind the others).
+   */
+  private pace(peerId: string, now: number): void {
+    const wait = this.room.catchUpWait(peerId, now)
+    if (wait === undefined) return
+    this.paced.add(peerId)
+    const due = now + wait
+    if (this.pacedTimer !== undefined) {
+      if (this.pacedDue <= due) return
+      this.clock.clearTimeout(this.pacedTimer)
+    }
+    this.pacedDue = due
+    this.pacedTimer = this.clock.setTimeout(() => {
+      this.pacedTimer = undefined
+      const waiting = [...this.paced]
+      this.paced.clear()
+      for (const id of waiting) {
+        const session = this.sessions.get(id)
+        if (session) this.pump(session)
+      }
+    }, wait)
+  }
+
+  /** The node closes: no paced catch-up goes on. */
+  stop(): void {
+    if (this.pacedTimer !== undefined) this.clock.clearTimeout(this.pacedTimer)
+    this.pacedTimer = undefined
+    this.paced.clear()
   }
 
   /**
