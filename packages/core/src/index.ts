@@ -40,7 +40,12 @@ export {
 export { makeHello } from './link-machine.js'
 export {
   type Admission,
+  type ByteRate,
+  CATCH_UP_TRACKED,
+  type CatchUpBudget,
+  CatchUpMeter,
   type Charge,
+  DEFAULT_CATCH_UP_BUDGET,
   DEFAULT_LINK_BUDGETS,
   DEFAULT_LINK_LIMITS,
   type Held,

@@ -502,6 +502,71 @@ describe('finding 7: reorder buffers and neighbours', () => {
   })
 })
 
+describe('reconnecting to pull every window again', () => {
+  it('serves throwaway keys that reconnect and say they have nothing the allowance of their host, not every window each time, and an honest newcomer still gets every message once', async () => {
+    const catchUp = {
+      perKey: { perSecond: 64 * 1024, burst: 96 * 1024 },
+      perSource: { perSecond: 64 * 1024, burst: 128 * 1024 },
+      total: { perSecond: 128 * 1024, burst: 256 * 1024 },
+    }
+    const victim = await startVictim({ budgets: { catchUp } })
+    // A relay fills the victim's windows: 4 members, 25 messages of 2,000 characters each.
+    const filler = await adversary(victim, 'filler')
+    const members = Array.from({ length: 4 }, (_, i) => new ForgedOrigin(`member${i}`))
+    let windows = 0
+    let longest = 0
+    for (const member of members)
+      for (let n = 1; n <= 25; n++) {
+        const msg = member.say(`${n} ${'x'.repeat(2_000)}`, { unsigned: n < 25 })
+        windows += weigh(msg)
+        longest = Math.max(longest, weigh(msg))
+        filler.relay(msg)
+      }
+    const fromMembers = (e: NodeEvent) => e.type === 'message' && members.some((m) => m.id === e.from.id)
+    for (const member of members) await victim.event(messageFrom(member.id, `25 ${'x'.repeat(2_000)}`))
+    expect(victim.events.filter(fromMembers)).toHaveLength(100)
+    filler.close()
+    await victim.event((e) => e.type === 'disconnected' && e.peer.id === filler.id)
+
+    // Six throwaway keys, one after another: each links, says it has nothing, takes what comes for a
+    // moment (or every window, if that comes first) and goes.
+    const started = Date.now()
+    const pulls: number[] = []
+    for (let i = 0; i < 6; i++) {
+      const puller = await adversary(victim, `pull${i}`)
+      const got = () => puller.inbox.filter((m) => m.type === 'msg')
+      for (let t = 0; t < 15 && got().length < 100; t++) await new Promise((r) => setTimeout(r, 20))
+      pulls.push(got().reduce((sum, m) => sum + (m.type === 'msg' ? weigh(m) : 0), 0))
+      puller.close()
+    }
+    const elapsed = (Date.now() - started) / 1_000
+    const served = pulls.reduce((a, b) => a + b, 0)
+    // Within the host's allowance over the time taken (one message more may be in flight), where each
+    // pull used to get every window: six times as much.
+    const allowance = catchUp.perSource.burst + catchUp.perSource.perSecond * elapsed + longest
+    expect(served).toBeLessThanOrEqual(allowance)
+    expect(pulls[0]).toBeLessThanOrEqual(catchUp.perKey.burst + longest)
+    expect(6 * windows).toBeGreaterThan(2 * allowance)
+
+    // An honest member new to the room, from the same host: it gets every message, each once, in order
+    // per member, however long the allowance makes it take; its own line is taken meanwhile.
+    const honest = await adversary(victim, 'honest')
+    honest.say('hello, new here')
+    await victim.event(messageFrom(honest.id, 'hello, new here'))
+    await honest.waitFor((m) => m.type === 'ack' && m.upTo >= 1)
+    const got = () => honest.inbox.filter((m): m is Msg => m.type === 'msg')
+    for (let t = 0; t < 300 && got().length < 100; t++) await new Promise((r) => setTimeout(r, 50))
+    for (const member of members)
+      expect(
+        got()
+          .filter((m) => m.from === member.id)
+          .map((m) => m.seq),
+      ).toEqual(Array.from({ length: 25 }, (_, i) => i + 1))
+    expect(got()).toHaveLength(100)
+    expect(honest.isOpen).toBe(true)
+  }, 30_000)
+})
+
 describe('finding 6: catch-up that a false claim cannot censor', () => {
   it('shows message 1 that a relay withheld behind a false bases claim, once an honest neighbour that has it links up', async () => {
     const victim = await startVictim()
