@@ -1,11 +1,8 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { fakeAuth } from '../test/fake-auth.js'
 import { command, journalOf, msgOf } from '../test/journal-arbitraries.js'
 import { encodeFrame } from './codec.js'
 import { journalRecordsJson, MADE_CAP, takeMsgJson } from './msg-json.js'
-import { Room } from './room.js'
-import { canonicalMsg } from './room-types.js'
 import type { Msg } from './schema.js'
 
 const decoder = new TextDecoder()
@@ -68,46 +65,5 @@ describe('journalRecordsJson', () => {
     journalRecordsJson(msgs.map((msg) => ({ t: 'sent', msg })))
     expect(msgs.slice(0, 10).map(takeMsgJson)).toEqual(Array(10).fill(undefined))
     expect(msgs.slice(10).map(takeMsgJson)).toEqual(msgs.slice(10).map((msg) => JSON.stringify(msg)))
-  })
-})
-
-describe('the body of a message of ours, made JSON once', () => {
-  const self = { id: 'a'.repeat(64), name: 'alice' }
-  const reference = (msg: Msg) =>
-    JSON.stringify(['parley-msg/1', msg.from, msg.seq, msg.id, msg.ts, msg.name ?? null, msg.body])
-
-  it('gives the chain hash and the journal record what they would make of it themselves (property)', () => {
-    fc.assert(
-      fc.property(
-        fc.array(
-          fc.tuple(fc.string({ unit: 'binary', maxLength: 40 }), fc.option(fc.string(), { nil: undefined })),
-          {
-            minLength: 1,
-            maxLength: 8,
-          },
-        ),
-        (items) => {
-          const auth = fakeAuth(self.id)
-          const room = new Room({ self, auth })
-          const canonical: string[] = []
-          const chain = auth.chain
-          auth.chain = (prev, msg) => {
-            canonical.push(canonicalMsg(msg))
-            expect(canonicalMsg(msg)).toBe(reference(msg))
-            return chain(prev, msg)
-          }
-          items.forEach(([body, name], i) => {
-            room.compose({ id: `m${i}`, ts: i, body, ...(name === undefined ? {} : { name }) })
-          })
-          // The last of the burst is a new object, with the signature.
-          const burst = room.seal()
-          expect(canonical).toHaveLength(items.length)
-          const records = burst.map((msg) => ({ t: 'sent', msg }))
-          expect(journalRecordsJson(records)).toBe(JSON.stringify(records))
-          for (const msg of burst) expect(takeMsgJson(msg)).toBe(JSON.stringify(msg))
-        },
-      ),
-      { numRuns: 200 },
-    )
   })
 })

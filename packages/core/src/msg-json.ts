@@ -1,37 +1,8 @@
 /**
  * One serialization per message of ours: its journal record and its wire frame hold the same JSON text of
  * the message, so the text is made once, when the record is encoded, and the frame takes it from here.
- * And the JSON of its body, the bulk of that text, is made once, when the message is composed: its chain
- * hash covers it too (`canonicalMsg`).
  */
 import type { Msg } from './schema.js'
-
-/**
- * Bodies of our messages as JSON strings, from `compose` until the journal record takes them, the oldest
- * dropped past `MADE_CAP`: a record usually takes its body within the turn.
- */
-const bodies = new Map<Msg, string>()
-
-/** Makes `msg`'s body JSON once, for its chain hash and its record; returns it. */
-export function keepBodyJson(msg: Msg): string {
-  const json = JSON.stringify(msg.body)
-  bodies.set(msg, json)
-  if (bodies.size > MADE_CAP) bodies.delete(bodies.keys().next().value as Msg)
-  return json
-}
-
-/** The body JSON `keepBodyJson` made for `msg`, if any. */
-export function bodyJsonOf(msg: Msg): string | undefined {
-  return bodies.get(msg)
-}
-
-/** `to` is `from` with more fields (a signature): the body JSON made for `from` serves it. */
-export function passBodyJson(from: Msg, to: Msg): void {
-  const json = bodies.get(from)
-  if (json === undefined) return
-  bodies.delete(from)
-  bodies.set(to, json)
-}
 
 /**
  * Texts made for the journal and not yet taken by a frame, the oldest dropped past `MADE_CAP`: a frame
@@ -70,26 +41,11 @@ function isSent(record: unknown): record is { t: 'sent'; msg: Msg } {
 }
 
 function sentJson(record: { t: 'sent'; msg: Msg }): string {
-  const msg = msgJson(record.msg)
+  const msg = JSON.stringify(record.msg)
   made.set(record.msg, msg)
   if (made.size > MADE_CAP) made.delete(made.keys().next().value as Msg)
   return `{"t":"sent","msg":${msg}}`
 }
-
-/** `JSON.stringify(msg)`, with the body's JSON made at compose time spliced in rather than made again. */
-function msgJson(msg: Msg): string {
-  const body = bodies.get(msg)
-  if (body === undefined || typeof msg.body !== 'string') return JSON.stringify(msg)
-  bodies.delete(msg)
-  // The same keys in the same order, the body empty: `"body":""` is written nowhere else, as a quote
-  // inside any string is escaped.
-  const text = JSON.stringify({ ...msg, body: '' })
-  const at = text.indexOf(EMPTY_BODY)
-  return `${text.slice(0, at + BODY_KEY.length)}${body}${text.slice(at + EMPTY_BODY.length)}`
-}
-
-const BODY_KEY = '"body":'
-const EMPTY_BODY = '"body":""'
 
 function keyCount(record: object): number {
   let keys = 0

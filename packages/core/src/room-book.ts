@@ -2,7 +2,6 @@
  * What one node's room knows: every origin's recent messages and watermarks, what each neighbour has and
  * was sent, the candidates waiting to be checked, and our own stream. `Room` takes its decisions on top.
  */
-import { keepBodyJson, passBodyJson } from './msg-json.js'
 import type { PeerInfo } from './peer-machine.js'
 import { type HeldReport, RoomLedger, weigh } from './room-ledger.js'
 import {
@@ -153,8 +152,6 @@ export class RoomBook {
     if (this.auth) {
       const prev = this.own.head ?? this.auth.genesis(this.self.id)
       msg.prev = prev
-      // Its body as JSON, made once for the chain hash and the journal record.
-      keepBodyJson(msg)
       this.own.head = this.auth.chain(prev, msg)
     }
     this.own.received = seq
@@ -176,7 +173,6 @@ export class RoomBook {
     if (this.auth && this.own.head !== undefined) {
       const last = burst.length - 1
       const signed = { ...burst[last]!, sig: this.auth.sign(this.own.head) }
-      passBodyJson(burst[last]!, signed)
       burst[last] = signed
       this.own.log[start + last] = signed
     }

@@ -1,7 +1,6 @@
 /** The room's vocabulary: its options, what it restores, the effects it returns, and its inner records. */
 import { ProtocolError } from './errors.js'
 import type { LinkBudgets } from './link-table.js'
-import { bodyJsonOf } from './msg-json.js'
 import type { PeerInfo } from './peer-machine.js'
 import type { Ack, Msg } from './schema.js'
 
@@ -27,11 +26,7 @@ export interface MessageAuth {
  * one message): it only says how to cut text that is covered into lines, each shown under the same sender.
  */
 export function canonicalMsg(msg: Msg): string {
-  // Our own message's body was made JSON once when it was composed (its record takes the same text).
-  const body = bodyJsonOf(msg)
-  if (body === undefined)
-    return JSON.stringify(['parley-msg/1', msg.from, msg.seq, msg.id, msg.ts, msg.name ?? null, msg.body])
-  return `${JSON.stringify(['parley-msg/1', msg.from, msg.seq, msg.id, msg.ts, msg.name ?? null]).slice(0, -1)},${body}]`
+  return JSON.stringify(['parley-msg/1', msg.from, msg.seq, msg.id, msg.ts, msg.name ?? null, msg.body])
 }
 
 export interface RoomOptions {
