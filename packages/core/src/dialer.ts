@@ -169,6 +169,8 @@ export class Dialer {
     const adopt =
       current !== undefined &&
       (reason.code === 'DUPLICATE' ||
+        // We turned its hello away: another node with the peer's key holds the session this slot wants.
+        reason.code === 'SAME_KEY' ||
         (current.sameInstance && (!reason.protocolError || reason.code === 'HANDSHAKE_TIMEOUT')))
     if (current && adopt) {
       // Our dial reached a peer we already chat with over its own dial: adopt that session. The peer

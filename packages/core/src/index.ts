@@ -107,6 +107,8 @@ export {
   type PeerState,
   REFUSAL_CODES,
   type Refused,
+  refusalBackoff,
+  SAME_KEY_REFUSAL_BACKOFF,
 } from './peer-machine.js'
 export { DEFAULT_HISTORY_LIMIT, DEFAULT_JOURNAL_QUOTA, type JournalQuota } from './persistence.js'
 export { ENCRYPTED_NODE_REPLY, NOT_SECURE_REPLY, PlainNode, type PlainNodeOptions } from './plain-node.js'
@@ -119,5 +121,6 @@ export {
   WINDOW_BYTES,
   WINDOWS_TOTAL_BYTES,
 } from './room-types.js'
+export { SAME_KEY } from './same-key.js'
 export { MAX_BODY_LENGTH, MAX_LINES_PER_MSG, type Message, type Msg, PROTOCOL_VERSION } from './schema.js'
 export type { DialOptions, Link, LinkHandlers, Listener, Transport } from './transport.js'

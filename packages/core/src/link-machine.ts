@@ -5,11 +5,12 @@
  */
 import type { ProtocolError, ProtocolErrorCode } from './errors.js'
 import type { PeerInfo, Step } from './peer-machine.js'
+import type { SAME_KEY } from './same-key.js'
 import { type Hello, type Message, PROTOCOL_VERSION } from './schema.js'
 
 /** Why a link ended. `code` is a ProtocolErrorCode, or one of the orderly outcomes below. */
 export interface LinkCloseReason {
-  readonly code: ProtocolErrorCode | 'DUPLICATE' | 'BYE' | 'LOCAL' | 'TRANSPORT'
+  readonly code: ProtocolErrorCode | 'DUPLICATE' | 'BYE' | 'LOCAL' | 'TRANSPORT' | typeof SAME_KEY
   readonly message: string
   /** True when the remote end broke the protocol (worth reporting with its address). */
   readonly protocolError: boolean
@@ -28,7 +29,8 @@ export type LinkEvent =
   | { readonly type: 'received'; readonly message: Message }
   | { readonly type: 'protocol-error'; readonly error: ProtocolError }
   | { readonly type: 'handshake-timeout' }
-  | { readonly type: 'close'; readonly reason: string }
+  /** We end the link; `code` (`SAME_KEY`) goes in the `bye` and is the close's code. */
+  | { readonly type: 'close'; readonly reason: string; readonly code?: typeof SAME_KEY }
   | { readonly type: 'transport-closed'; readonly error?: Error }
 
 export type LinkEffect =
@@ -131,8 +133,15 @@ export function linkTransition(
       })
     case 'close':
       return close(
-        { code: 'LOCAL', message: event.reason, protocolError: false },
-        { type: 'send', message: { type: 'bye', reason: event.reason.slice(0, 200) } },
+        { code: event.code ?? 'LOCAL', message: event.reason, protocolError: false },
+        {
+          type: 'send',
+          message: {
+            type: 'bye',
+            reason: event.reason.slice(0, 200),
+            ...(event.code ? { code: event.code } : {}),
+          },
+        },
       )
     case 'handshake-timeout':
       if (state.status === 'open') return reject('the handshake is over')

@@ -26,6 +26,7 @@ import type { NodeEvent } from './node-types.js'
 import { FrameCache } from './outbound.js'
 import type { PeerInfo } from './peer-machine.js'
 import type { RoomEffect } from './room.js'
+import { SAME_KEY } from './same-key.js'
 import type { Hello, Message } from './schema.js'
 import type { Link } from './transport.js'
 
@@ -103,6 +104,11 @@ export interface LinkHost {
   hello(): Hello
   /** Vets a peer that dialed in by its hello: a reason to refuse it, or undefined. */
   checkPeer(record: LinkRecord, hello: Hello): string | undefined
+  /**
+   * Vets the process behind a hello (on any link): a reason to turn it away because another node with
+   * its key holds its session (`SAME_KEY`), or undefined.
+   */
+  checkInstance?(record: LinkRecord): string | undefined
   /** The rate-limit allowance of the session this link carries now, if it carries one. */
   bucketOf(record: LinkRecord): TokenBucket | undefined
   /** Whether frames may be shared between links (more than one neighbour). */
@@ -247,9 +253,9 @@ export class Links {
     for (const effect of step.effects) this.perform(record, effect, effects)
   }
 
-  close(id: number, reason: string): void {
+  close(id: number, reason: string, code?: typeof SAME_KEY): void {
     const record = this.records.get(id)
-    if (record) this.step(record, { type: 'close', reason })
+    if (record) this.step(record, { type: 'close', reason, ...(code ? { code } : {}) })
   }
 
   /** Ends every link (`bye`) and stops the keepalive and the gate's timers. */
@@ -462,8 +468,14 @@ export class Links {
     const namedUpTo = seqOfCap(helloCap(hello, NAMED_CAP))
     if (namedUpTo !== undefined) record.hello.namedUpTo = namedUpTo
     const refusal = this.host.checkPeer(record, hello)
-    if (!refusal) return true
-    this.step(record, { type: 'protocol-error', error: new ProtocolError('UNTRUSTED', refusal) })
+    if (refusal) {
+      this.step(record, { type: 'protocol-error', error: new ProtocolError('UNTRUSTED', refusal) })
+      return false
+    }
+    // Not a breach of the protocol: the peer is told why in its bye, and nothing is reported per link.
+    const twin = this.host.checkInstance?.(record)
+    if (twin === undefined) return true
+    this.step(record, { type: 'close', reason: twin, code: SAME_KEY })
     return false
   }
 

@@ -244,6 +244,22 @@ export type NodeEvent =
       readonly newest: number
       readonly pending: number
     }
+  /**
+   * Two live nodes run with `peer`'s key (its data dir was copied and both copies started): a process
+   * that lost the key's link to another came back. Emitted once per key. `addresses` are where each one's
+   * link came from (the one that holds the link first), with the address it announced. From now on the
+   * one that holds the link keeps it while it is there, and the other is turned away (`SAME_KEY`).
+   */
+  | {
+      readonly type: 'same-key'
+      readonly peer: PeerInfo
+      readonly addresses: readonly { readonly address: string; readonly listen?: string }[]
+    }
+  /**
+   * `peer` says another node runs with this node's key: it took the link from this one, or holds it in
+   * its place (`SAME_KEY` in its bye). This node redials it less often meanwhile. Emitted once.
+   */
+  | { readonly type: 'key-in-use'; readonly peer: PeerInfo }
   | ({ readonly type: 'link-error' } & LinkProblem)
   /** The journal could not be written: messages are no longer made durable. Emitted once, for the first failure. */
   | { readonly type: 'journal-error'; readonly message: string }

@@ -40,6 +40,14 @@ import { platform } from './platform.js'
 import { type RandomFill, randomHex, webCryptoFill } from './random-id.js'
 import type { MessageAuth, RoomEffect } from './room.js'
 import { MEMBER_DEFAULTS, MemberRoom, Roster } from './roster.js'
+import {
+  SAME_KEY,
+  SAME_KEY_REFUSED_REASON,
+  SAME_KEY_REPLACED_REASON,
+  type SameKeyAddress,
+  type SameKeyReport,
+  SameKeyWatch,
+} from './same-key.js'
 import { MAX_BODY_LENGTH } from './schema.js'
 import { SessionTraffic, type TrafficHooks } from './session-traffic.js'
 import { Sessions } from './sessions.js'
@@ -84,6 +92,10 @@ export class ParleyNode implements ChatNode {
   private readonly roster: Roster
   /** What flows over open sessions: the room's inputs and effects, acks, the pump. */
   private readonly traffic: SessionTraffic
+  /** Which process holds each neighbour's key: two live ones are told, and kept from taking turns. */
+  private readonly sameKey: SameKeyWatch
+  /** A peer said another node runs with this node's key (told once). */
+  private keyInUseTold = false
   private listenAddress: Address
   private listener?: Listener
   private lifecycle: Lifecycle = 'new'
@@ -120,6 +132,7 @@ export class ParleyNode implements ChatNode {
       deadAfterMs: options.deadAfterMs ?? NODE_DEFAULTS.deadAfterMs,
     })
     this.sessions = new Sessions(() => this.links.newBucket())
+    this.sameKey = new SameKeyWatch((report) => this.sameKeyFound(report))
     this.dialer = new Dialer({
       transport: this.transport,
       clock: this.clock,
@@ -475,6 +488,9 @@ export class ParleyNode implements ChatNode {
     checkPeer(record: LinkRecord, hello: Parameters<LinkHost['checkPeer']>[1]): string | undefined {
       return record.slot ? undefined : this.node.options.checkPeer?.(hello.id, hello.listen)
     }
+    checkInstance(record: LinkRecord): string | undefined {
+      return this.node.checkInstance(record)
+    }
     bucketOf(record: LinkRecord): ReturnType<LinkHost['bucketOf']> {
       return this.node.traffic.sessionOf(record)?.bucket
     }
@@ -563,8 +579,13 @@ export class ParleyNode implements ChatNode {
     const opening = this.sessions.open(record.id, peer, instance, epoch, this.clock.now())
     if (opening.restarted) this.room.peerRestarted(peer.id)
     if (opening.created || opening.restarted) void this.store.append([{ t: 'peer', peer, epoch }])
-    // The old link is replaced, not lost: the session already points at the new one when it closes.
-    if (opening.replaced !== undefined) this.links.close(opening.replaced, 'replaced by a newer link')
+    const took = this.sameKey.opened(peer.id, instance, whereOf(record), this.clock.now())
+    // The old link is replaced, not lost: the session already points at the new one when it closes. A
+    // process that reads the bye of a link another instance took is alive: another node has its key.
+    if (opening.replaced !== undefined) {
+      if (took === undefined) this.links.close(opening.replaced, 'replaced by a newer link')
+      else this.links.close(opening.replaced, SAME_KEY_REPLACED_REASON, SAME_KEY)
+    }
     const sameNameAs = this.roster.sameNameAs(peer)
     this.emit({
       type: 'connected',
@@ -592,11 +613,43 @@ export class ParleyNode implements ChatNode {
     )
   }
 
+  /**
+   * A hello came from a process of a neighbour's key that lost the key's link to another one still there:
+   * it is turned away (its bye says why). Undefined lets it in.
+   */
+  private checkInstance(record: LinkRecord): string | undefined {
+    const hello = record.hello
+    if (!hello) return undefined
+    const verdict = this.sameKey.hello(hello.peer.id, hello.instance, whereOf(record), this.clock.now())
+    return verdict.ok ? undefined : SAME_KEY_REFUSED_REASON
+  }
+
+  /** Two live nodes run with one neighbour's key: told once per key. */
+  private sameKeyFound(report: SameKeyReport): void {
+    const peer = this.sessions.get(report.peerId)?.peer
+    if (!peer) return
+    this.emit({ type: 'same-key', peer, addresses: report.addresses })
+  }
+
+  /** A peer says another node runs with this node's key: told once. */
+  private keyInUse(peer: PeerInfo | undefined): void {
+    if (this.keyInUseTold || !peer) return
+    this.keyInUseTold = true
+    this.emit({ type: 'key-in-use', peer })
+  }
+
   private linkClosed(record: LinkRecord, reason: LinkCloseReason): void {
     const peer = record.hello?.peer
     const session = peer ? this.sessions.get(peer.id) : undefined
+    if (reason.code === 'BYE' && reason.remoteCode === SAME_KEY) this.keyInUse(peer ?? session?.peer)
     if (session && session.link === record.id) {
       session.link = undefined
+      this.sameKey.ended(
+        session.peer.id,
+        record.hello?.instance ?? session.instance,
+        reason.code === 'BYE',
+        this.clock.now(),
+      )
       // A peer that said bye left, unless it closed this one link (`/disconnect`).
       const left = reason.code === 'BYE' && reason.message !== UNLINK_REASON
       this.room.linkClosed(session.peer.id, left)
@@ -663,6 +716,12 @@ export class ParleyNode implements ChatNode {
   private emit(event: NodeEvent): void {
     for (const listener of [...this.listeners]) listener(event)
   }
+}
+
+/** Where a link came from, and where its peer said it listens. */
+function whereOf(record: LinkRecord): SameKeyAddress {
+  const listen = record.hello?.listen
+  return { address: record.link.remoteAddress, ...(listen ? { listen } : {}) }
 }
 
 function checkBodyLength(body: string): void {

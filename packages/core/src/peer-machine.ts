@@ -2,6 +2,7 @@
  * The life of one peer this node wants to talk to: dialing with backoff, handshaking, connected,
  * reconnecting after a drop, and closing. Pure: effects are returned as data and the runtime performs them.
  */
+import { SAME_KEY } from './same-key.js'
 
 export interface PeerInfo {
   readonly id: string
@@ -30,10 +31,23 @@ export const DEFAULT_BACKOFF: Backoff = { baseMs: 100, maxMs: 1000, jitter: 0.3,
 export const DEFAULT_REFUSAL_BACKOFF = { baseMs: 10_000, maxMs: 600_000 } as const
 
 /**
- * Close codes that say the peer will turn our messages away until something changes on its side (its
- * disk quota for us is full): redialing at once would only meet the same refusal.
+ * After a `SAME_KEY` refusal (another node with this key holds the peer's link): the other node may stop
+ * any time, and this one should then be let in soon, so the waits stay short.
  */
-export const REFUSAL_CODES: ReadonlySet<string> = new Set(['OVER_QUOTA'])
+export const SAME_KEY_REFUSAL_BACKOFF = { baseMs: 2_000, maxMs: 30_000 } as const
+
+/**
+ * Close codes that say the peer will turn our messages away until something changes on its side (its
+ * disk quota for us is full, another node with our key holds its link): redialing at once would only
+ * meet the same refusal.
+ */
+export const REFUSAL_CODES: ReadonlySet<string> = new Set(['OVER_QUOTA', SAME_KEY])
+
+/** The waits after refusals of `code`: `SAME_KEY`'s own, else the backoff's, else the default. */
+export function refusalBackoff(code: string, backoff: Backoff): { baseMs: number; maxMs: number } {
+  if (code === SAME_KEY) return SAME_KEY_REFUSAL_BACKOFF
+  return backoff.refused ?? DEFAULT_REFUSAL_BACKOFF
+}
 
 /** Whether a close `code` means the peer will refuse us again for now (`REFUSAL_CODES`). */
 export function isRefusal(code: string | undefined): boolean {
@@ -176,7 +190,7 @@ function nextRefusal(
   refusal: { by: 'peer' | 'self'; code: string; message: string; random: number },
 ): Refused {
   const times = (previous?.times ?? 0) + 1
-  const { baseMs, maxMs } = backoff.refused ?? DEFAULT_REFUSAL_BACKOFF
+  const { baseMs, maxMs } = refusalBackoff(refusal.code, backoff)
   const retryMs = backoffDelay({ ...backoff, baseMs, maxMs }, times - 1, refusal.random)
   return { by: refusal.by, code: refusal.code, message: refusal.message, times, retryMs }
 }
