@@ -98,6 +98,18 @@ export function jsonEvent(event: NodeEvent): Record<string, unknown> {
       const { upTo, newest, pending } = event
       return { type: 'forked', peer: event.peer.name, peerId: event.peer.id, upTo, newest, pending }
     }
+    case 'same-key':
+      return {
+        type: 'same-key',
+        peer: event.peer.name,
+        peerId: event.peer.id,
+        addresses: event.addresses.map((a) => ({
+          address: a.address,
+          ...(a.listen ? { listen: a.listen } : {}),
+        })),
+      }
+    case 'key-in-use':
+      return { type: 'key-in-use', peer: event.peer.name, peerId: event.peer.id }
     case 'journal-compacted': {
       const { records, keptRecords, bytes, keptBytes } = event
       return { type: 'journal-compacted', records, keptRecords, bytes, keptBytes }

@@ -280,6 +280,16 @@ function logEntry(event: NodeEvent): Record<string, unknown> | undefined {
         newest: event.newest,
         pending: event.pending,
       }
+    case 'same-key':
+      return {
+        level: 'warn',
+        event: 'same-key',
+        peer: event.peer.name,
+        peerId: event.peer.id,
+        addresses: event.addresses.map((a) => a.listen ?? a.address),
+      }
+    case 'key-in-use':
+      return { level: 'warn', event: 'key-in-use', peer: event.peer.name, peerId: event.peer.id }
     case 'journal-compacted':
       return {
         level: 'info',

@@ -224,10 +224,61 @@ describe('describeEvent for a data dir restored from an older copy', () => {
     expect(ahead?.text).toMatch(
       /newest copy of the data dir, or, to start a new numbering, move journal\.log out of it/,
     )
-    expect(ahead?.text).toMatch(/If the data dir was not restored, bob is not telling the truth$/)
+    // A copy run as another node at the same time numbers its messages alike: said too, and not as a lie.
+    expect(ahead?.text).toMatch(/or a copy of it ran as another node at the same time/)
+    expect(ahead?.text).toMatch(
+      /If the data dir was neither restored nor copied and run twice, bob is not telling the truth$/,
+    )
     const other = describeEvent({ type: 'forked', peer: bob, upTo: 3, newest: 4, pending: 3 })
     expect(other?.text).toMatch(/up to #3, but this data dir holds other messages under that number: /)
     expect(other?.text).not.toMatch(/\n/)
+  })
+})
+
+describe('describeEvent for two nodes running with one key', () => {
+  const alice = { id: 'a11ce'.padEnd(64, '0'), name: 'alice' }
+  const bob = { id: 'b0b'.padEnd(64, '0'), name: 'bob' }
+
+  it('says at the peer, in one line, that two nodes run with the key, where each one is, and what to do', () => {
+    const line = describeEvent({
+      type: 'same-key',
+      peer: alice,
+      addresses: [
+        { address: '127.0.0.1:40001', listen: '127.0.0.1:5001' },
+        { address: '127.0.0.1:40002', listen: '0.0.0.0:5002' },
+      ],
+    })
+    expect(line?.level).toBe('warn')
+    expect(line?.text).toMatch(
+      /^two nodes are running with alice's key \[[a-z0-9]{4}-[a-z0-9]{4}\] \(from 127\.0\.0\.1:5001 and 127\.0\.0\.1:5002\): a copied data dir\? Each must have its own \(parley id shows a node's key\)/,
+    )
+    // Over the DHT both are the key itself: no addresses.
+    const dht = describeEvent({
+      type: 'same-key',
+      peer: alice,
+      addresses: [{ address: `dht:${alice.id}` }, { address: `dht:${alice.id}` }],
+    })
+    expect(dht?.text).toMatch(/^two nodes are running with alice's key \[[a-z0-9-]+\]: a copied data dir\?/)
+  })
+
+  it("tells the copy turned away that another node runs with its key, as the peer's word, and what to do", () => {
+    const line = describeEvent({ type: 'key-in-use', peer: bob })
+    expect(line?.level).toBe('warn')
+    expect(line?.text).toMatch(
+      /^another node runs with your key: bob \[[a-z0-9]{4}-[a-z0-9]{4}\] says it is connected to it in this one's place \(a copied data dir\?\); stop one of them: each node needs its own data dir \(parley id shows a node's key\); meanwhile this one tries again every 30 s at most$/,
+    )
+  })
+
+  it('says nothing more for each redial turned away: the lines above said it once', () => {
+    const refused = { by: 'peer' as const, code: 'SAME_KEY', message: 'x', times: 1, retryMs: 2_000 }
+    const line = describeEvent({
+      type: 'peer-state',
+      target: '127.0.0.1:4002',
+      state: { status: 'reconnecting', attempt: 1, dialing: false, peer: bob, refused },
+    })
+    expect(line).toBeUndefined()
+    const lost = describeEvent({ type: 'disconnected', peer: bob, reason: 'x', refusal: 'SAME_KEY' })
+    expect(lost).toBeUndefined()
   })
 })
 

@@ -8,6 +8,8 @@ import {
   type PeerState,
   ProtocolError,
   type Refused,
+  SAME_KEY,
+  SAME_KEY_REFUSAL_BACKOFF,
 } from '@parley/core'
 import { fingerprint, isKeyHex, keyOfAddress } from '@parley/secure/keys'
 import type { LinkRoute } from './dht.js'
@@ -153,6 +155,13 @@ export function describeEvent(event: NodeEvent, route?: LinkRoute, selfId?: stri
       return { level: 'warn', text: `cannot write the data dir: ${event.message}` }
     case 'forked':
       return { level: 'warn', text: forkedText(event) }
+    case 'same-key':
+      return { level: 'warn', text: sameKeyText(event.peer, event.addresses) }
+    case 'key-in-use':
+      return {
+        level: 'warn',
+        text: `another node runs with your key: ${event.peer.name} [${shortId(event.peer.id)}] says it is connected to it in this one's place (a copied data dir?); stop one of them: each node needs its own data dir (parley id shows a node's key); meanwhile this one tries again every ${seconds(SAME_KEY_REFUSAL_BACKOFF.maxMs)} at most`,
+      }
     case 'journal-compacted':
       return { level: 'info', text: compactionNote(event) }
     case 'journal-compaction-failed':
@@ -187,7 +196,26 @@ export function forkedText(event: {
       : 'this data dir holds other messages under that number'
   // A claim of the peer's: honest after a restore from an older copy, or a lie. Either way nothing of
   // ours goes to it in this run, and the words let the user tell which.
-  return `${peer.name} [${shortId(peer.id)}] says it has your messages up to #${upTo}, but ${ours}: if this data dir was restored from an older copy, ${peer.name} holds other messages under the numbers you would use now, so none of yours goes to it in this run (they stay in the outbox); run with the newest copy of the data dir, or, to start a new numbering, move journal.log out of it (its history and outbox go with it). If the data dir was not restored, ${peer.name} is not telling the truth`
+  return `${peer.name} [${shortId(peer.id)}] says it has your messages up to #${upTo}, but ${ours}: if this data dir was restored from an older copy, or a copy of it ran as another node at the same time (two nodes with one key number their messages alike), ${peer.name} holds other messages under the numbers you would use now, so none of yours goes to it in this run (they stay in the outbox); run with the newest copy of the data dir, or, to start a new numbering, move journal.log out of it (its history and outbox go with it), and run one node per data dir. If the data dir was neither restored nor copied and run twice, ${peer.name} is not telling the truth`
+}
+
+/**
+ * Two live nodes with `peer`'s key, told once: where each one's link came from (the one that holds it
+ * first), as connect lines show it; not over the DHT, where both are the key itself.
+ */
+export function sameKeyText(
+  peer: PeerInfo,
+  addresses: readonly { readonly address: string; readonly listen?: string }[],
+): string {
+  const where = [
+    ...new Set(
+      addresses
+        .filter((a) => keyOfAddress(a.address) === undefined)
+        .map((a) => targetLabel(listenAddressOf(a) ?? a.address)),
+    ),
+  ]
+  const from = where.length === 2 ? ` (from ${where[0]} and ${where[1]})` : ''
+  return `two nodes are running with ${peer.name}'s key [${shortId(peer.id)}]${from}: a copied data dir? Each must have its own (parley id shows a node's key); until one stops, the one connected now keeps the link and the other is turned away`
 }
 
 /** One line on a journal compaction, at start-up or while the node runs: records and bytes before and after. */
@@ -304,6 +332,8 @@ function describePeerState(target: string, state: PeerState): StatusLine | undef
  */
 function describeRefusal(who: string, refused: Refused): StatusLine | undefined {
   if (refused.times > 1) return undefined
+  // Another node with the same key: the same-key and key-in-use lines say it, once.
+  if (refused.code === SAME_KEY) return undefined
   const wait = `parley tries again in ${seconds(refused.retryMs)}, then less and less often (up to every ${seconds(DEFAULT_REFUSAL_BACKOFF.maxMs)})`
   if (refused.code === 'OVER_QUOTA') {
     return refused.by === 'peer'
