@@ -247,8 +247,9 @@ export type NodeEvent =
   /**
    * Two live nodes run with `peer`'s key (its data dir was copied and both copies started): a process
    * that lost the key's link to another came back. Emitted once per key. `addresses` are where each one's
-   * link came from (the one that holds the link first), with the address it announced. From now on the
-   * one that holds the link keeps it while it is there, and the other is turned away (`SAME_KEY`).
+   * link came from (the one that holds the link first), with the address it announced. From now on one
+   * of them holds the link while it is there, the same one at every neighbour (the lower instance), and
+   * the other is turned away (`SAME_KEY`).
    */
   | {
       readonly type: 'same-key'

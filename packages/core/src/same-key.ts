@@ -3,9 +3,10 @@
  * neighbour: each link of one replaces the other's, which redials and replaces it back, for ever. A
  * restart looks alike once (a new process instance takes the key's link) but never twice: the old process
  * is gone, so its instance never comes back. An instance that comes back after another one took its
- * place is proof of two live nodes. This watch tells the node so, once per key, and keeps the instance
- * that holds the key's link while it is there: the one that came back is refused (`SAME_KEY`), so the
- * links stop flapping, and a real restart (a new instance) still replaces the old link at once.
+ * place is proof of two live nodes. This watch tells the node so, once per key, and from then on lets
+ * only one of them hold the key's link while it is there, the lower instance (so every neighbour picks
+ * the same one): the other is refused (`SAME_KEY`), so the links stop flapping. A real restart (a new
+ * instance) still replaces the old link at once.
  */
 
 /** The code of a `bye` that closes a link because another node runs with the peer's key. */
@@ -110,7 +111,11 @@ export class SameKeyWatch {
       this.report({ peerId, addresses: [holder.address, address] })
     }
     const there = holder.live || (!holder.cleanly && now - holder.endedAt < this.options.graceMs)
-    return there ? { ok: false, holder: holder.instance, holderAddress: holder.address } : { ok: true }
+    // Of two that are there, the lower instance keeps the key's links: every neighbour picks the same
+    // one, so the other is turned away everywhere (its messages wait in its outbox) rather than each
+    // neighbour relaying a different one's messages under the same numbers.
+    if (!there || instance < holder.instance) return { ok: true }
+    return { ok: false, holder: holder.instance, holderAddress: holder.address }
   }
 
   /**

@@ -215,7 +215,7 @@ export function sameKeyText(
     ),
   ]
   const from = where.length === 2 ? ` (from ${where[0]} and ${where[1]})` : ''
-  return `two nodes are running with ${peer.name}'s key [${shortId(peer.id)}]${from}: a copied data dir? Each must have its own (parley id shows a node's key); until one stops, the one connected now keeps the link and the other is turned away`
+  return `two nodes are running with ${peer.name}'s key [${shortId(peer.id)}]${from}: a copied data dir? Each must have its own (parley id shows a node's key); until one stops, only one of them is let in (the same one at every peer)`
 }
 
 /** One line on a journal compaction, at start-up or while the node runs: records and bytes before and after. */
