@@ -359,7 +359,9 @@ describe.skipIf(!TMUX)(title, () => {
       ls.some((l) => /<carol> hello from behind bob$/.test(l)),
     )
     const lines = await tui.waitForScreen('the join notice', (ls) =>
-      ls.some((l) => /-- carol \[[a-z2-7]{4}-[a-z2-7]{4}\] is in the room \(through another member\)/.test(l)),
+      ls.some((l) =>
+        /-- carol \[[a-z2-7]{4}-[a-z2-7]{4}\] is in the room \(through another member\)/.test(l),
+      ),
     )
     expect(lines.filter((l) => l.includes('hello from behind bob'))).toHaveLength(1)
     tui.keys('F2')

@@ -93,7 +93,8 @@ describe('memberNewsDigest', () => {
   it('keeps room for warnings however many other lines came first', () => {
     const shown: string[] = []
     const news = memberNewsDigest((l) => shown.push(l.text), { now: () => 0, schedule: () => undefined })
-    for (let n = 0; n < 50; n++) news.push({ level: 'info', text: `m${n} is in the room (through another member)` })
+    for (let n = 0; n < 50; n++)
+      news.push({ level: 'info', text: `m${n} is in the room (through another member)` })
     news.push({ level: 'warn', text: 'bоb [abcd-efgh] is in the room; WARNING: its name "bоb" reads as …' })
     expect(shown).toHaveLength(21)
     expect(shown.at(-1)).toContain('WARNING')

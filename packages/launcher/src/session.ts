@@ -257,7 +257,8 @@ export const RELAYED_RECENT_MS = 120_000
 function relayedMember(event: Extract<NodeEvent, { type: 'member' }>, now = Date.now()): string {
   const who = `${event.peer.name} [${shortId(event.peer.id)}]`
   const sent = event.lastSent
-  if (sent === undefined || now - sent < RELAYED_RECENT_MS) return `${who} is in the room (through another member)`
+  if (sent === undefined || now - sent < RELAYED_RECENT_MS)
+    return `${who} is in the room (through another member)`
   const day = new Date(sent).toDateString() === new Date(now).toDateString() ? '' : `${isoDay(sent)} `
   return `${who} wrote in the room, messages from ${day}${clockTime(sent).slice(0, 5)} on (through another member; whether it is still there is not known)`
 }
