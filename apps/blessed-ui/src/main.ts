@@ -68,11 +68,24 @@ export async function main(argv: readonly string[], io: TuiIo): Promise<number> 
     // The node runs on a thread of its own, so that a flood never holds up keys and drawing here. It is
     // told to start first: it starts the node while this thread loads the screen's modules (blessed) and
     // asks the terminal how it draws emoji (nothing is drawn yet).
-    starting = NodeThread.start({ argv, env: { ...io.env } }, (event, route) => deliver(event, route))
+    // A signal while the node starts stops the start (a DHT join may wait seconds for bootstrap nodes that
+    // never answer): it fails with a line and exit 0, as a quit. Until the screen exists, what the start
+    // says while it takes long goes on the terminal as a line, once the probe has given the terminal back.
+    const interrupt = new AbortController()
+    void io.interrupted.then(() => interrupt.abort())
+    let probed: Promise<unknown> = Promise.resolve()
+    const progress = (text: string) => {
+      void probed.then(() => io.stderr.write(`parley-tui: ${text}\n`))
+    }
+    starting = NodeThread.start({ argv, env: { ...io.env } }, (event, route) => deliver(event, route), {
+      signal: interrupt.signal,
+      onProgress: progress,
+    })
     // Awaited below, or in `catch` when something else fails first.
     starting.catch(() => undefined)
     // The probe is written first: the terminal answers while the screen's modules load.
     terminal = (await import('./view/prepare.js')).prepareTerminal(io)
+    probed = terminal.probe.catch(() => undefined)
     const screen = loadScreen()
     screen.catch(() => undefined)
     node = await starting

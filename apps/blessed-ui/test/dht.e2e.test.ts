@@ -3,6 +3,7 @@
  * bootstrap node is `parley bootstrap` on 127.0.0.1 (nothing leaves loopback; the public DHT is refused).
  */
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process'
+import { createSocket } from 'node:dgram'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -52,6 +53,14 @@ async function bobOnTheDht(dataDir: string): Promise<CliPeer> {
   peers.push(bob)
   await bob.waitForEvent('listening', (e) => e.type === 'listening')
   return bob
+}
+
+/** parley-tui's pid before it has drawn a screen: the child of the shell that the tmux pane runs. */
+function tuiProcess(session: Tmux): number {
+  const shell = session.tmux('list-panes', '-F', '#{pane_pid}').trim()
+  const child = spawnSync('ps', ['-o', 'pid=', '--ppid', shell], { encoding: 'utf8' }).stdout.trim()
+  expect(child).toMatch(/^\d+$/)
+  return Number(child)
 }
 
 const connectedByKey =
@@ -140,6 +149,45 @@ describe.skipIf(!TMUX)(title, () => {
     expect(screen.join('\n')).not.toMatch(/dialing|already|cannot reach/)
     expect(screen.at(-2)).toMatch(/^ listening /)
   })
+
+  it.each([
+    ['Ctrl-C', 'C-c'],
+    ['SIGTERM', undefined],
+  ] as const)(
+    '%s while it joins the DHT stops at once, after a line that says what it waits for: exit 0',
+    async (_, key) => {
+      // A UDP port that takes every packet and answers none: a bootstrap node that never answers.
+      const silent = createSocket('udp4')
+      await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve))
+      try {
+        const at = `127.0.0.1:${silent.address().port}`
+        const { dataDir } = identity()
+        tmux = new Tmux()
+        tmux.startTui(
+          ['--peer', identity().fingerprint, '--bootstrap', at, '--data-dir', dataDir],
+          120,
+          30,
+          PRIVATE_ONLY,
+        )
+        // Before the screen exists, the line goes to the terminal (stderr); the screen is not up yet.
+        await until('the joining line', () =>
+          tmux!.stderr().includes(`parley-tui: joining the DHT (bootstrap ${at})…`),
+        )
+        const signalled = Date.now()
+        if (key) tmux.keys(key)
+        else process.kill(tuiProcess(tmux), 'SIGTERM')
+        expect(await until('parley-tui to exit', () => tmux!.exitCode(), 10_000)).toBe(0)
+        // Without the stop it waited ~6 s for the silent node, then said none answered (exit 9).
+        expect(Date.now() - signalled).toBeLessThan(2_000)
+        expect(tmux.stderr().trim().split('\n')).toEqual([
+          `parley-tui: joining the DHT (bootstrap ${at})…`,
+          'parley-tui: stopped while joining the DHT; nothing was sent',
+        ])
+      } finally {
+        silent.close()
+      }
+    },
+  )
 
   it('/quit takes its key off the DHT: a dial right after is told nobody announces it (exit 8)', async () => {
     const { dataDir, fingerprint } = identity()

@@ -423,7 +423,22 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       self = () => ({ id: built.node.id, name: built.node.name })
       display.bind(built)
     }
-    started = await startNode(flags, onEvent, { runs: !flags.json, ...lineOutput, onBuilt }, io.env)
+    // Ctrl-C or SIGTERM during the start (a DHT join waits seconds for bootstrap nodes that may never
+    // answer) stops it at once, as a quit: exit 0, the outbox kept.
+    const starting = new AbortController()
+    void io.interrupted.then(() => starting.abort())
+    started = await startNode(
+      flags,
+      onEvent,
+      {
+        runs: !flags.json,
+        ...lineOutput,
+        onBuilt,
+        signal: starting.signal,
+        onProgress: (text) => note(text),
+      },
+      io.env,
+    )
   } catch (error) {
     input?.close()
     throw error

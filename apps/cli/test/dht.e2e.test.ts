@@ -4,6 +4,7 @@
  * public DHT is never contacted).
  */
 import { spawn } from 'node:child_process'
+import { createSocket } from 'node:dgram'
 import { openSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
@@ -22,7 +23,7 @@ import {
 } from '@parley/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
-const { start } = useBuiltParley()
+const { start, defer } = useBuiltParley()
 const CEILING_MS = 60_000
 
 let bootstrap: string
@@ -405,7 +406,9 @@ describe('errors, one line each', () => {
   it('no bootstrap node reachable: exit 9 suggesting --bootstrap; the public DHT is refused in tests; --plain stays TCP', async () => {
     const unreachable = start(['--dht', '--bootstrap', '127.0.0.1:9', '--recv-only'])
     expect(await unreachable.exited).toBe(9)
+    // The wait for an answer takes seconds: said once, as it starts.
     expect(unreachable.stderr).toEqual([
+      'parley: joining the DHT (bootstrap 127.0.0.1:9)…',
       'parley: no bootstrap node answered (127.0.0.1:9); check the network, or name reachable ones with --bootstrap HOST:PORT',
     ])
     const publicDht = start(['--dht', '--recv-only'])
@@ -419,6 +422,59 @@ describe('errors, one line each', () => {
     expect(badRoom.stderr).toEqual([expect.stringMatching(/--room: "abcd-efgh" is not a room code/)])
   })
 })
+
+describe('a signal while joining the DHT', () => {
+  /** A UDP port that takes every packet and answers none: a bootstrap node that never answers. */
+  async function silentBootstrap(): Promise<string> {
+    const socket = createSocket('udp4')
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve))
+    defer(() => new Promise<void>((resolve) => socket.close(() => resolve())))
+    return `127.0.0.1:${socket.address().port}`
+  }
+
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    '%s stops the start at once, after the line that says what it waits for: exit 0, as a quit',
+    async (signal) => {
+      const silent = await silentBootstrap()
+      const dir = newDataDir()
+      const fingerprint = (await keyInvite(newDataDir())).slice('parley://'.length)
+      const alice = start(['--bootstrap', silent, '--peer', fingerprint, '--data-dir', dir])
+      await alice.waitFor('stderr', /joining the DHT/)
+      const signalled = performance.now()
+      alice.kill(signal)
+      expect(await alice.exited).toBe(0)
+      // Without the stop it waited ~6 s for the silent node, then said none answered (exit 9).
+      expect(performance.now() - signalled).toBeLessThan(2_000)
+      expect(alice.stderr).toEqual([
+        `parley: joining the DHT (bootstrap ${silent})…`,
+        'parley: stopped while joining the DHT; nothing was sent',
+      ])
+    },
+  )
+
+  it('keeps the outbox of an earlier run: the next run still has it to send', async () => {
+    const dir = newDataDir()
+    // An earlier run left one message in the outbox (no peer answered).
+    const earlier = start(['--peer', '127.0.0.1:9', '--data-dir', dir, '--wait', '1'])
+    earlier.send('kept for later')
+    earlier.end()
+    expect(await earlier.exited).toBe(7)
+    const silent = await silentBootstrap()
+    const alice = start(['--bootstrap', silent, '--room', await roomCode(), '--data-dir', dir])
+    await alice.waitFor('stderr', /joining the DHT/)
+    alice.kill('SIGINT')
+    expect(await alice.exited).toBe(0)
+    expect(alice.stderr.at(-1)).toBe('parley: stopped while joining the DHT; nothing was sent')
+    const later = start(['--peer', '127.0.0.1:9', '--data-dir', dir, '--recv-only'])
+    await later.waitFor('stderr', /^parley: 1 message\(s\) from an earlier run wait in the outbox/)
+  })
+})
+
+async function roomCode(): Promise<string> {
+  const room = start(['room'])
+  expect(await room.exited).toBe(0)
+  return room.stdout.at(-1)!
+}
 
 async function waitForJson(proc: Proc, type: string): Promise<Record<string, unknown>> {
   await waitUntil(() => jsonEvents(proc, type).length > 0, CEILING_MS, `a ${type} event from ${proc.label}`)

@@ -34,6 +34,21 @@ export interface DhtFlags {
   readonly rooms: readonly string[]
 }
 
+/**
+ * The bootstrap nodes as `--bootstrap` takes them (`198.51.100.10:49737,[2001:db8::1]:49737`), for a line
+ * that tells a peer to look on the same DHT.
+ */
+export function bootstrapList(nodes: readonly BootstrapNode[]): string {
+  return nodes
+    .map(({ host, port }) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`))
+    .join(',')
+}
+
+/** ` --bootstrap LIST` on a private DHT, else nothing: what a peer adds to reach this node there. */
+export function bootstrapFlag(nodes: readonly BootstrapNode[] | undefined): string {
+  return nodes === undefined || nodes.length === 0 ? '' : ` --bootstrap ${bootstrapList(nodes)}`
+}
+
 /** A DHT dial gets at least this long: finding the key and punching through NATs takes seconds at worst. */
 const MIN_DIAL_MS = 30_000
 /** Links remembered per peer key for their path (the status line); a flood of keys cannot grow it further. */
@@ -91,6 +106,7 @@ export class DhtNetwork implements Transport {
     keyPair: { publicKey: Uint8Array; secretKey: Uint8Array },
     flags: DhtFlags,
     env: NodeJS.ProcessEnv,
+    signal?: AbortSignal,
   ): Promise<DhtNetwork> {
     let network: DhtNetwork | undefined
     try {
@@ -101,6 +117,7 @@ export class DhtNetwork implements Transport {
         ...(flags.bootstrap ? { bootstrap: flags.bootstrap } : {}),
         ...(flags.relay ? { relayThrough: flags.relay } : {}),
         env,
+        ...(signal ? { signal } : {}),
         onLink: (link) => (network ? network.#adopt(link) : link.destroy()),
       })
       network = new DhtNetwork(dht)

@@ -45,8 +45,9 @@ import {
   openDataDir,
   systemCode,
 } from '@parley/store'
+import type { BootstrapNode } from '@parley/transport-dht/addresses'
 import { dataDirFailure, journalWriteText } from './data-dir-failure.js'
-import { DhtNetwork, type LinkRoute } from './dht.js'
+import { bootstrapList, DhtNetwork, type LinkRoute } from './dht.js'
 import { countText } from './display.js'
 import { DISPLAY_MARKS_FILE, DisplayMarks } from './display-marks.js'
 import { EventLog } from './event-log.js'
@@ -206,6 +207,31 @@ export interface FrontendOptions {
    * the `StartedNode`.
    */
   readonly onBuilt?: (built: BuiltNode) => void
+  /**
+   * Stops the start when aborted (the user's Ctrl-C or SIGTERM): a DHT join, which waits for bootstrap
+   * nodes that may never answer, is given up at once, the node closed as on any quit (what waits in the
+   * outbox stays there), and `startNode` rejects with `StartInterrupted`.
+   */
+  readonly signal?: AbortSignal
+  /**
+   * A line to show while the start goes on, when a step of it takes more than a moment: `joining the DHT
+   * (bootstrap …)…`, once, after JOINING_NOTE_MS of a DHT join.
+   */
+  readonly onProgress?: (text: string) => void
+}
+
+/** A DHT join still going after this long is said once (`FrontendOptions.onProgress`). */
+export const JOINING_NOTE_MS = 500
+
+/**
+ * The start was stopped by the user (`FrontendOptions.signal`) before it was done: a quit like any other,
+ * exit 0. Its message says where the start was, and what waits in the outbox.
+ */
+export class StartInterrupted extends FatalError {
+  override name = 'StartInterrupted'
+  constructor(message: string) {
+    super(ExitCode.OK, message)
+  }
 }
 
 /** The node `startNode` is starting, and what a display needs to record what it showed (see `StartedNode`). */
@@ -279,7 +305,7 @@ export async function startNode(
     }
   }
 
-  const { runs, lineOutput, onBuilt, ...nodeOverrides } = overrides
+  const { runs, lineOutput, onBuilt, signal, onProgress, ...nodeOverrides } = overrides
   const joins = flags.joins.map(decodeJoin)
   contradictingPins(flags)
   const {
@@ -295,6 +321,13 @@ export async function startNode(
   const notices: string[] = []
   const dir = await openDir(dataDirOf(flags, env), (message) => notices.push(staleLockNotice(message)))
   let dht: DhtNetwork | undefined
+  /** Messages from an earlier run in the outbox, once the journal was read. */
+  let restoredCount = 0
+  // A DHT join that takes more than a moment is said once, so a quiet start is not taken for a hang.
+  const joiningNote =
+    flags.dht && onProgress
+      ? setTimeout(() => onProgress(joiningText(flags.dht?.bootstrap)), JOINING_NOTE_MS)
+      : undefined
   // A write to the data dir that fails while the node runs stops it, once (see `StartedNode.failed`).
   let failure: FatalError | undefined
   /** The failure came from a journal append: its `journal-error` event is the one still told. */
@@ -308,7 +341,7 @@ export async function startNode(
   try {
     const identity = await trust(() => loadOrCreateIdentity(dir.path))
     // The identity key pair is the DHT key pair: the node's fingerprint is its address there.
-    if (flags.dht) dht = await DhtNetwork.start(identity, flags.dht, env)
+    if (flags.dht) dht = await DhtNetwork.start(identity, flags.dht, env, signal)
     const listen = flags.listen ?? dht?.address ?? DEFAULT_LISTEN
     const knownPeers = await trust(() => KnownPeers.open(dir.path))
     const pins = await trust(
@@ -422,6 +455,7 @@ export async function startNode(
     // Before anything is sent or acknowledged; in lines, as `pending` counts them (piped lines travel
     // a few dozen to a message).
     const restoredPending = node.pending
+    restoredCount = restoredPending
     // A connection is told with how its link was made, read when it is made (a relayed link may move later).
     // Once the data dir failed, the node is stopping on it: only the journal's own failure is still news.
     node.on((event) => {
@@ -490,15 +524,16 @@ export async function startNode(
     let emptyRooms: string[] = []
     if (dht) {
       try {
-        emptyRooms = await joinDht(dht, flags, listen)
+        emptyRooms = await joinDht(dht, flags, listen, signal)
       } catch (error) {
         // The node already listens and may have shown and marked messages: it is closed as any node is
         // (a `bye` to its peers, its files closed) before the start fails.
-        await node.close('the start failed')
+        await node.close(signal?.aborted ? 'quit' : 'the start failed')
         await settledWithin(stopped, STOP_CEILING_MS)
         throw error
       }
     }
+    clearTimeout(joiningNote)
     return {
       secure: true,
       dataDir: dir.path,
@@ -512,10 +547,32 @@ export async function startNode(
       stopped,
     }
   } catch (error) {
-    await dht?.close().catch(() => undefined)
+    clearTimeout(joiningNote)
+    // Off the DHT (for at most as long as a stop takes: a DHT that does not answer is not waited for).
+    await settledWithin(dht?.close() ?? Promise.resolve(), STOP_CEILING_MS)
     dir.release()
+    if (signal?.aborted && flags.dht) throw interruptedStart(restoredCount, dir.path)
     throw error
   }
+}
+
+/** `joining the DHT (bootstrap 127.0.0.1:4000)…`: what a DHT join that takes a while is waiting for. */
+export function joiningText(bootstrap: readonly BootstrapNode[] | undefined): string {
+  const where =
+    bootstrap === undefined || bootstrap.length === 0
+      ? "HyperDHT's public bootstrap nodes"
+      : `bootstrap ${bootstrapList(bootstrap)}`
+  return `joining the DHT (${where})…`
+}
+
+function interruptedStart(waiting: number, dataDir: string): StartInterrupted {
+  // Nothing is read from the input before the start is over. The outbox is counted once the journal was
+  // read; stopped before that, the journal was not touched.
+  const outbox =
+    waiting > 0
+      ? `${countText(waiting)} message(s) not acknowledged yet are safe in the outbox (${dataDir}); they are sent when parley next runs with this --data-dir`
+      : 'nothing was sent'
+  return new StartInterrupted(`stopped while joining the DHT; ${outbox}`)
 }
 
 /**
@@ -554,16 +611,45 @@ function routeOf(address: string, dht: DhtNetwork | undefined): LinkRoute | unde
  * Announces the node under its key (a node listening on TCP only announced nothing yet) and joins each
  * room; an empty room is said once, then the node waits for the others. Resolves with the empty rooms.
  */
-async function joinDht(dht: DhtNetwork, flags: Flags, listen: Address): Promise<string[]> {
-  if (listen !== dht.address) await dht.announce()
+async function joinDht(
+  dht: DhtNetwork,
+  flags: Flags,
+  listen: Address,
+  signal: AbortSignal | undefined,
+): Promise<string[]> {
+  if (listen !== dht.address) await untilAborted(dht.announce(), signal)
   const empty: string[] = []
   for (const code of flags.dht?.rooms ?? []) {
-    const found = await dht.joinRoom(code)
+    const found = await untilAborted(dht.joinRoom(code), signal)
     // Not known to be empty while dials to members it found were still going.
     if (found === undefined || found > 0) continue
     empty.push(code)
   }
   return empty
+}
+
+/**
+ * Settles as `promise` does, or rejects once `signal` aborts: the step it waits for (an announce, a room's
+ * first lookup) runs on until the node closes, its outcome ignored.
+ */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise
+  promise.catch(() => undefined)
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(value)
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(error)
+      },
+    )
+  })
 }
 
 /**

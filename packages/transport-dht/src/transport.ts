@@ -40,6 +40,11 @@ export interface DhtTransportOptions {
   admissionTimeoutMs?: number
   /** Where the guard looks for PARLEY_DHT_PRIVATE_ONLY. Default: `process.env`. */
   env?: Readonly<Record<string, string | undefined>>
+  /**
+   * Stops the start when aborted: the DHT is let go at once and `startDhtTransport` rejects with ABORTED,
+   * however long the bootstrap nodes would have taken to answer (or not).
+   */
+  signal?: AbortSignal
   /** Every link made by a dial, accepted by key, or found in a room. */
   onLink(link: DhtLink): void
   /** Inbound connections refused (no proof, or dialed by key while not listening). Default: ignored. */
@@ -135,10 +140,13 @@ export async function startDhtTransport(options: DhtTransportOptions): Promise<D
       ? {}
       : { randomPunchInterval: options.randomPunchIntervalMs }),
   })
+  const { signal } = options
   try {
-    await dht.ready()
+    await untilAborted(dht.ready(), signal)
   } catch (error) {
     await dht.destroy({ force: true }).catch(() => {})
+    if (signal?.aborted)
+      throw new DhtError('ABORTED', 'joining the DHT was cancelled', { cause: signal.reason })
     throw new DhtError('BOOTSTRAP_UNREACHABLE', `cannot join the DHT: ${describe(error)}`, { cause: error })
   }
   if (dht.nodes.length === 0) {
@@ -519,6 +527,27 @@ function handshakeHash(socket: HyperDHT.SecretStream): Buffer {
   if (socket.handshakeHash === null)
     throw new DhtError('CONNECTION_FAILED', 'the connection has no handshake yet')
   return socket.handshakeHash
+}
+
+/** Settles as `promise` does, or rejects once `signal` aborts (`promise` then runs on, its outcome ignored). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise
+  promise.catch(() => undefined)
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(value)
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(error)
+      },
+    )
+  })
 }
 
 function isLoopback(node: BootstrapNode): boolean {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { createSocket } from 'node:dgram'
 import HyperDHT from 'hyperdht'
 import Hyperswarm from 'hyperswarm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -308,6 +309,30 @@ describe('the public-DHT guard', () => {
     }).catch((e: unknown) => e)
     expect(error).toMatchObject({ code: 'BOOTSTRAP_UNREACHABLE' })
     expect((error as Error).message).toContain('--bootstrap')
+  })
+
+  it('stops at once when its signal aborts while a silent bootstrap node keeps it waiting', async () => {
+    // A UDP port that takes every packet and answers none: the start would wait seconds for it.
+    const silent = createSocket('udp4')
+    await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve))
+    try {
+      const controller = new AbortController()
+      const start = startDhtTransport({
+        keyPair: HyperDHT.keyPair(),
+        bootstrap: [{ host: '127.0.0.1', port: silent.address().port }],
+        signal: controller.signal,
+        onLink: () => {},
+      }).catch((e: unknown) => e)
+      // Abort once the start is under way: its first packet reached the silent node.
+      await new Promise((resolve) => silent.once('message', resolve))
+      const aborted = performance.now()
+      controller.abort()
+      const error = await start
+      expect(error).toMatchObject({ code: 'ABORTED' })
+      expect(performance.now() - aborted).toBeLessThan(1_000)
+    } finally {
+      silent.close()
+    }
   })
 })
 

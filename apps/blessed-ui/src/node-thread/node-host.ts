@@ -150,6 +150,7 @@ export function hostNode(
         return
       }
       case 'start':
+      case 'interrupt':
         return
       case 'leave-now':
         leaveNow()
@@ -169,7 +170,13 @@ export function hostNode(
   }
 
   let starting = false
+  // A signal while the node starts stops the start (a DHT join may wait seconds for silent bootstrap nodes).
+  const interrupt = new AbortController()
   port.on('message', (message: ToNode) => {
+    if (message.type === 'interrupt') {
+      if (!started) interrupt.abort()
+      return
+    }
     if (message.type === 'start') {
       if (starting) return
       starting = true
@@ -195,7 +202,12 @@ export function hostNode(
     lowerPriority(niceOf(env))
     const flags = parseFlags(data.argv, env)
     // Events from before the start (listening) wait until the screen knows the node: flush holds them.
-    started = await startNode(flags, onEvent, {}, env)
+    started = await startNode(
+      flags,
+      onEvent,
+      { signal: interrupt.signal, onProgress: (text) => post({ type: 'progress', text }) },
+      env,
+    )
     // A data dir that fails under the running node (a full disk) ends the TUI as a failed start does:
     // its one line and exit code, once the node has stopped.
     void started.failed.then(fail)

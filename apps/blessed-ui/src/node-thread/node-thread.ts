@@ -28,6 +28,13 @@ export class NodeThreadError extends Error {
 
 type Answer = Extract<FromNode, { type: 'answer' }>
 
+export interface StartOptions {
+  /** Stops the start when aborted: it then rejects with the launcher's StartInterrupted (exit 0). */
+  readonly signal?: AbortSignal
+  /** A line to show while the node starts (`joining the DHT (bootstrap …)…`). */
+  readonly onProgress?: (text: string) => void
+}
+
 /** The data dir's lock file (`LOCK_FILE` in @parley/store), holding the pid of the process that runs the node. */
 const LOCK_FILE = 'lock'
 
@@ -66,6 +73,7 @@ export class NodeThread {
   static start(
     data: NodeThreadData,
     onEvent: (event: NodeEvent, route?: LinkRoute) => void,
+    options: StartOptions = {},
   ): Promise<NodeThread> {
     const worker = takeNodeWorker()
     const gate = new FlowGate()
@@ -94,6 +102,9 @@ export class NodeThread {
             case 'answer':
               thread?.answered(message)
               return
+            case 'progress':
+              options.onProgress?.(message.text)
+              return
             case 'failed':
               fail(failure(message))
               if (!thread) void worker.terminate()
@@ -118,6 +129,13 @@ export class NodeThread {
         fail(new NodeThreadError('THREAD_EXITED', `the node stopped unexpectedly (exit code ${code})`))
       })
       worker.postMessage({ type: 'start', data, flow: gate.shared } satisfies ToNode)
+      options.signal?.addEventListener(
+        'abort',
+        () => {
+          if (!thread) worker.postMessage({ type: 'interrupt' } satisfies ToNode)
+        },
+        { once: true },
+      )
     })
   }
 

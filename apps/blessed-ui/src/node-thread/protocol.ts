@@ -49,6 +49,8 @@ export type FromNode =
       readonly message: string
       readonly stack?: string
     }
+  /** A line to show while the node starts (a DHT join that takes more than a moment). */
+  | { readonly type: 'progress'; readonly text: string }
   /** The answer to a request with this `ask` number. */
   | { readonly type: 'answer'; readonly ask: number; readonly line?: StatusLine; readonly left?: number }
 
@@ -76,5 +78,7 @@ export type ToNode =
   | { readonly type: 'drain'; readonly idleMs: number; readonly ask: number }
   /** Stop a drain now (a second quit). */
   | { readonly type: 'leave-now' }
+  /** Stop the start (a signal came while the node starts): it fails with the launcher's StartInterrupted. */
+  | { readonly type: 'interrupt' }
   /** Close the node and end the thread. */
   | { readonly type: 'close'; readonly reason: string }
