@@ -64,7 +64,7 @@ function tuiProcess(session: Tmux): number {
 }
 
 const connectedByKey =
-  /-- connected to bob \[[a-z2-7]{4}-[a-z2-7]{4}\] over the DHT \(holepunched; its address as seen through its NAT: 127\.0\.0\.1:\d+\)$/
+  /-- connected to bob \[[a-z2-7]{4}-[a-z2-7]{4}\] over the DHT \(direct UDP on this machine: 127\.0\.0\.1:\d+\)$/
 
 describe.skipIf(!TMUX)(title, () => {
   beforeAll(async () => {
@@ -92,12 +92,16 @@ describe.skipIf(!TMUX)(title, () => {
       lines.some((l) => connectedByKey.test(l)),
     )
     expect(screen).toContainEqual(
-      expect.stringMatching(/-- listening on the DHT under your key: others reach you with parley --peer /),
+      expect.stringMatching(
+        new RegExp(
+          `-- listening on the DHT under your key: others reach you with parley --bootstrap ${bootstrap} --peer\\b`,
+        ),
+      ),
     )
     // The status bar names the route, not the 64-hex key, and this node by its short fingerprint.
     await tmux.waitForScreen('the status bar', (lines) =>
       lines.some((l) =>
-        /^ connected {2}bob DHT, holepunched, seen at 127\.0\.0\.1:\d+ │ alice @ DHT key \[[a-z2-7]{4}-[a-z2-7]{4}\]/.test(
+        /^ connected {2}bob DHT, direct UDP at 127\.0\.0\.1:\d+ │ alice @ DHT key \[[a-z2-7]{4}-[a-z2-7]{4}\]/.test(
           l,
         ),
       ),
@@ -120,7 +124,7 @@ describe.skipIf(!TMUX)(title, () => {
     tmux.keys('Enter')
     await tmux.waitForScreen('/peers with the route', (lines) =>
       lines.some((l) =>
-        /-- bob \[[a-z2-7-]+\] direct, connected at 127\.0\.0\.1:\d+ \(holepunched; its address as seen through its NAT: 127\.0\.0\.1:\d+\)$/.test(
+        /-- bob \[[a-z2-7-]+\] direct, connected at 127\.0\.0\.1:\d+ \(direct UDP on this machine: 127\.0\.0\.1:\d+\)$/.test(
           l,
         ),
       ),

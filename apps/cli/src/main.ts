@@ -11,6 +11,7 @@ import {
   actionBody,
   BackpressureGrace,
   type BuiltNode,
+  bootstrapFlag,
   catchUpWhat,
   connectTo,
   countText,
@@ -188,10 +189,7 @@ async function printInvite(flags: Flags, io: Io): Promise<number> {
     io.stdout.write(`${JSON.stringify({ type: 'invite', ...(code ? { join: code } : {}), key: byKey })}\n`)
   else io.stdout.write(`${byKey}\n`)
   // On a private DHT the peer must look there too, or it looks on the public one and never finds you.
-  const bootstrap = flags.dht?.bootstrap
-    ?.map(({ host, port }) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`))
-    .join(',')
-  const on = bootstrap ? ` --bootstrap ${bootstrap}` : ''
+  const on = bootstrapFlag(flags.dht?.bootstrap)
   io.stderr.write(
     `parley: from anywhere, while you run parley --dht${on}, your peer runs: parley${on} --peer ${byKey}\n`,
   )
@@ -201,7 +199,9 @@ async function printInvite(flags: Flags, io: Io): Promise<number> {
 /** `parley room`: a new room code on stdout's last line (with --json, as `{"type":"room","code":…}`). */
 function printRoom(flags: Flags, io: Io): number {
   const code = newRoomCode()
-  io.stderr.write(`parley: a new room; everyone who should join runs: parley --room ${code}\n`)
+  // On a private DHT (`parley room --bootstrap …`) everyone must meet there, not on the public one.
+  const on = bootstrapFlag(flags.dht?.bootstrap)
+  io.stderr.write(`parley: a new room; everyone who should join runs: parley${on} --room ${code}\n`)
   io.stdout.write(flags.json ? `${JSON.stringify({ type: 'room', code })}\n` : `${code}\n`)
   return ExitCode.OK
 }
@@ -405,7 +405,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       note(`listening on the DHT under your key [${fingerprintOf(key).short}]`)
       return
     }
-    const status = describeEvent(event, route, self?.().id)
+    const status = describeEvent(event, route, self?.().id, { bootstrap: flags.dht?.bootstrap })
     if (status && event.type === 'link-error') drops.push(status)
     else if (status && isMemberNews(event)) news.push(status, event.type)
     else if (status) print(io.stderr, formatStatus(status))

@@ -75,7 +75,11 @@ describe('dialing by key', () => {
     expect(invite).toMatch(/^parley:\/\/([a-z2-7]{4}-){13}[a-z2-7]{4}$/)
     const fingerprint = invite.slice('parley://'.length)
     const bob = dhtNode(['--dht', '--data-dir', bobDir, '--name', 'bob'])
-    await bob.waitFor('stderr', new RegExp(`listening on the DHT under your key: .*--peer ${fingerprint}`))
+    // The line tells others to look on this private DHT: pasted as it is, it reaches bob.
+    const listening = await bob.waitFor('stderr', /listening on the DHT under your key/)
+    expect(listening).toBe(
+      `parley: listening on the DHT under your key: others reach you with parley --bootstrap ${bootstrap} --peer ${fingerprint}`,
+    )
     const alice = dhtNode(['--peer', fingerprint, '--name', 'alice', '--json'])
     const connected = await waitForJson(alice, 'connected')
     expect(connected).toMatchObject({
@@ -84,7 +88,7 @@ describe('dialing by key', () => {
       link: { kind: 'holepunched', remoteHost: '127.0.0.1', remotePort: expect.any(Number) },
     })
     expect(await bob.waitFor('stderr', /connected to alice/)).toMatch(
-      /connected to alice \[[a-z2-7-]+\] over the DHT \(holepunched; its address as seen through its NAT: 127\.0\.0\.1:\d+\)/,
+      /connected to alice \[[a-z2-7-]+\] over the DHT \(direct UDP on this machine: 127\.0\.0\.1:\d+\)/,
     )
     alice.send('hello by key')
     bob.send('hello back')
@@ -141,6 +145,13 @@ describe('rooms by code', () => {
     expect(await room.exited).toBe(0)
     const code = room.stdout.at(-1)!
     expect(code).toMatch(/^[0-9a-z]{4}(-[0-9a-z]{1,4}){6}$/)
+    expect(room.stderr).toEqual([`parley: a new room; everyone who should join runs: parley --room ${code}`])
+    // On a private DHT, everyone is told to meet there.
+    const onOurs = start(['room', '--bootstrap', bootstrap])
+    expect(await onOurs.exited).toBe(0)
+    expect(onOurs.stderr).toEqual([
+      `parley: a new room; everyone who should join runs: parley --bootstrap ${bootstrap} --room ${onOurs.stdout.at(-1)}`,
+    ])
     const alice = dhtNode(['--room', code, '--name', 'alice'])
     await alice.waitFor('stderr', /nobody else is in room .* yet; waiting/)
     const bob = dhtNode(['--room', code, '--name', 'bob'])
@@ -246,7 +257,10 @@ describe('TCP and DHT links in one node', () => {
     const tcp = start(['--peer', `127.0.0.1:${port}`, '--listen', '127.0.0.1:0', '--name', 'tcpuser'])
     const byKey = dhtNode(['--peer', hubKey, '--name', 'dhtuser', '--json'])
     await hub.waitFor('stderr', /connected to tcpuser .*\(direct TCP\)/)
-    await hub.waitFor('stderr', /connected to dhtuser \[[a-z2-7-]+\] over the DHT \(holepunched/)
+    await hub.waitFor(
+      'stderr',
+      /connected to dhtuser \[[a-z2-7-]+\] over the DHT \(direct UDP on this machine/,
+    )
     tcp.send('from tcp')
     await waitUntil(() => bodiesOf(byKey).includes('from tcp'), CEILING_MS, 'the DHT member to get it')
     byKey.send('from dht')
@@ -280,7 +294,7 @@ describe('/connect by key', () => {
     const onDht = dhtNode(['--name', 'carol', '--data-dir', newDataDir()])
     await onDht.waitFor('stderr', /listening on the DHT/)
     onDht.send(`/connect ${fingerprint}`)
-    await onDht.waitFor('stderr', /connected to bob \[[a-z2-7-]+\] over the DHT \(holepunched/)
+    await onDht.waitFor('stderr', /connected to bob \[[a-z2-7-]+\] over the DHT \(direct UDP on this machine/)
     onDht.send('by key from the prompt')
     expect(await bob.waitFor('stdout', /by key from the prompt/)).toBe('<carol> by key from the prompt')
     noStackTrace(tcpOnly)

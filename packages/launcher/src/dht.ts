@@ -22,6 +22,9 @@ import {
 } from '@parley/secure/keys'
 import type { DhtLink, DhtTransport, LinkPath } from '@parley/transport-dht'
 import { type BootstrapNode, DhtError } from '@parley/transport-dht/addresses'
+
+export type { BootstrapNode }
+
 import { ExitCode, FatalError } from './exit-codes.js'
 
 /** What `--dht`, `--bootstrap`, `--relay` and `--room` asked for. */

@@ -168,7 +168,16 @@ describe('DHT flags', () => {
     for (const [argv, message] of [
       [['--room', 'nope'], /--room: "nope" is not a room code/],
       [['--bootstrap', 'host'], /--bootstrap: "host" is not a bootstrap node/],
-      [['--relay', 'xyz'], /--relay: "xyz" is not a node key/],
+      // A relay key comes from `parley relay`, not from the other side's invite.
+      [
+        ['--relay', 'xyz'],
+        /^--relay: "xyz" is not a relay key: expected the 64 hex characters that parley relay prints/,
+      ],
+      // The flag is named once.
+      [
+        ['--bootstrap', ''],
+        /^--bootstrap needs at least one HOST:PORT, such as 198\.51\.100\.10:49737 \(see --help\)$/,
+      ],
       [['--plain', '--dht'], /--plain is TCP only/],
       [['--plain', '--peer', KEY], /--plain is TCP only/],
     ] as const) {
@@ -180,7 +189,10 @@ describe('DHT flags', () => {
 
   it('refuses a flag a command would ignore, and takes the ones it reads', () => {
     for (const [argv, message] of [
-      [['room', '--peer', '127.0.0.1:4001'], /^"room" does not take --peer; it takes --json \(see --help\)$/],
+      [
+        ['room', '--peer', '127.0.0.1:4001'],
+        /^"room" does not take --peer; it takes --bootstrap, --json \(see --help\)$/,
+      ],
       [['id', '--name', 'bob'], /^"id" does not take --name; it takes --data-dir, --json \(see --help\)$/],
       [['bootstrap', '--listen', '127.0.0.1:0', '--history', '3'], /^"bootstrap" does not take --history/],
       [['relay', '--room', 'abcd'], /^"relay" does not take --room/],

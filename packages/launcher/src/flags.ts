@@ -126,7 +126,8 @@ export function usage(program: string, summary: string, frontend: 'line' | 'scre
     ? `
        ${program} id [--data-dir DIR]          print this node's fingerprint
        ${program} invite [--listen HOST:PORT]  print invites to this node: by address, and by key
-       ${program} room                         print a new room code (last line of stdout)
+       ${program} room [--bootstrap HOST:PORT,...]
+                                              print a new room code (last line of stdout)
        ${program} bootstrap --listen HOST:PORT [--bootstrap HOST:PORT,...]
                                               run a bootstrap node of a private DHT
        ${program} relay [--bootstrap HOST:PORT,...] [--listen HOST:PORT]
@@ -327,7 +328,7 @@ function parse(argv: readonly string[]) {
 const COMMAND_FLAGS: Readonly<Record<Exclude<Command, 'chat'>, readonly (keyof typeof OPTIONS)[]>> = {
   id: ['data-dir', 'json'],
   invite: ['listen', 'data-dir', 'dht', 'bootstrap', 'json'],
-  room: ['json'],
+  room: ['bootstrap', 'json'],
   bootstrap: ['listen', 'bootstrap', 'json'],
   relay: ['listen', 'data-dir', 'dht', 'bootstrap', 'json'],
 }
@@ -352,6 +353,20 @@ function commandOf(positionals: string[]): Command {
   const command = COMMANDS.find((c) => c === first)
   if (command) return command
   throw usageError(`unknown command "${first}"; the commands are ${COMMANDS.map((c) => `"${c}"`).join(', ')}`)
+}
+
+/** A `--relay` key as hex; a malformed one is told where a relay key comes from. */
+function relayKey(text: string): string {
+  try {
+    return parsePublicKey(text).toString('hex')
+  } catch (error) {
+    if (!(error instanceof DhtError)) throw error
+    throw new DhtError(
+      'BAD_KEY',
+      `"${text}" is not a relay key: expected the 64 hex characters that parley relay prints on its last line`,
+      { cause: error },
+    )
+  }
 }
 
 /** The DHT settings, or undefined when nothing asks for the DHT. */
@@ -381,13 +396,14 @@ function dhtFlags(
     return {
       rooms: distinct,
       ...(values.bootstrap !== undefined ? { bootstrap: parseBootstrap(values.bootstrap) } : {}),
-      ...(values.relay !== undefined ? { relay: parsePublicKey(values.relay).toString('hex') } : {}),
+      ...(values.relay !== undefined ? { relay: relayKey(values.relay) } : {}),
     }
   } catch (error) {
     if (error instanceof DhtError) {
       const flag =
         { BAD_ROOM_CODE: '--room', BAD_BOOTSTRAP: '--bootstrap' }[error.code as string] ?? '--relay'
-      throw usageError(`${flag}: ${error.message}`)
+      // A message that starts by naming its flag already is not prefixed with it again.
+      throw usageError(error.message.startsWith(`${flag} `) ? error.message : `${flag}: ${error.message}`)
     }
     throw error
   }

@@ -11,8 +11,13 @@ export function routeText(route: LinkRoute): string {
   switch (route.kind) {
     case 'tcp':
       return 'direct TCP'
-    case 'holepunched':
-      return `holepunched; its address as seen through its NAT: ${route.remoteHost}:${route.remotePort}`
+    case 'holepunched': {
+      // A peer on this machine or network is reached at its own address: no NAT was punched through.
+      const where = nearby(route.remoteHost)
+      return where === undefined
+        ? `holepunched; its address as seen through its NAT: ${route.remoteHost}:${route.remotePort}`
+        : `direct UDP ${where}: ${route.remoteHost}:${route.remotePort}`
+    }
     case 'relayed':
       return `relayed through ${route.relayKey}; still end-to-end encrypted`
     default: {
@@ -20,6 +25,24 @@ export function routeText(route: LinkRoute): string {
       return _exhaustive
     }
   }
+}
+
+/**
+ * `on this machine` for a loopback address, `on the local network` for a private or link-local one (the
+ * LAN shortcut of two hosts behind one router); undefined for any other, which the link reached through
+ * the peer's NAT, if it has one.
+ */
+function nearby(host: string): string | undefined {
+  const h = host.toLowerCase()
+  if (/^127\./.test(h) || h === '::1' || h === '::ffff:127.0.0.1') return 'on this machine'
+  const v4 = /^(?:::ffff:)?(\d+)\.(\d+)\.\d+\.\d+$/.exec(h)
+  if (v4) {
+    const [a, b] = [Number(v4[1]), Number(v4[2])]
+    if (a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254))
+      return 'on the local network'
+    return undefined
+  }
+  return /^f[cd]|^fe[89ab]/.test(h) ? 'on the local network' : undefined
 }
 
 /** A route as `--json` prints it: `{kind: 'tcp'}`, `{kind: 'holepunched', remoteHost, remotePort}`, `{kind: 'relayed', relayKey}`. */
@@ -68,7 +91,9 @@ export function shortRoute(route: LinkRoute): string {
     case 'tcp':
       return 'direct TCP'
     case 'holepunched':
-      return `DHT, holepunched, seen at ${route.remoteHost}:${route.remotePort}`
+      return nearby(route.remoteHost) === undefined
+        ? `DHT, holepunched, seen at ${route.remoteHost}:${route.remotePort}`
+        : `DHT, direct UDP at ${route.remoteHost}:${route.remotePort}`
     case 'relayed':
       return `DHT, relayed through ${route.relayKey.slice(0, 8)}…`
     default: {

@@ -1,7 +1,7 @@
 import { type ChatNode, MAX_BODY_LENGTH, type MemberInfo, type NodeEvent, ProtocolError } from '@parley/core'
 import { fingerprint } from '@parley/secure'
 import { describe, expect, it } from 'vitest'
-import { LinkRoutes } from './link-routes.js'
+import { LinkRoutes, routeText, shortRoute } from './link-routes.js'
 import { describeMembers, jsonMember, PeerLabels } from './members.js'
 import { connectTo, describeEvent, disconnectFrom, sameTarget, sendInParts, shortId } from './session.js'
 
@@ -10,6 +10,40 @@ const linkError = (code: string, message: string): NodeEvent => ({
   address: '127.0.0.1:4002',
   code,
   message,
+})
+
+describe('describeEvent for listening on the DHT', () => {
+  const key = 'ab'.repeat(32)
+  const listening: NodeEvent = { type: 'listening', address: `dht:${key}` }
+
+  it('tells how others reach this node by key, with the private DHT it is on', () => {
+    expect(describeEvent(listening)?.text).toBe(
+      `listening on the DHT under your key: others reach you with parley --peer ${fingerprint(key).full}`,
+    )
+    const bootstrap = [
+      { host: '127.0.0.1', port: 4000 },
+      { host: '2001:db8::1', port: 49737 },
+    ]
+    expect(describeEvent(listening, undefined, undefined, { bootstrap })?.text).toBe(
+      `listening on the DHT under your key: others reach you with parley --bootstrap 127.0.0.1:4000,[2001:db8::1]:49737 --peer ${fingerprint(key).full}`,
+    )
+  })
+})
+
+describe('how a DHT link was made', () => {
+  const route = (remoteHost: string) => ({ kind: 'holepunched', remoteHost, remotePort: 40123 }) as const
+
+  it('says no NAT was in the way of a peer on this machine or network, and names the NAT otherwise', () => {
+    expect(routeText(route('127.0.0.1'))).toBe('direct UDP on this machine: 127.0.0.1:40123')
+    expect(routeText(route('10.0.1.2'))).toBe('direct UDP on the local network: 10.0.1.2:40123')
+    expect(routeText(route('192.168.1.20'))).toBe('direct UDP on the local network: 192.168.1.20:40123')
+    expect(routeText(route('198.51.100.102'))).toBe(
+      'holepunched; its address as seen through its NAT: 198.51.100.102:40123',
+    )
+    expect(routeText(route('172.32.0.1'))).toMatch(/^holepunched/)
+    expect(shortRoute(route('127.0.0.1'))).toBe('DHT, direct UDP at 127.0.0.1:40123')
+    expect(shortRoute(route('198.51.100.102'))).toBe('DHT, holepunched, seen at 198.51.100.102:40123')
+  })
 })
 
 describe('describeEvent for a connection that ends before it is a link', () => {

@@ -12,7 +12,7 @@ import {
   SAME_KEY_REFUSAL_BACKOFF,
 } from '@parley/core'
 import { fingerprint, isKeyHex, keyOfAddress } from '@parley/secure/keys'
-import type { LinkRoute } from './dht.js'
+import { type BootstrapNode, bootstrapFlag, type LinkRoute } from './dht.js'
 import { clockTime, countText } from './display.js'
 import { describeRoute } from './link-routes.js'
 import { dialProblem } from './transports.js'
@@ -53,21 +53,33 @@ function ownLines(line: StatusLine, code: string): StatusLine {
   return { ...line, text: text!, more }
 }
 
+/** What the words of status lines depend on beyond the event. */
+export interface DescribeOptions {
+  /** `--bootstrap`: the private DHT this node is on, which a peer told how to reach it must look on too. */
+  readonly bootstrap?: readonly BootstrapNode[]
+}
+
 /**
  * The words every frontend uses for connection events, so both tell the same story. Given the `route`
  * that `startNode` passes with a `connected` event, the line also says how its link was made.
  * @param selfId this node's id: a peer that takes this node's own name is told so, not as a stranger's key
  */
-export function describeEvent(event: NodeEvent, route?: LinkRoute, selfId?: string): StatusLine | undefined {
+export function describeEvent(
+  event: NodeEvent,
+  route?: LinkRoute,
+  selfId?: string,
+  options: DescribeOptions = {},
+): StatusLine | undefined {
   switch (event.type) {
     case 'listening': {
       const key = keyOfAddress(event.address)
+      // On a private DHT the peer must look there too, or it looks on the public one and never finds us.
       return {
         level: 'info',
         text:
           key === undefined
             ? `listening on ${event.address}`
-            : `listening on the DHT under your key: others reach you with parley --peer ${fingerprint(key).full}`,
+            : `listening on the DHT under your key: others reach you with parley${bootstrapFlag(options.bootstrap)} --peer ${fingerprint(key).full}`,
       }
     }
     case 'peer-state':

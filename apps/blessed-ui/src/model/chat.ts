@@ -15,11 +15,13 @@ import {
 } from '@parley/core'
 import {
   actionBody,
+  type BootstrapNode,
   COMMANDS,
   catchUpKinds,
   catchUpWhat,
   clockTime,
   countText,
+  type DescribeOptions,
   describeEvent,
   helpLines,
   type LinkRoute,
@@ -80,6 +82,8 @@ export interface Frame {
 
 export interface ChatOptions {
   readonly self: PeerInfo
+  /** `--bootstrap`: the listening line tells peers to look on this private DHT too. */
+  readonly bootstrap?: readonly BootstrapNode[]
   readonly width: GraphemeWidth
   readonly now?: () => number
   readonly cap?: number
@@ -118,6 +122,7 @@ export class ChatModel {
   private readonly panel: MemberPanel
   private readonly inputRow: InputRow
   private readonly secure: boolean
+  private readonly describing: DescribeOptions
   private paneHeight = 20
   private changes = 0
   /** Messages received from peers (for the flood benchmark's trace). */
@@ -125,6 +130,7 @@ export class ChatModel {
 
   constructor(options: ChatOptions) {
     this.self = options.self
+    this.describing = options.bootstrap ? { bootstrap: options.bootstrap } : {}
     this.width = options.width
     this.now = options.now ?? Date.now
     this.awayAfterMs = options.awayAfterMs ?? DEFAULT_AWAY_AFTER_MS
@@ -234,7 +240,7 @@ export class ChatModel {
     if (event.type === 'message') return this.incoming(event.from, event.body, event.ts)
     // Only a plain node made with `runs` sends these, which this frontend does not ask for.
     if (event.type === 'lines') return messagesOf(event).flatMap((m) => this.incoming(m.from, m.body, m.ts))
-    const line = describeEvent(event, route, this.self.id)
+    const line = describeEvent(event, route, this.self.id, this.describing)
     if (line && say) say(line)
     else if (line) for (const text of [line.text, ...(line.more ?? [])]) this.note(text, line.level)
     return []

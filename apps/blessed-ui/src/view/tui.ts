@@ -55,7 +55,12 @@ export async function runTui(
     if (stdin.isTTY) stdin.setRawMode(false)
   })
   const width = graphemeWidth(rulesFromProbe(probe.widths))
-  const model = new ChatModel({ self: { id: info.id, name: info.name }, width, secure: info.secure })
+  const model = new ChatModel({
+    self: { id: info.id, name: info.name },
+    width,
+    secure: info.secure,
+    ...(flags.dht?.bootstrap ? { bootstrap: flags.dht.bootstrap } : {}),
+  })
   if (!info.secure) {
     model.note(
       'PLAIN MODE: nothing is encrypted or authenticated; anyone on the path can read and forge messages',
