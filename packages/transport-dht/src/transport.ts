@@ -88,6 +88,14 @@ const FIRST_LOOKUP_AGAIN_MS = 1_000
  */
 const JOIN_WAIT_MS = 2_000
 const LAST_LOOKUP_AGAIN_MS = 60_000
+/**
+ * A listening node checks this often that its key is still announced somewhere. HyperDHT announces again
+ * every ~5 minutes, or when the DHT nodes holding the announcement stop answering its pings; an announce
+ * made while the network was gone reaches none, and then nothing is pinged and nothing announces the key
+ * again for those ~5 minutes: dialers by key find nobody to pass their handshake on. Rooms have no such gap,
+ * as both sides look each other up again (see `#lookAgain`).
+ */
+const ANNOUNCE_CHECK_MS = 5_000
 /** Relays this node remembers by address; a peer may name any relay, so the map is bounded. */
 const MAX_KNOWN_RELAYS = 64
 
@@ -173,6 +181,8 @@ export class DhtTransport {
   readonly #rooms = new Map<string, Room>()
   /** Per room topic: the timer of its next lookup (see `#lookAgain`). */
   readonly #roomTimers = new Map<string, NodeJS.Timeout>()
+  /** While listening: the check that the key is still announced (see ANNOUNCE_CHECK_MS). */
+  #announceCheck: NodeJS.Timeout | undefined
   /** Per room topic: connections opened to members found on it since joining. */
   readonly #membersFound = new Map<string, number>()
   readonly #sockets = new Set<HyperDHT.SecretStream>()
@@ -200,6 +210,20 @@ export class DhtTransport {
     this.#checkOpen()
     this.#listening = true
     await this.#swarm.listen()
+    if (this.#announceCheck === undefined && this.#state.status === 'open') {
+      this.#announceCheck = setInterval(() => this.#keepAnnounced(), ANNOUNCE_CHECK_MS)
+      this.#announceCheck.unref()
+    }
+  }
+
+  /**
+   * Announces the key again when the last announce reached no DHT node (the network was gone then), instead
+   * of leaving it unreachable until HyperDHT's next round, minutes later. A node that is not firewalled is
+   * dialed at its own address, which the announcement names whatever else it reached.
+   */
+  #keepAnnounced(): void {
+    const server = this.#swarm.server
+    if (this.#state.status === 'open' && announcedNowhere(server, this.dht)) server.refresh()
   }
 
   /** Connects to the node that announces `key` (64 hex); rejects with a DhtError (PEER_NOT_FOUND, …). */
@@ -301,6 +325,7 @@ export class DhtTransport {
   }
 
   async #close(): Promise<void> {
+    clearInterval(this.#announceCheck)
     for (const timer of this.#roomTimers.values()) clearTimeout(timer)
     this.#roomTimers.clear()
     for (const socket of this.#sockets) socket.destroy()
@@ -521,6 +546,22 @@ export class DhtTransport {
     socket.on('error', () => {})
     socket.once('close', () => this.#sockets.delete(socket))
   }
+}
+
+/**
+ * A listening server behind a NAT whose last announce reached no DHT node: dialers find its key nowhere, or
+ * at DHT nodes that no longer pass handshakes on to it. (A server that is not firewalled is dialed at its
+ * own address, which its announcement names.)
+ */
+export function announcedNowhere(
+  server: Pick<HyperDHT.Server, 'listening' | 'relayAddresses'>,
+  dht: Pick<HyperDHT, 'firewalled' | 'remoteAddress'>,
+): boolean {
+  if (!server.listening || !dht.firewalled) return false
+  const own = dht.remoteAddress()
+  return server.relayAddresses.every(
+    (address) => own !== null && address.host === own.host && address.port === own.port,
+  )
 }
 
 function handshakeHash(socket: HyperDHT.SecretStream): Buffer {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DhtError } from '../src/errors.js'
 import { createRoomCode, openRoom, parseRoomCode } from '../src/room-code.js'
 import { type LocalTestnet, runBootstrapNode } from '../src/servers.js'
-import { startDhtTransport } from '../src/transport.js'
+import { announcedNowhere, startDhtTransport } from '../src/transport.js'
 import { collect, createLocalTestnet, startNode, type TestNode } from './nodes.js'
 
 let testnet: LocalTestnet
@@ -349,5 +349,24 @@ describe('bootstrap nodes', () => {
     } finally {
       await bootstrap.close()
     }
+  })
+})
+
+describe('keeping the key announced behind a NAT', () => {
+  const own = { host: '198.51.100.102', port: 40123 }
+  const dhtNode = { host: '198.51.100.10', port: 49737 }
+  const server = (relayAddresses: { host: string; port: number }[], listening = true) => ({
+    listening,
+    relayAddresses,
+  })
+  const behindNat = { firewalled: true, remoteAddress: () => own }
+
+  it('announces again when the last announce reached no DHT node (made while the network was gone)', () => {
+    expect(announcedNowhere(server([]), behindNat)).toBe(true)
+    expect(announcedNowhere(server([own]), behindNat)).toBe(true)
+    expect(announcedNowhere(server([dhtNode]), behindNat)).toBe(false)
+    // Not listening, or reachable at its own address: nothing to do.
+    expect(announcedNowhere(server([], false), behindNat)).toBe(false)
+    expect(announcedNowhere(server([]), { firewalled: false, remoteAddress: () => own })).toBe(false)
   })
 })

@@ -24,6 +24,11 @@ export type LabHost = 'inet' | 'natA' | 'natB' | 'hostA' | 'hostA2' | 'hostB' | 
 export interface LabOptions {
   /** Both routers map every new flow to a random port (`MASQUERADE --random-fully`), like many mobile NATs. */
   randomFully?: boolean
+  /**
+   * What the lab's namespace names start with (default LAB_PREFIX, or `PARLEY_LAB_PREFIX`): labs of several
+   * people on one machine stay apart, and the sweep of dead labs looks at this prefix only.
+   */
+  prefix?: string
 }
 
 /** Every namespace of every lab starts with this, then the pid of the process that built it. */
@@ -61,8 +66,10 @@ export function labUnavailableReason(): string | undefined {
 export async function buildLab(options: LabOptions = {}): Promise<Lab> {
   const reason = labUnavailableReason()
   if (reason !== undefined) throw new Error(reason)
-  await sweepStaleLabs()
-  const id = `${LAB_PREFIX}-${process.pid}-${randomBytes(3).toString('hex')}`
+  const prefix = options.prefix ?? (process.env.PARLEY_LAB_PREFIX || LAB_PREFIX)
+  if (!/^[a-z][a-z0-9]{0,7}$/.test(prefix)) throw new Error(`lab prefix "${prefix}": expected 1-8 of a-z0-9`)
+  await sweepStaleLabs(prefix)
+  const id = `${prefix}-${process.pid}-${randomBytes(3).toString('hex')}`
   const namespaces: Record<LabHost, string> = {
     inet: `${id}-inet`,
     natA: `${id}-nat-a`,
@@ -192,12 +199,12 @@ function deleteNamespace(ns: string): void {
 }
 
 /** Deletes the namespaces of labs whose building process is gone (a crash, a kill -9). */
-export async function sweepStaleLabs(): Promise<string[]> {
+export async function sweepStaleLabs(prefix = LAB_PREFIX): Promise<string[]> {
   const listing = await run(['ip', 'netns', 'list']).catch(() => '')
   const swept: string[] = []
   for (const line of listing.split('\n')) {
     const ns = line.split(' ')[0] ?? ''
-    const match = new RegExp(`^${LAB_PREFIX}-(\\d+)-`).exec(ns)
+    const match = new RegExp(`^${prefix}-(\\d+)-`).exec(ns)
     if (!match || isAlive(Number(match[1]))) continue
     deleteNamespace(ns)
     swept.push(ns)

@@ -53,7 +53,15 @@ declare module 'hyperdht' {
 
     interface Server extends EventEmitter {
       readonly publicKey: Buffer
+      readonly listening: boolean
+      /**
+       * Where dialers reach this server: the DHT nodes its key is announced at (which forward a dialer's
+       * handshake), and its own address when it is not firewalled. Empty once an announce reached none.
+       */
+      readonly relayAddresses: readonly HostPort[]
       listen(keyPair?: KeyPair): Promise<void>
+      /** Announces the key again at the next turn of the announcer (within ~3 s), not at the next ~5 minutes. */
+      refresh(): void
       close(): Promise<void>
     }
 
@@ -79,6 +87,8 @@ declare module 'hyperdht' {
     readonly firewalled: boolean
     readonly randomized: boolean
     readonly destroyed: boolean
+    /** False while the DHT's health check finds its requests unanswered (the network is gone). */
+    readonly online: boolean
     readonly nodes: { length: number }
     ready(): Promise<void>
     fullyBootstrapped(): Promise<void>
@@ -129,7 +139,7 @@ declare module 'hyperswarm' {
     readonly dht: HyperDHT
     readonly connections: Set<HyperDHT.SecretStream>
     /** The server that announces this node's key (`listen`); closing it unannounces the key. */
-    readonly server: { close(): Promise<void> }
+    readonly server: HyperDHT.Server
     listen(): Promise<void>
     join(topic: Buffer, options?: { server?: boolean; client?: boolean }): Hyperswarm.Discovery
     leave(topic: Buffer): Promise<void>
