@@ -290,6 +290,10 @@ export class SessionTraffic {
         const session = this.sessions.get(id)
         if (session) this.pump(session)
       }
+      // The first had the allowance for all first: if it still waits, it goes behind the others, so that
+      // a neighbour that linked later is not held until every earlier one was served whole.
+      const first = waiting[0]
+      if (first !== undefined && this.paced.delete(first)) this.paced.add(first)
     }, wait)
   }
 
