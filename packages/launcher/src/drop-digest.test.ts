@@ -125,6 +125,18 @@ describe('memberNewsDigest', () => {
     )
   })
 
+  it('holds reports of two nodes with one key (same-key) to a few lines, apart from the rest', () => {
+    const shown: string[] = []
+    const news = memberNewsDigest((l) => shown.push(l.text), { now: () => 0, schedule: () => undefined })
+    // A throwaway key per report, each made with three links.
+    for (let n = 0; n < 100; n++)
+      news.push({ level: 'warn', text: `two nodes are running with k${n}'s key [abcd-efgh]: …` }, 'same-key')
+    expect(shown).toHaveLength(5)
+    expect(isMemberNews({ type: 'same-key' })).toBe(true)
+    news.push({ level: 'info', text: 'connected to bob [abcd-efgh]' }, 'connected')
+    expect(shown.at(-1)).toBe('connected to bob [abcd-efgh]')
+  })
+
   it('is what the connected, disconnected, member and forked events are held to', () => {
     expect(['connected', 'disconnected', 'member', 'forked'].every((type) => isMemberNews({ type }))).toBe(
       true,

@@ -85,7 +85,8 @@ export function isMemberNews(event: { readonly type: string }): boolean {
     event.type === 'connected' ||
     event.type === 'disconnected' ||
     event.type === 'member' ||
-    event.type === 'forked'
+    event.type === 'forked' ||
+    event.type === 'same-key'
   )
 }
 
@@ -96,7 +97,8 @@ export function isMemberNews(event: { readonly type: string }): boolean {
  * WARNINGs (a look-alike name, a rename) are counted apart from the rest, so that twenty members made up
  * in a hurry cannot hide the one that takes a name like yours or a friend's. So are the claims of peers
  * that they have more of our messages than this data dir holds (`type` 'forked'): a few in full, each a
- * paragraph, then a count, whatever number of keys a stranger makes them with.
+ * paragraph, then a count, whatever number of keys a stranger makes them with; and the reports of two nodes
+ * running with one key (`type` 'same-key'), once per key, so once per throwaway key too.
  */
 export function memberNewsDigest(
   show: (line: StatusLine) => void,
@@ -111,6 +113,13 @@ export function memberNewsDigest(
     })
   const news = digest('line(s) of members connecting, leaving, joining or renaming')
   const warnings = digest('WARNING(s) of look-alike names and renames')
+  // Told once per key, so once per throwaway key a stranger links three times with (two instances).
+  const twins = new DropDigest(show, {
+    burst: 5,
+    summary: (hidden, seconds) =>
+      `${hidden} more peer key(s) in the last ${seconds} s were seen run by two nodes at once; /peers lists who is there`,
+    ...options,
+  })
   const forks = new DropDigest(show, {
     burst: 5,
     summary: (hidden, seconds) =>
@@ -121,9 +130,11 @@ export function memberNewsDigest(
     push: (line, type) =>
       (type === 'forked'
         ? forks
-        : line.level === 'warn' && line.text.includes('WARNING')
-          ? warnings
-          : news
+        : type === 'same-key'
+          ? twins
+          : line.level === 'warn' && line.text.includes('WARNING')
+            ? warnings
+            : news
       ).push(line),
   }
 }
