@@ -200,7 +200,10 @@ export class RoomChain extends RoomBook {
 
   protected accept(origin: Origin, received: Msg, hash: string | undefined, out: RoomEffect[]): void {
     // Only its own link is heard while it awaits one: this is the first message of its new numbering.
-    if (origin.awaitsOwnLink) origin.awaitsOwnLink = false
+    if (origin.awaitsOwnLink) {
+      origin.awaitsOwnLink = false
+      origin.resetAfter = undefined
+    }
     const slot = origin.waiting.get(received.seq)
     if (slot) {
       origin.waiting.delete(received.seq)

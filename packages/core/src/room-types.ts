@@ -201,6 +201,12 @@ export interface Origin {
    * (shown twice, and the new one at that seq taken for a copy and lost).
    */
   awaitsOwnLink: boolean
+  /**
+   * With `awaitsOwnLink`: when the newest message held of its old numbering was written (its own clock).
+   * A relayed message written later is of the new numbering, as `isStaleFork` judges a relayed fork, so a
+   * member whose own link went before it said anything is not cut off from the room meanwhile.
+   */
+  resetAfter?: number | undefined
 }
 
 /** What a neighbour's hello said of itself, as its link opens. */

@@ -676,6 +676,19 @@ describe('Room: one room across the mesh', () => {
       expect(take(room, CAROL.id, daveAgain).bodies).toEqual(['d3 again'])
     })
 
+    it('takes its new numbering from a relay once its own link is gone, when it was written after the old', () => {
+      const room = bob()
+      const old = writer(ALICE, 1_000)('old 1', 'old 2', 'old 3')
+      expect(take(room, ALICE.id, old, true).bodies).toEqual(['old 1', 'old 2', 'old 3'])
+      // Alice comes back with a new numbering and her link goes again before she says anything to us.
+      room.peerRestarted(ALICE.id)
+      room.linkOpened(ALICE.id, { name: 'alice', relays: true })
+      room.linkClosed(ALICE.id)
+      // What she writes then reaches us only through carol: written after all we hold of her, it is hers.
+      const fresh = writer(ALICE, 2_000)('NEW 1', 'NEW 2')
+      expect(take(room, CAROL.id, fresh).bodies).toEqual(['NEW 1', 'NEW 2'])
+    })
+
     it('keeps waiting for its own link after a restart of this node, as the journal recalls', () => {
       const old = writer(ALICE, 1_000)('old 1', 'old 2')
       const room = new Room(

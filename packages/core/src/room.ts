@@ -104,6 +104,9 @@ export class Room extends RoomChain {
     const origin = this.origins.get(id)
     if (!origin) return
     this.dropAllCandidates(origin)
+    const newest = origin.log.at(-1)
+    // Two restarts with nothing between: the old numbering's newest is still the one from before.
+    const resetAfter = newest !== undefined && newest.seq === origin.received ? newest.ts : origin.resetAfter
     // Its window goes through setLog, which keeps the byte counts true.
     this.setLog(origin, [])
     Object.assign(origin, {
@@ -113,6 +116,7 @@ export class Room extends RoomChain {
       head: undefined,
       namedUpTo: undefined,
       awaitsOwnLink: true,
+      resetAfter,
     })
     for (const other of this.neighbors.values()) {
       this.ledger.forgetHas(other, id)
@@ -197,7 +201,8 @@ export class Room extends RoomChain {
     let origin = this.origins.get(msg.from)
     // Until the first message of its new numbering comes from it, a relayed one may be of the old (see
     // `Origin.awaitsOwnLink`): not taken, and not held against the relay, which may have it honestly.
-    if (origin?.awaitsOwnLink && !trusted) return out
+    if (origin?.awaitsOwnLink && !trusted && !(origin.resetAfter !== undefined && msg.ts > origin.resetAfter))
+      return out
     // The frequent case: the next message of an origin with nothing buffered, which needs no check
     // beyond its own (no auth, or straight from its origin): accepted without being buffered.
     if (
