@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { LinkTable } from './link-table.js'
+import { CatchUpMeter, LinkTable, MAX_CATCH_UP_WAIT_MS } from './link-table.js'
 
 const handshakes = (max: number, maxPerSource: number) =>
   new LinkTable<number>({
@@ -119,5 +119,27 @@ describe('LinkTable', () => {
       expect(table.accountOf(1)?.held).toEqual({ buffered: 0, watermarks: 0 })
       expect(table.held).toBe(0)
     })
+  })
+})
+
+describe('CatchUpMeter', () => {
+  it('takes from every allowance that applies, and says how long until it can take again', () => {
+    const rate = (perSecond: number, burst: number) => ({ perSecond, burst })
+    const meter = new CatchUpMeter({
+      perKey: rate(100, 300),
+      perSource: rate(1000, 1000),
+      total: rate(1000, 1000),
+    })
+    expect(meter.take('k', 'h', 300, 0)).toBe(true)
+    expect(meter.take('k', 'h', 100, 0)).toBe(false)
+    expect(meter.waitFor('k', 'h', 100, 0)).toBe(1000)
+    expect(meter.take('k', 'h', 100, 1000)).toBe(true)
+  })
+
+  it('waits a minute at most for an allowance that never refills, rather than asking again at once', () => {
+    const never = { perSecond: 0, burst: 10 }
+    const meter = new CatchUpMeter({ perKey: never, perSource: never, total: never })
+    expect(meter.take('k', undefined, 10, 0)).toBe(true)
+    expect(meter.waitFor('k', undefined, 10, 0)).toBe(MAX_CATCH_UP_WAIT_MS)
   })
 })

@@ -295,6 +295,9 @@ export class LinkTable<K> {
 /** Keys and sources whose catch-up allowance is remembered; past it the least recently used is forgotten. */
 export const CATCH_UP_TRACKED = 1024
 
+/** The longest `CatchUpMeter.waitFor` answers: waiting is asked again after it. */
+export const MAX_CATCH_UP_WAIT_MS = 60_000
+
 interface Bucket {
   tokens: number
   at: number
@@ -352,7 +355,8 @@ export class CatchUpMeter {
       const lacking = Math.min(bytes, rate.burst) - bucket.tokens
       if (lacking > 0) wait = Math.max(wait, Math.ceil((lacking * 1000) / Math.max(rate.perSecond, 1e-9)))
     }
-    return wait > 0 ? Math.max(1, wait) : 0
+    // Asked again within a minute at most: an allowance that never refills (a rate of 0) waits, not spins.
+    return wait > 0 ? Math.min(Math.max(1, wait), MAX_CATCH_UP_WAIT_MS) : 0
   }
 
   /** Keys and sources remembered now (at most `CATCH_UP_TRACKED` of each). */

@@ -299,7 +299,7 @@ describe('describeEvent for two nodes running with one key', () => {
     const line = describeEvent({ type: 'key-in-use', peer: bob })
     expect(line?.level).toBe('warn')
     expect(line?.text).toMatch(
-      /^another node runs with your key: bob \[[a-z0-9]{4}-[a-z0-9]{4}\] says it is connected to it in this one's place \(a copied data dir\?\); stop one of them: each node needs its own data dir \(parley id shows a node's key\); meanwhile this one tries again every 30 s at most$/,
+      /^bob \[[a-z0-9]{4}-[a-z0-9]{4}\] says another node runs with your key and is connected to it in this one's place \(a copied data dir\?\); stop one of them: each node needs its own data dir \(parley id shows a node's key\); meanwhile this one tries again every 30 s at most$/,
     )
   })
 

@@ -172,7 +172,7 @@ export function describeEvent(
     case 'key-in-use':
       return {
         level: 'warn',
-        text: `another node runs with your key: ${event.peer.name} [${shortId(event.peer.id)}] says it is connected to it in this one's place (a copied data dir?); stop one of them: each node needs its own data dir (parley id shows a node's key); meanwhile this one tries again every ${seconds(SAME_KEY_REFUSAL_BACKOFF.maxMs)} at most`,
+        text: `${event.peer.name} [${shortId(event.peer.id)}] says another node runs with your key and is connected to it in this one's place (a copied data dir?); stop one of them: each node needs its own data dir (parley id shows a node's key); meanwhile this one tries again every ${seconds(SAME_KEY_REFUSAL_BACKOFF.maxMs)} at most`,
       }
     case 'journal-compacted':
       return { level: 'info', text: compactionNote(event) }
