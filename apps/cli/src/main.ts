@@ -47,6 +47,7 @@ import {
   parseFlags,
   parseSubmission,
   type ReadableInput,
+  RefusalWatch,
   type RunningService,
   recentHistory,
   refusedEverywhere,
@@ -369,6 +370,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   const pipedSender =
     mode === 'one-shot' &&
     (flags.peers.length > 0 || flags.joins.length > 0 || (flags.dht?.rooms.length ?? 0) > 0)
+  const refusals = new RefusalWatch()
   const onEvent = (event: NodeEvent, route?: LinkRoute) => {
     const message = event.type === 'message' || event.type === 'lines'
     // Messages waiting for their write go out first, under the labels they came with: a rename in the
@@ -380,6 +382,10 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     routes.observe(event, route)
     if (message) {
       display.push(event)
+      if (!flags.json) {
+        const back = refusals.observe(event)
+        if (back) print(io.stderr, formatStatus(back))
+      }
       return
     }
     if (flags.json) {
@@ -392,6 +398,9 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       if (drop) drops.push(drop)
       return
     }
+    // A peer that refused this node and now takes its messages: told once (its redials were silent).
+    const back = refusals.observe(event)
+    if (back) print(io.stderr, formatStatus(back))
     // One per line sent, and never a line of text: the cheapest way out for a piped file.
     if (event.type === 'delivered' || event.type === 'settled') return
     if (closing && event.type !== 'journal-error') return

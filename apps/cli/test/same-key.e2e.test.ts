@@ -95,6 +95,36 @@ describe('two nodes running with one key', () => {
     expect(await turnedAway.exited).toBe(0)
   })
 
+  it('in text, the copy turned away is told once, and told again once bob takes its messages', async () => {
+    const { bob, alice } = await receivingBob()
+    const aliceDir = await aliceDataDir()
+    const copyDir = join(tempDir(), 'alice2')
+    cpSync(aliceDir, copyDir, { recursive: true })
+    const one = start([...alice, '--data-dir', aliceDir])
+    await bob.waitFor('stderr', /connected to alice/)
+    const two = start([...alice, '--data-dir', copyDir])
+    await bob.waitFor('stderr', TWO_NODES)
+    const KEY_IN_USE = /bob \[[a-z0-9]{4}-[a-z0-9]{4}\] says another node runs with your key/
+    await waitUntil(
+      () => count(one.stderr, KEY_IN_USE) + count(two.stderr, KEY_IN_USE) > 0,
+      30_000,
+      'a copy told it was turned away',
+    )
+    const [turnedAway, kept] = count(one.stderr, KEY_IN_USE) > 0 ? [one, two] : [two, one]
+    // The kept copy may have been told too, if its link was taken once before bob settled on it.
+    kept.send('/quit')
+    expect(await kept.exited).toBe(0)
+    turnedAway.send('from the copy that stayed')
+    await bob.waitFor('stdout', /<alice> from the copy that stayed/)
+    const AGAIN =
+      /^parley: connected to bob \[[a-z0-9]{4}-[a-z0-9]{4}\] again: it takes this node's messages now, after refusing it$/
+    await turnedAway.waitFor('stderr', AGAIN)
+    turnedAway.end()
+    expect(await turnedAway.exited).toBe(0)
+    expect(count(turnedAway.stderr, AGAIN)).toBe(1)
+    expect(count(turnedAway.stderr, KEY_IN_USE)).toBe(1)
+  })
+
   it('a restart after kill -9 (the same data dir, a new process) is let in at once, and loses and repeats nothing', async () => {
     const { bob, alice } = await receivingBob()
     const aliceDir = await aliceDataDir()

@@ -10,6 +10,7 @@ import {
   logFileOf,
   MessageDisplay,
   memberNewsDigest,
+  RefusalWatch,
 } from '@parley/launcher'
 import { KeyDecoder, type KeyEvent } from '../input/key-decoder.js'
 import { ChatModel, type Effect } from '../model/chat.js'
@@ -189,6 +190,7 @@ export async function runTui(
     },
     { pending: () => node.pending },
   )
+  const refusals = new RefusalWatch()
   performLater = perform
   subscribe((event, route) => {
     if (!subscribed) return
@@ -198,6 +200,12 @@ export async function runTui(
       return
     }
     display.push(event)
+    // A peer that refused this node and now takes its messages: told once (its redials were silent).
+    const back = refusals.observe(event)
+    if (back) {
+      model.note(back.text, back.level)
+      view.schedule()
+    }
     if (event.type === 'message') return
     flow.observe(event)
     if (FlowSummary.handles(event)) {
