@@ -188,7 +188,9 @@ function recordProblem(value: unknown): string | undefined {
         ? undefined
         : 'an "acked" record without a peer and a seq'
     case 'peer':
-      return isPeer(value.peer) && typeof value.epoch === 'string'
+      return isPeer(value.peer) &&
+        typeof value.epoch === 'string' &&
+        (value.after === undefined || (typeof value.after === 'number' && Number.isFinite(value.after)))
         ? undefined
         : 'a "peer" record without a peer and an epoch'
     case 'base':

@@ -88,6 +88,12 @@ describe('restore: the node state rebuilt from its journal', () => {
     expect(restore(since, self).peers.get(bob.id)).toMatchObject({ received: 1, reset: false })
     // Its first epoch is no restart.
     expect(restore(records.slice(0, 2), self).peers.get(bob.id)?.reset).toBeFalsy()
+    // How far its old numbering went, when the record says.
+    const after: JournalRecord[] = [
+      ...records.slice(0, 2),
+      { t: 'peer', peer: bob, epoch: 'new', after: 1234 },
+    ]
+    expect(restore(after, self).peers.get(bob.id)).toMatchObject({ reset: true, resetAfter: 1234 })
   })
 
   it('keeps out of the outbox what a settled record says left it, even below a peer that never acked', () => {

@@ -28,7 +28,16 @@ export type JournalRecord =
   /** A peer acknowledged our messages up to `upTo`. */
   | { readonly t: 'acked'; readonly peer: PeerInfo; readonly upTo: number }
   /** A peer's sequence epoch; a new one resets what we know of it (it restarted without its journal). */
-  | { readonly t: 'peer'; readonly peer: PeerInfo; readonly epoch: string }
+  | {
+      readonly t: 'peer'
+      readonly peer: PeerInfo
+      readonly epoch: string
+      /**
+       * With a new epoch (a reset): when the newest message this node held of the old numbering was
+       * written (its clock, `Origin.resetAfter`). Earlier releases read the record without it.
+       */
+      readonly after?: number
+    }
   /** Our stream of this origin continues after `seq`: what came before was settled, or left every window. */
   | { readonly t: 'base'; readonly peer: PeerInfo; readonly seq: number }
   /** This node's own sequence epoch, written once when its journal starts. */
@@ -175,6 +184,8 @@ export interface PeerProgress {
   neighbor: boolean
   /** Its epoch changed (it restarted without its journal) and no message of it came since. */
   reset?: boolean
+  /** With `reset`: when the newest message held of its old numbering was written (`Origin.resetAfter`). */
+  resetAfter?: number
 }
 
 /** The node's state rebuilt from its journal. */
@@ -350,6 +361,8 @@ export class JournalReplayer {
           p.acked = 0
           p.received = 0
           p.reset = true
+          if (record.after !== undefined) p.resetAfter = record.after
+          else delete p.resetAfter
           this.clearLog(t)
           t.ackedFrom = undefined
         }

@@ -578,7 +578,12 @@ export class ParleyNode implements ChatNode {
     this.roster.connecting(peer.id)
     const opening = this.sessions.open(record.id, peer, instance, epoch, this.clock.now())
     if (opening.restarted) this.room.peerRestarted(peer.id)
-    if (opening.created || opening.restarted) void this.store.append([{ t: 'peer', peer, epoch }])
+    if (opening.created || opening.restarted) {
+      // A reset records how far the old numbering went, so that after a restart of this node the member's
+      // new messages still reach it through relays (`Origin.resetAfter`).
+      const after = opening.restarted ? this.room.resetAfterOf(peer.id) : undefined
+      void this.store.append([{ t: 'peer', peer, epoch, ...(after !== undefined ? { after } : {}) }])
+    }
     const took = this.sameKey.opened(peer.id, instance, whereOf(record), this.clock.now())
     // The old link is replaced, not lost: the session already points at the new one when it closes. A
     // process that reads the bye of a link another instance took is alive: another node has its key.

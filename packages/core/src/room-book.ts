@@ -96,7 +96,10 @@ export class RoomBook {
         origin.verified = first.seq - 1
         origin.deferred = true
       }
-      if (r.reset) origin.awaitsOwnLink = true
+      if (r.reset) {
+        origin.awaitsOwnLink = true
+        origin.resetAfter = r.resetAfter
+      }
       this.origins.set(r.peer.id, origin)
       if (r.neighbor) this.neighbor(r.peer.id)
     }

@@ -59,6 +59,8 @@ export interface RestoredOrigin {
   readonly neighbor: boolean
   /** It restarted without its journal, and nothing of its new numbering came since (`Origin.awaitsOwnLink`). */
   readonly reset?: boolean
+  /** With `reset`: `Origin.resetAfter`, as the journal recorded it. */
+  readonly resetAfter?: number | undefined
 }
 
 export interface RestoredRoom {

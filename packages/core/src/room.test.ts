@@ -706,5 +706,23 @@ describe('Room: one room across the mesh', () => {
       expect(take(room, CAROL.id, old).bodies).toEqual([])
       expect(take(room, ALICE.id, writer(ALICE, 2_000)('NEW 1'), true).bodies).toEqual(['NEW 1'])
     })
+
+    it('after a restart of this node, takes through relays what it wrote after its old numbering, as the journal recalls', () => {
+      const old = writer(ALICE, 1_000)('old 1', 'old 2')
+      const room = new Room(
+        { self: BOB, auth: fakeAuth(BOB.id) },
+        {
+          nextSeq: 1,
+          outbox: [],
+          origins: [{ peer: ALICE, received: 0, log: [], neighbor: true, reset: true, resetAfter: 1_002 }],
+        },
+      )
+      for (const n of [ALICE, CAROL]) {
+        room.linkOpened(n.id, { name: n.name, relays: true })
+        room.onAck(n.id, { type: 'ack', upTo: 0 })
+      }
+      expect(take(room, CAROL.id, old).bodies).toEqual([])
+      expect(take(room, CAROL.id, writer(ALICE, 2_000)('NEW 1', 'NEW 2')).bodies).toEqual(['NEW 1', 'NEW 2'])
+    })
   })
 })

@@ -125,6 +125,12 @@ export class Room extends RoomChain {
     }
   }
 
+  /** With its reset still open: when the newest message held of `id`'s old numbering was written. */
+  resetAfterOf(id: string): number | undefined {
+    const origin = this.origins.get(id)
+    return origin?.awaitsOwnLink ? origin.resetAfter : undefined
+  }
+
   /** `left`: the neighbour said it leaves (a `bye` that is not a `/disconnect`): the mesh no longer reaches it. */
   linkClosed(id: string, left = false): void {
     const neighbor = this.neighbors.get(id)

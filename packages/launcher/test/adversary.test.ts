@@ -657,6 +657,10 @@ describe('a member that restarted without its journal: its old numbering replaye
     expect(shown).toEqual(['old 1', 'old 2', 'old 3', 'NEW 1', 'NEW 2', 'NEW 3'])
     // The relay may have held the old ones honestly: its link stays.
     expect(victim.events.some((e) => e.type === 'disconnected' && e.peer.id === mallory.id)).toBe(false)
+    // The journal recalls how far her old numbering went, for a restart of the victim before she speaks.
+    const records = (await log.readAll()) as JournalRecord[]
+    const resets = records.filter((r) => r.t === 'peer' && r.peer.id === aliceId && r.after !== undefined)
+    expect(resets).toEqual([expect.objectContaining({ after: old.at(-1)!.ts })])
   })
 })
 
