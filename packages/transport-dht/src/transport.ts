@@ -12,11 +12,13 @@ import {
   roomProof,
 } from './admission.js'
 import { type BootstrapNode, chooseBootstrap } from './bootstrap.js'
-import { DHT, Swarm } from './commonjs.js'
+import { DHT } from './commonjs.js'
 import { DhtError, describe, dialError, isHolepunchFailure, shortKey } from './errors.js'
 import { type KeyPair, parsePublicKey, toDhtKeyPair, toHex } from './keys.js'
 import { DhtLink, type LinkPath, type LinkPurpose } from './link.js'
+import { LookupSchedule } from './lookups.js'
 import { openRoom, type Room } from './room-code.js'
+import { RoomSwarm } from './swarm.js'
 
 export interface DhtTransportOptions {
   /** The node's identity: its ed25519 key pair is also its DHT key pair, so its key is its address. */
@@ -79,7 +81,10 @@ const DEFAULT_ADMISSION_TIMEOUT_MS = 10_000
 const MAX_PENDING_ADMISSIONS = 64
 /** The largest first record accepted while waiting for an admission (an admission is 34 bytes). */
 const MAX_FIRST_RECORD_BYTES = 64 * 1024
-/** A room is looked up again this soon after joining, then twice as late each time, up to the last delay. */
+/**
+ * A room is looked up again this soon after joining, and after a link to a member is lost, then twice as
+ * late each time, up to the last delay.
+ */
 const FIRST_LOOKUP_AGAIN_MS = 1_000
 /**
  * A join waits this long at most for its dials to the members it found. A member that left recently is
@@ -93,11 +98,13 @@ const LAST_LOOKUP_AGAIN_MS = 60_000
  * every ~5 minutes, or when the DHT nodes holding the announcement stop answering its pings; an announce
  * made while the network was gone reaches none, and then nothing is pinged and nothing announces the key
  * again for those ~5 minutes: dialers by key find nobody to pass their handshake on. Rooms have no such gap,
- * as both sides look each other up again (see `#lookAgain`).
+ * as both sides look each other up again (see `LookupSchedule`).
  */
 const ANNOUNCE_CHECK_MS = 5_000
 /** Relays this node remembers by address; a peer may name any relay, so the map is bounded. */
 const MAX_KNOWN_RELAYS = 64
+/** Keys remembered as linked directly in this run (for the silent-path hint); bounded like the relays. */
+const MAX_DIRECT_KEYS = 1_024
 
 /**
  * HyperDHT connects to a blind relay through its own `connect(key)` with no options; noting the address of
@@ -176,11 +183,13 @@ export class DhtTransport {
   readonly publicKey: string
   #state: TransportState = { status: 'open' }
   #listening = false
-  readonly #swarm: Hyperswarm
+  readonly #swarm: RoomSwarm
   readonly #relay: Buffer | undefined
   readonly #rooms = new Map<string, Room>()
-  /** Per room topic: the timer of its next lookup (see `#lookAgain`). */
-  readonly #roomTimers = new Map<string, NodeJS.Timeout>()
+  /** Per room topic: when it is looked up next (see `LookupSchedule`). */
+  readonly #lookups = new Map<string, LookupSchedule>()
+  /** Keys of peers a link reached directly (not through a relay) in this run, oldest first. */
+  readonly #linkedDirectly = new Set<string>()
   /** While listening: the check that the key is still announced (see ANNOUNCE_CHECK_MS). */
   #announceCheck: NodeJS.Timeout | undefined
   /** Per room topic: connections opened to members found on it since joining. */
@@ -196,7 +205,7 @@ export class DhtTransport {
     this.publicKey = toHex(keyPair.publicKey)
     this.#relay = options.relayThrough === undefined ? undefined : parsePublicKey(options.relayThrough)
     const relay = this.#relay
-    this.#swarm = new Swarm({
+    this.#swarm = new RoomSwarm({
       dht,
       keyPair,
       // Like Hyperswarm's own default: relay when this NAT is randomized, or after a punch failed.
@@ -270,24 +279,18 @@ export class DhtTransport {
       }),
     ])
     clearTimeout(timer)
-    this.#lookAgain(topic, discovery, FIRST_LOOKUP_AGAIN_MS)
+    this.#lookups.get(topic)?.stop()
+    this.#lookups.set(
+      topic,
+      new LookupSchedule(
+        () => {
+          if (this.#rooms.has(topic) && this.#state.status === 'open') discovery.refresh().catch(() => {})
+        },
+        FIRST_LOOKUP_AGAIN_MS,
+        LAST_LOOKUP_AGAIN_MS,
+      ),
+    )
     return { ...room, membersFound: this.#membersFound.get(topic) ?? 0, settled }
-  }
-
-  /**
-   * Announcing a topic is one query that finds who is there and then stores this node at the closest DHT
-   * nodes. Two members that join within the same query's time each look before the other is stored, and
-   * both find nobody; Hyperswarm itself would look again only after ten minutes. So a room is looked up
-   * again soon after joining, then less and less often.
-   */
-  #lookAgain(topic: string, discovery: Hyperswarm.Discovery, delayMs: number): void {
-    const timer = setTimeout(() => {
-      if (!this.#rooms.has(topic) || this.#state.status !== 'open') return
-      discovery.refresh().catch(() => {})
-      this.#lookAgain(topic, discovery, Math.min(delayMs * 2, LAST_LOOKUP_AGAIN_MS))
-    }, delayMs)
-    timer.unref()
-    this.#roomTimers.set(topic, timer)
   }
 
   /** Stops announcing on and looking up the room's topic; links already made stay open. */
@@ -296,8 +299,8 @@ export class DhtTransport {
     const topic = room.topic.toString('hex')
     this.#rooms.delete(topic)
     this.#membersFound.delete(topic)
-    clearTimeout(this.#roomTimers.get(topic))
-    this.#roomTimers.delete(topic)
+    this.#lookups.get(topic)?.stop()
+    this.#lookups.delete(topic)
     await this.#swarm.leave(room.topic)
   }
 
@@ -305,6 +308,16 @@ export class DhtTransport {
   async flush(): Promise<void> {
     this.#checkOpen()
     await this.#swarm.flush()
+  }
+
+  /**
+   * Keeps room lookups and retries from dialing `key` (hex) for `ms` (0 lifts it), then dials it again if it
+   * is still in a room of this node: for a peer that turned this node away and will do so again for a while
+   * (another node runs with this node's key and holds its link there). Links it opens still come in.
+   */
+  holdBack(key: string, ms: number): void {
+    if (this.#state.status !== 'open' || !/^[0-9a-f]{64}$/i.test(key)) return
+    this.#swarm.holdBack(key.toLowerCase(), ms)
   }
 
   network(): DhtNetworkInfo {
@@ -326,8 +339,8 @@ export class DhtTransport {
 
   async #close(): Promise<void> {
     clearInterval(this.#announceCheck)
-    for (const timer of this.#roomTimers.values()) clearTimeout(timer)
-    this.#roomTimers.clear()
+    for (const lookups of this.#lookups.values()) lookups.stop()
+    this.#lookups.clear()
     for (const socket of this.#sockets) socket.destroy()
     // The key comes off the DHT while the rooms are left, not after every room: a peer dialing this node by
     // key next must be told nobody announces it, even when the node leaves in a hurry. `destroy` stops the
@@ -436,7 +449,35 @@ export class DhtTransport {
         `${shortKey(toHex(socket.remotePublicKey))} did not prove it is in the room`,
       )
     }
-    return new DhtLink(socket, 'outbound', purpose, (host, port) => this.#path(host, port), rest)
+    return this.#linkOf(socket, 'outbound', purpose, rest)
+  }
+
+  #linkOf(
+    socket: HyperDHT.SecretStream,
+    direction: 'inbound' | 'outbound',
+    purpose: LinkPurpose,
+    rest: Uint8Array[],
+  ): DhtLink {
+    const link = new DhtLink(socket, direction, purpose, (host, port) => this.#path(host, port), rest)
+    if (link.path.kind === 'holepunched') {
+      this.#linkedDirectly.delete(link.remoteKey)
+      if (this.#linkedDirectly.size >= MAX_DIRECT_KEYS)
+        this.#linkedDirectly.delete(this.#linkedDirectly.values().next().value as string)
+      this.#linkedDirectly.add(link.remoteKey)
+    }
+    if (purpose.kind === 'room') socket.once('close', () => this.#roomLinkLost(purpose.code, link.remoteKey))
+    return link
+  }
+
+  /**
+   * A link to a room member closed: unless another link to it is still open (one of two that crossed), or
+   * it is held back, the room is looked up again soon, where the member may be back at another address.
+   */
+  #roomLinkLost(code: string, remoteKey: string): void {
+    if (this.#state.status !== 'open' || this.#swarm.heldBack(remoteKey)) return
+    for (const socket of this.#sockets)
+      if (!socket.destroyed && toHex(socket.remotePublicKey) === remoteKey) return
+    this.#lookups.get(openRoom(code).topic.toString('hex'))?.restart()
   }
 
   #admitAsServer(socket: HyperDHT.SecretStream): void {
@@ -464,9 +505,7 @@ export class DhtTransport {
             ? encodeAdmission(Purpose.KEY)
             : encodeAdmission(Purpose.ROOM, roomProof(room.proofKey, handshakeHash(socket), 'SERVER')),
         )
-        this.options.onLink(
-          new DhtLink(socket, 'inbound', purpose, (host, port) => this.#path(host, port), rest),
-        )
+        this.options.onLink(this.#linkOf(socket, 'inbound', purpose, rest))
       })
       .catch((error: unknown) => {
         if (error instanceof DhtError && error.code === 'REFUSED') this.options.onRefused?.(error, remoteKey)
@@ -522,9 +561,13 @@ export class DhtTransport {
         finish(new DhtError('CONNECTION_FAILED', `${who} closed the connection while it was set up`))
       // A client's connection opens as soon as the handshake relayed over the DHT is done, before any
       // packet has crossed the path: silence here usually means the UDP path does not work.
-      const silence = socket.isInitiator
-        ? `no data came through from ${who} within ${timeoutMs} ms; a firewall may block the UDP path (a relay may help: --relay KEY)`
-        : `${who} did not say what the connection is for within ${timeoutMs} ms`
+      // A peer that a link reached directly earlier in this run is more likely away for now than behind a
+      // firewall: a relay is not what it needs.
+      const silence = !socket.isInitiator
+        ? `${who} did not say what the connection is for within ${timeoutMs} ms`
+        : this.#linkedDirectly.has(toHex(socket.remotePublicKey))
+          ? `no data came through from ${who} within ${timeoutMs} ms; it was reachable directly earlier in this run, and parley keeps trying`
+          : `no data came through from ${who} within ${timeoutMs} ms; a firewall may block the UDP path (a relay may help: --relay KEY)`
       const timer = setTimeout(() => finish(new DhtError('TIMEOUT', silence)), timeoutMs)
       socket.on('data', onData)
       socket.on('close', onClose)

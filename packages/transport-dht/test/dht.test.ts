@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto'
 import { createSocket } from 'node:dgram'
+import { generateKeyPair } from '@parley/secure'
 import HyperDHT from 'hyperdht'
 import Hyperswarm from 'hyperswarm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DhtError } from '../src/errors.js'
+import { toDhtKeyPair } from '../src/keys.js'
 import { createRoomCode, openRoom, parseRoomCode } from '../src/room-code.js'
 import { type LocalTestnet, runBootstrapNode } from '../src/servers.js'
 import { announcedNowhere, startDhtTransport } from '../src/transport.js'
@@ -280,6 +282,81 @@ describe('rooms on a loopback DHT', () => {
       expect(room.topic.equals(room.proofKey)).toBe(false)
     } finally {
       await probe.destroy()
+    }
+  })
+})
+
+describe('two nodes running with one key in a room', () => {
+  it('a second connection from a key already linked is handed on beside the first, which stays open', async () => {
+    const code = createRoomCode()
+    const bob = await node()
+    await bob.transport.joinRoom(code)
+    const keyPair = generateKeyPair()
+    const alice = await node({ keyPair })
+    await alice.transport.joinRoom(code)
+    const first = await bob.nextLink()
+    const firstAtAlice = await alice.nextLink()
+    const atBob = collect(first)
+    const atAlice = collect(firstAtAlice)
+    firstAtAlice.write(Buffer.from('one'))
+    await atBob.bytes(3)
+    first.write(Buffer.from('ack'))
+    await atAlice.bytes(3)
+
+    // A copy of alice's key joins: bob gets its link too, and keeps the first (Hyperswarm alone ended it).
+    const copy = await node({ keyPair })
+    await copy.transport.joinRoom(code)
+    const second = await bob.nextLink()
+    expect(second.remoteKey).toBe(alice.key)
+    expect(second.direction).toBe('inbound')
+    collect(second)
+    // Bob turns the copy away; the copy holds back from bob for a while, and redials only after it.
+    copy.transport.holdBack(bob.key, 3_000)
+    const turnedAway = performance.now()
+    second.destroy()
+    const third = await bob.nextLink()
+    expect(third.remoteKey).toBe(alice.key)
+    expect(performance.now() - turnedAway).toBeGreaterThanOrEqual(2_900)
+    // The first link carried on throughout.
+    firstAtAlice.write(Buffer.from('two'))
+    expect((await atBob.bytes(6)).toString()).toBe('onetwo')
+    expect(await Promise.race([atBob.closed.then(() => 'closed'), Promise.resolve('open')])).toBe('open')
+    collect(third)
+    // Once the first link ends, the copy's link is the key's only one: it stays.
+    first.destroy()
+    await atBob.closed
+    third.write(Buffer.from('still here'))
+  })
+})
+
+describe('a dial whose UDP path stays silent', () => {
+  it('does not suggest a relay for a key that linked directly earlier in this run', async () => {
+    const keyPair = generateKeyPair()
+    const alice = await node({ keyPair })
+    await alice.transport.listen()
+    const bob = await node({ admissionTimeoutMs: 300 })
+    const link = await bob.transport.dial(alice.key)
+    expect(link.path.kind).toBe('holepunched')
+    await alice.transport.close()
+    // Alice's key comes back silent (a process that accepts and never answers).
+    const dht = new HyperDHT({
+      bootstrap: testnet.bootstrap,
+      host: '127.0.0.1',
+      port: [0, 0],
+      firewalled: false,
+    })
+    const server = dht.createServer({}, (socket) => socket.on('error', () => {}))
+    try {
+      await server.listen(toDhtKeyPair(keyPair))
+      const error = (await bob.transport.dial(alice.key).catch((e: unknown) => e)) as DhtError
+      expect(error.code).toBe('TIMEOUT')
+      expect(error.message).toBe(
+        'no data came through from it within 300 ms; it was reachable directly earlier in this run, and parley keeps trying',
+      )
+      expect(error.message).not.toMatch(/relay/)
+    } finally {
+      await server.close()
+      await dht.destroy()
     }
   })
 })

@@ -32,6 +32,9 @@ declare module 'hyperdht' {
       readonly destroyed: boolean
       readonly destroying: boolean
       readonly opened: Promise<boolean>
+      /** Bytes that crossed the UDP path each way, handshake included. */
+      readonly rawBytesRead: number
+      readonly rawBytesWritten: number
       write(data: Uint8Array): boolean
       end(): this
       destroy(error?: Error | null): void
@@ -116,6 +119,7 @@ declare module 'hyperswarm' {
       readonly publicKey: Buffer
       readonly client: boolean
       readonly topics: Buffer[]
+      readonly banned?: boolean
     }
 
     interface Discovery {
@@ -149,6 +153,24 @@ declare module 'hyperswarm' {
       event: 'connection',
       listener: (socket: HyperDHT.SecretStream, peer: Hyperswarm.PeerInfo) => void,
     ): this
+
+    // Internals that `RoomSwarm` builds on (checked against hyperswarm 4.17.2's index.js).
+    readonly destroyed: boolean
+    readonly suspended: boolean
+    /** Every peer the swarm knows, by hex key. */
+    readonly peers: Map<string, Hyperswarm.PeerInfo>
+    /** One connection per remote key, open or being opened. */
+    readonly _allConnections: {
+      has(publicKey: Buffer | string): boolean
+      get(publicKey: Buffer | string): HyperDHT.SecretStream | undefined
+    }
+    /** Takes a connection that reached this node's server; ends an older one from the same key. */
+    _handleServerConnection(conn: HyperDHT.SecretStream): void
+    /** Dials a peer found on a topic (or after a retry wait); `queued` when it came off the queue. */
+    _connect(peerInfo: Hyperswarm.PeerInfo, queued: boolean): void
+    _flushMaybe(peerInfo: Hyperswarm.PeerInfo): void
+    _enqueue(peerInfo: Hyperswarm.PeerInfo): void
+    _shouldRequeue(peerInfo: Hyperswarm.PeerInfo): boolean
   }
 
   export = Hyperswarm
