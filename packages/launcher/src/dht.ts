@@ -8,6 +8,8 @@ import {
   AddressError,
   type Link,
   type Listener,
+  SAME_KEY,
+  SAME_KEY_REFUSAL_BACKOFF,
   type Transport,
   TransportError,
 } from '@parley/core'
@@ -98,6 +100,8 @@ export class DhtNetwork implements Transport {
   #sink: ((link: Link) => void) | undefined
   readonly #links = new Map<string, DhtLink>()
   readonly #missing = new Set<string>()
+  /** Per peer key: how many times in a row it turned this node away as a second node with its key. */
+  readonly #turnedAway = new Map<string, number>()
 
   private constructor(private readonly dht: DhtTransport) {}
 
@@ -157,6 +161,26 @@ export class DhtNetwork implements Transport {
   pathOf(address: string): LinkPath | undefined {
     const key = keyOfAddress(address)
     return key === undefined ? undefined : this.#links.get(key)?.path
+  }
+
+  /**
+   * A link to the peer `peerId` (hex key) ended, `refusal` saying why it was refused if it was. Turned away
+   * with SAME_KEY (another node with this node's key holds the peer's link), the peer is not dialed from a
+   * room for a while, twice as long each time in a row, as core's own redials wait: it would only turn this
+   * node away again. Any other end of a link to it starts the row over.
+   */
+  linkEnded(peerId: string, refusal: string | undefined): void {
+    if (refusal !== SAME_KEY) {
+      this.#turnedAway.delete(peerId)
+      return
+    }
+    const times = (this.#turnedAway.get(peerId) ?? 0) + 1
+    this.#turnedAway.delete(peerId)
+    if (this.#turnedAway.size >= MAX_REMEMBERED_LINKS)
+      this.#turnedAway.delete(this.#turnedAway.keys().next().value as string)
+    this.#turnedAway.set(peerId, times)
+    const { baseMs, maxMs } = SAME_KEY_REFUSAL_BACKOFF
+    this.dht.holdBack(peerId, Math.min(baseMs * 2 ** Math.min(times - 1, 30), maxMs))
   }
 
   /** Keys whose last dial found no node announcing them. */

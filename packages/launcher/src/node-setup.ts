@@ -464,6 +464,10 @@ export async function startNode(
     })
     node.on((event) => log.record(event))
     const network = dht
+    if (network)
+      node.on((event) => {
+        if (event.type === 'disconnected') network.linkEnded(event.peer.id, event.refusal)
+      })
     let reportFailed: (failure: FatalError) => void = () => undefined
     const failed = new Promise<FatalError>((resolve) => {
       reportFailed = resolve
