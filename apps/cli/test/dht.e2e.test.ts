@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process'
 import { createSocket } from 'node:dgram'
-import { openSync, writeFileSync } from 'node:fs'
+import { cpSync, openSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   bodiesOf,
@@ -243,6 +243,54 @@ describe('rooms by code', () => {
     await bob.waitFor('stderr', /connected to alice/)
     expect(alice.stderr.join('\n')).not.toMatch(/connected to eve/)
     expect(eve.stderr.join('\n')).not.toMatch(/connected to/)
+  })
+})
+
+describe('two nodes running with one key in a room', () => {
+  it('the members keep the copy they chose: the other copy is turned away on each redial without taking the kept copy’s link', async () => {
+    const code = await roomCode()
+    const bob = dhtNode(['--room', code, '--name', 'bob', '--recv-only'])
+    await bob.waitFor('stderr', /nobody else is in room/)
+    const carol = dhtNode(['--room', code, '--name', 'carol', '--recv-only'])
+    await carol.waitFor('stderr', /connected to bob/)
+    const aliceDir = newDataDir()
+    const id = start(['id', '--data-dir', aliceDir])
+    expect(await id.exited).toBe(0)
+    const copyDir = join(tempDir(), 'alice2')
+    cpSync(aliceDir, copyDir, { recursive: true })
+    const alice = ['--room', code, '--name', 'alice', '--json']
+    const one = dhtNode([...alice, '--data-dir', aliceDir])
+    await bob.waitFor('stderr', /connected to alice/)
+    const two = dhtNode([...alice, '--data-dir', copyDir])
+
+    const twoNodes = /two nodes are running with alice's key/
+    await bob.waitFor('stderr', twoNodes)
+    // The copy turned away is told so by bob on each redial (the first turn-away, then three redials).
+    const turnedAwayByBob = (proc: Proc) =>
+      jsonEvents(proc, 'disconnected').filter(
+        (e) => e.peer === 'bob' && /is connected in your place/.test(String(e.reason)),
+      ).length
+    await waitUntil(
+      () => turnedAwayByBob(one) + turnedAwayByBob(two) >= 4,
+      CEILING_MS,
+      'three redials of the copy turned away',
+    )
+    const [turnedAway, kept] = turnedAwayByBob(one) > turnedAwayByBob(two) ? [one, two] : [two, one]
+    // Said once; and since, no redial of the copy took the kept copy's link at bob or carol (each used to
+    // end it: "a newer connection from the same peer took its place").
+    const lostSinceTold = (member: Proc) => {
+      const at = member.stderr.findIndex((l) => twoNodes.test(l))
+      return at < 0 ? [] : member.stderr.slice(at).filter((l) => /disconnected from alice/.test(l))
+    }
+    expect(bob.stderr.filter((l) => twoNodes.test(l))).toHaveLength(1)
+    expect(lostSinceTold(bob)).toEqual([])
+    expect(lostSinceTold(carol)).toEqual([])
+    expect(turnedAwayByBob(kept)).toBe(0)
+    // The kept copy has kept its link to bob since it was let in.
+    const keptLost = jsonEvents(kept, 'disconnected').filter((e) => e.peer === 'bob')
+    expect(keptLost.every((e) => /replaced by a link from another node/.test(String(e.reason)))).toBe(true)
+    expect(jsonEvents(turnedAway, 'key-in-use')).toHaveLength(1)
+    noStackTrace(bob)
   })
 })
 
