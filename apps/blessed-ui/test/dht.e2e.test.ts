@@ -177,12 +177,10 @@ describe.skipIf(!TMUX)(title, () => {
         await until('the joining line', () =>
           tmux!.stderr().includes(`parley-tui: joining the DHT (bootstrap ${at})…`),
         )
-        const signalled = Date.now()
         if (key) tmux.keys(key)
         else process.kill(tuiProcess(tmux), 'SIGTERM')
-        expect(await until('parley-tui to exit', () => tmux!.exitCode(), 10_000)).toBe(0)
         // Without the stop it waited ~6 s for the silent node, then said none answered (exit 9).
-        expect(Date.now() - signalled).toBeLessThan(2_000)
+        expect(await until('parley-tui to exit', () => tmux!.exitCode(), 10_000)).toBe(0)
         expect(tmux.stderr().trim().split('\n')).toEqual([
           `parley-tui: joining the DHT (bootstrap ${at})…`,
           'parley-tui: stopped while joining the DHT; nothing was sent',

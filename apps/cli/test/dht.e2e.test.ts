@@ -502,11 +502,9 @@ describe('a signal while joining the DHT', () => {
       const fingerprint = (await keyInvite(newDataDir())).slice('parley://'.length)
       const alice = start(['--bootstrap', silent, '--peer', fingerprint, '--data-dir', dir])
       await alice.waitFor('stderr', /joining the DHT/)
-      const signalled = performance.now()
       alice.kill(signal)
-      expect(await alice.exited).toBe(0)
       // Without the stop it waited ~6 s for the silent node, then said none answered (exit 9).
-      expect(performance.now() - signalled).toBeLessThan(2_000)
+      expect(await alice.exited).toBe(0)
       expect(alice.stderr).toEqual([
         `parley: joining the DHT (bootstrap ${silent})…`,
         'parley: stopped while joining the DHT; nothing was sent',

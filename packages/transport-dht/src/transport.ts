@@ -320,6 +320,11 @@ export class DhtTransport {
     this.#swarm.holdBack(key.toLowerCase(), ms)
   }
 
+  /** Whether room lookups and retries hold back from dialing `key` (hex) now (see `holdBack`). */
+  heldBack(key: string): boolean {
+    return this.#state.status === 'open' && this.#swarm.heldBack(key)
+  }
+
   network(): DhtNetworkInfo {
     const address = this.dht.remoteAddress()
     return {

@@ -312,11 +312,12 @@ describe('two nodes running with one key in a room', () => {
     collect(second)
     // Bob turns the copy away; the copy holds back from bob for a while, and redials only after it.
     copy.transport.holdBack(bob.key, 3_000)
-    const turnedAway = performance.now()
+    expect(copy.transport.heldBack(bob.key)).toBe(true)
     second.destroy()
     const third = await bob.nextLink()
     expect(third.remoteKey).toBe(alice.key)
-    expect(performance.now() - turnedAway).toBeGreaterThanOrEqual(2_900)
+    // Not while the hold lasted: the copy dialed bob again only once it was over.
+    expect(copy.transport.heldBack(bob.key)).toBe(false)
     // The first link carried on throughout.
     firstAtAlice.write(Buffer.from('two'))
     expect((await atBob.bytes(6)).toString()).toBe('onetwo')
@@ -402,11 +403,10 @@ describe('the public-DHT guard', () => {
       }).catch((e: unknown) => e)
       // Abort once the start is under way: its first packet reached the silent node.
       await new Promise((resolve) => silent.once('message', resolve))
-      const aborted = performance.now()
       controller.abort()
+      // Without the signal it waited for the silent node, then failed with BOOTSTRAP_UNREACHABLE.
       const error = await start
       expect(error).toMatchObject({ code: 'ABORTED' })
-      expect(performance.now() - aborted).toBeLessThan(1_000)
     } finally {
       silent.close()
     }
