@@ -80,7 +80,7 @@ export {
   shownName,
 } from './names.js'
 // Nodes and what they tell their frontends.
-export { MAX_BURST, ParleyNode, ROOM_CAP } from './node.js'
+export { HERE_CAP, MAX_BURST, ParleyNode, ROOM_CAP } from './node.js'
 export {
   type ChatNode,
   type LinkProblem,
@@ -112,15 +112,27 @@ export {
 } from './peer-machine.js'
 export { DEFAULT_HISTORY_LIMIT, DEFAULT_JOURNAL_QUOTA, type JournalQuota } from './persistence.js'
 export { ENCRYPTED_NODE_REPLY, NOT_SECURE_REPLY, PlainNode, type PlainNodeOptions } from './plain-node.js'
+export { PRESENCE_DEFAULTS } from './presence.js'
 // Signing, which the secure package implements.
 export { type HeldReport, weigh } from './room-ledger.js'
 export {
   ACK_ENTRY_RATE,
+  canonicalHere,
   canonicalMsg,
+  type HereFields,
   type MessageAuth,
+  type PresenceOptions,
   WINDOW_BYTES,
   WINDOWS_TOTAL_BYTES,
 } from './room-types.js'
 export { SAME_KEY } from './same-key.js'
-export { MAX_BODY_LENGTH, MAX_LINES_PER_MSG, type Message, type Msg, PROTOCOL_VERSION } from './schema.js'
+export {
+  type Here,
+  type HereState,
+  MAX_BODY_LENGTH,
+  MAX_LINES_PER_MSG,
+  type Message,
+  type Msg,
+  PROTOCOL_VERSION,
+} from './schema.js'
 export type { DialOptions, Link, LinkHandlers, Listener, Transport } from './transport.js'

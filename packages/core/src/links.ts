@@ -40,6 +40,12 @@ export const ROOM_CAP = 'room'
  */
 export const NAMED_CAP = 'named'
 
+/**
+ * The hello capability of nodes that take members' presence (`here` frames): only such a neighbour is
+ * sent them. Earlier releases neither send it nor are sent presence.
+ */
+export const HERE_CAP = 'here'
+
 /** A cap's value as a seq, or undefined when it is missing or not a whole number a seq can be. */
 function seqOfCap(value: string | undefined): number | undefined {
   if (value === undefined || !/^\d{1,16}$/.test(value)) return undefined
@@ -62,6 +68,8 @@ export interface LinkRecord {
     relays: boolean
     /** Its own messages up to this seq were written before this hello, under its name then (`NAMED_CAP`). */
     namedUpTo?: number
+    /** It takes members' presence (`HERE_CAP`). */
+    here?: boolean
   }
   /** The hello was accepted (its id is the key the link proved, the peer trusted): a session opened on it. */
   opened?: true
@@ -464,6 +472,7 @@ export class Links {
       epoch: helloCap(hello, 'epoch') ?? helloInstance(hello),
       instance: helloInstance(hello),
       relays: hello.caps.includes(ROOM_CAP),
+      here: hello.caps.includes(HERE_CAP),
     }
     const namedUpTo = seqOfCap(helloCap(hello, NAMED_CAP))
     if (namedUpTo !== undefined) record.hello.namedUpTo = namedUpTo

@@ -11,7 +11,7 @@ import { lineId } from './msg-lines.js'
 import type { CompactionReport } from './online-compaction.js'
 import type { Backoff, PeerInfo, PeerState } from './peer-machine.js'
 import type { JournalQuota } from './persistence.js'
-import type { MessageAuth } from './room.js'
+import type { MessageAuth, PresenceOptions } from './room.js'
 import type { Transport } from './transport.js'
 
 /** Timing defaults of every node. */
@@ -94,6 +94,13 @@ export interface NodeOptions {
   memberVouchMs?: number
   /** A vouched member silent this long is ranked with unvouched ones for eviction. Default 24 h. */
   memberIdleMs?: number
+  /**
+   * Presence (`here` frames): how often this node says it is there (`everyMs`, default 3 min), how long a
+   * member's presence lasts unrefreshed (`expiryMs`, 10 min), how far ahead one may be dated (`skewMs`,
+   * 2 min), what one link may carry (`rate`, 10 a second with a burst of 600) and how many held presences
+   * a neighbour is sent when its link opens (`sentOnOpen`, 500). `false`: no presence is said or taken.
+   */
+  presence?: Partial<PresenceOptions> | false
   /** Out-of-order or unverified messages buffered from one neighbour at most. Default 4096. */
   waitingCap?: number
   /** Hops a relayed message may still travel, at most. Default 64. */
@@ -130,8 +137,15 @@ export interface MemberInfo {
   readonly address?: string
   /** The address it says it listens on (its hello), when direct and connected. */
   readonly listen?: string
-  /** When its last message was shown (clock ms), if one was this run. */
+  /** When its last message was shown or its last presence taken (clock ms), if one was this run. */
   readonly lastSeen?: number
+  /**
+   * What its newest presence (`here` frame) says, when one is held: true while it says it is in the room
+   * and is fresh (refreshed within `presenceExpiryMs`), false once it said it left or stopped saying so.
+   */
+  readonly present?: boolean
+  /** When its newest presence was made (ms since the epoch, its clock), when one is held. */
+  readonly hereAt?: number
 }
 
 /** A remote end that broke the protocol, or a transport failure on a link. */
@@ -172,8 +186,13 @@ export type NodeEvent =
       readonly left?: true
     }
   /**
-   * A member seen for the first time this run: `relay` when its first message came through another
-   * node (a join notice), `direct` when it first connected. Departures of relayed members are not visible.
+   * A member reached only through relays said it left the room (its `gone` presence, sent when it quits).
+   * A neighbour's leaving is its `disconnected` event instead.
+   */
+  | { readonly type: 'member-left'; readonly peer: PeerInfo }
+  /**
+   * A member seen for the first time this run: `relay` when its first message or its presence came through
+   * another node (a join notice), `direct` when it first connected.
    * Sent again when a member shows up under another name (`renamedFrom`): a rename is never silent.
    */
   | {

@@ -15,7 +15,7 @@ import { ProtocolError } from './errors.js'
 import { DEFAULT_RATE_LIMIT, FIXED_MSG_BYTES } from './inbound-gate.js'
 import { DEFAULT_WINDOW, type HistoryEntry, type RestoredState, restoredRoom } from './journal.js'
 import { type LinkCloseReason, makeHello, UNLINK_REASON } from './link-machine.js'
-import { type LinkHost, type LinkRecord, Links, NAMED_CAP, ROOM_CAP } from './links.js'
+import { HERE_CAP, type LinkHost, type LinkRecord, Links, NAMED_CAP, ROOM_CAP } from './links.js'
 import {
   framedBytes,
   LINES_PER_MSG_CHARS,
@@ -37,6 +37,7 @@ import { Bursts } from './outbound.js'
 import { DEFAULT_BACKOFF, isRefusal, type PeerInfo, type PeerState } from './peer-machine.js'
 import { DEFAULT_HISTORY_LIMIT, Persistence } from './persistence.js'
 import { platform } from './platform.js'
+import { Presence, presenceAvailable } from './presence.js'
 import { type RandomFill, randomHex, webCryptoFill } from './random-id.js'
 import type { MessageAuth, RoomEffect } from './room.js'
 import { MEMBER_DEFAULTS, MemberRoom, Roster } from './roster.js'
@@ -53,7 +54,7 @@ import { SessionTraffic, type TrafficHooks } from './session-traffic.js'
 import { Sessions } from './sessions.js'
 import type { Listener, Transport } from './transport.js'
 
-export { ROOM_CAP } from './links.js'
+export { HERE_CAP, ROOM_CAP } from './links.js'
 export { MAX_BURST } from './outbound.js'
 
 /** Bytes kept free in a frame for the chain hash, the signature and a relay's hop count. */
@@ -94,6 +95,9 @@ export class ParleyNode implements ChatNode {
   private readonly traffic: SessionTraffic
   /** Which process holds each neighbour's key: two live ones are told, and kept from taking turns. */
   private readonly sameKey: SameKeyWatch
+  /** Who is in the room, lurkers included (`here` frames); undefined when this node takes no part. */
+  private readonly presence?: Presence
+  private presenceTimer: unknown
   /** A peer said another node runs with this node's key (told once). */
   private keyInUseTold = false
   private listenAddress: Address
@@ -180,7 +184,22 @@ export class ParleyNode implements ChatNode {
         return record && { link: record.link, listen: record.hello?.listen }
       },
       self: () => ({ id: this.id, name: this.nameValue }),
+      present: (here) => this.presence?.present(here),
     })
+    if (options.presence !== false && presenceAvailable(options.auth)) {
+      this.presence = new Presence(
+        {
+          room: this.room,
+          roster: this.roster,
+          clock: this.clock,
+          auth: options.auth,
+          self: () => this.self,
+          takers: () => this.presenceTakers(),
+          emit: (event) => this.emit(event),
+        },
+        options.presence,
+      )
+    }
     this.traffic = new SessionTraffic(
       {
         room: this.room,
@@ -191,6 +210,7 @@ export class ParleyNode implements ChatNode {
         clock: this.clock,
         signed: this.auth !== undefined,
         runs: options.runs ?? false,
+        presence: this.presence,
       },
       hooks,
     )
@@ -248,7 +268,27 @@ export class ParleyNode implements ChatNode {
     this.showUnshown()
     for (const peer of this.options.peers ?? []) this.connect(peer)
     this.links.startKeepalive()
+    this.schedulePresence()
     return this.listenAddress
+  }
+
+  /** Says this node is there every `everyMs` (and forgets presences that expired meanwhile). */
+  private schedulePresence(): void {
+    const presence = this.presence
+    if (!presence) return
+    this.presenceTimer = this.clock.setTimeout(() => {
+      this.presenceTimer = undefined
+      if (this.lifecycle !== 'running') return
+      presence.expire()
+      this.traffic.perform(presence.sayToAll('here'))
+      this.schedulePresence()
+    }, presence.everyMs)
+  }
+
+  /** Open neighbours that take presence (their hello has the `here` cap). */
+  private *presenceTakers(): Generator<string> {
+    for (const session of this.sessions.values())
+      if (this.traffic.linkOf(session)?.hello?.here) yield session.peer.id
   }
 
   /** Starts dialing another peer (and keeps redialing it until it answers). Dialing the same address twice is a no-op. */
@@ -387,6 +427,8 @@ export class ParleyNode implements ChatNode {
   /** Changes the display name used in later handshakes. */
   rename(name: string): void {
     this.nameValue = name
+    // Lurkers' names are known by their presence: the room hears the new one at once.
+    if (this.presence && this.lifecycle === 'running') this.traffic.perform(this.presence.sayToAll('here'))
   }
 
   sessionsSnapshot(): SessionInfo[] {
@@ -436,6 +478,10 @@ export class ParleyNode implements ChatNode {
     const wasRunning = this.lifecycle === 'running'
     this.lifecycle = 'closing'
     this.dialer.stop()
+    if (this.presenceTimer !== undefined) this.clock.clearTimeout(this.presenceTimer)
+    this.presenceTimer = undefined
+    // Said before each bye, on the same links: members further away are told this node left.
+    if (this.presence && wasRunning) this.traffic.perform(this.presence.sayToAll('gone'))
     this.traffic.stop()
     this.links.closeAll(reason)
     this.dialer.closeAll(reason)
@@ -481,7 +527,9 @@ export class ParleyNode implements ChatNode {
       const node = this.node
       // Our messages so far carry older names than this hello may: the peer is told where they end.
       const named = `${NAMED_CAP}:${node.room.nextSeq - 1}`
-      const caps = [`epoch:${node.epoch}`, ROOM_CAP, named, ...(node.options.caps ?? [])]
+      const caps = [`epoch:${node.epoch}`, ROOM_CAP, named]
+      if (node.presence) caps.push(HERE_CAP)
+      caps.push(...(node.options.caps ?? []))
       const self = { id: node.id, name: node.nameValue, instance: node.instance }
       return makeHello(self, caps, node.listenAddress)
     }
@@ -607,15 +655,16 @@ export class ParleyNode implements ChatNode {
     this.traffic.settle()
     // Resume: tell the peer what we have of every member and where our streams to it start; its
     // first ack on this link says which of ours, and of the room's, to send.
-    this.traffic.perform(
-      this.room.linkOpened(peer.id, {
-        name: peer.name,
-        relays: record.hello?.relays ?? false,
-        namedUpTo: record.hello?.namedUpTo,
-        // Its catch-up shares an allowance with every key that dials in from there.
-        source: record.slot ? undefined : (record.link.source ?? record.link.remoteAddress),
-      }),
-    )
+    const effects = this.room.linkOpened(peer.id, {
+      name: peer.name,
+      relays: record.hello?.relays ?? false,
+      namedUpTo: record.hello?.namedUpTo,
+      // Its catch-up shares an allowance with every key that dials in from there.
+      source: record.slot ? undefined : (record.link.source ?? record.link.remoteAddress),
+    })
+    // Who is there, lurkers included, for a neighbour that takes presence (never for an earlier release).
+    if (this.presence && record.hello?.here) this.presence.opened(peer.id, effects)
+    this.traffic.perform(effects)
   }
 
   /**

@@ -422,12 +422,13 @@ export class RoomBook {
     const anyRelayOpen = [...this.neighbors.values()].some((n) => n.open && n.relays)
     const out: RoomMember[] = []
     for (const origin of this.origins.values()) {
-      if (origin === this.own || !origin.known) continue
+      if (origin === this.own || !(origin.known || origin.here)) continue
       const neighbor = this.neighbors.get(origin.peer.id)
       const member: RoomMember = {
         peer: origin.peer,
         direct: neighbor !== undefined,
         connected: neighbor ? neighbor.open : anyRelayOpen,
+        ...(origin.here ? { here: origin.here } : {}),
       }
       const throughMesh = neighbor !== undefined && !neighbor.open && !neighbor.left && anyRelayOpen
       out.push(throughMesh ? { ...member, throughMesh: true } : member)
@@ -708,7 +709,7 @@ export class RoomBook {
 
   /** An origin that only a relay's unverified messages spoke of is forgotten with them. */
   protected forgetIfInvented(origin: Origin): void {
-    if (!origin.known && origin.waiting.size === 0) this.forgetOrigin(origin)
+    if (!origin.known && !origin.here && origin.waiting.size === 0) this.forgetOrigin(origin)
   }
 }
 

@@ -2,7 +2,7 @@
 import { ProtocolError } from './errors.js'
 import type { LinkBudgets } from './link-table.js'
 import type { PeerInfo } from './peer-machine.js'
-import type { Ack, Msg } from './schema.js'
+import type { Ack, Here, HereState, Msg } from './schema.js'
 
 /**
  * Signs and checks each origin's hash chain. Core knows no cryptography: the secure package implements
@@ -17,6 +17,39 @@ export interface MessageAuth {
   sign(hash: string): string
   /** True when `sig` is `originId`'s signature over `hash`. */
   verify(originId: string, hash: string, sig: string): boolean
+  /**
+   * The hash a member's presence (`here` frame) is signed over: `H(canonicalHere(here))`, which no chain
+   * hash can equal (its input starts otherwise). Signed and checked with `sign` and `verify`. Without it,
+   * the node neither announces nor takes presence (the `here` cap).
+   */
+  hereHash?(here: HereFields): string
+}
+
+/** What a `here` frame's signature covers. */
+export type HereFields = Pick<Here, 'from' | 'name' | 'ts' | 'state'>
+
+/** The bytes a presence signature covers, domain-separated from a message's (`canonicalMsg`). */
+export function canonicalHere(here: HereFields): string {
+  return JSON.stringify(['parley-here/1', here.from, here.name, here.ts, here.state])
+}
+
+/** How presence is said, held and bounded (`PRESENCE_DEFAULTS` in presence.ts). */
+export interface PresenceOptions {
+  readonly everyMs: number
+  readonly expiryMs: number
+  readonly skewMs: number
+  readonly rate: { readonly perSecond: number; readonly burst: number }
+  readonly sentOnOpen: number
+}
+
+/** A member's newest presence, as this node holds it (one per member, on its `Origin`). */
+export interface HeldHere {
+  readonly ts: number
+  readonly state: HereState
+  /** The frame as its member signed it, to relay and to tell neighbours that link later. */
+  readonly frame: Here
+  /** When it was taken here (this node's clock). */
+  readonly heldAt: number
 }
 
 /**
@@ -101,6 +134,8 @@ export type RoomEffect =
   | { readonly type: 'refuse'; readonly refusal: Refusal }
   /** Write this to the neighbour's link now. */
   | { readonly type: 'send'; readonly neighbor: string; readonly message: Ack }
+  /** Write this presence (`here` frame) to the neighbour's link now, with the sends. */
+  | { readonly type: 'tell'; readonly neighbor: string; readonly message: Here }
   /** The neighbour said what it has: its link may carry what it lacks (see `outgoing`). */
   | { readonly type: 'resume'; readonly neighbor: string }
   /**
@@ -140,6 +175,8 @@ export interface RoomMember {
   readonly connected: boolean
   /** A neighbour whose link is down while some neighbour that relays is connected: it may come that way. */
   readonly throughMesh?: true
+  /** Its newest presence (`here` frame), when one is held. */
+  readonly here?: HeldHere
 }
 
 export interface Candidate {
@@ -209,6 +246,11 @@ export interface Origin {
    * member whose own link went before it said anything is not cut off from the room meanwhile.
    */
   resetAfter?: number | undefined
+  /**
+   * Its newest presence (`here` frame), when one came: a member known only by it is listed (as a
+   * lurker) though no message of it was taken. Not journaled.
+   */
+  here?: HeldHere
 }
 
 /** What a neighbour's hello said of itself, as its link opens. */
@@ -368,7 +410,7 @@ export function raise(map: Map<string, number>, key: string, value: number): voi
 /** A batch of room effects sorted into the order the node carries them out (see `RoomEffect`). */
 export interface EffectPlan {
   readonly refusals: Refusal[]
-  readonly sends: { readonly neighbor: string; readonly message: Ack }[]
+  readonly sends: { readonly neighbor: string; readonly message: Ack | Here }[]
   readonly resumed: string[]
   readonly jumps: { readonly peer: PeerInfo; readonly seq: number }[]
   readonly accepted: Msg[]
@@ -395,6 +437,7 @@ export function planEffects(effects: readonly RoomEffect[]): EffectPlan {
         plan.refusals.push(effect.refusal)
         break
       case 'send':
+      case 'tell':
         plan.sends.push(effect)
         break
       case 'resume':

@@ -10,7 +10,7 @@ import { namesakes, sameWrittenName, shownName } from './names.js'
 import type { MemberInfo, NodeEvent } from './node-types.js'
 import type { PeerInfo } from './peer-machine.js'
 import { Room } from './room.js'
-import { type NeighborLink, newOrigin, type RoomEffect } from './room-types.js'
+import { type HeldHere, type NeighborLink, newOrigin, type RoomEffect } from './room-types.js'
 import type { Msg } from './schema.js'
 import type { Session, Sessions } from './sessions.js'
 import type { Link } from './transport.js'
@@ -41,6 +41,8 @@ export interface MemberRules {
   reachOf(peerId: string): Reach | undefined
   /** This node, under the name it goes by now: a peer that takes it is a namesake too. */
   self?(): PeerInfo
+  /** Whether a held presence still says its member is there (see `Presence.present`). */
+  present?(here: HeldHere | undefined): boolean | undefined
 }
 
 /** What the room asks before it takes a member it does not hold. */
@@ -104,6 +106,56 @@ export class MemberRoom extends Room {
       n.floor.delete(id)
     }
     return origin.known ? { peer: origin.peer, received: origin.received } : undefined
+  }
+
+  /** The newest presence held of member `id`. */
+  hereOf(id: string): HeldHere | undefined {
+    return this.origins.get(id)?.here
+  }
+
+  /** The member as the table holds it, known by its messages, its link or only its presence. */
+  heldPeer(id: string): PeerInfo | undefined {
+    return id === this.self.id ? undefined : this.origins.get(id)?.peer
+  }
+
+  /** Whether member `id` is known by more than its presence: a neighbour, or messages of it were taken. */
+  knownBeyondPresence(id: string): boolean {
+    return this.origins.get(id)?.known === true
+  }
+
+  /**
+   * Holds `here` as member `id`'s newest presence, making it a member first (through the door, so the
+   * table's rules decide who makes room); false when the table has no room for it. A member known only by
+   * its presence goes by the name its presence gives (`name`, cleaned).
+   */
+  holdHere(id: string, name: string, here: HeldHere): boolean {
+    if (id === this.self.id) return false
+    let origin = this.origins.get(id)
+    if (!origin) {
+      this.door?.admitting(id)
+      if (this.origins.size - 1 >= this.maxOrigins) return false
+      origin = this.originFor({ id, name })
+    }
+    if (!origin.known && origin.peer.name !== name) origin.peer = { id, name }
+    origin.here = here
+    return true
+  }
+
+  /**
+   * Drops presences older than `before` (their member's clock): a member known only by one is forgotten,
+   * the others keep their place. Returns the ids of members forgotten.
+   */
+  expireHere(before: number): string[] {
+    const dropped: string[] = []
+    for (const origin of [...this.origins.values()]) {
+      if (!origin.here || origin.here.ts >= before) continue
+      delete origin.here
+      if (!origin.known && origin.waiting.size === 0) {
+        this.forgetOrigin(origin)
+        dropped.push(origin.peer.id)
+      }
+    }
+    return dropped
   }
 
   /** A forgotten member is back: what it sent up to `received` was shown, so it is dropped if sent again. */
@@ -204,6 +256,15 @@ export class Roster implements MemberDoor {
     this.activeAt.set(peerId, now)
   }
 
+  /**
+   * A presence of member `originId` came from `neighborId` and was taken: the member is active (as when it
+   * speaks), seen now, and vouched for as the members that neighbour relays are.
+   */
+  presentNow(originId: string, neighborId: string, now: number): void {
+    this.heard(originId, now)
+    this.relayed(originId, neighborId)
+  }
+
   /** `neighborId` sent a message of member `originId`. */
   relayed(originId: string, neighborId: string): void {
     if (originId !== neighborId && this.room.holds(originId)) this.relayedBy.set(originId, neighborId)
@@ -246,6 +307,7 @@ export class Roster implements MemberDoor {
     return this.room.members().map((m) => {
       const reach = this.rules.reachOf(m.peer.id)
       const seen = this.lastSeen.get(m.peer.id)
+      const present = this.rules.present?.(m.here)
       return {
         peer: m.peer,
         direct: m.direct,
@@ -254,6 +316,7 @@ export class Roster implements MemberDoor {
         ...(reach ? { address: reach.link.remoteAddress } : {}),
         ...(reach?.listen ? { listen: reach.listen } : {}),
         ...(seen !== undefined ? { lastSeen: seen } : {}),
+        ...(present !== undefined && m.here ? { present, hereAt: m.here.ts } : {}),
       }
     })
   }

@@ -36,6 +36,9 @@ const MAX_CAP_LENGTH = 32
 const MAX_LISTEN_LENGTH = 300
 const MAX_RETRY_MS = 3_600_000
 const MAX_REASON_LENGTH = 200
+/** The states a `here` frame says a member is in. */
+export const HERE_STATES = ['here', 'gone'] as const
+export type HereState = (typeof HERE_STATES)[number]
 
 /**
  * The schema of record for every frame, in zod. It is built on first use, and zod is loaded then: the
@@ -150,6 +153,22 @@ function defineSchemas(z: typeof Zod.z) {
     code: z.string().regex(BYE_CODE).optional(),
   })
 
+  /**
+   * A member says it is in the room (`here`) or left it (`gone`), signed by its key (`sig`, over
+   * `canonicalHere`); relayed as sent, only to neighbours whose hello announces the `here` cap. Earlier
+   * releases ignore it.
+   */
+  const HereSchema = z.object({
+    type: z.literal('here'),
+    from: nodeId,
+    /** Its name as it wrote it; cleaned where it is shown, as a relayed `msg` name is. */
+    name: z.string().min(1).max(MAX_NAME_LENGTH),
+    /** Milliseconds since the epoch, at the member: only a newer one replaces what is held. */
+    ts: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    state: z.enum(HERE_STATES),
+    sig: token.optional(),
+  })
+
   const MessageSchema = z.discriminatedUnion('type', [
     HelloSchema,
     AcceptSchema,
@@ -159,6 +178,7 @@ function defineSchemas(z: typeof Zod.z) {
     PongSchema,
     ThrottleSchema,
     ByeSchema,
+    HereSchema,
   ])
   return { MessageSchema, ByeSchema }
 }
@@ -183,6 +203,7 @@ export type Ping = Extract<Message, { type: 'ping' }>
 export type Pong = Extract<Message, { type: 'pong' }>
 export type Bye = Extract<Message, { type: 'bye' }>
 export type Throttle = Extract<Message, { type: 'throttle' }>
+export type Here = Extract<Message, { type: 'here' }>
 export type Message = Zod.infer<Schemas['MessageSchema']>
 export type MessageType = Message['type']
 
@@ -195,6 +216,7 @@ const KNOWN_TYPES: ReadonlySet<string> = new Set<MessageType>([
   'pong',
   'throttle',
   'bye',
+  'here',
 ])
 
 /**
@@ -337,6 +359,19 @@ function fastParse(type: string, v: Record<string, unknown>): Message | undefine
     case 'throttle': {
       const { retryMs } = v
       return isSeq(retryMs) && retryMs <= MAX_RETRY_MS ? { type, retryMs } : undefined
+    }
+    case 'here': {
+      const { from, name, ts, state, sig } = v
+      if (
+        typeof from !== 'string' ||
+        !NODE_ID.test(from) ||
+        !isShortString(name, 1, MAX_NAME_LENGTH) ||
+        !isSeq(ts) ||
+        (state !== 'here' && state !== 'gone') ||
+        (sig !== undefined && !(typeof sig === 'string' && TOKEN.test(sig)))
+      )
+        return undefined
+      return sig === undefined ? { type, from, name, ts, state } : { type, from, name, ts, state, sig }
     }
     case 'bye': {
       const { reason, code } = v

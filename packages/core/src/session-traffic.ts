@@ -12,6 +12,7 @@ import type { NodeEvent } from './node-types.js'
 import { dueAcks, pump } from './outbound.js'
 import type { PeerInfo } from './peer-machine.js'
 import type { Persistence } from './persistence.js'
+import type { Presence } from './presence.js'
 import { type OwnFork, planEffects, type Refusal, type RoomEffect, refusalError } from './room-types.js'
 import type { MemberRoom, Roster } from './roster.js'
 import type { Message, Msg } from './schema.js'
@@ -29,6 +30,8 @@ export interface TrafficParts {
   readonly signed: boolean
   /** The lines a message carried come as one `lines` event (`NodeOptions.runs`). */
   readonly runs?: boolean
+  /** Members' presence (`here` frames); undefined when this node takes no part (they are ignored). */
+  readonly presence?: Presence | undefined
 }
 
 /** What the traffic asks of the node (methods on one object, so every node shares their code). */
@@ -107,6 +110,9 @@ export class SessionTraffic {
         this.links.write(record, { type: 'pong', n: message.n })
         return
       case 'pong':
+        return
+      case 'here':
+        this.parts.presence?.receive(record, session.peer.id, message, effects)
         return
       case 'throttle': {
         // One notice every few seconds is enough for a person; the peer may send many.

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { canonicalMsg, type MessageAuth } from '../src/room.js'
+import { canonicalHere, canonicalMsg, type MessageAuth } from '../src/room.js'
 
 /**
  * A MessageAuth for tests: real sha256 chain hashes, and a "signature" that only says who signed what.
@@ -13,6 +13,8 @@ export function fakeAuth(selfId: string): MessageAuth & { signed: number; verifi
     genesis: (originId: string) => createHash('sha256').update(`genesis:${originId}`).digest('hex'),
     chain: (prev: string, msg: Parameters<MessageAuth['chain']>[1]) =>
       createHash('sha256').update(prev).update(canonicalMsg(msg)).digest('hex'),
+    hereHash: (here: Parameters<NonNullable<MessageAuth['hereHash']>>[0]) =>
+      createHash('sha256').update(canonicalHere(here)).digest('hex'),
     sign: (hash: string) => {
       auth.signed++
       return `sig:${selfId.slice(0, 16)}:${hash}`

@@ -1,0 +1,210 @@
+/**
+ * Who is in the room, lurkers included: each node says it is there (`here` frames), signed by its key,
+ * when a link opens, when it takes another name, every few minutes, and says it left (`gone`) when it
+ * quits. A frame is relayed to every neighbour that takes presence (the `here` cap) only when it is newer
+ * than what this node holds of its member, so a flood ends at every node that has seen it. What is held
+ * is one frame per member, on the member table (a member known only by its presence takes a place there
+ * under the table's rules: strangers go first), and it expires: a member that stopped saying it is there
+ * is no longer shown as there.
+ */
+import type { Clock } from './clock.js'
+import { shownName } from './names.js'
+import type { NodeEvent } from './node-types.js'
+import type { PeerInfo } from './peer-machine.js'
+import {
+  type HeldHere,
+  type HereFields,
+  type MessageAuth,
+  type PresenceOptions,
+  type RoomEffect,
+  refuse,
+} from './room-types.js'
+import type { MemberRoom, Roster } from './roster.js'
+import type { Here, HereState } from './schema.js'
+
+/** How presence is said, held and bounded, unless the node says otherwise. */
+export const PRESENCE_DEFAULTS = {
+  /** Each node says it is there this often. */
+  everyMs: 3 * 60_000,
+  /** A presence not refreshed for this long (by its member's clock) no longer says the member is there. */
+  expiryMs: 10 * 60_000,
+  /** A presence dated further ahead than this (this node's clock) is ignored. */
+  skewMs: 2 * 60_000,
+  /** Presence frames one link may carry: a sustained rate per second and a burst; past it, `FLOOD`. */
+  rate: { perSecond: 10, burst: 600 },
+  /** Presences of other members sent to a neighbour whose link opens, at most (the freshest). */
+  sentOnOpen: 500,
+} as const
+
+
+/** What presence reads and where it goes. */
+export interface PresenceParts {
+  readonly room: MemberRoom
+  readonly roster: Roster
+  readonly clock: Clock
+  /** Signs and checks presence; undefined: nothing is signed or checked (tests, trusted networks). */
+  readonly auth?: MessageAuth | undefined
+  /** This node as it goes by now. */
+  self(): PeerInfo
+  /** The neighbours with an open link whose hello announced the `here` cap. */
+  takers(): Iterable<string>
+  emit(event: NodeEvent): void
+}
+
+/** A link's allowance of presence frames. */
+interface Allowance {
+  tokens: number
+  refilledAt: number
+}
+
+/** Whether a node with this `MessageAuth` can take part in presence (it can sign and check it). */
+export function presenceAvailable(auth: MessageAuth | undefined): boolean {
+  return auth === undefined || auth.hereHash !== undefined
+}
+
+export class Presence {
+  private readonly options: PresenceOptions
+  /** Per link: dropped with the link record. */
+  private readonly allowances = new WeakMap<object, Allowance>()
+  /** The ts of our newest own frame: a newer one always has a later ts, even within one millisecond. */
+  private lastTs = 0
+
+  constructor(
+    private readonly parts: PresenceParts,
+    options: Partial<PresenceOptions> = {},
+  ) {
+    this.options = { ...PRESENCE_DEFAULTS, ...options }
+  }
+
+  get expiryMs(): number {
+    return this.options.expiryMs
+  }
+
+  get everyMs(): number {
+    return this.options.everyMs
+  }
+
+  /** Whether `here` still says its member is there now. */
+  present(here: HeldHere | undefined, now = this.parts.clock.now()): boolean | undefined {
+    if (!here) return undefined
+    return here.state === 'here' && here.ts > now - this.options.expiryMs
+  }
+
+  /** This node's own presence, signed, with a ts later than any it made before. */
+  own(state: HereState): Here {
+    const self = this.parts.self()
+    const ts = Math.max(this.parts.clock.now(), this.lastTs + 1)
+    this.lastTs = ts
+    const fields: HereFields = { from: self.id, name: self.name, ts, state }
+    const auth = this.parts.auth
+    const hash = auth?.hereHash?.(fields)
+    return hash === undefined || !auth ? { type: 'here', ...fields } : { type: 'here', ...fields, sig: auth.sign(hash) }
+  }
+
+  /** Our presence (`state`) for every neighbour that takes it. */
+  sayToAll(state: HereState, out: RoomEffect[] = []): RoomEffect[] {
+    const frame = this.own(state)
+    for (const neighbor of this.parts.takers()) out.push({ type: 'tell', neighbor, message: frame })
+    return out
+  }
+
+  /**
+   * A link to `neighbor`, which takes presence, opened: it is sent ours, and the freshest presences held
+   * of other members that have not expired (at most `sentOnOpen`), so it learns who is there at once.
+   */
+  opened(neighbor: string, out: RoomEffect[] = []): RoomEffect[] {
+    out.push({ type: 'tell', neighbor, message: this.own('here') })
+    const since = this.parts.clock.now() - this.options.expiryMs
+    const held: HeldHere[] = []
+    for (const member of this.parts.room.members()) {
+      const here = member.here
+      if (here && here.ts > since && member.peer.id !== neighbor) held.push(here)
+    }
+    held.sort((a, b) => b.ts - a.ts)
+    for (const here of held.slice(0, this.options.sentOnOpen))
+      out.push({ type: 'tell', neighbor, message: here.frame })
+    return out
+  }
+
+  /**
+   * A `here` frame came over `link`, from neighbour `neighbor`. Past the link's allowance, the neighbour
+   * is refused (`FLOOD`); a bad signature is a forgery (`FORGED`). One dated too far ahead, expired, or
+   * not newer than what is held is ignored (a replay cannot make a member look there again). A newer one is
+   * held, told (a member first known by it, or one that left), and relayed to the other takers.
+   */
+  receive(link: object, neighbor: string, frame: Here, out: RoomEffect[]): void {
+    const now = this.parts.clock.now()
+    if (!this.allowed(link, now)) {
+      out.push(
+        refuse({
+          neighbor,
+          code: 'FLOOD',
+          message: `more than ${this.options.rate.perSecond} presence frames a second (burst ${this.options.rate.burst})`,
+        }),
+      )
+      return
+    }
+    const { room, auth } = this.parts
+    const self = this.parts.self()
+    if (frame.from === self.id) return
+    if (frame.ts > now + this.options.skewMs || frame.ts <= now - this.options.expiryMs) return
+    const held = room.hereOf(frame.from)
+    if (held && frame.ts <= held.ts) return
+    if (auth) {
+      const hash = auth.hereHash?.(frame)
+      if (hash === undefined || frame.sig === undefined || !auth.verify(frame.from, hash, frame.sig)) {
+        out.push(
+          refuse({
+            neighbor,
+            code: 'FORGED',
+            message: `a presence of ${frame.from.slice(0, 8)} does not carry its signature`,
+          }),
+        )
+        return
+      }
+    }
+    const wasThere = this.present(held, now) === true
+    const known = room.knownBeyondPresence(frame.from)
+    const name = shownName(frame.name, frame.from.slice(0, 8))
+    const kept: HeldHere = { ts: frame.ts, state: frame.state, frame: copyOf(frame), heldAt: now }
+    if (!room.holdHere(frame.from, name, kept)) return
+    const { roster } = this.parts
+    roster.presentNow(frame.from, neighbor, now)
+    for (const taker of this.parts.takers())
+      if (taker !== neighbor && taker !== frame.from) out.push({ type: 'tell', neighbor: taker, message: kept.frame })
+    // A neighbour on its open link is told by its link opening and closing.
+    if (room.isOpen(frame.from)) return
+    const peer = room.heldPeer(frame.from) ?? { id: frame.from, name }
+    if (frame.state === 'here') {
+      const event = roster.arrived(peer, 'relay')
+      if (event) this.parts.emit(event)
+    } else if (wasThere || known) {
+      this.parts.emit({ type: 'member-left', peer })
+    }
+  }
+
+  /** Forgets presences that expired; members known only by them leave the table. */
+  expire(now = this.parts.clock.now()): void {
+    this.parts.room.expireHere(now - this.options.expiryMs)
+  }
+
+  private allowed(link: object, now: number): boolean {
+    const { perSecond, burst } = this.options.rate
+    let allowance = this.allowances.get(link)
+    if (!allowance) {
+      allowance = { tokens: burst, refilledAt: now }
+      this.allowances.set(link, allowance)
+    }
+    allowance.tokens = Math.min(burst, allowance.tokens + ((now - allowance.refilledAt) * perSecond) / 1000)
+    allowance.refilledAt = now
+    if (allowance.tokens < 1) return false
+    allowance.tokens -= 1
+    return true
+  }
+}
+
+/** The frame as it is kept and relayed: its known fields only. */
+function copyOf(frame: Here): Here {
+  const { from, name, ts, state, sig } = frame
+  return sig === undefined ? { type: 'here', from, name, ts, state } : { type: 'here', from, name, ts, state, sig }
+}
