@@ -77,6 +77,7 @@ function room() {
       journal?: HeldJournal
       restored?: JournalRecord[]
       wrap?: (transport: Transport) => Transport
+      presence?: false
     } = {},
     member: Member = { node: undefined as unknown as ParleyNode, shown: [], events: [] },
   ): Promise<Member> => {
@@ -91,6 +92,7 @@ function room() {
       auth: fakeAuth(id),
       journal: { append: journal.append },
       ...(options.restored ? { restored: restore(options.restored, { id, name }) } : {}),
+      ...(options.presence === false ? { presence: false } : {}),
     })
     member.node.on((event) => {
       member.events.push(event)
@@ -186,7 +188,8 @@ describe('a member known only through the relay, after a restart', () => {
   it('is announced with when its message was sent, as on a first meeting', async () => {
     const { clock, start, until } = room()
     const bob = await start('bob', BOB, { listen: BOB_AT })
-    const alice = await start('alice', ALICE)
+    // An alice that says nothing of her presence (an earlier release): she is known by her messages only.
+    const alice = await start('alice', ALICE, { presence: false })
     alice.node.connect(BOB_AT)
     await until(() => bob.node.sessionsSnapshot().some((s) => s.connected), 'alice and bob')
     await clock.advance(0)

@@ -1,0 +1,233 @@
+/**
+ * Presence: a member reached only through relays is listed while it only reads, and its leaving is told.
+ * Signed (`here` frames over `canonicalHere`), held per member on the member table, relayed when newer,
+ * sent only to neighbours whose hello has the `here` cap, and bounded against a hostile neighbour.
+ */
+import { createHash } from 'node:crypto'
+import { afterEach, describe, expect, it } from 'vitest'
+import { fakeAuth } from '../test/fake-auth.js'
+import { closeNodes, nodeWorld } from '../test/node-world.js'
+import { RawPeer } from '../test/raw-peer.js'
+import type { Address } from './address.js'
+import { decodeBody } from './codec.js'
+import { HERE_CAP, ROOM_CAP } from './links.js'
+import { PRESENCE_DEFAULTS } from './presence.js'
+import { canonicalHere, canonicalMsg } from './room-types.js'
+import { type Here, parseMessage } from './schema.js'
+
+afterEach(closeNodes)
+
+const A: Address = '127.0.0.1:4001'
+const B: Address = '127.0.0.1:4002'
+const C: Address = '127.0.0.1:4003'
+const ALICE = '1111111111111111'
+const BOB = '2222222222222222'
+const CAROL = '3333333333333333'
+const RAW = 'eeeeeeeeeeeeeeee'
+
+/** A `here` of `from`, signed as `fakeAuth` signs. */
+function signedHere(from: string, name: string, ts: number, state: 'here' | 'gone' = 'here'): Here {
+  const hash = createHash('sha256').update(canonicalHere({ from, name, ts, state })).digest('hex')
+  return { type: 'here', from, name, ts, state, sig: `sig:${from.slice(0, 16)}:${hash}` }
+}
+
+function body(message: unknown): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(message))
+}
+
+describe('the here frame', () => {
+  it('is parsed by hand as zod parses it, and refused when malformed', () => {
+    const frame = { type: 'here', from: CAROL, name: 'carol', ts: 5, state: 'gone', sig: 'abc' }
+    expect(parseMessage(frame)).toEqual(frame)
+    expect(parseMessage({ ...frame, extra: 1 })).toEqual(frame)
+    for (const bad of [{ state: 'away' }, { from: 'CAROL' }, { name: '' }, { ts: -1 }, { sig: 'a b' }]) {
+      expect(() => parseMessage({ ...frame, ...bad })).toThrow(/invalid here message/)
+    }
+  })
+
+  it('is a type an earlier release ignores: the decoder returns nothing for a type it does not know', () => {
+    // What an earlier release's decoder does with `here`, this one does with any type it does not know.
+    expect(decodeBody(body({ type: 'there', from: CAROL, ts: 1, state: 'here' }))).toBeUndefined()
+    expect(decodeBody(body(signedHere(CAROL, 'carol', 1)))).toMatchObject({ type: 'here' })
+  })
+
+  it('is signed over a form no chain hash can share', () => {
+    const here = canonicalHere({ from: CAROL, name: 'carol', ts: 1, state: 'here' })
+    expect(JSON.parse(here)[0]).toBe('parley-here/1')
+    const msg = { type: 'msg', id: 'x', seq: 1, ts: 1, from: CAROL, body: 'here' } as const
+    expect(canonicalMsg(msg)).not.toBe(here)
+  })
+})
+
+describe('a node next to a neighbour of an earlier release', () => {
+  it('sends presence only to a neighbour that announces the here cap, and keeps a link that sends an unknown type', async () => {
+    const w = nodeWorld()
+    // Raw peers answer no ping: the link is not judged silent meanwhile.
+    const alice = w.node('alice', A, { id: ALICE, auth: fakeAuth(ALICE), deadAfterMs: 3_600_000 })
+    await alice.node.start()
+    const old = new RawPeer(await w.network.transport('127.0.0.1', RAW).dial(A))
+    old.hello(RAW, 'old', [ROOM_CAP])
+    await w.clock.advance(0)
+    old.send({ type: 'ack', upTo: 0, base: 0 })
+    const unknown = body({ type: 'later-thing', n: 1 })
+    const framed = new Uint8Array(4 + unknown.length)
+    new DataView(framed.buffer).setUint32(0, unknown.length)
+    framed.set(unknown, 4)
+    old.link.write(framed)
+    const fresh = new RawPeer(await w.network.transport('127.0.0.2', 'dddddddddddddddd').dial(A))
+    fresh.hello('dddddddddddddddd', 'new', [ROOM_CAP, HERE_CAP])
+    await w.clock.advance(0)
+    fresh.send({ type: 'ack', upTo: 0, base: 0 })
+    // Several refresh periods and a rename: still nothing for the neighbour without the cap.
+    await w.clock.advance(PRESENCE_DEFAULTS.everyMs * 2 + 10)
+    alice.node.rename('alicia')
+    await w.clock.advance(10)
+    expect(alice.events.of('link-error')).toEqual([])
+    expect(alice.events.of('disconnected')).toEqual([])
+    expect(old.closed).toBe(false)
+    expect(old.types()).not.toContain('here')
+    expect(alice.events.of('link-error')).toEqual([])
+    const heard = fresh.received.filter((m): m is Here => m.type === 'here')
+    expect(heard.length).toBeGreaterThanOrEqual(4)
+    expect(heard.at(-1)).toMatchObject({ from: ALICE, name: 'alicia', state: 'here' })
+    // Each is signed by alice over its canonical form.
+    const auth = fakeAuth(ALICE)
+    for (const h of heard) expect(auth.verify(ALICE, auth.hereHash!(h), h.sig!)).toBe(true)
+  })
+})
+
+/** alice—bob—carol in a line, each signing with `fakeAuth`; carol never speaks. */
+async function line(extra: { maxOrigins?: number } = {}) {
+  const w = nodeWorld()
+  const bob = w.node('bob', B, { id: BOB, auth: fakeAuth(BOB), ...extra })
+  const alice = w.node('alice', A, { id: ALICE, peers: [B], auth: fakeAuth(ALICE), ...extra })
+  const carol = w.node('carol', C, { id: CAROL, peers: [B], auth: fakeAuth(CAROL), ...extra })
+  await bob.node.start()
+  await alice.node.start()
+  await carol.node.start()
+  await w.clock.advance(100)
+  return { w, alice, bob, carol }
+}
+
+describe('a member reached only through relays', () => {
+  it('is listed while it only reads, told as in the room, and told as gone when it quits', async () => {
+    const { w, alice, carol } = await line()
+    const listed = alice.node.members().find((m) => m.peer.id === CAROL)
+    expect(listed).toMatchObject({ peer: { name: 'carol' }, direct: false, connected: true, present: true })
+    expect(alice.events.of('member').filter((e) => e.peer.id === CAROL)).toEqual([
+      expect.objectContaining({ via: 'relay' }),
+    ])
+    expect(carol.events.of('member').filter((e) => e.peer.id === ALICE)).toHaveLength(1)
+    await carol.node.close('quit')
+    await w.clock.advance(10)
+    expect(alice.events.of('member-left')).toEqual([{ type: 'member-left', peer: { id: CAROL, name: 'carol' } }])
+    expect(alice.node.members().find((m) => m.peer.id === CAROL)).toMatchObject({ present: false })
+  })
+
+  it('is heard under its new name when it renames', async () => {
+    const { w, alice, carol } = await line()
+    carol.node.rename('caz')
+    await w.clock.advance(10)
+    expect(alice.node.members().find((m) => m.peer.id === CAROL)?.peer.name).toBe('caz')
+    expect(alice.events.of('member').at(-1)).toMatchObject({ peer: { id: CAROL, name: 'caz' }, renamedFrom: 'carol' })
+  })
+
+  it('stays listed while it refreshes, and is no longer there once its presence expires', async () => {
+    const { w, alice } = await line()
+    // Refreshes keep it there well past the expiry.
+    await w.clock.advance(PRESENCE_DEFAULTS.expiryMs * 2)
+    expect(alice.node.members().find((m) => m.peer.id === CAROL)).toMatchObject({ present: true })
+    // Dave, through a neighbour that then says nothing more of it: its presence is not refreshed.
+    const raw = new RawPeer(await w.network.transport('127.0.0.3', RAW).dial(A))
+    raw.hello(RAW, 'raw', [ROOM_CAP, HERE_CAP])
+    await w.clock.advance(0)
+    raw.send({ type: 'ack', upTo: 0, base: 0 })
+    const DAVE = 'dddddddddddddddd'
+    raw.send(signedHere(DAVE, 'dave', w.clock.now()))
+    await w.clock.advance(10)
+    expect(alice.node.members().find((m) => m.peer.id === DAVE)).toMatchObject({ present: true, direct: false })
+    await w.clock.advance(PRESENCE_DEFAULTS.expiryMs + 1)
+    const dave = alice.node.members().find((m) => m.peer.id === DAVE)
+    // Shown as not there, or forgotten with its presence (at the next refresh): never as there.
+    expect(dave?.present ?? false).toBe(false)
+    await w.clock.advance(PRESENCE_DEFAULTS.everyMs)
+    expect(alice.node.members().find((m) => m.peer.id === DAVE)).toBeUndefined()
+  })
+})
+
+describe('a hostile neighbour', () => {
+  async function hostile(extra: Parameters<ReturnType<typeof nodeWorld>['node']>[2] = {}) {
+    const w = nodeWorld()
+    const alice = w.node('alice', A, { id: ALICE, auth: fakeAuth(ALICE), deadAfterMs: 3_600_000, ...extra })
+    await w.clock.advance(PRESENCE_DEFAULTS.expiryMs * 2)
+    await alice.node.start()
+    const raw = new RawPeer(await w.network.transport('127.0.0.9', RAW).dial(A))
+    raw.hello(RAW, 'raw', [ROOM_CAP, HERE_CAP])
+    await w.clock.advance(0)
+    raw.send({ type: 'ack', upTo: 0, base: 0 })
+    await w.clock.advance(0)
+    return { w, alice, raw }
+  }
+  const key = (i: number) => (0x1000000000000000n + BigInt(i)).toString(16)
+
+  it('cannot replay an old presence to make a member that left look there', async () => {
+    const { w, alice, raw } = await hostile()
+    const t = w.clock.now()
+    raw.send(signedHere(CAROL, 'carol', t))
+    await w.clock.advance(1_000)
+    raw.send(signedHere(CAROL, 'carol', t + 500, 'gone'))
+    await w.clock.advance(10)
+    expect(alice.events.of('member-left')).toHaveLength(1)
+    // The old `here` again, and one older than the expiry: ignored, and the link stays.
+    raw.send(signedHere(CAROL, 'carol', t))
+    raw.send(signedHere(CAROL, 'carol', t - PRESENCE_DEFAULTS.expiryMs - 1))
+    await w.clock.advance(10)
+    expect(alice.node.members().find((m) => m.peer.id === CAROL)).toMatchObject({ present: false })
+    expect(alice.events.of('link-error')).toEqual([])
+    expect(raw.closed).toBe(false)
+    // Once the gone expired too, a replayed `here` is older than the expiry: it is never taken again.
+    await w.clock.advance(PRESENCE_DEFAULTS.expiryMs)
+    raw.send(signedHere(CAROL, 'carol', t))
+    await w.clock.advance(10)
+    expect(alice.node.members().find((m) => m.peer.id === CAROL)?.present ?? false).toBe(false)
+  })
+
+  it('cannot date a presence far ahead', async () => {
+    const { w, alice, raw } = await hostile()
+    raw.send(signedHere(CAROL, 'carol', w.clock.now() + PRESENCE_DEFAULTS.skewMs + 1))
+    await w.clock.advance(10)
+    expect(alice.node.members().find((m) => m.peer.id === CAROL)).toBeUndefined()
+  })
+
+  it('is refused as a forger when a presence does not carry its member’s signature', async () => {
+    const { w, alice, raw } = await hostile()
+    raw.send({ ...signedHere(CAROL, 'carol', w.clock.now()), name: 'mallory' })
+    await w.clock.advance(10)
+    expect(raw.closed).toBe(true)
+    expect(alice.events.of('link-error')).toEqual([expect.objectContaining({ code: 'FORGED' })])
+    expect(alice.node.members().find((m) => m.peer.id === CAROL)).toBeUndefined()
+  })
+
+  it('fills no more than the member table with throwaway keys, and is cut off past the rate', async () => {
+    const { w, alice, raw } = await hostile({ maxOrigins: 20 })
+    const now = w.clock.now()
+    for (let i = 0; i < 100; i++) raw.send(signedHere(key(i), `k${i}`, now))
+    await w.clock.advance(10)
+    expect(alice.node.members().length).toBeLessThanOrEqual(20)
+    expect(raw.closed).toBe(false)
+    for (let i = 100; i < 100 + PRESENCE_DEFAULTS.rate.burst; i++) raw.send(signedHere(key(i), `k${i}`, now))
+    await w.clock.advance(10)
+    expect(raw.closed).toBe(true)
+    expect(alice.events.of('link-error')).toEqual([expect.objectContaining({ code: 'FLOOD' })])
+    expect(alice.node.members().length).toBeLessThanOrEqual(20)
+  })
+
+  it('names go through the cleaning hello names get', async () => {
+    const { w, alice, raw } = await hostile()
+    raw.send(signedHere(CAROL, 'car\u202eol\u200b', w.clock.now()))
+    await w.clock.advance(10)
+    const name = alice.node.members().find((m) => m.peer.id === CAROL)?.peer.name
+    expect(name).toBeDefined()
+    expect(name).not.toMatch(/[\u202e\u200b]/)
+  })
+})
