@@ -75,6 +75,8 @@ export function jsonEvent(event: NodeEvent): Record<string, unknown> {
         ...(event.renamedFrom !== undefined ? { renamedFrom: event.renamedFrom } : {}),
         ...(event.lastSent !== undefined ? { lastSent: event.lastSent } : {}),
       }
+    case 'member-left':
+      return { type: 'member-left', peer: event.peer.name, peerId: event.peer.id }
     case 'link-error':
       return {
         type: 'error',

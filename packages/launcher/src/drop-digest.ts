@@ -85,6 +85,7 @@ export function isMemberNews(event: { readonly type: string }): boolean {
     event.type === 'connected' ||
     event.type === 'disconnected' ||
     event.type === 'member' ||
+    event.type === 'member-left' ||
     event.type === 'forked' ||
     event.type === 'same-key'
   )

@@ -268,6 +268,8 @@ function logEntry(event: NodeEvent): Record<string, unknown> | undefined {
         ...(event.sameNameAs ? { sameNameAs: event.sameNameAs } : {}),
         ...(event.renamedFrom !== undefined ? { renamedFrom: event.renamedFrom } : {}),
       }
+    case 'member-left':
+      return { level: 'info', event: 'member-left', peer: event.peer.name, peerId: event.peer.id }
     case 'journal-error':
       return { level: 'error', event: 'journal-error', reason: event.message }
     case 'forked':

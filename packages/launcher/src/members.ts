@@ -160,14 +160,19 @@ export function describeMembers(
         : m.throughMesh
           ? 'its link is down; reachable through the mesh'
           : 'disconnected'
-      : m.connected
-        ? 'reachable through the mesh'
-        : 'unreachable (no neighbour connected)'
+      : `${m.connected ? 'reachable through the mesh' : 'unreachable (no neighbour connected)'}${presenceNote(m)}`
     // A label that carries the fingerprint (`robert~nzwh-rkn6`) is not followed by it again.
     const label = labels.label(m.peer)
     const short = shortId(m.peer.id)
     return `${label.endsWith(`~${short}`) ? label : `${label} [${short}]`} ${how}, ${state}`
   })
+}
+
+/** What a relayed member's presence says, for `/peers`: there (it says so), left, or not heard of lately. */
+function presenceNote(m: MemberInfo): string {
+  if (m.present === undefined) return ''
+  if (m.present) return ', in the room'
+  return ', not known to be in the room (it left, or said nothing lately)'
 }
 
 /** Namesakes named in `renamedNote`, at most: the rest are counted. */
@@ -209,6 +214,8 @@ export function jsonMember(m: MemberInfo, routes?: LinkRoutes): Record<string, u
     ...(m.address ? { address: m.address } : {}),
     ...(m.listen ? { listen: m.listen } : {}),
     ...(m.lastSeen !== undefined ? { lastSeen: m.lastSeen } : {}),
+    ...(m.present !== undefined ? { present: m.present } : {}),
+    ...(m.hereAt !== undefined ? { hereAt: m.hereAt } : {}),
     ...(route ? { link: jsonRoute(route) } : {}),
   }
 }

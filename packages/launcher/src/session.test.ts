@@ -565,6 +565,14 @@ describe('describeEvent: namesakes', () => {
     expect(renamed?.text).toContain('now calls itself alice; its name "alice" reads as your own')
   })
 
+  it('tells a relayed member that left by its presence, with its fingerprint', () => {
+    const peer = { id: 'c'.repeat(64), name: 'carol' }
+    expect(describeEvent({ type: 'member-left', peer })).toEqual({
+      level: 'info',
+      text: `carol [${shortId(peer.id)}] left the room`,
+    })
+  })
+
   it('says a relayed member whose messages are old wrote in the room, not that it is there', () => {
     const now = Date.now()
     const recent = describeEvent({ type: 'member', peer, via: 'relay', lastSent: now - 5_000 })

@@ -112,7 +112,7 @@ export function describeEvent(
     case 'member':
       if (event.renamedFrom !== undefined)
         return describeRename(event.peer, event.renamedFrom, event.sameNameAs, selfId)
-      // A direct member is announced by "connected"; a relayed one only here. Its leaving is not visible.
+      // A direct member is announced by "connected"; a relayed one only here, and its leaving by its presence.
       if (event.via === 'direct') return undefined
       if (event.sameNameAs) {
         return {
@@ -121,6 +121,9 @@ export function describeEvent(
         }
       }
       return { level: 'info', text: relayedMember(event) }
+    case 'member-left':
+      // With its fingerprint, as its arrival named it: a look-alike's leaving is not the real one's.
+      return { level: 'info', text: `${event.peer.name} [${shortId(event.peer.id)}] left the room` }
     case 'link-error':
       // A connection whose other end went away in its handshake was not dropped: it left. The losing link
       // of two peers dialing each other at once ends so. It is in the log, not on screen.

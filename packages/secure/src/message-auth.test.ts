@@ -30,6 +30,19 @@ describe('createMessageAuth: signed hash chains with the node identity', () => {
     expect(auth.verify(aliceId, hash, sig)).toBe(true)
   })
 
+  it('signs a presence over a hash of its own kind, which no chain hash shares', () => {
+    const here = { from: aliceId, name: 'alice', ts: msg.ts, state: 'here' as const }
+    const hash = auth.hereHash!(here)
+    const sig = auth.sign(hash)
+    expect(other.verify(aliceId, other.hereHash!(here), sig)).toBe(true)
+    // Any field changed (a relay renaming it, or turning `here` into `gone`) breaks it.
+    expect(other.verify(aliceId, other.hereHash!({ ...here, state: 'gone' }), sig)).toBe(false)
+    expect(other.verify(aliceId, other.hereHash!({ ...here, name: 'mallory' }), sig)).toBe(false)
+    expect(other.verify(aliceId, other.hereHash!({ ...here, ts: here.ts + 1 }), sig)).toBe(false)
+    // Not a chain hash: a message with the same fields hashes to something else.
+    expect(hash).not.toBe(auth.chain(auth.genesis(aliceId), { ...msg, body: 'here' }))
+  })
+
   it('refuses the signature under another id, over another hash, or tampered with', () => {
     const hash = auth.chain(auth.genesis(aliceId), msg)
     const sig = auth.sign(hash)

@@ -89,7 +89,8 @@ export class MemberPanel {
 
   /**
    * You first, then neighbours (● connected, ○ not), each connected one with how its link was made on the
-   * row below, then members reached through relays (~).
+   * row below, then members reached through relays (~, or · once their presence says they left or it
+   * lapsed).
    */
   rows(self: PeerInfo, width: number, height: number): Row[] {
     const border: Span = { text: '│ ', style: { kind: 'hint' } }
@@ -107,7 +108,7 @@ export class MemberPanel {
     const members = [...this.listed].sort((a, b) => Number(b.direct) - Number(a.direct))
     // A member and its link row stay together: the panel never shows a link without its member.
     const groups = members.map((m) => {
-      const mark = m.direct ? (m.connected ? '●' : '○') : '~'
+      const mark = m.direct ? (m.connected ? '●' : '○') : m.present === false ? '·' : '~'
       const style: Style = m.direct ? (m.connected ? TEXT : { kind: 'warn' }) : { kind: 'hint' }
       // A name too long for the panel is cut short, never its fingerprint, which tells look-alikes apart.
       // On a narrow panel, where the name would keep only a few cells beside it, the fingerprint takes a

@@ -219,7 +219,12 @@ export async function runTui(
     )
     if (event.type === 'delivered' || event.type === 'settled') model.setUndelivered(node.pending)
     // The member panel follows joins and leaves as they happen.
-    if (event.type === 'connected' || event.type === 'disconnected' || event.type === 'member')
+    if (
+      event.type === 'connected' ||
+      event.type === 'disconnected' ||
+      event.type === 'member' ||
+      event.type === 'member-left'
+    )
       model.setMembers(node.members())
     perform(effects)
     view.schedule()
