@@ -1108,3 +1108,41 @@ describe('finding 8: filling the disk', () => {
     expect(chatty.pending).toBeGreaterThan(0)
   }, 120_000)
 })
+
+describe('presence: a stranger that lies about who is in the room', () => {
+  it('floods presences of throwaway keys: it fills no more than the member table, and is cut off past the rate', async () => {
+    const victim = await startVictim({ maxOrigins: 30 })
+    const attacker = await Adversary.dial(victim.address, { name: 'relay', presence: true })
+    cleanups.push(() => attacker.close())
+    await attacker.join()
+    const frames = function* () {
+      for (let i = 0; i < 2_000; i++) yield new ForgedOrigin(`k${i}`).here() as unknown as Record<string, unknown>
+    }
+    await attacker.flood(frames())
+    const closed = await attacker.closed
+    expect(closed.code).toBe('FLOOD')
+    expect(victim.node.members().length).toBeLessThanOrEqual(30)
+    const error = await victim.event((e) => e.type === 'link-error' && e.code === 'FLOOD')
+    expect(describeEvent(error)!.text).toContain('presence frames')
+  })
+
+  it('replays a member’s old presence after it left: ignored, the member is not shown as there', async () => {
+    const victim = await startVictim()
+    const attacker = await Adversary.dial(victim.address, { name: 'relay', presence: true })
+    cleanups.push(() => attacker.close())
+    await attacker.join()
+    const carol = new ForgedOrigin('carol')
+    const there = carol.here('here', { ts: Date.now() - 1_000 })
+    attacker.send(there as unknown as Record<string, unknown>)
+    await victim.event((e) => e.type === 'member' && e.peer.id === carol.id)
+    attacker.send(carol.here('gone') as unknown as Record<string, unknown>)
+    await victim.event((e) => e.type === 'member-left' && e.peer.id === carol.id)
+    // The old `here`, as captured, and one forged under carol's id without her key.
+    attacker.send(there as unknown as Record<string, unknown>)
+    attacker.send({ ...there, ts: Date.now() })
+    const closed = await attacker.closed
+    expect(closed.code).toBe('FORGED')
+    expect(victim.node.members().find((m) => m.peer.id === carol.id)).toMatchObject({ present: false })
+    expect(victim.events.filter((e) => e.type === 'member' && e.peer.id === carol.id)).toHaveLength(1)
+  })
+})

@@ -11,6 +11,8 @@ import { randomBytes } from 'node:crypto'
 import {
   type Address,
   DEFAULT_MAX_FRAME,
+  HERE_CAP,
+  type Here,
   encodeFrame,
   FrameDecoder,
   type Link,
@@ -68,6 +70,12 @@ export class ForgedOrigin {
     if (!options.unsigned) msg.sig = this.auth.sign(this.head)
     return msg
   }
+
+  /** Its presence (`here` frame), signed as it signs it, dated `ts` (now by default). */
+  here(state: 'here' | 'gone' = 'here', options: { ts?: number; name?: string } = {}): Here {
+    const fields = { from: this.id, name: options.name ?? this.name, ts: options.ts ?? Date.now(), state }
+    return { type: 'here', ...fields, sig: this.auth.sign(this.auth.hereHash!(fields)) }
+  }
 }
 
 export interface AdversaryOptions {
@@ -76,6 +84,8 @@ export interface AdversaryOptions {
   readonly keyPair?: KeyPair
   /** Announce the room capability (it relays members' messages). Default true. */
   readonly relays?: boolean
+  /** Announce the presence capability (it is sent and relays `here` frames). Default false. */
+  readonly presence?: boolean
   /** The listen address its hello announces. */
   readonly listen?: string
   readonly handshakeTimeoutMs?: number
@@ -173,6 +183,7 @@ export class Adversary {
   hello(fields: Record<string, unknown> = {}): void {
     const caps = [`instance:${randomHex(4)}`, `epoch:${randomHex(4)}`]
     if (this.options.relays ?? true) caps.push(ROOM_CAP)
+    if (this.options.presence) caps.push(HERE_CAP)
     this.send({
       type: 'hello',
       v: PROTOCOL_VERSION,
