@@ -32,7 +32,11 @@ describe('a member that only reads, two hops away', () => {
     await alice.waitFor('stderr', /connected to bob /, 60_000)
     await bob.waitFor('stderr', /connected to carol /, 60_000)
     // Carol has said nothing: her presence, relayed by bob, tells alice she is there.
-    await alice.waitFor('stderr', new RegExp(`carol ${FP} is in the room \\(through another member\\)`), 30_000)
+    await alice.waitFor(
+      'stderr',
+      new RegExp(`carol ${FP} is in the room \\(through another member\\)`),
+      30_000,
+    )
     alice.send('/peers')
     const listed = await alice.waitFor('stderr', /parley: carol \[.*\] relay,/)
     expect(listed).toMatch(/relay, reachable through the mesh, in the room$/)

@@ -120,7 +120,9 @@ describe('a member reached only through relays', () => {
     expect(carol.events.of('member').filter((e) => e.peer.id === ALICE)).toHaveLength(1)
     await carol.node.close('quit')
     await w.clock.advance(10)
-    expect(alice.events.of('member-left')).toEqual([{ type: 'member-left', peer: { id: CAROL, name: 'carol' } }])
+    expect(alice.events.of('member-left')).toEqual([
+      { type: 'member-left', peer: { id: CAROL, name: 'carol' } },
+    ])
     expect(alice.node.members().find((m) => m.peer.id === CAROL)).toMatchObject({ present: false })
   })
 
@@ -129,7 +131,10 @@ describe('a member reached only through relays', () => {
     carol.node.rename('caz')
     await w.clock.advance(10)
     expect(alice.node.members().find((m) => m.peer.id === CAROL)?.peer.name).toBe('caz')
-    expect(alice.events.of('member').at(-1)).toMatchObject({ peer: { id: CAROL, name: 'caz' }, renamedFrom: 'carol' })
+    expect(alice.events.of('member').at(-1)).toMatchObject({
+      peer: { id: CAROL, name: 'caz' },
+      renamedFrom: 'carol',
+    })
   })
 
   it('stays listed while it refreshes, and is no longer there once its presence expires', async () => {
@@ -145,7 +150,10 @@ describe('a member reached only through relays', () => {
     const DAVE = 'dddddddddddddddd'
     raw.send(signedHere(DAVE, 'dave', w.clock.now()))
     await w.clock.advance(10)
-    expect(alice.node.members().find((m) => m.peer.id === DAVE)).toMatchObject({ present: true, direct: false })
+    expect(alice.node.members().find((m) => m.peer.id === DAVE)).toMatchObject({
+      present: true,
+      direct: false,
+    })
     await w.clock.advance(PRESENCE_DEFAULTS.expiryMs + 1)
     const dave = alice.node.members().find((m) => m.peer.id === DAVE)
     // Shown as not there, or forgotten with its presence (at the next refresh): never as there.

@@ -36,7 +36,6 @@ export const PRESENCE_DEFAULTS = {
   sentOnOpen: 500,
 } as const
 
-
 /** What presence reads and where it goes. */
 export interface PresenceParts {
   readonly room: MemberRoom
@@ -98,7 +97,9 @@ export class Presence {
     const fields: HereFields = { from: self.id, name: self.name, ts, state }
     const auth = this.parts.auth
     const hash = auth?.hereHash?.(fields)
-    return hash === undefined || !auth ? { type: 'here', ...fields } : { type: 'here', ...fields, sig: auth.sign(hash) }
+    return hash === undefined || !auth
+      ? { type: 'here', ...fields }
+      : { type: 'here', ...fields, sig: auth.sign(hash) }
   }
 
   /** Our presence (`state`) for every neighbour that takes it. */
@@ -171,7 +172,8 @@ export class Presence {
     const { roster } = this.parts
     roster.presentNow(frame.from, neighbor, now)
     for (const taker of this.parts.takers())
-      if (taker !== neighbor && taker !== frame.from) out.push({ type: 'tell', neighbor: taker, message: kept.frame })
+      if (taker !== neighbor && taker !== frame.from)
+        out.push({ type: 'tell', neighbor: taker, message: kept.frame })
     // A neighbour on its open link is told by its link opening and closing.
     if (room.isOpen(frame.from)) return
     const peer = room.heldPeer(frame.from) ?? { id: frame.from, name }
@@ -206,5 +208,7 @@ export class Presence {
 /** The frame as it is kept and relayed: its known fields only. */
 function copyOf(frame: Here): Here {
   const { from, name, ts, state, sig } = frame
-  return sig === undefined ? { type: 'here', from, name, ts, state } : { type: 'here', from, name, ts, state, sig }
+  return sig === undefined
+    ? { type: 'here', from, name, ts, state }
+    : { type: 'here', from, name, ts, state, sig }
 }

@@ -1116,7 +1116,8 @@ describe('presence: a stranger that lies about who is in the room', () => {
     cleanups.push(() => attacker.close())
     await attacker.join()
     const frames = function* () {
-      for (let i = 0; i < 2_000; i++) yield new ForgedOrigin(`k${i}`).here() as unknown as Record<string, unknown>
+      for (let i = 0; i < 2_000; i++)
+        yield new ForgedOrigin(`k${i}`).here() as unknown as Record<string, unknown>
     }
     await attacker.flood(frames())
     const closed = await attacker.closed

@@ -11,10 +11,10 @@ import { randomBytes } from 'node:crypto'
 import {
   type Address,
   DEFAULT_MAX_FRAME,
-  HERE_CAP,
-  type Here,
   encodeFrame,
   FrameDecoder,
+  HERE_CAP,
+  type Here,
   type Link,
   type Message,
   type MessageAuth,
