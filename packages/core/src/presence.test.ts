@@ -126,6 +126,29 @@ describe('a member reached only through relays', () => {
     expect(alice.node.members().find((m) => m.peer.id === CAROL)).toMatchObject({ present: false })
   })
 
+  it('is told again when it comes back after it left, and as a rename under another name', async () => {
+    const { w, alice, carol } = await line()
+    await carol.node.close('quit')
+    await w.clock.advance(10)
+    const again = w.node('carol', C, { id: CAROL, peers: [B], auth: fakeAuth(CAROL) })
+    await again.node.start()
+    await w.clock.advance(100)
+    const arrivals = alice.events.of('member').filter((e) => e.peer.id === CAROL)
+    expect(arrivals).toHaveLength(2)
+    expect(arrivals[1]).not.toHaveProperty('renamedFrom')
+    expect(alice.node.members().find((m) => m.peer.id === CAROL)).toMatchObject({ present: true })
+    await again.node.close('quit')
+    await w.clock.advance(10)
+    const renamed = w.node('caz', C, { id: CAROL, peers: [B], auth: fakeAuth(CAROL) })
+    await renamed.node.start()
+    await w.clock.advance(100)
+    expect(alice.events.of('member').at(-1)).toMatchObject({
+      peer: { id: CAROL, name: 'caz' },
+      renamedFrom: 'carol',
+    })
+    expect(alice.events.of('member-left')).toHaveLength(2)
+  })
+
   it('is heard under its new name when it renames', async () => {
     const { w, alice, carol } = await line()
     carol.node.rename('caz')

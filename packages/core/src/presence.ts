@@ -181,13 +181,14 @@ export class Presence {
       const event = roster.arrived(peer, 'relay')
       if (event) this.parts.emit(event)
     } else if (wasThere || known) {
+      roster.departed(frame.from)
       this.parts.emit({ type: 'member-left', peer })
     }
   }
 
   /** Forgets presences that expired; members known only by them leave the table. */
   expire(now = this.parts.clock.now()): void {
-    this.parts.room.expireHere(now - this.options.expiryMs)
+    this.parts.roster.dropped(this.parts.room.expireHere(now - this.options.expiryMs))
   }
 
   private allowed(link: object, now: number): boolean {

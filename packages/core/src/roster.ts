@@ -150,10 +150,9 @@ export class MemberRoom extends Room {
     for (const origin of [...this.origins.values()]) {
       if (!origin.here || origin.here.ts >= before) continue
       delete origin.here
-      if (!origin.known && origin.waiting.size === 0) {
-        this.forgetOrigin(origin)
-        dropped.push(origin.peer.id)
-      }
+      if (origin.known || origin.waiting.size > 0) continue
+      this.forget(origin.peer.id)
+      if (!this.origins.has(origin.peer.id)) dropped.push(origin.peer.id)
     }
     return dropped
   }
@@ -172,6 +171,8 @@ interface Forgotten {
   readonly peer: PeerInfo
   readonly received: number
   readonly announced?: string
+  /** The name it went by when it was last there (`knownAs`), when it was not announced since. */
+  readonly knownAs?: string
   readonly session?: { readonly epoch: string; readonly acked: number }
 }
 
@@ -248,6 +249,24 @@ export class Roster implements MemberDoor {
       ...(sameNameAs.length > 0 ? { sameNameAs } : {}),
       ...(before !== undefined ? { renamedFrom: before } : {}),
     }
+  }
+
+  /**
+   * Member `id` said it left (its presence): when it comes back it is announced again, and under another
+   * name than the one it left under, as a rename (never silently).
+   */
+  departed(id: string): void {
+    const name = this.announced.get(id)
+    if (name === undefined || !this.room.holds(id)) return
+    this.announced.delete(id)
+    this.knownAs.set(id, name)
+  }
+
+  /** Members the room dropped by itself (their presence lapsed): nothing is kept of them. */
+  dropped(ids: readonly string[]): void {
+    for (const id of ids)
+      for (const map of [this.announced, this.lastSeen, this.activeAt, this.relayedBy, this.knownAs])
+        map.delete(id)
   }
 
   heard(peerId: string, now: number): void {
@@ -336,6 +355,7 @@ export class Roster implements MemberDoor {
     this.forgotten.delete(id)
     this.room.readmit(back.peer, back.received)
     if (back.announced !== undefined) this.announced.set(id, back.announced)
+    if (back.knownAs !== undefined) this.knownAs.set(id, back.knownAs)
     if (back.session) this.sessions.revive(back.peer, back.session.epoch, back.session.acked)
   }
 
@@ -388,12 +408,15 @@ export class Roster implements MemberDoor {
   private forget(id: string): void {
     const kept = this.room.forget(id)
     const session = this.sessions.delete(id)
+    const knownAs = this.knownAs.get(id)
+    this.knownAs.delete(id)
     if (kept) {
       const announced = this.announced.get(id)
       this.forgotten.set(id, {
         peer: kept.peer,
         received: kept.received,
         ...(announced !== undefined ? { announced } : {}),
+        ...(knownAs !== undefined ? { knownAs } : {}),
         ...(session ? { session: { epoch: session.epoch, acked: session.acked } } : {}),
       })
       if (this.forgotten.size > this.forgottenCap) this.forgotten.delete(this.forgotten.keys().next().value!)
