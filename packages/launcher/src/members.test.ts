@@ -1,6 +1,6 @@
 import type { MemberInfo, NodeEvent, PeerInfo } from '@parley/core'
 import { describe, expect, it } from 'vitest'
-import { MAX_LABEL_NAMES, PeerLabels, renamedNote } from './members.js'
+import { describeMembers, jsonMember, MAX_LABEL_NAMES, PeerLabels, renamedNote } from './members.js'
 import { shortId } from './session.js'
 
 const KEY_A = 'a'.repeat(64)
@@ -152,5 +152,24 @@ describe('renamedNote', () => {
     const note = renamedNote(me, others)
     expect(note).toContain(`CAROL [${shortId('3'.repeat(64))}] and 2 more go by a name that looks the same`)
     expect(note).not.toContain(shortId('4'.repeat(64)))
+  })
+})
+
+describe('a relayed member known by its presence', () => {
+  const carol: PeerInfo = { id: 'c'.repeat(64), name: 'carol' }
+  const there: MemberInfo = { peer: carol, direct: false, connected: true, present: true, hereAt: 5 }
+  it('is listed by /peers as in the room, or not known to be there once it left', () => {
+    const labels = new PeerLabels()
+    expect(describeMembers([there], labels)).toEqual([
+      `carol [${shortId(carol.id)}] relay, reachable through the mesh, in the room`,
+    ])
+    expect(describeMembers([{ ...there, present: false }], labels)[0]).toMatch(
+      /, not known to be in the room/,
+    )
+    const { present: _, hereAt: __, ...unknown } = there
+    expect(describeMembers([unknown], labels)[0]).toMatch(/reachable through the mesh$/)
+  })
+  it('carries present and hereAt in --json', () => {
+    expect(jsonMember(there)).toMatchObject({ via: 'relay', present: true, hereAt: 5 })
   })
 })
