@@ -1140,7 +1140,8 @@ describe('presence: a stranger that lies about who is in the room', () => {
     await victim.event((e) => e.type === 'member-left' && e.peer.id === carol.id)
     // The old `here`, as captured, and one forged under carol's id without her key.
     attacker.send(there as unknown as Record<string, unknown>)
-    attacker.send({ ...there, ts: Date.now() })
+    // Dated after carol's `gone` (a second ahead, within the allowed skew), so it is judged by its signature.
+    attacker.send({ ...there, ts: Date.now() + 1_000 })
     const closed = await attacker.closed
     expect(closed.code).toBe('FORGED')
     expect(victim.node.members().find((m) => m.peer.id === carol.id)).toMatchObject({ present: false })
