@@ -164,7 +164,9 @@ describe('a relayed member known by its presence', () => {
       `carol [${shortId(carol.id)}] relay, reachable through the mesh, in the room`,
     ])
     expect(describeMembers([{ ...there, present: false }], labels)[0]).toMatch(
-      /, not known to be in the room/,
+      new RegExp(
+        `^carol \\[${shortId(carol.id)}\\] relay, not known to be in the room \\(it left, or said nothing since \\d\\d:\\d\\d\\)$`,
+      ),
     )
     const { present: _, hereAt: __, ...unknown } = there
     expect(describeMembers([unknown], labels)[0]).toMatch(/reachable through the mesh$/)

@@ -6,6 +6,7 @@ import {
   type PeerInfo,
   sameWrittenName,
 } from '@parley/core'
+import { clockTime } from './display.js'
 import { describeRoute, jsonRoute, type LinkRoutes } from './link-routes.js'
 import { listenAddressOf, shortId, targetLabel } from './session.js'
 
@@ -160,7 +161,10 @@ export function describeMembers(
         : m.throughMesh
           ? 'its link is down; reachable through the mesh'
           : 'disconnected'
-      : `${m.connected ? 'reachable through the mesh' : 'unreachable (no neighbour connected)'}${presenceNote(m)}`
+      : m.present === false
+        ? // Whether the mesh reaches it says little once it left: only that.
+          presenceNote(m)
+        : `${m.connected ? 'reachable through the mesh' : 'unreachable (no neighbour connected)'}${presenceNote(m)}`
     // A label that carries the fingerprint (`robert~nzwh-rkn6`) is not followed by it again.
     const label = labels.label(m.peer)
     const short = shortId(m.peer.id)
@@ -172,7 +176,8 @@ export function describeMembers(
 function presenceNote(m: MemberInfo): string {
   if (m.present === undefined) return ''
   if (m.present) return ', in the room'
-  return ', not known to be in the room (it left, or said nothing lately)'
+  const since = m.hereAt === undefined ? 'lately' : `since ${clockTime(m.hereAt).slice(0, 5)}`
+  return `not known to be in the room (it left, or said nothing ${since})`
 }
 
 /** Namesakes named in `renamedNote`, at most: the rest are counted. */
