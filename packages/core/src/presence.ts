@@ -104,8 +104,13 @@ export class Presence {
 
   /** Our presence (`state`) for every neighbour that takes it. */
   sayToAll(state: HereState, out: RoomEffect[] = []): RoomEffect[] {
-    const frame = this.own(state)
-    for (const neighbor of this.parts.takers()) out.push({ type: 'tell', neighbor, message: frame })
+    // Signed only when some neighbour takes it: a node with none (one that only listens, stopping) signs
+    // and hashes nothing, and loads no hashing at all.
+    let frame: Here | undefined
+    for (const neighbor of this.parts.takers()) {
+      frame ??= this.own(state)
+      out.push({ type: 'tell', neighbor, message: frame })
+    }
     return out
   }
 
