@@ -1,6 +1,7 @@
 // The public API of @parley/core: what frontends, transports and the launcher use. Each name is
 // described in README.md; everything else in src/ is internal and may change without notice.
 
+export { type Abortable, untilAborted } from './abort.js'
 // The transport seam.
 export type { Address } from './address.js'
 export { type Clock, systemClock } from './clock.js'

@@ -21,6 +21,7 @@ import {
   restore,
   skimFrame,
   TransportError,
+  untilAborted,
 } from '@parley/core'
 // The handshake and its native crypto load only for a secure node: `--plain` starts without them.
 import type { Identity, Verify } from '@parley/secure'
@@ -630,30 +631,6 @@ async function joinDht(
     empty.push(code)
   }
   return empty
-}
-
-/**
- * Settles as `promise` does, or rejects once `signal` aborts: the step it waits for (an announce, a room's
- * first lookup) runs on until the node closes, its outcome ignored.
- */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise
-  promise.catch(() => undefined)
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(value)
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(error)
-      },
-    )
-  })
 }
 
 /**

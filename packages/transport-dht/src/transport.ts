@@ -1,5 +1,5 @@
 /// <reference path="./types/hyper.d.ts" />
-import type { DialOptions } from '@parley/core'
+import { type DialOptions, untilAborted } from '@parley/core'
 import type HyperDHT from 'hyperdht'
 import type Hyperswarm from 'hyperswarm'
 import {
@@ -616,27 +616,6 @@ function handshakeHash(socket: HyperDHT.SecretStream): Buffer {
   if (socket.handshakeHash === null)
     throw new DhtError('CONNECTION_FAILED', 'the connection has no handshake yet')
   return socket.handshakeHash
-}
-
-/** Settles as `promise` does, or rejects once `signal` aborts (`promise` then runs on, its outcome ignored). */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise
-  promise.catch(() => undefined)
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(value)
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(error)
-      },
-    )
-  })
 }
 
 function isLoopback(node: BootstrapNode): boolean {
