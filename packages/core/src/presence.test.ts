@@ -262,3 +262,67 @@ describe('a hostile neighbour', () => {
     expect(name).not.toMatch(/[\u202e\u200b]/)
   })
 })
+
+describe('a node relaying presence', () => {
+  const key = (i: number) => (0x2000000000000000n + BigInt(i)).toString(16)
+
+  it('never relays more presence to a neighbour than that neighbour takes, whatever its other neighbours send', async () => {
+    const w = nodeWorld()
+    const bob = w.node('bob', B, { id: BOB, auth: fakeAuth(BOB) })
+    const alice = w.node('alice', A, { id: ALICE, peers: [B], auth: fakeAuth(ALICE), deadAfterMs: 3_600_000 })
+    await bob.node.start()
+    await alice.node.start()
+    await w.clock.advance(100)
+    // Two neighbours of alice, each within its own link's allowance (burst 600): 2 × 400 presences at once.
+    const raws: RawPeer[] = []
+    for (const [n, host] of [
+      [0, '127.0.0.7'],
+      [1, '127.0.0.8'],
+    ] as const) {
+      const id = n === 0 ? 'eeeeeeeeeeeeeee0' : 'eeeeeeeeeeeeeee1'
+      const raw = new RawPeer(await w.network.transport(host, id).dial(A))
+      raw.hello(id, `raw${n}`, [ROOM_CAP, HERE_CAP])
+      await w.clock.advance(0)
+      raw.send({ type: 'ack', upTo: 0, base: 0 })
+      raws.push(raw)
+    }
+    await w.clock.advance(10)
+    const now = w.clock.now()
+    for (let i = 0; i < 400; i++) {
+      raws[0]!.send(signedHere(key(i), `k${i}`, now))
+      raws[1]!.send(signedHere(key(1000 + i), `j${i}`, now))
+    }
+    await w.clock.advance(10)
+    // Neither sender went past its allowance: alice keeps them...
+    expect(raws.map((r) => r.closed)).toEqual([false, false])
+    // ...and bob, an honest neighbour, must not find alice flooding it.
+    expect(bob.events.of('link-error')).toEqual([])
+    expect(alice.events.of('link-error')).toEqual([])
+    expect(alice.node.members().find((m) => m.peer.id === BOB)).toMatchObject({ connected: true })
+  })
+
+  it('a link that opens after the room is full, then more presence at the rate: the neighbour keeps the link', async () => {
+    const w = nodeWorld()
+    const alice = w.node('alice', A, { id: ALICE, auth: fakeAuth(ALICE), deadAfterMs: 3_600_000 })
+    await alice.node.start()
+    const raw = new RawPeer(await w.network.transport('127.0.0.7', 'eeeeeeeeeeeeeee0').dial(A))
+    raw.hello('eeeeeeeeeeeeeee0', 'raw', [ROOM_CAP, HERE_CAP])
+    await w.clock.advance(0)
+    raw.send({ type: 'ack', upTo: 0, base: 0 })
+    await w.clock.advance(10)
+    // 590 members' presence, within raw's allowance.
+    for (let i = 0; i < 590; i++) raw.send(signedHere(key(i), `k${i}`, w.clock.now()))
+    await w.clock.advance(60_000)
+    // Bob links now: alice sends him her own and the 500 freshest presences.
+    const bob = w.node('bob', B, { id: BOB, auth: fakeAuth(BOB), peers: [A] })
+    await bob.node.start()
+    await w.clock.advance(100)
+    // Raw goes on at 20 a second for 20 s: within its allowance, which refilled to its burst meanwhile.
+    for (let i = 0; i < 400; i++) {
+      raw.send(signedHere(key(2000 + i), `n${i}`, w.clock.now()))
+      await w.clock.advance(50)
+    }
+    expect(raw.closed).toBe(false)
+    expect(bob.events.of('link-error')).toEqual([])
+  })
+})

@@ -36,6 +36,9 @@ export const PRESENCE_DEFAULTS = {
   sentOnOpen: 500,
 } as const
 
+/** Frames of a neighbour's allowance that relays leave for this node's own presence. */
+const RESERVE = 10
+
 /** What presence reads and where it goes. */
 export interface PresenceParts {
   readonly room: MemberRoom
@@ -65,6 +68,13 @@ export class Presence {
   private readonly options: PresenceOptions
   /** Per link: dropped with the link record. */
   private readonly allowances = new WeakMap<object, Allowance>()
+  /**
+   * Per neighbour that takes presence: what this node may still send it, kept under the allowance that
+   * neighbour enforces on its link (half its rate, a margin off its burst), so relaying what other
+   * neighbours send, each within its own allowance, never makes this node a flooder. Reset when its link
+   * opens; entries of neighbours gone are pruned then.
+   */
+  private readonly outbound = new Map<string, Allowance>()
   /** The ts of our newest own frame: a newer one always has a later ts, even within one millisecond. */
   private lastTs = 0
 
@@ -108,6 +118,7 @@ export class Presence {
     // and hashes nothing, and loads no hashing at all.
     let frame: Here | undefined
     for (const neighbor of this.parts.takers()) {
+      if (!this.mayTell(neighbor, 0)) continue
       frame ??= this.own(state)
       out.push({ type: 'tell', neighbor, message: frame })
     }
@@ -119,7 +130,11 @@ export class Presence {
    * of other members that have not expired (at most `sentOnOpen`), so it learns who is there at once.
    */
   opened(neighbor: string, out: RoomEffect[] = []): RoomEffect[] {
+    // Its allowance for this link starts full, and so does ours of it.
+    this.outbound.delete(neighbor)
+    this.pruneOutbound()
     out.push({ type: 'tell', neighbor, message: this.own('here') })
+    this.mayTell(neighbor, 0)
     const since = this.parts.clock.now() - this.options.expiryMs
     const held: HeldHere[] = []
     for (const member of this.parts.room.members()) {
@@ -127,8 +142,10 @@ export class Presence {
       if (here && here.ts > since && member.peer.id !== neighbor) held.push(here)
     }
     held.sort((a, b) => b.ts - a.ts)
-    for (const here of held.slice(0, this.options.sentOnOpen))
+    for (const here of held.slice(0, this.options.sentOnOpen)) {
+      if (!this.mayTell(neighbor, RESERVE)) break
       out.push({ type: 'tell', neighbor, message: here.frame })
+    }
     return out
   }
 
@@ -177,7 +194,7 @@ export class Presence {
     const { roster } = this.parts
     roster.presentNow(frame.from, neighbor, now)
     for (const taker of this.parts.takers())
-      if (taker !== neighbor && taker !== frame.from)
+      if (taker !== neighbor && taker !== frame.from && this.mayTell(taker, RESERVE))
         out.push({ type: 'tell', neighbor: taker, message: kept.frame })
     // A neighbour on its open link is told by its link opening and closing.
     if (room.isOpen(frame.from)) return
@@ -194,6 +211,35 @@ export class Presence {
   /** Forgets presences that expired; members known only by them leave the table. */
   expire(now = this.parts.clock.now()): void {
     this.parts.roster.dropped(this.parts.room.expireHere(now - this.options.expiryMs))
+  }
+
+  /**
+   * Whether one more presence frame may go to `neighbor` (and counts it): relays keep `reserve` frames
+   * back, so this node's own presence still goes when relays used up the rest. A relay left out is not
+   * lost for good: its member says it is there again within `everyMs`.
+   */
+  private mayTell(neighbor: string, reserve: number): boolean {
+    const { perSecond, burst } = this.options.rate
+    const rate = perSecond / 2
+    const cap = Math.max(1, burst - Math.max(RESERVE, Math.ceil(burst / 12)))
+    const now = this.parts.clock.now()
+    let allowance = this.outbound.get(neighbor)
+    if (!allowance) {
+      allowance = { tokens: cap, refilledAt: now }
+      this.outbound.set(neighbor, allowance)
+    }
+    allowance.tokens = Math.min(cap, allowance.tokens + ((now - allowance.refilledAt) * rate) / 1000)
+    allowance.refilledAt = now
+    if (allowance.tokens < 1 + reserve) return false
+    allowance.tokens -= 1
+    return true
+  }
+
+  /** Forgets the outbound allowances of neighbours no longer linked, once there are more than a few. */
+  private pruneOutbound(): void {
+    if (this.outbound.size < 64) return
+    const linked = new Set(this.parts.takers())
+    for (const id of this.outbound.keys()) if (!linked.has(id)) this.outbound.delete(id)
   }
 
   private allowed(link: object, now: number): boolean {
