@@ -326,3 +326,37 @@ describe('a node relaying presence', () => {
     expect(bob.events.of('link-error')).toEqual([])
   })
 })
+
+describe('a hostile neighbour that fills the member table', () => {
+  it('cannot make a member that left look there again by evicting it, then replaying its older presence', async () => {
+    const w = nodeWorld()
+    const alice = w.node('alice', A, {
+      id: ALICE,
+      auth: fakeAuth(ALICE),
+      deadAfterMs: 3_600_000,
+      maxOrigins: 20,
+    })
+    await w.clock.advance(PRESENCE_DEFAULTS.expiryMs * 2)
+    await alice.node.start()
+    const raw = new RawPeer(await w.network.transport('127.0.0.9', RAW).dial(A))
+    raw.hello(RAW, 'raw', [ROOM_CAP, HERE_CAP])
+    await w.clock.advance(0)
+    raw.send({ type: 'ack', upTo: 0, base: 0 })
+    await w.clock.advance(0)
+    const t = w.clock.now()
+    raw.send(signedHere(CAROL, 'carol', t))
+    await w.clock.advance(1_000)
+    raw.send(signedHere(CAROL, 'carol', t + 500, 'gone'))
+    await w.clock.advance(10)
+    expect(alice.events.of('member-left')).toHaveLength(1)
+    // Throwaway keys take every place: carol, silent since she left, goes first.
+    const key = (i: number) => (0x3000000000000000n + BigInt(i)).toString(16)
+    for (let i = 0; i < 40; i++) raw.send(signedHere(key(i), `k${i}`, w.clock.now()))
+    await w.clock.advance(10)
+    // Carol's `here` from before she left, again: still within the expiry, but older than her `gone`.
+    raw.send(signedHere(CAROL, 'carol', t))
+    await w.clock.advance(10)
+    expect(alice.node.members().find((m) => m.peer.id === CAROL)?.present ?? false).toBe(false)
+    expect(alice.events.of('member').filter((e) => e.peer.id === CAROL)).toHaveLength(1)
+  })
+})

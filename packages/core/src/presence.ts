@@ -172,7 +172,7 @@ export class Presence {
     if (frame.from === self.id) return
     if (frame.ts > now + this.options.skewMs || frame.ts <= now - this.options.expiryMs) return
     const held = room.hereOf(frame.from)
-    if (held && frame.ts <= held.ts) return
+    if (frame.ts <= room.hereNewerThan(frame.from)) return
     if (auth) {
       const hash = auth.hereHash?.(frame)
       if (hash === undefined || frame.sig === undefined || !auth.verify(frame.from, hash, frame.sig)) {

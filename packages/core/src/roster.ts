@@ -95,6 +95,7 @@ export class MemberRoom extends Room {
   forget(id: string): { peer: PeerInfo; received: number } | undefined {
     const origin = this.origins.get(id)
     if (!origin || origin === this.own || this.isOpen(id)) return undefined
+    if (origin.here) this.rememberLapsed(id, origin.here)
     this.dropAllCandidates(origin)
     this.forgetOrigin(origin)
     this.neighbors.delete(id)
@@ -111,6 +112,34 @@ export class MemberRoom extends Room {
   /** The newest presence held of member `id`. */
   hereOf(id: string): HeldHere | undefined {
     return this.origins.get(id)?.here
+  }
+
+  /**
+   * Of members forgotten while a presence of theirs was held (their place taken): that presence's ts, so
+   * that a replay of an older one (its `here` before its `gone`) is not taken as news once it is back.
+   * Bounded: past `capacity × 4` entries the first forgotten go, and `lapsedFloor` rises to the newest of
+   * those gone (never past when it was taken here, so a member dating its presence ahead cannot raise it
+   * beyond this node's clock), which a presence of a member not listed must then be newer than.
+   */
+  private readonly lapsed = new Map<string, HeldHere>()
+  private lapsedFloor = 0
+
+  private rememberLapsed(id: string, here: HeldHere): void {
+    this.lapsed.delete(id)
+    this.lapsed.set(id, here)
+    const cap = this.maxOrigins * 4
+    for (const [gone, was] of this.lapsed) {
+      if (this.lapsed.size <= cap) break
+      this.lapsed.delete(gone)
+      this.lapsedFloor = Math.max(this.lapsedFloor, Math.min(was.ts, was.heldAt))
+    }
+  }
+
+  /** A presence of member `id` is news only when newer than this: what is held, or was held before it was forgotten. */
+  hereNewerThan(id: string): number {
+    const held = this.origins.get(id)?.here
+    if (held) return held.ts
+    return this.lapsed.get(id)?.ts ?? this.lapsedFloor
   }
 
   /** The member as the table holds it, known by its messages, its link or only its presence. */
@@ -138,6 +167,7 @@ export class MemberRoom extends Room {
     }
     if (!origin.known && origin.peer.name !== name) origin.peer = { id, name }
     origin.here = here
+    this.lapsed.delete(id)
     return true
   }
 
@@ -147,6 +177,8 @@ export class MemberRoom extends Room {
    */
   expireHere(before: number): string[] {
     const dropped: string[] = []
+    // Older than the expiry, a presence is refused anyway: what is remembered of it is no longer needed.
+    for (const [id, was] of this.lapsed) if (was.ts < before) this.lapsed.delete(id)
     for (const origin of [...this.origins.values()]) {
       if (!origin.here || origin.here.ts >= before) continue
       delete origin.here
