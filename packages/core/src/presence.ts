@@ -193,7 +193,7 @@ export class Presence {
     const kept: HeldHere = { ts: frame.ts, state: frame.state, frame: copyOf(frame), heldAt: now }
     if (!room.holdHere(frame.from, name, kept)) return
     const { roster } = this.parts
-    roster.presentNow(frame.from, neighbor, now)
+    roster.presentNow(frame.from, now)
     for (const taker of this.parts.takers())
       if (taker !== neighbor && taker !== frame.from && this.mayTell(taker, RESERVE))
         out.push({ type: 'tell', neighbor: taker, message: kept.frame })

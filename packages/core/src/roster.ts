@@ -161,6 +161,9 @@ export class MemberRoom extends Room {
     if (id === this.self.id) return false
     let origin = this.origins.get(id)
     if (!origin) {
+      // A member known only by its presence takes a free place, never one another member holds: else a
+      // neighbour's throwaway presences would push honest members off the table, again and again.
+      if (this.origins.size - 1 >= this.maxOrigins) return false
       this.door?.admitting(id)
       if (this.origins.size - 1 >= this.maxOrigins) return false
       origin = this.originFor({ id, name })
@@ -308,12 +311,12 @@ export class Roster implements MemberDoor {
   }
 
   /**
-   * A presence of member `originId` came from `neighborId` and was taken: the member is active (as when it
-   * speaks), seen now, and vouched for as the members that neighbour relays are.
+   * A presence of member `originId` came from a neighbour and was taken: the member is active (as when it
+   * speaks) and seen now. Not vouched for by that neighbour, as members whose messages it relays are: a
+   * presence costs a throwaway key nothing, so members known only by theirs go first when room is needed.
    */
-  presentNow(originId: string, neighborId: string, now: number): void {
+  presentNow(originId: string, now: number): void {
     this.heard(originId, now)
-    this.relayed(originId, neighborId)
   }
 
   /** `neighborId` sent a message of member `originId`. */
