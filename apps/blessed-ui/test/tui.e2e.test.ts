@@ -378,8 +378,16 @@ describe.skipIf(!TMUX)(title, () => {
     await tui.waitForScreen('the /peers answer', (ls) =>
       ls.some((l) => /-- carol \[.*\] relay, reachable/.test(l)),
     )
+    // Carol leaves: told in the pane, and her row in the open panel marked as gone.
+    carol.send('/quit')
+    await tui.waitForScreen(
+      'carol leaving, in the pane and the panel',
+      (ls) =>
+        ls.some((l) => /-- carol \[[a-z2-7]{4}-[a-z2-7]{4}\] left the room/.test(l)) &&
+        ls.some((l) => /│ · carol /.test(l)),
+    )
     tui.keys('F2')
-    await tui.waitForScreen('the panel to close', (ls) => !ls.some((l) => /│ ~ carol /.test(l)))
+    await tui.waitForScreen('the panel to close', (ls) => !ls.some((l) => /│ · carol /.test(l)))
   })
 
   it('never sends an unknown command, and explains it in one line', async () => {

@@ -36,7 +36,12 @@ import type { FromNode, NodeThreadData, ToNode } from './protocol.js'
 export const NODE_THREAD_NICE = 5
 
 /** Events that can change the member list: the state sent after them includes it. */
-const MEMBER_EVENTS: ReadonlySet<NodeEvent['type']> = new Set(['connected', 'disconnected', 'member'])
+const MEMBER_EVENTS: ReadonlySet<NodeEvent['type']> = new Set([
+  'connected',
+  'disconnected',
+  'member',
+  'member-left',
+])
 
 /**
  * Serves one node over `port`: starts it when the screen says `start` (the thread is made, and loads the
