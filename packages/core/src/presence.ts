@@ -229,11 +229,7 @@ export class Presence {
       allowance = { tokens: cap, refilledAt: now }
       this.outbound.set(neighbor, allowance)
     }
-    allowance.tokens = Math.min(cap, allowance.tokens + ((now - allowance.refilledAt) * rate) / 1000)
-    allowance.refilledAt = now
-    if (allowance.tokens < 1 + reserve) return false
-    allowance.tokens -= 1
-    return true
+    return takeOne(allowance, cap, rate, now, reserve)
   }
 
   /** Forgets the outbound allowances of neighbours no longer linked, once there are more than a few. */
@@ -250,12 +246,20 @@ export class Presence {
       allowance = { tokens: burst, refilledAt: now }
       this.allowances.set(link, allowance)
     }
-    allowance.tokens = Math.min(burst, allowance.tokens + ((now - allowance.refilledAt) * perSecond) / 1000)
-    allowance.refilledAt = now
-    if (allowance.tokens < 1) return false
-    allowance.tokens -= 1
-    return true
+    return takeOne(allowance, burst, perSecond, now)
   }
+}
+
+/**
+ * Takes one frame from `allowance`, refilled at `perSecond` up to `cap` since it was last, and leaving
+ * `reserve` frames in it: false, taking nothing, when it holds too few.
+ */
+function takeOne(allowance: Allowance, cap: number, perSecond: number, now: number, reserve = 0): boolean {
+  allowance.tokens = Math.min(cap, allowance.tokens + ((now - allowance.refilledAt) * perSecond) / 1000)
+  allowance.refilledAt = now
+  if (allowance.tokens < 1 + reserve) return false
+  allowance.tokens -= 1
+  return true
 }
 
 /** The frame as it is kept and relayed: its known fields only. */
