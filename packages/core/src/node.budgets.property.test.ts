@@ -9,15 +9,15 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { fakeAuth } from '../test/fake-auth.js'
-import { flushMicrotasks, ManualClock } from '../test/manual-clock.js'
-import { MemoryNetwork, seededRandom } from '../test/memory-transport.js'
+import { flushMicrotasks } from '../test/manual-clock.js'
+import { seededRandom } from '../test/memory-transport.js'
+import { closeNodes, nodeWorld } from '../test/node-world.js'
 import { RawPeer } from '../test/raw-peer.js'
 import { encodeFrame } from './codec.js'
 import { ProtocolErrorCode } from './errors.js'
 import { makeHello } from './link-machine.js'
 import type { LinkBudgets } from './link-table.js'
-import { ParleyNode } from './node.js'
-import type { NodeEvent } from './node-types.js'
+import type { ParleyNode } from './node.js'
 import { Room } from './room.js'
 import type { Message, Msg } from './schema.js'
 
@@ -155,35 +155,22 @@ describe('ParleyNode against hostile neighbours', () => {
         fc.boolean(),
         fc.array(action, { minLength: 1, maxLength: 24 }),
         async (seed, signed, actions) => {
-          const network = new MemoryNetwork({ random: seededRandom(seed), maxHops: 2 })
-          const clock = new ManualClock()
-          const events: NodeEvent[] = []
-          const node = new ParleyNode({
-            transport: network.transport(),
-            clock,
+          const { network, clock, node: make } = nodeWorld({ random: seededRandom(seed), maxHops: 2 })
+          const { node, events: recorded } = make('node', NODE_AT, {
             id: NODE_ID,
-            name: 'node',
-            listen: NODE_AT,
-            random: () => 0.5,
             rateLimit: false,
             budgets: BUDGETS,
             maxNeighbors: MAX_NEIGHBORS,
             ...(signed ? { auth: fakeAuth(NODE_ID) } : {}),
           })
-          node.on((event) => events.push(event))
-          const good = new ParleyNode({
-            transport: network.transport(),
-            clock,
+          const events = recorded.events
+          const { node: good, events: goodRecorded } = make('good', GOOD_AT, {
             id: GOOD_ID,
-            name: 'good',
-            listen: GOOD_AT,
             peers: [NODE_AT],
-            random: () => 0.5,
             // Over a transport that proves no key, its messages are checked as relayed ones are.
             ...(signed ? { auth: fakeAuth(GOOD_ID) } : {}),
           })
-          const goodEvents: NodeEvent[] = []
-          good.on((event) => goodEvents.push(event))
+          const goodEvents = goodRecorded.events
           let thrown: unknown
           const guard = (error: unknown) => {
             thrown ??= error
@@ -238,7 +225,7 @@ describe('ParleyNode against hostile neighbours', () => {
             seen.set('connected', (seen.get('connected') ?? 0) + hostile)
           } finally {
             process.off('uncaughtException', guard)
-            await Promise.all([node.close('test over'), good.close('test over')])
+            await closeNodes()
           }
         },
       ),

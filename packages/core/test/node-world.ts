@@ -41,10 +41,10 @@ export async function closeNodes(): Promise<void> {
   await Promise.all(running.splice(0).map((n) => n.close('test over')))
 }
 
-/** A network, a clock, and `node(name, listen, options)` making nodes on them. */
-export function nodeWorld(options: ConstructorParameters<typeof MemoryNetwork>[0] = {}) {
+/** A network, a clock (at `now`), and `node(name, listen, options)` making nodes on them. */
+export function nodeWorld(options: ConstructorParameters<typeof MemoryNetwork>[0] = {}, now = 0) {
   const network = new MemoryNetwork(options)
-  const clock = new ManualClock()
+  const clock = new ManualClock(now)
   const node = (name: string, listen: Address, extra: Partial<NodeOptions> = {}): TestNode => {
     const n = new ParleyNode({
       transport: network.transport(),
