@@ -3,17 +3,9 @@
  * neighbour relays to a node that joins later say the member wrote in the room, not that it is there now.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { closeNodes, nodeWorld } from '../test/node-world.js'
-import type { Address } from './address.js'
+import { A, ALICE, B, BOB, C, CAROL, closeNodes, nodeWorld } from '../test/node-world.js'
 
 afterEach(closeNodes)
-
-const A: Address = '127.0.0.1:4001'
-const B: Address = '127.0.0.1:4002'
-const C: Address = '127.0.0.1:4003'
-const ALICE = '1111111111111111'
-const BOB = '2222222222222222'
-const CAROL = '3333333333333333'
 
 describe('a member known through a relay', () => {
   it('is announced with the send time of the newest message it was first seen in', async () => {

@@ -60,6 +60,32 @@ export function nodeWorld(options: ConstructorParameters<typeof MemoryNetwork>[0
   return { network, clock, node }
 }
 
+/** Where the nodes of a line alice—bob—carol listen, and their ids (alice's the lowest). */
+export const A: Address = '127.0.0.1:4001'
+export const B: Address = '127.0.0.1:4002'
+export const C: Address = '127.0.0.1:4003'
+export const ALICE = '1111111111111111'
+export const BOB = '2222222222222222'
+export const CAROL = '3333333333333333'
+
+type World = Pick<ReturnType<typeof nodeWorld>, 'network' | 'clock'>
+
+/**
+ * A raw end from `host` with id `id`, dialed to `to`: it says hello (with `caps`), lets the node answer,
+ * then sends its opening ack, which is still on its way (`await clock.advance(0)` delivers it).
+ */
+export async function rawNeighbour(
+  w: World,
+  to: Address,
+  { host, id, name = 'raw', caps = [] }: { host: string; id: string; name?: string; caps?: string[] },
+): Promise<RawPeer> {
+  const peer = new RawPeer(await w.network.transport(host, id).dial(to))
+  peer.hello(id, name, caps)
+  await w.clock.advance(0)
+  peer.send({ type: 'ack', upTo: 0, base: 0 })
+  return peer
+}
+
 /** The ids `dialedByRawPeer` gives: the node the lower, so it decides the link. */
 export const NODE_ID = '1111111111111111'
 export const RAW_PEER_ID = 'eeeeeeeeeeeeeeee'
@@ -69,10 +95,7 @@ export async function dialedByRawPeer(name: string, listen: Address, extra: Part
   const { network, clock, node } = nodeWorld()
   const target = node(name, listen, { id: NODE_ID, ...extra })
   await target.node.start()
-  const peer = new RawPeer(await network.transport('127.0.0.1', RAW_PEER_ID).dial(listen))
-  peer.hello(RAW_PEER_ID, 'raw')
-  await clock.advance(0)
-  peer.send({ type: 'ack', upTo: 0, base: 0 })
+  const peer = await rawNeighbour({ network, clock }, listen, { host: '127.0.0.1', id: RAW_PEER_ID })
   await clock.advance(0)
   return { target, peer, clock }
 }
