@@ -3,17 +3,10 @@
  * data dir, over secure links. Only neighbours are connected; the room reaches everyone.
  */
 import { join } from 'node:path'
-import { assertBuilt, freePort, type Proc, spawnParley, tempDir } from '@parley/testkit'
-import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { freePort, type Proc, tempDir, useBuiltParley } from '@parley/testkit'
+import { describe, expect, it } from 'vitest'
 
-const running: Proc[] = []
-beforeAll(() => assertBuilt())
-afterEach(async () => {
-  for (const proc of running.splice(0)) {
-    proc.kill('SIGKILL')
-    await proc.exited
-  }
-})
+const { start } = useBuiltParley()
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const count = (proc: Proc, text: string) => proc.stdout.filter((l) => l.includes(text)).length
@@ -32,9 +25,7 @@ function launch(m: Omit<Member, 'proc'>): Member {
   if (m.peer !== undefined) args.push('--peer', `127.0.0.1:${m.peer}`)
   // A short dead-link timeout keeps the test quick should a FIN ever go missing.
   args.push('--dead-after', '3')
-  const proc = spawnParley(args)
-  running.push(proc)
-  return { ...m, proc }
+  return { ...m, proc: start(args) }
 }
 
 async function line(names: string[]): Promise<Member[]> {
@@ -131,7 +122,7 @@ describe('a group of four parley processes in a line', () => {
 
   it('prints the member list as JSON with --json', async () => {
     const ports = [await freePort(), await freePort()]
-    const one = spawnParley([
+    const one = start([
       '--listen',
       `127.0.0.1:${ports[0]}`,
       '--name',
@@ -140,8 +131,7 @@ describe('a group of four parley processes in a line', () => {
       '--data-dir',
       join(tempDir(), 'one'),
     ])
-    running.push(one)
-    const two = spawnParley([
+    start([
       '--listen',
       `127.0.0.1:${ports[1]}`,
       '--name',
@@ -151,7 +141,6 @@ describe('a group of four parley processes in a line', () => {
       '--data-dir',
       join(tempDir(), 'two'),
     ])
-    running.push(two)
     await one.waitFor('stdout', /"type":"connected"/, 60_000)
     one.send('/peers')
     const line = await one.waitFor('stdout', /"type":"peers"/)

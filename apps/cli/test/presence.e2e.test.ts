@@ -3,17 +3,10 @@
  * Carol never speaks: alice still lists her (`/peers`), and is told when she quits.
  */
 import { join } from 'node:path'
-import { assertBuilt, freePort, type Proc, spawnParley, tempDir } from '@parley/testkit'
-import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { freePort, type Proc, tempDir, useBuiltParley } from '@parley/testkit'
+import { describe, expect, it } from 'vitest'
 
-const running: Proc[] = []
-beforeAll(() => assertBuilt())
-afterEach(async () => {
-  for (const proc of running.splice(0)) {
-    proc.kill('SIGKILL')
-    await proc.exited
-  }
-})
+const { start } = useBuiltParley()
 
 const FP = '\\[[a-z2-7]{4}-[a-z2-7]{4}\\]'
 
@@ -25,9 +18,7 @@ describe('a member that only reads, two hops away', () => {
     const [alice, bob, carol] = names.map((name, i) => {
       const args = ['--listen', `127.0.0.1:${ports[i]}`, '--name', name, '--data-dir', join(tempDir(), name)]
       if (i + 1 < names.length) args.push('--peer', `127.0.0.1:${ports[i + 1]}`)
-      const proc = spawnParley(args)
-      running.push(proc)
-      return proc
+      return start(args)
     }) as [Proc, Proc, Proc]
     await alice.waitFor('stderr', /connected to bob /, 60_000)
     await bob.waitFor('stderr', /connected to carol /, 60_000)
