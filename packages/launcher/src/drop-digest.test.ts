@@ -71,28 +71,36 @@ describe('DropDigest', () => {
   })
 })
 
+/** A member-news digest on a clock the test moves: `endWindow()` moves it 10 s on and runs what was due. */
+function newsDigest() {
+  let now = 0
+  const shown: string[] = []
+  const timers: (() => void)[] = []
+  const news = memberNewsDigest((l) => shown.push(l.text), {
+    now: () => now,
+    schedule: (run) => timers.push(run),
+  })
+  const endWindow = () => {
+    now += 10_000
+    for (const run of timers.splice(0)) run()
+  }
+  return { news, shown, endWindow }
+}
+
 describe('memberNewsDigest', () => {
   it('shows 20 lines of members coming and going in a window, then counts the rest in one line', () => {
-    let now = 0
-    const shown: string[] = []
-    const timers: (() => void)[] = []
-    const news = memberNewsDigest((l) => shown.push(l.text), {
-      now: () => now,
-      schedule: (run) => timers.push(run),
-    })
+    const { news, shown, endWindow } = newsDigest()
     // A stranger renaming in a loop: each rename would be a WARNING line.
     for (let n = 1; n <= 1_000; n++) news.push({ level: 'warn', text: `WARNING: m now calls itself m${n}` })
     expect(shown).toHaveLength(20)
-    now = 10_000
-    for (const run of timers.splice(0)) run()
+    endWindow()
     expect(shown.at(-1)).toBe(
       '980 more WARNING(s) of look-alike names and renames in the last 10 s; /peers lists who is there',
     )
   })
 
   it('keeps room for warnings however many other lines came first', () => {
-    const shown: string[] = []
-    const news = memberNewsDigest((l) => shown.push(l.text), { now: () => 0, schedule: () => undefined })
+    const { news, shown } = newsDigest()
     for (let n = 0; n < 50; n++)
       news.push({ level: 'info', text: `m${n} is in the room (through another member)` })
     news.push({ level: 'warn', text: 'bоb [abcd-efgh] is in the room; WARNING: its name "bоb" reads as …' })
@@ -101,13 +109,7 @@ describe('memberNewsDigest', () => {
   })
 
   it("holds peers' claims of more of our stream (forked) to a few lines, apart from the rest", () => {
-    let now = 0
-    const shown: string[] = []
-    const timers: (() => void)[] = []
-    const news = memberNewsDigest((l) => shown.push(l.text), {
-      now: () => now,
-      schedule: (run) => timers.push(run),
-    })
+    const { news, shown, endWindow } = newsDigest()
     // A throwaway key per claim: each is a paragraph in this node's own voice.
     for (let n = 0; n < 1_000; n++)
       news.push(
@@ -118,16 +120,14 @@ describe('memberNewsDigest', () => {
     // They leave room for the lines of members coming and going.
     news.push({ level: 'info', text: 'connected to bob [abcd-efgh]' }, 'connected')
     expect(shown.at(-1)).toBe('connected to bob [abcd-efgh]')
-    now = 10_000
-    for (const run of timers.splice(0)) run()
+    endWindow()
     expect(shown.at(-1)).toBe(
       '995 more peer(s) in the last 10 s said they have more of your messages than this data dir holds; none of yours goes to them in this run',
     )
   })
 
   it('holds reports of two nodes with one key (same-key) to a few lines, apart from the rest', () => {
-    const shown: string[] = []
-    const news = memberNewsDigest((l) => shown.push(l.text), { now: () => 0, schedule: () => undefined })
+    const { news, shown } = newsDigest()
     // A throwaway key per report, each made with three links.
     for (let n = 0; n < 100; n++)
       news.push({ level: 'warn', text: `two nodes are running with k${n}'s key [abcd-efgh]: …` }, 'same-key')
