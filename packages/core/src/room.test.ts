@@ -646,13 +646,39 @@ describe('Room: one room across the mesh', () => {
     }
     const bob = () => relay({ auth: fakeAuth(BOB.id) }, [ALICE, CAROL])
 
-    it("takes its new numbering from its own link, not a relay's copies of the old one", () => {
+    /** Bob took alice's first three messages from her own link; she comes back with a new numbering. */
+    function aliceRestarted() {
       const room = bob()
       const old = writer(ALICE, 1_000)('old 1', 'old 2', 'old 3')
       expect(take(room, ALICE.id, old, true).bodies).toEqual(['old 1', 'old 2', 'old 3'])
-      // Alice comes back with a new numbering; carol (honest, or not) passes on what she has of the old.
       room.peerRestarted(ALICE.id)
       room.linkOpened(ALICE.id, { name: 'alice', relays: true })
+      return { room, old }
+    }
+
+    /**
+     * Bob restarted, his journal recalling that alice restarted (and, with `resetAfter`, when her old
+     * numbering ended), then linked to alice and carol again.
+     */
+    function bobRestarted(recalled: { resetAfter?: number } = {}) {
+      const room = new Room(
+        { self: BOB, auth: fakeAuth(BOB.id) },
+        {
+          nextSeq: 1,
+          outbox: [],
+          origins: [{ peer: ALICE, received: 0, log: [], neighbor: true, reset: true, ...recalled }],
+        },
+      )
+      for (const n of [ALICE, CAROL]) {
+        room.linkOpened(n.id, { name: n.name, relays: true })
+        room.onAck(n.id, { type: 'ack', upTo: 0 })
+      }
+      return room
+    }
+
+    it("takes its new numbering from its own link, not a relay's copies of the old one", () => {
+      const { room, old } = aliceRestarted()
+      // Carol (honest, or not) passes on what she has of the old numbering.
       expect(take(room, CAROL.id, old).bodies).toEqual([])
       const fresh = writer(ALICE, 2_000)('NEW 1', 'NEW 2', 'NEW 3')
       expect(take(room, ALICE.id, fresh, true).bodies).toEqual(['NEW 1', 'NEW 2', 'NEW 3'])
@@ -677,12 +703,8 @@ describe('Room: one room across the mesh', () => {
     })
 
     it('takes its new numbering from a relay once its own link is gone, when it was written after the old', () => {
-      const room = bob()
-      const old = writer(ALICE, 1_000)('old 1', 'old 2', 'old 3')
-      expect(take(room, ALICE.id, old, true).bodies).toEqual(['old 1', 'old 2', 'old 3'])
-      // Alice comes back with a new numbering and her link goes again before she says anything to us.
-      room.peerRestarted(ALICE.id)
-      room.linkOpened(ALICE.id, { name: 'alice', relays: true })
+      const { room } = aliceRestarted()
+      // Her link goes again before she says anything to us.
       room.linkClosed(ALICE.id)
       // What she writes then reaches us only through carol: written after all we hold of her, it is hers.
       const fresh = writer(ALICE, 2_000)('NEW 1', 'NEW 2')
@@ -691,36 +713,14 @@ describe('Room: one room across the mesh', () => {
 
     it('keeps waiting for its own link after a restart of this node, as the journal recalls', () => {
       const old = writer(ALICE, 1_000)('old 1', 'old 2')
-      const room = new Room(
-        { self: BOB, auth: fakeAuth(BOB.id) },
-        {
-          nextSeq: 1,
-          outbox: [],
-          origins: [{ peer: ALICE, received: 0, log: [], neighbor: true, reset: true }],
-        },
-      )
-      for (const n of [ALICE, CAROL]) {
-        room.linkOpened(n.id, { name: n.name, relays: true })
-        room.onAck(n.id, { type: 'ack', upTo: 0 })
-      }
+      const room = bobRestarted()
       expect(take(room, CAROL.id, old).bodies).toEqual([])
       expect(take(room, ALICE.id, writer(ALICE, 2_000)('NEW 1'), true).bodies).toEqual(['NEW 1'])
     })
 
     it('after a restart of this node, takes through relays what it wrote after its old numbering, as the journal recalls', () => {
       const old = writer(ALICE, 1_000)('old 1', 'old 2')
-      const room = new Room(
-        { self: BOB, auth: fakeAuth(BOB.id) },
-        {
-          nextSeq: 1,
-          outbox: [],
-          origins: [{ peer: ALICE, received: 0, log: [], neighbor: true, reset: true, resetAfter: 1_002 }],
-        },
-      )
-      for (const n of [ALICE, CAROL]) {
-        room.linkOpened(n.id, { name: n.name, relays: true })
-        room.onAck(n.id, { type: 'ack', upTo: 0 })
-      }
+      const room = bobRestarted({ resetAfter: 1_002 })
       expect(take(room, CAROL.id, old).bodies).toEqual([])
       expect(take(room, CAROL.id, writer(ALICE, 2_000)('NEW 1', 'NEW 2')).bodies).toEqual(['NEW 1', 'NEW 2'])
     })
