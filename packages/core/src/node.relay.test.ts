@@ -112,6 +112,22 @@ function room() {
   return { clock, start, until }
 }
 
+/**
+ * Carol with a journal of her own, dialing bob; once she is closed, `startAgain()` starts her from what
+ * her journal holds and has her dial bob again.
+ */
+async function carolWithJournal(start: ReturnType<typeof room>['start']) {
+  const journal = new HeldJournal()
+  const carol = await start('carol', CAROL, { journal })
+  carol.node.connect(BOB_AT)
+  const startAgain = async () => {
+    const again = await start('carol', CAROL, { journal: new HeldJournal(), restored: [...journal.records] })
+    again.node.connect(BOB_AT)
+    return again
+  }
+  return { carol, startAgain }
+}
+
 /** Alice and Carol each dial Bob, the relay between them, whose journal is held back on demand. */
 async function line() {
   const { clock, start, until } = room()
@@ -193,18 +209,12 @@ describe('a member known only through the relay, after a restart', () => {
     alice.node.connect(BOB_AT)
     await until(() => bob.node.sessionsSnapshot().some((s) => s.connected), 'alice and bob')
     await clock.advance(0)
-    const carolJournal = new HeldJournal()
-    const carol = await start('carol', CAROL, { journal: carolJournal })
-    carol.node.connect(BOB_AT)
+    const { carol, startAgain } = await carolWithJournal(start)
     alice.node.send('before')
     await until(() => carol.shown.length === 1, 'carol to get it through bob')
     // Carol stops; her journal knows alice as a member relayed by bob.
     await carol.node.close('restart')
-    const restarted = await start('carol', CAROL, {
-      journal: new HeldJournal(),
-      restored: [...carolJournal.records],
-    })
-    restarted.node.connect(BOB_AT)
+    const restarted = await startAgain()
     await until(() => bob.node.sessionsSnapshot().filter((s) => s.connected).length === 2, 'carol back')
     alice.node.send('after')
     await until(() => restarted.shown.includes('after'), 'carol to get the next one')
@@ -301,18 +311,12 @@ describe('a neighbour that renamed itself while this node was down', () => {
   it('is told as a rename when it comes back, from the name the journal knew', async () => {
     const { start, until } = room()
     const bob = await start('bob', BOB, { listen: BOB_AT })
-    const carolJournal = new HeldJournal()
-    const carol = await start('carol', CAROL, { journal: carolJournal })
-    carol.node.connect(BOB_AT)
+    const { carol, startAgain } = await carolWithJournal(start)
     bob.node.send('as bob')
     await until(() => carol.shown.length === 1, 'carol to hear bob')
     await carol.node.close('restart')
     bob.node.rename('bobby')
-    const restarted = await start('carol', CAROL, {
-      journal: new HeldJournal(),
-      restored: [...carolJournal.records],
-    })
-    restarted.node.connect(BOB_AT)
+    const restarted = await startAgain()
     await until(
       () => restarted.events.some((e) => e.type === 'member' && e.peer.id === BOB),
       'bob to come back',
