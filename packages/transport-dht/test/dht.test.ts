@@ -19,6 +19,10 @@ async function node(options: Parameters<typeof startNode>[1] = {}): Promise<Test
   return started
 }
 
+/** A bare DHT node of the test net, on loopback, with `extra` options; the caller destroys it. */
+const bareDht = (extra: { firewalled?: boolean } = {}) =>
+  new HyperDHT({ bootstrap: testnet.bootstrap, host: '127.0.0.1', port: [0, 0], ...extra })
+
 beforeAll(async () => {
   testnet = await createLocalTestnet(3)
 })
@@ -144,12 +148,7 @@ describe('dial by key on a loopback DHT', () => {
   it('refuses a connection that does not open with an admission, and one that floods its first record', async () => {
     const alice = await node()
     await alice.transport.listen()
-    const dht = new HyperDHT({
-      bootstrap: testnet.bootstrap,
-      host: '127.0.0.1',
-      port: [0, 0],
-      firewalled: false,
-    })
+    const dht = bareDht({ firewalled: false })
     try {
       for (const [first, why] of [
         [Buffer.alloc(34, 7), /does not speak/],
@@ -171,12 +170,7 @@ describe('dial by key on a loopback DHT', () => {
 
   it('words a dial whose UDP path stays silent as "it": the line names the key before it', async () => {
     // Shown as `cannot reach key [hctq-n5kt]: …`: the hex key again after it would name one key twice.
-    const dht = new HyperDHT({
-      bootstrap: testnet.bootstrap,
-      host: '127.0.0.1',
-      port: [0, 0],
-      firewalled: false,
-    })
+    const dht = bareDht({ firewalled: false })
     const silent = HyperDHT.keyPair()
     const server = dht.createServer({}, (socket) => socket.on('error', () => {}))
     try {
@@ -244,7 +238,7 @@ describe('rooms on a loopback DHT', () => {
     await alice.transport.joinRoom(code)
 
     // An observer who saw the topic joins it with plain Hyperswarm: it reaches alice but cannot prove the code.
-    const dht = new HyperDHT({ bootstrap: testnet.bootstrap, host: '127.0.0.1', port: [0, 0] })
+    const dht = bareDht()
     const intruder = new Hyperswarm({ dht, keyPair: HyperDHT.keyPair() })
     try {
       intruder.on('connection', (socket) => {
@@ -267,7 +261,7 @@ describe('rooms on a loopback DHT', () => {
     const secret = parseRoomCode(code)
 
     // What the DHT holds is alice under the room's topic…
-    const probe = new HyperDHT({ bootstrap: testnet.bootstrap, host: '127.0.0.1', port: [0, 0] })
+    const probe = bareDht()
     try {
       const found: string[] = []
       for await (const reply of probe.lookup(room.topic)) {
@@ -340,12 +334,7 @@ describe('a dial whose UDP path stays silent', () => {
     expect(link.path.kind).toBe('holepunched')
     await alice.transport.close()
     // Alice's key comes back silent (a process that accepts and never answers).
-    const dht = new HyperDHT({
-      bootstrap: testnet.bootstrap,
-      host: '127.0.0.1',
-      port: [0, 0],
-      firewalled: false,
-    })
+    const dht = bareDht({ firewalled: false })
     const server = dht.createServer({}, (socket) => socket.on('error', () => {}))
     try {
       await server.listen(toDhtKeyPair(keyPair))
