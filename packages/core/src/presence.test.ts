@@ -360,9 +360,8 @@ describe('a hostile neighbour that fills the member table', () => {
 })
 
 describe('a hostile neighbour that keeps the member table full', () => {
-  // Fails today: presences of throwaway keys take the places of members whose last presence is older, so
-  // an honest lurker is forgotten and announced again at every refresh. Kept as a failing case until the
-  // table's rules keep presence-only strangers from pushing out vouched members.
+  // A member known only by its presence takes only a free place, unvouched: throwaway keys cannot push a
+  // vouched lurker off the table, to have it forgotten and announced again at every refresh.
   it('does not make an honest lurker announced again and again', async () => {
     const { w, alice } = await startLine({ deadAfterMs: 3_600_000, maxOrigins: 30 })
     const raw = await hereNeighbour(w, '127.0.0.9')
