@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest'
+import { fakeAuth } from '../test/fake-auth.js'
+import type { PeerInfo } from './peer-machine.js'
+import { Room } from './room.js'
+import type { Msg } from './schema.js'
+
+const id = (c: string) => c.repeat(64)
+const ALICE: PeerInfo = { id: id('a'), name: 'alice' }
+const BOB: PeerInfo = { id: id('b'), name: 'bob' }
+const CAROL: PeerInfo = { id: id('c'), name: 'carol' }
+
+/** An origin's messages written from time `t0` on, each one signed. */
+function writer(peer: PeerInfo, t0: number) {
+  const room = new Room({ self: peer, auth: fakeAuth(peer.id) })
+  let n = 0
+  return (...bodies: string[]): Msg[] =>
+    bodies.flatMap((body) => {
+      n++
+      room.compose({ id: `${peer.name}-${t0}-${n}`, ts: t0 + n, body, name: peer.name })
+      const sealed = room.seal()
+      room.ownDurable(room.nextSeq - 1)
+      return sealed
+    })
+}
+
+/** Feeds `msgs` from neighbour `from`; the bodies accepted, as the node shows them. */
+function take(room: Room, from: string, msgs: Msg[], trusted = false): string[] {
+  const bodies: string[] = []
+  for (const msg of msgs)
+    for (const effect of room.receive(from, msg, trusted))
+      if (effect.type === 'accept') {
+        bodies.push(effect.msg.body)
+        room.markShown(effect.msg.from, effect.msg.seq)
+      }
+  return bodies
+}
+
+describe('a member that restarted without its journal, while its own link is awaited', () => {
+  it("is not jumped ahead by a relay's window of its old numbering: its new messages at those seqs are not lost", () => {
+    const room = new Room({ self: BOB, auth: fakeAuth(BOB.id) })
+    for (const n of [ALICE, CAROL]) {
+      room.linkOpened(n.id, { name: n.name, relays: true })
+      room.onAck(n.id, { type: 'ack', upTo: 0 })
+    }
+    const alice = writer(ALICE, 1_000)
+    expect(take(room, ALICE.id, alice('old 1', 'old 2', 'old 3'), true)).toEqual(['old 1', 'old 2', 'old 3'])
+    // Alice's link drops; what she writes next only carol gets. Then she restarts without her journal
+    // and her new link goes before she says anything to us.
+    const unseen = alice('old 4', 'old 5')
+    room.linkClosed(ALICE.id)
+    room.peerRestarted(ALICE.id)
+    room.linkOpened(ALICE.id, { name: 'alice', relays: true })
+    room.linkClosed(ALICE.id)
+    // Carol (a hostile relay, or one that only trimmed its window) says her window of alice starts after
+    // seq 3, and passes on the old numbering's 4 and 5: written after all we held of alice.
+    room.onAck(CAROL.id, { type: 'ack', upTo: 0, bases: { [ALICE.id]: 3 } })
+    take(room, CAROL.id, unseen)
+    // Alice's new numbering, written after all of the old, reaches us through carol.
+    const fresh = writer(ALICE, 2_000)('NEW 1', 'NEW 2', 'NEW 3', 'NEW 4', 'NEW 5', 'NEW 6')
+    take(room, CAROL.id, fresh)
+    const shown = room.logOf(ALICE.id).map((m) => m.body)
+    expect(shown).toEqual(['NEW 1', 'NEW 2', 'NEW 3', 'NEW 4', 'NEW 5', 'NEW 6'])
+  })
+})
