@@ -111,6 +111,9 @@ export class RoomChain extends RoomBook {
       // old one: an older one is the old numbering's (held by a relay, or replayed). Its signature is
       // checked all the same: a forgery closes the relay's link, an old message of the origin's does not.
       if (run.length === 0 && !jumping && expected === undefined) stale = isStaleFork(origin, msg)
+      // A relay's window that starts later holds newer messages: one written no later than the newest held
+      // is of an older numbering (kept by the relay, or replayed), and would take the seqs of the new one.
+      if (run.length === 0 && jumping) stale = writtenBeforeNewest(origin, msg)
       candidate.hash ??= auth.chain(msg.prev, msg)
       run.push({ msg, hash: candidate.hash })
       expected = candidate.hash
@@ -301,6 +304,11 @@ function brokenChain(origin: Origin, why: string): RoomEffect {
  */
 function isStaleFork(origin: Origin, msg: Msg): boolean {
   if (origin.head === undefined || msg.prev === origin.head) return false
+  return writtenBeforeNewest(origin, msg)
+}
+
+/** `msg` was written (the origin's clock) no later than the newest message held of its origin. */
+function writtenBeforeNewest(origin: Origin, msg: Msg): boolean {
   const newest = origin.log.at(-1)
   return newest !== undefined && newest.seq === origin.received && msg.ts <= newest.ts
 }

@@ -325,6 +325,9 @@ export class Room extends RoomChain {
       if (base === undefined || base <= origin.received) continue
       const candidate = origin.waiting.get(base + 1)?.get(neighbor.id)
       if (!candidate) continue
+      // Awaiting its own link after a reset, a relay's window start cannot tell its old numbering from its
+      // new one: jumping to it would take old messages in the place of new ones at those seqs.
+      if (origin.awaitsOwnLink && !candidate.trusted) continue
       if (!this.auth) {
         this.jump(origin, base, out)
         return true
