@@ -203,7 +203,8 @@ export class Presence {
     if (frame.state === 'here') {
       const event = roster.arrived(peer, 'relay')
       if (event) this.parts.emit(event)
-    } else if (wasThere || known) {
+    } else if (wasThere || (known && held?.state !== 'gone')) {
+      // One that already said it left, and nothing since, is not told as leaving again.
       roster.departed(frame.from)
       this.parts.emit({ type: 'member-left', peer })
     }
