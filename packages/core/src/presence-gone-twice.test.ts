@@ -9,8 +9,8 @@ import { closeNodes, nodeWorld } from '../test/node-world.js'
 import { RawPeer } from '../test/raw-peer.js'
 import type { Address } from './address.js'
 import { HERE_CAP, ROOM_CAP } from './links.js'
-import { canonicalHere } from './room-types.js'
 import { Room } from './room.js'
+import { canonicalHere } from './room-types.js'
 import type { Here, Msg } from './schema.js'
 
 afterEach(closeNodes)
