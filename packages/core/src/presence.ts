@@ -39,6 +39,16 @@ export const PRESENCE_DEFAULTS = {
 /** Frames of a neighbour's allowance that relays leave for this node's own presence. */
 const RESERVE = 10
 
+/**
+ * Presences of one member relayed at once at most; then one per `MEMBER_EVERY` of `everyMs`, a little
+ * faster than a member says it is there. A full member table's presences then take at most 1/0.8 of what
+ * its refreshes need (1000 members: 7 a second, under the 8 relayed to a neighbour), so a neighbour that
+ * says its own presence, or throwaway keys', as fast as its link allows cannot crowd out the others'.
+ * Two quick restarts (a leave and a `here` each) and a rename fit in the burst.
+ */
+const MEMBER_BURST = 5
+const MEMBER_EVERY = 0.8
+
 /** What presence reads and where it goes. */
 export interface PresenceParts {
   readonly room: MemberRoom
@@ -190,13 +200,17 @@ export class Presence {
     const wasThere = this.present(held, now) === true
     const known = room.knownBeyondPresence(frame.from)
     const name = shownName(frame.name, frame.from.slice(0, 8))
-    const kept: HeldHere = { ts: frame.ts, state: frame.state, frame: copyOf(frame), heldAt: now }
+    const relay = held?.relay ?? { tokens: MEMBER_BURST, refilledAt: now }
+    const kept: HeldHere = { ts: frame.ts, state: frame.state, frame: copyOf(frame), heldAt: now, relay }
     if (!room.holdHere(frame.from, name, kept)) return
     const { roster } = this.parts
     roster.presentNow(frame.from, now)
-    for (const taker of this.parts.takers())
-      if (taker !== neighbor && taker !== frame.from && this.mayTell(taker, RESERVE))
-        out.push({ type: 'tell', neighbor: taker, message: kept.frame })
+    // Held whatever its member's allowance says; relayed only within it (its next one goes on instead).
+    const perSecond = 1000 / (this.options.everyMs * MEMBER_EVERY)
+    if (takeOne(relay, MEMBER_BURST, perSecond, now))
+      for (const taker of this.parts.takers())
+        if (taker !== neighbor && taker !== frame.from && this.mayTell(taker, RESERVE))
+          out.push({ type: 'tell', neighbor: taker, message: kept.frame })
     // A neighbour on its open link is told by its link opening and closing.
     if (room.isOpen(frame.from)) return
     const peer = room.heldPeer(frame.from) ?? { id: frame.from, name }

@@ -50,6 +50,8 @@ export interface HeldHere {
   readonly frame: Here
   /** When it was taken here (this node's clock). */
   readonly heldAt: number
+  /** What of its member's presence this node may still relay (`Presence`), carried to its next one. */
+  readonly relay?: { tokens: number; refilledAt: number }
 }
 
 /**
