@@ -26,7 +26,9 @@ const RAW = 'eeeeeeeeeeeeeeee'
 
 /** A `here` of `from`, signed as `fakeAuth` signs. */
 function signedHere(from: string, name: string, ts: number): Here {
-  const hash = createHash('sha256').update(canonicalHere({ from, name, ts, state: 'here' })).digest('hex')
+  const hash = createHash('sha256')
+    .update(canonicalHere({ from, name, ts, state: 'here' }))
+    .digest('hex')
   return { type: 'here', from, name, ts, state: 'here', sig: `sig:${from.slice(0, 16)}:${hash}` }
 }
 
