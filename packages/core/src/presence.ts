@@ -207,10 +207,16 @@ export class Presence {
     roster.presentNow(frame.from, now)
     // Held whatever its member's allowance says; relayed only within it (its next one goes on instead).
     const perSecond = 1000 / (this.options.everyMs * MEMBER_EVERY)
-    if (takeOne(relay, MEMBER_BURST, perSecond, now))
+    // A member's first presence in a while (its allowance nearly full: a refresh, a newcomer) goes before
+    // the rest of a burst, which leaves half of each neighbour's allowance to them: presences saved up by
+    // many members at once (throwaway keys kept there) cannot crowd out the refreshes of the others.
+    const first = refilled(relay, MEMBER_BURST, perSecond, now).tokens >= MEMBER_BURST - 0.5
+    if (takeOne(relay, MEMBER_BURST, perSecond, now)) {
+      const reserve = first ? RESERVE : this.burstReserve()
       for (const taker of this.parts.takers())
-        if (taker !== neighbor && taker !== frame.from && this.mayTell(taker, RESERVE))
+        if (taker !== neighbor && taker !== frame.from && this.mayTell(taker, reserve))
           out.push({ type: 'tell', neighbor: taker, message: kept.frame })
+    }
     // A neighbour on its open link is told by its link opening and closing.
     if (room.isOpen(frame.from)) return
     const peer = room.heldPeer(frame.from) ?? { id: frame.from, name }
@@ -235,9 +241,9 @@ export class Presence {
    * lost for good: its member says it is there again within `everyMs`.
    */
   private mayTell(neighbor: string, reserve: number): boolean {
-    const { perSecond, burst } = this.options.rate
+    const { perSecond } = this.options.rate
     const rate = perSecond * 0.8
-    const cap = Math.max(1, burst - Math.max(RESERVE, Math.ceil(burst / 12)))
+    const cap = this.outboundCap()
     const now = this.parts.clock.now()
     let allowance = this.outbound.get(neighbor)
     if (!allowance) {
@@ -245,6 +251,17 @@ export class Presence {
       this.outbound.set(neighbor, allowance)
     }
     return takeOne(allowance, cap, rate, now, reserve)
+  }
+
+  /** The most a neighbour's outbound allowance holds: a margin off the burst it takes. */
+  private outboundCap(): number {
+    const { burst } = this.options.rate
+    return Math.max(1, burst - Math.max(RESERVE, Math.ceil(burst / 12)))
+  }
+
+  /** What relays past a member's first presence in a while leave of a neighbour's allowance: half. */
+  private burstReserve(): number {
+    return Math.max(RESERVE, Math.floor(this.outboundCap() / 2))
   }
 
   /** Forgets the outbound allowances of neighbours no longer linked, once there are more than a few. */
@@ -270,11 +287,17 @@ export class Presence {
  * `reserve` frames in it: false, taking nothing, when it holds too few.
  */
 function takeOne(allowance: Allowance, cap: number, perSecond: number, now: number, reserve = 0): boolean {
-  allowance.tokens = Math.min(cap, allowance.tokens + ((now - allowance.refilledAt) * perSecond) / 1000)
-  allowance.refilledAt = now
+  refilled(allowance, cap, perSecond, now)
   if (allowance.tokens < 1 + reserve) return false
   allowance.tokens -= 1
   return true
+}
+
+/** `allowance`, refilled at `perSecond` up to `cap` since it was last. */
+function refilled(allowance: Allowance, cap: number, perSecond: number, now: number): Allowance {
+  allowance.tokens = Math.min(cap, allowance.tokens + ((now - allowance.refilledAt) * perSecond) / 1000)
+  allowance.refilledAt = now
+  return allowance
 }
 
 /** The frame as it is kept and relayed: its known fields only. */
