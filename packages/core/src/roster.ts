@@ -414,8 +414,9 @@ export class Roster implements MemberDoor {
     for (const id of this.room.memberIds()) {
       if (this.room.isOpen(id) || this.rules.dials(id) || this.sessions.get(id)?.link !== undefined) continue
       const active = this.activeAt.get(id) ?? Number.NEGATIVE_INFINITY
-      // A vouch lapses with inactivity: a member silent that long goes before a fresh newcomer.
-      const rank = this.vouched(id) && now - active < this.rules.idleMs ? 1 : 0
+      // A member known only by its presence goes first, however fresh: a throwaway key's presence costs
+      // nothing. A vouch lapses with inactivity: a member silent that long goes before a fresh newcomer.
+      const rank = this.presenceOnly(id) ? -1 : this.vouched(id) && now - active < this.rules.idleMs ? 1 : 0
       if (rank < victimRank || (rank === victimRank && active < victimActive)) {
         victim = id
         victimRank = rank
@@ -425,6 +426,11 @@ export class Roster implements MemberDoor {
     if (victim === undefined) return false
     this.forget(victim)
     return true
+  }
+
+  /** Known by its presence alone: neither a neighbour nor the origin of a message taken. */
+  private presenceOnly(id: string): boolean {
+    return !this.room.knownBeyondPresence(id) && this.room.hereOf(id) !== undefined
   }
 
   /** A long-lived neighbour, one this node dials, or a member such a neighbour relayed. */
