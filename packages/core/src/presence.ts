@@ -2,7 +2,8 @@
  * Who is in the room, lurkers included: each node says it is there (`here` frames), signed by its key,
  * when a link opens, when it takes another name, every few minutes, and says it left (`gone`) when it
  * quits. A frame is relayed to every neighbour that takes presence (the `here` cap) only when it is newer
- * than what this node holds of its member, so a flood ends at every node that has seen it. What is held
+ * than what this node holds of its member, so a flood ends at every node that has seen it, and within its
+ * member's own allowance, so no member's presences crowd out the others' at a relay. What is held
  * is one frame per member, on the member table (a member known only by its presence takes a free place
  * there, never one another member holds, and goes first when room is needed), and it expires: a member
  * that stopped saying it is there is no longer shown as there.
