@@ -212,8 +212,12 @@ export class Presence {
     // the rest of a burst, which leaves half of each neighbour's allowance to them: presences saved up by
     // many members at once (throwaway keys kept there) cannot crowd out the refreshes of the others.
     const first = refilled(relay, MEMBER_BURST, perSecond, now).tokens >= MEMBER_BURST - 0.5
-    if (takeOne(relay, MEMBER_BURST, perSecond, now)) {
-      const reserve = first ? RESERVE : this.burstReserve()
+    // A leave after a `here` that went on goes on past the allowance (once: the leaves that follow without
+    // a `here` relayed in between do not), or the nodes behind would show the member there until it expires.
+    const leaving = frame.state === 'gone' && relay.told === 'here'
+    if (takeOne(relay, MEMBER_BURST, perSecond, now) || leaving) {
+      relay.told = frame.state
+      const reserve = first || leaving ? RESERVE : this.burstReserve()
       for (const taker of this.parts.takers())
         if (taker !== neighbor && taker !== frame.from && this.mayTell(taker, reserve))
           out.push({ type: 'tell', neighbor: taker, message: kept.frame })

@@ -51,7 +51,7 @@ export interface HeldHere {
   /** When it was taken here (this node's clock). */
   readonly heldAt: number
   /** What of its member's presence this node may still relay (`Presence`), carried to its next one. */
-  readonly relay?: { tokens: number; refilledAt: number }
+  readonly relay?: { tokens: number; refilledAt: number; told?: HereState }
 }
 
 /**
