@@ -21,7 +21,9 @@ const OUT = 'eeeeeeeeeeeeeeee'
 
 /** A `here` of `from`, signed as `fakeAuth` signs. */
 function signedHere(from: string, ts: number, state: 'here' | 'gone' = 'here'): Here {
-  const hash = createHash('sha256').update(canonicalHere({ from, name: 'carol', ts, state })).digest('hex')
+  const hash = createHash('sha256')
+    .update(canonicalHere({ from, name: 'carol', ts, state }))
+    .digest('hex')
   return { type: 'here', from, name: 'carol', ts, state, sig: `sig:${from.slice(0, 16)}:${hash}` }
 }
 

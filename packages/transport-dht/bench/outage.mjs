@@ -138,7 +138,7 @@ try {
     'carol',
     '--recv-only',
   ])
-  const atDave = parley(lab, 'hostB', 'dave', [
+  parley(lab, 'hostB', 'dave', [
     '--room',
     code,
     '--data-dir',
