@@ -138,15 +138,7 @@ try {
     'carol',
     '--recv-only',
   ])
-  parley(lab, 'hostB', 'dave', [
-    '--room',
-    code,
-    '--data-dir',
-    dave.dir,
-    '--name',
-    'dave',
-    '--recv-only',
-  ])
+  parley(lab, 'hostB', 'dave', ['--room', code, '--data-dir', dave.dir, '--name', 'dave', '--recv-only'])
   await within(connectedTo(atCarol, dave.key), 60, 'first link in the room')
 
   console.log(`links up; router B's internet link goes down for ${OUTAGE_S} s`)
