@@ -10,10 +10,15 @@ afterEach(async () => {
   await Promise.all(nodes.splice(0).map((n) => n.close()))
 })
 
-/** How many links each node holds open (dialed or accepted, not yet closed). */
-const openLinks = new WeakMap<ParleyNode, { count: number }>()
+/** How many links each node holds open (dialed or accepted, not yet closed), and how many dials failed. */
+const openLinks = new WeakMap<ParleyNode, LinkCounter>()
 
-function countingLinks(inner: Transport, counter: { count: number }): Transport {
+interface LinkCounter {
+  count: number
+  failedDials: number
+}
+
+function countingLinks(inner: Transport, counter: LinkCounter): Transport {
   const wrap = (link: Link): Link => {
     counter.count++
     let open = true
@@ -39,7 +44,14 @@ function countingLinks(inner: Transport, counter: { count: number }): Transport 
   }
   return {
     createListener: (onLink) => inner.createListener((link) => onLink(wrap(link))),
-    dial: async (address, options) => wrap(await inner.dial(address, options)),
+    dial: async (address, options) => {
+      try {
+        return wrap(await inner.dial(address, options))
+      } catch (error) {
+        counter.failedDials++
+        throw error
+      }
+    },
   }
 }
 
@@ -49,7 +61,7 @@ function makeNode(name: string, listen: Address, peers: Address[] = [], seed = 1
     state = (state * 1103515245 + 12345) % 2 ** 31
     return state / 2 ** 31
   }
-  const counter = { count: 0 }
+  const counter = { count: 0, failedDials: 0 }
   const transport = countingLinks(createTcpTransport(), counter)
   const node = new ParleyNode({ transport, name, listen, peers, random })
   openLinks.set(node, counter)
@@ -95,8 +107,10 @@ describe('two nodes over loopback TCP', () => {
     const bob = makeNode('bob', local(pb), [local(pa)])
     const [first, second] = order === 'listener first' ? [alice, bob] : [bob, alice]
     const connected = Promise.all([next(alice, 'connected'), next(bob, 'connected')])
+    // The second starts once the first has dialed it and found nothing there.
+    const failed = next(first, 'dial-error', (e) => e.code === 'CONNECTION_REFUSED')
     await first.start()
-    await new Promise((r) => setTimeout(r, 300))
+    await failed
     await second.start()
     await connected
     const toBob = next(bob, 'message')
@@ -108,12 +122,13 @@ describe('two nodes over loopback TCP', () => {
     expect((await toAlice).body).toBe('hi alice')
   })
 
-  it('reaches a peer that comes up two seconds late and delivers what was typed meanwhile', async () => {
+  it('reaches a peer that comes up only after several failed dials and delivers what was typed meanwhile', async () => {
     const port = await freePort()
     const alice = makeNode('alice', local(0), [local(port)])
     await alice.start()
     alice.send('typed before bob was up')
-    await new Promise((r) => setTimeout(r, 2_000))
+    // Alice dialed bob's address three times and found nothing there: she is retrying, with backoff.
+    await until(() => openLinks.get(alice)!.failedDials >= 3, 'three failed dials')
     expect(alice.pending).toBe(1)
     const bob = makeNode('bob', local(port))
     const received = next(bob, 'message')
