@@ -78,8 +78,12 @@ describe('a group of four parley processes in a line', () => {
     await c!.proc.waitFor('stdout', /a during the split/)
     for (const text of [/a during the split/, /c during the split/, /d during the split/])
       await again.proc.waitFor('stdout', text)
-    // Whatever would come twice has had time to.
-    await sleep(1_000)
+    // A later line from each end crosses every link of the line in both directions, after whatever was
+    // written on it before: once everyone shows both, a second copy of anything earlier has come too.
+    a!.proc.send('a at last')
+    d!.proc.send('d at last')
+    for (const m of [again, c!, d!]) await m.proc.waitFor('stdout', /a at last/, 60_000)
+    for (const m of [a!, again, c!]) await m.proc.waitFor('stdout', /d at last/, 60_000)
     for (const m of [a!, c!, d!]) {
       for (const text of [
         'hello from a',
@@ -108,8 +112,9 @@ describe('a group of four parley processes in a line', () => {
     c!.proc.send('/peers')
     await c!.proc.waitFor('stderr', /parley: a \[.*\] relay, reachable/)
     await c!.proc.waitFor('stderr', /parley: b \[[a-z2-7-]+\] direct, connected at 127\.0\.0\.1:\d+/)
-    // Not sent: a command is never a message.
-    await sleep(300)
+    // Not sent: a command is never a message. A line c sends after it reaches a after it would have.
+    c!.proc.send('after the command')
+    await a!.proc.waitFor('stdout', /after the command/)
     expect(count(a!.proc, '/peers')).toBe(0)
 
     c!.proc.send(`/connect 127.0.0.1:${a!.port}`)
