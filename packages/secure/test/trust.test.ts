@@ -126,9 +126,18 @@ describe('trust', () => {
     const gate = new Promise<void>((resolve) => {
       release = resolve
     })
+    let asked!: () => void
+    const verifying = new Promise<void>((resolve) => {
+      asked = resolve
+    })
+    let verdicts = 0
     const bob = secureNode({
       verify: async (): Promise<Verdict> => {
-        await gate
+        // The first peer's verdict waits for the gate; the others' come at once.
+        if (verdicts++ === 0) {
+          asked()
+          await gate
+        }
         return 'ok'
       },
     })
@@ -140,12 +149,17 @@ describe('trust', () => {
       track(() => link.destroy())
       return link
     })
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    await verifying
+    // Another peer's whole handshake goes through meanwhile, as alice's would have without the wait.
+    const carol = await secureNode().transport.dial(server.address)
+    track(() => carol.destroy())
+    await server.nextLink()
     expect(dialed).toBe(false)
-    expect(server.accepted).toHaveLength(0)
+    expect(server.accepted).toHaveLength(1)
     release()
     await dial
     await server.nextLink()
+    expect(server.accepted).toHaveLength(2)
   })
 
   it('drops a handshake still waiting for its verdict when the listener closes', async () => {
