@@ -104,15 +104,15 @@ describe('peers that do not speak the secure protocol', () => {
   })
 
   it('aborts a dial during the handshake when its signal fires', async () => {
+    const abort = new AbortController()
+    // The peer answers nothing; the signal fires once the dialer's first handshake bytes reached it.
     const silent = createTcpTransport().createListener((link) => {
       track(() => link.destroy())
-      link.attach({ data: () => {}, drain: () => {}, close: () => {} })
+      link.attach({ data: () => abort.abort(), drain: () => {}, close: () => {} })
     })
     track(() => silent.close())
     const address = await silent.listen('127.0.0.1:0')
-    const abort = new AbortController()
     const dial = secureNode().transport.dial(address, { signal: abort.signal })
-    setTimeout(() => abort.abort(), 50)
     await expect(dial).rejects.toMatchObject({ code: 'ABORTED' })
   })
 
