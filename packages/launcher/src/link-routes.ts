@@ -61,25 +61,63 @@ export function jsonRoute(route: LinkRoute): Record<string, unknown> {
   }
 }
 
+/** How a neighbour's newest link ended, as its `disconnected` event told it. */
+export interface LinkEnd {
+  /** When (this node's clock, ms). */
+  readonly at: number
+  /** The event's reason, as the status line shows it. */
+  readonly reason: string
+  /** The peer said it leaves (`/quit`, input ended): it is gone, not just its link. */
+  readonly left: boolean
+  /** Either end closed this one link with `/disconnect`: the peer is still in the room. */
+  readonly unlinked: boolean
+}
+
+/** The reasons a `/disconnect` gives, at the end that typed it and at the other. */
+const UNLINKED = /^disconnected by the user$|closed this link with \/disconnect/
+
 /**
- * How each direct member's link was made, from the `route` given with its `connected` event: what `/peers`
- * says next to the member. Feed it every event with its route.
+ * How each direct member's link was made, from the `route` given with its `connected` event, and how its
+ * last link ended, from its `disconnected` event: what `/peers` says next to the member. Feed it every
+ * event with its route.
  */
 export class LinkRoutes {
   readonly #routes = new Map<string, LinkRoute>()
+  readonly #ends = new Map<string, LinkEnd>()
+
+  constructor(private readonly now: () => number = Date.now) {}
 
   observe(event: NodeEvent, route?: LinkRoute): void {
-    if (event.type !== 'connected' || route === undefined) return
-    // One entry per member: the table of members is bounded, and so is this.
-    this.#routes.delete(event.peer.id)
-    if (this.#routes.size >= MAX_ROUTES) this.#routes.delete(this.#routes.keys().next().value as string)
-    this.#routes.set(event.peer.id, route)
+    if (event.type === 'disconnected') {
+      remember(this.#ends, event.peer.id, {
+        at: this.now(),
+        reason: event.reason,
+        left: event.left === true,
+        unlinked: UNLINKED.test(event.reason),
+      })
+      return
+    }
+    if (event.type !== 'connected') return
+    this.#ends.delete(event.peer.id)
+    if (route !== undefined) remember(this.#routes, event.peer.id, route)
   }
 
   /** The route of the newest link with the member whose key is `id`. */
   of(id: string): LinkRoute | undefined {
     return this.#routes.get(id)
   }
+
+  /** How the newest link with member `id` ended, while no other has opened since. */
+  ended(id: string): LinkEnd | undefined {
+    return this.#ends.get(id)
+  }
+}
+
+/** One entry per member: the table of members is bounded, and so is this. */
+function remember<T>(map: Map<string, T>, id: string, value: T): void {
+  map.delete(id)
+  if (map.size >= MAX_ROUTES) map.delete(map.keys().next().value as string)
+  map.set(id, value)
 }
 
 /** As many as the room's member table holds (`maxOrigins`). */

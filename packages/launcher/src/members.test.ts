@@ -1,5 +1,6 @@
 import type { MemberInfo, NodeEvent, PeerInfo } from '@parley/core'
 import { describe, expect, it } from 'vitest'
+import { LinkRoutes } from './link-routes.js'
 import { describeMembers, jsonMember, MAX_LABEL_NAMES, PeerLabels, renamedNote } from './members.js'
 import { shortId } from './session.js'
 
@@ -173,5 +174,51 @@ describe('a relayed member known by its presence', () => {
   })
   it('carries present and hereAt in --json', () => {
     expect(jsonMember(there)).toMatchObject({ via: 'relay', present: true, hereAt: 5 })
+  })
+})
+
+describe('a neighbour whose link is down, as /peers tells it', () => {
+  const carol = { id: KEY_A, name: 'carol' }
+  const fp = shortId(KEY_A)
+  const at = new Date(2026, 0, 1, 9, 30, 15).getTime()
+  function routesAfter(reason: string, left?: true): LinkRoutes {
+    const routes = new LinkRoutes(() => at)
+    routes.observe({ type: 'disconnected', peer: carol, reason, ...(left ? { left } : {}) })
+    return routes
+  }
+  const down: MemberInfo = { peer: carol, direct: true, connected: false, throughMesh: true }
+
+  it('says a link that broke, with nothing of the member through the mesh since, is down since then', () => {
+    expect(describeMembers([down], new PeerLabels(), routesAfter('connection closed'))).toEqual([
+      `carol [${fp}] direct, its link is down since 09:30:15 (connection closed); nothing of it came through the mesh since`,
+    ])
+    const alone = { ...down, throughMesh: undefined }
+    expect(describeMembers([alone], new PeerLabels(), routesAfter('connection closed'))).toEqual([
+      `carol [${fp}] direct, its link is down since 09:30:15 (connection closed)`,
+    ])
+  })
+
+  it('says the mesh reaches it once something of it came that way, or after a /disconnect', () => {
+    const heard = { ...down, lastSeen: at + 1 }
+    expect(describeMembers([heard], new PeerLabels(), routesAfter('connection closed'))).toEqual([
+      `carol [${fp}] direct, its link is down; reachable through the mesh`,
+    ])
+    for (const reason of [
+      'disconnected by the user',
+      'carol closed this link with /disconnect; it has not left',
+    ])
+      expect(describeMembers([down], new PeerLabels(), routesAfter(reason))).toEqual([
+        `carol [${fp}] direct, its link is down; reachable through the mesh`,
+      ])
+  })
+
+  it('says a neighbour that quit left, with its reason, until a new link opens', () => {
+    const routes = routesAfter('carol left (back tomorrow)', true)
+    const gone = { ...down, throughMesh: undefined }
+    expect(describeMembers([gone], new PeerLabels(), routes)).toEqual([
+      `carol [${fp}] direct, left at 09:30:15 (back tomorrow)`,
+    ])
+    routes.observe({ type: 'connected', peer: carol, address: '127.0.0.1:4001', direction: 'inbound' })
+    expect(routes.ended(KEY_A)).toBeUndefined()
   })
 })

@@ -7,7 +7,7 @@ import {
   sameWrittenName,
 } from '@parley/core'
 import { clockTime } from './display.js'
-import { describeRoute, jsonRoute, type LinkRoutes } from './link-routes.js'
+import { describeRoute, jsonRoute, type LinkEnd, type LinkRoutes } from './link-routes.js'
 import { listenAddressOf, shortId, targetLabel } from './session.js'
 
 /** Names told apart at most: a peer that switches names endlessly fills no more than this. */
@@ -158,9 +158,7 @@ export function describeMembers(
     const state = m.direct
       ? m.connected
         ? `connected${where ? ` at ${targetLabel(where)}` : ''}${describeRoute(route)}`
-        : m.throughMesh
-          ? 'its link is down; reachable through the mesh'
-          : 'disconnected'
+        : linkDown(m, routes?.ended(m.peer.id))
       : m.present === false
         ? // Whether the mesh reaches it says little once it left: only that.
           presenceNote(m)
@@ -170,6 +168,25 @@ export function describeMembers(
     const short = shortId(m.peer.id)
     return `${label.endsWith(`~${short}`) ? label : `${label} [${short}]`} ${how}, ${state}`
   })
+}
+
+/**
+ * A neighbour whose link is down, for `/peers`: it left (its bye), its link was closed with `/disconnect`
+ * (it is still there, its messages come through the mesh), or its link broke (a crash, a lost network):
+ * then the mesh is said to reach it only once something of it came that way since, as a killed member
+ * sends nothing more.
+ */
+function linkDown(m: MemberInfo, end: LinkEnd | undefined): string {
+  if (end === undefined)
+    return m.throughMesh ? 'its link is down; reachable through the mesh' : 'disconnected'
+  const heardSince = m.lastSeen !== undefined && m.lastSeen > end.at
+  if (end.left && !heardSince) {
+    const said = end.reason.startsWith(`${m.peer.name} left `) ? end.reason.slice(m.peer.name.length + 6) : ''
+    return `left at ${clockTime(end.at)}${said ? ` ${said}` : ''}`
+  }
+  if (m.throughMesh && (end.unlinked || heardSince)) return 'its link is down; reachable through the mesh'
+  const since = `its link is down since ${clockTime(end.at)} (${end.reason})`
+  return m.throughMesh ? `${since}; nothing of it came through the mesh since` : since
 }
 
 /** What a relayed member's presence says, for `/peers`: there (it says so), left, or not heard of lately. */

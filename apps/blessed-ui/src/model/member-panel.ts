@@ -88,7 +88,7 @@ export class MemberPanel {
   }
 
   /**
-   * You first, then neighbours (● connected, ○ not), each connected one with how its link was made on the
+   * You first, then neighbours (● connected, ○ not, · once it left), each connected one with how its link was made on the
    * row below, then members reached through relays (~, or · once their presence says they left or it
    * lapsed).
    */
@@ -108,7 +108,11 @@ export class MemberPanel {
     const members = [...this.listed].sort((a, b) => Number(b.direct) - Number(a.direct))
     // A member and its link row stay together: the panel never shows a link without its member.
     const groups = members.map((m) => {
-      const mark = m.direct ? (m.connected ? '●' : '○') : m.present === false ? '·' : '~'
+      // A neighbour that said it leaves is gone, as a relayed member whose presence says so: not a link down.
+      const gone = m.direct
+        ? !m.connected && this.routes.ended(m.peer.id)?.left === true
+        : m.present === false
+      const mark = gone ? '·' : m.direct ? (m.connected ? '●' : '○') : '~'
       const style: Style = m.direct ? (m.connected ? TEXT : { kind: 'warn' }) : { kind: 'hint' }
       // A name too long for the panel is cut short, never its fingerprint, which tells look-alikes apart.
       // On a narrow panel, where the name would keep only a few cells beside it, the fingerprint takes a

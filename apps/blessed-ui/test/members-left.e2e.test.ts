@@ -1,0 +1,77 @@
+/**
+ * The member panel and /peers in the full-screen app, end to end in tmux with the built binaries: a
+ * neighbour that quit is shown as gone (`·`, `left at …`), one that was killed as a link down (`○`).
+ */
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { assertBuilt, type CliPeer, hasTmux, startCli, Tmux } from './harness.js'
+
+const TMUX = hasTmux()
+vi.setConfig({ testTimeout: 60_000 })
+const title = TMUX
+  ? 'parley-tui members whose links went down (tmux)'
+  : 'parley-tui members whose links went down: SKIPPED, tmux is not installed'
+
+let tmux: Tmux | undefined
+const peers: CliPeer[] = []
+
+afterEach(async () => {
+  tmux?.kill()
+  tmux = undefined
+  for (const peer of peers.splice(0)) await peer.stop()
+})
+
+/** The member panel's row of `name`: the text right of its border. */
+function panelRow(lines: string[], name: string): string | undefined {
+  for (const line of lines) {
+    const cell = line.split('│ ').at(-1) ?? ''
+    if (new RegExp(`^[●○·~] ${name} `).test(cell)) return cell
+  }
+  return undefined
+}
+
+describe.skipIf(!TMUX)(title, () => {
+  beforeAll(() => assertBuilt())
+
+  it('marks a neighbour that quit as gone, and one that was killed as a link down', async () => {
+    const bob = startCli('bob')
+    const carol = startCli('carol')
+    peers.push(bob, carol)
+    const [bobPort, carolPort] = [await bob.port(), await carol.port()]
+    tmux = new Tmux()
+    const tui = tmux
+    tui.startTui([
+      '--listen',
+      '127.0.0.1:0',
+      '--name',
+      'alice',
+      '--peer',
+      `127.0.0.1:${bobPort}`,
+      '--peer',
+      `127.0.0.1:${carolPort}`,
+    ])
+    await tui.waitForScreen('both linked', (lines) =>
+      ['connected to bob', 'connected to carol'].every((s) => lines.some((l) => l.includes(s))),
+    )
+    tui.keys('F2')
+    await tui.waitForScreen('bob and carol connected in the panel', (lines) =>
+      ['bob', 'carol'].every((name) => panelRow(lines, name)?.startsWith('●')),
+    )
+
+    bob.send('/quit lunch')
+    carol.child.kill('SIGKILL')
+    const lines = await tui.waitForScreen('both links down', (lines) =>
+      ['bob', 'carol'].every((name) => panelRow(lines, name)?.startsWith('●') === false),
+    )
+    expect(panelRow(lines, 'bob')).toMatch(/^· bob /)
+    expect(panelRow(lines, 'carol')).toMatch(/^○ carol /)
+
+    tui.type('/peers')
+    tui.keys('Enter')
+    const listed = await tui.waitForScreen('the /peers answer', (lines) =>
+      lines.some((l) => / -- bob \[[a-z2-7]{4}-[a-z2-7]{4}\] direct, /.test(l)),
+    )
+    expect(listed.join('\n')).toMatch(
+      / -- bob \[[a-z2-7]{4}-[a-z2-7]{4}\] direct, left at \d\d:\d\d:\d\d \(lunch\)/,
+    )
+  })
+})
