@@ -37,6 +37,19 @@ describe('parseFlags errors', () => {
     }
   })
 
+  it('says a switch given a value takes none, naming it as the other errors do', () => {
+    for (const [argv, flag] of [
+      [['--json=yes'], '--json'],
+      [['--help=1'], '--help'],
+    ] as const)
+      expect(() => parseFlags([...argv], {})).toThrow(
+        expect.objectContaining({
+          exitCode: ExitCode.USAGE,
+          message: `${flag} is a switch and takes no value: write ${flag} alone (see --help)`,
+        }),
+      )
+  })
+
   it('refuses to dial port 0, and still listens on it', () => {
     expect(() => parseFlags(['--peer', '127.0.0.1:0'], {})).toThrow(
       expect.objectContaining({

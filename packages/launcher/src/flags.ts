@@ -512,6 +512,9 @@ function simplifyParseError(message: string): string {
   }
   const missing = /^Option '(?:-\w, )?(--[\w-]+) <value>' argument missing/.exec(message)
   if (missing) return `${missing[1]} needs a value after it`
+  // `--json=yes`: a switch takes no value, and the message says so in the words of the others.
+  const switchValue = /^Option '(?:-\w, )?(--[\w-]+)' does not take an argument/.exec(message)
+  if (switchValue) return `${switchValue[1]} is a switch and takes no value: write ${switchValue[1]} alone`
   const unknown = /^Unknown option '(-[^']*)'/.exec(message)
   if (unknown) {
     const given = unknown[1]!
