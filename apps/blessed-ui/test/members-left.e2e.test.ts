@@ -1,6 +1,7 @@
 /**
- * The member panel and /peers in the full-screen app, end to end in tmux with the built binaries: a
- * neighbour that quit is shown as gone (`·`, `left at …`), one that was killed as a link down (`○`).
+ * Neighbours going away, in the full-screen app, end to end in tmux with the built binaries: in the member
+ * panel and /peers a neighbour that quit is shown as gone (`·`, `left at …`), one that was killed as a
+ * link down (`○`); a line typed while nobody is connected is said once to wait.
  */
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { assertBuilt, type CliPeer, hasTmux, startCli, Tmux } from './harness.js'
@@ -73,5 +74,33 @@ describe.skipIf(!TMUX)(title, () => {
     expect(listed.join('\n')).toMatch(
       / -- bob \[[a-z2-7]{4}-[a-z2-7]{4}\] direct, left at \d\d:\d\d:\d\d \(lunch\)/,
     )
+  })
+
+  it('says once, as line mode does, that what is typed while nobody is connected waits', async () => {
+    const bob = startCli('bob')
+    peers.push(bob)
+    const port = await bob.port()
+    tmux = new Tmux()
+    const tui = tmux
+    tui.startTui(['--listen', '127.0.0.1:0', '--name', 'alice', '--peer', `127.0.0.1:${port}`])
+    await tui.waitForScreen('linked', (lines) => lines.some((l) => l.includes('connected to bob')))
+    tui.type('while bob is here')
+    tui.keys('Enter')
+    await bob.waitForEvent('the first line', (e) => e.type === 'message' && e.body === 'while bob is here')
+    bob.child.kill('SIGKILL')
+    await tui.waitForScreen('the link down', (lines) =>
+      lines.some((l) => l.includes('disconnected from bob')),
+    )
+    tui.type('first while away')
+    tui.keys('Enter')
+    await tui.waitForScreen('the note', (lines) =>
+      lines.some((l) => l.includes('-- nobody is connected: this message waits in the outbox')),
+    )
+    tui.type('second while away')
+    tui.keys('Enter')
+    const lines = await tui.waitForScreen('the second line', (lines) =>
+      lines.some((l) => l.includes('<alice> second while away')),
+    )
+    expect(lines.filter((l) => l.includes('nobody is connected'))).toHaveLength(1)
   })
 })

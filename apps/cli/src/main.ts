@@ -8,6 +8,7 @@ import {
   type PeerInfo,
 } from '@parley/core'
 import {
+  AloneNote,
   actionBody,
   BackpressureGrace,
   type BuiltNode,
@@ -320,6 +321,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   let self: (() => PeerInfo) | undefined
   const labels = new PeerLabels(() => self?.())
   const routes = new LinkRoutes()
+  const alone = new AloneNote()
   const note = (text: string) => print(io.stderr, `parley: ${text}`)
   const formatShown = (m: ShownMessage) =>
     flags.json
@@ -380,6 +382,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     labels.observe(event)
     flow.observe(event)
     routes.observe(event, route)
+    alone.observe(event)
     if (message) {
       display.push(event)
       if (!flags.json) {
@@ -523,15 +526,21 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     if (flags.json) void message.durable.then(() => json(jsonSent(message, part)))
   }
   const send = (body: string) => sendInParts((part) => node.send(part), body, sentPart)
+  // A line typed at the prompt with nobody to take it: said once each time this node is alone.
+  const typed = (body: string) => {
+    send(body)
+    const text = interactive && !flags.json ? alone.sent(node.pending) : undefined
+    if (text) note(text)
+  }
   const perform = (what: Submission) => {
     switch (what.type) {
       case 'empty':
         return
       case 'message':
-        send(what.body)
+        typed(what.body)
         return
       case 'me':
-        send(actionBody(what.action))
+        typed(actionBody(what.action))
         return
       case 'help':
         for (const text of helpLines(LINE_COMMANDS)) note(text)

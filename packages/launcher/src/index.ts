@@ -1,3 +1,4 @@
+export * from './alone-note.js'
 export * from './commands.js'
 export * from './data-dir-failure.js'
 export * from './dht.js'

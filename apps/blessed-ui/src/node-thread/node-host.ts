@@ -8,6 +8,7 @@ import { getPriority, setPriority } from 'node:os'
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads'
 import type { ChatNode, NodeEvent } from '@parley/core'
 import {
+  AloneNote,
   connectTo,
   disconnectFrom,
   FatalError,
@@ -83,7 +84,9 @@ export function hostNode(
     membersChanged ||= withMembers
     flush(true)
   }
+  const alone = new AloneNote()
   const onEvent = (event: NodeEvent, route?: LinkRoute) => {
+    alone.observe(event)
     batch.push([event, route])
     if (MEMBER_EVENTS.has(event.type)) membersChanged = true
     if (!flushQueued) {
@@ -102,10 +105,13 @@ export function hostNode(
     const node = running.node
     switch (message.type) {
       case 'send': {
-        let line: { level: 'warn'; text: string } | undefined
+        let line: { level: 'info' | 'warn'; text: string } | undefined
         try {
           // A part too large for a frame of this node's (a small --max-frame) goes in smaller parts.
           for (const body of message.bodies) sendInParts((part) => node.send(part), body)
+          // Typed with nobody to take it: said once each time this node is alone, as line mode says it.
+          const text = alone.sent(node.pending)
+          if (text) line = { level: 'info', text }
         } catch (error) {
           line = {
             level: 'warn',
