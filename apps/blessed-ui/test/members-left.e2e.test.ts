@@ -58,21 +58,30 @@ describe.skipIf(!TMUX)(title, () => {
       ['bob', 'carol'].every((name) => panelRow(lines, name)?.startsWith('●')),
     )
 
+    // Bob takes another name: his label now carries his fingerprint, which the panel shows beside it once.
+    bob.send('/nick bobby')
+    bob.send('renamed')
+    const renamed = await tui.waitForScreen(
+      'bobby in the panel',
+      (lines) => panelRow(lines, 'bobby') !== undefined,
+    )
+    expect(panelRow(renamed, 'bobby')).toMatch(/^● bobby [a-z2-7]{4}-[a-z2-7]{4}\s*$/)
+
     bob.send('/quit lunch')
     carol.child.kill('SIGKILL')
     const lines = await tui.waitForScreen('both links down', (lines) =>
-      ['bob', 'carol'].every((name) => panelRow(lines, name)?.startsWith('●') === false),
+      ['bobby', 'carol'].every((name) => panelRow(lines, name)?.startsWith('●') === false),
     )
-    expect(panelRow(lines, 'bob')).toMatch(/^· bob /)
+    expect(panelRow(lines, 'bobby')).toMatch(/^· bobby /)
     expect(panelRow(lines, 'carol')).toMatch(/^○ carol /)
 
     tui.type('/peers')
     tui.keys('Enter')
     const listed = await tui.waitForScreen('the /peers answer', (lines) =>
-      lines.some((l) => / -- bob \[[a-z2-7]{4}-[a-z2-7]{4}\] direct, /.test(l)),
+      lines.some((l) => / -- bobby~[a-z2-7]{4}-[a-z2-7]{4} direct, /.test(l)),
     )
     expect(listed.join('\n')).toMatch(
-      / -- bob \[[a-z2-7]{4}-[a-z2-7]{4}\] direct, left at \d\d:\d\d:\d\d \(lunch\)/,
+      / -- bobby~[a-z2-7]{4}-[a-z2-7]{4} direct, left at \d\d:\d\d:\d\d \(lunch\)/,
     )
   })
 

@@ -64,4 +64,16 @@ describe('member panel', () => {
       expect.stringMatching(new RegExp(`^│ ○ bob-\\S*… ${fp}$`)),
     )
   })
+
+  it('shows a name told apart by its fingerprint once, the fingerprint beside it', () => {
+    const labels = new PeerLabels(() => self)
+    const bob = { id: '1'.repeat(64), name: 'bobby' }
+    // Seen under two names: its label carries its fingerprint from then on.
+    labels.observe({ type: 'member', peer: bob, via: 'direct', renamedFrom: 'bob' })
+    const fp = shortId(bob.id)
+    expect(labels.label(bob)).toBe(`bobby~${fp}`)
+    const panel = new MemberPanel(labels, width)
+    panel.set([{ peer: bob, direct: true, connected: false }])
+    expect(panel.rows(self, 30, 5).map(rowText)).toContainEqual(`│ ○ bobby ${fp}`)
+  })
 })
