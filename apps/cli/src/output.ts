@@ -64,6 +64,8 @@ export function jsonEvent(event: NodeEvent): Record<string, unknown> {
         peerId: event.peer.id,
         reason: event.reason,
         ...(event.refusal !== undefined ? { refusal: event.refusal } : {}),
+        // It said it leaves (`/quit`, input ended), as text mode tells apart from a link that broke.
+        ...(event.left ? { left: true } : {}),
       }
     case 'member':
       return {
