@@ -126,6 +126,8 @@ describe('a kill -9 between showing a line and recording it as shown', () => {
     expect([['after the restart'], ['exactly once, please', 'after the restart']]).toContainEqual(
       bodiesOf(second),
     )
+    // The receiver shows the line before its ack reaches the sender: wait for that ack, then count.
+    await waitUntil(() => jsonEvents(sender, 'delivered').length >= 2, 60_000, 'the second ack')
     expect(jsonEvents(sender, 'delivered')).toHaveLength(2)
   }, 120_000)
 })
