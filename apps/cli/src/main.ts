@@ -14,6 +14,7 @@ import {
   type BuiltNode,
   bootstrapFlag,
   catchUpWhat,
+  clockSlackFrom,
   connectTo,
   countText,
   DropDigest,
@@ -321,6 +322,9 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   let self: (() => PeerInfo) | undefined
   const labels = new PeerLabels(() => self?.())
   const routes = new LinkRoutes()
+  // A member's leaving told from before this start is told with its time (describeEvent).
+  const startedAt = Date.now()
+  const clockSlackMs = clockSlackFrom(io.env)
   const alone = new AloneNote()
   const note = (text: string) => print(io.stderr, `parley: ${text}`)
   const formatShown = (m: ShownMessage) =>
@@ -417,7 +421,11 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       note(`listening on the DHT under your key [${fingerprintOf(key).short}]`)
       return
     }
-    const status = describeEvent(event, route, self?.().id, { bootstrap: flags.dht?.bootstrap })
+    const status = describeEvent(event, route, self?.().id, {
+      bootstrap: flags.dht?.bootstrap,
+      startedAt,
+      clockSlackMs,
+    })
     if (status && event.type === 'link-error') drops.push(status)
     else if (status && isMemberNews(event)) news.push(status, event.type)
     else if (status) print(io.stderr, formatStatus(status))

@@ -78,7 +78,12 @@ export function jsonEvent(event: NodeEvent): Record<string, unknown> {
         ...(event.lastSent !== undefined ? { lastSent: event.lastSent } : {}),
       }
     case 'member-left':
-      return { type: 'member-left', peer: event.peer.name, peerId: event.peer.id }
+      return {
+        type: 'member-left',
+        peer: event.peer.name,
+        peerId: event.peer.id,
+        ...(event.at !== undefined ? { at: event.at } : {}),
+      }
     case 'link-error':
       return {
         type: 'error',

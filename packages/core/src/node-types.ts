@@ -189,7 +189,12 @@ export type NodeEvent =
    * A member reached only through relays said it left the room (its `gone` presence, sent when it quits).
    * A neighbour's leaving is its `disconnected` event instead.
    */
-  | { readonly type: 'member-left'; readonly peer: PeerInfo }
+  | {
+      readonly type: 'member-left'
+      readonly peer: PeerInfo
+      /** When it said so: its `gone` presence's date (ms since the epoch, its clock). */
+      readonly at?: number
+    }
   /**
    * A member seen for the first time this run: `relay` when its first message or its presence came through
    * another node (a join notice), `direct` when it first connected.

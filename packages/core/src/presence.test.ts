@@ -136,10 +136,12 @@ describe('a member reached only through relays', () => {
       expect.objectContaining({ via: 'relay' }),
     ])
     expect(carol.events.of('member').filter((e) => e.peer.id === ALICE)).toHaveLength(1)
+    const quitAt = w.clock.now()
     await carol.node.close('quit')
     await w.clock.advance(10)
+    // Dated as its gone presence: a frontend tells a leaving from before it started with its time.
     expect(alice.events.of('member-left')).toEqual([
-      { type: 'member-left', peer: { id: CAROL, name: 'carol' } },
+      { type: 'member-left', peer: { id: CAROL, name: 'carol' }, at: quitAt },
     ])
     expect(alice.node.members().find((m) => m.peer.id === CAROL)).toMatchObject({ present: false })
   })

@@ -231,7 +231,7 @@ export class Presence {
     } else if (wasThere || (known && held?.state !== 'gone')) {
       // One that already said it left, and nothing since, is not told as leaving again.
       roster.departed(frame.from)
-      this.parts.emit({ type: 'member-left', peer })
+      this.parts.emit({ type: 'member-left', peer, at: frame.ts })
     }
   }
 

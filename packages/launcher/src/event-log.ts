@@ -269,7 +269,13 @@ function logEntry(event: NodeEvent): Record<string, unknown> | undefined {
         ...(event.renamedFrom !== undefined ? { renamedFrom: event.renamedFrom } : {}),
       }
     case 'member-left':
-      return { level: 'info', event: 'member-left', peer: event.peer.name, peerId: event.peer.id }
+      return {
+        level: 'info',
+        event: 'member-left',
+        peer: event.peer.name,
+        peerId: event.peer.id,
+        ...(event.at !== undefined ? { at: event.at } : {}),
+      }
     case 'journal-error':
       return { level: 'error', event: 'journal-error', reason: event.message }
     case 'forked':

@@ -596,3 +596,38 @@ describe('describeEvent: namesakes', () => {
     )
   })
 })
+
+describe('describeEvent for a member that left', () => {
+  const carol = { id: 'c'.repeat(64), name: 'carol' }
+  const short = fingerprint(carol.id).short
+  const startedAt = new Date(2026, 0, 2, 9, 0, 0).getTime()
+
+  it('tells a leaving of the moment as it is, and one from before this run started with its time', () => {
+    const now = { type: 'member-left', peer: carol, at: startedAt + 5_000 } as const
+    expect(describeEvent(now, undefined, undefined, { startedAt })?.text).toBe(
+      `carol [${short}] left the room`,
+    )
+    const earlier = {
+      type: 'member-left',
+      peer: carol,
+      at: new Date(2026, 0, 2, 8, 41, 7).getTime(),
+    } as const
+    expect(describeEvent(earlier, undefined, undefined, { startedAt })?.text).toBe(
+      `carol [${short}] left the room at 08:41:07, before this run started`,
+    )
+    // Within the clocks' slack it may be of the moment.
+    expect(describeEvent(earlier, undefined, undefined, { startedAt, clockSlackMs: 3_600_000 })?.text).toBe(
+      `carol [${short}] left the room`,
+    )
+    const yesterday = {
+      type: 'member-left',
+      peer: carol,
+      at: new Date(2026, 0, 1, 23, 59, 0).getTime(),
+    } as const
+    expect(describeEvent(yesterday, undefined, undefined, { startedAt })?.text).toBe(
+      `carol [${short}] left the room at 2026-01-01 23:59:00, before this run started`,
+    )
+    // Without a start to compare with, no time.
+    expect(describeEvent(earlier)?.text).toBe(`carol [${short}] left the room`)
+  })
+})

@@ -57,6 +57,10 @@ function ownLines(line: StatusLine, code: string): StatusLine {
 export interface DescribeOptions {
   /** `--bootstrap`: the private DHT this node is on, which a peer told how to reach it must look on too. */
   readonly bootstrap?: readonly BootstrapNode[]
+  /** When this node started (ms, its clock): a member's leaving from before then is told with its time. */
+  readonly startedAt?: number
+  /** How far members' clocks may be behind this one's (`clockSlackFrom`), for `startedAt`. */
+  readonly clockSlackMs?: number
 }
 
 /**
@@ -121,9 +125,17 @@ export function describeEvent(
         }
       }
       return { level: 'info', text: relayedMember(event) }
-    case 'member-left':
+    case 'member-left': {
       // With its fingerprint, as its arrival named it: a look-alike's leaving is not the real one's.
-      return { level: 'info', text: `${event.peer.name} [${shortId(event.peer.id)}] left the room` }
+      const left = `${event.peer.name} [${shortId(event.peer.id)}] left the room`
+      // Told by a neighbour as this run starts, it is no news of the moment (the last run may have told it).
+      const { startedAt, clockSlackMs = 0 } = options
+      if (event.at === undefined || startedAt === undefined || event.at >= startedAt - clockSlackMs)
+        return { level: 'info', text: left }
+      const day =
+        new Date(event.at).toDateString() === new Date(startedAt).toDateString() ? '' : `${isoDay(event.at)} `
+      return { level: 'info', text: `${left} at ${day}${clockTime(event.at)}, before this run started` }
+    }
     case 'link-error':
       // A connection whose other end went away in its handshake was not dropped: it left. The losing link
       // of two peers dialing each other at once ends so. It is in the log, not on screen.

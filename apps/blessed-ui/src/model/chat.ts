@@ -84,6 +84,8 @@ export interface ChatOptions {
   readonly self: PeerInfo
   /** `--bootstrap`: the listening line tells peers to look on this private DHT too. */
   readonly bootstrap?: readonly BootstrapNode[]
+  /** How far members' clocks may be behind this one's (`PARLEY_CLOCK_SLACK_MS`). */
+  readonly clockSlackMs?: number
   readonly width: GraphemeWidth
   readonly now?: () => number
   readonly cap?: number
@@ -130,9 +132,14 @@ export class ChatModel {
 
   constructor(options: ChatOptions) {
     this.self = options.self
-    this.describing = options.bootstrap ? { bootstrap: options.bootstrap } : {}
     this.width = options.width
     this.now = options.now ?? Date.now
+    // A member's leaving told from before this start is told with its time.
+    this.describing = {
+      ...(options.bootstrap ? { bootstrap: options.bootstrap } : {}),
+      startedAt: this.now(),
+      clockSlackMs: options.clockSlackMs ?? 0,
+    }
     this.awayAfterMs = options.awayAfterMs ?? DEFAULT_AWAY_AFTER_MS
     this.secure = options.secure ?? true
     this.lastActive = this.now()

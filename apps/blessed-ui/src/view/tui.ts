@@ -1,5 +1,6 @@
 import type { NodeEvent } from '@parley/core'
 import {
+  clockSlackFrom,
   countText,
   DropDigest,
   describeEvent,
@@ -60,6 +61,7 @@ export async function runTui(
     self: { id: info.id, name: info.name },
     width,
     secure: info.secure,
+    clockSlackMs: clockSlackFrom(process.env),
     ...(flags.dht?.bootstrap ? { bootstrap: flags.dht.bootstrap } : {}),
   })
   if (!info.secure) {
