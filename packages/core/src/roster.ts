@@ -10,7 +10,7 @@ import { namesakes, sameWrittenName, shownName } from './names.js'
 import type { MemberInfo, NodeEvent } from './node-types.js'
 import type { PeerInfo } from './peer-machine.js'
 import { Room } from './room.js'
-import { type HeldHere, type NeighborLink, newOrigin, type RoomEffect } from './room-types.js'
+import { type HeldHere, type NeighborLink, newOrigin, type Origin, type RoomEffect } from './room-types.js'
 import type { Msg } from './schema.js'
 import type { Session, Sessions } from './sessions.js'
 import type { Link } from './transport.js'
@@ -168,10 +168,22 @@ export class MemberRoom extends Room {
       if (this.origins.size - 1 >= this.maxOrigins) return false
       origin = this.originFor({ id, name })
     }
-    if (!origin.known && origin.peer.name !== name) origin.peer = { id, name }
+    if (origin.peer.name !== name && (!origin.known || this.renamedByPresence(origin, here)))
+      origin.peer = { id, name }
     origin.here = here
     this.lapsed.delete(id)
     return true
+  }
+
+  /**
+   * Whether a presence renames a member known by more than it: one reached through relays, whose presence
+   * says it is there and was written after its newest message held (both signed by it, on its clock). A
+   * neighbour on its open link goes by its hello and its messages, which tell the rename.
+   */
+  private renamedByPresence(origin: Origin, here: HeldHere): boolean {
+    if (here.state !== 'here' || this.isOpen(origin.peer.id)) return false
+    const newest = origin.log.at(-1)
+    return newest === undefined || here.ts > newest.ts
   }
 
   /**
