@@ -242,16 +242,12 @@ export class RoomChain extends RoomBook {
    * after the origin's latest hello to us does (a `/nick` during the session), as does one of a member
    * only reached through relays. One written before that hello, which waited in an outbox, does not: the
    * hello's name is newer. Nor does any message of a neighbour on an open link whose hello did not say
-   * which were written before it (an earlier release): its link goes by its hello's name. Nor does one
-   * written before the origin's presence held here, which names it later.
+   * which were written before it (an earlier release): its link goes by its hello's name.
    */
   private takesSignedName(msg: Msg): boolean {
     const neighbor = this.neighbors.get(msg.from)
     if (neighbor?.open && msg.seq <= neighbor.namedUpTo) return false
-    const origin = this.origins.get(msg.from)
-    // A presence of its origin written after it names the origin later (a newcomer caught up on history).
-    if (origin?.here && origin.here.ts > msg.ts) return false
-    return msg.seq > (origin?.namedUpTo ?? -1)
+    return msg.seq > (this.origins.get(msg.from)?.namedUpTo ?? -1)
   }
 
   /**
