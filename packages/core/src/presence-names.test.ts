@@ -1,16 +1,8 @@
-/**
- * A member reached through relays goes by the name of what it signed last: its presence, written after its
- * messages, renames it (told, never silently), as a message under a new name does.
- */
-import { createHash } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
-import { fakeAuth } from '../test/fake-auth.js'
+import { fakeAuth, signedHere, signedMsgs } from '../test/fake-auth.js'
 import { closeNodes, nodeWorld, rawNeighbour } from '../test/node-world.js'
 import type { Address } from './address.js'
 import { HERE_CAP, ROOM_CAP } from './links.js'
-import { Room } from './room.js'
-import { canonicalHere } from './room-types.js'
-import type { Here, Msg } from './schema.js'
 
 afterEach(closeNodes)
 
@@ -18,22 +10,6 @@ const A: Address = '127.0.0.1:4001'
 const ALICE = '1111111111111111'
 const CAROL = '3333333333333333'
 const RAW = 'eeeeeeeeeeeeeeee'
-
-/** A `here` of carol's, under `name`, signed as `fakeAuth` signs. */
-function carolHere(name: string, ts: number): Here {
-  const fields = { from: CAROL, name, ts, state: 'here' } as const
-  const hash = createHash('sha256').update(canonicalHere(fields)).digest('hex')
-  return { type: 'here', ...fields, sig: `sig:${CAROL}:${hash}` }
-}
-
-/** Carol's messages, one per `[name, ts, body]`, chained and signed as her node signs them. */
-function carolSays(...lines: [string, number, string][]): Msg[] {
-  const room = new Room({ self: { id: CAROL, name: lines[0]![0] }, auth: fakeAuth(CAROL) })
-  for (const [i, [name, ts, body]] of lines.entries()) room.compose({ id: `carol-${i}`, ts, body, name })
-  const sealed = room.seal()
-  room.ownDurable(room.nextSeq - 1)
-  return sealed
-}
 
 async function aliceBehindRelay() {
   const w = nodeWorld()
@@ -51,13 +27,13 @@ describe('the name of a member reached through relays', () => {
   it('follows a presence written after its messages, and the rename is told', async () => {
     const { w, alice, raw, carol, told } = await aliceBehindRelay()
     const t = w.clock.now()
-    for (const msg of carolSays(['carol', t - 1_000, 'hi'])) raw.send(msg)
-    raw.send(carolHere('carol', t))
+    for (const msg of signedMsgs(CAROL, ['carol', t - 1_000, 'hi'])) raw.send(msg)
+    raw.send(signedHere(CAROL, 'carol', t))
     await w.clock.advance(10)
     expect(alice.events.bodies()).toEqual(['hi'])
     expect(carol()).toBe('carol')
     // She took another name and says she is there under it: she goes by it now, and alice is told.
-    raw.send(carolHere('caroline', t + 5))
+    raw.send(signedHere(CAROL, 'caroline', t + 5))
     await w.clock.advance(10)
     expect(carol()).toBe('caroline')
     expect(told().map((e) => [e.peer.name, e.renamedFrom])).toEqual([

@@ -1,18 +1,10 @@
-/**
- * Presence relayed to a neighbour is kept under the allowance that neighbour enforces: a hostile neighbour
- * that says its own presence as fast as its link allows must not take that allowance whole, or no other
- * member's presence would go through the relay, and members there would lapse where it relays to.
- */
-import { createHash } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
-import { fakeAuth } from '../test/fake-auth.js'
+import { fakeAuth, signedHere } from '../test/fake-auth.js'
 import { closeNodes, nodeWorld } from '../test/node-world.js'
 import { RawPeer } from '../test/raw-peer.js'
 import type { Address } from './address.js'
 import { HERE_CAP, ROOM_CAP } from './links.js'
 import { PRESENCE_DEFAULTS } from './presence.js'
-import { canonicalHere } from './room-types.js'
-import type { Here } from './schema.js'
 
 afterEach(closeNodes)
 
@@ -23,14 +15,6 @@ const ALICE = '1111111111111111'
 const BOB = '2222222222222222'
 const CAROL = '3333333333333333'
 const RAW = 'eeeeeeeeeeeeeeee'
-
-/** A `here` of `from`, signed as `fakeAuth` signs. */
-function signedHere(from: string, name: string, ts: number): Here {
-  const hash = createHash('sha256')
-    .update(canonicalHere({ from, name, ts, state: 'here' }))
-    .digest('hex')
-  return { type: 'here', from, name, ts, state: 'here', sig: `sig:${from.slice(0, 16)}:${hash}` }
-}
 
 /**
  * alice—bob—carol, carol only reads; a raw neighbour of bob says presences at exactly the rate bob takes,

@@ -1,17 +1,9 @@
-/**
- * A member known only by its presence costs its key nothing: when the member table needs room, such
- * members go before members known by what they said, however recently their presence came.
- */
-import { createHash } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
-import { fakeAuth } from '../test/fake-auth.js'
+import { fakeAuth, signedHere, signedMsgs } from '../test/fake-auth.js'
 import { closeNodes, nodeWorld } from '../test/node-world.js'
 import { RawPeer } from '../test/raw-peer.js'
 import type { Address } from './address.js'
 import { HERE_CAP, ROOM_CAP } from './links.js'
-import { Room } from './room.js'
-import { canonicalHere } from './room-types.js'
-import type { Here, Msg } from './schema.js'
 
 afterEach(closeNodes)
 
@@ -21,23 +13,6 @@ const DAVE = '4444444444444444'
 const ERIN = '5555555555555555'
 const RELAY = 'dddddddddddddddd'
 const RAW = 'eeeeeeeeeeeeeeee'
-
-/** A `here` of `from`, signed as `fakeAuth` signs. */
-function signedHere(from: string, name: string, ts: number): Here {
-  const hash = createHash('sha256')
-    .update(canonicalHere({ from, name, ts, state: 'here' }))
-    .digest('hex')
-  return { type: 'here', from, name, ts, state: 'here', sig: `sig:${from.slice(0, 16)}:${hash}` }
-}
-
-/** One message of `id`, signed as its node signs it. */
-function signedMsg(id: string, name: string, ts: number, body: string): Msg[] {
-  const room = new Room({ self: { id, name }, auth: fakeAuth(id) })
-  room.compose({ id: `${name}-1`, ts, body, name })
-  const sealed = room.seal()
-  room.ownDurable(room.nextSeq - 1)
-  return sealed
-}
 
 describe('a member table filled with throwaway presences', () => {
   it('makes room for a newcomer by forgetting one of them, not a member known by its messages', async () => {
@@ -60,7 +35,7 @@ describe('a member table filled with throwaway presences', () => {
     }
     // An honest neighbour relays dave, who spoke once.
     const relay = await link('127.0.0.8', RELAY)
-    for (const msg of signedMsg(DAVE, 'dave', w.clock.now(), 'hi')) relay.send(msg)
+    for (const msg of signedMsgs(DAVE, ['dave', w.clock.now(), 'hi'])) relay.send(msg)
     await w.clock.advance(1_000)
     expect(alice.events.bodies()).toEqual(['hi'])
     // A hostile one fills every free place with presences of throwaway keys, refreshed since.
@@ -70,7 +45,7 @@ describe('a member table filled with throwaway presences', () => {
     await w.clock.advance(1_000)
     expect(alice.node.members()).toHaveLength(6)
     // Erin speaks: someone makes room for her.
-    for (const msg of signedMsg(ERIN, 'erin', w.clock.now(), 'hello')) relay.send(msg)
+    for (const msg of signedMsgs(ERIN, ['erin', w.clock.now(), 'hello'])) relay.send(msg)
     await w.clock.advance(1_000)
     expect(alice.events.bodies()).toEqual(['hi', 'hello'])
     const ids = alice.node.members().map((m) => m.peer.id)

@@ -1,11 +1,5 @@
-/**
- * Presence: a member reached only through relays is listed while it only reads, and its leaving is told.
- * Signed (`here` frames over `canonicalHere`), held per member on the member table, relayed when newer,
- * sent only to neighbours whose hello has the `here` cap, and bounded against a hostile neighbour.
- */
-import { createHash } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
-import { fakeAuth } from '../test/fake-auth.js'
+import { fakeAuth, signedHere } from '../test/fake-auth.js'
 import {
   A,
   ALICE,
@@ -43,12 +37,6 @@ const aliceBesideRaw = (w: World, extra: Partial<NodeOptions> = {}) =>
 /** A raw end from `host` that announces the room and here caps, its opening ack on its way. */
 const hereNeighbour = (w: World, host: string, id = RAW, name = 'raw') =>
   rawNeighbour(w, A, { host, id, name, caps: [ROOM_CAP, HERE_CAP] })
-
-/** A `here` of `from`, signed as `fakeAuth` signs. */
-function signedHere(from: string, name: string, ts: number, state: 'here' | 'gone' = 'here'): Here {
-  const hash = createHash('sha256').update(canonicalHere({ from, name, ts, state })).digest('hex')
-  return { type: 'here', from, name, ts, state, sig: `sig:${from.slice(0, 16)}:${hash}` }
-}
 
 function body(message: unknown): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(message))

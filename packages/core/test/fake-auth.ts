@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
-import { canonicalHere, canonicalMsg, type MessageAuth } from '../src/room.js'
+import { canonicalHere, canonicalMsg, type MessageAuth, Room } from '../src/room.js'
+import type { Here, HereState, Msg } from '../src/schema.js'
 
 /**
  * A MessageAuth for tests: real sha256 chain hashes, and a "signature" that only says who signed what.
@@ -25,4 +26,20 @@ export function fakeAuth(selfId: string): MessageAuth & { signed: number; verifi
     },
   }
   return auth
+}
+
+/** A presence of `from`, signed as `fakeAuth(from)` signs it. */
+export function signedHere(from: string, name: string, ts: number, state: HereState = 'here'): Here {
+  const fields = { from, name, ts, state }
+  const hash = createHash('sha256').update(canonicalHere(fields)).digest('hex')
+  return { type: 'here', ...fields, sig: `sig:${from.slice(0, 16)}:${hash}` }
+}
+
+/** Messages of `id`, one per `[name, ts, body]`, chained and signed as its node signs them. */
+export function signedMsgs(id: string, ...lines: [name: string, ts: number, body: string][]): Msg[] {
+  const room = new Room({ self: { id, name: lines[0]?.[0] ?? 'x' }, auth: fakeAuth(id) })
+  for (const [name, ts, body] of lines) room.compose({ id: `${name}-${room.nextSeq}`, ts, body, name })
+  const sealed = room.seal()
+  room.ownDurable(room.nextSeq - 1)
+  return sealed
 }
