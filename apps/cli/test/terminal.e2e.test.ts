@@ -1,80 +1,11 @@
-/**
- * The line-mode CLI on a real terminal (tmux): Ctrl-C leaves as the README says, and a message that comes
- * while a long line is half typed goes above it without leaving pieces of it behind.
- */
-import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { freePort, listeningPort, PARLEY_BIN, tempDir, useBuiltParley } from '@parley/testkit'
+import { freePort, listeningPort, tempDir, useBuiltParley } from '@parley/testkit'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { HAS_TMUX, Terminal } from './terminal.js'
 
 const { start } = useBuiltParley()
 vi.setConfig({ testTimeout: 60_000 })
-
-const HAS_TMUX = (() => {
-  try {
-    execFileSync('tmux', ['-V'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-})()
-
-/** One parley on a private tmux server, in a cols x rows window; its exit code lands in a file. */
-class Terminal {
-  private readonly socket = `parley-cli-${process.pid}-${Math.random().toString(36).slice(2, 10)}`
-  private readonly dir = tempDir('parley-terminal-')
-  private readonly exitFile = join(this.dir, 'exit-code')
-
-  readonly stderrFile = join(this.dir, 'stderr')
-
-  constructor(args: readonly string[], cols = 80, rows = 24, stderrToFile = false) {
-    const quoted = [process.execPath, PARLEY_BIN, ...args].map((a) => `'${a}'`).join(' ')
-    const command = `${quoted}${stderrToFile ? ` 2>${this.stderrFile}` : ''}; echo $? > ${this.exitFile}; sleep 600`
-    this.tmux('new-session', '-d', '-x', String(cols), '-y', String(rows), '-s', 'cli', command)
-  }
-
-  tmux(...args: string[]): string {
-    return execFileSync('tmux', ['-L', this.socket, '-f', '/dev/null', ...args], { encoding: 'utf8' })
-  }
-
-  screen(): string[] {
-    return this.tmux('capture-pane', '-p', '-t', 'cli').replace(/\n+$/, '').split('\n')
-  }
-
-  type(text: string): void {
-    this.tmux('send-keys', '-t', 'cli', '-l', text)
-  }
-
-  keys(...keys: string[]): void {
-    this.tmux('send-keys', '-t', 'cli', ...keys)
-  }
-
-  exitCode(): number | undefined {
-    if (!existsSync(this.exitFile)) return undefined
-    const text = readFileSync(this.exitFile, 'utf8').trim()
-    return text === '' ? undefined : Number(text)
-  }
-
-  async until<T>(what: string, probe: () => T | undefined | false): Promise<T> {
-    const deadline = Date.now() + 30_000
-    for (;;) {
-      const value = probe()
-      if (value !== undefined && value !== false) return value
-      if (Date.now() > deadline)
-        throw new Error(`timed out waiting for ${what}; screen:\n${this.screen().join('\n')}`)
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-  }
-
-  kill(): void {
-    try {
-      this.tmux('kill-server')
-    } catch {
-      // Already gone.
-    }
-  }
-}
 
 /** A prompt line, as tmux shows it: `> ` and what is typed, its trailing blank trimmed. */
 const isPrompt = (line: string) => /^>( |$)/.test(line)
