@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { fakeAuth } from '../test/fake-auth.js'
+import { fakeAuth, signedWriter as writer } from '../test/fake-auth.js'
 import type { PeerInfo } from './peer-machine.js'
 import { Room } from './room.js'
 import type { Msg } from './schema.js'
@@ -8,20 +8,6 @@ const id = (c: string) => c.repeat(64)
 const ALICE: PeerInfo = { id: id('a'), name: 'alice' }
 const BOB: PeerInfo = { id: id('b'), name: 'bob' }
 const CAROL: PeerInfo = { id: id('c'), name: 'carol' }
-
-/** An origin's messages written from time `t0` on, each one signed. */
-function writer(peer: PeerInfo, t0: number) {
-  const room = new Room({ self: peer, auth: fakeAuth(peer.id) })
-  let n = 0
-  return (...bodies: string[]): Msg[] =>
-    bodies.flatMap((body) => {
-      n++
-      room.compose({ id: `${peer.name}-${t0}-${n}`, ts: t0 + n, body, name: peer.name })
-      const sealed = room.seal()
-      room.ownDurable(room.nextSeq - 1)
-      return sealed
-    })
-}
 
 /** Feeds `msgs` from neighbour `from`; the bodies accepted, as the node shows them. */
 function take(room: Room, from: string, msgs: Msg[], trusted = false): string[] {

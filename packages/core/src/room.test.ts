@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { fakeAuth } from '../test/fake-auth.js'
+import { fakeAuth, signedWriter as writer } from '../test/fake-auth.js'
 import type { PeerInfo } from './peer-machine.js'
 import { type MessageAuth, type Refusal, Room, type RoomEffect, type RoomOptions } from './room.js'
 import type { Msg } from './schema.js'
@@ -631,19 +631,6 @@ describe('Room: one room across the mesh', () => {
   })
 
   describe('an origin that restarted without its journal', () => {
-    /** An origin's messages written from time `t0` on, each burst one signed message. */
-    function writer(peer: PeerInfo, t0: number) {
-      const room = new Room({ self: peer, auth: fakeAuth(peer.id) })
-      let n = 0
-      return (...bodies: string[]): Msg[] =>
-        bodies.flatMap((body) => {
-          n++
-          room.compose({ id: `${peer.name}-${t0}-${n}`, ts: t0 + n, body, name: peer.name })
-          const sealed = room.seal()
-          room.ownDurable(room.nextSeq - 1)
-          return sealed
-        })
-    }
     const bob = () => relay({ auth: fakeAuth(BOB.id) }, [ALICE, CAROL])
 
     /** Bob took alice's first three messages from her own link; she comes back with a new numbering. */

@@ -43,3 +43,17 @@ export function signedMsgs(id: string, ...lines: [name: string, ts: number, body
   room.ownDurable(room.nextSeq - 1)
   return sealed
 }
+
+/** A writer of `peer`'s messages from time `t0` on (one ms apart), each one signed on its own. */
+export function signedWriter(peer: { id: string; name: string }, t0: number): (...bodies: string[]) => Msg[] {
+  const room = new Room({ self: peer, auth: fakeAuth(peer.id) })
+  let n = 0
+  return (...bodies) =>
+    bodies.flatMap((body) => {
+      n++
+      room.compose({ id: `${peer.name}-${t0}-${n}`, ts: t0 + n, body, name: peer.name })
+      const sealed = room.seal()
+      room.ownDurable(room.nextSeq - 1)
+      return sealed
+    })
+}
