@@ -38,8 +38,9 @@ describe.skipIf(!HAS_TMUX)('typing while every neighbour is down', () => {
     await alice.seen('the link down', (s) => s.some((l) => l.includes('disconnected from bob')))
     alice.line('first while away')
     const told = await alice.seen('the note', (s) => s.some((l) => ALONE.test(l)))
-    expect(told.find((l) => ALONE.test(l))).toBe(
-      'parley: nobody is connected: this message waits in the outbox and goes out when a peer connects (said once; /peers lists the room)',
+    // Bob's ack of the line before may have been lost with him: then it waits too, and is counted.
+    expect(told.find((l) => ALONE.test(l))).toMatch(
+      /^parley: nobody is connected: (this message waits in the outbox and goes|2 messages wait in the outbox and go) out when a peer connects \(said once; \/peers lists the room\)$/,
     )
     alice.line('second while away')
     await alice.seen('the second line taken', (s) => s.some((l) => l.startsWith('> second while away')))
