@@ -212,6 +212,14 @@ describe('a neighbour whose link is down, as /peers tells it', () => {
       ])
   })
 
+  it('says a neighbour whose link broke left, once its leave came through the mesh since', () => {
+    // Its link broke, it quit later: its `gone` came through another member (lastSeen), which says it left.
+    const leftSince = { ...down, lastSeen: at + 1, present: false, hereAt: at + 1 }
+    const [line] = describeMembers([leftSince], new PeerLabels(), routesAfter('connection closed'))
+    expect(line).not.toMatch(/reachable through the mesh/)
+    expect(line).toMatch(/not known to be in the room \(it left/)
+  })
+
   it('says a neighbour that quit left, with its reason, until a new link opens', () => {
     const routes = routesAfter('carol left (back tomorrow)', true)
     const gone = { ...down, throughMesh: undefined }

@@ -180,6 +180,8 @@ function linkDown(m: MemberInfo, end: LinkEnd | undefined): string {
   if (end === undefined)
     return m.throughMesh ? 'its link is down; reachable through the mesh' : 'disconnected'
   const heardSince = m.lastSeen !== undefined && m.lastSeen > end.at
+  // Its leave (its `gone`) came through the mesh after its link ended: it left, whatever the link said.
+  if (heardSince && m.present === false) return presenceNote(m)
   if (end.left && !heardSince) {
     const said = end.reason.startsWith(`${m.peer.name} left `) ? end.reason.slice(m.peer.name.length + 6) : ''
     return `left at ${clockTime(end.at)}${said ? ` ${said}` : ''}`
@@ -187,6 +189,16 @@ function linkDown(m: MemberInfo, end: LinkEnd | undefined): string {
   if (m.throughMesh && (end.unlinked || heardSince)) return 'its link is down; reachable through the mesh'
   const since = `its link is down since ${clockTime(end.at)} (${end.reason})`
   return m.throughMesh ? `${since}; nothing of it came through the mesh since` : since
+}
+
+/**
+ * Whether a neighbour whose link is down left the room: it said so in its bye and nothing of it came
+ * since, or its presence, taken after its link ended (through the mesh), says it is not there.
+ */
+export function neighbourLeft(m: MemberInfo, end: LinkEnd | undefined): boolean {
+  if (m.connected || end === undefined) return false
+  const heardSince = m.lastSeen !== undefined && m.lastSeen > end.at
+  return heardSince ? m.present === false : end.left
 }
 
 /** What a relayed member's presence says, for `/peers`: there (it says so), left, or not heard of lately. */

@@ -77,3 +77,38 @@ describe('member panel', () => {
     expect(panel.rows(self, 30, 5).map(rowText)).toContainEqual(`│ ○ bobby ${fp}`)
   })
 })
+
+describe('a neighbour whose link is down, in the panel', () => {
+  const carol = { id: '3'.repeat(64), name: 'carol' }
+  const fp = shortId(carol.id)
+  function panelAfter(reason: string, left?: true): MemberPanel {
+    const panel = new MemberPanel(new PeerLabels(() => self), width)
+    panel.observe({ type: 'disconnected', peer: carol, reason, ...(left ? { left } : {}) })
+    return panel
+  }
+  const mark = (panel: MemberPanel) =>
+    panel
+      .rows(self, 30, 5)
+      .map(rowText)
+      .find((r) => r.includes(fp))
+      ?.slice(2, 3)
+
+  it('marks one whose link broke and whose leave came through the mesh since as gone', () => {
+    const panel = panelAfter('connection closed')
+    const later = Date.now() + 60_000
+    panel.set([
+      { peer: carol, direct: true, connected: false, throughMesh: true, lastSeen: later, present: false },
+    ])
+    expect(mark(panel)).toBe('·')
+  })
+
+  it('marks one that quit and came back through the mesh since as not gone', () => {
+    const panel = panelAfter('carol left (brb)', true)
+    const later = Date.now() + 60_000
+    panel.set([
+      { peer: carol, direct: true, connected: false, throughMesh: true, lastSeen: later, present: true },
+    ])
+    expect(mark(panel)).toBe('○')
+    expect(panel.list()[0]).toMatch(/reachable through the mesh/)
+  })
+})

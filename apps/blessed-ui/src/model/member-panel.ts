@@ -8,6 +8,7 @@ import {
   describeMembers,
   type LinkRoute,
   LinkRoutes,
+  neighbourLeft,
   type PeerLabels,
   shortId,
   terminalSafe,
@@ -109,9 +110,7 @@ export class MemberPanel {
     // A member and its link row stay together: the panel never shows a link without its member.
     const groups = members.map((m) => {
       // A neighbour that said it leaves is gone, as a relayed member whose presence says so: not a link down.
-      const gone = m.direct
-        ? !m.connected && this.routes.ended(m.peer.id)?.left === true
-        : m.present === false
+      const gone = m.direct ? neighbourLeft(m, this.routes.ended(m.peer.id)) : m.present === false
       const mark = gone ? '·' : m.direct ? (m.connected ? '●' : '○') : '~'
       const style: Style = m.direct ? (m.connected ? TEXT : { kind: 'warn' }) : { kind: 'hint' }
       // A name too long for the panel is cut short, never its fingerprint, which tells look-alikes apart.
