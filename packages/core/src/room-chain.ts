@@ -111,9 +111,10 @@ export class RoomChain extends RoomBook {
       // old one: an older one is the old numbering's (held by a relay, or replayed). Its signature is
       // checked all the same: a forgery closes the relay's link, an old message of the origin's does not.
       if (run.length === 0 && !jumping && expected === undefined) stale = isStaleFork(origin, msg)
-      // A relay's window that starts later holds newer messages: one written no later than the newest held
-      // is of an older numbering (kept by the relay, or replayed), and would take the seqs of the new one.
-      if (run.length === 0 && jumping) stale = writtenBeforeNewest(origin, msg)
+      // A relay's window that starts later holds newer messages: one written before the newest held is of
+      // an older numbering (kept by the relay, or replayed), and would take the seqs of the new one. One
+      // written in the same millisecond is not: a burst (a long line sent in parts) shares its ts.
+      if (run.length === 0 && jumping) stale = writtenBeforeNewest(origin, msg, false)
       candidate.hash ??= auth.chain(msg.prev, msg)
       run.push({ msg, hash: candidate.hash })
       expected = candidate.hash
@@ -307,8 +308,15 @@ function isStaleFork(origin: Origin, msg: Msg): boolean {
   return writtenBeforeNewest(origin, msg)
 }
 
-/** `msg` was written (the origin's clock) no later than the newest message held of its origin. */
-function writtenBeforeNewest(origin: Origin, msg: Msg): boolean {
+/**
+ * `msg` was written (the origin's clock) before the newest message held of its origin, or in the same
+ * millisecond unless `orSame` is false.
+ */
+function writtenBeforeNewest(origin: Origin, msg: Msg, orSame = true): boolean {
   const newest = origin.log.at(-1)
-  return newest !== undefined && newest.seq === origin.received && msg.ts <= newest.ts
+  return (
+    newest !== undefined &&
+    newest.seq === origin.received &&
+    (orSame ? msg.ts <= newest.ts : msg.ts < newest.ts)
+  )
 }

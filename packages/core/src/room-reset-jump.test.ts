@@ -48,3 +48,26 @@ describe('a member that restarted without its journal, while its own link is awa
     expect(shown).toEqual(['NEW 1', 'NEW 2', 'NEW 3', 'NEW 4', 'NEW 5', 'NEW 6'])
   })
 })
+
+describe("a relay's window that starts later than what is held", () => {
+  it('is jumped to when its first message was written in the same millisecond as the newest held', () => {
+    const room = new Room({ self: BOB, auth: fakeAuth(BOB.id) })
+    for (const n of [ALICE, CAROL]) {
+      room.linkOpened(n.id, { name: n.name, relays: true })
+      room.onAck(n.id, { type: 'ack', upTo: 0 })
+    }
+    // Alice sends a long paste in parts, all written in one millisecond; her link drops after the first.
+    const writing = new Room({ self: ALICE, auth: fakeAuth(ALICE.id) })
+    const parts = ['part 1', 'part 2', 'part 3', 'part 4', 'part 5'].flatMap((body, i) => {
+      writing.compose({ id: `alice-${i}`, ts: 5_000, body, name: 'alice' })
+      const sealed = writing.seal()
+      writing.ownDurable(writing.nextSeq - 1)
+      return sealed
+    })
+    expect(take(room, ALICE.id, parts.slice(0, 1), true)).toEqual(['part 1'])
+    room.linkClosed(ALICE.id)
+    // Carol's window of alice starts after part 3 (the rest left it): she passes on parts 4 and 5.
+    room.onAck(CAROL.id, { type: 'ack', upTo: 0, bases: { [ALICE.id]: 3 } })
+    expect(take(room, CAROL.id, parts.slice(3))).toEqual(['part 4', 'part 5'])
+  })
+})
