@@ -297,6 +297,17 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   // On a terminal in raw mode, Ctrl-C reaches readline as a key, which would end the input as Ctrl-D
   // does: it is the signal it stands for, and leaves as SIGINT does (bye, exit 0; twice: at once).
   rl?.on('SIGINT', () => process.kill(process.pid, 'SIGINT'))
+  // A paste is text: the terminal marks it (bracketed paste), and a line it ends is a message even when
+  // it starts with `/`, so a pasted log holding `/quit` quits nothing. The mode is turned off at exit.
+  let pasting = false
+  if (rl && interactive) {
+    io.stdin.on('keypress', (_text: string | undefined, key: { name?: string } | undefined) => {
+      if (key?.name === 'paste-start') pasting = true
+      else if (key?.name === 'paste-end') pasting = false
+    })
+    promptOut.write(BRACKETED_PASTE_ON)
+    process.once('exit', () => promptOut.write(BRACKETED_PASTE_OFF))
+  }
   const piped = flags.recvOnly || io.stdin.isTTY ? undefined : new PipedLines(io.stdin)
   const input = rl ?? piped
   input?.pause()
@@ -595,7 +606,8 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   }
   rl?.on('line', (raw) => {
     if (stoppedByFailure()) return
-    perform(parseSubmission(raw, { commands: LINE_COMMANDS }))
+    // Within a paste, `/` starts no command: the line goes as it is (`//` is how it would be typed).
+    perform(parseSubmission(pasting && raw.startsWith('/') ? `/${raw}` : raw, { commands: LINE_COMMANDS }))
     pauseIfFull()
     if (interactive) rl.prompt()
   })
@@ -832,6 +844,10 @@ function untrustedNote(failures: readonly { target: string; refusedUs: boolean }
     )
   return notes.join('; ')
 }
+
+/** Asks the terminal to mark what is pasted (`ESC[200~` … `ESC[201~`), and to stop doing so. */
+const BRACKETED_PASTE_ON = '\x1b[?2004h'
+const BRACKETED_PASTE_OFF = '\x1b[?2004l'
 
 /** Ends the input; on a terminal, also clears the prompt so the shell's prompt starts on a clean line. */
 function closeInput(rl: readline.Interface, interactive: boolean, out: NodeJS.WritableStream): void {

@@ -42,6 +42,30 @@ describe.skipIf(!HAS_TMUX)('parley on a terminal', () => {
     expect(screen).not.toMatch(/input ended; waiting/)
   })
 
+  it('sends a pasted line that starts with / as a message, and runs the same line typed as a command', async () => {
+    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only', '--data-dir', tempDir()])
+    const port = await listeningPort(bob)
+    const alice = terminal([
+      ...['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`],
+      ...['--name', 'alice', '--data-dir', join(tempDir(), 'alice')],
+    ])
+    await alice.until('the link', () => alice.screen().some((l) => l.includes('connected to bob')))
+    // A log pasted whole: its lines go as they are, the one that reads as a command included.
+    alice.paste('pasted first\n/quit\n/nick mallory\npasted last\n')
+    await bob.waitFor('stdout', /<alice> pasted last$/)
+    expect(bob.stdout).toEqual([
+      '<alice> pasted first',
+      '<alice> /quit',
+      '<alice> /nick mallory',
+      '<alice> pasted last',
+    ])
+    expect(alice.exitCode()).toBeUndefined()
+    // Typed, it is the command.
+    alice.type('/quit')
+    alice.keys('Enter')
+    expect(await alice.until('the exit', () => alice.exitCode())).toBe(0)
+  })
+
   it('sends a line typed while it is still starting, once it can', async () => {
     // A room on a DHT of one loopback bootstrap node: joining it keeps the start going after the first
     // status lines, which is when a line typed early used to be read with nothing to take it.

@@ -47,6 +47,12 @@ export class Terminal {
     this.tmux('send-keys', '-t', 'cli', ...keys)
   }
 
+  /** Pastes `text` as a terminal does, marked as a paste when the program asked for that. */
+  paste(text: string): void {
+    this.tmux('set-buffer', '-b', 'pasted', text)
+    this.tmux('paste-buffer', '-p', '-d', '-b', 'pasted', '-t', 'cli')
+  }
+
   /** Types `text` and Enter. */
   line(text: string): void {
     this.type(text)
