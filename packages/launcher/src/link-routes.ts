@@ -71,6 +71,11 @@ export interface LinkEnd {
   readonly left: boolean
   /** Either end closed this one link with `/disconnect`: the peer is still in the room. */
   readonly unlinked: boolean
+  /**
+   * A message of it written after the link ended (its clock) came since, through the mesh: it is alive.
+   * What was on its way when it died, written before, says nothing of that.
+   */
+  readonly heard?: true
 }
 
 /** The reasons a `/disconnect` gives, at the end that typed it and at the other. */
@@ -88,6 +93,11 @@ export class LinkRoutes {
   constructor(private readonly now: () => number = Date.now) {}
 
   observe(event: NodeEvent, route?: LinkRoute): void {
+    if (event.type === 'message' || event.type === 'lines') {
+      const end = this.#ends.get(event.from.id)
+      if (end && !end.heard && event.ts > end.at) this.#ends.set(event.from.id, { ...end, heard: true })
+      return
+    }
     if (event.type === 'disconnected') {
       remember(this.#ends, event.peer.id, {
         at: this.now(),

@@ -198,11 +198,15 @@ describe('a neighbour whose link is down, as /peers tells it', () => {
     ])
   })
 
-  it('says the mesh reaches it once something of it came that way, or after a /disconnect', () => {
-    const heard = { ...down, lastSeen: at + 1 }
-    expect(describeMembers([heard], new PeerLabels(), routesAfter('connection closed'))).toEqual([
-      `carol [${fp}] direct, its link is down; reachable through the mesh`,
-    ])
+  it('says the mesh reaches it once something of it written since came that way, or after a /disconnect', () => {
+    const reachable = [`carol [${fp}] direct, its link is down; reachable through the mesh`]
+    // A presence dated after the link ended.
+    const said = { ...down, lastSeen: at + 1, present: true, hereAt: at + 1 }
+    expect(describeMembers([said], new PeerLabels(), routesAfter('connection closed'))).toEqual(reachable)
+    // A message written after it.
+    const routes = routesAfter('connection closed')
+    routes.observe({ ...message(carol, 7), ts: at + 1 } as NodeEvent)
+    expect(describeMembers([{ ...down, lastSeen: at + 1 }], new PeerLabels(), routes)).toEqual(reachable)
     for (const reason of [
       'disconnected by the user',
       'carol closed this link with /disconnect; it has not left',
@@ -210,6 +214,16 @@ describe('a neighbour whose link is down, as /peers tells it', () => {
       expect(describeMembers([down], new PeerLabels(), routesAfter(reason))).toEqual([
         `carol [${fp}] direct, its link is down; reachable through the mesh`,
       ])
+  })
+
+  it('takes nothing written before the link ended for a sign of life, however late it came', () => {
+    // Its presence and a message made as it died, relayed by another member after its link was seen to end.
+    const routes = routesAfter('connection closed')
+    routes.observe({ ...message(carol, 7), ts: at - 5 } as NodeEvent)
+    const late = { ...down, lastSeen: at + 1, present: true, hereAt: at - 5 }
+    expect(describeMembers([late], new PeerLabels(), routes)).toEqual([
+      `carol [${fp}] direct, its link is down since 09:30:15 (connection closed); nothing of it came through the mesh since`,
+    ])
   })
 
   it('says a neighbour whose link broke left, once its leave came through the mesh since', () => {

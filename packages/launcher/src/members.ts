@@ -179,7 +179,7 @@ export function describeMembers(
 function linkDown(m: MemberInfo, end: LinkEnd | undefined): string {
   if (end === undefined)
     return m.throughMesh ? 'its link is down; reachable through the mesh' : 'disconnected'
-  const heardSince = m.lastSeen !== undefined && m.lastSeen > end.at
+  const heardSince = heardAfter(m, end)
   // Its leave (its `gone`) came through the mesh after its link ended: it left, whatever the link said.
   if (heardSince && m.present === false) return presenceNote(m)
   if (end.left && !heardSince) {
@@ -197,8 +197,16 @@ function linkDown(m: MemberInfo, end: LinkEnd | undefined): string {
  */
 export function neighbourLeft(m: MemberInfo, end: LinkEnd | undefined): boolean {
   if (m.connected || end === undefined) return false
-  const heardSince = m.lastSeen !== undefined && m.lastSeen > end.at
-  return heardSince ? m.present === false : end.left
+  return heardAfter(m, end) ? m.present === false : end.left
+}
+
+/**
+ * Whether something of a neighbour written after its link ended came since, through the mesh: a message
+ * (`LinkRoutes`), or a presence dated after it. Its clock against ours, as every date a member gives is:
+ * a presence it made as it died, relayed after its link was seen to end, is not taken for a sign of life.
+ */
+function heardAfter(m: MemberInfo, end: LinkEnd): boolean {
+  return end.heard === true || (m.hereAt !== undefined && m.hereAt > end.at)
 }
 
 /** What a relayed member's presence says, for `/peers`: there (it says so), left, or not heard of lately. */

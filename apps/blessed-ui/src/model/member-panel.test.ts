@@ -97,7 +97,15 @@ describe('a neighbour whose link is down, in the panel', () => {
     const panel = panelAfter('connection closed')
     const later = Date.now() + 60_000
     panel.set([
-      { peer: carol, direct: true, connected: false, throughMesh: true, lastSeen: later, present: false },
+      {
+        peer: carol,
+        direct: true,
+        connected: false,
+        throughMesh: true,
+        lastSeen: later,
+        present: false,
+        hereAt: later,
+      },
     ])
     expect(mark(panel)).toBe('·')
   })
@@ -106,7 +114,15 @@ describe('a neighbour whose link is down, in the panel', () => {
     const panel = panelAfter('carol left (brb)', true)
     const later = Date.now() + 60_000
     panel.set([
-      { peer: carol, direct: true, connected: false, throughMesh: true, lastSeen: later, present: true },
+      {
+        peer: carol,
+        direct: true,
+        connected: false,
+        throughMesh: true,
+        lastSeen: later,
+        present: true,
+        hereAt: later,
+      },
     ])
     expect(mark(panel)).toBe('○')
     expect(panel.list()[0]).toMatch(/reachable through the mesh/)
