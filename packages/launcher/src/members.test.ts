@@ -118,6 +118,22 @@ describe('PeerLabels', () => {
     expect(labels.label(asAlice)).toBe('alice')
   })
 
+  it('gives a label in its parts: the name as the peer wrote it, and the fingerprint only when told apart', () => {
+    const labels = new PeerLabels()
+    // A name that ends as a label would: the parts keep it whole, as the peer wrote it.
+    const bob = { id: KEY_A, name: `bob~${shortId(KEY_A)}` }
+    labels.observe(message(bob, 1))
+    expect(labels.parts(bob)).toEqual({ name: bob.name, fingerprint: undefined })
+    expect(labels.label(bob)).toBe(bob.name)
+    // A second key under a look-alike name: from now on each is told apart, in both forms.
+    labels.observe(message({ id: KEY_B, name: `BOB~${shortId(KEY_A)}` }, 1))
+    expect(labels.label(bob)).toBe(`${bob.name}~${shortId(KEY_A)}`)
+    expect(labels.parts(bob)).toEqual({ name: bob.name, fingerprint: shortId(KEY_A) })
+    const carol = { id: KEY_B, name: 'carol' }
+    expect(labels.parts(carol)).toEqual({ name: 'carol', fingerprint: undefined })
+    expect(labels.label(carol)).toBe('carol')
+  })
+
   it('tells nobody apart for our name when it has no self to compare with', () => {
     const labels = new PeerLabels(() => undefined)
     const asAlice = { id: KEY_A, name: 'alice' }

@@ -13,6 +13,12 @@ import { listenAddressOf, shortId, targetLabel } from './session.js'
 /** Names told apart at most: a peer that switches names endlessly fills no more than this. */
 export const MAX_LABEL_NAMES = 10_000
 
+/** A label in two parts: the peer's name, and its short fingerprint when the name alone is not enough. */
+export interface LabelParts {
+  readonly name: string
+  readonly fingerprint: string | undefined
+}
+
 /**
  * Display names that never merge two keys: a name that looks like another key's (core's `nameKey`), or
  * that its key switched to, gets the key's short fingerprint as a suffix (`bob~r4kq-2xbm`). Feed it every
@@ -31,12 +37,14 @@ export class PeerLabels {
   private soleKey: { readonly id: string; readonly names: Set<string> } | undefined = undefined
   private keyed = false
   /**
-   * The last peer labelled, and its label while nothing changed since (`changes`): a flood from one
-   * sender reuses one PeerInfo, and is labelled once instead of once per line.
+   * The last peer labelled, and its label's parts while nothing changed since (`changes`): a flood from
+   * one sender reuses one PeerInfo, and is labelled once instead of once per line.
    */
   private lastPeer: PeerInfo | undefined
   private lastChanges = 0
-  private lastLabel = ''
+  private lastParts: LabelParts = { name: '', fingerprint: undefined }
+  /** `lastParts` joined, once asked for. */
+  private lastLabel: string | undefined
   private changes = 0
   /** This node's name as last seen, and its key once needed (see `self`). */
   private ownName: string | undefined
@@ -58,23 +66,34 @@ export class PeerLabels {
     for (const id of event.sameNameAs) this.suspect(id)
   }
 
+  /** The name to show for `peer`, with its fingerprint when it must be told apart: `bob` or `bob~r4kq-2xbm`. */
   label(peer: PeerInfo): string {
+    const { name, fingerprint } = this.parts(peer)
+    if (this.lastLabel === undefined) this.lastLabel = fingerprint ? `${name}~${fingerprint}` : name
+    return this.lastLabel
+  }
+
+  /**
+   * What `label` is made of, for a view that places the fingerprint itself (a column of its own):
+   * `fingerprint` is set when the name alone would not tell `peer` apart.
+   */
+  parts(peer: PeerInfo): LabelParts {
     const me = this.self?.()
     if (me !== undefined && me.name !== this.ownName) {
       this.ownName = me.name
       this.ownKey = undefined
       this.changes++
     }
-    if (this.lastPeer === peer && this.lastChanges === this.changes) return this.lastLabel
+    if (this.lastPeer === peer && this.lastChanges === this.changes) return this.lastParts
     this.seen(peer)
     const shared = this.keyed && (this.keysByName.get(labelKey(peer))?.size ?? 0) > 1
     const mine = me !== undefined && peer.id !== me.id && this.likeOwn(peer, me)
     const told = shared || mine || this.everyKeyShown || this.ambiguous.has(peer.id)
-    const label = told ? `${peer.name}~${shortId(peer.id)}` : peer.name
     this.lastPeer = peer
     this.lastChanges = this.changes
-    this.lastLabel = label
-    return label
+    this.lastParts = { name: peer.name, fingerprint: told ? shortId(peer.id) : undefined }
+    this.lastLabel = undefined
+    return this.lastParts
   }
 
   /**
