@@ -76,6 +76,12 @@ describe('member panel', () => {
     panel.set([{ peer: bob, direct: true, connected: false }])
     expect(panel.rows(self, 30, 5).map(rowText)).toContainEqual(`│ ○ bobby ${fp}`)
   })
+
+  it('takes the name from the label, not from cutting its text: a name that ends as a label would stays whole', () => {
+    // Core shows such a name from the network with a U+FFFD for its `~`; the panel does not count on it.
+    const fp = shortId('1'.repeat(64))
+    expect(panelRows([`bo~${fp}`], 30)).toContainEqual(`│ ○ bo~${fp} ${fp}`)
+  })
 })
 
 describe('a neighbour whose link is down, in the panel', () => {

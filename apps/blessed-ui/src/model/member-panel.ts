@@ -117,9 +117,8 @@ export class MemberPanel {
       // On a narrow panel, where the name would keep only a few cells beside it, the fingerprint takes a
       // row of its own under the name.
       const fp = shortId(m.peer.id)
-      // The fingerprint follows every name here: a label that carries it (`bob~hfvv-wcon`) would show it twice.
-      const told = this.labels.label(m.peer)
-      const label = terminalSafe(told.endsWith(`~${fp}`) ? told.slice(0, -fp.length - 1) : told)
+      // The fingerprint follows every name here: only the label's name part, or it would show twice.
+      const label = terminalSafe(this.labels.parts(m.peer).name)
       const room = width - 2 - cellsOfText(`${mark}  ${fp}`, this.width)
       const group =
         room >= NAME_MIN_CELLS || cellsOfText(label, this.width) <= room
