@@ -1,3 +1,4 @@
+import type { MemberInfo } from '@parley/core'
 import { PeerLabels, shortId } from '@parley/launcher'
 import { describe, expect, it } from 'vitest'
 import { graphemeWidth } from '../text/width.js'
@@ -99,37 +100,29 @@ describe('a neighbour whose link is down, in the panel', () => {
       .find((r) => r.includes(fp))
       ?.slice(2, 3)
 
+  /** Carol as the node lists her once her presence came through the mesh after the link went down. */
+  function heardSince(present: boolean): MemberInfo {
+    const later = Date.now() + 60_000
+    return {
+      peer: carol,
+      direct: true,
+      connected: false,
+      throughMesh: true,
+      lastSeen: later,
+      present,
+      hereAt: later,
+    }
+  }
+
   it('marks one whose link broke and whose leave came through the mesh since as gone', () => {
     const panel = panelAfter('connection closed')
-    const later = Date.now() + 60_000
-    panel.set([
-      {
-        peer: carol,
-        direct: true,
-        connected: false,
-        throughMesh: true,
-        lastSeen: later,
-        present: false,
-        hereAt: later,
-      },
-    ])
+    panel.set([heardSince(false)])
     expect(mark(panel)).toBe('·')
   })
 
   it('marks one that quit and came back through the mesh since as not gone', () => {
     const panel = panelAfter('carol left (brb)', true)
-    const later = Date.now() + 60_000
-    panel.set([
-      {
-        peer: carol,
-        direct: true,
-        connected: false,
-        throughMesh: true,
-        lastSeen: later,
-        present: true,
-        hereAt: later,
-      },
-    ])
+    panel.set([heardSince(true)])
     expect(mark(panel)).toBe('○')
     expect(panel.list()[0]).toMatch(/reachable through the mesh/)
   })
