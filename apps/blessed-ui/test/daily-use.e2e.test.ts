@@ -8,42 +8,20 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from '@parley/testkit'
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { assertBuilt, CLI_BIN, type CliPeer, hasTmux, startCli, Tmux, until } from './harness.js'
+import { expect, it, vi } from 'vitest'
+import { CLI_BIN, describeInTmux, stage, type Tmux, until } from './harness.js'
 
-const TMUX = hasTmux()
 // Several real processes per test on a shared machine: a generous ceiling, only to catch hangs.
 vi.setConfig({ testTimeout: 60_000 })
-const title = TMUX
-  ? 'parley-tui daily use in a real terminal (tmux)'
-  : 'parley-tui daily use in a real terminal: SKIPPED, tmux is not installed'
+const { cli, startTui, newTerminal } = stage()
 
-let tmux: Tmux | undefined
-const peers: CliPeer[] = []
-
-afterEach(async () => {
-  tmux?.kill()
-  tmux = undefined
-  for (const peer of peers.splice(0)) await peer.stop()
-})
-
-function cli(name: string, extra: string[] = []): CliPeer {
-  const peer = startCli(name, extra)
-  peers.push(peer)
-  return peer
-}
-
-describe.skipIf(!TMUX)(title, () => {
-  beforeAll(() => assertBuilt())
-
+describeInTmux('parley-tui daily use in a real terminal', () => {
   /** parley-tui dialing a port nobody answers, with one line typed that waits for it (`--wait` seconds). */
   async function oneUndelivered(wait: number): Promise<Tmux> {
     // Below the ephemeral range: no node of another test, listening on port 0, can be given it meanwhile.
     const nobody = await freePort()
-    tmux = new Tmux()
-    const tui = tmux
     const dial = ['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${nobody}`]
-    tui.startTui([...dial, '--name', 'alice', '--wait', String(wait)])
+    const tui = startTui([...dial, '--name', 'alice', '--wait', String(wait)])
     await tui.waitForScreen('the dialing line', (lines) => lines.some((l) => l.includes('-- dialing')))
     tui.type('for later')
     tui.keys('Enter')
@@ -81,10 +59,8 @@ describe.skipIf(!TMUX)(title, () => {
     const id = execFileSync(process.execPath, [CLI_BIN, 'id', '--data-dir', other], { encoding: 'utf8' })
     const otherKey = id.trim().split('\n').at(-1) as string
     rmSync(other, { recursive: true, force: true })
-    tmux = new Tmux()
-    const tui = tmux
     // A wait far longer than the test may take: the refusal ends it, not the wait.
-    tui.startTui([
+    const tui = startTui([
       ...['--listen', '127.0.0.1:0', '--name', 'alice', '--wait', '3600'],
       ...['--peer', `127.0.0.1:${port}`, '--peer-key', otherKey],
     ])
@@ -104,9 +80,7 @@ describe.skipIf(!TMUX)(title, () => {
   it('sends /me as an action a CLI marks as one, and shows an older TUI action as an action too', async () => {
     const bob = cli('bob')
     const port = await bob.port()
-    tmux = new Tmux()
-    const tui = tmux
-    tui.startTui(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    const tui = startTui(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
     await bob.waitForEvent('alice connecting', (e) => e.type === 'connected' && e.peer === 'alice')
     tui.type('/me waves')
     tui.keys('Enter')
@@ -133,11 +107,15 @@ describe.skipIf(!TMUX)(title, () => {
     await carol.waitForEvent('the last line', (e) => e.type === 'message' && e.body === 'bob again')
     // Catch-up is what was sent before this node started, by more than the slack it allows for clocks
     // that disagree. Every process here reads one clock, so none is needed.
-    tmux = new Tmux()
-    tmux.startTui(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'], 120, 40, {
-      PARLEY_CLOCK_SLACK_MS: '0',
-    })
-    const screen = await tmux.waitForScreen('the catch-up', (lines) =>
+    const tui = startTui(
+      ['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'],
+      120,
+      40,
+      {
+        PARLEY_CLOCK_SLACK_MS: '0',
+      },
+    )
+    const screen = await tui.waitForScreen('the catch-up', (lines) =>
       lines.some((l) => l.includes('bob again')),
     )
     // alice's first run: she joins, she was not away.
@@ -153,9 +131,7 @@ describe.skipIf(!TMUX)(title, () => {
   it('sums flow control up in a line every few seconds instead of one per throttle', async () => {
     const bob = cli('bob', ['--rate', '2', '--burst', '1'])
     const port = await bob.port()
-    tmux = new Tmux()
-    const tui = tmux
-    tui.startTui(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    const tui = startTui(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
     await bob.waitForEvent('alice connecting', (e) => e.type === 'connected' && e.peer === 'alice')
     for (let i = 0; i < 20; i++) {
       tui.type(`m${i}`)
@@ -172,8 +148,7 @@ describe.skipIf(!TMUX)(title, () => {
   it('the line-mode CLI on a terminal: a typo is a hint, not a message, and Ctrl-C leaves a clean line', async () => {
     const bob = cli('bob')
     const port = await bob.port()
-    tmux = new Tmux()
-    const term = tmux
+    const term = newTerminal()
     const command = [process.execPath, CLI_BIN, '--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`]
     const script = `env XDG_DATA_HOME='${term.dir}/cli' ${command.map((a) => `'${a}'`).join(' ')} --name alice; echo "exit=$?"; sleep 600`
     term.tmux('new-session', '-d', '-x', '120', '-y', '30', '-s', 'tui', script)

@@ -7,27 +7,16 @@ import { createSocket } from 'node:dgram'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { assertBuilt, CLI_BIN, type CliPeer, hasTmux, startCli, Tmux, until } from './harness.js'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { CLI_BIN, type CliPeer, describeInTmux, stage, type Tmux, until } from './harness.js'
 
-const TMUX = hasTmux()
-const title = TMUX
-  ? 'parley-tui over the DHT (tmux)'
-  : 'parley-tui over the DHT: SKIPPED, tmux is not installed'
 /** Every node here refuses the public DHT, whatever the environment the tests run in. */
 const PRIVATE_ONLY = { PARLEY_DHT_PRIVATE_ONLY: '1' }
 
 let bootstrapNode: ChildProcessWithoutNullStreams | undefined
 let bootstrap = ''
-let tmux: Tmux | undefined
-const peers: CliPeer[] = []
 const dirs: string[] = []
-
-afterEach(async () => {
-  tmux?.kill()
-  tmux = undefined
-  for (const peer of peers.splice(0)) await peer.stop()
-})
+const { cli, startTui } = stage()
 
 afterAll(() => {
   bootstrapNode?.kill('SIGKILL')
@@ -49,8 +38,7 @@ function identity(): { dataDir: string; fingerprint: string } {
 
 /** A CLI node named bob, announced on the test's DHT under the key of `dataDir`. */
 async function bobOnTheDht(dataDir: string): Promise<CliPeer> {
-  const bob = startCli('bob', ['--dht', '--bootstrap', bootstrap, '--data-dir', dataDir])
-  peers.push(bob)
+  const bob = cli('bob', ['--dht', '--bootstrap', bootstrap, '--data-dir', dataDir])
   await bob.waitForEvent('listening', (e) => e.type === 'listening')
   return bob
 }
@@ -66,9 +54,8 @@ function tuiProcess(session: Tmux): number {
 const connectedByKey =
   /-- connected to bob \[[a-z2-7]{4}-[a-z2-7]{4}\] over the DHT \(direct UDP on this machine: 127\.0\.0\.1:\d+\)$/
 
-describe.skipIf(!TMUX)(title, () => {
+describeInTmux('parley-tui over the DHT', () => {
   beforeAll(async () => {
-    assertBuilt()
     bootstrapNode = spawn(process.execPath, [CLI_BIN, 'bootstrap', '--listen', '127.0.0.1:0'], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, ...PRIVATE_ONLY },
@@ -86,8 +73,12 @@ describe.skipIf(!TMUX)(title, () => {
   it('dials a CLI peer by its fingerprint, says the link is holepunched, and chats both ways', async () => {
     const { dataDir, fingerprint } = identity()
     const bob = await bobOnTheDht(dataDir)
-    tmux = new Tmux()
-    tmux.startTui(['--peer', fingerprint, '--bootstrap', bootstrap, '--name', 'alice'], 160, 30, PRIVATE_ONLY)
+    const tmux = startTui(
+      ['--peer', fingerprint, '--bootstrap', bootstrap, '--name', 'alice'],
+      160,
+      30,
+      PRIVATE_ONLY,
+    )
     const screen = await tmux.waitForScreen('the connection by key', (lines) =>
       lines.some((l) => connectedByKey.test(l)),
     )
@@ -133,8 +124,7 @@ describe.skipIf(!TMUX)(title, () => {
 
   it('/connect FINGERPRINT without the DHT says once to restart with --dht, and leaves nothing redialing', async () => {
     const { fingerprint } = identity()
-    tmux = new Tmux()
-    tmux.startTui(['--listen', '127.0.0.1:0', '--name', 'alice'], 200, 30, PRIVATE_ONLY)
+    const tmux = startTui(['--listen', '127.0.0.1:0', '--name', 'alice'], 200, 30, PRIVATE_ONLY)
     await tmux.waitForScreen('listening', (lines) =>
       lines.some((l) => l.includes('-- listening on 127.0.0.1:')),
     )
@@ -166,8 +156,7 @@ describe.skipIf(!TMUX)(title, () => {
       try {
         const at = `127.0.0.1:${silent.address().port}`
         const { dataDir } = identity()
-        tmux = new Tmux()
-        tmux.startTui(
+        const tmux = startTui(
           ['--peer', identity().fingerprint, '--bootstrap', at, '--data-dir', dataDir],
           120,
           30,
@@ -175,12 +164,12 @@ describe.skipIf(!TMUX)(title, () => {
         )
         // Before the screen exists, the line goes to the terminal (stderr); the screen is not up yet.
         await until('the joining line', () =>
-          tmux!.stderr().includes(`parley-tui: joining the DHT (bootstrap ${at})…`),
+          tmux.stderr().includes(`parley-tui: joining the DHT (bootstrap ${at})…`),
         )
         if (key) tmux.keys(key)
         else process.kill(tuiProcess(tmux), 'SIGTERM')
         // Without the stop it waited ~6 s for the silent node, then said none answered (exit 9).
-        expect(await until('parley-tui to exit', () => tmux!.exitCode(), 10_000)).toBe(0)
+        expect(await until('parley-tui to exit', () => tmux.exitCode(), 10_000)).toBe(0)
         expect(tmux.stderr().trim().split('\n')).toEqual([
           `parley-tui: joining the DHT (bootstrap ${at})…`,
           'parley-tui: stopped while joining the DHT; nothing was sent',
@@ -193,8 +182,7 @@ describe.skipIf(!TMUX)(title, () => {
 
   it('/quit takes its key off the DHT: a dial right after is told nobody announces it (exit 8)', async () => {
     const { dataDir, fingerprint } = identity()
-    tmux = new Tmux()
-    tmux.startTui(
+    const tmux = startTui(
       ['--dht', '--bootstrap', bootstrap, '--data-dir', dataDir, '--name', 'alice'],
       200,
       30,
@@ -205,7 +193,7 @@ describe.skipIf(!TMUX)(title, () => {
     )
     tmux.type('/quit')
     tmux.keys('Enter')
-    expect(await until('parley-tui to exit', () => tmux!.exitCode())).toBe(0)
+    expect(await until('parley-tui to exit', () => tmux.exitCode())).toBe(0)
     const dial = spawnSync(
       process.execPath,
       [

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { assertBundled, assertBuilt as assertCliBuilt } from '@parley/testkit'
-import { afterEach } from 'vitest'
+import { afterEach, beforeAll, describe } from 'vitest'
 
 export const TUI_BIN = fileURLToPath(new URL('../bin/parley-tui.js', import.meta.url))
 export const CLI_BIN = fileURLToPath(new URL('../../cli/bin/parley.cjs', import.meta.url))
@@ -29,6 +29,59 @@ export function hasTmux(): boolean {
     return true
   } catch {
     return false
+  }
+}
+
+/**
+ * A `describe` of tests that drive the app in tmux: skipped where tmux is not installed (its title says
+ * so), and first making sure what it runs is built.
+ * @example describeInTmux('parley-tui in a real terminal', () => { it(…) })
+ */
+export function describeInTmux(subject: string, body: () => void): void {
+  const present = hasTmux()
+  const title = present ? `${subject} (tmux)` : `${subject}: SKIPPED, tmux is not installed`
+  describe.skipIf(!present)(title, () => {
+    beforeAll(() => assertBuilt())
+    body()
+  })
+}
+
+/** What a test starts: stopped after it, whether it passed or not. */
+export interface Stage {
+  /** A tmux server of its own for this test; one opened before in the same test is stopped first. */
+  newTerminal(): Tmux
+  /** parley-tui in a new terminal, started with `Tmux.startTui`'s arguments. */
+  startTui(...start: Parameters<Tmux['startTui']>): Tmux
+  /** The parley CLI as a peer (see `startCli`). */
+  cli(name: string, extra?: string[]): CliPeer
+}
+
+/** Call once at the top of a test file: after each test, its terminal and its CLI peers are stopped. */
+export function stage(): Stage {
+  let terminal: Tmux | undefined
+  const peers: CliPeer[] = []
+  afterEach(async () => {
+    terminal?.kill()
+    terminal = undefined
+    for (const peer of peers.splice(0)) await peer.stop()
+  })
+  const open = (): Tmux => {
+    terminal?.kill()
+    terminal = new Tmux()
+    return terminal
+  }
+  return {
+    newTerminal: open,
+    startTui(...start) {
+      const tui = open()
+      tui.startTui(...start)
+      return tui
+    },
+    cli(name, extra) {
+      const peer = startCli(name, extra)
+      peers.push(peer)
+      return peer
+    },
   }
 }
 

@@ -3,23 +3,11 @@
  * panel and /peers a neighbour that quit is shown as gone (`·`, `left at …`), one that was killed as a
  * link down (`○`); a line typed while nobody is connected is said once to wait.
  */
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { assertBuilt, type CliPeer, hasTmux, startCli, Tmux } from './harness.js'
+import { expect, it, vi } from 'vitest'
+import { describeInTmux, stage } from './harness.js'
 
-const TMUX = hasTmux()
 vi.setConfig({ testTimeout: 60_000 })
-const title = TMUX
-  ? 'parley-tui members whose links went down (tmux)'
-  : 'parley-tui members whose links went down: SKIPPED, tmux is not installed'
-
-let tmux: Tmux | undefined
-const peers: CliPeer[] = []
-
-afterEach(async () => {
-  tmux?.kill()
-  tmux = undefined
-  for (const peer of peers.splice(0)) await peer.stop()
-})
+const { cli, startTui } = stage()
 
 /** The member panel's row of `name`: the text right of its border. */
 function panelRow(lines: string[], name: string): string | undefined {
@@ -30,26 +18,13 @@ function panelRow(lines: string[], name: string): string | undefined {
   return undefined
 }
 
-describe.skipIf(!TMUX)(title, () => {
-  beforeAll(() => assertBuilt())
-
+describeInTmux('parley-tui members whose links went down', () => {
   it('marks a neighbour that quit as gone, and one that was killed as a link down', async () => {
-    const bob = startCli('bob')
-    const carol = startCli('carol')
-    peers.push(bob, carol)
-    const [bobPort, carolPort] = [await bob.port(), await carol.port()]
-    tmux = new Tmux()
-    const tui = tmux
-    tui.startTui([
-      '--listen',
-      '127.0.0.1:0',
-      '--name',
-      'alice',
-      '--peer',
-      `127.0.0.1:${bobPort}`,
-      '--peer',
-      `127.0.0.1:${carolPort}`,
-    ])
+    const bob = cli('bob')
+    const carol = cli('carol')
+    const ports = [await bob.port(), await carol.port()]
+    const dials = ports.flatMap((port) => ['--peer', `127.0.0.1:${port}`])
+    const tui = startTui(['--listen', '127.0.0.1:0', '--name', 'alice', ...dials])
     await tui.waitForScreen('both linked', (lines) =>
       ['connected to bob', 'connected to carol'].every((s) => lines.some((l) => l.includes(s))),
     )
@@ -86,12 +61,9 @@ describe.skipIf(!TMUX)(title, () => {
   })
 
   it('says once, as line mode does, that what is typed while nobody is connected waits', async () => {
-    const bob = startCli('bob')
-    peers.push(bob)
+    const bob = cli('bob')
     const port = await bob.port()
-    tmux = new Tmux()
-    const tui = tmux
-    tui.startTui(['--listen', '127.0.0.1:0', '--name', 'alice', '--peer', `127.0.0.1:${port}`])
+    const tui = startTui(['--listen', '127.0.0.1:0', '--name', 'alice', '--peer', `127.0.0.1:${port}`])
     await tui.waitForScreen('linked', (lines) => lines.some((l) => l.includes('connected to bob')))
     tui.type('while bob is here')
     tui.keys('Enter')

@@ -2,42 +2,30 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, sym
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { assertBuilt, type CliPeer, hasTmux, startCli, Tmux, until } from './harness.js'
+import { expect, it } from 'vitest'
+import { describeInTmux, stage, until } from './harness.js'
 
-const TMUX = hasTmux()
-const title = TMUX
-  ? 'parley-tui in a real terminal (tmux)'
-  : 'parley-tui in a real terminal: SKIPPED, tmux is not installed'
-
-let tmux: Tmux | undefined
-const peers: CliPeer[] = []
-
-afterEach(async () => {
-  tmux?.kill()
-  tmux = undefined
-  for (const peer of peers.splice(0)) await peer.stop()
-})
+const { cli, startTui } = stage()
 
 const isMessageRow = (line: string) => /^\d\d:\d\d:\d\d /.test(line)
 
 /** A TUI named alice dialing a CLI named bob; resolves once both say they are connected. */
 async function chat(cols = 120, rows = 40) {
-  const bob = startCli('bob')
-  peers.push(bob)
+  const bob = cli('bob')
   const port = await bob.port()
-  tmux = new Tmux()
-  tmux.startTui(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'], cols, rows)
+  const tui = startTui(
+    ['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'],
+    cols,
+    rows,
+  )
   await bob.waitForEvent('alice connecting', (e) => e.type === 'connected' && e.peer === 'alice')
-  const screen = await tmux.waitForScreen('the connected status bar', (lines) =>
+  const screen = await tui.waitForScreen('the connected status bar', (lines) =>
     lines.some((l) => l.startsWith(' connected ')),
   )
-  return { bob, tui: tmux, screen }
+  return { bob, tui, screen }
 }
 
-describe.skipIf(!TMUX)(title, () => {
-  beforeAll(() => assertBuilt())
-
+describeInTmux('parley-tui in a real terminal', () => {
   it('shows a line from the CLI with the sender name, and a status bar with both ends', async () => {
     const { bob, tui, screen } = await chat()
     expect(screen.find((l) => l.startsWith(' connected '))).toMatch(
@@ -58,12 +46,9 @@ describe.skipIf(!TMUX)(title, () => {
   })
 
   it('sends a line too long for a frame of its --max-frame in parts, and the CLI gets all of it', async () => {
-    const bob = startCli('bob')
-    peers.push(bob)
+    const bob = cli('bob')
     const port = await bob.port()
-    tmux = new Tmux()
-    const tui = tmux
-    tui.startTui([
+    const tui = startTui([
       '--listen',
       '127.0.0.1:0',
       '--peer',
@@ -191,11 +176,9 @@ describe.skipIf(!TMUX)(title, () => {
   it('leaves a code cache of each of its bundles for the next start, when it cannot use the packaged ones', async () => {
     const cacheHome = mkdtempSync(join(tmpdir(), 'parley-tui-cache-'))
     try {
-      tmux = new Tmux()
       // With V8 flags in NODE_OPTIONS, the packaged caches (made without them) are not even tried.
       const env = { NODE_OPTIONS: '--max-old-space-size=512', XDG_CACHE_HOME: cacheHome }
-      tmux.startTui(['--listen', '127.0.0.1:0', '--name', 'alice'], 120, 40, env)
-      const tui = tmux
+      const tui = startTui(['--listen', '127.0.0.1:0', '--name', 'alice'], 120, 40, env)
       await tui.waitForScreen('the status bar', (ls) => ls.some((l) => l.startsWith(' listening')))
       tui.type('/quit')
       tui.keys('Enter')
@@ -267,20 +250,15 @@ describe.skipIf(!TMUX)(title, () => {
   })
 
   it('does not show again after a restart the messages it had drawn', async () => {
-    const bob = startCli('bob')
-    peers.push(bob)
+    const bob = cli('bob')
     const port = await bob.port()
     const data = mkdtempSync(join(tmpdir(), 'parley-tui-data-'))
+    // A new terminal for each start: the one before is closed first.
     const start = async () => {
-      tmux?.kill()
-      tmux = new Tmux()
-      tmux.startTui(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'], 120, 40, {
-        XDG_DATA_HOME: data,
-      })
-      await tmux.waitForScreen('the connected status bar', (ls) =>
-        ls.some((l) => l.startsWith(' connected ')),
-      )
-      return tmux
+      const args = ['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice']
+      const tui = startTui(args, 120, 40, { XDG_DATA_HOME: data })
+      await tui.waitForScreen('the connected status bar', (ls) => ls.some((l) => l.startsWith(' connected ')))
+      return tui
     }
     try {
       const first = await start()
@@ -300,12 +278,9 @@ describe.skipIf(!TMUX)(title, () => {
   })
 
   it('exits 3 with one plain line when the port is taken, leaving the terminal as it was', async () => {
-    const bob = startCli('bob')
-    peers.push(bob)
+    const bob = cli('bob')
     const port = await bob.port()
-    tmux = new Tmux()
-    tmux.startTui(['--listen', `127.0.0.1:${port}`, '--name', 'alice'])
-    const tui = tmux
+    const tui = startTui(['--listen', `127.0.0.1:${port}`, '--name', 'alice'])
     expect(await until('the exit code', () => tui.exitCode())).toBe(3)
     expect(tui.stderr().trim()).toMatch(
       new RegExp(`^parley-tui: cannot listen on 127\\.0\\.0\\.1:${port}: .*in use`),
@@ -329,15 +304,13 @@ describe.skipIf(!TMUX)(title, () => {
       })
       symlinkSync(join(app, 'node_modules'), join(copy, 'node_modules'))
       expect(existsSync(join(copy, 'dist', bundle))).toBe(false)
-      tmux = new Tmux()
-      tmux.startTui(
+      const tui = startTui(
         ['--listen', '127.0.0.1:0', '--name', 'alice'],
         120,
         40,
         {},
         join(copy, 'bin', 'parley-tui.js'),
       )
-      const tui = tmux
       expect(await until('the exit code', () => tui.exitCode())).toBe(1)
       const lines = tui.stderr().trim().split('\n')
       expect(lines).toHaveLength(1)
@@ -351,8 +324,7 @@ describe.skipIf(!TMUX)(title, () => {
 
   it('shows a member reached through a relay, in the pane and in the member panel (F2)', async () => {
     const { bob, tui } = await chat()
-    const carol = startCli('carol', ['--peer', `127.0.0.1:${await bob.port()}`])
-    peers.push(carol)
+    const carol = cli('carol', ['--peer', `127.0.0.1:${await bob.port()}`])
     await carol.waitForEvent('carol connecting', (e) => e.type === 'connected' && e.peer === 'bob')
     carol.send('hello from behind bob')
     await tui.waitForScreen('the relayed message', (ls) =>
