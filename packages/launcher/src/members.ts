@@ -183,9 +183,10 @@ export function describeMembers(
           presenceNote(m)
         : `${m.connected ? 'reachable through the mesh' : 'unreachable (no neighbour connected)'}${presenceNote(m)}`
     // A label that carries the fingerprint (`robert~nzwh-rkn6`) is not followed by it again.
-    const label = labels.label(m.peer)
-    const short = shortId(m.peer.id)
-    return `${label.endsWith(`~${short}`) ? label : `${label} [${short}]`} ${how}, ${state}`
+    const parts = labels.parts(m.peer)
+    const label =
+      parts.fingerprint === undefined ? `${parts.name} [${shortId(m.peer.id)}]` : labels.label(m.peer)
+    return `${label} ${how}, ${state}`
   })
 }
 
