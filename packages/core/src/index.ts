@@ -126,6 +126,7 @@ export {
   WINDOW_BYTES,
   WINDOWS_TOTAL_BYTES,
 } from './room-types.js'
+export { RELAYED_RECENT_MS } from './roster.js'
 export { SAME_KEY } from './same-key.js'
 export {
   type Here,

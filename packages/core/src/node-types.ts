@@ -211,6 +211,13 @@ export type NodeEvent =
        * Old messages relayed to a joiner say the member wrote in the room, not that it is there now.
        */
       readonly lastSent?: number
+      /**
+       * Its presence, dated `hereAt` (ms since the epoch, its clock), says it is in the room now, after it was
+       * announced only by messages sent long ago (`lastSent` older than `RELAYED_RECENT_MS`). Sent once, with
+       * `via: 'relay'` and no `lastSent` (a rename told then carries it too): a consumer that does not know
+       * the field reads it as a relayed member that is in the room.
+       */
+      readonly hereAt?: number
     }
   | {
       readonly type: 'message'

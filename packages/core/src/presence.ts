@@ -226,7 +226,7 @@ export class Presence {
     if (room.isOpen(frame.from)) return
     const peer = room.heldPeer(frame.from) ?? { id: frame.from, name }
     if (frame.state === 'here') {
-      const event = roster.arrived(peer, 'relay')
+      const event = roster.present(peer, frame.ts)
       if (event) this.parts.emit(event)
     } else if (wasThere || (known && held?.state !== 'gone')) {
       // One that already said it left, and nothing since, is not told as leaving again.

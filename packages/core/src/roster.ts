@@ -25,6 +25,9 @@ export const MEMBER_DEFAULTS = {
   forgottenPerPlace: 10,
 } as const
 
+/** A relayed member whose newest message is older than this is not said to be in the room: it wrote there. */
+export const RELAYED_RECENT_MS = 120_000
+
 /** How a direct member is reached now: its open link, and the address it says it listens on. */
 export interface Reach {
   readonly link: Link
@@ -221,6 +224,8 @@ interface Forgotten {
   /** The name it went by when it was last there (`knownAs`), when it was not announced since. */
   readonly knownAs?: string
   readonly session?: { readonly epoch: string; readonly acked: number }
+  /** It was announced by old messages only, and not said to be in the room since. */
+  readonly unsure?: true
 }
 
 export class Roster implements MemberDoor {
@@ -235,6 +240,11 @@ export class Roster implements MemberDoor {
   private readonly relayedBy = new Map<string, string>()
   /** Forgotten members, oldest first, up to `forgottenCap`. */
   private readonly forgotten = new Map<string, Forgotten>()
+  /**
+   * Members announced by old relayed messages (`lastSent` long ago), so not said to be in the room: the
+   * first presence that says they are is told (`hereAt`), once.
+   */
+  private readonly unsure = new Set<string>()
 
   /**
    * The names members went by when this node last ran (its journal, restored into the room), until each
@@ -258,7 +268,7 @@ export class Roster implements MemberDoor {
   /** Entries the roster keeps about members, forgotten ones included: bounded by the member table, not by traffic. */
   get held(): number {
     const maps = [this.announced, this.lastSeen, this.activeAt, this.relayedBy, this.forgotten, this.knownAs]
-    return maps.reduce((sum, map) => sum + map.size, this.longLived.size)
+    return maps.reduce((sum, map) => sum + map.size, this.longLived.size + this.unsure.size)
   }
 
   /** Ids of other members, this node included, whose name looks the same as `peer`'s. */
@@ -276,10 +286,18 @@ export class Roster implements MemberDoor {
 
   /**
    * The `member` event the first time this run that `peer` shows up, and again when it shows up under
-   * another name (`renamedFrom`: a rename is never silent); undefined otherwise.
+   * another name (`renamedFrom`: a rename is never silent); undefined otherwise. `lastSent`: it shows up
+   * in relayed messages, the newest sent then; long ago, the event says it wrote in the room, not that it
+   * is there, until `present` says so.
    */
-  arrived(peer: PeerInfo, via: 'direct' | 'relay'): Extract<NodeEvent, { type: 'member' }> | undefined {
+  arrived(
+    peer: PeerInfo,
+    via: 'direct' | 'relay',
+    lastSent?: number,
+  ): Extract<NodeEvent, { type: 'member' }> | undefined {
     let before = this.announced.get(peer.id)
+    const first = before === undefined
+    if (via === 'direct') this.unsure.delete(peer.id)
     if (before === undefined) {
       // Its first arrival this run: under another name than the last run knew, it renamed itself meanwhile.
       const known = this.knownAs.get(peer.id)
@@ -288,6 +306,11 @@ export class Roster implements MemberDoor {
     }
     if (before === peer.name) return undefined
     this.announced.set(peer.id, peer.name)
+    const sent = via === 'relay' ? lastSent : undefined
+    if (first && via === 'relay') {
+      if (sent !== undefined && sent <= this.rules.now() - RELAYED_RECENT_MS) this.unsure.add(peer.id)
+      else this.unsure.delete(peer.id)
+    }
     const sameNameAs = this.sameNameAs(peer)
     return {
       type: 'member',
@@ -295,7 +318,20 @@ export class Roster implements MemberDoor {
       via,
       ...(sameNameAs.length > 0 ? { sameNameAs } : {}),
       ...(before !== undefined ? { renamedFrom: before } : {}),
+      ...(sent !== undefined ? { lastSent: sent } : {}),
     }
+  }
+
+  /**
+   * A presence of `peer` dated `hereAt` says it is in the room: its `member` event when it is news (it
+   * arrives, renamed, or was announced only by old messages, then with `hereAt`, once); undefined otherwise.
+   */
+  present(peer: PeerInfo, hereAt: number): Extract<NodeEvent, { type: 'member' }> | undefined {
+    const unsure = this.unsure.delete(peer.id)
+    const event = this.arrived(peer, 'relay')
+    if (!unsure) return event
+    // Its look-alike names were told when it was announced; a rename is told with them again.
+    return event ? { ...event, hereAt } : { type: 'member', peer, via: 'relay', hereAt }
   }
 
   /**
@@ -306,14 +342,17 @@ export class Roster implements MemberDoor {
     const name = this.announced.get(id)
     if (name === undefined || !this.room.holds(id)) return
     this.announced.delete(id)
+    this.unsure.delete(id)
     this.knownAs.set(id, name)
   }
 
   /** Members the room dropped by itself (their presence lapsed): nothing is kept of them. */
   dropped(ids: readonly string[]): void {
-    for (const id of ids)
+    for (const id of ids) {
       for (const map of [this.announced, this.lastSeen, this.activeAt, this.relayedBy, this.knownAs])
         map.delete(id)
+      this.unsure.delete(id)
+    }
   }
 
   heard(peerId: string, now: number): void {
@@ -403,6 +442,7 @@ export class Roster implements MemberDoor {
     this.room.readmit(back.peer, back.received)
     if (back.announced !== undefined) this.announced.set(id, back.announced)
     if (back.knownAs !== undefined) this.knownAs.set(id, back.knownAs)
+    if (back.unsure) this.unsure.add(id)
     if (back.session) this.sessions.revive(back.peer, back.session.epoch, back.session.acked)
   }
 
@@ -412,9 +452,11 @@ export class Roster implements MemberDoor {
    */
   private pruneStrangers(): void {
     const limit = 2 * this.room.capacity + 16
+    // `unsure` holds only members announced, so it outgrows nothing by itself.
     if (this.activeAt.size <= limit && this.announced.size <= limit && this.relayedBy.size <= limit) return
     for (const map of [this.activeAt, this.announced, this.lastSeen, this.relayedBy])
       for (const id of map.keys()) if (!this.room.holds(id)) map.delete(id)
+    for (const id of this.unsure) if (!this.room.holds(id)) this.unsure.delete(id)
   }
 
   /** Forgets the member that least deserves its place; false when every member must stay. */
@@ -471,10 +513,12 @@ export class Roster implements MemberDoor {
         ...(announced !== undefined ? { announced } : {}),
         ...(knownAs !== undefined ? { knownAs } : {}),
         ...(session ? { session: { epoch: session.epoch, acked: session.acked } } : {}),
+        ...(this.unsure.has(id) ? { unsure: true as const } : {}),
       })
       if (this.forgotten.size > this.forgottenCap) this.forgotten.delete(this.forgotten.keys().next().value!)
     }
     this.announced.delete(id)
+    this.unsure.delete(id)
     this.lastSeen.delete(id)
     this.activeAt.delete(id)
     this.longLived.delete(id)

@@ -251,8 +251,8 @@ export class SessionTraffic {
 
   /** A member arrived, straight or through a relay: announced once, with the look-alike name check. */
   announce(peer: PeerInfo, via: 'direct' | 'relay', lastSent?: number): void {
-    const event = this.roster.arrived(peer, via)
-    if (event) this.hooks.emit(via === 'relay' && lastSent !== undefined ? { ...event, lastSent } : event)
+    const event = this.roster.arrived(peer, via, lastSent)
+    if (event) this.hooks.emit(event)
   }
 
   /**
