@@ -79,6 +79,16 @@ describe('jsonEvent', () => {
       lastSent: 1_700_000_000_000,
     })
   })
+
+  it('says when a member first seen in old messages said it is there, so a script knows it is there now', () => {
+    expect(jsonEvent({ type: 'member', peer, via: 'relay', hereAt: 1_700_000_600_000 })).toEqual({
+      type: 'member',
+      peer: 'bob',
+      peerId: peer.id,
+      via: 'relay',
+      hereAt: 1_700_000_600_000,
+    })
+  })
 })
 
 describe('jsonSent', () => {

@@ -76,6 +76,7 @@ export function jsonEvent(event: NodeEvent): Record<string, unknown> {
         ...(event.sameNameAs ? { sameNameAs: event.sameNameAs } : {}),
         ...(event.renamedFrom !== undefined ? { renamedFrom: event.renamedFrom } : {}),
         ...(event.lastSent !== undefined ? { lastSent: event.lastSent } : {}),
+        ...(event.hereAt !== undefined ? { hereAt: event.hereAt } : {}),
       }
     case 'member-left':
       return {

@@ -589,6 +589,23 @@ describe('describeEvent: namesakes', () => {
     )
   })
 
+  it('says a member first seen in old messages is in the room now when its presence comes', () => {
+    const now = Date.now()
+    const wrote = describeEvent({ type: 'member', peer, via: 'relay', lastSent: now - 10 * 60_000 })
+    expect(wrote?.text).toContain('whether it is still there is not known')
+    const there = describeEvent({ type: 'member', peer, via: 'relay', hereAt: now })
+    expect(there).toEqual({
+      level: 'info',
+      text: `alice [${shortId(peer.id)}] is in the room now (through another member)`,
+    })
+    // Renamed meanwhile: the rename is the warning, and says it is there too.
+    const renamed = describeEvent({ type: 'member', peer, via: 'relay', renamedFrom: 'al', hereAt: now })
+    expect(renamed?.level).toBe('warn')
+    expect(renamed?.text).toMatch(
+      /^WARNING: al \[.+\] now calls itself alice: .*; check the fingerprint, not the name \(it is in the room now, through another member\)$/,
+    )
+  })
+
   it('without this node’s id, lists every namesake as a key', () => {
     const line = describeEvent(connected([me]), undefined)
     expect(line?.text).toContain(

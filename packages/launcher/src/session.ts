@@ -7,6 +7,7 @@ import {
   type PeerInfo,
   type PeerState,
   ProtocolError,
+  RELAYED_RECENT_MS,
   type Refused,
   SAME_KEY,
   SAME_KEY_REFUSAL_BACKOFF,
@@ -114,8 +115,12 @@ export function describeEvent(
         text: `disconnected from ${event.peer.name} [${shortId(event.peer.id)}]: ${event.reason}`,
       }
     case 'member':
-      if (event.renamedFrom !== undefined)
-        return describeRename(event.peer, event.renamedFrom, event.sameNameAs, selfId)
+      if (event.renamedFrom !== undefined) {
+        const line = describeRename(event.peer, event.renamedFrom, event.sameNameAs, selfId)
+        // Its presence says it is there after old messages only said it wrote there.
+        if (event.hereAt === undefined) return line
+        return { ...line, text: `${line.text} (it is in the room now, through another member)` }
+      }
       // A direct member is announced by "connected"; a relayed one only here, and its leaving by its presence.
       if (event.via === 'direct') return undefined
       if (event.sameNameAs) {
@@ -273,16 +278,17 @@ export function targetLabel(target: string): string {
 }
 
 /** A relayed member whose newest message is older than this is not said to be in the room: it wrote there. */
-export const RELAYED_RECENT_MS = 120_000
+export { RELAYED_RECENT_MS }
 
 /**
  * A member known only through relays, as its first messages show it: in the room when they are recent,
- * else that it wrote there, from when (a relayed member's leaving is never seen, so old messages relayed
- * to a joiner say nothing of whether it is still there; `lastSent` is the newest of the first read, so a
- * backlog's later messages may come after it).
+ * else that it wrote there, from when (old messages relayed to a joiner say nothing of whether it is
+ * still there; `lastSent` is the newest of the first read, so a backlog's later messages may come after
+ * it). Its presence then says it is there now (`hereAt`), once.
  */
 function relayedMember(event: Extract<NodeEvent, { type: 'member' }>, now = Date.now()): string {
   const who = `${event.peer.name} [${shortId(event.peer.id)}]`
+  if (event.hereAt !== undefined) return `${who} is in the room now (through another member)`
   const sent = event.lastSent
   if (sent === undefined || now - sent < RELAYED_RECENT_MS)
     return `${who} is in the room (through another member)`
