@@ -9,7 +9,7 @@ const UNSAFE_IN_LINE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u202
 
 /**
  * What a catch-up holds besides messages sent while this node was away: those the last run received and
- * ended before showing (a kill, a closed stdout), those sent before its first run began (it joined, it was
+ * ended before marking as shown (a kill, a closed stdout), those sent before its first run began (it joined, it was
  * not away), and those sent while it ran, held up on the way (a peer or a relay was away, or the link).
  */
 export interface CatchUpKinds {
@@ -36,11 +36,12 @@ export function catchUpKinds(
 /**
  * What a catch-up of `count` messages is, after its count, for the line above it (both apps): from while
  * this node was away, from before it joined, held up on the way, or messages the last run received and
- * ended before showing; a mix names each kind it holds.
+ * ended before marking as shown; a mix names each kind it holds. Those "may not have" been shown: on a
+ * terminal or a pipe, the one write a kill parts from its mark reached the reader and comes again.
  */
 export function catchUpWhat(count: number, kinds: CatchUpKinds): string {
   const { replayed, beforeJoining, heldUp } = kinds
-  if (replayed >= count) return 'the last run received but did not show'
+  if (replayed >= count) return 'the last run received and may not have shown'
   const away = count - replayed - beforeJoining - heldUp
   const what = [
     away > 0 ? 'from while you were away' : undefined,
@@ -50,7 +51,7 @@ export function catchUpWhat(count: number, kinds: CatchUpKinds): string {
   const text = what.length === 0 ? 'from while you were away' : what.join(' or ')
   return replayed === 0
     ? text
-    : `${text} (${countText(replayed)} of them received by the last run but not shown)`
+    : `${text} (${countText(replayed)} of them received by the last run, maybe not shown)`
 }
 
 /** A count as status lines print it: `20,000`, so a long number reads at a glance. */

@@ -93,7 +93,7 @@ describe('message display', () => {
     expect(out).toEqual(['old <alice> alice 1', 'old <bob> bob 1', 'old <alice> alice 2'])
   })
 
-  it('tells the marker how many of a catch-up the last run received and did not show', () => {
+  it('tells the marker how many of a catch-up the last run received and did not mark as shown', () => {
     const counts: [number, number][] = []
     const display = new MessageDisplay({
       target: {

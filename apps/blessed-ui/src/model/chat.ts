@@ -220,7 +220,7 @@ export class ChatModel {
     if (catchUp !== undefined) {
       const most = Math.max(1, Math.floor(this.list.cap / 2))
       skip = Math.max(0, messages.length - most)
-      // Shown again: the last run received them and ended before showing them (a kill), not while away.
+      // Shown again: the last run received them and ended before marking them as shown (a kill), not while away.
       const some = `${countText(catchUp)} message${catchUp === 1 ? '' : 's'}`
       const newest = skip > 0 ? `, the newest ${countText(messages.length - skip)} shown` : ''
       const text = ` ${some} ${catchUpWhat(catchUp, catchUpKinds(messages))}${newest} `
