@@ -24,4 +24,17 @@ describe('AloneNote', () => {
     expect(alone.sent(3)).toMatch(/^nobody is connected: 3 messages wait in the outbox/)
     expect(alone.sent(4)).toBeUndefined()
   })
+
+  it('says with --plain that the lines are held in memory only, and lost if parley exits first', () => {
+    const alone = new AloneNote({ durable: false })
+    expect(alone.sent(1)).toBe(
+      'nobody is connected: this message is held in memory only (--plain keeps no outbox) and goes out when a peer connects; it is lost if parley exits first (said once; /peers lists the room)',
+    )
+    expect(alone.sent(2)).toBeUndefined()
+    alone.observe(connected)
+    alone.observe(disconnected)
+    expect(alone.sent(3)).toBe(
+      'nobody is connected: 3 messages are held in memory only (--plain keeps no outbox) and go out when a peer connects; they are lost if parley exits first (said once; /peers lists the room)',
+    )
+  })
 })

@@ -7,7 +7,7 @@ export const ExitCode = {
   USAGE: 2,
   /** The listen address could not be bound (in use, no permission, not on this machine). */
   LISTEN: 3,
-  /** Input ended but some messages were never acknowledged by a peer, and nothing keeps them (plain mode). */
+  /** The run ended with messages no peer took, and nothing keeps them (plain mode holds them in memory only). */
   UNDELIVERED: 4,
   /** The data dir cannot be used: locked by another running node, unwritable, not a directory. */
   DATA_DIR: 5,
