@@ -336,7 +336,8 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   // A member's leaving told from before this start is told with its time (describeEvent).
   const startedAt = Date.now()
   const clockSlackMs = clockSlackFrom(io.env)
-  const alone = new AloneNote()
+  // With --plain a typed line is held in memory only: the note says it is lost if parley exits first.
+  const alone = new AloneNote({ durable: !flags.plain })
   const note = (text: string) => print(io.stderr, `parley: ${text}`)
   const formatShown = (m: ShownMessage) =>
     flags.json
@@ -899,11 +900,14 @@ async function drain(
     const what = reason === 'quit' ? '/quit' : 'input ended'
     const counted = `${countText(node.pending)} message(s)`
     const limit = `(gives up after ${flags.waitMs / 1000}s without progress)`
-    // Every dial was given up on otherwise: only a peer that links to this node can take them now.
+    // Every dial was given up on otherwise: only a peer that links to this node can take them now. Plain
+    // peers acknowledge nothing: a plain node waits for a link to take what it holds in memory.
     note(
-      givenUpEverywhere(node)
-        ? `${what}; this node gave up on every peer it dials (see above): waiting for a peer that links to it to acknowledge ${counted} ${limit}`
-        : `${what}; waiting for ${counted} to be acknowledged ${limit}`,
+      flags.plain
+        ? `${what}; waiting for a peer to take ${counted}, held in memory only ${limit}`
+        : givenUpEverywhere(node)
+          ? `${what}; this node gave up on every peer it dials (see above): waiting for a peer that links to it to acknowledge ${counted} ${limit}`
+          : `${what}; waiting for ${counted} to be acknowledged ${limit}`,
     )
     // A reader that left stops the wait too: nobody reads the `delivered` events it waits to print.
     const stop = io.outputClosed ? Promise.race([io.interrupted, io.outputClosed]) : io.interrupted
@@ -965,8 +969,9 @@ async function drain(
     )
     return ExitCode.PEER_NOT_FOUND
   }
+  // Plain mode: no link took them, and nothing but this process held them.
   note(
-    `${countText(left)} of ${countText(sent)} message(s) were not delivered: no peer acknowledged them (is the peer running?)`,
+    `${countText(left)} of ${countText(sent)} message(s) were not delivered: no peer took them, and --plain keeps no outbox, so they are lost (is the peer running?)`,
   )
   return ExitCode.UNDELIVERED
 }

@@ -53,6 +53,24 @@ describe.skipIf(!HAS_TMUX)('typing while every neighbour is down', () => {
     ])
     expect(count(alice.screen(), ALONE)).toBe(1)
   })
+
+  it('says with --plain that the line is held in memory only, and that it is lost when parley exits first', async () => {
+    // A plain node keeps no files: with no peer, the typed line is held by this process alone.
+    const alice = new Terminal(['--plain', '--listen', '127.0.0.1:0', '--name', 'alice'], 300, 40)
+    terminals.push(alice)
+    await alice.seen('the prompt', (s) => s.some((l) => /^>( |$)/.test(l)))
+    alice.line('only in memory')
+    const told = await alice.seen('the note', (s) => s.some((l) => ALONE.test(l)))
+    expect(told.find((l) => ALONE.test(l))).toBe(
+      'parley: nobody is connected: this message is held in memory only (--plain keeps no outbox) and goes out when a peer connects; it is lost if parley exits first (said once; /peers lists the room)',
+    )
+    expect(told.join('\n')).not.toMatch(/waits in the outbox/)
+    alice.keys('C-c')
+    expect(await alice.until('the exit', () => alice.exitCode())).toBe(4)
+    expect(alice.screen()).toContain(
+      'parley: 1 of 1 message(s) were not delivered: no peer took them, and --plain keeps no outbox, so they are lost (is the peer running?)',
+    )
+  })
 })
 
 describe('a switch given a value', () => {
