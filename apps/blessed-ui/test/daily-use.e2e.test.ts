@@ -38,6 +38,32 @@ describeInTmux('parley-tui daily use in a real terminal', () => {
     )
   })
 
+  it('with --plain, says a line typed while alone is held in memory only, and on leaving that it is lost', async () => {
+    tmux = new Tmux()
+    const tui = tmux
+    tui.startTui(['--plain', '--listen', '127.0.0.1:0', '--name', 'alice', '--wait', '60'], 240)
+    await tui.waitForScreen('the plain-mode note', (lines) => lines.some((l) => l.includes('PLAIN MODE')))
+    tui.type('only in memory')
+    tui.keys('Enter')
+    await tui.waitForScreen('the note that it is held in memory only', (lines) =>
+      lines.some((l) =>
+        l.includes(
+          '-- nobody is connected: this message is held in memory only (--plain keeps no outbox) and goes out when a peer connects; it is lost if parley exits first',
+        ),
+      ),
+    )
+    tui.keys('C-c')
+    await tui.waitForScreen('the wait to quit', (lines) =>
+      lines.some((l) => l.includes('-- waiting for a peer to take 1 message(s), up to 60s without progress')),
+    )
+    expect(tui.screen().join('\n')).not.toMatch(/safe in the outbox/)
+    tui.keys('C-c')
+    expect(await until('the exit code', () => tui.exitCode(), 20_000)).toBe(0)
+    expect(tui.stderr()).toBe(
+      'parley-tui: 1 message(s) were not delivered: no peer took them, and --plain keeps no outbox, so they are lost\n',
+    )
+  })
+
   it('sends nothing typed while it waits to quit: Ctrl-C again leaves with what waited before', async () => {
     const tui = await oneUndelivered(60)
     tui.keys('C-c')

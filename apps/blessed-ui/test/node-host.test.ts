@@ -162,6 +162,15 @@ describe('the node thread of parley-tui', () => {
     await until('alice to see bob leave', () => alice.events().find((e) => e.type === 'disconnected'))
   })
 
+  it('says with --plain that a line sent while nobody is connected is held in memory only', async () => {
+    const alice = host('alice', ['--plain'])
+    await started(alice)
+    alice.ask({ type: 'send', bodies: ['only in memory'], ask: 1 })
+    expect((await answer(alice, 1)).line?.text).toBe(
+      'nobody is connected: this message is held in memory only (--plain keeps no outbox) and goes out when a peer connects; it is lost if parley exits first (said once; /peers lists the room)',
+    )
+  })
+
   it('says, with exit code 5, that the data dir failed under the running node, once the node has stopped', async () => {
     const alice = host('alice')
     await started(alice)

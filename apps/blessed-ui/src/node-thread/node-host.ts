@@ -84,7 +84,8 @@ export function hostNode(
     membersChanged ||= withMembers
     flush(true)
   }
-  const alone = new AloneNote()
+  // Made again at the start, once the flags say whether typed lines wait on disk (not with --plain).
+  let alone = new AloneNote()
   const onEvent = (event: NodeEvent, route?: LinkRoute) => {
     alone.observe(event)
     batch.push([event, route])
@@ -212,6 +213,7 @@ export function hostNode(
     const env = { ...data.env }
     lowerPriority(niceOf(env))
     const flags = parseFlags(data.argv, env)
+    alone = new AloneNote({ durable: !flags.plain })
     // Events from before the start (listening) wait until the screen knows the node: flush holds them.
     started = await startNode(
       flags,

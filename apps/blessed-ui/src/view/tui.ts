@@ -264,9 +264,7 @@ export async function runTui(
   await Promise.race([quitRequested, io.interrupted, node.failed])
   quitting = true
   if (node.pending > 0 && flags.waitMs > 0) {
-    model.note(
-      `waiting for ${countText(node.pending)} message(s) to be acknowledged, up to ${flags.waitMs / 1000}s without progress; what you type now is not sent (Ctrl-C again to leave now; they stay safe in the outbox)`,
-    )
+    model.note(waitingNote(node.pending, flags.waitMs, info.dataDir))
     view.renderNow()
     await node.drain(flags.waitMs, secondQuitRequested)
   }
@@ -306,11 +304,19 @@ function takenWhileQuitting(key: KeyEvent): boolean {
   return key.type === 'wheel' || (key.type === 'key' && QUITTING_KEYS.has(key.name))
 }
 
+/** What the TUI waits for as it quits; with --plain (no data dir), what it waits for is held in memory only. */
+function waitingNote(pending: number, waitMs: number, dataDir: string | undefined): string {
+  const limit = `up to ${waitMs / 1000}s without progress; what you type now is not sent`
+  if (dataDir)
+    return `waiting for ${countText(pending)} message(s) to be acknowledged, ${limit} (Ctrl-C again to leave now; they stay safe in the outbox)`
+  return `waiting for a peer to take ${countText(pending)} message(s), ${limit} (Ctrl-C again to leave now; --plain keeps no outbox, so they are lost)`
+}
+
 /** What became of messages no peer acknowledged before the TUI closed. */
 function undeliveredNote(left: number, dataDir: string | undefined): string {
   if (dataDir)
     return `${countText(left)} message(s) not acknowledged yet are safe in the outbox (${dataDir}); they are sent when parley next runs with this --data-dir`
-  return `${countText(left)} message(s) were not delivered: no peer acknowledged them (plain mode keeps nothing)`
+  return `${countText(left)} message(s) were not delivered: no peer took them, and --plain keeps no outbox, so they are lost`
 }
 
 /** A request's answer lost to a failed node thread: that failure ends the TUI through `node.failed`. */
