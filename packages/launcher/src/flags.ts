@@ -212,7 +212,7 @@ ${
 
 IPv6 addresses are written in brackets: [::1]:4001.
 Exit codes: 0 ok (everything delivered), 1 internal error, 2 bad usage, 3 cannot listen,
-4 messages lost (plain mode: no peer took them, and nothing keeps them), 5 data dir unusable (locked, unwritable),
+4 messages lost (plain mode keeps nothing: no peer took them), 5 data dir unusable (locked, unwritable),
 6 key or trust file unusable, or every peer dialed refused on its key,
 7 messages not acknowledged yet, kept in the outbox for the next run,
 8 as 7, and no node on the DHT announces a key they were for, 9 the DHT cannot be joined${
