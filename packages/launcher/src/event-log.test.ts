@@ -201,6 +201,19 @@ describe('EventLog and links that stop reading', () => {
     expect(JSON.stringify(lines)).not.toContain('private')
   })
 
+  it('logs when a relayed member last wrote, and when its presence said it is in the room now', async () => {
+    const h = await openLog()
+    h.log.record({ type: 'member', peer: bob, via: 'relay', lastSent: 1_000 })
+    h.log.record({ type: 'member', peer: bob, via: 'relay', hereAt: 2_000 })
+    h.log.record({ type: 'member', peer: carol, via: 'direct' })
+    const lines = await h.lines()
+    expect(lines.map(({ via, lastSent, hereAt }) => ({ via, lastSent, hereAt }))).toEqual([
+      { via: 'relay', lastSent: 1_000, hereAt: undefined },
+      { via: 'relay', lastSent: undefined, hereAt: 2_000 },
+      { via: 'direct', lastSent: undefined, hereAt: undefined },
+    ])
+  })
+
   it('still takes the size limit as a number, as earlier releases did', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'parley-event-log-'))
     cleanups.push(() => rm(dir, { recursive: true, force: true }))

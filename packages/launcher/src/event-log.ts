@@ -267,6 +267,8 @@ function logEntry(event: NodeEvent): Record<string, unknown> | undefined {
         peerId: event.peer.id,
         ...(event.sameNameAs ? { sameNameAs: event.sameNameAs } : {}),
         ...(event.renamedFrom !== undefined ? { renamedFrom: event.renamedFrom } : {}),
+        ...(event.lastSent !== undefined ? { lastSent: event.lastSent } : {}),
+        ...(event.hereAt !== undefined ? { hereAt: event.hereAt } : {}),
       }
     case 'member-left':
       return {
