@@ -39,9 +39,7 @@ describeInTmux('parley-tui daily use in a real terminal', () => {
   })
 
   it('with --plain, says a line typed while alone is held in memory only, and on leaving that it is lost', async () => {
-    tmux = new Tmux()
-    const tui = tmux
-    tui.startTui(['--plain', '--listen', '127.0.0.1:0', '--name', 'alice', '--wait', '60'], 240)
+    const tui = startTui(['--plain', '--listen', '127.0.0.1:0', '--name', 'alice', '--wait', '60'], 240)
     await tui.waitForScreen('the plain-mode note', (lines) => lines.some((l) => l.includes('PLAIN MODE')))
     tui.type('only in memory')
     tui.keys('Enter')
