@@ -56,7 +56,7 @@ describeInTmux('parley-tui daily use in a real terminal', () => {
     )
     expect(tui.screen().join('\n')).not.toMatch(/safe in the outbox/)
     tui.keys('C-c')
-    expect(await until('the exit code', () => tui.exitCode(), 20_000)).toBe(0)
+    expect(await until('the exit code', () => tui.exitCode(), 20_000)).toBe(4)
     expect(tui.stderr()).toBe(
       'parley-tui: 1 message(s) were not delivered: no peer took them, and --plain keeps no outbox, so they are lost\n',
     )

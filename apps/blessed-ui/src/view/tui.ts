@@ -4,6 +4,7 @@ import {
   countText,
   DropDigest,
   describeEvent,
+  ExitCode,
   type Flags,
   FlowSummary,
   isMemberNews,
@@ -283,7 +284,8 @@ export async function runTui(
   stdin.pause()
   // After the screen is gone, so it stays on the terminal, as the line-mode CLI says it.
   if (left > 0) io.stderr.write(`parley-tui: ${undeliveredNote(left, info.dataDir)}\n`)
-  return 0
+  // Lost with --plain, as the line-mode CLI says by its exit code too; kept in an outbox, nothing is lost.
+  return left > 0 && !info.dataDir ? ExitCode.UNDELIVERED : ExitCode.OK
 }
 
 /** Keys that still act while the TUI waits to quit: leaving now, a redraw, and reading back. */
