@@ -134,7 +134,13 @@ export function keepReplayed(
 ): JournalRecord[] | undefined {
   const forgotten = forgottenPeers(whole, maxPeers)
   const needed = neededRecords(records.length, whole, forgotten)
-  const kept = keepRecords(records, needed, neededPeerRecords(records, needed), forgotten)
+  const kept = keepRecords(
+    records,
+    needed,
+    neededPeerRecords(records, needed),
+    forgotten,
+    whole.resetAfterFrom,
+  )
   return kept && settlePeers(kept, withoutPeers(whole.state, forgotten), self, historyLimit, windowSize)
 }
 
@@ -219,6 +225,7 @@ function keepRecords(
   needed: Uint8Array,
   neededPeers: Uint8Array,
   forgotten: ReadonlySet<string>,
+  resetAfterFrom: ReadonlyMap<number, number | undefined>,
 ): JournalRecord[] | undefined {
   const kept: JournalRecord[] = []
   // The seq of the last receipt kept per origin since its last `peer` record (which may reset it).
@@ -230,11 +237,19 @@ function keepRecords(
       case 'self':
         kept.push(record)
         break
-      case 'peer':
+      case 'peer': {
         if (!neededPeers[i] || forgotten.has(record.peer.id)) break
-        kept.push(record)
+        // A reset from a release before `after`: the receipts its `after` was worked out from may be
+        // dropped, so the kept record says it; where there was none, a `base` past them all makes sure the
+        // receipts kept before it do not make one up.
+        if (resetAfterFrom.has(i)) {
+          const after = resetAfterFrom.get(i)
+          if (after !== undefined) kept.push({ ...record, after })
+          else kept.push({ t: 'base', peer: record.peer, seq: Number.MAX_SAFE_INTEGER }, record)
+        } else kept.push(record)
         lastKept.delete(record.peer.id)
         break
+      }
       case 'received': {
         if (!needed[i]) break
         const { from, seq } = record.msg

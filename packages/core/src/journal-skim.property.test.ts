@@ -53,14 +53,14 @@ const frame = fc.oneof(
 function projected(json: string): unknown[] {
   type Parsed = {
     t: string
-    msg: { seq: number; from: string; lines?: number; id: string; body: string }
+    msg: { seq: number; ts: number; from: string; lines?: number; id: string; body: string }
     name?: string
   }
   return (JSON.parse(json) as Parsed[]).map((r) => {
-    const { seq, from, lines } = r.msg
+    const { seq, ts, from, lines } = r.msg
     // How long its text is, without the text: the replay weighs windows and history by it.
     const units = r.msg.id.length + r.msg.body.length
-    const msg = lines === undefined ? { seq, from, units } : { seq, from, lines, units }
+    const msg = lines === undefined ? { seq, ts, from, units } : { seq, ts, from, lines, units }
     return r.t === 'sent' ? { t: 'sent', msg } : { t: 'received', msg, name: r.name }
   })
 }

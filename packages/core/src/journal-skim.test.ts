@@ -14,7 +14,7 @@ const msg = (seq: number, extra: Record<string, unknown> = {}) => ({
 const received = (seq: number, name = 'bob', extra = {}) => ({ t: 'received', msg: msg(seq, extra), name })
 
 describe('skimFrame', () => {
-  it("keeps each sent or received record's seq, origin and name, as JSON.parse reads them", () => {
+  it("keeps each sent or received record's seq, time, origin and name, as JSON.parse reads them", () => {
     const receipts = [
       received(1, 'bob', { hops: 63, name: 'bob', prev: 'a_b-c' }),
       received(2, 'b\\"o\u00e9b'),
@@ -23,12 +23,12 @@ describe('skimFrame', () => {
     const units = (seq: number) => `id-${seq}`.length + msg(seq).body.length
     expect(units(1)).toBe(4 + 31)
     expect(skimFrame(JSON.stringify(receipts))).toEqual([
-      { t: 'received', msg: { seq: 1, from: FROM, units: units(1) }, name: 'bob' },
-      { t: 'received', msg: { seq: 2, from: FROM, units: units(2) }, name: 'b\\"o\u00e9b' },
+      { t: 'received', msg: { seq: 1, ts: msg(1).ts, from: FROM, units: units(1) }, name: 'bob' },
+      { t: 'received', msg: { seq: 2, ts: msg(2).ts, from: FROM, units: units(2) }, name: 'b\\"o\u00e9b' },
     ])
     const sent = [{ t: 'sent', msg: msg(7, { name: 'al', sig: 'xyz', prev: 'p' }) }]
     expect(skimFrame(JSON.stringify(sent))).toEqual([
-      { t: 'sent', msg: { seq: 7, from: FROM, units: units(7) } },
+      { t: 'sent', msg: { seq: 7, ts: msg(7).ts, from: FROM, units: units(7) } },
     ])
   })
 

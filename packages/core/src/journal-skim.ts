@@ -14,12 +14,14 @@ export type SkimmedRecord =
   | { readonly t: 'received'; readonly msg: SkimmedMsg; readonly name: string }
 
 /**
- * What a replay reads of a message: its seq and origin, how many lines it carries (`msg.lines`), and how
+ * What a replay reads of a message: its seq, time and origin, how many lines it carries (`msg.lines`), and how
  * long its text is (`units`: its body and id, in UTF-16 units, an escape counted as written), which the
  * replay holds its windows and history to as the room does.
  */
 interface SkimmedMsg {
   readonly seq: number
+  /** When it was written: a reset's `after` is worked out from the newest of the old numbering. */
+  readonly ts: number
   readonly from: string
   readonly lines?: number
   readonly units?: number
@@ -51,7 +53,7 @@ const TAIL_FIELD = `,"(?:name|prev|sig)":${STRING}|,"hops":${COUNT}`
 // after it (a signed message has `prev` and `sig` after its `lines`). At most once, anywhere in the tail.
 const MSG_TAIL = `(?:${TAIL_FIELD})*(?:,"lines":(${COUNT})(?:${TAIL_FIELD})*)?`
 /** A message as the room writes it: these fields first, in this order, then only known optional ones. */
-const MSG = `\\{"type":"msg","id":(${STRING}),"seq":(${COUNT}),"ts":${COUNT},"from":"([0-9a-f]{16,128})","body":(${STRING})${MSG_TAIL}\\}`
+const MSG = `\\{"type":"msg","id":(${STRING}),"seq":(${COUNT}),"ts":(${COUNT}),"from":"([0-9a-f]{16,128})","body":(${STRING})${MSG_TAIL}\\}`
 const SENT = new RegExp(`\\{"t":"sent","msg":${MSG}\\}`, 'y')
 const RECEIVED = new RegExp(`\\{"t":"received","msg":${MSG},"name":(${STRING})\\}`, 'y')
 
@@ -82,18 +84,19 @@ export function skimFrame(text: string): SkimmedRecord[] | undefined {
     // One string per origin and name, not one per record; a copy, not a slice of the frame's text, which
     // a replay would keep alive for as long as it keeps the origin (a flood of made-up origins held
     // gigabytes of frames so).
-    if (from === undefined) from = detached(match[3] as string)
-    else if (from !== match[3]) return
-    const lines = match[5] === undefined ? undefined : Number(match[5])
+    if (from === undefined) from = detached(match[4] as string)
+    else if (from !== match[4]) return
+    const ts = Number(match[3])
+    const lines = match[6] === undefined ? undefined : Number(match[6])
     // A count no message can carry is not skimmed: parsed, the record is refused as damaged.
     if (lines !== undefined && !isLineCount(lines)) return
     // Only the length of the text is kept, not the text.
-    const units = unitsOf(match[1] as string) + unitsOf(match[4] as string)
-    const msg: SkimmedMsg = lines === undefined ? { seq, from, units } : { seq, from, lines, units }
+    const units = unitsOf(match[1] as string) + unitsOf(match[5] as string)
+    const msg: SkimmedMsg = lines === undefined ? { seq, ts, from, units } : { seq, ts, from, lines, units }
     if (kind === SENT) records.push({ t: 'sent', msg })
     else {
-      if (literal !== match[6]) {
-        literal = match[6] as string
+      if (literal !== match[7]) {
+        literal = match[7] as string
         name = detached(nameOf(literal))
       }
       records.push({ t: 'received', msg, name })
@@ -107,14 +110,15 @@ export function skimFrame(text: string): SkimmedRecord[] | undefined {
 
 function skimMsg(msg: {
   readonly seq: number
+  readonly ts: number
   readonly from: string
   readonly lines?: number
   readonly id: string
   readonly body: string
 }): SkimmedMsg {
-  const { seq, from, lines } = msg
+  const { seq, ts, from, lines } = msg
   const units = msg.id.length + msg.body.length
-  return lines === undefined ? { seq, from, units } : { seq, from, lines, units }
+  return lines === undefined ? { seq, ts, from, units } : { seq, ts, from, lines, units }
 }
 
 /** The UTF-16 units of the string a JSON string literal holds. */

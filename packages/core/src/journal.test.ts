@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { type JournalRecord, restore } from './journal.js'
+import { compactJournal } from './journal-compact.js'
 import { weigh } from './room-ledger.js'
 import { WINDOW_BYTES, WINDOWS_TOTAL_BYTES } from './room-types.js'
 import type { Msg } from './schema.js'
@@ -94,6 +95,23 @@ describe('restore: the node state rebuilt from its journal', () => {
       { t: 'peer', peer: bob, epoch: 'new', after: 1234 },
     ]
     expect(restore(after, self).peers.get(bob.id)).toMatchObject({ reset: true, resetAfter: 1234 })
+  })
+
+  it("works out how far a restarted peer's old numbering went when an earlier release's record does not say, and a compaction keeps it", () => {
+    const last = msg(1, bob.id)
+    const records: JournalRecord[] = [
+      { t: 'peer', peer: bob, epoch: 'old' },
+      { t: 'received', msg: last, name: 'bob' },
+      { t: 'peer', peer: bob, epoch: 'new' },
+    ]
+    expect(restore(records, self).peers.get(bob.id)).toMatchObject({ reset: true, resetAfter: last.ts })
+    // With no history kept, the receipt it was worked out from is dropped; the kept reset says it.
+    const compacted = compactJournal(records, self, 0)
+    expect(compacted?.filter((r) => r.t === 'received')).toEqual([])
+    expect(restore(compacted ?? [], self, 0).peers.get(bob.id)).toMatchObject({
+      reset: true,
+      resetAfter: last.ts,
+    })
   })
 
   it('keeps out of the outbox what a settled record says left it, even below a peer that never acked', () => {

@@ -239,6 +239,8 @@ export interface JournalReplay {
   readonly settledFrom?: number
   /** Per peer id: the last record about it, of any kind. */
   readonly lastFrom: Map<string, number>
+  /** Per index of a reset `peer` record without `after`: the `after` this replay worked out for it, if any. */
+  readonly resetAfterFrom: Map<number, number | undefined>
 }
 
 interface Tracked {
@@ -289,6 +291,7 @@ export class JournalReplayer {
   private readonly sentSeq: number[] = []
   private readonly sentFrom: number[] = []
   private readonly tracked = new Map<string, Tracked>()
+  private readonly resetAfterFrom = new Map<number, number | undefined>()
   /**
    * The history as parallel columns, its entries built only at the end for the newest `historyLimit`:
    * a journal holds far more messages than the history keeps, and an object per message was most of
@@ -358,10 +361,14 @@ export class JournalReplayer {
         const t = this.track(record.peer.id, record.peer.name, record.peer)
         const p = t.progress
         if (p.epoch !== '' && p.epoch !== record.epoch) {
+          // A record of a release before `after`: worked out from the old numbering's receipts, as the
+          // room does live (`peerRestarted`), or relays of the member stay refused until it links to us.
+          const after = record.after ?? this.oldNumberingEnd(t)
+          if (record.after === undefined) this.resetAfterFrom.set(index, after)
           p.acked = 0
           p.received = 0
           p.reset = true
-          if (record.after !== undefined) p.resetAfter = record.after
+          if (after !== undefined) p.resetAfter = after
           else delete p.resetAfter
           this.clearLog(t)
           t.ackedFrom = undefined
@@ -481,6 +488,7 @@ export class JournalReplayer {
       ackedFrom,
       ...(this.settledFrom === undefined ? {} : { settledFrom: this.settledFrom }),
       lastFrom,
+      resetAfterFrom: this.resetAfterFrom,
     }
   }
 
@@ -511,6 +519,16 @@ export class JournalReplayer {
     const bytes = msgBytes(msg)
     t.bytes -= bytes
     this.windowsHeld -= bytes
+  }
+
+  /**
+   * When the newest message of an origin's current numbering was written, if the log still holds it; with
+   * nothing of it since an earlier reset, that reset's.
+   */
+  private oldNumberingEnd(t: Tracked): number | undefined {
+    const newest = t.log.newest()
+    if (newest !== undefined && newest.seq === t.progress.received) return newest.ts
+    return t.progress.reset ? t.progress.resetAfter : undefined
   }
 
   private clearLog(t: Tracked): void {
@@ -646,6 +664,10 @@ class Newest<T> {
       this.start = 0
     }
     return item
+  }
+
+  newest(): T | undefined {
+    return this.size === 0 ? undefined : this.items[this.items.length - 1]
   }
 
   clear(): void {
