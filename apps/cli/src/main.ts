@@ -885,12 +885,15 @@ async function drain(
   reason: 'eof' | 'interrupt' | 'quit' | 'stalled' | 'output-closed',
   waited = false,
 ): Promise<number> {
-  if (node.pending === 0)
-    return reason === 'stalled'
-      ? ExitCode.INPUT_LEFT
-      : reason === 'output-closed'
-        ? ExitCode.OUTPUT_CLOSED
-        : ExitCode.OK
+  if (node.pending === 0) {
+    if (reason === 'stalled') return ExitCode.INPUT_LEFT
+    if (reason === 'output-closed') return ExitCode.OUTPUT_CLOSED
+    // Said whether the acknowledgements came before the end of input or during the wait: a script
+    // reading stderr gets the same line either way.
+    const total = sent + started.restoredPending
+    if (total > 0) note(`all ${countText(total)} message(s) delivered`)
+    return ExitCode.OK
+  }
   let left = node.pending
   // Given up on stalled input, it already waited that long without an acknowledgement; stopped, it
   // does not wait at all.

@@ -45,6 +45,29 @@ describe('parley between two real processes', () => {
     expect(receiver.stdout).toEqual(['<alice> hi', '<alice> second line'])
   })
 
+  it('says all were delivered when the acknowledgements came before its input ended, as when it waited', async () => {
+    const receiver = start(['--listen', '127.0.0.1:0', '--name', 'bob'])
+    const port = await listeningPort(receiver)
+    const sender = start([
+      '--json',
+      '--listen',
+      '127.0.0.1:0',
+      '--peer',
+      `127.0.0.1:${port}`,
+      '--name',
+      'alice',
+    ])
+    sender.send('acked before the end')
+    // Its acknowledgement is in before stdin ends: nothing is left to wait for.
+    await sender.waitFor('stdout', /"type":"delivered"/)
+    sender.end()
+    expect(await sender.exited).toBe(0)
+    expect(sender.stderr).toContain('parley: all 1 message(s) delivered')
+    expect(sender.stderr.join('\n')).not.toMatch(/waiting for/)
+    await receiver.waitFor('stdout', /acked before the end/)
+    expect(receiver.stdout).toEqual(['<alice> acked before the end'])
+  })
+
   it('loads the table of look-alike names only once a second key shows up, and then tells the two apart', async () => {
     // Preloaded into each parley: on exit, it says whether the look-alike table was loaded.
     const probe = join(tempDir(), 'loaded-table.mjs')
