@@ -85,6 +85,7 @@ import {
   formatStatus,
   jsonEvent,
   jsonHistory,
+  jsonLine,
   jsonMessage,
   jsonRoomEmpty,
   jsonSent,
@@ -327,7 +328,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   // Once stdout is closed, events have nowhere to go: they are not even made.
   let outputGone: NodeJS.ErrnoException | undefined
   const json = (value: Record<string, unknown>) => {
-    if (!outputGone) print(io.stdout, JSON.stringify(value))
+    if (!outputGone) print(io.stdout, jsonLine(value))
   }
   // This node once started: a peer under a name like ours is told apart from us.
   let self: (() => PeerInfo) | undefined
@@ -341,7 +342,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   const note = (text: string) => print(io.stderr, `parley: ${text}`)
   const formatShown = (m: ShownMessage) =>
     flags.json
-      ? JSON.stringify(jsonMessage(m))
+      ? jsonLine(jsonMessage(m))
       : formatMessage(labels.label(m.from), m.body, m.ts, withTime, m.action)
   const lines = streamLines(io.stdout, formatShown, (count, kinds) => {
     const { replayed } = kinds
