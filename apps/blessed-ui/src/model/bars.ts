@@ -7,7 +7,7 @@ import { terminalSafe } from '@parley/launcher'
 import { graphemes } from '../text/graphemes.js'
 import type { GraphemeWidth } from '../text/width.js'
 import type { InputLine } from './input-line.js'
-import { type Row, type Span, type Style, TEXT, wrap } from './rows.js'
+import { fitCells, type Row, type Span, type Style, TEXT } from './rows.js'
 import { cellsOf } from './scrollback.js'
 import type { StatusSummary } from './status.js'
 
@@ -29,17 +29,56 @@ export function statusRow(
           ? 'bad'
           : 'busy'
   const plain: Style = { kind: 'status-text' }
-  const spans: Span[] = [{ text: ` ${s.state} `, style: { kind: 'status', tone } }]
-  if (!self.secure) spans.push({ text: ' PLAIN: not encrypted ', style: { kind: 'status', tone: 'bad' } })
+  const head: Span[] = [{ text: ` ${s.state} `, style: { kind: 'status', tone } }]
+  if (!self.secure) head.push({ text: ' PLAIN: not encrypted ', style: { kind: 'status', tone: 'bad' } })
+  const tail: Span[] = s.undelivered > 0 ? [{ text: `│ ${s.undelivered} undelivered `, style: plain }] : []
+  // On a narrow terminal the state and the undelivered count stay whole: the peer's and your own
+  // segments give way, yours first, each cut with `…` rather than at a word, so no lone `│`, `@` or
+  // bare count is left.
+  let room = cols - spansCells(head, width) - spansCells(tail, width)
+  const middle: Span[] = []
   if (s.peer) {
     const who = s.peer.name ? `${terminalSafe(s.peer.name)} ${s.peer.address}` : s.peer.address
-    spans.push({ text: ` ${who}${s.others > 0 ? ` (+${s.others})` : ''} `, style: plain })
+    const shown = fitSegment(` ${who}${s.others > 0 ? ` (+${s.others})` : ''} `, room, width)
+    if (shown) middle.push({ text: shown, style: plain })
+    room -= cellsOf(shown, width)
   }
-  spans.push({ text: `│ ${terminalSafe(self.name)} @ ${s.listen ?? '…'} `, style: plain })
-  if (s.undelivered > 0) spans.push({ text: `│ ${s.undelivered} undelivered `, style: plain })
-  const used = spans.reduce((n, sp) => n + cellsOf(sp.text, width), 0)
-  if (used < cols) spans.push({ text: ' '.repeat(cols - used), style: plain })
-  return wrap(spans, cols, width)[0] ?? []
+  const mine = fitSegment(`│ ${terminalSafe(self.name)} @ ${s.listen ?? '…'} `, room, width)
+  if (mine) middle.push({ text: mine, style: plain })
+  return fitRow([...head, ...middle, ...tail], cols, plain, width)
+}
+
+function spansCells(spans: readonly Span[], width: GraphemeWidth): number {
+  return spans.reduce((n, span) => n + cellsOf(span.text, width), 0)
+}
+
+/** Shortest segment worth showing cut: a separator, a character and `…`. */
+const MIN_CUT_SEGMENT = 4
+
+/** A segment of the bar in at most `cells` cells: whole, cut with `…` and a space, or nothing. */
+function fitSegment(text: string, cells: number, width: GraphemeWidth): string {
+  if (cellsOf(text, width) <= cells) return text
+  if (cells < MIN_CUT_SEGMENT) return ''
+  return `${fitCells(text.trimEnd(), cells - 1, width)} `
+}
+
+/** The spans cut to exactly `cols` cells: padded, or cut with `…` where they overflow. */
+function fitRow(spans: readonly Span[], cols: number, pad: Style, width: GraphemeWidth): Row {
+  const row: Span[] = []
+  let left = cols
+  for (const span of spans) {
+    const cells = cellsOf(span.text, width)
+    if (cells > left) {
+      const cut = fitCells(span.text, left, width)
+      if (cut) row.push({ text: cut, style: span.style })
+      left -= cellsOf(cut, width)
+      break
+    }
+    row.push(span)
+    left -= cells
+  }
+  if (left > 0) row.push({ text: ' '.repeat(left), style: pad })
+  return row
 }
 
 /** `> ` and the line being typed, scrolled sideways to keep the cursor in view. */
