@@ -40,6 +40,12 @@ describe('member panel', () => {
     expect(rows.filter((r) => /^│ ○\s*$/.test(r))).toEqual([])
   })
 
+  it('drops the F2 hint from its title when the panel is too narrow for it, leaving no lone dot', () => {
+    expect(panelRows(['bob'], 18)[0]).toBe('│ members (2) · F2')
+    expect(panelRows(['bob'], 16)[0]).toBe('│ members (2)')
+    expect(panelRows(['bob'], 17)[0]).toBe('│ members (2)')
+  })
+
   it('keeps a name that fits as it is', () => {
     expect(panelRows(['carol'], 30)).toContainEqual(`│ ○ carol ${shortId('1'.repeat(64))}`)
   })

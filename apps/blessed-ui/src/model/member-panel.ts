@@ -97,8 +97,11 @@ export class MemberPanel {
     const border: Span = { text: '│ ', style: { kind: 'hint' } }
     const line = (text: string, style: Style): Row =>
       wrap([border, { text, style }], width, this.width)[0] ?? []
+    // The key's hint goes whole or not at all: cut at its space it left a lone `·`.
+    const count = `members (${this.listed.length + 1})`
+    const header = cellsOfText(`${count} · F2`, this.width) <= width - 2 ? `${count} · F2` : count
     const rows: Row[] = [
-      line(`members (${this.listed.length + 1}) · F2`, { kind: 'info' }),
+      line(header, { kind: 'info' }),
       line(
         `● ${fitCells(terminalSafe(self.name), width - 2 - cellsOfText('●  (you)', this.width), this.width)} (you)`,
         {
