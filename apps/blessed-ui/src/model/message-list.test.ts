@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { type ListEntry, MessageList } from './message-list.js'
+import { LAID_CAP, type ListEntry, MessageList } from './message-list.js'
 import { TEXT } from './rows.js'
 
 interface Line extends ListEntry {
@@ -25,6 +25,27 @@ function list(cap?: number) {
 const shown = (l: MessageList<Line>) => l.page().rows.map((row) => row.map((s) => s.text).join(''))
 
 describe('message list', () => {
+  it('keeps the rows of a bounded number of entries however many were shown, and lays out again those it let go', () => {
+    let laidOut = 0
+    const counting = new MessageList<Line>((entry) => {
+      laidOut++
+      return [[{ text: entry.text, style: TEXT }]]
+    })
+    counting.setSize(80, 5)
+    for (let i = 0; i < 2_048; i++) {
+      counting.add(line(`m${i}`))
+      counting.page()
+    }
+    // Rows let go are laid out again when the entry comes back into view.
+    const before = laidOut
+    counting.scrollUp(Number.MAX_SAFE_INTEGER)
+    expect(shown(counting)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4'])
+    expect(laidOut).toBeGreaterThan(before)
+    expect(counting.laidOut).toBeLessThanOrEqual(LAID_CAP)
+    counting.clear()
+    expect(counting.laidOut).toBe(0)
+  })
+
   it('shows the newest rows, padded at the bottom while the history is short', () => {
     const l = list()
     l.add(line('a'))

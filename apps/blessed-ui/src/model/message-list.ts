@@ -1,6 +1,11 @@
 import type { Row } from './rows.js'
 
 export const DEFAULT_CAP = 10_000
+/**
+ * Entries whose rows are kept, the most recently shown: pages around the view need them again, but
+ * rows kept for every entry ever shown grew with the whole scrollback (several times its text).
+ */
+export const LAID_CAP = 512
 
 /** What the list needs from an entry: a stable id and a way to lay it out at a width. */
 export interface ListEntry {
@@ -36,7 +41,8 @@ export interface Page {
 export class MessageList<E extends ListEntry> {
   private entries: E[] = []
   private head = 0
-  private readonly laid = new WeakMap<E, Laid>()
+  /** Rows of recently shown entries, least recently used first. */
+  private readonly laid = new Map<E, Laid>()
   private anchor: Anchor | undefined
   private unseen = 0
   private cols = 80
@@ -47,6 +53,11 @@ export class MessageList<E extends ListEntry> {
     private readonly layout: (entry: E, cols: number) => Row[],
     readonly cap = DEFAULT_CAP,
   ) {}
+
+  /** How many entries' rows are kept (at most LAID_CAP). */
+  get laidOut(): number {
+    return this.laid.size
+  }
 
   get size(): number {
     return this.entries.length - this.head
@@ -104,6 +115,7 @@ export class MessageList<E extends ListEntry> {
     this.changes++
     this.entries = []
     this.head = 0
+    this.laid.clear()
     this.anchor = undefined
     this.unseen = 0
   }
@@ -184,9 +196,10 @@ export class MessageList<E extends ListEntry> {
     const entry = this.entry(id)
     if (!entry || entry.hidden) return []
     const cached = this.laid.get(entry)
-    if (cached && cached.cols === this.cols) return cached.rows
-    const rows = this.layout(entry, this.cols)
+    this.laid.delete(entry)
+    const rows = cached && cached.cols === this.cols ? cached.rows : this.layout(entry, this.cols)
     this.laid.set(entry, { cols: this.cols, rows })
+    if (this.laid.size > LAID_CAP) this.laid.delete(this.laid.keys().next().value!)
     return rows
   }
 

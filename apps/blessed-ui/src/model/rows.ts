@@ -51,19 +51,22 @@ function cellsOf(spans: readonly Span[], width: GraphemeWidth, cols: number): Ce
   return cells
 }
 
+// Each span's text is joined once: added a cell at a time it was a rope of one 32-byte node per
+// character, and the pane keeps the rows of the entries it showed last.
 function toRow(cells: readonly Cell[]): Row {
   const row: Span[] = []
-  let text = ''
+  let text: string[] = []
   let style: Style | undefined
   for (const cell of cells) {
     if (style !== undefined && cell.style !== style) {
-      row.push({ text, style })
-      text = ''
+      row.push({ text: text.join(''), style })
+      text = []
     }
     style = cell.style
-    text += cell.g
+    text.push(cell.g)
   }
-  if (style !== undefined && text !== '') row.push({ text, style })
+  const last = text.join('')
+  if (style !== undefined && last !== '') row.push({ text: last, style })
   return row
 }
 
