@@ -30,6 +30,7 @@ describe('the status bar on a narrow terminal', () => {
     expect(bar(busy, 70)).toBe(' connected  bob 127.0.0.1:42143 (+3) │ alice @ 127.… │ 12 undelivered')
     expect(bar(busy, 60)).toBe(' connected  bob 127.0.0.1:42143 (+3) │ al… │ 12 undelivered')
     expect(bar(busy, 56)).toBe(' connected  bob 127.0.0.1:42143 (+3) │ 12 undelivered')
+    expect(bar({ ...busy, undelivered: 0 }, 41)).toBe(' connected  bob 127.0.0.1:42143 (+3)')
   })
 
   it('cuts the peer with … once your own segment is gone, never leaving a lone separator', () => {

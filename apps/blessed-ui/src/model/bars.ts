@@ -52,8 +52,8 @@ function spansCells(spans: readonly Span[], width: GraphemeWidth): number {
   return spans.reduce((n, span) => n + cellsOf(span.text, width), 0)
 }
 
-/** Shortest segment worth showing cut: a separator, a character and `…`. */
-const MIN_CUT_SEGMENT = 4
+/** Shortest segment worth showing cut, `│ al… `: shorter, only its separator and `…` were left. */
+const MIN_CUT_SEGMENT = 6
 
 /** A segment of the bar in at most `cells` cells: whole, cut with `…` and a space, or nothing. */
 function fitSegment(text: string, cells: number, width: GraphemeWidth): string {
