@@ -333,7 +333,7 @@ export class ChatModel {
       case 'C-home':
       case 'M-<':
         // The oldest entry the pane keeps, in one key rather than a PgUp per page.
-        this.list.scrollUp(Number.MAX_SAFE_INTEGER)
+        this.list.scrollToTop()
         return []
       case 'tab':
       case 'S-tab':

@@ -166,6 +166,17 @@ export class MessageList<E extends ListEntry> {
     else this.anchor = at
   }
 
+  /** The oldest entry kept at the top of the page, laying out only the page: walking up to it laid out every entry. */
+  scrollToTop(): void {
+    const first = this.entries[this.head]
+    if (!first) return
+    const id = this.rowsOf(first.id).length > 0 ? first.id : this.nextVisible(first.id)
+    if (id === undefined) return
+    this.changes++
+    this.anchor = { id, row: 0 }
+    this.scrollDown(this.height - 1)
+  }
+
   scrollToBottom(): void {
     if (this.anchor !== undefined || this.unseen !== 0) this.changes++
     this.anchor = undefined
