@@ -412,8 +412,12 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       // A peer's reading stalls are told once they last, as the log tells them (see BackpressureGrace).
       backpressure.push(event)
       if (event.type === 'backpressure') return
-      // Scripts get every event, the node's own closing included; a connection says how it was made.
-      json(route ? { ...jsonEvent(event), link: jsonRoute(route) } : jsonEvent(event))
+      // Scripts get every event, the node's own closing included; a connection says how it was made, and
+      // the node's listening who it is (a bot tells its own words from others' by that id).
+      if (event.type === 'listening' && self && !flags.plain) {
+        const { id, name } = self()
+        json({ ...jsonEvent(event), id, fingerprint: fingerprintOf(id).full, name })
+      } else json(route ? { ...jsonEvent(event), link: jsonRoute(route) } : jsonEvent(event))
       const drop = event.type === 'link-error' ? describeEvent(event) : undefined
       if (drop) drops.push(drop)
       return
