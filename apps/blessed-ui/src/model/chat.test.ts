@@ -206,6 +206,14 @@ describe('chat model', () => {
     expect(screen().lines.at(-1)).toBe('12:00:00 <bob> late 2')
   })
 
+  it('counts what is new below as status lines count, with thousands separated', () => {
+    const { receive, press, screen } = setup()
+    for (let i = 0; i < 30; i++) receive(`m${i}`)
+    press('pageup')
+    for (let i = 0; i < 1_234; i++) receive(`late ${i}`)
+    expect(screen().lines.at(-1)).toMatch(/ 1,234 new below · PgDn /)
+  })
+
   it('goes to the oldest entry in one key (C-Home, M-<), and back to the newest with C-End', () => {
     const { receive, press, screen } = setup()
     for (let i = 0; i < 300; i++) receive(`m${i}`)

@@ -291,7 +291,8 @@ export class ChatModel {
     const page = this.list.page()
     const messages = page.rows
     if (page.scrolled) {
-      const text = page.newBelow > 0 ? ` ${page.newBelow} new below · PgDn ` : ' more below · PgDn '
+      const text =
+        page.newBelow > 0 ? ` ${countText(page.newBelow)} new below · PgDn ` : ' more below · PgDn '
       messages[messages.length - 1] = ruleRow(text, paneCols, { kind: 'marker' }, this.width)
     }
     const { row: input, cursor } = this.inputLine(cols)
