@@ -13,23 +13,14 @@
  *   - alice starts again with her key in a new data dir (a new numbering), links to bob, says nothing,
  *     and is stopped; then bob and carol are stopped.
  */
-import { execFileSync, spawn } from 'node:child_process'
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { exitedWith, modesOf, startRelease } from './release-run.mjs'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-const WAIT_MS = 30_000
 const args = process.argv.slice(2)
 const option = (name) => {
   const at = args.indexOf(name)
@@ -49,7 +40,14 @@ const running = new Set()
 try {
   const dir = (name) => join(work, 'dirs', name)
   const node = (name, dataDir, extra = []) =>
-    start(['--listen', '127.0.0.1:0', '--name', name, '--data-dir', dataDir, '--json', ...extra])
+    startRelease(
+      bin,
+      ['--listen', '127.0.0.1:0', '--name', name, '--data-dir', dataDir, '--json', ...extra],
+      {
+        xdg: join(work, 'xdg'),
+        running,
+      },
+    )
   const bob = node('bob', dir('bob'))
   const carol = node('carol', dir('carol'))
   const bobAddress = (await bob.event('listening')).address
@@ -61,17 +59,17 @@ try {
   const shown = await bob.event('message', (e) => e.body === body)
   await carol.event('message', (e) => e.body === body)
   before.end()
-  await exited(before, [0])
+  await exitedWith(before, [0])
   mkdirSync(dir('alice'), { mode: 0o700 })
   for (const file of ['identity.key', 'identity.pub'])
     cpSync(join(dir('alice-before'), file), join(dir('alice'), file))
   const after = node('alice', dir('alice'), ['--peer', bobAddress])
   await bob.event('connected', () => true, 2)
   after.child.kill('SIGTERM')
-  await exited(after, [0])
+  await exitedWith(after, [0])
   for (const proc of [bob, carol]) {
     proc.child.kill('SIGTERM')
-    await exited(proc, [0])
+    await exitedWith(proc, [0])
   }
   rmSync(out, { recursive: true, force: true })
   mkdirSync(out, { recursive: true })
@@ -88,83 +86,4 @@ try {
 } finally {
   for (const child of running) child.kill('SIGKILL')
   rmSync(work, { recursive: true, force: true })
-}
-
-async function exited(proc, clean) {
-  const code = await proc.exited
-  if (!clean.includes(code)) throw new Error(`${proc.label} exited with ${code}`)
-}
-
-/** Every dir and file under `root` with its permission bits, as the release created them. */
-function modesOf(root) {
-  const modes = {}
-  const walk = (path) => {
-    for (const entry of readdirSync(path)) {
-      const full = join(path, entry)
-      const info = statSync(full)
-      modes[relative(root, full)] = (info.mode & 0o777).toString(8).padStart(4, '0')
-      if (info.isDirectory()) walk(full)
-    }
-  }
-  walk(root)
-  return modes
-}
-
-/** The release's parley, with its `--json` events to wait on. */
-function start(argv) {
-  const child = spawn(process.execPath, [bin, ...argv], {
-    env: { ...process.env, PARLEY_DEBUG: '', XDG_DATA_HOME: join(work, 'xdg') },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
-  running.add(child)
-  const lines = []
-  const waiters = []
-  let partial = ''
-  child.stdout.setEncoding('utf8')
-  child.stdout.on('data', (chunk) => {
-    const parts = (partial + chunk).split('\n')
-    partial = parts.pop()
-    lines.push(...parts)
-    for (const wake of [...waiters]) wake()
-  })
-  child.stderr.resume()
-  const exited = new Promise((done) =>
-    child.on('exit', (code) => {
-      running.delete(child)
-      done(code)
-    }),
-  )
-  const parse = (line) => {
-    try {
-      return JSON.parse(line)
-    } catch {
-      return undefined
-    }
-  }
-  const label = argv.join(' ')
-  /** Resolves with the `count`th `--json` event of this type that `where` accepts. */
-  const event = (type, where = () => true, count = 1) =>
-    new Promise((done, fail) => {
-      const check = () => {
-        const found = lines.map(parse).filter((e) => e?.type === type && where(e))
-        if (found.length < count) return
-        waiters.splice(waiters.indexOf(check), 1)
-        clearTimeout(timer)
-        done(found[count - 1])
-      }
-      const timer = setTimeout(
-        () => fail(new Error(`${label}: no ${type} event\n${lines.join('\n')}`)),
-        WAIT_MS,
-      )
-      waiters.push(check)
-      check()
-    })
-  return {
-    child,
-    exited,
-    label,
-    event,
-    send: (line) => child.stdin.write(`${line}\n`),
-    end: () => child.stdin.end(),
-  }
 }

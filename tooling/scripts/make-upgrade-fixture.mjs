@@ -22,24 +22,14 @@
  * each dir's history as it was shown, alice's outbox, the addresses the release pinned, and file modes (git
  * keeps none of 0600/0700).
  */
-import { execFileSync, spawn } from 'node:child_process'
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { exitedWith, modesOf, startRelease } from './release-run.mjs'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-const WAIT_MS = 30_000
 
 const args = process.argv.slice(2)
 const option = (name) => {
@@ -93,6 +83,7 @@ function buildRelease(dir) {
 
 /** The scenario. Returns what the tests need to know about the dirs it made. */
 async function makeDirs(bin, dirs, options = {}) {
+  const run = (argv, env = {}) => startRelease(bin, argv, { xdg: join(work, 'xdg'), running, env })
   const dir = (name) => join(dirs, name)
   const ids = {}
   for (const name of ['alice', 'bob', 'carol']) {
@@ -102,7 +93,7 @@ async function makeDirs(bin, dirs, options = {}) {
     ids[name] = { id: printed.id, fingerprint: printed.fingerprint }
   }
   const node = (name, extra = [], env = {}) =>
-    start(bin, ['--listen', '127.0.0.1:0', '--name', name, '--data-dir', dir(name), '--json', ...extra], env)
+    run(['--listen', '127.0.0.1:0', '--name', name, '--data-dir', dir(name), '--json', ...extra], env)
 
   const alice = node('alice', ['--wait', '1'])
   const aliceAddress = (await alice.event('listening')).address
@@ -140,12 +131,11 @@ async function makeDirs(bin, dirs, options = {}) {
   // Bob stops, and starts once alone with a compaction threshold of one byte, so that the release rewrites
   // his journal at startup; then he comes back as before and appends to the compacted journal.
   bob.end()
-  await exitedCleanly(bob, 'bob')
+  await exitedWith(bob, [0], 'bob')
   // A small --window, as a user may run: the release halves a journal only when most records are spare.
   // Releases since 79f2ecc say so as a `--json` event and keep receiving once their input is empty, so the
   // run is also told to stop (SIGTERM, which parley ends on cleanly).
-  const compacting = start(
-    bin,
+  const compacting = run(
     ['--listen', '127.0.0.1:0', '--name', 'bob', '--data-dir', dir('bob'), '--window', '1', '--json'],
     { PARLEY_COMPACT_BYTES: '1' },
   )
@@ -154,7 +144,7 @@ async function makeDirs(bin, dirs, options = {}) {
   for (const waiting of said) waiting.catch(() => {})
   await Promise.any(said)
   compacting.child.kill('SIGTERM')
-  await exitedCleanly(compacting, 'bob (compacting)')
+  await exitedWith(compacting, [0], 'bob (compacting)')
   bob = node('bob', ['--listen', bobAddress, '--peer', aliceAddress])
   nodes.bob = bob
   await alice.event('connected', (e) => e.peer === 'bob', 2)
@@ -163,7 +153,7 @@ async function makeDirs(bin, dirs, options = {}) {
 
   for (const who of ['carol', 'bob']) {
     nodes[who].end()
-    await exitedCleanly(nodes[who], who)
+    await exitedWith(nodes[who], [0], who)
     delete nodes[who]
   }
   await alice.event('disconnected', (e) => e.peer === 'bob', 2)
@@ -176,14 +166,14 @@ async function makeDirs(bin, dirs, options = {}) {
   alice.end()
   await alice.line('stderr', /3 message\(s\) not acknowledged yet are safe in the outbox/)
   // Releases since 79f2ecc exit with QUEUED (7) when lines wait in the outbox, as they do here.
-  await exitedCleanly(alice, 'alice', [0, 7])
+  await exitedWith(alice, [0, 7], 'alice')
   /** The lines each message of the outbox carries, in order. */
   let outboxLines = outbox.map(() => 1)
   if (options.piped) {
     // Alice again, alone, with lines piped in text mode: releases since 960c2e0 send lines read together
     // as one message that carries several (`lines`), kept so in the journal, behind the three waiting.
     const piped = ['alice, piped 1', 'alice, piped 2: ünïcödé', 'alice, piped 3']
-    const again = start(bin, [
+    const again = run([
       '--listen',
       '127.0.0.1:0',
       '--name',
@@ -195,7 +185,7 @@ async function makeDirs(bin, dirs, options = {}) {
     ])
     again.child.stdin.end(`${piped.join('\n')}\n`)
     await again.line('stderr', /6 message\(s\) not acknowledged yet are safe in the outbox/)
-    await exitedCleanly(again, 'alice (piped)', [7])
+    await exitedWith(again, [7], 'alice (piped)')
     for (const body of piped) history.alice.push({ direction: 'out', from: 'alice', body })
     outbox.push(...piped)
     // A small append is stored plain: the journal says that the release sent the three as one message.
@@ -212,101 +202,5 @@ async function makeDirs(bin, dirs, options = {}) {
       ['alice', 'bob', 'carol'].map((name) => [name, { ...ids[name], name, history: history[name] }]),
     ),
     outbox: { from: 'alice', to: 'bob', bodies: outbox, lines: outboxLines },
-  }
-}
-
-async function exitedCleanly(proc, who, clean = [0]) {
-  const code = await proc.exited
-  if (!clean.includes(code)) throw new Error(`${who} exited with ${code}`)
-}
-
-/** Every dir and file under `root` with its permission bits, as the release created them. */
-function modesOf(root) {
-  const modes = {}
-  const walk = (path) => {
-    for (const entry of readdirSync(path)) {
-      const full = join(path, entry)
-      const info = statSync(full)
-      modes[relative(root, full)] = (info.mode & 0o777).toString(8).padStart(4, '0')
-      if (info.isDirectory()) walk(full)
-    }
-  }
-  walk(root)
-  return modes
-}
-
-/** The release's parley, with its `--json` events and stderr lines to wait on. */
-function start(bin, argv, env = {}) {
-  const child = spawn(process.execPath, [bin, ...argv], {
-    env: { ...process.env, PARLEY_DEBUG: '', XDG_DATA_HOME: join(work, 'xdg'), ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
-  running.add(child)
-  const lines = { stdout: [], stderr: [] }
-  const waiters = []
-  for (const stream of ['stdout', 'stderr']) {
-    let partial = ''
-    child[stream].setEncoding('utf8')
-    child[stream].on('data', (chunk) => {
-      const parts = (partial + chunk).split('\n')
-      partial = parts.pop()
-      for (const line of parts) {
-        lines[stream].push(line)
-        for (const wake of [...waiters]) wake()
-      }
-    })
-  }
-  const exited = new Promise((done) =>
-    child.on('exit', (code) => {
-      running.delete(child)
-      done(code)
-    }),
-  )
-  const label = argv.join(' ')
-  /** Resolves with the `count`th line that `match` accepts. */
-  const waitLine = (stream, match, count = 1) =>
-    new Promise((done, fail) => {
-      const check = () => {
-        const found = lines[stream].filter(match)
-        if (found.length < count) return false
-        waiters.splice(waiters.indexOf(check), 1)
-        clearTimeout(timer)
-        done(found[count - 1])
-        return true
-      }
-      const timer = setTimeout(() => {
-        fail(
-          new Error(
-            `${label}: no such ${stream} line\n${lines.stderr.join('\n')}\n${lines.stdout.join('\n')}`,
-          ),
-        )
-      }, WAIT_MS)
-      waiters.push(check)
-      check()
-    })
-  const parse = (line) => {
-    try {
-      return JSON.parse(line)
-    } catch {
-      return undefined
-    }
-  }
-  return {
-    child,
-    exited,
-    send: (line) => child.stdin.write(`${line}\n`),
-    end: () => child.stdin.end(),
-    line: (stream, pattern) => waitLine(stream, (l) => pattern.test(l)),
-    event: async (type, where = () => true, count = 1) =>
-      parse(
-        await waitLine(
-          'stdout',
-          (l) => {
-            const e = parse(l)
-            return e?.type === type && where(e)
-          },
-          count,
-        ),
-      ),
   }
 }
