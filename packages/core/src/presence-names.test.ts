@@ -1,23 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { fakeAuth, signedHere, signedMsgs } from '../test/fake-auth.js'
-import { closeNodes, nodeWorld, rawNeighbour } from '../test/node-world.js'
-import type { Address } from './address.js'
-import { HERE_CAP, ROOM_CAP } from './links.js'
+import { signedHere, signedMsgs } from '../test/fake-auth.js'
+import { aliceBehindRawRelay, CAROL, closeNodes } from '../test/node-world.js'
 
 afterEach(closeNodes)
 
-const A: Address = '127.0.0.1:4001'
-const ALICE = '1111111111111111'
-const CAROL = '3333333333333333'
-const RAW = 'eeeeeeeeeeeeeeee'
-
 async function aliceBehindRelay() {
-  const w = nodeWorld()
-  const alice = w.node('alice', A, { id: ALICE, auth: fakeAuth(ALICE), deadAfterMs: 3_600_000 })
-  await w.clock.advance(60_000)
-  await alice.node.start()
-  const raw = await rawNeighbour(w, A, { host: '127.0.0.9', id: RAW, caps: [ROOM_CAP, HERE_CAP] })
-  await w.clock.advance(10)
+  const { w, alice, raw } = await aliceBehindRawRelay(60_000)
   const carol = () => alice.node.members().find((m) => m.peer.id === CAROL)?.peer.name
   const told = () => alice.events.of('member').filter((e) => e.peer.id === CAROL)
   return { w, alice, raw, carol, told }

@@ -4,8 +4,10 @@
  */
 import type { Address } from '../src/address.js'
 import type { Journal } from '../src/journal.js'
+import { HERE_CAP, ROOM_CAP } from '../src/links.js'
 import { ParleyNode } from '../src/node.js'
 import type { NodeEvent, NodeOptions } from '../src/node-types.js'
+import { fakeAuth } from './fake-auth.js'
 import { ManualClock } from './manual-clock.js'
 import { MemoryNetwork, seededRandom } from './memory-transport.js'
 import { RawPeer } from './raw-peer.js'
@@ -89,6 +91,20 @@ export async function rawNeighbour(
 /** The ids `dialedByRawPeer` gives: the node the lower, so it decides the link. */
 export const NODE_ID = '1111111111111111'
 export const RAW_PEER_ID = 'eeeeeeeeeeeeeeee'
+
+/**
+ * Alice (signing, with a fake key) started `startAfterMs` into the world's time and linked to a raw relay
+ * that takes the room and presence: what the relay sends stands for what other members wrote or said.
+ */
+export async function aliceBehindRawRelay(startAfterMs: number) {
+  const w = nodeWorld()
+  const alice = w.node('alice', A, { id: ALICE, auth: fakeAuth(ALICE), deadAfterMs: 3_600_000 })
+  await w.clock.advance(startAfterMs)
+  await alice.node.start()
+  const raw = await rawNeighbour(w, A, { host: '127.0.0.9', id: RAW_PEER_ID, caps: [ROOM_CAP, HERE_CAP] })
+  await w.clock.advance(10)
+  return { w, alice, raw }
+}
 
 /** `name` (id `NODE_ID`) at `listen`, dialed by a raw peer (`RAW_PEER_ID`) past its handshake and opening ack. */
 export async function dialedByRawPeer(name: string, listen: Address, extra: Partial<NodeOptions> = {}) {
