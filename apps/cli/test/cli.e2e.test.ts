@@ -48,15 +48,8 @@ describe('parley between two real processes', () => {
   it('says all were delivered when the acknowledgements came before its input ended, as when it waited', async () => {
     const receiver = start(['--listen', '127.0.0.1:0', '--name', 'bob'])
     const port = await listeningPort(receiver)
-    const sender = start([
-      '--json',
-      '--listen',
-      '127.0.0.1:0',
-      '--peer',
-      `127.0.0.1:${port}`,
-      '--name',
-      'alice',
-    ])
+    const dial = ['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`]
+    const sender = start(['--json', ...dial, '--name', 'alice'])
     sender.send('acked before the end')
     // Its acknowledgement is in before stdin ends: nothing is left to wait for.
     await sender.waitFor('stdout', /"type":"delivered"/)
