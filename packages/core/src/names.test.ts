@@ -88,6 +88,8 @@ describe('nameKey', () => {
       '\u202e',
       '\u2066',
       '\u061c',
+      '\ufff9',
+      '\u{13430}',
     )
     fc.assert(
       fc.property(
@@ -232,6 +234,20 @@ describe('shownName', () => {
 
   it('removes bidi and zero-width characters and trims blanks', () => {
     expect(shownName('\u202e  bob\u200b  ', 'abc')).toBe('bob')
+  })
+
+  it('leaves no character a terminal shows as nothing, so a name cannot pass for another by one', () => {
+    // Neither default-ignorable nor a control, yet a terminal shows them as nothing: `bo\ufff9b` read as
+    // bob's name without bob's fingerprint beside it.
+    for (const hidden of ['\ufff9', '\ufffa', '\ufffb', '\u{13430}', '\u{1343f}']) {
+      expect(shownName(`bo${hidden}b`, 'abc')).toBe('bob')
+      expect(nameKey(`bo${hidden}b`)).toBe(nameKey('bob'))
+      expect(nameProblem(`bo${hidden}b`)).toMatch(/invisible/)
+    }
+    // A lone surrogate is written out as U+FFFD, or not at all: made the visible U+FFFD here.
+    expect(shownName('bo\ud800b', 'abc')).toBe('bo\ufffdb')
+    expect(shownName('bo\udc00b', 'abc')).toBe('bo\ufffdb')
+    expect(nameProblem('bo\ud800b')).toMatch(/invisible/)
   })
 
   it('falls back when nothing visible is left', () => {

@@ -11,15 +11,17 @@ export const MAX_NAME_LENGTH = 64
 
 /**
  * Characters that start a line, turn text around or hide themselves: C0/C1 controls and DEL, line and
- * paragraph separators, bidi controls, and the default-ignorable (zero-width) code points. The joiners
- * (U+200C, U+200D), variation selectors and emoji tag characters are allowed: emoji and several scripts
- * need them, and `nameKey` ignores them anyway.
+ * paragraph separators, bidi controls, lone surrogates, and the zero-width code points (the default-
+ * ignorable ones, and the format controls that are not but show as nothing: interlinear annotation
+ * U+FFF9-U+FFFB, Egyptian hieroglyph controls). The joiners (U+200C, U+200D), variation selectors and
+ * emoji tag characters are allowed: emoji and several scripts need them, and `nameKey` ignores them anyway.
  */
 const HIDDEN =
-  /[\p{Cc}\p{Zl}\p{Zp}\p{Bidi_Control}]|(?!\u200c|\u200d|[\ufe00-\ufe0f]|[\u{e0020}-\u{e007f}]|[\u{e0100}-\u{e01ef}])\p{Default_Ignorable_Code_Point}/u
+  /[\p{Cc}\p{Zl}\p{Zp}\p{Bidi_Control}\p{Cs}\ufff9-\ufffb\u{13430}-\u{1343f}]|(?!\u200c|\u200d|[\ufe00-\ufe0f]|[\u{e0020}-\u{e007f}]|[\u{e0100}-\u{e01ef}])\p{Default_Ignorable_Code_Point}/u
 const HIDDEN_ALL = new RegExp(HIDDEN.source, 'gu')
 /** Everything `nameKey` ignores: the hidden characters above, joiners and selectors included. */
-const IGNORED = /[\p{Cc}\p{Zl}\p{Zp}\p{Bidi_Control}\p{Default_Ignorable_Code_Point}]/gu
+const IGNORED =
+  /[\p{Cc}\p{Zl}\p{Zp}\p{Bidi_Control}\p{Cs}\ufff9-\ufffb\u{13430}-\u{1343f}\p{Default_Ignorable_Code_Point}]/gu
 /** Runs of anything that shows as blank space (NFKC already made most spaces U+0020). */
 const BLANK = /[\p{White_Space}\u2800]+/gu
 /**
@@ -119,8 +121,8 @@ function codeOf(ch: string): string {
 }
 
 /**
- * A name from the network as it may be shown: hidden characters removed, a control, a line break or a
- * character that frames names on screen (`<`, `>`, `~` and their look-alikes) made a visible U+FFFD,
+ * A name from the network as it may be shown: hidden characters removed, a control, a line break, a lone
+ * surrogate or a character that frames names on screen (`<`, `>`, `~` and their look-alikes) made a visible U+FFFD,
  * blank runs made one space. Names that old releases (or a hostile peer) signed into a relayed message
  * cannot be refused without punishing the honest relay, so they are cleaned instead. An empty result
  * falls back to `fallback` (the start of the id).
@@ -138,7 +140,7 @@ export function shownName(name: string, fallback: string): string {
   )
     return name
   let cleaned = (mixed ? name.replace(LETTER_MARK_ALL, '\ufffd') : name)
-    .replace(/[\p{Cc}\p{Zl}\p{Zp}]/gu, '\ufffd')
+    .replace(/[\p{Cc}\p{Zl}\p{Zp}\p{Cs}]/gu, '\ufffd')
     .replace(LABEL_MARK_ALL, '\ufffd')
     .replace(HIDDEN_ALL, '')
     .replace(BLANK, ' ')
