@@ -129,6 +129,22 @@ describe('what the CLI prints for names a stranger chose', () => {
     for (const line of proc.stdout.filter((l) => l.includes('from the'))) expect(line).toMatch(/^<\S+~\S+> /)
   })
 
+  it('warns when a name holds a format control a terminal draws as nothing: U+FFF9, an Egyptian one', async () => {
+    const { proc, port } = await victim()
+    const bob = await join_(port, 'bob')
+    bob.say('hi')
+    await proc.waitFor('stdout', /^<bob> hi$/)
+    const annotated = await join_(port, 'bo\ufff9b')
+    annotated.say('from the annotated bob')
+    const relay = await join_(port, 'relay')
+    relay.relay(new ForgedOrigin('b\u{13430}ob').say('from the Egyptian bob'))
+    await proc.waitFor('stdout', /from the annotated bob/)
+    await proc.waitFor('stdout', /from the Egyptian bob/)
+    expect(proc.stderr.filter((line) => line.includes('WARNING')).length).toBeGreaterThanOrEqual(2)
+    for (const line of proc.stdout.filter((l) => l.includes('from the')))
+      expect(line).toMatch(/^<bob~[a-z2-7]{4}-[a-z2-7]{4}> /)
+  })
+
   it('shows ~, < and > in a name as U+FFFD, so it forges neither a fingerprint label nor the end of <name>', async () => {
     const { proc, port } = await victim()
     const relay = await join_(port, 'relay')
