@@ -213,7 +213,8 @@ export type NodeEvent =
       readonly lastSent?: number
       /**
        * Its presence, dated `hereAt` (ms since the epoch, its clock), says it is in the room now, after it was
-       * announced only by messages sent long ago (`lastSent` older than `RELAYED_RECENT_MS`). Sent once, with
+       * announced only by messages sent long ago (`lastSent` older than `RELAYED_RECENT_MS`); a presence dated
+       * no later than them says nothing more, and is not told. Sent once, with
        * `via: 'relay'` and no `lastSent` (a rename told then carries it too): a consumer that does not know
        * the field reads it as a relayed member that is in the room.
        */

@@ -80,6 +80,30 @@ describe('a member first seen in old relayed messages', () => {
     expect(raw.closed).toBe(false)
   })
 
+  it('is not told to be there by a presence dated before its old messages, which a relay held back', async () => {
+    const { w, alice, raw, told } = await aliceBehindRelay()
+    const t = w.clock.now()
+    const sent = t - 5 * 60_000
+    for (const msg of signedMsgs(CAROL, ['carol', sent, 'hi'])) raw.send(msg)
+    await w.clock.advance(10)
+    // Still within presence's expiry, yet older than the message that was too old to say she is there.
+    raw.send(signedHere(CAROL, 'carol', t - 9 * 60_000))
+    await w.clock.advance(10)
+    raw.send(signedHere(CAROL, 'carol', sent))
+    await w.clock.advance(10)
+    expect(alice.node.members().map((m) => m.peer.id)).toContain(CAROL)
+    expect(told()).toEqual([
+      { type: 'member', peer: { id: CAROL, name: 'carol' }, via: 'relay', lastSent: sent },
+    ])
+    // One dated after them says she is there.
+    raw.send(signedHere(CAROL, 'carol', sent + 1))
+    await w.clock.advance(10)
+    expect(told().slice(1)).toEqual([
+      { type: 'member', peer: { id: CAROL, name: 'carol' }, via: 'relay', hereAt: sent + 1 },
+    ])
+    expect(raw.closed).toBe(false)
+  })
+
   it('is told with its new name, and that it is there, when its presence renames it', async () => {
     const { w, raw, told } = await aliceBehindRelay()
     const t = w.clock.now()

@@ -224,8 +224,8 @@ interface Forgotten {
   /** The name it went by when it was last there (`knownAs`), when it was not announced since. */
   readonly knownAs?: string
   readonly session?: { readonly epoch: string; readonly acked: number }
-  /** It was announced by old messages only, and not said to be in the room since. */
-  readonly unsure?: true
+  /** It was announced by old messages only (the newest sent then), and not said to be in the room since. */
+  readonly unsure?: number
 }
 
 export class Roster implements MemberDoor {
@@ -241,10 +241,10 @@ export class Roster implements MemberDoor {
   /** Forgotten members, oldest first, up to `forgottenCap`. */
   private readonly forgotten = new Map<string, Forgotten>()
   /**
-   * Members announced by old relayed messages (`lastSent` long ago), so not said to be in the room: the
-   * first presence that says they are is told (`hereAt`), once.
+   * Members announced by old relayed messages, and the newest sent then (`lastSent`, long ago), so not said
+   * to be in the room: the first presence dated after it says they are, and is told (`hereAt`), once.
    */
-  private readonly unsure = new Set<string>()
+  private readonly unsure = new Map<string, number>()
 
   /**
    * The names members went by when this node last ran (its journal, restored into the room), until each
@@ -308,7 +308,7 @@ export class Roster implements MemberDoor {
     this.announced.set(peer.id, peer.name)
     const sent = via === 'relay' ? lastSent : undefined
     if (first && via === 'relay') {
-      if (sent !== undefined && sent <= this.rules.now() - RELAYED_RECENT_MS) this.unsure.add(peer.id)
+      if (sent !== undefined && sent <= this.rules.now() - RELAYED_RECENT_MS) this.unsure.set(peer.id, sent)
       else this.unsure.delete(peer.id)
     }
     const sameNameAs = this.sameNameAs(peer)
@@ -327,6 +327,10 @@ export class Roster implements MemberDoor {
    * arrives, renamed, or was announced only by old messages, then with `hereAt`, once); undefined otherwise.
    */
   present(peer: PeerInfo, hereAt: number): Extract<NodeEvent, { type: 'member' }> | undefined {
+    // A presence no newer than those messages says no more than they did (a relay may hold one back for
+    // as long as presence lasts): the member still only wrote there.
+    const since = this.unsure.get(peer.id)
+    if (since !== undefined && hereAt <= since) return this.arrived(peer, 'relay')
     const unsure = this.unsure.delete(peer.id)
     const event = this.arrived(peer, 'relay')
     if (!unsure) return event
@@ -442,7 +446,7 @@ export class Roster implements MemberDoor {
     this.room.readmit(back.peer, back.received)
     if (back.announced !== undefined) this.announced.set(id, back.announced)
     if (back.knownAs !== undefined) this.knownAs.set(id, back.knownAs)
-    if (back.unsure) this.unsure.add(id)
+    if (back.unsure !== undefined) this.unsure.set(id, back.unsure)
     if (back.session) this.sessions.revive(back.peer, back.session.epoch, back.session.acked)
   }
 
@@ -456,7 +460,7 @@ export class Roster implements MemberDoor {
     if (this.activeAt.size <= limit && this.announced.size <= limit && this.relayedBy.size <= limit) return
     for (const map of [this.activeAt, this.announced, this.lastSeen, this.relayedBy])
       for (const id of map.keys()) if (!this.room.holds(id)) map.delete(id)
-    for (const id of this.unsure) if (!this.room.holds(id)) this.unsure.delete(id)
+    for (const id of this.unsure.keys()) if (!this.room.holds(id)) this.unsure.delete(id)
   }
 
   /** Forgets the member that least deserves its place; false when every member must stay. */
@@ -507,13 +511,14 @@ export class Roster implements MemberDoor {
     this.knownAs.delete(id)
     if (kept) {
       const announced = this.announced.get(id)
+      const unsure = this.unsure.get(id)
       this.forgotten.set(id, {
         peer: kept.peer,
         received: kept.received,
         ...(announced !== undefined ? { announced } : {}),
         ...(knownAs !== undefined ? { knownAs } : {}),
         ...(session ? { session: { epoch: session.epoch, acked: session.acked } } : {}),
-        ...(this.unsure.has(id) ? { unsure: true as const } : {}),
+        ...(unsure !== undefined ? { unsure } : {}),
       })
       if (this.forgotten.size > this.forgottenCap) this.forgotten.delete(this.forgotten.keys().next().value!)
     }
