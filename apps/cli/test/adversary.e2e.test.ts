@@ -129,6 +129,24 @@ describe('what the CLI prints for names a stranger chose', () => {
     for (const line of proc.stdout.filter((l) => l.includes('from the'))) expect(line).toMatch(/^<\S+~\S+> /)
   })
 
+  it('does not say a member of old messages is in the room now on a presence older than them', async () => {
+    const { proc, port } = await victim()
+    const relay = await Adversary.dial(`127.0.0.1:${port}`, { name: 'relay', presence: true })
+    defer(() => relay.close())
+    await relay.join()
+    const carol = new ForgedOrigin('carol')
+    const now = Date.now()
+    relay.relay(carol.say('five minutes ago', { ts: now - 5 * 60_000 }))
+    await proc.waitFor('stderr', /carol \[[^\]]+\] wrote in the room/)
+    // Within presence's 10 minutes, but held back since before her message: it says no more than it did.
+    relay.send({ ...carol.here('here', { ts: now - 9 * 60_000 }) })
+    relay.relay(new ForgedOrigin('dave').say('after the old presence'))
+    await proc.waitFor('stdout', /^<dave> after the old presence$/)
+    expect(proc.stderr.filter((line) => /carol .* is in the room now/.test(line))).toEqual([])
+    relay.send({ ...carol.here('here') })
+    await proc.waitFor('stderr', /^parley: carol \[[^\]]+\] is in the room now \(through another member\)$/)
+  })
+
   it('warns when a name holds a format control a terminal draws as nothing: U+FFF9, an Egyptian one', async () => {
     const { proc, port } = await victim()
     const bob = await join_(port, 'bob')
