@@ -539,6 +539,48 @@ describe('invites', () => {
   })
 })
 
+describe('pins that contradict each other', () => {
+  it('refuses an invite and a --peer-key that pin different keys for one address, in one line before dialing (exit 2)', async () => {
+    const [bobDir, carolDir] = [newDataDir(), newDataDir()]
+    const bobFp = (await identityOf(bobDir)).fingerprint
+    const carolFp = (await identityOf(carolDir)).fingerprint
+    const port = await freePort()
+    const address = `127.0.0.1:${port}`
+    const runs = [
+      {
+        args: ['--join', `parley://${address}/${bobFp}`, '--peer', address, '--peer-key', carolFp],
+        line: `parley: --peer-key and --join pin different keys for ${address} (${carolFp} and ${bobFp}): a peer proves one key; keep only the one you trust (see --help)`,
+      },
+      {
+        args: ['--peer', address, '--peer-key', bobFp, '--peer', address, '--peer-key', carolFp],
+        line: `parley: two --peer-key pin different keys for ${address} (${bobFp} and ${carolFp}): a peer proves one key; keep only the one you trust (see --help)`,
+      },
+      {
+        args: ['--join', `parley://${address}/${bobFp}`, '--join', `parley://${address}/${carolFp}`],
+        line: `parley: two --join pin different keys for ${address} (${bobFp} and ${carolFp}): a peer proves one key; keep only the one you trust (see --help)`,
+      },
+    ]
+    for (const { args, line } of runs) {
+      const proc = start([...args, '--listen', '127.0.0.1:0'])
+      expect(await proc.exited).toBe(2)
+      expect(proc.stderr).toEqual([line])
+    }
+    // The same key pinned twice is no contradiction.
+    const agreeing = start([
+      '--join',
+      `parley://${address}/${bobFp}`,
+      '--peer',
+      address,
+      '--peer-key',
+      bobFp,
+      '--listen',
+      '127.0.0.1:0',
+    ])
+    await agreeing.waitFor('stderr', /dialing/)
+    expect(agreeing.stderr.join('\n')).not.toMatch(/pin different keys/)
+  })
+})
+
 describe('invites over IPv6 loopback', () => {
   it('makes and joins an invite for [::1]', async () => {
     const bobDir = newDataDir()

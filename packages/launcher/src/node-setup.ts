@@ -309,6 +309,7 @@ export async function startNode(
   const { runs, lineOutput, onBuilt, signal, onProgress, ...nodeOverrides } = overrides
   const joins = flags.joins.map(decodeJoin)
   contradictingPins(flags)
+  pinsThatDisagree(flags, joins)
   const {
     createMessageAuth,
     createSecureTransport,
@@ -871,6 +872,35 @@ function contradictingPins(flags: Flags): void {
       ExitCode.USAGE,
       `--peer-key ${fingerprint(pinned).full} contradicts its --peer ${fingerprint(named).full}: a peer given by its key must prove that very key; drop the --peer-key, or give the --peer you meant (see --help)`,
     )
+  }
+}
+
+/**
+ * Two pins for one address (`--join` and `--peer-key`, or two of either) that name different keys can
+ * never both be met: one would silently win, so the command line is refused before anything is dialed.
+ */
+function pinsThatDisagree(flags: Flags, joins: { address: Address; key: string }[]): void {
+  const seen = new Map<Address, { key: string; by: string }>()
+  const given = [
+    ...flags.pins.map((pin) => ({ ...pin, by: '--peer-key' })),
+    ...joins.map((pin) => ({ ...pin, by: '--join' })),
+  ]
+  for (const { address, key: text, by } of given) {
+    let key: string
+    try {
+      key = parseKeyOrFingerprint(text)
+    } catch {
+      continue
+    }
+    const earlier = seen.get(address)
+    if (earlier === undefined) seen.set(address, { key, by })
+    else if (earlier.key !== key) {
+      const bys = earlier.by === by ? `two ${by}` : `${earlier.by} and ${by}`
+      throw new FatalError(
+        ExitCode.USAGE,
+        `${bys} pin different keys for ${address} (${fingerprint(earlier.key).full} and ${fingerprint(key).full}): a peer proves one key; keep only the one you trust (see --help)`,
+      )
+    }
   }
 }
 
