@@ -70,4 +70,14 @@ describe('known peers', () => {
       await expect(attempt).rejects.toThrow(`${file}:2:`)
     }
   })
+
+  it('says what to do about a malformed line: correct it, or delete it to learn the key again', async () => {
+    const file = join(dir, KNOWN_PEERS_FILE)
+    for (const bad of [`127.0.0.1:1\n`, `nope ${A}\n`, `127.0.0.1:1 ${A.replace('a', 'X')}\n`]) {
+      await writeFile(file, bad)
+      await expect(KnownPeers.open(dir)).rejects.toThrow(
+        /; correct that line, or delete it to trust the key the next dial there meets \(as on first use\)$/,
+      )
+    }
+  })
 })

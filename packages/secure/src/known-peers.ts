@@ -102,17 +102,21 @@ export class KnownPeers {
   }
 }
 
+/** What to do about a line that cannot be read, said after what is wrong with it. */
+const FIX_LINE =
+  'correct that line, or delete it to trust the key the next dial there meets (as on first use)'
+
 function parseKnownPeers(text: string, file: string): KnownPeer[] {
   return splitTrustLines(text).map(({ number, words }): KnownPeer => {
     const [addressText, key, ...name] = words
-    if (key === undefined) throw badLine(file, number, 'expected "ADDRESS KEYHEX [name]"')
+    if (key === undefined) throw badLine(file, number, `expected "ADDRESS KEYHEX [name]"; ${FIX_LINE}`)
     let address: string
     try {
       address = normalizeAddress(addressText!)
     } catch (err) {
-      throw badLine(file, number, (err as Error).message, err)
+      throw badLine(file, number, `${(err as Error).message}; ${FIX_LINE}`, err)
     }
-    if (!isKeyHex(key)) throw badLine(file, number, `"${key}" is not a 64-character hex key`)
+    if (!isKeyHex(key)) throw badLine(file, number, `"${key}" is not a 64-character hex key; ${FIX_LINE}`)
     return { address, key: key.toLowerCase(), line: number, ...(name.length ? { name: name.join(' ') } : {}) }
   })
 }
