@@ -1039,4 +1039,22 @@ describe('status lines', () => {
       /^parley: --allow ".*keys\.txt" is not a key: .*; to read keys from a file, use --allow-file .*keys\.txt \(see --help\)$/,
     )
   })
+
+  it('points an invite given to --allow, --peer-key or an allow file to the fingerprint in it', async () => {
+    const fp = '4fzb-mruw-7kuk-svjb-4nv2-tnaz-4fsn-2qam-jp3b-2jys-652f-v5ge-frnx-ywrw'
+    const said = `is an invite, not a key: give the fingerprint in it alone (${fp})`
+    const allowFile = join(tempDir(), 'friends.txt')
+    writeFileSync(allowFile, `# from the invite\nparley://${fp}\n`)
+    for (const [args, code] of [
+      [['--allow', `parley://127.0.0.1:4001/${fp}`], 2],
+      [['--peer', '127.0.0.1:4001', '--peer-key', `parley://${fp}`], 2],
+      [['--allow-file', allowFile], 6],
+    ] as const) {
+      const proc = start([...args, '--listen', '127.0.0.1:0', '--data-dir', tempDir()])
+      expect(await proc.exited).toBe(code)
+      expect(proc.stderr).toHaveLength(1)
+      expect(proc.stderr[0]).toContain(said)
+      expect(proc.stderr[0]).not.toContain('--allow-file parley://')
+    }
+  })
 })

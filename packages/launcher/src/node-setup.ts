@@ -30,6 +30,7 @@ import {
   fingerprint,
   IdentityError,
   InviteError,
+  isInvite,
   KeyFormatError,
   keyOfAddress,
   parseKeyOrFingerprint,
@@ -823,6 +824,7 @@ function allowedKey(text: string): string {
     if (
       error instanceof KeyFormatError &&
       error.code === 'BAD_KEY' &&
+      !isInvite(text) &&
       (text.includes('/') || existsSync(text))
     )
       throw new KeyFormatError(

@@ -52,6 +52,24 @@ describe('fingerprints', () => {
     )
   })
 
+  it('points an invite given where a key belongs to the fingerprint in it', () => {
+    const { full } = fingerprint(KEY)
+    for (const invite of [
+      `parley://${full}`,
+      `parley://127.0.0.1:4001/${full}`,
+      `PARLEY://[::1]:4001/${full}`,
+    ]) {
+      expect(() => parseKeyOrFingerprint(invite)).toThrowError(
+        expect.objectContaining({
+          code: 'BAD_KEY',
+          message: expect.stringMatching(
+            new RegExp(`is an invite, not a key: give the fingerprint in it alone \\(${full}\\)$`),
+          ),
+        }),
+      )
+    }
+  })
+
   it('catches a typo in a fingerprint by its checksum', () => {
     const { full } = fingerprint(KEY)
     const typo = (full[0] === 'a' ? 'b' : 'a') + full.slice(1)

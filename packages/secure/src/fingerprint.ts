@@ -42,6 +42,13 @@ export function parseKeyOrFingerprint(text: string): string {
       `"${input}" is a short fingerprint; pinning a key needs the full fingerprint (56 characters, as "parley id" prints it) or the 64-character hex key`,
     )
   }
+  const invited = /^parley:\/\/(?:.*\/)?([^/]+)$/i.exec(input)?.[1]
+  if (invited !== undefined) {
+    throw new KeyFormatError(
+      'BAD_KEY',
+      `"${shorten(input)}" is an invite, not a key: give the fingerprint in it alone (${shorten(invited)})`,
+    )
+  }
   if (compact.length !== FULL_CHARS || !isBase32(compact)) {
     throw new KeyFormatError(
       'BAD_KEY',
