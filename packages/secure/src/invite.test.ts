@@ -31,6 +31,25 @@ describe('invites', () => {
     expect(decodeInvite(`  ${code.replace('parley://', 'PARLEY://')}\n`).key).toBe(KEY)
   })
 
+  it('reads an invite as mail and chat paste it: wrapped in <> or quotes, with a trailing slash or full stop, split by a zero-width space', () => {
+    const code = encodeInvite({ address: '127.0.0.1:4001', key: KEY })
+    const keyOnly = encodeKeyInvite(KEY)
+    for (const pasted of [
+      `<${code}>`,
+      `"${code}"`,
+      `${code}/`,
+      `${code}.`,
+      `(${code}).`,
+      `${code.slice(0, 40)}\u200b${code.slice(40)}`,
+      `\ufeff${code}`,
+    ]) {
+      expect(decodeInvite(pasted), pasted).toEqual({ address: '127.0.0.1:4001', key: KEY })
+    }
+    expect(decodeInvite(`<${keyOnly}/>`)).toEqual({ address: `dht:${KEY}`, key: KEY })
+    expect(() => decodeInvite('parley://127.0.0.1:4001/')).toThrow(/incomplete/)
+    expect(() => decodeInvite(`see ${code}`)).toThrow(/not a parley invite/)
+  })
+
   it('refuses malformed codes with a reason', () => {
     const fp = fingerprint(KEY)
     const cases: Array<[string, RegExp]> = [

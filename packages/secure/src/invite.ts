@@ -53,7 +53,7 @@ export function isInvite(text: string): boolean {
  * @example decodeInvite('parley://[::1]:4001/abcd-…') // { address: '[::1]:4001', key: '…' }
  */
 export function decodeInvite(code: string): Invite {
-  const text = code.trim()
+  const text = unwrap(code)
   if (!text.toLowerCase().startsWith(SCHEME)) {
     throw new InviteError(`"${shorten(text)}" is not a parley invite (it should start with ${SCHEME})`)
   }
@@ -82,6 +82,18 @@ export function decodeInvite(code: string): Invite {
   } catch (err) {
     throw new InviteError(`invite has a bad fingerprint: ${(err as Error).message}`, { cause: err })
   }
+}
+
+/**
+ * An invite as pasted, without what mail and chat put around a link (`<…>`, quotes, a trailing slash or
+ * full stop) or inside it (zero-width spaces at a line break). Every invite ends in its fingerprint,
+ * whose checksum still catches a character lost with them.
+ */
+function unwrap(code: string): string {
+  const text = code.replace(/[\u200b-\u200d\u2060\ufeff]/g, '').trim()
+  const start = text.toLowerCase().indexOf(SCHEME)
+  const wrapped = start > 0 && /^[<("'`[]+$/.test(text.slice(0, start))
+  return (wrapped ? text.slice(start) : text).replace(/[^a-z0-9]+$/i, '')
 }
 
 function shorten(text: string): string {
