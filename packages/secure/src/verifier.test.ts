@@ -90,6 +90,22 @@ describe('makeVerifier', () => {
   })
 })
 
+describe('makeAnnouncementCheck', () => {
+  it('gives the changed-key warning once per address and key, then one line each time the peer comes back', async () => {
+    await writeFile(join(dir, 'known_peers'), `${BOB} ${A}\n`)
+    const check = makeAnnouncementCheck({ knownPeers: await KnownPeers.open(dir) })
+    expect(check(B, BOB)).toMatch(/WARNING: THE KEY OF PEER 127\.0\.0\.1:4002 HAS CHANGED!/)
+    for (let i = 0; i < 3; i++) {
+      expect(check(B, BOB)).toBe(
+        `peer announcing ${BOB}: refused again, with the key ${fingerprint(B).full} (see the warning above)`,
+      )
+    }
+    // Another key at the same address is another warning, and the known key is still accepted.
+    expect(check(C, BOB)).toMatch(/HAS CHANGED!/)
+    expect(check(A, BOB)).toBeUndefined()
+  })
+})
+
 describe('makePinCheck', () => {
   it('names a key as pinned at an address only when a pin or a known_peers line says so', async () => {
     const knownPeers = await KnownPeers.open(dir)

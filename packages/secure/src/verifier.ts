@@ -126,6 +126,17 @@ export function makeAnnouncementCheck(options: Pick<VerifierOptions, 'knownPeers
   const pinnedBy = new Map<string, string>()
   for (const [address, by] of options.pinnedBy ?? []) pinnedBy.set(normalizeAddress(address), by)
   const knownPeers = options.knownPeers
+  // A refused peer that does not know why redials, and is refused again: the full warning is said once
+  // per address and key, then one line each time.
+  const warned = new Set<string>()
+  const once = (target: string, key: string, warning: string): string => {
+    const seen = `${target} ${key}`
+    if (!warned.has(seen)) {
+      warned.add(seen)
+      return warning
+    }
+    return `peer announcing ${target}: refused again, with the key ${fingerprint(key).full} (see the warning above)`
+  }
   return (peerId: string, listen: string | undefined): string | undefined => {
     if (listen === undefined) return undefined
     let target: string
@@ -136,7 +147,8 @@ export function makeAnnouncementCheck(options: Pick<VerifierOptions, 'knownPeers
     }
     const key = peerId.toLowerCase()
     const named = keyOfAddress(target)
-    if (named !== undefined && named !== key) return `peer announcing ${target}: ${keyNotNamed(target, key)}`
+    if (named !== undefined && named !== key)
+      return once(target, key, `peer announcing ${target}: ${keyNotNamed(target, key)}`)
     const pinned = pins.get(target)
     if (pinned !== undefined)
       return pinned === key
@@ -144,7 +156,11 @@ export function makeAnnouncementCheck(options: Pick<VerifierOptions, 'knownPeers
         : `peer announcing ${target}: ${pinMismatch(pinned, key, pinnedBy.get(target))}`
     const known = knownPeers?.check(target, key)
     if (known && typeof known === 'object') {
-      return `peer announcing ${target}: ${keyChanged(target, known.mismatch, key, known.line, knownPeers!.file)}`
+      return once(
+        target,
+        key,
+        `peer announcing ${target}: ${keyChanged(target, known.mismatch, key, known.line, knownPeers!.file)}`,
+      )
     }
     return undefined
   }
