@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { fingerprint } from './fingerprint.js'
 import { KnownPeers } from './known-peers.js'
-import { makeAnnouncementCheck, makePinCheck, makeVerifier } from './verifier.js'
+import { makeAnnouncementCheck, makePinCheck, makeVerifier, WARNED_CAP } from './verifier.js'
 
 const A = 'aa'.repeat(32)
 const B = 'bb'.repeat(32)
@@ -142,6 +142,16 @@ describe('key-only addresses (dht:KEY)', () => {
     const check = makeAnnouncementCheck({})
     expect(check(A, at(A))).toBeUndefined()
     expect(check(B, at(A.toUpperCase()))).toMatch(/proved ANOTHER key/)
+  })
+
+  it('holds a bounded number of refusals it warned about in full: made-up keys push the oldest out', () => {
+    const check = makeAnnouncementCheck({})
+    const key = (i: number) => `b${i.toString(16).padStart(63, '0')}`
+    expect(check(key(0), at(A))).toMatch(/proved ANOTHER key/)
+    expect(check(key(0), at(A))).toMatch(/refused again/)
+    for (let i = 1; i <= WARNED_CAP; i++) check(key(i), at(A))
+    expect(check(key(0), at(A))).toMatch(/proved ANOTHER key/)
+    expect(check(key(WARNED_CAP), at(A))).toMatch(/refused again/)
   })
 
   it('reads a known_peers line written with a key-only address', async () => {

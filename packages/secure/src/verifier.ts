@@ -113,6 +113,9 @@ function keyChanged(address: string, stored: string, presented: string, line: nu
   ].join('\n')
 }
 
+/** Address and key pairs whose refusal was told in full, at most (see `makeAnnouncementCheck`). */
+export const WARNED_CAP = 1_000
+
 /**
  * Vets a peer that dialed in and announced `listen` as its own address: an address this node pinned or
  * has seen before must present the same key, whichever side dialed. Returns a reason to refuse, or
@@ -127,12 +130,14 @@ export function makeAnnouncementCheck(options: Pick<VerifierOptions, 'knownPeers
   for (const [address, by] of options.pinnedBy ?? []) pinnedBy.set(normalizeAddress(address), by)
   const knownPeers = options.knownPeers
   // A refused peer that does not know why redials, and is refused again: the full warning is said once
-  // per address and key, then one line each time.
+  // per address and key, then one line each time. The pairs warned about are bounded (the oldest go):
+  // strangers making up keys and addresses cannot make the node hold more.
   const warned = new Set<string>()
   const once = (target: string, key: string, warning: string): string => {
     const seen = `${target} ${key}`
     if (!warned.has(seen)) {
       warned.add(seen)
+      if (warned.size > WARNED_CAP) warned.delete(warned.values().next().value!)
       return warning
     }
     return `peer announcing ${target}: refused again, with the key ${fingerprint(key).full} (see the warning above)`
