@@ -377,6 +377,38 @@ describe('trust decisions a user acts on', () => {
     expect(impostor.stdout.join('\n')).not.toContain('only for the real bob')
   })
 
+  it('tells the changed key that dials in that it was refused, once, and a one-shot send of it exits 6', async () => {
+    const [bobDir, newBobDir, aliceDir] = [newDataDir(), newDataDir(), newDataDir()]
+    const port = await freePort()
+    const bob = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob', '--data-dir', bobDir])
+    await bob.waitFor('stderr', /listening on/)
+    const alice = start([
+      ...['--listen', '127.0.0.1:0', '--name', 'alice', '--data-dir', aliceDir],
+      ...['--peer', `127.0.0.1:${port}`],
+    ])
+    const alicePort = await listeningPort(alice)
+    await alice.waitFor('stderr', /connected to bob/)
+    bob.kill()
+    await bob.exited
+    // A new key at bob's address sends alice a line: alice refuses it, and it is told why.
+    const impostor = start([
+      ...['--listen', `127.0.0.1:${port}`, '--name', 'bob', '--data-dir', newBobDir],
+      ...['--peer', `127.0.0.1:${alicePort}`, '--wait', '30'],
+    ])
+    impostor.send('from the new key')
+    impostor.end()
+    expect(await impostor.exited).toBe(6)
+    const said = impostor.stderr.join('\n')
+    expect(said).toMatch(
+      /it refused this node's key: peer announcing 127\.0\.0\.1:\d+: the key at this address has CHANGED/,
+    )
+    expect(said.match(/refused this node's key:/g)).toHaveLength(1)
+    expect(said).not.toMatch(/reconnecting|@@@/)
+    expect(said).toMatch(/1 message\(s\) not acknowledged yet are safe in the outbox/)
+    await alice.waitFor('stderr', /CHANGED/)
+    expect(alice.stdout.join('\n')).not.toContain('from the new key')
+  })
+
   it('rejects a recorded session replayed at the node, showing nothing from it', async () => {
     const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob'])
     const bobPort = await listeningPort(bob)

@@ -134,11 +134,16 @@ export class Dialer {
     link: number,
     reason: string,
     lastedMs: number,
-    refusal?: { readonly code: string; readonly by: 'peer' | 'self' },
+    refusal?: { readonly code: string; readonly by: 'peer' | 'self'; readonly fatal?: boolean },
   ): void {
     // Ended by the node's own close: its slots go from connected to closing, never through reconnecting.
     if (this.stopping) return
     for (const slot of this.slotsFor(peerId)) {
+      // Given up on for good: said once, as a failed dial is (the line a frontend's "gave up" points to).
+      if (refusal?.fatal && slot.lastDialError !== refusal.code) {
+        slot.lastDialError = refusal.code
+        this.host.dialFailed(slot, refusal.code, reason)
+      }
       this.step(slot, {
         type: 'session-lost',
         link,
@@ -189,6 +194,27 @@ export class Dialer {
     const fatal = reason.code === 'VERSION' || reason.code === 'SELF'
     // A peer that refused us says why in its bye; one we refused has the code itself.
     const remote = reason.code === 'BYE' && reason.remoteCode !== undefined
+    if (remote && reason.remoteCode === 'UNTRUSTED') {
+      // It refused this node's key after the handshake (it holds another key for the address this node
+      // announces): told once, as a handshake refused by its allowlist is, and not dialed again, since it
+      // refuses the same way until its owner changes what it trusts.
+      // Its first line: a warning banner may follow it, cut short by the bye's length.
+      const message = `it refused this node's key: ${reason.message.split('\n', 1)[0]}`
+      if (slot.lastDialError !== 'REFUSED') {
+        slot.lastDialError = 'REFUSED'
+        this.host.dialFailed(slot, 'REFUSED', message)
+      }
+      this.step(slot, {
+        type: 'handshake-failed',
+        link,
+        code: 'REFUSED',
+        message,
+        fatal: true,
+        random: this.host.random(),
+        by: 'peer',
+      })
+      return
+    }
     this.step(slot, {
       type: 'handshake-failed',
       link,

@@ -710,8 +710,14 @@ export class ParleyNode implements ChatNode {
       // Told as a leave only when its bye named no error (a refusal, a frame it found too large, …).
       const leftCleanly = left && reason.remoteCode === undefined
       this.traffic.settle()
-      const why = reason.code === 'BYE' ? byeText(session.peer.name, reason.message) : reason.message
-      const refusal = refusalOf(reason)
+      // It refused this node's key (it holds another for the address this node announces): not a leave.
+      const refusedUs = reason.code === 'BYE' && reason.remoteCode === 'UNTRUSTED'
+      const why = refusedUs
+        ? `it refused this node's key: ${oneSpaced(reason.message.split('\n', 1)[0] ?? '')}`
+        : reason.code === 'BYE'
+          ? byeText(session.peer.name, reason.message)
+          : reason.message
+      const refusal = refusedUs ? { code: 'REFUSED', by: 'peer' as const, fatal: true } : refusalOf(reason)
       this.roster.left(session)
       this.emit({
         type: 'disconnected',

@@ -389,6 +389,32 @@ describe('a dial refused for good', () => {
   })
 })
 
+describe('a session the peer ends by refusing this node for good', () => {
+  it("fails the peer with the refusal instead of reconnecting: it distrusts this node's key", () => {
+    const step = peerTransition(states.connected, {
+      type: 'session-lost',
+      link: 7,
+      reason: "it refused this node's key: the key at this address has CHANGED",
+      lastedMs: 20,
+      random: 0.5,
+      code: 'REFUSED',
+      by: 'peer',
+      fatal: true,
+    })
+    expect(step).toEqual({
+      ok: true,
+      state: {
+        status: 'failed',
+        error: {
+          code: 'REFUSED',
+          message: "it refused this node's key: the key at this address has CHANGED",
+        },
+      },
+      effects: [],
+    })
+  })
+})
+
 describe('a peer that refuses us until something changes on its side', () => {
   const refusing = REFUSING_BACKOFF
   const overQuota = (link: number, lastedMs = 50): Extract<PeerEvent, { type: 'session-lost' }> => ({

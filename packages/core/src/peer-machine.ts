@@ -146,7 +146,9 @@ export type PeerEvent =
   /**
    * `lastedMs` is how long the session was up; `random` drives the jitter of the redial delay. `code` is
    * why it ended when that is a refusal (`REFUSAL_CODES`), and `by` which end refused. A session that
-   * lasted `stableMs` ends the refusals before it: the peer took what we sent meanwhile.
+   * lasted `stableMs` ends the refusals before it: the peer took what we sent meanwhile. `fatal`: the
+   * peer refused this node in a way redialing cannot change (its trust in this node's key), so the peer
+   * is given up on with `code`.
    */
   | {
       readonly type: 'session-lost'
@@ -156,6 +158,7 @@ export type PeerEvent =
       readonly random: number
       readonly code?: string
       readonly by?: 'peer' | 'self'
+      readonly fatal?: boolean
     }
   | { readonly type: 'close'; readonly reason: string }
   /** Everything this peer held is released. */
@@ -339,6 +342,8 @@ export function peerTransition(
           return ok({ ...state, link: event.link, peer: event.peer })
         case 'session-lost': {
           if (event.link !== state.link) return reject(`link ${event.link} is not the session's link`)
+          if (event.fatal)
+            return ok({ status: 'failed', error: { code: event.code ?? 'REFUSED', message: event.reason } })
           // A peer that drops every session right away must not be redialed in a tight loop.
           const stable = event.lastedMs >= backoff.stableMs
           const attempt = stable ? 0 : state.attempt + 1
