@@ -119,6 +119,25 @@ describe('an allow file that lists nobody', () => {
   })
 })
 
+/**
+ * Bob on a port of his own and alice dialing him until they are linked; then bob is gone (killed), so
+ * another key can take his address. Alice keeps running.
+ */
+async function aliceKnewBob(bobDir: string, aliceDir: string) {
+  const port = await freePort()
+  const bob = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob', '--data-dir', bobDir])
+  await bob.waitFor('stderr', /listening on/)
+  const alice = start([
+    ...['--listen', '127.0.0.1:0', '--name', 'alice', '--data-dir', aliceDir],
+    ...['--peer', `127.0.0.1:${port}`],
+  ])
+  const alicePort = await listeningPort(alice)
+  await alice.waitFor('stderr', /connected to bob/)
+  bob.kill()
+  await bob.exited
+  return { alice, alicePort, port }
+}
+
 describe('secure links between two real nodes', () => {
   it('completes the handshake and keeps each identity across restarts on the same data dir', async () => {
     const [bobDir, aliceDir] = [newDataDir(), newDataDir()]
@@ -353,17 +372,7 @@ describe('trust decisions a user acts on', () => {
   it('refuses a changed key that dials in instead, announcing the known address as its own', async () => {
     const [bobDir, newBobDir, aliceDir] = [newDataDir(), newDataDir(), newDataDir()]
     const newShort = (await identityOf(newBobDir)).fingerprint.slice(0, 9)
-    const port = await freePort()
-    const bob = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob', '--data-dir', bobDir])
-    await bob.waitFor('stderr', /listening on/)
-    const alice = start([
-      ...['--listen', '127.0.0.1:0', '--name', 'alice', '--data-dir', aliceDir],
-      ...['--peer', `127.0.0.1:${port}`],
-    ])
-    const alicePort = await listeningPort(alice)
-    await alice.waitFor('stderr', /connected to bob/)
-    bob.kill()
-    await bob.exited
+    const { alice, alicePort, port } = await aliceKnewBob(bobDir, aliceDir)
     await alice.waitFor('stderr', /disconnected from bob/)
     alice.send('only for the real bob')
     // The new key takes bob's address and also dials alice, the way two parley users normally connect.
@@ -379,17 +388,7 @@ describe('trust decisions a user acts on', () => {
 
   it('tells the changed key that dials in that it was refused, once, and a one-shot send of it exits 6', async () => {
     const [bobDir, newBobDir, aliceDir] = [newDataDir(), newDataDir(), newDataDir()]
-    const port = await freePort()
-    const bob = start(['--listen', `127.0.0.1:${port}`, '--name', 'bob', '--data-dir', bobDir])
-    await bob.waitFor('stderr', /listening on/)
-    const alice = start([
-      ...['--listen', '127.0.0.1:0', '--name', 'alice', '--data-dir', aliceDir],
-      ...['--peer', `127.0.0.1:${port}`],
-    ])
-    const alicePort = await listeningPort(alice)
-    await alice.waitFor('stderr', /connected to bob/)
-    bob.kill()
-    await bob.exited
+    const { alice, alicePort, port } = await aliceKnewBob(bobDir, aliceDir)
     // A new key at bob's address sends alice a line: alice refuses it, and it is told why.
     const impostor = start([
       ...['--listen', `127.0.0.1:${port}`, '--name', 'bob', '--data-dir', newBobDir],
