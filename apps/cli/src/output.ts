@@ -9,24 +9,6 @@ import {
   terminalSafe,
 } from '@parley/launcher'
 
-/**
- * Left raw by `JSON.stringify`, yet taken for a line break by some line readers (U+0085, U+2028, U+2029:
- * Python's `splitlines`) or obeyed by a terminal showing the line (DEL, C1 controls, bidi controls).
- */
-const JSON_UNSAFE = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
-
-/**
- * One `--json` line: `value` as JSON, with those characters escaped too, so a peer's text can neither
- * split the line for a reader nor reorder or drive the terminal that shows it. It parses the same.
- * @example jsonLine({ body: 'a\u2028b' }) // '{"body":"a\\u2028b"}'
- */
-export function jsonLine(value: Record<string, unknown>): string {
-  return JSON.stringify(value).replace(
-    JSON_UNSAFE,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  )
-}
-
 /** One JSON object per event, as documented in the README's CLI reference. */
 export function jsonEvent(event: NodeEvent): Record<string, unknown> {
   switch (event.type) {

@@ -15,6 +15,7 @@ import {
 import type { NodeEvent } from '@parley/core'
 import { isLinkRefusal, linkAdvice, openForAppend } from '@parley/store'
 import { ExitCode, FatalError } from './exit-codes.js'
+import { jsonLine } from './json-line.js'
 import { unrefTimeout } from './timers.js'
 
 export const DEFAULT_LOG_LIMIT_BYTES = 10 * 1024 * 1024
@@ -175,7 +176,7 @@ export class EventLog {
 
   private write(entry: Record<string, unknown> | undefined): void {
     if (!entry || !this.stream) return
-    const line = `${logLine({ ts: new Date(this.now()).toISOString(), ...entry })}\n`
+    const line = `${jsonLine({ ts: new Date(this.now()).toISOString(), ...entry })}\n`
     if (this.size + line.length > this.limitBytes) this.rotate()
     this.size += Buffer.byteLength(line)
     this.stream?.write(line)
@@ -325,26 +326,12 @@ function logEntry(event: NodeEvent): Record<string, unknown> | undefined {
   }
 }
 
-/**
- * One JSON line that nothing a peer sends can break, turn around or hide in: JSON escapes the C0
- * controls; this also escapes C1 controls, line and paragraph separators, bidi and invisible characters,
- * and `$` and backquote, so a name like `$(touch /tmp/x)` stays inert even inside a shell's double quotes.
- * @example logLine({ peer: 'a\u2028b' }) // '{"peer":"a\\u2028b"}'
- */
-export function logLine(entry: Record<string, unknown>): string {
-  return JSON.stringify(entry).replace(
-    /[\u007f-\u009f$`\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/gu,
-    (c) => {
-      let out = ''
-      for (let i = 0; i < c.length; i++) out += `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`
-      return out
-    },
-  )
-}
+/** @deprecated The same as `jsonLine`, under the name it had when only the log used it. */
+export const logLine = jsonLine
 
 /**
  * The start of `file`, when it is a regular file that holds something and its first line is not a line of
- * parley's log (a JSON object, `{"ts":` first, as `logLine` writes it): `--log-file notes.txt`, or a
+ * parley's log (a JSON object, `{"ts":` first, as `jsonLine` writes it): `--log-file notes.txt`, or a
  * system file for a node run as root, must not get connection events appended to it.
  */
 const LOG_START = '{"ts":"'
