@@ -24,11 +24,28 @@ describe('allow files', () => {
     expect(await readAllowFile(file)).toEqual(new Set([A, B]))
   })
 
-  it('says in words that the allow file is a directory', async () => {
+  it('says in words that the allow file is a directory, and to give a file', async () => {
     const file = join(dir, 'allow')
     await mkdir(file)
     await expect(readAllowFile(file)).rejects.toThrow(
-      `cannot read ${file}: it is a directory, not a file; move it away`,
+      `allow file ${file} is a directory; give --allow-file a file of keys, one per line`,
+    )
+  })
+
+  it('reads a file saved as UTF-16 with its byte order mark, either byte order', async () => {
+    const file = join(dir, 'allow')
+    const text = `\ufeff# friends\r\n${A} alice\r\n${fingerprint(B).full}\r\n`
+    await writeFile(file, Buffer.from(text, 'utf16le'))
+    expect(await readAllowFile(file)).toEqual(new Set([A, B]))
+    await writeFile(file, Buffer.from(text, 'utf16le').swap16())
+    expect(await readAllowFile(file)).toEqual(new Set([A, B]))
+  })
+
+  it('says to save as UTF-8 a file with NUL bytes and no byte order mark', async () => {
+    const file = join(dir, 'allow')
+    await writeFile(file, Buffer.from(`${A}\n`, 'utf16le'))
+    await expect(readAllowFile(file)).rejects.toThrow(
+      `${file} is not text parley can read (it holds NUL bytes: UTF-16 without a byte order mark?); save it as UTF-8`,
     )
   })
 

@@ -8,7 +8,19 @@ import { badLine, readTextIfExists, splitTrustLines } from './trust-file.js'
  * @example const allow = await readAllowFile('friends.txt') // Set { 'c0ffee…' }
  */
 export async function readAllowFile(file: string): Promise<Set<string>> {
-  const text = await readTextIfExists(file)
+  const text = await readTextIfExists(file).catch((err: unknown) => {
+    // A directory is no place for "move it away" (the advice for files in a data dir): it was given here.
+    if (((err as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'EISDIR') {
+      throw new TrustFileError(
+        'READ_FAILED',
+        `allow file ${file} is a directory; give --allow-file a file of keys, one per line`,
+        file,
+        undefined,
+        { cause: err },
+      )
+    }
+    throw err
+  })
   if (text === undefined) throw new TrustFileError('READ_FAILED', `allow file ${file} does not exist`, file)
   return parseAllowList(text, file)
 }
