@@ -172,6 +172,14 @@ async function printInvite(flags: Flags, io: Io): Promise<number> {
   if (created) io.stderr.write(`parley: no identity in ${dataDir} yet: created a new one\n`)
   let code: string | undefined
   if (flags.listen !== undefined) {
+    if (parseAddress(flags.listen).port === 0) {
+      // Port 0 is a fresh port on every run: an invite holding it can never be dialed.
+      const fixed = flags.listen.replace(/:0+$/, ':4001')
+      throw new FatalError(
+        ExitCode.USAGE,
+        `an invite needs the port your parley listens on, and ${flags.listen} picks another one every run; listen on a fixed port (parley --listen ${fixed}, and parley invite --listen ${fixed}), or give the port a running parley printed in its "listening on" line`,
+      )
+    }
     try {
       code = encodeInvite({ address: flags.listen, key: id })
     } catch (error) {

@@ -612,6 +612,22 @@ describe('pins that contradict each other', () => {
   })
 })
 
+describe('an invite for port 0', () => {
+  it('says that an invite needs the port parley listens on, and how to have a fixed one (exit 2)', async () => {
+    for (const [listen, fixed] of [
+      ['127.0.0.1:0', '127.0.0.1:4001'],
+      ['[::1]:0', '[::1]:4001'],
+    ]) {
+      const invite = start(['invite', '--listen', listen, '--data-dir', newDataDir()])
+      expect(await invite.exited).toBe(2)
+      expect(invite.stdout).toEqual([])
+      expect(invite.stderr.at(-1)).toBe(
+        `parley: an invite needs the port your parley listens on, and ${listen} picks another one every run; listen on a fixed port (parley --listen ${fixed}, and parley invite --listen ${fixed}), or give the port a running parley printed in its "listening on" line`,
+      )
+    }
+  })
+})
+
 describe('invites over IPv6 loopback', () => {
   it('makes and joins an invite for [::1]', async () => {
     const bobDir = newDataDir()
