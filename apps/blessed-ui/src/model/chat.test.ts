@@ -165,6 +165,22 @@ describe('chat model', () => {
     expect(model.input.text).toBe('bob: ')
   })
 
+  it('completes names that look alike with their fingerprints, so Tab never cycles between two same-looking names', () => {
+    const { type, press, receive, model } = setup()
+    const lookalike = { id: 'd'.repeat(64), name: 'b\u043eb' }
+    receive('hi', bob)
+    receive('hi', lookalike)
+    type('b')
+    const picked = new Set<string>()
+    for (let i = 0; i < 2; i++) {
+      press('tab')
+      picked.add(model.input.text)
+    }
+    // Both are offered, each with its fingerprint: `bob: ` and `bоb: ` alone would look the same.
+    expect(picked.size).toBe(2)
+    for (const text of picked) expect(text).toMatch(/^b[o\u043e]b~\S+: $/)
+  })
+
   it('completes a member that renamed itself by its new name only', () => {
     const { type, press, receive, model } = setup()
     const carol = { id: 'c'.repeat(32), name: 'carol' }

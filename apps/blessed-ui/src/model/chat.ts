@@ -115,11 +115,12 @@ export class ChatModel {
   private markedThisAway = false
   private readonly completion = new TabCompletion()
   /**
-   * The label of each member who spoke, by id, for Tab completion: the latest `MAX_SENDERS`, the most
-   * recent last. A member that renamed itself is completed by its new label only.
+   * Each member who spoke, by id, for Tab completion: the latest `MAX_SENDERS`, the most recent last. A
+   * member that renamed itself is completed by its new name only. Labelled when Tab is pressed, so a
+   * member whose name another's looks like is completed with its fingerprint, even if it spoke first.
    */
-  private readonly senders = new Map<string, string>()
-  private lastSender: string | undefined
+  private readonly senders = new Map<string, PeerInfo>()
+  private lastSender: PeerInfo | undefined
   private readonly labels = new PeerLabels(() => this.self)
   private readonly panel: MemberPanel
   private readonly inputRow: InputRow
@@ -340,7 +341,7 @@ export class ChatModel {
       case 'S-tab':
         this.completion.step(
           this.input,
-          [...this.senders.values(), ...this.status.peerNames()],
+          [...this.senders.values(), ...this.status.peers()].map((peer) => this.labels.label(peer)),
           name === 'tab' ? 1 : -1,
         )
         return []
@@ -446,19 +447,20 @@ export class ChatModel {
     )
   }
 
-  private spoke(id: string, label: string): void {
+  private spoke(from: PeerInfo): void {
     // A flood from one sender touches nothing; a new one goes last, and the longest silent goes past the bound.
-    if (this.lastSender === label) return
-    this.lastSender = label
-    this.senders.delete(id)
-    this.senders.set(id, label)
+    const last = this.lastSender
+    if (last !== undefined && last.id === from.id && last.name === from.name) return
+    this.lastSender = from
+    this.senders.delete(from.id)
+    this.senders.set(from.id, from)
     if (this.senders.size > MAX_SENDERS) this.senders.delete(this.senders.keys().next().value!)
   }
 
   private incoming(from: PeerInfo, body: string, ts: number): Effect[] {
     this.received++
     const label = this.labels.label(from)
-    this.spoke(from.id, label)
+    this.spoke(from)
     if (this.away() && !this.markedThisAway) this.placeMarker()
     const mention = isMention(body, this.self.name)
     this.list.add({ id: this.nextId++, kind: 'message', ts, from, label, body, own: false, mention })

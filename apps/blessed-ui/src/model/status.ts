@@ -100,9 +100,9 @@ export class ConnectionStatus {
     }
   }
 
-  /** Names of every peer this node has had a session with (for Tab completion). */
-  peerNames(): string[] {
-    return [...this.sessions.values()].map((s) => s.peer.name)
+  /** Every peer this node has had a session with, as it goes by now (for Tab completion). */
+  peers(): PeerInfo[] {
+    return [...this.sessions.values()].map((s) => s.peer)
   }
 
   summary(): StatusSummary {
