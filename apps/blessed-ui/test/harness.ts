@@ -52,6 +52,8 @@ export interface Stage {
   newTerminal(): Tmux
   /** parley-tui in a new terminal, started with `Tmux.startTui`'s arguments. */
   startTui(...start: Parameters<Tmux['startTui']>): Tmux
+  /** parley-tui typed into an interactive shell in a new terminal (`Tmux.startTuiInShell`). */
+  startTuiInShell(...start: Parameters<Tmux['startTuiInShell']>): Tmux
   /** The parley CLI as a peer (see `startCli`). */
   cli(name: string, extra?: string[]): CliPeer
 }
@@ -75,6 +77,11 @@ export function stage(): Stage {
     startTui(...start) {
       const tui = open()
       tui.startTui(...start)
+      return tui
+    },
+    startTuiInShell(...start) {
+      const tui = open()
+      tui.startTuiInShell(...start)
       return tui
     },
     cli(name, extra) {
@@ -158,6 +165,31 @@ export class Tmux {
 
   /** Starts parley-tui (`bin`: another copy's) in a cols x rows window; its exit code lands in `exitFile`. */
   startTui(args: string[], cols = 120, rows = 40, env: Record<string, string> = {}, bin = TUI_BIN): void {
+    const command = `${this.tuiCommand(args, env, bin)}; sleep 600`
+    this.tmux('new-session', '-d', '-x', String(cols), '-y', String(rows), '-s', 'tui', command)
+  }
+
+  /**
+   * parley-tui typed into an interactive shell, which does job control: Ctrl-Z stops it as a job and `fg`
+   * continues it (a command tmux runs itself is in an orphaned process group, which the kernel never stops).
+   */
+  startTuiInShell(args: string[], cols = 120, rows = 40): void {
+    this.tmux(
+      'new-session',
+      '-d',
+      '-x',
+      String(cols),
+      '-y',
+      String(rows),
+      '-s',
+      'tui',
+      "env PS1='$ ' bash --norc --noprofile -i",
+    )
+    this.type(this.tuiCommand(args, {}, TUI_BIN))
+    this.keys('Enter')
+  }
+
+  private tuiCommand(args: string[], env: Record<string, string>, bin: string): string {
     const quoted = [process.execPath, bin, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')
     // Each node gets its own data dir: two nodes on one machine must not share (and lock) the default one.
     const vars = Object.entries({
@@ -167,8 +199,7 @@ export class Tmux {
     })
       .map(([k, v]) => `${k}='${v}'`)
       .join(' ')
-    const command = `env ${vars} ${quoted} 2>${this.dir}/stderr; echo $? > ${this.exitFile}; sleep 600`
-    this.tmux('new-session', '-d', '-x', String(cols), '-y', String(rows), '-s', 'tui', command)
+    return `env ${vars} ${quoted} 2>${this.dir}/stderr; echo $? > ${this.exitFile}`
   }
 
   screen(): string[] {

@@ -68,6 +68,8 @@ export type Effect =
   | { readonly type: 'quit'; readonly reason?: string }
   | { readonly type: 'bell' }
   | { readonly type: 'redraw' }
+  /** Ctrl-Z: give the terminal back and stop, as a shell's job (`fg` brings it back). */
+  | { readonly type: 'suspend' }
 
 /** Everything the view draws, already laid out for the terminal size. */
 export interface Frame {
@@ -349,6 +351,8 @@ export class ChatModel {
         return [{ type: 'quit' }]
       case 'C-l':
         return [{ type: 'redraw' }]
+      case 'C-z':
+        return [{ type: 'suspend' }]
       case 'f2':
         return this.togglePanel()
       default:
@@ -416,7 +420,10 @@ export class ChatModel {
       'Enter send · Tab complete · ↑/↓ history · PgUp/PgDn or wheel scroll · F2 members · Ctrl-C quit',
       'hint',
     )
-    this.note('S-↑/S-↓ scroll a row · C-Home/M-< oldest · C-End/M-> newest · C-l redraw', 'hint')
+    this.note(
+      'S-↑/S-↓ scroll a row · C-Home/M-< oldest · C-End/M-> newest · C-l redraw · C-z suspend (fg: back)',
+      'hint',
+    )
     this.note(
       'C-a/C-e start/end · C-b/C-f M-b/M-f move · C-k/C-u/C-w/M-d kill · C-y yank · M-Enter newline',
       'hint',

@@ -48,6 +48,8 @@ interface ScreenLike {
   render(): void
   draw(start: number, end: number): void
   realloc(): void
+  enter(): void
+  leave(): void
   destroy(): void
   on(event: string, listener: () => void): void
 }
@@ -71,6 +73,8 @@ export class BlessedView {
   /** The last full frame had more new messages than the screen has rows. */
   private flooding = false
   private destroyed = false
+  /** The terminal is given back for a while (Ctrl-Z): nothing is drawn. */
+  private suspended = false
   private readonly trace: string | undefined
   /** Messages received as of the last full frame (an input-line frame draws no new ones): for the trace, and to tell a flood. */
   private receivedShown = 0
@@ -160,7 +164,7 @@ export class BlessedView {
 
   /** Asks for a frame: every change within one frame interval is drawn by a single render. */
   schedule(): void {
-    if (this.destroyed || this.timer) return
+    if (this.destroyed || this.suspended || this.timer) return
     const least = this.flooding ? FLOOD_FRAME_MS : FRAME_MS
     const interval = Math.min(SLOWEST_FRAME_MS, Math.max(least, FRAME_COST_SHARE * this.frameCost))
     const wait = Math.max(0, interval - (Date.now() - this.lastRender))
@@ -172,7 +176,7 @@ export class BlessedView {
 
   /** Draws the whole screen now; a scheduled frame is no longer needed. */
   renderNow(): void {
-    if (this.destroyed) return
+    if (this.destroyed || this.suspended) return
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
     const started = performance.now()
@@ -198,7 +202,7 @@ export class BlessedView {
    * that a flood brought since the last frame; those keep their scheduled frame.
    */
   renderInput(): void {
-    if (this.destroyed) return
+    if (this.destroyed || this.suspended) return
     const started = performance.now()
     const generation = this.standIns.generation
     const { row: input, cursor } = this.model.inputLine(this.screen.width)
@@ -237,6 +241,26 @@ export class BlessedView {
 
   bell(): void {
     this.program.bell()
+  }
+
+  /**
+   * Gives the terminal back as it was before parley-tui (normal screen, cursor shown, modes off) and draws
+   * nothing until the returned function is called, which takes the screen again and draws it whole.
+   */
+  suspend(): () => void {
+    if (this.destroyed || this.suspended) return () => undefined
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+    this.screen.leave()
+    this.stdout.write(RESTORE_MODES)
+    this.suspended = true
+    return () => {
+      if (!this.suspended || this.destroyed) return
+      this.suspended = false
+      this.stdout.write(ENTER_MODES)
+      this.screen.enter()
+      this.redraw()
+    }
   }
 
   destroy(): void {

@@ -1,0 +1,53 @@
+/** Ctrl-Z in parley-tui, end to end in tmux with the built binaries: a job stopped and continued by a shell. */
+import { expect, it, vi } from 'vitest'
+import { describeInTmux, stage } from './harness.js'
+
+// Real processes on a shared machine: a generous ceiling, only to catch hangs.
+vi.setConfig({ testTimeout: 60_000 })
+const { startTui, startTuiInShell, cli } = stage()
+
+describeInTmux('Ctrl-Z in parley-tui', () => {
+  it('gives the terminal back to the shell as a stopped job, and fg brings the chat back with what came meanwhile', async () => {
+    const bob = cli('bob')
+    const port = await bob.port()
+    const tui = startTuiInShell(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    await tui.waitForScreen('linked', (lines) => lines.some((l) => l.includes('connected to bob')))
+    tui.keys('C-z')
+    // The shell's own screen, with its job line: the chat's status bar is gone from it.
+    const shell = await tui.waitForScreen('the shell saying the job stopped', (lines) =>
+      lines.some((l) => /^\[1\]\+ +Stopped/.test(l)),
+    )
+    expect(shell.some((l) => l.includes('connected to bob'))).toBe(false)
+    // Said while alice is stopped: it waits in her socket until she is continued.
+    bob.send('while you were away')
+    tui.type('fg')
+    tui.keys('Enter')
+    await tui.waitForScreen('the message that came while stopped, in the chat again', (lines) =>
+      lines.some((l) => l.includes('<bob> while you were away')),
+    )
+    // Keys reach the input line again: a line typed now is sent.
+    tui.type('back again')
+    tui.keys('Enter')
+    await bob.waitForEvent('the line typed after fg', (e) => e.type === 'message' && e.body === 'back again')
+  })
+
+  it('says why it was not suspended where the shell does no job control, and goes on', async () => {
+    const bob = cli('bob')
+    const port = await bob.port()
+    // A command tmux runs itself: its process group is orphaned, and the kernel drops a stop there.
+    const tui = startTui(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    await tui.waitForScreen('linked', (lines) => lines.some((l) => l.includes('connected to bob')))
+    tui.keys('C-z')
+    await tui.waitForScreen('the line saying why', (lines) =>
+      lines.some((l) =>
+        l.includes('Ctrl-Z: parley-tui was not suspended, as the shell that started it does no job control'),
+      ),
+    )
+    tui.type('still here')
+    tui.keys('Enter')
+    await bob.waitForEvent(
+      'the line typed after Ctrl-Z',
+      (e) => e.type === 'message' && e.body === 'still here',
+    )
+  })
+})
