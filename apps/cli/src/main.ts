@@ -66,6 +66,7 @@ import {
   startNode,
   startRelay,
   startupNotes,
+  stopAsJob,
   stopNode,
   streamLines,
   targetLabel,
@@ -348,6 +349,26 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   // With --plain a typed line is held in memory only: the note says it is lost if parley exits first.
   const alone = new AloneNote({ durable: !flags.plain })
   const note = (text: string) => print(io.stderr, `parley: ${text}`)
+  // Ctrl-Z reaches readline as a key in raw mode. Left to readline, the input stayed paused after `fg`
+  // (nothing typed was read again), and raw mode stayed off where the stop was dropped. Stopped as a
+  // shell's job here, the terminal's modes taken back and the prompt with its half-typed line drawn again.
+  if (rl && interactive) {
+    const tty = io.stdin as Io['stdin'] & { setRawMode?(mode: boolean): unknown }
+    rl.on('SIGTSTP', () => {
+      promptOut.write(BRACKETED_PASTE_OFF)
+      tty.setRawMode?.(false)
+      const stopping = stopAsJob((stopped) => {
+        tty.setRawMode?.(true)
+        promptOut.write(BRACKETED_PASTE_ON)
+        if (stopped) rl.prompt(true)
+        else note('Ctrl-Z: parley was not suspended, as the shell that started it does no job control')
+      })
+      if (!stopping) {
+        tty.setRawMode?.(true)
+        promptOut.write(BRACKETED_PASTE_ON)
+      }
+    })
+  }
   const formatShown = (m: ShownMessage) =>
     flags.json
       ? jsonLine(jsonMessage(m))

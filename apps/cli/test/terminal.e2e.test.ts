@@ -15,13 +15,73 @@ afterEach(() => {
   for (const t of terminals.splice(0)) t.kill()
 })
 
-function terminal(args: readonly string[], cols?: number, rows?: number, stderrToFile = false): Terminal {
-  const t = new Terminal(args, cols, rows, stderrToFile)
+function terminal(
+  args: readonly string[],
+  cols?: number,
+  rows?: number,
+  stderrToFile = false,
+  inShell = false,
+): Terminal {
+  const t = new Terminal(args, cols, rows, stderrToFile, inShell)
   terminals.push(t)
   return t
 }
 
 describe.skipIf(!HAS_TMUX)('parley on a terminal', () => {
+  it('stops as a shell job on Ctrl-Z, and after fg reads on from the half-typed line', async () => {
+    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob'])
+    const port = await listeningPort(bob)
+    const alice = terminal(
+      [
+        '--listen',
+        '127.0.0.1:0',
+        '--peer',
+        `127.0.0.1:${port}`,
+        '--name',
+        'alice',
+        '--data-dir',
+        join(tempDir(), 'a'),
+      ],
+      80,
+      24,
+      false,
+      true,
+    )
+    await alice.until('the link', () => alice.screen().some((l) => l.includes('connected to bob')))
+    alice.type('half')
+    alice.keys('C-z')
+    await alice.seen('the shell saying the job stopped', (s) => s.some((l) => /^\[1\]\+ +Stopped/.test(l)))
+    alice.line('fg')
+    // The prompt drawn again below the shell's lines, with what was typed before the stop.
+    await alice.seen('the prompt back', (s) => {
+      const fg = s.indexOf('$ fg')
+      return fg >= 0 && s.slice(fg + 1).includes('> half')
+    })
+    // The input is read again, before anything arrives (a message's redraw would resume it anyway).
+    alice.line(' and whole')
+    expect(await bob.waitFor('stdout', /and whole/)).toBe('<alice> half and whole')
+    bob.send('welcome back')
+    await alice.seen('the message after the stop', (s) => s.some((l) => l.includes('<bob> welcome back')))
+  })
+
+  it('says why Ctrl-Z did not suspend where the shell does no job control, and reads on', async () => {
+    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob'])
+    const port = await listeningPort(bob)
+    // Wide enough for the line to stay on one row.
+    const alice = terminal(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'], 120)
+    await alice.until('the link', () => alice.screen().some((l) => l.includes('connected to bob')))
+    alice.keys('C-z')
+    await alice.seen('the line saying why', (s) =>
+      s.some((l) =>
+        l.includes(
+          'parley: Ctrl-Z: parley was not suspended, as the shell that started it does no job control',
+        ),
+      ),
+    )
+    alice.line('still here')
+    expect(await bob.waitFor('stdout', /still here/)).toBe('<alice> still here')
+  })
+
   it('leaves on Ctrl-C as on SIGINT: what waits stays in the outbox, exit 0, no wait for acknowledgements', async () => {
     const port = await freePort()
     // A peer that never answers: what alice types waits in her outbox.

@@ -25,10 +25,20 @@ export class Terminal {
 
   readonly stderrFile = join(this.dir, 'stderr')
 
-  constructor(args: readonly string[], cols = 80, rows = 24, stderrToFile = false) {
+  /**
+   * With `inShell`, parley is typed into an interactive shell, which does job control (Ctrl-Z stops it as a
+   * job, `fg` continues it); else tmux runs it itself, in a process group the kernel never stops.
+   */
+  constructor(args: readonly string[], cols = 80, rows = 24, stderrToFile = false, inShell = false) {
     const quoted = [process.execPath, PARLEY_BIN, ...args].map((a) => `'${a}'`).join(' ')
-    const command = `${quoted}${stderrToFile ? ` 2>${this.stderrFile}` : ''}; echo $? > ${this.exitFile}; sleep 600`
-    this.tmux('new-session', '-d', '-x', String(cols), '-y', String(rows), '-s', 'cli', command)
+    const command = `${quoted}${stderrToFile ? ` 2>${this.stderrFile}` : ''}; echo $? > ${this.exitFile}`
+    const size = ['-x', String(cols), '-y', String(rows)]
+    if (!inShell) {
+      this.tmux('new-session', '-d', ...size, '-s', 'cli', `${command}; sleep 600`)
+      return
+    }
+    this.tmux('new-session', '-d', ...size, '-s', 'cli', "env PS1='$ ' bash --norc --noprofile -i")
+    this.line(command)
   }
 
   tmux(...args: string[]): string {

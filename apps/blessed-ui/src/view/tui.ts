@@ -13,6 +13,7 @@ import {
   MessageDisplay,
   memberNewsDigest,
   RefusalWatch,
+  stopAsJob,
 } from '@parley/launcher'
 import { KeyDecoder, type KeyEvent } from '../input/key-decoder.js'
 import { ChatModel, type Effect } from '../model/chat.js'
@@ -24,8 +25,6 @@ import { onRestore } from './terminal.js'
 
 /** How long a lone ESC waits to become the start of a key sequence. */
 const ESC_WAIT_MS = 30
-/** Ctrl-Z: a process not continued by SIGCONT within this was never stopped (see `suspend`). */
-const SUSPEND_FALLBACK_MS = 250
 /** After the first frame, the emoji width tables are compiled (30-50 ms) while the user reads the screen. */
 const WARM_WIDTHS_MS = 200
 
@@ -178,20 +177,13 @@ export async function runTui(
   /**
    * Ctrl-Z: the terminal given back, then the process stopped as a shell's job is; `fg` continues it and the
    * screen is taken again and drawn whole. The node stops with it: a stop longer than the peers'
-   * keepalive costs the links, redialed on return, and nothing sent is lost. A process whose shell does
-   * no job control (an orphaned process group: a command run by tmux itself, say) is not stopped by the
-   * kernel: the screen comes back at once, and a line says why.
+   * keepalive costs the links, redialed on return, and nothing sent is lost.
    */
   const suspend = () => {
-    if (process.platform === 'win32' || !stdin.isTTY) return
+    if (!stdin.isTTY) return
     const resume = view.suspend()
     stdin.setRawMode(false)
-    let back = false
-    const onContinue = (stopped: boolean) => {
-      if (back) return
-      back = true
-      clearTimeout(fallback)
-      process.removeListener('SIGCONT', continued)
+    const stopping = stopAsJob((stopped) => {
       stdin.setRawMode(true)
       resume()
       if (!stopped) {
@@ -201,15 +193,11 @@ export async function runTui(
         )
         view.renderNow()
       }
+    })
+    if (!stopping) {
+      stdin.setRawMode(true)
+      resume()
     }
-    const continued = () => onContinue(true)
-    process.on('SIGCONT', continued)
-    // The kernel stops the process at once, or drops the stop where nobody could continue it.
-    process.kill(process.pid, 'SIGTSTP')
-    // A stop that was dropped sends no SIGCONT. After a real stop, the continue signal is on the signal
-    // pipe before this process runs again, and the poll phase that reads it comes before the check phase
-    // that runs the immediate: a timer overdue from before the stop never wins.
-    const fallback = setTimeout(() => setImmediate(() => onContinue(false)), SUSPEND_FALLBACK_MS)
   }
 
   let subscribed = true

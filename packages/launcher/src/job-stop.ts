@@ -1,0 +1,36 @@
+/**
+ * Ctrl-Z for an app that reads its terminal in raw mode, where the terminal sends no SIGTSTP by itself:
+ * the process is stopped as a shell's job, and told when it runs again.
+ */
+
+/** A stop not followed by SIGCONT within this was dropped by the kernel (see `stopAsJob`). */
+export const STOP_FALLBACK_MS = 250
+
+/**
+ * Stops this process as its shell's job (`SIGTSTP`); the caller gave the terminal back first. `back` runs
+ * once, when it runs again: `stopped` is true after a real stop (`fg`, `bg`), false where the kernel
+ * dropped the stop, as it does in an orphaned process group (a shell without job control, or a command a
+ * terminal multiplexer runs itself), where nobody could continue it. Returns false, calling nothing, where
+ * there are no job stops (Windows).
+ * @example stopAsJob((stopped) => { takeScreenBack(); if (!stopped) say('not suspended') })
+ */
+export function stopAsJob(back: (stopped: boolean) => void, fallbackMs = STOP_FALLBACK_MS): boolean {
+  if (process.platform === 'win32') return false
+  let done = false
+  const finish = (stopped: boolean) => {
+    if (done) return
+    done = true
+    clearTimeout(fallback)
+    process.removeListener('SIGCONT', continued)
+    back(stopped)
+  }
+  const continued = () => finish(true)
+  process.on('SIGCONT', continued)
+  // The kernel stops the process at once, or drops the stop where nobody could continue it.
+  process.kill(process.pid, 'SIGTSTP')
+  // A dropped stop sends no SIGCONT. After a real one, the continue signal is on Node's signal pipe before
+  // this process runs again, and the poll phase that reads it comes before the check phase that runs this
+  // immediate: a timer overdue from before the stop never wins.
+  const fallback = setTimeout(() => setImmediate(() => finish(false)), fallbackMs)
+  return true
+}
