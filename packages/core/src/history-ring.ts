@@ -16,6 +16,9 @@ const FIRST_BYTES = 64 * 1024
 const FIRST_ENTRIES = 256
 /** The largest bound: a half's offsets are 32-bit, and a half may go one entry past its share. */
 const MAX_BYTES = 2 ** 31
+/** The bits of an entry's flags: sent by this node; its last line goes on in the sender's next message. */
+const OUTGOING = 1
+const MORE = 2
 
 /**
  * The newest entries pushed, in order: the last `limit` of them, fewer when they are long. Two halves: once
@@ -55,9 +58,18 @@ export class HistoryRing {
     return Math.min(this.limit, this.newer.lines + this.older.lines)
   }
 
-  push(direction: 'in' | 'out', id: string, seq: number, ts: number, from: PeerInfo, body: string): void {
+  /** `more`: the line goes on in the sender's next message (`msg.more`). */
+  push(
+    direction: 'in' | 'out',
+    id: string,
+    seq: number,
+    ts: number,
+    from: PeerInfo,
+    body: string,
+    more?: true,
+  ): void {
     if (this.newer.lines === this.limit || this.overflows(id, body)) this.swap()
-    this.newer.push(direction, id, seq, ts, from, body)
+    this.newer.add(direction, id, undefined, seq, 1, ts, from, body, more)
   }
 
   /**
@@ -72,17 +84,19 @@ export class HistoryRing {
     from: PeerInfo,
     body: string,
     lines: number,
+    more?: true,
   ): void {
     if (lines > this.limit) {
       // Longer than the whole history: only its last lines are kept, one by one.
       const bodies = body.split('\n')
+      const last = bodies.length - 1
       for (let k = bodies.length - this.limit; k < bodies.length; k++) {
-        this.push(direction, lineId(id, k), seq, ts, from, bodies[k] as string)
+        this.push(direction, lineId(id, k), seq, ts, from, bodies[k] as string, k === last ? more : undefined)
       }
       return
     }
     if (this.newer.lines + lines > this.limit || this.overflows(id, body)) this.swap()
-    this.newer.add(direction, id, undefined, seq, lines, ts, from, body)
+    this.newer.add(direction, id, undefined, seq, lines, ts, from, body, more)
   }
 
   /**
@@ -163,6 +177,7 @@ class Half {
   private end: Uint32Array
   private seq: Float64Array
   private ts: Float64Array
+  /** `OUTGOING`, and `MORE` when the entry's last line goes on in the sender's next message. */
   private outgoing: Uint8Array
   private readonly from: (PeerInfo | undefined)[] = []
   /** For a run: what its lines' ids start with (each ends with its seq). */
@@ -194,10 +209,6 @@ class Half {
     return this.count++
   }
 
-  push(direction: 'in' | 'out', id: string, seq: number, ts: number, from: PeerInfo, body: string): void {
-    this.add(direction, id, undefined, seq, 1, ts, from, body)
-  }
-
   /** `lines` lines from seq `firstSeq` on, `text` their bodies with a newline between two, as one entry. */
   pushRun(
     direction: 'in' | 'out',
@@ -224,6 +235,7 @@ class Half {
     ts: number,
     from: PeerInfo,
     text: string,
+    more?: true,
   ): void {
     const i = this.next()
     this.write(id)
@@ -232,7 +244,7 @@ class Half {
     this.end[i] = this.used
     this.seq[i] = seq
     this.ts[i] = ts
-    this.outgoing[i] = direction === 'out' ? 1 : 0
+    this.outgoing[i] = (direction === 'out' ? OUTGOING : 0) | (more ? MORE : 0)
     this.from[i] = from
     this.idPrefix[i] = idPrefix
     this.size[i] = lines
@@ -249,14 +261,23 @@ class Half {
         continue
       }
       if (prefix === undefined) {
-        const { direction, id, seq, ts, from, body } = this.entry(i)
+        const { direction, id, seq, ts, from, body, more } = this.entry(i)
         const bodies = body.split('\n')
+        const last = bodies.length - 1
         for (let k = 0; k < bodies.length; k++) {
-          out.push({ direction, id: lineId(id, k), seq, ts, from, body: bodies[k] as string })
+          const line: HistoryEntry = {
+            direction,
+            id: lineId(id, k),
+            seq,
+            ts,
+            from,
+            body: bodies[k] as string,
+          }
+          out.push(more && k === last ? { ...line, more } : line)
         }
         continue
       }
-      const direction = this.outgoing[i] === 1 ? 'out' : 'in'
+      const direction = (this.outgoing[i] as number) & OUTGOING ? 'out' : 'in'
       const first = this.seq[i] as number
       const ts = this.ts[i] as number
       const from = this.from[i] as PeerInfo
@@ -273,14 +294,16 @@ class Half {
   private entry(i: number): HistoryEntry {
     const start = i === 0 ? 0 : (this.end[i - 1] as number)
     const idEnd = this.idEnd[i] as number
-    return {
-      direction: this.outgoing[i] === 1 ? 'out' : 'in',
+    const flags = this.outgoing[i] as number
+    const entry: HistoryEntry = {
+      direction: flags & OUTGOING ? 'out' : 'in',
       id: decode(this.bytes, start, idEnd),
       seq: this.seq[i] as number,
       ts: this.ts[i] as number,
       from: this.from[i] as PeerInfo,
       body: decode(this.bytes, idEnd, this.end[i] as number),
     }
+    return flags & MORE ? { ...entry, more: true } : entry
   }
 
   /** Forgets every entry; the buffers stay for the next ones. */

@@ -91,6 +91,7 @@ export {
   NODE_DEFAULTS,
   type NodeEvent,
   type NodeOptions,
+  type SendOptions,
   type SentMessage,
   type SessionInfo,
 } from './node-types.js'

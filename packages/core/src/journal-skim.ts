@@ -48,7 +48,7 @@ export function skimRecord(record: JournalRecord): JournalRecord | SkimmedRecord
 // count has no sign, fraction or exponent; an id is lowercase hex, as a node id is.
 const STRING = String.raw`"[^"\\\u0000-\u001f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\u0000-\u001f]*)*"`
 const COUNT = '(?:0|[1-9][0-9]{0,15})'
-const TAIL_FIELD = `,"(?:name|prev|sig)":${STRING}|,"hops":${COUNT}`
+const TAIL_FIELD = `,"(?:name|prev|sig)":${STRING}|,"hops":${COUNT}|,"more":true`
 // `lines` is captured outside the repeated group: a capture inside one is cleared by each repetition
 // after it (a signed message has `prev` and `sig` after its `lines`). At most once, anywhere in the tail.
 const MSG_TAIL = `(?:${TAIL_FIELD})*(?:,"lines":(${COUNT})(?:${TAIL_FIELD})*)?`

@@ -167,6 +167,8 @@ export interface HistoryEntry {
   /** The sender: this node for `out`. */
   readonly from: PeerInfo
   readonly body: string
+  /** The line goes on in the sender's next message (`msg.more`): a long line's part. */
+  readonly more?: true
 }
 
 /** What the journal says of one member: a neighbour, or an origin known through relays. */
@@ -460,14 +462,15 @@ export class JournalReplayer {
         typeof msg.body === 'string' ? msg.body.split('\n') : new Array<string>(msg.lines).fill('')
       for (let line = i === first ? skip : 0; line < lines.length; line++) {
         historyFrom.push(recordOf[i] as number)
-        history.push({
+        const entry: HistoryEntry = {
           direction,
           id: lineId(msg.id, line),
           seq: msg.seq,
           ts: msg.ts,
           body: lines[line] as string,
           from,
-        })
+        }
+        history.push(msg.more && line === lines.length - 1 ? { ...entry, more: true } : entry)
       }
     }
     const state: RestoredState = {
@@ -681,7 +684,8 @@ class Newest<T> {
 }
 
 function pick(msg: Msg) {
-  return { id: msg.id, seq: msg.seq, ts: msg.ts, body: msg.body }
+  const picked = { id: msg.id, seq: msg.seq, ts: msg.ts, body: msg.body }
+  return msg.more ? { ...picked, more: true as const } : picked
 }
 
 /** What the room takes from the restored state. */

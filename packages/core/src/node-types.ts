@@ -232,6 +232,8 @@ export type NodeEvent =
        * when the kill fell between a write and its mark) have been shown once already. Same `id`.
        */
       readonly replayed?: true
+      /** The line goes on in the sender's next message (`msg.more`): a part of a long line. */
+      readonly more?: true
     }
   /**
    * Lines that came together, from a node made with `runs`: the lines of one read of a plain link (see
@@ -249,6 +251,8 @@ export type NodeEvent =
       readonly bodies: readonly string[]
       /** The lines of one message: one seq, ids made from the message's id (`idPrefix`). */
       readonly oneMessage?: true
+      /** With `oneMessage`: its last line goes on in the sender's next message (`msg.more`). */
+      readonly more?: true
     }
   /**
    * A message left this node for `to`. From a plain node made with `runs`, one event per write: for the
@@ -319,6 +323,12 @@ export interface SentMessage {
   readonly durable: Promise<void>
 }
 
+/** How `send` sends a message. */
+export interface SendOptions {
+  /** The message's last line goes on in the next message (`msg.more`); false or absent, it ends there. */
+  readonly more?: boolean
+}
+
 /** What every frontend drives: a parley node (`ParleyNode`) or a plain-text one (`PlainNode`). */
 export interface ChatNode {
   readonly id: string
@@ -332,7 +342,8 @@ export interface ChatNode {
   connect(target: Address): void
   /** Stops dialing `target` and closes the link that dial made; false when it is not dialed. */
   disconnect(target: Address): boolean
-  send(body: string): SentMessage
+  /** `more`: the text's last line goes on in the next message sent (a long line sent in parts). */
+  send(body: string, options?: SendOptions): SentMessage
   /**
    * Sends each body as one message, in order, as `send` would one by one: for piped input, where a plain
    * node hands a whole read of lines over at once. Bodies are at most `MAX_BODY_LENGTH` long.
@@ -370,13 +381,17 @@ export type MessageEvent = Extract<NodeEvent, { type: 'message' }>
 export function messagesOf(event: NodeEvent): MessageEvent[] {
   if (event.type === 'message') return [event]
   if (event.type !== 'lines') return []
-  const { from, firstSeq, idPrefix, ts, oneMessage } = event
-  return event.bodies.map((body, i) => ({
-    type: 'message',
-    id: oneMessage ? lineId(idPrefix, i) : `${idPrefix}${firstSeq + i}`,
-    seq: oneMessage ? firstSeq : firstSeq + i,
-    ts,
-    from,
-    body,
-  }))
+  const { from, firstSeq, idPrefix, ts, oneMessage, more } = event
+  const last = event.bodies.length - 1
+  return event.bodies.map((body, i): MessageEvent => {
+    const message: MessageEvent = {
+      type: 'message',
+      id: oneMessage ? lineId(idPrefix, i) : `${idPrefix}${firstSeq + i}`,
+      seq: oneMessage ? firstSeq : firstSeq + i,
+      ts,
+      from,
+      body,
+    }
+    return more && i === last ? { ...message, more } : message
+  })
 }

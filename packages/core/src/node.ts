@@ -30,6 +30,7 @@ import {
   NODE_DEFAULTS,
   type NodeEvent,
   type NodeOptions,
+  type SendOptions,
   type SentMessage,
   type SessionInfo,
 } from './node-types.js'
@@ -365,11 +366,14 @@ export class ParleyNode implements ChatNode {
     this.sendTogether(bodies, start, bodies.length)
   }
 
-  /** Sends a chat message to every peer; peers not connected yet get it when they connect. */
-  send(body: string): SentMessage {
+  /**
+   * Sends a chat message to every peer; peers not connected yet get it when they connect. `more`: its
+   * last line goes on in the next message (a line too long for one, sent in parts).
+   */
+  send(body: string, options?: SendOptions): SentMessage {
     this.checkOpen()
     checkBodyLength(body)
-    return this.compose(body, undefined)
+    return this.compose(body, undefined, options?.more === true)
   }
 
   private checkOpen(): void {
@@ -382,12 +386,24 @@ export class ParleyNode implements ChatNode {
     else if (end - start > 1) this.compose(bodies.slice(start, end).join('\n'), end - start)
   }
 
-  private compose(body: string, lines: number | undefined): SentMessage {
+  private compose(body: string, lines: number | undefined, more = false): SentMessage {
     const fields = { id: randomHex(8, this.fill), ts: this.clock.now(), body, name: this.nameValue }
-    this.proveFits(body, lines)
-    const msg = this.room.compose(lines === undefined ? fields : { ...fields, lines })
+    this.proveFits(body, lines, more)
+    const msg = this.room.compose({
+      ...fields,
+      ...(lines === undefined ? {} : { lines }),
+      ...(more ? { more: true as const } : {}),
+    })
     const { id, seq, ts } = msg
-    const entry = { direction: 'out', id, seq, ts, from: this.self, body } as const
+    const entry: HistoryEntry = {
+      direction: 'out',
+      id,
+      seq,
+      ts,
+      from: this.self,
+      body,
+      ...(more ? { more } : {}),
+    }
     if (lines === undefined) this.store.remember(entry)
     else this.store.rememberLines(entry, lines)
     return { id, seq, ts, durable: this.bursts.add() }
@@ -403,7 +419,7 @@ export class ParleyNode implements ChatNode {
    * JSON string takes at most 6 bytes per UTF-16 unit (\uXXXX), so most bodies are proven to fit without
    * being encoded at all.
    */
-  private proveFits(body: string, lines?: number): void {
+  private proveFits(body: string, lines?: number, more = false): void {
     const limit = this.frameLimit()
     if (6 * (body.length + this.nameValue.length + this.id.length) + FIXED_MSG_BYTES + 32 <= limit) return
     const msg = {
@@ -416,7 +432,7 @@ export class ParleyNode implements ChatNode {
       body,
       name: this.nameValue,
     }
-    encodeFrame(lines === undefined ? msg : { ...msg, lines }, limit)
+    encodeFrame({ ...msg, ...(lines === undefined ? {} : { lines }), ...(more ? { more } : {}) }, limit)
   }
 
   /** Every member of the room this node knows of: neighbours and the origins relayed to it. */
@@ -762,8 +778,8 @@ export class ParleyNode implements ChatNode {
     const displayed = this.options.displayed
     if (!displayed) return
     for (const entry of this.store.unshown(displayed)) {
-      const { id, seq, ts, from, body } = entry
-      this.emit({ type: 'message', id, seq, ts, from, body, replayed: true })
+      const { id, seq, ts, from, body, more } = entry
+      this.emit({ type: 'message', id, seq, ts, from, body, replayed: true, ...(more ? { more } : {}) })
     }
   }
 

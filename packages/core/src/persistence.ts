@@ -227,14 +227,14 @@ export class Persistence {
   }
 
   remember(entry: HistoryEntry): void {
-    const { direction, id, seq, ts, from, body } = entry
-    this.recent?.push(direction, id, seq, ts, from, body)
+    const { direction, id, seq, ts, from, body, more } = entry
+    this.recent?.push(direction, id, seq, ts, from, body, more)
   }
 
   /** The lines one message carried (`msg.lines`), an entry each as `history()` gives them back. */
   rememberLines(entry: HistoryEntry, lines: number): void {
-    const { direction, id, seq, ts, from, body } = entry
-    this.recent?.pushMessageLines(direction, id, seq, ts, from, body, lines)
+    const { direction, id, seq, ts, from, body, more } = entry
+    this.recent?.pushMessageLines(direction, id, seq, ts, from, body, lines, more)
   }
 
   /** Recent messages in and out, oldest first. */

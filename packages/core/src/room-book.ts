@@ -137,7 +137,7 @@ export class RoomBook {
   }
 
   /** Adds one of our messages (its seq, `from` and chain link are filled in); it goes out once sealed and durable. */
-  compose(fields: { id: string; ts: number; body: string; name?: string; lines?: number }): Msg {
+  compose(fields: { id: string; ts: number; body: string; name?: string; lines?: number; more?: true }): Msg {
     const seq = this.own.received + 1
     const msg: Msg = {
       type: 'msg',
@@ -152,6 +152,7 @@ export class RoomBook {
       msg.lines = fields.lines
       this.ownLines += fields.lines - 1
     }
+    if (fields.more) msg.more = true
     if (this.auth) {
       const prev = this.own.head ?? this.auth.genesis(this.self.id)
       msg.prev = prev

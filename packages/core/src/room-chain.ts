@@ -287,6 +287,7 @@ function keptCopy(received: Msg, origin: PeerInfo, hops: number): Msg {
   }
   if (received.name !== undefined) msg.name = received.name === origin.name ? origin.name : received.name
   if (received.lines !== undefined) msg.lines = received.lines
+  if (received.more) msg.more = true
   if (received.prev !== undefined) msg.prev = received.prev
   if (received.sig !== undefined) msg.sig = received.sig
   return msg

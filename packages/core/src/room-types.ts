@@ -59,6 +59,8 @@ export interface HeldHere {
  * except `hops` and `sig`, which relays change or which sign the result. `lines` is left out too, so a
  * release that does not know it still checks the chain of a message that has it (and shows its lines as
  * one message): it only says how to cut text that is covered into lines, each shown under the same sender.
+ * So is `more` (the last line goes on in the next message), for the same reason: it says how covered text
+ * is joined, and a release that does not know it shows each part as a line.
  */
 export function canonicalMsg(msg: Msg): string {
   return JSON.stringify(['parley-msg/1', msg.from, msg.seq, msg.id, msg.ts, msg.name ?? null, msg.body])

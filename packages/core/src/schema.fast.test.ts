@@ -51,6 +51,7 @@ describe('the hand-written checks of every frame type', () => {
         prev: field(fc.base64String({ maxLength: 44 })),
         sig: field(fc.base64String({ maxLength: 88 })),
         lines: field(fc.integer({ min: 0, max: 7 })),
+        more: field(fc.constant(true)),
       },
       { requiredKeys: ['type'] },
     )

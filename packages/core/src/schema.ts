@@ -104,6 +104,11 @@ function defineSchemas(z: typeof Zod.z) {
        * together): exactly `lines - 1` newlines. Absent, the body is one message, newlines and all.
        */
       lines: z.number().int().min(2).max(MAX_LINES_PER_MSG).optional(),
+      /**
+       * The body's last line goes on in this origin's next message: a line longer than `MAX_BODY_LENGTH`,
+       * sent in parts. Absent, the body ends its line (earlier releases show each part as a line).
+       */
+      more: z.literal(true).optional(),
     })
     .refine((msg) => msg.lines === undefined || newlinesIn(msg.body) === msg.lines - 1, {
       message: 'a msg of n lines has n - 1 newlines in its body',
@@ -281,7 +286,7 @@ function isShortString(value: unknown, min: number, max: number): value is strin
  */
 function fastParse(type: string, v: Record<string, unknown>): Message | undefined {
   if (type === 'msg') {
-    const { id, seq, ts, from, body, name, hops, prev, sig, lines } = v
+    const { id, seq, ts, from, body, name, hops, prev, sig, lines, more } = v
     if (
       !isShortString(id, 1, MAX_ID_LENGTH) ||
       !isSeq(seq) ||
@@ -295,7 +300,8 @@ function fastParse(type: string, v: Record<string, unknown>): Message | undefine
       (prev !== undefined && !(typeof prev === 'string' && TOKEN.test(prev))) ||
       (sig !== undefined && !(typeof sig === 'string' && TOKEN.test(sig))) ||
       (lines !== undefined &&
-        !(isSeq(lines) && lines >= 2 && lines <= MAX_LINES_PER_MSG && newlinesIn(body) === lines - 1))
+        !(isSeq(lines) && lines >= 2 && lines <= MAX_LINES_PER_MSG && newlinesIn(body) === lines - 1)) ||
+      (more !== undefined && more !== true)
     ) {
       return undefined
     }
@@ -308,7 +314,8 @@ function fastParse(type: string, v: Record<string, unknown>): Message | undefine
       (hops !== undefined ? 1 : 0) +
       (prev !== undefined ? 1 : 0) +
       (sig !== undefined ? 1 : 0) +
-      (lines !== undefined ? 1 : 0)
+      (lines !== undefined ? 1 : 0) +
+      (more !== undefined ? 1 : 0)
     if (keys === known) return v as Msg
     return {
       type,
@@ -322,6 +329,7 @@ function fastParse(type: string, v: Record<string, unknown>): Message | undefine
       ...(prev !== undefined ? { prev: prev as string } : {}),
       ...(sig !== undefined ? { sig: sig as string } : {}),
       ...(lines !== undefined ? { lines: lines as number } : {}),
+      ...(more !== undefined ? { more: true as const } : {}),
     }
   }
   if (type === 'ack') {

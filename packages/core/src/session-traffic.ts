@@ -183,24 +183,31 @@ export class SessionTraffic {
             told = from
             this.renamed(from, lastSent.get(from.id))
           }
-          const { seq, ts } = msg
+          const { seq, ts, more } = msg
           if (msg.lines === undefined) {
             const { id, body } = msg
-            this.store.remember({ direction: 'in', id, seq, ts, from, body })
-            this.hooks.emit({ type: 'message', id, seq, ts, from, body })
+            // Most messages end their line: no spread of an absent `more` for them.
+            const entry = { direction: 'in', id, seq, ts, from, body } as const
+            this.store.remember(more ? { ...entry, more } : entry)
+            const event = { type: 'message', id, seq, ts, from, body } as const
+            this.hooks.emit(more ? { ...event, more } : event)
             continue
           }
-          // Lines carried together: each is a message to whoever shows or keeps it.
-          this.store.rememberLines({ direction: 'in', id: msg.id, seq, ts, from, body: msg.body }, msg.lines)
+          // Lines carried together: each is a message to whoever shows or keeps it; with `more`, the last
+          // goes on in the origin's next message.
+          const entry = { direction: 'in', id: msg.id, seq, ts, from, body: msg.body } as const
+          this.store.rememberLines(more ? { ...entry, more } : entry, msg.lines)
           const lines = msg.body.split('\n')
           if (this.runs) {
             const event = { type: 'lines', from, firstSeq: seq, idPrefix: msg.id, ts, bodies: lines } as const
-            this.hooks.emit({ ...event, oneMessage: true })
+            this.hooks.emit(more ? { ...event, oneMessage: true, more } : { ...event, oneMessage: true })
             continue
           }
+          const last = lines.length - 1
           for (let line = 0; line < lines.length; line++) {
             const body = lines[line] as string
-            this.hooks.emit({ type: 'message', id: lineId(msg.id, line), seq, ts, from, body })
+            const event = { type: 'message', id: lineId(msg.id, line), seq, ts, from, body } as const
+            this.hooks.emit(more && line === last ? { ...event, more } : event)
           }
         }
         // Each member ends on the name it goes by now, announced (a no-op when its last message had it).
