@@ -82,6 +82,7 @@ import {
 } from '@parley/secure/keys'
 import { isLoopbackHost, parseAddress } from '@parley/transport-tcp'
 import {
+  formatContinued,
   formatLines,
   formatMessage,
   formatStatus,
@@ -385,6 +386,11 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       ...(flags.json
         ? {}
         : { formatRun: (run) => formatLines(labels.label(run.from), run.bodies, run.ts, withTime) }),
+      // A line sent in parts is written as one line to a pipe or a file, part by part as they come; on a
+      // terminal, where status lines and the prompt share the screen, each part is a line of its own.
+      ...(flags.json || withTime
+        ? {}
+        : { continued: (m: ShownMessage) => formatContinued(labels.label(m.from), m.body) }),
       // Received lines go above the prompt and the half-typed line, which are then redrawn.
       write: (text) => {
         if (promptShown) clearPrompt(rl, promptOut)
@@ -579,7 +585,9 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     // "sent" means accepted: durable in the outbox, so it survives a crash from here on.
     if (flags.json) void message.durable.then(() => json(jsonSent(message, part)))
   }
-  const send = (body: string) => sendInParts((part) => node.send(part), body, sentPart)
+  /** `goesOn`: the body is the front of a longer line (a piped line's part), which the next message continues. */
+  const send = (body: string, goesOn = false) =>
+    sendInParts((part, more) => node.send(part, { more }), body, sentPart, goesOn)
   // A line typed at the prompt with nobody to take it: said once each time this node is alone.
   const typed = (body: string) => {
     send(body)
@@ -722,7 +730,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   // The front of a line too long for one message, cut off as it is read: sent as its first parts would be.
   piped?.on('part', (text) => {
     if (quitTaken || stoppedByFailure()) return
-    send(text)
+    send(text, true)
     pauseIfFull()
   })
   if (interactive) {

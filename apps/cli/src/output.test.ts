@@ -1,6 +1,13 @@
 import { shownLineBytes } from '@parley/core'
 import { describe, expect, it } from 'vitest'
-import { formatLines, formatMessage, jsonEvent, jsonSent } from './output.js'
+import {
+  formatContinued,
+  formatLines,
+  formatMessage,
+  jsonEvent,
+  jsonMessage,
+  jsonSent,
+} from './output.js'
 
 describe('formatMessage', () => {
   it('puts a one-line message after the name, with control characters made visible', () => {
@@ -109,5 +116,30 @@ describe('jsonSent', () => {
       ts: 5,
       body: 'plain words',
     })
+  })
+})
+
+describe('a line sent in parts', () => {
+  const alice = { id: 'a'.repeat(64), name: 'alice' }
+
+  it('continues an open line with the text alone, a line break in it indented under the text', () => {
+    expect(formatContinued('alice', 'rest of the line')).toBe('rest of the line')
+    expect(formatContinued('alice', 'end\nnext\u001b[2J')).toBe('end\n        next^[[2J')
+  })
+
+  it('tells --json readers which parts go on in the next message', () => {
+    const part = { id: 'm1', seq: 1, ts: 1, from: alice, body: 'start', catchUp: false } as const
+    expect(jsonMessage({ ...part, more: true })).toMatchObject({ body: 'start', more: true })
+    expect(jsonMessage(part)).not.toHaveProperty('more')
+    const event = {
+      type: 'message',
+      id: 'm1',
+      seq: 1,
+      ts: 1,
+      from: alice,
+      body: 'start',
+      more: true,
+    } as const
+    expect(jsonEvent(event)).toMatchObject({ type: 'message', more: true })
   })
 })

@@ -22,6 +22,7 @@ export function jsonEvent(event: NodeEvent): Record<string, unknown> {
         seq: event.seq,
         ts: event.ts,
         ...(event.replayed ? { replayed: true } : {}),
+        ...(event.more ? { more: true } : {}),
       }
     // Not printed: --json runs its node without runs, so every message is a `message` event of its own.
     case 'lines':
@@ -148,6 +149,7 @@ export function jsonMessage(m: ShownMessage): Record<string, unknown> {
     ts: m.ts,
     ...(m.catchUp ? { catchUp: true } : {}),
     ...(m.replayed ? { replayed: true } : {}),
+    ...(m.more ? { more: true } : {}),
   }
 }
 
@@ -163,6 +165,7 @@ export function jsonHistory(entry: HistoryEntry): Record<string, unknown> {
     id: entry.id,
     seq: entry.seq,
     ts: entry.ts,
+    ...(entry.more ? { more: true } : {}),
   }
 }
 
@@ -204,6 +207,16 @@ export function formatMessage(
   const lines = text.split('\n')
   const indent = ' '.repeat(prefix.length)
   return lines.map((line, i) => (i === 0 ? prefix : indent) + line).join('\n')
+}
+
+/**
+ * A part that goes on with its sender's open line (see `formatMessage`): its text only, a line break in it
+ * indented under the text as `formatMessage` indents it, so that no peer's text starts a line.
+ */
+export function formatContinued(name: string, body: string): string {
+  const text = terminalSafe(body)
+  if (!text.includes('\n')) return text
+  return text.replaceAll('\n', `\n${' '.repeat(`<${terminalLine(name)}> `.length)}`)
 }
 
 /**

@@ -659,3 +659,143 @@ describe('message display: a write announced before it is made', () => {
     expect(calls).toEqual(['intend a1 "<alice> hi\\n"'])
   })
 })
+
+describe('a line sent in parts (more)', () => {
+  const part = (from: PeerInfo, seq: number, body: string, more = false): NodeEvent => ({
+    type: 'message',
+    id: `${from.name}-${seq}`,
+    seq,
+    ts: Date.now(),
+    from,
+    body,
+    ...(more ? { more: true as const } : {}),
+  })
+
+  /** A display writing to a pipe or file: it can leave a line open (`continued`), or not (a terminal). */
+  function display(continues = true) {
+    const writes: string[] = []
+    const marks: Map<string, number>[] = []
+    const target: LineTarget = {
+      kind: 'lines',
+      format: (m) => `<${m.from.name}> ${m.body}`,
+      formatRun: (r) => r.bodies.map((body) => `<${r.from.name}> ${body}`).join('\n'),
+      ...(continues ? { continued: (m: ShownMessage) => m.body } : {}),
+      write: (t) => writes.push(t),
+      catchUp: () => undefined,
+    }
+    const shown = new MessageDisplay({ target })
+    shown.bind({ markShown: (m) => marks.push(new Map(m)) })
+    return { shown, writes, marks }
+  }
+
+  it('writes each part as it comes, without buffering, and the last part ends the one line', () => {
+    const { shown, writes, marks } = display()
+    shown.push(part(alice, 1, 'aaa', true))
+    // Written and marked before the next part comes: nothing waits for it.
+    expect(writes).toEqual(['<alice> aaa'])
+    expect(marks).toEqual([new Map([[alice.id, 1]])])
+    shown.push(part(alice, 2, 'bbb', true))
+    shown.push(part(alice, 3, 'ccc'))
+    shown.push(part(alice, 4, 'next line'))
+    expect(writes.join('')).toBe('<alice> aaabbbccc\n<alice> next line\n')
+    // A mark per write: one that falls inside the line covers only the parts written.
+    expect(marks.map((m) => m.get(alice.id))).toEqual([1, 2, 3, 4])
+  })
+
+  it("ends an open line before another sender's message, so no line holds two senders", () => {
+    const { shown, writes } = display()
+    shown.push(part(alice, 1, 'aaa', true))
+    shown.push(part(bob, 1, 'hello'))
+    // Alice's next part no longer continues a line: it starts one of its own, under her name.
+    shown.push(part(alice, 2, 'bbb'))
+    expect(writes.join('')).toBe('<alice> aaa\n<bob> hello\n<alice> bbb\n')
+  })
+
+  it('ends a line whose next part never comes when it is closed, and marks nothing for the newline', () => {
+    const { shown, writes, marks } = display()
+    shown.push(part(alice, 1, 'aaa', true))
+    shown.close()
+    expect(writes.join('')).toBe('<alice> aaa\n')
+    expect(marks).toEqual([new Map([[alice.id, 1]])])
+  })
+
+  it('holds no more for a sender that says more for ever than it writes, a part at a time', () => {
+    const { shown, writes } = display()
+    for (let seq = 1; seq <= 1_000; seq++) shown.push(part(alice, seq, 'x'.repeat(100), true))
+    expect(writes).toHaveLength(1_000)
+    expect(writes.join('')).toBe(`<alice> ${'x'.repeat(100_000)}`)
+  })
+
+  it('starts a line again for a part that does not follow the open one (a gap in seqs)', () => {
+    const { shown, writes } = display()
+    shown.push(part(alice, 1, 'aaa', true))
+    shown.push(part(alice, 3, 'ccc'))
+    expect(writes.join('')).toBe('<alice> aaa\n<alice> ccc\n')
+  })
+
+  it('writes each part as a line of its own when the target cannot continue a line (a terminal)', () => {
+    const { shown, writes } = display(false)
+    shown.push(part(alice, 1, 'aaa', true))
+    shown.push(part(alice, 2, 'bbb'))
+    shown.close()
+    expect(writes.join('')).toBe('<alice> aaa\n<alice> bbb\n')
+  })
+
+  it('continues the last line of a message of lines, and a run after an open line', () => {
+    const { shown, writes, marks } = display()
+    shown.push({
+      type: 'lines',
+      from: alice,
+      firstSeq: 1,
+      idPrefix: 'alice-1',
+      ts: Date.now(),
+      bodies: ['one', 'two', 'the start'],
+      oneMessage: true,
+      more: true,
+    })
+    shown.push({
+      type: 'lines',
+      from: alice,
+      firstSeq: 2,
+      idPrefix: 'alice-2',
+      ts: Date.now(),
+      bodies: [' and the end', 'after'],
+      oneMessage: true,
+    })
+    expect(writes.join('')).toBe('<alice> one\n<alice> two\n<alice> the start and the end\n<alice> after\n')
+    expect(marks.map((m) => m.get(alice.id))).toEqual([1, 2])
+  })
+
+  it('joins the parts of a catch-up into one line as well, and ends it before the next sender', () => {
+    let now = START
+    const writes: string[] = []
+    const display = new MessageDisplay({
+      target: {
+        kind: 'lines',
+        format: (m) => `<${m.from.name}> ${m.body}`,
+        continued: (m) => m.body,
+        write: (t) => writes.push(t),
+        catchUp: () => undefined,
+      },
+      now: () => now,
+      schedule: () => ({ cancel: () => undefined }),
+    })
+    display.bind({ markShown: () => true })
+    const old = (from: PeerInfo, seq: number, body: string, more?: true): NodeEvent => ({
+      type: 'message',
+      id: `${from.name}-${seq}`,
+      seq,
+      ts: START - 60_000 + seq,
+      from,
+      body,
+      replayed: true,
+      ...(more ? { more } : {}),
+    })
+    display.push(old(alice, 1, 'aaa', true))
+    display.push(old(alice, 2, 'bbb'))
+    display.push(old(bob, 10, 'hi', true))
+    now += 1
+    display.close()
+    expect(writes.join('')).toBe('<alice> aaabbb\n<bob> hi\n')
+  })
+})

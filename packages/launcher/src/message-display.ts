@@ -30,6 +30,8 @@ export interface ShownMessage {
   readonly beforeJoining?: true
   /** Catch-up sent while this node ran: held up on the way (its sender, a relay or a link was down). */
   readonly heldUp?: true
+  /** Its line goes on in the sender's next message (`msg.more`): a part of a line too long for one. */
+  readonly more?: true
 }
 
 /**
@@ -46,6 +48,8 @@ export interface ShownRun {
   readonly bodies: readonly string[]
   /** The lines of one message: one seq, hence one display mark, once they are all written. */
   readonly oneMessage?: true
+  /** With `oneMessage`: its last line goes on in the sender's next message (`msg.more`). */
+  readonly more?: true
 }
 
 /** Where a line-mode frontend writes (stdout): every call must have handed the text to the kernel on return. */
@@ -58,6 +62,12 @@ export interface LineTarget {
    * it, each line of a run is formatted alone.
    */
   formatRun?(run: ShownRun): string | undefined
+  /**
+   * The text of a part that goes on with its sender's line left open by the part before it (`more`), which
+   * was written without its newline: the part's text only. With it, a line too long for one message is
+   * written as one line, in writes as its parts come; without it (a terminal, JSON), each part is a line.
+   */
+  continued?(message: ShownMessage): string
   write(text: string): void
   /**
    * Called right before a catch-up of `count` messages is written (the marker line), with how many of them
@@ -155,6 +165,11 @@ export class MessageDisplay {
   /** The most a write of lines holds, unless one line alone is longer (see `LINE_CHUNK_BYTES`). */
   private chunkBytes = LINE_CHUNK_BYTES
   private closed = false
+  /**
+   * The sender and seq of the part last written without its newline (`more`), whose line is open: its
+   * next message continues it; anything else shown first ends it. Nothing is buffered for it.
+   */
+  private open: { readonly id: string; readonly seq: number } | undefined
 
   constructor(options: MessageDisplayOptions) {
     this.target = options.target
@@ -220,6 +235,7 @@ export class MessageDisplay {
     }
     if (action !== undefined) message.action = action
     if (event.replayed) message.replayed = true
+    if (event.more) message.more = true
     if (catchUp && !event.replayed) {
       if (event.ts >= this.started - this.clockSlackMs) message.heldUp = true
       else if (this.joined !== undefined) message.beforeJoining = true
@@ -244,9 +260,9 @@ export class MessageDisplay {
       return
     }
     this.flushHeld(true)
-    const { from, firstSeq, idPrefix, ts, bodies, oneMessage } = event
+    const { from, firstSeq, idPrefix, ts, bodies, oneMessage, more } = event
     const run: ShownRun = oneMessage
-      ? { from, firstSeq, idPrefix, ts, bodies, oneMessage }
+      ? { from, firstSeq, idPrefix, ts, bodies, oneMessage, ...(more ? { more } : {}) }
       : { from, firstSeq, idPrefix, ts, bodies }
     if (!this.defer) this.show([run])
     else this.goLive(run)
@@ -270,13 +286,24 @@ export class MessageDisplay {
     this.commit()
   }
 
-  /** Shows held catch-up now (as at the end of a session), unless it is hidden. */
+  /** Shows held catch-up now (as at the end of a session), unless it is hidden; a line left open is ended. */
   close(): void {
     this.flushLive()
     this.flushHeld(true)
+    this.endOpenLine()
     this.timer?.cancel()
     this.timer = undefined
     this.closed = true
+  }
+
+  /**
+   * Ends the line a part left open (its sender's next part never came): with a newline, nothing else. It
+   * is no line of its own, and marks nothing.
+   */
+  endOpenLine(): void {
+    if (this.open === undefined || this.target.kind !== 'lines') return
+    this.open = undefined
+    if (!this.halted) this.target.write('\n')
   }
 
   private hold(message: ShownMessage): void {
@@ -336,18 +363,20 @@ export class MessageDisplay {
       return
     }
     if (catchUp !== undefined) target.catchUp(catchUp, catchUpKinds(items as readonly ShownMessage[]))
+    // Each piece is a message's text with its newline, but for a part whose line goes on (`lineOf`).
     let chunk: string[] = []
     let bytes = 0
     for (let i = 0; i < items.length; i++) {
       const m = items[i] as ShownMessage | ShownRun
       if ('bodies' in m) {
         if (chunk.length > 0) {
-          this.writeLines(target, `${chunk.join('\n')}\n`)
+          this.writeLines(target, chunk.join(''))
           if (this.halted) return
           chunk = []
           bytes = 0
         }
-        const text = target.formatRun?.(m)
+        // A run that starts or ends an open line is shown line by line, which knows how.
+        const text = this.open === undefined && !m.more ? target.formatRun?.(m) : undefined
         if (text !== undefined) this.writeRun(target, m, text)
         else this.show(runMessages(m))
         if (this.halted) return
@@ -357,18 +386,18 @@ export class MessageDisplay {
       // mark never claims a line that was not written.
       let end = i + 1
       while (end < items.length && isSameMessage(items[end] as ShownMessage | ShownRun, m)) end++
-      let texts: string[] | string = target.format(m)
-      let size = Buffer.byteLength(texts) + 1
+      let texts: string[] | string = this.lineOf(target, m)
+      let size = Buffer.byteLength(texts)
       if (end > i + 1) {
         texts = [texts]
         for (let j = i + 1; j < end; j++) {
-          const text = target.format(items[j] as ShownMessage)
+          const text = this.lineOf(target, items[j] as ShownMessage)
           texts.push(text)
-          size += Buffer.byteLength(text) + 1
+          size += Buffer.byteLength(text)
         }
       }
       if (bytes + size > this.chunkBytes && chunk.length > 0) {
-        this.writeLines(target, `${chunk.join('\n')}\n`)
+        this.writeLines(target, chunk.join(''))
         if (this.halted) return
         chunk = []
         bytes = 0
@@ -379,7 +408,27 @@ export class MessageDisplay {
       this.note(items[end - 1] as ShownMessage)
       i = end - 1
     }
-    if (chunk.length > 0) this.writeLines(target, `${chunk.join('\n')}\n`)
+    if (chunk.length > 0) this.writeLines(target, chunk.join(''))
+  }
+
+  /**
+   * `message` as written: formatted, then its newline. A part whose line goes on (`more`) is written
+   * without it, when the target can continue a line (`continued`), and its sender's next message continues
+   * that line; anything else ends the open line first, so no line holds two senders' text.
+   */
+  private lineOf(target: LineTarget, message: ShownMessage): string {
+    const open = this.open
+    const continues =
+      open !== undefined && open.id === message.from.id && message.seq === open.seq + 1 && target.continued
+    const text = continues
+      ? (target.continued as (message: ShownMessage) => string)(message)
+      : `${open === undefined ? '' : '\n'}${target.format(message)}`
+    if (message.more && target.continued) {
+      this.open = { id: message.from.id, seq: message.seq }
+      return text
+    }
+    this.open = undefined
+    return `${text}\n`
   }
 
   /**
@@ -474,6 +523,7 @@ function isSameMessage(item: ShownMessage | ShownRun, message: ShownMessage): bo
 
 /** A live run as the messages it holds, for a target that formats them one by one. */
 function runMessages(run: ShownRun): ShownMessage[] {
+  const last = run.bodies.length - 1
   return run.bodies.map((body, i) => {
     const message: { -readonly [K in keyof ShownMessage]: ShownMessage[K] } = {
       id: run.oneMessage ? lineId(run.idPrefix, i) : `${run.idPrefix}${run.firstSeq + i}`,
@@ -485,6 +535,7 @@ function runMessages(run: ShownRun): ShownMessage[] {
     }
     const action = parseAction(body)
     if (action !== undefined) message.action = action
+    if (run.more && i === last) message.more = true
     return message
   })
 }

@@ -483,12 +483,15 @@ describe('sendInParts', () => {
   /** A send that takes bodies of at most `limit` characters, as a node with a small frame would. */
   function sender(limit: number) {
     const sent: string[] = []
-    const send = (body: string) => {
+    /** Whether each part sent said that its line goes on in the next. */
+    const more: boolean[] = []
+    const send = (body: string, goesOn = false) => {
       if (body.length > limit) throw new ProtocolError('FRAME_TOO_LARGE', `${body.length} > ${limit}`)
       sent.push(body)
+      more.push(goesOn)
       return sent.length
     }
-    return { sent, send }
+    return { sent, more, send }
   }
 
   it('sends a text that fits as it is, and tells each part with what send returned', () => {
@@ -522,6 +525,27 @@ describe('sendInParts', () => {
     expect(() => sendInParts(closed, 'hi')).toThrow('closed')
     // One character that fits no frame is not halved for ever.
     expect(() => sendInParts(sender(0).send, 'a')).toThrow(ProtocolError)
+  })
+
+  it('says on every part but the last that its line goes on, so a receiver joins the parts into one line', () => {
+    const long = sender(MAX_BODY_LENGTH)
+    sendInParts(long.send, 'x'.repeat(MAX_BODY_LENGTH * 2 + 5))
+    expect(long.more).toEqual([true, true, false])
+    const alone = sender(MAX_BODY_LENGTH)
+    sendInParts(alone.send, 'x'.repeat(MAX_BODY_LENGTH))
+    expect(alone.more).toEqual([false])
+    // Halves for a small frame too: only the line's last piece ends it.
+    const small = sender(4)
+    sendInParts(small.send, 'abcdefghijklmnop')
+    expect(small.sent.join('')).toBe('abcdefghijklmnop')
+    expect(small.more).toEqual([...small.sent.slice(1).map(() => true), false])
+  })
+
+  it('says it on the last part too for the front of a longer line (a piped line still being read)', () => {
+    const { sent, more, send } = sender(4)
+    sendInParts(send, 'abcdefgh', undefined, true)
+    expect(sent.join('')).toBe('abcdefgh')
+    expect(more.every(Boolean)).toBe(true)
   })
 })
 

@@ -449,29 +449,39 @@ export function isFrameTooLarge(error: unknown): boolean {
 /**
  * Sends `text` with `send`: as one message, or as several in order when it is too long for one, by the
  * protocol's body limit (`splitBody`) or for a frame of this node's (a small `--max-frame`: such a part goes
- * in halves). Never cut inside a surrogate pair. `each` is told every part sent, with what `send` returned.
+ * in halves). Never cut inside a surrogate pair. Every part but the last is sent with `more` (its line goes
+ * on in the next part), and the last too when `goesOn` (the text is itself the front of a longer line).
+ * `each` is told every part sent, with what `send` returned.
  * @throws what `send` throws, but for a part too large for its frame
- * @example sendInParts((body) => node.send(body), line)
+ * @example sendInParts((body, more) => node.send(body, { more }), line)
  */
 export function sendInParts<T>(
-  send: (body: string) => T,
+  send: (body: string, more: boolean) => T,
   text: string,
   each?: (part: string, sent: T) => void,
+  goesOn = false,
 ): void {
-  const sendPart = (part: string) => {
+  const sendPart = (part: string, more: boolean) => {
     let sent: T
     try {
-      sent = send(part)
+      sent = send(part, more)
     } catch (error) {
       if (!isFrameTooLarge(error) || part.length < 2) throw error
-      for (const half of halves(part)) sendPart(half)
+      const [first, second] = halves(part)
+      sendPart(first, true)
+      sendPart(second, more)
       return
     }
     each?.(part, sent)
   }
   // Nearly every text fits in one message: no array of parts for those.
-  if (text.length <= MAX_BODY_LENGTH) sendPart(text)
-  else for (const part of splitBody(text)) sendPart(part)
+  if (text.length <= MAX_BODY_LENGTH) {
+    sendPart(text, goesOn)
+    return
+  }
+  const parts = splitBody(text)
+  const last = parts.length - 1
+  for (let i = 0; i <= last; i++) sendPart(parts[i] as string, goesOn || i < last)
 }
 
 /** `text` in two, never between the two halves of a surrogate pair. */
