@@ -67,6 +67,15 @@ describe('chat model', () => {
     expect(screen().input).toBe('> ')
   })
 
+  it('sends a paste with a line longer than a message in parts, each saying whether its line goes on', () => {
+    const { model, press } = setup()
+    const long = 'z'.repeat(25_000)
+    model.key({ type: 'paste', text: `before\n${long}\nafter` })
+    const [effect] = press('enter') as [{ type: 'send'; bodies: string[]; goOn?: boolean[] }]
+    expect(effect.bodies.map((b) => b.length)).toEqual([6, 10_000, 10_000, 5_006])
+    expect(effect.goOn).toEqual([false, true, true, false])
+  })
+
   it('sends a multi-line paste as one message', () => {
     const { model, press, screen } = setup()
     model.key({ type: 'paste', text: 'line1\nline2\nline3' })

@@ -39,7 +39,7 @@ import { InputLine } from './input-line.js'
 import { MemberPanel } from './member-panel.js'
 import { isMention } from './mentions.js'
 import { DEFAULT_CAP, MessageList } from './message-list.js'
-import { messageParts } from './message-parts.js'
+import { messageParts, partsGoOn } from './message-parts.js'
 import type { Row } from './rows.js'
 import { type Entry, EntryLayout, ruleRow } from './scrollback.js'
 import { ConnectionStatus } from './status.js'
@@ -59,7 +59,12 @@ export const MAX_SENDERS = 1_000
 /** What the runtime must do after an input or a node event; the model itself does no I/O. */
 export type Effect =
   /** Messages to send, in order: a draft too long for one message, cut by `messageParts`. */
-  | { readonly type: 'send'; readonly bodies: readonly string[] }
+  | {
+      readonly type: 'send'
+      readonly bodies: readonly string[]
+      /** Body `i`'s line goes on in body `i + 1` (`partsGoOn`); absent, every body ends its line. */
+      readonly goOn?: readonly boolean[]
+    }
   | { readonly type: 'rename'; readonly name: string }
   | { readonly type: 'connect'; readonly address: Address }
   | { readonly type: 'disconnect'; readonly address: Address }
@@ -370,8 +375,10 @@ export class ChatModel {
     switch (what.type) {
       case 'empty':
         return []
-      case 'message':
-        return this.sendOwn(messageParts(what.body))
+      case 'message': {
+        const parts = messageParts(what.body)
+        return this.sendOwn(parts, parts.length > 1 ? partsGoOn(what.body, parts) : undefined)
+      }
       case 'me':
         // Each part of a long action is an action of its own, so that every one is shown as one.
         return this.sendOwn(
@@ -433,9 +440,9 @@ export class ChatModel {
   // ---- messages and the read marker -------------------------------------------------------------
 
   /** Shows our messages as the peers will see them, one entry per message, and asks to send them. */
-  private sendOwn(bodies: readonly string[]): Effect[] {
+  private sendOwn(bodies: readonly string[], goOn?: readonly boolean[]): Effect[] {
     for (const body of bodies) this.own(body)
-    return [{ type: 'send', bodies }]
+    return [goOn?.includes(true) ? { type: 'send', bodies, goOn } : { type: 'send', bodies }]
   }
 
   private own(body: string): void {

@@ -2,7 +2,7 @@ import { MAX_BODY_LENGTH } from '@parley/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { graphemes } from '../text/graphemes.js'
-import { messageParts } from './message-parts.js'
+import { messageParts, partsGoOn } from './message-parts.js'
 
 /** Every boundary between two parts is either a dropped newline or a cut inside a line: undo both. */
 function rejoin(text: string, parts: readonly string[]): string {
@@ -96,6 +96,25 @@ describe('message parts of a draft', () => {
         expect(back === text || (text.endsWith('\n') && back === text.slice(0, -1))).toBe(true)
       }),
       { numRuns: 500 },
+    )
+  })
+
+  it('says which parts were cut inside a line, so that a receiver joins them back into that line', () => {
+    const long = 'x'.repeat(45)
+    const text = `before\n${long}\nafter`
+    const parts = messageParts(text, 20)
+    expect(parts).toEqual(['before', 'x'.repeat(20), 'x'.repeat(20), `${'x'.repeat(5)}\nafter`])
+    expect(partsGoOn(text, parts)).toEqual([false, true, true, false])
+    fc.assert(
+      fc.property(fc.stringMatching(/^[ab\n]{0,300}$/), fc.integer({ min: 12, max: 60 }), (text, limit) => {
+        const parts = messageParts(text, limit)
+        const goOn = partsGoOn(text, parts)
+        // Joined where a part goes on, a newline where it ends its line: the draft (its empty last line aside).
+        const back = parts.map((part, i) => part + (i < parts.length - 1 && !goOn[i] ? '\n' : '')).join('')
+        expect(back === text || (text.endsWith('\n') && back === text.slice(0, -1))).toBe(true)
+        expect(goOn.at(-1)).toBe(false)
+      }),
+      { numRuns: 300 },
     )
   })
 })

@@ -78,3 +78,18 @@ function cutPoint(line: string, from: number, limit: number): number {
   const code = line.charCodeAt(from + limit - 1)
   return code >= 0xd800 && code <= 0xdbff && limit > 1 ? from + limit - 1 : from + limit
 }
+
+/**
+ * For each of `text`'s parts (`messageParts`), whether its line goes on in the next part: the part was cut
+ * inside a line, not where a newline ends one. The last part ends its line.
+ * @example partsGoOn('abcdef\ngh', ['abc', 'def', 'gh']) // [true, false, false]
+ */
+export function partsGoOn(text: string, parts: readonly string[]): boolean[] {
+  let at = 0
+  return parts.map((part, i) => {
+    at += part.length
+    if (i === parts.length - 1 || text.charCodeAt(at) !== 0x0a) return i < parts.length - 1
+    at++
+    return false
+  })
+}

@@ -109,7 +109,11 @@ export function hostNode(
         let line: { level: 'info' | 'warn'; text: string } | undefined
         try {
           // A part too large for a frame of this node's (a small --max-frame) goes in smaller parts.
-          for (const body of message.bodies) sendInParts((part) => node.send(part), body)
+          // Every part of a line cut in parts says that the line goes on, but its last.
+          message.bodies.forEach((body, i) => {
+            const goesOn = message.goOn?.[i] === true
+            sendInParts((part, more) => node.send(part, { more }), body, undefined, goesOn)
+          })
           // Typed with nobody to take it: said once each time this node is alone, as line mode says it.
           const text = alone.sent(node.pending)
           if (text) line = { level: 'info', text }

@@ -149,9 +149,14 @@ export class NodeThread {
     return this.memberList
   }
 
-  /** Sends each body as a message; resolves with a line to show when that failed. */
-  send(bodies: readonly string[]): Promise<StatusLine | undefined> {
-    return this.ask((ask) => ({ type: 'send', bodies, ask })).then((answer) => answer.line)
+  /**
+   * Sends each body as a message, body `i` saying that its line goes on in the next when `goOn[i]`;
+   * resolves with a line to show when that failed.
+   */
+  send(bodies: readonly string[], goOn?: readonly boolean[]): Promise<StatusLine | undefined> {
+    return this.ask((ask) => ({ type: 'send', bodies, ...(goOn ? { goOn } : {}), ask })).then(
+      (answer) => answer.line,
+    )
   }
 
   rename(name: string): void {

@@ -62,7 +62,13 @@ export type ToNode =
       /** The FlowGate's shared counters: what the node sent, what the screen took. */
       readonly flow: SharedArrayBuffer
     }
-  | { readonly type: 'send'; readonly bodies: readonly string[]; readonly ask: number }
+  | {
+      readonly type: 'send'
+      readonly bodies: readonly string[]
+      /** Body `i`'s line goes on in body `i + 1` (a line cut in parts); absent, none does. */
+      readonly goOn?: readonly boolean[]
+      readonly ask: number
+    }
   | { readonly type: 'rename'; readonly name: string }
   | {
       readonly type: 'connect'

@@ -121,7 +121,7 @@ export async function runTui(
     for (const effect of effects) {
       switch (effect.type) {
         case 'send':
-          void node.send(effect.bodies).then((line) => {
+          void node.send(effect.bodies, effect.goOn).then((line) => {
             if (line) model.note(line.text, line.level)
             model.setUndelivered(node.pending)
             view.schedule()
