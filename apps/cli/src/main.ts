@@ -1032,19 +1032,23 @@ function showHistory(
 ): void {
   if (flags.history === 0) return
   const entries: readonly HistoryEntry[] = recentHistory(node.history, flags.history)
+  // The parts of a line sent in parts (`more`) are shown as that one line, as they were live.
+  let line: string | undefined
+  let open: HistoryEntry | undefined
   for (const entry of entries) {
-    if (flags.json) json(jsonHistory(entry))
-    else
-      out(
-        formatMessage(
-          entry.direction === 'out' ? `${labels.label(entry.from)} (you)` : labels.label(entry.from),
-          entry.body,
-          entry.ts,
-          withTime,
-          parseAction(entry.body),
-        ),
-      )
+    if (flags.json) {
+      json(jsonHistory(entry))
+      continue
+    }
+    const name = entry.direction === 'out' ? `${labels.label(entry.from)} (you)` : labels.label(entry.from)
+    const continues = open?.from.id === entry.from.id && open.direction === entry.direction
+    if (line !== undefined && !continues) out(line)
+    line = continues
+      ? `${line}${formatContinued(name, entry.body)}`
+      : formatMessage(name, entry.body, entry.ts, withTime, parseAction(entry.body))
+    open = entry.more ? entry : undefined
   }
+  if (line !== undefined) out(line)
   if (!flags.json) note(`--- ${entries.length} message(s) of history above; new session starts here ---`)
 }
 

@@ -2,7 +2,7 @@
  * A line longer than a message (10,000 characters) piped through parley arrives as one line: the sender
  * sends it in parts that say the line goes on (`more`), and the receiver writes them as one line.
  */
-import { type Proc, useBuiltParley } from '@parley/testkit'
+import { type Proc, tempDir, useBuiltParley } from '@parley/testkit'
 import { describe, expect, it, vi } from 'vitest'
 
 const { start } = useBuiltParley()
@@ -49,8 +49,8 @@ function rawStdout(proc: Proc) {
   }
 }
 
-async function receiver(name: string, args: string[] = []) {
-  const proc = start(['--listen', '127.0.0.1:0', '--name', name, '--recv-only', ...args])
+async function receiver(name: string, args: string[] = [], env?: NodeJS.ProcessEnv) {
+  const proc = start(['--listen', '127.0.0.1:0', '--name', name, '--recv-only', ...args], env)
   // With --json, `listening` is an event on stdout; else a status line on stderr.
   const json = args.includes('--json')
   const line = await proc.waitFor(json ? 'stdout' : 'stderr', /listening/)
@@ -78,11 +78,15 @@ const SHOWN = FILE_LINES.map((line) => `<alice> ${line}\n`).join('')
 
 describe('a piped file with lines longer than a message', () => {
   it('reaches the receiver with every line whole: stdout holds the file byte for byte, each line under its sender', async () => {
-    const bob = await receiver('bob')
+    const env = { XDG_DATA_HOME: tempDir() }
+    const bob = await receiver('bob', [], env)
     await sendFile(bob.port)
     const out = await outputOf(bob)
     expect(out).toBe(SHOWN)
     expect(out.replaceAll(/^<alice> /gm, '')).toBe(FILE)
+    // Journaled with their mark: after a restart, the history shows the same lines whole.
+    const again = await receiver('bob', ['--history', '100'], env)
+    expect(await outputOf(again)).toBe(SHOWN)
   })
 
   it('reaches a member behind a relay with every line whole too', async () => {
