@@ -2,10 +2,13 @@
  * A line longer than a message (10,000 characters) piped through parley arrives as one line: the sender
  * sends it in parts that say the line goes on (`more`), and the receiver writes them as one line.
  */
-import { type Proc, tempDir, useBuiltParley } from '@parley/testkit'
+import { spawn } from 'node:child_process'
+import { existsSync, readFileSync, watch, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { freePort, PARLEY_BIN, type Proc, tempDir, useBuiltParley } from '@parley/testkit'
 import { describe, expect, it, vi } from 'vitest'
 
-const { start } = useBuiltParley()
+const { start, defer } = useBuiltParley()
 // Several real processes per test on a shared machine: a generous ceiling, only to catch hangs.
 vi.setConfig({ testTimeout: 90_000 })
 
@@ -133,5 +136,63 @@ describe('a piped file with lines longer than a message', () => {
       [0, false],
       [13, false],
     ])
+  })
+})
+
+/** `parley ARGS >> FILE`, as a shell would start it: stdout a regular file, appended to. */
+function appendingTo(file: string, args: string[], dataHome: string) {
+  const command = [process.execPath, PARLEY_BIN, ...args].map((a) => `'${a}'`).join(' ')
+  const child = spawn('sh', ['-c', `exec ${command} >> '${file}' 2>> '${file}.err' < /dev/null`], {
+    stdio: 'ignore',
+    env: { ...process.env, PARLEY_DEBUG: '', XDG_DATA_HOME: dataHome },
+  })
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()))
+  defer(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    await exited
+  })
+  return { child, exited }
+}
+
+/** Resolves once `file` holds `text`, looking again each time the file changes. */
+function fileHolds(file: string, text: string): Promise<void> {
+  const holds = () => existsSync(file) && readFileSync(file, 'utf8').includes(text)
+  return new Promise((resolve) => {
+    if (holds()) return resolve()
+    const watcher = watch(file, () => {
+      if (!holds()) return
+      watcher.close()
+      resolve()
+    })
+    // A write between the first look and the watch's start is seen here.
+    if (holds()) {
+      watcher.close()
+      resolve()
+    }
+  })
+}
+
+describe('a receiver killed between two parts of a long line', () => {
+  it('shows each part once, and starts its next run on a line of its own', async () => {
+    const port = await freePort()
+    const home = tempDir()
+    const out = join(tempDir(), 'out.txt')
+    const args = ['--listen', `127.0.0.1:${port}`, '--name', 'bob', '--recv-only']
+    writeFileSync(out, '')
+    const first = appendingTo(out, args, home)
+    const alice = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    await alice.waitFor('stderr', /connected to bob/)
+    // A line that has not ended: its first two parts go, and bob writes them, the line left open.
+    alice.child.stdin.write('p'.repeat(25_000))
+    await fileHolds(out, `<alice> ${'p'.repeat(20_000)}`)
+    first.child.kill('SIGKILL')
+    await first.exited
+    appendingTo(out, args, home)
+    alice.child.stdin.end('q\nnext\n')
+    expect(await alice.exited).toBe(0)
+    await fileHolds(out, '<alice> next\n')
+    expect(readFileSync(out, 'utf8')).toBe(
+      `<alice> ${'p'.repeat(20_000)}\n<alice> ${'p'.repeat(5_000)}q\n<alice> next\n`,
+    )
   })
 })

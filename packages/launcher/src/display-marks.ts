@@ -315,6 +315,17 @@ function statOf(fd: number): BigIntStats | undefined {
   }
 }
 
+/**
+ * Whether the output file `fd` ends inside a line: a part of a long line (`more`) was its last write when
+ * the last run was killed. False when it cannot tell (not a regular file, not readable).
+ */
+export function endsInsideLine(fd: number): boolean {
+  const stat = statOf(fd)
+  if (!stat?.isFile() || stat.size === 0n) return false
+  const last = readAt(fd, stat, Number(stat.size - 1n), 1)
+  return last !== undefined && last[0] !== 0x0a
+}
+
 /** Whether `write` is in the output file `fd` now: the same file, long enough, the same bytes at its offset. */
 function landed(write: IntendedWrite, fd: number): boolean {
   const stat = statOf(fd)

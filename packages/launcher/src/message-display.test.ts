@@ -1,3 +1,6 @@
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { NodeEvent, PeerInfo } from '@parley/core'
 import { describe, expect, it } from 'vitest'
 import { actionBody } from './commands.js'
@@ -9,6 +12,7 @@ import {
   type LineTarget,
   MessageDisplay,
   type ShownMessage,
+  streamLines,
 } from './message-display.js'
 
 const alice: PeerInfo = { id: 'a'.repeat(64), name: 'alice' }
@@ -797,5 +801,35 @@ describe('a line sent in parts (more)', () => {
     now += 1
     display.close()
     expect(writes.join('')).toBe('<alice> aaabbb\n<bob> hi\n')
+  })
+})
+
+describe('a file as output, left inside a line by a run that was killed between two parts', () => {
+  it('gets its line ended before this run writes anything, and a file that ends its lines is left as it is', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-torn-'))
+    try {
+      for (const [before, after] of [
+        ['<alice> the start of a long line', '<alice> the start of a long line\n'],
+        ['<alice> whole\n', '<alice> whole\n'],
+        ['', ''],
+      ]) {
+        const file = join(dir, 'out.txt')
+        writeFileSync(file, before as string)
+        // As `parley >> out.txt` has it: stdout open for appending only.
+        const fd = openSync(file, 'a')
+        try {
+          streamLines(
+            { fd, write: () => true } as unknown as NodeJS.WritableStream,
+            (m) => m.body,
+            () => {},
+          )
+          expect(readFileSync(file, 'utf8')).toBe(after)
+        } finally {
+          closeSync(fd)
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

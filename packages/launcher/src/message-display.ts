@@ -8,6 +8,7 @@ import { fstatSync, writeSync } from 'node:fs'
 import { lineId, messagesOf, type NodeEvent, type PeerInfo } from '@parley/core'
 import { parseAction } from './commands.js'
 import { type CatchUpKinds, catchUpKinds } from './display.js'
+import { endsInsideLine } from './display-marks.js'
 import type { StartedNode } from './node-setup.js'
 import { unrefTimeout } from './timers.js'
 
@@ -556,6 +557,15 @@ export function streamLines(
   const file = regularFileOf(stream)
   if (file === undefined)
     return { kind: 'lines', format, write: (text) => void stream.write(text), catchUp, gone }
+  // A line the last run left open (it was killed between two parts of a long line) is ended first: what
+  // this run shows starts a line of its own, not the rest of that one under another prefix.
+  if (endsInsideLine(file)) {
+    try {
+      writeAll(file, '\n')
+    } catch {
+      // Its first write fails the same way, and says so.
+    }
+  }
   // Node.js writes a regular file with one system call and counts it whole even when the kernel took
   // less (a full disk, a file size limit): the lines it lost would be marked as shown. Here a write goes
   // to its end, or fails the stream (`gone`), and what it held is shown again by the next run.
