@@ -68,7 +68,24 @@ describeInTmux('parley-tui in a real terminal', () => {
     const bodies = bob.events.filter((e) => e.type === 'message').map((e) => e.body)
     expect(bodies.length).toBeGreaterThan(2)
     expect(bodies.slice(0, -1).join('')).toBe(long)
+    // Every part of the line but its last says that it goes on: a receiver shows the line whole.
+    const more = bob.events.filter((e) => e.type === 'message').map((e) => e.more === true)
+    expect(more).toEqual([...more.slice(0, -2).map(() => true), false, false])
     expect(tui.screen().some((l) => l.includes('not sent'))).toBe(false)
+  })
+
+  it('shows a line the CLI sent in parts as one entry, its rest under its start', async () => {
+    const { bob, tui } = await chat()
+    bob.send(`${'a'.repeat(10_000)}TAIL-OF-THE-LONG-LINE`)
+    bob.send('after the long line')
+    const lines = await tui.waitForScreen('the line after', (ls) =>
+      ls.some((l) => l.includes('after the long line')),
+    )
+    const tail = lines.find((l) => l.includes('TAIL-OF-THE-LONG-LINE'))
+    // Wrapped on from the row above, not a message of its own under bob's name.
+    expect(tail).toBeDefined()
+    expect(isMessageRow(tail as string)).toBe(false)
+    expect(lines.find((l) => l.includes('after the long line'))).toMatch(/^\d\d:\d\d:\d\d <bob> after/)
   })
 
   it('sends a multi-line bracketed paste as one message', async () => {

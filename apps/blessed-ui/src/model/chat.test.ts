@@ -441,6 +441,43 @@ describe('chat model', () => {
     expect(model.name).toBe('bob')
   })
 
+  it('joins the parts of a line sent in parts into one entry, while no other entry came between', () => {
+    const { model, screen } = setup()
+    const carol: PeerInfo = { id: 'c'.repeat(32), name: 'carol' }
+    const part = (seq: number, body: string, from = bob, more?: true) => ({
+      id: `${from.name}${seq}`,
+      seq,
+      ts: 0,
+      from,
+      body,
+      catchUp: false,
+      ...(more ? { more } : {}),
+    })
+    model.showMessages([part(1, 'aaaa', bob, true), part(2, 'bbbb', bob, true)])
+    model.showMessages([part(3, 'cccc')])
+    model.showMessages([part(4, 'next line')])
+    // Another sender between two parts: the rest is an entry of its own.
+    model.showMessages([part(5, 'dddd', bob, true), part(1, 'hi', carol), part(6, 'eeee')])
+    expect(screen(60).lines.slice(0, 5)).toEqual([
+      '12:00:00 <bob> aaaabbbbcccc',
+      '12:00:00 <bob> next line',
+      '12:00:00 <bob> dddd',
+      '12:00:00 <carol> hi',
+      '12:00:00 <bob> eeee',
+    ])
+  })
+
+  it('grows no entry past its bound for a sender that says more for ever', () => {
+    const { model } = setup()
+    for (let seq = 1; seq <= 30; seq++)
+      model.showMessages([
+        { id: `b${seq}`, seq, ts: 0, from: bob, body: 'x'.repeat(10_000), catchUp: false, more: true },
+      ])
+    const sizes = model.list.all().map((e) => (e.kind === 'message' ? e.body.length : 0))
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(110_000)
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(300_000)
+  })
+
   it('puts a rule with the count, grouped, above a catch-up', () => {
     const { model, screen } = setup()
     const shown = (body: string) => ({ id: body, seq: 1, ts: 0, from: bob, body, catchUp: true })

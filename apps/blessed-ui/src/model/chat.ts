@@ -40,6 +40,14 @@ import { MemberPanel } from './member-panel.js'
 import { isMention } from './mentions.js'
 import { DEFAULT_CAP, MessageList } from './message-list.js'
 import { messageParts, partsGoOn } from './message-parts.js'
+
+/**
+ * The most characters one entry grows to from the parts of a line sent in parts: past it, the next part is
+ * an entry of its own, so a sender that says `more` for ever grows no entry without end, nor makes each
+ * part lay out an ever longer one again.
+ */
+const JOINED_MAX = 100_000
+
 import type { Row } from './rows.js'
 import { type Entry, EntryLayout, ruleRow } from './scrollback.js'
 import { ConnectionStatus } from './status.js'
@@ -128,6 +136,8 @@ export class ChatModel {
    */
   private readonly senders = new Map<string, PeerInfo>()
   private lastSender: PeerInfo | undefined
+  /** The entry of a line whose next part (`more`) is still to come: that part joins it, if it is still last. */
+  private openLine: Extract<Entry, { kind: 'message' }> | undefined
   private readonly labels = new PeerLabels(() => this.self)
   private readonly panel: MemberPanel
   private readonly inputRow: InputRow
@@ -237,7 +247,7 @@ export class ChatModel {
     const effects: Effect[] = []
     for (let i = skip; i < messages.length; i++) {
       const m = messages[i] as ShownMessage
-      for (const effect of this.incoming(m.from, m.body, m.ts))
+      for (const effect of this.incoming(m.from, m.body, m.ts, m.more))
         if (!effects.some((e) => e.type === effect.type)) effects.push(effect)
     }
     return effects
@@ -252,9 +262,10 @@ export class ChatModel {
     this.status.apply(event, route)
     this.labels.observe(event)
     this.panel.observe(event, route)
-    if (event.type === 'message') return this.incoming(event.from, event.body, event.ts)
+    if (event.type === 'message') return this.incoming(event.from, event.body, event.ts, event.more)
     // Only a plain node made with `runs` sends these, which this frontend does not ask for.
-    if (event.type === 'lines') return messagesOf(event).flatMap((m) => this.incoming(m.from, m.body, m.ts))
+    if (event.type === 'lines')
+      return messagesOf(event).flatMap((m) => this.incoming(m.from, m.body, m.ts, m.more))
     const line = describeEvent(event, route, this.self.id, this.describing)
     if (line && say) say(line)
     else if (line) for (const text of [line.text, ...(line.more ?? [])]) this.note(text, line.level)
@@ -471,13 +482,33 @@ export class ChatModel {
     if (this.senders.size > MAX_SENDERS) this.senders.delete(this.senders.keys().next().value!)
   }
 
-  private incoming(from: PeerInfo, body: string, ts: number): Effect[] {
+  /** `more`: the line goes on in the sender's next message, which joins this entry (`openLine`). */
+  private incoming(from: PeerInfo, body: string, ts: number, more?: true): Effect[] {
     this.received++
     const label = this.labels.label(from)
     this.spoke(from)
+    const open = this.openLine
+    this.openLine = undefined
+    if (open && open.from.id === from.id && this.list.last() === open && open.body.length < JOINED_MAX) {
+      open.body += body
+      this.list.invalidate(open)
+      if (more) this.openLine = open
+      return []
+    }
     if (this.away() && !this.markedThisAway) this.placeMarker()
     const mention = isMention(body, this.self.name)
-    this.list.add({ id: this.nextId++, kind: 'message', ts, from, label, body, own: false, mention })
+    const entry: Extract<Entry, { kind: 'message' }> = {
+      id: this.nextId++,
+      kind: 'message',
+      ts,
+      from,
+      label,
+      body,
+      own: false,
+      mention,
+    }
+    this.list.add(entry)
+    if (more) this.openLine = entry
     return mention ? [{ type: 'bell' }] : []
   }
 

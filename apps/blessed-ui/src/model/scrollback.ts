@@ -20,7 +20,8 @@ export type Entry =
       readonly from: PeerInfo
       /** The name shown: a name shared by two keys gets a fingerprint suffix (launcher's PeerLabels). */
       readonly label: string
-      readonly body: string
+      /** Grows when the next part of a line sent in parts (`more`) joins it. */
+      body: string
       readonly own: boolean
       readonly mention: boolean
       hidden?: boolean
