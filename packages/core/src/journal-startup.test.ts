@@ -34,6 +34,8 @@ describe('JournalStartup', () => {
       // A count of lines no message carries: refused before anything is made that long.
       [{ t: 'sent', msg: { ...msg(1), lines: 5_000_000_000 } }, /record 1 .*"sent" record without a message/],
       [{ t: 'sent', msg: { ...msg(1), lines: 1 } }, /record 1 .*"sent" record without a message/],
+      // `more` is `true` or absent, as on the wire.
+      [{ t: 'sent', msg: { ...msg(1), more: 'yes' } }, /record 1 .*"sent" record without a message/],
     ]
     for (const [record, message] of damaged) {
       const error = await startFrom([{ t: 'self', epoch: 'e' }, record]).catch((e: unknown) => e)

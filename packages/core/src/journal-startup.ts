@@ -232,7 +232,8 @@ function isMsgShape(value: unknown): boolean {
     isObject(value) &&
     isCount(value.seq) &&
     typeof value.from === 'string' &&
-    (value.lines === undefined || isLineCount(value.lines))
+    (value.lines === undefined || isLineCount(value.lines)) &&
+    (value.more === undefined || value.more === true)
   )
 }
 
