@@ -172,6 +172,19 @@ function fileHolds(file: string, text: string): Promise<void> {
   })
 }
 
+describe('a receiver that stops while a line is open', () => {
+  it('ends that line with a newline, so what it wrote ends its lines', async () => {
+    const bob = await receiver('bob')
+    const alice = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${bob.port}`, '--name', 'alice'])
+    // A line that has not ended: its first part goes, the rest is still being read.
+    alice.child.stdin.write('p'.repeat(15_000))
+    await bob.holds(`<alice> ${'p'.repeat(10_000)}`)
+    bob.proc.kill('SIGTERM')
+    await bob.proc.exited
+    expect(bob.out()).toBe(`<alice> ${'p'.repeat(10_000)}\n`)
+  })
+})
+
 describe('a receiver killed between two parts of a long line', () => {
   it('shows each part once, and starts its next run on a line of its own', async () => {
     const port = await freePort()
