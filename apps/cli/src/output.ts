@@ -86,6 +86,15 @@ export function jsonEvent(event: NodeEvent): Record<string, unknown> {
         peerId: event.peer.id,
         ...(event.at !== undefined ? { at: event.at } : {}),
       }
+    case 'member-lost':
+      return {
+        type: 'member-lost',
+        peer: event.peer.name,
+        peerId: event.peer.id,
+        by: event.by.name,
+        byId: event.by.id,
+        at: event.at,
+      }
     case 'link-error':
       return {
         type: 'error',

@@ -120,8 +120,10 @@ export { type HeldReport, weigh } from './room-ledger.js'
 export {
   ACK_ENTRY_RATE,
   canonicalHere,
+  canonicalLost,
   canonicalMsg,
   type HereFields,
+  type LostFields,
   type MessageAuth,
   type PresenceOptions,
   WINDOW_BYTES,
@@ -132,6 +134,7 @@ export { SAME_KEY } from './same-key.js'
 export {
   type Here,
   type HereState,
+  type Lost,
   MAX_BODY_LENGTH,
   MAX_LINES_PER_MSG,
   type Message,

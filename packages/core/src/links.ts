@@ -46,6 +46,12 @@ export const NAMED_CAP = 'named'
  */
 export const HERE_CAP = 'here'
 
+/**
+ * The hello capability of nodes that take a neighbour's notice that it lost its link to a member without
+ * a `gone` (`lost` frames): only such a neighbour is sent them. Earlier releases neither send nor get them.
+ */
+export const LOST_CAP = 'lost'
+
 /** A cap's value as a seq, or undefined when it is missing or not a whole number a seq can be. */
 function seqOfCap(value: string | undefined): number | undefined {
   if (value === undefined || !/^\d{1,16}$/.test(value)) return undefined
@@ -70,6 +76,8 @@ export interface LinkRecord {
     namedUpTo?: number
     /** It takes members' presence (`HERE_CAP`). */
     here?: boolean
+    /** It takes notices of links lost to members (`LOST_CAP`). */
+    lost?: boolean
   }
   /** The hello was accepted (its id is the key the link proved, the peer trusted): a session opened on it. */
   opened?: true
@@ -473,6 +481,7 @@ export class Links {
       instance: helloInstance(hello),
       relays: hello.caps.includes(ROOM_CAP),
       here: hello.caps.includes(HERE_CAP),
+      lost: hello.caps.includes(LOST_CAP),
     }
     const namedUpTo = seqOfCap(helloCap(hello, NAMED_CAP))
     if (namedUpTo !== undefined) record.hello.namedUpTo = namedUpTo

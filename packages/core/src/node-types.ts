@@ -98,7 +98,9 @@ export interface NodeOptions {
    * Presence (`here` frames): how often this node says it is there (`everyMs`, default 3 min), how long a
    * member's presence lasts unrefreshed (`expiryMs`, 10 min), how far ahead one may be dated (`skewMs`,
    * 2 min), what one link may carry (`rate`, 10 a second with a burst of 600) and how many held presences
-   * a neighbour is sent when its link opens (`sentOnOpen`, 500). `false`: no presence is said or taken.
+   * a neighbour is sent when its link opens (`sentOnOpen`, 500), and how long a member another neighbour lost
+   * its link to may still answer before it is told as having maybe left (`lostGraceMs`, 5 s). `false`: no
+   * presence is said or taken.
    */
   presence?: Partial<PresenceOptions> | false
   /** Out-of-order or unverified messages buffered from one neighbour at most. Default 4096. */
@@ -195,6 +197,13 @@ export type NodeEvent =
       /** When it said so: its `gone` presence's date (ms since the epoch, its clock). */
       readonly at?: number
     }
+  /**
+   * A neighbour of a member (`by`, which signed it) lost its link to it without the member saying it left
+   * (it was killed, or lost its network): it may have left the room, and its presence (dated `at`, its
+   * clock) no longer says it is there. Its next presence, if it is there, is told as a `member` event with
+   * `hereAt`. A neighbour's own link loss is its `disconnected` event instead.
+   */
+  | { readonly type: 'member-lost'; readonly peer: PeerInfo; readonly by: PeerInfo; readonly at: number }
   /**
    * A member seen for the first time this run: `relay` when its first message or its presence came through
    * another node (a join notice), `direct` when it first connected.

@@ -41,6 +41,7 @@ const DECLARED_EVENTS: Record<NodeEvent['type'], true> = {
   disconnected: true,
   member: true,
   'member-left': true,
+  'member-lost': true,
   message: true,
   lines: true,
   delivered: true,

@@ -15,7 +15,7 @@ import { ProtocolError } from './errors.js'
 import { DEFAULT_RATE_LIMIT, FIXED_MSG_BYTES } from './inbound-gate.js'
 import { DEFAULT_WINDOW, type HistoryEntry, type RestoredState, restoredRoom } from './journal.js'
 import { type LinkCloseReason, makeHello, UNLINK_REASON } from './link-machine.js'
-import { HERE_CAP, type LinkHost, type LinkRecord, Links, NAMED_CAP, ROOM_CAP } from './links.js'
+import { HERE_CAP, type LinkHost, type LinkRecord, Links, LOST_CAP, NAMED_CAP, ROOM_CAP } from './links.js'
 import {
   framedBytes,
   LINES_PER_MSG_CHARS,
@@ -55,7 +55,7 @@ import { SessionTraffic, type TrafficHooks } from './session-traffic.js'
 import { Sessions } from './sessions.js'
 import type { Listener, Transport } from './transport.js'
 
-export { HERE_CAP, ROOM_CAP } from './links.js'
+export { HERE_CAP, LOST_CAP, ROOM_CAP } from './links.js'
 export { MAX_BURST } from './outbound.js'
 
 /** Bytes kept free in a frame for the chain hash, the signature and a relay's hop count. */
@@ -196,6 +196,7 @@ export class ParleyNode implements ChatNode {
           auth: options.auth,
           self: () => this.self,
           takers: () => this.presenceTakers(),
+          lostTakers: () => this.presenceTakers(true),
           emit: (event) => this.emit(event),
         },
         options.presence,
@@ -286,10 +287,12 @@ export class ParleyNode implements ChatNode {
     }, presence.everyMs)
   }
 
-  /** Open neighbours that take presence (their hello has the `here` cap). */
-  private *presenceTakers(): Generator<string> {
-    for (const session of this.sessions.values())
-      if (this.traffic.linkOf(session)?.hello?.here) yield session.peer.id
+  /** Open neighbours that take presence (their hello has the `here` cap), and with `lost`, notices of lost links too. */
+  private *presenceTakers(lost = false): Generator<string> {
+    for (const session of this.sessions.values()) {
+      const hello = this.traffic.linkOf(session)?.hello
+      if (hello?.here && (!lost || hello.lost)) yield session.peer.id
+    }
   }
 
   /** Starts dialing another peer (and keeps redialing it until it answers). Dialing the same address twice is a no-op. */
@@ -496,6 +499,7 @@ export class ParleyNode implements ChatNode {
     this.dialer.stop()
     if (this.presenceTimer !== undefined) this.clock.clearTimeout(this.presenceTimer)
     this.presenceTimer = undefined
+    this.presence?.stop()
     // Said before each bye, on the same links: members further away are told this node left.
     if (this.presence && wasRunning) this.traffic.perform(this.presence.sayToAll('gone'))
     this.traffic.stop()
@@ -545,6 +549,7 @@ export class ParleyNode implements ChatNode {
       const named = `${NAMED_CAP}:${node.room.nextSeq - 1}`
       const caps = [`epoch:${node.epoch}`, ROOM_CAP, named]
       if (node.presence) caps.push(HERE_CAP)
+      if (node.presence?.takesLost) caps.push(LOST_CAP)
       caps.push(...(node.options.caps ?? []))
       const self = { id: node.id, name: node.nameValue, instance: node.instance }
       return makeHello(self, caps, node.listenAddress)
@@ -679,7 +684,8 @@ export class ParleyNode implements ChatNode {
       source: record.slot ? undefined : (record.link.source ?? record.link.remoteAddress),
     })
     // Who is there, lurkers included, for a neighbour that takes presence (never for an earlier release).
-    if (this.presence && record.hello?.here) this.presence.opened(peer.id, effects)
+    if (this.presence && record.hello?.here)
+      this.presence.opened(peer.id, effects, record.hello.lost === true)
     this.traffic.perform(effects)
   }
 
@@ -723,6 +729,14 @@ export class ParleyNode implements ChatNode {
       // A peer that said bye left, unless it closed this one link (`/disconnect`).
       const left = reason.code === 'BYE' && reason.message !== UNLINK_REASON
       this.room.linkClosed(session.peer.id, left)
+      // Its link broke (no bye): it may have died without its `gone`, which the members behind this node
+      // would otherwise wait out for as long as its presence lasts.
+      if (
+        this.presence &&
+        this.lifecycle === 'running' &&
+        (reason.code === 'TRANSPORT' || reason.code === 'SILENT')
+      )
+        this.traffic.perform(this.presence.linkLost(session.peer.id))
       // Told as a leave only when its bye named no error (a refusal, a frame it found too large, …).
       const leftCleanly = left && reason.remoteCode === undefined
       this.traffic.settle()

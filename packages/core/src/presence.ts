@@ -7,6 +7,13 @@
  * is one frame per member, on the member table (a member known only by its presence takes a free place
  * there, never one another member holds, and goes first when room is needed), and it expires: a member
  * that stopped saying it is there is no longer shown as there.
+ *
+ * A member that dies without its `gone` (killed, its power lost) says nothing more: the neighbour that
+ * loses its link to it floods a notice of its own (`lost`, signed by its key, naming the presence of the
+ * member it held), to neighbours that take them (the `lost` cap). A node that holds no newer presence of
+ * that member and no open link to it shows it as no longer there; one with an open link to it passes the
+ * notice on to it alone, and a member that is there answers with a fresh presence, which is newer than
+ * the one named and brings it back everywhere.
  */
 import type { Clock } from './clock.js'
 import { shownName } from './names.js'
@@ -21,7 +28,7 @@ import {
   refuse,
 } from './room-types.js'
 import type { MemberRoom, Roster } from './roster.js'
-import type { Here, HereState } from './schema.js'
+import type { Here, HereState, Lost } from './schema.js'
 
 /** How presence is said, held and bounded, unless the node says otherwise. */
 export const PRESENCE_DEFAULTS = {
@@ -35,6 +42,12 @@ export const PRESENCE_DEFAULTS = {
   rate: { perSecond: 10, burst: 600 },
   /** Presences of other members sent to a neighbour whose link opens, at most (the freshest). */
   sentOnOpen: 500,
+  /**
+   * A member a neighbour lost its link to (`lost`) is told as having maybe left, and no longer shown there,
+   * once this long passed with no newer presence of it: one still there through other members answers
+   * within it, and nobody sees it leave and come back.
+   */
+  lostGraceMs: 5_000,
 } as const
 
 /** Frames of a neighbour's allowance that relays leave for this node's own presence. */
@@ -61,6 +74,8 @@ export interface PresenceParts {
   self(): PeerInfo
   /** The neighbours with an open link whose hello announced the `here` cap. */
   takers(): Iterable<string>
+  /** Of those, the ones whose hello also announced the `lost` cap. */
+  lostTakers(): Iterable<string>
   emit(event: NodeEvent): void
 }
 
@@ -89,6 +104,10 @@ export class Presence {
   private readonly outbound = new Map<string, Allowance>()
   /** The ts of our newest own frame: a newer one always has a later ts, even within one millisecond. */
   private lastTs = 0
+  /** What this node may still answer to notices that it was lost (a fresh presence each), as a member's relays. */
+  private answers?: Allowance
+  /** Per member lost: the timer that tells it once `lostGraceMs` passed (at most one per member held). */
+  private readonly lostTimers = new Map<string, unknown>()
 
   constructor(
     private readonly parts: PresenceParts,
@@ -105,10 +124,17 @@ export class Presence {
     return this.options.everyMs
   }
 
-  /** Whether `here` still says its member is there now. */
+  /** Whether `here` still says its member is there now (not once a neighbour lost its link to it). */
   present(here: HeldHere | undefined, now = this.parts.clock.now()): boolean | undefined {
     if (!here) return undefined
+    if (here.lostShown) return false
     return here.state === 'here' && here.ts > now - this.options.expiryMs
+  }
+
+  /** Whether this node signs and checks notices of lost links (`MessageAuth.lostHash`): it announces the `lost` cap. */
+  get takesLost(): boolean {
+    const auth = this.parts.auth
+    return auth === undefined || auth.lostHash !== undefined
   }
 
   /** This node's own presence, signed, with a ts later than any it made before. */
@@ -141,7 +167,7 @@ export class Presence {
    * A link to `neighbor`, which takes presence, opened: it is sent ours, and the freshest presences held
    * of other members that have not expired (at most `sentOnOpen`), so it learns who is there at once.
    */
-  opened(neighbor: string, out: RoomEffect[] = []): RoomEffect[] {
+  opened(neighbor: string, out: RoomEffect[] = [], takesLost = false): RoomEffect[] {
     // Its allowance for this link starts full, and so does ours of it.
     this.outbound.delete(neighbor)
     this.pruneOutbound()
@@ -151,12 +177,16 @@ export class Presence {
     const held: HeldHere[] = []
     for (const member of this.parts.room.members()) {
       const here = member.here
-      if (here && here.ts > since && member.peer.id !== neighbor) held.push(here)
+      // One a neighbour lost goes with that neighbour's notice, or not at all: alone it would say the
+      // member is there.
+      if (here && here.ts > since && member.peer.id !== neighbor && (takesLost || !here.lost)) held.push(here)
     }
     held.sort((a, b) => b.ts - a.ts)
     for (const here of held.slice(0, this.options.sentOnOpen)) {
       if (!this.mayTell(neighbor, RESERVE)) break
       out.push({ type: 'tell', neighbor, message: here.frame })
+      if (here.lost && this.mayTell(neighbor, RESERVE))
+        out.push({ type: 'tell', neighbor, message: here.lost })
     }
     return out
   }
@@ -169,16 +199,7 @@ export class Presence {
    */
   receive(link: object, neighbor: string, frame: Here, out: RoomEffect[]): void {
     const now = this.parts.clock.now()
-    if (!this.allowed(link, now)) {
-      out.push(
-        refuse({
-          neighbor,
-          code: 'FLOOD',
-          message: `more than ${this.options.rate.perSecond} presence frames a second (burst ${this.options.rate.burst})`,
-        }),
-      )
-      return
-    }
+    if (this.flooded(link, neighbor, now, out)) return
     const { room, auth } = this.parts
     const self = this.parts.self()
     if (frame.from === self.id) return
@@ -233,6 +254,161 @@ export class Presence {
       roster.departed(frame.from)
       this.parts.emit({ type: 'member-left', peer, at: frame.ts })
     }
+  }
+
+  /**
+   * The link to neighbour `member` ended without its `gone` (a crash, a lost network): when the presence
+   * held of it still says it is there, the neighbours that take them are told, in a notice signed by this
+   * node, and that presence stops saying so here too (after `lostGraceMs`, as everywhere). Its next
+   * presence, if it is there, is told as it being in the room now.
+   */
+  linkLost(member: string, out: RoomEffect[] = []): RoomEffect[] {
+    const now = this.parts.clock.now()
+    const held = this.parts.room.hereOf(member)
+    if (!this.takesLost || !held || held.lost || this.present(held, now) !== true) return out
+    const fields = { from: this.parts.self().id, member, ts: held.ts }
+    const auth = this.parts.auth
+    const hash = auth?.lostHash?.(fields)
+    const notice: Lost =
+      hash === undefined || !auth
+        ? { type: 'lost', ...fields }
+        : { type: 'lost', ...fields, sig: auth.sign(hash) }
+    this.markLost(held, notice, undefined, now, out)
+    this.parts.roster.mayHaveLeft(member, held.ts)
+    this.showLostLater(member, notice, false)
+    return out
+  }
+
+  /**
+   * A `lost` frame came over `link`, from neighbour `neighbor`: counted with its presence frames (`FLOOD`),
+   * and a bad signature is a forgery (`FORGED`). One signed by a key this node does not hold as a member,
+   * or about a member whose presence held is newer than the one named, no longer says it is there, or was
+   * lost already, is ignored. About this node, it is answered with a fresh presence (within an allowance);
+   * about a member whose link here is open, it goes on to that member alone, which answers so. Otherwise
+   * it goes on to the other neighbours that take it, and the member, unless a newer presence of it comes
+   * within `lostGraceMs` (a member still there answers within it), is told as having maybe left.
+   */
+  receiveLost(link: object, neighbor: string, frame: Lost, out: RoomEffect[]): void {
+    const now = this.parts.clock.now()
+    if (this.flooded(link, neighbor, now, out) || !this.takesLost) return
+    const { room } = this.parts
+    const self = this.parts.self().id
+    // A stranger's notice costs nothing to make up (a throwaway key): only members held may say so.
+    if (frame.from === self || !room.holds(frame.from)) return
+    if (frame.member === self) {
+      if (this.signedLost(neighbor, frame, out)) this.answerLost(now, out)
+      return
+    }
+    const held = room.hereOf(frame.member)
+    if (!held || held.lost || held.ts > frame.ts || this.present(held, now) !== true) return
+    if (!this.signedLost(neighbor, frame, out)) return
+    const notice = copyOfLost(frame)
+    if (room.isOpen(frame.member)) {
+      // Its link here is open: it alone can say it is there, in a presence newer than the one named.
+      const relay = relayOf(held, now)
+      if (this.takesLostNow(frame.member) && takeOne(relay, MEMBER_BURST, this.memberRate, now))
+        if (this.mayTell(frame.member, RESERVE))
+          out.push({ type: 'tell', neighbor: frame.member, message: notice })
+      return
+    }
+    this.markLost(held, notice, neighbor, now, out)
+    this.showLostLater(frame.member, notice, true)
+  }
+
+  /** Stops the timers of notices not told yet (the node closes). */
+  stop(): void {
+    for (const timer of this.lostTimers.values()) this.parts.clock.clearTimeout(timer)
+    this.lostTimers.clear()
+  }
+
+  /** Whether `frame` carries its signer's signature; a forgery costs `neighbor` its link (`FORGED`). */
+  private signedLost(neighbor: string, frame: Lost, out: RoomEffect[]): boolean {
+    const auth = this.parts.auth
+    if (!auth) return true
+    const hash = auth.lostHash?.(frame)
+    if (hash !== undefined && frame.sig !== undefined && auth.verify(frame.from, hash, frame.sig)) return true
+    out.push(
+      refuse({
+        neighbor,
+        code: 'FORGED',
+        message: `a notice of ${frame.from.slice(0, 8)} that it lost ${frame.member.slice(0, 8)} does not carry its signature`,
+      }),
+    )
+    return false
+  }
+
+  /**
+   * `held` (its member's presence) is marked lost by `notice` (it stops saying the member is there
+   * `lostGraceMs` from now); the notice is kept with it, and passed on to the neighbours that take them but `from`, within its member's
+   * allowance (past it once after a presence that went on, as a leave does).
+   */
+  private markLost(
+    held: HeldHere,
+    notice: Lost,
+    from: string | undefined,
+    now: number,
+    out: RoomEffect[],
+  ): void {
+    this.parts.room.markLost(notice.member, notice)
+    const relay = relayOf(held, now)
+    const leaving = relay.told === 'here'
+    if (!takeOne(relay, MEMBER_BURST, this.memberRate, now) && !leaving) return
+    relay.told = 'lost'
+    for (const taker of this.parts.lostTakers())
+      if (taker !== from && taker !== notice.from && this.mayTell(taker, RESERVE))
+        out.push({ type: 'tell', neighbor: taker, message: notice })
+  }
+
+  /**
+   * Once `lostGraceMs` passed with no newer presence of the member of `notice`, its presence held stops
+   * saying it is there, and with `tell`, it is told as having maybe left.
+   */
+  private showLostLater(member: string, notice: Lost, tell: boolean): void {
+    const { clock, room, roster } = this.parts
+    const before = this.lostTimers.get(member)
+    if (before !== undefined) clock.clearTimeout(before)
+    const timer = clock.setTimeout(() => {
+      this.lostTimers.delete(member)
+      const held = room.hereOf(member)
+      if (held?.lost !== notice || room.isOpen(member)) return
+      const wasThere = this.present(held) === true
+      room.showLost(member)
+      if (!tell || !wasThere) return
+      roster.mayHaveLeft(member, held.ts)
+      const peer = room.heldPeer(member) ?? { id: member, name: held.frame.name }
+      const by = room.heldPeer(notice.from) ?? { id: notice.from, name: notice.from.slice(0, 8) }
+      this.parts.emit({ type: 'member-lost', peer, by, at: held.ts })
+    }, this.options.lostGraceMs)
+    this.lostTimers.set(member, timer)
+  }
+
+  /** A notice says this node was lost: a fresh presence says it is there, within an allowance. */
+  private answerLost(now: number, out: RoomEffect[]): void {
+    this.answers ??= { tokens: MEMBER_BURST, refilledAt: now }
+    if (takeOne(this.answers, MEMBER_BURST, this.memberRate, now)) this.sayToAll('here', out)
+  }
+
+  private takesLostNow(neighbor: string): boolean {
+    for (const taker of this.parts.lostTakers()) if (taker === neighbor) return true
+    return false
+  }
+
+  /** How fast a member's allowance of relays refills, a second. */
+  private get memberRate(): number {
+    return 1000 / (this.options.everyMs * MEMBER_EVERY)
+  }
+
+  /** Past the link's allowance of presence frames (`FLOOD`): the neighbour is refused. */
+  private flooded(link: object, neighbor: string, now: number, out: RoomEffect[]): boolean {
+    if (this.allowed(link, now)) return false
+    out.push(
+      refuse({
+        neighbor,
+        code: 'FLOOD',
+        message: `more than ${this.options.rate.perSecond} presence frames a second (burst ${this.options.rate.burst})`,
+      }),
+    )
+    return true
   }
 
   /** Forgets presences that expired; members known only by them leave the table. */
@@ -303,6 +479,17 @@ function refilled(allowance: Allowance, cap: number, perSecond: number, now: num
   allowance.tokens = Math.min(cap, allowance.tokens + ((now - allowance.refilledAt) * perSecond) / 1000)
   allowance.refilledAt = now
   return allowance
+}
+
+/** A held presence's allowance of relays (one made full when it has none). */
+function relayOf(held: HeldHere, now: number): NonNullable<HeldHere['relay']> {
+  return held.relay ?? { tokens: MEMBER_BURST, refilledAt: now }
+}
+
+/** The notice as it is kept and relayed: its known fields only. */
+function copyOfLost(frame: Lost): Lost {
+  const { from, member, ts, sig } = frame
+  return sig === undefined ? { type: 'lost', from, member, ts } : { type: 'lost', from, member, ts, sig }
 }
 
 /** The frame as it is kept and relayed: its known fields only. */

@@ -2,7 +2,7 @@
 import { ProtocolError } from './errors.js'
 import type { LinkBudgets } from './link-table.js'
 import type { PeerInfo } from './peer-machine.js'
-import type { Ack, Here, HereState, Msg } from './schema.js'
+import type { Ack, Here, HereState, Lost, Msg } from './schema.js'
 
 /**
  * Signs and checks each origin's hash chain. Core knows no cryptography: the secure package implements
@@ -23,6 +23,20 @@ export interface MessageAuth {
    * the node neither announces nor takes presence (the `here` cap).
    */
   hereHash?(here: HereFields): string
+  /**
+   * The hash a neighbour's notice that it lost its link to a member (`lost` frame) is signed over:
+   * `H(canonicalLost(lost))`, as `hereHash` is for presence. Without it, the node neither announces nor
+   * takes these notices (the `lost` cap).
+   */
+  lostHash?(lost: LostFields): string
+}
+
+/** What a `lost` frame's signature covers. */
+export type LostFields = Pick<Lost, 'from' | 'member' | 'ts'>
+
+/** The bytes a lost-link notice's signature covers, domain-separated from presence's and messages'. */
+export function canonicalLost(lost: LostFields): string {
+  return JSON.stringify(['parley-lost/1', lost.from, lost.member, lost.ts])
 }
 
 /** What a `here` frame's signature covers. */
@@ -40,6 +54,7 @@ export interface PresenceOptions {
   readonly skewMs: number
   readonly rate: { readonly perSecond: number; readonly burst: number }
   readonly sentOnOpen: number
+  readonly lostGraceMs: number
 }
 
 /** A member's newest presence, as this node holds it (one per member, on its `Origin`). */
@@ -51,7 +66,14 @@ export interface HeldHere {
   /** When it was taken here (this node's clock). */
   readonly heldAt: number
   /** What of its member's presence this node may still relay (`Presence`), carried to its next one. */
-  readonly relay?: { tokens: number; refilledAt: number; told?: HereState }
+  readonly relay?: { tokens: number; refilledAt: number; told?: HereState | 'lost' }
+  /**
+   * A neighbour of the member lost its link to it without a `gone` while it held this presence (or a
+   * newer one): the member may have left. The notice, to pass on to neighbours that link later.
+   */
+  readonly lost?: Lost
+  /** No newer presence came within `lostGraceMs` of `lost`: this one no longer says the member is there. */
+  readonly lostShown?: true
 }
 
 /**
@@ -139,7 +161,7 @@ export type RoomEffect =
   /** Write this to the neighbour's link now. */
   | { readonly type: 'send'; readonly neighbor: string; readonly message: Ack }
   /** Write this presence (`here` frame) to the neighbour's link now, with the sends. */
-  | { readonly type: 'tell'; readonly neighbor: string; readonly message: Here }
+  | { readonly type: 'tell'; readonly neighbor: string; readonly message: Here | Lost }
   /** The neighbour said what it has: its link may carry what it lacks (see `outgoing`). */
   | { readonly type: 'resume'; readonly neighbor: string }
   /**
@@ -414,7 +436,7 @@ export function raise(map: Map<string, number>, key: string, value: number): voi
 /** A batch of room effects sorted into the order the node carries them out (see `RoomEffect`). */
 export interface EffectPlan {
   readonly refusals: Refusal[]
-  readonly sends: { readonly neighbor: string; readonly message: Ack | Here }[]
+  readonly sends: { readonly neighbor: string; readonly message: Ack | Here | Lost }[]
   readonly resumed: string[]
   readonly jumps: { readonly peer: PeerInfo; readonly seq: number }[]
   readonly accepted: Msg[]

@@ -11,7 +11,7 @@ import type { MemberInfo, NodeEvent } from './node-types.js'
 import type { PeerInfo } from './peer-machine.js'
 import { Room } from './room.js'
 import { type HeldHere, type NeighborLink, newOrigin, type Origin, type RoomEffect } from './room-types.js'
-import type { Msg } from './schema.js'
+import type { Lost, Msg } from './schema.js'
 import type { Session, Sessions } from './sessions.js'
 import type { Link } from './transport.js'
 
@@ -189,6 +189,18 @@ export class MemberRoom extends Room {
     return newest === undefined || here.ts > newest.ts
   }
 
+  /** A neighbour lost its link to member `id` (`notice`) while this presence of it was held. */
+  markLost(id: string, notice: Lost): void {
+    const origin = this.origins.get(id)
+    if (origin?.here) origin.here = { ...origin.here, lost: notice }
+  }
+
+  /** Member `id`'s presence held, marked lost, no longer says it is there (its member did not answer in time). */
+  showLost(id: string): void {
+    const origin = this.origins.get(id)
+    if (origin?.here?.lost) origin.here = { ...origin.here, lostShown: true }
+  }
+
   /**
    * Drops presences older than `before` (their member's clock): a member known only by one is forgotten,
    * the others keep their place. Returns the ids of members forgotten.
@@ -336,6 +348,14 @@ export class Roster implements MemberDoor {
     if (!unsure) return event
     // Its look-alike names were told when it was announced; a rename is told with them again.
     return event ? { ...event, hereAt } : { type: 'member', peer, via: 'relay', hereAt }
+  }
+
+  /**
+   * A neighbour lost its link to member `id` while it held its presence dated `hereAt`: its next presence,
+   * newer than that, is told as it being in the room now (`hereAt`), once.
+   */
+  mayHaveLeft(id: string, hereAt: number): void {
+    if (this.announced.has(id)) this.unsure.set(id, hereAt)
   }
 
   /**

@@ -193,4 +193,39 @@ describe('the hand-written checks of every frame type', () => {
     for (const kind of ['ack with maps', 'hello', 'bye', 'accept', 'ping', 'pong', 'throttle'])
       expect(accepted.get(kind) ?? 0, kind).toBeGreaterThan(0)
   })
+
+  it('decide notices of lost links exactly as zod does', () => {
+    const lost = fc.record(
+      {
+        type: fc.constant('lost'),
+        from: field(hex),
+        member: field(hex),
+        ts: field(fc.nat()),
+        sig: field(fc.base64String({ maxLength: 88 })),
+        extra: anything,
+      },
+      { requiredKeys: ['type'] },
+    )
+    const wellFormed = fc.record(
+      {
+        type: fc.constant('lost'),
+        from: hex,
+        member: hex,
+        ts: fc.nat(),
+        sig: fc.base64String({ minLength: 4, maxLength: 88 }),
+      },
+      { requiredKeys: ['type', 'from', 'member', 'ts'] },
+    )
+    let accepted = 0
+    fc.assert(
+      fc.property(fc.oneof(lost, wellFormed), (value) => {
+        const plain = JSON.parse(JSON.stringify(value))
+        const parsed = byParser(plain)
+        expect(parsed).toEqual(byZod(plain))
+        if (parsed !== 'refused') accepted++
+      }),
+      { numRuns: 2_000 },
+    )
+    expect(accepted).toBeGreaterThan(0)
+  })
 })

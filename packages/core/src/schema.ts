@@ -174,6 +174,19 @@ function defineSchemas(z: typeof Zod.z) {
     sig: token.optional(),
   })
 
+  /**
+   * A neighbour of `member` lost its link to it without a `gone` (a crash, a lost network), while it held
+   * the member's presence dated `ts`; signed by that neighbour (`from`, over `canonicalLost`). Sent only to
+   * neighbours whose hello announces the `lost` cap. Earlier releases ignore it.
+   */
+  const LostSchema = z.object({
+    type: z.literal('lost'),
+    from: nodeId,
+    member: nodeId,
+    ts: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    sig: token.optional(),
+  })
+
   const MessageSchema = z.discriminatedUnion('type', [
     HelloSchema,
     AcceptSchema,
@@ -184,6 +197,7 @@ function defineSchemas(z: typeof Zod.z) {
     ThrottleSchema,
     ByeSchema,
     HereSchema,
+    LostSchema,
   ])
   return { MessageSchema, ByeSchema }
 }
@@ -209,6 +223,7 @@ export type Pong = Extract<Message, { type: 'pong' }>
 export type Bye = Extract<Message, { type: 'bye' }>
 export type Throttle = Extract<Message, { type: 'throttle' }>
 export type Here = Extract<Message, { type: 'here' }>
+export type Lost = Extract<Message, { type: 'lost' }>
 export type Message = Zod.infer<Schemas['MessageSchema']>
 export type MessageType = Message['type']
 
@@ -222,6 +237,7 @@ const KNOWN_TYPES: ReadonlySet<string> = new Set<MessageType>([
   'throttle',
   'bye',
   'here',
+  'lost',
 ])
 
 /**
@@ -380,6 +396,19 @@ function fastParse(type: string, v: Record<string, unknown>): Message | undefine
       )
         return undefined
       return sig === undefined ? { type, from, name, ts, state } : { type, from, name, ts, state, sig }
+    }
+    case 'lost': {
+      const { from, member, ts, sig } = v
+      if (
+        typeof from !== 'string' ||
+        !NODE_ID.test(from) ||
+        typeof member !== 'string' ||
+        !NODE_ID.test(member) ||
+        !isSeq(ts) ||
+        (sig !== undefined && !(typeof sig === 'string' && TOKEN.test(sig)))
+      )
+        return undefined
+      return sig === undefined ? { type, from, member, ts } : { type, from, member, ts, sig }
     }
     case 'bye': {
       const { reason, code } = v

@@ -114,6 +114,9 @@ export class SessionTraffic {
       case 'here':
         this.parts.presence?.receive(record, session.peer.id, message, effects)
         return
+      case 'lost':
+        this.parts.presence?.receiveLost(record, session.peer.id, message, effects)
+        return
       case 'throttle': {
         // One notice every few seconds is enough for a person; the peer may send many.
         const now = this.clock.now()

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
-import { canonicalHere, canonicalMsg, type MessageAuth, Room } from '../src/room.js'
-import type { Here, HereState, Msg } from '../src/schema.js'
+import { canonicalHere, canonicalLost, canonicalMsg, type MessageAuth, Room } from '../src/room.js'
+import type { Here, HereState, Lost, Msg } from '../src/schema.js'
 
 /**
  * A MessageAuth for tests: real sha256 chain hashes, and a "signature" that only says who signed what.
@@ -16,6 +16,8 @@ export function fakeAuth(selfId: string): MessageAuth & { signed: number; verifi
       createHash('sha256').update(prev).update(canonicalMsg(msg)).digest('hex'),
     hereHash: (here: Parameters<NonNullable<MessageAuth['hereHash']>>[0]) =>
       createHash('sha256').update(canonicalHere(here)).digest('hex'),
+    lostHash: (lost: Parameters<NonNullable<MessageAuth['lostHash']>>[0]) =>
+      createHash('sha256').update(canonicalLost(lost)).digest('hex'),
     sign: (hash: string) => {
       auth.signed++
       return `sig:${selfId.slice(0, 16)}:${hash}`
@@ -33,6 +35,12 @@ export function signedHere(from: string, name: string, ts: number, state: HereSt
   const fields = { from, name, ts, state }
   const hash = createHash('sha256').update(canonicalHere(fields)).digest('hex')
   return { type: 'here', ...fields, sig: `sig:${from.slice(0, 16)}:${hash}` }
+}
+
+/** `from`'s notice that it lost its link to `member` while it held its presence dated `ts`, signed as `fakeAuth(from)` signs it. */
+export function signedLost(from: string, member: string, ts: number): Lost {
+  const hash = createHash('sha256').update(canonicalLost({ from, member, ts })).digest('hex')
+  return { type: 'lost', from, member, ts, sig: `sig:${from.slice(0, 16)}:${hash}` }
 }
 
 /** Messages of `id`, one per `[name, ts, body]`, chained and signed as its node signs them. */

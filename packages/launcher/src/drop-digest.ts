@@ -86,6 +86,7 @@ export function isMemberNews(event: { readonly type: string }): boolean {
     event.type === 'disconnected' ||
     event.type === 'member' ||
     event.type === 'member-left' ||
+    event.type === 'member-lost' ||
     event.type === 'forked' ||
     event.type === 'same-key'
   )

@@ -279,6 +279,16 @@ function logEntry(event: NodeEvent): Record<string, unknown> | undefined {
         peerId: event.peer.id,
         ...(event.at !== undefined ? { at: event.at } : {}),
       }
+    case 'member-lost':
+      return {
+        level: 'info',
+        event: 'member-lost',
+        peer: event.peer.name,
+        peerId: event.peer.id,
+        by: event.by.name,
+        byId: event.by.id,
+        at: event.at,
+      }
     case 'journal-error':
       return { level: 'error', event: 'journal-error', reason: event.message }
     case 'forked':

@@ -597,6 +597,15 @@ describe('describeEvent: namesakes', () => {
     })
   })
 
+  it('tells a member a neighbour lost its link to as maybe gone, naming both with their fingerprints', () => {
+    const carol = { id: 'c'.repeat(64), name: 'carol' }
+    const bob = { id: 'b'.repeat(64), name: 'bob' }
+    expect(describeEvent({ type: 'member-lost', peer: carol, by: bob, at: 1 })).toEqual({
+      level: 'info',
+      text: `carol [${shortId(carol.id)}] may have left the room: bob [${shortId(bob.id)}] lost its link to carol without a goodbye`,
+    })
+  })
+
   it('says a relayed member whose messages are old wrote in the room, not that it is there', () => {
     const now = Date.now()
     const recent = describeEvent({ type: 'member', peer, via: 'relay', lastSent: now - 5_000 })

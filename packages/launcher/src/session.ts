@@ -141,6 +141,12 @@ export function describeEvent(
         new Date(event.at).toDateString() === new Date(startedAt).toDateString() ? '' : `${isoDay(event.at)} `
       return { level: 'info', text: `${left} at ${day}${clockTime(event.at)}, before this run started` }
     }
+    case 'member-lost':
+      // With both fingerprints: a look-alike's claim is not the real neighbour's, nor about the real member.
+      return {
+        level: 'info',
+        text: `${event.peer.name} [${shortId(event.peer.id)}] may have left the room: ${event.by.name} [${shortId(event.by.id)}] lost its link to ${event.peer.name} without a goodbye`,
+      }
     case 'link-error':
       // A connection whose other end went away in its handshake was not dropped: it left. The losing link
       // of two peers dialing each other at once ends so. It is in the log, not on screen.

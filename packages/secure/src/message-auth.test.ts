@@ -43,6 +43,16 @@ describe('createMessageAuth: signed hash chains with the node identity', () => {
     expect(hash).not.toBe(auth.chain(auth.genesis(aliceId), { ...msg, body: 'here' }))
   })
 
+  it("signs a notice of a lost link over a hash of its own kind, which no presence's shares", () => {
+    const lost = { from: aliceId, member: 'ab'.repeat(32), ts: msg.ts }
+    const sig = auth.sign(auth.lostHash!(lost))
+    expect(other.verify(aliceId, other.lostHash!(lost), sig)).toBe(true)
+    expect(other.verify(aliceId, other.lostHash!({ ...lost, ts: lost.ts + 1 }), sig)).toBe(false)
+    expect(other.verify(aliceId, other.lostHash!({ ...lost, member: 'cd'.repeat(32) }), sig)).toBe(false)
+    const here = { from: aliceId, name: lost.member, ts: lost.ts, state: 'here' as const }
+    expect(auth.lostHash!(lost)).not.toBe(auth.hereHash!(here))
+  })
+
   it('refuses the signature under another id, over another hash, or tampered with', () => {
     const hash = auth.chain(auth.genesis(aliceId), msg)
     const sig = auth.sign(hash)

@@ -42,6 +42,7 @@ const MEMBER_EVENTS: ReadonlySet<NodeEvent['type']> = new Set([
   'disconnected',
   'member',
   'member-left',
+  'member-lost',
 ])
 
 /**

@@ -256,7 +256,8 @@ export async function runTui(
       event.type === 'connected' ||
       event.type === 'disconnected' ||
       event.type === 'member' ||
-      event.type === 'member-left'
+      event.type === 'member-left' ||
+      event.type === 'member-lost'
     )
       model.setMembers(node.members())
     perform(effects)
