@@ -730,12 +730,10 @@ export class ParleyNode implements ChatNode {
       const left = reason.code === 'BYE' && reason.message !== UNLINK_REASON
       this.room.linkClosed(session.peer.id, left)
       // Its link broke (no bye): it may have died without its `gone`, which the members behind this node
-      // would otherwise wait out for as long as its presence lasts.
-      if (
-        this.presence &&
-        this.lifecycle === 'running' &&
-        (reason.code === 'TRANSPORT' || reason.code === 'SILENT')
-      )
+      // would otherwise wait out for as long as its presence lasts. Only of a member that takes notices
+      // of lost links: one of an earlier release could not answer one while it is still there.
+      const broke = reason.code === 'TRANSPORT' || reason.code === 'SILENT'
+      if (this.presence && this.lifecycle === 'running' && broke && record.hello?.lost)
         this.traffic.perform(this.presence.linkLost(session.peer.id))
       // Told as a leave only when its bye named no error (a refusal, a frame it found too large, …).
       const leftCleanly = left && reason.remoteCode === undefined
