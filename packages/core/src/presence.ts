@@ -104,7 +104,7 @@ export class Presence {
   private readonly outbound = new Map<string, Allowance>()
   /** The ts of our newest own frame: a newer one always has a later ts, even within one millisecond. */
   private lastTs = 0
-  /** What this node may still answer to notices that it was lost (a fresh presence each), as a member's relays. */
+  /** What this node may still answer to notices that it was lost (a fresh presence each). */
   private answers?: Allowance
   /** Per member lost: the timer that tells it once `lostGraceMs` passed (at most one per member held). */
   private readonly lostTimers = new Map<string, unknown>()
@@ -131,7 +131,7 @@ export class Presence {
     return here.state === 'here' && here.ts > now - this.options.expiryMs
   }
 
-  /** Whether this node signs and checks notices of lost links (`MessageAuth.lostHash`): it announces the `lost` cap. */
+  /** Whether this node signs and checks notices of lost links (`MessageAuth.lostHash`), so announces `lost`. */
   get takesLost(): boolean {
     const auth = this.parts.auth
     return auth === undefined || auth.lostHash !== undefined
@@ -339,8 +339,8 @@ export class Presence {
 
   /**
    * `held` (its member's presence) is marked lost by `notice` (it stops saying the member is there
-   * `lostGraceMs` from now); the notice is kept with it, and passed on to the neighbours that take them but `from`, within its member's
-   * allowance (past it once after a presence that went on, as a leave does).
+   * `lostGraceMs` from now); the notice is kept with it, and passed on to the neighbours that take them
+   * but `from`, within its member's allowance (past it once after a presence that went on, as a leave).
    */
   private markLost(
     held: HeldHere,

@@ -195,7 +195,7 @@ export class MemberRoom extends Room {
     if (origin?.here) origin.here = { ...origin.here, lost: notice }
   }
 
-  /** Member `id`'s presence held, marked lost, no longer says it is there (its member did not answer in time). */
+  /** Member `id`'s presence held, marked lost, no longer says it is there: no answer came in time. */
   showLost(id: string): void {
     const origin = this.origins.get(id)
     if (origin?.here?.lost) origin.here = { ...origin.here, lostShown: true }
