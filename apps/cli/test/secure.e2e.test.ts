@@ -617,7 +617,7 @@ describe('an invite for port 0', () => {
     for (const [listen, fixed] of [
       ['127.0.0.1:0', '127.0.0.1:4001'],
       ['[::1]:0', '[::1]:4001'],
-    ]) {
+    ] as const) {
       const invite = start(['invite', '--listen', listen, '--data-dir', newDataDir()])
       expect(await invite.exited).toBe(2)
       expect(invite.stdout).toEqual([])
