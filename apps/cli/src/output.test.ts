@@ -1,13 +1,6 @@
 import { shownLineBytes } from '@parley/core'
 import { describe, expect, it } from 'vitest'
-import {
-  formatContinued,
-  formatLines,
-  formatMessage,
-  jsonEvent,
-  jsonMessage,
-  jsonSent,
-} from './output.js'
+import { formatContinued, formatLines, formatMessage, jsonEvent, jsonMessage, jsonSent } from './output.js'
 
 describe('formatMessage', () => {
   it('puts a one-line message after the name, with control characters made visible', () => {
