@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, watch, writeFileSync } from 'node:fs'
+import { type AddressInfo, createServer } from 'node:net'
 import { join } from 'node:path'
 import { freePort, PARLEY_BIN, type Proc, tempDir, useBuiltParley } from '@parley/testkit'
 import { describe, expect, it, vi } from 'vitest'
@@ -90,6 +91,22 @@ describe('a piped file with lines longer than a message', () => {
     // Journaled with their mark: after a restart, the history shows the same lines whole.
     const again = await receiver('bob', ['--history', '100'], env)
     expect(await outputOf(again)).toBe(SHOWN)
+  })
+
+  it('with --plain, reaches a netcat-like peer byte for byte, the long lines unbroken', async () => {
+    // A bare socket, as `nc -l` is: it keeps what comes and closes when the sender has finished.
+    const received: Buffer[] = []
+    const server = createServer((socket) => {
+      socket.on('data', (chunk) => received.push(chunk))
+      socket.on('end', () => socket.end())
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    defer(() => new Promise<void>((resolve) => server.close(() => resolve())))
+    const port = (server.address() as AddressInfo).port
+    const alice = start(['--plain', '--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`])
+    alice.child.stdin.end(FILE)
+    expect(await alice.exited).toBe(0)
+    expect(Buffer.concat(received).toString('utf8')).toBe(FILE)
   })
 
   it('reaches a member behind a relay with every line whole too', async () => {

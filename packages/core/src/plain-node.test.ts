@@ -130,6 +130,21 @@ describe('PlainNode: newline-separated text, for netcat and friends', () => {
     expect(two.received()).toBe('to everyone\n')
   })
 
+  it('writes the parts of a line sent in parts (more) as one line: its line end comes with the last part', async () => {
+    const { make, raw } = setup()
+    const a = make(A)
+    await a.node.start()
+    const peer = await raw(A)
+    await flushMicrotasks()
+    a.node.send('x'.repeat(10), { more: true })
+    a.node.send('y'.repeat(10), { more: true })
+    a.node.send('z')
+    a.node.send('next')
+    await flushMicrotasks()
+    expect(peer.received()).toBe(`${'x'.repeat(10)}${'y'.repeat(10)}z\nnext\n`)
+    expect(a.node.history.map((h) => h.body)).toEqual(['x'.repeat(10), 'y'.repeat(10), 'z', 'next'])
+  })
+
   it('queues lines typed before any link exists and sends them when the first one opens', async () => {
     const { make, clock } = setup()
     const a = make(A, [B])

@@ -17,6 +17,7 @@ import {
   type MemberInfo,
   NODE_DEFAULTS,
   type NodeEvent,
+  type SendOptions,
   type SentMessage,
   type SessionInfo,
 } from './node-types.js'
@@ -277,13 +278,18 @@ export class PlainNode implements ChatNode {
     return this.dialer.remove(target, 'disconnected by the user', dialedBy)
   }
 
-  /** Writes the text to every open link, one line per line of text; queues it while none is open. */
-  send(body: string): SentMessage {
+  /**
+   * Writes the text to every open link, one line per line of text; queues it while none is open. `more`:
+   * its last line goes on in the next text sent, so it is written without its line end, and a line longer
+   * than a message reaches the peer (netcat, or a plain parley up to its `--max-frame`) as one line.
+   */
+  send(body: string, options?: SendOptions): SentMessage {
     this.mustSend(body)
     const seq = this.nextSeq++
     const ts = this.clock.now()
-    this.historyRing.push('out', sentId(seq), seq, ts, this.self, body)
-    this.addToBatch(`${body}\n`, 1, seq)
+    const more = options?.more === true
+    this.historyRing.push('out', sentId(seq), seq, ts, this.self, body, more ? true : undefined)
+    this.addToBatch(more ? body : `${body}\n`, 1, seq)
     return { id: sentId(seq), seq, ts, durable: SETTLED }
   }
 
