@@ -109,6 +109,23 @@ describe('a piped file with lines longer than a message', () => {
     expect(Buffer.concat(received).toString('utf8')).toBe(FILE)
   })
 
+  it('with --plain on both ends, a line longer than the receiver holds (--max-frame) arrives whole too', async () => {
+    const bob = start(['--plain', '--listen', '127.0.0.1:0', '--recv-only', '--max-frame', '4096'])
+    const port = Number(/127\.0\.0\.1:(\d+)/.exec(await bob.waitFor('stderr', /listening/))?.[1])
+    const out = rawStdout(bob)
+    const long = jsonLine(50_000)
+    const alice = start(['--plain', '--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`])
+    alice.child.stdin.end(`${long}\nthe last line\n`)
+    expect(await alice.exited).toBe(0)
+    await out.holds('the last line\n')
+    bob.kill('SIGTERM')
+    await bob.exited
+    // Each line under the sender's address, the long one in one piece: nothing added, nothing cut.
+    const lines = out.out().split('\n')
+    expect(lines.map((line) => line.replace(/^<[^>]*> /, ''))).toEqual([long, 'the last line', ''])
+    expect(bob.stderr.join('\n')).not.toMatch(/longer than/)
+  })
+
   it('reaches a member behind a relay with every line whole too', async () => {
     const bob = await receiver('bob')
     // Carol dials only bob: alice's parts reach her relayed.

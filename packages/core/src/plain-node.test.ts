@@ -432,37 +432,34 @@ describe('PlainNode: newline-separated text, for netcat and friends', () => {
     await node.close()
   })
 
-  it('drops a link that sends an endless line instead of buffering it without bound', async () => {
+  it('takes an endless line in parts of at most maxLine, each saying the line goes on, holding no more', async () => {
     const { network, clock } = setup()
     const node = new PlainNode({ transport: network.transport(), clock, name: 'me', listen: A, maxLine: 100 })
     const events: NodeEvent[] = []
     node.on((e) => events.push(e))
     await node.start()
     const link = await network.transport().dial(A)
-    let heard = ''
-    let closed = false
-    link.attach({
-      data: (chunk) => {
-        heard += new TextDecoder().decode(chunk)
-      },
-      drain: () => undefined,
-      close: () => {
-        closed = true
-      },
-    })
-    link.write(text('x'.repeat(150)))
+    link.attach({ data: () => undefined, drain: () => undefined, close: () => undefined })
+    for (let i = 0; i < 10; i++) link.write(text('x'.repeat(150)))
     await flushMicrotasks()
-    expect(events.some((e) => e.type === 'link-error' && e.code === 'FRAME_TOO_LARGE')).toBe(true)
-    expect(node.sessionsSnapshot()).toEqual([])
-    // The client is told why, in words, before the link closes.
-    await clock.advance(0)
-    expect(closed).toBe(true)
-    expect(heard).toBe(
-      'parley: your line was longer than 100 bytes, the most this node takes (--max-frame); closing: it and what followed it were not taken\n',
-    )
+    const parts = events.flatMap(messagesOf)
+    // 1,500 characters so far: 14 parts of 100 went, the last 100 wait for more of the line.
+    expect(parts.map((m) => [m.body.length, m.more])).toEqual(Array(14).fill([100, true]))
+    expect(node.sessionsSnapshot()).toHaveLength(1)
+    link.write(text('end\r\nnext\n'))
+    await flushMicrotasks()
+    const all = events.flatMap(messagesOf)
+    // The 100 held and the line's end, 103 in all: one more part, then the end as a line.
+    expect(all.slice(14).map((m) => [m.body, m.more])).toEqual([
+      ['x'.repeat(100), true],
+      ['end', undefined],
+      ['next', undefined],
+    ])
+    expect(all.map((m) => m.body).join('')).toBe(`${'x'.repeat(1500)}endnext`)
+    await node.close()
   })
 
-  it('drops a link that sends a line past the bound inside one read, after taking the lines before it', async () => {
+  it('takes a line past the bound inside one read in parts, between the whole lines around it, in order', async () => {
     for (const runs of [false, true]) {
       const { network, clock } = setup()
       const node = new PlainNode({
@@ -478,11 +475,27 @@ describe('PlainNode: newline-separated text, for netcat and friends', () => {
       await node.start()
       const link = await network.transport().dial(A)
       link.attach({ data: () => undefined, drain: () => undefined, close: () => undefined })
-      link.write(text(`before\n${'x'.repeat(150)}\nafter\nunfinished`))
+      // A surrogate pair across the bound stays whole: the part before it is one shorter.
+      const long = `${'x'.repeat(99)}\u{1f600}${'y'.repeat(150)}`
+      link.write(text(`before\n${long}\r\nafter\nunfinished`))
       await flushMicrotasks()
-      expect(events.flatMap(messagesOf).map((m) => m.body)).toEqual(['before'])
-      expect(events.some((e) => e.type === 'link-error' && e.code === 'FRAME_TOO_LARGE')).toBe(true)
-      expect(node.sessionsSnapshot()).toEqual([])
+      const messages = events.flatMap(messagesOf)
+      expect(messages.map((m) => [m.body, m.more ?? false])).toEqual([
+        ['before', false],
+        ['x'.repeat(99), true],
+        [`\u{1f600}${'y'.repeat(98)}`, true],
+        ['y'.repeat(52), false],
+        ['after', false],
+      ])
+      expect(messages.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5])
+      expect(node.history.map((h) => [h.body.length, h.more ?? false])).toEqual([
+        [6, false],
+        [99, true],
+        [100, true],
+        [52, false],
+        [5, false],
+      ])
+      expect(node.sessionsSnapshot()).toHaveLength(1)
       await node.close()
     }
   })

@@ -42,7 +42,7 @@ export interface PlainNodeOptions {
   random?: () => number
   backoff?: Backoff
   dialTimeoutMs?: number
-  /** Longest line accepted from a peer, in bytes; a longer one closes that link. */
+  /** Longest line held from a peer, in characters; a longer one is taken in parts of this many (`more`). */
   maxLine?: number
   /** Connections accepted at once, at most; one more is refused with a line saying why. Default 64. */
   maxInbound?: number
@@ -524,19 +524,47 @@ export class PlainNode implements ChatNode {
       lines.unshift(record.heldAnswer as string)
       record.heldAnswer = undefined
     }
+    // A line past the bound is taken in parts of at most `maxLine`, each but its last saying that the line
+    // goes on (`more`), as parley sends a line longer than a message: never held whole, shown as one line.
+    let from = 0
     for (let i = 0; i < lines.length; i++) {
-      const line = lines[i] as string
-      // A line past the bound costs the link, whether it ended in this read or is still coming; the
-      // lines before it are taken.
-      if (line.length > this.maxLine) {
-        if (i > 0) this.receive(record, lines.slice(0, i))
-        this.tooLong(record)
-        return
-      }
-      if (line.charCodeAt(line.length - 1) === 0x0d) lines[i] = line.slice(0, -1)
+      let line = lines[i] as string
+      if (line.charCodeAt(line.length - 1) === 0x0d) line = lines[i] = line.slice(0, -1)
+      if (line.length <= this.maxLine) continue
+      if (i > from) this.receive(record, lines.slice(from, i))
+      this.receive(record, [this.receiveParts(record, line)])
+      from = i + 1
     }
-    if (lines.length > 0) this.receive(record, lines)
-    if (record.partial.length > this.maxLine) this.tooLong(record)
+    if (from < lines.length) this.receive(record, from === 0 ? lines : lines.slice(from))
+    // A line still coming: its parts past the bound go now, the rest waits for more of it.
+    if (record.partial.length > this.maxLine) record.partial = this.receiveParts(record, record.partial)
+  }
+
+  /**
+   * Takes `text` in parts of at most `maxLine`, each a message that says its line goes on; returns what is
+   * left (at most `maxLine`). A part never ends between the halves of a surrogate pair, nor on a
+   * carriage return that a newline may follow.
+   */
+  private receiveParts(record: PlainLink, text: string): string {
+    let start = 0
+    while (text.length - start > this.maxLine) {
+      let end = start + this.maxLine
+      const last = text.charCodeAt(end - 1)
+      if (end - 1 > start && ((last >= 0xd800 && last <= 0xdbff) || last === 0x0d)) end--
+      this.receivePart(record, text.slice(start, end))
+      start = end
+    }
+    return text.slice(start)
+  }
+
+  /** One part of a line longer than `maxLine`: a message whose line goes on in the next (`more`). */
+  private receivePart(record: PlainLink, body: string): void {
+    const seq = record.nextSeq++
+    const ts = this.clock.now()
+    const { idPrefix, peer } = record
+    const id = `${idPrefix}${seq}`
+    this.historyRing.push('in', id, seq, ts, peer, body, true)
+    this.emit({ type: 'message', id, seq, ts, from: peer, body, more: true })
   }
 
   /**
@@ -571,24 +599,6 @@ export class PlainNode implements ChatNode {
       if (!l.readNone && l.firstWritten !== undefined)
         (l.heldAnswer === undefined ? taken : unread).push([l.firstWritten, l.lastWritten])
     return countOutside(unread, taken)
-  }
-
-  private tooLong(record: PlainLink): void {
-    this.emit({
-      type: 'link-error',
-      address: record.link.remoteAddress,
-      code: 'FRAME_TOO_LARGE',
-      message: `peer sent a line longer than ${this.maxLine} bytes`,
-    })
-    // What came after the long line is not taken either. The peer (a person at netcat) is told so in
-    // words, as for a refused connection, before the link is closed.
-    record.partial = ''
-    record.link.write(
-      this.encoder.encode(
-        `parley: your line was longer than ${this.maxLine} bytes, the most this node takes (--max-frame); closing: it and what followed it were not taken\n`,
-      ),
-    )
-    this.drop(record, 'line too long', false)
   }
 
   /** Lines from a link: one `lines` event (`runs`), or a `message` event each. */
