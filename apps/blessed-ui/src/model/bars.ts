@@ -5,10 +5,9 @@
  */
 import { terminalSafe } from '@parley/launcher'
 import { graphemes } from '../text/graphemes.js'
-import type { GraphemeWidth } from '../text/width.js'
+import { type GraphemeWidth, textWidth } from '../text/width.js'
 import type { InputLine } from './input-line.js'
 import { fitCells, type Row, type Span, type Style, TEXT } from './rows.js'
-import { cellsOf } from './scrollback.js'
 import type { StatusSummary } from './status.js'
 
 const PROMPT = '> '
@@ -41,7 +40,7 @@ export function statusRow(
     const who = s.peer.name ? `${terminalSafe(s.peer.name)} ${s.peer.address}` : s.peer.address
     const shown = fitSegment(` ${who}${s.others > 0 ? ` (+${s.others})` : ''} `, room, width)
     if (shown) middle.push({ text: shown, style: plain })
-    room -= cellsOf(shown, width)
+    room -= textWidth(shown, width)
   }
   const mine = fitSegment(`│ ${terminalSafe(self.name)} @ ${s.listen ?? '…'} `, room, width)
   if (mine) middle.push({ text: mine, style: plain })
@@ -49,7 +48,7 @@ export function statusRow(
 }
 
 function spansCells(spans: readonly Span[], width: GraphemeWidth): number {
-  return spans.reduce((n, span) => n + cellsOf(span.text, width), 0)
+  return spans.reduce((n, span) => n + textWidth(span.text, width), 0)
 }
 
 /** Shortest segment worth showing cut, `│ al… `: shorter, only its separator and `…` were left. */
@@ -57,7 +56,7 @@ const MIN_CUT_SEGMENT = 6
 
 /** A segment of the bar in at most `cells` cells: whole, cut with `…` and a space, or nothing. */
 function fitSegment(text: string, cells: number, width: GraphemeWidth): string {
-  if (cellsOf(text, width) <= cells) return text
+  if (textWidth(text, width) <= cells) return text
   if (cells < MIN_CUT_SEGMENT) return ''
   return `${fitCells(text.trimEnd(), cells - 1, width)} `
 }
@@ -67,11 +66,11 @@ function fitRow(spans: readonly Span[], cols: number, pad: Style, width: Graphem
   const row: Span[] = []
   let left = cols
   for (const span of spans) {
-    const cells = cellsOf(span.text, width)
+    const cells = textWidth(span.text, width)
     if (cells > left) {
       const cut = fitCells(span.text, left, width)
       if (cut) row.push({ text: cut, style: span.style })
-      left -= cellsOf(cut, width)
+      left -= textWidth(cut, width)
       break
     }
     row.push(span)
@@ -93,7 +92,7 @@ export class InputRow {
     const room = Math.max(1, cols - PROMPT.length - 1)
     const parts = graphemes(input.text).map((g) => {
       const shown = g === '\n' ? '↵' : g === '\t' ? '→' : terminalSafe(g)
-      return { shown, w: cellsOf(shown, this.width), hint: g === '\n' || g === '\t' }
+      return { shown, w: textWidth(shown, this.width), hint: g === '\n' || g === '\t' }
     })
     let cursorCells = 0
     let at = 0

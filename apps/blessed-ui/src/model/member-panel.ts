@@ -13,9 +13,8 @@ import {
   shortId,
   terminalSafe,
 } from '@parley/launcher'
-import type { GraphemeWidth } from '../text/width.js'
+import { type GraphemeWidth, textWidth } from '../text/width.js'
 import { fitCells, type Row, type Span, type Style, TEXT, wrap } from './rows.js'
-import { cellsOf as cellsOfText } from './scrollback.js'
 
 /** The panel takes at most this many columns, and opens only on terminals this wide. */
 const PANEL_MAX = 30
@@ -99,11 +98,11 @@ export class MemberPanel {
       wrap([border, { text, style }], width, this.width)[0] ?? []
     // The key's hint goes whole or not at all: cut at its space it left a lone `·`.
     const count = `members (${this.listed.length + 1})`
-    const header = cellsOfText(`${count} · F2`, this.width) <= width - 2 ? `${count} · F2` : count
+    const header = textWidth(`${count} · F2`, this.width) <= width - 2 ? `${count} · F2` : count
     const rows: Row[] = [
       line(header, { kind: 'info' }),
       line(
-        `● ${fitCells(terminalSafe(self.name), width - 2 - cellsOfText('●  (you)', this.width), this.width)} (you)`,
+        `● ${fitCells(terminalSafe(self.name), width - 2 - textWidth('●  (you)', this.width), this.width)} (you)`,
         {
           kind: 'own',
         },
@@ -122,13 +121,13 @@ export class MemberPanel {
       const fp = shortId(m.peer.id)
       // The fingerprint follows every name here: only the label's name part, or it would show twice.
       const label = terminalSafe(this.labels.parts(m.peer).name)
-      const room = width - 2 - cellsOfText(`${mark}  ${fp}`, this.width)
+      const room = width - 2 - textWidth(`${mark}  ${fp}`, this.width)
       const group =
-        room >= NAME_MIN_CELLS || cellsOfText(label, this.width) <= room
+        room >= NAME_MIN_CELLS || textWidth(label, this.width) <= room
           ? [line(`${mark} ${fitCells(label, room, this.width)} ${fp}`, style)]
           : [
               line(
-                `${mark} ${fitCells(label, width - 2 - cellsOfText(`${mark} `, this.width), this.width)}`,
+                `${mark} ${fitCells(label, width - 2 - textWidth(`${mark} `, this.width), this.width)}`,
                 style,
               ),
               line(`  ${fp}`, style),

@@ -5,8 +5,7 @@
  */
 import type { PeerInfo } from '@parley/core'
 import { parseAction, terminalLine, terminalSafe } from '@parley/launcher'
-import { graphemes } from '../text/graphemes.js'
-import type { GraphemeWidth } from '../text/width.js'
+import { type GraphemeWidth, textWidth } from '../text/width.js'
 import { continuationIndent, type Row, type Span, type Style, TEXT, wrap } from './rows.js'
 
 /** Sender colours: index into the view's palette. */
@@ -54,19 +53,13 @@ export function nickColour(id: string): number {
   return hash % NICK_COLOURS
 }
 
-/** Terminal cells that `text` takes. */
-export function cellsOf(text: string, width: GraphemeWidth): number {
-  let n = 0
-  for (const g of graphemes(text)) n += width(g)
-  return n
-}
-
 /** A horizontal rule across `cols` with `label` near its start: `─── new since 14:05 ─────`. */
 export function ruleRow(label: string, cols: number, style: Style, width: GraphemeWidth): Row {
-  const side = Math.max(0, Math.floor((cols - cellsOf(label, width)) / 2))
+  const side = Math.max(0, Math.floor((cols - textWidth(label, width)) / 2))
   const text = '─'.repeat(Math.min(side, 3)) + label
   return (
-    wrap([{ text: text + '─'.repeat(Math.max(0, cols - cellsOf(text, width))), style }], cols, width)[0] ?? []
+    wrap([{ text: text + '─'.repeat(Math.max(0, cols - textWidth(text, width))), style }], cols, width)[0] ??
+    []
   )
 }
 
@@ -117,7 +110,7 @@ export class EntryLayout {
 
   /** A prefix, then text over one or more lines, each wrapped and indented under the text. */
   private lines(prefix: Span[], text: string, style: Style, cols: number): Row[] {
-    const indent = prefix.reduce((n, s) => n + cellsOf(s.text, this.width), 0)
+    const indent = prefix.reduce((n, s) => n + textWidth(s.text, this.width), 0)
     // The lines after the first start where its continuation rows do: never at column 0 (see `continuationIndent`).
     const under = ' '.repeat(continuationIndent(indent, cols))
     const rows: Row[] = []
