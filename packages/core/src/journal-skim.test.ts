@@ -43,6 +43,7 @@ describe('skimFrame', () => {
       [received(1, 'bob', { hops: -1 })],
       [received(1, 'bob', { seq: 1.5 })],
       [received(1, 'bob', { seq: 2 ** 60 })],
+      [received(1, 'bob', { ts: 2 ** 53 })],
       [received(1, 'bob', { from: 'AB'.repeat(32) })],
     ]
     for (const records of unrecognized) expect(skimFrame(JSON.stringify(records))).toBeUndefined()

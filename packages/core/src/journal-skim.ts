@@ -87,6 +87,8 @@ export function skimFrame(text: string): SkimmedRecord[] | undefined {
     if (from === undefined) from = detached(match[4] as string)
     else if (from !== match[4]) return
     const ts = Number(match[3])
+    // As for seq: a time no message can carry (hand-edited) is left to the full parse, which refuses it.
+    if (!Number.isSafeInteger(ts)) return
     const lines = match[6] === undefined ? undefined : Number(match[6])
     // A count no message can carry is not skimmed: parsed, the record is refused as damaged.
     if (lines !== undefined && !isLineCount(lines)) return
