@@ -16,7 +16,7 @@ import { DHT } from './commonjs.js'
 import { DhtError, describe, dialError, isHolepunchFailure, shortKey } from './errors.js'
 import { type KeyPair, parsePublicKey, toDhtKeyPair, toHex } from './keys.js'
 import { DhtLink, type LinkPath, type LinkPurpose } from './link.js'
-import { LookupSchedule } from './lookups.js'
+import { type LookupResult, LookupSchedule } from './lookups.js'
 import { openRoom, type Room } from './room-code.js'
 import { RoomSwarm } from './swarm.js'
 
@@ -82,8 +82,10 @@ const MAX_PENDING_ADMISSIONS = 64
 /** The largest first record accepted while waiting for an admission (an admission is 34 bytes). */
 const MAX_FIRST_RECORD_BYTES = 64 * 1024
 /**
- * A room is looked up again this soon after joining, and after a link to a member is lost, then twice as
- * late each time, up to the last delay.
+ * A room is looked up again this soon after joining, after this node's announcement on it is stored at last
+ * (it failed before), and after a link to a member is lost, then twice as late each time, up to the last
+ * delay. A lookup that failed is tried again this soon too, then twice as late each time up to
+ * LAST_RETRY_MS: until one succeeds, nobody who joins can find this node.
  */
 const FIRST_LOOKUP_AGAIN_MS = 1_000
 /**
@@ -93,6 +95,12 @@ const FIRST_LOOKUP_AGAIN_MS = 1_000
  */
 const JOIN_WAIT_MS = 2_000
 const LAST_LOOKUP_AGAIN_MS = 60_000
+/**
+ * Lookups that fail (no DHT node answered; a network that is gone) are tried at least this often: a failed
+ * one costs the DHT little, and a member that joins meanwhile is met at most this long after the DHT answers
+ * this node again.
+ */
+const LAST_RETRY_MS = 8_000
 /**
  * A listening node checks this often that its key is still announced somewhere. HyperDHT announces again
  * every ~5 minutes, or when the DHT nodes holding the announcement stop answering its pings; an announce
@@ -270,7 +278,8 @@ export class DhtTransport {
     this.#rooms.set(topic, room)
     this.#membersFound.set(topic, 0)
     const discovery = this.#swarm.join(room.topic, { server: true, client: true })
-    await discovery.flushed()
+    // False when the join's announcement stored this node nowhere: it is then tried again soon.
+    const stored = await discovery.flushed()
     let timer: NodeJS.Timeout | undefined
     const settled = await Promise.race([
       this.#swarm.flush().then(() => true),
@@ -282,15 +291,19 @@ export class DhtTransport {
     this.#lookups.get(topic)?.stop()
     this.#lookups.set(
       topic,
-      new LookupSchedule(
-        () => {
-          if (this.#rooms.has(topic) && this.#state.status === 'open') discovery.refresh().catch(() => {})
-        },
-        FIRST_LOOKUP_AGAIN_MS,
-        LAST_LOOKUP_AGAIN_MS,
-      ),
+      new LookupSchedule(() => this.#lookUp(topic, discovery), FIRST_LOOKUP_AGAIN_MS, LAST_LOOKUP_AGAIN_MS, {
+        lastRetryMs: LAST_RETRY_MS,
+        stored,
+      }),
     )
     return { ...room, membersFound: this.#membersFound.get(topic) ?? 0, settled }
+  }
+
+  /** Looks a joined room up again, which announces this node on it again too (see `LookupSchedule`). */
+  async #lookUp(topic: string, discovery: Hyperswarm.Discovery): Promise<LookupResult> {
+    if (!this.#rooms.has(topic) || this.#state.status !== 'open') return 'stored'
+    const done = await discovery.refresh().catch(() => false)
+    return done === false ? 'failed' : 'stored'
   }
 
   /** Stops announcing on and looking up the room's topic; links already made stay open. */

@@ -123,9 +123,13 @@ declare module 'hyperswarm' {
     }
 
     interface Discovery {
-      flushed(): Promise<void>
-      /** Announces and looks the topic up again now. */
-      refresh(options?: { server?: boolean; client?: boolean }): Promise<void>
+      /** Once the running announcement is done: false when it failed (it stored this node nowhere). */
+      flushed(): Promise<boolean>
+      /**
+       * Announces and looks the topic up again now: false when that failed; undefined when it joined one
+       * already running, which succeeded.
+       */
+      refresh(options?: { server?: boolean; client?: boolean }): Promise<boolean | undefined>
       destroy(): Promise<void>
     }
 
