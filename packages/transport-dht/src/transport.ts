@@ -102,11 +102,12 @@ const LAST_LOOKUP_AGAIN_MS = 60_000
  */
 const LAST_RETRY_MS = 8_000
 /**
- * A listening node checks this often that its key is still announced somewhere. HyperDHT announces again
- * every ~5 minutes, or when the DHT nodes holding the announcement stop answering its pings; an announce
- * made while the network was gone reaches none, and then nothing is pinged and nothing announces the key
- * again for those ~5 minutes: dialers by key find nobody to pass their handshake on. Rooms have no such gap,
- * as both sides look each other up again (see `LookupSchedule`).
+ * A node that listens or joined a room checks this often that its key is still announced somewhere.
+ * HyperDHT announces again every ~5 minutes, or when the DHT nodes holding the announcement stop answering
+ * its pings; an announce made while the network was gone (or the DHT nodes did not answer) reaches none, and
+ * then nothing is pinged and nothing announces the key again for those ~5 minutes: dialers by key find
+ * nobody to pass their handshake on. A member found in a room is dialed by its key too, so it is the same
+ * gap there: two members that find each other on the room's topic fail to connect (PEER_NOT_FOUND).
  */
 const ANNOUNCE_CHECK_MS = 5_000
 /** Relays this node remembers by address; a peer may name any relay, so the map is bounded. */
@@ -198,7 +199,7 @@ export class DhtTransport {
   readonly #lookups = new Map<string, LookupSchedule>()
   /** Keys of peers a link reached directly (not through a relay) in this run, oldest first. */
   readonly #linkedDirectly = new Set<string>()
-  /** While listening: the check that the key is still announced (see ANNOUNCE_CHECK_MS). */
+  /** Once listening or in a room: the check that the key is still announced (see ANNOUNCE_CHECK_MS). */
   #announceCheck: NodeJS.Timeout | undefined
   /** Per room topic: connections opened to members found on it since joining. */
   readonly #membersFound = new Map<string, number>()
@@ -227,10 +228,14 @@ export class DhtTransport {
     this.#checkOpen()
     this.#listening = true
     await this.#swarm.listen()
-    if (this.#announceCheck === undefined && this.#state.status === 'open') {
-      this.#announceCheck = setInterval(() => this.#keepAnnounced(), ANNOUNCE_CHECK_MS)
-      this.#announceCheck.unref()
-    }
+    this.#watchAnnouncement()
+  }
+
+  /** From now on, checks that the key is still announced (see ANNOUNCE_CHECK_MS). */
+  #watchAnnouncement(): void {
+    if (this.#announceCheck !== undefined || this.#state.status !== 'open') return
+    this.#announceCheck = setInterval(() => this.#keepAnnounced(), ANNOUNCE_CHECK_MS)
+    this.#announceCheck.unref()
   }
 
   /**
@@ -288,6 +293,7 @@ export class DhtTransport {
       }),
     ])
     clearTimeout(timer)
+    this.#watchAnnouncement()
     this.#lookups.get(topic)?.stop()
     this.#lookups.set(
       topic,

@@ -3,7 +3,8 @@
 // it links with, and closes cleanly (then exits by itself, with no handle left) when its stdin ends.
 // Usage: agent.mjs --bootstrap H:P[,H:P…] [--listen] [--dial KEY] [--room CODE] [--relay KEY]
 //                  [--host BIND_ADDRESS]
-//                  [--random-punch-ms N] [--public] [--bench-echo]
+//                  [--random-punch-ms N] [--public] [--bench-echo] [--on-input]
+// With --on-input it listens, joins and dials only once a first line comes on stdin (after "ready").
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import HyperDHT from 'hyperdht'
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     host: { type: 'string' },
     'random-punch-ms': { type: 'string' },
     public: { type: 'boolean', default: false },
+    'on-input': { type: 'boolean', default: false },
   },
 })
 
@@ -67,8 +69,10 @@ if (transport) {
     say('listening', { ms: elapsed() })
     if (values.dial) onLink(await transport.dial(values.dial))
   }
-  work().catch((error) => say('error', { code: error.code, message: error.message }))
+  const start = () => work().catch((error) => say('error', { code: error.code, message: error.message }))
   const input = createInterface({ input: process.stdin })
+  if (values['on-input']) input.once('line', start)
+  else start()
   input.on('close', async () => {
     await transport.close()
     say('closed')
