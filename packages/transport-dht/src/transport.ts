@@ -308,6 +308,9 @@ export class DhtTransport {
   /** Looks a joined room up again, which announces this node on it again too (see `LookupSchedule`). */
   async #lookUp(topic: string, discovery: Hyperswarm.Discovery): Promise<LookupResult> {
     if (!this.#rooms.has(topic) || this.#state.status !== 'open') return 'stored'
+    // A member that finds this node dials its key: when the key's announce reached no DHT node either, it is
+    // announced again now, not at the next check.
+    this.#keepAnnounced()
     const done = await discovery.refresh().catch(() => false)
     return done === false ? 'failed' : 'stored'
   }
