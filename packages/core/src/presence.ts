@@ -108,6 +108,13 @@ export class Presence {
   private answers?: Allowance
   /** Per member lost: the timer that tells it once `lostGraceMs` passed (at most one per member held). */
   private readonly lostTimers = new Map<string, unknown>()
+  /**
+   * Signer and member (`from member`) of notices the member answered in time, so proved wrong: until the
+   * time kept, that signer's notices about that member are not believed. A member that says it is there
+   * answers each notice, so a signer claiming so again and again would otherwise spend its answers and
+   * have it shown gone most of the time.
+   */
+  private readonly doubted = new Map<string, number>()
 
   constructor(
     private readonly parts: PresenceParts,
@@ -220,6 +227,8 @@ export class Presence {
       }
     }
     const wasThere = this.present(held, now) === true
+    if (held?.lost && !held.lostShown && frame.state === 'here' && held.lost.from !== self.id)
+      this.doubted.set(doubtKey(held.lost.from, frame.from), now + this.options.expiryMs)
     const known = room.knownBeyondPresence(frame.from)
     const name = shownName(frame.name, frame.from.slice(0, 8))
     const relay = held?.relay ?? { tokens: MEMBER_BURST, refilledAt: now }
@@ -236,7 +245,10 @@ export class Presence {
     // A leave after a `here` that went on goes on past the allowance (once: the leaves that follow without
     // a `here` relayed in between do not), or the nodes behind would show the member there until it expires.
     const leaving = frame.state === 'gone' && relay.told === 'here'
-    if (takeOne(relay, MEMBER_BURST, perSecond, now) || leaving) {
+    // So does the first presence after a notice that the member was lost went on: it may be its answer,
+    // which the nodes that took the notice wait for.
+    const answering = frame.state === 'here' && relay.told === 'lost'
+    if (takeOne(relay, MEMBER_BURST, perSecond, now) || leaving || answering) {
       relay.told = frame.state
       const reserve = first || leaving ? RESERVE : this.burstReserve()
       for (const taker of this.parts.takers())
@@ -295,6 +307,7 @@ export class Presence {
     const self = this.parts.self().id
     // A stranger's notice costs nothing to make up (a throwaway key): only members held may say so.
     if (frame.from === self || !room.holds(frame.from)) return
+    if ((this.doubted.get(doubtKey(frame.from, frame.member)) ?? 0) > now) return
     if (frame.member === self) {
       if (this.signedLost(neighbor, frame, out)) this.answerLost(now, out)
       return
@@ -307,8 +320,10 @@ export class Presence {
       // Its link here is open: it alone can say it is there, in a presence newer than the one named.
       const relay = relayOf(held, now)
       if (this.takesLostNow(frame.member) && takeOne(relay, MEMBER_BURST, this.memberRate, now))
-        if (this.mayTell(frame.member, RESERVE))
+        if (this.mayTell(frame.member, RESERVE)) {
           out.push({ type: 'tell', neighbor: frame.member, message: notice })
+          relay.told = 'lost'
+        }
       return
     }
     this.markLost(held, notice, neighbor, now, out)
@@ -413,6 +428,7 @@ export class Presence {
 
   /** Forgets presences that expired; members known only by them leave the table. */
   expire(now = this.parts.clock.now()): void {
+    for (const [key, until] of this.doubted) if (until <= now) this.doubted.delete(key)
     this.parts.roster.dropped(this.parts.room.expireHere(now - this.options.expiryMs))
   }
 
@@ -484,6 +500,10 @@ function refilled(allowance: Allowance, cap: number, perSecond: number, now: num
 /** A held presence's allowance of relays (one made full when it has none). */
 function relayOf(held: HeldHere, now: number): NonNullable<HeldHere['relay']> {
   return held.relay ?? { tokens: MEMBER_BURST, refilledAt: now }
+}
+
+function doubtKey(from: string, member: string): string {
+  return `${from} ${member}`
 }
 
 /** The notice as it is kept and relayed: its known fields only. */
