@@ -467,6 +467,25 @@ describe('chat model', () => {
     ])
   })
 
+  it('rings the bell and highlights a joined line whose later part, or the bound between two, says our name', () => {
+    const { model } = setup()
+    const part = (seq: number, body: string, more?: true) => ({
+      id: `b${seq}`,
+      seq,
+      ts: 0,
+      from: bob,
+      body,
+      catchUp: false,
+      ...(more ? { more } : {}),
+    })
+    expect(model.showMessages([part(1, 'x'.repeat(10_000), true)])).toEqual([])
+    expect(model.showMessages([part(2, ' ping alice')])).toEqual([{ type: 'bell' }])
+    expect(model.showMessages([part(3, `${'y'.repeat(9_997)} al`, true)])).toEqual([])
+    expect(model.showMessages([part(4, 'ice, there?')])).toEqual([{ type: 'bell' }])
+    const entries = model.list.all().filter((e) => e.kind === 'message')
+    expect(entries.map((e) => e.kind === 'message' && e.mention)).toEqual([true, true])
+  })
+
   it('grows no entry past its bound for a sender that says more for ever', () => {
     const { model } = setup()
     for (let seq = 1; seq <= 30; seq++)

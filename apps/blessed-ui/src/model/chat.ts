@@ -490,10 +490,14 @@ export class ChatModel {
     const open = this.openLine
     this.openLine = undefined
     if (open && open.from.id === from.id && this.list.last() === open && open.body.length < JOINED_MAX) {
+      // Our name in this part, or across the bound with the part before, makes the line a mention.
+      const seam = open.body.slice(-(this.self.name.length + 1)) + body
+      const mention = !open.mention && isMention(seam, this.self.name)
       open.body += body
+      if (mention) open.mention = true
       this.list.invalidate(open)
       if (more) this.openLine = open
-      return []
+      return mention ? [{ type: 'bell' }] : []
     }
     if (this.away() && !this.markedThisAway) this.placeMarker()
     const mention = isMention(body, this.self.name)

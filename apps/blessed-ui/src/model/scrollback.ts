@@ -22,7 +22,8 @@ export type Entry =
       /** Grows when the next part of a line sent in parts (`more`) joins it. */
       body: string
       readonly own: boolean
-      readonly mention: boolean
+      /** Says our name; a later part that joins it may make it so. */
+      mention: boolean
       hidden?: boolean
     }
   | {
