@@ -370,10 +370,14 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       }
     })
   }
-  const formatShown = (m: ShownMessage) =>
-    flags.json
+  // Whether the line last begun is an action: its last part, if it came in parts, ends with the closing \u0001.
+  let inAction = false
+  const formatShown = (m: ShownMessage) => {
+    inAction = m.action !== undefined
+    return flags.json
       ? jsonLine(jsonMessage(m))
       : formatMessage(labels.label(m.from), m.body, m.ts, withTime, m.action)
+  }
   const lines = streamLines(io.stdout, formatShown, (count, kinds) => {
     const { replayed } = kinds
     if (flags.json) json({ type: 'catch-up', count, ...(replayed > 0 ? { replayed } : {}) })
@@ -390,7 +394,10 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       // terminal, where status lines and the prompt share the screen, each part is a line of its own.
       ...(flags.json || withTime
         ? {}
-        : { continued: (m: ShownMessage) => formatContinued(labels.label(m.from), m.body) }),
+        : {
+            continued: (m: ShownMessage) =>
+              formatContinued(labels.label(m.from), m.body, inAction && m.more === undefined),
+          }),
       // Received lines go above the prompt and the half-typed line, which are then redrawn.
       write: (text) => {
         if (promptShown) clearPrompt(rl, promptOut)
@@ -1035,6 +1042,7 @@ function showHistory(
   // The parts of a line sent in parts (`more`) are shown as that one line, as they were live.
   let line: string | undefined
   let open: HistoryEntry | undefined
+  let action = false
   for (const entry of entries) {
     if (flags.json) {
       json(jsonHistory(entry))
@@ -1043,8 +1051,9 @@ function showHistory(
     const name = entry.direction === 'out' ? `${labels.label(entry.from)} (you)` : labels.label(entry.from)
     const continues = open?.from.id === entry.from.id && open.direction === entry.direction
     if (line !== undefined && !continues) out(line)
+    if (!continues) action = parseAction(entry.body) !== undefined
     line = continues
-      ? `${line}${formatContinued(name, entry.body)}`
+      ? `${line}${formatContinued(name, entry.body, action && !entry.more)}`
       : formatMessage(name, entry.body, entry.ts, withTime, parseAction(entry.body))
     open = entry.more ? entry : undefined
   }

@@ -93,6 +93,19 @@ describe('a piped file with lines longer than a message', () => {
     expect(await outputOf(again)).toBe(SHOWN)
   })
 
+  it('an action longer than a message shows as one action line, under its sender, with nothing added', async () => {
+    const env = { XDG_DATA_HOME: tempDir() }
+    const bob = await receiver('bob', [], env)
+    const action = `waves ${'w'.repeat(15_000)}`
+    const alice = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${bob.port}`, '--name', 'alice'])
+    alice.child.stdin.end(`/me ${action}\nthe last line\n`)
+    expect(await alice.exited).toBe(0)
+    const shown = `* alice ${action}\n<alice> the last line\n`
+    expect(await outputOf(bob)).toBe(shown)
+    const again = await receiver('bob', ['--history', '100'], env)
+    expect(await outputOf(again)).toBe(shown)
+  })
+
   it('with --plain, reaches a netcat-like peer byte for byte, the long lines unbroken', async () => {
     // A bare socket, as `nc -l` is: it keeps what comes and closes when the sender has finished.
     const received: Buffer[] = []
