@@ -256,3 +256,28 @@ describe('a receiver killed between two parts of a long line', () => {
     )
   })
 })
+
+describe('a sender killed between two parts of a long line', () => {
+  it('ends that line when it next sends, so its next line does not run on in it', async () => {
+    const bob = await receiver('bob')
+    const home = tempDir()
+    const alice = () =>
+      start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${bob.port}`, '--name', 'alice'], {
+        XDG_DATA_HOME: home,
+      })
+    const first = alice()
+    await first.waitFor('stderr', /connected to bob/)
+    // A line that has not ended: its first two parts reach bob, the line open there.
+    first.child.stdin.write('p'.repeat(25_000))
+    await bob.holds(`<alice> ${'p'.repeat(20_000)}`)
+    first.kill('SIGKILL')
+    await first.exited
+    const second = alice()
+    second.child.stdin.end('next\n')
+    expect(await second.exited).toBe(0)
+    await bob.holds('next\n')
+    bob.proc.kill('SIGTERM')
+    await bob.proc.exited
+    expect(bob.out()).toBe(`<alice> ${'p'.repeat(20_000)}\n<alice> next\n`)
+  })
+})
