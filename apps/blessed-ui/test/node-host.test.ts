@@ -59,9 +59,9 @@ afterEach(async () => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
 })
 
-function host(name: string, extra: string[] = [], listen = '127.0.0.1:0'): Hosted {
-  const dir = mkdtempSync(join(tmpdir(), 'parley-node-host-'))
-  dirs.push(dir)
+function host(name: string, extra: string[] = [], listen = '127.0.0.1:0', dataDir?: string): Hosted {
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'parley-node-host-'))
+  if (dataDir === undefined) dirs.push(dir)
   const { port1, port2 } = new MessageChannel()
   const received: FromNode[] = []
   const exits: number[] = []
@@ -160,6 +160,34 @@ describe('the node thread of parley-tui', () => {
     await until('bob to end its thread', () => bob.exits.length > 0)
     expect(bob.exits).toEqual([0])
     await until('alice to see bob leave', () => alice.events().find((e) => e.type === 'disconnected'))
+  })
+
+  it('ends a line its last run left open before it sends again, so its next line does not run on in it', async () => {
+    const bob = host('bob')
+    await started(bob)
+    const address = await listenAddress(bob)
+    const alice = host('alice', ['--peer', address])
+    await started(alice)
+    await until('alice connected', () => alice.events().find((e) => e.type === 'connected'))
+    // The front of a line whose rest never comes: the run ends with it open.
+    alice.ask({ type: 'send', bodies: ['the front'], goOn: [true], ask: 1 })
+    await answer(alice, 1)
+    await until('the front at bob', () => bob.events().find((e) => e.type === 'message'))
+    alice.ask({ type: 'close', reason: 'quit' })
+    await until('alice to end its thread', () => alice.exits.length > 0)
+    const again = host('alice', ['--peer', address], '127.0.0.1:0', alice.dir)
+    await started(again)
+    again.ask({ type: 'send', bodies: ['next'], ask: 2 })
+    await answer(again, 2)
+    const parts = await until('the next line at bob', () => {
+      const got = bob.events().flatMap((e) => (e.type === 'message' ? [[e.body, e.more === true]] : []))
+      return got.some(([body]) => body === 'next') ? got : undefined
+    })
+    expect(parts).toEqual([
+      ['the front', true],
+      ['', false],
+      ['next', false],
+    ])
   })
 
   it('says with --plain that a line sent while nobody is connected is held in memory only', async () => {
