@@ -5,11 +5,10 @@
  */
 import { listeningPort, tempDir, useBuiltParley } from '@parley/testkit'
 import { describe, expect, it, vi } from 'vitest'
+import { FP } from './members.js'
 
 const { start } = useBuiltParley()
 vi.setConfig({ testTimeout: 60_000 })
-
-const FP = '\\[[a-z2-7]{4}-[a-z2-7]{4}\\]'
 
 describe('a member that left while this node was down', () => {
   it('is said to have left at its time, before this run started', async () => {

@@ -5,11 +5,11 @@
  */
 import { freePort, listeningPort, tempDir, useBuiltParley } from '@parley/testkit'
 import { describe, expect, it, vi } from 'vitest'
+import { FP } from './members.js'
 
 const { start } = useBuiltParley()
 vi.setConfig({ testTimeout: 60_000 })
 
-const FP = '\\[[a-z2-7]{4}-[a-z2-7]{4}\\]'
 const TIME = '\\d\\d:\\d\\d:\\d\\d'
 
 describe('/peers, a neighbour whose link is down', () => {

@@ -8,10 +8,10 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort, tempDir, useBuiltParley } from '@parley/testkit'
 import { describe, expect, it } from 'vitest'
+import { FP } from './members.js'
 
 const { start } = useBuiltParley()
 
-const FP = '\\[[a-z2-7]{4}-[a-z2-7]{4}\\]'
 const FIXTURE = fileURLToPath(new URL('./fixtures/datadir-0.3/', import.meta.url))
 const modes = (
   JSON.parse(readFileSync(join(FIXTURE, 'fixture.json'), 'utf8')) as { modes: Record<string, string> }
