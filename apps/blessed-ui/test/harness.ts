@@ -92,6 +92,15 @@ export function stage(): Stage {
   }
 }
 
+/** The member panel's row of `name`: the text right of its border. */
+export function panelRow(lines: string[], name: string): string | undefined {
+  for (const line of lines) {
+    const cell = line.split('│ ').at(-1) ?? ''
+    if (new RegExp(`^[●○·~] ${name} `).test(cell)) return cell
+  }
+  return undefined
+}
+
 export async function until<T>(
   what: string,
   probe: () => T | undefined | false,

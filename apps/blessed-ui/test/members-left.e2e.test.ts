@@ -4,19 +4,10 @@
  * link down (`○`); a line typed while nobody is connected is said once to wait.
  */
 import { expect, it, vi } from 'vitest'
-import { describeInTmux, stage } from './harness.js'
+import { describeInTmux, panelRow, stage } from './harness.js'
 
 vi.setConfig({ testTimeout: 60_000 })
 const { cli, startTui } = stage()
-
-/** The member panel's row of `name`: the text right of its border. */
-function panelRow(lines: string[], name: string): string | undefined {
-  for (const line of lines) {
-    const cell = line.split('│ ').at(-1) ?? ''
-    if (new RegExp(`^[●○·~] ${name} `).test(cell)) return cell
-  }
-  return undefined
-}
 
 describeInTmux('parley-tui members whose links went down', () => {
   it('marks a neighbour that quit as gone, and one that was killed as a link down', async () => {

@@ -5,19 +5,10 @@
  * `--json` carries it as a `member-lost` event.
  */
 import { expect, it, vi } from 'vitest'
-import { describeInTmux, stage } from './harness.js'
+import { describeInTmux, panelRow, stage } from './harness.js'
 
 vi.setConfig({ testTimeout: 60_000 })
 const { cli, startTui } = stage()
-
-/** The member panel's row of `name`: the text right of its border. */
-function panelRow(lines: string[], name: string): string | undefined {
-  for (const line of lines) {
-    const cell = line.split('│ ').at(-1) ?? ''
-    if (new RegExp(`^[●○·~] ${name} `).test(cell)) return cell
-  }
-  return undefined
-}
 
 describeInTmux('parley-tui a member killed behind a neighbour', () => {
   it('tells that it may have left, and marks it gone in the panel', async () => {
