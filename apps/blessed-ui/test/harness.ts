@@ -174,15 +174,16 @@ export class Tmux {
 
   /** Starts parley-tui (`bin`: another copy's) in a cols x rows window; its exit code lands in `exitFile`. */
   startTui(args: string[], cols = 120, rows = 40, env: Record<string, string> = {}, bin = TUI_BIN): void {
-    const command = `${this.tuiCommand(args, env, bin)}; sleep 600`
+    const command = `${this.tuiCommand(args, env, bin)}; echo $? > ${this.exitFile}; sleep 600`
     this.tmux('new-session', '-d', '-x', String(cols), '-y', String(rows), '-s', 'tui', command)
   }
 
   /**
    * parley-tui typed into an interactive shell, which does job control: Ctrl-Z stops it as a job and `fg`
    * continues it (a command tmux runs itself is in an orphaned process group, which the kernel never stops).
+   * With `asChild`, a subshell that waits for it runs it, as `pnpm` or `npx` would.
    */
-  startTuiInShell(args: string[], cols = 120, rows = 40): void {
+  startTuiInShell(args: string[], cols = 120, rows = 40, asChild = false): void {
     this.tmux(
       'new-session',
       '-d',
@@ -194,7 +195,8 @@ export class Tmux {
       'tui',
       "env PS1='$ ' bash --norc --noprofile -i",
     )
-    this.type(this.tuiCommand(args, {}, TUI_BIN))
+    const run = this.tuiCommand(args, {}, TUI_BIN)
+    this.type(`${asChild ? `(${run}; true)` : run}; echo $? > ${this.exitFile}`)
     this.keys('Enter')
   }
 
@@ -208,7 +210,7 @@ export class Tmux {
     })
       .map(([k, v]) => `${k}='${v}'`)
       .join(' ')
-    return `env ${vars} ${quoted} 2>${this.dir}/stderr; echo $? > ${this.exitFile}`
+    return `env ${vars} ${quoted} 2>${this.dir}/stderr`
   }
 
   screen(): string[] {

@@ -7,10 +7,16 @@ vi.setConfig({ testTimeout: 60_000 })
 const { startTui, startTuiInShell, cli } = stage()
 
 describeInTmux('Ctrl-Z in parley-tui', () => {
-  it('gives the terminal back to the shell as a stopped job, and fg brings the chat back with what came meanwhile', async () => {
+  /** Ctrl-Z in a chat with bob, a message from him while stopped, `fg`, a line typed after. */
+  async function stopAndContinue(asChild: boolean) {
     const bob = cli('bob')
     const port = await bob.port()
-    const tui = startTuiInShell(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    const tui = startTuiInShell(
+      ['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'],
+      120,
+      40,
+      asChild,
+    )
     await tui.waitForScreen('linked', (lines) => lines.some((l) => l.includes('connected to bob')))
     tui.keys('C-z')
     // The shell's own screen, with its job line: the chat's status bar is gone from it.
@@ -29,6 +35,14 @@ describeInTmux('Ctrl-Z in parley-tui', () => {
     tui.type('back again')
     tui.keys('Enter')
     await bob.waitForEvent('the line typed after fg', (e) => e.type === 'message' && e.body === 'back again')
+  }
+
+  it('gives the terminal back to the shell as a stopped job, and fg brings the chat back with what came meanwhile', async () => {
+    await stopAndContinue(false)
+  })
+
+  it('stops the whole job when it runs as a child of it, as pnpm or npx run it, so the shell takes the terminal back', async () => {
+    await stopAndContinue(true)
   })
 
   it('says why it was not suspended where the shell does no job control, and goes on', async () => {

@@ -20,7 +20,7 @@ function terminal(
   cols?: number,
   rows?: number,
   stderrToFile = false,
-  inShell = false,
+  inShell: boolean | 'as a child' = false,
 ): Terminal {
   const t = new Terminal(args, cols, rows, stderrToFile, inShell)
   terminals.push(t)
@@ -28,7 +28,8 @@ function terminal(
 }
 
 describe.skipIf(!HAS_TMUX)('parley on a terminal', () => {
-  it('stops as a shell job on Ctrl-Z, and after fg reads on from the half-typed line', async () => {
+  /** Ctrl-Z at alice's half-typed line, `fg`, the rest of the line: it is read, whole. */
+  async function stopAndContinue(inShell: true | 'as a child') {
     const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob'])
     const port = await listeningPort(bob)
     const alice = terminal(
@@ -45,7 +46,7 @@ describe.skipIf(!HAS_TMUX)('parley on a terminal', () => {
       80,
       24,
       false,
-      true,
+      inShell,
     )
     await alice.until('the link', () => alice.screen().some((l) => l.includes('connected to bob')))
     alice.type('half')
@@ -62,6 +63,14 @@ describe.skipIf(!HAS_TMUX)('parley on a terminal', () => {
     expect(await bob.waitFor('stdout', /and whole/)).toBe('<alice> half and whole')
     bob.send('welcome back')
     await alice.seen('the message after the stop', (s) => s.some((l) => l.includes('<bob> welcome back')))
+  }
+
+  it('stops as a shell job on Ctrl-Z, and after fg reads on from the half-typed line', async () => {
+    await stopAndContinue(true)
+  })
+
+  it('stops the whole job when it runs as a child of it, as pnpm parley runs it, so the shell takes the terminal back', async () => {
+    await stopAndContinue('as a child')
   })
 
   it('says why Ctrl-Z did not suspend where the shell does no job control, and reads on', async () => {

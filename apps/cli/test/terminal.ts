@@ -27,11 +27,19 @@ export class Terminal {
 
   /**
    * With `inShell`, parley is typed into an interactive shell, which does job control (Ctrl-Z stops it as a
-   * job, `fg` continues it); else tmux runs it itself, in a process group the kernel never stops.
+   * job, `fg` continues it), and with `'as a child'` run by a subshell that waits for it, as `pnpm parley`
+   * runs it; else tmux runs it itself, in a process group the kernel never stops.
    */
-  constructor(args: readonly string[], cols = 80, rows = 24, stderrToFile = false, inShell = false) {
+  constructor(
+    args: readonly string[],
+    cols = 80,
+    rows = 24,
+    stderrToFile = false,
+    inShell: boolean | 'as a child' = false,
+  ) {
     const quoted = [process.execPath, PARLEY_BIN, ...args].map((a) => `'${a}'`).join(' ')
-    const command = `${quoted}${stderrToFile ? ` 2>${this.stderrFile}` : ''}; echo $? > ${this.exitFile}`
+    const run = `${quoted}${stderrToFile ? ` 2>${this.stderrFile}` : ''}`
+    const command = `${inShell === 'as a child' ? `(${run}; true)` : run}; echo $? > ${this.exitFile}`
     const size = ['-x', String(cols), '-y', String(rows)]
     if (!inShell) {
       this.tmux('new-session', '-d', ...size, '-s', 'cli', `${command}; sleep 600`)

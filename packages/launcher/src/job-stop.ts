@@ -7,11 +7,11 @@
 export const STOP_FALLBACK_MS = 250
 
 /**
- * Stops this process as its shell's job (`SIGTSTP`); the caller gave the terminal back first. `back` runs
- * once, when it runs again: `stopped` is true after a real stop (`fg`, `bg`), false where the kernel
- * dropped the stop, as it does in an orphaned process group (a shell without job control, or a command a
- * terminal multiplexer runs itself), where nobody could continue it. Returns false, calling nothing, where
- * there are no job stops (Windows).
+ * Stops this process's job (`SIGTSTP` to its process group, as a terminal's Ctrl-Z does); the caller gave
+ * the terminal back first. `back` runs once, when it runs again: `stopped` is true after a real stop
+ * (`fg`, `bg`), false where the kernel dropped the stop, as it does in an orphaned process group (a shell
+ * without job control, or a command a terminal multiplexer runs itself), where nobody could continue it.
+ * Returns false, calling nothing, where there are no job stops (Windows).
  * @example stopAsJob((stopped) => { takeScreenBack(); if (!stopped) say('not suspended') })
  */
 export function stopAsJob(back: (stopped: boolean) => void, fallbackMs = STOP_FALLBACK_MS): boolean {
@@ -26,8 +26,10 @@ export function stopAsJob(back: (stopped: boolean) => void, fallbackMs = STOP_FA
   }
   const continued = () => finish(true)
   process.on('SIGCONT', continued)
-  // The kernel stops the process at once, or drops the stop where nobody could continue it.
-  process.kill(process.pid, 'SIGTSTP')
+  // The whole process group, as the terminal's own Ctrl-Z stops it: run through `pnpm parley` or `npx`,
+  // parley is a child of the job the shell waits on, which must stop too, or the shell never takes the
+  // terminal back. The kernel stops them at once, or drops the stop where nobody could continue them.
+  process.kill(0, 'SIGTSTP')
   // A dropped stop sends no SIGCONT. After a real one, the continue signal is on Node's signal pipe before
   // this process runs again, and the poll phase that reads it comes before the check phase that runs this
   // immediate: a timer overdue from before the stop never wins.
