@@ -1,6 +1,7 @@
 /// <reference path="./types/hyper.d.ts" />
 import { createSocket } from 'node:dgram'
 import type HyperDHT from 'hyperdht'
+import { keepAnnounced } from './announcement.js'
 import { type BootstrapNode, chooseBootstrap } from './bootstrap.js'
 import { BlindRelayServer, DHT } from './commonjs.js'
 import { DhtError, describe } from './errors.js'
@@ -116,10 +117,14 @@ export async function runRelay(options: RelayOptions = {}): Promise<RunningRelay
       { cause: error },
     )
   }
+  // A relay that is found nowhere is no relay: its key is announced again as soon as an announce reached no
+  // DHT node (they stalled, the network was gone), not at HyperDHT's next round minutes later.
+  const stopKeepingAnnounced = keepAnnounced(server, dht)
   return {
     publicKey: toHex(keyPair.publicKey),
     pairings: () => relay.stats.pairings.matched,
     close: async () => {
+      stopKeepingAnnounced()
       await relay.close()
       await dht.destroy()
     },

@@ -11,6 +11,7 @@ import {
   proofMatches,
   roomProof,
 } from './admission.js'
+import { ANNOUNCE_CHECK_MS, announcedNowhere } from './announcement.js'
 import { type BootstrapNode, chooseBootstrap } from './bootstrap.js'
 import { DHT } from './commonjs.js'
 import { DhtError, describe, dialError, isHolepunchFailure, shortKey } from './errors.js'
@@ -101,15 +102,6 @@ const LAST_LOOKUP_AGAIN_MS = 60_000
  * this node again.
  */
 const LAST_RETRY_MS = 8_000
-/**
- * A node that listens or joined a room checks this often that its key is still announced somewhere.
- * HyperDHT announces again every ~5 minutes, or when the DHT nodes holding the announcement stop answering
- * its pings; an announce made while the network was gone (or the DHT nodes did not answer) reaches none, and
- * then nothing is pinged and nothing announces the key again for those ~5 minutes: dialers by key find
- * nobody to pass their handshake on. A member found in a room is dialed by its key too, so it is the same
- * gap there: two members that find each other on the room's topic fail to connect (PEER_NOT_FOUND).
- */
-const ANNOUNCE_CHECK_MS = 5_000
 /** Relays this node remembers by address; a peer may name any relay, so the map is bounded. */
 const MAX_KNOWN_RELAYS = 64
 /** Keys remembered as linked directly in this run (for the silent-path hint); bounded like the relays. */
@@ -240,8 +232,7 @@ export class DhtTransport {
 
   /**
    * Announces the key again when the last announce reached no DHT node (the network was gone then), instead
-   * of leaving it unreachable until HyperDHT's next round, minutes later. A node that is not firewalled is
-   * dialed at its own address, which the announcement names whatever else it reached.
+   * of leaving it unreachable until HyperDHT's next round, minutes later.
    */
   #keepAnnounced(): void {
     const server = this.#swarm.server
@@ -616,22 +607,6 @@ export class DhtTransport {
     socket.on('error', () => {})
     socket.once('close', () => this.#sockets.delete(socket))
   }
-}
-
-/**
- * A listening server behind a NAT whose last announce reached no DHT node: dialers find its key nowhere, or
- * at DHT nodes that no longer pass handshakes on to it. (A server that is not firewalled is dialed at its
- * own address, which its announcement names.)
- */
-export function announcedNowhere(
-  server: Pick<HyperDHT.Server, 'listening' | 'relayAddresses'>,
-  dht: Pick<HyperDHT, 'firewalled' | 'remoteAddress'>,
-): boolean {
-  if (!server.listening || !dht.firewalled) return false
-  const own = dht.remoteAddress()
-  return server.relayAddresses.every(
-    (address) => own !== null && address.host === own.host && address.port === own.port,
-  )
 }
 
 function handshakeHash(socket: HyperDHT.SecretStream): Buffer {

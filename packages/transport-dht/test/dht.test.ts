@@ -4,11 +4,13 @@ import { generateKeyPair } from '@parley/secure'
 import HyperDHT from 'hyperdht'
 import Hyperswarm from 'hyperswarm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { announcedNowhere } from '../src/announcement.js'
 import { DhtError } from '../src/errors.js'
 import { toDhtKeyPair } from '../src/keys.js'
 import { createRoomCode, openRoom, parseRoomCode } from '../src/room-code.js'
 import { type LocalTestnet, runBootstrapNode } from '../src/servers.js'
-import { announcedNowhere, startDhtTransport } from '../src/transport.js'
+import { startDhtTransport } from '../src/transport.js'
+import { startScript } from './agent/run.js'
 import { collect, createLocalTestnet, startNode, type TestNode } from './nodes.js'
 
 let testnet: LocalTestnet
@@ -418,21 +420,60 @@ describe('bootstrap nodes', () => {
   })
 })
 
-describe('keeping the key announced behind a NAT', () => {
+describe('keeping the key announced', () => {
   const own = { host: '198.51.100.102', port: 40123 }
   const dhtNode = { host: '198.51.100.10', port: 49737 }
   const server = (relayAddresses: { host: string; port: number }[], listening = true) => ({
     listening,
     relayAddresses,
   })
-  const behindNat = { firewalled: true, remoteAddress: () => own }
+  const at = { remoteAddress: () => own }
 
-  it('announces again when the last announce reached no DHT node (made while the network was gone)', () => {
-    expect(announcedNowhere(server([]), behindNat)).toBe(true)
-    expect(announcedNowhere(server([own]), behindNat)).toBe(true)
-    expect(announcedNowhere(server([dhtNode]), behindNat)).toBe(false)
-    // Not listening, or reachable at its own address: nothing to do.
-    expect(announcedNowhere(server([], false), behindNat)).toBe(false)
-    expect(announcedNowhere(server([]), { firewalled: false, remoteAddress: () => own })).toBe(false)
+  it('announces again when the last announce reached no DHT node, behind a NAT or not', () => {
+    // Behind a NAT the announcement names only the DHT nodes that took it; on a public address it names
+    // that address first, and a dialer learns it only from those DHT nodes all the same.
+    expect(announcedNowhere(server([]), at)).toBe(true)
+    expect(announcedNowhere(server([own]), at)).toBe(true)
+    expect(announcedNowhere(server([]), { remoteAddress: () => null })).toBe(true)
+    expect(announcedNowhere(server([dhtNode]), at)).toBe(false)
+    expect(announcedNowhere(server([own, dhtNode]), at)).toBe(false)
+    // Not listening: nothing to do.
+    expect(announcedNowhere(server([], false), at)).toBe(false)
+  })
+
+  it('lets a node that listened while the DHT nodes stalled be dialed by key once they answer again', async () => {
+    // The DHT runs in a process of its own, so that it can stall (SIGSTOP) as on a loaded machine, and say
+    // which announcements it stores once it goes on.
+    const dhtNodes = startScript('testnet.mjs', [])
+    const started: TestNode[] = []
+    try {
+      const { port } = await dhtNodes.event('ready')
+      const stalling = { bootstrap: [{ host: '127.0.0.1', port: port as number }], destroy: async () => {} }
+      const alice = await startNode(stalling)
+      started.push(alice)
+      const bob = await startNode(stalling)
+      started.push(bob)
+      const target = HyperDHT.hash(Buffer.from(alice.key, 'hex')).toString('hex')
+      const pid = dhtNodes.child.pid as number
+      process.kill(pid, 'SIGSTOP')
+      try {
+        // Not firewalled (a loopback DHT): its announcement names its own address, and still reached nobody.
+        expect(alice.transport.network().firewalled).toBe(false)
+        await alice.transport.listen()
+      } finally {
+        process.kill(pid, 'SIGCONT')
+      }
+      const resumed = performance.now()
+      await dhtNodes.event('announce', (event) => event.target === target)
+      const link = await bob.transport.dial(alice.key)
+      console.info(
+        `stalled DHT: dialed by key ${Math.round(performance.now() - resumed)} ms after it went on`,
+      )
+      expect(link.remoteKey).toBe(alice.key)
+      expect((await alice.nextLink()).remoteKey).toBe(bob.key)
+    } finally {
+      for (const each of started) await each.transport.close()
+      await dhtNodes.stop()
+    }
   })
 })

@@ -86,6 +86,8 @@ declare module 'hyperdht' {
     constructor(options?: HyperDHT.Options)
     static keyPair(seed?: Buffer): HyperDHT.KeyPair
     static bootstrapper(port: number, host: string, options?: HyperDHT.Options): HyperDHT
+    /** The DHT target a key is announced under (BLAKE2b-256 of the key). */
+    static hash(data: Buffer): Buffer
     readonly defaultKeyPair: HyperDHT.KeyPair
     readonly firewalled: boolean
     readonly randomized: boolean
