@@ -8,7 +8,7 @@ import { announcedNowhere } from '../src/announcement.js'
 import { DhtError } from '../src/errors.js'
 import { toDhtKeyPair } from '../src/keys.js'
 import { createRoomCode, openRoom, parseRoomCode } from '../src/room-code.js'
-import { type LocalTestnet, runBootstrapNode } from '../src/servers.js'
+import { type LocalTestnet, runBootstrapNode, runRelay } from '../src/servers.js'
 import { startDhtTransport } from '../src/transport.js'
 import { startScript } from './agent/run.js'
 import { collect, createLocalTestnet, startNode, type TestNode } from './nodes.js'
@@ -473,6 +473,42 @@ describe('keeping the key announced', () => {
       expect((await alice.nextLink()).remoteKey).toBe(bob.key)
     } finally {
       for (const each of started) await each.transport.close()
+      await dhtNodes.stop()
+    }
+  })
+
+  it('lets a relay whose start announced its key nowhere be reached by key once the DHT nodes answer', async () => {
+    const dhtNodes = startScript('testnet.mjs', [])
+    let relay: Awaited<ReturnType<typeof runRelay>> | undefined
+    try {
+      const { port } = await dhtNodes.event('ready')
+      const bootstrap = [{ host: '127.0.0.1', port: port as number }]
+      // The DHT nodes route and answer pings, but take no lookup and no announcement of a key.
+      dhtNodes.child.stdin?.write('mute\n')
+      await dhtNodes.event('mute')
+      relay = await runRelay({ bootstrap, host: '127.0.0.1' })
+      const target = HyperDHT.hash(Buffer.from(relay.publicKey, 'hex')).toString('hex')
+      dhtNodes.child.stdin?.write('answer\n')
+      await dhtNodes.event('answer')
+      const answering = performance.now()
+      await dhtNodes.event('announce', (event) => event.target === target)
+      const reached = new HyperDHT({ bootstrap, host: '127.0.0.1', port: [0, 0] })
+      try {
+        const socket = reached.connect(Buffer.from(relay.publicKey, 'hex'))
+        socket.on('error', () => {})
+        await new Promise<void>((resolve, reject) => {
+          socket.once('open', resolve)
+          socket.once('close', () => reject(new Error('the relay was not reached by its key')))
+        })
+        console.info(
+          `muted DHT: relay reached by key ${Math.round(performance.now() - answering)} ms after it answered`,
+        )
+        socket.destroy()
+      } finally {
+        await reached.destroy()
+      }
+    } finally {
+      await relay?.close()
       await dhtNodes.stop()
     }
   })
