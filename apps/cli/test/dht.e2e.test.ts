@@ -506,18 +506,10 @@ describe('a signal while joining the DHT', () => {
 
   it('keeps the outbox of an earlier run: the next run still has it to send', async () => {
     const dir = newDataDir()
+    // A peer that never answers; port 0 to listen on, as the default may be taken by a test beside it.
+    const offline = ['--listen', '127.0.0.1:0', '--peer', '127.0.0.1:9', '--data-dir', dir]
     // An earlier run left one message in the outbox (no peer answered).
-    // Port 0 to listen on: the default one may be taken by another test running beside it.
-    const earlier = start([
-      '--listen',
-      '127.0.0.1:0',
-      '--peer',
-      '127.0.0.1:9',
-      '--data-dir',
-      dir,
-      '--wait',
-      '1',
-    ])
+    const earlier = start([...offline, '--wait', '1'])
     earlier.send('kept for later')
     earlier.end()
     expect(await earlier.exited).toBe(7)
@@ -527,15 +519,7 @@ describe('a signal while joining the DHT', () => {
     alice.kill('SIGINT')
     expect(await alice.exited).toBe(0)
     expect(alice.stderr.at(-1)).toBe('parley: stopped while joining the DHT; nothing was sent')
-    const later = start([
-      '--listen',
-      '127.0.0.1:0',
-      '--peer',
-      '127.0.0.1:9',
-      '--data-dir',
-      dir,
-      '--recv-only',
-    ])
+    const later = start([...offline, '--recv-only'])
     await later.waitFor('stderr', /^parley: 1 message\(s\) from an earlier run wait in the outbox/)
   })
 })

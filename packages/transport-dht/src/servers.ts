@@ -134,6 +134,8 @@ export async function runRelay(options: RelayOptions = {}): Promise<RunningRelay
 export interface LocalTestnet {
   /** Pass this as `bootstrap` to every node of the test. */
   readonly bootstrap: BootstrapNode[]
+  /** The DHT nodes themselves, the first being the bootstrap node (a test may watch what they are asked). */
+  readonly nodes: readonly HyperDHT[]
   destroy(): Promise<void>
 }
 
@@ -164,5 +166,5 @@ export async function createLocalTestnet(size = 3): Promise<LocalTestnet> {
     await destroy()
     throw error
   }
-  return { bootstrap, destroy }
+  return { bootstrap, nodes, destroy }
 }

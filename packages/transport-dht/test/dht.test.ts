@@ -412,7 +412,7 @@ describe('bootstrap nodes', () => {
     const bootstrap = await runBootstrapNode({ host: '127.0.0.1', port: 0 })
     try {
       expect(bootstrap.address.port).toBeGreaterThan(0)
-      const joined = await startNode({ bootstrap: [bootstrap.address], destroy: async () => {} })
+      const joined = await startNode({ bootstrap: [bootstrap.address] })
       await joined.transport.close()
     } finally {
       await bootstrap.close()
@@ -448,7 +448,7 @@ describe('keeping the key announced', () => {
     const started: TestNode[] = []
     try {
       const { port } = await dhtNodes.event('ready')
-      const stalling = { bootstrap: [{ host: '127.0.0.1', port: port as number }], destroy: async () => {} }
+      const stalling = { bootstrap: [{ host: '127.0.0.1', port: port as number }] }
       const alice = await startNode(stalling)
       started.push(alice)
       const bob = await startNode(stalling)

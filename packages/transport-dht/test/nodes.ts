@@ -16,7 +16,7 @@ export interface TestNode {
 }
 
 export async function startNode(
-  testnet: LocalTestnet,
+  testnet: Pick<LocalTestnet, 'bootstrap'>,
   options: Partial<DhtTransportOptions> = {},
 ): Promise<TestNode> {
   const keyPair = generateKeyPair()
