@@ -592,17 +592,8 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     // "sent" means accepted: durable in the outbox, so it survives a crash from here on.
     if (flags.json) void message.durable.then(() => json(jsonSent(message, part)))
   }
-  // A run killed between two parts of a line left it open at every receiver: its next message would run
-  // on in it there. An empty last part ends it first.
-  let leftOpen: boolean | undefined
-  const endLineLeftOpen = () => {
-    leftOpen ??= node.history.findLast((entry) => entry.direction === 'out')?.more === true
-    if (leftOpen) sentPart('', node.send(''))
-    leftOpen = false
-  }
   /** `goesOn`: the body is the front of a longer line (a piped line's part), which the next message continues. */
   const send = (body: string, goesOn = false) => {
-    endLineLeftOpen()
     sendInParts((part, more) => node.send(part, { more }), body, sentPart, goesOn)
   }
   // A line typed at the prompt with nobody to take it: said once each time this node is alone.
@@ -679,7 +670,6 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       for (const body of bodies) send(body)
       return
     }
-    endLineLeftOpen()
     try {
       node.sendLines(bodies)
     } catch (error) {

@@ -159,6 +159,35 @@ describe('a journal holding parts of a long line', () => {
     ])
   })
 
+  it('ends a line its last run left open with an empty last part, before this run first sends', async () => {
+    const { node } = nodeWorld()
+    const leftOpen: JournalRecord[] = [
+      { t: 'self', epoch: 'e1' },
+      { t: 'sent', msg: msg(1, self.id, 'front', { more: true }) },
+    ]
+    const started = async (i: number, from: JournalRecord[]) => {
+      const alice = node(`alice${i}`, `127.0.0.1:${4101 + i}` as Address, {
+        id: self.id,
+        restored: restore(from, self),
+      })
+      await alice.node.start()
+      return alice.node
+    }
+    const sentBodies = (n: { readonly history: readonly { direction: string; body: string }[] }) =>
+      n.history.filter((e) => e.direction === 'out').map((e) => e.body)
+    const one = await started(0, leftOpen)
+    one.send('next')
+    one.send('and on')
+    expect(sentBodies(one)).toEqual(['front', '', 'next', 'and on'])
+    const lines = await started(1, leftOpen)
+    lines.sendLines(['one', 'two'])
+    expect(sentBodies(lines)).toEqual(['front', '', 'one', 'two'])
+    // A line the last run ended: nothing is added.
+    const ended = await started(2, records.slice(0, 3))
+    ended.send('next')
+    expect(sentBodies(ended)).toEqual(['x', 'y', 'next'])
+  })
+
   it('keeps the mark in the in-memory history, for a single part and for a message of lines', () => {
     const ring = new HistoryRing(10, 1 << 20)
     ring.push('in', 'm1', 1, 1, bob, 'part', true)

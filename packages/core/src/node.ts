@@ -104,6 +104,8 @@ export class ParleyNode implements ChatNode {
   private listenAddress: Address
   private listener?: Listener
   private lifecycle: Lifecycle = 'new'
+  /** Whether this run looked for a line its last run left open (`endLineLeftOpen`). */
+  private lineLeftOpenChecked = false
   /** Origins whose accepted messages wait to be relayed once the reads of this turn are in. */
   private readonly relayDue = new Set<string>()
   private relayScheduled = false
@@ -329,6 +331,7 @@ export class ParleyNode implements ChatNode {
       checkBodyLength(body)
       this.proveFits(body)
     }
+    this.endLineLeftOpen()
     // What each line takes besides its text: shown (the prefix), and in a frame (its escaped newline),
     // where the message's own fields and their escapes are set aside first.
     const shownFrame = shownLineBytes(this.nameValue, '')
@@ -376,7 +379,19 @@ export class ParleyNode implements ChatNode {
   send(body: string, options?: SendOptions): SentMessage {
     this.checkOpen()
     checkBodyLength(body)
+    this.endLineLeftOpen()
     return this.compose(body, undefined, options?.more === true)
+  }
+
+  /**
+   * A run that ended between two parts of a line (`more`) left that line open at every receiver, where the
+   * next message would run on in it: before this run's first message, an empty last part ends it.
+   */
+  private endLineLeftOpen(): void {
+    if (this.lineLeftOpenChecked) return
+    this.lineLeftOpenChecked = true
+    if (this.history.findLast((entry) => entry.direction === 'out')?.more === true)
+      this.compose('', undefined)
   }
 
   private checkOpen(): void {

@@ -99,9 +99,6 @@ export function hostNode(
   }
 
   let leaveNow: () => void = () => undefined
-  // A run that ended between two parts of a line left it open at every receiver: its next message would
-  // run on in it there. An empty last part ends it first.
-  let leftOpen: boolean | undefined
   const leave = new Promise<void>((resolve) => {
     leaveNow = resolve
   })
@@ -112,9 +109,6 @@ export function hostNode(
       case 'send': {
         let line: { level: 'info' | 'warn'; text: string } | undefined
         try {
-          leftOpen ??= node.history.findLast((entry) => entry.direction === 'out')?.more === true
-          if (leftOpen) node.send('')
-          leftOpen = false
           // A part too large for a frame of this node's (a small --max-frame) goes in smaller parts.
           // Every part of a line cut in parts says that the line goes on, but its last.
           message.bodies.forEach((body, i) => {
