@@ -1,15 +1,10 @@
 import { fstatSync } from 'node:fs'
 import * as readline from 'node:readline'
-import {
-  type ChatNode,
-  type HistoryEntry,
-  MAX_BODY_LENGTH,
-  type NodeEvent,
-  type PeerInfo,
-} from '@parley/core'
+import { type ChatNode, MAX_BODY_LENGTH, type NodeEvent, type PeerInfo } from '@parley/core'
 import {
   AloneNote,
   actionBody,
+  actionPartText,
   BackpressureGrace,
   type BuiltNode,
   bootstrapFlag,
@@ -1039,27 +1034,28 @@ function showHistory(
   withTime: boolean,
 ): void {
   if (flags.history === 0) return
-  const entries: readonly HistoryEntry[] = recentHistory(node.history, flags.history)
-  // The parts of a line sent in parts (`more`) are shown as that one line, as they were live.
-  let line: string | undefined
-  let open: HistoryEntry | undefined
-  let action = false
-  for (const entry of entries) {
+  // A line sent in parts (`more`) is shown as that one line, as it was live, and counts once.
+  const lines = recentHistory(node.history, flags.history)
+  for (const line of lines) {
+    const [first, ...rest] = line
+    const action = parseAction(first.body)
+    // A later part of an action is that action's text: its body, less the closing \u0001 of the last.
+    const texts = rest.map((part) =>
+      action === undefined ? part.body : actionPartText(part.body, !part.more),
+    )
     if (flags.json) {
-      json(jsonHistory(entry))
+      json(jsonHistory(first))
+      for (const [i, part] of rest.entries())
+        json(jsonHistory(part, action === undefined ? {} : { action: texts[i] as string }))
       continue
     }
-    const name = entry.direction === 'out' ? `${labels.label(entry.from)} (you)` : labels.label(entry.from)
-    const continues = open?.from.id === entry.from.id && open.direction === entry.direction
-    if (line !== undefined && !continues) out(line)
-    if (!continues) action = parseAction(entry.body) !== undefined
-    line = continues
-      ? `${line}${formatContinued(name, entry.body, action && !entry.more)}`
-      : formatMessage(name, entry.body, entry.ts, withTime, parseAction(entry.body))
-    open = entry.more ? entry : undefined
+    const name = first.direction === 'out' ? `${labels.label(first.from)} (you)` : labels.label(first.from)
+    out(
+      formatMessage(name, first.body, first.ts, withTime, action) +
+        texts.map((t) => formatContinued(name, t)).join(''),
+    )
   }
-  if (line !== undefined) out(line)
-  if (!flags.json) note(`--- ${entries.length} message(s) of history above; new session starts here ---`)
+  if (!flags.json) note(`--- ${lines.length} message(s) of history above; new session starts here ---`)
 }
 
 function fail(io: Io, error: unknown): number {

@@ -162,8 +162,15 @@ export function jsonMessage(m: ShownMessage): Record<string, unknown> {
   }
 }
 
-export function jsonHistory(entry: HistoryEntry): Record<string, unknown> {
-  const action = parseAction(entry.body)
+/**
+ * `part`: the entry is a later part of a line sent in parts, with the action text when the line is an action
+ * (as `ShownMessage.action` has it); its own body is no action then.
+ */
+export function jsonHistory(
+  entry: HistoryEntry,
+  part?: { readonly action?: string },
+): Record<string, unknown> {
+  const action = part ? part.action : parseAction(entry.body)
   return {
     type: 'history',
     direction: entry.direction,

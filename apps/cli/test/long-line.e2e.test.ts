@@ -91,6 +91,14 @@ describe('a piped file with lines longer than a message', () => {
     // Journaled with their mark: after a restart, the history shows the same lines whole.
     const again = await receiver('bob', ['--history', '100'], env)
     expect(await outputOf(again)).toBe(SHOWN)
+    // The last 3 lines as shown: a line sent in parts counts once, and is shown from its start.
+    const last = await receiver('bob', ['--history', '3'], env)
+    expect(await outputOf(last)).toBe(
+      SHOWN.split(/(?<=\n)/)
+        .slice(-3)
+        .join(''),
+    )
+    expect(last.proc.stderr.join('\n')).toContain('--- 3 message(s) of history above')
   })
 
   it('an action longer than a message shows as one action line, under its sender, with nothing added', async () => {
@@ -104,6 +112,29 @@ describe('a piped file with lines longer than a message', () => {
     expect(await outputOf(bob)).toBe(shown)
     const again = await receiver('bob', ['--history', '100'], env)
     expect(await outputOf(again)).toBe(shown)
+    // Scripts get each part with the action's text: joined where a part says more, the action.
+    // History is written before `listening`: read from the process's own record of stdout.
+    const json = start(
+      ['--listen', '127.0.0.1:0', '--name', 'bob', '--recv-only', '--history', '100', '--json'],
+      env,
+    )
+    await json.waitFor('stdout', /"body":"the last line"/)
+    json.kill('SIGTERM')
+    await json.exited
+    const parts = json.stdout
+      .filter((line) => line.includes('"type":"history"'))
+      .map((line) => JSON.parse(line) as { body: string; action?: true; more?: true })
+    expect(parts.map((m) => [m.action ?? false, m.more ?? false])).toEqual([
+      [true, true],
+      [true, false],
+      [false, false],
+    ])
+    expect(
+      parts
+        .slice(0, 2)
+        .map((m) => m.body)
+        .join(''),
+    ).toBe(action)
   })
 
   it('with --plain, reaches a netcat-like peer byte for byte, the long lines unbroken', async () => {

@@ -90,6 +90,15 @@ export function parseAction(body: string): string | undefined {
 }
 
 /**
+ * The action text of a later part of an action sent in parts (`more`): its body, less the closing \u0001
+ * when it is the part that ends the line.
+ * @example actionPartText('the rest\u0001', true) // 'the rest'
+ */
+export function actionPartText(body: string, endsLine: boolean): string {
+  return endsLine && body.endsWith('\u0001') ? body.slice(0, -1) : body
+}
+
+/**
  * Whether `parseSubmission` takes the line as a message exactly as it is, as it does most lines (every
  * line of a piped file): it starts with a printable ASCII character other than `/` and does not end with
  * a joiner.

@@ -1,6 +1,6 @@
 import type { HistoryEntry } from '@parley/core'
 import { describe, expect, it } from 'vitest'
-import { recentHistory } from './history-order.js'
+import { type HistoryLine, recentHistory } from './history-order.js'
 
 /** A history entry from `who` with its `seq` and send time `ts`. */
 function entry(who: string, seq: number, ts: number): HistoryEntry {
@@ -14,7 +14,13 @@ function entry(who: string, seq: number, ts: number): HistoryEntry {
   }
 }
 
-const ids = (entries: readonly HistoryEntry[]) => entries.map((e) => e.id)
+/** `entry`, a part of a line that goes on in the sender's next message. */
+const goesOn = (who: string, seq: number, ts: number): HistoryEntry => ({
+  ...entry(who, seq, ts),
+  more: true,
+})
+
+const ids = (lines: readonly HistoryLine[]) => lines.map((line) => line.map((e) => e.id).join('+'))
 
 describe('recentHistory', () => {
   it('orders a caught-up backlog, which arrived in one block per sender, by time across senders', () => {
@@ -47,5 +53,48 @@ describe('recentHistory', () => {
     const history = [entry('bob', 1, 100), entry('alice', 1, 100)]
     expect(ids(recentHistory(history, 10))).toEqual(['bob-1', 'alice-1'])
     expect(recentHistory(history, 0)).toEqual([])
+  })
+
+  it('gives the parts of a line sent in parts as one line, counted once, never starting with its tail', () => {
+    const history = [
+      entry('alice', 1, 100),
+      goesOn('bob', 1, 200),
+      goesOn('bob', 2, 200),
+      entry('bob', 3, 200),
+      entry('alice', 2, 300),
+    ]
+    expect(ids(recentHistory(history, 10))).toEqual(['alice-1', 'bob-1+bob-2+bob-3', 'alice-2'])
+    expect(ids(recentHistory(history, 2))).toEqual(['bob-1+bob-2+bob-3', 'alice-2'])
+  })
+
+  it("joins a sender's parts when another sender's message arrived between them", () => {
+    const history = [goesOn('alice', 1, 100), entry('bob', 1, 100), entry('alice', 2, 100)]
+    expect(ids(recentHistory(history, 10))).toEqual(['alice-1+alice-2', 'bob-1'])
+  })
+
+  it('ends a line at a part whose next part is missing: the next message from its sender is a line of its own', () => {
+    const history = [
+      goesOn('alice', 1, 100),
+      entry('alice', 3, 200),
+      goesOn('bob', 1, 300),
+      entry('bob', 2, 300),
+    ]
+    expect(ids(recentHistory(history, 10))).toEqual(['alice-1', 'alice-3', 'bob-1+bob-2'])
+  })
+
+  it('joins only parts of one direction, and a part only to one that said the line goes on', () => {
+    const mine = { ...goesOn('alice', 1, 100), direction: 'out' as const }
+    const history = [mine, entry('alice', 2, 100), entry('bob', 1, 200), entry('bob', 2, 200)]
+    expect(ids(recentHistory(history, 10))).toEqual(['alice-1', 'alice-2', 'bob-1', 'bob-2'])
+  })
+
+  it('continues a line with the first of the lines of one message, whose last line may go on again', () => {
+    const line = (seq: number, k: number, more?: true): HistoryEntry => ({
+      ...entry('alice', seq, 100),
+      id: k === 0 ? `alice-${seq}` : `alice-${seq}.${k}`,
+      ...(more ? { more } : {}),
+    })
+    const history = [line(1, 0, true), line(2, 0), line(2, 1), line(2, 2, true), line(3, 0)]
+    expect(ids(recentHistory(history, 10))).toEqual(['alice-1+alice-2', 'alice-2.1', 'alice-2.2+alice-3'])
   })
 })

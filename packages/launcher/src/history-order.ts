@@ -1,23 +1,40 @@
 import type { HistoryEntry } from '@parley/core'
 
+/** A line of history as it is shown: one message, or the parts of a line sent in parts (`more`), in order. */
+export type HistoryLine = readonly [HistoryEntry, ...HistoryEntry[]]
+
 /**
- * The last `count` messages of a node's history as a reader expects them, in time order across senders.
+ * The last `count` lines of a node's history as a reader expects them, in time order across senders.
  * The history keeps messages in the order they arrived, so one sender's backlog, caught up after a
- * restart, sits in one block after everything else. Each sender's own messages keep their order (a clock
- * stepped back on its machine does not reorder them), ties going to the one that arrived first. One sort:
- * O(n log n) for a history of n entries, however many senders.
+ * restart, sits in one block after everything else. Each sender's own lines keep their order (a clock
+ * stepped back on its machine does not reorder them), ties going to the one that arrived first. A line sent
+ * in parts is one line, whatever arrived between its parts: a part is joined to the part before it when
+ * that one said the line goes on (`more`) and both are the same sender's, one seq apart; else the line
+ * ends where its next part is missing. One sort: O(n log n) for a history of n entries, however many senders.
  */
-export function recentHistory(history: readonly HistoryEntry[], count: number): HistoryEntry[] {
+export function recentHistory(history: readonly HistoryEntry[], count: number): HistoryLine[] {
   if (count <= 0) return []
-  // Each entry is placed by the newest send time of its sender so far: never lower than the entry before
-  // it from the same sender, so a stable sort keeps every sender's order, and orders the senders by time.
+  // Each line is placed by the newest send time of its sender so far: never lower than the line before it
+  // from the same sender, so a stable sort keeps every sender's order, and orders the senders by time.
   const newest = new Map<string, number>()
-  const keys = history.map((entry) => {
+  // Each sender's line whose last part goes on, by direction and sender.
+  const open = new Map<string, HistoryEntry[]>()
+  const lines: HistoryEntry[][] = []
+  const keys: number[] = []
+  for (const entry of history) {
     const key = Math.max(newest.get(entry.from.id) ?? Number.NEGATIVE_INFINITY, entry.ts)
     newest.set(entry.from.id, key)
-    return key
-  })
-  const order = history.map((_, i) => i)
+    const sender = `${entry.direction} ${entry.from.id}`
+    let line = open.get(sender)
+    if (line === undefined || (line.at(-1) as HistoryEntry).seq + 1 !== entry.seq) {
+      line = [entry]
+      lines.push(line)
+      keys.push(key)
+    } else line.push(entry)
+    if (entry.more) open.set(sender, line)
+    else open.delete(sender)
+  }
+  const order = lines.map((_, i) => i)
   order.sort((a, b) => keys[a]! - keys[b]! || a - b)
-  return order.slice(-count).map((i) => history[i]!)
+  return order.slice(-count).map((i) => lines[i] as unknown as HistoryLine)
 }

@@ -407,8 +407,8 @@ describe('chat model', () => {
   it('shows history from an earlier run, ours set apart, without counting it as new', () => {
     const { model, screen } = setup()
     model.showHistory([
-      { direction: 'in', id: '1', seq: 1, ts: 0, from: bob, body: 'from before' },
-      { direction: 'out', id: '2', seq: 1, ts: 0, from: alice, body: 'my answer' },
+      [{ direction: 'in', id: '1', seq: 1, ts: 0, from: bob, body: 'from before' }],
+      [{ direction: 'out', id: '2', seq: 1, ts: 0, from: alice, body: 'my answer' }],
     ])
     expect(screen().lines.slice(0, 3)).toEqual([
       '12:00:00 -- the last 2 message(s) from history:',
@@ -421,8 +421,8 @@ describe('chat model', () => {
     const { model, screen } = setup()
     const bobAsAlice = { id: bob.id, name: 'alice' }
     model.showHistory([
-      { direction: 'out', id: '1', seq: 1, ts: 0, from: { id: alice.id, name: 'zed' }, body: 'as zed' },
-      { direction: 'in', id: '2', seq: 1, ts: 0, from: bobAsAlice, body: 'i am alice' },
+      [{ direction: 'out', id: '1', seq: 1, ts: 0, from: { id: alice.id, name: 'zed' }, body: 'as zed' }],
+      [{ direction: 'in', id: '2', seq: 1, ts: 0, from: bobAsAlice, body: 'i am alice' }],
     ])
     expect(screen(80).lines.slice(1, 3)).toEqual([
       '12:00:00 <zed> as zed',
@@ -465,6 +465,46 @@ describe('chat model', () => {
       '12:00:00 <carol> hi',
       '12:00:00 <bob> eeee',
     ])
+  })
+
+  it('shows a line of history sent in parts as one entry, an action as one action', () => {
+    const { model, screen } = setup()
+    const part = (seq: number, body: string, more?: true) => ({
+      direction: 'in' as const,
+      id: `b${seq}`,
+      seq,
+      ts: 0,
+      from: bob,
+      body,
+      ...(more ? { more } : {}),
+    })
+    model.showHistory([
+      [part(1, 'aaaa', true), part(2, 'bbbb')],
+      [part(3, '\u0001ACTION waves', true), part(4, ' on', true), part(5, ' and on\u0001')],
+    ])
+    expect(screen(60).lines.slice(0, 3)).toEqual([
+      '12:00:00 -- the last 2 message(s) from history:',
+      '12:00:00 <bob> aaaabbbb',
+      '12:00:00  * bob waves on and on',
+    ])
+  })
+
+  it('shows the rest of a long action of history past the bound of one entry as an action too', () => {
+    const { model } = setup()
+    const body = (seq: number) => (seq === 1 ? `\u0001ACTION ${'w'.repeat(9_992)}` : 'w'.repeat(10_000))
+    const line = Array.from({ length: 12 }, (_, i) => ({
+      direction: 'in' as const,
+      id: `b${i + 1}`,
+      seq: i + 1,
+      ts: 0,
+      from: bob,
+      body: i === 11 ? 'end\u0001' : body(i + 1),
+      ...(i === 11 ? {} : { more: true as const }),
+    }))
+    model.showHistory([line as unknown as Parameters<typeof model.showHistory>[0][number]])
+    const bodies = model.list.all().flatMap((e) => (e.kind === 'message' ? [e.body] : []))
+    expect(bodies.length).toBe(2)
+    expect(bodies[1]).toBe(`\u0001ACTION ${'w'.repeat(10_000)}end\u0001`)
   })
 
   it('rings the bell and highlights a joined line whose later part, or the bound between two, says our name', () => {

@@ -6,7 +6,6 @@
  */
 import {
   type Address,
-  type HistoryEntry,
   MAX_BODY_LENGTH,
   type MemberInfo,
   messagesOf,
@@ -15,6 +14,7 @@ import {
 } from '@parley/core'
 import {
   actionBody,
+  actionPartText,
   type BootstrapNode,
   COMMANDS,
   catchUpKinds,
@@ -23,9 +23,11 @@ import {
   countText,
   type DescribeOptions,
   describeEvent,
+  type HistoryLine,
   helpLines,
   type LinkRoute,
   PeerLabels,
+  parseAction,
   parseSubmission,
   renamedNote,
   type ShownMessage,
@@ -57,6 +59,16 @@ export { type Entry, NICK_COLOURS, nickColour } from './scrollback.js'
 
 /** How long without a key press counts as being away (the read marker then goes before the next message). */
 export const DEFAULT_AWAY_AFTER_MS = 5 * 60_000
+
+type MessageEntry = Extract<Entry, { kind: 'message' }>
+
+/**
+ * A later part of an action sent in parts, `text` its action text, as a body of its own: framed as the first
+ * part is (closed too when it ends the line), so it shows as an action and a next part can join it.
+ */
+function actionPart(text: string, endsLine: boolean): string {
+  return endsLine ? actionBody(text) : actionBody(text).slice(0, -1)
+}
 
 /** What `actionBody` adds around an action's text. */
 const ACTION_FRAMING = actionBody('').length
@@ -137,7 +149,7 @@ export class ChatModel {
   private readonly senders = new Map<string, PeerInfo>()
   private lastSender: PeerInfo | undefined
   /** The entry of a line whose next part (`more`) is still to come: that part joins it, if it is still last. */
-  private openLine: Extract<Entry, { kind: 'message' }> | undefined
+  private openLine: MessageEntry | undefined
   private readonly labels = new PeerLabels(() => this.self)
   private readonly panel: MemberPanel
   private readonly inputRow: InputRow
@@ -204,25 +216,34 @@ export class ChatModel {
     return this.panel.open
   }
 
-  /** Messages from an earlier run (`--history N`), shown above everything else. */
-  showHistory(entries: readonly HistoryEntry[]): void {
-    if (entries.length === 0) return
-    this.note(`the last ${entries.length} message(s) from history:`)
-    for (const e of entries) {
-      const own = e.direction === 'out'
+  /** Lines from an earlier run (`--history N`), shown above everything else; a line sent in parts as one. */
+  showHistory(lines: readonly HistoryLine[]): void {
+    if (lines.length === 0) return
+    this.note(`the last ${lines.length} message(s) from history:`)
+    for (const [first, ...rest] of lines) {
+      const own = first.direction === 'out'
       // Under the name it was sent with, told apart from a namesake as a live message is.
-      const from = e.from
-      const entry = {
-        id: this.nextId++,
-        kind: 'message',
-        ts: e.ts,
-        from,
-        label: own ? from.name : this.labels.label(from),
-        body: e.body,
-        own,
-        mention: false,
-      } as const
-      this.list.add(entry, false)
+      const from = first.from
+      const label = own ? from.name : this.labels.label(from)
+      const action = parseAction(first.body) !== undefined
+      const entry = (ts: number, body: string): MessageEntry => {
+        const id = this.nextId++
+        return { id, kind: 'message', ts, from, label, body, own, mention: false }
+      }
+      let shown = entry(first.ts, first.body)
+      for (const part of rest) {
+        if (shown.body.length < JOINED_MAX) {
+          shown.body += part.body
+          continue
+        }
+        // Past the bound, as live: the rest in entries of their own, an action's still shown as one.
+        this.list.add(shown, false)
+        shown = entry(
+          part.ts,
+          action ? actionPart(actionPartText(part.body, !part.more), !part.more) : part.body,
+        )
+      }
+      this.list.add(shown, false)
     }
   }
 
@@ -501,7 +522,7 @@ export class ChatModel {
     }
     if (this.away() && !this.markedThisAway) this.placeMarker()
     const mention = isMention(body, this.self.name)
-    const entry: Extract<Entry, { kind: 'message' }> = {
+    const entry: MessageEntry = {
       id: this.nextId++,
       kind: 'message',
       ts,

@@ -2,8 +2,8 @@
  * What the screen's thread and the node's thread say to each other. Everything here is plain data: it
  * crosses a MessagePort by structured clone.
  */
-import type { HistoryEntry, MemberInfo, NodeEvent } from '@parley/core'
-import type { ExitCode, LinkRoute, StatusLine } from '@parley/launcher'
+import type { MemberInfo, NodeEvent } from '@parley/core'
+import type { ExitCode, HistoryLine, LinkRoute, StatusLine } from '@parley/launcher'
 
 /** What the node's thread needs to start: the same argv and environment the process got. */
 export interface NodeThreadData {
@@ -20,8 +20,8 @@ export interface StartedInfo {
   readonly fingerprint?: { readonly full: string; readonly short: string }
   /** The launcher's start-up notes (compaction, a waiting outbox, a stale lock taken over). */
   readonly notes: readonly string[]
-  /** The last `--history N` entries of the history, oldest first. */
-  readonly history: readonly HistoryEntry[]
+  /** The last `--history N` lines of the history, oldest first, a line sent in parts as its parts. */
+  readonly history: readonly HistoryLine[]
   /** The node's first run on its data dir (`StartedNode.firstRun`): catch-up was sent before it joined. */
   readonly firstRun?: true
 }
