@@ -365,14 +365,10 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       }
     })
   }
-  // Whether the line last begun is an action: its last part, if it came in parts, ends with the closing \u0001.
-  let inAction = false
-  const formatShown = (m: ShownMessage) => {
-    inAction = m.action !== undefined
-    return flags.json
+  const formatShown = (m: ShownMessage) =>
+    flags.json
       ? jsonLine(jsonMessage(m))
       : formatMessage(labels.label(m.from), m.body, m.ts, withTime, m.action)
-  }
   const lines = streamLines(io.stdout, formatShown, (count, kinds) => {
     const { replayed } = kinds
     if (flags.json) json({ type: 'catch-up', count, ...(replayed > 0 ? { replayed } : {}) })
@@ -390,8 +386,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       ...(flags.json || withTime
         ? {}
         : {
-            continued: (m: ShownMessage) =>
-              formatContinued(labels.label(m.from), m.body, inAction && m.more === undefined),
+            continued: (m: ShownMessage) => formatContinued(labels.label(m.from), m.action ?? m.body),
           }),
       // Received lines go above the prompt and the half-typed line, which are then redrawn.
       write: (text) => {

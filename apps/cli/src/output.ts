@@ -226,12 +226,12 @@ export function formatMessage(
 }
 
 /**
- * A part that goes on with its sender's open line (see `formatMessage`): its text only, a line break in it
- * indented under the text as `formatMessage` indents it, so that no peer's text starts a line.
- * `endsAction`: the last part of an action (`/me`), whose closing \u0001 is not shown.
+ * A part that goes on with its sender's open line (see `formatMessage`): its text only (an action's part,
+ * its action text), a line break in it indented under the text as `formatMessage` indents it, so that no
+ * peer's text starts a line.
  */
-export function formatContinued(name: string, body: string, endsAction = false): string {
-  const text = terminalSafe(endsAction && body.endsWith('\u0001') ? body.slice(0, -1) : body)
+export function formatContinued(name: string, body: string): string {
+  const text = terminalSafe(body)
   if (!text.includes('\n')) return text
   return text.replaceAll('\n', `\n${' '.repeat(`<${terminalLine(name)}> `.length)}`)
 }

@@ -8,6 +8,7 @@ import { type AddressInfo, createServer } from 'node:net'
 import { join } from 'node:path'
 import { freePort, PARLEY_BIN, type Proc, tempDir, useBuiltParley } from '@parley/testkit'
 import { describe, expect, it, vi } from 'vitest'
+import { HAS_TMUX, Terminal } from './terminal.js'
 
 const { start, defer } = useBuiltParley()
 // Several real processes per test on a shared machine: a generous ceiling, only to catch hangs.
@@ -136,6 +137,35 @@ describe('a piped file with lines longer than a message', () => {
         .join(''),
     ).toBe(action)
   })
+
+  it.skipIf(!HAS_TMUX)(
+    'an action longer than a message shows each part as the action on a terminal, with no control character',
+    async () => {
+      const port = await freePort()
+      const bob = new Terminal([
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--name',
+        'bob',
+        '--recv-only',
+        '--data-dir',
+        tempDir(),
+      ])
+      defer(() => bob.kill())
+      await bob.seen('bob listening', (screen) => screen.some((line) => line.includes('listening')))
+      const alice = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+      alice.child.stdin.end(`/me waves ${'w'.repeat(10_000)} at the end\n`)
+      expect(await alice.exited).toBe(0)
+      const screen = await bob.seen('the last part', (lines) =>
+        lines.some((line) => line.includes('at the end')),
+      )
+      // A terminal shows each part as a line of its own, the last one as the action it ends.
+      expect(screen.find((line) => line.includes('at the end'))).toMatch(
+        /^\[\d\d:\d\d:\d\d\] \* alice w+ at the end$/,
+      )
+      expect(screen.join('\n')).not.toContain('^A')
+    },
+  )
 
   it('with --plain, reaches a netcat-like peer byte for byte, the long lines unbroken', async () => {
     // A bare socket, as `nc -l` is: it keeps what comes and closes when the sender has finished.

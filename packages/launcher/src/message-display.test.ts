@@ -770,6 +770,70 @@ describe('a line sent in parts (more)', () => {
     expect(marks.map((m) => m.get(alice.id))).toEqual([1, 2])
   })
 
+  /** A display that shows actions as `* name text`, on a pipe (`continued`) or on a terminal. */
+  function actions(continues: boolean) {
+    const writes: string[] = []
+    const target: LineTarget = {
+      kind: 'lines',
+      format: (m) => (m.action === undefined ? `<${m.from.name}> ${m.body}` : `* ${m.from.name} ${m.action}`),
+      ...(continues ? { continued: (m: ShownMessage) => m.action ?? m.body } : {}),
+      write: (t) => writes.push(t),
+      catchUp: () => undefined,
+    }
+    const shown = new MessageDisplay({ target })
+    shown.bind({ markShown: () => true })
+    return { shown, out: () => writes.join('') }
+  }
+  const action = [
+    part(alice, 1, '\u0001ACTION waves', true),
+    part(alice, 2, ' on', true),
+    part(alice, 3, ' and on\u0001'),
+  ]
+
+  it("gives an action's later parts its text, shown as the action on a terminal, with no control character", () => {
+    const terminal = actions(false)
+    for (const event of action) terminal.shown.push(event)
+    expect(terminal.out()).toBe('* alice waves\n* alice  on\n* alice  and on\n')
+    const pipe = actions(true)
+    for (const event of action) pipe.shown.push(event)
+    expect(pipe.out()).toBe('* alice waves on and on\n')
+  })
+
+  it("keeps an action's next part an action after another sender's message between its parts", () => {
+    for (const continues of [false, true]) {
+      const { shown, out } = actions(continues)
+      shown.push(action[0] as NodeEvent)
+      shown.push(part(bob, 1, 'hi'))
+      shown.push(action[1] as NodeEvent)
+      shown.push(action[2] as NodeEvent)
+      const rest = continues ? '* alice  on and on\n' : '* alice  on\n* alice  and on\n'
+      expect(out()).toBe(`* alice waves\n<bob> hi\n${rest}`)
+    }
+  })
+
+  it('takes a later part of a plain line as text, whatever it starts with, and a part after a gap as its own', () => {
+    const { shown, out } = actions(false)
+    shown.push(part(alice, 1, 'aaa', true))
+    shown.push(part(alice, 2, '\u0001ACTION not one\u0001'))
+    shown.push(part(alice, 3, '\u0001ACTION waves', true))
+    shown.push(part(alice, 5, 'the rest\u0001'))
+    expect(out()).toBe(
+      '<alice> aaa\n<alice> \u0001ACTION not one\u0001\n* alice waves\n<alice> the rest\u0001\n',
+    )
+  })
+
+  it('tells a frame target which parts go on with a line, an action part with its text', () => {
+    const frames: ShownMessage[] = []
+    const shown = new MessageDisplay({ target: { kind: 'frames', show: (m) => frames.push(...m) } })
+    shown.bind({ markShown: () => true })
+    for (const event of action) shown.push(event)
+    expect(frames.map((m) => [m.action, m.continues ?? false])).toEqual([
+      ['waves', false],
+      [' on', true],
+      [' and on', true],
+    ])
+  })
+
   it('joins the parts of a catch-up into one line as well, and ends it before the next sender', () => {
     let now = START
     const writes: string[] = []

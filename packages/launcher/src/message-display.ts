@@ -6,7 +6,7 @@
  */
 import { fstatSync, writeSync } from 'node:fs'
 import { lineId, messagesOf, type NodeEvent, type PeerInfo } from '@parley/core'
-import { parseAction } from './commands.js'
+import { actionPartText, parseAction } from './commands.js'
 import { type CatchUpKinds, catchUpKinds } from './display.js'
 import { endsInsideLine } from './display-marks.js'
 import type { StartedNode } from './node-setup.js'
@@ -21,7 +21,10 @@ export interface ShownMessage {
   readonly from: PeerInfo
   /** The body as sent (for an action, its raw CTCP form). */
   readonly body: string
-  /** The action text of a `/me` message (`* alice waves`), else undefined. */
+  /**
+   * The action text of a `/me` message (`* alice waves`), else undefined; for a later part of an action
+   * sent in parts (`continues`), that part's text, without the closing \u0001.
+   */
   readonly action?: string
   /** Part of a catch-up: sent while this node was away, shown behind a marker line. */
   readonly catchUp: boolean
@@ -33,6 +36,8 @@ export interface ShownMessage {
   readonly heldUp?: true
   /** Its line goes on in the sender's next message (`msg.more`): a part of a line too long for one. */
   readonly more?: true
+  /** Goes on with its sender's line left open by the part shown before it (one seq before, with `more`). */
+  readonly continues?: true
 }
 
 /**
@@ -128,6 +133,8 @@ const LINE_CHUNK_BYTES = 4_000
  * it; more are shown in further batches.
  */
 const MAX_HELD = 20_000
+/** Senders whose line a part left open are remembered up to this many, the longest open forgotten first. */
+const MAX_OPEN_LINES = 1_024
 
 /**
  * @example
@@ -171,6 +178,11 @@ export class MessageDisplay {
    * next message continues it; anything else shown first ends it. Nothing is buffered for it.
    */
   private open: { readonly id: string; readonly seq: number } | undefined
+  /**
+   * Each sender's line left open by the last part shown (`more`), and whether it is an action: its next
+   * part goes on with it (`continues`), whatever was shown between them.
+   */
+  private readonly openLines = new Map<string, { readonly seq: number; readonly action: boolean }>()
 
   constructor(options: MessageDisplayOptions) {
     this.target = options.target
@@ -358,7 +370,7 @@ export class MessageDisplay {
     const target = this.target
     if (target.kind === 'frames') {
       // Runs reach a frame target as messages (see `pushRun`).
-      const messages = items as readonly ShownMessage[]
+      const messages = (items as readonly ShownMessage[]).map((m) => this.partOf(m))
       target.show(messages, catchUp)
       for (const m of messages) this.note(m)
       return
@@ -377,7 +389,10 @@ export class MessageDisplay {
           bytes = 0
         }
         // A run that starts or ends an open line is shown line by line, which knows how.
-        const text = this.open === undefined && !m.more ? target.formatRun?.(m) : undefined
+        const text =
+          this.open === undefined && !m.more && !this.openLines.has(m.from.id)
+            ? target.formatRun?.(m)
+            : undefined
         if (text !== undefined) this.writeRun(target, m, text)
         else this.show(runMessages(m))
         if (this.halted) return
@@ -417,7 +432,8 @@ export class MessageDisplay {
    * without it, when the target can continue a line (`continued`), and its sender's next message continues
    * that line; anything else ends the open line first, so no line holds two senders' text.
    */
-  private lineOf(target: LineTarget, message: ShownMessage): string {
+  private lineOf(target: LineTarget, shown: ShownMessage): string {
+    const message = this.partOf(shown)
     const open = this.open
     const continues =
       open !== undefined && open.id === message.from.id && message.seq === open.seq + 1 && target.continued
@@ -430,6 +446,31 @@ export class MessageDisplay {
     }
     this.open = undefined
     return `${text}\n`
+  }
+
+  /**
+   * `message` as a part of its sender's line: one that goes on with the line the part before it left open
+   * says so (`continues`), and is an action's text when that line is an action's (its own body has no
+   * `/me` framing), never one of its own.
+   */
+  private partOf(message: ShownMessage): ShownMessage {
+    const lines = this.openLines
+    if (lines.size === 0 && !message.more) return message
+    const id = message.from.id
+    const line = lines.get(id)
+    lines.delete(id)
+    let part = message
+    if (line !== undefined && message.seq === line.seq + 1) {
+      const { action: _, ...rest } = message
+      part = line.action
+        ? { ...rest, continues: true, action: actionPartText(message.body, !message.more) }
+        : { ...rest, continues: true }
+    }
+    if (message.more) {
+      lines.set(id, { seq: message.seq, action: part.action !== undefined })
+      if (lines.size > MAX_OPEN_LINES) lines.delete(lines.keys().next().value as string)
+    }
+    return part
   }
 
   /**

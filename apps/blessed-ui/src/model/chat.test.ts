@@ -467,6 +467,51 @@ describe('chat model', () => {
     ])
   })
 
+  it("shows an action's later part that is not joined to it as an action, with no control character", () => {
+    const { model, screen } = setup()
+    const carol: PeerInfo = { id: 'c'.repeat(32), name: 'carol' }
+    // As MessageDisplay gives them: a part that goes on with an action line carries that action's text.
+    model.showMessages([
+      {
+        id: 'b1',
+        seq: 1,
+        ts: 0,
+        from: bob,
+        body: '\u0001ACTION waves',
+        catchUp: false,
+        action: 'waves',
+        more: true,
+      },
+      { id: 'c1', seq: 1, ts: 0, from: carol, body: 'hi', catchUp: false },
+      {
+        id: 'b2',
+        seq: 2,
+        ts: 0,
+        from: bob,
+        body: ' on',
+        catchUp: false,
+        action: ' on',
+        continues: true,
+        more: true,
+      },
+      {
+        id: 'b3',
+        seq: 3,
+        ts: 0,
+        from: bob,
+        body: ' and on\u0001',
+        catchUp: false,
+        action: ' and on',
+        continues: true,
+      },
+    ])
+    expect(screen(60).lines.slice(0, 3)).toEqual([
+      '12:00:00  * bob waves',
+      '12:00:00 <carol> hi',
+      '12:00:00  * bob  on and on',
+    ])
+  })
+
   it('shows a line of history sent in parts as one entry, an action as one action', () => {
     const { model, screen } = setup()
     const part = (seq: number, body: string, more?: true) => ({

@@ -268,7 +268,10 @@ export class ChatModel {
     const effects: Effect[] = []
     for (let i = skip; i < messages.length; i++) {
       const m = messages[i] as ShownMessage
-      for (const effect of this.incoming(m.from, m.body, m.ts, m.more))
+      // A part that goes on with an action and is not joined to it shows as an action of its own.
+      const body =
+        m.continues && m.action !== undefined && !this.joins(m.from) ? actionPart(m.action, !m.more) : m.body
+      for (const effect of this.incoming(m.from, body, m.ts, m.more))
         if (!effects.some((e) => e.type === effect.type)) effects.push(effect)
     }
     return effects
@@ -503,14 +506,26 @@ export class ChatModel {
     if (this.senders.size > MAX_SENDERS) this.senders.delete(this.senders.keys().next().value!)
   }
 
+  /** Whether `from`'s next message joins the entry its last part left open (`openLine`). */
+  private joins(from: PeerInfo): boolean {
+    const open = this.openLine
+    return (
+      open !== undefined &&
+      open.from.id === from.id &&
+      this.list.last() === open &&
+      open.body.length < JOINED_MAX
+    )
+  }
+
   /** `more`: the line goes on in the sender's next message, which joins this entry (`openLine`). */
   private incoming(from: PeerInfo, body: string, ts: number, more?: true): Effect[] {
     this.received++
     const label = this.labels.label(from)
     this.spoke(from)
     const open = this.openLine
+    const joins = this.joins(from)
     this.openLine = undefined
-    if (open && open.from.id === from.id && this.list.last() === open && open.body.length < JOINED_MAX) {
+    if (open && joins) {
       // Our name in this part, or across the bound with the part before, makes the line a mention.
       const seam = open.body.slice(-(this.self.name.length + 1)) + body
       const mention = !open.mention && isMention(seam, this.self.name)
