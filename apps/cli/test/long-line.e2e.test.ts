@@ -2,8 +2,16 @@
  * A line longer than a message (10,000 characters) piped through parley arrives as one line: the sender
  * sends it in parts that say the line goes on (`more`), and the receiver writes them as one line.
  */
-import { spawn } from 'node:child_process'
-import { existsSync, readFileSync, watch, writeFileSync } from 'node:fs'
+import { execFileSync, spawn } from 'node:child_process'
+import {
+  closeSync,
+  createReadStream,
+  existsSync,
+  openSync,
+  readFileSync,
+  watch,
+  writeFileSync,
+} from 'node:fs'
 import { type AddressInfo, createServer } from 'node:net'
 import { join } from 'node:path'
 import { freePort, PARLEY_BIN, type Proc, tempDir, useBuiltParley } from '@parley/testkit'
@@ -315,6 +323,97 @@ describe('a receiver killed between two parts of a long line', () => {
     expect(readFileSync(out, 'utf8')).toBe(
       `<alice> ${'p'.repeat(20_000)}\n<alice> ${'p'.repeat(5_000)}q\n<alice> next\n`,
     )
+  })
+})
+
+/**
+ * `parley ARGS` with stdout on a pipe it shares with the runs before and after it, as a shell loop that
+ * starts parley again (`while :; do parley …; done | reader`) has it: a named pipe, read by the test.
+ */
+function sharedPipe() {
+  const path = join(tempDir(), 'out.fifo')
+  execFileSync('mkfifo', [path])
+  // Held open for writing too, so the reader sees no end between two runs.
+  const held = openSync(path, 'r+')
+  let out = ''
+  const waiters: { text: string; resolve: () => void }[] = []
+  const reader = createReadStream(path, { encoding: 'utf8' })
+  reader.on('data', (chunk) => {
+    out += chunk
+    for (const w of [...waiters]) {
+      if (!out.includes(w.text)) continue
+      waiters.splice(waiters.indexOf(w), 1)
+      w.resolve()
+    }
+  })
+  defer(() => {
+    reader.destroy()
+    closeSync(held)
+  })
+  const run = (args: string[], dataHome: string) => {
+    const child = spawn(process.execPath, [PARLEY_BIN, ...args], {
+      stdio: ['ignore', held, 'ignore'],
+      env: { ...process.env, PARLEY_DEBUG: '', XDG_DATA_HOME: dataHome },
+    })
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()))
+    defer(async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+      await exited
+    })
+    return { child, exited }
+  }
+  const holds = (text: string) =>
+    out.includes(text) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ text, resolve }))
+  return { run, holds, out: () => out }
+}
+
+describe('a receiver on a pipe killed between two parts of a long line', () => {
+  it('ends that line first when it runs again on the same pipe, so the rest is not glued to it', async () => {
+    const port = await freePort()
+    const home = tempDir()
+    const args = ['--listen', `127.0.0.1:${port}`, '--name', 'bob', '--recv-only']
+    const pipe = sharedPipe()
+    const first = pipe.run(args, home)
+    const alice = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    await alice.waitFor('stderr', /connected to bob/)
+    // A line that has not ended: its first two parts go, and bob writes them, the line left open.
+    alice.child.stdin.write('p'.repeat(25_000))
+    await pipe.holds(`<alice> ${'p'.repeat(20_000)}`)
+    // Killed once the part is marked as shown: a pipe cannot be read back, so one killed between its write
+    // and its mark shows it again.
+    await fileHolds(join(home, 'parley', 'shown'), ' 2\n')
+    first.child.kill('SIGKILL')
+    await first.exited
+    const second = pipe.run(args, home)
+    alice.child.stdin.end('q\nnext\n')
+    expect(await alice.exited).toBe(0)
+    await pipe.holds('<alice> next\n')
+    second.child.kill('SIGTERM')
+    await second.exited
+    expect(pipe.out()).toBe(`<alice> ${'p'.repeat(20_000)}\n<alice> ${'p'.repeat(5_000)}q\n<alice> next\n`)
+  })
+
+  it('ends no line on another pipe: its reader holds none open', async () => {
+    const port = await freePort()
+    const home = tempDir()
+    const args = ['--listen', `127.0.0.1:${port}`, '--name', 'bob', '--recv-only']
+    const first = sharedPipe()
+    const run = first.run(args, home)
+    const alice = start(['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'])
+    await alice.waitFor('stderr', /connected to bob/)
+    alice.child.stdin.write('p'.repeat(15_000))
+    await first.holds(`<alice> ${'p'.repeat(10_000)}`)
+    await fileHolds(join(home, 'parley', 'shown'), ' 1\n')
+    run.child.kill('SIGKILL')
+    await run.exited
+    const other = sharedPipe()
+    const second = other.run(args, home)
+    alice.child.stdin.end('q\n')
+    expect(await alice.exited).toBe(0)
+    await other.holds('q\n')
+    second.child.kill('SIGTERM')
+    await second.exited
+    expect(other.out()).toBe(`<alice> ${'p'.repeat(5_000)}q\n`)
   })
 })
 

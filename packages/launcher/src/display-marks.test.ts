@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import {
   appendFileSync,
   closeSync,
@@ -284,5 +285,80 @@ describe('display marks with a file as the output: a write a kill parted from it
     )
     marks.close()
     closeSync(output)
+  })
+})
+
+describe('display marks with a pipe as the output: a run killed inside a line', () => {
+  /** A named pipe, opened for reading and writing so that no open waits: a pipe as stdout, to `fstat`. */
+  function pipe(dir: string, name: string): number {
+    const path = join(dir, name)
+    execFileSync('mkfifo', [path])
+    return openSync(path, 'r+')
+  }
+  const setup = () => {
+    const dir = mkdtempSync(join(process.env.PARLEY_TEST_TMP ?? tmpdir(), 'parley-marks-'))
+    const file = join(dir, 'shown')
+    const open = (output?: number, compactAboveBytes?: number) =>
+      new DisplayMarks(file, {
+        ...(output === undefined ? {} : { output }),
+        ...(compactAboveBytes === undefined ? {} : { compactAboveBytes }),
+      })
+    /** Whether a run on `output` learns that the last run left it inside a line. */
+    const leftInside = (output?: number) => {
+      const marks = open(output)
+      const left = marks.leftInsideLine
+      marks.close()
+      return left
+    }
+    return { dir, open, leftInside }
+  }
+
+  it('tells a next run on that same pipe, and on no other output, that its last write left a line open', () => {
+    const { dir, open, leftInside } = setup()
+    const same = pipe(dir, 'same')
+    const other = pipe(dir, 'other')
+    const log = openSync(join(dir, 'chat.log'), 'a')
+    const first = open(same)
+    first.mark(new Map([[alice, 1]]), true)
+    // Killed here.
+    expect(leftInside(same)).toBe(true)
+    expect(leftInside(other)).toBe(false)
+    expect(leftInside()).toBe(false)
+    // A file is read instead (endsInsideLine).
+    expect(leftInside(log)).toBe(false)
+    first.close()
+    for (const fd of [same, other, log]) closeSync(fd)
+  })
+
+  it('forgets it once a later write ends the line, or the line is ended without a message', () => {
+    const { dir, open, leftInside } = setup()
+    const out = pipe(dir, 'out')
+    const run = open(out)
+    run.mark(new Map([[alice, 1]]), true)
+    run.mark(new Map([[alice, 2]]))
+    expect(leftInside(out)).toBe(false)
+    run.mark(new Map([[alice, 3]]), true)
+    expect(leftInside(out)).toBe(true)
+    run.mark(new Map())
+    expect(leftInside(out)).toBe(false)
+    run.close()
+    closeSync(out)
+  })
+
+  it('keeps it through a compaction, while it runs and when it opens', () => {
+    const { dir, open, leftInside } = setup()
+    const out = pipe(dir, 'out')
+    const run = open(out, 64)
+    for (let seq = 1; seq <= 10; seq++) run.mark(new Map([[alice, seq]]), true)
+    run.close()
+    expect(leftInside(out)).toBe(true)
+    const again = open(out, 16)
+    expect(again.leftInsideLine).toBe(true)
+    again.close()
+    expect(leftInside(out)).toBe(true)
+    const last = open()
+    expect(last.marks).toEqual(new Map([[alice, 10]]))
+    last.close()
+    closeSync(out)
   })
 })

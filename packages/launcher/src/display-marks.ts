@@ -15,6 +15,11 @@
  * start reads the output file at that offset, and if the write is there, byte for byte, takes its marks
  * instead of showing it again. Whatever it cannot check (a pipe, a terminal, another file, a write cut
  * short) is shown again, as before: never lost.
+ *
+ * A write that leaves the output inside a line (a part of a long line, `more`) is marked with the output's
+ * identity (`> DEV INO`), and the next mark, or the end of that line, clears it. A pipe cannot be read back:
+ * a next run whose stdout is that same pipe (a shell loop that starts parley again on it) learns from this
+ * that the pipe's reader holds an open line, and ends it first, so the rest is not glued to it.
  */
 import {
   type BigIntStats,
@@ -45,6 +50,12 @@ export interface DisplayMarksOptions {
    * each write, and a write a kill parted from its mark is found there at the next start, not shown again.
    */
   readonly output?: number
+}
+
+/** An output (stdout) as `fstat` names it: a pipe, a file, a terminal. */
+interface OutputId {
+  readonly dev: bigint
+  readonly ino: bigint
 }
 
 /** A write of lines announced in the marks file before it was made (`intend`). */
@@ -82,6 +93,15 @@ export class DisplayMarks {
    * were taken instead of showing it again (undefined when there was none, or it could not be checked).
    */
   readonly recovered: ReadonlyMap<string, number> | undefined
+  /**
+   * The output is the pipe (or other output that is no regular file) the last run's last write left inside
+   * a line: what this run writes first must end that line. A regular file is read instead (`endsInsideLine`).
+   */
+  readonly leftInsideLine: boolean
+  /** The output, whatever its kind, as `mark` names it when a write leaves it inside a line. */
+  private readonly outputId: OutputId | undefined
+  /** The output the file says was left inside a line by the last write marked, kept through a compaction. */
+  private openOutput: OutputId | undefined
 
   constructor(
     private readonly file: string,
@@ -93,8 +113,17 @@ export class DisplayMarks {
     const text = read ?? ''
     const parsed = read === undefined ? undefined : parse(text)
     this.marks = parsed?.marks
-    this.output =
-      options.output !== undefined && statOf(options.output)?.isFile() ? options.output : undefined
+    const outputStat = options.output === undefined ? undefined : statOf(options.output)
+    this.output = outputStat?.isFile() ? options.output : undefined
+    this.outputId = outputStat && { dev: outputStat.dev, ino: outputStat.ino }
+    this.openOutput = parsed?.open
+    const left = parsed?.open
+    this.leftInsideLine =
+      left !== undefined &&
+      outputStat !== undefined &&
+      !outputStat.isFile() &&
+      left.dev === outputStat.dev &&
+      left.ino === outputStat.ino
     const pending = parsed?.pending
     if (pending && this.output !== undefined && this.marks && landed(pending, this.output)) {
       this.recovered = pending.marks
@@ -140,11 +169,12 @@ export class DisplayMarks {
   }
 
   /**
-   * Records, in one write, how far each sender's messages were shown.
+   * Records, in one write, how far each sender's messages were shown, and whether the write they were
+   * shown in left the output inside a line (`insideLine`). With no marks, it records only that.
    * @throws FatalError (DATA_DIR) when the write fails (a full disk): one line that says so, and every
    * later call throws it again
    */
-  mark(marks: ReadonlyMap<string, number>): void {
+  mark(marks: ReadonlyMap<string, number>, insideLine = false): void {
     if (this.failure) throw this.failure
     // Closed, its descriptor may already name another file: nothing is written through it.
     if (this.closed) return
@@ -153,6 +183,11 @@ export class DisplayMarks {
       text += line(peer, seq)
       raise(this.latest, peer, seq)
     }
+    const open = insideLine ? this.outputId : undefined
+    if (open) text += openLine(open)
+    // Any mark line clears what the file said of the output; without one, a line of its own does.
+    else if (!text && this.openOutput) text = '>\n'
+    this.openOutput = open
     if (!text) return
     this.append(text, true)
   }
@@ -194,6 +229,7 @@ export class DisplayMarks {
     }
     let text = ''
     for (const [peer, seq] of this.latest) text += line(peer, seq)
+    if (this.openOutput) text += openLine(this.openOutput)
     replaceFile(this.file, text, 0o600)
     this.bytes = text.length
     // Amortised: with many senders, the next compaction waits until as much again was appended.
@@ -216,6 +252,11 @@ function writeWhole(fd: number, text: string): void {
 /** One mark as the file holds it; `parse` reads it back. */
 function line(peer: string, seq: number): string {
   return `${peer} ${seq}\n`
+}
+
+/** `> DEV INO`: the write marked just before left this output inside a line. */
+function openLine(output: OutputId): string {
+  return `> ${output.dev} ${output.ino}\n`
 }
 
 function open(file: string): number {
@@ -251,14 +292,17 @@ const MARK_LINE = /^([0-9a-f]{16,128}) (\d{1,16})$/
 const PEER = /^[0-9a-f]{16,128}$/
 const SEQ = /^\d{1,16}$/
 const WHOLE = /^\d{1,20}$/
+const OPEN_LINE = /^> (\d{1,20}) (\d{1,20})$/
 
 /**
- * The last mark per sender, and the last write announced and never marked (`pending`). A torn last line
- * (the process died mid-write) is ignored. An announcement starts with `@`: a release before them skips it.
+ * The last mark per sender, the last write announced and never marked (`pending`), and the output the last
+ * write marked left inside a line (`open`). A torn last line (the process died mid-write) is ignored. An
+ * announcement starts with `@`, an open line with `>`: a release before them skips them.
  */
-function parse(text: string): { marks: Map<string, number>; pending?: IntendedWrite } {
+function parse(text: string): { marks: Map<string, number>; pending?: IntendedWrite; open?: OutputId } {
   const marks = new Map<string, number>()
   let pending: IntendedWrite | undefined
+  let open: OutputId | undefined
   const lines = text.split('\n')
   // The piece after the last newline is a torn line, or empty.
   const whole = lines.length - 1
@@ -268,16 +312,23 @@ function parse(text: string): { marks: Map<string, number>; pending?: IntendedWr
       pending = parseIntent(line)
       continue
     }
+    if (line.startsWith('>')) {
+      const output = OPEN_LINE.exec(line)
+      open = output ? { dev: BigInt(output[1]!), ino: BigInt(output[2]!) } : undefined
+      continue
+    }
     const match = MARK_LINE.exec(line)
     if (!match) continue
     pending = undefined
+    open = undefined
     // The most recently raised last, as `mark` keeps them.
     raise(marks, match[1]!, Number(match[2]))
   }
   // A mark torn by a crash can only be lower than the one it was: taken, it shows more again, never less.
   const torn = MARK_LINE.exec(lines[whole]!)
   if (torn) raise(marks, torn[1]!, Number(torn[2]))
-  return pending ? { marks, pending } : { marks }
+  if (torn) open = undefined
+  return { marks, ...(pending ? { pending } : {}), ...(open ? { open } : {}) }
 }
 
 /** `@ DEV INO OFFSET LENGTH CRC PEER SEQ [PEER SEQ …]`, or undefined when it is not one. */

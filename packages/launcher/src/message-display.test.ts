@@ -720,7 +720,65 @@ describe('a line sent in parts (more)', () => {
     shown.push(part(alice, 1, 'aaa', true))
     shown.close()
     expect(writes.join('')).toBe('<alice> aaa\n')
-    expect(marks).toEqual([new Map([[alice.id, 1]])])
+    // The newline only says the output is no longer inside a line.
+    expect(marks).toEqual([new Map([[alice.id, 1]]), new Map()])
+  })
+
+  it('says with each mark whether its write left the output inside a line', () => {
+    const inside: boolean[] = []
+    const shown = new MessageDisplay({
+      target: {
+        kind: 'lines',
+        format: (m) => `<${m.from.name}> ${m.body}`,
+        continued: (m) => m.body,
+        write: () => undefined,
+        catchUp: () => undefined,
+      },
+    })
+    shown.bind({ markShown: (_, insideLine) => inside.push(insideLine === true) })
+    shown.push(part(alice, 1, 'aaa', true))
+    shown.push(part(alice, 2, 'bbb', true))
+    shown.push(part(alice, 3, 'ccc'))
+    shown.push(part(alice, 4, 'ddd', true))
+    shown.close()
+    expect(inside).toEqual([true, true, false, true, false])
+  })
+
+  it('ends first the line the last run left open on this output, and only once', () => {
+    for (const continues of [true, false]) {
+      const writes: string[] = []
+      const shown = new MessageDisplay({
+        target: {
+          kind: 'lines',
+          format: (m) => `<${m.from.name}> ${m.body}`,
+          ...(continues ? { continued: (m: ShownMessage) => m.body } : {}),
+          write: (t) => writes.push(t),
+          catchUp: () => undefined,
+        },
+      })
+      shown.bind({ markShown: () => true, leftInsideLine: true })
+      // Nothing continues it: the rest of that line comes again under its sender's name.
+      shown.push(part(alice, 1, 'aaa'))
+      shown.push(part(alice, 2, 'bbb'))
+      expect(writes.join('')).toBe('\n<alice> aaa\n<alice> bbb\n')
+    }
+  })
+
+  it('ends the line the last run left open when it closes, even having shown nothing', () => {
+    const writes: string[] = []
+    const marks: Map<string, number>[] = []
+    const shown = new MessageDisplay({
+      target: {
+        kind: 'lines',
+        format: (m) => m.body,
+        write: (t) => writes.push(t),
+        catchUp: () => undefined,
+      },
+    })
+    shown.bind({ markShown: (m) => marks.push(new Map(m)), leftInsideLine: true })
+    shown.close()
+    expect(writes).toEqual(['\n'])
+    expect(marks).toEqual([new Map()])
   })
 
   it('holds no more for a sender that says more for ever than it writes, a part at a time', () => {

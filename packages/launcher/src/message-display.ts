@@ -133,6 +133,8 @@ const LINE_CHUNK_BYTES = 4_000
  * it; more are shown in further batches.
  */
 const MAX_HELD = 20_000
+/** The line the last run left open on this output (`leftInsideLine`): no message continues it. */
+const LEFT_OPEN = { id: '', seq: Number.NaN } as const
 /** Senders whose line a part left open are remembered up to this many, the longest open forgotten first. */
 const MAX_OPEN_LINES = 1_024
 
@@ -164,7 +166,9 @@ export class MessageDisplay {
   /** Shown (or handed to a frame) and not yet recorded. */
   private unmarked = new Map<string, number>()
   /** False when the mark could not be written; anything else when it was. */
-  private markShown: ((shown: ReadonlyMap<string, number>) => unknown) | undefined
+  private markShown: ((shown: ReadonlyMap<string, number>, insideLine: boolean) => unknown) | undefined
+  /** The last write left the output inside a line (its text did not end with a newline). */
+  private insideLine = false
   /** Announces a write of lines before it is made; false when that failed (nothing may be written then). */
   private intendShown: ((shown: ReadonlyMap<string, number>, text: string) => unknown) | undefined
   private failure: () => unknown = () => undefined
@@ -205,11 +209,16 @@ export class MessageDisplay {
    * nothing more is shown: the next start shows it, once.
    */
   bind(
-    started: { readonly markShown: (shown: ReadonlyMap<string, number>) => unknown } & Partial<
-      Pick<StartedNode, 'keepsMarks' | 'failure' | 'intendShown' | 'firstRun'>
-    >,
+    started: {
+      readonly markShown: (shown: ReadonlyMap<string, number>, insideLine?: boolean) => unknown
+    } & Partial<Pick<StartedNode, 'keepsMarks' | 'failure' | 'intendShown' | 'firstRun' | 'leftInsideLine'>>,
   ): void {
-    this.markShown = (shown) => started.markShown(shown)
+    this.markShown = (shown, insideLine) => started.markShown(shown, insideLine)
+    // The last run was killed inside a line on this same pipe: what is written first ends it.
+    if (started.leftInsideLine && this.target.kind === 'lines' && this.open === undefined) {
+      this.open = LEFT_OPEN
+      this.insideLine = true
+    }
     if (started.firstRun) this.joined = this.started
     const intend = started.intendShown
     if (intend) this.intendShown = (shown, text) => intend(shown, text)
@@ -316,7 +325,11 @@ export class MessageDisplay {
   endOpenLine(): void {
     if (this.open === undefined || this.target.kind !== 'lines') return
     this.open = undefined
-    if (!this.halted) this.target.write('\n')
+    if (this.halted) return
+    this.target.write('\n')
+    this.insideLine = false
+    // The marks said the output was left inside a line: no more.
+    if (!this.target.gone?.()) this.markShown?.(new Map(), false)
   }
 
   private hold(message: ShownMessage): void {
@@ -483,6 +496,7 @@ export class MessageDisplay {
       return
     }
     target.write(text)
+    this.insideLine = !text.endsWith('\n')
     this.commit()
   }
 
@@ -544,7 +558,7 @@ export class MessageDisplay {
     }
     const marks = this.unmarked
     this.unmarked = new Map()
-    if (this.markShown(marks) === false) this.halt()
+    if (this.markShown(marks, this.insideLine) === false) this.halt()
   }
 
   /** Shows nothing more: what is held or waits is left for the next start, which shows it. */

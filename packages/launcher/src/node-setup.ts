@@ -106,9 +106,15 @@ export interface StartedNode {
    * Records how far each sender's messages have been shown. Call it right after writing them: messages
    * journaled but never marked are shown again on the next start, so a crash costs at most what lay
    * between the write and the mark. Returns false when the mark could not be written (the data dir
-   * failed, see `failed`): show nothing more, or the next start would show it again.
+   * failed, see `failed`): show nothing more, or the next start would show it again. `insideLine`: the
+   * write left the output inside a line (a part of a long line); called with no marks, it says only that.
    */
-  readonly markShown: (shown: ReadonlyMap<string, number>) => boolean
+  readonly markShown: (shown: ReadonlyMap<string, number>, insideLine?: boolean) => boolean
+  /**
+   * The output (`FrontendOptions.lineOutput`, not a regular file) is the pipe the last run's last write left
+   * inside a line, as the marks say: the first write must end that line.
+   */
+  readonly leftInsideLine?: true
   /**
    * Call it right before writing lines whose marks are `shown` (then `markShown`). With the output a
    * regular file (`FrontendOptions.lineOutput`), it announces the write in the marks file, so that a kill
@@ -239,7 +245,7 @@ export class StartInterrupted extends FatalError {
 /** The node `startNode` is starting, and what a display needs to record what it showed (see `StartedNode`). */
 export type BuiltNode = Pick<
   StartedNode,
-  'node' | 'markShown' | 'intendShown' | 'keepsMarks' | 'failure' | 'firstRun'
+  'node' | 'markShown' | 'intendShown' | 'keepsMarks' | 'failure' | 'firstRun' | 'leftInsideLine'
 >
 
 /**
@@ -502,11 +508,12 @@ export async function startNode(
     }
     const built: BuiltNode = {
       node,
-      markShown: (shown) => written(() => marks.mark(shown)),
+      markShown: (shown, insideLine) => written(() => marks.mark(shown, insideLine)),
       intendShown: (shown, text) => written(() => marks.intend(shown, text)),
       keepsMarks: true,
       failure: () => failure,
       firstRun: fresh,
+      ...(marks.leftInsideLine ? { leftInsideLine: true as const } : {}),
     }
     onBuilt?.(built)
     const listening = listenOrFail(node, listen)
