@@ -444,7 +444,8 @@ describe('chat model', () => {
   it('joins the parts of a line sent in parts into one entry, while no other entry came between', () => {
     const { model, screen } = setup()
     const carol: PeerInfo = { id: 'c'.repeat(32), name: 'carol' }
-    const part = (seq: number, body: string, from = bob, more?: true) => ({
+    // As MessageDisplay gives them: a part one seq after its sender's part that said more `continues`.
+    const part = (seq: number, body: string, from = bob, more?: true, continues?: true) => ({
       id: `${from.name}${seq}`,
       seq,
       ts: 0,
@@ -452,18 +453,27 @@ describe('chat model', () => {
       body,
       catchUp: false,
       ...(more ? { more } : {}),
+      ...(continues ? { continues } : {}),
     })
-    model.showMessages([part(1, 'aaaa', bob, true), part(2, 'bbbb', bob, true)])
-    model.showMessages([part(3, 'cccc')])
+    model.showMessages([part(1, 'aaaa', bob, true), part(2, 'bbbb', bob, true, true)])
+    model.showMessages([part(3, 'cccc', bob, undefined, true)])
     model.showMessages([part(4, 'next line')])
     // Another sender between two parts: the rest is an entry of its own.
-    model.showMessages([part(5, 'dddd', bob, true), part(1, 'hi', carol), part(6, 'eeee')])
-    expect(screen(60).lines.slice(0, 5)).toEqual([
+    model.showMessages([
+      part(5, 'dddd', bob, true),
+      part(1, 'hi', carol),
+      part(6, 'eeee', bob, undefined, true),
+    ])
+    // A part whose next part is missing ends its line: what comes next from its sender is a line of its own.
+    model.showMessages([part(7, 'ffff', bob, true), part(9, 'gggg')])
+    expect(screen(60).lines.slice(0, 7)).toEqual([
       '12:00:00 <bob> aaaabbbbcccc',
       '12:00:00 <bob> next line',
       '12:00:00 <bob> dddd',
       '12:00:00 <carol> hi',
       '12:00:00 <bob> eeee',
+      '12:00:00 <bob> ffff',
+      '12:00:00 <bob> gggg',
     ])
   })
 
@@ -562,6 +572,7 @@ describe('chat model', () => {
       body,
       catchUp: false,
       ...(more ? { more } : {}),
+      ...(seq % 2 === 0 ? { continues: true as const } : {}),
     })
     expect(model.showMessages([part(1, 'x'.repeat(10_000), true)])).toEqual([])
     expect(model.showMessages([part(2, ' ping alice')])).toEqual([{ type: 'bell' }])
@@ -575,7 +586,16 @@ describe('chat model', () => {
     const { model } = setup()
     for (let seq = 1; seq <= 30; seq++)
       model.showMessages([
-        { id: `b${seq}`, seq, ts: 0, from: bob, body: 'x'.repeat(10_000), catchUp: false, more: true },
+        {
+          id: `b${seq}`,
+          seq,
+          ts: 0,
+          from: bob,
+          body: 'x'.repeat(10_000),
+          catchUp: false,
+          more: true,
+          ...(seq > 1 ? { continues: true as const } : {}),
+        },
       ])
     const sizes = model.list.all().map((e) => (e.kind === 'message' ? e.body.length : 0))
     expect(Math.max(...sizes)).toBeLessThanOrEqual(110_000)

@@ -269,9 +269,12 @@ export class ChatModel {
     for (let i = skip; i < messages.length; i++) {
       const m = messages[i] as ShownMessage
       // A part that goes on with an action and is not joined to it shows as an action of its own.
+      const continues = m.continues === true
       const body =
-        m.continues && m.action !== undefined && !this.joins(m.from) ? actionPart(m.action, !m.more) : m.body
-      for (const effect of this.incoming(m.from, body, m.ts, m.more))
+        continues && m.action !== undefined && !this.joins(m.from, continues)
+          ? actionPart(m.action, !m.more)
+          : m.body
+      for (const effect of this.incoming(m.from, body, m.ts, m.more, continues))
         if (!effects.some((e) => e.type === effect.type)) effects.push(effect)
     }
     return effects
@@ -506,10 +509,14 @@ export class ChatModel {
     if (this.senders.size > MAX_SENDERS) this.senders.delete(this.senders.keys().next().value!)
   }
 
-  /** Whether `from`'s next message joins the entry its last part left open (`openLine`). */
-  private joins(from: PeerInfo): boolean {
+  /**
+   * Whether a message joins the entry its sender's last part left open (`openLine`): it goes on with that
+   * line (`continues`: the next seq) and nothing was shown between them.
+   */
+  private joins(from: PeerInfo, continues: boolean): boolean {
     const open = this.openLine
     return (
+      continues &&
       open !== undefined &&
       open.from.id === from.id &&
       this.list.last() === open &&
@@ -517,13 +524,16 @@ export class ChatModel {
     )
   }
 
-  /** `more`: the line goes on in the sender's next message, which joins this entry (`openLine`). */
-  private incoming(from: PeerInfo, body: string, ts: number, more?: true): Effect[] {
+  /**
+   * `more`: the line goes on in the sender's next message, which joins this entry (`openLine`) when it says
+   * it `continues` it.
+   */
+  private incoming(from: PeerInfo, body: string, ts: number, more?: true, continues = false): Effect[] {
     this.received++
     const label = this.labels.label(from)
     this.spoke(from)
     const open = this.openLine
-    const joins = this.joins(from)
+    const joins = this.joins(from, continues)
     this.openLine = undefined
     if (open && joins) {
       // Our name in this part, or across the bound with the part before, makes the line a mention.
