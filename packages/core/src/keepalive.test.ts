@@ -1,6 +1,8 @@
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
+import { FrozenProcess, type WakeOrder } from '../test/frozen-process.js'
 import { ManualClock } from '../test/manual-clock.js'
 import { MemoryNetwork } from '../test/memory-transport.js'
+import { ALICE, B, BOB, closeNodes, nodeWorld } from '../test/node-world.js'
 import type { Address } from './address.js'
 import { encodeFrame } from './codec.js'
 import { makeHello } from './link-machine.js'
@@ -8,6 +10,8 @@ import { ParleyNode } from './node.js'
 import type { NodeEvent } from './node-types.js'
 
 const A: Address = '127.0.0.1:7001'
+
+afterEach(closeNodes)
 
 describe('keepalive', () => {
   it('drops a peer that went silent within a twentieth of deadAfterMs after the deadline', async () => {
@@ -42,3 +46,50 @@ describe('keepalive', () => {
     await node.close()
   })
 })
+
+describe.each<WakeOrder>(['timers first', 'links first'])(
+  'keepalive of a node stopped for longer than deadAfterMs, woken %s',
+  (order) => {
+    /** Alice, stopped 20 s (longer than her 14 s), linked to bob, which waits a minute before giving up on her. */
+    async function stoppedAlice() {
+      const w = nodeWorld()
+      const process = new FrozenProcess(w.clock)
+      const alice = w.node('alice', A, {
+        id: ALICE,
+        clock: process.clock,
+        transport: process.transport(w.network.transport()),
+      })
+      const bobProcess = new FrozenProcess(w.clock)
+      const bob = w.node('bob', B, {
+        id: BOB,
+        peers: [A],
+        deadAfterMs: 60_000,
+        clock: bobProcess.clock,
+        transport: bobProcess.transport(w.network.transport()),
+      })
+      await alice.node.start()
+      await bob.node.start()
+      await w.clock.advance(100)
+      process.freeze()
+      await w.clock.advance(20_000)
+      await process.thaw(order)
+      return { w, alice, bob, bobProcess }
+    }
+
+    it('reads what its links brought before judging them silent: a link its neighbour kept stays open', async () => {
+      const { w, alice, bob } = await stoppedAlice()
+      await w.clock.advance(60_000)
+      expect(alice.events.of('disconnected')).toEqual([])
+      expect(bob.events.of('disconnected')).toEqual([])
+      expect(alice.events.of('link-error').filter((e) => e.code === 'SILENT')).toEqual([])
+    })
+
+    it('still drops a link that stays silent for deadAfterMs after it woke', async () => {
+      const { w, alice, bobProcess } = await stoppedAlice()
+      bobProcess.freeze()
+      await w.clock.advance(15_000)
+      expect(alice.events.of('link-error').map((e) => e.code)).toEqual(['SILENT'])
+      expect(alice.events.of('disconnected').map((e) => e.peer.id)).toEqual([BOB])
+    })
+  },
+)

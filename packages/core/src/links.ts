@@ -170,6 +170,10 @@ export class Links {
   private pingCounter = 0
   private lastPingAt = 0
   private keepaliveTimer?: unknown
+  /** When the keepalive tick is due: one that runs far later says this node was away meanwhile. */
+  private tickDue = 0
+  /** When this node last came back from being away (its process stopped, its machine asleep). */
+  private wokeAt = Number.NEGATIVE_INFINITY
 
   constructor(
     private readonly host: LinkHost,
@@ -316,19 +320,44 @@ export class Links {
   startKeepalive(): void {
     const { keepaliveMs, deadAfterMs } = this.options
     const tick = Math.max(10, Math.min(keepaliveMs, Math.floor(deadAfterMs / 20)))
+    this.tickDue = this.clock.now() + tick
     this.keepaliveTimer = this.clock.setTimeout(() => {
       this.keepalive()
       if (this.host.running()) this.startKeepalive()
     }, tick)
   }
 
+  /**
+   * Whether a link open since `since` that broke now may have broken because this node was away (its
+   * process stopped, its machine asleep) after `since`, at most `deadAfterMs` ago: its peer then gave up on
+   * this node's silence, and the break says nothing of the peer.
+   */
+  brokeWhileAway(since: number): boolean {
+    const now = this.clock.now()
+    this.noticeWaking(now)
+    return since < this.wokeAt && now - this.wokeAt < this.options.deadAfterMs
+  }
+
+  /**
+   * A keepalive tick that is late by far more than any busy event loop makes it means this node did not
+   * run meanwhile: it wakes now. Noticed by the tick, or before it by a link closing (a loop woken inside
+   * its poll reads its links before it runs its timers).
+   */
+  private noticeWaking(now: number): void {
+    if (this.keepaliveTimer === undefined || this.wokeAt >= this.tickDue) return
+    const { keepaliveMs, deadAfterMs } = this.options
+    if (now - this.tickDue > Math.min(keepaliveMs, deadAfterMs / 2)) this.wokeAt = now
+  }
+
   private keepalive(): void {
     const now = this.clock.now()
+    this.noticeWaking(now)
     const ping = now - this.lastPingAt >= this.options.keepaliveMs
     if (ping) this.lastPingAt = now
     for (const record of [...this.records.values()]) {
       if (record.state.status !== 'open') continue
-      if (now - record.lastHeard >= this.options.deadAfterMs) {
+      // Silence counts while this node ran: on waking, what its links brought meanwhile is read first.
+      if (now - Math.max(record.lastHeard, this.wokeAt) >= this.options.deadAfterMs) {
         const error = new ProtocolError('SILENT', `peer sent nothing for ${this.options.deadAfterMs} ms`)
         this.step(record, { type: 'protocol-error', error })
         continue
