@@ -746,9 +746,16 @@ export class ParleyNode implements ChatNode {
       this.room.linkClosed(session.peer.id, left)
       // Its link broke (no bye): it may have died without its `gone`, which the members behind this node
       // would otherwise wait out for as long as its presence lasts. Only of a member that takes notices
-      // of lost links: one of an earlier release could not answer one while it is still there.
+      // of lost links: one of an earlier release could not answer one while it is still there. Not when
+      // this node was away meanwhile (stopped, asleep): the member gave up on it, and may well be there.
       const broke = reason.code === 'TRANSPORT' || reason.code === 'SILENT'
-      if (this.presence && this.lifecycle === 'running' && broke && record.hello?.lost)
+      if (
+        this.presence &&
+        this.lifecycle === 'running' &&
+        broke &&
+        record.hello?.lost &&
+        !this.links.brokeWhileAway(session.openedAt)
+      )
         this.traffic.perform(this.presence.linkLost(session.peer.id))
       // Told as a leave only when its bye named no error (a refusal, a frame it found too large, …).
       const leftCleanly = left && reason.remoteCode === undefined

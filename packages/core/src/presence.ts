@@ -378,14 +378,21 @@ export class Presence {
    * Once `lostGraceMs` passed with no newer presence of the member of `notice`, its presence held stops
    * saying it is there, and with `tell`, it is told as having maybe left.
    */
-  private showLostLater(member: string, notice: Lost, tell: boolean): void {
+  private showLostLater(member: string, notice: Lost, tell: boolean, waited = false): void {
     const { clock, room, roster } = this.parts
     const before = this.lostTimers.get(member)
     if (before !== undefined) clock.clearTimeout(before)
+    const due = clock.now() + this.options.lostGraceMs
     const timer = clock.setTimeout(() => {
       this.lostTimers.delete(member)
       const held = room.hereOf(member)
       if (held?.lost !== notice || room.isOpen(member)) return
+      // Far later than due, this node did not run meanwhile (stopped, asleep): an answer may wait on its
+      // links, read after its timers. It gets the grace again, once.
+      if (!waited && clock.now() - due > this.options.lostGraceMs) {
+        this.showLostLater(member, notice, tell, true)
+        return
+      }
       const wasThere = this.present(held) === true
       room.showLost(member)
       if (!tell || !wasThere) return
