@@ -8,11 +8,13 @@ export const FP = '\\[[a-z2-7]{4}-[a-z2-7]{4}\\]'
 /**
  * alice, bob and carol on secure loopback links in a line alice—bob—carol, each with a data dir of its
  * own: alice dials bob, and carol is dialed by bob (`bob dials carol`) or dials him (`carol dials bob`).
- * Resolves once both links are up, and alice was told that carol is in the room through bob.
+ * Resolves once both links are up, and alice was told that carol is in the room through bob. `extra`
+ * arguments go to all three.
  */
 export async function aliceBobCarol(
   start: TestProcesses['start'],
   link: 'bob dials carol' | 'carol dials bob',
+  extra: readonly string[] = [],
 ): Promise<[alice: Proc, bob: Proc, carol: Proc]> {
   const names = ['alice', 'bob', 'carol'] as const
   const ports = await Promise.all(names.map(() => freePort()))
@@ -25,6 +27,7 @@ export async function aliceBobCarol(
     const args = ['--listen', `127.0.0.1:${ports[i]}`, '--name', name, '--data-dir', join(tempDir(), name)]
     const to = dials[name]
     if (to !== undefined) args.push('--peer', `127.0.0.1:${ports[to]}`)
+    args.push(...extra)
     return start(args)
   }) as [Proc, Proc, Proc]
   await alice.waitFor('stderr', /connected to bob /, 60_000)
