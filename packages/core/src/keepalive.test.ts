@@ -53,11 +53,11 @@ describe.each<WakeOrder>(['timers first', 'links first'])(
     /** Alice, stopped 20 s (longer than her 14 s), linked to bob, which waits a minute before giving up on her. */
     async function stoppedAlice() {
       const w = nodeWorld()
-      const process = new FrozenProcess(w.clock)
+      const frozen = new FrozenProcess(w.clock)
       const alice = w.node('alice', A, {
         id: ALICE,
-        clock: process.clock,
-        transport: process.transport(w.network.transport()),
+        clock: frozen.clock,
+        transport: frozen.transport(w.network.transport()),
       })
       const bobProcess = new FrozenProcess(w.clock)
       const bob = w.node('bob', B, {
@@ -70,9 +70,9 @@ describe.each<WakeOrder>(['timers first', 'links first'])(
       await alice.node.start()
       await bob.node.start()
       await w.clock.advance(100)
-      process.freeze()
+      frozen.freeze()
       await w.clock.advance(20_000)
-      await process.thaw(order)
+      await frozen.thaw(order)
       return { w, alice, bob, bobProcess }
     }
 

@@ -23,15 +23,15 @@ const present = (node: { members(): { peer: { id: string }; present?: boolean }[
 
 /** Alice, whose process the test stops and wakes, on the world's network and clock. */
 function sleeper(w: ReturnType<typeof nodeWorld>, extra: Partial<NodeOptions> = {}) {
-  const process = new FrozenProcess(w.clock)
+  const frozen = new FrozenProcess(w.clock)
   const alice = w.node('alice', A, {
     id: ALICE,
     auth: fakeAuth(ALICE),
-    clock: process.clock,
-    transport: process.transport(w.network.transport()),
+    clock: frozen.clock,
+    transport: frozen.transport(w.network.transport()),
     ...extra,
   })
-  return { process, alice }
+  return { frozen, alice }
 }
 
 /**
@@ -46,13 +46,13 @@ describe.each(ORDERS)('a node stopped for a minute, woken %s', (order) => {
     async (broken) => {
       // bob - alice - carol: bob dials alice, alice dials carol.
       const w = nodeWorld()
-      const { process, alice } = sleeper(w, { peers: [C] })
+      const { frozen, alice } = sleeper(w, { peers: [C] })
       const bob = w.node('bob', B, { id: BOB, auth: fakeAuth(BOB), peers: [A] })
       const carol = w.node('carol', C, { id: CAROL, auth: fakeAuth(CAROL) })
       for (const n of [carol, alice, bob]) await n.node.start()
       await w.clock.advance(100)
       expect(present(bob.node, CAROL)).toBe(true)
-      process.freeze()
+      frozen.freeze()
       if (broken === 'by its network') {
         await w.clock.advance(1_000)
         for (const at of [A, C]) w.network.partition(at)
@@ -62,7 +62,7 @@ describe.each(ORDERS)('a node stopped for a minute, woken %s', (order) => {
       // Bob and carol gave up on alice, which is not there.
       expect(bob.events.of('disconnected').map((e) => e.peer.id)).toEqual([ALICE])
       expect(carol.events.of('disconnected').map((e) => e.peer.id)).toEqual([ALICE])
-      await process.thaw(order)
+      await frozen.thaw(order)
       await w.clock.advance(60_000)
       const linked = alice.node.sessionsSnapshot().filter((s) => s.connected)
       expect(linked.map((s) => s.peer.id).sort()).toEqual([BOB, CAROL])
@@ -78,7 +78,7 @@ describe.each(ORDERS)('a node stopped for a minute, woken %s', (order) => {
 
   it('waits for the answers its links brought while it was stopped before telling a member as lost', async () => {
     const w = nodeWorld()
-    const { process, alice } = sleeper(w, { deadAfterMs: 3_600_000 })
+    const { frozen, alice } = sleeper(w, { deadAfterMs: 3_600_000 })
     await w.clock.advance(3_600_000)
     await alice.node.start()
     const relay = await rawNeighbour(w, A, {
@@ -92,11 +92,11 @@ describe.each(ORDERS)('a node stopped for a minute, woken %s', (order) => {
     relay.send(signedLost(RELAY, DAVE, t))
     await w.clock.advance(10)
     // Stopped within the grace; dave's answer arrives while alice does not run.
-    process.freeze()
+    frozen.freeze()
     await w.clock.advance(100)
     relay.send(signedHere(DAVE, 'dave', t + 200))
     await w.clock.advance(60_000)
-    await process.thaw(order)
+    await frozen.thaw(order)
     await w.clock.advance(PRESENCE_DEFAULTS.lostGraceMs + 100)
     expect(alice.events.of('member-lost')).toEqual([])
     expect(present(alice.node, DAVE)).toBe(true)
