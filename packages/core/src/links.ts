@@ -327,6 +327,11 @@ export class Links {
     }, tick)
   }
 
+  /** How long a link may stay silent before it is dropped (`SILENT`). */
+  get deadAfterMs(): number {
+    return this.options.deadAfterMs
+  }
+
   /**
    * Whether a link open since `since` that broke now may have broken because this node was away (its
    * process stopped, its machine asleep) after `since`, at most `deadAfterMs` ago: its peer then gave up on

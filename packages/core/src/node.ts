@@ -746,17 +746,18 @@ export class ParleyNode implements ChatNode {
       this.room.linkClosed(session.peer.id, left)
       // Its link broke (no bye): it may have died without its `gone`, which the members behind this node
       // would otherwise wait out for as long as its presence lasts. Only of a member that takes notices
-      // of lost links: one of an earlier release could not answer one while it is still there. Not when
-      // this node was away meanwhile (stopped, asleep): the member gave up on it, and may well be there.
+      // of lost links: one of an earlier release could not answer one while it is still there. When this
+      // node was away meanwhile (stopped, asleep), the member gave up on it and may well be there: it is
+      // told lost only if it is not back once a link could have been made again.
       const broke = reason.code === 'TRANSPORT' || reason.code === 'SILENT'
-      if (
-        this.presence &&
-        this.lifecycle === 'running' &&
-        broke &&
-        record.hello?.lost &&
-        !this.links.brokeWhileAway(session.openedAt)
-      )
-        this.traffic.perform(this.presence.linkLost(session.peer.id))
+      if (this.presence && this.lifecycle === 'running' && broke && record.hello?.lost) {
+        const member = session.peer.id
+        if (!this.links.brokeWhileAway(session.openedAt)) this.traffic.perform(this.presence.linkLost(member))
+        else
+          this.presence.linkLostWhileAway(member, this.links.deadAfterMs, (effects) =>
+            this.traffic.perform(effects),
+          )
+      }
       // Told as a leave only when its bye named no error (a refusal, a frame it found too large, …).
       const leftCleanly = left && reason.remoteCode === undefined
       this.traffic.settle()

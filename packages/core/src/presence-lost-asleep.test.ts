@@ -1,15 +1,16 @@
 /**
  * A node whose process was stopped (SIGSTOP, a laptop lid closed) for longer than its links last: its
  * neighbours give up on it, and when it wakes, its links turn out broken. That says nothing of the
- * neighbours, which are there: it tells no notice of having lost them, and a notice that was waiting for
- * an answer when it stopped waits for the answers its links brought meanwhile.
+ * neighbours, which are most likely there: it tells the room it lost one only if it is not back a while
+ * after the wake, and a notice that was waiting for an answer when it stopped waits for the answers its
+ * links brought meanwhile.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { fakeAuth, signedHere, signedLost } from '../test/fake-auth.js'
 import { FrozenProcess, type WakeOrder } from '../test/frozen-process.js'
 import { A, ALICE, B, BOB, C, CAROL, closeNodes, nodeWorld, rawNeighbour } from '../test/node-world.js'
 import { HERE_CAP, LOST_CAP, ROOM_CAP } from './links.js'
-import type { NodeOptions } from './node-types.js'
+import { NODE_DEFAULTS, type NodeOptions } from './node-types.js'
 import { PRESENCE_DEFAULTS } from './presence.js'
 
 afterEach(closeNodes)
@@ -101,5 +102,28 @@ describe.each(ORDERS)('a node stopped for a minute, woken %s', (order) => {
     expect(alice.events.of('member-lost')).toEqual([])
     expect(present(alice.node, DAVE)).toBe(true)
     expect(relay.closed).toBe(false)
+  })
+})
+
+describe.each(ORDERS)('a node stopped while a neighbour died, woken %s', (order) => {
+  it('tells the room it lost that neighbour once it is not back after the wake', async () => {
+    const w = nodeWorld()
+    const { frozen, alice } = sleeper(w, { peers: [C] })
+    const bob = w.node('bob', B, { id: BOB, auth: fakeAuth(BOB), peers: [A] })
+    const carol = w.node('carol', C, { id: CAROL, auth: fakeAuth(CAROL) })
+    for (const n of [carol, alice, bob]) await n.node.start()
+    await w.clock.advance(100)
+    frozen.freeze()
+    await w.clock.advance(1_000)
+    // Carol is killed while alice sleeps: her link to alice resets, and she answers no dial.
+    w.network.partition(C)
+    await w.clock.advance(60_000)
+    await frozen.thaw(order)
+    await w.clock.advance(10_000)
+    // Not yet: a neighbour that is there would have been linked again by now, if not as soon as this.
+    expect(bob.events.of('member-lost')).toEqual([])
+    await w.clock.advance(NODE_DEFAULTS.deadAfterMs + PRESENCE_DEFAULTS.lostGraceMs)
+    expect(bob.events.of('member-lost').map((e) => [e.peer.id, e.by.id])).toEqual([[CAROL, ALICE]])
+    expect(present(bob.node, CAROL)).toBe(false)
   })
 })

@@ -108,6 +108,8 @@ export class Presence {
   private answers?: Allowance
   /** Per member lost: the timer that tells it once `lostGraceMs` passed (at most one per member held). */
   private readonly lostTimers = new Map<string, unknown>()
+  /** Per neighbour whose link broke while this node was away: the timer that tells it lost if not back. */
+  private readonly awayTimers = new Map<string, unknown>()
   /**
    * Signer and member (`from member`) of notices the member answered in time, so proved wrong: until the
    * time kept, that signer's notices about that member are not believed. A member that says it is there
@@ -292,6 +294,25 @@ export class Presence {
   }
 
   /**
+   * The link to neighbour `member` broke while this node was away (its process stopped, its machine
+   * asleep): the member gave up on this node's silence, which says nothing of it. Told as lost
+   * (`linkLost`, its effects to `perform`) only if, `afterMs` from now, its link is not open again and no
+   * newer presence of it came: a member that is there is back by then.
+   */
+  linkLostWhileAway(member: string, afterMs: number, perform: (effects: RoomEffect[]) => void): void {
+    const { clock, room } = this.parts
+    const ts = room.hereOf(member)?.ts
+    if (ts === undefined) return
+    const before = this.awayTimers.get(member)
+    if (before !== undefined) clock.clearTimeout(before)
+    const timer = clock.setTimeout(() => {
+      this.awayTimers.delete(member)
+      if (!room.isOpen(member) && room.hereOf(member)?.ts === ts) perform(this.linkLost(member))
+    }, afterMs)
+    this.awayTimers.set(member, timer)
+  }
+
+  /**
    * A `lost` frame came over `link`, from neighbour `neighbor`: counted with its presence frames (`FLOOD`),
    * and a bad signature is a forgery (`FORGED`). One signed by a key this node does not hold as a member,
    * or about a member whose presence held is newer than the one named, no longer says it is there, or was
@@ -332,8 +353,10 @@ export class Presence {
 
   /** Stops the timers of notices not told yet (the node closes). */
   stop(): void {
-    for (const timer of this.lostTimers.values()) this.parts.clock.clearTimeout(timer)
+    for (const timer of [...this.lostTimers.values(), ...this.awayTimers.values()])
+      this.parts.clock.clearTimeout(timer)
     this.lostTimers.clear()
+    this.awayTimers.clear()
   }
 
   /** Whether `frame` carries its signer's signature; a forgery costs `neighbor` its link (`FORGED`). */
