@@ -93,3 +93,30 @@ describe.each<WakeOrder>(['timers first', 'links first'])(
     })
   },
 )
+
+describe('a node stopped until its neighbour dropped it for its silence', () => {
+  it('is told the neighbour dropped the link, not that it left', async () => {
+    const w = nodeWorld()
+    const frozen = new FrozenProcess(w.clock)
+    const alice = w.node('alice', A, {
+      id: ALICE,
+      clock: frozen.clock,
+      transport: frozen.transport(w.network.transport()),
+    })
+    const bob = w.node('bob', B, { id: BOB, peers: [A] })
+    await alice.node.start()
+    await bob.node.start()
+    await w.clock.advance(100)
+    frozen.freeze()
+    await w.clock.advance(20_000)
+    await frozen.thaw('timers first')
+    await w.clock.advance(100)
+    expect(alice.events.of('disconnected')).toEqual([
+      {
+        type: 'disconnected',
+        peer: { id: BOB, name: 'bob' },
+        reason: 'bob dropped this link: it heard nothing from this node (peer sent nothing for 14000 ms)',
+      },
+    ])
+  })
+})

@@ -741,8 +741,10 @@ export class ParleyNode implements ChatNode {
         reason.code === 'BYE',
         this.clock.now(),
       )
-      // A peer that said bye left, unless it closed this one link (`/disconnect`).
-      const left = reason.code === 'BYE' && reason.message !== UNLINK_REASON
+      // A peer that said bye left, unless it closed this one link (`/disconnect`), or dropped it for hearing
+      // nothing from this node (stopped, asleep, cut off), which it says with the code `SILENT`.
+      const heardNothing = reason.code === 'BYE' && reason.remoteCode === 'SILENT'
+      const left = reason.code === 'BYE' && reason.message !== UNLINK_REASON && !heardNothing
       this.room.linkClosed(session.peer.id, left)
       // Its link broke (no bye): it may have died without its `gone`, which the members behind this node
       // would otherwise wait out for as long as its presence lasts. Only of a member that takes notices
@@ -765,9 +767,11 @@ export class ParleyNode implements ChatNode {
       const refusedUs = reason.code === 'BYE' && reason.remoteCode === 'UNTRUSTED'
       const why = refusedUs
         ? `it refused this node's key: ${oneSpaced(reason.message.split('\n', 1)[0] ?? '')}`
-        : reason.code === 'BYE'
-          ? byeText(session.peer.name, reason.message)
-          : reason.message
+        : heardNothing
+          ? `${session.peer.name} dropped this link: it heard nothing from this node (${oneSpaced(reason.message)})`
+          : reason.code === 'BYE'
+            ? byeText(session.peer.name, reason.message)
+            : reason.message
       const refusal = refusedUs ? { code: 'REFUSED', by: 'peer' as const, fatal: true } : refusalOf(reason)
       this.roster.left(session)
       this.emit({
