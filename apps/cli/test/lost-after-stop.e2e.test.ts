@@ -23,6 +23,12 @@ describe('a member stopped for longer than its links last', () => {
     } finally {
       process.kill(bobPid, 'SIGCONT')
     }
+    // Woken, bob reads that they dropped his links for his silence, which is not their leaving.
+    await bob.waitFor(
+      'stderr',
+      /disconnected from alice .*: alice dropped this link: it heard nothing from this node/,
+    )
+    expect(bob.stderr.join('\n')).not.toMatch(/ left \(peer sent nothing/)
     // Said by carol once bob is back: it comes to alice through him, after carol's presence of now.
     carol.send('back through bob')
     await alice.waitFor('stdout', /back through bob/, 30_000)
