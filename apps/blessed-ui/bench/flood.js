@@ -7,11 +7,11 @@
 // for each key takes about 25 ms on a busy 2-core machine, which would be measured as key echo.
 // parley-tui runs with --rate 0: the default per-peer limit (200 msg/s after a burst of 1,000) would make
 // "rendered/s" a measure of that policy, not of the renderer. FLOOD_RATE=N runs it with --rate N instead.
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { builtBinaries, sleep, tmuxOn, until as waitUntil } from './harness.js'
+import { builtBinaries, sleep, stopTmux, tmuxOn, until as waitUntil } from './harness.js'
 
 const MESSAGES = Number(process.env.FLOOD_MESSAGES ?? 10_000)
 const RATE = Number(process.env.FLOOD_RATE ?? 0)
@@ -24,7 +24,8 @@ const { tui: TUI, cli: CLI } = builtBinaries(process.env.FLOOD_TUI)
 
 const dir = mkdtempSync(join(tmpdir(), 'parley-flood-'))
 const trace = join(dir, 'trace')
-const socket = `parley-bench-${process.pid}`
+// FLOOD_TMUX_SOCKET=PATH puts the tmux server's socket there, for a caller that may have to stop it.
+const socket = process.env.FLOOD_TMUX_SOCKET || join(dir, 'tmux')
 const tmux = tmuxOn(socket)
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const p90 = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)]
@@ -93,7 +94,7 @@ class ControlClient {
     this.waiting = []
     this.block = undefined
     this.buffer = ''
-    this.child = spawn('tmux', ['-L', socket, '-f', '/dev/null', '-C', 'attach', '-t', 'control'], {
+    this.child = spawn('tmux', ['-S', socket, '-f', '/dev/null', '-C', 'attach', '-t', 'control'], {
       stdio: ['pipe', 'pipe', 'ignore'],
     })
     this.child.stdout.setEncoding('utf8').on('data', (chunk) => {
@@ -349,10 +350,10 @@ try {
   try {
     tmux('send-keys', '-t', 'tui', 'C-c')
     await sleep(500)
-    execFileSync('tmux', ['-L', socket, 'kill-server'], { stdio: 'ignore' })
   } catch {
     // The server is already gone.
   }
+  stopTmux(socket)
   cli.kill('SIGKILL')
   if (process.env.FLOOD_KEEP) console.log(dir)
   else rmSync(dir, { recursive: true, force: true })

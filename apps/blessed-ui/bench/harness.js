@@ -1,7 +1,7 @@
 // What the parley-tui benchmarks that drive the real app in tmux share: the built binaries, a tmux server
 // of their own, and waiting for a condition.
 import { execFileSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 /** parley-tui (or another build's, given as `override`) and the parley CLI, once both are built. */
@@ -18,9 +18,22 @@ export function builtBinaries(override) {
   }
 }
 
-/** Runs tmux commands on a server of the benchmark's own (`-L socket`), with no user configuration. */
+/**
+ * Runs tmux commands on a server of the benchmark's own, with no user configuration. Its socket is a path
+ * (`-S`) in the benchmark's folder: with `-L` it would stay in the shared /tmp/tmux-UID after the run.
+ */
 export function tmuxOn(socket) {
-  return (...args) => execFileSync('tmux', ['-L', socket, '-f', '/dev/null', ...args], { encoding: 'utf8' })
+  return (...args) => execFileSync('tmux', ['-S', socket, '-f', '/dev/null', ...args], { encoding: 'utf8' })
+}
+
+/** Stops the tmux server on `socket` if it still runs, and removes the socket file, which it leaves. */
+export function stopTmux(socket) {
+  try {
+    execFileSync('tmux', ['-S', socket, 'kill-server'], { stdio: 'ignore' })
+  } catch {
+    // The server is already gone.
+  }
+  rmSync(socket, { force: true })
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))

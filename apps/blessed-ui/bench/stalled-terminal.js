@@ -6,17 +6,17 @@
 // terminal resumes and it reports how long the last message took to show. Needs `pnpm build` and tmux.
 // STALL_MESSAGES=N changes the flood (default 60,000), STALL_SECONDS=N the stall (default 15),
 // STALL_TUI=FILE runs another build's parley-tui.js.
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { builtBinaries, sleep, tmuxOn, until } from './harness.js'
+import { builtBinaries, sleep, stopTmux, tmuxOn, until } from './harness.js'
 
 const MESSAGES = Number(process.env.STALL_MESSAGES ?? 60_000)
 const SECONDS = Number(process.env.STALL_SECONDS ?? 15)
 const { tui: TUI, cli: CLI } = builtBinaries(process.env.STALL_TUI)
 const dir = mkdtempSync(join(tmpdir(), 'parley-stall-'))
-const socket = `parley-stall-${process.pid}`
+const socket = join(dir, 'tmux')
 const tmux = tmuxOn(socket)
 
 // The CLI stops reading its input once its outbox has stayed full without an acknowledgement for --wait
@@ -95,11 +95,7 @@ try {
   console.log(`  last message on screen after the terminal resumed  ${Date.now() - resumed} ms`)
 } finally {
   if (server) process.kill(server, 'SIGCONT')
-  try {
-    execFileSync('tmux', ['-L', socket, 'kill-server'], { stdio: 'ignore' })
-  } catch {
-    // The server is already gone.
-  }
+  stopTmux(socket)
   cli.kill('SIGKILL')
   rmSync(dir, { recursive: true, force: true })
 }

@@ -1,10 +1,15 @@
 /** Drives the built parley-tui inside a private tmux server, with the built parley CLI as the peer. */
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { assertBundled, assertBuilt as assertCliBuilt } from '@parley/testkit'
+import {
+  assertBundled,
+  assertBuilt as assertCliBuilt,
+  stopTmux,
+  tempDir,
+  tmuxSocketIn,
+} from '@parley/testkit'
 import { afterEach, beforeAll, describe } from 'vitest'
 
 export const TUI_BIN = fileURLToPath(new URL('../bin/parley-tui.js', import.meta.url))
@@ -137,10 +142,10 @@ afterEach((context) => {
   describers.clear()
 })
 
-/** One tmux server on its own socket, so parallel test runs never meet. */
+/** One tmux server on its own socket, in its own folder, so parallel test runs never meet. */
 export class Tmux {
-  readonly socket = `parley-test-${process.pid}-${Math.random().toString(36).slice(2, 10)}`
-  readonly dir = mkdtempSync(join(tmpdir(), 'parley-tui-'))
+  readonly dir = tempDir('parley-tui-')
+  readonly socket = tmuxSocketIn(this.dir)
   readonly exitFile = join(this.dir, 'exit-code')
   readonly traceFile = join(this.dir, 'trace')
   /** The screen and stderr as `kill` found them, for the failure report. */
@@ -169,7 +174,7 @@ export class Tmux {
   }
 
   tmux(...args: string[]): string {
-    return execFileSync('tmux', ['-L', this.socket, '-f', '/dev/null', ...args], { encoding: 'utf8' })
+    return execFileSync('tmux', ['-S', this.socket, '-f', '/dev/null', ...args], { encoding: 'utf8' })
   }
 
   /** Starts parley-tui (`bin`: another copy's) in a cols x rows window; its exit code lands in `exitFile`. */
@@ -294,11 +299,7 @@ export class Tmux {
 
   kill(): void {
     this.last ??= this.snapshot()
-    try {
-      this.tmux('kill-server')
-    } catch {
-      // Already gone.
-    }
+    stopTmux(this.socket)
     rmSync(this.dir, { recursive: true, force: true })
   }
 }
@@ -321,7 +322,7 @@ export interface CliPeer {
 /** The parley CLI in --json mode, listening on a free loopback port. */
 export function startCli(name: string, extra: string[] = []): CliPeer {
   // Each node gets its own data dir: two nodes on one machine must not share (and lock) the default one.
-  const data = mkdtempSync(join(tmpdir(), 'parley-cli-'))
+  const data = tempDir('parley-cli-')
   const child = spawn(
     process.execPath,
     [CLI_BIN, '--listen', '127.0.0.1:0', '--name', name, '--json', ...extra],

@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { PARLEY_BIN, tempDir } from '@parley/testkit'
+import { PARLEY_BIN, stopTmux, tempDir, tmuxSocketIn } from '@parley/testkit'
 
 /** Whether tmux is installed: the terminal tests are skipped, and say so, when it is not. */
 export const HAS_TMUX = (() => {
@@ -19,8 +19,8 @@ export const HAS_TMUX = (() => {
 
 /** One parley on a private tmux server, in a cols x rows window; its exit code lands in a file. */
 export class Terminal {
-  private readonly socket = `parley-cli-${process.pid}-${Math.random().toString(36).slice(2, 10)}`
   private readonly dir = tempDir('parley-terminal-')
+  private readonly socket = tmuxSocketIn(this.dir)
   private readonly exitFile = join(this.dir, 'exit-code')
 
   readonly stderrFile = join(this.dir, 'stderr')
@@ -50,7 +50,7 @@ export class Terminal {
   }
 
   tmux(...args: string[]): string {
-    return execFileSync('tmux', ['-L', this.socket, '-f', '/dev/null', ...args], { encoding: 'utf8' })
+    return execFileSync('tmux', ['-S', this.socket, '-f', '/dev/null', ...args], { encoding: 'utf8' })
   }
 
   screen(): string[] {
@@ -102,11 +102,8 @@ export class Terminal {
     })
   }
 
+  /** Closes the window: the terminal hangs up under parley. Its folder stays, for the stderr file. */
   kill(): void {
-    try {
-      this.tmux('kill-server')
-    } catch {
-      // Already gone.
-    }
+    stopTmux(this.socket)
   }
 }

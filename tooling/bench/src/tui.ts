@@ -1,5 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export interface TuiResult {
@@ -133,9 +135,13 @@ function run(
   env: Record<string, string>,
   timeoutMs: number,
 ): Promise<{ code: number | string; stdout: string; stderr: string }> {
+  // flood.js keeps its files and its tmux server's socket in here: a flood.js killed at the timeout cannot
+  // remove them, or stop that server, itself.
+  const dir = mkdtempSync(join(tmpdir(), 'parley-bench-tui-'))
+  const socket = join(dir, 'tmux')
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [script], {
-      env: { ...process.env, ...env },
+      env: { ...process.env, ...env, TMPDIR: dir, FLOOD_TMUX_SOCKET: socket },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let stdout = ''
@@ -148,11 +154,11 @@ function run(
     })
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
-      // flood.js names its tmux server after its pid; a killed flood.js cannot stop it itself.
-      spawnSync('tmux', ['-L', `parley-bench-${child.pid}`, 'kill-server'], { stdio: 'ignore' })
+      spawnSync('tmux', ['-S', socket, 'kill-server'], { stdio: 'ignore' })
     }, timeoutMs)
     child.on('close', (code, signal) => {
       clearTimeout(timer)
+      rmSync(dir, { recursive: true, force: true })
       resolve({
         code: code ?? signal ?? 'unknown',
         stdout,
