@@ -645,10 +645,11 @@ describe('invites over IPv6 loopback', () => {
 })
 
 describe('on the wire', () => {
-  /** Bob listens; alice dials him through the fault proxy. */
+  /** Bob listens; alice dials him through the fault proxy. Both print --json events, acks included. */
   async function throughProxy(names = { alice: 'alice', bob: 'bob' }) {
-    const bob = start(['--listen', '127.0.0.1:0', '--name', names.bob])
-    const bobPort = await listeningPort(bob)
+    const bob = start(['--listen', '127.0.0.1:0', '--name', names.bob, '--json'])
+    const bobAddress = String(json(await bob.waitFor('stdout', /"type":"listening"/)).address)
+    const bobPort = Number(/:(\d+)$/.exec(bobAddress)?.[1])
     const proxy = await startFaultProxy({ host: '127.0.0.1', port: bobPort })
     defer(() => proxy.close())
     const alice = start([
@@ -656,21 +657,40 @@ describe('on the wire', () => {
       '127.0.0.1:0',
       '--name',
       names.alice,
+      '--json',
       '--peer',
       `127.0.0.1:${proxy.port}`,
     ])
-    await alice.waitFor('stderr', new RegExp(`connected to ${names.bob}`))
-    await bob.waitFor('stderr', new RegExp(`connected to ${names.alice}`))
+    await alice.waitFor('stdout', connectedTo(names.bob))
+    await bob.waitFor('stdout', connectedTo(names.alice))
     return { alice, bob, proxy }
   }
+
+  const connectedTo = (name: string) => new RegExp(`"type":"connected","peer":"${name}"`)
+  /** The messages a --json process showed, as text mode shows them. */
+  const shown = (proc: Proc) =>
+    proc.stdout
+      .map(json)
+      .filter((event) => event.type === 'message')
+      .map((event) => `<${event.from}> ${event.body}`)
+  /** Waits for the message saying `body` and returns it as text mode shows it. */
+  const message = async (proc: Proc, body: string) => {
+    const event = json(await proc.waitFor('stdout', new RegExp(`"type":"message".*"body":"${body}"`)))
+    return `<${event.from}> ${event.body}`
+  }
+  /** Waits until the peer acknowledged `sender`'s message number `seq`: its ack has crossed the proxy. */
+  const acknowledged = (sender: Proc, seq: number) =>
+    sender.waitFor('stdout', new RegExp(`"type":"delivered".*"seq":${seq},`))
 
   it('carries neither message bodies nor names in the clear', async () => {
     const { alice, bob, proxy } = await throughProxy({ alice: 'alice-name-xyz', bob: 'bob-name-xyz' })
     alice.send('supersecret-body-123')
     bob.send('supersecret-body-123 back')
-    expect(await bob.waitFor('stdout', /supersecret/)).toBe('<alice-name-xyz> supersecret-body-123')
-    expect(await alice.waitFor('stdout', /supersecret/)).toBe('<bob-name-xyz> supersecret-body-123 back')
-    await sleep(200) // the acks
+    expect(await message(bob, 'supersecret-body-123')).toBe('<alice-name-xyz> supersecret-body-123')
+    expect(await message(alice, 'supersecret-body-123 back')).toBe('<bob-name-xyz> supersecret-body-123 back')
+    // The acks crossed too, so the recording holds both sides' whole exchange.
+    await acknowledged(alice, 1)
+    await acknowledged(bob, 1)
     const toBob = Buffer.concat(proxy.recorded.toTarget)
     const toAlice = Buffer.concat(proxy.recorded.fromTarget)
     // Enough bytes crossed both ways for the check to mean something.
@@ -688,36 +708,40 @@ describe('on the wire', () => {
     it(`closes the link on a flipped ciphertext bit (${direction}), reconnects, and delivers later lines exactly once`, async () => {
       const { alice, bob, proxy } = await throughProxy()
       alice.send('first')
-      await bob.waitFor('stdout', /first/)
+      await message(bob, 'first')
       bob.send('reply')
-      await alice.waitFor('stdout', /reply/)
-      await sleep(100) // acks settle, so the next chunk is the one we send
+      await message(alice, 'reply')
+      // Both acks have crossed, so the next chunk in either direction is the one we send.
+      await acknowledged(alice, 1)
+      await acknowledged(bob, 1)
 
       const [sender, receiver] = direction === 'toTarget' ? [alice, bob] : [bob, alice]
+      const [senderName, receiverName] = direction === 'toTarget' ? ['alice', 'bob'] : ['bob', 'alice']
       const acceptedBefore = proxy.accepted
       proxy.flipBitOnNextChunk(direction)
       sender.send('corrupted in flight')
-      const error = await receiver.waitFor('stderr', /dropped|decrypt|authenticat|corrupt|CRYPTO/i)
-      expect(error).toMatch(/127\.0\.0\.1:\d+/)
-      await alice.waitFor('stderr', /disconnected from bob/)
-      await bob.waitFor('stderr', /disconnected from alice/)
+      const dropped = json(
+        await receiver.waitFor('stdout', new RegExp(`"type":"disconnected","peer":"${senderName}"`)),
+      )
+      expect(dropped.reason).toMatch(/127\.0\.0\.1:\d+/)
+      expect(dropped.reason).toMatch(/dropped|decrypt|authenticat|corrupt|CRYPTO/i)
+      await sender.waitFor('stdout', new RegExp(`"type":"disconnected","peer":"${receiverName}"`))
       // Alice redials through the proxy by herself.
       await waitUntil(() => proxy.accepted > acceptedBefore)
-      await waitUntil(
-        () => count(alice.stderr, 'connected to bob') >= 2 && count(bob.stderr, 'connected to alice') >= 2,
-      )
+      const connections = (proc: Proc, name: string) =>
+        proc.stdout.filter((line) => connectedTo(name).test(line)).length
+      await waitUntil(() => connections(alice, 'bob') >= 2 && connections(bob, 'alice') >= 2)
       sender.send('after the flip')
-      await receiver.waitFor('stdout', /after the flip/)
+      await message(receiver, 'after the flip')
       // A later line on the same link comes after any second copy of the earlier ones.
       sender.send('and the last')
-      await receiver.waitFor('stdout', /and the last/)
-      const name = sender === alice ? 'alice' : 'bob'
+      await message(receiver, 'and the last')
       // The corrupted record was never shown; its message was resent once over the new link.
-      expect(receiver.stdout).toEqual([
-        `<${name}> ${sender === alice ? 'first' : 'reply'}`,
-        `<${name}> corrupted in flight`,
-        `<${name}> after the flip`,
-        `<${name}> and the last`,
+      expect(shown(receiver)).toEqual([
+        `<${senderName}> ${sender === alice ? 'first' : 'reply'}`,
+        `<${senderName}> corrupted in flight`,
+        `<${senderName}> after the flip`,
+        `<${senderName}> and the last`,
       ])
     })
   }

@@ -23,8 +23,8 @@ describe('links', () => {
     const accepted = await nextLink()
     client.write('first ')
     client.end('second')
+    // Both writes and the end are out: the accepted link's socket holds them, paused until attach.
     await new Promise((resolve) => client.once('finish', resolve))
-    await delay(50)
 
     const received = record(accepted)
     expect(await received.closed).toBeUndefined()
@@ -32,9 +32,14 @@ describe('links', () => {
   })
 
   it('delivers bytes the listener sent before the dialer attached', async () => {
-    const server = await rawServer('127.0.0.1', (socket) => socket.end('welcome'))
+    let sent!: () => void
+    const welcomed = new Promise<void>((resolve) => {
+      sent = resolve
+    })
+    const server = await rawServer('127.0.0.1', (socket) => socket.end('welcome', sent))
     const dialed = await createTcpTransport().dial(`127.0.0.1:${portOf(server)}`)
-    await delay(50)
+    // The listener's bytes and its end are out (the dialer's socket is paused until attach).
+    await welcomed
     const received = record(dialed)
     expect(await received.closed).toBeUndefined()
     expect(received.bytes().toString()).toBe('welcome')
