@@ -81,8 +81,11 @@ describe('the Link contract', () => {
   it('returns false from write when the buffer is full, then drains, delivering everything in order', async () => {
     const { dialed, accepted } = await pair()
     const atBob = record(accepted)
-    let drains = 0
-    dialed.attach({ data: () => {}, drain: () => drains++, close: () => {} })
+    let drained!: () => void
+    const drain = new Promise<void>((resolve) => {
+      drained = resolve
+    })
+    dialed.attach({ data: () => {}, drain: () => drained(), close: () => {} })
     const chunk = Buffer.alloc(16 * 1024)
     const sent: Buffer[] = []
     let falses = 0
@@ -93,7 +96,7 @@ describe('the Link contract', () => {
     }
     expect(falses).toBeGreaterThan(0)
     expect((await atBob.waitForBytes(64 * chunk.length)).equals(Buffer.concat(sent))).toBe(true)
-    await vi.waitFor(() => expect(drains).toBeGreaterThan(0))
+    await drain
   })
 
   it('delivers bytes that arrived before attach, then holds them while paused', async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { TransportError } from '@parley/core'
 import { createTcpTransport } from '@parley/transport-tcp'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { fingerprint } from '../src/fingerprint.js'
 import { generateKeyPair } from '../src/identity.js'
 import { KnownPeers } from '../src/known-peers.js'
@@ -164,15 +164,21 @@ describe('trust', () => {
 
   it('drops a handshake still waiting for its verdict when the listener closes', async () => {
     let verdicts = 0
+    let asked!: () => void
+    const verifying = new Promise<void>((resolve) => {
+      asked = resolve
+    })
     const bob = secureNode({
       verify: () => {
         verdicts++
+        asked()
         return new Promise<Verdict>(() => {})
       },
     })
     const server = await accepting(bob.transport)
     const dial = secureNode().transport.dial(server.address)
-    await vi.waitFor(() => expect(verdicts).toBe(1))
+    await verifying
+    expect(verdicts).toBe(1)
     await server.listener.close()
     await expect(dial).rejects.toBeInstanceOf(TransportError)
     expect(server.accepted).toHaveLength(0)
