@@ -395,6 +395,16 @@ describe('errors, one line each', () => {
     ])
   })
 
+  it('a bootstrap node told to listen on every interface or on a name is a usage error (exit 2) with the way out', async () => {
+    for (const listen of ['0.0.0.0:0', 'localhost:0']) {
+      const wildcard = start(['bootstrap', '--listen', listen])
+      expect(await wildcard.exited).toBe(2)
+      expect(wildcard.stderr).toEqual([
+        `parley: a bootstrap node runs at the one IPv4 address others reach it at, not at ${listen.slice(0, -2)}: give this machine's address, such as 198.51.100.10:49737 (127.0.0.1:0 for a DHT on this machine only) (see --help)`,
+      ])
+    }
+  })
+
   it('no node announces the key: one line with the hint, and exit 8 with the messages kept', async () => {
     const nobody = await keyInvite(newDataDir())
     const alice = dhtNode(['--peer', nobody, '--name', 'alice', '--wait', '1'])

@@ -1,5 +1,6 @@
 /// <reference path="./types/hyper.d.ts" />
 import { createSocket } from 'node:dgram'
+import { isIPv4 } from 'node:net'
 import type HyperDHT from 'hyperdht'
 import { keepAnnounced } from './announcement.js'
 import { type BootstrapNode, chooseBootstrap } from './bootstrap.js'
@@ -30,6 +31,11 @@ export async function runBootstrapNode(options: BootstrapNodeOptions): Promise<R
     throw new DhtError(
       'BAD_BOOTSTRAP',
       `a bootstrap node needs a port from 0 to 65535 (got ${options.port}): others find it at HOST:PORT, such as ${options.host}:49737`,
+    )
+  if (!isIPv4(options.host) || options.host === '0.0.0.0')
+    throw new DhtError(
+      'BAD_BOOTSTRAP',
+      `a bootstrap node runs at the one IPv4 address others reach it at, not at ${options.host}: give this machine's address, such as 198.51.100.10:49737 (127.0.0.1:0 for a DHT on this machine only)`,
     )
   let dht: HyperDHT
   const bootstrap = (options.peers ?? []).map((peer) => ({ ...peer }))

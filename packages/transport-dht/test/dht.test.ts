@@ -418,6 +418,16 @@ describe('bootstrap nodes', () => {
       await bootstrap.close()
     }
   })
+
+  it.each(['0.0.0.0', 'localhost', '::1'])(
+    'refuse %j, an address others cannot reach it at by its id, with BAD_BOOTSTRAP and an example',
+    async (host) => {
+      await expect(runBootstrapNode({ host, port: 0 })).rejects.toMatchObject({
+        code: 'BAD_BOOTSTRAP',
+        message: expect.stringContaining('198.51.100.10:49737'),
+      })
+    },
+  )
 })
 
 describe('keeping the key announced', () => {
