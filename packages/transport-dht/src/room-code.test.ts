@@ -19,6 +19,16 @@ describe('room codes', () => {
     expect(openRoom(` ${code.toUpperCase()} `).code).toBe(code)
   })
 
+  it('read back as pasted from mail or chat: in quotes or <…>, with a full stop after it, broken by zero-width spaces', () => {
+    const code = createRoomCode()
+    const secret = parseRoomCode(code)
+    for (const pasted of [`"${code}"`, `'${code}'`, `<${code}>`, `\`${code}\``, `${code}.`, `(${code}).`])
+      expect(parseRoomCode(pasted)).toEqual(secret)
+    expect(parseRoomCode(code.replace('-', '-\u200b'))).toEqual(secret)
+    // Inside the code, anything foreign is still refused.
+    expect(() => parseRoomCode(code.replace('-', '.'))).toThrow(/is not a room code/)
+  })
+
   it('catch a mistyped character by their checksum', () => {
     const code = createRoomCode()
     for (let i = 0; i < code.length; i++) {

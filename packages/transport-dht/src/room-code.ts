@@ -44,9 +44,18 @@ export function openRoom(text: string): Room {
   }
 }
 
-/** The secret inside a room code. Case, dashes and spaces do not matter; o, i and l read as 0, 1 and 1. */
+/**
+ * The secret inside a room code. Case, dashes and spaces do not matter; o, i and l read as 0, 1 and 1; what
+ * mail and chat put around a pasted code (quotes, `<…>`, a full stop after it, zero-width spaces) is ignored.
+ */
 export function parseRoomCode(text: string): Buffer {
-  const chars = text.toLowerCase().replace(/[\s-]/g, '').replace(/o/g, '0').replace(/[il]/g, '1')
+  const chars = text
+    .toLowerCase()
+    .replace(/[\u200b-\u200d\u2060\ufeff]/g, '')
+    .replace(/^[^0-9a-z]+|[^0-9a-z]+$/g, '')
+    .replace(/[\s-]/g, '')
+    .replace(/o/g, '0')
+    .replace(/[il]/g, '1')
   const bad = (why: string) =>
     new DhtError(
       'BAD_ROOM_CODE',
