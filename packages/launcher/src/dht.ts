@@ -62,13 +62,26 @@ const MAX_REMEMBERED_LINKS = 1024
 /** How a link reaches its peer, for status lines and `--json`. */
 export type LinkRoute = { readonly kind: 'tcp' } | LinkPath
 
+/**
+ * A key-only address as pasted, without what mail and chat put around it (`<…>`, quotes, a trailing full
+ * stop) or inside it (zero-width spaces at a line break), as `--join` reads an invite.
+ */
+function unwrapped(text: string): string {
+  return text
+    .replace(/[\u200b-\u200d\u2060\ufeff]/g, '')
+    .trim()
+    .replace(/^[<("'`[]+/, '')
+    .replace(/[>)"'`\].,;]+$/, '')
+}
+
 /** Whether `text` is written as a key-only address; it may still be malformed (then `normalize` says how). */
 export function isKeyOnlyAddress(text: string): boolean {
-  const t = text.trim()
+  const t = unwrapped(text)
   if (/^dht:/i.test(t) || /^[0-9a-f]{64}$/i.test(t)) return true
   if (isInvite(t)) return !t.slice('parley://'.length).includes(':')
-  // A fingerprint in groups of four (a short one too, so that its error says what is missing), or compact.
-  return /^[a-z2-7]{4}(?:-[a-z2-7]{4})+$/i.test(t) || /^[a-z2-7]{56}$/i.test(t)
+  // A fingerprint in groups of four, split by dashes or spaces (a short one too, so that its error says what
+  // is missing), or compact.
+  return /^[a-z2-7]{4}(?:(?:-|\s+)[a-z2-7]{4})+$/i.test(t) || /^[a-z2-7]{56}$/i.test(t)
 }
 
 /**
@@ -76,7 +89,7 @@ export function isKeyOnlyAddress(text: string): boolean {
  * @throws AddressError for a malformed key, fingerprint or invite
  */
 export function normalizeKeyAddress(text: string): Address {
-  const t = text.trim()
+  const t = unwrapped(text)
   try {
     if (isInvite(t)) return decodeInvite(t).address
     if (/^dht:/i.test(t)) {

@@ -161,6 +161,20 @@ describe('key-only addresses go to the DHT', () => {
     expect(kindOf('127.0.0.1:4001')).toBe(TCP)
   })
 
+  it('reads a fingerprint or key-only invite as pasted: split by spaces, in <…> or quotes, with a full stop after it', () => {
+    const pasted = [
+      full.replace(/-/g, ' '),
+      `<parley://${full}>`,
+      `"parley://${full}".`,
+      `'${full}'`,
+      `${full}.`,
+      `parley://${full.replace('-', '-\u200b')}`,
+    ]
+    for (const text of pasted) expect(parseAddress(text), text).toBe(`dht:${KEY}`)
+    // A typo is still caught whatever is around it.
+    expect(() => parseAddress(`<parley://${full.slice(0, -1)}a>`)).toThrow(/typo/)
+  })
+
   it('says what is wrong with a short or mistyped fingerprint, and leaves host names to TCP', () => {
     expect(() => parseAddress(fingerprint(KEY).short)).toThrow(/short fingerprint/)
     expect(() => parseAddress(`${full.slice(0, -1)}a`)).toThrow(/typo/)
