@@ -107,12 +107,58 @@ const MAX_KNOWN_RELAYS = 64
 /** Keys remembered as linked directly in this run (for the silent-path hint); bounded like the relays. */
 const MAX_DIRECT_KEYS = 1_024
 
+/** How often a bootstrap node that stopped answering is asked whether it is back. */
+const SILENT_BOOTSTRAP_RECHECK_MS = 30_000
+
 /**
  * HyperDHT connects to a blind relay through its own `connect(key)` with no options; noting the address of
  * each such connection tells a link whether its UDP path leads to a relay or to the peer.
+ *
+ * While the routing table is small, as on any private DHT of fewer than 20 nodes, every lookup and
+ * announce also asks each bootstrap node, and ends only once each one answered or timed out: one bootstrap
+ * node down made each of them take 6 s more. A bootstrap node whose request timed out is left out of them,
+ * while one answers, until it answers a ping again.
  */
 class RelayAwareDHT extends DHT {
   readonly relays = new Map<string, string>()
+  /** Bootstrap nodes as resolved (`host:port`), and per silent one the timer that pings it. */
+  readonly #bootstrapAddresses = new Set<string>()
+  readonly #silentBootstrap = new Map<string, NodeJS.Timeout>()
+
+  protected override async *_resolveBootstrapNodes(): AsyncGenerator<HyperDHT.HostPort & { id: Buffer }> {
+    const all: (HyperDHT.HostPort & { id: Buffer })[] = []
+    for await (const node of super._resolveBootstrapNodes()) {
+      this.#bootstrapAddresses.add(`${node.host}:${node.port}`)
+      all.push(node)
+    }
+    const answering = all.filter((node) => !this.#silentBootstrap.has(`${node.host}:${node.port}`))
+    yield* answering.length > 0 ? answering : all
+  }
+
+  protected override _ontimeout(request: { to: HyperDHT.HostPort }): void {
+    super._ontimeout(request)
+    const { host, port } = request.to
+    const address = `${host}:${port}`
+    if (this.destroyed || !this.#bootstrapAddresses.has(address) || this.#silentBootstrap.has(address)) return
+    const recheck = setInterval(() => {
+      if (!this.destroyed) this.ping({ host, port }).catch(() => {})
+    }, SILENT_BOOTSTRAP_RECHECK_MS)
+    recheck.unref()
+    this.#silentBootstrap.set(address, recheck)
+  }
+
+  protected override _onresponse(response: { from: HyperDHT.HostPort }, external: boolean): void {
+    super._onresponse(response, external)
+    const address = `${response.from.host}:${response.from.port}`
+    clearInterval(this.#silentBootstrap.get(address))
+    this.#silentBootstrap.delete(address)
+  }
+
+  override destroy(options?: { force?: boolean }): Promise<void> {
+    for (const recheck of this.#silentBootstrap.values()) clearInterval(recheck)
+    this.#silentBootstrap.clear()
+    return super.destroy(options)
+  }
 
   override connect(remotePublicKey: Buffer, options?: HyperDHT.ConnectOptions): HyperDHT.SecretStream {
     const socket = super.connect(remotePublicKey, options)

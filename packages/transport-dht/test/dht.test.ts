@@ -405,6 +405,30 @@ describe('the public-DHT guard', () => {
 })
 
 describe('bootstrap nodes', () => {
+  it('a node leaves one that stopped answering out of its announces and lookups, asking those that answer', async () => {
+    // A UDP port that takes every packet and answers none: a bootstrap node that is down.
+    const silent = createSocket('udp4')
+    const received: Buffer[] = []
+    silent.on('message', (packet) => received.push(packet))
+    await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve))
+    try {
+      const down = { host: '127.0.0.1', port: silent.address().port }
+      const alice = await node({ bootstrap: [down, ...testnet.bootstrap] })
+      const absent = HyperDHT.keyPair().publicKey
+      await alice.transport.listen()
+      await expect(alice.transport.dial(absent.toString('hex'))).rejects.toMatchObject({
+        code: 'PEER_NOT_FOUND',
+      })
+      // A request carries its target in the clear: the silent node was asked neither to store alice's key
+      // nor where the absent one is. Each such query waited for it to time out (6 s).
+      for (const key of [Buffer.from(alice.key, 'hex'), absent])
+        expect(received.some((packet) => packet.includes(HyperDHT.hash(key)))).toBe(false)
+      expect(received.length).toBeGreaterThan(0)
+    } finally {
+      silent.close()
+    }
+  })
+
   it('take a port the OS picks when given port 0, and a node joins a DHT made of one of them', async () => {
     await expect(runBootstrapNode({ host: '127.0.0.1', port: 70_000 })).rejects.toMatchObject({
       code: 'BAD_BOOTSTRAP',

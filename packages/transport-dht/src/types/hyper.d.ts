@@ -106,7 +106,14 @@ declare module 'hyperdht' {
     ): HyperDHT.Server
     createRawStream(options?: Record<string, unknown>): HyperDHT.RawStream
     lookup(topic: Buffer): AsyncIterable<{ peers: { publicKey: Buffer }[] }>
+    ping(node: HyperDHT.HostPort): Promise<unknown>
     destroy(options?: { force?: boolean }): Promise<void>
+    /** dht-rpc: the bootstrap nodes a query starts from while the routing table is small. */
+    protected _resolveBootstrapNodes(): AsyncGenerator<HyperDHT.HostPort & { id: Buffer }>
+    /** dht-rpc: a request whose every retry went unanswered. */
+    protected _ontimeout(request: { to: HyperDHT.HostPort }): void
+    /** dht-rpc: any answer to a request of this node. */
+    protected _onresponse(response: { from: HyperDHT.HostPort }, external: boolean): void
   }
 
   export = HyperDHT
