@@ -1,5 +1,13 @@
+import HyperDHT from 'hyperdht'
 import { describe, expect, it } from 'vitest'
-import { chooseBootstrap, formatBootstrap, parseBootstrap, privateOnly } from './bootstrap.js'
+import {
+  bootstrapPeers,
+  chooseBootstrap,
+  formatBootstrap,
+  PUBLIC_BOOTSTRAP_HOSTS,
+  parseBootstrap,
+  privateOnly,
+} from './bootstrap.js'
 
 describe('--bootstrap lists', () => {
   it('parse one or more HOST:PORT, ignoring spaces and empty entries', () => {
@@ -42,6 +50,39 @@ describe('choosing bootstrap nodes', () => {
         }),
       )
     }
+  })
+
+  it("refuses HyperDHT's public bootstrap nodes named by address or by name when the guard is on", () => {
+    for (const text of [
+      '88.99.3.86:49737',
+      'NODE2.hyperdht.org:49737',
+      '127.0.0.1:4000,node3.hyperdht.org.:1',
+    ])
+      expect(() => chooseBootstrap(parseBootstrap(text), { PARLEY_DHT_PRIVATE_ONLY: '1' })).toThrow(
+        expect.objectContaining({
+          code: 'PUBLIC_BOOTSTRAP_REFUSED',
+          message: expect.stringContaining('parley bootstrap'),
+        }),
+      )
+    expect(chooseBootstrap(parseBootstrap('88.99.3.86:49737'), {})).toEqual([
+      { host: '88.99.3.86', port: 49737 },
+    ])
+  })
+
+  it('lets a bootstrap node start a DHT alone or join others, but not the public one while the guard is on', () => {
+    const guard = { PARLEY_DHT_PRIVATE_ONLY: '1' }
+    expect(bootstrapPeers(undefined, guard)).toEqual([])
+    expect(bootstrapPeers(given, guard)).toEqual(given)
+    expect(() => bootstrapPeers(parseBootstrap('node1.hyperdht.org:49737'), guard)).toThrow(
+      expect.objectContaining({ code: 'PUBLIC_BOOTSTRAP_REFUSED' }),
+    )
+  })
+
+  it('knows every public bootstrap node of the HyperDHT installed, by address and by name', () => {
+    const listed = (HyperDHT as unknown as { BOOTSTRAP: string[] }).BOOTSTRAP.flatMap((entry) =>
+      entry.replace(/:\d+$/, '').split('@'),
+    )
+    expect([...PUBLIC_BOOTSTRAP_HOSTS].sort()).toEqual(listed.sort())
   })
 
   it('reads the guard from the environment: any value but empty or 0 turns it on', () => {

@@ -40,6 +40,19 @@ export function formatBootstrap(nodes: readonly BootstrapNode[]): string {
   return nodes.map((node) => `${node.host}:${node.port}`).join(',')
 }
 
+/**
+ * HyperDHT's public bootstrap nodes (its `BOOTSTRAP` list: each by address and by name), refused by the
+ * guard also when named in `--bootstrap`. A test checks this list against the installed HyperDHT's.
+ */
+export const PUBLIC_BOOTSTRAP_HOSTS: readonly string[] = [
+  '88.99.3.86',
+  'node1.hyperdht.org',
+  '142.93.90.113',
+  'node2.hyperdht.org',
+  '138.68.147.8',
+  'node3.hyperdht.org',
+]
+
 /** True when the guard forbids the public bootstrap nodes. */
 export function privateOnly(env: Readonly<Record<string, string | undefined>> = process.env): boolean {
   const value = env[PRIVATE_ONLY_ENV]
@@ -54,11 +67,36 @@ export function chooseBootstrap(
   given: readonly BootstrapNode[] | undefined,
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): BootstrapNode[] | undefined {
-  if (given !== undefined && given.length > 0) return given.map((node) => ({ ...node }))
-  if (privateOnly(env))
+  const guarded = privateOnly(env)
+  if (given !== undefined && given.length > 0) {
+    const named = guarded ? given.find((node) => isPublicBootstrap(node.host)) : undefined
+    if (named !== undefined)
+      throw new DhtError(
+        'PUBLIC_BOOTSTRAP_REFUSED',
+        `${PRIVATE_ONLY_ENV} is set, so the public DHT may not be used, and ${named.host}:${named.port} is one of its bootstrap nodes; pass your own (parley bootstrap --listen HOST:PORT runs one)`,
+      )
+    return given.map((node) => ({ ...node }))
+  }
+  if (guarded)
     throw new DhtError(
       'PUBLIC_BOOTSTRAP_REFUSED',
       `${PRIVATE_ONLY_ENV} is set, so the public DHT may not be used; pass bootstrap nodes (--bootstrap HOST:PORT)`,
     )
   return undefined
+}
+
+/**
+ * The peers a bootstrap node joins (`parley bootstrap --bootstrap …`): none for the first node of a DHT,
+ * and never the public DHT's nodes while the guard is on.
+ */
+export function bootstrapPeers(
+  peers: readonly BootstrapNode[] | undefined,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): BootstrapNode[] {
+  return peers === undefined || peers.length === 0 ? [] : (chooseBootstrap(peers, env) ?? [])
+}
+
+function isPublicBootstrap(host: string): boolean {
+  const name = host.toLowerCase().replace(/\.$/, '')
+  return PUBLIC_BOOTSTRAP_HOSTS.includes(name)
 }

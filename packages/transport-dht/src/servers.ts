@@ -3,7 +3,7 @@ import { createSocket } from 'node:dgram'
 import { isIPv4 } from 'node:net'
 import type HyperDHT from 'hyperdht'
 import { keepAnnounced } from './announcement.js'
-import { type BootstrapNode, chooseBootstrap } from './bootstrap.js'
+import { type BootstrapNode, bootstrapPeers, chooseBootstrap } from './bootstrap.js'
 import { BlindRelayServer, DHT } from './commonjs.js'
 import { DhtError, describe } from './errors.js'
 import { type KeyPair, toDhtKeyPair, toHex } from './keys.js'
@@ -15,6 +15,8 @@ export interface BootstrapNodeOptions {
   port: number
   /** Other bootstrap nodes of the same DHT, so that the first ones know each other. */
   peers?: readonly BootstrapNode[]
+  /** Where the guard looks for PARLEY_DHT_PRIVATE_ONLY. Default: `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>
 }
 
 export interface RunningBootstrapNode {
@@ -38,7 +40,7 @@ export async function runBootstrapNode(options: BootstrapNodeOptions): Promise<R
       `a bootstrap node runs at the one IPv4 address others reach it at, not at ${options.host}: give this machine's address, such as 198.51.100.10:49737 (127.0.0.1:0 for a DHT on this machine only)`,
     )
   let dht: HyperDHT
-  const bootstrap = (options.peers ?? []).map((peer) => ({ ...peer }))
+  const bootstrap = bootstrapPeers(options.peers, options.env)
   try {
     // A bootstrap node's id comes from its address, so its port is fixed before it starts: port 0 (tests, a
     // throwaway DHT) takes a port the OS has just said is free.
