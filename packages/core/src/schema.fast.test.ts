@@ -194,6 +194,48 @@ describe('the hand-written checks of every frame type', () => {
       expect(accepted.get(kind) ?? 0, kind).toBeGreaterThan(0)
   })
 
+  it("decide presences, with or without a leave's reason and its signature, exactly as zod does", () => {
+    const here = fc.record(
+      {
+        type: fc.constant('here'),
+        from: field(hex),
+        name: field(fc.string({ minLength: 1, maxLength: 65 })),
+        ts: field(fc.nat()),
+        state: field(fc.constantFrom('here', 'gone', 'away')),
+        sig: field(fc.base64String({ maxLength: 88 })),
+        reason: field(fc.string({ maxLength: 201 })),
+        reasonSig: field(fc.oneof(fc.base64String({ maxLength: 88 }), fc.constantFrom('', 'a b'))),
+        extra: anything,
+      },
+      { requiredKeys: ['type'] },
+    )
+    const wellFormed = fc.record(
+      {
+        type: fc.constant('here'),
+        from: hex,
+        name: fc.string({ minLength: 1, maxLength: 64 }),
+        ts: fc.nat(),
+        state: fc.constantFrom('here', 'gone'),
+        sig: fc.base64String({ minLength: 4, maxLength: 88 }),
+        reason: fc.string({ maxLength: 200 }),
+        reasonSig: fc.base64String({ minLength: 4, maxLength: 88 }),
+        extra: fc.string(),
+      },
+      { requiredKeys: ['type', 'from', 'name', 'ts', 'state'] },
+    )
+    let withReason = 0
+    fc.assert(
+      fc.property(fc.oneof(here, wellFormed), (value) => {
+        const plain = JSON.parse(JSON.stringify(value))
+        const parsed = byParser(plain)
+        expect(parsed).toEqual(byZod(plain))
+        if (parsed !== 'refused' && (parsed as { reason?: unknown }).reason !== undefined) withReason++
+      }),
+      { numRuns: 3_000 },
+    )
+    expect(withReason).toBeGreaterThan(0)
+  })
+
   it('decide notices of lost links exactly as zod does', () => {
     const lost = fc.record(
       {

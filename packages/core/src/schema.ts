@@ -35,7 +35,8 @@ const MAX_CAPS = 32
 const MAX_CAP_LENGTH = 32
 const MAX_LISTEN_LENGTH = 300
 const MAX_RETRY_MS = 3_600_000
-const MAX_REASON_LENGTH = 200
+/** The longest reason a `bye`, or a `gone` presence, carries (UTF-16 units). */
+export const MAX_REASON_LENGTH = 200
 /** The states a `here` frame says a member is in. */
 export const HERE_STATES = ['here', 'gone'] as const
 export type HereState = (typeof HERE_STATES)[number]
@@ -160,8 +161,8 @@ function defineSchemas(z: typeof Zod.z) {
 
   /**
    * A member says it is in the room (`here`) or left it (`gone`), signed by its key (`sig`, over
-   * `canonicalHere`); relayed as sent, only to neighbours whose hello announces the `here` cap. Earlier
-   * releases ignore it.
+   * `canonicalHere`); relayed with its known fields, only to neighbours whose hello announces the `here`
+   * cap. Earlier releases ignore it.
    */
   const HereSchema = z.object({
     type: z.literal('here'),
@@ -172,6 +173,12 @@ function defineSchemas(z: typeof Zod.z) {
     ts: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
     state: z.enum(HERE_STATES),
     sig: token.optional(),
+    /**
+     * Why it left (a `gone`), as its `bye` says, signed apart (`reasonSig`, over `canonicalHereReason`) so
+     * that `sig` stays what earlier releases check: they drop both and relay the rest.
+     */
+    reason: z.string().max(MAX_REASON_LENGTH).optional(),
+    reasonSig: token.optional(),
   })
 
   /**
@@ -385,17 +392,28 @@ function fastParse(type: string, v: Record<string, unknown>): Message | undefine
       return isSeq(retryMs) && retryMs <= MAX_RETRY_MS ? { type, retryMs } : undefined
     }
     case 'here': {
-      const { from, name, ts, state, sig } = v
+      const { from, name, ts, state, sig, reason, reasonSig } = v
       if (
         typeof from !== 'string' ||
         !NODE_ID.test(from) ||
         !isShortString(name, 1, MAX_NAME_LENGTH) ||
         !isSeq(ts) ||
         (state !== 'here' && state !== 'gone') ||
-        (sig !== undefined && !(typeof sig === 'string' && TOKEN.test(sig)))
+        (sig !== undefined && !(typeof sig === 'string' && TOKEN.test(sig))) ||
+        (reason !== undefined && !isShortString(reason, 0, MAX_REASON_LENGTH)) ||
+        (reasonSig !== undefined && !(typeof reasonSig === 'string' && TOKEN.test(reasonSig)))
       )
         return undefined
-      return sig === undefined ? { type, from, name, ts, state } : { type, from, name, ts, state, sig }
+      return {
+        type,
+        from,
+        name,
+        ts,
+        state,
+        ...(sig !== undefined ? { sig } : {}),
+        ...(reason !== undefined ? { reason } : {}),
+        ...(reasonSig !== undefined ? { reasonSig } : {}),
+      }
     }
     case 'lost': {
       const { from, member, ts, sig } = v
