@@ -120,6 +120,7 @@ export { type HeldReport, weigh } from './room-ledger.js'
 export {
   ACK_ENTRY_RATE,
   canonicalHere,
+  canonicalHereReason,
   canonicalLost,
   canonicalMsg,
   type HereFields,

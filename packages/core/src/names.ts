@@ -150,6 +150,15 @@ export function shownName(name: string, fallback: string): string {
   return cleaned === '' ? fallback : cleaned
 }
 
+/**
+ * A peer's free text (its `bye` reason, the reason its `gone` presence carries) as a status line may hold
+ * it: each run of blank space one space, as in a name, so padding cannot push what follows to the start of
+ * the next row of a terminal, where it would read as a line of its own (`<alice> …`, `parley: …`).
+ */
+export function oneSpaced(text: string): string {
+  return text.replace(/[\p{White_Space}\u2800\u3164\uffa0]+/gu, ' ').trim()
+}
+
 /** Every character whose compatibility form is a square bracket. */
 const FINGERPRINT_BRACKETS = /[[\]\uff3b\uff3d]/g
 

@@ -196,6 +196,11 @@ export type NodeEvent =
       readonly peer: PeerInfo
       /** When it said so: its `gone` presence's date (ms since the epoch, its clock). */
       readonly at?: number
+      /**
+       * Why, in its own words (its `bye` reason, `/quit back tomorrow`), each run of blank space one space;
+       * absent when its `gone` carried none, or one it did not sign.
+       */
+      readonly reason?: string
     }
   /**
    * A neighbour of a member (`by`, which signed it) lost its link to it without the member saying it left

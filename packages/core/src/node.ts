@@ -24,6 +24,7 @@ import {
   shownLineBytes,
   textGrowth,
 } from './msg-lines.js'
+import { oneSpaced } from './names.js'
 import {
   type ChatNode,
   type MemberInfo,
@@ -516,7 +517,7 @@ export class ParleyNode implements ChatNode {
     this.presenceTimer = undefined
     this.presence?.stop()
     // Said before each bye, on the same links: members further away are told this node left.
-    if (this.presence && wasRunning) this.traffic.perform(this.presence.sayToAll('gone'))
+    if (this.presence && wasRunning) this.traffic.perform(this.presence.sayToAll('gone', [], reason))
     this.traffic.stop()
     this.links.closeAll(reason)
     this.dialer.closeAll(reason)
@@ -851,15 +852,6 @@ function byeText(name: string, reason: string): string {
   return reason === UNLINK_REASON
     ? `${name} closed this link with /disconnect; it has not left, and its messages may still come through other members`
     : `${name} left (${oneSpaced(reason)})`
-}
-
-/**
- * A peer's free text (its `bye` reason) as a status line may hold it: each run of blank space one space, as
- * in a name, so padding cannot push what follows to the start of the next row of a terminal, where it
- * would read as a line of its own (`<alice> …`, `parley: …`).
- */
-function oneSpaced(text: string): string {
-  return text.replace(/[\p{White_Space}\u2800\u3164\uffa0]+/gu, ' ').trim()
 }
 
 function refusalOf(reason: LinkCloseReason): { code: string; by: 'peer' | 'self' } | undefined {

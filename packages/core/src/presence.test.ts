@@ -129,7 +129,7 @@ describe('a member reached only through relays', () => {
     await w.clock.advance(10)
     // Dated as its gone presence: a frontend tells a leaving from before it started with its time.
     expect(alice.events.of('member-left')).toEqual([
-      { type: 'member-left', peer: { id: CAROL, name: 'carol' }, at: quitAt },
+      { type: 'member-left', peer: { id: CAROL, name: 'carol' }, at: quitAt, reason: 'quit' },
     ])
     expect(alice.node.members().find((m) => m.peer.id === CAROL)).toMatchObject({ present: false })
   })

@@ -16,7 +16,7 @@
  * the one named and brings it back everywhere.
  */
 import type { Clock } from './clock.js'
-import { shownName } from './names.js'
+import { oneSpaced, shownName } from './names.js'
 import type { NodeEvent } from './node-types.js'
 import type { PeerInfo } from './peer-machine.js'
 import {
@@ -28,7 +28,7 @@ import {
   refuse,
 } from './room-types.js'
 import type { MemberRoom, Roster } from './roster.js'
-import type { Here, HereState, Lost } from './schema.js'
+import { type Here, type HereState, type Lost, MAX_REASON_LENGTH } from './schema.js'
 
 /** How presence is said, held and bounded, unless the node says otherwise. */
 export const PRESENCE_DEFAULTS = {
@@ -146,27 +146,32 @@ export class Presence {
     return auth === undefined || auth.lostHash !== undefined
   }
 
-  /** This node's own presence, signed, with a ts later than any it made before. */
-  own(state: HereState): Here {
+  /**
+   * This node's own presence, signed, with a ts later than any it made before; a `gone` carries `reason`
+   * (its `bye`'s), signed apart, so members further away are told why it left.
+   */
+  own(state: HereState, reason?: string): Here {
     const self = this.parts.self()
     const ts = Math.max(this.parts.clock.now(), this.lastTs + 1)
     this.lastTs = ts
     const fields: HereFields = { from: self.id, name: self.name, ts, state }
     const auth = this.parts.auth
     const hash = auth?.hereHash?.(fields)
-    return hash === undefined || !auth
-      ? { type: 'here', ...fields }
-      : { type: 'here', ...fields, sig: auth.sign(hash) }
+    const frame: Here =
+      hash === undefined || !auth
+        ? { type: 'here', ...fields }
+        : { type: 'here', ...fields, sig: auth.sign(hash) }
+    return state === 'gone' && reason ? this.withReason(frame, reason.slice(0, MAX_REASON_LENGTH)) : frame
   }
 
-  /** Our presence (`state`) for every neighbour that takes it. */
-  sayToAll(state: HereState, out: RoomEffect[] = []): RoomEffect[] {
+  /** Our presence (`state`, with `reason` when `gone`) for every neighbour that takes it. */
+  sayToAll(state: HereState, out: RoomEffect[] = [], reason?: string): RoomEffect[] {
     // Signed only when some neighbour takes it: a node with none (one that only listens, stopping) signs
     // and hashes nothing, and loads no hashing at all.
     let frame: Here | undefined
     for (const neighbor of this.parts.takers()) {
       if (!this.mayTell(neighbor, 0)) continue
-      frame ??= this.own(state)
+      frame ??= this.own(state, reason)
       out.push({ type: 'tell', neighbor, message: frame })
     }
     return out
@@ -204,7 +209,8 @@ export class Presence {
    * A `here` frame came over `link`, from neighbour `neighbor`. Past the link's allowance, the neighbour
    * is refused (`FLOOD`); a bad signature is a forgery (`FORGED`). One dated too far ahead, expired, or
    * not newer than what is held is ignored (a replay cannot make a member look there again). A newer one is
-   * held, told (a member first known by it, or one that left), and relayed to the other takers.
+   * held, told (a member first known by it, or one that left, with its reason), and relayed to the other
+   * takers; a reason its member did not sign (`reasonSig`) is dropped, neither told nor relayed.
    */
   receive(link: object, neighbor: string, frame: Here, out: RoomEffect[]): void {
     const now = this.parts.clock.now()
@@ -234,7 +240,14 @@ export class Presence {
     const known = room.knownBeyondPresence(frame.from)
     const name = shownName(frame.name, frame.from.slice(0, 8))
     const relay = held?.relay ?? { tokens: MEMBER_BURST, refilledAt: now }
-    const kept: HeldHere = { ts: frame.ts, state: frame.state, frame: copyOf(frame), heldAt: now, relay }
+    const reason = this.vouchedReason(frame)
+    const kept: HeldHere = {
+      ts: frame.ts,
+      state: frame.state,
+      frame: copyOf(frame, reason),
+      heldAt: now,
+      relay,
+    }
     if (!room.holdHere(frame.from, name, kept)) return
     const { roster } = this.parts
     roster.presentNow(frame.from, now)
@@ -266,8 +279,37 @@ export class Presence {
     } else if (wasThere || (known && held?.state !== 'gone')) {
       // One that already said it left, and nothing since, is not told as leaving again.
       roster.departed(frame.from)
-      this.parts.emit({ type: 'member-left', peer, at: frame.ts })
+      const why = reason === undefined ? '' : oneSpaced(reason)
+      this.parts.emit({ type: 'member-left', peer, at: frame.ts, ...(why ? { reason: why } : {}) })
     }
+  }
+
+  /** `frame` with `reason`, signed apart when this node signs: without a way to sign it, none goes. */
+  private withReason(frame: Here, reason: string): Here {
+    const auth = this.parts.auth
+    if (!auth) return { ...frame, reason }
+    const hash = auth.hereReasonHash?.({ ...frame, reason })
+    return hash === undefined || frame.sig === undefined
+      ? frame
+      : { ...frame, reason, reasonSig: auth.sign(hash) }
+  }
+
+  /** The reason a `gone` carries when its member signed it (`reasonSig`); a relay cannot put words in it. */
+  private vouchedReason(frame: Here): string | undefined {
+    const { reason, reasonSig } = frame
+    if (frame.state !== 'gone' || reason === undefined) return undefined
+    const auth = this.parts.auth
+    if (!auth) return reason
+    const hash = auth.hereReasonHash?.({
+      from: frame.from,
+      name: frame.name,
+      ts: frame.ts,
+      state: frame.state,
+      reason,
+    })
+    return hash !== undefined && reasonSig !== undefined && auth.verify(frame.from, hash, reasonSig)
+      ? reason
+      : undefined
   }
 
   /**
@@ -542,10 +584,11 @@ function copyOfLost(frame: Lost): Lost {
   return sig === undefined ? { type: 'lost', from, member, ts } : { type: 'lost', from, member, ts, sig }
 }
 
-/** The frame as it is kept and relayed: its known fields only. */
-function copyOf(frame: Here): Here {
-  const { from, name, ts, state, sig } = frame
-  return sig === undefined
-    ? { type: 'here', from, name, ts, state }
-    : { type: 'here', from, name, ts, state, sig }
+/** The frame as it is kept and relayed: its known fields only, and its reason only when `reason` vouched for it. */
+function copyOf(frame: Here, reason: string | undefined): Here {
+  const { from, name, ts, state, sig, reasonSig } = frame
+  const kept: Here =
+    sig === undefined ? { type: 'here', from, name, ts, state } : { type: 'here', from, name, ts, state, sig }
+  if (reason === undefined) return kept
+  return reasonSig === undefined ? { ...kept, reason } : { ...kept, reason, reasonSig }
 }

@@ -24,6 +24,11 @@ export interface MessageAuth {
    */
   hereHash?(here: HereFields): string
   /**
+   * The hash a `gone` presence's reason is signed over, apart from the presence (`reasonSig`):
+   * `H(canonicalHereReason(here))`. Without it, the node says no reason there and shows none it is told.
+   */
+  hereReasonHash?(here: HereFields & { readonly reason: string }): string
+  /**
    * The hash a neighbour's notice that it lost its link to a member (`lost` frame) is signed over:
    * `H(canonicalLost(lost))`, as `hereHash` is for presence. Without it, the node neither announces nor
    * takes these notices (the `lost` cap).
@@ -45,6 +50,15 @@ export type HereFields = Pick<Here, 'from' | 'name' | 'ts' | 'state'>
 /** The bytes a presence signature covers, domain-separated from a message's (`canonicalMsg`). */
 export function canonicalHere(here: HereFields): string {
   return JSON.stringify(['parley-here/1', here.from, here.name, here.ts, here.state])
+}
+
+/**
+ * The bytes a `gone` presence's reason signature (`reasonSig`) covers: the presence and the reason, under
+ * a tag of their own, so neither signature passes for the other and a relay cannot pair one presence
+ * with another reason.
+ */
+export function canonicalHereReason(here: HereFields & { readonly reason: string }): string {
+  return JSON.stringify(['parley-here-reason/1', here.from, here.name, here.ts, here.state, here.reason])
 }
 
 /** How presence is said, held and bounded (`PRESENCE_DEFAULTS` in presence.ts). */

@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto'
-import { canonicalHere, canonicalLost, canonicalMsg, type MessageAuth, Room } from '../src/room.js'
+import {
+  canonicalHere,
+  canonicalHereReason,
+  canonicalLost,
+  canonicalMsg,
+  type MessageAuth,
+  Room,
+} from '../src/room.js'
 import type { Here, HereState, Lost, Msg } from '../src/schema.js'
 
 /**
@@ -16,6 +23,8 @@ export function fakeAuth(selfId: string): MessageAuth & { signed: number; verifi
       createHash('sha256').update(prev).update(canonicalMsg(msg)).digest('hex'),
     hereHash: (here: Parameters<NonNullable<MessageAuth['hereHash']>>[0]) =>
       createHash('sha256').update(canonicalHere(here)).digest('hex'),
+    hereReasonHash: (here: Parameters<NonNullable<MessageAuth['hereReasonHash']>>[0]) =>
+      createHash('sha256').update(canonicalHereReason(here)).digest('hex'),
     lostHash: (lost: Parameters<NonNullable<MessageAuth['lostHash']>>[0]) =>
       createHash('sha256').update(canonicalLost(lost)).digest('hex'),
     sign: (hash: string) => {
@@ -35,6 +44,14 @@ export function signedHere(from: string, name: string, ts: number, state: HereSt
   const fields = { from, name, ts, state }
   const hash = createHash('sha256').update(canonicalHere(fields)).digest('hex')
   return { type: 'here', ...fields, sig: `sig:${from.slice(0, 16)}:${hash}` }
+}
+
+/** `from`'s leave saying `reason`, signed as `fakeAuth(from)` signs it: presence and reason apart. */
+export function signedGone(from: string, name: string, ts: number, reason: string): Here {
+  const hash = createHash('sha256')
+    .update(canonicalHereReason({ from, name, ts, state: 'gone', reason }))
+    .digest('hex')
+  return { ...signedHere(from, name, ts, 'gone'), reason, reasonSig: `sig:${from.slice(0, 16)}:${hash}` }
 }
 
 /** `from`'s notice that it lost its link to `member` while it held its presence dated `ts`, signed as `fakeAuth(from)` signs it. */
