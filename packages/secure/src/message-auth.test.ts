@@ -53,6 +53,19 @@ describe('createMessageAuth: signed hash chains with the node identity', () => {
     expect(auth.lostHash!(lost)).not.toBe(auth.hereHash!(here))
   })
 
+  it("signs a leave's reason over a hash of its own kind, bound to that leave, which the presence's is not", () => {
+    const gone = { from: aliceId, name: 'alice', ts: msg.ts, state: 'gone' as const }
+    const said = { ...gone, reason: 'back tomorrow' }
+    const sig = auth.sign(auth.hereReasonHash!(said))
+    expect(other.verify(aliceId, other.hereReasonHash!(said), sig)).toBe(true)
+    // Other words, or the same words with another leave of hers, break it.
+    expect(other.verify(aliceId, other.hereReasonHash!({ ...said, reason: 'fired' }), sig)).toBe(false)
+    expect(other.verify(aliceId, other.hereReasonHash!({ ...said, ts: said.ts + 1 }), sig)).toBe(false)
+    // Neither signature passes for the other.
+    expect(other.verify(aliceId, other.hereHash!(gone), sig)).toBe(false)
+    expect(other.verify(aliceId, other.hereReasonHash!(said), auth.sign(auth.hereHash!(gone)))).toBe(false)
+  })
+
   it('refuses the signature under another id, over another hash, or tampered with', () => {
     const hash = auth.chain(auth.genesis(aliceId), msg)
     const sig = auth.sign(hash)

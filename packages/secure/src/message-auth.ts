@@ -1,6 +1,13 @@
 /// <reference path="./types/sodium-native.d.ts" />
 import { createRequire } from 'node:module'
-import { canonicalHere, canonicalLost, canonicalMsg, type MessageAuth, type Msg } from '@parley/core'
+import {
+  canonicalHere,
+  canonicalHereReason,
+  canonicalLost,
+  canonicalMsg,
+  type MessageAuth,
+  type Msg,
+} from '@parley/core'
 import { sodium } from './commonjs.js'
 import type { KeyPair } from './identity.js'
 
@@ -61,6 +68,8 @@ export function createMessageAuth(keyPair: KeyPair): MessageAuth {
     // A presence's hash: its canonical form starts with '[', which no chain hash's input (a base64url
     // `prev`, then a newline) does, so a signature over one can never pass for a signature over the other.
     hereHash: (here) => digest(canonicalHere(here)),
+    // A leave's reason's hash: tagged apart from the presence it goes with.
+    hereReasonHash: (here) => digest(canonicalHereReason(here)),
     // A lost-link notice's hash: its canonical form starts with another tag than a presence's.
     lostHash: (lost) => digest(canonicalLost(lost)),
     verify: (originId, hash, sig) => {
