@@ -89,6 +89,17 @@ describe('jsonEvent', () => {
       hereAt: 1_700_000_600_000,
     })
   })
+
+  it('gives the reason a relayed member left with, when its leave carried one', () => {
+    expect(jsonEvent({ type: 'member-left', peer, at: 7, reason: 'back tomorrow' })).toEqual({
+      type: 'member-left',
+      peer: 'bob',
+      peerId: peer.id,
+      at: 7,
+      reason: 'back tomorrow',
+    })
+    expect(jsonEvent({ type: 'member-left', peer, at: 7 })).not.toHaveProperty('reason')
+  })
 })
 
 describe('jsonSent', () => {

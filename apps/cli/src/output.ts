@@ -85,6 +85,7 @@ export function jsonEvent(event: NodeEvent): Record<string, unknown> {
         peer: event.peer.name,
         peerId: event.peer.id,
         ...(event.at !== undefined ? { at: event.at } : {}),
+        ...(event.reason !== undefined ? { reason: event.reason } : {}),
       }
     case 'member-lost':
       return {

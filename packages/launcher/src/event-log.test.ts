@@ -214,6 +214,17 @@ describe('EventLog and links that stop reading', () => {
     ])
   })
 
+  it('logs the reason a relayed member left with, when its leave carried one', async () => {
+    const h = await openLog()
+    h.log.record({ type: 'member-left', peer: carol, at: 3_000, reason: 'back tomorrow' })
+    h.log.record({ type: 'member-left', peer: carol, at: 4_000 })
+    const lines = await h.lines()
+    expect(lines.map(({ event, at, reason }) => ({ event, at, reason }))).toEqual([
+      { event: 'member-left', at: 3_000, reason: 'back tomorrow' },
+      { event: 'member-left', at: 4_000, reason: undefined },
+    ])
+  })
+
   it('still takes the size limit as a number, as earlier releases did', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'parley-event-log-'))
     cleanups.push(() => rm(dir, { recursive: true, force: true }))

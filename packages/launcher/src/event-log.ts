@@ -278,6 +278,7 @@ function logEntry(event: NodeEvent): Record<string, unknown> | undefined {
         peer: event.peer.name,
         peerId: event.peer.id,
         ...(event.at !== undefined ? { at: event.at } : {}),
+        ...(event.reason !== undefined ? { reason: event.reason } : {}),
       }
     case 'member-lost':
       return {

@@ -597,6 +597,14 @@ describe('describeEvent: namesakes', () => {
     })
   })
 
+  it("tells the reason a relayed member left with in brackets, as a neighbour's bye is told", () => {
+    const peer = { id: 'c'.repeat(64), name: 'carol' }
+    expect(describeEvent({ type: 'member-left', peer, reason: 'back tomorrow' })).toEqual({
+      level: 'info',
+      text: `carol [${shortId(peer.id)}] left the room (back tomorrow)`,
+    })
+  })
+
   it('tells a member a neighbour lost its link to as maybe gone, naming both with their fingerprints', () => {
     const carol = { id: 'c'.repeat(64), name: 'carol' }
     const bob = { id: 'b'.repeat(64), name: 'bob' }
@@ -676,6 +684,9 @@ describe('describeEvent for a member that left', () => {
     } as const
     expect(describeEvent(yesterday, undefined, undefined, { startedAt })?.text).toBe(
       `carol [${short}] left the room at 2026-01-01 23:59:00, before this run started`,
+    )
+    expect(describeEvent({ ...earlier, reason: 'home' }, undefined, undefined, { startedAt })?.text).toBe(
+      `carol [${short}] left the room (home) at 08:41:07, before this run started`,
     )
     // Without a start to compare with, no time.
     expect(describeEvent(earlier)?.text).toBe(`carol [${short}] left the room`)

@@ -131,8 +131,10 @@ export function describeEvent(
       }
       return { level: 'info', text: relayedMember(event) }
     case 'member-left': {
-      // With its fingerprint, as its arrival named it: a look-alike's leaving is not the real one's.
-      const left = `${event.peer.name} [${shortId(event.peer.id)}] left the room`
+      // With its fingerprint, as its arrival named it: a look-alike's leaving is not the real one's. Its
+      // reason in brackets, as a neighbour's `bye` is told (`alice left (back tomorrow)`).
+      const why = event.reason === undefined ? '' : ` (${event.reason})`
+      const left = `${event.peer.name} [${shortId(event.peer.id)}] left the room${why}`
       // Told by a neighbour as this run starts, it is no news of the moment (the last run may have told it).
       const { startedAt, clockSlackMs = 0 } = options
       if (event.at === undefined || startedAt === undefined || event.at >= startedAt - clockSlackMs)
