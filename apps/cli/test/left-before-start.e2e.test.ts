@@ -34,7 +34,9 @@ describe('a member that left while this node was down', () => {
     const again = start(aliceArgs, env)
     const left = await again.waitFor('stderr', new RegExp(`carol ${FP} left the room`))
     expect(left).toMatch(
-      new RegExp(`^parley: carol ${FP} left the room at \\d\\d:\\d\\d:\\d\\d, before this run started$`),
+      new RegExp(
+        `^parley: carol ${FP} left the room \\(home\\) at \\d\\d:\\d\\d:\\d\\d, before this run started$`,
+      ),
     )
   })
 })

@@ -1,0 +1,35 @@
+/**
+ * A member's reason for leaving, end to end with three real `parley` processes in a line alice—bob—carol:
+ * carol, two hops from alice, reads why she left as bob, her neighbour, does (from her `bye`), through her
+ * signed `gone` presence relayed by bob.
+ */
+import { join } from 'node:path'
+import { listeningPort, tempDir, useBuiltParley } from '@parley/testkit'
+import { describe, expect, it } from 'vitest'
+import { aliceBobCarol, FP } from './members.js'
+
+const { start } = useBuiltParley()
+
+describe('a member that quits with a reason', () => {
+  it('is told leaving with that reason two hops away, as its neighbour tells it', async () => {
+    const [alice, bob, carol] = await aliceBobCarol(start, 'carol dials bob')
+    await carol.waitFor('stderr', new RegExp(`alice ${FP} is in the room \\(through another member\\)`))
+    alice.send('/quit back   tomorrow')
+    await bob.waitFor('stderr', /disconnected from alice .*: alice left \(back tomorrow\)$/)
+    const left = await carol.waitFor('stderr', new RegExp(`alice ${FP} left the room`))
+    expect(left).toMatch(new RegExp(`^parley: alice ${FP} left the room \\(back tomorrow\\)$`))
+    expect(await alice.exited).toBe(0)
+  })
+
+  it('gives the reason in the member-left event of --json', async () => {
+    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--data-dir', join(tempDir(), 'bob')])
+    const dial = ['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${await listeningPort(bob)}`]
+    const alice = start([...dial, '--name', 'alice', '--data-dir', join(tempDir(), 'alice')])
+    const carol = start([...dial, '--name', 'carol', '--json', '--data-dir', join(tempDir(), 'carol')])
+    await carol.waitFor('stdout', /"type":"member","peer":"alice".*"via":"relay"/)
+    alice.send('/quit gone fishing')
+    const line = await carol.waitFor('stdout', /"type":"member-left"/)
+    expect(JSON.parse(line)).toMatchObject({ type: 'member-left', peer: 'alice', reason: 'gone fishing' })
+    expect(await alice.exited).toBe(0)
+  })
+})
