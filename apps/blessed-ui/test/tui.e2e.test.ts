@@ -367,12 +367,13 @@ describeInTmux('parley-tui in a real terminal', () => {
     await tui.waitForScreen('the /peers answer', (ls) =>
       ls.some((l) => /-- carol \[.*\] relay, reachable/.test(l)),
     )
-    // Carol leaves: told in the pane, and her row in the open panel marked as gone.
-    carol.send('/quit')
+    // Carol leaves: told in the pane, with her reason though she is two hops away, and her row in the open
+    // panel marked as gone.
+    carol.send('/quit back tomorrow')
     await tui.waitForScreen(
       'carol leaving, in the pane and the panel',
       (ls) =>
-        ls.some((l) => /-- carol \[[a-z2-7]{4}-[a-z2-7]{4}\] left the room/.test(l)) &&
+        ls.some((l) => /-- carol \[[a-z2-7]{4}-[a-z2-7]{4}\] left the room \(back tomorrow\)/.test(l)) &&
         ls.some((l) => /│ · carol /.test(l)),
     )
     tui.keys('F2')
