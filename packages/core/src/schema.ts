@@ -404,6 +404,9 @@ function fastParse(type: string, v: Record<string, unknown>): Message | undefine
         (reasonSig !== undefined && !(typeof reasonSig === 'string' && TOKEN.test(reasonSig)))
       )
         return undefined
+      // Every presence but a leave with its reason: no spread.
+      if (reason === undefined && reasonSig === undefined)
+        return sig === undefined ? { type, from, name, ts, state } : { type, from, name, ts, state, sig }
       return {
         type,
         from,
