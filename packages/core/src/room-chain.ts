@@ -224,17 +224,25 @@ export class RoomChain extends RoomBook {
     const msg = keptCopy(received, origin.peer, this.hopsLeft(received))
     this.keepInLog(origin, msg)
     this.trim(origin)
+    let former: PeerInfo | undefined
     if (msg.name !== undefined && msg.name !== origin.peer.name && this.takesSignedName(msg)) {
       // Signed names are relayed as sent; the one shown has nothing that could start a line or hide.
       const name = shownName(msg.name, origin.peer.id.slice(0, 8))
-      if (name !== origin.peer.name) origin.peer = { id: origin.peer.id, name }
+      if (name !== origin.peer.name) {
+        if (namedOtherwiseSince(origin, msg)) former = { id: origin.peer.id, name }
+        else origin.peer = { id: origin.peer.id, name }
+      }
     }
     if (!origin.known) {
       origin.known = true
       if (origin.jumpedTo !== undefined) out.push({ type: 'jump', peer: origin.peer, seq: origin.jumpedTo })
       out.push({ type: 'join', peer: origin.peer })
     }
-    out.push({ type: 'accept', msg, from: origin.peer })
+    out.push(
+      former
+        ? { type: 'accept', msg, from: former, former: true }
+        : { type: 'accept', msg, from: origin.peer },
+    )
   }
 
   /**
@@ -272,6 +280,16 @@ export class RoomChain extends RoomBook {
     if (origin.known) out.push({ type: 'jump', peer: origin.peer, seq: base })
     else origin.jumpedTo = base
   }
+}
+
+/**
+ * A presence held of `msg`'s origin was written after `msg` (both dated by the origin's clock) and names it
+ * otherwise: `msg` is history under a name the origin went by before (a newcomer caught up on it), not a
+ * rename. Only the name of something newer than all that is held renames a member.
+ */
+function namedOtherwiseSince(origin: Origin, msg: Msg): boolean {
+  const here = origin.here
+  return here !== undefined && msg.ts < here.ts && here.frame.name !== msg.name
 }
 
 /** A received message as it is kept and sent on: built field by field, so every kept copy has one shape. */

@@ -180,9 +180,11 @@ export type RoomEffect =
   | { readonly type: 'resume'; readonly neighbor: string }
   /**
    * A message accepted, in order: relay it, persist it, then show it under `from` (its origin as it goes
-   * by once this message is taken: renamed by it, or not) and call `markShown`.
+   * by once this message is taken: renamed by it, or not) and call `markShown`. `former`: `from` is a name
+   * the origin went by when it wrote this message, older than the one it goes by now (history a newcomer
+   * is caught up on): the message is shown under it, and it renames nothing.
    */
-  | { readonly type: 'accept'; readonly msg: Msg; readonly from: PeerInfo }
+  | { readonly type: 'accept'; readonly msg: Msg; readonly from: PeerInfo; readonly former?: true }
   /** An origin's watermark jumped forward (its window moved on): persist it as a journal `base` record. */
   | { readonly type: 'jump'; readonly peer: PeerInfo; readonly seq: number }
   /** A member seen for the first time, through a relay. */
@@ -456,6 +458,8 @@ export interface EffectPlan {
   readonly accepted: Msg[]
   /** Who each accepted message is shown as sent by (its `from`). */
   readonly senders: PeerInfo[]
+  /** Of `senders`, those that are a name their member went by before (`former`): they rename nothing. */
+  readonly formerNames: Set<PeerInfo>
   readonly joined: PeerInfo[]
   readonly forks: OwnFork[]
 }
@@ -468,6 +472,7 @@ export function planEffects(effects: readonly RoomEffect[]): EffectPlan {
     jumps: [],
     accepted: [],
     senders: [],
+    formerNames: new Set(),
     joined: [],
     forks: [],
   }
@@ -489,6 +494,7 @@ export function planEffects(effects: readonly RoomEffect[]): EffectPlan {
       case 'accept':
         plan.accepted.push(effect.msg)
         plan.senders.push(effect.from)
+        if (effect.former) plan.formerNames.add(effect.from)
         break
       case 'join':
         plan.joined.push(effect.peer)

@@ -154,7 +154,7 @@ export class SessionTraffic {
     }
     // Who each message is shown as sent by, as the room took it: one object for a run of messages one
     // member sent under one name, a new one where it renamed.
-    const { accepted, joined, senders } = plan
+    const { accepted, joined, senders, formerNames } = plan
     if (accepted.length === 0 && plan.jumps.length === 0) return
     void this.store
       .append(this.store.durable ? journalRecords(plan.jumps, accepted, senders) : [])
@@ -181,8 +181,9 @@ export class SessionTraffic {
             this.roster.heard(msg.from, now)
           }
           // Before a message shows under a name, that name is announced: a member that signs under a new
-          // one is announced again, with the clash check, however many names one read carries.
-          if (from !== told) {
+          // one is announced again, with the clash check, however many names one read carries. A name it
+          // went by before (history) is only shown on the lines written under it.
+          if (from !== told && !formerNames.has(from)) {
             told = from
             this.renamed(from, lastSent.get(from.id))
           }
