@@ -87,6 +87,19 @@ describe('PeerLabels', () => {
     expect(labels.label(carol)).toMatch(/^carol~/)
   })
 
+  it('labels a key seen under a name it went by before by name and key, with no rename told', () => {
+    const labels = new PeerLabels()
+    const cary = { id: KEY_A, name: 'cary' }
+    labels.observe({ type: 'member', peer: cary, via: 'relay' })
+    labels.observe(message({ id: KEY_B, name: 'bob' }, 1))
+    expect(labels.label(cary)).toBe('cary')
+    // History a newcomer is caught up on, written under the name she had then.
+    labels.observe(message({ id: KEY_A, name: 'carol' }, 1))
+    expect(labels.label({ id: KEY_A, name: 'carol' })).toBe(`carol~${shortId(KEY_A)}`)
+    expect(labels.label(cary)).toBe(`cary~${shortId(KEY_A)}`)
+    expect(labels.label({ id: KEY_B, name: 'bob' })).toBe('bob')
+  })
+
   it('tells apart a peer that takes this node’s own name, or one like it, and follows a rename of ours', () => {
     const me = { id: 'c'.repeat(64), name: 'alice' }
     let self = me
@@ -129,7 +142,7 @@ describe('PeerLabels', () => {
     labels.observe(message({ id: KEY_B, name: `BOB~${shortId(KEY_A)}` }, 1))
     expect(labels.label(bob)).toBe(`${bob.name}~${shortId(KEY_A)}`)
     expect(labels.parts(bob)).toEqual({ name: bob.name, fingerprint: shortId(KEY_A) })
-    const carol = { id: KEY_B, name: 'carol' }
+    const carol = { id: 'c'.repeat(64), name: 'carol' }
     expect(labels.parts(carol)).toEqual({ name: 'carol', fingerprint: undefined })
     expect(labels.label(carol)).toBe('carol')
   })

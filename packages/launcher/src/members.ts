@@ -21,13 +21,15 @@ export interface LabelParts {
 
 /**
  * Display names that never merge two keys: a name that looks like another key's (core's `nameKey`), or
- * that its key switched to, gets the key's short fingerprint as a suffix (`bob~r4kq-2xbm`). Feed it every
- * node event.
+ * of a key seen under more than one name (a rename, or history written under a name it went by before),
+ * gets the key's short fingerprint as a suffix (`bob~r4kq-2xbm`). Feed it every node event.
  */
 export class PeerLabels {
   /** Keys whose name must carry their fingerprint, up to `MAX_LABEL_NAMES`; past that, every name does. */
   private readonly ambiguous = new Set<string>()
   private everyKeyShown = false
+  /** The first name each key was seen under, up to `MAX_LABEL_NAMES` keys: under another, it is told apart. */
+  private readonly firstNames = new Map<string, string>()
   /** Every key seen under each name (handshakes, members and the names messages were sent with). */
   private readonly keysByName = new Map<string, Set<string>>()
   /**
@@ -120,6 +122,7 @@ export class PeerLabels {
   private seen(peer: PeerInfo): void {
     // Seeing the same peer again adds nothing.
     if (this.lastPeer === peer) return
+    this.nameOfKey(peer)
     if (!this.keyed) {
       if (this.soleKey === undefined || this.soleKey.id === peer.id) {
         this.soleKey ??= { id: peer.id, names: new Set() }
@@ -133,6 +136,18 @@ export class PeerLabels {
       this.soleKey = undefined
     }
     this.add(peer)
+  }
+
+  /**
+   * A key under a name other than its first: the lines it wrote under each name are one sender's. Past the
+   * bound an untracked key is told apart, as names past theirs are.
+   */
+  private nameOfKey(peer: PeerInfo): void {
+    const first = this.firstNames.get(peer.id)
+    if (first === undefined) {
+      if (this.firstNames.size < MAX_LABEL_NAMES) this.firstNames.set(peer.id, peer.name)
+      else this.suspect(peer.id)
+    } else if (first !== peer.name) this.suspect(peer.id)
   }
 
   private add(peer: PeerInfo): void {
