@@ -207,6 +207,8 @@ export class RoomChain extends RoomBook {
     if (origin.awaitsOwnLink) {
       origin.awaitsOwnLink = false
       origin.resetAfter = undefined
+      origin.resetAt = undefined
+      origin.resetPresenceDue = false
     }
     const slot = origin.waiting.get(received.seq)
     if (slot) {

@@ -71,3 +71,70 @@ describe("a relay's window that starts later than what is held", () => {
     expect(take(room, CAROL.id, parts.slice(3))).toEqual(['part 4', 'part 5'])
   })
 })
+
+describe('a member that restarted without its journal and reaches us only through a relay', () => {
+  /** Bob held alice's old 1–3; she restarted, and her new link went after `onLink` happened on it. */
+  function resetBehindCarol(onLink: (room: Room) => void, restartedAt = 2_000) {
+    const room = new Room({ self: BOB, auth: fakeAuth(BOB.id) })
+    for (const n of [ALICE, CAROL]) {
+      room.linkOpened(n.id, { name: n.name, relays: true })
+      room.onAck(n.id, { type: 'ack', upTo: 0 })
+    }
+    const alice = writer(ALICE, 1_000)
+    take(room, ALICE.id, alice('old 1', 'old 2', 'old 3'), true)
+    const unseen = alice('old 4', 'old 5')
+    room.linkClosed(ALICE.id)
+    room.peerRestarted(ALICE.id)
+    room.linkOpened(ALICE.id, { name: 'alice', relays: true })
+    onLink(room)
+    room.linkClosed(ALICE.id)
+    // Carol's window of alice starts after seq 3.
+    room.onAck(CAROL.id, { type: 'ack', upTo: 0, bases: { [ALICE.id]: 3 } })
+    const fresh = writer(ALICE, restartedAt)('NEW 1', 'NEW 2', 'NEW 3', 'NEW 4', 'NEW 5', 'NEW 6')
+    return { room, unseen, fresh }
+  }
+
+  it("is shown from a relay's later window start once its reset link brought a presence older than it", () => {
+    const { room, fresh } = resetBehindCarol((r) => r.ownPresence(ALICE.id, 1_500))
+    expect(take(room, CAROL.id, fresh.slice(3))).toEqual(['NEW 4', 'NEW 5', 'NEW 6'])
+  })
+
+  it('takes nothing of its old numbering from that window, dated after all we held but before that presence', () => {
+    const { room, unseen, fresh } = resetBehindCarol((r) => r.ownPresence(ALICE.id, 1_500))
+    expect(take(room, CAROL.id, unseen)).toEqual([])
+    expect(take(room, CAROL.id, fresh.slice(3))).toEqual(['NEW 4', 'NEW 5', 'NEW 6'])
+  })
+
+  it('waits for its own link when that presence is dated before the newest held of its old numbering', () => {
+    // Its clock went back across its restart: the date says nothing of which numbering a message is of.
+    const { room, fresh } = resetBehindCarol((r) => r.ownPresence(ALICE.id, 800), 800)
+    expect(take(room, CAROL.id, fresh.slice(3))).toEqual([])
+  })
+
+  it('waits for its own link when no presence came on the link that announced the reset', () => {
+    const { room, fresh } = resetBehindCarol(() => {})
+    // A presence on a later link, or after that link closed, may have waited in a relay since before it.
+    room.ownPresence(ALICE.id, 1_500)
+    room.linkOpened(ALICE.id, { name: 'alice', relays: true })
+    room.ownPresence(ALICE.id, 1_500)
+    room.linkClosed(ALICE.id)
+    expect(take(room, CAROL.id, fresh.slice(3))).toEqual([])
+  })
+
+  it('goes on with what a relay buffered once the presence comes', () => {
+    const room = new Room({ self: BOB, auth: fakeAuth(BOB.id) })
+    for (const n of [ALICE, CAROL]) {
+      room.linkOpened(n.id, { name: n.name, relays: true })
+      room.onAck(n.id, { type: 'ack', upTo: 0 })
+    }
+    take(room, ALICE.id, writer(ALICE, 1_000)('old 1', 'old 2', 'old 3'), true)
+    room.linkClosed(ALICE.id)
+    room.peerRestarted(ALICE.id)
+    room.linkOpened(ALICE.id, { name: 'alice', relays: true })
+    room.onAck(CAROL.id, { type: 'ack', upTo: 0, bases: { [ALICE.id]: 3 } })
+    const fresh = writer(ALICE, 2_000)('NEW 1', 'NEW 2', 'NEW 3', 'NEW 4', 'NEW 5', 'NEW 6')
+    expect(take(room, CAROL.id, fresh.slice(3))).toEqual([])
+    const bodies = room.ownPresence(ALICE.id, 1_500).flatMap((e) => (e.type === 'accept' ? [e.msg.body] : []))
+    expect(bodies).toEqual(['NEW 4', 'NEW 5', 'NEW 6'])
+  })
+})

@@ -289,6 +289,14 @@ export interface Origin {
    */
   resetAfter?: number | undefined
   /**
+   * With `awaitsOwnLink`: the date (its clock) of the first presence it sent on the link that announced
+   * its reset. Its new numbering ran by then and its old one had stopped, so a relayed message dated no
+   * earlier is of the new one, even where a relay's window of it starts later than anything held here.
+   */
+  resetAt?: number | undefined
+  /** With `awaitsOwnLink`: the link that announced its reset is open, and no presence came on it yet. */
+  resetPresenceDue?: boolean
+  /**
    * Its newest presence (`here` frame), when one came: a member known only by it is listed (as a
    * lurker) though no message of it was taken. Not journaled.
    */

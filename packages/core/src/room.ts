@@ -117,6 +117,8 @@ export class Room extends RoomChain {
       namedUpTo: undefined,
       awaitsOwnLink: true,
       resetAfter,
+      resetAt: undefined,
+      resetPresenceDue: true,
     })
     for (const other of this.neighbors.values()) {
       this.ledger.forgetHas(other, id)
@@ -129,6 +131,20 @@ export class Room extends RoomChain {
   resetAfterOf(id: string): number | undefined {
     const origin = this.origins.get(id)
     return origin?.awaitsOwnLink ? origin.resetAfter : undefined
+  }
+
+  /**
+   * A presence of neighbour `id` came on its own link, dated `ts` (its clock): the first since the link
+   * announced its reset says when its new numbering already ran (`Origin.resetAt`), and what a relay
+   * holds of it from then on may be taken.
+   */
+  ownPresence(id: string, ts: number, out: RoomEffect[] = []): RoomEffect[] {
+    const origin = this.origins.get(id)
+    if (!origin?.awaitsOwnLink || !origin.resetPresenceDue || !this.neighbors.get(id)?.open) return out
+    origin.resetPresenceDue = false
+    origin.resetAt = ts
+    this.settle(origin, out)
+    return out
   }
 
   /** `left`: the neighbour said it leaves (a `bye` that is not a `/disconnect`): the mesh no longer reaches it. */
@@ -147,6 +163,9 @@ export class Room extends RoomChain {
     neighbor.floor.clear()
     neighbor.catchUp.clear()
     this.ledger.close(id)
+    // Only the link that announced a reset dates it: a presence on a later one may have waited in a relay.
+    const origin = this.origins.get(id)
+    if (origin) origin.resetPresenceDue = false
   }
 
   /**
@@ -207,7 +226,12 @@ export class Room extends RoomChain {
     let origin = this.origins.get(msg.from)
     // Until the first message of its new numbering comes from it, a relayed one may be of the old (see
     // `Origin.awaitsOwnLink`): not taken, and not held against the relay, which may have it honestly.
-    if (origin?.awaitsOwnLink && !trusted && !(origin.resetAfter !== undefined && msg.ts > origin.resetAfter))
+    if (
+      origin?.awaitsOwnLink &&
+      !trusted &&
+      !(origin.resetAfter !== undefined && msg.ts > origin.resetAfter) &&
+      !ofNewNumbering(origin, msg)
+    )
       return out
     // The frequent case: the next message of an origin with nothing buffered, which needs no check
     // beyond its own (no auth, or straight from its origin): accepted without being buffered.
@@ -326,8 +350,9 @@ export class Room extends RoomChain {
       const candidate = origin.waiting.get(base + 1)?.get(neighbor.id)
       if (!candidate) continue
       // Awaiting its own link after a reset, a relay's window start cannot tell its old numbering from its
-      // new one: jumping to it would take old messages in the place of new ones at those seqs.
-      if (origin.awaitsOwnLink && !candidate.trusted) continue
+      // new one: jumping to it would take old messages in the place of new ones at those seqs. Only a run
+      // dated after the presence that came with the reset is of the new one (the rest chains to it).
+      if (origin.awaitsOwnLink && !candidate.trusted && !ofNewNumbering(origin, candidate.msg)) continue
       if (!this.auth) {
         this.jump(origin, base, out)
         return true
@@ -344,4 +369,15 @@ export class Room extends RoomChain {
     }
     return false
   }
+}
+
+/**
+ * `msg` of an origin awaiting its own link after a reset was written no earlier than the presence it sent
+ * on the link that announced the reset, and after the newest message held of its old numbering (all its
+ * clock): its old numbering had stopped by then. A clock that went back across its restart costs only its
+ * own messages (new ones left for its own link, or old ones taken for new), never another member's.
+ */
+function ofNewNumbering(origin: Origin, msg: Msg): boolean {
+  const { resetAt, resetAfter } = origin
+  return resetAt !== undefined && msg.ts >= resetAt && (resetAfter === undefined || msg.ts > resetAfter)
 }

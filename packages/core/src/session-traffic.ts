@@ -112,6 +112,12 @@ export class SessionTraffic {
       case 'pong':
         return
       case 'here':
+        // Its own, over a link that proved its key: what it says of when it runs is its own word.
+        if (
+          message.from === session.peer.id &&
+          (!this.parts.signed || record.link.remoteKey === message.from)
+        )
+          this.room.ownPresence(session.peer.id, message.ts, effects)
         this.parts.presence?.receive(record, session.peer.id, message, effects)
         return
       case 'lost':
