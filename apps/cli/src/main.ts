@@ -300,6 +300,11 @@ async function chat(flags: Flags, io: Io): Promise<number> {
           input: io.stdin,
           ...(interactive ? { output: promptOut, terminal: true, prompt: '> ' } : { terminal: false }),
         })
+  // Readline puts the terminal in raw mode, where Ctrl-C and Ctrl-Z are keys, read by nobody while the input
+  // is paused during the start (a DHT join takes seconds): the terminal's own modes are given back until the
+  // prompt is first drawn, so they are the signals they stand for meanwhile (a quit; a stop as a job).
+  const tty = io.stdin as Io['stdin'] & { setRawMode?(mode: boolean): unknown }
+  if (rl && interactive) tty.setRawMode?.(false)
   // On a terminal in raw mode, Ctrl-C reaches readline as a key, which would end the input as Ctrl-D
   // does: it is the signal it stands for, and leaves as SIGINT does (bye, exit 0; twice: at once).
   rl?.on('SIGINT', () => process.kill(process.pid, 'SIGINT'))
@@ -349,7 +354,6 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   // (nothing typed was read again), and raw mode stayed off where the stop was dropped. Stopped as a
   // shell's job here, the terminal's modes taken back and the prompt with its half-typed line drawn again.
   if (rl && interactive) {
-    const tty = io.stdin as Io['stdin'] & { setRawMode?(mode: boolean): unknown }
     rl.on('SIGTSTP', () => {
       promptOut.write(BRACKETED_PASTE_OFF)
       tty.setRawMode?.(false)
@@ -731,9 +735,10 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     send(text, true)
     pauseIfFull()
   })
-  if (interactive) {
+  if (rl && interactive) {
+    tty.setRawMode?.(true)
     promptShown = true
-    rl?.prompt()
+    rl.prompt()
   }
 
   const inputEnded = new Promise<'eof'>((resolve) => {

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { newRoomCode } from '@parley/launcher'
 import { freePort, listeningPort, tempDir, useBuiltParley } from '@parley/testkit'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { HAS_TMUX, Terminal } from './terminal.js'
@@ -154,6 +155,23 @@ describe.skipIf(!HAS_TMUX)('parley on a terminal', () => {
     alice.keys('Enter')
     await bob.waitFor('stdout', /<alice> typed later$/)
     expect(bob.stdout).toEqual(['<alice> typed at once', '<alice> typed later'])
+  })
+
+  it('stops on Ctrl-C while it joins the DHT, as a quit: nothing sent, exit 0', async () => {
+    // Nothing listens on 127.0.0.1:1: the join waits there until it gives up (exit 9) or is stopped.
+    const alice = terminal(
+      ['--bootstrap', '127.0.0.1:1', '--room', newRoomCode(), '--data-dir', join(tempDir(), 'alice')],
+      120,
+      24,
+      false,
+      true,
+    )
+    await alice.seen('the join', (s) => s.some((l) => l.includes('joining the DHT (bootstrap 127.0.0.1:1)')))
+    alice.keys('C-c')
+    await alice.seen('the stop', (s) =>
+      s.some((l) => l.endsWith('stopped while joining the DHT; nothing was sent')),
+    )
+    expect(await alice.until('the exit code', () => alice.exitCode())).toBe(0)
   })
 
   it('with --recv-only, says at once that what is typed is not sent, and still shows what arrives', async () => {
