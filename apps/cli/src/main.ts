@@ -6,8 +6,10 @@ import {
   actionBody,
   actionPartText,
   BackpressureGrace,
+  type BootstrapNode,
   type BuiltNode,
   bootstrapFlag,
+  bootstrapList,
   catchUpWhat,
   clockSlackFrom,
   connectTo,
@@ -200,9 +202,17 @@ async function printInvite(flags: Flags, io: Io): Promise<number> {
   // On a private DHT the peer must look there too, or it looks on the public one and never finds you.
   const on = bootstrapFlag(flags.dht?.bootstrap)
   io.stderr.write(
-    `parley: from anywhere, while you run parley --dht${on}, your peer runs: parley${on} --peer ${byKey}\n`,
+    `parley: ${reachOf(flags.dht?.bootstrap)}, while you run parley --dht${on}, your peer runs: parley${on} --peer ${byKey}\n`,
   )
   return ExitCode.OK
+}
+
+/** Where a peer finds this node over the DHT: anywhere on the public one; on a private one, where it reaches its bootstrap nodes. */
+function reachOf(bootstrap: readonly BootstrapNode[] | undefined): string {
+  if (bootstrap === undefined || bootstrap.length === 0) return 'from anywhere'
+  if (bootstrap.every((node) => isLoopbackHost(node.host)))
+    return 'on this machine only (the DHT you gave is on loopback)'
+  return `wherever your peer reaches ${bootstrap.length === 1 ? '' : 'one of '}${bootstrapList(bootstrap)}`
 }
 
 /** `parley room`: a new room code on stdout's last line (with --json, as `{"type":"room","code":…}`). */
@@ -228,7 +238,7 @@ async function serve(
   const use =
     kind === 'bootstrap'
       ? `bootstrap node running; nodes use it with --bootstrap ${service.address}`
-      : `blind relay running; nodes use it with --relay ${service.address}`
+      : `blind relay running; nodes use it with${bootstrapFlag(flags.dht?.bootstrap)} --relay ${service.address}`
   io.stderr.write(`parley: ${use} (Ctrl-C stops it)\n`)
   io.stdout.write(
     flags.json ? `${JSON.stringify({ type: kind, address: service.address })}\n` : `${service.address}\n`,

@@ -64,9 +64,40 @@ describe('dialing by key', () => {
     const invite = start(['invite', '--bootstrap', bootstrap, '--data-dir', newDataDir()])
     expect(await invite.exited).toBe(0)
     const byKey = invite.stdout.at(-1)!
+    // Its bootstrap node is on loopback: only a peer on this machine can join that DHT.
     expect(invite.stderr.at(-1)).toBe(
-      `parley: from anywhere, while you run parley --dht --bootstrap ${bootstrap}, your peer runs: parley --bootstrap ${bootstrap} --peer ${byKey}`,
+      `parley: on this machine only (the DHT you gave is on loopback), while you run parley --dht --bootstrap ${bootstrap}, your peer runs: parley --bootstrap ${bootstrap} --peer ${byKey}`,
     )
+  })
+
+  it('an invite made on a DHT of other hosts says the peer must reach its bootstrap node', async () => {
+    // An invite only reads the identity: nothing is sent to the address.
+    const far = '198.51.100.10:49737'
+    const invite = start(['invite', '--bootstrap', far, '--data-dir', newDataDir()])
+    expect(await invite.exited).toBe(0)
+    const byKey = invite.stdout.at(-1)!
+    expect(invite.stderr.at(-1)).toBe(
+      `parley: wherever your peer reaches ${far}, while you run parley --dht --bootstrap ${far}, your peer runs: parley --bootstrap ${far} --peer ${byKey}`,
+    )
+  })
+
+  it('a relay on a private DHT tells nodes to look there too', async () => {
+    const relay = start([
+      'relay',
+      '--bootstrap',
+      bootstrap,
+      '--listen',
+      '127.0.0.1:0',
+      '--data-dir',
+      newDataDir(),
+    ])
+    const key = await relay.waitFor('stdout', /^[0-9a-f]{64}$/)
+    const line = await relay.waitFor('stderr', /blind relay running/)
+    expect(line).toBe(
+      `parley: blind relay running; nodes use it with --bootstrap ${bootstrap} --relay ${key} (Ctrl-C stops it)`,
+    )
+    relay.kill('SIGINT')
+    expect(await relay.exited).toBe(0)
   })
 
   it('reaches a node by its fingerprint alone; both sides say the link is holepunched, in text and in --json', async () => {
