@@ -23,7 +23,7 @@ import {
   parseKeyOrFingerprint,
 } from '@parley/secure/keys'
 import type { DhtLink, DhtTransport, LinkPath } from '@parley/transport-dht'
-import { type BootstrapNode, DhtError } from '@parley/transport-dht/addresses'
+import { type BootstrapNode, DhtError, formatBootstrap } from '@parley/transport-dht/addresses'
 
 export type { BootstrapNode }
 
@@ -40,13 +40,11 @@ export interface DhtFlags {
 }
 
 /**
- * The bootstrap nodes as `--bootstrap` takes them (`198.51.100.10:49737,[2001:db8::1]:49737`), for a line
- * that tells a peer to look on the same DHT.
+ * The bootstrap nodes as `--bootstrap` takes them (`198.51.100.10:49737,dht.example.org:49737`: IPv4 or
+ * names only, as the DHT runs over IPv4), for a line that tells a peer to look on the same DHT.
  */
 export function bootstrapList(nodes: readonly BootstrapNode[]): string {
-  return nodes
-    .map(({ host, port }) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`))
-    .join(',')
+  return formatBootstrap(nodes)
 }
 
 /** ` --bootstrap LIST` on a private DHT, else nothing: what a peer adds to reach this node there. */

@@ -22,10 +22,10 @@ describe('describeEvent for listening on the DHT', () => {
     )
     const bootstrap = [
       { host: '127.0.0.1', port: 4000 },
-      { host: '2001:db8::1', port: 49737 },
+      { host: 'dht.example.org', port: 49737 },
     ]
     expect(describeEvent(listening, undefined, undefined, { bootstrap })?.text).toBe(
-      `listening on the DHT under your key: others reach you with parley --bootstrap 127.0.0.1:4000,[2001:db8::1]:49737 --peer ${fingerprint(key).full}`,
+      `listening on the DHT under your key: others reach you with parley --bootstrap 127.0.0.1:4000,dht.example.org:49737 --peer ${fingerprint(key).full}`,
     )
   })
 })

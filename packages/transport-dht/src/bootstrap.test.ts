@@ -19,11 +19,24 @@ describe('--bootstrap lists', () => {
     expect(formatBootstrap(parseBootstrap('h:1,k:2'))).toBe('h:1,k:2')
   })
 
-  it.each(['', ',', 'host', 'host:', ':49737', 'host:0', 'host:70000', 'host:12x', '[::1]:49737'])(
+  it.each(['', ',', 'host', 'host:', ':49737', 'host:0', 'host:70000', 'host:12x'])(
     'refuse %j with BAD_BOOTSTRAP and an example',
     (text) => {
       expect(() => parseBootstrap(text)).toThrow(expect.objectContaining({ code: 'BAD_BOOTSTRAP' }))
       expect(() => parseBootstrap(text)).toThrow(/198\.51\.100\.10:49737/)
+    },
+  )
+
+  it.each([
+    ['[::1]:49737', '127.0.0.1:49737'],
+    ['[2001:db8::1]:49737', '198.51.100.10:49737'],
+    ['2001:db8::1:49737', '198.51.100.10:49737'],
+  ])(
+    'refuse the IPv6 address %j, saying the DHT runs over IPv4 only, with %j as the example',
+    (text, example) => {
+      expect(() => parseBootstrap(text)).toThrow(expect.objectContaining({ code: 'BAD_BOOTSTRAP' }))
+      expect(() => parseBootstrap(text)).toThrow(/is an IPv6 address, and the DHT runs over IPv4 only/)
+      expect(() => parseBootstrap(text)).toThrow(example)
     },
   )
 })

@@ -26,6 +26,15 @@ export function parseBootstrap(text: string): BootstrapNode[] {
 }
 
 function parseNode(part: string): BootstrapNode {
+  // HyperDHT speaks UDP over IPv4 only: an IPv6 node could never be reached.
+  if (part.startsWith('[') || part.split(':').length > 2) {
+    const port = /\]:(\d{1,5})$/.exec(part)?.[1] ?? '49737'
+    const here = /^\[(0{0,4}:){2,7}0{0,3}1\]/.test(part) ? `127.0.0.1:${port}` : `198.51.100.10:${port}`
+    throw new DhtError(
+      'BAD_BOOTSTRAP',
+      `"${part}" is an IPv6 address, and the DHT runs over IPv4 only: give the bootstrap node's IPv4 address or a name that has one, such as ${here}`,
+    )
+  }
   const match = /^([^:\s]+):(\d{1,5})$/.exec(part)
   const port = Number(match?.[2])
   if (!match || !Number.isInteger(port) || port < 1 || port > 65535)
