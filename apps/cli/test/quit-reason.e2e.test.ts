@@ -1,7 +1,7 @@
 /**
  * A member's reason for leaving, end to end with three real `parley` processes in a line alice—bob—carol:
  * carol, two hops from alice, reads why she left as bob, her neighbour, does (from her `bye`), through her
- * signed `gone` presence relayed by bob.
+ * signed `gone` presence relayed by bob, and `/peers` says when she left and why.
  */
 import { join } from 'node:path'
 import { listeningPort, tempDir, useBuiltParley } from '@parley/testkit'
@@ -19,6 +19,10 @@ describe('a member that quits with a reason', () => {
     const left = await carol.waitFor('stderr', new RegExp(`alice ${FP} left the room`))
     expect(left).toMatch(new RegExp(`^parley: alice ${FP} left the room \\(back tomorrow\\)$`))
     expect(await alice.exited).toBe(0)
+    // `/peers` says so too, as it says a neighbour that quit left.
+    carol.send('/peers')
+    const listed = await carol.waitFor('stderr', new RegExp(`alice ${FP} relay, `))
+    expect(listed).toMatch(/relay, left at \d\d:\d\d:\d\d \(back tomorrow\)$/)
   })
 
   it('gives the reason in the member-left event of --json', async () => {

@@ -78,17 +78,27 @@ export interface LinkEnd {
   readonly heard?: true
 }
 
+/** A member reached through relays that said it left the room, as its `member-left` event told it. */
+export interface Departure {
+  /** When it said so: its leave's date (its clock, ms). */
+  readonly at: number
+  /** Why, in its own words, when it gave a reason. */
+  readonly reason?: string
+}
+
 /** The reasons a `/disconnect` gives, at the end that typed it and at the other. */
 const UNLINKED = /^disconnected by the user$|closed this link with \/disconnect/
 
 /**
- * How each direct member's link was made, from the `route` given with its `connected` event, and how its
- * last link ended, from its `disconnected` event: what `/peers` says next to the member. Feed it every
+ * How each direct member's link was made, from the `route` given with its `connected` event, how its
+ * last link ended, from its `disconnected` event, and when a member reached through relays said it left,
+ * from its `member-left` event: what `/peers` says next to the member. Feed it every
  * event with its route.
  */
 export class LinkRoutes {
   readonly #routes = new Map<string, LinkRoute>()
   readonly #ends = new Map<string, LinkEnd>()
+  readonly #departures = new Map<string, Departure>()
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -107,6 +117,11 @@ export class LinkRoutes {
       })
       return
     }
+    if (event.type === 'member-left') {
+      const { at = this.now(), reason } = event
+      remember(this.#departures, event.peer.id, reason === undefined ? { at } : { at, reason })
+      return
+    }
     if (event.type !== 'connected') return
     this.#ends.delete(event.peer.id)
     if (route !== undefined) remember(this.#routes, event.peer.id, route)
@@ -120,6 +135,11 @@ export class LinkRoutes {
   /** How the newest link with member `id` ended, while no other has opened since. */
   ended(id: string): LinkEnd | undefined {
     return this.#ends.get(id)
+  }
+
+  /** The last leave member `id` said it made through relays (its `member-left`), if one came this run. */
+  departed(id: string): Departure | undefined {
+    return this.#departures.get(id)
   }
 }
 

@@ -201,6 +201,22 @@ describe('a relayed member known by its presence', () => {
     const { present: _, hereAt: __, ...unknown } = there
     expect(describeMembers([unknown], labels)[0]).toMatch(/reachable through the mesh$/)
   })
+  it('says when a relayed member that quit left, and why, while its leave is the newest presence held', () => {
+    const at = new Date(2026, 0, 1, 9, 30, 15).getTime()
+    const routes = new LinkRoutes()
+    routes.observe({ type: 'member-left', peer: carol, at, reason: 'back tomorrow' })
+    const gone = { ...there, present: false, hereAt: at }
+    expect(describeMembers([gone], new PeerLabels(), routes)).toEqual([
+      `carol [${shortId(carol.id)}] relay, left at 09:30:15 (back tomorrow)`,
+    ])
+    routes.observe({ type: 'member-left', peer: carol, at })
+    expect(describeMembers([gone], new PeerLabels(), routes)).toEqual([
+      `carol [${shortId(carol.id)}] relay, left at 09:30:15`,
+    ])
+    // Back since, then silent: its leave no longer says where it is.
+    const stale = { ...gone, hereAt: at + 60_000 }
+    expect(describeMembers([stale], new PeerLabels(), routes)[0]).toMatch(/not known to be in the room/)
+  })
   it('carries present and hereAt in --json', () => {
     expect(jsonMember(there)).toMatchObject({ via: 'relay', present: true, hereAt: 5 })
   })

@@ -7,7 +7,7 @@ import {
   sameWrittenName,
 } from '@parley/core'
 import { clockTime } from './display.js'
-import { describeRoute, jsonRoute, type LinkEnd, type LinkRoutes } from './link-routes.js'
+import { type Departure, describeRoute, jsonRoute, type LinkEnd, type LinkRoutes } from './link-routes.js'
 import { listenAddressOf, shortId, targetLabel } from './session.js'
 
 /** Names told apart at most: a peer that switches names endlessly fills no more than this. */
@@ -192,10 +192,10 @@ export function describeMembers(
     const state = m.direct
       ? m.connected
         ? `connected${where ? ` at ${targetLabel(where)}` : ''}${describeRoute(route)}`
-        : linkDown(m, routes?.ended(m.peer.id))
+        : linkDown(m, routes?.ended(m.peer.id), routes?.departed(m.peer.id))
       : m.present === false
         ? // Whether the mesh reaches it says little once it left: only that.
-          presenceNote(m)
+          presenceNote(m, routes?.departed(m.peer.id))
         : `${m.connected ? 'reachable through the mesh' : 'unreachable (no neighbour connected)'}${presenceNote(m)}`
     // A label that carries the fingerprint (`robert~nzwh-rkn6`) is not followed by it again.
     const parts = labels.parts(m.peer)
@@ -211,12 +211,12 @@ export function describeMembers(
  * then the mesh is said to reach it only once something of it came that way since, as a killed member
  * sends nothing more.
  */
-function linkDown(m: MemberInfo, end: LinkEnd | undefined): string {
+function linkDown(m: MemberInfo, end: LinkEnd | undefined, departure: Departure | undefined): string {
   if (end === undefined)
     return m.throughMesh ? 'its link is down; reachable through the mesh' : 'disconnected'
   const heardSince = heardAfter(m, end)
   // Its leave (its `gone`) came through the mesh after its link ended: it left, whatever the link said.
-  if (heardSince && m.present === false) return presenceNote(m)
+  if (heardSince && m.present === false) return presenceNote(m, departure)
   if (end.left && !heardSince) {
     const said = end.reason.startsWith(`${m.peer.name} left `) ? end.reason.slice(m.peer.name.length + 6) : ''
     return `left at ${clockTime(end.at)}${said ? ` ${said}` : ''}`
@@ -244,10 +244,15 @@ function heardAfter(m: MemberInfo, end: LinkEnd): boolean {
   return end.heard === true || (m.hereAt !== undefined && m.hereAt > end.at)
 }
 
-/** What a relayed member's presence says, for `/peers`: there (it says so), left, or not heard of lately. */
-function presenceNote(m: MemberInfo): string {
+/**
+ * What a relayed member's presence says, for `/peers`: there (it says so), left (when and why, as a
+ * neighbour that quit is told, while its leave is the newest presence held), or not heard of lately.
+ */
+function presenceNote(m: MemberInfo, departure?: Departure): string {
   if (m.present === undefined) return ''
   if (m.present) return ', in the room'
+  if (departure !== undefined && (m.hereAt === undefined || m.hereAt <= departure.at))
+    return `left at ${clockTime(departure.at)}${departure.reason === undefined ? '' : ` (${departure.reason})`}`
   const since = m.hereAt === undefined ? 'lately' : `since ${clockTime(m.hereAt).slice(0, 5)}`
   return `not known to be in the room (it left, or said nothing ${since})`
 }
