@@ -32,6 +32,11 @@ export const ExitCode = {
    * taken from stdin is safe in the outbox; the line names the first input line not taken.
    */
   OUTPUT_CLOSED: 11,
+  /**
+   * `--room` on a data dir holding messages from a chat without that room: they would reach its members.
+   * Nothing was sent; a data dir of its own for the room, or `--share-history`, goes on.
+   */
+  ROOM_HISTORY: 12,
 } as const
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
 

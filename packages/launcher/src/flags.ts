@@ -67,6 +67,8 @@ export interface Flags {
   maxFrame: number
   /** Recent messages kept per member of the room, to relay and to catch others up. */
   window: number
+  /** `--share-history`: a room may be caught up on what this data dir holds from another chat. */
+  shareHistory?: boolean
   /** Journal bytes kept for each other member and for all of them (MiB on the command line). */
   diskQuota: JournalQuota
   help: boolean
@@ -109,6 +111,7 @@ const OPTIONS = {
   'disk-quota': { type: 'string' },
   dht: { type: 'boolean' },
   room: { type: 'string', multiple: true },
+  'share-history': { type: 'boolean' },
   bootstrap: { type: 'string' },
   relay: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -151,14 +154,18 @@ Connecting:
 
 The DHT (HyperDHT: finds nodes by key and punches through NATs; see "Reaching anyone" in the README):
       --dht               announce this node under its key so others can reach it by its fingerprint
-      --room CODE         join the room of a code from "parley room"; repeatable (implies --dht)
+      --room CODE         join the room of a code from "parley room"; repeatable (implies --dht).
+                          A data dir holding messages from a chat without this room is refused
+                          (exit 12): they would reach everyone in it
+      --share-history     join the room anyway, catching its members up on those messages
       --bootstrap HOST:PORT[,HOST:PORT...]  use a private DHT (default: HyperDHT's public one;
                           implies --dht)
       --relay KEY         a blind relay ("parley relay") for NATs that cannot be punched (implies --dht)
   -n, --name NAME         display name (default: $PARLEY_NAME, else your user name)
 
 Trust and storage:
-  -d, --data-dir DIR      identity, known peers, history and outbox (default $XDG_DATA_HOME/parley)
+  -d, --data-dir DIR      identity, known peers, history and outbox (default $XDG_DATA_HOME/parley);
+                          one conversation: whoever links is caught up on its recent messages
       --allow KEY         accept only these peers (full fingerprint or hex key); repeatable
       --allow-file FILE   accept only the peers listed in FILE, one key per line
       --plain             no encryption, no handshake: plain lines, for nc, socat and telnet
@@ -290,6 +297,7 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     json: values.json ?? false,
     waitMs: seconds('--wait', values.wait, DEFAULT_WAIT_MS, 0),
     recvOnly: values['recv-only'] ?? false,
+    ...(values['share-history'] === true ? { shareHistory: true } : {}),
     ...(values['data-dir'] !== undefined ? { dataDir: nonEmpty('--data-dir', values['data-dir']) } : {}),
     plain,
     allow,

@@ -49,6 +49,15 @@ import {
 } from '@parley/store'
 import type { BootstrapNode } from '@parley/transport-dht/addresses'
 import { dataDirFailure, journalWriteText } from './data-dir-failure.js'
+import {
+  decideRooms,
+  ROOMS_FILE,
+  type RoomRecord,
+  readRoomRecord,
+  refusalText,
+  roomHash,
+  writeRoomRecord,
+} from './data-dir-rooms.js'
 import { bootstrapList, DhtNetwork, type LinkRoute } from './dht.js'
 import { countText } from './display.js'
 import { DISPLAY_MARKS_FILE, DisplayMarks } from './display-marks.js'
@@ -403,6 +412,13 @@ export async function startNode(
       // A torn tail cut off at open: one of the start-up notes, not a Node.js process warning.
       (message) => notices.push(message),
     )
+    try {
+      checkRooms(dir, flags, restored.history.length)
+    } catch (error) {
+      closeMarks(marks)
+      await Promise.all([journal.close().catch(() => undefined), log.close()])
+      throw error
+    }
     let startRecords: readonly JournalRecord[] | undefined = records
     const peers = uniqueAddresses([...flags.peers, ...joins.map((j) => j.address)])
     const node = new ParleyNode({
@@ -567,6 +583,33 @@ export async function startNode(
     dir.release()
     if (signal?.aborted && flags.dht) throw interruptedStart(restoredCount, dir.path)
     throw error
+  }
+}
+
+/**
+ * Refuses a room a data dir's messages were not in (they would catch its members up on them), and records
+ * the rooms of a start that goes on. Before any link is made: nothing has reached the room.
+ */
+function checkRooms(dir: DataDir, flags: Flags, messages: number): void {
+  const path = dir.file(ROOMS_FILE)
+  let record: RoomRecord
+  try {
+    record = readRoomRecord(path)
+  } catch (error) {
+    throw dataDirFailure(dir.path, error)
+  }
+  const decision = decideRooms({
+    record,
+    joining: (flags.dht?.rooms ?? []).map(roomHash),
+    holdsMessages: messages > 0,
+    shareHistory: flags.shareHistory ?? false,
+  })
+  if (decision.type === 'refuse')
+    throw new FatalError(ExitCode.ROOM_HISTORY, refusalText(dir.path, messages, decision))
+  try {
+    if (decision.record) writeRoomRecord(path, decision.record)
+  } catch (error) {
+    throw dataDirFailure(dir.path, error)
   }
 }
 

@@ -1,0 +1,90 @@
+/**
+ * A data dir is one conversation: whoever links is caught up on it. Joining a room by code with a data dir
+ * that held a one-to-one chat is refused, so the room's members are not shown that chat. Real `parley`
+ * processes on a private DHT whose one bootstrap node is `parley bootstrap` on 127.0.0.1.
+ */
+import { join } from 'node:path'
+import { listeningPort, type Proc, spawnParley, tempDir, useBuiltParley } from '@parley/testkit'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+const { start } = useBuiltParley()
+
+let bootstrap: string
+let bootstrapNode: Proc
+
+beforeAll(async () => {
+  bootstrapNode = spawnParley(['bootstrap', '--listen', '127.0.0.1:0'])
+  bootstrap = await bootstrapNode.waitFor('stdout', /^127\.0\.0\.1:\d+$/)
+})
+
+afterAll(async () => {
+  bootstrapNode.kill('SIGKILL')
+  await bootstrapNode.exited
+})
+
+/** Alice and bob chat one-to-one over TCP; resolves with alice's data dir, which now holds that chat. */
+async function oneToOneChat(): Promise<string> {
+  const aliceDir = join(tempDir(), 'alice')
+  const alice = start(['--listen', '127.0.0.1:0', '--name', 'alice', '--data-dir', aliceDir])
+  const port = await listeningPort(alice)
+  const bob = start(['--peer', `127.0.0.1:${port}`, '--listen', '127.0.0.1:0', '--name', 'bob'])
+  bob.send('just between us')
+  bob.end()
+  expect(await bob.exited).toBe(0)
+  await alice.waitFor('stdout', /just between us/)
+  alice.kill()
+  expect(await alice.exited).toBe(0)
+  return aliceDir
+}
+
+async function newRoom(): Promise<string> {
+  const room = start(['room', '--bootstrap', bootstrap])
+  expect(await room.exited).toBe(0)
+  return room.stdout.at(-1)!
+}
+
+describe('joining a room with a data dir that holds another chat', () => {
+  it('is refused before the room sees any of it (exit 12), saying how to go on', async () => {
+    const aliceDir = await oneToOneChat()
+    const code = await newRoom()
+    const alice = start(['--bootstrap', bootstrap, '--room', code, '--name', 'alice', '--data-dir', aliceDir])
+    const carol = start(['--bootstrap', bootstrap, '--room', code, '--name', 'carol'])
+    // Whichever comes first: alice's refusal, or carol being caught up on the one-to-one chat.
+    const first = await Promise.race([
+      alice.exited.then((code) => ({ aliceExited: code })),
+      carol.waitFor('stdout', /just between us/).then((line) => ({ carolSaw: line })),
+    ])
+    expect(first).toEqual({ aliceExited: 12 })
+    expect(alice.stderr.at(-1)).toBe(
+      `parley: ${aliceDir} holds 1 message(s) from a chat without a room (one-to-one, or over TCP); joining this room would catch everyone in it up on them: give the room its own --data-dir DIR, or pass --share-history to bring them along`,
+    )
+    // Carol is alone in the room: alice never joined it.
+    await carol.waitFor('stderr', /nobody else is in room/)
+    carol.kill()
+    expect(await carol.exited).toBe(0)
+    expect(carol.stdout).toEqual([])
+  })
+
+  it('goes on with --share-history, and a newcomer is caught up on the chat', async () => {
+    const aliceDir = await oneToOneChat()
+    const code = await newRoom()
+    const alice = start([
+      '--bootstrap',
+      bootstrap,
+      '--room',
+      code,
+      '--share-history',
+      '--name',
+      'alice',
+      '--data-dir',
+      aliceDir,
+    ])
+    await alice.waitFor('stderr', /nobody else is in room/)
+    const carol = start(['--bootstrap', bootstrap, '--room', code, '--name', 'carol'])
+    expect(await carol.waitFor('stdout', /just between us/)).toBe('<bob> just between us')
+    carol.kill()
+    alice.kill()
+    expect(await carol.exited).toBe(0)
+    expect(await alice.exited).toBe(0)
+  })
+})
