@@ -65,7 +65,7 @@ describe('joining a room with a data dir that holds another chat', () => {
     expect(carol.stdout).toEqual([])
   })
 
-  it('goes on with --share-history, and a newcomer is caught up on the chat', async () => {
+  it('goes on with --share-history, a newcomer is caught up on the chat, and a restart in the room goes on', async () => {
     const aliceDir = await oneToOneChat()
     const code = await newRoom()
     const alice = start([
@@ -82,9 +82,14 @@ describe('joining a room with a data dir that holds another chat', () => {
     await alice.waitFor('stderr', /nobody else is in room/)
     const carol = start(['--bootstrap', bootstrap, '--room', code, '--name', 'carol'])
     expect(await carol.waitFor('stdout', /just between us/)).toBe('<bob> just between us')
-    carol.kill()
     alice.kill()
-    expect(await carol.exited).toBe(0)
     expect(await alice.exited).toBe(0)
+    // Its messages are this room's now: a restart in the room goes on without the flag.
+    const again = start(['--bootstrap', bootstrap, '--room', code, '--name', 'alice', '--data-dir', aliceDir])
+    await again.waitFor('stderr', /connected to carol/)
+    again.kill()
+    carol.kill()
+    expect(await again.exited).toBe(0)
+    expect(await carol.exited).toBe(0)
   })
 })
