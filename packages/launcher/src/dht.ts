@@ -22,7 +22,7 @@ import {
   keyOfAddress,
   parseKeyOrFingerprint,
 } from '@parley/secure/keys'
-import type { DhtLink, DhtTransport, LinkPath } from '@parley/transport-dht'
+import type { DhtLink, DhtTransport, DhtTransportOptions, LinkPath } from '@parley/transport-dht'
 import { type BootstrapNode, DhtError, formatBootstrap } from '@parley/transport-dht/addresses'
 
 export type { BootstrapNode }
@@ -125,12 +125,11 @@ export class DhtNetwork implements Transport {
     flags: DhtFlags,
     env: NodeJS.ProcessEnv,
     signal?: AbortSignal,
+    startTransport: (options: DhtTransportOptions) => Promise<DhtTransport> = loadAndStart,
   ): Promise<DhtNetwork> {
     let network: DhtNetwork | undefined
     try {
-      // Loaded only now: Hyperswarm takes a noticeable share of start-up, and most runs never use it.
-      const { startDhtTransport } = await import('@parley/transport-dht')
-      const dht = await startDhtTransport({
+      const dht = await startTransport({
         keyPair,
         ...(flags.bootstrap ? { bootstrap: flags.bootstrap } : {}),
         ...(flags.relay ? { relayThrough: flags.relay } : {}),
@@ -250,6 +249,12 @@ export class DhtNetwork implements Transport {
       this.#links.delete(this.#links.keys().next().value as string)
     this.#links.set(link.remoteKey, link)
   }
+}
+
+/** Loaded only now: Hyperswarm takes a noticeable share of start-up, and most runs never use it. */
+async function loadAndStart(options: DhtTransportOptions): Promise<DhtTransport> {
+  const { startDhtTransport } = await import('@parley/transport-dht')
+  return startDhtTransport(options)
 }
 
 /** The dialer and the status lines read TransportError codes; the DHT's own code stays in the message. */
