@@ -54,6 +54,15 @@ export function bootstrapFlag(nodes: readonly BootstrapNode[] | undefined): stri
 
 /** A DHT dial gets at least this long: finding the key and punching through NATs takes seconds at worst. */
 const MIN_DIAL_MS = 30_000
+/**
+ * A key that a lookup found announced nowhere is looked up again no sooner than this after it, then twice as
+ * late after each such lookup in a row, up to LAST_ABSENT_LOOKUP_MS: core redials every second at most, and
+ * over the DHT each dial is a lookup that asks tens of DHT nodes, for as long as the node runs. The row
+ * starts over when the key is found or a link with it comes up, so a peer whose link just broke is looked
+ * up again at once, then after a second, as before.
+ */
+const FIRST_ABSENT_LOOKUP_MS = 1_000
+const LAST_ABSENT_LOOKUP_MS = 8_000
 /** Links remembered per peer key for their path (the status line); a flood of keys cannot grow it further. */
 const MAX_REMEMBERED_LINKS = 1024
 
@@ -111,6 +120,8 @@ export class DhtNetwork implements Transport {
   #sink: ((link: Link) => void) | undefined
   readonly #links = new Map<string, DhtLink>()
   readonly #missing = new Set<string>()
+  /** Per key found announced nowhere: lookups in a row that did not find it, and when the next one may go. */
+  readonly #absent = new Map<string, { times: number; nextAt: number }>()
   /** Per peer key: how many times in a row it turned this node away as a second node with its key. */
   readonly #turnedAway = new Map<string, number>()
 
@@ -215,6 +226,7 @@ export class DhtNetwork implements Transport {
   async dial(address: Address, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<Link> {
     const key = keyOfAddress(address)
     if (key === undefined) throw new AddressError(`bad address "${address}": expected dht:KEY`)
+    await this.#untilLookupDue(key, options.signal)
     try {
       const link = await this.dht.dial(key, {
         ...(options.signal ? { signal: options.signal } : {}),
@@ -224,9 +236,39 @@ export class DhtNetwork implements Transport {
       this.#remember(link)
       return link
     } catch (error) {
-      if (error instanceof DhtError && error.code === 'PEER_NOT_FOUND') this.#missing.add(key)
+      if (error instanceof DhtError && error.code === 'PEER_NOT_FOUND') {
+        this.#missing.add(key)
+        this.#foundNowhere(key)
+      }
       throw transportError(error)
     }
+  }
+
+  /** Waits until `key` may be looked up again (see FIRST_ABSENT_LOOKUP_MS); at once for any other key. */
+  #untilLookupDue(key: string, signal: AbortSignal | undefined): Promise<void> {
+    const waitMs = (this.#absent.get(key)?.nextAt ?? 0) - Date.now()
+    if (waitMs <= 0) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        clearTimeout(timer)
+        reject(new TransportError('ABORTED', 'the dial was cancelled', { cause: signal?.reason }))
+      }
+      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort)
+        resolve()
+      }, waitMs)
+      if (signal?.aborted) return onAbort()
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  #foundNowhere(key: string): void {
+    const times = (this.#absent.get(key)?.times ?? 0) + 1
+    this.#absent.delete(key)
+    if (this.#absent.size >= MAX_REMEMBERED_LINKS)
+      this.#absent.delete(this.#absent.keys().next().value as string)
+    const waitMs = Math.min(FIRST_ABSENT_LOOKUP_MS * 2 ** Math.min(times - 1, 30), LAST_ABSENT_LOOKUP_MS)
+    this.#absent.set(key, { times, nextAt: Date.now() + waitMs })
   }
 
   close(): Promise<void> {
@@ -244,6 +286,7 @@ export class DhtNetwork implements Transport {
   }
 
   #remember(link: DhtLink): void {
+    this.#absent.delete(link.remoteKey)
     this.#links.delete(link.remoteKey)
     if (this.#links.size >= MAX_REMEMBERED_LINKS)
       this.#links.delete(this.#links.keys().next().value as string)
