@@ -58,11 +58,15 @@ const MIN_DIAL_MS = 30_000
  * A key that a lookup found announced nowhere is looked up again no sooner than this after it, then twice as
  * late after each such lookup in a row, up to LAST_ABSENT_LOOKUP_MS: core redials every second at most, and
  * over the DHT each dial is a lookup that asks tens of DHT nodes, for as long as the node runs. The row
- * starts over when the key is found or a link with it comes up, so a peer whose link just broke is looked
- * up again at once, then after a second, as before.
+ * starts over when the key is found or a link with it comes up.
  */
 const FIRST_ABSENT_LOOKUP_MS = 1_000
 const LAST_ABSENT_LOOKUP_MS = 8_000
+/**
+ * A peer linked with in this run that is announced nowhere now is likely restarting: for this long after
+ * the first lookup that missed it, it is looked up every second, as before, and reconnected as soon.
+ */
+const RESTART_GRACE_MS = 10_000
 /** Links remembered per peer key for their path (the status line); a flood of keys cannot grow it further. */
 const MAX_REMEMBERED_LINKS = 1024
 
@@ -121,7 +125,7 @@ export class DhtNetwork implements Transport {
   readonly #links = new Map<string, DhtLink>()
   readonly #missing = new Set<string>()
   /** Per key found announced nowhere: lookups in a row that did not find it, and when the next one may go. */
-  readonly #absent = new Map<string, { times: number; nextAt: number }>()
+  readonly #absent = new Map<string, { since: number; waitMs: number; nextAt: number }>()
   /** Per peer key: how many times in a row it turned this node away as a second node with its key. */
   readonly #turnedAway = new Map<string, number>()
 
@@ -263,12 +267,18 @@ export class DhtNetwork implements Transport {
   }
 
   #foundNowhere(key: string): void {
-    const times = (this.#absent.get(key)?.times ?? 0) + 1
+    const now = Date.now()
+    const last = this.#absent.get(key)
+    const since = last?.since ?? now
+    const restarting = this.#links.has(key) && now - since < RESTART_GRACE_MS
+    const waitMs =
+      last === undefined || restarting
+        ? FIRST_ABSENT_LOOKUP_MS
+        : Math.min(last.waitMs * 2, LAST_ABSENT_LOOKUP_MS)
     this.#absent.delete(key)
     if (this.#absent.size >= MAX_REMEMBERED_LINKS)
       this.#absent.delete(this.#absent.keys().next().value as string)
-    const waitMs = Math.min(FIRST_ABSENT_LOOKUP_MS * 2 ** Math.min(times - 1, 30), LAST_ABSENT_LOOKUP_MS)
-    this.#absent.set(key, { times, nextAt: Date.now() + waitMs })
+    this.#absent.set(key, { since, waitMs, nextAt: now + waitMs })
   }
 
   close(): Promise<void> {
