@@ -124,7 +124,7 @@ export class DhtNetwork implements Transport {
   #sink: ((link: Link) => void) | undefined
   readonly #links = new Map<string, DhtLink>()
   readonly #missing = new Set<string>()
-  /** Per key found announced nowhere: lookups in a row that did not find it, and when the next one may go. */
+  /** Per key found announced nowhere: since when, the last wait, and when it may be looked up next. */
   readonly #absent = new Map<string, { since: number; waitMs: number; nextAt: number }>()
   /** Per peer key: how many times in a row it turned this node away as a second node with its key. */
   readonly #turnedAway = new Map<string, number>()
@@ -132,7 +132,7 @@ export class DhtNetwork implements Transport {
   private constructor(private readonly dht: DhtTransport) {}
 
   /**
-   * Joins the DHT with the node's identity as its key pair.
+   * Joins the DHT with the node's identity as its key pair (`startTransport`: tests give a stand-in DHT).
    * @throws FatalError DHT (no bootstrap node answered, or the public DHT is refused by the guard) or USAGE
    */
   static async start(
