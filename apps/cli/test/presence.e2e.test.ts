@@ -1,6 +1,6 @@
 /**
  * Presence end to end: three real `parley` processes in a line alice—bob—carol over secure loopback links.
- * Carol never speaks: alice still lists her (`/peers`), and is told when she quits.
+ * Carol never speaks: alice still lists her (`/peers`), and is told when and why she quits.
  */
 import { useBuiltParley } from '@parley/testkit'
 import { describe, expect, it } from 'vitest'
@@ -18,9 +18,10 @@ describe('a member that only reads, two hops away', () => {
     expect(carol.stdout).toEqual([])
     // Carol quits cleanly: her `gone` reaches alice through bob.
     carol.send('/quit')
-    await alice.waitFor('stderr', new RegExp(`carol ${FP} left the room`), 30_000)
+    await alice.waitFor('stderr', new RegExp(`carol ${FP} left the room \\(quit\\)`), 30_000)
     await carol.exited
+    // Its leave is the newest presence held of it: /peers says when and why it left.
     alice.send('/peers')
-    await alice.waitFor('stderr', /parley: carol \[.*\] relay, .*not known to be in the room/)
+    await alice.waitFor('stderr', /parley: carol \[.*\] relay, left at \d\d:\d\d:\d\d \(quit\)$/)
   })
 })
