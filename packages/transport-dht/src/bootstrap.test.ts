@@ -70,6 +70,9 @@ describe('choosing bootstrap nodes', () => {
       '88.99.3.86:49737',
       'NODE2.hyperdht.org:49737',
       '127.0.0.1:4000,node3.hyperdht.org.:1',
+      '88.99.3.86@node1.hyperdht.org:49737',
+      '127.0.0.1@node2.hyperdht.org:49737',
+      '142.93.90.113@example.org:49737',
     ])
       expect(() => chooseBootstrap(parseBootstrap(text), { PARLEY_DHT_PRIVATE_ONLY: '1' })).toThrow(
         expect.objectContaining({

@@ -105,7 +105,12 @@ export function bootstrapPeers(
   return peers === undefined || peers.length === 0 ? [] : (chooseBootstrap(peers, env) ?? [])
 }
 
+/**
+ * Whether `host` names a public bootstrap node: also as HyperDHT writes them itself, `ADDRESS@NAME`, whose
+ * either side it dials.
+ */
 function isPublicBootstrap(host: string): boolean {
-  const name = host.toLowerCase().replace(/\.$/, '')
-  return PUBLIC_BOOTSTRAP_HOSTS.includes(name)
+  return host
+    .split('@')
+    .some((side) => PUBLIC_BOOTSTRAP_HOSTS.includes(side.toLowerCase().replace(/\.$/, '')))
 }
