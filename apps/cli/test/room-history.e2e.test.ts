@@ -23,8 +23,7 @@ afterAll(async () => {
 })
 
 /** Alice and bob chat one-to-one over TCP; resolves with alice's data dir, which now holds that chat. */
-async function oneToOneChat(): Promise<string> {
-  const aliceDir = join(tempDir(), 'alice')
+async function oneToOneChat(aliceDir = join(tempDir(), 'alice')): Promise<string> {
   const alice = start(['--listen', '127.0.0.1:0', '--name', 'alice', '--data-dir', aliceDir])
   const port = await listeningPort(alice)
   const bob = start(['--peer', `127.0.0.1:${port}`, '--listen', '127.0.0.1:0', '--name', 'bob'])
@@ -91,5 +90,25 @@ describe('joining a room with a data dir that holds another chat', () => {
     carol.kill()
     expect(await again.exited).toBe(0)
     expect(await carol.exited).toBe(0)
+  })
+
+  it("is refused again once a room member's data dir held a one-to-one chat, which the room never saw", async () => {
+    const code = await newRoom()
+    const aliceDir = join(tempDir(), 'alice')
+    const alice = start(['--bootstrap', bootstrap, '--room', code, '--name', 'alice', '--data-dir', aliceDir])
+    await alice.waitFor('stderr', /nobody else is in room/)
+    const carol = start(['--bootstrap', bootstrap, '--room', code, '--name', 'carol'])
+    await carol.waitFor('stderr', /connected to alice/)
+    carol.send('said in the room')
+    await alice.waitFor('stdout', /said in the room/)
+    carol.kill()
+    alice.kill()
+    expect(await carol.exited).toBe(0)
+    expect(await alice.exited).toBe(0)
+    // The same data dir, now for a chat without a room: it goes on, and holds that chat too.
+    await oneToOneChat(aliceDir)
+    const back = start(['--bootstrap', bootstrap, '--room', code, '--name', 'alice', '--data-dir', aliceDir])
+    expect(await back.exited).toBe(12)
+    expect(back.stderr.at(-1)).toMatch(/holds \d+ message\(s\) from a chat without a room/)
   })
 })

@@ -1,6 +1,6 @@
 import { createRoomCode } from '@parley/transport-dht'
 import { describe, expect, it } from 'vitest'
-import { decideRooms, roomHash } from './data-dir-rooms.js'
+import { decideRooms, type RoomRecord, roomHash } from './data-dir-rooms.js'
 
 const A = 'a'.repeat(64)
 const B = 'b'.repeat(64)
@@ -66,7 +66,7 @@ describe('decideRooms', () => {
     expect(decision).toEqual({ type: 'go', record: [B, A] })
   })
 
-  it('records a start without a room once, and lets it go on whatever the data dir holds', () => {
+  it("lets a start without a room go on, and records that its messages are no longer only a room's", () => {
     expect(
       decideRooms({
         record: { status: 'unrecorded' },
@@ -77,12 +77,35 @@ describe('decideRooms', () => {
     ).toEqual({ type: 'go', record: [] })
     expect(
       decideRooms({
-        record: { status: 'recorded', rooms: [A] },
+        record: { status: 'recorded', rooms: [] },
         joining: [],
         holdsMessages: true,
         shareHistory: false,
       }),
     ).toEqual({ type: 'go' })
+    // A room's data dir used for a one-to-one chat: what that chat adds must not reach the room later.
+    expect(
+      decideRooms({
+        record: { status: 'recorded', rooms: [A] },
+        joining: [],
+        holdsMessages: true,
+        shareHistory: false,
+      }),
+    ).toEqual({ type: 'go', record: [] })
+  })
+
+  it('refuses the room again after its data dir was used without a room, unless asked to share', () => {
+    let record: RoomRecord = { status: 'recorded', rooms: [A] }
+    const withoutRoom = decideRooms({ record, joining: [], holdsMessages: true, shareHistory: false })
+    record = { status: 'recorded', rooms: withoutRoom.type === 'go' ? (withoutRoom.record ?? [A]) : [A] }
+    expect(decideRooms({ record, joining: [A], holdsMessages: true, shareHistory: false })).toEqual({
+      type: 'refuse',
+      was: 'no-room',
+    })
+    expect(decideRooms({ record, joining: [A], holdsMessages: true, shareHistory: true })).toEqual({
+      type: 'go',
+      record: [A],
+    })
   })
 })
 

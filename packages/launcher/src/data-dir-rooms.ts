@@ -27,8 +27,9 @@ export type RoomDecision =
 
 /**
  * Decides whether a start that joins `joining` (room hashes) may use a data dir holding `record`. Starts
- * without a room, and data dirs holding no message, always go; a room the messages were not in is refused
- * unless the user asked to share them.
+ * without a room, and data dirs holding no message, always go (a start without a room records that the
+ * messages are no longer only its rooms'); a room the messages were not in is refused unless the user asked
+ * to share them.
  */
 export function decideRooms(input: {
   record: RoomRecord
@@ -38,7 +39,9 @@ export function decideRooms(input: {
 }): RoomDecision {
   const { record, joining, holdsMessages, shareHistory } = input
   const known = record.status === 'recorded' ? record.rooms : undefined
-  if (joining.length === 0) return known === undefined ? { type: 'go', record: [] } : { type: 'go' }
+  // Without a room: it goes on, and from now on its messages may hold a chat no room was in, so a room
+  // joined later is asked again (a room's own messages reaching this chat's peers is what it chose).
+  if (joining.length === 0) return known?.length === 0 ? { type: 'go' } : { type: 'go', record: [] }
   // Nothing to hand over: the data dir now belongs to these rooms alone.
   if (!holdsMessages) return { type: 'go', record: [...joining] }
   if (known !== undefined && joining.every((room) => known.includes(room))) return { type: 'go' }
