@@ -111,4 +111,22 @@ describe('joining a room with a data dir that holds another chat', () => {
     expect(await back.exited).toBe(12)
     expect(back.stderr.at(-1)).toMatch(/holds \d+ message\(s\) from a chat without a room/)
   })
+
+  it('is refused before the DHT is joined, so a DHT that cannot be reached does not hide it', async () => {
+    const aliceDir = await oneToOneChat()
+    const code = await newRoom()
+    // Nothing listens on 127.0.0.1:1: a join would fail with exit 9 after its timeout.
+    const alice = start([
+      '--bootstrap',
+      '127.0.0.1:1',
+      '--room',
+      code,
+      '--name',
+      'alice',
+      '--data-dir',
+      aliceDir,
+    ])
+    expect(await alice.exited).toBe(12)
+    expect(alice.stderr.join('\n')).not.toMatch(/joining the DHT|bootstrap node answered/)
+  })
 })

@@ -351,6 +351,8 @@ export async function startNode(
   /** The failure came from a journal append: its `journal-error` event is the one still told. */
   let journalFailed = false
   let stopOn: (failure: FatalError) => void = () => undefined
+  /** The journal, once read and until a node owns it: a start that fails before closes it itself. */
+  let unowned: { close(): Promise<unknown> } | undefined
   const fail = (error: unknown): void => {
     if (failure) return
     failure = dataDirFailure(dir.path, error)
@@ -358,6 +360,19 @@ export async function startNode(
   }
   try {
     const identity = await trust(() => loadOrCreateIdentity(dir.path))
+    const self = { id: identity.id, name: flags.name }
+    // Read before the DHT is joined: a room refused for this data dir's messages is told at once, not after
+    // a join of seconds, nor hidden behind a DHT that cannot be reached.
+    const { journal, records, restored, compactedFrom, fresh } = await restoreFromJournal(
+      dir,
+      self,
+      flags.window,
+      compactAt(env),
+      // A torn tail cut off at open: one of the start-up notes, not a Node.js process warning.
+      (message) => notices.push(message),
+    )
+    unowned = journal
+    checkRooms(dir, flags, restored.history.length)
     // The identity key pair is the DHT key pair: the node's fingerprint is its address there.
     if (flags.dht) dht = await DhtNetwork.start(identity, flags.dht, env, signal)
     const listen = flags.listen ?? dht?.address ?? DEFAULT_LISTEN
@@ -403,22 +418,6 @@ export async function startNode(
       dir.file(DISPLAY_MARKS_FILE),
       lineOutput === undefined ? {} : { output: lineOutput },
     )
-    const self = { id: identity.id, name: flags.name }
-    const { journal, records, restored, compactedFrom, fresh } = await restoreFromJournal(
-      dir,
-      self,
-      flags.window,
-      compactAt(env),
-      // A torn tail cut off at open: one of the start-up notes, not a Node.js process warning.
-      (message) => notices.push(message),
-    )
-    try {
-      checkRooms(dir, flags, restored.history.length)
-    } catch (error) {
-      closeMarks(marks)
-      await Promise.all([journal.close().catch(() => undefined), log.close()])
-      throw error
-    }
     let startRecords: readonly JournalRecord[] | undefined = records
     const peers = uniqueAddresses([...flags.peers, ...joins.map((j) => j.address)])
     const node = new ParleyNode({
@@ -477,6 +476,8 @@ export async function startNode(
       ...(runs ? { runs } : {}),
       ...nodeOverrides,
     })
+    // The node closes the journal from here on (its `closed` event, or a failure of the data dir).
+    unowned = undefined
     // Before anything is sent or acknowledged; in lines, as `pending` counts them (piped lines travel
     // a few dozen to a message).
     const restoredPending = node.pending
@@ -578,6 +579,7 @@ export async function startNode(
     }
   } catch (error) {
     clearTimeout(joiningNote)
+    await unowned?.close().catch(() => undefined)
     // Off the DHT (for at most as long as a stop takes: a DHT that does not answer is not waited for).
     await settledWithin(dht?.close() ?? Promise.resolve(), STOP_CEILING_MS)
     dir.release()
