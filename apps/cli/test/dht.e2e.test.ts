@@ -16,27 +16,20 @@ import {
   jsonEvents,
   PARLEY_BIN,
   type Proc,
-  spawnParley,
   tempDir,
   useBuiltParley,
+  useLoopbackBootstrap,
   waitUntil,
 } from '@parley/testkit'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 
 const { start, defer } = useBuiltParley()
 const CEILING_MS = 60_000
 
+const loopbackDht = useLoopbackBootstrap()
 let bootstrap: string
-let bootstrapNode: Proc
-
-beforeAll(async () => {
-  bootstrapNode = spawnParley(['bootstrap', '--listen', '127.0.0.1:0'])
-  bootstrap = await bootstrapNode.waitFor('stdout', /^127\.0\.0\.1:\d+$/)
-})
-
-afterAll(async () => {
-  bootstrapNode.kill('SIGKILL')
-  await bootstrapNode.exited
+beforeAll(() => {
+  bootstrap = loopbackDht.address()
 })
 
 const newDataDir = () => join(tempDir(), 'data')

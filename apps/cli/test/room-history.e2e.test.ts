@@ -4,22 +4,15 @@
  * processes on a private DHT whose one bootstrap node is `parley bootstrap` on 127.0.0.1.
  */
 import { join } from 'node:path'
-import { listeningPort, type Proc, spawnParley, tempDir, useBuiltParley } from '@parley/testkit'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { listeningPort, tempDir, useBuiltParley, useLoopbackBootstrap } from '@parley/testkit'
+import { beforeAll, describe, expect, it } from 'vitest'
 
 const { start } = useBuiltParley()
 
+const loopbackDht = useLoopbackBootstrap()
 let bootstrap: string
-let bootstrapNode: Proc
-
-beforeAll(async () => {
-  bootstrapNode = spawnParley(['bootstrap', '--listen', '127.0.0.1:0'])
-  bootstrap = await bootstrapNode.waitFor('stdout', /^127\.0\.0\.1:\d+$/)
-})
-
-afterAll(async () => {
-  bootstrapNode.kill('SIGKILL')
-  await bootstrapNode.exited
+beforeAll(() => {
+  bootstrap = loopbackDht.address()
 })
 
 /** Alice and bob chat one-to-one over TCP; resolves with alice's data dir, which now holds that chat. */

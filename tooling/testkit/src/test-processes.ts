@@ -1,5 +1,5 @@
 /** The processes (and proxies, servers…) a test file starts, all stopped after each test. */
-import { afterEach, beforeAll } from 'vitest'
+import { afterAll, afterEach, beforeAll } from 'vitest'
 import { assertBuilt, type Proc, spawnParley } from './parley-process.js'
 
 export interface TestProcesses {
@@ -39,6 +39,30 @@ export function useBuiltParley(): TestProcesses {
     },
     closeAfter(...closables) {
       for (const c of closables) cleanups.push(async () => void (await c.close()))
+    },
+  }
+}
+
+/**
+ * For an end-to-end test file on a private DHT: one `parley bootstrap` on loopback for the whole file,
+ * killed after it. `address()` is its `127.0.0.1:PORT`, for `--bootstrap`, once the file's tests run.
+ */
+export function useLoopbackBootstrap(): { address(): string } {
+  let node: Proc | undefined
+  let address: string | undefined
+  beforeAll(async () => {
+    node = spawnParley(['bootstrap', '--listen', '127.0.0.1:0'])
+    address = await node.waitFor('stdout', /^127\.0\.0\.1:\d+$/)
+  })
+  afterAll(async () => {
+    node?.kill('SIGKILL')
+    await node?.exited
+  })
+  return {
+    address() {
+      if (address === undefined)
+        throw new Error('the loopback bootstrap node is not up yet (use it inside a test)')
+      return address
     },
   }
 }
