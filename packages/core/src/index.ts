@@ -142,4 +142,6 @@ export {
   type Msg,
   PROTOCOL_VERSION,
 } from './schema.js'
+// Cutting text to a length without splitting a character.
+export { cutText, utf8End, utf8Length } from './text-cut.js'
 export type { DialOptions, Link, LinkHandlers, Listener, Transport } from './transport.js'

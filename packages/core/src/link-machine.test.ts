@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { encodeFrame, FrameDecoder } from './codec.js'
 import { ProtocolError } from './errors.js'
 import {
   DUPLICATE_REASON,
@@ -326,6 +327,28 @@ describe('linkTransition: closing', () => {
     const bye = step.ok ? step.effects.find((e) => e.type === 'send') : undefined
     expect(bye).toBeDefined()
     expect(messageSchemas().ByeSchema.safeParse((bye as { message: unknown }).message).success).toBe(true)
+  })
+
+  it.each<[string, LinkEvent]>([
+    ['a local close', { type: 'close', reason: `${'r'.repeat(199)}\u{1F600} and more` }],
+    [
+      'a protocol error',
+      {
+        type: 'protocol-error',
+        error: new ProtocolError('BAD_MESSAGE', `${'r'.repeat(199)}\u{1F600} and more`),
+      },
+    ],
+  ])('cuts the reason of the bye of %s before an emoji at the limit, not inside it', (_, event) => {
+    const step = linkTransition(open, event, context(LOW))
+    const sent = step.ok ? step.effects.find((e) => e.type === 'send') : undefined
+    const bye = (sent as { message: Message & { type: 'bye' } }).message
+    expect(bye).toMatchObject({ type: 'bye', reason: 'r'.repeat(199) })
+    // Well-formed text: it goes through UTF-8 and back unchanged, as every runtime reads it.
+    expect(new TextDecoder().decode(new TextEncoder().encode(bye.reason))).toBe(bye.reason)
+    // Taken alike by the hand checks and the zod schema, after a trip through a frame.
+    const [onWire] = new FrameDecoder().push(encodeFrame(bye)).messages
+    expect(onWire).toEqual(bye)
+    expect(messageSchemas().ByeSchema.parse(bye)).toEqual(onWire)
   })
 
   it.each(notClosed)(

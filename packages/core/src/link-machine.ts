@@ -6,7 +6,8 @@
 import type { ProtocolError, ProtocolErrorCode } from './errors.js'
 import type { PeerInfo, Step } from './peer-machine.js'
 import type { SAME_KEY } from './same-key.js'
-import { type Hello, type Message, PROTOCOL_VERSION } from './schema.js'
+import { type Hello, MAX_REASON_LENGTH, type Message, PROTOCOL_VERSION } from './schema.js'
+import { cutText } from './text-cut.js'
 
 /** Why a link ended. `code` is a ProtocolErrorCode, or one of the orderly outcomes below. */
 export interface LinkCloseReason {
@@ -117,7 +118,7 @@ export function linkTransition(
   const broken = (code: ProtocolErrorCode, message: string) =>
     close(
       { code, message, protocolError: true },
-      { type: 'send', message: { type: 'bye', reason: message.slice(0, 200), code } },
+      { type: 'send', message: { type: 'bye', reason: cutText(message, MAX_REASON_LENGTH), code } },
     )
 
   if (state.status === 'closed') return reject('the link is closed')
@@ -138,7 +139,7 @@ export function linkTransition(
           type: 'send',
           message: {
             type: 'bye',
-            reason: event.reason.slice(0, 200),
+            reason: cutText(event.reason, MAX_REASON_LENGTH),
             ...(event.code ? { code: event.code } : {}),
           },
         },

@@ -70,6 +70,31 @@ describe("a member's reason for leaving", () => {
     expect(auth.verify(ALICE, reasonHash, reasonSig as string)).toBe(true)
   })
 
+  it('is cut before an emoji at the boundary, not inside it: no half of the pair goes, in the gone or the bye', async () => {
+    const { w, alice, bob, carol } = await line()
+    const kept = 'x'.repeat(MAX_REASON_LENGTH - 1)
+    await alice.node.close(`${kept}\u{1F600} and more`)
+    await w.clock.advance(10)
+    const left = bob.events.of('disconnected').find((e) => e.peer.id === ALICE)?.reason
+    expect(left).toBe(`alice left (${kept})`)
+    expect(carol.events.of('member-left')).toMatchObject([{ peer: { id: ALICE }, reason: kept }])
+  })
+
+  it('goes in a gone cut before an emoji at the boundary, well-formed and signed as it is', async () => {
+    const { w, alice, raw } = await aliceBehindRawRelay(60_000)
+    const kept = 'x'.repeat(MAX_REASON_LENGTH - 1)
+    await alice.node.close(`${kept}\u{1F600} and more`)
+    await w.clock.advance(10)
+    const gone = presencesOf(raw, ALICE).find((h) => h.state === 'gone') as Here
+    expect(gone.reason).toBe(kept)
+    const auth = fakeAuth(ALICE)
+    const { reason, reasonSig, ...presence } = gone
+    expect(auth.verify(ALICE, auth.hereReasonHash!({ ...presence, reason: kept }), reasonSig as string)).toBe(
+      true,
+    )
+    expect(parseMessage(JSON.parse(JSON.stringify(gone)))).toEqual(gone)
+  })
+
   it('is dropped, not shown nor relayed, when a relay altered it, left out its signature or took it from another leave', async () => {
     const { w, alice, raw } = await aliceBehindRawRelay(60_000)
     const onward = await rawNeighbour(w, A, { host: '127.0.0.8', id: DAVE, caps: [ROOM_CAP, HERE_CAP] })

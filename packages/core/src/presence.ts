@@ -29,6 +29,7 @@ import {
 } from './room-types.js'
 import type { MemberRoom, Roster } from './roster.js'
 import { type Here, type HereState, type Lost, MAX_REASON_LENGTH } from './schema.js'
+import { cutText } from './text-cut.js'
 
 /** How presence is said, held and bounded, unless the node says otherwise. */
 export const PRESENCE_DEFAULTS = {
@@ -161,7 +162,7 @@ export class Presence {
       hash === undefined || !auth
         ? { type: 'here', ...fields }
         : { type: 'here', ...fields, sig: auth.sign(hash) }
-    return state === 'gone' && reason ? this.withReason(frame, reason.slice(0, MAX_REASON_LENGTH)) : frame
+    return state === 'gone' && reason ? this.withReason(frame, cutText(reason, MAX_REASON_LENGTH)) : frame
   }
 
   /** Our presence (`state`, with `reason` when `gone`) for every neighbour that takes it. */
