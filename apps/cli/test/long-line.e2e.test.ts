@@ -208,6 +208,36 @@ describe('a piped file with lines longer than a message', () => {
     expect(bob.stderr.join('\n')).not.toMatch(/longer than/)
   })
 
+  it('with --plain on both ends, --max-frame bounds a line in bytes: one of multibyte characters is taken in parts that fit it', async () => {
+    const bob = start(['--plain', '--listen', '127.0.0.1:0', '--recv-only', '--max-frame', '1024', '--json'])
+    const port = Number(/127\.0\.0\.1:(\d+)/.exec(await bob.waitFor('stdout', /listening/))?.[1])
+    const out = rawStdout(bob)
+    // 1,000 characters of three bytes each (3,000 bytes), then 1,024 bytes of ASCII: the bound exactly.
+    const euros = '€'.repeat(1000)
+    const ascii = 'a'.repeat(1024)
+    const alice = start(['--plain', '--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`])
+    alice.child.stdin.end(`${euros}\n${ascii}\nthe last line\n`)
+    expect(await alice.exited).toBe(0)
+    await out.holds('"body":"the last line"')
+    bob.kill('SIGTERM')
+    await bob.exited
+    const messages = out
+      .out()
+      .split('\n')
+      .filter((line) => line.includes('"type":"message"'))
+      .map((line) => JSON.parse(line) as { body: string; more?: true })
+    expect(messages.map((m) => [Buffer.byteLength(m.body), m.more ?? false])).toEqual([
+      [1023, true],
+      [1023, true],
+      [954, false],
+      [1024, false],
+      [13, false],
+    ])
+    let text = ''
+    for (const m of messages) text += m.more ? m.body : `${m.body}\n`
+    expect(text).toBe(`${euros}\n${ascii}\nthe last line\n`)
+  })
+
   it('reaches a member behind a relay with every line whole too', async () => {
     const bob = await receiver('bob')
     // Carol dials only bob: alice's parts reach her relayed.

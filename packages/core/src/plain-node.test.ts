@@ -475,7 +475,8 @@ describe('PlainNode: newline-separated text, for netcat and friends', () => {
       await node.start()
       const link = await network.transport().dial(A)
       link.attach({ data: () => undefined, drain: () => undefined, close: () => undefined })
-      // A surrogate pair across the bound stays whole: the part before it is one shorter.
+      // A surrogate pair across the bound stays whole: the part before it is one shorter, and the
+      // emoji counts the four bytes it takes.
       const long = `${'x'.repeat(99)}\u{1f600}${'y'.repeat(150)}`
       link.write(text(`before\n${long}\r\nafter\nunfinished`))
       await flushMicrotasks()
@@ -483,21 +484,44 @@ describe('PlainNode: newline-separated text, for netcat and friends', () => {
       expect(messages.map((m) => [m.body, m.more ?? false])).toEqual([
         ['before', false],
         ['x'.repeat(99), true],
-        [`\u{1f600}${'y'.repeat(98)}`, true],
-        ['y'.repeat(52), false],
+        [`\u{1f600}${'y'.repeat(96)}`, true],
+        ['y'.repeat(54), false],
         ['after', false],
       ])
       expect(messages.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5])
       expect(node.history.map((h) => [h.body.length, h.more ?? false])).toEqual([
         [6, false],
         [99, true],
-        [100, true],
-        [52, false],
+        [98, true],
+        [54, false],
         [5, false],
       ])
       expect(node.sessionsSnapshot()).toHaveLength(1)
       await node.close()
     }
+  })
+
+  it('bounds a line in bytes, as --max-frame counts them, not in characters', async () => {
+    const { network, clock } = setup()
+    const node = new PlainNode({ transport: network.transport(), clock, name: 'me', listen: A, maxLine: 100 })
+    const events: NodeEvent[] = []
+    node.on((e) => events.push(e))
+    await node.start()
+    const link = await network.transport().dial(A)
+    link.attach({ data: () => undefined, drain: () => undefined, close: () => undefined })
+    // 40 characters of three bytes each (120 bytes), then 100 bytes exactly, then 101 in two-byte ones.
+    link.write(text(`${'€'.repeat(40)}\n${'x'.repeat(100)}\n${'é'.repeat(50)}x\n`))
+    await flushMicrotasks()
+    const messages = events.flatMap(messagesOf)
+    expect(messages.map((m) => [m.body, m.more ?? false])).toEqual([
+      ['€'.repeat(33), true],
+      ['€'.repeat(7), false],
+      ['x'.repeat(100), false],
+      ['é'.repeat(50), true],
+      ['x', false],
+    ])
+    for (const m of messages) expect(new TextEncoder().encode(m.body).length).toBeLessThanOrEqual(100)
+    await node.close()
   })
 
   it('tells a listener added or removed by another listener from the next event on', async () => {

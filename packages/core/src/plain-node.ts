@@ -31,6 +31,7 @@ import {
 import { DEFAULT_HISTORY_LIMIT, HISTORY_TEXT_BYTES } from './persistence.js'
 import { platform } from './platform.js'
 import { MAX_BODY_LENGTH } from './schema.js'
+import { utf8End, utf8Length } from './text-cut.js'
 import type { Link, Listener, Transport } from './transport.js'
 
 export interface PlainNodeOptions {
@@ -42,7 +43,10 @@ export interface PlainNodeOptions {
   random?: () => number
   backoff?: Backoff
   dialTimeoutMs?: number
-  /** Longest line held from a peer, in characters; a longer one is taken in parts of this many (`more`). */
+  /**
+   * Longest line held from a peer, in bytes of UTF-8 (as `--max-frame` counts a frame); a longer one is
+   * taken in parts of at most this many bytes (`more`), never cut inside a character.
+   */
   maxLine?: number
   /** Connections accepted at once, at most; one more is refused with a line saying why. Default 64. */
   maxInbound?: number
@@ -524,33 +528,43 @@ export class PlainNode implements ChatNode {
       lines.unshift(record.heldAnswer as string)
       record.heldAnswer = undefined
     }
-    // A line past the bound is taken in parts of at most `maxLine`, each but its last saying that the line
+    // A line past the bound is taken in parts of at most `maxLine` bytes, each but its last saying that the line
     // goes on (`more`), as parley sends a line longer than a message: never held whole, shown as one line.
     let from = 0
     for (let i = 0; i < lines.length; i++) {
       let line = lines[i] as string
       if (line.charCodeAt(line.length - 1) === 0x0d) line = lines[i] = line.slice(0, -1)
-      if (line.length <= this.maxLine) continue
+      if (!this.pastBound(line)) continue
       if (i > from) this.receive(record, lines.slice(from, i))
       this.receive(record, [this.receiveParts(record, line)])
       from = i + 1
     }
     if (from < lines.length) this.receive(record, from === 0 ? lines : lines.slice(from))
     // A line still coming: its parts past the bound go now, the rest waits for more of it.
-    if (record.partial.length > this.maxLine) record.partial = this.receiveParts(record, record.partial)
+    if (this.pastBound(record.partial)) record.partial = this.receiveParts(record, record.partial)
+  }
+
+  /** Whether `text` takes more than `maxLine` bytes in UTF-8; counted only when its length leaves it open. */
+  private pastBound(text: string): boolean {
+    // A UTF-16 unit takes one to three bytes (a pair, two units, four).
+    if (text.length * 3 <= this.maxLine) return false
+    return text.length > this.maxLine || utf8Length(text) > this.maxLine
   }
 
   /**
-   * Takes `text` in parts of at most `maxLine`, each a message that says its line goes on; returns what is
-   * left (at most `maxLine`). A part never ends between the halves of a surrogate pair, nor on a
-   * carriage return that a newline may follow.
+   * Takes `text` in parts of at most `maxLine` bytes (UTF-8), each a message that says its line goes on;
+   * returns what is left (at most `maxLine` bytes). A part never ends inside a character (nor between the
+   * halves of a surrogate pair), nor on a carriage return that a newline may follow.
    */
   private receiveParts(record: PlainLink, text: string): string {
     let start = 0
-    while (text.length - start > this.maxLine) {
-      let end = start + this.maxLine
-      const last = text.charCodeAt(end - 1)
-      if (end - 1 > start && ((last >= 0xd800 && last <= 0xdbff) || last === 0x0d)) end--
+    let left = utf8Length(text)
+    while (left > this.maxLine) {
+      let end = utf8End(text, start, this.maxLine)
+      // A bound smaller than one character still takes a character a part.
+      if (end === start) end = start + (utf8Length(text, start, start + 2) === 4 ? 2 : 1)
+      else if (end - 1 > start && text.charCodeAt(end - 1) === 0x0d) end--
+      left -= utf8Length(text, start, end)
       this.receivePart(record, text.slice(start, end))
       start = end
     }
