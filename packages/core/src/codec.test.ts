@@ -156,7 +156,10 @@ describe('FrameDecoder', () => {
     })
 
     it('honours a custom frame limit', () => {
-      expect(new FrameDecoder(100).push(header(101)).error?.code).toBe('FRAME_TOO_LARGE')
+      expect(new FrameDecoder(100).push(header(101)).error).toMatchObject({
+        code: 'FRAME_TOO_LARGE',
+        message: 'peer announced a 101-byte frame; the limit is 100 bytes (--max-frame)',
+      })
       expect(new FrameDecoder(100).push(header(100)).error).toBeUndefined()
       expect(new FrameDecoder().push(header(DEFAULT_MAX_FRAME + 1)).error?.code).toBe('FRAME_TOO_LARGE')
     })

@@ -150,7 +150,7 @@ export class FrameDecoder {
             }
             throw new ProtocolError(
               'FRAME_TOO_LARGE',
-              `peer announced a ${length}-byte frame; the limit is ${this.maxFrame}`,
+              `peer announced a ${length}-byte frame; the limit is ${this.maxFrame} bytes (--max-frame)`,
             )
           }
           if (length === 0) throw new ProtocolError('EMPTY_FRAME', 'peer sent an empty frame')

@@ -1,7 +1,7 @@
 import { createRoomCode } from '@parley/transport-dht'
 import { describe, expect, it } from 'vitest'
 import { ExitCode } from './exit-codes.js'
-import { parseFlags } from './flags.js'
+import { parseFlags, usage } from './flags.js'
 
 describe('parseFlags errors', () => {
   it('says how to give a value that starts with a dash, or that a value is missing', () => {
@@ -101,6 +101,18 @@ describe('parseFlags errors', () => {
   it('judges a negative value given with = on its own terms', () => {
     expect(() => parseFlags(['--rate=-3'], {})).toThrow(
       /--rate takes a whole number from 0 to 1000000, got "-3"/,
+    )
+  })
+
+  it('says a byte limit is counted in bytes', () => {
+    expect(() => parseFlags(['--max-frame', '1000'], {})).toThrow(
+      /^--max-frame takes a whole number of bytes from 1024 to 16777216, got "1000"/,
+    )
+    expect(() => parseFlags(['--rate-bytes', 'lots'], {})).toThrow(
+      /^--rate-bytes takes a whole number of bytes a second from 0 to 1000000000, got "lots"/,
+    )
+    expect(usage('parley', '')).toMatch(
+      /--max-frame BYTES +largest frame accepted from a peer, in bytes; with --plain/,
     )
   })
 })

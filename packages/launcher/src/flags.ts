@@ -199,7 +199,8 @@ Limits (see "Limits and abuse" in the README):
       --rate-bytes N      bytes per second accepted from one peer, 0 for no limit; eight seconds'
                           worth may come at once (default ${DEFAULT_RATE_BYTES})
       --handshake-timeout SECS  drop links that have not finished the handshake (default ${DEFAULT_HANDSHAKE_TIMEOUT_MS / 1000})
-      --max-frame BYTES   largest frame accepted from a peer (default ${DEFAULT_MAX_FRAME_BYTES})
+      --max-frame BYTES   largest frame accepted from a peer, in bytes; with --plain, the longest line
+                          taken whole, in bytes of UTF-8 (default ${DEFAULT_MAX_FRAME_BYTES})
       --window N          recent messages kept per member, to relay and to catch up members who were
                           away or join later (default ${DEFAULT_WINDOW})
       --disk-quota MIB[,MIB]  journal kept for each other member, and for all of them; past it their
@@ -310,14 +311,28 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     ...(values['log-file'] !== undefined ? { logFile: nonEmpty('--log-file', values['log-file']) } : {}),
     rate: bounded('--rate', values.rate, DEFAULT_RATE, 0, 1_000_000),
     burst: bounded('--burst', values.burst, DEFAULT_BURST, 1, 1_000_000),
-    rateBytes: bounded('--rate-bytes', values['rate-bytes'], DEFAULT_RATE_BYTES, 0, 1_000_000_000),
+    rateBytes: bounded(
+      '--rate-bytes',
+      values['rate-bytes'],
+      DEFAULT_RATE_BYTES,
+      0,
+      1_000_000_000,
+      'bytes a second',
+    ),
     handshakeTimeoutMs: seconds(
       '--handshake-timeout',
       values['handshake-timeout'],
       DEFAULT_HANDSHAKE_TIMEOUT_MS,
       1,
     ),
-    maxFrame: bounded('--max-frame', values['max-frame'], DEFAULT_MAX_FRAME_BYTES, 1024, 16 * 1024 * 1024),
+    maxFrame: bounded(
+      '--max-frame',
+      values['max-frame'],
+      DEFAULT_MAX_FRAME_BYTES,
+      1024,
+      16 * 1024 * 1024,
+      'bytes',
+    ),
     window: bounded('--window', values.window, DEFAULT_WINDOW, 1, 100_000),
     diskQuota: diskQuota(values['disk-quota']),
     help: values.help ?? false,
@@ -461,10 +476,19 @@ function count(flag: string, text: string | undefined): number {
   return Number(text)
 }
 
-function bounded(flag: string, text: string | undefined, fallback: number, min: number, max: number): number {
+/** `unit`: what the number counts (`bytes`), said in the error so that no one counts characters instead. */
+function bounded(
+  flag: string,
+  text: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+  unit?: string,
+): number {
   if (text === undefined) return fallback
   if (!/^\d{1,9}$/.test(text) || Number(text) < min || Number(text) > max) {
-    throw usageError(`${flag} takes a whole number from ${min} to ${max}, got "${text}"`)
+    const what = unit === undefined ? 'a whole number' : `a whole number of ${unit}`
+    throw usageError(`${flag} takes ${what} from ${min} to ${max}, got "${text}"`)
   }
   return Number(text)
 }
