@@ -170,7 +170,17 @@ describe('the same commands in line mode', () => {
     })
     expect(parseSubmission(`/quit ${'x'.repeat(201)}`, line)).toEqual({
       type: 'invalid',
-      hint: '/quit: a reason is at most 200 characters',
+      hint: '/quit: a reason is at most 200 characters, an emoji counting as two or more (this one counts 201); shorten it',
+    })
+    // Counted as the bye carries it: an emoji as two, blank runs as the one space they become.
+    expect(parseSubmission(`/quit ${'x'.repeat(199)}\u{1F600}`, line)).toMatchObject({
+      type: 'invalid',
+      hint: expect.stringContaining('(this one counts 201)'),
+    })
+    const spaced = `${'x '.repeat(99)}x`
+    expect(parseSubmission(`/quit ${spaced.replaceAll(' ', '   ')}`, line)).toEqual({
+      type: 'quit',
+      reason: spaced,
     })
     expect(parseSubmission('/members', line)).toMatchObject({ type: 'invalid' })
     expect(parseSubmission('/hlep', line)).toMatchObject({

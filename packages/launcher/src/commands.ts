@@ -133,10 +133,16 @@ export function parseSubmission(line: string, options: ParseOptions = {}): Submi
     }
   }
   switch (name) {
-    case 'quit':
-      if (rest.length > MAX_QUIT_REASON)
-        return { type: 'invalid', hint: `/quit: a reason is at most ${MAX_QUIT_REASON} characters` }
-      return rest === '' ? { type: 'quit' } : { type: 'quit', reason: rest.replace(/\s+/gu, ' ') }
+    case 'quit': {
+      // Judged as it goes out, blank runs made one space, and counted as the bye counts it (UTF-16 units).
+      const reason = rest.replace(/\s+/gu, ' ')
+      if (reason.length > MAX_QUIT_REASON)
+        return {
+          type: 'invalid',
+          hint: `/quit: a reason is at most ${MAX_QUIT_REASON} characters, an emoji counting as two or more (this one counts ${reason.length}); shorten it`,
+        }
+      return reason === '' ? { type: 'quit' } : { type: 'quit', reason }
+    }
     case 'help':
     case 'clear':
     case 'peers':
