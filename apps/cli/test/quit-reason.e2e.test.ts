@@ -25,6 +25,25 @@ describe('a member that quits with a reason', () => {
     expect(listed).toMatch(/relay, left at \d\d:\d\d:\d\d \(back tomorrow\)$/)
   })
 
+  it('is judged by the length its bye carries: an emoji counts two, blank runs one space, and one ending at the limit reaches the peer whole', async () => {
+    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--data-dir', join(tempDir(), 'bob')])
+    const dial = ['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${await listeningPort(bob)}`]
+    const alice = start([...dial, '--name', 'alice', '--data-dir', join(tempDir(), 'alice')])
+    await bob.waitFor('stderr', /connected to alice/)
+    // 199 characters and an emoji: 201 as the bye counts them, one past the limit.
+    alice.send(`/quit ${'x'.repeat(199)}\u{1F600}`)
+    const refused = await alice.waitFor('stderr', /\/quit: a reason is at most/)
+    expect(refused).toMatch(
+      /at most 200 characters, an emoji counting as two or more \(this one counts 201\)/,
+    )
+    // 200 once its blank run is one space, the emoji its last two: it goes, and bob reads it whole.
+    const reason = `${'x'.repeat(197)} \u{1F600}`
+    alice.send(`/quit ${'x'.repeat(197)}    \u{1F600}`)
+    const left = await bob.waitFor('stderr', /disconnected from alice .*: alice left \(/)
+    expect(left.endsWith(`alice left (${reason})`)).toBe(true)
+    expect(await alice.exited).toBe(0)
+  })
+
   it('gives the reason in the member-left event of --json', async () => {
     const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--data-dir', join(tempDir(), 'bob')])
     const dial = ['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${await listeningPort(bob)}`]
