@@ -7,6 +7,7 @@
  */
 import type { Clock } from './clock.js'
 import { newlinesIn } from './schema.js'
+import { utf8Length } from './text-cut.js'
 
 export interface RateLimit {
   /** Messages per second, sustained. */
@@ -203,7 +204,8 @@ export class InboundGate<L> {
     bucket.refilledAt = now
     const byteRate = limit.bytesPerSecond
     const byteBurst = byteBurstOf(limit)
-    const cost = FIXED_MSG_BYTES + message.body.length + (message.name?.length ?? 0)
+    // In bytes of UTF-8, as --rate-bytes says: a body of three-byte characters costs three a character.
+    const cost = FIXED_MSG_BYTES + utf8Length(message.body) + (message.name ? utf8Length(message.name) : 0)
     if (byteRate) bucket.bytes = Math.min(byteBurst, bucket.bytes + (elapsed * byteRate) / 1000)
     // A message larger than the whole byte burst could never pass: it waits for a full bucket instead.
     const byteCost = Math.min(cost, byteBurst)

@@ -41,7 +41,11 @@ describe('utf8Length and utf8End', () => {
   it('count text as a UTF-8 encoder writes it, a lone half as U+FFFD', () => {
     fc.assert(
       fc.property(text, (whole) => {
-        expect(utf8Length(whole)).toBe(new TextEncoder().encode(whole).length)
+        const bytes = new TextEncoder().encode(whole).length
+        expect(utf8Length(whole)).toBe(bytes)
+        // Counted a character at a time, as a part of a longer text, alike.
+        expect(utf8Length(`a${whole}`, 1)).toBe(bytes)
+        expect(utf8Length(`${whole}a`.repeat(1000))).toBe((bytes + 1) * 1000)
       }),
     )
   })
