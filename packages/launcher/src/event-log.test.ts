@@ -242,6 +242,22 @@ describe('EventLog and links that stop reading', () => {
   })
 })
 
+describe('the size limit of the log', () => {
+  it('counts bytes, as it says: lines of multibyte text move the log aside before it passes the limit', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'parley-event-log-'))
+    cleanups.push(() => rm(dir, { recursive: true, force: true }))
+    const limitBytes = 800
+    const log = new EventLog(join(dir, 'parley.log'), { limitBytes })
+    // Each line holds a reason of 100 three-byte characters: about 450 bytes, some 250 characters, so
+    // two lines fit 800 characters but not 800 bytes.
+    for (let i = 0; i < 3; i++)
+      log.record({ type: 'member-left', peer: carol, at: i, reason: '€'.repeat(100) })
+    await log.close()
+    for (const file of ['parley.log', 'parley.log.1'])
+      expect((await readFile(join(dir, file))).length).toBeLessThanOrEqual(limitBytes)
+  })
+})
+
 describe('a log that cannot be written', () => {
   it('says so once, in one line, and records nothing without failing', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'parley-event-log-'))

@@ -177,8 +177,9 @@ export class EventLog {
   private write(entry: Record<string, unknown> | undefined): void {
     if (!entry || !this.stream) return
     const line = `${jsonLine({ ts: new Date(this.now()).toISOString(), ...entry })}\n`
-    if (this.size + line.length > this.limitBytes) this.rotate()
-    this.size += Buffer.byteLength(line)
+    const bytes = Buffer.byteLength(line)
+    if (this.size + bytes > this.limitBytes) this.rotate()
+    this.size += bytes
     this.stream?.write(line)
   }
 
