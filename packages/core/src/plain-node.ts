@@ -528,8 +528,8 @@ export class PlainNode implements ChatNode {
       lines.unshift(record.heldAnswer as string)
       record.heldAnswer = undefined
     }
-    // A line past the bound is taken in parts of at most `maxLine` bytes, each but its last saying that the line
-    // goes on (`more`), as parley sends a line longer than a message: never held whole, shown as one line.
+    // A line past the bound is taken in parts of at most `maxLine` bytes, each but its last saying that the
+    // line goes on (`more`), as parley sends a line longer than a message: never held whole, shown as one line.
     let from = 0
     for (let i = 0; i < lines.length; i++) {
       let line = lines[i] as string
