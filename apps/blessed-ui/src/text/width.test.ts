@@ -1,7 +1,15 @@
 import stringWidth from 'string-width'
 import { describe, expect, it } from 'vitest'
 import { graphemes } from './graphemes.js'
-import { emojiKind, graphemeWidth, ruleFromProbe, rulesFromProbe, singleWidth, textWidth } from './width.js'
+import {
+  emojiKind,
+  graphemeWidth,
+  ruleFromProbe,
+  ruleFromSamples,
+  rulesFromProbe,
+  singleWidth,
+  textWidth,
+} from './width.js'
 
 const width = graphemeWidth()
 
@@ -84,6 +92,30 @@ describe('widths learned from the terminal', () => {
     expect(tmux('दु')).toBe(1)
     // Without an answer from the terminal, string-width decides, as before.
     expect(graphemeWidth()('กำ')).toBe(1)
+  })
+
+  it('draws a ZWJ sequence as tmux 3.3a does, as wide as its part before the first joiner, once the probe says so', () => {
+    // tmux 3.3a: 👨‍👩‍👧 in 2 cells, 🏳️‍🌈 in 1 (🏳️ is 1 there, as ❤️ is), 👩🏽‍💻 in 4 (👩🏽 is 4 there).
+    const rules = rulesFromProbe({ zwj: [2, 1, 4], vs16: [1], modifier: [4] })
+    const tmux = graphemeWidth(rules)
+    expect(tmux('🏳️‍🌈')).toBe(1)
+    expect(tmux('❤️‍🔥')).toBe(1)
+    expect(tmux('👁️‍🗨️')).toBe(1)
+    expect(tmux('👩🏽‍💻')).toBe(4)
+    expect(tmux('🏃🏽‍♀️')).toBe(4)
+    expect(tmux('👨‍👩‍👧')).toBe(2)
+    expect(tmux('🐻‍❄️')).toBe(2)
+    expect(rules.zwj).toBe('head')
+    // A family alone, as the probe once printed, cannot tell that from string-width: the first sample decides.
+    expect(graphemeWidth(rulesFromProbe({ zwj: 2 }))('🏳️‍🌈')).toBe(2)
+  })
+
+  it('keeps string-width or the sum for ZWJ sequences where every sample says so', () => {
+    const width = graphemeWidth()
+    expect(ruleFromSamples(['👨‍👩‍👧', '🏳️‍🌈', '👩🏽‍💻'], [2, 2, 2], width)).toBe('string-width')
+    expect(ruleFromSamples(['👨‍👩‍👧', '🏳️‍🌈', '👩🏽‍💻'], [6, 3, 6], width)).toBe('sum')
+    // Nothing explains them all: the first sample decides, as with one sample.
+    expect(ruleFromSamples(['👨‍👩‍👧', '🏳️‍🌈', '👩🏽‍💻'], [3, 7, 1], width)).toBe(3)
   })
 
   it('applies the learned rule to every grapheme of that kind', () => {

@@ -21,7 +21,7 @@ export const EmojiKind = {
 } as const
 export type EmojiKind = (typeof EmojiKind)[keyof typeof EmojiKind]
 
-/** One sample of each kind, printed by the start-up probe to learn how this terminal draws it. */
+/** One sample of each kind: the first the start-up probe prints to learn how this terminal draws it. */
 export const EMOJI_SAMPLES: Record<EmojiKind, string> = {
   flag: '🇯🇵',
   keycap: '1️⃣',
@@ -33,10 +33,26 @@ export const EMOJI_SAMPLES: Record<EmojiKind, string> = {
 }
 
 /**
- * How a terminal measures one kind: as `string-width` does, as the sum of its code points' widths, as its
- * first code point alone, or a fixed number of cells.
+ * What the start-up probe prints of each kind, `EMOJI_SAMPLES` first. A ZWJ sequence takes three: tmux 3.3a
+ * draws one as wide as its part before the first joiner (👨‍👩‍👧 in 2 cells, 🏳️‍🌈 and ❤️‍🔥 in 1, 👩🏽‍💻 in 4), where most
+ * terminals draw every one in 2, and a family alone cannot tell those apart.
  */
-export type WidthRule = 'string-width' | 'sum' | 'base' | number
+export const PROBE_SAMPLES: Record<EmojiKind, readonly string[]> = {
+  flag: [EMOJI_SAMPLES.flag],
+  keycap: [EMOJI_SAMPLES.keycap],
+  zwj: [EMOJI_SAMPLES.zwj, '🏳️‍🌈', '👩🏽‍💻'],
+  modifier: [EMOJI_SAMPLES.modifier],
+  vs16: [EMOJI_SAMPLES.vs16],
+  emoji: [EMOJI_SAMPLES.emoji],
+  marks: [EMOJI_SAMPLES.marks],
+}
+
+/**
+ * How a terminal measures one kind: as `string-width` does, as the sum of its code points' widths, as its
+ * first code point alone, as its part before the first ZWJ would be drawn on its own (`head`, for ZWJ
+ * sequences), or a fixed number of cells.
+ */
+export type WidthRule = 'string-width' | 'sum' | 'base' | 'head' | number
 export type TerminalWidths = Partial<Record<EmojiKind, WidthRule>>
 
 export function emojiKind(grapheme: string): EmojiKind | undefined {
@@ -55,8 +71,8 @@ export function emojiKind(grapheme: string): EmojiKind | undefined {
 const plainWidth = (text: string) =>
   stringWidth(text, { ambiguousIsNarrow: true, countAnsiEscapeCodes: true })
 
-/** Cells the terminal reported for each kind's sample (`EMOJI_SAMPLES`). */
-export type MeasuredWidths = Partial<Record<EmojiKind, number>>
+/** Cells the terminal reported for each kind's samples (`PROBE_SAMPLES`, in order; a number: the first). */
+export type MeasuredWidths = Partial<Record<EmojiKind, number | readonly number[]>>
 
 /**
  * The rules that explain `measured`, each worked out the first time a grapheme of its kind is measured:
@@ -65,12 +81,16 @@ export type MeasuredWidths = Partial<Record<EmojiKind, number>>
  */
 export function rulesFromProbe(measured: MeasuredWidths): TerminalWidths {
   const rules: TerminalWidths = {}
+  // A ZWJ sequence's head is measured by the rules of its own kind (🏳️ as vs16, 👩🏽 as modifier).
+  const width = graphemeWidth(rules)
   for (const kind of Object.keys(measured) as EmojiKind[]) {
     Object.defineProperty(rules, kind, {
       enumerable: true,
       configurable: true,
       get() {
-        const rule = ruleFromProbe(EMOJI_SAMPLES[kind], measured[kind]!)
+        const cells = measured[kind]!
+        const list = typeof cells === 'number' ? [cells] : cells
+        const rule = ruleFromSamples(PROBE_SAMPLES[kind].slice(0, list.length), list, width)
         Object.defineProperty(rules, kind, { value: rule, enumerable: true })
         return rule
       },
@@ -78,6 +98,26 @@ export function rulesFromProbe(measured: MeasuredWidths): TerminalWidths {
   }
   return rules
 }
+
+/**
+ * The first rule that explains every sample's measured width; when none does, the one that explains the
+ * first sample (`ruleFromProbe`). `width` measures a ZWJ sequence's head, for the `head` rule.
+ */
+export function ruleFromSamples(
+  samples: readonly string[],
+  measured: readonly number[],
+  width: GraphemeWidth,
+): WidthRule {
+  const candidates: WidthRule[] = ['string-width', 'sum', 'base']
+  if (samples.every((sample) => sample.includes(ZWJ))) candidates.push('head')
+  const first = ruleFromProbe(samples[0]!, measured[0]!)
+  if (samples.length < 2) return first
+  for (const rule of candidates)
+    if (samples.every((sample, i) => applyRule(rule, sample, width) === measured[i])) return rule
+  return first
+}
+
+const ZWJ = '\u200d'
 
 /** What string-width draws in no cells: its test of a cluster's visible part, for one code point. */
 const ZERO_WIDTH =
@@ -108,9 +148,15 @@ export function ruleFromProbe(sample: string, measured: number): WidthRule {
   return measured
 }
 
-function applyRule(rule: WidthRule, grapheme: string): number {
+/** `width` measures the part of a ZWJ sequence before its first joiner, for the `head` rule. */
+function applyRule(rule: WidthRule, grapheme: string, width: GraphemeWidth): number {
   if (typeof rule === 'number') return rule
   if (rule === 'string-width') return plainWidth(grapheme)
+  if (rule === 'head') {
+    const joiner = grapheme.indexOf(ZWJ)
+    // No joiner, or nothing before it: no head to measure, measured as string-width does.
+    return joiner > 0 ? width(grapheme.slice(0, joiner)) : plainWidth(grapheme)
+  }
   const codePoints = [...grapheme]
   if (rule === 'base') return plainWidth(codePoints[0] ?? '')
   return codePoints.reduce((sum, cp) => sum + plainWidth(cp), 0)
@@ -123,19 +169,23 @@ function applyRule(rule: WidthRule, grapheme: string): number {
  */
 export function graphemeWidth(terminal: TerminalWidths = {}): GraphemeWidth {
   const cache = new Map<string, number>()
-  return (grapheme) => {
+  const measure: GraphemeWidth = (grapheme) => {
     const code = grapheme.charCodeAt(0)
     if (grapheme.length === 1 && code >= 0x20 && code < 0x7f) return 1
     let width = cache.get(grapheme)
     if (width !== undefined) return width
     const kind = emojiKind(grapheme)
     const rule = kind ? terminal[kind] : undefined
-    width = rule !== undefined ? applyRule(rule, grapheme) : (singleWidth(grapheme) ?? plainWidth(grapheme))
+    width =
+      rule !== undefined
+        ? applyRule(rule, grapheme, measure)
+        : (singleWidth(grapheme) ?? plainWidth(grapheme))
     if (width === 0 && /^\p{M}/u.test(grapheme)) width = 1
     if (cache.size > 4096) cache.clear()
     cache.set(grapheme, width)
     return width
   }
+  return measure
 }
 
 /** Cells taken by a whole string under `width`. */

@@ -1,7 +1,7 @@
-import { EMOJI_SAMPLES, type EmojiKind, type MeasuredWidths } from '../text/width.js'
+import { type EmojiKind, type MeasuredWidths, PROBE_SAMPLES } from '../text/width.js'
 
 export interface ProbeResult {
-  /** Cells each kind's sample took; `rulesFromProbe` turns them into widths. */
+  /** Cells each kind's samples took, in order; `rulesFromProbe` turns them into widths. */
   readonly widths: MeasuredWidths
   /** Input that arrived during the probe and is not a reply to it (keys typed early). */
   readonly leftover: string
@@ -19,9 +19,12 @@ export function probeWidths(
   output: NodeJS.WritableStream,
   timeoutMs = 400,
 ): Promise<ProbeResult> {
-  const kinds = Object.keys(EMOJI_SAMPLES) as EmojiKind[]
+  const samples = (Object.keys(PROBE_SAMPLES) as EmojiKind[]).flatMap((kind) =>
+    PROBE_SAMPLES[kind].map((sample) => ({ kind, sample })),
+  )
   return new Promise((resolve) => {
-    const widths: MeasuredWidths = {}
+    const measured: Partial<Record<EmojiKind, number[]>> = {}
+    const widths: MeasuredWidths = measured
     let buffer = ''
     let leftover = ''
     let answered = 0
@@ -36,13 +39,13 @@ export function probeWidths(
       for (let match = REPLY.exec(buffer); match; match = REPLY.exec(buffer)) {
         leftover += buffer.slice(0, match.index)
         buffer = buffer.slice(match.index + match[0].length)
-        const kind = kinds[answered++]
-        if (kind) widths[kind] = Number(match[2]) - 1
-        if (answered === kinds.length) return finish()
+        const probed = samples[answered++]
+        if (probed) measured[probed.kind] = [...(measured[probed.kind] ?? []), Number(match[2]) - 1]
+        if (answered === samples.length) return finish()
       }
     }
     const timer = setTimeout(finish, timeoutMs)
     input.on('data', onData)
-    output.write(kinds.map((kind) => `\r\x1b[2K${EMOJI_SAMPLES[kind]}\x1b[6n`).join(''))
+    output.write(samples.map(({ sample }) => `\r\x1b[2K${sample}\x1b[6n`).join(''))
   })
 }
