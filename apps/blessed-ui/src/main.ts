@@ -55,7 +55,7 @@ export async function main(argv: readonly string[], io: TuiIo): Promise<number> 
     if (!io.stdin.isTTY || !io.stdout.isTTY) {
       throw new FatalError(
         ExitCode.USAGE,
-        'parley-tui needs a terminal; for pipes and scripts use parley (line mode)',
+        'needs a terminal on stdin and stdout; for pipes and scripts use parley (line mode)',
       )
     }
     // Listen before taking over the screen, so a taken port is one plain line on a normal terminal.

@@ -48,6 +48,9 @@ describe('parley-tui outside a terminal', () => {
   it('says to use parley when stdin or stdout is not a terminal', () => {
     const result = run(['--listen', '127.0.0.1:0'])
     expect(result.status).toBe(2)
-    expect(result.stderr).toMatch(/needs a terminal; for pipes and scripts use parley/)
+    // One line, its program named once.
+    expect(result.stderr).toBe(
+      'parley-tui: needs a terminal on stdin and stdout; for pipes and scripts use parley (line mode)\n',
+    )
   })
 })
