@@ -103,8 +103,11 @@ export class InputRow {
     }
     // cursorCells counts graphemes before the cursor; turn it into cells.
     const before = parts.slice(0, cursorCells).reduce((n, p) => n + p.w, 0)
+    // The grapheme under the cursor is shown whole, as the one C-d would delete; at the end of the line
+    // the cursor has the cell after the room to itself.
+    const under = parts[cursorCells]?.w ?? 0
     if (before < this.scroll) this.scroll = Math.max(0, before - Math.floor(room / 4))
-    if (before > this.scroll + room) this.scroll = before - room + Math.floor(room / 4)
+    if (before + under > this.scroll + room) this.scroll = before + under - room + Math.floor(room / 4)
     if (room !== this.room) {
       // Kept from another width, the scroll would hide the start of a draft that now fits, or leave
       // empty cells after its end: show as much of it as fits, the cursor still in view.

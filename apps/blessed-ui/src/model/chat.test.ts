@@ -708,6 +708,30 @@ describe('chat model', () => {
     expect(back.cursor).toBe(2 + 60 - (79 - 37))
   })
 
+  it('shows the character under the cursor when moving right reaches the edge of the input row', () => {
+    const { type, press, screen } = setup()
+    const draft = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ'
+    type(draft)
+    press('C-a')
+    // Row 30: `> ` and 27 cells of the draft, the last cell left for the cursor at the end of a line.
+    for (let i = 0; i < draft.length; i++) {
+      const { input, cursor } = screen(30)
+      expect(input[cursor], `cursor at ${i}`).toBe(draft[i])
+      press('right')
+    }
+    // A wide character under the cursor is shown whole too.
+    const wide = '日本語のテキストを入力してみるとどうなるでしょうか'
+    press('C-u')
+    type(wide)
+    press('C-a')
+    for (let i = 0; i < wide.length; i++) {
+      const { input, cursor } = screen(30)
+      const cells = [...input].flatMap((c) => (/[\u3000-\u9fff]/.test(c) ? [c, ''] : [c]))
+      expect(cells[cursor], `cursor at ${i}`).toBe(wide[i])
+      press('right')
+    }
+  })
+
   it('puts the cursor after wide characters by cells, not code units', () => {
     const { type, screen } = setup()
     type('日本👨‍👩‍👧')
