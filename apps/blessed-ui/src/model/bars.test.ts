@@ -45,6 +45,23 @@ describe('the status bar on a narrow terminal', () => {
     expect(bar(long, 31)).toBe(' connected  東京xxxxxxxxxxxxx…')
   })
 
+  it('drops a segment whose first character is too wide to show, rather than leave only │ … of it', () => {
+    // tmux 3.3a draws 👍🏽 in 4 cells: in 6 cells `│ 👍🏽…` does not fit, and `│ … ` says nothing.
+    const tmux = graphemeWidth({ modifier: 'sum' })
+    const thumbs = { name: '👍🏽bob', secure: true }
+    const lone: string[] = []
+    for (let cols = 30; cols <= 60; cols++) {
+      const row = statusRow(busy, cols, thumbs, tmux)
+      expect(rowWidth(row, tmux)).toBe(cols)
+      const text = rowText(row).trimEnd()
+      if (/│ …( |$)/.test(text)) lone.push(`${cols}: ${text}`)
+    }
+    expect(lone).toEqual([])
+    expect(rowText(statusRow(busy, 60, thumbs, tmux)).trimEnd()).toBe(
+      ' connected  bob 127.0.0.1:42143 (+3) │ 12 undelivered',
+    )
+  })
+
   it('cuts even the state and the count with … on a tiny terminal', () => {
     expect(bar(busy, 20)).toBe(' connected │ 12 und…')
     expect(bar({ ...busy, undelivered: 0 }, 12)).toBe(' connected')

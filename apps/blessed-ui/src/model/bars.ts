@@ -58,7 +58,10 @@ const MIN_CUT_SEGMENT = 6
 function fitSegment(text: string, cells: number, width: GraphemeWidth): string {
   if (textWidth(text, width) <= cells) return text
   if (cells < MIN_CUT_SEGMENT) return ''
-  return `${fitCells(text.trimEnd(), cells - 1, width)} `
+  const cut = fitCells(text.trimEnd(), cells - 1, width)
+  // A first character too wide for the room (👍🏽 takes 4 cells in tmux) leaves only the separator and `…`.
+  // Escaped: the bundle is written as Latin-1, and esbuild leaves a regular expression's characters as they are.
+  return /[^\s\u2502\u2026]/u.test(cut) ? `${cut} ` : ''
 }
 
 /** The spans cut to exactly `cols` cells: padded, or cut with `…` where they overflow. */
