@@ -120,6 +120,13 @@ describeInTmux('parley-tui over the DHT', () => {
         ),
       ),
     )
+    // The member panel says it in the same words: a peer on this machine is no holepunch.
+    tmux.keys('F2')
+    const panel = await tmux.waitForScreen('the member panel with bob', (lines) =>
+      lines.some((l) => /│ ● bob [a-z2-7]{4}-[a-z2-7]{4}\s*$/.test(l)),
+    )
+    const row = panel.findIndex((l) => /│ ● bob /.test(l))
+    expect(panel[row + 1]).toMatch(/│ {3}direct UDP\s*$/)
   })
 
   it('/connect FINGERPRINT without the DHT says once to restart with --dht, and leaves nothing redialing', async () => {

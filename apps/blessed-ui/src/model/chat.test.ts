@@ -839,6 +839,9 @@ describe('chat model', () => {
         relayPort: 49737,
       })
       connected(frank, { kind: 'tcp' })
+      const gina: PeerInfo = { id: '6'.repeat(64), name: 'gina' }
+      // On this machine: reached at its own address, as /peers and the status bar say (direct UDP).
+      connected(gina, { kind: 'holepunched', remoteHost: '127.0.0.1', remotePort: 40124 })
       const room = [
         { peer: bob, direct: true, connected: true },
         { peer: dan, direct: true, connected: true },
@@ -848,6 +851,14 @@ describe('chat model', () => {
         { peer: carol, direct: false, connected: true },
       ]
       press('f2')
+      model.setMembers([...room, { peer: gina, direct: true, connected: true }])
+      const withGina = screen(90, 20).panel!.rows.map(rowText)
+      const at = withGina.findIndex((row) => /^│ ● gina [a-z2-7]{4}-[a-z2-7]{4}$/.test(row))
+      expect(withGina[at + 1], withGina.join('\n')).toBe('│   direct UDP')
+      model.listMembers()
+      expect(screen(200, 40).lines.join('\n')).toMatch(
+        /-- gina \[.*\] direct, connected \(direct UDP on this machine: /,
+      )
       model.setMembers(room)
       const panel = screen(90, 14).panel!.rows.map(rowText)
       expect(panel.slice(0, 10)).toEqual([

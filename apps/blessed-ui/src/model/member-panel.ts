@@ -10,6 +10,7 @@ import {
   LinkRoutes,
   neighbourLeft,
   type PeerLabels,
+  routeText,
   shortId,
   terminalSafe,
 } from '@parley/launcher'
@@ -24,14 +25,15 @@ const NAME_MIN_CELLS = 6
 
 /**
  * How a link was made, in the words `/peers` and the status lines use (`direct TCP`, `holepunched`,
- * `relayed`), without the address or relay key that a 30-column panel has no room for.
+ * `direct UDP` for a peer on this machine or network, reached at its own address, `relayed`), without the
+ * address or relay key that a 30-column panel has no room for.
  */
 export function linkKind(route: LinkRoute): string {
   switch (route.kind) {
     case 'tcp':
       return 'direct TCP'
     case 'holepunched':
-      return 'holepunched'
+      return routeText(route).startsWith('direct UDP') ? 'direct UDP' : 'holepunched'
     case 'relayed':
       return 'relayed'
     default: {
