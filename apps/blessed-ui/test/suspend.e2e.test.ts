@@ -1,6 +1,6 @@
 /** Ctrl-Z in parley-tui, end to end in tmux with the built binaries: a job stopped and continued by a shell. */
 import { expect, it, vi } from 'vitest'
-import { describeInTmux, stage } from './harness.js'
+import { describeInTmux, stage, until } from './harness.js'
 
 // Real processes on a shared machine: a generous ceiling, only to catch hangs.
 vi.setConfig({ testTimeout: 60_000 })
@@ -43,6 +43,45 @@ describeInTmux('Ctrl-Z in parley-tui', () => {
 
   it('stops the whole job when it runs as a child of it, as pnpm or npx run it, so the shell takes the terminal back', async () => {
     await stopAndContinue(true)
+  })
+
+  it('draws the chat for the new size when the window was resized while it was stopped', async () => {
+    const bob = cli('bob')
+    const port = await bob.port()
+    const tui = startTuiInShell(
+      ['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`, '--name', 'alice'],
+      100,
+      16,
+    )
+    await tui.waitForScreen('linked', (lines) => lines.some((l) => l.includes('connected to bob')))
+    tui.type('half typed')
+    await tui.waitForScreen('the draft', (lines) => lines.at(-1) === '> half typed')
+    tui.keys('C-z')
+    await tui.waitForScreen('the shell saying the job stopped', (lines) =>
+      lines.some((l) => /^\[1\]\+ +Stopped/.test(l)),
+    )
+    // The SIGWINCH goes to the shell in the foreground, not to the stopped chat.
+    tui.resize(50, 12)
+    await until(
+      'the window resized',
+      () => tui.tmux('display-message', '-p', '-t', 'tui', '#{pane_width}').trim() === '50',
+    )
+    tui.type('fg')
+    tui.keys('Enter')
+    const lines = await tui.waitForScreen(
+      'the chat back, with the draft',
+      (ls) => ls.at(-1) === '> half typed',
+      // Under the test's own ceiling, so that a failure shows the screen.
+      30_000,
+    )
+    // Laid out for 50 columns: the status bar cut to fit, not the end of a 100-column bar wrapped onto the
+    // input row; each message row a line of its own, its continuation rows indented under the text.
+    expect(lines).toHaveLength(12)
+    expect(lines.at(-2)).toMatch(/^ connected {2}bob 127\.0\.0\.1:\d+ │ .*…\s*$/)
+    const messages = lines.slice(0, -2).filter((l) => l.trim() !== '')
+    expect(messages.length).toBeGreaterThan(2)
+    for (const row of messages) expect(row, lines.join('\n')).toMatch(/^(\d\d:\d\d:\d\d -- | {4,}\S)/)
+    expect(lines.some((l) => l.includes('connected to bob'))).toBe(true)
   })
 
   it('says why it was not suspended where the shell does no job control, and goes on', async () => {

@@ -259,8 +259,22 @@ export class BlessedView {
       this.suspended = false
       this.stdout.write(ENTER_MODES)
       this.screen.enter()
+      this.refreshSize()
       this.redraw()
     }
+  }
+
+  /**
+   * Reads the terminal's size again, and tells blessed when it changed: a window resized while the process
+   * was stopped (Ctrl-Z) sent its SIGWINCH to the shell in the foreground then, never to this process, and
+   * `getWindowSize()` only gives back the size Node.js last read.
+   */
+  private refreshSize(): void {
+    // What Node.js runs on SIGWINCH: the size read from the terminal, and `resize` (which blessed follows)
+    // when it changed. Where it is missing, the signal itself, which runs it a moment later.
+    const tty = this.stdout as NodeJS.WriteStream & { _refreshSize?: () => void }
+    if (typeof tty._refreshSize === 'function') tty._refreshSize()
+    else if (process.platform !== 'win32') process.kill(process.pid, 'SIGWINCH')
   }
 
   destroy(): void {
