@@ -62,6 +62,17 @@ describe('the status bar on a narrow terminal', () => {
     )
   })
 
+  it('counts a tab or a newline in a name as the ^I or ^J it is shown as, so the count stays whole', () => {
+    const tabbed = { ...busy, peer: { name: 'bob\tthe\nbuilder', address: '127.0.0.1:42143' } }
+    expect(bar(tabbed, 100)).toBe(
+      ' connected  bob^Ithe^Jbuilder 127.0.0.1:42143 (+3) │ alice @ 127.0.0.1:47311 │ 12 undelivered',
+    )
+    for (let cols = 40; cols <= 90; cols++) expect(bar(tabbed, cols)).toMatch(/│ 12 undelivered$/)
+    expect(bar(busy, 70, { name: 'al\tice', secure: true })).toBe(
+      ' connected  bob 127.0.0.1:42143 (+3) │ al^Iice @ 12… │ 12 undelivered',
+    )
+  })
+
   it('cuts even the state and the count with … on a tiny terminal', () => {
     expect(bar(busy, 20)).toBe(' connected │ 12 und…')
     expect(bar({ ...busy, undelivered: 0 }, 12)).toBe(' connected')

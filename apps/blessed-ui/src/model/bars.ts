@@ -3,7 +3,7 @@
  * cursor stays visible. Apart from ChatModel because they are pure layout of state kept elsewhere
  * (ConnectionStatus, InputLine); the only state here is how far the input row is scrolled.
  */
-import { terminalSafe } from '@parley/launcher'
+import { terminalLine, terminalSafe } from '@parley/launcher'
 import { graphemes } from '../text/graphemes.js'
 import { type GraphemeWidth, textWidth } from '../text/width.js'
 import type { InputLine } from './input-line.js'
@@ -37,12 +37,14 @@ export function statusRow(
   let room = cols - spansCells(head, width) - spansCells(tail, width)
   const middle: Span[] = []
   if (s.peer) {
-    const who = s.peer.name ? `${terminalSafe(s.peer.name)} ${s.peer.address}` : s.peer.address
+    // One row: a tab or a newline in a name or an address is shown as ^I or ^J, as many cells as counted,
+    // never expanded or broken where the cut did not count it.
+    const who = terminalLine(s.peer.name ? `${s.peer.name} ${s.peer.address}` : s.peer.address)
     const shown = fitSegment(` ${who}${s.others > 0 ? ` (+${s.others})` : ''} `, room, width)
     if (shown) middle.push({ text: shown, style: plain })
     room -= textWidth(shown, width)
   }
-  const mine = fitSegment(`│ ${terminalSafe(self.name)} @ ${s.listen ?? '…'} `, room, width)
+  const mine = fitSegment(`│ ${terminalLine(`${self.name} @ ${s.listen ?? '…'}`)} `, room, width)
   if (mine) middle.push({ text: mine, style: plain })
   return fitRow([...head, ...middle, ...tail], cols, plain, width)
 }

@@ -12,7 +12,7 @@ import {
   type PeerLabels,
   routeText,
   shortId,
-  terminalSafe,
+  terminalLine,
 } from '@parley/launcher'
 import { type GraphemeWidth, textWidth } from '../text/width.js'
 import { fitCells, type Row, type Span, type Style, TEXT, wrap } from './rows.js'
@@ -104,7 +104,7 @@ export class MemberPanel {
     const rows: Row[] = [
       line(header, { kind: 'info' }),
       line(
-        `● ${fitCells(terminalSafe(self.name), width - 2 - textWidth('●  (you)', this.width), this.width)} (you)`,
+        `● ${fitCells(terminalLine(self.name), width - 2 - textWidth('●  (you)', this.width), this.width)} (you)`,
         {
           kind: 'own',
         },
@@ -122,7 +122,7 @@ export class MemberPanel {
       // row of its own under the name.
       const fp = shortId(m.peer.id)
       // The fingerprint follows every name here: only the label's name part, or it would show twice.
-      const label = terminalSafe(this.labels.parts(m.peer).name)
+      const label = terminalLine(this.labels.parts(m.peer).name)
       const room = width - 2 - textWidth(`${mark}  ${fp}`, this.width)
       const group =
         room >= NAME_MIN_CELLS || textWidth(label, this.width) <= room
