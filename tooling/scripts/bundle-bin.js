@@ -193,6 +193,13 @@ if (/^(?!\s*(\/\/|\*)).*\bimport\(/m.test(text))
   fail('the bundle has a dynamic import(), which its loader does not run')
 // Parley's modules were ES modules, strict: so is the whole bundle, as esbuild made it.
 if (!text.startsWith('"use strict";')) fail('the bundle does not start with "use strict"')
+// The bundle is written, and read at each start, as Latin-1: only ASCII survives both ways. esbuild escapes
+// every other character, except inside a regular expression literal, where one would be changed silently.
+const notAscii = text.search(/[^\x00-\x7f]/)
+if (notAscii >= 0) {
+  const at = text.slice(Math.max(0, notAscii - 60), notAscii + 20)
+  fail(`the bundle holds a character outside ASCII (most likely in a regular expression literal; write it as \\u{...}): ...${at}...`)
+}
 // Its first line names this build by the digest of the rest, and so does the cache's: bin/boot.cjs uses a
 // cache only with the build it was made for. Written whole, then renamed: never a bundle without its name.
 text = `${HEADER}${createHash('sha1').update(text, 'latin1').digest('hex')}\n${text}`
