@@ -198,7 +198,9 @@ if (!text.startsWith('"use strict";')) fail('the bundle does not start with "use
 const notAscii = text.search(/[^\x00-\x7f]/)
 if (notAscii >= 0) {
   const at = text.slice(Math.max(0, notAscii - 60), notAscii + 20)
-  fail(`the bundle holds a character outside ASCII (most likely in a regular expression literal; write it as \\u{...}): ...${at}...`)
+  fail(
+    `the bundle holds a character outside ASCII (most likely in a regular expression literal; write it as \\u{...}): ...${at}...`,
+  )
 }
 // Its first line names this build by the digest of the rest, and so does the cache's: bin/boot.cjs uses a
 // cache only with the build it was made for. Written whole, then renamed: never a bundle without its name.
