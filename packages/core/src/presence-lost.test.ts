@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { fakeAuth, signedHere, signedLost } from '../test/fake-auth.js'
 import { A, ALICE, B, BOB, C, CAROL, closeNodes, nodeWorld, rawNeighbour } from '../test/node-world.js'
+import { RawPeer } from '../test/raw-peer.js'
 import type { Address } from './address.js'
 import { HERE_CAP, LOST_CAP, ROOM_CAP } from './links.js'
 import type { NodeOptions } from './node-types.js'
@@ -269,4 +270,37 @@ describe("a neighbour's notice that it lost a member", () => {
     expect(alice.events.of('member-lost').map((e) => e.peer.id)).toEqual([IN])
     expect([present(alice.node, OLD), present(alice.node, IN)]).toEqual([true, false])
   })
+})
+
+describe('a neighbour that links, says it is there and breaks its link, ten times a second', () => {
+  it('has the notices of its lost links go on at its own rate, never crowding out the other members’ presences', async () => {
+    // carol - alice - dave; mallory links to alice over and over, and each break makes alice sign a notice.
+    const w = nodeWorld()
+    const carol = signing(w, 'carol', C, CAROL, { peers: [A] })
+    const dave = signing(w, 'dave', D, DAVE, { peers: [A] })
+    const alice = signing(w, 'alice', A, ALICE, { deadAfterMs: 3_600_000 })
+    for (const n of [alice, carol, dave]) await n.node.start()
+    const watcher = await rawNeighbour(w, A, { host: '127.0.0.8', id: IN, caps: CAPS })
+    await w.clock.advance(1000)
+    const shownGone: number[] = []
+    for (let s = 0; s < 1500; s++) {
+      for (let i = 0; i < 10; i++) {
+        const mallory = new RawPeer(await w.network.transport('127.0.0.9', MALLORY).dial(A))
+        mallory.hello(MALLORY, 'mallory', CAPS)
+        await w.clock.advance(0)
+        mallory.send({ type: 'ack', upTo: 0, base: 0 })
+        mallory.send(signedHere(MALLORY, 'mallory', w.clock.now()))
+        await w.clock.advance(1)
+        mallory.link.destroy() // a broken link, no bye
+        await w.clock.advance(99)
+      }
+      if (present(dave.node, CAROL) !== true) shownGone.push(s)
+    }
+    expect(shownGone).toEqual([])
+    // Its burst, one burst of debt, then about one per refill (1500 s at one per 144 s): not one per break.
+    const notices = watcher.received.filter((m) => m.type === 'lost' && m.member === MALLORY).length
+    expect(notices).toBeGreaterThan(0)
+    expect(notices).toBeLessThan(30)
+    expect(watcher.closed).toBe(false)
+  }, 120_000)
 })

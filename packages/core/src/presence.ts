@@ -260,11 +260,13 @@ export class Presence {
     const first = refilled(relay, MEMBER_BURST, perSecond, now).tokens >= MEMBER_BURST - 0.5
     // A leave after a `here` that went on goes on past the allowance (once: the leaves that follow without
     // a `here` relayed in between do not), or the nodes behind would show the member there until it expires.
+    // Past it down to one burst below nothing (`borrowOne`): a member that comes and goes all the time
+    // waits out its own debt, and never spends what the other members' presences need.
     const leaving = frame.state === 'gone' && relay.told === 'here'
     // So does the first presence after a notice that the member was lost went on: it may be its answer,
-    // which the nodes that took the notice wait for.
+    // which the nodes that took the notice wait for (within the same debt).
     const answering = frame.state === 'here' && relay.told === 'lost'
-    if (takeOne(relay, MEMBER_BURST, perSecond, now) || leaving || answering) {
+    if (takeOne(relay, MEMBER_BURST, perSecond, now) || ((leaving || answering) && borrowOne(relay))) {
       relay.told = frame.state
       const reserve = first || leaving ? RESERVE : this.burstReserve()
       for (const taker of this.parts.takers())
@@ -421,7 +423,8 @@ export class Presence {
   /**
    * `held` (its member's presence) is marked lost by `notice` (it stops saying the member is there
    * `lostGraceMs` from now); the notice is kept with it, and passed on to the neighbours that take them
-   * but `from`, within its member's allowance (past it once after a presence that went on, as a leave).
+   * but `from`, within its member's allowance (past it once after a presence that went on, as a leave,
+   * down to one burst below nothing).
    */
   private markLost(
     held: HeldHere,
@@ -433,7 +436,7 @@ export class Presence {
     this.parts.room.markLost(notice.member, notice)
     const relay = relayOf(held, now)
     const leaving = relay.told === 'here'
-    if (!takeOne(relay, MEMBER_BURST, this.memberRate, now) && !leaving) return
+    if (!takeOne(relay, MEMBER_BURST, this.memberRate, now) && !(leaving && borrowOne(relay))) return
     relay.told = 'lost'
     for (const taker of this.parts.lostTakers())
       if (taker !== from && taker !== notice.from && this.mayTell(taker, RESERVE))
@@ -559,6 +562,18 @@ export class Presence {
 function takeOne(allowance: Allowance, cap: number, perSecond: number, now: number, reserve = 0): boolean {
   refilled(allowance, cap, perSecond, now)
   if (allowance.tokens < 1 + reserve) return false
+  allowance.tokens -= 1
+  return true
+}
+
+/**
+ * Takes one frame from a member's allowance of relays that holds none (it was just refilled): a leave or
+ * an answer to a notice goes on past the allowance, but only down to one burst below nothing, which it
+ * then waits out. A member that links, says it is there and drops its link over and over has its
+ * presences and the notices about it relayed at its own rate, never at the cost of the others'.
+ */
+function borrowOne(allowance: Allowance): boolean {
+  if (allowance.tokens < 1 - MEMBER_BURST) return false
   allowance.tokens -= 1
   return true
 }
