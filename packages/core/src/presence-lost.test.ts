@@ -304,3 +304,40 @@ describe('a neighbour that links, says it is there and breaks its link, ten time
     expect(watcher.closed).toBe(false)
   }, 120_000)
 })
+
+describe('notices about a member proved wrong', () => {
+  it('make the neighbour that passed one on doubted about that member for 10 minutes, not about others, and not for good', async () => {
+    const { w, alice, from } = await aliceBetweenRaw()
+    const SIGNER = '6000000000000001'
+    const t = w.clock.now()
+    for (const [id, name] of [
+      [CAROL, 'carol'],
+      [DAVE, 'dave'],
+      [SIGNER, 'signer'],
+    ] as const)
+      from.send(signedHere(id, name, t))
+    await w.clock.advance(10)
+    // A mistaken notice, passed on by `from`, that carol answers in time.
+    from.send(signedLost(SIGNER, CAROL, t))
+    await w.clock.advance(1000)
+    from.send(signedHere(CAROL, 'carol', w.clock.now()))
+    await w.clock.advance(PRESENCE_DEFAULTS.lostGraceMs + 10)
+    expect(present(alice.node, CAROL)).toBe(true)
+    // Its notices about carol are not believed for a while, whoever signed them; about dave they are.
+    from.send(signedLost(IN, CAROL, alice.node.members().find((m) => m.peer.id === CAROL)?.hereAt ?? 0))
+    from.send(signedLost(IN, DAVE, t))
+    await w.clock.advance(PRESENCE_DEFAULTS.lostGraceMs + 10)
+    expect(alice.events.of('member-lost').map((e) => e.peer.id)).toEqual([DAVE])
+    expect(present(alice.node, CAROL)).toBe(true)
+    // Ten minutes on (carol's presence refreshed meanwhile), it is believed again: her real departure is told.
+    await w.clock.advance(PRESENCE_DEFAULTS.expiryMs / 2)
+    const refreshed = w.clock.now()
+    from.send(signedHere(CAROL, 'carol', refreshed))
+    await w.clock.advance(PRESENCE_DEFAULTS.expiryMs / 2)
+    from.send(signedLost(IN, CAROL, refreshed))
+    await w.clock.advance(PRESENCE_DEFAULTS.lostGraceMs + 10)
+    expect(alice.events.of('member-lost').map((e) => e.peer.id)).toEqual([DAVE, CAROL])
+    expect(present(alice.node, CAROL)).toBe(false)
+    expect(from.closed).toBe(false)
+  })
+})

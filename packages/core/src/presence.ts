@@ -51,6 +51,11 @@ export const PRESENCE_DEFAULTS = {
   lostGraceMs: 5_000,
 } as const
 
+/** Neighbour and member pairs whose notices were proved wrong that are remembered, at most. */
+const MAX_STRIKES = 4096
+/** A neighbour's notices about a member are doubted at most `expiryMs` times 2 to this (about 21 hours). */
+const MAX_DOUBLINGS = 7
+
 /** Frames of a neighbour's allowance that relays leave for this node's own presence. */
 const RESERVE = 10
 
@@ -118,6 +123,18 @@ export class Presence {
    * have it shown gone most of the time.
    */
   private readonly doubted = new Map<string, number>()
+  /** Per member marked lost by a neighbour's notice: that neighbour (it may have only passed it on). */
+  private readonly lostVia = new Map<string, string>()
+  /**
+   * Neighbour and member (`via member`) of notices the member answered in time, passed on by that
+   * neighbour whoever signed them (a signer made up for one notice is doubted where it comes in): until
+   * `until`, that neighbour's notices about that member are not believed. `expiryMs` after the first,
+   * twice as long after each that follows while the last is remembered (`expiryMs` past its `until`), so
+   * an honest relay that passed on one mistaken notice is doubted about that member for 10 minutes, and
+   * one passing made-up notices on and on has them believed ever more rarely. Bounded (`MAX_STRIKES`,
+   * the oldest go first), pruned in `expire()`.
+   */
+  private readonly strikes = new Map<string, { count: number; until: number }>()
 
   constructor(
     private readonly parts: PresenceParts,
@@ -236,8 +253,12 @@ export class Presence {
       }
     }
     const wasThere = this.present(held, now) === true
-    if (held?.lost && !held.lostShown && frame.state === 'here' && held.lost.from !== self.id)
+    if (held?.lost && !held.lostShown && frame.state === 'here' && held.lost.from !== self.id) {
       this.doubted.set(doubtKey(held.lost.from, frame.from), now + this.options.expiryMs)
+      const via = this.lostVia.get(frame.from)
+      if (via !== undefined) this.strike(via, frame.from, now)
+    }
+    this.lostVia.delete(frame.from)
     const known = room.knownBeyondPresence(frame.from)
     const name = shownName(frame.name, frame.from.slice(0, 8))
     const relay = held?.relay ?? { tokens: MEMBER_BURST, refilledAt: now }
@@ -374,6 +395,7 @@ export class Presence {
     // A stranger's notice costs nothing to make up (a throwaway key): only members held may say so.
     if (frame.from === self || !room.holds(frame.from)) return
     if ((this.doubted.get(doubtKey(frame.from, frame.member)) ?? 0) > now) return
+    if (this.distrusts(neighbor, frame.member, now)) return
     if (frame.member === self) {
       if (this.signedLost(neighbor, frame, out)) this.answerLost(now, out)
       return
@@ -393,7 +415,27 @@ export class Presence {
       return
     }
     this.markLost(held, notice, neighbor, now, out)
+    this.lostVia.set(frame.member, neighbor)
     this.showLostLater(frame.member, notice, true)
+  }
+
+  /** A notice `via` passed on about `member` was proved wrong (the member answered in time). */
+  private strike(via: string, member: string, now: number): void {
+    const key = doubtKey(via, member)
+    const before = this.strikes.get(key)
+    const count = before && before.until + this.options.expiryMs > now ? before.count + 1 : 1
+    this.strikes.delete(key)
+    const until = now + this.options.expiryMs * 2 ** Math.min(count - 1, MAX_DOUBLINGS)
+    this.strikes.set(key, { count, until })
+    for (const oldest of this.strikes.keys()) {
+      if (this.strikes.size <= MAX_STRIKES) break
+      this.strikes.delete(oldest)
+    }
+  }
+
+  /** Whether notices about `member` that neighbour `via` passes on are not believed now. */
+  private distrusts(via: string, member: string, now: number): boolean {
+    return (this.strikes.get(doubtKey(via, member))?.until ?? 0) > now
   }
 
   /** Stops the timers of notices not told yet (the node closes). */
@@ -505,6 +547,10 @@ export class Presence {
   /** Forgets presences that expired; members known only by them leave the table. */
   expire(now = this.parts.clock.now()): void {
     for (const [key, until] of this.doubted) if (until <= now) this.doubted.delete(key)
+    for (const [key, { until }] of this.strikes)
+      if (until + this.options.expiryMs <= now) this.strikes.delete(key)
+    const { room } = this.parts
+    for (const member of this.lostVia.keys()) if (!room.hereOf(member)?.lost) this.lostVia.delete(member)
     this.parts.roster.dropped(this.parts.room.expireHere(now - this.options.expiryMs))
   }
 
