@@ -12,7 +12,7 @@ import {
   rawNeighbour,
   type TestNode,
 } from '../test/node-world.js'
-import type { RawPeer } from '../test/raw-peer.js'
+import { RawPeer } from '../test/raw-peer.js'
 import type { Address } from './address.js'
 import { decodeBody } from './codec.js'
 import { HERE_CAP, ROOM_CAP } from './links.js'
@@ -368,5 +368,88 @@ describe('a hostile neighbour that keeps the member table full', () => {
     expect(raw.closed).toBe(false)
     const arrivals = alice.events.of('member').filter((e) => e.peer.id === CAROL)
     expect(arrivals.length).toBeLessThanOrEqual(1)
+  })
+})
+
+describe('a hostile neighbour that reconnects in a loop', () => {
+  const MALLORY = '5555555555555555'
+  const key = (i: number) => (0x6000000000000000n + BigInt(i)).toString(16)
+
+  async function aliceCounting(extra: Partial<NodeOptions> = {}) {
+    const w = nodeWorld()
+    const auth = fakeAuth(ALICE)
+    const alice = w.node('alice', A, { id: ALICE, auth, ...extra })
+    await alice.node.start()
+    await w.clock.advance(1000)
+    const link = async (id = MALLORY) => {
+      const m = new RawPeer(await w.network.transport('127.0.0.9', id).dial(A))
+      m.hello(id, id.slice(0, 4), [ROOM_CAP, HERE_CAP])
+      await w.clock.advance(0)
+      m.send({ type: 'ack', upTo: 0, base: 0 })
+      return m
+    }
+    return { w, auth, alice, link }
+  }
+
+  it('costs no signature check for presences of members the full member table has no place for', async () => {
+    const { w, auth, link } = await aliceCounting({ maxOrigins: 50 })
+    const first = await link()
+    for (let i = 0; i < 60; i++) first.send(signedHere(key(i), `t${i}`, w.clock.now()))
+    await w.clock.advance(10)
+    first.link.destroy()
+    await w.clock.advance(10)
+    const replay = Array.from({ length: 590 }, (_, i) => signedHere(key(1000 + i), `r${i}`, w.clock.now()))
+    const before = auth.verified
+    for (let r = 0; r < 10; r++) {
+      const m = await link()
+      for (const frame of replay) m.send(frame)
+      await w.clock.advance(10)
+      expect(m.closed).toBe(false)
+      m.link.destroy()
+      await w.clock.advance(90)
+    }
+    expect(auth.verified - before).toBe(0)
+  })
+
+  it('has its presences read within one allowance across its links, not a fresh burst on each', async () => {
+    const { w, auth, link } = await aliceCounting({ maxOrigins: 50 })
+    // Its throwaway keys hold every place, and each link brings newer presences of them, each checked.
+    const first = await link()
+    for (let i = 0; i < 49; i++) first.send(signedHere(key(i), `t${i}`, w.clock.now()))
+    await w.clock.advance(10)
+    first.link.destroy()
+    await w.clock.advance(10)
+    const before = auth.verified
+    let ts = w.clock.now()
+    for (let r = 0; r < 10; r++) {
+      const m = await link()
+      for (let i = 0; i < 590; i++) m.send(signedHere(key(i % 49), `t${i % 49}`, ++ts))
+      await w.clock.advance(10)
+      // Past the allowance of its key, frames are dropped; its link is kept (an earlier release resends).
+      expect(m.closed).toBe(false)
+      m.link.destroy()
+      await w.clock.advance(90)
+    }
+    // One allowance: a burst of 600 and 10 a second, whatever the number of links.
+    expect(auth.verified - before).toBeLessThan(PRESENCE_DEFAULTS.rate.burst + 20)
+  })
+
+  it('is sent the presences held within one allowance across its links, not all of them on each', async () => {
+    const { w, link } = await aliceCounting()
+    // 400 members in the room, said by an honest relay.
+    const relay = await link('7777777777777777')
+    for (let i = 0; i < 400; i++) relay.send(signedHere(key(i), `m${i}`, w.clock.now()))
+    await w.clock.advance(100)
+    const sent: number[] = []
+    for (let r = 0; r < 10; r++) {
+      const m = await link()
+      await w.clock.advance(10)
+      sent.push(m.received.filter((f) => f.type === 'here').length)
+      m.link.destroy()
+      await w.clock.advance(90)
+    }
+    // The first link is sent all 400 and alice's own; later ones what refilled, and her own.
+    expect(sent[0]).toBe(401)
+    expect(sent.reduce((a, b) => a + b, 0)).toBeLessThan(600)
   })
 })

@@ -51,6 +51,9 @@ export const PRESENCE_DEFAULTS = {
   lostGraceMs: 5_000,
 } as const
 
+/** Neighbours whose allowances of presence frames, each way, are kept across links, at most. */
+const MAX_KEYED = 1024
+
 /** Neighbour and member pairs whose notices were proved wrong that are remembered, at most. */
 const MAX_STRIKES = 4096
 /** A neighbour's notices about a member are doubted at most `expiryMs` times 2 to this (about 21 hours). */
@@ -98,14 +101,24 @@ export function presenceAvailable(auth: MessageAuth | undefined): boolean {
 
 export class Presence {
   private readonly options: PresenceOptions
-  /** Per link: dropped with the link record. */
+  /** Per link: dropped with the link record. Past it, the neighbour is refused (`FLOOD`). */
   private readonly allowances = new WeakMap<object, Allowance>()
+  /**
+   * Per neighbour key, across its links, of the same size: what its frames may cost this node (a
+   * signature check each). Past it, frames are dropped unread but the link is kept: a neighbour that
+   * reconnects gets no fresh burst of checks, while one of an earlier release that sends its presences
+   * again on each link loses only those (every member says it is there again within `everyMs`).
+   * Bounded (`MAX_KEYED`): entries full again go first, then the oldest.
+   */
+  private readonly keyed = new Map<string, Allowance>()
   /**
    * Per neighbour that takes presence: what this node may still send it, kept under the allowance that
    * neighbour enforces on its link (a fifth under its rate, a margin off its burst: frames bunched on the
    * way still fit; at 8 a second, a table of 1000 members refreshing every 3 minutes is relayed whole), so relaying what other
-   * neighbours send, each within its own allowance, never makes this node a flooder. Reset when its link
-   * opens; entries of neighbours gone are pruned then.
+   * neighbours send, each within its own allowance, never makes this node a flooder. Kept across its
+   * links, as it keeps what it takes of this node: a neighbour that reconnects in a loop is sent the
+   * presences held on each link only as the allowance refills. Entries of neighbours gone whose
+   * allowance is full again are pruned when a link opens.
    */
   private readonly outbound = new Map<string, Allowance>()
   /** The ts of our newest own frame: a newer one always has a later ts, even within one millisecond. */
@@ -200,8 +213,7 @@ export class Presence {
    * of other members that have not expired (at most `sentOnOpen`), so it learns who is there at once.
    */
   opened(neighbor: string, out: RoomEffect[] = [], takesLost = false): RoomEffect[] {
-    // Its allowance for this link starts full, and so does ours of it.
-    this.outbound.delete(neighbor)
+    // What this node may send it is kept across its links: reconnecting does not fill it again.
     this.pruneOutbound()
     out.push({ type: 'tell', neighbor, message: this.own('here') })
     this.mayTell(neighbor, 0)
@@ -239,6 +251,8 @@ export class Presence {
     if (frame.ts > now + this.options.skewMs || frame.ts <= now - this.options.expiryMs) return
     const held = room.hereOf(frame.from)
     if (frame.ts <= room.hereNewerThan(frame.from)) return
+    // Not held and no place for it: dropped before its signature is checked.
+    if (!room.mayHoldHere(frame.from)) return
     if (auth) {
       const hash = auth.hereHash?.(frame)
       if (hash === undefined || frame.sig === undefined || !auth.verify(frame.from, hash, frame.sig)) {
@@ -531,9 +545,12 @@ export class Presence {
     return 1000 / (this.options.everyMs * MEMBER_EVERY)
   }
 
-  /** Past the link's allowance of presence frames (`FLOOD`): the neighbour is refused. */
+  /**
+   * Whether a presence frame is not read: past the link's allowance (`FLOOD`), the neighbour is refused;
+   * past its key's, across its links, the frame is dropped and the link kept.
+   */
   private flooded(link: object, neighbor: string, now: number, out: RoomEffect[]): boolean {
-    if (this.allowed(link, now)) return false
+    if (this.allowed(link, now)) return !this.allowedKey(neighbor, now)
     out.push(
       refuse({
         neighbor,
@@ -583,11 +600,42 @@ export class Presence {
     return Math.max(RESERVE, Math.floor(this.outboundCap() / 2))
   }
 
-  /** Forgets the outbound allowances of neighbours no longer linked, once there are more than a few. */
+  /**
+   * Forgets the outbound allowances of neighbours no longer linked that are full again (a new one starts
+   * full), once there are more than a few; past `MAX_KEYED`, the oldest of those not linked too.
+   */
   private pruneOutbound(): void {
     if (this.outbound.size < 64) return
     const linked = new Set(this.parts.takers())
-    for (const id of this.outbound.keys()) if (!linked.has(id)) this.outbound.delete(id)
+    const cap = this.outboundCap()
+    const rate = this.options.rate.perSecond * 0.8
+    prune(
+      this.outbound,
+      (id, allowance) =>
+        !linked.has(id) && refilled(allowance, cap, rate, this.parts.clock.now()).tokens >= cap,
+    )
+    for (const id of this.outbound.keys()) {
+      if (this.outbound.size <= MAX_KEYED) break
+      if (!linked.has(id)) this.outbound.delete(id)
+    }
+  }
+
+  /** Whether the neighbour's key, across its links, may still have a frame read (and counts it). */
+  private allowedKey(neighbor: string, now: number): boolean {
+    const { perSecond, burst } = this.options.rate
+    let allowance = this.keyed.get(neighbor)
+    if (!allowance) {
+      if (this.keyed.size >= MAX_KEYED) {
+        prune(this.keyed, (_, a) => refilled(a, burst, perSecond, now).tokens >= burst)
+        for (const id of this.keyed.keys()) {
+          if (this.keyed.size < MAX_KEYED) break
+          this.keyed.delete(id)
+        }
+      }
+      allowance = { tokens: burst, refilledAt: now }
+      this.keyed.set(neighbor, allowance)
+    }
+    return takeOne(allowance, burst, perSecond, now)
   }
 
   private allowed(link: object, now: number): boolean {
@@ -629,6 +677,11 @@ function refilled(allowance: Allowance, cap: number, perSecond: number, now: num
   allowance.tokens = Math.min(cap, allowance.tokens + ((now - allowance.refilledAt) * perSecond) / 1000)
   allowance.refilledAt = now
   return allowance
+}
+
+/** Deletes the entries of `map` that `drop` says go. */
+function prune<V>(map: Map<string, V>, drop: (key: string, value: V) => boolean): void {
+  for (const [key, value] of map) if (drop(key, value)) map.delete(key)
 }
 
 /** A held presence's allowance of relays (one made full when it has none). */

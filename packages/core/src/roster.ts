@@ -155,6 +155,11 @@ export class MemberRoom extends Room {
     return this.origins.get(id)?.known === true
   }
 
+  /** Whether a presence of member `id` could be held now: its member is held, or the table has a free place. */
+  mayHoldHere(id: string): boolean {
+    return id !== this.self.id && (this.origins.has(id) || this.origins.size - 1 < this.maxOrigins)
+  }
+
   /**
    * Holds `here` as member `id`'s newest presence, making it a member first (through the door, so the
    * table's rules decide who makes room); false when the table has no room for it. A member known only by
