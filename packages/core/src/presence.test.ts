@@ -369,6 +369,39 @@ describe('a hostile neighbour that keeps the member table full', () => {
     const arrivals = alice.events.of('member').filter((e) => e.peer.id === CAROL)
     expect(arrivals.length).toBeLessThanOrEqual(1)
   })
+
+  it('does not keep a member that only listens, two hops away, from being shown: it takes a place of those keys', async () => {
+    // alice - bob - carol, and raw, linked to alice, whose throwaway keys took every free place first.
+    const w = nodeWorld()
+    const alice = aliceBesideRaw(w, { maxOrigins: 50 })
+    const bob = signing(w, 'bob', B, BOB, { peers: [A] })
+    await alice.node.start()
+    await bob.node.start()
+    await w.clock.advance(1000)
+    const raw = await hereNeighbour(w, '127.0.0.9')
+    await w.clock.advance(10)
+    const key = (i: number) => (0x5000000000000000n + BigInt(i)).toString(16)
+    // 48 keys take every free place, each said again every 2 minutes (under 1 a second).
+    const fill = () => {
+      for (let i = 0; i < 48; i++) raw.send(signedHere(key(i), `t${i}`, w.clock.now()))
+    }
+    fill()
+    await w.clock.advance(1000)
+    expect(alice.node.members()).toHaveLength(50)
+    const carol = signing(w, 'carol', C, CAROL, { peers: [B] })
+    await carol.node.start()
+    for (let m = 0; m < 15; m++) {
+      if (m % 2 === 0) fill()
+      await w.clock.advance(60_000)
+    }
+    expect(raw.closed).toBe(false)
+    expect(alice.node.members().find((m) => m.peer.id === CAROL)?.present).toBe(true)
+    expect(alice.events.of('member').filter((e) => e.peer.id === CAROL)).toHaveLength(1)
+    // The keys keep the other places: one went, and does not come back in carol's.
+    const keys = alice.node.members().filter((m) => m.peer.id.startsWith('5')).length
+    expect(keys).toBe(47)
+    expect(alice.node.members()).toHaveLength(50)
+  })
 })
 
 describe('a hostile neighbour that reconnects in a loop', () => {

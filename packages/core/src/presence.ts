@@ -5,8 +5,9 @@
  * than what this node holds of its member, so a flood ends at every node that has seen it, and within its
  * member's own allowance, so no member's presences crowd out the others' at a relay. What is held
  * is one frame per member, on the member table (a member known only by its presence takes a free place
- * there, never one another member holds, and goes first when room is needed), and it expires: a member
- * that stopped saying it is there is no longer shown as there.
+ * there, never one a member known otherwise holds, or when the table is full the place of one known only
+ * by its presence that a neighbour holding more than its share brought, and goes first when room is
+ * needed), and it expires: a member that stopped saying it is there is no longer shown as there.
  *
  * A member that dies without its `gone` (killed, its power lost) says nothing more: the neighbour that
  * loses its link to it floods a notice of its own (`lost`, signed by its key, naming the presence of the
@@ -252,7 +253,7 @@ export class Presence {
     const held = room.hereOf(frame.from)
     if (frame.ts <= room.hereNewerThan(frame.from)) return
     // Not held and no place for it: dropped before its signature is checked.
-    if (!room.mayHoldHere(frame.from)) return
+    if (!room.mayHoldHere(frame.from, neighbor)) return
     if (auth) {
       const hash = auth.hereHash?.(frame)
       if (hash === undefined || frame.sig === undefined || !auth.verify(frame.from, hash, frame.sig)) {
@@ -284,8 +285,16 @@ export class Presence {
       heldAt: now,
       relay,
     }
-    if (!room.holdHere(frame.from, name, kept)) return
     const { roster } = this.parts
+    if (!room.mayHoldHere(frame.from)) {
+      // The table is full: a place another neighbour's presences took more of than their share.
+      const place = room.presencePlaceFor(neighbor)
+      if (place === undefined) return
+      room.forget(place)
+      if (room.holds(place)) return
+      roster.dropped([place])
+    }
+    if (!room.holdHere(frame.from, name, kept, neighbor)) return
     roster.presentNow(frame.from, now)
     // Held whatever its member's allowance says; relayed only within it (its next one goes on instead).
     const perSecond = 1000 / (this.options.everyMs * MEMBER_EVERY)

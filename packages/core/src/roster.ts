@@ -155,9 +155,52 @@ export class MemberRoom extends Room {
     return this.origins.get(id)?.known === true
   }
 
-  /** Whether a presence of member `id` could be held now: its member is held, or the table has a free place. */
-  mayHoldHere(id: string): boolean {
-    return id !== this.self.id && (this.origins.has(id) || this.origins.size - 1 < this.maxOrigins)
+  /**
+   * Per member known only by its presence: the neighbour whose relay brought it, and how many each
+   * neighbour brought. Once the table is full, a neighbour's newcomer may take the place of one brought by
+   * another that holds more such places (`presencePlaceFor`), so no one neighbour's throwaway presences
+   * keep the members the others bring from ever being shown.
+   */
+  private readonly presenceVia = new Map<string, string>()
+  private readonly viaCount = new Map<string, number>()
+
+  /**
+   * Whether a presence of member `id`, relayed by neighbour `via`, could be held now: its member is held,
+   * the table has a free place, or one can be made (`presencePlaceFor`).
+   */
+  mayHoldHere(id: string, via?: string): boolean {
+    if (id === this.self.id) return false
+    if (this.origins.has(id) || this.origins.size - 1 < this.maxOrigins) return true
+    return via !== undefined && this.presencePlaceFor(via) !== undefined
+  }
+
+  /**
+   * The member to forget so that a newcomer known only by its presence, relayed by `via`, takes its place
+   * in a full table: one known only by its presence (the longest held), not linked, brought by the
+   * neighbour that brought the most such members, when that is at least two more than `via` brought.
+   */
+  presencePlaceFor(via: string): string | undefined {
+    const mine = this.viaCount.get(via) ?? 0
+    const others = [...this.viaCount].filter(([n, count]) => n !== via && count > mine + 1)
+    others.sort((a, b) => b[1] - a[1])
+    for (const [neighbor] of others)
+      for (const [id, by] of this.presenceVia) {
+        if (by !== neighbor) continue
+        const origin = this.origins.get(id)
+        if (origin && !origin.known && origin.waiting.size === 0 && !this.isOpen(id)) return id
+      }
+    return undefined
+  }
+
+  protected override forgetOrigin(origin: Origin): void {
+    super.forgetOrigin(origin)
+    const id = origin.peer.id
+    const via = this.presenceVia.get(id)
+    if (via === undefined) return
+    this.presenceVia.delete(id)
+    const count = (this.viaCount.get(via) ?? 1) - 1
+    if (count > 0) this.viaCount.set(via, count)
+    else this.viaCount.delete(via)
   }
 
   /**
@@ -165,16 +208,21 @@ export class MemberRoom extends Room {
    * table's rules decide who makes room); false when the table has no room for it. A member known only by
    * its presence goes by the name its presence gives (`name`, cleaned).
    */
-  holdHere(id: string, name: string, here: HeldHere): boolean {
+  holdHere(id: string, name: string, here: HeldHere, via?: string): boolean {
     if (id === this.self.id) return false
     let origin = this.origins.get(id)
     if (!origin) {
       // A member known only by its presence takes a free place, never one another member holds: else a
-      // neighbour's throwaway presences would push honest members off the table, again and again.
+      // neighbour's throwaway presences would push honest members off the table, again and again. Only
+      // one another neighbour's presence brought, when that neighbour brought more (`presencePlaceFor`).
       if (this.origins.size - 1 >= this.maxOrigins) return false
       this.door?.admitting(id)
       if (this.origins.size - 1 >= this.maxOrigins) return false
       origin = this.originFor({ id, name })
+      if (via !== undefined && !origin.known) {
+        this.presenceVia.set(id, via)
+        this.viaCount.set(via, (this.viaCount.get(via) ?? 0) + 1)
+      }
     }
     if (origin.peer.name !== name && (!origin.known || this.renamedByPresence(origin, here)))
       origin.peer = { id, name }
