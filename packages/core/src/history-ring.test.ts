@@ -13,6 +13,27 @@ function push(ring: HistoryRing, entry: HistoryEntry): void {
 }
 
 describe('HistoryRing', () => {
+  it('gives back when a received entry arrived (`at`), and no such field where it was pushed without', () => {
+    const ring = new HistoryRing(10, 1 << 20)
+    ring.push('in', 'b-1', 1, 9_000, BOB, 'ahead', undefined, 1_000)
+    ring.push('in', 'b-2', 2, 9_001, BOB, 'no arrival time')
+    ring.pushMessageLines('in', 'b-3', 3, 9_002, BOB, 'x\ny', 2, true, 1_002)
+    // Longer than the ring: its last lines one by one, each with the message's arrival time.
+    const long = new HistoryRing(2, 1 << 20)
+    long.pushMessageLines('in', 'c-1', 1, 5, BOB, 'p\nq\nr', 3, undefined, 7)
+    expect(ring.entries().map((e) => [e.id, e.ts, e.at, e.more])).toEqual([
+      ['b-1', 9_000, 1_000, undefined],
+      ['b-2', 9_001, undefined, undefined],
+      ['b-3', 9_002, 1_002, undefined],
+      ['b-3.1', 9_002, 1_002, true],
+    ])
+    expect(ring.entries().map((e) => 'at' in e)).toEqual([true, false, true, true])
+    expect(long.entries().map((e) => [e.id, e.at])).toEqual([
+      ['c-1.1', 7],
+      ['c-1.2', 7],
+    ])
+  })
+
   it('gives back every field of what was pushed, in order', () => {
     const ring = new HistoryRing(10, 1 << 20)
     const entries: HistoryEntry[] = [

@@ -58,7 +58,10 @@ export class HistoryRing {
     return Math.min(this.limit, this.newer.lines + this.older.lines)
   }
 
-  /** `more`: the line goes on in the sender's next message (`msg.more`). */
+  /**
+   * `more`: the line goes on in the sender's next message (`msg.more`). `at`: when a received message
+   * arrived, by this node's clock (`HistoryEntry.at`).
+   */
   push(
     direction: 'in' | 'out',
     id: string,
@@ -67,9 +70,10 @@ export class HistoryRing {
     from: PeerInfo,
     body: string,
     more?: true,
+    at?: number,
   ): void {
     if (this.newer.lines === this.limit || this.overflows(id, body)) this.swap()
-    this.newer.add(direction, id, undefined, seq, 1, ts, from, body, more)
+    this.newer.add(direction, id, undefined, seq, 1, ts, from, body, more, at)
   }
 
   /**
@@ -85,18 +89,20 @@ export class HistoryRing {
     body: string,
     lines: number,
     more?: true,
+    at?: number,
   ): void {
     if (lines > this.limit) {
       // Longer than the whole history: only its last lines are kept, one by one.
       const bodies = body.split('\n')
       const last = bodies.length - 1
       for (let k = bodies.length - this.limit; k < bodies.length; k++) {
-        this.push(direction, lineId(id, k), seq, ts, from, bodies[k] as string, k === last ? more : undefined)
+        const goesOn = k === last ? more : undefined
+        this.push(direction, lineId(id, k), seq, ts, from, bodies[k] as string, goesOn, at)
       }
       return
     }
     if (this.newer.lines + lines > this.limit || this.overflows(id, body)) this.swap()
-    this.newer.add(direction, id, undefined, seq, lines, ts, from, body, more)
+    this.newer.add(direction, id, undefined, seq, lines, ts, from, body, more, at)
   }
 
   /**
@@ -177,6 +183,8 @@ class Half {
   private end: Uint32Array
   private seq: Float64Array
   private ts: Float64Array
+  /** When each entry arrived (`HistoryEntry.at`), NaN where it has no such time. */
+  private at: Float64Array
   /** `OUTGOING`, and `MORE` when the entry's last line goes on in the sender's next message. */
   private outgoing: Uint8Array
   private readonly from: (PeerInfo | undefined)[] = []
@@ -191,6 +199,7 @@ class Half {
     this.end = new Uint32Array(this.room)
     this.seq = new Float64Array(this.room)
     this.ts = new Float64Array(this.room)
+    this.at = new Float64Array(this.room)
     this.outgoing = new Uint8Array(this.room)
     this.size = new Uint32Array(this.room)
   }
@@ -203,6 +212,7 @@ class Half {
       this.end = grown(this.end, new Uint32Array(this.room))
       this.seq = grown(this.seq, new Float64Array(this.room))
       this.ts = grown(this.ts, new Float64Array(this.room))
+      this.at = grown(this.at, new Float64Array(this.room))
       this.outgoing = grown(this.outgoing, new Uint8Array(this.room))
       this.size = grown(this.size, new Uint32Array(this.room))
     }
@@ -236,6 +246,7 @@ class Half {
     from: PeerInfo,
     text: string,
     more?: true,
+    at?: number,
   ): void {
     const i = this.next()
     this.write(id)
@@ -244,6 +255,7 @@ class Half {
     this.end[i] = this.used
     this.seq[i] = seq
     this.ts[i] = ts
+    this.at[i] = at ?? Number.NaN
     this.outgoing[i] = (direction === 'out' ? OUTGOING : 0) | (more ? MORE : 0)
     this.from[i] = from
     this.idPrefix[i] = idPrefix
@@ -261,7 +273,7 @@ class Half {
         continue
       }
       if (prefix === undefined) {
-        const { direction, id, seq, ts, from, body, more } = this.entry(i)
+        const { direction, id, seq, ts, at, from, body, more } = this.entry(i)
         const bodies = body.split('\n')
         const last = bodies.length - 1
         for (let k = 0; k < bodies.length; k++) {
@@ -270,6 +282,7 @@ class Half {
             id: lineId(id, k),
             seq,
             ts,
+            ...(at === undefined ? {} : { at }),
             from,
             body: bodies[k] as string,
           }
@@ -295,11 +308,13 @@ class Half {
     const start = i === 0 ? 0 : (this.end[i - 1] as number)
     const idEnd = this.idEnd[i] as number
     const flags = this.outgoing[i] as number
+    const at = this.at[i] as number
     const entry: HistoryEntry = {
       direction: flags & OUTGOING ? 'out' : 'in',
       id: decode(this.bytes, start, idEnd),
       seq: this.seq[i] as number,
       ts: this.ts[i] as number,
+      ...(Number.isNaN(at) ? {} : { at }),
       from: this.from[i] as PeerInfo,
       body: decode(this.bytes, idEnd, this.end[i] as number),
     }

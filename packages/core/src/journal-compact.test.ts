@@ -130,6 +130,18 @@ describe('compactJournal: the few records that restore the same state', () => {
     expect(restore(compacted, self, 2, 1).peers.get(carol.id)).toMatchObject({ received: 40, log: [] })
   })
 
+  it("keeps each receipt's arrival time (`at`), beside receipts of an earlier release without one", () => {
+    const records: JournalRecord[] = []
+    for (let seq = 1; seq <= 10; seq++) {
+      const record = { t: 'received', msg: msg(seq, bob.id), name: 'bob' } as const
+      records.push(seq % 2 === 0 ? { ...record, at: 1_800_000_000_000 + seq } : record)
+    }
+    const compacted = compactAndCheck(records, 4, 2)
+    expect(compacted.filter((r) => r.t === 'received')).toEqual(records.slice(6))
+    const history = restore(compacted, self, 4, 2).history
+    expect(history.map((h) => h.at)).toEqual([undefined, 1_800_000_000_008, undefined, 1_800_000_000_010])
+  })
+
   it('gives up on a journal holding a record type it does not know', () => {
     const records = [sent(1), { t: 'future', x: 1 } as unknown as JournalRecord]
     expect(compactJournal(records, self, 10, 10)).toBeUndefined()

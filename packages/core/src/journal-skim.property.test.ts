@@ -43,9 +43,20 @@ const frame = fc.oneof(
     .tuple(hex, fc.array(message, { minLength: 1, maxLength: 5 }))
     .map(([from, sent]) => sent.map((msg) => ({ t: 'sent', msg: { ...msg, from } }))),
   fc
-    .tuple(hex, fc.array(fc.tuple(message, text), { minLength: 1, maxLength: 5 }))
+    .tuple(
+      hex,
+      fc.array(fc.tuple(message, text, fc.option(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }))), {
+        minLength: 1,
+        maxLength: 5,
+      }),
+    )
+    // A receipt written since arrival times were kept has `at`; one of an earlier release has none.
     .map(([from, receipts]) =>
-      receipts.map(([msg, name]) => ({ t: 'received', msg: { ...msg, from }, name })),
+      receipts.map(([msg, name, at]) =>
+        at === null
+          ? { t: 'received', msg: { ...msg, from }, name }
+          : { t: 'received', msg: { ...msg, from }, name, at },
+      ),
     ),
 )
 

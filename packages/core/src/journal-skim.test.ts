@@ -61,4 +61,19 @@ describe('skimFrame', () => {
     ]
     for (const bad of invalid) expect(skimFrame(bad)).toBeUndefined()
   })
+
+  it("recognizes a receipt's arrival time (`at`), which a replay does not read, and only as written", () => {
+    const now = 1_800_000_000_000
+    const skimmed = skimFrame(JSON.stringify([received(1)]))
+    expect(skimFrame(JSON.stringify([{ ...received(1), at: now }]))).toEqual(skimmed)
+    // An earlier release's receipt (no `at`) and this one's, in one frame.
+    expect(skimFrame(JSON.stringify([received(1), { ...received(2), at: now }]))).toHaveLength(2)
+    const unrecognized = [
+      [{ ...received(1), at: now + 0.5 }],
+      [{ ...received(1), at: -1 }],
+      [{ ...received(1), at: 'now' }],
+      [{ t: 'received', msg: msg(1), at: now, name: 'bob' }],
+    ]
+    for (const records of unrecognized) expect(skimFrame(JSON.stringify(records))).toBeUndefined()
+  })
 })

@@ -55,7 +55,8 @@ const MSG_TAIL = `(?:${TAIL_FIELD})*(?:,"lines":(${COUNT})(?:${TAIL_FIELD})*)?`
 /** A message as the room writes it: these fields first, in this order, then only known optional ones. */
 const MSG = `\\{"type":"msg","id":(${STRING}),"seq":(${COUNT}),"ts":(${COUNT}),"from":"([0-9a-f]{16,128})","body":(${STRING})${MSG_TAIL}\\}`
 const SENT = new RegExp(`\\{"t":"sent","msg":${MSG}\\}`, 'y')
-const RECEIVED = new RegExp(`\\{"t":"received","msg":${MSG},"name":(${STRING})\\}`, 'y')
+// A receipt's arrival time (`at`) is not read by a replay: only allowed, after the name.
+const RECEIVED = new RegExp(`\\{"t":"received","msg":${MSG},"name":(${STRING})(?:,"at":${COUNT})?\\}`, 'y')
 
 /**
  * The records of a frame's JSON text, skimmed, or undefined when the frame is not one this recognizes

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { JournalRecord } from './journal.js'
+import { skimFrame } from './journal-skim.js'
 import { JournalError, JournalStartup } from './journal-startup.js'
 
 const self = { id: 'a'.repeat(16), name: 'alice' }
@@ -28,6 +29,7 @@ describe('JournalStartup', () => {
       [null, /record 1 .*not a record with a type/],
       [{ t: 'sent', msg: null }, /record 1 .*"sent" record without a message/],
       [{ t: 'received', msg: msg(1) }, /record 1 .*"received" record without a message and a name/],
+      [{ t: 'received', msg: msg(1), name: 'bob', at: 'soon' }, /record 1 .*"received" record whose arrival/],
       [{ t: 'acked', peer: bob, upTo: '3' }, /record 1 .*"acked" record without a peer and a seq/],
       [{ t: 'peer', peer: { id: 1 }, epoch: 'e' }, /record 1 .*"peer" record without a peer/],
       [{ t: 'settled', upTo: -1 }, /record 1 .*"settled" record without a seq/],
@@ -107,5 +109,33 @@ describe('JournalStartup', () => {
     const straight = await run()
     expect(paused?.records).toEqual(straight?.records)
     expect(paused?.records).toHaveLength(5001)
+  })
+
+  it('starts on receipts of an earlier release (no `at`) and of this one alike, each kept with its `at`', async () => {
+    const fromBob = (seq: number) => ({ ...msg(seq), id: `b${seq}`, from: bob.id })
+    const records: JournalRecord[] = [{ t: 'self', epoch: 'e' }]
+    // Ten receipts as an earlier release wrote them, then ten with when they arrived.
+    for (let seq = 1; seq <= 10; seq++) records.push({ t: 'received', msg: fromBob(seq), name: 'bob' })
+    for (let seq = 11; seq <= 20; seq++)
+      records.push({ t: 'received', msg: fromBob(seq), name: 'bob', at: 1_800_000_000_000 + seq })
+    // Read as the store reads them: each frame skimmed where it can be, parsed in full when read again.
+    const frames = records.map((record) => JSON.stringify([record]))
+    const startup = new JournalStartup<number>(self, 14, 2)
+    frames.forEach((text, n) => {
+      const skimmed = skimFrame(text)
+      if (n > 0) expect(skimmed).toBeDefined()
+      startup.add(skimmed ?? (JSON.parse(text) as unknown[]), n)
+    })
+    const start = await startup.finish(async (asked) => asked.map((n) => JSON.parse(frames[n] as string)))
+    const history = start?.state.history ?? []
+    expect(history.map((e) => [e.seq, e.at])).toEqual([
+      ...[7, 8, 9, 10].map((seq) => [seq, undefined]),
+      ...[11, 12, 13, 14, 15, 16, 17, 18, 19, 20].map((seq) => [seq, 1_800_000_000_000 + seq]),
+    ])
+    expect(history.filter((e) => 'at' in e).map((e) => e.seq)).toEqual([
+      11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+    ])
+    // The compacted journal keeps each kept receipt whole, its `at` with it.
+    expect(start?.records.filter((r) => r.t === 'received')).toEqual(records.slice(7))
   })
 })

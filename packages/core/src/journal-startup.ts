@@ -180,9 +180,11 @@ function recordProblem(value: unknown): string | undefined {
     case 'sent':
       return isMsgShape(value.msg) ? undefined : 'a "sent" record without a message'
     case 'received':
-      return isMsgShape(value.msg) && typeof value.name === 'string'
+      if (!isMsgShape(value.msg) || typeof value.name !== 'string')
+        return 'a "received" record without a message and a name'
+      return value.at === undefined || (typeof value.at === 'number' && Number.isFinite(value.at))
         ? undefined
-        : 'a "received" record without a message and a name'
+        : 'a "received" record whose arrival time "at" is not a number'
     case 'acked':
       return isPeer(value.peer) && isCount(value.upTo)
         ? undefined

@@ -212,6 +212,30 @@ describe('restore: the node state rebuilt from its journal', () => {
       expect(restore(records, self).peers.get(bob.id)?.log).toEqual([])
     })
   })
+
+  it('gives a received entry the time it arrived (`at`) where its record has it, and none to the rest', () => {
+    const records: JournalRecord[] = [
+      // An earlier release's receipt, then this one's; our own lines never have one (`ts` is our clock).
+      { t: 'received', msg: msg(1, bob.id), name: 'bob' },
+      { t: 'received', msg: msg(2, bob.id), name: 'bob', at: 1_800_000_000_000 },
+      { t: 'sent', msg: msg(1) },
+      {
+        t: 'received',
+        msg: { ...msg(3, bob.id), body: 'a\nb', lines: 2 },
+        name: 'bob',
+        at: 1_800_000_000_001,
+      },
+    ]
+    const history = restore(records, self).history
+    expect(history.map((h) => [h.id, h.ts, h.at])).toEqual([
+      ['m1', 1, undefined],
+      ['m2', 2, 1_800_000_000_000],
+      ['m1', 1, undefined],
+      ['m3', 3, 1_800_000_000_001],
+      ['m3.1', 3, 1_800_000_000_001],
+    ])
+    expect(history.map((h) => 'at' in h)).toEqual([false, true, false, true, true])
+  })
 })
 
 describe('restore: windows of a journal of long messages from many members', () => {

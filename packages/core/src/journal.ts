@@ -24,7 +24,16 @@ export type JournalRecord =
    * A member's message was accepted and shown; its seq is the new dedup watermark for its origin
    * (`msg.from`, a neighbour or a member reached through relays). `name` is the origin's display name.
    */
-  | { readonly t: 'received'; readonly msg: Msg; readonly name: string }
+  | {
+      readonly t: 'received'
+      readonly msg: Msg
+      readonly name: string
+      /**
+       * When this node took the message, by its own clock (ms): unlike `msg.ts`, which its sender claims,
+       * a time no member can move. Records of earlier releases have none.
+       */
+      readonly at?: number
+    }
   /** A peer acknowledged our messages up to `upTo`. */
   | { readonly t: 'acked'; readonly peer: PeerInfo; readonly upTo: number }
   /** A peer's sequence epoch; a new one resets what we know of it (it restarted without its journal). */
@@ -163,7 +172,13 @@ export interface HistoryEntry {
   readonly direction: 'in' | 'out'
   readonly id: string
   readonly seq: number
+  /** When the sender says it wrote it (`msg.ts`): its own clock, which may be far off. */
   readonly ts: number
+  /**
+   * For a received entry: when this node took the message, by its own clock (the journal's `at`). Absent
+   * for our own (`ts` is our clock then) and for a receipt an earlier release journaled.
+   */
+  readonly at?: number
   /** The sender: this node for `out`. */
   readonly from: PeerInfo
   readonly body: string
@@ -302,6 +317,8 @@ export class JournalReplayer {
   private readonly historyMsg: Newest<Msg>
   private readonly historyPeer: Newest<PeerInfo | undefined>
   private readonly historyFrom: Newest<number>
+  /** When each received message arrived (the record's `at`), NaN where the record has none. */
+  private readonly historyAt: Newest<number>
 
   constructor(
     private readonly self: PeerInfo,
@@ -318,6 +335,7 @@ export class JournalReplayer {
     this.historyMsg = new Newest(historyLimit)
     this.historyPeer = new Newest(historyLimit)
     this.historyFrom = new Newest(historyLimit)
+    this.historyAt = new Newest(historyLimit)
   }
 
   /** This node under the name a message of ours was sent with (a rename does not rewrite the past). */
@@ -339,7 +357,7 @@ export class JournalReplayer {
         this.sent?.push(record.msg)
         this.sentSeq.push(record.msg.seq)
         this.sentFrom.push(index)
-        this.remember(record.msg, undefined, index)
+        this.remember(record.msg, undefined, index, Number.NaN)
         break
       case 'received': {
         const t = this.track(record.msg.from, record.name)
@@ -348,7 +366,7 @@ export class JournalReplayer {
         p.received = record.msg.seq
         if (p.reset) p.reset = false
         this.keep(t, record.msg, index)
-        this.remember(record.msg, p.peer, index)
+        this.remember(record.msg, p.peer, index, record.at ?? Number.NaN)
         break
       }
       case 'acked': {
@@ -435,6 +453,7 @@ export class JournalReplayer {
     const historyMsg = this.historyMsg.toArray()
     const historyPeer = this.historyPeer.toArray()
     const recordOf = this.historyFrom.toArray()
+    const arrivals = this.historyAt.toArray()
     const history: HistoryEntry[] = []
     const historyFrom: number[] = []
     // The history holds `historyLimit` lines: a message that carried lines (`msg.lines`) counts each, so
@@ -451,8 +470,10 @@ export class JournalReplayer {
       const peer = historyPeer[i]
       const from = peer ?? this.sentAs(msg)
       const direction = peer === undefined ? 'out' : 'in'
+      const at = arrivals[i] as number
       if (msg.lines === undefined) {
-        history.push({ direction, ...pick(msg), from })
+        const entry: HistoryEntry = { direction, ...pick(msg), from }
+        history.push(Number.isNaN(at) ? entry : { ...entry, at })
         historyFrom.push(recordOf[i] as number)
         continue
       }
@@ -467,6 +488,7 @@ export class JournalReplayer {
           id: lineId(msg.id, line),
           seq: msg.seq,
           ts: msg.ts,
+          ...(Number.isNaN(at) ? {} : { at }),
           body: lines[line] as string,
           from,
         }
@@ -561,11 +583,12 @@ export class JournalReplayer {
   /** The UTF-16 units of text (ids and bodies) the history columns hold. */
   private historyUnits = 0
 
-  private remember(msg: Msg, peer: PeerInfo | undefined, index: number): void {
+  private remember(msg: Msg, peer: PeerInfo | undefined, index: number, at: number): void {
     this.historyUnits += textUnits(msg)
     const passed = this.historyMsg.push(msg)
     this.historyPeer.push(peer)
     this.historyFrom.push(index)
+    this.historyAt.push(at)
     if (passed !== undefined) this.historyUnits -= textUnits(passed)
     // As the live history does (`HISTORY_TEXT_BYTES` of UTF-8, and a unit is at least a byte): a journal
     // of the longest messages is not held 10,000 deep while it is replayed.
@@ -573,6 +596,7 @@ export class JournalReplayer {
       this.historyUnits -= textUnits(this.historyMsg.shift() as Msg)
       this.historyPeer.shift()
       this.historyFrom.shift()
+      this.historyAt.shift()
     }
   }
 

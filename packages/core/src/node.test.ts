@@ -276,6 +276,35 @@ describe('ParleyNode over an in-memory transport', () => {
     })
   })
 
+  describe('arrival times', () => {
+    it("journals and keeps in the history when each message arrived, by this node's clock, beside the time its sender claims", async () => {
+      const { appends, alice, peer, clock } = await recordedWithPeer()
+      // Within the time a silent link is kept.
+      await clock.advance(5_000)
+      const arrived = clock.now()
+      appends.length = 0
+      // Dated ten years ahead: what it claims is kept as it is, and when it arrived beside it.
+      const ahead = arrived + 10 * 365 * 86_400_000
+      peer.write(
+        Buffer.concat([
+          encodeFrame({ type: 'msg', id: 'm1', seq: 1, ts: ahead, from: HIGH, body: 'from the future' }),
+          encodeFrame({ type: 'msg', id: 'm2', seq: 2, ts: 5, from: HIGH, body: 'a\nb', lines: 2 }),
+        ]),
+      )
+      await clock.advance(0)
+      expect(appends[0]).toMatchObject([
+        { t: 'received', msg: { id: 'm1', ts: ahead }, at: arrived },
+        { t: 'received', msg: { id: 'm2', ts: 5 }, at: arrived },
+      ])
+      const received = alice.node.history.filter((e) => e.direction === 'in')
+      expect(received.map((e) => [e.id, e.ts, e.at])).toEqual([
+        ['m1', ahead, arrived],
+        ['m2', 5, arrived],
+        ['m2.1', 5, arrived],
+      ])
+    })
+  })
+
   describe('acks', () => {
     /** Alice with a journal whose appends wait until the test lets them end (`held`), past the opening ones. */
     async function heldJournal() {

@@ -227,14 +227,14 @@ export class Persistence {
   }
 
   remember(entry: HistoryEntry): void {
-    const { direction, id, seq, ts, from, body, more } = entry
-    this.recent?.push(direction, id, seq, ts, from, body, more)
+    const { direction, id, seq, ts, from, body, more, at } = entry
+    this.recent?.push(direction, id, seq, ts, from, body, more, at)
   }
 
   /** The lines one message carried (`msg.lines`), an entry each as `history()` gives them back. */
   rememberLines(entry: HistoryEntry, lines: number): void {
-    const { direction, id, seq, ts, from, body, more } = entry
-    this.recent?.pushMessageLines(direction, id, seq, ts, from, body, lines, more)
+    const { direction, id, seq, ts, from, body, more, at } = entry
+    this.recent?.pushMessageLines(direction, id, seq, ts, from, body, lines, more, at)
   }
 
   /** Recent messages in and out, oldest first. */

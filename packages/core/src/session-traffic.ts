@@ -162,8 +162,11 @@ export class SessionTraffic {
     // member sent under one name, a new one where it renamed.
     const { accepted, joined, senders, formerNames } = plan
     if (accepted.length === 0 && plan.jumps.length === 0) return
+    // When these arrived, by our clock: what the history is ordered by where a sender's claimed time
+    // (`ts`) is later (see `HistoryEntry.at`). One reading for the whole read.
+    const at = this.clock.now()
     void this.store
-      .append(this.store.durable ? journalRecords(plan.jumps, accepted, senders) : [])
+      .append(this.store.durable ? journalRecords(plan.jumps, accepted, senders, at) : [])
       .then(() => {
         // Each member's messages come in order, so marking its last one marks them all: one trim of its
         // log per read instead of one per message. A member known only by relayed messages is announced with
@@ -197,7 +200,7 @@ export class SessionTraffic {
           if (msg.lines === undefined) {
             const { id, body } = msg
             // Most messages end their line: no spread of an absent `more` for them.
-            const entry = { direction: 'in', id, seq, ts, from, body } as const
+            const entry = { direction: 'in', id, seq, ts, at, from, body } as const
             this.store.remember(more ? { ...entry, more } : entry)
             const event = { type: 'message', id, seq, ts, from, body } as const
             this.hooks.emit(more ? { ...event, more } : event)
@@ -205,7 +208,7 @@ export class SessionTraffic {
           }
           // Lines carried together: each is a message to whoever shows or keeps it; with `more`, the last
           // goes on in the origin's next message.
-          const entry = { direction: 'in', id: msg.id, seq, ts, from, body: msg.body } as const
+          const entry = { direction: 'in', id: msg.id, seq, ts, at, from, body: msg.body } as const
           this.store.rememberLines(more ? { ...entry, more } : entry, msg.lines)
           const lines = msg.body.split('\n')
           if (this.runs) {
@@ -399,15 +402,19 @@ export class SessionTraffic {
   }
 }
 
-/** The records of what one read accepted: each window jump, then each message with its sender's name. */
+/**
+ * The records of what one read accepted: each window jump, then each message with its sender's name and
+ * when it arrived (`at`).
+ */
 function journalRecords(
   jumps: readonly { peer: PeerInfo; seq: number }[],
   accepted: readonly Msg[],
   senders: readonly PeerInfo[],
+  at: number,
 ): JournalRecord[] {
   const records: JournalRecord[] = jumps.map(({ peer, seq }) => ({ t: 'base', peer, seq }))
   for (let i = 0; i < accepted.length; i++)
-    records.push({ t: 'received', msg: accepted[i]!, name: senders[i]!.name })
+    records.push({ t: 'received', msg: accepted[i]!, name: senders[i]!.name, at })
   return records
 }
 
