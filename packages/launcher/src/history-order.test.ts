@@ -20,6 +20,12 @@ const goesOn = (who: string, seq: number, ts: number): HistoryEntry => ({
   more: true,
 })
 
+/** `entry`, received at `at` (this node's clock). */
+const arrived = (who: string, seq: number, ts: number, at: number): HistoryEntry => ({
+  ...entry(who, seq, ts),
+  at,
+})
+
 const ids = (lines: readonly HistoryLine[]) => lines.map((line) => line.map((e) => e.id).join('+'))
 
 describe('recentHistory', () => {
@@ -96,5 +102,42 @@ describe('recentHistory', () => {
     })
     const history = [line(1, 0, true), line(2, 0), line(2, 1), line(2, 2, true), line(3, 0)]
     expect(ids(recentHistory(history, 10))).toEqual(['alice-1+alice-2', 'alice-2.1', 'alice-2.2+alice-3'])
+  })
+
+  it('places a line dated ahead of its arrival where it arrived, so later lines are not pushed out', () => {
+    const now = Date.UTC(2026, 11, 7, 21)
+    const ahead = now + 10 * 365 * 86_400_000
+    const history = [
+      arrived('mallory', 1, ahead, now),
+      arrived('mallory', 2, ahead + 1, now + 1),
+      arrived('alice', 1, now + 1000, now + 1000),
+      arrived('bob', 1, now + 2000, now + 2000),
+    ]
+    expect(ids(recentHistory(history, 2))).toEqual(['alice-1', 'bob-1'])
+    expect(ids(recentHistory(history, 10))).toEqual(['mallory-1', 'mallory-2', 'alice-1', 'bob-1'])
+  })
+
+  it('still places a backlog that arrived late back at its send times, each sender in its own order', () => {
+    // Bob's lines were written while this node was away, and arrived after alice's later ones.
+    const history = [
+      arrived('alice', 1, 100, 100),
+      arrived('alice', 2, 300, 300),
+      arrived('bob', 1, 200, 900),
+      arrived('bob', 2, 400, 900),
+      // Its clock stepped back: still after its line before.
+      arrived('bob', 3, 50, 950),
+    ]
+    expect(ids(recentHistory(history, 10))).toEqual(['alice-1', 'bob-1', 'alice-2', 'bob-2', 'bob-3'])
+  })
+
+  it("orders entries with arrival times and entries without (an earlier release's journal) together", () => {
+    const history = [
+      entry('alice', 1, 100),
+      entry('mallory', 1, 10_000),
+      arrived('mallory', 2, 10_001, 400),
+      arrived('bob', 1, 300, 500),
+    ]
+    // Without an arrival time, a line is placed by its send time as before; one with it, never after it.
+    expect(ids(recentHistory(history, 10))).toEqual(['alice-1', 'bob-1', 'mallory-1', 'mallory-2'])
   })
 })

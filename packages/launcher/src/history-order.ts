@@ -6,23 +6,30 @@ export type HistoryLine = readonly [HistoryEntry, ...HistoryEntry[]]
 /**
  * The last `count` lines of a node's history as a reader expects them, in time order across senders.
  * The history keeps messages in the order they arrived, so one sender's backlog, caught up after a
- * restart, sits in one block after everything else. Each sender's own lines keep their order (a clock
- * stepped back on its machine does not reorder them), ties going to the one that arrived first. A line sent
+ * restart, sits in one block after everything else. A line is placed by the time its sender says it wrote
+ * it, but never later than it arrived (`at`, this node's clock, where the entry has it): a backlog goes back
+ * in time, while a member dating its lines ahead cannot keep them below the lines others write after
+ * them. An entry without `at` (our own, or kept by an earlier release) is placed by its send time. Each
+ * sender's own lines keep their order (a clock stepped back on its machine does not reorder them), ties
+ * going to the one that arrived first. A line sent
  * in parts is one line, whatever arrived between its parts: a part is joined to the part before it when
  * that one said the line goes on (`more`) and both are the same sender's, one seq apart; else the line
  * ends where its next part is missing. One sort: O(n log n) for a history of n entries, however many senders.
  */
 export function recentHistory(history: readonly HistoryEntry[], count: number): HistoryLine[] {
   if (count <= 0) return []
-  // Each line is placed by the newest send time of its sender so far: never lower than the line before it
-  // from the same sender, so a stable sort keeps every sender's order, and orders the senders by time.
+  // Each line is placed by the newest time of its sender so far (send time, or arrival if earlier): never
+  // lower than the line before it from the same sender, so a stable sort keeps every sender's order, and
+  // orders the senders by time.
   const newest = new Map<string, number>()
   // Each sender's line whose last part goes on, by direction and sender.
   const open = new Map<string, HistoryEntry[]>()
   const lines: HistoryEntry[][] = []
   const keys: number[] = []
   for (const entry of history) {
-    const key = Math.max(newest.get(entry.from.id) ?? Number.NEGATIVE_INFINITY, entry.ts)
+    const { ts, at } = entry
+    const placed = at !== undefined && at < ts ? at : ts
+    const key = Math.max(newest.get(entry.from.id) ?? Number.NEGATIVE_INFINITY, placed)
     newest.set(entry.from.id, key)
     const sender = `${entry.direction} ${entry.from.id}`
     let line = open.get(sender)
