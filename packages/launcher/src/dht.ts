@@ -55,16 +55,19 @@ export function bootstrapFlag(nodes: readonly BootstrapNode[] | undefined): stri
 /** A DHT dial gets at least this long: finding the key and punching through NATs takes seconds at worst. */
 const MIN_DIAL_MS = 30_000
 /**
- * A key that a lookup found announced nowhere is looked up again no sooner than this after it, then twice as
- * late after each such lookup in a row, up to LAST_ABSENT_LOOKUP_MS: core redials every second at most, and
- * over the DHT each dial is a lookup that asks tens of DHT nodes, for as long as the node runs. The row
- * starts over when the key is found or a link with it comes up.
+ * A key whose dial failed (no node announces it; or it is announced but its node did not answer, refused
+ * the connection, or could not be punched through to) is dialed again no sooner than this after the start
+ * of that dial, then twice as late after each failed dial in a row, up to LAST_RETRY_MS: core redials
+ * every second at most, and over the DHT each dial is a lookup that asks tens of DHT nodes (and a handshake
+ * with the node found), for as long as the node runs. A dial that took longer than the wait (a timeout) is
+ * followed by the next at once. The row starts over when a link with the key comes up.
  */
-const FIRST_ABSENT_LOOKUP_MS = 1_000
-const LAST_ABSENT_LOOKUP_MS = 8_000
+const FIRST_RETRY_MS = 1_000
+const LAST_RETRY_MS = 8_000
 /**
- * A peer linked with in this run that is announced nowhere now is likely restarting: for this long after
- * the first lookup that missed it, it is looked up every second, as before, and reconnected as soon.
+ * A peer linked with in this run whose dials fail now is likely restarting (announced nowhere for a moment,
+ * or its old announcement still pointing at the process that quit): for this long after the first failed
+ * dial in a row, it is dialed every second, as before, and reconnected as soon.
  */
 const RESTART_GRACE_MS = 10_000
 /** Links remembered per peer key for their path (the status line); a flood of keys cannot grow it further. */
@@ -124,8 +127,8 @@ export class DhtNetwork implements Transport {
   #sink: ((link: Link) => void) | undefined
   readonly #links = new Map<string, DhtLink>()
   readonly #missing = new Set<string>()
-  /** Per key found announced nowhere: since when, the last wait, and when it may be looked up next. */
-  readonly #absent = new Map<string, { since: number; waitMs: number; nextAt: number }>()
+  /** Per key whose dials fail: since when, the last wait, and when it may be dialed (looked up) next. */
+  readonly #failing = new Map<string, { since: number; waitMs: number; nextAt: number }>()
   /** Per peer key: how many times in a row it turned this node away as a second node with its key. */
   readonly #turnedAway = new Map<string, number>()
 
@@ -231,6 +234,7 @@ export class DhtNetwork implements Transport {
     const key = keyOfAddress(address)
     if (key === undefined) throw new AddressError(`bad address "${address}": expected dht:KEY`)
     await this.#untilLookupDue(key, options.signal)
+    const startedAt = Date.now()
     try {
       const link = await this.dht.dial(key, {
         ...(options.signal ? { signal: options.signal } : {}),
@@ -240,17 +244,18 @@ export class DhtNetwork implements Transport {
       this.#remember(link)
       return link
     } catch (error) {
-      if (error instanceof DhtError && error.code === 'PEER_NOT_FOUND') {
-        this.#missing.add(key)
-        this.#foundNowhere(key)
-      }
+      const code = error instanceof DhtError ? error.code : undefined
+      if (code === 'PEER_NOT_FOUND') this.#missing.add(key)
+      // A cancelled dial (core has the peer some other way, or stops) and a closed transport say nothing
+      // about the peer.
+      if (code !== 'ABORTED' && code !== 'CLOSED' && !options.signal?.aborted) this.#failed(key, startedAt)
       throw transportError(error)
     }
   }
 
-  /** Waits until `key` may be looked up again (see FIRST_ABSENT_LOOKUP_MS); at once for any other key. */
+  /** Waits until `key` may be looked up again (see FIRST_RETRY_MS); at once for any other key. */
   #untilLookupDue(key: string, signal: AbortSignal | undefined): Promise<void> {
-    const waitMs = (this.#absent.get(key)?.nextAt ?? 0) - Date.now()
+    const waitMs = (this.#failing.get(key)?.nextAt ?? 0) - Date.now()
     if (waitMs <= 0) return Promise.resolve()
     return new Promise((resolve, reject) => {
       const onAbort = () => {
@@ -266,19 +271,18 @@ export class DhtNetwork implements Transport {
     })
   }
 
-  #foundNowhere(key: string): void {
+  /** A dial of `key` begun at `startedAt` failed: the next waits (see FIRST_RETRY_MS). */
+  #failed(key: string, startedAt: number): void {
     const now = Date.now()
-    const last = this.#absent.get(key)
+    const last = this.#failing.get(key)
     const since = last?.since ?? now
     const restarting = this.#links.has(key) && now - since < RESTART_GRACE_MS
     const waitMs =
-      last === undefined || restarting
-        ? FIRST_ABSENT_LOOKUP_MS
-        : Math.min(last.waitMs * 2, LAST_ABSENT_LOOKUP_MS)
-    this.#absent.delete(key)
-    if (this.#absent.size >= MAX_REMEMBERED_LINKS)
-      this.#absent.delete(this.#absent.keys().next().value as string)
-    this.#absent.set(key, { since, waitMs, nextAt: now + waitMs })
+      last === undefined || restarting ? FIRST_RETRY_MS : Math.min(last.waitMs * 2, LAST_RETRY_MS)
+    this.#failing.delete(key)
+    if (this.#failing.size >= MAX_REMEMBERED_LINKS)
+      this.#failing.delete(this.#failing.keys().next().value as string)
+    this.#failing.set(key, { since, waitMs, nextAt: startedAt + waitMs })
   }
 
   close(): Promise<void> {
@@ -296,7 +300,7 @@ export class DhtNetwork implements Transport {
   }
 
   #remember(link: DhtLink): void {
-    this.#absent.delete(link.remoteKey)
+    this.#failing.delete(link.remoteKey)
     this.#links.delete(link.remoteKey)
     if (this.#links.size >= MAX_REMEMBERED_LINKS)
       this.#links.delete(this.#links.keys().next().value as string)
