@@ -89,6 +89,7 @@ import {
   jsonRoomEmpty,
   jsonSent,
 } from './output.js'
+import { TypedAhead } from './typed-ahead.js'
 
 export interface Io {
   stdin: ReadableInput & { isTTY?: boolean }
@@ -495,6 +496,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   }
 
   let started: StartedNode
+  let typedAhead: TypedAhead | undefined
   try {
     // Runs: lines as they come in reads and go out in writes; scripts get an event per message.
     // Stdout's descriptor: when it is a file, a write a kill parts from its mark is found there, not shown again.
@@ -510,6 +512,19 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     // answer) stops it at once, as a quit: exit 0, the outbox kept.
     const starting = new AbortController()
     void io.interrupted.then(() => starting.abort())
+    // Ctrl-D on the terminal meanwhile ends the input, as it does at the prompt: what was typed before it
+    // is sent once the start is over, and then parley leaves; with nothing typed, there is nothing to
+    // start for, and the start stops at once, as Ctrl-C stops it.
+    if (rl && interactive)
+      typedAhead = new TypedAhead(io.stdin, (typed) => {
+        if (!typed) return starting.abort()
+        const lines = typedAhead?.lines() ?? 0
+        // The terminal echoed a line left unfinished, and its cursor stays after it.
+        if (typedAhead?.midLine()) io.stderr.write('\n')
+        note(
+          `input ended while starting: the ${countText(lines)} line(s) typed are sent once it is done, then parley leaves (Ctrl-C stops now, without them)`,
+        )
+      })
     started = await startNode(
       flags,
       onEvent,
@@ -523,6 +538,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
       io.env,
     )
   } catch (error) {
+    typedAhead?.release()
     input?.close()
     throw error
   }
@@ -745,6 +761,8 @@ async function chat(flags: Flags, io: Io): Promise<number> {
     send(text, true)
     pauseIfFull()
   })
+  // What was typed during the start goes to the line editor from here on, as if typed now.
+  const ahead = typedAhead?.release()
   if (rl && interactive) {
     tty.setRawMode?.(true)
     promptShown = true
@@ -769,6 +787,15 @@ async function chat(flags: Flags, io: Io): Promise<number> {
   input?.once('close', () => {
     inputClosed = true
   })
+  if (ahead && rl) {
+    if (ahead.text.length > 0) io.stdin.emit('data', ahead.text)
+    if (ahead.ended) {
+      // The input ended during the start (Ctrl-D): a line left unfinished before it is sent too, as the
+      // terminal's line mode gives it, and the input ends here, as Ctrl-D at the prompt ends it.
+      if (rl.line.trim() !== '') io.stdin.emit('data', Buffer.from('\r'))
+      rl.close()
+    }
+  }
   if (io.stdin.isTTY || !dials) input?.resume()
   else
     void linked.wait().then(() => {

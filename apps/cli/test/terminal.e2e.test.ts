@@ -174,6 +174,64 @@ describe.skipIf(!HAS_TMUX)('parley on a terminal', () => {
     expect(await alice.until('the exit code', () => alice.exitCode())).toBe(0)
   })
 
+  it('stops on Ctrl-D while it joins the DHT with nothing typed, as Ctrl-C stops it: nothing sent, exit 0', async () => {
+    // Nothing listens on 127.0.0.1:1: the join waits there until it gives up (exit 9) or is stopped.
+    const alice = terminal(
+      ['--bootstrap', '127.0.0.1:1', '--room', newRoomCode(), '--data-dir', join(tempDir(), 'alice')],
+      120,
+      24,
+      false,
+      true,
+    )
+    await alice.seen('the join', (s) => s.some((l) => l.includes('joining the DHT (bootstrap 127.0.0.1:1)')))
+    alice.keys('C-d')
+    await alice.seen('the stop', (s) =>
+      s.some((l) => l.endsWith('stopped while joining the DHT; nothing was sent')),
+    )
+    expect(await alice.until('the exit code', () => alice.exitCode())).toBe(0)
+  })
+
+  it('ends the input on Ctrl-D while it joins the DHT, as at the prompt: the lines typed before it are sent, then it leaves', async () => {
+    const bootstrapNode = start(['bootstrap', '--listen', '127.0.0.1:0'])
+    const bootstrap = await bootstrapNode.waitFor('stdout', /^127\.0\.0\.1:\d+$/)
+    const code = newRoomCode()
+    const bob = start([
+      ...['--room', code, '--bootstrap', bootstrap],
+      ...['--name', 'bob', '--recv-only', '--data-dir', join(tempDir(), 'bob')],
+    ])
+    await bob.waitFor('stderr', /listening on the DHT/)
+    // A first bootstrap node that never answers keeps the join going for seconds; the second one lets it
+    // end.
+    const alice = terminal(
+      [
+        ...['--room', code, '--bootstrap', `127.0.0.1:1,${bootstrap}`],
+        ...['--name', 'alice', '--data-dir', join(tempDir(), 'alice')],
+      ],
+      120,
+      24,
+      false,
+      true,
+    )
+    await alice.seen('the join', (s) => s.some((l) => l.includes('joining the DHT (bootstrap 127.0.0.1:1,')))
+    alice.type('typed while joining')
+    alice.keys('Enter')
+    // A line left unfinished: the first Ctrl-D hands it on, the second ends the input.
+    alice.type('and half')
+    alice.keys('C-d')
+    alice.keys('C-d')
+    await alice.seen('the note', (s) =>
+      s.some((l) =>
+        l.startsWith(
+          'parley: input ended while starting: the 2 line(s) typed are sent once it is done, then parley leaves',
+        ),
+      ),
+    )
+    await bob.waitFor('stdout', /<alice> and half$/)
+    expect(bob.stdout).toEqual(['<alice> typed while joining', '<alice> and half'])
+    expect(await alice.until('the exit code', () => alice.exitCode())).toBe(0)
+    expect(alice.screen().join('\n')).toMatch(/all 2 message\(s\) delivered/)
+  })
+
   it('with --recv-only, says at once that what is typed is not sent, and still shows what arrives', async () => {
     const bob = terminal([
       '--listen',
