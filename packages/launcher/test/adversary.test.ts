@@ -1037,15 +1037,17 @@ describe('finding 8: filling the disk', () => {
     const usage = victim.log.usage
     const held = attackers.map((a) => usage.bytesOf(a.id))
     // The first two fill their own quota (and at most one message past it), the third what the total has
-    // left, and the fourth only the record of its session.
+    // left, and the fourth what the third left of it (nothing, or one message where the third was turned
+    // away just short of the total: a message counts at an estimate of its record's size until the journal
+    // holds it) and the record of its session.
     for (const bytes of held.slice(0, 2)) {
       expect(bytes).toBeGreaterThanOrEqual(quota.perOrigin)
       expect(bytes).toBeLessThan(quota.perOrigin + MESSAGE_BYTES)
     }
     expect(held[2]).toBeGreaterThan(0)
     expect(held[2]).toBeLessThan(quota.perOrigin)
-    expect(held[3]).toBeLessThan(1_000)
-    expect(victim.shown(attackers[3]!.id)).toBe(0)
+    expect(victim.shown(attackers[3]!.id)).toBeLessThanOrEqual(1)
+    expect(held[3]).toBeLessThan(1_000 + MESSAGE_BYTES)
     expect(usage.total).toBeGreaterThanOrEqual(quota.total)
     expect(usage.total).toBeLessThan(quota.total + MESSAGE_BYTES)
     // The whole attack grew the journal by the total quota, give or take one message and the sessions.
