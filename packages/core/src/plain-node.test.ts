@@ -524,6 +524,37 @@ describe('PlainNode: newline-separated text, for netcat and friends', () => {
     await node.close()
   })
 
+  it('counts a line dripped a byte at a time as it counts one read whole, characters split across reads included', async () => {
+    const input = `${'€'.repeat(40)}\n${'x'.repeat(100)}\n${'é'.repeat(50)}x\n${'€'.repeat(70)}y\u{1f600}${'z'.repeat(90)}`
+    const parts = async (chunks: Uint8Array[]) => {
+      const { network, clock } = setup()
+      const node = new PlainNode({ transport: network.transport(), clock, name: 'me', listen: A, maxLine: 100 })
+      const events: NodeEvent[] = []
+      node.on((e) => events.push(e))
+      await node.start()
+      const link = await network.transport().dial(A)
+      link.attach({ data: () => undefined, drain: () => undefined, close: () => undefined })
+      for (const chunk of chunks) {
+        link.write(chunk)
+        await flushMicrotasks()
+      }
+      const messages = events.flatMap(messagesOf).map((m) => [m.body, m.more ?? false])
+      await node.close()
+      return messages
+    }
+    const bytes = text(input)
+    const whole = await parts([bytes])
+    const dripped = await parts(Array.from(bytes, (_, i) => bytes.subarray(i, i + 1)))
+    expect(dripped).toEqual(whole)
+    // The line still coming was taken in parts as soon as it passed the bound, whichever way it came; the
+    // rest of it (at most the bound) waits for its end.
+    expect(whole.slice(-3)).toEqual([
+      ['€'.repeat(33), true],
+      ['€'.repeat(33), true],
+      [`${'€'.repeat(4)}y\u{1f600}${'z'.repeat(83)}`, true],
+    ])
+  })
+
   it('tells a listener added or removed by another listener from the next event on', async () => {
     const { make, raw } = setup()
     const a = make(A)

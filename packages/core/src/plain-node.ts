@@ -68,6 +68,8 @@ interface PlainLink {
   /** Where an accepted connection came from (see `Link.source`). */
   readonly source?: string
   partial: string
+  /** The bytes `partial` takes in UTF-8, kept as it grows: a line dripped in small pieces is never counted again whole. */
+  partialBytes: number
   nextSeq: number
   /** What this link's lines' ids start with: `${id}-`. */
   readonly idPrefix: string
@@ -453,6 +455,7 @@ export class PlainNode implements ChatNode {
       link,
       peer: { id: `plain:${link.remoteAddress}`, name: address },
       partial: '',
+      partialBytes: 0,
       nextSeq: 1,
       idPrefix: `${id}-`,
       open: true,
@@ -513,9 +516,12 @@ export class PlainNode implements ChatNode {
       this.drop(record, 'not plain text', false, true)
       return
     }
-    record.partial += record.decoder.decode(chunk, { stream: true })
+    const text = record.decoder.decode(chunk, { stream: true })
+    record.partial += text
     const lines = record.partial.split('\n')
     record.partial = lines.pop() ?? ''
+    // What is left of the line still coming: all of this chunk's text when it ended no line, else a piece of it.
+    record.partialBytes = lines.length === 0 ? record.partialBytes + utf8Length(text) : utf8Length(record.partial)
     if (record.heldAnswer !== undefined) {
       // More came after the answer: a person typed it. It shows, with what follows.
       lines.unshift(record.heldAnswer)
@@ -541,7 +547,10 @@ export class PlainNode implements ChatNode {
     }
     if (from < lines.length) this.receive(record, from === 0 ? lines : lines.slice(from))
     // A line still coming: its parts past the bound go now, the rest waits for more of it.
-    if (this.pastBound(record.partial)) record.partial = this.receiveParts(record, record.partial)
+    if (record.partialBytes > this.maxLine) {
+      record.partial = this.receiveParts(record, record.partial)
+      record.partialBytes = utf8Length(record.partial)
+    }
   }
 
   /** Whether `text` takes more than `maxLine` bytes in UTF-8; counted only when its length leaves it open. */
@@ -599,6 +608,7 @@ export class PlainNode implements ChatNode {
       message: `it is an encrypted parley node, which reads no plain text${lost}; run parley without --plain to talk to it`,
     })
     record.partial = ''
+    record.partialBytes = 0
     // The dial goes first, so that losing its link does not start a redial; the line above said it all.
     if (record.slot) this.dialer.remove(record.slot.key, 'encrypted parley node', () => false)
     this.drop(record, 'encrypted parley node', false, true)
