@@ -234,3 +234,29 @@ describe('what the roster keeps', () => {
     expect(roster.held).toBeLessThanOrEqual(4 * (2 * cap + 16) + cap * MEMBER_DEFAULTS.forgottenPerPlace)
   })
 })
+
+describe('places of members known only by their presence', () => {
+  const here = (from: string) => {
+    const frame = { type: 'here' as const, from, name: `m-${from.slice(-2)}`, ts: 1, state: 'here' as const }
+    return { ts: 1, state: 'here' as const, frame, heldAt: 1 }
+  }
+  const member = (i: number) => i.toString(16).padStart(64, 'e')
+
+  it('are counted as they stand: a member brought by a presence and known otherwise since no longer counts', () => {
+    const room = new MemberRoom({ self: { id: 'b'.repeat(64), name: 'bob' }, maxOrigins: 4 })
+    const [relayA, relayB] = ['a'.repeat(64), 'c'.repeat(64)]
+    // Neighbour A brings three members by their presence alone; the table (four places) is then full.
+    for (const i of [1, 2, 3]) expect(room.holdHere(member(i), 'm', here(member(i)), relayA)).toBe(true)
+    expect(room.holdHere(member(4), 'm', here(member(4)), relayA)).toBe(true)
+    // A neighbour holding none may take one of A's four (it brought at least two more).
+    expect(room.presencePlaceFor(relayB)).toBe(member(1))
+    // Three of them link to this node once: known beyond their presence, they hold no such place now.
+    for (const i of [1, 2, 3]) {
+      room.linkOpened(member(i), { name: 'm', relays: true })
+      room.linkClosed(member(i))
+      expect(room.knownBeyondPresence(member(i))).toBe(true)
+    }
+    // A holds one such place: not two more than B's none, so it keeps it.
+    expect(room.presencePlaceFor(relayB)).toBeUndefined()
+  })
+})

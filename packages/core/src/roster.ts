@@ -156,13 +156,12 @@ export class MemberRoom extends Room {
   }
 
   /**
-   * Per member known only by its presence: the neighbour whose relay brought it, and how many each
-   * neighbour brought. Once the table is full, a neighbour's newcomer may take the place of one brought by
-   * another that holds more such places (`presencePlaceFor`), so no one neighbour's throwaway presences
-   * keep the members the others bring from ever being shown.
+   * Per member that came as a presence alone: the neighbour whose relay brought it. Once the table is
+   * full, a neighbour's newcomer may take the place of one brought by another that holds more such places
+   * (`presencePlaceFor`), so no one neighbour's throwaway presences keep the members the others bring
+   * from ever being shown.
    */
   private readonly presenceVia = new Map<string, string>()
-  private readonly viaCount = new Map<string, number>()
 
   /**
    * Whether a presence of member `id`, relayed by neighbour `via`, could be held now: its member is held,
@@ -180,27 +179,28 @@ export class MemberRoom extends Room {
    * neighbour that brought the most such members, when that is at least two more than `via` brought.
    */
   presencePlaceFor(via: string): string | undefined {
-    const mine = this.viaCount.get(via) ?? 0
-    const others = [...this.viaCount].filter(([n, count]) => n !== via && count > mine + 1)
-    others.sort((a, b) => b[1] - a[1])
-    for (const [neighbor] of others)
-      for (const [id, by] of this.presenceVia) {
-        if (by !== neighbor) continue
-        const origin = this.origins.get(id)
-        if (origin && !origin.known && origin.waiting.size === 0 && !this.isOpen(id)) return id
-      }
-    return undefined
+    // Counted now, not kept: a member that came as a presence and became known otherwise since (its
+    // messages, a link) no longer holds such a place, nor counts against the neighbour that brought it.
+    const places = new Map<string, string[]>()
+    for (const [id, by] of this.presenceVia) {
+      const origin = this.origins.get(id)
+      if (!origin || origin.known || origin.waiting.size > 0 || this.isOpen(id)) continue
+      const ids = places.get(by)
+      if (ids) ids.push(id)
+      else places.set(by, [id])
+    }
+    const mine = places.get(via)?.length ?? 0
+    let most: string[] | undefined
+    for (const [neighbor, ids] of places)
+      if (neighbor !== via && ids.length > mine + 1 && ids.length > (most?.length ?? 0)) most = ids
+    // The longest held of them: the map keeps the order they came in.
+    return most?.[0]
   }
 
   protected override forgetOrigin(origin: Origin): void {
     super.forgetOrigin(origin)
     const id = origin.peer.id
-    const via = this.presenceVia.get(id)
-    if (via === undefined) return
     this.presenceVia.delete(id)
-    const count = (this.viaCount.get(via) ?? 1) - 1
-    if (count > 0) this.viaCount.set(via, count)
-    else this.viaCount.delete(via)
   }
 
   /**
@@ -219,10 +219,7 @@ export class MemberRoom extends Room {
       this.door?.admitting(id)
       if (this.origins.size - 1 >= this.maxOrigins) return false
       origin = this.originFor({ id, name })
-      if (via !== undefined && !origin.known) {
-        this.presenceVia.set(id, via)
-        this.viaCount.set(via, (this.viaCount.get(via) ?? 0) + 1)
-      }
+      if (via !== undefined && !origin.known) this.presenceVia.set(id, via)
     }
     if (origin.peer.name !== name && (!origin.known || this.renamedByPresence(origin, here)))
       origin.peer = { id, name }
