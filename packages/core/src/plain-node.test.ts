@@ -528,7 +528,13 @@ describe('PlainNode: newline-separated text, for netcat and friends', () => {
     const input = `${'€'.repeat(40)}\n${'x'.repeat(100)}\n${'é'.repeat(50)}x\n${'€'.repeat(70)}y\u{1f600}${'z'.repeat(90)}`
     const parts = async (chunks: Uint8Array[]) => {
       const { network, clock } = setup()
-      const node = new PlainNode({ transport: network.transport(), clock, name: 'me', listen: A, maxLine: 100 })
+      const node = new PlainNode({
+        transport: network.transport(),
+        clock,
+        name: 'me',
+        listen: A,
+        maxLine: 100,
+      })
       const events: NodeEvent[] = []
       node.on((e) => events.push(e))
       await node.start()

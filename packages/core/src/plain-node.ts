@@ -521,7 +521,8 @@ export class PlainNode implements ChatNode {
     const lines = record.partial.split('\n')
     record.partial = lines.pop() ?? ''
     // What is left of the line still coming: all of this chunk's text when it ended no line, else a piece of it.
-    record.partialBytes = lines.length === 0 ? record.partialBytes + utf8Length(text) : utf8Length(record.partial)
+    record.partialBytes =
+      lines.length === 0 ? record.partialBytes + utf8Length(text) : utf8Length(record.partial)
     if (record.heldAnswer !== undefined) {
       // More came after the answer: a person typed it. It shows, with what follows.
       lines.unshift(record.heldAnswer)
