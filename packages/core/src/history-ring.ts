@@ -9,6 +9,7 @@ import type { HistoryEntry } from './journal.js'
 import { lineId } from './msg-lines.js'
 import type { PeerInfo } from './peer-machine.js'
 import { platform } from './platform.js'
+import { utf8Length } from './text-cut.js'
 
 /** The bytes a half starts with; it doubles as lines need. */
 const FIRST_BYTES = 64 * 1024
@@ -350,24 +351,6 @@ class Half {
 
 const encoder = new platform.TextEncoder()
 const decoder = new platform.TextDecoder('utf-8')
-
-/** The bytes `encodeInto` writes for `text`: a lone surrogate becomes U+FFFD, three bytes. */
-function utf8Length(text: string): number {
-  let bytes = 0
-  for (let i = 0; i < text.length; i++) {
-    const unit = text.charCodeAt(i)
-    if (unit < 0x80) bytes += 1
-    else if (unit < 0x800) bytes += 2
-    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
-      const next = text.charCodeAt(i + 1)
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        bytes += 4
-        i++
-      } else bytes += 3
-    } else bytes += 3
-  }
-  return bytes
-}
 
 /** `to` (larger) holding what `from` holds. */
 function grown<T extends Uint8Array | Uint32Array | Float64Array>(from: T, to: T): T {
