@@ -30,7 +30,8 @@ export type JournalRecord =
       readonly name: string
       /**
        * When this node took the message, by its own clock (ms): unlike `msg.ts`, which its sender claims,
-       * a time no member can move. Records of earlier releases have none.
+       * a time no member can move. Written only where it is earlier than `msg.ts` (where it places the
+       * line in the history); records of earlier releases have none.
        */
       readonly at?: number
     }
@@ -176,7 +177,8 @@ export interface HistoryEntry {
   readonly ts: number
   /**
    * For a received entry: when this node took the message, by its own clock (the journal's `at`). Absent
-   * for our own (`ts` is our clock then) and for a receipt an earlier release journaled.
+   * for our own (`ts` is our clock then), for a receipt an earlier release journaled, and, once restored
+   * from the journal, where it was no earlier than `ts` (the history places a line by the earlier of the two).
    */
   readonly at?: number
   /** The sender: this node for `out`. */

@@ -403,8 +403,10 @@ export class SessionTraffic {
 }
 
 /**
- * The records of what one read accepted: each window jump, then each message with its sender's name and
- * when it arrived (`at`).
+ * The records of what one read accepted: each window jump, then each message with its sender's name and,
+ * where its sender dated it later than that, when it arrived (`at`). A line is placed in the history by the
+ * earlier of the two times, so an arrival time no earlier than the sender's date would change nothing
+ * there, and a record goes without it (a fifteenth of what a short message's record takes on disk).
  */
 function journalRecords(
   jumps: readonly { peer: PeerInfo; seq: number }[],
@@ -413,8 +415,11 @@ function journalRecords(
   at: number,
 ): JournalRecord[] {
   const records: JournalRecord[] = jumps.map(({ peer, seq }) => ({ t: 'base', peer, seq }))
-  for (let i = 0; i < accepted.length; i++)
-    records.push({ t: 'received', msg: accepted[i]!, name: senders[i]!.name, at })
+  for (let i = 0; i < accepted.length; i++) {
+    const msg = accepted[i]!
+    const name = senders[i]!.name
+    records.push(msg.ts > at ? { t: 'received', msg, name, at } : { t: 'received', msg, name })
+  }
   return records
 }
 
