@@ -19,6 +19,16 @@ import { measureTui } from './tui.js'
 /** The lines-1m section stops after this long and reports what it has. */
 const GROWTH_CEILING_MS = 25 * 60_000
 
+/**
+ * How long the idle-link measure may take before it is stopped: it grows with the square of the links,
+ * since every dialer is a room member that checks the presence of every other one the holder relays (a
+ * million signature checks in the dialers' one process for 1,000 links: 146 s on the 2-core machine at a
+ * load of 5, where the old fixed 120 s stopped it unmeasured). 620 s for the default 1,000.
+ */
+function idleLinksGuardMs(links: number): number {
+  return 120_000 + links * links * 0.5
+}
+
 function progress(line: string): void {
   process.stderr.write(`${line}\n`)
 }
@@ -48,9 +58,11 @@ async function main(options: Options): Promise<void> {
   }
   if (extrasWanted && !options.skip.has('links')) {
     progress(`bench: ${options.links} idle secure links`)
-    extras.links = await measureIdleLinks(options.links, 120_000).catch((e: unknown) => ({
-      error: errorText(e),
-    }))
+    extras.links = await measureIdleLinks(options.links, idleLinksGuardMs(options.links)).catch(
+      (e: unknown) => ({
+        error: errorText(e),
+      }),
+    )
   }
   if (extrasWanted && !options.skip.has('tui')) {
     progress(`bench: TUI flood, ${options.tuiMessages} messages, ${options.tuiFloods} time(s)`)
