@@ -159,6 +159,22 @@ describe('a journal holding parts of a long line', () => {
     ])
   })
 
+  it('says when the last run received each message it shows again, so a frontend can place it in time', async () => {
+    const { node } = nodeWorld()
+    const arrived: JournalRecord[] = [
+      { t: 'self', epoch: 'e1' },
+      { t: 'peer', peer: bob, epoch: 'b1' },
+      { t: 'received', msg: msg(1, bob.id, 'dated ahead', { ts: 9_000 }), name: 'bob', at: 500 },
+      { t: 'received', msg: msg(2, bob.id, 'from an older release'), name: 'bob' },
+    ]
+    const alice = node('alice', A, { id: self.id, restored: restore(arrived, self), displayed: new Map() })
+    await alice.node.start()
+    expect(alice.events.of('message').map(({ body, at }) => ({ body, at }))).toEqual([
+      { body: 'dated ahead', at: 500 },
+      { body: 'from an older release', at: undefined },
+    ])
+  })
+
   it('ends a line its last run left open with an empty last part, before this run first sends', async () => {
     const { node } = nodeWorld()
     const leftOpen: JournalRecord[] = [

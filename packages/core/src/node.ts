@@ -818,8 +818,18 @@ export class ParleyNode implements ChatNode {
     const displayed = this.options.displayed
     if (!displayed) return
     for (const entry of this.store.unshown(displayed)) {
-      const { id, seq, ts, from, body, more } = entry
-      this.emit({ type: 'message', id, seq, ts, from, body, replayed: true, ...(more ? { more } : {}) })
+      const { id, seq, ts, from, body, more, at } = entry
+      this.emit({
+        type: 'message',
+        id,
+        seq,
+        ts,
+        from,
+        body,
+        replayed: true,
+        ...(at !== undefined ? { at } : {}),
+        ...(more ? { more } : {}),
+      })
     }
   }
 

@@ -18,19 +18,13 @@ export type HistoryLine = readonly [HistoryEntry, ...HistoryEntry[]]
  */
 export function recentHistory(history: readonly HistoryEntry[], count: number): HistoryLine[] {
   if (count <= 0) return []
-  // Each line is placed by the newest time of its sender so far (send time, or arrival if earlier): never
-  // lower than the line before it from the same sender, so a stable sort keeps every sender's order, and
-  // orders the senders by time.
-  const newest = new Map<string, number>()
+  const placement = new TimePlacement()
   // Each sender's line whose last part goes on, by direction and sender.
   const open = new Map<string, HistoryEntry[]>()
   const lines: HistoryEntry[][] = []
   const keys: number[] = []
   for (const entry of history) {
-    const { ts, at } = entry
-    const placed = at !== undefined && at < ts ? at : ts
-    const key = Math.max(newest.get(entry.from.id) ?? Number.NEGATIVE_INFINITY, placed)
-    newest.set(entry.from.id, key)
+    const key = placement.place(entry.from.id, entry.ts, entry.at)
     const sender = `${entry.direction} ${entry.from.id}`
     let line = open.get(sender)
     if (line === undefined || (line.at(-1) as HistoryEntry).seq + 1 !== entry.seq) {
@@ -44,4 +38,22 @@ export function recentHistory(history: readonly HistoryEntry[], count: number): 
   const order = lines.map((_, i) => i)
   order.sort((a, b) => keys[a]! - keys[b]! || a - b)
   return order.slice(-count).map((i) => lines[i] as unknown as HistoryLine)
+}
+
+/**
+ * Where received lines go in time order across senders, taken in the order they arrived: at the time the
+ * sender gives, but never later than the line reached this node (`at`), nor earlier than the sender's line
+ * before it. A stable sort by these keys keeps every sender's own order and orders the senders by time;
+ * the history (`recentHistory`) and a catch-up on the screen are both put in order this way.
+ */
+export class TimePlacement {
+  private readonly newest = new Map<string, number>()
+
+  /** The key of `sender`'s next line, sent at `ts` (its clock) and received at `at` (ours) when known. */
+  place(sender: string, ts: number, at?: number): number {
+    const placed = at !== undefined && at < ts ? at : ts
+    const key = Math.max(this.newest.get(sender) ?? Number.NEGATIVE_INFINITY, placed)
+    this.newest.set(sender, key)
+    return key
+  }
 }

@@ -97,6 +97,27 @@ describe('message display', () => {
     expect(out).toEqual(['old <alice> alice 1', 'old <bob> bob 1', 'old <alice> alice 2'])
   })
 
+  it("keeps a sender's own order in a catch-up when its clock stepped back, placed as the history places it", () => {
+    const { display, out, advance } = setup()
+    // alice's clock went back a minute between her two lines, while bob wrote between them.
+    display.push(message(alice, 1, START - 20_000))
+    display.push(message(bob, 1, START - 30_000))
+    display.push(message(alice, 2, START - 90_000))
+    advance(300)
+    expect(out).toEqual(['old <bob> bob 1', 'old <alice> alice 1', 'old <alice> alice 2'])
+  })
+
+  it('places a line the last run received, dated ahead by its sender, at its arrival, as the history does', () => {
+    const { display, out, advance } = setup()
+    // alice's clock runs an hour ahead; her line reached the last run before bob's, which was killed
+    // before showing either.
+    const replayed = (m: NodeEvent, at: number) => ({ ...m, replayed: true, at }) as NodeEvent
+    display.push(replayed(message(alice, 1, START + 3_600_000), START - 50_000))
+    display.push(replayed(message(bob, 1, START - 40_000), START - 40_000))
+    advance(300)
+    expect(out).toEqual(['old <alice> alice 1', 'old <bob> bob 1'])
+  })
+
   it('tells the marker how many of a catch-up the last run received and did not mark as shown', () => {
     const counts: [number, number][] = []
     const display = new MessageDisplay({

@@ -9,6 +9,7 @@ import { lineId, messagesOf, type NodeEvent, type PeerInfo } from '@parley/core'
 import { actionPartText, parseAction } from './commands.js'
 import { type CatchUpKinds, catchUpKinds } from './display.js'
 import { endsInsideLine } from './display-marks.js'
+import { TimePlacement } from './history-order.js'
 import type { StartedNode } from './node-setup.js'
 import { unrefTimeout } from './timers.js'
 
@@ -161,6 +162,8 @@ export class MessageDisplay {
   private joined: number | undefined
   private readonly started: number
   private held: ShownMessage[] = []
+  /** When each held message reached this node (this node's clock), where known. */
+  private heldAt: (number | undefined)[] = []
   private heldSince = 0
   private timer: { cancel(): void } | undefined
   /** Shown (or handed to a frame) and not yet recorded. */
@@ -263,7 +266,8 @@ export class MessageDisplay {
       else if (this.joined !== undefined) message.beforeJoining = true
     }
     if (catchUp) {
-      this.hold(message)
+      // A message the last run received reached this node then; any other, now.
+      this.hold(message, event.replayed ? event.at : this.now())
       return
     }
     this.flushHeld(true)
@@ -332,13 +336,14 @@ export class MessageDisplay {
     if (!this.target.gone?.()) this.markShown?.(new Map(), false)
   }
 
-  private hold(message: ShownMessage): void {
+  private hold(message: ShownMessage, at: number | undefined): void {
     // Past the cap, what is held is shown before the next message, never between the lines of one: they
     // share one seq, hence one mark, which must not claim lines still held (a kill would lose them).
     const last = this.held.at(-1)
     if (this.held.length >= MAX_HELD && last && !isSameMessage(message, last)) this.flushHeld(true)
     if (this.held.length === 0) this.heldSince = this.now()
     this.held.push(message)
+    this.heldAt.push(at)
     this.timer?.cancel()
     const wait = Math.min(this.quietMs, Math.max(0, this.heldSince + this.maxHoldMs - this.now()))
     this.timer = this.schedule(() => {
@@ -367,14 +372,22 @@ export class MessageDisplay {
     this.timer?.cancel()
     this.timer = undefined
     const held = this.held
+    const heldAt = this.heldAt
     this.held = []
+    this.heldAt = []
     // Live messages that came before this catch-up was let out go first, as they would have unbatched.
     this.flushLive()
     // Not shown is not marked: the next run that shows catch-up shows these.
     if (policy === 'hide') return
-    // Time order across senders; a sender's own order (seq) breaks ties and survives clock steps.
-    held.sort((a, b) => (a.from.id === b.from.id ? a.seq - b.seq : a.ts - b.ts))
-    this.show(held, held.length)
+    // Time order across senders, as the history has it: a sender's own order survives clock steps, and
+    // a line dated ahead is placed no later than it arrived.
+    const placement = new TimePlacement()
+    const keys = held.map((m, i) => placement.place(m.from.id, m.ts, heldAt[i]))
+    const order = held.map((_, i) => i).sort((a, b) => (keys[a] as number) - (keys[b] as number) || a - b)
+    this.show(
+      order.map((i) => held[i] as ShownMessage),
+      held.length,
+    )
   }
 
   private show(items: readonly (ShownMessage | ShownRun)[], catchUp?: number): void {
@@ -565,6 +578,7 @@ export class MessageDisplay {
   private halt(): void {
     this.halted = true
     this.held = []
+    this.heldAt = []
     this.live = []
     this.unmarked.clear()
     this.timer?.cancel()
