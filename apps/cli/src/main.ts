@@ -89,6 +89,7 @@ import {
   jsonRoomEmpty,
   jsonSent,
 } from './output.js'
+import { redrawInPlaceOnResize } from './prompt-resize.js'
 import { TypedAhead } from './typed-ahead.js'
 
 export interface Io {
@@ -311,6 +312,7 @@ async function chat(flags: Flags, io: Io): Promise<number> {
           input: io.stdin,
           ...(interactive ? { output: promptOut, terminal: true, prompt: '> ' } : { terminal: false }),
         })
+  if (rl && interactive) redrawInPlaceOnResize(rl, promptOut)
   // Readline puts the terminal in raw mode, where Ctrl-C and Ctrl-Z are keys, read by nobody while the input
   // is paused during the start (a DHT join takes seconds): the terminal's own modes are given back until the
   // prompt is first drawn, so they are the signals they stand for meanwhile (a quit; a stop as a job).

@@ -276,6 +276,40 @@ describe.skipIf(!HAS_TMUX)('parley on a terminal', () => {
     expect(screen.slice(at + 1).join('')).toBe(`> ${typed}`)
   })
 
+  it('keeps the messages above a half-typed line that wrapped when the terminal is made wider', async () => {
+    const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--data-dir', join(tempDir(), 'bob')])
+    const port = await listeningPort(bob)
+    const alice = terminal(
+      [
+        ...['--listen', '127.0.0.1:0', '--peer', `127.0.0.1:${port}`],
+        ...['--name', 'alice', '--data-dir', join(tempDir(), 'alice')],
+      ],
+      40,
+      20,
+    )
+    await alice.until('the link', () => alice.screen().some((l) => l.includes('connected to bob')))
+    const typed = `${'a'.repeat(60)}${'b'.repeat(40)}`
+    alice.type(typed)
+    bob.send('first, above the line')
+    bob.send('second, above the line')
+    // Three rows of the line at 40 columns, drawn again below both messages.
+    await alice.seen('the messages, the line drawn again below them', (s) => {
+      const at = s.findIndex((l) => l.includes('second, above the line'))
+      return at >= 0 && s.slice(at + 1).join('') === `> ${typed}`
+    })
+    // Wider: the terminal joins the line's rows into one (tmux reflows, as most terminals do), then parley
+    // draws it again. A message shown after that shows the resize was taken in.
+    alice.tmux('resize-window', '-t', 'cli', '-x', '120')
+    bob.send('third, after the resize')
+    const screen = await alice.seen('the message after the resize, the line below it', (s) => {
+      const at = s.findIndex((l) => l.includes('third, after the resize'))
+      return at >= 0 && s.slice(at + 1).join('') === `> ${typed}`
+    })
+    const text = screen.join('\n')
+    expect(text).toContain('<bob> first, above the line')
+    expect(text).toContain('<bob> second, above the line')
+  })
+
   it('with --json, prints each event above the half-typed line as a whole JSON line, and draws the line again', async () => {
     const bob = start(['--listen', '127.0.0.1:0', '--name', 'bob', '--data-dir', join(tempDir(), 'bob')])
     const port = await listeningPort(bob)
