@@ -58,10 +58,20 @@ describe('what is typed while parley starts', () => {
 
   it('reads a NUL on an empty line as the end (a Ctrl-D the terminal left after a change of its mode)', async () => {
     const { input, ends, ahead, settle } = terminalInput()
-    input.write('first\n\x00after the end\n')
+    input.write('first\n\x00')
     await settle()
     expect(ends).toEqual([true])
     expect(ahead.release()).toEqual({ text: Buffer.from('first\n'), ended: true })
+  })
+
+  it('reads a NUL that more typing follows as a key (Ctrl-Space), not the end: the line is taken without it', async () => {
+    const { input, ends, ahead, settle } = terminalInput()
+    input.write('\x00typed after Ctrl-Space\n')
+    await settle()
+    input.write('\x00\n')
+    await settle()
+    expect(ends).toEqual([])
+    expect(ahead.release()).toEqual({ text: Buffer.from('typed after Ctrl-Space\n\n'), ended: false })
   })
 
   it('reads a NUL after text as that text handed on, and a second one as the end', async () => {
@@ -73,6 +83,14 @@ describe('what is typed while parley starts', () => {
     await settle()
     expect(ends).toEqual([true])
     expect(ahead.midLine()).toBe(true)
+    expect(ahead.release()).toEqual({ text: Buffer.from('half'), ended: true })
+  })
+
+  it('reads two NULs after text in one read as the text handed on, then the end', async () => {
+    const { input, ends, ahead, settle } = terminalInput()
+    input.write('half\x00\x00')
+    await settle()
+    expect(ends).toEqual([true])
     expect(ahead.release()).toEqual({ text: Buffer.from('half'), ended: true })
   })
 

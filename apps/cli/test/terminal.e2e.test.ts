@@ -219,6 +219,34 @@ describe.skipIf(!HAS_TMUX)('parley on a terminal', () => {
     expect(alice.screen().join('\n')).toMatch(/all 2 message\(s\) delivered/)
   })
 
+  it('takes Ctrl-Space typed while it joins the DHT as a key, not as Ctrl-D: the line after it is sent', async () => {
+    const bootstrapNode = start(['bootstrap', '--listen', '127.0.0.1:0'])
+    const bootstrap = await bootstrapNode.waitFor('stdout', /^127\.0\.0\.1:\d+$/)
+    const code = newRoomCode()
+    const bob = start([
+      ...['--room', code, '--bootstrap', bootstrap],
+      ...['--name', 'bob', '--recv-only', '--data-dir', join(tempDir(), 'bob')],
+    ])
+    await bob.waitFor('stderr', /listening on the DHT/)
+    // A first bootstrap node that never answers keeps the join going for seconds.
+    const alice = terminal([
+      ...['--room', code, '--bootstrap', `127.0.0.1:1,${bootstrap}`],
+      ...['--name', 'alice', '--data-dir', join(tempDir(), 'alice')],
+    ])
+    await alice.seen('the join', (s) => s.some((l) => l.includes('joining the DHT (bootstrap 127.0.0.1:1,')))
+    alice.keys('C-Space')
+    alice.line('after Ctrl-Space')
+    // Read as Ctrl-D, it stopped the start and lost the line: the wait ends on either.
+    const outcome = await alice.until('the line at bob, or alice gone', () =>
+      bob.stdout.includes('<alice> after Ctrl-Space') ? 'sent' : alice.exitCode() !== undefined && 'exited',
+    )
+    expect(outcome).toBe('sent')
+    alice.line('and later')
+    await bob.waitFor('stdout', /<alice> and later$/)
+    expect(bob.stdout).toEqual(['<alice> after Ctrl-Space', '<alice> and later'])
+    expect(alice.exitCode()).toBeUndefined()
+  })
+
   it('with --recv-only, says at once that what is typed is not sent, and still shows what arrives', async () => {
     const bob = terminal([
       '--listen',
