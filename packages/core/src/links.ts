@@ -287,9 +287,12 @@ export class Links {
 
   write(record: LinkRecord, message: Message): void {
     if (record.state.status === 'closed' && message.type !== 'bye') return
-    // A peer that does not read gets no more answers: pongs and acks would pile up without bound, and a
-    // later cumulative ack says everything the dropped ones would have.
-    if (record.blocked && (message.type === 'pong' || message.type === 'ack' || message.type === 'ping')) {
+    // A peer that does not read is written nothing it can do without: its link may stay open for as long
+    // as it sends something now and then, and whatever waits for it would pile up without bound. A later
+    // cumulative ack says everything the dropped ones would have; every member says it is there again
+    // within the presence interval, so a presence or a notice left out is not lost for good; a throttle
+    // only says why this node reads slowly.
+    if (record.blocked && droppedWhileBlocked(message.type)) {
       if (message.type === 'ack') record.ackHeld = true
       return
     }
@@ -629,4 +632,16 @@ function hasBacklog(record: LinkRecord): boolean {
 function dropBacklog(record: LinkRecord): void {
   record.backlog = []
   record.backlogNext = 0
+}
+
+/** What a link whose peer does not read is not written (see `Links.write`). */
+function droppedWhileBlocked(type: Message['type']): boolean {
+  return (
+    type === 'pong' ||
+    type === 'ack' ||
+    type === 'ping' ||
+    type === 'here' ||
+    type === 'lost' ||
+    type === 'throttle'
+  )
 }

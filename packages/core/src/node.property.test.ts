@@ -13,6 +13,7 @@ import type { Address } from './address.js'
 import { encodeFrame, FrameDecoder } from './codec.js'
 import { ProtocolErrorCode, TransportErrorCode } from './errors.js'
 import { makeHello } from './link-machine.js'
+import { HERE_CAP } from './links.js'
 import { ParleyNode } from './node.js'
 import type { NodeEvent, NodeOptions } from './node-types.js'
 import type { Message } from './schema.js'
@@ -574,6 +575,62 @@ describe('ParleyNode under hostile input: holes found', () => {
         await flushMicrotasks(2)
       }
       // 20,000 pings in, and the peer reads nothing: answering each would queue ~500 KB of pongs for it.
+      expect(link.writtenWhileFull).toBeLessThan(16 * 1024)
+    } finally {
+      await shutdown(w)
+    }
+  })
+
+  it('keeps what it writes to a peer that does not read bounded, however many presences it would relay to it', async () => {
+    const w = await world(1, { rateLimit: false })
+    try {
+      const peer = await RawPeer.dial(w.network, NODE_AT, '10.0.0.9')
+      peer.hello(HIGHER_ID, 'stranger', [HERE_CAP])
+      await w.clock.advance(10)
+      const link = w.watch.links.at(-1)!
+      link.stalled = []
+      // Another member passes on presences of members of the room, within its allowance (600 at once,
+      // then 10 a second): the node relays them to every neighbour that takes presence.
+      const relay = await RawPeer.dial(w.network, NODE_AT, '10.0.0.10')
+      relay.hello('f'.repeat(16), 'relay', [HERE_CAP])
+      await w.clock.advance(10)
+      for (let round = 0; round < 5; round++) {
+        const ts = w.clock.now()
+        for (let i = 0; i < 500; i++) {
+          const from = `d${i.toString(16).padStart(15, '0')}`
+          relay.send({ type: 'here', from, name: `m${i}`, ts, state: 'here' })
+        }
+        // Both say something now and then, so neither is dropped as silent.
+        for (let tick = 0; tick < 12; tick++) {
+          peer.send({ type: 'ping', n: tick })
+          relay.send({ type: 'ping', n: tick })
+          await w.clock.advance(5_000)
+        }
+      }
+      expect(relay.closed || peer.closed).toBe(false)
+      // It reads nothing: every presence relayed to it would wait in its buffer, for as long as it stays.
+      expect(link.writtenWhileFull).toBeLessThan(16 * 1024)
+    } finally {
+      await shutdown(w)
+    }
+  })
+
+  it('keeps what it writes to a peer that does not read bounded, however long it sends past its rate', async () => {
+    const w = await world(1, { rateLimit: { perSecond: 10, burst: 10 } })
+    try {
+      const { peer, link } = await strangerThatStopsReading(w)
+      // A little past its rate, all the time: the node reads it in bursts, and throttles it between them.
+      let seq = 0
+      for (let tick = 0; tick < 120; tick++) {
+        const burst = Array.from({ length: 12 }, () => {
+          seq++
+          return encodeFrame({ type: 'msg', id: `s${seq}`, seq, ts: 1, from: HIGHER_ID, body: 'x' })
+        })
+        peer.write(Buffer.concat(burst))
+        await w.clock.advance(1_000)
+      }
+      expect(peer.closed).toBe(false)
+      // Each time its allowance runs dry the node says so in a throttle, which it never reads.
       expect(link.writtenWhileFull).toBeLessThan(16 * 1024)
     } finally {
       await shutdown(w)
