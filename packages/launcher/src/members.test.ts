@@ -289,3 +289,36 @@ describe('a neighbour whose link is down, as /peers tells it', () => {
     expect(routes.ended(KEY_A)).toBeUndefined()
   })
 })
+
+describe('/peers lines, whatever a peer put in what they show', () => {
+  const carol = { id: KEY_A, name: 'carol' }
+  const at = new Date(2026, 0, 1, 9, 30, 15).getTime()
+  // Clear the screen, retitle the window, a C1 CSI, a bidi override and a line separator.
+  const hostile = '\u001b[2J\u001b]0;owned\u0007\u009b31m\u202eevil\u2028parley: x'
+  // The same with no blank space, which an address that is shown holds none of.
+  const unbroken = '\u001b[2J\u001b]0;owned\u0007\u009b31m\u202eevil'
+  const unsafe = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u2028\u2029]/
+
+  it('never carries a control character, bidi control or line separator: where it listens, why it left', () => {
+    const listening: MemberInfo = {
+      peer: carol,
+      direct: true,
+      connected: true,
+      listen: `1.2.3.4:5${unbroken}`,
+    }
+    const lines = describeMembers([listening], new PeerLabels())
+    expect(lines[0]).toContain('connected at 1.2.3.4:5^[[2J^[]0;owned^G')
+    const linkRoutes = new LinkRoutes(() => at)
+    linkRoutes.observe({ type: 'disconnected', peer: carol, reason: `connection closed ${hostile}` })
+    lines.push(
+      ...describeMembers([{ peer: carol, direct: true, connected: false }], new PeerLabels(), linkRoutes),
+    )
+    const relayed = { id: KEY_B, name: 'dave' }
+    const departures = new LinkRoutes()
+    departures.observe({ type: 'member-left', peer: relayed, at, reason: hostile })
+    const gone: MemberInfo = { peer: relayed, direct: false, connected: true, present: false, hereAt: at }
+    lines.push(...describeMembers([gone], new PeerLabels(), departures))
+    expect(lines).toHaveLength(3)
+    for (const line of lines) expect(line).not.toMatch(unsafe)
+  })
+})

@@ -6,7 +6,7 @@ import {
   type PeerInfo,
   sameWrittenName,
 } from '@parley/core'
-import { clockTime } from './display.js'
+import { clockTime, terminalLine } from './display.js'
 import { type Departure, describeRoute, jsonRoute, type LinkEnd, type LinkRoutes } from './link-routes.js'
 import { listenAddressOf, shortId, targetLabel } from './session.js'
 
@@ -177,7 +177,8 @@ function labelKey(peer: PeerInfo): string {
 
 /**
  * One line per member for `/peers`: name (told apart when ambiguous), short fingerprint, how it is reached,
- * state, and how a connected neighbour's link was made when `routes` knows it.
+ * state, and how a connected neighbour's link was made when `routes` knows it. Safe to print on a terminal
+ * as they are (`terminalLine`).
  */
 export function describeMembers(
   members: readonly MemberInfo[],
@@ -201,7 +202,9 @@ export function describeMembers(
     const parts = labels.parts(m.peer)
     const label =
       parts.fingerprint === undefined ? `${parts.name} [${shortId(m.peer.id)}]` : labels.label(m.peer)
-    return `${label} ${how}, ${state}`
+    // Where it says it listens and why it left are its words: printed as they came, a peer could drive the
+    // terminal (clear it, retitle it) or turn the line around each time the user asks who is there.
+    return terminalLine(`${label} ${how}, ${state}`)
   })
 }
 
