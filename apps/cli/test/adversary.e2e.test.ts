@@ -271,3 +271,21 @@ describe('finding 9: a data dir another user could have tampered with', () => {
     expect(existsSync(marker)).toBe(false)
   })
 })
+
+describe('what /peers prints of what a stranger said', () => {
+  it('shows the address a neighbour says it listens on with its escape codes made visible', async () => {
+    const { proc, port } = await victim()
+    // Clear the screen and retitle the terminal, in the one hello field /peers shows as it came.
+    const attacker = await Adversary.dial(`127.0.0.1:${port}`, {
+      name: 'mallory',
+      listen: '127.0.0.1:9\u001b[2J\u001b]0;owned\u0007\u009b31m',
+    })
+    defer(() => attacker.close())
+    await attacker.join()
+    await proc.waitFor('stderr', /connected to mallory/)
+    proc.send('/peers')
+    const line = await proc.waitFor('stderr', /mallory \[[^\]]+\] direct, connected at/)
+    expect(line).toContain('connected at 127.0.0.1:9^[[2J^[]0;owned^G\\u009b31m')
+    for (const printed of proc.stderr) expect(printed).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/)
+  })
+})
