@@ -57,6 +57,8 @@ const MAX_KEYED = 1024
 
 /** Neighbour and member pairs whose notices were proved wrong that are remembered, at most. */
 const MAX_STRIKES = 4096
+/** Signer and member pairs whose notices were proved wrong that are remembered, at most. */
+const MAX_DOUBTS = 4096
 /** A neighbour's notices about a member are doubted at most `expiryMs` times 2 to this (about 21 hours). */
 const MAX_DOUBLINGS = 7
 
@@ -134,7 +136,7 @@ export class Presence {
    * Signer and member (`from member`) of notices the member answered in time, so proved wrong: until the
    * time kept, that signer's notices about that member are not believed. A member that says it is there
    * answers each notice, so a signer claiming so again and again would otherwise spend its answers and
-   * have it shown gone most of the time.
+   * have it shown gone most of the time. Bounded (`MAX_DOUBTS`, the oldest go first), pruned in `expire()`.
    */
   private readonly doubted = new Map<string, number>()
   /** Per member marked lost by a neighbour's notice: that neighbour (it may have only passed it on). */
@@ -159,6 +161,12 @@ export class Presence {
 
   get expiryMs(): number {
     return this.options.expiryMs
+  }
+
+  /** Entries kept about neighbours, signers and members (allowances, doubts, strikes, timers): bounded. */
+  get held(): number {
+    const maps = [this.keyed, this.outbound, this.lostTimers, this.awayTimers, this.doubted, this.lostVia]
+    return maps.reduce((sum, map) => sum + map.size, this.strikes.size)
   }
 
   get everyMs(): number {
@@ -269,7 +277,7 @@ export class Presence {
     }
     const wasThere = this.present(held, now) === true
     if (held?.lost && !held.lostShown && frame.state === 'here' && held.lost.from !== self.id) {
-      this.doubted.set(doubtKey(held.lost.from, frame.from), now + this.options.expiryMs)
+      this.doubt(held.lost.from, frame.from, now)
       const via = this.lostVia.get(frame.from)
       if (via !== undefined) this.strike(via, frame.from, now)
     }
@@ -440,6 +448,21 @@ export class Presence {
     this.markLost(held, notice, neighbor, now, out)
     this.lostVia.set(frame.member, neighbor)
     this.showLostLater(frame.member, notice, true)
+  }
+
+  /**
+   * A notice `signer` signed about `member` was proved wrong: its next ones are not believed for a while.
+   * Bounded (`MAX_DOUBTS`, the oldest go first): throwaway signers and members, each pair proved wrong
+   * once, would otherwise be kept for as long as presence lasts, as many as a crowd of neighbours sends.
+   */
+  private doubt(signer: string, member: string, now: number): void {
+    const key = doubtKey(signer, member)
+    this.doubted.delete(key)
+    this.doubted.set(key, now + this.options.expiryMs)
+    for (const oldest of this.doubted.keys()) {
+      if (this.doubted.size <= MAX_DOUBTS) break
+      this.doubted.delete(oldest)
+    }
   }
 
   /** A notice `via` passed on about `member` was proved wrong (the member answered in time). */
