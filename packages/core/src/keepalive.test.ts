@@ -45,6 +45,39 @@ describe('keepalive', () => {
     expect(events.some((e) => e.event.type === 'link-error' && e.event.code === 'SILENT')).toBe(true)
     await node.close()
   })
+
+  it('does not take a peer it throttles for silent while it still holds what that peer sent unread', async () => {
+    const network = new MemoryNetwork()
+    const clock = new ManualClock()
+    const node = new ParleyNode({
+      transport: network.transport(),
+      clock,
+      name: 'alice',
+      listen: A,
+      id: '1111111111111111',
+      random: () => 0.5,
+      rateLimit: { perSecond: 10, burst: 10 },
+    })
+    const events: NodeEvent[] = []
+    node.on((event) => events.push(event))
+    await node.start()
+    const link = await network.transport().dial(A)
+    link.attach({ data: () => undefined, drain: () => undefined, close: () => undefined })
+    const from = 'eeeeeeeeeeeeeeee'
+    link.write(encodeFrame(makeHello({ id: from, name: 'piper', instance: 'p1' }, [])))
+    // 300 lines at once, as a piped file sends them: 30 s of its allowance. Its pings come behind them.
+    const lines = Array.from({ length: 300 }, (_, i) =>
+      encodeFrame({ type: 'msg', id: `p-${i + 1}`, seq: i + 1, ts: 1, from, body: `line ${i + 1}` }),
+    )
+    link.write(Buffer.concat(lines))
+    for (let s = 0; s < 40; s++) {
+      link.write(encodeFrame({ type: 'ping', n: s }))
+      await clock.advance(1_000)
+    }
+    expect(events.filter((e) => e.type === 'link-error')).toEqual([])
+    expect(events.filter((e) => e.type === 'message')).toHaveLength(300)
+    await node.close()
+  })
 })
 
 describe.each<WakeOrder>(['timers first', 'links first'])(

@@ -364,6 +364,9 @@ export class Links {
     if (ping) this.lastPingAt = now
     for (const record of [...this.records.values()]) {
       if (record.state.status !== 'open') continue
+      // What it sent that this node has not read yet (it throttles it, or waits for the journal) was heard:
+      // the link is paused meanwhile, so the frames behind it, its pings among them, cannot come.
+      if (hasBacklog(record) || record.undecoded.length > 0) record.lastHeard = now
       // Silence counts while this node ran: on waking, what its links brought meanwhile is read first.
       if (now - Math.max(record.lastHeard, this.wokeAt) >= this.options.deadAfterMs) {
         const error = new ProtocolError('SILENT', `peer sent nothing for ${this.options.deadAfterMs} ms`)
