@@ -118,6 +118,69 @@ describe('message display', () => {
     expect(out).toEqual(['old <alice> alice 1', 'old <bob> bob 1'])
   })
 
+  it("keeps each sender's catch-up in its own order when another sender dates its lines back and forth", () => {
+    const { display, out, advance } = setup()
+    // Mallory's backlog, dated alternately after and before all of bob's, then bob's five lines.
+    const mallory: PeerInfo = { id: 'c'.repeat(64), name: 'mallory' }
+    for (let seq = 1; seq <= 5; seq++)
+      display.push(message(mallory, seq, seq % 2 === 1 ? START - 10_000 : START - 100_000))
+    for (let seq = 1; seq <= 5; seq++) display.push(message(bob, seq, START - 60_000 + seq * 1_000))
+    advance(300)
+    expect(out.filter((line) => line.startsWith('old <bob>'))).toEqual([
+      'old <bob> bob 1',
+      'old <bob> bob 2',
+      'old <bob> bob 3',
+      'old <bob> bob 4',
+      'old <bob> bob 5',
+    ])
+    expect(out.filter((line) => line.startsWith('old <mallory>'))).toEqual(
+      [1, 2, 3, 4, 5].map((seq) => `old <mallory> mallory ${seq}`),
+    )
+  })
+
+  it("keeps every sender's catch-up in its order whatever times the others give, over many mixes", () => {
+    let state = 7
+    const random = () => {
+      state = (state * 1_103_515_245 + 12_345) % 2_147_483_648
+      return state / 2_147_483_648
+    }
+    const senders = [alice, bob, { id: 'c'.repeat(64), name: 'carol' }]
+    for (let trial = 0; trial < 200; trial++) {
+      const { display, out, advance } = setup()
+      const next = senders.map(() => 1)
+      const count = 1 + Math.floor(random() * 90)
+      for (let i = 0; i < count; i++) {
+        const s = Math.floor(random() * senders.length)
+        const seq = next[s]!++
+        // Alice's and bob's clocks are right; carol's lines carry any time.
+        const ts = s === 2 ? START - 200_000 + Math.floor(random() * 100_000) : START - 200_000 + seq * 1_000
+        display.push(message(senders[s]!, seq, ts))
+      }
+      advance(300)
+      for (const [s, sender] of senders.entries()) {
+        const own = out.filter((line) => line.startsWith(`old <${sender.name}>`))
+        expect(own).toEqual(
+          Array.from({ length: next[s]! - 1 }, (_, k) => `old <${sender.name}> ${sender.name} ${k + 1}`),
+        )
+      }
+    }
+  })
+
+  it('shows catch-up a sender sent out of its order (a gap filled late) in its order', () => {
+    const { display, out, advance } = setup()
+    display.push(message(alice, 3, START - 30_000))
+    display.push(message(bob, 1, START - 50_000))
+    display.push(message(alice, 1, START - 60_000))
+    display.push(message(alice, 2, START - 40_000))
+    advance(300)
+    expect(out).toEqual([
+      'old <alice> alice 1',
+      'old <bob> bob 1',
+      'old <alice> alice 2',
+      'old <alice> alice 3',
+    ])
+  })
+
   it('tells the marker how many of a catch-up the last run received and did not mark as shown', () => {
     const counts: [number, number][] = []
     const display = new MessageDisplay({

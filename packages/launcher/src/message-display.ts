@@ -379,15 +379,7 @@ export class MessageDisplay {
     this.flushLive()
     // Not shown is not marked: the next run that shows catch-up shows these.
     if (policy === 'hide') return
-    // Time order across senders, as the history has it: a sender's own order survives clock steps, and
-    // a line dated ahead is placed no later than it arrived.
-    const placement = new TimePlacement()
-    const keys = held.map((m, i) => placement.place(m.from.id, m.ts, heldAt[i]))
-    const order = held.map((_, i) => i).sort((a, b) => (keys[a] as number) - (keys[b] as number) || a - b)
-    this.show(
-      order.map((i) => held[i] as ShownMessage),
-      held.length,
-    )
+    this.show(inTimeOrder(held, heldAt), held.length)
   }
 
   private show(items: readonly (ShownMessage | ShownRun)[], catchUp?: number): void {
@@ -584,6 +576,41 @@ export class MessageDisplay {
     this.timer?.cancel()
     this.timer = undefined
   }
+}
+
+/**
+ * Catch-up in time order across senders, as the history has it (`TimePlacement`): each sender's messages
+ * in its own order (seq; one filled into a gap late goes back in its place), a line placed by the time its
+ * sender gave but no later than it arrived (`heldAt`), nor before the sender's line before it. One stable
+ * sort: comparing two senders' times message by message orders nothing consistently once one dates its
+ * lines back and forth, and showed another member's lines out of their order.
+ */
+function inTimeOrder(held: readonly ShownMessage[], heldAt: readonly (number | undefined)[]): ShownMessage[] {
+  const bySender = new Map<string, number[]>()
+  for (let i = 0; i < held.length; i++) {
+    const id = (held[i] as ShownMessage).from.id
+    const own = bySender.get(id)
+    if (own) own.push(i)
+    else bySender.set(id, [i])
+  }
+  // Each sender's messages, in its order, take the places its messages came in.
+  const placed = new Array<number>(held.length)
+  for (const own of bySender.values()) {
+    const bySeq = [...own].sort(
+      (a, b) => (held[a] as ShownMessage).seq - (held[b] as ShownMessage).seq || a - b,
+    )
+    own.forEach((slot, k) => {
+      placed[slot] = bySeq[k] as number
+    })
+  }
+  const placement = new TimePlacement()
+  const keys = placed.map((i) => {
+    const m = held[i] as ShownMessage
+    return placement.place(m.from.id, m.ts, heldAt[i])
+  })
+  const order = placed.map((_, slot) => slot)
+  order.sort((a, b) => (keys[a] as number) - (keys[b] as number) || a - b)
+  return order.map((slot) => held[placed[slot] as number] as ShownMessage)
 }
 
 /** `item` is another line of `message`'s (the same sender and seq: lines carried in one `msg`). */
