@@ -27,7 +27,7 @@ import { FrameCache } from './outbound.js'
 import type { PeerInfo } from './peer-machine.js'
 import type { RoomEffect } from './room.js'
 import { SAME_KEY } from './same-key.js'
-import type { Hello, Message } from './schema.js'
+import type { Hello, Here, Lost, Message } from './schema.js'
 import type { Link } from './transport.js'
 
 /** The hello capability of nodes that relay the room (and take relayed messages). */
@@ -109,7 +109,18 @@ export interface LinkRecord {
   throttleTimer?: unknown
   /** The remote end is not reading: our last write hit a full buffer. */
   blocked: boolean
+  /**
+   * Presence frames (`here`, `lost`) that came for the peer while it did not read, the newest of each kind
+   * per member, in the order they came: written once it reads again (`Links.write`).
+   */
+  heldPresence?: Map<string, Here | Lost>
 }
+
+/**
+ * The most presence frames one link holds while its peer does not read: a `here` and a `lost` per member
+ * of a full room (`maxOrigins`, 1,000 by default), with room to spare; past it, the oldest go.
+ */
+export const MAX_HELD_PRESENCE = 4_096
 
 /** What the links need from the node that owns them. */
 export interface LinkHost {
@@ -289,12 +300,15 @@ export class Links {
     if (record.state.status === 'closed' && message.type !== 'bye') return
     // A peer that does not read is written nothing it can do without: its link may stay open for as long
     // as it sends something now and then, and whatever waits for it would pile up without bound. A later
-    // cumulative ack says everything the dropped ones would have; every member says it is there again
-    // within the presence interval, so a presence or a notice left out is not lost for good; a throttle
-    // only says why this node reads slowly.
-    if (record.blocked && droppedWhileBlocked(message.type)) {
-      if (message.type === 'ack') record.ackHeld = true
-      return
+    // cumulative ack says everything the dropped ones would have; a throttle only says why this node reads
+    // slowly. Presence is held instead, the newest of each member's (a `gone` or a `lost` notice is said
+    // once, and would be missed for good), bounded by the member table, and written once it reads again.
+    if (record.blocked) {
+      if (message.type === 'here' || message.type === 'lost') return holdPresence(record, message)
+      if (droppedWhileBlocked(message.type)) {
+        if (message.type === 'ack') record.ackHeld = true
+        return
+      }
     }
     try {
       // With one neighbour a frame goes out once (a resend after a reconnect is rare): nothing to share.
@@ -561,6 +575,10 @@ export class Links {
   private onDrain(record: LinkRecord): void {
     if (!record.blocked) return
     record.blocked = false
+    const held = record.heldPresence
+    record.heldPresence = undefined
+    // Held first, in the order they came; what fills the buffer again is held again.
+    if (held) for (const frame of held.values()) this.write(record, frame)
     this.host.drained(record)
   }
 
@@ -639,12 +657,21 @@ function dropBacklog(record: LinkRecord): void {
 
 /** What a link whose peer does not read is not written (see `Links.write`). */
 function droppedWhileBlocked(type: Message['type']): boolean {
-  return (
-    type === 'pong' ||
-    type === 'ack' ||
-    type === 'ping' ||
-    type === 'here' ||
-    type === 'lost' ||
-    type === 'throttle'
-  )
+  return type === 'pong' || type === 'ack' || type === 'ping' || type === 'throttle'
+}
+
+/**
+ * Keeps a presence frame for a peer that does not read: a newer one of the same kind about the same member
+ * takes the older one's place, at the end, so the frames go out in the order of the newest of each.
+ */
+function holdPresence(record: LinkRecord, frame: Here | Lost): void {
+  let held = record.heldPresence
+  if (!held) {
+    held = new Map()
+    record.heldPresence = held
+  }
+  const key = frame.type === 'here' ? `here ${frame.from}` : `lost ${frame.member}`
+  held.delete(key)
+  held.set(key, frame)
+  if (held.size > MAX_HELD_PRESENCE) held.delete(held.keys().next().value as string)
 }

@@ -615,6 +615,41 @@ describe('ParleyNode under hostile input: holes found', () => {
     }
   })
 
+  it('writes a peer that did not read, once it reads again, the newest presence of each member that came meanwhile', async () => {
+    const w = await world(1, { rateLimit: false })
+    try {
+      const peer = await RawPeer.dial(w.network, NODE_AT, '10.0.0.9')
+      peer.hello(HIGHER_ID, 'reader', [HERE_CAP])
+      await w.clock.advance(10)
+      const link = w.watch.links.at(-1)!
+      const relay = await RawPeer.dial(w.network, NODE_AT, '10.0.0.10')
+      relay.hello('f'.repeat(16), 'relay', [HERE_CAP])
+      await w.clock.advance(10)
+      const dave = 'd'.repeat(16)
+      // Its buffer fills on dave's presence; meanwhile dave says he is there again, then leaves, which he
+      // says once.
+      link.stalled = []
+      const states: [string, number][] = []
+      for (const state of ['here', 'here', 'gone'] as const) {
+        const ts = w.clock.now()
+        states.push([state, ts])
+        relay.send({ type: 'here', from: dave, name: 'dave', ts, state })
+        await w.clock.advance(1_000)
+      }
+      expect(link.writtenWhileFull).toBeGreaterThan(0)
+      const before = peer.received.length
+      unstall(link)
+      await w.clock.advance(10)
+      const told = peer.received
+        .slice(before)
+        .flatMap((m) => (m.type === 'here' && m.from === dave ? [[m.state, m.ts]] : []))
+      // The one that filled it, then the newest of those that came while it was full: the leave.
+      expect(told).toEqual([states[0], states[2]])
+    } finally {
+      await shutdown(w)
+    }
+  })
+
   it('keeps what it writes to a peer that does not read bounded, however long it sends past its rate', async () => {
     const w = await world(1, { rateLimit: { perSecond: 10, burst: 10 } })
     try {
