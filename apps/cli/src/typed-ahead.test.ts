@@ -74,6 +74,14 @@ describe('what is typed while parley starts', () => {
     expect(ahead.release()).toEqual({ text: Buffer.from('typed after Ctrl-Space\n\n'), ended: false })
   })
 
+  it('reads Ctrl-Space typed twice at the start of a line, before more typing, as keys', async () => {
+    const { input, ends, ahead, settle } = terminalInput()
+    input.write('\x00\x00typed after two\n')
+    await settle()
+    expect(ends).toEqual([])
+    expect(ahead.release()).toEqual({ text: Buffer.from('typed after two\n'), ended: false })
+  })
+
   it('reads a NUL after text as that text handed on, and a second one as the end', async () => {
     const { input, ends, ahead, settle } = terminalInput()
     input.write('half\x00')

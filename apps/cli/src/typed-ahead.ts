@@ -10,7 +10,7 @@
  * after the line editor set raw mode for a moment) comes as that NUL byte too: on an empty line it is the
  * end of the input, after text on a line it only handed that text on, as the terminal's line mode has it.
  * Ctrl-Space types a NUL as well, which the terminal's line mode hands on with the rest of its line: a NUL
- * that more of the same read follows (but another NUL) is that key (the line editor ignores it), not the end.
+ * that more of the same read follows (other than NULs) is that key (the line editor ignores it), not the end.
  */
 import type { EventEmitter } from 'node:events'
 
@@ -46,11 +46,14 @@ export class TypedAhead {
   readonly #onData = (chunk: unknown) => {
     if (this.#ended) return
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer)
+    // Where the read's last byte other than NUL is: a NUL before it is Ctrl-Space (typed with more after
+    // it, however many NULs between), a key and not the end of anything.
+    let lastText = bytes.length - 1
+    while (lastText >= 0 && bytes[lastText] === 0) lastText--
     for (let i = 0; i < bytes.length; i++) {
       const byte = bytes[i] as number
       if (byte === 0) {
-        // Ctrl-Space, typed with more after it (but another Ctrl-D): a key, not the end of anything.
-        if (i + 1 < bytes.length && bytes[i + 1] !== 0) continue
+        if (i < lastText) continue
         // Ctrl-D, left as NUL by a change of the terminal's mode: the end on an empty line.
         if (this.#lineEmpty) return this.#onEnd()
         this.#lineEmpty = true
