@@ -246,7 +246,10 @@ export type NodeEvent =
        * when the kill fell between a write and its mark) have been shown once already. Same `id`.
        */
       readonly replayed?: true
-      /** With `replayed`: when the last run received it (ms since the epoch, this node's clock), when known. */
+      /**
+       * With `replayed`: when the last run received it (ms since the epoch, this node's clock), where the
+       * journal kept that: for a message its sender dated later (`HistoryEntry.at`).
+       */
       readonly at?: number
       /** The line goes on in the sender's next message (`msg.more`): a part of a long line. */
       readonly more?: true
