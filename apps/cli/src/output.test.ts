@@ -70,6 +70,15 @@ describe('jsonEvent', () => {
     )
   })
 
+  it('says a connection replaced a link not yet seen closed, so a script can tell a reconnect from a new peer', () => {
+    const connected = { type: 'connected', peer, address: '127.0.0.1:4002', direction: 'outbound' } as const
+    expect(jsonEvent({ ...connected, replaced: 'restarted' })).toMatchObject({
+      type: 'connected',
+      replaced: 'restarted',
+    })
+    expect(jsonEvent(connected)).not.toHaveProperty('replaced')
+  })
+
   it('says when a relayed member last wrote, so a script can tell an old backlog from a member that is there', () => {
     expect(jsonEvent({ type: 'member', peer, via: 'relay', lastSent: 1_700_000_000_000 })).toEqual({
       type: 'member',

@@ -57,6 +57,7 @@ export function jsonEvent(event: NodeEvent): Record<string, unknown> {
         ...(event.listen ? { listen: event.listen } : {}),
         direction: event.direction,
         ...(event.sameNameAs ? { sameNameAs: event.sameNameAs } : {}),
+        ...(event.replaced ? { replaced: event.replaced } : {}),
       }
     case 'disconnected':
       return {

@@ -177,6 +177,12 @@ export type NodeEvent =
       readonly sameNameAs?: readonly string[]
       /** A redial while the peer keeps refusing us (or we it): the refusal was told once already. */
       readonly afterRefusal?: true
+      /**
+       * Its old link was open still, not yet seen dead, and this one replaced it: no `disconnected` came
+       * between. `restarted`: this link is from another run of its key (killed and started again within
+       * the dead-link timeout); `relinked`: from the same run (its old link broke without either end seeing it).
+       */
+      readonly replaced?: 'restarted' | 'relinked'
     }
   /** `refusal`: the link ended in a refusal (`REFUSAL_CODES`), which the dialing now backs off from. */
   | {

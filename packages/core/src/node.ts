@@ -685,6 +685,7 @@ export class ParleyNode implements ChatNode {
       ...(record.hello?.listen ? { listen: record.hello.listen } : {}),
       ...(sameNameAs.length > 0 ? { sameNameAs } : {}),
       ...(this.dialer.refused(peer.id) ? { afterRefusal: true as const } : {}),
+      ...(opening.replaced !== undefined ? { replaced: replacedBy(opening.replacedInstance, instance) } : {}),
     })
     this.traffic.announce(peer, 'direct')
     this.dialer.opened(record.id, peer, record.hello?.listen)
@@ -857,6 +858,11 @@ function checkBodyLength(body: string): void {
 }
 
 /** The refusal a link ended in, if it did: the peer's (its bye's code) or ours. */
+/** Whether a link that replaced an open one came from another run of the key or from the same run. */
+function replacedBy(oldInstance: string, instance: string): 'restarted' | 'relinked' {
+  return oldInstance === instance ? 'relinked' : 'restarted'
+}
+
 /** A peer's `bye`, as the `disconnected` event words it: it left, or closed this link only (`/disconnect`). */
 function byeText(name: string, reason: string): string {
   return reason === UNLINK_REASON

@@ -32,6 +32,8 @@ export interface SessionOpening {
   readonly restarted: boolean
   /** The link that carried it before, replaced by this one. */
   readonly replaced?: number
+  /** The instance (the peer's run) of the session before this link: the replaced link's. */
+  readonly replacedInstance: string
 }
 
 export class Sessions {
@@ -85,6 +87,7 @@ export class Sessions {
     }
     session.openedAt = now
     const previous = session.link
+    const replacedInstance = session.instance
     session.peer = peer
     session.instance = instance
     session.link = link
@@ -92,6 +95,7 @@ export class Sessions {
       session,
       created,
       restarted,
+      replacedInstance,
       ...(previous !== undefined && previous !== link ? { replaced: previous } : {}),
     }
   }

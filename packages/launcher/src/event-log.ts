@@ -220,6 +220,7 @@ function logEntry(event: NodeEvent): Record<string, unknown> | undefined {
         address: event.address,
         direction: event.direction,
         ...(event.sameNameAs ? { sameNameAs: event.sameNameAs } : {}),
+        ...(event.replaced ? { replaced: event.replaced } : {}),
       }
     case 'disconnected':
       return {

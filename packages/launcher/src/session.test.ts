@@ -132,6 +132,32 @@ describe('describeEvent for a connection that ends before it is a link', () => {
     expect(describeEvent(connected('[::1]:4001', 'inbound'))?.text).toContain(' at [::1]:4001')
   })
 
+  it('says a link that replaced one not yet seen closed is a reconnect, not a second peer', () => {
+    const bob = { id: 'b0'.repeat(32), name: 'bob' }
+    const again = (replaced?: 'restarted' | 'relinked'): NodeEvent => ({
+      type: 'connected',
+      peer: bob,
+      address: '127.0.0.1:4002',
+      direction: 'outbound',
+      ...(replaced ? { replaced } : {}),
+    })
+    const tcp = { kind: 'tcp' } as const
+    expect(describeEvent(again(), tcp)?.text).toBe(
+      `connected to bob [${shortId(bob.id)}] at 127.0.0.1:4002 (direct TCP)`,
+    )
+    expect(describeEvent(again('restarted'), tcp)).toEqual({
+      level: 'info',
+      text: `connected to bob [${shortId(bob.id)}] at 127.0.0.1:4002 (direct TCP) again: it restarted, and its new link replaced the old one before that was seen to close`,
+    })
+    expect(describeEvent(again('relinked'), tcp)?.text).toBe(
+      `connected to bob [${shortId(bob.id)}] at 127.0.0.1:4002 (direct TCP) again: a new link replaced the old one before that was seen to close`,
+    )
+    const twin = { ...again('restarted'), sameNameAs: ['c1'.repeat(32)] } as NodeEvent
+    expect(describeEvent(twin)?.text).toMatch(
+      /^connected to bob \[.*\] at 127\.0\.0\.1:4002 again: it restarted, .*; WARNING: /,
+    )
+  })
+
   it('names the target of a failed dial once', () => {
     const dial = (target: string, message: string): NodeEvent => ({
       type: 'dial-error',

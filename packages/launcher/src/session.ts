@@ -94,16 +94,14 @@ export function describeEvent(
       if (event.afterRefusal) return undefined
       const how = describeRoute(route)
       const at = keyOfAddress(event.address) === undefined ? peerAt(event) : ' over the DHT'
+      const line = `connected to ${event.peer.name} [${shortId(event.peer.id)}]${at}${how}${replacedText(event.replaced)}`
       if (event.sameNameAs) {
         return {
           level: 'warn',
-          text: `connected to ${event.peer.name} [${shortId(event.peer.id)}]${at}${how}; WARNING: ${clashText(event.peer.name, event.sameNameAs, selfId)}: this may not be who you think`,
+          text: `${line}; WARNING: ${clashText(event.peer.name, event.sameNameAs, selfId)}: this may not be who you think`,
         }
       }
-      return {
-        level: 'info',
-        text: `connected to ${event.peer.name} [${shortId(event.peer.id)}]${at}${how}`,
-      }
+      return { level: 'info', text: line }
     }
     case 'disconnected':
       // A refusal is told by the peer-state line that follows, once for a row of them.
@@ -422,6 +420,25 @@ export function listenAddressOf(peer: {
   }
   // A link we dialed is at the address we dialed; an inbound one says nothing about where the peer listens.
   return peer.direction === 'outbound' ? peer.address : undefined
+}
+
+/**
+ * A link that replaced one not yet seen closed comes with no `disconnected` line before it: said, so that
+ * its `connected` line reads as a reconnect, not as a second peer of that name.
+ */
+function replacedText(replaced: 'restarted' | 'relinked' | undefined): string {
+  switch (replaced) {
+    case undefined:
+      return ''
+    case 'restarted':
+      return ' again: it restarted, and its new link replaced the old one before that was seen to close'
+    case 'relinked':
+      return ' again: a new link replaced the old one before that was seen to close'
+    default: {
+      const _exhaustive: never = replaced
+      return _exhaustive
+    }
+  }
 }
 
 function peerAt(event: { address: string; listen?: string; direction: 'inbound' | 'outbound' }): string {

@@ -24,6 +24,11 @@ export interface FaultProxy {
   flipBitOnNextChunk(direction: 'toTarget' | 'fromTarget'): void
   /** While on, new connections are accepted and immediately destroyed (a partition). */
   refuse(on: boolean): void
+  /**
+   * While on, a side that closes leaves the other open and silent, as a host that vanished without a
+   * reset (a kill -9 behind a NAT or over the DHT): its peer learns it only from its own timeout.
+   */
+  silentClose(on: boolean): void
   close(): Promise<void>
 }
 
@@ -34,10 +39,12 @@ interface Pair {
 
 export async function startFaultProxy(target: { host: string; port: number }): Promise<FaultProxy> {
   const pairs = new Set<Pair>()
+  const silent = new Set<Socket>()
   const recorded = { toTarget: [] as Buffer[], fromTarget: [] as Buffer[] }
   let stalled = false
   let delayMs = 0
   let refusing = false
+  let closingSilently = false
   let resetNext = false
   const flipNext = { toTarget: false, fromTarget: false }
   let accepted = 0
@@ -93,8 +100,16 @@ export async function startFaultProxy(target: { host: string; port: number }): P
       client.destroy()
       upstream.destroy()
     }
-    client.on('close', end)
-    upstream.on('close', end)
+    const vanish = (gone: Socket, other: Socket) => {
+      if (!closingSilently || !pairs.has(pair)) return end()
+      // Kept open until the proxy closes or the other end gives up on it; nothing more reaches it.
+      pairs.delete(pair)
+      silent.add(other)
+      other.on('close', () => silent.delete(other))
+      gone.destroy()
+    }
+    client.on('close', () => vanish(client, upstream))
+    upstream.on('close', () => vanish(upstream, client))
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -127,8 +142,12 @@ export async function startFaultProxy(target: { host: string; port: number }): P
     refuse(on) {
       refusing = on
     },
+    silentClose(on) {
+      closingSilently = on
+    },
     close() {
       for (const pair of [...pairs]) destroyPair(pair)
+      for (const socket of [...silent]) socket.destroy()
       return new Promise((resolve) => server.close(() => resolve()))
     },
   }
