@@ -11,6 +11,18 @@ describe('formatMessage', () => {
     expect(formatMessage('bob', 'one\ntwo', 0, false)).toBe('<bob> one\n      two')
   })
 
+  it('indents continuation lines by the columns a wide name takes, not its UTF-16 length', () => {
+    // 東京猫 takes 6 columns in 3 UTF-16 units; 🐱 2 columns in 2 units; 👩‍💻 one glyph of 2 columns in 5 units.
+    expect(formatMessage('東京猫', 'one\ntwo', 0, false)).toBe(`<東京猫> one\n${' '.repeat(9)}two`)
+    expect(formatMessage('neko🐱', 'one\ntwo', 0, false)).toBe(`<neko🐱> one\n${' '.repeat(9)}two`)
+    expect(formatMessage('👩\u200d💻', 'one\ntwo', 0, true)).toMatch(
+      /^\[[\d:-]{8}\] <👩\u200d💻> one\n {16}two$/,
+    )
+    expect(formatMessage('東京猫', '\u0001ACTION waves\nhi', 0, false, 'waves\nhi')).toBe(
+      `* 東京猫 waves\n${' '.repeat(9)}hi`,
+    )
+  })
+
   it('shows an action as `* name text`', () => {
     expect(formatMessage('bob', '\u0001ACTION waves', 0, false, 'waves')).toBe('* bob waves')
   })
@@ -140,6 +152,7 @@ describe('a line sent in parts', () => {
     expect(formatContinued('alice', 'end\nnext\u001b[2J')).toBe('end\n        next^[[2J')
     // A control character shows as any does: an action's part comes as its text, without the closing \u0001.
     expect(formatContinued('alice', 'waving\u0001')).toBe('waving^A')
+    expect(formatContinued('東京猫', 'end\nnext')).toBe(`end\n${' '.repeat(9)}next`)
   })
 
   it('tells --json readers which parts go on in the next message', () => {

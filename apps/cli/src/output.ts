@@ -2,6 +2,7 @@ import type { HistoryEntry, NodeEvent, SentMessage } from '@parley/core'
 import {
   clockTime,
   describeEvent,
+  displayWidth,
   parseAction,
   type ShownMessage,
   type StatusLine,
@@ -223,7 +224,8 @@ export function formatMessage(
   // Most messages are one line: no continuation lines to indent.
   if (!text.includes('\n')) return prefix + text
   const lines = text.split('\n')
-  const indent = ' '.repeat(prefix.length)
+  // In columns: a wide name (東京猫, an emoji) takes more of them than UTF-16 units.
+  const indent = ' '.repeat(displayWidth(prefix))
   return lines.map((line, i) => (i === 0 ? prefix : indent) + line).join('\n')
 }
 
@@ -235,7 +237,7 @@ export function formatMessage(
 export function formatContinued(name: string, body: string): string {
   const text = terminalSafe(body)
   if (!text.includes('\n')) return text
-  return text.replaceAll('\n', `\n${' '.repeat(`<${terminalLine(name)}> `.length)}`)
+  return text.replaceAll('\n', `\n${' '.repeat(displayWidth(`<${terminalLine(name)}> `))}`)
 }
 
 /**
