@@ -406,6 +406,27 @@ describe('chat model', () => {
     ])
   })
 
+  it('says a link that replaced one not yet seen closed is a reconnect, once, in the launcher wording', () => {
+    const { model, screen } = setup()
+    const first = {
+      type: 'connected',
+      peer: bob,
+      address: '127.0.0.1:4002',
+      direction: 'inbound',
+    } as NodeEvent
+    const again = { ...first, replaced: 'restarted' } as NodeEvent
+    model.nodeEvent(first, { kind: 'tcp' })
+    model.nodeEvent(again, { kind: 'tcp' })
+    const lines = screen(200).lines.filter((line) => line.includes('connected to bob'))
+    expect(lines).toEqual([
+      `12:00:00 -- ${describeEvent(first, { kind: 'tcp' })!.text}`,
+      `12:00:00 -- ${describeEvent(again, { kind: 'tcp' })!.text}`,
+    ])
+    expect(lines[1]).toMatch(
+      / again: it restarted, and its new link replaced the old one before that was seen to close$/,
+    )
+  })
+
   it('shows history from an earlier run, ours set apart, without counting it as new', () => {
     const { model, screen } = setup()
     model.showHistory([
