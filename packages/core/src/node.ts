@@ -857,7 +857,6 @@ function checkBodyLength(body: string): void {
   }
 }
 
-/** The refusal a link ended in, if it did: the peer's (its bye's code) or ours. */
 /** Whether a link that replaced an open one came from another run of the key or from the same run. */
 function replacedBy(oldInstance: string, instance: string): 'restarted' | 'relinked' {
   return oldInstance === instance ? 'relinked' : 'restarted'
@@ -870,6 +869,7 @@ function byeText(name: string, reason: string): string {
     : `${name} left (${oneSpaced(reason)})`
 }
 
+/** The refusal a link ended in, if it did: the peer's (its bye's code) or ours. */
 function refusalOf(reason: LinkCloseReason): { code: string; by: 'peer' | 'self' } | undefined {
   if (reason.code === 'BYE' && reason.remoteCode !== undefined && isRefusal(reason.remoteCode))
     return { code: reason.remoteCode, by: 'peer' }
