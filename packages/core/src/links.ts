@@ -304,7 +304,10 @@ export class Links {
     // slowly. Presence is held instead, the newest of each member's (a `gone` or a `lost` notice is said
     // once, and would be missed for good), bounded by the member table, and written once it reads again.
     if (record.blocked) {
-      if (message.type === 'here' || message.type === 'lost') return holdPresence(record, message)
+      if (message.type === 'here' || message.type === 'lost') {
+        holdPresence(record, message)
+        return
+      }
       if (droppedWhileBlocked(message.type)) {
         if (message.type === 'ack') record.ackHeld = true
         return
