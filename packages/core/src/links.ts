@@ -27,7 +27,7 @@ import { FrameCache } from './outbound.js'
 import type { PeerInfo } from './peer-machine.js'
 import type { RoomEffect } from './room.js'
 import { SAME_KEY } from './same-key.js'
-import type { Hello, Here, Lost, Message } from './schema.js'
+import type { Hello, Message } from './schema.js'
 import type { Link } from './transport.js'
 
 /** The hello capability of nodes that relay the room (and take relayed messages). */
@@ -109,19 +109,18 @@ export interface LinkRecord {
   throttleTimer?: unknown
   /** The remote end is not reading: our last write hit a full buffer. */
   blocked: boolean
-  /**
-   * Presence frames (`here`, `lost`) that came for the peer while it did not read, the newest of each kind
-   * per member, in the order they came: written once it reads again (`Links.write`).
-   */
-  heldPresence?: Map<string, Here | Lost>
+  /** Bytes written to the link since it blocked, waiting for the peer to read (`BLOCKED_BYTES_BUDGET`). */
+  blockedBytes: number
 }
 
 /**
- * The most presence frames one link holds while its peer does not read: a `here` and a `lost` per member
- * of a full room (`maxOrigins`, 1,000 by default), with room to spare; past it, the oldest go.
+ * The most a link may be written while its peer reads nothing (after `write` returned false, before
+ * `drain`): presence frames and leaves, each said once, still go, at most 8 a second, so a reader that was
+ * only slow gets them in order; past this budget (minutes of a busy room's presence without one drain) its
+ * peer is taken for one that will never read, and the link is closed (`OVER_BUDGET`), what is ours for it
+ * kept in the outbox.
  */
-export const MAX_HELD_PRESENCE = 4_096
-
+export const BLOCKED_BYTES_BUDGET = 128 * 1024
 /** What the links need from the node that owns them. */
 export interface LinkHost {
   readonly clock: Clock
@@ -255,6 +254,7 @@ export class Links {
       backlogBytes: 0,
       undecoded: [],
       blocked: false,
+      blockedBytes: 0,
       ...(slot ? { slot } : {}),
     }
     this.records.set(record.id, record)
@@ -299,27 +299,31 @@ export class Links {
   write(record: LinkRecord, message: Message): void {
     if (record.state.status === 'closed' && message.type !== 'bye') return
     // A peer that does not read is written nothing it can do without: its link may stay open for as long
-    // as it sends something now and then, and whatever waits for it would pile up without bound. A later
-    // cumulative ack says everything the dropped ones would have; a throttle only says why this node reads
-    // slowly. Presence is held instead, the newest of each member's (a `gone` or a `lost` notice is said
-    // once, and would be missed for good), bounded by the member table, and written once it reads again.
-    if (record.blocked) {
-      if (message.type === 'here' || message.type === 'lost') {
-        holdPresence(record, message)
-        return
-      }
-      if (droppedWhileBlocked(message.type)) {
-        if (message.type === 'ack') record.ackHeld = true
-        return
-      }
+    // as it sends something now and then, and whatever waits for it would pile up. A later cumulative ack
+    // says everything the dropped ones would have; a throttle only says why this node reads slowly. What
+    // else it is written meanwhile (presence, said once for a leave) is counted against a budget.
+    if (record.blocked && droppedWhileBlocked(message.type)) {
+      if (message.type === 'ack') record.ackHeld = true
+      return
     }
     try {
       // With one neighbour a frame goes out once (a resend after a reconnect is rare): nothing to share.
       const shared = message.type === 'msg' && this.host.shareFrames()
-      const accepted = record.link.write(this.frames.frameOf(message, shared))
-      if (!accepted && !record.blocked && record.state.status === 'open') {
+      const frame = this.frames.frameOf(message, shared)
+      const accepted = record.link.write(frame)
+      if (record.blocked) {
+        record.blockedBytes += frame.length
+        if (record.blockedBytes > BLOCKED_BYTES_BUDGET && record.state.status === 'open') {
+          const error = new ProtocolError(
+            'OVER_BUDGET',
+            `peer read nothing while ${Math.round(record.blockedBytes / 1024)} KiB waited for it`,
+          )
+          this.step(record, { type: 'protocol-error', error })
+        }
+      } else if (!accepted && record.state.status === 'open') {
         // The peer is not reading: stop feeding it chat messages until the buffer drains.
         record.blocked = true
+        record.blockedBytes = 0
         this.host.emit({ type: 'backpressure', peer: record.state.peer, blocked: true })
       }
     } catch (error) {
@@ -578,10 +582,7 @@ export class Links {
   private onDrain(record: LinkRecord): void {
     if (!record.blocked) return
     record.blocked = false
-    const held = record.heldPresence
-    record.heldPresence = undefined
-    // Held first, in the order they came; what fills the buffer again is held again.
-    if (held) for (const frame of held.values()) this.write(record, frame)
+    record.blockedBytes = 0
     this.host.drained(record)
   }
 
@@ -661,20 +662,4 @@ function dropBacklog(record: LinkRecord): void {
 /** What a link whose peer does not read is not written (see `Links.write`). */
 function droppedWhileBlocked(type: Message['type']): boolean {
   return type === 'pong' || type === 'ack' || type === 'ping' || type === 'throttle'
-}
-
-/**
- * Keeps a presence frame for a peer that does not read: a newer one of the same kind about the same member
- * takes the older one's place, at the end, so the frames go out in the order of the newest of each.
- */
-function holdPresence(record: LinkRecord, frame: Here | Lost): void {
-  let held = record.heldPresence
-  if (!held) {
-    held = new Map()
-    record.heldPresence = held
-  }
-  const key = frame.type === 'here' ? `here ${frame.from}` : `lost ${frame.member}`
-  held.delete(key)
-  held.set(key, frame)
-  if (held.size > MAX_HELD_PRESENCE) held.delete(held.keys().next().value as string)
 }
