@@ -52,4 +52,21 @@ describe('a link that replaces one not yet seen closed', () => {
     expect(connected.map((e) => e.replaced)).toEqual([undefined, 'relinked'])
     expect(bob.events.of('disconnected')).toEqual([])
   })
+
+  it("says nothing of a restart when a run that lost the key's link to another live one comes back (same key)", async () => {
+    const { clock, node, network } = nodeWorld()
+    const bob = node('bob', BOB_AT, { id: LOW })
+    await bob.node.start()
+    // Two live processes with one key (a copied data dir) take its link from each other.
+    const links: RawPeer[] = []
+    for (const instance of ['first', 'second', 'first']) {
+      const raw = new RawPeer(await network.transport('127.0.0.1').dial(BOB_AT))
+      raw.send(makeHello({ id: HIGH, name: 'alice', instance }, ['epoch:e1', ROOM_CAP]))
+      links.push(raw)
+      await clock.advance(0)
+    }
+    expect(bob.events.of('same-key')).toHaveLength(1)
+    // The first takeover cannot be told from a restart; the one after is the same-key clash, told apart.
+    expect(bob.events.of('connected').map((e) => e.replaced)).toEqual([undefined, 'restarted', undefined])
+  })
 })

@@ -669,6 +669,7 @@ export class ParleyNode implements ChatNode {
       const after = opening.restarted ? this.room.resetAfterOf(peer.id) : undefined
       void this.store.append([{ t: 'peer', peer, epoch, ...(after !== undefined ? { after } : {}) }])
     }
+    const cameBack = this.sameKey.cameBack(peer.id, instance)
     const took = this.sameKey.opened(peer.id, instance, whereOf(record), this.clock.now())
     // The old link is replaced, not lost: the session already points at the new one when it closes. A
     // process that reads the bye of a link another instance took is alive: another node has its key.
@@ -685,7 +686,10 @@ export class ParleyNode implements ChatNode {
       ...(record.hello?.listen ? { listen: record.hello.listen } : {}),
       ...(sameNameAs.length > 0 ? { sameNameAs } : {}),
       ...(this.dialer.refused(peer.id) ? { afterRefusal: true as const } : {}),
-      ...(opening.replaced !== undefined ? { replaced: replacedBy(opening.replacedInstance, instance) } : {}),
+      // A run that lost the key's link to another and takes it back is the same-key clash, told as such.
+      ...(opening.replaced !== undefined && !cameBack
+        ? { replaced: replacedBy(opening.replacedInstance, instance) }
+        : {}),
     })
     this.traffic.announce(peer, 'direct')
     this.dialer.opened(record.id, peer, record.hello?.listen)

@@ -119,6 +119,14 @@ export class SameKeyWatch {
   }
 
   /**
+   * Whether `instance` of key `peerId` lost the key's link to another one before (and is remembered): a run
+   * that comes back, two processes with one key, not a restart.
+   */
+  cameBack(peerId: string, instance: string): boolean {
+    return this.keys.get(peerId)?.superseded.has(instance) === true
+  }
+
+  /**
    * A link of `instance` now carries the key's session. The instance it takes over from, if another: that
    * one lost the key's link (a restart's old process, or another node with the key).
    */
