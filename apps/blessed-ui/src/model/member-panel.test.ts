@@ -133,3 +133,25 @@ describe('a neighbour whose link is down, in the panel', () => {
     expect(panel.list()[0]).toMatch(/reachable through the mesh/)
   })
 })
+
+describe('member panel, a member reached through relays', () => {
+  const carol = { id: '3'.repeat(64), name: 'carol' }
+  const fp = shortId(carol.id)
+  function markOf(connected: boolean): string | undefined {
+    const panel = new MemberPanel(new PeerLabels(() => self), width)
+    panel.set([{ peer: carol, direct: false, connected }])
+    return panel
+      .rows(self, 30, 5)
+      .map(rowText)
+      .find((r) => r.includes(fp))
+      ?.slice(2, 3)
+  }
+
+  it('marks one the mesh reaches with ~', () => {
+    expect(markOf(true)).toBe('~')
+  })
+
+  it('marks one no connected neighbour can reach as not connected, as /peers calls it unreachable', () => {
+    expect(markOf(false)).toBe('○')
+  })
+})

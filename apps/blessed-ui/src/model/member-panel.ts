@@ -91,8 +91,8 @@ export class MemberPanel {
 
   /**
    * You first, then neighbours (● connected, ○ not, · once it left), each connected one with how its link was made on the
-   * row below, then members reached through relays (~, or · once their presence says they left or it
-   * lapsed).
+   * row below, then members reached through relays (~, ○ while no connected neighbour reaches them, or · once
+   * their presence says they left or it lapsed).
    */
   rows(self: PeerInfo, width: number, height: number): Row[] {
     const border: Span = { text: '│ ', style: { kind: 'hint' } }
@@ -115,8 +115,9 @@ export class MemberPanel {
     const groups = members.map((m) => {
       // A neighbour that said it leaves is gone, as a relayed member whose presence says so: not a link down.
       const gone = m.direct ? neighbourLeft(m, this.routes.ended(m.peer.id)) : m.present === false
-      const mark = gone ? '·' : m.direct ? (m.connected ? '●' : '○') : '~'
-      const style: Style = m.direct ? (m.connected ? TEXT : { kind: 'warn' }) : { kind: 'hint' }
+      // A relayed member no connected neighbour can reach is not reached: `/peers` says unreachable.
+      const mark = gone ? '·' : !m.connected ? '○' : m.direct ? '●' : '~'
+      const style: Style = !m.connected ? { kind: 'warn' } : m.direct ? TEXT : { kind: 'hint' }
       // A name too long for the panel is cut short, never its fingerprint, which tells look-alikes apart.
       // On a narrow panel, where the name would keep only a few cells beside it, the fingerprint takes a
       // row of its own under the name.
