@@ -61,4 +61,48 @@ describe('the outbox and dialed addresses that have not answered', () => {
       bob: lines(2, 50),
     })
   })
+
+  it('a dialed address that turned out to be this node itself holds nothing back', async () => {
+    const w = nodeWorld()
+    const alice = durable(w, 'alice', ALICE, A)
+    // A typo or a copied command: alice also dials her own address, which she gives up on.
+    const a = await alice.start({ peers: [A] })
+    const carol = w.node('carol', C, { id: CAROL, peers: [A] })
+    await carol.node.start()
+    await w.clock.advance(100)
+    await say(w, a, lines(1, 3))
+    expect(bodies(carol)).toEqual(lines(1, 3))
+    for (let i = 0; i < 5 && a.node.pending > 0; i++) await w.clock.advance(1_000)
+    expect(a.node.pending).toBe(0)
+  })
+
+  it('nor does one connected to later, at the prompt', async () => {
+    const w = nodeWorld()
+    const alice = durable(w, 'alice', ALICE, A)
+    const a = await alice.start()
+    const carol = w.node('carol', C, { id: CAROL, peers: [A] })
+    await carol.node.start()
+    await w.clock.advance(100)
+    // Said while that dial is still on its way: it may be anyone until it answers.
+    a.node.connect(A)
+    await say(w, a, lines(1, 3))
+    expect(bodies(carol)).toEqual(lines(1, 3))
+    for (let i = 0; i < 5 && a.node.pending > 0; i++) await w.clock.advance(1_000)
+    expect(a.node.pending).toBe(0)
+  })
+
+  it('nor one given up on before any neighbour came', async () => {
+    const w = nodeWorld()
+    const alice = durable(w, 'alice', ALICE, A)
+    const a = await alice.start()
+    a.node.connect(A)
+    await w.clock.advance(1_000)
+    await say(w, a, lines(1, 3))
+    const carol = w.node('carol', C, { id: CAROL, peers: [A] })
+    await carol.node.start()
+    for (let i = 0; i < 5 && bodies(carol).length < 3; i++) await w.clock.advance(1_000)
+    expect(bodies(carol)).toEqual(lines(1, 3))
+    for (let i = 0; i < 5 && a.node.pending > 0; i++) await w.clock.advance(1_000)
+    expect(a.node.pending).toBe(0)
+  })
 })
