@@ -111,16 +111,22 @@ export interface LinkRecord {
   blocked: boolean
   /** Bytes written to the link since it blocked, waiting for the peer to read (`BLOCKED_BYTES_BUDGET`). */
   blockedBytes: number
+  /** When it blocked (this node's clock). */
+  blockedAt: number
 }
 
 /**
- * The most a link may be written while its peer reads nothing (after `write` returned false, before
- * `drain`): presence frames and leaves, each said once, still go, at most 8 a second, so a reader that was
- * only slow gets them in order; past this budget (minutes of a busy room's presence without one drain) its
- * peer is taken for one that will never read, and the link is closed (`OVER_BUDGET`), what is ours for it
- * kept in the outbox.
+ * What a link may be written while its peer reads nothing (after `write` returned false, before `drain`):
+ * presence frames and leaves, each said once, still go, so a reader that was only slow gets them in order.
+ * A link that stays blocked for `BLOCKED_GRACE_MS` with more than this written to it meanwhile is taken for
+ * one whose peer will never read, and closed (`OVER_BUDGET`), what is ours for it kept in the outbox. Both
+ * must hold: a link opening in a big room writes its catch-up (acks and up to 500 presences, which can pass
+ * this) in one turn, before the first drain can come.
  */
 export const BLOCKED_BYTES_BUDGET = 128 * 1024
+/** How long a link stays blocked before `BLOCKED_BYTES_BUDGET` counts (see there). */
+export const BLOCKED_GRACE_MS = 60_000
+
 /** What the links need from the node that owns them. */
 export interface LinkHost {
   readonly clock: Clock
@@ -255,6 +261,7 @@ export class Links {
       undecoded: [],
       blocked: false,
       blockedBytes: 0,
+      blockedAt: 0,
       ...(slot ? { slot } : {}),
     }
     this.records.set(record.id, record)
@@ -313,23 +320,38 @@ export class Links {
       const accepted = record.link.write(frame)
       if (record.blocked) {
         record.blockedBytes += frame.length
-        if (record.blockedBytes > BLOCKED_BYTES_BUDGET && record.state.status === 'open') {
-          const error = new ProtocolError(
-            'OVER_BUDGET',
-            `peer read nothing while ${Math.round(record.blockedBytes / 1024)} KiB waited for it`,
-          )
-          this.step(record, { type: 'protocol-error', error })
-        }
+        this.closeIfNeverReads(record, this.clock.now())
       } else if (!accepted && record.state.status === 'open') {
         // The peer is not reading: stop feeding it chat messages until the buffer drains.
         record.blocked = true
         record.blockedBytes = 0
+        record.blockedAt = this.clock.now()
         this.host.emit({ type: 'backpressure', peer: record.state.peer, blocked: true })
       }
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error
       this.step(record, { type: 'protocol-error', error })
     }
+  }
+
+  /**
+   * Closes a link blocked for `BLOCKED_GRACE_MS` with more than `BLOCKED_BYTES_BUDGET` written to it
+   * meanwhile: its peer is taken for one that will never read (`OVER_BUDGET`). True when it did.
+   */
+  private closeIfNeverReads(record: LinkRecord, now: number): boolean {
+    if (
+      !record.blocked ||
+      record.blockedBytes <= BLOCKED_BYTES_BUDGET ||
+      now - record.blockedAt < BLOCKED_GRACE_MS ||
+      record.state.status !== 'open'
+    )
+      return false
+    const error = new ProtocolError(
+      'OVER_BUDGET',
+      `peer read nothing for ${Math.round((now - record.blockedAt) / 1000)} s while ${Math.round(record.blockedBytes / 1024)} KiB waited for it`,
+    )
+    this.step(record, { type: 'protocol-error', error })
+    return true
   }
 
   /** Whether the link carries more now: open, and its remote end reads. */
@@ -388,6 +410,8 @@ export class Links {
       // What it sent that this node has not read yet (it throttles it, or waits for the journal) was heard:
       // the link is paused meanwhile, so the frames behind it, its pings among them, cannot come.
       if (hasBacklog(record) || record.undecoded.length > 0) record.lastHeard = now
+      // A peer that reads nothing while much waits for it, checked even when nothing more is written.
+      if (this.closeIfNeverReads(record, now)) continue
       // Silence counts while this node ran: on waking, what its links brought meanwhile is read first.
       if (now - Math.max(record.lastHeard, this.wokeAt) >= this.options.deadAfterMs) {
         const error = new ProtocolError('SILENT', `peer sent nothing for ${this.options.deadAfterMs} ms`)

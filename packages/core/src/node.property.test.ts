@@ -619,6 +619,55 @@ describe('ParleyNode under hostile input: holes found', () => {
     }
   })
 
+  it('gives a link that blocked a minute before taking its peer for one that never reads, however much a big room wrote it', async () => {
+    const w = await world(1, { rateLimit: false })
+    try {
+      const peer = await RawPeer.dial(w.network, NODE_AT, '10.0.0.9')
+      peer.hello(HIGHER_ID, 'reader', [HERE_CAP])
+      await w.clock.advance(10)
+      const link = w.watch.links.at(-1)!
+      const relay = await RawPeer.dial(w.network, NODE_AT, '10.0.0.10')
+      relay.hello('f'.repeat(16), 'relay', [HERE_CAP])
+      await w.clock.advance(10)
+      link.stalled = []
+      // Members of a big room with long names and full keys, as fast as the relay may pass them on (600
+      // at once, then 10 a second) and the node relay them (550, then 8 a second).
+      let next = 0
+      const members = (count: number) => {
+        const ts = w.clock.now()
+        for (let i = 0; i < count; i++, next++)
+          relay.send({
+            type: 'here',
+            from: next.toString(16).padStart(64, 'd'),
+            name: `member ${next} `.padEnd(64, '.'),
+            ts,
+            state: 'here',
+          })
+      }
+      const disconnected = () => w.events.some((e) => e.type === 'disconnected' && e.peer.id === HIGHER_ID)
+      members(600)
+      for (let second = 1; second < 59; second++) {
+        await w.clock.advance(1_000)
+        members(10)
+        if (second % 5 === 0) {
+          peer.send({ type: 'ping', n: second })
+          relay.send({ type: 'ping', n: second })
+        }
+      }
+      await w.clock.advance(500)
+      expect(link.writtenWhileFull).toBeGreaterThan(BLOCKED_BYTES_BUDGET)
+      expect(disconnected()).toBe(false)
+      // Still nothing read past the minute: now it is taken for a peer that never reads.
+      for (let second = 0; second < 10 && !disconnected(); second++) {
+        await w.clock.advance(1_000)
+        members(10)
+      }
+      expect(disconnected()).toBe(true)
+    } finally {
+      await shutdown(w)
+    }
+  })
+
   it('writes a peer that did not read for a while, once it reads again, each presence that came meanwhile', async () => {
     const w = await world(1, { rateLimit: false })
     try {

@@ -66,7 +66,8 @@ describe('a link that replaces one not yet seen closed', () => {
       await clock.advance(0)
     }
     expect(bob.events.of('same-key')).toHaveLength(1)
-    // The first takeover cannot be told from a restart; the one after is the same-key clash, told apart.
-    expect(bob.events.of('connected').map((e) => e.replaced)).toEqual([undefined, 'restarted', undefined])
+    // The first takeover cannot be told from a restart; the one after is the same-key clash: a new link
+    // replaced the old one, no restart.
+    expect(bob.events.of('connected').map((e) => e.replaced)).toEqual([undefined, 'restarted', 'relinked'])
   })
 })

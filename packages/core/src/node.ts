@@ -686,9 +686,10 @@ export class ParleyNode implements ChatNode {
       ...(record.hello?.listen ? { listen: record.hello.listen } : {}),
       ...(sameNameAs.length > 0 ? { sameNameAs } : {}),
       ...(this.dialer.refused(peer.id) ? { afterRefusal: true as const } : {}),
-      // A run that lost the key's link to another and takes it back is the same-key clash, told as such.
-      ...(opening.replaced !== undefined && !cameBack
-        ? { replaced: replacedBy(opening.replacedInstance, instance) }
+      // A run that lost the key's link to another and takes it back is no restart (the same-key warning
+      // says what it is): only that a new link replaced the old one.
+      ...(opening.replaced !== undefined
+        ? { replaced: cameBack ? 'relinked' : replacedBy(opening.replacedInstance, instance) }
         : {}),
     })
     this.traffic.announce(peer, 'direct')
