@@ -552,6 +552,18 @@ describe('ParleyNode under hostile input', () => {
  */
 describe('ParleyNode under hostile input: holes found', () => {
   /** A stranger that completes the handshake (any key is accepted inbound) and stops reading. */
+  /** A neighbour that takes presence (its link watched) and a member that relays presences to the node. */
+  async function readerAndRelay(w: World): Promise<{ peer: RawPeer; link: WatchedLink; relay: RawPeer }> {
+    const peer = await RawPeer.dial(w.network, NODE_AT, '10.0.0.9')
+    peer.hello(HIGHER_ID, 'reader', [HERE_CAP])
+    await w.clock.advance(10)
+    const link = w.watch.links.at(-1)!
+    const relay = await RawPeer.dial(w.network, NODE_AT, '10.0.0.10')
+    relay.hello('f'.repeat(16), 'relay', [HERE_CAP])
+    await w.clock.advance(10)
+    return { peer, link, relay }
+  }
+
   async function strangerThatStopsReading(w: World): Promise<{ peer: RawPeer; link: WatchedLink }> {
     const peer = await RawPeer.dial(w.network, NODE_AT, '10.0.0.9')
     // A higher id than the node's: the node decides, and accepts at once.
@@ -584,16 +596,10 @@ describe('ParleyNode under hostile input: holes found', () => {
   it('closes the link of a peer that does not read once what waits for it passes its budget, however many presences it would relay to it', async () => {
     const w = await world(1, { rateLimit: false })
     try {
-      const peer = await RawPeer.dial(w.network, NODE_AT, '10.0.0.9')
-      peer.hello(HIGHER_ID, 'stranger', [HERE_CAP])
-      await w.clock.advance(10)
-      const link = w.watch.links.at(-1)!
-      link.stalled = []
       // Another member passes on presences of members of the room, within its allowance (600 at once,
       // then 10 a second): the node relays them to every neighbour that takes presence.
-      const relay = await RawPeer.dial(w.network, NODE_AT, '10.0.0.10')
-      relay.hello('f'.repeat(16), 'relay', [HERE_CAP])
-      await w.clock.advance(10)
+      const { peer, link, relay } = await readerAndRelay(w)
+      link.stalled = []
       for (let round = 0; round < 16; round++) {
         const ts = w.clock.now()
         for (let i = 0; i < 500; i++) {
@@ -622,13 +628,7 @@ describe('ParleyNode under hostile input: holes found', () => {
   it('gives a link that blocked a minute before taking its peer for one that never reads, however much a big room wrote it', async () => {
     const w = await world(1, { rateLimit: false })
     try {
-      const peer = await RawPeer.dial(w.network, NODE_AT, '10.0.0.9')
-      peer.hello(HIGHER_ID, 'reader', [HERE_CAP])
-      await w.clock.advance(10)
-      const link = w.watch.links.at(-1)!
-      const relay = await RawPeer.dial(w.network, NODE_AT, '10.0.0.10')
-      relay.hello('f'.repeat(16), 'relay', [HERE_CAP])
-      await w.clock.advance(10)
+      const { peer, link, relay } = await readerAndRelay(w)
       link.stalled = []
       // Members of a big room with long names and full keys, as fast as the relay may pass them on (600
       // at once, then 10 a second) and the node relay them (550, then 8 a second).
@@ -671,13 +671,7 @@ describe('ParleyNode under hostile input: holes found', () => {
   it('writes a peer that did not read for a while, once it reads again, each presence that came meanwhile', async () => {
     const w = await world(1, { rateLimit: false })
     try {
-      const peer = await RawPeer.dial(w.network, NODE_AT, '10.0.0.9')
-      peer.hello(HIGHER_ID, 'reader', [HERE_CAP])
-      await w.clock.advance(10)
-      const link = w.watch.links.at(-1)!
-      const relay = await RawPeer.dial(w.network, NODE_AT, '10.0.0.10')
-      relay.hello('f'.repeat(16), 'relay', [HERE_CAP])
-      await w.clock.advance(10)
+      const { peer, link, relay } = await readerAndRelay(w)
       const dave = 'd'.repeat(16)
       // Its buffer fills on dave's presence; meanwhile dave says he is there again, then leaves, which he
       // says once: a reader that was only slow must still be told.

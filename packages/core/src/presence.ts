@@ -456,13 +456,7 @@ export class Presence {
    * once, would otherwise be kept for as long as presence lasts, as many as a crowd of neighbours sends.
    */
   private doubt(signer: string, member: string, now: number): void {
-    const key = doubtKey(signer, member)
-    this.doubted.delete(key)
-    this.doubted.set(key, now + this.options.expiryMs)
-    for (const oldest of this.doubted.keys()) {
-      if (this.doubted.size <= MAX_DOUBTS) break
-      this.doubted.delete(oldest)
-    }
+    setNewest(this.doubted, doubtKey(signer, member), now + this.options.expiryMs, MAX_DOUBTS)
   }
 
   /** A notice `via` passed on about `member` was proved wrong (the member answered in time). */
@@ -470,13 +464,8 @@ export class Presence {
     const key = doubtKey(via, member)
     const before = this.strikes.get(key)
     const count = before && before.until + this.options.expiryMs > now ? before.count + 1 : 1
-    this.strikes.delete(key)
     const until = now + this.options.expiryMs * 2 ** Math.min(count - 1, MAX_DOUBLINGS)
-    this.strikes.set(key, { count, until })
-    for (const oldest of this.strikes.keys()) {
-      if (this.strikes.size <= MAX_STRIKES) break
-      this.strikes.delete(oldest)
-    }
+    setNewest(this.strikes, key, { count, until }, MAX_STRIKES)
   }
 
   /** Whether notices about `member` that neighbour `via` passes on are not believed now. */
@@ -709,6 +698,16 @@ function refilled(allowance: Allowance, cap: number, perSecond: number, now: num
   allowance.tokens = Math.min(cap, allowance.tokens + ((now - allowance.refilledAt) * perSecond) / 1000)
   allowance.refilledAt = now
   return allowance
+}
+
+/** Sets `key` as the newest entry of `map`, then forgets the oldest ones past `max`. */
+function setNewest<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  map.delete(key)
+  map.set(key, value)
+  for (const oldest of map.keys()) {
+    if (map.size <= max) break
+    map.delete(oldest)
+  }
 }
 
 /** Deletes the entries of `map` that `drop` says go. */
